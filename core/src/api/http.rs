@@ -1,0 +1,504 @@
+//! Transport-neutral HTTP requests and responses, and the status handling
+//! every operation shares.
+
+use std::fmt;
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::{from_json_slice, to_json_vec};
+use crate::{wire_enum, Error, Result};
+
+wire_enum! {
+    /// HTTP method.
+    pub enum Method {
+        /// GET
+        Get = "GET",
+        /// POST
+        Post = "POST",
+        /// PUT
+        Put = "PUT",
+        /// PATCH
+        Patch = "PATCH",
+        /// DELETE
+        Delete = "DELETE",
+    }
+}
+
+/// `Content-Type` of ordinary JSON bodies.
+pub const JSON: &str = "application/json";
+/// `Content-Type` of JSON Patch bodies (v2 PATCH endpoints).
+pub const JSON_PATCH: &str = "application/json-patch+json";
+
+/// A request ready for any transport: the host joins `path` and `query` to
+/// its endpoint (see [`Request::url`]) and sends `headers` and `body`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// HTTP method.
+    pub method: Method,
+    /// Path from the API root, ids already percent-encoded, e.g. `/v2/123/restores/ab%2Fc`.
+    pub path: String,
+    /// Query parameters, not yet encoded, in order.
+    pub query: Vec<(String, String)>,
+    /// Headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes (JSON), if any.
+    pub body: Option<Vec<u8>>,
+}
+
+/// Characters left as they are in a path segment (RFC 3986 unreserved).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Percent-encodes one path segment (an id or tenant), so `/` or `?` in an id
+/// can never change the path.
+pub fn encode_segment(segment: &str) -> String {
+    utf8_percent_encode(segment, SEGMENT).to_string()
+}
+
+impl Request {
+    /// A request with no query, headers or body yet; `segments` are
+    /// percent-encoded and joined with `/`.
+    pub fn new(method: Method, segments: &[&str]) -> Self {
+        let mut path = String::new();
+        for s in segments {
+            path.push('/');
+            path.push_str(&encode_segment(s));
+        }
+        Request {
+            method,
+            path,
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Adds a query parameter.
+    pub fn query(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.query.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Sets a JSON body with the given content type.
+    pub fn json_body<T: Serialize + ?Sized>(mut self, content_type: &str, body: &T) -> Result<Self> {
+        self.body = Some(to_json_vec("request body", body)?);
+        self.headers
+            .push(("Content-Type".to_string(), content_type.to_string()));
+        Ok(self)
+    }
+
+    /// The value of the first header called `name` (case-insensitive).
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+
+    /// The full URL under `base` (e.g. `https://dfw.backup.api.rackspacecloud.com`),
+    /// with the query string encoded.
+    pub fn url(&self, base: &str) -> String {
+        let mut url = format!("{}{}", base.trim_end_matches('/'), self.path);
+        for (i, (k, v)) in self.query.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(&encode_segment(k));
+            url.push('=');
+            url.push_str(&encode_segment(v));
+        }
+        url
+    }
+}
+
+impl fmt::Display for Request {
+    /// The request line, as a log would show it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method, self.url(""))
+    }
+}
+
+/// A response as the host's transport received it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Response {
+    /// HTTP status code.
+    pub status: u16,
+    /// Headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A response with no headers.
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// The value of the first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+}
+
+fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+wire_enum! {
+    /// The error statuses the Cloud Backup operations document.
+    pub enum ApiErrorKind {
+        /// 400: the request was malformed or not allowed.
+        BadRequest = "bad_request",
+        /// 401: the token is missing, expired or invalid.
+        Unauthorized = "unauthorized",
+        /// 403: the token may not do this.
+        Forbidden = "forbidden",
+        /// 404: no such resource.
+        NotFound = "not_found",
+        /// 405: the method is not supported here.
+        MethodNotAllowed = "method_not_allowed",
+        /// 409: the resource's state forbids the change.
+        Conflict = "conflict",
+        /// 413: over a limit (rate limit on some deployments).
+        OverLimit = "over_limit",
+        /// 500: the service failed.
+        InternalServerError = "internal_server_error",
+        /// 501: not implemented.
+        NotImplemented = "not_implemented",
+        /// 503: the service (or one it depends on) is unavailable; see `retry_after`.
+        ServiceUnavailable = "service_unavailable",
+        /// Any other 4xx/5xx status.
+        Other = "other",
+    }
+}
+
+impl ApiErrorKind {
+    /// The kind for an error status.
+    pub fn from_status(status: u16) -> Self {
+        match status {
+            400 => ApiErrorKind::BadRequest,
+            401 => ApiErrorKind::Unauthorized,
+            403 => ApiErrorKind::Forbidden,
+            404 => ApiErrorKind::NotFound,
+            405 => ApiErrorKind::MethodNotAllowed,
+            409 => ApiErrorKind::Conflict,
+            413 => ApiErrorKind::OverLimit,
+            500 => ApiErrorKind::InternalServerError,
+            501 => ApiErrorKind::NotImplemented,
+            503 => ApiErrorKind::ServiceUnavailable,
+            _ => ApiErrorKind::Other,
+        }
+    }
+}
+
+/// When to retry after a 503, from the `Retry-After` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// A delay in seconds.
+    Seconds(u64),
+    /// An HTTP date, kept as sent.
+    Date(String),
+}
+
+/// An error status from the service, with its message when the body had one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} failed with HTTP {status} ({kind}){}", self.detail())]
+pub struct ApiError {
+    /// The operation that failed.
+    pub operation: String,
+    /// HTTP status.
+    pub status: u16,
+    /// Classification of the status.
+    pub kind: ApiErrorKind,
+    /// The service's message (`{"message": ...}` in v2, v1's text or JSON body).
+    pub message: Option<String>,
+    /// `Retry-After`, when the service sent one.
+    pub retry_after: Option<RetryAfter>,
+}
+
+impl ApiError {
+    fn detail(&self) -> String {
+        let mut s = String::new();
+        if let Some(m) = &self.message {
+            s.push_str(": ");
+            s.push_str(m);
+        }
+        match &self.retry_after {
+            Some(RetryAfter::Seconds(n)) => s.push_str(&format!(" (retry after {n} s)")),
+            Some(RetryAfter::Date(d)) => s.push_str(&format!(" (retry after {d})")),
+            None => {}
+        }
+        s
+    }
+
+    /// Builds the error for an error response of `operation`.
+    pub fn from_response(operation: &str, response: &Response) -> Self {
+        let retry_after = response.header("Retry-After").map(|v| {
+            let v = v.trim();
+            v.parse::<u64>()
+                .map(RetryAfter::Seconds)
+                .unwrap_or_else(|_| RetryAfter::Date(v.to_string()))
+        });
+        ApiError {
+            operation: operation.to_string(),
+            status: response.status,
+            kind: ApiErrorKind::from_status(response.status),
+            message: error_message(&response.body),
+            retry_after,
+        }
+    }
+}
+
+/// Extracts a human message from an error body: v2's `{"message": ...}`,
+/// the first string member of other JSON objects (v1 fault bodies nest it, e.g.
+/// `{"badRequest": {"message": ...}}`), a JSON string, or non-empty plain text.
+fn error_message(body: &[u8]) -> Option<String> {
+    fn find(v: &serde_json::Value) -> Option<String> {
+        match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Object(map) => map
+                .get("message")
+                .and_then(find)
+                .or_else(|| map.values().find_map(find)),
+            _ => None,
+        }
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) => find(&v),
+        Err(_) => {
+            let text = String::from_utf8_lossy(body).trim().to_string();
+            Some(text.chars().take(500).collect())
+        }
+    }
+}
+
+/// Checks that `response` has one of `ok` statuses; an error status becomes
+/// [`Error::Api`], any other status [`Error::UnexpectedResponse`].
+pub fn check_status(operation: &str, response: &Response, ok: &[u16]) -> Result<()> {
+    if ok.contains(&response.status) {
+        Ok(())
+    } else if response.status >= 400 {
+        Err(ApiError::from_response(operation, response).into())
+    } else {
+        Err(Error::UnexpectedResponse {
+            operation: operation.to_string(),
+            status: response.status,
+        })
+    }
+}
+
+/// Parses a JSON body of type `T` after checking for one of `ok` statuses.
+pub fn parse_json<T: DeserializeOwned>(operation: &str, response: &Response, ok: &[u16]) -> Result<T> {
+    check_status(operation, response, ok)?;
+    from_json_slice(operation, &response.body)
+}
+
+/// Checks for one of `ok` statuses and an empty (or whitespace) body, as 204s have.
+pub fn parse_empty(operation: &str, response: &Response, ok: &[u16]) -> Result<()> {
+    check_status(operation, response, ok)?;
+    if response.body.iter().all(u8::is_ascii_whitespace) {
+        Ok(())
+    } else {
+        Err(Error::InvalidJson {
+            what: operation.to_string(),
+            message: format!("expected an empty body, got {} bytes", response.body.len()),
+        })
+    }
+}
+
+/// Parses a body that is a bare integer (v1 start-backup answers the new
+/// backup's id as `12345`, sometimes quoted).
+pub fn parse_integer(operation: &str, response: &Response, ok: &[u16]) -> Result<i64> {
+    check_status(operation, response, ok)?;
+    let text = String::from_utf8_lossy(&response.body);
+    let trimmed = text.trim().trim_matches('"');
+    trimmed.parse::<i64>().map_err(|_| Error::InvalidJson {
+        what: operation.to_string(),
+        message: format!("expected a plain integer body, got {:?}", text.trim()),
+    })
+}
+
+wire_enum! {
+    /// Sort direction of v2 list operations (`sort_dir`).
+    pub enum SortDir {
+        /// Oldest first.
+        Asc = "asc",
+        /// Newest first.
+        Desc = "desc",
+    }
+}
+
+/// Paging of v2 list operations: `marker`, `limit`, `sort_dir`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// Id of the last item of the previous page.
+    pub marker: Option<String>,
+    /// Maximum number of items (the service allows 1..=100).
+    pub limit: Option<u32>,
+    /// Sort direction.
+    pub sort_dir: Option<SortDir>,
+}
+
+impl Page {
+    /// Adds the set parameters to `request`'s query; a limit outside 1..=100
+    /// is an argument error.
+    pub fn apply(&self, mut request: Request) -> Result<Request> {
+        if let Some(m) = &self.marker {
+            request = request.query("marker", m.clone());
+        }
+        if let Some(l) = self.limit {
+            if !(1..=100).contains(&l) {
+                return Err(Error::argument("limit", format!("{l} is outside 1..=100")));
+            }
+            request = request.query("limit", l.to_string());
+        }
+        if let Some(d) = self.sort_dir {
+            request = request.query("sort_dir", d.as_str());
+        }
+        Ok(request)
+    }
+}
+
+/// What every authenticated call needs: the token and the tenant (v1) or
+/// project (v2) id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Auth {
+    /// `X-Auth-Token`.
+    pub token: String,
+    /// The tenant id (v1) or project id (v2); they are the same account number.
+    pub tenant_id: String,
+}
+
+impl Auth {
+    /// Validates and builds the credentials: neither may be empty or hold
+    /// control characters (they go into a header and a path).
+    pub fn new(token: impl Into<String>, tenant_id: impl Into<String>) -> Result<Self> {
+        let (token, tenant_id) = (token.into(), tenant_id.into());
+        for (name, v) in [("token", &token), ("tenant_id", &tenant_id)] {
+            if v.is_empty() {
+                return Err(Error::argument(name, "must not be empty"));
+            }
+            if v.chars().any(|c| c.is_control()) {
+                return Err(Error::argument(name, "must not contain control characters"));
+            }
+        }
+        Ok(Auth { token, tenant_id })
+    }
+
+    /// A request under `/{version}/{tenant_id}/...` with `X-Auth-Token` and
+    /// `Accept: application/json` set.
+    pub fn request(&self, method: Method, version: &str, rest: &[&str]) -> Request {
+        let mut segments = vec![version, self.tenant_id.as_str()];
+        segments.extend_from_slice(rest);
+        Request::new(method, &segments)
+            .header("X-Auth-Token", self.token.clone())
+            .header("Accept", JSON)
+    }
+}
+
+/// A checked, non-empty id for a path segment or header.
+pub fn require_id(name: &str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(Error::argument(name, "must not be empty"));
+    }
+    if value.chars().any(|c| c.is_control()) {
+        return Err(Error::argument(name, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_percent_encoded_in_paths() {
+        let auth = Auth::new("tok", "123").unwrap();
+        let r = auth.request(Method::Get, "v2", &["restores", "a/b?c d"]);
+        assert_eq!(r.path, "/v2/123/restores/a%2Fb%3Fc%20d");
+        assert_eq!(r.header_value("x-auth-token"), Some("tok"));
+    }
+
+    #[test]
+    fn pages_become_query_parameters() {
+        let page = Page {
+            marker: Some("m 1".into()),
+            limit: Some(10),
+            sort_dir: Some(SortDir::Desc),
+        };
+        let r = page.apply(Request::new(Method::Get, &["v2", "1", "backups"])).unwrap();
+        assert_eq!(r.url("https://h/"), "https://h/v2/1/backups?marker=m%201&limit=10&sort_dir=desc");
+        let bad = Page { limit: Some(0), ..Page::default() };
+        assert!(bad.apply(Request::new(Method::Get, &["x"])).is_err());
+    }
+
+    #[test]
+    fn conflict_keeps_the_service_message() {
+        let resp = Response::new(409, r#"{"message": "Modifying a restore that is already in a state of ['completed'] is not allowed."}"#);
+        let e = check_status("update restore", &resp, &[204]).unwrap_err();
+        let Error::Api(api) = e else { panic!("not an API error") };
+        assert_eq!(api.kind, ApiErrorKind::Conflict);
+        assert!(api.message.unwrap().starts_with("Modifying a restore"));
+    }
+
+    #[test]
+    fn retry_after_is_read_on_503() {
+        let resp = Response::new(503, "").with_header("retry-after", "30");
+        let Err(Error::Api(api)) = check_status("x", &resp, &[200]) else { panic!() };
+        assert_eq!(api.retry_after, Some(RetryAfter::Seconds(30)));
+        assert_eq!(api.message, None);
+        assert!(api.to_string().contains("retry after 30 s"));
+    }
+
+    #[test]
+    fn v1_fault_bodies_yield_their_message() {
+        let resp = Response::new(400, r#"{"badRequest":{"code":400,"message":"Invalid id","details":""}}"#);
+        let Err(Error::Api(api)) = check_status("x", &resp, &[200]) else { panic!() };
+        assert_eq!(api.message.as_deref(), Some("Invalid id"));
+    }
+
+    #[test]
+    fn plain_integer_bodies_parse() {
+        assert_eq!(parse_integer("start", &Response::new(200, "123456"), &[200]).unwrap(), 123456);
+        assert_eq!(parse_integer("start", &Response::new(200, "\"42\"\n"), &[200]).unwrap(), 42);
+        assert!(parse_integer("start", &Response::new(200, "{}"), &[200]).is_err());
+    }
+
+    #[test]
+    fn empty_bodies_are_required_for_204() {
+        assert!(parse_empty("x", &Response::new(204, ""), &[204]).is_ok());
+        assert!(parse_empty("x", &Response::new(204, "{}"), &[204]).is_err());
+        let e = parse_empty("x", &Response::new(302, ""), &[204]).unwrap_err();
+        assert_eq!(e, Error::UnexpectedResponse { operation: "x".into(), status: 302 });
+    }
+
+    #[test]
+    fn credentials_are_validated() {
+        assert!(Auth::new("", "1").is_err());
+        assert!(Auth::new("t", "1\n2").is_err());
+        assert!(require_id("restore_id", " ").is_err());
+    }
+}

@@ -1,0 +1,37 @@
+//! Requests and responses, transport-neutral: one type per operation
+//! implementing [`Operation`], which builds a [`Request`] and parses the
+//! [`Response`] into a typed value or a typed [`Error`](crate::Error).
+//!
+//! ```
+//! use cloudbackup_core::api::{Auth, Operation, Response};
+//! use cloudbackup_core::api::v2::restores::GetRestore;
+//! let auth = Auth::new("token", "123456").unwrap();
+//! let op = GetRestore { restore_id: "e87e6f7d".into() };
+//! let req = op.request(&auth).unwrap();
+//! assert_eq!(req.path, "/v2/123456/restores/e87e6f7d");
+//! let err = op.parse(&Response::new(404, r#"{"message": "Restore not found."}"#)).unwrap_err();
+//! assert!(err.to_string().contains("Restore not found."));
+//! ```
+
+mod http;
+pub mod v1;
+pub mod v2;
+
+pub use http::{
+    check_status, encode_segment, parse_empty, parse_integer, parse_json, require_id, ApiError,
+    ApiErrorKind, Auth, Method, Page, Request, Response, RetryAfter, SortDir, JSON, JSON_PATCH,
+};
+
+/// One API operation: its parameters, how to build its request, and how to
+/// parse its response.
+pub trait Operation {
+    /// What a successful response parses into.
+    type Output;
+    /// A short name for errors and logs, e.g. `"get restore"`.
+    const NAME: &'static str;
+    /// Builds the request; invalid parameters are an argument error.
+    fn request(&self, auth: &Auth) -> crate::Result<Request>;
+    /// Parses the response: the documented success status into `Output`,
+    /// error statuses into [`Error::Api`](crate::Error::Api).
+    fn parse(&self, response: &Response) -> crate::Result<Self::Output>;
+}

@@ -1,0 +1,1 @@
+//! v1.0 operations (`/v1.0/{tenant_id}/...`).

@@ -1,0 +1,1 @@
+//! v2 operations (`/v2/{project_id}/...`).

@@ -1,0 +1,198 @@
+//! The core's one error type. Every binding maps [`Error`] once, using
+//! [`Error::code`] for a stable machine-readable classification.
+
+use crate::api::ApiError;
+use crate::lifecycle::TransitionError;
+
+/// Result alias used throughout the core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Stable classification of an [`Error`], the same in every binding
+/// (C status codes, JS `code` strings, Python exception classes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// A body was not JSON, or not the JSON an operation expects.
+    InvalidJson,
+    /// A value (field, enum name, date, size, hex...) was out of its domain.
+    InvalidValue,
+    /// An argument given to a builder or function was unusable.
+    InvalidArgument,
+    /// The service answered with an error status.
+    Api,
+    /// The service answered with something the operation does not define.
+    UnexpectedResponse,
+    /// A lifecycle transition was refused.
+    Transition,
+    /// A JSON Patch was malformed or not allowed by the endpoint's policy (400).
+    PatchRejected,
+    /// A JSON Patch conflicts with the resource's state (409).
+    PatchConflict,
+}
+
+impl ErrorCode {
+    /// The code as a short `snake_case` string (used as the JS `code`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::InvalidValue => "invalid_value",
+            ErrorCode::InvalidArgument => "invalid_argument",
+            ErrorCode::Api => "api",
+            ErrorCode::UnexpectedResponse => "unexpected_response",
+            ErrorCode::Transition => "transition",
+            ErrorCode::PatchRejected => "patch_rejected",
+            ErrorCode::PatchConflict => "patch_conflict",
+        }
+    }
+}
+
+/// Everything that can go wrong in the core.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A body could not be parsed as the expected JSON.
+    #[error("invalid JSON for {what}: {message}")]
+    InvalidJson {
+        /// What was being parsed (an operation or type name).
+        what: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value was outside its domain.
+    #[error("invalid {field}: {reason}")]
+    InvalidValue {
+        /// The field or type that was wrong.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// An argument to a builder or function was unusable.
+    #[error("invalid argument `{name}`: {reason}")]
+    InvalidArgument {
+        /// The argument's name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// The service answered with an error status (4xx/5xx).
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The service answered with a status the operation does not define.
+    #[error("unexpected HTTP {status} from {operation}")]
+    UnexpectedResponse {
+        /// The operation that was parsed.
+        operation: String,
+        /// The status received.
+        status: u16,
+    },
+    /// A lifecycle transition was refused.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// A JSON Patch was malformed or not allowed (the service would answer 400).
+    #[error("patch rejected{}: {reason}", op_label(*.index, .path))]
+    PatchRejected {
+        /// Index of the offending operation in the patch, if one is to blame.
+        index: Option<usize>,
+        /// Its path, if known.
+        path: Option<String>,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A JSON Patch conflicts with the resource's state (the service would answer 409).
+    #[error("conflict: {message}")]
+    PatchConflict {
+        /// The resource's current state (wire name).
+        state: String,
+        /// The service-style message, e.g. "Modifying a restore that is already in a state of [...] is not allowed."
+        message: String,
+    },
+}
+
+fn op_label(index: Option<usize>, path: &Option<String>) -> String {
+    match (index, path) {
+        (Some(i), Some(p)) => format!(" at operation {i} ({p})"),
+        (Some(i), None) => format!(" at operation {i}"),
+        (None, Some(p)) => format!(" ({p})"),
+        (None, None) => String::new(),
+    }
+}
+
+impl Error {
+    /// The stable classification of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::InvalidJson { .. } => ErrorCode::InvalidJson,
+            Error::InvalidValue { .. } => ErrorCode::InvalidValue,
+            Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,
+            Error::Api(_) => ErrorCode::Api,
+            Error::UnexpectedResponse { .. } => ErrorCode::UnexpectedResponse,
+            Error::Transition(_) => ErrorCode::Transition,
+            Error::PatchRejected { .. } => ErrorCode::PatchRejected,
+            Error::PatchConflict { .. } => ErrorCode::PatchConflict,
+        }
+    }
+
+    /// Wraps a serde_json error met while parsing `what`.
+    pub fn json(what: impl Into<String>, err: &serde_json::Error) -> Self {
+        Error::InvalidJson {
+            what: what.into(),
+            message: err.to_string(),
+        }
+    }
+
+    /// Shorthand for [`Error::InvalidArgument`].
+    pub fn argument(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            name: name.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Parses `bytes` as JSON of type `T`, naming `what` in any error.
+pub fn from_json_slice<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| Error::json(what, &e))
+}
+
+/// Serialises `value` to JSON bytes.
+pub fn to_json_vec<T: serde::Serialize + ?Sized>(what: &str, value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| Error::json(what, &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_a_distinct_name() {
+        let codes = [
+            ErrorCode::InvalidJson,
+            ErrorCode::InvalidValue,
+            ErrorCode::InvalidArgument,
+            ErrorCode::Api,
+            ErrorCode::UnexpectedResponse,
+            ErrorCode::Transition,
+            ErrorCode::PatchRejected,
+            ErrorCode::PatchConflict,
+        ];
+        let names: std::collections::HashSet<_> = codes.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), codes.len());
+    }
+
+    #[test]
+    fn json_errors_name_what_was_parsed() {
+        let e = from_json_slice::<u32>("restore", b"{'a': 1}").unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidJson);
+        assert!(e.to_string().starts_with("invalid JSON for restore: "), "{e}");
+    }
+
+    #[test]
+    fn patch_rejections_name_the_operation() {
+        let e = Error::PatchRejected {
+            index: Some(2),
+            path: Some("/state".into()),
+            reason: "not allowed".into(),
+        };
+        assert_eq!(e.to_string(), "patch rejected at operation 2 (/state): not allowed");
+    }
+}

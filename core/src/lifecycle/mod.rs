@@ -1,0 +1,24 @@
+//! Lifecycle state machines for restores, backups, cleanups and log files:
+//! their states (v2 names, v1 names and ids), who may cause each transition,
+//! and which actions a console may offer in each state.
+//!
+//! ```
+//! use cloudbackup_core::lifecycle::{transition, allowed_actions, Action, Actor, RestoreState, Step};
+//! let step = transition(RestoreState::Queued, RestoreState::InProgress, Actor::Agent).unwrap();
+//! assert_eq!(step, Step::Changed { from: RestoreState::Queued, to: RestoreState::InProgress });
+//! assert!(transition(RestoreState::Completed, RestoreState::Failed, Actor::Agent).unwrap_err().is_conflict());
+//! assert_eq!(allowed_actions(RestoreState::Creating), vec![Action::Start]);
+//! ```
+
+mod machine;
+mod state;
+mod v1_action;
+
+pub use machine::{
+    allowed_actions, allowed_targets, initial_states, transition, Action, Actor, InitialStates,
+    Lifecycle, Phase, Rejection, ResourceKind, Step, TransitionError,
+};
+pub use state::{
+    BackupState, CleanupState, LogfileState, RestoreState, V1BackupState, V1RestoreState,
+};
+pub use v1_action::{apply_v1_action, V1Action};

@@ -1,0 +1,1 @@
+//! The v1.0 API's bodies (PascalCase JSON).
