@@ -91,3 +91,11 @@ pub struct ErrorReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<Vec<Link>>,
 }
+
+/// The body of v2 error answers (`{"message": "Agent not found."}`), also
+/// used for 409 Conflict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceMessage {
+    /// The service's message.
+    pub message: String,
+}
