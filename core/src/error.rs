@@ -28,6 +28,8 @@ pub enum ErrorCode {
     PatchRejected,
     /// A JSON Patch conflicts with the resource's state (409).
     PatchConflict,
+    /// A JSON Patch is well-formed but forbidden in this situation (403).
+    PatchForbidden,
 }
 
 impl ErrorCode {
@@ -42,6 +44,7 @@ impl ErrorCode {
             ErrorCode::Transition => "transition",
             ErrorCode::PatchRejected => "patch_rejected",
             ErrorCode::PatchConflict => "patch_conflict",
+            ErrorCode::PatchForbidden => "patch_forbidden",
         }
     }
 }
@@ -106,6 +109,12 @@ pub enum Error {
         /// The service-style message, e.g. "Modifying a restore that is already in a state of [...] is not allowed."
         message: String,
     },
+    /// A JSON Patch is forbidden in the resource's situation (the service would answer 403).
+    #[error("forbidden: {message}")]
+    PatchForbidden {
+        /// The service-style message, e.g. "The vault property (region) cannot be updated, reason: vault is not empty."
+        message: String,
+    },
 }
 
 fn op_label(index: Option<usize>, path: &Option<String>) -> String {
@@ -129,6 +138,7 @@ impl Error {
             Error::Transition(_) => ErrorCode::Transition,
             Error::PatchRejected { .. } => ErrorCode::PatchRejected,
             Error::PatchConflict { .. } => ErrorCode::PatchConflict,
+            Error::PatchForbidden { .. } => ErrorCode::PatchForbidden,
         }
     }
 
@@ -174,6 +184,7 @@ mod tests {
             ErrorCode::Transition,
             ErrorCode::PatchRejected,
             ErrorCode::PatchConflict,
+            ErrorCode::PatchForbidden,
         ];
         let names: std::collections::HashSet<_> = codes.iter().map(|c| c.as_str()).collect();
         assert_eq!(names.len(), codes.len());

@@ -1,0 +1,487 @@
+//! Per-endpoint policies of the v2 PATCH endpoints: which operations and
+//! paths each accepts, from whom, with which values, and whether the state
+//! change is legal. A patch is validated whole before anything applies.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::document::{apply_patch, op_name, Patch, PatchOperation};
+use crate::lifecycle::{
+    transition, Actor, BackupState, CleanupState, Lifecycle, LogfileState, RestoreState,
+};
+use crate::model::v2::common::{ErrorReport, PathFilter};
+use crate::model::wire::{parse_wire_name, Timestamp};
+use crate::{wire_enum, Error, Result};
+
+wire_enum! {
+    /// The v2 resources that accept JSON Patch.
+    pub enum Endpoint {
+        /// `PATCH /v2/{project_id}/restores/{restore_id}`
+        Restore = "restore",
+        /// `PATCH /v2/{project_id}/backups/{backup_id}`
+        Backup = "backup",
+        /// `PATCH /v2/{project_id}/cleanups/{cleanup_id}`
+        Cleanup = "cleanup",
+        /// `PATCH /v2/{project_id}/configurations/{configuration_id}`
+        Configuration = "configuration",
+        /// `PATCH /v2/{project_id}/agents/{agent_id}`
+        Agent = "agent",
+        /// `PATCH /v2/{project_id}/agents/{agent_id}/logfiles/{logfile_id}`
+        Logfile = "logfile",
+    }
+}
+
+/// Who sends a patch, and the facts a policy needs that the resource itself
+/// does not carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PatchContext {
+    /// Who sends the patch.
+    pub actor: Actor,
+    /// Whether the agent's vault is empty (the agent resource does not say;
+    /// `/vault/region` may change only when it is). `None`: unknown, treated
+    /// as not empty.
+    pub vault_empty: Option<bool>,
+}
+
+impl PatchContext {
+    /// A context for `actor` with no extra facts.
+    pub fn new(actor: Actor) -> Self {
+        PatchContext {
+            actor,
+            vault_empty: None,
+        }
+    }
+}
+
+/// What a path's value must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueKind {
+    /// The endpoint's state enum (and a legal transition).
+    State,
+    /// An ISO-8601 time.
+    Time,
+    /// A non-negative integer.
+    Count,
+    /// A list of non-negative integers.
+    CountList,
+    /// An `/errors` report.
+    Errors,
+    /// `true` or `false`.
+    Bool,
+    /// A non-empty string.
+    Text,
+    /// An integer of at least 1.
+    Positive,
+    /// A list of file/folder filters.
+    Filters,
+    /// A JSON object.
+    Object,
+    /// A JSON array.
+    Array,
+    /// One of the agent log levels.
+    LogLevel,
+}
+
+/// One patchable path.
+struct Rule {
+    path: &'static str,
+    /// Spellings the reference also uses for this path, normalised to `path`.
+    aliases: &'static [&'static str],
+    kind: ValueKind,
+    /// Who may patch it.
+    actors: &'static [Actor],
+}
+
+const AGENT: &[Actor] = &[Actor::Agent];
+const USER: &[Actor] = &[Actor::User];
+const USER_OR_AGENT: &[Actor] = &[Actor::User, Actor::Agent];
+
+/// Agent log levels (`/log_level`).
+pub const LOG_LEVELS: &[&str] = &["all", "trace", "debug", "info", "warn", "error", "fatal"];
+
+const fn rule(path: &'static str, kind: ValueKind, actors: &'static [Actor]) -> Rule {
+    Rule {
+        path,
+        aliases: &[],
+        kind,
+        actors,
+    }
+}
+
+const STATE: Rule = rule("/state", ValueKind::State, USER_OR_AGENT);
+const STARTED: Rule = Rule {
+    path: "/started_time",
+    aliases: &["/started-time"],
+    kind: ValueKind::Time,
+    actors: AGENT,
+};
+const ENDED: Rule = Rule {
+    path: "/ended_time",
+    aliases: &["/ended-time"],
+    kind: ValueKind::Time,
+    actors: AGENT,
+};
+const ERRORS: Rule = rule("/errors", ValueKind::Errors, AGENT);
+
+const RESTORE_RULES: &[Rule] = &[
+    STATE,
+    STARTED,
+    ENDED,
+    ERRORS,
+    Rule {
+        path: "/files_restored",
+        aliases: &["/files_restores", "/files-restored"],
+        kind: ValueKind::Count,
+        actors: AGENT,
+    },
+    Rule {
+        path: "/bytes_restored",
+        aliases: &["/bytes-restored"],
+        kind: ValueKind::Count,
+        actors: AGENT,
+    },
+];
+
+const BACKUP_RULES: &[Rule] = &[
+    STATE,
+    STARTED,
+    ENDED,
+    ERRORS,
+    rule("/snapshot_id", ValueKind::Count, AGENT),
+    rule("/files_searched", ValueKind::Count, AGENT),
+    rule("/files_backed_up", ValueKind::Count, AGENT),
+    rule("/bytes_searched", ValueKind::Count, AGENT),
+    rule("/bytes_backed_up", ValueKind::Count, AGENT),
+    rule("/bytes_in_db", ValueKind::Count, AGENT),
+    rule("/bandwidth_avg_bps", ValueKind::Count, AGENT),
+];
+
+const CLEANUP_RULES: &[Rule] = &[
+    STATE,
+    STARTED,
+    ENDED,
+    ERRORS,
+    rule("/snapshot_ids", ValueKind::CountList, AGENT),
+    rule("/bytes_before", ValueKind::Count, AGENT),
+    rule("/bytes_after", ValueKind::Count, AGENT),
+];
+
+const CONFIGURATION_RULES: &[Rule] = &[
+    rule("/name", ValueKind::Text, USER),
+    rule("/enabled", ValueKind::Bool, USER),
+    rule("/schedule", ValueKind::Object, USER),
+    rule("/retention/days", ValueKind::Positive, USER),
+    rule("/inclusions", ValueKind::Filters, USER),
+    rule("/exclusions", ValueKind::Filters, USER),
+    rule("/notifications", ValueKind::Array, USER),
+];
+
+const AGENT_RULES: &[Rule] = &[
+    rule("/enabled", ValueKind::Bool, USER),
+    rule("/vault/region", ValueKind::Text, USER),
+    rule("/vault/use_internal", ValueKind::Bool, USER),
+    Rule {
+        path: "/log_level",
+        aliases: &["/log-level"],
+        kind: ValueKind::LogLevel,
+        actors: USER,
+    },
+];
+
+const LOGFILE_RULES: &[Rule] = &[rule("/state", ValueKind::State, AGENT)];
+
+impl Endpoint {
+    fn rules(self) -> &'static [Rule] {
+        match self {
+            Endpoint::Restore => RESTORE_RULES,
+            Endpoint::Backup => BACKUP_RULES,
+            Endpoint::Cleanup => CLEANUP_RULES,
+            Endpoint::Configuration => CONFIGURATION_RULES,
+            Endpoint::Agent => AGENT_RULES,
+            Endpoint::Logfile => LOGFILE_RULES,
+        }
+    }
+
+    /// Whether `add` is accepted as a synonym of `replace` (else `replace` only).
+    fn accepts_add(self) -> bool {
+        matches!(
+            self,
+            Endpoint::Restore | Endpoint::Backup | Endpoint::Cleanup | Endpoint::Agent
+        )
+    }
+
+    /// The paths this endpoint accepts, in their normal spelling.
+    pub fn patchable_paths(self) -> Vec<&'static str> {
+        self.rules().iter().map(|r| r.path).collect()
+    }
+}
+
+/// A patch operation after validation: normalised path and checked value.
+struct Checked<'a> {
+    index: usize,
+    rule: &'a Rule,
+    value: &'a Value,
+}
+
+fn rejected(index: usize, path: &str, reason: impl Into<String>) -> Error {
+    Error::PatchRejected {
+        index: Some(index),
+        path: Some(path.to_string()),
+        reason: reason.into(),
+    }
+}
+
+/// Validates `patch` for `endpoint` against the current `resource` and, if the
+/// whole patch is acceptable, returns the patched resource. Nothing is
+/// applied unless everything is valid.
+///
+/// Errors: [`Error::PatchRejected`] (400: which operation and why),
+/// [`Error::PatchConflict`] (409: the resource's state forbids changes),
+/// [`Error::PatchForbidden`] (403: e.g. a vault region change on a non-empty vault).
+pub fn validate_patch(
+    endpoint: Endpoint,
+    resource: &Value,
+    patch: &Patch,
+    context: PatchContext,
+) -> Result<Value> {
+    if patch.0.is_empty() {
+        return Err(Error::PatchRejected {
+            index: None,
+            path: None,
+            reason: "the patch has no operations".into(),
+        });
+    }
+    let checked = check_operations(endpoint, patch, context.actor)?;
+    check_conflict(endpoint, resource)?;
+    check_states(endpoint, resource, &checked, context.actor)?;
+    if endpoint == Endpoint::Agent
+        && checked.iter().any(|c| c.rule.path == "/vault/region")
+        && context.vault_empty != Some(true)
+    {
+        return Err(Error::PatchForbidden {
+            message: "The vault property (region) cannot be updated, reason: vault is not empty."
+                .into(),
+        });
+    }
+    let normalised = Patch(
+        checked
+            .iter()
+            .map(|c| {
+                let op = serde_json::json!({"op": "add", "path": c.rule.path, "value": c.value});
+                serde_json::from_value::<PatchOperation>(op)
+                    .map_err(|e| rejected(c.index, c.rule.path, e.to_string()))
+            })
+            .collect::<Result<_>>()?,
+    );
+    let mut next = resource.clone();
+    apply_patch(&mut next, &normalised)?;
+    check_times(&next)?;
+    Ok(next)
+}
+
+/// [`validate_patch`] on a typed resource: serialises it, validates and
+/// applies the patch, and parses the result back, so the new resource is
+/// also checked against the typed model.
+pub fn apply_typed_patch<T: Serialize + DeserializeOwned>(
+    endpoint: Endpoint,
+    resource: &T,
+    patch: &Patch,
+    context: PatchContext,
+) -> Result<T> {
+    let value = serde_json::to_value(resource).map_err(|e| Error::json(endpoint.as_str(), &e))?;
+    let next = validate_patch(endpoint, &value, patch, context)?;
+    serde_json::from_value(next).map_err(|e| Error::PatchRejected {
+        index: None,
+        path: None,
+        reason: format!("the patched {endpoint} would be invalid: {e}"),
+    })
+}
+
+fn check_operations(endpoint: Endpoint, patch: &Patch, actor: Actor) -> Result<Vec<Checked<'_>>> {
+    let rules = endpoint.rules();
+    let mut checked = Vec::with_capacity(patch.0.len());
+    for (index, op) in patch.0.iter().enumerate() {
+        let path = op.path().as_str();
+        let value = match op {
+            PatchOperation::Replace(r) => &r.value,
+            PatchOperation::Add(a) if endpoint.accepts_add() => &a.value,
+            other => {
+                let allowed = if endpoint.accepts_add() {
+                    "`add` or `replace`"
+                } else {
+                    "`replace`"
+                };
+                return Err(rejected(
+                    index,
+                    path,
+                    format!("`{}` is not allowed on a {endpoint}; use {allowed}", op_name(other)),
+                ));
+            }
+        };
+        let rule = rules
+            .iter()
+            .find(|r| r.path == path || r.aliases.contains(&path))
+            .ok_or_else(|| {
+                rejected(
+                    index,
+                    path,
+                    format!(
+                        "this path cannot be patched on a {endpoint}; patchable paths: {}",
+                        endpoint.patchable_paths().join(", ")
+                    ),
+                )
+            })?;
+        if !rule.actors.contains(&actor) {
+            return Err(rejected(
+                index,
+                rule.path,
+                format!("a {actor} may not change {} of a {endpoint}", rule.path),
+            ));
+        }
+        check_value(endpoint, rule, value).map_err(|reason| rejected(index, rule.path, reason))?;
+        checked.push(Checked { index, rule, value });
+    }
+    Ok(checked)
+}
+
+fn check_value(endpoint: Endpoint, rule: &Rule, value: &Value) -> std::result::Result<(), String> {
+    let want = |what: &str| format!("expected {what}, got {value}");
+    match rule.kind {
+        ValueKind::State => {
+            let name = value.as_str().ok_or_else(|| want("a state name"))?;
+            let known = match endpoint {
+                Endpoint::Restore => parse_wire_name::<RestoreState>(name).map(|_| ()),
+                Endpoint::Backup => parse_wire_name::<BackupState>(name).map(|_| ()),
+                Endpoint::Cleanup => parse_wire_name::<CleanupState>(name).map(|_| ()),
+                Endpoint::Logfile => parse_wire_name::<LogfileState>(name).map(|_| ()),
+                Endpoint::Configuration | Endpoint::Agent => {
+                    return Err(format!("a {endpoint} has no state"))
+                }
+            };
+            known.map_err(|e| e.to_string())
+        }
+        ValueKind::Time => {
+            let s = value.as_str().ok_or_else(|| want("an ISO-8601 time string"))?;
+            Timestamp::parse(s).map(|_| ()).map_err(|e| e.to_string())
+        }
+        ValueKind::Count => value
+            .as_u64()
+            .map(|_| ())
+            .ok_or_else(|| want("a non-negative integer")),
+        ValueKind::Positive => match value.as_u64() {
+            Some(n) if n >= 1 => Ok(()),
+            _ => Err(want("an integer of at least 1")),
+        },
+        ValueKind::CountList => match value.as_array() {
+            Some(items) if items.iter().all(|v| v.as_u64().is_some()) => Ok(()),
+            _ => Err(want("a list of non-negative integers")),
+        },
+        ValueKind::Errors => serde_json::from_value::<ErrorReport>(value.clone())
+            .map(|_| ())
+            .map_err(|e| format!("not an error report: {e}")),
+        ValueKind::Bool => value.as_bool().map(|_| ()).ok_or_else(|| want("true or false")),
+        ValueKind::Text => match value.as_str() {
+            Some(s) if !s.trim().is_empty() => Ok(()),
+            _ => Err(want("a non-empty string")),
+        },
+        ValueKind::Filters => serde_json::from_value::<Vec<PathFilter>>(value.clone())
+            .map(|_| ())
+            .map_err(|e| format!("not a list of {{type, path}} filters: {e}")),
+        ValueKind::Object => value.as_object().map(|_| ()).ok_or_else(|| want("an object")),
+        ValueKind::Array => value.as_array().map(|_| ()).ok_or_else(|| want("a list")),
+        ValueKind::LogLevel => match value.as_str() {
+            Some(s) if LOG_LEVELS.contains(&s) => Ok(()),
+            _ => Err(want(&format!("one of {}", LOG_LEVELS.join(", ")))),
+        },
+    }
+}
+
+/// The current state of `resource`, parsed as `S`.
+fn current_state<S: Lifecycle>(endpoint: Endpoint, resource: &Value) -> Result<S> {
+    let name = resource
+        .get("state")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::InvalidValue {
+            field: format!("{endpoint}.state"),
+            reason: "the resource has no state".into(),
+        })?;
+    parse_wire_name::<S>(name)
+}
+
+fn conflict_message<S: Lifecycle>(endpoint: Endpoint) -> String {
+    let terminal: Vec<String> = S::terminal_states()
+        .iter()
+        .map(|s| format!("'{}'", s.wire_name()))
+        .collect();
+    format!(
+        "Modifying a {endpoint} that is already in a state of [{}] is not allowed.",
+        terminal.join(", ")
+    )
+}
+
+/// A resource in a terminal state accepts no change at all (409).
+fn check_conflict(endpoint: Endpoint, resource: &Value) -> Result<()> {
+    fn check<S: Lifecycle>(endpoint: Endpoint, resource: &Value) -> Result<()> {
+        let state = current_state::<S>(endpoint, resource)?;
+        if state.is_terminal() {
+            return Err(Error::PatchConflict {
+                state: state.wire_name().to_string(),
+                message: conflict_message::<S>(endpoint),
+            });
+        }
+        Ok(())
+    }
+    match endpoint {
+        Endpoint::Restore => check::<RestoreState>(endpoint, resource),
+        Endpoint::Backup => check::<BackupState>(endpoint, resource),
+        Endpoint::Cleanup => check::<CleanupState>(endpoint, resource),
+        Endpoint::Logfile => check::<LogfileState>(endpoint, resource),
+        Endpoint::Configuration | Endpoint::Agent => Ok(()),
+    }
+}
+
+/// Runs every `/state` operation through the lifecycle, in patch order, and
+/// forbids a user from changing anything but the state to stop-requested.
+fn check_states(endpoint: Endpoint, resource: &Value, ops: &[Checked<'_>], actor: Actor) -> Result<()> {
+    fn run<S: Lifecycle>(endpoint: Endpoint, resource: &Value, ops: &[Checked<'_>], actor: Actor) -> Result<()> {
+        let mut state = current_state::<S>(endpoint, resource)?;
+        for c in ops.iter().filter(|c| c.rule.kind == ValueKind::State) {
+            let name = c.value.as_str().unwrap_or_default();
+            let target = parse_wire_name::<S>(name).map_err(|e| rejected(c.index, c.rule.path, e.to_string()))?;
+            // The resource is not terminal (checked before), so any refusal
+            // here is about this patch's own sequence of states: a 400.
+            state = transition(state, target, actor)
+                .map_err(|e| rejected(c.index, c.rule.path, e.to_string()))?
+                .state();
+        }
+        Ok(())
+    }
+    match endpoint {
+        Endpoint::Restore => run::<RestoreState>(endpoint, resource, ops, actor),
+        Endpoint::Backup => run::<BackupState>(endpoint, resource, ops, actor),
+        Endpoint::Cleanup => run::<CleanupState>(endpoint, resource, ops, actor),
+        Endpoint::Logfile => run::<LogfileState>(endpoint, resource, ops, actor),
+        Endpoint::Configuration | Endpoint::Agent => Ok(()),
+    }
+}
+
+/// A run cannot end before it started.
+fn check_times(resource: &Value) -> Result<()> {
+    let time = |k: &str| {
+        resource
+            .get(k)
+            .and_then(Value::as_str)
+            .and_then(|s| Timestamp::parse(s).ok())
+    };
+    if let (Some(start), Some(end)) = (time("started_time"), time("ended_time")) {
+        if end < start {
+            return Err(Error::PatchRejected {
+                index: None,
+                path: Some("/ended_time".into()),
+                reason: format!("ended_time {end} is before started_time {start}"),
+            });
+        }
+    }
+    Ok(())
+}
