@@ -12,7 +12,9 @@ use cloudbackup_core::patch::{apply_patch, patch_from_value};
 use serde_json::Value;
 
 fn data(path: &str) -> Value {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data").join(path);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data")
+        .join(path);
     let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     serde_json::from_slice(&bytes).expect("suite file is JSON")
 }
@@ -36,14 +38,25 @@ fn run_json_patch_case(case: &Value) -> Result<(), String> {
 fn json_patch_tests() {
     let (mut passed, mut failed) = (0, 0);
     let mut failures = Vec::new();
-    for file in ["json-patch-tests/tests.json", "json-patch-tests/spec_tests.json"] {
-        let Value::Array(cases) = data(file) else { panic!("{file} is not a list") };
-        for case in cases.iter().filter(|c| c.get("disabled") != Some(&Value::Bool(true))) {
+    for file in [
+        "json-patch-tests/tests.json",
+        "json-patch-tests/spec_tests.json",
+    ] {
+        let Value::Array(cases) = data(file) else {
+            panic!("{file} is not a list")
+        };
+        for case in cases
+            .iter()
+            .filter(|c| c.get("disabled") != Some(&Value::Bool(true)))
+        {
             match run_json_patch_case(case) {
                 Ok(()) => passed += 1,
                 Err(why) => {
                     failed += 1;
-                    failures.push(format!("{file}: {}: {why}", case.get("comment").unwrap_or(&Value::Null)));
+                    failures.push(format!(
+                        "{file}: {}: {why}",
+                        case.get("comment").unwrap_or(&Value::Null)
+                    ));
                 }
             }
         }

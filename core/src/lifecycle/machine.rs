@@ -78,8 +78,9 @@ pub trait Lifecycle: WireName + Eq + fmt::Debug {
     fn start_target() -> Option<Self>;
     /// The stop-requested state, if this resource can be stopped.
     fn stop_target() -> Option<Self>;
-    /// Whether `actor` may put the resource into terminal state `self`.
-    fn may_finish(self, actor: Actor) -> bool {
+    /// Whether `actor` may put the resource from `from` into terminal state `self`.
+    fn may_finish(self, from: Self, actor: Actor) -> bool {
+        let _ = from;
         actor == Actor::Agent
     }
     /// Whether `actor` may move the resource forward to progress state `self`.
@@ -97,7 +98,11 @@ pub trait Lifecycle: WireName + Eq + fmt::Debug {
     }
     /// The terminal states, in declaration order.
     fn terminal_states() -> Vec<Self> {
-        Self::ALL.iter().copied().filter(|s| s.is_terminal()).collect()
+        Self::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.is_terminal())
+            .collect()
     }
 }
 
@@ -196,12 +201,12 @@ pub fn transition<S: Lifecycle>(from: S, to: S, actor: Actor) -> Result<Step<S>,
             }
         }
         Phase::StopRequested => match to.phase() {
-            Phase::Terminal if to.may_finish(actor) => changed,
+            Phase::Terminal if to.may_finish(from, actor) => changed,
             Phase::Terminal => Err(reject(Rejection::NotPermitted)),
             _ => Err(reject(Rejection::StopPending)),
         },
         Phase::Progress(rank) => match to.phase() {
-            Phase::Terminal if to.may_finish(actor) => changed,
+            Phase::Terminal if to.may_finish(from, actor) => changed,
             Phase::StopRequested if actor == Actor::User => changed,
             Phase::Progress(target) if to.may_progress(actor) => {
                 if target > rank {
@@ -228,10 +233,7 @@ pub fn allowed_targets<S: Lifecycle>(state: S, actor: Actor) -> Vec<S> {
 pub fn allowed_actions<S: Lifecycle>(state: S) -> Vec<Action> {
     let offers = |target: Option<S>| {
         target.is_some_and(|to| {
-            matches!(
-                transition(state, to, Actor::User),
-                Ok(Step::Changed { .. })
-            )
+            matches!(transition(state, to, Actor::User), Ok(Step::Changed { .. }))
         })
     };
     let mut actions = Vec::new();
@@ -310,11 +312,15 @@ impl Lifecycle for BackupState {
     fn stop_target() -> Option<Self> {
         Some(BackupState::StopRequested)
     }
-    fn may_finish(self, actor: Actor) -> bool {
+    fn may_finish(self, from: Self, actor: Actor) -> bool {
+        // The scheduler only judges runs that have not begun: it knows a run
+        // was missed, or skipped because the previous one is still going.
+        let not_running = matches!(from.phase(), Phase::Progress(0 | 1));
         match self {
-            // Only the scheduler knows a run was missed.
-            BackupState::Missed => actor == Actor::Scheduler,
-            BackupState::Skipped => matches!(actor, Actor::Agent | Actor::Scheduler),
+            BackupState::Missed => actor == Actor::Scheduler && not_running,
+            BackupState::Skipped => {
+                actor == Actor::Agent || (actor == Actor::Scheduler && not_running)
+            }
             _ => actor == Actor::Agent,
         }
     }

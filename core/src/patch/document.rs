@@ -26,11 +26,12 @@ pub fn patch_from_value(value: Value) -> Result<Patch> {
     let mut ops = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
         let path = item.get("path").and_then(Value::as_str).map(str::to_string);
-        let op = serde_json::from_value::<PatchOperation>(item).map_err(|e| Error::PatchRejected {
-            index: Some(index),
-            path,
-            reason: format!("malformed operation: {e}"),
-        })?;
+        let op =
+            serde_json::from_value::<PatchOperation>(item).map_err(|e| Error::PatchRejected {
+                index: Some(index),
+                path,
+                reason: format!("malformed operation: {e}"),
+            })?;
         ops.push(op);
     }
     Ok(Patch(ops))
@@ -82,8 +83,10 @@ mod tests {
 
     #[test]
     fn malformed_operations_are_named() {
-        let e = patch_from_value(json!([{"op": "add", "path": "/a", "value": 1}, {"op": "spam", "path": "/x"}]))
-            .unwrap_err();
+        let e = patch_from_value(
+            json!([{"op": "add", "path": "/a", "value": 1}, {"op": "spam", "path": "/x"}]),
+        )
+        .unwrap_err();
         match e {
             Error::PatchRejected { index, path, .. } => {
                 assert_eq!(index, Some(1));

@@ -315,7 +315,10 @@ fn check_operations(endpoint: Endpoint, patch: &Patch, actor: Actor) -> Result<V
                 return Err(rejected(
                     index,
                     path,
-                    format!("`{}` is not allowed on a {endpoint}; use {allowed}", op_name(other)),
+                    format!(
+                        "`{}` is not allowed on a {endpoint}; use {allowed}",
+                        op_name(other)
+                    ),
                 ));
             }
         };
@@ -362,7 +365,9 @@ fn check_value(endpoint: Endpoint, rule: &Rule, value: &Value) -> std::result::R
             known.map_err(|e| e.to_string())
         }
         ValueKind::Time => {
-            let s = value.as_str().ok_or_else(|| want("an ISO-8601 time string"))?;
+            let s = value
+                .as_str()
+                .ok_or_else(|| want("an ISO-8601 time string"))?;
             Timestamp::parse(s).map(|_| ()).map_err(|e| e.to_string())
         }
         ValueKind::Count => value
@@ -380,7 +385,10 @@ fn check_value(endpoint: Endpoint, rule: &Rule, value: &Value) -> std::result::R
         ValueKind::Errors => serde_json::from_value::<ErrorReport>(value.clone())
             .map(|_| ())
             .map_err(|e| format!("not an error report: {e}")),
-        ValueKind::Bool => value.as_bool().map(|_| ()).ok_or_else(|| want("true or false")),
+        ValueKind::Bool => value
+            .as_bool()
+            .map(|_| ())
+            .ok_or_else(|| want("true or false")),
         ValueKind::Text => match value.as_str() {
             Some(s) if !s.trim().is_empty() => Ok(()),
             _ => Err(want("a non-empty string")),
@@ -388,7 +396,10 @@ fn check_value(endpoint: Endpoint, rule: &Rule, value: &Value) -> std::result::R
         ValueKind::Filters => serde_json::from_value::<Vec<PathFilter>>(value.clone())
             .map(|_| ())
             .map_err(|e| format!("not a list of {{type, path}} filters: {e}")),
-        ValueKind::Object => value.as_object().map(|_| ()).ok_or_else(|| want("an object")),
+        ValueKind::Object => value
+            .as_object()
+            .map(|_| ())
+            .ok_or_else(|| want("an object")),
         ValueKind::Array => value.as_array().map(|_| ()).ok_or_else(|| want("a list")),
         ValueKind::LogLevel => match value.as_str() {
             Some(s) if LOG_LEVELS.contains(&s) => Ok(()),
@@ -443,12 +454,23 @@ fn check_conflict(endpoint: Endpoint, resource: &Value) -> Result<()> {
 
 /// Runs every `/state` operation through the lifecycle, in patch order, and
 /// forbids a user from changing anything but the state to stop-requested.
-fn check_states(endpoint: Endpoint, resource: &Value, ops: &[Checked<'_>], actor: Actor) -> Result<()> {
-    fn run<S: Lifecycle>(endpoint: Endpoint, resource: &Value, ops: &[Checked<'_>], actor: Actor) -> Result<()> {
+fn check_states(
+    endpoint: Endpoint,
+    resource: &Value,
+    ops: &[Checked<'_>],
+    actor: Actor,
+) -> Result<()> {
+    fn run<S: Lifecycle>(
+        endpoint: Endpoint,
+        resource: &Value,
+        ops: &[Checked<'_>],
+        actor: Actor,
+    ) -> Result<()> {
         let mut state = current_state::<S>(endpoint, resource)?;
         for c in ops.iter().filter(|c| c.rule.kind == ValueKind::State) {
             let name = c.value.as_str().unwrap_or_default();
-            let target = parse_wire_name::<S>(name).map_err(|e| rejected(c.index, c.rule.path, e.to_string()))?;
+            let target = parse_wire_name::<S>(name)
+                .map_err(|e| rejected(c.index, c.rule.path, e.to_string()))?;
             // The resource is not terminal (checked before), so any refusal
             // here is about this patch's own sequence of states: a 400.
             state = transition(state, target, actor)
