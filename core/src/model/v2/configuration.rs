@@ -448,7 +448,7 @@ pub fn validate_notifications(notifications: &[Notification]) -> Result<()> {
 
 /// The reference's rules for a configuration's inclusions and exclusions:
 ///
-/// * no path twice in either list, nor in both lists;
+/// * no empty path, no path twice in either list, nor in both lists;
 /// * nothing included under an included or excluded folder;
 /// * nothing excluded under an excluded folder;
 /// * every exclusion under an included folder.
@@ -476,6 +476,9 @@ pub fn validate_path_filters(inclusions: &[PathFilter], exclusions: &[PathFilter
         ("exclusions", exclusions, &exc),
     ] {
         for (i, key) in keys.iter().enumerate() {
+            if path_of(filters, i).trim().is_empty() {
+                return fail(list, i, "the path must not be empty".into());
+            }
             if keys.get(..i).is_some_and(|before| before.contains(key)) {
                 return fail(list, i, format!("{:?} appears twice", path_of(filters, i)));
             }
@@ -693,6 +696,8 @@ mod tests {
         let inc = [filter(Folder, "C:\\Users\\")];
         validate_path_filters(&inc, &[filter(Folder, "c:\\users\\Temp")]).unwrap();
         assert!(validate_path_filters(&inc, &[filter(Folder, "C:\\UsersX")]).is_err());
+        let e = validate_path_filters(&[filter(Folder, " ")], &[]).unwrap_err();
+        assert!(e.to_string().contains("must not be empty"), "{e}");
         // The root folder includes everything.
         validate_path_filters(&[filter(Folder, "/")], &[filter(Folder, "/tmp")]).unwrap();
     }
