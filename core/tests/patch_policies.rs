@@ -247,9 +247,35 @@ fn agent_and_configuration_and_logfile_policies() {
         validate_patch(Endpoint::Configuration, &c, &p, user()).unwrap()["enabled"],
         true
     );
-    let days = patch_from_value(json!([{"op": "replace", "path": "/retention/days", "value": 0}]))
+    let forever =
+        patch_from_value(json!([{"op": "replace", "path": "/retention/days", "value": 0}]))
+            .unwrap();
+    assert_eq!(
+        validate_patch(Endpoint::Configuration, &c, &forever, user()).unwrap()["retention"]["days"],
+        0
+    );
+    let days = patch_from_value(json!([{"op": "replace", "path": "/retention/days", "value": -1}]))
         .unwrap();
     assert!(validate_patch(Endpoint::Configuration, &c, &days, user()).is_err());
+    let schedule = patch_from_value(json!([{"op": "replace", "path": "/schedule", "value":
+        {"recurrence": ["RRULE:FREQ=WEEKLY;INTERVAL=1;BYDAY=TH;BYHOUR=14;BYMINUTE=0"], "time_zone": "US/Central"}}])).unwrap();
+    assert!(validate_patch(Endpoint::Configuration, &c, &schedule, user()).is_ok());
+    let (i, why) = rejection(
+        Endpoint::Configuration,
+        c.clone(),
+        json!([{"op": "replace", "path": "/schedule", "value":
+        {"recurrence": ["RRULE:FREQ=SECONDLY"], "time_zone": "US/Central"}}]),
+        user(),
+    );
+    assert_eq!(i, Some(0));
+    assert!(why.contains("SECONDLY"), "{why}");
+    let (i, _) = rejection(
+        Endpoint::Configuration,
+        c.clone(),
+        json!([{"op": "replace", "path": "/notifications", "value": [{"type": "pager"}]}]),
+        user(),
+    );
+    assert_eq!(i, Some(0));
 
     let l = json!({"state": "requested"});
     let p = parse_patch(&sample("cbu-updateLogfile_request.json")).unwrap();

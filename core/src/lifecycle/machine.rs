@@ -341,7 +341,7 @@ impl Lifecycle for CleanupState {
     fn phase(self) -> Phase {
         use CleanupState::*;
         match self {
-            StartRequested => Phase::Progress(0),
+            StartRequested | StartScheduled => Phase::Progress(0),
             Queued => Phase::Progress(1),
             InProgress => Phase::Progress(3),
             StopRequested => Phase::StopRequested,
@@ -360,7 +360,7 @@ impl InitialStates for CleanupState {
     fn initial(actor: Actor) -> Vec<Self> {
         match actor {
             Actor::User => vec![CleanupState::StartRequested],
-            Actor::Agent | Actor::Scheduler => vec![],
+            Actor::Agent | Actor::Scheduler => vec![CleanupState::StartScheduled],
         }
     }
 }

@@ -65,6 +65,8 @@ wire_enum! {
     pub enum CleanupState {
         /// A user asked for the cleanup.
         StartRequested = "start_requested",
+        /// The agent started a scheduled cleanup.
+        StartScheduled = "start_scheduled",
         /// The agent has queued it.
         Queued = "queued",
         /// The cleanup is running.

@@ -11,6 +11,9 @@ use crate::lifecycle::{
     transition, Actor, BackupState, CleanupState, Lifecycle, LogfileState, RestoreState,
 };
 use crate::model::v2::common::{ErrorReport, PathFilter};
+use crate::model::v2::configuration::{
+    validate_notifications, validate_path_filters, Notification, Schedule,
+};
 use crate::model::wire::{parse_wire_name, Timestamp};
 use crate::{wire_enum, Error, Result};
 
@@ -71,14 +74,12 @@ enum ValueKind {
     Bool,
     /// A non-empty string.
     Text,
-    /// An integer of at least 1.
-    Positive,
+    /// A backup schedule, or `null` for manual backups only.
+    Schedule,
+    /// A list of notifications.
+    Notifications,
     /// A list of file/folder filters.
     Filters,
-    /// A JSON object.
-    Object,
-    /// A JSON array.
-    Array,
     /// One of the agent log levels.
     LogLevel,
 }
@@ -170,11 +171,12 @@ const CLEANUP_RULES: &[Rule] = &[
 const CONFIGURATION_RULES: &[Rule] = &[
     rule("/name", ValueKind::Text, USER),
     rule("/enabled", ValueKind::Bool, USER),
-    rule("/schedule", ValueKind::Object, USER),
-    rule("/retention/days", ValueKind::Positive, USER),
+    rule("/schedule", ValueKind::Schedule, USER),
+    // 0 keeps backups forever.
+    rule("/retention/days", ValueKind::Count, USER),
     rule("/inclusions", ValueKind::Filters, USER),
     rule("/exclusions", ValueKind::Filters, USER),
-    rule("/notifications", ValueKind::Array, USER),
+    rule("/notifications", ValueKind::Notifications, USER),
 ];
 
 const AGENT_RULES: &[Rule] = &[
@@ -277,6 +279,9 @@ pub fn validate_patch(
     let mut next = resource.clone();
     apply_patch(&mut next, &normalised)?;
     check_times(&next)?;
+    if endpoint == Endpoint::Configuration {
+        check_filters(&next)?;
+    }
     Ok(next)
 }
 
@@ -374,10 +379,16 @@ fn check_value(endpoint: Endpoint, rule: &Rule, value: &Value) -> std::result::R
             .as_u64()
             .map(|_| ())
             .ok_or_else(|| want("a non-negative integer")),
-        ValueKind::Positive => match value.as_u64() {
-            Some(n) if n >= 1 => Ok(()),
-            _ => Err(want("an integer of at least 1")),
+        ValueKind::Schedule => match serde_json::from_value::<Option<Schedule>>(value.clone()) {
+            Ok(Some(schedule)) => schedule.validate().map_err(|e| e.to_string()),
+            Ok(None) => Ok(()),
+            Err(e) => Err(format!("not a schedule: {e}")),
         },
+        ValueKind::Notifications => {
+            let list = serde_json::from_value::<Vec<Notification>>(value.clone())
+                .map_err(|e| format!("not a list of notifications: {e}"))?;
+            validate_notifications(&list).map_err(|e| e.to_string())
+        }
         ValueKind::CountList => match value.as_array() {
             Some(items) if items.iter().all(|v| v.as_u64().is_some()) => Ok(()),
             _ => Err(want("a list of non-negative integers")),
@@ -396,11 +407,6 @@ fn check_value(endpoint: Endpoint, rule: &Rule, value: &Value) -> std::result::R
         ValueKind::Filters => serde_json::from_value::<Vec<PathFilter>>(value.clone())
             .map(|_| ())
             .map_err(|e| format!("not a list of {{type, path}} filters: {e}")),
-        ValueKind::Object => value
-            .as_object()
-            .map(|_| ())
-            .ok_or_else(|| want("an object")),
-        ValueKind::Array => value.as_array().map(|_| ()).ok_or_else(|| want("a list")),
         ValueKind::LogLevel => match value.as_str() {
             Some(s) if LOG_LEVELS.contains(&s) => Ok(()),
             _ => Err(want(&format!("one of {}", LOG_LEVELS.join(", ")))),
@@ -486,6 +492,27 @@ fn check_states(
         Endpoint::Logfile => run::<LogfileState>(endpoint, resource, ops, actor),
         Endpoint::Configuration | Endpoint::Agent => Ok(()),
     }
+}
+
+/// Inclusions and exclusions must stay consistent with each other.
+fn check_filters(resource: &Value) -> Result<()> {
+    let filters = |k: &str| -> Result<Vec<PathFilter>> {
+        match resource.get(k) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| Error::PatchRejected {
+                index: None,
+                path: Some(format!("/{k}")),
+                reason: e.to_string(),
+            }),
+        }
+    };
+    validate_path_filters(&filters("inclusions")?, &filters("exclusions")?).map_err(|e| {
+        Error::PatchRejected {
+            index: None,
+            path: None,
+            reason: e.to_string(),
+        }
+    })
 }
 
 /// A run cannot end before it started.
