@@ -183,7 +183,10 @@ mod tests {
     fn json_errors_name_what_was_parsed() {
         let e = from_json_slice::<u32>("restore", b"{'a': 1}").unwrap_err();
         assert_eq!(e.code(), ErrorCode::InvalidJson);
-        assert!(e.to_string().starts_with("invalid JSON for restore: "), "{e}");
+        assert!(
+            e.to_string().starts_with("invalid JSON for restore: "),
+            "{e}"
+        );
     }
 
     #[test]
@@ -193,6 +196,9 @@ mod tests {
             path: Some("/state".into()),
             reason: "not allowed".into(),
         };
-        assert_eq!(e.to_string(), "patch rejected at operation 2 (/state): not allowed");
+        assert_eq!(
+            e.to_string(),
+            "patch rejected at operation 2 (/state): not allowed"
+        );
     }
 }

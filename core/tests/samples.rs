@@ -35,7 +35,10 @@ fn table() -> BTreeMap<String, RoundTrip> {
                 .map(|(n, f)| (format!("samples-v2/{n}"), f)),
         );
     for (name, f) in entries {
-        assert!(map.insert(name.clone(), f).is_none(), "{name} is mapped twice");
+        assert!(
+            map.insert(name.clone(), f).is_none(),
+            "{name} is mapped twice"
+        );
     }
     map
 }
@@ -81,7 +84,11 @@ fn every_sample_round_trips_through_its_typed_model() {
                 invalid += 1;
                 match round_trip(&bytes) {
                     Err(e) => {
-                        assert_eq!(e.code(), cloudbackup_core::ErrorCode::InvalidJson, "{name}: {e}");
+                        assert_eq!(
+                            e.code(),
+                            cloudbackup_core::ErrorCode::InvalidJson,
+                            "{name}: {e}"
+                        );
                         invalid_rejected += 1;
                     }
                     Ok(_) => failures.push(format!("{name}: invalid JSON was accepted")),
@@ -95,7 +102,18 @@ fn every_sample_round_trips_through_its_typed_model() {
         }
     }
     println!("rackspace samples: {valid_ok} of {valid} valid samples round-tripped");
-    println!("rackspace samples: {invalid_rejected} of {invalid} invalid samples rejected with an error");
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!((valid, invalid), (108, 2), "the reference has 108 valid and 2 invalid samples");
+    println!(
+        "rackspace samples: {invalid_rejected} of {invalid} invalid samples rejected with an error"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(
+        (valid, invalid),
+        (108, 2),
+        "the reference has 108 valid and 2 invalid samples"
+    );
 }

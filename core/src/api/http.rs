@@ -91,7 +91,11 @@ impl Request {
     }
 
     /// Sets a JSON body with the given content type.
-    pub fn json_body<T: Serialize + ?Sized>(mut self, content_type: &str, body: &T) -> Result<Self> {
+    pub fn json_body<T: Serialize + ?Sized>(
+        mut self,
+        content_type: &str,
+        body: &T,
+    ) -> Result<Self> {
         self.body = Some(to_json_vec("request body", body)?);
         self.headers
             .push(("Content-Type".to_string(), content_type.to_string()));
@@ -311,7 +315,11 @@ pub fn check_status(operation: &str, response: &Response, ok: &[u16]) -> Result<
 }
 
 /// Parses a JSON body of type `T` after checking for one of `ok` statuses.
-pub fn parse_json<T: DeserializeOwned>(operation: &str, response: &Response, ok: &[u16]) -> Result<T> {
+pub fn parse_json<T: DeserializeOwned>(
+    operation: &str,
+    response: &Response,
+    ok: &[u16],
+) -> Result<T> {
     check_status(operation, response, ok)?;
     from_json_slice(operation, &response.body)
 }
@@ -449,17 +457,30 @@ mod tests {
             limit: Some(10),
             sort_dir: Some(SortDir::Desc),
         };
-        let r = page.apply(Request::new(Method::Get, &["v2", "1", "backups"])).unwrap();
-        assert_eq!(r.url("https://h/"), "https://h/v2/1/backups?marker=m%201&limit=10&sort_dir=desc");
-        let bad = Page { limit: Some(0), ..Page::default() };
+        let r = page
+            .apply(Request::new(Method::Get, &["v2", "1", "backups"]))
+            .unwrap();
+        assert_eq!(
+            r.url("https://h/"),
+            "https://h/v2/1/backups?marker=m%201&limit=10&sort_dir=desc"
+        );
+        let bad = Page {
+            limit: Some(0),
+            ..Page::default()
+        };
         assert!(bad.apply(Request::new(Method::Get, &["x"])).is_err());
     }
 
     #[test]
     fn conflict_keeps_the_service_message() {
-        let resp = Response::new(409, r#"{"message": "Modifying a restore that is already in a state of ['completed'] is not allowed."}"#);
+        let resp = Response::new(
+            409,
+            r#"{"message": "Modifying a restore that is already in a state of ['completed'] is not allowed."}"#,
+        );
         let e = check_status("update restore", &resp, &[204]).unwrap_err();
-        let Error::Api(api) = e else { panic!("not an API error") };
+        let Error::Api(api) = e else {
+            panic!("not an API error")
+        };
         assert_eq!(api.kind, ApiErrorKind::Conflict);
         assert!(api.message.unwrap().starts_with("Modifying a restore"));
     }
@@ -467,7 +488,9 @@ mod tests {
     #[test]
     fn retry_after_is_read_on_503() {
         let resp = Response::new(503, "").with_header("retry-after", "30");
-        let Err(Error::Api(api)) = check_status("x", &resp, &[200]) else { panic!() };
+        let Err(Error::Api(api)) = check_status("x", &resp, &[200]) else {
+            panic!()
+        };
         assert_eq!(api.retry_after, Some(RetryAfter::Seconds(30)));
         assert_eq!(api.message, None);
         assert!(api.to_string().contains("retry after 30 s"));
@@ -475,15 +498,26 @@ mod tests {
 
     #[test]
     fn v1_fault_bodies_yield_their_message() {
-        let resp = Response::new(400, r#"{"badRequest":{"code":400,"message":"Invalid id","details":""}}"#);
-        let Err(Error::Api(api)) = check_status("x", &resp, &[200]) else { panic!() };
+        let resp = Response::new(
+            400,
+            r#"{"badRequest":{"code":400,"message":"Invalid id","details":""}}"#,
+        );
+        let Err(Error::Api(api)) = check_status("x", &resp, &[200]) else {
+            panic!()
+        };
         assert_eq!(api.message.as_deref(), Some("Invalid id"));
     }
 
     #[test]
     fn plain_integer_bodies_parse() {
-        assert_eq!(parse_integer("start", &Response::new(200, "123456"), &[200]).unwrap(), 123456);
-        assert_eq!(parse_integer("start", &Response::new(200, "\"42\"\n"), &[200]).unwrap(), 42);
+        assert_eq!(
+            parse_integer("start", &Response::new(200, "123456"), &[200]).unwrap(),
+            123456
+        );
+        assert_eq!(
+            parse_integer("start", &Response::new(200, "\"42\"\n"), &[200]).unwrap(),
+            42
+        );
         assert!(parse_integer("start", &Response::new(200, "{}"), &[200]).is_err());
     }
 
@@ -492,7 +526,13 @@ mod tests {
         assert!(parse_empty("x", &Response::new(204, ""), &[204]).is_ok());
         assert!(parse_empty("x", &Response::new(204, "{}"), &[204]).is_err());
         let e = parse_empty("x", &Response::new(302, ""), &[204]).unwrap_err();
-        assert_eq!(e, Error::UnexpectedResponse { operation: "x".into(), status: 302 });
+        assert_eq!(
+            e,
+            Error::UnexpectedResponse {
+                operation: "x".into(),
+                status: 302
+            }
+        );
     }
 
     #[test]

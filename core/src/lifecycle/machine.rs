@@ -97,7 +97,11 @@ pub trait Lifecycle: WireName + Eq + fmt::Debug {
     }
     /// The terminal states, in declaration order.
     fn terminal_states() -> Vec<Self> {
-        Self::ALL.iter().copied().filter(|s| s.is_terminal()).collect()
+        Self::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.is_terminal())
+            .collect()
     }
 }
 
@@ -228,10 +232,7 @@ pub fn allowed_targets<S: Lifecycle>(state: S, actor: Actor) -> Vec<S> {
 pub fn allowed_actions<S: Lifecycle>(state: S) -> Vec<Action> {
     let offers = |target: Option<S>| {
         target.is_some_and(|to| {
-            matches!(
-                transition(state, to, Actor::User),
-                Ok(Step::Changed { .. })
-            )
+            matches!(transition(state, to, Actor::User), Ok(Step::Changed { .. }))
         })
     };
     let mut actions = Vec::new();

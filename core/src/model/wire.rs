@@ -159,7 +159,10 @@ macro_rules! wire_enum_with_ids {
 pub fn parse_wire_name<T: WireName>(s: &str) -> crate::Result<T> {
     T::from_wire_name(s).ok_or_else(|| crate::Error::InvalidValue {
         field: T::TYPE_NAME.to_string(),
-        reason: format!("unknown value {s:?}; expected one of: {}", T::expected_names()),
+        reason: format!(
+            "unknown value {s:?}; expected one of: {}",
+            T::expected_names()
+        ),
     })
 }
 
@@ -570,7 +573,9 @@ impl HumanSize {
         let (Some(amount), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad("expected \"<number> <unit>\", e.g. \"18 MB\"".into()));
         };
-        let valid_number = amount.parse::<f64>().is_ok_and(|v| v.is_finite() && v >= 0.0)
+        let valid_number = amount
+            .parse::<f64>()
+            .is_ok_and(|v| v.is_finite() && v >= 0.0)
             && amount.chars().all(|c| c.is_ascii_digit() || c == '.');
         if !valid_number {
             return Err(bad(format!("{amount:?} is not a non-negative decimal")));
@@ -742,7 +747,9 @@ impl Timestamp {
     pub fn parse(text: &str) -> crate::Result<Self> {
         parse_rfc3339(text).ok_or_else(|| crate::Error::InvalidValue {
             field: "timestamp".into(),
-            reason: format!("{text:?} is not an ISO-8601 time like \"2014-10-20T13:11:58.985151Z\""),
+            reason: format!(
+                "{text:?} is not an ISO-8601 time like \"2014-10-20T13:11:58.985151Z\""
+            ),
         })
     }
 }
@@ -933,7 +940,12 @@ mod tests {
 
     #[test]
     fn bad_timestamps_are_rejected_with_the_text() {
-        for s in ["2014-13-01T00:00:00Z", "2014-02-30T00:00:00Z", "yesterday", "2014-10-20T13:11:58"] {
+        for s in [
+            "2014-13-01T00:00:00Z",
+            "2014-02-30T00:00:00Z",
+            "yesterday",
+            "2014-10-20T13:11:58",
+        ] {
             let e = Timestamp::parse(s).unwrap_err().to_string();
             assert!(e.contains(s), "{e}");
         }
@@ -943,10 +955,16 @@ mod tests {
     fn ms_dates_parse_with_and_without_offset() {
         let d: MsDate = serde_json::from_str(r#""\/Date(1357151359000)\/""#).unwrap();
         assert_eq!(d.millis, 1_357_151_359_000);
-        assert_eq!(serde_json::to_value(d).unwrap(), json!("/Date(1357151359000)/"));
+        assert_eq!(
+            serde_json::to_value(d).unwrap(),
+            json!("/Date(1357151359000)/")
+        );
         round_trip::<MsDate>(json!("/Date(-62135596800000)/"));
         round_trip::<MsDate>(json!("/Date(1357151359000-0500)/"));
-        assert_eq!(MsDate::parse("/Date(5+0130)/").unwrap().offset_minutes, Some(90));
+        assert_eq!(
+            MsDate::parse("/Date(5+0130)/").unwrap().offset_minutes,
+            Some(90)
+        );
         assert!(MsDate::parse("Date(5)").is_err());
         assert!(MsDate::parse("/Date(abc)/").is_err());
     }
@@ -956,10 +974,16 @@ mod tests {
         round_trip::<HumanSize>(json!("35.3 MB"));
         let s = HumanSize::parse("18 MB").unwrap();
         assert_eq!(s.bytes(), 18 * 1024 * 1024);
-        assert_eq!(HumanSize::parse("3.7 GB").unwrap().unit(), SizeUnit::Gigabytes);
+        assert_eq!(
+            HumanSize::parse("3.7 GB").unwrap().unit(),
+            SizeUnit::Gigabytes
+        );
         assert!(HumanSize::parse("18MB").is_err());
         assert!(HumanSize::parse("-1 MB").is_err());
-        assert!(HumanSize::parse("1 XB").unwrap_err().to_string().contains("XB"));
+        assert!(HumanSize::parse("1 XB")
+            .unwrap_err()
+            .to_string()
+            .contains("XB"));
     }
 
     #[test]
@@ -994,9 +1018,19 @@ mod tests {
     fn wire_enums_by_name_and_id() {
         round_trip::<Colour>(json!("Red"));
         round_trip::<ById<Colour>>(json!(7));
-        assert_eq!(serde_json::from_value::<Colour>(json!("blue")).unwrap(), Colour::Blue);
-        assert_eq!(serde_json::from_value::<ById<Colour>>(json!("1")).unwrap().0, Colour::Red);
-        let e = serde_json::from_value::<Colour>(json!("Green")).unwrap_err().to_string();
+        assert_eq!(
+            serde_json::from_value::<Colour>(json!("blue")).unwrap(),
+            Colour::Blue
+        );
+        assert_eq!(
+            serde_json::from_value::<ById<Colour>>(json!("1"))
+                .unwrap()
+                .0,
+            Colour::Red
+        );
+        let e = serde_json::from_value::<Colour>(json!("Green"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("Green") && e.contains("Red, Blue"), "{e}");
         assert!(serde_json::from_value::<ById<Colour>>(json!(3)).is_err());
         assert_eq!("Blue".parse::<Colour>().unwrap().id(), 7);
