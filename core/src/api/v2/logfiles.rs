@@ -1,1 +1,288 @@
-//! v2 logfiles operations.
+//! v2 agent log files: request an upload, list, read, update (the agent
+//! reports progress), delete.
+
+use json_patch::Patch;
+use serde_json::json;
+
+use crate::api::{
+    parse_empty, parse_json, require_id, Auth, Method, Operation, Request, Response, JSON_PATCH,
+};
+use crate::lifecycle::LogfileState;
+use crate::model::v2::logfile::{Logfile, LogfileList};
+use crate::{Error, Result};
+
+/// Ask an agent to upload its log file to Cloud Files
+/// (`POST /v2/{project}/agents/{agent_id}/logfiles`, 202 with the new log file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestLogfile {
+    /// Agent id.
+    pub agent_id: String,
+}
+
+impl Operation for RequestLogfile {
+    type Output = Logfile;
+    const NAME: &'static str = "request log file";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        require_id("agent_id", &self.agent_id)?;
+        Ok(auth.request(Method::Post, "v2", &["agents", &self.agent_id, "logfiles"]))
+    }
+
+    fn parse(&self, response: &Response) -> Result<Logfile> {
+        parse_json(Self::NAME, response, &[202])
+    }
+}
+
+/// List an agent's log files (`GET /v2/{project}/agents/{agent_id}/logfiles`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListLogfiles {
+    /// Agent id.
+    pub agent_id: String,
+}
+
+impl Operation for ListLogfiles {
+    type Output = LogfileList;
+    const NAME: &'static str = "list log files";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        require_id("agent_id", &self.agent_id)?;
+        Ok(auth.request(Method::Get, "v2", &["agents", &self.agent_id, "logfiles"]))
+    }
+
+    fn parse(&self, response: &Response) -> Result<LogfileList> {
+        parse_json(Self::NAME, response, &[200])
+    }
+}
+
+/// Read a log file (`GET /v2/{project}/agents/{agent_id}/logfiles/{logfile_id}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetLogfile {
+    /// Agent id.
+    pub agent_id: String,
+    /// Log file id.
+    pub logfile_id: String,
+}
+
+impl Operation for GetLogfile {
+    type Output = Logfile;
+    const NAME: &'static str = "get log file";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        require_id("agent_id", &self.agent_id)?;
+        require_id("logfile_id", &self.logfile_id)?;
+        Ok(auth.request(
+            Method::Get,
+            "v2",
+            &["agents", &self.agent_id, "logfiles", &self.logfile_id],
+        ))
+    }
+
+    fn parse(&self, response: &Response) -> Result<Logfile> {
+        parse_json(Self::NAME, response, &[200])
+    }
+}
+
+/// The agent reports upload progress
+/// (`PATCH /v2/{project}/agents/{agent_id}/logfiles/{logfile_id}`, 204). The
+/// only patch the service accepts is `replace` of `/state` with `started` or
+/// `completed`, so the operation takes the state and builds that patch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateLogfile {
+    /// Agent id.
+    pub agent_id: String,
+    /// Log file id.
+    pub logfile_id: String,
+    /// `Started` or `Completed` (`Requested` is only ever the initial state).
+    pub state: LogfileState,
+}
+
+impl UpdateLogfile {
+    /// The JSON Patch this update sends.
+    pub fn patch(&self) -> Result<Patch> {
+        if self.state == LogfileState::Requested {
+            return Err(Error::argument(
+                "state",
+                "a log file can only be moved to started or completed",
+            ));
+        }
+        let ops = json!([{"op": "replace", "path": "/state", "value": self.state}]);
+        serde_json::from_value(ops).map_err(|e| Error::InvalidValue {
+            field: "log file patch".into(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+impl Operation for UpdateLogfile {
+    type Output = ();
+    const NAME: &'static str = "update log file";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        require_id("agent_id", &self.agent_id)?;
+        require_id("logfile_id", &self.logfile_id)?;
+        let patch = self.patch()?;
+        auth.request(
+            Method::Patch,
+            "v2",
+            &["agents", &self.agent_id, "logfiles", &self.logfile_id],
+        )
+        .json_body(JSON_PATCH, &patch)
+    }
+
+    fn parse(&self, response: &Response) -> Result<()> {
+        parse_empty(Self::NAME, response, &[204])
+    }
+}
+
+/// Delete a log file (`DELETE /v2/{project}/agents/{agent_id}/logfiles/{logfile_id}`, 204).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteLogfile {
+    /// Agent id.
+    pub agent_id: String,
+    /// Log file id.
+    pub logfile_id: String,
+}
+
+impl Operation for DeleteLogfile {
+    type Output = ();
+    const NAME: &'static str = "delete log file";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        require_id("agent_id", &self.agent_id)?;
+        require_id("logfile_id", &self.logfile_id)?;
+        Ok(auth.request(
+            Method::Delete,
+            "v2",
+            &["agents", &self.agent_id, "logfiles", &self.logfile_id],
+        ))
+    }
+
+    fn parse(&self, response: &Response) -> Result<()> {
+        parse_empty(Self::NAME, response, &[204])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::v2::agents::testing::{assert_body, assert_request_line, auth, json, sample};
+    use crate::api::ApiErrorKind;
+
+    const AGENT: &str = "8f135b4f-7a69-4b8a-947f-5e80d772fd97";
+    const LOGFILE: &str = "a533a845-4279-4838-af13-276114e90234";
+
+    fn kind(e: Error) -> ApiErrorKind {
+        match e {
+            Error::Api(api) => api.kind,
+            other => panic!("not an API error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn request_logfile_answers_202_with_the_logfile() {
+        let op = RequestLogfile {
+            agent_id: AGENT.into(),
+        };
+        let req = op.request(&auth()).unwrap();
+        assert_request_line(&req, sample!("cbu-postAgentLogfile_request-json-http.txt"));
+        assert!(req.body.is_none());
+        let l = op
+            .parse(&json(202, sample!("cbu-postAgentLogfile_response.json")))
+            .unwrap();
+        assert_eq!(l.state, LogfileState::Requested);
+        assert_eq!(l.id, LOGFILE);
+        assert!(op
+            .parse(&json(200, sample!("cbu-postAgentLogfile_response.json")))
+            .is_err());
+        assert_eq!(
+            kind(op.parse(&json(404, "")).unwrap_err()),
+            ApiErrorKind::NotFound
+        );
+    }
+
+    #[test]
+    fn list_and_get_logfiles() {
+        let list = ListLogfiles {
+            agent_id: AGENT.into(),
+        };
+        assert_request_line(
+            &list.request(&auth()).unwrap(),
+            sample!("cbu-getAgentLogfiles_request-json-http.txt"),
+        );
+        assert_eq!(
+            list.parse(&json(200, sample!("cbu-getAgentLogfiles_response.json")))
+                .unwrap()
+                .logfiles
+                .len(),
+            1
+        );
+        assert!(list.parse(&json(500, "")).is_err());
+        let get = GetLogfile {
+            agent_id: AGENT.into(),
+            logfile_id: LOGFILE.into(),
+        };
+        assert_request_line(
+            &get.request(&auth()).unwrap(),
+            sample!("cbu-getAgentLogfileDetails_request-json-http.txt"),
+        );
+        let l = get
+            .parse(&json(
+                200,
+                sample!("cbu-getAgentLogfileDetails_response.json"),
+            ))
+            .unwrap();
+        assert_eq!(l.state, LogfileState::Completed);
+        assert_eq!(
+            kind(get.parse(&json(404, "")).unwrap_err()),
+            ApiErrorKind::NotFound
+        );
+    }
+
+    #[test]
+    fn update_logfile_replaces_the_state_only() {
+        let op = UpdateLogfile {
+            agent_id: AGENT.into(),
+            logfile_id: LOGFILE.into(),
+            state: LogfileState::Started,
+        };
+        let req = op.request(&auth()).unwrap();
+        assert_request_line(&req, sample!("cbu-updateLogfile_request-json-http.txt"));
+        assert_body(&req, sample!("cbu-updateLogfile_request.json"), JSON_PATCH);
+        op.parse(&Response::new(204, "")).unwrap();
+        assert_eq!(
+            kind(op.parse(&json(409, r#"{"message": "done"}"#)).unwrap_err()),
+            ApiErrorKind::Conflict
+        );
+        let back = UpdateLogfile {
+            state: LogfileState::Requested,
+            ..op
+        };
+        assert!(back
+            .request(&auth())
+            .unwrap_err()
+            .to_string()
+            .contains("state"));
+    }
+
+    #[test]
+    fn delete_logfile() {
+        let op = DeleteLogfile {
+            agent_id: AGENT.into(),
+            logfile_id: LOGFILE.into(),
+        };
+        assert_request_line(
+            &op.request(&auth()).unwrap(),
+            sample!("cbu-deleteLogfile_request-json-http.txt"),
+        );
+        op.parse(&Response::new(204, "")).unwrap();
+        assert_eq!(
+            kind(op.parse(&json(404, "")).unwrap_err()),
+            ApiErrorKind::NotFound
+        );
+        let bad = DeleteLogfile {
+            logfile_id: "".into(),
+            ..op
+        };
+        assert!(bad.request(&auth()).is_err());
+    }
+}
