@@ -10,6 +10,7 @@ use super::document::{apply_patch, op_name, Patch, PatchOperation};
 use crate::lifecycle::{
     transition, Actor, BackupState, CleanupState, Lifecycle, LogfileState, RestoreState,
 };
+use crate::model::v2::agent::LogLevel;
 use crate::model::v2::common::{ErrorReport, PathFilter};
 use crate::model::v2::configuration::{
     validate_notifications, validate_path_filters, Notification, Schedule,
@@ -97,9 +98,6 @@ struct Rule {
 const AGENT: &[Actor] = &[Actor::Agent];
 const USER: &[Actor] = &[Actor::User];
 const USER_OR_AGENT: &[Actor] = &[Actor::User, Actor::Agent];
-
-/// Agent log levels (`/log_level`).
-pub const LOG_LEVELS: &[&str] = &["all", "trace", "debug", "info", "warn", "error", "fatal"];
 
 const fn rule(path: &'static str, kind: ValueKind, actors: &'static [Actor]) -> Rule {
     Rule {
@@ -407,10 +405,12 @@ fn check_value(endpoint: Endpoint, rule: &Rule, value: &Value) -> std::result::R
         ValueKind::Filters => serde_json::from_value::<Vec<PathFilter>>(value.clone())
             .map(|_| ())
             .map_err(|e| format!("not a list of {{type, path}} filters: {e}")),
-        ValueKind::LogLevel => match value.as_str() {
-            Some(s) if LOG_LEVELS.contains(&s) => Ok(()),
-            _ => Err(want(&format!("one of {}", LOG_LEVELS.join(", ")))),
-        },
+        ValueKind::LogLevel => {
+            let name = value.as_str().ok_or_else(|| want("a log level name"))?;
+            parse_wire_name::<LogLevel>(name)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
     }
 }
 

@@ -1,13 +1,9 @@
 //! v2 activity lists: of a project, an agent, or a backup configuration.
 
-use crate::api::{parse_json, require_id, Auth, Method, Operation, Page, Request, Response};
+use super::paged_get;
+use crate::api::{parse_json, require_id, Auth, Operation, Page, Request, Response};
 use crate::model::v2::activity::ActivityList;
 use crate::Result;
-
-/// A paged GET of `segments` under the project (also used by the event lists).
-pub(crate) fn paged_get(auth: &Auth, segments: &[&str], page: &Page) -> Result<Request> {
-    page.apply(auth.request(Method::Get, "v2", segments))
-}
 
 /// List the project's activities (`GET /v2/{project}/activities`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -1,15 +1,12 @@
 //! Backup operations (`/v2/{project_id}/backups`): start, list, details,
 //! update (JSON Patch) and errors. The event list of a backup is in
 //! [`events`](super::events).
-//!
-//! The helpers at the end build the by-id requests that backups, restores,
-//! cleanups and configurations share.
 
 use json_patch::Patch;
 
+use super::{item_request, patch_request};
 use crate::api::{
     parse_empty, parse_json, require_id, Auth, Method, Operation, Page, Request, Response, JSON,
-    JSON_PATCH,
 };
 use crate::model::v2::backup::{Backup, BackupList, StartBackupBody, StartState};
 use crate::model::v2::common::ErrorReport;
@@ -172,42 +169,6 @@ impl Operation for ListBackupErrors {
     fn parse(&self, response: &Response) -> Result<ErrorReport> {
         parse_json(Self::NAME, response, &[200])
     }
-}
-
-// ---------------------------------------------------------------------------
-// Shared by the by-id operations of backups, restores, cleanups, configurations
-// ---------------------------------------------------------------------------
-
-/// `{method} /v2/{project_id}/{collection}/{id}/{tail...}`, after checking
-/// the id (named `id_name` in errors).
-pub(crate) fn item_request(
-    auth: &Auth,
-    method: Method,
-    collection: &str,
-    id_name: &str,
-    id: &str,
-    tail: &[&str],
-) -> Result<Request> {
-    require_id(id_name, id)?;
-    let mut segments = vec![collection, id];
-    segments.extend_from_slice(tail);
-    Ok(auth.request(method, "v2", &segments))
-}
-
-/// `PATCH /v2/{project_id}/{collection}/{id}` with `patch` as an
-/// `application/json-patch+json` body. An empty patch is refused: it would
-/// change nothing, so sending one is a caller's mistake.
-pub(crate) fn patch_request(
-    auth: &Auth,
-    collection: &str,
-    id_name: &str,
-    id: &str,
-    patch: &Patch,
-) -> Result<Request> {
-    if patch.0.is_empty() {
-        return Err(Error::argument("patch", "must hold at least one operation"));
-    }
-    item_request(auth, Method::Patch, collection, id_name, id, &[])?.json_body(JSON_PATCH, patch)
 }
 
 #[cfg(test)]

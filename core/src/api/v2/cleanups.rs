@@ -4,7 +4,7 @@
 
 use json_patch::Patch;
 
-use super::backups::{item_request, patch_request};
+use super::{item_request, patch_request};
 use crate::api::{
     parse_empty, parse_json, require_id, Auth, Method, Operation, Page, Request, Response, JSON,
 };

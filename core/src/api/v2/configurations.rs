@@ -5,7 +5,7 @@
 
 use json_patch::Patch;
 
-use super::backups::{item_request, patch_request};
+use super::{item_request, patch_request};
 use crate::api::{parse_empty, parse_json, Auth, Method, Operation, Request, Response, JSON};
 use crate::model::v2::configuration::{Configuration, ConfigurationList, CreateConfigurationBody};
 use crate::Result;

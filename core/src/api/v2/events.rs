@@ -5,7 +5,7 @@
 //! Event lists are for monitoring: `marker` is the last event id seen, and
 //! only newer events come back.
 
-use crate::api::v2::activities::paged_get;
+use super::paged_get;
 use crate::api::{
     parse_empty, parse_json, require_id, Auth, Method, Operation, Page, Request, Response, JSON,
 };

@@ -4,7 +4,7 @@
 
 use json_patch::Patch;
 
-use super::backups::{item_request, patch_request};
+use super::{item_request, patch_request};
 use crate::api::{parse_empty, parse_json, Auth, Method, Operation, Page, Request, Response, JSON};
 use crate::model::v2::common::ErrorReport;
 use crate::model::v2::restore::{Restore, RestoreList, StartRestoreBody};
