@@ -119,8 +119,14 @@ mod tests {
         let feed: Vec<Activity> = serde_json::from_str(FEED).unwrap();
         let a = &feed[0];
         assert_eq!((a.id, a.kind), (137_987, ActivityType::Backup));
-        assert_eq!(a.current_state.backup_state(), Some(V1BackupState::Completed));
-        assert_eq!(a.current_state.restore_state(), Some(V1RestoreState::Completed));
+        assert_eq!(
+            a.current_state.backup_state(),
+            Some(V1BackupState::Completed)
+        );
+        assert_eq!(
+            a.current_state.restore_state(),
+            Some(V1RestoreState::Completed)
+        );
         assert_eq!(a.backup_id, Some(134_332));
     }
 

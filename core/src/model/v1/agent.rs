@@ -137,7 +137,10 @@ pub struct MigrateVaultRequest {
     pub source_machine_agent_id: i64,
     /// Agent that receives it (no backups of its own, unencrypted). The
     /// table spells it `DestinationMachineAgentID`, the example `...Id`.
-    #[serde(rename = "DestinationMachineAgentId", alias = "DestinationMachineAgentID")]
+    #[serde(
+        rename = "DestinationMachineAgentId",
+        alias = "DestinationMachineAgentID"
+    )]
     pub destination_machine_agent_id: i64,
 }
 
@@ -160,13 +163,17 @@ mod tests {
         let key = a.public_key.unwrap();
         assert_eq!(key.exponent_hex.to_bytes(), vec![0x00, 0x95, 0x28]);
         assert!(key.modulus_hex.as_str().contains(' '));
-        assert_eq!(a.time_of_last_successful_backup.unwrap().millis, 1_357_817_400_000);
+        assert_eq!(
+            a.time_of_last_successful_backup.unwrap().millis,
+            1_357_817_400_000
+        );
     }
 
     #[test]
     fn migrate_vault_accepts_both_spellings() {
         let a: MigrateVaultRequest =
-            serde_json::from_str(r#"{"SourceMachineAgentId":1,"DestinationMachineAgentID":2}"#).unwrap();
+            serde_json::from_str(r#"{"SourceMachineAgentId":1,"DestinationMachineAgentID":2}"#)
+                .unwrap();
         assert_eq!(a.destination_machine_agent_id, 2);
         let out = serde_json::to_string(&a).unwrap();
         assert!(out.contains("\"DestinationMachineAgentId\":2"), "{out}");

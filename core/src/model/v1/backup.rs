@@ -173,15 +173,21 @@ mod tests {
         let r: BackupReport = serde_json::from_str(REPORT).unwrap();
         assert_eq!(r.state, V1BackupState::CompletedWithErrors);
         assert_eq!(r.files_searched.map(|n| n.value), Some(11_936));
-        assert_eq!(r.bytes_backed_up.map(|s| s.to_string()), Some("178.1 MB".into()));
+        assert_eq!(
+            r.bytes_backed_up.map(|s| s.to_string()),
+            Some("178.1 MB".into())
+        );
         assert_eq!(r.error_list.len(), 2);
         assert_eq!(r.error_list[0].backup_report_id, Some(48_785));
     }
 
     #[test]
     fn action_requests_use_the_lifecycle_action() {
-        let r: BackupActionRequest = serde_json::from_str(r#"{"Action":"StopManual","Id":368785}"#).unwrap();
+        let r: BackupActionRequest =
+            serde_json::from_str(r#"{"Action":"StopManual","Id":368785}"#).unwrap();
         assert_eq!(r.action, V1Action::StopManual);
-        assert!(serde_json::from_str::<BackupActionRequest>(r#"{"Action":"Pause","Id":1}"#).is_err());
+        assert!(
+            serde_json::from_str::<BackupActionRequest>(r#"{"Action":"Pause","Id":1}"#).is_err()
+        );
     }
 }

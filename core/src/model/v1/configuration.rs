@@ -107,7 +107,10 @@ impl BackupConfigurationSpec {
     /// hour 1-12, minute 0-59, interval 1-23, a real AM/PM, a name.
     pub fn validate(&self) -> Result<()> {
         if self.backup_configuration_name.trim().is_empty() {
-            return Err(Error::argument("BackupConfigurationName", "must not be empty"));
+            return Err(Error::argument(
+                "BackupConfigurationName",
+                "must not be empty",
+            ));
         }
         let ranges = [
             ("StartTimeHour", self.start_time_hour, 1..=12),
@@ -127,7 +130,10 @@ impl BackupConfigurationSpec {
         if self.start_time_am_pm == Some(OrBlank::Value(AmPm::Placeholder)) {
             return Err(Error::argument(
                 "StartTimeAmPm",
-                format!("{:?} is a documentation placeholder; send \"AM\" or \"PM\"", AmPm::Placeholder.wire_name()),
+                format!(
+                    "{:?} is a documentation placeholder; send \"AM\" or \"PM\"",
+                    AmPm::Placeholder.wire_name()
+                ),
             ));
         }
         Ok(())
@@ -242,7 +248,10 @@ mod tests {
         assert_eq!(spec.frequency, Frequency::Weekly);
         assert_eq!(spec.day_of_week_id.map(|d| d.0), Some(DayOfWeek::Friday));
         assert_eq!(spec.version_retention.0, VersionRetention::Days30);
-        assert_eq!(spec.start_time_am_pm.and_then(OrBlank::value), Some(AmPm::Pm));
+        assert_eq!(
+            spec.start_time_am_pm.and_then(OrBlank::value),
+            Some(AmPm::Pm)
+        );
         assert_eq!(spec.inclusions[1].file_item_type, FileItemType::Folder);
         spec.validate().unwrap();
     }
@@ -253,7 +262,10 @@ mod tests {
         let manual = &list[0];
         assert_eq!(manual.spec.frequency, Frequency::Manually);
         assert_eq!(manual.spec.start_time_am_pm, Some(OrBlank::Blank));
-        assert_eq!(manual.next_scheduled_run_time.unwrap().millis, -62_135_578_800_000);
+        assert_eq!(
+            manual.next_scheduled_run_time.unwrap().millis,
+            -62_135_578_800_000
+        );
         assert!(manual.spec.exclusions.is_empty());
     }
 
@@ -262,10 +274,17 @@ mod tests {
         let mut spec: BackupConfigurationSpec = serde_json::from_str(CREATE).unwrap();
         spec.start_time_hour = Some(13);
         let e = spec.validate().unwrap_err();
-        assert!(matches!(&e, Error::InvalidArgument { name, .. } if name == "StartTimeHour"), "{e}");
+        assert!(
+            matches!(&e, Error::InvalidArgument { name, .. } if name == "StartTimeHour"),
+            "{e}"
+        );
         spec.start_time_hour = Some(7);
         spec.start_time_am_pm = Some(OrBlank::Value(AmPm::Placeholder));
-        assert!(spec.validate().unwrap_err().to_string().contains("StartTimeAmPm"));
+        assert!(spec
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("StartTimeAmPm"));
     }
 
     #[test]

@@ -211,14 +211,22 @@ mod tests {
     fn version_retention_travels_as_days() {
         let v: ById<VersionRetention> = serde_json::from_value(json!(30)).unwrap();
         assert_eq!(v.0, VersionRetention::Days30);
-        assert_eq!(serde_json::to_value(ById(VersionRetention::Indefinite)).unwrap(), json!(0));
+        assert_eq!(
+            serde_json::to_value(ById(VersionRetention::Indefinite)).unwrap(),
+            json!(0)
+        );
         assert!(serde_json::from_value::<ById<VersionRetention>>(json!(45)).is_err());
     }
 
     #[test]
     fn unknown_names_are_rejected_with_the_accepted_list() {
-        let e = serde_json::from_value::<Datacenter>(json!("AMS")).unwrap_err().to_string();
+        let e = serde_json::from_value::<Datacenter>(json!("AMS"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("AMS") && e.contains("DFW, ORD"), "{e}");
-        assert_eq!(serde_json::from_value::<Frequency>(json!("weekly")).unwrap(), Frequency::Weekly);
+        assert_eq!(
+            serde_json::from_value::<Frequency>(json!("weekly")).unwrap(),
+            Frequency::Weekly
+        );
     }
 }

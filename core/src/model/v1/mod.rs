@@ -27,8 +27,8 @@ pub use configuration::{
     BackupConfiguration, BackupConfigurationSpec, EnableRequest, FileItem, LastBackupState,
 };
 pub use enums::{
-    ActivityType, AgentStatus, AmPm, Architecture, Datacenter, DayOfWeek, FileFilter,
-    FileItemType, Flavor, Frequency, LogLevel, MissedBackupAction, VersionRetention,
+    ActivityType, AgentStatus, AmPm, Architecture, Datacenter, DayOfWeek, FileFilter, FileItemType,
+    Flavor, Frequency, LogLevel, MissedBackupAction, VersionRetention,
 };
 pub use quirks::{LooseId, OrBlank};
 pub use restore::{

@@ -218,18 +218,31 @@ mod tests {
 
     #[test]
     fn a_password_with_stop_manual_is_refused() {
-        let e = action(V1Action::StopManual, Some("deadbeef")).validate().unwrap_err();
-        assert!(matches!(&e, Error::InvalidArgument { name, .. } if name == "EncryptedPassword"), "{e}");
-        action(V1Action::StartManual, Some("deadbeef")).validate().unwrap();
+        let e = action(V1Action::StopManual, Some("deadbeef"))
+            .validate()
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidArgument { name, .. } if name == "EncryptedPassword"),
+            "{e}"
+        );
+        action(V1Action::StartManual, Some("deadbeef"))
+            .validate()
+            .unwrap();
         action(V1Action::StopManual, None).validate().unwrap();
     }
 
     #[test]
     fn actions_move_restores_through_the_lifecycle() {
         let start = action(V1Action::StartManual, None);
-        assert_eq!(start.next_state(V1RestoreState::Creating).unwrap(), V1RestoreState::StartRequested);
+        assert_eq!(
+            start.next_state(V1RestoreState::Creating).unwrap(),
+            V1RestoreState::StartRequested
+        );
         let stop = action(V1Action::StopManual, None);
-        assert_eq!(stop.next_state(V1RestoreState::InProgress).unwrap(), V1RestoreState::StopRequested);
+        assert_eq!(
+            stop.next_state(V1RestoreState::InProgress).unwrap(),
+            V1RestoreState::StopRequested
+        );
         assert!(stop.next_state(V1RestoreState::Completed).is_err());
     }
 }
