@@ -1,0 +1,110 @@
+//! v1 activity feeds.
+
+use super::request;
+use crate::api::{parse_json, require_id, Auth, Method, Operation, Request, Response};
+use crate::model::v1::Activity;
+use crate::Result;
+
+/// `GET /v1.0/{tenant_id}/activity`: the user's backups, restores and
+/// cleanups, finished or running.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListUserActivity;
+
+impl Operation for ListUserActivity {
+    type Output = Vec<Activity>;
+    const NAME: &'static str = "list user activity";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        Ok(request(auth, Method::Get, &["activity"]))
+    }
+
+    fn parse(&self, response: &Response) -> Result<Vec<Activity>> {
+        parse_json(Self::NAME, response, &[200])
+    }
+}
+
+/// `GET /v1.0/{tenant_id}/system/activity/{agentId}`: one agent's activity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListAgentActivity {
+    /// The agent (`MachineAgentId`).
+    pub machine_agent_id: String,
+}
+
+impl Operation for ListAgentActivity {
+    type Output = Vec<Activity>;
+    const NAME: &'static str = "list agent activity";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        require_id("machine_agent_id", &self.machine_agent_id)?;
+        Ok(request(
+            auth,
+            Method::Get,
+            &["system", "activity", &self.machine_agent_id],
+        ))
+    }
+
+    fn parse(&self, response: &Response) -> Result<Vec<Activity>> {
+        parse_json(Self::NAME, response, &[200])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::*;
+    use crate::model::v1::ActivityType;
+
+    macro_rules! sample {
+        ($name:literal) => {
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../tests/data/rackspace/samples-v1/",
+                $name
+            ))
+        };
+    }
+
+    #[test]
+    fn list_user_activity() {
+        let req = ListUserActivity.request(&auth()).unwrap();
+        assert_request_line(&req, sample!("getUserActivity-json-http_request.txt"));
+        assert_bodiless(&req, Method::Get, "/v1.0/1234/activity");
+        let feed = ListUserActivity
+            .parse(&Response::new(
+                200,
+                sample!("getUserActivity_response.json"),
+            ))
+            .unwrap();
+        assert_eq!(
+            feed.iter().map(|a| a.id).collect::<Vec<_>>(),
+            vec![134_692, 134_693]
+        );
+        assert!(ListUserActivity.parse(&Response::new(404, "")).is_err());
+    }
+
+    #[test]
+    fn list_agent_activity() {
+        let op = ListAgentActivity {
+            machine_agent_id: "232180".into(),
+        };
+        let req = op.request(&auth()).unwrap();
+        assert_request_line(&req, sample!("getAgentActivity-json-http_request.txt"));
+        let feed = op
+            .parse(&Response::new(
+                200,
+                sample!("getAgentActivity_response.json"),
+            ))
+            .unwrap();
+        assert_eq!(feed[0].kind, ActivityType::Backup);
+        assert!(op
+            .parse(&Response::new(400, ""))
+            .unwrap_err()
+            .to_string()
+            .contains("400"));
+        assert!(ListAgentActivity {
+            machine_agent_id: String::new()
+        }
+        .request(&auth())
+        .is_err());
+    }
+}

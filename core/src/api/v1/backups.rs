@@ -1,0 +1,311 @@
+//! v1 backup operations (`/v1.0/{tenant_id}/backup/...`).
+
+use super::{json_request, request};
+use crate::api::{
+    parse_empty, parse_integer, parse_json, require_id, Auth, Method, Operation, Request, Response,
+};
+use crate::lifecycle::V1Action;
+use crate::model::v1::{
+    AvailableBackup, Backup, BackupActionRequest, BackupReport, CompletedBackup,
+};
+use crate::Result;
+
+/// `POST /v1.0/{tenant_id}/backup/action-requested`: start a backup of a
+/// configuration, or stop a running backup.
+///
+/// StartManual answers 200 with the new backup's id as a bare integer
+/// (`Some(id)`). StopManual answers 200 or 204, normally without a body
+/// (`None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestBackupAction {
+    /// StartManual or StopManual.
+    pub action: V1Action,
+    /// The backup configuration to start, or the backup to stop.
+    pub id: i64,
+}
+
+impl Operation for RequestBackupAction {
+    type Output = Option<i64>;
+    const NAME: &'static str = "request backup action";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        let body = BackupActionRequest {
+            action: self.action,
+            id: self.id,
+        };
+        json_request(auth, Method::Post, &["backup", "action-requested"], &body)
+    }
+
+    fn parse(&self, response: &Response) -> Result<Option<i64>> {
+        match self.action {
+            V1Action::StartManual => parse_integer(Self::NAME, response, &[200]).map(Some),
+            V1Action::StopManual if response.body.iter().all(u8::is_ascii_whitespace) => {
+                parse_empty(Self::NAME, response, &[200, 204]).map(|()| None)
+            }
+            V1Action::StopManual => parse_integer(Self::NAME, response, &[200, 204]).map(Some),
+        }
+    }
+}
+
+/// `GET /v1.0/{tenant_id}/backup/{backupId}`: a backup and its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetBackup {
+    /// The backup.
+    pub backup_id: String,
+}
+
+impl Operation for GetBackup {
+    type Output = Backup;
+    const NAME: &'static str = "get backup";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        require_id("backup_id", &self.backup_id)?;
+        Ok(request(auth, Method::Get, &["backup", &self.backup_id]))
+    }
+
+    fn parse(&self, response: &Response) -> Result<Backup> {
+        parse_json(Self::NAME, response, &[200])
+    }
+}
+
+/// `GET /v1.0/{tenant_id}/backup/report/{backupId}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetBackupReport {
+    /// The backup.
+    pub backup_id: String,
+}
+
+impl Operation for GetBackupReport {
+    type Output = BackupReport;
+    const NAME: &'static str = "get backup report";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        require_id("backup_id", &self.backup_id)?;
+        Ok(request(
+            auth,
+            Method::Get,
+            &["backup", "report", &self.backup_id],
+        ))
+    }
+
+    fn parse(&self, response: &Response) -> Result<BackupReport> {
+        parse_json(Self::NAME, response, &[200])
+    }
+}
+
+/// `GET /v1.0/{tenant_id}/backup/completed/{backupConfigurationId}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCompletedBackups {
+    /// The configuration.
+    pub backup_configuration_id: String,
+}
+
+impl Operation for ListCompletedBackups {
+    type Output = Vec<CompletedBackup>;
+    const NAME: &'static str = "list completed backups";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        require_id("backup_configuration_id", &self.backup_configuration_id)?;
+        Ok(request(
+            auth,
+            Method::Get,
+            &["backup", "completed", &self.backup_configuration_id],
+        ))
+    }
+
+    fn parse(&self, response: &Response) -> Result<Vec<CompletedBackup>> {
+        parse_json(Self::NAME, response, &[200])
+    }
+}
+
+/// `GET /v1.0/{tenant_id}/backup/availableforrestore`: configurations with a
+/// completed, unexpired, undeleted backup.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListBackupsAvailableForRestore;
+
+impl Operation for ListBackupsAvailableForRestore {
+    type Output = Vec<AvailableBackup>;
+    const NAME: &'static str = "list backups available for restore";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        Ok(request(
+            auth,
+            Method::Get,
+            &["backup", "availableforrestore"],
+        ))
+    }
+
+    fn parse(&self, response: &Response) -> Result<Vec<AvailableBackup>> {
+        parse_json(Self::NAME, response, &[200])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::*;
+    use crate::lifecycle::V1BackupState;
+    use crate::Error;
+
+    macro_rules! sample {
+        ($name:literal) => {
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../tests/data/rackspace/samples-v1/",
+                $name
+            ))
+        };
+    }
+
+    fn status_of(e: Error) -> u16 {
+        match e {
+            Error::Api(api) => api.status,
+            other => panic!("not an API error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn start_backup_answers_the_new_backup_id() {
+        let op = RequestBackupAction {
+            action: V1Action::StartManual,
+            id: 148_325,
+        };
+        let req = op.request(&auth()).unwrap();
+        assert_json_request(
+            &req,
+            Method::Post,
+            "/v1.0/1234/backup/action-requested",
+            sample!("startBackupManually_request.json"),
+        );
+        let id = op
+            .parse(&Response::new(
+                200,
+                sample!("startBackupManually_response.txt"),
+            ))
+            .unwrap();
+        assert_eq!(id, Some(368_785));
+        assert!(matches!(
+            op.parse(&Response::new(200, "")).unwrap_err(),
+            Error::InvalidJson { .. }
+        ));
+        assert!(matches!(
+            op.parse(&Response::new(204, "")).unwrap_err(),
+            Error::UnexpectedResponse { .. }
+        ));
+        assert_eq!(
+            status_of(op.parse(&Response::new(404, "")).unwrap_err()),
+            404
+        );
+    }
+
+    #[test]
+    fn stop_backup_answers_nothing() {
+        let op = RequestBackupAction {
+            action: V1Action::StopManual,
+            id: 368_785,
+        };
+        let req = op.request(&auth()).unwrap();
+        assert_json_request(
+            &req,
+            Method::Post,
+            "/v1.0/1234/backup/action-requested",
+            sample!("stopBackupManually_request.json"),
+        );
+        assert_eq!(op.parse(&Response::new(204, "")).unwrap(), None);
+        assert_eq!(op.parse(&Response::new(200, "")).unwrap(), None);
+        assert_eq!(
+            status_of(op.parse(&Response::new(400, "")).unwrap_err()),
+            400
+        );
+    }
+
+    #[test]
+    fn get_backup() {
+        let op = GetBackup {
+            backup_id: "134332".into(),
+        };
+        let req = op.request(&auth()).unwrap();
+        assert_request_line(&req, sample!("getBackupDetails-json-http_request.txt"));
+        let b = op
+            .parse(&Response::new(
+                200,
+                sample!("getBackupDetails_response.json"),
+            ))
+            .unwrap();
+        assert_eq!(b.current_state, V1BackupState::Queued);
+        assert_eq!(b.encryption_key.unwrap().exponent_hex.digits(), "20010");
+        assert_eq!(
+            status_of(op.parse(&Response::new(404, "")).unwrap_err()),
+            404
+        );
+    }
+
+    #[test]
+    fn get_backup_report() {
+        let op = GetBackupReport {
+            backup_id: "92500".into(),
+        };
+        let req = op.request(&auth()).unwrap();
+        assert_request_line(&req, sample!("getBackupReport-json-http_request.txt"));
+        let r = op
+            .parse(&Response::new(
+                200,
+                sample!("getBackupReport_response.json"),
+            ))
+            .unwrap();
+        assert_eq!(r.num_errors.map(|n| n.value), Some(2));
+        assert_eq!(
+            status_of(op.parse(&Response::new(500, "")).unwrap_err()),
+            500
+        );
+    }
+
+    #[test]
+    fn list_completed_backups() {
+        let op = ListCompletedBackups {
+            backup_configuration_id: "158638".into(),
+        };
+        let req = op.request(&auth()).unwrap();
+        assert_request_line(&req, sample!("getCompletedBackups-json-http_request.txt"));
+        let list = op
+            .parse(&Response::new(
+                200,
+                sample!("getCompletedBackups_response.json"),
+            ))
+            .unwrap();
+        assert_eq!(
+            list[0].bytes_searched.map(|n| n.value),
+            Some(10_245_674_584)
+        );
+        assert_eq!(
+            status_of(op.parse(&Response::new(401, "")).unwrap_err()),
+            401
+        );
+    }
+
+    #[test]
+    fn list_backups_available_for_restore() {
+        let req = ListBackupsAvailableForRestore.request(&auth()).unwrap();
+        assert_request_line(&req, sample!("getAvailableBackups-json-http_request.txt"));
+        assert_bodiless(&req, Method::Get, "/v1.0/1234/backup/availableforrestore");
+        let list = ListBackupsAvailableForRestore
+            .parse(&Response::new(
+                200,
+                sample!("getAvailableBackups_response.json"),
+            ))
+            .unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(
+            list[0].public_key_hex.as_ref().map(|h| h.to_bytes()),
+            Some(vec![1, 0, 1])
+        );
+        assert_eq!(
+            status_of(
+                ListBackupsAvailableForRestore
+                    .parse(&Response::new(503, ""))
+                    .unwrap_err()
+            ),
+            503
+        );
+    }
+}

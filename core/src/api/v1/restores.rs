@@ -1,0 +1,461 @@
+//! v1 restore operations (`/v1.0/{tenant_id}/restore/...`).
+
+use super::{json_request, request};
+use crate::api::{parse_empty, parse_json, require_id, Auth, Method, Operation, Request, Response};
+use crate::model::v1::{
+    Restore, RestoreActionRequest, RestoreFile, RestoreReport, RestoreSpec, UpdateRestoreRequest,
+};
+use crate::{Error, Result};
+
+/// `PUT /v1.0/{tenant_id}/restore`: create a restore configuration (state
+/// `Creating`); answers the restore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateRestore {
+    /// What to restore and where.
+    pub body: RestoreSpec,
+}
+
+impl Operation for CreateRestore {
+    type Output = Restore;
+    const NAME: &'static str = "create restore";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        require_id("DestinationPath", &self.body.destination_path)?;
+        json_request(auth, Method::Put, &["restore"], &self.body)
+    }
+
+    fn parse(&self, response: &Response) -> Result<Restore> {
+        parse_json(Self::NAME, response, &[200])
+    }
+}
+
+/// `POST /v1.0/{tenant_id}/restore`: update a restore configuration (only
+/// while it is `Creating`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateRestore {
+    /// The restore and its new settings.
+    pub body: UpdateRestoreRequest,
+}
+
+impl Operation for UpdateRestore {
+    type Output = ();
+    const NAME: &'static str = "update restore";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        require_id("DestinationPath", &self.body.spec.destination_path)?;
+        json_request(auth, Method::Post, &["restore"], &self.body)
+    }
+
+    fn parse(&self, response: &Response) -> Result<()> {
+        parse_empty(Self::NAME, response, &[204])
+    }
+}
+
+/// `POST /v1.0/{tenant_id}/restore/action-requested`: start or stop a
+/// restore. A password with StopManual is refused before sending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRestoreAction {
+    /// The action, the restore and (to start an encrypted one) the password.
+    pub body: RestoreActionRequest,
+}
+
+impl Operation for RequestRestoreAction {
+    type Output = ();
+    const NAME: &'static str = "request restore action";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        self.body.validate()?;
+        json_request(
+            auth,
+            Method::Post,
+            &["restore", "action-requested"],
+            &self.body,
+        )
+    }
+
+    fn parse(&self, response: &Response) -> Result<()> {
+        parse_empty(Self::NAME, response, &[204])
+    }
+}
+
+/// `GET /v1.0/{tenant_id}/restore/{restoreId}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetRestore {
+    /// The restore.
+    pub restore_id: String,
+}
+
+impl Operation for GetRestore {
+    type Output = Restore;
+    const NAME: &'static str = "get restore";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        require_id("restore_id", &self.restore_id)?;
+        Ok(request(auth, Method::Get, &["restore", &self.restore_id]))
+    }
+
+    fn parse(&self, response: &Response) -> Result<Restore> {
+        parse_json(Self::NAME, response, &[200])
+    }
+}
+
+/// `GET /v1.0/{tenant_id}/restore/report/{restoreId}`: the report of a
+/// finished restore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetRestoreReport {
+    /// The restore.
+    pub restore_id: String,
+}
+
+impl Operation for GetRestoreReport {
+    type Output = RestoreReport;
+    const NAME: &'static str = "get restore report";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        require_id("restore_id", &self.restore_id)?;
+        Ok(request(
+            auth,
+            Method::Get,
+            &["restore", "report", &self.restore_id],
+        ))
+    }
+
+    fn parse(&self, response: &Response) -> Result<RestoreReport> {
+        parse_json(Self::NAME, response, &[200])
+    }
+}
+
+/// `PUT /v1.0/{tenant_id}/restore/files`: include or exclude a file in a
+/// restore configuration (`ParentId` = the restore).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncludeRestoreFile {
+    /// The file entry; `ParentId` is required.
+    pub body: RestoreFile,
+}
+
+impl Operation for IncludeRestoreFile {
+    type Output = ();
+    const NAME: &'static str = "include restore file";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        if self.body.parent_id.is_none() {
+            return Err(Error::argument(
+                "ParentId",
+                "required: the restore this file belongs to",
+            ));
+        }
+        require_id("FilePath", &self.body.file_path)?;
+        json_request(auth, Method::Put, &["restore", "files"], &self.body)
+    }
+
+    fn parse(&self, response: &Response) -> Result<()> {
+        parse_empty(Self::NAME, response, &[200])
+    }
+}
+
+/// `GET /v1.0/{tenant_id}/restore/files/{restoreId}`: the files a restore
+/// includes or excludes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListRestoreFiles {
+    /// The restore.
+    pub restore_id: String,
+}
+
+impl Operation for ListRestoreFiles {
+    type Output = Vec<RestoreFile>;
+    const NAME: &'static str = "list restore files";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        require_id("restore_id", &self.restore_id)?;
+        Ok(request(
+            auth,
+            Method::Get,
+            &["restore", "files", &self.restore_id],
+        ))
+    }
+
+    fn parse(&self, response: &Response) -> Result<Vec<RestoreFile>> {
+        parse_json(Self::NAME, response, &[200])
+    }
+}
+
+/// `DELETE /v1.0/{tenant_id}/restore/files/{restoreId}`: delete a restore
+/// configuration ("restore configuration file" in `apidoc_external.xml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteRestore {
+    /// The restore.
+    pub restore_id: String,
+}
+
+impl Operation for DeleteRestore {
+    type Output = ();
+    const NAME: &'static str = "delete restore";
+
+    fn request(&self, auth: &Auth) -> Result<Request> {
+        require_id("restore_id", &self.restore_id)?;
+        Ok(request(
+            auth,
+            Method::Delete,
+            &["restore", "files", &self.restore_id],
+        ))
+    }
+
+    fn parse(&self, response: &Response) -> Result<()> {
+        parse_empty(Self::NAME, response, &[204])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::*;
+    use crate::lifecycle::{V1Action, V1RestoreState};
+    use crate::model::v1::{FileFilter, FileItemType, LooseId};
+    use crate::model::wire::HexString;
+
+    macro_rules! sample {
+        ($name:literal) => {
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../tests/data/rackspace/samples-v1/",
+                $name
+            ))
+        };
+    }
+
+    fn status_of(e: Error) -> u16 {
+        match e {
+            Error::Api(api) => api.status,
+            other => panic!("not an API error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn create_restore() {
+        let body: RestoreSpec =
+            serde_json::from_str(sample!("createRestoreConfig_request.json")).unwrap();
+        let op = CreateRestore { body };
+        let req = op.request(&auth()).unwrap();
+        assert_json_request(
+            &req,
+            Method::Put,
+            "/v1.0/1234/restore",
+            sample!("createRestoreConfig_request.json"),
+        );
+        let r = op
+            .parse(&Response::new(
+                200,
+                sample!("createRestoreConfig_response.json"),
+            ))
+            .unwrap();
+        assert_eq!(
+            (r.restore_id, r.restore_state_id.0),
+            (1394, V1RestoreState::Creating)
+        );
+        assert_eq!(
+            status_of(op.parse(&Response::new(400, "")).unwrap_err()),
+            400
+        );
+    }
+
+    #[test]
+    fn update_restore() {
+        let body: UpdateRestoreRequest =
+            serde_json::from_str(sample!("updateRestoreConfig_request.json")).unwrap();
+        let op = UpdateRestore { body };
+        let req = op.request(&auth()).unwrap();
+        assert_json_request(
+            &req,
+            Method::Post,
+            "/v1.0/1234/restore",
+            sample!("updateRestoreConfig_request.json"),
+        );
+        op.parse(&Response::new(204, "")).unwrap();
+        assert_eq!(
+            status_of(op.parse(&Response::new(404, "")).unwrap_err()),
+            404
+        );
+    }
+
+    #[test]
+    fn start_and_stop_restores() {
+        for (action, id, sample) in [
+            (
+                V1Action::StartManual,
+                13692,
+                sample!("startUnencryptedRestore_request.json"),
+            ),
+            (
+                V1Action::StopManual,
+                13689,
+                sample!("stopRestoreManually_request.json"),
+            ),
+        ] {
+            let op = RequestRestoreAction {
+                body: RestoreActionRequest {
+                    action,
+                    encrypted_password: None,
+                    id,
+                },
+            };
+            let req = op.request(&auth()).unwrap();
+            assert_json_request(
+                &req,
+                Method::Post,
+                "/v1.0/1234/restore/action-requested",
+                sample,
+            );
+            op.parse(&Response::new(204, "")).unwrap();
+            assert_eq!(
+                status_of(op.parse(&Response::new(404, "")).unwrap_err()),
+                404
+            );
+        }
+    }
+
+    #[test]
+    fn an_encrypted_start_sends_the_password_and_a_stop_refuses_it() {
+        let password = Some(HexString::parse("0bff42a5 26c78076").unwrap());
+        let start = RequestRestoreAction {
+            body: RestoreActionRequest {
+                action: V1Action::StartManual,
+                encrypted_password: password.clone(),
+                id: 13689,
+            },
+        };
+        let req = start.request(&auth()).unwrap();
+        let expected =
+            r#"{"Action":"StartManual","EncryptedPassword":"0bff42a5 26c78076","Id":13689}"#;
+        assert_json_request(
+            &req,
+            Method::Post,
+            "/v1.0/1234/restore/action-requested",
+            expected,
+        );
+        let stop = RequestRestoreAction {
+            body: RestoreActionRequest {
+                action: V1Action::StopManual,
+                encrypted_password: password,
+                id: 13689,
+            },
+        };
+        let e = stop.request(&auth()).unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidArgument { name, .. } if name == "EncryptedPassword"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn get_restore() {
+        let op = GetRestore {
+            restore_id: "1394".into(),
+        };
+        let req = op.request(&auth()).unwrap();
+        assert_request_line(&req, sample!("getRestoreDetails-json-http_request.txt"));
+        let r = op
+            .parse(&Response::new(
+                200,
+                sample!("getRestoreDetails_response.json"),
+            ))
+            .unwrap();
+        assert!(r.spec.overwrite_files);
+        assert_eq!(
+            status_of(op.parse(&Response::new(404, "")).unwrap_err()),
+            404
+        );
+    }
+
+    #[test]
+    fn get_restore_report() {
+        let op = GetRestoreReport {
+            restore_id: "1394".into(),
+        };
+        let req = op.request(&auth()).unwrap();
+        assert_request_line(&req, sample!("getRestoreReport-json-http_request.txt"));
+        let r = op
+            .parse(&Response::new(
+                200,
+                sample!("getRestoreReport_response.json"),
+            ))
+            .unwrap();
+        assert_eq!(r.state, V1RestoreState::CompletedWithErrors);
+        assert_eq!(
+            r.num_bytes_restored.map(|s| s.bytes()),
+            Some(18 * 1024 * 1024)
+        );
+        assert_eq!(r.num_files_restored.map(|n| n.value), Some(35));
+        assert_eq!(
+            status_of(op.parse(&Response::new(500, "")).unwrap_err()),
+            500
+        );
+    }
+
+    #[test]
+    fn include_restore_file() {
+        let body: RestoreFile =
+            serde_json::from_str(sample!("includeRestoreFile_request.json")).unwrap();
+        assert_eq!(
+            (body.filter.value, body.file_item_type.value),
+            (FileFilter::Include, FileItemType::File)
+        );
+        let op = IncludeRestoreFile { body: body.clone() };
+        let req = op.request(&auth()).unwrap();
+        assert_json_request(
+            &req,
+            Method::Put,
+            "/v1.0/1234/restore/files",
+            sample!("includeRestoreFile_request.json"),
+        );
+        op.parse(&Response::new(200, "")).unwrap();
+        assert_eq!(
+            status_of(op.parse(&Response::new(404, "")).unwrap_err()),
+            404
+        );
+        let orphan = IncludeRestoreFile {
+            body: RestoreFile {
+                parent_id: None,
+                ..body
+            },
+        };
+        assert!(orphan
+            .request(&auth())
+            .unwrap_err()
+            .to_string()
+            .contains("ParentId"));
+    }
+
+    #[test]
+    fn list_restore_files() {
+        let op = ListRestoreFiles {
+            restore_id: "148325".into(),
+        };
+        let req = op.request(&auth()).unwrap();
+        assert_request_line(&req, sample!("getRestoreFiles_request.txt"));
+        let files = op
+            .parse(&Response::new(200, sample!("getRestoreFiles_request.json")))
+            .unwrap();
+        assert_eq!(files[0].filter, LooseId::new(FileFilter::Exclude));
+        assert_eq!(files[0].file_item_type.value, FileItemType::Folder);
+        assert_eq!(files[0].restore_id, Some(1394));
+        assert_eq!(
+            status_of(op.parse(&Response::new(403, "")).unwrap_err()),
+            403
+        );
+    }
+
+    #[test]
+    fn delete_restore() {
+        let op = DeleteRestore {
+            restore_id: "1394".into(),
+        };
+        let req = op.request(&auth()).unwrap();
+        assert_request_line(&req, sample!("deleteRestoreConfig_request.txt"));
+        assert_bodiless(&req, Method::Delete, "/v1.0/1234/restore/files/1394");
+        op.parse(&Response::new(204, "")).unwrap();
+        assert_eq!(
+            status_of(op.parse(&Response::new(404, "")).unwrap_err()),
+            404
+        );
+    }
+}

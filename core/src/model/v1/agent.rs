@@ -1,0 +1,181 @@
+//! Agents: details, backup behaviour, enable/disable, delete, encryption and
+//! vault migration bodies.
+
+use serde::{Deserialize, Serialize};
+
+use super::enums::{AgentStatus, Architecture, Datacenter, Flavor};
+use crate::model::wire::{HexNumber, HexString, HumanSize, LooseBool, MsDate};
+
+/// An RSA public key as v1 writes it (`PublicKey` of agents and restores,
+/// `EncryptionKey` of backups and configurations): the passphrase is
+/// encrypted with it to form `EncryptedPassword`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PublicKey {
+    /// The modulus, hex, often wrapped with spaces.
+    pub modulus_hex: HexString,
+    /// The public exponent, hex; sometimes a bare JSON number (`10001` = 0x10001).
+    pub exponent_hex: HexNumber,
+}
+
+/// An agent and the machine it runs on (list agent details, by host server
+/// id, list user agents, and the answer to update backup behaviour).
+///
+/// Booleans are [`LooseBool`] because the service sends some of them as
+/// strings (`"UseServiceNet": "true"` in the host-server example).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Agent {
+    /// The agent's id (`MachineAgentId` in every other call).
+    pub machine_agent_id: i64,
+    /// Name of the server.
+    pub machine_name: String,
+    /// Agent version, e.g. `1.05.005848`.
+    pub agent_version: Option<String>,
+    /// 64-bit or 32-bit.
+    pub architecture: Option<Architecture>,
+    /// Kind of machine.
+    pub flavor: Option<Flavor>,
+    /// Size of the backup vault, e.g. `"35.3 MB"`.
+    pub backup_vault_size: Option<HumanSize>,
+    /// Full Cloud Files URI of the vault container.
+    pub backup_container: Option<String>,
+    /// Where the agent's backups are kept. The update-behaviour answer spells
+    /// it `BackupDataCenter`, the getting-started agent list `BackupDatacenter`.
+    #[serde(rename = "BackupDataCenter", alias = "BackupDatacenter")]
+    pub backup_data_center: Option<Datacenter>,
+    /// Whether a vault cleanup may be triggered by hand.
+    pub cleanup_allowed: Option<LooseBool>,
+    /// Where the server is.
+    pub datacenter: Option<Datacenter>,
+    /// Public IPv4 address of the server.
+    #[serde(rename = "IPAddress")]
+    pub ip_address: Option<String>,
+    /// Whether the agent is disabled.
+    pub is_disabled: Option<LooseBool>,
+    /// Whether its backups are encrypted.
+    pub is_encrypted: Option<LooseBool>,
+    /// Operating system.
+    pub operating_system: Option<String>,
+    /// Operating system version (often `""`).
+    pub operating_system_version: Option<String>,
+    /// The agent's public key, for encrypting passphrases.
+    pub public_key: Option<PublicKey>,
+    /// Online, Offline or Unknown.
+    pub status: Option<AgentStatus>,
+    /// Last successful backup, null if none.
+    pub time_of_last_successful_backup: Option<MsDate>,
+    /// Whether backups go over ServiceNet (no bandwidth charges).
+    pub use_service_net: Option<LooseBool>,
+    /// Whether the failover URI is used.
+    pub use_failover_uri: Option<LooseBool>,
+    /// Id of the host server (a UUID) the agent runs on.
+    pub host_server_id: Option<String>,
+}
+
+/// Body of `POST agent/{machineAgentId}` (update backup behaviour).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateAgentBehaviorRequest {
+    /// Where backups should be kept (you need servers in that data center).
+    #[serde(rename = "BackupDataCenter", skip_serializing_if = "Option::is_none")]
+    pub backup_data_center: Option<Datacenter>,
+    /// Use ServiceNet to talk to Cloud Files.
+    pub use_service_net: bool,
+}
+
+/// Body of `POST agent/enable` (enable or disable an agent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EnableAgentRequest {
+    /// The agent.
+    pub machine_agent_id: i64,
+    /// `true` enables, `false` disables (data is kept).
+    pub enable: bool,
+}
+
+/// `{"MachineAgentId": ...}`: the body of `POST agent/delete`, and the body
+/// the reference shows coming back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MachineAgentRef {
+    /// The agent.
+    pub machine_agent_id: i64,
+}
+
+/// Body of `POST agent/encrypt` (enable volume encryption).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EncryptVolumeRequest {
+    /// The agent.
+    pub machine_agent_id: i64,
+    /// The passphrase RSA-encrypted with the agent's [`PublicKey`], hex.
+    pub encrypted_password_hex: HexString,
+}
+
+/// Body of `POST agent/changeencryption`.
+///
+/// The two passwords are kept as text when parsing: the reference's own
+/// example ends its new password in `...319fgh`, which is not hex. The
+/// operation (`ChangeEncryptionPassword`) checks both are hex before sending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChangeEncryptionPasswordRequest {
+    /// The agent.
+    pub machine_agent_id: i64,
+    /// The current passphrase, encrypted, hex.
+    pub old_encrypted_password_hex: String,
+    /// The new passphrase, encrypted, hex.
+    pub new_encrypted_password_hex: String,
+}
+
+/// Body of `PUT agent/migratevault`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MigrateVaultRequest {
+    /// Agent whose vault moves.
+    pub source_machine_agent_id: i64,
+    /// Agent that receives it (no backups of its own, unencrypted). The
+    /// table spells it `DestinationMachineAgentID`, the example `...Id`.
+    #[serde(
+        rename = "DestinationMachineAgentId",
+        alias = "DestinationMachineAgentID"
+    )]
+    pub destination_machine_agent_id: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DETAILS: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/data/rackspace/samples-v1/getAgentServer_response.json"
+    ));
+
+    #[test]
+    fn agent_details_decode_their_quirks() {
+        let a: Agent = serde_json::from_str(DETAILS).unwrap();
+        assert_eq!(a.machine_agent_id, 213_564);
+        assert_eq!(a.backup_vault_size.unwrap().bytes(), 37_014_733);
+        assert_eq!(a.use_service_net.map(|b| b.value), Some(true));
+        assert_eq!(a.datacenter, Some(Datacenter::Dfw));
+        let key = a.public_key.unwrap();
+        assert_eq!(key.exponent_hex.to_bytes(), vec![0x00, 0x95, 0x28]);
+        assert!(key.modulus_hex.as_str().contains(' '));
+        assert_eq!(
+            a.time_of_last_successful_backup.unwrap().millis,
+            1_357_817_400_000
+        );
+    }
+
+    #[test]
+    fn migrate_vault_accepts_both_spellings() {
+        let a: MigrateVaultRequest =
+            serde_json::from_str(r#"{"SourceMachineAgentId":1,"DestinationMachineAgentID":2}"#)
+                .unwrap();
+        assert_eq!(a.destination_machine_agent_id, 2);
+        let out = serde_json::to_string(&a).unwrap();
+        assert!(out.contains("\"DestinationMachineAgentId\":2"), "{out}");
+    }
+}
