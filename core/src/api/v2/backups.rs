@@ -174,7 +174,7 @@ impl Operation for ListBackupErrors {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::api::{ApiErrorKind, SortDir};
+    use crate::api::{ApiErrorKind, SortDir, JSON_PATCH};
     use crate::lifecycle::BackupState;
     use crate::model::wire::Timestamp;
 
