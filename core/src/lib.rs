@@ -14,5 +14,7 @@ pub mod error;
 pub mod lifecycle;
 pub mod model;
 pub mod patch;
+#[cfg(test)]
+mod test_support;
 
 pub use error::{Error, ErrorCode, Result};

@@ -14,7 +14,8 @@
 //!
 //! Closed value sets are Rust enums declared with [`wire_enum!`](crate::wire_enum)
 //! (wire names) or [`wire_enum_with_ids!`](crate::wire_enum_with_ids) (names and
-//! v1 numeric ids); [`ById`] serialises such an enum by its id.
+//! v1 numeric ids); [`ById`] carries such an enum by its id, as a number or a
+//! numeric string, and writes it back in the same form.
 
 use std::fmt;
 
@@ -180,27 +181,57 @@ pub fn deserialize_wire_name<'de, D: Deserializer<'de>, T: WireName>(d: D) -> Re
 }
 
 /// An enum carried on the wire by its v1 numeric id (e.g. `"RestoreStateId": 3`).
-/// Accepts the id as a number or a numeric string; writes a number.
+/// Accepts the id as a number or a numeric string (`"Filter": "1"`) and
+/// remembers which, so a parsed body is written back in the form it came in;
+/// [`ById::new`] (and `From`) write a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ById<T>(pub T);
+pub struct ById<T> {
+    /// The value.
+    pub value: T,
+    /// Whether the id travelled as a string.
+    pub quoted: bool,
+}
+
+impl<T> ById<T> {
+    /// A value written as a plain JSON number, as the reference's tables
+    /// describe the ids.
+    pub fn new(value: T) -> Self {
+        ById {
+            value,
+            quoted: false,
+        }
+    }
+}
+
+impl<T> From<T> for ById<T> {
+    fn from(value: T) -> Self {
+        ById::new(value)
+    }
+}
 
 impl<T: WireId> Serialize for ById<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_i64(self.0.wire_id())
+        LooseInt {
+            value: self.value.wire_id(),
+            quoted: self.quoted,
+        }
+        .serialize(s)
     }
 }
 
 impl<'de, T: WireId> Deserialize<'de> for ById<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = LooseInt::deserialize(d)?.value;
-        T::from_wire_id(n).map(ById).ok_or_else(|| {
-            let ids: Vec<String> = T::ALL.iter().map(|v| v.wire_id().to_string()).collect();
-            de::Error::custom(format!(
-                "unknown {} id {n}; expected one of: {}",
-                T::TYPE_NAME,
-                ids.join(", ")
-            ))
-        })
+        let LooseInt { value: n, quoted } = LooseInt::deserialize(d)?;
+        T::from_wire_id(n)
+            .map(|value| ById { value, quoted })
+            .ok_or_else(|| {
+                let ids: Vec<String> = T::ALL.iter().map(|v| v.wire_id().to_string()).collect();
+                de::Error::custom(format!(
+                    "unknown {} id {n}; expected one of: {}",
+                    T::TYPE_NAME,
+                    ids.join(", ")
+                ))
+            })
     }
 }
 
@@ -1025,7 +1056,7 @@ mod tests {
         assert_eq!(
             serde_json::from_value::<ById<Colour>>(json!("1"))
                 .unwrap()
-                .0,
+                .value,
             Colour::Red
         );
         let e = serde_json::from_value::<Colour>(json!("Green"))
@@ -1034,5 +1065,28 @@ mod tests {
         assert!(e.contains("Green") && e.contains("Red, Blue"), "{e}");
         assert!(serde_json::from_value::<ById<Colour>>(json!(3)).is_err());
         assert_eq!("Blue".parse::<Colour>().unwrap().id(), 7);
+    }
+
+    #[test]
+    fn ids_by_number_or_string_keep_their_form() {
+        round_trip::<ById<Colour>>(json!("1"));
+        round_trip::<ById<Colour>>(json!(1));
+        let quoted: ById<Colour> = serde_json::from_value(json!("1")).unwrap();
+        assert_eq!(
+            quoted,
+            ById {
+                value: Colour::Red,
+                quoted: true
+            }
+        );
+        let bare: ById<Colour> = serde_json::from_value(json!(1)).unwrap();
+        assert_eq!(bare, ById::new(Colour::Red));
+        assert_eq!(ById::from(Colour::Blue), ById::new(Colour::Blue));
+        assert_eq!(
+            serde_json::to_value(ById::new(Colour::Blue)).unwrap(),
+            json!(7)
+        );
+        let e = serde_json::from_value::<ById<Colour>>(json!("3")).unwrap_err();
+        assert!(e.to_string().contains("Colour id 3"), "{e}");
     }
 }

@@ -50,29 +50,20 @@ impl Operation for ListAgentActivity {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
     use super::*;
     use crate::model::v1::ActivityType;
-
-    macro_rules! sample {
-        ($name:literal) => {
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../tests/data/rackspace/samples-v1/",
-                $name
-            ))
-        };
-    }
+    use crate::test_support::v1::{assert_request_line, auth};
+    use crate::test_support::{assert_bodiless, sample_v1};
 
     #[test]
     fn list_user_activity() {
         let req = ListUserActivity.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("getUserActivity-json-http_request.txt"));
+        assert_request_line(&req, sample_v1!("getUserActivity-json-http_request.txt"));
         assert_bodiless(&req, Method::Get, "/v1.0/1234/activity");
         let feed = ListUserActivity
             .parse(&Response::new(
                 200,
-                sample!("getUserActivity_response.json"),
+                sample_v1!("getUserActivity_response.json"),
             ))
             .unwrap();
         assert_eq!(
@@ -88,11 +79,11 @@ mod tests {
             machine_agent_id: "232180".into(),
         };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("getAgentActivity-json-http_request.txt"));
+        assert_request_line(&req, sample_v1!("getAgentActivity-json-http_request.txt"));
         let feed = op
             .parse(&Response::new(
                 200,
-                sample!("getAgentActivity_response.json"),
+                sample_v1!("getAgentActivity_response.json"),
             ))
             .unwrap();
         assert_eq!(feed[0].kind, ActivityType::Backup);

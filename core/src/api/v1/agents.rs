@@ -267,27 +267,11 @@ impl Operation for ChangeLogLevel {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
     use super::*;
     use crate::api::ApiErrorKind;
     use crate::model::v1::Datacenter;
-
-    macro_rules! sample {
-        ($name:literal) => {
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../tests/data/rackspace/samples-v1/",
-                $name
-            ))
-        };
-    }
-
-    fn api_kind(e: Error) -> ApiErrorKind {
-        match e {
-            Error::Api(api) => api.kind,
-            other => panic!("not an API error: {other:?}"),
-        }
-    }
+    use crate::test_support::v1::{assert_request_line, auth};
+    use crate::test_support::{api_kind, assert_json_request, sample_v1};
 
     #[test]
     fn get_agent() {
@@ -295,12 +279,12 @@ mod tests {
             machine_agent_id: "213564".into(),
         };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("getAgentDetails-json-http_request.txt"));
+        assert_request_line(&req, sample_v1!("getAgentDetails-json-http_request.txt"));
         assert_eq!(req.body, None);
         let agent = op
             .parse(&Response::new(
                 200,
-                sample!("getAgentDetails_response.json"),
+                sample_v1!("getAgentDetails_response.json"),
             ))
             .unwrap();
         assert_eq!(
@@ -327,9 +311,12 @@ mod tests {
             host_server_id: "87c3b6e1-fb1a-41f9-91e5-313ae35a5a06".into(),
         };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("getAgentServer-json-http_request.txt"));
+        assert_request_line(&req, sample_v1!("getAgentServer-json-http_request.txt"));
         let agent = op
-            .parse(&Response::new(200, sample!("getAgentServer_response.json")))
+            .parse(&Response::new(
+                200,
+                sample_v1!("getAgentServer_response.json"),
+            ))
             .unwrap();
         assert!(agent
             .backup_container
@@ -353,18 +340,18 @@ mod tests {
         let req = op.request(&auth()).unwrap();
         assert_request_line(
             &req,
-            sample!("updateAgentBackupBehavior_request_json_http.txt"),
+            sample_v1!("updateAgentBackupBehavior_request_json_http.txt"),
         );
         assert_json_request(
             &req,
             Method::Post,
             "/v1.0/1234/agent/213564",
-            sample!("updateAgentBackupBehavior_request.json"),
+            sample_v1!("updateAgentBackupBehavior_request.json"),
         );
         let agent = op
             .parse(&Response::new(
                 200,
-                sample!("updateAgentBackupBehavior_response.json"),
+                sample_v1!("updateAgentBackupBehavior_response.json"),
             ))
             .unwrap();
         assert_eq!(agent.use_failover_uri.map(|b| b.value), Some(true));
@@ -378,8 +365,8 @@ mod tests {
     #[test]
     fn enable_and_disable_agent() {
         for (enable, sample) in [
-            (true, sample!("enableAgent_request.json")),
-            (false, sample!("disableAgent_request.json")),
+            (true, sample_v1!("enableAgent_request.json")),
+            (false, sample_v1!("disableAgent_request.json")),
         ] {
             let op = EnableAgent {
                 body: EnableAgentRequest {
@@ -407,11 +394,11 @@ mod tests {
             &req,
             Method::Post,
             "/v1.0/1234/agent/delete",
-            sample!("deleteAgent_request.json"),
+            sample_v1!("deleteAgent_request.json"),
         );
         assert_eq!(op.parse(&Response::new(204, "")).unwrap(), None);
         let body = op
-            .parse(&Response::new(204, sample!("deleteAgent_response.json")))
+            .parse(&Response::new(204, sample_v1!("deleteAgent_response.json")))
             .unwrap();
         assert_eq!(
             body,
@@ -428,7 +415,7 @@ mod tests {
     #[test]
     fn change_encryption_password() {
         let valid: ChangeEncryptionPasswordRequest =
-            serde_json::from_str(sample!("encryption-change-request.json")).unwrap();
+            serde_json::from_str(sample_v1!("encryption-change-request.json")).unwrap();
         // The reference's new password ends in "fgh": not hex, so not sent.
         let op = ChangeEncryptionPassword {
             body: valid.clone(),
@@ -451,7 +438,7 @@ mod tests {
         let id = op
             .parse(&Response::new(
                 200,
-                sample!("changeEncryptPassword_response.txt"),
+                sample_v1!("changeEncryptPassword_response.txt"),
             ))
             .unwrap();
         assert_eq!(id, "0cee72c7-015c-493b-b5fe-a896ae444c34");
@@ -464,17 +451,20 @@ mod tests {
     #[test]
     fn enable_volume_encryption() {
         let body: EncryptVolumeRequest =
-            serde_json::from_str(sample!("encryptVolume_request.json")).unwrap();
+            serde_json::from_str(sample_v1!("encryptVolume_request.json")).unwrap();
         let op = EnableVolumeEncryption { body };
         let req = op.request(&auth()).unwrap();
         assert_json_request(
             &req,
             Method::Post,
             "/v1.0/1234/agent/encrypt",
-            sample!("encryptVolume_request.json"),
+            sample_v1!("encryptVolume_request.json"),
         );
         let id = op
-            .parse(&Response::new(200, sample!("encryptVolume_response.txt")))
+            .parse(&Response::new(
+                200,
+                sample_v1!("encryptVolume_response.txt"),
+            ))
             .unwrap();
         assert_eq!(id, "0cee72c7-015c-493b-b5fe-a896ae444c34");
         assert_eq!(
@@ -496,7 +486,7 @@ mod tests {
             &req,
             Method::Put,
             "/v1.0/1234/agent/migratevault",
-            sample!("migrateVault_request.json"),
+            sample_v1!("migrateVault_request.json"),
         );
         op.parse(&Response::new(200, "")).unwrap();
         assert_eq!(

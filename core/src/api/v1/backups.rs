@@ -142,27 +142,11 @@ impl Operation for ListBackupsAvailableForRestore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
     use super::*;
     use crate::lifecycle::V1BackupState;
+    use crate::test_support::v1::{assert_request_line, auth};
+    use crate::test_support::{assert_bodiless, assert_json_request, sample_v1, status_of};
     use crate::Error;
-
-    macro_rules! sample {
-        ($name:literal) => {
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../tests/data/rackspace/samples-v1/",
-                $name
-            ))
-        };
-    }
-
-    fn status_of(e: Error) -> u16 {
-        match e {
-            Error::Api(api) => api.status,
-            other => panic!("not an API error: {other:?}"),
-        }
-    }
 
     #[test]
     fn start_backup_answers_the_new_backup_id() {
@@ -175,12 +159,12 @@ mod tests {
             &req,
             Method::Post,
             "/v1.0/1234/backup/action-requested",
-            sample!("startBackupManually_request.json"),
+            sample_v1!("startBackupManually_request.json"),
         );
         let id = op
             .parse(&Response::new(
                 200,
-                sample!("startBackupManually_response.txt"),
+                sample_v1!("startBackupManually_response.txt"),
             ))
             .unwrap();
         assert_eq!(id, Some(368_785));
@@ -209,7 +193,7 @@ mod tests {
             &req,
             Method::Post,
             "/v1.0/1234/backup/action-requested",
-            sample!("stopBackupManually_request.json"),
+            sample_v1!("stopBackupManually_request.json"),
         );
         assert_eq!(op.parse(&Response::new(204, "")).unwrap(), None);
         assert_eq!(op.parse(&Response::new(200, "")).unwrap(), None);
@@ -225,11 +209,11 @@ mod tests {
             backup_id: "134332".into(),
         };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("getBackupDetails-json-http_request.txt"));
+        assert_request_line(&req, sample_v1!("getBackupDetails-json-http_request.txt"));
         let b = op
             .parse(&Response::new(
                 200,
-                sample!("getBackupDetails_response.json"),
+                sample_v1!("getBackupDetails_response.json"),
             ))
             .unwrap();
         assert_eq!(b.current_state, V1BackupState::Queued);
@@ -246,11 +230,11 @@ mod tests {
             backup_id: "92500".into(),
         };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("getBackupReport-json-http_request.txt"));
+        assert_request_line(&req, sample_v1!("getBackupReport-json-http_request.txt"));
         let r = op
             .parse(&Response::new(
                 200,
-                sample!("getBackupReport_response.json"),
+                sample_v1!("getBackupReport_response.json"),
             ))
             .unwrap();
         assert_eq!(r.num_errors.map(|n| n.value), Some(2));
@@ -266,11 +250,14 @@ mod tests {
             backup_configuration_id: "158638".into(),
         };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("getCompletedBackups-json-http_request.txt"));
+        assert_request_line(
+            &req,
+            sample_v1!("getCompletedBackups-json-http_request.txt"),
+        );
         let list = op
             .parse(&Response::new(
                 200,
-                sample!("getCompletedBackups_response.json"),
+                sample_v1!("getCompletedBackups_response.json"),
             ))
             .unwrap();
         assert_eq!(
@@ -286,12 +273,15 @@ mod tests {
     #[test]
     fn list_backups_available_for_restore() {
         let req = ListBackupsAvailableForRestore.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("getAvailableBackups-json-http_request.txt"));
+        assert_request_line(
+            &req,
+            sample_v1!("getAvailableBackups-json-http_request.txt"),
+        );
         assert_bodiless(&req, Method::Get, "/v1.0/1234/backup/availableforrestore");
         let list = ListBackupsAvailableForRestore
             .parse(&Response::new(
                 200,
-                sample!("getAvailableBackups_response.json"),
+                sample_v1!("getAvailableBackups_response.json"),
             ))
             .unwrap();
         assert_eq!(list.len(), 2);

@@ -195,44 +195,28 @@ impl Operation for DeleteBackupConfiguration {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
     use super::*;
     use crate::api::ApiErrorKind;
     use crate::model::v1::{AmPm, Frequency, OrBlank};
-
-    macro_rules! sample {
-        ($name:literal) => {
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../tests/data/rackspace/samples-v1/",
-                $name
-            ))
-        };
-    }
-
-    fn status_of(e: Error) -> u16 {
-        match e {
-            Error::Api(api) => api.status,
-            other => panic!("not an API error: {other:?}"),
-        }
-    }
+    use crate::test_support::v1::{assert_request_line, auth};
+    use crate::test_support::{assert_bodiless, assert_json_request, sample_v1, status_of};
 
     #[test]
     fn create_backup_configuration() {
         let body: BackupConfigurationSpec =
-            serde_json::from_str(sample!("createBackupConfiguration-request.json")).unwrap();
+            serde_json::from_str(sample_v1!("createBackupConfiguration-request.json")).unwrap();
         let op = CreateBackupConfiguration { body };
         let req = op.request(&auth()).unwrap();
         assert_json_request(
             &req,
             Method::Post,
             "/v1.0/1234/backup-configuration",
-            sample!("createBackupConfiguration-request.json"),
+            sample_v1!("createBackupConfiguration-request.json"),
         );
         let created = op
             .parse(&Response::new(
                 200,
-                sample!("createBackupConfiguration-response.json"),
+                sample_v1!("createBackupConfiguration-response.json"),
             ))
             .unwrap();
         assert_eq!(created.backup_configuration_id, 174_084);
@@ -252,7 +236,7 @@ mod tests {
     #[test]
     fn update_backup_configuration() {
         let mut body: BackupConfigurationSpec =
-            serde_json::from_str(sample!("updateBackupConfiguration-request.json")).unwrap();
+            serde_json::from_str(sample_v1!("updateBackupConfiguration-request.json")).unwrap();
         let op = UpdateBackupConfiguration {
             backup_configuration_id: "148325".into(),
             body: body.clone(),
@@ -269,7 +253,7 @@ mod tests {
             body: body.clone(),
         };
         let req = op.request(&auth()).unwrap();
-        let expected = sample!("updateBackupConfiguration-request.json").replace("AM|PM", "AM");
+        let expected = sample_v1!("updateBackupConfiguration-request.json").replace("AM|PM", "AM");
         assert_json_request(
             &req,
             Method::Put,
@@ -299,11 +283,11 @@ mod tests {
             backup_configuration_id: "148325".into(),
         };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("getBackupConfig-json-http_request.txt"));
+        assert_request_line(&req, sample_v1!("getBackupConfig-json-http_request.txt"));
         let c = op
             .parse(&Response::new(
                 200,
-                sample!("getBackupConfig-response.json"),
+                sample_v1!("getBackupConfig-response.json"),
             ))
             .unwrap();
         assert_eq!(
@@ -323,7 +307,7 @@ mod tests {
         let list = ListBackupConfigurations
             .parse(&Response::new(
                 200,
-                sample!("getAllBackupConfigforUser-response.json"),
+                sample_v1!("getAllBackupConfigforUser-response.json"),
             ))
             .unwrap();
         assert_eq!(list[1].spec.backup_configuration_name, "Manual DB Backup");
@@ -345,12 +329,12 @@ mod tests {
         let req = op.request(&auth()).unwrap();
         assert_request_line(
             &req,
-            sample!("getAllBackupConfigforAgent-json-http_request .txt"),
+            sample_v1!("getAllBackupConfigforAgent-json-http_request .txt"),
         );
         let list = op
             .parse(&Response::new(
                 200,
-                sample!("getAllBackupConfigforAgent-response.json"),
+                sample_v1!("getAllBackupConfigforAgent-response.json"),
             ))
             .unwrap();
         assert_eq!(list.len(), 2);
@@ -363,15 +347,15 @@ mod tests {
     #[test]
     fn enable_and_disable_backup_configuration() {
         for (enable, sample) in [
-            (true, sample!("enableBackupConfig_request.json")),
-            (false, sample!("disableBackupConfig_request.json")),
+            (true, sample_v1!("enableBackupConfig_request.json")),
+            (false, sample_v1!("disableBackupConfig_request.json")),
         ] {
             let op = EnableBackupConfiguration {
                 backup_configuration_id: "148325".into(),
                 enable,
             };
             let req = op.request(&auth()).unwrap();
-            assert_request_line(&req, sample!("enableBackupConfig_request_http.txt"));
+            assert_request_line(&req, sample_v1!("enableBackupConfig_request_http.txt"));
             assert_json_request(
                 &req,
                 Method::Post,
@@ -386,7 +370,7 @@ mod tests {
         let c = op
             .parse(&Response::new(
                 200,
-                sample!("disableBackupConfig_response.json"),
+                sample_v1!("disableBackupConfig_response.json"),
             ))
             .unwrap();
         assert_eq!(c.backup_configuration_id, 148_325);
@@ -400,7 +384,7 @@ mod tests {
             backup_configuration_id: "148325".into(),
         };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("deleteBackupConfig_request.txt"));
+        assert_request_line(&req, sample_v1!("deleteBackupConfig_request.txt"));
         assert_bodiless(
             &req,
             Method::Delete,

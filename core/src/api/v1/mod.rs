@@ -56,52 +56,6 @@ fn parse_text(operation: &str, response: &Response, ok: &[u16]) -> Result<String
 }
 
 #[cfg(test)]
-mod test_support {
-    //! What every v1 operation test needs: the credentials of the reference's
-    //! examples and checks on the built request.
-
-    use crate::api::{Auth, Method, Request};
-
-    /// Tenant `1234` and the token of the reference's example requests.
-    pub fn auth() -> Auth {
-        Auth::new("95b1788906f74d279d03001c6a14f3fe", "1234").unwrap()
-    }
-
-    /// Asserts the method and URL against the first line of a
-    /// `*-json-http_request.txt` sample (`GET https://host/v1.0/1234/...`).
-    pub fn assert_request_line(req: &Request, http_sample: &str) {
-        let line = http_sample.lines().next().unwrap_or_default().trim();
-        let (method, url) = line.split_once(' ').unwrap();
-        assert_eq!(req.method.as_str(), method);
-        assert_eq!(
-            req.url("https://dfw.backup.api.rackspacecloud.com"),
-            url.trim()
-        );
-        assert_eq!(
-            req.header_value("X-Auth-Token"),
-            Some("95b1788906f74d279d03001c6a14f3fe")
-        );
-    }
-
-    /// Asserts method, path, JSON content type and body (as a JSON value).
-    pub fn assert_json_request(req: &Request, method: Method, path: &str, body: &str) {
-        assert_eq!(req.method, method);
-        assert_eq!(req.path, path);
-        assert_eq!(req.header_value("Content-Type"), Some("application/json"));
-        let sent: serde_json::Value = serde_json::from_slice(req.body.as_deref().unwrap()).unwrap();
-        let expected: serde_json::Value = serde_json::from_str(body).unwrap();
-        assert_eq!(sent, expected);
-    }
-
-    /// Asserts a request without a body.
-    pub fn assert_bodiless(req: &Request, method: Method, path: &str) {
-        assert_eq!(req.method, method);
-        assert_eq!(req.path, path);
-        assert_eq!(req.body, None);
-    }
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -207,49 +207,34 @@ impl Operation for DeleteRestore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
     use super::*;
     use crate::lifecycle::{V1Action, V1RestoreState};
-    use crate::model::v1::{FileFilter, FileItemType, LooseId};
+    use crate::model::v1::{FileFilter, FileItemType};
+    use crate::model::wire::ById;
     use crate::model::wire::HexString;
-
-    macro_rules! sample {
-        ($name:literal) => {
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../tests/data/rackspace/samples-v1/",
-                $name
-            ))
-        };
-    }
-
-    fn status_of(e: Error) -> u16 {
-        match e {
-            Error::Api(api) => api.status,
-            other => panic!("not an API error: {other:?}"),
-        }
-    }
+    use crate::test_support::v1::{assert_request_line, auth};
+    use crate::test_support::{assert_bodiless, assert_json_request, sample_v1, status_of};
 
     #[test]
     fn create_restore() {
         let body: RestoreSpec =
-            serde_json::from_str(sample!("createRestoreConfig_request.json")).unwrap();
+            serde_json::from_str(sample_v1!("createRestoreConfig_request.json")).unwrap();
         let op = CreateRestore { body };
         let req = op.request(&auth()).unwrap();
         assert_json_request(
             &req,
             Method::Put,
             "/v1.0/1234/restore",
-            sample!("createRestoreConfig_request.json"),
+            sample_v1!("createRestoreConfig_request.json"),
         );
         let r = op
             .parse(&Response::new(
                 200,
-                sample!("createRestoreConfig_response.json"),
+                sample_v1!("createRestoreConfig_response.json"),
             ))
             .unwrap();
         assert_eq!(
-            (r.restore_id, r.restore_state_id.0),
+            (r.restore_id, r.restore_state_id.value),
             (1394, V1RestoreState::Creating)
         );
         assert_eq!(
@@ -261,14 +246,14 @@ mod tests {
     #[test]
     fn update_restore() {
         let body: UpdateRestoreRequest =
-            serde_json::from_str(sample!("updateRestoreConfig_request.json")).unwrap();
+            serde_json::from_str(sample_v1!("updateRestoreConfig_request.json")).unwrap();
         let op = UpdateRestore { body };
         let req = op.request(&auth()).unwrap();
         assert_json_request(
             &req,
             Method::Post,
             "/v1.0/1234/restore",
-            sample!("updateRestoreConfig_request.json"),
+            sample_v1!("updateRestoreConfig_request.json"),
         );
         op.parse(&Response::new(204, "")).unwrap();
         assert_eq!(
@@ -283,12 +268,12 @@ mod tests {
             (
                 V1Action::StartManual,
                 13692,
-                sample!("startUnencryptedRestore_request.json"),
+                sample_v1!("startUnencryptedRestore_request.json"),
             ),
             (
                 V1Action::StopManual,
                 13689,
-                sample!("stopRestoreManually_request.json"),
+                sample_v1!("stopRestoreManually_request.json"),
             ),
         ] {
             let op = RequestRestoreAction {
@@ -352,11 +337,11 @@ mod tests {
             restore_id: "1394".into(),
         };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("getRestoreDetails-json-http_request.txt"));
+        assert_request_line(&req, sample_v1!("getRestoreDetails-json-http_request.txt"));
         let r = op
             .parse(&Response::new(
                 200,
-                sample!("getRestoreDetails_response.json"),
+                sample_v1!("getRestoreDetails_response.json"),
             ))
             .unwrap();
         assert!(r.spec.overwrite_files);
@@ -372,11 +357,11 @@ mod tests {
             restore_id: "1394".into(),
         };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("getRestoreReport-json-http_request.txt"));
+        assert_request_line(&req, sample_v1!("getRestoreReport-json-http_request.txt"));
         let r = op
             .parse(&Response::new(
                 200,
-                sample!("getRestoreReport_response.json"),
+                sample_v1!("getRestoreReport_response.json"),
             ))
             .unwrap();
         assert_eq!(r.state, V1RestoreState::CompletedWithErrors);
@@ -394,7 +379,7 @@ mod tests {
     #[test]
     fn include_restore_file() {
         let body: RestoreFile =
-            serde_json::from_str(sample!("includeRestoreFile_request.json")).unwrap();
+            serde_json::from_str(sample_v1!("includeRestoreFile_request.json")).unwrap();
         assert_eq!(
             (body.filter.value, body.file_item_type.value),
             (FileFilter::Include, FileItemType::File)
@@ -405,7 +390,7 @@ mod tests {
             &req,
             Method::Put,
             "/v1.0/1234/restore/files",
-            sample!("includeRestoreFile_request.json"),
+            sample_v1!("includeRestoreFile_request.json"),
         );
         op.parse(&Response::new(200, "")).unwrap();
         assert_eq!(
@@ -431,11 +416,14 @@ mod tests {
             restore_id: "148325".into(),
         };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("getRestoreFiles_request.txt"));
+        assert_request_line(&req, sample_v1!("getRestoreFiles_request.txt"));
         let files = op
-            .parse(&Response::new(200, sample!("getRestoreFiles_request.json")))
+            .parse(&Response::new(
+                200,
+                sample_v1!("getRestoreFiles_request.json"),
+            ))
             .unwrap();
-        assert_eq!(files[0].filter, LooseId::new(FileFilter::Exclude));
+        assert_eq!(files[0].filter, ById::new(FileFilter::Exclude));
         assert_eq!(files[0].file_item_type.value, FileItemType::Folder);
         assert_eq!(files[0].restore_id, Some(1394));
         assert_eq!(
@@ -450,7 +438,7 @@ mod tests {
             restore_id: "1394".into(),
         };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("deleteRestoreConfig_request.txt"));
+        assert_request_line(&req, sample_v1!("deleteRestoreConfig_request.txt"));
         assert_bodiless(&req, Method::Delete, "/v1.0/1234/restore/files/1394");
         op.parse(&Response::new(204, "")).unwrap();
         assert_eq!(

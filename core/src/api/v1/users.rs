@@ -42,22 +42,14 @@ impl Operation for WakeUpAgents {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::*;
     use super::*;
+    use crate::test_support::v1::{assert_request_line, auth};
+    use crate::test_support::{assert_bodiless, sample_v1};
     use crate::Error;
 
-    const AGENTS_HTTP: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/data/rackspace/samples-v1/getUserAgents-json-http_request.txt"
-    ));
-    const WAKE_HTTP: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/data/rackspace/samples-v1/wakeUpAgents-json-http_request.txt"
-    ));
-    const AGENTS: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/data/rackspace/samples-v1/getUserAgents_response.json"
-    ));
+    const AGENTS_HTTP: &str = sample_v1!("getUserAgents-json-http_request.txt");
+    const WAKE_HTTP: &str = sample_v1!("wakeUpAgents-json-http_request.txt");
+    const AGENTS: &str = sample_v1!("getUserAgents_response.json");
 
     #[test]
     fn list_user_agents() {

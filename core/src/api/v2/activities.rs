@@ -79,10 +79,11 @@ impl Operation for ListConfigurationActivities {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::v2::agents::testing::{assert_request_line, auth, json, sample};
     use crate::api::SortDir;
     use crate::lifecycle::RestoreState;
     use crate::model::v2::activity::ActivityState;
+    use crate::test_support::v2::{assert_request_line, auth};
+    use crate::test_support::{json, sample_v2};
     use crate::Error;
 
     fn sample_page() -> Page {
@@ -101,13 +102,13 @@ mod tests {
         let req = op.request(&auth()).unwrap();
         assert_request_line(
             &req,
-            sample!("cbu-getProjectActivities_request-json-http.txt"),
+            sample_v2!("cbu-getProjectActivities_request-json-http.txt"),
         );
         assert!(req.body.is_none());
         let list = op
             .parse(&json(
                 200,
-                sample!("cbu-getProjectActivities_response.json"),
+                sample_v2!("cbu-getProjectActivities_response.json"),
             ))
             .unwrap();
         assert_eq!(list.activities.len(), 3);
@@ -129,10 +130,13 @@ mod tests {
         };
         assert_request_line(
             &op.request(&auth()).unwrap(),
-            sample!("cbu-getAgentActivities_request-json-http.txt"),
+            sample_v2!("cbu-getAgentActivities_request-json-http.txt"),
         );
         let list = op
-            .parse(&json(200, sample!("cbu-getAgentActivities_response.json")))
+            .parse(&json(
+                200,
+                sample_v2!("cbu-getAgentActivities_response.json"),
+            ))
             .unwrap();
         assert_eq!(
             list.activities[2].state,
@@ -156,10 +160,13 @@ mod tests {
         };
         assert_request_line(
             &op.request(&auth()).unwrap(),
-            sample!("cbu-getConfigActivities_request-json-http.txt"),
+            sample_v2!("cbu-getConfigActivities_request-json-http.txt"),
         );
-        op.parse(&json(200, sample!("cbu-getConfigActivities_response.json")))
-            .unwrap();
+        op.parse(&json(
+            200,
+            sample_v2!("cbu-getConfigActivities_response.json"),
+        ))
+        .unwrap();
         let too_many = ListConfigurationActivities {
             page: Page {
                 limit: Some(101),

@@ -257,88 +257,32 @@ impl Operation for GetAgentStatus {
     }
 }
 
-/// Helpers for the request tests of the v2 agent-side modules.
-#[cfg(test)]
-pub(crate) mod testing {
-    use crate::api::{Auth, Request, Response};
-
-    /// Reads a v2 sample file at compile time.
-    macro_rules! sample {
-        ($name:literal) => {
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../tests/data/rackspace/samples-v2/",
-                $name
-            ))
-        };
-    }
-    pub(crate) use sample;
-
-    /// The credentials of the samples.
-    pub(crate) fn auth() -> Auth {
-        Auth::new("0f6e9f63600142f0a970911583522217", "110011").unwrap()
-    }
-
-    /// Asserts that `req` has the method and URL of the first line of an
-    /// `*-json-http.txt` sample, and the token of the samples.
-    pub(crate) fn assert_request_line(req: &Request, http: &str) {
-        let mut first = http.lines().next().unwrap().split_whitespace();
-        let (method, url) = (first.next().unwrap(), first.next().unwrap());
-        assert_eq!(req.method.as_str(), method);
-        assert_eq!(req.url("https://dfw.backup.api.rackspacecloud.com"), url);
-        assert_eq!(
-            req.header_value("X-Auth-Token"),
-            Some("0f6e9f63600142f0a970911583522217")
-        );
-    }
-
-    /// Asserts that `req`'s body equals a `*_request.json` sample as JSON.
-    pub(crate) fn assert_body(req: &Request, json: &str, content_type: &str) {
-        let body: serde_json::Value = serde_json::from_slice(req.body.as_deref().unwrap()).unwrap();
-        assert_eq!(
-            body,
-            serde_json::from_str::<serde_json::Value>(json).unwrap()
-        );
-        assert_eq!(req.header_value("content-type"), Some(content_type));
-    }
-
-    /// A JSON response.
-    pub(crate) fn json(status: u16, body: &str) -> Response {
-        Response::new(status, body).with_header("Content-Type", "application/json")
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::testing::{assert_body, assert_request_line, auth, json, sample};
     use super::*;
     use crate::api::{ApiErrorKind, RetryAfter};
+    use crate::test_support::v2::{assert_request_line, auth};
+    use crate::test_support::{api_error, assert_body, json, sample_v2};
 
     const AGENT: &str = "8f135b4f-7a69-4b8a-947f-5e80d772fd97";
 
-    fn api_error(e: Error) -> crate::api::ApiError {
-        match e {
-            Error::Api(api) => api,
-            other => panic!("not an API error: {other:?}"),
-        }
-    }
-
     #[test]
     fn register_agent_posts_the_registration() {
-        let agent: NewAgent = serde_json::from_str(sample!("cbu-postAgent_request.json")).unwrap();
+        let agent: NewAgent =
+            serde_json::from_str(sample_v2!("cbu-postAgent_request.json")).unwrap();
         let op = RegisterAgent { agent };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("cbu-postAgent_request-json-http.txt"));
-        assert_body(&req, sample!("cbu-postAgent_request.json"), JSON);
+        assert_request_line(&req, sample_v2!("cbu-postAgent_request-json-http.txt"));
+        assert_body(&req, sample_v2!("cbu-postAgent_request.json"), JSON);
         let created = op
-            .parse(&json(201, sample!("cbu-postAgent_response.json")))
+            .parse(&json(201, sample_v2!("cbu-postAgent_response.json")))
             .unwrap();
         assert_eq!(
             created.password.as_deref(),
             Some("2d0080f9-3a6a-4ef1-b7ea-4c67c5e92796")
         );
         assert!(op
-            .parse(&json(200, sample!("cbu-postAgent_response.json")))
+            .parse(&json(200, sample_v2!("cbu-postAgent_response.json")))
             .is_err());
         let e = api_error(
             op.parse(&json(409, r#"{"message": "Agent exists."}"#))
@@ -350,7 +294,7 @@ mod tests {
     #[test]
     fn register_agent_requires_a_region_off_nova() {
         let mut agent: NewAgent =
-            serde_json::from_str(sample!("cbu-postAgent_request.json")).unwrap();
+            serde_json::from_str(sample_v2!("cbu-postAgent_request.json")).unwrap();
         agent.host.region = None;
         assert!(RegisterAgent {
             agent: agent.clone()
@@ -365,15 +309,15 @@ mod tests {
     #[test]
     fn authenticate_agent_sends_no_token() {
         let credentials: TokenRequest =
-            serde_json::from_str(sample!("cbu-postAgentTokens_request.json")).unwrap();
+            serde_json::from_str(sample_v2!("cbu-postAgentTokens_request.json")).unwrap();
         let op = AuthenticateAgent { credentials };
         let req = op.request(&auth()).unwrap();
         assert_eq!(req.method, Method::Post);
         assert_eq!(req.path, "/v2/123456/agents/tokens");
         assert_eq!(req.header_value("X-Auth-Token"), None);
-        assert_body(&req, sample!("cbu-postAgentTokens_request.json"), JSON);
+        assert_body(&req, sample_v2!("cbu-postAgentTokens_request.json"), JSON);
         let token = op
-            .parse(&json(200, sample!("cbu-postAgentTokens_response.json")))
+            .parse(&json(200, sample_v2!("cbu-postAgentTokens_response.json")))
             .unwrap();
         assert_eq!(token.token.id, "07ca94b0-df24-436e-b709-71b0f0c0ffdf");
         let unavailable = Response::new(503, "").with_header("Retry-After", "120");
@@ -393,13 +337,16 @@ mod tests {
             host_machine_id: Some(AGENT.into()),
         };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("cbu-getProjectAgents_request-json-http.txt"));
+        assert_request_line(
+            &req,
+            sample_v2!("cbu-getProjectAgents_request-json-http.txt"),
+        );
         assert_eq!(
             ListAgents::default().request(&auth()).unwrap().path,
             "/v2/110011/agents"
         );
         let list = op
-            .parse(&json(200, sample!("cbu-getProjectAgents_response.json")))
+            .parse(&json(200, sample_v2!("cbu-getProjectAgents_response.json")))
             .unwrap();
         assert_eq!(list.agents[0].id, AGENT);
         assert_eq!(
@@ -415,14 +362,14 @@ mod tests {
         };
         assert_request_line(
             &op.request(&auth()).unwrap(),
-            sample!("cbu-getAgentDetails_request-json-http.txt"),
+            sample_v2!("cbu-getAgentDetails_request-json-http.txt"),
         );
         let agent = op
-            .parse(&json(200, sample!("cbu-getAgentDetails_response.json")))
+            .parse(&json(200, sample_v2!("cbu-getAgentDetails_response.json")))
             .unwrap();
         assert_eq!(agent.name, "Web Server");
         let e = api_error(
-            op.parse(&json(404, sample!("cbu-updateAgent_response3.json")))
+            op.parse(&json(404, sample_v2!("cbu-updateAgent_response3.json")))
                 .unwrap_err(),
         );
         assert_eq!(e.message.as_deref(), Some("Agent not found."));
@@ -437,17 +384,17 @@ mod tests {
     fn update_agent_sends_a_json_patch() {
         let op = UpdateAgent::with_changes(AGENT, &[AgentChange::Enabled(true)]).unwrap();
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("cbu-updateAgent_request-json-http.txt"));
-        assert_body(&req, sample!("cbu-updateAgent_request.json"), JSON_PATCH);
+        assert_request_line(&req, sample_v2!("cbu-updateAgent_request-json-http.txt"));
+        assert_body(&req, sample_v2!("cbu-updateAgent_request.json"), JSON_PATCH);
         op.parse(&Response::new(204, "")).unwrap();
         let e = api_error(
-            op.parse(&json(403, sample!("cbu-updateAgent_response2.json")))
+            op.parse(&json(403, sample_v2!("cbu-updateAgent_response2.json")))
                 .unwrap_err(),
         );
         assert_eq!(e.kind, ApiErrorKind::Forbidden);
         assert!(e.message.unwrap().contains("vault is not empty"));
         let e = api_error(
-            op.parse(&json(404, sample!("cbu-updateAgent_response3.json")))
+            op.parse(&json(404, sample_v2!("cbu-updateAgent_response3.json")))
                 .unwrap_err(),
         );
         assert_eq!(e.kind, ApiErrorKind::NotFound);
@@ -482,7 +429,7 @@ mod tests {
             agent_id: AGENT.into(),
         };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("cbu-deleteAgent_request-json-http.txt"));
+        assert_request_line(&req, sample_v2!("cbu-deleteAgent_request-json-http.txt"));
         assert!(req.body.is_none());
         op.parse(&Response::new(204, "")).unwrap();
         assert_eq!(
@@ -498,10 +445,10 @@ mod tests {
         };
         assert_request_line(
             &op.request(&auth()).unwrap(),
-            sample!("cbu-getAgentStatus_request-json-http.txt"),
+            sample_v2!("cbu-getAgentStatus_request-json-http.txt"),
         );
         let s = op
-            .parse(&json(200, sample!("cbu-getAgentStatus_response.json")))
+            .parse(&json(200, sample_v2!("cbu-getAgentStatus_response.json")))
             .unwrap();
         assert!(s.online && !s.busy);
         assert!(op.parse(&json(500, r#"{"message": "boom"}"#)).is_err());

@@ -172,42 +172,13 @@ impl Operation for ListBackupErrors {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::api::{ApiErrorKind, SortDir, JSON_PATCH};
     use crate::lifecycle::BackupState;
     use crate::model::wire::Timestamp;
-
-    macro_rules! sample {
-        ($name:literal) => {
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../tests/data/rackspace/samples-v2/",
-                $name
-            ))
-        };
-    }
-    pub(crate) use sample;
-
-    /// The credentials of the reference's request samples.
-    pub(crate) fn auth() -> Auth {
-        Auth::new("0f6e9f63600142f0a970911583522217", "110011").unwrap()
-    }
-
-    /// The request body as JSON.
-    pub(crate) fn body(request: &Request) -> serde_json::Value {
-        serde_json::from_slice(request.body.as_deref().expect("a body")).unwrap()
-    }
-
-    /// Asserts the 409 answer keeps the service's message.
-    pub(crate) fn assert_conflict<T: std::fmt::Debug>(result: Result<T>, sample: &str) {
-        let Err(Error::Api(api)) = result else {
-            panic!("expected an API error: {result:?}")
-        };
-        assert_eq!((api.status, api.kind), (409, ApiErrorKind::Conflict));
-        let expected: serde_json::Value = serde_json::from_str(sample).unwrap();
-        assert_eq!(api.message.as_deref(), expected["message"].as_str());
-    }
+    use crate::test_support::v2::auth;
+    use crate::test_support::{assert_conflict, body, sample_v2};
 
     fn start(state: StartState, agent_id: Option<&str>) -> StartBackup {
         StartBackup {
@@ -236,7 +207,7 @@ pub(crate) mod tests {
         assert_eq!(req.header_value("Content-Type"), Some(JSON));
         assert_eq!(req.header_value("X-Agent-Id"), None);
         let expected: serde_json::Value =
-            serde_json::from_str(sample!("cbu-postBackup_request.json")).unwrap();
+            serde_json::from_str(sample_v2!("cbu-postBackup_request.json")).unwrap();
         assert_eq!(body(&req), expected);
     }
 
@@ -273,7 +244,10 @@ pub(crate) mod tests {
     fn start_backup_parses_201_only() {
         let op = start(StartState::StartRequested, None);
         let b = op
-            .parse(&Response::new(201, sample!("cbu-postBackup_response.json")))
+            .parse(&Response::new(
+                201,
+                sample_v2!("cbu-postBackup_response.json"),
+            ))
             .unwrap();
         assert_eq!(b.state, BackupState::StartRequested);
         assert_eq!((b.started_time, b.snapshot_id), (None, None));
@@ -286,7 +260,10 @@ pub(crate) mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("Configuration not found."), "{e}");
         let e = op
-            .parse(&Response::new(200, sample!("cbu-postBackup_response.json")))
+            .parse(&Response::new(
+                200,
+                sample_v2!("cbu-postBackup_response.json"),
+            ))
             .unwrap_err();
         assert_eq!(
             e,
@@ -330,7 +307,7 @@ pub(crate) mod tests {
         let list = op
             .parse(&Response::new(
                 200,
-                sample!("cbu-getProjectBackups_response.json"),
+                sample_v2!("cbu-getProjectBackups_response.json"),
             ))
             .unwrap();
         assert_eq!(list.backups.len(), 1);
@@ -365,7 +342,7 @@ pub(crate) mod tests {
         let b = op
             .parse(&Response::new(
                 200,
-                sample!("cbu-getBackupDetails_response.json"),
+                sample_v2!("cbu-getBackupDetails_response.json"),
             ))
             .unwrap();
         assert_eq!(b.snapshot_id.map(|s| s.value), Some(1111));
@@ -403,7 +380,8 @@ pub(crate) mod tests {
 
     #[test]
     fn update_backup_sends_a_json_patch() {
-        let patch: Patch = serde_json::from_str(sample!("cbu-updateBackup_request.json")).unwrap();
+        let patch: Patch =
+            serde_json::from_str(sample_v2!("cbu-updateBackup_request.json")).unwrap();
         let op = UpdateBackup {
             backup_id: "0d95d699-d16b-11e4-93bd-c8e0eb190e3d".into(),
             patch,
@@ -418,16 +396,16 @@ pub(crate) mod tests {
         );
         assert_eq!(req.header_value("Content-Type"), Some(JSON_PATCH));
         let expected: serde_json::Value =
-            serde_json::from_str(sample!("cbu-updateBackup_request.json")).unwrap();
+            serde_json::from_str(sample_v2!("cbu-updateBackup_request.json")).unwrap();
         assert_eq!(body(&req), expected);
 
         op.parse(&Response::new(204, "")).unwrap();
         assert_conflict(
             op.parse(&Response::new(
                 409,
-                sample!("cbu-updateBackup_response409.json"),
+                sample_v2!("cbu-updateBackup_response409.json"),
             )),
-            sample!("cbu-updateBackup_response409.json"),
+            sample_v2!("cbu-updateBackup_response409.json"),
         );
         let e = op.parse(&Response::new(200, "")).unwrap_err();
         assert_eq!(e.code(), crate::ErrorCode::UnexpectedResponse);
@@ -458,7 +436,7 @@ pub(crate) mod tests {
         let report = op
             .parse(&Response::new(
                 200,
-                sample!("cbu-getBackupErrors_response.json"),
+                sample_v2!("cbu-getBackupErrors_response.json"),
             ))
             .unwrap();
         let list = report.list.unwrap();

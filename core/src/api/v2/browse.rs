@@ -142,35 +142,29 @@ impl Operation for GetBackupBrowseResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::v2::agents::testing::{assert_body, assert_request_line, auth, json, sample};
     use crate::api::ApiErrorKind;
     use crate::model::v2::event::EventType;
-    use crate::Error;
+    use crate::test_support::v2::{assert_request_line, auth};
+    use crate::test_support::{api_kind, assert_body, json, sample_v2};
 
     const AGENT: &str = "8f135b4f-7a69-4b8a-947f-5e80d772fd97";
     const BACKUP: &str = "0d95d699-d16b-11e4-93bd-c8e0eb190e3d";
-
-    fn kind(e: Error) -> ApiErrorKind {
-        match e {
-            Error::Api(api) => api.kind,
-            other => panic!("not an API error: {other:?}"),
-        }
-    }
 
     #[test]
     fn browse_host_then_read_the_result() {
         let op = BrowseHost {
             agent_id: AGENT.into(),
-            body: serde_json::from_str(sample!("cbu-postAgentBrowseRequest_request.json")).unwrap(),
+            body: serde_json::from_str(sample_v2!("cbu-postAgentBrowseRequest_request.json"))
+                .unwrap(),
         };
         let req = op.request(&auth()).unwrap();
         assert_request_line(
             &req,
-            sample!("cbu-postAgentBrowseRequest_request-json-http.txt"),
+            sample_v2!("cbu-postAgentBrowseRequest_request-json-http.txt"),
         );
         assert_body(
             &req,
-            sample!("cbu-postAgentBrowseRequest_request.json"),
+            sample_v2!("cbu-postAgentBrowseRequest_request.json"),
             JSON,
         );
         let accepted = op
@@ -180,7 +174,7 @@ mod tests {
             ))
             .unwrap();
         assert_eq!(
-            kind(op.parse(&json(404, "")).unwrap_err()),
+            api_kind(op.parse(&json(404, "")).unwrap_err()),
             ApiErrorKind::NotFound
         );
 
@@ -190,18 +184,18 @@ mod tests {
         };
         assert_request_line(
             &get.request(&auth()).unwrap(),
-            sample!("cbu-getAgentBrowseResult_request-json-http.txt"),
+            sample_v2!("cbu-getAgentBrowseResult_request-json-http.txt"),
         );
         let r = get
             .parse(&json(
                 200,
-                sample!("cbu-getAgentBrowseResult_response.json"),
+                sample_v2!("cbu-getAgentBrowseResult_response.json"),
             ))
             .unwrap();
         assert_eq!(r.header.event, EventType::HostBrowsed);
         assert_eq!(r.items.len(), 1);
         assert_eq!(
-            kind(get.parse(&json(404, "")).unwrap_err()),
+            api_kind(get.parse(&json(404, "")).unwrap_err()),
             ApiErrorKind::NotFound
         );
     }
@@ -210,17 +204,17 @@ mod tests {
     fn browse_backup_then_read_the_result() {
         let op = BrowseBackup {
             backup_id: BACKUP.into(),
-            body: serde_json::from_str(sample!("cbu-postBackupBrowseRequest_request.json"))
+            body: serde_json::from_str(sample_v2!("cbu-postBackupBrowseRequest_request.json"))
                 .unwrap(),
         };
         let req = op.request(&auth()).unwrap();
         assert_request_line(
             &req,
-            sample!("cbu-postBackupBrowseRequest_request-json-http.txt"),
+            sample_v2!("cbu-postBackupBrowseRequest_request-json-http.txt"),
         );
         assert_body(
             &req,
-            sample!("cbu-postBackupBrowseRequest_request.json"),
+            sample_v2!("cbu-postBackupBrowseRequest_request.json"),
             JSON,
         );
         assert!(op.parse(&Response::new(202, "")).is_ok());
@@ -232,18 +226,18 @@ mod tests {
         };
         assert_request_line(
             &get.request(&auth()).unwrap(),
-            sample!("cbu-getBackupBrowseResult_request-json-http.txt"),
+            sample_v2!("cbu-getBackupBrowseResult_request-json-http.txt"),
         );
         let r = get
             .parse(&json(
                 200,
-                sample!("cbu-getBackupBrowseResult_response.json"),
+                sample_v2!("cbu-getBackupBrowseResult_response.json"),
             ))
             .unwrap();
         assert_eq!(r.header.event, EventType::BackupBrowsed);
         assert!(r.succeeded);
         assert_eq!(
-            kind(get.parse(&json(503, "")).unwrap_err()),
+            api_kind(get.parse(&json(503, "")).unwrap_err()),
             ApiErrorKind::ServiceUnavailable
         );
         let no_backup = GetBackupBrowseResult {

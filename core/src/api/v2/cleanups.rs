@@ -145,10 +145,11 @@ impl Operation for ListCleanupErrors {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::v2::backups::tests::{assert_conflict, auth, body, sample};
     use crate::api::{ApiErrorKind, SortDir, JSON_PATCH};
     use crate::lifecycle::CleanupState;
     use crate::model::v2::backup::StartState;
+    use crate::test_support::v2::auth;
+    use crate::test_support::{assert_conflict, body, sample_v2};
     use crate::Error;
 
     const ID: &str = "2f8708b3-d16b-11e4-bc22-c8e0eb190e3d";
@@ -171,12 +172,12 @@ mod tests {
         );
         assert_eq!(req.header_value("Content-Type"), Some(JSON));
         let expected: serde_json::Value =
-            serde_json::from_str(sample!("cbu-postCleanup_request.json")).unwrap();
+            serde_json::from_str(sample_v2!("cbu-postCleanup_request.json")).unwrap();
         assert_eq!(body(&req), expected);
         let c = start()
             .parse(&Response::new(
                 201,
-                sample!("cbu-postCleanup_response.json"),
+                sample_v2!("cbu-postCleanup_response.json"),
             ))
             .unwrap();
         assert_eq!(c.state, CleanupState::StartRequested);
@@ -214,7 +215,7 @@ mod tests {
         let list = op
             .parse(&Response::new(
                 200,
-                sample!("cbu-getProjectCleanups_response.json"),
+                sample_v2!("cbu-getProjectCleanups_response.json"),
             ))
             .unwrap();
         assert_eq!(
@@ -241,7 +242,7 @@ mod tests {
         let c = op
             .parse(&Response::new(
                 200,
-                sample!("cbu-getCleanupDetails_response.json"),
+                sample_v2!("cbu-getCleanupDetails_response.json"),
             ))
             .unwrap();
         let ids: Vec<i64> = c.snapshot_ids.iter().map(|s| s.value).collect();
@@ -256,7 +257,8 @@ mod tests {
 
     #[test]
     fn update_cleanup_sends_a_json_patch() {
-        let patch: Patch = serde_json::from_str(sample!("cbu-updateCleanup_request.json")).unwrap();
+        let patch: Patch =
+            serde_json::from_str(sample_v2!("cbu-updateCleanup_request.json")).unwrap();
         let op = UpdateCleanup {
             cleanup_id: ID.into(),
             patch,
@@ -271,15 +273,15 @@ mod tests {
         );
         assert_eq!(req.header_value("Content-Type"), Some(JSON_PATCH));
         let expected: serde_json::Value =
-            serde_json::from_str(sample!("cbu-updateCleanup_request.json")).unwrap();
+            serde_json::from_str(sample_v2!("cbu-updateCleanup_request.json")).unwrap();
         assert_eq!(body(&req), expected);
         op.parse(&Response::new(204, "")).unwrap();
         assert_conflict(
             op.parse(&Response::new(
                 409,
-                sample!("cbu-updateCleanup_response409.json"),
+                sample_v2!("cbu-updateCleanup_response409.json"),
             )),
-            sample!("cbu-updateCleanup_response409.json"),
+            sample_v2!("cbu-updateCleanup_response409.json"),
         );
     }
 
@@ -296,7 +298,7 @@ mod tests {
         let report = op
             .parse(&Response::new(
                 200,
-                sample!("cbu-getCleanupErrors_response.json"),
+                sample_v2!("cbu-getCleanupErrors_response.json"),
             ))
             .unwrap();
         let entry = &report.list.unwrap()[0];

@@ -175,12 +175,13 @@ impl Operation for DeleteConfiguration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::v2::backups::tests::{auth, body, sample};
     use crate::api::{ApiErrorKind, JSON_PATCH};
     use crate::model::v2::common::{PathFilter, PathType};
     use crate::model::v2::configuration::{
         Notification, NotificationKind, Recurrence, Retention, Schedule,
     };
+    use crate::test_support::v2::auth;
+    use crate::test_support::{body, sample_v2};
     use crate::Error;
 
     const ID: &str = "7c8ee069-568f-4d5a-932f-fb2af86b5fd5";
@@ -228,11 +229,14 @@ mod tests {
         );
         assert_eq!(req.header_value("Content-Type"), Some(JSON));
         let expected: serde_json::Value =
-            serde_json::from_str(sample!("cbu-postConfig_request.json")).unwrap();
+            serde_json::from_str(sample_v2!("cbu-postConfig_request.json")).unwrap();
         assert_eq!(body(&req), expected);
 
         let c = op
-            .parse(&Response::new(201, sample!("cbu-postConfig_response.json")))
+            .parse(&Response::new(
+                201,
+                sample_v2!("cbu-postConfig_response.json"),
+            ))
             .unwrap();
         assert_eq!(c.id, ID);
         assert_eq!(c.retention, Retention { days: 30 });
@@ -291,7 +295,7 @@ mod tests {
         let list = ListConfigurations::default()
             .parse(&Response::new(
                 200,
-                sample!("cbu-getProjectConfigurations_response.json"),
+                sample_v2!("cbu-getProjectConfigurations_response.json"),
             ))
             .unwrap();
         assert_eq!(
@@ -320,7 +324,7 @@ mod tests {
         let list = op
             .parse(&Response::new(
                 200,
-                sample!("cbu-getAgentConfigs_response.json"),
+                sample_v2!("cbu-getAgentConfigs_response.json"),
             ))
             .unwrap();
         assert_eq!(list.configurations[0].agent.id, op.agent_id);
@@ -351,7 +355,7 @@ mod tests {
         let c = op
             .parse(&Response::new(
                 200,
-                sample!("cbu-getConfigurationDetails_response.json"),
+                sample_v2!("cbu-getConfigurationDetails_response.json"),
             ))
             .unwrap();
         assert_eq!(c.notifications.unwrap()[0].destination, "email@example.com");
@@ -364,7 +368,7 @@ mod tests {
         // The reference's request sample has a doubled `/v2/.../v2/` in its
         // URL; the real path is the configuration's own.
         let patch: Patch =
-            serde_json::from_str(sample!("cbu-updateConfiguration_request.json")).unwrap();
+            serde_json::from_str(sample_v2!("cbu-updateConfiguration_request.json")).unwrap();
         let op = UpdateConfiguration {
             configuration_id: ID.into(),
             patch,
@@ -379,7 +383,7 @@ mod tests {
         );
         assert_eq!(req.header_value("Content-Type"), Some(JSON_PATCH));
         let expected: serde_json::Value =
-            serde_json::from_str(sample!("cbu-updateConfiguration_request.json")).unwrap();
+            serde_json::from_str(sample_v2!("cbu-updateConfiguration_request.json")).unwrap();
         assert_eq!(body(&req), expected);
         op.parse(&Response::new(204, "")).unwrap();
         let e = op

@@ -137,23 +137,16 @@ event_list! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::v2::agents::testing::{assert_body, assert_request_line, auth, json, sample};
     use crate::api::{ApiErrorKind, SortDir};
     use crate::model::v2::event::{AgentMode, AgentSignal, EventType};
-    use crate::Error;
+    use crate::test_support::v2::{assert_request_line, auth};
+    use crate::test_support::{api_kind, assert_body, json, sample_v2};
 
     fn page(marker: &str) -> Page {
         Page {
             marker: Some(marker.into()),
             limit: Some(100),
             sort_dir: Some(SortDir::Desc),
-        }
-    }
-
-    fn kind(e: Error) -> ApiErrorKind {
-        match e {
-            Error::Api(api) => api.kind,
-            other => panic!("not an API error: {other:?}"),
         }
     }
 
@@ -164,14 +157,14 @@ mod tests {
         };
         assert_request_line(
             &op.request(&auth()).unwrap(),
-            sample!("cbu-getEvents_request-json-htttp.txt"),
+            sample_v2!("cbu-getEvents_request-json-htttp.txt"),
         );
         let list = op
-            .parse(&json(200, sample!("cbu-getEvents_response.json")))
+            .parse(&json(200, sample_v2!("cbu-getEvents_response.json")))
             .unwrap();
         assert_eq!(list.events[1].mode, Some(AgentMode::Active));
         assert_eq!(
-            kind(op.parse(&json(401, "")).unwrap_err()),
+            api_kind(op.parse(&json(401, "")).unwrap_err()),
             ApiErrorKind::Unauthorized
         );
     }
@@ -182,11 +175,11 @@ mod tests {
             event: ProjectEvent::activate(AgentMode::Active),
         };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("cbu-postEvents_request-json-http.txt"));
-        assert_body(&req, sample!("cbu-postEvents_request.json"), JSON);
+        assert_request_line(&req, sample_v2!("cbu-postEvents_request-json-http.txt"));
+        assert_body(&req, sample_v2!("cbu-postEvents_request.json"), JSON);
         op.parse(&Response::new(202, "")).unwrap();
         assert_eq!(
-            kind(
+            api_kind(
                 op.parse(&json(400, r#"{"message": "bad mode"}"#))
                     .unwrap_err()
             ),
@@ -203,15 +196,18 @@ mod tests {
             },
         };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("cbu-postAgentEvents_request-json-http.txt"));
+        assert_request_line(
+            &req,
+            sample_v2!("cbu-postAgentEvents_request-json-http.txt"),
+        );
         assert_eq!(
             req.header_value("X-Agent-Id"),
             Some("8f135b4f-7a69-4b8a-947f-5e80d772fd97")
         );
-        assert_body(&req, sample!("cbu-postAgentEvents_request.json"), JSON);
+        assert_body(&req, sample_v2!("cbu-postAgentEvents_request.json"), JSON);
         op.parse(&Response::new(202, "")).unwrap();
         assert_eq!(
-            kind(op.parse(&json(404, "")).unwrap_err()),
+            api_kind(op.parse(&json(404, "")).unwrap_err()),
             ApiErrorKind::NotFound
         );
         let bad = PostAgentEvent {
@@ -229,10 +225,10 @@ mod tests {
         };
         assert_request_line(
             &agent.request(&auth()).unwrap(),
-            sample!("cbu-getAgentEvents_request-json-http.txt"),
+            sample_v2!("cbu-getAgentEvents_request-json-http.txt"),
         );
         let list = agent
-            .parse(&json(200, sample!("cbu-getAgentEvents_response.json")))
+            .parse(&json(200, sample_v2!("cbu-getAgentEvents_response.json")))
             .unwrap();
         assert_eq!(list.events[0].header.event, EventType::AgentRegistered);
 
@@ -242,10 +238,10 @@ mod tests {
         };
         assert_request_line(
             &backup.request(&auth()).unwrap(),
-            sample!("cbu-getBackupEvents_request-json-http.txt"),
+            sample_v2!("cbu-getBackupEvents_request-json-http.txt"),
         );
         let list = backup
-            .parse(&json(200, sample!("cbu-getBackupEvents_response.json")))
+            .parse(&json(200, sample_v2!("cbu-getBackupEvents_response.json")))
             .unwrap();
         let browse = list.events.last().unwrap();
         assert_eq!(
@@ -260,10 +256,10 @@ mod tests {
         };
         assert_request_line(
             &restore.request(&auth()).unwrap(),
-            sample!("cbu-getRestoreEvents_request-json-http.txt"),
+            sample_v2!("cbu-getRestoreEvents_request-json-http.txt"),
         );
         restore
-            .parse(&json(200, sample!("cbu-getRestoreEvents_response.json")))
+            .parse(&json(200, sample_v2!("cbu-getRestoreEvents_response.json")))
             .unwrap();
 
         let cleanup = ListCleanupEvents {
@@ -272,10 +268,10 @@ mod tests {
         };
         assert_request_line(
             &cleanup.request(&auth()).unwrap(),
-            sample!("cbu-getCleanupEvents_request-json-http.txt"),
+            sample_v2!("cbu-getCleanupEvents_request-json-http.txt"),
         );
         let list = cleanup
-            .parse(&json(200, sample!("cbu-getCleanupEvents_response.json")))
+            .parse(&json(200, sample_v2!("cbu-getCleanupEvents_response.json")))
             .unwrap();
         assert_eq!(
             list.events[0].cleanup.as_ref().unwrap().id,
@@ -288,13 +284,13 @@ mod tests {
         };
         assert_request_line(
             &config.request(&auth()).unwrap(),
-            sample!("cbu-getConfigEvents_request-json-http.txt"),
+            sample_v2!("cbu-getConfigEvents_request-json-http.txt"),
         );
         config
-            .parse(&json(200, sample!("cbu-getConfigEvents_response.json")))
+            .parse(&json(200, sample_v2!("cbu-getConfigEvents_response.json")))
             .unwrap();
         assert_eq!(
-            kind(config.parse(&json(404, "")).unwrap_err()),
+            api_kind(config.parse(&json(404, "")).unwrap_err()),
             ApiErrorKind::NotFound
         );
 

@@ -165,18 +165,12 @@ impl Operation for DeleteLogfile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::v2::agents::testing::{assert_body, assert_request_line, auth, json, sample};
     use crate::api::ApiErrorKind;
+    use crate::test_support::v2::{assert_request_line, auth};
+    use crate::test_support::{api_kind, assert_body, json, sample_v2};
 
     const AGENT: &str = "8f135b4f-7a69-4b8a-947f-5e80d772fd97";
     const LOGFILE: &str = "a533a845-4279-4838-af13-276114e90234";
-
-    fn kind(e: Error) -> ApiErrorKind {
-        match e {
-            Error::Api(api) => api.kind,
-            other => panic!("not an API error: {other:?}"),
-        }
-    }
 
     #[test]
     fn request_logfile_answers_202_with_the_logfile() {
@@ -184,18 +178,21 @@ mod tests {
             agent_id: AGENT.into(),
         };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("cbu-postAgentLogfile_request-json-http.txt"));
+        assert_request_line(
+            &req,
+            sample_v2!("cbu-postAgentLogfile_request-json-http.txt"),
+        );
         assert!(req.body.is_none());
         let l = op
-            .parse(&json(202, sample!("cbu-postAgentLogfile_response.json")))
+            .parse(&json(202, sample_v2!("cbu-postAgentLogfile_response.json")))
             .unwrap();
         assert_eq!(l.state, LogfileState::Requested);
         assert_eq!(l.id, LOGFILE);
         assert!(op
-            .parse(&json(200, sample!("cbu-postAgentLogfile_response.json")))
+            .parse(&json(200, sample_v2!("cbu-postAgentLogfile_response.json")))
             .is_err());
         assert_eq!(
-            kind(op.parse(&json(404, "")).unwrap_err()),
+            api_kind(op.parse(&json(404, "")).unwrap_err()),
             ApiErrorKind::NotFound
         );
     }
@@ -207,10 +204,10 @@ mod tests {
         };
         assert_request_line(
             &list.request(&auth()).unwrap(),
-            sample!("cbu-getAgentLogfiles_request-json-http.txt"),
+            sample_v2!("cbu-getAgentLogfiles_request-json-http.txt"),
         );
         assert_eq!(
-            list.parse(&json(200, sample!("cbu-getAgentLogfiles_response.json")))
+            list.parse(&json(200, sample_v2!("cbu-getAgentLogfiles_response.json")))
                 .unwrap()
                 .logfiles
                 .len(),
@@ -223,17 +220,17 @@ mod tests {
         };
         assert_request_line(
             &get.request(&auth()).unwrap(),
-            sample!("cbu-getAgentLogfileDetails_request-json-http.txt"),
+            sample_v2!("cbu-getAgentLogfileDetails_request-json-http.txt"),
         );
         let l = get
             .parse(&json(
                 200,
-                sample!("cbu-getAgentLogfileDetails_response.json"),
+                sample_v2!("cbu-getAgentLogfileDetails_response.json"),
             ))
             .unwrap();
         assert_eq!(l.state, LogfileState::Completed);
         assert_eq!(
-            kind(get.parse(&json(404, "")).unwrap_err()),
+            api_kind(get.parse(&json(404, "")).unwrap_err()),
             ApiErrorKind::NotFound
         );
     }
@@ -246,11 +243,15 @@ mod tests {
             state: LogfileState::Started,
         };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("cbu-updateLogfile_request-json-http.txt"));
-        assert_body(&req, sample!("cbu-updateLogfile_request.json"), JSON_PATCH);
+        assert_request_line(&req, sample_v2!("cbu-updateLogfile_request-json-http.txt"));
+        assert_body(
+            &req,
+            sample_v2!("cbu-updateLogfile_request.json"),
+            JSON_PATCH,
+        );
         op.parse(&Response::new(204, "")).unwrap();
         assert_eq!(
-            kind(op.parse(&json(409, r#"{"message": "done"}"#)).unwrap_err()),
+            api_kind(op.parse(&json(409, r#"{"message": "done"}"#)).unwrap_err()),
             ApiErrorKind::Conflict
         );
         let back = UpdateLogfile {
@@ -272,11 +273,11 @@ mod tests {
         };
         assert_request_line(
             &op.request(&auth()).unwrap(),
-            sample!("cbu-deleteLogfile_request-json-http.txt"),
+            sample_v2!("cbu-deleteLogfile_request-json-http.txt"),
         );
         op.parse(&Response::new(204, "")).unwrap();
         assert_eq!(
-            kind(op.parse(&json(404, "")).unwrap_err()),
+            api_kind(op.parse(&json(404, "")).unwrap_err()),
             ApiErrorKind::NotFound
         );
         let bad = DeleteLogfile {

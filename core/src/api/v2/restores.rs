@@ -143,11 +143,12 @@ impl Operation for ListRestoreErrors {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::v2::backups::tests::{assert_conflict, auth, body, sample};
     use crate::api::{ApiErrorKind, SortDir, JSON_PATCH};
     use crate::lifecycle::RestoreState;
     use crate::model::v2::common::{PathFilter, PathType};
     use crate::model::wire::HexString;
+    use crate::test_support::v2::auth;
+    use crate::test_support::{assert_conflict, body, sample_v2};
     use crate::Error;
 
     const ID: &str = "e87e6f7d-d166-11e4-8689-c8e0eb190e3d";
@@ -161,7 +162,7 @@ mod tests {
 
     fn sample_body() -> StartRestoreBody {
         let hex: serde_json::Value =
-            serde_json::from_str(sample!("cbu-postRestore_request.json")).unwrap();
+            serde_json::from_str(sample_v2!("cbu-postRestore_request.json")).unwrap();
         StartRestoreBody {
             backup_id: "0d95d699-d16b-11e4-93bd-c8e0eb190e3d".into(),
             destination_agent_id: "74124b09-5bd3-4436-b3e4-87ef362e4df5".into(),
@@ -197,7 +198,7 @@ mod tests {
             Some("0f6e9f63600142f0a970911583522217")
         );
         let expected: serde_json::Value =
-            serde_json::from_str(sample!("cbu-postRestore_request.json")).unwrap();
+            serde_json::from_str(sample_v2!("cbu-postRestore_request.json")).unwrap();
         assert_eq!(body(&req), expected);
         assert_eq!(
             op.body.encrypted_password_hex.unwrap().to_bytes().len(),
@@ -210,7 +211,7 @@ mod tests {
         }
         .parse(&Response::new(
             201,
-            sample!("cbu-postRestore_response.json"),
+            sample_v2!("cbu-postRestore_response.json"),
         ))
         .unwrap();
         assert_eq!(r.state, RestoreState::StartRequested);
@@ -261,7 +262,7 @@ mod tests {
 
     #[test]
     fn the_reference_table_spelling_of_the_agent_id_is_read() {
-        let text = sample!("cbu-postRestore_request.json")
+        let text = sample_v2!("cbu-postRestore_request.json")
             .replace("destination_agent_id", "destination_agent_ID");
         let body: StartRestoreBody = serde_json::from_str(&text).unwrap();
         assert_eq!(body, sample_body());
@@ -285,7 +286,7 @@ mod tests {
         let list = op
             .parse(&Response::new(
                 200,
-                sample!("cbu-getRestores_response.json"),
+                sample_v2!("cbu-getRestores_response.json"),
             ))
             .unwrap();
         assert_eq!(list.restores[0].state, RestoreState::CompletedWithErrors);
@@ -317,7 +318,7 @@ mod tests {
         let r = op
             .parse(&Response::new(
                 200,
-                sample!("cbu-getRestoreDetails_response.json"),
+                sample_v2!("cbu-getRestoreDetails_response.json"),
             ))
             .unwrap();
         assert_eq!(
@@ -335,7 +336,8 @@ mod tests {
 
     #[test]
     fn update_restore_sends_a_json_patch() {
-        let patch: Patch = serde_json::from_str(sample!("cbu-updateRestore_request.json")).unwrap();
+        let patch: Patch =
+            serde_json::from_str(sample_v2!("cbu-updateRestore_request.json")).unwrap();
         let op = UpdateRestore {
             restore_id: ID.into(),
             patch,
@@ -350,15 +352,15 @@ mod tests {
         );
         assert_eq!(req.header_value("Content-Type"), Some(JSON_PATCH));
         let expected: serde_json::Value =
-            serde_json::from_str(sample!("cbu-updateRestore_request.json")).unwrap();
+            serde_json::from_str(sample_v2!("cbu-updateRestore_request.json")).unwrap();
         assert_eq!(body(&req), expected);
         op.parse(&Response::new(204, "")).unwrap();
         assert_conflict(
             op.parse(&Response::new(
                 409,
-                sample!("cbu-updateRestore_response409.json"),
+                sample_v2!("cbu-updateRestore_response409.json"),
             )),
-            sample!("cbu-updateRestore_response409.json"),
+            sample_v2!("cbu-updateRestore_response409.json"),
         );
         assert!(UpdateRestore {
             restore_id: "".into(),
@@ -379,7 +381,10 @@ mod tests {
             "/v2/110011/restores/e87e6f7d-d166-11e4-8689-c8e0eb190e3d/errors"
         );
         let report = op
-            .parse(&Response::new(200, sample!("cbu-getErrors_response.json")))
+            .parse(&Response::new(
+                200,
+                sample_v2!("cbu-getErrors_response.json"),
+            ))
             .unwrap();
         assert_eq!(report.count.value, 1);
         let entry = &report.list.unwrap()[0];

@@ -146,17 +146,10 @@ impl Operation for Ping {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::v2::agents::testing::{assert_body, assert_request_line, auth, json, sample};
     use crate::api::{ApiErrorKind, RetryAfter};
     use crate::model::v2::settings::all_online;
-    use crate::Error;
-
-    fn api_error(e: Error) -> ApiError {
-        match e {
-            Error::Api(api) => api,
-            other => panic!("not an API error: {other:?}"),
-        }
-    }
+    use crate::test_support::v2::{assert_request_line, auth};
+    use crate::test_support::{api_error, assert_body, json, sample_v2};
 
     #[test]
     fn agent_settings() {
@@ -165,10 +158,10 @@ mod tests {
         };
         assert_request_line(
             &op.request(&auth()).unwrap(),
-            sample!("cbu-getAgentConfig_request-json-http.txt"),
+            sample_v2!("cbu-getAgentConfig_request-json-http.txt"),
         );
         let s = op
-            .parse(&json(200, sample!("cbu-getAgentConfig_response.json")))
+            .parse(&json(200, sample_v2!("cbu-getAgentConfig_response.json")))
             .unwrap();
         assert_eq!(s.vaults[0].id, "7cd999c3-a0c3-4985-99d4-42b544685456");
         assert_eq!(
@@ -182,10 +175,13 @@ mod tests {
         let get = GetSummarySettings;
         assert_request_line(
             &get.request(&auth()).unwrap(),
-            sample!("cbu-getSummarySettings_request-json-http.txt"),
+            sample_v2!("cbu-getSummarySettings_request-json-http.txt"),
         );
         let settings = get
-            .parse(&json(200, sample!("cbu-getSummarySettings_response.json")))
+            .parse(&json(
+                200,
+                sample_v2!("cbu-getSummarySettings_response.json"),
+            ))
             .unwrap();
         assert_eq!(settings.notifications.len(), 2);
         assert!(get.parse(&json(500, "")).is_err());
@@ -194,9 +190,13 @@ mod tests {
         let req = put.request(&auth()).unwrap();
         assert_request_line(
             &req,
-            sample!("cbu-putSummarySettings_request-json-http.txt"),
+            sample_v2!("cbu-putSummarySettings_request-json-http.txt"),
         );
-        assert_body(&req, sample!("cbu-putSummarySettings_request.json"), JSON);
+        assert_body(
+            &req,
+            sample_v2!("cbu-putSummarySettings_request.json"),
+            JSON,
+        );
         put.parse(&Response::new(204, "")).unwrap();
         assert_eq!(
             api_error(put.parse(&json(400, r#"{"message": "x"}"#)).unwrap_err()).kind,
@@ -209,14 +209,14 @@ mod tests {
         let op = HealthCheck;
         assert_request_line(
             &op.request(&auth()).unwrap(),
-            sample!("cbu-getHealthCheck_request-json-http.txt"),
+            sample_v2!("cbu-getHealthCheck_request-json-http.txt"),
         );
         let up = op
-            .parse(&json(200, sample!("cbu-getHealthCheck1_response.json")))
+            .parse(&json(200, sample_v2!("cbu-getHealthCheck1_response.json")))
             .unwrap();
         assert!(all_online(&up));
         let down = op
-            .parse(&json(503, sample!("cbu-getHealthCheck2_response.json")))
+            .parse(&json(503, sample_v2!("cbu-getHealthCheck2_response.json")))
             .unwrap();
         assert!(!down["storage"]["cassandra"].online);
         let proxy = Response::new(503, "Service Unavailable").with_header("Retry-After", "5");
@@ -238,17 +238,23 @@ mod tests {
         };
         assert_request_line(
             &op.request(&auth()).unwrap(),
-            sample!("cbu-getHealthDetails_request-json-http.txt"),
+            sample_v2!("cbu-getHealthDetails_request-json-http.txt"),
         );
         assert!(
-            op.parse(&json(200, sample!("cbu-getHealthDetails1_response.json")))
-                .unwrap()
-                .online
+            op.parse(&json(
+                200,
+                sample_v2!("cbu-getHealthDetails1_response.json")
+            ))
+            .unwrap()
+            .online
         );
         assert!(
-            !op.parse(&json(503, sample!("cbu-getHealthDetails2_response.json")))
-                .unwrap()
-                .online
+            !op.parse(&json(
+                503,
+                sample_v2!("cbu-getHealthDetails2_response.json")
+            ))
+            .unwrap()
+            .online
         );
         assert!(op.parse(&json(404, "")).is_err());
     }
@@ -257,7 +263,7 @@ mod tests {
     fn ping() {
         assert_request_line(
             &Ping.request(&auth()).unwrap(),
-            sample!("cbu-getPing_request-json-http.txt"),
+            sample_v2!("cbu-getPing_request-json-http.txt"),
         );
         Ping.parse(&Response::new(204, "")).unwrap();
         assert_eq!(

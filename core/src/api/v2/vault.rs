@@ -234,30 +234,23 @@ impl Operation for GetPasswordVerificationResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::v2::agents::testing::{assert_body, assert_request_line, auth, json, sample};
     use crate::api::ApiErrorKind;
     use crate::model::v2::event::EventType;
     use crate::model::v2::vault::EncryptionAction;
-    use crate::Error;
+    use crate::test_support::v2::{assert_request_line, auth};
+    use crate::test_support::{api_error, assert_body, json, sample_v2};
 
     const AGENT: &str = "8f135b4f-7a69-4b8a-947f-5e80d772fd97";
-
-    fn api_error(e: Error) -> crate::api::ApiError {
-        match e {
-            Error::Api(api) => api,
-            other => panic!("not an API error: {other:?}"),
-        }
-    }
 
     #[test]
     fn move_vault() {
         let op = MoveVault {
             agent_id: AGENT.into(),
-            body: serde_json::from_str(sample!("cbu-postAgentVault_request.json")).unwrap(),
+            body: serde_json::from_str(sample_v2!("cbu-postAgentVault_request.json")).unwrap(),
         };
         let req = op.request(&auth()).unwrap();
-        assert_request_line(&req, sample!("cbu-postAgentVault_request-json-http.txt"));
-        assert_body(&req, sample!("cbu-postAgentVault_request.json"), JSON);
+        assert_request_line(&req, sample_v2!("cbu-postAgentVault_request-json-http.txt"));
+        assert_body(&req, sample_v2!("cbu-postAgentVault_request.json"), JSON);
         op.parse(&Response::new(204, "")).unwrap();
         assert_eq!(
             api_error(
@@ -273,17 +266,19 @@ mod tests {
     fn encryption_request_report_and_result() {
         let op = RequestVaultEncryption {
             agent_id: AGENT.into(),
-            body: serde_json::from_str(sample!("cbu-postAgentVaultEncryptionRequest_request.json"))
-                .unwrap(),
+            body: serde_json::from_str(sample_v2!(
+                "cbu-postAgentVaultEncryptionRequest_request.json"
+            ))
+            .unwrap(),
         };
         let req = op.request(&auth()).unwrap();
         assert_request_line(
             &req,
-            sample!("cbu-postAgentVaultEncryptionRequest_request-json-http.txt"),
+            sample_v2!("cbu-postAgentVaultEncryptionRequest_request-json-http.txt"),
         );
         assert_body(
             &req,
-            sample!("cbu-postAgentVaultEncryptionRequest_request.json"),
+            sample_v2!("cbu-postAgentVaultEncryptionRequest_request.json"),
             JSON,
         );
         let accepted = op
@@ -314,11 +309,11 @@ mod tests {
         let req = report.request(&auth()).unwrap();
         assert_request_line(
             &req,
-            sample!("cbu-postAgentVaultEncryptionReport_request-json-http.txt"),
+            sample_v2!("cbu-postAgentVaultEncryptionReport_request-json-http.txt"),
         );
         assert_body(
             &req,
-            sample!("cbu-postAgentVaultEncryptionReport_request.json"),
+            sample_v2!("cbu-postAgentVaultEncryptionReport_request.json"),
             JSON,
         );
         report.parse(&Response::new(204, "")).unwrap();
@@ -330,12 +325,12 @@ mod tests {
         };
         assert_request_line(
             &result.request(&auth()).unwrap(),
-            sample!("cbu-getAgentVaultEncryptionReport_request-json-http.txt"),
+            sample_v2!("cbu-getAgentVaultEncryptionReport_request-json-http.txt"),
         );
         let r = result
             .parse(&json(
                 200,
-                sample!("cbu-getAgentVaultEncryptionReport_response.json"),
+                sample_v2!("cbu-getAgentVaultEncryptionReport_response.json"),
             ))
             .unwrap();
         assert_eq!(r.header.event, EventType::VaultEncryptionEnabled);
@@ -359,17 +354,19 @@ mod tests {
     fn password_verification_request_report_and_result() {
         let op = RequestPasswordVerification {
             agent_id: AGENT.into(),
-            body: serde_json::from_str(sample!("cbu-postAgentVaultPasswordRequest_request.json"))
-                .unwrap(),
+            body: serde_json::from_str(sample_v2!(
+                "cbu-postAgentVaultPasswordRequest_request.json"
+            ))
+            .unwrap(),
         };
         let req = op.request(&auth()).unwrap();
         assert_request_line(
             &req,
-            sample!("cbu-postAgentVaultPasswordRequest_request-json-http.txt"),
+            sample_v2!("cbu-postAgentVaultPasswordRequest_request-json-http.txt"),
         );
         assert_body(
             &req,
-            sample!("cbu-postAgentVaultPasswordRequest_request.json"),
+            sample_v2!("cbu-postAgentVaultPasswordRequest_request.json"),
             JSON,
         );
         assert_eq!(
@@ -393,11 +390,11 @@ mod tests {
         let req = report.request(&auth()).unwrap();
         assert_request_line(
             &req,
-            sample!("cbu-postAgentVaultPasswordReport_request-json-http.txt"),
+            sample_v2!("cbu-postAgentVaultPasswordReport_request-json-http.txt"),
         );
         assert_body(
             &req,
-            sample!("cbu-postAgentVaultPasswordReport_request.json"),
+            sample_v2!("cbu-postAgentVaultPasswordReport_request.json"),
             JSON,
         );
         report.parse(&Response::new(204, "")).unwrap();
@@ -409,13 +406,13 @@ mod tests {
         };
         assert_request_line(
             &result.request(&auth()).unwrap(),
-            sample!("cbu-getAgentVaultPasswordReport_request-json-http.txt"),
+            sample_v2!("cbu-getAgentVaultPasswordReport_request-json-http.txt"),
         );
         assert!(
             result
                 .parse(&json(
                     200,
-                    sample!("cbu-getAgentVaultPasswordReport_response.json")
+                    sample_v2!("cbu-getAgentVaultPasswordReport_response.json")
                 ))
                 .unwrap()
                 .valid

@@ -107,12 +107,10 @@ impl<'de> Deserialize<'de> for ActivityState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::sample_v1;
     use serde_json::json;
 
-    const FEED: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/data/rackspace/samples-v1/getAgentActivity_response.json"
-    ));
+    const FEED: &str = sample_v1!("getAgentActivity_response.json");
 
     #[test]
     fn feeds_decode_ids_and_states() {

@@ -147,11 +147,9 @@ pub struct MigrateVaultRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::sample_v1;
 
-    const DETAILS: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/data/rackspace/samples-v1/getAgentServer_response.json"
-    ));
+    const DETAILS: &str = sample_v1!("getAgentServer_response.json");
 
     #[test]
     fn agent_details_decode_their_quirks() {

@@ -162,11 +162,9 @@ pub struct AvailableBackup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::sample_v1;
 
-    const REPORT: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/data/rackspace/samples-v1/getBackupReport_response.json"
-    ));
+    const REPORT: &str = sample_v1!("getBackupReport_response.json");
 
     #[test]
     fn reports_decode_counts_and_sizes() {

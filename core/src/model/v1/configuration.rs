@@ -231,23 +231,21 @@ impl<'de> Deserialize<'de> for LastBackupState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::sample_v1;
     use serde_json::json;
 
-    const CREATE: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/data/rackspace/samples-v1/createBackupConfiguration-request.json"
-    ));
-    const LIST: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/data/rackspace/samples-v1/getAllBackupConfigforAgent-response.json"
-    ));
+    const CREATE: &str = sample_v1!("createBackupConfiguration-request.json");
+    const LIST: &str = sample_v1!("getAllBackupConfigforAgent-response.json");
 
     #[test]
     fn a_create_request_is_typed_and_valid() {
         let spec: BackupConfigurationSpec = serde_json::from_str(CREATE).unwrap();
         assert_eq!(spec.frequency, Frequency::Weekly);
-        assert_eq!(spec.day_of_week_id.map(|d| d.0), Some(DayOfWeek::Friday));
-        assert_eq!(spec.version_retention.0, VersionRetention::Days30);
+        assert_eq!(
+            spec.day_of_week_id.map(|d| d.value),
+            Some(DayOfWeek::Friday)
+        );
+        assert_eq!(spec.version_retention.value, VersionRetention::Days30);
         assert_eq!(
             spec.start_time_am_pm.and_then(OrBlank::value),
             Some(AmPm::Pm)

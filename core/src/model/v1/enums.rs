@@ -210,12 +210,24 @@ mod tests {
     #[test]
     fn version_retention_travels_as_days() {
         let v: ById<VersionRetention> = serde_json::from_value(json!(30)).unwrap();
-        assert_eq!(v.0, VersionRetention::Days30);
+        assert_eq!(v.value, VersionRetention::Days30);
         assert_eq!(
-            serde_json::to_value(ById(VersionRetention::Indefinite)).unwrap(),
+            serde_json::to_value(ById::new(VersionRetention::Indefinite)).unwrap(),
             json!(0)
         );
         assert!(serde_json::from_value::<ById<VersionRetention>>(json!(45)).is_err());
+    }
+
+    #[test]
+    fn file_filter_ids_keep_their_form() {
+        for v in [json!("1"), json!(2)] {
+            let id: ById<FileFilter> = serde_json::from_value(v.clone()).unwrap();
+            assert_eq!(serde_json::to_value(id).unwrap(), v);
+        }
+        let id: ById<FileFilter> = serde_json::from_value(json!("2")).unwrap();
+        assert_eq!(id.value, FileFilter::Exclude);
+        let e = serde_json::from_value::<ById<FileFilter>>(json!(3)).unwrap_err();
+        assert!(e.to_string().contains("FileFilter id 3"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The v1.0 API's bodies (PascalCase JSON, `\/Date(ms)\/` dates, ids as
 //! numbers or numeric strings). One module per resource; the enumerations
-//! are in [`enums`], two v1-only wire forms in [`quirks`].
+//! are in [`enums`], a v1-only wire form in [`quirks`].
 //!
 //! States and the `Action` of `action-requested` are the lifecycle types
 //! ([`V1BackupState`](crate::lifecycle::V1BackupState),
@@ -30,7 +30,7 @@ pub use enums::{
     ActivityType, AgentStatus, AmPm, Architecture, Datacenter, DayOfWeek, FileFilter, FileItemType,
     Flavor, Frequency, LogLevel, MissedBackupAction, VersionRetention,
 };
-pub use quirks::{LooseId, OrBlank};
+pub use quirks::OrBlank;
 pub use restore::{
     Restore, RestoreActionRequest, RestoreFile, RestoreReport, RestoreSpec, UpdateRestoreRequest,
 };

@@ -1,75 +1,17 @@
-//! Two v1 wire forms that [`crate::model::wire`] does not cover, kept local
-//! to v1 because only v1 bodies show them:
+//! A v1 wire form that [`crate::model::wire`] does not cover, kept local to
+//! v1 because only v1 bodies show it: [`OrBlank`], an enum where the service
+//! writes `""` for "none" (e.g. `"StartTimeAmPm": ""`,
+//! `"DestinationDatacenter": ""`).
 //!
-//! * [`LooseId`]: an enum carried by its id, sometimes as a number (`2`) and
-//!   sometimes as a numeric string (`"1"`), written back in the form it came
-//!   in (`ById` always writes a number);
-//! * [`OrBlank`]: an enum where the service writes `""` for "none" (e.g.
-//!   `"StartTimeAmPm": ""`, `"DestinationDatacenter": ""`).
+//! (Enums carried by their v1 id, as a number or a numeric string, are
+//! [`ById`](crate::model::wire::ById).)
 
 use std::fmt;
 
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::model::wire::{LooseInt, WireId, WireName};
-
-/// An enum carried by its v1 id, as a JSON number or a numeric string; the
-/// form is remembered so a parsed body serialises back unchanged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct LooseId<E> {
-    /// The value.
-    pub value: E,
-    /// Whether the id travelled as a string.
-    pub quoted: bool,
-}
-
-impl<E> LooseId<E> {
-    /// A value written as a plain JSON number, as the reference's tables
-    /// describe the ids.
-    pub fn new(value: E) -> Self {
-        LooseId {
-            value,
-            quoted: false,
-        }
-    }
-}
-
-impl<E> From<E> for LooseId<E> {
-    fn from(value: E) -> Self {
-        LooseId::new(value)
-    }
-}
-
-impl<E: WireId> Serialize for LooseId<E> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        LooseInt {
-            value: self.value.wire_id(),
-            quoted: self.quoted,
-        }
-        .serialize(s)
-    }
-}
-
-impl<'de, E: WireId> Deserialize<'de> for LooseId<E> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = LooseInt::deserialize(d)?;
-        E::from_wire_id(n.value)
-            .map(|value| LooseId {
-                value,
-                quoted: n.quoted,
-            })
-            .ok_or_else(|| {
-                let ids: Vec<String> = E::ALL.iter().map(|v| v.wire_id().to_string()).collect();
-                de::Error::custom(format!(
-                    "unknown {} id {}; expected one of: {}",
-                    E::TYPE_NAME,
-                    n.value,
-                    ids.join(", ")
-                ))
-            })
-    }
-}
+use crate::model::wire::WireName;
 
 /// A named enum value, or the empty string the service writes when there is
 /// none. (JSON `null` is handled by wrapping this in `Option`.)
@@ -132,20 +74,8 @@ impl<'de, T: WireName> Deserialize<'de> for OrBlank<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::v1::enums::{Datacenter, FileFilter};
+    use crate::model::v1::enums::Datacenter;
     use serde_json::json;
-
-    #[test]
-    fn loose_ids_keep_their_form() {
-        for v in [json!("1"), json!(2)] {
-            let id: LooseId<FileFilter> = serde_json::from_value(v.clone()).unwrap();
-            assert_eq!(serde_json::to_value(id).unwrap(), v);
-        }
-        let id: LooseId<FileFilter> = serde_json::from_value(json!("2")).unwrap();
-        assert_eq!(id.value, FileFilter::Exclude);
-        let e = serde_json::from_value::<LooseId<FileFilter>>(json!(3)).unwrap_err();
-        assert!(e.to_string().contains("FileFilter id 3"), "{e}");
-    }
 
     #[test]
     fn blank_is_distinct_from_a_value() {

@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use super::agent::PublicKey;
 use super::backup::ReportError;
 use super::enums::{Datacenter, FileFilter, FileItemType, Flavor};
-use super::quirks::LooseId;
 use crate::lifecycle::{apply_v1_action, RestoreState, V1Action, V1RestoreState};
 use crate::model::wire::{ById, HexString, HumanSize, LooseInt, MsDate};
 use crate::{Error, Result};
@@ -135,7 +134,7 @@ pub struct RestoreFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file_path_encoded: Option<String>,
     /// 1 Include, 2 Exclude.
-    pub filter: LooseId<FileFilter>,
+    pub filter: ById<FileFilter>,
     /// The restore it belongs to (requests).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<i64>,
@@ -143,7 +142,7 @@ pub struct RestoreFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restore_id: Option<i64>,
     /// 0 File, 1 Folder, 2 Database.
-    pub file_item_type: LooseId<FileItemType>,
+    pub file_item_type: ById<FileItemType>,
     /// Id of this entry.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file_id: Option<i64>,
@@ -193,11 +192,9 @@ pub struct RestoreReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::sample_v1;
 
-    const DETAILS: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/data/rackspace/samples-v1/getRestoreDetails_response.json"
-    ));
+    const DETAILS: &str = sample_v1!("getRestoreDetails_response.json");
 
     fn action(action: V1Action, password: Option<&str>) -> RestoreActionRequest {
         RestoreActionRequest {
@@ -210,7 +207,7 @@ mod tests {
     #[test]
     fn restore_details_carry_the_state_by_id() {
         let r: Restore = serde_json::from_str(DETAILS).unwrap();
-        assert_eq!(r.restore_state_id.0, V1RestoreState::Completed);
+        assert_eq!(r.restore_state_id.value, V1RestoreState::Completed);
         assert_eq!(r.spec.backup_data_center, Some(Datacenter::Dfw));
         assert_eq!(r.encrypted_password, None);
         assert_eq!(r.public_key.unwrap().exponent_hex.digits(), "10001");

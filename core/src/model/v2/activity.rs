@@ -86,14 +86,12 @@ pub struct ActivityList {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::sample_v2;
 
     #[test]
     fn type_and_state_parse_together() {
-        let list: ActivityList = serde_json::from_str(include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/data/rackspace/samples-v2/cbu-getProjectActivities_response.json"
-        )))
-        .unwrap();
+        let list: ActivityList =
+            serde_json::from_str(sample_v2!("cbu-getProjectActivities_response.json")).unwrap();
         let kinds: Vec<_> = list.activities.iter().map(|a| a.state.kind()).collect();
         assert_eq!(
             kinds,

@@ -266,17 +266,15 @@ pub struct AgentStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::sample_v2;
 
-    const DETAILS: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/data/rackspace/samples-v2/cbu-getAgentDetails_response.json"
-    ));
+    const DETAILS: &str = sample_v2!("cbu-getAgentDetails_response.json");
 
     #[test]
     fn agent_details_expose_typed_values() {
         let agent: Agent = serde_json::from_str(DETAILS).unwrap();
         assert_eq!(agent.host.flavor, HostFlavor::Nova);
-        assert_eq!(agent.host.addresses[1].version.0, IpVersion::V6);
+        assert_eq!(agent.host.addresses[1].version.value, IpVersion::V6);
         assert_eq!(
             agent.rsa_public_key.exponent.to_bytes(),
             vec![0x01, 0x00, 0x01]

@@ -70,14 +70,12 @@ pub struct BrowseResult {
 mod tests {
     use super::*;
     use crate::model::v2::event::EventType;
+    use crate::test_support::sample_v2;
 
     #[test]
     fn browse_results_carry_items() {
-        let r: BrowseResult = serde_json::from_str(include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/data/rackspace/samples-v2/cbu-getBackupBrowseResult_response.json"
-        )))
-        .unwrap();
+        let r: BrowseResult =
+            serde_json::from_str(sample_v2!("cbu-getBackupBrowseResult_response.json")).unwrap();
         assert_eq!(r.header.event, EventType::BackupBrowsed);
         assert_eq!(
             r.header.request_id.as_deref(),

@@ -551,6 +551,7 @@ fn is_under(path: &str, folder: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::sample_v2;
 
     fn filter(kind: PathType, path: &str) -> PathFilter {
         PathFilter {
@@ -704,10 +705,7 @@ mod tests {
 
     #[test]
     fn next_backup_is_found_inside_or_beside_backups() {
-        let text = include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/data/rackspace/samples-v2/cbu-postConfig_response.json"
-        ));
+        let text = sample_v2!("cbu-postConfig_response.json");
         let c: Configuration = serde_json::from_str(text).unwrap();
         let when = Timestamp::parse("2014-08-05T20:22:21Z").unwrap();
         assert_eq!(c.next_backup().and_then(|n| n.scheduled_time), Some(when));
@@ -715,10 +713,7 @@ mod tests {
             c.backups.as_ref().and_then(|b| b.last_completed.as_ref()),
             None
         );
-        let text = include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/data/rackspace/samples-v2/cbu-getConfigurationDetails_response.json"
-        ));
+        let text = sample_v2!("cbu-getConfigurationDetails_response.json");
         let c: Configuration = serde_json::from_str(text).unwrap();
         assert_eq!(c.next_backup().and_then(|n| n.scheduled_time), Some(when));
         assert_eq!(c.schedule.unwrap().recurrence, vec![Recurrence::hourly(2)]);
@@ -727,10 +722,7 @@ mod tests {
 
     #[test]
     fn create_body_rules() {
-        let text = include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/data/rackspace/samples-v2/cbu-postConfig_request.json"
-        ));
+        let text = sample_v2!("cbu-postConfig_request.json");
         let body: CreateConfigurationBody = serde_json::from_str(text).unwrap();
         body.validate().unwrap();
 

@@ -324,14 +324,12 @@ pub struct AgentEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::sample_v2;
 
     #[test]
     fn progress_events_expose_their_counters() {
-        let list: EventList = serde_json::from_str(include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/data/rackspace/samples-v2/cbu-getRestoreEvents_response.json"
-        )))
-        .unwrap();
+        let list: EventList =
+            serde_json::from_str(sample_v2!("cbu-getRestoreEvents_response.json")).unwrap();
         let progress = list
             .events
             .iter()

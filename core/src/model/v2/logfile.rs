@@ -41,14 +41,12 @@ pub struct LogfileList {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::sample_v2;
 
     #[test]
     fn completed_logfiles_have_a_temp_url() {
-        let l: Logfile = serde_json::from_str(include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/data/rackspace/samples-v2/cbu-getAgentLogfileDetails_response.json"
-        )))
-        .unwrap();
+        let l: Logfile =
+            serde_json::from_str(sample_v2!("cbu-getAgentLogfileDetails_response.json")).unwrap();
         assert_eq!(l.state, LogfileState::Completed);
         assert!(l.temp_url().unwrap().contains("temp_url_sig="));
         let e = serde_json::from_str::<Logfile>(

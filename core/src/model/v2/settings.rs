@@ -225,14 +225,12 @@ pub fn all_online(report: &HealthReport) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::sample_v2;
 
     #[test]
     fn agent_settings_expose_typed_values() {
-        let s: AgentSettings = serde_json::from_str(include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/data/rackspace/samples-v2/cbu-getAgentConfig_response.json"
-        )))
-        .unwrap();
+        let s: AgentSettings =
+            serde_json::from_str(sample_v2!("cbu-getAgentConfig_response.json")).unwrap();
         assert_eq!(s.system_preferences.logging.level, LogLevel::Warn);
         assert_eq!(
             s.system_preferences
@@ -249,16 +247,10 @@ mod tests {
 
     #[test]
     fn health_reports_tell_whether_all_systems_are_online() {
-        let up: HealthReport = serde_json::from_str(include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/data/rackspace/samples-v2/cbu-getHealthCheck1_response.json"
-        )))
-        .unwrap();
-        let down: HealthReport = serde_json::from_str(include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/data/rackspace/samples-v2/cbu-getHealthCheck2_response.json"
-        )))
-        .unwrap();
+        let up: HealthReport =
+            serde_json::from_str(sample_v2!("cbu-getHealthCheck1_response.json")).unwrap();
+        let down: HealthReport =
+            serde_json::from_str(sample_v2!("cbu-getHealthCheck2_response.json")).unwrap();
         assert!(all_online(&up));
         assert!(!all_online(&down));
         assert_eq!(up["transport"]["pecan"].node.as_deref(), Some("phx-web-01"));

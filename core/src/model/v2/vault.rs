@@ -91,6 +91,7 @@ pub struct VaultPasswordResult {
 mod tests {
     use super::*;
     use crate::model::v2::event::EventType;
+    use crate::test_support::sample_v2;
 
     #[test]
     fn requests_send_null_for_absent_passwords_and_agents() {
@@ -114,11 +115,9 @@ mod tests {
 
     #[test]
     fn results_are_events() {
-        let r: VaultPasswordResult = serde_json::from_str(include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/data/rackspace/samples-v2/cbu-getAgentVaultPasswordReport_response.json"
-        )))
-        .unwrap();
+        let r: VaultPasswordResult =
+            serde_json::from_str(sample_v2!("cbu-getAgentVaultPasswordReport_response.json"))
+                .unwrap();
         assert_eq!(r.header.event, EventType::VaultPasswordVerified);
         assert!(r.valid);
         assert!(serde_json::from_str::<VaultEncryptionReport>(
