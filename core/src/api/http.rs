@@ -159,6 +159,12 @@ impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
     }
+
+    /// Whether the body is empty or only whitespace: "no body", as
+    /// [`parse_empty`] accepts it.
+    pub(crate) fn body_is_blank(&self) -> bool {
+        self.body.iter().all(u8::is_ascii_whitespace)
+    }
 }
 
 fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -327,7 +333,7 @@ pub fn parse_json<T: DeserializeOwned>(
 /// Checks for one of `ok` statuses and an empty (or whitespace) body, as 204s have.
 pub fn parse_empty(operation: &str, response: &Response, ok: &[u16]) -> Result<()> {
     check_status(operation, response, ok)?;
-    if response.body.iter().all(u8::is_ascii_whitespace) {
+    if response.body_is_blank() {
         Ok(())
     } else {
         Err(Error::InvalidJson {

@@ -131,7 +131,7 @@ impl Operation for DeleteAgent {
     }
 
     fn parse(&self, response: &Response) -> Result<Option<MachineAgentRef>> {
-        if response.body.iter().all(u8::is_ascii_whitespace) {
+        if response.body_is_blank() {
             parse_empty(Self::NAME, response, &[204]).map(|()| None)
         } else {
             parse_json(Self::NAME, response, &[204]).map(Some)

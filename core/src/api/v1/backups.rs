@@ -39,7 +39,7 @@ impl Operation for RequestBackupAction {
     fn parse(&self, response: &Response) -> Result<Option<i64>> {
         match self.action {
             V1Action::StartManual => parse_integer(Self::NAME, response, &[200]).map(Some),
-            V1Action::StopManual if response.body.iter().all(u8::is_ascii_whitespace) => {
+            V1Action::StopManual if response.body_is_blank() => {
                 parse_empty(Self::NAME, response, &[200, 204]).map(|()| None)
             }
             V1Action::StopManual => parse_integer(Self::NAME, response, &[200, 204]).map(Some),

@@ -4,9 +4,10 @@
 use json_patch::Patch;
 use serde_json::{json, Value};
 
+use super::patch_request;
 use crate::api::{
     check_status, parse_empty, parse_json, require_id, Auth, Method, Operation, Request, Response,
-    JSON, JSON_PATCH,
+    JSON,
 };
 use crate::model::v2::agent::{
     Agent, AgentList, AgentStatus, HostFlavor, LogLevel, NewAgent, TokenRequest, TokenResponse,
@@ -202,12 +203,7 @@ impl Operation for UpdateAgent {
     const NAME: &'static str = "update agent";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        require_id("agent_id", &self.agent_id)?;
-        if self.patch.0.is_empty() {
-            return Err(Error::argument("patch", "must hold at least one operation"));
-        }
-        auth.request(Method::Patch, "v2", &["agents", &self.agent_id])
-            .json_body(JSON_PATCH, &self.patch)
+        patch_request(auth, "agents", "agent_id", &self.agent_id, &self.patch)
     }
 
     fn parse(&self, response: &Response) -> Result<()> {
@@ -260,7 +256,7 @@ impl Operation for GetAgentStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{ApiErrorKind, RetryAfter};
+    use crate::api::{ApiErrorKind, RetryAfter, JSON_PATCH};
     use crate::test_support::v2::{assert_request_line, auth};
     use crate::test_support::{api_error, assert_body, json, sample_v2};
 

@@ -4,7 +4,7 @@
 
 use json_patch::Patch;
 
-use super::{item_request, patch_request};
+use super::{item_request, paged_get, patch_request};
 use crate::api::{
     parse_empty, parse_json, require_id, Auth, Method, Operation, Page, Request, Response, JSON,
 };
@@ -67,9 +67,7 @@ impl Operation for ListBackups {
     const NAME: &'static str = "list backups";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        let mut request = self
-            .page
-            .apply(auth.request(Method::Get, "v2", &["backups"]))?;
+        let mut request = paged_get(auth, &["backups"], &self.page)?;
         if let Some(r) = self.restorable {
             request = request.query("restorable", r.to_string());
         }

@@ -2,6 +2,7 @@
 //! The client posts a request (202 + `Location`), then reads the result,
 //! which is 404 until the agent has answered.
 
+use super::sub_item_request;
 use crate::api::v2::agents::Accepted;
 use crate::api::{parse_json, require_id, Auth, Method, Operation, Request, Response, JSON};
 use crate::model::v2::browse::{BackupBrowseRequest, BrowseResult, HostBrowseRequest};
@@ -11,17 +12,16 @@ use crate::Result;
 fn browse_request(
     auth: &Auth,
     method: Method,
-    (collection, id_name, id): (&str, &str, &str),
+    item: (&str, &str, &str),
     request_id: Option<&str>,
 ) -> Result<Request> {
-    require_id(id_name, id)?;
-    match request_id {
-        Some(r) => {
-            require_id("request_id", r)?;
-            Ok(auth.request(method, "v2", &[collection, id, "browse-requests", r]))
-        }
-        None => Ok(auth.request(method, "v2", &[collection, id, "browse-requests"])),
-    }
+    sub_item_request(
+        auth,
+        method,
+        item,
+        "browse-requests",
+        request_id.map(|r| ("request_id", r)),
+    )
 }
 
 /// Ask an agent to list a folder of its host

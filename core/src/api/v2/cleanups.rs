@@ -4,7 +4,7 @@
 
 use json_patch::Patch;
 
-use super::{item_request, patch_request};
+use super::{item_request, paged_get, patch_request};
 use crate::api::{
     parse_empty, parse_json, require_id, Auth, Method, Operation, Page, Request, Response, JSON,
 };
@@ -46,8 +46,7 @@ impl Operation for ListCleanups {
     const NAME: &'static str = "list cleanups";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        self.page
-            .apply(auth.request(Method::Get, "v2", &["cleanups"]))
+        paged_get(auth, &["cleanups"], &self.page)
     }
 
     fn parse(&self, response: &Response) -> Result<CleanupList> {

@@ -4,12 +4,27 @@
 use json_patch::Patch;
 use serde_json::json;
 
-use crate::api::{
-    parse_empty, parse_json, require_id, Auth, Method, Operation, Request, Response, JSON_PATCH,
-};
+use super::sub_item_request;
+use crate::api::{parse_empty, parse_json, Auth, Method, Operation, Request, Response, JSON_PATCH};
 use crate::lifecycle::LogfileState;
 use crate::model::v2::logfile::{Logfile, LogfileList};
 use crate::{Error, Result};
+
+/// `{method} /v2/{project}/agents/{agent_id}/logfiles[/{logfile_id}]`, ids checked.
+fn logfile_request(
+    auth: &Auth,
+    method: Method,
+    agent_id: &str,
+    logfile_id: Option<&str>,
+) -> Result<Request> {
+    sub_item_request(
+        auth,
+        method,
+        ("agents", "agent_id", agent_id),
+        "logfiles",
+        logfile_id.map(|id| ("logfile_id", id)),
+    )
+}
 
 /// Ask an agent to upload its log file to Cloud Files
 /// (`POST /v2/{project}/agents/{agent_id}/logfiles`, 202 with the new log file).
@@ -24,8 +39,7 @@ impl Operation for RequestLogfile {
     const NAME: &'static str = "request log file";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        require_id("agent_id", &self.agent_id)?;
-        Ok(auth.request(Method::Post, "v2", &["agents", &self.agent_id, "logfiles"]))
+        logfile_request(auth, Method::Post, &self.agent_id, None)
     }
 
     fn parse(&self, response: &Response) -> Result<Logfile> {
@@ -45,8 +59,7 @@ impl Operation for ListLogfiles {
     const NAME: &'static str = "list log files";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        require_id("agent_id", &self.agent_id)?;
-        Ok(auth.request(Method::Get, "v2", &["agents", &self.agent_id, "logfiles"]))
+        logfile_request(auth, Method::Get, &self.agent_id, None)
     }
 
     fn parse(&self, response: &Response) -> Result<LogfileList> {
@@ -68,13 +81,7 @@ impl Operation for GetLogfile {
     const NAME: &'static str = "get log file";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        require_id("agent_id", &self.agent_id)?;
-        require_id("logfile_id", &self.logfile_id)?;
-        Ok(auth.request(
-            Method::Get,
-            "v2",
-            &["agents", &self.agent_id, "logfiles", &self.logfile_id],
-        ))
+        logfile_request(auth, Method::Get, &self.agent_id, Some(&self.logfile_id))
     }
 
     fn parse(&self, response: &Response) -> Result<Logfile> {
@@ -118,15 +125,8 @@ impl Operation for UpdateLogfile {
     const NAME: &'static str = "update log file";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        require_id("agent_id", &self.agent_id)?;
-        require_id("logfile_id", &self.logfile_id)?;
-        let patch = self.patch()?;
-        auth.request(
-            Method::Patch,
-            "v2",
-            &["agents", &self.agent_id, "logfiles", &self.logfile_id],
-        )
-        .json_body(JSON_PATCH, &patch)
+        let request = logfile_request(auth, Method::Patch, &self.agent_id, Some(&self.logfile_id))?;
+        request.json_body(JSON_PATCH, &self.patch()?)
     }
 
     fn parse(&self, response: &Response) -> Result<()> {
@@ -148,13 +148,7 @@ impl Operation for DeleteLogfile {
     const NAME: &'static str = "delete log file";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        require_id("agent_id", &self.agent_id)?;
-        require_id("logfile_id", &self.logfile_id)?;
-        Ok(auth.request(
-            Method::Delete,
-            "v2",
-            &["agents", &self.agent_id, "logfiles", &self.logfile_id],
-        ))
+        logfile_request(auth, Method::Delete, &self.agent_id, Some(&self.logfile_id))
     }
 
     fn parse(&self, response: &Response) -> Result<()> {

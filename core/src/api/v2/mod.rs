@@ -38,6 +38,26 @@ pub(crate) fn item_request(
     Ok(auth.request(method, "v2", &segments))
 }
 
+/// `{method} /v2/{project_id}/{collection}/{id}/{sub}[/{sub_id}]`, after
+/// checking the id and then the sub-resource's id (each named in errors):
+/// the browse, vault and log-file requests under an agent or a backup.
+pub(crate) fn sub_item_request(
+    auth: &Auth,
+    method: Method,
+    (collection, id_name, id): (&str, &str, &str),
+    sub: &str,
+    sub_id: Option<(&str, &str)>,
+) -> Result<Request> {
+    require_id(id_name, id)?;
+    match sub_id {
+        Some((sub_id_name, sub_id)) => {
+            require_id(sub_id_name, sub_id)?;
+            Ok(auth.request(method, "v2", &[collection, id, sub, sub_id]))
+        }
+        None => Ok(auth.request(method, "v2", &[collection, id, sub])),
+    }
+}
+
 /// `PATCH /v2/{project_id}/{collection}/{id}` with `patch` as an
 /// `application/json-patch+json` body. An empty patch is refused: it would
 /// change nothing, so sending one is a caller's mistake.

@@ -4,7 +4,7 @@
 
 use json_patch::Patch;
 
-use super::{item_request, patch_request};
+use super::{item_request, paged_get, patch_request};
 use crate::api::{parse_empty, parse_json, Auth, Method, Operation, Page, Request, Response, JSON};
 use crate::model::v2::common::ErrorReport;
 use crate::model::v2::restore::{Restore, RestoreList, StartRestoreBody};
@@ -44,8 +44,7 @@ impl Operation for ListRestores {
     const NAME: &'static str = "list restores";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        self.page
-            .apply(auth.request(Method::Get, "v2", &["restores"]))
+        paged_get(auth, &["restores"], &self.page)
     }
 
     fn parse(&self, response: &Response) -> Result<RestoreList> {

@@ -3,6 +3,7 @@
 //! client posts a request (202 + `Location`), the agent posts its report, the
 //! client reads the result (404 until the agent has reported).
 
+use super::sub_item_request;
 use crate::api::v2::agents::Accepted;
 use crate::api::{
     parse_empty, parse_json, require_id, Auth, Method, Operation, Request, Response, JSON,
@@ -24,14 +25,13 @@ fn agent_request(
     collection: &str,
     request_id: Option<&str>,
 ) -> Result<Request> {
-    require_id("agent_id", agent_id)?;
-    match request_id {
-        Some(id) => {
-            require_id("request_id", id)?;
-            Ok(auth.request(method, "v2", &["agents", agent_id, collection, id]))
-        }
-        None => Ok(auth.request(method, "v2", &["agents", agent_id, collection])),
-    }
+    sub_item_request(
+        auth,
+        method,
+        ("agents", "agent_id", agent_id),
+        collection,
+        request_id.map(|id| ("request_id", id)),
+    )
 }
 
 /// Give an agent another agent's vault (`POST /v2/{project}/agents/{agent_id}/vault`, 204).
