@@ -205,7 +205,13 @@ fn users_stop_and_agents_finish() {
     let resume =
         patch_from_value(json!([{"op": "replace", "path": "/state", "value": "in_progress"}]))
             .unwrap();
-    assert!(validate_patch(Endpoint::Restore, &next, &resume, agent()).is_err());
+    let (_, why) = rejection(
+        Endpoint::Restore,
+        next.clone(),
+        serde_json::to_value(&resume).unwrap(),
+        agent(),
+    );
+    assert!(why.contains("a stop was requested"), "{why}");
 }
 
 #[test]
@@ -241,7 +247,7 @@ fn agent_and_configuration_and_logfile_policies() {
         "ORD"
     );
 
-    let c = json!({"name": "a", "enabled": false, "retention": {"days": 30}});
+    let c = json!({"name": "a", "enabled": false, "retention": {"days": 30}, "schedule": null, "notifications": []});
     let p = parse_patch(&sample("cbu-updateConfiguration_request.json")).unwrap();
     assert_eq!(
         validate_patch(Endpoint::Configuration, &c, &p, user()).unwrap()["enabled"],
@@ -256,7 +262,13 @@ fn agent_and_configuration_and_logfile_policies() {
     );
     let days = patch_from_value(json!([{"op": "replace", "path": "/retention/days", "value": -1}]))
         .unwrap();
-    assert!(validate_patch(Endpoint::Configuration, &c, &days, user()).is_err());
+    let (_, why) = rejection(
+        Endpoint::Configuration,
+        c.clone(),
+        serde_json::to_value(&days).unwrap(),
+        user(),
+    );
+    assert!(why.contains("non-negative integer"), "{why}");
     let schedule = patch_from_value(json!([{"op": "replace", "path": "/schedule", "value":
         {"recurrence": ["RRULE:FREQ=WEEKLY;INTERVAL=1;BYDAY=TH;BYHOUR=14;BYMINUTE=0"], "time_zone": "US/Central"}}])).unwrap();
     assert!(validate_patch(Endpoint::Configuration, &c, &schedule, user()).is_ok());
@@ -283,5 +295,66 @@ fn agent_and_configuration_and_logfile_policies() {
     assert_eq!(started["state"], "started");
     let back = patch_from_value(json!([{"op": "replace", "path": "/state", "value": "requested"}]))
         .unwrap();
-    assert!(validate_patch(Endpoint::Logfile, &started, &back, agent()).is_err());
+    let (_, why) = rejection(
+        Endpoint::Logfile,
+        started.clone(),
+        serde_json::to_value(&back).unwrap(),
+        agent(),
+    );
+    assert!(why.contains("from started to requested"), "{why}");
+}
+
+#[test]
+fn a_finished_resource_answers_409_whatever_the_patch() {
+    let bad = patch_from_value(json!([{"op": "remove", "path": "/errors"}])).unwrap();
+    match validate_patch(Endpoint::Restore, &restore("failed"), &bad, user()).unwrap_err() {
+        Error::PatchConflict { state, .. } => assert_eq!(state, "failed"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn the_scheduler_marks_unstarted_backups_missed() {
+    let missed =
+        patch_from_value(json!([{"op": "replace", "path": "/state", "value": "missed"}])).unwrap();
+    let sched = PatchContext::new(Actor::Scheduler);
+    let next = validate_patch(
+        Endpoint::Backup,
+        &json!({"state": "start_scheduled"}),
+        &missed,
+        sched,
+    )
+    .unwrap();
+    assert_eq!(next["state"], "missed");
+    let (_, why) = rejection(
+        Endpoint::Backup,
+        json!({"state": "in_progress"}),
+        serde_json::to_value(&missed).unwrap(),
+        sched,
+    );
+    assert!(why.contains("may not"), "{why}");
+}
+
+#[test]
+fn regions_are_checked_and_replace_needs_the_member() {
+    let empty = PatchContext {
+        vault_empty: Some(true),
+        ..user()
+    };
+    let a = json!({"enabled": true, "vault": {"region": "DFW"}});
+    let (_, why) = rejection(
+        Endpoint::Agent,
+        a,
+        json!([{"op": "replace", "path": "/vault/region", "value": "MARS"}]),
+        empty,
+    );
+    assert!(why.contains("MARS") && why.contains("DFW"), "{why}");
+    // Configurations take `replace` only, and RFC 6902's replace needs an existing member.
+    let c = json!({"name": "a"});
+    let p =
+        patch_from_value(json!([{"op": "replace", "path": "/enabled", "value": true}])).unwrap();
+    match validate_patch(Endpoint::Configuration, &c, &p, user()).unwrap_err() {
+        Error::PatchRejected { index, .. } => assert_eq!(index, Some(0)),
+        other => panic!("unexpected {other:?}"),
+    }
 }

@@ -9,8 +9,10 @@
 //!   after `stop_requested` the agent may only report a terminal state;
 //! * terminal states absorb: any change is a conflict (HTTP 409) naming the state;
 //! * only the user starts things (v1 `StartManual`: `Creating` -> `StartRequested`);
-//!   the scheduler creates scheduled backups and may mark a not-yet-running
-//!   backup `missed` or `skipped`.
+//!   a not-started (`Creating`) resource is otherwise non-terminal like any
+//!   other: the user may stop it, the agent may end it;
+//! * the scheduler creates scheduled backups and may mark a backup that has not
+//!   begun running `missed` or `skipped`.
 
 use std::fmt;
 
@@ -191,15 +193,18 @@ pub fn transition<S: Lifecycle>(from: S, to: S, actor: Actor) -> Result<Step<S>,
     match from.phase() {
         Phase::Terminal => Err(reject(Rejection::Terminal)),
         _ if from == to => Ok(Step::Unchanged(from)),
-        Phase::NotStarted => {
-            if actor == Actor::User && S::start_target() == Some(to) {
-                changed
-            } else if actor == Actor::User {
+        // Not started (v1 `Creating`): like any non-terminal state it may be
+        // ended by the agent or stopped by the user, but only a user's start
+        // moves it into progress.
+        Phase::NotStarted => match to.phase() {
+            Phase::Terminal if to.may_finish(from, actor) => changed,
+            Phase::StopRequested if actor == Actor::User => changed,
+            _ if actor == Actor::User && S::start_target() == Some(to) => changed,
+            Phase::Progress(_) if actor == Actor::User || to.may_progress(actor) => {
                 Err(reject(Rejection::NotStarted))
-            } else {
-                Err(reject(Rejection::NotPermitted))
             }
-        }
+            _ => Err(reject(Rejection::NotPermitted)),
+        },
         Phase::StopRequested => match to.phase() {
             Phase::Terminal if to.may_finish(from, actor) => changed,
             Phase::Terminal => Err(reject(Rejection::NotPermitted)),
@@ -313,15 +318,16 @@ impl Lifecycle for BackupState {
         Some(BackupState::StopRequested)
     }
     fn may_finish(self, from: Self, actor: Actor) -> bool {
-        // The scheduler only judges runs that have not begun: it knows a run
-        // was missed, or skipped because the previous one is still going.
+        // The agent may end any run in any terminal state; the scheduler only
+        // judges runs that have not begun (missed, or skipped because the
+        // previous one is still going).
         let not_running = matches!(from.phase(), Phase::Progress(0 | 1));
-        match self {
-            BackupState::Missed => actor == Actor::Scheduler && not_running,
-            BackupState::Skipped => {
-                actor == Actor::Agent || (actor == Actor::Scheduler && not_running)
+        match actor {
+            Actor::Agent => true,
+            Actor::Scheduler => {
+                matches!(self, BackupState::Missed | BackupState::Skipped) && not_running
             }
-            _ => actor == Actor::Agent,
+            Actor::User => false,
         }
     }
 }

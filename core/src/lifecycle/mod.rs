@@ -7,7 +7,7 @@
 //! let step = transition(RestoreState::Queued, RestoreState::InProgress, Actor::Agent).unwrap();
 //! assert_eq!(step, Step::Changed { from: RestoreState::Queued, to: RestoreState::InProgress });
 //! assert!(transition(RestoreState::Completed, RestoreState::Failed, Actor::Agent).unwrap_err().is_conflict());
-//! assert_eq!(allowed_actions(RestoreState::Creating), vec![Action::Start]);
+//! assert_eq!(allowed_actions(RestoreState::Creating), vec![Action::Start, Action::Stop]);
 //! ```
 
 mod machine;

@@ -15,4 +15,4 @@ mod document;
 mod policy;
 
 pub use document::{apply_patch, op_name, parse_patch, patch_from_value, Patch, PatchOperation};
-pub use policy::{apply_typed_patch, validate_patch, Endpoint, PatchContext};
+pub use policy::{apply_patch_in_place, apply_typed_patch, validate_patch, Endpoint, PatchContext};

@@ -10,6 +10,7 @@ use super::document::{apply_patch, op_name, Patch, PatchOperation};
 use crate::lifecycle::{
     transition, Actor, BackupState, CleanupState, Lifecycle, LogfileState, RestoreState,
 };
+use crate::model::v1::enums::Datacenter;
 use crate::model::v2::agent::LogLevel;
 use crate::model::v2::common::{ErrorReport, PathFilter};
 use crate::model::v2::configuration::{
@@ -83,6 +84,8 @@ enum ValueKind {
     Filters,
     /// One of the agent log levels.
     LogLevel,
+    /// One of the documented regions (datacenters).
+    Region,
 }
 
 /// One patchable path.
@@ -97,7 +100,8 @@ struct Rule {
 
 const AGENT: &[Actor] = &[Actor::Agent];
 const USER: &[Actor] = &[Actor::User];
-const USER_OR_AGENT: &[Actor] = &[Actor::User, Actor::Agent];
+/// Who may ask for a state change; the lifecycle decides which changes each may make.
+const ANY_ACTOR: &[Actor] = &[Actor::User, Actor::Agent, Actor::Scheduler];
 
 const fn rule(path: &'static str, kind: ValueKind, actors: &'static [Actor]) -> Rule {
     Rule {
@@ -108,7 +112,7 @@ const fn rule(path: &'static str, kind: ValueKind, actors: &'static [Actor]) -> 
     }
 }
 
-const STATE: Rule = rule("/state", ValueKind::State, USER_OR_AGENT);
+const STATE: Rule = rule("/state", ValueKind::State, ANY_ACTOR);
 const STARTED: Rule = Rule {
     path: "/started_time",
     aliases: &["/started-time"],
@@ -179,7 +183,7 @@ const CONFIGURATION_RULES: &[Rule] = &[
 
 const AGENT_RULES: &[Rule] = &[
     rule("/enabled", ValueKind::Bool, USER),
-    rule("/vault/region", ValueKind::Text, USER),
+    rule("/vault/region", ValueKind::Region, USER),
     rule("/vault/use_internal", ValueKind::Bool, USER),
     Rule {
         path: "/log_level",
@@ -252,8 +256,9 @@ pub fn validate_patch(
             reason: "the patch has no operations".into(),
         });
     }
-    let checked = check_operations(endpoint, patch, context.actor)?;
+    // A finished resource accepts no change at all, whatever the patch says.
     check_conflict(endpoint, resource)?;
+    let checked = check_operations(endpoint, patch, context.actor)?;
     check_states(endpoint, resource, &checked, context.actor)?;
     if endpoint == Endpoint::Agent
         && checked.iter().any(|c| c.rule.path == "/vault/region")
@@ -268,7 +273,15 @@ pub fn validate_patch(
         checked
             .iter()
             .map(|c| {
-                let op = serde_json::json!({"op": "add", "path": c.rule.path, "value": c.value});
+                // `add` and `replace` are synonyms where both are accepted
+                // (so `add` semantics, which also create the member); where
+                // only `replace` is, RFC 6902's replace requires the member.
+                let name = if endpoint.accepts_add() {
+                    "add"
+                } else {
+                    "replace"
+                };
+                let op = serde_json::json!({"op": name, "path": c.rule.path, "value": c.value});
                 serde_json::from_value::<PatchOperation>(op)
                     .map_err(|e| rejected(c.index, c.rule.path, e.to_string()))
             })
@@ -281,6 +294,18 @@ pub fn validate_patch(
         check_filters(&next)?;
     }
     Ok(next)
+}
+
+/// [`validate_patch`] in place: on success `resource` becomes the patched
+/// resource; on any error it is left exactly as it was.
+pub fn apply_patch_in_place(
+    endpoint: Endpoint,
+    resource: &mut Value,
+    patch: &Patch,
+    context: PatchContext,
+) -> Result<()> {
+    *resource = validate_patch(endpoint, resource, patch, context)?;
+    Ok(())
 }
 
 /// [`validate_patch`] on a typed resource: serialises it, validates and
@@ -405,6 +430,12 @@ fn check_value(endpoint: Endpoint, rule: &Rule, value: &Value) -> std::result::R
         ValueKind::Filters => serde_json::from_value::<Vec<PathFilter>>(value.clone())
             .map(|_| ())
             .map_err(|e| format!("not a list of {{type, path}} filters: {e}")),
+        ValueKind::Region => {
+            let name = value.as_str().ok_or_else(|| want("a region code"))?;
+            parse_wire_name::<Datacenter>(name)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
         ValueKind::LogLevel => {
             let name = value.as_str().ok_or_else(|| want("a log level name"))?;
             parse_wire_name::<LogLevel>(name)
