@@ -159,9 +159,25 @@ impl Error {
     }
 }
 
-/// Parses `bytes` as JSON of type `T`, naming `what` in any error.
+/// Parses `bytes` as JSON of type `T`, naming `what` and, for a value that
+/// does not fit the model, the path of the offending field
+/// (e.g. ``at `restores[0].started_time`: ...``).
 pub fn from_json_slice<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| Error::json(what, &e))
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        Error::InvalidJson {
+            what: what.to_string(),
+            message: if path == "." {
+                inner.to_string()
+            } else {
+                format!("at `{path}`: {inner}")
+            },
+        }
+    })?;
+    de.end().map_err(|e| Error::json(what, &e))?;
+    Ok(value)
 }
 
 /// Serialises `value` to JSON bytes.
@@ -198,6 +214,35 @@ mod tests {
             e.to_string().starts_with("invalid JSON for restore: "),
             "{e}"
         );
+    }
+
+    #[test]
+    fn json_errors_name_the_field_path() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Item {
+            when: crate::model::wire::Timestamp,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct List {
+            items: Vec<Item>,
+        }
+        let e = from_json_slice::<List>(
+            "list",
+            br#"{"items": [{"when": "2014-10-20T13:11:58Z"}, {"when": "soon"}]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("at `items[1].when`") && e.contains("soon"),
+            "{e}"
+        );
+        assert!(
+            from_json_slice::<u32>("n", b"1 2").is_err(),
+            "trailing data is refused"
+        );
+        assert_eq!(from_json_slice::<u32>("n", b" 7 \n").unwrap(), 7);
     }
 
     #[test]

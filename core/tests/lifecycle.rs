@@ -8,7 +8,7 @@ use cloudbackup_core::lifecycle::{
 };
 use cloudbackup_core::model::wire::WireName;
 use cloudbackup_core::patch::{
-    apply_patch, apply_patch_in_place, patch_from_value, validate_patch, Endpoint, PatchContext,
+    apply_patch, apply_patch_in_place, patch_from_value, Endpoint, PatchContext,
 };
 use cloudbackup_core::Error;
 use proptest::prelude::*;

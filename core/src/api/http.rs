@@ -349,9 +349,12 @@ pub fn parse_integer(operation: &str, response: &Response, ok: &[u16]) -> Result
     check_status(operation, response, ok)?;
     let text = String::from_utf8_lossy(&response.body);
     let trimmed = text.trim().trim_matches('"');
-    trimmed.parse::<i64>().map_err(|_| Error::InvalidJson {
-        what: operation.to_string(),
-        message: format!("expected a plain integer body, got {:?}", text.trim()),
+    trimmed.parse::<i64>().map_err(|_| {
+        let shown: String = text.trim().chars().take(100).collect();
+        Error::InvalidJson {
+            what: operation.to_string(),
+            message: format!("expected a plain integer body, got {shown:?}"),
+        }
     })
 }
 
@@ -411,14 +414,9 @@ impl Auth {
     /// control characters (they go into a header and a path).
     pub fn new(token: impl Into<String>, tenant_id: impl Into<String>) -> Result<Self> {
         let (token, tenant_id) = (token.into(), tenant_id.into());
-        for (name, v) in [("token", &token), ("tenant_id", &tenant_id)] {
-            if v.is_empty() {
-                return Err(Error::argument(name, "must not be empty"));
-            }
-            if v.chars().any(|c| c.is_control()) {
-                return Err(Error::argument(name, "must not contain control characters"));
-            }
-        }
+        // Both go where an id goes (a header, a path segment): same rules.
+        require_id("token", &token)?;
+        require_id("tenant_id", &tenant_id)?;
         Ok(Auth { token, tenant_id })
     }
 
@@ -440,6 +438,11 @@ pub fn require_id(name: &str, value: &str) -> Result<()> {
     }
     if value.chars().any(|c| c.is_control()) {
         return Err(Error::argument(name, "must not contain control characters"));
+    }
+    // Percent-encoding leaves dots alone, and a client or proxy that
+    // normalises the URL would turn `logfiles/..` into the parent resource.
+    if value == "." || value == ".." {
+        return Err(Error::argument(name, format!("{value:?} is not an id")));
     }
     Ok(())
 }
@@ -546,5 +549,8 @@ mod tests {
         assert!(Auth::new("", "1").is_err());
         assert!(Auth::new("t", "1\n2").is_err());
         assert!(require_id("restore_id", " ").is_err());
+        let e = require_id("logfile_id", "..").unwrap_err().to_string();
+        assert!(e.contains("logfile_id") && e.contains("\"..\""), "{e}");
+        assert!(Auth::new("t", ".").is_err());
     }
 }

@@ -21,4 +21,4 @@ pub use machine::{
 pub use state::{
     BackupState, CleanupState, LogfileState, RestoreState, V1BackupState, V1RestoreState,
 };
-pub use v1_action::{apply_v1_action, V1Action};
+pub use v1_action::{apply_v1_action, apply_v1_backup_action, V1Action};

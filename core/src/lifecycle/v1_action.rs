@@ -1,6 +1,7 @@
 //! The v1 `action-requested` endpoints: `StartManual` and `StopManual`.
 
 use super::machine::{transition, Actor, Lifecycle, Step};
+use super::state::BackupState;
 use crate::wire_enum;
 use crate::{Error, Result};
 
@@ -45,6 +46,33 @@ pub fn apply_v1_action<S: Lifecycle>(
     Ok(transition(state, target, Actor::User)?)
 }
 
+/// Applies a v1 `backup/action-requested` to a backup *configuration*, whose
+/// latest backup is `latest` (`None`: it never ran).
+///
+/// `StartManual` creates a new backup in `StartRequested` unless the latest
+/// one is still running; `StopManual` asks the running one to stop. Returns
+/// the state of the backup the action creates or changes.
+pub fn apply_v1_backup_action(
+    latest: Option<BackupState>,
+    action: V1Action,
+) -> Result<BackupState> {
+    let running = latest.filter(|s| !s.is_terminal());
+    match (action, running) {
+        (V1Action::StartManual, None) => Ok(BackupState::StartRequested),
+        (V1Action::StartManual, Some(state)) => Err(Error::argument(
+            "Action",
+            format!("StartManual: a backup of this configuration is still {state}; stop it first"),
+        )),
+        (V1Action::StopManual, Some(state)) => {
+            Ok(transition(state, BackupState::StopRequested, Actor::User)?.state())
+        }
+        (V1Action::StopManual, None) => Err(Error::argument(
+            "Action",
+            "StopManual: no backup of this configuration is running",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +94,27 @@ mod tests {
     fn stop_manual_with_a_password_is_an_argument_error() {
         let e = apply_v1_action(RestoreState::InProgress, V1Action::StopManual, true).unwrap_err();
         assert!(e.to_string().contains("EncryptedPassword"), "{e}");
+    }
+
+    #[test]
+    fn backup_configurations_start_a_new_backup_or_stop_the_running_one() {
+        use crate::lifecycle::BackupState::*;
+        assert_eq!(
+            apply_v1_backup_action(None, V1Action::StartManual).unwrap(),
+            StartRequested
+        );
+        assert_eq!(
+            apply_v1_backup_action(Some(Completed), V1Action::StartManual).unwrap(),
+            StartRequested
+        );
+        let e = apply_v1_backup_action(Some(InProgress), V1Action::StartManual).unwrap_err();
+        assert!(e.to_string().contains("still in_progress"), "{e}");
+        assert_eq!(
+            apply_v1_backup_action(Some(Queued), V1Action::StopManual).unwrap(),
+            StopRequested
+        );
+        assert!(apply_v1_backup_action(Some(Failed), V1Action::StopManual).is_err());
+        assert!(apply_v1_backup_action(None, V1Action::StopManual).is_err());
     }
 
     #[test]
