@@ -36,7 +36,7 @@ fn main() {
 fn show_request(request: &Request, all_headers: bool) {
     println!("    -> {request}");
     for (name, value) in &request.headers {
-        if all_headers || name == "Content-Type" {
+        if all_headers || name == "Content-Type" || name == "X-Agent-Id" {
             println!("       {name}: {value}");
         }
     }
@@ -62,12 +62,15 @@ fn show_restore(restore: &Restore) {
     );
 }
 
-/// The agent sends `patch`: build the PATCH request, check it against the
-/// restore's policy as the service would, and on success return the new restore.
+/// The agent restoring, the restore's destination agent, sends `patch`:
+/// build the PATCH request (naming the agent in `X-Agent-Id`), check it
+/// against the restore's policy as the service would, and on success return
+/// the new restore.
 fn agent_patch(auth: &Auth, restore: &Restore, patch: Patch) -> Result<Restore> {
     let op = UpdateRestore {
         restore_id: restore.id.clone(),
         patch,
+        agent_id: Some(restore.destination_agent.id.clone()),
     };
     show_request(&op.request(auth)?, false);
     let next = apply_typed_patch(
@@ -139,6 +142,7 @@ fn run() -> Result<()> {
     let op = UpdateRestore {
         restore_id: restore.id.clone(),
         patch: state_patch("failed")?,
+        agent_id: Some(restore.destination_agent.id.clone()),
     };
     let answer = Response::new(409, sample!("cbu-updateRestore_response409.json"));
     match op.parse(&answer) {

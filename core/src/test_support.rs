@@ -147,3 +147,26 @@ pub(crate) fn status_of(e: Error) -> u16 {
 pub(crate) fn api_kind(e: Error) -> ApiErrorKind {
     api_error(e).kind
 }
+
+/// Asserts the `X-Agent-Id` rules on an operation whose calling agent is
+/// the `Option<String>` given to `build`: `Some(id)` sends the header with
+/// that id, `None` sends none, and an empty or `..` id is an
+/// `InvalidArgument` named `field`.
+pub(crate) fn assert_agent_header<O: crate::api::Operation>(
+    build: impl Fn(Option<String>) -> O,
+    field: &str,
+) {
+    let auth = v2::auth();
+    let agent = "8f135b4f-7a69-4b8a-947f-5e80d772fd97";
+    let req = build(Some(agent.into())).request(&auth).unwrap();
+    assert_eq!(req.header_value("X-Agent-Id"), Some(agent));
+    let req = build(None).request(&auth).unwrap();
+    assert_eq!(req.header_value("X-Agent-Id"), None);
+    for bad in ["", "..", "a\nb"] {
+        let e = build(Some(bad.into())).request(&auth).unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidArgument { name, .. } if name == field),
+            "{bad:?}: {e}"
+        );
+    }
+}

@@ -112,7 +112,8 @@ impl Operation for EnableAgent {
 /// `POST /v1.0/{tenant_id}/agent/delete`: delete an agent and its backups.
 ///
 /// The status table says 204, yet the page shows `{"MachineAgentId": ...}`
-/// coming back: an empty body gives `None`, that body `Some`.
+/// coming back, which a server can only send with 200 (a 204 has no body):
+/// 204 with an empty body gives `None`, 200 with that body `Some`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeleteAgent {
     /// The agent to delete.
@@ -131,10 +132,10 @@ impl Operation for DeleteAgent {
     }
 
     fn parse(&self, response: &Response) -> Result<Option<MachineAgentRef>> {
-        if response.body_is_blank() {
+        if response.status == 204 {
             parse_empty(Self::NAME, response, &[204]).map(|()| None)
         } else {
-            parse_json(Self::NAME, response, &[204]).map(Some)
+            parse_json(Self::NAME, response, &[200]).map(Some)
         }
     }
 }
@@ -398,7 +399,7 @@ mod tests {
         );
         assert_eq!(op.parse(&Response::new(204, "")).unwrap(), None);
         let body = op
-            .parse(&Response::new(204, sample_v1!("deleteAgent_response.json")))
+            .parse(&Response::new(200, sample_v1!("deleteAgent_response.json")))
             .unwrap();
         assert_eq!(
             body,
@@ -406,6 +407,20 @@ mod tests {
                 machine_agent_id: 92_384_579
             })
         );
+        // 200 promises the body; 204 promises none.
+        assert!(matches!(
+            op.parse(&Response::new(200, "")).unwrap_err(),
+            Error::InvalidJson { .. }
+        ));
+        assert!(matches!(
+            op.parse(&Response::new(204, sample_v1!("deleteAgent_response.json")))
+                .unwrap_err(),
+            Error::InvalidJson { .. }
+        ));
+        assert!(matches!(
+            op.parse(&Response::new(202, "")).unwrap_err(),
+            Error::UnexpectedResponse { status: 202, .. }
+        ));
         assert_eq!(
             api_kind(op.parse(&Response::new(500, "boom")).unwrap_err()),
             ApiErrorKind::InternalServerError

@@ -4,7 +4,7 @@
 
 use json_patch::Patch;
 
-use super::{item_request, paged_get, patch_request};
+use super::{item_request, paged_get, patch_request, with_agent_header};
 use crate::api::{
     parse_empty, parse_json, require_id, Auth, Method, Operation, Page, Request, Response, JSON,
 };
@@ -28,21 +28,15 @@ impl Operation for StartBackup {
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("configuration_id", &self.body.configuration_id)?;
-        let mut request = auth.request(Method::Post, "v2", &["backups"]);
-        match (&self.agent_id, self.body.state) {
-            (Some(agent), _) => {
-                require_id("X-Agent-Id", agent)?;
-                request = request.header("X-Agent-Id", agent.clone());
-            }
-            (None, StartState::StartScheduled) => {
-                return Err(Error::argument(
-                    "X-Agent-Id",
-                    "the agent id is required to start a backup in state start_scheduled",
-                ))
-            }
-            (None, StartState::StartRequested) => {}
+        if self.agent_id.is_none() && self.body.state == StartState::StartScheduled {
+            return Err(Error::argument(
+                "agent_id",
+                "the agent id (X-Agent-Id) is required to start a backup in state start_scheduled",
+            ));
         }
-        request.json_body(JSON, &self.body)
+        let request = auth.request(Method::Post, "v2", &["backups"]);
+        with_agent_header(request, "agent_id", self.agent_id.as_deref())?
+            .json_body(JSON, &self.body)
     }
 
     fn parse(&self, response: &Response) -> Result<Backup> {
@@ -126,6 +120,9 @@ pub struct UpdateBackup {
     pub backup_id: String,
     /// The changes (`add`/`replace` on `/state`, times, counters, `/errors`...).
     pub patch: Patch,
+    /// The calling agent's id, sent as `X-Agent-Id`; agents should always set
+    /// it (see agent-header.rst); `None` for a user's call.
+    pub agent_id: Option<String>,
 }
 
 impl Operation for UpdateBackup {
@@ -133,7 +130,8 @@ impl Operation for UpdateBackup {
     const NAME: &'static str = "update backup";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        patch_request(auth, "backups", "backup_id", &self.backup_id, &self.patch)
+        let request = patch_request(auth, "backups", "backup_id", &self.backup_id, &self.patch)?;
+        with_agent_header(request, "agent_id", self.agent_id.as_deref())
     }
 
     fn parse(&self, response: &Response) -> Result<()> {
@@ -176,7 +174,7 @@ mod tests {
     use crate::lifecycle::BackupState;
     use crate::model::wire::Timestamp;
     use crate::test_support::v2::auth;
-    use crate::test_support::{assert_conflict, body, sample_v2};
+    use crate::test_support::{assert_agent_header, assert_conflict, body, sample_v2};
 
     fn start(state: StartState, agent_id: Option<&str>) -> StartBackup {
         StartBackup {
@@ -215,7 +213,7 @@ mod tests {
             .request(&auth())
             .unwrap_err();
         assert!(
-            matches!(&e, Error::InvalidArgument { name, .. } if name == "X-Agent-Id"),
+            matches!(&e, Error::InvalidArgument { name, .. } if name == "agent_id"),
             "{e}"
         );
         let agent = "8f135b4f-7a69-4b8a-947f-5e80d772fd97";
@@ -383,6 +381,7 @@ mod tests {
         let op = UpdateBackup {
             backup_id: "0d95d699-d16b-11e4-93bd-c8e0eb190e3d".into(),
             patch,
+            agent_id: None,
         };
         let req = op.request(&auth()).unwrap();
         assert_eq!(
@@ -410,11 +409,40 @@ mod tests {
         let empty = UpdateBackup {
             backup_id: "x".into(),
             patch: Patch(vec![]),
+            agent_id: None,
         };
         let e = empty.request(&auth()).unwrap_err();
         assert!(
             matches!(&e, Error::InvalidArgument { name, .. } if name == "patch"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn update_backup_names_the_calling_agent() {
+        let patch: Patch =
+            serde_json::from_str(sample_v2!("cbu-updateBackup_request.json")).unwrap();
+        assert_agent_header(
+            |agent_id| UpdateBackup {
+                backup_id: "0d95d699-d16b-11e4-93bd-c8e0eb190e3d".into(),
+                patch: patch.clone(),
+                agent_id,
+            },
+            "agent_id",
+        );
+    }
+
+    #[test]
+    fn start_backup_names_the_calling_agent() {
+        assert_agent_header(
+            |agent_id| StartBackup {
+                body: StartBackupBody {
+                    configuration_id: "7c8ee069-568f-4d5a-932f-fb2af86b5fd5".into(),
+                    state: StartState::StartRequested,
+                },
+                agent_id,
+            },
+            "agent_id",
         );
     }
 

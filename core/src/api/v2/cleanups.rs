@@ -4,7 +4,7 @@
 
 use json_patch::Patch;
 
-use super::{item_request, paged_get, patch_request};
+use super::{item_request, paged_get, patch_request, with_agent_header};
 use crate::api::{
     parse_empty, parse_json, require_id, Auth, Method, Operation, Page, Request, Response, JSON,
 };
@@ -92,6 +92,9 @@ pub struct UpdateCleanup {
     /// The changes (`add`/`replace` on `/state`, times, `/snapshot_ids`,
     /// `/errors`, `/bytes_before`, `/bytes_after`).
     pub patch: Patch,
+    /// The calling agent's id, sent as `X-Agent-Id`; agents should always set
+    /// it (see agent-header.rst); `None` for a user's call.
+    pub agent_id: Option<String>,
 }
 
 impl Operation for UpdateCleanup {
@@ -99,13 +102,14 @@ impl Operation for UpdateCleanup {
     const NAME: &'static str = "update cleanup";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        patch_request(
+        let request = patch_request(
             auth,
             "cleanups",
             "cleanup_id",
             &self.cleanup_id,
             &self.patch,
-        )
+        )?;
+        with_agent_header(request, "agent_id", self.agent_id.as_deref())
     }
 
     fn parse(&self, response: &Response) -> Result<()> {
@@ -148,7 +152,7 @@ mod tests {
     use crate::lifecycle::CleanupState;
     use crate::model::v2::backup::StartState;
     use crate::test_support::v2::auth;
-    use crate::test_support::{assert_conflict, body, sample_v2};
+    use crate::test_support::{assert_agent_header, assert_conflict, body, sample_v2};
     use crate::Error;
 
     const ID: &str = "2f8708b3-d16b-11e4-bc22-c8e0eb190e3d";
@@ -261,6 +265,7 @@ mod tests {
         let op = UpdateCleanup {
             cleanup_id: ID.into(),
             patch,
+            agent_id: None,
         };
         let req = op.request(&auth()).unwrap();
         assert_eq!(
@@ -281,6 +286,20 @@ mod tests {
                 sample_v2!("cbu-updateCleanup_response409.json"),
             )),
             sample_v2!("cbu-updateCleanup_response409.json"),
+        );
+    }
+
+    #[test]
+    fn update_cleanup_names_the_calling_agent() {
+        let patch: Patch =
+            serde_json::from_str(sample_v2!("cbu-updateCleanup_request.json")).unwrap();
+        assert_agent_header(
+            |agent_id| UpdateCleanup {
+                cleanup_id: ID.into(),
+                patch: patch.clone(),
+                agent_id,
+            },
+            "agent_id",
         );
     }
 

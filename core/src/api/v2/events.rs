@@ -5,7 +5,7 @@
 //! Event lists are for monitoring: `marker` is the last event id seen, and
 //! only newer events come back.
 
-use super::paged_get;
+use super::{paged_get, with_agent_header};
 use crate::api::{
     parse_empty, parse_json, require_id, Auth, Method, Operation, Page, Request, Response, JSON,
 };
@@ -69,10 +69,8 @@ impl Operation for PostAgentEvent {
     const NAME: &'static str = "post agent event";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        require_id("agent_id", &self.agent_id)?;
-        auth.request(Method::Post, "v2", &["agents", &self.agent_id, "events"])
-            .header("X-Agent-Id", self.agent_id.clone())
-            .json_body(JSON, &self.event)
+        let request = auth.request(Method::Post, "v2", &["agents", &self.agent_id, "events"]);
+        with_agent_header(request, "agent_id", Some(&self.agent_id))?.json_body(JSON, &self.event)
     }
 
     fn parse(&self, response: &Response) -> Result<()> {
@@ -210,11 +208,17 @@ mod tests {
             api_kind(op.parse(&json(404, "")).unwrap_err()),
             ApiErrorKind::NotFound
         );
-        let bad = PostAgentEvent {
-            agent_id: "a\nb".into(),
-            ..op
-        };
-        assert!(bad.request(&auth()).is_err());
+        for id in ["a\nb", "..", ""] {
+            let bad = PostAgentEvent {
+                agent_id: id.into(),
+                ..op.clone()
+            };
+            let e = bad.request(&auth()).unwrap_err();
+            assert!(
+                matches!(&e, crate::Error::InvalidArgument { name, .. } if name == "agent_id"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

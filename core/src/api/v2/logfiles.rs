@@ -4,7 +4,7 @@
 use json_patch::Patch;
 use serde_json::json;
 
-use super::sub_item_request;
+use super::{sub_item_request, with_agent_header};
 use crate::api::{parse_empty, parse_json, Auth, Method, Operation, Request, Response, JSON_PATCH};
 use crate::lifecycle::LogfileState;
 use crate::model::v2::logfile::{Logfile, LogfileList};
@@ -101,6 +101,11 @@ pub struct UpdateLogfile {
     pub logfile_id: String,
     /// `Started` or `Completed` (`Requested` is only ever the initial state).
     pub state: LogfileState,
+    /// The calling agent's id, sent as `X-Agent-Id`; agents should always set
+    /// it (see agent-header.rst); `None` for a user's call. Not `agent_id`:
+    /// that is the path's agent, whose resource this is; an agent calling
+    /// about itself sets both to its own id.
+    pub caller_agent_id: Option<String>,
 }
 
 impl UpdateLogfile {
@@ -126,7 +131,8 @@ impl Operation for UpdateLogfile {
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         let request = logfile_request(auth, Method::Patch, &self.agent_id, Some(&self.logfile_id))?;
-        request.json_body(JSON_PATCH, &self.patch()?)
+        with_agent_header(request, "caller_agent_id", self.caller_agent_id.as_deref())?
+            .json_body(JSON_PATCH, &self.patch()?)
     }
 
     fn parse(&self, response: &Response) -> Result<()> {
@@ -161,7 +167,7 @@ mod tests {
     use super::*;
     use crate::api::ApiErrorKind;
     use crate::test_support::v2::{assert_request_line, auth};
-    use crate::test_support::{api_kind, assert_body, json, sample_v2};
+    use crate::test_support::{api_kind, assert_agent_header, assert_body, json, sample_v2};
 
     const AGENT: &str = "8f135b4f-7a69-4b8a-947f-5e80d772fd97";
     const LOGFILE: &str = "a533a845-4279-4838-af13-276114e90234";
@@ -235,6 +241,7 @@ mod tests {
             agent_id: AGENT.into(),
             logfile_id: LOGFILE.into(),
             state: LogfileState::Started,
+            caller_agent_id: Some(AGENT.into()),
         };
         let req = op.request(&auth()).unwrap();
         assert_request_line(&req, sample_v2!("cbu-updateLogfile_request-json-http.txt"));
@@ -257,6 +264,19 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("state"));
+    }
+
+    #[test]
+    fn update_logfile_names_the_calling_agent() {
+        assert_agent_header(
+            |caller_agent_id| UpdateLogfile {
+                agent_id: AGENT.into(),
+                logfile_id: LOGFILE.into(),
+                state: LogfileState::Completed,
+                caller_agent_id,
+            },
+            "caller_agent_id",
+        );
     }
 
     #[test]

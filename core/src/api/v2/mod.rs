@@ -17,7 +17,27 @@ use json_patch::Patch;
 use crate::api::{require_id, Auth, Method, Page, Request, JSON_PATCH};
 use crate::{Error, Result};
 
-/// A paged GET of `segments` under the project .
+/// The header an agent names itself in (see agent-header.rst).
+pub(crate) const AGENT_HEADER: &str = "X-Agent-Id";
+
+/// Adds `X-Agent-Id: {agent_id}` when the call is an agent's (`Some`), after
+/// checking the id, named `field` in errors; a user's call (`None`) is left
+/// as it is. The reference asks agents to send the header on every call.
+pub(crate) fn with_agent_header(
+    request: Request,
+    field: &str,
+    agent_id: Option<&str>,
+) -> Result<Request> {
+    match agent_id {
+        Some(id) => {
+            require_id(field, id)?;
+            Ok(request.header(AGENT_HEADER, id))
+        }
+        None => Ok(request),
+    }
+}
+
+/// A paged GET of `segments` under the project.
 pub(crate) fn paged_get(auth: &Auth, segments: &[&str], page: &Page) -> Result<Request> {
     page.apply(auth.request(Method::Get, "v2", segments))
 }

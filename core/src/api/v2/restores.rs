@@ -4,7 +4,7 @@
 
 use json_patch::Patch;
 
-use super::{item_request, paged_get, patch_request};
+use super::{item_request, paged_get, patch_request, with_agent_header};
 use crate::api::{parse_empty, parse_json, Auth, Method, Operation, Page, Request, Response, JSON};
 use crate::model::v2::common::ErrorReport;
 use crate::model::v2::restore::{Restore, RestoreList, StartRestoreBody};
@@ -90,6 +90,9 @@ pub struct UpdateRestore {
     /// The changes (`add`/`replace` on `/state`, `/started_time`,
     /// `/ended_time`, `/errors`, `/files_restored`, `/bytes_restored`).
     pub patch: Patch,
+    /// The calling agent's id, sent as `X-Agent-Id`; agents should always set
+    /// it (see agent-header.rst); `None` for a user's call.
+    pub agent_id: Option<String>,
 }
 
 impl Operation for UpdateRestore {
@@ -97,13 +100,14 @@ impl Operation for UpdateRestore {
     const NAME: &'static str = "update restore";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        patch_request(
+        let request = patch_request(
             auth,
             "restores",
             "restore_id",
             &self.restore_id,
             &self.patch,
-        )
+        )?;
+        with_agent_header(request, "agent_id", self.agent_id.as_deref())
     }
 
     fn parse(&self, response: &Response) -> Result<()> {
@@ -147,7 +151,7 @@ mod tests {
     use crate::model::v2::common::{PathFilter, PathType};
     use crate::model::wire::HexString;
     use crate::test_support::v2::auth;
-    use crate::test_support::{assert_conflict, body, sample_v2};
+    use crate::test_support::{assert_agent_header, assert_conflict, body, sample_v2};
     use crate::Error;
 
     const ID: &str = "e87e6f7d-d166-11e4-8689-c8e0eb190e3d";
@@ -340,6 +344,7 @@ mod tests {
         let op = UpdateRestore {
             restore_id: ID.into(),
             patch,
+            agent_id: None,
         };
         let req = op.request(&auth()).unwrap();
         assert_eq!(
@@ -363,10 +368,25 @@ mod tests {
         );
         assert!(UpdateRestore {
             restore_id: "".into(),
-            patch: op.patch.clone()
+            patch: op.patch.clone(),
+            agent_id: None,
         }
         .request(&auth())
         .is_err());
+    }
+
+    #[test]
+    fn update_restore_names_the_calling_agent() {
+        let patch: Patch =
+            serde_json::from_str(sample_v2!("cbu-updateRestore_request.json")).unwrap();
+        assert_agent_header(
+            |agent_id| UpdateRestore {
+                restore_id: ID.into(),
+                patch: patch.clone(),
+                agent_id,
+            },
+            "agent_id",
+        );
     }
 
     #[test]

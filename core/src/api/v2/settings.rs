@@ -1,6 +1,7 @@
 //! v2 settings and service state: an agent's configuration settings, the
 //! project's summary settings, health checks and ping.
 
+use super::with_agent_header;
 use crate::api::{
     check_status, parse_empty, parse_json, require_id, ApiError, Auth, Method, Operation, Request,
     Response, JSON,
@@ -15,6 +16,11 @@ use crate::Result;
 pub struct GetAgentSettings {
     /// Agent id.
     pub agent_id: String,
+    /// The calling agent's id, sent as `X-Agent-Id`; agents should always set
+    /// it (see agent-header.rst); `None` for a user's call. Not `agent_id`:
+    /// that is the path's agent, whose resource this is; an agent calling
+    /// about itself sets both to its own id.
+    pub caller_agent_id: Option<String>,
 }
 
 impl Operation for GetAgentSettings {
@@ -23,11 +29,12 @@ impl Operation for GetAgentSettings {
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("agent_id", &self.agent_id)?;
-        Ok(auth.request(
+        let request = auth.request(
             Method::Get,
             "v2",
             &["agents", &self.agent_id, "configuration"],
-        ))
+        );
+        with_agent_header(request, "caller_agent_id", self.caller_agent_id.as_deref())
     }
 
     fn parse(&self, response: &Response) -> Result<AgentSettings> {
@@ -149,12 +156,13 @@ mod tests {
     use crate::api::{ApiErrorKind, RetryAfter};
     use crate::model::v2::settings::all_online;
     use crate::test_support::v2::{assert_request_line, auth};
-    use crate::test_support::{api_error, assert_body, json, sample_v2};
+    use crate::test_support::{api_error, assert_agent_header, assert_body, json, sample_v2};
 
     #[test]
     fn agent_settings() {
         let op = GetAgentSettings {
             agent_id: "8f135b4f-7a69-4b8a-947f-5e80d772fd97".into(),
+            caller_agent_id: None,
         };
         assert_request_line(
             &op.request(&auth()).unwrap(),
@@ -167,6 +175,17 @@ mod tests {
         assert_eq!(
             api_error(op.parse(&json(404, "")).unwrap_err()).kind,
             ApiErrorKind::NotFound
+        );
+    }
+
+    #[test]
+    fn agent_settings_name_the_calling_agent() {
+        assert_agent_header(
+            |caller_agent_id| GetAgentSettings {
+                agent_id: "8f135b4f-7a69-4b8a-947f-5e80d772fd97".into(),
+                caller_agent_id,
+            },
+            "caller_agent_id",
         );
     }
 

@@ -3,7 +3,7 @@
 //! client posts a request (202 + `Location`), the agent posts its report, the
 //! client reads the result (404 until the agent has reported).
 
-use super::sub_item_request;
+use super::{sub_item_request, with_agent_header};
 use crate::api::v2::agents::Accepted;
 use crate::api::{
     parse_empty, parse_json, require_id, Auth, Method, Operation, Request, Response, JSON,
@@ -94,6 +94,11 @@ pub struct ReportVaultEncryption {
     pub request_id: String,
     /// Action and outcome.
     pub body: VaultEncryptionReport,
+    /// The calling agent's id, sent as `X-Agent-Id`; agents should always set
+    /// it (see agent-header.rst); `None` for a user's call. Not `agent_id`:
+    /// that is the path's agent, whose resource this is; an agent calling
+    /// about itself sets both to its own id.
+    pub caller_agent_id: Option<String>,
 }
 
 impl Operation for ReportVaultEncryption {
@@ -101,14 +106,15 @@ impl Operation for ReportVaultEncryption {
     const NAME: &'static str = "report vault encryption";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        agent_request(
+        let request = agent_request(
             auth,
             Method::Post,
             &self.agent_id,
             ENCRYPTION,
             Some(&self.request_id),
-        )?
-        .json_body(JSON, &self.body)
+        )?;
+        with_agent_header(request, "caller_agent_id", self.caller_agent_id.as_deref())?
+            .json_body(JSON, &self.body)
     }
 
     fn parse(&self, response: &Response) -> Result<()> {
@@ -180,6 +186,11 @@ pub struct ReportPasswordVerification {
     pub request_id: String,
     /// The outcome.
     pub body: VaultPasswordReport,
+    /// The calling agent's id, sent as `X-Agent-Id`; agents should always set
+    /// it (see agent-header.rst); `None` for a user's call. Not `agent_id`:
+    /// that is the path's agent, whose resource this is; an agent calling
+    /// about itself sets both to its own id.
+    pub caller_agent_id: Option<String>,
 }
 
 impl Operation for ReportPasswordVerification {
@@ -187,14 +198,15 @@ impl Operation for ReportPasswordVerification {
     const NAME: &'static str = "report vault password verification";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        agent_request(
+        let request = agent_request(
             auth,
             Method::Post,
             &self.agent_id,
             VERIFICATION,
             Some(&self.request_id),
-        )?
-        .json_body(JSON, &self.body)
+        )?;
+        with_agent_header(request, "caller_agent_id", self.caller_agent_id.as_deref())?
+            .json_body(JSON, &self.body)
     }
 
     fn parse(&self, response: &Response) -> Result<()> {
@@ -238,7 +250,7 @@ mod tests {
     use crate::model::v2::event::EventType;
     use crate::model::v2::vault::EncryptionAction;
     use crate::test_support::v2::{assert_request_line, auth};
-    use crate::test_support::{api_error, assert_body, json, sample_v2};
+    use crate::test_support::{api_error, assert_agent_header, assert_body, json, sample_v2};
 
     const AGENT: &str = "8f135b4f-7a69-4b8a-947f-5e80d772fd97";
 
@@ -305,6 +317,7 @@ mod tests {
                 action: EncryptionAction::Enabled,
                 succeeded: true,
             },
+            caller_agent_id: Some(AGENT.into()),
         };
         let req = report.request(&auth()).unwrap();
         assert_request_line(
@@ -351,6 +364,31 @@ mod tests {
     }
 
     #[test]
+    fn reports_name_the_calling_agent() {
+        assert_agent_header(
+            |caller_agent_id| ReportVaultEncryption {
+                agent_id: AGENT.into(),
+                request_id: "9072bb51-d5fd-4fc5-ad80-d62e573236b6".into(),
+                body: VaultEncryptionReport {
+                    action: EncryptionAction::Changed,
+                    succeeded: false,
+                },
+                caller_agent_id,
+            },
+            "caller_agent_id",
+        );
+        assert_agent_header(
+            |caller_agent_id| ReportPasswordVerification {
+                agent_id: AGENT.into(),
+                request_id: "f353f472-4931-463a-9920-1dcad25f88e7".into(),
+                body: VaultPasswordReport { verified: false },
+                caller_agent_id,
+            },
+            "caller_agent_id",
+        );
+    }
+
+    #[test]
     fn password_verification_request_report_and_result() {
         let op = RequestPasswordVerification {
             agent_id: AGENT.into(),
@@ -386,6 +424,7 @@ mod tests {
             agent_id: AGENT.into(),
             request_id: "f353f472-4931-463a-9920-1dcad25f88e7".into(),
             body: VaultPasswordReport { verified: true },
+            caller_agent_id: Some(AGENT.into()),
         };
         let req = report.request(&auth()).unwrap();
         assert_request_line(
