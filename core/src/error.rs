@@ -30,6 +30,16 @@ pub enum ErrorCode {
     PatchConflict,
     /// A JSON Patch is well-formed but forbidden in this situation (403).
     PatchForbidden,
+    /// No key slot opens with the given password.
+    WrongPassword,
+    /// A vault object failed authentication or does not match its id.
+    Corrupt,
+    /// A vault object belongs to another vault.
+    ForeignVault,
+    /// A vault object uses a format version this build cannot read.
+    UnsupportedVersion,
+    /// A blob, bundle or other object the operation needs is missing.
+    NotFound,
 }
 
 impl ErrorCode {
@@ -45,6 +55,11 @@ impl ErrorCode {
             ErrorCode::PatchRejected => "patch_rejected",
             ErrorCode::PatchConflict => "patch_conflict",
             ErrorCode::PatchForbidden => "patch_forbidden",
+            ErrorCode::WrongPassword => "wrong_password",
+            ErrorCode::Corrupt => "corrupt",
+            ErrorCode::ForeignVault => "foreign_vault",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::NotFound => "not_found",
         }
     }
 }
@@ -115,6 +130,42 @@ pub enum Error {
         /// The service-style message, e.g. "The vault property (region) cannot be updated, reason: vault is not empty."
         message: String,
     },
+    /// No key slot of the vault opens with the given password.
+    #[error("wrong password: no key slot of this vault opens with it")]
+    WrongPassword,
+    /// A vault object failed authentication, is truncated, or does not
+    /// match the id it was asked for. Nothing of it was used.
+    #[error("corrupt {object}: {reason}")]
+    Corrupt {
+        /// Which object (e.g. "bundle 3fa2…", "blob 91c0… in bundle 3fa2…").
+        object: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A vault object was written for another vault.
+    #[error("{object} belongs to another vault")]
+    ForeignVault {
+        /// Which object.
+        object: String,
+    },
+    /// A vault object uses a format version this build cannot read.
+    #[error("{object} has format version {found}; this build reads version {supported}")]
+    UnsupportedVersion {
+        /// Which object.
+        object: String,
+        /// The version found.
+        found: u16,
+        /// The version this build reads.
+        supported: u16,
+    },
+    /// Something the operation needs is missing.
+    #[error("{what} {id} not found")]
+    NotFound {
+        /// What kind of thing ("blob", "bundle", ...).
+        what: String,
+        /// Its id.
+        id: String,
+    },
 }
 
 fn op_label(index: Option<usize>, path: &Option<String>) -> String {
@@ -139,6 +190,11 @@ impl Error {
             Error::PatchRejected { .. } => ErrorCode::PatchRejected,
             Error::PatchConflict { .. } => ErrorCode::PatchConflict,
             Error::PatchForbidden { .. } => ErrorCode::PatchForbidden,
+            Error::WrongPassword => ErrorCode::WrongPassword,
+            Error::Corrupt { .. } => ErrorCode::Corrupt,
+            Error::ForeignVault { .. } => ErrorCode::ForeignVault,
+            Error::UnsupportedVersion { .. } => ErrorCode::UnsupportedVersion,
+            Error::NotFound { .. } => ErrorCode::NotFound,
         }
     }
 
@@ -147,6 +203,14 @@ impl Error {
         Error::InvalidJson {
             what: what.into(),
             message: err.to_string(),
+        }
+    }
+
+    /// Shorthand for [`Error::Corrupt`].
+    pub fn corrupt(object: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Corrupt {
+            object: object.into(),
+            reason: reason.into(),
         }
     }
 
@@ -201,6 +265,11 @@ mod tests {
             ErrorCode::PatchRejected,
             ErrorCode::PatchConflict,
             ErrorCode::PatchForbidden,
+            ErrorCode::WrongPassword,
+            ErrorCode::Corrupt,
+            ErrorCode::ForeignVault,
+            ErrorCode::UnsupportedVersion,
+            ErrorCode::NotFound,
         ];
         let names: std::collections::HashSet<_> = codes.iter().map(|c| c.as_str()).collect();
         assert_eq!(names.len(), codes.len());

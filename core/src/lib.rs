@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod engine;
 pub mod error;
 pub mod lifecycle;
 pub mod model;

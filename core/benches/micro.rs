@@ -1,0 +1,2 @@
+//! Placeholder: criterion micro-benchmarks.
+fn main() {}

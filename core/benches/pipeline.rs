@@ -1,0 +1,2 @@
+//! Placeholder: the pipeline benchmark.
+fn main() {}

@@ -1,0 +1,212 @@
+//! Blobs: one chunk of plaintext, named by its keyed BLAKE3, compressed with
+//! zstd when that shrinks it, and sealed with AES-256-GCM under a fresh random
+//! nonce. The AAD binds format version, vault, blob type and id, so a blob
+//! that is changed, truncated, swapped with another or moved to another vault
+//! fails to open; after decryption the id is checked again.
+//!
+//! Sealed layout: `nonce(12) || AES-GCM(flag(1) || payload) || tag(16)`,
+//! flag 0 = raw, 1 = zstd.
+
+use super::crypto::{keyed_hash, random_nonce, Id, NONCE_LEN, TAG_LEN};
+use super::format::{BlobType, VaultId, FORMAT_VERSION};
+use super::keys::VaultKeys;
+use crate::{Error, Result};
+
+/// Flag byte: payload stored as is.
+const RAW: u8 = 0;
+/// Flag byte: payload is a zstd frame.
+const ZSTD: u8 = 1;
+
+/// Bytes a sealed blob adds to its payload.
+pub const BLOB_OVERHEAD: usize = NONCE_LEN + 1 + TAG_LEN;
+
+/// The id of a chunk: keyed BLAKE3 under the vault's blob-id key.
+pub fn blob_id(keys: &VaultKeys, plaintext: &[u8]) -> Id {
+    Id(keyed_hash(&keys.blob_id, plaintext))
+}
+
+fn aad(vault_id: &VaultId, kind: BlobType, id: &Id) -> [u8; 16 + 2 + 16 + 1 + 32] {
+    let mut a = [0u8; 67];
+    a[..16].copy_from_slice(b"cloudbackup blob");
+    a[16..18].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    a[18..34].copy_from_slice(vault_id);
+    a[34] = kind as u8;
+    a[35..].copy_from_slice(&id.0);
+    a
+}
+
+/// A sealed blob ready to go into a bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedBlob {
+    /// The plaintext's id.
+    pub id: Id,
+    /// The blob type.
+    pub kind: BlobType,
+    /// Plaintext length.
+    pub raw_len: u32,
+    /// `nonce || ciphertext || tag`.
+    pub bytes: Vec<u8>,
+}
+
+/// Reusable zstd state for sealing many blobs (one per thread).
+pub struct Compressor {
+    inner: zstd::bulk::Compressor<'static>,
+}
+
+impl Compressor {
+    /// A compressor at `level` (zstd levels 1..=22; 3 is the default).
+    pub fn new(level: i32) -> Result<Self> {
+        if !(1..=22).contains(&level) {
+            return Err(Error::argument(
+                "zstd_level",
+                format!("{level} is outside 1..=22"),
+            ));
+        }
+        let inner = zstd::bulk::Compressor::new(level)
+            .map_err(|e| Error::argument("zstd_level", e.to_string()))?;
+        Ok(Compressor { inner })
+    }
+}
+
+/// Seals `plaintext` (whose id is `id`) as a blob of vault `vault_id`.
+pub fn seal_blob(
+    keys: &VaultKeys,
+    vault_id: &VaultId,
+    compressor: &mut Compressor,
+    kind: BlobType,
+    id: Id,
+    plaintext: &[u8],
+) -> Result<SealedBlob> {
+    let raw_len = u32::try_from(plaintext.len())
+        .map_err(|_| Error::argument("chunk", "larger than 4 GiB"))?;
+    let nonce = random_nonce()?;
+    let mut out = Vec::with_capacity(plaintext.len() + BLOB_OVERHEAD);
+    out.extend_from_slice(&nonce);
+    out.push(ZSTD);
+    // Compress straight into the output; fall back to raw when it does not shrink.
+    out.resize(NONCE_LEN + 1 + plaintext.len(), 0);
+    let compressed = compressor
+        .inner
+        .compress_to_buffer(plaintext, &mut out[NONCE_LEN + 1..])
+        .ok()
+        .filter(|&n| n < plaintext.len());
+    match compressed {
+        Some(n) => out.truncate(NONCE_LEN + 1 + n),
+        None => {
+            out[NONCE_LEN] = RAW;
+            out[NONCE_LEN + 1..].copy_from_slice(plaintext);
+        }
+    }
+    keys.blob
+        .seal_in_place(&nonce, &aad(vault_id, kind, &id), &mut out, NONCE_LEN)?;
+    Ok(SealedBlob {
+        id,
+        kind,
+        raw_len,
+        bytes: out,
+    })
+}
+
+/// Opens a sealed blob expected to be `id`, whose plaintext is `raw_len`
+/// bytes: checks the tag, decompresses, and checks the id again. Any
+/// mismatch is [`Error::Corrupt`] naming `object`; nothing unverified is returned.
+pub fn open_blob(
+    keys: &VaultKeys,
+    vault_id: &VaultId,
+    kind: BlobType,
+    id: &Id,
+    raw_len: u32,
+    sealed: &[u8],
+    object: &str,
+) -> Result<Vec<u8>> {
+    if sealed.len() < BLOB_OVERHEAD {
+        return Err(Error::corrupt(object, "truncated blob"));
+    }
+    let (nonce, body) = sealed.split_at(NONCE_LEN);
+    let mut n = [0u8; NONCE_LEN];
+    n.copy_from_slice(nonce);
+    let inner = keys
+        .blob
+        .open(&n, &aad(vault_id, kind, id), body)
+        .ok_or_else(|| {
+            Error::corrupt(
+                object,
+                "authentication failed (changed, truncated, swapped or foreign)",
+            )
+        })?;
+    let (flag, payload) = inner
+        .split_first()
+        .ok_or_else(|| Error::corrupt(object, "empty blob"))?;
+    let plaintext = match *flag {
+        RAW => payload.to_vec(),
+        ZSTD => zstd::bulk::decompress(payload, raw_len as usize)
+            .map_err(|e| Error::corrupt(object, format!("zstd: {e}")))?,
+        other => {
+            return Err(Error::corrupt(
+                object,
+                format!("unknown compression flag {other}"),
+            ))
+        }
+    };
+    if plaintext.len() != raw_len as usize || blob_id(keys, &plaintext) != *id {
+        return Err(Error::corrupt(object, "content does not match its id"));
+    }
+    Ok(plaintext)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::keys::MasterKey;
+
+    #[test]
+    fn blobs_round_trip_compressed_or_raw() {
+        let keys = MasterKey::from_bytes([3; 32]).derive();
+        let vault = [9; 16];
+        let mut c = Compressor::new(3).unwrap();
+        let text = b"hello hello hello hello hello hello hello".repeat(100);
+        let random: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        for data in [&text[..], &random[..], b""] {
+            let id = blob_id(&keys, data);
+            let b = seal_blob(&keys, &vault, &mut c, BlobType::Data, id, data).unwrap();
+            assert!(b.bytes.len() <= data.len() + BLOB_OVERHEAD);
+            let back =
+                open_blob(&keys, &vault, BlobType::Data, &id, b.raw_len, &b.bytes, "b").unwrap();
+            assert_eq!(back, data);
+        }
+        let id = blob_id(&keys, &text);
+        let b = seal_blob(&keys, &vault, &mut c, BlobType::Data, id, &text).unwrap();
+        assert!(b.bytes.len() < text.len() / 10, "text compresses");
+    }
+
+    #[test]
+    fn wrong_id_vault_or_key_is_corrupt_or_refused() {
+        let keys = MasterKey::from_bytes([3; 32]).derive();
+        let other = MasterKey::from_bytes([4; 32]).derive();
+        let vault = [9; 16];
+        let mut c = Compressor::new(3).unwrap();
+        let id = blob_id(&keys, b"data");
+        let b = seal_blob(&keys, &vault, &mut c, BlobType::Data, id, b"data").unwrap();
+        let wrong = blob_id(&keys, b"other");
+        for result in [
+            open_blob(&keys, &vault, BlobType::Data, &wrong, 4, &b.bytes, "b"),
+            open_blob(&keys, &[8; 16], BlobType::Data, &id, 4, &b.bytes, "b"),
+            open_blob(&other, &vault, BlobType::Data, &id, 4, &b.bytes, "b"),
+            open_blob(
+                &keys,
+                &vault,
+                BlobType::Data,
+                &id,
+                4,
+                &b.bytes[..b.bytes.len() - 1],
+                "b",
+            ),
+            open_blob(&keys, &vault, BlobType::Data, &id, 5, &b.bytes, "b"),
+        ] {
+            assert_eq!(result.unwrap_err().code(), crate::ErrorCode::Corrupt);
+        }
+        assert!(Compressor::new(0).is_err());
+    }
+}

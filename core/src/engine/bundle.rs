@@ -1,0 +1,277 @@
+//! Bundles: the unit of storage. A header, sealed blobs back to back, then
+//! an encrypted trailer listing them, and a footer locating the trailer:
+//!
+//! `header(22) || blob* || nonce(12) || AES-GCM(trailer) || tag(16) || trailer_len(u32 LE) || "CBTR"`
+//!
+//! A bundle's id is the plain BLAKE3 of all its bytes, so storage can check
+//! it without keys; the trailer's AAD binds the header (format version, vault).
+
+use super::blob::SealedBlob;
+use super::crypto::{hash, random_nonce, Id, NONCE_LEN, TAG_LEN};
+use super::format::{
+    check_header, write_header, BlobType, ObjectKind, Reader, VaultId, HEADER_LEN,
+};
+use super::keys::VaultKeys;
+use crate::{Error, Result};
+
+/// The footer's magic.
+const FOOTER_MAGIC: &[u8; 4] = b"CBTR";
+/// `trailer_len(u32) || magic(4)`.
+pub const FOOTER_LEN: usize = 8;
+/// Bytes per trailer record: id, type, offset, length, raw length.
+const RECORD_LEN: usize = 32 + 1 + 4 + 4 + 4;
+
+/// Where one blob sits in its bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BundleEntry {
+    /// The blob's id.
+    pub id: Id,
+    /// Its type.
+    pub kind: BlobType,
+    /// Offset of the sealed blob from the start of the bundle.
+    pub offset: u32,
+    /// Length of the sealed blob.
+    pub length: u32,
+    /// Length of its plaintext.
+    pub raw_len: u32,
+}
+
+/// A finished bundle: store `bytes` under `id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedBundle {
+    /// The bundle's id (BLAKE3 of `bytes`).
+    pub id: Id,
+    /// The bundle.
+    pub bytes: Vec<u8>,
+    /// The blobs it holds.
+    pub entries: Vec<BundleEntry>,
+}
+
+/// Collects sealed blobs into a bundle.
+pub struct BundleWriter {
+    vault_id: VaultId,
+    bytes: Vec<u8>,
+    entries: Vec<BundleEntry>,
+}
+
+fn trailer_aad(vault_id: &VaultId) -> Vec<u8> {
+    let mut aad = b"cloudbackup bundle trailer".to_vec();
+    write_header(ObjectKind::Bundle, vault_id, &mut aad);
+    aad
+}
+
+impl BundleWriter {
+    /// An empty bundle of vault `vault_id`, with room for `capacity` bytes.
+    pub fn new(vault_id: VaultId, capacity: usize) -> Self {
+        let mut bytes = Vec::with_capacity(capacity);
+        write_header(ObjectKind::Bundle, &vault_id, &mut bytes);
+        BundleWriter {
+            vault_id,
+            bytes,
+            entries: Vec::new(),
+        }
+    }
+
+    /// Appends a blob.
+    pub fn add(&mut self, blob: &SealedBlob) -> Result<()> {
+        let too_big = || Error::argument("bundle", "would exceed 4 GiB");
+        let offset = u32::try_from(self.bytes.len()).map_err(|_| too_big())?;
+        let length = u32::try_from(blob.bytes.len()).map_err(|_| too_big())?;
+        self.bytes.extend_from_slice(&blob.bytes);
+        u32::try_from(self.bytes.len()).map_err(|_| too_big())?;
+        self.entries.push(BundleEntry {
+            id: blob.id,
+            kind: blob.kind,
+            offset,
+            length,
+            raw_len: blob.raw_len,
+        });
+        Ok(())
+    }
+
+    /// Bytes so far.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether no blob was added.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Writes the trailer and footer and names the bundle.
+    pub fn seal(mut self, keys: &VaultKeys) -> Result<SealedBundle> {
+        let mut records = Vec::with_capacity(4 + self.entries.len() * RECORD_LEN);
+        let count = u32::try_from(self.entries.len())
+            .map_err(|_| Error::argument("bundle", "too many blobs"))?;
+        records.extend_from_slice(&count.to_le_bytes());
+        for e in &self.entries {
+            records.extend_from_slice(&e.id.0);
+            records.push(e.kind as u8);
+            records.extend_from_slice(&e.offset.to_le_bytes());
+            records.extend_from_slice(&e.length.to_le_bytes());
+            records.extend_from_slice(&e.raw_len.to_le_bytes());
+        }
+        let nonce = random_nonce()?;
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(&nonce);
+        keys.metadata.seal_into(
+            &nonce,
+            &trailer_aad(&self.vault_id),
+            &records,
+            &mut self.bytes,
+        )?;
+        let trailer_len = u32::try_from(self.bytes.len() - start)
+            .map_err(|_| Error::argument("bundle", "trailer too large"))?;
+        self.bytes.extend_from_slice(&trailer_len.to_le_bytes());
+        self.bytes.extend_from_slice(FOOTER_MAGIC);
+        Ok(SealedBundle {
+            id: Id(hash(&self.bytes)),
+            bytes: self.bytes,
+            entries: self.entries,
+        })
+    }
+}
+
+/// The object name used in messages about bundle `id`.
+pub fn bundle_name(id: &Id) -> String {
+    format!("bundle {}", id.short())
+}
+
+/// How many bytes from the end of a bundle hold its trailer and footer,
+/// read from the last [`FOOTER_LEN`] bytes.
+pub fn trailer_span(id: &Id, footer: &[u8]) -> Result<usize> {
+    let name = bundle_name(id);
+    if footer.len() < FOOTER_LEN || footer[footer.len() - 4..] != FOOTER_MAGIC[..] {
+        return Err(Error::corrupt(&name, "no bundle footer (truncated?)"));
+    }
+    let at = footer.len() - FOOTER_LEN;
+    let len =
+        u32::from_le_bytes([footer[at], footer[at + 1], footer[at + 2], footer[at + 3]]) as usize;
+    Ok(len + FOOTER_LEN)
+}
+
+/// Reads the blob list of bundle `id` from its last bytes (`tail` must hold
+/// at least the trailer and footer, e.g. the whole bundle).
+pub fn read_trailer(
+    keys: &VaultKeys,
+    vault_id: &VaultId,
+    id: &Id,
+    tail: &[u8],
+) -> Result<Vec<BundleEntry>> {
+    let name = bundle_name(id);
+    let span = trailer_span(id, tail)?;
+    if span > tail.len() || span < FOOTER_LEN + NONCE_LEN + TAG_LEN {
+        return Err(Error::corrupt(&name, "trailer length out of range"));
+    }
+    let trailer = &tail[tail.len() - span..tail.len() - FOOTER_LEN];
+    let (nonce, sealed) = trailer.split_at(NONCE_LEN);
+    let mut n = [0u8; NONCE_LEN];
+    n.copy_from_slice(nonce);
+    let plain = keys
+        .metadata
+        .open(&n, &trailer_aad(vault_id), sealed)
+        .ok_or_else(|| {
+            Error::corrupt(
+                &name,
+                "trailer authentication failed (changed, or another vault's)",
+            )
+        })?;
+    let mut r = Reader::new(&name, &plain);
+    let count = r.u32()? as usize;
+    let mut entries = Vec::with_capacity(count.min(plain.len() / RECORD_LEN));
+    for _ in 0..count {
+        let id = r.id()?;
+        let kind = BlobType::from_byte(r.u8()?)
+            .ok_or_else(|| Error::corrupt(&name, "unknown blob type"))?;
+        entries.push(BundleEntry {
+            id,
+            kind,
+            offset: r.u32()?,
+            length: r.u32()?,
+            raw_len: r.u32()?,
+        });
+    }
+    if !r.is_empty() {
+        return Err(Error::corrupt(&name, "trailing bytes after the blob list"));
+    }
+    Ok(entries)
+}
+
+/// Checks a whole bundle: its id, header and trailer, and that every listed
+/// blob lies inside it. Returns the blob list (the blobs themselves are
+/// checked when opened).
+pub fn check_bundle(
+    keys: &VaultKeys,
+    vault_id: &VaultId,
+    id: &Id,
+    bytes: &[u8],
+) -> Result<Vec<BundleEntry>> {
+    let name = bundle_name(id);
+    check_header(ObjectKind::Bundle, Some(vault_id), &name, bytes)?;
+    if Id(hash(bytes)) != *id {
+        return Err(Error::corrupt(&name, "content does not match its id"));
+    }
+    let entries = read_trailer(keys, vault_id, id, bytes)?;
+    let blobs_end = bytes.len() - trailer_span(id, bytes)?;
+    for e in &entries {
+        let end = e.offset as usize + e.length as usize;
+        if (e.offset as usize) < HEADER_LEN || end > blobs_end {
+            return Err(Error::corrupt(
+                &name,
+                format!("blob {} lies outside the bundle", e.id.short()),
+            ));
+        }
+    }
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::blob::{blob_id, open_blob, seal_blob, Compressor};
+    use crate::engine::keys::MasterKey;
+
+    #[test]
+    fn bundles_list_their_blobs_and_detect_tampering() {
+        let keys = MasterKey::from_bytes([3; 32]).derive();
+        let vault = [9; 16];
+        let mut c = Compressor::new(3).unwrap();
+        let mut w = BundleWriter::new(vault, 1024);
+        for data in [&b"one"[..], b"two two two two", b"three"] {
+            let blob = seal_blob(
+                &keys,
+                &vault,
+                &mut c,
+                BlobType::Data,
+                blob_id(&keys, data),
+                data,
+            )
+            .unwrap();
+            w.add(&blob).unwrap();
+        }
+        let b = w.seal(&keys).unwrap();
+        let entries = check_bundle(&keys, &vault, &b.id, &b.bytes).unwrap();
+        assert_eq!(entries, b.entries);
+        let e = entries[1];
+        let blob = &b.bytes[e.offset as usize..(e.offset + e.length) as usize];
+        assert_eq!(
+            open_blob(&keys, &vault, e.kind, &e.id, e.raw_len, blob, "x").unwrap(),
+            b"two two two two"
+        );
+        // The tail alone is enough to read the trailer.
+        let span = trailer_span(&b.id, &b.bytes).unwrap();
+        assert_eq!(
+            read_trailer(&keys, &vault, &b.id, &b.bytes[b.bytes.len() - span..]).unwrap(),
+            entries
+        );
+        for i in 0..b.bytes.len() {
+            let mut t = b.bytes.clone();
+            t[i] ^= 1;
+            assert!(check_bundle(&keys, &vault, &b.id, &t).is_err(), "byte {i}");
+        }
+        assert!(check_bundle(&keys, &vault, &b.id, &b.bytes[..b.bytes.len() - 3]).is_err());
+        let foreign = check_bundle(&keys, &[1; 16], &b.id, &b.bytes).unwrap_err();
+        assert_eq!(foreign.code(), crate::ErrorCode::ForeignVault);
+    }
+}

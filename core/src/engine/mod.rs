@@ -1,0 +1,30 @@
+//! The backup engine: content-defined chunking, keyed BLAKE3 ids and dedup,
+//! zstd, AES-256-GCM, password-wrapped keys, the vault format (bundles,
+//! index, snapshots, config), and sans-IO backup, restore and verify
+//! sessions. The byte layouts are in `docs/FORMAT.md`.
+
+pub mod agent_password;
+pub mod backup;
+pub mod blob;
+pub mod bundle;
+pub mod chunker;
+pub mod crypto;
+pub mod format;
+pub mod index;
+pub mod keys;
+pub mod object;
+pub mod restore;
+pub mod snapshot;
+pub mod vault;
+pub mod verify;
+
+pub use backup::{BackupOptions, BackupOutcome, BackupSession, FileMeta, SnapshotInfo};
+pub use bundle::SealedBundle;
+pub use chunker::ChunkerParams;
+pub use crypto::Id;
+pub use format::FORMAT_VERSION;
+pub use index::{Index, Location};
+pub use keys::KdfParams;
+pub use object::SealedObject;
+pub use snapshot::{BackupCounters, Entry, EntryKind, Snapshot};
+pub use vault::{Vault, VaultSettings};

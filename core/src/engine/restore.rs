@@ -1,0 +1,1 @@
+//! Sans-IO restore (see the restore helper).

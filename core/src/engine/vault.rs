@@ -1,0 +1,297 @@
+//! The vault config object: format version, vault id, settings and key
+//! slots, MAC'd under a key derived from the master key (so slots and
+//! settings cannot be swapped or downgraded without the password).
+//!
+//! Stored as `header(22) || JSON(config)`; the header's vault id is the
+//! config's own.
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::chunker::ChunkerParams;
+use super::crypto::{keyed_hash, random_bytes};
+use super::format::{
+    check_header, write_header, ObjectKind, VaultId, FORMAT_VERSION, VAULT_ID_LEN,
+};
+use super::keys::{KdfParams, KeySlot, MasterKey, VaultKeys};
+use crate::model::wire::HexString;
+use crate::{Error, Result};
+
+/// Per-vault settings, fixed at creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VaultSettings {
+    /// Chunk size bounds.
+    pub chunker: ChunkerParams,
+    /// zstd level (1..=22).
+    pub zstd_level: i32,
+    /// Target bundle size in bytes.
+    pub bundle_size: u32,
+}
+
+impl Default for VaultSettings {
+    /// Default chunker, zstd level 3, 16 MiB bundles.
+    fn default() -> Self {
+        VaultSettings {
+            chunker: ChunkerParams::default(),
+            zstd_level: 3,
+            bundle_size: 16 * 1024 * 1024,
+        }
+    }
+}
+
+impl VaultSettings {
+    /// Checks every setting, naming the bad one.
+    pub fn validate(&self) -> Result<()> {
+        self.chunker.validate()?;
+        if !(1..=22).contains(&self.zstd_level) {
+            return Err(Error::argument(
+                "zstd_level",
+                format!("{} is outside 1..=22", self.zstd_level),
+            ));
+        }
+        if !(64 * 1024..=1 << 30).contains(&self.bundle_size) {
+            return Err(Error::argument(
+                "bundle_size",
+                format!("{} is outside 64 KiB..=1 GiB", self.bundle_size),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ConfigBody {
+    format_version: u16,
+    vault_id: HexString,
+    settings: VaultSettings,
+    key_slots: Vec<KeySlot>,
+    mac: HexString,
+}
+
+/// An unlocked vault: its settings and keys.
+#[derive(Debug, Clone)]
+pub struct Vault {
+    vault_id: VaultId,
+    settings: VaultSettings,
+    slots: Vec<KeySlot>,
+    master: MasterKey,
+    keys: VaultKeys,
+}
+
+fn mac(
+    keys: &VaultKeys,
+    vault_id: &VaultId,
+    settings: &VaultSettings,
+    slots: &[KeySlot],
+) -> Result<[u8; 32]> {
+    let mut input = b"cloudbackup config".to_vec();
+    input.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    input.extend_from_slice(vault_id);
+    input.extend_from_slice(
+        &serde_json::to_vec(&(settings, slots)).map_err(|e| Error::json("vault config", &e))?,
+    );
+    Ok(keyed_hash(&keys.config_mac, &input))
+}
+
+impl Vault {
+    /// Creates a vault with a random id and master key, opened by `password`.
+    pub fn create(password: &[u8], settings: VaultSettings, kdf: KdfParams) -> Result<Self> {
+        let mut vault_id = [0u8; VAULT_ID_LEN];
+        random_bytes(&mut vault_id)?;
+        Self::create_with(MasterKey::random()?, vault_id, password, settings, kdf)
+    }
+
+    /// Creates a vault from a known master key and id (golden vaults, tests).
+    pub fn create_with(
+        master: MasterKey,
+        vault_id: VaultId,
+        password: &[u8],
+        settings: VaultSettings,
+        kdf: KdfParams,
+    ) -> Result<Self> {
+        settings.validate()?;
+        let slot = KeySlot::wrap(&master, password, kdf, &vault_id)?;
+        let keys = master.derive();
+        Ok(Vault {
+            vault_id,
+            settings,
+            slots: vec![slot],
+            master,
+            keys,
+        })
+    }
+
+    /// Opens a stored config with `password`: [`Error::WrongPassword`] when no
+    /// slot opens, [`Error::Corrupt`] when the config was tampered with.
+    pub fn open(config: &[u8], password: &[u8]) -> Result<Self> {
+        let body = check_header(ObjectKind::Config, None, "vault config", config)?;
+        let parsed: ConfigBody = crate::error::from_json_slice("vault config", body)?;
+        if parsed.format_version != FORMAT_VERSION {
+            return Err(Error::UnsupportedVersion {
+                object: "vault config".into(),
+                found: parsed.format_version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let vault_id: VaultId = parsed
+            .vault_id
+            .to_bytes()
+            .try_into()
+            .map_err(|_| Error::corrupt("vault config", "vault id is not 16 bytes"))?;
+        if config[6..6 + VAULT_ID_LEN] != vault_id {
+            return Err(Error::corrupt(
+                "vault config",
+                "header and body name different vaults",
+            ));
+        }
+        let mut master = None;
+        for slot in &parsed.key_slots {
+            if let Some(m) = slot.unwrap(password, &vault_id)? {
+                master = Some(m);
+                break;
+            }
+        }
+        let master = master.ok_or(Error::WrongPassword)?;
+        let keys = master.derive();
+        let expected = Zeroizing::new(mac(&keys, &vault_id, &parsed.settings, &parsed.key_slots)?);
+        if parsed.mac.to_bytes() != expected.as_slice() {
+            return Err(Error::corrupt(
+                "vault config",
+                "MAC mismatch: settings or key slots were changed",
+            ));
+        }
+        parsed.settings.validate()?;
+        Ok(Vault {
+            vault_id,
+            settings: parsed.settings,
+            slots: parsed.key_slots,
+            master,
+            keys,
+        })
+    }
+
+    /// The bytes to store as the vault's config.
+    pub fn config_bytes(&self) -> Result<Vec<u8>> {
+        let body = ConfigBody {
+            format_version: FORMAT_VERSION,
+            vault_id: HexString::from_bytes(&self.vault_id),
+            settings: self.settings,
+            key_slots: self.slots.clone(),
+            mac: HexString::from_bytes(&mac(
+                &self.keys,
+                &self.vault_id,
+                &self.settings,
+                &self.slots,
+            )?),
+        };
+        let mut out = Vec::new();
+        write_header(ObjectKind::Config, &self.vault_id, &mut out);
+        out.extend_from_slice(
+            &serde_json::to_vec_pretty(&body).map_err(|e| Error::json("vault config", &e))?,
+        );
+        Ok(out)
+    }
+
+    /// Adds a key slot for another password.
+    pub fn add_password(&mut self, password: &[u8], kdf: KdfParams) -> Result<()> {
+        self.slots
+            .push(KeySlot::wrap(&self.master, password, kdf, &self.vault_id)?);
+        Ok(())
+    }
+
+    /// Removes the slot that `password` opens; the last slot cannot go.
+    pub fn remove_password(&mut self, password: &[u8]) -> Result<()> {
+        let index = self.slot_of(password)?;
+        if self.slots.len() == 1 {
+            return Err(Error::argument(
+                "password",
+                "the vault's only key slot cannot be removed",
+            ));
+        }
+        self.slots.remove(index);
+        Ok(())
+    }
+
+    /// Rewraps the master key from `old` to `new` password (data untouched).
+    pub fn change_password(&mut self, old: &[u8], new: &[u8], kdf: KdfParams) -> Result<()> {
+        let index = self.slot_of(old)?;
+        self.slots[index] = KeySlot::wrap(&self.master, new, kdf, &self.vault_id)?;
+        Ok(())
+    }
+
+    fn slot_of(&self, password: &[u8]) -> Result<usize> {
+        for (i, slot) in self.slots.iter().enumerate() {
+            if slot.unwrap(password, &self.vault_id)?.is_some() {
+                return Ok(i);
+            }
+        }
+        Err(Error::WrongPassword)
+    }
+
+    /// The vault's id.
+    pub fn id(&self) -> &VaultId {
+        &self.vault_id
+    }
+
+    /// Its settings.
+    pub fn settings(&self) -> &VaultSettings {
+        &self.settings
+    }
+
+    /// Its working keys.
+    pub fn keys(&self) -> &VaultKeys {
+        &self.keys
+    }
+
+    /// Number of key slots.
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kdf() -> KdfParams {
+        KdfParams::insecure_for_tests()
+    }
+
+    #[test]
+    fn create_store_open_and_manage_passwords() {
+        let mut v = Vault::create(b"pw1", VaultSettings::default(), kdf()).unwrap();
+        let stored = v.config_bytes().unwrap();
+        let opened = Vault::open(&stored, b"pw1").unwrap();
+        assert_eq!(opened.id(), v.id());
+        assert_eq!(
+            Vault::open(&stored, b"nope").unwrap_err().code(),
+            crate::ErrorCode::WrongPassword
+        );
+        v.add_password(b"pw2", kdf()).unwrap();
+        v.change_password(b"pw1", b"pw3", kdf()).unwrap();
+        let stored = v.config_bytes().unwrap();
+        assert!(Vault::open(&stored, b"pw1").is_err());
+        let a = Vault::open(&stored, b"pw2").unwrap();
+        let b = Vault::open(&stored, b"pw3").unwrap();
+        assert_eq!(
+            a.keys().blob_id,
+            b.keys().blob_id,
+            "same master key behind both"
+        );
+        v.remove_password(b"pw2").unwrap();
+        assert!(v.remove_password(b"pw3").is_err(), "last slot stays");
+    }
+
+    #[test]
+    fn tampered_settings_fail_the_mac() {
+        let v = Vault::create(b"pw", VaultSettings::default(), kdf()).unwrap();
+        let text = String::from_utf8_lossy(&v.config_bytes().unwrap()[22..])
+            .replace("\"zstd_level\": 3", "\"zstd_level\": 4");
+        let mut stored = v.config_bytes().unwrap()[..22].to_vec();
+        stored.extend_from_slice(text.as_bytes());
+        assert_eq!(
+            Vault::open(&stored, b"pw").unwrap_err().code(),
+            crate::ErrorCode::Corrupt
+        );
+    }
+}
