@@ -22,6 +22,7 @@ clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # --nocapture so the conformance and sample tests' summary lines show.
+# Benchmarks are built by clippy but not run here (`cargo bench` runs them).
 test-rust:
-	$(CARGO) test --workspace --all-targets -- --nocapture
+	$(CARGO) test --workspace --lib --bins --tests --examples -- --nocapture
 	$(CARGO) test --workspace --doc
