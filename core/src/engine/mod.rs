@@ -18,6 +18,7 @@ pub mod snapshot;
 pub mod vault;
 pub mod verify;
 
+pub use agent_password::{encrypt_password_for_agent, encrypt_password_with_key};
 pub use backup::{BackupOptions, BackupOutcome, BackupSession, FileMeta, SnapshotInfo};
 pub use bundle::SealedBundle;
 pub use chunker::ChunkerParams;
