@@ -44,7 +44,7 @@ use super::blob::open_blob;
 use super::bundle::bundle_name;
 use super::crypto::Id;
 use super::index::{Index, Location};
-use super::snapshot::{EntryKind, Snapshot};
+use super::snapshot::{Entry, EntryKind, Snapshot};
 use super::vault::Vault;
 use crate::model::v2::common::{ErrorEntry, ErrorException, ErrorReport, PathFilter, PathType};
 use crate::model::wire::LooseInt;
@@ -414,77 +414,54 @@ impl<'a> RestoreSession<'a> {
             if !selector.selects(&entry.path) {
                 continue;
             }
-            let path = entry.path.clone();
-            let (mode, mtime) = (entry.mode, entry.mtime);
-            if entry.kind != EntryKind::Dir && !options.overwrite && existing.contains(&*path) {
+            if entry.kind != EntryKind::Dir && !options.overwrite && existing.contains(&*entry.path)
+            {
                 session.files_skipped += 1;
                 continue;
             }
-            let (create, error) = match entry.kind {
-                EntryKind::Dir => (Create::Dir { path, mode, mtime }, None),
-                EntryKind::Symlink => {
-                    let error = entry.target.is_none().then(|| {
-                        Error::corrupt(format!("snapshot entry {path:?}"), "symlink has no target")
-                    });
-                    let target = entry.target.clone().unwrap_or_default();
-                    (
-                        Create::Symlink {
-                            path,
-                            target,
-                            mtime,
-                        },
-                        error,
-                    )
-                }
-                EntryKind::File => {
-                    let error = check_chunks(index, &entry.chunks, entry.size, &path).err();
-                    let size = entry.size;
-                    (
-                        Create::File {
-                            path,
-                            size,
-                            mode,
-                            mtime,
-                        },
-                        error,
-                    )
-                }
-            };
-            let item = session.items.len();
+            let (create, error) = to_create(entry, index);
             let planned = error.is_none();
             session.items.push(Item {
                 create,
                 announced: planned,
-                remaining: 0,
+                remaining: entry.chunks.len(),
                 error,
             });
-            if !planned || entry.kind != EntryKind::File {
-                continue;
-            }
-            let mut offset = 0u64;
-            for id in &entry.chunks {
-                let Some(&location) = index.get(id) else {
-                    continue; // check_chunks ruled this out
-                };
-                let pos = *blob_pos.entry(*id).or_insert_with(|| {
-                    session.needed.push(Needed {
-                        id: *id,
-                        location,
-                        places: Vec::new(),
-                    });
-                    session.needed.len() - 1
-                });
-                if let Some(n) = session.needed.get_mut(pos) {
-                    n.places.push(Place { item, offset });
-                }
-                offset = offset.saturating_add(u64::from(location.raw_len));
-            }
-            if let Some(it) = session.items.get_mut(item) {
-                it.remaining = entry.chunks.len();
+            if planned && entry.kind == EntryKind::File {
+                session.place_chunks(session.items.len() - 1, &entry.chunks, index, &mut blob_pos);
             }
         }
         session.build_ranges(options.max_gap);
         Ok(session)
+    }
+
+    /// Records where each chunk of file `item` goes, adding blobs not
+    /// needed before (`blob_pos` maps blob ids to `needed`).
+    fn place_chunks(
+        &mut self,
+        item: usize,
+        chunks: &[Id],
+        index: &Index,
+        blob_pos: &mut HashMap<Id, usize>,
+    ) {
+        let mut offset = 0u64;
+        for id in chunks {
+            let Some(&location) = index.get(id) else {
+                continue; // `check_chunks` ruled this out
+            };
+            let pos = *blob_pos.entry(*id).or_insert_with(|| {
+                self.needed.push(Needed {
+                    id: *id,
+                    location,
+                    places: Vec::new(),
+                });
+                self.needed.len() - 1
+            });
+            if let Some(n) = self.needed.get_mut(pos) {
+                n.places.push(Place { item, offset });
+            }
+            offset = offset.saturating_add(u64::from(location.raw_len));
+        }
     }
 
     /// Groups the needed blobs by bundle and coalesces each bundle's blobs
@@ -735,6 +712,40 @@ impl<'a> RestoreSession<'a> {
     }
 }
 
+/// What the host creates for `entry`, and why it cannot be restored, if so.
+fn to_create(entry: &Entry, index: &Index) -> (Create, Option<Error>) {
+    let path = entry.path.clone();
+    let (mode, mtime) = (entry.mode, entry.mtime);
+    match entry.kind {
+        EntryKind::Dir => (Create::Dir { path, mode, mtime }, None),
+        EntryKind::Symlink => {
+            let error = entry.target.is_none().then(|| {
+                Error::corrupt(format!("snapshot entry {path:?}"), "symlink has no target")
+            });
+            let target = entry.target.clone().unwrap_or_default();
+            (
+                Create::Symlink {
+                    path,
+                    target,
+                    mtime,
+                },
+                error,
+            )
+        }
+        EntryKind::File => {
+            let error = check_chunks(index, &entry.chunks, entry.size, &path).err();
+            let size = entry.size;
+            let create = Create::File {
+                path,
+                size,
+                mode,
+                mtime,
+            };
+            (create, error)
+        }
+    }
+}
+
 /// Checks that every chunk of a file is in the index and that their sizes
 /// add up to the file's.
 fn check_chunks(index: &Index, chunks: &[Id], size: u64, path: &str) -> Result<()> {
@@ -760,7 +771,7 @@ mod tests {
     use super::*;
     use crate::engine::format::BlobType;
     use crate::engine::keys::{KdfParams, MasterKey};
-    use crate::engine::snapshot::{BackupCounters, Entry};
+    use crate::engine::snapshot::BackupCounters;
     use crate::engine::vault::VaultSettings;
 
     fn vault() -> Vault {
