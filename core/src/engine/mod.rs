@@ -27,5 +27,9 @@ pub use format::FORMAT_VERSION;
 pub use index::{Index, Location};
 pub use keys::KdfParams;
 pub use object::SealedObject;
+pub use restore::{
+    filter_globs, ByteRange, Create, Fetch, RestoreOptions, RestoreReport, RestoreSession, Write,
+};
 pub use snapshot::{BackupCounters, Entry, EntryKind, Snapshot};
 pub use vault::{Vault, VaultSettings};
+pub use verify::{verify_plan, Verifier, VerifyReport};

@@ -1,1 +1,241 @@
-//! Vault verification.
+//! Vault verification, sans-IO: [`verify_plan`] names the bundles to check
+//! (all, or a seeded sample), the host fetches each whole bundle and feeds
+//! it to a [`Verifier`], which checks the bundle (id, header, trailer) and
+//! opens every blob the index expects in it.
+//!
+//! ```text
+//! let mut v = Verifier::new(&vault, &index);
+//! for f in verify_plan(&index, 0.1, seed)? {
+//!     match get(f.bundle) { Ok(bytes) => { let _ = v.feed(&f.bundle, &bytes); }, Err(_) => v.missing(&f.bundle) }
+//! }
+//! let report = v.finish();   // report.problems lists everything that failed
+//! ```
+
+use std::collections::HashMap;
+
+use super::blob::open_blob;
+use super::bundle::{bundle_name, check_bundle};
+use super::crypto::{hash, Id};
+use super::index::{Index, Location};
+use super::restore::{blob_name, Fetch};
+use super::vault::Vault;
+use crate::{Error, ErrorCode, Result};
+
+/// The bundles to verify: all of them when `fraction` is 1, else a sample
+/// of `ceil(fraction × bundles)` chosen by `seed` (the same seed and index
+/// give the same sample). Each [`Fetch`] asks for the whole bundle.
+pub fn verify_plan(index: &Index, fraction: f64, seed: u64) -> Result<Vec<Fetch>> {
+    if !(0.0..=1.0).contains(&fraction) {
+        return Err(Error::argument(
+            "fraction",
+            format!("{fraction} is outside 0..=1"),
+        ));
+    }
+    let mut bundles: Vec<Id> = index.iter().map(|(_, l)| l.bundle).collect();
+    bundles.sort_unstable();
+    bundles.dedup();
+    if fraction < 1.0 {
+        let wanted = (fraction * bundles.len() as f64).ceil() as usize;
+        // Rank by a hash of seed and id: a uniform, reproducible shuffle.
+        let rank = |id: &Id| {
+            let mut input = [0u8; 40];
+            input[..8].copy_from_slice(&seed.to_le_bytes());
+            input[8..].copy_from_slice(&id.0);
+            hash(&input)
+        };
+        bundles.sort_by_cached_key(rank);
+        bundles.truncate(wanted);
+    }
+    Ok(bundles
+        .into_iter()
+        .map(|bundle| Fetch {
+            bundle,
+            ranges: Vec::new(),
+        })
+        .collect())
+}
+
+/// What a verification found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VerifyReport {
+    /// Bundles fed (or reported missing).
+    pub bundles_checked: u64,
+    /// Blobs opened (whether or not they verified).
+    pub blobs_checked: u64,
+    /// Bundle bytes fed.
+    pub bytes_checked: u64,
+    /// Every problem: the object it concerns and the typed error.
+    pub problems: Vec<(String, Error)>,
+}
+
+impl VerifyReport {
+    /// Whether nothing was wrong.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Checks fetched bundles against the index.
+pub struct Verifier<'a> {
+    vault: &'a Vault,
+    /// Per bundle, the blobs the index places in it.
+    expected: HashMap<Id, Vec<(Id, Location)>>,
+    report: VerifyReport,
+}
+
+impl<'a> Verifier<'a> {
+    /// A verifier of `vault`'s bundles against `index`.
+    pub fn new(vault: &'a Vault, index: &Index) -> Self {
+        let mut expected: HashMap<Id, Vec<(Id, Location)>> = HashMap::new();
+        for (blob, location) in index.iter() {
+            expected
+                .entry(location.bundle)
+                .or_default()
+                .push((*blob, *location));
+        }
+        for blobs in expected.values_mut() {
+            blobs.sort_by_key(|(_, l)| l.offset);
+        }
+        Verifier {
+            vault,
+            expected,
+            report: VerifyReport::default(),
+        }
+    }
+
+    /// Checks the whole bundle `bundle`: its id (BLAKE3 of the bytes), header
+    /// and trailer, then every blob the index expects in it (listed in the
+    /// trailer at the same place, and opening to its id). Every problem goes
+    /// into the report; the first is also returned.
+    pub fn feed(&mut self, bundle: &Id, bytes: &[u8]) -> Result<()> {
+        self.report.bundles_checked += 1;
+        self.report.bytes_checked += bytes.len() as u64;
+        let first = self.report.problems.len();
+        self.check(bundle, bytes);
+        match self.report.problems.get(first) {
+            Some((_, e)) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// The host cannot fetch `bundle`: a [`Error::NotFound`] problem.
+    pub fn missing(&mut self, bundle: &Id) {
+        self.report.bundles_checked += 1;
+        self.report.problems.push((
+            bundle_name(bundle),
+            Error::NotFound {
+                what: "bundle".into(),
+                id: bundle.to_hex(),
+            },
+        ));
+    }
+
+    /// The report so far.
+    pub fn report(&self) -> &VerifyReport {
+        &self.report
+    }
+
+    /// Ends the verification.
+    pub fn finish(self) -> VerifyReport {
+        self.report
+    }
+
+    fn check(&mut self, bundle: &Id, bytes: &[u8]) {
+        let (keys, vault_id) = (self.vault.keys(), self.vault.id());
+        let name = bundle_name(bundle);
+        let entries = match check_bundle(keys, vault_id, bundle, bytes) {
+            Ok(entries) => entries,
+            Err(e) => {
+                // A changed header byte reads as another vault or version;
+                // when the bytes are not the bundle's at all, say so.
+                let e = match e.code() {
+                    ErrorCode::ForeignVault | ErrorCode::UnsupportedVersion
+                        if Id(hash(bytes)) != *bundle =>
+                    {
+                        Error::corrupt(&name, "content does not match its id")
+                    }
+                    _ => e,
+                };
+                self.report.problems.push((name, e));
+                return;
+            }
+        };
+        let listed: HashMap<Id, _> = entries.iter().map(|e| (e.id, e)).collect();
+        let expected = self.expected.get(bundle).map(Vec::as_slice).unwrap_or(&[]);
+        for (blob, l) in expected {
+            let object = blob_name(blob, bundle);
+            let Some(entry) = listed.get(blob) else {
+                let e = Error::NotFound {
+                    what: "blob".into(),
+                    id: format!("{} (the index places it in {name})", blob.to_hex()),
+                };
+                self.report.problems.push((object, e));
+                continue;
+            };
+            if (entry.kind, entry.offset, entry.length, entry.raw_len)
+                != (l.kind, l.offset, l.length, l.raw_len)
+            {
+                let e = Error::corrupt(&object, "the index and the bundle disagree on its place");
+                self.report.problems.push((object, e));
+                continue;
+            }
+            self.report.blobs_checked += 1;
+            let start = l.offset as usize;
+            let sealed = bytes.get(start..start.saturating_add(l.length as usize));
+            let opened = match sealed {
+                Some(sealed) => {
+                    open_blob(keys, vault_id, l.kind, blob, l.raw_len, sealed, &object).map(drop)
+                }
+                None => Err(Error::corrupt(&object, "lies outside the bundle")),
+            };
+            if let Err(e) = opened {
+                self.report.problems.push((object, e));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::format::BlobType;
+
+    fn index_of(bundles: u8) -> Index {
+        let mut index = Index::new();
+        for b in 0..bundles {
+            for k in 0..3u8 {
+                index.insert(
+                    Id([b * 3 + k; 32]),
+                    Location {
+                        bundle: Id([b; 32]),
+                        kind: BlobType::Data,
+                        offset: 22 + u32::from(k) * 100,
+                        length: 100,
+                        raw_len: 80,
+                    },
+                );
+            }
+        }
+        index
+    }
+
+    #[test]
+    fn plans_take_all_or_a_seeded_sample() {
+        let index = index_of(40);
+        let all = verify_plan(&index, 1.0, 0).unwrap();
+        assert_eq!(all.len(), 40);
+        assert!(all.iter().all(Fetch::is_whole));
+        assert!(verify_plan(&index, 0.0, 0).unwrap().is_empty());
+        let a = verify_plan(&index, 0.25, 7).unwrap();
+        assert_eq!(a.len(), 10);
+        assert_eq!(a, verify_plan(&index, 0.25, 7).unwrap(), "same seed");
+        assert_ne!(a, verify_plan(&index, 0.25, 8).unwrap(), "other seed");
+        assert_eq!(verify_plan(&index, 0.001, 7).unwrap().len(), 1);
+        for bad in [-0.1, 1.5, f64::NAN] {
+            assert_eq!(
+                verify_plan(&index, bad, 0).unwrap_err().code(),
+                ErrorCode::InvalidArgument
+            );
+        }
+    }
+}
