@@ -208,10 +208,12 @@ pub fn check_bundle(
     bytes: &[u8],
 ) -> Result<Vec<BundleEntry>> {
     let name = bundle_name(id);
-    check_header(ObjectKind::Bundle, Some(vault_id), &name, bytes)?;
+    // The id first: bytes that are not this bundle's are corrupt, whatever
+    // their header happens to say.
     if Id(hash(bytes)) != *id {
         return Err(Error::corrupt(&name, "content does not match its id"));
     }
+    check_header(ObjectKind::Bundle, Some(vault_id), &name, bytes)?;
     let entries = read_trailer(keys, vault_id, id, bytes)?;
     let blobs_end = bytes.len() - trailer_span(id, bytes)?;
     for e in &entries {
@@ -272,6 +274,12 @@ mod tests {
         }
         assert!(check_bundle(&keys, &vault, &b.id, &b.bytes[..b.bytes.len() - 3]).is_err());
         let foreign = check_bundle(&keys, &[1; 16], &b.id, &b.bytes).unwrap_err();
+        assert_eq!(
+            check_bundle(&keys, &vault, &Id([0; 32]), &b.bytes)
+                .unwrap_err()
+                .code(),
+            crate::ErrorCode::Corrupt
+        );
         assert_eq!(foreign.code(), crate::ErrorCode::ForeignVault);
     }
 }
