@@ -229,19 +229,118 @@ impl Error {
 pub fn from_json_slice<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
+        let (path, message) = split_path_error(e);
         Error::InvalidJson {
             what: what.to_string(),
-            message: if path == "." {
-                inner.to_string()
-            } else {
-                format!("at `{path}`: {inner}")
+            message: match path {
+                Some(path) => format!("at `{path}`: {message}"),
+                None => message,
             },
         }
     })?;
     de.end().map_err(|e| Error::json(what, &e))?;
     Ok(value)
+}
+
+/// Converts a JSON value a caller passed as argument `arg` (an operation's
+/// parameters, a response object) into `T`. A value that does not fit is an
+/// [`Error::InvalidArgument`] named by the path of the offending field
+/// (`params.body.backup_id`), or by `arg` itself for a problem at the top
+/// (a missing or unknown member, which the message names).
+pub fn from_json_argument<T: serde::de::DeserializeOwned>(
+    arg: &str,
+    value: &serde_json::Value,
+) -> Result<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let (path, reason) = split_path_error(e);
+        Error::InvalidArgument {
+            name: match path {
+                Some(path) => format!("{arg}.{path}"),
+                None => arg.to_string(),
+            },
+            reason,
+        }
+    })
+}
+
+/// The path of a field-level error (`None` at the top level) and the message.
+fn split_path_error<E: std::fmt::Display>(
+    e: serde_path_to_error::Error<E>,
+) -> (Option<String>, String) {
+    let path = e.path().to_string();
+    let message = e.into_inner().to_string();
+    ((path != ".").then_some(path), message)
+}
+
+/// An [`Error::InvalidArgument`] for `given`, which is not one of the `known`
+/// names of a `what` (argument `arg`): a short list is given whole; from a
+/// long one the closest names are suggested, and `listed_by` says where to
+/// find them all.
+pub(crate) fn unknown_name<'a>(
+    arg: &str,
+    what: &str,
+    given: &str,
+    known: impl Iterator<Item = &'a str> + Clone,
+    listed_by: &str,
+) -> Error {
+    /// Up to this many names are listed in full.
+    const LIST_ALL: usize = 16;
+    let count = known.clone().count();
+    let reason = if count <= LIST_ALL {
+        let all: Vec<&str> = known.collect();
+        format!(
+            "unknown {what} {given:?}; expected one of: {}",
+            all.join(", ")
+        )
+    } else {
+        let near = near_matches(given, known);
+        let hint = if near.is_empty() {
+            String::new()
+        } else {
+            format!("; did you mean {}?", near.join(" or "))
+        };
+        format!("unknown {what} {given:?}{hint} ({listed_by} lists all {count})")
+    };
+    Error::argument(arg, reason)
+}
+
+/// The (at most three) names closest to `given`: those at the smallest edit
+/// distance (ignoring case), if it is small, and those with the same last
+/// `.` segment.
+fn near_matches<'a>(given: &str, known: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let lower = |s: &str| s.to_ascii_lowercase();
+    let last = |s: &str| lower(s.rsplit('.').next().unwrap_or(s));
+    let threshold = (given.chars().count() / 4).max(2);
+    let scored: Vec<(usize, bool, &str)> = known
+        .map(|name| {
+            let distance = edit_distance(&lower(given), &lower(name));
+            (distance, last(name) == last(given), name)
+        })
+        .collect();
+    let best = scored.iter().map(|(d, _, _)| *d).min().unwrap_or(0);
+    let mut near: Vec<(usize, &str)> = scored
+        .into_iter()
+        .filter(|&(d, same_last, _)| same_last || (d == best && d <= threshold))
+        .map(|(d, _, name)| (d, name))
+        .collect();
+    near.sort();
+    near.into_iter().take(3).map(|(_, name)| name).collect()
+}
+
+/// Levenshtein distance in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// Serialises `value` to JSON bytes.
@@ -312,6 +411,38 @@ mod tests {
             "trailing data is refused"
         );
         assert_eq!(from_json_slice::<u32>("n", b" 7 \n").unwrap(), 7);
+    }
+
+    #[test]
+    fn edit_distance_counts_characters() {
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("v2.restore", "v2.restores"), 1);
+        assert_eq!(edit_distance("état", "etat"), 1);
+    }
+
+    #[test]
+    fn unknown_names_list_few_and_suggest_among_many() {
+        let few = ["user", "agent", "scheduler"];
+        let e = unknown_name("actor", "actor", "robot", few.iter().copied(), "");
+        assert_eq!(e.code(), ErrorCode::InvalidArgument);
+        assert_eq!(
+            e.to_string(),
+            "invalid argument `actor`: unknown actor \"robot\"; expected one of: user, agent, scheduler"
+        );
+        let many: Vec<String> = (0..40).map(|i| format!("v2.things.op_{i}")).collect();
+        let known = || many.iter().map(String::as_str);
+        let e = unknown_name("operation", "operation", "v2.thing.op_7", known(), "list()");
+        assert_eq!(
+            e.to_string(),
+            "invalid argument `operation`: unknown operation \"v2.thing.op_7\"; \
+             did you mean v2.things.op_7? (list() lists all 40)"
+        );
+        let e = unknown_name("operation", "operation", "zzz", known(), "list()");
+        assert_eq!(
+            e.to_string(),
+            "invalid argument `operation`: unknown operation \"zzz\" (list() lists all 40)"
+        );
     }
 
     #[test]

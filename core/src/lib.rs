@@ -5,11 +5,16 @@
 //! parsers ([`api`]), lifecycle state machines ([`lifecycle`]) and JSON Patch
 //! validation with per-endpoint policies ([`patch`]).
 //!
+//! Bindings reach all of it by name, with JSON in and out: operations in
+//! [`api::registry`], model types in [`model::registry`], lifecycle and patch
+//! rules in [`dynamic`].
+//!
 //! The host supplies transport and file I/O; everything here is pure and
 //! deterministic, so the JS, C and Python bindings behave identically.
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod dynamic;
 pub mod engine;
 pub mod error;
 pub mod lifecycle;

@@ -5,9 +5,9 @@ use std::fmt;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::{from_json_slice, to_json_vec};
+use crate::error::{from_json_argument, from_json_slice, to_json_vec};
 use crate::{wire_enum, Error, Result};
 
 wire_enum! {
@@ -33,6 +33,11 @@ pub const JSON_PATCH: &str = "application/json-patch+json";
 
 /// A request ready for any transport: the host joins `path` and `query` to
 /// its endpoint (see [`Request::url`]) and sends `headers` and `body`.
+///
+/// Bindings receive it as JSON ([`Request::to_json_value`], or `Serialize`):
+/// `{"method": "PATCH", "path": "/v2/1/restores/r1", "query": [["limit", "10"]],
+/// "headers": [["X-Auth-Token", "..."]], "body": "<text>" or null}`; bodies are
+/// JSON or form text, so they travel as strings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     /// HTTP method.
@@ -121,6 +126,44 @@ impl Request {
     }
 }
 
+impl Request {
+    /// The body as text (`None` when there is none); a body that is not UTF-8
+    /// is an [`Error::InvalidValue`]. The core only builds JSON and form
+    /// bodies, which always are.
+    pub fn body_text(&self) -> Result<Option<&str>> {
+        self.body
+            .as_deref()
+            .map(|bytes| {
+                std::str::from_utf8(bytes).map_err(|e| Error::InvalidValue {
+                    field: "request body".into(),
+                    reason: format!("not UTF-8 text, so it has no JSON form: {e}"),
+                })
+            })
+            .transpose()
+    }
+
+    /// The JSON form bindings pass to their host (see [`Request`]).
+    pub fn to_json_value(&self) -> Result<serde_json::Value> {
+        Ok(serde_json::json!({
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": self.headers,
+            "body": self.body_text()?,
+        }))
+    }
+}
+
+impl Serialize for Request {
+    /// The JSON form of [`Request::to_json_value`]; a body that is not UTF-8
+    /// fails to serialise.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json_value()
+            .map_err(serde::ser::Error::custom)?
+            .serialize(serializer)
+    }
+}
+
 impl fmt::Display for Request {
     /// The request line, as a log would show it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -129,6 +172,10 @@ impl fmt::Display for Request {
 }
 
 /// A response as the host's transport received it.
+///
+/// Bindings hand it over as JSON ([`Response::from_json_value`], or
+/// `Deserialize`): `{"status": 200, "headers": [["Retry-After", "30"]],
+/// "body": "<text>"}`; `headers` and `body` may be left out (none, empty).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Response {
     /// HTTP status code.
@@ -164,6 +211,52 @@ impl Response {
     /// [`parse_empty`] accepts it.
     pub(crate) fn body_is_blank(&self) -> bool {
         self.body.iter().all(u8::is_ascii_whitespace)
+    }
+}
+
+/// The JSON form of a [`Response`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResponseJson {
+    status: u16,
+    #[serde(default)]
+    headers: Vec<(String, String)>,
+    #[serde(default)]
+    body: Option<String>,
+}
+
+/// The status codes HTTP defines.
+const HTTP_STATUS: std::ops::RangeInclusive<u16> = 100..=599;
+
+impl Response {
+    /// Reads the JSON form bindings pass in (see [`Response`]). A member of
+    /// the wrong type, an unknown member or a status outside 100..=599 is an
+    /// [`Error::InvalidArgument`] naming it (e.g. `response.headers[0]`).
+    pub fn from_json_value(value: &serde_json::Value) -> Result<Self> {
+        // Serde would also read the struct from an array of its members.
+        if !value.is_object() {
+            return Err(Error::argument("response", "must be a JSON object"));
+        }
+        let json: ResponseJson = from_json_argument("response", value)?;
+        if !HTTP_STATUS.contains(&json.status) {
+            return Err(Error::argument(
+                "response.status",
+                format!("{} is not an HTTP status (100..=599)", json.status),
+            ));
+        }
+        Ok(Response {
+            status: json.status,
+            headers: json.headers,
+            body: json.body.unwrap_or_default().into_bytes(),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Response {
+    /// The JSON form of [`Response::from_json_value`].
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Response::from_json_value(&value).map_err(serde::de::Error::custom)
     }
 }
 
@@ -368,8 +461,10 @@ wire_enum! {
     }
 }
 
-/// Paging of v2 list operations: `marker`, `limit`, `sort_dir`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Paging of v2 list operations: `marker`, `limit`, `sort_dir`. In JSON
+/// parameters every member is optional (`{"limit": 10}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Page {
     /// Id of the last item of the previous page.
     pub marker: Option<String>,
@@ -542,6 +637,129 @@ mod tests {
                 status: 302
             }
         );
+    }
+
+    #[test]
+    fn requests_have_a_json_form() {
+        let auth = Auth::new("tok", "123").unwrap();
+        let req = auth
+            .request(Method::Patch, "v2", &["restores", "r 1"])
+            .query("limit", "10")
+            .json_body(
+                JSON_PATCH,
+                &serde_json::json!([{"op": "remove", "path": "/a"}]),
+            )
+            .unwrap();
+        let expected = serde_json::json!({
+            "method": "PATCH",
+            "path": "/v2/123/restores/r%201",
+            "query": [["limit", "10"]],
+            "headers": [
+                ["X-Auth-Token", "tok"],
+                ["Accept", "application/json"],
+                ["Content-Type", "application/json-patch+json"],
+            ],
+            "body": r#"[{"op":"remove","path":"/a"}]"#,
+        });
+        assert_eq!(req.to_json_value().unwrap(), expected);
+        assert_eq!(serde_json::to_value(&req).unwrap(), expected);
+        let bare = Request::new(Method::Get, &["ping"])
+            .to_json_value()
+            .unwrap();
+        assert_eq!(bare["body"], serde_json::Value::Null);
+        assert_eq!(bare["query"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_has_no_json_form() {
+        let mut req = Request::new(Method::Post, &["x"]);
+        req.body = Some(vec![b'{', 0xff, b'}']);
+        let e = req.to_json_value().unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::InvalidValue);
+        assert!(e.to_string().contains("request body"), "{e}");
+        assert!(serde_json::to_value(&req).is_err());
+    }
+
+    #[test]
+    fn responses_are_read_from_their_json_form() {
+        let value = serde_json::json!({
+            "status": 503,
+            "headers": [["Retry-After", "30"]],
+            "body": "{\"message\": \"down\"}",
+        });
+        let resp = Response::from_json_value(&value).unwrap();
+        let expected =
+            Response::new(503, r#"{"message": "down"}"#).with_header("Retry-After", "30");
+        assert_eq!(resp, expected);
+        assert_eq!(serde_json::from_value::<Response>(value).unwrap(), expected);
+        // headers and body may be left out; a null body is empty.
+        for value in [
+            serde_json::json!({"status": 204}),
+            serde_json::json!({"status": 204, "body": null}),
+        ] {
+            assert_eq!(
+                Response::from_json_value(&value).unwrap(),
+                Response::new(204, "")
+            );
+        }
+    }
+
+    #[test]
+    fn bad_response_json_names_the_member() {
+        let cases = [
+            (serde_json::json!({"status": "200"}), "response.status"),
+            (serde_json::json!({"status": 42}), "response.status"),
+            (serde_json::json!({"status": 70000}), "response.status"),
+            (
+                serde_json::json!({"status": 200, "headers": [["a"]]}),
+                "response.headers[0]",
+            ),
+            (
+                serde_json::json!({"status": 200, "body": [1]}),
+                "response.body",
+            ),
+            (serde_json::json!({"body": ""}), "response"),
+            (
+                serde_json::json!({"status": 200, "bdy": ""}),
+                "response.bdy",
+            ),
+            (serde_json::json!([200]), "response"),
+        ];
+        for (value, name) in cases {
+            let e = Response::from_json_value(&value).unwrap_err();
+            assert!(
+                matches!(&e, Error::InvalidArgument { name: n, .. } if n == name),
+                "{value}: {e}"
+            );
+        }
+        let e = Response::from_json_value(&serde_json::json!({"status": 200, "bdy": ""}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `bdy`"), "{e}");
+        let e = Response::from_json_value(&serde_json::json!({"body": ""}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing field `status`"), "{e}");
+    }
+
+    #[test]
+    fn pages_read_json_parameters() {
+        let page: Page =
+            serde_json::from_value(serde_json::json!({"limit": 5, "sort_dir": "asc"})).unwrap();
+        assert_eq!(
+            page,
+            Page {
+                marker: None,
+                limit: Some(5),
+                sort_dir: Some(SortDir::Asc)
+            }
+        );
+        assert_eq!(
+            serde_json::from_value::<Page>(serde_json::json!({})).unwrap(),
+            Page::default()
+        );
+        assert!(serde_json::from_value::<Page>(serde_json::json!({"limt": 5})).is_err());
+        assert!(serde_json::from_value::<Page>(serde_json::json!({"sort_dir": "up"})).is_err());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Requests and responses, transport-neutral: one type per operation
 //! implementing [`Operation`], which builds a [`Request`] and parses the
 //! [`Response`] into a typed value or a typed [`Error`](crate::Error).
+//! Bindings reach every operation by name, with JSON parameters and results,
+//! through [`registry`].
 //!
 //! ```
 //! use cloudbackup_core::api::{Auth, Operation, Response};
@@ -14,6 +16,7 @@
 //! ```
 
 mod http;
+pub mod registry;
 pub mod v1;
 pub mod v2;
 
@@ -21,6 +24,39 @@ pub use http::{
     check_status, encode_segment, parse_empty, parse_integer, parse_json, require_id, ApiError,
     ApiErrorKind, Auth, Method, Page, Request, Response, RetryAfter, SortDir, JSON, JSON_PATCH,
 };
+
+pub use registry::{build_request, operation, operations, parse_response, OperationInfo};
+
+/// The JSON parameters of an operation that takes none: `{}`.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NoParams {}
+
+/// Implements `Serialize` and `Deserialize` for operations without
+/// parameters (unit structs) as the empty object `{}`, so that every
+/// operation's parameters are a JSON object; any member is refused as unknown.
+macro_rules! no_params {
+    ($name:ident) => {
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> ::std::result::Result<S::Ok, S::Error> {
+                ::serde::Serialize::serialize(&$crate::api::NoParams {}, serializer)
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> ::std::result::Result<Self, D::Error> {
+                <$crate::api::NoParams as ::serde::Deserialize>::deserialize(deserializer)
+                    .map(|$crate::api::NoParams {}| $name)
+            }
+        }
+    };
+}
+pub(crate) use no_params;
 
 /// One API operation: its parameters, how to build its request, and how to
 /// parse its response.

@@ -1,6 +1,7 @@
 //! The Cloud Backup domain model: typed request and response bodies of every
 //! operation, v1.0 (PascalCase JSON) in [`v1`] and v2 (snake_case JSON) in
-//! [`v2`], plus the wire-quirk types both use ([`wire`]).
+//! [`v2`], plus the wire-quirk types both use ([`wire`]). [`registry`] names
+//! every body type, for bindings that parse and normalise JSON by type name.
 //!
 //! Parsing policy, the same for every type:
 //! * **unknown fields are ignored** (dropped on parse, not written back), so a
@@ -12,6 +13,9 @@
 //!   type and listing the accepted values;
 //! * quirks are accepted and written back in the form they came in (see [`wire`]).
 
+pub mod registry;
 pub mod v1;
 pub mod v2;
 pub mod wire;
+
+pub use registry::{model_types, parse_model};

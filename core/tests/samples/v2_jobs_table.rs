@@ -2,58 +2,46 @@
 //! cleanups (their resources, lists, start bodies, patches, `/errors` and
 //! 409 answers).
 
-use super::support::{rt, RoundTrip};
-use cloudbackup_core::model::v2::backup::{Backup, BackupList, StartBackupBody};
-use cloudbackup_core::model::v2::cleanup::{Cleanup, CleanupList, StartCleanupBody};
-use cloudbackup_core::model::v2::common::{ErrorReport, ServiceMessage};
-use cloudbackup_core::model::v2::configuration::{
-    Configuration, ConfigurationList, CreateConfigurationBody,
-};
-use cloudbackup_core::model::v2::restore::{Restore, RestoreList, StartRestoreBody};
-use json_patch::Patch;
-
-/// The samples this table maps.
-pub fn table() -> Vec<(&'static str, RoundTrip)> {
+/// The samples this table maps, each to the name of its model type
+/// (`cloudbackup_core::model::registry`).
+pub fn table() -> Vec<(&'static str, &'static str)> {
     vec![
         // Configurations
-        (
-            "cbu-postConfig_request.json",
-            rt::<CreateConfigurationBody> as RoundTrip,
-        ),
-        ("cbu-postConfig_response.json", rt::<Configuration>),
+        ("cbu-postConfig_request.json", "v2.CreateConfigurationBody"),
+        ("cbu-postConfig_response.json", "v2.Configuration"),
         (
             "cbu-getConfigurationDetails_response.json",
-            rt::<Configuration>,
+            "v2.Configuration",
         ),
         (
             "cbu-getProjectConfigurations_response.json",
-            rt::<ConfigurationList>,
+            "v2.ConfigurationList",
         ),
-        ("cbu-getAgentConfigs_response.json", rt::<ConfigurationList>),
-        ("cbu-updateConfiguration_request.json", rt::<Patch>),
+        ("cbu-getAgentConfigs_response.json", "v2.ConfigurationList"),
+        ("cbu-updateConfiguration_request.json", "v2.Patch"),
         // Backups
-        ("cbu-postBackup_request.json", rt::<StartBackupBody>),
-        ("cbu-postBackup_response.json", rt::<Backup>),
-        ("cbu-getBackupDetails_response.json", rt::<Backup>),
-        ("cbu-getProjectBackups_response.json", rt::<BackupList>),
-        ("cbu-getBackupErrors_response.json", rt::<ErrorReport>),
-        ("cbu-updateBackup_request.json", rt::<Patch>),
-        ("cbu-updateBackup_response409.json", rt::<ServiceMessage>),
+        ("cbu-postBackup_request.json", "v2.StartBackupBody"),
+        ("cbu-postBackup_response.json", "v2.Backup"),
+        ("cbu-getBackupDetails_response.json", "v2.Backup"),
+        ("cbu-getProjectBackups_response.json", "v2.BackupList"),
+        ("cbu-getBackupErrors_response.json", "v2.ErrorReport"),
+        ("cbu-updateBackup_request.json", "v2.Patch"),
+        ("cbu-updateBackup_response409.json", "v2.ServiceMessage"),
         // Restores
-        ("cbu-postRestore_request.json", rt::<StartRestoreBody>),
-        ("cbu-postRestore_response.json", rt::<Restore>),
-        ("cbu-getRestoreDetails_response.json", rt::<Restore>),
-        ("cbu-getRestores_response.json", rt::<RestoreList>),
-        ("cbu-getErrors_response.json", rt::<ErrorReport>),
-        ("cbu-updateRestore_request.json", rt::<Patch>),
-        ("cbu-updateRestore_response409.json", rt::<ServiceMessage>),
+        ("cbu-postRestore_request.json", "v2.StartRestoreBody"),
+        ("cbu-postRestore_response.json", "v2.Restore"),
+        ("cbu-getRestoreDetails_response.json", "v2.Restore"),
+        ("cbu-getRestores_response.json", "v2.RestoreList"),
+        ("cbu-getErrors_response.json", "v2.ErrorReport"),
+        ("cbu-updateRestore_request.json", "v2.Patch"),
+        ("cbu-updateRestore_response409.json", "v2.ServiceMessage"),
         // Cleanups
-        ("cbu-postCleanup_request.json", rt::<StartCleanupBody>),
-        ("cbu-postCleanup_response.json", rt::<Cleanup>),
-        ("cbu-getCleanupDetails_response.json", rt::<Cleanup>),
-        ("cbu-getProjectCleanups_response.json", rt::<CleanupList>),
-        ("cbu-getCleanupErrors_response.json", rt::<ErrorReport>),
-        ("cbu-updateCleanup_request.json", rt::<Patch>),
-        ("cbu-updateCleanup_response409.json", rt::<ServiceMessage>),
+        ("cbu-postCleanup_request.json", "v2.StartCleanupBody"),
+        ("cbu-postCleanup_response.json", "v2.Cleanup"),
+        ("cbu-getCleanupDetails_response.json", "v2.Cleanup"),
+        ("cbu-getProjectCleanups_response.json", "v2.CleanupList"),
+        ("cbu-getCleanupErrors_response.json", "v2.ErrorReport"),
+        ("cbu-updateCleanup_request.json", "v2.Patch"),
+        ("cbu-updateCleanup_response409.json", "v2.ServiceMessage"),
     ]
 }

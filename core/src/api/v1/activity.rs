@@ -1,5 +1,7 @@
 //! v1 activity feeds.
 
+use serde::{Deserialize, Serialize};
+
 use super::request;
 use crate::api::{parse_json, require_id, Auth, Method, Operation, Request, Response};
 use crate::model::v1::Activity;
@@ -9,6 +11,8 @@ use crate::Result;
 /// cleanups, finished or running.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListUserActivity;
+
+crate::api::no_params!(ListUserActivity);
 
 impl Operation for ListUserActivity {
     type Output = Vec<Activity>;
@@ -24,7 +28,8 @@ impl Operation for ListUserActivity {
 }
 
 /// `GET /v1.0/{tenant_id}/system/activity/{agentId}`: one agent's activity.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListAgentActivity {
     /// The agent (`MachineAgentId`).
     pub machine_agent_id: String,

@@ -1,5 +1,7 @@
 //! v1 agent operations (`/v1.0/{tenant_id}/agent/...`).
 
+use serde::{Deserialize, Serialize};
+
 use super::{json_request, parse_text, request};
 use crate::api::{parse_empty, parse_json, require_id, Auth, Method, Operation, Request, Response};
 use crate::model::v1::{
@@ -10,7 +12,8 @@ use crate::model::wire::HexString;
 use crate::{Error, Result};
 
 /// `GET /v1.0/{tenant_id}/agent/{machineAgentId}`: the agent and its machine.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetAgent {
     /// The agent.
     pub machine_agent_id: String,
@@ -36,7 +39,8 @@ impl Operation for GetAgent {
 
 /// `GET /v1.0/{tenant_id}/agent/server/{hostServerId}`: the agent running on
 /// a server, looked up by the server's id (a UUID).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetAgentByHostServer {
     /// The host server.
     pub host_server_id: String,
@@ -62,7 +66,8 @@ impl Operation for GetAgentByHostServer {
 
 /// `POST /v1.0/{tenant_id}/agent/{machineAgentId}`: change the backup data
 /// center and/or ServiceNet use; answers the updated agent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateAgentBackupBehavior {
     /// The agent.
     pub machine_agent_id: String,
@@ -90,7 +95,8 @@ impl Operation for UpdateAgentBackupBehavior {
 }
 
 /// `POST /v1.0/{tenant_id}/agent/enable`: enable or disable an agent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EnableAgent {
     /// Which agent, and whether to enable it.
     pub body: EnableAgentRequest,
@@ -114,7 +120,8 @@ impl Operation for EnableAgent {
 /// The status table says 204, yet the page shows `{"MachineAgentId": ...}`
 /// coming back, which a server can only send with 200 (a 204 has no body):
 /// 204 with an empty body gives `None`, 200 with that body `Some`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeleteAgent {
     /// The agent to delete.
     pub machine_agent_id: i64,
@@ -142,7 +149,8 @@ impl Operation for DeleteAgent {
 
 /// `POST /v1.0/{tenant_id}/agent/changeencryption`: re-key an encrypted
 /// vault; answers the RSE request id.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChangeEncryptionPassword {
     /// The agent and both encrypted passwords.
     pub body: ChangeEncryptionPasswordRequest,
@@ -183,7 +191,8 @@ impl Operation for ChangeEncryptionPassword {
 
 /// `POST /v1.0/{tenant_id}/agent/encrypt`: turn on vault encryption (it
 /// cannot be turned off); answers the RSE request id.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EnableVolumeEncryption {
     /// The agent and the encrypted password.
     pub body: EncryptVolumeRequest,
@@ -207,7 +216,8 @@ impl Operation for EnableVolumeEncryption {
 
 /// `PUT /v1.0/{tenant_id}/agent/migratevault`: move a vault to another agent
 /// of the same user (both unencrypted, the destination without backups).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MigrateVault {
     /// Source and destination agents.
     pub body: MigrateVaultRequest,
@@ -234,7 +244,8 @@ impl Operation for MigrateVault {
 
 /// `PUT /v1.0/{tenant_id}/agent/logging`: set an agent's log level. The
 /// reference sends this one as a form, `MachineAgentId=1311839&LoggingLevelId=6`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ChangeLogLevel {
     /// The agent.
     pub machine_agent_id: i64,

@@ -1,5 +1,7 @@
 //! v1 backup operations (`/v1.0/{tenant_id}/backup/...`).
 
+use serde::{Deserialize, Serialize};
+
 use super::{json_request, request};
 use crate::api::{
     parse_empty, parse_integer, parse_json, require_id, Auth, Method, Operation, Request, Response,
@@ -16,7 +18,8 @@ use crate::Result;
 /// StartManual answers 200 with the new backup's id as a bare integer
 /// (`Some(id)`). StopManual answers 200 or 204, normally without a body
 /// (`None`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RequestBackupAction {
     /// StartManual or StopManual.
     pub action: V1Action,
@@ -48,7 +51,8 @@ impl Operation for RequestBackupAction {
 }
 
 /// `GET /v1.0/{tenant_id}/backup/{backupId}`: a backup and its state.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetBackup {
     /// The backup.
     pub backup_id: String,
@@ -69,7 +73,8 @@ impl Operation for GetBackup {
 }
 
 /// `GET /v1.0/{tenant_id}/backup/report/{backupId}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetBackupReport {
     /// The backup.
     pub backup_id: String,
@@ -94,7 +99,8 @@ impl Operation for GetBackupReport {
 }
 
 /// `GET /v1.0/{tenant_id}/backup/completed/{backupConfigurationId}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListCompletedBackups {
     /// The configuration.
     pub backup_configuration_id: String,
@@ -122,6 +128,8 @@ impl Operation for ListCompletedBackups {
 /// completed, unexpired, undeleted backup.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListBackupsAvailableForRestore;
+
+crate::api::no_params!(ListBackupsAvailableForRestore);
 
 impl Operation for ListBackupsAvailableForRestore {
     type Output = Vec<AvailableBackup>;

@@ -1,5 +1,7 @@
 //! v1 backup configuration operations (`/v1.0/{tenant_id}/backup-configuration/...`).
 
+use serde::{Deserialize, Serialize};
+
 use super::{json_request, request};
 use crate::api::{parse_empty, parse_json, require_id, Auth, Method, Operation, Request, Response};
 use crate::model::v1::{BackupConfiguration, BackupConfigurationSpec, EnableRequest};
@@ -7,7 +9,8 @@ use crate::{Error, Result};
 
 /// `POST /v1.0/{tenant_id}/backup-configuration`: create a configuration;
 /// answers it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateBackupConfiguration {
     /// The settings (validated before sending).
     pub body: BackupConfigurationSpec,
@@ -29,7 +32,8 @@ impl Operation for CreateBackupConfiguration {
 
 /// `PUT /v1.0/{tenant_id}/backup-configuration/{backupConfigurationId}`:
 /// replace a configuration's settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateBackupConfiguration {
     /// The configuration.
     pub backup_configuration_id: String,
@@ -65,7 +69,8 @@ impl Operation for UpdateBackupConfiguration {
 }
 
 /// `GET /v1.0/{tenant_id}/backup-configuration/{backupConfigurationId}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetBackupConfiguration {
     /// The configuration.
     pub backup_configuration_id: String,
@@ -93,6 +98,8 @@ impl Operation for GetBackupConfiguration {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListBackupConfigurations;
 
+crate::api::no_params!(ListBackupConfigurations);
+
 impl Operation for ListBackupConfigurations {
     type Output = Vec<BackupConfiguration>;
     const NAME: &'static str = "list backup configurations";
@@ -108,7 +115,8 @@ impl Operation for ListBackupConfigurations {
 
 /// `GET /v1.0/{tenant_id}/backup-configuration/system/{machineAgentId}`:
 /// one agent's configurations.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListAgentBackupConfigurations {
     /// The agent.
     pub machine_agent_id: String,
@@ -134,7 +142,8 @@ impl Operation for ListAgentBackupConfigurations {
 
 /// `POST /v1.0/{tenant_id}/backup-configuration/enable/{backupConfigurationId}`:
 /// enable or disable a configuration; answers it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EnableBackupConfiguration {
     /// The configuration.
     pub backup_configuration_id: String,
@@ -169,7 +178,8 @@ impl Operation for EnableBackupConfiguration {
 }
 
 /// `DELETE /v1.0/{tenant_id}/backup-configuration/{backupConfigurationId}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeleteBackupConfiguration {
     /// The configuration.
     pub backup_configuration_id: String,

@@ -1,5 +1,7 @@
 //! v1 restore operations (`/v1.0/{tenant_id}/restore/...`).
 
+use serde::{Deserialize, Serialize};
+
 use super::{json_request, request};
 use crate::api::{parse_empty, parse_json, require_id, Auth, Method, Operation, Request, Response};
 use crate::model::v1::{
@@ -9,7 +11,8 @@ use crate::{Error, Result};
 
 /// `PUT /v1.0/{tenant_id}/restore`: create a restore configuration (state
 /// `Creating`); answers the restore.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateRestore {
     /// What to restore and where.
     pub body: RestoreSpec,
@@ -31,7 +34,8 @@ impl Operation for CreateRestore {
 
 /// `POST /v1.0/{tenant_id}/restore`: update a restore configuration (only
 /// while it is `Creating`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateRestore {
     /// The restore and its new settings.
     pub body: UpdateRestoreRequest,
@@ -53,7 +57,8 @@ impl Operation for UpdateRestore {
 
 /// `POST /v1.0/{tenant_id}/restore/action-requested`: start or stop a
 /// restore. A password with StopManual is refused before sending.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RequestRestoreAction {
     /// The action, the restore and (to start an encrypted one) the password.
     pub body: RestoreActionRequest,
@@ -79,7 +84,8 @@ impl Operation for RequestRestoreAction {
 }
 
 /// `GET /v1.0/{tenant_id}/restore/{restoreId}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetRestore {
     /// The restore.
     pub restore_id: String,
@@ -101,7 +107,8 @@ impl Operation for GetRestore {
 
 /// `GET /v1.0/{tenant_id}/restore/report/{restoreId}`: the report of a
 /// finished restore.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetRestoreReport {
     /// The restore.
     pub restore_id: String,
@@ -127,7 +134,8 @@ impl Operation for GetRestoreReport {
 
 /// `PUT /v1.0/{tenant_id}/restore/files`: include or exclude a file in a
 /// restore configuration (`ParentId` = the restore).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IncludeRestoreFile {
     /// The file entry; `ParentId` is required.
     pub body: RestoreFile,
@@ -155,7 +163,8 @@ impl Operation for IncludeRestoreFile {
 
 /// `GET /v1.0/{tenant_id}/restore/files/{restoreId}`: the files a restore
 /// includes or excludes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListRestoreFiles {
     /// The restore.
     pub restore_id: String,
@@ -181,7 +190,8 @@ impl Operation for ListRestoreFiles {
 
 /// `DELETE /v1.0/{tenant_id}/restore/files/{restoreId}`: delete a restore
 /// configuration ("restore configuration file" in `apidoc_external.xml`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeleteRestore {
     /// The restore.
     pub restore_id: String,

@@ -9,6 +9,8 @@ use crate::Result;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListUserAgents;
 
+crate::api::no_params!(ListUserAgents);
+
 impl Operation for ListUserAgents {
     type Output = Vec<Agent>;
     const NAME: &'static str = "list user agents";
@@ -26,6 +28,8 @@ impl Operation for ListUserAgents {
 /// wait 10-20 seconds before starting a backup or restore.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WakeUpAgents;
+
+crate::api::no_params!(WakeUpAgents);
 
 impl Operation for WakeUpAgents {
     type Output = ();

@@ -1,14 +1,18 @@
 //! v2 activity lists: of a project, an agent, or a backup configuration.
 
+use serde::{Deserialize, Serialize};
+
 use super::paged_get;
 use crate::api::{parse_json, require_id, Auth, Operation, Page, Request, Response};
 use crate::model::v2::activity::ActivityList;
 use crate::Result;
 
 /// List the project's activities (`GET /v2/{project}/activities`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListProjectActivities {
     /// `marker` (an activity id), `limit`, `sort_dir` (default `desc`).
+    #[serde(default)]
     pub page: Page,
 }
 
@@ -26,11 +30,13 @@ impl Operation for ListProjectActivities {
 }
 
 /// List an agent's activities (`GET /v2/{project}/agents/{agent_id}/activities`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListAgentActivities {
     /// Agent id.
     pub agent_id: String,
     /// `marker` (an activity id), `limit`, `sort_dir` (default `desc`).
+    #[serde(default)]
     pub page: Page,
 }
 
@@ -50,11 +56,13 @@ impl Operation for ListAgentActivities {
 
 /// List a backup configuration's activities
 /// (`GET /v2/{project}/configurations/{configuration_id}/activities`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListConfigurationActivities {
     /// Configuration id.
     pub configuration_id: String,
     /// `marker` (an activity id), `limit`, `sort_dir` (default `desc`).
+    #[serde(default)]
     pub page: Page,
 }
 

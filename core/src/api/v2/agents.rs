@@ -2,6 +2,7 @@
 //! status. Also [`Accepted`], the answer of every asynchronous v2 request.
 
 use json_patch::Patch;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::patch_request;
@@ -15,7 +16,9 @@ use crate::model::v2::agent::{
 use crate::{Error, Result};
 
 /// The answer to an asynchronous request (202 Accepted): the `Location` of
-/// the result to read once the agent has done the work.
+/// the result to read once the agent has done the work. Its JSON form also
+/// carries the id to read the result by:
+/// `{"location": "...", "request_id": "..."}` (either may be `null`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Accepted {
     /// The `Location` header, when the service sent one.
@@ -41,8 +44,24 @@ impl Accepted {
     }
 }
 
+impl Serialize for Accepted {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct AcceptedJson<'a> {
+            location: Option<&'a str>,
+            request_id: Option<&'a str>,
+        }
+        AcceptedJson {
+            location: self.location.as_deref(),
+            request_id: self.request_id(),
+        }
+        .serialize(serializer)
+    }
+}
+
 /// Register an agent (`POST /v2/{project}/agents`, 201 with the agent and its password).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterAgent {
     /// The registration.
     pub agent: NewAgent,
@@ -74,7 +93,8 @@ impl Operation for RegisterAgent {
 /// agent's id and password for an identity token. 409 means the host
 /// fingerprint differs from the registration's; 503 carries `Retry-After`
 /// (see [`ApiError::retry_after`](crate::api::ApiError::retry_after)).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthenticateAgent {
     /// The credentials; `project_id` also goes into the path.
     pub credentials: TokenRequest,
@@ -103,7 +123,8 @@ impl Operation for AuthenticateAgent {
 
 /// List the project's agents (`GET /v2/{project}/agents`), optionally only
 /// those on one host machine.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListAgents {
     /// Only agents on this machine (`host_machine_id`).
     pub host_machine_id: Option<String>,
@@ -128,7 +149,8 @@ impl Operation for ListAgents {
 }
 
 /// Read an agent (`GET /v2/{project}/agents/{agent_id}`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetAgent {
     /// Agent id.
     pub agent_id: String,
@@ -174,7 +196,8 @@ impl AgentChange {
 }
 
 /// Update an agent with a JSON Patch (`PATCH /v2/{project}/agents/{agent_id}`, 204).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateAgent {
     /// Agent id.
     pub agent_id: String,
@@ -212,7 +235,8 @@ impl Operation for UpdateAgent {
 }
 
 /// Delete an agent (`DELETE /v2/{project}/agents/{agent_id}`, 204).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeleteAgent {
     /// Agent id.
     pub agent_id: String,
@@ -233,7 +257,8 @@ impl Operation for DeleteAgent {
 }
 
 /// Whether an agent is online and busy (`GET /v2/{project}/agents/{agent_id}/status`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetAgentStatus {
     /// Agent id.
     pub agent_id: String,

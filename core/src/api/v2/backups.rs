@@ -3,6 +3,7 @@
 //! [`events`](super::events).
 
 use json_patch::Patch;
+use serde::{Deserialize, Serialize};
 
 use super::{item_request, paged_get, patch_request, with_agent_header};
 use crate::api::{
@@ -13,7 +14,8 @@ use crate::model::v2::common::ErrorReport;
 use crate::{Error, Result};
 
 /// `POST /v2/{project_id}/backups` (201): starts a backup of a configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StartBackup {
     /// The configuration and the start state.
     pub body: StartBackupBody,
@@ -45,9 +47,11 @@ impl Operation for StartBackup {
 }
 
 /// `GET /v2/{project_id}/backups` (200): a page of the project's backups.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListBackups {
     /// Paging.
+    #[serde(default)]
     pub page: Page,
     /// `restorable`: `Some(true)` lists only backups restores may use.
     pub restorable: Option<bool>,
@@ -84,7 +88,8 @@ impl Operation for ListBackups {
 }
 
 /// `GET /v2/{project_id}/backups/{backup_id}` (200): one backup.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetBackup {
     /// The backup.
     pub backup_id: String,
@@ -114,7 +119,8 @@ impl Operation for GetBackup {
 /// progress and results, or a user asks for a stop. A backup already in a
 /// terminal state answers 409, with the service's message in
 /// [`ApiError::message`](crate::api::ApiError::message).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateBackup {
     /// The backup.
     pub backup_id: String,
@@ -141,7 +147,8 @@ impl Operation for UpdateBackup {
 
 /// `GET /v2/{project_id}/backups/{backup_id}/errors` (200): the files a
 /// backup failed on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListBackupErrors {
     /// The backup.
     pub backup_id: String,

@@ -2,6 +2,8 @@
 //! The client posts a request (202 + `Location`), then reads the result,
 //! which is 404 until the agent has answered.
 
+use serde::{Deserialize, Serialize};
+
 use super::sub_item_request;
 use crate::api::v2::agents::Accepted;
 use crate::api::{parse_json, require_id, Auth, Method, Operation, Request, Response, JSON};
@@ -26,7 +28,8 @@ fn browse_request(
 
 /// Ask an agent to list a folder of its host
 /// (`POST /v2/{project}/agents/{agent_id}/browse-requests`, 202).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BrowseHost {
     /// Agent id.
     pub agent_id: String,
@@ -55,7 +58,8 @@ impl Operation for BrowseHost {
 
 /// Read the answer to a host browse
 /// (`GET /v2/{project}/agents/{agent_id}/browse-requests/{request_id}`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetHostBrowseResult {
     /// Agent id.
     pub agent_id: String,
@@ -83,7 +87,8 @@ impl Operation for GetHostBrowseResult {
 
 /// Ask an agent to list a folder of a backup
 /// (`POST /v2/{project}/backups/{backup_id}/browse-requests`, 202).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BrowseBackup {
     /// Backup id.
     pub backup_id: String,
@@ -113,7 +118,8 @@ impl Operation for BrowseBackup {
 
 /// Read the answer to a backup browse
 /// (`GET /v2/{project}/backups/{backup_id}/browse-requests/{request_id}`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetBackupBrowseResult {
     /// Backup id.
     pub backup_id: String,

@@ -3,6 +3,7 @@
 //! [`events`](super::events).
 
 use json_patch::Patch;
+use serde::{Deserialize, Serialize};
 
 use super::{item_request, paged_get, patch_request, with_agent_header};
 use crate::api::{
@@ -13,7 +14,8 @@ use crate::model::v2::common::ErrorReport;
 use crate::Result;
 
 /// `POST /v2/{project_id}/cleanups` (201): starts a cleanup of an agent's vault.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StartCleanup {
     /// The agent and the start state.
     pub body: StartCleanupBody,
@@ -35,9 +37,11 @@ impl Operation for StartCleanup {
 }
 
 /// `GET /v2/{project_id}/cleanups` (200): a page of the project's cleanups.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListCleanups {
     /// Paging.
+    #[serde(default)]
     pub page: Page,
 }
 
@@ -55,7 +59,8 @@ impl Operation for ListCleanups {
 }
 
 /// `GET /v2/{project_id}/cleanups/{cleanup_id}` (200): one cleanup.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetCleanup {
     /// The cleanup.
     pub cleanup_id: String,
@@ -85,7 +90,8 @@ impl Operation for GetCleanup {
 /// progress and results, or a user asks for a stop. A cleanup already in a
 /// terminal state answers 409, with the service's message in
 /// [`ApiError::message`](crate::api::ApiError::message).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateCleanup {
     /// The cleanup.
     pub cleanup_id: String,
@@ -119,7 +125,8 @@ impl Operation for UpdateCleanup {
 
 /// `GET /v2/{project_id}/cleanups/{cleanup_id}/errors` (200): what a cleanup
 /// failed on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListCleanupErrors {
     /// The cleanup.
     pub cleanup_id: String,

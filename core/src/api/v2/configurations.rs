@@ -4,6 +4,7 @@
 //! [`activities`](super::activities) and [`events`](super::events).
 
 use json_patch::Patch;
+use serde::{Deserialize, Serialize};
 
 use super::{item_request, patch_request};
 use crate::api::{parse_empty, parse_json, Auth, Method, Operation, Request, Response, JSON};
@@ -13,7 +14,8 @@ use crate::Result;
 /// `POST /v2/{project_id}/configurations` (201): creates a backup
 /// configuration. The body is checked against the reference's rules
 /// ([`CreateConfigurationBody::validate`]) before anything is sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateConfiguration {
     /// The new configuration.
     pub body: CreateConfigurationBody,
@@ -36,7 +38,8 @@ impl Operation for CreateConfiguration {
 
 /// `GET /v2/{project_id}/configurations` (200): the project's
 /// configurations (not paged).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListConfigurations {
     /// `restorable`: `Some(true)` lists only configurations with restorable backups.
     pub restorable: Option<bool>,
@@ -61,7 +64,8 @@ impl Operation for ListConfigurations {
 
 /// `GET /v2/{project_id}/agents/{agent_id}/configurations` (200): the
 /// configurations of one agent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListAgentConfigurations {
     /// The agent.
     pub agent_id: String,
@@ -88,7 +92,8 @@ impl Operation for ListAgentConfigurations {
 }
 
 /// `GET /v2/{project_id}/configurations/{configuration_id}` (200): one configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetConfiguration {
     /// The configuration.
     pub configuration_id: String,
@@ -118,7 +123,8 @@ impl Operation for GetConfiguration {
 /// a configuration. The service takes only `replace`, on `/name`,
 /// `/enabled`, `/schedule`, `/retention/days`, `/inclusions`, `/exclusions`
 /// and `/notifications`, with the create rules applying to the values.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateConfiguration {
     /// The configuration.
     pub configuration_id: String,
@@ -146,7 +152,8 @@ impl Operation for UpdateConfiguration {
 }
 
 /// `DELETE /v2/{project_id}/configurations/{configuration_id}` (204).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeleteConfiguration {
     /// The configuration.
     pub configuration_id: String,

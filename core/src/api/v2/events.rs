@@ -5,6 +5,8 @@
 //! Event lists are for monitoring: `marker` is the last event id seen, and
 //! only newer events come back.
 
+use serde::{Deserialize, Serialize};
+
 use super::{paged_get, with_agent_header};
 use crate::api::{
     parse_empty, parse_json, require_id, Auth, Method, Operation, Page, Request, Response, JSON,
@@ -14,9 +16,11 @@ use crate::Result;
 
 /// The project's recent events, all agents together (`GET /v2/{project}/events`).
 /// The service keeps them only a minute or so.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListProjectEvents {
     /// `marker` (last event id seen), `limit`, `sort_dir` (default `desc`).
+    #[serde(default)]
     pub page: Page,
 }
 
@@ -34,7 +38,8 @@ impl Operation for ListProjectEvents {
 }
 
 /// Ask every agent of the project to poll at a mode (`POST /v2/{project}/events`, 202).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PostProjectEvent {
     /// The `agent_activate` event.
     pub event: ProjectEvent,
@@ -56,7 +61,8 @@ impl Operation for PostProjectEvent {
 
 /// An agent announces its startup or shutdown
 /// (`POST /v2/{project}/agents/{agent_id}/events` with `X-Agent-Id`, 202).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PostAgentEvent {
     /// Agent id (path and `X-Agent-Id`).
     pub agent_id: String,
@@ -82,11 +88,13 @@ impl Operation for PostAgentEvent {
 macro_rules! event_list {
     ($(#[$doc:meta])* $name:ident, $op:literal, $collection:literal, $id:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq)]
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
         pub struct $name {
             /// The resource's id.
             pub $id: String,
             /// `marker` (last event id seen), `limit`, `sort_dir`.
+            #[serde(default)]
             pub page: Page,
         }
 

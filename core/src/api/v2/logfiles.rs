@@ -2,6 +2,7 @@
 //! reports progress), delete.
 
 use json_patch::Patch;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{sub_item_request, with_agent_header};
@@ -28,7 +29,8 @@ fn logfile_request(
 
 /// Ask an agent to upload its log file to Cloud Files
 /// (`POST /v2/{project}/agents/{agent_id}/logfiles`, 202 with the new log file).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RequestLogfile {
     /// Agent id.
     pub agent_id: String,
@@ -48,7 +50,8 @@ impl Operation for RequestLogfile {
 }
 
 /// List an agent's log files (`GET /v2/{project}/agents/{agent_id}/logfiles`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListLogfiles {
     /// Agent id.
     pub agent_id: String,
@@ -68,7 +71,8 @@ impl Operation for ListLogfiles {
 }
 
 /// Read a log file (`GET /v2/{project}/agents/{agent_id}/logfiles/{logfile_id}`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetLogfile {
     /// Agent id.
     pub agent_id: String,
@@ -93,7 +97,8 @@ impl Operation for GetLogfile {
 /// (`PATCH /v2/{project}/agents/{agent_id}/logfiles/{logfile_id}`, 204). The
 /// only patch the service accepts is `replace` of `/state` with `started` or
 /// `completed`, so the operation takes the state and builds that patch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateLogfile {
     /// Agent id.
     pub agent_id: String,
@@ -141,7 +146,8 @@ impl Operation for UpdateLogfile {
 }
 
 /// Delete a log file (`DELETE /v2/{project}/agents/{agent_id}/logfiles/{logfile_id}`, 204).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeleteLogfile {
     /// Agent id.
     pub agent_id: String,

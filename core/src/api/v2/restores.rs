@@ -3,6 +3,7 @@
 //! [`events`](super::events).
 
 use json_patch::Patch;
+use serde::{Deserialize, Serialize};
 
 use super::{item_request, paged_get, patch_request, with_agent_header};
 use crate::api::{parse_empty, parse_json, Auth, Method, Operation, Page, Request, Response, JSON};
@@ -11,7 +12,8 @@ use crate::model::v2::restore::{Restore, RestoreList, StartRestoreBody};
 use crate::Result;
 
 /// `POST /v2/{project_id}/restores` (201): starts a restore.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StartRestore {
     /// What to restore, where, and the encrypted vault password.
     pub body: StartRestoreBody,
@@ -33,9 +35,11 @@ impl Operation for StartRestore {
 }
 
 /// `GET /v2/{project_id}/restores` (200): a page of the project's restores.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListRestores {
     /// Paging.
+    #[serde(default)]
     pub page: Page,
 }
 
@@ -53,7 +57,8 @@ impl Operation for ListRestores {
 }
 
 /// `GET /v2/{project_id}/restores/{restore_id}` (200): one restore.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetRestore {
     /// The restore.
     pub restore_id: String,
@@ -83,7 +88,8 @@ impl Operation for GetRestore {
 /// progress and results, or a user asks for a stop. A restore already in a
 /// terminal state answers 409, with the service's message in
 /// [`ApiError::message`](crate::api::ApiError::message).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateRestore {
     /// The restore.
     pub restore_id: String,
@@ -117,7 +123,8 @@ impl Operation for UpdateRestore {
 
 /// `GET /v2/{project_id}/restores/{restore_id}/errors` (200): the files a
 /// restore failed on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListRestoreErrors {
     /// The restore.
     pub restore_id: String,

@@ -1,6 +1,8 @@
 //! v2 settings and service state: an agent's configuration settings, the
 //! project's summary settings, health checks and ping.
 
+use serde::{Deserialize, Serialize};
+
 use super::with_agent_header;
 use crate::api::{
     check_status, parse_empty, parse_json, require_id, ApiError, Auth, Method, Operation, Request,
@@ -12,7 +14,8 @@ use crate::Result;
 
 /// Everything an agent runs by: preferences, vaults, configurations with
 /// their next run times (`GET /v2/{project}/agents/{agent_id}/configuration`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetAgentSettings {
     /// Agent id.
     pub agent_id: String,
@@ -46,6 +49,8 @@ impl Operation for GetAgentSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct GetSummarySettings;
 
+crate::api::no_params!(GetSummarySettings);
+
 impl Operation for GetSummarySettings {
     type Output = SummarySettings;
     const NAME: &'static str = "get summary settings";
@@ -60,7 +65,8 @@ impl Operation for GetSummarySettings {
 }
 
 /// Replace the summary e-mail settings (`PUT /v2/{project}/settings/summaries`, 204).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateSummarySettings {
     /// The new settings.
     pub settings: SummarySettings,
@@ -98,6 +104,8 @@ fn parse_health<T: serde::de::DeserializeOwned>(operation: &str, response: &Resp
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct HealthCheck;
 
+crate::api::no_params!(HealthCheck);
+
 impl Operation for HealthCheck {
     type Output = HealthReport;
     const NAME: &'static str = "health check";
@@ -113,7 +121,8 @@ impl Operation for HealthCheck {
 
 /// Check one dependent system (`GET /v2/{project}/health/{dependent_system}`);
 /// 503 with a body parses like 200, with `online: false`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetHealthDetails {
     /// The system's name, e.g. `cassandra`.
     pub dependent_system: String,
@@ -136,6 +145,8 @@ impl Operation for GetHealthDetails {
 /// Is the service running? (`GET /v2/{project}/ping`, 204; for load balancers.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Ping;
+
+crate::api::no_params!(Ping);
 
 impl Operation for Ping {
     type Output = ();

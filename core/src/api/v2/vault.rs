@@ -3,6 +3,8 @@
 //! client posts a request (202 + `Location`), the agent posts its report, the
 //! client reads the result (404 until the agent has reported).
 
+use serde::{Deserialize, Serialize};
+
 use super::{sub_item_request, with_agent_header};
 use crate::api::v2::agents::Accepted;
 use crate::api::{
@@ -37,7 +39,8 @@ fn agent_request(
 /// Give an agent another agent's vault (`POST /v2/{project}/agents/{agent_id}/vault`, 204).
 /// The service refuses (403) encrypted vaults, foreign agents, and targets
 /// whose own vault already holds data.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MoveVault {
     /// The agent that receives the vault.
     pub agent_id: String,
@@ -62,7 +65,8 @@ impl Operation for MoveVault {
 
 /// Enable or change vault encryption
 /// (`POST /v2/{project}/agents/{agent_id}/vault-encryption-requests`, 202).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RequestVaultEncryption {
     /// Agent id.
     pub agent_id: String,
@@ -86,7 +90,8 @@ impl Operation for RequestVaultEncryption {
 
 /// The agent reports the outcome of an encryption request
 /// (`POST .../vault-encryption-requests/{request_id}`, 204).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReportVaultEncryption {
     /// Agent id.
     pub agent_id: String,
@@ -124,7 +129,8 @@ impl Operation for ReportVaultEncryption {
 
 /// Read the outcome of an encryption request
 /// (`GET .../vault-encryption-requests/{request_id}`; 404 until the agent reported).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetVaultEncryptionResult {
     /// Agent id.
     pub agent_id: String,
@@ -154,7 +160,8 @@ impl Operation for GetVaultEncryptionResult {
 /// Ask an agent to verify a vault password
 /// (`POST /v2/{project}/agents/{agent_id}/vault-password-verification-requests`,
 /// 202; 403 when the vault is not encrypted).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RequestPasswordVerification {
     /// The agent that does the check.
     pub agent_id: String,
@@ -178,7 +185,8 @@ impl Operation for RequestPasswordVerification {
 
 /// The agent reports whether the password opened the vault
 /// (`POST .../vault-password-verification-requests/{request_id}`, 204).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReportPasswordVerification {
     /// Agent id.
     pub agent_id: String,
@@ -216,7 +224,8 @@ impl Operation for ReportPasswordVerification {
 
 /// Read the outcome of a password verification
 /// (`GET .../vault-password-verification-requests/{request_id}`; 404 until the agent reported).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GetPasswordVerificationResult {
     /// Agent id.
     pub agent_id: String,

@@ -1,0 +1,237 @@
+//! Every request and response body type by name, for the bindings: parse
+//! JSON into the typed model (so it is checked exactly as the Rust API
+//! checks it) and get it back re-serialised, in its normal form.
+//!
+//! Names are `version.Type`: `v1.Agent`, `v2.Restore`, `v2.StartRestoreBody`,
+//! and `v2.Patch` for the JSON Patch body of the v2 PATCH operations. Any
+//! name takes a `[]` suffix for a JSON array of that type (`v1.Agent[]`, as
+//! v1 list operations answer).
+//!
+//! ```
+//! use cloudbackup_core::model::registry::parse_model;
+//! let restore = parse_model("v2.StartRestoreBody", br#"{"backup_id": "b1",
+//!     "destination_agent_ID": "a1", "destination_path": "/tmp/r",
+//!     "overwrite_files": false, "encrypted_password_hex": null,
+//!     "inclusions": [{"type": "file", "path": "/etc/hosts"}], "exclusions": []}"#).unwrap();
+//! // The reference table's spelling of the agent id is read, and written normally.
+//! assert_eq!(restore["destination_agent_id"], "a1");
+//! let err = parse_model("v2.StartRestoreBody", br#"{"backup_id": 7}"#).unwrap_err();
+//! assert!(err.to_string().contains("backup_id"), "{err}");
+//! ```
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{from_json_slice, unknown_name};
+use crate::{Error, Result};
+
+/// Parses JSON bytes (an array of the type when the flag is set) into a
+/// typed model and re-serialises it; the name is used in errors.
+type ParseFn = fn(&str, &[u8], bool) -> Result<Value>;
+
+/// The names of every registered model type (without the `[]` form), v1
+/// then v2, grouped by module.
+pub fn model_types() -> &'static [&'static str] {
+    NAMES
+}
+
+/// Parses `json` as the model type `type_name` (see the
+/// [module documentation](self) for names) and returns it re-serialised:
+/// unknown members dropped, quirks kept as they came, optional members
+/// written as `null`.
+///
+/// Errors: an unknown `type_name` is an [`Error::InvalidArgument`]
+/// suggesting the closest names; JSON that is not valid, or does not fit
+/// the type, is an [`Error::InvalidJson`] naming the type and the path of
+/// the offending member (``at `inclusions[0].type`: ...``).
+pub fn parse_model(type_name: &str, json: &[u8]) -> Result<Value> {
+    let (base, list) = match type_name.strip_suffix("[]") {
+        Some(base) => (base, true),
+        None => (type_name, false),
+    };
+    let parse = NAMES
+        .iter()
+        .zip(PARSERS)
+        .find(|(name, _)| **name == base)
+        .map(|(_, parse)| parse)
+        .ok_or_else(|| {
+            unknown_name(
+                "type_name",
+                "model type",
+                type_name,
+                NAMES.iter().copied(),
+                "model::registry::model_types()",
+            )
+        })?;
+    parse(type_name, json, list)
+}
+
+fn parse_as<T: Serialize + DeserializeOwned>(what: &str, json: &[u8], list: bool) -> Result<Value> {
+    let value = if list {
+        serde_json::to_value(from_json_slice::<Vec<T>>(what, json)?)
+    } else {
+        serde_json::to_value(from_json_slice::<T>(what, json)?)
+    };
+    value.map_err(|e| Error::json(what, &e))
+}
+
+/// Declares [`NAMES`] and, in the same order, [`PARSERS`]: the model types
+/// as `version::module::{Type, ...}` (named `version.Type`), then any type
+/// outside `model` with its name.
+macro_rules! model_registry {
+    (
+        $( $version:ident :: $module:ident :: { $( $ty:ident ),+ $(,)? } )+
+        ;
+        $( $name:literal => $other:ty ),* $(,)?
+    ) => {
+        static NAMES: &[&str] = &[
+            $($( concat!(stringify!($version), ".", stringify!($ty)), )+)+
+            $( $name, )*
+        ];
+        static PARSERS: &[ParseFn] = &[
+            $($( parse_as::<crate::model::$version::$module::$ty>, )+)+
+            $( parse_as::<$other>, )*
+        ];
+    };
+}
+
+model_registry! {
+    v1::activity::{Activity}
+    v1::agent::{
+        Agent, UpdateAgentBehaviorRequest, EnableAgentRequest, MachineAgentRef,
+        EncryptVolumeRequest, ChangeEncryptionPasswordRequest, MigrateVaultRequest,
+    }
+    v1::backup::{BackupActionRequest, Backup, BackupReport, CompletedBackup, AvailableBackup}
+    v1::configuration::{BackupConfigurationSpec, BackupConfiguration, EnableRequest}
+    v1::restore::{
+        RestoreSpec, UpdateRestoreRequest, Restore, RestoreActionRequest, RestoreFile,
+        RestoreReport,
+    }
+    v2::activity::{ActivityList}
+    v2::agent::{Agent, AgentList, AgentStatus, NewAgent, TokenRequest, TokenResponse}
+    v2::backup::{Backup, BackupList, StartBackupBody}
+    v2::browse::{HostBrowseRequest, BackupBrowseRequest, BrowseResult}
+    v2::cleanup::{Cleanup, CleanupList, StartCleanupBody}
+    v2::common::{ErrorReport, ServiceMessage}
+    v2::configuration::{Configuration, ConfigurationList, CreateConfigurationBody}
+    v2::event::{EventList, ProjectEvent, AgentEvent}
+    v2::logfile::{Logfile, LogfileList}
+    v2::restore::{Restore, RestoreList, StartRestoreBody}
+    v2::settings::{AgentSettings, SummarySettings, HealthReport, SystemHealth}
+    v2::vault::{
+        MoveVault, VaultEncryptionRequest, VaultEncryptionReport, VaultEncryptionResult,
+        VaultPasswordRequest, VaultPasswordReport, VaultPasswordResult,
+    }
+    ;
+    "v2.Patch" => crate::patch::Patch,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::ErrorCode;
+
+    #[test]
+    fn names_are_unique_and_versioned() {
+        let names: BTreeSet<&str> = model_types().iter().copied().collect();
+        assert_eq!(names.len(), model_types().len());
+        assert_eq!(names.len(), PARSERS.len());
+        assert_eq!(names.len(), 63, "22 v1 types, 40 v2 types and v2.Patch");
+        for name in model_types() {
+            let (version, ty) = name.split_once('.').unwrap();
+            assert!(["v1", "v2"].contains(&version), "{name}");
+            assert!(ty.starts_with(|c: char| c.is_ascii_uppercase()), "{name}");
+        }
+        for name in ["v2.Restore", "v2.StartRestoreBody", "v1.Agent", "v2.Patch"] {
+            assert!(names.contains(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn bodies_are_checked_and_normalised() {
+        let body = br#"{"backup_id": "b1", "destination_agent_ID": "a1",
+            "destination_path": "/tmp/r", "overwrite_files": false,
+            "inclusions": [{"type": "folder", "path": "/web/"}], "exclusions": [],
+            "not_in_the_model": 1}"#;
+        let value = parse_model("v2.StartRestoreBody", body).unwrap();
+        assert_eq!(value["destination_agent_id"], "a1");
+        assert!(value.get("destination_agent_ID").is_none());
+        assert!(value.get("not_in_the_model").is_none());
+        assert_eq!(value["encrypted_password_hex"], Value::Null);
+        // v1 quirks are written back as they came.
+        let agent_ref = parse_model("v1.MachineAgentRef", br#"{"MachineAgentId": 869}"#).unwrap();
+        assert_eq!(agent_ref, json!({"MachineAgentId": 869}));
+    }
+
+    #[test]
+    fn a_suffix_reads_an_array() {
+        let list = parse_model(
+            "v1.MachineAgentRef[]",
+            br#"[{"MachineAgentId": 1}, {"MachineAgentId": 2}]"#,
+        )
+        .unwrap();
+        assert_eq!(list, json!([{"MachineAgentId": 1}, {"MachineAgentId": 2}]));
+        let e = parse_model(
+            "v1.MachineAgentRef[]",
+            br#"[{"MachineAgentId": 1}, {"MachineAgentId": "x"}]"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidJson);
+        let message = e.to_string();
+        assert!(
+            message.contains("v1.MachineAgentRef[]") && message.contains("at `[1].MachineAgentId`"),
+            "{message}"
+        );
+        let e = parse_model("v1.MachineAgentRef", b"[]").unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidJson);
+    }
+
+    #[test]
+    fn bad_json_names_the_type_and_the_field() {
+        for (json, expected) in [
+            (&b"{'state': 'queued'}"[..], "invalid JSON for v2.Restore"),
+            (b"", "invalid JSON for v2.Restore"),
+            (br#"{"id": 1}"#, "at `id`"),
+        ] {
+            let e = parse_model("v2.Restore", json).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidJson);
+            assert!(e.to_string().contains(expected), "{e}");
+        }
+        let e = parse_model("v1.MachineAgentRef", br#"{"MachineAgentId": 1} {}"#).unwrap_err();
+        assert!(e.to_string().contains("trailing characters"), "{e}");
+        let e = parse_model("v2.Patch", br#"[{"op": "jump", "path": "/a"}]"#).unwrap_err();
+        assert!(e.to_string().contains("at `[0].op`"), "{e}");
+        assert_eq!(
+            parse_model("v2.Patch", br#"[{"op": "remove", "path": "/a"}]"#).unwrap(),
+            json!([{"op": "remove", "path": "/a"}])
+        );
+    }
+
+    #[test]
+    fn unknown_types_suggest_names() {
+        for (given, suggested) in [
+            ("v2.restore", "did you mean v2.Restore"),
+            ("v3.Restore", "v1.Restore or v2.Restore"),
+            ("Agent", "v1.Agent or v2.Agent"),
+        ] {
+            let e = parse_model(given, b"{}").unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidArgument);
+            let message = e.to_string();
+            assert!(
+                message.contains("`type_name`") && message.contains(suggested),
+                "{message}"
+            );
+            assert!(
+                message.contains("model::registry::model_types() lists all 63"),
+                "{message}"
+            );
+        }
+        let e = parse_model("v2.Restore[][]", b"[]").unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidArgument);
+    }
+}
