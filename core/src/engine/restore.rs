@@ -378,8 +378,9 @@ struct BundlePlan {
 }
 
 /// A restore in progress. See the module docs for the flow.
-pub struct RestoreSession<'a> {
-    vault: &'a Vault,
+pub struct RestoreSession {
+    /// A clone (cheap: keys and settings) so the session borrows nothing.
+    vault: Vault,
     items: Vec<Item>,
     needed: Vec<Needed>,
     /// In order of first use, so early files complete early.
@@ -388,13 +389,13 @@ pub struct RestoreSession<'a> {
     files_skipped: u64,
 }
 
-impl<'a> RestoreSession<'a> {
+impl RestoreSession {
     /// Plans the restore of `snapshot` (opened from `vault`) using `index`
     /// (the union of the vault's index deltas). Fails only on unusable
     /// options; a file whose chunks the index lacks, or whose size does not
     /// match them, becomes a per-file error.
     pub fn new(
-        vault: &'a Vault,
+        vault: &Vault,
         snapshot: &Snapshot,
         index: &Index,
         options: RestoreOptions,
@@ -402,7 +403,7 @@ impl<'a> RestoreSession<'a> {
         let selector = Selector::new(&options)?;
         let existing: HashSet<&str> = options.existing.iter().map(String::as_str).collect();
         let mut session = RestoreSession {
-            vault,
+            vault: vault.clone(),
             items: Vec::new(),
             needed: Vec::new(),
             bundles: Vec::new(),

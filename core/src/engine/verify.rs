@@ -76,16 +76,17 @@ impl VerifyReport {
 }
 
 /// Checks fetched bundles against the index.
-pub struct Verifier<'a> {
-    vault: &'a Vault,
+pub struct Verifier {
+    /// A clone (cheap: keys and settings) so the session borrows nothing.
+    vault: Vault,
     /// Per bundle, the blobs the index places in it.
     expected: HashMap<Id, Vec<(Id, Location)>>,
     report: VerifyReport,
 }
 
-impl<'a> Verifier<'a> {
+impl Verifier {
     /// A verifier of `vault`'s bundles against `index`.
-    pub fn new(vault: &'a Vault, index: &Index) -> Self {
+    pub fn new(vault: &Vault, index: &Index) -> Self {
         let mut expected: HashMap<Id, Vec<(Id, Location)>> = HashMap::new();
         for (blob, location) in index.iter() {
             expected
@@ -97,7 +98,7 @@ impl<'a> Verifier<'a> {
             blobs.sort_by_key(|(_, l)| l.offset);
         }
         Verifier {
-            vault,
+            vault: vault.clone(),
             expected,
             report: VerifyReport::default(),
         }
