@@ -1,0 +1,350 @@
+//! The C boundary: the panic-catching guard every export runs in, the
+//! thread-local last error message, argument readers (NULL, UTF-8, lengths)
+//! and the allocation of strings and bytes handed to C.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+
+use cloudbackup_core::Error;
+
+use crate::status::cb_status;
+
+/// Why a call failed: an error of the core, or of the C boundary.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The core's error, mapped by its [`Error::code`].
+    Core(Error),
+    /// A required pointer argument (named) was NULL.
+    Null(&'static str),
+    /// A string argument (named) was not UTF-8.
+    Utf8(&'static str, std::str::Utf8Error),
+    /// The handle cannot do this now.
+    State(String),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Core(e)
+    }
+}
+
+impl Failure {
+    fn status(&self) -> cb_status {
+        match self {
+            Failure::Core(e) => e.code().into(),
+            Failure::Null(_) => cb_status::CB_NULL_ARGUMENT,
+            Failure::Utf8(..) => cb_status::CB_INVALID_UTF8,
+            Failure::State(_) => cb_status::CB_INVALID_STATE,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Failure::Core(e) => e.to_string(),
+            Failure::Null(name) => format!("argument `{name}` is NULL"),
+            Failure::Utf8(name, e) => format!("argument `{name}` is not UTF-8: {e}"),
+            Failure::State(message) => message.clone(),
+        }
+    }
+}
+
+/// The result of an export's body.
+pub(crate) type FfiResult<T = ()> = Result<T, Failure>;
+
+/// An argument error of the core's kind (`CB_INVALID_ARGUMENT`).
+pub(crate) fn argument(name: &str, reason: impl Into<String>) -> Failure {
+    Failure::Core(Error::argument(name, reason))
+}
+
+thread_local! {
+    /// The message of the last call on this thread that returned a status
+    /// (empty after a success).
+    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+fn set_last_error(message: String) {
+    // `try_with`: during thread teardown the slot may be gone; then the
+    // message is simply not kept.
+    let _ = LAST_ERROR.try_with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut() {
+            *slot = message;
+        }
+    });
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string());
+    format!("panic inside libcloudbackup (a bug; please report it): {what}")
+}
+
+/// Runs an export's body: catches any panic (`CB_PANIC`), turns a failure
+/// into its status, and records the message for `cb_last_error_message`
+/// (cleared on success).
+pub(crate) fn guard(body: impl FnOnce() -> FfiResult) -> cb_status {
+    let (status, message) = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => (cb_status::CB_OK, String::new()),
+        Ok(Err(failure)) => (failure.status(), failure.message()),
+        Err(payload) => (cb_status::CB_PANIC, panic_message(payload.as_ref())),
+    };
+    set_last_error(message);
+    status
+}
+
+/// Runs the body of an export that returns nothing (the free functions),
+/// swallowing a panic: a free function cannot report one, and unwinding
+/// into C would abort.
+pub(crate) fn guard_void(body: impl FnOnce()) {
+    let _ = catch_unwind(AssertUnwindSafe(body));
+}
+
+/// Reads a required NUL-terminated UTF-8 string argument.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string that stays valid and
+/// unchanged for `'a`.
+pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &'static str) -> FfiResult<&'a str> {
+    if p.is_null() {
+        return Err(Failure::Null(name));
+    }
+    // SAFETY: not NULL, and the caller guarantees a NUL-terminated string
+    // valid for 'a.
+    let s = unsafe { CStr::from_ptr(p) };
+    s.to_str().map_err(|e| Failure::Utf8(name, e))
+}
+
+/// Reads an optional NUL-terminated UTF-8 string argument (NULL: absent).
+///
+/// # Safety
+/// As [`str_arg`].
+pub(crate) unsafe fn opt_str_arg<'a>(
+    p: *const c_char,
+    name: &'static str,
+) -> FfiResult<Option<&'a str>> {
+    if p.is_null() {
+        Ok(None)
+    } else {
+        // SAFETY: forwarded from the caller.
+        unsafe { str_arg(p, name) }.map(Some)
+    }
+}
+
+/// Reads a byte-buffer argument: `len` bytes at `p`; NULL is allowed when
+/// `len` is 0 (an empty buffer).
+///
+/// # Safety
+/// `p` is NULL or points to `len` readable bytes that stay valid and
+/// unchanged for `'a`.
+pub(crate) unsafe fn bytes_arg<'a>(
+    p: *const u8,
+    len: usize,
+    name: &'static str,
+) -> FfiResult<&'a [u8]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(Failure::Null(name));
+    }
+    if len > isize::MAX as usize {
+        return Err(argument(name, format!("length {len} is larger than any buffer")));
+    }
+    // SAFETY: not NULL, `len` fits an allocation, and the caller guarantees
+    // `len` readable bytes valid for 'a.
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// Reads a required handle argument.
+///
+/// # Safety
+/// `p` is NULL or a live handle of type `T` made by this library, not used
+/// mutably elsewhere for `'a`.
+pub(crate) unsafe fn handle<'a, T>(p: *const T, name: &'static str) -> FfiResult<&'a T> {
+    // SAFETY: the caller guarantees a live, properly aligned handle or NULL.
+    unsafe { p.as_ref() }.ok_or(Failure::Null(name))
+}
+
+/// Reads a required handle argument for mutation.
+///
+/// # Safety
+/// `p` is NULL or a live handle of type `T` made by this library, not used
+/// elsewhere for `'a`.
+pub(crate) unsafe fn handle_mut<'a, T>(p: *mut T, name: &'static str) -> FfiResult<&'a mut T> {
+    // SAFETY: the caller guarantees a live, exclusive handle or NULL.
+    unsafe { p.as_mut() }.ok_or(Failure::Null(name))
+}
+
+/// Reads an out-parameter: it must not be NULL; it is set to `empty` at
+/// once, so it holds something safe to free whatever happens next.
+///
+/// # Safety
+/// `p` is NULL or points to writable memory for a `T`, valid for `'a`.
+pub(crate) unsafe fn out_arg<'a, T>(p: *mut T, name: &'static str, empty: T) -> FfiResult<&'a mut T> {
+    if p.is_null() {
+        return Err(Failure::Null(name));
+    }
+    // SAFETY: not NULL; the caller guarantees writable memory for a T. The
+    // old value (possibly uninitialised) is overwritten, never read.
+    unsafe { p.write(empty) };
+    // SAFETY: just initialised, and exclusive for 'a per the caller.
+    Ok(unsafe { &mut *p })
+}
+
+/// Moves a Rust value into a new handle.
+pub(crate) fn into_handle<T>(value: T) -> *mut T {
+    Box::into_raw(Box::new(value))
+}
+
+/// Frees a handle made by [`into_handle`]; NULL is ignored.
+///
+/// # Safety
+/// `p` is NULL or a handle made by [`into_handle`] for `T`, not freed before.
+pub(crate) unsafe fn free_handle<T>(p: *mut T) {
+    if !p.is_null() {
+        // SAFETY: made by Box::into_raw for T and not freed before (the
+        // caller's guarantee); ownership comes back here and is dropped.
+        drop(unsafe { Box::from_raw(p) });
+    }
+}
+
+/// A string for C, freed by `cb_string_free`. A string with a NUL inside
+/// (which C cannot hold) is an invalid value.
+pub(crate) fn c_string(s: String, what: &str) -> FfiResult<*mut c_char> {
+    CString::new(s)
+        .map(CString::into_raw)
+        .map_err(|_| {
+            Failure::Core(Error::InvalidValue {
+                field: what.to_string(),
+                reason: "contains a NUL character, which a C string cannot hold".into(),
+            })
+        })
+}
+
+/// A JSON value as a C string.
+pub(crate) fn json_string(value: &serde_json::Value) -> FfiResult<*mut c_char> {
+    // JSON text never holds a raw NUL (serde_json escapes it as \u0000).
+    c_string(value.to_string(), "JSON")
+}
+
+/// Bytes for C, freed by `cb_bytes_free(data, len)`: (NULL, 0) when empty.
+pub(crate) fn c_bytes(bytes: Vec<u8>) -> (*mut u8, usize) {
+    if bytes.is_empty() {
+        return (ptr::null_mut(), 0);
+    }
+    let boxed = bytes.into_boxed_slice();
+    let len = boxed.len();
+    (Box::into_raw(boxed).cast::<u8>(), len)
+}
+
+/// Frees a string returned by this library (JSON, ids, paths). NULL is
+/// ignored. Free each string exactly once.
+///
+/// # Safety
+/// `s` is NULL or a string returned by this library and not freed before.
+#[no_mangle]
+pub unsafe extern "C" fn cb_string_free(s: *mut c_char) {
+    guard_void(|| {
+        if !s.is_null() {
+            // SAFETY: made by CString::into_raw in this library, not freed
+            // before (the caller's guarantee).
+            drop(unsafe { CString::from_raw(s) });
+        }
+    });
+}
+
+/// Frees bytes returned by this library, with the length returned along
+/// with them. NULL is ignored. Free each buffer exactly once.
+///
+/// # Safety
+/// `data` is NULL or a buffer returned by this library with length `len`
+/// exactly, and not freed before.
+#[no_mangle]
+pub unsafe extern "C" fn cb_bytes_free(data: *mut u8, len: usize) {
+    guard_void(|| {
+        if !data.is_null() {
+            let slice = ptr::slice_from_raw_parts_mut(data, len);
+            // SAFETY: made by Box::<[u8]>::into_raw with this length in
+            // `c_bytes`, not freed before (the caller's guarantee).
+            drop(unsafe { Box::from_raw(slice) });
+        }
+    });
+}
+
+/// Copies the message of the last call on this thread that returned a
+/// status into `buf` (`len` bytes), NUL-terminated; the message is empty
+/// when that call succeeded. `*out_needed` (if `out_needed` is not NULL)
+/// receives the bytes the whole message needs, NUL included.
+///
+/// Returns `CB_OK` when it fitted, `CB_BUFFER_TOO_SMALL` when it did not
+/// (then as much as fits is written, cut at a character boundary, and
+/// NUL-terminated when `len` > 0), `CB_NULL_ARGUMENT` when `buf` is NULL and
+/// `len` > 0. With `len` 0 (and `buf` NULL, say) it only reports the size,
+/// returning `CB_BUFFER_TOO_SMALL`. This call does not change the recorded
+/// message.
+///
+/// # Safety
+/// `buf` is NULL or points to `len` writable bytes; `out_needed` is NULL or
+/// points to a writable `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_last_error_message(
+    buf: *mut c_char,
+    len: usize,
+    out_needed: *mut usize,
+) -> cb_status {
+    let run = || -> cb_status {
+        let message = LAST_ERROR
+            .try_with(|slot| slot.try_borrow().map(|s| s.clone()).unwrap_or_default())
+            .unwrap_or_default();
+        let needed = message.len() + 1;
+        if !out_needed.is_null() {
+            // SAFETY: not NULL; the caller guarantees a writable size_t.
+            unsafe { out_needed.write(needed) };
+        }
+        if len == 0 {
+            // Not even the NUL fits.
+            return cb_status::CB_BUFFER_TOO_SMALL;
+        }
+        if buf.is_null() {
+            return cb_status::CB_NULL_ARGUMENT;
+        }
+        let mut take = message.len().min(len - 1);
+        while !message.is_char_boundary(take) {
+            take -= 1;
+        }
+        // SAFETY: `buf` has `len` writable bytes (the caller's guarantee),
+        // and take + 1 <= len; source and destination cannot overlap (the
+        // source is our own String).
+        unsafe {
+            ptr::copy_nonoverlapping(message.as_ptr(), buf.cast::<u8>(), take);
+            buf.add(take).write(0);
+        }
+        if take == message.len() {
+            cb_status::CB_OK
+        } else {
+            cb_status::CB_BUFFER_TOO_SMALL
+        }
+    };
+    catch_unwind(AssertUnwindSafe(run)).unwrap_or(cb_status::CB_PANIC)
+}
+
+/// The library's version (e.g. `"0.1.0"`), a static string (never freed).
+#[no_mangle]
+pub extern "C" fn cb_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Diagnostic: panics inside the library's guard and so always returns
+/// `CB_PANIC` (with the panic's message as the last error), proving that a
+/// panic in the core surfaces as a status, never as an abort. The panic
+/// message is also printed on stderr by Rust's default panic hook. Has no
+/// other effect.
+#[no_mangle]
+pub extern "C" fn cb_test_panic() -> cb_status {
+    guard(|| panic!("cb_test_panic was called"))
+}

@@ -1,0 +1,609 @@
+//! Restore sessions: the plan (what to create, which bundle ranges to
+//! fetch), as JSON and as C structs; feeding fetched bytes; taking the
+//! verified writes; the final report.
+
+use std::collections::VecDeque;
+use std::ffi::{c_char, CString};
+use std::ptr;
+
+use cloudbackup_core::engine::restore::{
+    filter_globs, ByteRange, Create, Fetch, RestoreOptions, RestoreReport, RestoreSession, Write,
+};
+use cloudbackup_core::error::from_json_slice;
+use cloudbackup_core::model::v2::common::PathFilter;
+use cloudbackup_core::Error;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::ffi::{
+    argument, bytes_arg, c_bytes, c_string, free_handle, guard, guard_void, handle, handle_mut,
+    into_handle, json_string, opt_str_arg, out_arg, str_arg, FfiResult, Failure,
+};
+use crate::status::cb_status;
+use crate::vault::{cb_index, cb_snapshot, cb_vault, id_arg};
+
+/// What a snapshot entry (or a thing to create) is.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum cb_entry_kind {
+    /// A regular file.
+    CB_ENTRY_FILE = 0,
+    /// A directory.
+    CB_ENTRY_DIR = 1,
+    /// A symbolic link.
+    CB_ENTRY_SYMLINK = 2,
+}
+
+/// One thing a restore creates, in snapshot order: a directory, a symlink,
+/// or a file to create (or truncate) at `size` bytes, whose content then
+/// arrives as writes. Apply `mode` and `mtime` after the last write.
+/// The strings belong to the session: valid until it is freed.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct cb_create {
+    /// File, directory or symlink.
+    pub kind: cb_entry_kind,
+    /// The path, as the snapshot spells it.
+    pub path: *const c_char,
+    /// A symlink's target; NULL for the others.
+    pub target: *const c_char,
+    /// A file's final size in bytes; 0 for the others.
+    pub size: u64,
+    /// Permission bits (0 for symlinks).
+    pub mode: u32,
+    /// Modification time, seconds since the Unix epoch.
+    pub mtime: i64,
+}
+
+/// One byte range of a bundle to fetch, and feed back with
+/// `cb_restore_session_feed(session, bundle_id, offset, bytes, length)`.
+/// `bundle_id` (64 hex digits, the bundle's storage name) belongs to the
+/// session: valid until it is freed.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct cb_range {
+    /// The bundle.
+    pub bundle_id: *const c_char,
+    /// First byte.
+    pub offset: u64,
+    /// Number of bytes.
+    pub length: u64,
+}
+
+/// One create with its strings held for C.
+struct CreateC {
+    kind: cb_entry_kind,
+    /// `None` when the path holds a NUL (C cannot name it).
+    path: Option<CString>,
+    target: Option<CString>,
+    size: u64,
+    mode: u32,
+    mtime: i64,
+}
+
+impl CreateC {
+    fn new(c: &Create) -> Self {
+        let string = |s: &str| CString::new(s).ok();
+        match c {
+            Create::Dir { path, mode, mtime } => CreateC {
+                kind: cb_entry_kind::CB_ENTRY_DIR,
+                path: string(path),
+                target: None,
+                size: 0,
+                mode: *mode,
+                mtime: *mtime,
+            },
+            Create::File {
+                path,
+                size,
+                mode,
+                mtime,
+            } => CreateC {
+                kind: cb_entry_kind::CB_ENTRY_FILE,
+                path: string(path),
+                target: None,
+                size: *size,
+                mode: *mode,
+                mtime: *mtime,
+            },
+            Create::Symlink {
+                path,
+                target,
+                mtime,
+            } => CreateC {
+                kind: cb_entry_kind::CB_ENTRY_SYMLINK,
+                path: string(path),
+                target: string(target),
+                size: 0,
+                mode: 0,
+                mtime: *mtime,
+            },
+        }
+    }
+}
+
+/// A restore in progress. Made by `cb_restore_session_new`, freed by
+/// `cb_restore_session_free`.
+pub struct cb_restore_session {
+    /// `None` once finished.
+    session: Option<RestoreSession>,
+    /// The creates as JSON and as C structs (fixed once planned).
+    creates_json: Value,
+    creates: Vec<CreateC>,
+    /// The plan, as fetches and flattened into C ranges.
+    plan: Vec<Fetch>,
+    ranges: Vec<(CString, ByteRange)>,
+    /// Verified writes not yet taken.
+    writes: VecDeque<Write>,
+}
+
+impl cb_restore_session {
+    fn running(&mut self) -> FfiResult<&mut RestoreSession> {
+        self.session
+            .as_mut()
+            .ok_or_else(|| Failure::State("the restore session has finished".into()))
+    }
+}
+
+/// The JSON form of a create (see `cb_restore_session_creates`).
+fn create_json(c: &Create) -> Value {
+    match c {
+        Create::Dir { path, mode, mtime } => {
+            json!({"kind": "dir", "path": path, "mode": mode, "mtime": mtime})
+        }
+        Create::File {
+            path,
+            size,
+            mode,
+            mtime,
+        } => json!({"kind": "file", "path": path, "size": size, "mode": mode, "mtime": mtime}),
+        Create::Symlink {
+            path,
+            target,
+            mtime,
+        } => json!({"kind": "symlink", "path": path, "target": target, "mtime": mtime}),
+    }
+}
+
+/// The JSON form of a plan (see `cb_restore_session_plan`).
+pub(crate) fn plan_json(plan: &[Fetch]) -> Value {
+    Value::Array(
+        plan.iter()
+            .map(|f| {
+                let ranges: Vec<Value> = f
+                    .ranges
+                    .iter()
+                    .map(|r| json!({"offset": r.offset, "length": r.length}))
+                    .collect();
+                json!({"bundle": f.bundle.to_hex(), "ranges": ranges})
+            })
+            .collect(),
+    )
+}
+
+fn report_json(report: &RestoreReport) -> FfiResult<Value> {
+    let errors = serde_json::to_value(&report.errors)
+        .map_err(|e| Error::json("restore error report", &e))?;
+    Ok(json!({
+        "files_restored": report.files_restored,
+        "bytes_restored": report.bytes_restored,
+        "files_skipped": report.files_skipped,
+        "errors": errors,
+    }))
+}
+
+/// The restore options as C hosts give them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OptionsJson {
+    #[serde(default)]
+    inclusions: Vec<String>,
+    #[serde(default)]
+    exclusions: Vec<String>,
+    #[serde(default)]
+    overwrite: bool,
+    #[serde(default)]
+    existing: Vec<String>,
+    max_gap: Option<u64>,
+}
+
+/// Glob patterns (for the restore options' `inclusions` / `exclusions`)
+/// equivalent to v2 path filters, `filters_json` being a JSON array of
+/// `{"type": "file"|"folder", "path": ...}`: a file matches its exact path,
+/// a folder itself and everything below it. Returns a JSON array of
+/// strings.
+///
+/// Errors: `CB_INVALID_JSON` when `filters_json` is not such an array.
+///
+/// # Safety
+/// `filters_json` is NUL-terminated; `out_json` points to a writable
+/// `char *` (freed with `cb_string_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_filter_globs(
+    filters_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (both): the caller's guarantees.
+        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        let text = unsafe { str_arg(filters_json, "filters_json") }?;
+        let filters: Vec<PathFilter> = from_json_slice("filters_json", text.as_bytes())?;
+        *out = json_string(&json!(filter_globs(&filters)))?;
+        Ok(())
+    })
+}
+
+/// Plans the restore of `snapshot` (opened from `vault`) using `index` (all
+/// of the vault's index deltas loaded). `options_json` (NULL: restore
+/// everything, overwrite nothing) is `{"inclusions": [globs], "exclusions":
+/// [globs], "overwrite": bool, "existing": [paths already at the
+/// destination], "max_gap": bytes}`, every member optional. Globs use `/`;
+/// `*` and `?` stop at `/`, `**` crosses it (`cb_filter_globs` turns v2
+/// path filters into globs).
+///
+/// Then: create what `cb_restore_session_create_at` lists; fetch each range
+/// of `cb_restore_session_range_at` and feed it; take the writes after each
+/// feed; finish for the report.
+///
+/// Errors: `CB_INVALID_JSON` for options that do not fit,
+/// `CB_INVALID_ARGUMENT` for a bad glob. A file whose content the index
+/// lacks is not an error here: it goes into the final report.
+///
+/// # Safety
+/// The handles are live or NULL; `options_json` is NUL-terminated or NULL;
+/// `out_session` points to a writable `cb_restore_session *` (freed with
+/// `cb_restore_session_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_restore_session_new(
+    vault: *const cb_vault,
+    snapshot: *const cb_snapshot,
+    index: *const cb_index,
+    options_json: *const c_char,
+    out_session: *mut *mut cb_restore_session,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (all five): the caller's guarantees.
+        let out = unsafe { out_arg(out_session, "out_session", ptr::null_mut()) }?;
+        let vault = &unsafe { handle(vault, "vault") }?.vault;
+        let snapshot = &unsafe { handle(snapshot, "snapshot") }?.snapshot;
+        let index = &unsafe { handle(index, "index") }?.index;
+        let options = match unsafe { opt_str_arg(options_json, "options_json") }? {
+            None => RestoreOptions::default(),
+            Some(text) => {
+                let o: OptionsJson = from_json_slice("options_json", text.as_bytes())?;
+                RestoreOptions {
+                    inclusions: o.inclusions,
+                    exclusions: o.exclusions,
+                    overwrite: o.overwrite,
+                    existing: o.existing,
+                    max_gap: o.max_gap.unwrap_or(RestoreOptions::default().max_gap),
+                }
+            }
+        };
+        let session = RestoreSession::new(vault, snapshot, index, options)?;
+        let creates_json = Value::Array(session.creates().map(create_json).collect());
+        let creates = session.creates().map(CreateC::new).collect();
+        let plan = session.plan();
+        let mut ranges = Vec::new();
+        for f in &plan {
+            // Hex digits never hold a NUL.
+            let id = CString::new(f.bundle.to_hex()).unwrap_or_default();
+            for r in &f.ranges {
+                ranges.push((id.clone(), *r));
+            }
+        }
+        *out = into_handle(cb_restore_session {
+            session: Some(session),
+            creates_json,
+            creates,
+            plan,
+            ranges,
+            writes: VecDeque::new(),
+        });
+        Ok(())
+    })
+}
+
+/// What to create, as a JSON array in snapshot order:
+/// `{"kind": "dir", "path", "mode", "mtime"}`,
+/// `{"kind": "file", "path", "size", "mode", "mtime"}`,
+/// `{"kind": "symlink", "path", "target", "mtime"}`.
+/// (`cb_restore_session_create_at` gives the same as C structs.)
+///
+/// # Safety
+/// `session` is a live session or NULL; `out_json` points to a writable
+/// `char *` (freed with `cb_string_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_restore_session_creates(
+    session: *const cb_restore_session,
+    out_json: *mut *mut c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (both): the caller's guarantees.
+        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        *out = json_string(&unsafe { handle(session, "session") }?.creates_json)?;
+        Ok(())
+    })
+}
+
+/// The number of things to create (see `cb_restore_session_create_at`).
+///
+/// # Safety
+/// `session` is a live session or NULL; `out_count` points to a writable
+/// `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_restore_session_create_count(
+    session: *const cb_restore_session,
+    out_count: *mut usize,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (both): the caller's guarantees.
+        let out = unsafe { out_arg(out_count, "out_count", 0) }?;
+        *out = unsafe { handle(session, "session") }?.creates.len();
+        Ok(())
+    })
+}
+
+/// The `i`-th thing to create (0-based, in snapshot order). Its strings
+/// belong to the session (valid until it is freed).
+///
+/// Errors: `CB_INVALID_ARGUMENT` for `i` out of range; `CB_INVALID_VALUE`
+/// for a path holding a NUL character (which C cannot name).
+///
+/// # Safety
+/// `session` is a live session or NULL; `out_create` points to a writable
+/// `cb_create`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_restore_session_create_at(
+    session: *const cb_restore_session,
+    i: usize,
+    out_create: *mut cb_create,
+) -> cb_status {
+    guard(|| {
+        let empty = cb_create {
+            kind: cb_entry_kind::CB_ENTRY_FILE,
+            path: ptr::null(),
+            target: ptr::null(),
+            size: 0,
+            mode: 0,
+            mtime: 0,
+        };
+        // SAFETY (both): the caller's guarantees.
+        let out = unsafe { out_arg(out_create, "out_create", empty) }?;
+        let session = unsafe { handle(session, "session") }?;
+        let c = session.creates.get(i).ok_or_else(|| {
+            argument("i", format!("{i} is out of range ({} creates)", session.creates.len()))
+        })?;
+        let path = c.path.as_ref().ok_or_else(|| {
+            Failure::Core(Error::InvalidValue {
+                field: "path".into(),
+                reason: "contains a NUL character, which a C string cannot hold".into(),
+            })
+        })?;
+        let target = match (c.kind, &c.target) {
+            (cb_entry_kind::CB_ENTRY_SYMLINK, None) => {
+                return Err(Failure::Core(Error::InvalidValue {
+                    field: "target".into(),
+                    reason: "contains a NUL character, which a C string cannot hold".into(),
+                }))
+            }
+            (_, target) => target.as_ref().map_or(ptr::null(), |t| t.as_ptr()),
+        };
+        *out = cb_create {
+            kind: c.kind,
+            path: path.as_ptr(),
+            target,
+            size: c.size,
+            mode: c.mode,
+            mtime: c.mtime,
+        };
+        Ok(())
+    })
+}
+
+/// The bundle ranges to fetch, as a JSON array of `{"bundle": "<64 hex>",
+/// "ranges": [{"offset", "length"}...]}`, bundles in order of first use.
+/// (`cb_restore_session_range_at` gives the same ranges one by one.)
+///
+/// # Safety
+/// `session` is a live session or NULL; `out_json` points to a writable
+/// `char *` (freed with `cb_string_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_restore_session_plan(
+    session: *const cb_restore_session,
+    out_json: *mut *mut c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (both): the caller's guarantees.
+        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        *out = json_string(&plan_json(&unsafe { handle(session, "session") }?.plan))?;
+        Ok(())
+    })
+}
+
+/// The number of ranges to fetch, over all bundles.
+///
+/// # Safety
+/// `session` is a live session or NULL; `out_count` points to a writable
+/// `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_restore_session_range_count(
+    session: *const cb_restore_session,
+    out_count: *mut usize,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (both): the caller's guarantees.
+        let out = unsafe { out_arg(out_count, "out_count", 0) }?;
+        *out = unsafe { handle(session, "session") }?.ranges.len();
+        Ok(())
+    })
+}
+
+/// The `i`-th range to fetch (0-based; bundle by bundle, each bundle's
+/// ranges in order). Its `bundle_id` belongs to the session.
+///
+/// Errors: `CB_INVALID_ARGUMENT` for `i` out of range.
+///
+/// # Safety
+/// `session` is a live session or NULL; `out_range` points to a writable
+/// `cb_range`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_restore_session_range_at(
+    session: *const cb_restore_session,
+    i: usize,
+    out_range: *mut cb_range,
+) -> cb_status {
+    guard(|| {
+        let empty = cb_range {
+            bundle_id: ptr::null(),
+            offset: 0,
+            length: 0,
+        };
+        // SAFETY (both): the caller's guarantees.
+        let out = unsafe { out_arg(out_range, "out_range", empty) }?;
+        let session = unsafe { handle(session, "session") }?;
+        let (id, r) = session.ranges.get(i).ok_or_else(|| {
+            argument("i", format!("{i} is out of range ({} ranges)", session.ranges.len()))
+        })?;
+        *out = cb_range {
+            bundle_id: id.as_ptr(),
+            offset: r.offset,
+            length: r.length,
+        };
+        Ok(())
+    })
+}
+
+/// Feeds the fetched bytes (`len` bytes) of the planned range at `offset`
+/// of bundle `bundle_id`. Every blob in it is authenticated before any of
+/// its bytes is released; take the resulting writes with
+/// `cb_restore_session_take_write`. A blob that fails (a tampered or
+/// truncated bundle) is not an error of this call: the files using it fail
+/// and are listed in the final report.
+///
+/// Errors: `CB_INVALID_ARGUMENT` for a bundle or range that is not planned
+/// or was already fed, or more bytes than planned; `CB_INVALID_VALUE` for
+/// an id that is not 64 hex digits; `CB_INVALID_STATE` after finishing.
+///
+/// # Safety
+/// `session` is a live session or NULL, not used by another thread
+/// meanwhile; `bundle_id` is NUL-terminated; `data` points to `len`
+/// readable bytes (or is NULL with `len` 0).
+#[no_mangle]
+pub unsafe extern "C" fn cb_restore_session_feed(
+    session: *mut cb_restore_session,
+    bundle_id: *const c_char,
+    offset: u64,
+    data: *const u8,
+    len: usize,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (all three): the caller's guarantees.
+        let session = unsafe { handle_mut(session, "session") }?;
+        let bundle = unsafe { id_arg(bundle_id, "bundle_id") }?;
+        let bytes = unsafe { bytes_arg(data, len, "data") }?;
+        let writes = session.running()?.feed(&bundle, offset, bytes)?;
+        session.writes.extend(writes);
+        Ok(())
+    })
+}
+
+/// Tells the session that bundle `bundle_id` cannot be fetched: every file
+/// needing a blob of it not fed yet fails (`not_found` in the report).
+///
+/// Errors: `CB_INVALID_ARGUMENT` for a bundle not in the plan;
+/// `CB_INVALID_VALUE` for an id that is not 64 hex digits;
+/// `CB_INVALID_STATE` after finishing.
+///
+/// # Safety
+/// `session` is a live session or NULL, not used by another thread
+/// meanwhile; `bundle_id` is NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn cb_restore_session_missing(
+    session: *mut cb_restore_session,
+    bundle_id: *const c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (both): the caller's guarantees.
+        let session = unsafe { handle_mut(session, "session") }?;
+        let bundle = unsafe { id_arg(bundle_id, "bundle_id") }?;
+        session.running()?.missing(&bundle)?;
+        Ok(())
+    })
+}
+
+/// Takes the next verified write: `len` bytes to write at `offset` of the
+/// file `path`. When there is none, `*out_path` and `*out_data` are NULL
+/// and `*out_len` is 0 (still `CB_OK`). Free the path with
+/// `cb_string_free` and the data with `cb_bytes_free(data, len)`.
+///
+/// Errors: `CB_INVALID_VALUE` for a path holding a NUL character (the write
+/// is dropped).
+///
+/// # Safety
+/// `session` is a live session or NULL, not used by another thread
+/// meanwhile; the out-pointers point to writable values.
+#[no_mangle]
+pub unsafe extern "C" fn cb_restore_session_take_write(
+    session: *mut cb_restore_session,
+    out_path: *mut *mut c_char,
+    out_offset: *mut u64,
+    out_data: *mut *mut u8,
+    out_len: *mut usize,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (all five): the caller's guarantees.
+        let out_path = unsafe { out_arg(out_path, "out_path", ptr::null_mut()) }?;
+        let out_offset = unsafe { out_arg(out_offset, "out_offset", 0) }?;
+        let out_data = unsafe { out_arg(out_data, "out_data", ptr::null_mut()) }?;
+        let out_len = unsafe { out_arg(out_len, "out_len", 0) }?;
+        let session = unsafe { handle_mut(session, "session") }?;
+        if let Some(w) = session.writes.pop_front() {
+            *out_path = c_string(w.path, "path")?;
+            *out_offset = w.offset;
+            (*out_data, *out_len) = c_bytes(w.data);
+        }
+        Ok(())
+    })
+}
+
+/// Ends the restore (ranges never fed count as missing bundles) and returns
+/// its report as JSON: `{"files_restored", "bytes_restored",
+/// "files_skipped", "errors"}`, `errors` being `null` or the value of the
+/// v2 restore's `/errors` patch (each failed path with its error class and
+/// message). Writes not taken yet can still be taken; every other call
+/// then returns `CB_INVALID_STATE`.
+///
+/// # Safety
+/// `session` is a live session or NULL, not used by another thread
+/// meanwhile; `out_json` points to a writable `char *` (freed with
+/// `cb_string_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_restore_session_finish(
+    session: *mut cb_restore_session,
+    out_json: *mut *mut c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (both): the caller's guarantees.
+        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        let session = unsafe { handle_mut(session, "session") }?;
+        let running = session
+            .session
+            .take()
+            .ok_or_else(|| Failure::State("the restore session has finished".into()))?;
+        let report = running.finish();
+        *out = json_string(&report_json(&report)?)?;
+        Ok(())
+    })
+}
+
+/// Frees a restore session (finished or not). NULL is ignored.
+///
+/// # Safety
+/// `session` is NULL or a session made by this library, not freed before
+/// and not in use.
+#[no_mangle]
+pub unsafe extern "C" fn cb_restore_session_free(session: *mut cb_restore_session) {
+    // SAFETY: the caller's guarantee.
+    guard_void(|| unsafe { free_handle(session) });
+}

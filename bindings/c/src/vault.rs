@@ -1,0 +1,427 @@
+//! Keys and stored objects: vaults (create, unlock, passwords, config),
+//! the password encrypted for an agent, the index and snapshots.
+
+use std::ffi::c_char;
+use std::ptr;
+use std::sync::Arc;
+
+use cloudbackup_core::engine::{encrypt_password_for_agent, Id, Index, KdfParams, Snapshot, Vault, VaultSettings};
+use cloudbackup_core::error::from_json_slice;
+use cloudbackup_core::model::wire::encode_hex;
+use serde_json::json;
+
+use crate::ffi::{
+    bytes_arg, c_bytes, c_string, free_handle, guard, guard_void, handle, handle_mut, into_handle,
+    json_string, opt_str_arg, out_arg, str_arg, FfiResult,
+};
+use crate::status::cb_status;
+
+/// An unlocked vault: its id, settings, key slots and keys. Made by
+/// `cb_vault_create` or `cb_vault_open`, freed by `cb_vault_free`.
+pub struct cb_vault {
+    pub(crate) vault: Vault,
+}
+
+/// A vault's index (blob id -> bundle, offset, length): the union of the
+/// index deltas loaded into it. Made by `cb_index_new`, freed by
+/// `cb_index_free`.
+pub struct cb_index {
+    /// Shared with backup sessions, which keep the index they started with.
+    pub(crate) index: Arc<Index>,
+}
+
+/// An opened snapshot: the file tree of one backup. Made by
+/// `cb_snapshot_open`, freed by `cb_snapshot_free`.
+pub struct cb_snapshot {
+    pub(crate) snapshot: Snapshot,
+}
+
+/// Reads an optional JSON argument of type `T` (NULL: its default).
+///
+/// # Safety
+/// As [`opt_str_arg`].
+unsafe fn opt_json<T: serde::de::DeserializeOwned + Default>(
+    p: *const c_char,
+    name: &'static str,
+) -> FfiResult<T> {
+    // SAFETY: forwarded from the caller.
+    match unsafe { opt_str_arg(p, name) }? {
+        None => Ok(T::default()),
+        Some(text) => Ok(from_json_slice(name, text.as_bytes())?),
+    }
+}
+
+/// Reads an object id argument (64 hex digits).
+///
+/// # Safety
+/// As [`str_arg`].
+pub(crate) unsafe fn id_arg(p: *const c_char, name: &'static str) -> FfiResult<Id> {
+    // SAFETY: forwarded from the caller.
+    let hex = unsafe { str_arg(p, name) }?;
+    Ok(Id::parse(hex)?)
+}
+
+/// Creates a vault with a random id and master key, opened by the password
+/// (`password_len` bytes, any bytes). `settings_json` (NULL: defaults) is
+/// `{"chunker": {"min_size", "avg_size", "max_size"}, "zstd_level",
+/// "bundle_size"}`; `kdf_json` (NULL: 64 MiB, 3 passes, 1 lane) is the
+/// password's Argon2id cost `{"memory_kib", "iterations", "parallelism"}`.
+/// Store `cb_vault_config` as the vault's `config`.
+///
+/// Errors: `CB_INVALID_JSON` for settings or KDF JSON that does not fit,
+/// `CB_INVALID_ARGUMENT` for a setting out of range, `CB_INVALID_VALUE` for
+/// KDF parameters Argon2 refuses.
+///
+/// # Safety
+/// `password` points to `password_len` readable bytes (or is NULL with
+/// length 0); the JSON strings are NUL-terminated or NULL; `out_vault`
+/// points to a writable `cb_vault *` (freed with `cb_vault_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_vault_create(
+    password: *const u8,
+    password_len: usize,
+    settings_json: *const c_char,
+    kdf_json: *const c_char,
+    out_vault: *mut *mut cb_vault,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (all four): the caller's guarantees.
+        let out = unsafe { out_arg(out_vault, "out_vault", ptr::null_mut()) }?;
+        let password = unsafe { bytes_arg(password, password_len, "password") }?;
+        let settings: VaultSettings = unsafe { opt_json(settings_json, "settings_json") }?;
+        let kdf: KdfParams = unsafe { opt_json(kdf_json, "kdf_json") }?;
+        let vault = Vault::create(password, settings, kdf)?;
+        *out = into_handle(cb_vault { vault });
+        Ok(())
+    })
+}
+
+/// Opens a stored vault config (`config_len` bytes) with the password.
+///
+/// Errors: `CB_WRONG_PASSWORD` when no key slot opens, `CB_CORRUPT` when the
+/// config was tampered with, `CB_UNSUPPORTED_VERSION` for a newer format,
+/// `CB_INVALID_JSON` for bytes that are no config.
+///
+/// # Safety
+/// `config` and `password` point to their lengths of readable bytes (or are
+/// NULL with length 0); `out_vault` points to a writable `cb_vault *`
+/// (freed with `cb_vault_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_vault_open(
+    config: *const u8,
+    config_len: usize,
+    password: *const u8,
+    password_len: usize,
+    out_vault: *mut *mut cb_vault,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (all three): the caller's guarantees.
+        let out = unsafe { out_arg(out_vault, "out_vault", ptr::null_mut()) }?;
+        let config = unsafe { bytes_arg(config, config_len, "config") }?;
+        let password = unsafe { bytes_arg(password, password_len, "password") }?;
+        let vault = Vault::open(config, password)?;
+        *out = into_handle(cb_vault { vault });
+        Ok(())
+    })
+}
+
+/// The bytes to store as the vault's `config` (after creating it or
+/// changing its passwords).
+///
+/// # Safety
+/// `vault` is a live vault or NULL; `out_data` and `out_len` point to a
+/// writable `uint8_t *` and `size_t` (free the bytes with
+/// `cb_bytes_free(data, len)`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_vault_config(
+    vault: *const cb_vault,
+    out_data: *mut *mut u8,
+    out_len: *mut usize,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (all three): the caller's guarantees.
+        let out_data = unsafe { out_arg(out_data, "out_data", ptr::null_mut()) }?;
+        let out_len = unsafe { out_arg(out_len, "out_len", 0) }?;
+        let vault = unsafe { handle(vault, "vault") }?;
+        (*out_data, *out_len) = c_bytes(vault.vault.config_bytes()?);
+        Ok(())
+    })
+}
+
+/// What a vault is, as JSON: `{"vault_id": "<32 hex digits>", "settings":
+/// {...}, "key_slots": <count>}` (no secrets).
+///
+/// # Safety
+/// `vault` is a live vault or NULL; `out_json` points to a writable
+/// `char *` (freed with `cb_string_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_vault_info(vault: *const cb_vault, out_json: *mut *mut c_char) -> cb_status {
+    guard(|| {
+        // SAFETY (both): the caller's guarantees.
+        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        let vault = &unsafe { handle(vault, "vault") }?.vault;
+        *out = json_string(&json!({
+            "vault_id": encode_hex(vault.id()),
+            "settings": vault.settings(),
+            "key_slots": vault.slot_count(),
+        }))?;
+        Ok(())
+    })
+}
+
+/// Adds a key slot for another password (`kdf_json` as in
+/// `cb_vault_create`, NULL for the default). Store `cb_vault_config` again
+/// afterwards.
+///
+/// # Safety
+/// `vault` is a live vault or NULL, not used by another thread meanwhile;
+/// `password` points to `password_len` readable bytes (or is NULL with
+/// length 0); `kdf_json` is NUL-terminated or NULL.
+#[no_mangle]
+pub unsafe extern "C" fn cb_vault_add_password(
+    vault: *mut cb_vault,
+    password: *const u8,
+    password_len: usize,
+    kdf_json: *const c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (all three): the caller's guarantees.
+        let vault = unsafe { handle_mut(vault, "vault") }?;
+        let password = unsafe { bytes_arg(password, password_len, "password") }?;
+        let kdf: KdfParams = unsafe { opt_json(kdf_json, "kdf_json") }?;
+        vault.vault.add_password(password, kdf)?;
+        Ok(())
+    })
+}
+
+/// Removes the key slot that the password opens.
+///
+/// Errors: `CB_WRONG_PASSWORD` when no slot opens with it,
+/// `CB_INVALID_ARGUMENT` when it is the vault's only slot.
+///
+/// # Safety
+/// As `cb_vault_add_password`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_vault_remove_password(
+    vault: *mut cb_vault,
+    password: *const u8,
+    password_len: usize,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (both): the caller's guarantees.
+        let vault = unsafe { handle_mut(vault, "vault") }?;
+        let password = unsafe { bytes_arg(password, password_len, "password") }?;
+        vault.vault.remove_password(password)?;
+        Ok(())
+    })
+}
+
+/// Rewraps the master key from the old password to the new one (`kdf_json`
+/// as in `cb_vault_create`); data is untouched. Store `cb_vault_config`
+/// again afterwards.
+///
+/// Errors: `CB_WRONG_PASSWORD` when no slot opens with the old password.
+///
+/// # Safety
+/// As `cb_vault_add_password`, for both passwords.
+#[no_mangle]
+pub unsafe extern "C" fn cb_vault_change_password(
+    vault: *mut cb_vault,
+    old_password: *const u8,
+    old_len: usize,
+    new_password: *const u8,
+    new_len: usize,
+    kdf_json: *const c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (all four): the caller's guarantees.
+        let vault = unsafe { handle_mut(vault, "vault") }?;
+        let old = unsafe { bytes_arg(old_password, old_len, "old_password") }?;
+        let new = unsafe { bytes_arg(new_password, new_len, "new_password") }?;
+        let kdf: KdfParams = unsafe { opt_json(kdf_json, "kdf_json") }?;
+        vault.vault.change_password(old, new, kdf)?;
+        Ok(())
+    })
+}
+
+/// Frees a vault (its keys are wiped). NULL is ignored.
+///
+/// # Safety
+/// `vault` is NULL or a vault made by this library, not freed before and
+/// not in use.
+#[no_mangle]
+pub unsafe extern "C" fn cb_vault_free(vault: *mut cb_vault) {
+    // SAFETY: the caller's guarantee.
+    guard_void(|| unsafe { free_handle(vault) });
+}
+
+/// Encrypts `passphrase` for an agent whose RSA public key is
+/// `modulus_hex` / `exponent_hex` (hex as the service sends it: spaces and
+/// either case allowed), as v1 `EncryptedPassword` and v2
+/// `encrypted_password_hex` expect: RSA PKCS#1 v1.5, lower-case hex.
+///
+/// Errors: `CB_INVALID_ARGUMENT` for hex that is not hex, an empty
+/// passphrase, or one too long for the key; `CB_INVALID_VALUE` for a key
+/// that is no usable RSA key (e.g. under 1024 bits).
+///
+/// # Safety
+/// The strings are NUL-terminated; `out_hex` points to a writable `char *`
+/// (freed with `cb_string_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_encrypt_password_for_agent(
+    modulus_hex: *const c_char,
+    exponent_hex: *const c_char,
+    passphrase: *const c_char,
+    out_hex: *mut *mut c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (all four): the caller's guarantees.
+        let out = unsafe { out_arg(out_hex, "out_hex", ptr::null_mut()) }?;
+        let modulus = unsafe { str_arg(modulus_hex, "modulus_hex") }?;
+        let exponent = unsafe { str_arg(exponent_hex, "exponent_hex") }?;
+        let passphrase = unsafe { str_arg(passphrase, "passphrase") }?;
+        *out = c_string(encrypt_password_for_agent(modulus, exponent, passphrase)?, "hex")?;
+        Ok(())
+    })
+}
+
+/// A new, empty index. Load every index delta of the vault into it
+/// (`cb_index_load_delta`) before a backup (for dedup), a restore or a
+/// verification.
+///
+/// # Safety
+/// `out_index` points to a writable `cb_index *` (freed with
+/// `cb_index_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_index_new(out_index: *mut *mut cb_index) -> cb_status {
+    guard(|| {
+        // SAFETY: the caller's guarantee.
+        let out = unsafe { out_arg(out_index, "out_index", ptr::null_mut()) }?;
+        *out = into_handle(cb_index {
+            index: Arc::new(Index::new()),
+        });
+        Ok(())
+    })
+}
+
+/// Merges the stored index delta `id` (64 hex digits, the name it is stored
+/// under; `len` bytes) of `vault` into `index`. Sessions already started
+/// keep the index they started with.
+///
+/// Errors: `CB_CORRUPT` (tampered, truncated, or not the object `id`
+/// names), `CB_FOREIGN_VAULT`, `CB_UNSUPPORTED_VERSION`; `CB_INVALID_VALUE`
+/// for an id that is not 64 hex digits.
+///
+/// # Safety
+/// `index` and `vault` are live handles or NULL (`index` not used by
+/// another thread meanwhile); `id` is NUL-terminated; `data` points to `len`
+/// readable bytes (or is NULL with `len` 0).
+#[no_mangle]
+pub unsafe extern "C" fn cb_index_load_delta(
+    index: *mut cb_index,
+    vault: *const cb_vault,
+    id: *const c_char,
+    data: *const u8,
+    len: usize,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (all four): the caller's guarantees.
+        let index = unsafe { handle_mut(index, "index") }?;
+        let vault = &unsafe { handle(vault, "vault") }?.vault;
+        let id = unsafe { id_arg(id, "id") }?;
+        let bytes = unsafe { bytes_arg(data, len, "data") }?;
+        // Copied first only while a backup session shares it.
+        Arc::make_mut(&mut index.index).load_delta(vault.keys(), vault.id(), &id, bytes)?;
+        Ok(())
+    })
+}
+
+/// The number of blobs the index knows.
+///
+/// # Safety
+/// `index` is a live index or NULL; `out_count` points to a writable
+/// `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_index_len(index: *const cb_index, out_count: *mut usize) -> cb_status {
+    guard(|| {
+        // SAFETY (both): the caller's guarantees.
+        let out = unsafe { out_arg(out_count, "out_count", 0) }?;
+        *out = unsafe { handle(index, "index") }?.index.len();
+        Ok(())
+    })
+}
+
+/// Frees an index. NULL is ignored.
+///
+/// # Safety
+/// `index` is NULL or an index made by this library, not freed before and
+/// not in use.
+#[no_mangle]
+pub unsafe extern "C" fn cb_index_free(index: *mut cb_index) {
+    // SAFETY: the caller's guarantee.
+    guard_void(|| unsafe { free_handle(index) });
+}
+
+/// Opens the stored snapshot `id` (64 hex digits; `len` bytes) of `vault`.
+///
+/// Errors: `CB_CORRUPT`, `CB_FOREIGN_VAULT`, `CB_UNSUPPORTED_VERSION`,
+/// `CB_INVALID_VALUE` for an id that is not 64 hex digits.
+///
+/// # Safety
+/// `vault` is a live vault or NULL; `id` is NUL-terminated; `data` points
+/// to `len` readable bytes (or is NULL with `len` 0); `out_snapshot` points
+/// to a writable `cb_snapshot *` (freed with `cb_snapshot_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_snapshot_open(
+    vault: *const cb_vault,
+    id: *const c_char,
+    data: *const u8,
+    len: usize,
+    out_snapshot: *mut *mut cb_snapshot,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (all four): the caller's guarantees.
+        let out = unsafe { out_arg(out_snapshot, "out_snapshot", ptr::null_mut()) }?;
+        let vault = &unsafe { handle(vault, "vault") }?.vault;
+        let id = unsafe { id_arg(id, "id") }?;
+        let bytes = unsafe { bytes_arg(data, len, "data") }?;
+        let snapshot = Snapshot::open(vault.keys(), vault.id(), &id, bytes)?;
+        *out = into_handle(cb_snapshot { snapshot });
+        Ok(())
+    })
+}
+
+/// The snapshot as JSON: `{"version", "time", "hostname",
+/// "backup_configuration_id", "counters": {...}, "entries": [{"path",
+/// "kind": "file"|"dir"|"symlink", "mode", "mtime", "size", "chunks",
+/// "target"}...]}` (absent members left out).
+///
+/// # Safety
+/// `snapshot` is a live snapshot or NULL; `out_json` points to a writable
+/// `char *` (freed with `cb_string_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_snapshot_json(
+    snapshot: *const cb_snapshot,
+    out_json: *mut *mut c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (both): the caller's guarantees.
+        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        let snapshot = &unsafe { handle(snapshot, "snapshot") }?.snapshot;
+        let value = serde_json::to_value(snapshot)
+            .map_err(|e| cloudbackup_core::Error::json("snapshot", &e))?;
+        *out = json_string(&value)?;
+        Ok(())
+    })
+}
+
+/// Frees a snapshot. NULL is ignored.
+///
+/// # Safety
+/// `snapshot` is NULL or a snapshot made by this library, not freed before
+/// and not in use.
+#[no_mangle]
+pub unsafe extern "C" fn cb_snapshot_free(snapshot: *mut cb_snapshot) {
+    // SAFETY: the caller's guarantee.
+    guard_void(|| unsafe { free_handle(snapshot) });
+}

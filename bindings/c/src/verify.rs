@@ -1,0 +1,174 @@
+//! Verification: which bundles to check, and a verifier fed whole bundles.
+
+use std::ffi::c_char;
+use std::ptr;
+
+use cloudbackup_core::engine::verify::{verify_plan, Verifier, VerifyReport};
+use cloudbackup_core::ErrorCode;
+use serde_json::{json, Value};
+
+use crate::ffi::{
+    bytes_arg, free_handle, guard, guard_void, handle, handle_mut, into_handle, json_string,
+    out_arg,
+};
+use crate::restore::plan_json;
+use crate::status::cb_status;
+use crate::vault::{cb_index, cb_vault, id_arg};
+
+/// A verification in progress. Made by `cb_verifier_new`, freed by
+/// `cb_verifier_free`.
+pub struct cb_verifier {
+    verifier: Verifier,
+}
+
+fn report_json(report: &VerifyReport) -> Value {
+    let problems: Vec<Value> = report
+        .problems
+        .iter()
+        .map(|(object, e)| {
+            let code: ErrorCode = e.code();
+            json!({"object": object, "code": code.as_str(), "message": e.to_string()})
+        })
+        .collect();
+    json!({
+        "ok": report.is_ok(),
+        "bundles_checked": report.bundles_checked,
+        "blobs_checked": report.blobs_checked,
+        "bytes_checked": report.bytes_checked,
+        "problems": problems,
+    })
+}
+
+/// The bundles to verify, as a JSON array of `{"bundle": "<64 hex>",
+/// "ranges": []}` (empty ranges: fetch the whole bundle): all of them when
+/// `fraction` is 1, else a sample of `ceil(fraction × bundles)` chosen by
+/// `seed` (the same seed and index give the same sample).
+///
+/// Errors: `CB_INVALID_ARGUMENT` for a fraction outside 0..=1.
+///
+/// # Safety
+/// `index` is a live index or NULL; `out_json` points to a writable
+/// `char *` (freed with `cb_string_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_verify_plan(
+    index: *const cb_index,
+    fraction: f64,
+    seed: u64,
+    out_json: *mut *mut c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (both): the caller's guarantees.
+        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        let index = &unsafe { handle(index, "index") }?.index;
+        *out = json_string(&plan_json(&verify_plan(index, fraction, seed)?))?;
+        Ok(())
+    })
+}
+
+/// A verifier of `vault`'s bundles against `index` (all of the vault's
+/// index deltas loaded).
+///
+/// # Safety
+/// The handles are live or NULL; `out_verifier` points to a writable
+/// `cb_verifier *` (freed with `cb_verifier_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_verifier_new(
+    vault: *const cb_vault,
+    index: *const cb_index,
+    out_verifier: *mut *mut cb_verifier,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (all three): the caller's guarantees.
+        let out = unsafe { out_arg(out_verifier, "out_verifier", ptr::null_mut()) }?;
+        let vault = &unsafe { handle(vault, "vault") }?.vault;
+        let index = &unsafe { handle(index, "index") }?.index;
+        *out = into_handle(cb_verifier {
+            verifier: Verifier::new(vault, index),
+        });
+        Ok(())
+    })
+}
+
+/// Checks the whole bundle `bundle_id` (`len` bytes): its id, header and
+/// trailer, and every blob the index expects in it. Every problem goes into
+/// the report; the first is also returned.
+///
+/// Errors: `CB_CORRUPT` (tampered or truncated), `CB_FOREIGN_VAULT`,
+/// `CB_UNSUPPORTED_VERSION`, `CB_NOT_FOUND` (a blob the index expects is
+/// not in it); `CB_INVALID_VALUE` for an id that is not 64 hex digits.
+///
+/// # Safety
+/// `verifier` is a live verifier or NULL, not used by another thread
+/// meanwhile; `bundle_id` is NUL-terminated; `data` points to `len`
+/// readable bytes (or is NULL with `len` 0).
+#[no_mangle]
+pub unsafe extern "C" fn cb_verifier_feed(
+    verifier: *mut cb_verifier,
+    bundle_id: *const c_char,
+    data: *const u8,
+    len: usize,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (all three): the caller's guarantees.
+        let verifier = unsafe { handle_mut(verifier, "verifier") }?;
+        let bundle = unsafe { id_arg(bundle_id, "bundle_id") }?;
+        let bytes = unsafe { bytes_arg(data, len, "data") }?;
+        verifier.verifier.feed(&bundle, bytes)?;
+        Ok(())
+    })
+}
+
+/// Records that bundle `bundle_id` cannot be fetched (a `not_found`
+/// problem in the report).
+///
+/// Errors: `CB_INVALID_VALUE` for an id that is not 64 hex digits.
+///
+/// # Safety
+/// `verifier` is a live verifier or NULL, not used by another thread
+/// meanwhile; `bundle_id` is NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn cb_verifier_missing(
+    verifier: *mut cb_verifier,
+    bundle_id: *const c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (both): the caller's guarantees.
+        let verifier = unsafe { handle_mut(verifier, "verifier") }?;
+        let bundle = unsafe { id_arg(bundle_id, "bundle_id") }?;
+        verifier.verifier.missing(&bundle);
+        Ok(())
+    })
+}
+
+/// The report so far, as JSON: `{"ok": bool, "bundles_checked",
+/// "blobs_checked", "bytes_checked", "problems": [{"object", "code",
+/// "message"}...]}` (`code` as in the error classes: `"corrupt"`,
+/// `"not_found"`, ...).
+///
+/// # Safety
+/// `verifier` is a live verifier or NULL; `out_json` points to a writable
+/// `char *` (freed with `cb_string_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_verifier_report(
+    verifier: *const cb_verifier,
+    out_json: *mut *mut c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY (both): the caller's guarantees.
+        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        let verifier = unsafe { handle(verifier, "verifier") }?;
+        *out = json_string(&report_json(verifier.verifier.report()))?;
+        Ok(())
+    })
+}
+
+/// Frees a verifier. NULL is ignored.
+///
+/// # Safety
+/// `verifier` is NULL or a verifier made by this library, not freed before
+/// and not in use.
+#[no_mangle]
+pub unsafe extern "C" fn cb_verifier_free(verifier: *mut cb_verifier) {
+    // SAFETY: the caller's guarantee.
+    guard_void(|| unsafe { free_handle(verifier) });
+}
