@@ -135,6 +135,12 @@ typedef enum {
 } cb_entry_kind;
 
 /**
+ * A backup in progress. Made by `cb_backup_session_new`, freed by
+ * `cb_backup_session_free`.
+ */
+typedef struct cb_backup_session cb_backup_session;
+
+/**
  * A vault's index (blob id -> bundle, offset, length): the union of the
  * index deltas loaded into it. Made by `cb_index_new`, freed by
  * `cb_index_free`.
@@ -222,65 +228,6 @@ typedef struct {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
-
-/**
- * The name of a status, e.g. `"CB_WRONG_PASSWORD"`, as a static string
- * (never freed); `"CB_UNKNOWN_STATUS"` for a value that is no status.
- * Takes an `int` so that any value, even one outside the enum, is safe.
- */
-const char *cb_status_name(int status);
-
-/**
- * Frees a string returned by this library (JSON, ids, paths). NULL is
- * ignored. Free each string exactly once.
- *
- * # Safety
- * `s` is NULL or a string returned by this library and not freed before.
- */
-void cb_string_free(char *s);
-
-/**
- * Frees bytes returned by this library, with the length returned along
- * with them. NULL is ignored. Free each buffer exactly once.
- *
- * # Safety
- * `data` is NULL or a buffer returned by this library with length `len`
- * exactly, and not freed before.
- */
-void cb_bytes_free(uint8_t *data, size_t len);
-
-/**
- * Copies the message of the last call on this thread that returned a
- * status into `buf` (`len` bytes), NUL-terminated; the message is empty
- * when that call succeeded. `*out_needed` (if `out_needed` is not NULL)
- * receives the bytes the whole message needs, NUL included.
- *
- * Returns `CB_OK` when it fitted, `CB_BUFFER_TOO_SMALL` when it did not
- * (then as much as fits is written, cut at a character boundary, and
- * NUL-terminated when `len` > 0), `CB_NULL_ARGUMENT` when `buf` is NULL and
- * `len` > 0. With `len` 0 (and `buf` NULL, say) it only reports the size,
- * returning `CB_BUFFER_TOO_SMALL`. This call does not change the recorded
- * message.
- *
- * # Safety
- * `buf` is NULL or points to `len` writable bytes; `out_needed` is NULL or
- * points to a writable `size_t`.
- */
-cb_status cb_last_error_message(char *buf, size_t len, size_t *out_needed);
-
-/**
- * The library's version (e.g. `"0.1.0"`), a static string (never freed).
- */
-const char *cb_version(void);
-
-/**
- * Diagnostic: panics inside the library's guard and so always returns
- * `CB_PANIC` (with the panic's message as the last error), proving that a
- * panic in the core surfaces as a status, never as an abort. The panic
- * message is also printed on stderr by Rust's default panic hook. Has no
- * other effect.
- */
-cb_status cb_test_panic(void);
 
 /**
  * The names of every model type, as a JSON array of strings
@@ -445,6 +392,442 @@ cb_status cb_patch_validate(const char *endpoint,
                             const char *actor,
                             int vault_empty,
                             char **out_json);
+
+/**
+ * Starts a backup into `vault`, deduplicating against `index` (load every
+ * index delta of the vault into it first; the session keeps the index as
+ * it is now). `threads` is the number of threads that hash, compress and
+ * encrypt (1: all on the calling thread).
+ *
+ * Then, for each path: `cb_backup_session_start_file` / `_write` (as many
+ * times as needed) / `_finish_file` for a regular file,
+ * `cb_backup_session_add_dir` and `cb_backup_session_add_symlink` for the
+ * others; take finished bundles with `cb_backup_session_take_bundle` as
+ * you go (memory stays bounded); end with `cb_backup_session_finish`.
+ *
+ * Errors: `CB_INVALID_ARGUMENT` for 0 threads.
+ *
+ * # Safety
+ * The handles are live or NULL; `out_session` points to a writable
+ * `cb_backup_session *` (freed with `cb_backup_session_free`).
+ */
+cb_status cb_backup_session_new(const cb_vault *vault,
+                                const cb_index *index,
+                                uint32_t threads,
+                                cb_backup_session **out_session);
+
+/**
+ * Starts the regular file `path` (in the agent's own syntax) with
+ * permission bits `mode` and modification time `mtime` (Unix seconds); its
+ * bytes follow with `cb_backup_session_write`.
+ *
+ * Errors: `CB_INVALID_ARGUMENT` while another file is open;
+ * `CB_INVALID_STATE` after finishing.
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile; `path` is NUL-terminated.
+ */
+cb_status cb_backup_session_start_file(cb_backup_session *session,
+                                       const char *path,
+                                       uint32_t mode,
+                                       int64_t mtime);
+
+/**
+ * Pushes the next `len` bytes of the open file.
+ *
+ * Errors: `CB_INVALID_ARGUMENT` when no file is open; `CB_INVALID_STATE`
+ * after finishing.
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile; `data` points to `len` readable bytes (or is NULL with `len`
+ * 0).
+ */
+cb_status cb_backup_session_write(cb_backup_session *session, const uint8_t *data, size_t len);
+
+/**
+ * Ends the open file.
+ *
+ * Errors: `CB_INVALID_ARGUMENT` when no file is open; `CB_INVALID_STATE`
+ * after finishing.
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile.
+ */
+cb_status cb_backup_session_finish_file(cb_backup_session *session);
+
+/**
+ * Records the directory `path` with permission bits `mode` and
+ * modification time `mtime`.
+ *
+ * Errors: `CB_INVALID_STATE` after finishing.
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile; `path` is NUL-terminated.
+ */
+cb_status cb_backup_session_add_dir(cb_backup_session *session,
+                                    const char *path,
+                                    uint32_t mode,
+                                    int64_t mtime);
+
+/**
+ * Records the symbolic link `path` pointing to `target`, with
+ * modification time `mtime`.
+ *
+ * Errors: `CB_INVALID_STATE` after finishing.
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile; `path` and `target` are NUL-terminated.
+ */
+cb_status cb_backup_session_add_symlink(cb_backup_session *session,
+                                        const char *path,
+                                        const char *target,
+                                        int64_t mtime);
+
+/**
+ * Takes the next finished bundle: store its bytes as `bundles/<id>` (the
+ * id is 64 hex digits). When none is ready, `*out_id` and `*out_data` are
+ * NULL and `*out_len` 0 (still `CB_OK`). Works before and after
+ * `cb_backup_session_finish` (which seals the last bundles). Free the id
+ * with `cb_string_free` and the bytes with `cb_bytes_free(data, len)`.
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile; the out-pointers point to writable values.
+ */
+cb_status cb_backup_session_take_bundle(cb_backup_session *session,
+                                        char **out_id,
+                                        uint8_t **out_data,
+                                        size_t *out_len);
+
+/**
+ * The counters so far (final once finished), as JSON:
+ * `{"files_searched", "files_backed_up", "bytes_searched",
+ * "bytes_backed_up", "bytes_in_db"}` (those of the v2 backup resource).
+ *
+ * # Safety
+ * `session` is a live session or NULL; `out_json` points to a writable
+ * `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_backup_session_counters(const cb_backup_session *session, char **out_json);
+
+/**
+ * Ends the backup (closing a file still open): seals the last bundles (take
+ * them with `cb_backup_session_take_bundle`), the index delta
+ * (`cb_backup_session_take_index`) and the snapshot
+ * (`cb_backup_session_take_snapshot`). `time` is when the backup started
+ * (Unix seconds, the host's clock); `hostname` and
+ * `backup_configuration_id` (the v2 configuration it ran for) may be NULL.
+ * Store the bundles first, the index delta next, the snapshot last.
+ *
+ * Errors: `CB_INVALID_STATE` when already finished (or a previous finish
+ * failed: the session then holds nothing more).
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile; the strings are NUL-terminated or NULL.
+ */
+cb_status cb_backup_session_finish(cb_backup_session *session,
+                                   int64_t time,
+                                   const char *hostname,
+                                   const char *backup_configuration_id);
+
+/**
+ * Takes the finished backup's index delta: store it as `index/<id>`, and
+ * load it into the index before the next backup. After it was taken, the
+ * outputs are NULL / 0 (still `CB_OK`).
+ *
+ * Errors: `CB_INVALID_STATE` before `cb_backup_session_finish` succeeded.
+ *
+ * # Safety
+ * As `cb_backup_session_take_bundle`.
+ */
+cb_status cb_backup_session_take_index(cb_backup_session *session,
+                                       char **out_id,
+                                       uint8_t **out_data,
+                                       size_t *out_len);
+
+/**
+ * Takes the finished backup's snapshot: store it as `snapshots/<id>`
+ * (open it with `cb_snapshot_open` to restore). After it was taken, the
+ * outputs are NULL / 0 (still `CB_OK`).
+ *
+ * Errors: `CB_INVALID_STATE` before `cb_backup_session_finish` succeeded.
+ *
+ * # Safety
+ * As `cb_backup_session_take_bundle`.
+ */
+cb_status cb_backup_session_take_snapshot(cb_backup_session *session,
+                                          char **out_id,
+                                          uint8_t **out_data,
+                                          size_t *out_len);
+
+/**
+ * Frees a backup session (finished or not: an unfinished backup is
+ * abandoned). NULL is ignored.
+ *
+ * # Safety
+ * `session` is NULL or a session made by this library, not freed before
+ * and not in use.
+ */
+void cb_backup_session_free(cb_backup_session *session);
+
+/**
+ * Frees a string returned by this library (JSON, ids, paths). NULL is
+ * ignored. Free each string exactly once.
+ *
+ * # Safety
+ * `s` is NULL or a string returned by this library and not freed before.
+ */
+void cb_string_free(char *s);
+
+/**
+ * Frees bytes returned by this library, with the length returned along
+ * with them. NULL is ignored. Free each buffer exactly once.
+ *
+ * # Safety
+ * `data` is NULL or a buffer returned by this library with length `len`
+ * exactly, and not freed before.
+ */
+void cb_bytes_free(uint8_t *data, size_t len);
+
+/**
+ * Copies the message of the last call on this thread that returned a
+ * status into `buf` (`len` bytes), NUL-terminated; the message is empty
+ * when that call succeeded. `*out_needed` (if `out_needed` is not NULL)
+ * receives the bytes the whole message needs, NUL included.
+ *
+ * Returns `CB_OK` when it fitted, `CB_BUFFER_TOO_SMALL` when it did not
+ * (then as much as fits is written, cut at a character boundary, and
+ * NUL-terminated when `len` > 0), `CB_NULL_ARGUMENT` when `buf` is NULL and
+ * `len` > 0. With `len` 0 (and `buf` NULL, say) it only reports the size,
+ * returning `CB_BUFFER_TOO_SMALL`. This call does not change the recorded
+ * message.
+ *
+ * # Safety
+ * `buf` is NULL or points to `len` writable bytes; `out_needed` is NULL or
+ * points to a writable `size_t`.
+ */
+cb_status cb_last_error_message(char *buf, size_t len, size_t *out_needed);
+
+/**
+ * The library's version (e.g. `"0.1.0"`), a static string (never freed).
+ */
+const char *cb_version(void);
+
+/**
+ * Diagnostic: panics inside the library's guard and so always returns
+ * `CB_PANIC` (with the panic's message as the last error), proving that a
+ * panic in the core surfaces as a status, never as an abort. The panic
+ * message is also printed on stderr by Rust's default panic hook. Has no
+ * other effect.
+ */
+cb_status cb_test_panic(void);
+
+/**
+ * Glob patterns (for the restore options' `inclusions` / `exclusions`)
+ * equivalent to v2 path filters, `filters_json` being a JSON array of
+ * `{"type": "file"|"folder", "path": ...}`: a file matches its exact path,
+ * a folder itself and everything below it. Returns a JSON array of
+ * strings.
+ *
+ * Errors: `CB_INVALID_JSON` when `filters_json` is not such an array.
+ *
+ * # Safety
+ * `filters_json` is NUL-terminated; `out_json` points to a writable
+ * `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_filter_globs(const char *filters_json, char **out_json);
+
+/**
+ * Plans the restore of `snapshot` (opened from `vault`) using `index` (all
+ * of the vault's index deltas loaded). `options_json` (NULL: restore
+ * everything, overwrite nothing) is `{"inclusions": [globs], "exclusions":
+ * [globs], "overwrite": bool, "existing": [paths already at the
+ * destination], "max_gap": bytes}`, every member optional. Globs use `/`;
+ * `*` and `?` stop at `/`, `**` crosses it (`cb_filter_globs` turns v2
+ * path filters into globs).
+ *
+ * Then: create what `cb_restore_session_create_at` lists; fetch each range
+ * of `cb_restore_session_range_at` and feed it; take the writes after each
+ * feed; finish for the report.
+ *
+ * Errors: `CB_INVALID_JSON` for options that do not fit,
+ * `CB_INVALID_ARGUMENT` for a bad glob. A file whose content the index
+ * lacks is not an error here: it goes into the final report.
+ *
+ * # Safety
+ * The handles are live or NULL; `options_json` is NUL-terminated or NULL;
+ * `out_session` points to a writable `cb_restore_session *` (freed with
+ * `cb_restore_session_free`).
+ */
+cb_status cb_restore_session_new(const cb_vault *vault,
+                                 const cb_snapshot *snapshot,
+                                 const cb_index *index,
+                                 const char *options_json,
+                                 cb_restore_session **out_session);
+
+/**
+ * What to create, as a JSON array in snapshot order:
+ * `{"kind": "dir", "path", "mode", "mtime"}`,
+ * `{"kind": "file", "path", "size", "mode", "mtime"}`,
+ * `{"kind": "symlink", "path", "target", "mtime"}`.
+ * (`cb_restore_session_create_at` gives the same as C structs.)
+ *
+ * # Safety
+ * `session` is a live session or NULL; `out_json` points to a writable
+ * `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_restore_session_creates(const cb_restore_session *session, char **out_json);
+
+/**
+ * The number of things to create (see `cb_restore_session_create_at`).
+ *
+ * # Safety
+ * `session` is a live session or NULL; `out_count` points to a writable
+ * `size_t`.
+ */
+cb_status cb_restore_session_create_count(const cb_restore_session *session, size_t *out_count);
+
+/**
+ * The `i`-th thing to create (0-based, in snapshot order). Its strings
+ * belong to the session (valid until it is freed).
+ *
+ * Errors: `CB_INVALID_ARGUMENT` for `i` out of range; `CB_INVALID_VALUE`
+ * for a path holding a NUL character (which C cannot name).
+ *
+ * # Safety
+ * `session` is a live session or NULL; `out_create` points to a writable
+ * `cb_create`.
+ */
+cb_status cb_restore_session_create_at(const cb_restore_session *session,
+                                       size_t i,
+                                       cb_create *out_create);
+
+/**
+ * The bundle ranges to fetch, as a JSON array of `{"bundle": "<64 hex>",
+ * "ranges": [{"offset", "length"}...]}`, bundles in order of first use.
+ * (`cb_restore_session_range_at` gives the same ranges one by one.)
+ *
+ * # Safety
+ * `session` is a live session or NULL; `out_json` points to a writable
+ * `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_restore_session_plan(const cb_restore_session *session, char **out_json);
+
+/**
+ * The number of ranges to fetch, over all bundles.
+ *
+ * # Safety
+ * `session` is a live session or NULL; `out_count` points to a writable
+ * `size_t`.
+ */
+cb_status cb_restore_session_range_count(const cb_restore_session *session, size_t *out_count);
+
+/**
+ * The `i`-th range to fetch (0-based; bundle by bundle, each bundle's
+ * ranges in order). Its `bundle_id` belongs to the session.
+ *
+ * Errors: `CB_INVALID_ARGUMENT` for `i` out of range.
+ *
+ * # Safety
+ * `session` is a live session or NULL; `out_range` points to a writable
+ * `cb_range`.
+ */
+cb_status cb_restore_session_range_at(const cb_restore_session *session,
+                                      size_t i,
+                                      cb_range *out_range);
+
+/**
+ * Feeds the fetched bytes (`len` bytes) of the planned range at `offset`
+ * of bundle `bundle_id`. Every blob in it is authenticated before any of
+ * its bytes is released; take the resulting writes with
+ * `cb_restore_session_take_write`. A blob that fails (a tampered or
+ * truncated bundle) is not an error of this call: the files using it fail
+ * and are listed in the final report.
+ *
+ * Errors: `CB_INVALID_ARGUMENT` for a bundle or range that is not planned
+ * or was already fed, or more bytes than planned; `CB_INVALID_VALUE` for
+ * an id that is not 64 hex digits; `CB_INVALID_STATE` after finishing.
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile; `bundle_id` is NUL-terminated; `data` points to `len`
+ * readable bytes (or is NULL with `len` 0).
+ */
+cb_status cb_restore_session_feed(cb_restore_session *session,
+                                  const char *bundle_id,
+                                  uint64_t offset,
+                                  const uint8_t *data,
+                                  size_t len);
+
+/**
+ * Tells the session that bundle `bundle_id` cannot be fetched: every file
+ * needing a blob of it not fed yet fails (`not_found` in the report).
+ *
+ * Errors: `CB_INVALID_ARGUMENT` for a bundle not in the plan;
+ * `CB_INVALID_VALUE` for an id that is not 64 hex digits;
+ * `CB_INVALID_STATE` after finishing.
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile; `bundle_id` is NUL-terminated.
+ */
+cb_status cb_restore_session_missing(cb_restore_session *session, const char *bundle_id);
+
+/**
+ * Takes the next verified write: `len` bytes to write at `offset` of the
+ * file `path`. When there is none, `*out_path` and `*out_data` are NULL
+ * and `*out_len` is 0 (still `CB_OK`). Free the path with
+ * `cb_string_free` and the data with `cb_bytes_free(data, len)`.
+ *
+ * Errors: `CB_INVALID_VALUE` for a path holding a NUL character (the write
+ * is dropped).
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile; the out-pointers point to writable values.
+ */
+cb_status cb_restore_session_take_write(cb_restore_session *session,
+                                        char **out_path,
+                                        uint64_t *out_offset,
+                                        uint8_t **out_data,
+                                        size_t *out_len);
+
+/**
+ * Ends the restore (ranges never fed count as missing bundles) and returns
+ * its report as JSON: `{"files_restored", "bytes_restored",
+ * "files_skipped", "errors"}`, `errors` being `null` or the value of the
+ * v2 restore's `/errors` patch (each failed path with its error class and
+ * message). Writes not taken yet can still be taken; every other call
+ * then returns `CB_INVALID_STATE`.
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile; `out_json` points to a writable `char *` (freed with
+ * `cb_string_free`).
+ */
+cb_status cb_restore_session_finish(cb_restore_session *session, char **out_json);
+
+/**
+ * Frees a restore session (finished or not). NULL is ignored.
+ *
+ * # Safety
+ * `session` is NULL or a session made by this library, not freed before
+ * and not in use.
+ */
+void cb_restore_session_free(cb_restore_session *session);
+
+/**
+ * The name of a status, e.g. `"CB_WRONG_PASSWORD"`, as a static string
+ * (never freed); `"CB_UNKNOWN_STATUS"` for a value that is no status.
+ * Takes an `int` so that any value, even one outside the enum, is safe.
+ */
+const char *cb_status_name(int status);
 
 /**
  * Creates a vault with a random id and master key, opened by the password
@@ -665,200 +1048,6 @@ cb_status cb_snapshot_json(const cb_snapshot *snapshot, char **out_json);
  * and not in use.
  */
 void cb_snapshot_free(cb_snapshot *snapshot);
-
-/**
- * Glob patterns (for the restore options' `inclusions` / `exclusions`)
- * equivalent to v2 path filters, `filters_json` being a JSON array of
- * `{"type": "file"|"folder", "path": ...}`: a file matches its exact path,
- * a folder itself and everything below it. Returns a JSON array of
- * strings.
- *
- * Errors: `CB_INVALID_JSON` when `filters_json` is not such an array.
- *
- * # Safety
- * `filters_json` is NUL-terminated; `out_json` points to a writable
- * `char *` (freed with `cb_string_free`).
- */
-cb_status cb_filter_globs(const char *filters_json, char **out_json);
-
-/**
- * Plans the restore of `snapshot` (opened from `vault`) using `index` (all
- * of the vault's index deltas loaded). `options_json` (NULL: restore
- * everything, overwrite nothing) is `{"inclusions": [globs], "exclusions":
- * [globs], "overwrite": bool, "existing": [paths already at the
- * destination], "max_gap": bytes}`, every member optional. Globs use `/`;
- * `*` and `?` stop at `/`, `**` crosses it (`cb_filter_globs` turns v2
- * path filters into globs).
- *
- * Then: create what `cb_restore_session_create_at` lists; fetch each range
- * of `cb_restore_session_range_at` and feed it; take the writes after each
- * feed; finish for the report.
- *
- * Errors: `CB_INVALID_JSON` for options that do not fit,
- * `CB_INVALID_ARGUMENT` for a bad glob. A file whose content the index
- * lacks is not an error here: it goes into the final report.
- *
- * # Safety
- * The handles are live or NULL; `options_json` is NUL-terminated or NULL;
- * `out_session` points to a writable `cb_restore_session *` (freed with
- * `cb_restore_session_free`).
- */
-cb_status cb_restore_session_new(const cb_vault *vault,
-                                 const cb_snapshot *snapshot,
-                                 const cb_index *index,
-                                 const char *options_json,
-                                 cb_restore_session **out_session);
-
-/**
- * What to create, as a JSON array in snapshot order:
- * `{"kind": "dir", "path", "mode", "mtime"}`,
- * `{"kind": "file", "path", "size", "mode", "mtime"}`,
- * `{"kind": "symlink", "path", "target", "mtime"}`.
- * (`cb_restore_session_create_at` gives the same as C structs.)
- *
- * # Safety
- * `session` is a live session or NULL; `out_json` points to a writable
- * `char *` (freed with `cb_string_free`).
- */
-cb_status cb_restore_session_creates(const cb_restore_session *session, char **out_json);
-
-/**
- * The number of things to create (see `cb_restore_session_create_at`).
- *
- * # Safety
- * `session` is a live session or NULL; `out_count` points to a writable
- * `size_t`.
- */
-cb_status cb_restore_session_create_count(const cb_restore_session *session, size_t *out_count);
-
-/**
- * The `i`-th thing to create (0-based, in snapshot order). Its strings
- * belong to the session (valid until it is freed).
- *
- * Errors: `CB_INVALID_ARGUMENT` for `i` out of range; `CB_INVALID_VALUE`
- * for a path holding a NUL character (which C cannot name).
- *
- * # Safety
- * `session` is a live session or NULL; `out_create` points to a writable
- * `cb_create`.
- */
-cb_status cb_restore_session_create_at(const cb_restore_session *session,
-                                       size_t i,
-                                       cb_create *out_create);
-
-/**
- * The bundle ranges to fetch, as a JSON array of `{"bundle": "<64 hex>",
- * "ranges": [{"offset", "length"}...]}`, bundles in order of first use.
- * (`cb_restore_session_range_at` gives the same ranges one by one.)
- *
- * # Safety
- * `session` is a live session or NULL; `out_json` points to a writable
- * `char *` (freed with `cb_string_free`).
- */
-cb_status cb_restore_session_plan(const cb_restore_session *session, char **out_json);
-
-/**
- * The number of ranges to fetch, over all bundles.
- *
- * # Safety
- * `session` is a live session or NULL; `out_count` points to a writable
- * `size_t`.
- */
-cb_status cb_restore_session_range_count(const cb_restore_session *session, size_t *out_count);
-
-/**
- * The `i`-th range to fetch (0-based; bundle by bundle, each bundle's
- * ranges in order). Its `bundle_id` belongs to the session.
- *
- * Errors: `CB_INVALID_ARGUMENT` for `i` out of range.
- *
- * # Safety
- * `session` is a live session or NULL; `out_range` points to a writable
- * `cb_range`.
- */
-cb_status cb_restore_session_range_at(const cb_restore_session *session,
-                                      size_t i,
-                                      cb_range *out_range);
-
-/**
- * Feeds the fetched bytes (`len` bytes) of the planned range at `offset`
- * of bundle `bundle_id`. Every blob in it is authenticated before any of
- * its bytes is released; take the resulting writes with
- * `cb_restore_session_take_write`. A blob that fails (a tampered or
- * truncated bundle) is not an error of this call: the files using it fail
- * and are listed in the final report.
- *
- * Errors: `CB_INVALID_ARGUMENT` for a bundle or range that is not planned
- * or was already fed, or more bytes than planned; `CB_INVALID_VALUE` for
- * an id that is not 64 hex digits; `CB_INVALID_STATE` after finishing.
- *
- * # Safety
- * `session` is a live session or NULL, not used by another thread
- * meanwhile; `bundle_id` is NUL-terminated; `data` points to `len`
- * readable bytes (or is NULL with `len` 0).
- */
-cb_status cb_restore_session_feed(cb_restore_session *session,
-                                  const char *bundle_id,
-                                  uint64_t offset,
-                                  const uint8_t *data,
-                                  size_t len);
-
-/**
- * Tells the session that bundle `bundle_id` cannot be fetched: every file
- * needing a blob of it not fed yet fails (`not_found` in the report).
- *
- * Errors: `CB_INVALID_ARGUMENT` for a bundle not in the plan;
- * `CB_INVALID_VALUE` for an id that is not 64 hex digits;
- * `CB_INVALID_STATE` after finishing.
- *
- * # Safety
- * `session` is a live session or NULL, not used by another thread
- * meanwhile; `bundle_id` is NUL-terminated.
- */
-cb_status cb_restore_session_missing(cb_restore_session *session, const char *bundle_id);
-
-/**
- * Takes the next verified write: `len` bytes to write at `offset` of the
- * file `path`. When there is none, `*out_path` and `*out_data` are NULL
- * and `*out_len` is 0 (still `CB_OK`). Free the path with
- * `cb_string_free` and the data with `cb_bytes_free(data, len)`.
- *
- * Errors: `CB_INVALID_VALUE` for a path holding a NUL character (the write
- * is dropped).
- *
- * # Safety
- * `session` is a live session or NULL, not used by another thread
- * meanwhile; the out-pointers point to writable values.
- */
-cb_status cb_restore_session_take_write(cb_restore_session *session,
-                                        char **out_path,
-                                        uint64_t *out_offset,
-                                        uint8_t **out_data,
-                                        size_t *out_len);
-
-/**
- * Ends the restore (ranges never fed count as missing bundles) and returns
- * its report as JSON: `{"files_restored", "bytes_restored",
- * "files_skipped", "errors"}`, `errors` being `null` or the value of the
- * v2 restore's `/errors` patch (each failed path with its error class and
- * message). Writes not taken yet can still be taken; every other call
- * then returns `CB_INVALID_STATE`.
- *
- * # Safety
- * `session` is a live session or NULL, not used by another thread
- * meanwhile; `out_json` points to a writable `char *` (freed with
- * `cb_string_free`).
- */
-cb_status cb_restore_session_finish(cb_restore_session *session, char **out_json);
-
-/**
- * Frees a restore session (finished or not). NULL is ignored.
- *
- * # Safety
- * `session` is NULL or a session made by this library, not freed before
- * and not in use.
- */
-void cb_restore_session_free(cb_restore_session *session);
 
 /**
  * The bundles to verify, as a JSON array of `{"bundle": "<64 hex>",

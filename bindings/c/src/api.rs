@@ -10,7 +10,9 @@ use cloudbackup_core::error::from_json_slice;
 use cloudbackup_core::{dynamic, model};
 use serde_json::{json, Value};
 
-use crate::ffi::{argument, bytes_arg, guard, json_string, opt_str_arg, out_arg, str_arg, FfiResult};
+use crate::ffi::{
+    argument, bytes_arg, guard, json_string, opt_str_arg, out_arg, str_arg, FfiResult,
+};
 use crate::status::cb_status;
 
 /// Reads an optional JSON argument given as a C string (NULL: `null`).
@@ -63,9 +65,11 @@ pub unsafe extern "C" fn cb_model_parse(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all three): the caller's guarantees.
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
+        // SAFETY: `type_name` is as the caller guarantees (see # Safety).
         let type_name = unsafe { str_arg(type_name, "type_name") }?;
+        // SAFETY: `json` is as the caller guarantees (see # Safety).
         let json = unsafe { bytes_arg(json, len, "json") }?;
         *out = json_string(&model::parse_model(type_name, json)?)?;
         Ok(())
@@ -113,11 +117,15 @@ pub unsafe extern "C" fn cb_build_request(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all five): the caller's guarantees.
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
+        // SAFETY: `operation` is as the caller guarantees (see # Safety).
         let operation = unsafe { str_arg(operation, "operation") }?;
+        // SAFETY: `params_json` is as the caller guarantees (see # Safety).
         let params = unsafe { opt_json_arg(params_json, "params_json") }?;
+        // SAFETY: `token` is as the caller guarantees (see # Safety).
         let token = unsafe { str_arg(token, "token") }?;
+        // SAFETY: `tenant_id` is as the caller guarantees (see # Safety).
         let tenant_id = unsafe { str_arg(tenant_id, "tenant_id") }?;
         let auth = Auth::new(token, tenant_id)?;
         let request = api::build_request(operation, &params, &auth)?;
@@ -155,11 +163,15 @@ pub unsafe extern "C" fn cb_parse_response(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all five): the caller's guarantees.
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
+        // SAFETY: `operation` is as the caller guarantees (see # Safety).
         let operation = unsafe { str_arg(operation, "operation") }?;
+        // SAFETY: `params_json` is as the caller guarantees (see # Safety).
         let params = unsafe { opt_json_arg(params_json, "params_json") }?;
+        // SAFETY: `headers_json` is as the caller guarantees (see # Safety).
         let headers = unsafe { opt_json_arg(headers_json, "headers_json") }?;
+        // SAFETY: `body` is as the caller guarantees (see # Safety).
         let body = unsafe { bytes_arg(body, body_len, "body") }?;
         let mut head = json!({ "status": status });
         if !headers.is_null() {
@@ -195,11 +207,15 @@ pub unsafe extern "C" fn cb_lifecycle_transition(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all five): the caller's guarantees.
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
+        // SAFETY: `resource` is as the caller guarantees (see # Safety).
         let resource = unsafe { str_arg(resource, "resource") }?;
+        // SAFETY: `from` is as the caller guarantees (see # Safety).
         let from = unsafe { str_arg(from, "from") }?;
+        // SAFETY: `to` is as the caller guarantees (see # Safety).
         let to = unsafe { str_arg(to, "to") }?;
+        // SAFETY: `actor` is as the caller guarantees (see # Safety).
         let actor = unsafe { str_arg(actor, "actor") }?;
         *out = json_string(&dynamic::transition_by_name(resource, from, to, actor)?)?;
         Ok(())
@@ -221,9 +237,11 @@ pub unsafe extern "C" fn cb_lifecycle_allowed_actions(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all three): the caller's guarantees.
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
+        // SAFETY: `resource` is as the caller guarantees (see # Safety).
         let resource = unsafe { str_arg(resource, "resource") }?;
+        // SAFETY: `state` is as the caller guarantees (see # Safety).
         let state = unsafe { str_arg(state, "state") }?;
         *out = json_string(&json!(dynamic::allowed_actions_by_name(resource, state)?))?;
         Ok(())
@@ -246,10 +264,13 @@ pub unsafe extern "C" fn cb_lifecycle_allowed_targets(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all four): the caller's guarantees.
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
+        // SAFETY: `resource` is as the caller guarantees (see # Safety).
         let resource = unsafe { str_arg(resource, "resource") }?;
+        // SAFETY: `state` is as the caller guarantees (see # Safety).
         let state = unsafe { str_arg(state, "state") }?;
+        // SAFETY: `actor` is as the caller guarantees (see # Safety).
         let actor = unsafe { str_arg(actor, "actor") }?;
         let targets = dynamic::allowed_targets_by_name(resource, state, actor)?;
         *out = json_string(&json!(targets))?;
@@ -286,11 +307,15 @@ pub unsafe extern "C" fn cb_patch_validate(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all five): the caller's guarantees.
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
+        // SAFETY: `endpoint` is as the caller guarantees (see # Safety).
         let endpoint = unsafe { str_arg(endpoint, "endpoint") }?;
+        // SAFETY: `resource` is as the caller guarantees (see # Safety).
         let resource = unsafe { bytes_arg(resource, resource_len, "resource") }?;
+        // SAFETY: `patch` is as the caller guarantees (see # Safety).
         let patch = unsafe { bytes_arg(patch, patch_len, "patch") }?;
+        // SAFETY: `actor` is as the caller guarantees (see # Safety).
         let actor = unsafe { str_arg(actor, "actor") }?;
         let vault_empty = match vault_empty {
             -1 => None,

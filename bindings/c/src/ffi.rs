@@ -153,7 +153,10 @@ pub(crate) unsafe fn bytes_arg<'a>(
         return Err(Failure::Null(name));
     }
     if len > isize::MAX as usize {
-        return Err(argument(name, format!("length {len} is larger than any buffer")));
+        return Err(argument(
+            name,
+            format!("length {len} is larger than any buffer"),
+        ));
     }
     // SAFETY: not NULL, `len` fits an allocation, and the caller guarantees
     // `len` readable bytes valid for 'a.
@@ -185,7 +188,11 @@ pub(crate) unsafe fn handle_mut<'a, T>(p: *mut T, name: &'static str) -> FfiResu
 ///
 /// # Safety
 /// `p` is NULL or points to writable memory for a `T`, valid for `'a`.
-pub(crate) unsafe fn out_arg<'a, T>(p: *mut T, name: &'static str, empty: T) -> FfiResult<&'a mut T> {
+pub(crate) unsafe fn out_arg<'a, T>(
+    p: *mut T,
+    name: &'static str,
+    empty: T,
+) -> FfiResult<&'a mut T> {
     if p.is_null() {
         return Err(Failure::Null(name));
     }
@@ -216,14 +223,12 @@ pub(crate) unsafe fn free_handle<T>(p: *mut T) {
 /// A string for C, freed by `cb_string_free`. A string with a NUL inside
 /// (which C cannot hold) is an invalid value.
 pub(crate) fn c_string(s: String, what: &str) -> FfiResult<*mut c_char> {
-    CString::new(s)
-        .map(CString::into_raw)
-        .map_err(|_| {
-            Failure::Core(Error::InvalidValue {
-                field: what.to_string(),
-                reason: "contains a NUL character, which a C string cannot hold".into(),
-            })
+    CString::new(s).map(CString::into_raw).map_err(|_| {
+        Failure::Core(Error::InvalidValue {
+            field: what.to_string(),
+            reason: "contains a NUL character, which a C string cannot hold".into(),
         })
+    })
 }
 
 /// A JSON value as a C string.

@@ -23,11 +23,12 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 // The header follows this order.
-pub mod status;
-pub mod ffi;
 pub mod api;
-pub mod vault;
+pub mod backup;
+pub mod ffi;
 pub mod restore;
+pub mod status;
+pub mod vault;
 pub mod verify;
 
 pub use status::cb_status;

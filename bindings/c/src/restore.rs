@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use crate::ffi::{
     argument, bytes_arg, c_bytes, c_string, free_handle, guard, guard_void, handle, handle_mut,
-    into_handle, json_string, opt_str_arg, out_arg, str_arg, FfiResult, Failure,
+    into_handle, json_string, opt_str_arg, out_arg, str_arg, Failure, FfiResult,
 };
 use crate::status::cb_status;
 use crate::vault::{cb_index, cb_snapshot, cb_vault, id_arg};
@@ -224,8 +224,9 @@ pub unsafe extern "C" fn cb_filter_globs(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (both): the caller's guarantees.
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        // SAFETY: `filters_json` is as the caller guarantees (see # Safety).
         let text = unsafe { str_arg(filters_json, "filters_json") }?;
         let filters: Vec<PathFilter> = from_json_slice("filters_json", text.as_bytes())?;
         *out = json_string(&json!(filter_globs(&filters)))?;
@@ -262,11 +263,15 @@ pub unsafe extern "C" fn cb_restore_session_new(
     out_session: *mut *mut cb_restore_session,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all five): the caller's guarantees.
+        // SAFETY: `out_session` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_session, "out_session", ptr::null_mut()) }?;
+        // SAFETY: `vault` is as the caller guarantees (see # Safety).
         let vault = &unsafe { handle(vault, "vault") }?.vault;
+        // SAFETY: `snapshot` is as the caller guarantees (see # Safety).
         let snapshot = &unsafe { handle(snapshot, "snapshot") }?.snapshot;
+        // SAFETY: `index` is as the caller guarantees (see # Safety).
         let index = &unsafe { handle(index, "index") }?.index;
+        // SAFETY: `options_json` is as the caller guarantees (see # Safety).
         let options = match unsafe { opt_str_arg(options_json, "options_json") }? {
             None => RestoreOptions::default(),
             Some(text) => {
@@ -319,8 +324,9 @@ pub unsafe extern "C" fn cb_restore_session_creates(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (both): the caller's guarantees.
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
         *out = json_string(&unsafe { handle(session, "session") }?.creates_json)?;
         Ok(())
     })
@@ -337,8 +343,9 @@ pub unsafe extern "C" fn cb_restore_session_create_count(
     out_count: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (both): the caller's guarantees.
+        // SAFETY: `out_count` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_count, "out_count", 0) }?;
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
         *out = unsafe { handle(session, "session") }?.creates.len();
         Ok(())
     })
@@ -368,11 +375,15 @@ pub unsafe extern "C" fn cb_restore_session_create_at(
             mode: 0,
             mtime: 0,
         };
-        // SAFETY (both): the caller's guarantees.
+        // SAFETY: `out_create` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_create, "out_create", empty) }?;
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
         let session = unsafe { handle(session, "session") }?;
         let c = session.creates.get(i).ok_or_else(|| {
-            argument("i", format!("{i} is out of range ({} creates)", session.creates.len()))
+            argument(
+                "i",
+                format!("{i} is out of range ({} creates)", session.creates.len()),
+            )
         })?;
         let path = c.path.as_ref().ok_or_else(|| {
             Failure::Core(Error::InvalidValue {
@@ -414,8 +425,9 @@ pub unsafe extern "C" fn cb_restore_session_plan(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (both): the caller's guarantees.
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
         *out = json_string(&plan_json(&unsafe { handle(session, "session") }?.plan))?;
         Ok(())
     })
@@ -432,8 +444,9 @@ pub unsafe extern "C" fn cb_restore_session_range_count(
     out_count: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (both): the caller's guarantees.
+        // SAFETY: `out_count` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_count, "out_count", 0) }?;
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
         *out = unsafe { handle(session, "session") }?.ranges.len();
         Ok(())
     })
@@ -459,11 +472,15 @@ pub unsafe extern "C" fn cb_restore_session_range_at(
             offset: 0,
             length: 0,
         };
-        // SAFETY (both): the caller's guarantees.
+        // SAFETY: `out_range` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_range, "out_range", empty) }?;
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
         let session = unsafe { handle(session, "session") }?;
         let (id, r) = session.ranges.get(i).ok_or_else(|| {
-            argument("i", format!("{i} is out of range ({} ranges)", session.ranges.len()))
+            argument(
+                "i",
+                format!("{i} is out of range ({} ranges)", session.ranges.len()),
+            )
         })?;
         *out = cb_range {
             bundle_id: id.as_ptr(),
@@ -498,9 +515,11 @@ pub unsafe extern "C" fn cb_restore_session_feed(
     len: usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all three): the caller's guarantees.
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
         let session = unsafe { handle_mut(session, "session") }?;
+        // SAFETY: `bundle_id` is as the caller guarantees (see # Safety).
         let bundle = unsafe { id_arg(bundle_id, "bundle_id") }?;
+        // SAFETY: `data` is as the caller guarantees (see # Safety).
         let bytes = unsafe { bytes_arg(data, len, "data") }?;
         let writes = session.running()?.feed(&bundle, offset, bytes)?;
         session.writes.extend(writes);
@@ -524,8 +543,9 @@ pub unsafe extern "C" fn cb_restore_session_missing(
     bundle_id: *const c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (both): the caller's guarantees.
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
         let session = unsafe { handle_mut(session, "session") }?;
+        // SAFETY: `bundle_id` is as the caller guarantees (see # Safety).
         let bundle = unsafe { id_arg(bundle_id, "bundle_id") }?;
         session.running()?.missing(&bundle)?;
         Ok(())
@@ -552,11 +572,15 @@ pub unsafe extern "C" fn cb_restore_session_take_write(
     out_len: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all five): the caller's guarantees.
+        // SAFETY: `out_path` is as the caller guarantees (see # Safety).
         let out_path = unsafe { out_arg(out_path, "out_path", ptr::null_mut()) }?;
+        // SAFETY: `out_offset` is as the caller guarantees (see # Safety).
         let out_offset = unsafe { out_arg(out_offset, "out_offset", 0) }?;
+        // SAFETY: `out_data` is as the caller guarantees (see # Safety).
         let out_data = unsafe { out_arg(out_data, "out_data", ptr::null_mut()) }?;
+        // SAFETY: `out_len` is as the caller guarantees (see # Safety).
         let out_len = unsafe { out_arg(out_len, "out_len", 0) }?;
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
         let session = unsafe { handle_mut(session, "session") }?;
         if let Some(w) = session.writes.pop_front() {
             *out_path = c_string(w.path, "path")?;
@@ -584,8 +608,9 @@ pub unsafe extern "C" fn cb_restore_session_finish(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (both): the caller's guarantees.
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
         let session = unsafe { handle_mut(session, "session") }?;
         let running = session
             .session

@@ -5,7 +5,9 @@ use std::ffi::c_char;
 use std::ptr;
 use std::sync::Arc;
 
-use cloudbackup_core::engine::{encrypt_password_for_agent, Id, Index, KdfParams, Snapshot, Vault, VaultSettings};
+use cloudbackup_core::engine::{
+    encrypt_password_for_agent, Id, Index, KdfParams, Snapshot, Vault, VaultSettings,
+};
 use cloudbackup_core::error::from_json_slice;
 use cloudbackup_core::model::wire::encode_hex;
 use serde_json::json;
@@ -85,10 +87,13 @@ pub unsafe extern "C" fn cb_vault_create(
     out_vault: *mut *mut cb_vault,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all four): the caller's guarantees.
+        // SAFETY: `out_vault` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_vault, "out_vault", ptr::null_mut()) }?;
+        // SAFETY: `password` is as the caller guarantees (see # Safety).
         let password = unsafe { bytes_arg(password, password_len, "password") }?;
+        // SAFETY: `settings_json` is as the caller guarantees (see # Safety).
         let settings: VaultSettings = unsafe { opt_json(settings_json, "settings_json") }?;
+        // SAFETY: `kdf_json` is as the caller guarantees (see # Safety).
         let kdf: KdfParams = unsafe { opt_json(kdf_json, "kdf_json") }?;
         let vault = Vault::create(password, settings, kdf)?;
         *out = into_handle(cb_vault { vault });
@@ -115,9 +120,11 @@ pub unsafe extern "C" fn cb_vault_open(
     out_vault: *mut *mut cb_vault,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all three): the caller's guarantees.
+        // SAFETY: `out_vault` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_vault, "out_vault", ptr::null_mut()) }?;
+        // SAFETY: `config` is as the caller guarantees (see # Safety).
         let config = unsafe { bytes_arg(config, config_len, "config") }?;
+        // SAFETY: `password` is as the caller guarantees (see # Safety).
         let password = unsafe { bytes_arg(password, password_len, "password") }?;
         let vault = Vault::open(config, password)?;
         *out = into_handle(cb_vault { vault });
@@ -139,9 +146,11 @@ pub unsafe extern "C" fn cb_vault_config(
     out_len: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all three): the caller's guarantees.
+        // SAFETY: `out_data` is as the caller guarantees (see # Safety).
         let out_data = unsafe { out_arg(out_data, "out_data", ptr::null_mut()) }?;
+        // SAFETY: `out_len` is as the caller guarantees (see # Safety).
         let out_len = unsafe { out_arg(out_len, "out_len", 0) }?;
+        // SAFETY: `vault` is as the caller guarantees (see # Safety).
         let vault = unsafe { handle(vault, "vault") }?;
         (*out_data, *out_len) = c_bytes(vault.vault.config_bytes()?);
         Ok(())
@@ -155,10 +164,14 @@ pub unsafe extern "C" fn cb_vault_config(
 /// `vault` is a live vault or NULL; `out_json` points to a writable
 /// `char *` (freed with `cb_string_free`).
 #[no_mangle]
-pub unsafe extern "C" fn cb_vault_info(vault: *const cb_vault, out_json: *mut *mut c_char) -> cb_status {
+pub unsafe extern "C" fn cb_vault_info(
+    vault: *const cb_vault,
+    out_json: *mut *mut c_char,
+) -> cb_status {
     guard(|| {
-        // SAFETY (both): the caller's guarantees.
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        // SAFETY: `vault` is as the caller guarantees (see # Safety).
         let vault = &unsafe { handle(vault, "vault") }?.vault;
         *out = json_string(&json!({
             "vault_id": encode_hex(vault.id()),
@@ -185,9 +198,11 @@ pub unsafe extern "C" fn cb_vault_add_password(
     kdf_json: *const c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all three): the caller's guarantees.
+        // SAFETY: `vault` is as the caller guarantees (see # Safety).
         let vault = unsafe { handle_mut(vault, "vault") }?;
+        // SAFETY: `password` is as the caller guarantees (see # Safety).
         let password = unsafe { bytes_arg(password, password_len, "password") }?;
+        // SAFETY: `kdf_json` is as the caller guarantees (see # Safety).
         let kdf: KdfParams = unsafe { opt_json(kdf_json, "kdf_json") }?;
         vault.vault.add_password(password, kdf)?;
         Ok(())
@@ -208,8 +223,9 @@ pub unsafe extern "C" fn cb_vault_remove_password(
     password_len: usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (both): the caller's guarantees.
+        // SAFETY: `vault` is as the caller guarantees (see # Safety).
         let vault = unsafe { handle_mut(vault, "vault") }?;
+        // SAFETY: `password` is as the caller guarantees (see # Safety).
         let password = unsafe { bytes_arg(password, password_len, "password") }?;
         vault.vault.remove_password(password)?;
         Ok(())
@@ -234,10 +250,13 @@ pub unsafe extern "C" fn cb_vault_change_password(
     kdf_json: *const c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all four): the caller's guarantees.
+        // SAFETY: `vault` is as the caller guarantees (see # Safety).
         let vault = unsafe { handle_mut(vault, "vault") }?;
+        // SAFETY: `old_password` is as the caller guarantees (see # Safety).
         let old = unsafe { bytes_arg(old_password, old_len, "old_password") }?;
+        // SAFETY: `new_password` is as the caller guarantees (see # Safety).
         let new = unsafe { bytes_arg(new_password, new_len, "new_password") }?;
+        // SAFETY: `kdf_json` is as the caller guarantees (see # Safety).
         let kdf: KdfParams = unsafe { opt_json(kdf_json, "kdf_json") }?;
         vault.vault.change_password(old, new, kdf)?;
         Ok(())
@@ -275,12 +294,18 @@ pub unsafe extern "C" fn cb_encrypt_password_for_agent(
     out_hex: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all four): the caller's guarantees.
+        // SAFETY: `out_hex` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_hex, "out_hex", ptr::null_mut()) }?;
+        // SAFETY: `modulus_hex` is as the caller guarantees (see # Safety).
         let modulus = unsafe { str_arg(modulus_hex, "modulus_hex") }?;
+        // SAFETY: `exponent_hex` is as the caller guarantees (see # Safety).
         let exponent = unsafe { str_arg(exponent_hex, "exponent_hex") }?;
+        // SAFETY: `passphrase` is as the caller guarantees (see # Safety).
         let passphrase = unsafe { str_arg(passphrase, "passphrase") }?;
-        *out = c_string(encrypt_password_for_agent(modulus, exponent, passphrase)?, "hex")?;
+        *out = c_string(
+            encrypt_password_for_agent(modulus, exponent, passphrase)?,
+            "hex",
+        )?;
         Ok(())
     })
 }
@@ -325,10 +350,13 @@ pub unsafe extern "C" fn cb_index_load_delta(
     len: usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all four): the caller's guarantees.
+        // SAFETY: `index` is as the caller guarantees (see # Safety).
         let index = unsafe { handle_mut(index, "index") }?;
+        // SAFETY: `vault` is as the caller guarantees (see # Safety).
         let vault = &unsafe { handle(vault, "vault") }?.vault;
+        // SAFETY: `id` is as the caller guarantees (see # Safety).
         let id = unsafe { id_arg(id, "id") }?;
+        // SAFETY: `data` is as the caller guarantees (see # Safety).
         let bytes = unsafe { bytes_arg(data, len, "data") }?;
         // Copied first only while a backup session shares it.
         Arc::make_mut(&mut index.index).load_delta(vault.keys(), vault.id(), &id, bytes)?;
@@ -344,8 +372,9 @@ pub unsafe extern "C" fn cb_index_load_delta(
 #[no_mangle]
 pub unsafe extern "C" fn cb_index_len(index: *const cb_index, out_count: *mut usize) -> cb_status {
     guard(|| {
-        // SAFETY (both): the caller's guarantees.
+        // SAFETY: `out_count` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_count, "out_count", 0) }?;
+        // SAFETY: `index` is as the caller guarantees (see # Safety).
         *out = unsafe { handle(index, "index") }?.index.len();
         Ok(())
     })
@@ -380,10 +409,13 @@ pub unsafe extern "C" fn cb_snapshot_open(
     out_snapshot: *mut *mut cb_snapshot,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all four): the caller's guarantees.
+        // SAFETY: `out_snapshot` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_snapshot, "out_snapshot", ptr::null_mut()) }?;
+        // SAFETY: `vault` is as the caller guarantees (see # Safety).
         let vault = &unsafe { handle(vault, "vault") }?.vault;
+        // SAFETY: `id` is as the caller guarantees (see # Safety).
         let id = unsafe { id_arg(id, "id") }?;
+        // SAFETY: `data` is as the caller guarantees (see # Safety).
         let bytes = unsafe { bytes_arg(data, len, "data") }?;
         let snapshot = Snapshot::open(vault.keys(), vault.id(), &id, bytes)?;
         *out = into_handle(cb_snapshot { snapshot });
@@ -405,8 +437,9 @@ pub unsafe extern "C" fn cb_snapshot_json(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (both): the caller's guarantees.
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        // SAFETY: `snapshot` is as the caller guarantees (see # Safety).
         let snapshot = &unsafe { handle(snapshot, "snapshot") }?.snapshot;
         let value = serde_json::to_value(snapshot)
             .map_err(|e| cloudbackup_core::Error::json("snapshot", &e))?;

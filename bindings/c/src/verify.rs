@@ -57,8 +57,9 @@ pub unsafe extern "C" fn cb_verify_plan(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (both): the caller's guarantees.
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        // SAFETY: `index` is as the caller guarantees (see # Safety).
         let index = &unsafe { handle(index, "index") }?.index;
         *out = json_string(&plan_json(&verify_plan(index, fraction, seed)?))?;
         Ok(())
@@ -78,9 +79,11 @@ pub unsafe extern "C" fn cb_verifier_new(
     out_verifier: *mut *mut cb_verifier,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all three): the caller's guarantees.
+        // SAFETY: `out_verifier` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_verifier, "out_verifier", ptr::null_mut()) }?;
+        // SAFETY: `vault` is as the caller guarantees (see # Safety).
         let vault = &unsafe { handle(vault, "vault") }?.vault;
+        // SAFETY: `index` is as the caller guarantees (see # Safety).
         let index = &unsafe { handle(index, "index") }?.index;
         *out = into_handle(cb_verifier {
             verifier: Verifier::new(vault, index),
@@ -109,9 +112,11 @@ pub unsafe extern "C" fn cb_verifier_feed(
     len: usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (all three): the caller's guarantees.
+        // SAFETY: `verifier` is as the caller guarantees (see # Safety).
         let verifier = unsafe { handle_mut(verifier, "verifier") }?;
+        // SAFETY: `bundle_id` is as the caller guarantees (see # Safety).
         let bundle = unsafe { id_arg(bundle_id, "bundle_id") }?;
+        // SAFETY: `data` is as the caller guarantees (see # Safety).
         let bytes = unsafe { bytes_arg(data, len, "data") }?;
         verifier.verifier.feed(&bundle, bytes)?;
         Ok(())
@@ -132,8 +137,9 @@ pub unsafe extern "C" fn cb_verifier_missing(
     bundle_id: *const c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (both): the caller's guarantees.
+        // SAFETY: `verifier` is as the caller guarantees (see # Safety).
         let verifier = unsafe { handle_mut(verifier, "verifier") }?;
+        // SAFETY: `bundle_id` is as the caller guarantees (see # Safety).
         let bundle = unsafe { id_arg(bundle_id, "bundle_id") }?;
         verifier.verifier.missing(&bundle);
         Ok(())
@@ -154,8 +160,9 @@ pub unsafe extern "C" fn cb_verifier_report(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY (both): the caller's guarantees.
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        // SAFETY: `verifier` is as the caller guarantees (see # Safety).
         let verifier = unsafe { handle(verifier, "verifier") }?;
         *out = json_string(&report_json(verifier.verifier.report()))?;
         Ok(())
