@@ -353,3 +353,49 @@ pub extern "C" fn cb_version() -> *const c_char {
 pub extern "C" fn cb_test_panic() -> cb_status {
     guard(|| panic!("cb_test_panic was called"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last_message() -> String {
+        let mut buf = [0 as c_char; 256];
+        // SAFETY: `buf` has 256 writable bytes; `out_needed` may be NULL.
+        let status = unsafe { cb_last_error_message(buf.as_mut_ptr(), buf.len(), ptr::null_mut()) };
+        assert_eq!(status, cb_status::CB_OK);
+        // SAFETY: cb_last_error_message NUL-terminated it.
+        unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn the_guard_turns_panics_and_failures_into_statuses() {
+        assert_eq!(cb_test_panic(), cb_status::CB_PANIC);
+        assert!(last_message().contains("cb_test_panic was called"));
+        assert_eq!(
+            guard(|| Err(Failure::Null("thing"))),
+            cb_status::CB_NULL_ARGUMENT
+        );
+        assert_eq!(last_message(), "argument `thing` is NULL");
+        assert_eq!(guard(|| Ok(())), cb_status::CB_OK);
+        assert_eq!(last_message(), "");
+        assert_eq!(
+            guard(|| Err(Error::WrongPassword.into())),
+            cb_status::CB_WRONG_PASSWORD
+        );
+    }
+
+    #[test]
+    fn bytes_round_trip_through_c() {
+        let (p, len) = c_bytes(vec![1, 2, 3]);
+        assert_eq!(len, 3);
+        // SAFETY: made by c_bytes with this length, freed once.
+        unsafe { cb_bytes_free(p, len) };
+        assert_eq!(c_bytes(Vec::new()), (ptr::null_mut(), 0));
+        let s = c_string("hi".into(), "s").unwrap();
+        // SAFETY: made by c_string, freed once.
+        unsafe { cb_string_free(s) };
+        assert!(c_string("a\0b".into(), "s").is_err());
+    }
+}
