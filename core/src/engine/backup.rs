@@ -285,7 +285,7 @@ impl<'a> BackupSession<'a> {
             self.finish_file()?;
         }
         let mut sink = self.sink;
-        sink.drain(true)?;
+        sink.pump(true)?;
         sink.seal_bundle()?;
         let keys = sink.vault.keys();
         let vault_id = sink.vault.id();
@@ -316,13 +316,10 @@ impl<'a> BackupSession<'a> {
     }
 }
 
+/// An empty bundle. Its room is reserved when its first blob comes (see
+/// [`Sink::make_room`]).
 fn new_bundle(vault: &Vault) -> BundleWriter {
-    let s = vault.settings();
-    // Room for a full bundle plus one maximum blob, so it never reallocates.
-    BundleWriter::new(
-        *vault.id(),
-        s.bundle_size as usize + s.chunker.max_size as usize + 4096,
-    )
+    BundleWriter::new(*vault.id(), HEADER_LEN)
 }
 
 impl Sink<'_> {
@@ -357,9 +354,9 @@ impl Sink<'_> {
         #[cfg(feature = "parallel")]
         if let Some(workers) = self.workers.as_mut() {
             workers.submit(id, data);
-            // Place what is done; wait while too much is in flight.
-            return self.drain(false);
+            return self.pump(false);
         }
+        self.make_room();
         let len = self
             .bundle
             .seal_and_add(keys, &mut self.compressor, BlobType::Data, id, data)?;
@@ -372,7 +369,28 @@ impl Sink<'_> {
         !self.known.contains(&id) && self.seen.insert(id)
     }
 
-    /// Seals the open bundle once it reaches the vault's bundle size.
+    /// Before each blob: once the host has taken the finished bundles, room
+    /// for a full bundle plus two maximum blobs, reserved at once so the
+    /// bundle never reallocates (nor is copied). Until then the bundle grows
+    /// only as needed, so two bundles' worth is not held while the host still
+    /// has the last one.
+    ///
+    /// The room is one large block on purpose: allocators map blocks that
+    /// large straight from the OS (glibc from 32 MiB, which the default
+    /// settings reach), so a bundle's memory goes back when the host drops it
+    /// instead of fragmenting the heap the chunk buffers share; that keeps
+    /// the resident set flat over long backups.
+    fn make_room(&mut self) {
+        if self.ready.is_empty() {
+            let s = self.vault.settings();
+            let full = s.bundle_size as usize + 2 * s.chunker.max_size as usize + 4096;
+            self.bundle.reserve(full.saturating_sub(self.bundle.len()));
+        }
+    }
+
+    /// After each blob: seals the bundle once it reaches the vault's bundle
+    /// size. This depends on the blobs alone, so bundles come out the same
+    /// whatever the threads and the host's write sizes.
     fn seal_if_full(&mut self) -> Result<()> {
         if self.bundle.len() >= self.vault.settings().bundle_size as usize {
             self.seal_bundle()?;
@@ -394,209 +412,37 @@ impl Sink<'_> {
         Ok(())
     }
 
-    /// Places the workers' finished blobs in stream order: all of them when
-    /// `wait` (blocking until they are done), else those already done and
-    /// until no more than the in-flight limit remains.
+    /// Places the blobs the workers sealed, in stream order. Waits while
+    /// too much is in flight, and with `all` until nothing is.
     #[cfg(feature = "parallel")]
-    fn drain(&mut self, wait: bool) -> Result<()> {
-        loop {
-            let Some(workers) = self.workers.as_mut() else {
-                return Ok(());
-            };
-            let block = wait || workers.full();
-            let Some(blob) = workers.next(block) else {
-                return Ok(());
-            };
-            let blob = blob?;
-            self.bundle.add(&blob)?;
-            self.counters.bytes_in_db += blob.bytes.len() as u64;
-            if let Some(workers) = self.workers.as_mut() {
-                workers.recycle(blob.bytes);
+    fn pump(&mut self, all: bool) -> Result<()> {
+        while let Some(workers) = self.workers.as_mut() {
+            if let Some(blob) = workers.next() {
+                let blob = blob?;
+                self.make_room();
+                self.bundle.add(&blob)?;
+                self.counters.bytes_in_db += blob.bytes.len() as u64;
+                if let Some(workers) = self.workers.as_mut() {
+                    workers.placed(blob);
+                }
+                self.seal_if_full()?;
+            } else if workers.idle() || !(all || workers.full()) {
+                break;
+            } else {
+                workers.wait();
             }
-            self.seal_if_full()?;
         }
+        Ok(())
     }
 
     #[cfg(not(feature = "parallel"))]
-    fn drain(&mut self, _wait: bool) -> Result<()> {
+    fn pump(&mut self, _all: bool) -> Result<()> {
         Ok(())
     }
 }
 
-/// The worker pool of a multi-threaded backup.
 #[cfg(feature = "parallel")]
-mod workers {
-    use std::collections::{BTreeMap, VecDeque};
-    use std::sync::{mpsc, Arc, Mutex, PoisonError};
-
-    use super::super::blob::{seal_blob_into, Compressor, SealedBlob};
-    use super::super::crypto::Id;
-    use super::super::format::{BlobType, VaultId};
-    use super::super::keys::VaultKeys;
-    use super::Vault;
-    use crate::{Error, Result};
-
-    /// What every job needs; jobs outlive a `write` call, so they own it.
-    struct Shared {
-        keys: VaultKeys,
-        vault_id: VaultId,
-        level: i32,
-        /// Idle zstd states, one per worker once warm.
-        compressors: Mutex<Vec<Compressor>>,
-    }
-
-    /// A finished job: its sequence number, the blob, and the plaintext
-    /// buffer back for reuse.
-    type Done = (u64, Result<SealedBlob>, Vec<u8>);
-
-    /// Chunks being compressed and encrypted, handed back in stream order.
-    pub(super) struct Workers {
-        pool: rayon::ThreadPool,
-        shared: Arc<Shared>,
-        tx: mpsc::Sender<Done>,
-        rx: mpsc::Receiver<Done>,
-        /// Sequence numbers: the next to submit and the next to hand back.
-        submitted: u64,
-        handed: u64,
-        /// Finished out of order.
-        early: BTreeMap<u64, Result<SealedBlob>>,
-        /// Plaintext bytes of each chunk not yet handed back, oldest first.
-        sizes: VecDeque<usize>,
-        in_flight: usize,
-        limit: usize,
-        /// Buffers to reuse for plaintext copies and sealed blobs, and how
-        /// many to keep.
-        spare: Vec<Vec<u8>>,
-        keep: usize,
-    }
-
-    impl Workers {
-        pub(super) fn new(vault: &Vault, threads: usize) -> Result<Self> {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .thread_name(|i| format!("cloudbackup-seal-{i}"))
-                .build()
-                .map_err(|e| Error::argument("threads", e.to_string()))?;
-            let settings = vault.settings();
-            let (tx, rx) = mpsc::channel();
-            Ok(Workers {
-                pool,
-                shared: Arc::new(Shared {
-                    keys: vault.keys().clone(),
-                    vault_id: *vault.id(),
-                    level: settings.zstd_level,
-                    compressors: Mutex::new(Vec::new()),
-                }),
-                tx,
-                rx,
-                submitted: 0,
-                handed: 0,
-                early: BTreeMap::new(),
-                sizes: VecDeque::new(),
-                in_flight: 0,
-                // Two average chunks per worker keeps every worker busy while
-                // the calling thread chunks; more only costs memory.
-                limit: 2 * threads * settings.chunker.avg_size as usize,
-                spare: Vec::new(),
-                keep: 2 * threads + 2,
-            })
-        }
-
-        /// Queues a copy of chunk `id` for sealing.
-        pub(super) fn submit(&mut self, id: Id, data: &[u8]) {
-            let mut plain = self.spare.pop().unwrap_or_default();
-            plain.clear();
-            plain.extend_from_slice(data);
-            let mut out = self.spare.pop().unwrap_or_default();
-            out.clear();
-            let seq = self.submitted;
-            self.submitted += 1;
-            self.sizes.push_back(data.len());
-            self.in_flight += data.len();
-            let shared = Arc::clone(&self.shared);
-            let tx = self.tx.clone();
-            self.pool.spawn(move || {
-                let sealed = shared.seal(id, &plain, out);
-                // The session may be gone (dropped after an error): nothing to do.
-                let _ = tx.send((seq, sealed, plain));
-            });
-        }
-
-        /// Whether the session should wait for the workers before chunking on.
-        pub(super) fn full(&self) -> bool {
-            self.in_flight > self.limit
-        }
-
-        /// The next blob in stream order: waits for it when `block`, else
-        /// only if it is already done. `None` when nothing (ready) is left.
-        pub(super) fn next(&mut self, block: bool) -> Option<Result<SealedBlob>> {
-            loop {
-                if let Some(blob) = self.early.remove(&self.handed) {
-                    self.handed += 1;
-                    self.in_flight -= self.sizes.pop_front().unwrap_or(0);
-                    return Some(blob);
-                }
-                if self.handed == self.submitted {
-                    return None;
-                }
-                // `self.tx` keeps the channel open, so `recv` only returns
-                // once a job reports.
-                let done = if block {
-                    self.rx.recv().ok()
-                } else {
-                    self.rx.try_recv().ok()
-                };
-                let (seq, blob, plain) = done?;
-                self.recycle(plain);
-                self.early.insert(seq, blob);
-            }
-        }
-
-        /// Keeps a buffer for a later chunk, unless enough are kept already
-        /// or it grew for an unusually large chunk (it would pin memory).
-        pub(super) fn recycle(&mut self, buf: Vec<u8>) {
-            if self.spare.len() < self.keep && buf.capacity() <= self.limit {
-                self.spare.push(buf);
-            }
-        }
-    }
-
-    impl Shared {
-        /// Compresses and encrypts one chunk into `out`, with an idle zstd
-        /// state (or a new one).
-        fn seal(&self, id: Id, plain: &[u8], mut out: Vec<u8>) -> Result<SealedBlob> {
-            let idle = self
-                .compressors
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pop();
-            let mut compressor = match idle {
-                Some(c) => c,
-                None => Compressor::new(self.level)?,
-            };
-            let kind = BlobType::Data;
-            let sealed = seal_blob_into(
-                &self.keys,
-                &self.vault_id,
-                &mut compressor,
-                kind,
-                &id,
-                plain,
-                &mut out,
-            );
-            self.compressors
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(compressor);
-            Ok(SealedBlob {
-                id,
-                kind,
-                raw_len: sealed?,
-                bytes: out,
-            })
-        }
-    }
-}
+mod workers;
 
 #[cfg(test)]
 mod tests {

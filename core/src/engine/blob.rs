@@ -7,6 +7,8 @@
 //! Sealed layout: `nonce(12) || AES-GCM(flag(1) || payload) || tag(16)`,
 //! flag 0 = raw, 1 = zstd.
 
+use std::io::Cursor;
+
 use super::crypto::{keyed_hash, random_nonce, Id, NONCE_LEN, TAG_LEN};
 use super::format::{BlobType, VaultId, FORMAT_VERSION};
 use super::keys::VaultKeys;
@@ -106,20 +108,19 @@ pub fn seal_blob_into(
     out.reserve(plaintext.len() + BLOB_OVERHEAD);
     out.extend_from_slice(&nonce);
     out.push(ZSTD);
-    // Compress straight into the output; fall back to raw when it does not shrink.
-    let body = start + NONCE_LEN + 1;
-    out.resize(body + plaintext.len(), 0);
-    let compressed = out
-        .get_mut(body..)
-        .and_then(|dst| compressor.inner.compress_to_buffer(plaintext, dst).ok())
-        .filter(|&n| n < plaintext.len());
-    match compressed {
-        Some(n) => out.truncate(body + n),
-        None => {
-            out.truncate(start + NONCE_LEN);
-            out.push(RAW);
-            out.extend_from_slice(plaintext);
-        }
+    // Compress straight into the output's spare room (a cursor past its end:
+    // nothing is zero-filled first, and only what zstd writes is touched);
+    // fall back to raw when it does not shrink.
+    let mut dst = Cursor::new(&mut *out);
+    dst.set_position((start + NONCE_LEN + 1) as u64);
+    let shrunk = compressor
+        .inner
+        .compress_to_buffer(plaintext, &mut dst)
+        .is_ok_and(|n| n < plaintext.len());
+    if !shrunk {
+        out.truncate(start + NONCE_LEN);
+        out.push(RAW);
+        out.extend_from_slice(plaintext);
     }
     let sealed = keys
         .blob

@@ -131,6 +131,12 @@ impl BundleWriter {
         }
     }
 
+    /// Makes room for `additional` more bytes at once, so adding blobs up to
+    /// that never reallocates (and copies) the bundle.
+    pub fn reserve(&mut self, additional: usize) {
+        self.bytes.reserve(additional);
+    }
+
     /// Bytes so far.
     pub fn len(&self) -> usize {
         self.bytes.len()

@@ -169,22 +169,39 @@ impl Gear {
             }
             let from = scan.pair * 2 - head.len();
             let src = tail.get(from..from + (to - scan.pair) * 2)?;
-            let mut hash = scan.hash;
-            for (k, p) in src.chunks_exact(2).enumerate() {
-                hash = (hash << 2).wrapping_add(self.table_ls[p[0] as usize]);
-                if hash & m_ls == 0 {
-                    return Some(head.len() + from + 2 * k);
-                }
-                hash = hash.wrapping_add(self.table[p[1] as usize]);
-                if hash & m == 0 {
-                    return Some(head.len() + from + 2 * k + 1);
-                }
+            match gear_run(src, &self.table, &self.table_ls, m_ls, m, scan.hash) {
+                Ok(hash) => scan.hash = hash,
+                Err(at) => return Some(head.len() + from + at),
             }
-            scan.hash = hash;
             scan.pair = to;
         }
         None
     }
+}
+
+/// The hot loop: the gear hash over the byte pairs of `src` with masks
+/// `m_ls` (first byte of a pair) and `m` (second). `Err` holds the cut's
+/// offset in `src`, `Ok` the hash after all of it.
+#[inline(always)]
+fn gear_run(
+    src: &[u8],
+    table: &[u64; 256],
+    table_ls: &[u64; 256],
+    m_ls: u64,
+    m: u64,
+    mut hash: u64,
+) -> std::result::Result<u64, usize> {
+    for (k, p) in src.chunks_exact(2).enumerate() {
+        hash = (hash << 2).wrapping_add(table_ls[p[0] as usize]);
+        if hash & m_ls == 0 {
+            return Err(2 * k);
+        }
+        hash = hash.wrapping_add(table[p[1] as usize]);
+        if hash & m == 0 {
+            return Err(2 * k + 1);
+        }
+    }
+    Ok(hash)
 }
 
 impl Chunker {
