@@ -66,7 +66,7 @@ impl Corpus {
     /// under the minimum chunk size and nothing repeats, so no chunk can dedup.
     pub fn new(seed: u64, size: u64, repeats: bool) -> Self {
         // A fixed vocabulary of 512 "words" (2-11 letters), skewed when picked.
-        let mut v = Rng(0x5eed_0f_70c4_b0);
+        let mut v = Rng(0x5eed_0f70_c4b0);
         let words = (0..512)
             .map(|_| {
                 let n = 2 + v.below(10) as usize;

@@ -148,6 +148,8 @@ struct Sink<'a> {
     compressor: Compressor,
     bundle: BundleWriter,
     ready: Vec<SealedBundle>,
+    /// A stored bundle's buffer the host handed back, for the next bundle.
+    spare: Option<Vec<u8>>,
     entries: Vec<Entry>,
     /// Per entry: whether it brought new content.
     new_content: Vec<bool>,
@@ -196,6 +198,7 @@ impl<'a> BackupSession<'a> {
                 compressor: Compressor::new(settings.zstd_level)?,
                 bundle: new_bundle(vault),
                 ready: Vec::new(),
+                spare: None,
                 entries: Vec::new(),
                 new_content: Vec::new(),
                 counters: BackupCounters::default(),
@@ -274,6 +277,16 @@ impl<'a> BackupSession<'a> {
         std::mem::take(&mut self.sink.ready)
     }
 
+    /// Optionally hands back a taken bundle's buffer (`SealedBundle::bytes`)
+    /// once it is stored: a later bundle is written into it instead of fresh
+    /// memory, which saves the allocation and its page faults. One buffer is
+    /// kept; others, and ones too small for a bundle, are dropped.
+    pub fn recycle(&mut self, buffer: Vec<u8>) {
+        if self.sink.spare.is_none() && buffer.capacity() >= self.sink.bundle_room() {
+            self.sink.spare = Some(buffer);
+        }
+    }
+
     /// The counters so far.
     pub fn counters(&self) -> BackupCounters {
         self.sink.counters
@@ -285,7 +298,7 @@ impl<'a> BackupSession<'a> {
             self.finish_file()?;
         }
         let mut sink = self.sink;
-        sink.pump(true)?;
+        sink.pump(None)?;
         sink.seal_bundle()?;
         let keys = sink.vault.keys();
         let vault_id = sink.vault.id();
@@ -352,9 +365,13 @@ impl Sink<'_> {
         self.new_content[file] = true;
         self.counters.bytes_backed_up += data.len() as u64;
         #[cfg(feature = "parallel")]
-        if let Some(workers) = self.workers.as_mut() {
-            workers.submit(id, data);
-            return self.pump(false);
+        if self.workers.is_some() {
+            // Place what is done, and wait for room for this chunk.
+            self.pump(Some(data.len()))?;
+            if let Some(workers) = self.workers.as_mut() {
+                workers.submit(id, data);
+            }
+            return Ok(());
         }
         self.make_room();
         let len = self
@@ -369,22 +386,31 @@ impl Sink<'_> {
         !self.known.contains(&id) && self.seen.insert(id)
     }
 
-    /// Before each blob: once the host has taken the finished bundles, room
-    /// for a full bundle plus two maximum blobs, reserved at once so the
-    /// bundle never reallocates (nor is copied). Until then the bundle grows
-    /// only as needed, so two bundles' worth is not held while the host still
-    /// has the last one.
+    /// The room a bundle gets: the bundle size plus two maximum blobs.
     ///
-    /// The room is one large block on purpose: allocators map blocks that
-    /// large straight from the OS (glibc from 32 MiB, which the default
-    /// settings reach), so a bundle's memory goes back when the host drops it
-    /// instead of fragmenting the heap the chunk buffers share; that keeps
-    /// the resident set flat over long backups.
+    /// One large block on purpose: allocators map blocks that large straight
+    /// from the OS (glibc from 32 MiB, which the default settings reach), so a
+    /// dropped bundle's memory goes back at once instead of fragmenting the
+    /// heap the chunk buffers share; that keeps the resident set flat.
+    fn bundle_room(&self) -> usize {
+        let s = self.vault.settings();
+        s.bundle_size as usize + 2 * s.chunker.max_size as usize + 4096
+    }
+
+    /// Before each blob: once the host has taken the finished bundles, the
+    /// bundle's whole room at once (the buffer the host handed back, if any),
+    /// so it never reallocates. Until then it grows only as needed, so two
+    /// bundles' worth is not held while the host still has the last one.
     fn make_room(&mut self) {
-        if self.ready.is_empty() {
-            let s = self.vault.settings();
-            let full = s.bundle_size as usize + 2 * s.chunker.max_size as usize + 4096;
-            self.bundle.reserve(full.saturating_sub(self.bundle.len()));
+        if !self.ready.is_empty() {
+            return;
+        }
+        let room = self.bundle_room();
+        if self.bundle.capacity() < room {
+            match self.spare.take() {
+                Some(buffer) => self.bundle.use_buffer(buffer),
+                None => self.bundle.reserve(room - self.bundle.len()),
+            }
         }
     }
 
@@ -412,10 +438,10 @@ impl Sink<'_> {
         Ok(())
     }
 
-    /// Places the blobs the workers sealed, in stream order. Waits while
-    /// too much is in flight, and with `all` until nothing is.
+    /// Places the blobs the workers sealed, in stream order, and waits for
+    /// room for a chunk of `need` bytes, or (`None`) until all are placed.
     #[cfg(feature = "parallel")]
-    fn pump(&mut self, all: bool) -> Result<()> {
+    fn pump(&mut self, need: Option<usize>) -> Result<()> {
         while let Some(workers) = self.workers.as_mut() {
             if let Some(blob) = workers.next() {
                 let blob = blob?;
@@ -426,7 +452,7 @@ impl Sink<'_> {
                     workers.placed(blob);
                 }
                 self.seal_if_full()?;
-            } else if workers.idle() || !(all || workers.full()) {
+            } else if workers.idle() || need.is_some_and(|n| workers.has_room(n)) {
                 break;
             } else {
                 workers.wait();
@@ -436,7 +462,7 @@ impl Sink<'_> {
     }
 
     #[cfg(not(feature = "parallel"))]
-    fn pump(&mut self, _all: bool) -> Result<()> {
+    fn pump(&mut self, _need: Option<usize>) -> Result<()> {
         Ok(())
     }
 }
@@ -508,6 +534,8 @@ mod tests {
         out: BackupOutcome,
     }
 
+    /// A backup of [`files`] in `write`-byte writes. Odd write sizes also
+    /// hand each taken bundle's buffer back (keeping a copy to check).
     fn backup(vault: &Vault, index: &Index, threads: usize, write: usize) -> Run {
         let mut s = BackupSession::new(vault, index, BackupOptions { threads }).unwrap();
         let mut bundles = Vec::new();
@@ -516,7 +544,12 @@ mod tests {
             s.start_file(FileMeta::file(path, 0o644, 2)).unwrap();
             for piece in data.chunks(write) {
                 s.write(piece).unwrap();
-                bundles.extend(s.take_bundles());
+                for b in s.take_bundles() {
+                    bundles.push(b.clone());
+                    if write % 2 == 1 {
+                        s.recycle(b.bytes);
+                    }
+                }
             }
             s.finish_file().unwrap();
         }
@@ -581,7 +614,7 @@ mod tests {
             (bundles + run.out.index.bytes.len()) as u64
         };
         assert_eq!(c.bytes_in_db, in_db(&one));
-        for (threads, write) in [(2, 10_000), (3, 1), (2, 1 << 20)] {
+        for (threads, write) in [(2, 10_000), (3, 1), (2, 1 << 20), (1, 4097), (2, 9999)] {
             let many = backup(&vault, &index, threads, write);
             assert_eq!(restore(&vault, &many), files(), "{threads} threads");
             assert_eq!(layout(&many), layout(&one), "{threads} threads");

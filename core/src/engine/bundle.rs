@@ -137,6 +137,19 @@ impl BundleWriter {
         self.bytes.reserve(additional);
     }
 
+    /// Bytes the bundle can hold without reallocating.
+    pub fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// Moves the bundle into `buffer` (a stored bundle's, handed back for
+    /// reuse): its bytes so far are copied over and the old buffer dropped.
+    pub fn use_buffer(&mut self, mut buffer: Vec<u8>) {
+        buffer.clear();
+        buffer.extend_from_slice(&self.bytes);
+        self.bytes = buffer;
+    }
+
     /// Bytes so far.
     pub fn len(&self) -> usize {
         self.bytes.len()

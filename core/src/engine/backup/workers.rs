@@ -6,6 +6,12 @@
 //! Naming stays on the calling thread on purpose: handing it to the pool
 //! would make each chunk wait for the calling thread twice (to deduplicate,
 //! then to place), and the workers idle while it is busy chunking.
+//!
+//! Memory: each chunk in flight has one buffer, which goes out holding the
+//! chunk and comes back holding its sealed blob; buffers are reused, since
+//! allocating and freeing chunk-sized memory costs page faults, and unmapping
+//! interrupts the other cores. Each worker compresses into its own scratch
+//! buffer.
 
 use std::collections::BTreeMap;
 use std::panic::{self, AssertUnwindSafe};
@@ -23,13 +29,21 @@ struct Shared {
     keys: VaultKeys,
     vault_id: VaultId,
     level: i32,
-    /// Idle zstd states (at most one per worker).
-    compressors: Mutex<Vec<Compressor>>,
+    /// Idle sealers (at most one per worker).
+    sealers: Mutex<Vec<Sealer>>,
+    /// The capacity a scratch that grew for a large chunk is shrunk back to.
+    keep_size: usize,
 }
 
-/// A finished job: its sequence number, the sealed blob, and the chunk's
-/// buffer back for reuse.
-type Done = (u64, Result<SealedBlob>, Vec<u8>);
+/// A worker's zstd state and the scratch buffer it compresses into.
+struct Sealer {
+    compressor: Compressor,
+    scratch: Vec<u8>,
+}
+
+/// A finished job: its sequence number, the chunk's length, and the sealed
+/// blob (in the job's buffer).
+type Done = (u64, usize, Result<SealedBlob>);
 
 /// Jobs in flight and their results, handed back in stream order.
 pub(super) struct Workers {
@@ -43,12 +57,12 @@ pub(super) struct Workers {
     handed: u64,
     early: BTreeMap<u64, Result<SealedBlob>>,
     /// Plaintext bytes in jobs not yet finished, and in chunks not yet
-    /// placed or found duplicate (finished jobs wait for earlier ones).
+    /// placed (finished jobs wait for earlier ones).
     working: usize,
     unplaced: usize,
     limit: usize,
-    /// Buffers to reuse for chunk copies and sealed blobs; how many to keep,
-    /// and up to what size.
+    /// Buffers to reuse, how many to keep, and the capacity a buffer that
+    /// grew for an unusually large chunk is shrunk back to.
     spare: Vec<Vec<u8>>,
     keep: usize,
     keep_size: usize,
@@ -71,7 +85,8 @@ impl Workers {
                 keys: vault.keys().clone(),
                 vault_id: *vault.id(),
                 level: settings.zstd_level,
-                compressors: Mutex::new(Vec::new()),
+                sealers: Mutex::new(Vec::new()),
+                keep_size: 2 * avg + BLOB_OVERHEAD,
             }),
             tx,
             rx,
@@ -84,42 +99,30 @@ impl Workers {
             // calling thread chunks; more only costs memory.
             limit: 2 * threads * avg,
             spare: Vec::new(),
-            keep: threads,
+            // About the chunks in flight, plus finished ones waiting for a
+            // slow one.
+            keep: threads + 2,
             keep_size: 2 * avg + BLOB_OVERHEAD,
         })
     }
 
-    fn buffer(&mut self) -> Vec<u8> {
-        let mut buf = self.spare.pop().unwrap_or_default();
-        buf.clear();
-        buf
-    }
-
-    /// Keeps a buffer for a later chunk, unless enough are kept or it grew
-    /// for an unusually large chunk (it would pin that memory).
-    fn recycle(&mut self, buf: Vec<u8>) {
-        if self.spare.len() < self.keep && buf.capacity() <= self.keep_size {
-            self.spare.push(buf);
-        }
-    }
-
     /// Queues a copy of new chunk `id` to be compressed and encrypted.
     pub(super) fn submit(&mut self, id: Id, data: &[u8]) {
-        let mut plain = self.buffer();
-        plain.extend_from_slice(data);
-        // Sized here so workers never allocate: the memory stays in this
-        // thread's allocator arena.
-        let mut out = self.buffer();
-        out.reserve(data.len() + BLOB_OVERHEAD);
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        // Room for the sealed blob too, so the worker never reallocates it.
+        buf.reserve(data.len() + BLOB_OVERHEAD);
+        buf.extend_from_slice(data);
         self.working += data.len();
         self.unplaced += data.len();
         let seq = self.submitted;
         self.submitted += 1;
         let (shared, tx) = (Arc::clone(&self.shared), self.tx.clone());
+        let len = data.len();
         self.pool.spawn(move || {
             // A panic must reach the session as an error: uncaught, rayon
             // would abort the host's process.
-            let sealed = panic::catch_unwind(AssertUnwindSafe(|| shared.seal(id, &plain, out)))
+            let sealed = panic::catch_unwind(AssertUnwindSafe(|| shared.seal(id, buf)))
                 .unwrap_or_else(|_| {
                     Err(Error::InvalidValue {
                         field: "backup worker".into(),
@@ -127,14 +130,19 @@ impl Workers {
                     })
                 });
             // The session may be gone (dropped after an error): nothing to do.
-            let _ = tx.send((seq, sealed, plain));
+            let _ = tx.send((seq, len, sealed));
         });
     }
 
-    /// Frees what a placed blob held.
+    /// Takes back the buffer of a placed blob.
     pub(super) fn placed(&mut self, blob: SealedBlob) {
         self.unplaced -= blob.raw_len as usize;
-        self.recycle(blob.bytes);
+        if self.spare.len() < self.keep {
+            let mut buf = blob.bytes;
+            buf.clear();
+            buf.shrink_to(self.keep_size);
+            self.spare.push(buf);
+        }
     }
 
     /// The next sealed blob in stream order, if it is back.
@@ -152,11 +160,12 @@ impl Workers {
         self.submitted == self.handed
     }
 
-    /// Whether the session should wait for the workers before chunking on:
-    /// when they have enough work queued, or when too many finished chunks
-    /// wait behind a slow one.
-    pub(super) fn full(&self) -> bool {
-        self.working > self.limit || self.unplaced > 3 * self.limit
+    /// Whether a chunk of `len` bytes can go out now: it fits the limit on
+    /// work queued and on chunks not yet placed (finished ones waiting behind
+    /// a slow one), or nothing is in flight at all.
+    pub(super) fn has_room(&self, len: usize) -> bool {
+        self.unplaced == 0
+            || (self.working + len <= self.limit && self.unplaced + len <= 2 * self.limit)
     }
 
     /// Waits for the next job to finish.
@@ -167,45 +176,55 @@ impl Workers {
         }
     }
 
-    fn store(&mut self, (seq, sealed, plain): Done) {
-        self.working -= plain.len();
+    fn store(&mut self, (seq, len, sealed): Done) {
+        self.working -= len;
         self.early.insert(seq, sealed);
-        self.recycle(plain);
     }
 }
 
 impl Shared {
-    /// Compresses and encrypts one chunk into `out` with an idle zstd state
-    /// (or a new one).
-    fn seal(&self, id: Id, plain: &[u8], mut out: Vec<u8>) -> Result<SealedBlob> {
+    /// Seals the chunk in `buf` with an idle sealer (or a new one): it is
+    /// compressed and encrypted into the sealer's scratch, then copied back
+    /// over the chunk, so the same buffer returns holding the blob.
+    fn seal(&self, id: Id, mut buf: Vec<u8>) -> Result<SealedBlob> {
         let idle = self
-            .compressors
+            .sealers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
-        let mut compressor = match idle {
-            Some(c) => c,
-            None => Compressor::new(self.level)?,
+        let mut sealer = match idle {
+            Some(s) => s,
+            None => Sealer {
+                compressor: Compressor::new(self.level)?,
+                scratch: Vec::new(),
+            },
         };
         let kind = BlobType::Data;
+        sealer.scratch.clear();
         let raw_len = seal_blob_into(
             &self.keys,
             &self.vault_id,
-            &mut compressor,
+            &mut sealer.compressor,
             kind,
             &id,
-            plain,
-            &mut out,
+            &buf,
+            &mut sealer.scratch,
         );
-        self.compressors
+        if raw_len.is_ok() {
+            buf.clear();
+            buf.extend_from_slice(&sealer.scratch);
+        }
+        sealer.scratch.clear();
+        sealer.scratch.shrink_to(self.keep_size);
+        self.sealers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(compressor);
+            .push(sealer);
         Ok(SealedBlob {
             id,
             kind,
             raw_len: raw_len?,
-            bytes: out,
+            bytes: buf,
         })
     }
 }
