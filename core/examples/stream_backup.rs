@@ -1,7 +1,8 @@
 //! Backs up a generated stream (2 GiB by default) into a fresh vault the way a
 //! host would: 1 MiB writes, bundles taken as they come (dropped here, where
-//! a real host would upload them) and their buffers handed back for reuse. The stream is generated on the fly
-//! and never held in memory, so the process's peak RSS is the engine's.
+//! a real host would upload them) and their buffers handed back for reuse.
+//! The stream is generated on the fly and never held in memory, so the
+//! process's peak RSS is the engine's.
 //!
 //! ```text
 //! cargo run --release -p cloudbackup-core --example stream_backup -- [size_mib] [threads]
