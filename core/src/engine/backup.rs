@@ -537,6 +537,12 @@ mod tests {
     /// A backup of [`files`] in `write`-byte writes. Odd write sizes also
     /// hand each taken bundle's buffer back (keeping a copy to check).
     fn backup(vault: &Vault, index: &Index, threads: usize, write: usize) -> Run {
+        // Without the `parallel` feature, the threaded runs repeat the single one.
+        let threads = if cfg!(feature = "parallel") {
+            threads
+        } else {
+            1
+        };
         let mut s = BackupSession::new(vault, index, BackupOptions { threads }).unwrap();
         let mut bundles = Vec::new();
         s.add_entry(FileMeta::dir("/a", 0o755, 1)).unwrap();

@@ -1,7 +1,8 @@
-//! Streaming content-defined chunking: FastCDC 2020 (the `fastcdc` crate's
-//! cut-point search) over a secret, per-vault gear table, so chunk
-//! boundaries (and so chunk sizes) reveal nothing to someone without the key.
-//! Memory stays below one maximum chunk whatever the input.
+//! Streaming content-defined chunking: FastCDC 2020 (the cut points of the
+//! `fastcdc` crate's `cut_gear`, with its masks) over a secret, per-vault gear
+//! table, so chunk boundaries (and so chunk sizes) reveal nothing to someone
+//! without the key. The search is resumable, so every byte is examined once
+//! however the bytes arrive, and memory stays below one maximum chunk.
 
 use fastcdc::v2020::{logarithm2, MASKS};
 use serde::{Deserialize, Serialize};
