@@ -185,7 +185,7 @@ type Kept = (Vec<SealedBundle>, Snapshot);
 /// dropped with their buffers handed back to the session for reuse.
 fn backup(vault: &Vault, data: &[u8], threads: usize, keep: bool) -> Result<Kept> {
     let index = Index::new();
-    let mut s = BackupSession::new(vault, &index, BackupOptions { threads })?;
+    let mut s = BackupSession::new(vault, std::sync::Arc::new(index), BackupOptions { threads })?;
     let mut kept = Vec::new();
     s.start_file(FileMeta::file("/corpus", 0o644, 0))?;
     for piece in data.chunks(WRITE) {

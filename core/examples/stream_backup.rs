@@ -56,7 +56,11 @@ fn run() -> Result<()> {
     let start = Instant::now();
     let mut engine = Duration::ZERO;
     let (mut bundles, mut stored) = (0usize, 0u64);
-    let mut session = BackupSession::new(&vault, &index, BackupOptions { threads })?;
+    let mut session = BackupSession::new(
+        &vault,
+        std::sync::Arc::new(index),
+        BackupOptions { threads },
+    )?;
     session.start_file(FileMeta::file("/stream", 0o644, 0))?;
     loop {
         let n = corpus.fill(&mut buf);

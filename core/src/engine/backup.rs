@@ -4,7 +4,7 @@
 //! store, then the index delta and the snapshot.
 //!
 //! ```text
-//! let mut s = BackupSession::new(&vault, &index, BackupOptions::default())?;
+//! let mut s = BackupSession::new(&vault, Arc::new(index), BackupOptions::default())?;
 //! s.start_file(FileMeta::file("/etc/hosts", 0o644, mtime))?;
 //! s.write(bytes)?;                  // as many times as needed
 //! s.finish_file()?;
@@ -35,6 +35,7 @@ use super::snapshot::{BackupCounters, Entry, EntryKind, Snapshot};
 use super::vault::Vault;
 use crate::engine::format::{FORMAT_VERSION, HEADER_LEN};
 use crate::{Error, Result};
+use std::sync::Arc;
 
 /// What the host knows about a path before its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,9 +140,11 @@ pub struct BackupOutcome {
 }
 
 /// Everything but the chunker, so the chunker's callback can borrow it.
-struct Sink<'a> {
-    vault: &'a Vault,
-    known: &'a Index,
+struct Sink {
+    /// A clone (cheap: keys and settings) so the session borrows nothing.
+    vault: Vault,
+    /// The vault's index, shared with the host (it can be large).
+    known: Arc<Index>,
     /// Blobs stored by this session, including the open bundle's.
     seen: HashSet<Id>,
     added: Index,
@@ -159,17 +162,17 @@ struct Sink<'a> {
 }
 
 /// A backup in progress. See the module docs for the flow.
-pub struct BackupSession<'a> {
+pub struct BackupSession {
     chunker: Chunker,
-    sink: Sink<'a>,
+    sink: Sink,
     /// The entry being written, if a file is open.
     open: Option<usize>,
 }
 
-impl<'a> BackupSession<'a> {
+impl BackupSession {
     /// A session writing into `vault`, deduplicating against `index` (the
     /// union of the vault's index deltas).
-    pub fn new(vault: &'a Vault, index: &'a Index, options: BackupOptions) -> Result<Self> {
+    pub fn new(vault: &Vault, index: Arc<Index>, options: BackupOptions) -> Result<Self> {
         let settings = vault.settings();
         let chunker = Chunker::new(settings.chunker, &vault.keys().chunker)?;
         if options.threads == 0 {
@@ -191,7 +194,7 @@ impl<'a> BackupSession<'a> {
         Ok(BackupSession {
             chunker,
             sink: Sink {
-                vault,
+                vault: vault.clone(),
                 known: index,
                 seen: HashSet::new(),
                 added: Index::new(),
@@ -335,7 +338,7 @@ fn new_bundle(vault: &Vault) -> BundleWriter {
     BundleWriter::new(*vault.id(), HEADER_LEN)
 }
 
-impl Sink<'_> {
+impl Sink {
     fn push_entry(&mut self, meta: FileMeta) -> Result<usize> {
         if meta.path.is_empty() {
             return Err(Error::argument("path", "must not be empty"));
@@ -356,8 +359,7 @@ impl Sink<'_> {
     /// Names a chunk of `file`, and stores it unless the vault or this
     /// session already has it.
     fn chunk(&mut self, file: usize, data: &[u8]) -> Result<()> {
-        let keys = self.vault.keys();
-        let id = blob_id(keys, data);
+        let id = blob_id(self.vault.keys(), data);
         self.entries[file].chunks.push(id);
         if !self.is_new(id) {
             return Ok(());
@@ -374,9 +376,13 @@ impl Sink<'_> {
             return Ok(());
         }
         self.make_room();
-        let len = self
-            .bundle
-            .seal_and_add(keys, &mut self.compressor, BlobType::Data, id, data)?;
+        let len = self.bundle.seal_and_add(
+            self.vault.keys(),
+            &mut self.compressor,
+            BlobType::Data,
+            id,
+            data,
+        )?;
         self.counters.bytes_in_db += len as u64;
         self.seal_if_full()
     }
@@ -428,7 +434,7 @@ impl Sink<'_> {
         if self.bundle.is_empty() {
             return Ok(());
         }
-        let full = std::mem::replace(&mut self.bundle, new_bundle(self.vault));
+        let full = std::mem::replace(&mut self.bundle, new_bundle(&self.vault));
         let before = full.len();
         let sealed = full.seal(self.vault.keys())?;
         // The blobs are counted as they come; now the header and trailer.
@@ -543,7 +549,8 @@ mod tests {
         } else {
             1
         };
-        let mut s = BackupSession::new(vault, index, BackupOptions { threads }).unwrap();
+        let mut s =
+            BackupSession::new(vault, Arc::new(index.clone()), BackupOptions { threads }).unwrap();
         let mut bundles = Vec::new();
         s.add_entry(FileMeta::dir("/a", 0o755, 1)).unwrap();
         for (path, data) in files() {
@@ -667,7 +674,7 @@ mod tests {
     fn zero_threads_are_refused() {
         let vault = vault();
         let index = Index::new();
-        let e = BackupSession::new(&vault, &index, BackupOptions { threads: 0 }).err();
+        let e = BackupSession::new(&vault, Arc::new(index), BackupOptions { threads: 0 }).err();
         assert_eq!(e.map(|e| e.code()), Some(crate::ErrorCode::InvalidArgument));
     }
 }
