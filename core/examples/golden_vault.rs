@@ -71,7 +71,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         KdfParams::insecure_for_tests(),
     )?;
     let index = Index::new();
-    let mut session = BackupSession::new(&vault, &index, BackupOptions::default())?;
+    let mut session =
+        BackupSession::new(&vault, std::sync::Arc::new(index), BackupOptions::default())?;
     session.add_entry(FileMeta::dir("/data", 0o755, 1_763_900_000))?;
     for (path, content) in tree() {
         session.start_file(FileMeta::file(path, 0o644, 1_763_900_000))?;

@@ -102,7 +102,12 @@ impl Backup {
 }
 
 fn backup(vault: &Vault, store: &mut Store, tree: &Tree) -> Backup {
-    let mut session = BackupSession::new(vault, &store.index, BackupOptions::default()).unwrap();
+    let mut session = BackupSession::new(
+        vault,
+        std::sync::Arc::new(store.index.clone()),
+        BackupOptions::default(),
+    )
+    .unwrap();
     let mut bundles = Vec::new();
     for (path, node) in tree {
         match node {

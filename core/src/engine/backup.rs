@@ -4,7 +4,7 @@
 //! store, then the index delta and the snapshot.
 //!
 //! ```text
-//! let mut s = BackupSession::new(&vault, &index, BackupOptions::default())?;
+//! let mut s = BackupSession::new(&vault, Arc::new(index), BackupOptions::default())?;
 //! s.start_file(FileMeta::file("/etc/hosts", 0o644, mtime))?;
 //! s.write(bytes)?;                  // as many times as needed
 //! s.finish_file()?;
@@ -12,12 +12,19 @@
 //! let out = s.finish(SnapshotInfo::at(now))?;           // last bundles, index, snapshot
 //! ```
 //!
-//! Memory stays bounded by about two maximum chunks (the chunker), one
-//! bundle, and one batch of chunks in flight, whatever the file sizes.
+//! Memory stays bounded by about one maximum chunk (the chunker), one
+//! bundle, and (with threads) a few chunks in flight, whatever the file sizes.
+//!
+//! With one thread every chunk is named, checked against the index, then
+//! compressed and encrypted straight into the open bundle. With more, the
+//! calling thread keeps chunking, naming and deduplicating (in stream order)
+//! while a pool of `threads` workers compresses and encrypts the new chunks;
+//! their blobs go into bundles in stream order, so both paths produce the same
+//! bundle layout.
 
 use std::collections::HashSet;
 
-use super::blob::{blob_id, seal_blob, Compressor, SealedBlob};
+use super::blob::{blob_id, Compressor};
 use super::bundle::{BundleWriter, SealedBundle};
 use super::chunker::Chunker;
 use super::crypto::Id;
@@ -26,8 +33,9 @@ use super::index::Index;
 use super::object::SealedObject;
 use super::snapshot::{BackupCounters, Entry, EntryKind, Snapshot};
 use super::vault::Vault;
-use crate::engine::format::FORMAT_VERSION;
+use crate::engine::format::{FORMAT_VERSION, HEADER_LEN};
 use crate::{Error, Result};
+use std::sync::Arc;
 
 /// What the host knows about a path before its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,8 +90,9 @@ impl FileMeta {
 /// How a backup runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackupOptions {
-    /// Threads for hashing, compressing and encrypting chunks (1 = all on
-    /// the calling thread). Needs the `parallel` feature for more than 1.
+    /// Threads for compressing and encrypting chunks (1 = everything on the
+    /// calling thread; more = that many workers while the calling thread
+    /// chunks and names). Needs the `parallel` feature for more than 1.
     pub threads: usize,
 }
 
@@ -130,58 +139,48 @@ pub struct BackupOutcome {
     pub counters: BackupCounters,
 }
 
-/// A chunk waiting to be named and sealed, with the file it belongs to.
-struct Pending {
-    file: usize,
-    data: Vec<u8>,
-}
-
 /// Everything but the chunker, so the chunker's callback can borrow it.
-struct Sink<'a> {
-    vault: &'a Vault,
-    known: &'a Index,
+struct Sink {
+    /// A clone (cheap: keys and settings) so the session borrows nothing.
+    vault: Vault,
+    /// The vault's index, shared with the host (it can be large).
+    known: Arc<Index>,
     /// Blobs stored by this session, including the open bundle's.
     seen: HashSet<Id>,
     added: Index,
     compressor: Compressor,
     bundle: BundleWriter,
     ready: Vec<SealedBundle>,
+    /// A stored bundle's buffer the host handed back, for the next bundle.
+    spare: Option<Vec<u8>>,
     entries: Vec<Entry>,
     /// Per entry: whether it brought new content.
     new_content: Vec<bool>,
     counters: BackupCounters,
-    batch: Vec<Pending>,
-    batch_bytes: usize,
-    batch_limit: usize,
     #[cfg(feature = "parallel")]
-    pool: Option<rayon::ThreadPool>,
+    workers: Option<workers::Workers>,
 }
 
 /// A backup in progress. See the module docs for the flow.
-pub struct BackupSession<'a> {
+pub struct BackupSession {
     chunker: Chunker,
-    sink: Sink<'a>,
+    sink: Sink,
     /// The entry being written, if a file is open.
     open: Option<usize>,
 }
 
-impl<'a> BackupSession<'a> {
+impl BackupSession {
     /// A session writing into `vault`, deduplicating against `index` (the
     /// union of the vault's index deltas).
-    pub fn new(vault: &'a Vault, index: &'a Index, options: BackupOptions) -> Result<Self> {
+    pub fn new(vault: &Vault, index: Arc<Index>, options: BackupOptions) -> Result<Self> {
         let settings = vault.settings();
         let chunker = Chunker::new(settings.chunker, &vault.keys().chunker)?;
         if options.threads == 0 {
             return Err(Error::argument("threads", "must be at least 1"));
         }
         #[cfg(feature = "parallel")]
-        let pool = if options.threads > 1 {
-            Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(options.threads)
-                    .build()
-                    .map_err(|e| Error::argument("threads", e.to_string()))?,
-            )
+        let workers = if options.threads > 1 {
+            Some(workers::Workers::new(vault, options.threads)?)
         } else {
             None
         };
@@ -192,30 +191,22 @@ impl<'a> BackupSession<'a> {
                 "this build has no `parallel` feature",
             ));
         }
-        let avg = settings.chunker.avg_size as usize;
         Ok(BackupSession {
             chunker,
             sink: Sink {
-                vault,
+                vault: vault.clone(),
                 known: index,
                 seen: HashSet::new(),
                 added: Index::new(),
                 compressor: Compressor::new(settings.zstd_level)?,
                 bundle: new_bundle(vault),
                 ready: Vec::new(),
+                spare: None,
                 entries: Vec::new(),
                 new_content: Vec::new(),
                 counters: BackupCounters::default(),
-                batch: Vec::new(),
-                batch_bytes: 0,
-                // Enough work for every thread without holding much memory.
-                batch_limit: if options.threads > 1 {
-                    2 * options.threads * avg
-                } else {
-                    0
-                },
                 #[cfg(feature = "parallel")]
-                pool,
+                workers,
             },
             open: None,
         })
@@ -289,6 +280,16 @@ impl<'a> BackupSession<'a> {
         std::mem::take(&mut self.sink.ready)
     }
 
+    /// Optionally hands back a taken bundle's buffer (`SealedBundle::bytes`)
+    /// once it is stored: a later bundle is written into it instead of fresh
+    /// memory, which saves the allocation and its page faults. One buffer is
+    /// kept; others, and ones too small for a bundle, are dropped.
+    pub fn recycle(&mut self, buffer: Vec<u8>) {
+        if self.sink.spare.is_none() && buffer.capacity() >= self.sink.bundle_room() {
+            self.sink.spare = Some(buffer);
+        }
+    }
+
     /// The counters so far.
     pub fn counters(&self) -> BackupCounters {
         self.sink.counters
@@ -300,7 +301,7 @@ impl<'a> BackupSession<'a> {
             self.finish_file()?;
         }
         let mut sink = self.sink;
-        sink.flush_batch()?;
+        sink.pump(None)?;
         sink.seal_bundle()?;
         let keys = sink.vault.keys();
         let vault_id = sink.vault.id();
@@ -331,25 +332,13 @@ impl<'a> BackupSession<'a> {
     }
 }
 
-/// Runs `f` on the session's pool, or on rayon's global pool without one.
-#[cfg(feature = "parallel")]
-fn on_pool<R: Send>(pool: &Option<rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
-    match pool {
-        Some(pool) => pool.install(f),
-        None => f(),
-    }
-}
-
+/// An empty bundle. Its room is reserved when its first blob comes (see
+/// [`Sink::make_room`]).
 fn new_bundle(vault: &Vault) -> BundleWriter {
-    let s = vault.settings();
-    // Room for a full bundle plus one maximum blob, so it never reallocates.
-    BundleWriter::new(
-        *vault.id(),
-        s.bundle_size as usize + s.chunker.max_size as usize + 4096,
-    )
+    BundleWriter::new(*vault.id(), HEADER_LEN)
 }
 
-impl Sink<'_> {
+impl Sink {
     fn push_entry(&mut self, meta: FileMeta) -> Result<usize> {
         if meta.path.is_empty() {
             return Err(Error::argument("path", "must not be empty"));
@@ -367,32 +356,35 @@ impl Sink<'_> {
         Ok(self.entries.len() - 1)
     }
 
+    /// Names a chunk of `file`, and stores it unless the vault or this
+    /// session already has it.
     fn chunk(&mut self, file: usize, data: &[u8]) -> Result<()> {
-        if self.batch_limit == 0 {
-            let id = blob_id(self.vault.keys(), data);
-            let sealed = if self.is_new(id) {
-                Some(seal_blob(
-                    self.vault.keys(),
-                    self.vault.id(),
-                    &mut self.compressor,
-                    BlobType::Data,
-                    id,
-                    data,
-                )?)
-            } else {
-                None
-            };
-            return self.place(file, id, data.len(), sealed);
+        let id = blob_id(self.vault.keys(), data);
+        self.entries[file].chunks.push(id);
+        if !self.is_new(id) {
+            return Ok(());
         }
-        self.batch.push(Pending {
-            file,
-            data: data.to_vec(),
-        });
-        self.batch_bytes += data.len();
-        if self.batch_bytes >= self.batch_limit {
-            self.flush_batch()?;
+        self.new_content[file] = true;
+        self.counters.bytes_backed_up += data.len() as u64;
+        #[cfg(feature = "parallel")]
+        if self.workers.is_some() {
+            // Place what is done, and wait for room for this chunk.
+            self.pump(Some(data.len()))?;
+            if let Some(workers) = self.workers.as_mut() {
+                workers.submit(id, data);
+            }
+            return Ok(());
         }
-        Ok(())
+        self.make_room();
+        let len = self.bundle.seal_and_add(
+            self.vault.keys(),
+            &mut self.compressor,
+            BlobType::Data,
+            id,
+            data,
+        )?;
+        self.counters.bytes_in_db += len as u64;
+        self.seal_if_full()
     }
 
     /// Whether `id` still has to be stored (and marks it as being stored).
@@ -400,17 +392,40 @@ impl Sink<'_> {
         !self.known.contains(&id) && self.seen.insert(id)
     }
 
-    /// Appends chunk `id` to `file`'s list and stores its sealed blob, if new.
-    fn place(&mut self, file: usize, id: Id, len: usize, sealed: Option<SealedBlob>) -> Result<()> {
-        self.entries[file].chunks.push(id);
-        if let Some(blob) = sealed {
-            self.new_content[file] = true;
-            self.counters.bytes_backed_up += len as u64;
-            self.counters.bytes_in_db += blob.bytes.len() as u64;
-            self.bundle.add(&blob)?;
-            if self.bundle.len() >= self.vault.settings().bundle_size as usize {
-                self.seal_bundle()?;
+    /// The room a bundle gets: the bundle size plus two maximum blobs.
+    ///
+    /// One large block on purpose: allocators map blocks that large straight
+    /// from the OS (glibc from 32 MiB, which the default settings reach), so a
+    /// dropped bundle's memory goes back at once instead of fragmenting the
+    /// heap the chunk buffers share; that keeps the resident set flat.
+    fn bundle_room(&self) -> usize {
+        let s = self.vault.settings();
+        s.bundle_size as usize + 2 * s.chunker.max_size as usize + 4096
+    }
+
+    /// Before each blob: once the host has taken the finished bundles, the
+    /// bundle's whole room at once (the buffer the host handed back, if any),
+    /// so it never reallocates. Until then it grows only as needed, so two
+    /// bundles' worth is not held while the host still has the last one.
+    fn make_room(&mut self) {
+        if !self.ready.is_empty() {
+            return;
+        }
+        let room = self.bundle_room();
+        if self.bundle.capacity() < room {
+            match self.spare.take() {
+                Some(buffer) => self.bundle.use_buffer(buffer),
+                None => self.bundle.reserve(room - self.bundle.len()),
             }
+        }
+    }
+
+    /// After each blob: seals the bundle once it reaches the vault's bundle
+    /// size. This depends on the blobs alone, so bundles come out the same
+    /// whatever the threads and the host's write sizes.
+    fn seal_if_full(&mut self) -> Result<()> {
+        if self.bundle.len() >= self.vault.settings().bundle_size as usize {
+            self.seal_bundle()?;
         }
         Ok(())
     }
@@ -419,77 +434,247 @@ impl Sink<'_> {
         if self.bundle.is_empty() {
             return Ok(());
         }
-        let full = std::mem::replace(&mut self.bundle, new_bundle(self.vault));
+        let full = std::mem::replace(&mut self.bundle, new_bundle(&self.vault));
         let before = full.len();
         let sealed = full.seal(self.vault.keys())?;
-        self.counters.bytes_in_db += (sealed.bytes.len() - before) as u64;
+        // The blobs are counted as they come; now the header and trailer.
+        self.counters.bytes_in_db += (sealed.bytes.len() - before + HEADER_LEN) as u64;
         self.added.add_bundle(&sealed);
         self.ready.push(sealed);
         Ok(())
     }
 
-    /// Names, deduplicates and seals the batched chunks on the pool, then
-    /// places them in order.
+    /// Places the blobs the workers sealed, in stream order, and waits for
+    /// room for a chunk of `need` bytes, or (`None`) until all are placed.
     #[cfg(feature = "parallel")]
-    fn flush_batch(&mut self) -> Result<()> {
-        use rayon::prelude::*;
-        if self.batch.is_empty() {
-            return Ok(());
-        }
-        let batch = std::mem::take(&mut self.batch);
-        self.batch_bytes = 0;
-        let keys = self.vault.keys();
-        let vault_id = *self.vault.id();
-        let level = self.vault.settings().zstd_level;
-        let ids: Vec<Id> = on_pool(&self.pool, || {
-            batch.par_iter().map(|p| blob_id(keys, &p.data)).collect()
-        });
-        // Dedup is sequential so the first occurrence in stream order is the one stored.
-        let new: Vec<bool> = ids.iter().map(|&id| self.is_new(id)).collect();
-        let seal_all = || -> Vec<Result<Option<SealedBlob>>> {
-            batch
-                .par_iter()
-                .zip(ids.par_iter())
-                .zip(new.par_iter())
-                .map_init(
-                    || Compressor::new(level),
-                    |compressor, ((p, &id), &is_new)| {
-                        if !is_new {
-                            return Ok(None);
-                        }
-                        let c = compressor.as_mut().map_err(|e| e.clone())?;
-                        seal_blob(keys, &vault_id, c, BlobType::Data, id, &p.data).map(Some)
-                    },
-                )
-                .collect()
-        };
-        let sealed = on_pool(&self.pool, seal_all);
-        for ((p, id), blob) in batch.iter().zip(ids).zip(sealed) {
-            self.place(p.file, id, p.data.len(), blob?)?;
+    fn pump(&mut self, need: Option<usize>) -> Result<()> {
+        while let Some(workers) = self.workers.as_mut() {
+            if let Some(blob) = workers.next() {
+                let blob = blob?;
+                self.make_room();
+                self.bundle.add(&blob)?;
+                self.counters.bytes_in_db += blob.bytes.len() as u64;
+                if let Some(workers) = self.workers.as_mut() {
+                    workers.placed(blob);
+                }
+                self.seal_if_full()?;
+            } else if workers.idle() || need.is_some_and(|n| workers.has_room(n)) {
+                break;
+            } else {
+                workers.wait();
+            }
         }
         Ok(())
     }
 
     #[cfg(not(feature = "parallel"))]
-    fn flush_batch(&mut self) -> Result<()> {
-        let batch = std::mem::take(&mut self.batch);
-        self.batch_bytes = 0;
-        for p in batch {
-            let id = blob_id(self.vault.keys(), &p.data);
-            let sealed = if self.is_new(id) {
-                Some(seal_blob(
-                    self.vault.keys(),
-                    self.vault.id(),
-                    &mut self.compressor,
-                    BlobType::Data,
-                    id,
-                    &p.data,
-                )?)
-            } else {
-                None
-            };
-            self.place(p.file, id, p.data.len(), sealed)?;
-        }
+    fn pump(&mut self, _need: Option<usize>) -> Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(feature = "parallel")]
+mod workers;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::engine::blob::open_blob;
+    use crate::engine::bundle::check_bundle;
+    use crate::engine::chunker::ChunkerParams;
+    use crate::engine::keys::{KdfParams, MasterKey};
+    use crate::engine::vault::VaultSettings;
+
+    fn vault() -> Vault {
+        let settings = VaultSettings {
+            chunker: ChunkerParams {
+                min_size: 1024,
+                avg_size: 4096,
+                max_size: 16384,
+            },
+            zstd_level: 3,
+            bundle_size: 64 * 1024,
+        };
+        let kdf = KdfParams::insecure_for_tests();
+        Vault::create_with(
+            MasterKey::from_bytes([4; 32]),
+            [6; 16],
+            b"pw",
+            settings,
+            kdf,
+        )
+        .unwrap()
+    }
+
+    /// Text, noise, zeros and a repeat, so chunks compress, do not, and dedup.
+    fn files() -> Vec<(String, Vec<u8>)> {
+        let mut x: u64 = 88172645463325252;
+        let mut noise = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect()
+        };
+        let text = b"the quick brown fox jumps over the lazy dog; ".repeat(5000);
+        let random = noise(300_000);
+        let mut mixed = noise(50_000);
+        mixed.extend(vec![0u8; 100_000]);
+        mixed.extend(&text);
+        mixed.extend(&random[..120_000]);
+        vec![
+            ("/a/text".into(), text),
+            ("/a/random".into(), random),
+            ("/b/mixed".into(), mixed),
+            ("/b/empty".into(), Vec::new()),
+        ]
+    }
+
+    struct Run {
+        bundles: Vec<SealedBundle>,
+        out: BackupOutcome,
+    }
+
+    /// A backup of [`files`] in `write`-byte writes. Odd write sizes also
+    /// hand each taken bundle's buffer back (keeping a copy to check).
+    fn backup(vault: &Vault, index: &Index, threads: usize, write: usize) -> Run {
+        // Without the `parallel` feature, the threaded runs repeat the single one.
+        let threads = if cfg!(feature = "parallel") {
+            threads
+        } else {
+            1
+        };
+        let mut s =
+            BackupSession::new(vault, Arc::new(index.clone()), BackupOptions { threads }).unwrap();
+        let mut bundles = Vec::new();
+        s.add_entry(FileMeta::dir("/a", 0o755, 1)).unwrap();
+        for (path, data) in files() {
+            s.start_file(FileMeta::file(path, 0o644, 2)).unwrap();
+            for piece in data.chunks(write) {
+                s.write(piece).unwrap();
+                for b in s.take_bundles() {
+                    bundles.push(b.clone());
+                    if write % 2 == 1 {
+                        s.recycle(b.bytes);
+                    }
+                }
+            }
+            s.finish_file().unwrap();
+        }
+        let out = s.finish(SnapshotInfo::at(3)).unwrap();
+        bundles.extend(out.bundles.iter().cloned());
+        Run { bundles, out }
+    }
+
+    /// Every file's bytes, rebuilt from the bundles through the checked paths.
+    fn restore(vault: &Vault, run: &Run) -> Vec<(String, Vec<u8>)> {
+        let keys = vault.keys();
+        let mut blobs = HashMap::new();
+        for b in &run.bundles {
+            for e in check_bundle(keys, vault.id(), &b.id, &b.bytes).unwrap() {
+                let sealed = &b.bytes[e.offset as usize..(e.offset + e.length) as usize];
+                let plain =
+                    open_blob(keys, vault.id(), e.kind, &e.id, e.raw_len, sealed, "t").unwrap();
+                assert!(blobs.insert(e.id, plain).is_none(), "each blob stored once");
+            }
+        }
+        run.out
+            .tree
+            .entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .map(|e| {
+                (
+                    e.path.clone(),
+                    e.chunks.iter().flat_map(|c| blobs[c].clone()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    fn layout(run: &Run) -> Vec<Vec<(Id, u32, u32, u32)>> {
+        run.bundles
+            .iter()
+            .map(|b| {
+                b.entries
+                    .iter()
+                    .map(|e| (e.id, e.offset, e.length, e.raw_len))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_or_more_threads_store_the_same_blobs_in_the_same_places() {
+        let vault = vault();
+        let index = Index::new();
+        let one = backup(&vault, &index, 1, 10_000);
+        assert_eq!(restore(&vault, &one), files());
+        assert!(one.bundles.len() > 1, "several bundles");
+        let c = one.out.counters;
+        assert_eq!(c.files_searched, 4);
+        assert_eq!(c.files_backed_up, 3, "the empty file brings nothing");
+        assert!(c.bytes_backed_up < c.bytes_searched, "the repeats dedup");
+        // Everything stored but the snapshot, which records the counters and
+        // so cannot count itself.
+        let in_db = |run: &Run| {
+            let bundles: usize = run.bundles.iter().map(|b| b.bytes.len()).sum();
+            (bundles + run.out.index.bytes.len()) as u64
+        };
+        assert_eq!(c.bytes_in_db, in_db(&one));
+        for (threads, write) in [(2, 10_000), (3, 1), (2, 1 << 20), (1, 4097), (2, 9999)] {
+            let many = backup(&vault, &index, threads, write);
+            assert_eq!(restore(&vault, &many), files(), "{threads} threads");
+            assert_eq!(layout(&many), layout(&one), "{threads} threads");
+            assert_eq!(many.out.tree.entries, one.out.tree.entries);
+            // The index delta is compressed, so its size varies by a byte or two.
+            let counters = many.out.counters;
+            assert_eq!(counters.bytes_in_db, in_db(&many));
+            assert_eq!(
+                BackupCounters {
+                    bytes_in_db: 0,
+                    ..counters
+                },
+                BackupCounters {
+                    bytes_in_db: 0,
+                    ..c
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_second_backup_against_the_index_stores_nothing() {
+        let vault = vault();
+        let first = backup(&vault, &Index::new(), 2, 4096);
+        let mut index = Index::new();
+        index
+            .load_delta(
+                vault.keys(),
+                vault.id(),
+                &first.out.index.id,
+                &first.out.index.bytes,
+            )
+            .unwrap();
+        for threads in [1, 2] {
+            let again = backup(&vault, &index, threads, 7777);
+            assert!(again.bundles.is_empty());
+            assert_eq!(again.out.counters.bytes_backed_up, 0);
+            assert_eq!(again.out.counters.files_backed_up, 0);
+            assert_eq!(again.out.tree.entries, first.out.tree.entries);
+        }
+    }
+
+    #[test]
+    fn zero_threads_are_refused() {
+        let vault = vault();
+        let index = Index::new();
+        let e = BackupSession::new(&vault, Arc::new(index), BackupOptions { threads: 0 }).err();
+        assert_eq!(e.map(|e| e.code()), Some(crate::ErrorCode::InvalidArgument));
     }
 }

@@ -7,6 +7,8 @@
 //! Sealed layout: `nonce(12) || AES-GCM(flag(1) || payload) || tag(16)`,
 //! flag 0 = raw, 1 = zstd.
 
+use std::io::Cursor;
+
 use super::crypto::{keyed_hash, random_nonce, Id, NONCE_LEN, TAG_LEN};
 use super::format::{BlobType, VaultId, FORMAT_VERSION};
 use super::keys::VaultKeys;
@@ -77,34 +79,56 @@ pub fn seal_blob(
     id: Id,
     plaintext: &[u8],
 ) -> Result<SealedBlob> {
-    let raw_len = u32::try_from(plaintext.len())
-        .map_err(|_| Error::argument("chunk", "larger than 4 GiB"))?;
-    let nonce = random_nonce()?;
-    let mut out = Vec::with_capacity(plaintext.len() + BLOB_OVERHEAD);
-    out.extend_from_slice(&nonce);
-    out.push(ZSTD);
-    // Compress straight into the output; fall back to raw when it does not shrink.
-    out.resize(NONCE_LEN + 1 + plaintext.len(), 0);
-    let compressed = compressor
-        .inner
-        .compress_to_buffer(plaintext, &mut out[NONCE_LEN + 1..])
-        .ok()
-        .filter(|&n| n < plaintext.len());
-    match compressed {
-        Some(n) => out.truncate(NONCE_LEN + 1 + n),
-        None => {
-            out[NONCE_LEN] = RAW;
-            out[NONCE_LEN + 1..].copy_from_slice(plaintext);
-        }
-    }
-    keys.blob
-        .seal_in_place(&nonce, &aad(vault_id, kind, &id), &mut out, NONCE_LEN)?;
+    let mut bytes = Vec::with_capacity(plaintext.len() + BLOB_OVERHEAD);
+    let raw_len = seal_blob_into(keys, vault_id, compressor, kind, &id, plaintext, &mut bytes)?;
     Ok(SealedBlob {
         id,
         kind,
         raw_len,
-        bytes: out,
+        bytes,
     })
+}
+
+/// Like [`seal_blob`], but appends the sealed blob to `out` (a bundle being
+/// written, a reused buffer) instead of allocating; returns the plaintext
+/// length. On error `out` is left as it was.
+pub fn seal_blob_into(
+    keys: &VaultKeys,
+    vault_id: &VaultId,
+    compressor: &mut Compressor,
+    kind: BlobType,
+    id: &Id,
+    plaintext: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<u32> {
+    let raw_len = u32::try_from(plaintext.len())
+        .map_err(|_| Error::argument("chunk", "larger than 4 GiB"))?;
+    let nonce = random_nonce()?;
+    let start = out.len();
+    out.reserve(plaintext.len() + BLOB_OVERHEAD);
+    out.extend_from_slice(&nonce);
+    out.push(ZSTD);
+    // Compress straight into the output's spare room (a cursor past its end:
+    // nothing is zero-filled first, and only what zstd writes is touched);
+    // fall back to raw when it does not shrink.
+    let mut dst = Cursor::new(&mut *out);
+    dst.set_position((start + NONCE_LEN + 1) as u64);
+    let shrunk = compressor
+        .inner
+        .compress_to_buffer(plaintext, &mut dst)
+        .is_ok_and(|n| n < plaintext.len());
+    if !shrunk {
+        out.truncate(start + NONCE_LEN);
+        out.push(RAW);
+        out.extend_from_slice(plaintext);
+    }
+    let sealed = keys
+        .blob
+        .seal_in_place(&nonce, &aad(vault_id, kind, id), out, start + NONCE_LEN);
+    if sealed.is_err() {
+        out.truncate(start);
+    }
+    sealed.map(|()| raw_len)
 }
 
 /// Opens a sealed blob expected to be `id`, whose plaintext is `raw_len`
@@ -125,7 +149,7 @@ pub fn open_blob(
     let (nonce, body) = sealed.split_at(NONCE_LEN);
     let mut n = [0u8; NONCE_LEN];
     n.copy_from_slice(nonce);
-    let inner = keys
+    let mut inner = keys
         .blob
         .open(&n, &aad(vault_id, kind, id), body)
         .ok_or_else(|| {
@@ -134,11 +158,15 @@ pub fn open_blob(
                 "authentication failed (changed, truncated, swapped or foreign)",
             )
         })?;
-    let (flag, payload) = inner
+    let (&flag, payload) = inner
         .split_first()
         .ok_or_else(|| Error::corrupt(object, "empty blob"))?;
-    let plaintext = match *flag {
-        RAW => payload.to_vec(),
+    let plaintext = match flag {
+        // Reuse the decrypted buffer: a move within it, not a new allocation.
+        RAW => {
+            inner.remove(0);
+            inner
+        }
         ZSTD => zstd::bulk::decompress(payload, raw_len as usize)
             .map_err(|e| Error::corrupt(object, format!("zstd: {e}")))?,
         other => {

@@ -6,7 +6,7 @@
 //! A bundle's id is the plain BLAKE3 of all its bytes, so storage can check
 //! it without keys; the trailer's AAD binds the header (format version, vault).
 
-use super::blob::SealedBlob;
+use super::blob::{seal_blob_into, Compressor, SealedBlob};
 use super::crypto::{hash, random_nonce, Id, NONCE_LEN, TAG_LEN};
 use super::format::{
     check_header, write_header, BlobType, ObjectKind, Reader, VaultId, HEADER_LEN,
@@ -87,6 +87,67 @@ impl BundleWriter {
             raw_len: blob.raw_len,
         });
         Ok(())
+    }
+
+    /// Seals `plaintext` (whose id is `id`) as a blob straight into the
+    /// bundle, without an intermediate buffer; returns the sealed length.
+    /// On error the bundle is left as it was.
+    pub fn seal_and_add(
+        &mut self,
+        keys: &VaultKeys,
+        compressor: &mut Compressor,
+        kind: BlobType,
+        id: Id,
+        plaintext: &[u8],
+    ) -> Result<usize> {
+        let start = self.bytes.len();
+        let too_big = || Error::argument("bundle", "would exceed 4 GiB");
+        let offset = u32::try_from(start).map_err(|_| too_big())?;
+        let raw_len = seal_blob_into(
+            keys,
+            &self.vault_id,
+            compressor,
+            kind,
+            &id,
+            plaintext,
+            &mut self.bytes,
+        )?;
+        let length = self.bytes.len() - start;
+        match u32::try_from(self.bytes.len()) {
+            Ok(_) => {
+                self.entries.push(BundleEntry {
+                    id,
+                    kind,
+                    offset,
+                    length: length as u32,
+                    raw_len,
+                });
+                Ok(length)
+            }
+            Err(_) => {
+                self.bytes.truncate(start);
+                Err(too_big())
+            }
+        }
+    }
+
+    /// Makes room for `additional` more bytes at once, so adding blobs up to
+    /// that never reallocates (and copies) the bundle.
+    pub fn reserve(&mut self, additional: usize) {
+        self.bytes.reserve(additional);
+    }
+
+    /// Bytes the bundle can hold without reallocating.
+    pub fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// Moves the bundle into `buffer` (a stored bundle's, handed back for
+    /// reuse): its bytes so far are copied over and the old buffer dropped.
+    pub fn use_buffer(&mut self, mut buffer: Vec<u8>) {
+        buffer.clear();
+        buffer.extend_from_slice(&self.bytes);
+        self.bytes = buffer;
     }
 
     /// Bytes so far.

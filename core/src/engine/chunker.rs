@@ -1,9 +1,10 @@
-//! Streaming content-defined chunking: FastCDC 2020 (the `fastcdc` crate's
-//! cut-point search) over a secret, per-vault gear table, so chunk
-//! boundaries (and so chunk sizes) reveal nothing to someone without the key.
-//! Memory stays at about twice the maximum chunk size whatever the input.
+//! Streaming content-defined chunking: FastCDC 2020 (the cut points of the
+//! `fastcdc` crate's `cut_gear`, with its masks) over a secret, per-vault gear
+//! table, so chunk boundaries (and so chunk sizes) reveal nothing to someone
+//! without the key. The search is resumable, so every byte is examined once
+//! however the bytes arrive, and memory stays below one maximum chunk.
 
-use fastcdc::v2020::{cut_gear, logarithm2, MASKS};
+use fastcdc::v2020::{logarithm2, MASKS};
 use serde::{Deserialize, Serialize};
 
 use super::crypto::SecretKey;
@@ -64,16 +65,144 @@ impl ChunkerParams {
 const NORMALIZATION: u32 = 1;
 
 /// A streaming chunker for one file at a time.
+///
+/// The cut points are exactly those of the `fastcdc` crate's
+/// [`cut_gear`](fastcdc::v2020::cut_gear) applied chunk after chunk to the
+/// whole stream (a test checks this against the crate), but the search is
+/// resumable: every byte is examined once, a chunk is cut as soon as its end
+/// is seen, chunks inside one `push` go out straight from the caller's slice,
+/// and only a chunk spanning pushes is copied, into a buffer that stays below
+/// one maximum chunk.
 pub struct Chunker {
+    gear: Gear,
+    /// The start of the current chunk when it spans pushes: always shorter
+    /// than the maximum chunk, and searched up to `scan`.
+    buf: Vec<u8>,
+    scan: Scan,
+}
+
+/// The fixed part of the cut-point search.
+struct Gear {
     min: usize,
     avg: usize,
     max: usize,
+    /// `mask_s, mask_l, mask_s << 1, mask_l << 1`.
     masks: [u64; 4],
-    gear: Box<[u64; 256]>,
-    gear_ls: Box<[u64; 256]>,
-    /// Bytes not yet cut; `buf[start..]` is pending.
-    buf: Vec<u8>,
-    start: usize,
+    table: Box<[u64; 256]>,
+    table_ls: Box<[u64; 256]>,
+}
+
+/// Where the search over the current chunk stands: the byte pairs from
+/// `2 * pair` on are still to be examined; `hash` is the gear hash so far.
+#[derive(Debug, Clone, Copy)]
+struct Scan {
+    pair: usize,
+    hash: u64,
+}
+
+impl Scan {
+    /// A new chunk: FastCDC skips its first `min` bytes.
+    fn start(min: usize) -> Self {
+        Scan {
+            pair: min / 2,
+            hash: 0,
+        }
+    }
+}
+
+impl Gear {
+    /// Continues the search over the current chunk, whose bytes so far are
+    /// `head || tail` (`head` already searched but for at most its last byte).
+    /// Returns the chunk's length once its end is known (a gear match, `max`
+    /// bytes, or the end of the data when `last`) and resets `scan`; `None`
+    /// means more bytes are needed, and `scan` records how far it got.
+    ///
+    /// Mirrors `cut_gear`: byte pairs from `min / 2`, the small-chunk mask
+    /// below `avg / 2` pairs and the large one from there, at most `max` bytes.
+    fn search(&self, scan: &mut Scan, head: &[u8], tail: &[u8], last: bool) -> Option<usize> {
+        let total = head.len() + tail.len();
+        if total <= self.min {
+            return last.then_some(total);
+        }
+        let remaining = total.min(self.max);
+        if let Some(cut) = self.scan_pairs(scan, head, tail, remaining / 2) {
+            *scan = Scan::start(self.min);
+            return Some(cut);
+        }
+        if total >= self.max || last {
+            *scan = Scan::start(self.min);
+            return Some(remaining);
+        }
+        None
+    }
+
+    /// Examines the pairs `scan.pair..end`; returns the first cut.
+    fn scan_pairs(&self, scan: &mut Scan, head: &[u8], tail: &[u8], end: usize) -> Option<usize> {
+        let [mask_s, mask_l, mask_s_ls, mask_l_ls] = self.masks;
+        let center = self.avg / 2;
+        let byte = |i: usize| match i.checked_sub(head.len()) {
+            None => head.get(i).copied(),
+            Some(j) => tail.get(j).copied(),
+        };
+        // A pair that starts in `head` (at most one, straddling into `tail`).
+        while scan.pair < end && scan.pair * 2 < head.len() {
+            let (a, b) = (byte(scan.pair * 2)?, byte(scan.pair * 2 + 1)?);
+            let (m_ls, m) = if scan.pair < center {
+                (mask_s_ls, mask_s)
+            } else {
+                (mask_l_ls, mask_l)
+            };
+            scan.hash = (scan.hash << 2).wrapping_add(self.table_ls[a as usize]);
+            if scan.hash & m_ls == 0 {
+                return Some(scan.pair * 2);
+            }
+            scan.hash = scan.hash.wrapping_add(self.table[b as usize]);
+            if scan.hash & m == 0 {
+                return Some(scan.pair * 2 + 1);
+            }
+            scan.pair += 1;
+        }
+        // The rest lie in `tail`: the hot loops, small mask then large.
+        let split = center.clamp(scan.pair, end.max(scan.pair));
+        for (to, m_ls, m) in [(split, mask_s_ls, mask_s), (end, mask_l_ls, mask_l)] {
+            if scan.pair >= to {
+                continue;
+            }
+            let from = scan.pair * 2 - head.len();
+            let src = tail.get(from..from + (to - scan.pair) * 2)?;
+            match gear_run(src, &self.table, &self.table_ls, m_ls, m, scan.hash) {
+                Ok(hash) => scan.hash = hash,
+                Err(at) => return Some(head.len() + from + at),
+            }
+            scan.pair = to;
+        }
+        None
+    }
+}
+
+/// The hot loop: the gear hash over the byte pairs of `src` with masks
+/// `m_ls` (first byte of a pair) and `m` (second). `Err` holds the cut's
+/// offset in `src`, `Ok` the hash after all of it.
+#[inline(always)]
+fn gear_run(
+    src: &[u8],
+    table: &[u64; 256],
+    table_ls: &[u64; 256],
+    m_ls: u64,
+    m: u64,
+    mut hash: u64,
+) -> std::result::Result<u64, usize> {
+    for (k, p) in src.chunks_exact(2).enumerate() {
+        hash = (hash << 2).wrapping_add(table_ls[p[0] as usize]);
+        if hash & m_ls == 0 {
+            return Err(2 * k);
+        }
+        hash = hash.wrapping_add(table[p[1] as usize]);
+        if hash & m == 0 {
+            return Err(2 * k + 1);
+        }
+    }
+    Ok(hash)
 }
 
 impl Chunker {
@@ -85,81 +214,90 @@ impl Chunker {
             .update(b"fastcdc 2020 gear table")
             .finalize_xof()
             .fill(&mut bytes);
-        let mut gear = Box::new([0u64; 256]);
-        let mut gear_ls = Box::new([0u64; 256]);
+        let mut table = Box::new([0u64; 256]);
+        let mut table_ls = Box::new([0u64; 256]);
         for (i, word) in bytes.chunks_exact(8).enumerate() {
             let mut w = [0u8; 8];
             w.copy_from_slice(word);
-            gear[i] = u64::from_le_bytes(w);
-            gear_ls[i] = gear[i] << 1;
+            table[i] = u64::from_le_bytes(w);
+            table_ls[i] = table[i] << 1;
         }
         let bits = logarithm2(params.avg_size);
         let mask_s = MASKS[(bits + NORMALIZATION) as usize];
         let mask_l = MASKS[(bits - NORMALIZATION) as usize];
+        let min = params.min_size as usize;
         Ok(Chunker {
-            min: params.min_size as usize,
-            avg: params.avg_size as usize,
-            max: params.max_size as usize,
-            masks: [mask_s, mask_l, mask_s << 1, mask_l << 1],
-            gear,
-            gear_ls,
+            gear: Gear {
+                min,
+                avg: params.avg_size as usize,
+                max: params.max_size as usize,
+                masks: [mask_s, mask_l, mask_s << 1, mask_l << 1],
+                table,
+                table_ls,
+            },
             buf: Vec::new(),
-            start: 0,
+            scan: Scan::start(min),
         })
     }
 
-    fn cut(&self, data: &[u8]) -> usize {
-        let [s, l, s_ls, l_ls] = self.masks;
-        let (_, len) = cut_gear(
-            data,
-            self.min,
-            self.avg,
-            self.max,
-            s,
-            l,
-            s_ls,
-            l_ls,
-            &self.gear,
-            &self.gear_ls,
-        );
-        len.max(1).min(data.len())
-    }
-
-    /// Feeds `data`; `emit` receives every chunk that is now complete.
+    /// Feeds `data`; `emit` receives every chunk that is now complete. After
+    /// an error from `emit` the chunker's state is unspecified: start over.
     pub fn push(&mut self, data: &[u8], emit: &mut impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
-        // Take at most `max` bytes at a time so the buffer never holds more
-        // than about two maximum chunks, however large `data` is.
-        for piece in data.chunks(self.max) {
-            self.buf.extend_from_slice(piece);
-            while self.buf.len() - self.start >= self.max {
-                let len = self.cut(&self.buf[self.start..]);
-                emit(&self.buf[self.start..self.start + len])?;
-                self.start += len;
-            }
-            if self.start > 0 {
-                self.buf.drain(..self.start);
-                self.start = 0;
+        let mut rest = data;
+        // First the chunk that spans pushes, completed from `data`.
+        while !self.buf.is_empty() {
+            match self.gear.search(&mut self.scan, &self.buf, rest, false) {
+                None => {
+                    self.buf.extend_from_slice(rest);
+                    return Ok(());
+                }
+                Some(len) if len <= self.buf.len() => {
+                    emit(&self.buf[..len])?;
+                    self.buf.drain(..len);
+                }
+                Some(len) => {
+                    let (now, later) = rest.split_at((len - self.buf.len()).min(rest.len()));
+                    self.buf.extend_from_slice(now);
+                    emit(&self.buf)?;
+                    self.buf.clear();
+                    rest = later;
+                }
             }
         }
+        // Then the chunks that lie in `data`, without a copy.
+        while let Some(len) = self.gear.search(&mut self.scan, &[], rest, false) {
+            let (chunk, later) = rest.split_at(len.max(1).min(rest.len()));
+            emit(chunk)?;
+            rest = later;
+        }
+        // The start of the next chunk waits for more bytes.
+        if self.buf.capacity() == 0 && !rest.is_empty() {
+            self.buf.reserve_exact(self.gear.max);
+        }
+        self.buf.extend_from_slice(rest);
         Ok(())
     }
 
     /// Ends the current file: `emit` receives the remaining chunks, and the
     /// chunker is ready for the next file.
     pub fn finish(&mut self, emit: &mut impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
-        while self.start < self.buf.len() {
-            let len = self.cut(&self.buf[self.start..]);
-            emit(&self.buf[self.start..self.start + len])?;
-            self.start += len;
+        while !self.buf.is_empty() {
+            let len = self
+                .gear
+                .search(&mut self.scan, &self.buf, &[], true)
+                .unwrap_or(self.buf.len())
+                .max(1)
+                .min(self.buf.len());
+            emit(&self.buf[..len])?;
+            self.buf.drain(..len);
         }
-        self.buf.clear();
-        self.start = 0;
+        self.scan = Scan::start(self.gear.min);
         Ok(())
     }
 
     /// Bytes buffered but not yet cut.
     pub fn pending(&self) -> usize {
-        self.buf.len() - self.start
+        self.buf.len()
     }
 }
 
@@ -204,6 +342,70 @@ mod tests {
                 x as u8
             })
             .collect()
+    }
+
+    /// The chunk lengths `fastcdc::v2020::cut_gear` gives over the whole of
+    /// `data`, with the chunker's own tables: the reference.
+    fn reference(c: &Chunker, data: &[u8]) -> Vec<usize> {
+        let g = &c.gear;
+        let [s, l, s_ls, l_ls] = g.masks;
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < data.len() {
+            let (_, len) = fastcdc::v2020::cut_gear(
+                &data[at..],
+                g.min,
+                g.avg,
+                g.max,
+                s,
+                l,
+                s_ls,
+                l_ls,
+                &g.table,
+                &g.table_ls,
+            );
+            out.push(len);
+            at += len;
+        }
+        out
+    }
+
+    #[test]
+    fn cuts_match_the_fastcdc_crate_however_bytes_arrive() {
+        let key = SecretKey::from_bytes([7; 32]);
+        let mut zeros_and_noise = vec![0u8; 200_000];
+        zeros_and_noise.extend(data(150_001));
+        zeros_and_noise.extend(vec![0u8; 70_001]);
+        let odd = ChunkerParams {
+            min_size: 1001,
+            avg_size: 3001,
+            max_size: 9999,
+        };
+        for params in [small(), odd] {
+            for input in [data(300_001), zeros_and_noise.clone(), data(999)] {
+                let mut c = Chunker::new(params, &key).unwrap();
+                let want = reference(&c, &input);
+                for step in [1, 2, 3, 1000, 1001, 4096, 9999, 10_000, 65_537, input.len()] {
+                    let got: Vec<usize> =
+                        chunks(&mut c, &input, step).iter().map(Vec::len).collect();
+                    assert_eq!(got, want, "{params:?}, step {step}");
+                    assert_eq!(c.pending(), 0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_buffer_stays_below_one_maximum_chunk() {
+        let key = SecretKey::from_bytes([1; 32]);
+        let mut c = Chunker::new(small(), &key).unwrap();
+        let mut most = 0;
+        for piece in vec![0u8; 200_000].chunks(7000) {
+            c.push(piece, &mut |_| Ok(())).unwrap();
+            most = most.max(c.pending());
+        }
+        assert!(most < 16384, "{most}");
+        assert!(c.buf.capacity() <= 16384);
     }
 
     #[test]
