@@ -32,6 +32,9 @@ touch -d '2020-01-02 03:04:05' src/docs/numbers.txt src/docs/deep
 
 "$agent" backup src vault
 seq 200001 210000 >> src/docs/numbers.txt
+# Snapshots record whole seconds and restore picks the newest: keep the
+# second backup's time strictly later.
+sleep 1.1
 "$agent" backup src vault
 "$agent" verify vault
 "$agent" restore vault restored
