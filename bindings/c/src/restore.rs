@@ -7,12 +7,11 @@ use std::ffi::{c_char, CString};
 use std::ptr;
 
 use cloudbackup_core::engine::restore::{
-    filter_globs, ByteRange, Create, Fetch, RestoreOptions, RestoreReport, RestoreSession, Write,
+    filter_globs, ByteRange, Create, Fetch, RestoreOptions, RestoreSession, Write,
 };
 use cloudbackup_core::error::from_json_slice;
 use cloudbackup_core::model::v2::common::PathFilter;
 use cloudbackup_core::Error;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::ffi::{
@@ -145,66 +144,9 @@ impl cb_restore_session {
     }
 }
 
-/// The JSON form of a create (see `cb_restore_session_creates`).
-fn create_json(c: &Create) -> Value {
-    match c {
-        Create::Dir { path, mode, mtime } => {
-            json!({"kind": "dir", "path": path, "mode": mode, "mtime": mtime})
-        }
-        Create::File {
-            path,
-            size,
-            mode,
-            mtime,
-        } => json!({"kind": "file", "path": path, "size": size, "mode": mode, "mtime": mtime}),
-        Create::Symlink {
-            path,
-            target,
-            mtime,
-        } => json!({"kind": "symlink", "path": path, "target": target, "mtime": mtime}),
-    }
-}
-
 /// The JSON form of a plan (see `cb_restore_session_plan`).
-pub(crate) fn plan_json(plan: &[Fetch]) -> Value {
-    Value::Array(
-        plan.iter()
-            .map(|f| {
-                let ranges: Vec<Value> = f
-                    .ranges
-                    .iter()
-                    .map(|r| json!({"offset": r.offset, "length": r.length}))
-                    .collect();
-                json!({"bundle": f.bundle.to_hex(), "ranges": ranges})
-            })
-            .collect(),
-    )
-}
-
-fn report_json(report: &RestoreReport) -> FfiResult<Value> {
-    let errors = serde_json::to_value(&report.errors)
-        .map_err(|e| Error::json("restore error report", &e))?;
-    Ok(json!({
-        "files_restored": report.files_restored,
-        "bytes_restored": report.bytes_restored,
-        "files_skipped": report.files_skipped,
-        "errors": errors,
-    }))
-}
-
-/// The restore options as C hosts give them.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OptionsJson {
-    #[serde(default)]
-    inclusions: Vec<String>,
-    #[serde(default)]
-    exclusions: Vec<String>,
-    #[serde(default)]
-    overwrite: bool,
-    #[serde(default)]
-    existing: Vec<String>,
-    max_gap: Option<u64>,
+pub(crate) fn plan_json(plan: &[Fetch]) -> FfiResult<Value> {
+    Ok(serde_json::to_value(plan).map_err(|e| Error::json("restore plan", &e))?)
 }
 
 /// Glob patterns (for the restore options' `inclusions` / `exclusions`)
@@ -274,19 +216,11 @@ pub unsafe extern "C" fn cb_restore_session_new(
         // SAFETY: `options_json` is as the caller guarantees (see # Safety).
         let options = match unsafe { opt_str_arg(options_json, "options_json") }? {
             None => RestoreOptions::default(),
-            Some(text) => {
-                let o: OptionsJson = from_json_slice("options_json", text.as_bytes())?;
-                RestoreOptions {
-                    inclusions: o.inclusions,
-                    exclusions: o.exclusions,
-                    overwrite: o.overwrite,
-                    existing: o.existing,
-                    max_gap: o.max_gap.unwrap_or(RestoreOptions::default().max_gap),
-                }
-            }
+            Some(text) => from_json_slice("options_json", text.as_bytes())?,
         };
         let session = RestoreSession::new(vault, snapshot, index, options)?;
-        let creates_json = Value::Array(session.creates().map(create_json).collect());
+        let creates_json = serde_json::to_value(session.creates().collect::<Vec<_>>())
+            .map_err(|e| Error::json("restore creates", &e))?;
         let creates = session.creates().map(CreateC::new).collect();
         let plan = session.plan();
         let mut ranges = Vec::new();
@@ -428,7 +362,7 @@ pub unsafe extern "C" fn cb_restore_session_plan(
         // SAFETY: `out_json` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
         // SAFETY: `session` is as the caller guarantees (see # Safety).
-        *out = json_string(&plan_json(&unsafe { handle(session, "session") }?.plan))?;
+        *out = json_string(&plan_json(&unsafe { handle(session, "session") }?.plan)?)?;
         Ok(())
     })
 }
@@ -617,7 +551,9 @@ pub unsafe extern "C" fn cb_restore_session_finish(
             .take()
             .ok_or_else(|| Failure::State("the restore session has finished".into()))?;
         let report = running.finish();
-        *out = json_string(&report_json(&report)?)?;
+        *out = json_string(
+            &serde_json::to_value(&report).map_err(|e| Error::json("restore report", &e))?,
+        )?;
         Ok(())
     })
 }

@@ -9,8 +9,6 @@ use cloudbackup_core::engine::{
     encrypt_password_for_agent, Id, Index, KdfParams, Snapshot, Vault, VaultSettings,
 };
 use cloudbackup_core::error::from_json_slice;
-use cloudbackup_core::model::wire::encode_hex;
-use serde_json::json;
 
 use crate::ffi::{
     bytes_arg, c_bytes, c_string, free_handle, guard, guard_void, handle, handle_mut, into_handle,
@@ -173,11 +171,9 @@ pub unsafe extern "C" fn cb_vault_info(
         let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
         // SAFETY: `vault` is as the caller guarantees (see # Safety).
         let vault = &unsafe { handle(vault, "vault") }?.vault;
-        *out = json_string(&json!({
-            "vault_id": encode_hex(vault.id()),
-            "settings": vault.settings(),
-            "key_slots": vault.slot_count(),
-        }))?;
+        let info = serde_json::to_value(vault.info())
+            .map_err(|e| cloudbackup_core::Error::json("vault info", &e))?;
+        *out = json_string(&info)?;
         Ok(())
     })
 }

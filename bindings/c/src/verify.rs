@@ -4,12 +4,11 @@ use std::ffi::c_char;
 use std::ptr;
 
 use cloudbackup_core::engine::verify::{verify_plan, Verifier, VerifyReport};
-use cloudbackup_core::ErrorCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::ffi::{
     bytes_arg, free_handle, guard, guard_void, handle, handle_mut, into_handle, json_string,
-    out_arg,
+    out_arg, FfiResult,
 };
 use crate::restore::plan_json;
 use crate::status::cb_status;
@@ -21,22 +20,9 @@ pub struct cb_verifier {
     verifier: Verifier,
 }
 
-fn report_json(report: &VerifyReport) -> Value {
-    let problems: Vec<Value> = report
-        .problems
-        .iter()
-        .map(|(object, e)| {
-            let code: ErrorCode = e.code();
-            json!({"object": object, "code": code.as_str(), "message": e.to_string()})
-        })
-        .collect();
-    json!({
-        "ok": report.is_ok(),
-        "bundles_checked": report.bundles_checked,
-        "blobs_checked": report.blobs_checked,
-        "bytes_checked": report.bytes_checked,
-        "problems": problems,
-    })
+fn report_json(report: &VerifyReport) -> FfiResult<Value> {
+    Ok(serde_json::to_value(report)
+        .map_err(|e| cloudbackup_core::Error::json("verify report", &e))?)
 }
 
 /// The bundles to verify, as a JSON array of `{"bundle": "<64 hex>",
@@ -61,7 +47,7 @@ pub unsafe extern "C" fn cb_verify_plan(
         let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
         // SAFETY: `index` is as the caller guarantees (see # Safety).
         let index = &unsafe { handle(index, "index") }?.index;
-        *out = json_string(&plan_json(&verify_plan(index, fraction, seed)?))?;
+        *out = json_string(&plan_json(&verify_plan(index, fraction, seed)?)?)?;
         Ok(())
     })
 }
@@ -164,7 +150,7 @@ pub unsafe extern "C" fn cb_verifier_report(
         let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
         // SAFETY: `verifier` is as the caller guarantees (see # Safety).
         let verifier = unsafe { handle(verifier, "verifier") }?;
-        *out = json_string(&report_json(verifier.verifier.report()))?;
+        *out = json_string(&report_json(verifier.verifier.report())?)?;
         Ok(())
     })
 }

@@ -31,5 +31,5 @@ pub use restore::{
     filter_globs, ByteRange, Create, Fetch, RestoreOptions, RestoreReport, RestoreSession, Write,
 };
 pub use snapshot::{BackupCounters, Entry, EntryKind, Snapshot};
-pub use vault::{Vault, VaultSettings};
+pub use vault::{Vault, VaultInfo, VaultSettings};
 pub use verify::{verify_plan, Verifier, VerifyReport};

@@ -39,6 +39,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use serde::{Deserialize, Serialize};
 
 use super::blob::open_blob;
 use super::bundle::bundle_name;
@@ -57,8 +58,12 @@ pub const DEFAULT_MAX_GAP: u64 = 256 * 1024;
 /// The `reason` of a restore's error report.
 pub const ERRORS_REASON: &str = "unable_to_process_some_files";
 
-/// What to restore and how.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What to restore and how. As JSON (what the bindings take), every
+/// member is optional and unknown members are refused:
+/// `{"inclusions": [globs], "exclusions": [globs], "overwrite": bool,
+/// "existing": [paths], "max_gap": bytes}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RestoreOptions {
     /// Glob patterns of the paths to restore (see the module docs); empty
     /// means every path.
@@ -183,8 +188,8 @@ impl Selector {
     }
 }
 
-/// A byte range of a stored object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A byte range of a stored object; JSON `{"offset", "length"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ByteRange {
     /// First byte.
     pub offset: u64,
@@ -192,8 +197,9 @@ pub struct ByteRange {
     pub length: u64,
 }
 
-/// What to fetch from one bundle.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What to fetch from one bundle; JSON `{"bundle": "<64 hex>", "ranges":
+/// [...]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fetch {
     /// The bundle.
     pub bundle: Id,
@@ -209,8 +215,12 @@ impl Fetch {
 }
 
 /// Something the host creates before (or while) content arrives. Apply
-/// modes and times after the last write of a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// modes and times after the last write of a file. JSON:
+/// `{"kind": "dir", "path", "mode", "mtime"}`,
+/// `{"kind": "file", "path", "size", "mode", "mtime"}`,
+/// `{"kind": "symlink", "path", "target", "mtime"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Create {
     /// A directory.
     Dir {
@@ -266,8 +276,10 @@ pub struct Write {
     pub data: Vec<u8>,
 }
 
-/// What a finished restore did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a finished restore did. JSON: `{"files_restored",
+/// "bytes_restored", "files_skipped", "errors"}` (`errors` null or the
+/// `/errors` patch value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RestoreReport {
     /// Files and symlinks restored completely.
     pub files_restored: u64,

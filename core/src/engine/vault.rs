@@ -247,6 +247,27 @@ impl Vault {
     pub fn slot_count(&self) -> usize {
         self.slots.len()
     }
+
+    /// What the vault is, without secrets (what the bindings show).
+    pub fn info(&self) -> VaultInfo {
+        VaultInfo {
+            vault_id: crate::model::wire::encode_hex(&self.vault_id),
+            settings: self.settings,
+            key_slots: self.slot_count(),
+        }
+    }
+}
+
+/// A vault's public description; JSON `{"vault_id": "<32 hex digits>",
+/// "settings": {...}, "key_slots": <count>}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VaultInfo {
+    /// The vault's id, hex.
+    pub vault_id: String,
+    /// Its settings.
+    pub settings: VaultSettings,
+    /// Number of key slots (passwords that open it).
+    pub key_slots: usize,
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@
 
 use std::collections::HashMap;
 
+use serde::ser::{Serialize, SerializeMap, SerializeStruct, Serializer};
+
 use super::blob::open_blob;
 use super::bundle::{bundle_name, check_bundle};
 use super::crypto::{hash, Id};
@@ -66,6 +68,32 @@ pub struct VerifyReport {
     pub bytes_checked: u64,
     /// Every problem: the object it concerns and the typed error.
     pub problems: Vec<(String, Error)>,
+}
+
+/// JSON: `{"ok", "bundles_checked", "blobs_checked", "bytes_checked",
+/// "problems": [{"object", "code", "message"}]}`, `code` being
+/// [`crate::ErrorCode::as_str`] of the problem's error.
+impl Serialize for VerifyReport {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        struct Problem<'a>(&'a str, &'a Error);
+        impl Serialize for Problem<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(3))?;
+                m.serialize_entry("object", self.0)?;
+                m.serialize_entry("code", self.1.code().as_str())?;
+                m.serialize_entry("message", &self.1.to_string())?;
+                m.end()
+            }
+        }
+        let problems: Vec<Problem<'_>> = self.problems.iter().map(|(o, e)| Problem(o, e)).collect();
+        let mut st = s.serialize_struct("VerifyReport", 5)?;
+        st.serialize_field("ok", &self.is_ok())?;
+        st.serialize_field("bundles_checked", &self.bundles_checked)?;
+        st.serialize_field("blobs_checked", &self.blobs_checked)?;
+        st.serialize_field("bytes_checked", &self.bytes_checked)?;
+        st.serialize_field("problems", &problems)?;
+        st.end()
+    }
 }
 
 impl VerifyReport {

@@ -1,0 +1,91 @@
+//! The JSON shapes every binding hands to its host (C strings, Python
+//! dicts, JS objects) come from the core's serde impls; these pin them.
+
+use cloudbackup_core::engine::{ByteRange, Create, Fetch, RestoreOptions, VerifyReport};
+use cloudbackup_core::{Error, ErrorCode};
+use serde_json::json;
+
+#[test]
+fn creates_are_tagged_by_kind() {
+    let file = Create::File {
+        path: "/a".into(),
+        size: 3,
+        mode: 0o644,
+        mtime: 7,
+    };
+    assert_eq!(
+        serde_json::to_value(&file).unwrap(),
+        json!({"kind": "file", "path": "/a", "size": 3, "mode": 420, "mtime": 7})
+    );
+    let link = Create::Symlink {
+        path: "/l".into(),
+        target: "a".into(),
+        mtime: 1,
+    };
+    assert_eq!(
+        serde_json::to_value(&link).unwrap(),
+        json!({"kind": "symlink", "path": "/l", "target": "a", "mtime": 1})
+    );
+    let dir: Create =
+        serde_json::from_value(json!({"kind": "dir", "path": "/d", "mode": 493, "mtime": 2}))
+            .unwrap();
+    assert_eq!(dir.path(), "/d");
+}
+
+#[test]
+fn fetches_name_the_bundle_in_hex() {
+    let id = cloudbackup_core::engine::Id::parse(&"ab".repeat(32)).unwrap();
+    let fetch = Fetch {
+        bundle: id,
+        ranges: vec![ByteRange {
+            offset: 5,
+            length: 9,
+        }],
+    };
+    assert_eq!(
+        serde_json::to_value(&fetch).unwrap(),
+        json!({"bundle": "ab".repeat(32), "ranges": [{"offset": 5, "length": 9}]})
+    );
+}
+
+#[test]
+fn restore_options_default_every_member_and_refuse_unknown_ones() {
+    let o: RestoreOptions = serde_json::from_value(json!({})).unwrap();
+    assert_eq!(o, RestoreOptions::default());
+    let o: RestoreOptions =
+        serde_json::from_value(json!({"overwrite": true, "inclusions": ["/a/**"]})).unwrap();
+    assert!(o.overwrite);
+    assert_eq!(o.max_gap, RestoreOptions::default().max_gap);
+    let e = serde_json::from_value::<RestoreOptions>(json!({"overwrite_files": true}))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("overwrite_files"), "{e}");
+}
+
+#[test]
+fn verify_reports_carry_ok_and_typed_problems() {
+    let report = VerifyReport {
+        bundles_checked: 2,
+        blobs_checked: 5,
+        bytes_checked: 100,
+        problems: vec![(
+            "bundle x".into(),
+            Error::NotFound {
+                what: "bundle".into(),
+                id: "x".into(),
+            },
+        )],
+    };
+    let v = serde_json::to_value(&report).unwrap();
+    assert_eq!(v["ok"], json!(false));
+    assert_eq!(v["bundles_checked"], json!(2));
+    assert_eq!(v["problems"][0]["object"], json!("bundle x"));
+    assert_eq!(
+        v["problems"][0]["code"],
+        json!(ErrorCode::NotFound.as_str())
+    );
+    assert!(v["problems"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("bundle"));
+}
