@@ -198,6 +198,81 @@ impl Error {
         }
     }
 
+    /// The error's fields as a JSON object, for bindings that attach
+    /// structured details to their exceptions (Python attributes, a JS
+    /// `details` object): the same names in every binding.
+    ///
+    /// | code | members |
+    /// |---|---|
+    /// | `invalid_json` | `what`, `message` |
+    /// | `invalid_value` | `field`, `reason` |
+    /// | `invalid_argument` | `name`, `reason` |
+    /// | `api` | `operation`, `status`, `kind`, `message`, `retry_after` (seconds or an HTTP date, or null) |
+    /// | `unexpected_response` | `operation`, `status` |
+    /// | `transition` | `resource`, `from`, `to`, `actor`, `rejection`, `conflict` |
+    /// | `patch_rejected` | `index`, `path`, `reason` |
+    /// | `patch_conflict` | `state`, `message` |
+    /// | `patch_forbidden` | `message` |
+    /// | `wrong_password` | (none) |
+    /// | `corrupt` | `object`, `reason` |
+    /// | `foreign_vault` | `object` |
+    /// | `unsupported_version` | `object`, `found`, `supported` |
+    /// | `not_found` | `what`, `id` |
+    pub fn details(&self) -> serde_json::Value {
+        use crate::api::RetryAfter;
+        use crate::lifecycle::Rejection;
+        use serde_json::json;
+        match self {
+            Error::InvalidJson { what, message } => json!({"what": what, "message": message}),
+            Error::InvalidValue { field, reason } => json!({"field": field, "reason": reason}),
+            Error::InvalidArgument { name, reason } => json!({"name": name, "reason": reason}),
+            Error::Api(e) => json!({
+                "operation": e.operation,
+                "status": e.status,
+                "kind": e.kind.as_str(),
+                "message": e.message,
+                "retry_after": match &e.retry_after {
+                    Some(RetryAfter::Seconds(n)) => json!(n),
+                    Some(RetryAfter::Date(d)) => json!(d),
+                    None => serde_json::Value::Null,
+                },
+            }),
+            Error::UnexpectedResponse { operation, status } => {
+                json!({"operation": operation, "status": status})
+            }
+            Error::Transition(e) => json!({
+                "resource": e.resource.as_str(),
+                "from": e.from,
+                "to": e.to,
+                "actor": e.actor.as_str(),
+                "rejection": match e.rejection {
+                    Rejection::Terminal => "terminal",
+                    Rejection::Backward => "backward",
+                    Rejection::StopPending => "stop_pending",
+                    Rejection::NotStarted => "not_started",
+                    Rejection::NotPermitted => "not_permitted",
+                },
+                "conflict": e.is_conflict(),
+            }),
+            Error::PatchRejected {
+                index,
+                path,
+                reason,
+            } => json!({"index": index, "path": path, "reason": reason}),
+            Error::PatchConflict { state, message } => json!({"state": state, "message": message}),
+            Error::PatchForbidden { message } => json!({"message": message}),
+            Error::WrongPassword => json!({}),
+            Error::Corrupt { object, reason } => json!({"object": object, "reason": reason}),
+            Error::ForeignVault { object } => json!({"object": object}),
+            Error::UnsupportedVersion {
+                object,
+                found,
+                supported,
+            } => json!({"object": object, "found": found, "supported": supported}),
+            Error::NotFound { what, id } => json!({"what": what, "id": id}),
+        }
+    }
+
     /// Wraps a serde_json error met while parsing `what`.
     pub fn json(what: impl Into<String>, err: &serde_json::Error) -> Self {
         Error::InvalidJson {

@@ -89,3 +89,24 @@ fn verify_reports_carry_ok_and_typed_problems() {
         .unwrap()
         .contains("bundle"));
 }
+
+#[test]
+fn error_details_name_the_variant_fields() {
+    let e = Error::PatchRejected {
+        index: Some(1),
+        path: Some("/state".into()),
+        reason: "nope".into(),
+    };
+    assert_eq!(
+        e.details(),
+        json!({"index": 1, "path": "/state", "reason": "nope"})
+    );
+    assert_eq!(Error::WrongPassword.details(), json!({}));
+    let t =
+        cloudbackup_core::dynamic::transition_by_name("restore", "completed", "queued", "agent")
+            .unwrap_err();
+    let d = t.details();
+    assert_eq!(d["from"], json!("completed"));
+    assert_eq!(d["rejection"], json!("terminal"));
+    assert_eq!(d["conflict"], json!(true));
+}
