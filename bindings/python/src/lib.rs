@@ -1,0 +1,41 @@
+//! # cloudbackup._native
+//!
+//! The private native module of the `cloudbackup` Python package, built by
+//! maturin (python/pyproject.toml). The package's Python code wraps it; users
+//! import `cloudbackup`, never this module.
+//!
+//! The binding holds no domain logic: it converts Python values to the
+//! core's types and back, and maps the core's one error type once (in
+//! [`error`]) onto the exception hierarchy of `cloudbackup.errors`.
+//!
+//! Conventions:
+//! - JSON crosses the boundary as `str`; the Python package turns it into
+//!   dicts and lists (and dicts back into JSON).
+//! - Bytes arguments take any bytes-like object ([`input::BytesIn`]):
+//!   `bytes` without a copy, others (bytearray, memoryview, ...) with one.
+//! - Heavy calls (key derivation, backup writes, restore feeds, verifying)
+//!   release the GIL while the core works.
+//! - Handles (`Vault`, `Index`, `Snapshot`, sessions) are thread-safe: each
+//!   guards its state with a mutex.
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod backup;
+pub mod error;
+pub mod input;
+pub mod restore;
+pub mod vault;
+
+use pyo3::prelude::*;
+
+/// The module `cloudbackup._native`.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("FORMAT_VERSION", cloudbackup_core::engine::FORMAT_VERSION)?;
+    api::register(m)?;
+    vault::register(m)?;
+    backup::register(m)?;
+    restore::register(m)?;
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! Restore sessions: the plan (what to create, which bundle ranges to
+//! fetch), feeding fetched bytes, the verified writes, the final report.
+
+use std::sync::Mutex;
+
+use cloudbackup_core::engine::{RestoreOptions, RestoreSession};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::error::{poisoned, to_json, Failure, PyResultCb};
+use crate::input::{bytes_in, opt_json};
+use crate::vault::{id_arg, NativeIndex, NativeSnapshot, NativeVault};
+
+/// A verified write: `(path, offset, bytes)`.
+type WriteOut<'py> = (String, u64, Bound<'py, PyBytes>);
+
+/// A restore in progress.
+#[pyclass(module = "cloudbackup._native", name = "RestoreSession")]
+pub struct NativeRestoreSession {
+    /// `None` once finished.
+    session: Mutex<Option<RestoreSession>>,
+    /// What to create, as JSON (fixed once planned).
+    creates: String,
+    /// The bundle ranges to fetch, as JSON (fixed once planned).
+    plan: String,
+}
+
+impl NativeRestoreSession {
+    /// Runs `f` on the running session with the GIL released.
+    fn with_running<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut RestoreSession) -> PyResultCb<T> + Send,
+    ) -> PyResultCb<T> {
+        py.detach(|| {
+            let mut session = self.session.lock().map_err(|_| poisoned())?;
+            let running = session
+                .as_mut()
+                .ok_or_else(|| Failure::State("the restore session has finished".into()))?;
+            f(running)
+        })
+    }
+}
+
+#[pymethods]
+impl NativeRestoreSession {
+    /// Plans the restore of `snapshot` (opened from `vault`) using `index`.
+    /// `options_json` (`None`: everything, overwrite nothing) is
+    /// `{"inclusions", "exclusions", "overwrite", "existing", "max_gap"}`.
+    #[new]
+    #[pyo3(signature = (vault, snapshot, index, options_json=None))]
+    fn new(
+        py: Python<'_>,
+        vault: &NativeVault,
+        snapshot: &NativeSnapshot,
+        index: &NativeIndex,
+        options_json: Option<&str>,
+    ) -> PyResultCb<Self> {
+        let vault = vault.get()?;
+        let index = index.get()?;
+        let options: RestoreOptions = opt_json(options_json, "options_json")?;
+        let snap = &snapshot.snapshot;
+        let (session, creates, plan) = py.detach(|| -> PyResultCb<_> {
+            let session = RestoreSession::new(&vault, snap, &index, options)?;
+            let creates = to_json("restore creates", &session.creates().collect::<Vec<_>>())?;
+            let plan = to_json("restore plan", &session.plan())?;
+            Ok((session, creates, plan))
+        })?;
+        Ok(NativeRestoreSession {
+            session: Mutex::new(Some(session)),
+            creates,
+            plan,
+        })
+    }
+
+    /// What to create, as a JSON array in snapshot order (`{"kind": "dir"|
+    /// "file"|"symlink", "path", ...}`).
+    fn creates(&self) -> &str {
+        &self.creates
+    }
+
+    /// The bundle ranges to fetch, as JSON `[{"bundle", "ranges":
+    /// [{"offset", "length"}...]}...]`.
+    fn plan(&self) -> &str {
+        &self.plan
+    }
+
+    /// Feeds the fetched bytes (bytes-like) of the planned range at
+    /// `offset` of bundle `bundle_id`; returns the verified writes
+    /// `(path, offset, bytes)`. Releases the GIL while blobs are
+    /// authenticated, decrypted and decompressed.
+    fn feed<'py>(
+        &self,
+        py: Python<'py>,
+        bundle_id: &str,
+        offset: u64,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResultCb<Vec<WriteOut<'py>>> {
+        let id = id_arg(bundle_id)?;
+        let data = bytes_in(data, "data")?;
+        let bytes = data.as_slice();
+        let writes = self.with_running(py, |s| Ok(s.feed(&id, offset, bytes)?))?;
+        Ok(writes
+            .into_iter()
+            .map(|w| (w.path, w.offset, PyBytes::new(py, &w.data)))
+            .collect())
+    }
+
+    /// Tells the session that bundle `bundle_id` cannot be fetched: the
+    /// files needing it fail (`not_found` in the report).
+    fn missing(&self, py: Python<'_>, bundle_id: &str) -> PyResultCb<()> {
+        let id = id_arg(bundle_id)?;
+        self.with_running(py, |s| Ok(s.missing(&id)?))
+    }
+
+    /// Ends the restore and returns its report as JSON:
+    /// `{"files_restored", "bytes_restored", "files_skipped", "errors"}`.
+    fn finish(&self) -> PyResultCb<String> {
+        let running = self
+            .session
+            .lock()
+            .map_err(|_| poisoned())?
+            .take()
+            .ok_or_else(|| Failure::State("the restore session has finished".into()))?;
+        to_json("restore report", &running.finish())
+    }
+}
+
+/// Adds this file's classes to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<NativeRestoreSession>()?;
+    Ok(())
+}

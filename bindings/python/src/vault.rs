@@ -1,0 +1,281 @@
+//! Keys and stored objects: vaults (create, unlock, passwords, config), the
+//! index and snapshots, and the verification of bundles.
+
+use std::sync::{Arc, Mutex};
+
+use cloudbackup_core::engine::{
+    verify_plan, Id, Index, KdfParams, Snapshot, Vault, VaultSettings, Verifier,
+};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::error::{poisoned, to_json, PyResultCb};
+use crate::input::{bytes_in, opt_json};
+
+/// Parses an object id (64 hex digits).
+pub fn id_arg(hex: &str) -> PyResultCb<Id> {
+    Ok(Id::parse(hex)?)
+}
+
+/// An unlocked vault: its keys and settings. Made by `Vault.create` or
+/// `Vault.open`; the keys are wiped when it is dropped.
+#[pyclass(module = "cloudbackup._native", name = "Vault")]
+pub struct NativeVault {
+    /// The vault; locked for password changes.
+    pub vault: Mutex<Vault>,
+}
+
+impl NativeVault {
+    /// A copy of the vault (sessions keep their own).
+    pub fn get(&self) -> PyResultCb<Vault> {
+        Ok(self.vault.lock().map_err(|_| poisoned())?.clone())
+    }
+}
+
+#[pymethods]
+impl NativeVault {
+    /// Creates a new vault protected by `password` (bytes-like);
+    /// `settings_json` / `kdf_json` are JSON text or `None` for defaults.
+    /// Releases the GIL while the key is derived.
+    #[staticmethod]
+    #[pyo3(signature = (password, settings_json=None, kdf_json=None))]
+    fn create(
+        py: Python<'_>,
+        password: &Bound<'_, PyAny>,
+        settings_json: Option<&str>,
+        kdf_json: Option<&str>,
+    ) -> PyResultCb<Self> {
+        let password = bytes_in(password, "password")?;
+        let settings: VaultSettings = opt_json(settings_json, "settings_json")?;
+        let kdf: KdfParams = opt_json(kdf_json, "kdf_json")?;
+        let pw = password.as_slice();
+        let vault = py.detach(|| Vault::create(pw, settings, kdf))?;
+        Ok(NativeVault {
+            vault: Mutex::new(vault),
+        })
+    }
+
+    /// Opens a stored vault config (bytes-like) with `password`.
+    /// Releases the GIL while the key is derived.
+    #[staticmethod]
+    fn open(
+        py: Python<'_>,
+        config: &Bound<'_, PyAny>,
+        password: &Bound<'_, PyAny>,
+    ) -> PyResultCb<Self> {
+        let config = bytes_in(config, "config")?;
+        let password = bytes_in(password, "password")?;
+        let (c, pw) = (config.as_slice(), password.as_slice());
+        let vault = py.detach(|| Vault::open(c, pw))?;
+        Ok(NativeVault {
+            vault: Mutex::new(vault),
+        })
+    }
+
+    /// The bytes to store as the vault's `config`.
+    fn config<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyBytes>> {
+        let bytes = self.vault.lock().map_err(|_| poisoned())?.config_bytes()?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// What the vault is, as JSON: `{"vault_id", "settings", "key_slots"}`.
+    fn info(&self) -> PyResultCb<String> {
+        to_json(
+            "vault info",
+            &self.vault.lock().map_err(|_| poisoned())?.info(),
+        )
+    }
+
+    /// Adds a key slot for another password. Store `config()` afterwards.
+    #[pyo3(signature = (password, kdf_json=None))]
+    fn add_password(
+        &self,
+        py: Python<'_>,
+        password: &Bound<'_, PyAny>,
+        kdf_json: Option<&str>,
+    ) -> PyResultCb<()> {
+        let password = bytes_in(password, "password")?;
+        let kdf: KdfParams = opt_json(kdf_json, "kdf_json")?;
+        let pw = password.as_slice();
+        py.detach(|| -> PyResultCb<()> {
+            let mut vault = self.vault.lock().map_err(|_| poisoned())?;
+            Ok(vault.add_password(pw, kdf)?)
+        })
+    }
+
+    /// Removes the key slot that `password` opens.
+    fn remove_password(&self, py: Python<'_>, password: &Bound<'_, PyAny>) -> PyResultCb<()> {
+        let password = bytes_in(password, "password")?;
+        let pw = password.as_slice();
+        py.detach(|| -> PyResultCb<()> {
+            let mut vault = self.vault.lock().map_err(|_| poisoned())?;
+            Ok(vault.remove_password(pw)?)
+        })
+    }
+
+    /// Rewraps the master key from `old` to `new` (data untouched). Store
+    /// `config()` afterwards.
+    #[pyo3(signature = (old, new, kdf_json=None))]
+    fn change_password(
+        &self,
+        py: Python<'_>,
+        old: &Bound<'_, PyAny>,
+        new: &Bound<'_, PyAny>,
+        kdf_json: Option<&str>,
+    ) -> PyResultCb<()> {
+        let old = bytes_in(old, "old")?;
+        let new = bytes_in(new, "new")?;
+        let kdf: KdfParams = opt_json(kdf_json, "kdf_json")?;
+        let (o, n) = (old.as_slice(), new.as_slice());
+        py.detach(|| -> PyResultCb<()> {
+            let mut vault = self.vault.lock().map_err(|_| poisoned())?;
+            Ok(vault.change_password(o, n, kdf)?)
+        })
+    }
+}
+
+/// The blob index of a vault: every index delta loaded.
+#[pyclass(module = "cloudbackup._native", name = "Index")]
+pub struct NativeIndex {
+    /// Shared with the backup sessions started from it.
+    pub index: Mutex<Arc<Index>>,
+}
+
+impl NativeIndex {
+    /// The index as it is now (sessions keep that one).
+    pub fn get(&self) -> PyResultCb<Arc<Index>> {
+        Ok(Arc::clone(&*self.index.lock().map_err(|_| poisoned())?))
+    }
+}
+
+#[pymethods]
+impl NativeIndex {
+    /// A new, empty index.
+    #[new]
+    fn new() -> Self {
+        NativeIndex {
+            index: Mutex::new(Arc::new(Index::new())),
+        }
+    }
+
+    /// Merges the stored index delta `id` (64 hex digits; `data`
+    /// bytes-like) of `vault`.
+    fn load_delta(
+        &self,
+        py: Python<'_>,
+        vault: &NativeVault,
+        id: &str,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResultCb<()> {
+        let id = id_arg(id)?;
+        let data = bytes_in(data, "data")?;
+        let vault = vault.get()?;
+        let bytes = data.as_slice();
+        py.detach(|| -> PyResultCb<()> {
+            let mut index = self.index.lock().map_err(|_| poisoned())?;
+            Arc::make_mut(&mut index).load_delta(vault.keys(), vault.id(), &id, bytes)?;
+            Ok(())
+        })
+    }
+
+    /// The number of blobs the index knows.
+    fn __len__(&self) -> PyResultCb<usize> {
+        Ok(self.index.lock().map_err(|_| poisoned())?.len())
+    }
+
+    /// The bundles to verify, as JSON `[{"bundle", "ranges": []}...]`: all
+    /// when `fraction` is 1, else a sample chosen by `seed`.
+    #[pyo3(signature = (fraction=1.0, seed=0))]
+    fn verify_plan(&self, fraction: f64, seed: u64) -> PyResultCb<String> {
+        let index = self.get()?;
+        to_json("verify plan", &verify_plan(&index, fraction, seed)?)
+    }
+}
+
+/// A snapshot: the file tree of one backup.
+#[pyclass(module = "cloudbackup._native", name = "Snapshot", frozen)]
+pub struct NativeSnapshot {
+    /// The opened snapshot.
+    pub snapshot: Snapshot,
+}
+
+#[pymethods]
+impl NativeSnapshot {
+    /// Opens the stored snapshot `id` (64 hex digits; `data` bytes-like) of
+    /// `vault`.
+    #[staticmethod]
+    fn open(
+        py: Python<'_>,
+        vault: &NativeVault,
+        id: &str,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResultCb<Self> {
+        let id = id_arg(id)?;
+        let data = bytes_in(data, "data")?;
+        let vault = vault.get()?;
+        let bytes = data.as_slice();
+        let snapshot = py.detach(|| Snapshot::open(vault.keys(), vault.id(), &id, bytes))?;
+        Ok(NativeSnapshot { snapshot })
+    }
+
+    /// The snapshot as JSON: `{"version", "time", "hostname",
+    /// "backup_configuration_id", "counters", "entries"}`.
+    fn json(&self) -> PyResultCb<String> {
+        to_json("snapshot", &self.snapshot)
+    }
+}
+
+/// Verifies bundles against the index.
+#[pyclass(module = "cloudbackup._native", name = "Verifier")]
+pub struct NativeVerifier {
+    verifier: Mutex<Verifier>,
+}
+
+#[pymethods]
+impl NativeVerifier {
+    /// A verifier of `vault`'s bundles against `index`.
+    #[new]
+    fn new(vault: &NativeVault, index: &NativeIndex) -> PyResultCb<Self> {
+        let vault = vault.get()?;
+        let index = index.get()?;
+        Ok(NativeVerifier {
+            verifier: Mutex::new(Verifier::new(&vault, &index)),
+        })
+    }
+
+    /// Checks the whole bundle `bundle_id` (`data` bytes-like). Every
+    /// problem goes into the report; the first is also raised. Releases the
+    /// GIL.
+    fn feed(&self, py: Python<'_>, bundle_id: &str, data: &Bound<'_, PyAny>) -> PyResultCb<()> {
+        let id = id_arg(bundle_id)?;
+        let data = bytes_in(data, "data")?;
+        let bytes = data.as_slice();
+        py.detach(|| -> PyResultCb<()> {
+            let mut v = self.verifier.lock().map_err(|_| poisoned())?;
+            Ok(v.feed(&id, bytes)?)
+        })
+    }
+
+    /// Records that bundle `bundle_id` cannot be fetched.
+    fn missing(&self, bundle_id: &str) -> PyResultCb<()> {
+        let id = id_arg(bundle_id)?;
+        self.verifier.lock().map_err(|_| poisoned())?.missing(&id);
+        Ok(())
+    }
+
+    /// The report so far, as JSON: `{"ok", "bundles_checked",
+    /// "blobs_checked", "bytes_checked", "problems"}`.
+    fn report(&self) -> PyResultCb<String> {
+        let v = self.verifier.lock().map_err(|_| poisoned())?;
+        to_json("verify report", v.report())
+    }
+}
+
+/// Adds this file's classes to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<NativeVault>()?;
+    m.add_class::<NativeIndex>()?;
+    m.add_class::<NativeSnapshot>()?;
+    m.add_class::<NativeVerifier>()?;
+    Ok(())
+}

@@ -1,0 +1,96 @@
+"""cloudbackup: the Cloud Backup core for Python.
+
+One native module (``cloudbackup._native``, built from the Rust core) with
+Pythonic wrappers:
+
+- :mod:`cloudbackup.core`: models to/from dicts and JSON, request builders
+  and response parsers, lifecycle rules and allowed actions, JSON Patch
+  validation, ``encrypt_password_for_agent``;
+- :mod:`cloudbackup.engine`: vaults and keys, backup, restore and verify
+  sessions (sans-IO);
+- :mod:`cloudbackup.store`: a vault in a local directory;
+- :mod:`cloudbackup.errors`: one exception hierarchy rooted at :class:`Error`;
+- the ``cloudbackup`` command line tool (:mod:`cloudbackup.cli`).
+"""
+
+from __future__ import annotations
+
+from . import _native
+from .core import (
+    allowed_actions,
+    allowed_targets,
+    build_request,
+    encrypt_password_for_agent,
+    filter_globs,
+    model_json,
+    model_types,
+    operations,
+    parse_model,
+    parse_response,
+    transition,
+    validate_patch,
+)
+from .engine import BackupSession, Index, RestoreSession, Snapshot, Vault, Verifier
+from .errors import (
+    ApiError,
+    Conflict,
+    Error,
+    Forbidden,
+    ForeignVault,
+    IntegrityError,
+    InvalidArgument,
+    InvalidJson,
+    InvalidState,
+    InvalidTransition,
+    InvalidValue,
+    NotFound,
+    PatchRejected,
+    UnexpectedResponse,
+    UnsupportedVersion,
+    WrongPassword,
+)
+from .store import LocalVault
+
+__version__: str = _native.__version__
+#: The vault format version this build writes and reads.
+FORMAT_VERSION: int = _native.FORMAT_VERSION
+
+__all__ = [
+    "__version__",
+    "FORMAT_VERSION",
+    "allowed_actions",
+    "allowed_targets",
+    "build_request",
+    "encrypt_password_for_agent",
+    "filter_globs",
+    "model_json",
+    "model_types",
+    "operations",
+    "parse_model",
+    "parse_response",
+    "transition",
+    "validate_patch",
+    "BackupSession",
+    "Index",
+    "RestoreSession",
+    "Snapshot",
+    "Vault",
+    "Verifier",
+    "LocalVault",
+    "Error",
+    "ApiError",
+    "Conflict",
+    "Forbidden",
+    "ForeignVault",
+    "IntegrityError",
+    "InvalidArgument",
+    "InvalidJson",
+    "InvalidState",
+    "InvalidTransition",
+    "InvalidValue",
+    "NotFound",
+    "PatchRejected",
+    "UnexpectedResponse",
+    "UnsupportedVersion",
+    "WrongPassword",
+]

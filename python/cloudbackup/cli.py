@@ -1,0 +1,323 @@
+"""The ``cloudbackup`` command line tool: back directories up into a local
+vault directory and restore them, with the core's engine.
+
+The password comes from ``--password-file FILE``, else the environment
+variable ``CLOUDBACKUP_PASSWORD``, else a prompt (never echoed). ``--json``
+prints one JSON object for scripts. Exit status: 0 success, 1 a failure the
+core reported (or a verify/restore with problems), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from . import __version__
+from .core import encrypt_password_for_agent
+from .errors import Error
+from .store import LocalVault
+
+PASSWORD_ENV = "CLOUDBACKUP_PASSWORD"
+NEW_PASSWORD_ENV = "CLOUDBACKUP_NEW_PASSWORD"
+
+
+def _read_password(args: argparse.Namespace, *, confirm: bool = False) -> str:
+    """The vault password: file, environment, or prompt (not echoed)."""
+    if args.password_file:
+        with open(args.password_file, "r", encoding="utf-8") as f:
+            return f.read().rstrip("\r\n")
+    env = os.environ.get(PASSWORD_ENV)
+    if env:
+        return env
+    return _prompt("Vault password: ", confirm)
+
+
+def _prompt(label: str, confirm: bool) -> str:
+    password = getpass.getpass(label)
+    if confirm and getpass.getpass("Repeat it: ") != password:
+        raise SystemExit("cloudbackup: the passwords differ")
+    if not password:
+        raise SystemExit("cloudbackup: empty password")
+    return password
+
+
+def _kdf() -> Optional[Dict[str, Any]]:
+    """Key-derivation parameters from ``CLOUDBACKUP_KDF`` (JSON), as the C
+    agent reads them (tests use cheap ones)."""
+    text = os.environ.get("CLOUDBACKUP_KDF")
+    return None if not text else dict(json.loads(text))
+
+
+def _settings() -> Optional[Dict[str, Any]]:
+    """Vault settings from ``CLOUDBACKUP_SETTINGS`` (JSON), as the C agent."""
+    text = os.environ.get("CLOUDBACKUP_SETTINGS")
+    return None if not text else dict(json.loads(text))
+
+
+class _Bar:
+    """A rich progress bar over a byte total (silent with ``--json`` or
+    when stderr is not a terminal)."""
+
+    def __init__(self, enabled: bool, label: str, total: Optional[int]) -> None:
+        self.progress: Any = None
+        if enabled and sys.stderr.isatty():
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TransferSpeedColumn,
+            )
+            from rich.console import Console
+
+            self.progress = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task(label, total=total)
+
+    def advance(self, n: int) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, advance=n)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _tree_size(root: str) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            p = os.path.join(dirpath, name)
+            if os.path.isfile(p) and not os.path.islink(p):
+                total += os.path.getsize(p)
+    return total
+
+
+def _emit(args: argparse.Namespace, data: Dict[str, Any], lines: List[str]) -> None:
+    if args.json:
+        print(json.dumps(data, sort_keys=True))
+    else:
+        for line in lines:
+            print(line)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    password = _read_password(args, confirm=True)
+    lv = LocalVault.init(args.vault, password, _settings(), _kdf())
+    del password
+    info = lv.vault.info()
+    _emit(args, {"vault": args.vault, **info}, [f"created vault {args.vault} ({info['vault_id']})"])
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    lv = LocalVault.open_or_init(args.vault, password, _settings(), _kdf())
+    del password
+    bar = _Bar(not args.json, "backup", _tree_size(args.source))
+    started = time.monotonic()
+    try:
+        r = lv.backup(args.source, threads=args.threads, progress=bar.advance)
+    finally:
+        bar.close()
+    seconds = time.monotonic() - started
+    c = r.counters
+    mbps = c["bytes_searched"] / 1e6 / seconds if seconds > 0 else 0.0
+    data = {
+        "snapshot": r.snapshot_id,
+        "counters": c,
+        "files": r.files,
+        "dirs": r.dirs,
+        "symlinks": r.symlinks,
+        "skipped": r.skipped,
+        "new_bundles": r.bundles,
+        "stored_bytes": r.stored_bytes,
+        "seconds": round(seconds, 3),
+        "mb_per_s": round(mbps, 1),
+    }
+    _emit(
+        args,
+        data,
+        [
+            f"snapshot {r.snapshot_id}",
+            f"{r.files} files, {r.dirs} dirs, {r.symlinks} symlinks ({r.skipped} skipped); "
+            f"{c['bytes_searched']} bytes read, {c['bytes_backed_up']} new, "
+            f"{r.stored_bytes} stored in {r.bundles} new bundles; {mbps:.1f} MB/s",
+        ],
+    )
+    return 0
+
+
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    lv = LocalVault.open(args.vault, password)
+    del password
+    snaps = lv.snapshots()
+    rows = [
+        {
+            "id": s.id,
+            "time": s.time,
+            "hostname": s.data.get("hostname"),
+            "entries": len(s.entries),
+            "counters": s.counters,
+        }
+        for s in snaps
+    ]
+    lines = [
+        f"{r['id'][:16]}  {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(r['time']))}  "
+        f"{r['entries']} entries  {r['counters']['bytes_searched']} bytes"
+        for r in rows
+    ]
+    if args.json:
+        print(json.dumps({"snapshots": rows}, sort_keys=True))
+    else:
+        print("\n".join(lines) if lines else "no snapshots")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    lv = LocalVault.open(args.vault, password)
+    del password
+    snap = lv.snapshot(args.snapshot)
+    total = sum(int(e.get("size", 0)) for e in snap.entries)
+    bar = _Bar(not args.json, "restore", total)
+    try:
+        r = lv.restore(
+            snap.id,
+            args.dest,
+            include=args.include,
+            exclude=args.exclude,
+            overwrite=args.overwrite,
+            progress=bar.advance,
+        )
+    finally:
+        bar.close()
+    rep = r.report
+    data = {"snapshot": r.snapshot_id, "report": rep, "bytes_written": r.bytes_written}
+    lines = [
+        f"restored snapshot {r.snapshot_id[:16]} into {args.dest}: "
+        f"{rep['files_restored']} files, {rep['bytes_restored']} bytes, "
+        f"{rep['files_skipped']} skipped"
+    ]
+    if rep.get("errors"):
+        lines.append(f"errors: {json.dumps(rep['errors'])}")
+    _emit(args, data, lines)
+    return 1 if rep.get("errors") else 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    lv = LocalVault.open(args.vault, password)
+    del password
+    bar = _Bar(not args.json, "verify", None)
+    try:
+        rep = lv.verify(args.sample, progress=bar.advance)
+    finally:
+        bar.close()
+    lines = [
+        f"verify: {'ok' if rep['ok'] else 'PROBLEMS'}: {rep['bundles_checked']} bundles, "
+        f"{rep['blobs_checked']} blobs, {rep['bytes_checked']} bytes checked"
+    ]
+    lines += [f"  {p['code']}: {p['object']}: {p['message']}" for p in rep["problems"]]
+    _emit(args, rep, lines)
+    return 0 if rep["ok"] else 1
+
+
+def cmd_passwd(args: argparse.Namespace) -> int:
+    old = _read_password(args)
+    lv = LocalVault.open(args.vault, old)
+    new = os.environ.get(NEW_PASSWORD_ENV) or _prompt("New password: ", True)
+    lv.vault.change_password(old, new, _kdf())
+    del old, new
+    lv.save_config()
+    _emit(args, {"vault": args.vault, "changed": True}, [f"password of {args.vault} changed"])
+    return 0
+
+
+def cmd_encrypt_password(args: argparse.Namespace) -> int:
+    passphrase = _read_password(args)
+    hexed = encrypt_password_for_agent(args.modulus, args.exponent, passphrase)
+    del passphrase
+    _emit(args, {"encrypted_password_hex": hexed}, [hexed])
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print one JSON object")
+    common.add_argument(
+        "--password-file", metavar="FILE", help=f"read the password from FILE (else ${PASSWORD_ENV}, else a prompt)"
+    )
+    p = argparse.ArgumentParser(prog="cloudbackup", description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--version", action="version", version=f"cloudbackup {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("init", parents=[common], help="create a vault directory")
+    s.add_argument("vault")
+    s.set_defaults(run=cmd_init)
+
+    s = sub.add_parser("backup", parents=[common], help="back SRC up into VAULT (created if needed)")
+    s.add_argument("source", metavar="SRC")
+    s.add_argument("vault", metavar="VAULT")
+    s.add_argument("--threads", type=int, default=2, help="worker threads (default 2)")
+    s.set_defaults(run=cmd_backup)
+
+    s = sub.add_parser("snapshots", parents=[common], help="list the snapshots, oldest first")
+    s.add_argument("vault", metavar="VAULT")
+    s.set_defaults(run=cmd_snapshots)
+
+    s = sub.add_parser("restore", parents=[common], help="restore SNAPSHOT (id, prefix or latest) into DEST")
+    s.add_argument("vault", metavar="VAULT")
+    s.add_argument("snapshot", metavar="SNAPSHOT")
+    s.add_argument("dest", metavar="DEST")
+    s.add_argument("--include", action="append", metavar="GLOB", help="restore only matching paths")
+    s.add_argument("--exclude", action="append", metavar="GLOB", help="skip matching paths")
+    s.add_argument("--overwrite", action="store_true", help="replace existing files")
+    s.set_defaults(run=cmd_restore)
+
+    s = sub.add_parser("verify", parents=[common], help="check the bundles against the index")
+    s.add_argument("vault", metavar="VAULT")
+    s.add_argument("--sample", type=float, default=1.0, metavar="FRACTION", help="check this fraction (0..1)")
+    s.set_defaults(run=cmd_verify)
+
+    s = sub.add_parser("passwd", parents=[common], help=f"change the password (new one: ${NEW_PASSWORD_ENV} or a prompt)")
+    s.add_argument("vault", metavar="VAULT")
+    s.set_defaults(run=cmd_passwd)
+
+    s = sub.add_parser(
+        "encrypt-password", parents=[common], help="encrypt the password for an agent's RSA key (EncryptedPassword)"
+    )
+    s.add_argument("--modulus", required=True, metavar="HEX")
+    s.add_argument("--exponent", required=True, metavar="HEX")
+    s.set_defaults(run=cmd_encrypt_password)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Runs the tool; returns the exit status."""
+    args = _parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except Error as e:
+        if args.json:
+            print(json.dumps({"error": {"code": e.code, "type": type(e).__name__, "message": str(e), "details": e.details}}))
+        print(f"cloudbackup: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"cloudbackup: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,199 @@
+"""Models, operations, lifecycle and JSON Patch rules: the core's by-name
+layer with Python values in and out (dicts, lists, str) instead of JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from . import _native
+
+__all__ = [
+    "JsonInput",
+    "model_types",
+    "parse_model",
+    "model_json",
+    "operations",
+    "build_request",
+    "parse_response",
+    "transition",
+    "allowed_actions",
+    "allowed_targets",
+    "validate_patch",
+    "filter_globs",
+    "encrypt_password_for_agent",
+]
+
+#: JSON given as text, as bytes-like, or as the decoded value (dict, list...).
+JsonInput = Union[str, bytes, bytearray, memoryview, Mapping[str, Any], Sequence[Any]]
+
+
+def _json_bytes(value: JsonInput) -> Union[bytes, bytearray, memoryview]:
+    """JSON text for the native module: bytes-like passes through, str is
+    encoded, other values are serialised."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return json.dumps(value).encode("utf-8")
+
+
+def _json_text(value: Optional[JsonInput]) -> Optional[str]:
+    """Optional JSON text for the native module."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8")
+    return json.dumps(value)
+
+
+def model_types() -> List[str]:
+    """The names of every model type (``"v1.Agent"``, ``"v2.Restore"``...);
+    each also takes a ``[]`` suffix for a list of that type."""
+    return _native.model_types()
+
+
+def parse_model(type_name: str, data: JsonInput) -> Any:
+    """Parses ``data`` as the model type ``type_name`` exactly as the core
+    checks it, and returns its normal form as Python values (unknown members
+    dropped, quirky values kept as they came, absent optionals as ``None``).
+
+    Raises:
+        InvalidArgument: unknown type name.
+        InvalidJson: not JSON, or JSON that does not fit the type (the
+            message names the offending member).
+    """
+    return json.loads(_native.parse_model(type_name, _json_bytes(data)))
+
+
+def model_json(type_name: str, data: JsonInput) -> str:
+    """Like :func:`parse_model`, but returns the normal form as JSON text."""
+    return _native.parse_model(type_name, _json_bytes(data))
+
+
+def operations() -> List[Dict[str, str]]:
+    """Every operation: ``{"name", "method", "path", "summary"}``."""
+    result: List[Dict[str, str]] = json.loads(_native.operations())
+    return result
+
+
+def build_request(
+    operation: str,
+    params: Optional[JsonInput] = None,
+    *,
+    token: str,
+    tenant_id: str,
+) -> Dict[str, Any]:
+    """Builds the request of ``operation`` (e.g. ``"v2.restores.get_restore"``)
+    from its parameters for the account ``token`` / ``tenant_id``:
+    ``{"method", "path", "query", "headers", "body"}``. Send it with any
+    HTTP client.
+
+    Raises:
+        InvalidArgument: unknown operation, unfit parameters, empty token.
+        InvalidJson: parameters given as text that is not JSON.
+    """
+    result: Dict[str, Any] = json.loads(
+        _native.build_request(operation, _json_text(params), token, tenant_id)
+    )
+    return result
+
+
+def parse_response(
+    operation: str,
+    status: int,
+    body: Union[bytes, bytearray, memoryview, str] = b"",
+    *,
+    params: Optional[JsonInput] = None,
+    headers: Optional[Sequence[Tuple[str, str]]] = None,
+) -> Any:
+    """Parses what the service answered to ``operation``: the result as
+    Python values (``None`` for "no content").
+
+    Raises:
+        ApiError: an error status (``status``, ``message``, ``retry_after``).
+        UnexpectedResponse: a status the operation does not define.
+        InvalidJson: a body that is not the JSON expected.
+        InvalidArgument: unknown operation, bad parameters or headers.
+    """
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    headers_json = None if headers is None else json.dumps([list(h) for h in headers])
+    return json.loads(
+        _native.parse_response(operation, _json_text(params), status, headers_json, body)
+    )
+
+
+def transition(resource: str, from_state: str, to_state: str, actor: str) -> Dict[str, Any]:
+    """Whether ``actor`` (``"user"``, ``"agent"``, ``"scheduler"``) may move a
+    ``resource`` (``"restore"``, ``"backup"``, ``"cleanup"``, ``"logfile"``)
+    from ``from_state`` to ``to_state``: ``{"changed": bool, "state": name}``.
+
+    Raises:
+        InvalidTransition: the rules refuse it (``rejection``, ``conflict``).
+        InvalidArgument: an unknown name.
+    """
+    result: Dict[str, Any] = json.loads(
+        _native.transition(resource, from_state, to_state, actor)
+    )
+    return result
+
+
+def allowed_actions(resource: str, state: str) -> List[str]:
+    """The actions (``"start"``, ``"stop"``) a console may offer a user."""
+    return _native.allowed_actions(resource, state)
+
+
+def allowed_targets(resource: str, state: str, actor: str) -> List[str]:
+    """The states ``actor`` may move ``resource`` to from ``state``."""
+    return _native.allowed_targets(resource, state, actor)
+
+
+def validate_patch(
+    endpoint: str,
+    resource: JsonInput,
+    patch: JsonInput,
+    actor: str,
+    vault_empty: Optional[bool] = None,
+) -> Any:
+    """Validates a JSON Patch for the v2 PATCH ``endpoint`` (``"restore"``,
+    ``"backup"``, ``"cleanup"``, ``"configuration"``, ``"agent"``,
+    ``"logfile"``) against the current ``resource``, sent by ``actor``;
+    returns the patched resource. All or nothing.
+
+    Raises:
+        PatchRejected: the service would answer 400 (``index``, ``path``,
+            ``reason``).
+        Conflict: 409 (``state``).
+        Forbidden: 403.
+        InvalidJson: resource or patch not JSON.
+        InvalidArgument: unknown endpoint or actor.
+    """
+    return json.loads(
+        _native.validate_patch(
+            endpoint, _json_bytes(resource), _json_bytes(patch), actor, vault_empty
+        )
+    )
+
+
+def filter_globs(filters: JsonInput) -> List[str]:
+    """Glob patterns equivalent to v2 path filters
+    (``[{"type": "file"|"folder", "path": ...}]``), for restore options."""
+    text = _json_text(filters)
+    assert text is not None
+    return _native.filter_globs(text)
+
+
+def encrypt_password_for_agent(modulus_hex: str, exponent_hex: str, passphrase: str) -> str:
+    """Encrypts ``passphrase`` with an agent's RSA public key (hex as the
+    service sends it), as ``EncryptedPassword`` / ``encrypted_password_hex``
+    expect: PKCS#1 v1.5, lower-case hex.
+
+    Raises:
+        InvalidArgument: hex that is not hex, an empty or too long passphrase.
+        InvalidValue: a key that is no usable RSA key.
+    """
+    return _native.encrypt_password_for_agent(modulus_hex, exponent_hex, passphrase)

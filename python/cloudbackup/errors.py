@@ -1,0 +1,193 @@
+"""The exception hierarchy of :mod:`cloudbackup`.
+
+Every error the core reports is a :class:`Error`. Errors caused by bad
+input also derive from :class:`ValueError`, so ``except ValueError`` keeps
+working for callers who do not know this package. Each exception carries
+the core's stable ``code`` and its structured ``details`` (also set as
+attributes, e.g. ``err.status`` of an :class:`ApiError`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Optional, Type
+
+__all__ = [
+    "Error",
+    "InvalidJson",
+    "InvalidValue",
+    "InvalidArgument",
+    "ApiError",
+    "UnexpectedResponse",
+    "InvalidTransition",
+    "PatchRejected",
+    "Conflict",
+    "Forbidden",
+    "WrongPassword",
+    "IntegrityError",
+    "ForeignVault",
+    "UnsupportedVersion",
+    "NotFound",
+    "InvalidState",
+]
+
+
+class Error(Exception):
+    """Root of every exception this package raises for the core.
+
+    Attributes:
+        code: the core's stable error code (``"invalid_json"``, ...).
+        details: the error's fields, as the core reports them.
+        message: the human-readable message.
+    """
+
+    code: str = "error"
+
+    def __init__(self, message: str, details: Optional[Dict[str, Any]] = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: Dict[str, Any] = dict(details or {})
+        for key, value in self.details.items():
+            if key not in _RESERVED:
+                setattr(self, key, value)
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.message, self.details))
+
+
+class InvalidJson(Error, ValueError):
+    """Bytes that are not JSON, or JSON that does not fit the expected type."""
+
+    code = "invalid_json"
+
+
+class InvalidValue(Error, ValueError):
+    """A value (field, enum name, date, size, hex, id...) outside its domain."""
+
+    code = "invalid_value"
+
+
+class InvalidArgument(Error, ValueError):
+    """An argument that cannot be used (unknown name, empty token, ...)."""
+
+    code = "invalid_argument"
+
+
+class ApiError(Error):
+    """The service answered with an error status (``status``, ``kind``,
+    ``message``, ``retry_after``)."""
+
+    code = "api"
+
+
+class UnexpectedResponse(Error):
+    """The service answered with a status the operation does not define."""
+
+    code = "unexpected_response"
+
+
+class InvalidTransition(Error, ValueError):
+    """A lifecycle transition the rules refuse (``rejection``, ``conflict``)."""
+
+    code = "transition"
+
+
+class PatchRejected(Error, ValueError):
+    """A JSON Patch the endpoint's policy rejects (the service's 400)."""
+
+    code = "patch_rejected"
+
+
+class Conflict(Error, ValueError):
+    """A JSON Patch that conflicts with the resource's state (409, ``state``)."""
+
+    code = "patch_conflict"
+
+
+class Forbidden(Error, ValueError):
+    """A JSON Patch forbidden in the resource's situation (403)."""
+
+    code = "patch_forbidden"
+
+
+class WrongPassword(Error, ValueError):
+    """No key slot of the vault opens with the password."""
+
+    code = "wrong_password"
+
+
+class IntegrityError(Error, ValueError):
+    """A vault object failed authentication, is truncated, or is not the
+    object its id names (``object``, ``reason``): tampering or damage."""
+
+    code = "corrupt"
+
+
+class ForeignVault(IntegrityError):
+    """A vault object written for another vault."""
+
+    code = "foreign_vault"
+
+
+class UnsupportedVersion(Error):
+    """A vault object of a format version this build cannot read."""
+
+    code = "unsupported_version"
+
+
+class NotFound(Error, LookupError):
+    """Something the operation needs is missing (``what``, ``id``)."""
+
+    code = "not_found"
+
+
+class InvalidState(Error, RuntimeError):
+    """A session used after it finished (or before, for what needs that)."""
+
+    code = "invalid_state"
+
+
+# Detail names that would shadow the exception's own attributes: only in
+# ``details`` (e.g. an API error's service message is ``details["message"]``).
+_RESERVED = {"message", "code", "details", "args"}
+
+_BY_CODE: Dict[str, Type[Error]] = {
+    cls.code: cls
+    for cls in (
+        InvalidJson,
+        InvalidValue,
+        InvalidArgument,
+        ApiError,
+        UnexpectedResponse,
+        InvalidTransition,
+        PatchRejected,
+        Conflict,
+        Forbidden,
+        WrongPassword,
+        IntegrityError,
+        ForeignVault,
+        UnsupportedVersion,
+        NotFound,
+        InvalidState,
+    )
+}
+
+
+def error_class(code: str) -> Type[Error]:
+    """The exception class for a core error code (:class:`Error` for a code
+    newer than this package)."""
+    return _BY_CODE.get(code, Error)
+
+
+def _from_core(code: str, message: str, details_json: str) -> Error:
+    """Builds the exception for an error of the native module (called by it)."""
+    try:
+        details = json.loads(details_json)
+    except ValueError:
+        details = {}
+    if not isinstance(details, dict):
+        details = {}
+    err = error_class(code)(message, details)
+    if type(err) is Error:
+        err.code = code
+    return err
