@@ -19,6 +19,7 @@ from . import _native
 from .core import (
     allowed_actions,
     allowed_targets,
+    apply_patch,
     build_request,
     encrypt_password_for_agent,
     filter_globs,
@@ -60,6 +61,7 @@ __all__ = [
     "FORMAT_VERSION",
     "allowed_actions",
     "allowed_targets",
+    "apply_patch",
     "build_request",
     "encrypt_password_for_agent",
     "filter_globs",

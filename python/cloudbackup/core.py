@@ -21,6 +21,7 @@ __all__ = [
     "allowed_actions",
     "allowed_targets",
     "validate_patch",
+    "apply_patch",
     "filter_globs",
     "encrypt_password_for_agent",
 ]
@@ -177,6 +178,17 @@ def validate_patch(
             endpoint, _json_bytes(resource), _json_bytes(patch), actor, vault_empty
         )
     )
+
+
+def apply_patch(document: JsonInput, patch: JsonInput) -> Any:
+    """Applies an RFC 6902 JSON Patch to ``document`` (no endpoint policy),
+    all or nothing; returns the new document.
+
+    Raises:
+        PatchRejected: a malformed patch or an operation that fails.
+        InvalidJson: document or patch not JSON.
+    """
+    return json.loads(_native.apply_patch(_json_bytes(document), _json_bytes(patch)))
 
 
 def filter_globs(filters: JsonInput) -> List[str]:

@@ -315,7 +315,10 @@ class LocalVault:
             path = _safe_join(dest, c["path"])
             if c["kind"] == "dir":
                 os.makedirs(path, exist_ok=True)
-            elif c["kind"] == "symlink":
+                continue
+            # A filtered restore may leave a parent out of the plan.
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if c["kind"] == "symlink":
                 if os.path.lexists(path):
                     os.unlink(path)
                 os.symlink(c["target"], path)

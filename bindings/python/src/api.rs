@@ -125,6 +125,19 @@ fn validate_patch(
     to_json("patched resource", &patched)
 }
 
+/// Applies an RFC 6902 JSON Patch (bytes-like JSON) to a JSON document
+/// (bytes-like) with no endpoint policy, all or nothing; returns the new
+/// document as JSON text.
+#[pyfunction]
+fn apply_patch(document: &Bound<'_, PyAny>, patch: &Bound<'_, PyAny>) -> PyResultCb<String> {
+    let document = bytes_in(document, "document")?;
+    let patch = bytes_in(patch, "patch")?;
+    let mut doc: Value = from_json_slice("document", document.as_slice())?;
+    let patch = cloudbackup_core::patch::parse_patch(patch.as_slice())?;
+    cloudbackup_core::patch::apply_patch(&mut doc, &patch)?;
+    to_json("patched document", &doc)
+}
+
 /// Glob patterns equivalent to v2 path filters (`filters_json`: a JSON
 /// array of `{"type": "file"|"folder", "path"}`).
 #[pyfunction]
@@ -187,6 +200,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(allowed_actions, m)?)?;
     m.add_function(wrap_pyfunction!(allowed_targets, m)?)?;
     m.add_function(wrap_pyfunction!(validate_patch, m)?)?;
+    m.add_function(wrap_pyfunction!(apply_patch, m)?)?;
     m.add_function(wrap_pyfunction!(filter_globs, m)?)?;
     m.add_function(wrap_pyfunction!(encrypt_password_for_agent, m)?)?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;

@@ -1,0 +1,157 @@
+"""The ``cloudbackup`` command, run for real in a subprocess on temporary
+directories."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Dict
+
+from conftest import DATA, GOLDEN, run_cli
+
+
+def make_tree(root: Path) -> None:
+    (root / "docs" / "deep").mkdir(parents=True)
+    (root / "docs" / "a.txt").write_text("alpha\n")
+    (root / "docs" / "deep" / "b.log").write_bytes(os.urandom(200_000))
+    (root / "big.bin").write_bytes(os.urandom(1_500_000))
+    (root / "copy.bin").write_bytes((root / "big.bin").read_bytes())
+    (root / "empty").write_bytes(b"")
+    os.symlink("docs/a.txt", root / "link")
+    os.chmod(root / "docs" / "a.txt", 0o640)
+
+
+def same_tree(a: Path, b: Path) -> None:
+    names_a = sorted(str(p.relative_to(a)) for p in a.rglob("*"))
+    names_b = sorted(str(p.relative_to(b)) for p in b.rglob("*"))
+    assert names_a == names_b
+    for name in names_a:
+        pa, pb = a / name, b / name
+        if pa.is_symlink():
+            assert os.readlink(pa) == os.readlink(pb)
+        elif pa.is_file():
+            assert pa.read_bytes() == pb.read_bytes(), name
+            assert (pa.stat().st_mode & 0o7777) == (pb.stat().st_mode & 0o7777), name
+            assert int(pa.stat().st_mtime) == int(pb.stat().st_mtime), name
+
+
+def test_backup_snapshots_restore_verify(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    src, vault = tmp_path / "src", tmp_path / "vault"
+    make_tree(src)
+    r = run_cli(["init", str(vault)], cli_env)
+    assert r.returncode == 0, r.stderr
+    assert (vault / "config").is_file() and (vault / "bundles").is_dir()
+    r = run_cli(["backup", str(src), str(vault), "--json"], cli_env)
+    assert r.returncode == 0, r.stderr
+    first = json.loads(r.stdout)
+    assert first["files"] == 5 and first["symlinks"] == 1
+    assert first["counters"]["bytes_backed_up"] < first["counters"]["bytes_searched"]
+    r = run_cli(["snapshots", str(vault), "--json"], cli_env)
+    snaps = json.loads(r.stdout)["snapshots"]
+    assert [s["id"] for s in snaps] == [first["snapshot"]]
+    r = run_cli(["restore", str(vault), first["snapshot"][:12], str(tmp_path / "out")], cli_env)
+    assert r.returncode == 0, r.stderr
+    same_tree(src, tmp_path / "out")
+    r = run_cli(["verify", str(vault)], cli_env)
+    assert r.returncode == 0 and "verify: ok" in r.stdout
+    r = run_cli(["verify", str(vault), "--sample", "0.5", "--json"], cli_env)
+    assert json.loads(r.stdout)["ok"] is True
+
+
+def test_restore_never_overwrites_unless_asked(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    src, vault, out = tmp_path / "src", tmp_path / "vault", tmp_path / "out"
+    make_tree(src)
+    assert run_cli(["backup", str(src), str(vault)], cli_env).returncode == 0
+    out.mkdir()
+    (out / "empty").write_text("mine")
+    r = run_cli(["restore", str(vault), "latest", str(out), "--json"], cli_env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["report"]["files_skipped"] == 1
+    assert (out / "empty").read_text() == "mine"
+    r = run_cli(["restore", str(vault), "latest", str(out), "--overwrite"], cli_env)
+    assert r.returncode == 0
+    assert (out / "empty").read_bytes() == b""
+    sub = tmp_path / "sub"
+    r = run_cli(["restore", str(vault), "latest", str(sub), "--include", "/docs/**", "--exclude", "**/*.log"], cli_env)
+    assert r.returncode == 0, r.stderr
+    assert (sub / "docs" / "a.txt").is_file() and not (sub / "big.bin").exists()
+    assert not (sub / "docs" / "deep" / "b.log").exists()
+
+
+def test_second_backup_and_newest_snapshot(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    src, vault = tmp_path / "src", tmp_path / "vault"
+    make_tree(src)
+    first = json.loads(run_cli(["backup", str(src), str(vault), "--json"], cli_env).stdout)
+    (src / "docs" / "a.txt").write_text("changed\n")
+    second = json.loads(run_cli(["backup", str(src), str(vault), "--json"], cli_env).stdout)
+    assert second["counters"]["bytes_backed_up"] < 100
+    r = run_cli(["restore", str(vault), first["snapshot"], str(tmp_path / "old")], cli_env)
+    assert r.returncode == 0
+    assert (tmp_path / "old" / "docs" / "a.txt").read_text() == "alpha\n"
+    r = run_cli(["snapshots", str(vault), "--json"], cli_env)
+    assert len(json.loads(r.stdout)["snapshots"]) == 2
+
+
+def test_errors_and_exit_codes(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    src, vault = tmp_path / "src", tmp_path / "vault"
+    make_tree(src)
+    assert run_cli(["backup", str(src), str(vault)], cli_env).returncode == 0
+    wrong = dict(cli_env, CLOUDBACKUP_PASSWORD="nope")
+    r = run_cli(["snapshots", str(vault), "--json"], wrong)
+    assert r.returncode == 1 and "WrongPassword" in r.stderr
+    assert json.loads(r.stdout)["error"]["code"] == "wrong_password"
+    r = run_cli(["restore", str(vault), "ffff", str(tmp_path / "x")], cli_env)
+    assert r.returncode == 1 and "NotFound" in r.stderr
+    r = run_cli(["init", str(vault)], cli_env)
+    assert r.returncode == 1 and "already holds a vault" in r.stderr
+    r = run_cli(["restore", str(vault)], cli_env)
+    assert r.returncode == 2
+    # Tamper a bundle: verify and restore report it and exit 1.
+    bundle = next((vault / "bundles").iterdir())
+    data = bytearray(bundle.read_bytes())
+    data[300] ^= 1
+    bundle.write_bytes(bytes(data))
+    r = run_cli(["verify", str(vault), "--json"], cli_env)
+    assert r.returncode == 1 and json.loads(r.stdout)["problems"][0]["code"] == "corrupt"
+    r = run_cli(["restore", str(vault), "latest", str(tmp_path / "t")], cli_env)
+    assert r.returncode == 1 and "errors" in r.stdout
+
+
+def test_password_file_passwd_and_no_echo(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    vault = tmp_path / "vault"
+    pwfile = tmp_path / "pw"
+    pwfile.write_text("from a file\n")
+    env = dict(cli_env)
+    del env["CLOUDBACKUP_PASSWORD"]
+    assert run_cli(["init", str(vault), "--password-file", str(pwfile)], env).returncode == 0
+    r = run_cli(["passwd", str(vault), "--password-file", str(pwfile)], dict(env, CLOUDBACKUP_NEW_PASSWORD="newer"))
+    assert r.returncode == 0, r.stderr
+    assert "newer" not in r.stdout + r.stderr
+    r = run_cli(["snapshots", str(vault)], dict(env, CLOUDBACKUP_PASSWORD="newer"))
+    assert r.returncode == 0 and "no snapshots" in r.stdout
+    r = run_cli(["snapshots", str(vault), "--password-file", str(pwfile)], env)
+    assert r.returncode == 1 and "WrongPassword" in r.stderr
+
+
+def test_encrypt_password(cli_env: Dict[str, str]) -> None:
+    text = (DATA / "rackspace" / "samples-v2" / "cbu-getAgentDetails_response.json").read_text()
+    modulus = text.split('"modulus": "')[1].split('"')[0]
+    r = run_cli(["encrypt-password", "--modulus", modulus, "--exponent", "10001", "--json"], cli_env)
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(r.stdout)["encrypted_password_hex"]) == len(modulus)
+    r = run_cli(["encrypt-password", "--modulus", "zz", "--exponent", "10001"], cli_env)
+    assert r.returncode == 1 and "InvalidArgument" in r.stderr
+
+
+def test_golden_vault_with_the_cli(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    copy = tmp_path / "golden"
+    shutil.copytree(GOLDEN / "vault", copy)
+    env = dict(cli_env, CLOUDBACKUP_PASSWORD=(GOLDEN / "PASSWORD").read_text().strip())
+    r = run_cli(["restore", str(copy), "latest", str(tmp_path / "out")], env)
+    assert r.returncode == 0, r.stderr
+    for p in (GOLDEN / "expected").rglob("*"):
+        if p.is_file():
+            assert (tmp_path / "out" / p.relative_to(GOLDEN / "expected")).read_bytes() == p.read_bytes()
+    assert run_cli(["verify", str(copy)], env).returncode == 0

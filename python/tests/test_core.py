@@ -1,0 +1,283 @@
+"""Models, operations, lifecycle and patch rules, over the shared fixtures."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Dict, List, Tuple
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import cloudbackup as cb
+from conftest import DATA, REPO
+
+SAMPLES = DATA / "rackspace"
+RESTORE_SAMPLE = (SAMPLES / "samples-v2" / "cbu-getRestoreDetails_response.json").read_bytes()
+
+
+def sample_table() -> Dict[str, str]:
+    """Sample file -> model type, read from the Rust tests' tables (one
+    mapping for every language)."""
+    table: Dict[str, str] = {}
+    tables = REPO / "core" / "tests" / "samples"
+    for rust, folder in [
+        ("v1_table.rs", "samples-v1"),
+        ("v2_agents_table.rs", "samples-v2"),
+        ("v2_jobs_table.rs", "samples-v2"),
+    ]:
+        text = (tables / rust).read_text()
+        for name, type_name in re.findall(r'\(\s*"([^"]+\.json)",\s*"([^"]+)",?\s*\)', text):
+            table[f"{folder}/{name}"] = type_name
+    return table
+
+
+def normalise(value: Any) -> Any:
+    """As the Rust sample test: nulls dropped from objects, for comparing."""
+    if isinstance(value, dict):
+        return {k: normalise(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    return value
+
+
+def test_every_rackspace_sample_round_trips_or_is_rejected() -> None:
+    table = sample_table()
+    files = sorted(SAMPLES.glob("samples-v*/*.json"))
+    assert len(files) == 110
+    valid = ok = invalid = rejected = 0
+    for path in files:
+        name = f"{path.parent.name}/{path.name}"
+        type_name = table[name]
+        raw = path.read_bytes()
+        try:
+            original = json.loads(raw)
+        except ValueError:
+            invalid += 1
+            with pytest.raises(cb.InvalidJson) as err:
+                cb.parse_model(type_name, raw)
+            assert err.value.code == "invalid_json"
+            rejected += 1
+            continue
+        valid += 1
+        back = cb.parse_model(type_name, raw)
+        assert normalise(back) == normalise(original), name
+        assert cb.parse_model(type_name, back) == back  # normal form is stable
+        ok += 1
+    print(f"rackspace samples: {ok} of {valid} valid samples round-tripped")
+    print(f"rackspace samples: {rejected} of {invalid} invalid samples rejected with an error")
+    assert (ok, valid, rejected, invalid) == (108, 108, 2, 2)
+
+
+def json_patch_cases() -> List[Tuple[str, Dict[str, Any]]]:
+    cases = []
+    for suite in ["tests.json", "spec_tests.json"]:
+        for i, case in enumerate(json.loads((DATA / "json-patch-tests" / suite).read_text())):
+            if case.get("disabled") or "doc" not in case:
+                continue
+            cases.append((f"{suite}#{i}", case))
+    return cases
+
+
+def test_json_patch_conformance_suite() -> None:
+    passed = failed = 0
+    for name, case in json_patch_cases():
+        try:
+            got = cb.apply_patch(case["doc"], case["patch"])
+        except cb.Error:
+            ok = "error" in case
+        else:
+            ok = "error" not in case and ("expected" not in case or got == case["expected"])
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+            print("failed:", name, case.get("comment"))
+    print(f"json-patch-tests: {passed} passed, {failed} failed")
+    assert failed == 0 and passed == 108
+
+
+def test_model_types_and_bytes_like_inputs() -> None:
+    types = cb.model_types()
+    assert "v2.Restore" in types and "v1.Agent" in types
+    body = RESTORE_SAMPLE
+    expected = json.loads(body)["id"]
+    for given_ in (body, bytearray(body), memoryview(body), body.decode(), json.loads(body)):
+        restore = cb.parse_model("v2.Restore", given_)
+        assert restore["id"] == expected
+    assert json.loads(cb.model_json("v2.Restore", body)) == cb.parse_model("v2.Restore", body)
+
+
+def test_model_errors() -> None:
+    with pytest.raises(cb.InvalidArgument) as unknown:
+        cb.parse_model("v2.Restor", b"{}")
+    assert unknown.value.name == "type_name" or "Restor" in str(unknown.value)
+    with pytest.raises(cb.InvalidJson) as bad:
+        cb.parse_model("v2.Restore", b"{not json")
+    assert isinstance(bad.value, ValueError) and bad.value.what == "v2.Restore"
+    with pytest.raises(cb.InvalidJson) as unfit:
+        cb.parse_model("v2.Restore", {**json.loads(RESTORE_SAMPLE), "state": 12})
+    assert "state" in str(unfit.value)
+    with pytest.raises(cb.InvalidJson):
+        cb.parse_model("v2.Restore", 12)  # type: ignore[arg-type]  # JSON, not a Restore
+    with pytest.raises(TypeError):
+        cb.parse_model("v2.Restore", object())  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        cb.transition("restore", 1, "queued", "agent")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        cb._native.parse_model("v2.Restore", "{}")  # type: ignore[arg-type]
+
+
+def test_build_request_and_parse_response() -> None:
+    ops = {o["name"]: o for o in cb.operations()}
+    assert ops["v2.restores.get_restore"]["method"] == "GET"
+    req = cb.build_request(
+        "v2.restores.get_restore", {"restore_id": "e87e6f7d"}, token="tok", tenant_id="123456"
+    )
+    assert req["method"] == "GET" and req["path"].endswith("/restores/e87e6f7d")
+    assert ["X-Auth-Token", "tok"] in req["headers"]
+    body = RESTORE_SAMPLE
+    restore = cb.parse_response(
+        "v2.restores.get_restore", 200, body, params={"restore_id": "e87e6f7d"}
+    )
+    assert restore["id"]
+
+
+def test_api_errors_carry_details() -> None:
+    params = {"restore_id": "e87e6f7d"}
+    with pytest.raises(cb.ApiError) as nf:
+        cb.parse_response("v2.restores.get_restore", 404, b'{"message": "Restore not found."}', params=params)
+    e = nf.value
+    assert not isinstance(e, ValueError)
+    assert (e.code, e.status, e.details["message"]) == ("api", 404, "Restore not found.")
+    with pytest.raises(cb.ApiError) as busy:
+        cb.parse_response(
+            "v2.restores.get_restore", 503, b"{}", params=params, headers=[("Retry-After", "120")]
+        )
+    assert busy.value.retry_after == 120
+    with pytest.raises(cb.UnexpectedResponse) as odd:
+        cb.parse_response("v2.restores.get_restore", 302, b"", params=params)
+    assert odd.value.status == 302
+    with pytest.raises(cb.InvalidJson):
+        cb.parse_response("v2.restores.get_restore", 200, b"{oops", params=params)
+    with pytest.raises(cb.InvalidArgument):
+        cb.build_request("v2.restores.get_restore", {"restore_id": "x"}, token="", tenant_id="1")
+    with pytest.raises(cb.InvalidArgument):
+        cb.build_request("v2.nope", None, token="t", tenant_id="1")
+    with pytest.raises(cb.InvalidJson):
+        cb.build_request("v2.restores.get_restore", "{bad", token="t", tenant_id="1")
+
+
+def test_lifecycle() -> None:
+    assert cb.transition("restore", "queued", "in_progress", "agent") == {
+        "changed": True,
+        "state": "in_progress",
+    }
+    assert cb.transition("restore", "Queued", "queued", "agent")["changed"] is False
+    with pytest.raises(cb.InvalidTransition) as back:
+        cb.transition("restore", "in_progress", "queued", "agent")
+    assert isinstance(back.value, ValueError)
+    assert (back.value.rejection, back.value.conflict) == ("backward", False)
+    with pytest.raises(cb.InvalidTransition) as done:
+        cb.transition("restore", "completed", "queued", "agent")
+    assert done.value.conflict is True
+    assert "stop" in cb.allowed_actions("restore", "in_progress")
+    assert "completed" in cb.allowed_targets("restore", "in_progress", "agent")
+    with pytest.raises(cb.InvalidArgument):
+        cb.allowed_actions("restore", "sleeping")
+
+
+def restore_resource(state: str) -> Dict[str, Any]:
+    return {
+        "id": "e87e6f7d",
+        "state": state,
+        "started_time": None,
+        "ended_time": None,
+        "errors": None,
+        "files_restored": 0,
+        "bytes_restored": 0,
+    }
+
+
+def test_patch_validation() -> None:
+    sample = (SAMPLES / "samples-v2" / "cbu-updateRestore_request.json").read_bytes()
+    patched = cb.validate_patch("restore", restore_resource("in_progress"), sample, "agent")
+    assert patched["state"] == "completed_with_errors"
+    with pytest.raises(cb.PatchRejected) as rej:
+        cb.validate_patch(
+            "restore",
+            restore_resource("queued"),
+            [{"op": "add", "path": "/files_restored", "value": 1}, {"op": "remove", "path": "/errors"}],
+            "agent",
+        )
+    assert isinstance(rej.value, ValueError) and rej.value.index == 1
+    assert "`remove` is not allowed" in rej.value.reason
+    with pytest.raises(cb.Conflict) as conflict:
+        cb.validate_patch(
+            "restore",
+            restore_resource("completed"),
+            [{"op": "replace", "path": "/state", "value": "queued"}],
+            "agent",
+        )
+    assert conflict.value.state == "completed" and isinstance(conflict.value, ValueError)
+    with pytest.raises(cb.InvalidJson):
+        cb.validate_patch("restore", b"{", b"[]", "agent")
+    with pytest.raises(cb.InvalidArgument):
+        cb.validate_patch("restore", restore_resource("queued"), [], "robot")
+
+
+def test_encrypt_password_for_agent() -> None:
+    text = (SAMPLES / "samples-v2" / "cbu-getAgentDetails_response.json").read_text()
+    found = re.search(r'"modulus": "([0-9A-F]+)"', text)
+    assert found is not None
+    mod_hex = found.group(1)
+    out = cb.encrypt_password_for_agent(mod_hex, "10001", "my passphrase")
+    assert re.fullmatch(r"[0-9a-f]+", out) and len(out) == len(mod_hex)
+    assert out != cb.encrypt_password_for_agent(mod_hex, "10001", "my passphrase")  # random padding
+    with pytest.raises(cb.InvalidArgument):
+        cb.encrypt_password_for_agent("xyz", "10001", "p")
+    with pytest.raises(cb.InvalidArgument):
+        cb.encrypt_password_for_agent(mod_hex, "10001", "")
+
+
+def test_filter_globs() -> None:
+    globs = cb.filter_globs([{"type": "folder", "path": "/etc"}, {"type": "file", "path": "/a.txt"}])
+    assert globs and all(isinstance(g, str) for g in globs)
+    with pytest.raises(cb.InvalidJson):
+        cb.filter_globs("[{")
+
+
+def test_errors_hierarchy() -> None:
+    for cls in [cb.PatchRejected, cb.InvalidTransition, cb.Conflict, cb.IntegrityError, cb.WrongPassword, cb.InvalidJson]:
+        assert issubclass(cls, cb.Error) and issubclass(cls, ValueError)
+    assert issubclass(cb.Error, Exception) and not issubclass(cb.Error, ValueError)
+    codes = set(cb._native.error_codes())
+    from cloudbackup.errors import error_class
+
+    assert all(error_class(c) is not cb.Error for c in codes)
+
+
+# JSON numbers cross the core as 64-bit integers (or floats beyond).
+INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+names = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FFF), max_size=20)
+
+
+@settings(max_examples=60, deadline=None)
+@given(restore_id=names, files=st.integers(min_value=0, max_value=2**53), state=st.sampled_from(
+    ["queued", "preparing", "in_progress", "completed", "failed", "stopped"]))
+def test_property_restore_model_round_trips(restore_id: str, files: int, state: str) -> None:
+    value = {**json.loads(RESTORE_SAMPLE), "id": restore_id, "state": state, "files_restored": files}
+    once = cb.parse_model("v2.Restore", value)
+    assert cb.parse_model("v2.Restore", once) == once
+    assert once["id"] == restore_id and once["state"] == state
+
+
+@settings(max_examples=60, deadline=None)
+@given(doc=st.dictionaries(st.text(alphabet="abc", min_size=1, max_size=3), INT64, max_size=5),
+       key=st.text(alphabet="abc", min_size=1, max_size=3), value=INT64)
+def test_property_patch_add_then_remove_is_identity(doc: Dict[str, int], key: str, value: int) -> None:
+    added = cb.apply_patch(doc, [{"op": "add", "path": "/" + key, "value": value}])
+    assert added[key] == value
+    if key not in doc:
+        assert cb.apply_patch(added, [{"op": "remove", "path": "/" + key}]) == doc
