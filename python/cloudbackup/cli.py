@@ -164,7 +164,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     lv = LocalVault.open(args.vault, password)
     del password
     snaps = lv.snapshots()
-    rows = [
+    rows: List[Dict[str, Any]] = [
         {
             "id": s.id,
             "time": s.time,

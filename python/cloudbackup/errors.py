@@ -10,7 +10,7 @@ attributes, e.g. ``err.status`` of an :class:`ApiError`).
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Optional, Type
+from typing import Any, Dict, Optional, Type, Union
 
 __all__ = [
     "Error",
@@ -49,7 +49,7 @@ class Error(Exception):
         self.details: Dict[str, Any] = dict(details or {})
         for key, value in self.details.items():
             if key not in _RESERVED:
-                setattr(self, key, value)
+                setattr(self, _ALIASES.get(key, key), value)
 
     def __reduce__(self) -> Any:
         return (type(self), (self.message, self.details))
@@ -59,18 +59,23 @@ class InvalidJson(Error, ValueError):
     """Bytes that are not JSON, or JSON that does not fit the expected type."""
 
     code = "invalid_json"
+    what: str
 
 
 class InvalidValue(Error, ValueError):
     """A value (field, enum name, date, size, hex, id...) outside its domain."""
 
     code = "invalid_value"
+    field: str
+    reason: str
 
 
 class InvalidArgument(Error, ValueError):
     """An argument that cannot be used (unknown name, empty token, ...)."""
 
     code = "invalid_argument"
+    name: str
+    reason: str
 
 
 class ApiError(Error):
@@ -78,30 +83,46 @@ class ApiError(Error):
     ``message``, ``retry_after``)."""
 
     code = "api"
+    operation: str
+    status: int
+    kind: str
+    retry_after: Optional[Union[int, str]]
 
 
 class UnexpectedResponse(Error):
     """The service answered with a status the operation does not define."""
 
     code = "unexpected_response"
+    operation: str
+    status: int
 
 
 class InvalidTransition(Error, ValueError):
     """A lifecycle transition the rules refuse (``rejection``, ``conflict``)."""
 
     code = "transition"
+    resource: str
+    from_state: str
+    to_state: str
+    actor: str
+    rejection: str
+    conflict: bool
 
 
 class PatchRejected(Error, ValueError):
     """A JSON Patch the endpoint's policy rejects (the service's 400)."""
 
     code = "patch_rejected"
+    index: Optional[int]
+    path: Optional[str]
+    reason: str
 
 
 class Conflict(Error, ValueError):
     """A JSON Patch that conflicts with the resource's state (409, ``state``)."""
 
     code = "patch_conflict"
+    state: str
 
 
 class Forbidden(Error, ValueError):
@@ -121,6 +142,8 @@ class IntegrityError(Error, ValueError):
     object its id names (``object``, ``reason``): tampering or damage."""
 
     code = "corrupt"
+    object: str
+    reason: str
 
 
 class ForeignVault(IntegrityError):
@@ -133,12 +156,17 @@ class UnsupportedVersion(Error):
     """A vault object of a format version this build cannot read."""
 
     code = "unsupported_version"
+    object: str
+    found: int
+    supported: int
 
 
 class NotFound(Error, LookupError):
     """Something the operation needs is missing (``what``, ``id``)."""
 
     code = "not_found"
+    what: str
+    id: str
 
 
 class InvalidState(Error, RuntimeError):
@@ -150,6 +178,8 @@ class InvalidState(Error, RuntimeError):
 # Detail names that would shadow the exception's own attributes: only in
 # ``details`` (e.g. an API error's service message is ``details["message"]``).
 _RESERVED = {"message", "code", "details", "args"}
+# Detail names that are Python keywords.
+_ALIASES = {"from": "from_state", "to": "to_state"}
 
 _BY_CODE: Dict[str, Type[Error]] = {
     cls.code: cls

@@ -179,6 +179,7 @@ def test_lifecycle() -> None:
         cb.transition("restore", "in_progress", "queued", "agent")
     assert isinstance(back.value, ValueError)
     assert (back.value.rejection, back.value.conflict) == ("backward", False)
+    assert (back.value.from_state, back.value.to_state, back.value.actor) == ("in_progress", "queued", "agent")
     with pytest.raises(cb.InvalidTransition) as done:
         cb.transition("restore", "completed", "queued", "agent")
     assert done.value.conflict is True
