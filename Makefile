@@ -5,12 +5,16 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: demo test bootstrap fmt-check clippy test-rust test-c install-c
+.PHONY: demo demo-api test bootstrap fmt-check clippy test-rust test-c install-c
 
-demo: bootstrap
+# The main job: the Python CLI backs a generated tree up and restores it.
+demo: demo-python
+
+# The v2 restore walked through its life with the API layer.
+demo-api: bootstrap
 	$(CARGO) run --quiet -p cloudbackup-core --example restore_walkthrough
 
-test: bootstrap fmt-check clippy test-rust test-c
+test: bootstrap fmt-check clippy test-rust test-c test-python
 
 bootstrap:
 	@scripts/bootstrap
@@ -71,3 +75,7 @@ install-c:
 	install -m 0755 target/release/libcloudbackup.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 0644 include/cloudbackup.h $(DESTDIR)$(PREFIX)/include/
 	bindings/c/configure-package $(DESTDIR)$(PREFIX)/lib $(PREFIX) $(PREFIX)/lib $(PREFIX)/include $(C_VERSION)
+
+# The Python module's targets (bootstrap-python, build-python, test-python,
+# demo-python, bench-python); included last so `demo` stays the default goal.
+include mk/python.mk

@@ -1,0 +1,36 @@
+# The Python module (bindings/python + python/): included by the Makefile.
+#
+#   make bootstrap-python   .venv/ with maturin, pytest, hypothesis, mypy, rich
+#   make build-python       the native module, release build, into .venv (editable)
+#   make wheel-python       the abi3 wheel (Python 3.9+) into build/wheels
+#   make test-python        pytest (API, engine, golden vault, CLI in subprocesses,
+#                           README quick start), mypy --strict, stubtest
+#   make demo-python        the CLI end to end on a generated tree (make demo)
+#   make bench-python       the 256 MiB comparison with a pure-Python composition
+
+VENV := $(CURDIR)/.venv
+VPY := $(VENV)/bin/python
+PY_BUILD := build/python
+
+.PHONY: bootstrap-python build-python wheel-python test-python demo-python bench-python
+
+bootstrap-python: bootstrap
+	@scripts/bootstrap-python
+
+build-python: bootstrap-python
+	cd python && VIRTUAL_ENV=$(VENV) PATH=$(VENV)/bin:$$PATH $(VENV)/bin/maturin develop --release --quiet
+
+wheel-python: bootstrap-python
+	cd python && $(VENV)/bin/maturin build --release --quiet --out $(CURDIR)/build/wheels
+
+test-python: build-python
+	cd python && $(VPY) -m pytest -q -s -p no:cacheprovider tests
+	cd python && $(VPY) -m mypy --strict --cache-dir $(CURDIR)/$(PY_BUILD)/mypy cloudbackup tests examples benchmarks
+	cd python && $(VPY) -m mypy.stubtest --mypy-config-file pyproject.toml cloudbackup._native
+
+demo-python: build-python
+	$(VPY) python/examples/demo.py $(PY_BUILD)/demo
+
+bench-python: build-python
+	@scripts/bootstrap-python --bench
+	$(VPY) python/benchmarks/compare.py
