@@ -10,7 +10,7 @@ CARGO ?= cargo
 demo: bootstrap
 	$(CARGO) run --quiet -p cloudbackup-core --example restore_walkthrough
 
-test: bootstrap fmt-check clippy test-rust test-c
+test: bootstrap fmt-check clippy test-rust test-c test-web
 
 bootstrap:
 	@scripts/bootstrap
@@ -71,3 +71,7 @@ install-c:
 	install -m 0755 target/release/libcloudbackup.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 0644 include/cloudbackup.h $(DESTDIR)$(PREFIX)/include/
 	bindings/c/configure-package $(DESTDIR)$(PREFIX)/lib $(PREFIX) $(PREFIX)/lib $(PREFIX)/include $(C_VERSION)
+
+# The WebAssembly binding and the npm package: bootstrap-web, build-web,
+# test-web, demo-web, bench-web.
+include mk/web.mk
