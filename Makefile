@@ -14,7 +14,7 @@ demo: demo-python
 demo-api: bootstrap
 	$(CARGO) run --quiet -p cloudbackup-core --example restore_walkthrough
 
-test: bootstrap fmt-check clippy test-rust test-c test-python
+test: bootstrap fmt-check clippy test-rust test-c test-python test-web
 
 bootstrap:
 	@scripts/bootstrap
@@ -79,3 +79,7 @@ install-c:
 # The Python module's targets (bootstrap-python, build-python, test-python,
 # demo-python, bench-python); included last so `demo` stays the default goal.
 include mk/python.mk
+
+# The WebAssembly binding and the npm package: bootstrap-web, build-web,
+# test-web, demo-web, bench-web.
+include mk/web.mk

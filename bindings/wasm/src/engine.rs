@@ -1,0 +1,611 @@
+//! The engine: vaults and keys, the index, snapshots, and the sans-IO
+//! backup, restore and verify sessions. The host (the page or node) does
+//! the I/O: it fetches and stores the objects these produce and consume.
+
+use std::sync::Arc;
+
+use cloudbackup_core::engine::restore::{filter_globs, RestoreOptions, Write};
+use cloudbackup_core::engine::{
+    self as core_engine, BackupCounters, BackupOptions, FileMeta, Id, KdfParams, SnapshotInfo,
+    VaultSettings,
+};
+use cloudbackup_core::model::v2::common::PathFilter;
+use cloudbackup_core::Error;
+use wasm_bindgen::prelude::*;
+
+use crate::{argument, bytes_arg, json_arg, string_arg, to_js, Failure, JsResult};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_ENGINE: &'static str = r#"
+/** Chunk size bounds of a vault, in bytes. */
+export interface ChunkerParams { min_size: number; avg_size: number; max_size: number; }
+/** Per-vault settings, fixed at creation. */
+export interface VaultSettings { chunker: ChunkerParams; zstd_level: number; bundle_size: number; }
+/** Argon2id cost of a password's key slot. */
+export interface KdfParams { memory_kib: number; iterations: number; parallelism: number; }
+/** What a vault is (no secrets). */
+export interface VaultInfo { vault_id: string; settings: VaultSettings; key_slots: number; }
+/** Bytes: a string is taken as its UTF-8 encoding. */
+export type Password = string | Uint8Array;
+/** A stored object: its name (64 hex digits) and bytes. */
+export interface StoredObject { id: string; bytes: Uint8Array; }
+/** The counters of the v2 backup resource. */
+export interface BackupCounters {
+  files_searched: number; files_backed_up: number; bytes_searched: number; bytes_backed_up: number; bytes_in_db: number;
+}
+/** One path of a snapshot. */
+export interface SnapshotEntry {
+  path: string; kind: "file" | "dir" | "symlink"; mode: number; mtime: number; size: number;
+  chunks?: string[]; target?: string;
+}
+/** A backup's file tree. */
+export interface SnapshotData {
+  version: number; time: number; hostname?: string; backup_configuration_id?: string;
+  counters: BackupCounters; entries: SnapshotEntry[];
+}
+/** A byte range of a stored object. */
+export interface ByteRange { offset: number; length: number; }
+/** What to fetch from one bundle; no ranges means the whole bundle. */
+export interface Fetch { bundle: string; ranges: ByteRange[]; }
+/** Something the host creates before content arrives. */
+export type Create =
+  | { kind: "dir"; path: string; mode: number; mtime: number }
+  | { kind: "file"; path: string; size: number; mode: number; mtime: number }
+  | { kind: "symlink"; path: string; target: string; mtime: number };
+/** Verified plaintext to write at `offset` of file `path`. */
+export interface Write { path: string; offset: number; data: Uint8Array; }
+/** What to restore and how (every member optional). */
+export interface RestoreOptions {
+  inclusions?: string[]; exclusions?: string[]; overwrite?: boolean; existing?: string[]; max_gap?: number;
+}
+/** One failed file, as in a v2 restore's `/errors` patch. */
+export interface ErrorEntry {
+  index: number | string; path: string; type: string; description?: string;
+  exception: { code: number | string; description: string | null; details: string | null } | null;
+}
+/** The value of a v2 restore's `/errors` patch. */
+export interface ErrorReport { count: number | string; reason: string | null; diagnostics: string | null; list?: ErrorEntry[]; }
+/** What a finished restore did. */
+export interface RestoreReport { files_restored: number; bytes_restored: number; files_skipped: number; errors: ErrorReport | null; }
+/** One problem a verification found. */
+export interface VerifyProblem { object: string; code: string; message: string; }
+/** What a verification found. */
+export interface VerifyReport { ok: boolean; bundles_checked: number; blobs_checked: number; bytes_checked: number; problems: VerifyProblem[]; }
+/** A v2 path filter (restore inclusions and exclusions). */
+export interface PathFilter { path: string; type: "file" | "folder"; [member: string]: JsonValue; }
+/** What a snapshot records besides the tree. */
+export interface SnapshotInfo { time: number; hostname?: string; backupConfigurationId?: string; }
+"#;
+
+/// An optional trailing argument (`undefined` when left out).
+fn opt(value: Option<JsValue>) -> JsValue {
+    value.unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A JS number argument that must be a whole number in `min..=2^53`.
+fn integer_arg(value: f64, name: &str, min: f64) -> JsResult<f64> {
+    if value.fract() != 0.0 || !(min..=9_007_199_254_740_992.0).contains(&value) {
+        return Err(argument(
+            name,
+            format!("{value} is not a whole number from {min} to 2^53"),
+        ));
+    }
+    Ok(value)
+}
+
+fn id_arg(hex: &str, name: &str) -> JsResult<Id> {
+    Id::parse(hex).map_err(|e| match e {
+        Error::InvalidValue { reason, .. } => argument(name, reason),
+        other => Failure::Core(other),
+    })
+}
+
+fn object_js(id: &Id, bytes: &[u8]) -> JsResult<JsValue> {
+    let o = js_sys::Object::new();
+    set(&o, "id", &JsValue::from_str(&id.to_hex()))?;
+    set(&o, "bytes", &js_sys::Uint8Array::from(bytes).into())?;
+    Ok(o.into())
+}
+
+fn set(o: &js_sys::Object, name: &str, value: &JsValue) -> JsResult<()> {
+    js_sys::Reflect::set(o, &JsValue::from_str(name), value)
+        .map(|_| ())
+        .map_err(|_| argument(name, "could not be set"))
+}
+
+/// An unlocked vault: its id, settings, key slots and keys.
+#[wasm_bindgen]
+pub struct Vault {
+    inner: core_engine::Vault,
+}
+
+#[wasm_bindgen]
+impl Vault {
+    /// Creates a vault with a random id and master key, opened by
+    /// `password`. Store `config()` as the vault's `config` object.
+    pub fn create(
+        #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "VaultSettings | null")] settings: Option<JsValue>,
+        #[wasm_bindgen(unchecked_param_type = "KdfParams | null")] kdf: Option<JsValue>,
+    ) -> JsResult<Vault> {
+        let (settings, kdf) = (opt(settings), opt(kdf));
+        let password = bytes_arg(&password, "password")?;
+        let settings = json_arg::<VaultSettings>(&settings, "settings")?.unwrap_or_default();
+        let kdf = json_arg::<KdfParams>(&kdf, "kdf")?.unwrap_or_default();
+        Ok(Vault {
+            inner: core_engine::Vault::create(&password, settings, kdf)?,
+        })
+    }
+
+    /// Opens a stored vault config with a password.
+    pub fn open(
+        config: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
+    ) -> JsResult<Vault> {
+        let password = bytes_arg(&password, "password")?;
+        Ok(Vault {
+            inner: core_engine::Vault::open(config, &password)?,
+        })
+    }
+
+    /// The bytes to store as the vault's `config`.
+    pub fn config(&self) -> JsResult<Vec<u8>> {
+        Ok(self.inner.config_bytes()?)
+    }
+
+    /// What the vault is (no secrets).
+    #[wasm_bindgen(unchecked_return_type = "VaultInfo")]
+    pub fn info(&self) -> JsResult<JsValue> {
+        to_js("vault info", &self.inner.info())
+    }
+
+    /// Adds a key slot for another password; store `config()` again.
+    #[wasm_bindgen(js_name = "addPassword")]
+    pub fn add_password(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "KdfParams | null")] kdf: Option<JsValue>,
+    ) -> JsResult<()> {
+        let kdf = opt(kdf);
+        let password = bytes_arg(&password, "password")?;
+        let kdf = json_arg::<KdfParams>(&kdf, "kdf")?.unwrap_or_default();
+        Ok(self.inner.add_password(&password, kdf)?)
+    }
+
+    /// Removes the key slot that `password` opens.
+    #[wasm_bindgen(js_name = "removePassword")]
+    pub fn remove_password(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
+    ) -> JsResult<()> {
+        let password = bytes_arg(&password, "password")?;
+        Ok(self.inner.remove_password(&password)?)
+    }
+
+    /// Rewraps the master key from the old password to the new one.
+    #[wasm_bindgen(js_name = "changePassword")]
+    pub fn change_password(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Password")] old_password: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Password")] new_password: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "KdfParams | null")] kdf: Option<JsValue>,
+    ) -> JsResult<()> {
+        let kdf = opt(kdf);
+        let old = bytes_arg(&old_password, "oldPassword")?;
+        let new = bytes_arg(&new_password, "newPassword")?;
+        let kdf = json_arg::<KdfParams>(&kdf, "kdf")?.unwrap_or_default();
+        Ok(self.inner.change_password(&old, &new, kdf)?)
+    }
+}
+
+/// A vault's index (blob id -> bundle, offset, length): the union of the
+/// index deltas loaded into it.
+#[wasm_bindgen]
+pub struct Index {
+    inner: Arc<core_engine::Index>,
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Index::new()
+    }
+}
+
+#[wasm_bindgen]
+impl Index {
+    /// A new, empty index.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Index {
+        Index {
+            inner: Arc::new(core_engine::Index::new()),
+        }
+    }
+
+    /// Merges the stored index delta `id` of `vault` into this index.
+    #[wasm_bindgen(js_name = "loadDelta")]
+    pub fn load_delta(&mut self, vault: &Vault, id: &str, bytes: &[u8]) -> JsResult<()> {
+        let id = id_arg(id, "id")?;
+        Arc::make_mut(&mut self.inner).load_delta(
+            vault.inner.keys(),
+            vault.inner.id(),
+            &id,
+            bytes,
+        )?;
+        Ok(())
+    }
+
+    /// The number of blobs the index knows.
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> usize {
+        self.inner.len()
+    }
+}
+
+/// An opened snapshot: the file tree of one backup.
+#[wasm_bindgen]
+pub struct Snapshot {
+    inner: core_engine::Snapshot,
+}
+
+#[wasm_bindgen]
+impl Snapshot {
+    /// Opens the stored snapshot `id` of `vault`.
+    pub fn open(vault: &Vault, id: &str, bytes: &[u8]) -> JsResult<Snapshot> {
+        let id = id_arg(id, "id")?;
+        Ok(Snapshot {
+            inner: core_engine::Snapshot::open(vault.inner.keys(), vault.inner.id(), &id, bytes)?,
+        })
+    }
+
+    /// The snapshot's tree and metadata.
+    #[wasm_bindgen(unchecked_return_type = "SnapshotData")]
+    pub fn data(&self) -> JsResult<JsValue> {
+        to_js("snapshot", &self.inner)
+    }
+}
+
+/// Encrypts `passphrase` for an agent's RSA public key (hex as the service
+/// sends it), as v1 `EncryptedPassword` / v2 `encrypted_password_hex`
+/// expect: PKCS#1 v1.5, lower-case hex.
+#[wasm_bindgen(js_name = "encryptPasswordForAgent")]
+pub fn encrypt_password_for_agent(
+    #[wasm_bindgen(js_name = "modulusHex", unchecked_param_type = "string")] modulus_hex: JsValue,
+    #[wasm_bindgen(js_name = "exponentHex", unchecked_param_type = "string")] exponent_hex: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] passphrase: JsValue,
+) -> JsResult<String> {
+    Ok(core_engine::encrypt_password_for_agent(
+        &string_arg(&modulus_hex, "modulusHex")?,
+        &string_arg(&exponent_hex, "exponentHex")?,
+        &string_arg(&passphrase, "passphrase")?,
+    )?)
+}
+
+/// Glob patterns equivalent to v2 path filters (for `RestoreOptions`).
+#[wasm_bindgen(js_name = "filterGlobs", unchecked_return_type = "string[]")]
+pub fn filter_globs_js(
+    #[wasm_bindgen(unchecked_param_type = "PathFilter[]")] filters: JsValue,
+) -> JsResult<JsValue> {
+    let filters: Vec<PathFilter> = json_arg(&filters, "filters")?.unwrap_or_default();
+    to_js("globs", &filter_globs(&filters))
+}
+
+/// Which bundles to verify: all (`fraction` 1) or a sample chosen by `seed`.
+#[wasm_bindgen(js_name = "verifyPlan", unchecked_return_type = "Fetch[]")]
+pub fn verify_plan(index: &Index, fraction: f64, seed: f64) -> JsResult<JsValue> {
+    let seed = integer_arg(seed, "seed", 0.0)? as u64;
+    to_js(
+        "verify plan",
+        &core_engine::verify_plan(&index.inner, fraction, seed)?,
+    )
+}
+
+/// A restore of a snapshot: what to create, which bundle ranges to fetch,
+/// then verified writes for the bytes fed.
+#[wasm_bindgen]
+pub struct RestoreSession {
+    inner: Option<core_engine::RestoreSession>,
+}
+
+fn finished(what: &str) -> Failure {
+    Failure::State(format!("the {what} session has finished"))
+}
+
+fn writes_js(writes: Vec<Write>) -> JsResult<JsValue> {
+    let out = js_sys::Array::new_with_length(writes.len() as u32);
+    for (i, w) in writes.into_iter().enumerate() {
+        let o = js_sys::Object::new();
+        set(&o, "path", &JsValue::from_str(&w.path))?;
+        set(&o, "offset", &JsValue::from_f64(w.offset as f64))?;
+        set(&o, "data", &js_sys::Uint8Array::from(&w.data[..]).into())?;
+        out.set(i as u32, o.into());
+    }
+    Ok(out.into())
+}
+
+#[wasm_bindgen]
+impl RestoreSession {
+    /// Starts restoring `snapshot` (its blobs located by `index`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        vault: &Vault,
+        snapshot: &Snapshot,
+        index: &Index,
+        #[wasm_bindgen(unchecked_param_type = "RestoreOptions | null")] options: Option<JsValue>,
+    ) -> JsResult<RestoreSession> {
+        let options = opt(options);
+        let options = json_arg::<RestoreOptions>(&options, "options")?.unwrap_or_default();
+        let session =
+            core_engine::RestoreSession::new(&vault.inner, &snapshot.inner, &index.inner, options)?;
+        Ok(RestoreSession {
+            inner: Some(session),
+        })
+    }
+
+    fn running(&mut self) -> JsResult<&mut core_engine::RestoreSession> {
+        self.inner.as_mut().ok_or_else(|| finished("restore"))
+    }
+
+    /// What to create (directories, files at their size, symlinks).
+    #[wasm_bindgen(unchecked_return_type = "Create[]")]
+    pub fn creates(&mut self) -> JsResult<JsValue> {
+        let session = self.running()?;
+        to_js("restore creates", &session.creates().collect::<Vec<_>>())
+    }
+
+    /// Which bundles and byte ranges to fetch, in order.
+    #[wasm_bindgen(unchecked_return_type = "Fetch[]")]
+    pub fn plan(&mut self) -> JsResult<JsValue> {
+        let session = self.running()?;
+        to_js("restore plan", &session.plan())
+    }
+
+    /// Feeds `bytes` fetched from bundle `bundleId` at `offset`; returns the
+    /// verified writes they complete.
+    #[wasm_bindgen(unchecked_return_type = "Write[]")]
+    pub fn feed(
+        &mut self,
+        #[wasm_bindgen(js_name = "bundleId")] bundle_id: &str,
+        offset: f64,
+        bytes: &[u8],
+    ) -> JsResult<JsValue> {
+        let bundle = id_arg(bundle_id, "bundleId")?;
+        let offset = integer_arg(offset, "offset", 0.0)? as u64;
+        let writes = self.running()?.feed(&bundle, offset, bytes)?;
+        writes_js(writes)
+    }
+
+    /// Reports bundle `bundleId` as missing: its files end up in the errors.
+    pub fn missing(
+        &mut self,
+        #[wasm_bindgen(js_name = "bundleId")] bundle_id: &str,
+    ) -> JsResult<()> {
+        let bundle = id_arg(bundle_id, "bundleId")?;
+        Ok(self.running()?.missing(&bundle)?)
+    }
+
+    /// Ends the session: what it restored, and which files failed.
+    #[wasm_bindgen(unchecked_return_type = "RestoreReport")]
+    pub fn finish(&mut self) -> JsResult<JsValue> {
+        let session = self.inner.take().ok_or_else(|| finished("restore"))?;
+        to_js("restore report", &session.finish())
+    }
+}
+
+/// Checks that every blob of the bundles fed decrypts and matches its id.
+#[wasm_bindgen]
+pub struct Verifier {
+    inner: core_engine::Verifier,
+}
+
+#[wasm_bindgen]
+impl Verifier {
+    /// A verifier for the blobs `index` places in `vault`'s bundles.
+    #[wasm_bindgen(constructor)]
+    pub fn new(vault: &Vault, index: &Index) -> Verifier {
+        Verifier {
+            inner: core_engine::Verifier::new(&vault.inner, &index.inner),
+        }
+    }
+
+    /// Feeds a whole bundle. Problems go to the report; a bundle that is not
+    /// a bundle of this vault at all throws.
+    pub fn feed(
+        &mut self,
+        #[wasm_bindgen(js_name = "bundleId")] bundle_id: &str,
+        bytes: &[u8],
+    ) -> JsResult<()> {
+        let bundle = id_arg(bundle_id, "bundleId")?;
+        Ok(self.inner.feed(&bundle, bytes)?)
+    }
+
+    /// Reports a bundle of the plan as missing.
+    pub fn missing(
+        &mut self,
+        #[wasm_bindgen(js_name = "bundleId")] bundle_id: &str,
+    ) -> JsResult<()> {
+        let bundle = id_arg(bundle_id, "bundleId")?;
+        self.inner.missing(&bundle);
+        Ok(())
+    }
+
+    /// What the verification found so far.
+    #[wasm_bindgen(unchecked_return_type = "VerifyReport")]
+    pub fn report(&self) -> JsResult<JsValue> {
+        to_js("verify report", self.inner.report())
+    }
+}
+
+enum BackupState {
+    Running(Box<core_engine::BackupSession>),
+    Finished {
+        index: Option<core_engine::SealedObject>,
+        snapshot: Option<core_engine::SealedObject>,
+    },
+    Failed,
+}
+
+/// A backup: the host pushes files' bytes; the session hands back sealed
+/// bundles, then the index delta and the snapshot to store.
+#[wasm_bindgen]
+pub struct BackupSession {
+    state: BackupState,
+    bundles: Vec<core_engine::SealedBundle>,
+    counters: BackupCounters,
+}
+
+#[wasm_bindgen]
+impl BackupSession {
+    /// Starts a backup into `vault`, deduplicating against `index`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(vault: &Vault, index: &Index) -> JsResult<BackupSession> {
+        let session = core_engine::BackupSession::new(
+            &vault.inner,
+            Arc::clone(&index.inner),
+            BackupOptions { threads: 1 },
+        )?;
+        Ok(BackupSession {
+            state: BackupState::Running(Box::new(session)),
+            bundles: Vec::new(),
+            counters: BackupCounters::default(),
+        })
+    }
+
+    fn running(&mut self) -> JsResult<&mut core_engine::BackupSession> {
+        match &mut self.state {
+            BackupState::Running(s) => Ok(s),
+            _ => Err(finished("backup")),
+        }
+    }
+
+    /// Starts a regular file (then `write` its bytes, then `finishFile`).
+    #[wasm_bindgen(js_name = "startFile")]
+    pub fn start_file(&mut self, path: &str, mode: u32, mtime: f64) -> JsResult<()> {
+        let mtime = integer_arg(mtime, "mtime", -9_007_199_254_740_992.0)? as i64;
+        Ok(self
+            .running()?
+            .start_file(FileMeta::file(path, mode, mtime))?)
+    }
+
+    /// The next bytes of the current file.
+    pub fn write(&mut self, bytes: &[u8]) -> JsResult<()> {
+        Ok(self.running()?.write(bytes)?)
+    }
+
+    /// Ends the current file.
+    #[wasm_bindgen(js_name = "finishFile")]
+    pub fn finish_file(&mut self) -> JsResult<()> {
+        Ok(self.running()?.finish_file()?)
+    }
+
+    /// Records a directory.
+    #[wasm_bindgen(js_name = "addDir")]
+    pub fn add_dir(&mut self, path: &str, mode: u32, mtime: f64) -> JsResult<()> {
+        let mtime = integer_arg(mtime, "mtime", -9_007_199_254_740_992.0)? as i64;
+        Ok(self
+            .running()?
+            .add_entry(FileMeta::dir(path, mode, mtime))?)
+    }
+
+    /// Records a symbolic link.
+    #[wasm_bindgen(js_name = "addSymlink")]
+    pub fn add_symlink(&mut self, path: &str, target: &str, mtime: f64) -> JsResult<()> {
+        let mtime = integer_arg(mtime, "mtime", -9_007_199_254_740_992.0)? as i64;
+        Ok(self
+            .running()?
+            .add_entry(FileMeta::symlink(path, target, mtime))?)
+    }
+
+    /// The bundles sealed so far (store each as `bundles/<id>`).
+    #[wasm_bindgen(js_name = "takeBundles", unchecked_return_type = "StoredObject[]")]
+    pub fn take_bundles(&mut self) -> JsResult<JsValue> {
+        if let BackupState::Running(s) = &mut self.state {
+            self.bundles.extend(s.take_bundles());
+        }
+        let out = js_sys::Array::new();
+        for b in std::mem::take(&mut self.bundles) {
+            out.push(&object_js(&b.id, &b.bytes)?);
+        }
+        Ok(out.into())
+    }
+
+    /// The counters so far (final after `finish`).
+    #[wasm_bindgen(unchecked_return_type = "BackupCounters")]
+    pub fn counters(&self) -> JsResult<JsValue> {
+        let counters = match &self.state {
+            BackupState::Running(s) => s.counters(),
+            _ => self.counters,
+        };
+        to_js("counters", &counters)
+    }
+
+    /// Seals the last bundle, the index delta and the snapshot. Take the
+    /// remaining bundles, then the index and the snapshot.
+    pub fn finish(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "SnapshotInfo")] info: JsValue,
+    ) -> JsResult<()> {
+        self.running()?;
+        let get = |name: &str| js_sys::Reflect::get(&info, &JsValue::from_str(name)).ok();
+        if !info.is_object() {
+            return Err(argument(
+                "info",
+                "must be an object {time, hostname?, backupConfigurationId?}",
+            ));
+        }
+        let time = get("time")
+            .and_then(|t| t.as_f64())
+            .ok_or_else(|| argument("info.time", "must be a number (Unix seconds)"))?;
+        let time = integer_arg(time, "info.time", -9_007_199_254_740_992.0)? as i64;
+        let optional = |name: &str| -> JsResult<Option<String>> {
+            match get(name) {
+                None => Ok(None),
+                Some(v) if v.is_undefined() || v.is_null() => Ok(None),
+                Some(v) => Ok(Some(string_arg(&v, &format!("info.{name}"))?)),
+            }
+        };
+        let info = SnapshotInfo {
+            time,
+            hostname: optional("hostname")?,
+            backup_configuration_id: optional("backupConfigurationId")?,
+        };
+        let BackupState::Running(running) = std::mem::replace(&mut self.state, BackupState::Failed)
+        else {
+            return Err(finished("backup"));
+        };
+        let outcome = running.finish(info)?;
+        self.bundles.extend(outcome.bundles);
+        self.counters = outcome.counters;
+        self.state = BackupState::Finished {
+            index: Some(outcome.index),
+            snapshot: Some(outcome.snapshot),
+        };
+        Ok(())
+    }
+
+    /// The index delta (store as `index/<id>`), once, after `finish`.
+    #[wasm_bindgen(js_name = "takeIndex", unchecked_return_type = "StoredObject | null")]
+    pub fn take_index(&mut self) -> JsResult<JsValue> {
+        match &mut self.state {
+            BackupState::Finished { index, .. } => match index.take() {
+                Some(o) => object_js(&o.id, &o.bytes),
+                None => Ok(JsValue::NULL),
+            },
+            _ => Err(Failure::State("the backup session has not finished".into())),
+        }
+    }
+
+    /// The snapshot (store as `snapshots/<id>`), once, after `finish`.
+    #[wasm_bindgen(
+        js_name = "takeSnapshot",
+        unchecked_return_type = "StoredObject | null"
+    )]
+    pub fn take_snapshot(&mut self) -> JsResult<JsValue> {
+        match &mut self.state {
+            BackupState::Finished { snapshot, .. } => match snapshot.take() {
+                Some(o) => object_js(&o.id, &o.bytes),
+                None => Ok(JsValue::NULL),
+            },
+            _ => Err(Failure::State("the backup session has not finished".into())),
+        }
+    }
+}

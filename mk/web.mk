@@ -1,0 +1,56 @@
+# The WebAssembly binding and the npm package @cloudbackup/core (web/).
+# Included by the top Makefile. The .wasm is built once per change of its
+# sources (a file target), not on every make invocation.
+#
+#   make bootstrap-web   installs what is missing (scripts/bootstrap-web)
+#   make build-web       builds web/dist/ (scripts/build-web)
+#   make test-web        node:test suite, tsc, README example, npm pack smoke test, browser test
+#   make demo-web        serves the demo console on 127.0.0.1 and prints its URL (DEMO_PORT=8130)
+#   make bench-web       prints the size, restore and patch-validation figures
+
+.PHONY: bootstrap-web build-web test-web test-web-node test-web-tsc test-web-readme test-web-pack test-web-browser demo-web bench-web
+
+WEB_DIST := web/dist/cloudbackup_wasm_bg.wasm
+WEB_SOURCES := $(shell find core/src bindings/wasm/src -name '*.rs' 2>/dev/null) \
+  core/Cargo.toml bindings/wasm/Cargo.toml Cargo.toml Cargo.lock scripts/build-web
+DEMO_PORT ?= 8130
+
+bootstrap-web:
+	@scripts/bootstrap-web
+
+$(WEB_DIST): $(WEB_SOURCES) | bootstrap-web
+	scripts/build-web
+
+build-web: $(WEB_DIST)
+
+test-web: test-web-node test-web-tsc test-web-readme test-web-pack test-web-browser
+
+test-web-node: $(WEB_DIST)
+	cd web && node --test test/*.test.mjs
+
+test-web-tsc: $(WEB_DIST)
+	@# No `any` in the public declarations (comments aside).
+	@if sed -E 's://.*$$::; s:/\*.*\*/::g; /^ *\*/d' web/*.d.ts web/dist/cloudbackup_wasm.d.ts | grep -nwE 'any'; then \
+	  echo "test-web-tsc: the public .d.ts uses any"; exit 1; fi
+	cd web && node_modules/.bin/tsc -p tsconfig.json
+	@echo "tsc: web/*.d.ts, dist/*.d.ts, tests, demo and bench type-check (no any in the public .d.ts)"
+
+# The README's example (section "The npm package"), run as written.
+test-web-readme: $(WEB_DIST)
+	awk '/<!-- npm-example -->/{f=1;next} f&&/^```js/{g=1;next} g&&/^```/{exit} g' README.md \
+	  | sed 's#@cloudbackup/core#./node.js#' > web/readme-example.tmp.mjs
+	cd web && node readme-example.tmp.mjs; rc=$$?; rm -f readme-example.tmp.mjs; exit $$rc
+
+# npm pack, then install the tarball into a scratch project and use it there.
+test-web-pack: $(WEB_DIST)
+	scripts/web-pack-smoke
+
+test-web-browser: $(WEB_DIST)
+	cd web && timeout 180 node test/browser.mjs
+
+demo-web: $(WEB_DIST)
+	node web/demo/serve.mjs $(DEMO_PORT)
+
+bench-web: $(WEB_DIST)
+	cargo build --quiet --release -p cloudbackup-wasm --example restore_bench
+	cd web && node bench/bench.mjs

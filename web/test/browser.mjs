@@ -1,0 +1,123 @@
+// Browser test (not a node:test file: run by `make test-web`): starts the
+// demo server on 127.0.0.1 (ephemeral port), drives Debian's chromium with
+// playwright-core, and checks the demo: the buttons a restore in
+// `in_progress` allows, an invalid patch rejected with its reason, and a
+// file restored in the page whose bytes match the golden copy. Saves a
+// screenshot under build/web/. Always stops the server and the browser.
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SHOTS = join(ROOT, 'build/web');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const TIMEOUT = 30_000;
+
+/** Starts the demo server; resolves with its base URL. @returns {Promise<{ url: string, stop: () => void }>} */
+function startServer() {
+  const server = spawn(process.execPath, [join(ROOT, 'web/demo/serve.mjs'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const stop = () => {
+    if (server.exitCode === null) server.kill('SIGTERM');
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error('demo server did not start in 10 s'));
+    }, 10_000);
+    let out = '';
+    server.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = /demo: (http:\/\/127\.0\.0\.1:\d+\/web\/demo\/)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ url: m[1], stop });
+      }
+    });
+    server.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`demo server exited (${code})`));
+    });
+  });
+}
+
+const { url, stop } = await startServer();
+/** @type {import('playwright-core').Browser | null} */
+let browser = null;
+let checks = 0;
+try {
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    timeout: TIMEOUT,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+    // playwright gives every launch a fresh --user-data-dir of its own (a temp dir it removes).
+  });
+  const page = await browser.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  /** @type {string[]} */
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="yes"]');
+
+  // A restore in in_progress offers only Stop.
+  const row = page.locator('#restores tbody tr').first();
+  await row.locator('select.simulate').selectOption('in_progress');
+  assert.equal(await row.locator('td.state').textContent(), 'in_progress');
+  assert.deepEqual(await row.locator('td.actions button').allTextContents(), ['Stop']);
+  checks++;
+  // ... and a completed one offers nothing, a Creating-like start_requested offers Stop.
+  await row.locator('select.simulate').selectOption('completed');
+  assert.deepEqual(await row.locator('td.actions button').allTextContents(), []);
+  await row.locator('select.simulate').selectOption('in_progress');
+  checks++;
+
+  // An invalid patch (an agent moving in_progress back to queued) is refused with its reason.
+  await page.fill('#patch-text', '[{"op": "replace", "path": "/state", "value": "queued"}]');
+  await page.click('#patch-validate');
+  assert.equal(await page.locator('#patch-verdict .verdict').textContent(), 'refused: patch_rejected');
+  const reason = await page.locator('#patch-verdict .reason').textContent();
+  assert.match(reason ?? '', /PatchRejectedError/);
+  assert.match(reason ?? '', /queued/);
+  checks++;
+  // A valid one is accepted.
+  await page.fill('#patch-text', '[{"op": "replace", "path": "/state", "value": "completed"}]');
+  await page.click('#patch-validate');
+  assert.equal(await page.locator('#patch-verdict .verdict').textContent(), 'accepted');
+  checks++;
+
+  // Restore in the browser: a wrong password first, then the right one.
+  await page.fill('#vault-password', 'not it');
+  await page.click('#vault-open');
+  await page.waitForSelector('#vault-files .bad');
+  assert.match((await page.locator('#vault-files .bad').textContent()) ?? '', /WrongPasswordError/);
+  checks++;
+  const password = readFileSync(join(ROOT, 'tests/golden/v1/PASSWORD'), 'utf8');
+  await page.fill('#vault-password', password);
+  await page.click('#vault-open');
+  await page.click('#vault-files button[data-path="/data/random.bin"]');
+  await page.waitForSelector('#download');
+  const restored = await page.evaluate(() => Array.from(/** @type {{ restored: Uint8Array }} */ (/** @type {unknown} */ (window)).restored));
+  const expected = readFileSync(join(ROOT, 'tests/golden/v1/expected/data/random.bin'));
+  assert.equal(restored.length, expected.length);
+  assert.ok(Buffer.from(restored).equals(expected), 'restored bytes differ from the golden copy');
+  // The download link carries the same bytes.
+  const downloaded = await page.evaluate(async () => {
+    const a = /** @type {HTMLAnchorElement} */ (document.getElementById('download'));
+    return Array.from(new Uint8Array(await (await fetch(a.href)).arrayBuffer()));
+  });
+  assert.ok(Buffer.from(downloaded).equals(expected));
+  checks++;
+
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, 'demo.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  console.log(`browser test: ${checks} checks passed in ${await browser.version()} (screenshot: build/web/demo.png, restored ${expected.length} bytes byte-exactly)`);
+} finally {
+  await browser?.close().catch(() => {});
+  stop();
+}

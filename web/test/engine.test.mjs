@@ -1,0 +1,164 @@
+// Vaults, keys, snapshots, backup / restore / verify sessions, and the
+// golden vault made by the Rust side, restored byte-exactly.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as cb from '../node.js';
+import { ROOT, fixtureJson, throwsExactly } from './helpers.mjs';
+import { objects, openVault, restoreToMemory, verifyAll } from './vault.mjs';
+
+const GOLDEN = fileURLToPath(new URL('tests/golden/v1/', ROOT));
+const CHEAP = { memory_kib: 8, iterations: 1, parallelism: 1 };
+const SMALL = { chunker: { min_size: 1024, avg_size: 4096, max_size: 16384 }, zstd_level: 3, bundle_size: 65536 };
+
+test('the golden vault v1 (made by the Rust tests) restores byte-exactly and verifies', () => {
+  const password = readFileSync(GOLDEN + 'PASSWORD');
+  const v = openVault(GOLDEN + 'vault', new Uint8Array(password));
+  assert.equal(v.snapshots.length, 1);
+  const report = verifyAll(v);
+  assert.equal(report.ok, true);
+  assert.deepEqual(report.problems, []);
+  assert.equal(report.bundles_checked, v.bundles.size);
+  const { files, symlinks, report: restored } = restoreToMemory(v, v.snapshots[0]);
+  assert.equal(restored.errors, null);
+  assert.equal(files.size, 5);
+  for (const [path, bytes] of files) {
+    const expected = readFileSync(GOLDEN + 'expected' + path);
+    assert.ok(Buffer.from(bytes).equals(expected), `${path} differs`);
+  }
+  assert.deepEqual([...symlinks], [['/data/latest', 'notes.txt']]);
+  assert.equal(restored.files_restored, 6);
+  const counters = Object.fromEntries(readFileSync(GOLDEN + 'COUNTERS', 'utf8').trim().split(/\s+/)
+    .map((kv) => kv.split('=')).map(([k, n]) => [k, Number(n)]));
+  assert.deepEqual(v.snapshots[0].data().counters, counters);
+  console.log(`golden vault v1: ${files.size} files restored byte-exactly (wasm, node)`);
+});
+
+test('one file restores alone with an inclusion, and filterGlobs builds globs', () => {
+  const v = openVault(GOLDEN + 'vault', readFileSync(GOLDEN + 'PASSWORD', 'utf8'));
+  const globs = cb.filterGlobs([{ path: '/data/notes.txt', type: 'file' }]);
+  assert.ok(globs.includes('/data/notes.txt'));
+  const { files, report } = restoreToMemory(v, v.snapshots[0], { inclusions: globs });
+  assert.deepEqual([...files.keys()], ['/data/notes.txt']);
+  assert.ok(Buffer.from(/** @type {Uint8Array} */ (files.get('/data/notes.txt'))).equals(readFileSync(GOLDEN + 'expected/data/notes.txt')));
+  assert.equal(report.files_restored, 1);
+});
+
+test('vault errors: wrong password, corrupt objects, foreign objects, bad ids', () => {
+  const config = new Uint8Array(readFileSync(GOLDEN + 'vault/config'));
+  throwsExactly(() => cb.Vault.open(config, 'not the password'), cb.WrongPasswordError, 'wrong_password');
+  throwsExactly(() => cb.Vault.open(new Uint8Array([1, 2, 3]), 'x'), cb.CorruptError, 'corrupt');
+  throwsExactly(() => cb.Vault.open(config, /** @type {never} */ (7)), cb.InvalidArgumentError, 'invalid_argument');
+  const v = openVault(GOLDEN + 'vault', readFileSync(GOLDEN + 'PASSWORD', 'utf8'));
+  // A bundle is not the snapshot its name claims.
+  const [bundleId, bundleBytes] = [...v.bundles][0];
+  throwsExactly(() => cb.Snapshot.open(v.vault, 'zz', bundleBytes), cb.InvalidArgumentError, 'invalid_argument');
+  throwsExactly(() => cb.Snapshot.open(v.vault, bundleId, bundleBytes), cb.CorruptError, 'corrupt');
+  // The golden index delta does not belong to another vault.
+  const other = cb.Vault.create('pw', SMALL, CHEAP);
+  const [[indexId, indexBytes]] = objects(GOLDEN + 'vault', 'index');
+  throwsExactly(() => new cb.Index().loadDelta(other, indexId, indexBytes), cb.ForeignVaultError, 'foreign_vault');
+  // A tampered bundle throws; a missing one is reported.
+  const verifier = new cb.Verifier(v.vault, v.index);
+  const tampered = bundleBytes.slice();
+  tampered[100] ^= 1;
+  const bad = throwsExactly(() => verifier.feed(bundleId, tampered), cb.CorruptError, 'corrupt');
+  assert.equal(typeof bad.details.object, 'string');
+  verifier.missing(bundleId);
+  const report = verifier.report();
+  assert.equal(report.ok, false);
+  assert.ok(report.problems.length > 0 && report.problems.every((p) => typeof p.code === 'string'));
+  const missing = restoreToMemory({ ...v, bundles: new Map() }, v.snapshots[0]);
+  assert.ok(missing.report.errors);
+  assert.equal(missing.report.errors.reason, 'unable_to_process_some_files');
+});
+
+test('backup session: files dropped into a page round-trip through a new vault', () => {
+  const vault = cb.Vault.create('correct horse', SMALL, CHEAP);
+  assert.equal(vault.info().key_slots, 1);
+  const index = new cb.Index();
+  const backup = new cb.BackupSession(vault, index);
+  const content = new Uint8Array(200_000);
+  for (let i = 0; i < content.length; i++) content[i] = (i * 7919) % 251;
+  const text = new TextEncoder().encode('hello from the browser\n');
+  backup.addDir('/drop', 0o755, 1_700_000_000);
+  backup.startFile('/drop/big.bin', 0o644, 1_700_000_001);
+  backup.write(content.subarray(0, 100_000));
+  backup.write(content.subarray(100_000));
+  backup.finishFile();
+  backup.startFile('/drop/hello.txt', 0o644, 1_700_000_002);
+  backup.write(text);
+  backup.finishFile();
+  backup.addSymlink('/drop/latest', 'hello.txt', 1_700_000_003);
+  /** @type {Map<string, Uint8Array>} */
+  const bundles = new Map();
+  for (const b of backup.takeBundles()) bundles.set(b.id, b.bytes);
+  throwsExactly(() => backup.takeIndex(), cb.InvalidStateError, 'invalid_state');
+  backup.finish({ time: 1_700_000_100, hostname: 'browser' });
+  for (const b of backup.takeBundles()) bundles.set(b.id, b.bytes);
+  const indexObj = backup.takeIndex();
+  const snapObj = backup.takeSnapshot();
+  assert.ok(indexObj && snapObj);
+  assert.equal(backup.takeIndex(), null);
+  const counters = backup.counters();
+  assert.equal(counters.files_searched, 2);
+  assert.equal(counters.bytes_searched, content.length + text.length);
+  throwsExactly(() => backup.startFile('/x', 0o644, 0), cb.InvalidStateError, 'invalid_state');
+
+  const reopened = cb.Vault.open(vault.config(), 'correct horse');
+  const idx = new cb.Index();
+  idx.loadDelta(reopened, indexObj.id, indexObj.bytes);
+  assert.ok(idx.length > 0);
+  const snapshot = cb.Snapshot.open(reopened, snapObj.id, snapObj.bytes);
+  assert.equal(snapshot.data().hostname, 'browser');
+  const v = { vault: reopened, index: idx, bundles, snapshots: [snapshot] };
+  assert.equal(verifyAll(v).ok, true);
+  const { files, symlinks, report } = restoreToMemory(v, snapshot);
+  assert.deepEqual(files.get('/drop/big.bin'), content);
+  assert.deepEqual(files.get('/drop/hello.txt'), text);
+  assert.equal(symlinks.get('/drop/latest'), 'hello.txt');
+  assert.equal(report.files_restored, 3);
+
+  const session = new cb.RestoreSession(reopened, snapshot, idx);
+  session.finish();
+  throwsExactly(() => session.plan(), cb.InvalidStateError, 'invalid_state');
+  throwsExactly(() => session.finish(), cb.InvalidStateError, 'invalid_state');
+  throwsExactly(() => new cb.RestoreSession(reopened, snapshot, idx, /** @type {never} */ ({ bogus: 1 })),
+    cb.InvalidJsonError, 'invalid_json');
+});
+
+test('passwords: add, change, remove key slots', () => {
+  const vault = cb.Vault.create(new TextEncoder().encode('one'), null, CHEAP);
+  vault.addPassword('two', CHEAP);
+  assert.equal(vault.info().key_slots, 2);
+  vault.changePassword('one', 'three', CHEAP);
+  const config = vault.config();
+  cb.Vault.open(config, 'three');
+  cb.Vault.open(config, 'two');
+  throwsExactly(() => cb.Vault.open(config, 'one'), cb.WrongPasswordError, 'wrong_password');
+  vault.removePassword('two');
+  throwsExactly(() => vault.removePassword('three'), cb.InvalidArgumentError, 'invalid_argument');
+  throwsExactly(() => vault.changePassword('nope', 'x', CHEAP), cb.WrongPasswordError, 'wrong_password');
+  throwsExactly(() => cb.Vault.create('x', /** @type {never} */ ({ zstd_level: 99 }), CHEAP), cb.InvalidJsonError, 'invalid_json');
+});
+
+test('encryptPasswordForAgent: the agent sample key gives 256 hex bytes', () => {
+  const agent = /** @type {{ rsa_public_key: { modulus: string, exponent: string | number } }} */ (
+    fixtureJson('tests/data/rackspace/samples-v2/cbu-getAgentDetails_response.json'));
+  const key = agent.rsa_public_key;
+  const hex = cb.encryptPasswordForAgent(key.modulus, String(key.exponent), 'vault passphrase');
+  assert.match(hex, /^[0-9a-f]+$/);
+  assert.equal(hex.length % 2, 0);
+  assert.notEqual(cb.encryptPasswordForAgent(key.modulus, String(key.exponent), 'vault passphrase'), hex, 'random padding');
+  throwsExactly(() => cb.encryptPasswordForAgent('xyz', '10001', 'p'), cb.InvalidArgumentError, 'invalid_argument');
+  throwsExactly(() => cb.encryptPasswordForAgent(key.modulus, String(key.exponent), ''), cb.InvalidArgumentError, 'invalid_argument');
+  throwsExactly(() => cb.encryptPasswordForAgent('ab', '03', 'p'), cb.InvalidValueError, 'invalid_value');
+});
+
+test('verifyPlan rejects bad fractions and seeds', () => {
+  const index = new cb.Index();
+  assert.deepEqual(cb.verifyPlan(index, 1, 0), []);
+  throwsExactly(() => cb.verifyPlan(index, 1, -1), cb.InvalidArgumentError, 'invalid_argument');
+  throwsExactly(() => cb.verifyPlan(index, 2, 0), cb.InvalidArgumentError, 'invalid_argument');
+});

@@ -1,0 +1,68 @@
+// Restoring from a local vault directory (VAULT/config, bundles/<id>,
+// index/<id>, snapshots/<id>, as bindings/c/examples/agent.c lays it out),
+// through the package: used by the tests and the benchmark.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Index, RestoreSession, Snapshot, Vault, Verifier, verifyPlan } from '../node.js';
+
+/** @param {string} dir @param {string} sub @returns {[string, Uint8Array][]} */
+export function objects(dir, sub) {
+  return readdirSync(join(dir, sub)).sort().map((name) => [name, new Uint8Array(readFileSync(join(dir, sub, name)))]);
+}
+
+/**
+ * Opens the vault in `dir` and loads its index and snapshots.
+ * @param {string} dir @param {string | Uint8Array} password
+ */
+export function openVault(dir, password) {
+  const vault = Vault.open(new Uint8Array(readFileSync(join(dir, 'config'))), password);
+  const index = new Index();
+  for (const [id, bytes] of objects(dir, 'index')) index.loadDelta(vault, id, bytes);
+  const bundles = new Map(objects(dir, 'bundles'));
+  const snapshots = objects(dir, 'snapshots').map(([id, bytes]) => Snapshot.open(vault, id, bytes));
+  return { vault, index, bundles, snapshots };
+}
+
+/**
+ * Restores `snapshot` into memory: path -> bytes (files), path -> target (symlinks).
+ * @param {ReturnType<typeof openVault>} v @param {Snapshot} snapshot
+ * @param {import('../node.js').RestoreOptions} [options]
+ */
+export function restoreToMemory(v, snapshot, options) {
+  const session = new RestoreSession(v.vault, snapshot, v.index, options);
+  /** @type {Map<string, Uint8Array>} */
+  const files = new Map();
+  /** @type {Map<string, string>} */
+  const symlinks = new Map();
+  for (const c of session.creates()) {
+    if (c.kind === 'file') files.set(c.path, new Uint8Array(c.size));
+    else if (c.kind === 'symlink') symlinks.set(c.path, c.target);
+  }
+  for (const fetch of session.plan()) {
+    const bundle = v.bundles.get(fetch.bundle);
+    if (!bundle) {
+      session.missing(fetch.bundle);
+      continue;
+    }
+    const ranges = fetch.ranges.length ? fetch.ranges : [{ offset: 0, length: bundle.length }];
+    for (const r of ranges) {
+      for (const w of session.feed(fetch.bundle, r.offset, bundle.subarray(r.offset, r.offset + r.length))) {
+        const file = files.get(w.path);
+        if (!file) throw new Error(`write to ${w.path}, which was not created`);
+        file.set(w.data, w.offset);
+      }
+    }
+  }
+  return { files, symlinks, report: session.finish() };
+}
+
+/** Verifies every bundle of the vault. @param {ReturnType<typeof openVault>} v */
+export function verifyAll(v) {
+  const verifier = new Verifier(v.vault, v.index);
+  for (const fetch of verifyPlan(v.index, 1, 0)) {
+    const bundle = v.bundles.get(fetch.bundle);
+    if (bundle) verifier.feed(fetch.bundle, bundle);
+    else verifier.missing(fetch.bundle);
+  }
+  return verifier.report();
+}
