@@ -142,7 +142,7 @@ def main() -> int:
     print(f"  files:        {stats1['files']} + {stats2['files']} (two backups)")
     print(f"  bytes:        {read:,} read")
     print(f"  stored bytes: {stored:,} in the vault")
-    print(f"  dedup ratio:  {read / stored:.2f}x (bytes read / bytes stored)")
+    print(f"  dedup ratio:  {read / stored:.2f}x (bytes read / bytes stored, dedup and zstd together)")
     print(f"  backup MB/s:  {stats1['bytes'] / 1e6 / secs1:.1f} (first), {stats2['bytes'] / 1e6 / secs2:.1f} (second)")
     print(f"  restore MB/s: {read / 1e6 / secs_restore:.1f} (both snapshots)")
     print(f"  result:       {'both snapshots restored byte-exactly' if ok else 'FAILED'}")

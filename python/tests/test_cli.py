@@ -155,3 +155,15 @@ def test_golden_vault_with_the_cli(tmp_path: Path, cli_env: Dict[str, str]) -> N
         if p.is_file():
             assert (tmp_path / "out" / p.relative_to(GOLDEN / "expected")).read_bytes() == p.read_bytes()
     assert run_cli(["verify", str(copy)], env).returncode == 0
+
+
+def test_console_script(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    """The installed ``cloudbackup`` entry point is the same tool."""
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).parent / "cloudbackup"
+    r = subprocess.run([str(script), "--version"], capture_output=True, text=True, env=cli_env)
+    assert r.returncode == 0 and r.stdout.startswith("cloudbackup ")
+    r = subprocess.run([str(script), "init", str(tmp_path / "v"), "--json"], capture_output=True, text=True, env=cli_env)
+    assert r.returncode == 0 and json.loads(r.stdout)["key_slots"] == 1
