@@ -15,7 +15,8 @@ WEB_SOURCES := $(shell find core/src bindings/wasm/src -name '*.rs' 2>/dev/null)
   core/Cargo.toml bindings/wasm/Cargo.toml Cargo.toml Cargo.lock scripts/build-web
 DEMO_PORT ?= 8130
 
-bootstrap-web:
+# After the main bootstrap: wasm-bindgen-cli is built with its Rust toolchain.
+bootstrap-web: bootstrap
 	@scripts/bootstrap-web
 
 $(WEB_DIST): $(WEB_SOURCES) | bootstrap-web

@@ -1,0 +1,112 @@
+// Benchmarks of @cloudbackup/core (not tests; `make bench-web`):
+//   .wasm raw KB / gzip KB                       (goal: gzip <= 350 KB)
+//   restore MB/s wasm (node) vs native            (goal: ratio >= 0.4)
+//   patch validation ops/s vs fast-json-patch     (goal: >= 1.0x)
+// The native figure comes from target/release/examples/restore_bench (same
+// data, same vault settings), which `make bench-web` builds first.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import fastJsonPatch from 'fast-json-patch';
+import * as cb from '../node.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const KB = 1000;
+
+// 1. Size.
+const wasm = readFileSync(new URL('../dist/cloudbackup_wasm_bg.wasm', import.meta.url));
+console.log(`.wasm raw KB: ${(wasm.length / KB).toFixed(1)}`);
+console.log(`.wasm gzip KB: ${(gzipSync(wasm, { level: 9 }).length / KB).toFixed(1)} (goal <= 350)`);
+
+// 2. Restore throughput: the data of bindings/wasm/examples/restore_bench.rs.
+/** @param {number} mib */
+function benchData(mib) {
+  const out = new Uint8Array(mib << 20);
+  const text = new TextEncoder().encode('The quick brown fox jumps over the lazy dog. 0123456789\n');
+  let x = 0x9e3779b9;
+  let p = 0;
+  for (let m = 0; m < mib; m++) {
+    for (let i = 0; i < 1 << 20; i++) {
+      if (m % 2 === 0) {
+        x = (x ^ (x << 13)) >>> 0;
+        x = (x ^ (x >>> 17)) >>> 0;
+        x = (x ^ (x << 5)) >>> 0;
+        out[p++] = x & 0xff;
+      } else {
+        out[p++] = text[i % text.length];
+      }
+    }
+  }
+  return out;
+}
+
+const MIB = 32;
+const data = benchData(MIB);
+const vault = cb.Vault.create('bench', null, { memory_kib: 8, iterations: 1, parallelism: 1 });
+const backup = new cb.BackupSession(vault, new cb.Index());
+backup.startFile('/bench.bin', 0o644, 0);
+for (let o = 0; o < data.length; o += 1 << 20) backup.write(data.subarray(o, o + (1 << 20)));
+backup.finishFile();
+backup.finish({ time: 0 });
+/** @type {Map<string, Uint8Array>} */
+const bundles = new Map(backup.takeBundles().map((b) => [b.id, b.bytes]));
+const indexObj = /** @type {import('../node.js').StoredObject} */ (backup.takeIndex());
+const snapObj = /** @type {import('../node.js').StoredObject} */ (backup.takeSnapshot());
+const index = new cb.Index();
+index.loadDelta(vault, indexObj.id, indexObj.bytes);
+const snapshot = cb.Snapshot.open(vault, snapObj.id, snapObj.bytes);
+
+let best = Infinity;
+for (let run = 0; run < 5; run++) {
+  const start = performance.now();
+  const session = new cb.RestoreSession(vault, snapshot, index);
+  let file = new Uint8Array(0);
+  for (const c of session.creates()) if (c.kind === 'file') file = new Uint8Array(c.size);
+  for (const f of session.plan()) {
+    const bundle = /** @type {Uint8Array} */ (bundles.get(f.bundle));
+    for (const r of f.ranges) {
+      for (const w of session.feed(f.bundle, r.offset, bundle.subarray(r.offset, r.offset + r.length))) file.set(w.data, w.offset);
+    }
+  }
+  const report = session.finish();
+  if (report.errors || !Buffer.from(file).equals(Buffer.from(data))) throw new Error('restore differs');
+  best = Math.min(best, (performance.now() - start) / 1000);
+}
+const wasmMBs = data.length / 1e6 / best;
+console.log(`restore MB/s wasm (node): ${wasmMBs.toFixed(1)} (${MIB} MiB, best of 5)`);
+const native = `${ROOT}target/release/examples/restore_bench`;
+if (existsSync(native)) {
+  const line = execFileSync(native, { encoding: 'utf8' }).trim();
+  const nativeMBs = Number(/native: ([\d.]+)/.exec(line)?.[1]);
+  console.log(line);
+  console.log(`restore ratio wasm/native: ${(wasmMBs / nativeMBs).toFixed(2)} (goal >= 0.4)`);
+} else {
+  console.log(`restore MB/s native: not measured (${native} not built)`);
+}
+
+// 3. Patch validation vs fast-json-patch applying the same patch.
+const restore = JSON.parse(readFileSync(`${ROOT}tests/data/rackspace/samples-v2/cbu-getRestoreDetails_response.json`, 'utf8'));
+const resource = { ...restore, state: 'in_progress', errors: null, ended_time: null };
+const patch = JSON.parse(readFileSync(`${ROOT}tests/data/rackspace/samples-v2/cbu-updateRestore_request.json`, 'utf8'));
+/** @param {() => unknown} fn @returns {number} ops/s, best of 3 runs of ~0.5 s */
+function opsPerSecond(fn) {
+  let bestOps = 0;
+  for (let run = 0; run < 3; run++) {
+    let n = 0;
+    const start = performance.now();
+    let elapsed = 0;
+    while (elapsed < 500) {
+      for (let i = 0; i < 100; i++) fn();
+      n += 100;
+      elapsed = performance.now() - start;
+    }
+    bestOps = Math.max(bestOps, (n / elapsed) * 1000);
+  }
+  return bestOps;
+}
+const ours = opsPerSecond(() => cb.validatePatch('restore', resource, patch, 'agent'));
+const theirs = opsPerSecond(() => fastJsonPatch.applyPatch(resource, patch, true, false));
+console.log(`patch validation ops/s wasm validatePatch: ${ours.toFixed(0)}`);
+console.log(`patch ops/s fast-json-patch applyPatch (validate, no mutation): ${theirs.toFixed(0)}`);
+console.log(`patch ratio wasm/fast-json-patch: ${(ours / theirs).toFixed(2)}x (goal >= 1.0x)`);
