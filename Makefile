@@ -34,7 +34,7 @@ test-rust:
 # The C library (bindings/c): one release build of libcloudbackup.{a,so},
 # whose build.rs regenerates include/cloudbackup.h; the committed header must
 # not change. Then the Check tests against both libraries, plainly and under
-# valgrind (CTest), the README's C quick start, and the example agent's
+# valgrind, and once more built with -fsanitize=address,undefined (CTest), the README's C quick start, and the example agent's
 # round trip on a temp dir.
 C_BUILD := build/c
 C_LIBDIR := $(CURDIR)/target/release
@@ -53,7 +53,7 @@ test-c: bootstrap
 	bindings/c/configure-package $(C_PREFIX) $(CURDIR) $(C_LIBDIR) $(CURDIR)/include $(C_VERSION)
 	cmake -S bindings/c/tests -B $(C_BUILD)/tests -Dcloudbackup_DIR=$(C_PREFIX)/cmake/cloudbackup >/dev/null
 	cmake --build $(C_BUILD)/tests -j2
-	@echo "ctest: static and shared, plainly and under valgrind (log: $(C_BUILD)/ctest.log)"
+	@echo "ctest: static and shared, plainly and under valgrind, and static under ASan+UBSan (log: $(C_BUILD)/ctest.log)"
 	@ctest --test-dir $(C_BUILD)/tests -j2 -V > $(C_BUILD)/ctest.log 2>&1 \
 	  || { cat $(C_BUILD)/ctest.log; echo "C tests failed"; exit 1; }
 	@grep -E '^[0-9]+: ([0-9]+ passed, [0-9]+ failed|==[0-9]+== (ERROR SUMMARY|All heap blocks|   (definitely|indirectly) lost))|tests passed' $(C_BUILD)/ctest.log

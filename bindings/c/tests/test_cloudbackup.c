@@ -785,8 +785,10 @@ START_TEST(vaults_are_created_stored_and_opened) {
     ck_assert_ptr_null(opened);
     ASSERT_STATUS(CB_INVALID_ARGUMENT, cb_vault_open(config, len, NULL, 0, &opened));
     /* A tampered config does not open. */
-    uint8_t *tampered = malloc(len);
+    /* One byte more, NUL, so strstr stays inside the buffer (ASan found it reading past). */
+    uint8_t *tampered = malloc(len + 1);
     memcpy(tampered, config, len);
+    tampered[len] = 0;
     char *mac = strstr((char *)tampered + 22, "\"mac\"");
     ck_assert_ptr_nonnull(mac);
     char *digit = strchr(mac + 6, '"') + 1;
