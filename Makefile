@@ -33,9 +33,9 @@ test-rust:
 
 # The C library (bindings/c): one release build of libcloudbackup.{a,so},
 # whose build.rs regenerates include/cloudbackup.h; the committed header must
-# not change. Then the Check tests against both libraries, plainly and under
-# valgrind, and once more built with -fsanitize=address,undefined (CTest), the README's C quick start, and the example agent's
-# round trip on a temp dir.
+# not change. Then the Check tests (CTest) against both libraries, plainly
+# and under valgrind, and once more built with -fsanitize=address,undefined;
+# the README's C quick start; the example agent's round trip on a temp dir.
 C_BUILD := build/c
 C_LIBDIR := $(CURDIR)/target/release
 C_PREFIX := $(CURDIR)/$(C_BUILD)/prefix
