@@ -36,7 +36,36 @@ impl Default for KdfParams {
     }
 }
 
+/// Most memory a key slot may ask Argon2 for (4 GiB): a stored config is
+/// input, and without a bound a tampered slot could make every opener try
+/// to allocate terabytes.
+pub const MAX_KDF_MEMORY_KIB: u32 = 4 * 1024 * 1024;
+/// Most Argon2 passes a key slot may ask for (bounds the time a tampered
+/// slot can cost; real settings use 1-10).
+pub const MAX_KDF_ITERATIONS: u32 = 64;
+/// Most Argon2 lanes a key slot may ask for.
+pub const MAX_KDF_PARALLELISM: u32 = 64;
+
 impl KdfParams {
+    /// Checks the parameters against the limits above (Argon2's own minimums
+    /// are checked when it is set up).
+    pub fn check_limits(&self) -> Result<()> {
+        let limits = [
+            ("memory_kib", self.memory_kib, MAX_KDF_MEMORY_KIB),
+            ("iterations", self.iterations, MAX_KDF_ITERATIONS),
+            ("parallelism", self.parallelism, MAX_KDF_PARALLELISM),
+        ];
+        for (name, value, max) in limits {
+            if value > max {
+                return Err(Error::InvalidValue {
+                    field: format!("key slot KDF parameter {name}"),
+                    reason: format!("{value} is above the limit of {max}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The cheapest parameters Argon2 accepts: for tests and golden vaults
     /// only, never for real passwords.
     pub fn insecure_for_tests() -> Self {
@@ -48,6 +77,7 @@ impl KdfParams {
     }
 
     fn argon2(&self) -> Result<Argon2<'static>> {
+        self.check_limits()?;
         let params = Params::new(
             self.memory_kib,
             self.iterations,
@@ -146,7 +176,13 @@ impl KeySlot {
             self.nonce.to_bytes().try_into().map_err(|_| {
                 Error::corrupt("vault config", "a key slot's nonce is not 12 bytes")
             })?;
-        let kek = key_encryption_key(password, &salt, self.kdf)?;
+        // A stored slot that Argon2 cannot run is damage, not a bad argument.
+        let kek = key_encryption_key(password, &salt, self.kdf).map_err(|e| match e {
+            Error::InvalidValue { reason, field } => {
+                Error::corrupt("vault config", format!("{field}: {reason}"))
+            }
+            other => other,
+        })?;
         let opened = Aead::new(&kek).open(
             &nonce,
             &slot_aad(vault_id, self.kdf, &salt),

@@ -17,6 +17,10 @@ use super::keys::{KdfParams, KeySlot, MasterKey, VaultKeys};
 use crate::model::wire::HexString;
 use crate::{Error, Result};
 
+/// Most key slots (passwords) a vault may have: opening tries each slot with
+/// Argon2, so the count bounds what a tampered config can cost.
+pub const MAX_KEY_SLOTS: usize = 32;
+
 /// Per-vault settings, fixed at creation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VaultSettings {
@@ -144,6 +148,17 @@ impl Vault {
                 "header and body name different vaults",
             ));
         }
+        if parsed.key_slots.len() > MAX_KEY_SLOTS {
+            // Each slot costs an Argon2 run: a config with thousands of them
+            // would make opening take hours.
+            return Err(Error::corrupt(
+                "vault config",
+                format!(
+                    "{} key slots; at most {MAX_KEY_SLOTS} are allowed",
+                    parsed.key_slots.len()
+                ),
+            ));
+        }
         let mut master = None;
         for slot in &parsed.key_slots {
             if let Some(m) = slot.unwrap(password, &vault_id)? {
@@ -194,6 +209,12 @@ impl Vault {
 
     /// Adds a key slot for another password.
     pub fn add_password(&mut self, password: &[u8], kdf: KdfParams) -> Result<()> {
+        if self.slots.len() >= MAX_KEY_SLOTS {
+            return Err(Error::argument(
+                "password",
+                format!("the vault already has {MAX_KEY_SLOTS} key slots, the most allowed"),
+            ));
+        }
         self.slots
             .push(KeySlot::wrap(&self.master, password, kdf, &self.vault_id)?);
         Ok(())
@@ -273,6 +294,7 @@ pub struct VaultInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::keys::MAX_KDF_MEMORY_KIB;
 
     fn kdf() -> KdfParams {
         KdfParams::insecure_for_tests()
@@ -314,5 +336,54 @@ mod tests {
             Vault::open(&stored, b"pw").unwrap_err().code(),
             crate::ErrorCode::Corrupt
         );
+    }
+
+    /// The config with its JSON body passed through `edit`.
+    fn edited_config(v: &Vault, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+        let stored = v.config_bytes().unwrap();
+        let mut body: serde_json::Value = serde_json::from_slice(&stored[22..]).unwrap();
+        edit(&mut body);
+        let mut out = stored[..22].to_vec();
+        out.extend_from_slice(&serde_json::to_vec(&body).unwrap());
+        out
+    }
+
+    #[test]
+    fn slots_asking_for_unbounded_argon2_work_are_refused_before_running_it() {
+        let v = Vault::create(b"pw", VaultSettings::default(), kdf()).unwrap();
+        for (field, value) in [
+            ("memory_kib", u64::from(u32::MAX)),
+            ("iterations", 1_000_000),
+            ("parallelism", 4096),
+        ] {
+            let stored = edited_config(&v, |body| {
+                body["key_slots"][0]["kdf"][field] = value.into();
+            });
+            let err = Vault::open(&stored, b"pw").unwrap_err();
+            assert_eq!(err.code(), crate::ErrorCode::Corrupt, "{field}: {err}");
+            assert!(err.to_string().contains(field), "{err}");
+        }
+        let too_costly = KdfParams {
+            memory_kib: MAX_KDF_MEMORY_KIB + 1,
+            ..kdf()
+        };
+        let err = Vault::create(b"pw", VaultSettings::default(), too_costly).unwrap_err();
+        assert_eq!(err.code(), crate::ErrorCode::InvalidValue, "{err}");
+    }
+
+    #[test]
+    fn the_number_of_key_slots_is_bounded() {
+        let mut v = Vault::create(b"pw", VaultSettings::default(), kdf()).unwrap();
+        let stored = edited_config(&v, |body| {
+            let slot = body["key_slots"][0].clone();
+            body["key_slots"] = vec![slot; MAX_KEY_SLOTS + 1].into();
+        });
+        let err = Vault::open(&stored, b"pw").unwrap_err();
+        assert_eq!(err.code(), crate::ErrorCode::Corrupt, "{err}");
+        for i in 1..MAX_KEY_SLOTS {
+            v.add_password(format!("pw{i}").as_bytes(), kdf()).unwrap();
+        }
+        let err = v.add_password(b"one too many", kdf()).unwrap_err();
+        assert_eq!(err.code(), crate::ErrorCode::InvalidArgument, "{err}");
     }
 }
