@@ -1,4 +1,4 @@
-/** Stable error codes: the core's error classes, plus the binding's `invalid_state`. */
+/** Stable error codes: the core's error classes (`ErrorCode` in core/src/error.rs). */
 export type ErrorCode =
   | 'invalid_json' | 'invalid_value' | 'invalid_argument' | 'api' | 'unexpected_response'
   | 'transition' | 'patch_rejected' | 'patch_conflict' | 'patch_forbidden' | 'wrong_password'
@@ -35,7 +35,7 @@ export interface ErrorDetails {
   foreign_vault: { object: string };
   unsupported_version: { object: string; found: number; supported: number };
   not_found: { what: string; id: string };
-  invalid_state: { message: string };
+  invalid_state: { session: string; reason: string };
 }
 
 /** Base class of every error the package throws. */

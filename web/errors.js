@@ -1,7 +1,7 @@
 // Error classes of @cloudbackup/core: one per stable code of the core's
-// error enum (Error::code().as_str()), plus the binding's own
-// `invalid_state`. Every failure of the package throws one of these, with
-// `code` and structured `details` (Error::details() of the core).
+// error enum (Error::code().as_str()). Every failure of the package throws
+// one of these, with `code` and structured `details` (Error::details() of
+// the core).
 
 /** Base class of every error the package throws. */
 export class CloudBackupError extends Error {

@@ -40,6 +40,9 @@ pub enum ErrorCode {
     UnsupportedVersion,
     /// A blob, bundle or other object the operation needs is missing.
     NotFound,
+    /// A session was used out of order (after it finished, or a result
+    /// taken before it finished).
+    InvalidState,
 }
 
 impl ErrorCode {
@@ -60,6 +63,7 @@ impl ErrorCode {
             ErrorCode::ForeignVault => "foreign_vault",
             ErrorCode::UnsupportedVersion => "unsupported_version",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::InvalidState => "invalid_state",
         }
     }
 }
@@ -166,6 +170,14 @@ pub enum Error {
         /// Its id.
         id: String,
     },
+    /// A session (backup, restore, verify) was used out of order.
+    #[error("the {session} session {reason}")]
+    InvalidState {
+        /// Which kind of session ("backup", "restore").
+        session: String,
+        /// What is wrong, e.g. "has finished", "has not finished".
+        reason: String,
+    },
 }
 
 fn op_label(index: Option<usize>, path: &Option<String>) -> String {
@@ -195,6 +207,7 @@ impl Error {
             Error::ForeignVault { .. } => ErrorCode::ForeignVault,
             Error::UnsupportedVersion { .. } => ErrorCode::UnsupportedVersion,
             Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::InvalidState { .. } => ErrorCode::InvalidState,
         }
     }
 
@@ -218,6 +231,7 @@ impl Error {
     /// | `foreign_vault` | `object` |
     /// | `unsupported_version` | `object`, `found`, `supported` |
     /// | `not_found` | `what`, `id` |
+    /// | `invalid_state` | `session`, `reason` |
     pub fn details(&self) -> serde_json::Value {
         use crate::api::RetryAfter;
         use crate::lifecycle::Rejection;
@@ -270,6 +284,9 @@ impl Error {
                 supported,
             } => json!({"object": object, "found": found, "supported": supported}),
             Error::NotFound { what, id } => json!({"what": what, "id": id}),
+            Error::InvalidState { session, reason } => {
+                json!({"session": session, "reason": reason})
+            }
         }
     }
 
@@ -286,6 +303,15 @@ impl Error {
         Error::Corrupt {
             object: object.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// [`Error::InvalidState`] for a `session` ("backup", "restore") used
+    /// after it finished.
+    pub fn finished(session: impl Into<String>) -> Self {
+        Error::InvalidState {
+            session: session.into(),
+            reason: "has finished".into(),
         }
     }
 
@@ -444,6 +470,7 @@ mod tests {
             ErrorCode::ForeignVault,
             ErrorCode::UnsupportedVersion,
             ErrorCode::NotFound,
+            ErrorCode::InvalidState,
         ];
         let names: std::collections::HashSet<_> = codes.iter().map(|c| c.as_str()).collect();
         assert_eq!(names.len(), codes.len());

@@ -2,53 +2,25 @@
 //! session hands back finished bundles, then the index delta and the
 //! snapshot to store.
 
-use std::collections::VecDeque;
 use std::ffi::c_char;
 use std::ptr;
 use std::sync::Arc;
 
-use cloudbackup_core::engine::{
-    BackupCounters, BackupOptions, BackupSession, FileMeta, SealedBundle, SealedObject,
-    SnapshotInfo,
-};
+use cloudbackup_core::engine::{BackupOptions, BackupRun, FileMeta, SnapshotInfo};
 use cloudbackup_core::Error;
 
 use crate::ffi::{
     bytes_arg, c_bytes, c_string, free_handle, guard, guard_void, handle, handle_mut, into_handle,
-    json_string, opt_str_arg, out_arg, str_arg, Failure, FfiResult,
+    json_string, opt_str_arg, out_arg, str_arg, FfiResult,
 };
 use crate::status::cb_status;
 use crate::vault::{cb_index, cb_vault};
 
-/// Where a session is in its life.
-enum State {
-    Running(Box<BackupSession>),
-    /// Finished: the index delta and snapshot until taken.
-    Finished {
-        index: Option<SealedObject>,
-        snapshot: Option<SealedObject>,
-    },
-    /// `finish` failed: nothing more can come out.
-    Failed,
-}
-
 /// A backup in progress. Made by `cb_backup_session_new`, freed by
 /// `cb_backup_session_free`.
 pub struct cb_backup_session {
-    state: State,
-    /// Finished bundles not yet taken.
-    bundles: VecDeque<SealedBundle>,
-    /// The counters once finished.
-    counters: BackupCounters,
-}
-
-impl cb_backup_session {
-    fn running(&mut self) -> FfiResult<&mut BackupSession> {
-        match &mut self.state {
-            State::Running(session) => Ok(session),
-            _ => Err(Failure::State("the backup session has finished".into())),
-        }
-    }
+    /// The core's run keeps the order rules.
+    run: BackupRun,
 }
 
 /// The (id, bytes) of a stored object, for C.
@@ -115,12 +87,8 @@ pub unsafe extern "C" fn cb_backup_session_new(
         let options = BackupOptions {
             threads: threads as usize,
         };
-        let session = BackupSession::new(vault, Arc::clone(index), options)?;
-        *out = into_handle(cb_backup_session {
-            state: State::Running(Box::new(session)),
-            bundles: VecDeque::new(),
-            counters: BackupCounters::default(),
-        });
+        let run = BackupRun::new(vault, Arc::clone(index), options)?;
+        *out = into_handle(cb_backup_session { run });
         Ok(())
     })
 }
@@ -148,7 +116,8 @@ pub unsafe extern "C" fn cb_backup_session_start_file(
         // SAFETY: `path` is as the caller guarantees (see # Safety).
         let path = unsafe { str_arg(path, "path") }?;
         session
-            .running()?
+            .run
+            .session()?
             .start_file(FileMeta::file(path, mode, mtime))?;
         Ok(())
     })
@@ -174,7 +143,7 @@ pub unsafe extern "C" fn cb_backup_session_write(
         let session = unsafe { handle_mut(session, "session") }?;
         // SAFETY: `data` is as the caller guarantees (see # Safety).
         let bytes = unsafe { bytes_arg(data, len, "data") }?;
-        session.running()?.write(bytes)?;
+        session.run.session()?.write(bytes)?;
         Ok(())
     })
 }
@@ -194,7 +163,7 @@ pub unsafe extern "C" fn cb_backup_session_finish_file(
     guard(|| {
         // SAFETY: the caller's guarantee.
         let session = unsafe { handle_mut(session, "session") }?;
-        session.running()?.finish_file()?;
+        session.run.session()?.finish_file()?;
         Ok(())
     })
 }
@@ -220,7 +189,8 @@ pub unsafe extern "C" fn cb_backup_session_add_dir(
         // SAFETY: `path` is as the caller guarantees (see # Safety).
         let path = unsafe { str_arg(path, "path") }?;
         session
-            .running()?
+            .run
+            .session()?
             .add_entry(FileMeta::dir(path, mode, mtime))?;
         Ok(())
     })
@@ -249,7 +219,8 @@ pub unsafe extern "C" fn cb_backup_session_add_symlink(
         // SAFETY: `target` is as the caller guarantees (see # Safety).
         let target = unsafe { str_arg(target, "target") }?;
         session
-            .running()?
+            .run
+            .session()?
             .add_entry(FileMeta::symlink(path, target, mtime))?;
         Ok(())
     })
@@ -276,10 +247,7 @@ pub unsafe extern "C" fn cb_backup_session_take_bundle(
         let out = unsafe { object_out(out_id, out_data, out_len) }?;
         // SAFETY: `session` is as the caller guarantees (see # Safety).
         let session = unsafe { handle_mut(session, "session") }?;
-        if let State::Running(running) = &mut session.state {
-            session.bundles.extend(running.take_bundles());
-        }
-        let bundle = session.bundles.pop_front();
+        let bundle = session.run.take_bundle();
         give_object(out, bundle.map(|b| (b.id.to_hex(), b.bytes)))
     })
 }
@@ -301,11 +269,8 @@ pub unsafe extern "C" fn cb_backup_session_counters(
         let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
         // SAFETY: `session` is as the caller guarantees (see # Safety).
         let session = unsafe { handle(session, "session") }?;
-        let counters = match &session.state {
-            State::Running(running) => running.counters(),
-            _ => session.counters,
-        };
-        let value = serde_json::to_value(counters).map_err(|e| Error::json("counters", &e))?;
+        let value = serde_json::to_value(session.run.counters())
+            .map_err(|e| Error::json("counters", &e))?;
         *out = json_string(&value)?;
         Ok(())
     })
@@ -339,22 +304,12 @@ pub unsafe extern "C" fn cb_backup_session_finish(
         let hostname = unsafe { opt_str_arg(hostname, "hostname") }?;
         // SAFETY: `backup_configuration_id` is as the caller guarantees (see # Safety).
         let config_id = unsafe { opt_str_arg(backup_configuration_id, "backup_configuration_id") }?;
-        session.running()?;
-        let State::Running(running) = std::mem::replace(&mut session.state, State::Failed) else {
-            return Err(Failure::State("the backup session has finished".into()));
-        };
         let info = SnapshotInfo {
             time,
             hostname: hostname.map(str::to_string),
             backup_configuration_id: config_id.map(str::to_string),
         };
-        let outcome = running.finish(info)?;
-        session.bundles.extend(outcome.bundles);
-        session.counters = outcome.counters;
-        session.state = State::Finished {
-            index: Some(outcome.index),
-            snapshot: Some(outcome.snapshot),
-        };
+        session.run.finish(info)?;
         Ok(())
     })
 }
@@ -379,10 +334,10 @@ pub unsafe extern "C" fn cb_backup_session_take_index(
         let out = unsafe { object_out(out_id, out_data, out_len) }?;
         // SAFETY: `session` is as the caller guarantees (see # Safety).
         let session = unsafe { handle_mut(session, "session") }?;
-        let State::Finished { index, .. } = &mut session.state else {
-            return Err(Failure::State("the backup session has not finished".into()));
-        };
-        give_object(out, index.take().map(|o| (o.id.to_hex(), o.bytes)))
+        give_object(
+            out,
+            session.run.take_index()?.map(|o| (o.id.to_hex(), o.bytes)),
+        )
     })
 }
 
@@ -406,10 +361,13 @@ pub unsafe extern "C" fn cb_backup_session_take_snapshot(
         let out = unsafe { object_out(out_id, out_data, out_len) }?;
         // SAFETY: `session` is as the caller guarantees (see # Safety).
         let session = unsafe { handle_mut(session, "session") }?;
-        let State::Finished { snapshot, .. } = &mut session.state else {
-            return Err(Failure::State("the backup session has not finished".into()));
-        };
-        give_object(out, snapshot.take().map(|o| (o.id.to_hex(), o.bytes)))
+        give_object(
+            out,
+            session
+                .run
+                .take_snapshot()?
+                .map(|o| (o.id.to_hex(), o.bytes)),
+        )
     })
 }
 

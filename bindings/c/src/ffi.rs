@@ -21,8 +21,6 @@ pub(crate) enum Failure {
     Null(&'static str),
     /// A string argument (named) was not UTF-8.
     Utf8(&'static str, std::str::Utf8Error),
-    /// The handle cannot do this now.
-    State(String),
 }
 
 impl From<Error> for Failure {
@@ -37,7 +35,6 @@ impl Failure {
             Failure::Core(e) => e.code().into(),
             Failure::Null(_) => cb_status::CB_NULL_ARGUMENT,
             Failure::Utf8(..) => cb_status::CB_INVALID_UTF8,
-            Failure::State(_) => cb_status::CB_INVALID_STATE,
         }
     }
 
@@ -46,7 +43,6 @@ impl Failure {
             Failure::Core(e) => e.to_string(),
             Failure::Null(name) => format!("argument `{name}` is NULL"),
             Failure::Utf8(name, e) => format!("argument `{name}` is not UTF-8: {e}"),
-            Failure::State(message) => message.clone(),
         }
     }
 }

@@ -140,7 +140,7 @@ impl cb_restore_session {
     fn running(&mut self) -> FfiResult<&mut RestoreSession> {
         self.session
             .as_mut()
-            .ok_or_else(|| Failure::State("the restore session has finished".into()))
+            .ok_or_else(|| Failure::Core(Error::finished("restore")))
     }
 }
 
@@ -549,7 +549,7 @@ pub unsafe extern "C" fn cb_restore_session_finish(
         let running = session
             .session
             .take()
-            .ok_or_else(|| Failure::State("the restore session has finished".into()))?;
+            .ok_or_else(|| Failure::Core(Error::finished("restore")))?;
         let report = running.finish();
         *out = json_string(
             &serde_json::to_value(&report).map_err(|e| Error::json("restore report", &e))?,

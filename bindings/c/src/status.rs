@@ -103,6 +103,7 @@ impl From<ErrorCode> for cb_status {
             ErrorCode::ForeignVault => cb_status::CB_FOREIGN_VAULT,
             ErrorCode::UnsupportedVersion => cb_status::CB_UNSUPPORTED_VERSION,
             ErrorCode::NotFound => cb_status::CB_NOT_FOUND,
+            ErrorCode::InvalidState => cb_status::CB_INVALID_STATE,
             // `ErrorCode` is non-exhaustive: a class added to the core before
             // this binding learns it still surfaces as an error.
             _ => cb_status::CB_OTHER_ERROR,
@@ -192,6 +193,7 @@ mod tests {
             ErrorCode::ForeignVault,
             ErrorCode::UnsupportedVersion,
             ErrorCode::NotFound,
+            ErrorCode::InvalidState,
         ];
         let statuses: HashSet<cb_status> = codes.iter().map(|c| cb_status::from(*c)).collect();
         assert_eq!(statuses.len(), codes.len());

@@ -4,45 +4,22 @@
 
 use std::sync::Mutex;
 
-use cloudbackup_core::engine::{
-    BackupCounters, BackupOptions, BackupSession, FileMeta, SealedObject, SnapshotInfo,
-};
+use cloudbackup_core::engine::{BackupOptions, BackupRun, BackupSession, FileMeta, SnapshotInfo};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::error::{poisoned, to_json, Failure, PyResultCb};
+use crate::error::{poisoned, to_json, PyResultCb};
 use crate::input::bytes_in;
 use crate::vault::{NativeIndex, NativeVault};
-
-/// Where a session is in its life.
-enum State {
-    Running(Box<BackupSession>),
-    /// Finished: the index delta and snapshot until taken.
-    Finished {
-        index: Option<SealedObject>,
-        snapshot: Option<SealedObject>,
-        counters: BackupCounters,
-    },
-    /// `finish` failed: nothing more can come out.
-    Failed,
-}
-
-impl State {
-    fn running(&mut self) -> PyResultCb<&mut BackupSession> {
-        match self {
-            State::Running(session) => Ok(session),
-            _ => Err(Failure::State("the backup session has finished".into())),
-        }
-    }
-}
 
 /// An object to store: `(id hex, bytes)`.
 type Object<'py> = (String, Bound<'py, PyBytes>);
 
-/// A backup in progress.
+/// A backup in progress (the core's [`BackupRun`]: it keeps the order
+/// rules).
 #[pyclass(module = "cloudbackup._native", name = "BackupSession")]
 pub struct NativeBackupSession {
-    state: Mutex<State>,
+    run: Mutex<BackupRun>,
 }
 
 impl NativeBackupSession {
@@ -53,8 +30,8 @@ impl NativeBackupSession {
         f: impl FnOnce(&mut BackupSession) -> PyResultCb<T> + Send,
     ) -> PyResultCb<T> {
         py.detach(|| {
-            let mut state = self.state.lock().map_err(|_| poisoned())?;
-            f(state.running()?)
+            let mut run = self.run.lock().map_err(|_| poisoned())?;
+            f(run.session()?)
         })
     }
 }
@@ -68,9 +45,9 @@ impl NativeBackupSession {
     #[pyo3(signature = (vault, index, threads=1))]
     fn new(vault: &NativeVault, index: &NativeIndex, threads: usize) -> PyResultCb<Self> {
         let vault = vault.get()?;
-        let session = BackupSession::new(&vault, index.get()?, BackupOptions { threads })?;
+        let run = BackupRun::new(&vault, index.get()?, BackupOptions { threads })?;
         Ok(NativeBackupSession {
-            state: Mutex::new(State::Running(Box::new(session))),
+            run: Mutex::new(run),
         })
     }
 
@@ -110,11 +87,8 @@ impl NativeBackupSession {
     /// before and after `finish`.
     fn take_bundles<'py>(&self, py: Python<'py>) -> PyResultCb<Vec<Object<'py>>> {
         let bundles = py.detach(|| -> PyResultCb<_> {
-            let mut state = self.state.lock().map_err(|_| poisoned())?;
-            Ok(match &mut *state {
-                State::Running(s) => s.take_bundles(),
-                _ => Vec::new(),
-            })
+            let mut run = self.run.lock().map_err(|_| poisoned())?;
+            Ok(run.take_bundles())
         })?;
         Ok(bundles
             .into_iter()
@@ -124,13 +98,8 @@ impl NativeBackupSession {
 
     /// The counters so far (final once finished), as JSON.
     fn counters(&self) -> PyResultCb<String> {
-        let state = self.state.lock().map_err(|_| poisoned())?;
-        let counters = match &*state {
-            State::Running(s) => s.counters(),
-            State::Finished { counters, .. } => *counters,
-            State::Failed => BackupCounters::default(),
-        };
-        to_json("counters", &counters)
+        let run = self.run.lock().map_err(|_| poisoned())?;
+        to_json("counters", &run.counters())
     }
 
     /// Ends the backup: seals the last bundles (take them with
@@ -150,18 +119,9 @@ impl NativeBackupSession {
             backup_configuration_id,
         };
         let bundles = py.detach(|| -> PyResultCb<_> {
-            let mut state = self.state.lock().map_err(|_| poisoned())?;
-            state.running()?;
-            let State::Running(running) = std::mem::replace(&mut *state, State::Failed) else {
-                return Err(Failure::State("the backup session has finished".into()));
-            };
-            let outcome = running.finish(info)?;
-            *state = State::Finished {
-                index: Some(outcome.index),
-                snapshot: Some(outcome.snapshot),
-                counters: outcome.counters,
-            };
-            Ok(outcome.bundles)
+            let mut run = self.run.lock().map_err(|_| poisoned())?;
+            run.finish(info)?;
+            Ok(run.take_bundles())
         })?;
         Ok(bundles
             .into_iter()
@@ -172,24 +132,18 @@ impl NativeBackupSession {
     /// Takes the index delta (store it as `index/<id>` after the bundles);
     /// `None` once taken.
     fn take_index<'py>(&self, py: Python<'py>) -> PyResultCb<Option<Object<'py>>> {
-        let mut state = self.state.lock().map_err(|_| poisoned())?;
-        let State::Finished { index, .. } = &mut *state else {
-            return Err(Failure::State("the backup session has not finished".into()));
-        };
-        Ok(index
-            .take()
+        let mut run = self.run.lock().map_err(|_| poisoned())?;
+        Ok(run
+            .take_index()?
             .map(|o| (o.id.to_hex(), PyBytes::new(py, &o.bytes))))
     }
 
     /// Takes the snapshot (store it as `snapshots/<id>` last); `None` once
     /// taken.
     fn take_snapshot<'py>(&self, py: Python<'py>) -> PyResultCb<Option<Object<'py>>> {
-        let mut state = self.state.lock().map_err(|_| poisoned())?;
-        let State::Finished { snapshot, .. } = &mut *state else {
-            return Err(Failure::State("the backup session has not finished".into()));
-        };
-        Ok(snapshot
-            .take()
+        let mut run = self.run.lock().map_err(|_| poisoned())?;
+        Ok(run
+            .take_snapshot()?
             .map(|o| (o.id.to_hex(), PyBytes::new(py, &o.bytes))))
     }
 }

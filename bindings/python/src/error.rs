@@ -14,8 +14,6 @@ use pyo3::prelude::*;
 pub enum Failure {
     /// An error of the core.
     Core(Error),
-    /// A session used after it finished (`cloudbackup.InvalidState`).
-    State(String),
     /// A Python exception already (e.g. a wrong argument type).
     Py(PyErr),
 }
@@ -59,9 +57,6 @@ impl From<Failure> for PyErr {
                     e.details().to_string(),
                 )
             }),
-            Failure::State(message) => {
-                Python::attach(|py| exception(py, "invalid_state", message, "{}".into()))
-            }
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 
 use cloudbackup_core::engine::{RestoreOptions, RestoreSession};
+use cloudbackup_core::Error;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -36,7 +37,7 @@ impl NativeRestoreSession {
             let mut session = self.session.lock().map_err(|_| poisoned())?;
             let running = session
                 .as_mut()
-                .ok_or_else(|| Failure::State("the restore session has finished".into()))?;
+                .ok_or_else(|| Failure::Core(Error::finished("restore")))?;
             f(running)
         })
     }
@@ -121,7 +122,7 @@ impl NativeRestoreSession {
             .lock()
             .map_err(|_| poisoned())?
             .take()
-            .ok_or_else(|| Failure::State("the restore session has finished".into()))?;
+            .ok_or_else(|| Failure::Core(Error::finished("restore")))?;
         to_json("restore report", &running.finish())
     }
 }

@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use cloudbackup_core::engine::restore::{filter_globs, RestoreOptions, Write};
 use cloudbackup_core::engine::{
-    self as core_engine, BackupCounters, BackupOptions, FileMeta, Id, KdfParams, SnapshotInfo,
-    VaultSettings,
+    self as core_engine, BackupOptions, FileMeta, Id, KdfParams, SnapshotInfo, VaultSettings,
 };
 use cloudbackup_core::model::v2::common::PathFilter;
 use cloudbackup_core::Error;
@@ -307,7 +306,7 @@ pub struct RestoreSession {
 }
 
 fn finished(what: &str) -> Failure {
-    Failure::State(format!("the {what} session has finished"))
+    Failure::Core(Error::finished(what))
 }
 
 fn writes_js(writes: Vec<Write>) -> JsResult<JsValue> {
@@ -435,22 +434,12 @@ impl Verifier {
     }
 }
 
-enum BackupState {
-    Running(Box<core_engine::BackupSession>),
-    Finished {
-        index: Option<core_engine::SealedObject>,
-        snapshot: Option<core_engine::SealedObject>,
-    },
-    Failed,
-}
-
 /// A backup: the host pushes files' bytes; the session hands back sealed
 /// bundles, then the index delta and the snapshot to store.
 #[wasm_bindgen]
 pub struct BackupSession {
-    state: BackupState,
-    bundles: Vec<core_engine::SealedBundle>,
-    counters: BackupCounters,
+    /// The core's run keeps the order rules.
+    run: core_engine::BackupRun,
 }
 
 #[wasm_bindgen]
@@ -458,23 +447,16 @@ impl BackupSession {
     /// Starts a backup into `vault`, deduplicating against `index`.
     #[wasm_bindgen(constructor)]
     pub fn new(vault: &Vault, index: &Index) -> JsResult<BackupSession> {
-        let session = core_engine::BackupSession::new(
+        let run = core_engine::BackupRun::new(
             &vault.inner,
             Arc::clone(&index.inner),
             BackupOptions { threads: 1 },
         )?;
-        Ok(BackupSession {
-            state: BackupState::Running(Box::new(session)),
-            bundles: Vec::new(),
-            counters: BackupCounters::default(),
-        })
+        Ok(BackupSession { run })
     }
 
     fn running(&mut self) -> JsResult<&mut core_engine::BackupSession> {
-        match &mut self.state {
-            BackupState::Running(s) => Ok(s),
-            _ => Err(finished("backup")),
-        }
+        Ok(self.run.session()?)
     }
 
     /// Starts a regular file (then `write` its bytes, then `finishFile`).
@@ -518,11 +500,8 @@ impl BackupSession {
     /// The bundles sealed so far (store each as `bundles/<id>`).
     #[wasm_bindgen(js_name = "takeBundles", unchecked_return_type = "StoredObject[]")]
     pub fn take_bundles(&mut self) -> JsResult<JsValue> {
-        if let BackupState::Running(s) = &mut self.state {
-            self.bundles.extend(s.take_bundles());
-        }
         let out = js_sys::Array::new();
-        for b in std::mem::take(&mut self.bundles) {
+        for b in self.run.take_bundles() {
             out.push(&object_js(&b.id, &b.bytes)?);
         }
         Ok(out.into())
@@ -531,11 +510,7 @@ impl BackupSession {
     /// The counters so far (final after `finish`).
     #[wasm_bindgen(unchecked_return_type = "BackupCounters")]
     pub fn counters(&self) -> JsResult<JsValue> {
-        let counters = match &self.state {
-            BackupState::Running(s) => s.counters(),
-            _ => self.counters,
-        };
-        to_js("counters", &counters)
+        to_js("counters", &self.run.counters())
     }
 
     /// Seals the last bundle, the index delta and the snapshot. Take the
@@ -568,29 +543,15 @@ impl BackupSession {
             hostname: optional("hostname")?,
             backup_configuration_id: optional("backupConfigurationId")?,
         };
-        let BackupState::Running(running) = std::mem::replace(&mut self.state, BackupState::Failed)
-        else {
-            return Err(finished("backup"));
-        };
-        let outcome = running.finish(info)?;
-        self.bundles.extend(outcome.bundles);
-        self.counters = outcome.counters;
-        self.state = BackupState::Finished {
-            index: Some(outcome.index),
-            snapshot: Some(outcome.snapshot),
-        };
-        Ok(())
+        Ok(self.run.finish(info)?)
     }
 
     /// The index delta (store as `index/<id>`), once, after `finish`.
     #[wasm_bindgen(js_name = "takeIndex", unchecked_return_type = "StoredObject | null")]
     pub fn take_index(&mut self) -> JsResult<JsValue> {
-        match &mut self.state {
-            BackupState::Finished { index, .. } => match index.take() {
-                Some(o) => object_js(&o.id, &o.bytes),
-                None => Ok(JsValue::NULL),
-            },
-            _ => Err(Failure::State("the backup session has not finished".into())),
+        match self.run.take_index()? {
+            Some(o) => object_js(&o.id, &o.bytes),
+            None => Ok(JsValue::NULL),
         }
     }
 
@@ -600,12 +561,9 @@ impl BackupSession {
         unchecked_return_type = "StoredObject | null"
     )]
     pub fn take_snapshot(&mut self) -> JsResult<JsValue> {
-        match &mut self.state {
-            BackupState::Finished { snapshot, .. } => match snapshot.take() {
-                Some(o) => object_js(&o.id, &o.bytes),
-                None => Ok(JsValue::NULL),
-            },
-            _ => Err(Failure::State("the backup session has not finished".into())),
+        match self.run.take_snapshot()? {
+            Some(o) => object_js(&o.id, &o.bytes),
+            None => Ok(JsValue::NULL),
         }
     }
 }

@@ -57,13 +57,11 @@ pub(crate) fn js_error(code: &str, message: &str, details: &serde_json::Value) -
 /// What every export returns: a value, or the JS error of the core's error.
 pub type JsResult<T> = Result<T, Failure>;
 
-/// A failure on its way to JS: a core error or one of the binding's own
-/// (`invalid_state`: a finished session was used).
+/// A failure on its way to JS: the core's error (the binding has none of
+/// its own).
 pub enum Failure {
     /// An error of the core.
     Core(Error),
-    /// A finished session was used (`invalid_state`).
-    State(String),
 }
 
 impl From<Error> for Failure {
@@ -76,11 +74,6 @@ impl From<Failure> for JsValue {
     fn from(e: Failure) -> JsValue {
         match e {
             Failure::Core(e) => js_error(e.code().as_str(), &e.to_string(), &e.details()),
-            Failure::State(message) => js_error(
-                "invalid_state",
-                &message,
-                &serde_json::json!({ "message": message }),
-            ),
         }
     }
 }

@@ -473,8 +473,11 @@ impl Sink {
     }
 }
 
+mod run;
 #[cfg(feature = "parallel")]
 mod workers;
+
+pub use run::BackupRun;
 
 #[cfg(test)]
 mod tests {

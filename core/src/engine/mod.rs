@@ -19,7 +19,7 @@ pub mod vault;
 pub mod verify;
 
 pub use agent_password::{encrypt_password_for_agent, encrypt_password_with_key};
-pub use backup::{BackupOptions, BackupOutcome, BackupSession, FileMeta, SnapshotInfo};
+pub use backup::{BackupOptions, BackupOutcome, BackupRun, BackupSession, FileMeta, SnapshotInfo};
 pub use bundle::SealedBundle;
 pub use chunker::ChunkerParams;
 pub use crypto::Id;
