@@ -28,6 +28,7 @@ import socket
 import stat
 import time
 from collections import deque
+from functools import partial
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple, TypeVar, Union
@@ -344,7 +345,7 @@ class StoredVault:
             # A bundle's id is the BLAKE3 of its bytes, fresh nonces inside:
             # a new bundle is never stored yet, so no existence check.
             for bundle_id, data in bundles:
-                window.submit(lambda b=bundle_id, d=data: self.storage.put(f"bundles/{b}", d))
+                window.submit(partial(self.storage.put, f"bundles/{bundle_id}", data))
                 result.bundles += 1
                 result.stored_bytes += len(data)
 
@@ -473,7 +474,8 @@ class StoredVault:
                 finally:
                     os.close(fd)
 
-        def fetch(bundle: str, offset: int, length: int) -> Optional[bytes]:
+        def fetch(job: Tuple[str, int, int]) -> Optional[bytes]:
+            bundle, offset, length = job
             try:
                 return self.storage.get_range(f"bundles/{bundle}", offset, length)
             except NotFound:

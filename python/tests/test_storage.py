@@ -169,7 +169,7 @@ def test_failed_backup_leaves_only_unreferenced_bundles_then_gc(tmp_path: Path) 
     assert sv.gc(grace=3600).kept_young == len(left)  # too young: kept
     out = tmp_path / "out"
     r = sv.restore(first.snapshot_id, str(out))
-    assert r.report["errors"] == []
+    assert not r.report["errors"]
 
     # The next backup succeeds and its gc removes exactly the leftovers.
     second = sv.backup(str(src), gc_grace=0)
@@ -178,4 +178,4 @@ def test_failed_backup_leaves_only_unreferenced_bundles_then_gc(tmp_path: Path) 
     assert sv.verify()["ok"]
     assert len(sv.snapshots()) == 2
     r = sv.restore("latest", str(tmp_path / "out2"))
-    assert r.report["errors"] == [] and read_tree(tmp_path / "out2") == read_tree(src)
+    assert not r.report["errors"] and read_tree(tmp_path / "out2") == read_tree(src)

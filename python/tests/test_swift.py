@@ -120,7 +120,7 @@ def test_interrupted_backup_leaves_the_vault_consistent(tmp_path: Path, url: str
     assert len(left) >= 3, "uploads before the failure are in Swift"
     assert sv.gc(grace=0, dry_run=True).unreferenced == len(left)
     r = sv.restore(first.snapshot_id, str(tmp_path / "old"))
-    assert r.report["errors"] == [] and r.report["files_restored"] == 8
+    assert not r.report["errors"] and r.report["files_restored"] == 8
 
     second = sv.backup(str(src), gc_grace=0)
     assert second.gc is not None and second.gc.deleted == len(left)
@@ -146,7 +146,7 @@ def test_503_with_retry_after_is_retried(tmp_path: Path, url: str) -> None:
     faults("POST", {"method": "GET", "contains": "/bundles/", "count": 2, "status": 503, "retry_after": "0"})
     r = sv.restore(result.snapshot_id, str(tmp_path / "out"))
     assert faults()["injected"] == 4 and policy.retries == 4
-    assert r.report["errors"] == [] and read_tree(tmp_path / "out") == read_tree(src)
+    assert not r.report["errors"] and read_tree(tmp_path / "out") == read_tree(src)
 
     # A server that keeps refusing: a typed error naming the object.
     faults("POST", {"method": "GET", "contains": "/index/", "count": 50, "status": 503, "retry_after": "0"})
