@@ -177,5 +177,5 @@ def test_failed_backup_leaves_only_unreferenced_bundles_then_gc(tmp_path: Path) 
     assert not (left & set(sv.ids("bundles")))
     assert sv.verify()["ok"]
     assert len(sv.snapshots()) == 2
-    r = sv.restore("latest", str(tmp_path / "out2"))
+    r = sv.restore(second.snapshot_id, str(tmp_path / "out2"))
     assert not r.report["errors"] and read_tree(tmp_path / "out2") == read_tree(src)

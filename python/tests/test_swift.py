@@ -126,7 +126,7 @@ def test_interrupted_backup_leaves_the_vault_consistent(tmp_path: Path, url: str
     assert second.gc is not None and second.gc.deleted == len(left)
     assert not left & set(sv.ids("bundles"))
     assert sv.verify()["ok"]
-    sv.restore("latest", str(tmp_path / "new"))
+    sv.restore(second.snapshot_id, str(tmp_path / "new"))
     assert read_tree(tmp_path / "new") == read_tree(src)
     print(f"\nswift interrupted backup: {len(left)} unreferenced bundles left, removed by the next backup's gc")
 
