@@ -27,7 +27,7 @@ import os
 import socket
 import stat
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from functools import partial
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -454,6 +454,7 @@ class StoredVault:
         )
         os.makedirs(dest, exist_ok=True)
         result = RestoreResult(snapshot_id=snap.id, report={}, creates=len(session.creates))
+        files = _OpenFiles()
         for c in session.creates:
             path = _safe_join(dest, c["path"])
             if c["kind"] == "dir":
@@ -468,11 +469,8 @@ class StoredVault:
             else:
                 if os.path.islink(path):
                     os.unlink(path)
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-                try:
-                    os.ftruncate(fd, int(c["size"]))
-                finally:
-                    os.close(fd)
+                # Created on its first write (one open per file, not two).
+                files.pending[c["path"]] = (path, int(c["size"]))
 
         def fetch(job: Tuple[str, int, int]) -> Optional[bytes]:
             bundle, offset, length = job
@@ -495,18 +493,21 @@ class StoredVault:
                 continue
             if bundle in missing:
                 continue
-            for path, at, chunk in session.feed(bundle, offset, data):
-                fd = os.open(_safe_join(dest, path), os.O_WRONLY | os.O_CLOEXEC)
-                try:
+            try:
+                for path, at, chunk in session.feed(bundle, offset, data):
+                    fd = files.fd(path, dest)
                     view = memoryview(chunk)
                     while view:
                         n = os.pwrite(fd, view, at)
                         view, at = view[n:], at + n
-                finally:
-                    os.close(fd)
-                result.bytes_written += len(chunk)
-                if progress:
-                    progress(len(chunk))
+                    result.bytes_written += len(chunk)
+                    if progress:
+                        progress(len(chunk))
+            except BaseException:
+                files.close()
+                raise
+        # Files with no content to write (empty, or whose blobs failed).
+        files.create_rest()
         # Modes and times after the content; deepest first.
         for c in reversed(session.creates):
             path = _safe_join(dest, c["path"])
@@ -552,6 +553,59 @@ class StoredVault:
             if progress:
                 progress(len(data))
         return verifier.report()
+
+
+class _OpenFiles:
+    """The files a restore writes: each created (truncated to its size) on
+    its first write, and its descriptor kept for the writes that follow,
+    up to ``limit`` open at once (least recently used closed first)."""
+
+    def __init__(self, limit: int = 128) -> None:
+        self.limit = limit
+        #: snapshot path -> (filesystem path, size), not created yet.
+        self.pending: Dict[str, Tuple[str, int]] = {}
+        self.open: "OrderedDict[str, int]" = OrderedDict()
+        self.paths: Dict[str, str] = {}
+
+    def fd(self, path: str, dest: str) -> int:
+        """The descriptor to write snapshot ``path`` through."""
+        fd = self.open.get(path)
+        if fd is not None:
+            self.open.move_to_end(path)
+            return fd
+        created = self.pending.pop(path, None)
+        if created is not None:
+            fs_path, size = created
+            fd = os.open(fs_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
+                os.ftruncate(fd, size)
+            except BaseException:
+                os.close(fd)
+                raise
+            self.paths[path] = fs_path
+        else:
+            fd = os.open(self.paths.get(path) or _safe_join(dest, path), os.O_WRONLY | os.O_CLOEXEC)
+        self.open[path] = fd
+        while len(self.open) > self.limit:
+            _old, old_fd = self.open.popitem(last=False)
+            os.close(old_fd)
+        return fd
+
+    def create_rest(self) -> None:
+        """Creates the files never written, then closes every descriptor."""
+        self.close()
+        for fs_path, size in self.pending.values():
+            fd = os.open(fs_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
+                os.ftruncate(fd, size)
+            finally:
+                os.close(fd)
+        self.pending.clear()
+
+    def close(self) -> None:
+        """Closes every open descriptor."""
+        while self.open:
+            os.close(self.open.popitem()[1])
 
 
 #: The name this class had when vaults could only be local directories
