@@ -12,7 +12,8 @@ Control, on the proxy's own port:
   "count": 2, "status": 503, "retry_after": "1"}`` arms a rule: the next
   ``count`` requests whose method matches and whose path contains
   ``contains`` get ``status`` (with ``Retry-After`` when given) instead of
-  reaching Swift;
+  reaching Swift; with ``"delay": SECONDS`` the answer comes only after that
+  long (a stalled upload, during which a test can kill its client);
 - ``GET /__faults__`` returns ``{"armed": [...], "injected": N}``;
 - ``DELETE /__faults__`` disarms every rule and zeroes the count.
 """
@@ -20,9 +21,15 @@ Control, on the proxy's own port:
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Callable, Dict, Iterable, List
 
 CONTROL = "/__faults__"
+
+try:  # Swift's proxy runs on eventlet: a green sleep stalls one request only.
+    from eventlet import sleep
+except ImportError:  # pragma: no cover - outside Swift
+    sleep = time.sleep
 
 StartResponse = Callable[..., Any]
 App = Callable[[Dict[str, Any], StartResponse], Iterable[bytes]]
@@ -65,6 +72,8 @@ class FaultFilter:
                 continue
             rule["count"] -= 1
             self.injected += 1
+            if rule.get("delay"):
+                sleep(float(rule["delay"]))
             # Drain the body so the client's keep-alive connection stays usable.
             length = int(environ.get("CONTENT_LENGTH") or 0)
             stream = environ.get("wsgi.input")

@@ -293,7 +293,9 @@ class Borg(Tool):
         self.count = 0
 
     def init(self) -> None:
-        subprocess.run(["borg", "init", "--encryption=repokey-blake2"], env=self.env, check=True)
+        subprocess.run(
+            ["borg", "init", "--encryption=repokey-blake2"], env=self.env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
 
     def backup(self, step: str) -> Run:
         self.count += 1

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -129,6 +133,62 @@ def test_interrupted_backup_leaves_the_vault_consistent(tmp_path: Path, url: str
     sv.restore(second.snapshot_id, str(tmp_path / "new"))
     assert read_tree(tmp_path / "new") == read_tree(src)
     print(f"\nswift interrupted backup: {len(left)} unreferenced bundles left, removed by the next backup's gc")
+
+
+def test_backup_killed_mid_upload(tmp_path: Path, url: str) -> None:
+    """A real kill: the CLI's index upload is stalled by the proxy, so every
+    bundle of the second backup is in Swift and nothing references them
+    yet, and the process is SIGKILLed right then."""
+    env = dict(os.environ)
+    env["CLOUDBACKUP_PASSWORD"] = "swift horse"
+    env["CLOUDBACKUP_KDF"] = FAST_KDF_JSON
+    env["CLOUDBACKUP_SETTINGS"] = json.dumps(SMALL)
+    env["CLOUDBACKUP_GC_GRACE"] = "0"
+    src = tmp_path / "src"
+    make_tree(src)
+    r = run_cli(["backup", str(src), url, "--json"], env)
+    assert r.returncode == 0, r.stderr
+    first = json.loads(r.stdout)
+    storage = open_storage(url)
+    before = {o.name for o in storage.list("bundles")}
+
+    for i in range(6):
+        (src / "d" / f"f{i}.bin").write_bytes(os.urandom(150_000))
+    faults("DELETE")
+    faults("POST", {"method": "PUT", "contains": "/index/", "count": 1, "status": 503, "delay": 15})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cloudbackup", "backup", str(src), url, "--json"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while faults()["injected"] < 1:
+        assert proc.poll() is None, "the backup ended before its index upload"
+        assert time.monotonic() < deadline, "the index upload never started"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=10) == -signal.SIGKILL
+    faults("DELETE")
+
+    left = {o.name for o in storage.list("bundles")} - before
+    assert len(left) >= 4, "the killed backup's bundles are all in Swift"
+    assert len(storage.list("index")) == 1 and len(storage.list("snapshots")) == 1
+    r = run_cli(["snapshots", url, "--json"], env)
+    assert [s["id"] for s in json.loads(r.stdout)["snapshots"]] == [first["snapshot"]]
+    r = run_cli(["gc", url, "--dry-run", "--json"], env)
+    assert json.loads(r.stdout)["unreferenced"] == len(left)
+    r = run_cli(["restore", url, first["snapshot"], str(tmp_path / "old")], env)
+    assert r.returncode == 0, r.stderr
+
+    r = run_cli(["backup", str(src), url], env)
+    assert r.returncode == 0, r.stderr
+    assert f"gc: removed {len(left)} unreferenced bundles" in r.stdout, r.stdout
+    assert not left & {o.name for o in storage.list("bundles")}
+    r = run_cli(["verify", url], env)
+    assert r.returncode == 0 and "verify: ok" in r.stdout
+    print(f"\nswift killed backup: SIGKILL during the index PUT left {len(left)} unreferenced bundles; "
+          "the vault opened, the old snapshot restored, the next backup's gc removed them")
 
 
 def test_503_with_retry_after_is_retried(tmp_path: Path, url: str) -> None:
