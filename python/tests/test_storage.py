@@ -4,6 +4,7 @@ backup that fails half-way (then gc) on a local vault."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 import cloudbackup as cb
 from cloudbackup.storage import LocalStorage, ObjectInfo, RetryPolicy, Retryable, open_storage, parse_retry_after
-from conftest import FAST_KDF
+from conftest import FAST_KDF, run_cli
 
 #: Small chunks and bundles, so a few MiB make many bundles.
 SMALL = {"chunker": {"min_size": 4096, "avg_size": 16384, "max_size": 65536}, "zstd_level": 3, "bundle_size": 131072}
@@ -179,3 +180,29 @@ def test_failed_backup_leaves_only_unreferenced_bundles_then_gc(tmp_path: Path) 
     assert len(sv.snapshots()) == 2
     r = sv.restore(second.snapshot_id, str(tmp_path / "out2"))
     assert not r.report["errors"] and read_tree(tmp_path / "out2") == read_tree(src)
+
+
+def test_cli_gc_and_concurrency(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    src, vault = tmp_path / "src", tmp_path / "vault"
+    make_tree(src)
+    env = dict(cli_env, CLOUDBACKUP_SETTINGS=json.dumps(SMALL))
+    r = run_cli(["backup", str(src), str(vault), "--json", "--concurrency", "2"], env)
+    assert r.returncode == 0, r.stderr
+    bundles = json.loads(r.stdout)["new_bundles"]
+    # A bundle nothing references, as a failed backup leaves one.
+    stray = vault / "bundles" / ("ee" * 32)
+    stray.write_bytes(b"left by a failed backup")
+    r = run_cli(["gc", str(vault), "--json"], env)
+    assert json.loads(r.stdout) == {
+        "referenced": bundles, "unreferenced": 1, "deleted": 0, "deleted_bytes": 0, "kept_young": 1, "dry_run": False
+    }
+    r = run_cli(["gc", str(vault), "--grace", "0", "--dry-run"], env)
+    assert "would remove 1" in r.stdout and stray.exists()
+    r = run_cli(["gc", str(vault), "--grace", "0"], env)
+    assert r.returncode == 0 and "removed 1" in r.stdout and not stray.exists()
+    r = run_cli(["snapshots", str(vault), "--concurrency", "0"], env)
+    assert r.returncode != 0 and "--concurrency must be at least 1" in r.stderr
+    r = run_cli(["snapshots", str(vault)], dict(env, CLOUDBACKUP_CONCURRENCY="many"))
+    assert r.returncode == 1 and "CLOUDBACKUP_CONCURRENCY" in r.stderr
+    r = run_cli(["snapshots", "s3://bucket/vault"], env)
+    assert r.returncode == 1 and "unknown scheme 's3'" in r.stderr
