@@ -40,7 +40,6 @@ from .storage import DEFAULT_CONCURRENCY, LocalStorage, Storage, open_storage, w
 __all__ = ["StoredVault", "LocalVault", "BackupResult", "RestoreResult", "GcResult", "write_atomic"]
 
 READ_SIZE = 1 << 20
-KINDS = ("bundles", "index", "snapshots")
 #: Unreferenced bundles younger than this (seconds) are kept by gc: they may
 #: belong to a backup still uploading from another machine.
 DEFAULT_GC_GRACE = 3600.0
@@ -51,9 +50,6 @@ GC_GRACE_ENV = "CLOUDBACKUP_GC_GRACE"
 Progress = Callable[[int], None]
 #: Where a vault is: a storage, or a URL/path for :func:`open_storage`.
 Location = Union[str, Storage]
-
-def _is_id(name: str) -> bool:
-    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
 
 
 def _safe_join(root: str, path: str) -> str:
@@ -169,8 +165,9 @@ class StoredVault:
     one bundle, 16 MiB by default, each).
     """
 
-    def __init__(self, storage: Storage, vault: Vault, *, concurrency: int = DEFAULT_CONCURRENCY) -> None:
-        self.storage = storage
+    def __init__(self, storage: Location, vault: Vault, *, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+        # A path or URL is accepted too, as LocalVault(root, vault) was.
+        self.storage = _storage(storage)
         self.vault = vault
         self.concurrency = max(1, concurrency)
 
