@@ -11,8 +11,8 @@
 test-swift: build-python
 	@scripts/swift-aio start
 	@eval "$$(scripts/swift-aio env)"; \
-	  cd python && CLOUDBACKUP_SWIFT_REQUIRED=1 $(VPY) -m pytest -q -s -p no:cacheprovider tests/test_swift.py; \
-	  status=$$?; cd .. && scripts/swift-aio stop; exit $$status
+	  (cd python && CLOUDBACKUP_SWIFT_REQUIRED=1 $(VPY) -m pytest -q -s -p no:cacheprovider tests/test_swift.py); \
+	  status=$$?; $(CURDIR)/scripts/swift-aio stop; exit $$status
 
 # Options pass through: make bench-peers BENCH_ARGS="--size-mib 256"
 BENCH_ARGS ?=
