@@ -14,7 +14,7 @@ demo: demo-python
 demo-api: bootstrap
 	$(CARGO) run --quiet -p cloudbackup-core --example restore_walkthrough
 
-test: bootstrap fmt-check clippy test-rust test-c test-python test-web
+test: bootstrap fmt-check clippy test-rust test-c test-python test-swift test-web
 
 bootstrap:
 	@scripts/bootstrap
@@ -79,6 +79,10 @@ install-c:
 # The Python module's targets (bootstrap-python, build-python, test-python,
 # demo-python, bench-python); included last so `demo` stays the default goal.
 include mk/python.mk
+
+# Vaults on OpenStack Swift (test-swift, against a real all-in-one) and the
+# peer benchmark against restic and borg (bench-peers).
+include mk/swift.mk
 
 # The WebAssembly binding and the npm package: bootstrap-web, build-web,
 # test-web, demo-web, bench-web.

@@ -8,7 +8,9 @@ Pythonic wrappers:
   validation, ``encrypt_password_for_agent``;
 - :mod:`cloudbackup.engine`: vaults and keys, backup, restore and verify
   sessions (sans-IO);
-- :mod:`cloudbackup.store`: a vault in a local directory;
+- :mod:`cloudbackup.store`: a vault wherever it is stored (backup, restore,
+  verify, gc), over :mod:`cloudbackup.storage` (a local directory, or an
+  OpenStack Swift container with :mod:`cloudbackup.swift`);
 - :mod:`cloudbackup.errors`: one exception hierarchy rooted at :class:`Error`;
 - the ``cloudbackup`` command line tool (:mod:`cloudbackup.cli`).
 """
@@ -46,11 +48,13 @@ from .errors import (
     InvalidValue,
     NotFound,
     PatchRejected,
+    StorageError,
     UnexpectedResponse,
     UnsupportedVersion,
     WrongPassword,
 )
-from .store import LocalVault
+from .storage import LocalStorage, Storage, open_storage
+from .store import LocalVault, StoredVault
 
 __version__: str = _native.__version__
 #: The vault format version this build writes and reads.
@@ -79,6 +83,11 @@ __all__ = [
     "Vault",
     "Verifier",
     "LocalVault",
+    "StoredVault",
+    "Storage",
+    "LocalStorage",
+    "open_storage",
+    "StorageError",
     "Error",
     "ApiError",
     "Conflict",

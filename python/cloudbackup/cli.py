@@ -1,5 +1,9 @@
-"""The ``cloudbackup`` command line tool: back directories up into a local
-vault directory and restore them, with the core's engine.
+"""The ``cloudbackup`` command line tool: back directories up into a vault
+and restore them, with the core's engine.
+
+A vault is a local directory (``/path``) or an OpenStack Swift container
+(``swift://container/prefix``, credentials from ``ST_AUTH``/``ST_USER``/
+``ST_KEY`` or ``OS_*``; see docs/STORAGE.md).
 
 The password comes from ``--password-file FILE``, else the environment
 variable ``CLOUDBACKUP_PASSWORD``, else a prompt (never echoed). ``--json``
@@ -20,7 +24,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from . import __version__
 from .core import encrypt_password_for_agent
 from .errors import Error
-from .store import LocalVault
+from .storage import concurrency_from_env
+from .store import StoredVault
 
 PASSWORD_ENV = "CLOUDBACKUP_PASSWORD"
 NEW_PASSWORD_ENV = "CLOUDBACKUP_NEW_PASSWORD"
@@ -57,6 +62,17 @@ def _settings() -> Optional[Dict[str, Any]]:
     """Vault settings from ``CLOUDBACKUP_SETTINGS`` (JSON), as the C agent."""
     text = os.environ.get("CLOUDBACKUP_SETTINGS")
     return None if not text else dict(json.loads(text))
+
+
+def _concurrency(args: argparse.Namespace) -> int:
+    """Transfers in flight: ``--concurrency``, else ``CLOUDBACKUP_CONCURRENCY``,
+    else the default."""
+    value = getattr(args, "concurrency", None)
+    if value is None:
+        return concurrency_from_env()
+    if value < 1:
+        raise SystemExit("cloudbackup: --concurrency must be at least 1")
+    return int(value)
 
 
 class _Bar:
@@ -114,7 +130,7 @@ def _emit(args: argparse.Namespace, data: Dict[str, Any], lines: List[str]) -> N
 
 def cmd_init(args: argparse.Namespace) -> int:
     password = _read_password(args, confirm=True)
-    lv = LocalVault.init(args.vault, password, _settings(), _kdf())
+    lv = StoredVault.init(args.vault, password, _settings(), _kdf(), concurrency=_concurrency(args))
     del password
     info = lv.vault.info()
     _emit(args, {"vault": args.vault, **info}, [f"created vault {args.vault} ({info['vault_id']})"])
@@ -123,7 +139,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     password = _read_password(args)
-    lv = LocalVault.open_or_init(args.vault, password, _settings(), _kdf())
+    lv = StoredVault.open_or_init(args.vault, password, _settings(), _kdf(), concurrency=_concurrency(args))
     del password
     bar = _Bar(not args.json, "backup", _tree_size(args.source))
     started = time.monotonic()
@@ -143,6 +159,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
         "skipped": r.skipped,
         "new_bundles": r.bundles,
         "stored_bytes": r.stored_bytes,
+        "gc_deleted": r.gc.deleted if r.gc else 0,
         "seconds": round(seconds, 3),
         "mb_per_s": round(mbps, 1),
     }
@@ -154,6 +171,37 @@ def cmd_backup(args: argparse.Namespace) -> int:
             f"{r.files} files, {r.dirs} dirs, {r.symlinks} symlinks ({r.skipped} skipped); "
             f"{c['bytes_searched']} bytes read, {c['bytes_backed_up']} new, "
             f"{r.stored_bytes} stored in {r.bundles} new bundles; {mbps:.1f} MB/s",
+        ]
+        + (
+            [f"gc: removed {r.gc.deleted} unreferenced bundles ({r.gc.deleted_bytes} bytes) left by an earlier run"]
+            if r.gc and r.gc.deleted
+            else []
+        ),
+    )
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args))
+    del password
+    r = lv.gc(grace=args.grace, dry_run=args.dry_run)
+    data = {
+        "referenced": r.referenced,
+        "unreferenced": r.unreferenced,
+        "deleted": r.deleted,
+        "deleted_bytes": r.deleted_bytes,
+        "kept_young": r.kept_young,
+        "dry_run": args.dry_run,
+    }
+    verb = "would remove" if args.dry_run else "removed"
+    count = r.unreferenced - r.kept_young if args.dry_run else r.deleted
+    _emit(
+        args,
+        data,
+        [
+            f"gc: {r.referenced} bundles referenced, {r.unreferenced} unreferenced; "
+            f"{verb} {count}, kept {r.kept_young} younger than the grace period"
         ],
     )
     return 0
@@ -161,7 +209,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
     password = _read_password(args)
-    lv = LocalVault.open(args.vault, password)
+    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args))
     del password
     snaps = lv.snapshots()
     rows: List[Dict[str, Any]] = [
@@ -188,7 +236,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     password = _read_password(args)
-    lv = LocalVault.open(args.vault, password)
+    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args))
     del password
     snap = lv.snapshot(args.snapshot)
     total = sum(int(e.get("size", 0)) for e in snap.entries)
@@ -219,7 +267,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     password = _read_password(args)
-    lv = LocalVault.open(args.vault, password)
+    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args))
     del password
     bar = _Bar(not args.json, "verify", None)
     try:
@@ -237,7 +285,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_passwd(args: argparse.Namespace) -> int:
     old = _read_password(args)
-    lv = LocalVault.open(args.vault, old)
+    lv = StoredVault.open(args.vault, old, concurrency=_concurrency(args))
     new = os.environ.get(NEW_PASSWORD_ENV) or _prompt("New password: ", True)
     lv.vault.change_password(old, new, _kdf())
     del old, new
@@ -260,11 +308,17 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--password-file", metavar="FILE", help=f"read the password from FILE (else ${PASSWORD_ENV}, else a prompt)"
     )
+    common.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="transfers in flight (default $CLOUDBACKUP_CONCURRENCY, else 4)",
+    )
     p = argparse.ArgumentParser(prog="cloudbackup", description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--version", action="version", version=f"cloudbackup {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("init", parents=[common], help="create a vault directory")
+    s = sub.add_parser("init", parents=[common], help="create a vault (directory or swift://container/prefix)")
     s.add_argument("vault")
     s.set_defaults(run=cmd_init)
 
@@ -291,6 +345,18 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("vault", metavar="VAULT")
     s.add_argument("--sample", type=float, default=1.0, metavar="FRACTION", help="check this fraction (0..1)")
     s.set_defaults(run=cmd_verify)
+
+    s = sub.add_parser("gc", parents=[common], help="remove bundles no index references (left by failed backups)")
+    s.add_argument("vault", metavar="VAULT")
+    s.add_argument(
+        "--grace",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="keep unreferenced bundles younger than this (default $CLOUDBACKUP_GC_GRACE, else 3600)",
+    )
+    s.add_argument("--dry-run", action="store_true", help="only count what would be removed")
+    s.set_defaults(run=cmd_gc)
 
     s = sub.add_parser("passwd", parents=[common], help=f"change the password (new one: ${NEW_PASSWORD_ENV} or a prompt)")
     s.add_argument("vault", metavar="VAULT")

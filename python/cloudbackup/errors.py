@@ -29,6 +29,7 @@ __all__ = [
     "UnsupportedVersion",
     "NotFound",
     "InvalidState",
+    "StorageError",
 ]
 
 
@@ -173,6 +174,19 @@ class InvalidState(Error, RuntimeError):
     """A session used after it finished (or before, for what needs that)."""
 
     code = "invalid_state"
+
+
+class StorageError(Error, OSError):
+    """Where the vault is stored failed: a directory that cannot be written,
+    a Swift request that failed for good (after retries), a bad checksum
+    (``url``, ``object``, ``reason``; ``status`` for an HTTP status). Raised
+    by the host's storage layer (:mod:`cloudbackup.storage`), never by the
+    core."""
+
+    code = "storage"
+    url: str
+    object: str
+    reason: str
 
 
 # Detail names that would shadow the exception's own attributes: only in

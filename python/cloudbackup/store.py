@@ -1,16 +1,24 @@
-"""A vault in a local directory, laid out as the C example agent lays it
-out (so either can read what the other wrote)::
+"""A vault wherever it is stored (a local directory or a Swift container,
+see :mod:`cloudbackup.storage`), opened with its password: backup, restore,
+verify and garbage collection over the core's sans-IO sessions.
+
+A local vault is laid out as the C example agent lays it out (so either can
+read what the other wrote)::
 
     VAULT/config              the vault's config (key slots, settings)
     VAULT/bundles/<64 hex>    bundles of encrypted blobs
     VAULT/index/<64 hex>      index deltas, one per backup
     VAULT/snapshots/<64 hex>  snapshots, one per backup
 
-Writes are crash-safe: each object goes to a temporary name, is fsynced and
-renamed into place (and the directory fsynced), and a backup stores its
-bundles first, then its index delta, then its snapshot, so no stored object
-ever names one that is not stored yet. This module is host I/O only: every
-rule lives in the core.
+Crash consistency: every object is stored atomically (rename locally, a
+single PUT in Swift), and a backup stores all its bundles first (waiting for
+every upload to succeed), then its index delta, then its snapshot, so no
+stored object ever names one that is not stored yet. A backup that fails
+half-way leaves only bundles that no index references; :meth:`StoredVault.gc`
+(run after every successful backup, and by ``cloudbackup gc``) removes them
+once they are older than a grace period, so it never races a backup still
+running elsewhere. This module is host I/O only: every rule lives in the
+core.
 """
 
 from __future__ import annotations
@@ -19,45 +27,29 @@ import os
 import socket
 import stat
 import time
+from collections import OrderedDict, deque
+from functools import partial
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple, TypeVar, Union
 
 from .engine import BackupSession, Index, Password, RestoreSession, Snapshot, Vault, Verifier
 from .errors import Error, InvalidArgument, NotFound
+from .storage import DEFAULT_CONCURRENCY, LocalStorage, Storage, open_storage, write_atomic
 
-__all__ = ["LocalVault", "BackupResult", "RestoreResult", "write_atomic"]
+__all__ = ["StoredVault", "LocalVault", "BackupResult", "RestoreResult", "GcResult", "write_atomic"]
 
 READ_SIZE = 1 << 20
-KINDS = ("bundles", "index", "snapshots")
+#: Unreferenced bundles younger than this (seconds) are kept by gc: they may
+#: belong to a backup still uploading from another machine.
+DEFAULT_GC_GRACE = 3600.0
+#: The environment variable that overrides the grace period (seconds).
+GC_GRACE_ENV = "CLOUDBACKUP_GC_GRACE"
 
 #: Called with the number of bytes just processed.
 Progress = Callable[[int], None]
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Writes ``data`` to ``path`` through ``path.tmp``: fsync, rename, and
-    fsync of the directory, so a crash leaves either nothing or the whole
-    file under the final name."""
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
-def _is_id(name: str) -> bool:
-    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
+#: Where a vault is: a storage, or a URL/path for :func:`open_storage`.
+Location = Union[str, Storage]
 
 
 def _safe_join(root: str, path: str) -> str:
@@ -82,6 +74,8 @@ class BackupResult:
     dirs: int = 0
     symlinks: int = 0
     skipped: int = 0
+    #: What the gc after the backup removed (None when it did not run).
+    gc: Optional["GcResult"] = None
 
 
 @dataclass
@@ -95,108 +89,203 @@ class RestoreResult:
     errors: List[Any] = field(default_factory=list)
 
 
-class LocalVault:
-    """A vault directory, opened with its password."""
+@dataclass
+class GcResult:
+    """What garbage collection found and removed."""
 
-    def __init__(self, root: str, vault: Vault) -> None:
-        self.root = root
+    referenced: int
+    unreferenced: int
+    deleted: int
+    deleted_bytes: int
+    kept_young: int
+
+
+def gc_grace_from_env() -> float:
+    """The gc grace period from ``CLOUDBACKUP_GC_GRACE`` (seconds), else the
+    default of an hour."""
+    text = os.environ.get(GC_GRACE_ENV)
+    if not text:
+        return DEFAULT_GC_GRACE
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise InvalidArgument(
+            f"invalid argument `{GC_GRACE_ENV}`: {text!r} is not a number of seconds >= 0",
+            {"name": GC_GRACE_ENV, "reason": "not a number >= 0"},
+        )
+    return value
+
+
+def _storage(location: Location) -> Storage:
+    return open_storage(location) if isinstance(location, str) else location
+
+
+class _Window:
+    """At most ``limit`` tasks in flight on a pool: submitting more waits
+    for the oldest, so memory stays bounded by ``limit`` objects."""
+
+    def __init__(self, pool: ThreadPoolExecutor, limit: int) -> None:
+        self.pool = pool
+        self.limit = max(1, limit)
+        self.pending: Deque["Future[Any]"] = deque()
+
+    def submit(self, fn: Callable[[], Any]) -> None:
+        """Queues ``fn``; re-raises the first failure of an earlier one."""
+        while len(self.pending) >= self.limit:
+            self.pending.popleft().result()
+        self.pending.append(self.pool.submit(fn))
+
+    def drain(self) -> None:
+        """Waits for every task; raises the first failure."""
+        while self.pending:
+            self.pending.popleft().result()
+
+    def cancel(self) -> None:
+        """Drops what has not started and waits for what has (errors
+        ignored: the caller is already failing)."""
+        for f in self.pending:
+            f.cancel()
+        for f in self.pending:
+            if not f.cancelled():
+                try:
+                    f.result()
+                except BaseException:  # noqa: BLE001 - the first error wins
+                    pass
+        self.pending.clear()
+
+
+class StoredVault:
+    """A vault in a :class:`~cloudbackup.storage.Storage`, opened with its
+    password.
+
+    ``concurrency`` bounds the transfers in flight (uploads in a backup,
+    downloads in a restore or verify), and so the memory they hold (about
+    one bundle, 16 MiB by default, each).
+    """
+
+    def __init__(self, storage: Location, vault: Vault, *, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+        # A path or URL is accepted too, as LocalVault(root, vault) was.
+        self.storage = _storage(storage)
         self.vault = vault
+        self.concurrency = max(1, concurrency)
+
+    @property
+    def root(self) -> str:
+        """The vault's URL or directory (as given)."""
+        return self.storage.url
 
     # -- opening ---------------------------------------------------------
 
     @classmethod
     def init(
         cls,
-        root: str,
+        location: Location,
         password: Password,
         settings: Optional[Dict[str, Any]] = None,
         kdf: Optional[Dict[str, Any]] = None,
-    ) -> "LocalVault":
-        """Creates a vault in ``root`` (which must not hold one yet)."""
-        config = os.path.join(root, "config")
-        if os.path.exists(config):
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> "StoredVault":
+        """Creates a vault at ``location`` (which must not hold one yet)."""
+        storage = _storage(location)
+        if storage.exists("config"):
             raise InvalidArgument(
-                f"invalid argument `vault`: {root} already holds a vault",
+                f"invalid argument `vault`: {storage.url} already holds a vault",
                 {"name": "vault", "reason": "already holds a vault"},
             )
-        os.makedirs(root, mode=0o700, exist_ok=True)
-        for kind in KINDS:
-            os.makedirs(os.path.join(root, kind), mode=0o700, exist_ok=True)
+        storage.create()
         vault = Vault.create(password, settings, kdf)
-        write_atomic(config, vault.config())
-        return cls(root, vault)
+        storage.put("config", vault.config())
+        return cls(storage, vault, concurrency=concurrency)
 
     @classmethod
-    def open(cls, root: str, password: Password) -> "LocalVault":
-        """Opens the vault in ``root``.
+    def open(
+        cls, location: Location, password: Password, *, concurrency: int = DEFAULT_CONCURRENCY
+    ) -> "StoredVault":
+        """Opens the vault at ``location``.
 
         Raises:
             NotFound: no vault there.
             WrongPassword, IntegrityError: as :meth:`Vault.open`.
+            StorageError: the storage failed (after retries).
         """
-        config = os.path.join(root, "config")
+        storage = _storage(location)
         try:
-            with open(config, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            raise NotFound(f"vault {root} not found", {"what": "vault", "id": root}) from None
-        return cls(root, Vault.open(data, password))
+            data = storage.get("config")
+        except NotFound:
+            raise NotFound(f"vault {storage.url} not found", {"what": "vault", "id": storage.url}) from None
+        return cls(storage, Vault.open(data, password), concurrency=concurrency)
 
     @classmethod
     def open_or_init(
         cls,
-        root: str,
+        location: Location,
         password: Password,
         settings: Optional[Dict[str, Any]] = None,
         kdf: Optional[Dict[str, Any]] = None,
-    ) -> "LocalVault":
-        """Opens the vault in ``root``, creating it first when there is none."""
-        if os.path.exists(os.path.join(root, "config")):
-            return cls.open(root, password)
-        return cls.init(root, password, settings, kdf)
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> "StoredVault":
+        """Opens the vault at ``location``, creating it first when there is none."""
+        storage = _storage(location)
+        if storage.exists("config"):
+            return cls.open(storage, password, concurrency=concurrency)
+        return cls.init(storage, password, settings, kdf, concurrency=concurrency)
 
     # -- objects ----------------------------------------------------------
 
     def path(self, kind: str, object_id: str) -> str:
-        """Where object ``object_id`` of ``kind`` is stored."""
-        return os.path.join(self.root, kind, object_id)
+        """Where object ``object_id`` of ``kind`` is stored, for a local
+        vault (a Swift vault has no paths).
+
+        Raises:
+            InvalidArgument: not a local vault.
+        """
+        if not isinstance(self.storage, LocalStorage):
+            raise InvalidArgument(
+                f"invalid argument `vault`: {self.storage.url} is not a local directory",
+                {"name": "vault", "reason": "not local"},
+            )
+        return os.path.join(self.storage.root, kind, object_id)
 
     def ids(self, kind: str) -> List[str]:
         """The ids stored under ``kind`` (leftover temporary files skipped)."""
-        try:
-            names = os.listdir(os.path.join(self.root, kind))
-        except FileNotFoundError:
-            return []
-        return sorted(n for n in names if _is_id(n))
+        return [o.name.split("/", 1)[1] for o in self.storage.list(kind)]
 
     def read(self, kind: str, object_id: str) -> bytes:
         """The bytes of a stored object."""
-        with open(self.path(kind, object_id), "rb") as f:
-            return f.read()
+        return self.storage.get(f"{kind}/{object_id}")
 
     def store(self, kind: str, object_id: str, data: bytes) -> bool:
-        """Stores an object (crash-safe); False when it was already there
-        (ids are content hashes)."""
-        target = self.path(kind, object_id)
-        if os.path.exists(target):
+        """Stores an object atomically; False when it was already there
+        (ids are content hashes, so it holds the same bytes)."""
+        name = f"{kind}/{object_id}"
+        if self.storage.exists(name):
             return False
-        write_atomic(target, data)
+        self.storage.put(name, data)
         return True
 
     def save_config(self) -> None:
         """Stores the vault's config again (after a password change)."""
-        write_atomic(os.path.join(self.root, "config"), self.vault.config())
+        self.storage.put("config", self.vault.config())
 
     def load_index(self) -> Index:
-        """An index with every delta of ``index/`` loaded."""
+        """An index with every stored delta loaded (fetched concurrently)."""
         index = Index()
-        for delta in self.ids("index"):
-            index.load_delta(self.vault, delta, self.read("index", delta))
+        ids = self.ids("index")
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            for delta, data in zip(ids, pool.map(lambda i: self.read("index", i), ids)):
+                index.load_delta(self.vault, delta, data)
         return index
 
     def snapshots(self) -> List[Snapshot]:
         """Every snapshot, oldest first (by recorded time, then id)."""
-        snaps = [Snapshot.open(self.vault, i, self.read("snapshots", i)) for i in self.ids("snapshots")]
+        ids = self.ids("snapshots")
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            datas = list(pool.map(lambda i: self.read("snapshots", i), ids))
+        snaps = [Snapshot.open(self.vault, i, d) for i, d in zip(ids, datas)]
         snaps.sort(key=lambda s: (s.time, s.id))
         return snaps
 
@@ -231,46 +320,66 @@ class LocalVault:
         threads: int = 2,
         progress: Optional[Progress] = None,
         hostname: Optional[str] = None,
+        gc_grace: Optional[float] = None,
     ) -> BackupResult:
-        """Backs ``source`` up; the tree is named from ``/`` in the snapshot."""
+        """Backs ``source`` up; the tree is named from ``/`` in the snapshot.
+
+        Bundles upload on a pool of :attr:`concurrency` threads while the
+        core goes on chunking. The index delta is stored only once every
+        bundle is, and the snapshot after it; then :meth:`gc` removes what
+        earlier failed backups left (``gc_grace`` seconds old or more,
+        default :func:`gc_grace_from_env`).
+        """
         if not os.path.isdir(source):
             raise NotFound(f"directory {source} not found", {"what": "directory", "id": source})
         started = int(time.time())
         session = BackupSession(self.vault, self.load_index(), threads)
         result = BackupResult(snapshot_id="", counters={}, bundles=0, stored_bytes=0)
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="cloudbackup-upload")
+        window = _Window(pool, self.concurrency)
 
         def store_bundles(bundles: List[Tuple[str, bytes]]) -> None:
+            # A bundle's id is the BLAKE3 of its bytes, fresh nonces inside:
+            # a new bundle is never stored yet, so no existence check.
             for bundle_id, data in bundles:
-                if self.store("bundles", bundle_id, data):
-                    result.bundles += 1
-                    result.stored_bytes += len(data)
+                window.submit(partial(self.storage.put, f"bundles/{bundle_id}", data))
+                result.bundles += 1
+                result.stored_bytes += len(data)
 
-        for fs_path, name, st in _walk(source):
-            mode = stat.S_IMODE(st.st_mode)
-            mtime = int(st.st_mtime)
-            if stat.S_ISREG(st.st_mode):
-                session.start_file(name, mode, mtime)
-                with open(fs_path, "rb", buffering=0) as f:
-                    while True:
-                        data = f.read(READ_SIZE)
-                        if not data:
-                            break
-                        session.write(data)
-                        store_bundles(session.take_bundles())
-                        if progress:
-                            progress(len(data))
-                session.finish_file()
-                result.files += 1
-            elif stat.S_ISDIR(st.st_mode):
-                session.add_dir(name, mode, mtime)
-                result.dirs += 1
-            elif stat.S_ISLNK(st.st_mode):
-                session.add_symlink(name, os.readlink(fs_path), mtime)
-                result.symlinks += 1
-            else:
-                result.skipped += 1
-        store_bundles(session.finish(started, hostname or socket.gethostname()))
-        store_bundles(session.take_bundles())
+        try:
+            for fs_path, name, st in _walk(source):
+                mode = stat.S_IMODE(st.st_mode)
+                mtime = int(st.st_mtime)
+                if stat.S_ISREG(st.st_mode):
+                    session.start_file(name, mode, mtime)
+                    with open(fs_path, "rb", buffering=0) as f:
+                        while True:
+                            data = f.read(READ_SIZE)
+                            if not data:
+                                break
+                            session.write(data)
+                            store_bundles(session.take_bundles())
+                            if progress:
+                                progress(len(data))
+                    session.finish_file()
+                    result.files += 1
+                elif stat.S_ISDIR(st.st_mode):
+                    session.add_dir(name, mode, mtime)
+                    result.dirs += 1
+                elif stat.S_ISLNK(st.st_mode):
+                    session.add_symlink(name, os.readlink(fs_path), mtime)
+                    result.symlinks += 1
+                else:
+                    result.skipped += 1
+            store_bundles(session.finish(started, hostname or socket.gethostname()))
+            store_bundles(session.take_bundles())
+            # Every bundle stored before anything names it.
+            window.drain()
+        except BaseException:
+            window.cancel()
+            raise
+        finally:
+            pool.shutdown(wait=True)
         index = session.take_index()
         snapshot = session.take_snapshot()
         assert index is not None and snapshot is not None
@@ -280,7 +389,36 @@ class LocalVault:
         result.stored_bytes += len(snapshot[1])
         result.snapshot_id = snapshot[0]
         result.counters = session.counters()
+        result.gc = self.gc(grace=gc_grace)
         return result
+
+    # -- garbage collection -----------------------------------------------------
+
+    def gc(self, *, grace: Optional[float] = None, dry_run: bool = False) -> GcResult:
+        """Removes bundles that no index delta references and that are at
+        least ``grace`` seconds old (default :func:`gc_grace_from_env`):
+        what a backup that failed half-way left. Referenced bundles are
+        never touched, so a snapshot never loses data to gc."""
+        if grace is None:
+            grace = gc_grace_from_env()
+        referenced = set(self.load_index().verify_plan(1.0, 0))
+        now = time.time()
+        unreferenced = [o for o in self.storage.list("bundles") if o.name.split("/", 1)[1] not in referenced]
+        old = [o for o in unreferenced if now - o.mtime >= grace]
+        out = GcResult(
+            referenced=len(referenced),
+            unreferenced=len(unreferenced),
+            deleted=0,
+            deleted_bytes=0,
+            kept_young=len(unreferenced) - len(old),
+        )
+        if dry_run or not old:
+            return out
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            list(pool.map(lambda o: self.storage.delete(o.name), old))
+        out.deleted = len(old)
+        out.deleted_bytes = sum(o.size for o in old)
+        return out
 
     # -- restore ------------------------------------------------------------
 
@@ -295,7 +433,9 @@ class LocalVault:
         progress: Optional[Progress] = None,
     ) -> RestoreResult:
         """Restores a snapshot into ``dest``. An existing file is never
-        replaced unless ``overwrite`` (the core skips it)."""
+        replaced unless ``overwrite`` (the core skips it). Ranges download
+        :attr:`concurrency` at a time, in plan order, while the core opens
+        the ones already fetched."""
         snap = self.snapshot(which)
         existing = [
             e["path"] for e in snap.entries if os.path.lexists(_safe_join(dest, e["path"]))
@@ -311,6 +451,7 @@ class LocalVault:
         )
         os.makedirs(dest, exist_ok=True)
         result = RestoreResult(snapshot_id=snap.id, report={}, creates=len(session.creates))
+        files = _OpenFiles()
         for c in session.creates:
             path = _safe_join(dest, c["path"])
             if c["kind"] == "dir":
@@ -325,35 +466,45 @@ class LocalVault:
             else:
                 if os.path.islink(path):
                     os.unlink(path)
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-                try:
-                    os.ftruncate(fd, int(c["size"]))
-                finally:
-                    os.close(fd)
-        for fetch in session.plan:
-            bundle = fetch["bundle"]
+                # Created on its first write (one open per file, not two).
+                files.pending[c["path"]] = (path, int(c["size"]))
+
+        def fetch(job: Tuple[str, int, int]) -> Optional[bytes]:
+            bundle, offset, length = job
             try:
-                f = open(self.path("bundles", bundle), "rb", buffering=0)
-            except FileNotFoundError:
-                session.missing(bundle)
+                return self.storage.get_range(f"bundles/{bundle}", offset, length)
+            except NotFound:
+                return None
+
+        jobs = [
+            (fetch_["bundle"], int(r["offset"]), int(r["length"]))
+            for fetch_ in session.plan
+            for r in fetch_["ranges"]
+        ]
+        missing: Set[str] = set()
+        for (bundle, offset, _length), data in _prefetch(jobs, fetch, self.concurrency):
+            if data is None:
+                if bundle not in missing:
+                    missing.add(bundle)
+                    session.missing(bundle)
                 continue
-            with f:
-                for r in fetch["ranges"]:
-                    f.seek(int(r["offset"]))
-                    data = f.read(int(r["length"]))
-                    for path, offset, chunk in session.feed(bundle, int(r["offset"]), data):
-                        fd = os.open(_safe_join(dest, path), os.O_WRONLY | os.O_CLOEXEC)
-                        try:
-                            view = memoryview(chunk)
-                            at = offset
-                            while view:
-                                n = os.pwrite(fd, view, at)
-                                view, at = view[n:], at + n
-                        finally:
-                            os.close(fd)
-                        result.bytes_written += len(chunk)
-                        if progress:
-                            progress(len(chunk))
+            if bundle in missing:
+                continue
+            try:
+                for path, at, chunk in session.feed(bundle, offset, data):
+                    fd = files.fd(path, dest)
+                    view = memoryview(chunk)
+                    while view:
+                        n = os.pwrite(fd, view, at)
+                        view, at = view[n:], at + n
+                    result.bytes_written += len(chunk)
+                    if progress:
+                        progress(len(chunk))
+            except BaseException:
+                files.close()
+                raise
+        # Files with no content to write (empty, or whose blobs failed).
+        files.create_rest()
         # Modes and times after the content; deepest first.
         for c in reversed(session.creates):
             path = _safe_join(dest, c["path"])
@@ -381,10 +532,15 @@ class LocalVault:
             seed = int.from_bytes(os.urandom(8), "little")
         plan = index.verify_plan(fraction, seed)
         verifier = Verifier(self.vault, index)
-        for bundle in plan:
+
+        def fetch(bundle: str) -> Optional[bytes]:
             try:
-                data = self.read("bundles", bundle)
-            except FileNotFoundError:
+                return self.read("bundles", bundle)
+            except NotFound:
+                return None
+
+        for bundle, data in _prefetch(plan, fetch, self.concurrency):
+            if data is None:
                 verifier.missing(bundle)
                 continue
             try:
@@ -394,6 +550,93 @@ class LocalVault:
             if progress:
                 progress(len(data))
         return verifier.report()
+
+
+class _OpenFiles:
+    """The files a restore writes: each created (truncated to its size) on
+    its first write, and its descriptor kept for the writes that follow,
+    up to ``limit`` open at once (least recently used closed first)."""
+
+    def __init__(self, limit: int = 128) -> None:
+        self.limit = limit
+        #: snapshot path -> (filesystem path, size), not created yet.
+        self.pending: Dict[str, Tuple[str, int]] = {}
+        self.open: "OrderedDict[str, int]" = OrderedDict()
+        self.paths: Dict[str, str] = {}
+
+    def fd(self, path: str, dest: str) -> int:
+        """The descriptor to write snapshot ``path`` through."""
+        fd = self.open.get(path)
+        if fd is not None:
+            self.open.move_to_end(path)
+            return fd
+        created = self.pending.pop(path, None)
+        if created is not None:
+            fs_path, size = created
+            fd = os.open(fs_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
+                os.ftruncate(fd, size)
+            except BaseException:
+                os.close(fd)
+                raise
+            self.paths[path] = fs_path
+        else:
+            fd = os.open(self.paths.get(path) or _safe_join(dest, path), os.O_WRONLY | os.O_CLOEXEC)
+        self.open[path] = fd
+        while len(self.open) > self.limit:
+            _old, old_fd = self.open.popitem(last=False)
+            os.close(old_fd)
+        return fd
+
+    def create_rest(self) -> None:
+        """Creates the files never written, then closes every descriptor."""
+        self.close()
+        for fs_path, size in self.pending.values():
+            fd = os.open(fs_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
+                os.ftruncate(fd, size)
+            finally:
+                os.close(fd)
+        self.pending.clear()
+
+    def close(self) -> None:
+        """Closes every open descriptor."""
+        while self.open:
+            os.close(self.open.popitem()[1])
+
+
+#: The name this class had when vaults could only be local directories
+#: (kept: callers and the README use it; it opens any location).
+LocalVault = StoredVault
+
+J = TypeVar("J")
+R = TypeVar("R")
+
+
+def _prefetch(jobs: List[J], fetch: Callable[[J], R], limit: int) -> Iterator[Tuple[J, R]]:
+    """``(job, fetch(job))`` in job order, with up to ``limit`` fetches
+    running ahead on a pool, so downloads overlap the caller's work while
+    at most ``limit`` results wait in memory."""
+    if not jobs:
+        return
+    with ThreadPoolExecutor(max(1, limit), thread_name_prefix="cloudbackup-fetch") as pool:
+        pending: Deque[Tuple[J, "Future[R]"]] = deque()
+        it = iter(jobs)
+        try:
+            for job in it:
+                pending.append((job, pool.submit(fetch, job)))
+                if len(pending) >= limit:
+                    break
+            while pending:
+                job, fut = pending.popleft()
+                value = fut.result()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append((nxt, pool.submit(fetch, nxt)))
+                yield job, value
+        finally:
+            for _job, fut in pending:
+                fut.cancel()
 
 
 def _walk(root: str, name: str = "/") -> Iterator[Tuple[str, str, os.stat_result]]:

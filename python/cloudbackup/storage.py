@@ -1,0 +1,389 @@
+"""Where a vault's objects live: a small storage interface with two
+implementations, chosen by the vault's URL (see docs/STORAGE.md).
+
+- ``/path`` (or any path without a scheme, or ``file:///path``):
+  :class:`LocalStorage`, a directory laid out exactly as the C example agent
+  lays it out (``config``, ``bundles/<id>``, ``index/<id>``,
+  ``snapshots/<id>``);
+- ``swift://container/prefix``: :class:`cloudbackup.swift.SwiftStorage`, an
+  OpenStack Swift (Cloud Files) container, objects named
+  ``<prefix>/config``, ``<prefix>/bundles/<id>``...
+
+Object names are always relative (``"config"``, ``"bundles/<64 hex>"``);
+each implementation maps them to its own namespace. Every failure is a
+:class:`~cloudbackup.errors.StorageError` (or :class:`NotFound` for a missing
+object) naming the vault and the object. This module is host I/O only.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Protocol, TypeVar, runtime_checkable
+
+from .errors import InvalidArgument, NotFound, StorageError
+
+__all__ = [
+    "ObjectInfo",
+    "Storage",
+    "RetryPolicy",
+    "LocalStorage",
+    "open_storage",
+    "write_atomic",
+    "DEFAULT_CONCURRENCY",
+    "CONCURRENCY_ENV",
+]
+
+#: Transfers in flight at once (uploads in a backup, downloads in a restore
+#: or verify) unless told otherwise.
+DEFAULT_CONCURRENCY = 4
+#: The environment variable that sets the concurrency (the CLI's
+#: ``--concurrency`` wins over it).
+CONCURRENCY_ENV = "CLOUDBACKUP_CONCURRENCY"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One listed object: its relative name, size and last-modified time
+    (Unix seconds; used by garbage collection's grace period)."""
+
+    name: str
+    size: int
+    mtime: float
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """The operations a vault needs from where it is stored.
+
+    Implementations are safe to call from several threads at once: backups
+    upload, and restores download, with a bounded pool.
+    """
+
+    #: The vault's URL as the user gave it (for messages).
+    url: str
+
+    def get(self, name: str) -> bytes:
+        """The whole object. Raises :class:`NotFound` when it is missing."""
+        ...
+
+    def get_range(self, name: str, offset: int, length: int) -> bytes:
+        """``length`` bytes of the object from ``offset`` (exactly that many,
+        or :class:`StorageError`). Raises :class:`NotFound` when missing."""
+        ...
+
+    def put(self, name: str, data: bytes) -> None:
+        """Stores the object atomically: a reader sees the old object (or
+        none) or all of ``data``, never part of it."""
+        ...
+
+    def list(self, kind: str) -> List[ObjectInfo]:
+        """The objects under ``kind/`` (``"bundles"``, ``"index"``,
+        ``"snapshots"``) whose names are object ids, sorted by name."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Removes the object (no error when it is already gone)."""
+        ...
+
+    def exists(self, name: str) -> bool:
+        """Whether the object is stored."""
+        ...
+
+    def create(self) -> None:
+        """Prepares an empty vault location (directories, container)."""
+        ...
+
+
+# -- retries ------------------------------------------------------------------
+
+
+class Retryable(Exception):
+    """Raised by a storage operation to ask :class:`RetryPolicy` for another
+    attempt; ``retry_after`` is the server's Retry-After in seconds, if any."""
+
+    def __init__(self, message: str, retry_after: Optional[float] = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: Optional[str]) -> Optional[float]:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP
+    date); None when absent or unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+@dataclass
+class RetryPolicy:
+    """Bounded exponential backoff with full jitter.
+
+    Attempt ``n`` (from 0) that fails retryably waits a random time in
+    ``[0, min(max_delay, base_delay * 2**n)]``, or the server's Retry-After
+    when it sent one (capped at ``max_retry_after`` so a confused server
+    cannot stall a backup for hours). After ``attempts`` tries the last error
+    is raised as a :class:`StorageError`.
+    """
+
+    attempts: int = 6
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+    max_retry_after: float = 60.0
+    #: How to sleep (tests may replace it).
+    sleep: Callable[[float], None] = time.sleep
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        #: Retries made so far (all threads), and the waits that came from a
+        #: Retry-After header: for reports and tests.
+        self.retries = 0
+        self.retry_after_honoured = 0
+
+    def delay(self, attempt: int, retry_after: Optional[float]) -> float:
+        """How long to wait before attempt ``attempt + 1``."""
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after)
+        return random.uniform(0.0, min(self.max_delay, self.base_delay * (2**attempt)))
+
+    def run(self, what: str, url: str, op: Callable[[], T]) -> T:
+        """Runs ``op`` until it returns, raises a non-retryable error, or the
+        attempts are used up (then :class:`StorageError` naming ``what``)."""
+        for attempt in range(self.attempts):
+            try:
+                return op()
+            except Retryable as e:
+                if attempt + 1 >= self.attempts:
+                    raise StorageError(
+                        f"storage error: {url}: {what}: {e} (gave up after {self.attempts} attempts)",
+                        {"url": url, "object": what, "reason": str(e), "attempts": self.attempts},
+                    ) from None
+                with self._lock:
+                    self.retries += 1
+                    if e.retry_after is not None:
+                        self.retry_after_honoured += 1
+                self.sleep(self.delay(attempt, e.retry_after))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+# -- local directory ------------------------------------------------------------
+
+KINDS = ("bundles", "index", "snapshots")
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Writes ``data`` to ``path`` through a temporary name in the same
+    directory: fsync, rename, and fsync of the directory, so a crash leaves
+    either nothing or the whole file under the final name. The temporary
+    name is unique per thread, so concurrent writers never share one."""
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+    dfd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def is_object_id(name: str) -> bool:
+    """Whether ``name`` is an object id (64 lowercase hex digits)."""
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
+
+
+def check_name(name: str) -> None:
+    """Refuses object names outside the vault layout (so no name can leave
+    the vault's directory or prefix)."""
+    if name == "config":
+        return
+    kind, _, object_id = name.partition("/")
+    if kind not in KINDS or not is_object_id(object_id):
+        raise InvalidArgument(
+            f"invalid argument `name`: {name!r} is not a vault object name",
+            {"name": "name", "reason": "not config or <kind>/<64 hex>"},
+        )
+
+
+class LocalStorage:
+    """A vault directory (the embedded default), in the C agent's layout."""
+
+    def __init__(self, root: str) -> None:
+        self.url = root
+        self.root = root
+
+    def _path(self, name: str) -> str:
+        check_name(name)
+        return os.path.join(self.root, *name.split("/"))
+
+    def _error(self, name: str, e: OSError) -> StorageError:
+        return StorageError(
+            f"storage error: {self.root}: {name}: {e.strerror or e}",
+            {"url": self.root, "object": name, "reason": str(e)},
+        )
+
+    def get(self, name: str) -> bytes:
+        """The whole object (see :meth:`Storage.get`)."""
+        try:
+            with open(self._path(name), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            raise NotFound(f"object {name} not found in {self.root}", {"what": "object", "id": name}) from None
+        except OSError as e:
+            raise self._error(name, e) from None
+
+    def get_range(self, name: str, offset: int, length: int) -> bytes:
+        """Part of the object (see :meth:`Storage.get_range`)."""
+        try:
+            fd = os.open(self._path(name), os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise NotFound(f"object {name} not found in {self.root}", {"what": "object", "id": name}) from None
+        except OSError as e:
+            raise self._error(name, e) from None
+        try:
+            data = os.pread(fd, length, offset)
+        except OSError as e:
+            raise self._error(name, e) from None
+        finally:
+            os.close(fd)
+        if len(data) != length:
+            raise StorageError(
+                f"storage error: {self.root}: {name}: short read ({len(data)} of {length} bytes at {offset})",
+                {"url": self.root, "object": name, "reason": "short read"},
+            )
+        return data
+
+    def put(self, name: str, data: bytes) -> None:
+        """Stores the object through a temporary file and a rename."""
+        path = self._path(name)
+        try:
+            write_atomic(path, data)
+        except OSError as e:
+            raise self._error(name, e) from None
+
+    def list(self, kind: str) -> List[ObjectInfo]:
+        """The objects of ``kind`` (leftover temporary files skipped)."""
+        directory = os.path.join(self.root, kind)
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            return []
+        except OSError as e:
+            raise self._error(kind, e) from None
+        out = []
+        for n in sorted(names):
+            if not is_object_id(n):
+                continue
+            try:
+                st = os.stat(os.path.join(directory, n))
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            out.append(ObjectInfo(f"{kind}/{n}", st.st_size, st.st_mtime))
+        return out
+
+    def delete(self, name: str) -> None:
+        """Removes the file (missing is fine)."""
+        try:
+            os.unlink(self._path(name))
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise self._error(name, e) from None
+
+    def exists(self, name: str) -> bool:
+        """Whether the file is there."""
+        return os.path.exists(self._path(name))
+
+    def create(self) -> None:
+        """Creates the directory and its three subdirectories."""
+        try:
+            os.makedirs(self.root, mode=0o700, exist_ok=True)
+            for kind in KINDS:
+                os.makedirs(os.path.join(self.root, kind), mode=0o700, exist_ok=True)
+        except OSError as e:
+            raise self._error("", e) from None
+
+
+# -- choosing one by URL ----------------------------------------------------------
+
+
+def open_storage(
+    url: str,
+    *,
+    retry: Optional[RetryPolicy] = None,
+    env: Optional[Dict[str, str]] = None,
+) -> Storage:
+    """The storage a vault URL names: ``/path`` (or a relative path, or
+    ``file:///path``) is a local directory, ``swift://container[/prefix]``
+    an OpenStack Swift container authenticated from the environment
+    (``ST_AUTH``/``ST_USER``/``ST_KEY``, or ``OS_*``; see docs/STORAGE.md).
+
+    Raises:
+        InvalidArgument: an unknown scheme, a malformed URL, or missing
+            credentials (the message says which).
+    """
+    if url.startswith("swift://"):
+        from .swift import SwiftStorage
+
+        return SwiftStorage.from_url(url, retry=retry, env=env)
+    if url.startswith("file://"):
+        path = url[len("file://") :]
+        if not path.startswith("/"):
+            raise InvalidArgument(
+                f"invalid argument `vault`: {url!r}: a file URL needs an absolute path (file:///path)",
+                {"name": "vault", "reason": "file URL without an absolute path"},
+            )
+        return LocalStorage(path)
+    if "://" in url:
+        scheme = url.split("://", 1)[0]
+        raise InvalidArgument(
+            f"invalid argument `vault`: {url!r}: unknown scheme {scheme!r} "
+            "(use a directory path or swift://container/prefix)",
+            {"name": "vault", "reason": f"unknown scheme {scheme}"},
+        )
+    if not url:
+        raise InvalidArgument("invalid argument `vault`: empty", {"name": "vault", "reason": "empty"})
+    return LocalStorage(url)
+
+
+def concurrency_from_env(default: int = DEFAULT_CONCURRENCY) -> int:
+    """The concurrency from ``CLOUDBACKUP_CONCURRENCY`` (a positive integer),
+    else ``default``."""
+    text = os.environ.get(CONCURRENCY_ENV)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise InvalidArgument(
+            f"invalid argument `{CONCURRENCY_ENV}`: {text!r} is not a positive integer",
+            {"name": CONCURRENCY_ENV, "reason": "not a positive integer"},
+        )
+    return value

@@ -1,0 +1,208 @@
+"""The storage layer without a server: vault URLs, credentials, the local
+directory's layout, retries with Retry-After, and the consistency of a
+backup that fails half-way (then gc) on a local vault."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+import cloudbackup as cb
+from cloudbackup.storage import LocalStorage, ObjectInfo, RetryPolicy, Retryable, open_storage, parse_retry_after
+from conftest import FAST_KDF, run_cli
+
+#: Small chunks and bundles, so a few MiB make many bundles.
+SMALL = {"chunker": {"min_size": 4096, "avg_size": 16384, "max_size": 65536}, "zstd_level": 3, "bundle_size": 131072}
+
+
+def make_tree(root: Path, seed: int = 0) -> None:
+    """Random files (incompressible, so bundles fill) and a duplicate."""
+    (root / "d").mkdir(parents=True)
+    for i in range(6):
+        (root / "d" / f"f{i}.bin").write_bytes(os.urandom(150_000 + i * 1000 + seed))
+    (root / "d" / "copy.bin").write_bytes((root / "d" / "f0.bin").read_bytes())
+    (root / "a.txt").write_text("alpha\n" * 1000)
+
+
+def read_tree(root: Path) -> Dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+class FailAfter:
+    """A storage that fails for good on the ``n``-th bundle upload, as a
+    backup killed or disconnected half-way does."""
+
+    def __init__(self, inner: cb.Storage, n: int) -> None:
+        self.inner = inner
+        self.url = inner.url
+        self.n = n
+        self.bundle_puts = 0
+
+    def get(self, name: str) -> bytes:
+        return self.inner.get(name)
+
+    def get_range(self, name: str, offset: int, length: int) -> bytes:
+        return self.inner.get_range(name, offset, length)
+
+    def put(self, name: str, data: bytes) -> None:
+        if name.startswith("bundles/"):
+            self.bundle_puts += 1
+            if self.bundle_puts == self.n:
+                raise cb.StorageError(f"storage error: {self.url}: {name}: injected", {"object": name})
+        self.inner.put(name, data)
+
+    def list(self, kind: str) -> List[ObjectInfo]:
+        return self.inner.list(kind)
+
+    def delete(self, name: str) -> None:
+        self.inner.delete(name)
+
+    def exists(self, name: str) -> bool:
+        return self.inner.exists(name)
+
+    def create(self) -> None:
+        self.inner.create()
+
+
+def test_urls_choose_the_storage(tmp_path: Path) -> None:
+    assert isinstance(open_storage(str(tmp_path)), LocalStorage)
+    assert isinstance(open_storage("relative/dir"), LocalStorage)
+    assert isinstance(open_storage(f"file://{tmp_path}"), LocalStorage)
+    with pytest.raises(cb.InvalidArgument, match="unknown scheme 's3'"):
+        open_storage("s3://bucket/x")
+    with pytest.raises(cb.InvalidArgument, match="absolute path"):
+        open_storage("file://relative")
+    with pytest.raises(cb.InvalidArgument, match="no container"):
+        open_storage("swift:///prefix", env={"ST_AUTH": "http://x", "ST_USER": "u", "ST_KEY": "k"})
+
+
+def test_swift_credentials_errors_name_what_is_missing() -> None:
+    pytest.importorskip("swiftclient")
+    with pytest.raises(cb.InvalidArgument, match="no Swift credentials: set ST_AUTH, ST_USER and ST_KEY"):
+        open_storage("swift://c/p", env={})
+    with pytest.raises(cb.InvalidArgument, match="ST_KEY not set"):
+        open_storage("swift://c/p", env={"ST_AUTH": "http://127.0.0.1:1/auth/v1.0", "ST_USER": "u"})
+    with pytest.raises(cb.InvalidArgument, match="OS_PASSWORD not set"):
+        open_storage("swift://c/p", env={"OS_AUTH_URL": "http://x/v3", "OS_USERNAME": "u"})
+    s = open_storage("swift://c/a/b/", env={"ST_AUTH": "http://x", "ST_USER": "u", "ST_KEY": "k"})
+    from cloudbackup.swift import SwiftStorage
+
+    assert isinstance(s, SwiftStorage) and (s.container, s.prefix) == ("c", "a/b")
+    assert s._object("bundles/" + "0" * 64) == "a/b/bundles/" + "0" * 64
+
+
+def test_local_layout_is_the_c_agents(tmp_path: Path) -> None:
+    s = LocalStorage(str(tmp_path / "v"))
+    s.create()
+    assert sorted(os.listdir(tmp_path / "v")) == ["bundles", "index", "snapshots"]
+    oid = "ab" * 32
+    s.put("index/" + oid, b"xyz")
+    assert (tmp_path / "v" / "index" / oid).read_bytes() == b"xyz"
+    assert s.get_range("index/" + oid, 1, 2) == b"yz"
+    (tmp_path / "v" / "index" / (oid + ".123.tmp")).write_bytes(b"left over")
+    assert [o.name for o in s.list("index")] == ["index/" + oid]
+    with pytest.raises(cb.NotFound):
+        s.get("bundles/" + oid)
+    with pytest.raises(cb.StorageError, match="short read"):
+        s.get_range("index/" + oid, 2, 5)
+    with pytest.raises(cb.InvalidArgument):
+        s.get("../etc/passwd")
+    s.delete("index/" + oid)
+    s.delete("index/" + oid)  # already gone: fine
+    assert not s.exists("index/" + oid)
+
+
+def test_retry_policy_backs_off_and_honours_retry_after() -> None:
+    slept: List[float] = []
+    policy = RetryPolicy(attempts=4, base_delay=0.5, max_delay=1.0, sleep=slept.append)
+    answers: List[object] = [Retryable("503", 2.0), Retryable("reset"), Retryable("503", 300.0), "done"]
+
+    def op() -> str:
+        a = answers.pop(0)
+        if isinstance(a, Exception):
+            raise a
+        return str(a)
+
+    assert policy.run("bundles/x", "swift://c", op) == "done"
+    assert policy.retries == 3 and policy.retry_after_honoured == 2
+    assert slept[0] == 2.0 and 0.0 <= slept[1] <= 1.0 and slept[2] == policy.max_retry_after
+
+    def never() -> str:
+        raise Retryable("HTTP 503")
+
+    with pytest.raises(cb.StorageError, match="bundles/y: HTTP 503 .gave up after 4 attempts"):
+        policy.run("bundles/y", "swift://c", never)
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
+    future = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
+    assert 25 <= (parse_retry_after(future) or 0) <= 31
+
+
+def test_failed_backup_leaves_only_unreferenced_bundles_then_gc(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    make_tree(src)
+    url = str(tmp_path / "vault")
+    sv = cb.StoredVault.init(url, "pw", SMALL, FAST_KDF, concurrency=3)
+    first = sv.backup(str(src), gc_grace=0)
+    assert first.bundles >= 4
+    before = {kind: sv.ids(kind) for kind in ("bundles", "index", "snapshots")}
+
+    for i in range(6):
+        (src / "d" / f"f{i}.bin").write_bytes(os.urandom(150_000))
+    failing = FailAfter(open_storage(url), n=3)
+    with pytest.raises(cb.StorageError, match="injected"):
+        cb.StoredVault.open(failing, "pw", concurrency=3).backup(str(src), gc_grace=0)
+    assert failing.bundle_puts >= 3
+
+    # The vault opens; no index or snapshot was added; the old snapshot
+    # restores; the new bundles are all unreferenced.
+    sv = cb.StoredVault.open(url, "pw")
+    assert sv.ids("index") == before["index"] and sv.ids("snapshots") == before["snapshots"]
+    left = set(sv.ids("bundles")) - set(before["bundles"])
+    assert left, "the failed backup stored some bundles"
+    dry = sv.gc(grace=0, dry_run=True)
+    assert dry.unreferenced == len(left) and dry.deleted == 0
+    assert sv.gc(grace=3600).kept_young == len(left)  # too young: kept
+    out = tmp_path / "out"
+    r = sv.restore(first.snapshot_id, str(out))
+    assert not r.report["errors"]
+
+    # The next backup succeeds and its gc removes exactly the leftovers.
+    second = sv.backup(str(src), gc_grace=0)
+    assert second.gc is not None and second.gc.deleted == len(left)
+    assert not (left & set(sv.ids("bundles")))
+    assert sv.verify()["ok"]
+    assert len(sv.snapshots()) == 2
+    r = sv.restore(second.snapshot_id, str(tmp_path / "out2"))
+    assert not r.report["errors"] and read_tree(tmp_path / "out2") == read_tree(src)
+
+
+def test_cli_gc_and_concurrency(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    src, vault = tmp_path / "src", tmp_path / "vault"
+    make_tree(src)
+    env = dict(cli_env, CLOUDBACKUP_SETTINGS=json.dumps(SMALL))
+    r = run_cli(["backup", str(src), str(vault), "--json", "--concurrency", "2"], env)
+    assert r.returncode == 0, r.stderr
+    bundles = json.loads(r.stdout)["new_bundles"]
+    # A bundle nothing references, as a failed backup leaves one.
+    stray = vault / "bundles" / ("ee" * 32)
+    stray.write_bytes(b"left by a failed backup")
+    r = run_cli(["gc", str(vault), "--json"], env)
+    assert json.loads(r.stdout) == {
+        "referenced": bundles, "unreferenced": 1, "deleted": 0, "deleted_bytes": 0, "kept_young": 1, "dry_run": False
+    }
+    r = run_cli(["gc", str(vault), "--grace", "0", "--dry-run"], env)
+    assert "would remove 1" in r.stdout and stray.exists()
+    r = run_cli(["gc", str(vault), "--grace", "0"], env)
+    assert r.returncode == 0 and "removed 1" in r.stdout and not stray.exists()
+    r = run_cli(["snapshots", str(vault), "--concurrency", "0"], env)
+    assert r.returncode != 0 and "--concurrency must be at least 1" in r.stderr
+    r = run_cli(["snapshots", str(vault)], dict(env, CLOUDBACKUP_CONCURRENCY="many"))
+    assert r.returncode == 1 and "CLOUDBACKUP_CONCURRENCY" in r.stderr
+    r = run_cli(["snapshots", "s3://bucket/vault"], env)
+    assert r.returncode == 1 and "unknown scheme 's3'" in r.stderr
