@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -257,6 +258,131 @@ def backup_matrix(work: Path, b: Bindings) -> bool:
     return ok
 
 
+SAMPLES = REPO / "tests" / "data" / "rackspace"
+#: PATCH endpoint -> (its resource sample, its PATCH request sample).
+ENDPOINTS = {
+    "restore": ("cbu-getRestoreDetails_response.json", "cbu-updateRestore_request.json"),
+    "backup": ("cbu-getBackupDetails_response.json", "cbu-updateBackup_request.json"),
+    "cleanup": ("cbu-getCleanupDetails_response.json", "cbu-updateCleanup_request.json"),
+    "logfile": ("cbu-getAgentLogfileDetails_response.json", "cbu-updateLogfile_request.json"),
+    "configuration": ("cbu-getConfigurationDetails_response.json", "cbu-updateConfiguration_request.json"),
+    "agent": ("cbu-getAgentDetails_response.json", "cbu-updateAgent_request.json"),
+}
+#: Actors, and one no binding knows (an error path).
+ACTORS = ("user", "agent", "scheduler", "robot")
+
+
+def sample_types() -> Dict[str, str]:
+    """Sample file -> model type, from the Rust tests' tables (the one
+    mapping every language's sample test reads)."""
+    table: Dict[str, str] = {}
+    for rust, folder in [("v1_table.rs", "samples-v1"), ("v2_agents_table.rs", "samples-v2"), ("v2_jobs_table.rs", "samples-v2")]:
+        text = (REPO / "core" / "tests" / "samples" / rust).read_text()
+        for name, type_name in re.findall(r'\(\s*"([^"]+\.json)",\s*"([^"]+)",?\s*\)', text):
+            table[f"{folder}/{name}"] = type_name
+    return table
+
+
+def lifecycle_states() -> Dict[str, List[str]]:
+    """Each resource's v2 state names, read from the core's enums (plus one
+    unknown name, an error path)."""
+    text = (REPO / "core" / "src" / "lifecycle" / "state.rs").read_text()
+    states: Dict[str, List[str]] = {}
+    for resource, enum in [("restore", "RestoreState"), ("backup", "BackupState"), ("cleanup", "CleanupState"), ("logfile", "LogfileState")]:
+        body = text.split(f"pub enum {enum} {{", 1)[1].split("}", 1)[0]
+        states[resource] = re.findall(r'= "([a-z_]+)"', body)
+    return states
+
+
+def api_cases() -> Tuple[List[List[str]], Dict[str, int]]:
+    """Every case of the comparison, as (op, arguments...) strings."""
+    cases: List[List[str]] = []
+    counts: Dict[str, int] = {}
+
+    def add(group: str, *fields: str) -> None:
+        cases.append(list(fields))
+        counts[group] = counts.get(group, 0) + 1
+
+    for name, type_name in sorted(sample_types().items()):
+        add("model: rackspace samples", "model", type_name, (SAMPLES / name).read_text())
+    restore = (SAMPLES / "samples-v2" / ENDPOINTS["restore"][0]).read_text()
+    for suite in ("tests.json", "spec_tests.json"):
+        for case in json.loads((REPO / "tests" / "data" / "json-patch-tests" / suite).read_text()):
+            if "doc" not in case or "patch" not in case:
+                continue
+            add("patch: json-patch-tests applied", "apply", json.dumps(case["doc"]), json.dumps(case["patch"]))
+            for actor in ("user", "agent"):
+                add("patch: json-patch-tests validated on a restore", "validate", "restore", restore, json.dumps(case["patch"]), actor)
+    states = lifecycle_states()
+    patches = [(SAMPLES / "samples-v2" / patch).read_text() for _, patch in ENDPOINTS.values()]
+    for endpoint, (resource_file, _) in ENDPOINTS.items():
+        resource = json.loads((SAMPLES / "samples-v2" / resource_file).read_text())
+        for state in states.get(endpoint, [None]):  # type: ignore[list-item]
+            if state is not None:
+                resource["state"] = state
+            for patch in patches:
+                for actor in ACTORS:
+                    add("patch: endpoint samples x states x actors", "validate", endpoint, json.dumps(resource), patch, actor)
+    for resource_name, names in states.items():
+        for a in [*names, "no_such_state"]:
+            add("lifecycle: allowed actions", "actions", resource_name, a)
+            for actor in ACTORS:
+                add("lifecycle: allowed targets", "targets", resource_name, a, actor)
+                for b in names:
+                    add("lifecycle: transitions", "transition", resource_name, a, b, actor)
+    return cases, counts
+
+
+def api_comparison(work: Path, agent_probe: Path, node: str) -> bool:
+    cases, counts = api_cases()
+    path = work / "api-cases.tsv"
+    path.write_text("".join("\t".join(f.encode().hex() for f in c) + "\n" for c in cases), encoding="ascii")
+    commands = {
+        "c": [str(agent_probe), str(path)],
+        "python": [sys.executable, str(HERE / "api_probe.py"), str(path)],
+        "node": [node, str(HERE / "api-probe.mjs"), str(path)],
+    }
+    answers: Dict[str, List[Dict[str, Any]]] = {}
+    for w, cmd in commands.items():
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        if r.returncode != 0:
+            raise SystemExit(f"interop: the {w} probe failed: {r.stderr}")
+        answers[w] = [json.loads(line) for line in r.stdout.splitlines()]
+        (work / f"api-answers-{w}.jsonl").write_text(
+            "".join(json.dumps(a, sort_keys=True) + "\n" for a in answers[w])
+        )
+        if len(answers[w]) != len(cases):
+            raise SystemExit(f"interop: the {w} probe answered {len(answers[w])} of {len(cases)} cases")
+    ok = True
+    compared = skipped = 0
+    for i, case in enumerate(cases):
+        got = {w: answers[w][i] for w in BINDINGS if "skip" not in answers[w][i]}
+        skipped += len(BINDINGS) - len(got)
+        first = next(iter(got.values()))
+        compared += 1
+        for w, a in got.items():
+            if a != first:
+                print(f"interop: API answers differ on case {i} ({case[0]} {case[1]!r}...): "
+                      f"{json.dumps(got, sort_keys=True)[:600]}")
+                ok = False
+                break
+        if not ok:
+            break
+    for group, n in counts.items():
+        print(f"interop: api: {n:5} cases  {group}")
+    verdicts: Dict[str, int] = {}
+    for a in answers["python"]:
+        key = "accepted" if a["ok"] else a["code"]
+        verdicts[key] = verdicts.get(key, 0) + 1
+    print(f"interop: api: answers by outcome: {json.dumps(verdicts, sort_keys=True)}")
+    print(
+        f"interop: api: {compared} cases through C, Python and node: "
+        f"{'identical answers (result or error code and message)' if ok else 'DIFFERENT'}"
+        f"{f'; {skipped} C answers skipped (no C export for plain RFC 6902 apply)' if skipped else ''}"
+    )
+    return ok
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--agent", type=Path, default=REPO / "build" / "c" / "agent")
@@ -268,7 +394,10 @@ def main() -> int:
     started = time.monotonic()
     ok = backup_matrix(args.work, Bindings(args.agent.resolve(), args.node))
     print(f"interop: backup matrix {'passed' if ok else 'FAILED'} ({time.monotonic() - started:.1f}s)")
-    return 0 if ok else 1
+    started = time.monotonic()
+    api_ok = api_comparison(args.work, args.c_probe.resolve(), args.node)
+    print(f"interop: API comparison {'passed' if api_ok else 'FAILED'} ({time.monotonic() - started:.1f}s)")
+    return 0 if ok and api_ok else 1
 
 
 if __name__ == "__main__":
