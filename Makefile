@@ -14,7 +14,7 @@ demo: demo-python
 demo-api: bootstrap
 	$(CARGO) run --quiet -p cloudbackup-core --example restore_walkthrough
 
-test: bootstrap fmt-check clippy test-rust test-c test-python test-web
+test: bootstrap fmt-check clippy test-rust test-c test-python test-web test-interop
 
 bootstrap:
 	@scripts/bootstrap
@@ -83,3 +83,7 @@ include mk/python.mk
 # The WebAssembly binding and the npm package: bootstrap-web, build-web,
 # test-web, demo-web, bench-web.
 include mk/web.mk
+
+# Across the bindings: test-interop (the tamper matrix runs in each
+# binding's own test stage).
+include mk/interop.mk

@@ -317,8 +317,9 @@ def api_cases() -> Tuple[List[List[str]], Dict[str, int]]:
     patches = [(SAMPLES / "samples-v2" / patch).read_text() for _, patch in ENDPOINTS.values()]
     for endpoint, (resource_file, _) in ENDPOINTS.items():
         resource = json.loads((SAMPLES / "samples-v2" / resource_file).read_text())
-        for state in states.get(endpoint, [None]):  # type: ignore[list-item]
-            if state is not None:
+        # Resources with a lifecycle are tried in each of its states.
+        for state in states.get(endpoint, [""]):
+            if state:
                 resource["state"] = state
             for patch in patches:
                 for actor in ACTORS:
