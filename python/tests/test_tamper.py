@@ -337,3 +337,18 @@ def test_the_cli_leaves_no_half_written_file(tmp_path: Path) -> None:
     assert failed, "no blob mutation failed a file of the newest snapshot"
     left = [p for p in failed if (dest / p.lstrip("/")).exists()]
     assert not left, f"half-written files left behind: {left}"
+
+
+def test_the_harness_counts_a_no_op_as_undetected_and_sees_foreign_bytes() -> None:
+    """The matrix's own check: a mutation that changes nothing reports no
+    error (so it could never count as detected), and a write that differs
+    from the baseline is counted."""
+    plan = _plan()
+    objects = _objects(plan)
+    password, snapshots = plan["password"], plan["snapshots"]
+    clean = pipeline(objects, password, snapshots, None, None)
+    blob = next(m for m in plan["mutations"] if m["region"] == "bundle.blob.ciphertext")
+    same = pipeline(mutate(objects, {**blob, "xor": 0}), password, snapshots, clean.files, scope(blob, reads(objects, password, snapshots)))
+    assert same.errors == [] and same.bad_writes == 0
+    skewed = [{p: bytes(b ^ 1 for b in data) for p, data in files.items()} for files in clean.files]
+    assert pipeline(objects, password, snapshots, skewed, None).bad_writes > 0
