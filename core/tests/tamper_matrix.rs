@@ -385,7 +385,7 @@ fn every_mutation_of_the_plan_is_detected() {
     }
     let flips = mutations.iter().filter(|m| m["op"] == "flip").count();
     println!(
-        "tamper matrix (rust): {} mutations ({flips} byte flips), {} detected",
+        "tamper matrix (rust): {} mutations, {} detected ({flips} of them byte flips)",
         mutations.len(),
         mutations.len() - undetected.len()
     );
