@@ -12,7 +12,7 @@
 // Each command prints one JSON object on its last line.
 import {
   closeSync, existsSync, fsyncSync, lstatSync, lutimesSync, mkdirSync, openSync, readFileSync, readSync,
-  readdirSync, readlinkSync, renameSync, symlinkSync, utimesSync, writeSync, chmodSync, ftruncateSync,
+  readdirSync, readlinkSync, renameSync, symlinkSync, unlinkSync, utimesSync, writeSync, chmodSync, ftruncateSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -186,7 +186,14 @@ function restore(dir, dest) {
       utimesSync(p, c.mtime, c.mtime);
     }
   }
-  return { snapshot: id, report: session.finish(), bytes_written: written };
+  const report = session.finish();
+  // A file whose data failed verification is removed, not left half-written
+  // (the report names it).
+  const created = new Map(creates.map((c) => [c.path, c.kind]));
+  for (const e of report.errors?.list ?? []) {
+    if (created.get(e.path) === 'file') unlinkSync(safeJoin(dest, e.path));
+  }
+  return { snapshot: id, report, bytes_written: written };
 }
 
 function verify(dir) {
