@@ -14,7 +14,7 @@ demo: demo-python
 demo-api: bootstrap
 	$(CARGO) run --quiet -p cloudbackup-core --example restore_walkthrough
 
-test: bootstrap fmt-check clippy test-rust test-c test-python test-swift test-web
+test: bootstrap fmt-check clippy test-rust test-c test-python test-swift test-web test-interop
 
 bootstrap:
 	@scripts/bootstrap
@@ -56,7 +56,7 @@ test-c: bootstrap
 	@echo "ctest: static and shared, plainly and under valgrind, and static under ASan+UBSan (log: $(C_BUILD)/ctest.log)"
 	@ctest --test-dir $(C_BUILD)/tests -j2 -V > $(C_BUILD)/ctest.log 2>&1 \
 	  || { cat $(C_BUILD)/ctest.log; echo "C tests failed"; exit 1; }
-	@grep -E '^[0-9]+: ([0-9]+ passed, [0-9]+ failed|==[0-9]+== (ERROR SUMMARY|All heap blocks|   (definitely|indirectly) lost))|tests passed' $(C_BUILD)/ctest.log
+	@grep -E '^[0-9]+: ([0-9]+ passed, [0-9]+ failed|tamper matrix|==[0-9]+== (ERROR SUMMARY|All heap blocks|   (definitely|indirectly) lost))|tests passed' $(C_BUILD)/ctest.log
 	@# The README's C quick start, compiled as written (static library).
 	awk '/<!-- c-quickstart -->/{f=1;next} f&&/^```c/{g=1;next} g&&/^```/{exit} g' README.md > $(C_BUILD)/quickstart.c
 	$(CC) -Wall -Wextra -Werror -o $(C_BUILD)/quickstart $(C_BUILD)/quickstart.c -Iinclude target/release/libcloudbackup.a -lpthread -ldl -lm
@@ -87,3 +87,7 @@ include mk/swift.mk
 # The WebAssembly binding and the npm package: bootstrap-web, build-web,
 # test-web, demo-web, bench-web.
 include mk/web.mk
+
+# Across the bindings: test-interop (the tamper matrix runs in each
+# binding's own test stage).
+include mk/interop.mk

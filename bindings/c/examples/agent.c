@@ -9,6 +9,7 @@
  *   agent backup  SOURCE VAULT     back SOURCE up (creates VAULT if needed)
  *   agent verify  VAULT            check every bundle against the index
  *   agent restore VAULT TARGET     restore the newest snapshot into TARGET
+ *   agent snapshots VAULT          one JSON line per snapshot: {"id", "snapshot"}
  *   agent compare A B              files, directories, symlinks, modes equal?
  *
  * The password comes from $CLOUDBACKUP_PASSWORD. Optional, for tests:
@@ -558,6 +559,38 @@ static int cmd_restore(const char *vault_dir, const char *target) {
 }
 
 /* ------------------------------------------------------------------ */
+/* snapshots                                                           */
+/* ------------------------------------------------------------------ */
+
+/* Prints every snapshot as the core decodes it, for scripts (the interop
+ * tests compare these listings across bindings). */
+static int cmd_snapshots(const char *vault_dir) {
+    cb_vault *vault = open_vault(vault_dir, 0);
+    char *dir = join(vault_dir, "snapshots");
+    size_t n;
+    char **names = list_dir(dir, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (strlen(names[i]) != 64) continue;
+        char *path = join(dir, names[i]);
+        size_t len;
+        uint8_t *data = read_all(path, &len);
+        cb_snapshot *snap;
+        check(cb_snapshot_open(vault, names[i], data, len, &snap), path);
+        char *json;
+        check(cb_snapshot_json(snap, &json), "snapshot json");
+        printf("{\"id\":\"%s\",\"snapshot\":%s}\n", names[i], json);
+        cb_string_free(json);
+        cb_snapshot_free(snap);
+        free(data);
+        free(path);
+    }
+    free_names(names, n);
+    free(dir);
+    cb_vault_free(vault);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* compare                                                             */
 /* ------------------------------------------------------------------ */
 
@@ -629,9 +662,10 @@ int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "backup") == 0) return cmd_backup(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "verify") == 0) return cmd_verify(argv[2]);
     if (argc == 4 && strcmp(argv[1], "restore") == 0) return cmd_restore(argv[2], argv[3]);
+    if (argc == 3 && strcmp(argv[1], "snapshots") == 0) return cmd_snapshots(argv[2]);
     if (argc == 4 && strcmp(argv[1], "compare") == 0) return cmd_compare(argv[2], argv[3]);
     fprintf(stderr,
-            "usage: %s backup SOURCE VAULT | verify VAULT | restore VAULT TARGET | compare A B\n"
+            "usage: %s backup SOURCE VAULT | verify VAULT | restore VAULT TARGET | snapshots VAULT | compare A B\n"
             "       (password in $CLOUDBACKUP_PASSWORD; libcloudbackup %s)\n",
             argv[0], cb_version());
     return 2;

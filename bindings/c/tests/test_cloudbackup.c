@@ -8,7 +8,8 @@
  * and every call's status is asserted exactly.
  *
  * Fixtures are the repository's shared ones: the golden vault
- * (tests/golden/v1) and the service's samples (tests/data/rackspace).
+ * (tests/golden/v1), the service's samples (tests/data/rackspace) and the
+ * tamper matrix's vault and plan (tests/data/tamper).
  */
 #define _DEFAULT_SOURCE
 #include <check.h>
@@ -24,6 +25,9 @@
 #endif
 #ifndef CB_SAMPLES_DIR
 #error "CB_SAMPLES_DIR must name tests/data/rackspace"
+#endif
+#ifndef CB_TAMPER_DIR
+#error "CB_TAMPER_DIR must name tests/data/tamper"
 #endif
 
 /* The cheapest Argon2 parameters: tests only, never for real passwords. */
@@ -1407,6 +1411,7 @@ END_TEST
 /* ------------------------------------------------------------------ */
 
 #include "test_backup.inc"
+#include "test_tamper.inc"
 
 static Suite *cloudbackup_suite(void) {
     Suite *s = suite_create("libcloudbackup");
@@ -1436,6 +1441,7 @@ static Suite *cloudbackup_suite(void) {
           restore_options_select_and_skip, restore_sessions_refuse_bad_input}},
         {"verify", {the_golden_vault_verifies, verification_finds_tampered_and_missing_bundles}},
         BACKUP_GROUP,
+        TAMPER_GROUP,
     };
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
         TCase *tc = tcase_create(groups[i].name);

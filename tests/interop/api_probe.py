@@ -1,0 +1,41 @@
+"""The Python side of the API comparison (tests/interop/README.md): reads
+the cases file (one case a line, tab-separated hex-encoded UTF-8 fields:
+op, then its arguments) and prints one JSON answer a line through the
+public ``cloudbackup`` API: ``{"ok": true, "result": ...}`` or
+``{"ok": false, "code": ..., "message": ...}``.
+
+    python api_probe.py CASES > answers
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Callable, Dict, List
+
+import cloudbackup as cb
+
+OPS: Dict[str, Callable[[List[str]], Any]] = {
+    "model": lambda a: cb.parse_model(a[0], a[1].encode()),
+    "apply": lambda a: cb.apply_patch(a[0].encode(), a[1].encode()),
+    "validate": lambda a: cb.validate_patch(a[0], a[1].encode(), a[2].encode(), a[3]),
+    "transition": lambda a: cb.transition(a[0], a[1], a[2], a[3]),
+    "actions": lambda a: cb.allowed_actions(a[0], a[1]),
+    "targets": lambda a: cb.allowed_targets(a[0], a[1], a[2]),
+}
+
+
+def main() -> int:
+    with open(sys.argv[1], encoding="ascii") as f:
+        for line in f:
+            op, *args = [bytes.fromhex(x).decode("utf-8") for x in line.rstrip("\n").split("\t")]
+            try:
+                answer: Dict[str, Any] = {"ok": True, "result": OPS[op](args)}
+            except cb.Error as e:
+                answer = {"ok": False, "code": e.code, "message": e.message}
+            print(json.dumps(answer))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
