@@ -175,6 +175,34 @@ impl Vault {
                 "MAC mismatch: settings or key slots were changed",
             ));
         }
+        // The MAC covers the decoded settings and slots; requiring the body
+        // to be exactly what `config_bytes` writes for them extends that to
+        // every byte (hex case, whitespace, unknown fields, the MAC's own text).
+        let hex = |h: &HexString| HexString::from_bytes(&h.to_bytes());
+        let canonical_body = ConfigBody {
+            format_version: parsed.format_version,
+            vault_id: HexString::from_bytes(&vault_id),
+            settings: parsed.settings.clone(),
+            key_slots: parsed
+                .key_slots
+                .iter()
+                .map(|k| KeySlot {
+                    kdf: k.kdf,
+                    salt: hex(&k.salt),
+                    nonce: hex(&k.nonce),
+                    wrapped_key: hex(&k.wrapped_key),
+                })
+                .collect(),
+            mac: HexString::from_bytes(expected.as_slice()),
+        };
+        let canonical = serde_json::to_vec_pretty(&canonical_body)
+            .map_err(|e| Error::json("vault config", &e))?;
+        if body != canonical.as_slice() {
+            return Err(Error::corrupt(
+                "vault config",
+                "not in the form it was written in: changed after it was stored",
+            ));
+        }
         parsed.settings.validate()?;
         Ok(Vault {
             vault_id,
@@ -346,6 +374,27 @@ mod tests {
         let mut out = stored[..22].to_vec();
         out.extend_from_slice(&serde_json::to_vec(&body).unwrap());
         out
+    }
+
+    #[test]
+    fn every_byte_of_the_config_is_authenticated() {
+        let v = Vault::create(b"pw", VaultSettings::default(), kdf()).unwrap();
+        let stored = v.config_bytes().unwrap();
+        let text = String::from_utf8(stored[22..].to_vec()).unwrap();
+        let mac = serde_json::from_str::<serde_json::Value>(&text).unwrap()["mac"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let upper = text.replace(&mac, &mac.to_uppercase());
+        let spaced = text.replacen('{', "{ ", 1);
+        let extra = text.replacen('{', "{\"note\": 1,", 1);
+        for changed in [upper, spaced, extra] {
+            assert_ne!(changed, text);
+            let mut config = stored[..22].to_vec();
+            config.extend_from_slice(changed.as_bytes());
+            let err = Vault::open(&config, b"pw").unwrap_err();
+            assert_eq!(err.code(), crate::ErrorCode::Corrupt, "{err}");
+        }
     }
 
     #[test]
