@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple, TypeVar, Union
 
 from .engine import BackupSession, Index, Password, RestoreSession, Snapshot, Vault, Verifier
-from .errors import Error, InvalidArgument, NotFound
+from .errors import Error, InvalidArgument, InvalidState, NotFound
 from .storage import DEFAULT_CONCURRENCY, LocalStorage, Storage, open_storage, write_atomic
 
 __all__ = ["StoredVault", "LocalVault", "BackupResult", "RestoreResult", "GcResult", "write_atomic"]
@@ -435,7 +435,13 @@ class StoredVault:
         """Restores a snapshot into ``dest``. An existing file is never
         replaced unless ``overwrite`` (the core skips it). Ranges download
         :attr:`concurrency` at a time, in plan order, while the core opens
-        the ones already fetched."""
+        the ones already fetched.
+
+        Each file is written beside its destination under a temporary name
+        and renamed into place only once all its bytes were verified: a
+        file whose blobs fail (reported in the result) or a restore that
+        stops half-way leaves no partial file, and an existing file that
+        ``overwrite`` would replace stays as it was."""
         snap = self.snapshot(which)
         existing = [
             e["path"] for e in snap.entries if os.path.lexists(_safe_join(dest, e["path"]))
@@ -482,15 +488,15 @@ class StoredVault:
             for r in fetch_["ranges"]
         ]
         missing: Set[str] = set()
-        for (bundle, offset, _length), data in _prefetch(jobs, fetch, self.concurrency):
-            if data is None:
-                if bundle not in missing:
-                    missing.add(bundle)
-                    session.missing(bundle)
-                continue
-            if bundle in missing:
-                continue
-            try:
+        try:
+            for (bundle, offset, _length), data in _prefetch(jobs, fetch, self.concurrency):
+                if data is None:
+                    if bundle not in missing:
+                        missing.add(bundle)
+                        session.missing(bundle)
+                    continue
+                if bundle in missing:
+                    continue
                 for path, at, chunk in session.feed(bundle, offset, data):
                     fd = files.fd(path, dest)
                     view = memoryview(chunk)
@@ -500,13 +506,23 @@ class StoredVault:
                     result.bytes_written += len(chunk)
                     if progress:
                         progress(len(chunk))
-            except BaseException:
-                files.close()
-                raise
-        # Files with no content to write (empty, or whose blobs failed).
-        files.create_rest()
+        except BaseException:
+            files.discard()
+            raise
+        try:
+            # Files with no content to write (empty, or whose blobs failed).
+            files.create_rest()
+            result.report = session.finish()
+            errors = result.report.get("errors") or {}
+            failed = {str(e["path"]) for e in errors.get("list") or []}
+            files.commit(failed)
+        except BaseException:
+            files.discard()
+            raise
         # Modes and times after the content; deepest first.
         for c in reversed(session.creates):
+            if c["path"] in failed:
+                continue
             path = _safe_join(dest, c["path"])
             mtime = int(c["mtime"])
             if c["kind"] == "symlink":
@@ -514,7 +530,6 @@ class StoredVault:
             else:
                 os.chmod(path, int(c["mode"]))
                 os.utime(path, (mtime, mtime))
-        result.report = session.finish()
         return result
 
     # -- verify ---------------------------------------------------------------
@@ -554,15 +569,34 @@ class StoredVault:
 
 class _OpenFiles:
     """The files a restore writes: each created (truncated to its size) on
-    its first write, and its descriptor kept for the writes that follow,
-    up to ``limit`` open at once (least recently used closed first)."""
+    its first write under a temporary name beside its destination, and its
+    descriptor kept for the writes that follow, up to ``limit`` open at once
+    (least recently used closed first). :meth:`commit` renames the verified
+    ones into place; :meth:`discard` removes them all."""
 
     def __init__(self, limit: int = 128) -> None:
         self.limit = limit
         #: snapshot path -> (filesystem path, size), not created yet.
         self.pending: Dict[str, Tuple[str, int]] = {}
         self.open: "OrderedDict[str, int]" = OrderedDict()
-        self.paths: Dict[str, str] = {}
+        #: snapshot path -> (temporary path, final path), once created.
+        self.paths: Dict[str, Tuple[str, str]] = {}
+
+    @staticmethod
+    def _temporary(fs_path: str) -> str:
+        head, tail = os.path.split(fs_path)
+        return os.path.join(head, f".{tail}.cloudbackup-partial-{os.getpid()}")
+
+    def _create(self, path: str, fs_path: str, size: int) -> int:
+        tmp = self._temporary(fs_path)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        self.paths[path] = (tmp, fs_path)
+        try:
+            os.ftruncate(fd, size)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def fd(self, path: str, dest: str) -> int:
         """The descriptor to write snapshot ``path`` through."""
@@ -572,16 +606,11 @@ class _OpenFiles:
             return fd
         created = self.pending.pop(path, None)
         if created is not None:
-            fs_path, size = created
-            fd = os.open(fs_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            try:
-                os.ftruncate(fd, size)
-            except BaseException:
-                os.close(fd)
-                raise
-            self.paths[path] = fs_path
+            fd = self._create(path, *created)
+        elif path in self.paths:
+            fd = os.open(self.paths[path][0], os.O_WRONLY | os.O_CLOEXEC)
         else:
-            fd = os.open(self.paths.get(path) or _safe_join(dest, path), os.O_WRONLY | os.O_CLOEXEC)
+            raise InvalidState(f"restore wrote to {path!r}, which it did not create under {dest!r}")
         self.open[path] = fd
         while len(self.open) > self.limit:
             _old, old_fd = self.open.popitem(last=False)
@@ -591,13 +620,30 @@ class _OpenFiles:
     def create_rest(self) -> None:
         """Creates the files never written, then closes every descriptor."""
         self.close()
-        for fs_path, size in self.pending.values():
-            fd = os.open(fs_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            try:
-                os.ftruncate(fd, size)
-            finally:
-                os.close(fd)
+        for path, (fs_path, size) in list(self.pending.items()):
+            os.close(self._create(path, fs_path, size))
         self.pending.clear()
+
+    def commit(self, failed: Set[str]) -> None:
+        """Renames every file into place but the ``failed`` ones, which are
+        removed."""
+        self.close()
+        for path, (tmp, fs_path) in list(self.paths.items()):
+            if path in failed:
+                os.unlink(tmp)
+            else:
+                os.replace(tmp, fs_path)
+            del self.paths[path]
+
+    def discard(self) -> None:
+        """Closes and removes every file not committed."""
+        self.close()
+        for tmp, _fs_path in self.paths.values():
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        self.paths.clear()
 
     def close(self) -> None:
         """Closes every open descriptor."""

@@ -108,8 +108,9 @@ def test_local_layout_is_the_c_agents(tmp_path: Path) -> None:
     assert [o.name for o in s.list("index")] == ["index/" + oid]
     with pytest.raises(cb.NotFound):
         s.get("bundles/" + oid)
-    with pytest.raises(cb.StorageError, match="short read"):
-        s.get_range("index/" + oid, 2, 5)
+    # An object shorter than the range: what there is (the core reports
+    # the truncation as corrupt).
+    assert s.get_range("index/" + oid, 2, 5) == b"z"
     with pytest.raises(cb.InvalidArgument):
         s.get("../etc/passwd")
     s.delete("index/" + oid)

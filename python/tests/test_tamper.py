@@ -319,12 +319,6 @@ def test_the_cli_fails_every_region_with_a_typed_error_and_no_foreign_bytes(tmp_
     print(f"tamper matrix (python cli, in process): {len(sample)} mutations (one per region), {len(sample)} detected")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the CLI restore (cloudbackup.store) creates each file at its final size "
-    "before its data is verified, and leaves a file whose blob fails in place, zero-filled "
-    "where the blob was, with its mode and mtime set; only the report and the exit status say so",
-)
 def test_the_cli_leaves_no_half_written_file(tmp_path: Path) -> None:
     plan = _plan()
     objects = _objects(plan)
@@ -337,6 +331,8 @@ def test_the_cli_leaves_no_half_written_file(tmp_path: Path) -> None:
     assert failed, "no blob mutation failed a file of the newest snapshot"
     left = [p for p in failed if (dest / p.lstrip("/")).exists()]
     assert not left, f"half-written files left behind: {left}"
+    partial = [p.name for p in dest.rglob("*") if "cloudbackup-partial" in p.name]
+    assert not partial, f"temporary files left behind: {partial}"
 
 
 def test_the_harness_counts_a_no_op_as_undetected_and_sees_foreign_bytes() -> None:
