@@ -182,6 +182,25 @@ pub fn open_blob(
     Ok(plaintext)
 }
 
+/// Seals `inner` (the flag byte and payload, any bytes at all) as blob `id`
+/// of vault `vault_id`: what [`open_blob`] sees once the tag checks, so the
+/// fuzzing harness can reach decompression and the id check with
+/// authenticated but arbitrary contents.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn seal_inner(
+    keys: &VaultKeys,
+    vault_id: &VaultId,
+    kind: BlobType,
+    id: &Id,
+    inner: &[u8],
+) -> Result<Vec<u8>> {
+    let nonce = random_nonce()?;
+    let mut out = nonce.to_vec();
+    keys.blob
+        .seal_into(&nonce, &aad(vault_id, kind, id), inner, &mut out)?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,7 +28,7 @@ fn object_id(keys: &VaultKeys, kind: ObjectKind, plaintext: &[u8]) -> Id {
     Id(*h.finalize().as_bytes())
 }
 
-fn aad(header: &[u8], id: &Id) -> Vec<u8> {
+pub(crate) fn aad(header: &[u8], id: &Id) -> Vec<u8> {
     let mut a = b"cloudbackup object".to_vec();
     a.extend_from_slice(header);
     a.extend_from_slice(&id.0);
