@@ -83,3 +83,6 @@ include mk/python.mk
 # The WebAssembly binding and the npm package: bootstrap-web, build-web,
 # test-web, demo-web, bench-web.
 include mk/web.mk
+
+# Fuzzing: make fuzz (FUZZ_SECONDS per target, default 600). Not in `test`.
+include mk/fuzz.mk
