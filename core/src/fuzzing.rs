@@ -178,7 +178,9 @@ pub fn model(data: &[u8]) -> Result<Value> {
 /// common one (`% 13`: 200, 201, 202, 204, 400, 401, 403, 404, 405, 409,
 /// 413, 500, 503), anything else is taken as is (`% 1000`); the header bits
 /// add `Content-Type: application/json` (1), `Retry-After` (2) and
-/// `Location` (4). Without a separator the parameters are `null`.
+/// `Location` (4). The parameters are the ids of the operation's path
+/// (`"1"`, or `1` when a string does not fit), with the members of the
+/// input's `params` object, if any, on top.
 ///
 /// Returns what the operation's `parse_response` returns.
 pub fn response(data: &[u8]) -> Result<Value> {
@@ -194,12 +196,9 @@ pub fn response(data: &[u8]) -> Result<Value> {
     } else {
         raw_status % 1000
     };
-    let (params, body) = match split(rest) {
-        (params, Some(body)) => (
-            serde_json::from_slice::<Value>(params).unwrap_or(Value::Null),
-            body,
-        ),
-        (body, None) => (Value::Null, body),
+    let (given, body) = match split(rest) {
+        (params, Some(body)) => (serde_json::from_slice::<Value>(params).ok(), body),
+        (body, None) => (None, body),
     };
     let mut response = Response::new(status, body);
     if h[4] & 1 != 0 {
@@ -214,7 +213,37 @@ pub fn response(data: &[u8]) -> Result<Value> {
             "https://dfw.backup.api.rackspacecloud.com/v2/110011/restores/1",
         );
     }
-    op.parse_response(&params, &response)
+    // Parsing needs the operation's parameters: the path's ids (tried as
+    // strings, then as numbers), overridden by any the input gives.
+    let mut last = None;
+    for id in [Value::from("1"), Value::from(1)] {
+        let params = path_params(op.path, id, given.as_ref());
+        match op.parse_response(&params, &response) {
+            Err(Error::InvalidArgument { name, reason }) if name == "params" => {
+                last = Some(Error::InvalidArgument { name, reason });
+            }
+            other => return other,
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::argument("params", "unusable")))
+}
+
+/// An object with every `{name}` of `path` but the account's own id
+/// (`tenant_id`, `project_id`) set to `id`, then the members of `given`
+/// (when it is an object) on top.
+fn path_params(path: &str, id: Value, given: Option<&Value>) -> Value {
+    let mut params = serde_json::Map::new();
+    for part in path.split('{').skip(1) {
+        if let Some((name, _)) = part.split_once('}') {
+            if name != "tenant_id" && name != "project_id" {
+                params.insert(name.to_string(), id.clone());
+            }
+        }
+    }
+    if let Some(Value::Object(given)) = given {
+        params.extend(given.clone());
+    }
+    Value::Object(params)
 }
 
 /// The keys, id and settings of the harness vault (cheap KDF, small chunks).
