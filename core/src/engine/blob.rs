@@ -22,6 +22,11 @@ const ZSTD: u8 = 1;
 /// Bytes a sealed blob adds to its payload.
 pub const BLOB_OVERHEAD: usize = NONCE_LEN + 1 + TAG_LEN;
 
+/// The largest plaintext a blob holds: the largest maximum chunk size a
+/// vault may have (`ChunkerParams::validate`). A larger `raw_len` in a
+/// trailer or index is corrupt, and is refused before it sizes a buffer.
+pub const MAX_BLOB_LEN: u32 = fastcdc::v2020::MAXIMUM_MAX;
+
 /// The id of a chunk: keyed BLAKE3 under the vault's blob-id key.
 pub fn blob_id(keys: &VaultKeys, plaintext: &[u8]) -> Id {
     Id(keyed_hash(&keys.blob_id, plaintext))
@@ -145,6 +150,12 @@ pub fn open_blob(
 ) -> Result<Vec<u8>> {
     if sealed.len() < BLOB_OVERHEAD {
         return Err(Error::corrupt(object, "truncated blob"));
+    }
+    if raw_len > MAX_BLOB_LEN {
+        return Err(Error::corrupt(
+            object,
+            format!("plaintext length {raw_len} exceeds the largest chunk ({MAX_BLOB_LEN} bytes)"),
+        ));
     }
     let (nonce, body) = sealed.split_at(NONCE_LEN);
     let mut n = [0u8; NONCE_LEN];
