@@ -184,7 +184,9 @@ pub fn model(data: &[u8]) -> Result<Value> {
 ///
 /// Returns what the operation's `parse_response` returns.
 pub fn response(data: &[u8]) -> Result<Value> {
-    const STATUSES: [u16; 13] = [200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413, 500, 503];
+    const STATUSES: [u16; 13] = [
+        200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413, 500, 503,
+    ];
     let (head, rest) = data.split_at(data.len().min(5));
     let mut h = [0u8; 5];
     h[..head.len()].copy_from_slice(head);
@@ -350,7 +352,16 @@ pub fn vault_objects(data: &[u8]) -> Result<()> {
                 _ => (0, rest),
             };
             let sealed = seal_inner(keys, vid, BlobType::Data, &FIXED_ID, inner)?;
-            open_blob(keys, vid, BlobType::Data, &FIXED_ID, raw_len, &sealed, "blob").map(drop)
+            open_blob(
+                keys,
+                vid,
+                BlobType::Data,
+                &FIXED_ID,
+                raw_len,
+                &sealed,
+                "blob",
+            )
+            .map(drop)
         }
         10 => {
             let slot = seal_slot(
@@ -366,9 +377,10 @@ pub fn vault_objects(data: &[u8]) -> Result<()> {
             let (_, body) = read_config(rest)?;
             // Argon2 runs at the slots' own cost: open only configs whose
             // every slot is cheap, or the fuzzer measures Argon2.
-            let cheap = body.key_slots.iter().all(|s| {
-                s.kdf.memory_kib <= 64 && s.kdf.iterations <= 2 && s.kdf.parallelism <= 2
-            });
+            let cheap = body
+                .key_slots
+                .iter()
+                .all(|s| s.kdf.memory_kib <= 64 && s.kdf.iterations <= 2 && s.kdf.parallelism <= 2);
             if cheap {
                 Vault::open(rest, PASSWORD).map(drop)
             } else {
@@ -464,10 +476,7 @@ fn make_backup() -> Result<Backup> {
         index.add_bundle(b);
     }
     Ok(Backup {
-        files: files
-            .into_iter()
-            .map(|(p, c)| (p.to_string(), c))
-            .collect(),
+        files: files.into_iter().map(|(p, c)| (p.to_string(), c)).collect(),
         bundles: bundles.into_iter().map(|b| (b.id, b.bytes)).collect(),
         index,
         snapshot: outcome.tree,
@@ -494,7 +503,8 @@ impl<'a> Input<'a> {
     /// A little-endian u16 (missing bytes are zeros).
     fn u16(&mut self) -> usize {
         let b = self.take(2);
-        usize::from(b.first().copied().unwrap_or(0)) | usize::from(b.get(1).copied().unwrap_or(0)) << 8
+        usize::from(b.first().copied().unwrap_or(0))
+            | usize::from(b.get(1).copied().unwrap_or(0)) << 8
     }
 }
 

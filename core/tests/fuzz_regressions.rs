@@ -83,7 +83,9 @@ fn every_committed_fuzz_input_is_rejected_with_its_typed_error() {
                 .split_once("--")
                 .unwrap_or_else(|| panic!("{target}/{name}: not named <code>--<what>"));
             if !CODES.iter().any(|c| c.as_str() == expected) {
-                wrong.push(format!("{target}/{name}: {expected:?} is not an error code"));
+                wrong.push(format!(
+                    "{target}/{name}: {expected:?} is not an error code"
+                ));
             }
             let input = fs::read(&file).expect("a regression input");
             let got = run(target, &input);

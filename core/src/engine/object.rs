@@ -101,7 +101,10 @@ pub fn open_object(
         })?;
     let mut plaintext = Vec::new();
     zstd::stream::read::Decoder::new(compressed.as_slice())
-        .and_then(|d| d.take(MAX_OBJECT_LEN as u64 + 1).read_to_end(&mut plaintext))
+        .and_then(|d| {
+            d.take(MAX_OBJECT_LEN as u64 + 1)
+                .read_to_end(&mut plaintext)
+        })
         .map_err(|e| Error::corrupt(&name, format!("zstd: {e}")))?;
     if plaintext.len() > MAX_OBJECT_LEN {
         return Err(Error::corrupt(
