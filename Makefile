@@ -91,3 +91,6 @@ include mk/web.mk
 # Across the bindings: test-interop (the tamper matrix runs in each
 # binding's own test stage).
 include mk/interop.mk
+
+# Fuzzing: make fuzz (FUZZ_SECONDS per target, default 600). Not in `test`.
+include mk/fuzz.mk

@@ -17,6 +17,8 @@ pub mod api;
 pub mod dynamic;
 pub mod engine;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod lifecycle;
 pub mod model;
 pub mod patch;

@@ -22,6 +22,11 @@ const ZSTD: u8 = 1;
 /// Bytes a sealed blob adds to its payload.
 pub const BLOB_OVERHEAD: usize = NONCE_LEN + 1 + TAG_LEN;
 
+/// The largest plaintext a blob holds: the largest maximum chunk size a
+/// vault may have (`ChunkerParams::validate`). A larger `raw_len` in a
+/// trailer or index is corrupt, and is refused before it sizes a buffer.
+pub const MAX_BLOB_LEN: u32 = fastcdc::v2020::MAXIMUM_MAX;
+
 /// The id of a chunk: keyed BLAKE3 under the vault's blob-id key.
 pub fn blob_id(keys: &VaultKeys, plaintext: &[u8]) -> Id {
     Id(keyed_hash(&keys.blob_id, plaintext))
@@ -146,6 +151,12 @@ pub fn open_blob(
     if sealed.len() < BLOB_OVERHEAD {
         return Err(Error::corrupt(object, "truncated blob"));
     }
+    if raw_len > MAX_BLOB_LEN {
+        return Err(Error::corrupt(
+            object,
+            format!("plaintext length {raw_len} exceeds the largest chunk ({MAX_BLOB_LEN} bytes)"),
+        ));
+    }
     let (nonce, body) = sealed.split_at(NONCE_LEN);
     let mut n = [0u8; NONCE_LEN];
     n.copy_from_slice(nonce);
@@ -180,6 +191,25 @@ pub fn open_blob(
         return Err(Error::corrupt(object, "content does not match its id"));
     }
     Ok(plaintext)
+}
+
+/// Seals `inner` (the flag byte and payload, any bytes at all) as blob `id`
+/// of vault `vault_id`: what [`open_blob`] sees once the tag checks, so the
+/// fuzzing harness can reach decompression and the id check with
+/// authenticated but arbitrary contents.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn seal_inner(
+    keys: &VaultKeys,
+    vault_id: &VaultId,
+    kind: BlobType,
+    id: &Id,
+    inner: &[u8],
+) -> Result<Vec<u8>> {
+    let nonce = random_nonce()?;
+    let mut out = nonce.to_vec();
+    keys.blob
+        .seal_into(&nonce, &aad(vault_id, kind, id), inner, &mut out)?;
+    Ok(out)
 }
 
 #[cfg(test)]

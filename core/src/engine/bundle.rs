@@ -54,7 +54,7 @@ pub struct BundleWriter {
     entries: Vec<BundleEntry>,
 }
 
-fn trailer_aad(vault_id: &VaultId) -> Vec<u8> {
+pub(crate) fn trailer_aad(vault_id: &VaultId) -> Vec<u8> {
     let mut aad = b"cloudbackup bundle trailer".to_vec();
     write_header(ObjectKind::Bundle, vault_id, &mut aad);
     aad

@@ -201,6 +201,35 @@ impl KeySlot {
     }
 }
 
+/// A key slot whose wrapped bytes are `plaintext` (any length, not
+/// necessarily a key), under `password` with the given salt: lets the
+/// fuzzing harness hand [`KeySlot::unwrap`] an authenticated but arbitrary
+/// slot.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn seal_slot(
+    password: &[u8],
+    kdf: KdfParams,
+    salt: &[u8],
+    vault_id: &VaultId,
+    plaintext: &[u8],
+) -> Result<KeySlot> {
+    let nonce = random_nonce()?;
+    let kek = key_encryption_key(password, salt, kdf)?;
+    let mut wrapped = Vec::with_capacity(plaintext.len() + TAG_LEN);
+    Aead::new(&kek).seal_into(
+        &nonce,
+        &slot_aad(vault_id, kdf, salt),
+        plaintext,
+        &mut wrapped,
+    )?;
+    Ok(KeySlot {
+        kdf,
+        salt: HexString::from_bytes(salt),
+        nonce: HexString::from_bytes(&nonce),
+        wrapped_key: HexString::from_bytes(&wrapped),
+    })
+}
+
 /// The vault's random 256-bit master key. Never stored in the clear.
 #[derive(Debug, Clone)]
 pub struct MasterKey(SecretKey);

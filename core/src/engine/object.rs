@@ -5,10 +5,18 @@
 //! Layout: `header(22) || nonce(12) || AES-GCM(zstd(plaintext)) || tag(16)`,
 //! AAD = `"cloudbackup object" || header || id`.
 
+use std::io::Read;
+
 use super::crypto::{random_nonce, Id, NONCE_LEN};
 use super::format::{check_header, write_header, ObjectKind, VaultId, HEADER_LEN};
 use super::keys::VaultKeys;
 use crate::{Error, Result};
+
+/// The largest plaintext of an index or snapshot object (512 MiB). The
+/// zstd stream inside an object is authenticated but its expansion is not
+/// bounded by its size, so decompression stops here instead of following a
+/// bomb; sealing refuses larger objects so none is written that cannot be read.
+pub const MAX_OBJECT_LEN: usize = 512 << 20;
 
 /// A sealed object: store `bytes` under `id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +36,7 @@ fn object_id(keys: &VaultKeys, kind: ObjectKind, plaintext: &[u8]) -> Id {
     Id(*h.finalize().as_bytes())
 }
 
-fn aad(header: &[u8], id: &Id) -> Vec<u8> {
+pub(crate) fn aad(header: &[u8], id: &Id) -> Vec<u8> {
     let mut a = b"cloudbackup object".to_vec();
     a.extend_from_slice(header);
     a.extend_from_slice(&id.0);
@@ -47,6 +55,12 @@ pub fn seal_object(
     kind: ObjectKind,
     plaintext: &[u8],
 ) -> Result<SealedObject> {
+    if plaintext.len() > MAX_OBJECT_LEN {
+        return Err(Error::argument(
+            kind.name(),
+            format!("larger than the format's {MAX_OBJECT_LEN} bytes"),
+        ));
+    }
     let id = object_id(keys, kind, plaintext);
     let compressed =
         zstd::bulk::compress(plaintext, 3).map_err(|e| Error::argument("object", e.to_string()))?;
@@ -85,8 +99,19 @@ pub fn open_object(
                 "authentication failed (changed, truncated or not this object)",
             )
         })?;
-    let plaintext = zstd::stream::decode_all(compressed.as_slice())
+    let mut plaintext = Vec::new();
+    zstd::stream::read::Decoder::new(compressed.as_slice())
+        .and_then(|d| {
+            d.take(MAX_OBJECT_LEN as u64 + 1)
+                .read_to_end(&mut plaintext)
+        })
         .map_err(|e| Error::corrupt(&name, format!("zstd: {e}")))?;
+    if plaintext.len() > MAX_OBJECT_LEN {
+        return Err(Error::corrupt(
+            &name,
+            format!("decompresses to more than the format's {MAX_OBJECT_LEN} bytes"),
+        ));
+    }
     if object_id(keys, kind, &plaintext) != *id {
         return Err(Error::corrupt(&name, "content does not match its id"));
     }

@@ -64,11 +64,11 @@ impl VaultSettings {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct ConfigBody {
+pub(crate) struct ConfigBody {
     format_version: u16,
     vault_id: HexString,
     settings: VaultSettings,
-    key_slots: Vec<KeySlot>,
+    pub(crate) key_slots: Vec<KeySlot>,
     mac: HexString,
 }
 
@@ -95,6 +95,44 @@ fn mac(
         &serde_json::to_vec(&(settings, slots)).map_err(|e| Error::json("vault config", &e))?,
     );
     Ok(keyed_hash(&keys.config_mac, &input))
+}
+
+/// Reads a stored config without unlocking it: header, JSON body, format
+/// version and vault id (everything [`Vault::open`] checks before trying
+/// passwords). Returns the vault id and the key slots.
+pub(crate) fn read_config(config: &[u8]) -> Result<(VaultId, ConfigBody)> {
+    let body = check_header(ObjectKind::Config, None, "vault config", config)?;
+    let parsed: ConfigBody = crate::error::from_json_slice("vault config", body)?;
+    if parsed.format_version != FORMAT_VERSION {
+        return Err(Error::UnsupportedVersion {
+            object: "vault config".into(),
+            found: parsed.format_version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let vault_id: VaultId = parsed
+        .vault_id
+        .to_bytes()
+        .try_into()
+        .map_err(|_| Error::corrupt("vault config", "vault id is not 16 bytes"))?;
+    if config.get(6..6 + VAULT_ID_LEN) != Some(&vault_id[..]) {
+        return Err(Error::corrupt(
+            "vault config",
+            "header and body name different vaults",
+        ));
+    }
+    if parsed.key_slots.len() > MAX_KEY_SLOTS {
+        // Each slot costs an Argon2 run: a config with thousands of them
+        // would make opening take hours.
+        return Err(Error::corrupt(
+            "vault config",
+            format!(
+                "{} key slots; at most {MAX_KEY_SLOTS} are allowed",
+                parsed.key_slots.len()
+            ),
+        ));
+    }
+    Ok((vault_id, parsed))
 }
 
 impl Vault {
@@ -128,37 +166,9 @@ impl Vault {
     /// Opens a stored config with `password`: [`Error::WrongPassword`] when no
     /// slot opens, [`Error::Corrupt`] when the config was tampered with.
     pub fn open(config: &[u8], password: &[u8]) -> Result<Self> {
+        let (vault_id, parsed) = read_config(config)?;
+        // The body again, for the canonical-form check below.
         let body = check_header(ObjectKind::Config, None, "vault config", config)?;
-        let parsed: ConfigBody = crate::error::from_json_slice("vault config", body)?;
-        if parsed.format_version != FORMAT_VERSION {
-            return Err(Error::UnsupportedVersion {
-                object: "vault config".into(),
-                found: parsed.format_version,
-                supported: FORMAT_VERSION,
-            });
-        }
-        let vault_id: VaultId = parsed
-            .vault_id
-            .to_bytes()
-            .try_into()
-            .map_err(|_| Error::corrupt("vault config", "vault id is not 16 bytes"))?;
-        if config[6..6 + VAULT_ID_LEN] != vault_id {
-            return Err(Error::corrupt(
-                "vault config",
-                "header and body name different vaults",
-            ));
-        }
-        if parsed.key_slots.len() > MAX_KEY_SLOTS {
-            // Each slot costs an Argon2 run: a config with thousands of them
-            // would make opening take hours.
-            return Err(Error::corrupt(
-                "vault config",
-                format!(
-                    "{} key slots; at most {MAX_KEY_SLOTS} are allowed",
-                    parsed.key_slots.len()
-                ),
-            ));
-        }
         let mut master = None;
         for slot in &parsed.key_slots {
             if let Some(m) = slot.unwrap(password, &vault_id)? {
