@@ -192,7 +192,7 @@ impl Vault {
         let canonical_body = ConfigBody {
             format_version: parsed.format_version,
             vault_id: HexString::from_bytes(&vault_id),
-            settings: parsed.settings.clone(),
+            settings: parsed.settings,
             key_slots: parsed
                 .key_slots
                 .iter()
