@@ -46,6 +46,25 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order (for bindings' and tests' tables).
+    pub const ALL: [ErrorCode; 15] = [
+        ErrorCode::InvalidJson,
+        ErrorCode::InvalidValue,
+        ErrorCode::InvalidArgument,
+        ErrorCode::Api,
+        ErrorCode::UnexpectedResponse,
+        ErrorCode::Transition,
+        ErrorCode::PatchRejected,
+        ErrorCode::PatchConflict,
+        ErrorCode::PatchForbidden,
+        ErrorCode::WrongPassword,
+        ErrorCode::Corrupt,
+        ErrorCode::ForeignVault,
+        ErrorCode::UnsupportedVersion,
+        ErrorCode::NotFound,
+        ErrorCode::InvalidState,
+    ];
+
     /// The code as a short `snake_case` string (used as the JS `code`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -455,23 +474,7 @@ mod tests {
 
     #[test]
     fn every_code_has_a_distinct_name() {
-        let codes = [
-            ErrorCode::InvalidJson,
-            ErrorCode::InvalidValue,
-            ErrorCode::InvalidArgument,
-            ErrorCode::Api,
-            ErrorCode::UnexpectedResponse,
-            ErrorCode::Transition,
-            ErrorCode::PatchRejected,
-            ErrorCode::PatchConflict,
-            ErrorCode::PatchForbidden,
-            ErrorCode::WrongPassword,
-            ErrorCode::Corrupt,
-            ErrorCode::ForeignVault,
-            ErrorCode::UnsupportedVersion,
-            ErrorCode::NotFound,
-            ErrorCode::InvalidState,
-        ];
+        let codes = ErrorCode::ALL;
         let names: std::collections::HashSet<_> = codes.iter().map(|c| c.as_str()).collect();
         assert_eq!(names.len(), codes.len());
     }

@@ -41,22 +41,7 @@ fn run(target: &str, input: &[u8]) -> Option<String> {
 }
 
 /// Every code a file name may state.
-const CODES: [ErrorCode; 14] = [
-    ErrorCode::InvalidJson,
-    ErrorCode::InvalidValue,
-    ErrorCode::InvalidArgument,
-    ErrorCode::Api,
-    ErrorCode::UnexpectedResponse,
-    ErrorCode::Transition,
-    ErrorCode::PatchRejected,
-    ErrorCode::PatchConflict,
-    ErrorCode::PatchForbidden,
-    ErrorCode::WrongPassword,
-    ErrorCode::Corrupt,
-    ErrorCode::ForeignVault,
-    ErrorCode::UnsupportedVersion,
-    ErrorCode::NotFound,
-];
+const CODES: [ErrorCode; 15] = ErrorCode::ALL;
 
 fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = fs::read_dir(dir)
