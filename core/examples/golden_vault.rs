@@ -88,6 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ))?;
     let out = session.finish(SnapshotInfo {
         time: 1_763_900_000,
+        time_nanos: 0,
         hostname: Some("golden".into()),
         backup_configuration_id: Some("7c8ee069-568f-4d5a-932f-fb2af86b5fd5".into()),
     })?;

@@ -210,6 +210,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut bundles = session.take_bundles();
         let out = session.finish(SnapshotInfo {
             time,
+            time_nanos: 0,
             hostname: Some("tamper".into()),
             backup_configuration_id: None,
         })?;

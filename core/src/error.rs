@@ -43,11 +43,14 @@ pub enum ErrorCode {
     /// A session was used out of order (after it finished, or a result
     /// taken before it finished).
     InvalidState,
+    /// The vault is locked by another process (a gc, prune or repair holds
+    /// it exclusively, or backups hold it while an exclusive lock is wanted).
+    Locked,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order (for bindings' and tests' tables).
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidValue,
         ErrorCode::InvalidArgument,
@@ -63,6 +66,7 @@ impl ErrorCode {
         ErrorCode::UnsupportedVersion,
         ErrorCode::NotFound,
         ErrorCode::InvalidState,
+        ErrorCode::Locked,
     ];
 
     /// The code as a short `snake_case` string (used as the JS `code`).
@@ -83,6 +87,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedVersion => "unsupported_version",
             ErrorCode::NotFound => "not_found",
             ErrorCode::InvalidState => "invalid_state",
+            ErrorCode::Locked => "locked",
         }
     }
 }
@@ -197,6 +202,16 @@ pub enum Error {
         /// What is wrong, e.g. "has finished", "has not finished".
         reason: String,
     },
+    /// Another process holds a lock that conflicts with the one wanted.
+    #[error("vault is locked: {holder}{}", if *.stale { "; that lock is stale (its process is gone or has not refreshed it in time): `cloudbackup unlock` removes it" } else { "; try again once it is done" })]
+    Locked {
+        /// The lock object's id (hex).
+        lock: String,
+        /// Who holds it, e.g. "backup (shared) by pid 4242 on web1 since 2026-12-04T12:00:00Z".
+        holder: String,
+        /// Whether that lock is stale (crashed holder): removable with unlock.
+        stale: bool,
+    },
 }
 
 fn op_label(index: Option<usize>, path: &Option<String>) -> String {
@@ -227,6 +242,7 @@ impl Error {
             Error::UnsupportedVersion { .. } => ErrorCode::UnsupportedVersion,
             Error::NotFound { .. } => ErrorCode::NotFound,
             Error::InvalidState { .. } => ErrorCode::InvalidState,
+            Error::Locked { .. } => ErrorCode::Locked,
         }
     }
 
@@ -251,6 +267,7 @@ impl Error {
     /// | `unsupported_version` | `object`, `found`, `supported` |
     /// | `not_found` | `what`, `id` |
     /// | `invalid_state` | `session`, `reason` |
+    /// | `locked` | `lock`, `holder`, `stale` |
     pub fn details(&self) -> serde_json::Value {
         use crate::api::RetryAfter;
         use crate::lifecycle::Rejection;
@@ -306,6 +323,11 @@ impl Error {
             Error::InvalidState { session, reason } => {
                 json!({"session": session, "reason": reason})
             }
+            Error::Locked {
+                lock,
+                holder,
+                stale,
+            } => json!({"lock": lock, "holder": holder, "stale": stale}),
         }
     }
 

@@ -41,7 +41,7 @@ fn run(target: &str, input: &[u8]) -> Option<String> {
 }
 
 /// Every code a file name may state.
-const CODES: [ErrorCode; 15] = ErrorCode::ALL;
+const CODES: [ErrorCode; ErrorCode::ALL.len()] = ErrorCode::ALL;
 
 fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = fs::read_dir(dir)

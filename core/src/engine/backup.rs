@@ -108,6 +108,8 @@ impl Default for BackupOptions {
 pub struct SnapshotInfo {
     /// When the backup started (Unix seconds, host's clock).
     pub time: i64,
+    /// Its sub-second part in nanoseconds (0..1_000_000_000).
+    pub time_nanos: u32,
     /// The host's name.
     pub hostname: Option<String>,
     /// The v2 backup configuration this backup ran for.
@@ -297,6 +299,12 @@ impl BackupSession {
 
     /// Ends the backup: seals the last bundle, the index delta and the snapshot.
     pub fn finish(mut self, info: SnapshotInfo) -> Result<BackupOutcome> {
+        if info.time_nanos >= 1_000_000_000 {
+            return Err(Error::argument(
+                "time_nanos",
+                format!("{} is not below 1_000_000_000", info.time_nanos),
+            ));
+        }
         if self.open.is_some() {
             self.finish_file()?;
         }
@@ -316,6 +324,7 @@ impl BackupSession {
         let tree = Snapshot {
             version: FORMAT_VERSION,
             time: info.time,
+            time_nanos: info.time_nanos,
             hostname: info.hostname,
             backup_configuration_id: info.backup_configuration_id,
             counters: sink.counters,
@@ -340,9 +349,9 @@ fn new_bundle(vault: &Vault) -> BundleWriter {
 
 impl Sink {
     fn push_entry(&mut self, meta: FileMeta) -> Result<usize> {
-        if meta.path.is_empty() {
-            return Err(Error::argument("path", "must not be empty"));
-        }
+        // The restore side refuses such paths too; refusing them here means
+        // no snapshot ever records one.
+        super::paths::check_snapshot_path(&meta.path)?;
         self.entries.push(Entry {
             path: meta.path,
             kind: meta.kind,

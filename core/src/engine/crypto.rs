@@ -93,8 +93,15 @@ pub struct Id(pub [u8; 32]);
 impl Id {
     /// Parses 64 hex digits.
     pub fn parse(hex: &str) -> Result<Self> {
+        Self::parse_named("id", hex)
+    }
+
+    /// Parses 64 hex digits given as argument `field` (a bundle id, a
+    /// snapshot id...): [`Error::InvalidValue`] naming `field` otherwise.
+    /// Every binding parses id arguments with this, so all answer alike.
+    pub fn parse_named(field: &str, hex: &str) -> Result<Self> {
         let bad = || Error::InvalidValue {
-            field: "id".into(),
+            field: field.into(),
             reason: format!("{hex:?} is not 64 hex digits"),
         };
         if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {

@@ -25,6 +25,8 @@ pub enum ObjectKind {
     Index,
     /// `CBSN`: a snapshot: a file tree with chunk lists.
     Snapshot,
+    /// `CBLK`: a lock: who is using the vault, and how (see `lock`).
+    Lock,
 }
 
 impl ObjectKind {
@@ -35,6 +37,7 @@ impl ObjectKind {
             ObjectKind::Bundle => *b"CBBD",
             ObjectKind::Index => *b"CBIX",
             ObjectKind::Snapshot => *b"CBSN",
+            ObjectKind::Lock => *b"CBLK",
         }
     }
 
@@ -45,8 +48,36 @@ impl ObjectKind {
             ObjectKind::Bundle => "bundle",
             ObjectKind::Index => "index",
             ObjectKind::Snapshot => "snapshot",
+            ObjectKind::Lock => "lock",
         }
     }
+
+    /// The directory objects of this kind are stored under (`config` is a
+    /// single object at the top, so it has none).
+    pub fn dir(self) -> Option<&'static str> {
+        match self {
+            ObjectKind::Config => None,
+            ObjectKind::Bundle => Some("bundles"),
+            ObjectKind::Index => Some("index"),
+            ObjectKind::Snapshot => Some("snapshots"),
+            ObjectKind::Lock => Some("locks"),
+        }
+    }
+
+    /// The kind stored under directory `dir`, if any.
+    pub fn from_dir(dir: &str) -> Option<Self> {
+        ObjectKind::STORED
+            .into_iter()
+            .find(|k| k.dir() == Some(dir))
+    }
+
+    /// The kinds stored as `<dir>/<id>`, in the order a vault is created.
+    pub const STORED: [ObjectKind; 4] = [
+        ObjectKind::Bundle,
+        ObjectKind::Index,
+        ObjectKind::Snapshot,
+        ObjectKind::Lock,
+    ];
 }
 
 /// Blob types, bound into each blob's AAD.

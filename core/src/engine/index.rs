@@ -84,6 +84,14 @@ impl Index {
         }
     }
 
+    /// Every bundle some blob lives in, sorted, each once.
+    pub fn bundles(&self) -> Vec<Id> {
+        let mut out: Vec<Id> = self.map.values().map(|l| l.bundle).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// All (blob, location) pairs, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&Id, &Location)> {
         self.map.iter()

@@ -12,9 +12,15 @@ pub mod crypto;
 pub mod format;
 pub mod index;
 pub mod keys;
+pub mod layout;
+pub mod lock;
 pub mod object;
+pub mod paths;
+pub mod repair;
 pub mod restore;
+pub mod restore_run;
 pub mod snapshot;
+pub mod state;
 pub mod vault;
 pub mod verify;
 
@@ -26,10 +32,15 @@ pub use crypto::Id;
 pub use format::FORMAT_VERSION;
 pub use index::{Index, Location};
 pub use keys::KdfParams;
+pub use layout::{Listed, StoredName};
+pub use lock::{Lock, LockDecision, LockTable};
 pub use object::SealedObject;
+pub use repair::{IndexRebuild, RepairOutcome, RepairPlan, RepairReport};
 pub use restore::{
     filter_globs, ByteRange, Create, Fetch, RestoreOptions, RestoreReport, RestoreSession, Write,
 };
+pub use restore_run::RestoreRun;
 pub use snapshot::{BackupCounters, Entry, EntryKind, Snapshot};
+pub use state::{GcPlan, VaultState};
 pub use vault::{Vault, VaultInfo, VaultSettings};
 pub use verify::{verify_plan, Verifier, VerifyReport};

@@ -290,6 +290,12 @@ pub struct RestoreReport {
     /// The files that failed, as the value of the restore's `/errors`
     /// patch; `None` when none did.
     pub errors: Option<ErrorReport>,
+    /// The modes and times to apply once content is written: every
+    /// restored entry, deepest first (children before their directory, so
+    /// writing into a directory does not change its time again), failed
+    /// ones left out. Not part of the JSON report.
+    #[serde(skip)]
+    pub apply: Vec<Create>,
 }
 
 /// The exception code of a per-file error of class `code` (stable: agents
@@ -619,6 +625,7 @@ impl RestoreSession {
             bytes_restored: 0,
             files_skipped: self.files_skipped,
             errors: None,
+            apply: Vec::new(),
         };
         for item in self.items.iter().filter(|i| i.error.is_none()) {
             match &item.create {
@@ -630,6 +637,13 @@ impl RestoreSession {
                 Create::Dir { .. } => {}
             }
         }
+        report.apply = self
+            .items
+            .iter()
+            .rev()
+            .filter(|i| i.error.is_none() && i.announced)
+            .map(|i| i.create.clone())
+            .collect();
         report.errors = error_report(
             self.items
                 .iter()
@@ -729,6 +743,12 @@ impl RestoreSession {
 fn to_create(entry: &Entry, index: &Index) -> (Create, Option<Error>) {
     let path = entry.path.clone();
     let (mode, mtime) = (entry.mode, entry.mtime);
+    if let Err(e) = super::paths::check_snapshot_path(&path) {
+        // A snapshot is authenticated, but one written by a buggy or old
+        // host could still hold such a path: never follow it out of the target.
+        let create = Create::Dir { path, mode, mtime };
+        return (create, Some(e));
+    }
     match entry.kind {
         EntryKind::Dir => (Create::Dir { path, mode, mtime }, None),
         EntryKind::Symlink => {
@@ -838,6 +858,7 @@ mod tests {
         Snapshot {
             version: crate::engine::FORMAT_VERSION,
             time: 0,
+            time_nanos: 0,
             hostname: None,
             backup_configuration_id: None,
             counters: BackupCounters::default(),

@@ -66,6 +66,11 @@ pub struct Snapshot {
     pub version: u16,
     /// When the backup started, seconds since the Unix epoch (host's clock).
     pub time: i64,
+    /// The sub-second part of the start time (0..1_000_000_000), so that
+    /// two backups started within one second still order by time. Absent
+    /// (0) in snapshots written before it existed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub time_nanos: u32,
     /// The host's name, if given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
@@ -78,7 +83,17 @@ pub struct Snapshot {
     pub entries: Vec<Entry>,
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 impl Snapshot {
+    /// The start time in nanoseconds since the Unix epoch: what snapshots
+    /// are ordered by (then by id), and so what `latest` means.
+    pub fn time_ns(&self) -> i128 {
+        i128::from(self.time) * 1_000_000_000 + i128::from(self.time_nanos)
+    }
+
     /// Seals the snapshot.
     pub fn seal(&self, keys: &VaultKeys, vault_id: &VaultId) -> Result<SealedObject> {
         let json = serde_json::to_vec(self).map_err(|e| Error::json("snapshot", &e))?;

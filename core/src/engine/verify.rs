@@ -33,9 +33,7 @@ pub fn verify_plan(index: &Index, fraction: f64, seed: u64) -> Result<Vec<Fetch>
             format!("{fraction} is outside 0..=1"),
         ));
     }
-    let mut bundles: Vec<Id> = index.iter().map(|(_, l)| l.bundle).collect();
-    bundles.sort_unstable();
-    bundles.dedup();
+    let mut bundles = index.bundles();
     if fraction < 1.0 {
         let wanted = (fraction * bundles.len() as f64).ceil() as usize;
         // Rank by a hash of seed and id: a uniform, reproducible shuffle.

@@ -149,6 +149,7 @@ mod tests {
     fn info() -> SnapshotInfo {
         SnapshotInfo {
             time: 1,
+            time_nanos: 0,
             hostname: None,
             backup_configuration_id: None,
         }

@@ -1,0 +1,78 @@
+//! Snapshot paths: what a backup may record and a restore may write, and
+//! the temporary names a restore writes files under. Every host joins a
+//! snapshot path to its target only through [`relative_path`], so none can
+//! be led outside the target by a crafted snapshot.
+
+use super::crypto::hash;
+use crate::model::wire::encode_hex;
+use crate::{Error, Result};
+
+/// Checks a snapshot path: absolute (`/`-rooted), `/`-separated, with no
+/// empty, `.` or `..` component and no NUL byte. [`Error::InvalidValue`]
+/// naming the path otherwise.
+pub fn check_snapshot_path(path: &str) -> Result<()> {
+    let bad = |why: &str| Error::InvalidValue {
+        field: "path".into(),
+        reason: format!("{path:?} {why}"),
+    };
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err(bad("is not absolute (snapshot paths start with /)"));
+    };
+    if path.contains('\0') {
+        return Err(bad("contains a NUL byte"));
+    }
+    for part in rest.split('/') {
+        match part {
+            "" => return Err(bad("has an empty component (// or a trailing /)")),
+            "." | ".." => return Err(bad("has a . or .. component")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The snapshot path without its leading `/`, to join to a restore target;
+/// refuses what [`check_snapshot_path`] refuses.
+pub fn relative_path(path: &str) -> Result<&str> {
+    check_snapshot_path(path)?;
+    Ok(&path[1..])
+}
+
+/// The name a restore writes file `final_name` (one path component) under
+/// before renaming it into place: `.cb-<16 hex of its hash>-<tag>.partial`,
+/// beside it. Its length does not depend on the final name's, so it stays
+/// within NAME_MAX (255 bytes) for any name the filesystem allows; `tag`
+/// (e.g. the process id) keeps concurrent restores apart.
+pub fn partial_name(final_name: &str, tag: u32) -> String {
+    let digest = hash(final_name.as_bytes());
+    format!(".cb-{}-{tag}.partial", encode_hex(&digest[..8]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_paths_are_refused() {
+        for ok in ["/a", "/a/b c/d", "/ü/..x/x..", "/.hidden"] {
+            assert!(check_snapshot_path(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "/", "a", "../a", "/a/../b", "/..", "/a/./b", "//a", "/a/", "/a\0b",
+        ] {
+            let e = check_snapshot_path(bad).unwrap_err();
+            assert_eq!(e.code(), crate::ErrorCode::InvalidValue, "{bad}");
+        }
+        assert_eq!(relative_path("/a/b").unwrap(), "a/b");
+    }
+
+    #[test]
+    fn partial_names_fit_name_max_whatever_the_name() {
+        let long = "x".repeat(255);
+        let n = partial_name(&long, u32::MAX);
+        assert!(n.len() < 64, "{n}");
+        assert_ne!(partial_name("a", 1), partial_name("b", 1));
+        assert_ne!(partial_name("a", 1), partial_name("a", 2));
+        assert!(n.starts_with(".cb-") && n.ends_with(".partial"));
+    }
+}

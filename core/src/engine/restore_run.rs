@@ -1,0 +1,127 @@
+//! A restore as a host holds it across calls: running, then finished with
+//! its report kept. Every binding wraps this one type (as it wraps
+//! `BackupRun`), so the order rules (no feeding after `finish`, the report
+//! and the attributes to apply only after it) are the same everywhere.
+
+use super::crypto::Id;
+use super::index::Index;
+use super::restore::{Create, RestoreOptions, RestoreReport, RestoreSession, Write};
+use super::snapshot::Snapshot;
+use super::vault::Vault;
+use crate::{Error, Result};
+
+/// A [`RestoreSession`] with the bookkeeping a host needs around it.
+pub struct RestoreRun {
+    session: Option<RestoreSession>,
+    report: Option<RestoreReport>,
+}
+
+impl RestoreRun {
+    /// Plans the restore of `snapshot` (see [`RestoreSession::new`]).
+    pub fn new(
+        vault: &Vault,
+        snapshot: &Snapshot,
+        index: &Index,
+        options: RestoreOptions,
+    ) -> Result<Self> {
+        Ok(RestoreRun {
+            session: Some(RestoreSession::new(vault, snapshot, index, options)?),
+            report: None,
+        })
+    }
+
+    /// The running session; [`Error::InvalidState`] once finished.
+    pub fn session(&self) -> Result<&RestoreSession> {
+        self.session
+            .as_ref()
+            .ok_or_else(|| Error::finished("restore"))
+    }
+
+    fn running(&mut self) -> Result<&mut RestoreSession> {
+        self.session
+            .as_mut()
+            .ok_or_else(|| Error::finished("restore"))
+    }
+
+    /// Feeds a fetched range (see [`RestoreSession::feed`]).
+    pub fn feed(&mut self, bundle: &Id, offset: u64, bytes: &[u8]) -> Result<Vec<Write>> {
+        self.running()?.feed(bundle, offset, bytes)
+    }
+
+    /// A bundle cannot be fetched (see [`RestoreSession::missing`]).
+    pub fn missing(&mut self, bundle: &Id) -> Result<()> {
+        self.running()?.missing(bundle)
+    }
+
+    /// Ends the restore; the report stays readable with
+    /// [`report`](Self::report). [`Error::InvalidState`] when called twice.
+    pub fn finish(&mut self) -> Result<&RestoreReport> {
+        let session = self
+            .session
+            .take()
+            .ok_or_else(|| Error::finished("restore"))?;
+        Ok(self.report.insert(session.finish()))
+    }
+
+    /// The report, once finished ([`Error::InvalidState`] before).
+    pub fn report(&self) -> Result<&RestoreReport> {
+        self.report.as_ref().ok_or_else(|| Error::InvalidState {
+            session: "restore".into(),
+            reason: "has not finished: call finish first".into(),
+        })
+    }
+
+    /// The modes and times to apply after the content, deepest first,
+    /// failed entries left out (see [`RestoreReport::apply`]).
+    pub fn apply(&self) -> Result<&[Create]> {
+        Ok(&self.report()?.apply)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::backup::{BackupOptions, BackupSession, FileMeta, SnapshotInfo};
+    use crate::engine::keys::KdfParams;
+    use crate::engine::vault::VaultSettings;
+    use crate::ErrorCode;
+    use std::sync::Arc;
+
+    #[test]
+    fn the_report_and_attributes_come_after_finish_and_feeding_stops() {
+        let vault = Vault::create(
+            b"pw",
+            VaultSettings::default(),
+            KdfParams::insecure_for_tests(),
+        )
+        .unwrap();
+        let mut s =
+            BackupSession::new(&vault, Arc::new(Index::new()), BackupOptions::default()).unwrap();
+        s.add_entry(FileMeta::dir("/d", 0o755, 5)).unwrap();
+        s.start_file(FileMeta::file("/d/f", 0o600, 6)).unwrap();
+        s.write(b"x").unwrap();
+        s.finish_file().unwrap();
+        let out = s.finish(SnapshotInfo::at(1)).unwrap();
+        let mut index = Index::new();
+        for b in &out.bundles {
+            index.add_bundle(b);
+        }
+        let mut run =
+            RestoreRun::new(&vault, &out.tree, &index, RestoreOptions::default()).unwrap();
+        assert_eq!(run.report().unwrap_err().code(), ErrorCode::InvalidState);
+        let plan = run.session().unwrap().plan();
+        let b = &out.bundles[0];
+        for r in &plan[0].ranges {
+            let bytes = &b.bytes[r.offset as usize..(r.offset + r.length) as usize];
+            assert_eq!(run.feed(&b.id, r.offset, bytes).unwrap().len(), 1);
+        }
+        assert_eq!(run.finish().unwrap().files_restored, 1);
+        let paths: Vec<&str> = run.apply().unwrap().iter().map(|c| c.path()).collect();
+        assert_eq!(paths, vec!["/d/f", "/d"], "deepest first");
+        assert_eq!(run.finish().unwrap_err().code(), ErrorCode::InvalidState);
+        assert_eq!(
+            run.missing(&b.id).unwrap_err().code(),
+            ErrorCode::InvalidState
+        );
+    }
+}

@@ -1,0 +1,614 @@
+//! What a host has read of a vault: its listing, every index delta and
+//! snapshot (or why one could not be read). The rules that need the whole
+//! picture live here, once, for every host: which snapshot `latest` or an
+//! id prefix means, what gc may delete ([`VaultState::gc_plan`]), what
+//! `repair` must rebuild ([`super::repair`]) and what `verify` reports
+//! besides bundle contents ([`VaultState::problems`]).
+//!
+//! ```text
+//! let mut s = VaultState::new(&vault);
+//! for o in storage.list_all() { s.add_listed(o) }           // names, sizes, mtimes
+//! for name in s.wanted() {                                  // index/.., snapshots/..
+//!     match storage.get(&name) { Ok(b) => s.add_object(&name, &b), Err(e) => s.add_unreadable(&name, e) }
+//! }
+//! let snap = s.resolve("latest")?;  let plan = s.gc_plan(now_ns, grace_ns)?;
+//! ```
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::crypto::Id;
+use super::format::ObjectKind;
+use super::index::Index;
+use super::layout::{self, Listed, StoredName};
+use super::object::object_name;
+use super::snapshot::Snapshot;
+use super::vault::Vault;
+use crate::{Error, Result};
+
+/// A vault as read by a host: see the module docs.
+#[derive(Debug)]
+pub struct VaultState {
+    vault: Vault,
+    /// Every listed object of the vault's kinds, by kind then id.
+    objects: HashMap<ObjectKind, BTreeMap<Id, Listed>>,
+    /// Temporary objects (a host's writes in flight or left by a kill).
+    temporary: Vec<Listed>,
+    /// Objects `repair` set aside earlier.
+    set_aside: Vec<Listed>,
+    index: Index,
+    indexes_read: HashSet<Id>,
+    snapshots: BTreeMap<Id, Snapshot>,
+    /// Index deltas and snapshots that could not be read, with why.
+    unreadable: BTreeMap<(Kind, Id), Error>,
+}
+
+/// `ObjectKind` ordered, for map keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Index,
+    Snapshot,
+}
+
+impl Kind {
+    fn of(kind: ObjectKind) -> Option<Self> {
+        match kind {
+            ObjectKind::Index => Some(Kind::Index),
+            ObjectKind::Snapshot => Some(Kind::Snapshot),
+            _ => None,
+        }
+    }
+
+    fn object(self) -> ObjectKind {
+        match self {
+            Kind::Index => ObjectKind::Index,
+            Kind::Snapshot => ObjectKind::Snapshot,
+        }
+    }
+}
+
+/// One snapshot in a listing: its id and contents.
+pub type SnapshotRef<'a> = (&'a Id, &'a Snapshot);
+
+impl VaultState {
+    /// An empty state of `vault` (nothing listed yet).
+    pub fn new(vault: &Vault) -> Self {
+        VaultState {
+            vault: vault.clone(),
+            objects: HashMap::new(),
+            temporary: Vec::new(),
+            set_aside: Vec::new(),
+            index: Index::new(),
+            indexes_read: HashSet::new(),
+            snapshots: BTreeMap::new(),
+            unreadable: BTreeMap::new(),
+        }
+    }
+
+    /// Adds one listed object (any name: the core classifies it; the
+    /// config and names it does not know are ignored).
+    pub fn add_listed(&mut self, listed: Listed) {
+        match layout::parse_name(&listed.name) {
+            StoredName::Object { kind, id } => {
+                self.objects.entry(kind).or_default().insert(id, listed);
+            }
+            StoredName::Temporary { .. } => self.temporary.push(listed),
+            StoredName::SetAside { .. } => self.set_aside.push(listed),
+            StoredName::Config | StoredName::Unknown => {}
+        }
+    }
+
+    /// The listed objects of `kind`, by id.
+    pub fn listed(&self, kind: ObjectKind) -> impl Iterator<Item = &Listed> {
+        self.objects.get(&kind).into_iter().flat_map(|m| m.values())
+    }
+
+    fn ids(&self, kind: ObjectKind) -> impl Iterator<Item = &Id> {
+        self.objects.get(&kind).into_iter().flat_map(|m| m.keys())
+    }
+
+    /// The names of the objects the host must fetch and hand to
+    /// [`VaultState::add_object`]: every index delta and snapshot listed.
+    pub fn wanted(&self) -> Vec<String> {
+        [ObjectKind::Index, ObjectKind::Snapshot]
+            .into_iter()
+            .flat_map(|k| self.ids(k).map(move |id| layout::object_name(k, id)))
+            .collect()
+    }
+
+    fn parse_wanted(name: &str) -> Result<(Kind, Id)> {
+        match layout::parse_name(name) {
+            StoredName::Object { kind, id } => Kind::of(kind).map(|k| (k, id)).ok_or_else(|| {
+                Error::argument("name", format!("{name} is not an index or snapshot"))
+            }),
+            _ => Err(Error::argument(
+                "name",
+                format!("{name:?} is not the name of an index or snapshot"),
+            )),
+        }
+    }
+
+    /// The bytes of the index delta or snapshot stored as `name`. A
+    /// damaged object is recorded as unreadable (listing, restore and gc
+    /// then treat it as such) and its error returned.
+    pub fn add_object(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        let (kind, id) = Self::parse_wanted(name)?;
+        let outcome = match kind {
+            Kind::Index => self
+                .index
+                .load_delta(self.vault.keys(), self.vault.id(), &id, bytes)
+                .map(|()| {
+                    self.indexes_read.insert(id);
+                }),
+            Kind::Snapshot => {
+                Snapshot::open(self.vault.keys(), self.vault.id(), &id, bytes).map(|s| {
+                    self.snapshots.insert(id, s);
+                })
+            }
+        };
+        if let Err(e) = &outcome {
+            self.unreadable.insert((kind, id), e.clone());
+        }
+        outcome
+    }
+
+    /// The object `name` was listed but could not be fetched (`reason`:
+    /// the storage's words); recorded as unreadable ([`Error::NotFound`]).
+    pub fn add_unreadable(&mut self, name: &str, reason: &str) -> Result<()> {
+        let (kind, id) = Self::parse_wanted(name)?;
+        let what = kind.object().name();
+        self.unreadable.insert(
+            (kind, id),
+            Error::NotFound {
+                what: what.into(),
+                id: format!("{} ({reason})", id.to_hex()),
+            },
+        );
+        Ok(())
+    }
+
+    /// The union of every readable index delta.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Every readable snapshot, oldest first: by start time (nanoseconds),
+    /// then by id, so the order is the same for every host and run.
+    pub fn snapshots(&self) -> Vec<SnapshotRef<'_>> {
+        let mut all: Vec<SnapshotRef<'_>> = self.snapshots.iter().collect();
+        all.sort_by_key(|(id, s)| (s.time_ns(), **id));
+        all
+    }
+
+    /// The snapshots that could not be read, with why: listing and
+    /// restoring skip them with a warning; gc refuses to run; repair sets
+    /// them aside.
+    pub fn unreadable_snapshots(&self) -> Vec<(Id, &Error)> {
+        self.unreadable_of(Kind::Snapshot)
+    }
+
+    /// The index deltas that could not be read, with why.
+    pub fn unreadable_indexes(&self) -> Vec<(Id, &Error)> {
+        self.unreadable_of(Kind::Index)
+    }
+
+    fn unreadable_of(&self, kind: Kind) -> Vec<(Id, &Error)> {
+        self.unreadable
+            .iter()
+            .filter(|((k, _), _)| *k == kind)
+            .map(|((_, id), e)| (*id, e))
+            .collect()
+    }
+
+    /// Resolves `which`: `"latest"` (the newest readable snapshot), a whole
+    /// id, or a unique id prefix among every listed snapshot.
+    ///
+    /// Errors: [`Error::NotFound`] (no such snapshot, or none at all),
+    /// [`Error::InvalidArgument`] (an ambiguous prefix),
+    /// [`Error::InvalidValue`] (not hex), or the error that made the chosen
+    /// snapshot unreadable.
+    pub fn resolve(&self, which: &str) -> Result<Id> {
+        if which == "latest" {
+            return self
+                .snapshots()
+                .last()
+                .map(|(id, _)| **id)
+                .ok_or_else(|| Error::NotFound {
+                    what: "snapshot".into(),
+                    id: "latest".into(),
+                });
+        }
+        let id = layout::resolve_prefix("snapshot", self.ids(ObjectKind::Snapshot), which)?;
+        match self.unreadable.get(&(Kind::Snapshot, id)) {
+            Some(e) => Err(e.clone()),
+            None => Ok(id),
+        }
+    }
+
+    /// The readable snapshot `id`.
+    pub fn snapshot(&self, id: &Id) -> Result<&Snapshot> {
+        if let Some(e) = self.unreadable.get(&(Kind::Snapshot, *id)) {
+            return Err(e.clone());
+        }
+        self.snapshots.get(id).ok_or_else(|| Error::NotFound {
+            what: "snapshot".into(),
+            id: id.to_hex(),
+        })
+    }
+
+    /// Per readable snapshot, the blobs it uses that no readable index
+    /// lists (a lost or unreadable index): only snapshots with some.
+    pub fn unindexed_blobs(&self) -> Vec<(Id, Vec<Id>)> {
+        let mut out = Vec::new();
+        for (id, snap) in &self.snapshots {
+            let mut missing: Vec<Id> = snap
+                .entries
+                .iter()
+                .flat_map(|e| e.chunks.iter())
+                .filter(|c| !self.index.contains(c))
+                .copied()
+                .collect();
+            missing.sort_unstable();
+            missing.dedup();
+            if !missing.is_empty() {
+                out.push((*id, missing));
+            }
+        }
+        out
+    }
+
+    /// The bundles some readable index places a blob in.
+    pub fn indexed_bundles(&self) -> HashSet<Id> {
+        self.index.bundles().into_iter().collect()
+    }
+
+    /// Listed bundles no readable index references, oldest first.
+    pub fn unindexed_bundles(&self) -> Vec<&Listed> {
+        let indexed = self.indexed_bundles();
+        let mut out: Vec<&Listed> = self
+            .objects
+            .get(&ObjectKind::Bundle)
+            .into_iter()
+            .flat_map(|m| m.iter())
+            .filter(|(id, _)| !indexed.contains(id))
+            .map(|(_, l)| l)
+            .collect();
+        out.sort_by_key(|l| (l.mtime_ns, l.name.clone()));
+        out
+    }
+
+    /// Bundles an index references that the listing does not show.
+    pub fn missing_bundles(&self) -> Vec<Id> {
+        let listed = self.objects.get(&ObjectKind::Bundle);
+        let mut out: Vec<Id> = self
+            .indexed_bundles()
+            .into_iter()
+            .filter(|b| !listed.is_some_and(|m| m.contains_key(b)))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Temporary objects left in the kinds' directories.
+    pub fn temporary(&self) -> &[Listed] {
+        &self.temporary
+    }
+
+    /// Objects `repair` set aside earlier.
+    pub fn set_aside(&self) -> &[Listed] {
+        &self.set_aside
+    }
+
+    /// The vault this state is of.
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    /// Everything wrong besides bundle contents, for `verify`: unreadable
+    /// snapshots and index deltas, snapshots using blobs no index lists,
+    /// and indexed bundles missing from storage. Each is `(object, error)`.
+    pub fn problems(&self) -> Vec<(String, Error)> {
+        let mut out: Vec<(String, Error)> = self
+            .unreadable
+            .iter()
+            .map(|((k, id), e)| (object_name(k.object(), id), e.clone()))
+            .collect();
+        for (snap, blobs) in self.unindexed_blobs() {
+            out.push((
+                object_name(ObjectKind::Snapshot, &snap),
+                Error::NotFound {
+                    what: "index entry".into(),
+                    id: format!(
+                        "for {} blob(s) of this snapshot, e.g. {} (an index is lost: `cloudbackup repair` rebuilds it from the bundles)",
+                        blobs.len(),
+                        blobs[0].short()
+                    ),
+                },
+            ));
+        }
+        for bundle in self.missing_bundles() {
+            out.push((
+                super::bundle::bundle_name(&bundle),
+                Error::NotFound {
+                    what: "bundle".into(),
+                    id: bundle.to_hex(),
+                },
+            ));
+        }
+        out
+    }
+
+    /// What gc may delete at `now_ns`: listed bundles no readable index
+    /// references and temporary objects, each only once it is at least
+    /// `grace_ns` old (a write in flight elsewhere is younger). Refuses,
+    /// deleting nothing, when any index delta or snapshot could not be
+    /// read, or when a snapshot uses a blob no index lists: then what is
+    /// referenced cannot be known, and guessing loses data.
+    pub fn gc_plan(&self, now_ns: i64, grace_ns: i64) -> Result<GcPlan> {
+        if grace_ns < 0 {
+            return Err(Error::argument(
+                "grace",
+                format!("{grace_ns} ns is negative"),
+            ));
+        }
+        if let Some(((k, id), e)) = self.unreadable.iter().next() {
+            return Err(Error::corrupt(
+                "vault",
+                format!(
+                    "gc refuses to run: {} cannot be read ({e}), so what it references is unknown; \
+                     `cloudbackup repair` rebuilds or sets aside what is damaged{}",
+                    object_name(k.object(), id),
+                    if self.unreadable.len() > 1 {
+                        format!(" ({} objects in all)", self.unreadable.len())
+                    } else {
+                        String::new()
+                    }
+                ),
+            ));
+        }
+        if let Some((snap, blobs)) = self.unindexed_blobs().first() {
+            return Err(Error::corrupt(
+                "vault",
+                format!(
+                    "gc refuses to run: {} uses {} blob(s) that no index lists (a lost index), so \
+                     bundles that look unreferenced may hold them; `cloudbackup repair` rebuilds the index",
+                    object_name(ObjectKind::Snapshot, snap),
+                    blobs.len()
+                ),
+            ));
+        }
+        let old = |l: &Listed| now_ns.saturating_sub(l.mtime_ns) >= grace_ns;
+        let indexed = self.indexed_bundles();
+        let mut plan = GcPlan {
+            referenced_bundles: 0,
+            unreferenced_bundles: 0,
+            kept_young: 0,
+            temporary: 0,
+            delete: Vec::new(),
+            delete_bytes: 0,
+        };
+        for (id, listed) in self.objects.get(&ObjectKind::Bundle).into_iter().flatten() {
+            if indexed.contains(id) {
+                plan.referenced_bundles += 1;
+                continue;
+            }
+            plan.unreferenced_bundles += 1;
+            if old(listed) {
+                plan.delete.push(listed.clone());
+            } else {
+                plan.kept_young += 1;
+            }
+        }
+        for t in &self.temporary {
+            if old(t) {
+                plan.temporary += 1;
+                plan.delete.push(t.clone());
+            } else {
+                plan.kept_young += 1;
+            }
+        }
+        plan.delete_bytes = plan.delete.iter().map(|l| l.size).sum();
+        Ok(plan)
+    }
+}
+
+/// What gc deletes, and what it saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GcPlan {
+    /// Bundles an index references (kept).
+    pub referenced_bundles: u64,
+    /// Bundles no index references.
+    pub unreferenced_bundles: u64,
+    /// Unreferenced bundles and temporary objects younger than the grace
+    /// period (kept: they may be a write still in flight elsewhere).
+    pub kept_young: u64,
+    /// Temporary objects to delete.
+    pub temporary: u64,
+    /// The objects to delete (unreferenced old bundles, stale temporaries).
+    pub delete: Vec<Listed>,
+    /// Their total size.
+    pub delete_bytes: u64,
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::engine::backup::{BackupOptions, BackupSession, FileMeta, SnapshotInfo};
+    use crate::engine::keys::KdfParams;
+    use crate::engine::vault::VaultSettings;
+    use crate::ErrorCode;
+    use std::sync::Arc;
+
+    /// A vault with two backups, as a host would have stored it.
+    pub(crate) struct Stored {
+        pub vault: Vault,
+        pub objects: BTreeMap<String, Vec<u8>>,
+        pub snapshots: Vec<Id>,
+        pub indexes: Vec<Id>,
+    }
+
+    pub(crate) fn stored(times: &[(i64, u32)]) -> Stored {
+        let vault = Vault::create(
+            b"pw",
+            VaultSettings::default(),
+            KdfParams::insecure_for_tests(),
+        )
+        .unwrap();
+        let mut objects = BTreeMap::new();
+        let mut index = Index::new();
+        let (mut snapshots, mut indexes) = (Vec::new(), Vec::new());
+        for (n, (time, nanos)) in times.iter().enumerate() {
+            let mut s =
+                BackupSession::new(&vault, Arc::new(index.clone()), BackupOptions::default())
+                    .unwrap();
+            s.start_file(FileMeta::file(format!("/f{n}"), 0o644, 0))
+                .unwrap();
+            s.write(format!("content {n}").as_bytes()).unwrap();
+            s.finish_file().unwrap();
+            let out = s
+                .finish(SnapshotInfo {
+                    time: *time,
+                    time_nanos: *nanos,
+                    hostname: None,
+                    backup_configuration_id: None,
+                })
+                .unwrap();
+            for b in &out.bundles {
+                index.add_bundle(b);
+                objects.insert(
+                    layout::object_name(ObjectKind::Bundle, &b.id),
+                    b.bytes.clone(),
+                );
+            }
+            objects.insert(
+                layout::object_name(ObjectKind::Index, &out.index.id),
+                out.index.bytes,
+            );
+            objects.insert(
+                layout::object_name(ObjectKind::Snapshot, &out.snapshot.id),
+                out.snapshot.bytes,
+            );
+            snapshots.push(out.snapshot.id);
+            indexes.push(out.index.id);
+        }
+        Stored {
+            vault,
+            objects,
+            snapshots,
+            indexes,
+        }
+    }
+
+    pub(crate) fn state_of(s: &Stored, mtime_ns: i64) -> VaultState {
+        let mut st = VaultState::new(&s.vault);
+        for (name, bytes) in &s.objects {
+            st.add_listed(Listed {
+                name: name.clone(),
+                size: bytes.len() as u64,
+                mtime_ns,
+            });
+        }
+        for name in st.wanted() {
+            match s.objects.get(&name) {
+                Some(b) => {
+                    let _ = st.add_object(&name, b);
+                }
+                None => st.add_unreadable(&name, "gone").unwrap(),
+            }
+        }
+        st
+    }
+
+    #[test]
+    fn latest_orders_by_nanoseconds_then_id() {
+        // Two backups in the same second: the later one is latest.
+        let s = stored(&[(100, 900_000_000), (100, 100_000_000)]);
+        let st = state_of(&s, 0);
+        assert_eq!(st.resolve("latest").unwrap(), s.snapshots[0]);
+        let order: Vec<Id> = st.snapshots().iter().map(|(id, _)| **id).collect();
+        assert_eq!(order, vec![s.snapshots[1], s.snapshots[0]]);
+        // Equal times: the larger id is latest, on every host.
+        let s = stored(&[(7, 0), (7, 0)]);
+        let st = state_of(&s, 0);
+        assert_eq!(
+            st.resolve("latest").unwrap(),
+            *s.snapshots.iter().max().unwrap()
+        );
+        let prefix = &s.snapshots[0].to_hex()[..12];
+        assert_eq!(st.resolve(prefix).unwrap(), s.snapshots[0]);
+    }
+
+    #[test]
+    fn a_corrupt_snapshot_is_skipped_by_listing_and_latest_and_refused_by_gc() {
+        let mut s = stored(&[(1, 0), (2, 0)]);
+        let bad = layout::object_name(ObjectKind::Snapshot, &s.snapshots[1]);
+        if let Some(b) = s.objects.get_mut(&bad) {
+            let at = b.len() - 3;
+            b[at] ^= 0x40;
+        }
+        let st = state_of(&s, 0);
+        assert_eq!(st.snapshots().len(), 1);
+        assert_eq!(
+            st.resolve("latest").unwrap(),
+            s.snapshots[0],
+            "the newest readable one"
+        );
+        assert_eq!(st.unreadable_snapshots().len(), 1);
+        let e = st.resolve(&s.snapshots[1].to_hex()).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Corrupt);
+        let e = st.gc_plan(1, 0).unwrap_err();
+        assert!(e.to_string().contains("gc refuses"), "{e}");
+        assert_eq!(st.problems().len(), 1);
+    }
+
+    #[test]
+    fn a_missing_index_makes_gc_refuse_and_verify_report_it() {
+        let mut s = stored(&[(1, 0), (2, 0)]);
+        s.objects
+            .remove(&layout::object_name(ObjectKind::Index, &s.indexes[0]));
+        let st = state_of(&s, 0);
+        let e = st.gc_plan(i64::MAX, 0).unwrap_err();
+        assert!(e.to_string().contains("no index lists"), "{e}");
+        let problems = st.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].1.to_string().contains("repair"), "{problems:?}");
+        // An index listed but gone when fetched: refused too.
+        let mut st = VaultState::new(&s.vault);
+        st.add_listed(Listed {
+            name: layout::object_name(ObjectKind::Index, &s.indexes[0]),
+            size: 1,
+            mtime_ns: 0,
+        });
+        st.add_unreadable(&st.wanted()[0], "404").unwrap();
+        assert!(st.gc_plan(1, 0).is_err());
+    }
+
+    #[test]
+    fn gc_deletes_only_old_unreferenced_bundles_and_temporaries() {
+        let s = stored(&[(1, 0)]);
+        let mut st = state_of(&s, 1_000);
+        let orphan = format!("bundles/{}", "ab".repeat(32));
+        for (name, mtime) in [
+            (orphan.clone(), 0),
+            (format!("bundles/{}", "cd".repeat(32)), 900),
+            ("bundles/x.1.2.tmp".to_string(), 0),
+            ("index/y.tmp".to_string(), 950),
+        ] {
+            st.add_listed(Listed {
+                name,
+                size: 10,
+                mtime_ns: mtime,
+            });
+        }
+        let plan = st.gc_plan(1_000, 500).unwrap();
+        let names: Vec<&str> = plan.delete.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, vec![orphan.as_str(), "bundles/x.1.2.tmp"]);
+        assert_eq!(plan.referenced_bundles, 1);
+        assert_eq!(plan.unreferenced_bundles, 2);
+        assert_eq!(plan.kept_young, 2);
+        assert_eq!(plan.temporary, 1);
+        assert_eq!(plan.delete_bytes, 20);
+        assert!(st.gc_plan(1_000, -1).is_err());
+    }
+}
