@@ -68,6 +68,8 @@ fn verify_reports_carry_ok_and_typed_problems() {
         bundles_checked: 2,
         blobs_checked: 5,
         bytes_checked: 100,
+        snapshots_checked: 3,
+        temporary_objects: vec!["bundles/x.tmp".into()],
         problems: vec![(
             "bundle x".into(),
             Error::NotFound {
@@ -75,9 +77,14 @@ fn verify_reports_carry_ok_and_typed_problems() {
                 id: "x".into(),
             },
         )],
+        ..VerifyReport::default()
     };
     let v = serde_json::to_value(&report).unwrap();
     assert_eq!(v["ok"], json!(false));
+    assert_eq!(v["snapshots_checked"], json!(3));
+    assert_eq!(v["indexes_checked"], json!(0));
+    assert_eq!(v["unindexed_bundles"], json!(0));
+    assert_eq!(v["temporary_objects"], json!(["bundles/x.tmp"]));
     assert_eq!(v["bundles_checked"], json!(2));
     assert_eq!(v["problems"][0]["object"], json!("bundle x"));
     assert_eq!(

@@ -41,6 +41,6 @@ pub use restore::{
 };
 pub use restore_run::RestoreRun;
 pub use snapshot::{BackupCounters, Entry, EntryKind, Snapshot};
-pub use state::{GcPlan, VaultState};
+pub use state::{GcPlan, SnapshotSummary, VaultState};
 pub use vault::{Vault, VaultInfo, VaultSettings};
 pub use verify::{verify_plan, Verifier, VerifyReport};

@@ -226,6 +226,23 @@ impl VaultState {
         }
     }
 
+    /// Every readable snapshot, oldest first, as listings show them (the
+    /// same JSON from every binding).
+    pub fn summaries(&self) -> Vec<SnapshotSummary> {
+        self.snapshots()
+            .into_iter()
+            .map(|(id, s)| SnapshotSummary {
+                id: id.to_hex(),
+                time: s.time,
+                time_nanos: s.time_nanos,
+                hostname: s.hostname.clone(),
+                backup_configuration_id: s.backup_configuration_id.clone(),
+                entries: s.entries.len() as u64,
+                counters: s.counters,
+            })
+            .collect()
+    }
+
     /// The readable snapshot `id`.
     pub fn snapshot(&self, id: &Id) -> Result<&Snapshot> {
         if let Some(e) = self.unreadable.get(&(Kind::Snapshot, *id)) {
@@ -411,6 +428,26 @@ impl VaultState {
         plan.delete_bytes = plan.delete.iter().map(|l| l.size).sum();
         Ok(plan)
     }
+}
+
+/// One snapshot in a listing. JSON: `{"id", "time", "time_nanos",
+/// "hostname", "backup_configuration_id", "entries", "counters"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotSummary {
+    /// Its id (hex).
+    pub id: String,
+    /// Start time, Unix seconds.
+    pub time: i64,
+    /// Its sub-second part.
+    pub time_nanos: u32,
+    /// The host it was taken on.
+    pub hostname: Option<String>,
+    /// The v2 backup configuration it ran for.
+    pub backup_configuration_id: Option<String>,
+    /// Number of entries (files, directories, symlinks).
+    pub entries: u64,
+    /// The backup's counters.
+    pub counters: super::snapshot::BackupCounters,
 }
 
 /// What gc deletes, and what it saw.

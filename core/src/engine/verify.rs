@@ -11,15 +11,17 @@
 //! let report = v.finish();   // report.problems lists everything that failed
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::ser::{Serialize, SerializeMap, SerializeStruct, Serializer};
 
 use super::blob::open_blob;
 use super::bundle::{bundle_name, check_bundle};
 use super::crypto::{hash, Id};
+use super::format::ObjectKind;
 use super::index::{Index, Location};
 use super::restore::{blob_name, Fetch};
+use super::state::VaultState;
 use super::vault::Vault;
 use crate::{Error, Result};
 
@@ -64,12 +66,25 @@ pub struct VerifyReport {
     pub blobs_checked: u64,
     /// Bundle bytes fed.
     pub bytes_checked: u64,
+    /// Snapshots looked at (with [`Verifier::for_state`]).
+    pub snapshots_checked: u64,
+    /// Index deltas looked at (with [`Verifier::for_state`]).
+    pub indexes_checked: u64,
+    /// Bundles no index references: a backup in flight, or left by a
+    /// failed one (gc removes them once old, repair indexes them). Not a
+    /// problem.
+    pub unindexed_bundles: u64,
+    /// Temporary objects left in the vault (gc removes them once old). Not
+    /// a problem.
+    pub temporary_objects: Vec<String>,
     /// Every problem: the object it concerns and the typed error.
     pub problems: Vec<(String, Error)>,
 }
 
 /// JSON: `{"ok", "bundles_checked", "blobs_checked", "bytes_checked",
-/// "problems": [{"object", "code", "message"}]}`, `code` being
+/// "snapshots_checked", "indexes_checked", "unindexed_bundles",
+/// "temporary_objects": [names], "problems": [{"object", "code",
+/// "message"}]}`, `code` being
 /// [`crate::ErrorCode::as_str`] of the problem's error.
 impl Serialize for VerifyReport {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -84,11 +99,15 @@ impl Serialize for VerifyReport {
             }
         }
         let problems: Vec<Problem<'_>> = self.problems.iter().map(|(o, e)| Problem(o, e)).collect();
-        let mut st = s.serialize_struct("VerifyReport", 5)?;
+        let mut st = s.serialize_struct("VerifyReport", 9)?;
         st.serialize_field("ok", &self.is_ok())?;
         st.serialize_field("bundles_checked", &self.bundles_checked)?;
         st.serialize_field("blobs_checked", &self.blobs_checked)?;
         st.serialize_field("bytes_checked", &self.bytes_checked)?;
+        st.serialize_field("snapshots_checked", &self.snapshots_checked)?;
+        st.serialize_field("indexes_checked", &self.indexes_checked)?;
+        st.serialize_field("unindexed_bundles", &self.unindexed_bundles)?;
+        st.serialize_field("temporary_objects", &self.temporary_objects)?;
         st.serialize_field("problems", &problems)?;
         st.end()
     }
@@ -107,6 +126,8 @@ pub struct Verifier {
     vault: Vault,
     /// Per bundle, the blobs the index places in it.
     expected: HashMap<Id, Vec<(Id, Location)>>,
+    /// Indexed bundles the listing does not show (already reported).
+    absent: HashSet<Id>,
     report: VerifyReport,
 }
 
@@ -126,8 +147,35 @@ impl Verifier {
         Verifier {
             vault: vault.clone(),
             expected,
+            absent: HashSet::new(),
             report: VerifyReport::default(),
         }
+    }
+
+    /// A verifier of a whole vault as `state` read it: the report starts
+    /// with what the listing, the index deltas and the snapshots show
+    /// ([`VaultState::problems`]: unreadable snapshots and indexes, blobs
+    /// no index lists, indexed bundles missing from storage), and the
+    /// bundles to fetch are [`Verifier::plan`]'s.
+    pub fn for_state(state: &VaultState) -> Self {
+        let mut v = Verifier::new(state.vault(), state.index());
+        let listed = |k| state.listed(k).count() as u64;
+        v.report.snapshots_checked = listed(ObjectKind::Snapshot);
+        v.report.indexes_checked = listed(ObjectKind::Index);
+        v.report.unindexed_bundles = state.unindexed_bundles().len() as u64;
+        v.report.temporary_objects = state.temporary().iter().map(|l| l.name.clone()).collect();
+        v.report.problems = state.problems();
+        v.absent = state.missing_bundles().into_iter().collect();
+        v
+    }
+
+    /// The bundles to fetch whole and [`feed`](Self::feed): all indexed
+    /// ones (or a seeded sample, see [`verify_plan`]), less those the
+    /// listing already showed missing (reported as problems).
+    pub fn plan(&self, index: &Index, fraction: f64, seed: u64) -> Result<Vec<Fetch>> {
+        let mut plan = verify_plan(index, fraction, seed)?;
+        plan.retain(|f| !self.absent.contains(&f.bundle));
+        Ok(plan)
     }
 
     /// Checks the whole bundle `bundle`: its id (BLAKE3 of the bytes), header
@@ -255,5 +303,46 @@ mod tests {
                 ErrorCode::InvalidArgument
             );
         }
+    }
+
+    #[test]
+    fn a_whole_vault_check_reports_what_the_listing_and_metadata_show() {
+        use crate::engine::layout;
+        use crate::engine::state::tests::{state_of, stored};
+        let mut s = stored(&[(1, 0), (2, 0), (3, 0)]);
+        // One index lost, one indexed bundle gone, one snapshot corrupt.
+        s.objects
+            .remove(&layout::object_name(ObjectKind::Index, &s.indexes[0]));
+        let indexed = state_of(&s, 0).index().bundles();
+        let gone = layout::object_name(ObjectKind::Bundle, &indexed[0]);
+        s.objects.remove(&gone);
+        let snap = layout::object_name(ObjectKind::Snapshot, &s.snapshots[2]);
+        s.objects.get_mut(&snap).unwrap()[30] ^= 1;
+        let mut st = state_of(&s, 0);
+        st.add_listed(crate::engine::layout::Listed {
+            name: "bundles/abc.tmp".into(),
+            size: 1,
+            mtime_ns: 0,
+        });
+        let v = Verifier::for_state(&st);
+        let r = v.report();
+        assert_eq!((r.snapshots_checked, r.indexes_checked), (3, 2));
+        assert_eq!(r.temporary_objects, vec!["bundles/abc.tmp".to_string()]);
+        let objects: Vec<&str> = r.problems.iter().map(|(o, _)| o.as_str()).collect();
+        assert_eq!(objects.len(), 3, "{objects:?}");
+        let mut codes: Vec<ErrorCode> = r.problems.iter().map(|(_, e)| e.code()).collect();
+        codes.sort_by_key(|c| c.as_str());
+        assert_eq!(
+            codes,
+            vec![ErrorCode::Corrupt, ErrorCode::NotFound, ErrorCode::NotFound],
+            "the corrupt snapshot, the lost index's blobs, the missing bundle"
+        );
+        let plan = v.plan(st.index(), 1.0, 0).unwrap();
+        let planned: Vec<String> = plan
+            .iter()
+            .map(|f| layout::object_name(ObjectKind::Bundle, &f.bundle))
+            .collect();
+        assert!(!planned.contains(&gone), "a missing bundle is not fetched");
+        assert!(!r.is_ok());
     }
 }
