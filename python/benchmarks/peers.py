@@ -240,7 +240,7 @@ class Cloudbackup(Tool):
 
     def backup(self, step: str) -> Run:
         return timed(
-            [*self.cli, "backup", str(self.corpus), str(self.repo), "--threads", str(self.threads)],
+            [*self.cli, "backup", "--init", str(self.corpus), str(self.repo), "--threads", str(self.threads)],
             self.env,
             log=self.log(step),
         )

@@ -8,7 +8,13 @@ A vault is a local directory (``/path``) or an OpenStack Swift container
 The password comes from ``--password-file FILE``, else the environment
 variable ``CLOUDBACKUP_PASSWORD``, else a prompt (never echoed). ``--json``
 prints one JSON object for scripts. Exit status: 0 success, 1 a failure the
-core reported (or a verify/restore with problems), 2 bad usage.
+core reported (or a verify/restore with problems, or a vault locked by
+another process), 2 bad usage.
+
+A vault is never created implicitly: ``init`` (or ``backup --init``).
+Backups, restores and verify share the vault; gc and repair need it alone
+and wait up to ``--retry-lock`` seconds for it. A lock left by a process
+that crashed goes stale; ``unlock`` removes stale locks.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from . import __version__
 from .core import encrypt_password_for_agent
 from .errors import Error
-from .storage import concurrency_from_env
+from .locking import retry_lock_from_env
+from .storage import concurrency_from_env, open_storage
 from .store import StoredVault
 
 PASSWORD_ENV = "CLOUDBACKUP_PASSWORD"
@@ -137,14 +144,44 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retry_lock(args: argparse.Namespace) -> float:
+    """Seconds to wait for a lock: ``--retry-lock``, else
+    ``CLOUDBACKUP_RETRY_LOCK``, else the default."""
+    value = getattr(args, "retry_lock", None)
+    return retry_lock_from_env() if value is None else float(value)
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a number of seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
+    return value
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
-    password = _read_password(args)
-    lv = StoredVault.open_or_init(args.vault, password, _settings(), _kdf(), concurrency=_concurrency(args))
+    storage = open_storage(args.vault)
+    if not storage.exists("config"):
+        if not args.init:
+            print(
+                f"cloudbackup: no vault at {args.vault}: create one with `cloudbackup init {args.vault}` "
+                "(or pass --init), or check the path",
+                file=sys.stderr,
+            )
+            return 1
+        password = _read_password(args, confirm=True)
+        lv = StoredVault.init(storage, password, _settings(), _kdf(), concurrency=_concurrency(args))
+    else:
+        password = _read_password(args)
+        lv = StoredVault.open(storage, password, concurrency=_concurrency(args))
     del password
     bar = _Bar(not args.json, "backup", _tree_size(args.source))
     started = time.monotonic()
     try:
-        r = lv.backup(args.source, threads=args.threads, progress=bar.advance)
+        r = lv.backup(args.source, threads=args.threads, progress=bar.advance, retry_lock=_retry_lock(args))
     finally:
         bar.close()
     seconds = time.monotonic() - started
@@ -160,6 +197,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
         "new_bundles": r.bundles,
         "stored_bytes": r.stored_bytes,
         "gc_deleted": r.gc.deleted if r.gc else 0,
+        "gc_skipped": r.gc_skipped,
         "seconds": round(seconds, 3),
         "mb_per_s": round(mbps, 1),
     }
@@ -185,13 +223,14 @@ def cmd_gc(args: argparse.Namespace) -> int:
     password = _read_password(args)
     lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args))
     del password
-    r = lv.gc(grace=args.grace, dry_run=args.dry_run)
+    r = lv.gc(grace=args.grace, dry_run=args.dry_run, retry_lock=_retry_lock(args))
     data = {
         "referenced": r.referenced,
         "unreferenced": r.unreferenced,
         "deleted": r.deleted,
         "deleted_bytes": r.deleted_bytes,
         "kept_young": r.kept_young,
+        "temporary": r.temporary,
         "dry_run": args.dry_run,
     }
     verb = "would remove" if args.dry_run else "removed"
@@ -211,24 +250,18 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     password = _read_password(args)
     lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args))
     del password
-    snaps = lv.snapshots()
-    rows: List[Dict[str, Any]] = [
-        {
-            "id": s.id,
-            "time": s.time,
-            "hostname": s.data.get("hostname"),
-            "entries": len(s.entries),
-            "counters": s.counters,
-        }
-        for s in snaps
-    ]
+    state = lv.state()
+    rows: List[Dict[str, Any]] = state.summaries()
+    unreadable = state.unreadable_snapshots()
+    for bad in unreadable:
+        print(f"cloudbackup: warning: {bad['object']} skipped: {bad['message']}", file=sys.stderr)
     lines = [
         f"{r['id'][:16]}  {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(r['time']))}  "
         f"{r['entries']} entries  {r['counters']['bytes_searched']} bytes"
         for r in rows
     ]
     if args.json:
-        print(json.dumps({"snapshots": rows}, sort_keys=True))
+        print(json.dumps({"snapshots": rows, "unreadable": unreadable}, sort_keys=True))
     else:
         print("\n".join(lines) if lines else "no snapshots")
     return 0
@@ -238,17 +271,16 @@ def cmd_restore(args: argparse.Namespace) -> int:
     password = _read_password(args)
     lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args))
     del password
-    snap = lv.snapshot(args.snapshot)
-    total = sum(int(e.get("size", 0)) for e in snap.entries)
-    bar = _Bar(not args.json, "restore", total)
+    bar = _Bar(not args.json, "restore", None)
     try:
         r = lv.restore(
-            snap.id,
+            args.snapshot,
             args.dest,
             include=args.include,
             exclude=args.exclude,
             overwrite=args.overwrite,
             progress=bar.advance,
+            retry_lock=_retry_lock(args),
         )
     finally:
         bar.close()
@@ -271,16 +303,65 @@ def cmd_verify(args: argparse.Namespace) -> int:
     del password
     bar = _Bar(not args.json, "verify", None)
     try:
-        rep = lv.verify(args.sample, progress=bar.advance)
+        rep = lv.verify(args.sample, progress=bar.advance, retry_lock=_retry_lock(args))
     finally:
         bar.close()
     lines = [
-        f"verify: {'ok' if rep['ok'] else 'PROBLEMS'}: {rep['bundles_checked']} bundles, "
+        f"verify: {'ok' if rep['ok'] else 'PROBLEMS'}: {rep['snapshots_checked']} snapshots, "
+        f"{rep['indexes_checked']} indexes, {rep['bundles_checked']} bundles, "
         f"{rep['blobs_checked']} blobs, {rep['bytes_checked']} bytes checked"
     ]
     lines += [f"  {p['code']}: {p['object']}: {p['message']}" for p in rep["problems"]]
+    if rep["unindexed_bundles"]:
+        lines.append(
+            f"  note: {rep['unindexed_bundles']} bundles no index references (a backup in flight, "
+            "or left by a failed one: gc removes them once old)"
+        )
+    if rep["temporary_objects"]:
+        lines.append(
+            f"  note: {len(rep['temporary_objects'])} temporary objects left by interrupted writes "
+            "(gc removes them once old)"
+        )
     _emit(args, rep, lines)
     return 0 if rep["ok"] else 1
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args))
+    del password
+    rep = lv.repair(retry_lock=_retry_lock(args))
+    lines = [
+        f"repair: read {rep['bundles_read']} bundles no index covered; indexed {rep['blobs_indexed']} blobs "
+        f"of {rep['bundles_indexed']} bundles"
+        + (f" in index {rep['index_written'][:16]}" if rep["index_written"] else "")
+    ]
+    lines += [f"  set aside {a} -> {b}" for a, b in rep["set_aside"]]
+    lines += [f"  unreadable bundle {name}: {why}" for name, why in rep["bundles_unreadable"]]
+    lines += [
+        f"  {name} still uses {n} blobs no bundle holds: restoring it reports those files"
+        for name, n in rep["snapshots_damaged"]
+    ]
+    _emit(args, rep, lines)
+    return 1 if rep["bundles_unreadable"] or rep["snapshots_damaged"] else 0
+
+
+def cmd_unlock(args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args))
+    del password
+    if args.list:
+        locks = lv.locks()
+        lines = [f"{lk['id'][:16]}  {'stale  ' if lk['stale'] else 'active '} {lk['holder']}" for lk in locks]
+        _emit(args, {"locks": locks}, lines or ["no locks"])
+        return 0
+    removed = lv.unlock(remove_all=args.remove_all)
+    _emit(
+        args,
+        {"removed": [{"id": i, "holder": h} for i, h in removed]},
+        [f"removed lock {i[:16]}: {h}" for i, h in removed] or ["no stale locks"],
+    )
+    return 0
 
 
 def cmd_passwd(args: argparse.Namespace) -> int:
@@ -314,6 +395,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="transfers in flight (default $CLOUDBACKUP_CONCURRENCY, else 4)",
     )
+    locking = argparse.ArgumentParser(add_help=False)
+    locking.add_argument(
+        "--retry-lock",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="wait this long for a lock another process holds (default $CLOUDBACKUP_RETRY_LOCK, else 60)",
+    )
     p = argparse.ArgumentParser(prog="cloudbackup", description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--version", action="version", version=f"cloudbackup {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -322,9 +411,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("vault")
     s.set_defaults(run=cmd_init)
 
-    s = sub.add_parser("backup", parents=[common], help="back SRC up into VAULT (created if needed)")
+    s = sub.add_parser("backup", parents=[common, locking], help="back SRC up into VAULT")
     s.add_argument("source", metavar="SRC")
     s.add_argument("vault", metavar="VAULT")
+    s.add_argument("--init", action="store_true", help="create the vault first if there is none")
     s.add_argument("--threads", type=int, default=2, help="worker threads (default 2)")
     s.set_defaults(run=cmd_backup)
 
@@ -332,7 +422,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("vault", metavar="VAULT")
     s.set_defaults(run=cmd_snapshots)
 
-    s = sub.add_parser("restore", parents=[common], help="restore SNAPSHOT (id, prefix or latest) into DEST")
+    s = sub.add_parser("restore", parents=[common, locking], help="restore SNAPSHOT (id, prefix or latest) into DEST")
     s.add_argument("vault", metavar="VAULT")
     s.add_argument("snapshot", metavar="SNAPSHOT")
     s.add_argument("dest", metavar="DEST")
@@ -341,22 +431,42 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace existing files")
     s.set_defaults(run=cmd_restore)
 
-    s = sub.add_parser("verify", parents=[common], help="check the bundles against the index")
+    s = sub.add_parser(
+        "verify",
+        parents=[common, locking],
+        help="check every snapshot, the index's coverage and the bundles",
+    )
     s.add_argument("vault", metavar="VAULT")
     s.add_argument("--sample", type=float, default=1.0, metavar="FRACTION", help="check this fraction (0..1)")
     s.set_defaults(run=cmd_verify)
 
-    s = sub.add_parser("gc", parents=[common], help="remove bundles no index references (left by failed backups)")
+    s = sub.add_parser(
+        "gc", parents=[common, locking], help="remove bundles no index references (left by failed backups)"
+    )
     s.add_argument("vault", metavar="VAULT")
     s.add_argument(
         "--grace",
-        type=float,
+        type=_seconds,
         default=None,
         metavar="SECONDS",
         help="keep unreferenced bundles younger than this (default $CLOUDBACKUP_GC_GRACE, else 3600)",
     )
     s.add_argument("--dry-run", action="store_true", help="only count what would be removed")
     s.set_defaults(run=cmd_gc)
+
+    s = sub.add_parser(
+        "repair",
+        parents=[common, locking],
+        help="rebuild a lost or unreadable index from the bundles; set unreadable snapshots aside",
+    )
+    s.add_argument("vault", metavar="VAULT")
+    s.set_defaults(run=cmd_repair)
+
+    s = sub.add_parser("unlock", parents=[common], help="remove stale locks (left by crashed processes)")
+    s.add_argument("vault", metavar="VAULT")
+    s.add_argument("--remove-all", action="store_true", help="remove every lock, also live ones")
+    s.add_argument("--list", action="store_true", help="only list the locks")
+    s.set_defaults(run=cmd_unlock)
 
     s = sub.add_parser("passwd", parents=[common], help=f"change the password (new one: ${NEW_PASSWORD_ENV} or a prompt)")
     s.add_argument("vault", metavar="VAULT")

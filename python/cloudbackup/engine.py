@@ -20,6 +20,12 @@ __all__ = [
     "BackupSession",
     "RestoreSession",
     "Verifier",
+    "VaultState",
+    "IndexRebuild",
+    "Lock",
+    "LockTable",
+    "relative_snapshot_path",
+    "partial_name",
 ]
 
 #: Bytes-like input: ``bytes`` is read without a copy (the GIL is released
@@ -145,6 +151,11 @@ class Snapshot:
         return int(self.data["time"])
 
     @property
+    def time_ns(self) -> int:
+        """When the backup started, in nanoseconds (what ``latest`` orders by)."""
+        return int(self.data["time"]) * 1_000_000_000 + int(self.data.get("time_nanos", 0))
+
+    @property
     def entries(self) -> List[Dict[str, Any]]:
         """The files, directories and symlinks, in order."""
         result: List[Dict[str, Any]] = self.data["entries"]
@@ -209,9 +220,12 @@ class BackupSession:
         time: int,
         hostname: Optional[str] = None,
         backup_configuration_id: Optional[str] = None,
+        time_nanos: int = 0,
     ) -> List[Object]:
-        """Seals the backup; returns the last bundles to store."""
-        return self._native.finish(time, hostname, backup_configuration_id)
+        """Seals the backup (``time``: when it started, Unix seconds, and
+        ``time_nanos`` its sub-second part); returns the last bundles to
+        store."""
+        return self._native.finish(time, hostname, backup_configuration_id, time_nanos)
 
     def take_index(self) -> Optional[Object]:
         """The index delta: store it as ``index/<id>`` after the bundles."""
@@ -266,12 +280,33 @@ class RestoreSession:
         result: Dict[str, Any] = json.loads(self._native.finish())
         return result
 
+    def apply(self) -> List[Dict[str, Any]]:
+        """After :meth:`finish`: the entries whose modes and times to set,
+        deepest first (children before their directory), failed ones left
+        out; each as in :attr:`creates`."""
+        result: List[Dict[str, Any]] = json.loads(self._native.apply())
+        return result
+
 
 class Verifier:
     """Checks whole bundles against the index."""
 
     def __init__(self, vault: Vault, index: Index) -> None:
         self._native = _native.Verifier(vault._native, index._native)
+
+    @classmethod
+    def for_state(cls, state: "VaultState") -> "Verifier":
+        """A verifier of the whole vault ``state`` read: its report starts
+        with unreadable snapshots and index deltas, blobs no index lists and
+        indexed bundles missing from storage."""
+        v = cls.__new__(cls)
+        v._native = _native.Verifier.for_state(state._native)
+        return v
+
+    def plan(self, fraction: float = 1.0, seed: int = 0) -> List[str]:
+        """The bundle ids to fetch whole and :meth:`feed` (all, or a sample
+        chosen by ``seed``), less those the listing showed missing."""
+        return [str(f["bundle"]) for f in json.loads(self._native.plan(fraction, seed))]
 
     def feed(self, bundle_id: str, data: Buffer) -> None:
         """Checks one bundle; raises its first problem (all go in the report)."""
@@ -286,3 +321,191 @@ class Verifier:
         "problems": [{"object", "code", "message"}...]}``."""
         result: Dict[str, Any] = json.loads(self._native.report())
         return result
+
+
+class VaultState:
+    """What a host has read of a vault: its listing, every index delta and
+    snapshot (or why one could not be read). The core's rules over the whole
+    vault come from here: ``latest`` and id prefixes (:meth:`resolve`), the
+    gc plan, the repair plan and the problems verify reports."""
+
+    def __init__(self, vault: Vault) -> None:
+        self.vault = vault
+        self._native = _native.VaultState(vault._native)
+
+    def add_listed(self, name: str, size: int, mtime_ns: int) -> None:
+        """One listed object (``bundles/<id>``, ...; the core classifies it)."""
+        self._native.add_listed(name, size, mtime_ns)
+
+    def wanted(self) -> List[str]:
+        """The objects to fetch: every index delta and snapshot listed."""
+        return self._native.wanted()
+
+    def add_object(self, name: str, data: Buffer) -> Optional[Exception]:
+        """Hands over a fetched object; returns the error that made it
+        unreadable (it is recorded as such), else None."""
+        from .errors import Error
+
+        try:
+            self._native.add_object(name, data)
+        except Error as e:
+            return e
+        return None
+
+    def add_unreadable(self, name: str, reason: str) -> None:
+        """A listed object could not be fetched (``reason``)."""
+        self._native.add_unreadable(name, reason)
+
+    def resolve(self, which: str) -> str:
+        """The snapshot id ``which`` means: ``"latest"`` (the newest readable
+        one, by time in nanoseconds then id), an id, or a unique prefix.
+
+        Raises:
+            NotFound, InvalidArgument (ambiguous), InvalidValue (not hex),
+            or the error that makes the chosen snapshot unreadable.
+        """
+        return self._native.resolve(which)
+
+    def snapshot(self, snapshot_id: str) -> Snapshot:
+        """The readable snapshot ``snapshot_id``."""
+        return Snapshot(self._native.snapshot(snapshot_id), snapshot_id)
+
+    def index(self) -> Index:
+        """The union of every readable index delta."""
+        index = Index.__new__(Index)
+        index._native = self._native.index()
+        return index
+
+    def summaries(self) -> List[Dict[str, Any]]:
+        """The readable snapshots, oldest first: ``{"id", "time",
+        "time_nanos", "hostname", "backup_configuration_id", "entries",
+        "counters"}``."""
+        result: List[Dict[str, Any]] = json.loads(self._native.summaries())
+        return result
+
+    def unreadable_snapshots(self) -> List[Dict[str, Any]]:
+        """``[{"object", "code", "message"}]`` of the snapshots that could
+        not be read (listing and restore skip them)."""
+        result: List[Dict[str, Any]] = json.loads(self._native.unreadable_snapshots())
+        return result
+
+    def problems(self) -> List[Dict[str, Any]]:
+        """What verify reports besides bundle contents."""
+        result: List[Dict[str, Any]] = json.loads(self._native.problems())
+        return result
+
+    def gc_plan(self, now_ns: int, grace_ns: int) -> Dict[str, Any]:
+        """What gc may delete; raises (IntegrityError) when it must refuse."""
+        result: Dict[str, Any] = json.loads(self._native.gc_plan(now_ns, grace_ns))
+        return result
+
+    def repair_plan(self) -> Dict[str, Any]:
+        """``{"set_aside": [names], "bundles_to_read": [ids]}``."""
+        result: Dict[str, Any] = json.loads(self._native.repair_plan())
+        return result
+
+    def set_aside_target(self, name: str) -> str:
+        """Where repair moves object ``name`` of its plan."""
+        return self._native.set_aside_target(name)
+
+
+class IndexRebuild:
+    """Repair's index rebuild: feed it the bundles of the repair plan."""
+
+    def __init__(self, state: VaultState) -> None:
+        self._native = _native.IndexRebuild(state._native)
+
+    def feed(self, bundle_id: str, data: Buffer) -> None:
+        """Checks a whole bundle and indexes the blobs no index lists;
+        raises for a damaged bundle (also reported)."""
+        self._native.feed(bundle_id, data)
+
+    def unreadable(self, bundle_id: str, reason: str) -> None:
+        """A bundle of the plan could not be fetched."""
+        self._native.unreadable(bundle_id, reason)
+
+    def finish(self) -> Tuple[Optional[Object], Dict[str, Any]]:
+        """``(index delta to store or None, report)``."""
+        index, report = self._native.finish()
+        return index, json.loads(report)
+
+
+class Lock:
+    """A lock's contents (see docs/FORMAT.md, "Concurrency")."""
+
+    def __init__(self, native: _native.Lock) -> None:
+        self._native = native
+
+    @classmethod
+    def new(cls, operation: str, exclusive: bool, hostname: str, pid: int, now_ns: int) -> "Lock":
+        """A lock for ``operation`` taken at ``now_ns``."""
+        return cls(_native.Lock(operation, exclusive, hostname, pid, now_ns))
+
+    def seal(self, vault: Vault) -> Object:
+        """``(id, bytes)`` to store as ``locks/<id>``."""
+        return self._native.seal(vault._native)
+
+    def refreshed(self, now_ns: int) -> "Lock":
+        """The same lock rewritten at ``now_ns``."""
+        return Lock(self._native.refreshed(now_ns))
+
+    def needs_refresh(self, now_ns: int) -> bool:
+        """Whether it is time to rewrite it."""
+        return self._native.needs_refresh(now_ns)
+
+    def check_fresh(self, lock_id: str, now_ns: int) -> None:
+        """Raises :class:`Locked` unless its holder may still act."""
+        self._native.check_fresh(lock_id, now_ns)
+
+    def describe(self) -> str:
+        """Who holds it, for messages."""
+        return self._native.describe()
+
+    @property
+    def exclusive(self) -> bool:
+        """Whether it is exclusive."""
+        return self._native.exclusive
+
+
+class LockTable:
+    """Other clients' locks and the core's rules between them."""
+
+    def __init__(self, now_ns: int, hostname: str) -> None:
+        self._native = _native.LockTable(now_ns, hostname)
+
+    def add(self, vault: Vault, lock_id: str, data: Buffer) -> None:
+        """A listed lock (an unreadable one blocks, and is raised)."""
+        self._native.add(vault._native, lock_id, data)
+
+    def local_pids(self) -> List[int]:
+        """The pids of locks written on this host."""
+        return self._native.local_pids()
+
+    def set_pid_alive(self, pid: int, alive: bool) -> None:
+        """Whether process ``pid`` of this host runs."""
+        self._native.set_pid_alive(pid, alive)
+
+    def decide(self, my_id: str, lock: Lock) -> Tuple[str, Optional[Exception]]:
+        """``("granted", None)``, ``("wait", Locked)`` or ``("back_off", Locked)``."""
+        decision, error = self._native.decide(my_id, lock._native)
+        return decision, error if isinstance(error, Exception) else None
+
+    def describe(self) -> List[Tuple[str, str, bool]]:
+        """``[(id, holder, stale)]`` of every listed lock."""
+        return self._native.describe()
+
+    def removable(self, all: bool = False) -> List[Tuple[str, str]]:
+        """``[(id, description)]`` of the stale locks (or all)."""
+        return self._native.removable(all)
+
+
+def relative_snapshot_path(path: str) -> str:
+    """A snapshot path without its leading ``/``, refusing ``..``, relative
+    paths and empty components (:class:`InvalidValue`)."""
+    return _native.relative_snapshot_path(path)
+
+
+def partial_name(final_name: str, tag: int) -> str:
+    """The temporary name a restore writes ``final_name`` under (short
+    enough for any filesystem whatever the name's length)."""
+    return _native.partial_name(final_name, tag)

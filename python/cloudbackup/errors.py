@@ -29,6 +29,7 @@ __all__ = [
     "UnsupportedVersion",
     "NotFound",
     "InvalidState",
+    "Locked",
     "StorageError",
 ]
 
@@ -176,6 +177,18 @@ class InvalidState(Error, RuntimeError):
     code = "invalid_state"
 
 
+class Locked(Error):
+    """Another process holds a lock on the vault that conflicts with the one
+    wanted (``lock``: its id, ``holder``: who and since when, ``stale``:
+    whether its process is gone or it was not refreshed in time, in which
+    case ``cloudbackup unlock`` removes it)."""
+
+    code = "locked"
+    lock: str
+    holder: str
+    stale: bool
+
+
 class StorageError(Error, OSError):
     """Where the vault is stored failed: a directory that cannot be written,
     a Swift request that failed for good (after retries), a bad checksum
@@ -213,6 +226,7 @@ _BY_CODE: Dict[str, Type[Error]] = {
         UnsupportedVersion,
         NotFound,
         InvalidState,
+        Locked,
     )
 }
 

@@ -56,6 +56,13 @@ class ObjectInfo:
     name: str
     size: int
     mtime: float
+    #: The same time in nanoseconds (0: take it from ``mtime``).
+    mtime_ns_exact: int = 0
+
+    @property
+    def mtime_ns(self) -> int:
+        """The last-modified time in nanoseconds since the epoch."""
+        return self.mtime_ns_exact or int(self.mtime * 1_000_000_000)
 
 
 @runtime_checkable
@@ -87,7 +94,9 @@ class Storage(Protocol):
 
     def list(self, kind: str) -> List[ObjectInfo]:
         """The objects under ``kind/`` (``"bundles"``, ``"index"``,
-        ``"snapshots"``) whose names are object ids, sorted by name."""
+        ``"snapshots"``, ``"locks"``), sorted by name: objects named by their
+        id, and temporary ones (``*.tmp``, a write in flight or left by a
+        killed process). The core classifies the names."""
         ...
 
     def delete(self, name: str) -> None:
@@ -185,7 +194,9 @@ class RetryPolicy:
 
 # -- local directory ------------------------------------------------------------
 
-KINDS = ("bundles", "index", "snapshots")
+KINDS = ("bundles", "index", "snapshots", "locks")
+#: Where repair sets unreadable objects aside (``lost+found/<kind>/<id>``).
+SET_ASIDE = "lost+found"
 
 
 def write_atomic(path: str, data: bytes) -> None:
@@ -219,16 +230,30 @@ def is_object_id(name: str) -> bool:
     return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
 
 
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` (one path component) is a temporary object's
+    (``<anything>.tmp`` made of safe characters, as :func:`write_atomic`
+    names them)."""
+    return (
+        name.endswith(".tmp")
+        and not name.startswith(".")
+        and all(c.isalnum() or c in "._-" for c in name)
+    )
+
+
 def check_name(name: str) -> None:
     """Refuses object names outside the vault layout (so no name can leave
-    the vault's directory or prefix)."""
+    the vault's directory or prefix): ``config``, ``<kind>/<64 hex>``,
+    ``<kind>/<temporary>.tmp`` and ``lost+found/<kind>/<64 hex>``."""
     if name == "config":
         return
-    kind, _, object_id = name.partition("/")
-    if kind not in KINDS or not is_object_id(object_id):
+    parts = name.split("/")
+    if len(parts) == 3 and parts[0] == SET_ASIDE:
+        parts = parts[1:]
+    if len(parts) != 2 or parts[0] not in KINDS or not (is_object_id(parts[1]) or is_temporary(parts[1])):
         raise InvalidArgument(
             f"invalid argument `name`: {name!r} is not a vault object name",
-            {"name": "name", "reason": "not config or <kind>/<64 hex>"},
+            {"name": "name", "reason": "not config, <kind>/<64 hex> or <kind>/<name>.tmp"},
         )
 
 
@@ -276,10 +301,18 @@ class LocalStorage:
         return data
 
     def put(self, name: str, data: bytes) -> None:
-        """Stores the object through a temporary file and a rename."""
+        """Stores the object through a temporary file and a rename (the
+        object's directory is created when missing: ``locks/`` and
+        ``lost+found/`` of a vault made before they existed)."""
         path = self._path(name)
         try:
-            write_atomic(path, data)
+            try:
+                write_atomic(path, data)
+            except FileNotFoundError:
+                if not os.path.isdir(self.root):
+                    raise
+                os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+                write_atomic(path, data)
         except OSError as e:
             raise self._error(name, e) from None
 
@@ -294,13 +327,13 @@ class LocalStorage:
             raise self._error(kind, e) from None
         out = []
         for n in sorted(names):
-            if not is_object_id(n):
+            if not (is_object_id(n) or is_temporary(n)):
                 continue
             try:
                 st = os.stat(os.path.join(directory, n))
             except FileNotFoundError:  # removed meanwhile
                 continue
-            out.append(ObjectInfo(f"{kind}/{n}", st.st_size, st.st_mtime))
+            out.append(ObjectInfo(f"{kind}/{n}", st.st_size, st.st_mtime, st.st_mtime_ns))
         return out
 
     def delete(self, name: str) -> None:
@@ -317,7 +350,7 @@ class LocalStorage:
         return os.path.exists(self._path(name))
 
     def create(self) -> None:
-        """Creates the directory and its three subdirectories."""
+        """Creates the directory and its subdirectories (one per kind)."""
         try:
             os.makedirs(self.root, mode=0o700, exist_ok=True)
             for kind in KINDS:

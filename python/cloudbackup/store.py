@@ -10,15 +10,24 @@ read what the other wrote)::
     VAULT/index/<64 hex>      index deltas, one per backup
     VAULT/snapshots/<64 hex>  snapshots, one per backup
 
+    VAULT/locks/<64 hex>      locks of the clients using the vault
+    VAULT/lost+found/...      objects ``repair`` set aside
+
 Crash consistency: every object is stored atomically (rename locally, a
 single PUT in Swift), and a backup stores all its bundles first (waiting for
 every upload to succeed), then its index delta, then its snapshot, so no
 stored object ever names one that is not stored yet. A backup that fails
 half-way leaves only bundles that no index references; :meth:`StoredVault.gc`
-(run after every successful backup, and by ``cloudbackup gc``) removes them
-once they are older than a grace period, so it never races a backup still
-running elsewhere. This module is host I/O only: every rule lives in the
-core.
+(run after every successful backup when the vault is not busy, and by
+``cloudbackup gc``) removes them once they are older than a grace period.
+
+Concurrency: backups, restores and verify hold a shared lock, gc and repair
+an exclusive one (:mod:`cloudbackup.locking`), so gc never runs while a
+backup that could still commit is running, on any host. A gc refuses to
+run when an index delta or a snapshot cannot be read (what is referenced
+would be a guess); ``repair`` rebuilds the index from the bundles and sets
+unreadable objects aside. This module is host I/O only: every rule (layout,
+``latest``, what gc deletes, what repair rebuilds, paths) lives in the core.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import sys
 import time
 from collections import OrderedDict, deque
 from functools import partial
@@ -33,11 +43,31 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple, TypeVar, Union
 
-from .engine import BackupSession, Index, Password, RestoreSession, Snapshot, Vault, Verifier
-from .errors import Error, InvalidArgument, InvalidState, NotFound
+from .engine import (
+    BackupSession,
+    Index,
+    IndexRebuild,
+    Password,
+    RestoreSession,
+    Snapshot,
+    Vault,
+    VaultState,
+    Verifier,
+    partial_name,
+    relative_snapshot_path,
+)
+from .errors import Error, InvalidArgument, InvalidState, InvalidValue, Locked, NotFound
+from .locking import VaultLock
 from .storage import DEFAULT_CONCURRENCY, LocalStorage, Storage, open_storage, write_atomic
 
-__all__ = ["StoredVault", "LocalVault", "BackupResult", "RestoreResult", "GcResult", "write_atomic"]
+__all__ = [
+    "StoredVault",
+    "LocalVault",
+    "BackupResult",
+    "RestoreResult",
+    "GcResult",
+    "write_atomic",
+]
 
 READ_SIZE = 1 << 20
 #: Unreferenced bundles younger than this (seconds) are kept by gc: they may
@@ -53,13 +83,13 @@ Location = Union[str, Storage]
 
 
 def _safe_join(root: str, path: str) -> str:
-    """``root`` + a snapshot path; refuses paths that could leave ``root``."""
-    if not path.startswith("/") or ".." in path.split("/"):
-        raise InvalidArgument(
-            f"invalid argument `path`: refusing snapshot path {path!r}",
-            {"name": "path", "reason": "not absolute or has .."},
-        )
-    return os.path.join(root, path.lstrip("/"))
+    """``root`` + a snapshot path; the core refuses paths that could leave
+    ``root`` (:class:`InvalidValue`)."""
+    return os.path.join(root, relative_snapshot_path(path))
+
+
+def _warn(message: str) -> None:
+    print(f"cloudbackup: warning: {message}", file=sys.stderr)
 
 
 @dataclass
@@ -76,6 +106,9 @@ class BackupResult:
     skipped: int = 0
     #: What the gc after the backup removed (None when it did not run).
     gc: Optional["GcResult"] = None
+    #: Why the gc after the backup did not run (the vault was busy, or
+    #: gc refused), if it did not.
+    gc_skipped: Optional[str] = None
 
 
 @dataclass
@@ -98,6 +131,8 @@ class GcResult:
     deleted: int
     deleted_bytes: int
     kept_young: int
+    #: Temporary objects (left by killed writers) among the deleted.
+    temporary: int = 0
 
 
 def gc_grace_from_env() -> float:
@@ -251,8 +286,8 @@ class StoredVault:
         return os.path.join(self.storage.root, kind, object_id)
 
     def ids(self, kind: str) -> List[str]:
-        """The ids stored under ``kind`` (leftover temporary files skipped)."""
-        return [o.name.split("/", 1)[1] for o in self.storage.list(kind)]
+        """The ids stored under ``kind`` (temporary objects skipped)."""
+        return [n for n in (o.name.split("/", 1)[1] for o in self.storage.list(kind)) if not n.endswith(".tmp")]
 
     def read(self, kind: str, object_id: str) -> bytes:
         """The bytes of a stored object."""
@@ -271,45 +306,86 @@ class StoredVault:
         """Stores the vault's config again (after a password change)."""
         self.storage.put("config", self.vault.config())
 
+    def lock(self, operation: str, *, exclusive: bool, retry: float = 0.0, required: bool = True) -> VaultLock:
+        """A lock on this vault for ``operation`` (a context manager; see
+        :class:`cloudbackup.locking.VaultLock`)."""
+        return VaultLock(self, operation, exclusive=exclusive, retry=retry, required=required)
+
+    def state(self) -> VaultState:
+        """Lists the vault and reads every index delta and snapshot
+        (concurrently) into the core's :class:`VaultState`. An object that
+        cannot be read is recorded as such, not raised: the core decides
+        what that means for each operation."""
+        state = VaultState(self.vault)
+        for kind in ("bundles", "index", "snapshots"):
+            for o in self.storage.list(kind):
+                state.add_listed(o.name, o.size, o.mtime_ns)
+        names = state.wanted()
+
+        def fetch(name: str) -> Optional[bytes]:
+            try:
+                return self.storage.get(name)
+            except NotFound:
+                return None
+
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            for name, data in zip(names, pool.map(fetch, names)):
+                if data is None:
+                    state.add_unreadable(name, "listed, but gone when fetched")
+                else:
+                    state.add_object(name, data)
+        return state
+
     def load_index(self) -> Index:
-        """An index with every stored delta loaded (fetched concurrently)."""
+        """An index with every readable delta loaded (fetched concurrently).
+        An unreadable delta is skipped with a warning: a backup then only
+        stores some chunks again, and gc and verify, which read the whole
+        vault, report it."""
         index = Index()
         ids = self.ids("index")
+
+        def fetch(delta: str) -> Optional[bytes]:
+            try:
+                return self.read("index", delta)
+            except NotFound:
+                return None
+
         with ThreadPoolExecutor(self.concurrency) as pool:
-            for delta, data in zip(ids, pool.map(lambda i: self.read("index", i), ids)):
-                index.load_delta(self.vault, delta, data)
+            for delta, data in zip(ids, pool.map(fetch, ids)):
+                if data is None:
+                    continue
+                try:
+                    index.load_delta(self.vault, delta, data)
+                except Error as e:
+                    _warn(f"index {delta[:16]} skipped: {e} (`cloudbackup repair` rebuilds it)")
         return index
 
-    def snapshots(self) -> List[Snapshot]:
-        """Every snapshot, oldest first (by recorded time, then id)."""
-        ids = self.ids("snapshots")
-        with ThreadPoolExecutor(self.concurrency) as pool:
-            datas = list(pool.map(lambda i: self.read("snapshots", i), ids))
-        snaps = [Snapshot.open(self.vault, i, d) for i, d in zip(ids, datas)]
-        snaps.sort(key=lambda s: (s.time, s.id))
-        return snaps
+    def snapshots(self, state: Optional[VaultState] = None) -> List[Snapshot]:
+        """Every readable snapshot, oldest first (by time in nanoseconds,
+        then id). Unreadable ones are skipped with a warning."""
+        state = state or self.state()
+        self._warn_unreadable(state)
+        return [state.snapshot(str(s["id"])) for s in state.summaries()]
 
-    def snapshot(self, which: str = "latest") -> Snapshot:
-        """A snapshot by id, unique id prefix, or ``"latest"``.
+    @staticmethod
+    def _warn_unreadable(state: VaultState) -> None:
+        for bad in state.unreadable_snapshots():
+            _warn(f"{bad['object']} skipped: {bad['message']} (`cloudbackup repair` sets it aside)")
+
+    def snapshot(self, which: str = "latest", state: Optional[VaultState] = None) -> Snapshot:
+        """A snapshot by id, unique id prefix, or ``"latest"`` (the newest
+        readable one).
 
         Raises:
             NotFound: no such snapshot (or no snapshot at all).
             InvalidArgument: a prefix matching several.
+            InvalidValue: not an id or prefix.
+            IntegrityError: the snapshot named is unreadable.
         """
+        state = state or self.state()
         if which == "latest":
-            snaps = self.snapshots()
-            if not snaps:
-                raise NotFound("snapshot latest not found", {"what": "snapshot", "id": which})
-            return snaps[-1]
-        matches = [i for i in self.ids("snapshots") if i.startswith(which.lower())]
-        if not matches or not which:
-            raise NotFound(f"snapshot {which} not found", {"what": "snapshot", "id": which})
-        if len(matches) > 1:
-            raise InvalidArgument(
-                f"invalid argument `snapshot`: {which} matches {len(matches)} snapshots",
-                {"name": "snapshot", "reason": "ambiguous prefix"},
-            )
-        return Snapshot.open(self.vault, matches[0], self.read("snapshots", matches[0]))
+            self._warn_unreadable(state)
+        return state.snapshot(state.resolve(which))
 
     # -- backup -------------------------------------------------------------
 
@@ -321,18 +397,40 @@ class StoredVault:
         progress: Optional[Progress] = None,
         hostname: Optional[str] = None,
         gc_grace: Optional[float] = None,
+        retry_lock: float = 0.0,
     ) -> BackupResult:
         """Backs ``source`` up; the tree is named from ``/`` in the snapshot.
 
+        Holds a shared lock (waiting up to ``retry_lock`` seconds for it).
         Bundles upload on a pool of :attr:`concurrency` threads while the
         core goes on chunking. The index delta is stored only once every
-        bundle is, and the snapshot after it; then :meth:`gc` removes what
-        earlier failed backups left (``gc_grace`` seconds old or more,
-        default :func:`gc_grace_from_env`).
+        bundle is, and the snapshot after it, and only while the lock is
+        fresh; then :meth:`gc` removes what earlier failed backups left
+        (``gc_grace`` seconds old or more, default
+        :func:`gc_grace_from_env`) if it can lock the vault at once.
         """
         if not os.path.isdir(source):
             raise NotFound(f"directory {source} not found", {"what": "directory", "id": source})
-        started = int(time.time())
+        with self.lock("backup", exclusive=False, retry=retry_lock) as held:
+            result = self._backup(source, held, threads, progress, hostname)
+        try:
+            result.gc = self.gc(grace=gc_grace, retry_lock=0.0)
+        except Locked as e:
+            result.gc_skipped = f"the vault is in use ({e.holder})"
+        except Error as e:
+            result.gc_skipped = str(e)
+            _warn(f"gc after the backup did not run: {e}")
+        return result
+
+    def _backup(
+        self,
+        source: str,
+        held: VaultLock,
+        threads: int,
+        progress: Optional[Progress],
+        hostname: Optional[str],
+    ) -> BackupResult:
+        started_ns = time.time_ns()
         session = BackupSession(self.vault, self.load_index(), threads)
         result = BackupResult(snapshot_id="", counters={}, bundles=0, stored_bytes=0)
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="cloudbackup-upload")
@@ -371,7 +469,13 @@ class StoredVault:
                     result.symlinks += 1
                 else:
                     result.skipped += 1
-            store_bundles(session.finish(started, hostname or socket.gethostname()))
+            store_bundles(
+                session.finish(
+                    started_ns // 1_000_000_000,
+                    hostname or socket.gethostname(),
+                    time_nanos=started_ns % 1_000_000_000,
+                )
+            )
             store_bundles(session.take_bundles())
             # Every bundle stored before anything names it.
             window.drain()
@@ -383,42 +487,126 @@ class StoredVault:
         index = session.take_index()
         snapshot = session.take_snapshot()
         assert index is not None and snapshot is not None
+        # A lock gone stale may have let a gc in: commit nothing then.
+        held.check_fresh()
         self.store("index", index[0], index[1])
         result.stored_bytes += len(index[1])
         self.store("snapshots", snapshot[0], snapshot[1])
         result.stored_bytes += len(snapshot[1])
         result.snapshot_id = snapshot[0]
         result.counters = session.counters()
-        result.gc = self.gc(grace=gc_grace)
         return result
 
     # -- garbage collection -----------------------------------------------------
 
-    def gc(self, *, grace: Optional[float] = None, dry_run: bool = False) -> GcResult:
-        """Removes bundles that no index delta references and that are at
-        least ``grace`` seconds old (default :func:`gc_grace_from_env`):
-        what a backup that failed half-way left. Referenced bundles are
-        never touched, so a snapshot never loses data to gc."""
+    def gc(self, *, grace: Optional[float] = None, dry_run: bool = False, retry_lock: float = 0.0) -> GcResult:
+        """Removes bundles that no index delta references and temporary
+        objects, once at least ``grace`` seconds old (default
+        :func:`gc_grace_from_env`): what failed or killed backups left.
+
+        Holds an exclusive lock (so no backup that could still commit runs
+        meanwhile). Refuses, deleting nothing, when any index delta or
+        snapshot cannot be read or a snapshot uses blobs no index lists:
+        run :meth:`repair` first.
+
+        Raises:
+            Locked: the vault is in use (after ``retry_lock`` seconds).
+            IntegrityError: gc refused (the message says why).
+            InvalidArgument: a negative grace.
+        """
         if grace is None:
             grace = gc_grace_from_env()
-        referenced = set(self.load_index().verify_plan(1.0, 0))
-        now = time.time()
-        unreferenced = [o for o in self.storage.list("bundles") if o.name.split("/", 1)[1] not in referenced]
-        old = [o for o in unreferenced if now - o.mtime >= grace]
-        out = GcResult(
-            referenced=len(referenced),
-            unreferenced=len(unreferenced),
-            deleted=0,
-            deleted_bytes=0,
-            kept_young=len(unreferenced) - len(old),
-        )
-        if dry_run or not old:
+        if not grace >= 0:
+            raise InvalidArgument(
+                f"invalid argument `grace`: {grace} is not a number of seconds >= 0",
+                {"name": "grace", "reason": "negative"},
+            )
+        with self.lock("gc", exclusive=True, retry=retry_lock) as held:
+            state = self.state()
+            plan = state.gc_plan(time.time_ns(), int(grace * 1_000_000_000))
+            delete = [str(o["name"]) for o in plan["delete"]]
+            out = GcResult(
+                referenced=int(plan["referenced_bundles"]),
+                unreferenced=int(plan["unreferenced_bundles"]),
+                deleted=0,
+                deleted_bytes=0,
+                kept_young=int(plan["kept_young"]),
+                temporary=int(plan["temporary"]),
+            )
+            if dry_run or not delete:
+                return out
+            held.check_fresh()
+            with ThreadPoolExecutor(self.concurrency) as pool:
+                list(pool.map(self.storage.delete, delete))
+            out.deleted = len(delete)
+            out.deleted_bytes = int(plan["delete_bytes"])
             return out
-        with ThreadPoolExecutor(self.concurrency) as pool:
-            list(pool.map(lambda o: self.storage.delete(o.name), old))
-        out.deleted = len(old)
-        out.deleted_bytes = sum(o.size for o in old)
-        return out
+
+    # -- repair -----------------------------------------------------------------
+
+    def repair(self, *, retry_lock: float = 0.0, progress: Optional[Progress] = None) -> Dict[str, Any]:
+        """Rebuilds lost or unreadable index deltas from the bundles (each
+        bundle's trailer lists its blobs) and sets unreadable index deltas
+        and snapshots aside under ``lost+found/``, under an exclusive lock.
+        Returns the core's report plus ``index_written`` (the new delta's
+        id, or None) and ``set_aside`` (``[[from, to]...]``)."""
+        with self.lock("repair", exclusive=True, retry=retry_lock) as held:
+            state = self.state()
+            plan = state.repair_plan()
+            rebuild = IndexRebuild(state)
+
+            def fetch(bundle: str) -> Optional[bytes]:
+                try:
+                    return self.read("bundles", bundle)
+                except NotFound:
+                    return None
+
+            for bundle, data in _prefetch(list(plan["bundles_to_read"]), fetch, self.concurrency):
+                if data is None:
+                    rebuild.unreadable(bundle, "listed, but gone when fetched")
+                    continue
+                try:
+                    rebuild.feed(bundle, data)
+                except Error:
+                    pass  # in the report
+                if progress:
+                    progress(len(data))
+            index, report = rebuild.finish()
+            held.check_fresh()
+            # The new index first: a repair killed after it loses nothing.
+            report["index_written"] = None
+            if index is not None:
+                self.store("index", index[0], index[1])
+                report["index_written"] = index[0]
+            moved: List[List[str]] = []
+            for name in plan["set_aside"]:
+                target = state.set_aside_target(name)
+                try:
+                    data = self.storage.get(name)
+                except NotFound:
+                    continue
+                self.storage.put(target, data)
+                self.storage.delete(name)
+                moved.append([name, target])
+            report["set_aside"] = moved
+            return report
+
+    # -- locks ------------------------------------------------------------------
+
+    def locks(self) -> List[Dict[str, Any]]:
+        """Every lock on the vault: ``{"id", "holder", "stale"}``."""
+        table = VaultLock(self, "list", exclusive=False).table(time.time_ns())
+        return [{"id": i, "holder": d, "stale": stale} for i, d, stale in table.describe()]
+
+    def unlock(self, *, remove_all: bool = False) -> List[Tuple[str, str]]:
+        """Removes the stale locks (their process is gone from this host,
+        or they were not refreshed for 30 minutes), or every lock with
+        ``remove_all``; returns ``[(id, holder)]`` of those removed."""
+        table = VaultLock(self, "unlock", exclusive=False).table(time.time_ns())
+        removed = table.removable(remove_all)
+        for lock_id, _holder in removed:
+            self.storage.delete(f"locks/{lock_id}")
+        return removed
 
     # -- restore ------------------------------------------------------------
 
@@ -431,25 +619,41 @@ class StoredVault:
         exclude: Optional[List[str]] = None,
         overwrite: bool = False,
         progress: Optional[Progress] = None,
+        retry_lock: float = 0.0,
     ) -> RestoreResult:
-        """Restores a snapshot into ``dest``. An existing file is never
-        replaced unless ``overwrite`` (the core skips it). Ranges download
-        :attr:`concurrency` at a time, in plan order, while the core opens
-        the ones already fetched.
+        """Restores a snapshot (id, unique prefix or ``"latest"``) into
+        ``dest``. An existing file is never replaced unless ``overwrite``
+        (the core skips it). Ranges download :attr:`concurrency` at a time,
+        in plan order, while the core opens the ones already fetched.
 
-        Each file is written beside its destination under a temporary name
-        and renamed into place only once all its bytes were verified: a
-        file whose blobs fail (reported in the result) or a restore that
-        stops half-way leaves no partial file, and an existing file that
-        ``overwrite`` would replace stays as it was."""
-        snap = self.snapshot(which)
+        Holds a shared lock when the vault can be written (a read-only
+        vault is restored without one). Each file is written beside its
+        destination under a temporary name (the core's, short enough for
+        any file name) and renamed into place only once all its bytes were
+        verified: a file whose blobs fail (reported in the result) or a
+        restore that stops half-way leaves no partial file, and an existing
+        file that ``overwrite`` would replace stays as it was."""
+        with self.lock("restore", exclusive=False, retry=retry_lock, required=False):
+            return self._restore(which, dest, include, exclude, overwrite, progress)
+
+    def _restore(
+        self,
+        which: str,
+        dest: str,
+        include: Optional[List[str]],
+        exclude: Optional[List[str]],
+        overwrite: bool,
+        progress: Optional[Progress],
+    ) -> RestoreResult:
+        state = self.state()
+        snap = self.snapshot(which, state)
         existing = [
-            e["path"] for e in snap.entries if os.path.lexists(_safe_join(dest, e["path"]))
+            e["path"] for e in snap.entries if _exists_under(dest, e["path"])
         ]
         session = RestoreSession(
             self.vault,
             snap,
-            self.load_index(),
+            state.index(),
             include=include,
             exclude=exclude,
             overwrite=overwrite,
@@ -519,10 +723,8 @@ class StoredVault:
         except BaseException:
             files.discard()
             raise
-        # Modes and times after the content; deepest first.
-        for c in reversed(session.creates):
-            if c["path"] in failed:
-                continue
+        # Modes and times after the content, deepest first (the core's list).
+        for c in session.apply():
             path = _safe_join(dest, c["path"])
             mtime = int(c["mtime"])
             if c["kind"] == "symlink":
@@ -539,32 +741,46 @@ class StoredVault:
         fraction: float = 1.0,
         seed: Optional[int] = None,
         progress: Optional[Progress] = None,
+        retry_lock: float = 0.0,
     ) -> Dict[str, Any]:
-        """Checks every bundle (or a sampled ``fraction``) against the index;
-        returns the core's report (problems listed, never raised)."""
-        index = self.load_index()
-        if seed is None:
-            seed = int.from_bytes(os.urandom(8), "little")
-        plan = index.verify_plan(fraction, seed)
-        verifier = Verifier(self.vault, index)
+        """Checks the whole vault: every snapshot decrypts, every blob it
+        uses is indexed, every indexed bundle is there, and every bundle (or
+        a sampled ``fraction``) holds what the index says; reports leftover
+        temporary objects. Returns the core's report (problems listed, never
+        raised). Holds a shared lock when the vault can be written."""
+        with self.lock("verify", exclusive=False, retry=retry_lock, required=False):
+            state = self.state()
+            if seed is None:
+                seed = int.from_bytes(os.urandom(8), "little")
+            verifier = Verifier.for_state(state)
+            plan = verifier.plan(fraction, seed)
 
-        def fetch(bundle: str) -> Optional[bytes]:
-            try:
-                return self.read("bundles", bundle)
-            except NotFound:
-                return None
+            def fetch(bundle: str) -> Optional[bytes]:
+                try:
+                    return self.read("bundles", bundle)
+                except NotFound:
+                    return None
 
-        for bundle, data in _prefetch(plan, fetch, self.concurrency):
-            if data is None:
-                verifier.missing(bundle)
-                continue
-            try:
-                verifier.feed(bundle, data)
-            except Error:  # every problem is in the report too
-                pass
-            if progress:
-                progress(len(data))
-        return verifier.report()
+            for bundle, data in _prefetch(plan, fetch, self.concurrency):
+                if data is None:
+                    verifier.missing(bundle)
+                    continue
+                try:
+                    verifier.feed(bundle, data)
+                except Error:  # every problem is in the report too
+                    pass
+                if progress:
+                    progress(len(data))
+            return verifier.report()
+
+
+def _exists_under(dest: str, path: str) -> bool:
+    """Whether snapshot ``path`` exists under ``dest`` (False for a path
+    the core refuses: the restore reports it)."""
+    try:
+        return os.path.lexists(_safe_join(dest, path))
+    except InvalidValue:
+        return False
 
 
 class _OpenFiles:
@@ -585,7 +801,8 @@ class _OpenFiles:
     @staticmethod
     def _temporary(fs_path: str) -> str:
         head, tail = os.path.split(fs_path)
-        return os.path.join(head, f".{tail}.cloudbackup-partial-{os.getpid()}")
+        # The core's name: its length does not grow with the file's.
+        return os.path.join(head, partial_name(tail, os.getpid()))
 
     def _create(self, path: str, fs_path: str, size: int) -> int:
         tmp = self._temporary(fs_path)

@@ -29,7 +29,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from .errors import InvalidArgument, NotFound, StorageError
-from .storage import KINDS, ObjectInfo, RetryPolicy, Retryable, check_name, is_object_id, parse_retry_after
+from .storage import KINDS, ObjectInfo, RetryPolicy, Retryable, check_name, is_object_id, is_temporary, parse_retry_after
 
 __all__ = ["SwiftStorage", "swift_auth_from_env"]
 
@@ -296,7 +296,7 @@ class SwiftStorage:
         for item in listing:
             full = str(item["name"])
             object_id = full[len(want) :]
-            if not is_object_id(object_id):
+            if not (is_object_id(object_id) or is_temporary(object_id)):
                 continue
             out.append(ObjectInfo(f"{kind}/{object_id}", int(item.get("bytes", 0)), _swift_time(item)))
         out.sort(key=lambda o: o.name)

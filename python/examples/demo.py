@@ -105,7 +105,7 @@ def main() -> int:
 
     cli("init", str(vault))
     t = time.monotonic()
-    first = cli("backup", str(src), str(vault))
+    first = cli("backup", "--init", str(src), str(vault))
     secs1 = time.monotonic() - t
     print(f"demo: backup 1: snapshot {first['snapshot'][:16]}, {first['stored_bytes'] / 1e6:.1f} MB stored, "
           f"{first['mb_per_s']} MB/s")

@@ -38,7 +38,7 @@ def test_c_vault_restores_with_python(tmp_path: Path, cli_env: Dict[str, str]) -
 def test_python_vault_restores_with_c(tmp_path: Path, cli_env: Dict[str, str]) -> None:
     src, vault = tmp_path / "src", tmp_path / "vault"
     make_tree(src)
-    assert run_cli(["backup", str(src), str(vault)], cli_env).returncode == 0
+    assert run_cli(["backup", "--init", str(src), str(vault)], cli_env).returncode == 0
     (src / "docs" / "a.txt").write_text("second\n")
     time.sleep(1.1)  # snapshots record whole seconds: the newest must be unambiguous
     r = agent("backup", str(src), str(vault), env=cli_env)  # C adds to a Python vault

@@ -43,7 +43,7 @@ def test_backup_snapshots_restore_verify(tmp_path: Path, cli_env: Dict[str, str]
     r = run_cli(["init", str(vault)], cli_env)
     assert r.returncode == 0, r.stderr
     assert (vault / "config").is_file() and (vault / "bundles").is_dir()
-    r = run_cli(["backup", str(src), str(vault), "--json"], cli_env)
+    r = run_cli(["backup", "--init", str(src), str(vault), "--json"], cli_env)
     assert r.returncode == 0, r.stderr
     first = json.loads(r.stdout)
     assert first["files"] == 5 and first["symlinks"] == 1
@@ -63,7 +63,7 @@ def test_backup_snapshots_restore_verify(tmp_path: Path, cli_env: Dict[str, str]
 def test_restore_never_overwrites_unless_asked(tmp_path: Path, cli_env: Dict[str, str]) -> None:
     src, vault, out = tmp_path / "src", tmp_path / "vault", tmp_path / "out"
     make_tree(src)
-    assert run_cli(["backup", str(src), str(vault)], cli_env).returncode == 0
+    assert run_cli(["backup", "--init", str(src), str(vault)], cli_env).returncode == 0
     out.mkdir()
     (out / "empty").write_text("mine")
     r = run_cli(["restore", str(vault), "latest", str(out), "--json"], cli_env)
@@ -83,9 +83,9 @@ def test_restore_never_overwrites_unless_asked(tmp_path: Path, cli_env: Dict[str
 def test_second_backup_and_newest_snapshot(tmp_path: Path, cli_env: Dict[str, str]) -> None:
     src, vault = tmp_path / "src", tmp_path / "vault"
     make_tree(src)
-    first = json.loads(run_cli(["backup", str(src), str(vault), "--json"], cli_env).stdout)
+    first = json.loads(run_cli(["backup", "--init", str(src), str(vault), "--json"], cli_env).stdout)
     (src / "docs" / "a.txt").write_text("changed\n")
-    second = json.loads(run_cli(["backup", str(src), str(vault), "--json"], cli_env).stdout)
+    second = json.loads(run_cli(["backup", "--init", str(src), str(vault), "--json"], cli_env).stdout)
     assert second["counters"]["bytes_backed_up"] < 100
     r = run_cli(["restore", str(vault), first["snapshot"], str(tmp_path / "old")], cli_env)
     assert r.returncode == 0
@@ -97,7 +97,7 @@ def test_second_backup_and_newest_snapshot(tmp_path: Path, cli_env: Dict[str, st
 def test_errors_and_exit_codes(tmp_path: Path, cli_env: Dict[str, str]) -> None:
     src, vault = tmp_path / "src", tmp_path / "vault"
     make_tree(src)
-    assert run_cli(["backup", str(src), str(vault)], cli_env).returncode == 0
+    assert run_cli(["backup", "--init", str(src), str(vault)], cli_env).returncode == 0
     wrong = dict(cli_env, CLOUDBACKUP_PASSWORD="nope")
     r = run_cli(["snapshots", str(vault), "--json"], wrong)
     assert r.returncode == 1 and "WrongPassword" in r.stderr

@@ -99,13 +99,14 @@ def test_swift_credentials_errors_name_what_is_missing() -> None:
 def test_local_layout_is_the_c_agents(tmp_path: Path) -> None:
     s = LocalStorage(str(tmp_path / "v"))
     s.create()
-    assert sorted(os.listdir(tmp_path / "v")) == ["bundles", "index", "snapshots"]
+    assert sorted(os.listdir(tmp_path / "v")) == ["bundles", "index", "locks", "snapshots"]
     oid = "ab" * 32
     s.put("index/" + oid, b"xyz")
     assert (tmp_path / "v" / "index" / oid).read_bytes() == b"xyz"
     assert s.get_range("index/" + oid, 1, 2) == b"yz"
     (tmp_path / "v" / "index" / (oid + ".123.tmp")).write_bytes(b"left over")
-    assert [o.name for o in s.list("index")] == ["index/" + oid]
+    # Listed too (gc removes stale ones; the core tells them apart).
+    assert [o.name for o in s.list("index")] == ["index/" + oid, "index/" + oid + ".123.tmp"]
     with pytest.raises(cb.NotFound):
         s.get("bundles/" + oid)
     # An object shorter than the range: what there is (the core reports
@@ -187,7 +188,7 @@ def test_cli_gc_and_concurrency(tmp_path: Path, cli_env: Dict[str, str]) -> None
     src, vault = tmp_path / "src", tmp_path / "vault"
     make_tree(src)
     env = dict(cli_env, CLOUDBACKUP_SETTINGS=json.dumps(SMALL))
-    r = run_cli(["backup", str(src), str(vault), "--json", "--concurrency", "2"], env)
+    r = run_cli(["backup", "--init", str(src), str(vault), "--json", "--concurrency", "2"], env)
     assert r.returncode == 0, r.stderr
     bundles = json.loads(r.stdout)["new_bundles"]
     # A bundle nothing references, as a failed backup leaves one.
@@ -195,7 +196,7 @@ def test_cli_gc_and_concurrency(tmp_path: Path, cli_env: Dict[str, str]) -> None
     stray.write_bytes(b"left by a failed backup")
     r = run_cli(["gc", str(vault), "--json"], env)
     assert json.loads(r.stdout) == {
-        "referenced": bundles, "unreferenced": 1, "deleted": 0, "deleted_bytes": 0, "kept_young": 1, "dry_run": False
+        "referenced": bundles, "unreferenced": 1, "deleted": 0, "deleted_bytes": 0, "kept_young": 1, "temporary": 0, "dry_run": False
     }
     r = run_cli(["gc", str(vault), "--grace", "0", "--dry-run"], env)
     assert "would remove 1" in r.stdout and stray.exists()

@@ -76,7 +76,7 @@ def test_cli_round_trip(tmp_path: Path, url: str) -> None:
     src = tmp_path / "src"
     make_tree(src)
     os.symlink("a.txt", src / "link")
-    r = run_cli(["backup", str(src), url, "--json", "--concurrency", "3"], env)
+    r = run_cli(["backup", "--init", str(src), url, "--json", "--concurrency", "3"], env)
     assert r.returncode == 0, r.stderr
     first = json.loads(r.stdout)
     assert first["new_bundles"] >= 4 and first["files"] == 8 and first["symlinks"] == 1
@@ -146,7 +146,7 @@ def test_backup_killed_mid_upload(tmp_path: Path, url: str) -> None:
     env["CLOUDBACKUP_GC_GRACE"] = "0"
     src = tmp_path / "src"
     make_tree(src)
-    r = run_cli(["backup", str(src), url, "--json"], env)
+    r = run_cli(["backup", "--init", str(src), url, "--json"], env)
     assert r.returncode == 0, r.stderr
     first = json.loads(r.stdout)
     storage = open_storage(url)
@@ -157,7 +157,7 @@ def test_backup_killed_mid_upload(tmp_path: Path, url: str) -> None:
     faults("DELETE")
     faults("POST", {"method": "PUT", "contains": "/index/", "count": 1, "status": 503, "delay": 15})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cloudbackup", "backup", str(src), url, "--json"],
+        [sys.executable, "-m", "cloudbackup", "backup", "--init", str(src), url, "--json"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -181,7 +181,7 @@ def test_backup_killed_mid_upload(tmp_path: Path, url: str) -> None:
     r = run_cli(["restore", url, first["snapshot"], str(tmp_path / "old")], env)
     assert r.returncode == 0, r.stderr
 
-    r = run_cli(["backup", str(src), url], env)
+    r = run_cli(["backup", "--init", str(src), url], env)
     assert r.returncode == 0, r.stderr
     assert f"gc: removed {len(left)} unreferenced bundles" in r.stdout, r.stdout
     assert not left & {o.name for o in storage.list("bundles")}

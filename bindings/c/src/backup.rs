@@ -306,6 +306,7 @@ pub unsafe extern "C" fn cb_backup_session_finish(
         let config_id = unsafe { opt_str_arg(backup_configuration_id, "backup_configuration_id") }?;
         let info = SnapshotInfo {
             time,
+            time_nanos: 0,
             hostname: hostname.map(str::to_string),
             backup_configuration_id: config_id.map(str::to_string),
         };

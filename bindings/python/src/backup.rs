@@ -104,17 +104,20 @@ impl NativeBackupSession {
 
     /// Ends the backup: seals the last bundles (take them with
     /// `take_bundles`), the index delta and the snapshot. `time` is when
-    /// the backup started (Unix seconds). Returns the last bundles.
-    #[pyo3(signature = (time, hostname=None, backup_configuration_id=None))]
+    /// the backup started (Unix seconds, and `time_nanos` its sub-second
+    /// part). Returns the last bundles.
+    #[pyo3(signature = (time, hostname=None, backup_configuration_id=None, time_nanos=0))]
     fn finish<'py>(
         &self,
         py: Python<'py>,
         time: i64,
         hostname: Option<String>,
         backup_configuration_id: Option<String>,
+        time_nanos: u32,
     ) -> PyResultCb<Vec<Object<'py>>> {
         let info = SnapshotInfo {
             time,
+            time_nanos,
             hostname,
             backup_configuration_id,
         };

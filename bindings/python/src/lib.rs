@@ -24,6 +24,7 @@ pub mod backup;
 pub mod error;
 pub mod input;
 pub mod restore;
+pub mod state;
 pub mod vault;
 
 use pyo3::prelude::*;
@@ -37,5 +38,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     vault::register(m)?;
     backup::register(m)?;
     restore::register(m)?;
+    state::register(m)?;
     Ok(())
 }

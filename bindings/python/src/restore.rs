@@ -3,12 +3,11 @@
 
 use std::sync::Mutex;
 
-use cloudbackup_core::engine::{RestoreOptions, RestoreSession};
-use cloudbackup_core::Error;
+use cloudbackup_core::engine::{RestoreOptions, RestoreRun};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::error::{poisoned, to_json, Failure, PyResultCb};
+use crate::error::{poisoned, to_json, PyResultCb};
 use crate::input::{bytes_in, opt_json};
 use crate::vault::{id_arg, NativeIndex, NativeSnapshot, NativeVault};
 
@@ -18,8 +17,8 @@ type WriteOut<'py> = (String, u64, Bound<'py, PyBytes>);
 /// A restore in progress.
 #[pyclass(module = "cloudbackup._native", name = "RestoreSession")]
 pub struct NativeRestoreSession {
-    /// `None` once finished.
-    session: Mutex<Option<RestoreSession>>,
+    /// The run (the core keeps the finished state and the report).
+    run: Mutex<RestoreRun>,
     /// What to create, as JSON (fixed once planned).
     creates: String,
     /// The bundle ranges to fetch, as JSON (fixed once planned).
@@ -27,19 +26,13 @@ pub struct NativeRestoreSession {
 }
 
 impl NativeRestoreSession {
-    /// Runs `f` on the running session with the GIL released.
-    fn with_running<T: Send>(
+    /// Runs `f` on the run with the GIL released.
+    fn with_run<T: Send>(
         &self,
         py: Python<'_>,
-        f: impl FnOnce(&mut RestoreSession) -> PyResultCb<T> + Send,
+        f: impl FnOnce(&mut RestoreRun) -> PyResultCb<T> + Send,
     ) -> PyResultCb<T> {
-        py.detach(|| {
-            let mut session = self.session.lock().map_err(|_| poisoned())?;
-            let running = session
-                .as_mut()
-                .ok_or_else(|| Failure::Core(Error::finished("restore")))?;
-            f(running)
-        })
+        py.detach(|| f(&mut *self.run.lock().map_err(|_| poisoned())?))
     }
 }
 
@@ -61,14 +54,15 @@ impl NativeRestoreSession {
         let index = index.get()?;
         let options: RestoreOptions = opt_json(options_json, "options_json")?;
         let snap = &snapshot.snapshot;
-        let (session, creates, plan) = py.detach(|| -> PyResultCb<_> {
-            let session = RestoreSession::new(&vault, snap, &index, options)?;
+        let (run, creates, plan) = py.detach(|| -> PyResultCb<_> {
+            let run = RestoreRun::new(&vault, snap, &index, options)?;
+            let session = run.session()?;
             let creates = to_json("restore creates", &session.creates().collect::<Vec<_>>())?;
             let plan = to_json("restore plan", &session.plan())?;
-            Ok((session, creates, plan))
+            Ok((run, creates, plan))
         })?;
         Ok(NativeRestoreSession {
-            session: Mutex::new(Some(session)),
+            run: Mutex::new(run),
             creates,
             plan,
         })
@@ -97,10 +91,10 @@ impl NativeRestoreSession {
         offset: u64,
         data: &Bound<'_, PyAny>,
     ) -> PyResultCb<Vec<WriteOut<'py>>> {
-        let id = id_arg(bundle_id)?;
+        let id = id_arg("bundle_id", bundle_id)?;
         let data = bytes_in(data, "data")?;
         let bytes = data.as_slice();
-        let writes = self.with_running(py, |s| Ok(s.feed(&id, offset, bytes)?))?;
+        let writes = self.with_run(py, |r| Ok(r.feed(&id, offset, bytes)?))?;
         Ok(writes
             .into_iter()
             .map(|w| (w.path, w.offset, PyBytes::new(py, &w.data)))
@@ -110,20 +104,20 @@ impl NativeRestoreSession {
     /// Tells the session that bundle `bundle_id` cannot be fetched: the
     /// files needing it fail (`not_found` in the report).
     fn missing(&self, py: Python<'_>, bundle_id: &str) -> PyResultCb<()> {
-        let id = id_arg(bundle_id)?;
-        self.with_running(py, |s| Ok(s.missing(&id)?))
+        let id = id_arg("bundle_id", bundle_id)?;
+        self.with_run(py, |r| Ok(r.missing(&id)?))
     }
 
     /// Ends the restore and returns its report as JSON:
     /// `{"files_restored", "bytes_restored", "files_skipped", "errors"}`.
-    fn finish(&self) -> PyResultCb<String> {
-        let running = self
-            .session
-            .lock()
-            .map_err(|_| poisoned())?
-            .take()
-            .ok_or_else(|| Failure::Core(Error::finished("restore")))?;
-        to_json("restore report", &running.finish())
+    fn finish(&self, py: Python<'_>) -> PyResultCb<String> {
+        self.with_run(py, |r| to_json("restore report", r.finish()?))
+    }
+
+    /// After `finish`: the modes and times to apply, deepest first, failed
+    /// entries left out, as a JSON array of creates.
+    fn apply(&self, py: Python<'_>) -> PyResultCb<String> {
+        self.with_run(py, |r| to_json("restore attributes", r.apply()?))
     }
 }
 

@@ -12,9 +12,10 @@ use pyo3::types::PyBytes;
 use crate::error::{poisoned, to_json, PyResultCb};
 use crate::input::{bytes_in, opt_json};
 
-/// Parses an object id (64 hex digits).
-pub fn id_arg(hex: &str) -> PyResultCb<Id> {
-    Ok(Id::parse(hex)?)
+/// Parses the id argument `name` (64 hex digits) with the core's one
+/// parser, so a bad id is `InvalidValue` naming it, as in every binding.
+pub fn id_arg(name: &str, hex: &str) -> PyResultCb<Id> {
+    Ok(Id::parse_named(name, hex)?)
 }
 
 /// An unlocked vault: its keys and settings. Made by `Vault.create` or
@@ -167,7 +168,7 @@ impl NativeIndex {
         id: &str,
         data: &Bound<'_, PyAny>,
     ) -> PyResultCb<()> {
-        let id = id_arg(id)?;
+        let id = id_arg("id", id)?;
         let data = bytes_in(data, "data")?;
         let vault = vault.get()?;
         let bytes = data.as_slice();
@@ -210,7 +211,7 @@ impl NativeSnapshot {
         id: &str,
         data: &Bound<'_, PyAny>,
     ) -> PyResultCb<Self> {
-        let id = id_arg(id)?;
+        let id = id_arg("id", id)?;
         let data = bytes_in(data, "data")?;
         let vault = vault.get()?;
         let bytes = data.as_slice();
@@ -229,6 +230,8 @@ impl NativeSnapshot {
 #[pyclass(module = "cloudbackup._native", name = "Verifier")]
 pub struct NativeVerifier {
     verifier: Mutex<Verifier>,
+    /// The index the verifier checks against (for `plan`).
+    index: Arc<Index>,
 }
 
 #[pymethods]
@@ -240,14 +243,35 @@ impl NativeVerifier {
         let index = index.get()?;
         Ok(NativeVerifier {
             verifier: Mutex::new(Verifier::new(&vault, &index)),
+            index,
         })
+    }
+
+    /// A verifier of the whole vault `state` read: its report starts with
+    /// what the listing, index deltas and snapshots show.
+    #[staticmethod]
+    fn for_state(state: &crate::state::NativeVaultState) -> PyResultCb<Self> {
+        let (verifier, index) = state.verifier()?;
+        Ok(NativeVerifier {
+            verifier: Mutex::new(verifier),
+            index,
+        })
+    }
+
+    /// The bundles to fetch whole and feed, as JSON `[{"bundle", "ranges":
+    /// []}]`: all (or a sample chosen by `seed`), less those the listing
+    /// showed missing.
+    #[pyo3(signature = (fraction=1.0, seed=0))]
+    fn plan(&self, fraction: f64, seed: u64) -> PyResultCb<String> {
+        let v = self.verifier.lock().map_err(|_| poisoned())?;
+        to_json("verify plan", &v.plan(&self.index, fraction, seed)?)
     }
 
     /// Checks the whole bundle `bundle_id` (`data` bytes-like). Every
     /// problem goes into the report; the first is also raised. Releases the
     /// GIL.
     fn feed(&self, py: Python<'_>, bundle_id: &str, data: &Bound<'_, PyAny>) -> PyResultCb<()> {
-        let id = id_arg(bundle_id)?;
+        let id = id_arg("bundle_id", bundle_id)?;
         let data = bytes_in(data, "data")?;
         let bytes = data.as_slice();
         py.detach(|| -> PyResultCb<()> {
@@ -258,7 +282,7 @@ impl NativeVerifier {
 
     /// Records that bundle `bundle_id` cannot be fetched.
     fn missing(&self, bundle_id: &str) -> PyResultCb<()> {
-        let id = id_arg(bundle_id)?;
+        let id = id_arg("bundle_id", bundle_id)?;
         self.verifier.lock().map_err(|_| poisoned())?.missing(&id);
         Ok(())
     }

@@ -540,6 +540,7 @@ impl BackupSession {
         };
         let info = SnapshotInfo {
             time,
+            time_nanos: 0,
             hostname: optional("hostname")?,
             backup_configuration_id: optional("backupConfigurationId")?,
         };

@@ -1,0 +1,392 @@
+//! A vault as the host read it (listing, index deltas, snapshots), locks,
+//! repair, and the snapshot path rules: thin wrappers of the core's
+//! `VaultState`, `Lock`, `LockTable`, `IndexRebuild` and `paths`.
+
+use std::sync::{Arc, Mutex};
+
+use cloudbackup_core::engine::layout::Listed;
+use cloudbackup_core::engine::{paths, IndexRebuild, Lock, LockDecision, LockTable, VaultState};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::error::{poisoned, to_json, Failure, PyResultCb};
+use crate::input::bytes_in;
+use crate::vault::{id_arg, NativeIndex, NativeSnapshot, NativeVault};
+
+/// An object to store: `(id, bytes)`.
+type Object<'py> = (String, Bound<'py, PyBytes>);
+
+/// What a host has read of a vault.
+#[pyclass(module = "cloudbackup._native", name = "VaultState")]
+pub struct NativeVaultState {
+    state: Mutex<VaultState>,
+}
+
+impl NativeVaultState {
+    fn with<T>(&self, f: impl FnOnce(&mut VaultState) -> PyResultCb<T>) -> PyResultCb<T> {
+        f(&mut *self.state.lock().map_err(|_| poisoned())?)
+    }
+}
+
+impl NativeVaultState {
+    /// A whole-vault verifier and the index it checks against.
+    pub fn verifier(
+        &self,
+    ) -> PyResultCb<(cloudbackup_core::engine::Verifier, Arc<cloudbackup_core::engine::Index>)> {
+        self.with(|s| {
+            Ok((
+                cloudbackup_core::engine::Verifier::for_state(s),
+                Arc::new(s.index().clone()),
+            ))
+        })
+    }
+}
+
+#[pymethods]
+impl NativeVaultState {
+    /// An empty state of `vault`.
+    #[new]
+    fn new(vault: &NativeVault) -> PyResultCb<Self> {
+        Ok(NativeVaultState {
+            state: Mutex::new(VaultState::new(&vault.get()?)),
+        })
+    }
+
+    /// Adds one listed object: its name relative to the vault
+    /// (`bundles/<id>`, ...), size and mtime in ns since the epoch.
+    fn add_listed(&self, name: String, size: u64, mtime_ns: i64) -> PyResultCb<()> {
+        self.with(|s| {
+            s.add_listed(Listed {
+                name,
+                size,
+                mtime_ns,
+            });
+            Ok(())
+        })
+    }
+
+    /// The names to fetch and hand to `add_object` (every index delta and
+    /// snapshot listed).
+    fn wanted(&self) -> PyResultCb<Vec<String>> {
+        self.with(|s| Ok(s.wanted()))
+    }
+
+    /// The bytes of the object `name`. A damaged object is recorded as
+    /// unreadable and its error raised. Releases the GIL.
+    fn add_object(&self, py: Python<'_>, name: &str, data: &Bound<'_, PyAny>) -> PyResultCb<()> {
+        let data = bytes_in(data, "data")?;
+        let bytes = data.as_slice();
+        py.detach(|| self.with(|s| Ok(s.add_object(name, bytes)?)))
+    }
+
+    /// The listed object `name` could not be fetched (`reason`).
+    fn add_unreadable(&self, name: &str, reason: &str) -> PyResultCb<()> {
+        self.with(|s| Ok(s.add_unreadable(name, reason)?))
+    }
+
+    /// The snapshot id `which` means: "latest", a whole id or a unique prefix.
+    fn resolve(&self, which: &str) -> PyResultCb<String> {
+        self.with(|s| Ok(s.resolve(which)?.to_hex()))
+    }
+
+    /// The readable snapshot `id`.
+    fn snapshot(&self, id: &str) -> PyResultCb<NativeSnapshot> {
+        let id = id_arg("snapshot", id)?;
+        self.with(|s| {
+            Ok(NativeSnapshot {
+                snapshot: s.snapshot(&id)?.clone(),
+            })
+        })
+    }
+
+    /// The union of every readable index delta, as an `Index`.
+    fn index(&self) -> PyResultCb<NativeIndex> {
+        self.with(|s| {
+            Ok(NativeIndex {
+                index: Mutex::new(Arc::new(s.index().clone())),
+            })
+        })
+    }
+
+    /// The readable snapshots, oldest first, as JSON `[{"id", "time",
+    /// "time_nanos", "hostname", "backup_configuration_id", "entries",
+    /// "counters"}]`.
+    fn summaries(&self) -> PyResultCb<String> {
+        self.with(|s| to_json("snapshot summaries", &s.summaries()))
+    }
+
+    /// The unreadable snapshots, as JSON `[{"object", "code", "message"}]`.
+    fn unreadable_snapshots(&self) -> PyResultCb<String> {
+        self.with(|s| {
+            let list: Vec<_> = s
+                .unreadable_snapshots()
+                .into_iter()
+                .map(|(id, e)| problem(&format!("snapshots/{}", id.to_hex()), e))
+                .collect();
+            to_json("unreadable snapshots", &list)
+        })
+    }
+
+    /// What verify reports besides bundle contents, as JSON `[{"object",
+    /// "code", "message"}]`.
+    fn problems(&self) -> PyResultCb<String> {
+        self.with(|s| {
+            let list: Vec<_> = s.problems().iter().map(|(o, e)| problem(o, e)).collect();
+            to_json("problems", &list)
+        })
+    }
+
+    /// What gc may delete, as JSON; raises when it must refuse.
+    fn gc_plan(&self, now_ns: i64, grace_ns: i64) -> PyResultCb<String> {
+        self.with(|s| to_json("gc plan", &s.gc_plan(now_ns, grace_ns)?))
+    }
+
+    /// What repair must do, as JSON `{"set_aside": [names],
+    /// "bundles_to_read": [ids]}`.
+    fn repair_plan(&self) -> PyResultCb<String> {
+        self.with(|s| to_json("repair plan", &s.repair_plan()))
+    }
+
+    /// Where repair moves the object `name` of its plan.
+    fn set_aside_target(&self, name: &str) -> PyResultCb<String> {
+        self.with(|s| {
+            Ok(cloudbackup_core::engine::repair::set_aside_target(
+                &s.repair_plan(),
+                name,
+            )?)
+        })
+    }
+}
+
+fn problem(object: &str, e: &cloudbackup_core::Error) -> serde_json::Value {
+    serde_json::json!({"object": object, "code": e.code().as_str(), "message": e.to_string()})
+}
+
+/// Rebuilds index entries from whole bundles (repair).
+#[pyclass(module = "cloudbackup._native", name = "IndexRebuild")]
+pub struct NativeIndexRebuild {
+    rebuild: Mutex<Option<IndexRebuild>>,
+}
+
+#[pymethods]
+impl NativeIndexRebuild {
+    /// A rebuild for `state`.
+    #[new]
+    fn new(state: &NativeVaultState) -> PyResultCb<Self> {
+        let rebuild = state.with(|s| Ok(IndexRebuild::new(s)))?;
+        Ok(NativeIndexRebuild {
+            rebuild: Mutex::new(Some(rebuild)),
+        })
+    }
+
+    /// Checks the whole bundle `bundle_id` and indexes the blobs no index
+    /// lists; a damaged bundle is reported and raised. Releases the GIL.
+    fn feed(&self, py: Python<'_>, bundle_id: &str, data: &Bound<'_, PyAny>) -> PyResultCb<()> {
+        let id = id_arg("bundle_id", bundle_id)?;
+        let data = bytes_in(data, "data")?;
+        let bytes = data.as_slice();
+        py.detach(|| {
+            let mut r = self.rebuild.lock().map_err(|_| poisoned())?;
+            let r = r
+                .as_mut()
+                .ok_or_else(|| Failure::Core(cloudbackup_core::Error::finished("repair")))?;
+            Ok(r.feed(&id, bytes)?)
+        })
+    }
+
+    /// The bundle `bundle_id` could not be fetched (`reason`).
+    fn unreadable(&self, bundle_id: &str, reason: &str) -> PyResultCb<()> {
+        let id = id_arg("bundle_id", bundle_id)?;
+        let mut r = self.rebuild.lock().map_err(|_| poisoned())?;
+        r.as_mut()
+            .ok_or_else(|| Failure::Core(cloudbackup_core::Error::finished("repair")))?
+            .unreadable(&id, reason);
+        Ok(())
+    }
+
+    /// Ends the rebuild: `(index delta to store or None, report JSON)`.
+    fn finish<'py>(&self, py: Python<'py>) -> PyResultCb<(Option<Object<'py>>, String)> {
+        let r = self
+            .rebuild
+            .lock()
+            .map_err(|_| poisoned())?
+            .take()
+            .ok_or_else(|| Failure::Core(cloudbackup_core::Error::finished("repair")))?;
+        let out = r.finish()?;
+        let index = out
+            .index
+            .map(|o| (o.id.to_hex(), PyBytes::new(py, &o.bytes)));
+        Ok((index, to_json("repair report", &out.report)?))
+    }
+}
+
+/// A lock object's contents.
+#[pyclass(module = "cloudbackup._native", name = "Lock", frozen)]
+pub struct NativeLock {
+    lock: Lock,
+}
+
+#[pymethods]
+impl NativeLock {
+    /// A new lock for `operation`, taken at `now_ns`.
+    #[new]
+    fn new(
+        operation: &str,
+        exclusive: bool,
+        hostname: &str,
+        pid: u32,
+        now_ns: i64,
+    ) -> PyResultCb<Self> {
+        Ok(NativeLock {
+            lock: Lock::new(operation, exclusive, hostname, pid, now_ns)?,
+        })
+    }
+
+    /// Opens the stored lock `id`.
+    #[staticmethod]
+    fn open(vault: &NativeVault, id: &str, data: &Bound<'_, PyAny>) -> PyResultCb<Self> {
+        let id = id_arg("lock", id)?;
+        let data = bytes_in(data, "data")?;
+        Ok(NativeLock {
+            lock: Lock::open(&vault.get()?, &id, data.as_slice())?,
+        })
+    }
+
+    /// Seals it for `vault`: `(id, bytes)` to store as `locks/<id>`.
+    fn seal<'py>(&self, py: Python<'py>, vault: &NativeVault) -> PyResultCb<Object<'py>> {
+        let o = self.lock.seal(&vault.get()?)?;
+        Ok((o.id.to_hex(), PyBytes::new(py, &o.bytes)))
+    }
+
+    /// The same lock rewritten at `now_ns`.
+    fn refreshed(&self, now_ns: i64) -> Self {
+        NativeLock {
+            lock: self.lock.refreshed(now_ns),
+        }
+    }
+
+    /// Whether it is time to refresh it.
+    fn needs_refresh(&self, now_ns: i64) -> bool {
+        self.lock.needs_refresh(now_ns)
+    }
+
+    /// Raises `Locked` unless its holder (stored as `id`) may still act.
+    fn check_fresh(&self, id: &str, now_ns: i64) -> PyResultCb<()> {
+        let id = id_arg("lock", id)?;
+        Ok(self.lock.check_fresh(&id, now_ns)?)
+    }
+
+    /// Who holds it, for messages.
+    fn describe(&self) -> String {
+        self.lock.describe()
+    }
+
+    /// Whether it is exclusive.
+    #[getter]
+    fn exclusive(&self) -> bool {
+        self.lock.exclusive
+    }
+}
+
+/// Other clients' locks and the rules between them.
+#[pyclass(module = "cloudbackup._native", name = "LockTable")]
+pub struct NativeLockTable {
+    table: Mutex<LockTable>,
+}
+
+#[pymethods]
+impl NativeLockTable {
+    /// A table as seen at `now_ns` by a process on `hostname`.
+    #[new]
+    fn new(now_ns: i64, hostname: &str) -> Self {
+        NativeLockTable {
+            table: Mutex::new(LockTable::new(now_ns, hostname)),
+        }
+    }
+
+    /// Adds a listed lock; an unreadable one is kept (it blocks) and raised.
+    fn add(&self, vault: &NativeVault, id: &str, data: &Bound<'_, PyAny>) -> PyResultCb<()> {
+        let id = id_arg("lock", id)?;
+        let data = bytes_in(data, "data")?;
+        let vault = vault.get()?;
+        let mut t = self.table.lock().map_err(|_| poisoned())?;
+        Ok(t.add(&vault, &id, data.as_slice())?)
+    }
+
+    /// The pids of locks written on this host (say which run).
+    fn local_pids(&self) -> PyResultCb<Vec<u32>> {
+        Ok(self.table.lock().map_err(|_| poisoned())?.local_pids())
+    }
+
+    /// Whether process `pid` of this host is running.
+    fn set_pid_alive(&self, pid: u32, alive: bool) -> PyResultCb<()> {
+        self.table
+            .lock()
+            .map_err(|_| poisoned())?
+            .set_pid_alive(pid, alive);
+        Ok(())
+    }
+
+    /// `("granted", None)`, `("wait", Locked)` or `("back_off", Locked)`
+    /// for the lock `lock` stored as `my_id`.
+    fn decide(
+        &self,
+        py: Python<'_>,
+        my_id: &str,
+        lock: &NativeLock,
+    ) -> PyResultCb<(&'static str, Option<Py<PyAny>>)> {
+        let id = id_arg("lock", my_id)?;
+        let t = self.table.lock().map_err(|_| poisoned())?;
+        let err = |e| PyErr::from(Failure::Core(e)).into_value(py).into_any();
+        Ok(match t.decide(&id, &lock.lock) {
+            LockDecision::Granted => ("granted", None),
+            LockDecision::Wait(e) => ("wait", Some(err(e))),
+            LockDecision::BackOff(e) => ("back_off", Some(err(e))),
+        })
+    }
+
+    /// `[(id, description, stale)]` of every listed lock.
+    fn describe(&self) -> PyResultCb<Vec<(String, String, bool)>> {
+        let t = self.table.lock().map_err(|_| poisoned())?;
+        Ok(t.describe()
+            .into_iter()
+            .map(|(id, d, stale)| (id.to_hex(), d, stale))
+            .collect())
+    }
+
+    /// `[(id, description)]` of the locks `unlock` removes (the stale
+    /// ones, or every one with `all`).
+    #[pyo3(signature = (all=false))]
+    fn removable(&self, all: bool) -> PyResultCb<Vec<(String, String)>> {
+        let t = self.table.lock().map_err(|_| poisoned())?;
+        Ok(t.removable(all)
+            .into_iter()
+            .map(|(id, d)| (id.to_hex(), d))
+            .collect())
+    }
+}
+
+/// The snapshot path without its leading `/` (refuses `..`, relative and
+/// empty components), to join to a restore target.
+#[pyfunction]
+fn relative_snapshot_path(path: &str) -> PyResultCb<String> {
+    Ok(paths::relative_path(path)?.to_string())
+}
+
+/// The temporary name a restore writes file `final_name` under (within
+/// NAME_MAX whatever the name's length).
+#[pyfunction]
+fn partial_name(final_name: &str, tag: u32) -> String {
+    paths::partial_name(final_name, tag)
+}
+
+/// Adds this file's classes and functions to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<NativeVaultState>()?;
+    m.add_class::<NativeIndexRebuild>()?;
+    m.add_class::<NativeLock>()?;
+    m.add_class::<NativeLockTable>()?;
+    m.add_function(wrap_pyfunction!(relative_snapshot_path, m)?)?;
+    m.add_function(wrap_pyfunction!(partial_name, m)?)?;
+    Ok(())
+}
