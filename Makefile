@@ -14,7 +14,7 @@ demo: demo-python
 demo-api: bootstrap
 	$(CARGO) run --quiet -p cloudbackup-core --example restore_walkthrough
 
-test: bootstrap fmt-check clippy test-rust test-c test-python test-swift test-web test-interop
+test: bootstrap fmt-check clippy test-rust test-c test-python test-swift test-stress test-web test-interop
 
 bootstrap:
 	@scripts/bootstrap
@@ -87,6 +87,10 @@ include mk/swift.mk
 # The WebAssembly binding and the npm package: bootstrap-web, build-web,
 # test-web, demo-web, bench-web.
 include mk/web.mk
+
+# The concurrency stress test (test-stress): backups, gc and SIGKILLs on a
+# local and a Swift vault at once.
+include mk/stress.mk
 
 # Across the bindings: test-interop (the tamper matrix runs in each
 # binding's own test stage).

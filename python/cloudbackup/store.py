@@ -573,11 +573,10 @@ class StoredVault:
                     progress(len(data))
             index, report = rebuild.finish()
             held.check_fresh()
-            # The new index first: a repair killed after it loses nothing.
-            report["index_written"] = None
-            if index is not None:
-                self.store("index", index[0], index[1])
-                report["index_written"] = index[0]
+            # Unreadable objects aside first: a rebuilt delta can have the
+            # very id (and name) of the damaged one it replaces. A repair
+            # killed in between leaves an index missing, which gc refuses
+            # and the next repair rebuilds.
             moved: List[List[str]] = []
             for name in plan["set_aside"]:
                 target = state.set_aside_target(name)
@@ -588,6 +587,10 @@ class StoredVault:
                 self.storage.put(target, data)
                 self.storage.delete(name)
                 moved.append([name, target])
+            report["index_written"] = None
+            if index is not None:
+                self.storage.put(f"index/{index[0]}", index[1])
+                report["index_written"] = index[0]
             report["set_aside"] = moved
             return report
 

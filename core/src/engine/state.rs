@@ -324,16 +324,17 @@ impl VaultState {
 
     /// Everything wrong besides bundle contents, for `verify`: unreadable
     /// snapshots and index deltas, snapshots using blobs no index lists,
-    /// and indexed bundles missing from storage. Each is `(object, error)`.
+    /// and indexed bundles missing from storage. Each is `(object, error)`,
+    /// the object by its stored name (`snapshots/<id>`).
     pub fn problems(&self) -> Vec<(String, Error)> {
         let mut out: Vec<(String, Error)> = self
             .unreadable
             .iter()
-            .map(|((k, id), e)| (object_name(k.object(), id), e.clone()))
+            .map(|((k, id), e)| (layout::object_name(k.object(), id), e.clone()))
             .collect();
         for (snap, blobs) in self.unindexed_blobs() {
             out.push((
-                object_name(ObjectKind::Snapshot, &snap),
+                layout::object_name(ObjectKind::Snapshot, &snap),
                 Error::NotFound {
                     what: "index entry".into(),
                     id: format!(
@@ -346,7 +347,7 @@ impl VaultState {
         }
         for bundle in self.missing_bundles() {
             out.push((
-                super::bundle::bundle_name(&bundle),
+                layout::object_name(ObjectKind::Bundle, &bundle),
                 Error::NotFound {
                     what: "bundle".into(),
                     id: bundle.to_hex(),

@@ -1,0 +1,33 @@
+# The concurrency stress test of issue 13 (tests/stress/run.py): included by
+# the Makefile; `make test` runs it with the small default size.
+#
+#   make test-stress   three backup loops, a gc loop and random SIGKILLs on
+#                      one vault for STRESS_SECONDS, first on a local
+#                      directory, then on the Swift all-in-one
+#                      (scripts/swift-aio, stopped again whatever happens);
+#                      afterwards every snapshot must restore byte-exactly
+#
+# STRESS_SECONDS (default 60) is the time each vault is stressed; the test
+# also requires at least 20 backups, 10 gc runs and 10 kills per vault.
+
+.PHONY: test-stress test-stress-local test-stress-swift
+
+STRESS_SECONDS ?= 60
+STRESS_BUILD := build/stress
+
+test-stress: test-stress-local test-stress-swift
+
+test-stress-local: build-python
+	$(VPY) -m mypy --strict --cache-dir $(CURDIR)/$(PY_BUILD)/mypy tests/stress/run.py
+	@rm -rf $(STRESS_BUILD)/local
+	$(VPY) tests/stress/run.py --label local --seconds $(STRESS_SECONDS) \
+	  --vault $(STRESS_BUILD)/local/vault --work $(STRESS_BUILD)/local/work
+	@rm -rf $(STRESS_BUILD)/local
+
+test-stress-swift: build-python
+	@scripts/swift-aio start
+	@rm -rf $(STRESS_BUILD)/swift
+	@eval "$$(scripts/swift-aio env)"; \
+	  $(VPY) tests/stress/run.py --label swift --seconds $(STRESS_SECONDS) \
+	    --vault swift://stress-$$$$/vault --work $(STRESS_BUILD)/swift/work; \
+	  status=$$?; $(CURDIR)/scripts/swift-aio stop; rm -rf $(STRESS_BUILD)/swift; exit $$status

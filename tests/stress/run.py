@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""Concurrency stress test of one vault (local directory or Swift): three
+backup loops, a gc loop (``unlock`` then ``gc --grace 0``) and a killer
+that SIGKILLs a random running backup or gc, for a fixed time. Afterwards
+stale locks are removed, a last gc runs, ``verify`` must pass and every
+snapshot must restore byte-exactly to the tree it was taken of.
+
+Each backup attempt writes a unique marker file into its tree first and
+records the tree's manifest (path -> sha256, mode, symlink target) under
+that marker; a restored snapshot is compared with the manifest its marker
+names, so snapshots whose backup was killed after committing are checked
+too.
+
+    tests/stress/run.py --vault DIR|swift://c/p --seconds 60 --label local
+
+Prints ``stress: N backups, M gc runs, K kills, every snapshot restored
+(LABEL)`` and exits 0, or names what failed and exits 1. ``--min-backups``,
+``--min-gc`` and ``--min-kills`` (defaults 20, 10, 10) are required counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+#: Small chunks and bundles, so each backup stores several bundles.
+SETTINGS = {"chunker": {"min_size": 4096, "avg_size": 16384, "max_size": 65536}, "zstd_level": 1, "bundle_size": 131072}
+KDF = {"memory_kib": 64, "iterations": 1, "parallelism": 1}
+Manifest = Dict[str, Tuple[str, int, Optional[str]]]
+
+
+def manifest(root: Path) -> Manifest:
+    """path -> (sha256 or "dir"/"link", mode bits, symlink target)."""
+    out: Manifest = {}
+    for p in sorted(root.rglob("*")):
+        rel = "/" + str(p.relative_to(root))
+        st = p.lstat()
+        if p.is_symlink():
+            out[rel] = ("link", 0, os.readlink(p))
+        elif p.is_dir():
+            out[rel] = ("dir", st.st_mode & 0o7777, None)
+        else:
+            out[rel] = (hashlib.sha256(p.read_bytes()).hexdigest(), st.st_mode & 0o7777, None)
+    return out
+
+
+class Run:
+    """One stress run's shared state."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.work = Path(args.work)
+        self.vault: str = args.vault
+        self.env = dict(os.environ)
+        self.env["CLOUDBACKUP_PASSWORD"] = "stress horse"
+        self.env["CLOUDBACKUP_KDF"] = json.dumps(KDF)
+        self.env["CLOUDBACKUP_SETTINGS"] = json.dumps(SETTINGS)
+        self.env["CLOUDBACKUP_CONCURRENCY"] = "3"
+        self.lock = threading.Lock()
+        self.running: Dict[int, Tuple[str, "subprocess.Popen[str]"]] = {}
+        self.manifests: Dict[str, Manifest] = {}
+        self.backups = 0
+        self.backup_failures: List[str] = []
+        self.gc_runs = 0
+        self.gc_deleted = 0
+        self.gc_failures: List[str] = []
+        #: gc runs refused because a client killed a moment before left a
+        #: stale lock (the loop's next `unlock` removes it): expected.
+        self.gc_stale = 0
+        self.kills = 0
+        self.kill_victims: Dict[str, int] = {"backup": 0, "gc": 0}
+        self.stop = threading.Event()
+        self.rng = random.Random(args.seed)
+        self.shared = os.urandom(300_000)
+
+    def cli(self, *argv: str, role: str = "", timeout: float = 300) -> "subprocess.CompletedProcess[str]":
+        """Runs the CLI; registered as killable under ``role`` when given."""
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cloudbackup", *argv],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        if role:
+            with self.lock:
+                self.running[proc.pid] = (role, proc)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        finally:
+            with self.lock:
+                self.running.pop(proc.pid, None)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+    # -- the loops ---------------------------------------------------------
+
+    def mutate(self, root: Path, loop: int, attempt: int) -> str:
+        """Changes the tree for the next backup; returns its marker."""
+        marker = f"loop{loop}-attempt{attempt}-{os.urandom(4).hex()}"
+        (root / "d").mkdir(parents=True, exist_ok=True)
+        (root / "marker.txt").write_text(marker)
+        (root / "shared.bin").write_bytes(self.shared)  # dedups across loops
+        for k in range(3):
+            if attempt == 0 or self.rng.random() < 0.5:
+                size = self.rng.randrange(20_000, 250_000)
+                (root / "d" / f"r{k}.bin").write_bytes(os.urandom(size))
+        (root / "d" / "log.txt").write_text(f"{marker}\n" * self.rng.randrange(1, 500))
+        os.chmod(root / "d" / "log.txt", self.rng.choice([0o600, 0o644, 0o640]))
+        link = root / "link"
+        if not link.is_symlink():
+            os.symlink("d/log.txt", link)
+        return marker
+
+    def backup_loop(self, loop: int) -> None:
+        root = self.work / f"src{loop}"
+        attempt = 0
+        while not self.stop.is_set():
+            marker = self.mutate(root, loop, attempt)
+            with self.lock:
+                self.manifests[marker] = manifest(root)
+            r = self.cli("backup", str(root), self.vault, "--json", "--retry-lock", "60", role="backup")
+            attempt += 1
+            if r.returncode == 0:
+                with self.lock:
+                    self.backups += 1
+            elif r.returncode != -signal.SIGKILL:
+                with self.lock:
+                    self.backup_failures.append(f"exit {r.returncode}: {r.stderr.strip()[-400:]}")
+            time.sleep(self.rng.uniform(0.0, 0.3))
+
+    def gc_loop(self) -> None:
+        while not self.stop.is_set():
+            self.cli("unlock", self.vault)
+            r = self.cli("gc", self.vault, "--grace", "0", "--retry-lock", "30", "--json", role="gc")
+            if r.returncode == 0:
+                with self.lock:
+                    self.gc_runs += 1
+                    self.gc_deleted += int(json.loads(r.stdout)["deleted"])
+            elif r.returncode != -signal.SIGKILL:
+                with self.lock:
+                    if "Locked" in r.stderr and "is stale" in r.stderr:
+                        self.gc_stale += 1
+                    else:
+                        self.gc_failures.append(f"exit {r.returncode}: {r.stderr.strip()[-400:]}")
+            self.stop.wait(self.rng.uniform(0.5, 1.5))
+
+    def killer(self) -> None:
+        while not self.stop.wait(self.rng.uniform(*self.args.kill_every)):
+            with self.lock:
+                victims = list(self.running.items())
+            if not victims:
+                continue
+            pid, (role, proc) = self.rng.choice(victims)
+            # A moment into its run, so kills land at varied points.
+            time.sleep(self.rng.uniform(0.0, 0.4))
+            if proc.poll() is None:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    continue
+                with self.lock:
+                    self.kills += 1
+                    self.kill_victims[role] += 1
+
+    # -- the check ---------------------------------------------------------
+
+    def check(self) -> List[str]:
+        """Unlock, gc, verify, and restore every snapshot; the problems."""
+        problems: List[str] = []
+        r = self.cli("unlock", self.vault)
+        if r.returncode != 0:
+            problems.append(f"unlock: {r.stderr.strip()}")
+        r = self.cli("gc", self.vault, "--grace", "0", "--json")
+        if r.returncode != 0:
+            problems.append(f"final gc: {r.stderr.strip()}")
+        r = self.cli("verify", self.vault, "--json")
+        if r.returncode != 0:
+            problems.append(f"verify: {r.stdout.strip()[-2000:]} {r.stderr.strip()}")
+        r = self.cli("snapshots", self.vault, "--json")
+        if r.returncode != 0:
+            return problems + [f"snapshots: {r.stderr.strip()}"]
+        listing = json.loads(r.stdout)
+        if listing["unreadable"]:
+            problems.append(f"unreadable snapshots: {listing['unreadable']}")
+        snaps = listing["snapshots"]
+        if len(snaps) < self.backups:
+            problems.append(f"{self.backups} backups succeeded but only {len(snaps)} snapshots are listed")
+        for s in snaps:
+            dest = self.work / "restore" / s["id"][:16]
+            r = self.cli("restore", self.vault, s["id"], str(dest), "--json")
+            if r.returncode != 0:
+                problems.append(f"restore {s['id'][:16]}: exit {r.returncode}: {r.stdout[-1000:]} {r.stderr.strip()}")
+                continue
+            marker = (dest / "marker.txt").read_text() if (dest / "marker.txt").exists() else "?"
+            expected = self.manifests.get(marker)
+            if expected is None:
+                problems.append(f"snapshot {s['id'][:16]}: marker {marker!r} of no recorded attempt")
+            elif manifest(dest) != expected:
+                got = manifest(dest)
+                diff = sorted(k for k in set(got) | set(expected) if got.get(k) != expected.get(k))
+                problems.append(f"snapshot {s['id'][:16]} ({marker}): differs at {diff[:5]}")
+            shutil.rmtree(dest)
+        return problems
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--vault", required=True, help="a directory (created) or swift://container/prefix")
+    p.add_argument("--work", required=True, help="a scratch directory for the source trees")
+    p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--label", default="local")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--kill-every", type=float, nargs=2, default=(1.5, 3.5), metavar=("MIN", "MAX"))
+    p.add_argument("--min-backups", type=int, default=20)
+    p.add_argument("--min-gc", type=int, default=10)
+    p.add_argument("--min-kills", type=int, default=10)
+    args = p.parse_args()
+    run = Run(args)
+    run.work.mkdir(parents=True, exist_ok=True)
+    r = run.cli("init", args.vault)
+    if r.returncode != 0:
+        print(f"stress: init failed: {r.stderr.strip()}")
+        return 1
+    threads = [threading.Thread(target=run.backup_loop, args=(i,), daemon=True) for i in range(3)]
+    threads += [threading.Thread(target=run.gc_loop, daemon=True), threading.Thread(target=run.killer, daemon=True)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    run.stop.wait(args.seconds)
+    run.stop.set()
+    for t in threads:
+        t.join(timeout=400)
+    elapsed = time.monotonic() - started
+    print(
+        f"stress ({args.label}): {elapsed:.0f} s, {run.backups} backups, {run.gc_runs} gc runs, "
+        f"{run.kills} kills ({run.kill_victims['backup']} backups, {run.kill_victims['gc']} gc); "
+        f"gc removed {run.gc_deleted} objects left by killed backups; "
+        f"{run.gc_stale} gc runs stopped by the stale lock of a client just killed"
+    )
+    problems = run.check()
+    # Failures that are not kills are problems too: a backup must finish or
+    # wait for its lock, a gc must run or wait.
+    problems += [f"backup failed: {f}" for f in run.backup_failures]
+    problems += [f"gc failed: {f}" for f in run.gc_failures]
+    for name, got, want in [
+        ("backups", run.backups, args.min_backups),
+        ("gc runs", run.gc_runs, args.min_gc),
+        ("kills", run.kills, args.min_kills),
+    ]:
+        if got < want:
+            problems.append(f"only {got} {name} (at least {want} required: run longer)")
+    if problems:
+        for problem in problems:
+            print(f"stress: FAILED: {problem}")
+        return 1
+    print(f"stress: {run.backups} backups, {run.gc_runs} gc runs, {run.kills} kills, every snapshot restored ({args.label})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
