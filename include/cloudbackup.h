@@ -89,6 +89,12 @@ typedef enum {
    */
   CB_NOT_FOUND = 14,
   /**
+   * The vault is locked by another process (its message names the
+   * holder, and says `cloudbackup unlock` removes the lock when it is
+   * stale); also a lock too old for its holder to act safely.
+   */
+  CB_LOCKED = 15,
+  /**
    * An error of a class newer than this header; the message tells more.
    */
   CB_OTHER_ERROR = 99,
@@ -117,6 +123,25 @@ typedef enum {
 } cb_status;
 
 /**
+ * What `cb_lock_table_decide` says.
+ */
+typedef enum {
+  /**
+   * No conflict: go on, holding the lock.
+   */
+  CB_LOCK_GRANTED = 0,
+  /**
+   * Keep the lock and list again shortly (an exclusive lock waiting for
+   * the shared ones it saw to go; new shared lockers back off meanwhile).
+   */
+  CB_LOCK_WAIT = 1,
+  /**
+   * Delete the lock; retry later, or fail with the message.
+   */
+  CB_LOCK_BACK_OFF = 2,
+} cb_lock_decision;
+
+/**
  * What a snapshot entry (or a thing to create) is.
  */
 typedef enum {
@@ -135,6 +160,28 @@ typedef enum {
 } cb_entry_kind;
 
 /**
+ * A kind of object stored in a vault as `<dir>/<id>`.
+ */
+typedef enum {
+  /**
+   * A bundle of blobs (`bundles/<id>`).
+   */
+  CB_OBJECT_BUNDLE = 0,
+  /**
+   * An index delta (`index/<id>`).
+   */
+  CB_OBJECT_INDEX = 1,
+  /**
+   * A snapshot (`snapshots/<id>`).
+   */
+  CB_OBJECT_SNAPSHOT = 2,
+  /**
+   * A lock (`locks/<id>`).
+   */
+  CB_OBJECT_LOCK = 3,
+} cb_object_kind;
+
+/**
  * A backup in progress. Made by `cb_backup_session_new`, freed by
  * `cb_backup_session_free`.
  */
@@ -146,6 +193,18 @@ typedef struct cb_backup_session cb_backup_session;
  * `cb_index_free`.
  */
 typedef struct cb_index cb_index;
+
+/**
+ * A lock of this process on a vault. Made by `cb_lock_new` (or
+ * `cb_lock_refreshed`), freed by `cb_lock_free`.
+ */
+typedef struct cb_lock cb_lock;
+
+/**
+ * The locks other clients hold on a vault, as listed after storing one's
+ * own. Made by `cb_lock_table_new`, freed by `cb_lock_table_free`.
+ */
+typedef struct cb_lock_table cb_lock_table;
 
 /**
  * A restore in progress. Made by `cb_restore_session_new`, freed by
@@ -166,6 +225,15 @@ typedef struct cb_snapshot cb_snapshot;
 typedef struct cb_vault cb_vault;
 
 /**
+ * A vault as read by the host: made by `cb_vault_state_new`, fed the
+ * listing (`cb_vault_state_add_listed`) and then every object of
+ * `cb_vault_state_wanted` (`cb_vault_state_add_object`, or
+ * `cb_vault_state_add_unreadable` when it cannot be fetched); freed by
+ * `cb_vault_state_free`.
+ */
+typedef struct cb_vault_state cb_vault_state;
+
+/**
  * A verification in progress. Made by `cb_verifier_new`, freed by
  * `cb_verifier_free`.
  */
@@ -174,7 +242,8 @@ typedef struct cb_verifier cb_verifier;
 /**
  * One thing a restore creates, in snapshot order: a directory, a symlink,
  * or a file to create (or truncate) at `size` bytes, whose content then
- * arrives as writes. Apply `mode` and `mtime` after the last write.
+ * arrives as writes. Its `mode` and `mtime` are applied after the content,
+ * in the order of `cb_restore_session_apply_at` (the same struct).
  * The strings belong to the session: valid until it is freed.
  */
 typedef struct {
@@ -520,12 +589,16 @@ cb_status cb_backup_session_counters(const cb_backup_session *session, char **ou
  * them with `cb_backup_session_take_bundle`), the index delta
  * (`cb_backup_session_take_index`) and the snapshot
  * (`cb_backup_session_take_snapshot`). `time` is when the backup started
- * (Unix seconds, the host's clock); `hostname` and
- * `backup_configuration_id` (the v2 configuration it ran for) may be NULL.
- * Store the bundles first, the index delta next, the snapshot last.
+ * (Unix seconds, the host's clock) and `time_nanos` its sub-second part
+ * (0 to 999999999: `latest` tells two backups of the same second apart by
+ * it); `hostname` and `backup_configuration_id` (the v2 configuration it
+ * ran for) may be NULL. Store the bundles first, the index delta next, the
+ * snapshot last (with a lock held: check `cb_lock_check_fresh` before
+ * storing the index delta).
  *
- * Errors: `CB_INVALID_STATE` when already finished (or a previous finish
- * failed: the session then holds nothing more).
+ * Errors: `CB_INVALID_ARGUMENT` for `time_nanos` over 999999999;
+ * `CB_INVALID_STATE` when already finished. A finish that fails (bad
+ * `time_nanos` included) ends the session: it then holds nothing more.
  *
  * # Safety
  * `session` is a live session or NULL, not used by another thread
@@ -533,6 +606,7 @@ cb_status cb_backup_session_counters(const cb_backup_session *session, char **ou
  */
 cb_status cb_backup_session_finish(cb_backup_session *session,
                                    int64_t time,
+                                   uint32_t time_nanos,
                                    const char *hostname,
                                    const char *backup_configuration_id);
 
@@ -629,6 +703,179 @@ const char *cb_version(void);
 cb_status cb_test_panic(void);
 
 /**
+ * A new lock for `operation` (`"backup"`, `"restore"`, `"gc"`...,
+ * for messages), shared or `exclusive`, held by process `pid` on
+ * `hostname`, taken at `now_ns` (nanoseconds since the Unix epoch, the
+ * host's clock). Store it with `cb_lock_seal`.
+ *
+ * Errors: `CB_INVALID_ARGUMENT` for an empty operation.
+ *
+ * # Safety
+ * The strings are NUL-terminated; `out_lock` points to a writable
+ * `cb_lock *` (freed with `cb_lock_free`).
+ */
+cb_status cb_lock_new(const char *operation,
+                      bool exclusive,
+                      const char *hostname,
+                      uint32_t pid,
+                      int64_t now_ns,
+                      cb_lock **out_lock);
+
+/**
+ * Seals the lock as an object of `vault`: store the bytes as
+ * `locks/<id>` (`cb_object_name(CB_OBJECT_LOCK, id, ...)`). Free the id
+ * with `cb_string_free` and the bytes with `cb_bytes_free(data, len)`.
+ *
+ * # Safety
+ * The handles are live or NULL; the out-pointers point to writable values.
+ */
+cb_status cb_lock_seal(const cb_lock *lock,
+                       const cb_vault *vault,
+                       char **out_id,
+                       uint8_t **out_data,
+                       size_t *out_len);
+
+/**
+ * The same lock rewritten at `now_ns`, as a new handle: seal and store it
+ * under its new id, then delete the old object (so the holder is never
+ * without a lock), and go on with the new handle.
+ *
+ * # Safety
+ * `lock` is a live lock or NULL; `out_lock` points to a writable
+ * `cb_lock *` (freed with `cb_lock_free`).
+ */
+cb_status cb_lock_refreshed(const cb_lock *lock, int64_t now_ns, cb_lock **out_lock);
+
+/**
+ * Whether it is time to refresh the lock (`cb_lock_refreshed`) at
+ * `now_ns`: a holder asks between pieces of work (between files, say).
+ *
+ * # Safety
+ * `lock` is a live lock or NULL; `out_needs` points to a writable `bool`.
+ */
+cb_status cb_lock_needs_refresh(const cb_lock *lock, int64_t now_ns, bool *out_needs);
+
+/**
+ * `CB_OK` while the holder of the lock stored as `id` may still act at
+ * `now_ns`; `CB_LOCKED` once it was last written too long ago for that
+ * (another client could call it stale): then commit nothing. A backup
+ * checks this before storing its index delta and snapshot, gc before
+ * deleting.
+ *
+ * Errors: `CB_LOCKED` as said; `CB_INVALID_VALUE` for an id that is not
+ * 64 hex digits.
+ *
+ * # Safety
+ * `lock` is a live lock or NULL; `id` is NUL-terminated.
+ */
+cb_status cb_lock_check_fresh(const cb_lock *lock, const char *id, int64_t now_ns);
+
+/**
+ * Frees a lock handle (the stored object is the host's to delete). NULL
+ * is ignored.
+ *
+ * # Safety
+ * `lock` is NULL or a lock made by this library, not freed before and not
+ * in use.
+ */
+void cb_lock_free(cb_lock *lock);
+
+/**
+ * An empty table, as seen at `now_ns` by a process on `hostname` (the
+ * same host name its own locks carry).
+ *
+ * # Safety
+ * `hostname` is NUL-terminated; `out_table` points to a writable
+ * `cb_lock_table *` (freed with `cb_lock_table_free`).
+ */
+cb_status cb_lock_table_new(int64_t now_ns, const char *hostname, cb_lock_table **out_table);
+
+/**
+ * Adds another client's lock stored as `id` (`len` bytes of `vault`). An
+ * unreadable one is kept as such (it blocks everyone: nobody can tell what
+ * it protects) and its error returned; a host goes on to decide.
+ *
+ * Errors: `CB_CORRUPT`, `CB_FOREIGN_VAULT`, `CB_UNSUPPORTED_VERSION` for
+ * an unreadable lock (kept); `CB_INVALID_VALUE` for an id that is not 64
+ * hex digits (not added).
+ *
+ * # Safety
+ * `table` is a live table or NULL, not used by another thread meanwhile;
+ * `vault` is a live vault or NULL; `id` is NUL-terminated; `data` points
+ * to `len` readable bytes (or is NULL with `len` 0).
+ */
+cb_status cb_lock_table_add(cb_lock_table *table,
+                            const cb_vault *vault,
+                            const char *id,
+                            const uint8_t *data,
+                            size_t len);
+
+/**
+ * The number of distinct process ids of locks written on this host (see
+ * `cb_lock_table_local_pid_at`).
+ *
+ * # Safety
+ * `table` is a live table or NULL; `out_count` points to a writable
+ * `size_t`.
+ */
+cb_status cb_lock_table_local_pid_count(const cb_lock_table *table, size_t *out_count);
+
+/**
+ * The `i`-th (0-based, ascending) process id of the locks written on this
+ * host: tell the table whether it is running
+ * (`cb_lock_table_set_pid_alive`; on POSIX, `kill(pid, 0) == 0 || errno
+ * == EPERM`), so that a crashed holder's lock counts as stale.
+ *
+ * Errors: `CB_INVALID_ARGUMENT` for `i` out of range.
+ *
+ * # Safety
+ * `table` is a live table or NULL; `out_pid` points to a writable
+ * `uint32_t`.
+ */
+cb_status cb_lock_table_local_pid_at(const cb_lock_table *table, size_t i, uint32_t *out_pid);
+
+/**
+ * Whether process `pid` of this host is running (`alive`).
+ *
+ * # Safety
+ * `table` is a live table or NULL, not used by another thread meanwhile.
+ */
+cb_status cb_lock_table_set_pid_alive(cb_lock_table *table, uint32_t pid, bool alive);
+
+/**
+ * Whether `lock`, stored as `my_id`, may go on given the other locks:
+ * `*out_decision` says granted (`CB_OK`), or wait or back off (both
+ * `CB_LOCKED`, the message naming the lock in the way and its holder, and
+ * saying `cloudbackup unlock` removes it when it is stale).
+ *
+ * Shared locks back off from any exclusive or unreadable lock. An
+ * exclusive lock backs off from an older exclusive lock or an unreadable
+ * one, and waits while shared locks remain. Stale locks conflict like
+ * live ones.
+ *
+ * Errors: `CB_LOCKED` as said (`*out_decision` is `CB_LOCK_WAIT` or
+ * `CB_LOCK_BACK_OFF`); `CB_INVALID_VALUE` for an id that is not 64 hex
+ * digits. On any other failure `*out_decision` is `CB_LOCK_BACK_OFF`.
+ *
+ * # Safety
+ * The handles are live or NULL; `my_id` is NUL-terminated;
+ * `out_decision` points to a writable `cb_lock_decision`.
+ */
+cb_status cb_lock_table_decide(const cb_lock_table *table,
+                               const char *my_id,
+                               const cb_lock *lock,
+                               cb_lock_decision *out_decision);
+
+/**
+ * Frees a lock table. NULL is ignored.
+ *
+ * # Safety
+ * `table` is NULL or a table made by this library, not freed before and
+ * not in use.
+ */
+void cb_lock_table_free(cb_lock_table *table);
+
+/**
  * Glob patterns (for the restore options' `inclusions` / `exclusions`)
  * equivalent to v2 path filters, `filters_json` being a JSON array of
  * `{"type": "file"|"folder", "path": ...}`: a file matches its exact path,
@@ -654,7 +901,8 @@ cb_status cb_filter_globs(const char *filters_json, char **out_json);
  *
  * Then: create what `cb_restore_session_create_at` lists; fetch each range
  * of `cb_restore_session_range_at` and feed it; take the writes after each
- * feed; finish for the report.
+ * feed; finish for the report; apply the modes and times
+ * `cb_restore_session_apply_at` lists, in its order.
  *
  * Errors: `CB_INVALID_JSON` for options that do not fit,
  * `CB_INVALID_ARGUMENT` for a bad glob. A file whose content the index
@@ -803,8 +1051,9 @@ cb_status cb_restore_session_take_write(cb_restore_session *session,
  * its report as JSON: `{"files_restored", "bytes_restored",
  * "files_skipped", "errors"}`, `errors` being `null` or the value of the
  * v2 restore's `/errors` patch (each failed path with its error class and
- * message). Writes not taken yet can still be taken; every other call
- * then returns `CB_INVALID_STATE`.
+ * message). Writes not taken yet can still be taken, and the modes and
+ * times to apply are listed (`cb_restore_session_apply_at`); feeding and
+ * finishing again return `CB_INVALID_STATE`.
  *
  * # Safety
  * `session` is a live session or NULL, not used by another thread
@@ -814,6 +1063,38 @@ cb_status cb_restore_session_take_write(cb_restore_session *session,
 cb_status cb_restore_session_finish(cb_restore_session *session, char **out_json);
 
 /**
+ * The number of entries whose mode and time to apply once the content is
+ * written (see `cb_restore_session_apply_at`).
+ *
+ * Errors: `CB_INVALID_STATE` before `cb_restore_session_finish`.
+ *
+ * # Safety
+ * `session` is a live session or NULL; `out_count` points to a writable
+ * `size_t`.
+ */
+cb_status cb_restore_session_apply_count(const cb_restore_session *session, size_t *out_count);
+
+/**
+ * The `i`-th entry (0-based) whose permission bits (`mode`; none for a
+ * symlink) and modification time (`mtime`) to apply after the content:
+ * every restored entry, deepest first (a directory after everything in
+ * it, so writing into it does not change its time again), failed ones
+ * left out. Apply them in this order. Its strings belong to the session
+ * (valid until it is freed).
+ *
+ * Errors: `CB_INVALID_STATE` before `cb_restore_session_finish`;
+ * `CB_INVALID_ARGUMENT` for `i` out of range; `CB_INVALID_VALUE` for a
+ * path holding a NUL character (which C cannot name).
+ *
+ * # Safety
+ * `session` is a live session or NULL; `out_create` points to a writable
+ * `cb_create`.
+ */
+cb_status cb_restore_session_apply_at(const cb_restore_session *session,
+                                      size_t i,
+                                      cb_create *out_create);
+
+/**
  * Frees a restore session (finished or not). NULL is ignored.
  *
  * # Safety
@@ -821,6 +1102,231 @@ cb_status cb_restore_session_finish(cb_restore_session *session, char **out_json
  * and not in use.
  */
 void cb_restore_session_free(cb_restore_session *session);
+
+/**
+ * The directory (relative to the vault) objects of `kind` are stored in:
+ * `"bundles"`, `"index"`, `"snapshots"` or `"locks"`, a static string
+ * (never freed); NULL for a value that is no `cb_object_kind`. A vault is
+ * its `config` object and these directories, created in this order.
+ * Takes an `int` so that any value, even one outside the enum, is safe.
+ */
+const char *cb_object_dir(int kind);
+
+/**
+ * The name (relative to the vault, `/`-separated) object `id` of `kind`
+ * is stored under, e.g. `"bundles/<64 hex>"`: every host stores objects
+ * under exactly these names, so each reads what another wrote.
+ *
+ * Errors: `CB_INVALID_ARGUMENT` for a `kind` that is no `cb_object_kind`;
+ * `CB_INVALID_VALUE` for an id that is not 64 hex digits.
+ *
+ * # Safety
+ * `id` is NUL-terminated; `out_name` points to a writable `char *` (freed
+ * with `cb_string_free`).
+ */
+cb_status cb_object_name(int kind, const char *id, char **out_name);
+
+/**
+ * The snapshot path `path` without its leading `/`, to join to a restore
+ * target: `*out_relative` points into `path` itself (one byte on; nothing
+ * to free). A host joins a snapshot path to its target only through this,
+ * so no crafted snapshot can lead it outside the target.
+ *
+ * Errors: `CB_INVALID_VALUE` for a path that is not absolute or has an
+ * empty, `.` or `..` component (the message names the path).
+ *
+ * # Safety
+ * `path` is NUL-terminated and outlives the use of `*out_relative`;
+ * `out_relative` points to a writable `const char *`.
+ */
+cb_status cb_snapshot_path_relative(const char *path, const char **out_relative);
+
+/**
+ * The name a restore writes the file `final_name` (one path component,
+ * the file's own name) under before renaming it into place, beside it:
+ * `.cb-<16 hex>-<tag>.partial`. Its length does not depend on the final
+ * name's, so it fits NAME_MAX (255 bytes) whatever the name; `tag` (the
+ * process id, say) keeps concurrent restores apart.
+ *
+ * # Safety
+ * `final_name` is NUL-terminated; `out_name` points to a writable
+ * `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_partial_name(const char *final_name, uint32_t tag, char **out_name);
+
+/**
+ * An empty state of `vault` (the state keeps its own copy of the vault).
+ *
+ * # Safety
+ * `vault` is a live vault or NULL; `out_state` points to a writable
+ * `cb_vault_state *` (freed with `cb_vault_state_free`).
+ */
+cb_status cb_vault_state_new(const cb_vault *vault, cb_vault_state **out_state);
+
+/**
+ * Adds one listed object: its `name` relative to the vault
+ * (`"bundles/<64 hex>"`, `"index/<id>.123.tmp"`...), its `size` in bytes
+ * and `mtime_ns`, when it was last written (nanoseconds since the Unix
+ * epoch, the storage's clock). List every name under `bundles/`,
+ * `index/` and `snapshots/`: the core classifies them (objects, a host's
+ * temporary objects, anything else ignored).
+ *
+ * # Safety
+ * `state` is a live state or NULL, not used by another thread meanwhile;
+ * `name` is NUL-terminated.
+ */
+cb_status cb_vault_state_add_listed(cb_vault_state *state,
+                                    const char *name,
+                                    uint64_t size,
+                                    int64_t mtime_ns);
+
+/**
+ * The names of the objects to fetch and hand to
+ * `cb_vault_state_add_object`, as a JSON array of strings: every index
+ * delta and snapshot listed (`"index/<64 hex>"`, `"snapshots/<64 hex>"`).
+ *
+ * # Safety
+ * `state` is a live state or NULL; `out_json` points to a writable
+ * `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_vault_state_wanted(const cb_vault_state *state, char **out_json);
+
+/**
+ * The bytes (`len`) of the index delta or snapshot stored as `name` (a
+ * name of `cb_vault_state_wanted`). A damaged object is recorded as
+ * unreadable (listings and `latest` skip such a snapshot, gc refuses to
+ * run, verify reports it) and its error returned: a host warns and goes
+ * on.
+ *
+ * Errors: `CB_CORRUPT`, `CB_FOREIGN_VAULT`, `CB_UNSUPPORTED_VERSION` for
+ * a damaged object (recorded); `CB_INVALID_ARGUMENT` for a name that is
+ * not an index delta's or snapshot's.
+ *
+ * # Safety
+ * `state` is a live state or NULL, not used by another thread meanwhile;
+ * `name` is NUL-terminated; `data` points to `len` readable bytes (or is
+ * NULL with `len` 0).
+ */
+cb_status cb_vault_state_add_object(cb_vault_state *state,
+                                    const char *name,
+                                    const uint8_t *data,
+                                    size_t len);
+
+/**
+ * The object `name` (of `cb_vault_state_wanted`) was listed but could not
+ * be fetched; `reason` is the storage's words. It is recorded as
+ * unreadable (a `not_found` problem).
+ *
+ * Errors: `CB_INVALID_ARGUMENT` for a name that is not an index delta's
+ * or snapshot's.
+ *
+ * # Safety
+ * `state` is a live state or NULL, not used by another thread meanwhile;
+ * the strings are NUL-terminated.
+ */
+cb_status cb_vault_state_add_unreadable(cb_vault_state *state,
+                                        const char *name,
+                                        const char *reason);
+
+/**
+ * Resolves `which` to a snapshot id (64 hex digits): `"latest"` (the
+ * newest readable snapshot, by start time to the nanosecond, then id), a
+ * whole id, or a unique id prefix.
+ *
+ * Errors: `CB_NOT_FOUND` (no such snapshot, or none at all),
+ * `CB_INVALID_ARGUMENT` (an ambiguous prefix), `CB_INVALID_VALUE` (not
+ * hex), or the error that made the chosen snapshot unreadable
+ * (`CB_CORRUPT`...).
+ *
+ * # Safety
+ * `state` is a live state or NULL; `which` is NUL-terminated; `out_id`
+ * points to a writable `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_vault_state_resolve(const cb_vault_state *state, const char *which, char **out_id);
+
+/**
+ * The readable snapshot `id` (64 hex digits), as a new `cb_snapshot` (for
+ * `cb_snapshot_json` and `cb_restore_session_new`).
+ *
+ * Errors: `CB_NOT_FOUND` (not read), the error that made it unreadable
+ * (`CB_CORRUPT`...), `CB_INVALID_VALUE` for an id that is not 64 hex
+ * digits.
+ *
+ * # Safety
+ * `state` is a live state or NULL; `id` is NUL-terminated; `out_snapshot`
+ * points to a writable `cb_snapshot *` (freed with `cb_snapshot_free`).
+ */
+cb_status cb_vault_state_snapshot(const cb_vault_state *state,
+                                  const char *id,
+                                  cb_snapshot **out_snapshot);
+
+/**
+ * The union of every readable index delta, as a new `cb_index` (a copy:
+ * for `cb_backup_session_new`, `cb_restore_session_new`,
+ * `cb_verifier_plan`...).
+ *
+ * # Safety
+ * `state` is a live state or NULL; `out_index` points to a writable
+ * `cb_index *` (freed with `cb_index_free`).
+ */
+cb_status cb_vault_state_index(const cb_vault_state *state, cb_index **out_index);
+
+/**
+ * Every readable snapshot, oldest first, as listings show them: a JSON
+ * array of `{"id", "time", "time_nanos", "hostname",
+ * "backup_configuration_id", "entries", "counters"}` (the same from every
+ * binding).
+ *
+ * # Safety
+ * `state` is a live state or NULL; `out_json` points to a writable
+ * `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_vault_state_summaries(const cb_vault_state *state, char **out_json);
+
+/**
+ * Everything wrong besides bundle contents, as a JSON array of
+ * `{"object", "code", "message"}` (`code` as in the error classes:
+ * `"corrupt"`, `"not_found"`...): unreadable snapshots and index deltas,
+ * snapshots using blobs no index lists (a lost index), indexed bundles
+ * missing from the listing. (`cb_verifier_new_for_state` starts its report
+ * with these.)
+ *
+ * # Safety
+ * `state` is a live state or NULL; `out_json` points to a writable
+ * `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_vault_state_problems(const cb_vault_state *state, char **out_json);
+
+/**
+ * What gc may delete at `now_ns` (nanoseconds since the Unix epoch): the
+ * listed bundles no readable index references and temporary objects, each
+ * only once at least `grace_ns` old. JSON: `{"referenced_bundles",
+ * "unreferenced_bundles", "kept_young", "temporary", "delete": [{"name",
+ * "size", "mtime_ns"}...], "delete_bytes"}`. Delete them only while
+ * holding an exclusive lock that `cb_lock_check_fresh` passes.
+ *
+ * Errors: `CB_CORRUPT` when gc must not run (an index delta or snapshot
+ * could not be read, or a snapshot uses blobs no index lists: what is
+ * referenced cannot be known; the message says `cloudbackup repair`);
+ * `CB_INVALID_ARGUMENT` for a negative `grace_ns`.
+ *
+ * # Safety
+ * `state` is a live state or NULL; `out_json` points to a writable
+ * `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_vault_state_gc_plan(const cb_vault_state *state,
+                                 int64_t now_ns,
+                                 int64_t grace_ns,
+                                 char **out_json);
+
+/**
+ * Frees a vault state. NULL is ignored.
+ *
+ * # Safety
+ * `state` is NULL or a state made by this library, not freed before and
+ * not in use.
+ */
+void cb_vault_state_free(cb_vault_state *state);
 
 /**
  * The name of a status, e.g. `"CB_WRONG_PASSWORD"`, as a static string
@@ -1074,6 +1580,39 @@ cb_status cb_verify_plan(const cb_index *index, double fraction, uint64_t seed, 
 cb_status cb_verifier_new(const cb_vault *vault, const cb_index *index, cb_verifier **out_verifier);
 
 /**
+ * A verifier of a whole vault as `state` read it (listing, index deltas
+ * and snapshots fed): its report starts with what those show
+ * (`cb_vault_state_problems`: unreadable snapshots and index deltas,
+ * blobs no index lists, indexed bundles missing from storage), counts the
+ * snapshots and index deltas, unindexed bundles and temporary objects; the
+ * bundles to fetch and feed are those of `cb_verifier_plan` (with the
+ * state's index, `cb_vault_state_index`).
+ *
+ * # Safety
+ * `state` is a live state or NULL; `out_verifier` points to a writable
+ * `cb_verifier *` (freed with `cb_verifier_free`).
+ */
+cb_status cb_verifier_new_for_state(const cb_vault_state *state, cb_verifier **out_verifier);
+
+/**
+ * The bundles this verifier wants fetched whole and fed, as
+ * `cb_verify_plan` gives them for `index` (`fraction`, `seed` likewise),
+ * less those the vault state already showed missing (reported as
+ * problems).
+ *
+ * Errors: `CB_INVALID_ARGUMENT` for a fraction outside 0..=1.
+ *
+ * # Safety
+ * The handles are live or NULL; `out_json` points to a writable `char *`
+ * (freed with `cb_string_free`).
+ */
+cb_status cb_verifier_plan(const cb_verifier *verifier,
+                           const cb_index *index,
+                           double fraction,
+                           uint64_t seed,
+                           char **out_json);
+
+/**
  * Checks the whole bundle `bundle_id` (`len` bytes): its id, header and
  * trailer, and every blob the index expects in it. Every problem goes into
  * the report; the first is also returned.
@@ -1106,9 +1645,12 @@ cb_status cb_verifier_missing(cb_verifier *verifier, const char *bundle_id);
 
 /**
  * The report so far, as JSON: `{"ok": bool, "bundles_checked",
- * "blobs_checked", "bytes_checked", "problems": [{"object", "code",
- * "message"}...]}` (`code` as in the error classes: `"corrupt"`,
- * `"not_found"`, ...).
+ * "blobs_checked", "bytes_checked", "snapshots_checked",
+ * "indexes_checked", "unindexed_bundles", "temporary_objects": [names],
+ * "problems": [{"object", "code", "message"}...]}` (`code` as in the error
+ * classes: `"corrupt"`, `"not_found"`, ...; the counts of snapshots,
+ * index deltas, unindexed bundles and temporaries are 0 unless made by
+ * `cb_verifier_new_for_state`).
  *
  * # Safety
  * `verifier` is a live verifier or NULL; `out_json` points to a writable

@@ -1,13 +1,14 @@
 /*
  * agent.c: a small backup agent on libcloudbackup.
  *
- * It backs a directory up into a local vault directory laid out as the
- * vault format names its objects (config, bundles/<id>, index/<id>,
- * snapshots/<id>), verifies the vault, restores the newest snapshot into
- * another directory, and compares two trees byte for byte:
+ * It backs a directory up into a local vault directory laid out as every
+ * host lays a vault out (config, then <dir>/<id> objects: bundles, index
+ * deltas, snapshots, locks), verifies the vault, restores the newest
+ * snapshot into another directory, and compares two trees byte for byte:
  *
- *   agent backup  SOURCE VAULT     back SOURCE up (creates VAULT if needed)
- *   agent verify  VAULT            check every bundle against the index
+ *   agent init    VAULT            create a vault in VAULT
+ *   agent backup  SOURCE VAULT     back SOURCE up into the vault
+ *   agent verify  VAULT            check the whole vault
  *   agent restore VAULT TARGET     restore the newest snapshot into TARGET
  *   agent snapshots VAULT          one JSON line per snapshot: {"id", "snapshot"}
  *   agent compare A B              files, directories, symlinks, modes equal?
@@ -15,16 +16,23 @@
  * The password comes from $CLOUDBACKUP_PASSWORD. Optional, for tests:
  * $CLOUDBACKUP_KDF and $CLOUDBACKUP_SETTINGS (JSON, see cb_vault_create).
  *
- * The library does no I/O: the agent walks the tree (opendir/readdir,
- * lstat, readlink), pushes bytes into a backup session and stores what
- * comes out; to restore it fetches the byte ranges the session plans and
- * writes the verified data the session hands back.
+ * The library does no I/O and the agent keeps no rules of its own: it walks
+ * the tree (opendir/readdir, lstat, readlink), pushes bytes into a backup
+ * session and stores what comes out under the names the library gives;
+ * it hands its listing of the vault to a cb_vault_state, which says what
+ * to read, which snapshot is the newest and what the index is; it locks
+ * the vault as the library decides (cb_lock, cb_lock_table); to restore it
+ * fetches the byte ranges the session plans, writes the verified data the
+ * session hands back under temporary names, and renames and dates files
+ * as the session lists them. Snapshot paths are joined to the target only
+ * through cb_snapshot_path_relative.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,9 +46,16 @@
 
 #define READ_SIZE (256 * 1024)
 
+/* How often, and how long apart, the agent tries to lock a busy vault. */
+#define LOCK_ATTEMPTS 10
+#define LOCK_PAUSE_NS 500000000L
+
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */
 /* ------------------------------------------------------------------ */
+
+/* The lock this process holds (VAULT/locks/<id>), removed on any exit. */
+static char *held_lock_path = NULL;
 
 static void die(const char *fmt, ...) {
     va_list ap;
@@ -49,19 +64,31 @@ static void die(const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
+    if (held_lock_path != NULL) unlink(held_lock_path);
     exit(1);
+}
+
+/* The library's message for the last call that failed. */
+static const char *last_message(void) {
+    static char message[2048];
+    cb_last_error_message(message, sizeof message, NULL);
+    return message;
 }
 
 /* Exits with the library's message when a call fails. */
 static void check(cb_status st, const char *what) {
     if (st == CB_OK) return;
-    char message[1024];
-    cb_last_error_message(message, sizeof message, NULL);
-    die("%s: %s: %s", what, cb_status_name(st), message);
+    die("%s: %s: %s", what, cb_status_name(st), last_message());
 }
 
 static void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
+    if (p == NULL) die("out of memory");
+    return p;
+}
+
+static char *xstrdup(const char *s) {
+    char *p = strdup(s);
     if (p == NULL) die("out of memory");
     return p;
 }
@@ -77,13 +104,51 @@ static char *join(const char *a, const char *b) {
     return s;
 }
 
+/* Now, nanoseconds since the Unix epoch. */
+static int64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void pause_ns(long ns) {
+    struct timespec t = {.tv_sec = ns / 1000000000L, .tv_nsec = ns % 1000000000L};
+    nanosleep(&t, NULL);
+}
+
+/* The strings of a JSON array of strings, or (with `key`) the string
+ * values of every `"key":"..."` member, as the library writes them: the
+ * names and ids it returns hold no escapes. */
+static char **json_strings(const char *json, const char *key, size_t *count) {
+    size_t n = 0, cap = 16;
+    char **out = xmalloc(cap * sizeof *out);
+    char pattern[64] = "\"";
+    if (key != NULL) snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
+    for (const char *p = json; (p = strstr(p, pattern)) != NULL;) {
+        p += strlen(pattern);
+        const char *end = strchr(p, '"');
+        if (end == NULL) die("unexpected JSON from the library: %s", json);
+        if (memchr(p, '\\', (size_t)(end - p)) != NULL) die("unexpected escape in %s", json);
+        if (n == cap) {
+            cap *= 2;
+            out = realloc(out, cap * sizeof *out);
+            if (out == NULL) die("out of memory");
+        }
+        out[n++] = strndup(p, (size_t)(end - p));
+        p = end + 1;
+    }
+    *count = n;
+    return out;
+}
+
 /* ------------------------------------------------------------------ */
 /* Files                                                               */
 /* ------------------------------------------------------------------ */
 
-static uint8_t *read_all(const char *path, size_t *len) {
+/* Reads a whole file; NULL (errno set) when it cannot be opened. */
+static uint8_t *read_maybe(const char *path, size_t *len) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) die("%s: %s", path, strerror(errno));
+    if (fd < 0) return NULL;
     struct stat st;
     if (fstat(fd, &st) != 0) die("%s: %s", path, strerror(errno));
     uint8_t *data = xmalloc((size_t)st.st_size);
@@ -98,11 +163,18 @@ static uint8_t *read_all(const char *path, size_t *len) {
     return data;
 }
 
-/* Writes a file whole, through a temporary name, so a crash never leaves
- * a partial object under its final name. */
+static uint8_t *read_all(const char *path, size_t *len) {
+    uint8_t *data = read_maybe(path, len);
+    if (data == NULL) die("%s: %s", path, strerror(errno));
+    return data;
+}
+
+/* Writes a file whole, through a temporary name of its own
+ * (<path>.<pid>.tmp, which the library counts as a temporary object), so
+ * that no reader ever sees a partial object under its final name. */
 static void write_all(const char *path, const uint8_t *data, size_t len) {
-    char *tmp = xmalloc(strlen(path) + 5);
-    sprintf(tmp, "%s.tmp", path);
+    char *tmp = xmalloc(strlen(path) + 32);
+    sprintf(tmp, "%s.%ld.tmp", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) die("%s: %s", tmp, strerror(errno));
     size_t put = 0;
@@ -141,12 +213,17 @@ static int by_name(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The names in a directory, sorted, "." and ".." left out. */
-static char **list_dir(const char *path, size_t *count) {
-    DIR *d = opendir(path);
-    if (d == NULL) die("%s: %s", path, strerror(errno));
+/* The names in a directory, sorted, "." and ".." left out; with
+ * `missing_ok`, none for a directory that does not exist. */
+static char **list_dir_maybe(const char *path, size_t *count, int missing_ok) {
     size_t n = 0, cap = 16;
     char **names = xmalloc(cap * sizeof *names);
+    *count = 0;
+    DIR *d = opendir(path);
+    if (d == NULL) {
+        if (missing_ok && errno == ENOENT) return names;
+        die("%s: %s", path, strerror(errno));
+    }
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
@@ -155,13 +232,15 @@ static char **list_dir(const char *path, size_t *count) {
             names = realloc(names, cap * sizeof *names);
             if (names == NULL) die("out of memory");
         }
-        names[n++] = strdup(e->d_name);
+        names[n++] = xstrdup(e->d_name);
     }
     closedir(d);
     qsort(names, n, sizeof *names, by_name);
     *count = n;
     return names;
 }
+
+static char **list_dir(const char *path, size_t *count) { return list_dir_maybe(path, count, 0); }
 
 static void free_names(char **names, size_t n) {
     for (size_t i = 0; i < n; i++) free(names[i]);
@@ -179,61 +258,252 @@ static const char *password(size_t *len) {
     return p;
 }
 
-/* Opens VAULT/config, or creates the vault when `create` is set. */
-static cb_vault *open_vault(const char *dir, int create) {
+/* VAULT/<the name the library gives object `id` of `kind`>. */
+static char *object_path(const char *vault_dir, cb_object_kind kind, const char *id) {
+    char *name;
+    check(cb_object_name((int)kind, id, &name), "object name");
+    char *path = join(vault_dir, name);
+    cb_string_free(name);
+    return path;
+}
+
+/* VAULT/<the directory of `kind`>. */
+static char *object_dir(const char *vault_dir, cb_object_kind kind) {
+    return join(vault_dir, cb_object_dir((int)kind));
+}
+
+/* Creates the vault: VAULT/config and a directory per kind of object. */
+static int cmd_init(const char *dir) {
     size_t pw_len;
     const char *pw = password(&pw_len);
     char *config_path = join(dir, "config");
-    cb_vault *vault = NULL;
-    if (access(config_path, F_OK) == 0) {
-        size_t len;
-        uint8_t *config = read_all(config_path, &len);
-        check(cb_vault_open(config, len, (const uint8_t *)pw, pw_len, &vault), "open vault");
-        free(config);
-    } else if (create) {
-        make_dir(dir);
-        const char *subdirs[] = {"bundles", "index", "snapshots"};
-        for (size_t i = 0; i < 3; i++) {
-            char *p = join(dir, subdirs[i]);
-            make_dir(p);
-            free(p);
-        }
-        check(cb_vault_create((const uint8_t *)pw, pw_len, getenv("CLOUDBACKUP_SETTINGS"),
-                              getenv("CLOUDBACKUP_KDF"), &vault),
-              "create vault");
-        uint8_t *config;
-        size_t len;
-        check(cb_vault_config(vault, &config, &len), "vault config");
-        write_all(config_path, config, len);
-        cb_bytes_free(config, len);
-        printf("created vault %s\n", dir);
-    } else {
-        die("%s: no vault here", dir);
+    if (access(config_path, F_OK) == 0) die("%s: there is a vault here already", dir);
+    make_dir(dir);
+    const char *sub;
+    for (int kind = 0; (sub = cb_object_dir(kind)) != NULL; kind++) {
+        char *p = join(dir, sub);
+        make_dir(p);
+        free(p);
     }
+    cb_vault *vault;
+    check(cb_vault_create((const uint8_t *)pw, pw_len, getenv("CLOUDBACKUP_SETTINGS"),
+                          getenv("CLOUDBACKUP_KDF"), &vault),
+          "create vault");
+    uint8_t *config;
+    size_t len;
+    check(cb_vault_config(vault, &config, &len), "vault config");
+    write_all(config_path, config, len);
+    cb_bytes_free(config, len);
+    printf("created vault %s\n", dir);
+    cb_vault_free(vault);
+    free(config_path);
+    return 0;
+}
+
+/* Opens VAULT/config (a command line tool never creates a vault by
+ * itself: `init` does). */
+static cb_vault *open_vault(const char *dir) {
+    size_t pw_len;
+    const char *pw = password(&pw_len);
+    char *config_path = join(dir, "config");
+    if (access(config_path, F_OK) != 0)
+        die("%s: no vault here (create one with `agent init %s`)", dir, dir);
+    cb_vault *vault = NULL;
+    size_t len;
+    uint8_t *config = read_all(config_path, &len);
+    check(cb_vault_open(config, len, (const uint8_t *)pw, pw_len, &vault), "open vault");
+    free(config);
     free(config_path);
     return vault;
 }
 
-/* An index with every delta of VAULT/index loaded. */
-static cb_index *load_index(const char *dir, cb_vault *vault, size_t *deltas) {
-    cb_index *index;
-    check(cb_index_new(&index), "new index");
-    char *index_dir = join(dir, "index");
-    size_t n;
-    char **names = list_dir(index_dir, &n);
-    for (size_t i = 0; i < n; i++) {
-        if (strlen(names[i]) != 64) continue; /* e.g. a leftover .tmp */
-        char *path = join(index_dir, names[i]);
+/* What the agent read of a vault. */
+typedef struct {
+    cb_vault_state *state;
+    char **wanted; /* the index deltas' and snapshots' names */
+    size_t n_wanted;
+    size_t deltas; /* index deltas listed */
+} vault_read;
+
+/* Lists the vault's objects into a new cb_vault_state, then reads every
+ * object it wants. What cannot be read is recorded (the state then skips
+ * it or refuses to act on a guess) and reported on stderr. */
+static void read_vault(const char *vault_dir, cb_vault *vault, vault_read *r) {
+    check(cb_vault_state_new(vault, &r->state), "vault state");
+    const cb_object_kind kinds[] = {CB_OBJECT_BUNDLE, CB_OBJECT_INDEX, CB_OBJECT_SNAPSHOT};
+    for (size_t k = 0; k < 3; k++) {
+        const char *sub = cb_object_dir((int)kinds[k]);
+        char *dir = join(vault_dir, sub);
+        size_t n;
+        char **names = list_dir_maybe(dir, &n, 1);
+        for (size_t i = 0; i < n; i++) {
+            char *path = join(dir, names[i]);
+            char *name = join(sub, names[i]);
+            struct stat st;
+            if (lstat(path, &st) == 0) {
+                int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+                check(cb_vault_state_add_listed(r->state, name, (uint64_t)st.st_size, mtime), name);
+            } /* else: gone since it was listed (a temporary renamed) */
+            free(name);
+            free(path);
+        }
+        free_names(names, n);
+        free(dir);
+    }
+    char *json;
+    check(cb_vault_state_wanted(r->state, &json), "wanted");
+    r->wanted = json_strings(json, NULL, &r->n_wanted);
+    cb_string_free(json);
+    const char *index_dir = cb_object_dir(CB_OBJECT_INDEX);
+    r->deltas = 0;
+    for (size_t i = 0; i < r->n_wanted; i++) {
+        const char *name = r->wanted[i];
+        if (strncmp(name, index_dir, strlen(index_dir)) == 0 && name[strlen(index_dir)] == '/')
+            r->deltas++;
+        char *path = join(vault_dir, name);
         size_t len;
-        uint8_t *data = read_all(path, &len);
-        check(cb_index_load_delta(index, vault, names[i], data, len), path);
-        free(data);
+        uint8_t *data = read_maybe(path, &len);
+        if (data == NULL) {
+            check(cb_vault_state_add_unreadable(r->state, name, strerror(errno)), name);
+            fprintf(stderr, "agent: warning: %s: %s\n", name, strerror(errno));
+        } else {
+            cb_status st = cb_vault_state_add_object(r->state, name, data, len);
+            if (st != CB_OK)
+                fprintf(stderr, "agent: warning: %s: %s: %s (skipped)\n", name, cb_status_name(st),
+                        last_message());
+            free(data);
+        }
         free(path);
     }
-    *deltas = n;
+}
+
+static void vault_read_free(vault_read *r) {
+    free_names(r->wanted, r->n_wanted);
+    cb_vault_state_free(r->state);
+}
+
+/* ------------------------------------------------------------------ */
+/* Locks                                                               */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    const char *vault_dir;
+    cb_vault *vault;
+    char host[256];
+    cb_lock *lock;
+    char *id;   /* what the lock is stored as */
+    char *path; /* VAULT/locks/<id> */
+} vault_lock;
+
+/* Seals and stores `lock` as its own object; returns its id and path. */
+static void store_lock(vault_lock *l, cb_lock *lock, char **id, char **path) {
+    uint8_t *data;
+    size_t len;
+    check(cb_lock_seal(lock, l->vault, id, &data, &len), "seal lock");
+    *path = object_path(l->vault_dir, CB_OBJECT_LOCK, *id);
+    write_all(*path, data, len);
+    cb_bytes_free(data, len);
+}
+
+/* Deletes the stored lock and forgets it. */
+static void drop_lock(vault_lock *l) {
+    if (l->path != NULL && unlink(l->path) != 0 && errno != ENOENT)
+        die("%s: %s", l->path, strerror(errno));
+    held_lock_path = NULL;
+    free(l->path);
+    cb_string_free(l->id);
+    cb_lock_free(l->lock);
+    l->path = NULL;
+    l->id = NULL;
+    l->lock = NULL;
+}
+
+/* What the library decides about our lock given everyone else's (the
+ * message of a refusal is the library's last error). */
+static cb_lock_decision decide(vault_lock *l) {
+    cb_lock_table *table;
+    check(cb_lock_table_new(now_ns(), l->host, &table), "lock table");
+    char *dir = object_dir(l->vault_dir, CB_OBJECT_LOCK);
+    size_t n;
+    char **names = list_dir_maybe(dir, &n, 1);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], l->id) == 0) continue;
+        char *path = join(dir, names[i]);
+        size_t len;
+        uint8_t *data = read_maybe(path, &len);
+        free(path);
+        if (data == NULL) continue; /* released meanwhile */
+        /* Fails for a name that is no lock id (another client's temporary
+         * object: not a lock) and for an unreadable lock, which the table
+         * keeps: it blocks, and the decision's message names it. */
+        (void)cb_lock_table_add(table, l->vault, names[i], data, len);
+        free(data);
+    }
     free_names(names, n);
-    free(index_dir);
-    return index;
+    free(dir);
+    size_t pids;
+    check(cb_lock_table_local_pid_count(table, &pids), "lock pids");
+    for (size_t i = 0; i < pids; i++) {
+        uint32_t pid;
+        check(cb_lock_table_local_pid_at(table, i, &pid), "lock pid");
+        int alive = kill((pid_t)pid, 0) == 0 || errno == EPERM;
+        check(cb_lock_table_set_pid_alive(table, pid, alive), "lock pid");
+    }
+    cb_lock_decision d;
+    cb_status st = cb_lock_table_decide(table, l->id, l->lock, &d);
+    if (st != CB_OK && st != CB_LOCKED) check(st, "lock decision");
+    cb_lock_table_free(table);
+    return d;
+}
+
+/* Rewrites the lock when the library says it is time: the new one is
+ * stored before the old one goes, so the vault never looks unlocked. */
+static void refresh_lock(vault_lock *l) {
+    bool needs;
+    int64_t now = now_ns();
+    check(cb_lock_needs_refresh(l->lock, now, &needs), "lock refresh");
+    if (!needs) return;
+    cb_lock *fresh;
+    check(cb_lock_refreshed(l->lock, now, &fresh), "lock refresh");
+    char *id, *path;
+    store_lock(l, fresh, &id, &path);
+    held_lock_path = path;
+    if (unlink(l->path) != 0 && errno != ENOENT) die("%s: %s", l->path, strerror(errno));
+    free(l->path);
+    cb_string_free(l->id);
+    cb_lock_free(l->lock);
+    l->lock = fresh;
+    l->id = id;
+    l->path = path;
+}
+
+/* Locks the vault for `operation` (shared or exclusive), waiting or
+ * retrying a while as the library decides; fails with its message. */
+static void acquire_lock(vault_lock *l, const char *vault_dir, cb_vault *vault,
+                         const char *operation, bool exclusive) {
+    memset(l, 0, sizeof *l);
+    l->vault_dir = vault_dir;
+    l->vault = vault;
+    gethostname(l->host, sizeof l->host - 1);
+    char *dir = object_dir(vault_dir, CB_OBJECT_LOCK);
+    make_dir(dir); /* vaults made before locks existed lack it */
+    free(dir);
+    for (int attempt = 1;; attempt++) {
+        if (l->lock == NULL) {
+            check(cb_lock_new(operation, exclusive, l->host, (uint32_t)getpid(), now_ns(), &l->lock),
+                  "lock");
+            store_lock(l, l->lock, &l->id, &l->path);
+            held_lock_path = l->path;
+        }
+        cb_lock_decision d = decide(l);
+        if (d == CB_LOCK_GRANTED) return;
+        char message[2048];
+        snprintf(message, sizeof message, "%s", last_message());
+        if (d == CB_LOCK_BACK_OFF) drop_lock(l);
+        if (attempt == LOCK_ATTEMPTS) die("%s", message);
+        pause_ns(LOCK_PAUSE_NS);
+        if (l->lock != NULL) refresh_lock(l); /* waiting: keep it fresh */
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -243,6 +513,7 @@ static cb_index *load_index(const char *dir, cb_vault *vault, size_t *deltas) {
 typedef struct {
     const char *vault_dir;
     cb_backup_session *session;
+    vault_lock *lock;
     size_t files, dirs, symlinks, skipped, bundles;
     uint8_t *buf;
 } backup_run;
@@ -255,26 +526,24 @@ static void store_bundles(backup_run *run) {
         size_t len;
         check(cb_backup_session_take_bundle(run->session, &id, &data, &len), "take bundle");
         if (id == NULL) return;
-        char *dir = join(run->vault_dir, "bundles");
-        char *path = join(dir, id);
+        char *path = object_path(run->vault_dir, CB_OBJECT_BUNDLE, id);
         write_all(path, data, len);
         run->bundles++;
         free(path);
-        free(dir);
         cb_string_free(id);
         cb_bytes_free(data, len);
     }
 }
 
-/* Stores a finished object (index delta or snapshot) under VAULT/<sub>/<id>. */
-static char *store_object(const char *vault_dir, const char *sub, char *id, uint8_t *data, size_t len) {
-    if (id == NULL) die("no %s to store", sub);
-    char *dir = join(vault_dir, sub);
-    char *path = join(dir, id);
+/* Stores a finished object (index delta or snapshot) under its name;
+ * returns its id. */
+static char *store_object(const char *vault_dir, cb_object_kind kind, char *id, uint8_t *data,
+                          size_t len) {
+    if (id == NULL) die("no %s to store", cb_object_dir((int)kind));
+    char *path = object_path(vault_dir, kind, id);
     write_all(path, data, len);
     free(path);
-    free(dir);
-    char *kept = strdup(id);
+    char *kept = xstrdup(id);
     cb_string_free(id);
     cb_bytes_free(data, len);
     return kept;
@@ -285,6 +554,7 @@ static void backup_tree(backup_run *run, const char *fs_path, const char *name) 
     size_t n;
     char **names = list_dir(fs_path, &n);
     for (size_t i = 0; i < n; i++) {
+        refresh_lock(run->lock); /* between files */
         char *path = join(fs_path, names[i]);
         char *entry = join(name, names[i]);
         struct stat st;
@@ -325,36 +595,47 @@ static void backup_tree(backup_run *run, const char *fs_path, const char *name) 
 }
 
 static int cmd_backup(const char *source, const char *vault_dir) {
-    cb_vault *vault = open_vault(vault_dir, 1);
-    size_t deltas;
-    cb_index *index = load_index(vault_dir, vault, &deltas);
-    backup_run run = {.vault_dir = vault_dir, .buf = xmalloc(READ_SIZE)};
+    cb_vault *vault = open_vault(vault_dir);
+    struct timespec started;
+    clock_gettime(CLOCK_REALTIME, &started);
+    vault_lock lock;
+    acquire_lock(&lock, vault_dir, vault, "backup", false);
+    vault_read r;
+    read_vault(vault_dir, vault, &r);
+    cb_index *index;
+    check(cb_vault_state_index(r.state, &index), "index");
+    backup_run run = {.vault_dir = vault_dir, .lock = &lock, .buf = xmalloc(READ_SIZE)};
     check(cb_backup_session_new(vault, index, 2, &run.session), "start backup");
     backup_tree(&run, source, "/");
-    char host[256] = "";
-    gethostname(host, sizeof host - 1);
-    check(cb_backup_session_finish(run.session, (int64_t)time(NULL), host, NULL), "finish backup");
+    check(cb_backup_session_finish(run.session, (int64_t)started.tv_sec, (uint32_t)started.tv_nsec,
+                                   lock.host, NULL),
+          "finish backup");
     store_bundles(&run);
     /* Bundles first, then the index delta, then the snapshot: a snapshot
-     * never names data that is not stored yet. */
+     * never names data that is not stored yet. And only while the lock is
+     * fresh: a lock others could call stale commits nothing. */
+    refresh_lock(&lock);
+    check(cb_lock_check_fresh(lock.lock, lock.id, now_ns()), "lock");
     char *id;
     uint8_t *data;
     size_t len;
     check(cb_backup_session_take_index(run.session, &id, &data, &len), "take index");
-    free(store_object(vault_dir, "index", id, data, len));
+    free(store_object(vault_dir, CB_OBJECT_INDEX, id, data, len));
     check(cb_backup_session_take_snapshot(run.session, &id, &data, &len), "take snapshot");
-    char *snapshot = store_object(vault_dir, "snapshots", id, data, len);
+    char *snapshot = store_object(vault_dir, CB_OBJECT_SNAPSHOT, id, data, len);
+    drop_lock(&lock);
     char *counters;
     check(cb_backup_session_counters(run.session, &counters), "counters");
     printf("backup: %zu files, %zu dirs, %zu symlinks (%zu skipped); %zu new bundles; "
            "deduplicated against %zu index deltas\n",
-           run.files, run.dirs, run.symlinks, run.skipped, run.bundles, deltas);
+           run.files, run.dirs, run.symlinks, run.skipped, run.bundles, r.deltas);
     printf("backup: snapshot %.16s..., counters %s\n", snapshot, counters);
     cb_string_free(counters);
     free(snapshot);
     free(run.buf);
     cb_backup_session_free(run.session);
     cb_index_free(index);
+    vault_read_free(&r);
     cb_vault_free(vault);
     return 0;
 }
@@ -364,37 +645,46 @@ static int cmd_backup(const char *source, const char *vault_dir) {
 /* ------------------------------------------------------------------ */
 
 static int cmd_verify(const char *vault_dir) {
-    cb_vault *vault = open_vault(vault_dir, 0);
-    size_t deltas;
-    cb_index *index = load_index(vault_dir, vault, &deltas);
+    cb_vault *vault = open_vault(vault_dir);
+    vault_lock lock;
+    acquire_lock(&lock, vault_dir, vault, "verify", false);
+    vault_read r;
+    read_vault(vault_dir, vault, &r);
+    cb_index *index;
+    check(cb_vault_state_index(r.state, &index), "index");
+    /* The whole vault: snapshots, index deltas, the listing, then every
+     * bundle the plan names, fetched whole. */
     cb_verifier *verifier;
-    check(cb_verifier_new(vault, index, &verifier), "start verify");
-    char *dir = join(vault_dir, "bundles");
+    check(cb_verifier_new_for_state(r.state, &verifier), "start verify");
+    char *plan;
+    check(cb_verifier_plan(verifier, index, 1.0, 0, &plan), "verify plan");
     size_t n;
-    char **names = list_dir(dir, &n);
+    char **bundles = json_strings(plan, "bundle", &n);
+    cb_string_free(plan);
     for (size_t i = 0; i < n; i++) {
-        if (strlen(names[i]) != 64) continue;
-        char *path = join(dir, names[i]);
+        refresh_lock(&lock);
+        char *path = object_path(vault_dir, CB_OBJECT_BUNDLE, bundles[i]);
         size_t len;
-        uint8_t *data = read_all(path, &len);
-        cb_status st = cb_verifier_feed(verifier, names[i], data, len);
-        if (st != CB_OK) {
-            char message[512];
-            cb_last_error_message(message, sizeof message, NULL);
-            printf("verify: %s: %s\n", cb_status_name(st), message);
+        uint8_t *data = read_maybe(path, &len);
+        if (data == NULL) {
+            check(cb_verifier_missing(verifier, bundles[i]), "missing bundle");
+        } else {
+            cb_status st = cb_verifier_feed(verifier, bundles[i], data, len);
+            if (st != CB_OK) printf("verify: %s: %s\n", cb_status_name(st), last_message());
+            free(data);
         }
-        free(data);
         free(path);
     }
+    drop_lock(&lock);
     char *report;
     check(cb_verifier_report(verifier, &report), "verify report");
     printf("verify: %s\n", report);
     int ok = strstr(report, "\"ok\":true") != NULL;
     cb_string_free(report);
-    free_names(names, n);
-    free(dir);
+    free_names(bundles, n);
     cb_verifier_free(verifier);
     cb_index_free(index);
+    vault_read_free(&r);
     cb_vault_free(vault);
     return ok ? 0 : 1;
 }
@@ -403,50 +693,26 @@ static int cmd_verify(const char *vault_dir) {
 /* restore                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Refuses snapshot paths that could leave the target ("..", not absolute). */
-static void check_path(const char *path) {
-    if (path[0] != '/') die("refusing path %s: not absolute", path);
-    for (const char *p = path; (p = strstr(p, "..")) != NULL; p += 2) {
-        int starts = p[-1] == '/';
-        int ends = p[2] == '/' || p[2] == 0;
-        if (starts && ends) die("refusing path %s: it has ..", path);
-    }
+/* TARGET/<snapshot path>, joined only through the library's check (the
+ * session never hands out a path that fails it: failing here is a bug). */
+static char *target_path(const char *target, const char *path) {
+    const char *relative;
+    check(cb_snapshot_path_relative(path, &relative), "snapshot path");
+    return join(target, relative);
 }
 
-/* The newest snapshot of the vault (by its recorded time). */
-static cb_snapshot *newest_snapshot(const char *vault_dir, cb_vault *vault, char *id_out) {
-    char *dir = join(vault_dir, "snapshots");
-    size_t n;
-    char **names = list_dir(dir, &n);
-    cb_snapshot *best = NULL;
-    long long best_time = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (strlen(names[i]) != 64) continue;
-        char *path = join(dir, names[i]);
-        size_t len;
-        uint8_t *data = read_all(path, &len);
-        cb_snapshot *snap;
-        check(cb_snapshot_open(vault, names[i], data, len, &snap), path);
-        char *json;
-        check(cb_snapshot_json(snap, &json), "snapshot json");
-        const char *t = strstr(json, "\"time\":");
-        long long when = t ? strtoll(t + 7, NULL, 10) : 0;
-        if (best == NULL || when >= best_time) {
-            cb_snapshot_free(best);
-            best = snap;
-            best_time = when;
-            memcpy(id_out, names[i], 65);
-        } else {
-            cb_snapshot_free(snap);
-        }
-        cb_string_free(json);
-        free(data);
-        free(path);
-    }
-    free_names(names, n);
-    free(dir);
-    if (best == NULL) die("%s: no snapshot", vault_dir);
-    return best;
+/* The temporary name file `path` of the snapshot is written under, in
+ * its own directory, until it is complete. */
+static char *partial_path(const char *target, const char *path) {
+    char *full = target_path(target, path);
+    char *slash = strrchr(full, '/'); /* target_path always joins with '/' */
+    char *name;
+    check(cb_partial_name(slash + 1, (uint32_t)getpid(), &name), "partial name");
+    slash[1] = 0;
+    char *partial = join(full, name);
+    cb_string_free(name);
+    free(full);
+    return partial;
 }
 
 static void set_times(const char *path, int64_t mtime, int flags) {
@@ -455,56 +721,65 @@ static void set_times(const char *path, int64_t mtime, int flags) {
 }
 
 static int cmd_restore(const char *vault_dir, const char *target) {
-    cb_vault *vault = open_vault(vault_dir, 0);
-    size_t deltas;
-    cb_index *index = load_index(vault_dir, vault, &deltas);
-    char snapshot_id[65];
-    cb_snapshot *snapshot = newest_snapshot(vault_dir, vault, snapshot_id);
+    cb_vault *vault = open_vault(vault_dir);
+    vault_lock lock;
+    acquire_lock(&lock, vault_dir, vault, "restore", false);
+    vault_read r;
+    read_vault(vault_dir, vault, &r);
+    cb_index *index;
+    check(cb_vault_state_index(r.state, &index), "index");
+    char *snapshot_id;
+    check(cb_vault_state_resolve(r.state, "latest", &snapshot_id), vault_dir);
+    cb_snapshot *snapshot;
+    check(cb_vault_state_snapshot(r.state, snapshot_id, &snapshot), "snapshot");
     cb_restore_session *s;
     check(cb_restore_session_new(vault, snapshot, index, NULL, &s), "start restore");
     make_dir(target);
 
-    /* 1. Create directories, symlinks and files at their final size. */
+    /* 1. Create directories and symlinks, and each file at its final size
+     *    under its temporary name. */
     size_t creates;
     check(cb_restore_session_create_count(s, &creates), "creates");
     for (size_t i = 0; i < creates; i++) {
         cb_create c;
         check(cb_restore_session_create_at(s, i, &c), "create");
-        check_path(c.path);
-        char *path = join(target, c.path);
         if (c.kind == CB_ENTRY_DIR) {
+            char *path = target_path(target, c.path);
             make_dir(path);
+            free(path);
         } else if (c.kind == CB_ENTRY_SYMLINK) {
+            char *path = target_path(target, c.path);
             unlink(path);
             if (symlink(c.target, path) != 0) die("%s: %s", path, strerror(errno));
+            free(path);
         } else {
+            char *path = partial_path(target, c.path);
             int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
             if (fd < 0 || ftruncate(fd, (off_t)c.size) != 0) die("%s: %s", path, strerror(errno));
             close(fd);
+            free(path);
         }
-        free(path);
     }
 
     /* 2. Fetch each planned range, feed it, write what verifies. */
     size_t ranges, written = 0;
     check(cb_restore_session_range_count(s, &ranges), "ranges");
     for (size_t i = 0; i < ranges; i++) {
-        cb_range r;
-        check(cb_restore_session_range_at(s, i, &r), "range");
-        char *dir = join(vault_dir, "bundles");
-        char *bundle = join(dir, r.bundle_id);
+        refresh_lock(&lock);
+        cb_range rg;
+        check(cb_restore_session_range_at(s, i, &rg), "range");
+        char *bundle = object_path(vault_dir, CB_OBJECT_BUNDLE, rg.bundle_id);
         size_t got;
-        uint8_t *data = read_range(bundle, r.offset, (size_t)r.length, &got);
+        uint8_t *data = read_range(bundle, rg.offset, (size_t)rg.length, &got);
         if (data == NULL) {
             /* The bundle cannot be fetched: its files fail, the rest goes on. */
-            check(cb_restore_session_missing(s, r.bundle_id), "missing bundle");
+            check(cb_restore_session_missing(s, rg.bundle_id), "missing bundle");
         } else {
             /* A short read feeds fewer bytes: the session fails those files. */
-            check(cb_restore_session_feed(s, r.bundle_id, r.offset, data, got), "feed");
+            check(cb_restore_session_feed(s, rg.bundle_id, rg.offset, data, got), "feed");
             free(data);
         }
         free(bundle);
-        free(dir);
         for (;;) {
             char *path;
             uint64_t offset;
@@ -512,29 +787,54 @@ static int cmd_restore(const char *vault_dir, const char *target) {
             size_t len;
             check(cb_restore_session_take_write(s, &path, &offset, &bytes, &len), "take write");
             if (path == NULL) break;
-            check_path(path);
-            char *full = join(target, path);
-            int fd = open(full, O_WRONLY | O_CLOEXEC);
-            if (fd < 0) die("%s: %s", full, strerror(errno));
+            char *partial = partial_path(target, path);
+            int fd = open(partial, O_WRONLY | O_CLOEXEC);
+            if (fd < 0) die("%s: %s", partial, strerror(errno));
             size_t put = 0;
             while (put < len) {
                 ssize_t n = pwrite(fd, bytes + put, len - put, (off_t)(offset + put));
-                if (n < 0) die("%s: %s", full, strerror(errno));
+                if (n < 0) die("%s: %s", partial, strerror(errno));
                 put += (size_t)n;
             }
             close(fd);
             written += len;
-            free(full);
+            free(partial);
             cb_string_free(path);
             cb_bytes_free(bytes, len);
         }
     }
+    drop_lock(&lock);
 
-    /* 3. Modes and times, after the content; directories last, deepest first. */
-    for (size_t k = creates; k-- > 0;) {
+    char *report;
+    check(cb_restore_session_finish(s, &report), "finish restore");
+
+    /* 3. What the session lists as restored: complete files take their
+     *    final names; what failed leaves no temporary behind; then modes
+     *    and times, in the session's order (deepest first, so nothing
+     *    written into a directory changes its time afterwards). */
+    size_t applies;
+    check(cb_restore_session_apply_count(s, &applies), "applies");
+    for (size_t k = 0; k < applies; k++) {
         cb_create c;
-        check(cb_restore_session_create_at(s, k, &c), "create");
-        char *path = join(target, c.path);
+        check(cb_restore_session_apply_at(s, k, &c), "apply");
+        if (c.kind != CB_ENTRY_FILE) continue;
+        char *partial = partial_path(target, c.path), *path = target_path(target, c.path);
+        if (rename(partial, path) != 0) die("%s: %s", path, strerror(errno));
+        free(partial);
+        free(path);
+    }
+    for (size_t i = 0; i < creates; i++) {
+        cb_create c;
+        check(cb_restore_session_create_at(s, i, &c), "create");
+        if (c.kind != CB_ENTRY_FILE) continue;
+        char *partial = partial_path(target, c.path);
+        if (unlink(partial) != 0 && errno != ENOENT) die("%s: %s", partial, strerror(errno));
+        free(partial);
+    }
+    for (size_t k = 0; k < applies; k++) {
+        cb_create c;
+        check(cb_restore_session_apply_at(s, k, &c), "apply");
+        char *path = target_path(target, c.path);
         if (c.kind == CB_ENTRY_SYMLINK) {
             set_times(path, c.mtime, AT_SYMLINK_NOFOLLOW);
         } else {
@@ -544,16 +844,16 @@ static int cmd_restore(const char *vault_dir, const char *target) {
         free(path);
     }
 
-    char *report;
-    check(cb_restore_session_finish(s, &report), "finish restore");
     printf("restore: snapshot %.16s..., %zu things created, %zu ranges fetched, %zu bytes written\n",
            snapshot_id, creates, ranges, written);
     printf("restore: %s\n", report);
     int ok = strstr(report, "\"errors\":null") != NULL;
     cb_string_free(report);
+    cb_string_free(snapshot_id);
     cb_restore_session_free(s);
     cb_snapshot_free(snapshot);
     cb_index_free(index);
+    vault_read_free(&r);
     cb_vault_free(vault);
     return ok ? 0 : 1;
 }
@@ -562,30 +862,27 @@ static int cmd_restore(const char *vault_dir, const char *target) {
 /* snapshots                                                           */
 /* ------------------------------------------------------------------ */
 
-/* Prints every snapshot as the core decodes it, for scripts (the interop
- * tests compare these listings across bindings). */
+/* Prints every readable snapshot as the core decodes it, for scripts (the
+ * interop tests compare these listings across bindings); unreadable ones
+ * are skipped with a warning on stderr. */
 static int cmd_snapshots(const char *vault_dir) {
-    cb_vault *vault = open_vault(vault_dir, 0);
-    char *dir = join(vault_dir, "snapshots");
-    size_t n;
-    char **names = list_dir(dir, &n);
-    for (size_t i = 0; i < n; i++) {
-        if (strlen(names[i]) != 64) continue;
-        char *path = join(dir, names[i]);
-        size_t len;
-        uint8_t *data = read_all(path, &len);
+    cb_vault *vault = open_vault(vault_dir);
+    vault_read r;
+    read_vault(vault_dir, vault, &r);
+    const char *dir = cb_object_dir(CB_OBJECT_SNAPSHOT);
+    for (size_t i = 0; i < r.n_wanted; i++) {
+        const char *name = r.wanted[i];
+        if (strncmp(name, dir, strlen(dir)) != 0 || name[strlen(dir)] != '/') continue;
+        const char *id = name + strlen(dir) + 1;
         cb_snapshot *snap;
-        check(cb_snapshot_open(vault, names[i], data, len, &snap), path);
+        if (cb_vault_state_snapshot(r.state, id, &snap) != CB_OK) continue; /* warned already */
         char *json;
         check(cb_snapshot_json(snap, &json), "snapshot json");
-        printf("{\"id\":\"%s\",\"snapshot\":%s}\n", names[i], json);
+        printf("{\"id\":\"%s\",\"snapshot\":%s}\n", id, json);
         cb_string_free(json);
         cb_snapshot_free(snap);
-        free(data);
-        free(path);
     }
-    free_names(names, n);
-    free(dir);
+    vault_read_free(&r);
     cb_vault_free(vault);
     return 0;
 }
@@ -659,13 +956,15 @@ static int cmd_compare(const char *a, const char *b) {
 }
 
 int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "init") == 0) return cmd_init(argv[2]);
     if (argc == 4 && strcmp(argv[1], "backup") == 0) return cmd_backup(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "verify") == 0) return cmd_verify(argv[2]);
     if (argc == 4 && strcmp(argv[1], "restore") == 0) return cmd_restore(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "snapshots") == 0) return cmd_snapshots(argv[2]);
     if (argc == 4 && strcmp(argv[1], "compare") == 0) return cmd_compare(argv[2], argv[3]);
     fprintf(stderr,
-            "usage: %s backup SOURCE VAULT | verify VAULT | restore VAULT TARGET | snapshots VAULT | compare A B\n"
+            "usage: %s init VAULT | backup SOURCE VAULT | verify VAULT | restore VAULT TARGET |\n"
+            "       snapshots VAULT | compare A B\n"
             "       (password in $CLOUDBACKUP_PASSWORD; libcloudbackup %s)\n",
             argv[0], cb_version());
     return 2;

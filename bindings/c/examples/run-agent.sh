@@ -2,10 +2,13 @@
 # Round trip of the example agent, run by `make test-c`:
 #   run-agent.sh AGENT
 # makes a source tree in a temp dir (nested dirs, random and repeated
-# content, an empty file, odd names, a symlink), backs it up twice (the
-# second run deduplicates), verifies the vault, restores it elsewhere and
-# compares the trees byte for byte; then tampers with a bundle and checks
-# that verify and restore both notice.
+# content, an empty file, odd names, a symlink), checks that a backup needs
+# `init` first, creates the vault, backs the tree up twice in quick
+# succession (the second run deduplicates, and is the newest by its
+# nanoseconds), verifies the vault, restores it elsewhere and compares the
+# trees byte for byte; checks that an unreadable lock keeps a backup out
+# with the library's message; then tampers with a bundle and checks that
+# verify and restore both notice.
 set -euo pipefail
 agent=$(realpath "$1")
 work=$(mktemp -d)
@@ -30,15 +33,38 @@ ln -s ../bin/random.bin src/docs/latest
 ln -s /nonexistent/target src/dangling
 touch -d '2020-01-02 03:04:05' src/docs/numbers.txt src/docs/deep
 
+# No vault is ever created implicitly: the message names `init`.
+if "$agent" backup src vault 2> nonvault.err; then
+  echo "run-agent: backup into a directory without a vault succeeded" >&2; exit 1
+fi
+grep -q 'agent init vault' nonvault.err
+"$agent" init vault
+if "$agent" init vault 2> /dev/null; then
+  echo "run-agent: init over an existing vault succeeded" >&2; exit 1
+fi
+
 "$agent" backup src vault
 seq 200001 210000 >> src/docs/numbers.txt
-# Snapshots record whole seconds and restore picks the newest: keep the
-# second backup's time strictly later.
-sleep 1.1
+# No pause: snapshots record their start to the nanosecond, so the second
+# backup is the newest even within the same second.
 "$agent" backup src vault
+test "$(ls vault/snapshots | wc -l)" -eq 2
+test -z "$(ls vault/locks)" # released
 "$agent" verify vault
 "$agent" restore vault restored
 "$agent" compare src restored
+test -z "$(find restored -name '*.partial')"
+
+# A lock nobody can read blocks everyone (nobody can tell what it
+# protects): the backup backs off, retries, then fails with the message.
+junk="vault/locks/$(printf 'ab%.0s' $(seq 32))"
+head -c 100 /dev/urandom > "$junk"
+if "$agent" backup src vault 2> locked.err; then
+  echo "run-agent: backup went on past an unreadable lock" >&2; exit 1
+fi
+grep -q 'vault is locked: an unreadable lock' locked.err
+test "$(ls vault/locks)" = "$(basename "$junk")" # its own lock is gone
+rm "$junk"
 
 # Tampered bundles (one byte each, inside the first blob): verify reports
 # them, restore fails the files that use them and says so.

@@ -280,12 +280,16 @@ pub unsafe extern "C" fn cb_backup_session_counters(
 /// them with `cb_backup_session_take_bundle`), the index delta
 /// (`cb_backup_session_take_index`) and the snapshot
 /// (`cb_backup_session_take_snapshot`). `time` is when the backup started
-/// (Unix seconds, the host's clock); `hostname` and
-/// `backup_configuration_id` (the v2 configuration it ran for) may be NULL.
-/// Store the bundles first, the index delta next, the snapshot last.
+/// (Unix seconds, the host's clock) and `time_nanos` its sub-second part
+/// (0 to 999999999: `latest` tells two backups of the same second apart by
+/// it); `hostname` and `backup_configuration_id` (the v2 configuration it
+/// ran for) may be NULL. Store the bundles first, the index delta next, the
+/// snapshot last (with a lock held: check `cb_lock_check_fresh` before
+/// storing the index delta).
 ///
-/// Errors: `CB_INVALID_STATE` when already finished (or a previous finish
-/// failed: the session then holds nothing more).
+/// Errors: `CB_INVALID_ARGUMENT` for `time_nanos` over 999999999;
+/// `CB_INVALID_STATE` when already finished. A finish that fails (bad
+/// `time_nanos` included) ends the session: it then holds nothing more.
 ///
 /// # Safety
 /// `session` is a live session or NULL, not used by another thread
@@ -294,6 +298,7 @@ pub unsafe extern "C" fn cb_backup_session_counters(
 pub unsafe extern "C" fn cb_backup_session_finish(
     session: *mut cb_backup_session,
     time: i64,
+    time_nanos: u32,
     hostname: *const c_char,
     backup_configuration_id: *const c_char,
 ) -> cb_status {
@@ -306,7 +311,7 @@ pub unsafe extern "C" fn cb_backup_session_finish(
         let config_id = unsafe { opt_str_arg(backup_configuration_id, "backup_configuration_id") }?;
         let info = SnapshotInfo {
             time,
-            time_nanos: 0,
+            time_nanos,
             hostname: hostname.map(str::to_string),
             backup_configuration_id: config_id.map(str::to_string),
         };

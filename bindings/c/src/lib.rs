@@ -26,7 +26,9 @@
 pub mod api;
 pub mod backup;
 pub mod ffi;
+pub mod lock;
 pub mod restore;
+pub mod state;
 pub mod status;
 pub mod vault;
 pub mod verify;

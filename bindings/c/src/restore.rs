@@ -1,14 +1,15 @@
 //! Restore sessions: the plan (what to create, which bundle ranges to
 //! fetch), as JSON and as C structs; feeding fetched bytes; taking the
-//! verified writes; the final report.
+//! verified writes; the final report and the modes and times to apply.
 
 use std::collections::VecDeque;
 use std::ffi::{c_char, CString};
 use std::ptr;
 
 use cloudbackup_core::engine::restore::{
-    filter_globs, ByteRange, Create, Fetch, RestoreOptions, RestoreSession, Write,
+    filter_globs, ByteRange, Create, Fetch, RestoreOptions, Write,
 };
+use cloudbackup_core::engine::RestoreRun;
 use cloudbackup_core::error::from_json_slice;
 use cloudbackup_core::model::v2::common::PathFilter;
 use cloudbackup_core::Error;
@@ -35,7 +36,8 @@ pub enum cb_entry_kind {
 
 /// One thing a restore creates, in snapshot order: a directory, a symlink,
 /// or a file to create (or truncate) at `size` bytes, whose content then
-/// arrives as writes. Apply `mode` and `mtime` after the last write.
+/// arrives as writes. Its `mode` and `mtime` are applied after the content,
+/// in the order of `cb_restore_session_apply_at` (the same struct).
 /// The strings belong to the session: valid until it is freed.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -124,11 +126,14 @@ impl CreateC {
 /// A restore in progress. Made by `cb_restore_session_new`, freed by
 /// `cb_restore_session_free`.
 pub struct cb_restore_session {
-    /// `None` once finished.
-    session: Option<RestoreSession>,
+    /// The core's run keeps the order rules (nothing fed after finishing,
+    /// the report and the attributes to apply only after it).
+    run: RestoreRun,
     /// The creates as JSON and as C structs (fixed once planned).
     creates_json: Value,
     creates: Vec<CreateC>,
+    /// The run's attributes to apply, as C structs (filled by finishing).
+    applies: Vec<CreateC>,
     /// The plan, as fetches and flattened into C ranges.
     plan: Vec<Fetch>,
     ranges: Vec<(CString, ByteRange)>,
@@ -136,12 +141,50 @@ pub struct cb_restore_session {
     writes: VecDeque<Write>,
 }
 
-impl cb_restore_session {
-    fn running(&mut self) -> FfiResult<&mut RestoreSession> {
-        self.session
-            .as_mut()
-            .ok_or_else(|| Failure::Core(Error::finished("restore")))
+/// A C string that cannot be: `path` or `target` holding a NUL.
+fn nul_inside(field: &str) -> Failure {
+    Failure::Core(Error::InvalidValue {
+        field: field.into(),
+        reason: "contains a NUL character, which a C string cannot hold".into(),
+    })
+}
+
+impl CreateC {
+    /// The C struct, pointing into `self`'s strings.
+    fn to_c(&self) -> FfiResult<cb_create> {
+        let path = self.path.as_ref().ok_or_else(|| nul_inside("path"))?;
+        let target = match (self.kind, &self.target) {
+            (cb_entry_kind::CB_ENTRY_SYMLINK, None) => return Err(nul_inside("target")),
+            (_, target) => target.as_ref().map_or(ptr::null(), |t| t.as_ptr()),
+        };
+        Ok(cb_create {
+            kind: self.kind,
+            path: path.as_ptr(),
+            target,
+            size: self.size,
+            mode: self.mode,
+            mtime: self.mtime,
+        })
     }
+}
+
+/// A `cb_create` with nothing in it (what out-parameters start as).
+fn empty_create() -> cb_create {
+    cb_create {
+        kind: cb_entry_kind::CB_ENTRY_FILE,
+        path: ptr::null(),
+        target: ptr::null(),
+        size: 0,
+        mode: 0,
+        mtime: 0,
+    }
+}
+
+/// Item `i` of `list` (`what`: "creates", "applies") as a C struct.
+fn create_at(list: &[CreateC], i: usize, what: &str) -> FfiResult<cb_create> {
+    list.get(i)
+        .ok_or_else(|| argument("i", format!("{i} is out of range ({} {what})", list.len())))?
+        .to_c()
 }
 
 /// The JSON form of a plan (see `cb_restore_session_plan`).
@@ -186,7 +229,8 @@ pub unsafe extern "C" fn cb_filter_globs(
 ///
 /// Then: create what `cb_restore_session_create_at` lists; fetch each range
 /// of `cb_restore_session_range_at` and feed it; take the writes after each
-/// feed; finish for the report.
+/// feed; finish for the report; apply the modes and times
+/// `cb_restore_session_apply_at` lists, in its order.
 ///
 /// Errors: `CB_INVALID_JSON` for options that do not fit,
 /// `CB_INVALID_ARGUMENT` for a bad glob. A file whose content the index
@@ -218,7 +262,8 @@ pub unsafe extern "C" fn cb_restore_session_new(
             None => RestoreOptions::default(),
             Some(text) => from_json_slice("options_json", text.as_bytes())?,
         };
-        let session = RestoreSession::new(vault, snapshot, index, options)?;
+        let run = RestoreRun::new(vault, snapshot, index, options)?;
+        let session = run.session()?;
         let creates_json = serde_json::to_value(session.creates().collect::<Vec<_>>())
             .map_err(|e| Error::json("restore creates", &e))?;
         let creates = session.creates().map(CreateC::new).collect();
@@ -232,9 +277,10 @@ pub unsafe extern "C" fn cb_restore_session_new(
             }
         }
         *out = into_handle(cb_restore_session {
-            session: Some(session),
+            run,
             creates_json,
             creates,
+            applies: Vec::new(),
             plan,
             ranges,
             writes: VecDeque::new(),
@@ -301,47 +347,11 @@ pub unsafe extern "C" fn cb_restore_session_create_at(
     out_create: *mut cb_create,
 ) -> cb_status {
     guard(|| {
-        let empty = cb_create {
-            kind: cb_entry_kind::CB_ENTRY_FILE,
-            path: ptr::null(),
-            target: ptr::null(),
-            size: 0,
-            mode: 0,
-            mtime: 0,
-        };
         // SAFETY: `out_create` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_create, "out_create", empty) }?;
+        let out = unsafe { out_arg(out_create, "out_create", empty_create()) }?;
         // SAFETY: `session` is as the caller guarantees (see # Safety).
         let session = unsafe { handle(session, "session") }?;
-        let c = session.creates.get(i).ok_or_else(|| {
-            argument(
-                "i",
-                format!("{i} is out of range ({} creates)", session.creates.len()),
-            )
-        })?;
-        let path = c.path.as_ref().ok_or_else(|| {
-            Failure::Core(Error::InvalidValue {
-                field: "path".into(),
-                reason: "contains a NUL character, which a C string cannot hold".into(),
-            })
-        })?;
-        let target = match (c.kind, &c.target) {
-            (cb_entry_kind::CB_ENTRY_SYMLINK, None) => {
-                return Err(Failure::Core(Error::InvalidValue {
-                    field: "target".into(),
-                    reason: "contains a NUL character, which a C string cannot hold".into(),
-                }))
-            }
-            (_, target) => target.as_ref().map_or(ptr::null(), |t| t.as_ptr()),
-        };
-        *out = cb_create {
-            kind: c.kind,
-            path: path.as_ptr(),
-            target,
-            size: c.size,
-            mode: c.mode,
-            mtime: c.mtime,
-        };
+        *out = create_at(&session.creates, i, "creates")?;
         Ok(())
     })
 }
@@ -455,7 +465,7 @@ pub unsafe extern "C" fn cb_restore_session_feed(
         let bundle = unsafe { id_arg(bundle_id, "bundle_id") }?;
         // SAFETY: `data` is as the caller guarantees (see # Safety).
         let bytes = unsafe { bytes_arg(data, len, "data") }?;
-        let writes = session.running()?.feed(&bundle, offset, bytes)?;
+        let writes = session.run.feed(&bundle, offset, bytes)?;
         session.writes.extend(writes);
         Ok(())
     })
@@ -481,7 +491,7 @@ pub unsafe extern "C" fn cb_restore_session_missing(
         let session = unsafe { handle_mut(session, "session") }?;
         // SAFETY: `bundle_id` is as the caller guarantees (see # Safety).
         let bundle = unsafe { id_arg(bundle_id, "bundle_id") }?;
-        session.running()?.missing(&bundle)?;
+        session.run.missing(&bundle)?;
         Ok(())
     })
 }
@@ -529,8 +539,9 @@ pub unsafe extern "C" fn cb_restore_session_take_write(
 /// its report as JSON: `{"files_restored", "bytes_restored",
 /// "files_skipped", "errors"}`, `errors` being `null` or the value of the
 /// v2 restore's `/errors` patch (each failed path with its error class and
-/// message). Writes not taken yet can still be taken; every other call
-/// then returns `CB_INVALID_STATE`.
+/// message). Writes not taken yet can still be taken, and the modes and
+/// times to apply are listed (`cb_restore_session_apply_at`); feeding and
+/// finishing again return `CB_INVALID_STATE`.
 ///
 /// # Safety
 /// `session` is a live session or NULL, not used by another thread
@@ -546,14 +557,65 @@ pub unsafe extern "C" fn cb_restore_session_finish(
         let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
         // SAFETY: `session` is as the caller guarantees (see # Safety).
         let session = unsafe { handle_mut(session, "session") }?;
-        let running = session
-            .session
-            .take()
-            .ok_or_else(|| Failure::Core(Error::finished("restore")))?;
-        let report = running.finish();
+        let report = session.run.finish()?;
         *out = json_string(
-            &serde_json::to_value(&report).map_err(|e| Error::json("restore report", &e))?,
+            &serde_json::to_value(report).map_err(|e| Error::json("restore report", &e))?,
         )?;
+        session.applies = session.run.apply()?.iter().map(CreateC::new).collect();
+        Ok(())
+    })
+}
+
+/// The number of entries whose mode and time to apply once the content is
+/// written (see `cb_restore_session_apply_at`).
+///
+/// Errors: `CB_INVALID_STATE` before `cb_restore_session_finish`.
+///
+/// # Safety
+/// `session` is a live session or NULL; `out_count` points to a writable
+/// `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_restore_session_apply_count(
+    session: *const cb_restore_session,
+    out_count: *mut usize,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: `out_count` is as the caller guarantees (see # Safety).
+        let out = unsafe { out_arg(out_count, "out_count", 0) }?;
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
+        *out = unsafe { handle(session, "session") }?.run.apply()?.len();
+        Ok(())
+    })
+}
+
+/// The `i`-th entry (0-based) whose permission bits (`mode`; none for a
+/// symlink) and modification time (`mtime`) to apply after the content:
+/// every restored entry, deepest first (a directory after everything in
+/// it, so writing into it does not change its time again), failed ones
+/// left out. Apply them in this order. Its strings belong to the session
+/// (valid until it is freed).
+///
+/// Errors: `CB_INVALID_STATE` before `cb_restore_session_finish`;
+/// `CB_INVALID_ARGUMENT` for `i` out of range; `CB_INVALID_VALUE` for a
+/// path holding a NUL character (which C cannot name).
+///
+/// # Safety
+/// `session` is a live session or NULL; `out_create` points to a writable
+/// `cb_create`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_restore_session_apply_at(
+    session: *const cb_restore_session,
+    i: usize,
+    out_create: *mut cb_create,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: `out_create` is as the caller guarantees (see # Safety).
+        let out = unsafe { out_arg(out_create, "out_create", empty_create()) }?;
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
+        let session = unsafe { handle(session, "session") }?;
+        // Before finishing, the run's own InvalidState.
+        session.run.apply()?;
+        *out = create_at(&session.applies, i, "applies")?;
         Ok(())
     })
 }

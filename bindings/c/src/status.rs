@@ -44,6 +44,10 @@ pub enum cb_status {
     CB_UNSUPPORTED_VERSION = 13,
     /// A blob, bundle or other object the operation needs is missing.
     CB_NOT_FOUND = 14,
+    /// The vault is locked by another process (its message names the
+    /// holder, and says `cloudbackup unlock` removes the lock when it is
+    /// stale); also a lock too old for its holder to act safely.
+    CB_LOCKED = 15,
     /// An error of a class newer than this header; the message tells more.
     CB_OTHER_ERROR = 99,
     /// A required pointer argument was NULL.
@@ -61,7 +65,7 @@ pub enum cb_status {
 }
 
 /// Every status, for the name table and the tests.
-pub(crate) const ALL_STATUSES: [cb_status; 21] = [
+pub(crate) const ALL_STATUSES: [cb_status; 22] = [
     cb_status::CB_OK,
     cb_status::CB_INVALID_JSON,
     cb_status::CB_INVALID_VALUE,
@@ -77,6 +81,7 @@ pub(crate) const ALL_STATUSES: [cb_status; 21] = [
     cb_status::CB_FOREIGN_VAULT,
     cb_status::CB_UNSUPPORTED_VERSION,
     cb_status::CB_NOT_FOUND,
+    cb_status::CB_LOCKED,
     cb_status::CB_OTHER_ERROR,
     cb_status::CB_NULL_ARGUMENT,
     cb_status::CB_INVALID_UTF8,
@@ -104,6 +109,7 @@ impl From<ErrorCode> for cb_status {
             ErrorCode::UnsupportedVersion => cb_status::CB_UNSUPPORTED_VERSION,
             ErrorCode::NotFound => cb_status::CB_NOT_FOUND,
             ErrorCode::InvalidState => cb_status::CB_INVALID_STATE,
+            ErrorCode::Locked => cb_status::CB_LOCKED,
             // `ErrorCode` is non-exhaustive: a class added to the core before
             // this binding learns it still surfaces as an error.
             _ => cb_status::CB_OTHER_ERROR,
@@ -130,6 +136,7 @@ impl cb_status {
             cb_status::CB_FOREIGN_VAULT => b"CB_FOREIGN_VAULT\0",
             cb_status::CB_UNSUPPORTED_VERSION => b"CB_UNSUPPORTED_VERSION\0",
             cb_status::CB_NOT_FOUND => b"CB_NOT_FOUND\0",
+            cb_status::CB_LOCKED => b"CB_LOCKED\0",
             cb_status::CB_OTHER_ERROR => b"CB_OTHER_ERROR\0",
             cb_status::CB_NULL_ARGUMENT => b"CB_NULL_ARGUMENT\0",
             cb_status::CB_INVALID_UTF8 => b"CB_INVALID_UTF8\0",
@@ -174,6 +181,9 @@ mod tests {
         // SAFETY: as above.
         let unknown = unsafe { CStr::from_ptr(cb_status_name(-1)) };
         assert_eq!(unknown.to_str().unwrap(), "CB_UNKNOWN_STATUS");
+        // SAFETY: as above.
+        let locked = unsafe { CStr::from_ptr(cb_status_name(15)) };
+        assert_eq!(locked.to_str().unwrap(), "CB_LOCKED");
     }
 
     #[test]
@@ -183,6 +193,7 @@ mod tests {
         assert_eq!(statuses.len(), codes.len());
         assert!(!statuses.contains(&cb_status::CB_OTHER_ERROR));
         assert!(!statuses.contains(&cb_status::CB_OK));
+        assert_eq!(cb_status::from(ErrorCode::Locked), cb_status::CB_LOCKED);
         for c in codes {
             // The status name is the code's name, upper-cased.
             let name = format!("{:?}", cb_status::from(c));

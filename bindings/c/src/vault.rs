@@ -51,14 +51,15 @@ unsafe fn opt_json<T: serde::de::DeserializeOwned + Default>(
     }
 }
 
-/// Reads an object id argument (64 hex digits).
+/// Reads an object id argument (64 hex digits): a bad one is
+/// `CB_INVALID_VALUE` naming the argument, as in every binding.
 ///
 /// # Safety
 /// As [`str_arg`].
 pub(crate) unsafe fn id_arg(p: *const c_char, name: &'static str) -> FfiResult<Id> {
     // SAFETY: forwarded from the caller.
     let hex = unsafe { str_arg(p, name) }?;
-    Ok(Id::parse(hex)?)
+    Ok(Id::parse_named(name, hex)?)
 }
 
 /// Creates a vault with a random id and master key, opened by the password

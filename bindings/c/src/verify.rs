@@ -1,4 +1,5 @@
-//! Verification: which bundles to check, and a verifier fed whole bundles.
+//! Verification: which bundles to check, and a verifier fed whole bundles
+//! (of one index, or of a whole vault as a `cb_vault_state` read it).
 
 use std::ffi::c_char;
 use std::ptr;
@@ -11,6 +12,7 @@ use crate::ffi::{
     out_arg, FfiResult,
 };
 use crate::restore::plan_json;
+use crate::state::cb_vault_state;
 use crate::status::cb_status;
 use crate::vault::{cb_index, cb_vault, id_arg};
 
@@ -78,6 +80,64 @@ pub unsafe extern "C" fn cb_verifier_new(
     })
 }
 
+/// A verifier of a whole vault as `state` read it (listing, index deltas
+/// and snapshots fed): its report starts with what those show
+/// (`cb_vault_state_problems`: unreadable snapshots and index deltas,
+/// blobs no index lists, indexed bundles missing from storage), counts the
+/// snapshots and index deltas, unindexed bundles and temporary objects; the
+/// bundles to fetch and feed are those of `cb_verifier_plan` (with the
+/// state's index, `cb_vault_state_index`).
+///
+/// # Safety
+/// `state` is a live state or NULL; `out_verifier` points to a writable
+/// `cb_verifier *` (freed with `cb_verifier_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_verifier_new_for_state(
+    state: *const cb_vault_state,
+    out_verifier: *mut *mut cb_verifier,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: `out_verifier` is as the caller guarantees (see # Safety).
+        let out = unsafe { out_arg(out_verifier, "out_verifier", ptr::null_mut()) }?;
+        // SAFETY: `state` is as the caller guarantees (see # Safety).
+        let state = &unsafe { handle(state, "state") }?.state;
+        *out = into_handle(cb_verifier {
+            verifier: Verifier::for_state(state),
+        });
+        Ok(())
+    })
+}
+
+/// The bundles this verifier wants fetched whole and fed, as
+/// `cb_verify_plan` gives them for `index` (`fraction`, `seed` likewise),
+/// less those the vault state already showed missing (reported as
+/// problems).
+///
+/// Errors: `CB_INVALID_ARGUMENT` for a fraction outside 0..=1.
+///
+/// # Safety
+/// The handles are live or NULL; `out_json` points to a writable `char *`
+/// (freed with `cb_string_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_verifier_plan(
+    verifier: *const cb_verifier,
+    index: *const cb_index,
+    fraction: f64,
+    seed: u64,
+    out_json: *mut *mut c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
+        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        // SAFETY: `verifier` is as the caller guarantees (see # Safety).
+        let verifier = &unsafe { handle(verifier, "verifier") }?.verifier;
+        // SAFETY: `index` is as the caller guarantees (see # Safety).
+        let index = &unsafe { handle(index, "index") }?.index;
+        *out = json_string(&plan_json(&verifier.plan(index, fraction, seed)?)?)?;
+        Ok(())
+    })
+}
+
 /// Checks the whole bundle `bundle_id` (`len` bytes): its id, header and
 /// trailer, and every blob the index expects in it. Every problem goes into
 /// the report; the first is also returned.
@@ -133,9 +193,12 @@ pub unsafe extern "C" fn cb_verifier_missing(
 }
 
 /// The report so far, as JSON: `{"ok": bool, "bundles_checked",
-/// "blobs_checked", "bytes_checked", "problems": [{"object", "code",
-/// "message"}...]}` (`code` as in the error classes: `"corrupt"`,
-/// `"not_found"`, ...).
+/// "blobs_checked", "bytes_checked", "snapshots_checked",
+/// "indexes_checked", "unindexed_bundles", "temporary_objects": [names],
+/// "problems": [{"object", "code", "message"}...]}` (`code` as in the error
+/// classes: `"corrupt"`, `"not_found"`, ...; the counts of snapshots,
+/// index deltas, unindexed bundles and temporaries are 0 unless made by
+/// `cb_verifier_new_for_state`).
 ///
 /// # Safety
 /// `verifier` is a live verifier or NULL; `out_json` points to a writable

@@ -323,9 +323,9 @@ START_TEST(status_names_are_distinct_and_total) {
         CB_OK,           CB_INVALID_JSON,        CB_INVALID_VALUE,   CB_INVALID_ARGUMENT,
         CB_API,          CB_UNEXPECTED_RESPONSE, CB_TRANSITION,      CB_PATCH_REJECTED,
         CB_PATCH_CONFLICT, CB_PATCH_FORBIDDEN,   CB_WRONG_PASSWORD,  CB_CORRUPT,
-        CB_FOREIGN_VAULT, CB_UNSUPPORTED_VERSION, CB_NOT_FOUND,      CB_OTHER_ERROR,
-        CB_NULL_ARGUMENT, CB_INVALID_UTF8,       CB_BUFFER_TOO_SMALL, CB_INVALID_STATE,
-        CB_PANIC,
+        CB_FOREIGN_VAULT, CB_UNSUPPORTED_VERSION, CB_NOT_FOUND,      CB_LOCKED,
+        CB_OTHER_ERROR,  CB_NULL_ARGUMENT,       CB_INVALID_UTF8,    CB_BUFFER_TOO_SMALL,
+        CB_INVALID_STATE, CB_PANIC,
     };
     size_t n = sizeof all / sizeof all[0];
     ck_assert_int_eq(CB_OK, 0);
@@ -340,7 +340,8 @@ START_TEST(status_names_are_distinct_and_total) {
     }
     ck_assert_str_eq(cb_status_name(CB_WRONG_PASSWORD), "CB_WRONG_PASSWORD");
     ck_assert_str_eq(cb_status_name(-1), "CB_UNKNOWN_STATUS");
-    ck_assert_str_eq(cb_status_name(15), "CB_UNKNOWN_STATUS");
+    ck_assert_str_eq(cb_status_name(15), "CB_LOCKED");
+    ck_assert_str_eq(cb_status_name(16), "CB_UNKNOWN_STATUS");
     ck_assert_str_eq(cb_status_name(1000000), "CB_UNKNOWN_STATUS");
 }
 END_TEST
@@ -1411,6 +1412,7 @@ END_TEST
 /* ------------------------------------------------------------------ */
 
 #include "test_backup.inc"
+#include "test_state.inc"
 #include "test_tamper.inc"
 
 static Suite *cloudbackup_suite(void) {
@@ -1441,6 +1443,7 @@ static Suite *cloudbackup_suite(void) {
           restore_options_select_and_skip, restore_sessions_refuse_bad_input}},
         {"verify", {the_golden_vault_verifies, verification_finds_tampered_and_missing_bundles}},
         BACKUP_GROUP,
+        STATE_GROUP,
         TAMPER_GROUP,
     };
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
