@@ -117,6 +117,17 @@ pub struct SnapshotInfo {
 }
 
 impl SnapshotInfo {
+    /// [`Error::InvalidArgument`] when `time_nanos` is not below a second.
+    pub fn validate(&self) -> Result<()> {
+        if self.time_nanos >= 1_000_000_000 {
+            return Err(Error::argument(
+                "time_nanos",
+                format!("{} is not below 1_000_000_000", self.time_nanos),
+            ));
+        }
+        Ok(())
+    }
+
     /// Info with only the time set.
     pub fn at(time: i64) -> Self {
         SnapshotInfo {
@@ -299,12 +310,7 @@ impl BackupSession {
 
     /// Ends the backup: seals the last bundle, the index delta and the snapshot.
     pub fn finish(mut self, info: SnapshotInfo) -> Result<BackupOutcome> {
-        if info.time_nanos >= 1_000_000_000 {
-            return Err(Error::argument(
-                "time_nanos",
-                format!("{} is not below 1_000_000_000", info.time_nanos),
-            ));
-        }
+        info.validate()?;
         if self.open.is_some() {
             self.finish_file()?;
         }

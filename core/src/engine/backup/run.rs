@@ -89,6 +89,9 @@ impl BackupRun {
     /// bundles already taken are unreferenced and harmless).
     pub fn finish(&mut self, info: SnapshotInfo) -> Result<()> {
         self.session()?;
+        // Checked before the session is given up: a bad argument leaves the
+        // backup running, so the host can call finish again.
+        info.validate()?;
         self.collect();
         let Stage::Running(session) = std::mem::replace(&mut self.stage, Stage::Failed) else {
             return Err(Error::finished("backup"));
