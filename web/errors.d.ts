@@ -2,7 +2,7 @@
 export type ErrorCode =
   | 'invalid_json' | 'invalid_value' | 'invalid_argument' | 'api' | 'unexpected_response'
   | 'transition' | 'patch_rejected' | 'patch_conflict' | 'patch_forbidden' | 'wrong_password'
-  | 'corrupt' | 'foreign_vault' | 'unsupported_version' | 'not_found' | 'invalid_state';
+  | 'corrupt' | 'foreign_vault' | 'unsupported_version' | 'not_found' | 'invalid_state' | 'locked';
 
 /** The structured details of each code (the core's `Error::details()`). */
 export interface ErrorDetails {
@@ -36,6 +36,14 @@ export interface ErrorDetails {
   unsupported_version: { object: string; found: number; supported: number };
   not_found: { what: string; id: string };
   invalid_state: { session: string; reason: string };
+  locked: {
+    /** The id of the lock object in the way (`locks/<id>`), or of one's own lock when it is too old to act on. */
+    lock: string;
+    /** Who holds it, e.g. "backup (shared) by pid 4242 on web1 since 2026-12-04T12:00:00Z". */
+    holder: string;
+    /** Whether that lock is stale (its process is gone or it was not refreshed in time): `cloudbackup unlock` removes it. */
+    stale: boolean;
+  };
 }
 
 /** Base class of every error the package throws. */
@@ -95,6 +103,9 @@ export type NotFoundError = CloudBackupError<'not_found'>;
 /** A finished session was used. */
 export const InvalidStateError: ErrorClass<'invalid_state'>;
 export type InvalidStateError = CloudBackupError<'invalid_state'>;
+/** Another process holds a lock of the vault that conflicts with the one wanted (or one's own lock is too old to act on). */
+export const LockedError: ErrorClass<'locked'>;
+export type LockedError = CloudBackupError<'locked'>;
 
 /** The error class instance for `code` (used by the wasm module). */
 export function makeError(code: string, message: string, details: Record<string, unknown> | null): CloudBackupError<string>;

@@ -37,6 +37,7 @@ const NAMES = {
   unsupported_version: 'UnsupportedVersionError',
   not_found: 'NotFoundError',
   invalid_state: 'InvalidStateError',
+  locked: 'LockedError',
 };
 
 /** @param {string} code */
@@ -65,6 +66,7 @@ export const ForeignVaultError = named(classFor('foreign_vault'), NAMES.foreign_
 export const UnsupportedVersionError = named(classFor('unsupported_version'), NAMES.unsupported_version);
 export const NotFoundError = named(classFor('not_found'), NAMES.not_found);
 export const InvalidStateError = named(classFor('invalid_state'), NAMES.invalid_state);
+export const LockedError = named(classFor('locked'), NAMES.locked);
 
 /**
  * @template {Function} T
@@ -92,6 +94,7 @@ const BY_CODE = {
   unsupported_version: UnsupportedVersionError,
   not_found: NotFoundError,
   invalid_state: InvalidStateError,
+  locked: LockedError,
 };
 
 /**

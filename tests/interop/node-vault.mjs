@@ -1,24 +1,44 @@
 // The node side of the interop matrix: a local vault directory (config,
-// bundles/<id>, index/<id>, snapshots/<id>, as bindings/c/examples/agent.c
-// and the Python CLI lay it out) driven through the npm package's public API.
+// bundles/<id>, index/<id>, snapshots/<id>, locks/<id>, as
+// bindings/c/examples/agent.c and the Python CLI lay it out) driven through
+// the npm package's public API. Every rule is the core's: the object names
+// (objectName, parseName), which snapshot `latest` is (VaultState), what a
+// restore may write where (relativeSnapshotPath, partialName) and the modes
+// and times to apply after it (RestoreSession.apply), and the locks
+// (Lock, LockTable); this file only reads, writes, renames and sleeps.
 //
-//   node node-vault.mjs backup SRC VAULT      back SRC up (creates VAULT if needed)
+//   node node-vault.mjs init VAULT            create a vault in VAULT
+//   node node-vault.mjs backup SRC VAULT      back SRC up (VAULT must exist: `init` first)
 //   node node-vault.mjs restore VAULT DEST    restore the newest snapshot into DEST
 //   node node-vault.mjs snapshots VAULT       one JSON line per snapshot: {"id", "snapshot"}
 //   node node-vault.mjs verify VAULT          the verify report as JSON
 //
 // The password comes from $CLOUDBACKUP_PASSWORD, and for tests
-// $CLOUDBACKUP_KDF / $CLOUDBACKUP_SETTINGS (JSON), as for the other two.
-// Each command prints one JSON object on its last line.
+// $CLOUDBACKUP_KDF / $CLOUDBACKUP_SETTINGS (JSON), as for the other two;
+// $CLOUDBACKUP_RETRY_LOCK is how many seconds to keep trying for a lock
+// another process holds (default 60). Backups and restores (and verify)
+// hold a shared lock while they run. Each command prints one JSON object on
+// its last line; warnings go to stderr.
 import {
-  closeSync, existsSync, fsyncSync, lstatSync, lutimesSync, mkdirSync, openSync, readFileSync, readSync,
-  readdirSync, readlinkSync, renameSync, symlinkSync, unlinkSync, utimesSync, writeSync, chmodSync, ftruncateSync,
+  chmodSync, closeSync, existsSync, fsyncSync, ftruncateSync, lstatSync, lutimesSync, mkdirSync, openSync,
+  readFileSync, readSync, readdirSync, readlinkSync, renameSync, symlinkSync, unlinkSync, utimesSync, writeSync,
 } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { BackupSession, Index, RestoreSession, Snapshot, Vault, Verifier, verifyPlan } from '../../web/node.js';
+import { basename, dirname, join } from 'node:path';
+import {
+  BackupSession, CloudBackupError, InvalidArgumentError, InvalidStateError, Lock, LockTable, NotFoundError, RestoreSession,
+  Vault, VaultState, Verifier, objectDir, objectName, parseName, partialName, relativeSnapshotPath,
+} from '../../web/node.js';
 
 const READ_SIZE = 1 << 20;
+const SECOND = 1_000_000_000n;
+/** Wall-clock nanoseconds: the epoch taken once, the rest from the monotonic clock (sub-millisecond). */
+const EPOCH = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+const nowNs = () => EPOCH + process.hrtime.bigint();
+const HOST = hostname();
+/** @type {import('../../web/node.js').ObjectType[]} */
+const TYPES = ['bundle', 'index', 'snapshot', 'lock'];
 
 function password() {
   const p = process.env.CLOUDBACKUP_PASSWORD;
@@ -29,9 +49,23 @@ function password() {
 /** @param {string} name */
 const jsonEnv = (name) => (process.env[name] ? JSON.parse(/** @type {string} */ (process.env[name])) : null);
 
-/** Writes through a temporary name and renames, so a crash leaves no partial object. */
+/** @param {string} message */
+const warn = (message) => console.error(`node-vault: warning: ${message}`);
+
+/** @param {unknown} e @param {string} code */
+const isErrno = (e, code) => /** @type {NodeJS.ErrnoException} */ (e)?.code === code;
+
+/** @param {number} ms */
+const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * Writes through a temporary name (`<name>.<unique>.tmp`, which every host
+ * and gc know as one) and renames, so a crash leaves no partial object.
+ * @param {string} path @param {Uint8Array} bytes
+ */
 function writeAtomic(path, bytes) {
-  const tmp = `${path}.tmp`;
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const fd = openSync(tmp, 'w', 0o600);
   try {
     let at = 0;
@@ -43,192 +77,428 @@ function writeAtomic(path, bytes) {
   renameSync(tmp, path);
 }
 
-/** Storage names are 64 hex digits; anything else (a leftover .tmp) is skipped. */
-const ids = (dir, sub) => readdirSync(join(dir, sub)).filter((n) => /^[0-9a-f]{64}$/.test(n)).sort();
+/** Deletes `path`; already gone is fine. @param {string} path */
+function remove(path) {
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    if (!isErrno(e, 'ENOENT')) throw e;
+  }
+}
 
-function openVault(dir, create) {
+/** @param {string} dir */
+function openVault(dir) {
   const config = join(dir, 'config');
-  if (existsSync(config)) return Vault.open(new Uint8Array(readFileSync(config)), password());
-  if (!create) throw new Error(`${dir}: no vault here`);
-  for (const sub of ['', 'bundles', 'index', 'snapshots']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
+  if (!existsSync(config)) {
+    throw new NotFoundError(`${dir}: no vault here; create one first with: node node-vault.mjs init ${dir}`,
+      { what: 'vault', id: dir });
+  }
+  return Vault.open(new Uint8Array(readFileSync(config)), password());
+}
+
+/** @param {string} dir */
+function init(dir) {
+  const config = join(dir, 'config');
+  if (existsSync(config)) {
+    throw new InvalidArgumentError(`${dir} already holds a vault`, { name: 'VAULT', reason: 'already holds a vault' });
+  }
+  for (const t of TYPES) mkdirSync(join(dir, objectDir(t)), { recursive: true, mode: 0o700 });
   const vault = Vault.create(password(), jsonEnv('CLOUDBACKUP_SETTINGS'), jsonEnv('CLOUDBACKUP_KDF'));
   writeAtomic(config, vault.config());
-  return vault;
+  return { vault: dir, ...vault.info() };
 }
 
-function loadIndex(dir, vault) {
-  const index = new Index();
-  for (const id of ids(dir, 'index')) index.loadDelta(vault, id, new Uint8Array(readFileSync(join(dir, 'index', id))));
-  return index;
+// -- locks (the protocol of docs/FORMAT.md, "Concurrency") -----------------
+
+/** Whether process `pid` of this host runs. @param {number} pid */
+function pidAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return isErrno(e, 'EPERM');
+  }
 }
 
-/** Names sorted by their UTF-8 bytes, as the C agent (strcmp) and Python (code points) sort them. */
-const byBytes = (a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+function retrySeconds() {
+  const text = process.env.CLOUDBACKUP_RETRY_LOCK;
+  if (!text) return 60;
+  const value = Number(text);
+  if (!(value >= 0)) {
+    throw new InvalidArgumentError(`invalid argument \`CLOUDBACKUP_RETRY_LOCK\`: ${JSON.stringify(text)} is not a number of seconds >= 0`,
+      { name: 'CLOUDBACKUP_RETRY_LOCK', reason: 'not a number >= 0' });
+  }
+  return value;
+}
 
-function backup(src, dir) {
-  const vault = openVault(dir, true);
-  const session = new BackupSession(vault, loadIndex(dir, vault));
-  const counts = { files: 0, dirs: 0, symlinks: 0, skipped: 0, new_bundles: 0 };
-  const store = () => {
-    for (const b of session.takeBundles()) {
-      writeAtomic(join(dir, 'bundles', b.id), b.bytes);
-      counts.new_bundles++;
+/** A lock this process holds on a vault. */
+class HeldLock {
+  /** @param {string} dir @param {Vault} vault @param {string} id @param {Lock} lock */
+  constructor(dir, vault, id, lock) {
+    this.dir = dir;
+    this.vault = vault;
+    this.id = id;
+    this.lock = lock;
+  }
+
+  /** Rewrites the lock when it is due: the new object first, then the old one deleted. */
+  refresh() {
+    const now = nowNs();
+    if (!this.lock.needsRefresh(now)) return;
+    const newer = this.lock.refreshed(now);
+    const id = storeLock(this.dir, this.vault, newer);
+    remove(join(this.dir, objectName('lock', this.id)));
+    this.id = id;
+    this.lock = newer;
+  }
+
+  /** Throws LockedError unless the lock may still be acted on (before committing). */
+  checkFresh() {
+    this.lock.checkFresh(this.id, nowNs());
+  }
+
+  release() {
+    remove(join(this.dir, objectName('lock', this.id)));
+  }
+}
+
+/** Stores `lock` as `locks/<id>`; returns the id. @param {string} dir @param {Vault} vault @param {Lock} lock */
+function storeLock(dir, vault, lock) {
+  const o = lock.seal(vault);
+  writeAtomic(join(dir, objectName('lock', o.id)), o.bytes);
+  return o.id;
+}
+
+/**
+ * Every listed lock but `mine`, in the core's table, with this host's lockers' liveness.
+ * @param {string} dir @param {Vault} vault @param {string} mine
+ */
+function lockTable(dir, vault, mine) {
+  const table = new LockTable(nowNs(), HOST);
+  const locks = objectDir('lock');
+  /** @type {string[]} */
+  let names = [];
+  try {
+    names = readdirSync(join(dir, locks));
+  } catch (e) {
+    if (!isErrno(e, 'ENOENT')) throw e;
+  }
+  for (const entry of names) {
+    const name = parseName(`${locks}/${entry}`);
+    if (name.kind !== 'object' || name.type !== 'lock' || name.id === mine) continue;
+    let bytes;
+    try {
+      bytes = readFileSync(join(dir, locks, entry));
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) continue; // released meanwhile
+      throw e;
     }
-  };
-  const buf = Buffer.alloc(READ_SIZE);
-  const walk = (fsPath, name) => {
-    for (const entry of readdirSync(fsPath).sort(byBytes)) {
-      const p = join(fsPath, entry);
-      const child = `${name === '/' ? '' : name}/${entry}`;
-      const st = lstatSync(p);
-      const mode = st.mode & 0o7777;
-      const mtime = Math.floor(st.mtimeMs / 1000);
-      if (st.isFile()) {
-        session.startFile(child, mode, mtime);
-        const fd = openSync(p, 'r');
-        try {
-          let n;
-          while ((n = readSync(fd, buf, 0, READ_SIZE, null)) > 0) {
-            session.write(buf.subarray(0, n));
-            store(); // memory stays bounded
-          }
-        } finally {
-          closeSync(fd);
-        }
-        session.finishFile();
-        counts.files++;
-      } else if (st.isDirectory()) {
-        session.addDir(child, mode, mtime);
-        counts.dirs++;
-        walk(p, child);
-      } else if (st.isSymbolicLink()) {
-        session.addSymlink(child, readlinkSync(p), mtime);
-        counts.symlinks++;
-      } else {
-        counts.skipped++;
-      }
-    }
-  };
-  walk(src, '/');
-  session.finish({ time: Math.floor(Date.now() / 1000), hostname: hostname() });
-  store();
-  // Bundles first, then the index delta, then the snapshot: a snapshot never
-  // names data that is not stored yet.
-  const index = /** @type {{ id: string, bytes: Uint8Array }} */ (session.takeIndex());
-  writeAtomic(join(dir, 'index', index.id), index.bytes);
-  const snapshot = /** @type {{ id: string, bytes: Uint8Array }} */ (session.takeSnapshot());
-  writeAtomic(join(dir, 'snapshots', snapshot.id), snapshot.bytes);
-  return { snapshot: snapshot.id, counters: session.counters(), ...counts };
-}
-
-function snapshots(dir, vault) {
-  return ids(dir, 'snapshots').map((id) => ({ id, snapshot: Snapshot.open(vault, id, new Uint8Array(readFileSync(join(dir, 'snapshots', id)))) }))
-    .sort((a, b) => a.snapshot.data().time - b.snapshot.data().time || (a.id < b.id ? -1 : 1));
-}
-
-/** Refuses snapshot paths that could leave the destination. */
-function safeJoin(root, path) {
-  if (!path.startsWith('/') || path.split('/').includes('..')) throw new Error(`refusing path ${path}`);
-  return join(root, path);
-}
-
-function restore(dir, dest) {
-  const vault = openVault(dir, false);
-  const index = loadIndex(dir, vault);
-  const all = snapshots(dir, vault);
-  if (!all.length) throw new Error(`${dir}: no snapshot`);
-  const { id, snapshot } = all[all.length - 1];
-  const session = new RestoreSession(vault, snapshot, index);
-  const creates = session.creates();
-  mkdirSync(dest, { recursive: true });
-  for (const c of creates) {
-    const p = safeJoin(dest, c.path);
-    if (c.kind === 'dir') mkdirSync(p, { recursive: true });
-    else if (c.kind === 'symlink') symlinkSync(c.target, p);
-    else {
-      const fd = openSync(p, 'w', 0o600);
-      ftruncateSync(fd, c.size);
-      closeSync(fd);
+    try {
+      table.add(vault, name.id, bytes);
+    } catch (e) {
+      if (!(e instanceof CloudBackupError)) throw e; // kept as unreadable: it blocks
     }
   }
-  let written = 0;
-  for (const fetch of session.plan()) {
-    const path = join(dir, 'bundles', fetch.bundle);
-    if (!existsSync(path)) {
-      session.missing(fetch.bundle);
+  for (const pid of table.localPids()) table.setPidAlive(pid, pidAlive(pid));
+  return table;
+}
+
+/**
+ * Takes a lock for `operation`: stores it, then lets the core decide
+ * against every other lock listed: go on, wait (keeping it), or back off
+ * (deleting it) and try again, until the retry time is up.
+ * @param {string} dir @param {Vault} vault @param {string} operation @param {boolean} exclusive
+ */
+function acquire(dir, vault, operation, exclusive) {
+  const deadline = Date.now() + retrySeconds() * 1000;
+  let delay = 100;
+  const pause = (/** @type {number} */ most) => {
+    sleep(Math.min(most, delay) * (0.5 + Math.random() / 2));
+    delay = Math.min(most, delay * 1.5);
+  };
+  for (;;) {
+    let lock = new Lock(operation, exclusive, HOST, process.pid, nowNs());
+    let id = storeLock(dir, vault, lock);
+    let error;
+    for (;;) {
+      const d = lockTable(dir, vault, id).decide(id, lock);
+      if (d.decision === 'granted') return new HeldLock(dir, vault, id, lock);
+      error = d.error;
+      if (d.decision === 'back_off' || Date.now() >= deadline) break;
+      pause(1000);
+      if (lock.needsRefresh(nowNs())) {
+        const newer = lock.refreshed(nowNs());
+        const newId = storeLock(dir, vault, newer);
+        remove(join(dir, objectName('lock', id)));
+        [id, lock] = [newId, newer];
+      }
+    }
+    remove(join(dir, objectName('lock', id)));
+    if (Date.now() >= deadline) throw error;
+    pause(2000);
+  }
+}
+
+/**
+ * Runs `fn` holding a lock of the vault, and releases it however `fn` ends.
+ * @template T
+ * @param {string} dir @param {Vault} vault @param {string} operation @param {(held: HeldLock) => T} fn
+ * @returns {T}
+ */
+function withLock(dir, vault, operation, fn) {
+  const held = acquire(dir, vault, operation, false);
+  try {
+    return fn(held);
+  } finally {
+    held.release();
+  }
+}
+
+// -- reading the vault -----------------------------------------------------
+
+/**
+ * Every file of the vault, by its name relative to the vault (`/`-separated).
+ * @param {string} dir @param {string} [sub]
+ * @returns {Generator<[string, import('node:fs').BigIntStats]>}
+ */
+function* listing(dir, sub = '') {
+  for (const entry of readdirSync(join(dir, sub)).sort()) {
+    const name = sub ? `${sub}/${entry}` : entry;
+    let st;
+    try {
+      st = lstatSync(join(dir, name), { bigint: true });
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) continue; // gone meanwhile
+      throw e;
+    }
+    if (st.isDirectory()) yield* listing(dir, name);
+    else if (st.isFile()) yield [name, st];
+  }
+}
+
+/**
+ * What the vault holds, as the core reads it: the listing, then every index
+ * delta and snapshot it wants (an unreadable one is recorded and skipped).
+ * @param {string} dir @param {Vault} vault
+ */
+function readState(dir, vault) {
+  const state = new VaultState(vault);
+  for (const [name, st] of listing(dir)) state.addListed(name, Number(st.size), st.mtimeNs);
+  for (const name of state.wanted()) {
+    let bytes;
+    try {
+      bytes = readFileSync(join(dir, name));
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT')) throw e;
+      state.addUnreadable(name, 'not found');
       continue;
     }
-    const fd = openSync(path, 'r');
     try {
-      for (const r of fetch.ranges) {
-        const bytes = Buffer.alloc(r.length);
-        const got = readSync(fd, bytes, 0, r.length, r.offset);
-        for (const w of session.feed(fetch.bundle, r.offset, bytes.subarray(0, got))) {
-          const out = openSync(safeJoin(dest, w.path), 'r+');
-          try {
-            writeSync(out, w.data, 0, w.data.length, w.offset);
-          } finally {
-            closeSync(out);
-          }
-          written += w.data.length;
-        }
-      }
-    } finally {
-      closeSync(fd);
+      state.addObject(name, bytes);
+    } catch (e) {
+      if (!(e instanceof CloudBackupError)) throw e; // recorded as unreadable
     }
   }
-  // Modes and times after the content; deepest first.
-  for (const c of [...creates].reverse()) {
-    const p = safeJoin(dest, c.path);
-    if (c.kind === 'symlink') lutimesSync(p, c.mtime, c.mtime);
-    else {
-      chmodSync(p, c.mode);
-      utimesSync(p, c.mtime, c.mtime);
-    }
-  }
-  const report = session.finish();
-  // A file whose data failed verification is removed, not left half-written
-  // (the report names it).
-  const created = new Map(creates.map((c) => [c.path, c.kind]));
-  for (const e of report.errors?.list ?? []) {
-    if (created.get(e.path) === 'file') unlinkSync(safeJoin(dest, e.path));
-  }
-  return { snapshot: id, report, bytes_written: written };
+  for (const u of state.unreadableSnapshots()) warn(`skipping snapshot ${u.id}: ${u.message}`);
+  return state;
 }
 
-function verify(dir) {
-  const vault = openVault(dir, false);
-  const index = loadIndex(dir, vault);
-  const verifier = new Verifier(vault, index);
-  for (const fetch of verifyPlan(index, 1, 0)) {
-    const path = join(dir, 'bundles', fetch.bundle);
-    if (!existsSync(path)) verifier.missing(fetch.bundle);
-    else {
-      try {
-        verifier.feed(fetch.bundle, new Uint8Array(readFileSync(path)));
-      } catch {
-        // every problem is in the report
+// -- commands --------------------------------------------------------------
+
+/** Names sorted by their UTF-8 bytes, as the C agent (strcmp) and Python (code points) sort them. */
+const byBytes = (/** @type {string} */ a, /** @type {string} */ b) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+/** @param {string} src @param {string} dir */
+function backup(src, dir) {
+  const vault = openVault(dir);
+  return withLock(dir, vault, 'backup', (held) => {
+    const started = nowNs();
+    const session = new BackupSession(vault, readState(dir, vault).index());
+    const counts = { files: 0, dirs: 0, symlinks: 0, skipped: 0, new_bundles: 0 };
+    const store = () => {
+      for (const b of session.takeBundles()) {
+        writeAtomic(join(dir, objectName('bundle', b.id)), b.bytes);
+        counts.new_bundles++;
+      }
+      held.refresh();
+    };
+    const buf = Buffer.alloc(READ_SIZE);
+    /** @param {string} fsPath @param {string} name */
+    const walk = (fsPath, name) => {
+      for (const entry of readdirSync(fsPath).sort(byBytes)) {
+        const p = join(fsPath, entry);
+        const child = `${name === '/' ? '' : name}/${entry}`;
+        const st = lstatSync(p);
+        const mode = st.mode & 0o7777;
+        const mtime = Math.floor(st.mtimeMs / 1000);
+        if (st.isFile()) {
+          session.startFile(child, mode, mtime);
+          const fd = openSync(p, 'r');
+          try {
+            let n;
+            while ((n = readSync(fd, buf, 0, READ_SIZE, null)) > 0) {
+              session.write(buf.subarray(0, n));
+              store(); // memory stays bounded
+            }
+          } finally {
+            closeSync(fd);
+          }
+          session.finishFile();
+          counts.files++;
+        } else if (st.isDirectory()) {
+          session.addDir(child, mode, mtime);
+          counts.dirs++;
+          walk(p, child);
+        } else if (st.isSymbolicLink()) {
+          session.addSymlink(child, readlinkSync(p), mtime);
+          counts.symlinks++;
+        } else {
+          counts.skipped++;
+        }
+      }
+    };
+    walk(src, '/');
+    session.finish({ time: Number(started / SECOND), timeNanos: Number(started % SECOND), hostname: HOST });
+    store();
+    // Bundles first, then the index delta, then the snapshot: a snapshot
+    // never names data that is not stored yet; and only while the lock is
+    // fresh enough that nobody may take it for stale.
+    held.checkFresh();
+    const index = /** @type {import('../../web/node.js').StoredObject} */ (session.takeIndex());
+    writeAtomic(join(dir, objectName('index', index.id)), index.bytes);
+    const snapshot = /** @type {import('../../web/node.js').StoredObject} */ (session.takeSnapshot());
+    writeAtomic(join(dir, objectName('snapshot', snapshot.id)), snapshot.bytes);
+    return { snapshot: snapshot.id, counters: session.counters(), ...counts };
+  });
+}
+
+/** @param {string} dir @param {string} dest */
+function restore(dir, dest) {
+  const vault = openVault(dir);
+  return withLock(dir, vault, 'restore', (held) => {
+    const state = readState(dir, vault);
+    const id = state.resolve('latest');
+    const session = new RestoreSession(vault, state.snapshot(id), state.index());
+    /** Where each path goes: files are written under a temporary name beside it, renamed once verified. */
+    const target = (/** @type {string} */ path) => join(dest, relativeSnapshotPath(path));
+    /** @type {Map<string, string>} */
+    const partial = new Map();
+    mkdirSync(dest, { recursive: true });
+    for (const c of session.creates()) {
+      const p = target(c.path);
+      if (c.kind === 'dir') mkdirSync(p, { recursive: true });
+      else if (c.kind === 'symlink') symlinkSync(c.target, p);
+      else {
+        const tmp = join(dirname(p), partialName(basename(p), process.pid));
+        const fd = openSync(tmp, 'w', 0o600);
+        ftruncateSync(fd, c.size);
+        closeSync(fd);
+        partial.set(c.path, tmp);
       }
     }
-  }
-  return verifier.report();
+    let written = 0;
+    for (const fetch of session.plan()) {
+      const path = join(dir, objectName('bundle', fetch.bundle));
+      let fd;
+      try {
+        fd = openSync(path, 'r');
+      } catch (e) {
+        if (!isErrno(e, 'ENOENT')) throw e;
+        session.missing(fetch.bundle);
+        continue;
+      }
+      try {
+        for (const r of fetch.ranges) {
+          const bytes = Buffer.alloc(r.length);
+          const got = readSync(fd, bytes, 0, r.length, r.offset);
+          for (const w of session.feed(fetch.bundle, r.offset, bytes.subarray(0, got))) {
+            const file = partial.get(w.path);
+            if (!file) throw new InvalidStateError(`a write to ${w.path}, which was not created`, { session: 'restore', reason: 'wrote an uncreated path' });
+            const out = openSync(file, 'r+');
+            try {
+              writeSync(out, w.data, 0, w.data.length, w.offset);
+            } finally {
+              closeSync(out);
+            }
+            written += w.data.length;
+          }
+        }
+      } finally {
+        closeSync(fd);
+      }
+      held.refresh();
+    }
+    const report = session.finish();
+    // The files restored completely are renamed into place; a file whose
+    // data failed is removed, never left half-written (the report names it).
+    const apply = session.apply();
+    const done = new Set(apply.map((c) => c.path));
+    for (const [path, tmp] of partial) {
+      if (done.has(path)) renameSync(tmp, target(path));
+      else remove(tmp);
+    }
+    // Then modes and times, deepest first (the core's order).
+    for (const c of apply) {
+      const p = target(c.path);
+      if (c.kind === 'symlink') lutimesSync(p, c.mtime, c.mtime);
+      else {
+        chmodSync(p, c.mode);
+        utimesSync(p, c.mtime, c.mtime);
+      }
+    }
+    return { snapshot: id, report, bytes_written: written };
+  });
+}
+
+/** @param {string} dir */
+function snapshots(dir) {
+  const vault = openVault(dir);
+  const state = readState(dir, vault);
+  return state.summaries().map((s) => ({ id: s.id, snapshot: state.snapshot(s.id).data() }));
+}
+
+/** @param {string} dir */
+function verify(dir) {
+  const vault = openVault(dir);
+  return withLock(dir, vault, 'verify', (held) => {
+    const state = readState(dir, vault);
+    const verifier = Verifier.forState(state);
+    for (const fetch of verifier.plan(state.index(), 1, 0)) {
+      let bytes;
+      try {
+        bytes = readFileSync(join(dir, objectName('bundle', fetch.bundle)));
+      } catch (e) {
+        if (!isErrno(e, 'ENOENT')) throw e;
+        verifier.missing(fetch.bundle);
+        continue;
+      }
+      try {
+        verifier.feed(fetch.bundle, bytes);
+      } catch (e) {
+        if (!(e instanceof CloudBackupError)) throw e; // every problem is in the report
+      }
+      held.refresh();
+    }
+    return verifier.report();
+  });
 }
 
 const [cmd, a, b] = process.argv.slice(2);
 try {
-  if (cmd === 'backup' && a && b) console.log(JSON.stringify(backup(a, b)));
+  if (cmd === 'init' && a) console.log(JSON.stringify(init(a)));
+  else if (cmd === 'backup' && a && b) console.log(JSON.stringify(backup(a, b)));
   else if (cmd === 'restore' && a && b) {
     const r = restore(a, b);
     console.log(JSON.stringify(r));
     process.exitCode = r.report.errors ? 1 : 0;
   } else if (cmd === 'snapshots' && a) {
-    for (const s of snapshots(a, openVault(a, false))) console.log(JSON.stringify({ id: s.id, snapshot: s.snapshot.data() }));
+    for (const s of snapshots(a)) console.log(JSON.stringify(s));
   } else if (cmd === 'verify' && a) {
     const r = verify(a);
     console.log(JSON.stringify(r));
     process.exitCode = r.ok ? 0 : 1;
   } else {
-    console.error('usage: node-vault.mjs backup SRC VAULT | restore VAULT DEST | snapshots VAULT | verify VAULT');
+    console.error('usage: node-vault.mjs init VAULT | backup SRC VAULT | restore VAULT DEST | snapshots VAULT | verify VAULT');
     process.exitCode = 2;
   }
 } catch (e) {

@@ -188,10 +188,10 @@ def backup_matrix(work: Path, b: Bindings) -> bool:
         vault = work / f"vault_{w}"
         shutil.rmtree(vault, ignore_errors=True)
         started = time.monotonic()
-        if w == "c":  # the agent never creates a vault implicitly: `init` first
-            r = b.run(w, ["init", str(vault)])
-            if r.returncode != 0:
-                raise SystemExit(f"interop: {w} init failed: {r.stderr}{r.stdout}")
+        # No binding creates a vault implicitly: `init` first, in each.
+        r = b.run(w, ["init", str(vault)])
+        if r.returncode != 0:
+            raise SystemExit(f"interop: {w} init failed: {r.stderr}{r.stdout}")
         r = b.run(w, ["backup", str(src), str(vault)])
         if r.returncode != 0:
             raise SystemExit(f"interop: {w} backup failed: {r.stderr}{r.stdout}")

@@ -53,7 +53,14 @@ test('vault errors: wrong password, corrupt objects, foreign objects, bad ids', 
   const v = openVault(GOLDEN + 'vault', readFileSync(GOLDEN + 'PASSWORD', 'utf8'));
   // A bundle is not the snapshot its name claims.
   const [bundleId, bundleBytes] = [...v.bundles][0];
-  throwsExactly(() => cb.Snapshot.open(v.vault, 'zz', bundleBytes), cb.InvalidArgumentError, 'invalid_argument');
+  // A bad id is invalid_value naming the argument, as in the C and Python bindings.
+  const badId = throwsExactly(() => cb.Snapshot.open(v.vault, 'zz', bundleBytes), cb.InvalidValueError, 'invalid_value');
+  assert.equal(badId.details.field, 'id');
+  const badBundle = throwsExactly(() => new cb.Verifier(v.vault, v.index).feed('12'.repeat(31), bundleBytes),
+    cb.InvalidValueError, 'invalid_value');
+  assert.equal(badBundle.details.field, 'bundleId');
+  throwsExactly(() => new cb.Index().loadDelta(v.vault, 'Z'.repeat(64), bundleBytes), cb.InvalidValueError, 'invalid_value');
+  throwsExactly(() => cb.Snapshot.open(v.vault, /** @type {never} */ (42), bundleBytes), cb.InvalidArgumentError, 'invalid_argument');
   throwsExactly(() => cb.Snapshot.open(v.vault, bundleId, bundleBytes), cb.CorruptError, 'corrupt');
   // The golden index delta does not belong to another vault.
   const other = cb.Vault.create('pw', SMALL, CHEAP);

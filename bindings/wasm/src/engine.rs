@@ -9,10 +9,10 @@ use cloudbackup_core::engine::{
     self as core_engine, BackupOptions, FileMeta, Id, KdfParams, SnapshotInfo, VaultSettings,
 };
 use cloudbackup_core::model::v2::common::PathFilter;
-use cloudbackup_core::Error;
 use wasm_bindgen::prelude::*;
 
-use crate::{argument, bytes_arg, json_arg, string_arg, to_js, Failure, JsResult};
+use crate::state::VaultState;
+use crate::{argument, bytes_arg, id_arg, json_arg, string_arg, to_js, whole_arg, JsResult};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_ENGINE: &'static str = r#"
@@ -39,7 +39,12 @@ export interface SnapshotEntry {
 }
 /** A backup's file tree. */
 export interface SnapshotData {
-  version: number; time: number; hostname?: string; backup_configuration_id?: string;
+  version: number;
+  /** Start time, Unix seconds. */
+  time: number;
+  /** Its sub-second part in nanoseconds, 0 to 999999999 (absent when 0). */
+  time_nanos?: number;
+  hostname?: string; backup_configuration_id?: string;
   counters: BackupCounters; entries: SnapshotEntry[];
 }
 /** A byte range of a stored object. */
@@ -68,12 +73,21 @@ export interface ErrorReport { count: number | string; reason: string | null; di
 export interface RestoreReport { files_restored: number; bytes_restored: number; files_skipped: number; errors: ErrorReport | null; }
 /** One problem a verification found. */
 export interface VerifyProblem { object: string; code: string; message: string; }
-/** What a verification found. */
-export interface VerifyReport { ok: boolean; bundles_checked: number; blobs_checked: number; bytes_checked: number; problems: VerifyProblem[]; }
+/** What a verification found (`snapshots_checked`, `indexes_checked`, `unindexed_bundles` and `temporary_objects` are filled by `Verifier.forState`; not problems). */
+export interface VerifyReport {
+  ok: boolean; bundles_checked: number; blobs_checked: number; bytes_checked: number;
+  snapshots_checked: number; indexes_checked: number; unindexed_bundles: number; temporary_objects: string[];
+  problems: VerifyProblem[];
+}
 /** A v2 path filter (restore inclusions and exclusions). */
 export interface PathFilter { path: string; type: "file" | "folder"; [member: string]: JsonValue; }
-/** What a snapshot records besides the tree. */
-export interface SnapshotInfo { time: number; hostname?: string; backupConfigurationId?: string; }
+/**
+ * What a snapshot records besides the tree. `time` is the backup's start in
+ * whole Unix seconds, `timeNanos` its sub-second part (a whole number from 0
+ * to 999999999, default 0): two backups in the same second are then still
+ * ordered, and `latest` is the later one.
+ */
+export interface SnapshotInfo { time: number; timeNanos?: number; hostname?: string; backupConfigurationId?: string; }
 "#;
 
 /// An optional trailing argument (`undefined` when left out).
@@ -92,21 +106,16 @@ fn integer_arg(value: f64, name: &str, min: f64) -> JsResult<f64> {
     Ok(value)
 }
 
-fn id_arg(hex: &str, name: &str) -> JsResult<Id> {
-    Id::parse(hex).map_err(|e| match e {
-        Error::InvalidValue { reason, .. } => argument(name, reason),
-        other => Failure::Core(other),
-    })
-}
-
-fn object_js(id: &Id, bytes: &[u8]) -> JsResult<JsValue> {
+/// A stored object as JS `{id, bytes}` (`StoredObject`).
+pub(crate) fn object_js(id: &Id, bytes: &[u8]) -> JsResult<JsValue> {
     let o = js_sys::Object::new();
     set(&o, "id", &JsValue::from_str(&id.to_hex()))?;
     set(&o, "bytes", &js_sys::Uint8Array::from(bytes).into())?;
     Ok(o.into())
 }
 
-fn set(o: &js_sys::Object, name: &str, value: &JsValue) -> JsResult<()> {
+/// Sets member `name` of a JS object.
+pub(crate) fn set(o: &js_sys::Object, name: &str, value: &JsValue) -> JsResult<()> {
     js_sys::Reflect::set(o, &JsValue::from_str(name), value)
         .map(|_| ())
         .map_err(|_| argument(name, "could not be set"))
@@ -115,7 +124,7 @@ fn set(o: &js_sys::Object, name: &str, value: &JsValue) -> JsResult<()> {
 /// An unlocked vault: its id, settings, key slots and keys.
 #[wasm_bindgen]
 pub struct Vault {
-    inner: core_engine::Vault,
+    pub(crate) inner: core_engine::Vault,
 }
 
 #[wasm_bindgen]
@@ -201,7 +210,7 @@ impl Vault {
 /// index deltas loaded into it.
 #[wasm_bindgen]
 pub struct Index {
-    inner: Arc<core_engine::Index>,
+    pub(crate) inner: Arc<core_engine::Index>,
 }
 
 impl Default for Index {
@@ -222,8 +231,13 @@ impl Index {
 
     /// Merges the stored index delta `id` of `vault` into this index.
     #[wasm_bindgen(js_name = "loadDelta")]
-    pub fn load_delta(&mut self, vault: &Vault, id: &str, bytes: &[u8]) -> JsResult<()> {
-        let id = id_arg(id, "id")?;
+    pub fn load_delta(
+        &mut self,
+        vault: &Vault,
+        #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+        bytes: &[u8],
+    ) -> JsResult<()> {
+        let id = id_arg(&id, "id")?;
         Arc::make_mut(&mut self.inner).load_delta(
             vault.inner.keys(),
             vault.inner.id(),
@@ -243,14 +257,18 @@ impl Index {
 /// An opened snapshot: the file tree of one backup.
 #[wasm_bindgen]
 pub struct Snapshot {
-    inner: core_engine::Snapshot,
+    pub(crate) inner: core_engine::Snapshot,
 }
 
 #[wasm_bindgen]
 impl Snapshot {
     /// Opens the stored snapshot `id` of `vault`.
-    pub fn open(vault: &Vault, id: &str, bytes: &[u8]) -> JsResult<Snapshot> {
-        let id = id_arg(id, "id")?;
+    pub fn open(
+        vault: &Vault,
+        #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+        bytes: &[u8],
+    ) -> JsResult<Snapshot> {
+        let id = id_arg(&id, "id")?;
         Ok(Snapshot {
             inner: core_engine::Snapshot::open(vault.inner.keys(), vault.inner.id(), &id, bytes)?,
         })
@@ -299,14 +317,12 @@ pub fn verify_plan(index: &Index, fraction: f64, seed: f64) -> JsResult<JsValue>
 }
 
 /// A restore of a snapshot: what to create, which bundle ranges to fetch,
-/// then verified writes for the bytes fed.
+/// then verified writes for the bytes fed; after `finish`, the report and
+/// the modes and times to apply.
 #[wasm_bindgen]
 pub struct RestoreSession {
-    inner: Option<core_engine::RestoreSession>,
-}
-
-fn finished(what: &str) -> Failure {
-    Failure::Core(Error::finished(what))
+    /// The core's run keeps the order rules.
+    run: core_engine::RestoreRun,
 }
 
 fn writes_js(writes: Vec<Write>) -> JsResult<JsValue> {
@@ -333,29 +349,22 @@ impl RestoreSession {
     ) -> JsResult<RestoreSession> {
         let options = opt(options);
         let options = json_arg::<RestoreOptions>(&options, "options")?.unwrap_or_default();
-        let session =
-            core_engine::RestoreSession::new(&vault.inner, &snapshot.inner, &index.inner, options)?;
-        Ok(RestoreSession {
-            inner: Some(session),
-        })
-    }
-
-    fn running(&mut self) -> JsResult<&mut core_engine::RestoreSession> {
-        self.inner.as_mut().ok_or_else(|| finished("restore"))
+        let run =
+            core_engine::RestoreRun::new(&vault.inner, &snapshot.inner, &index.inner, options)?;
+        Ok(RestoreSession { run })
     }
 
     /// What to create (directories, files at their size, symlinks).
     #[wasm_bindgen(unchecked_return_type = "Create[]")]
-    pub fn creates(&mut self) -> JsResult<JsValue> {
-        let session = self.running()?;
+    pub fn creates(&self) -> JsResult<JsValue> {
+        let session = self.run.session()?;
         to_js("restore creates", &session.creates().collect::<Vec<_>>())
     }
 
     /// Which bundles and byte ranges to fetch, in order.
     #[wasm_bindgen(unchecked_return_type = "Fetch[]")]
-    pub fn plan(&mut self) -> JsResult<JsValue> {
-        let session = self.running()?;
-        to_js("restore plan", &session.plan())
+    pub fn plan(&self) -> JsResult<JsValue> {
+        to_js("restore plan", &self.run.session()?.plan())
     }
 
     /// Feeds `bytes` fetched from bundle `bundleId` at `offset`; returns the
@@ -363,30 +372,46 @@ impl RestoreSession {
     #[wasm_bindgen(unchecked_return_type = "Write[]")]
     pub fn feed(
         &mut self,
-        #[wasm_bindgen(js_name = "bundleId")] bundle_id: &str,
+        #[wasm_bindgen(js_name = "bundleId", unchecked_param_type = "string")] bundle_id: JsValue,
         offset: f64,
         bytes: &[u8],
     ) -> JsResult<JsValue> {
-        let bundle = id_arg(bundle_id, "bundleId")?;
+        let bundle = id_arg(&bundle_id, "bundleId")?;
         let offset = integer_arg(offset, "offset", 0.0)? as u64;
-        let writes = self.running()?.feed(&bundle, offset, bytes)?;
+        let writes = self.run.feed(&bundle, offset, bytes)?;
         writes_js(writes)
     }
 
     /// Reports bundle `bundleId` as missing: its files end up in the errors.
     pub fn missing(
         &mut self,
-        #[wasm_bindgen(js_name = "bundleId")] bundle_id: &str,
+        #[wasm_bindgen(js_name = "bundleId", unchecked_param_type = "string")] bundle_id: JsValue,
     ) -> JsResult<()> {
-        let bundle = id_arg(bundle_id, "bundleId")?;
-        Ok(self.running()?.missing(&bundle)?)
+        let bundle = id_arg(&bundle_id, "bundleId")?;
+        Ok(self.run.missing(&bundle)?)
     }
 
-    /// Ends the session: what it restored, and which files failed.
+    /// Ends the session: what it restored, and which files failed (an
+    /// `InvalidStateError` when called twice).
     #[wasm_bindgen(unchecked_return_type = "RestoreReport")]
     pub fn finish(&mut self) -> JsResult<JsValue> {
-        let session = self.inner.take().ok_or_else(|| finished("restore"))?;
-        to_js("restore report", &session.finish())
+        to_js("restore report", self.run.finish()?)
+    }
+
+    /// The report of the finished session (`InvalidStateError` before
+    /// `finish`).
+    #[wasm_bindgen(unchecked_return_type = "RestoreReport")]
+    pub fn report(&self) -> JsResult<JsValue> {
+        to_js("restore report", self.run.report()?)
+    }
+
+    /// After `finish`: the modes and times to apply once the content is
+    /// written, deepest first (children before their directory), failed
+    /// entries left out. Directories and files: `chmod` then `utimes`;
+    /// symlinks: `lutimes`. `InvalidStateError` before `finish`.
+    #[wasm_bindgen(unchecked_return_type = "Create[]")]
+    pub fn apply(&self) -> JsResult<JsValue> {
+        to_js("restore apply", self.run.apply()?)
     }
 }
 
@@ -406,23 +431,47 @@ impl Verifier {
         }
     }
 
+    /// A verifier of a whole vault as `state` read it: its report starts
+    /// with what the listing, the index deltas and the snapshots show
+    /// (unreadable snapshots and indexes, blobs no index lists, indexed
+    /// bundles missing from storage, temporary objects); fetch and feed the
+    /// bundles of `plan(state.index(), ...)`.
+    #[wasm_bindgen(js_name = "forState")]
+    pub fn for_state(state: &VaultState) -> Verifier {
+        Verifier {
+            inner: core_engine::Verifier::for_state(state.core()),
+        }
+    }
+
+    /// The bundles to fetch whole and feed: every bundle `index` places a
+    /// blob in (`fraction` 1) or a sample chosen by `seed`, less those the
+    /// state's listing already showed missing (reported as problems).
+    #[wasm_bindgen(unchecked_return_type = "Fetch[]")]
+    pub fn plan(&self, index: &Index, fraction: f64, seed: f64) -> JsResult<JsValue> {
+        let seed = integer_arg(seed, "seed", 0.0)? as u64;
+        to_js(
+            "verify plan",
+            &self.inner.plan(&index.inner, fraction, seed)?,
+        )
+    }
+
     /// Feeds a whole bundle. Problems go to the report; a bundle that is not
     /// a bundle of this vault at all throws.
     pub fn feed(
         &mut self,
-        #[wasm_bindgen(js_name = "bundleId")] bundle_id: &str,
+        #[wasm_bindgen(js_name = "bundleId", unchecked_param_type = "string")] bundle_id: JsValue,
         bytes: &[u8],
     ) -> JsResult<()> {
-        let bundle = id_arg(bundle_id, "bundleId")?;
+        let bundle = id_arg(&bundle_id, "bundleId")?;
         Ok(self.inner.feed(&bundle, bytes)?)
     }
 
     /// Reports a bundle of the plan as missing.
     pub fn missing(
         &mut self,
-        #[wasm_bindgen(js_name = "bundleId")] bundle_id: &str,
+        #[wasm_bindgen(js_name = "bundleId", unchecked_param_type = "string")] bundle_id: JsValue,
     ) -> JsResult<()> {
-        let bundle = id_arg(bundle_id, "bundleId")?;
+        let bundle = id_arg(&bundle_id, "bundleId")?;
         self.inner.missing(&bundle);
         Ok(())
     }
@@ -524,13 +573,20 @@ impl BackupSession {
         if !info.is_object() {
             return Err(argument(
                 "info",
-                "must be an object {time, hostname?, backupConfigurationId?}",
+                "must be an object {time, timeNanos?, hostname?, backupConfigurationId?}",
             ));
         }
         let time = get("time")
             .and_then(|t| t.as_f64())
             .ok_or_else(|| argument("info.time", "must be a number (Unix seconds)"))?;
         let time = integer_arg(time, "info.time", -9_007_199_254_740_992.0)? as i64;
+        // Checked here, before the session is handed to the core (which
+        // would end it on a bad value).
+        let time_nanos = match get("timeNanos") {
+            None => 0,
+            Some(v) if v.is_undefined() || v.is_null() => 0,
+            Some(v) => whole_arg(&v, "info.timeNanos", 0.0, 999_999_999.0)? as u32,
+        };
         let optional = |name: &str| -> JsResult<Option<String>> {
             match get(name) {
                 None => Ok(None),
@@ -540,7 +596,7 @@ impl BackupSession {
         };
         let info = SnapshotInfo {
             time,
-            time_nanos: 0,
+            time_nanos,
             hostname: optional("hostname")?,
             backup_configuration_id: optional("backupConfigurationId")?,
         };

@@ -11,6 +11,8 @@
 
 mod api;
 mod engine;
+mod lock;
+mod state;
 
 use std::cell::RefCell;
 
@@ -155,6 +157,67 @@ pub(crate) fn string_arg(value: &JsValue, name: &str) -> JsResult<String> {
     value
         .as_string()
         .ok_or_else(|| argument(name, "must be a string"))
+}
+
+/// Bytes given as a `Uint8Array` only (stored objects: a string is refused).
+pub(crate) fn uint8_arg(value: &JsValue, name: &str) -> JsResult<Vec<u8>> {
+    value
+        .dyn_ref::<js_sys::Uint8Array>()
+        .map(|a| a.to_vec())
+        .ok_or_else(|| argument(name, "must be a Uint8Array"))
+}
+
+/// A boolean argument.
+pub(crate) fn bool_arg(value: &JsValue, name: &str) -> JsResult<bool> {
+    value
+        .as_bool()
+        .ok_or_else(|| argument(name, "must be a boolean"))
+}
+
+/// A JS number argument that must be a whole number in `min..=max`.
+pub(crate) fn whole_arg(value: &JsValue, name: &str, min: f64, max: f64) -> JsResult<f64> {
+    let n = value
+        .as_f64()
+        .ok_or_else(|| argument(name, "must be a number"))?;
+    if n.fract() != 0.0 || !(min..=max).contains(&n) {
+        return Err(argument(
+            name,
+            format!("{n} is not a whole number from {min} to {max}"),
+        ));
+    }
+    Ok(n)
+}
+
+/// A `u32` argument given as a JS number (a process id, a tag).
+pub(crate) fn u32_arg(value: &JsValue, name: &str) -> JsResult<u32> {
+    Ok(whole_arg(value, name, 0.0, f64::from(u32::MAX))? as u32)
+}
+
+/// A byte count given as a JS number (a whole number from 0 to 2^53).
+pub(crate) fn size_arg(value: &JsValue, name: &str) -> JsResult<u64> {
+    Ok(whole_arg(value, name, 0.0, 9_007_199_254_740_992.0)? as u64)
+}
+
+/// Nanoseconds (a time since the Unix epoch, or a duration) given as a JS
+/// `BigInt` in the signed 64-bit range: a JS number cannot hold today's
+/// time in nanoseconds exactly, so numbers are refused rather than rounded.
+pub(crate) fn ns_arg(value: &JsValue, name: &str) -> JsResult<i64> {
+    if !value.is_bigint() {
+        return Err(argument(
+            name,
+            "must be a BigInt (nanoseconds, e.g. BigInt(Date.now()) * 1000000n)",
+        ));
+    }
+    use wasm_bindgen::convert::TryFromJsValue;
+    i64::try_from_js_value_ref(value)
+        .ok_or_else(|| argument(name, "is outside the signed 64-bit range"))
+}
+
+/// An id argument: a string of 64 hex digits, parsed by the core
+/// (`invalid_value` naming `name` when it is not one, as in every binding).
+pub(crate) fn id_arg(value: &JsValue, name: &str) -> JsResult<cloudbackup_core::engine::Id> {
+    let hex = string_arg(value, name)?;
+    Ok(cloudbackup_core::engine::Id::parse_named(name, &hex)?)
 }
 
 /// The core's version (the crate version).
