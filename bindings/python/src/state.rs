@@ -32,7 +32,10 @@ impl NativeVaultState {
     /// A whole-vault verifier and the index it checks against.
     pub fn verifier(
         &self,
-    ) -> PyResultCb<(cloudbackup_core::engine::Verifier, Arc<cloudbackup_core::engine::Index>)> {
+    ) -> PyResultCb<(
+        cloudbackup_core::engine::Verifier,
+        Arc<cloudbackup_core::engine::Index>,
+    )> {
         self.with(|s| {
             Ok((
                 cloudbackup_core::engine::Verifier::for_state(s),
