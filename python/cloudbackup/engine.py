@@ -457,6 +457,10 @@ class Lock:
         """Raises :class:`Locked` unless its holder may still act."""
         self._native.check_fresh(lock_id, now_ns)
 
+    def check_stored(self, lock_id: str, stored: bool) -> None:
+        """Raises :class:`Locked` when the lock is no longer stored."""
+        self._native.check_stored(lock_id, stored)
+
     def describe(self) -> str:
         """Who holds it, for messages."""
         return self._native.describe()

@@ -208,12 +208,14 @@ class VaultLock:
         self._delete(lock_id)
 
     def check_fresh(self) -> None:
-        """Raises :class:`Locked` unless the lock may still be acted on
-        (nothing to check when going on without a lock)."""
+        """Raises :class:`Locked` unless the lock may still be acted on: it
+        is fresh, and still stored (nothing to check when going on without
+        a lock)."""
         with self._mutex:
             if self._held is not None:
                 lock_id, lock = self._held
                 lock.check_fresh(lock_id, time.time_ns())
+                lock.check_stored(lock_id, self.stored.storage.exists(f"locks/{lock_id}"))
 
     def release(self) -> None:
         """Stops refreshing and deletes the lock."""

@@ -272,6 +272,20 @@ def test_a_backup_whose_lock_went_stale_commits_nothing(tmp_path: Path, monkeypa
     assert objects(sv, "snapshots") == before
 
 
+def test_a_backup_whose_lock_was_removed_commits_nothing(tmp_path: Path) -> None:
+    sv = vault_with(tmp_path, 1)
+    before = objects(sv, "snapshots")
+    removed: List[Any] = []
+
+    def remove_all_locks(_n: int) -> None:
+        if not removed:
+            removed.extend(sv.unlock(remove_all=True))
+
+    with pytest.raises(cb.Locked, match="was removed"):
+        sv.backup(str(tmp_path / "src0"), progress=remove_all_locks)
+    assert len(removed) == 1 and objects(sv, "snapshots") == before
+
+
 def test_read_only_vaults_restore_and_verify(tmp_path: Path) -> None:
     if os.geteuid() == 0:
         # root ignores permission bits: a read-only bind is not available

@@ -279,6 +279,13 @@ impl NativeLock {
         Ok(self.lock.check_fresh(&id, now_ns)?)
     }
 
+    /// Raises `Locked` when the holder's lock (stored as `id`) is no longer
+    /// stored (`stored` false).
+    fn check_stored(&self, id: &str, stored: bool) -> PyResultCb<()> {
+        let id = id_arg("lock", id)?;
+        Ok(self.lock.check_stored(&id, stored)?)
+    }
+
     /// Who holds it, for messages.
     fn describe(&self) -> String {
         self.lock.describe()

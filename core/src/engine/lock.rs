@@ -145,6 +145,24 @@ impl Lock {
         })
     }
 
+    /// [`Error::Locked`] when the holder's lock object (stored as `id`) is
+    /// no longer stored (`stored` false: someone ran `unlock --remove-all`,
+    /// or storage lost it): others may have acted as if it were not there,
+    /// so the holder must not commit. Checked with [`Lock::check_fresh`].
+    pub fn check_stored(&self, id: &Id, stored: bool) -> Result<()> {
+        if stored {
+            return Ok(());
+        }
+        Err(Error::Locked {
+            lock: id.to_hex(),
+            holder: format!(
+                "this process's own lock ({}) was removed while it worked; nothing was committed",
+                self.describe()
+            ),
+            stale: false,
+        })
+    }
+
     /// "backup (shared) by pid 42 on web1 since 2026-12-04T12:00:00Z".
     pub fn describe(&self) -> String {
         format!(
@@ -495,6 +513,9 @@ mod tests {
         assert!(l.needs_refresh(T + LOCK_REFRESH_NS));
         let r = l.refreshed(late);
         assert!(r.check_fresh(&id, late + 1).is_ok());
+        assert!(r.check_stored(&id, true).is_ok());
+        let e = r.check_stored(&id, false).unwrap_err();
+        assert!(e.to_string().contains("was removed"), "{e}");
         assert_eq!(r.created_ns, l.created_ns);
     }
 }
