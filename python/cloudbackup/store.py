@@ -623,6 +623,7 @@ class StoredVault:
         overwrite: bool = False,
         progress: Optional[Progress] = None,
         retry_lock: float = 0.0,
+        state: Optional[VaultState] = None,
     ) -> RestoreResult:
         """Restores a snapshot (id, unique prefix or ``"latest"``) into
         ``dest``. An existing file is never replaced unless ``overwrite``
@@ -635,9 +636,12 @@ class StoredVault:
         any file name) and renamed into place only once all its bytes were
         verified: a file whose blobs fail (reported in the result) or a
         restore that stops half-way leaves no partial file, and an existing
-        file that ``overwrite`` would replace stays as it was."""
+        file that ``overwrite`` would replace stays as it was.
+
+        ``state`` (from :meth:`state`) saves reading the vault's metadata
+        again when restoring several snapshots in a row."""
         with self.lock("restore", exclusive=False, retry=retry_lock, required=False):
-            return self._restore(which, dest, include, exclude, overwrite, progress)
+            return self._restore(which, dest, include, exclude, overwrite, progress, state)
 
     def _restore(
         self,
@@ -647,8 +651,9 @@ class StoredVault:
         exclude: Optional[List[str]],
         overwrite: bool,
         progress: Optional[Progress],
+        state: Optional[VaultState],
     ) -> RestoreResult:
-        state = self.state()
+        state = state or self.state()
         snap = self.snapshot(which, state)
         existing = [
             e["path"] for e in snap.entries if _exists_under(dest, e["path"])

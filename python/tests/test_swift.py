@@ -176,6 +176,12 @@ def test_backup_killed_mid_upload(tmp_path: Path, url: str) -> None:
     assert len(storage.list("index")) == 1 and len(storage.list("snapshots")) == 1
     r = run_cli(["snapshots", url, "--json"], env)
     assert [s["id"] for s in json.loads(r.stdout)["snapshots"]] == [first["snapshot"]]
+    # The killed backup's lock stays behind: gc is refused, naming it stale
+    # and `unlock`, until unlock removes it (backups go on meanwhile).
+    r = run_cli(["gc", url, "--dry-run", "--json"], env)
+    assert r.returncode == 1 and "stale" in r.stderr and "cloudbackup unlock" in r.stderr, r.stderr
+    r = run_cli(["unlock", url, "--json"], env)
+    assert r.returncode == 0 and len(json.loads(r.stdout)["removed"]) == 1, r.stdout + r.stderr
     r = run_cli(["gc", url, "--dry-run", "--json"], env)
     assert json.loads(r.stdout)["unreferenced"] == len(left)
     r = run_cli(["restore", url, first["snapshot"], str(tmp_path / "old")], env)
@@ -188,7 +194,7 @@ def test_backup_killed_mid_upload(tmp_path: Path, url: str) -> None:
     r = run_cli(["verify", url], env)
     assert r.returncode == 0 and "verify: ok" in r.stdout
     print(f"\nswift killed backup: SIGKILL during the index PUT left {len(left)} unreferenced bundles; "
-          "the vault opened, the old snapshot restored, the next backup's gc removed them")
+          "the vault opened, the old snapshot restored, unlock removed its stale lock, the next backup's gc removed them")
 
 
 def test_503_with_retry_after_is_retried(tmp_path: Path, url: str) -> None:
