@@ -141,6 +141,29 @@ test('RackspaceIdentity: password, the user\'s default region, renewal near expi
   });
 });
 
+test('RackspaceIdentity: a captured catalog with one region-less Cloud Backup endpoint, expiry with an offset', async () => {
+  await withService(async (s) => {
+    let now = Date.now();
+    const identity = new cb.RackspaceIdentity({ username: USERNAME, apiKey: API_KEY, identityUrl: s.identityUrl, now: () => now });
+    const session = await identity.session();
+    // The user's default region is ORD; the only Cloud Backup entry has none.
+    assert.equal(session.region, null);
+    assert.equal(session.baseUrl, s.url);
+    assert.equal(session.tenantId, '5701876');
+    const expires = /** @type {Date} */ (session.expires).getTime();
+    assert.ok(Math.abs(expires - (now + 3_600_000)) < 5000, `expires ${session.expires?.toISOString()}`);
+    const request = cb.buildRequest('v1.configurations.list_backup_configurations', null, session);
+    assert.equal(cb.fetchArgs(request, session.baseUrl)[0], `${s.url}/v1.0/5701876/backup-configuration`);
+    // Reused within the hour, renewed once it is within the margin of the offset time.
+    now += 50 * 60_000;
+    await identity.session();
+    assert.equal(s.tokensIssued(), 1);
+    now += 6 * 60_000;
+    await identity.session();
+    assert.equal(s.tokensIssued(), 2);
+  }, { identity: 'identity-tokens-global.json', offsetMinutes: -300 });
+});
+
 test('RackspaceIdentity: concurrent calls share one token request', async () => {
   await withService(async (s) => {
     const identity = new cb.RackspaceIdentity({ username: USERNAME, apiKey: API_KEY, identityUrl: s.identityUrl });

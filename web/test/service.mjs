@@ -26,8 +26,21 @@ export const RESTORE_IDS = ['r-01', 'r-02', 'r-03', 'r-04', 'r-05'];
  */
 
 /**
- * Starts the service. `expiresInMs` is the lifetime of the tokens it issues.
- * @param {{ expiresInMs?: number }} [options]
+ * `date` in ISO 8601 with a UTC offset of `minutes` (`2013-06-28T05:59:25.864-05:00`).
+ * @param {Date} date @param {number} minutes
+ */
+export function isoWithOffset(date, minutes) {
+  const local = new Date(date.getTime() + minutes * 60_000).toISOString().replace(/Z$/, '');
+  const sign = minutes < 0 ? '-' : '+';
+  const abs = Math.abs(minutes);
+  return `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
+
+/**
+ * Starts the service. `expiresInMs` is the lifetime of the tokens it issues;
+ * `identity` the answer's template under test/data/, `offsetMinutes` the UTC
+ * offset its `expires` is written with.
+ * @param {{ expiresInMs?: number, identity?: string, offsetMinutes?: number }} [options]
  */
 export async function startService(options = {}) {
   /** @type {Seen[]} */
@@ -38,7 +51,8 @@ export async function startService(options = {}) {
   const scripted = new Map();
   let issued = 0;
   let expiresInMs = options.expiresInMs ?? 3_600_000;
-  const identityTemplate = readFileSync(new URL('./data/identity-tokens.json', import.meta.url), 'utf8');
+  const identityTemplate = readFileSync(new URL(`./data/${options.identity ?? 'identity-tokens.json'}`, import.meta.url), 'utf8');
+  const offset = options.offsetMinutes ?? 0;
 
   /** @param {Seen} req @param {string} base @returns {Answer} */
   function identity(req, base) {
@@ -61,7 +75,7 @@ export async function startService(options = {}) {
     valid.add(token);
     const text = identityTemplate
       .replaceAll('{{token}}', token)
-      .replaceAll('{{expires}}', new Date(Date.now() + expiresInMs).toISOString())
+      .replaceAll('{{expires}}', isoWithOffset(new Date(Date.now() + expiresInMs), offset))
       .replaceAll('{{base}}', base);
     return { status: 200, headers: { 'Content-Type': 'application/json' }, body: text };
   }
