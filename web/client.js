@@ -259,10 +259,11 @@ function encodeQueryPart(s) {
  * @returns {[string, RequestInit]}
  */
 export function fetchArgs(request, baseUrl, signal) {
-  if (!isObject(request) || typeof request.path !== 'string' || typeof request.method !== 'string') {
+  if (!isObject(request) || typeof request.path !== 'string' || typeof request.method !== 'string'
+    || !Array.isArray(request.headers) || !Array.isArray(request.query)) {
     throw argumentError('request', 'must be a request built by buildRequest');
   }
-  const query = (request.query ?? []).map(([k, v]) => `${encodeQueryPart(k)}=${encodeQueryPart(v)}`).join('&');
+  const query = request.query.map(([k, v]) => `${encodeQueryPart(k)}=${encodeQueryPart(v)}`).join('&');
   const url = `${baseUrlOf(baseUrl, 'baseUrl')}${request.path}${query ? `?${query}` : ''}`;
   /** @type {RequestInit} */
   const init = { method: request.method, headers: request.headers.map(([k, v]) => /** @type {[string, string]} */ ([k, v])) };
@@ -339,9 +340,10 @@ function callOptions(options) {
   if (!isObject(options)) throw argumentError('options', 'must be an object {auth, baseUrl?, fetch?, retry?, signal?}');
   onlyKnown(options, 'options', ['auth', 'baseUrl', 'fetch', 'retry', 'signal']);
   const auth = options.auth;
-  if (!isProvider(auth)) sessionOf(auth, 'options.auth');
   return {
-    auth: /** @type {StaticAuth | AuthProvider} */ (auth),
+    provider: isProvider(auth) ? auth : null,
+    /** The credentials as given (checked), when they are not a provider. */
+    fixed: isProvider(auth) ? null : sessionOf(auth, 'options.auth'),
     baseUrl: options.baseUrl === undefined || options.baseUrl === null ? undefined : baseUrlOf(options.baseUrl, 'options.baseUrl'),
     fetch: fetchOf(options.fetch, 'options.fetch'),
     policy: policyOf(options.retry),
@@ -358,17 +360,16 @@ function callOptions(options) {
 export async function call(operation, params, options) {
   const opts = callOptions(options);
   const p = params ?? null;
-  const provider = isProvider(opts.auth) ? opts.auth : null;
+  const { provider, fixed } = opts;
   // Checked before anything is sent: a bad operation or parameter never reaches the network.
-  const first = provider ? null : sessionOf(opts.auth, 'options.auth');
-  const method = requestFor(operation, p, first ?? { token: 'check', tenantId: 'check' }).method;
+  const method = requestFor(operation, p, fixed ?? { token: 'check', tenantId: 'check' }).method;
   let refreshed = false;
   return retrying(opts.policy, method, operation, opts.signal, async () => {
     for (;;) {
       /** @type {AuthSession} */
       let session;
       try {
-        session = first ?? sessionOf(await /** @type {AuthProvider} */ (provider).session({ fetch: opts.fetch, signal: opts.signal }), 'session');
+        session = fixed ?? sessionOf(await /** @type {AuthProvider} */ (provider).session({ fetch: opts.fetch, signal: opts.signal }), 'session');
       } catch (e) {
         throw new Final(e);
       }
