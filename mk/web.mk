@@ -4,7 +4,7 @@
 #
 #   make bootstrap-web   installs what is missing (scripts/bootstrap-web)
 #   make build-web       builds web/dist/ (scripts/build-web)
-#   make test-web        node:test suite, tsc, README example, npm pack smoke test, browser test
+#   make test-web        node:test suite (client included), tsc, README examples, npm pack smoke test, browser test
 #   make demo-web        serves the demo console on 127.0.0.1 and prints its URL (DEMO_PORT=8130)
 #   make bench-web       prints the size, restore and patch-validation figures
 
@@ -36,11 +36,17 @@ test-web-tsc: $(WEB_DIST)
 	cd web && node_modules/.bin/tsc -p tsconfig.json
 	@echo "tsc: web/*.d.ts, dist/*.d.ts, tests, demo and bench type-check (no any in the public .d.ts)"
 
-# The README's example (section "The npm package"), run as written.
+# The README's example (section "The npm package"), run as written; its
+# client example (it needs the real service) type-checked as written.
 test-web-readme: $(WEB_DIST)
 	awk '/<!-- npm-example -->/{f=1;next} f&&/^```js/{g=1;next} g&&/^```/{exit} g' README.md \
 	  | sed 's#@cloudbackup/core#./node.js#' > web/readme-example.tmp.mjs
 	cd web && node readme-example.tmp.mjs; rc=$$?; rm -f readme-example.tmp.mjs; exit $$rc
+	awk '/<!-- npm-client-example -->/{f=1;next} f&&/^```ts/{g=1;next} g&&/^```/{exit} g' README.md \
+	  | sed 's#@cloudbackup/core#./node.js#' > web/readme-client.tmp.mts
+	cd web && node_modules/.bin/tsc --noEmit --strict --module nodenext --moduleResolution nodenext --target es2022 \
+	  --lib es2022,dom --types node readme-client.tmp.mts; rc=$$?; rm -f readme-client.tmp.mts; \
+	  [ $$rc = 0 ] && echo "README client example: type-checks (tsc --strict)"; exit $$rc
 
 # npm pack, then install the tarball into a scratch project and use it there.
 test-web-pack: $(WEB_DIST)

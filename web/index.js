@@ -7,6 +7,8 @@ import { makeError } from './errors.js';
 
 export * from './dist/cloudbackup_wasm.js';
 export * from './errors.js';
+export * from './client.js';
+export * from './operations.js';
 
 let ready = null;
 

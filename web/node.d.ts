@@ -1,5 +1,7 @@
 export * from './dist/cloudbackup_wasm.js';
 export * from './errors.js';
+export * from './client.js';
+export * from './operations.js';
 import type { InitInput } from './dist/cloudbackup_wasm.js';
 
 /** Loads the WebAssembly module (browsers: call once before anything else; node: already done). */

@@ -243,7 +243,7 @@ test('VaultState: a corrupt snapshot is skipped by latest and listed as unreadab
   throwsExactly(() => st.resolve(s.snapshots[1]), cb.CorruptError, 'corrupt');
   throwsExactly(() => st.snapshot(s.snapshots[1]), cb.CorruptError, 'corrupt');
   const problems = st.problems();
-  assert.deepEqual(problems.map((p) => [p.object, p.code]), [[`snapshot ${s.snapshots[1].slice(0, 8)}`, 'corrupt']]);
+  assert.deepEqual(problems.map((p) => [p.object, p.code]), [[cb.objectName('snapshot', s.snapshots[1]), 'corrupt']]);
   // Verify reports it too, before any bundle is fed.
   const verifier = cb.Verifier.forState(st);
   const report = verifier.report();
@@ -297,7 +297,7 @@ test('VaultState.gcPlan: refuses when an index is missing; deletes only old unre
   const { st: lacking } = stateOf(ok, T);
   const v = cb.Verifier.forState(lacking);
   assert.deepEqual(v.plan(lacking.index(), 1, 0), []);
-  assert.deepEqual(v.report().problems.map((p) => [p.object, p.code]), [[`bundle ${bundleName.slice(8, 16)}`, 'not_found']]);
+  assert.deepEqual(v.report().problems.map((p) => [p.object, p.code]), [[bundleName, 'not_found']]);
 });
 
 test('bad ids are invalid_value naming the argument', () => {
