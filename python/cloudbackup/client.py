@@ -103,6 +103,9 @@ __all__ = [
     "ENVIRONMENT",
     "endpoint_from_catalog",
     "split_base_url",
+    "parse_expires",
+    "page_items",
+    "next_marker",
 ]
 
 #: Rackspace Identity v2.0, for US and UK accounts alike.
@@ -261,7 +264,7 @@ def endpoint_from_catalog(
     )
 
 
-def _parse_expires(text: Any) -> Optional[datetime]:
+def parse_expires(text: Any) -> Optional[datetime]:
     """An Identity ``expires`` (``2014-07-22T07:11:19.488Z``,
     ``2013-04-23T09:45:24.000-05:00``) as an aware datetime; ``None`` when
     absent or unreadable."""
@@ -365,7 +368,7 @@ def _session_from_access(
         token=token["id"],
         tenant_id=str(tenant),
         base_url=root,
-        expires=_parse_expires(token.get("expires")),
+        expires=parse_expires(token.get("expires")),
         region=chosen_region,
     )
 

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
@@ -24,6 +25,7 @@ from cloudbackup.client import (
     endpoint_from_catalog,
     next_marker,
     page_items,
+    parse_expires,
     split_base_url,
 )
 from conftest import REPO, run_cli
@@ -105,6 +107,20 @@ def test_base_urls_lose_their_version_and_tenant() -> None:
     )
     assert split_base_url("http://h:8/prefix/v2") == ("http://h:8/prefix", None)
     assert split_base_url("http://h:8/prefix/") == ("http://h:8/prefix", None)
+
+
+def test_token_expiry_forms() -> None:
+    utc = timezone.utc
+    # As the Cloud Backup guide prints it, and as an older client's docs show Identity's answer.
+    assert parse_expires("2014-07-22T07:11:19.488Z") == datetime(2014, 7, 22, 7, 11, 19, 488000, utc)
+    assert parse_expires("2013-04-23T09:45:24.000-05:00") == datetime(2013, 4, 23, 14, 45, 24, tzinfo=utc)
+    assert parse_expires("2015-01-01T00:00:00.1234567Z") == datetime(2015, 1, 1, 0, 0, 0, 123456, utc)
+    assert parse_expires("2015-01-01T00:00:00") == datetime(2015, 1, 1, tzinfo=utc)
+    assert parse_expires("tomorrow") is None and parse_expires(None) is None
+    session = Session("t", "1", "http://h", expires=datetime(2015, 1, 1, tzinfo=utc))
+    assert session.expiring(60, now=datetime(2014, 12, 31, 23, 59, 30, tzinfo=utc).timestamp())
+    assert not session.expiring(10, now=datetime(2014, 12, 31, 23, 59, 30, tzinfo=utc).timestamp())
+    assert not Session("t", "1", "http://h").expiring(10**9)
 
 
 # -- identity -------------------------------------------------------------------------
@@ -217,6 +233,16 @@ def test_a_token_given_is_used_as_is(svc: FakeService) -> None:
     assert svc.requests("identity") == [] and len(svc.requests()) == 2
     # The tenant may come from the URL.
     assert cb.Client(token="t", base_url=f"{svc.url}/v2/42").session == Session("t", "42", svc.url)
+
+
+def test_the_package_loads_httpx_only_for_the_client() -> None:
+    code = (
+        "import sys; import cloudbackup, cloudbackup.cli; "
+        "assert 'httpx' not in sys.modules and 'cloudbackup.client' not in sys.modules; "
+        "cloudbackup.Client; assert 'httpx' in sys.modules; print(cloudbackup.TransportError.code)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "transport", r.stderr
 
 
 def test_incomplete_credentials_are_refused() -> None:
