@@ -11,11 +11,16 @@ Pythonic wrappers:
 - :mod:`cloudbackup.store`: a vault wherever it is stored (backup, restore,
   verify, gc), over :mod:`cloudbackup.storage` (a local directory, or an
   OpenStack Swift container with :mod:`cloudbackup.swift`);
+- :mod:`cloudbackup.client`: the HTTP transport on httpx, :class:`Client`
+  and :class:`AsyncClient` (Rackspace Identity, the service catalog,
+  retries, paging), loaded on first use;
 - :mod:`cloudbackup.errors`: one exception hierarchy rooted at :class:`Error`;
 - the ``cloudbackup`` command line tool (:mod:`cloudbackup.cli`).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from . import _native
 from .core import (
@@ -57,6 +62,9 @@ from .errors import (
 from .storage import LocalStorage, Storage, open_storage
 from .store import LocalVault, StoredVault
 
+if TYPE_CHECKING:
+    from .client import AsyncClient, Client, Session, TransportError
+
 __version__: str = _native.__version__
 #: The vault format version this build writes and reads.
 FORMAT_VERSION: int = _native.FORMAT_VERSION
@@ -85,6 +93,10 @@ __all__ = [
     "Verifier",
     "LocalVault",
     "StoredVault",
+    "Client",
+    "AsyncClient",
+    "Session",
+    "TransportError",
     "Storage",
     "LocalStorage",
     "open_storage",
@@ -107,3 +119,15 @@ __all__ = [
     "UnsupportedVersion",
     "WrongPassword",
 ]
+
+#: Names of :mod:`cloudbackup.client`, imported (with httpx) on first use so
+#: that the rest of the package does not need httpx.
+_CLIENT_NAMES = {"Client", "AsyncClient", "Session", "TransportError"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CLIENT_NAMES:
+        from . import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'cloudbackup' has no attribute {name!r}")

@@ -15,6 +15,11 @@ A vault is never created implicitly: ``init`` (or ``backup --init``).
 Backups, restores and verify share the vault; gc and repair need it alone
 and wait up to ``--retry-lock`` seconds for it. A lock left by a process
 that crashed goes stale; ``unlock`` removes stale locks.
+
+``api OPERATION --param K=V`` calls the Cloud Backup API with
+:class:`cloudbackup.Client` (credentials from ``RAX_USERNAME`` and
+``RAX_API_KEY``, see :mod:`cloudbackup.client`); ``api --list`` lists the
+operations.
 """
 
 from __future__ import annotations
@@ -28,8 +33,8 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from . import __version__
-from .core import encrypt_password_for_agent
-from .errors import Error
+from .core import JsonInput, build_request, encrypt_password_for_agent, operations
+from .errors import Error, InvalidArgument
 from .locking import retry_lock_from_env
 from .storage import concurrency_from_env, open_storage
 from .store import StoredVault
@@ -383,6 +388,109 @@ def cmd_encrypt_password(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- api ----------------------------------------------------------------------
+
+#: The parameter names operations take their body under, in the order tried.
+BODY_PARAMS = ("body", "patch", "agent", "credentials", "event", "settings")
+
+
+class _Usage(Exception):
+    """A command line that cannot be run (exit status 2)."""
+
+
+def _api_param(params: Dict[str, Any], item: str) -> None:
+    """Adds ``K=V`` (a string) or ``K:=JSON`` (any JSON value) to
+    ``params``; a dotted ``K`` (``page.limit:=5``) nests."""
+    at = item.find("=")
+    if at <= 0:
+        raise _Usage(f"--param {item!r}: expected K=V (a string) or K:=JSON")
+    raw = item.endswith(":", 0, at)
+    key = item[: at - 1] if raw else item[:at]
+    text = item[at + 1 :]
+    value: Any = text
+    if raw:
+        try:
+            value = json.loads(text)
+        except ValueError as e:
+            raise _Usage(f"--param {item!r}: the value after := is not JSON ({e})") from None
+    parts = key.split(".")
+    if not all(parts):
+        raise _Usage(f"--param {item!r}: empty name")
+    target = params
+    for part in parts[:-1]:
+        nested = target.setdefault(part, {})
+        if not isinstance(nested, dict):
+            raise _Usage(f"--param {item!r}: {part} is already set to a value")
+        target = nested
+    target[parts[-1]] = value
+
+
+def _body_param(operation: str, params: Dict[str, Any], body: Any) -> str:
+    """The parameter ``operation`` takes its body under, asked of the core
+    (building a request needs no network): the first of
+    :data:`BODY_PARAMS` it does not call an unknown field."""
+    for name in BODY_PARAMS:
+        try:
+            build_request(operation, {**params, name: body}, token="t", tenant_id="t")
+        except InvalidArgument as e:
+            if getattr(e, "name", None) == f"params.{name}" and "unknown field" in str(getattr(e, "reason", "")):
+                continue
+        except Error:
+            pass
+        return name
+    raise _Usage(f"{operation} takes no body")
+
+
+def _read_body(source: str) -> Any:
+    if source == "-":
+        text = sys.stdin.read()
+    else:
+        with open(source, "r", encoding="utf-8") as f:
+            text = f.read()
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise _Usage(f"--body {source}: not JSON ({e})") from None
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    try:
+        return _cmd_api(args)
+    except _Usage as e:
+        print(f"cloudbackup api: {e}", file=sys.stderr)
+        return 2
+
+
+def _cmd_api(args: argparse.Namespace) -> int:
+    if args.list:
+        ops = operations()
+        width = max(len(op["name"]) for op in ops)
+        _emit(args, {"operations": ops}, [f"{op['name']:<{width}}  {op['method']:<6} {op['path']}" for op in ops])
+        return 0
+    if not args.operation:
+        raise _Usage("name an OPERATION (cloudbackup api --list lists them)")
+    params: Dict[str, Any] = {}
+    for item in args.param:
+        _api_param(params, item)
+    if args.body is not None:
+        body = _read_body(args.body)
+        params[_body_param(args.operation, params, body)] = body
+    # Imported here: only this command needs httpx.
+    from .client import Client
+
+    call_params: JsonInput = params
+    with Client.from_env(region=args.region, base_url=args.api_url) as client:
+        if args.all:
+            result: Any = list(client.paginate(args.operation, call_params))
+        else:
+            result = client.call(args.operation, call_params)
+    if args.json:
+        print(json.dumps({"operation": args.operation, "result": result}, sort_keys=True))
+    else:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print one JSON object")
@@ -478,6 +586,31 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--modulus", required=True, metavar="HEX")
     s.add_argument("--exponent", required=True, metavar="HEX")
     s.set_defaults(run=cmd_encrypt_password)
+
+    s = sub.add_parser(
+        "api",
+        help="call a Cloud Backup API operation (credentials from $RAX_USERNAME and $RAX_API_KEY)",
+        description="Calls OPERATION (e.g. v2.restores.get_restore; --list lists them) and prints its "
+        "result as JSON. Credentials: RAX_USERNAME with RAX_API_KEY (or RAX_PASSWORD), RAX_REGION, "
+        "RAX_AUTH_URL; or CLOUDBACKUP_TOKEN, CLOUDBACKUP_TENANT_ID and CLOUDBACKUP_API_URL. "
+        "CLOUDBACKUP_AGENT_ID makes every request an agent's (X-Agent-Id).",
+    )
+    s.add_argument("operation", nargs="?", metavar="OPERATION")
+    s.add_argument("--list", action="store_true", help="list the operations")
+    s.add_argument(
+        "--param",
+        "-p",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="a parameter: K=V (string) or K:=JSON (number, object...); page.limit:=5 nests",
+    )
+    s.add_argument("--body", metavar="FILE", help="the request body, JSON from FILE (- for standard input)")
+    s.add_argument("--all", action="store_true", help="follow the pages of a list; print all its items")
+    s.add_argument("--region", help="the endpoint's region (default $RAX_REGION, else the user's default)")
+    s.add_argument("--api-url", metavar="URL", help="the service root (default $CLOUDBACKUP_API_URL, else the catalog's)")
+    s.add_argument("--json", action="store_true", help='print one JSON object: {"operation", "result"}')
+    s.set_defaults(run=cmd_api)
     return p
 
 
