@@ -219,9 +219,9 @@ impl Operation for DeleteRestore {
 mod tests {
     use super::*;
     use crate::lifecycle::{V1Action, V1RestoreState};
-    use crate::model::v1::{FileFilter, FileItemType};
-    use crate::model::wire::ById;
+    use crate::model::v1::{FileFilter, FileItemType, OrBlank};
     use crate::model::wire::HexString;
+    use crate::model::wire::{ById, LooseInt};
     use crate::test_support::v1::{assert_request_line, auth};
     use crate::test_support::{assert_bodiless, assert_json_request, sample_v1, status_of};
 
@@ -245,7 +245,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             (r.restore_id, r.restore_state_id.value),
-            (1394, V1RestoreState::Creating)
+            (LooseInt::new(1394), V1RestoreState::Creating)
         );
         assert_eq!(
             status_of(op.parse(&Response::new(400, "")).unwrap_err()),
@@ -274,12 +274,12 @@ mod tests {
 
     #[test]
     fn start_and_stop_restores() {
+        // A start carries "EncryptedPassword": null ("specify null or the
+        // encrypted key"); the reference's sample leaves it out.
+        let start = sample_v1!("startUnencryptedRestore_request.json")
+            .replace("\"Id\"", "\"EncryptedPassword\": null, \"Id\"");
         for (action, id, sample) in [
-            (
-                V1Action::StartManual,
-                13692,
-                sample_v1!("startUnencryptedRestore_request.json"),
-            ),
+            (V1Action::StartManual, 13692, start.as_str()),
             (
                 V1Action::StopManual,
                 13689,
@@ -290,7 +290,7 @@ mod tests {
                 body: RestoreActionRequest {
                     action,
                     encrypted_password: None,
-                    id,
+                    id: id.into(),
                 },
             };
             let req = op.request(&auth()).unwrap();
@@ -315,7 +315,7 @@ mod tests {
             body: RestoreActionRequest {
                 action: V1Action::StartManual,
                 encrypted_password: password.clone(),
-                id: 13689,
+                id: 13689.into(),
             },
         };
         let req = start.request(&auth()).unwrap();
@@ -331,7 +331,7 @@ mod tests {
             body: RestoreActionRequest {
                 action: V1Action::StopManual,
                 encrypted_password: password,
-                id: 13689,
+                id: 13689.into(),
             },
         };
         let e = stop.request(&auth()).unwrap_err();
@@ -354,7 +354,7 @@ mod tests {
                 sample_v1!("getRestoreDetails_response.json"),
             ))
             .unwrap();
-        assert!(r.spec.overwrite_files);
+        assert!(r.spec.overwrite_files.value);
         assert_eq!(
             status_of(op.parse(&Response::new(404, "")).unwrap_err()),
             404
@@ -435,7 +435,10 @@ mod tests {
             .unwrap();
         assert_eq!(files[0].filter, ById::new(FileFilter::Exclude));
         assert_eq!(files[0].file_item_type.value, FileItemType::Folder);
-        assert_eq!(files[0].restore_id, Some(1394));
+        assert_eq!(
+            files[0].restore_id,
+            Some(OrBlank::Value(LooseInt::new(1394)))
+        );
         assert_eq!(
             status_of(op.parse(&Response::new(403, "")).unwrap_err()),
             403
