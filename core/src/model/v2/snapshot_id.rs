@@ -94,7 +94,7 @@ mod tests {
         );
         assert_eq!(vault_snapshot_prefix(0).unwrap(), "0000000000000");
         // Below 2^53: exact as a JavaScript number.
-        assert!(SNAPSHOT_ID_LIMIT < 1 << 53);
+        const { assert!(SNAPSHOT_ID_LIMIT < 1 << 53) };
     }
 
     #[test]
