@@ -16,7 +16,8 @@
 //! Value sets are Rust enums declared with [`wire_enum!`](crate::wire_enum)
 //! (wire names) or [`wire_enum_with_ids!`](crate::wire_enum_with_ids) (names and
 //! v1 numeric ids); [`ById`] carries such an enum by its id, as a number or a
-//! numeric string, and writes it back in the same form. Sets that decide what
+//! numeric string (or by name, as some clients send it), and writes it back
+//! in the same form. Sets that decide what
 //! a client may do (states, actions, frequencies) are closed: an unknown value
 //! is an error. Sets that only name things the service may add to (event
 //! names, activity types, host flavors, data centers) are [`Open`]: an
@@ -186,15 +187,18 @@ pub fn deserialize_wire_name<'de, D: Deserializer<'de>, T: WireName>(d: D) -> Re
 }
 
 /// An enum carried on the wire by its v1 numeric id (e.g. `"RestoreStateId": 3`).
-/// Accepts the id as a number or a numeric string (`"Filter": "1"`) and
-/// remembers which, so a parsed body is written back in the form it came in;
-/// [`ById::new`] (and `From`) write a number.
+/// Accepts the id as a number or a numeric string (`"Filter": "1"`), and the
+/// value's name as clients also send it (`"FileItemType": "Folder"` in a
+/// restore's inclusions), and remembers which, so a parsed body is written
+/// back in the form it came in; [`ById::new`] (and `From`) write a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ById<T> {
     /// The value.
     pub value: T,
     /// Whether the id travelled as a string.
     pub quoted: bool,
+    /// Whether the value travelled by its name instead of its id.
+    pub named: bool,
 }
 
 impl<T> ById<T> {
@@ -204,6 +208,7 @@ impl<T> ById<T> {
         ById {
             value,
             quoted: false,
+            named: false,
         }
     }
 }
@@ -216,6 +221,9 @@ impl<T> From<T> for ById<T> {
 
 impl<T: WireId> Serialize for ById<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.named {
+            return s.serialize_str(self.value.wire_name());
+        }
         LooseInt {
             value: self.value.wire_id(),
             quoted: self.quoted,
@@ -226,17 +234,63 @@ impl<T: WireId> Serialize for ById<T> {
 
 impl<'de, T: WireId> Deserialize<'de> for ById<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let LooseInt { value: n, quoted } = LooseInt::deserialize(d)?;
-        T::from_wire_id(n)
-            .map(|value| ById { value, quoted })
-            .ok_or_else(|| {
-                let ids: Vec<String> = T::ALL.iter().map(|v| v.wire_id().to_string()).collect();
-                de::Error::custom(format!(
-                    "unknown {} id {n}; expected one of: {}",
-                    T::TYPE_NAME,
-                    ids.join(", ")
-                ))
-            })
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<T: WireId> V<T> {
+            fn by_id<E: de::Error>(n: i64, quoted: bool) -> Result<ById<T>, E> {
+                T::from_wire_id(n)
+                    .map(|value| ById {
+                        value,
+                        quoted,
+                        named: false,
+                    })
+                    .ok_or_else(|| {
+                        let ids: Vec<String> =
+                            T::ALL.iter().map(|v| v.wire_id().to_string()).collect();
+                        E::custom(format!(
+                            "unknown {} id {n}; expected one of: {}",
+                            T::TYPE_NAME,
+                            ids.join(", ")
+                        ))
+                    })
+            }
+        }
+        impl<T: WireId> Visitor<'_> for V<T> {
+            type Value = ById<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(
+                    f,
+                    "a {} id (a number or a numeric string) or name",
+                    T::TYPE_NAME
+                )
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ById<T>, E> {
+                Self::by_id(v, false)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ById<T>, E> {
+                let n = i64::try_from(v)
+                    .map_err(|_| E::custom(format!("integer {v} is out of range")))?;
+                Self::by_id(n, false)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ById<T>, E> {
+                if let Ok(n) = v.trim().parse::<i64>() {
+                    return Self::by_id(n, true);
+                }
+                T::from_wire_name(v)
+                    .map(|value| ById {
+                        value,
+                        quoted: false,
+                        named: true,
+                    })
+                    .ok_or_else(|| {
+                        E::custom(format!(
+                            "unknown {} {v:?}; expected an id or one of: {}",
+                            T::TYPE_NAME,
+                            T::expected_names()
+                        ))
+                    })
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
     }
 }
 
@@ -1224,7 +1278,8 @@ mod tests {
             quoted,
             ById {
                 value: Colour::Red,
-                quoted: true
+                quoted: true,
+                named: false
             }
         );
         let bare: ById<Colour> = serde_json::from_value(json!(1)).unwrap();
@@ -1236,5 +1291,14 @@ mod tests {
         );
         let e = serde_json::from_value::<ById<Colour>>(json!("3")).unwrap_err();
         assert!(e.to_string().contains("Colour id 3"), "{e}");
+        // By name, as clients also send it: kept as a name.
+        let named: ById<Colour> = serde_json::from_value(json!("Blue")).unwrap();
+        assert_eq!((named.value, named.named), (Colour::Blue, true));
+        round_trip::<ById<Colour>>(json!("Blue"));
+        let e = serde_json::from_value::<ById<Colour>>(json!("Green")).unwrap_err();
+        assert!(
+            e.to_string().contains("Green") && e.to_string().contains("Red, Blue"),
+            "{e}"
+        );
     }
 }

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use super::{json_request, request};
 use crate::api::{parse_empty, parse_json, require_id, Auth, Method, Operation, Request, Response};
 use crate::model::v1::{
-    Restore, RestoreActionRequest, RestoreFile, RestoreReport, RestoreSpec, UpdateRestoreRequest,
+    OrBlank, Restore, RestoreActionRequest, RestoreFile, RestoreReport, RestoreSpec,
+    UpdateRestoreRequest,
 };
 use crate::{Error, Result};
 
@@ -146,10 +147,22 @@ impl Operation for IncludeRestoreFile {
     const NAME: &'static str = "include restore file";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        if self.body.parent_id.is_none() {
+        if self
+            .body
+            .parent_id
+            .as_ref()
+            .and_then(OrBlank::value)
+            .is_none()
+        {
             return Err(Error::argument(
                 "ParentId",
                 "required: the restore this file belongs to",
+            ));
+        }
+        if self.body.filter.is_none() {
+            return Err(Error::argument(
+                "Filter",
+                "required: 1 to include the file, 2 to exclude it",
             ));
         }
         require_id("FilePath", &self.body.file_path)?;
@@ -391,7 +404,7 @@ mod tests {
         let body: RestoreFile =
             serde_json::from_str(sample_v1!("includeRestoreFile_request.json")).unwrap();
         assert_eq!(
-            (body.filter.value, body.file_item_type.value),
+            (body.filter.unwrap().value, body.file_item_type.value),
             (FileFilter::Include, FileItemType::File)
         );
         let op = IncludeRestoreFile { body: body.clone() };
@@ -407,9 +420,20 @@ mod tests {
             status_of(op.parse(&Response::new(404, "")).unwrap_err()),
             404
         );
+        let unfiltered = IncludeRestoreFile {
+            body: RestoreFile {
+                filter: None,
+                ..body.clone()
+            },
+        };
+        let e = unfiltered.request(&auth()).unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidArgument { name, .. } if name == "Filter"),
+            "{e}"
+        );
         let orphan = IncludeRestoreFile {
             body: RestoreFile {
-                parent_id: None,
+                parent_id: Some(OrBlank::Blank),
                 ..body
             },
         };
@@ -433,7 +457,7 @@ mod tests {
                 sample_v1!("getRestoreFiles_request.json"),
             ))
             .unwrap();
-        assert_eq!(files[0].filter, ById::new(FileFilter::Exclude));
+        assert_eq!(files[0].filter, Some(ById::new(FileFilter::Exclude)));
         assert_eq!(files[0].file_item_type.value, FileItemType::Folder);
         assert_eq!(
             files[0].restore_id,

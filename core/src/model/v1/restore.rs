@@ -7,6 +7,7 @@ use super::agent::{DatacenterField, PublicKey};
 use super::backup::ReportError;
 use super::configuration::LooseOptInt;
 use super::enums::{FileFilter, FileItemType, Flavor};
+use super::quirks::OrBlank;
 use crate::lifecycle::{apply_v1_action, RestoreState, V1Action, V1RestoreState};
 use crate::model::wire::{ById, HexString, HumanSize, LooseBool, LooseInt, MsDate, Open};
 use crate::{Error, Result};
@@ -78,8 +79,9 @@ pub struct Restore {
     pub destination_machine_name: Option<String>,
     /// Whether the backup is encrypted.
     pub is_encrypted: LooseBool,
-    /// The encrypted passphrase, or null.
-    pub encrypted_password: Option<HexString>,
+    /// The encrypted passphrase, or null (also `""`, `"None"` or `"null"`
+    /// as text, as openstacksdk's Rackspace plugin shows it).
+    pub encrypted_password: Option<OrBlank<HexString>>,
     /// Key to encrypt the passphrase with.
     pub public_key: Option<PublicKey>,
     /// The state (by id, 0-9).
@@ -151,7 +153,9 @@ impl RestoreActionRequest {
 
 /// A file or folder of a restore: the body of `PUT restore/files` (with
 /// `ParentId`) and an entry of `GET restore/files/{restoreId}` (with
-/// `RestoreId`). Filter and type travel by id, as a number or a string.
+/// `RestoreId`), and of a restore's `Inclusions` / `Exclusions`. Filter and
+/// type travel by id, as a number or a string, or by name (`"FileItemType":
+/// "Folder"` in a restore's lists, which carry no `Filter`: the list says).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RestoreFile {
@@ -160,8 +164,10 @@ pub struct RestoreFile {
     /// The path, base64-encoded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file_path_encoded: Option<String>,
-    /// 1 Include, 2 Exclude.
-    pub filter: ById<FileFilter>,
+    /// 1 Include, 2 Exclude; required when adding a file
+    /// ([`IncludeRestoreFile`](crate::api::v1::restores::IncludeRestoreFile)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<ById<FileFilter>>,
     /// The restore it belongs to (requests).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id: LooseOptInt,
@@ -242,6 +248,26 @@ mod tests {
             )))
         );
         assert_eq!(r.encrypted_password, None);
+        // The restore of openstacksdk's Rackspace plugin: text booleans, a
+        // "null" password, inclusions by type name without a filter.
+        let mut v: serde_json::Value = serde_json::from_str(DETAILS).unwrap();
+        v["EncryptedPassword"] = "null".into();
+        v["IsEncrypted"] = "false".into();
+        v["Inclusions"] = serde_json::json!([{"FilePath": "C:\\backed_up_folder", "ParentId": 148325,
+            "FileItemType": "Folder", "FileId": 35000}]);
+        let r: Restore = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(
+            r.encrypted_password.clone().and_then(OrBlank::into_value),
+            None
+        );
+        let files = r.inclusions.clone().unwrap();
+        assert_eq!(
+            (files[0].file_item_type.value, files[0].filter),
+            (FileItemType::Folder, None)
+        );
+        let back = serde_json::to_value(&r).unwrap();
+        assert_eq!(back["Inclusions"], v["Inclusions"]);
+        assert_eq!(back["EncryptedPassword"], "null");
         assert_eq!(r.public_key.unwrap().exponent_hex.digits(), "10001");
     }
 
