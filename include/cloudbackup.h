@@ -182,6 +182,13 @@ typedef enum {
 } cb_object_kind;
 
 /**
+ * An agent's RSA key pair. Made by `cb_agent_key_generate` or
+ * `cb_agent_key_from_der`, freed by `cb_agent_key_free` (the private key
+ * is zeroed then).
+ */
+typedef struct cb_agent_key cb_agent_key;
+
+/**
  * A backup in progress. Made by `cb_backup_session_new`, freed by
  * `cb_backup_session_free`.
  */
@@ -299,6 +306,118 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * Generates a key pair of `bits` bits (0 for the default, 2048; else a
+ * multiple of 8 from 1024 to 8192) with public exponent 0x10001, from the
+ * operating system's random source.
+ *
+ * Errors: `CB_INVALID_ARGUMENT` for another size.
+ *
+ * # Safety
+ * `out_key` points to a writable `cb_agent_key *` (freed with
+ * `cb_agent_key_free`).
+ */
+cb_status cb_agent_key_generate(size_t bits, cb_agent_key **out_key);
+
+/**
+ * Reads a private key stored as DER (`der`, `len` bytes): PKCS#8, as
+ * `cb_agent_key_to_der` writes it, or PKCS#1.
+ *
+ * Errors: `CB_INVALID_VALUE` for bytes that are no sound RSA private key
+ * of a usable size.
+ *
+ * # Safety
+ * `der` points to `len` readable bytes (or is NULL with `len` 0);
+ * `out_key` points to a writable `cb_agent_key *` (freed with
+ * `cb_agent_key_free`).
+ */
+cb_status cb_agent_key_from_der(const uint8_t *der, size_t len, cb_agent_key **out_key);
+
+/**
+ * The private key as PKCS#8 DER, to store as a secret between runs, in
+ * `*out_der` / `*out_len` (freed with `cb_bytes_free`, which zeroes them).
+ *
+ * # Safety
+ * `key` is a valid `cb_agent_key`; `out_der` and `out_len` point to a
+ * writable `uint8_t *` and `size_t`.
+ */
+cb_status cb_agent_key_to_der(const cb_agent_key *key, uint8_t **out_der, size_t *out_len);
+
+/**
+ * The public key in the service's v1 form, `{"ModulusHex": "<lower-case
+ * hex>", "ExponentHex": "10001"}` (an agent's `PublicKey`), in
+ * `*out_json`.
+ *
+ * # Safety
+ * `key` is a valid `cb_agent_key`; `out_json` points to a writable
+ * `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_agent_key_public_key(const cb_agent_key *key, char **out_json);
+
+/**
+ * The public key in v2's form, `{"modulus": ..., "exponent": "10001"}`
+ * (`rsa_public_key` of agent registration), in `*out_json`.
+ *
+ * # Safety
+ * `key` is a valid `cb_agent_key`; `out_json` points to a writable
+ * `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_agent_key_rsa_public_key(const cb_agent_key *key, char **out_json);
+
+/**
+ * Decrypts a passphrase the service hands the agent (`EncryptedPassword`
+ * of v1, `encrypted_password_hex` of v2 events: hex of an RSA PKCS#1 v1.5
+ * ciphertext under this key, spaces and either case accepted) into
+ * `*out_passphrase` (UTF-8; freed with `cb_string_free`, which zeroes it).
+ *
+ * Errors: `CB_INVALID_ARGUMENT` for text that is not hex or too long;
+ * `CB_INVALID_VALUE` when it does not decrypt under this key or is not
+ * UTF-8 (or holds a NUL, which a C string cannot).
+ *
+ * # Safety
+ * `key` is a valid `cb_agent_key`; `encrypted_password_hex` is
+ * NUL-terminated; `out_passphrase` points to a writable `char *`.
+ */
+cb_status cb_agent_key_decrypt_password(const cb_agent_key *key,
+                                        const char *encrypted_password_hex,
+                                        char **out_passphrase);
+
+/**
+ * Frees a key (NULL is ignored); the private key is zeroed. Free each key
+ * exactly once.
+ *
+ * # Safety
+ * `key` is NULL or a `cb_agent_key` not freed before.
+ */
+void cb_agent_key_free(cb_agent_key *key);
+
+/**
+ * The `snapshot_id` an agent reports to the service for a vault snapshot
+ * (its hex id, any case, at least 13 digits): the number its first 13 hex
+ * digits make (below 2^52), in `*out_snapshot_id`. Deterministic; the
+ * reverse is `cb_vault_snapshot_prefix`.
+ *
+ * Errors: `CB_INVALID_VALUE` for text that is not hex or too short.
+ *
+ * # Safety
+ * `vault_snapshot_id` is NUL-terminated; `out_snapshot_id` points to a
+ * writable `int64_t`.
+ */
+cb_status cb_snapshot_id_for_vault_snapshot(const char *vault_snapshot_id,
+                                            int64_t *out_snapshot_id);
+
+/**
+ * The vault snapshot id prefix (13 lower-case hex digits) that a service
+ * `snapshot_id` stands for, in `*out_prefix`: resolve it among the vault's
+ * snapshots as any id prefix.
+ *
+ * Errors: `CB_INVALID_VALUE` for a number outside 0..2^52.
+ *
+ * # Safety
+ * `out_prefix` points to a writable `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_vault_snapshot_prefix(int64_t snapshot_id, char **out_prefix);
+
+/**
  * The names of every model type, as a JSON array of strings
  * (`["v1.Agent", ..., "v2.Restore", ...]`). Any name also takes a `[]`
  * suffix for a JSON array of that type.
@@ -359,6 +478,28 @@ cb_status cb_build_request(const char *operation,
                            char **out_json);
 
 /**
+ * As `cb_build_request`, for an agent: the request also carries
+ * `X-Agent-Id: agent_id`, as every call an agent makes should ("Agents
+ * communicating with the Cloud Backup API should always send an
+ * `X-Agent-Id` header"). An operation's own agent parameter (e.g.
+ * `agent_id` of `v2.backups.start_backup`) may then be left out, or must
+ * name the same agent.
+ *
+ * Errors: as `cb_build_request`; `CB_INVALID_ARGUMENT` also for an empty
+ * `agent_id` or an operation parameter naming another agent.
+ *
+ * # Safety
+ * The strings are NUL-terminated (`params_json` may be NULL); `out_json`
+ * points to a writable `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_build_request_as_agent(const char *operation,
+                                    const char *params_json,
+                                    const char *token,
+                                    const char *tenant_id,
+                                    const char *agent_id,
+                                    char **out_json);
+
+/**
  * Parses the response the host received for `operation`, built from
  * `params_json` (the same parameters as the request; NULL for none):
  * HTTP `status`, `headers_json` (a JSON array of `[name, value]` pairs, or
@@ -366,7 +507,8 @@ cb_status cb_build_request(const char *operation,
  * result as JSON (`null` for "no content").
  *
  * Errors: `CB_API` for an error status (the message has the status, the
- * service's message and any Retry-After), `CB_UNEXPECTED_RESPONSE` for a
+ * service's message, its list of errors and any Retry-After;
+ * `cb_last_error_details` gives them as JSON), `CB_UNEXPECTED_RESPONSE` for a
  * status the operation does not define, `CB_INVALID_JSON` for a body (or
  * `params_json`/`headers_json`) that is not the JSON expected,
  * `CB_INVALID_ARGUMENT` for an unknown operation, bad parameters, headers
@@ -651,8 +793,9 @@ cb_status cb_backup_session_take_snapshot(cb_backup_session *session,
 void cb_backup_session_free(cb_backup_session *session);
 
 /**
- * Frees a string returned by this library (JSON, ids, paths). NULL is
- * ignored. Free each string exactly once.
+ * Frees a string returned by this library (JSON, ids, paths, a decrypted
+ * passphrase). NULL is ignored. Free each string exactly once. The memory
+ * is zeroed before it is released, so secrets do not linger.
  *
  * # Safety
  * `s` is NULL or a string returned by this library and not freed before.
@@ -661,7 +804,8 @@ void cb_string_free(char *s);
 
 /**
  * Frees bytes returned by this library, with the length returned along
- * with them. NULL is ignored. Free each buffer exactly once.
+ * with them. NULL is ignored. Free each buffer exactly once. The memory is
+ * zeroed before it is released (a private key's DER, say).
  *
  * # Safety
  * `data` is NULL or a buffer returned by this library with length `len`
@@ -687,6 +831,22 @@ void cb_bytes_free(uint8_t *data, size_t len);
  * points to a writable `size_t`.
  */
 cb_status cb_last_error_message(char *buf, size_t len, size_t *out_needed);
+
+/**
+ * The details of the last call on this thread that returned a status, as a
+ * JSON object in `*out_json` (freed with `cb_string_free`): the error's
+ * members as the other bindings give them (e.g. for `CB_API`:
+ * `{"operation", "status", "kind", "message", "errors", "retry_after"}`,
+ * `errors` being the service's list of individual errors or null; for
+ * `CB_INVALID_ARGUMENT`: `{"name", "reason"}`), `{}` when that call
+ * succeeded. This call does not change the recorded error.
+ *
+ * Errors: `CB_NULL_ARGUMENT` when `out_json` is NULL.
+ *
+ * # Safety
+ * `out_json` is NULL or points to a writable `char *`.
+ */
+cb_status cb_last_error_details(char **out_json);
 
 /**
  * The library's version (e.g. `"0.1.0"`), a static string (never freed).

@@ -1,3 +1,6 @@
+/** One entry of an API error's `errors` list, as the service sent it (a string, in the reference). */
+export type ErrorListEntry = null | boolean | number | string | ErrorListEntry[] | { [member: string]: ErrorListEntry };
+
 /** Stable error codes: the core's error classes (`ErrorCode` in core/src/error.rs). */
 export type ErrorCode =
   | 'invalid_json' | 'invalid_value' | 'invalid_argument' | 'api' | 'unexpected_response'
@@ -14,6 +17,8 @@ export interface ErrorDetails {
     status: number;
     kind: string;
     message: string | null;
+    /** The body's list of individual errors (`{"message": "Validation failed.", "errors": [...]}`), or null. */
+    errors: ErrorListEntry[] | null;
     /** Seconds, or an HTTP date, or null. */
     retry_after: number | string | null;
   };

@@ -255,7 +255,7 @@ impl Error {
     /// | `invalid_json` | `what`, `message` |
     /// | `invalid_value` | `field`, `reason` |
     /// | `invalid_argument` | `name`, `reason` |
-    /// | `api` | `operation`, `status`, `kind`, `message`, `retry_after` (seconds or an HTTP date, or null) |
+    /// | `api` | `operation`, `status`, `kind`, `message`, `errors` (the body's list of errors, or null), `retry_after` (seconds or an HTTP date, or null) |
     /// | `unexpected_response` | `operation`, `status` |
     /// | `transition` | `resource`, `from`, `to`, `actor`, `rejection`, `conflict` |
     /// | `patch_rejected` | `index`, `path`, `reason` |
@@ -281,6 +281,7 @@ impl Error {
                 "status": e.status,
                 "kind": e.kind.as_str(),
                 "message": e.message,
+                "errors": e.errors,
                 "retry_after": match &e.retry_after {
                     Some(RetryAfter::Seconds(n)) => json!(n),
                     Some(RetryAfter::Date(d)) => json!(d),

@@ -19,21 +19,26 @@ use serde_json::{json, Value};
 /// from the implementation, plus two decisions of ours that design.md leaves
 /// open: only a user's start moves a not-started (`Creating`) restore into
 /// progress, and the scheduler may only mark a backup that has not begun
-/// running `missed` or `skipped`.
+/// running `missed` or `skipped`. The agent, like the user, may request a
+/// restore's stop (the restore PATCH reference: "The agent is issuing a
+/// request to stop the restore").
 fn restore_table(from: RestoreState, actor: Actor) -> Vec<RestoreState> {
     use RestoreState::*;
     let terminal = vec![Completed, CompletedWithErrors, Failed, Stopped];
     match (from, actor) {
         (Creating, Actor::User) => vec![StartRequested, StopRequested],
-        (Creating, Actor::Agent) => terminal,
+        (Creating, Actor::Agent) => [vec![StopRequested], terminal].concat(),
         (StartRequested, Actor::User)
         | (Queued, Actor::User)
         | (Preparing, Actor::User)
         | (InProgress, Actor::User) => vec![StopRequested],
-        (StartRequested, Actor::Agent) => [vec![Queued, Preparing, InProgress], terminal].concat(),
-        (Queued, Actor::Agent) => [vec![Preparing, InProgress], terminal].concat(),
-        (Preparing, Actor::Agent) => [vec![InProgress], terminal].concat(),
-        (InProgress, Actor::Agent) | (StopRequested, Actor::Agent) => terminal,
+        (StartRequested, Actor::Agent) => {
+            [vec![Queued, Preparing, InProgress, StopRequested], terminal].concat()
+        }
+        (Queued, Actor::Agent) => [vec![Preparing, InProgress, StopRequested], terminal].concat(),
+        (Preparing, Actor::Agent) => [vec![InProgress, StopRequested], terminal].concat(),
+        (InProgress, Actor::Agent) => [vec![StopRequested], terminal].concat(),
+        (StopRequested, Actor::Agent) => terminal,
         _ => vec![],
     }
 }

@@ -159,9 +159,10 @@ fn bad_patches_name_the_operation_and_the_reason() {
     );
     assert!(why.contains("non-negative integer"), "{why}");
 
+    // Agents may request a restore's stop, not a backup's.
     let (_, why) = rejection(
-        Endpoint::Restore,
-        restore("queued"),
+        Endpoint::Backup,
+        json!({"state": "queued", "errors": null}),
         json!([{"op": "replace", "path": "/state", "value": "stop_requested"}]),
         agent(),
     );
@@ -196,6 +197,9 @@ fn users_stop_and_agents_finish() {
             .unwrap();
     let next = validate_patch(Endpoint::Restore, &restore("in_progress"), &stop, user()).unwrap();
     assert_eq!(next["state"], "stop_requested");
+    // "The agent is issuing a request to stop the restore": the agent may too.
+    let by_agent = validate_patch(Endpoint::Restore, &restore("queued"), &stop, agent()).unwrap();
+    assert_eq!(by_agent["state"], "stop_requested");
     let finish =
         patch_from_value(json!([{"op": "replace", "path": "/state", "value": "stopped"}])).unwrap();
     assert_eq!(

@@ -6,6 +6,8 @@ Pythonic wrappers:
 - :mod:`cloudbackup.core`: models to/from dicts and JSON, request builders
   and response parsers, lifecycle rules and allowed actions, JSON Patch
   validation, ``encrypt_password_for_agent``;
+- :mod:`cloudbackup.agent`: an agent's RSA key (decrypting the vault
+  passphrases users send it) and the service's ``snapshot_id``;
 - :mod:`cloudbackup.engine`: vaults and keys, backup, restore and verify
   sessions (sans-IO);
 - :mod:`cloudbackup.store`: a vault wherever it is stored (backup, restore,
@@ -23,6 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import _native
+from .agent import AgentKey, snapshot_id_for, vault_snapshot_prefix
 from .core import (
     allowed_actions,
     allowed_targets,
@@ -85,6 +88,9 @@ __all__ = [
     "parse_response",
     "transition",
     "validate_patch",
+    "AgentKey",
+    "snapshot_id_for",
+    "vault_snapshot_prefix",
     "BackupSession",
     "Index",
     "RestoreSession",

@@ -87,18 +87,22 @@ def build_request(
     *,
     token: str,
     tenant_id: str,
+    agent_id: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Builds the request of ``operation`` (e.g. ``"v2.restores.get_restore"``)
     from its parameters for the account ``token`` / ``tenant_id``:
     ``{"method", "path", "query", "headers", "body"}``. Send it with any
-    HTTP client.
+    HTTP client. An agent passes its ``agent_id``: every request then
+    carries ``X-Agent-Id`` (and an operation's own agent parameter may be
+    left out, or must name the same agent).
 
     Raises:
-        InvalidArgument: unknown operation, unfit parameters, empty token.
+        InvalidArgument: unknown operation, unfit parameters, empty token or
+            agent id, an agent parameter naming another agent.
         InvalidJson: parameters given as text that is not JSON.
     """
     result: Dict[str, Any] = json.loads(
-        _native.build_request(operation, _json_text(params), token, tenant_id)
+        _native.build_request(operation, _json_text(params), token, tenant_id, agent_id)
     )
     return result
 
@@ -115,7 +119,8 @@ def parse_response(
     Python values (``None`` for "no content").
 
     Raises:
-        ApiError: an error status (``status``, ``message``, ``retry_after``).
+        ApiError: an error status (``status``, ``message``, ``errors``: the
+            body's list of errors or ``None``, ``retry_after``).
         UnexpectedResponse: a status the operation does not define.
         InvalidJson: a body that is not the JSON expected.
         InvalidArgument: unknown operation, bad parameters or headers.

@@ -10,7 +10,7 @@ attributes, e.g. ``err.status`` of an :class:`ApiError`).
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Optional, Type, Union
+from typing import Any, Dict, List, Optional, Type, Union
 
 __all__ = [
     "Error",
@@ -82,12 +82,15 @@ class InvalidArgument(Error, ValueError):
 
 class ApiError(Error):
     """The service answered with an error status (``status``, ``kind``,
-    ``message``, ``retry_after``)."""
+    ``message``, ``errors``, ``retry_after``). ``errors`` is the body's list
+    of individual errors (``{"message": "Validation failed.", "errors":
+    ["Name is required.", ...]}``), ``None`` when it had none."""
 
     code = "api"
     operation: str
     status: int
     kind: str
+    errors: Optional[List[Any]]
     retry_after: Optional[Union[int, str]]
 
 

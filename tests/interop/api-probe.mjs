@@ -1,7 +1,7 @@
 // The node side of the API comparison (tests/interop/README.md): reads the
 // cases file (one case a line, tab-separated hex-encoded UTF-8 fields: op,
 // then its arguments) and prints one JSON answer a line through the npm
-// package: {"ok": true, "result"} or {"ok": false, "code", "message"}.
+// package: {"ok": true, "result"} or {"ok": false, "code", "message", "details"}.
 //
 //   node api-probe.mjs CASES > answers
 import { readFileSync } from 'node:fs';
@@ -18,6 +18,19 @@ const OPS = {
   transition: (a) => cb.transition(/** @type {cb.Resource} */ (a[0]), a[1], a[2], /** @type {cb.Actor} */ (a[3])),
   actions: (a) => cb.allowedActions(/** @type {cb.Resource} */ (a[0]), a[1]),
   targets: (a) => cb.allowedTargets(/** @type {cb.Resource} */ (a[0]), a[1], /** @type {cb.Actor} */ (a[2])),
+  // The API fidelity table (tests/data/api-fidelity).
+  'fid-request': (a) =>
+    cb.buildRequest(a[0], JSON.parse(a[1]), a[4] ? { token: a[2], tenantId: a[3], agentId: a[4] } : { token: a[2], tenantId: a[3] }),
+  'fid-response': (a) => {
+    /** @type {cb.HttpResponse} */
+    const response = { status: Number(a[2]), body: a[4] };
+    if (a[3] !== '') response.headers = JSON.parse(a[3]);
+    return cb.parseResponse(a[0], JSON.parse(a[1]), response);
+  },
+  'fid-decrypt': (a) => cb.AgentKey.fromDer(new Uint8Array(Buffer.from(a[0], 'hex'))).decryptPassword(a[1]),
+  'fid-pubkey': (a) => cb.AgentKey.fromDer(new Uint8Array(Buffer.from(a[0], 'hex'))).publicKey(),
+  'fid-snapid': (a) => cb.snapshotIdFor(a[0]),
+  'fid-snapprefix': (a) => cb.vaultSnapshotPrefix(Number(a[0])),
 };
 
 const out = [];
@@ -28,7 +41,7 @@ for (const line of readFileSync(process.argv[2], 'ascii').split('\n')) {
     out.push(JSON.stringify({ ok: true, result: OPS[op](args) }));
   } catch (e) {
     if (!(e instanceof cb.CloudBackupError)) throw e;
-    out.push(JSON.stringify({ ok: false, code: e.code, message: e.message }));
+    out.push(JSON.stringify({ ok: false, code: e.code, message: e.message, details: e.details }));
   }
 }
 process.stdout.write(out.join('\n') + '\n');

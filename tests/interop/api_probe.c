@@ -6,9 +6,13 @@
  * Reads the cases file (one case a line, tab-separated hex-encoded UTF-8
  * fields: op, then its arguments) and prints one JSON answer a line through
  * libcloudbackup: {"ok": true, "result": <the library's JSON>} or
- * {"ok": false, "code": "<core error code>", "message": "..."}. Plain RFC
- * 6902 application has no C export: "apply" cases answer {"skip": ...}.
+ * {"ok": false, "code": "<core error code>", "message": "...", "details":
+ * <cb_last_error_details>}. Plain RFC 6902 application has no C export:
+ * "apply" cases answer {"skip": ...}. The "fid-*" cases are the API
+ * fidelity table's (tests/data/api-fidelity): requests (as an agent when
+ * an agent id is given), responses, the agent's RSA key, snapshot ids.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +38,8 @@ static const char *code_of(cb_status st) {
     case CB_FOREIGN_VAULT: return "foreign_vault";
     case CB_UNSUPPORTED_VERSION: return "unsupported_version";
     case CB_NOT_FOUND: return "not_found";
+    case CB_INVALID_STATE: return "invalid_state";
+    case CB_LOCKED: return "locked";
     default: return cb_status_name(st); /* a boundary status: shows up as a difference */
     }
 }
@@ -58,6 +64,30 @@ static char *unhex(char *s, size_t *len) {
     s[n] = 0;
     *len = n;
     return s;
+}
+
+/* Decodes hex text (already a C string) into bytes in place; their count in
+ * *len. */
+static uint8_t *unhex_bytes(char *s, size_t *len) {
+    size_t n = 0;
+    unhex(s, &n);
+    *len = n;
+    return (uint8_t *)s;
+}
+
+/* Splits `line` at tabs in place, keeping empty fields (strtok would drop
+ * them); returns the number of fields. */
+static size_t split_tabs(char *line, char **field, size_t max) {
+    size_t n = 0;
+    char *p = line;
+    while (n < max) {
+        field[n++] = p;
+        char *tab = strchr(p, '\t');
+        if (tab == NULL) break;
+        *tab = 0;
+        p = tab + 1;
+    }
+    return n;
 }
 
 static void print_json_string(const char *s) {
@@ -85,14 +115,11 @@ int main(int argc, char **argv) {
     ssize_t got;
     while ((got = getline(&line, &cap, f)) > 0) {
         if (line[got - 1] == '\n') line[got - 1] = 0;
+        if (line[0] == 0) continue;
         char *field[MAX_FIELDS];
-        size_t len[MAX_FIELDS], n = 0;
-        for (char *save = NULL, *t = strtok_r(line, "\t", &save); t != NULL && n < MAX_FIELDS;
-             t = strtok_r(NULL, "\t", &save)) {
-            field[n] = unhex(t, &len[n]);
-            n++;
-        }
-        if (n == 0) continue;
+        size_t len[MAX_FIELDS];
+        size_t n = split_tabs(line, field, MAX_FIELDS);
+        for (size_t i = 0; i < n; i++) field[i] = unhex(field[i], &len[i]);
         const char *op = field[0];
         char *out = NULL;
         cb_status st;
@@ -108,6 +135,49 @@ int main(int argc, char **argv) {
             st = cb_lifecycle_allowed_actions(field[1], field[2], &out);
         } else if (strcmp(op, "targets") == 0 && n == 4) {
             st = cb_lifecycle_allowed_targets(field[1], field[2], field[3], &out);
+        } else if (strcmp(op, "fid-request") == 0 && n == 6) {
+            st = len[5] == 0 ? cb_build_request(field[1], field[2], field[3], field[4], &out)
+                             : cb_build_request_as_agent(field[1], field[2], field[3], field[4], field[5], &out);
+        } else if (strcmp(op, "fid-response") == 0 && n == 6) {
+            st = cb_parse_response(field[1], field[2], atoi(field[3]), len[4] == 0 ? NULL : field[4], u[5], len[5],
+                                   &out);
+        } else if ((strcmp(op, "fid-decrypt") == 0 && n == 3) || (strcmp(op, "fid-pubkey") == 0 && n == 2)) {
+            size_t der_len = 0;
+            uint8_t *der = unhex_bytes(field[1], &der_len);
+            cb_agent_key *key = NULL;
+            st = cb_agent_key_from_der(der, der_len, &key);
+            if (st == CB_OK && n == 3) {
+                char *plain = NULL;
+                st = cb_agent_key_decrypt_password(key, field[2], &plain);
+                if (st == CB_OK) {
+                    /* A JSON string, as the other probes print the passphrase. */
+                    printf("{\"ok\":true,\"result\":");
+                    print_json_string(plain);
+                    printf("}\n");
+                    cb_string_free(plain);
+                    cb_agent_key_free(key);
+                    continue;
+                }
+            } else if (st == CB_OK) {
+                st = cb_agent_key_public_key(key, &out);
+            }
+            cb_agent_key_free(key);
+        } else if (strcmp(op, "fid-snapid") == 0 && n == 2) {
+            int64_t id = 0;
+            st = cb_snapshot_id_for_vault_snapshot(field[1], &id);
+            if (st == CB_OK) {
+                printf("{\"ok\":true,\"result\":%" PRId64 "}\n", id);
+                continue;
+            }
+        } else if (strcmp(op, "fid-snapprefix") == 0 && n == 2) {
+            st = cb_vault_snapshot_prefix(strtoll(field[1], NULL, 10), &out);
+            if (st == CB_OK) {
+                printf("{\"ok\":true,\"result\":");
+                print_json_string(out);
+                printf("}\n");
+                cb_string_free(out);
+                continue;
+            }
         } else if (strcmp(op, "apply") == 0) {
             printf("{\"skip\":\"the C library exports no plain RFC 6902 apply\"}\n");
             continue;
@@ -123,9 +193,12 @@ int main(int argc, char **argv) {
             char *message = malloc(needed + 1);
             if (message == NULL) return 3;
             cb_last_error_message(message, needed + 1, NULL);
+            char *details = NULL;
+            if (cb_last_error_details(&details) != CB_OK) return 3;
             printf("{\"ok\":false,\"code\":\"%s\",\"message\":", code_of(st));
             print_json_string(message);
-            printf("}\n");
+            printf(",\"details\":%s}\n", details);
+            cb_string_free(details);
             free(message);
         }
         cb_string_free(out);

@@ -7,8 +7,11 @@
    symlink targets), every binding must list each vault's snapshot
    identically, and the three snapshots must agree on entries and counters.
 2. The API comparison: the same fixtures through each binding's model,
-   patch and lifecycle API (a C probe, a Python probe, a node probe), each
-   writing normalised JSON lines; the three outputs must be identical.
+   operations, patch and lifecycle API and the agent's key and snapshot ids
+   (a C probe, a Python probe, a node probe), each writing normalised JSON
+   lines; the three outputs must be identical. The fixtures: the reference's
+   samples, json-patch-tests, every lifecycle triple, and the API fidelity
+   table of real clients' quirks (tests/data/api-fidelity).
 
 Run with the project venv's python: ``python tests/interop/run.py --agent
 build/c/agent --c-probe build/interop/api_probe``. Stdlib and the
@@ -298,6 +301,36 @@ def lifecycle_states() -> Dict[str, List[str]]:
     return states
 
 
+FIDELITY = REPO / "tests" / "data" / "api-fidelity" / "cases.json"
+
+
+def fidelity_fields(case: Dict[str, Any], keys: Dict[str, Any]) -> List[str]:
+    """A case of the API fidelity table (tests/data/api-fidelity) as a probe
+    line: every field a string, as the C probe reads them."""
+    kind = case["kind"]
+    if kind == "model":
+        return ["model", case["type"], json.dumps(case["body"])]
+    if kind == "request":
+        a = case["auth"]
+        return ["fid-request", case["operation"], json.dumps(case["params"]), a["token"], a["tenant_id"], a.get("agent_id", "")]
+    if kind == "response":
+        headers = "" if case.get("headers") is None else json.dumps(case["headers"])
+        return ["fid-response", case["operation"], json.dumps(case["params"]), str(case["status"]), headers, case["body"]]
+    if kind == "transition":
+        return ["transition", case["resource"], case["from"], case["to"], case["actor"]]
+    if kind == "patch":
+        return ["validate", case["endpoint"], json.dumps(case["resource"]), json.dumps(case["patch"]), case["actor"]]
+    if kind == "decrypt_password":
+        return ["fid-decrypt", keys[case["key"]]["der_hex"], case["encrypted_password_hex"]]
+    if kind == "public_key":
+        return ["fid-pubkey", keys[case["key"]]["der_hex"]]
+    if kind == "snapshot_id":
+        return ["fid-snapid", case["vault_snapshot_id"]]
+    if kind == "snapshot_prefix":
+        return ["fid-snapprefix", str(case["snapshot_id"])]
+    raise SystemExit(f"interop: fidelity case {case['name']!r} has an unknown kind {kind}")
+
+
 def api_cases() -> Tuple[List[List[str]], Dict[str, int]]:
     """Every case of the comparison, as (op, arguments...) strings."""
     cases: List[List[str]] = []
@@ -309,6 +342,9 @@ def api_cases() -> Tuple[List[List[str]], Dict[str, int]]:
 
     for name, type_name in sorted(sample_types().items()):
         add("model: rackspace samples", "model", type_name, (SAMPLES / name).read_text())
+    fidelity = json.loads(FIDELITY.read_text(encoding="utf-8"))
+    for case in fidelity["cases"]:
+        add("api fidelity: quirk cases of real clients", *fidelity_fields(case, fidelity["keys"]))
     restore = (SAMPLES / "samples-v2" / ENDPOINTS["restore"][0]).read_text()
     for suite in ("tests.json", "spec_tests.json"):
         for case in json.loads((REPO / "tests" / "data" / "json-patch-tests" / suite).read_text()):
@@ -382,7 +418,7 @@ def api_comparison(work: Path, agent_probe: Path, node: str) -> bool:
     print(f"interop: api: answers by outcome: {json.dumps(verdicts, sort_keys=True)}")
     print(
         f"interop: api: {compared} cases through C, Python and node: "
-        f"{'identical answers (result or error code and message)' if ok else 'DIFFERENT'}"
+        f"{'identical answers (result, or error code, message and details)' if ok else 'DIFFERENT'}"
         f"{f'; {skipped} C answers skipped (no C export for plain RFC 6902 apply)' if skipped else ''}"
     )
     return ok

@@ -134,6 +134,48 @@ pub unsafe extern "C" fn cb_build_request(
     })
 }
 
+/// As `cb_build_request`, for an agent: the request also carries
+/// `X-Agent-Id: agent_id`, as every call an agent makes should ("Agents
+/// communicating with the Cloud Backup API should always send an
+/// `X-Agent-Id` header"). An operation's own agent parameter (e.g.
+/// `agent_id` of `v2.backups.start_backup`) may then be left out, or must
+/// name the same agent.
+///
+/// Errors: as `cb_build_request`; `CB_INVALID_ARGUMENT` also for an empty
+/// `agent_id` or an operation parameter naming another agent.
+///
+/// # Safety
+/// The strings are NUL-terminated (`params_json` may be NULL); `out_json`
+/// points to a writable `char *` (freed with `cb_string_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_build_request_as_agent(
+    operation: *const c_char,
+    params_json: *const c_char,
+    token: *const c_char,
+    tenant_id: *const c_char,
+    agent_id: *const c_char,
+    out_json: *mut *mut c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
+        let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
+        // SAFETY: `operation` is as the caller guarantees (see # Safety).
+        let operation = unsafe { str_arg(operation, "operation") }?;
+        // SAFETY: `params_json` is as the caller guarantees (see # Safety).
+        let params = unsafe { opt_json_arg(params_json, "params_json") }?;
+        // SAFETY: `token` is as the caller guarantees (see # Safety).
+        let token = unsafe { str_arg(token, "token") }?;
+        // SAFETY: `tenant_id` is as the caller guarantees (see # Safety).
+        let tenant_id = unsafe { str_arg(tenant_id, "tenant_id") }?;
+        // SAFETY: `agent_id` is as the caller guarantees (see # Safety).
+        let agent_id = unsafe { str_arg(agent_id, "agent_id") }?;
+        let auth = Auth::new(token, tenant_id)?.with_agent_id(agent_id)?;
+        let request = api::build_request(operation, &params, &auth)?;
+        *out = json_string(&request.to_json_value()?)?;
+        Ok(())
+    })
+}
+
 /// Parses the response the host received for `operation`, built from
 /// `params_json` (the same parameters as the request; NULL for none):
 /// HTTP `status`, `headers_json` (a JSON array of `[name, value]` pairs, or
@@ -141,7 +183,8 @@ pub unsafe extern "C" fn cb_build_request(
 /// result as JSON (`null` for "no content").
 ///
 /// Errors: `CB_API` for an error status (the message has the status, the
-/// service's message and any Retry-After), `CB_UNEXPECTED_RESPONSE` for a
+/// service's message, its list of errors and any Retry-After;
+/// `cb_last_error_details` gives them as JSON), `CB_UNEXPECTED_RESPONSE` for a
 /// status the operation does not define, `CB_INVALID_JSON` for a body (or
 /// `params_json`/`headers_json`) that is not the JSON expected,
 /// `CB_INVALID_ARGUMENT` for an unknown operation, bad parameters, headers

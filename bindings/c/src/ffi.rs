@@ -9,6 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
 use cloudbackup_core::Error;
+use zeroize::Zeroize;
 
 use crate::status::cb_status;
 
@@ -45,6 +46,22 @@ impl Failure {
             Failure::Utf8(name, e) => format!("argument `{name}` is not UTF-8: {e}"),
         }
     }
+
+    /// The structured details, as JSON text: the core's `Error::details()`
+    /// (the same members as the other bindings), or the argument named by a
+    /// boundary failure.
+    fn details(&self) -> String {
+        match self {
+            Failure::Core(e) => e.details().to_string(),
+            Failure::Null(name) => {
+                serde_json::json!({"name": name, "reason": "is NULL"}).to_string()
+            }
+            Failure::Utf8(name, e) => {
+                serde_json::json!({"name": name, "reason": format!("is not UTF-8: {e}")})
+                    .to_string()
+            }
+        }
+    }
 }
 
 /// The result of an export's body.
@@ -59,16 +76,20 @@ thread_local! {
     /// The message of the last call on this thread that returned a status
     /// (empty after a success).
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+    /// The details (a JSON object) of that call's error (`{}` after a success).
+    static LAST_DETAILS: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-fn set_last_error(message: String) {
+fn set_last_error(message: String, details: String) {
     // `try_with`: during thread teardown the slot may be gone; then the
     // message is simply not kept.
-    let _ = LAST_ERROR.try_with(|slot| {
-        if let Ok(mut slot) = slot.try_borrow_mut() {
-            *slot = message;
-        }
-    });
+    for (slot, value) in [(&LAST_ERROR, message), (&LAST_DETAILS, details)] {
+        let _ = slot.try_with(|slot| {
+            if let Ok(mut slot) = slot.try_borrow_mut() {
+                *slot = value;
+            }
+        });
+    }
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
@@ -84,12 +105,16 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 /// into its status, and records the message for `cb_last_error_message`
 /// (cleared on success).
 pub(crate) fn guard(body: impl FnOnce() -> FfiResult) -> cb_status {
-    let (status, message) = match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => (cb_status::CB_OK, String::new()),
-        Ok(Err(failure)) => (failure.status(), failure.message()),
-        Err(payload) => (cb_status::CB_PANIC, panic_message(payload.as_ref())),
+    let (status, message, details) = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => (cb_status::CB_OK, String::new(), "{}".to_string()),
+        Ok(Err(failure)) => (failure.status(), failure.message(), failure.details()),
+        Err(payload) => (
+            cb_status::CB_PANIC,
+            panic_message(payload.as_ref()),
+            "{}".to_string(),
+        ),
     };
-    set_last_error(message);
+    set_last_error(message, details);
     status
 }
 
@@ -243,8 +268,9 @@ pub(crate) fn c_bytes(bytes: Vec<u8>) -> (*mut u8, usize) {
     (Box::into_raw(boxed).cast::<u8>(), len)
 }
 
-/// Frees a string returned by this library (JSON, ids, paths). NULL is
-/// ignored. Free each string exactly once.
+/// Frees a string returned by this library (JSON, ids, paths, a decrypted
+/// passphrase). NULL is ignored. Free each string exactly once. The memory
+/// is zeroed before it is released, so secrets do not linger.
 ///
 /// # Safety
 /// `s` is NULL or a string returned by this library and not freed before.
@@ -254,13 +280,15 @@ pub unsafe extern "C" fn cb_string_free(s: *mut c_char) {
         if !s.is_null() {
             // SAFETY: made by CString::into_raw in this library, not freed
             // before (the caller's guarantee).
-            drop(unsafe { CString::from_raw(s) });
+            let owned = unsafe { CString::from_raw(s) };
+            Zeroize::zeroize(&mut owned.into_bytes_with_nul());
         }
     });
 }
 
 /// Frees bytes returned by this library, with the length returned along
-/// with them. NULL is ignored. Free each buffer exactly once.
+/// with them. NULL is ignored. Free each buffer exactly once. The memory is
+/// zeroed before it is released (a private key's DER, say).
 ///
 /// # Safety
 /// `data` is NULL or a buffer returned by this library with length `len`
@@ -272,7 +300,8 @@ pub unsafe extern "C" fn cb_bytes_free(data: *mut u8, len: usize) {
             let slice = ptr::slice_from_raw_parts_mut(data, len);
             // SAFETY: made by Box::<[u8]>::into_raw with this length in
             // `c_bytes`, not freed before (the caller's guarantee).
-            drop(unsafe { Box::from_raw(slice) });
+            let mut owned = unsafe { Box::from_raw(slice) };
+            Zeroize::zeroize(&mut owned[..]);
         }
     });
 }
@@ -334,6 +363,47 @@ pub unsafe extern "C" fn cb_last_error_message(
     catch_unwind(AssertUnwindSafe(run)).unwrap_or(cb_status::CB_PANIC)
 }
 
+/// The details of the last call on this thread that returned a status, as a
+/// JSON object in `*out_json` (freed with `cb_string_free`): the error's
+/// members as the other bindings give them (e.g. for `CB_API`:
+/// `{"operation", "status", "kind", "message", "errors", "retry_after"}`,
+/// `errors` being the service's list of individual errors or null; for
+/// `CB_INVALID_ARGUMENT`: `{"name", "reason"}`), `{}` when that call
+/// succeeded. This call does not change the recorded error.
+///
+/// Errors: `CB_NULL_ARGUMENT` when `out_json` is NULL.
+///
+/// # Safety
+/// `out_json` is NULL or points to a writable `char *`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_last_error_details(out_json: *mut *mut c_char) -> cb_status {
+    let run = || -> cb_status {
+        if out_json.is_null() {
+            return cb_status::CB_NULL_ARGUMENT;
+        }
+        let details = LAST_DETAILS
+            .try_with(|slot| slot.try_borrow().map(|s| s.clone()).unwrap_or_default())
+            .unwrap_or_default();
+        let details = if details.is_empty() {
+            "{}".to_string()
+        } else {
+            details
+        };
+        // JSON text holds no raw NUL (serde_json escapes it).
+        let made = CString::new(details)
+            .map(CString::into_raw)
+            .unwrap_or(ptr::null_mut());
+        // SAFETY: not NULL; the caller guarantees a writable `char *`.
+        unsafe { out_json.write(made) };
+        if made.is_null() {
+            cb_status::CB_PANIC
+        } else {
+            cb_status::CB_OK
+        }
+    };
+    catch_unwind(AssertUnwindSafe(run)).unwrap_or(cb_status::CB_PANIC)
+}
+
 /// The library's version (e.g. `"0.1.0"`), a static string (never freed).
 #[no_mangle]
 pub extern "C" fn cb_version() -> *const c_char {
@@ -380,6 +450,41 @@ mod tests {
             guard(|| Err(Error::WrongPassword.into())),
             cb_status::CB_WRONG_PASSWORD
         );
+    }
+
+    fn last_details() -> serde_json::Value {
+        let mut out = ptr::null_mut();
+        // SAFETY: `out` is a writable pointer.
+        assert_eq!(unsafe { cb_last_error_details(&mut out) }, cb_status::CB_OK);
+        // SAFETY: made by cb_last_error_details, NUL-terminated.
+        let text = unsafe { CStr::from_ptr(out) }
+            .to_string_lossy()
+            .into_owned();
+        // SAFETY: made by this library, freed once.
+        unsafe { cb_string_free(out) };
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn details_come_with_the_last_error_and_leave_it_alone() {
+        let failing = || guard(|| Err(Error::argument("limit", "is 0").into()));
+        assert_eq!(failing(), cb_status::CB_INVALID_ARGUMENT);
+        assert_eq!(
+            last_details(),
+            serde_json::json!({"name": "limit", "reason": "is 0"})
+        );
+        // Reading the details changed nothing.
+        assert_eq!(last_message(), "invalid argument `limit`: is 0");
+        assert_eq!(
+            guard(|| Err(Failure::Null("out"))),
+            cb_status::CB_NULL_ARGUMENT
+        );
+        assert_eq!(last_details()["name"], "out");
+        assert_eq!(guard(|| Ok(())), cb_status::CB_OK);
+        assert_eq!(last_details(), serde_json::json!({}));
+        // SAFETY: NULL is refused, not written.
+        let st = unsafe { cb_last_error_details(ptr::null_mut()) };
+        assert_eq!(st, cb_status::CB_NULL_ARGUMENT);
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! - every export runs inside one panic-catching guard ([`ffi::guard`]):
 //!   a panic becomes `CB_PANIC`, never an unwind into C;
 //! - fallible calls return a [`status::cb_status`]; the message of the last
-//!   call on the thread is copied out by `cb_last_error_message`;
+//!   call on the thread is copied out by `cb_last_error_message`, its
+//!   structured details (JSON) by `cb_last_error_details`;
 //! - NULL, bad UTF-8 and bad lengths are status codes, never a crash;
 //! - handles are opaque, made by `cb_<type>_new` (or `_open`, `_create`)
 //!   and released by a NULL-safe `cb_<type>_free`; strings and bytes the
@@ -23,6 +24,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 // The header follows this order.
+pub mod agent;
 pub mod api;
 pub mod backup;
 pub mod ffi;

@@ -1411,6 +1411,7 @@ END_TEST
 /* Runner                                                              */
 /* ------------------------------------------------------------------ */
 
+#include "test_agent.inc"
 #include "test_backup.inc"
 #include "test_state.inc"
 #include "test_tamper.inc"
@@ -1442,6 +1443,7 @@ static Suite *cloudbackup_suite(void) {
           a_tampered_bundle_fails_its_files_not_the_restore, missing_bundles_are_reported,
           restore_options_select_and_skip, restore_sessions_refuse_bad_input}},
         {"verify", {the_golden_vault_verifies, verification_finds_tampered_and_missing_bundles}},
+        AGENT_GROUP,
         BACKUP_GROUP,
         STATE_GROUP,
         TAMPER_GROUP,

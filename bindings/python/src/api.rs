@@ -34,18 +34,24 @@ fn operations() -> PyResultCb<String> {
 }
 
 /// Builds the request of `operation` from its parameters (JSON object text,
-/// or `None`) for the account `token` / `tenant_id`; returns JSON
-/// `{"method", "path", "query", "headers", "body"}`.
+/// or `None`) for the account `token` / `tenant_id` (and, for an agent,
+/// `agent_id`, sent as `X-Agent-Id`); returns JSON `{"method", "path",
+/// "query", "headers", "body"}`.
 #[pyfunction]
-#[pyo3(signature = (operation, params_json, token, tenant_id))]
+#[pyo3(signature = (operation, params_json, token, tenant_id, agent_id=None))]
 fn build_request(
     operation: &str,
     params_json: Option<&str>,
     token: &str,
     tenant_id: &str,
+    agent_id: Option<&str>,
 ) -> PyResultCb<String> {
     let params: Value = opt_json(params_json, "params_json")?;
     let auth = Auth::new(token, tenant_id)?;
+    let auth = match agent_id {
+        Some(id) => auth.with_agent_id(id)?,
+        None => auth,
+    };
     let request = api::build_request(operation, &params, &auth)?;
     to_json("request", &request.to_json_value()?)
 }

@@ -19,6 +19,7 @@
 //!   guards its state with a mutex.
 #![deny(missing_docs)]
 
+pub mod agent;
 pub mod api;
 pub mod backup;
 pub mod error;
@@ -39,5 +40,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     backup::register(m)?;
     restore::register(m)?;
     state::register(m)?;
+    agent::register(m)?;
     Ok(())
 }

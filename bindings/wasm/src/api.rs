@@ -40,10 +40,11 @@ export interface Request {
   headers: [string, string][];
   body: string | null;
 }
-/** The account a request is made for. */
+/** The account a request is made for; an agent also gives its id, sent as `X-Agent-Id` on every request. */
 export interface Auth {
   token: string;
   tenantId: string;
+  agentId?: string;
 }
 /** What the host's HTTP client received. */
 export interface HttpResponse {
@@ -104,16 +105,27 @@ fn params(value: &JsValue) -> JsResult<Value> {
 }
 
 fn auth(value: &JsValue) -> JsResult<Auth> {
+    let member = |name: &str| -> JsResult<JsValue> {
+        js_sys::Reflect::get(value, &JsValue::from_str(name))
+            .map_err(|_| argument("auth", "must be an object {token, tenantId, agentId?}"))
+    };
     let get = |name: &str| -> JsResult<String> {
-        let v = js_sys::Reflect::get(value, &JsValue::from_str(name))
-            .map_err(|_| argument("auth", "must be an object {token, tenantId}"))?;
-        v.as_string()
+        member(name)?
+            .as_string()
             .ok_or_else(|| argument(&format!("auth.{name}"), "must be a string"))
     };
     if !value.is_object() {
-        return Err(argument("auth", "must be an object {token, tenantId}"));
+        return Err(argument(
+            "auth",
+            "must be an object {token, tenantId, agentId?}",
+        ));
     }
-    Ok(Auth::new(&get("token")?, &get("tenantId")?)?)
+    let auth = Auth::new(&get("token")?, &get("tenantId")?)?;
+    let agent = member("agentId")?;
+    if agent.is_undefined() || agent.is_null() {
+        return Ok(auth);
+    }
+    Ok(auth.with_agent_id(get("agentId")?)?)
 }
 
 /// Builds the request of `operation` from its parameters for an account.

@@ -9,6 +9,7 @@
 //! bytes are `Uint8Array` (copied once into wasm memory on the way in, once
 //! out); passwords take a string (UTF-8) or a `Uint8Array`.
 
+mod agent;
 mod api;
 mod engine;
 mod lock;

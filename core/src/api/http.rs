@@ -335,6 +335,11 @@ pub struct ApiError {
     pub kind: ApiErrorKind,
     /// The service's message (`{"message": ...}` in v2, v1's text or JSON body).
     pub message: Option<String>,
+    /// The body's list of individual errors, when it had one: `{"message":
+    /// "Validation failed.", "errors": ["Name is required.", ...]}` (the v2
+    /// reference's error body). Entries are kept as sent (strings, in the
+    /// reference's example).
+    pub errors: Option<Vec<serde_json::Value>>,
     /// `Retry-After`, when the service sent one.
     pub retry_after: Option<RetryAfter>,
 }
@@ -345,6 +350,18 @@ impl ApiError {
         if let Some(m) = &self.message {
             s.push_str(": ");
             s.push_str(m);
+        }
+        if let Some(errors) = self.errors.as_ref().filter(|e| !e.is_empty()) {
+            let shown: Vec<String> = errors
+                .iter()
+                .map(|e| match e {
+                    serde_json::Value::String(t) => t.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            s.push_str(if self.message.is_some() { " [" } else { ": [" });
+            s.push_str(&shown.join("; "));
+            s.push(']');
         }
         match &self.retry_after {
             Some(RetryAfter::Seconds(n)) => s.push_str(&format!(" (retry after {n} s)")),
@@ -367,9 +384,33 @@ impl ApiError {
             status: response.status,
             kind: ApiErrorKind::from_status(response.status),
             message: error_message(&response.body),
+            errors: error_list(&response.body),
             retry_after,
         }
     }
+}
+
+/// The list of individual errors of an error body: an `errors` member of
+/// the body, or of the object nested in a v1 fault body
+/// (`{"badRequest": {"message": ..., "errors": [...]}}`). An array is kept
+/// whole; a single string becomes a one-entry list.
+fn error_list(body: &[u8]) -> Option<Vec<serde_json::Value>> {
+    fn list(map: &serde_json::Map<String, serde_json::Value>) -> Option<Vec<serde_json::Value>> {
+        match map.get("errors")? {
+            serde_json::Value::Array(items) => Some(items.clone()),
+            serde_json::Value::String(s) => Some(vec![serde_json::Value::String(s.clone())]),
+            _ => None,
+        }
+    }
+    let serde_json::Value::Object(map) = serde_json::from_slice(body).ok()? else {
+        return None;
+    };
+    list(&map).or_else(|| {
+        map.values().find_map(|v| match v {
+            serde_json::Value::Object(inner) => list(inner),
+            _ => None,
+        })
+    })
 }
 
 /// Extracts a human message from an error body: v2's `{"message": ...}`,
@@ -495,14 +536,22 @@ impl Page {
 }
 
 /// What every authenticated call needs: the token and the tenant (v1) or
-/// project (v2) id.
+/// project (v2) id; and, for an agent, its id, sent as `X-Agent-Id` on every
+/// call ("Agents communicating with the Cloud Backup API should always send
+/// an `X-Agent-Id` header").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Auth {
     /// `X-Auth-Token`.
     pub token: String,
     /// The tenant id (v1) or project id (v2); they are the same account number.
     pub tenant_id: String,
+    /// The calling agent's id, set once with [`Auth::with_agent_id`]: every
+    /// request built with this context carries `X-Agent-Id`.
+    pub agent_id: Option<String>,
 }
+
+/// The header an agent names itself in (the v2 reference's agent-header page).
+pub const AGENT_ID_HEADER: &str = "X-Agent-Id";
 
 impl Auth {
     /// Validates and builds the credentials: neither may be empty or hold
@@ -512,17 +561,35 @@ impl Auth {
         // Both go where an id goes (a header, a path segment): same rules.
         require_id("token", &token)?;
         require_id("tenant_id", &tenant_id)?;
-        Ok(Auth { token, tenant_id })
+        Ok(Auth {
+            token,
+            tenant_id,
+            agent_id: None,
+        })
+    }
+
+    /// The same credentials for an agent: every request built with them
+    /// carries `X-Agent-Id: {agent_id}`. An operation's own agent parameter
+    /// (e.g. `agent_id` of v2 start backup) must then name the same agent.
+    pub fn with_agent_id(mut self, agent_id: impl Into<String>) -> Result<Self> {
+        let agent_id = agent_id.into();
+        require_id("agent_id", &agent_id)?;
+        self.agent_id = Some(agent_id);
+        Ok(self)
     }
 
     /// A request under `/{version}/{tenant_id}/...` with `X-Auth-Token` and
-    /// `Accept: application/json` set.
+    /// `Accept: application/json` set, and `X-Agent-Id` for an agent.
     pub fn request(&self, method: Method, version: &str, rest: &[&str]) -> Request {
         let mut segments = vec![version, self.tenant_id.as_str()];
         segments.extend_from_slice(rest);
-        Request::new(method, &segments)
+        let request = Request::new(method, &segments)
             .header("X-Auth-Token", self.token.clone())
-            .header("Accept", JSON)
+            .header("Accept", JSON);
+        match &self.agent_id {
+            Some(id) => request.header(AGENT_ID_HEADER, id.clone()),
+            None => request,
+        }
     }
 }
 
@@ -598,6 +665,43 @@ mod tests {
         assert_eq!(api.retry_after, Some(RetryAfter::Seconds(30)));
         assert_eq!(api.message, None);
         assert!(api.to_string().contains("retry after 30 s"));
+    }
+
+    #[test]
+    fn error_lists_are_kept() {
+        let resp = Response::new(
+            400,
+            r#"{"message": "Validation failed.", "errors": ["Name is required.", "RSA public key is required."]}"#,
+        );
+        let Err(Error::Api(api)) = check_status("register agent", &resp, &[201]) else {
+            panic!()
+        };
+        assert_eq!(api.message.as_deref(), Some("Validation failed."));
+        assert_eq!(
+            api.errors,
+            Some(vec![
+                serde_json::json!("Name is required."),
+                serde_json::json!("RSA public key is required.")
+            ])
+        );
+        assert!(api
+            .to_string()
+            .ends_with("Validation failed. [Name is required.; RSA public key is required.]"));
+        let details = Error::Api(api).details();
+        assert_eq!(details["errors"][1], "RSA public key is required.");
+        // Nested in a v1 fault body; absent: null.
+        let nested = Response::new(
+            400,
+            r#"{"badRequest": {"message": "Bad", "errors": ["x"]}}"#,
+        );
+        let Err(Error::Api(api)) = check_status("x", &nested, &[200]) else {
+            panic!()
+        };
+        assert_eq!(api.errors, Some(vec![serde_json::json!("x")]));
+        let Err(e) = check_status("x", &Response::new(404, r#"{"message": "no"}"#), &[200]) else {
+            panic!()
+        };
+        assert_eq!(e.details()["errors"], serde_json::Value::Null);
     }
 
     #[test]
@@ -760,6 +864,26 @@ mod tests {
         );
         assert!(serde_json::from_value::<Page>(serde_json::json!({"limt": 5})).is_err());
         assert!(serde_json::from_value::<Page>(serde_json::json!({"sort_dir": "up"})).is_err());
+    }
+
+    #[test]
+    fn an_agent_context_names_the_agent_on_every_request() {
+        let auth = Auth::new("tok", "123")
+            .unwrap()
+            .with_agent_id("8f135b4f")
+            .unwrap();
+        for version in ["v1.0", "v2"] {
+            let r = auth.request(Method::Get, version, &["x"]);
+            assert_eq!(r.header_value("x-agent-id"), Some("8f135b4f"));
+        }
+        let user = Auth::new("tok", "123").unwrap();
+        assert_eq!(
+            user.request(Method::Get, "v2", &["x"])
+                .header_value(AGENT_ID_HEADER),
+            None
+        );
+        assert!(user.clone().with_agent_id(" ").is_err());
+        assert!(user.with_agent_id("a\nb").is_err());
     }
 
     #[test]

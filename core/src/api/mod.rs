@@ -22,7 +22,8 @@ pub mod v2;
 
 pub use http::{
     check_status, encode_segment, parse_empty, parse_integer, parse_json, require_id, ApiError,
-    ApiErrorKind, Auth, Method, Page, Request, Response, RetryAfter, SortDir, JSON, JSON_PATCH,
+    ApiErrorKind, Auth, Method, Page, Request, Response, RetryAfter, SortDir, AGENT_ID_HEADER,
+    JSON, JSON_PATCH,
 };
 
 pub use registry::{build_request, operation, operations, parse_response, OperationInfo};

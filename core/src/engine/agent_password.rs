@@ -1,4 +1,4 @@
-//! The passphrase encrypted for an agent (RSA PKCS#1 v1.5).
+//! The passphrase encrypted for an agent (RSA PKCS#1 v1.5), both halves.
 //!
 //! An encrypted vault's passphrase never travels in the clear: the client
 //! encrypts it under the agent's RSA public key (v1 `PublicKey` /
@@ -7,12 +7,21 @@
 //! The keys arrive in the quirky forms of the service's samples — hex wrapped
 //! with spaces, either case, `"ExponentHex": 10001` meaning 0x10001 — which
 //! [`HexString`] and [`HexNumber`] already read, so this module reuses them.
+//!
+//! The agent's half is [`AgentKey`]: it generates the key pair, gives the
+//! public key in the service's `ModulusHex` / `ExponentHex` form (and v2's
+//! `modulus` / `exponent`) to register or report, stores the private key as
+//! PKCS#8 DER, and decrypts what the service hands over. Private keys and
+//! decrypted passphrases are zeroized when dropped.
 
 use rand_core::OsRng;
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, Pkcs1v15Encrypt, RsaPublicKey};
+use rsa::{BigUint, Pkcs1v15Encrypt, RsaPrivateKey, RsaPublicKey};
+use zeroize::Zeroizing;
 
 use crate::model::wire::{encode_hex, HexNumber, HexString};
+use crate::model::{v1, v2};
 use crate::{Error, Result};
 
 /// Smallest modulus accepted: anything shorter is factorable and would
@@ -138,6 +147,186 @@ fn agent_public_key(modulus: &HexString, exponent: &HexNumber) -> Result<RsaPubl
             reason: err.to_string(),
         }
     })
+}
+
+/// Size of the keys [`AgentKey::generate`] makes by default.
+pub const DEFAULT_AGENT_KEY_BITS: usize = 2048;
+
+/// An agent's RSA key pair: the other half of the vault-password flow.
+///
+/// The agent registers (v2 `rsa_public_key`) or reports (v1 `PublicKey`) the
+/// public key; users encrypt the vault passphrase with it
+/// ([`encrypt_password_for_agent`]); the agent decrypts `EncryptedPassword`
+/// (v1) or `encrypted_password_hex` (v2 events) with
+/// [`AgentKey::decrypt_password`]. The private key is zeroized on drop
+/// (the `rsa` crate's `RsaPrivateKey` does so); keep it between runs with
+/// [`AgentKey::to_pkcs8_der`] / [`AgentKey::from_der`].
+#[derive(Clone)]
+pub struct AgentKey {
+    key: RsaPrivateKey,
+}
+
+impl std::fmt::Debug for AgentKey {
+    /// The public half only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "AgentKey({} bits, public exponent {:#x})",
+            self.bits(),
+            self.key.e()
+        )
+    }
+}
+
+impl AgentKey {
+    /// Generates a key pair of `bits` bits (a multiple of 8 from
+    /// [`MIN_MODULUS_BITS`] to [`MAX_MODULUS_BITS`]; use
+    /// [`DEFAULT_AGENT_KEY_BITS`]) with public exponent 0x10001, from the
+    /// operating system's random source.
+    ///
+    /// Errors: [`Error::InvalidArgument`] naming `bits`.
+    pub fn generate(bits: usize) -> Result<Self> {
+        if !(MIN_MODULUS_BITS..=MAX_MODULUS_BITS).contains(&bits) || bits % 8 != 0 {
+            return Err(Error::argument(
+                "bits",
+                format!(
+                    "{bits} is not a multiple of 8 from {MIN_MODULUS_BITS} to {MAX_MODULUS_BITS}"
+                ),
+            ));
+        }
+        let key = RsaPrivateKey::new(&mut OsRng, bits)
+            .map_err(|e| Error::argument("bits", format!("RSA key generation failed: {e}")))?;
+        Ok(AgentKey { key })
+    }
+
+    /// Reads a private key stored as DER: PKCS#8 (`PrivateKeyInfo`, what
+    /// [`AgentKey::to_pkcs8_der`] writes and `openssl pkcs8 -topk8 -nocrypt
+    /// -outform DER` makes) or PKCS#1 (`RSAPrivateKey`, `openssl rsa
+    /// -outform DER`). The key must be sound and of a usable size.
+    ///
+    /// Errors: [`Error::InvalidValue`] (field `private key`) saying why.
+    pub fn from_der(der: &[u8]) -> Result<Self> {
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        let bad = |reason: String| Error::InvalidValue {
+            field: "private key".into(),
+            reason,
+        };
+        let key = RsaPrivateKey::from_pkcs8_der(der).or_else(|pkcs8| {
+            RsaPrivateKey::from_pkcs1_der(der).map_err(|pkcs1| {
+                bad(format!(
+                    "not an RSA private key in PKCS#8 DER ({pkcs8}) nor PKCS#1 DER ({pkcs1})"
+                ))
+            })
+        })?;
+        key.validate()
+            .map_err(|e| bad(format!("not a sound RSA key: {e}")))?;
+        let bits = key.n().bits();
+        if !(MIN_MODULUS_BITS..=MAX_MODULUS_BITS).contains(&bits) {
+            return Err(bad(format!(
+                "{bits} bits; {MIN_MODULUS_BITS} to {MAX_MODULUS_BITS} are supported"
+            )));
+        }
+        Ok(AgentKey { key })
+    }
+
+    /// The private key as PKCS#8 DER, to store (as a secret) between runs.
+    /// The buffer is zeroized when dropped.
+    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>> {
+        let doc = self.key.to_pkcs8_der().map_err(|e| Error::InvalidValue {
+            field: "private key".into(),
+            reason: format!("cannot be encoded: {e}"),
+        })?;
+        Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+    }
+
+    /// The modulus size in bits.
+    pub fn bits(&self) -> usize {
+        self.key.n().bits()
+    }
+
+    /// The modulus as the service writes it: lower-case hex, no spaces.
+    pub fn modulus_hex(&self) -> String {
+        encode_hex(&self.key.n().to_bytes_be())
+    }
+
+    /// The public exponent as the service writes it: hex digits without
+    /// leading zeros (`"10001"`).
+    pub fn exponent_hex(&self) -> String {
+        let hex = encode_hex(&self.key.e().to_bytes_be());
+        let digits = hex.trim_start_matches('0');
+        if digits.is_empty() { "0" } else { digits }.to_string()
+    }
+
+    /// The public key in v1's form, `{"ModulusHex": ..., "ExponentHex":
+    /// "10001"}` (an agent's `PublicKey`).
+    pub fn public_key(&self) -> v1::PublicKey {
+        v1::PublicKey {
+            modulus_hex: HexString::from_bytes(&self.key.n().to_bytes_be()),
+            exponent_hex: self.exponent_number(),
+        }
+    }
+
+    /// The public key in v2's form, `{"modulus": ..., "exponent": "10001"}`
+    /// (`rsa_public_key` of agent registration).
+    pub fn rsa_public_key(&self) -> v2::agent::RsaPublicKey {
+        v2::agent::RsaPublicKey {
+            modulus: HexString::from_bytes(&self.key.n().to_bytes_be()),
+            exponent: self.exponent_number(),
+        }
+    }
+
+    fn exponent_number(&self) -> HexNumber {
+        // Hex digits only: parsing them cannot fail.
+        HexNumber::parse(&self.exponent_hex())
+            .unwrap_or_else(|_| HexNumber::from_bytes(&self.key.e().to_bytes_be()))
+    }
+
+    /// Decrypts a passphrase the service hands the agent: `EncryptedPassword`
+    /// (v1 restores) or `encrypted_password_hex` (v2 events), the hex of an
+    /// RSA PKCS#1 v1.5 ciphertext under this key (whitespace and either case
+    /// accepted, as everywhere). The passphrase is returned as UTF-8 text,
+    /// zeroized when dropped.
+    ///
+    /// Errors: [`Error::InvalidArgument`] naming `encrypted_password_hex`
+    /// for text that is not hex or longer than the modulus;
+    /// [`Error::InvalidValue`] (field `encrypted password`) when it does not
+    /// decrypt under this key (made for another key, or damaged) or is not
+    /// UTF-8.
+    pub fn decrypt_password(&self, encrypted_password_hex: &str) -> Result<Zeroizing<String>> {
+        let arg = |reason: String| Error::argument("encrypted_password_hex", reason);
+        let hex = HexString::parse(encrypted_password_hex).map_err(|e| arg(reason_of(e)))?;
+        let mut ciphertext = hex.to_bytes();
+        let size = self.key.size();
+        if ciphertext.len() > size {
+            return Err(arg(format!(
+                "is {} bytes; this {}-bit key's ciphertexts are {size}",
+                ciphertext.len(),
+                self.bits()
+            )));
+        }
+        // Leading zero bytes may have been dropped by the encrypting side.
+        if ciphertext.len() < size {
+            let mut padded = vec![0u8; size - ciphertext.len()];
+            padded.append(&mut ciphertext);
+            ciphertext = padded;
+        }
+        let bad = |reason: &str| Error::InvalidValue {
+            field: "encrypted password".into(),
+            reason: reason.into(),
+        };
+        let plain = Zeroizing::new(self.key.decrypt(Pkcs1v15Encrypt, &ciphertext).map_err(
+            |_| bad("does not decrypt with this agent's key (made for another key, or damaged)"),
+        )?);
+        let text = std::str::from_utf8(&plain).map_err(|_| bad("is not UTF-8 text"))?;
+        Ok(Zeroizing::new(text.to_string()))
+    }
+
+    /// The private exponent's size in bits (for tests of a sound key).
+    #[cfg(test)]
+    fn private_exponent_bits(&self) -> usize {
+        use rsa::traits::PrivateKeyParts;
+        self.key.d().bits()
+    }
 }
 
 /// The exponent as a number, `None` when it does not fit 64 bits.
@@ -341,5 +530,73 @@ mod tests {
         let k = &agent.rsa_public_key;
         let hex = encrypt_password_with_key(&k.modulus, &k.exponent, "p").unwrap();
         assert_eq!(hex.len() / 2, 256);
+    }
+
+    /// One generated agent key for the tests below.
+    fn agent_key() -> &'static AgentKey {
+        static KEY: OnceLock<AgentKey> = OnceLock::new();
+        KEY.get_or_init(|| AgentKey::generate(1024).unwrap())
+    }
+
+    #[test]
+    fn an_agent_key_decrypts_what_users_encrypt_for_it() {
+        let key = agent_key();
+        assert_eq!(key.bits(), 1024);
+        assert!(key.private_exponent_bits() > 512);
+        let public = serde_json::to_value(key.public_key()).unwrap();
+        assert_eq!(public["ExponentHex"], "10001");
+        let modulus = public["ModulusHex"].as_str().unwrap().to_string();
+        assert_eq!(modulus.len(), 256);
+        let v2 = serde_json::to_value(key.rsa_public_key()).unwrap();
+        assert_eq!(
+            (v2["modulus"].as_str(), v2["exponent"].as_str()),
+            (Some(modulus.as_str()), Some("10001"))
+        );
+        for passphrase in ["p", "correct horse battery staple", "pässwörd ✓"] {
+            let hex =
+                encrypt_password_for_agent(&modulus, &key.exponent_hex(), passphrase).unwrap();
+            assert_eq!(key.decrypt_password(&hex).unwrap().as_str(), passphrase);
+            // As the samples write hex: upper case, wrapped with spaces.
+            let quirky = format!("{} \n {}", &hex[..100].to_uppercase(), &hex[100..]);
+            assert_eq!(key.decrypt_password(&quirky).unwrap().as_str(), passphrase);
+        }
+    }
+
+    #[test]
+    fn agent_keys_survive_storage_and_refuse_what_is_not_theirs() {
+        let key = agent_key();
+        let der = key.to_pkcs8_der().unwrap();
+        let again = AgentKey::from_der(&der).unwrap();
+        assert_eq!(again.modulus_hex(), key.modulus_hex());
+        // PKCS#1 DER too.
+        let pkcs1 = {
+            use rsa::pkcs1::EncodeRsaPrivateKey;
+            key.key.to_pkcs1_der().unwrap()
+        };
+        assert_eq!(
+            AgentKey::from_der(pkcs1.as_bytes()).unwrap().modulus_hex(),
+            key.modulus_hex()
+        );
+        let e = AgentKey::from_der(b"not a key").unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidValue { field, .. } if field == "private key"),
+            "{e}"
+        );
+        // Someone else's ciphertext, garbage, a too-long text.
+        let other = AgentKey::generate(1024).unwrap();
+        let for_other =
+            encrypt_password_for_agent(&other.modulus_hex(), "10001", "secret").unwrap();
+        let e = key.decrypt_password(&for_other).unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidValue { field, .. } if field == "encrypted password"),
+            "{e}"
+        );
+        let e = key.decrypt_password("zz").unwrap_err();
+        assert!(err_names(&e, "encrypted_password_hex"), "{e}");
+        let e = key.decrypt_password(&"ab".repeat(129)).unwrap_err();
+        assert!(e.to_string().contains("129 bytes"), "{e}");
+        assert!(AgentKey::generate(1000).is_err());
+        assert!(AgentKey::generate(512).is_err());
+        assert!(!format!("{key:?}").contains(&key.modulus_hex()[..40]));
     }
 }

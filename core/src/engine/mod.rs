@@ -24,7 +24,9 @@ pub mod state;
 pub mod vault;
 pub mod verify;
 
-pub use agent_password::{encrypt_password_for_agent, encrypt_password_with_key};
+pub use agent_password::{
+    encrypt_password_for_agent, encrypt_password_with_key, AgentKey, DEFAULT_AGENT_KEY_BITS,
+};
 pub use backup::{BackupOptions, BackupOutcome, BackupRun, BackupSession, FileMeta, SnapshotInfo};
 pub use bundle::SealedBundle;
 pub use chunker::ChunkerParams;

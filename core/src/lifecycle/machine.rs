@@ -6,7 +6,9 @@
 //!   current state again is a no-op;
 //! * the agent may end any started, non-terminal state in a terminal one;
 //! * the user may request a stop in any started, non-terminal state (again: no-op);
-//!   after `stop_requested` the agent may only report a terminal state;
+//!   so may the agent of a restore (the restore PATCH reference: "The agent is
+//!   issuing a request to stop the restore"); after `stop_requested` the agent
+//!   may only report a terminal state;
 //! * terminal states absorb: any change is a conflict (HTTP 409) naming the state;
 //! * only the user starts things (v1 `StartManual`: `Creating` -> `StartRequested`);
 //!   a not-started (`Creating`) resource is otherwise non-terminal like any
@@ -84,6 +86,11 @@ pub trait Lifecycle: WireName + Eq + fmt::Debug {
     fn may_finish(self, from: Self, actor: Actor) -> bool {
         let _ = from;
         actor == Actor::Agent
+    }
+    /// Whether `actor` may ask for a stop (move a non-terminal resource to
+    /// the stop-requested state). Users may, for every resource.
+    fn may_request_stop(actor: Actor) -> bool {
+        actor == Actor::User
     }
     /// Whether `actor` may move the resource forward to progress state `self`.
     fn may_progress(self, actor: Actor) -> bool {
@@ -198,7 +205,7 @@ pub fn transition<S: Lifecycle>(from: S, to: S, actor: Actor) -> Result<Step<S>,
         // moves it into progress.
         Phase::NotStarted => match to.phase() {
             Phase::Terminal if to.may_finish(from, actor) => changed,
-            Phase::StopRequested if actor == Actor::User => changed,
+            Phase::StopRequested if S::may_request_stop(actor) => changed,
             _ if actor == Actor::User && S::start_target() == Some(to) => changed,
             Phase::Progress(_) if actor == Actor::User || to.may_progress(actor) => {
                 Err(reject(Rejection::NotStarted))
@@ -212,7 +219,7 @@ pub fn transition<S: Lifecycle>(from: S, to: S, actor: Actor) -> Result<Step<S>,
         },
         Phase::Progress(rank) => match to.phase() {
             Phase::Terminal if to.may_finish(from, actor) => changed,
-            Phase::StopRequested if actor == Actor::User => changed,
+            Phase::StopRequested if S::may_request_stop(actor) => changed,
             Phase::Progress(target) if to.may_progress(actor) => {
                 if target > rank {
                     changed
@@ -281,6 +288,12 @@ impl Lifecycle for RestoreState {
     }
     fn stop_target() -> Option<Self> {
         Some(RestoreState::StopRequested)
+    }
+    /// The user, and the agent too: the restore PATCH reference describes
+    /// `stop_requested` as "The agent is issuing a request to stop the
+    /// restore".
+    fn may_request_stop(actor: Actor) -> bool {
+        matches!(actor, Actor::User | Actor::Agent)
     }
 }
 

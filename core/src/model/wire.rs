@@ -11,11 +11,17 @@
 //! | booleans sent as strings (`"true"`) | [`LooseBool`] |
 //! | hex with embedded spaces (`"a526 1939..."`) | [`HexString`] |
 //! | a bare JSON number meaning hex digits (`"ExponentHex": 10001` = 0x10001) | [`HexNumber`] |
+//! | a name of an open set the service may grow (an event name the docs do not list) | [`Open`] |
 //!
-//! Closed value sets are Rust enums declared with [`wire_enum!`](crate::wire_enum)
+//! Value sets are Rust enums declared with [`wire_enum!`](crate::wire_enum)
 //! (wire names) or [`wire_enum_with_ids!`](crate::wire_enum_with_ids) (names and
 //! v1 numeric ids); [`ById`] carries such an enum by its id, as a number or a
-//! numeric string, and writes it back in the same form.
+//! numeric string (or by name, as some clients send it), and writes it back
+//! in the same form. Sets that decide what
+//! a client may do (states, actions, frequencies) are closed: an unknown value
+//! is an error. Sets that only name things the service may add to (event
+//! names, activity types, host flavors, data centers) are [`Open`]: an
+//! unknown name is kept as sent and written back unchanged.
 
 use std::fmt;
 
@@ -181,15 +187,18 @@ pub fn deserialize_wire_name<'de, D: Deserializer<'de>, T: WireName>(d: D) -> Re
 }
 
 /// An enum carried on the wire by its v1 numeric id (e.g. `"RestoreStateId": 3`).
-/// Accepts the id as a number or a numeric string (`"Filter": "1"`) and
-/// remembers which, so a parsed body is written back in the form it came in;
-/// [`ById::new`] (and `From`) write a number.
+/// Accepts the id as a number or a numeric string (`"Filter": "1"`), and the
+/// value's name as clients also send it (`"FileItemType": "Folder"` in a
+/// restore's inclusions), and remembers which, so a parsed body is written
+/// back in the form it came in; [`ById::new`] (and `From`) write a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ById<T> {
     /// The value.
     pub value: T,
     /// Whether the id travelled as a string.
     pub quoted: bool,
+    /// Whether the value travelled by its name instead of its id.
+    pub named: bool,
 }
 
 impl<T> ById<T> {
@@ -199,6 +208,7 @@ impl<T> ById<T> {
         ById {
             value,
             quoted: false,
+            named: false,
         }
     }
 }
@@ -211,6 +221,9 @@ impl<T> From<T> for ById<T> {
 
 impl<T: WireId> Serialize for ById<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.named {
+            return s.serialize_str(self.value.wire_name());
+        }
         LooseInt {
             value: self.value.wire_id(),
             quoted: self.quoted,
@@ -221,17 +234,134 @@ impl<T: WireId> Serialize for ById<T> {
 
 impl<'de, T: WireId> Deserialize<'de> for ById<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let LooseInt { value: n, quoted } = LooseInt::deserialize(d)?;
-        T::from_wire_id(n)
-            .map(|value| ById { value, quoted })
-            .ok_or_else(|| {
-                let ids: Vec<String> = T::ALL.iter().map(|v| v.wire_id().to_string()).collect();
-                de::Error::custom(format!(
-                    "unknown {} id {n}; expected one of: {}",
-                    T::TYPE_NAME,
-                    ids.join(", ")
-                ))
-            })
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<T: WireId> V<T> {
+            fn by_id<E: de::Error>(n: i64, quoted: bool) -> Result<ById<T>, E> {
+                T::from_wire_id(n)
+                    .map(|value| ById {
+                        value,
+                        quoted,
+                        named: false,
+                    })
+                    .ok_or_else(|| {
+                        let ids: Vec<String> =
+                            T::ALL.iter().map(|v| v.wire_id().to_string()).collect();
+                        E::custom(format!(
+                            "unknown {} id {n}; expected one of: {}",
+                            T::TYPE_NAME,
+                            ids.join(", ")
+                        ))
+                    })
+            }
+        }
+        impl<T: WireId> Visitor<'_> for V<T> {
+            type Value = ById<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(
+                    f,
+                    "a {} id (a number or a numeric string) or name",
+                    T::TYPE_NAME
+                )
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ById<T>, E> {
+                Self::by_id(v, false)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ById<T>, E> {
+                let n = i64::try_from(v)
+                    .map_err(|_| E::custom(format!("integer {v} is out of range")))?;
+                Self::by_id(n, false)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ById<T>, E> {
+                if let Ok(n) = v.trim().parse::<i64>() {
+                    return Self::by_id(n, true);
+                }
+                T::from_wire_name(v)
+                    .map(|value| ById {
+                        value,
+                        quoted: false,
+                        named: true,
+                    })
+                    .ok_or_else(|| {
+                        E::custom(format!(
+                            "unknown {} {v:?}; expected an id or one of: {}",
+                            T::TYPE_NAME,
+                            T::expected_names()
+                        ))
+                    })
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// A value of an open set: one of the names this build knows, or a name it
+/// does not know yet (the service added an event name, a data center, a host
+/// flavor...), kept exactly as sent and written back unchanged, so one new
+/// value never fails a whole page.
+///
+/// Known names are matched as [`WireName::from_wire_name`] does (exact, then
+/// ignoring ASCII case) and written back in their canonical spelling.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Open<T> {
+    /// A name this build knows.
+    Known(T),
+    /// Any other name, as it was sent.
+    Unknown(String),
+}
+
+impl<T: WireName> Open<T> {
+    /// Reads `name`: known when [`WireName::from_wire_name`] finds it.
+    pub fn from_name(name: &str) -> Self {
+        T::from_wire_name(name)
+            .map(Open::Known)
+            .unwrap_or_else(|| Open::Unknown(name.to_string()))
+    }
+
+    /// The known value, if it is one.
+    pub fn known(&self) -> Option<T> {
+        match self {
+            Open::Known(v) => Some(*v),
+            Open::Unknown(_) => None,
+        }
+    }
+
+    /// The name as it travels.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Open::Known(v) => v.wire_name(),
+            Open::Unknown(s) => s,
+        }
+    }
+}
+
+impl<T> From<T> for Open<T> {
+    fn from(value: T) -> Self {
+        Open::Known(value)
+    }
+}
+
+impl<T: WireName + PartialEq> PartialEq<T> for Open<T> {
+    fn eq(&self, other: &T) -> bool {
+        matches!(self, Open::Known(v) if v == other)
+    }
+}
+
+impl<T: WireName> fmt::Display for Open<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<T: WireName> Serialize for Open<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de, T: WireName> Deserialize<'de> for Open<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(Open::from_name(&s))
     }
 }
 
@@ -262,6 +392,13 @@ impl LooseInt {
 impl From<i64> for LooseInt {
     fn from(value: i64) -> Self {
         LooseInt::new(value)
+    }
+}
+
+impl PartialEq<i64> for LooseInt {
+    /// Compares the number, whichever form it travelled in.
+    fn eq(&self, other: &i64) -> bool {
+        self.value == *other
     }
 }
 
@@ -325,6 +462,13 @@ impl LooseBool {
     /// A boolean that will be written as a plain JSON boolean.
     pub fn new(value: bool) -> Self {
         LooseBool { value, text: None }
+    }
+}
+
+impl PartialEq<bool> for LooseBool {
+    /// Compares the boolean, whichever form it travelled in.
+    fn eq(&self, other: &bool) -> bool {
+        self.value == *other
     }
 }
 
@@ -558,7 +702,8 @@ fn decode_hex_digits(digits: &str) -> Vec<u8> {
 // ---------------------------------------------------------------------------
 
 wire_enum! {
-    /// Unit of a [`HumanSize`].
+    /// Unit of a [`HumanSize`]. Read ignoring case; `byte` and `bytes` also
+    /// mean [`SizeUnit::Bytes`] (the service writes `"318 bytes"`).
     pub enum SizeUnit {
         /// Bytes.
         Bytes = "B",
@@ -570,6 +715,10 @@ wire_enum! {
         Gigabytes = "GB",
         /// 1024⁴ bytes.
         Terabytes = "TB",
+        /// 1024⁵ bytes.
+        Petabytes = "PB",
+        /// 1024⁶ bytes.
+        Exabytes = "EB",
     }
 }
 
@@ -582,15 +731,35 @@ impl SizeUnit {
             SizeUnit::Megabytes => 1 << 20,
             SizeUnit::Gigabytes => 1 << 30,
             SizeUnit::Terabytes => 1 << 40,
+            SizeUnit::Petabytes => 1 << 50,
+            SizeUnit::Exabytes => 1 << 60,
         }
+    }
+
+    /// Reads a unit as sizes spell it: a unit name in any case, or the
+    /// words `byte` / `bytes`.
+    pub fn parse(text: &str) -> crate::Result<Self> {
+        if text.eq_ignore_ascii_case("byte") || text.eq_ignore_ascii_case("bytes") {
+            return Ok(SizeUnit::Bytes);
+        }
+        parse_wire_name::<SizeUnit>(text).map_err(|_| crate::Error::InvalidValue {
+            field: "size unit".into(),
+            reason: format!(
+                "unknown unit {text:?}; expected one of: {}, bytes",
+                SizeUnit::expected_names()
+            ),
+        })
     }
 }
 
-/// A size as v1 prints it, `"35.3 MB"`. The decimal text is kept exactly.
+/// A size as v1 prints it, `"35.3 MB"`, `"318 bytes"`. The decimal text and
+/// the unit's spelling are kept exactly.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HumanSize {
     amount: String,
     unit: SizeUnit,
+    /// The unit as written (`"MB"`, `"bytes"`, `"Mb"`).
+    unit_text: String,
 }
 
 impl HumanSize {
@@ -611,11 +780,22 @@ impl HumanSize {
         if !valid_number {
             return Err(bad(format!("{amount:?} is not a non-negative decimal")));
         }
-        let unit = parse_wire_name::<SizeUnit>(unit).map_err(|e| bad(e.to_string()))?;
+        let unit_text = unit.to_string();
+        let unit = SizeUnit::parse(unit).map_err(|e| bad(e.to_string()))?;
         Ok(HumanSize {
             amount: amount.to_string(),
             unit,
+            unit_text,
         })
+    }
+
+    /// A size of `amount` `unit`s, written with the unit's canonical name.
+    pub fn new(amount: u64, unit: SizeUnit) -> Self {
+        HumanSize {
+            amount: amount.to_string(),
+            unit,
+            unit_text: unit.as_str().to_string(),
+        }
     }
 
     /// The decimal amount as written.
@@ -628,16 +808,17 @@ impl HumanSize {
         self.unit
     }
 
-    /// The size in bytes, rounded to the nearest byte.
+    /// The size in bytes, rounded to the nearest byte (saturating at `u64::MAX`).
     pub fn bytes(&self) -> u64 {
         let amount: f64 = self.amount.parse().unwrap_or(0.0);
+        // `as` saturates for floats out of range.
         (amount * self.unit.multiplier() as f64).round() as u64
     }
 }
 
 impl fmt::Display for HumanSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.amount, self.unit)
+        write!(f, "{} {}", self.amount, self.unit_text)
     }
 }
 
@@ -1015,6 +1196,27 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("XB"));
+        // Unit words and spellings are kept as sent.
+        round_trip::<HumanSize>(json!("318 bytes"));
+        round_trip::<HumanSize>(json!("3.0 Mb"));
+        assert_eq!(HumanSize::parse("318 bytes").unwrap().bytes(), 318);
+        assert_eq!(HumanSize::parse("1 byte").unwrap().unit(), SizeUnit::Bytes);
+        assert_eq!(HumanSize::parse("2 pb").unwrap().bytes(), 2 << 50);
+        assert_eq!(HumanSize::new(5, SizeUnit::Kilobytes).to_string(), "5 KB");
+    }
+
+    #[test]
+    fn open_sets_keep_unknown_names() {
+        let known: Open<Colour> = serde_json::from_value(json!("blue")).unwrap();
+        assert_eq!(known, Open::Known(Colour::Blue));
+        assert!(known == Colour::Blue);
+        assert_eq!(serde_json::to_value(&known).unwrap(), json!("Blue"));
+        let unknown: Open<Colour> = serde_json::from_value(json!("Green")).unwrap();
+        assert_eq!(unknown, Open::Unknown("Green".into()));
+        assert_eq!(unknown.known(), None);
+        round_trip::<Open<Colour>>(json!("Green"));
+        round_trip::<Open<Colour>>(json!("Red"));
+        assert!(serde_json::from_value::<Open<Colour>>(json!(7)).is_err());
     }
 
     #[test]
@@ -1076,7 +1278,8 @@ mod tests {
             quoted,
             ById {
                 value: Colour::Red,
-                quoted: true
+                quoted: true,
+                named: false
             }
         );
         let bare: ById<Colour> = serde_json::from_value(json!(1)).unwrap();
@@ -1088,5 +1291,14 @@ mod tests {
         );
         let e = serde_json::from_value::<ById<Colour>>(json!("3")).unwrap_err();
         assert!(e.to_string().contains("Colour id 3"), "{e}");
+        // By name, as clients also send it: kept as a name.
+        let named: ById<Colour> = serde_json::from_value(json!("Blue")).unwrap();
+        assert_eq!((named.value, named.named), (Colour::Blue, true));
+        round_trip::<ById<Colour>>(json!("Blue"));
+        let e = serde_json::from_value::<ById<Colour>>(json!("Green")).unwrap_err();
+        assert!(
+            e.to_string().contains("Green") && e.to_string().contains("Red, Blue"),
+            "{e}"
+        );
     }
 }

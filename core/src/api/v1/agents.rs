@@ -8,7 +8,7 @@ use crate::model::v1::{
     Agent, ChangeEncryptionPasswordRequest, EnableAgentRequest, EncryptVolumeRequest, LogLevel,
     MachineAgentRef, MigrateVaultRequest, UpdateAgentBehaviorRequest,
 };
-use crate::model::wire::HexString;
+use crate::model::wire::{HexString, LooseInt};
 use crate::{Error, Result};
 
 /// `GET /v1.0/{tenant_id}/agent/{machineAgentId}`: the agent and its machine.
@@ -123,8 +123,8 @@ impl Operation for EnableAgent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteAgent {
-    /// The agent to delete.
-    pub machine_agent_id: i64,
+    /// The agent to delete (a number, or a string holding one).
+    pub machine_agent_id: LooseInt,
 }
 
 impl Operation for DeleteAgent {
@@ -247,9 +247,9 @@ impl Operation for MigrateVault {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeLogLevel {
-    /// The agent.
-    pub machine_agent_id: i64,
-    /// The level (sent as its id, 1-6).
+    /// The agent (a number, or a string holding one).
+    pub machine_agent_id: LooseInt,
+    /// The level (sent as its id, 1-7).
     pub level: LogLevel,
 }
 
@@ -263,7 +263,7 @@ impl Operation for ChangeLogLevel {
     fn request(&self, auth: &Auth) -> Result<Request> {
         let form = format!(
             "MachineAgentId={}&LoggingLevelId={}",
-            self.machine_agent_id,
+            self.machine_agent_id.value,
             self.level.id()
         );
         let mut req =
@@ -272,8 +272,10 @@ impl Operation for ChangeLogLevel {
         Ok(req)
     }
 
+    /// 200 as the reference says, or 204 as the service also answers
+    /// (rackerlabs/cbu-sdk-python's `SetLogLevel` checks for 204).
     fn parse(&self, response: &Response) -> Result<()> {
-        parse_empty(Self::NAME, response, &[200])
+        parse_empty(Self::NAME, response, &[200, 204])
     }
 }
 
@@ -281,7 +283,8 @@ impl Operation for ChangeLogLevel {
 mod tests {
     use super::*;
     use crate::api::ApiErrorKind;
-    use crate::model::v1::Datacenter;
+    use crate::model::v1::{Datacenter, OrBlank};
+    use crate::model::wire::Open;
     use crate::test_support::v1::{assert_request_line, auth};
     use crate::test_support::{api_kind, assert_json_request, sample_v1};
 
@@ -345,8 +348,8 @@ mod tests {
         let op = UpdateAgentBackupBehavior {
             machine_agent_id: "213564".into(),
             body: UpdateAgentBehaviorRequest {
-                backup_data_center: Some(Datacenter::Dfw),
-                use_service_net: true,
+                backup_data_center: Some(OrBlank::Value(Open::Known(Datacenter::Dfw))),
+                use_service_net: true.into(),
             },
         };
         let req = op.request(&auth()).unwrap();
@@ -366,8 +369,10 @@ mod tests {
                 sample_v1!("updateAgentBackupBehavior_response.json"),
             ))
             .unwrap();
-        assert_eq!(agent.use_failover_uri.map(|b| b.value), Some(true));
-        assert_eq!(agent.backup_data_center, Some(Datacenter::Dfw));
+        assert_eq!(agent.use_failover_uri.as_ref().map(|b| b.value), Some(true));
+        assert!(agent
+            .backup_datacenter()
+            .is_some_and(|d| *d == Datacenter::Dfw));
         assert_eq!(
             api_kind(op.parse(&Response::new(400, "")).unwrap_err()),
             ApiErrorKind::BadRequest
@@ -382,8 +387,8 @@ mod tests {
         ] {
             let op = EnableAgent {
                 body: EnableAgentRequest {
-                    machine_agent_id: 92_384_579,
-                    enable,
+                    machine_agent_id: 92_384_579.into(),
+                    enable: enable.into(),
                 },
             };
             let req = op.request(&auth()).unwrap();
@@ -399,7 +404,7 @@ mod tests {
     #[test]
     fn delete_agent() {
         let op = DeleteAgent {
-            machine_agent_id: 92_384_579,
+            machine_agent_id: 92_384_579.into(),
         };
         let req = op.request(&auth()).unwrap();
         assert_json_request(
@@ -415,7 +420,7 @@ mod tests {
         assert_eq!(
             body,
             Some(MachineAgentRef {
-                machine_agent_id: 92_384_579
+                machine_agent_id: 92_384_579.into()
             })
         );
         // 200 promises the body; 204 promises none.
@@ -503,8 +508,8 @@ mod tests {
     fn migrate_vault() {
         let op = MigrateVault {
             body: MigrateVaultRequest {
-                source_machine_agent_id: 1,
-                destination_machine_agent_id: 2,
+                source_machine_agent_id: 1.into(),
+                destination_machine_agent_id: 2.into(),
             },
         };
         let req = op.request(&auth()).unwrap();
@@ -521,8 +526,8 @@ mod tests {
         );
         let same = MigrateVault {
             body: MigrateVaultRequest {
-                source_machine_agent_id: 1,
-                destination_machine_agent_id: 1,
+                source_machine_agent_id: 1.into(),
+                destination_machine_agent_id: 1.into(),
             },
         };
         assert!(same.request(&auth()).is_err());
@@ -531,7 +536,7 @@ mod tests {
     #[test]
     fn change_log_level_sends_the_documented_form() {
         let op = ChangeLogLevel {
-            machine_agent_id: 1_311_839,
+            machine_agent_id: 1_311_839.into(),
             level: LogLevel::Trace,
         };
         let req = op.request(&auth()).unwrap();

@@ -10,6 +10,7 @@ use crate::lifecycle::V1Action;
 use crate::model::v1::{
     AvailableBackup, Backup, BackupActionRequest, BackupReport, CompletedBackup,
 };
+use crate::model::wire::LooseInt;
 use crate::Result;
 
 /// `POST /v1.0/{tenant_id}/backup/action-requested`: start a backup of a
@@ -23,8 +24,9 @@ use crate::Result;
 pub struct RequestBackupAction {
     /// StartManual or StopManual.
     pub action: V1Action,
-    /// The backup configuration to start, or the backup to stop.
-    pub id: i64,
+    /// The backup configuration to start, or the backup to stop (a number,
+    /// or a string holding one).
+    pub id: LooseInt,
 }
 
 impl Operation for RequestBackupAction {
@@ -160,7 +162,7 @@ mod tests {
     fn start_backup_answers_the_new_backup_id() {
         let op = RequestBackupAction {
             action: V1Action::StartManual,
-            id: 148_325,
+            id: 148_325.into(),
         };
         let req = op.request(&auth()).unwrap();
         assert_json_request(
@@ -194,7 +196,7 @@ mod tests {
     fn stop_backup_answers_nothing() {
         let op = RequestBackupAction {
             action: V1Action::StopManual,
-            id: 368_785,
+            id: 368_785.into(),
         };
         let req = op.request(&auth()).unwrap();
         assert_json_request(

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use super::{json_request, request};
 use crate::api::{parse_empty, parse_json, require_id, Auth, Method, Operation, Request, Response};
 use crate::model::v1::{BackupConfiguration, BackupConfigurationSpec, EnableRequest};
-use crate::{Error, Result};
+use crate::model::wire::LooseBool;
+use crate::Result;
 
 /// `POST /v1.0/{tenant_id}/backup-configuration`: create a configuration;
 /// answers it.
@@ -37,8 +38,12 @@ impl Operation for CreateBackupConfiguration {
 pub struct UpdateBackupConfiguration {
     /// The configuration.
     pub backup_configuration_id: String,
-    /// The settings; `BackupConfigurationScheduleId` is required here (read
-    /// it from the configuration).
+    /// The settings. `BackupConfigurationScheduleId` is sent when given
+    /// (read it from the configuration) and may be left out, as clients do
+    /// (the Chef cookbook rackspace_cloudbackup updates with the settable
+    /// members only) and the service accepts. Build the body from the
+    /// configuration the service returned (`spec`) so that the members it
+    /// carries, the pre- and post-backup scripts among them, are kept.
     pub body: BackupConfigurationSpec,
 }
 
@@ -48,12 +53,6 @@ impl Operation for UpdateBackupConfiguration {
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("backup_configuration_id", &self.backup_configuration_id)?;
-        if self.body.backup_configuration_schedule_id.is_none() {
-            return Err(Error::argument(
-                "BackupConfigurationScheduleId",
-                "required by update; read it from the configuration",
-            ));
-        }
         self.body.validate()?;
         json_request(
             auth,
@@ -147,8 +146,8 @@ impl Operation for ListAgentBackupConfigurations {
 pub struct EnableBackupConfiguration {
     /// The configuration.
     pub backup_configuration_id: String,
-    /// `true` enables, `false` disables.
-    pub enable: bool,
+    /// `true` enables, `false` disables (or `"true"` / `"false"`).
+    pub enable: LooseBool,
 }
 
 impl Operation for EnableBackupConfiguration {
@@ -158,7 +157,7 @@ impl Operation for EnableBackupConfiguration {
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("backup_configuration_id", &self.backup_configuration_id)?;
         let body = EnableRequest {
-            enable: self.enable,
+            enable: self.enable.clone(),
         };
         json_request(
             auth,
@@ -210,6 +209,7 @@ mod tests {
     use crate::model::v1::{AmPm, Frequency, OrBlank};
     use crate::test_support::v1::{assert_request_line, auth};
     use crate::test_support::{assert_bodiless, assert_json_request, sample_v1, status_of};
+    use crate::Error;
 
     #[test]
     fn create_backup_configuration() {
@@ -229,7 +229,7 @@ mod tests {
                 sample_v1!("createBackupConfiguration-response.json"),
             ))
             .unwrap();
-        assert_eq!(created.backup_configuration_id, 174_084);
+        assert_eq!(created.backup_configuration_id.value, 174_084);
         assert_eq!(
             created.encryption_key.unwrap().exponent_hex.to_bytes(),
             vec![1, 0, 1]
@@ -275,16 +275,19 @@ mod tests {
             status_of(op.parse(&Response::new(404, "")).unwrap_err()),
             404
         );
+        // Without the schedule id (as the Chef cookbook updates): accepted,
+        // and not sent.
         body.backup_configuration_schedule_id = None;
         let op = UpdateBackupConfiguration {
             backup_configuration_id: "148325".into(),
             body,
         };
-        assert!(op
-            .request(&auth())
-            .unwrap_err()
-            .to_string()
-            .contains("BackupConfigurationScheduleId"));
+        let sent: serde_json::Value =
+            serde_json::from_slice(op.request(&auth()).unwrap().body.as_deref().unwrap()).unwrap();
+        assert!(
+            sent.get("BackupConfigurationScheduleId").is_none(),
+            "{sent}"
+        );
     }
 
     #[test]
@@ -362,7 +365,7 @@ mod tests {
         ] {
             let op = EnableBackupConfiguration {
                 backup_configuration_id: "148325".into(),
-                enable,
+                enable: enable.into(),
             };
             let req = op.request(&auth()).unwrap();
             assert_request_line(&req, sample_v1!("enableBackupConfig_request_http.txt"));
@@ -375,7 +378,7 @@ mod tests {
         }
         let op = EnableBackupConfiguration {
             backup_configuration_id: "148325".into(),
-            enable: false,
+            enable: false.into(),
         };
         let c = op
             .parse(&Response::new(

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use super::{json_request, request};
 use crate::api::{parse_empty, parse_json, require_id, Auth, Method, Operation, Request, Response};
 use crate::model::v1::{
-    Restore, RestoreActionRequest, RestoreFile, RestoreReport, RestoreSpec, UpdateRestoreRequest,
+    OrBlank, Restore, RestoreActionRequest, RestoreFile, RestoreReport, RestoreSpec,
+    UpdateRestoreRequest,
 };
 use crate::{Error, Result};
 
@@ -146,10 +147,22 @@ impl Operation for IncludeRestoreFile {
     const NAME: &'static str = "include restore file";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        if self.body.parent_id.is_none() {
+        if self
+            .body
+            .parent_id
+            .as_ref()
+            .and_then(OrBlank::value)
+            .is_none()
+        {
             return Err(Error::argument(
                 "ParentId",
                 "required: the restore this file belongs to",
+            ));
+        }
+        if self.body.filter.is_none() {
+            return Err(Error::argument(
+                "Filter",
+                "required: 1 to include the file, 2 to exclude it",
             ));
         }
         require_id("FilePath", &self.body.file_path)?;
@@ -219,9 +232,9 @@ impl Operation for DeleteRestore {
 mod tests {
     use super::*;
     use crate::lifecycle::{V1Action, V1RestoreState};
-    use crate::model::v1::{FileFilter, FileItemType};
-    use crate::model::wire::ById;
+    use crate::model::v1::{FileFilter, FileItemType, OrBlank};
     use crate::model::wire::HexString;
+    use crate::model::wire::{ById, LooseInt};
     use crate::test_support::v1::{assert_request_line, auth};
     use crate::test_support::{assert_bodiless, assert_json_request, sample_v1, status_of};
 
@@ -245,7 +258,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             (r.restore_id, r.restore_state_id.value),
-            (1394, V1RestoreState::Creating)
+            (LooseInt::new(1394), V1RestoreState::Creating)
         );
         assert_eq!(
             status_of(op.parse(&Response::new(400, "")).unwrap_err()),
@@ -274,12 +287,12 @@ mod tests {
 
     #[test]
     fn start_and_stop_restores() {
+        // A start carries "EncryptedPassword": null ("specify null or the
+        // encrypted key"); the reference's sample leaves it out.
+        let start = sample_v1!("startUnencryptedRestore_request.json")
+            .replace("\"Id\"", "\"EncryptedPassword\": null, \"Id\"");
         for (action, id, sample) in [
-            (
-                V1Action::StartManual,
-                13692,
-                sample_v1!("startUnencryptedRestore_request.json"),
-            ),
+            (V1Action::StartManual, 13692, start.as_str()),
             (
                 V1Action::StopManual,
                 13689,
@@ -290,7 +303,7 @@ mod tests {
                 body: RestoreActionRequest {
                     action,
                     encrypted_password: None,
-                    id,
+                    id: id.into(),
                 },
             };
             let req = op.request(&auth()).unwrap();
@@ -315,7 +328,7 @@ mod tests {
             body: RestoreActionRequest {
                 action: V1Action::StartManual,
                 encrypted_password: password.clone(),
-                id: 13689,
+                id: 13689.into(),
             },
         };
         let req = start.request(&auth()).unwrap();
@@ -331,7 +344,7 @@ mod tests {
             body: RestoreActionRequest {
                 action: V1Action::StopManual,
                 encrypted_password: password,
-                id: 13689,
+                id: 13689.into(),
             },
         };
         let e = stop.request(&auth()).unwrap_err();
@@ -354,7 +367,7 @@ mod tests {
                 sample_v1!("getRestoreDetails_response.json"),
             ))
             .unwrap();
-        assert!(r.spec.overwrite_files);
+        assert!(r.spec.overwrite_files.value);
         assert_eq!(
             status_of(op.parse(&Response::new(404, "")).unwrap_err()),
             404
@@ -391,7 +404,7 @@ mod tests {
         let body: RestoreFile =
             serde_json::from_str(sample_v1!("includeRestoreFile_request.json")).unwrap();
         assert_eq!(
-            (body.filter.value, body.file_item_type.value),
+            (body.filter.unwrap().value, body.file_item_type.value),
             (FileFilter::Include, FileItemType::File)
         );
         let op = IncludeRestoreFile { body: body.clone() };
@@ -407,9 +420,20 @@ mod tests {
             status_of(op.parse(&Response::new(404, "")).unwrap_err()),
             404
         );
+        let unfiltered = IncludeRestoreFile {
+            body: RestoreFile {
+                filter: None,
+                ..body.clone()
+            },
+        };
+        let e = unfiltered.request(&auth()).unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidArgument { name, .. } if name == "Filter"),
+            "{e}"
+        );
         let orphan = IncludeRestoreFile {
             body: RestoreFile {
-                parent_id: None,
+                parent_id: Some(OrBlank::Blank),
                 ..body
             },
         };
@@ -433,9 +457,12 @@ mod tests {
                 sample_v1!("getRestoreFiles_request.json"),
             ))
             .unwrap();
-        assert_eq!(files[0].filter, ById::new(FileFilter::Exclude));
+        assert_eq!(files[0].filter, Some(ById::new(FileFilter::Exclude)));
         assert_eq!(files[0].file_item_type.value, FileItemType::Folder);
-        assert_eq!(files[0].restore_id, Some(1394));
+        assert_eq!(
+            files[0].restore_id,
+            Some(OrBlank::Value(LooseInt::new(1394)))
+        );
         assert_eq!(
             status_of(op.parse(&Response::new(403, "")).unwrap_err()),
             403

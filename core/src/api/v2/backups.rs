@@ -30,7 +30,10 @@ impl Operation for StartBackup {
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("configuration_id", &self.body.configuration_id)?;
-        if self.agent_id.is_none() && self.body.state == StartState::StartScheduled {
+        if self.agent_id.is_none()
+            && auth.agent_id.is_none()
+            && self.body.state == StartState::StartScheduled
+        {
             return Err(Error::argument(
                 "agent_id",
                 "the agent id (X-Agent-Id) is required to start a backup in state start_scheduled",

@@ -216,7 +216,7 @@ mod tests {
                 filter(PathType::File, "/web/cache.jpg"),
             ],
             notifications: vec![Notification {
-                kind: NotificationKind::Email,
+                kind: NotificationKind::Email.into(),
                 destination: "email@example.com".into(),
                 on_success: true,
                 on_failure: true,

@@ -168,7 +168,7 @@ mod tests {
         let list = op
             .parse(&json(200, sample_v2!("cbu-getEvents_response.json")))
             .unwrap();
-        assert_eq!(list.events[1].mode, Some(AgentMode::Active));
+        assert_eq!(list.events[1].mode, Some(AgentMode::Active.into()));
         assert_eq!(
             api_kind(op.parse(&json(401, "")).unwrap_err()),
             ApiErrorKind::Unauthorized

@@ -14,15 +14,17 @@ pub mod vault;
 
 use json_patch::Patch;
 
-use crate::api::{require_id, Auth, Method, Page, Request, JSON_PATCH};
+use crate::api::{require_id, Auth, Method, Page, Request, AGENT_ID_HEADER, JSON_PATCH};
 use crate::{Error, Result};
 
 /// The header an agent names itself in (see agent-header.rst).
-pub(crate) const AGENT_HEADER: &str = "X-Agent-Id";
+pub(crate) const AGENT_HEADER: &str = AGENT_ID_HEADER;
 
 /// Adds `X-Agent-Id: {agent_id}` when the call is an agent's (`Some`), after
 /// checking the id, named `field` in errors; a user's call (`None`) is left
 /// as it is. The reference asks agents to send the header on every call.
+/// When the auth context already named the agent ([`Auth::with_agent_id`]),
+/// the header is there once: the parameter must name the same agent.
 pub(crate) fn with_agent_header(
     request: Request,
     field: &str,
@@ -31,7 +33,14 @@ pub(crate) fn with_agent_header(
     match agent_id {
         Some(id) => {
             require_id(field, id)?;
-            Ok(request.header(AGENT_HEADER, id))
+            match request.header_value(AGENT_HEADER) {
+                Some(existing) if existing == id => Ok(request),
+                Some(existing) => Err(Error::argument(
+                    field,
+                    format!("{id:?} differs from the agent id of the auth context ({existing:?})"),
+                )),
+                None => Ok(request.header(AGENT_HEADER, id)),
+            }
         }
         None => Ok(request),
     }

@@ -8,42 +8,44 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::enums::{ActivityType, Datacenter};
 use super::quirks::OrBlank;
 use crate::lifecycle::{V1BackupState, V1RestoreState};
-use crate::model::wire::{MsDate, WireName};
+use crate::model::wire::{LooseBool, LooseInt, MsDate, Open, WireName};
 
-/// One backup, restore or cleanup, finished or running.
+/// One backup, restore or cleanup, finished or running. Numbers and
+/// booleans may come as strings (`"IsBackupConfigurationDeleted": "false"`
+/// in openstacksdk's Rackspace plugin); the type and data centers are open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Activity {
     /// The backup, restore or cleanup id.
     #[serde(rename = "ID")]
-    pub id: i64,
-    /// Backup, Restore or Cleanup.
+    pub id: LooseInt,
+    /// Backup, Restore or Cleanup (an unknown type is kept).
     #[serde(rename = "Type")]
-    pub kind: ActivityType,
+    pub kind: Open<ActivityType>,
     /// The backup configuration of a backup (0 for a cleanup).
-    pub parent_id: i64,
+    pub parent_id: LooseInt,
     /// Name of the backup or restore.
     pub display_name: String,
     /// Whether the backup configuration has been deleted.
-    pub is_backup_configuration_deleted: bool,
+    pub is_backup_configuration_deleted: LooseBool,
     /// The source agent.
-    pub source_machine_agent_id: i64,
+    pub source_machine_agent_id: LooseInt,
     /// Its machine name.
     pub source_machine_name: String,
     /// Data center of the source (getting-started example).
-    pub source_datacenter: Option<OrBlank<Datacenter>>,
+    pub source_datacenter: Option<OrBlank<Open<Datacenter>>>,
     /// The destination agent of a restore (0 otherwise).
-    pub destination_machine_agent_id: i64,
+    pub destination_machine_agent_id: LooseInt,
     /// Its machine name (`""` otherwise).
     pub destination_machine_name: String,
     /// Data center of the destination (`""` when there is none).
-    pub destination_datacenter: Option<OrBlank<Datacenter>>,
+    pub destination_datacenter: Option<OrBlank<Open<Datacenter>>>,
     /// Where the activity is in its lifecycle.
     pub current_state: ActivityState,
     /// When it happened.
     pub time_of_activity: MsDate,
     /// The backup a restore uses (also set on backups).
-    pub backup_id: Option<i64>,
+    pub backup_id: Option<LooseInt>,
 }
 
 /// An activity's `CurrentState`: a backup state, or for restores a restore
@@ -116,7 +118,8 @@ mod tests {
     fn feeds_decode_ids_and_states() {
         let feed: Vec<Activity> = serde_json::from_str(FEED).unwrap();
         let a = &feed[0];
-        assert_eq!((a.id, a.kind), (137_987, ActivityType::Backup));
+        assert_eq!(a.id.value, 137_987);
+        assert!(a.kind == ActivityType::Backup);
         assert_eq!(
             a.current_state.backup_state(),
             Some(V1BackupState::Completed)
@@ -125,7 +128,7 @@ mod tests {
             a.current_state.restore_state(),
             Some(V1RestoreState::Completed)
         );
-        assert_eq!(a.backup_id, Some(134_332));
+        assert_eq!(a.backup_id.map(|b| b.value), Some(134_332));
     }
 
     #[test]
@@ -134,7 +137,7 @@ mod tests {
         assert_eq!(s, ActivityState::Restore(V1RestoreState::Creating));
         assert_eq!(s.backup_state(), None);
         assert!(serde_json::from_value::<ActivityState>(json!("Paused")).is_err());
-        let d: OrBlank<Datacenter> = serde_json::from_value(json!("")).unwrap();
+        let d: OrBlank<Open<Datacenter>> = serde_json::from_value(json!("")).unwrap();
         assert_eq!(d, OrBlank::Blank);
     }
 }

@@ -3,10 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::agent::PublicKey;
+use super::agent::{DatacenterField, PublicKey};
 use super::enums::Flavor;
 use crate::lifecycle::{V1Action, V1BackupState};
-use crate::model::wire::{HexNumber, HexString, HumanSize, LooseInt, MsDate};
+use crate::model::wire::{HexNumber, HexString, HumanSize, LooseBool, LooseInt, MsDate, Open};
 
 /// Body of `POST backup/action-requested`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,31 +15,42 @@ pub struct BackupActionRequest {
     /// StartManual or StopManual.
     pub action: V1Action,
     /// The backup configuration id to start, or the backup id to stop.
-    pub id: i64,
+    pub id: LooseInt,
 }
 
-/// A backup (`GET backup/{backupId}`).
+/// A backup (`GET backup/{backupId}`). Besides the reference's members, the
+/// data centers that rackerlabs/cbu-sdk-python's `MonitorBackupProgress`
+/// reads from the live service (`Datacenter`, `BackupDatacenter`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Backup {
     /// Its id.
-    pub backup_id: i64,
+    pub backup_id: LooseInt,
     /// The configuration it runs.
-    pub backup_configuration_id: i64,
+    pub backup_configuration_id: LooseInt,
     /// Where it is in its lifecycle.
     pub current_state: V1BackupState,
     /// Name of the configuration.
     pub backup_configuration_name: String,
     /// The agent.
-    pub machine_agent_id: i64,
+    pub machine_agent_id: LooseInt,
     /// Name of the agent's machine.
     pub machine_name: String,
+    /// Where the agent's server is.
+    #[serde(default)]
+    pub datacenter: DatacenterField,
+    /// Where the backup is stored (`"None"` when not chosen yet).
+    #[serde(default)]
+    pub backup_datacenter: DatacenterField,
     /// When the state last changed.
     pub state_change_time: Option<MsDate>,
     /// Whether the vault is encrypted.
-    pub is_encrypted: bool,
+    pub is_encrypted: LooseBool,
     /// The agent's public key.
     pub encryption_key: Option<PublicKey>,
+    /// The agent's snapshot of this backup in its vault, once there is one.
+    #[serde(default)]
+    pub snapshot_id: Option<LooseInt>,
 }
 
 /// One file a backup or restore could not process (`ErrorList` of the
@@ -50,11 +61,11 @@ pub struct Backup {
 pub struct ReportError {
     /// The report this entry belongs to.
     #[serde(rename = "BackupReportID")]
-    pub backup_report_id: Option<i64>,
+    pub backup_report_id: Option<LooseInt>,
     /// Position in the report.
-    pub list_index: Option<i64>,
+    pub list_index: Option<LooseInt>,
     /// The agent's error class (e.g. 101).
-    pub error_type: Option<i64>,
+    pub error_type: Option<LooseInt>,
     /// What went wrong.
     pub error_desc: Option<String>,
     /// The underlying exception.
@@ -62,31 +73,43 @@ pub struct ReportError {
     /// The exception with source location.
     pub exception_details: Option<String>,
     /// The exception's code.
-    pub exception_code: Option<i64>,
+    pub exception_code: Option<LooseInt>,
     /// The file concerned.
     pub path: Option<String>,
 }
 
-/// `GET backup/report/{backupId}`.
+/// `GET backup/report/{backupId}`. Besides the reference's members, those
+/// rackerlabs/cbu-sdk-python reads from the live service's reports
+/// (`Datacenter`, `BackupDatacenter`, and `SnapshotId`, the agent's snapshot,
+/// which it checks before restoring).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct BackupReport {
     /// The backup.
-    pub backup_id: i64,
+    pub backup_id: LooseInt,
     /// Its configuration.
-    pub backup_configuration_id: i64,
+    pub backup_configuration_id: LooseInt,
     /// Name of the configuration.
     pub backup_configuration_name: String,
     /// Whether the configuration has since been deleted.
-    pub backup_configuration_is_deleted: Option<bool>,
+    pub backup_configuration_is_deleted: Option<LooseBool>,
     /// Name of the agent's machine.
     pub computer_name: Option<String>,
     /// The agent.
-    pub machine_agent_id: i64,
+    pub machine_agent_id: LooseInt,
     /// How it ended.
     pub state: V1BackupState,
     /// Whether it can be restored from.
-    pub can_restore: Option<bool>,
+    pub can_restore: Option<LooseBool>,
+    /// Where the agent's server is.
+    #[serde(default)]
+    pub datacenter: DatacenterField,
+    /// Where the backup is stored.
+    #[serde(default)]
+    pub backup_datacenter: DatacenterField,
+    /// The agent's snapshot of this backup in its vault (v2 `snapshot_id`).
+    #[serde(default)]
+    pub snapshot_id: Option<LooseInt>,
     /// Start.
     pub start_time: Option<MsDate>,
     /// End.
@@ -117,15 +140,15 @@ pub struct BackupReport {
 #[serde(rename_all = "PascalCase")]
 pub struct CompletedBackup {
     /// The backup.
-    pub backup_id: i64,
+    pub backup_id: LooseInt,
     /// Its configuration.
-    pub backup_configuration_id: i64,
+    pub backup_configuration_id: LooseInt,
     /// Name of the configuration.
     pub backup_configuration_name: String,
     /// Name of the agent's machine.
     pub machine_name: String,
     /// The agent.
-    pub machine_agent_id: i64,
+    pub machine_agent_id: LooseInt,
     /// When it completed.
     pub completed_time: MsDate,
     /// Bytes looked at (a plain number here, unlike the report).
@@ -140,21 +163,21 @@ pub struct CompletedBackup {
 #[serde(rename_all = "PascalCase")]
 pub struct AvailableBackup {
     /// The configuration.
-    pub backup_configuration_id: i64,
+    pub backup_configuration_id: LooseInt,
     /// Its name.
     pub backup_configuration_name: String,
     /// Name of the agent's machine.
     pub machine_name: String,
     /// The agent.
-    pub machine_agent_id: i64,
+    pub machine_agent_id: LooseInt,
     /// Whether the vault is encrypted.
-    pub is_encrypted: bool,
+    pub is_encrypted: LooseBool,
     /// The agent's public exponent (hex, sent as a bare number).
     pub public_key_hex: Option<HexNumber>,
     /// The agent's modulus (hex with spaces).
     pub public_key_mod: Option<HexString>,
     /// Kind of machine.
-    pub flavor: Option<Flavor>,
+    pub flavor: Option<Open<Flavor>>,
     /// The newest backup to restore from.
     pub last_successful_backup_time: Option<MsDate>,
 }
@@ -176,7 +199,10 @@ mod tests {
             Some("178.1 MB".into())
         );
         assert_eq!(r.error_list.len(), 2);
-        assert_eq!(r.error_list[0].backup_report_id, Some(48_785));
+        assert_eq!(
+            r.error_list[0].backup_report_id.map(|n| n.value),
+            Some(48_785)
+        );
     }
 
     #[test]

@@ -7,12 +7,16 @@ use std::fmt;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::agent::PublicKey;
-use super::enums::{AmPm, Datacenter, DayOfWeek, FileFilter, FileItemType, Flavor, Frequency};
+use super::agent::{DatacenterField, PublicKey};
+use super::enums::{AmPm, DayOfWeek, FileFilter, FileItemType, Flavor, Frequency};
 use super::enums::{MissedBackupAction, VersionRetention};
 use super::quirks::OrBlank;
 use crate::lifecycle::V1BackupState;
-use crate::model::wire::{ById, MsDate, WireName};
+use crate::model::wire::{ById, LooseBool, LooseInt, MsDate, Open, WireName};
+
+/// An optional number of a request body, which clients also send as a
+/// string (`"11"`) or as `""` / `"None"` for none.
+pub type LooseOptInt = Option<OrBlank<LooseInt>>;
 use crate::{Error, Result};
 
 /// A file or folder a backup configuration includes or excludes. Requests
@@ -26,11 +30,11 @@ pub struct FileItem {
     /// File, Folder or Database (by name here).
     pub file_item_type: FileItemType,
     /// Id of this entry.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub file_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_id: LooseOptInt,
     /// The configuration it belongs to.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: LooseOptInt,
     /// Include or Exclude (by name here).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filter: Option<FileFilter>,
@@ -56,44 +60,59 @@ impl FileItem {
 /// The user-settable part of a backup configuration: the body of create
 /// (`POST backup-configuration`) and update (`PUT backup-configuration/{id}`),
 /// and the common part of every configuration the service returns.
+///
+/// Numbers and booleans are also read from strings (`"MachineAgentId":
+/// "11"`, `"IsActive": "true"`, `"HourInterval": ""`) and sent back in the
+/// form they came in: clients that build bodies from text (configuration
+/// management tools, forms) send them so, and the service accepts them.
+/// The pre- and post-backup scripts belong here, so an update built from a
+/// configuration the service returned keeps them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct BackupConfigurationSpec {
     /// The agent that runs it.
-    pub machine_agent_id: i64,
+    pub machine_agent_id: LooseInt,
     /// Its name.
     pub backup_configuration_name: String,
     /// Whether it is active.
-    pub is_active: bool,
+    pub is_active: LooseBool,
     /// How long old versions are kept (0, 30 or 60 days).
     pub version_retention: ById<VersionRetention>,
-    /// The schedule's id: required by update (read it from the
-    /// configuration), absent on create.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub backup_configuration_schedule_id: Option<i64>,
+    /// The schedule's id, as the service returns it; absent on create.
+    /// Update sends it when known; clients that leave it out (the Chef
+    /// cookbook rackspace_cloudbackup updates with the settable members
+    /// only) are accepted by the service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_configuration_schedule_id: LooseOptInt,
     /// When to notify about a missed backup.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub missed_backup_action_id: Option<ById<MissedBackupAction>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed_backup_action_id: Option<OrBlank<ById<MissedBackupAction>>>,
     /// Manually, Hourly, Daily or Weekly.
     pub frequency: Frequency,
     /// 1-12; null for Manually and Hourly.
-    pub start_time_hour: Option<u8>,
+    pub start_time_hour: LooseOptInt,
     /// 0-59; null for Manually and Hourly.
-    pub start_time_minute: Option<u8>,
+    pub start_time_minute: LooseOptInt,
     /// AM/PM; null (or `""` from the service) for Manually and Hourly.
     pub start_time_am_pm: Option<OrBlank<AmPm>>,
     /// Day of a weekly backup; null otherwise.
-    pub day_of_week_id: Option<ById<DayOfWeek>>,
+    pub day_of_week_id: Option<OrBlank<ById<DayOfWeek>>>,
     /// 1-23 hours between hourly backups; null otherwise.
-    pub hour_interval: Option<u8>,
+    pub hour_interval: LooseOptInt,
     /// Windows time zone name, e.g. "Eastern Standard Time".
     pub time_zone_id: String,
     /// Address notified of success or failure.
     pub notify_recipients: String,
     /// Mail after a successful backup.
-    pub notify_success: bool,
+    pub notify_success: LooseBool,
     /// Mail after a failed backup.
-    pub notify_failure: bool,
+    pub notify_failure: LooseBool,
+    /// Script run before the backup (kept through updates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_prescript: Option<String>,
+    /// Script run after the backup (kept through updates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_postscript: Option<String>,
     /// What to back up.
     #[serde(default)]
     pub inclusions: Vec<FileItem>,
@@ -113,13 +132,13 @@ impl BackupConfigurationSpec {
             ));
         }
         let ranges = [
-            ("StartTimeHour", self.start_time_hour, 1..=12),
-            ("StartTimeMinute", self.start_time_minute, 0..=59),
-            ("HourInterval", self.hour_interval, 1..=23),
+            ("StartTimeHour", &self.start_time_hour, 1..=12),
+            ("StartTimeMinute", &self.start_time_minute, 0..=59),
+            ("HourInterval", &self.hour_interval, 1..=23),
         ];
         for (name, value, range) in ranges {
-            if let Some(v) = value {
-                if !range.contains(&v) {
+            if let Some(v) = value.as_ref().and_then(OrBlank::value) {
+                if !range.contains(&v.value) {
                     return Err(Error::argument(
                         name,
                         format!("{v} is outside {}..={}", range.start(), range.end()),
@@ -146,32 +165,29 @@ impl BackupConfigurationSpec {
 #[serde(rename_all = "PascalCase")]
 pub struct BackupConfiguration {
     /// Its id.
-    pub backup_configuration_id: i64,
-    /// The settings.
+    pub backup_configuration_id: LooseInt,
+    /// The settings (with the pre- and post-backup scripts).
     #[serde(flatten)]
     pub spec: BackupConfigurationSpec,
     /// Name of the agent's machine.
     pub machine_name: Option<String>,
     /// Kind of machine.
-    pub flavor: Option<Flavor>,
+    pub flavor: Option<Open<Flavor>>,
     /// Whether the vault is encrypted.
-    pub is_encrypted: Option<bool>,
+    pub is_encrypted: Option<LooseBool>,
     /// Whether it has been deleted.
-    pub is_deleted: Option<bool>,
+    pub is_deleted: Option<LooseBool>,
     /// Data center of the agent.
-    pub datacenter: Option<Datacenter>,
+    #[serde(default)]
+    pub datacenter: DatacenterField,
     /// The agent's public key.
     pub encryption_key: Option<PublicKey>,
-    /// Script run before the backup.
-    pub backup_prescript: Option<String>,
-    /// Script run after the backup.
-    pub backup_postscript: Option<String>,
     /// Next run (a date before year 1 for manual configurations).
     pub next_scheduled_run_time: Option<MsDate>,
     /// Last run, if any.
     pub last_run_time: Option<MsDate>,
     /// Report of the last run, if any.
-    pub last_run_backup_report_id: Option<i64>,
+    pub last_run_backup_report_id: Option<LooseInt>,
     /// State of the last backup (list for user only).
     pub backup_state: Option<LastBackupState>,
 }
@@ -181,7 +197,7 @@ pub struct BackupConfiguration {
 #[serde(rename_all = "PascalCase")]
 pub struct EnableRequest {
     /// `true` enables, `false` disables (nothing is deleted).
-    pub enable: bool,
+    pub enable: LooseBool,
 }
 
 /// `BackupState` of a configuration: "InProgress", "Skipped", "Queued", or
@@ -242,12 +258,14 @@ mod tests {
         let spec: BackupConfigurationSpec = serde_json::from_str(CREATE).unwrap();
         assert_eq!(spec.frequency, Frequency::Weekly);
         assert_eq!(
-            spec.day_of_week_id.map(|d| d.value),
+            spec.day_of_week_id
+                .and_then(OrBlank::into_value)
+                .map(|d| d.value),
             Some(DayOfWeek::Friday)
         );
         assert_eq!(spec.version_retention.value, VersionRetention::Days30);
         assert_eq!(
-            spec.start_time_am_pm.and_then(OrBlank::value),
+            spec.start_time_am_pm.and_then(OrBlank::into_value),
             Some(AmPm::Pm)
         );
         assert_eq!(spec.inclusions[1].file_item_type, FileItemType::Folder);
@@ -270,13 +288,13 @@ mod tests {
     #[test]
     fn validation_names_the_offending_field() {
         let mut spec: BackupConfigurationSpec = serde_json::from_str(CREATE).unwrap();
-        spec.start_time_hour = Some(13);
+        spec.start_time_hour = Some(OrBlank::Value(LooseInt::new(13)));
         let e = spec.validate().unwrap_err();
         assert!(
             matches!(&e, Error::InvalidArgument { name, .. } if name == "StartTimeHour"),
             "{e}"
         );
-        spec.start_time_hour = Some(7);
+        spec.start_time_hour = Some(OrBlank::Value(LooseInt::new(7)));
         spec.start_time_am_pm = Some(OrBlank::Value(AmPm::Placeholder));
         assert!(spec
             .validate()

@@ -1,13 +1,20 @@
-//! The closed value sets of v1, with their wire names and, where v1 carries
-//! them by number, their ids. Every list comes from the reference's parameter
-//! tables (rst pages, `rcbu.wadl`, `apidoc_external.xml`); the states and the
-//! `Action` of `action-requested` live in [`crate::lifecycle`].
+//! The value sets of v1, with their wire names and, where v1 carries them by
+//! number, their ids. Every list comes from the reference's parameter tables
+//! (rst pages, `rcbu.wadl`, `apidoc_external.xml`) and what real clients
+//! send; the states and the `Action` of `action-requested` live in
+//! [`crate::lifecycle`].
+//!
+//! Sets that only name things the service may add to are read through
+//! [`Open`](crate::model::wire::Open) where the model uses them ([`Datacenter`],
+//! [`Flavor`], [`Architecture`], [`ActivityType`]): an unknown name is kept,
+//! not an error.
 
 use crate::{wire_enum, wire_enum_with_ids};
 
 wire_enum! {
     /// A Rackspace data center (`Datacenter`, `BackupDataCenter`): "IAD, ORD,
-    /// DFW, HKG, LON, or SYD".
+    /// DFW, HKG, LON, or SYD". Open in the model: a region this build does
+    /// not know is kept as sent.
     pub enum Datacenter {
         /// Dallas-Fort Worth.
         Dfw = "DFW",
@@ -26,7 +33,7 @@ wire_enum! {
 
 wire_enum! {
     /// The kind of machine an agent runs on (`Flavor`, `BackupFlavor`); the
-    /// reference documents one value.
+    /// reference documents one value, so the model reads it as open.
     pub enum Flavor {
         /// "RaxCloudServer – for Rackspace Cloud Servers."
         RaxCloudServer = "RaxCloudServer",
@@ -34,7 +41,7 @@ wire_enum! {
 }
 
 wire_enum! {
-    /// `Architecture` of the agent's server: "64-bit or 32-bit".
+    /// `Architecture` of the agent's server: "64-bit or 32-bit" (open in the model).
     pub enum Architecture {
         /// 64-bit.
         Bits64 = "64-bit",
@@ -157,7 +164,7 @@ wire_enum_with_ids! {
 }
 
 wire_enum! {
-    /// An activity's `Type`: "Restore, Backup, or Cleanup".
+    /// An activity's `Type`: "Restore, Backup, or Cleanup" (open in the model).
     pub enum ActivityType {
         /// A backup run.
         Backup = "Backup",
@@ -172,7 +179,9 @@ wire_enum_with_ids! {
     /// `LoggingLevelId` of the change-log-level operation: "from 1 (only
     /// FATAL) to 6 (ALL or TRACE)". The reference names only the two ends
     /// (and `Warn` in the agent configuration); ids 2-5 follow the standard
-    /// log4net order between them.
+    /// log4net order between them. Real clients also send 7 for `All`
+    /// (rackerlabs/cbu-sdk-python `SetLogLevel`: Fatal 1 ... Trace 6, All 7),
+    /// as v2's `all`.
     pub enum LogLevel {
         /// 1: fatal errors only.
         Fatal = "Fatal" => 1,
@@ -184,8 +193,10 @@ wire_enum_with_ids! {
         Info = "Info" => 4,
         /// 5
         Debug = "Debug" => 5,
-        /// 6: everything ("ALL or TRACE").
+        /// 6: trace ("ALL or TRACE" in the reference).
         Trace = "Trace" => 6,
+        /// 7: everything.
+        All = "All" => 7,
     }
 }
 
@@ -204,6 +215,7 @@ mod tests {
         assert_eq!(MissedBackupAction::NextScheduledTime.id(), 2);
         assert_eq!(LogLevel::ALL.first().map(|l| l.id()), Some(1));
         assert_eq!(LogLevel::Trace.id(), 6);
+        assert_eq!(LogLevel::All.id(), 7);
         assert_eq!(Datacenter::ALL.len(), 6);
     }
 

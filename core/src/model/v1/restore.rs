@@ -3,31 +3,39 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::agent::PublicKey;
+use super::agent::{DatacenterField, PublicKey};
 use super::backup::ReportError;
-use super::enums::{Datacenter, FileFilter, FileItemType, Flavor};
+use super::configuration::LooseOptInt;
+use super::enums::{FileFilter, FileItemType, Flavor};
+use super::quirks::OrBlank;
 use crate::lifecycle::{apply_v1_action, RestoreState, V1Action, V1RestoreState};
-use crate::model::wire::{ById, HexString, HumanSize, LooseInt, MsDate};
+use crate::model::wire::{ById, HexString, HumanSize, LooseBool, LooseInt, MsDate, Open};
 use crate::{Error, Result};
 
 /// What to restore and where: the body of `PUT restore` (create) and the
-/// common part of update and of the restore the service returns.
+/// common part of update and of the restore the service returns. Numbers and
+/// booleans are also read from strings (`"OverwriteFiles": "false"` in
+/// openstacksdk's Rackspace plugin) and sent back as they came.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RestoreSpec {
     /// The backup to restore from.
-    pub backup_id: i64,
+    pub backup_id: LooseInt,
     /// The agent that made the backup.
-    pub backup_machine_id: i64,
+    pub backup_machine_id: LooseInt,
     /// The agent to restore to (the same one, or another).
-    pub destination_machine_id: i64,
+    pub destination_machine_id: LooseInt,
     /// Where on the destination.
     pub destination_path: String,
     /// Data center of the agent that made the backup (it may be offline).
-    #[serde(rename = "BackupDataCenter", skip_serializing_if = "Option::is_none")]
-    pub backup_data_center: Option<Datacenter>,
+    #[serde(
+        rename = "BackupDataCenter",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub backup_data_center: DatacenterField,
     /// Whether existing files are overwritten.
-    pub overwrite_files: bool,
+    pub overwrite_files: LooseBool,
 }
 
 /// Body of `POST restore` (update a restore configuration, only while it is
@@ -36,9 +44,9 @@ pub struct RestoreSpec {
 #[serde(rename_all = "PascalCase")]
 pub struct UpdateRestoreRequest {
     /// The restore.
-    pub restore_id: i64,
+    pub restore_id: LooseInt,
     /// The configuration of the backup.
-    pub backup_configuration_id: i64,
+    pub backup_configuration_id: LooseInt,
     /// The state (by id, 0-9).
     pub restore_state_id: ById<V1RestoreState>,
     /// What and where.
@@ -51,28 +59,29 @@ pub struct UpdateRestoreRequest {
 #[serde(rename_all = "PascalCase")]
 pub struct Restore {
     /// Its id.
-    pub restore_id: i64,
+    pub restore_id: LooseInt,
     /// What and where.
     #[serde(flatten)]
     pub spec: RestoreSpec,
     /// The configuration of the backup.
-    pub backup_configuration_id: i64,
+    pub backup_configuration_id: LooseInt,
     /// Its name.
     pub backup_configuration_name: String,
     /// Date of the backup being restored.
     pub backup_restore_point: Option<MsDate>,
     /// The agent (documented, not in the examples).
-    pub machine_agent_id: Option<i64>,
+    pub machine_agent_id: Option<LooseInt>,
     /// Name of the machine that made the backup.
     pub backup_machine_name: Option<String>,
     /// Kind of that machine.
-    pub backup_flavor: Option<Flavor>,
+    pub backup_flavor: Option<Open<Flavor>>,
     /// Name of the destination machine.
     pub destination_machine_name: Option<String>,
     /// Whether the backup is encrypted.
-    pub is_encrypted: bool,
-    /// The encrypted passphrase, or null.
-    pub encrypted_password: Option<HexString>,
+    pub is_encrypted: LooseBool,
+    /// The encrypted passphrase, or null (also `""`, `"None"` or `"null"`
+    /// as text, as openstacksdk's Rackspace plugin shows it).
+    pub encrypted_password: Option<OrBlank<HexString>>,
     /// Key to encrypt the passphrase with.
     pub public_key: Option<PublicKey>,
     /// The state (by id, 0-9).
@@ -84,17 +93,37 @@ pub struct Restore {
 }
 
 /// Body of `POST restore/action-requested`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// With StartManual, `EncryptedPassword` is always sent: the reference marks
+/// it required there ("specify null or the encrypted key"), so the start of
+/// an unencrypted restore carries `"EncryptedPassword": null`. StopManual
+/// sends it only when set (which [`RestoreActionRequest::validate`] refuses).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RestoreActionRequest {
     /// StartManual or StopManual.
     pub action: V1Action,
     /// The passphrase encrypted with the agent's key, hex; only with
-    /// StartManual, and only when the backup is encrypted.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// StartManual, and only when the backup is encrypted (null otherwise).
+    #[serde(default)]
     pub encrypted_password: Option<HexString>,
     /// The restore.
-    pub id: i64,
+    pub id: LooseInt,
+}
+
+impl Serialize for RestoreActionRequest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let with_password =
+            self.action == V1Action::StartManual || self.encrypted_password.is_some();
+        let mut st = s.serialize_struct("RestoreActionRequest", 2 + usize::from(with_password))?;
+        st.serialize_field("Action", &self.action)?;
+        if with_password {
+            st.serialize_field("EncryptedPassword", &self.encrypted_password)?;
+        }
+        st.serialize_field("Id", &self.id)?;
+        st.end()
+    }
 }
 
 impl RestoreActionRequest {
@@ -124,7 +153,9 @@ impl RestoreActionRequest {
 
 /// A file or folder of a restore: the body of `PUT restore/files` (with
 /// `ParentId`) and an entry of `GET restore/files/{restoreId}` (with
-/// `RestoreId`). Filter and type travel by id, as a number or a string.
+/// `RestoreId`), and of a restore's `Inclusions` / `Exclusions`. Filter and
+/// type travel by id, as a number or a string, or by name (`"FileItemType":
+/// "Folder"` in a restore's lists, which carry no `Filter`: the list says).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RestoreFile {
@@ -133,19 +164,21 @@ pub struct RestoreFile {
     /// The path, base64-encoded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file_path_encoded: Option<String>,
-    /// 1 Include, 2 Exclude.
-    pub filter: ById<FileFilter>,
+    /// 1 Include, 2 Exclude; required when adding a file
+    /// ([`IncludeRestoreFile`](crate::api::v1::restores::IncludeRestoreFile)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<ById<FileFilter>>,
     /// The restore it belongs to (requests).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: LooseOptInt,
     /// The restore it belongs to (listings).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub restore_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_id: LooseOptInt,
     /// 0 File, 1 Folder, 2 Database.
     pub file_item_type: ById<FileItemType>,
     /// Id of this entry.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub file_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_id: LooseOptInt,
 }
 
 /// `GET restore/report/{restoreId}`.
@@ -153,11 +186,11 @@ pub struct RestoreFile {
 #[serde(rename_all = "PascalCase")]
 pub struct RestoreReport {
     /// The configuration of the backup.
-    pub backup_configuration_id: i64,
+    pub backup_configuration_id: LooseInt,
     /// Its name.
     pub backup_configuration_name: String,
     /// The backup report restored from.
-    pub backup_report_id: Option<i64>,
+    pub backup_report_id: Option<LooseInt>,
     /// Date of the backup restored.
     pub restore_point: Option<MsDate>,
     /// Start.
@@ -177,7 +210,7 @@ pub struct RestoreReport {
     /// Name of the destination machine.
     pub restore_destination: Option<String>,
     /// The destination agent.
-    pub restore_destination_machine_id: Option<i64>,
+    pub restore_destination_machine_id: Option<LooseInt>,
     /// Number of errors (sent as a string).
     pub num_errors: Option<LooseInt>,
     /// Short outcome, e.g. "UnableToProcessSomeFiles".
@@ -200,7 +233,7 @@ mod tests {
         RestoreActionRequest {
             action,
             encrypted_password: password.map(|p| HexString::parse(p).unwrap()),
-            id: 13689,
+            id: LooseInt::new(13689),
         }
     }
 
@@ -208,8 +241,33 @@ mod tests {
     fn restore_details_carry_the_state_by_id() {
         let r: Restore = serde_json::from_str(DETAILS).unwrap();
         assert_eq!(r.restore_state_id.value, V1RestoreState::Completed);
-        assert_eq!(r.spec.backup_data_center, Some(Datacenter::Dfw));
+        assert_eq!(
+            r.spec.backup_data_center,
+            Some(crate::model::v1::OrBlank::Value(Open::Known(
+                crate::model::v1::Datacenter::Dfw
+            )))
+        );
         assert_eq!(r.encrypted_password, None);
+        // The restore of openstacksdk's Rackspace plugin: text booleans, a
+        // "null" password, inclusions by type name without a filter.
+        let mut v: serde_json::Value = serde_json::from_str(DETAILS).unwrap();
+        v["EncryptedPassword"] = "null".into();
+        v["IsEncrypted"] = "false".into();
+        v["Inclusions"] = serde_json::json!([{"FilePath": "C:\\backed_up_folder", "ParentId": 148325,
+            "FileItemType": "Folder", "FileId": 35000}]);
+        let r: Restore = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(
+            r.encrypted_password.clone().and_then(OrBlank::into_value),
+            None
+        );
+        let files = r.inclusions.clone().unwrap();
+        assert_eq!(
+            (files[0].file_item_type.value, files[0].filter),
+            (FileItemType::Folder, None)
+        );
+        let back = serde_json::to_value(&r).unwrap();
+        assert_eq!(back["Inclusions"], v["Inclusions"]);
+        assert_eq!(back["EncryptedPassword"], "null");
         assert_eq!(r.public_key.unwrap().exponent_hex.digits(), "10001");
     }
 

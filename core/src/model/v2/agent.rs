@@ -3,12 +3,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::v2::common::Link;
-use crate::model::wire::{ById, HexNumber, HexString, Timestamp};
+use crate::model::wire::{ById, HexNumber, HexString, Open, Timestamp};
 use crate::{wire_enum, wire_enum_with_ids};
 
 wire_enum! {
     /// Where the agent's host runs; decides whether `host.region` is required
-    /// and the default of `vault.use_internal` at registration.
+    /// and the default of `vault.use_internal` at registration. Agents read
+    /// it as [`Open`] (a flavor the service adds is kept); registration
+    /// names a known one.
     pub enum HostFlavor {
         /// A Rackspace cloud server (region optional, internal vault by default).
         Nova = "nova",
@@ -82,8 +84,8 @@ pub struct HostMachine {
 /// The agent's host as the service describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Host {
-    /// Kind of host.
-    pub flavor: HostFlavor,
+    /// Kind of host (one this build does not know is kept).
+    pub flavor: Open<HostFlavor>,
     /// The host's region (e.g. `DFW`); may be absent for `nova` hosts.
     pub region: Option<String>,
     /// The machine, when known.
@@ -273,7 +275,7 @@ mod tests {
     #[test]
     fn agent_details_expose_typed_values() {
         let agent: Agent = serde_json::from_str(DETAILS).unwrap();
-        assert_eq!(agent.host.flavor, HostFlavor::Nova);
+        assert_eq!(agent.host.flavor, Open::Known(HostFlavor::Nova));
         assert_eq!(agent.host.addresses[1].version.value, IpVersion::V6);
         assert_eq!(
             agent.rsa_public_key.exponent.to_bytes(),
@@ -285,15 +287,14 @@ mod tests {
     }
 
     #[test]
-    fn unknown_flavor_and_ip_version_are_rejected() {
+    fn unknown_flavors_are_kept_and_ip_versions_rejected() {
         let mut v: serde_json::Value = serde_json::from_str(DETAILS).unwrap();
         v["host"]["flavor"] = "vmware".into();
-        let e = serde_json::from_value::<Agent>(v.clone())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("vmware") && e.contains("rackspace_dedicated"),
-            "{e}"
+        let agent = serde_json::from_value::<Agent>(v.clone()).unwrap();
+        assert_eq!(agent.host.flavor, Open::Unknown("vmware".into()));
+        assert_eq!(
+            serde_json::to_value(&agent).unwrap()["host"]["flavor"],
+            "vmware"
         );
         v["host"]["flavor"] = "nova".into();
         v["host"]["addresses"][0]["version"] = 5.into();

@@ -48,6 +48,9 @@ pub struct Backup {
     pub ended_time: Option<Timestamp>,
     /// The vault snapshot it wrote (`null` until known). The reference
     /// types it as a string while the samples send a number; both parse.
+    /// An agent of this library reports the number
+    /// [`snapshot_id_for`](crate::model::v2::snapshot_id::snapshot_id_for)
+    /// derives from the vault snapshot's hex id.
     pub snapshot_id: Option<LooseInt>,
     /// The error summary, with a link to the full `/errors` list.
     pub errors: Option<ErrorReport>,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::api::require_id;
 use crate::model::v2::common::{Link, PathFilter, PathType, ResourceRef};
-use crate::model::wire::Timestamp;
+use crate::model::wire::{Open, Timestamp};
 use crate::{wire_enum, Error, Result};
 
 // ---------------------------------------------------------------------------
@@ -294,6 +294,7 @@ impl Retention {
 
 wire_enum! {
     /// The channel of a notification; the reference documents only e-mail.
+    /// Read as [`Open`]: a channel the service adds is kept.
     pub enum NotificationKind {
         /// An e-mail to `destination`.
         Email = "email",
@@ -303,9 +304,9 @@ wire_enum! {
 /// Whom to notify about a configuration's backups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
-    /// The channel.
+    /// The channel (one this build does not know is kept).
     #[serde(rename = "type")]
-    pub kind: NotificationKind,
+    pub kind: Open<NotificationKind>,
     /// Where to send it (an e-mail address).
     pub destination: String,
     /// Notify when a backup succeeds.

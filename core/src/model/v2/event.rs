@@ -9,12 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::v2::agent::OperatingSystem;
 use crate::model::v2::common::{Link, PathFilter};
-use crate::model::wire::{HexString, LooseInt, Timestamp};
+use crate::model::wire::{HexString, LooseInt, Open, Timestamp};
 use crate::wire_enum;
 
 wire_enum! {
     /// The `event` name of an event. The list is every name the v2 reference
-    /// documents (samples and parameter tables); it is closed, like all enums.
+    /// documents (samples and parameter tables); events read it as
+    /// [`Open`], so a name the service adds is kept, not an error.
     pub enum EventType {
         /// An agent registered.
         AgentRegistered = "agent_registered",
@@ -222,8 +223,8 @@ pub struct EventHeader {
     pub id: String,
     /// When it happened.
     pub time: Timestamp,
-    /// What happened.
-    pub event: EventType,
+    /// What happened (an event name this build does not know is kept).
+    pub event: Open<EventType>,
     /// The agent concerned (absent for project-wide `agent_activate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<EventAgent>,
@@ -238,9 +239,9 @@ pub struct Event {
     /// Id, time, name, agent, request id.
     #[serde(flatten)]
     pub header: EventHeader,
-    /// Polling mode (`agent_activate`).
+    /// Polling mode (`agent_activate`; a mode this build does not know is kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<AgentMode>,
+    pub mode: Option<Open<AgentMode>>,
     /// The agent whose vault a restore reads from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_agent: Option<EventAgent>,
@@ -333,7 +334,7 @@ mod tests {
         let progress = list
             .events
             .iter()
-            .find(|e| e.header.event == EventType::RestoreProgress)
+            .find(|e| e.header.event == Open::Known(EventType::RestoreProgress))
             .unwrap();
         assert_eq!(
             (
@@ -360,13 +361,18 @@ mod tests {
     }
 
     #[test]
-    fn unknown_event_names_are_rejected() {
-        let e = serde_json::from_str::<Event>(
-            r#"{"id": "1", "time": "2014-10-09T12:26:15.233501Z", "event": "agent_exploded"}"#,
+    fn unknown_event_names_are_kept() {
+        let body =
+            r#"{"id": "1", "time": "2014-10-09T12:26:15.233501Z", "event": "agent_exploded"}"#;
+        let e: Event = serde_json::from_str(body).unwrap();
+        assert_eq!(e.header.event, Open::Unknown("agent_exploded".into()));
+        let back = serde_json::to_value(&e).unwrap();
+        assert_eq!(back["event"], "agent_exploded");
+        // Still an error: what is not a name at all.
+        assert!(serde_json::from_str::<Event>(
+            r#"{"id": "1", "time": "2014-10-09T12:26:15.233501Z", "event": 7}"#
         )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("agent_exploded"), "{e}");
+        .is_err());
     }
 
     #[test]

@@ -11,4 +11,5 @@ pub mod event;
 pub mod logfile;
 pub mod restore;
 pub mod settings;
+pub mod snapshot_id;
 pub mod vault;
