@@ -60,7 +60,6 @@ From the environment (:meth:`Client.from_env`, and ``cloudbackup api``):
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import os
 import re
@@ -72,7 +71,6 @@ from datetime import datetime, timezone
 from typing import (
     Any,
     AsyncIterator,
-    Callable,
     Dict,
     Generic,
     Iterator,
@@ -381,37 +379,12 @@ def core_invalid_json(what: str, message: str) -> Error:
 # -- requests -------------------------------------------------------------------------
 
 
-def _accepts_agent_id() -> bool:
-    """Whether this build's :func:`cloudbackup.build_request` takes
-    ``agent_id`` (the core's auth context naming the agent)."""
-    try:
-        return "agent_id" in inspect.signature(core.build_request).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
-        return False
-
-
-_CORE_TAKES_AGENT_ID = _accepts_agent_id()
-
-
 def _build(operation: str, params: Optional[JsonInput], session: Session, agent_id: Optional[str]) -> Dict[str, Any]:
-    """The core's request for ``operation``, for ``session``; with
-    ``X-Agent-Id`` when the client speaks for an agent."""
-    build: Callable[..., Dict[str, Any]] = core.build_request
-    if agent_id is not None and _CORE_TAKES_AGENT_ID:
-        return build(operation, params, token=session.token, tenant_id=session.tenant_id, agent_id=agent_id)
-    request = build(operation, params, token=session.token, tenant_id=session.tenant_id)
-    if agent_id is not None:
-        # A core whose auth context has no agent id yet: the header as the
-        # agent-header page asks, unless the operation's parameters set it.
-        headers: List[List[str]] = request["headers"]
-        if not any(k.lower() == "x-agent-id" for k, _ in headers):
-            if not agent_id.strip() or any(ord(c) < 32 or ord(c) == 127 for c in agent_id):
-                raise InvalidArgument(
-                    "invalid argument `agent_id`: must be a non-empty id without control characters",
-                    {"name": "agent_id", "reason": "must be a non-empty id without control characters"},
-                )
-            headers.append(["X-Agent-Id", agent_id])
-    return request
+    """The core's request for ``operation``, for ``session``; the core puts
+    ``X-Agent-Id`` on it when the client speaks for an agent."""
+    return core.build_request(
+        operation, params, token=session.token, tenant_id=session.tenant_id, agent_id=agent_id
+    )
 
 
 @dataclass
