@@ -155,7 +155,8 @@ export interface OperationParams {
   };
   /** POST `/v1.0/{tenant_id}/agent/delete`: delete agent. */
   "v1.agents.delete_agent": {
-    machine_agent_id: number;
+    /** An integer, or its digits as a string. */
+    machine_agent_id: number | string;
   };
   /** POST `/v1.0/{tenant_id}/agent/changeencryption`: change encryption password. */
   "v1.agents.change_encryption_password": {
@@ -174,15 +175,17 @@ export interface OperationParams {
   };
   /** PUT `/v1.0/{tenant_id}/agent/logging`: change log level. */
   "v1.agents.change_log_level": {
-    machine_agent_id: number;
+    /** An integer, or its digits as a string. */
+    machine_agent_id: number | string;
     /** A `LogLevel` name. */
-    level: "Fatal" | "Error" | "Warn" | "Info" | "Debug" | "Trace";
+    level: "Fatal" | "Error" | "Warn" | "Info" | "Debug" | "Trace" | "All";
   };
   /** POST `/v1.0/{tenant_id}/backup/action-requested`: request backup action. */
   "v1.backups.request_backup_action": {
     /** A `V1Action` name. */
     action: "StartManual" | "StopManual";
-    id: number;
+    /** An integer, or its digits as a string. */
+    id: number | string;
   };
   /** GET `/v1.0/{tenant_id}/backup/{backup_id}`: get backup. */
   "v1.backups.get_backup": {

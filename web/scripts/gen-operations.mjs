@@ -80,6 +80,10 @@ function memberType(op, wrap, at, name, warnings) {
     return { ts: 'string', doc: '', placeholder: 'x' };
   }
   if (/^[iuf](8|16|32|64|128|size)$/.test(expected)) return { ts: 'number', doc: '', placeholder: 1 };
+  // v1 ids the service also sends as text ("11"): the core takes both.
+  if (expected === 'an integer or a string holding an integer') {
+    return { ts: 'number | string', doc: 'An integer, or its digits as a string', placeholder: 1 };
+  }
   if (expected === 'a sequence') return { ts: 'JsonValue[]', doc: '', placeholder: [] };
   const struct = /^struct (\w+)$/.exec(expected);
   if (struct && struct[1] === 'Page') return { ts: 'PageParams', doc: '', placeholder: {} };
