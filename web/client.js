@@ -317,19 +317,15 @@ function sessionOf(s, name) {
 }
 
 /**
- * The request of `operation` for a session: the core builds it; the agent's
- * id goes in `X-Agent-Id` when the session has one and the core did not set it.
+ * The request of `operation` for a session: the core builds it, `X-Agent-Id`
+ * included when the session speaks for an agent.
  * @param {string} operation @param {JsonObject | null} params @param {AuthSession} session
  */
 function requestFor(operation, params, session) {
-  /** @type {import('./dist/cloudbackup_wasm.js').Auth & { agentId?: string }} */
+  /** @type {import('./dist/cloudbackup_wasm.js').Auth} */
   const auth = { token: session.token, tenantId: session.tenantId };
   if (session.agentId !== undefined) auth.agentId = session.agentId;
-  const request = buildRequest(operation, params, auth);
-  if (session.agentId !== undefined && !request.headers.some(([k]) => k.toLowerCase() === 'x-agent-id')) {
-    request.headers.push(['X-Agent-Id', session.agentId]);
-  }
-  return request;
+  return buildRequest(operation, params, auth);
 }
 
 /**
