@@ -31,8 +31,8 @@ export async function operations(): Promise<JsonValue[]> {
   await call('v2.restores.get_restore', { restore_id: 'x', restore: 'x' }, options);
   // @ts-expect-error: v1 log levels are the core's names
   await call('v1.agents.change_log_level', { machine_agent_id: 42, level: 'Verbose' }, options);
-  // @ts-expect-error: v1 ids of this operation are numbers
-  await call('v1.agents.delete_agent', { machine_agent_id: '42' }, options);
+  // @ts-expect-error: v1 ids are numbers, or their digits as text, never booleans
+  await call('v1.agents.delete_agent', { machine_agent_id: true }, options);
   // @ts-expect-error: sort_dir is asc or desc
   await call('v2.restores.list_restores', { page: { sort_dir: 'up' } }, options);
   // @ts-expect-error: a logfile state
