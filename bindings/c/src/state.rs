@@ -173,9 +173,7 @@ fn problems_json(problems: &[(String, Error)]) -> Value {
     Value::Array(
         problems
             .iter()
-            .map(|(object, e)| {
-                json!({"object": object, "code": e.code().as_str(), "message": e.to_string()})
-            })
+            .map(|(object, e)| cloudbackup_core::engine::verify::problem_json(object, e))
             .collect(),
     )
 }

@@ -161,9 +161,7 @@ impl NativeVaultState {
     }
 }
 
-fn problem(object: &str, e: &cloudbackup_core::Error) -> serde_json::Value {
-    serde_json::json!({"object": object, "code": e.code().as_str(), "message": e.to_string()})
-}
+use cloudbackup_core::engine::verify::problem_json as problem;
 
 /// Rebuilds index entries from whole bundles (repair).
 #[pyclass(module = "cloudbackup._native", name = "IndexRebuild")]

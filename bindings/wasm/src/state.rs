@@ -218,7 +218,7 @@ impl VaultState {
             .inner
             .problems()
             .iter()
-            .map(|(object, e)| json!({"object": object, "code": e.code().as_str(), "message": e.to_string()}))
+            .map(|(object, e)| cloudbackup_core::engine::verify::problem_json(object, e))
             .collect();
         json_to_js(&Value::Array(out))
     }

@@ -113,6 +113,13 @@ impl Serialize for VerifyReport {
     }
 }
 
+/// One `(object, error)` problem as the bindings list them outside a
+/// report (vault state problems, unreadable snapshots): JSON `{"object",
+/// "code", "message"}`, `code` being [`crate::ErrorCode::as_str`].
+pub fn problem_json(object: &str, error: &Error) -> serde_json::Value {
+    serde_json::json!({"object": object, "code": error.code().as_str(), "message": error.to_string()})
+}
+
 impl VerifyReport {
     /// Whether nothing was wrong.
     pub fn is_ok(&self) -> bool {
