@@ -46,7 +46,8 @@ pub use restore::{
 };
 pub use restore_run::RestoreRun;
 pub use snapshot::{
-    BackupCounters, Entry, EntryKind, FileError, Snapshot, Xattr, SNAPSHOT_VERSION,
+    backup_error_report, BackupCounters, Entry, EntryKind, FileError, Snapshot, Xattr,
+    BACKUP_FILE_ERROR_CODE, BACKUP_FILE_ERROR_TYPE, SNAPSHOT_VERSION,
 };
 pub use state::{GcPlan, SnapshotSummary, VaultState};
 pub use vault::{Vault, VaultInfo, VaultSettings};

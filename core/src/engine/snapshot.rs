@@ -10,6 +10,9 @@ use super::format::{ObjectKind, VaultId};
 use super::keys::VaultKeys;
 use super::object::{object_name, open_object, seal_object, SealedObject};
 use super::rawpath::RawPath;
+use crate::lifecycle::BackupState;
+use crate::model::v2::common::{ErrorEntry, ErrorException, ErrorReport};
+use crate::model::wire::LooseInt;
 use crate::{wire_enum, Error, Result};
 
 wire_enum! {
@@ -244,6 +247,70 @@ impl Snapshot {
     }
 }
 
+/// The exception code of a backup's per-file error (a path the host could
+/// not read): after the restore's 7001..7099 classes, stable for agents
+/// and consoles to key on.
+pub const BACKUP_FILE_ERROR_CODE: i64 = 7101;
+
+/// The error type a backup's per-file errors are reported under.
+pub const BACKUP_FILE_ERROR_TYPE: &str = "unreadable";
+
+/// The value a v2 agent patches into a backup's `/errors` (with state
+/// `completed_with_errors`) for the paths a backup could not read, in the
+/// order the host met them; `None` when there were none (the backup is
+/// then `completed`). The shape is the restore's
+/// ([`error_report`](super::restore::error_report)): `{"count", "reason":
+/// "unable_to_process_some_files", "diagnostics", "list": [{"index",
+/// "path" (quoted form), "type": "unreadable", "exception": {"code": 7101,
+/// "description": the host's reason}}]}`.
+pub fn backup_error_report(errors: &[FileError]) -> Option<ErrorReport> {
+    if errors.is_empty() {
+        return None;
+    }
+    let list: Vec<ErrorEntry> = errors
+        .iter()
+        .enumerate()
+        .map(|(i, e)| ErrorEntry {
+            index: LooseInt::new(i as i64),
+            path: e.path.quoted().into_owned(),
+            kind: BACKUP_FILE_ERROR_TYPE.to_string(),
+            description: None,
+            exception: Some(ErrorException {
+                code: LooseInt::new(BACKUP_FILE_ERROR_CODE),
+                description: Some(e.error.clone()),
+                details: None,
+            }),
+        })
+        .collect();
+    Some(ErrorReport {
+        count: LooseInt::new(list.len() as i64),
+        reason: Some(super::restore::ERRORS_REASON.to_string()),
+        diagnostics: Some("Some files could not be backed up.".to_string()),
+        list: Some(list),
+        links: None,
+    })
+}
+
+impl Snapshot {
+    /// The backup's `/errors` value (see [`backup_error_report`]); `None`
+    /// when every path was read.
+    pub fn error_report(&self) -> Option<ErrorReport> {
+        backup_error_report(&self.errors)
+    }
+
+    /// The state a v2 agent reports for the backup that made this
+    /// snapshot: `completed_with_errors` when some paths could not be
+    /// read (patch [`error_report`](Self::error_report) into `/errors`
+    /// with it), else `completed`.
+    pub fn backup_state(&self) -> BackupState {
+        if self.errors.is_empty() {
+            BackupState::Completed
+        } else {
+            BackupState::CompletedWithErrors
+        }
+    }
+}
+
 /// Just the version, to pick the shape to read.
 #[derive(Deserialize)]
 struct VersionProbe {
@@ -311,5 +378,76 @@ mod v1 {
                 errors: Vec::new(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_error_reports_list_each_path_in_the_patch_shape() {
+        assert!(backup_error_report(&[]).is_none());
+        let errors = vec![
+            FileError {
+                path: RawPath::from("/a/secret"),
+                error: "open: Permission denied".into(),
+            },
+            FileError {
+                path: RawPath::from_bytes(b"/caf\xe9".to_vec()),
+                error: "vanished during the backup".into(),
+            },
+        ];
+        let report = backup_error_report(&errors).unwrap();
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["count"], 2);
+        assert_eq!(json["reason"], "unable_to_process_some_files");
+        assert_eq!(json["list"][0]["index"], 0);
+        assert_eq!(json["list"][0]["path"], "/a/secret");
+        assert_eq!(json["list"][0]["type"], "unreadable");
+        assert_eq!(json["list"][0]["exception"]["code"], 7101);
+        assert_eq!(
+            json["list"][0]["exception"]["description"],
+            "open: Permission denied"
+        );
+        // Non-UTF-8 paths in their lossless quoted form.
+        assert_eq!(json["list"][1]["path"], "\"/caf\\xe9\"");
+        let snapshot = Snapshot {
+            version: SNAPSHOT_VERSION,
+            time: 0,
+            time_nanos: 0,
+            hostname: None,
+            backup_configuration_id: None,
+            paths: Vec::new(),
+            counters: BackupCounters::default(),
+            entries: Vec::new(),
+            errors,
+        };
+        assert_eq!(snapshot.error_report(), Some(report));
+        assert_eq!(snapshot.backup_state(), BackupState::CompletedWithErrors);
+
+        // What an agent patches into its backup is what the service takes.
+        let patch = crate::patch::patch_from_value(serde_json::json!([
+            {"op": "replace", "path": "/state", "value": snapshot.backup_state()},
+            {"op": "add", "path": "/errors", "value": snapshot.error_report()},
+        ]))
+        .unwrap();
+        let resource = serde_json::json!({"state": "in_progress", "errors": null});
+        let next = crate::patch::validate_patch(
+            crate::patch::Endpoint::Backup,
+            &resource,
+            &patch,
+            crate::patch::PatchContext::new(crate::lifecycle::Actor::Agent),
+        )
+        .unwrap();
+        assert_eq!(next["state"], "completed_with_errors");
+        assert_eq!(next["errors"]["list"][1]["path"], "\"/caf\\xe9\"");
+
+        let clean = Snapshot {
+            errors: Vec::new(),
+            ..snapshot
+        };
+        assert_eq!(clean.backup_state(), BackupState::Completed);
+        assert!(clean.error_report().is_none());
     }
 }
