@@ -9,7 +9,8 @@ The password comes from ``--password-file FILE``, else the environment
 variable ``CLOUDBACKUP_PASSWORD``, else a prompt (never echoed). ``--json``
 prints one JSON object for scripts. Exit status: 0 success, 1 a failure the
 core reported (or a verify/restore with problems, or a vault locked by
-another process), 2 bad usage.
+another process), 2 bad usage, 3 a backup that saved its snapshot but could
+not read some paths (each printed as ``error: PATH: REASON``, as restic).
 
 A vault is never created implicitly: ``init`` (or ``backup --init``).
 Backups, restores and verify share the vault; gc and repair need it alone
@@ -28,6 +29,7 @@ import argparse
 import getpass
 import json
 import os
+import stat
 import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -123,12 +125,17 @@ class _Bar:
 
 
 def _tree_size(root: str) -> int:
+    """The bytes of the regular files below ``root``, for the progress bar
+    only: what cannot be read counts nothing (the backup reports it)."""
     total = 0
     for dirpath, _dirs, files in os.walk(root):
         for name in files:
-            p = os.path.join(dirpath, name)
-            if os.path.isfile(p) and not os.path.islink(p):
-                total += os.path.getsize(p)
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_size
     return total
 
 
@@ -190,6 +197,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     seconds = time.monotonic() - started
+    # Each path that could not be read, as restic words its warnings.
+    for e in r.errors:
+        print(f"error: {e['file']}: {e['error']}", file=sys.stderr)
     c = r.counters
     mbps = c["bytes_searched"] / 1e6 / seconds if seconds > 0 else 0.0
     data = {
@@ -203,6 +213,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
         "stored_bytes": r.stored_bytes,
         "gc_deleted": r.gc.deleted if r.gc else 0,
         "gc_skipped": r.gc_skipped,
+        "special": r.special,
+        "errors": r.errors,
         "seconds": round(seconds, 3),
         "mb_per_s": round(mbps, 1),
     }
@@ -211,7 +223,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
         data,
         [
             f"snapshot {r.snapshot_id}",
-            f"{r.files} files, {r.dirs} dirs, {r.symlinks} symlinks ({r.skipped} skipped); "
+            f"{r.files} files, {r.dirs} dirs, {r.symlinks} symlinks"
+            + (f", {r.special} FIFOs and devices" if r.special else "")
+            + f" ({r.skipped} sockets skipped); "
             f"{c['bytes_searched']} bytes read, {c['bytes_backed_up']} new, "
             f"{r.stored_bytes} stored in {r.bundles} new bundles; {mbps:.1f} MB/s",
         ]
@@ -219,9 +233,18 @@ def cmd_backup(args: argparse.Namespace) -> int:
             [f"gc: removed {r.gc.deleted} unreferenced bundles ({r.gc.deleted_bytes} bytes) left by an earlier run"]
             if r.gc and r.gc.deleted
             else []
+        )
+        + (
+            [
+                f"{len(r.errors)} {'path' if len(r.errors) == 1 else 'paths'} could not be read "
+                "(listed above): the snapshot was saved without them"
+            ]
+            if r.errors
+            else []
         ),
     )
-    return 0
+    # restic's convention: the snapshot exists, but is incomplete.
+    return 3 if r.errors else 0
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
@@ -263,6 +286,11 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     lines = [
         f"{r['id'][:16]}  {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(r['time']))}  "
         f"{r['entries']} entries  {r['counters']['bytes_searched']} bytes"
+        + (
+            f"  {r['counters']['files_with_errors']} unreadable"
+            if r["counters"].get("files_with_errors")
+            else ""
+        )
         for r in rows
     ]
     if args.json:
@@ -298,8 +326,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
     ]
     if rep.get("errors"):
         lines.append(f"errors: {json.dumps(rep['errors'])}")
+    data["host_errors"] = r.errors
+    for e in r.errors:
+        print(f"error: {e['path']}: {e['error']}", file=sys.stderr)
     _emit(args, data, lines)
-    return 1 if rep.get("errors") else 0
+    return 1 if rep.get("errors") or r.errors else 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -26,6 +26,8 @@ __all__ = [
     "LockTable",
     "relative_snapshot_path",
     "partial_name",
+    "quote_path",
+    "unquote_path",
 ]
 
 #: Bytes-like input: ``bytes`` is read without a copy (the GIL is released
@@ -167,6 +169,27 @@ class Snapshot:
         result: Dict[str, int] = self.data["counters"]
         return result
 
+    @property
+    def errors(self) -> List[Dict[str, str]]:
+        """The paths the backup could not read: ``[{"path": quoted form,
+        "error": why}]`` (empty when every path was read)."""
+        result: List[Dict[str, str]] = self.data.get("errors") or []
+        return result
+
+    def error_report(self) -> Optional[Dict[str, Any]]:
+        """The ``/errors`` value a v2 agent patches into the backup that
+        made this snapshot (``{"count", "reason", "diagnostics", "list"}``,
+        the restore's shape), or None when every path was read."""
+        text = self._native.error_report()
+        return None if text is None else dict(json.loads(text))
+
+    @property
+    def backup_state(self) -> str:
+        """The state a v2 agent reports for that backup: ``"completed"``,
+        or ``"completed_with_errors"`` when some paths could not be read
+        (report :meth:`error_report` with it)."""
+        return self._native.backup_state()
+
 
 #: An object to store: ``(id, bytes)``.
 Object = Tuple[str, bytes]
@@ -204,6 +227,28 @@ class BackupSession:
     def add_symlink(self, path: str, target: str, mtime: int) -> None:
         """Records a symbolic link."""
         self._native.add_symlink(path, target, mtime)
+
+    def start(self, meta: Dict[str, Any]) -> None:
+        """Starts a regular file described by FileMeta JSON ``meta``
+        (``{"path": quoted, "kind": "file", "mode", "mtime",
+        "mtime_nanos", "ctime", "ctime_nanos", "size", "uid", "gid",
+        "inode", "device", "links", "xattrs"}``); its bytes follow with
+        :meth:`write`."""
+        self._native.start(json.dumps(meta))
+
+    def add(self, meta: Dict[str, Any]) -> None:
+        """Records a directory, symlink (``target``), FIFO or device node
+        (``rdev``) described by FileMeta JSON ``meta``."""
+        self._native.add(json.dumps(meta))
+
+    def file_error(self, path: str, error: str) -> None:
+        """Records that ``path`` (quoted form) could not be read, and why:
+        the snapshot lists it in ``errors`` and the backup goes on."""
+        self._native.file_error(path, error)
+
+    def abandon_file(self, error: str) -> None:
+        """Drops the open file (a read failed half-way) into the errors."""
+        self._native.abandon_file(error)
 
     def take_bundles(self) -> List[Object]:
         """The finished bundles: store each as ``bundles/<id>``."""
@@ -509,7 +554,19 @@ def relative_snapshot_path(path: str) -> str:
     return _native.relative_snapshot_path(path)
 
 
-def partial_name(final_name: str, tag: int) -> str:
+def quote_path(path: bytes) -> str:
+    """The lossless text form of a path's bytes (git's quoted form: as is
+    when UTF-8 without control characters, else C-quoted)."""
+    return _native.quote_path(path)
+
+
+def unquote_path(text: str) -> bytes:
+    """The bytes a quoted form names (:class:`InvalidValue` for a malformed
+    one)."""
+    return _native.unquote_path(text)
+
+
+def partial_name(final_name: bytes, tag: int) -> str:
     """The temporary name a restore writes ``final_name`` under (short
     enough for any filesystem whatever the name's length)."""
     return _native.partial_name(final_name, tag)

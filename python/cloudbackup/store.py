@@ -32,11 +32,14 @@ unreadable objects aside. This module is host I/O only: every rule (layout,
 
 from __future__ import annotations
 
+import base64
+import errno
 import os
 import socket
 import stat
 import sys
 import time
+import weakref
 from collections import OrderedDict, deque
 from functools import partial
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -54,7 +57,9 @@ from .engine import (
     VaultState,
     Verifier,
     partial_name,
+    quote_path,
     relative_snapshot_path,
+    unquote_path,
 )
 from .errors import Error, InvalidArgument, InvalidState, InvalidValue, Locked, NotFound
 from .locking import VaultLock
@@ -82,12 +87,6 @@ Progress = Callable[[int], None]
 Location = Union[str, Storage]
 
 
-def _safe_join(root: str, path: str) -> str:
-    """``root`` + a snapshot path; the core refuses paths that could leave
-    ``root`` (:class:`InvalidValue`)."""
-    return os.path.join(root, relative_snapshot_path(path))
-
-
 def _warn(message: str) -> None:
     print(f"cloudbackup: warning: {message}", file=sys.stderr)
 
@@ -103,7 +102,14 @@ class BackupResult:
     files: int = 0
     dirs: int = 0
     symlinks: int = 0
+    #: Sockets, not backed up (as restic).
     skipped: int = 0
+    #: FIFOs and device nodes.
+    special: int = 0
+    #: The paths that could not be read, in walk order: ``{"path": snapshot
+    #: path, "file": filesystem path (both quoted forms), "error": why}``.
+    #: The snapshot was saved without them (and lists them too).
+    errors: List[Dict[str, str]] = field(default_factory=list)
     #: What the gc after the backup removed (None when it did not run).
     gc: Optional["GcResult"] = None
     #: Why the gc after the backup did not run (the vault was busy, or
@@ -444,31 +450,15 @@ class StoredVault:
                 result.bundles += 1
                 result.stored_bytes += len(data)
 
+        def failed(path: bytes, full: bytes, reason: str, *, recorded: bool = False) -> None:
+            # ``recorded``: the session already has it (abandon_file).
+            if not recorded:
+                session.file_error(quote_path(path), reason)
+            result.errors.append({"path": quote_path(path), "file": quote_path(full), "error": reason})
+
         try:
-            for fs_path, name, st in _walk(source):
-                mode = stat.S_IMODE(st.st_mode)
-                mtime = int(st.st_mtime)
-                if stat.S_ISREG(st.st_mode):
-                    session.start_file(name, mode, mtime)
-                    with open(fs_path, "rb", buffering=0) as f:
-                        while True:
-                            data = f.read(READ_SIZE)
-                            if not data:
-                                break
-                            session.write(data)
-                            store_bundles(session.take_bundles())
-                            if progress:
-                                progress(len(data))
-                    session.finish_file()
-                    result.files += 1
-                elif stat.S_ISDIR(st.st_mode):
-                    session.add_dir(name, mode, mtime)
-                    result.dirs += 1
-                elif stat.S_ISLNK(st.st_mode):
-                    session.add_symlink(name, os.readlink(fs_path), mtime)
-                    result.symlinks += 1
-                else:
-                    result.skipped += 1
+            for found in _walk(source, failed):
+                self._back_up_one(session, found, result, failed, store_bundles, progress)
             store_bundles(
                 session.finish(
                     started_ns // 1_000_000_000,
@@ -496,6 +486,95 @@ class StoredVault:
         result.snapshot_id = snapshot[0]
         result.counters = session.counters()
         return result
+
+    @staticmethod
+    def _back_up_one(
+        session: BackupSession,
+        found: _Found,
+        result: BackupResult,
+        failed: Callable[..., None],
+        store_bundles: Callable[[List[Tuple[str, bytes]]], None],
+        progress: Optional[Progress],
+    ) -> None:
+        """Records one path the walker found: its metadata, extended
+        attributes and (files) content. What cannot be read is a per-file
+        error; the backup goes on."""
+        st = found.st
+        kind = _kind(st.st_mode)
+        if kind is None:
+            result.skipped += 1  # a socket
+            return
+        if kind != "file":
+            meta = _meta(found.path, kind, st)
+            if kind == "symlink":
+                try:
+                    meta["target"] = quote_path(os.readlink(found.name, dir_fd=found.dir_fd))
+                except OSError as e:
+                    failed(found.path, found.full, _reason("readlink", e))
+                    return
+            try:
+                xattrs = _read_xattrs(_at(found.dir_fd, found.name, found.full))
+            except OSError as e:
+                # restic warns and keeps the entry; so does this.
+                xattrs = []
+                failed(found.path, found.full, _reason("xattrs", e))
+            if xattrs:
+                meta["xattrs"] = _xattr_meta(xattrs)
+            try:
+                session.add(meta)
+            except Error as e:  # a path the core refuses
+                failed(found.path, found.full, str(e))
+                return
+            if kind == "dir":
+                result.dirs += 1
+            elif kind == "symlink":
+                result.symlinks += 1
+            else:
+                result.special += 1
+            return
+        try:
+            fd = os.open(found.name, _READ_FLAGS, dir_fd=found.dir_fd)
+        except OSError as e:
+            # Gone since the listing (ENOENT), unreadable (EACCES), ...
+            failed(found.path, found.full, _reason("open", e))
+            return
+        try:
+            fst = os.fstat(fd)
+            if not stat.S_ISREG(fst.st_mode) or (fst.st_ino, fst.st_dev) != (st.st_ino, st.st_dev):
+                failed(found.path, found.full, "replaced by another file during the backup")
+                return
+            # The metadata of what is read, not of the earlier lstat.
+            meta = _meta(found.path, "file", fst)
+            try:
+                xattrs = _read_xattrs(fd)
+            except OSError as e:
+                xattrs = []
+                failed(found.path, found.full, _reason("xattrs", e))
+            if xattrs:
+                meta["xattrs"] = _xattr_meta(xattrs)
+            try:
+                session.start(meta)
+            except Error as e:  # a path the core refuses
+                failed(found.path, found.full, str(e))
+                return
+            while True:
+                try:
+                    data = os.read(fd, READ_SIZE)
+                except OSError as e:
+                    # Half-way: the entry goes, its error stays.
+                    session.abandon_file(_reason("read", e))
+                    failed(found.path, found.full, _reason("read", e), recorded=True)
+                    return
+                if not data:
+                    break
+                session.write(data)
+                store_bundles(session.take_bundles())
+                if progress:
+                    progress(len(data))
+            session.finish_file()
+            result.files += 1
+        finally:
+            os.close(fd)
 
     # -- garbage collection -----------------------------------------------------
 
@@ -655,9 +734,7 @@ class StoredVault:
     ) -> RestoreResult:
         state = state or self.state()
         snap = self.snapshot(which, state)
-        existing = [
-            e["path"] for e in snap.entries if _exists_under(dest, e["path"])
-        ]
+        existing = _existing(dest, snap.entries)
         session = RestoreSession(
             self.vault,
             snap,
@@ -670,22 +747,12 @@ class StoredVault:
         os.makedirs(dest, exist_ok=True)
         result = RestoreResult(snapshot_id=snap.id, report={}, creates=len(session.creates))
         files = _OpenFiles()
-        for c in session.creates:
-            path = _safe_join(dest, c["path"])
-            if c["kind"] == "dir":
-                os.makedirs(path, exist_ok=True)
-                continue
-            # A filtered restore may leave a parent out of the plan.
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            if c["kind"] == "symlink":
-                if os.path.lexists(path):
-                    os.unlink(path)
-                os.symlink(c["target"], path)
-            else:
-                if os.path.islink(path):
-                    os.unlink(path)
-                # Created on its first write (one open per file, not two).
-                files.pending[c["path"]] = (path, int(c["size"]))
+        # Descriptors of the target's directories (closed at the end, or
+        # when collected should the restore fail).
+        tree = _Tree(dest)
+        # Paths the host could not create or finish: quoted path -> why.
+        host_failed: Dict[str, str] = {}
+        links = _create_entries(session.creates, tree, files, host_failed)
 
         def fetch(job: Tuple[str, int, int]) -> Optional[bytes]:
             bundle, offset, length = job
@@ -731,15 +798,14 @@ class StoredVault:
         except BaseException:
             files.discard()
             raise
-        # Modes and times after the content, deepest first (the core's list).
-        for c in session.apply():
-            path = _safe_join(dest, c["path"])
-            mtime = int(c["mtime"])
-            if c["kind"] == "symlink":
-                os.utime(path, (mtime, mtime), follow_symlinks=False)
-            else:
-                os.chmod(path, int(c["mode"]))
-                os.utime(path, (mtime, mtime))
+        failed |= set(host_failed)
+        # Hard links once their first name is complete and in place.
+        _create_links(links, tree, failed, host_failed)
+        # Owners, attributes, modes and times after the content, deepest
+        # first (the core's list).
+        _apply_metadata(session.apply(), tree, host_failed)
+        result.errors.extend({"path": p, "error": why} for p, why in host_failed.items())
+        tree.close()
         return result
 
     # -- verify ---------------------------------------------------------------
@@ -782,13 +848,267 @@ class StoredVault:
             return verifier.report()
 
 
-def _exists_under(dest: str, path: str) -> bool:
-    """Whether snapshot ``path`` exists under ``dest`` (False for a path
-    the core refuses: the restore reports it)."""
+def _relative(path: str) -> bytes:
+    """The bytes of snapshot ``path`` (quoted form) without its leading
+    ``/``; the core refuses paths that could leave the target
+    (:class:`InvalidValue`)."""
+    return unquote_path(relative_snapshot_path(path))
+
+
+def _existing(dest: str, entries: List[Dict[str, Any]]) -> List[str]:
+    """The snapshot paths (quoted) of ``entries`` that exist under ``dest``
+    (none of those the core refuses: the restore reports them)."""
+    if not os.path.isdir(dest):
+        return []
+    tree = _Tree(dest)
     try:
-        return os.path.lexists(_safe_join(dest, path))
-    except InvalidValue:
-        return False
+        return [str(e["path"]) for e in entries if tree.lexists(str(e["path"]))]
+    finally:
+        tree.close()
+
+
+def _close_all(fds: List[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    fds.clear()
+
+
+class _Tree:
+    """A restore target reached through directory descriptors: every
+    create and metadata call is relative to its directory's descriptor,
+    opened component by component without following symlinks. So a path of
+    any length is restored (no call gets more than one name), and no
+    snapshot entry is written through a symlink an earlier entry made.
+
+    Descriptors of recently used directories are cached (``limit``); those
+    handed to :class:`_OpenFiles` for paths too long to name whole are kept
+    until :meth:`close`."""
+
+    def __init__(self, dest: str, limit: int = 64) -> None:
+        self.dest = os.fsencode(dest).rstrip(b"/") or b"/"
+        self.limit = max(2, limit)
+        self.root = os.open(self.dest, _DIR_FLAGS)
+        #: relative directory path -> descriptor (least recently used first).
+        self.fds: "OrderedDict[bytes, int]" = OrderedDict()
+        self.pinned: Dict[bytes, int] = {}
+        # Every descriptor, so a failed restore's are closed when collected.
+        self._all: List[int] = [self.root]
+        self._finalizer = weakref.finalize(self, _close_all, self._all)
+
+    def _open(self, parent: int, name: bytes, create: bool) -> int:
+        try:
+            fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+        except FileNotFoundError:
+            if not create:
+                raise
+            try:
+                # A parent a filtered restore left out of the plan.
+                os.mkdir(name, 0o777, dir_fd=parent)
+            except FileExistsError:
+                pass
+            fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
+        self._all.append(fd)
+        return fd
+
+    def _forget(self, fd: int) -> None:
+        os.close(fd)
+        self._all.remove(fd)
+
+    def dir(self, rel: bytes, create: bool = True) -> int:
+        """The descriptor of directory ``rel`` (b"" is the target), its
+        missing components made when ``create``. Valid until the next call."""
+        if not rel:
+            return self.root
+        fd = self.fds.get(rel)
+        if fd is not None:
+            self.fds.move_to_end(rel)
+            return fd
+        parts = rel.split(b"/")
+        # The deepest ancestor already open.
+        depth, fd = 0, self.root
+        for i in range(len(parts) - 1, 0, -1):
+            cached = self.fds.get(b"/".join(parts[:i]))
+            if cached is not None:
+                depth, fd = i, cached
+                break
+        for i in range(depth, len(parts)):
+            fd = self._open(fd, parts[i], create)
+            self.fds[b"/".join(parts[: i + 1])] = fd
+            while len(self.fds) > self.limit:
+                self._forget(self.fds.popitem(last=False)[1])
+        return fd
+
+    def parent(self, rel: bytes, create: bool = True) -> Tuple[int, bytes]:
+        """``(descriptor of its directory, name)`` for ``rel``."""
+        head, _sep, name = rel.rpartition(b"/")
+        return self.dir(head, create), name
+
+    def lexists(self, path: str) -> bool:
+        """Whether snapshot ``path`` exists under the target (False for a
+        path the core refuses, or one under a symlink or non-directory)."""
+        try:
+            parent, name = self.parent(_relative(path), create=False)
+            os.stat(name, dir_fd=parent, follow_symlinks=False)
+        except (OSError, InvalidValue):
+            return False
+        return True
+
+    def full(self, rel: bytes) -> bytes:
+        """The filesystem path of ``rel`` (may exceed PATH_MAX)."""
+        return self.dest + b"/" + rel if self.dest != b"/" else b"/" + rel
+
+    def fs_path(self, rel: bytes) -> bytes:
+        """A path the plain ``os`` calls can take for ``rel``: the whole
+        path when short enough (with room for the temporary name beside
+        it), else one through a kept descriptor of its directory."""
+        full = self.full(rel)
+        if len(full) + 64 < _PATH_MAX or not _HAS_PROC_FD:
+            return full
+        head, _sep, name = rel.rpartition(b"/")
+        fd = self.pinned.get(head)
+        if fd is None:
+            fd = os.dup(self.dir(head))
+            self._all.append(fd)
+            self.pinned[head] = fd
+        return _at(fd, name, full)
+
+    def close(self) -> None:
+        """Closes every descriptor."""
+        self.fds.clear()
+        self.pinned.clear()
+        self._finalizer()
+
+
+def _remove(parent: int, name: bytes) -> None:
+    """Removes what is at ``name`` unless it is a directory (the core lists
+    an existing path only when overwriting)."""
+    try:
+        st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(name, dir_fd=parent)
+
+
+#: ``mknod`` type bits of the device kinds.
+_DEVICE_TYPES = {"chardev": stat.S_IFCHR, "blockdev": stat.S_IFBLK}
+
+
+def _create_entries(
+    creates: List[Dict[str, Any]], tree: _Tree, files: "_OpenFiles", host_failed: Dict[str, str]
+) -> List[Dict[str, Any]]:
+    """Makes the directories, symlinks, FIFOs and device nodes of the plan
+    and registers its files with ``files`` (created on their first write).
+    Returns the hard links, made once their first name is in place. What
+    cannot be made goes to ``host_failed`` and the restore goes on."""
+    links: List[Dict[str, Any]] = []
+    for c in creates:
+        path, kind = str(c["path"]), str(c["kind"])
+        if kind == "hardlink":
+            links.append(c)
+            continue
+        try:
+            rel = _relative(path)
+            if kind == "dir":
+                tree.dir(rel)
+                continue
+            parent, name = tree.parent(rel)
+            if kind == "file":
+                try:
+                    if stat.S_ISLNK(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode):
+                        os.unlink(name, dir_fd=parent)
+                except FileNotFoundError:
+                    pass
+                # Created on its first write (one open per file, not two).
+                files.pending[path] = (tree.fs_path(rel), int(c["size"]))
+                continue
+            _remove(parent, name)
+            if kind == "symlink":
+                os.symlink(unquote_path(str(c["target"])), name, dir_fd=parent)
+            elif kind == "fifo":
+                os.mkfifo(name, 0o600, dir_fd=parent)
+            elif kind in _DEVICE_TYPES:
+                os.mknod(name, 0o600 | _DEVICE_TYPES[kind], int(c.get("rdev", 0)), dir_fd=parent)
+            else:
+                host_failed[path] = f"cannot restore a {kind!r} entry"
+        except OSError as e:
+            host_failed[path] = _reason(_CREATE_OPS.get(kind, "create"), e)
+        except InvalidValue as e:
+            host_failed[path] = str(e)
+    return links
+
+
+_CREATE_OPS = {"dir": "mkdir", "symlink": "symlink", "fifo": "mkfifo", "chardev": "mknod", "blockdev": "mknod"}
+
+
+def _create_links(links: List[Dict[str, Any]], tree: _Tree, failed: Set[str], host_failed: Dict[str, str]) -> None:
+    """Makes each hard link to its first name (restored, complete and in
+    place by now); a link whose first name failed fails too."""
+    for c in links:
+        path, target = str(c["path"]), str(c["target"])
+        if target in failed:
+            host_failed[path] = f"not linked: {target} (its first name) was not restored"
+            continue
+        try:
+            src_parent, src_name = tree.parent(_relative(target), create=False)
+            # The next lookup may evict the source's descriptor.
+            src = os.dup(src_parent)
+            try:
+                parent, name = tree.parent(_relative(path))
+                _remove(parent, name)
+                os.link(src_name, name, src_dir_fd=src, dst_dir_fd=parent, follow_symlinks=False)
+            finally:
+                os.close(src)
+        except OSError as e:
+            host_failed[path] = _reason("link", e)
+        except InvalidValue as e:
+            host_failed[path] = str(e)
+
+
+def _apply_metadata(entries: List[Dict[str, Any]], tree: _Tree, host_failed: Dict[str, str]) -> None:
+    """Sets owners (when running as root, by numeric id, as ``tar
+    --numeric-owner``; skipped otherwise, as restic and tar do), extended
+    attributes (as non-root only ``user.*``: the other namespaces need
+    privileges), modes and nanosecond times. Hard links are skipped: their
+    first name carries the same inode's metadata."""
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    for c in entries:
+        path, kind = str(c["path"]), str(c["kind"])
+        if kind == "hardlink" or path in host_failed:
+            continue
+        try:
+            rel = _relative(path)
+            parent, name = tree.parent(rel, create=False)
+            if as_root and (c.get("uid") is not None or c.get("gid") is not None):
+                uid, gid = c.get("uid"), c.get("gid")
+                os.chown(
+                    name,
+                    -1 if uid is None else int(uid),
+                    -1 if gid is None else int(gid),
+                    dir_fd=parent,
+                    follow_symlinks=False,
+                )
+            xattrs = c.get("xattrs") or []
+            if xattrs and hasattr(os, "setxattr"):
+                at = _at(parent, name, tree.full(rel))
+                for x in xattrs:
+                    key = unquote_path(str(x["name"]))
+                    if not as_root and not key.startswith(b"user."):
+                        continue
+                    os.setxattr(at, key, base64.b64decode(str(x["value"])), follow_symlinks=False)
+            if kind != "symlink":
+                # After chown, which clears setuid/setgid. Not a symlink:
+                # this restore made it (Linux has no lchmod).
+                os.chmod(name, int(c["mode"]), dir_fd=parent)
+            mtime = int(c["mtime"]) * 1_000_000_000 + int(c.get("mtime_nanos", 0))
+            os.utime(name, ns=(mtime, mtime), dir_fd=parent, follow_symlinks=False)
+        except OSError as e:
+            host_failed[path] = _reason("set metadata", e)
+        except InvalidValue as e:
+            host_failed[path] = str(e)
 
 
 class _OpenFiles:
@@ -801,18 +1121,18 @@ class _OpenFiles:
     def __init__(self, limit: int = 128) -> None:
         self.limit = limit
         #: snapshot path -> (filesystem path, size), not created yet.
-        self.pending: Dict[str, Tuple[str, int]] = {}
+        self.pending: Dict[str, Tuple[bytes, int]] = {}
         self.open: "OrderedDict[str, int]" = OrderedDict()
         #: snapshot path -> (temporary path, final path), once created.
-        self.paths: Dict[str, Tuple[str, str]] = {}
+        self.paths: Dict[str, Tuple[bytes, bytes]] = {}
 
     @staticmethod
-    def _temporary(fs_path: str) -> str:
+    def _temporary(fs_path: bytes) -> bytes:
         head, tail = os.path.split(fs_path)
         # The core's name: its length does not grow with the file's.
-        return os.path.join(head, partial_name(tail, os.getpid()))
+        return os.path.join(head, os.fsencode(partial_name(tail, os.getpid())))
 
-    def _create(self, path: str, fs_path: str, size: int) -> int:
+    def _create(self, path: str, fs_path: bytes, size: int) -> int:
         tmp = self._temporary(fs_path)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         self.paths[path] = (tmp, fs_path)
@@ -910,13 +1230,166 @@ def _prefetch(jobs: List[J], fetch: Callable[[J], R], limit: int) -> Iterator[Tu
                 fut.cancel()
 
 
-def _walk(root: str, name: str = "/") -> Iterator[Tuple[str, str, os.stat_result]]:
-    """The tree below ``root``, depth first, names sorted, as
-    ``(filesystem path, snapshot name, lstat)`` (the C agent's order)."""
-    for entry in sorted(os.listdir(root)):
-        fs_path = os.path.join(root, entry)
-        child = name.rstrip("/") + "/" + entry
-        st = os.lstat(fs_path)
-        yield fs_path, child, st
-        if stat.S_ISDIR(st.st_mode):
-            yield from _walk(fs_path, child)
+#: Open flags for a directory the walker lists (never through a symlink).
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+#: Open flags for a file the backup reads: never through a symlink, and
+#: without blocking should it have been replaced by a FIFO since its lstat.
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
+#: Where a descriptor's directory can be named by a short path (Linux), so
+#: that calls without a ``dir_fd`` form (the xattr ones) work whatever the
+#: length of the real path.
+_PROC_FD = b"/proc/self/fd"
+_HAS_PROC_FD = os.path.isdir(_PROC_FD)
+#: The kernel's limit on a path given to one system call.
+_PATH_MAX = int(os.pathconf("/", "PC_PATH_MAX")) if hasattr(os, "pathconf") else 4096
+
+
+def _reason(operation: str, e: OSError) -> str:
+    """``"open: Permission denied"``: what failed, in the OS's words."""
+    return f"{operation}: {e.strerror or e}"
+
+
+def _at(dir_fd: int, name: bytes, full: bytes) -> bytes:
+    """A path naming ``name`` in directory ``dir_fd`` for calls that take no
+    ``dir_fd``: short (through /proc) when possible, else ``full``."""
+    if _HAS_PROC_FD:
+        return b"%s/%d/%s" % (_PROC_FD, dir_fd, name)
+    return full
+
+
+def _read_xattrs(target: Union[int, bytes]) -> List[Tuple[bytes, bytes]]:
+    """The extended attributes of ``target`` (a descriptor, or a path not
+    followed if a symlink), sorted by name; none where the OS or the
+    filesystem has none. POSIX ACLs are among them
+    (``system.posix_acl_access``/``_default``). Raises OSError."""
+    if not hasattr(os, "listxattr"):
+        return []
+    follow = isinstance(target, int)
+    try:
+        names = os.listxattr(target, follow_symlinks=follow)
+    except OSError as e:
+        if e.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            return []
+        raise
+    out = []
+    for name in sorted(os.fsencode(n) for n in names):
+        try:
+            out.append((name, os.getxattr(target, name, follow_symlinks=follow)))
+        except OSError as e:
+            if e.errno == errno.ENODATA:  # removed since the listing
+                continue
+            raise
+    return out
+
+
+@dataclass
+class _Found:
+    """One path the walker found: its directory's descriptor and its name
+    there (valid until the walker moves on), its snapshot path and
+    filesystem path (bytes), and its lstat."""
+
+    dir_fd: int
+    name: bytes
+    path: bytes
+    full: bytes
+    st: os.stat_result
+
+
+def _walk(root: Union[str, bytes], failed: Callable[[bytes, bytes, str], None]) -> Iterator[_Found]:
+    """The tree below ``root``, depth first, names sorted by bytes (the C
+    agent's order), root itself left out; snapshot paths start at ``/``.
+
+    Names are bytes (any name the OS allows), and every call is relative to
+    an open descriptor of the directory, so no path given to the kernel
+    grows with the tree's depth: paths longer than PATH_MAX are walked too.
+    A directory is listed right after it is yielded. What cannot be read
+    (a name gone before its lstat, a directory that cannot be opened or
+    listed) goes to ``failed(snapshot path, filesystem path, reason)`` and
+    the walk goes on."""
+    root_b = os.fsencode(root).rstrip(b"/") or b"/"
+    root_fd = os.open(root_b, _DIR_FLAGS)
+    try:
+        names = sorted(os.fsencode(n) for n in os.listdir(root_fd))
+    except BaseException:
+        os.close(root_fd)
+        raise
+    # (descriptor, snapshot path, filesystem path, names left)
+    stack: List[Tuple[int, bytes, bytes, Iterator[bytes]]] = [(root_fd, b"", root_b.rstrip(b"/"), iter(names))]
+    try:
+        while stack:
+            dir_fd, prefix, full_prefix, left = stack[-1]
+            name = next(left, None)
+            if name is None:
+                stack.pop()
+                os.close(dir_fd)
+                continue
+            path = prefix + b"/" + name
+            full = full_prefix + b"/" + name
+            try:
+                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except OSError as e:
+                failed(path, full, _reason("lstat", e))
+                continue
+            yield _Found(dir_fd, name, path, full, st)
+            if not stat.S_ISDIR(st.st_mode):
+                continue
+            try:
+                child = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+            except OSError as e:
+                failed(path, full, _reason("open", e))
+                continue
+            try:
+                listed = sorted(os.fsencode(n) for n in os.listdir(child))
+            except OSError as e:
+                os.close(child)
+                failed(path, full, _reason("readdir", e))
+                continue
+            stack.append((child, path, full, iter(listed)))
+    finally:
+        for dir_fd, _p, _f, _l in stack:
+            os.close(dir_fd)
+
+
+def _kind(mode: int) -> Optional[str]:
+    """The snapshot kind of a file type; None for those not backed up
+    (sockets: a restore could not make a working one, as restic)."""
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISCHR(mode):
+        return "chardev"
+    if stat.S_ISBLK(mode):
+        return "blockdev"
+    return None
+
+
+def _meta(path: bytes, kind: str, st: os.stat_result) -> Dict[str, Any]:
+    """The core's FileMeta JSON of ``path`` from its (l)stat."""
+    meta: Dict[str, Any] = {
+        "path": quote_path(path),
+        "kind": kind,
+        "mode": stat.S_IMODE(st.st_mode),
+        "mtime": st.st_mtime_ns // 1_000_000_000,
+        "mtime_nanos": st.st_mtime_ns % 1_000_000_000,
+        "ctime": st.st_ctime_ns // 1_000_000_000,
+        "ctime_nanos": st.st_ctime_ns % 1_000_000_000,
+        "uid": st.st_uid,
+        "gid": st.st_gid,
+        "inode": st.st_ino,
+        "device": st.st_dev,
+        "links": st.st_nlink,
+    }
+    if kind == "file":
+        meta["size"] = st.st_size
+    if kind in ("chardev", "blockdev"):
+        meta["rdev"] = st.st_rdev
+    return meta
+
+
+def _xattr_meta(xattrs: List[Tuple[bytes, bytes]]) -> List[Dict[str, str]]:
+    return [{"name": quote_path(n), "value": base64.b64encode(v).decode("ascii")} for n, v in xattrs]
