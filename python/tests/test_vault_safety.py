@@ -164,7 +164,7 @@ def test_restore_refuses_escaping_paths_in_the_core() -> None:
     for bad in ["a", "/a/../b", "/..", "//a"]:
         with pytest.raises(cb.InvalidValue):
             cb.engine.relative_snapshot_path(bad)
-    assert len(cb.engine.partial_name("x" * 255, 2**31)) < 64
+    assert len(cb.engine.partial_name(b"x" * 255, 2**31)) < 64
 
 
 # -- the command line --------------------------------------------------------------------

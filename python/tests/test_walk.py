@@ -1,0 +1,434 @@
+"""The Python host's walker and restore against the filesystem: per-file
+errors (the backup goes on, the CLI exits 3), names as bytes (non-UTF-8,
+255-byte names, paths over PATH_MAX), and metadata fidelity (hard links,
+xattrs, nanosecond times, modes, FIFOs, devices and owners as root)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+
+from cloudbackup import store
+from cloudbackup.core import validate_patch
+from cloudbackup.engine import quote_path, unquote_path
+from cloudbackup.store import StoredVault
+
+from conftest import FAST_KDF, run_cli
+
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+
+
+def _vault(tmp_path: Path) -> StoredVault:
+    return StoredVault.init(str(tmp_path / "vault"), "pw", kdf=FAST_KDF)
+
+
+def _user_xattrs_work(where: Path) -> bool:
+    probe = where / ".xattr-probe"
+    probe.write_bytes(b"")
+    try:
+        os.setxattr(probe, b"user.probe", b"1")
+        return True
+    except (OSError, AttributeError):
+        return False
+    finally:
+        probe.unlink()
+
+
+# -- a tree as the kernel sees it, reached through descriptors (any depth) ----
+
+
+def _describe(root: Path) -> Dict[bytes, Dict[str, Any]]:
+    """Every path below ``root`` (relative, bytes) with its kind, mode,
+    nanosecond mtime, owners, content or target, xattrs, and a hard link
+    group (the first path of its inode)."""
+    out: Dict[bytes, Dict[str, Any]] = {}
+    inodes: Dict[Tuple[int, int], bytes] = {}
+
+    def visit(dir_fd: int, prefix: bytes) -> None:
+        for name in sorted(os.fsencode(n) for n in os.listdir(dir_fd)):
+            rel = prefix + name
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            at = b"/proc/self/fd/%d/%s" % (dir_fd, name)
+            d: Dict[str, Any] = {
+                "type": stat.S_IFMT(st.st_mode),
+                "mode": stat.S_IMODE(st.st_mode),
+                "uid": st.st_uid,
+                "gid": st.st_gid,
+                "xattrs": sorted(
+                    (os.fsencode(k), os.getxattr(at, k, follow_symlinks=False))
+                    for k in os.listxattr(at, follow_symlinks=False)
+                ),
+            }
+            if not stat.S_ISDIR(st.st_mode):
+                d["mtime_ns"] = st.st_mtime_ns
+                d["link_group"] = inodes.setdefault((st.st_dev, st.st_ino), rel)
+            if stat.S_ISLNK(st.st_mode):
+                d["target"] = os.readlink(name, dir_fd=dir_fd)
+                del d["mode"]  # not settable on Linux
+            elif stat.S_ISREG(st.st_mode):
+                fd = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+                try:
+                    d["content"] = os.read(fd, st.st_size + 1)
+                finally:
+                    os.close(fd)
+            elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                d["rdev"] = st.st_rdev
+            out[rel] = d
+            if stat.S_ISDIR(st.st_mode):
+                child = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+                try:
+                    visit(child, rel + b"/")
+                finally:
+                    os.close(child)
+                d["mtime_ns"] = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mtime_ns
+
+    fd = os.open(root, DIR_FLAGS)
+    try:
+        visit(fd, b"")
+    finally:
+        os.close(fd)
+    return out
+
+
+def _make_deep(root: Path, levels: int, name_len: int) -> Tuple[int, bytes]:
+    """Directories ``levels`` deep of ``name_len``-byte names below
+    ``root``, made through descriptors; a file and a symlink at the bottom.
+    Returns (length of the deepest file's path, its relative path)."""
+    fd = os.open(root, DIR_FLAGS)
+    rel = b""
+    try:
+        for i in range(levels):
+            name = (b"%03d" % i) + b"d" * (name_len - 3)
+            os.mkdir(name, 0o755, dir_fd=fd)
+            nfd = os.open(name, DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+            rel += name + b"/"
+        f = os.open(b"bottom.txt", os.O_WRONLY | os.O_CREAT, 0o640, dir_fd=fd)
+        os.write(f, b"at the bottom\n")
+        os.close(f)
+        os.symlink(b"bottom.txt", b"link", dir_fd=fd)
+    finally:
+        os.close(fd)
+    rel += b"bottom.txt"
+    return len(os.fsencode(str(root))) + 1 + len(rel), rel
+
+
+def _backup_restore(tmp_path: Path, src: Path) -> Tuple[store.BackupResult, store.RestoreResult, Path]:
+    lv = _vault(tmp_path)
+    r = lv.backup(str(src))
+    dest = tmp_path / "dest"
+    rr = lv.restore("latest", str(dest))
+    return r, rr, dest
+
+
+# -- names are bytes -------------------------------------------------------------
+
+
+def test_odd_names_and_paths_over_path_max_round_trip(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    odd = [b"caf\xe9", b"\xff\xfe-not-utf8", b"new\nline", b'"quoted', b"tab\tand\\back", b"n" * 255]
+    for i, name in enumerate(odd):
+        with open(os.path.join(os.fsencode(str(src)), name), "wb") as f:
+            f.write(b"content %d\n" % i)
+    os.mkdir(os.path.join(os.fsencode(str(src)), b"dir-\xe9"))
+    os.symlink(b"caf\xe9", os.path.join(os.fsencode(str(src)), b"dir-\xe9", b"to-\x80"))
+    deepest, deep_rel = _make_deep(src, 20, 250)
+    assert deepest > 4096
+
+    r, rr, dest = _backup_restore(tmp_path, src)
+
+    assert r.errors == [] and rr.errors == []
+    lv = StoredVault.open(str(tmp_path / "vault"), "pw")
+    snap = lv.snapshot("latest")
+    assert snap.backup_state == "completed" and snap.error_report() is None
+    paths = {unquote_path(e["path"]) for e in snap.entries}
+    for name in odd:
+        assert b"/" + name in paths
+    # The JSON shows non-UTF-8 names in the lossless quoted form.
+    assert quote_path(b"/caf\xe9") == '"/caf\\xe9"'
+    assert '"/caf\\xe9"' in {e["path"] for e in snap.entries}
+    assert b"/" + deep_rel in paths
+    assert rr.report["errors"] is None
+    assert _describe(src) == _describe(dest)
+
+
+# -- per-file errors ---------------------------------------------------------------
+
+
+def _tree_with_an_unreadable_file(tmp_path: Path) -> Path:
+    src = tmp_path / "src"
+    (src / "locked").mkdir(parents=True)
+    (src / "ok.txt").write_bytes(b"fine\n")
+    (src / "secret.txt").write_bytes(b"secret\n")
+    (src / "locked" / "inside.txt").write_bytes(b"hidden\n")
+    os.chmod(src / "secret.txt", 0)
+    os.chmod(src / "locked", 0)
+    return src
+
+
+def _unprivileged() -> List[str]:
+    """A command prefix that makes permissions apply (root ignores them):
+    the backup runs without the capabilities that bypass them."""
+    if not IS_ROOT:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: permissions cannot be made to apply")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def test_cli_reports_unreadable_paths_saves_the_snapshot_and_exits_3(
+    tmp_path: Path, cli_env: Dict[str, str]
+) -> None:
+    src = _tree_with_an_unreadable_file(tmp_path)
+    vault = str(tmp_path / "vault")
+    try:
+        r = subprocess.run(
+            [*_unprivileged(), sys.executable, "-m", "cloudbackup", "backup", "--init", str(src), vault],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        os.chmod(src / "secret.txt", 0o644)
+        os.chmod(src / "locked", 0o755)
+    assert r.returncode == 3, r.stderr
+    assert f"error: {src}/secret.txt: open: Permission denied" in r.stderr.splitlines()
+    assert f"error: {src}/locked: open: Permission denied" in r.stderr.splitlines()
+    assert "2 paths could not be read" in r.stdout
+    assert "Traceback" not in r.stderr
+
+    listed = run_cli(["snapshots", vault, "--json"], cli_env)
+    assert listed.returncode == 0, listed.stderr
+    (row,) = json.loads(listed.stdout)["snapshots"]
+    assert row["counters"]["files_with_errors"] == 2
+    assert "2 unreadable" in run_cli(["snapshots", vault], cli_env).stdout
+
+    lv = StoredVault.open(vault, "correct horse")
+    snap = lv.snapshot("latest")
+    assert snap.data["errors"] == [
+        {"path": "/locked", "error": "open: Permission denied"},
+        {"path": "/secret.txt", "error": "open: Permission denied"},
+    ]
+    # The directory itself is kept (empty), the file is not.
+    assert [e["path"] for e in snap.entries] == ["/locked", "/ok.txt"]
+    dest = tmp_path / "dest"
+    back = run_cli(["restore", vault, "latest", str(dest)], cli_env)
+    assert back.returncode == 0, back.stderr
+    assert (dest / "ok.txt").read_bytes() == b"fine\n"
+    assert not (dest / "secret.txt").exists()
+
+
+def test_json_backup_lists_errors(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_bytes(b"a")
+    os.mkfifo(src / "pipe")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(src / "sock"))
+    try:
+        r = run_cli(["backup", "--init", "--json", str(src), str(tmp_path / "vault")], cli_env)
+    finally:
+        sock.close()
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["errors"] == []
+    assert data["skipped"] == 1  # the socket, as restic
+    assert data["special"] == 1  # the FIFO
+
+
+def _walk_with(hook: Callable[[store._Found], None]) -> Callable[..., Iterator[store._Found]]:
+    real = store._walk
+
+    def walk(root: Any, failed: Any) -> Iterator[store._Found]:
+        for found in real(root, failed):
+            hook(found)
+            yield found
+
+    return walk
+
+
+def test_a_file_gone_after_its_lstat_is_an_error_and_the_backup_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a.txt", "gone.txt", "z.txt"):
+        (src / name).write_bytes(name.encode())
+
+    def vanish(found: store._Found) -> None:
+        if found.name == b"gone.txt":
+            os.unlink(found.name, dir_fd=found.dir_fd)
+
+    monkeypatch.setattr(store, "_walk", _walk_with(vanish))
+    lv = _vault(tmp_path)
+    r = lv.backup(str(src))
+    assert r.errors == [
+        {"path": "/gone.txt", "file": f"{src}/gone.txt", "error": "open: No such file or directory"}
+    ]
+    assert r.counters["files_with_errors"] == 1
+    assert r.files == 2
+    snap = lv.snapshot(r.snapshot_id)
+    assert [e["path"] for e in snap.entries] == ["/a.txt", "/z.txt"]
+    assert snap.errors == [{"path": "/gone.txt", "error": "open: No such file or directory"}]
+    # What a v2 agent reports for this backup, and the service accepts.
+    assert snap.backup_state == "completed_with_errors"
+    report = snap.error_report()
+    assert report is not None
+    assert report["count"] == 1 and report["list"][0]["path"] == "/gone.txt"
+    assert report["list"][0]["exception"]["description"] == "open: No such file or directory"
+    patched = validate_patch(
+        "backup",
+        {"state": "in_progress", "errors": None},
+        [
+            {"op": "replace", "path": "/state", "value": snap.backup_state},
+            {"op": "add", "path": "/errors", "value": report},
+            {"op": "add", "path": "/files_searched", "value": r.counters["files_searched"]},
+        ],
+        "agent",
+    )
+    assert patched["state"] == "completed_with_errors"
+    assert patched["errors"]["list"][0]["type"] == "unreadable"
+
+
+def test_a_read_error_half_way_drops_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_bytes(b"a" * 10)
+    (src / "bad.bin").write_bytes(os.urandom(3 * store.READ_SIZE))
+    (src / "c.txt").write_bytes(b"c" * 10)
+    real_read = os.read
+
+    def failing_read(fd: int, n: int) -> bytes:
+        # A disk error on the second block of bad.bin only.
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("bad.bin") and os.lseek(fd, 0, os.SEEK_CUR) > 0:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real_read(fd, n)
+
+    monkeypatch.setattr(os, "read", failing_read)
+    lv = _vault(tmp_path)
+    r = lv.backup(str(src))
+    monkeypatch.undo()
+    assert [e["path"] for e in r.errors] == ["/bad.bin"]
+    assert r.errors[0]["error"] == "read: Input/output error"
+    c = r.counters
+    assert c["files_with_errors"] == 1
+    # Its first megabyte is no longer counted.
+    assert c["bytes_searched"] == 20 and c["files_searched"] == 2
+    snap = lv.snapshot(r.snapshot_id)
+    assert [e["path"] for e in snap.entries] == ["/a.txt", "/c.txt"]
+    dest = tmp_path / "dest"
+    lv.restore("latest", str(dest))
+    assert sorted(os.listdir(dest)) == ["a.txt", "c.txt"]
+
+
+# -- metadata fidelity --------------------------------------------------------------
+
+
+def test_hard_links_xattrs_nanoseconds_modes_and_fifos(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "first").write_bytes(b"shared content\n")
+    os.link(src / "first", src / "sub" / "second")
+    os.link(src / "first", src / "third")
+    (src / "setuid").write_bytes(b"x")
+    os.chmod(src / "setuid", 0o4755)
+    (src / "sticky").mkdir()
+    os.chmod(src / "sticky", 0o1777)
+    (src / "setgid").mkdir()
+    os.chmod(src / "setgid", 0o2750)
+    os.mkfifo(src / "pipe", 0o640)
+    os.link(src / "pipe", src / "pipe2")
+    (src / "empty").write_bytes(b"")
+    xattrs = _user_xattrs_work(tmp_path)
+    if xattrs:
+        os.setxattr(src / "first", b"user.note", b"\x00binary\xffvalue")
+        os.setxattr(src / "sub", b"user.dir", b"on a directory")
+    for i, p in enumerate(["first", "setuid", "pipe", "empty", "sub", "sticky", "setgid", ""]):
+        ns = 1_600_000_000_123_456_789 + i * 1_000_000_007
+        os.utime(src / p, ns=(ns, ns), follow_symlinks=False)
+    os.symlink("first", src / "link")
+    os.utime(src / "link", ns=(1_500_000_000_000_000_001, 1_500_000_000_000_000_001), follow_symlinks=False)
+    os.utime(src, ns=(1_600_000_000_000_000_001,) * 2)
+
+    r, rr, dest = _backup_restore(tmp_path, src)
+    assert r.errors == [] and rr.errors == [], (r.errors, rr.errors)
+    before, after = _describe(src), _describe(dest)
+    assert before == after
+    assert after[b"sub/second"]["link_group"] == b"first"
+    assert after[b"third"]["link_group"] == b"first"
+    assert after[b"pipe2"]["link_group"] == b"pipe"
+    assert after[b"setuid"]["mode"] == 0o4755
+    assert after[b"sticky"]["mode"] == 0o1777
+    assert after[b"first"]["mtime_ns"] % 1_000_000_000 == 123_456_789
+    if xattrs:
+        assert (b"user.note", b"\x00binary\xffvalue") in after[b"first"]["xattrs"]
+        assert after[b"sub"]["xattrs"] == [(b"user.dir", b"on a directory")]
+    snap = StoredVault.open(str(tmp_path / "vault"), "pw").snapshot("latest")
+    kinds = {e["path"]: e["kind"] for e in snap.entries}
+    assert kinds["/pipe"] == "fifo"
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="device nodes and owners need root")
+def test_devices_and_owners_as_root(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    os.mknod(src / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    os.mknod(src / "loop", 0o660 | stat.S_IFBLK, os.makedev(7, 99))
+    (src / "owned").write_bytes(b"owned\n")
+    os.chown(src / "owned", 1234, 5678)
+    (src / "dir").mkdir()
+    os.chown(src / "dir", 4321, 8765)
+    os.symlink("owned", src / "link")
+    os.chown(src / "link", 2222, 3333, follow_symlinks=False)
+    (src / "setuid").write_bytes(b"")
+    os.chown(src / "setuid", 1234, 1234)
+    os.chmod(src / "setuid", 0o6755)  # chown after this would clear it
+
+    r, rr, dest = _backup_restore(tmp_path, src)
+    assert r.errors == [] and rr.errors == []
+    before, after = _describe(src), _describe(dest)
+    assert before == after
+    assert after[b"null"]["rdev"] == os.makedev(1, 3)
+    assert after[b"loop"]["type"] == stat.S_IFBLK
+    assert (after[b"owned"]["uid"], after[b"owned"]["gid"]) == (1234, 5678)
+    assert (after[b"link"]["uid"], after[b"link"]["gid"]) == (2222, 3333)
+    assert after[b"setuid"]["mode"] == 0o6755
+
+
+def test_devices_fail_alone_without_privilege(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    """A restore that may not make a device node reports it by name and
+    restores the rest (exit 1, as restic)."""
+    if not IS_ROOT:
+        pytest.skip("needs root to make the device node to back up")
+    src = tmp_path / "src"
+    src.mkdir()
+    os.mknod(src / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    (src / "a").write_bytes(b"a")
+    vault = str(tmp_path / "vault")
+    assert run_cli(["backup", "--init", str(src), vault], cli_env).returncode == 0
+    dest = tmp_path / "dest"
+    r = subprocess.run(
+        ["setpriv", "--bounding-set=-mknod", sys.executable, "-m", "cloudbackup", "restore", vault, "latest", str(dest)],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 1
+    assert "error: /null: mknod: Operation not permitted" in r.stderr.splitlines()
+    assert (dest / "a").read_bytes() == b"a"
