@@ -777,6 +777,8 @@ class StoredVault:
                 if bundle in missing:
                     continue
                 for path, at, chunk in session.feed(bundle, offset, data):
+                    if path in host_failed:
+                        continue  # e.g. under a symlink the snapshot made: never written through
                     fd = files.fd(path, dest)
                     view = memoryview(chunk)
                     while view:

@@ -20,7 +20,7 @@ import pytest
 
 from cloudbackup import store
 from cloudbackup.core import validate_patch
-from cloudbackup.engine import quote_path, unquote_path
+from cloudbackup.engine import BackupSession, quote_path, unquote_path
 from cloudbackup.store import StoredVault
 
 from conftest import FAST_KDF, run_cli
@@ -432,3 +432,35 @@ def test_devices_fail_alone_without_privilege(tmp_path: Path, cli_env: Dict[str,
     assert r.returncode == 1
     assert "error: /null: mknod: Operation not permitted" in r.stderr.splitlines()
     assert (dest / "a").read_bytes() == b"a"
+
+
+def test_restore_never_writes_through_a_symlink_the_snapshot_made(tmp_path: Path) -> None:
+    """A crafted snapshot with a symlink ``/a`` to a directory outside the
+    target and a file ``/a/x``: the file fails by name, nothing is written
+    outside, the rest is restored."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    lv = _vault(tmp_path)
+    session = BackupSession(lv.vault, lv.load_index())
+    session.add({"path": "/a", "kind": "symlink", "target": quote_path(os.fsencode(str(outside))), "mtime": 1})
+    session.start({"path": "/a/x", "kind": "file", "mode": 0o644, "mtime": 1})
+    session.write(b"planted")
+    session.finish_file()
+    session.start({"path": "/ok", "kind": "file", "mode": 0o644, "mtime": 1})
+    session.write(b"ok")
+    session.finish_file()
+    bundles = session.take_bundles() + session.finish(1, "host")
+    for bundle_id, data in bundles:
+        lv.store("bundles", bundle_id, data)
+    index, snapshot = session.take_index(), session.take_snapshot()
+    assert index is not None and snapshot is not None
+    lv.store("index", *index)
+    lv.store("snapshots", *snapshot)
+
+    dest = tmp_path / "dest"
+    r = lv.restore("latest", str(dest))
+    assert os.listdir(outside) == []
+    assert [e["path"] for e in r.errors] == ["/a/x"]
+    assert "Too many levels of symbolic links" in r.errors[0]["error"] or "Not a directory" in r.errors[0]["error"]
+    assert (dest / "ok").read_bytes() == b"ok"
+    assert os.readlink(dest / "a") == str(outside)
