@@ -359,7 +359,9 @@ class Borg(Tool):
 
     def restore(self, dest: Path) -> Tuple[Run, Path]:
         dest.mkdir(parents=True, exist_ok=True)
-        run = timed(["borg", "extract", f"::snap{self.count}"], self.env, cwd=dest, log=self.log("restore"))
+        # --sparse: holes for the sparse file's zero chunks (restic 0.14
+        # has no such option and writes it dense).
+        run = timed(["borg", "extract", "--sparse", f"::snap{self.count}"], self.env, cwd=dest, log=self.log("restore"))
         return run, dest / self.corpus.name
 
     def version(self) -> str:
@@ -389,8 +391,9 @@ def metadata_fidelity(tools: Sequence[Tool], work: Path) -> Dict[str, Tuple[Opti
             rt = treecompare.borg_roundtrip(src, twork)
         note = f"backup exit {rt.backup_rc}, restore exit {rt.restore_rc}"
         if rt.landed is None:
-            last = rt.log.strip().splitlines()[-1:] or [""]
-            out[t.name] = (None, f"{note}: {last[0][:200]}")
+            lines = rt.log.strip().splitlines() or [""]
+            errors = [ln for ln in lines if "Error" in ln or "error" in ln]
+            out[t.name] = (None, f"{note}: {(errors or lines)[-1].strip()[:200]}")
         else:
             out[t.name] = (treecompare.compare(nodes, treecompare.snapshot(rt.landed), built), note)
     treecompare.remove_tree(base)
