@@ -21,7 +21,7 @@ import stat
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 MIB = 1 << 20
 
@@ -580,9 +580,6 @@ class RoundTrip:
     restore_rc: int
     landed: Optional[Path]
     log: str
-
-
-Runner = Callable[[List[str], Dict[str, str], Optional[Path]], "subprocess.CompletedProcess[str]"]
 
 
 def _run(cmd: List[str], env: Dict[str, str], cwd: Optional[Path] = None) -> "subprocess.CompletedProcess[str]":
