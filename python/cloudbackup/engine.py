@@ -174,6 +174,27 @@ class Snapshot:
         result: Dict[str, int] = self.data["counters"]
         return result
 
+    @property
+    def errors(self) -> List[Dict[str, str]]:
+        """The paths the backup could not read: ``[{"path": quoted form,
+        "error": why}]`` (empty when every path was read)."""
+        result: List[Dict[str, str]] = self.data.get("errors") or []
+        return result
+
+    def error_report(self) -> Optional[Dict[str, Any]]:
+        """The ``/errors`` value a v2 agent patches into the backup that
+        made this snapshot (``{"count", "reason", "diagnostics", "list"}``,
+        the restore's shape), or None when every path was read."""
+        text = self._native.error_report()
+        return None if text is None else dict(json.loads(text))
+
+    @property
+    def backup_state(self) -> str:
+        """The state a v2 agent reports for that backup: ``"completed"``,
+        or ``"completed_with_errors"`` when some paths could not be read
+        (report :meth:`error_report` with it)."""
+        return self._native.backup_state()
+
 
 #: An object to store: ``(id, bytes)``.
 Object = Tuple[str, bytes]

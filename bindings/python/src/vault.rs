@@ -224,6 +224,21 @@ impl NativeSnapshot {
     fn json(&self) -> PyResultCb<String> {
         to_json("snapshot", &self.snapshot)
     }
+
+    /// The `/errors` value a v2 agent reports for the backup that made the
+    /// snapshot (JSON), or `None` when every path was read.
+    fn error_report(&self) -> PyResultCb<Option<String>> {
+        self.snapshot
+            .error_report()
+            .map(|r| to_json("errors", &r))
+            .transpose()
+    }
+
+    /// The state a v2 agent reports for that backup: `completed`, or
+    /// `completed_with_errors` when some paths could not be read.
+    fn backup_state(&self) -> String {
+        self.snapshot.backup_state().as_str().to_string()
+    }
 }
 
 /// Verifies bundles against the index.
