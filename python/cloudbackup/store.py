@@ -854,7 +854,7 @@ def _relative(path: str) -> bytes:
     """The bytes of snapshot ``path`` (quoted form) without its leading
     ``/``; the core refuses paths that could leave the target
     (:class:`InvalidValue`)."""
-    return unquote_path(relative_snapshot_path(path))
+    return os.fsencode(relative_snapshot_path(path))
 
 
 def _existing(dest: str, entries: List[Dict[str, Any]]) -> List[str]:
