@@ -8,7 +8,8 @@
 // (Lock, LockTable); this file only reads, writes, renames and sleeps.
 //
 //   node node-vault.mjs init VAULT            create a vault in VAULT
-//   node node-vault.mjs backup SRC VAULT      back SRC up (VAULT must exist: `init` first)
+//   node node-vault.mjs backup SRC VAULT      back SRC up (VAULT must exist: `init` first); exit 3
+//                                             when some paths could not be read (each on stderr)
 //   node node-vault.mjs restore VAULT DEST    restore the newest snapshot into DEST
 //   node node-vault.mjs snapshots VAULT       one JSON line per snapshot: {"id", "snapshot"}
 //   node node-vault.mjs verify VAULT          the verify report as JSON
@@ -20,7 +21,7 @@
 // hold a shared lock while they run. Each command prints one JSON object on
 // its last line; warnings go to stderr.
 import {
-  chmodSync, closeSync, existsSync, fsyncSync, ftruncateSync, lstatSync, lutimesSync, mkdirSync, openSync,
+  chmodSync, closeSync, existsSync, fsyncSync, ftruncateSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync,
   readFileSync, readSync, readdirSync, readlinkSync, renameSync, symlinkSync, unlinkSync, utimesSync, writeSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -28,7 +29,7 @@ import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import {
   BackupSession, CloudBackupError, InvalidArgumentError, InvalidStateError, Lock, LockTable, NotFoundError, RestoreSession,
-  Vault, VaultState, Verifier, objectDir, objectName, parseName, partialName, relativeSnapshotPath,
+  Vault, VaultState, Verifier, objectDir, objectName, parseName, partialName, pathBytes, quotePath, relativeSnapshotPath,
 } from '../../web/node.js';
 
 const READ_SIZE = 1 << 20;
@@ -305,8 +306,41 @@ function readState(dir, vault) {
 
 // -- commands --------------------------------------------------------------
 
-/** Names sorted by their UTF-8 bytes, as the C agent (strcmp) and Python (code points) sort them. */
-const byBytes = (/** @type {string} */ a, /** @type {string} */ b) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+const SLASH = Buffer.from('/');
+/** A path's bytes with `/` and a name appended. @param {Buffer} dir @param {Buffer} name */
+const under = (dir, name) => Buffer.concat([dir, SLASH, name]);
+/** What failed, in the OS's words. @param {string} operation @param {unknown} e */
+const why = (operation, e) => {
+  const message = /** @type {Error} */ (e)?.message ?? String(e);
+  // "EACCES: permission denied, open '/x'" -> "open: permission denied"
+  const m = /^[A-Z0-9]+: (.*?), \w+ /.exec(message);
+  return `${operation}: ${m ? m[1] : message}`;
+};
+
+/** The snapshot kind of a file type; null for sockets (not backed up, as restic). @param {import('node:fs').BigIntStats} st */
+function kindOf(st) {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isCharacterDevice()) return 'chardev';
+  if (st.isBlockDevice()) return 'blockdev';
+  return null;
+}
+
+/** The core's FileMeta of `path` (bytes) from its lstat (bigint: nanoseconds). @param {Buffer} path @param {string} kind @param {import('node:fs').BigIntStats} st */
+function fileMeta(path, kind, st) {
+  /** @type {Record<string, unknown>} */
+  const meta = {
+    path: quotePath(path), kind, mode: Number(st.mode & 0o7777n),
+    mtime: Number(st.mtimeNs / SECOND), mtime_nanos: Number(((st.mtimeNs % SECOND) + SECOND) % SECOND),
+    ctime: Number(st.ctimeNs / SECOND), ctime_nanos: Number(((st.ctimeNs % SECOND) + SECOND) % SECOND),
+    uid: Number(st.uid), gid: Number(st.gid), inode: Number(st.ino), device: Number(st.dev), links: Number(st.nlink),
+  };
+  if (kind === 'file') meta.size = Number(st.size);
+  if (kind === 'chardev' || kind === 'blockdev') meta.rdev = Number(st.rdev);
+  return meta;
+}
 
 /** @param {string} src @param {string} dir */
 function backup(src, dir) {
@@ -314,7 +348,9 @@ function backup(src, dir) {
   return withLock(dir, vault, 'backup', (held) => {
     const started = nowNs();
     const session = new BackupSession(vault, readState(dir, vault).index());
-    const counts = { files: 0, dirs: 0, symlinks: 0, skipped: 0, new_bundles: 0 };
+    const counts = { files: 0, dirs: 0, symlinks: 0, special: 0, skipped: 0, new_bundles: 0 };
+    /** @type {{ path: string, file: string, error: string }[]} */
+    const errors = [];
     const store = () => {
       for (const b of session.takeBundles()) {
         writeAtomic(join(dir, objectName('bundle', b.id)), b.bytes);
@@ -322,42 +358,86 @@ function backup(src, dir) {
       }
       held.refresh();
     };
+    /** A path that could not be read: the snapshot lists it, the backup goes on. @param {Buffer} path @param {Buffer} file @param {string} reason @param {boolean} [recorded] */
+    const failed = (path, file, reason, recorded = false) => {
+      if (!recorded) session.fileError(new Uint8Array(path), reason);
+      errors.push({ path: quotePath(path), file: quotePath(file), error: reason });
+    };
     const buf = Buffer.alloc(READ_SIZE);
-    /** @param {string} fsPath @param {string} name */
+    /** Names are bytes (any name the OS allows), sorted by bytes as the C agent and Python sort them. @param {Buffer} fsPath @param {Buffer} name */
     const walk = (fsPath, name) => {
-      for (const entry of readdirSync(fsPath).sort(byBytes)) {
-        const p = join(fsPath, entry);
-        const child = `${name === '/' ? '' : name}/${entry}`;
-        const st = lstatSync(p);
-        const mode = st.mode & 0o7777;
-        const mtime = Math.floor(st.mtimeMs / 1000);
-        if (st.isFile()) {
-          session.startFile(child, mode, mtime);
-          const fd = openSync(p, 'r');
+      let names;
+      try {
+        names = readdirSync(fsPath, { encoding: 'buffer' }).sort(Buffer.compare);
+      } catch (e) {
+        failed(name, fsPath, why('readdir', e));
+        return;
+      }
+      for (const entry of names) {
+        const p = under(fsPath, entry);
+        const child = under(name.equals(SLASH) ? Buffer.alloc(0) : name, entry);
+        let st;
+        try {
+          st = lstatSync(p, { bigint: true });
+        } catch (e) {
+          failed(child, p, why('lstat', e));
+          continue;
+        }
+        const kind = kindOf(st);
+        if (kind === null) {
+          counts.skipped++;
+          continue;
+        }
+        const meta = fileMeta(child, kind, st);
+        if (kind === 'file') {
+          let fd;
           try {
+            fd = openSync(p, 'r');
+          } catch (e) {
+            failed(child, p, why('open', e));
+            continue;
+          }
+          try {
+            session.start(meta);
             let n;
-            while ((n = readSync(fd, buf, 0, READ_SIZE, null)) > 0) {
+            for (;;) {
+              try {
+                n = readSync(fd, buf, 0, READ_SIZE, null);
+              } catch (e) {
+                session.abandonFile(why('read', e));
+                failed(child, p, why('read', e), true);
+                n = -1;
+                break;
+              }
+              if (n <= 0) break;
               session.write(buf.subarray(0, n));
               store(); // memory stays bounded
             }
+            if (n < 0) continue;
           } finally {
             closeSync(fd);
           }
           session.finishFile();
           counts.files++;
-        } else if (st.isDirectory()) {
-          session.addDir(child, mode, mtime);
+          continue;
+        }
+        if (kind === 'symlink') {
+          try {
+            meta.target = quotePath(readlinkSync(p, { encoding: 'buffer' }));
+          } catch (e) {
+            failed(child, p, why('readlink', e));
+            continue;
+          }
+        }
+        session.add(meta);
+        if (kind === 'dir') {
           counts.dirs++;
           walk(p, child);
-        } else if (st.isSymbolicLink()) {
-          session.addSymlink(child, readlinkSync(p), mtime);
-          counts.symlinks++;
-        } else {
-          counts.skipped++;
-        }
+        } else if (kind === 'symlink') counts.symlinks++;
+        else counts.special++;
       }
     };
-    walk(src, '/');
+    walk(Buffer.from(src), SLASH);
     session.finish({ time: Number(started / SECOND), timeNanos: Number(started % SECOND), hostname: HOST });
     store();
     // Bundles first, then the index delta, then the snapshot: a snapshot
@@ -368,7 +448,7 @@ function backup(src, dir) {
     writeAtomic(join(dir, objectName('index', index.id)), index.bytes);
     const snapshot = /** @type {import('../../web/node.js').StoredObject} */ (session.takeSnapshot());
     writeAtomic(join(dir, objectName('snapshot', snapshot.id)), snapshot.bytes);
-    return { snapshot: snapshot.id, counters: session.counters(), ...counts };
+    return { snapshot: snapshot.id, counters: session.counters(), ...counts, errors };
   });
 }
 
@@ -379,22 +459,29 @@ function restore(dir, dest) {
     const state = readState(dir, vault);
     const id = state.resolve('latest');
     const session = new RestoreSession(vault, state.snapshot(id), state.index());
-    /** Where each path goes: files are written under a temporary name beside it, renamed once verified. */
-    const target = (/** @type {string} */ path) => join(dest, relativeSnapshotPath(path));
-    /** @type {Map<string, string>} */
+    /** Where each path goes (bytes: any name): files are written under a temporary name beside it, renamed once verified. */
+    const target = (/** @type {string} */ path) => under(Buffer.from(dest), Buffer.from(pathBytes(relativeSnapshotPath(path))));
+    /** @param {Buffer} p */
+    const parentOf = (p) => p.subarray(0, p.lastIndexOf(0x2f));
+    /** @type {Map<string, Buffer>} */
     const partial = new Map();
+    /** Hard links, made once their first name is in place. @type {{ path: string, target: string }[]} */
+    const links = [];
+    /** What this host could not make (node has no mkfifo or mknod): quoted path -> why. @type {Map<string, string>} */
+    const hostErrors = new Map();
     mkdirSync(dest, { recursive: true });
     for (const c of session.creates()) {
       const p = target(c.path);
       if (c.kind === 'dir') mkdirSync(p, { recursive: true });
-      else if (c.kind === 'symlink') symlinkSync(c.target, p);
-      else {
-        const tmp = join(dirname(p), partialName(basename(p), process.pid));
+      else if (c.kind === 'symlink') symlinkSync(Buffer.from(pathBytes(c.target)), p);
+      else if (c.kind === 'hardlink') links.push({ path: c.path, target: c.target });
+      else if (c.kind === 'file') {
+        const tmp = under(parentOf(p), Buffer.from(partialName(p.subarray(p.lastIndexOf(0x2f) + 1), process.pid)));
         const fd = openSync(tmp, 'w', 0o600);
         ftruncateSync(fd, c.size);
         closeSync(fd);
         partial.set(c.path, tmp);
-      }
+      } else hostErrors.set(c.path, `cannot make a ${c.kind} (node has no mkfifo/mknod)`);
     }
     let written = 0;
     for (const fetch of session.plan()) {
@@ -437,16 +524,27 @@ function restore(dir, dest) {
       if (done.has(path)) renameSync(tmp, target(path));
       else remove(tmp);
     }
-    // Then modes and times, deepest first (the core's order).
+    for (const l of links) {
+      if (!done.has(l.target) || hostErrors.has(l.target)) hostErrors.set(l.path, `not linked: ${l.target} (its first name) was not restored`);
+      else linkSync(target(l.target), target(l.path));
+    }
+    // Then owners (as root), modes and times, deepest first (the core's
+    // order); a hard link shares its first name's inode. Times are seconds
+    // as doubles in node: sub-microsecond parts are approximate.
+    const root = process.getuid?.() === 0;
     for (const c of apply) {
+      if (c.kind === 'hardlink' || hostErrors.has(c.path)) continue;
       const p = target(c.path);
-      if (c.kind === 'symlink') lutimesSync(p, c.mtime, c.mtime);
+      if (root && (c.uid !== undefined || c.gid !== undefined)) lchownSync(p, c.uid ?? -1, c.gid ?? -1);
+      const t = c.mtime + (c.mtime_nanos ?? 0) / 1e9;
+      if (c.kind === 'symlink') lutimesSync(p, t, t);
       else {
         chmodSync(p, c.mode);
-        utimesSync(p, c.mtime, c.mtime);
+        utimesSync(p, t, t);
       }
     }
-    return { snapshot: id, report, bytes_written: written };
+    const errors = [...hostErrors].map(([path, error]) => ({ path, error }));
+    return { snapshot: id, report, bytes_written: written, errors };
   });
 }
 
@@ -486,11 +584,18 @@ function verify(dir) {
 const [cmd, a, b] = process.argv.slice(2);
 try {
   if (cmd === 'init' && a) console.log(JSON.stringify(init(a)));
-  else if (cmd === 'backup' && a && b) console.log(JSON.stringify(backup(a, b)));
+  else if (cmd === 'backup' && a && b) {
+    const r = backup(a, b);
+    // As restic: each unreadable path on stderr, exit 3 (the snapshot was saved without them).
+    for (const e of r.errors) console.error(`error: ${e.file}: ${e.error}`);
+    console.log(JSON.stringify(r));
+    process.exitCode = r.errors.length ? 3 : 0;
+  }
   else if (cmd === 'restore' && a && b) {
     const r = restore(a, b);
     console.log(JSON.stringify(r));
-    process.exitCode = r.report.errors ? 1 : 0;
+    for (const e of r.errors) console.error(`error: ${e.path}: ${e.error}`);
+    process.exitCode = r.report.errors || r.errors.length ? 1 : 0;
   } else if (cmd === 'snapshots' && a) {
     for (const s of snapshots(a)) console.log(JSON.stringify(s));
   } else if (cmd === 'verify' && a) {
