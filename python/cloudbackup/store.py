@@ -1070,11 +1070,16 @@ def _create_links(links: List[Dict[str, Any]], tree: _Tree, failed: Set[str], ho
             host_failed[path] = str(e)
 
 
+#: The xattr namespaces a file's owner may set without privileges: its own
+#: attributes and its POSIX ACLs (``trusted.``/``security.`` need root).
+_UNPRIVILEGED_XATTRS = (b"user.", b"system.posix_acl_access", b"system.posix_acl_default")
+
+
 def _apply_metadata(entries: List[Dict[str, Any]], tree: _Tree, host_failed: Dict[str, str]) -> None:
     """Sets owners (when running as root, by numeric id, as ``tar
     --numeric-owner``; skipped otherwise, as restic and tar do), extended
-    attributes (as non-root only ``user.*``: the other namespaces need
-    privileges), modes and nanosecond times. Hard links are skipped: their
+    attributes (as non-root only ``user.*`` and POSIX ACLs: the other
+    namespaces need privileges), modes and nanosecond times. Hard links are skipped: their
     first name carries the same inode's metadata."""
     as_root = hasattr(os, "geteuid") and os.geteuid() == 0
     for c in entries:
@@ -1098,7 +1103,7 @@ def _apply_metadata(entries: List[Dict[str, Any]], tree: _Tree, host_failed: Dic
                 at = _at(parent, name, tree.full(rel))
                 for x in xattrs:
                     key = unquote_path(str(x["name"]))
-                    if not as_root and not key.startswith(b"user."):
+                    if not as_root and not key.startswith(_UNPRIVILEGED_XATTRS):
                         continue
                     os.setxattr(at, key, base64.b64decode(str(x["value"])), follow_symlinks=False)
             if kind != "symlink":

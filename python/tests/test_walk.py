@@ -464,3 +464,19 @@ def test_restore_never_writes_through_a_symlink_the_snapshot_made(tmp_path: Path
     assert "Too many levels of symbolic links" in r.errors[0]["error"] or "Not a directory" in r.errors[0]["error"]
     assert (dest / "ok").read_bytes() == b"ok"
     assert os.readlink(dest / "a") == str(outside)
+
+
+@pytest.mark.skipif(shutil.which("setfacl") is None, reason="setfacl (Debian's acl) is not installed")
+def test_posix_acls_round_trip(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "shared").mkdir(parents=True)
+    (src / "shared" / "f").write_bytes(b"acl\n")
+    subprocess.run(["setfacl", "-m", "u:1234:rw-,g:5678:r--", str(src / "shared" / "f")], check=True)
+    subprocess.run(["setfacl", "-d", "-m", "u:1234:rwx", str(src / "shared")], check=True)
+    r, rr, dest = _backup_restore(tmp_path, src)
+    assert r.errors == [] and rr.errors == []
+    before, after = _describe(src), _describe(dest)
+    names = [k for k, _v in after[b"shared/f"]["xattrs"]]
+    assert b"system.posix_acl_access" in names
+    assert b"system.posix_acl_default" in [k for k, _v in after[b"shared"]["xattrs"]]
+    assert before == after
