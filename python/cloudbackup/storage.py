@@ -23,7 +23,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Protocol, TypeVar, runtime_checkable
+from typing import Callable, Dict, List, Mapping, Optional, Protocol, TypeVar, runtime_checkable
 
 from .errors import InvalidArgument, NotFound, StorageError
 
@@ -367,15 +367,15 @@ class LocalStorage:
 CACHE_ENV = "CLOUDBACKUP_CACHE_DIR"
 
 
-def default_cache_root(env: Optional[Dict[str, str]] = None) -> str:
+def default_cache_root(env: Optional[Mapping[str, str]] = None) -> str:
     """Where vault metadata caches live: ``$CLOUDBACKUP_CACHE_DIR``, else
     ``$XDG_CACHE_HOME/cloudbackup``, else ``~/.cache/cloudbackup``; each
     vault gets a directory named by its id below it."""
-    env = os.environ if env is None else env
-    explicit = env.get(CACHE_ENV)
+    values: Mapping[str, str] = os.environ if env is None else env
+    explicit = values.get(CACHE_ENV)
     if explicit:
         return explicit
-    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = values.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "cloudbackup")
 
 

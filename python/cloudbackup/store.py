@@ -182,7 +182,7 @@ def _with_cache(storage: Storage, vault: Vault, cache: Cache) -> Storage:
         if isinstance(storage, LocalStorage) and cache is None:
             return storage
         cache = default_cache_root()
-    return CachedStorage(storage, os.path.join(cache, vault.vault_id()))
+    return CachedStorage(storage, os.path.join(cache, vault.vault_id))
 
 
 class _Window:
