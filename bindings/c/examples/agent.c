@@ -17,7 +17,9 @@
  *   agent verify  VAULT            check the whole vault
  *   agent restore VAULT TARGET     restore the newest snapshot into TARGET
  *   agent snapshots VAULT          one JSON line per snapshot: {"id", "snapshot"}
- *   agent compare A B              files, directories, symlinks, modes equal?
+ *   agent compare A B              files, directories, symlinks, FIFOs and
+ *                                  devices, modes, nanosecond mtimes, owners
+ *                                  and link counts equal?
  *
  * The password comes from $CLOUDBACKUP_PASSWORD. Optional, for tests:
  * $CLOUDBACKUP_KDF and $CLOUDBACKUP_SETTINGS (JSON, see cb_vault_create).
@@ -961,9 +963,26 @@ static char *partial_path(const char *target, const char *path) {
     return partial;
 }
 
-static void set_times(const char *path, int64_t mtime, int flags) {
-    struct timespec times[2] = {{.tv_sec = 0, .tv_nsec = UTIME_OMIT}, {.tv_sec = (time_t)mtime}};
-    if (utimensat(AT_FDCWD, path, times, flags) != 0) die("%s: %s", path, strerror(errno));
+/* A restore's failure with one path: reported, counted, and the restore
+ * goes on (the exit status is 1 at the end). */
+static void restore_failed(size_t *failures, const char *path, const char *what) {
+    fprintf(stderr, "agent: %s: %s: %s\n", path, what, strerror(errno));
+    (*failures)++;
+}
+
+/* Owner (when root), mode and time (to the nanosecond) of `path`, as the
+ * snapshot recorded them; symlinks get their owner and time only. */
+static void apply_metadata(const char *path, const cb_create *c, size_t *failures) {
+    bool link = c->kind == CB_ENTRY_SYMLINK;
+    /* Owners only as root (others cannot give files away); before chmod,
+     * which chown would clear setuid and setgid bits after. */
+    if (c->has_owner && geteuid() == 0 && lchown(path, (uid_t)c->uid, (gid_t)c->gid) != 0)
+        restore_failed(failures, path, "chown");
+    if (!link && chmod(path, (mode_t)c->mode) != 0) restore_failed(failures, path, "chmod");
+    struct timespec times[2] = {{.tv_sec = 0, .tv_nsec = UTIME_OMIT},
+                                {.tv_sec = (time_t)c->mtime, .tv_nsec = (long)c->mtime_nanos}};
+    if (utimensat(AT_FDCWD, path, times, link ? AT_SYMLINK_NOFOLLOW : 0) != 0)
+        restore_failed(failures, path, "utimensat");
 }
 
 static int cmd_restore(const char *vault_dir, const char *target) {
@@ -981,8 +1000,9 @@ static int cmd_restore(const char *vault_dir, const char *target) {
     cb_restore_session *s;
     check(cb_restore_session_new(vault, snapshot, index, NULL, &s), "start restore");
     make_dir(target);
+    size_t failures = 0;
 
-    /* 1. Create directories and symlinks, and each file at its final size
+    /* 1. Create directories, symlinks, FIFOs and devices, and each file at its final size
      *    under its temporary name. */
     size_t creates;
     check(cb_restore_session_create_count(s, &creates), "creates");
@@ -998,6 +1018,19 @@ static int cmd_restore(const char *vault_dir, const char *target) {
             unlink(path);
             if (symlink(c.target, path) != 0) die("%s: %s", path, strerror(errno));
             free(path);
+        } else if (c.kind == CB_ENTRY_FIFO || c.kind == CB_ENTRY_CHARDEV ||
+                   c.kind == CB_ENTRY_BLOCKDEV) {
+            char *path = target_path(target, c.path);
+            unlink(path);
+            mode_t type = c.kind == CB_ENTRY_FIFO      ? S_IFIFO
+                          : c.kind == CB_ENTRY_CHARDEV ? S_IFCHR
+                                                       : S_IFBLK;
+            /* Devices need root (CAP_MKNOD): otherwise a per-path failure. */
+            if (mknod(path, type | 0600, (dev_t)c.rdev) != 0)
+                restore_failed(&failures, path, "mknod");
+            free(path);
+        } else if (c.kind == CB_ENTRY_HARDLINK) {
+            /* Linked to its first name once that file is complete (step 3). */
         } else {
             char *path = partial_path(target, c.path);
             int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -1077,23 +1110,29 @@ static int cmd_restore(const char *vault_dir, const char *target) {
         if (unlink(partial) != 0 && errno != ENOENT) die("%s: %s", partial, strerror(errno));
         free(partial);
     }
+    /* Further names of restored files: hard links to their first name. */
+    for (size_t k = 0; k < applies; k++) {
+        cb_create c;
+        check(cb_restore_session_apply_at(s, k, &c), "apply");
+        if (c.kind != CB_ENTRY_HARDLINK) continue;
+        char *path = target_path(target, c.path), *first = target_path(target, c.target);
+        unlink(path);
+        if (link(first, path) != 0) restore_failed(&failures, path, "link");
+        free(first);
+        free(path);
+    }
     for (size_t k = 0; k < applies; k++) {
         cb_create c;
         check(cb_restore_session_apply_at(s, k, &c), "apply");
         char *path = target_path(target, c.path);
-        if (c.kind == CB_ENTRY_SYMLINK) {
-            set_times(path, c.mtime, AT_SYMLINK_NOFOLLOW);
-        } else {
-            if (chmod(path, (mode_t)c.mode) != 0) die("%s: %s", path, strerror(errno));
-            set_times(path, c.mtime, 0);
-        }
+        apply_metadata(path, &c, &failures);
         free(path);
     }
 
     printf("restore: snapshot %.16s..., %zu things created, %zu ranges fetched, %zu bytes written\n",
            snapshot_id, creates, ranges, written);
     printf("restore: %s\n", report);
-    int ok = strstr(report, "\"errors\":null") != NULL;
+    int ok = strstr(report, "\"errors\":null") != NULL && failures == 0;
     cb_string_free(report);
     cb_string_free(snapshot_id);
     cb_restore_session_free(s);
@@ -1138,7 +1177,7 @@ static int cmd_snapshots(const char *vault_dir) {
 /* ------------------------------------------------------------------ */
 
 typedef struct {
-    size_t files, dirs, symlinks, bytes;
+    size_t files, dirs, symlinks, others, bytes;
     int differences;
 } comparison;
 
@@ -1168,7 +1207,12 @@ static void compare_tree(comparison *c, const char *a, const char *b) {
             c->symlinks++;
         } else {
             if ((sa.st_mode & 07777) != (sb.st_mode & 07777)) differ(c, "mode", pa);
-            if (sa.st_mtime != sb.st_mtime) differ(c, "mtime", pa);
+            if (sa.st_mtim.tv_sec != sb.st_mtim.tv_sec || sa.st_mtim.tv_nsec != sb.st_mtim.tv_nsec)
+                differ(c, "mtime", pa);
+            if (sa.st_uid != sb.st_uid || sa.st_gid != sb.st_gid) differ(c, "owner", pa);
+            if (!S_ISDIR(sa.st_mode) && sa.st_nlink != sb.st_nlink) differ(c, "hard links", pa);
+            if ((S_ISCHR(sa.st_mode) || S_ISBLK(sa.st_mode)) && sa.st_rdev != sb.st_rdev)
+                differ(c, "device number", pa);
             if (S_ISDIR(sa.st_mode)) {
                 c->dirs++;
                 compare_tree(c, pa, pb);
@@ -1180,6 +1224,8 @@ static void compare_tree(comparison *c, const char *a, const char *b) {
                 c->bytes += x;
                 free(da);
                 free(db);
+            } else {
+                c->others++;
             }
         }
         free(pa);
@@ -1196,8 +1242,9 @@ static int cmd_compare(const char *a, const char *b) {
         printf("compare: %d differences\n", c.differences);
         return 1;
     }
-    printf("compare: identical: %zu files (%zu bytes), %zu dirs, %zu symlinks, modes and times\n",
-           c.files, c.bytes, c.dirs, c.symlinks);
+    printf("compare: identical: %zu files (%zu bytes), %zu dirs, %zu symlinks, %zu fifos and "
+           "devices; modes, nanosecond times, owners, link counts\n",
+           c.files, c.bytes, c.dirs, c.symlinks, c.others);
     return 0;
 }
 

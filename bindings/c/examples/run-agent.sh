@@ -2,7 +2,8 @@
 # Round trip of the example agent, run by `make test-c`:
 #   run-agent.sh AGENT
 # makes a source tree in a temp dir (nested dirs, random and repeated
-# content, an empty file, odd names, a name that is not UTF-8, a symlink),
+# content, an empty file, odd names, a name that is not UTF-8, a symlink,
+# a hard link, a FIFO, a device node as root, nanosecond mtimes),
 # checks that a backup needs `init` first, creates the vault, backs the
 # tree up twice in quick succession (the second run reads only the changed
 # file, taking the others over from its parent, and is the newest by its
@@ -34,7 +35,12 @@ chmod 0600 src/docs/deep/er/leaf.txt
 chmod 0750 src/bin
 ln -s ../bin/random.bin src/docs/latest
 ln -s /nonexistent/target src/dangling
-touch -d '2020-01-02 03:04:05' src/docs/numbers.txt src/docs/deep
+touch -d '2020-01-02 03:04:05.123456789' src/docs/numbers.txt src/docs/deep
+# Hard links come back as links, a FIFO as a FIFO; a device node (as root,
+# where the container allows it) as a device.
+ln src/docs/deep/er/leaf.txt src/docs/leaf-link.txt
+mkfifo src/docs/pipe
+mknod src/docs/null c 1 3 2> /dev/null || true
 
 # No vault is ever created implicitly: the message names `init`.
 if "$agent" backup src vault 2> nonvault.err; then
@@ -54,7 +60,7 @@ seq 200001 210000 >> src/docs/numbers.txt
 "$agent" backup src vault > second.out
 test "$(ls vault/snapshots | wc -l)" -eq 2
 grep -q 'parent snapshot' second.out
-grep -q '"files_unchanged":6' second.out
+grep -q '"files_unchanged":7' second.out
 grep -q '"files_backed_up":1' second.out
 # --force reads every file again.
 "$agent" backup --force src vault > forced.out
