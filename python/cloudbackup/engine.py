@@ -140,8 +140,17 @@ class Snapshot:
     def __init__(self, native: _native.Snapshot, snapshot_id: str) -> None:
         self._native = native
         self.id = snapshot_id
-        #: The snapshot as a dict: version, time, hostname, counters, entries.
-        self.data: Dict[str, Any] = json.loads(native.json())
+        self._data: Optional[Dict[str, Any]] = None
+
+    @property
+    def data(self) -> Dict[str, Any]:
+        """The snapshot as a dict: version, time, hostname, paths,
+        counters, entries, errors. Decoded on first use: a backup that only
+        hands the snapshot to :meth:`BackupSession.set_parent` never pays
+        for the JSON of a large tree."""
+        if self._data is None:
+            self._data = json.loads(self._native.json())
+        return self._data
 
     @classmethod
     def open(cls, vault: Vault, snapshot_id: str, data: Buffer) -> "Snapshot":
