@@ -354,13 +354,15 @@ class StoredVault:
         :class:`cloudbackup.locking.VaultLock`)."""
         return VaultLock(self, operation, exclusive=exclusive, retry=retry, required=required)
 
-    def state(self) -> VaultState:
+    def state(self, *, bundles: bool = True) -> VaultState:
         """Lists the vault and reads every index delta and snapshot
         (concurrently) into the core's :class:`VaultState`. An object that
         cannot be read is recorded as such, not raised: the core decides
-        what that means for each operation."""
+        what that means for each operation. ``bundles=False`` leaves the
+        bundles unlisted (a backup needs only the index and the snapshots;
+        a large vault in Swift lists its bundles in many pages)."""
         state = VaultState(self.vault)
-        for kind in ("bundles", "index", "snapshots"):
+        for kind in ("bundles", "index", "snapshots") if bundles else ("index", "snapshots"):
             for o in self.storage.list(kind):
                 state.add_listed(o.name, o.size, o.mtime_ns)
         names = state.wanted()
@@ -491,7 +493,7 @@ class StoredVault:
         if force:
             session = BackupSession(self.vault, self.load_index(), threads)
         else:
-            state = self.state()
+            state = self.state(bundles=False)
             session = BackupSession(self.vault, state.index(), threads)
             parent_id = state.resolve(parent) if parent else state.parent_for(hostname, list(roots))
             if parent_id is not None:
