@@ -384,9 +384,10 @@ class CachedStorage:
     another storage: index deltas and snapshots (which objects is the
     core's rule, :func:`cloudbackup.engine.is_cached_object`). Their names
     are the hashes of their bytes, so a cached copy is never stale, and the
-    core authenticates it when it is opened, as it does a downloaded one:
-    a damaged cache file is a damaged object, never a silent wrong answer
-    (delete the cache directory to start over). A backup to Swift then
+    core authenticates it when it is opened, as it does a downloaded one: a
+    damaged cache file is never a silent wrong answer, and the vault's
+    reader drops a copy the core refused and reads the stored object
+    instead (:meth:`forget`). A backup to Swift then
     downloads only the index deltas and snapshots other hosts added.
 
     Objects written through this storage are cached as they are stored;
@@ -441,6 +442,17 @@ class CachedStorage:
             self.gets += 1
         self._keep(name, data)
         return data
+
+    def forget(self, name: str) -> bool:
+        """Drops the cached copy of ``name`` (one the core refused, say), so
+        the next read fetches it from ``inner``; whether there was one."""
+        if not self._cached(name):
+            return False
+        try:
+            os.unlink(self._path(name))
+            return True
+        except OSError:
+            return False
 
     def get_range(self, name: str, offset: int, length: int) -> bytes:
         """Part of the object, always from ``inner`` (bundles are not cached)."""

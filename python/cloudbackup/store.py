@@ -360,25 +360,45 @@ class StoredVault:
         cannot be read is recorded as such, not raised: the core decides
         what that means for each operation. ``bundles=False`` leaves the
         bundles unlisted (a backup needs only the index and the snapshots;
-        a large vault in Swift lists its bundles in many pages)."""
+        a large vault in Swift lists its bundles in many pages).
+
+        A local metadata cache (:class:`CachedStorage`) is trusted no more
+        than storage: when the core refuses objects read through it, their
+        cached copies are dropped and the vault read once more, so a damaged
+        cache file never makes a sound object look damaged (gc would refuse,
+        and repair would set the original aside)."""
+        return self._state(bundles, retry=True)
+
+    def _stored_state(self) -> VaultState:
+        """The state as storage holds it, past any local cache: what verify
+        checks and repair mends is the vault itself, not this host's copies."""
+        storage = self.storage.inner if isinstance(self.storage, CachedStorage) else self.storage
+        return self._state(True, retry=False, storage=storage)
+
+    def _state(self, bundles: bool, retry: bool, storage: Optional[Storage] = None) -> VaultState:
+        source = storage or self.storage
         state = VaultState(self.vault)
         for kind in ("bundles", "index", "snapshots") if bundles else ("index", "snapshots"):
-            for o in self.storage.list(kind):
+            for o in source.list(kind):
                 state.add_listed(o.name, o.size, o.mtime_ns)
         names = state.wanted()
 
         def fetch(name: str) -> Optional[bytes]:
             try:
-                return self.storage.get(name)
+                return source.get(name)
             except NotFound:
                 return None
 
+        refused: List[str] = []
         with ThreadPoolExecutor(self.concurrency) as pool:
             for name, data in zip(names, pool.map(fetch, names)):
                 if data is None:
                     state.add_unreadable(name, "listed, but gone when fetched")
-                else:
-                    state.add_object(name, data)
+                elif state.add_object(name, data) is not None:
+                    refused.append(name)
+        if refused and retry and isinstance(source, CachedStorage):
+            if any([source.forget(name) for name in refused]):
+                return self._state(bundles, retry=False)
         return state
 
     def load_index(self) -> Index:
@@ -402,6 +422,15 @@ class StoredVault:
                 try:
                     index.load_delta(self.vault, delta, data)
                 except Error as e:
+                    # A damaged cached copy: read the stored object instead.
+                    if isinstance(self.storage, CachedStorage) and self.storage.forget(f"index/{delta}"):
+                        fresh = fetch(delta)
+                        try:
+                            if fresh is not None:
+                                index.load_delta(self.vault, delta, fresh)
+                                continue
+                        except Error as again:
+                            e = again
                     _warn(f"index {delta[:16]} skipped: {e} (`cloudbackup repair` rebuilds it)")
         return index
 
@@ -625,7 +654,7 @@ class StoredVault:
         Returns the core's report plus ``index_written`` (the new delta's
         id, or None) and ``set_aside`` (``[[from, to]...]``)."""
         with self.lock("repair", exclusive=True, retry=retry_lock) as held:
-            state = self.state()
+            state = self._stored_state()
             plan = state.repair_plan()
             rebuild = IndexRebuild(state)
 
@@ -831,7 +860,7 @@ class StoredVault:
         temporary objects. Returns the core's report (problems listed, never
         raised). Holds a shared lock when the vault can be written."""
         with self.lock("verify", exclusive=False, retry=retry_lock, required=False):
-            state = self.state()
+            state = self._stored_state()
             if seed is None:
                 seed = int.from_bytes(os.urandom(8), "little")
             verifier = Verifier.for_state(state)

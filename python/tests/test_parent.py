@@ -151,13 +151,34 @@ def test_a_second_backup_reads_no_index_or_snapshot_from_the_store(tmp_path: Pat
     assert len(again.snapshots()) == 3
     assert not (vault_dir / "snapshots" / gone).exists()
 
-    # A damaged cached copy is authenticated like a download: refused.
+    # A damaged cached copy is refused by the core like a damaged download,
+    # then dropped and the stored object read instead: the vault stays
+    # sound (gc runs; nothing for repair to set aside).
     victim = sorted((vault_dir / "snapshots").iterdir())[0]
-    data = bytearray(victim.read_bytes())
+    index_copy = sorted((vault_dir / "index").iterdir())[0]
+    good = victim.read_bytes()
+    for path in (victim, index_copy):
+        data = bytearray(path.read_bytes())
+        data[-3] ^= 0x40
+        path.write_bytes(bytes(data))
+    counting.gets.clear()
+    assert again.snapshot(victim.name).id == victim.name
+    assert counting.gets == {"index": 1, "snapshots": 1}, counting.gets
+    assert victim.read_bytes() == good, "the copy is the stored object again"
+    assert again.gc(grace=0).deleted == 0
+    # A load of the index alone (backup --force) also reads past a bad copy.
+    data = bytearray(index_copy.read_bytes())
     data[-3] ^= 0x40
-    victim.write_bytes(bytes(data))
+    index_copy.write_bytes(bytes(data))
+    assert len(again.load_index()) > 0
+    # Damage in the vault itself: this host still reads its authentic copy,
+    # but verify (and repair) look at the vault, past the cache.
+    LocalStorage(url).put(f"snapshots/{victim.name}", good[:-1] + bytes([good[-1] ^ 1]))
+    assert again.snapshot(victim.name).id == victim.name
+    report = again.verify()
+    assert not report["ok"] and victim.name in json.dumps(report["problems"]), report
     with pytest.raises(cb.IntegrityError):
-        again.snapshot(victim.name)
+        cb.StoredVault.open(url, "pw").snapshot(victim.name)
 
 
 def test_which_objects_are_cached_is_the_cores_rule(tmp_path: Path) -> None:
