@@ -192,7 +192,7 @@ fn a_255_byte_name_backs_up_restores_and_its_partial_name_is_short() {
     st.backup(&[(&name, b"long")], 1, 0);
     let (files, errors) = st.restore("latest");
     assert_eq!((files[&name].as_slice(), errors), (&b"long"[..], 0));
-    let tmp = paths::partial_name(name[1..].as_bytes(), u32::MAX);
+    let tmp = paths::partial_name(&name.as_bytes()[1..], u32::MAX);
     assert!(tmp.len() <= 64, "{tmp}");
 }
 

@@ -63,7 +63,15 @@ from .engine import (
 )
 from .errors import Error, InvalidArgument, InvalidState, InvalidValue, Locked, NotFound
 from .locking import VaultLock
-from .storage import DEFAULT_CONCURRENCY, LocalStorage, Storage, open_storage, write_atomic
+from .storage import (
+    DEFAULT_CONCURRENCY,
+    CachedStorage,
+    LocalStorage,
+    Storage,
+    default_cache_root,
+    open_storage,
+    write_atomic,
+)
 
 __all__ = [
     "StoredVault",
@@ -163,6 +171,25 @@ def _storage(location: Location) -> Storage:
     return open_storage(location) if isinstance(location, str) else location
 
 
+#: Where a vault's metadata cache is: ``None`` the default (remote storages
+#: only, under :func:`~cloudbackup.storage.default_cache_root`), ``False``
+#: none, or a cache root directory (any storage, even a local one).
+Cache = Union[None, bool, str]
+
+
+def _with_cache(storage: Storage, vault: Vault, cache: Cache) -> Storage:
+    """``storage`` behind a :class:`CachedStorage` in
+    ``<cache root>/<vault id>/`` as ``cache`` says. A local vault is not
+    cached by default: its objects already are local files."""
+    if isinstance(storage, CachedStorage) or cache is False:
+        return storage
+    if cache is None or cache is True:
+        if isinstance(storage, LocalStorage) and cache is None:
+            return storage
+        cache = default_cache_root()
+    return CachedStorage(storage, os.path.join(cache, vault.vault_id))
+
+
 class _Window:
     """At most ``limit`` tasks in flight on a pool: submitting more waits
     for the oldest, so memory stays bounded by ``limit`` objects."""
@@ -206,9 +233,16 @@ class StoredVault:
     one bundle, 16 MiB by default, each).
     """
 
-    def __init__(self, storage: Location, vault: Vault, *, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+    def __init__(
+        self,
+        storage: Location,
+        vault: Vault,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        cache: Cache = None,
+    ) -> None:
         # A path or URL is accepted too, as LocalVault(root, vault) was.
-        self.storage = _storage(storage)
+        self.storage = _with_cache(_storage(storage), vault, cache)
         self.vault = vault
         self.concurrency = max(1, concurrency)
 
@@ -228,6 +262,7 @@ class StoredVault:
         kdf: Optional[Dict[str, Any]] = None,
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
+        cache: Cache = None,
     ) -> "StoredVault":
         """Creates a vault at ``location`` (which must not hold one yet)."""
         storage = _storage(location)
@@ -239,11 +274,16 @@ class StoredVault:
         storage.create()
         vault = Vault.create(password, settings, kdf)
         storage.put("config", vault.config())
-        return cls(storage, vault, concurrency=concurrency)
+        return cls(storage, vault, concurrency=concurrency, cache=cache)
 
     @classmethod
     def open(
-        cls, location: Location, password: Password, *, concurrency: int = DEFAULT_CONCURRENCY
+        cls,
+        location: Location,
+        password: Password,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        cache: Cache = None,
     ) -> "StoredVault":
         """Opens the vault at ``location``.
 
@@ -257,7 +297,7 @@ class StoredVault:
             data = storage.get("config")
         except NotFound:
             raise NotFound(f"vault {storage.url} not found", {"what": "vault", "id": storage.url}) from None
-        return cls(storage, Vault.open(data, password), concurrency=concurrency)
+        return cls(storage, Vault.open(data, password), concurrency=concurrency, cache=cache)
 
     @classmethod
     def open_or_init(
@@ -268,12 +308,13 @@ class StoredVault:
         kdf: Optional[Dict[str, Any]] = None,
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
+        cache: Cache = None,
     ) -> "StoredVault":
         """Opens the vault at ``location``, creating it first when there is none."""
         storage = _storage(location)
         if storage.exists("config"):
-            return cls.open(storage, password, concurrency=concurrency)
-        return cls.init(storage, password, settings, kdf, concurrency=concurrency)
+            return cls.open(storage, password, concurrency=concurrency, cache=cache)
+        return cls.init(storage, password, settings, kdf, concurrency=concurrency, cache=cache)
 
     # -- objects ----------------------------------------------------------
 
@@ -284,12 +325,13 @@ class StoredVault:
         Raises:
             InvalidArgument: not a local vault.
         """
-        if not isinstance(self.storage, LocalStorage):
+        storage = self.storage.inner if isinstance(self.storage, CachedStorage) else self.storage
+        if not isinstance(storage, LocalStorage):
             raise InvalidArgument(
                 f"invalid argument `vault`: {self.storage.url} is not a local directory",
                 {"name": "vault", "reason": "not local"},
             )
-        return os.path.join(self.storage.root, kind, object_id)
+        return os.path.join(storage.root, kind, object_id)
 
     def ids(self, kind: str) -> List[str]:
         """The ids stored under ``kind`` (temporary objects skipped)."""
@@ -317,29 +359,51 @@ class StoredVault:
         :class:`cloudbackup.locking.VaultLock`)."""
         return VaultLock(self, operation, exclusive=exclusive, retry=retry, required=required)
 
-    def state(self) -> VaultState:
+    def state(self, *, bundles: bool = True) -> VaultState:
         """Lists the vault and reads every index delta and snapshot
         (concurrently) into the core's :class:`VaultState`. An object that
         cannot be read is recorded as such, not raised: the core decides
-        what that means for each operation."""
+        what that means for each operation. ``bundles=False`` leaves the
+        bundles unlisted (a backup needs only the index and the snapshots;
+        a large vault in Swift lists its bundles in many pages).
+
+        A local metadata cache (:class:`CachedStorage`) is trusted no more
+        than storage: when the core refuses objects read through it, their
+        cached copies are dropped and the vault read once more, so a damaged
+        cache file never makes a sound object look damaged (gc would refuse,
+        and repair would set the original aside)."""
+        return self._state(bundles, retry=True)
+
+    def _stored_state(self) -> VaultState:
+        """The state as storage holds it, past any local cache: what verify
+        checks and repair mends is the vault itself, not this host's copies."""
+        storage = self.storage.inner if isinstance(self.storage, CachedStorage) else self.storage
+        return self._state(True, retry=False, storage=storage)
+
+    def _state(self, bundles: bool, retry: bool, storage: Optional[Storage] = None) -> VaultState:
+        source = storage or self.storage
         state = VaultState(self.vault)
-        for kind in ("bundles", "index", "snapshots"):
-            for o in self.storage.list(kind):
+        for kind in ("bundles", "index", "snapshots") if bundles else ("index", "snapshots"):
+            for o in source.list(kind):
                 state.add_listed(o.name, o.size, o.mtime_ns)
         names = state.wanted()
 
         def fetch(name: str) -> Optional[bytes]:
             try:
-                return self.storage.get(name)
+                return source.get(name)
             except NotFound:
                 return None
 
+        refused: List[str] = []
         with ThreadPoolExecutor(self.concurrency) as pool:
             for name, data in zip(names, pool.map(fetch, names)):
                 if data is None:
                     state.add_unreadable(name, "listed, but gone when fetched")
-                else:
-                    state.add_object(name, data)
+                elif state.add_object(name, data) is not None:
+                    refused.append(name)
+        if refused and retry and isinstance(source, CachedStorage):
+            if any([source.forget(name) for name in refused]):
+                return self._state(bundles, retry=False)
         return state
 
     def load_index(self) -> Index:
@@ -363,6 +427,15 @@ class StoredVault:
                 try:
                     index.load_delta(self.vault, delta, data)
                 except Error as e:
+                    # A damaged cached copy: read the stored object instead.
+                    if isinstance(self.storage, CachedStorage) and self.storage.forget(f"index/{delta}"):
+                        fresh = fetch(delta)
+                        try:
+                            if fresh is not None:
+                                index.load_delta(self.vault, delta, fresh)
+                                continue
+                        except Error as again:
+                            e = again
                     _warn(f"index {delta[:16]} skipped: {e} (`cloudbackup repair` rebuilds it)")
         return index
 
@@ -404,8 +477,18 @@ class StoredVault:
         hostname: Optional[str] = None,
         gc_grace: Optional[float] = None,
         retry_lock: float = 0.0,
+        force: bool = False,
+        parent: Optional[str] = None,
     ) -> BackupResult:
-        """Backs ``source`` up; the tree is named from ``/`` in the snapshot.
+        """Backs ``source`` up; the tree is named from ``/`` in the snapshot,
+        which records ``source`` (made absolute) as its root.
+
+        Files unchanged since the parent snapshot (same size, mtime and
+        ctime to the nanosecond, inode and device; the core decides) are
+        taken over from it without being read. The parent is ``parent``
+        (an id, unique prefix or ``"latest"``) when given, else the latest
+        snapshot of the same host and root (the core's rule); ``force``
+        reads every file again.
 
         Holds a shared lock (waiting up to ``retry_lock`` seconds for it).
         Bundles upload on a pool of :attr:`concurrency` threads while the
@@ -418,7 +501,7 @@ class StoredVault:
         if not os.path.isdir(source):
             raise NotFound(f"directory {source} not found", {"what": "directory", "id": source})
         with self.lock("backup", exclusive=False, retry=retry_lock) as held:
-            result = self._backup(source, held, threads, progress, hostname)
+            result = self._backup(source, held, threads, progress, hostname, None if force else parent, force)
         try:
             result.gc = self.gc(grace=gc_grace, retry_lock=0.0)
         except Locked as e:
@@ -435,9 +518,20 @@ class StoredVault:
         threads: int,
         progress: Optional[Progress],
         hostname: Optional[str],
+        parent: Optional[str],
+        force: bool,
     ) -> BackupResult:
         started_ns = time.time_ns()
-        session = BackupSession(self.vault, self.load_index(), threads)
+        hostname = hostname or socket.gethostname()
+        roots = [os.path.abspath(source)]
+        if force:
+            session = BackupSession(self.vault, self.load_index(), threads)
+        else:
+            state = self.state(bundles=False)
+            session = BackupSession(self.vault, state.index(), threads)
+            parent_id = state.resolve(parent) if parent else state.parent_for(hostname, list(roots))
+            if parent_id is not None:
+                session.set_parent(state.snapshot(parent_id))
         result = BackupResult(snapshot_id="", counters={}, bundles=0, stored_bytes=0)
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="cloudbackup-upload")
         window = _Window(pool, self.concurrency)
@@ -458,12 +552,13 @@ class StoredVault:
 
         try:
             for found in _walk(source, failed):
-                self._back_up_one(session, found, result, failed, store_bundles, progress)
+                self._back_up_one(session, found, result, failed, store_bundles, progress, force)
             store_bundles(
                 session.finish(
                     started_ns // 1_000_000_000,
-                    hostname or socket.gethostname(),
+                    hostname,
                     time_nanos=started_ns % 1_000_000_000,
+                    paths=list(roots),
                 )
             )
             store_bundles(session.take_bundles())
@@ -495,10 +590,13 @@ class StoredVault:
         failed: Callable[..., None],
         store_bundles: Callable[[List[Tuple[str, bytes]]], None],
         progress: Optional[Progress],
+        force: bool,
     ) -> None:
         """Records one path the walker found: its metadata, extended
-        attributes and (files) content. What cannot be read is a per-file
-        error; the backup goes on."""
+        attributes and (files) content, or a file's chunk list from the
+        parent snapshot when it is unchanged (not read; never with
+        ``force``). What cannot be read is a per-file error; the backup
+        goes on."""
         st = found.st
         kind = _kind(st.st_mode)
         if kind is None:
@@ -514,6 +612,11 @@ class StoredVault:
                     return
             try:
                 xattrs = _read_xattrs(_at(found.dir_fd, found.name, found.full))
+            except FileNotFoundError as e:
+                # Gone since its lstat: no entry, one error.
+                found.descend = False
+                failed(found.path, found.full, _reason("xattrs", e))
+                return
             except OSError as e:
                 # restic warns and keeps the entry; so does this.
                 xattrs = []
@@ -523,6 +626,7 @@ class StoredVault:
             try:
                 session.add(meta)
             except Error as e:  # a path the core refuses
+                found.descend = False
                 failed(found.path, found.full, str(e))
                 return
             if kind == "dir":
@@ -532,6 +636,29 @@ class StoredVault:
             else:
                 result.special += 1
             return
+        meta = _meta(found.path, "file", st)
+        try:
+            xattrs = _read_xattrs(_at(found.dir_fd, found.name, found.full))
+        except FileNotFoundError as e:
+            # Gone since its lstat: one error, nothing to open.
+            failed(found.path, found.full, _reason("xattrs", e))
+            return
+        except OSError as e:
+            xattrs = []
+            failed(found.path, found.full, _reason("xattrs", e))
+        if xattrs:
+            meta["xattrs"] = _xattr_meta(xattrs)
+        if not force:
+            try:
+                reused = session.reuse(meta)
+            except Error as e:  # a path the core refuses
+                failed(found.path, found.full, str(e))
+                return
+            if reused:  # unchanged since the parent: taken over unread
+                result.files += 1
+                if progress:
+                    progress(st.st_size)
+                return
         try:
             fd = os.open(found.name, _READ_FLAGS, dir_fd=found.dir_fd)
         except OSError as e:
@@ -544,14 +671,7 @@ class StoredVault:
                 failed(found.path, found.full, "replaced by another file during the backup")
                 return
             # The metadata of what is read, not of the earlier lstat.
-            meta = _meta(found.path, "file", fst)
-            try:
-                xattrs = _read_xattrs(fd)
-            except OSError as e:
-                xattrs = []
-                failed(found.path, found.full, _reason("xattrs", e))
-            if xattrs:
-                meta["xattrs"] = _xattr_meta(xattrs)
+            meta.update(_meta(found.path, "file", fst))
             try:
                 session.start(meta)
             except Error as e:  # a path the core refuses
@@ -630,7 +750,7 @@ class StoredVault:
         Returns the core's report plus ``index_written`` (the new delta's
         id, or None) and ``set_aside`` (``[[from, to]...]``)."""
         with self.lock("repair", exclusive=True, retry=retry_lock) as held:
-            state = self.state()
+            state = self._stored_state()
             plan = state.repair_plan()
             rebuild = IndexRebuild(state)
 
@@ -825,7 +945,7 @@ class StoredVault:
         temporary objects. Returns the core's report (problems listed, never
         raised). Holds a shared lock when the vault can be written."""
         with self.lock("verify", exclusive=False, retry=retry_lock, required=False):
-            state = self.state()
+            state = self._stored_state()
             if seed is None:
                 seed = int.from_bytes(os.urandom(8), "little")
             verifier = Verifier.for_state(state)
@@ -1300,6 +1420,9 @@ class _Found:
     path: bytes
     full: bytes
     st: os.stat_result
+    #: For a directory: whether the walker lists it next (the consumer
+    #: clears it to skip the subtree: gone, or excluded).
+    descend: bool = True
 
 
 def _walk(root: Union[str, bytes], failed: Callable[[bytes, bytes, str], None]) -> Iterator[_Found]:
@@ -1337,8 +1460,9 @@ def _walk(root: Union[str, bytes], failed: Callable[[bytes, bytes, str], None]) 
             except OSError as e:
                 failed(path, full, _reason("lstat", e))
                 continue
-            yield _Found(dir_fd, name, path, full, st)
-            if not stat.S_ISDIR(st.st_mode):
+            found = _Found(dir_fd, name, path, full, st)
+            yield found
+            if not stat.S_ISDIR(st.st_mode) or not found.descend:
                 continue
             try:
                 child = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)

@@ -269,28 +269,37 @@ def test_a_file_gone_after_its_lstat_is_an_error_and_the_backup_goes_on(
     src.mkdir()
     for name in ("a.txt", "gone.txt", "z.txt"):
         (src / name).write_bytes(name.encode())
+    (src / "m-dir").mkdir()
+    (src / "m-dir" / "inside").write_bytes(b"")
 
     def vanish(found: store._Found) -> None:
         if found.name == b"gone.txt":
             os.unlink(found.name, dir_fd=found.dir_fd)
+        if found.name == b"m-dir":
+            shutil.rmtree(src / "m-dir")
 
     monkeypatch.setattr(store, "_walk", _walk_with(vanish))
     lv = _vault(tmp_path)
     r = lv.backup(str(src))
+    # One error each, from the first call that found it gone.
     assert r.errors == [
-        {"path": "/gone.txt", "file": f"{src}/gone.txt", "error": "open: No such file or directory"}
+        {"path": "/gone.txt", "file": f"{src}/gone.txt", "error": "xattrs: No such file or directory"},
+        {"path": "/m-dir", "file": f"{src}/m-dir", "error": "xattrs: No such file or directory"},
     ]
-    assert r.counters["files_with_errors"] == 1
+    assert r.counters["files_with_errors"] == 2
     assert r.files == 2
     snap = lv.snapshot(r.snapshot_id)
     assert [e["path"] for e in snap.entries] == ["/a.txt", "/z.txt"]
-    assert snap.errors == [{"path": "/gone.txt", "error": "open: No such file or directory"}]
+    assert snap.errors == [
+        {"path": "/gone.txt", "error": "xattrs: No such file or directory"},
+        {"path": "/m-dir", "error": "xattrs: No such file or directory"},
+    ]
     # What a v2 agent reports for this backup, and the service accepts.
     assert snap.backup_state == "completed_with_errors"
     report = snap.error_report()
     assert report is not None
-    assert report["count"] == 1 and report["list"][0]["path"] == "/gone.txt"
-    assert report["list"][0]["exception"]["description"] == "open: No such file or directory"
+    assert report["count"] == 2 and report["list"][0]["path"] == "/gone.txt"
+    assert report["list"][0]["exception"]["description"] == "xattrs: No such file or directory"
     patched = validate_patch(
         "backup",
         {"state": "in_progress", "errors": None},
