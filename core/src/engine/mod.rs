@@ -19,6 +19,7 @@ pub mod paths;
 pub mod repair;
 pub mod restore;
 pub mod restore_run;
+pub mod select;
 pub mod snapshot;
 pub mod state;
 pub mod vault;
@@ -42,6 +43,7 @@ pub use restore::{
     filter_globs, ByteRange, Create, Fetch, RestoreOptions, RestoreReport, RestoreSession, Write,
 };
 pub use restore_run::RestoreRun;
+pub use select::{BackupFilter, Pattern, PatternList, Selector, TagFile, Visit};
 pub use snapshot::{BackupCounters, Entry, EntryKind, Snapshot};
 pub use state::{GcPlan, SnapshotSummary, VaultState};
 pub use vault::{Vault, VaultInfo, VaultSettings};
