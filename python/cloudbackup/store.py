@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple, TypeVar, Union
 
 from .engine import (
+    BackupFilter,
     BackupSession,
     Index,
     IndexRebuild,
@@ -398,8 +399,11 @@ class StoredVault:
         hostname: Optional[str] = None,
         gc_grace: Optional[float] = None,
         retry_lock: float = 0.0,
+        selection: Optional[BackupFilter] = None,
     ) -> BackupResult:
         """Backs ``source`` up; the tree is named from ``/`` in the snapshot.
+        ``selection`` leaves paths out (docs/PATTERNS.md; its patterns
+        match those snapshot names): an excluded folder is not entered.
 
         Holds a shared lock (waiting up to ``retry_lock`` seconds for it).
         Bundles upload on a pool of :attr:`concurrency` threads while the
@@ -412,7 +416,7 @@ class StoredVault:
         if not os.path.isdir(source):
             raise NotFound(f"directory {source} not found", {"what": "directory", "id": source})
         with self.lock("backup", exclusive=False, retry=retry_lock) as held:
-            result = self._backup(source, held, threads, progress, hostname)
+            result = self._backup(source, held, threads, progress, hostname, selection)
         try:
             result.gc = self.gc(grace=gc_grace, retry_lock=0.0)
         except Locked as e:
@@ -429,6 +433,7 @@ class StoredVault:
         threads: int,
         progress: Optional[Progress],
         hostname: Optional[str],
+        selection: Optional[BackupFilter] = None,
     ) -> BackupResult:
         started_ns = time.time_ns()
         session = BackupSession(self.vault, self.load_index(), threads)
@@ -445,7 +450,7 @@ class StoredVault:
                 result.stored_bytes += len(data)
 
         try:
-            for fs_path, name, st in _walk(source):
+            for fs_path, name, st in _walk(source, selection=selection):
                 mode = stat.S_IMODE(st.st_mode)
                 mtime = int(st.st_mtime)
                 if stat.S_ISREG(st.st_mode):
@@ -624,6 +629,8 @@ class StoredVault:
         progress: Optional[Progress] = None,
         retry_lock: float = 0.0,
         state: Optional[VaultState] = None,
+        iinclude: Optional[List[str]] = None,
+        iexclude: Optional[List[str]] = None,
     ) -> RestoreResult:
         """Restores a snapshot (id, unique prefix or ``"latest"``) into
         ``dest``. An existing file is never replaced unless ``overwrite``
@@ -638,10 +645,16 @@ class StoredVault:
         restore that stops half-way leaves no partial file, and an existing
         file that ``overwrite`` would replace stays as it was.
 
+        ``include``/``exclude`` (``iinclude``/``iexclude`` ignore case) are
+        patterns (docs/PATTERNS.md): ``/a`` restores ``/a``, all below it
+        and the folders above it; ``*.log`` matches at any depth.
+
         ``state`` (from :meth:`state`) saves reading the vault's metadata
         again when restoring several snapshots in a row."""
         with self.lock("restore", exclusive=False, retry=retry_lock, required=False):
-            return self._restore(which, dest, include, exclude, overwrite, progress, state)
+            return self._restore(
+                which, dest, include, exclude, overwrite, progress, state, iinclude, iexclude
+            )
 
     def _restore(
         self,
@@ -652,6 +665,8 @@ class StoredVault:
         overwrite: bool,
         progress: Optional[Progress],
         state: Optional[VaultState],
+        iinclude: Optional[List[str]] = None,
+        iexclude: Optional[List[str]] = None,
     ) -> RestoreResult:
         state = state or self.state()
         snap = self.snapshot(which, state)
@@ -664,6 +679,8 @@ class StoredVault:
             state.index(),
             include=include,
             exclude=exclude,
+            iinclude=iinclude,
+            iexclude=iexclude,
             overwrite=overwrite,
             existing=existing,
         )
@@ -910,13 +927,56 @@ def _prefetch(jobs: List[J], fetch: Callable[[J], R], limit: int) -> Iterator[Tu
                 fut.cancel()
 
 
-def _walk(root: str, name: str = "/") -> Iterator[Tuple[str, str, os.stat_result]]:
+def _walk(
+    root: str,
+    name: str = "/",
+    *,
+    selection: Optional[BackupFilter] = None,
+    root_device: Optional[int] = None,
+) -> Iterator[Tuple[str, str, os.stat_result]]:
     """The tree below ``root``, depth first, names sorted, as
-    ``(filesystem path, snapshot name, lstat)`` (the C agent's order)."""
-    for entry in sorted(os.listdir(root)):
+    ``(filesystem path, snapshot name, lstat)`` (the C agent's order).
+    What ``selection`` leaves out is not yielded, and a left-out folder
+    (or a mount point under ``one_file_system``) is not entered."""
+    entries = sorted(os.listdir(root))
+    confirmed: List[str] = []
+    if selection is not None:
+        if root_device is None:
+            root_device = os.lstat(root).st_dev
+        confirmed = _tags_in(root, entries, selection)
+    for entry in entries:
         fs_path = os.path.join(root, entry)
         child = name.rstrip("/") + "/" + entry
         st = os.lstat(fs_path)
+        is_dir = stat.S_ISDIR(st.st_mode)
+        visit = "keep"
+        if selection is not None and root_device is not None:
+            if confirmed and selection.excluded_by_tags(confirmed, entry):
+                continue
+            visit = selection.visit(child, is_dir, st.st_dev, root_device)
+            if visit == "skip":
+                continue
         yield fs_path, child, st
-        if stat.S_ISDIR(st.st_mode):
-            yield from _walk(fs_path, child)
+        if is_dir and visit == "keep":
+            yield from _walk(fs_path, child, selection=selection, root_device=root_device)
+
+
+def _tags_in(folder: str, entries: List[str], selection: BackupFilter) -> List[str]:
+    """The ``exclude_if_present`` files ``folder`` holds (with the right
+    header), by name. An unreadable one tags nothing (with a warning), as
+    in restic."""
+    found: List[str] = []
+    for index, (tag, header_len) in enumerate(selection.tag_files):
+        if tag not in entries:
+            continue
+        head = b""
+        if header_len:
+            try:
+                with open(os.path.join(folder, tag), "rb") as f:
+                    head = f.read(header_len)
+            except OSError as e:
+                _warn(f"could not read the exclusion tag file {os.path.join(folder, tag)}: {e}")
+                continue
+        if selection.tag_confirms(index, head):
+            found.append(tag)
+    return found
