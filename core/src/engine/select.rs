@@ -838,6 +838,13 @@ impl BackupFilter {
         Ok(self)
     }
 
+    /// Adds a v2 backup configuration's `exclusions` (through
+    /// [`filter_globs`]: each path exactly, a folder with its subtree).
+    /// Its paths must be named as the walker names entries.
+    pub fn exclude_filters(self, exclusions: &[PathFilter]) -> Result<Self> {
+        self.exclude("exclusions", &filter_globs(exclusions), false)
+    }
+
     /// Adds `--exclude-if-present` rules (`NAME[:HEADER]` each).
     pub fn exclude_if_present<S: AsRef<str>>(mut self, specs: &[S]) -> Result<Self> {
         for spec in specs {
@@ -1150,6 +1157,49 @@ mod tests {
         }
     }
 
+    /// The examples of docs/PATTERNS.md (restic's), which it says hold.
+    #[test]
+    fn the_documented_examples_hold() {
+        let cases: &[(&str, &[&str], &[&str])] = &[
+            ("*.go", &["/foo/bar/test.go"], &["/foo/bar/test.c"]),
+            (
+                "foo",
+                &["/dir1/foo/dir2/file", "/dir/foo"],
+                &["/dir/foobar"],
+            ),
+            ("/bin", &["/bin/bash"], &["/usr/bin/restic"]),
+            ("b*ash", &["/bin/bash"], &["/bin/ash"]),
+            ("bar/*", &["/foo/bar/baz"], &["/foo/baz/bar"]),
+            ("/foo/*/test.*", &["/foo/bar/test.go"], &["/foo/test.go"]),
+            (
+                "foo/**/bar",
+                &["/dir1/foo/dir2/bar/file", "/foo/bar/file", "/tmp/foo/bar"],
+                &["/bar/foo"],
+            ),
+            (
+                "/home/user/repos/**/target",
+                &["/home/user/repos/a/b/target", "/home/user/repos/target/x"],
+                &["/home/user/target"],
+            ),
+            ("/foo/*", &["/foo/baz"], &["/foo"]),
+        ];
+        for &(p, yes, no) in cases {
+            for path in yes {
+                assert!(pattern(p).matches(path), "{p:?} on {path:?}");
+            }
+            for path in no {
+                assert!(!pattern(p).matches(path), "{p:?} not on {path:?}");
+            }
+        }
+        let text =
+            "/*\n!/Documents\n!/code\n# and below those, never these:\nnode_modules\n*.pyc\n";
+        let list = PatternList::new("exclude", &read_pattern_file(text, |_| None), false).unwrap();
+        assert!(list.matches("/other"));
+        assert!(!list.matches("/Documents/a.txt"));
+        assert!(list.matches("/code/web/node_modules/x.js"));
+        assert!(list.matches("/code/m.pyc"));
+    }
+
     #[test]
     fn wildcards_stay_in_one_name_and_escapes_are_literal() {
         let cases: &[(&str, &str, bool)] = &[
@@ -1368,6 +1418,22 @@ mod tests {
         assert!(f.excluded_by_tags(&[".nobackup"], "data"));
         assert!(!f.excluded_by_tags(&[".nobackup"], ".nobackup"));
         assert!(!f.excluded_by_tags::<&str>(&[], "data"));
+        let v2 = BackupFilter::new()
+            .exclude_filters(&[
+                PathFilter {
+                    kind: PathType::Folder,
+                    path: "/var/cache/".into(),
+                },
+                PathFilter {
+                    kind: PathType::File,
+                    path: "C:\\pagefile.sys".into(),
+                },
+            ])
+            .unwrap();
+        assert!(v2.excluded("/var/cache"));
+        assert!(v2.excluded("/var/cache/apt/x"));
+        assert!(!v2.excluded("/var/cached"));
+        assert!(v2.excluded("c:\\PAGEFILE.SYS"));
         assert!(TagFile::parse(":x").is_err());
         assert!(TagFile::parse("").is_err());
         assert!(TagFile::parse("a/b").is_err());
