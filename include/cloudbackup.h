@@ -157,6 +157,23 @@ typedef enum {
    * A symbolic link.
    */
   CB_ENTRY_SYMLINK = 2,
+  /**
+   * A named pipe (FIFO).
+   */
+  CB_ENTRY_FIFO = 3,
+  /**
+   * A character device (`rdev` is its number).
+   */
+  CB_ENTRY_CHARDEV = 4,
+  /**
+   * A block device (`rdev` is its number).
+   */
+  CB_ENTRY_BLOCKDEV = 5,
+  /**
+   * In a create only: another name of the file `target` (a snapshot
+   * path created earlier), made as a hard link once that file is complete.
+   */
+  CB_ENTRY_HARDLINK = 6,
 } cb_entry_kind;
 
 /**
@@ -255,15 +272,16 @@ typedef struct cb_verifier cb_verifier;
  */
 typedef struct {
   /**
-   * File, directory or symlink.
+   * File, directory, symlink, FIFO, device or hard link.
    */
   cb_entry_kind kind;
   /**
-   * The path, as the snapshot spells it.
+   * The path, as the snapshot spells it (the operating system's bytes,
+   * not necessarily UTF-8).
    */
   const char *path;
   /**
-   * A symlink's target; NULL for the others.
+   * A symlink's target, or the path a hard link names; NULL for the others.
    */
   const char *target;
   /**
@@ -271,13 +289,33 @@ typedef struct {
    */
   uint64_t size;
   /**
-   * Permission bits (0 for symlinks).
+   * Permission bits (with setuid, setgid and sticky).
    */
   uint32_t mode;
   /**
    * Modification time, seconds since the Unix epoch.
    */
   int64_t mtime;
+  /**
+   * Its sub-second part, in nanoseconds.
+   */
+  uint32_t mtime_nanos;
+  /**
+   * Whether `uid` and `gid` are known (restore them when running as root).
+   */
+  bool has_owner;
+  /**
+   * Owner user id.
+   */
+  uint32_t uid;
+  /**
+   * Owner group id.
+   */
+  uint32_t gid;
+  /**
+   * A device node's number.
+   */
+  uint64_t rdev;
 } cb_create;
 
 /**
@@ -1036,11 +1074,11 @@ cb_status cb_lock_table_decide(const cb_lock_table *table,
 void cb_lock_table_free(cb_lock_table *table);
 
 /**
- * Glob patterns (for the restore options' `inclusions` / `exclusions`)
- * equivalent to v2 path filters, `filters_json` being a JSON array of
- * `{"type": "file"|"folder", "path": ...}`: a file matches its exact path,
- * a folder itself and everything below it. Returns a JSON array of
- * strings.
+ * Patterns (docs/PATTERNS.md; for the restore options' `inclusions` /
+ * `exclusions`) equivalent to v2 path filters, `filters_json` being a JSON
+ * array of `{"type": "file"|"folder", "path": ...}`: each path escaped, one
+ * pattern per filter (a folder's pattern also takes everything below it).
+ * Returns a JSON array of strings.
  *
  * Errors: `CB_INVALID_JSON` when `filters_json` is not such an array.
  *
@@ -1053,11 +1091,14 @@ cb_status cb_filter_globs(const char *filters_json, char **out_json);
 /**
  * Plans the restore of `snapshot` (opened from `vault`) using `index` (all
  * of the vault's index deltas loaded). `options_json` (NULL: restore
- * everything, overwrite nothing) is `{"inclusions": [globs], "exclusions":
- * [globs], "overwrite": bool, "existing": [paths already at the
- * destination], "max_gap": bytes}`, every member optional. Globs use `/`;
- * `*` and `?` stop at `/`, `**` crosses it (`cb_filter_globs` turns v2
- * path filters into globs).
+ * everything, overwrite nothing) is `{"inclusions": [patterns],
+ * "exclusions": [patterns], "iinclusions": [patterns], "iexclusions":
+ * [patterns], "overwrite": bool, "existing": [paths already at the
+ * destination], "max_gap": bytes}`, every member optional. Patterns have
+ * restic's meaning (docs/PATTERNS.md): `/a` is that path, everything below
+ * it and (for inclusions) the folders above it; `*.log` matches a name at
+ * any depth; `*` stays within a name, `**` crosses folders; the `i` lists
+ * ignore case (`cb_filter_globs` turns v2 path filters into patterns).
  *
  * Then: create what `cb_restore_session_create_at` lists; fetch each range
  * of `cb_restore_session_range_at` and feed it; take the writes after each
@@ -1065,7 +1106,7 @@ cb_status cb_filter_globs(const char *filters_json, char **out_json);
  * `cb_restore_session_apply_at` lists, in its order.
  *
  * Errors: `CB_INVALID_JSON` for options that do not fit,
- * `CB_INVALID_ARGUMENT` for a bad glob. A file whose content the index
+ * `CB_INVALID_ARGUMENT` for a bad pattern (naming its list and index). A file whose content the index
  * lacks is not an error here: it goes into the final report.
  *
  * # Safety

@@ -4,6 +4,12 @@
 //! `core/tests/golden.rs` restores byte-exactly. Everything is deterministic
 //! except the random salts and nonces.
 //!
+//! Version 2 adds what snapshot format 2 records: byte names (not UTF-8, 255
+//! bytes long), nanosecond times, owners, hard links, extended attributes,
+//! a FIFO, a device node, a symlink with a non-UTF-8 target and a per-file
+//! error; `ENTRIES.json` holds the snapshot's entries (without chunk lists)
+//! and errors as this version wrote them, which `golden.rs` compares.
+//!
 //! Run once per format version: `cargo run -p cloudbackup-core --example golden_vault`.
 //! Never regenerate an existing version's vault: it exists to prove old vaults stay readable.
 
@@ -11,16 +17,24 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use cloudbackup_core::engine::keys::MasterKey;
+use std::os::unix::ffi::OsStrExt;
+
 use cloudbackup_core::engine::{
-    BackupOptions, BackupSession, ChunkerParams, FileMeta, Index, KdfParams, SnapshotInfo, Vault,
-    VaultSettings, FORMAT_VERSION,
+    BackupOptions, BackupSession, ChunkerParams, EntryKind, FileMeta, Index, KdfParams, RawPath,
+    SnapshotInfo, Vault, VaultSettings, Xattr, SNAPSHOT_VERSION,
 };
 
 /// The golden vault's password.
-const PASSWORD: &str = "golden vault password v1";
+const PASSWORD: &str = "golden vault password v2";
 
-/// The tree: (path, content). Text, binary, a duplicate, an empty file and a zero run.
-fn tree() -> Vec<(&'static str, Vec<u8>)> {
+/// The modification time of everything, and its nanoseconds.
+const MTIME: i64 = 1_763_900_000;
+const NANOS: u32 = 123_456_789;
+
+/// The tree: (path, content). Text, binary, a duplicate, an empty file, a
+/// zero run, a name that is not UTF-8, a 255-byte name and two names of
+/// one file (hard links, the last two).
+fn tree() -> Vec<(Vec<u8>, Vec<u8>)> {
     let text: Vec<u8> = (0..1500)
         .flat_map(|i| {
             format!("line {i}: the quick brown fox jumps over the lazy dog\n").into_bytes()
@@ -35,18 +49,52 @@ fn tree() -> Vec<(&'static str, Vec<u8>)> {
             (x >> 24) as u8
         })
         .collect();
+    let long = format!("/data/{}", "n".repeat(255)).into_bytes();
     vec![
-        ("/data/notes.txt", text.clone()),
-        ("/data/copy-of-notes.txt", text),
-        ("/data/random.bin", binary),
-        ("/data/empty", Vec::new()),
-        ("/data/zeros", vec![0u8; 50_000]),
+        (b"/data/notes.txt".to_vec(), text.clone()),
+        (b"/data/copy-of-notes.txt".to_vec(), text),
+        (b"/data/random.bin".to_vec(), binary),
+        (b"/data/empty".to_vec(), Vec::new()),
+        (b"/data/zeros".to_vec(), vec![0u8; 50_000]),
+        (b"/data/caf\xe9".to_vec(), b"latin-1 name\n".to_vec()),
+        (long, b"a 255-byte name\n".to_vec()),
+        (b"/data/hard-a".to_vec(), b"one file, two names\n".to_vec()),
+        (b"/data/hard-b".to_vec(), b"one file, two names\n".to_vec()),
     ]
+}
+
+/// Metadata every entry of the tree gets: owners, nanoseconds, and for the
+/// hard links their shared inode.
+fn meta(path: &[u8], kind: EntryKind, mode: u32) -> FileMeta {
+    let linked = path.starts_with(b"/data/hard-");
+    FileMeta {
+        path: RawPath::from(path),
+        kind,
+        mode,
+        mtime: MTIME,
+        mtime_nanos: NANOS,
+        ctime: MTIME,
+        ctime_nanos: NANOS,
+        uid: Some(1000),
+        gid: Some(100),
+        inode: if linked { 42 } else { 0 },
+        device: if linked { 7 } else { 0 },
+        links: if linked { 2 } else { 1 },
+        xattrs: if path == b"/data/notes.txt" {
+            vec![Xattr {
+                name: RawPath::from("user.comment"),
+                value: b"\x00\x01 binary value".to_vec(),
+            }]
+        } else {
+            Vec::new()
+        },
+        ..FileMeta::default()
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("../tests/golden/v{FORMAT_VERSION}"));
+        .join(format!("../tests/golden/v{SNAPSHOT_VERSION}"));
     if root.exists() {
         return Err(format!(
             "{} exists: golden vaults are never regenerated",
@@ -64,8 +112,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         bundle_size: 64 * 1024,
     };
     let vault = Vault::create_with(
-        MasterKey::from_bytes(*b"golden master key, v1, not real!"),
-        *b"golden-vault-v1!",
+        MasterKey::from_bytes(*b"golden master key, v2, not real!"),
+        *b"golden-vault-v2!",
         PASSWORD.as_bytes(),
         settings,
         KdfParams::insecure_for_tests(),
@@ -73,24 +121,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let index = Index::new();
     let mut session =
         BackupSession::new(&vault, std::sync::Arc::new(index), BackupOptions::default())?;
-    session.add_entry(FileMeta::dir("/data", 0o755, 1_763_900_000))?;
+    session.add_entry(meta(b"/data", EntryKind::Dir, 0o2755))?;
     for (path, content) in tree() {
-        session.start_file(FileMeta::file(path, 0o644, 1_763_900_000))?;
+        session.start_file(FileMeta {
+            size: content.len() as u64,
+            ..meta(&path, EntryKind::File, 0o644)
+        })?;
         for piece in content.chunks(10_000) {
             session.write(piece)?;
         }
         session.finish_file()?;
     }
-    session.add_entry(FileMeta::symlink(
-        "/data/latest",
-        "notes.txt",
-        1_763_900_000,
-    ))?;
+    for (path, target) in [
+        (&b"/data/latest"[..], &b"notes.txt"[..]),
+        (b"/data/odd-link", b"caf\xe9"),
+    ] {
+        session.add_entry(FileMeta {
+            target: Some(RawPath::from(target)),
+            ..meta(path, EntryKind::Symlink, 0o777)
+        })?;
+    }
+    session.add_entry(meta(b"/data/pipe", EntryKind::Fifo, 0o600))?;
+    session.add_entry(FileMeta {
+        rdev: 0x0501,
+        ..meta(b"/data/tty", EntryKind::CharDevice, 0o620)
+    })?;
+    session.file_error(&b"/data/unreadable"[..], "Permission denied (os error 13)");
     let out = session.finish(SnapshotInfo {
         time: 1_763_900_000,
-        time_nanos: 0,
+        time_nanos: 5,
         hostname: Some("golden".into()),
         backup_configuration_id: Some("7c8ee069-568f-4d5a-932f-fb2af86b5fd5".into()),
+        paths: vec![RawPath::from("/data")],
     })?;
 
     let write = |rel: &str, bytes: &[u8]| -> std::io::Result<()> {
@@ -111,8 +173,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     write("PASSWORD", PASSWORD.as_bytes())?;
     for (path, content) in tree() {
-        write(&format!("expected{path}"), &content)?;
+        let p = root
+            .join("expected")
+            .join(std::ffi::OsStr::from_bytes(&path[1..]));
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::write(p, &content)?;
     }
+    let mut entries = out.tree.entries.clone();
+    for e in &mut entries {
+        e.chunks.clear();
+    }
+    let listed = serde_json::json!({"entries": entries, "errors": out.tree.errors});
+    write("ENTRIES.json", &serde_json::to_vec_pretty(&listed)?)?;
     println!("wrote {} ({} bundles)", root.display(), out.bundles.len());
     print_counters(&root, &out.counters)?;
     Ok(())
@@ -123,8 +197,8 @@ fn print_counters(
     c: &cloudbackup_core::engine::BackupCounters,
 ) -> std::io::Result<()> {
     let text = format!(
-        "files_searched={} files_backed_up={} bytes_searched={} bytes_backed_up={} bytes_in_db={}\n",
-        c.files_searched, c.files_backed_up, c.bytes_searched, c.bytes_backed_up, c.bytes_in_db
+        "files_searched={} files_backed_up={} bytes_searched={} bytes_backed_up={} bytes_in_db={} files_with_errors={}\n",
+        c.files_searched, c.files_backed_up, c.bytes_searched, c.bytes_backed_up, c.bytes_in_db, c.files_with_errors
     );
     print!("{text}");
     fs::write(root.join("COUNTERS"), text)

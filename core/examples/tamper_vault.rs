@@ -213,6 +213,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             time_nanos: 0,
             hostname: Some("tamper".into()),
             backup_configuration_id: None,
+            paths: Vec::new(),
         })?;
         bundles.extend(out.bundles);
         for b in &bundles {

@@ -600,7 +600,8 @@ pub fn restore_session(data: &[u8]) -> Result<RestoreReport> {
                 }
             };
             for w in session.feed(&fetch.bundle, range.offset, &bytes)? {
-                let content = b.files.get(&w.path).map(Vec::as_slice).unwrap_or(&[]);
+                let path = w.path.quoted().into_owned();
+                let content = b.files.get(&path).map(Vec::as_slice).unwrap_or(&[]);
                 let at = usize::try_from(w.offset).unwrap_or(usize::MAX);
                 assert_eq!(
                     content.get(at..at.saturating_add(w.data.len())),
@@ -609,7 +610,7 @@ pub fn restore_session(data: &[u8]) -> Result<RestoreReport> {
                     w.path,
                     w.offset
                 );
-                *written.entry(w.path.clone()).or_default() += w.data.len() as u64;
+                *written.entry(path).or_default() += w.data.len() as u64;
             }
         }
     }

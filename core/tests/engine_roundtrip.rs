@@ -13,9 +13,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use cloudbackup_core::engine::crypto::hash;
 use cloudbackup_core::engine::keys::MasterKey;
 use cloudbackup_core::engine::{
-    BackupOptions, BackupOutcome, BackupSession, ByteRange, ChunkerParams, Create, EntryKind,
-    FileMeta, Id, Index, KdfParams, RestoreOptions, RestoreReport, RestoreSession, SealedBundle,
-    Snapshot, SnapshotInfo, Vault, VaultSettings, Verifier, Write,
+    BackupOptions, BackupOutcome, BackupSession, ByteRange, ChunkerParams, CreateKind, EntryKind,
+    FileMeta, Id, Index, KdfParams, RawPath, RestoreOptions, RestoreReport, RestoreSession,
+    SealedBundle, Snapshot, SnapshotInfo, Vault, VaultSettings, Verifier, Write,
 };
 use cloudbackup_core::model::v2::common::{PathFilter, PathType};
 use cloudbackup_core::{ErrorCode, Result};
@@ -188,16 +188,22 @@ fn restore_with(
     let mut session = RestoreSession::new(vault, snapshot, index, options)?;
     let mut out = Restored::default();
     for c in session.creates() {
-        match c {
-            Create::Dir { path, .. } => {
-                out.dirs.insert(path.clone());
+        let path = c.path.to_string();
+        match c.kind {
+            CreateKind::Dir => {
+                out.dirs.insert(path);
             }
-            Create::File { path, size, .. } => {
-                out.files.insert(path.clone(), vec![0; *size as usize]);
+            CreateKind::File => {
+                out.files
+                    .insert(path, vec![0; c.size.unwrap_or(0) as usize]);
             }
-            Create::Symlink { path, target, .. } => {
-                out.links.insert(path.clone(), target.clone());
+            CreateKind::Symlink => {
+                out.links.insert(
+                    path,
+                    c.target.as_ref().map(|t| t.to_string()).unwrap_or_default(),
+                );
             }
+            other => panic!("unexpected {other:?}"),
         }
     }
     for f in session.plan() {
@@ -210,7 +216,7 @@ fn restore_with(
             for w in session.feed(&f.bundle, r.offset, &bytes)? {
                 let file = out
                     .files
-                    .get_mut(&w.path)
+                    .get_mut(&w.path.to_string())
                     .expect("writes go to created files");
                 let at = w.offset as usize;
                 file[at..at + w.data.len()].copy_from_slice(&w.data);
@@ -253,7 +259,7 @@ fn assert_writes_faithful(tree: &Tree, writes: &[Write]) {
         })
         .collect();
     for w in writes {
-        let original = originals[w.path.as_str()];
+        let original = originals[&*w.path.to_string()];
         let at = w.offset as usize;
         assert_eq!(
             &original[at..at + w.data.len()],
@@ -444,11 +450,7 @@ fn existing_files_are_skipped_unless_overwriting() {
     let mut store = Store::default();
     let tree = sample_tree();
     let b = backup(&vault, &mut store, &tree);
-    let existing = vec![
-        "/etc/app.conf".to_string(),
-        "/web/current".to_string(),
-        "/web".to_string(),
-    ];
+    let existing: Vec<RawPath> = vec!["/etc/app.conf".into(), "/web/current".into(), "/web".into()];
     let keep = RestoreOptions {
         existing: existing.clone(),
         ..RestoreOptions::default()
@@ -873,7 +875,7 @@ fn foreign_bundles_wrong_passwords_and_unknown_versions_are_typed_errors() {
         ErrorCode::UnsupportedVersion
     );
     let mut snapshot = b.snapshot.clone();
-    snapshot.version = 2;
+    snapshot.version = cloudbackup_core::engine::SNAPSHOT_VERSION + 1;
     let sealed = snapshot.seal(vault.keys(), vault.id()).unwrap();
     assert_eq!(
         Snapshot::open(vault.keys(), vault.id(), &sealed.id, &sealed.bytes)

@@ -6,9 +6,11 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use cloudbackup_core::engine::restore::{Create, RestoreOptions, RestoreSession};
+use std::os::unix::ffi::OsStrExt;
+
+use cloudbackup_core::engine::restore::{CreateKind, RestoreOptions, RestoreSession};
 use cloudbackup_core::engine::verify::{verify_plan, Verifier};
-use cloudbackup_core::engine::{Id, Index, Snapshot, Vault};
+use cloudbackup_core::engine::{Id, Index, RawPath, Snapshot, Vault};
 
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/golden")
@@ -57,15 +59,17 @@ fn restore_golden(version_dir: &Path) -> usize {
     let snapshot = Snapshot::open(vault.keys(), vault.id(), id, bytes).expect("snapshot");
     let mut session =
         RestoreSession::new(&vault, &snapshot, &index, RestoreOptions::default()).expect("session");
-    let mut files: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut files: HashMap<RawPath, Vec<u8>> = HashMap::new();
+    let mut links: Vec<(RawPath, RawPath)> = Vec::new();
     let mut symlinks = Vec::new();
     for c in session.creates() {
-        match c {
-            Create::File { path, size, .. } => {
-                files.insert(path.clone(), vec![0xEE; *size as usize]);
+        match c.kind {
+            CreateKind::File => {
+                files.insert(c.path.clone(), vec![0xEE; c.size.unwrap_or(0) as usize]);
             }
-            Create::Symlink { path, target, .. } => symlinks.push((path.clone(), target.clone())),
-            Create::Dir { .. } => {}
+            CreateKind::HardLink => links.push((c.path.clone(), c.target.clone().unwrap())),
+            CreateKind::Symlink => symlinks.push((c.path.clone(), c.target.clone().unwrap())),
+            _ => {}
         }
     }
     for fetch in session.plan() {
@@ -80,19 +84,68 @@ fn restore_golden(version_dir: &Path) -> usize {
     }
     let report = session.finish();
     assert_eq!(report.errors, None);
-    let expected_root = version_dir.join("expected");
-    for (path, content) in &files {
-        let expected =
-            fs::read(expected_root.join(path.trim_start_matches('/'))).expect("expected file");
-        assert!(expected == *content, "{path} differs from the golden copy");
+    // A hard link's content is its first name's.
+    for (path, target) in &links {
+        let content = files
+            .get(target)
+            .expect("linked to a file restored before")
+            .clone();
+        files.insert(path.clone(), content);
     }
-    assert_eq!(files.len(), 5);
+    let expected_root = version_dir.join("expected");
+    let mut expected = Vec::new();
+    walk(&expected_root, &mut expected);
     assert_eq!(
-        symlinks,
-        vec![("/data/latest".to_string(), "notes.txt".to_string())]
+        files.len(),
+        expected.len(),
+        "as many files as expected/ holds"
     );
-    assert_eq!(report.files_restored, 6, "five files and a symlink");
+    for (path, content) in &files {
+        let on_disk = expected_root.join(std::ffi::OsStr::from_bytes(&path.as_bytes()[1..]));
+        let golden = fs::read(on_disk).expect("expected file");
+        assert!(golden == *content, "{path} differs from the golden copy");
+    }
+    assert!(symlinks.contains(&("/data/latest".into(), "notes.txt".into())));
+    assert_eq!(
+        report.files_restored,
+        (files.len() + symlinks.len()) as u64
+            + snapshot
+                .entries
+                .iter()
+                .filter(|e| !matches!(
+                    e.kind,
+                    cloudbackup_core::engine::EntryKind::File
+                        | cloudbackup_core::engine::EntryKind::Dir
+                        | cloudbackup_core::engine::EntryKind::Symlink
+                ))
+                .count() as u64,
+        "every file, link and special file"
+    );
+    // From version 2 on, the snapshot's metadata as that version wrote it.
+    let listed = version_dir.join("ENTRIES.json");
+    if listed.exists() {
+        let mut entries = snapshot.entries.clone();
+        for e in &mut entries {
+            e.chunks.clear();
+        }
+        let now = serde_json::json!({"entries": entries, "errors": snapshot.errors});
+        let then: serde_json::Value =
+            serde_json::from_slice(&fs::read(listed).expect("ENTRIES.json")).expect("json");
+        assert_eq!(now, then, "the snapshot's metadata reads as it was written");
+    }
     files.len()
+}
+
+/// Every regular file below `dir`.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in fs::read_dir(dir).expect("expected dir") {
+        let p = e.expect("entry").path();
+        if p.is_dir() {
+            walk(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
 }
 
 #[test]

@@ -1,30 +1,44 @@
 //! The JSON shapes every binding hands to its host (C strings, Python
 //! dicts, JS objects) come from the core's serde impls; these pin them.
 
-use cloudbackup_core::engine::{ByteRange, Create, Fetch, RestoreOptions, VerifyReport};
+use cloudbackup_core::engine::{
+    ByteRange, Create, CreateKind, Fetch, RawPath, RestoreOptions, VerifyReport, Xattr,
+};
 use cloudbackup_core::{Error, ErrorCode};
 use serde_json::json;
 
 #[test]
-fn creates_are_tagged_by_kind() {
-    let file = Create::File {
-        path: "/a".into(),
-        size: 3,
-        mode: 0o644,
-        mtime: 7,
-    };
+fn creates_name_their_kind_and_leave_out_what_is_unset() {
+    let file: Create = serde_json::from_value(
+        json!({"kind": "file", "path": "/a", "size": 3, "mode": 420, "mtime": 7}),
+    )
+    .unwrap();
+    assert_eq!(file.kind, CreateKind::File);
     assert_eq!(
         serde_json::to_value(&file).unwrap(),
         json!({"kind": "file", "path": "/a", "size": 3, "mode": 420, "mtime": 7})
     );
-    let link = Create::Symlink {
-        path: "/l".into(),
-        target: "a".into(),
+    let link = Create {
+        kind: CreateKind::Symlink,
+        path: RawPath::from_bytes(&b"/l\xff"[..]),
+        target: Some("a".into()),
+        mode: 0o777,
         mtime: 1,
+        mtime_nanos: 5,
+        size: None,
+        uid: Some(0),
+        gid: None,
+        rdev: 0,
+        xattrs: vec![Xattr {
+            name: "user.x".into(),
+            value: vec![0, 255],
+        }],
     };
     assert_eq!(
         serde_json::to_value(&link).unwrap(),
-        json!({"kind": "symlink", "path": "/l", "target": "a", "mtime": 1})
+        json!({"kind": "symlink", "path": "\"/l\\xff\"", "target": "a", "mode": 511,
+               "mtime": 1, "mtime_nanos": 5, "uid": 0,
+               "xattrs": [{"name": "user.x", "value": "AP8="}]})
     );
     let dir: Create =
         serde_json::from_value(json!({"kind": "dir", "path": "/d", "mode": 493, "mtime": 2}))

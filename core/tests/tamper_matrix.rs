@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::PathBuf;
 
-use cloudbackup_core::engine::restore::{Create, RestoreOptions, RestoreSession};
+use cloudbackup_core::engine::restore::{CreateKind, RestoreOptions, RestoreSession};
 use cloudbackup_core::engine::verify::{verify_plan, Verifier};
 use cloudbackup_core::engine::{Id, Index, Snapshot, Vault};
 use cloudbackup_core::Error;
@@ -76,7 +76,7 @@ fn reads(vault: &Vault, index: &Index, snaps: &[Snapshot]) -> Reads {
             let mut per_file = BTreeMap::new();
             for e in &snap.entries {
                 let options = RestoreOptions {
-                    inclusions: vec![glob_escape(&e.path)],
+                    inclusions: vec![glob_escape(&e.path.to_string())],
                     max_gap: 0,
                     ..RestoreOptions::default()
                 };
@@ -90,7 +90,7 @@ fn reads(vault: &Vault, index: &Index, snaps: &[Snapshot]) -> Reads {
                             .map(|r| (f.bundle.to_string(), r.offset, r.offset + r.length))
                     })
                     .collect();
-                per_file.insert(e.path.clone(), ranges);
+                per_file.insert(e.path.to_string(), ranges);
             }
             per_file
         })
@@ -199,8 +199,8 @@ fn pipeline(
         };
         let mut files: HashMap<String, Vec<u8>> = HashMap::new();
         for c in session.creates() {
-            if let Create::File { path, size, .. } = c {
-                files.insert(path.clone(), vec![0; *size as usize]);
+            if c.kind == CreateKind::File {
+                files.insert(c.path.to_string(), vec![0; c.size.unwrap_or(0) as usize]);
             }
         }
         for fetch in session.plan() {
@@ -219,14 +219,16 @@ fn pipeline(
                     let at = w.offset as usize;
                     if let Some(base) = baseline {
                         if base[n]
-                            .get(&w.path)
+                            .get(&w.path.to_string())
                             .and_then(|f| f.get(at..at + w.data.len()))
                             != Some(&w.data[..])
                         {
                             out.bad_writes += 1;
                         }
                     }
-                    let file = files.get_mut(&w.path).expect("written files were created");
+                    let file = files
+                        .get_mut(&w.path.to_string())
+                        .expect("written files were created");
                     file[at..at + w.data.len()].copy_from_slice(&w.data);
                 }
             }

@@ -22,7 +22,9 @@
 //! their blobs go into bundles in stream order, so both paths produce the same
 //! bundle layout.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
 
 use super::blob::{blob_id, Compressor};
 use super::bundle::{BundleWriter, SealedBundle};
@@ -31,59 +33,131 @@ use super::crypto::Id;
 use super::format::BlobType;
 use super::index::Index;
 use super::object::SealedObject;
-use super::snapshot::{BackupCounters, Entry, EntryKind, Snapshot};
+use super::rawpath::RawPath;
+use super::snapshot::{
+    BackupCounters, Entry, EntryKind, FileError, Snapshot, Xattr, SNAPSHOT_VERSION,
+};
 use super::vault::Vault;
-use crate::engine::format::{FORMAT_VERSION, HEADER_LEN};
+use crate::engine::format::HEADER_LEN;
 use crate::{Error, Result};
 use std::sync::Arc;
 
-/// What the host knows about a path before its bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the host knows about a path before its bytes: the snapshot
+/// entry's metadata. As JSON (what the bindings take) every member but
+/// `path` is optional: `{"path", "kind", "mode", "mtime", "mtime_nanos",
+/// "ctime", "ctime_nanos", "size", "target", "uid", "gid", "inode",
+/// "device", "links", "rdev", "xattrs": [{"name", "value": base64}]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct FileMeta {
-    /// The path, in the agent's own syntax.
-    pub path: String,
-    /// File, directory or symlink.
+    /// The path (bytes; the agent's own syntax).
+    pub path: RawPath,
+    /// File, directory, symlink, FIFO or device.
     pub kind: EntryKind,
     /// Permission bits.
     pub mode: u32,
     /// Modification time (Unix seconds).
     pub mtime: i64,
+    /// Its sub-second part, in nanoseconds.
+    pub mtime_nanos: u32,
+    /// Status change time (Unix seconds): with the size, mtime, inode and
+    /// device, what [`BackupSession::reuse`] compares with the parent.
+    pub ctime: i64,
+    /// Its sub-second part, in nanoseconds.
+    pub ctime_nanos: u32,
+    /// The size the host saw (files; compared with the parent's entry: the
+    /// snapshot records the bytes actually written).
+    pub size: u64,
     /// A symlink's target.
-    pub target: Option<String>,
+    pub target: Option<RawPath>,
+    /// Owner user id.
+    pub uid: Option<u32>,
+    /// Owner group id.
+    pub gid: Option<u32>,
+    /// Inode number (0: unknown).
+    pub inode: u64,
+    /// Device of the filesystem (0: unknown).
+    pub device: u64,
+    /// Number of hard links (0: unknown).
+    pub links: u64,
+    /// A device node's device number.
+    pub rdev: u64,
+    /// Extended attributes.
+    pub xattrs: Vec<Xattr>,
 }
 
 impl FileMeta {
     /// A regular file.
-    pub fn file(path: impl Into<String>, mode: u32, mtime: i64) -> Self {
+    pub fn file(path: impl Into<RawPath>, mode: u32, mtime: i64) -> Self {
         FileMeta {
             path: path.into(),
             kind: EntryKind::File,
             mode,
             mtime,
-            target: None,
+            ..FileMeta::default()
         }
     }
 
     /// A directory.
-    pub fn dir(path: impl Into<String>, mode: u32, mtime: i64) -> Self {
+    pub fn dir(path: impl Into<RawPath>, mode: u32, mtime: i64) -> Self {
         FileMeta {
             path: path.into(),
             kind: EntryKind::Dir,
             mode,
             mtime,
-            target: None,
+            ..FileMeta::default()
         }
     }
 
     /// A symbolic link to `target`.
-    pub fn symlink(path: impl Into<String>, target: impl Into<String>, mtime: i64) -> Self {
+    pub fn symlink(path: impl Into<RawPath>, target: impl Into<RawPath>, mtime: i64) -> Self {
         FileMeta {
             path: path.into(),
             kind: EntryKind::Symlink,
             mode: 0o777,
             mtime,
             target: Some(target.into()),
+            ..FileMeta::default()
         }
+    }
+
+    /// The snapshot entry this metadata starts (no content yet).
+    fn into_entry(self) -> Entry {
+        Entry {
+            path: self.path,
+            kind: self.kind,
+            mode: self.mode,
+            mtime: self.mtime,
+            mtime_nanos: self.mtime_nanos,
+            size: 0,
+            chunks: Vec::new(),
+            target: self.target,
+            ctime: self.ctime,
+            ctime_nanos: self.ctime_nanos,
+            uid: self.uid,
+            gid: self.gid,
+            inode: self.inode,
+            device: self.device,
+            links: self.links,
+            rdev: self.rdev,
+            xattrs: self.xattrs,
+        }
+    }
+
+    /// [`Error::InvalidArgument`] for nanoseconds not below a second.
+    fn validate(&self) -> Result<()> {
+        for (name, n) in [
+            ("mtime_nanos", self.mtime_nanos),
+            ("ctime_nanos", self.ctime_nanos),
+        ] {
+            if n >= 1_000_000_000 {
+                return Err(Error::argument(
+                    name,
+                    format!("{n} is not below 1_000_000_000"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -114,6 +188,9 @@ pub struct SnapshotInfo {
     pub hostname: Option<String>,
     /// The v2 backup configuration this backup ran for.
     pub backup_configuration_id: Option<String>,
+    /// The paths the host backed up (its roots, as it names them): with
+    /// the host name, what finds the parent of the next backup.
+    pub paths: Vec<RawPath>,
 }
 
 impl SnapshotInfo {
@@ -169,6 +246,7 @@ struct Sink {
     entries: Vec<Entry>,
     /// Per entry: whether it brought new content.
     new_content: Vec<bool>,
+    errors: Vec<FileError>,
     counters: BackupCounters,
     #[cfg(feature = "parallel")]
     workers: Option<workers::Workers>,
@@ -180,6 +258,8 @@ pub struct BackupSession {
     sink: Sink,
     /// The entry being written, if a file is open.
     open: Option<usize>,
+    /// The parent snapshot's files by path, when one was given.
+    parent: HashMap<RawPath, Entry>,
 }
 
 impl BackupSession {
@@ -217,12 +297,102 @@ impl BackupSession {
                 spare: None,
                 entries: Vec::new(),
                 new_content: Vec::new(),
+                errors: Vec::new(),
                 counters: BackupCounters::default(),
                 #[cfg(feature = "parallel")]
                 workers,
             },
             open: None,
+            parent: HashMap::new(),
         })
+    }
+
+    /// Sets the parent snapshot: the previous backup of the same sources,
+    /// whose files [`reuse`](Self::reuse) can take over unread. Its regular
+    /// files are kept (paths, metadata and chunk lists; not contents).
+    pub fn set_parent(&mut self, parent: &Snapshot) {
+        self.parent = parent
+            .entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .map(|e| (e.path.clone(), e.clone()))
+            .collect();
+    }
+
+    /// Records file `meta` with the parent snapshot's chunk list, without
+    /// its bytes, when the parent has the same path as a regular file with
+    /// the same size, mtime, ctime (to the nanosecond), inode and device,
+    /// and every chunk of it is still in the vault's index: then returns
+    /// `true` and the file is done. Otherwise returns `false`, records
+    /// nothing, and the host backs the file up as usual
+    /// ([`start_file`](Self::start_file)). Hosts skip this call to read
+    /// everything again (`--force`).
+    ///
+    /// Why these fields: an edit changes the mtime or, if the mtime was
+    /// put back, the ctime; a file replaced by another (rename over it)
+    /// changes the inode. restic and borg decide the same way.
+    pub fn reuse(&mut self, meta: FileMeta) -> Result<bool> {
+        meta.validate()?;
+        if self.open.is_some() || meta.kind != EntryKind::File {
+            return Ok(false);
+        }
+        let Some(old) = self.parent.get(&meta.path) else {
+            return Ok(false);
+        };
+        let same = old.size == meta.size
+            && old.mtime == meta.mtime
+            && old.mtime_nanos == meta.mtime_nanos
+            && old.ctime == meta.ctime
+            && old.ctime_nanos == meta.ctime_nanos
+            && old.inode == meta.inode
+            && old.device == meta.device
+            && (old.ctime != 0 || old.ctime_nanos != 0)
+            && old.chunks.iter().all(|c| self.sink.known.contains(c));
+        if !same {
+            return Ok(false);
+        }
+        let (chunks, size) = (old.chunks.clone(), old.size);
+        let i = self.sink.push_entry(meta)?;
+        if let Some(entry) = self.sink.entries.get_mut(i) {
+            entry.chunks = chunks;
+            entry.size = size;
+        }
+        self.sink.counters.files_searched += 1;
+        self.sink.counters.files_unchanged += 1;
+        self.sink.counters.bytes_searched += size;
+        Ok(true)
+    }
+
+    /// Records that `path` could not be read (or listed), and why: the
+    /// snapshot lists it in `errors`, counts it in `files_with_errors`, and
+    /// the backup goes on. The host reports it as restic does ("exit
+    /// status 3"); a v2 agent reports the backup `completed_with_errors`.
+    pub fn file_error(&mut self, path: impl Into<RawPath>, error: impl Into<String>) {
+        self.sink.errors.push(FileError {
+            path: path.into(),
+            error: error.into(),
+        });
+        self.sink.counters.files_with_errors += 1;
+    }
+
+    /// Gives up the open file (a read failed half-way, or it vanished):
+    /// its entry is dropped and recorded as a [`file_error`](Self::file_error);
+    /// chunks already stored stay in the vault unreferenced by it (a later
+    /// gc removes what nothing uses).
+    pub fn abandon_file(&mut self, error: impl Into<String>) -> Result<()> {
+        let i = self
+            .open
+            .take()
+            .ok_or_else(|| Error::argument("abandon_file", "no file is open"))?;
+        self.chunker.reset();
+        // The open file is always the last entry.
+        let entry = self.sink.entries.remove(i);
+        self.sink.new_content.remove(i);
+        self.sink.counters.files_searched = self.sink.counters.files_searched.saturating_sub(1);
+        self.sink.counters.bytes_searched =
+            self.sink.counters.bytes_searched.saturating_sub(entry.size);
+        self.file_error(entry.path, error);
+        Ok(())
     }
 
     /// Starts a regular file; its bytes follow with [`write`](Self::write).
@@ -231,17 +401,22 @@ impl BackupSession {
             return Err(Error::argument(
                 "start_file",
                 format!(
-                    "{:?} is still open; call finish_file first",
-                    self.sink.entries[i].path
+                    "{} is still open; call finish_file first",
+                    self.sink
+                        .entries
+                        .get(i)
+                        .map(|e| e.path.quoted())
+                        .unwrap_or_default()
                 ),
             ));
         }
         if meta.kind != EntryKind::File {
             return Err(Error::argument(
                 "kind",
-                "start_file takes files; use add_entry for directories and symlinks",
+                "start_file takes files; use add_entry for other kinds",
             ));
         }
+        meta.validate()?;
         self.open = Some(self.sink.push_entry(meta)?);
         self.sink.counters.files_searched += 1;
         Ok(())
@@ -269,8 +444,9 @@ impl BackupSession {
         self.chunker.finish(&mut |chunk| sink.chunk(file, chunk))
     }
 
-    /// Records a directory or symlink.
+    /// Records a directory, symlink, FIFO or device node.
     pub fn add_entry(&mut self, meta: FileMeta) -> Result<()> {
+        meta.validate()?;
         if meta.kind == EntryKind::File {
             return Err(Error::argument(
                 "kind",
@@ -280,7 +456,7 @@ impl BackupSession {
         if meta.kind == EntryKind::Symlink && meta.target.is_none() {
             return Err(Error::argument(
                 "target",
-                format!("symlink {:?} needs a target", meta.path),
+                format!("symlink {} needs a target", meta.path),
             ));
         }
         self.sink.push_entry(meta)?;
@@ -328,13 +504,15 @@ impl BackupSession {
             .filter(|(e, new)| e.kind == EntryKind::File && **new)
             .count() as u64;
         let tree = Snapshot {
-            version: FORMAT_VERSION,
+            version: SNAPSHOT_VERSION,
             time: info.time,
             time_nanos: info.time_nanos,
             hostname: info.hostname,
             backup_configuration_id: info.backup_configuration_id,
+            paths: info.paths,
             counters: sink.counters,
             entries: sink.entries,
+            errors: sink.errors,
         };
         let snapshot = tree.seal(keys, vault_id)?;
         Ok(BackupOutcome {
@@ -357,16 +535,8 @@ impl Sink {
     fn push_entry(&mut self, meta: FileMeta) -> Result<usize> {
         // The restore side refuses such paths too; refusing them here means
         // no snapshot ever records one.
-        super::paths::check_snapshot_path(&meta.path)?;
-        self.entries.push(Entry {
-            path: meta.path,
-            kind: meta.kind,
-            mode: meta.mode,
-            mtime: meta.mtime,
-            size: 0,
-            chunks: Vec::new(),
-            target: meta.target,
-        });
+        super::paths::check_snapshot_path(meta.path.as_bytes())?;
+        self.entries.push(meta.into_entry());
         self.new_content.push(false);
         Ok(self.entries.len() - 1)
     }
@@ -608,7 +778,7 @@ mod tests {
             .filter(|e| e.kind == EntryKind::File)
             .map(|e| {
                 (
-                    e.path.clone(),
+                    e.path.to_string(),
                     e.chunks.iter().flat_map(|c| blobs[c].clone()).collect(),
                 )
             })

@@ -295,6 +295,13 @@ impl Chunker {
         Ok(())
     }
 
+    /// Drops the current file's bytes not cut yet (the host gave up on
+    /// the file): the chunker is ready for the next file.
+    pub fn reset(&mut self) {
+        self.buf.clear();
+        self.scan = Scan::start(self.gear.min);
+    }
+
     /// Bytes buffered but not yet cut.
     pub fn pending(&self) -> usize {
         self.buf.len()

@@ -16,6 +16,7 @@ pub mod layout;
 pub mod lock;
 pub mod object;
 pub mod paths;
+pub mod rawpath;
 pub mod repair;
 pub mod restore;
 pub mod restore_run;
@@ -38,13 +39,17 @@ pub use keys::KdfParams;
 pub use layout::{Listed, StoredName};
 pub use lock::{Lock, LockDecision, LockTable};
 pub use object::SealedObject;
+pub use rawpath::RawPath;
 pub use repair::{IndexRebuild, RepairOutcome, RepairPlan, RepairReport};
 pub use restore::{
-    filter_globs, ByteRange, Create, Fetch, RestoreOptions, RestoreReport, RestoreSession, Write,
+    filter_globs, ByteRange, Create, CreateKind, Fetch, RestoreOptions, RestoreReport,
+    RestoreSession, Write,
 };
 pub use restore_run::RestoreRun;
 pub use select::{BackupFilter, Pattern, PatternList, Selector, TagFile, Visit};
-pub use snapshot::{BackupCounters, Entry, EntryKind, Snapshot};
+pub use snapshot::{
+    BackupCounters, Entry, EntryKind, FileError, Snapshot, Xattr, SNAPSHOT_VERSION,
+};
 pub use state::{GcPlan, SnapshotSummary, VaultState};
 pub use vault::{Vault, VaultInfo, VaultSettings};
 pub use verify::{verify_plan, Verifier, VerifyReport};

@@ -4,27 +4,29 @@
 //! be led outside the target by a crafted snapshot.
 
 use super::crypto::hash;
+use super::rawpath::RawPath;
 use crate::model::wire::encode_hex;
 use crate::{Error, Result};
 
 /// Checks a snapshot path: absolute (`/`-rooted), `/`-separated, with no
-/// empty, `.` or `..` component and no NUL byte. [`Error::InvalidValue`]
-/// naming the path otherwise.
-pub fn check_snapshot_path(path: &str) -> Result<()> {
+/// empty, `.` or `..` component and no NUL byte; any other bytes, and any
+/// length (the operating system decides what it allows).
+/// [`Error::InvalidValue`] naming the path (quoted form) otherwise.
+pub fn check_snapshot_path(path: &[u8]) -> Result<()> {
     let bad = |why: &str| Error::InvalidValue {
         field: "path".into(),
-        reason: format!("{path:?} {why}"),
+        reason: format!("{} {why}", RawPath::from(path).quoted()),
     };
-    let Some(rest) = path.strip_prefix('/') else {
+    let Some(rest) = path.strip_prefix(b"/") else {
         return Err(bad("is not absolute (snapshot paths start with /)"));
     };
-    if path.contains('\0') {
+    if path.contains(&0) {
         return Err(bad("contains a NUL byte"));
     }
-    for part in rest.split('/') {
+    for part in rest.split(|&b| b == b'/') {
         match part {
-            "" => return Err(bad("has an empty component (// or a trailing /)")),
-            "." | ".." => return Err(bad("has a . or .. component")),
+            b"" => return Err(bad("has an empty component (// or a trailing /)")),
+            b"." | b".." => return Err(bad("has a . or .. component")),
             _ => {}
         }
     }
@@ -33,7 +35,7 @@ pub fn check_snapshot_path(path: &str) -> Result<()> {
 
 /// The snapshot path without its leading `/`, to join to a restore target;
 /// refuses what [`check_snapshot_path`] refuses.
-pub fn relative_path(path: &str) -> Result<&str> {
+pub fn relative_path(path: &[u8]) -> Result<&[u8]> {
     check_snapshot_path(path)?;
     Ok(&path[1..])
 }
@@ -43,8 +45,8 @@ pub fn relative_path(path: &str) -> Result<&str> {
 /// beside it. Its length does not depend on the final name's, so it stays
 /// within NAME_MAX (255 bytes) for any name the filesystem allows; `tag`
 /// (e.g. the process id) keeps concurrent restores apart.
-pub fn partial_name(final_name: &str, tag: u32) -> String {
-    let digest = hash(final_name.as_bytes());
+pub fn partial_name(final_name: &[u8], tag: u32) -> String {
+    let digest = hash(final_name);
     format!(".cb-{}-{tag}.partial", encode_hex(&digest[..8]))
 }
 
@@ -55,24 +57,30 @@ mod tests {
     #[test]
     fn escaping_paths_are_refused() {
         for ok in ["/a", "/a/b c/d", "/ü/..x/x..", "/.hidden"] {
-            assert!(check_snapshot_path(ok).is_ok(), "{ok}");
+            assert!(check_snapshot_path(ok.as_bytes()).is_ok(), "{ok}");
         }
         for bad in [
             "", "/", "a", "../a", "/a/../b", "/..", "/a/./b", "//a", "/a/", "/a\0b",
         ] {
-            let e = check_snapshot_path(bad).unwrap_err();
+            let e = check_snapshot_path(bad.as_bytes()).unwrap_err();
             assert_eq!(e.code(), crate::ErrorCode::InvalidValue, "{bad}");
         }
-        assert_eq!(relative_path("/a/b").unwrap(), "a/b");
+        assert_eq!(relative_path(b"/a/b").unwrap(), b"a/b");
+        assert!(
+            check_snapshot_path(b"/caf\xe9/\xff").is_ok(),
+            "any bytes but NUL"
+        );
+        let e = check_snapshot_path(b"/a/\xff/..").unwrap_err();
+        assert!(e.to_string().contains(r#""/a/\xff/..""#), "{e}");
     }
 
     #[test]
     fn partial_names_fit_name_max_whatever_the_name() {
         let long = "x".repeat(255);
-        let n = partial_name(&long, u32::MAX);
+        let n = partial_name(long.as_bytes(), u32::MAX);
         assert!(n.len() < 64, "{n}");
-        assert_ne!(partial_name("a", 1), partial_name("b", 1));
-        assert_ne!(partial_name("a", 1), partial_name("a", 2));
+        assert_ne!(partial_name(b"a", 1), partial_name(b"b", 1));
+        assert_ne!(partial_name(b"a", 1), partial_name(b"a", 2));
         assert!(n.starts_with(".cb-") && n.ends_with(".partial"));
     }
 }

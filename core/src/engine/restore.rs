@@ -43,13 +43,14 @@ use super::blob::open_blob;
 use super::bundle::bundle_name;
 use super::crypto::Id;
 use super::index::{Index, Location};
+use super::rawpath::RawPath;
 pub use super::select::filter_globs;
 use super::select::{select_entries, Selector};
-use super::snapshot::{Entry, EntryKind, Snapshot};
+use super::snapshot::{Entry, EntryKind, Snapshot, Xattr};
 use super::vault::Vault;
 use crate::model::v2::common::{ErrorEntry, ErrorException, ErrorReport, PathFilter};
 use crate::model::wire::LooseInt;
-use crate::{Error, ErrorCode, Result};
+use crate::{wire_enum, Error, ErrorCode, Result};
 
 /// Default largest gap between two needed blobs of a bundle that is
 /// fetched rather than split into two range requests.
@@ -77,10 +78,10 @@ pub struct RestoreOptions {
     pub iexclusions: Vec<String>,
     /// Whether files the host reports as existing are overwritten.
     pub overwrite: bool,
-    /// Paths (as the snapshot spells them) that already exist at the
-    /// destination; with `overwrite` false their files and symlinks are
-    /// skipped and counted, not restored.
-    pub existing: Vec<String>,
+    /// Paths (as the snapshot spells them; quoted form in JSON) that
+    /// already exist at the destination; with `overwrite` false their files
+    /// and symlinks are skipped and counted, not restored.
+    pub existing: Vec<RawPath>,
     /// Largest gap in bytes between two needed blobs of a bundle that is
     /// fetched along with them, to make fewer range requests.
     pub max_gap: u64,
@@ -155,54 +156,109 @@ impl Fetch {
     }
 }
 
-/// Something the host creates before (or while) content arrives. Apply
-/// modes and times after the last write of a file. JSON:
-/// `{"kind": "dir", "path", "mode", "mtime"}`,
-/// `{"kind": "file", "path", "size", "mode", "mtime"}`,
-/// `{"kind": "symlink", "path", "target", "mtime"}`.
+wire_enum! {
+    /// What a [`Create`] makes.
+    pub enum CreateKind {
+        /// A directory.
+        Dir = "dir",
+        /// A regular file, created (or truncated) at `size` bytes.
+        File = "file",
+        /// A symbolic link to `target`.
+        Symlink = "symlink",
+        /// A named pipe.
+        Fifo = "fifo",
+        /// A character device with number `rdev`.
+        CharDevice = "chardev",
+        /// A block device with number `rdev`.
+        BlockDevice = "blockdev",
+        /// A further name of the file `target` (a snapshot path restored
+        /// earlier in the list): a hard link, made once that file is
+        /// complete (after its content is written and it is in place).
+        HardLink = "hardlink",
+    }
+}
+
+/// Something the host creates before (or while) content arrives, with the
+/// metadata to apply after the last write (see [`RestoreReport::apply`]).
+/// JSON: `{"kind", "path", "mode", "mtime", "mtime_nanos", "size",
+/// "target", "uid", "gid", "rdev", "xattrs"}`, members that are zero or
+/// absent left out (`mode`, `mtime` always there; `size` for files).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Create {
-    /// A directory.
-    Dir {
-        /// Its path.
-        path: String,
-        /// Permission bits.
-        mode: u32,
-        /// Modification time (Unix seconds).
-        mtime: i64,
-    },
-    /// A regular file: create (or truncate) it at `size` bytes; its content
-    /// arrives as [`Write`]s (an empty file has none).
-    File {
-        /// Its path.
-        path: String,
-        /// Its final size.
-        size: u64,
-        /// Permission bits.
-        mode: u32,
-        /// Modification time (Unix seconds).
-        mtime: i64,
-    },
-    /// A symbolic link.
-    Symlink {
-        /// Its path.
-        path: String,
-        /// What it points to.
-        target: String,
-        /// Modification time (Unix seconds).
-        mtime: i64,
-    },
+pub struct Create {
+    /// What to create.
+    pub kind: CreateKind,
+    /// Its path (quoted form in JSON).
+    pub path: RawPath,
+    /// Permission bits (with setuid/setgid/sticky).
+    pub mode: u32,
+    /// Modification time (Unix seconds).
+    pub mtime: i64,
+    /// Its sub-second part, in nanoseconds.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub mtime_nanos: u32,
+    /// A file's final size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// A symlink's target, or the path a hard link names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<RawPath>,
+    /// Owner user id to restore (when the host may: root on Unix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// Owner group id to restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
+    /// A device node's number.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub rdev: u64,
+    /// Extended attributes to set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub xattrs: Vec<Xattr>,
+}
+
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Create {
     /// The path to create.
-    pub fn path(&self) -> &str {
-        match self {
-            Create::Dir { path, .. } | Create::File { path, .. } | Create::Symlink { path, .. } => {
-                path
-            }
+    pub fn path(&self) -> &RawPath {
+        &self.path
+    }
+
+    /// What `entry` restores as (a hard link when `link_to` is given).
+    fn of(entry: &Entry, link_to: Option<&RawPath>) -> Self {
+        let kind = match (entry.kind, link_to) {
+            (_, Some(_)) => CreateKind::HardLink,
+            (EntryKind::Dir, _) => CreateKind::Dir,
+            (EntryKind::File, _) => CreateKind::File,
+            (EntryKind::Symlink, _) => CreateKind::Symlink,
+            (EntryKind::Fifo, _) => CreateKind::Fifo,
+            (EntryKind::CharDevice, _) => CreateKind::CharDevice,
+            (EntryKind::BlockDevice, _) => CreateKind::BlockDevice,
+        };
+        Create {
+            kind,
+            path: entry.path.clone(),
+            mode: entry.mode,
+            mtime: entry.mtime,
+            mtime_nanos: entry.mtime_nanos,
+            size: (kind == CreateKind::File).then_some(entry.size),
+            target: link_to.cloned().or_else(|| entry.target.clone()),
+            uid: entry.uid,
+            gid: entry.gid,
+            rdev: entry.rdev,
+            xattrs: entry.xattrs.clone(),
         }
+    }
+
+    /// The modification time in nanoseconds since the Unix epoch.
+    pub fn mtime_ns(&self) -> i128 {
+        i128::from(self.mtime) * 1_000_000_000 + i128::from(self.mtime_nanos)
     }
 }
 
@@ -210,7 +266,7 @@ impl Create {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Write {
     /// The file.
-    pub path: String,
+    pub path: RawPath,
     /// Where in the file.
     pub offset: u64,
     /// The bytes.
@@ -263,8 +319,8 @@ pub fn exception_code(code: ErrorCode) -> i64 {
 
 /// The error report (the `/errors` patch value) of failed paths, in order;
 /// `None` when the list is empty.
-pub fn error_report<'a>(
-    failed: impl IntoIterator<Item = (&'a str, &'a Error)>,
+pub fn error_report<'a, P: AsRef<str>>(
+    failed: impl IntoIterator<Item = (P, &'a Error)>,
     diagnostics: &str,
 ) -> Option<ErrorReport> {
     let list: Vec<ErrorEntry> = failed
@@ -272,7 +328,7 @@ pub fn error_report<'a>(
         .enumerate()
         .map(|(i, (path, e))| ErrorEntry {
             index: LooseInt::new(i as i64),
-            path: path.to_string(),
+            path: path.as_ref().to_string(),
             kind: e.code().as_str().to_string(),
             description: None,
             exception: Some(ErrorException {
@@ -360,14 +416,22 @@ impl RestoreSession {
         options: RestoreOptions,
     ) -> Result<Self> {
         let selector = options.selector()?;
+        // Patterns see paths as text (bytes that are not UTF-8 read as U+FFFD).
+        let names: Vec<_> = snapshot
+            .entries
+            .iter()
+            .map(|e| e.path.to_string_lossy())
+            .collect();
         let taken = select_entries(
             &selector,
-            snapshot
-                .entries
+            names
                 .iter()
-                .map(|e| (e.path.as_str(), e.kind == EntryKind::Dir)),
+                .zip(&snapshot.entries)
+                .map(|(name, e)| (name.as_ref(), e.kind == EntryKind::Dir)),
         );
-        let existing: HashSet<&str> = options.existing.iter().map(String::as_str).collect();
+        let existing: HashSet<&RawPath> = options.existing.iter().collect();
+        // Hard links: the first name restored of each (device, inode).
+        let mut first_name: HashMap<(u64, u64), RawPath> = HashMap::new();
         let mut session = RestoreSession {
             vault: vault.clone(),
             items: Vec::new(),
@@ -381,20 +445,35 @@ impl RestoreSession {
             if !taken {
                 continue;
             }
-            if entry.kind != EntryKind::Dir && !options.overwrite && existing.contains(&*entry.path)
+            if entry.kind != EntryKind::Dir && !options.overwrite && existing.contains(&entry.path)
             {
                 session.files_skipped += 1;
                 continue;
             }
-            let (create, error) = to_create(entry, index);
+            let link_to = if entry.is_hard_linked() {
+                match first_name.entry((entry.device, entry.inode)) {
+                    std::collections::hash_map::Entry::Occupied(first) => Some(first.get().clone()),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(entry.path.clone());
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let (create, error) = to_create(entry, index, link_to.as_ref());
             let planned = error.is_none();
             session.items.push(Item {
+                remaining: if link_to.is_none() {
+                    entry.chunks.len()
+                } else {
+                    0
+                },
                 create,
                 announced: planned,
-                remaining: entry.chunks.len(),
                 error,
             });
-            if planned && entry.kind == EntryKind::File {
+            if planned && entry.kind == EntryKind::File && link_to.is_none() {
                 session.place_chunks(session.items.len() - 1, &entry.chunks, index, &mut blob_pos);
             }
         }
@@ -576,13 +655,13 @@ impl RestoreSession {
             apply: Vec::new(),
         };
         for item in self.items.iter().filter(|i| i.error.is_none()) {
-            match &item.create {
-                Create::File { size, .. } => {
+            match item.create.kind {
+                CreateKind::Dir => {}
+                CreateKind::File => {
                     report.files_restored += 1;
-                    report.bytes_restored += size;
+                    report.bytes_restored += item.create.size.unwrap_or(0);
                 }
-                Create::Symlink { .. } => report.files_restored += 1,
-                Create::Dir { .. } => {}
+                _ => report.files_restored += 1,
             }
         }
         report.apply = self
@@ -595,7 +674,7 @@ impl RestoreSession {
         report.errors = error_report(
             self.items
                 .iter()
-                .filter_map(|i| Some((i.create.path(), i.error.as_ref()?))),
+                .filter_map(|i| Some((i.create.path.quoted(), i.error.as_ref()?))),
             "Some files could not be restored.",
         );
         report
@@ -667,7 +746,7 @@ impl RestoreSession {
             };
             item.remaining = item.remaining.saturating_sub(1);
             out.push(Write {
-                path: item.create.path().to_string(),
+                path: item.create.path.clone(),
                 offset: place.offset,
                 data: data.unwrap_or_default(),
             });
@@ -687,49 +766,29 @@ impl RestoreSession {
     }
 }
 
-/// What the host creates for `entry`, and why it cannot be restored, if so.
-fn to_create(entry: &Entry, index: &Index) -> (Create, Option<Error>) {
-    let path = entry.path.clone();
-    let (mode, mtime) = (entry.mode, entry.mtime);
-    if let Err(e) = super::paths::check_snapshot_path(&path) {
+/// What the host creates for `entry` (a hard link to `link_to` when
+/// given), and why it cannot be restored, if so.
+fn to_create(entry: &Entry, index: &Index, link_to: Option<&RawPath>) -> (Create, Option<Error>) {
+    let create = Create::of(entry, link_to);
+    let what = || format!("snapshot entry {}", entry.path);
+    if let Err(e) = super::paths::check_snapshot_path(entry.path.as_bytes()) {
         // A snapshot is authenticated, but one written by a buggy or old
         // host could still hold such a path: never follow it out of the target.
-        let create = Create::Dir { path, mode, mtime };
         return (create, Some(e));
     }
-    match entry.kind {
-        EntryKind::Dir => (Create::Dir { path, mode, mtime }, None),
-        EntryKind::Symlink => {
-            let error = entry.target.is_none().then(|| {
-                Error::corrupt(format!("snapshot entry {path:?}"), "symlink has no target")
-            });
-            let target = entry.target.clone().unwrap_or_default();
-            (
-                Create::Symlink {
-                    path,
-                    target,
-                    mtime,
-                },
-                error,
-            )
+    let error = match create.kind {
+        CreateKind::Symlink if entry.target.is_none() => {
+            Some(Error::corrupt(what(), "symlink has no target"))
         }
-        EntryKind::File => {
-            let error = check_chunks(index, &entry.chunks, entry.size, &path).err();
-            let size = entry.size;
-            let create = Create::File {
-                path,
-                size,
-                mode,
-                mtime,
-            };
-            (create, error)
-        }
-    }
+        CreateKind::File => check_chunks(index, &entry.chunks, entry.size, &what()).err(),
+        _ => None,
+    };
+    (create, error)
 }
 
 /// Checks that every chunk of a file is in the index and that their sizes
 /// add up to the file's.
-fn check_chunks(index: &Index, chunks: &[Id], size: u64, path: &str) -> Result<()> {
+fn check_chunks(index: &Index, chunks: &[Id], size: u64, what: &str) -> Result<()> {
     let mut total = 0u64;
     for id in chunks {
         let location = index.get(id).ok_or_else(|| Error::NotFound {
@@ -740,7 +799,7 @@ fn check_chunks(index: &Index, chunks: &[Id], size: u64, path: &str) -> Result<(
     }
     if total != size {
         return Err(Error::corrupt(
-            format!("snapshot entry {path:?}"),
+            what,
             format!("its chunks hold {total} bytes, its size is {size}"),
         ));
     }
@@ -775,7 +834,7 @@ mod tests {
             mtime: 0,
             size,
             chunks: chunks.iter().map(|&c| Id([c; 32])).collect(),
-            target: None,
+            ..Entry::default()
         }
     }
 
@@ -805,13 +864,15 @@ mod tests {
 
     fn snapshot(entries: Vec<Entry>) -> Snapshot {
         Snapshot {
-            version: crate::engine::FORMAT_VERSION,
+            version: crate::engine::SNAPSHOT_VERSION,
             time: 0,
             time_nanos: 0,
             hostname: None,
             backup_configuration_id: None,
             counters: BackupCounters::default(),
             entries,
+            paths: Vec::new(),
+            errors: Vec::new(),
         }
     }
 
@@ -863,7 +924,7 @@ mod tests {
             link,
         ]);
         let s = RestoreSession::new(&v, &snap, &index(), RestoreOptions::default()).unwrap();
-        let created: Vec<&str> = s.creates().map(Create::path).collect();
+        let created: Vec<String> = s.creates().map(|c| c.path.to_string()).collect();
         assert_eq!(created, ["/ok"]);
         let report = s.finish();
         let list = report.errors.unwrap().list.unwrap();
@@ -903,11 +964,7 @@ mod tests {
         let snap = snapshot(entries.to_vec());
         let s = RestoreSession::new(&vault(), &snap, &index(), options).unwrap();
         s.creates()
-            .map(|c| match c {
-                Create::Dir { path, .. }
-                | Create::File { path, .. }
-                | Create::Symlink { path, .. } => path.clone(),
-            })
+            .map(|c| c.path.to_string_lossy().into_owned())
             .collect()
     }
 
@@ -1032,6 +1089,6 @@ mod tests {
             "bundle ab not found"
         );
         assert!(json.get("links").is_none());
-        assert!(error_report([], "x").is_none());
+        assert!(error_report::<&str>([], "x").is_none());
     }
 }

@@ -116,7 +116,12 @@ mod tests {
             assert_eq!(run.feed(&b.id, r.offset, bytes).unwrap().len(), 1);
         }
         assert_eq!(run.finish().unwrap().files_restored, 1);
-        let paths: Vec<&str> = run.apply().unwrap().iter().map(|c| c.path()).collect();
+        let paths: Vec<String> = run
+            .apply()
+            .unwrap()
+            .iter()
+            .map(|c| c.path.to_string())
+            .collect();
         assert_eq!(paths, vec!["/d/f", "/d"], "deepest first");
         assert_eq!(run.finish().unwrap_err().code(), ErrorCode::InvalidState);
         assert_eq!(

@@ -510,6 +510,7 @@ pub(crate) mod tests {
                     time_nanos: *nanos,
                     hostname: None,
                     backup_configuration_id: None,
+                    paths: Vec::new(),
                 })
                 .unwrap();
             for b in &out.bundles {

@@ -155,6 +155,7 @@ mod tests {
             time_nanos: 0,
             hostname: None,
             backup_configuration_id: None,
+            paths: Vec::new(),
         }
     }
 
