@@ -46,7 +46,9 @@ pub use restore::{
     RestoreSession, Write,
 };
 pub use restore_run::RestoreRun;
-pub use select::{BackupFilter, Pattern, PatternList, Selector, TagFile, Visit};
+pub use select::{
+    BackupFilter, BackupFilterOptions, Pattern, PatternList, Selector, TagFile, Visit,
+};
 pub use snapshot::{
     BackupCounters, Entry, EntryKind, FileError, Snapshot, Xattr, SNAPSHOT_VERSION,
 };

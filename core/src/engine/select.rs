@@ -32,6 +32,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::model::v2::common::{PathFilter, PathType};
 use crate::{Error, Result};
 
@@ -628,10 +630,22 @@ where
         .into_iter()
         .map(|(p, d)| (match_key(p), d))
         .collect();
-    let mut taken: Vec<bool> = entries
-        .iter()
-        .map(|(p, _)| selector.includes(p) && !selector.excludes_tree(p))
-        .collect();
+    // Each folder's own exclusion is computed once, however many entries
+    // lie below it.
+    let mut excluded: HashMap<&str, bool> = HashMap::new();
+    let mut taken: Vec<bool> = Vec::with_capacity(entries.len());
+    for (path, _) in &entries {
+        let mut out = false;
+        if selector.has_excludes() {
+            for a in ancestors_and_self(path) {
+                if *excluded.entry(a).or_insert_with(|| selector.excludes(a)) {
+                    out = true;
+                    break;
+                }
+            }
+        }
+        taken.push(!out && selector.includes(path));
+    }
     if selector.has_includes() {
         let dirs: HashMap<&str, usize> = entries
             .iter()
@@ -796,6 +810,38 @@ impl TagFile {
             None => true,
             Some(h) => head.starts_with(h),
         }
+    }
+}
+
+/// A backup's selection options as the bindings take them (JSON, every
+/// member optional, unknown members refused): `{"exclude": [patterns],
+/// "iexclude": [patterns], "exclusions": [v2 path filters],
+/// "exclude_if_present": ["NAME[:HEADER]"], "one_file_system": bool}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupFilterOptions {
+    /// Exclusion patterns.
+    pub exclude: Vec<String>,
+    /// Exclusion patterns that ignore case.
+    pub iexclude: Vec<String>,
+    /// A v2 backup configuration's exclusions.
+    pub exclusions: Vec<PathFilter>,
+    /// `--exclude-if-present` rules.
+    pub exclude_if_present: Vec<String>,
+    /// Stay on the source root's file system.
+    pub one_file_system: bool,
+}
+
+impl BackupFilterOptions {
+    /// The filter of these options (a bad pattern or rule is an
+    /// [`Error::argument`] naming its list and index).
+    pub fn build(&self) -> Result<BackupFilter> {
+        Ok(BackupFilter::new()
+            .exclude("exclude", &self.exclude, false)?
+            .exclude("iexclude", &self.iexclude, true)?
+            .exclude_filters(&self.exclusions)?
+            .exclude_if_present(&self.exclude_if_present)?
+            .one_file_system(self.one_file_system))
     }
 }
 
@@ -1434,6 +1480,18 @@ mod tests {
         assert!(v2.excluded("/var/cache/apt/x"));
         assert!(!v2.excluded("/var/cached"));
         assert!(v2.excluded("c:\\PAGEFILE.SYS"));
+        let options: BackupFilterOptions = serde_json::from_str(
+            r#"{"exclude": ["*.o"], "exclusions": [{"type": "folder", "path": "/tmp/"}], "one_file_system": true}"#,
+        )
+        .unwrap();
+        let built = options.build().unwrap();
+        assert!(built.excluded("/a/b.o") && built.excluded("/tmp/x") && built.is_one_file_system());
+        assert!(serde_json::from_str::<BackupFilterOptions>(r#"{"excludes": []}"#).is_err());
+        let bad = BackupFilterOptions {
+            iexclude: vec!["ok".into(), "[".into()],
+            ..BackupFilterOptions::default()
+        };
+        assert!(bad.build().unwrap_err().to_string().contains("iexclude[1]"));
         assert!(TagFile::parse(":x").is_err());
         assert!(TagFile::parse("").is_err());
         assert!(TagFile::parse("a/b").is_err());
