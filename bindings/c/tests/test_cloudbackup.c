@@ -1049,6 +1049,79 @@ END_TEST
 /* Restore                                                             */
 /* ------------------------------------------------------------------ */
 
+START_TEST(backup_filters_answer_the_walker) {
+    cb_backup_filter *f = POISON;
+    ASSERT_OK(cb_backup_filter_new("{\"exclude\": [\"*.log\", \"/build\"], \"iexclude\": [\"*.TMP\"],"
+                                   " \"exclusions\": [{\"type\": \"folder\", \"path\": \"/var/cache/\"}],"
+                                   " \"exclude_if_present\": [\".nobackup\", \"CACHEDIR.TAG:Signature\"],"
+                                   " \"one_file_system\": true}",
+                                   &f));
+    cb_visit v = CB_VISIT_KEEP;
+    ASSERT_OK(cb_backup_filter_visit(f, "/a/deep/x.log", false, 1, 1, &v));
+    ck_assert_int_eq(v, CB_VISIT_SKIP);
+    ASSERT_OK(cb_backup_filter_visit(f, "/build", true, 1, 1, &v));
+    ck_assert_int_eq(v, CB_VISIT_SKIP);
+    ASSERT_OK(cb_backup_filter_visit(f, "/src/build", true, 1, 1, &v));
+    ck_assert_int_eq(v, CB_VISIT_KEEP);
+    ASSERT_OK(cb_backup_filter_visit(f, "/a/b.tmp", false, 1, 1, &v));
+    ck_assert_int_eq(v, CB_VISIT_SKIP);
+    ASSERT_OK(cb_backup_filter_visit(f, "/var/cache/apt", true, 1, 1, &v));
+    ck_assert_int_eq(v, CB_VISIT_SKIP);
+    ASSERT_OK(cb_backup_filter_visit(f, "/mnt", true, 2, 1, &v));
+    ck_assert_int_eq(v, CB_VISIT_KEEP_EMPTY);
+    ASSERT_OK(cb_backup_filter_visit(f, "/caf\xe9", false, 1, 1, &v));
+    ck_assert_int_eq(v, CB_VISIT_KEEP);
+    size_t n = 0;
+    ASSERT_OK(cb_backup_filter_tag_count(f, &n));
+    ck_assert_uint_eq(n, 2);
+    char *name = POISON;
+    size_t header_len = 99;
+    ASSERT_OK(cb_backup_filter_tag_at(f, 1, &name, &header_len));
+    ck_assert_str_eq(name, "CACHEDIR.TAG");
+    ck_assert_uint_eq(header_len, 9);
+    cb_string_free(name);
+    ASSERT_STATUS(CB_INVALID_ARGUMENT, cb_backup_filter_tag_at(f, 2, &name, &header_len));
+    ck_assert_ptr_null(name);
+    bool yes = false;
+    ASSERT_OK(cb_backup_filter_tag_confirms(f, 1, u8("Signature: 8a47"), 15, &yes));
+    ck_assert(yes);
+    ASSERT_OK(cb_backup_filter_tag_confirms(f, 1, u8("nope"), 4, &yes));
+    ck_assert(!yes);
+    ASSERT_OK(cb_backup_filter_tag_confirms(f, 0, NULL, 0, &yes));
+    ck_assert(yes);
+    const char *confirmed[] = {".nobackup"};
+    ASSERT_OK(cb_backup_filter_excluded_by_tags(f, confirmed, 1, "data", &yes));
+    ck_assert(yes);
+    ASSERT_OK(cb_backup_filter_excluded_by_tags(f, confirmed, 1, ".nobackup", &yes));
+    ck_assert(!yes);
+    ASSERT_OK(cb_backup_filter_excluded_by_tags(f, NULL, 0, "data", &yes));
+    ck_assert(!yes);
+    ASSERT_STATUS(CB_NULL_ARGUMENT, cb_backup_filter_excluded_by_tags(f, NULL, 1, "data", &yes));
+    ASSERT_STATUS(CB_NULL_ARGUMENT, cb_backup_filter_visit(f, NULL, false, 1, 1, &v));
+    ASSERT_STATUS(CB_NULL_ARGUMENT, cb_backup_filter_visit(NULL, "/a", false, 1, 1, &v));
+    cb_backup_filter_free(f);
+    cb_backup_filter_free(NULL);
+
+    /* No options: everything is kept. */
+    ASSERT_OK(cb_backup_filter_new(NULL, &f));
+    ASSERT_OK(cb_backup_filter_visit(f, "/mnt", true, 2, 1, &v));
+    ck_assert_int_eq(v, CB_VISIT_KEEP);
+    cb_backup_filter_free(f);
+
+    f = POISON;
+    ASSERT_STATUS(CB_INVALID_ARGUMENT, cb_backup_filter_new("{\"exclude\": [\"ok\", \"[x\"]}", &f));
+    ck_assert_ptr_null(f);
+    ASSERT_MESSAGE_HAS("exclude[1]");
+    ASSERT_STATUS(CB_INVALID_JSON, cb_backup_filter_new("{\"excludes\": []}", &f));
+    ASSERT_STATUS(CB_NULL_ARGUMENT, cb_backup_filter_new(NULL, NULL));
+
+    char *json = POISON;
+    ASSERT_OK(cb_read_pattern_file("# comment\n\n  *.go  \n$$x\n", &json));
+    ck_assert_str_eq(json, "[\"*.go\",\"$x\"]");
+    cb_string_free(json);
+}
+END_TEST
+
 START_TEST(filter_globs_from_v2_filters) {
     char *json = POISON;
     ASSERT_OK(cb_filter_globs("[{\"type\": \"folder\", \"path\": \"/web/\"},"
@@ -1446,7 +1519,8 @@ static Suite *cloudbackup_suite(void) {
         {"restore",
          {filter_globs_from_v2_filters, the_golden_vault_restores_byte_exactly,
           a_tampered_bundle_fails_its_files_not_the_restore, missing_bundles_are_reported,
-          restore_options_select_and_skip, restore_sessions_refuse_bad_input}},
+          restore_options_select_and_skip, restore_sessions_refuse_bad_input,
+          backup_filters_answer_the_walker}},
         {"verify", {the_golden_vault_verifies, verification_finds_tampered_and_missing_bundles}},
         AGENT_GROUP,
         BACKUP_GROUP,
