@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple, TypeVar, Union
 
 from .engine import (
+    BackupFilter,
     BackupSession,
     Index,
     IndexRebuild,
@@ -479,6 +480,7 @@ class StoredVault:
         retry_lock: float = 0.0,
         force: bool = False,
         parent: Optional[str] = None,
+        selection: Optional[BackupFilter] = None,
     ) -> BackupResult:
         """Backs ``source`` up; the tree is named from ``/`` in the snapshot,
         which records ``source`` (made absolute) as its root.
@@ -488,7 +490,9 @@ class StoredVault:
         taken over from it without being read. The parent is ``parent``
         (an id, unique prefix or ``"latest"``) when given, else the latest
         snapshot of the same host and root (the core's rule); ``force``
-        reads every file again.
+        reads every file again. ``selection`` leaves paths out
+        (docs/PATTERNS.md; its patterns match the snapshot names): an
+        excluded folder is not entered.
 
         Holds a shared lock (waiting up to ``retry_lock`` seconds for it).
         Bundles upload on a pool of :attr:`concurrency` threads while the
@@ -501,7 +505,9 @@ class StoredVault:
         if not os.path.isdir(source):
             raise NotFound(f"directory {source} not found", {"what": "directory", "id": source})
         with self.lock("backup", exclusive=False, retry=retry_lock) as held:
-            result = self._backup(source, held, threads, progress, hostname, None if force else parent, force)
+            result = self._backup(
+                source, held, threads, progress, hostname, None if force else parent, force, selection
+            )
         try:
             result.gc = self.gc(grace=gc_grace, retry_lock=0.0)
         except Locked as e:
@@ -520,6 +526,7 @@ class StoredVault:
         hostname: Optional[str],
         parent: Optional[str],
         force: bool,
+        selection: Optional[BackupFilter] = None,
     ) -> BackupResult:
         started_ns = time.time_ns()
         hostname = hostname or socket.gethostname()
@@ -551,7 +558,7 @@ class StoredVault:
             result.errors.append({"path": quote_path(path), "file": quote_path(full), "error": reason})
 
         try:
-            for found in _walk(source, failed):
+            for found in _walk(source, failed, selection):
                 self._back_up_one(session, found, result, failed, store_bundles, progress, force)
             store_bundles(
                 session.finish(
@@ -823,6 +830,8 @@ class StoredVault:
         progress: Optional[Progress] = None,
         retry_lock: float = 0.0,
         state: Optional[VaultState] = None,
+        iinclude: Optional[List[str]] = None,
+        iexclude: Optional[List[str]] = None,
     ) -> RestoreResult:
         """Restores a snapshot (id, unique prefix or ``"latest"``) into
         ``dest``. An existing file is never replaced unless ``overwrite``
@@ -837,10 +846,16 @@ class StoredVault:
         restore that stops half-way leaves no partial file, and an existing
         file that ``overwrite`` would replace stays as it was.
 
+        ``include``/``exclude`` (``iinclude``/``iexclude`` ignore case) are
+        patterns (docs/PATTERNS.md): ``/a`` restores ``/a``, all below it
+        and the folders above it; ``*.log`` matches at any depth.
+
         ``state`` (from :meth:`state`) saves reading the vault's metadata
         again when restoring several snapshots in a row."""
         with self.lock("restore", exclusive=False, retry=retry_lock, required=False):
-            return self._restore(which, dest, include, exclude, overwrite, progress, state)
+            return self._restore(
+                which, dest, include, exclude, overwrite, progress, state, iinclude, iexclude
+            )
 
     def _restore(
         self,
@@ -851,6 +866,8 @@ class StoredVault:
         overwrite: bool,
         progress: Optional[Progress],
         state: Optional[VaultState],
+        iinclude: Optional[List[str]] = None,
+        iexclude: Optional[List[str]] = None,
     ) -> RestoreResult:
         state = state or self.state()
         snap = self.snapshot(which, state)
@@ -861,6 +878,8 @@ class StoredVault:
             state.index(),
             include=include,
             exclude=exclude,
+            iinclude=iinclude,
+            iexclude=iexclude,
             overwrite=overwrite,
             existing=existing,
         )
@@ -1012,7 +1031,7 @@ class _Tree:
     def __init__(self, dest: str, limit: int = 64) -> None:
         self.dest = os.fsencode(dest).rstrip(b"/") or b"/"
         self.limit = max(2, limit)
-        self.root = os.open(self.dest, _DIR_FLAGS)
+        self.root = os.open(self.dest, _ROOT_FLAGS)
         #: relative directory path -> descriptor (least recently used first).
         self.fds: "OrderedDict[bytes, int]" = OrderedDict()
         self.pinned: Dict[bytes, int] = {}
@@ -1359,6 +1378,9 @@ def _prefetch(jobs: List[J], fetch: Callable[[J], R], limit: int) -> Iterator[Tu
 
 #: Open flags for a directory the walker lists (never through a symlink).
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+#: Open flags for the root the user names (a backup source or restore
+#: target), which may be a symlink to a directory.
+_ROOT_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 #: Open flags for a file the backup reads: never through a symlink, and
 #: without blocking should it have been replaced by a FIFO since its lstat.
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0)
@@ -1425,7 +1447,11 @@ class _Found:
     descend: bool = True
 
 
-def _walk(root: Union[str, bytes], failed: Callable[[bytes, bytes, str], None]) -> Iterator[_Found]:
+def _walk(
+    root: Union[str, bytes],
+    failed: Callable[[bytes, bytes, str], None],
+    selection: Optional[BackupFilter] = None,
+) -> Iterator[_Found]:
     """The tree below ``root``, depth first, names sorted by bytes (the C
     agent's order), root itself left out; snapshot paths start at ``/``.
 
@@ -1435,19 +1461,25 @@ def _walk(root: Union[str, bytes], failed: Callable[[bytes, bytes, str], None]) 
     A directory is listed right after it is yielded. What cannot be read
     (a name gone before its lstat, a directory that cannot be opened or
     listed) goes to ``failed(snapshot path, filesystem path, reason)`` and
-    the walk goes on."""
+    the walk goes on. What ``selection`` leaves out is not yielded, and a
+    left-out folder (or a mount point under ``one_file_system``) is not
+    entered."""
     root_b = os.fsencode(root).rstrip(b"/") or b"/"
-    root_fd = os.open(root_b, _DIR_FLAGS)
+    root_fd = os.open(root_b, _ROOT_FLAGS)
     try:
+        root_device = os.fstat(root_fd).st_dev
         names = sorted(os.fsencode(n) for n in os.listdir(root_fd))
+        tags = _tags_in(root_fd, root_b, names, selection)
     except BaseException:
         os.close(root_fd)
         raise
-    # (descriptor, snapshot path, filesystem path, names left)
-    stack: List[Tuple[int, bytes, bytes, Iterator[bytes]]] = [(root_fd, b"", root_b.rstrip(b"/"), iter(names))]
+    # (descriptor, snapshot path, filesystem path, names left, tag files there)
+    stack: List[Tuple[int, bytes, bytes, Iterator[bytes], List[str]]] = [
+        (root_fd, b"", root_b.rstrip(b"/"), iter(names), tags)
+    ]
     try:
         while stack:
-            dir_fd, prefix, full_prefix, left = stack[-1]
+            dir_fd, prefix, full_prefix, left, confirmed = stack[-1]
             name = next(left, None)
             if name is None:
                 stack.pop()
@@ -1455,14 +1487,23 @@ def _walk(root: Union[str, bytes], failed: Callable[[bytes, bytes, str], None]) 
                 continue
             path = prefix + b"/" + name
             full = full_prefix + b"/" + name
+            if selection is not None and confirmed and selection.excluded_by_tags(confirmed, name):
+                continue
             try:
                 st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
             except OSError as e:
-                failed(path, full, _reason("lstat", e))
+                if selection is None or not selection.excluded(path):
+                    failed(path, full, _reason("lstat", e))
                 continue
+            is_dir = stat.S_ISDIR(st.st_mode)
+            visit = "keep"
+            if selection is not None:
+                visit = selection.visit(path, is_dir, st.st_dev, root_device)
+                if visit == "skip":
+                    continue
             found = _Found(dir_fd, name, path, full, st)
             yield found
-            if not stat.S_ISDIR(st.st_mode) or not found.descend:
+            if not is_dir or visit != "keep" or not found.descend:
                 continue
             try:
                 child = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
@@ -1471,14 +1512,43 @@ def _walk(root: Union[str, bytes], failed: Callable[[bytes, bytes, str], None]) 
                 continue
             try:
                 listed = sorted(os.fsencode(n) for n in os.listdir(child))
+                tags = _tags_in(child, full, listed, selection)
             except OSError as e:
                 os.close(child)
                 failed(path, full, _reason("readdir", e))
                 continue
-            stack.append((child, path, full, iter(listed)))
+            stack.append((child, path, full, iter(listed), tags))
     finally:
-        for dir_fd, _p, _f, _l in stack:
+        for dir_fd, _p, _f, _l, _t in stack:
             os.close(dir_fd)
+
+
+def _tags_in(dir_fd: int, folder: bytes, names: List[bytes], selection: Optional[BackupFilter]) -> List[str]:
+    """The ``exclude_if_present`` files the folder (open as ``dir_fd``)
+    holds (with the right header), by name. An unreadable one tags nothing
+    (with a warning), as in restic."""
+    found: List[str] = []
+    if selection is None:
+        return found
+    present = set(names)
+    for index, (tag, header_len) in enumerate(selection.tag_files):
+        tag_b = os.fsencode(tag)
+        if tag_b not in present:
+            continue
+        head = b""
+        if header_len:
+            try:
+                fd = os.open(tag_b, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=dir_fd)
+                try:
+                    head = os.read(fd, header_len)
+                finally:
+                    os.close(fd)
+            except OSError as e:
+                _warn(f"could not read the exclusion tag file {quote_path(folder + b'/' + tag_b)}: {e.strerror or e}")
+                continue
+        if selection.tag_confirms(index, head):
+            found.append(tag)
+    return found
 
 
 def _kind(mode: int) -> Optional[str]:

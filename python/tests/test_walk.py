@@ -254,8 +254,8 @@ def test_json_backup_lists_errors(tmp_path: Path, cli_env: Dict[str, str]) -> No
 def _walk_with(hook: Callable[[store._Found], None]) -> Callable[..., Iterator[store._Found]]:
     real = store._walk
 
-    def walk(root: Any, failed: Any) -> Iterator[store._Found]:
-        for found in real(root, failed):
+    def walk(root: Any, failed: Any, selection: Any = None) -> Iterator[store._Found]:
+        for found in real(root, failed, selection):
             hook(found)
             yield found
 
@@ -489,3 +489,16 @@ def test_posix_acls_round_trip(tmp_path: Path) -> None:
     assert b"system.posix_acl_access" in names
     assert b"system.posix_acl_default" in [k for k, _v in after[b"shared"]["xattrs"]]
     assert before == after
+
+
+def test_source_and_target_may_be_symlinks_to_directories(tmp_path: Path) -> None:
+    (tmp_path / "real-src").mkdir()
+    (tmp_path / "real-src" / "f").write_bytes(b"f")
+    os.symlink("real-src", tmp_path / "src")
+    (tmp_path / "real-dest").mkdir()
+    os.symlink("real-dest", tmp_path / "dest")
+    lv = _vault(tmp_path)
+    r = lv.backup(str(tmp_path / "src"))
+    assert r.files == 1 and r.errors == []
+    lv.restore("latest", str(tmp_path / "dest"))
+    assert (tmp_path / "real-dest" / "f").read_bytes() == b"f"

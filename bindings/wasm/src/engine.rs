@@ -94,7 +94,9 @@ export type Create =
 export interface Write { path: QuotedPath; offset: number; data: Uint8Array; }
 /** What to restore and how (every member optional). */
 export interface RestoreOptions {
-  inclusions?: string[]; exclusions?: string[]; overwrite?: boolean; existing?: QuotedPath[]; max_gap?: number;
+  /** Patterns (docs/PATTERNS.md, restic's meaning: `/a` is the subtree, `*.log` any depth); the `i` lists ignore case. */
+  inclusions?: string[]; exclusions?: string[]; iinclusions?: string[]; iexclusions?: string[];
+  overwrite?: boolean; existing?: QuotedPath[]; max_gap?: number;
 }
 /** One failed file, as in a v2 restore's `/errors` patch. */
 export interface ErrorEntry {
@@ -331,7 +333,8 @@ pub fn encrypt_password_for_agent(
     )?)
 }
 
-/// Glob patterns equivalent to v2 path filters (for `RestoreOptions`).
+/// Patterns (docs/PATTERNS.md) equivalent to v2 path filters (for
+/// `RestoreOptions`): each path escaped; a folder's pattern takes its subtree.
 #[wasm_bindgen(js_name = "filterGlobs", unchecked_return_type = "string[]")]
 pub fn filter_globs_js(
     #[wasm_bindgen(unchecked_param_type = "PathFilter[]")] filters: JsValue,

@@ -20,6 +20,7 @@ pub mod rawpath;
 pub mod repair;
 pub mod restore;
 pub mod restore_run;
+pub mod select;
 pub mod snapshot;
 pub mod state;
 pub mod vault;
@@ -45,6 +46,9 @@ pub use restore::{
     RestoreSession, Write,
 };
 pub use restore_run::RestoreRun;
+pub use select::{
+    BackupFilter, BackupFilterOptions, Pattern, PatternList, Selector, TagFile, Visit,
+};
 pub use snapshot::{
     backup_error_report, BackupCounters, Entry, EntryKind, FileError, Snapshot, Xattr,
     BACKUP_FILE_ERROR_CODE, BACKUP_FILE_ERROR_TYPE, SNAPSHOT_VERSION,
