@@ -101,9 +101,12 @@ impl Store {
             for r in &f.ranges {
                 let bytes = &bundle[r.offset as usize..(r.offset + r.length) as usize];
                 for w in run.feed(&f.bundle, r.offset, bytes).unwrap() {
-                    let file = files.entry(w.path.to_string()).or_default();
-                    file.resize((w.offset as usize).max(file.len()), 0);
-                    file.splice(w.offset as usize.., w.data);
+                    for place in &w.places {
+                        let file = files.entry(place.path.to_string()).or_default();
+                        let at = place.offset as usize;
+                        file.resize(at.max(file.len()), 0);
+                        file.splice(at.., w.data.iter().copied());
+                    }
                 }
             }
         }
@@ -192,7 +195,7 @@ fn a_255_byte_name_backs_up_restores_and_its_partial_name_is_short() {
     st.backup(&[(&name, b"long")], 1, 0);
     let (files, errors) = st.restore("latest");
     assert_eq!((files[&name].as_slice(), errors), (&b"long"[..], 0));
-    let tmp = paths::partial_name(name[1..].as_bytes(), u32::MAX);
+    let tmp = paths::partial_name(&name.as_bytes()[1..], u32::MAX);
     assert!(tmp.len() <= 64, "{tmp}");
 }
 
