@@ -14,7 +14,7 @@ demo: demo-python
 demo-api: bootstrap
 	$(CARGO) run --quiet -p cloudbackup-core --example restore_walkthrough
 
-test: bootstrap fmt-check clippy test-rust test-c test-python test-swift test-stress test-web test-interop
+test: bootstrap fmt-check clippy test-rust test-c test-python test-metadata test-swift test-stress test-web test-interop
 
 bootstrap:
 	@scripts/bootstrap
@@ -79,6 +79,10 @@ install-c:
 # The Python module's targets (bootstrap-python, build-python, test-python,
 # demo-python, bench-python); included last so `demo` stays the default goal.
 include mk/python.mk
+
+# Metadata fidelity of backup + restore (test-metadata; METADATA_REQUIRED=1
+# makes the cloudbackup comparison mandatory).
+include mk/metadata.mk
 
 # Vaults on OpenStack Swift (test-swift, against a real all-in-one) and the
 # peer benchmark against restic and borg (bench-peers).

@@ -157,6 +157,23 @@ typedef enum {
    * A symbolic link.
    */
   CB_ENTRY_SYMLINK = 2,
+  /**
+   * A named pipe (FIFO).
+   */
+  CB_ENTRY_FIFO = 3,
+  /**
+   * A character device (`rdev` is its number).
+   */
+  CB_ENTRY_CHARDEV = 4,
+  /**
+   * A block device (`rdev` is its number).
+   */
+  CB_ENTRY_BLOCKDEV = 5,
+  /**
+   * In a create only: another name of the file `target` (a snapshot
+   * path created earlier), made as a hard link once that file is complete.
+   */
+  CB_ENTRY_HARDLINK = 6,
 } cb_entry_kind;
 
 /**
@@ -255,15 +272,16 @@ typedef struct cb_verifier cb_verifier;
  */
 typedef struct {
   /**
-   * File, directory or symlink.
+   * File, directory, symlink, FIFO, device or hard link.
    */
   cb_entry_kind kind;
   /**
-   * The path, as the snapshot spells it.
+   * The path, as the snapshot spells it (the operating system's bytes,
+   * not necessarily UTF-8).
    */
   const char *path;
   /**
-   * A symlink's target; NULL for the others.
+   * A symlink's target, or the path a hard link names; NULL for the others.
    */
   const char *target;
   /**
@@ -271,13 +289,33 @@ typedef struct {
    */
   uint64_t size;
   /**
-   * Permission bits (0 for symlinks).
+   * Permission bits (with setuid, setgid and sticky).
    */
   uint32_t mode;
   /**
    * Modification time, seconds since the Unix epoch.
    */
   int64_t mtime;
+  /**
+   * Its sub-second part, in nanoseconds.
+   */
+  uint32_t mtime_nanos;
+  /**
+   * Whether `uid` and `gid` are known (restore them when running as root).
+   */
+  bool has_owner;
+  /**
+   * Owner user id.
+   */
+  uint32_t uid;
+  /**
+   * Owner group id.
+   */
+  uint32_t gid;
+  /**
+   * A device node's number.
+   */
+  uint64_t rdev;
 } cb_create;
 
 /**

@@ -25,7 +25,8 @@ wheel-python: bootstrap-python
 
 test-python: build-python
 	cd python && $(VPY) -m pytest -q -s -p no:cacheprovider tests
-	cd python && $(VPY) -m mypy --strict --cache-dir $(CURDIR)/$(PY_BUILD)/mypy cloudbackup tests examples benchmarks
+	@# MYPYPATH: benchmarks/peers.py imports tests/metadata/treecompare.py.
+	cd python && MYPYPATH=$(CURDIR)/tests/metadata $(VPY) -m mypy --strict --cache-dir $(CURDIR)/$(PY_BUILD)/mypy cloudbackup tests examples benchmarks
 	cd python && $(VPY) -m mypy.stubtest --mypy-config-file pyproject.toml cloudbackup._native
 
 demo-python: build-python

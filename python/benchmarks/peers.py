@@ -1,35 +1,48 @@
 """cloudbackup against restic and borg, side by side (``make bench-peers``).
 
 One generated corpus (default ~1 GiB: source-like text, binaries, duplicates,
-a few large files), then on the same machine, one tool after another, each
-timed by ``/usr/bin/time -v`` (wall seconds, peak RSS):
+a few large files, plus issue 15's memory-heavy cases: a 4.5 GiB sparse file
+with a few MiB of data and 150 identical 4 MiB files; ``--sparse-gib 0`` and
+``--duplicates 0`` leave them out), then on the same machine, one tool after
+another, each timed by ``/usr/bin/time -v`` (wall seconds, peak RSS):
 
 1. a first backup into an empty local repository;
-2. a second backup after changing ~5% of the files (and adding a few);
+2. a second backup after changing ~5% of the files (and adding a few; the
+   memory-heavy files stay as they are);
 3. a full restore of the second snapshot into an empty directory (checked
-   byte for byte against the corpus, so a fast wrong restore cannot win).
+   against the corpus, so a fast wrong restore cannot win).
+
+Then the metadata fidelity tree of ``tests/metadata`` (hard links, xattrs,
+ACLs, owners, nanosecond mtimes, a FIFO, devices, a sparse file, awkward
+names) is backed up and restored by each tool and compared with
+``tests/metadata/treecompare.py``: one row per property and tool, and the
+issue's ``metadata: ...`` line for cloudbackup (``--no-metadata`` skips it).
 
 Tools and settings: ``cloudbackup backup`` (defaults: FastCDC 1 MiB average,
-zstd 3, AES-256-GCM, Argon2id), Debian's ``restic`` (repository v2,
-compression auto) and Debian's ``borg create --compression zstd,3``
-(``repokey-blake2``). Every tool runs with its defaults otherwise; restic and
-borg skip unchanged files on the second backup by their metadata caches,
-cloudbackup reads every file again (it has no such cache): the table shows
-what each tool does, not an idealised version of it.
+zstd 3, AES-256-GCM, Argon2id; the CLI takes the latest snapshot of the same
+host and source as the parent and reuses the entries of unchanged files, as
+restic and borg do with theirs; ``--force`` would reread everything),
+Debian's ``restic`` (repository v2, compression auto) and Debian's ``borg
+create --compression zstd,3`` (``repokey-blake2``; ``extract --sparse``).
+Every tool runs with its defaults otherwise: the table shows what each tool
+does, not an idealised version of it.
 
-MB/s is corpus bytes (the whole tree, 10^6 bytes per MB) over wall seconds.
-The page cache is warm for every tool (the corpus is read once first).
+MB/s is the corpus's file data (10^6 bytes per MB; a sparse file counts its
+allocated blocks, not its holes) over wall seconds. The page cache is warm for
+every tool (the corpus is read once first). The issue's two ratios (issue 15):
+backup 2 throughput cloudbackup/restic (goal >= 2.0) and restore peak RSS
+cloudbackup/restic (goal <= 1.0), printed as ``ratio`` lines at the end.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -38,6 +51,10 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parents[2]
+# The metadata fidelity tree and comparison are shared with the test
+# (tests/metadata/test_metadata.py); mypy finds them through MYPYPATH.
+sys.path.insert(0, str(REPO / "tests" / "metadata"))
+import treecompare  # noqa: E402
 PASSWORD = "bench-peers password"
 TIME = "/usr/bin/time"
 MIB = 1 << 20
@@ -83,11 +100,13 @@ def _source_lines(rng: random.Random, count: int) -> List[str]:
     return lines
 
 
-def generate(root: Path, total: int, seed: int) -> Dict[str, int]:
+def generate(root: Path, total: int, seed: int, sparse_gib: float = 0.0, duplicates: int = 0) -> Dict[str, int]:
     """Writes the corpus under ``root``: ~40% source-like text in many small
     files, ~30% incompressible binaries, ~10% duplicates of earlier files,
-    ~20% in three large files (random blocks, repeated blocks, zeros).
-    Returns the byte count per category."""
+    ~20% in three large files (random blocks, repeated blocks, zeros); and
+    below ``heavy/`` a sparse file of ``sparse_gib`` GiB (holes but for four
+    1 MiB islands) and ``duplicates`` identical 4 MiB files. Returns the
+    bytes written per category."""
     rng = random.Random(seed)
     pool = _source_lines(rng, 20000)
     made = {"text": 0, "binary": 0, "duplicate": 0, "large": 0}
@@ -127,7 +146,30 @@ def generate(root: Path, total: int, seed: int) -> Dict[str, int]:
             blocks.append(block)
             have += len(block)
         put(root / "large" / f"image{j}.img", b"".join(blocks), "large")
+    if sparse_gib > 0:
+        made["sparse data"] = make_sparse(root / HEAVY / "sparse.img", int(sparse_gib * (1 << 30)), rng)
+    if duplicates > 0:
+        block = rng.randbytes(4 * MIB)
+        made["4 MiB copies"] = 0
+        for i in range(duplicates):
+            put(root / HEAVY / "same" / f"copy{i:03d}.bin", block, "4 MiB copies")
     return made
+
+
+def make_sparse(path: Path, size: int, rng: random.Random) -> int:
+    """A ``size``-byte file that is holes but for four 1 MiB islands of
+    random bytes (ftruncate, then pwrite); returns the data bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.truncate(size)
+        for k in range(4):
+            at = (size // 4) * k + (size // 8)
+            f.seek(min(at, size - MIB))
+            f.write(rng.randbytes(MIB))
+    return 4 * MIB
+
+
+HEAVY = "heavy"
 
 
 def mutate(root: Path, fraction: float, seed: int) -> Tuple[int, int]:
@@ -135,7 +177,8 @@ def mutate(root: Path, fraction: float, seed: int) -> Tuple[int, int]:
     rewritten region of a binary) and adds a few new files; returns
     ``(changed, added)``."""
     rng = random.Random(seed + 1)
-    files = sorted(p for p in root.rglob("*") if p.is_file())
+    # The memory-heavy files stay: they are there for the restore's RSS.
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] != HEAVY)
     chosen = rng.sample(files, max(1, int(len(files) * fraction)))
     for p in chosen:
         data = bytearray(p.read_bytes())
@@ -155,22 +198,29 @@ def mutate(root: Path, fraction: float, seed: int) -> Tuple[int, int]:
 
 
 def tree_bytes(root: Path) -> int:
-    """Apparent bytes of every regular file below ``root``."""
+    """File data below ``root``: each regular file's size, or its allocated
+    bytes when that is less (a sparse file's holes are not data)."""
     total = 0
     for dirpath, _dirs, names in os.walk(root):
         for n in names:
-            p = os.path.join(dirpath, n)
-            if not os.path.islink(p):
-                total += os.path.getsize(p)
+            st = os.lstat(os.path.join(dirpath, n))
+            if stat.S_ISREG(st.st_mode):
+                total += min(st.st_size, st.st_blocks * 512)
     return total
 
 
 def tree_digest(root: Path) -> Dict[str, str]:
-    """``relative path -> sha256`` of every regular file."""
+    """``relative path -> digest`` of every regular file, streamed (the
+    sparse file is GiBs; its holes are not read, see
+    ``treecompare.file_digest``)."""
     out = {}
     for p in sorted(root.rglob("*")):
         if p.is_file() and not p.is_symlink():
-            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                out[str(p.relative_to(root))] = treecompare.file_digest(fd, os.fstat(fd).st_size)
+            finally:
+                os.close(fd)
     return out
 
 
@@ -309,11 +359,84 @@ class Borg(Tool):
 
     def restore(self, dest: Path) -> Tuple[Run, Path]:
         dest.mkdir(parents=True, exist_ok=True)
-        run = timed(["borg", "extract", f"::snap{self.count}"], self.env, cwd=dest, log=self.log("restore"))
+        # --sparse: holes for the sparse file's zero chunks (restic 0.14
+        # has no such option and writes it dense).
+        run = timed(["borg", "extract", "--sparse", f"::snap{self.count}"], self.env, cwd=dest, log=self.log("restore"))
         return run, dest / self.corpus.name
 
     def version(self) -> str:
         return subprocess.run(["borg", "--version"], capture_output=True, text=True).stdout.strip()
+
+
+# -- metadata fidelity ------------------------------------------------------------
+
+
+def metadata_fidelity(tools: Sequence[Tool], work: Path) -> Dict[str, Tuple[Optional[treecompare.Report], str]]:
+    """Backs the ``tests/metadata`` tree up and restores it with each tool;
+    returns ``tool -> (report or None, note)``. A tool that does not restore
+    the tree at all gets a second try on the tree without the awkward names
+    (non-UTF-8, 255-byte, deep), so the other properties still show; the
+    note says so (None: not even that came back)."""
+    base = work / "metadata"
+    trees = {"full": base / "tree", "plain": base / "plain"}
+    built = {"full": treecompare.build_tree(trees["full"]), "plain": treecompare.build_tree(trees["plain"], awkward_names=False)}
+    nodes = {k: treecompare.snapshot(v) for k, v in trees.items()}
+    out: Dict[str, Tuple[Optional[treecompare.Report], str]] = {}
+    for t in tools:
+        first = ""
+        for which in ("full", "plain"):
+            twork = base / f"{t.name}-{which}"
+            twork.mkdir(parents=True)
+            src = trees[which]
+            if isinstance(t, Cloudbackup):
+                rt = treecompare.cloudbackup_roundtrip(src, twork, t.env, t.cli)
+            elif isinstance(t, Restic):
+                rt = treecompare.restic_roundtrip(src, twork)
+            else:
+                rt = treecompare.borg_roundtrip(src, twork)
+            note = first + f"backup exit {rt.backup_rc}, restore exit {rt.restore_rc}"
+            if rt.landed is not None:
+                out[t.name] = (treecompare.compare(nodes[which], treecompare.snapshot(rt.landed), built[which]), note)
+                break
+            lines = rt.log.strip().splitlines() or [""]
+            errors = [ln for ln in lines if "Error" in ln or "error" in ln]
+            first = f"the full tree did not round-trip ({note}: {(errors or lines)[-1].strip()[:160]}); without the awkward names: "
+            out[t.name] = (None, note)
+    treecompare.remove_tree(base)
+    return out
+
+
+def print_fidelity(results: Dict[str, Tuple[Optional[treecompare.Report], str]]) -> None:
+    """One row per property, one column per tool; then each tool's summary
+    (cloudbackup's first, unlabelled: the issue's table line)."""
+    names = list(results)
+    print()
+    print("metadata fidelity (the tests/metadata tree; ok / FAIL n = paths that differ or are missing)")
+    print(f"  {'property':<10}" + "".join(f"{n:>14}" for n in names))
+    for prop in treecompare.PROPERTIES:
+        cells = []
+        for n in names:
+            report, _ = results[n]
+            if report is None:
+                cells.append("no restore")
+                continue
+            o = report.outcomes[prop]
+            cells.append("skip" if o.skipped else f"FAIL {len(o.failures)}" if o.failures else "ok")
+        print(f"  {prop:<10}" + "".join(f"{c:>14}" for c in cells))
+    cb = results.get("cloudbackup", (None, ""))[0]
+    if cb is not None and cb.failed():
+        print("cloudbackup's differences:")
+        for line in cb.lines():
+            if "FAIL" in line:
+                print(line)
+    for n in names:
+        report, note = results[n]
+        label = "" if n == "cloudbackup" else n
+        if report is None:
+            who = f" ({label})" if label else ""
+            print(f"metadata{who}: {' '.join(treecompare.ISSUE_PROPERTIES)}: NOT restored: the tree did not round-trip ({note})")
+        else:
+            print(report.summary(label) + ("" if note == "backup exit 0, restore exit 0" else f"  [{note}]"))
 
 
 # -- the table ------------------------------------------------------------------
@@ -323,6 +446,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Generates the corpus, runs the three tools, prints the table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--size-mib", type=int, default=1024, help="corpus size (default 1024)")
+    ap.add_argument("--sparse-gib", type=float, default=4.5, help="the sparse file's apparent size in GiB (default 4.5; 0: none)")
+    ap.add_argument("--duplicates", type=int, default=150, help="identical 4 MiB files (default 150; 0: none)")
+    ap.add_argument("--no-metadata", action="store_true", help="skip the metadata fidelity comparison")
     ap.add_argument("--work", default=str(REPO / "build" / "bench-peers"), help="scratch directory")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="cloudbackup --threads (default: cores)")
@@ -331,7 +457,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = ap.parse_args(argv)
 
-    for exe in (TIME, "restic", "borg"):
+    names = args.tools.split(",")
+    for exe in [TIME] + [n for n in names if n != "cloudbackup"]:
         if shutil.which(exe) is None:
             raise SystemExit(f"peers: {exe} not found (make bench-peers installs restic, borgbackup and time)")
     work = Path(args.work).resolve()
@@ -339,17 +466,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     t0 = time.monotonic()
-    made = generate(corpus, args.size_mib * MIB, args.seed)
+    made = generate(corpus, args.size_mib * MIB, args.seed, args.sparse_gib, args.duplicates)
     files = sum(1 for p in corpus.rglob("*") if p.is_file())
     size1 = tree_bytes(corpus)
+    sparse = f"; plus a {args.sparse_gib:g} GiB sparse file (holes not counted)" if args.sparse_gib > 0 else ""
     print(
-        f"corpus: {size1 / MIB:.0f} MiB in {files} files "
+        f"corpus: {size1 / MIB:.0f} MiB of data in {files} files: "
         + ", ".join(f"{k} {v / MIB:.0f} MiB" for k, v in made.items())
-        + f" (generated in {time.monotonic() - t0:.0f} s)",
+        + f"{sparse} (generated in {time.monotonic() - t0:.0f} s)",
         flush=True,
     )
 
-    names = args.tools.split(",")
     tools: List[Tool] = []
     for n in names:
         if n == "cloudbackup":
@@ -389,9 +516,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"  {t.name} restore: {run.wall:.1f} s (byte-exact)", flush=True)
         shutil.rmtree(dest)
 
+    fidelity = {} if args.no_metadata else metadata_fidelity(tools, work)
+
     sizes = {"backup 1": size1, "backup 2": size2, "restore": size2}
     print()
-    print(f"corpus {size1 / 1e6:.0f} MB, {files} files; {os.cpu_count()} cores; cloudbackup --threads {args.threads}")
+    print(f"corpus {size1 / 1e6:.0f} MB of data, {files} files{sparse}; {os.cpu_count()} cores; cloudbackup --threads {args.threads}")
     header = f"{'step':<10} {'tool':<12} {'wall s':>8} {'MB/s':>8} {'peak RSS MiB':>13} {'repo MiB':>9}"
     print(header)
     print("-" * len(header))
@@ -402,6 +531,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 f"{step:<10} {t.name:<12} {s.run.wall:>8.1f} {sizes[step] / 1e6 / s.run.wall:>8.1f} "
                 f"{s.run.rss_kib / 1024:>13.0f} {s.repo_bytes / MIB:>9.1f}"
             )
+    ratios: Dict[str, float] = {}
     if "cloudbackup" in results:
         cbr = results["cloudbackup"]
         print()
@@ -414,29 +544,59 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 repo = cbr[step].repo_bytes / pr[step].repo_bytes
                 extra = f"  repo x{repo:.2f}" if step != "restore" else ""
                 print(f"  /{peer:<7} {step:<9} throughput x{thr:.2f}  peak RSS x{rss:.2f}{extra}")
-        if "restic" in results:
-            r = results["restic"]
-            goals = [
-                ("backup 1 throughput >= 2x restic", r["backup 1"].run.wall / cbr["backup 1"].run.wall >= 2),
-                ("backup 2 throughput >= 2x restic", r["backup 2"].run.wall / cbr["backup 2"].run.wall >= 2),
-                ("restore throughput >= 2x restic", r["restore"].run.wall / cbr["restore"].run.wall >= 2),
-                (
-                    "repository <= restic's (after each backup)",
-                    all(cbr[s].repo_bytes <= r[s].repo_bytes for s in ("backup 1", "backup 2")),
-                ),
-                (
-                    "peak RSS <= restic's (every step)",
-                    all(cbr[s].run.rss_kib <= r[s].run.rss_kib for s in ("backup 1", "backup 2", "restore")),
-                ),
-            ]
-            print()
-            print("goals (issue 8):")
-            for what, ok in goals:
-                print(f"  {'met ' if ok else 'MISS'}  {what}")
+    if fidelity:
+        print_fidelity(fidelity)
+    if "cloudbackup" in results and "restic" in results:
+        cb, r = results["cloudbackup"], results["restic"]
+        cb_mbs = size2 / 1e6 / cb["backup 2"].run.wall
+        r_mbs = size2 / 1e6 / r["backup 2"].run.wall
+        thr = cb_mbs / r_mbs
+        cb_rss, r_rss = cb["restore"].run.rss_kib / 1024, r["restore"].run.rss_kib / 1024
+        rss = cb_rss / r_rss
+        ratios = {"backup2_throughput": thr, "restore_peak_rss": rss}
+        print()
+        print("goals (issue 15):")
+        print(
+            f"backup 2 throughput: cloudbackup {cb_mbs:.1f} MB/s, restic {r_mbs:.1f} MB/s: "
+            f"ratio {thr:.2f} (goal >= 2.0) {'met' if thr >= 2.0 else 'MISS'}"
+        )
+        print(
+            f"restore peak RSS: cloudbackup {cb_rss:.0f} MiB, restic {r_rss:.0f} MiB: "
+            f"ratio {rss:.2f} (goal <= 1.0) {'met' if rss <= 1.0 else 'MISS'}"
+        )
+        goals = [
+            ("backup 1 throughput >= 2x restic", r["backup 1"].run.wall / cb["backup 1"].run.wall >= 2),
+            ("restore throughput >= 2x restic", r["restore"].run.wall / cb["restore"].run.wall >= 2),
+            (
+                "repository <= restic's (after each backup)",
+                all(cb[s].repo_bytes <= r[s].repo_bytes for s in ("backup 1", "backup 2")),
+            ),
+            (
+                "peak RSS <= restic's (every step)",
+                all(cb[s].run.rss_kib <= r[s].run.rss_kib for s in ("backup 1", "backup 2", "restore")),
+            ),
+        ]
+        print("goals (issue 8):")
+        for what, ok in goals:
+            print(f"  {'met ' if ok else 'MISS'}  {what}")
     if args.json:
         Path(args.json).write_text(
             json.dumps(
-                {t: {s: {"wall": v.run.wall, "rss_kib": v.run.rss_kib, "repo_bytes": v.repo_bytes} for s, v in st.items()} for t, st in results.items()},
+                {
+                    "steps": {
+                        t: {s: {"wall": v.run.wall, "rss_kib": v.run.rss_kib, "repo_bytes": v.repo_bytes} for s, v in st.items()}
+                        for t, st in results.items()
+                    },
+                    "ratios": ratios,
+                    "metadata": {
+                        t: (
+                            {p: {"checked": o.checked, "failures": o.failures, "skipped": o.skipped} for p, o in rep.outcomes.items()}
+                            if rep is not None
+                            else note
+                        )
+                        for t, (rep, note) in fidelity.items()
+                    },
+                },
                 indent=2,
             )
         )

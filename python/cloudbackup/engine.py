@@ -26,11 +26,18 @@ __all__ = [
     "LockTable",
     "relative_snapshot_path",
     "partial_name",
+    "quote_path",
+    "unquote_path",
+    "fs_path",
+    "PathLike",
 ]
 
 #: Bytes-like input: ``bytes`` is read without a copy (the GIL is released
 #: meanwhile); bytearray and memoryview are copied once.
 Buffer = Union[bytes, bytearray, memoryview]
+#: A snapshot path: ``str`` in quoted form (a plain path is its own quoted
+#: form, see :func:`quote_path`) or the operating system's ``bytes``.
+PathLike = Union[str, bytes]
 #: A password: text (UTF-8) or bytes-like.
 Password = Union[str, bytes, bytearray, memoryview]
 
@@ -179,9 +186,44 @@ class BackupSession:
     def __init__(self, vault: Vault, index: Index, threads: int = 1) -> None:
         self._native = _native.BackupSession(vault._native, index._native, threads)
 
-    def start_file(self, path: str, mode: int, mtime: int) -> None:
+    def start_file(self, path: PathLike, mode: int, mtime: int) -> None:
         """Starts the regular file ``path`` (e.g. ``"/docs/a.txt"``)."""
         self._native.start_file(path, mode, mtime)
+
+    def start(self, meta: Dict[str, Any]) -> None:
+        """Starts a regular file with all its metadata: ``meta`` is a
+        FileMeta (``{"path": quoted, "mode", "mtime", "mtime_nanos",
+        "ctime", "ctime_nanos", "size", "uid", "gid", "inode", "device",
+        "links", "xattrs": [{"name", "value": base64}]}``, all optional but
+        ``path``); its bytes follow with :meth:`write`."""
+        self._native.start(json.dumps({**meta, "kind": "file"}))
+
+    def add(self, meta: Dict[str, Any]) -> None:
+        """Records a directory, symlink, FIFO or device node (``meta``: a
+        FileMeta with its ``kind``: ``dir``, ``symlink`` (with ``target``),
+        ``fifo``, ``chardev`` or ``blockdev`` (with ``rdev``))."""
+        self._native.add(json.dumps(meta))
+
+    def set_parent(self, snapshot: "Snapshot") -> None:
+        """Uses ``snapshot`` as the parent: :meth:`reuse` then takes over
+        its unchanged files without reading them."""
+        self._native.set_parent(snapshot._native)
+
+    def reuse(self, meta: Dict[str, Any]) -> bool:
+        """Records the file ``meta`` with the parent's chunk list when the
+        parent has it unchanged (same size, mtime, ctime, inode and device):
+        ``True``, and the file is done; ``False``: back it up as usual."""
+        return self._native.reuse(json.dumps({**meta, "kind": "file"}))
+
+    def file_error(self, path: PathLike, error: str) -> None:
+        """Records that ``path`` could not be read (``error`` says why);
+        the backup goes on and the snapshot lists it."""
+        self._native.file_error(path, error)
+
+    def abandon_file(self, error: str) -> None:
+        """Gives up the open file (a read failed half-way): it becomes a
+        file error and its entry is dropped."""
+        self._native.abandon_file(error)
 
     def write(self, data: Buffer) -> None:
         """Pushes the open file's next bytes (GIL released meanwhile)."""
@@ -197,11 +239,11 @@ class BackupSession:
         self._native.write(data)
         self._native.finish_file()
 
-    def add_dir(self, path: str, mode: int, mtime: int) -> None:
+    def add_dir(self, path: PathLike, mode: int, mtime: int) -> None:
         """Records a directory."""
         self._native.add_dir(path, mode, mtime)
 
-    def add_symlink(self, path: str, target: str, mtime: int) -> None:
+    def add_symlink(self, path: PathLike, target: PathLike, mtime: int) -> None:
         """Records a symbolic link."""
         self._native.add_symlink(path, target, mtime)
 
@@ -211,7 +253,8 @@ class BackupSession:
 
     def counters(self) -> Dict[str, int]:
         """``files_searched``, ``files_backed_up``, ``bytes_searched``,
-        ``bytes_backed_up``, ``bytes_in_db``."""
+        ``bytes_backed_up``, ``bytes_in_db``, ``files_with_errors``,
+        ``files_unchanged``."""
         result: Dict[str, int] = json.loads(self._native.counters())
         return result
 
@@ -221,11 +264,13 @@ class BackupSession:
         hostname: Optional[str] = None,
         backup_configuration_id: Optional[str] = None,
         time_nanos: int = 0,
+        paths: Optional[List[PathLike]] = None,
     ) -> List[Object]:
         """Seals the backup (``time``: when it started, Unix seconds, and
-        ``time_nanos`` its sub-second part); returns the last bundles to
-        store."""
-        return self._native.finish(time, hostname, backup_configuration_id, time_nanos)
+        ``time_nanos`` its sub-second part; ``paths``: the roots backed up,
+        which with the host name find the next backup's parent); returns the
+        last bundles to store."""
+        return self._native.finish(time, hostname, backup_configuration_id, time_nanos, paths)
 
     def take_index(self) -> Optional[Object]:
         """The index delta: store it as ``index/<id>`` after the bundles."""
@@ -503,13 +548,36 @@ class LockTable:
         return self._native.removable(all)
 
 
-def relative_snapshot_path(path: str) -> str:
-    """A snapshot path without its leading ``/``, refusing ``..``, relative
-    paths and empty components (:class:`InvalidValue`)."""
+def relative_snapshot_path(path: PathLike) -> str:
+    """A snapshot path (quoted ``str`` or ``bytes``) without its leading
+    ``/``, refusing ``..``, relative paths and empty components
+    (:class:`InvalidValue`), as a filesystem ``str`` (``os.fsdecode``'s
+    surrogate escapes for bytes that are not UTF-8)."""
     return _native.relative_snapshot_path(path)
 
 
-def partial_name(final_name: str, tag: int) -> str:
-    """The temporary name a restore writes ``final_name`` under (short
-    enough for any filesystem whatever the name's length)."""
+def partial_name(final_name: Union[str, bytes], tag: int) -> str:
+    """The temporary name a restore writes ``final_name`` (a filesystem
+    name) under (short enough for any filesystem whatever the name's
+    length)."""
     return _native.partial_name(final_name, tag)
+
+
+def quote_path(path: Union[str, bytes]) -> str:
+    """The lossless text form of a filesystem path (``bytes``, or a ``str``
+    as ``os.fsdecode`` gives it): as it is when it is UTF-8 without control
+    characters and does not start with ``"``; otherwise C-quoted, e.g.
+    ``"/data/caf\\xe9"``. Snapshot entries, creates and writes use it."""
+    return _native.quote_path(path)
+
+
+def unquote_path(quoted: str) -> bytes:
+    """The bytes of a path in quoted form (:class:`InvalidValue` when the
+    quoting is malformed)."""
+    return _native.unquote_path(quoted)
+
+
+def fs_path(quoted: str) -> str:
+    """The filesystem ``str`` of a path in quoted form (surrogate escapes
+    for bytes that are not UTF-8: usable with every ``os`` function)."""
+    return _native.fs_path(quoted)

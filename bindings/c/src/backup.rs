@@ -11,7 +11,7 @@ use cloudbackup_core::Error;
 
 use crate::ffi::{
     bytes_arg, c_bytes, c_string, free_handle, guard, guard_void, handle, handle_mut, into_handle,
-    json_string, opt_str_arg, out_arg, str_arg, FfiResult,
+    json_string, opt_str_arg, out_arg, path_arg, FfiResult,
 };
 use crate::status::cb_status;
 use crate::vault::{cb_index, cb_vault};
@@ -114,7 +114,7 @@ pub unsafe extern "C" fn cb_backup_session_start_file(
         // SAFETY: `session` is as the caller guarantees (see # Safety).
         let session = unsafe { handle_mut(session, "session") }?;
         // SAFETY: `path` is as the caller guarantees (see # Safety).
-        let path = unsafe { str_arg(path, "path") }?;
+        let path = unsafe { path_arg(path, "path") }?;
         session
             .run
             .session()?
@@ -187,7 +187,7 @@ pub unsafe extern "C" fn cb_backup_session_add_dir(
         // SAFETY: `session` is as the caller guarantees (see # Safety).
         let session = unsafe { handle_mut(session, "session") }?;
         // SAFETY: `path` is as the caller guarantees (see # Safety).
-        let path = unsafe { str_arg(path, "path") }?;
+        let path = unsafe { path_arg(path, "path") }?;
         session
             .run
             .session()?
@@ -215,9 +215,9 @@ pub unsafe extern "C" fn cb_backup_session_add_symlink(
         // SAFETY: `session` is as the caller guarantees (see # Safety).
         let session = unsafe { handle_mut(session, "session") }?;
         // SAFETY: `path` is as the caller guarantees (see # Safety).
-        let path = unsafe { str_arg(path, "path") }?;
+        let path = unsafe { path_arg(path, "path") }?;
         // SAFETY: `target` is as the caller guarantees (see # Safety).
-        let target = unsafe { str_arg(target, "target") }?;
+        let target = unsafe { path_arg(target, "target") }?;
         session
             .run
             .session()?
@@ -314,6 +314,7 @@ pub unsafe extern "C" fn cb_backup_session_finish(
             time_nanos,
             hostname: hostname.map(str::to_string),
             backup_configuration_id: config_id.map(str::to_string),
+            paths: Vec::new(),
         };
         session.run.finish(info)?;
         Ok(())

@@ -140,6 +140,20 @@ pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &'static str) -> FfiRes
     s.to_str().map_err(|e| Failure::Utf8(name, e))
 }
 
+/// Reads a required NUL-terminated path argument as bytes: paths are the
+/// operating system's bytes, UTF-8 or not.
+///
+/// # Safety
+/// As [`str_arg`].
+pub(crate) unsafe fn path_arg<'a>(p: *const c_char, name: &'static str) -> FfiResult<&'a [u8]> {
+    if p.is_null() {
+        return Err(Failure::Null(name));
+    }
+    // SAFETY: not NULL, and the caller guarantees a NUL-terminated string
+    // valid for 'a.
+    Ok(unsafe { CStr::from_ptr(p) }.to_bytes())
+}
+
 /// Reads an optional NUL-terminated UTF-8 string argument (NULL: absent).
 ///
 /// # Safety
@@ -248,6 +262,17 @@ pub(crate) fn c_string(s: String, what: &str) -> FfiResult<*mut c_char> {
         Failure::Core(Error::InvalidValue {
             field: what.to_string(),
             reason: "contains a NUL character, which a C string cannot hold".into(),
+        })
+    })
+}
+
+/// A path's bytes as a C string, freed by `cb_string_free` (snapshot paths
+/// never hold a NUL: the core refuses them).
+pub(crate) fn c_path(path: &[u8], what: &str) -> FfiResult<*mut c_char> {
+    CString::new(path).map(CString::into_raw).map_err(|_| {
+        Failure::Core(Error::InvalidValue {
+            field: what.to_string(),
+            reason: "contains a NUL byte, which a C string cannot hold".into(),
         })
     })
 }

@@ -7,16 +7,16 @@ use std::ffi::{c_char, CString};
 use std::ptr;
 
 use cloudbackup_core::engine::restore::{
-    filter_globs, ByteRange, Create, Fetch, RestoreOptions, Write,
+    filter_globs, ByteRange, Create, CreateKind, Fetch, RestoreOptions, Write,
 };
-use cloudbackup_core::engine::RestoreRun;
+use cloudbackup_core::engine::{RawPath, RestoreRun};
 use cloudbackup_core::error::from_json_slice;
 use cloudbackup_core::model::v2::common::PathFilter;
 use cloudbackup_core::Error;
 use serde_json::{json, Value};
 
 use crate::ffi::{
-    argument, bytes_arg, c_bytes, c_string, free_handle, guard, guard_void, handle, handle_mut,
+    argument, bytes_arg, c_bytes, c_path, free_handle, guard, guard_void, handle, handle_mut,
     into_handle, json_string, opt_str_arg, out_arg, str_arg, Failure, FfiResult,
 };
 use crate::status::cb_status;
@@ -32,6 +32,15 @@ pub enum cb_entry_kind {
     CB_ENTRY_DIR = 1,
     /// A symbolic link.
     CB_ENTRY_SYMLINK = 2,
+    /// A named pipe (FIFO).
+    CB_ENTRY_FIFO = 3,
+    /// A character device (`rdev` is its number).
+    CB_ENTRY_CHARDEV = 4,
+    /// A block device (`rdev` is its number).
+    CB_ENTRY_BLOCKDEV = 5,
+    /// In a create only: another name of the file `target` (a snapshot
+    /// path created earlier), made as a hard link once that file is complete.
+    CB_ENTRY_HARDLINK = 6,
 }
 
 /// One thing a restore creates, in snapshot order: a directory, a symlink,
@@ -42,18 +51,29 @@ pub enum cb_entry_kind {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct cb_create {
-    /// File, directory or symlink.
+    /// File, directory, symlink, FIFO, device or hard link.
     pub kind: cb_entry_kind,
-    /// The path, as the snapshot spells it.
+    /// The path, as the snapshot spells it (the operating system's bytes,
+    /// not necessarily UTF-8).
     pub path: *const c_char,
-    /// A symlink's target; NULL for the others.
+    /// A symlink's target, or the path a hard link names; NULL for the others.
     pub target: *const c_char,
     /// A file's final size in bytes; 0 for the others.
     pub size: u64,
-    /// Permission bits (0 for symlinks).
+    /// Permission bits (with setuid, setgid and sticky).
     pub mode: u32,
     /// Modification time, seconds since the Unix epoch.
     pub mtime: i64,
+    /// Its sub-second part, in nanoseconds.
+    pub mtime_nanos: u32,
+    /// Whether `uid` and `gid` are known (restore them when running as root).
+    pub has_owner: bool,
+    /// Owner user id.
+    pub uid: u32,
+    /// Owner group id.
+    pub gid: u32,
+    /// A device node's number.
+    pub rdev: u64,
 }
 
 /// One byte range of a bundle to fetch, and feed back with
@@ -80,45 +100,32 @@ struct CreateC {
     size: u64,
     mode: u32,
     mtime: i64,
+    mtime_nanos: u32,
+    owner: Option<(u32, u32)>,
+    rdev: u64,
 }
 
 impl CreateC {
     fn new(c: &Create) -> Self {
-        let string = |s: &str| CString::new(s).ok();
-        match c {
-            Create::Dir { path, mode, mtime } => CreateC {
-                kind: cb_entry_kind::CB_ENTRY_DIR,
-                path: string(path),
-                target: None,
-                size: 0,
-                mode: *mode,
-                mtime: *mtime,
+        let string = |s: &RawPath| CString::new(s.as_bytes()).ok();
+        CreateC {
+            kind: match c.kind {
+                CreateKind::Dir => cb_entry_kind::CB_ENTRY_DIR,
+                CreateKind::File => cb_entry_kind::CB_ENTRY_FILE,
+                CreateKind::Symlink => cb_entry_kind::CB_ENTRY_SYMLINK,
+                CreateKind::Fifo => cb_entry_kind::CB_ENTRY_FIFO,
+                CreateKind::CharDevice => cb_entry_kind::CB_ENTRY_CHARDEV,
+                CreateKind::BlockDevice => cb_entry_kind::CB_ENTRY_BLOCKDEV,
+                CreateKind::HardLink => cb_entry_kind::CB_ENTRY_HARDLINK,
             },
-            Create::File {
-                path,
-                size,
-                mode,
-                mtime,
-            } => CreateC {
-                kind: cb_entry_kind::CB_ENTRY_FILE,
-                path: string(path),
-                target: None,
-                size: *size,
-                mode: *mode,
-                mtime: *mtime,
-            },
-            Create::Symlink {
-                path,
-                target,
-                mtime,
-            } => CreateC {
-                kind: cb_entry_kind::CB_ENTRY_SYMLINK,
-                path: string(path),
-                target: string(target),
-                size: 0,
-                mode: 0,
-                mtime: *mtime,
-            },
+            path: string(&c.path),
+            target: c.target.as_ref().and_then(string),
+            size: c.size.unwrap_or(0),
+            mode: c.mode,
+            mtime: c.mtime,
+            mtime_nanos: c.mtime_nanos,
+            owner: c.uid.zip(c.gid),
+            rdev: c.rdev,
         }
     }
 }
@@ -154,7 +161,9 @@ impl CreateC {
     fn to_c(&self) -> FfiResult<cb_create> {
         let path = self.path.as_ref().ok_or_else(|| nul_inside("path"))?;
         let target = match (self.kind, &self.target) {
-            (cb_entry_kind::CB_ENTRY_SYMLINK, None) => return Err(nul_inside("target")),
+            (cb_entry_kind::CB_ENTRY_SYMLINK | cb_entry_kind::CB_ENTRY_HARDLINK, None) => {
+                return Err(nul_inside("target"))
+            }
             (_, target) => target.as_ref().map_or(ptr::null(), |t| t.as_ptr()),
         };
         Ok(cb_create {
@@ -164,6 +173,11 @@ impl CreateC {
             size: self.size,
             mode: self.mode,
             mtime: self.mtime,
+            mtime_nanos: self.mtime_nanos,
+            has_owner: self.owner.is_some(),
+            uid: self.owner.map_or(0, |o| o.0),
+            gid: self.owner.map_or(0, |o| o.1),
+            rdev: self.rdev,
         })
     }
 }
@@ -177,6 +191,11 @@ fn empty_create() -> cb_create {
         size: 0,
         mode: 0,
         mtime: 0,
+        mtime_nanos: 0,
+        has_owner: false,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
     }
 }
 
@@ -527,7 +546,7 @@ pub unsafe extern "C" fn cb_restore_session_take_write(
         // SAFETY: `session` is as the caller guarantees (see # Safety).
         let session = unsafe { handle_mut(session, "session") }?;
         if let Some(w) = session.writes.pop_front() {
-            *out_path = c_string(w.path, "path")?;
+            *out_path = c_path(w.path.as_bytes(), "path")?;
             *out_offset = w.offset;
             (*out_data, *out_len) = c_bytes(w.data);
         }

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::ffi::{
     argument, bytes_arg, c_string, free_handle, guard, guard_void, handle, handle_mut, into_handle,
-    json_string, out_arg, str_arg, FfiResult,
+    json_string, out_arg, path_arg, str_arg, FfiResult,
 };
 use crate::status::cb_status;
 use crate::vault::{cb_index, cb_snapshot, cb_vault, id_arg};
@@ -126,7 +126,7 @@ pub unsafe extern "C" fn cb_snapshot_path_relative(
         // SAFETY: `out_relative` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_relative, "out_relative", ptr::null()) }?;
         // SAFETY: `path` is as the caller guarantees (see # Safety).
-        let text = unsafe { str_arg(path, "path") }?;
+        let text = unsafe { path_arg(path, "path") }?;
         let relative = paths::relative_path(text)?;
         // A suffix of `text`, so of the caller's NUL-terminated string.
         *out = relative.as_ptr().cast();
@@ -153,7 +153,7 @@ pub unsafe extern "C" fn cb_partial_name(
         // SAFETY: `out_name` is as the caller guarantees (see # Safety).
         let out = unsafe { out_arg(out_name, "out_name", ptr::null_mut()) }?;
         // SAFETY: `final_name` is as the caller guarantees (see # Safety).
-        let name = unsafe { str_arg(final_name, "final_name") }?;
+        let name = unsafe { path_arg(final_name, "final_name") }?;
         *out = c_string(paths::partial_name(name, tag), "name")?;
         Ok(())
     })

@@ -1075,8 +1075,9 @@ START_TEST(the_golden_vault_restores_byte_exactly) {
     ASSERT_OK(cb_restore_session_new(g.vault, g.snapshot, g.index, NULL, &s));
     char *creates = NULL, *plan = NULL;
     ASSERT_OK(cb_restore_session_creates(s, &creates));
-    ASSERT_HAS(creates, "{\"kind\":\"symlink\",\"path\":\"/data/latest\",\"target\":\"notes.txt\"");
-    ASSERT_HAS(creates, "{\"kind\":\"file\",\"path\":\"/data/empty\",\"size\":0");
+    ASSERT_HAS(creates, "{\"kind\":\"symlink\",\"path\":\"/data/latest\",\"mode\":511,"
+                        "\"mtime\":1763900000,\"target\":\"notes.txt\"");
+    ASSERT_HAS(creates, "{\"kind\":\"file\",\"path\":\"/data/empty\",\"mode\":420,\"mtime\":1763900000,\"size\":0");
     ASSERT_OK(cb_restore_session_plan(s, &plan));
     ASSERT_HAS(plan, "\"ranges\":[{\"offset\":");
     mem_tree t = {0};

@@ -4,13 +4,21 @@
 
 use std::sync::Mutex;
 
-use cloudbackup_core::engine::{BackupOptions, BackupRun, BackupSession, FileMeta, SnapshotInfo};
+use cloudbackup_core::engine::{
+    BackupOptions, BackupRun, BackupSession, FileMeta, RawPath, SnapshotInfo,
+};
+use cloudbackup_core::error::from_json_slice;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::error::{poisoned, to_json, PyResultCb};
-use crate::input::bytes_in;
-use crate::vault::{NativeIndex, NativeVault};
+use crate::input::{bytes_in, path_in};
+use crate::vault::{NativeIndex, NativeSnapshot, NativeVault};
+
+/// A `FileMeta` given as JSON text.
+fn meta_in(meta_json: &str) -> PyResultCb<FileMeta> {
+    Ok(from_json_slice("meta_json", meta_json.as_bytes())?)
+}
 
 /// An object to store: `(id hex, bytes)`.
 type Object<'py> = (String, Bound<'py, PyBytes>);
@@ -51,11 +59,68 @@ impl NativeBackupSession {
         })
     }
 
-    /// Starts the regular file `path` (permission bits `mode`, modification
-    /// time `mtime` in Unix seconds); its bytes follow with `write`.
-    fn start_file(&self, py: Python<'_>, path: &str, mode: u32, mtime: i64) -> PyResultCb<()> {
-        let meta = FileMeta::file(path, mode, mtime);
+    /// Starts the regular file `path` (quoted `str` or `bytes`; permission
+    /// bits `mode`, modification time `mtime` in Unix seconds); its bytes
+    /// follow with `write`.
+    fn start_file(
+        &self,
+        py: Python<'_>,
+        path: &Bound<'_, PyAny>,
+        mode: u32,
+        mtime: i64,
+    ) -> PyResultCb<()> {
+        let meta = FileMeta::file(path_in(path, "path")?, mode, mtime);
         self.with_running(py, |s| Ok(s.start_file(meta)?))
+    }
+
+    /// Starts a regular file described by `meta_json` (a FileMeta: `{"path",
+    /// "kind", "mode", "mtime", "mtime_nanos", "ctime", "ctime_nanos",
+    /// "size", "uid", "gid", "inode", "device", "links", "xattrs"}`); its
+    /// bytes follow with `write`.
+    fn start(&self, py: Python<'_>, meta_json: &str) -> PyResultCb<()> {
+        let meta = meta_in(meta_json)?;
+        self.with_running(py, |s| Ok(s.start_file(meta)?))
+    }
+
+    /// Records a directory, symlink, FIFO or device node described by
+    /// `meta_json` (a FileMeta).
+    fn add(&self, py: Python<'_>, meta_json: &str) -> PyResultCb<()> {
+        let meta = meta_in(meta_json)?;
+        self.with_running(py, |s| Ok(s.add_entry(meta)?))
+    }
+
+    /// Uses `snapshot` as the parent: `reuse` then takes over its
+    /// unchanged files.
+    fn set_parent(&self, py: Python<'_>, snapshot: &NativeSnapshot) -> PyResultCb<()> {
+        let parent = &snapshot.snapshot;
+        self.with_running(py, |s| {
+            s.set_parent(parent);
+            Ok(())
+        })
+    }
+
+    /// Records the file `meta_json` (a FileMeta) with the parent's chunk
+    /// list when it is unchanged (same size, mtime, ctime, inode, device):
+    /// True, and the file is done; False: back it up as usual.
+    fn reuse(&self, py: Python<'_>, meta_json: &str) -> PyResultCb<bool> {
+        let meta = meta_in(meta_json)?;
+        self.with_running(py, |s| Ok(s.reuse(meta)?))
+    }
+
+    /// Records that `path` (quoted `str` or `bytes`) could not be read, and
+    /// why; the backup goes on and the snapshot lists it.
+    fn file_error(&self, py: Python<'_>, path: &Bound<'_, PyAny>, error: String) -> PyResultCb<()> {
+        let path = path_in(path, "path")?;
+        self.with_running(py, |s| {
+            s.file_error(path, error);
+            Ok(())
+        })
+    }
+
+    /// Gives up the open file (a read failed half-way): it becomes a file
+    /// error, its entry is dropped.
+    fn abandon_file(&self, py: Python<'_>, error: String) -> PyResultCb<()> {
+        self.with_running(py, |s| Ok(s.abandon_file(error)?))
     }
 
     /// Pushes the next bytes (bytes-like) of the open file. Releases the
@@ -71,15 +136,28 @@ impl NativeBackupSession {
         self.with_running(py, |s| Ok(s.finish_file()?))
     }
 
-    /// Records the directory `path`.
-    fn add_dir(&self, py: Python<'_>, path: &str, mode: u32, mtime: i64) -> PyResultCb<()> {
-        let meta = FileMeta::dir(path, mode, mtime);
+    /// Records the directory `path` (quoted `str` or `bytes`).
+    fn add_dir(
+        &self,
+        py: Python<'_>,
+        path: &Bound<'_, PyAny>,
+        mode: u32,
+        mtime: i64,
+    ) -> PyResultCb<()> {
+        let meta = FileMeta::dir(path_in(path, "path")?, mode, mtime);
         self.with_running(py, |s| Ok(s.add_entry(meta)?))
     }
 
-    /// Records the symbolic link `path` pointing to `target`.
-    fn add_symlink(&self, py: Python<'_>, path: &str, target: &str, mtime: i64) -> PyResultCb<()> {
-        let meta = FileMeta::symlink(path, target, mtime);
+    /// Records the symbolic link `path` pointing to `target` (each a
+    /// quoted `str` or `bytes`).
+    fn add_symlink(
+        &self,
+        py: Python<'_>,
+        path: &Bound<'_, PyAny>,
+        target: &Bound<'_, PyAny>,
+        mtime: i64,
+    ) -> PyResultCb<()> {
+        let meta = FileMeta::symlink(path_in(path, "path")?, path_in(target, "target")?, mtime);
         self.with_running(py, |s| Ok(s.add_entry(meta)?))
     }
 
@@ -105,8 +183,10 @@ impl NativeBackupSession {
     /// Ends the backup: seals the last bundles (take them with
     /// `take_bundles`), the index delta and the snapshot. `time` is when
     /// the backup started (Unix seconds, and `time_nanos` its sub-second
-    /// part). Returns the last bundles.
-    #[pyo3(signature = (time, hostname=None, backup_configuration_id=None, time_nanos=0))]
+    /// part); `paths` the roots backed up (quoted `str` or `bytes`: with
+    /// the host name they find the next backup's parent). Returns the last
+    /// bundles.
+    #[pyo3(signature = (time, hostname=None, backup_configuration_id=None, time_nanos=0, paths=None))]
     fn finish<'py>(
         &self,
         py: Python<'py>,
@@ -114,12 +194,19 @@ impl NativeBackupSession {
         hostname: Option<String>,
         backup_configuration_id: Option<String>,
         time_nanos: u32,
+        paths: Option<Vec<Bound<'py, PyAny>>>,
     ) -> PyResultCb<Vec<Object<'py>>> {
+        let paths = paths
+            .unwrap_or_default()
+            .iter()
+            .map(|p| path_in(p, "paths"))
+            .collect::<PyResultCb<Vec<RawPath>>>()?;
         let info = SnapshotInfo {
             time,
             time_nanos,
             hostname,
             backup_configuration_id,
+            paths,
         };
         let bundles = py.detach(|| -> PyResultCb<_> {
             let mut run = self.run.lock().map_err(|_| poisoned())?;

@@ -1,5 +1,6 @@
 //! Arguments from Python: bytes-like objects and optional JSON text.
 
+use cloudbackup_core::engine::RawPath;
 use cloudbackup_core::error::from_json_slice;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -83,4 +84,20 @@ pub fn opt_json<T: serde::de::DeserializeOwned + Default>(
         None => Ok(T::default()),
         Some(t) => Ok(from_json_slice(name, t.as_bytes())?),
     }
+}
+
+/// A path argument: `str` is the quoted text form (a plain path is its own
+/// quoted form; see `quote_path`), `bytes` the operating system's bytes.
+pub fn path_in(obj: &Bound<'_, PyAny>, name: &str) -> PyResultCb<RawPath> {
+    if let Ok(text) = obj.extract::<String>() {
+        return Ok(RawPath::parse_quoted(&text)?);
+    }
+    if let Ok(bytes) = obj.cast::<PyBytes>() {
+        return Ok(RawPath::from_bytes(bytes.as_bytes()));
+    }
+    Err(PyTypeError::new_err(format!(
+        "{name}: expected a path (str in quoted form, or bytes), got {}",
+        type_name(obj)
+    ))
+    .into())
 }

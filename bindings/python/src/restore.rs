@@ -97,7 +97,13 @@ impl NativeRestoreSession {
         let writes = self.with_run(py, |r| Ok(r.feed(&id, offset, bytes)?))?;
         Ok(writes
             .into_iter()
-            .map(|w| (w.path, w.offset, PyBytes::new(py, &w.data)))
+            .map(|w| {
+                (
+                    w.path.quoted().into_owned(),
+                    w.offset,
+                    PyBytes::new(py, &w.data),
+                )
+            })
             .collect())
     }
 

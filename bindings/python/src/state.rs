@@ -2,15 +2,19 @@
 //! repair, and the snapshot path rules: thin wrappers of the core's
 //! `VaultState`, `Lock`, `LockTable`, `IndexRebuild` and `paths`.
 
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
 use std::sync::{Arc, Mutex};
 
 use cloudbackup_core::engine::layout::Listed;
-use cloudbackup_core::engine::{paths, IndexRebuild, Lock, LockDecision, LockTable, VaultState};
+use cloudbackup_core::engine::{
+    paths, IndexRebuild, Lock, LockDecision, LockTable, RawPath, VaultState,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::error::{poisoned, to_json, Failure, PyResultCb};
-use crate::input::bytes_in;
+use crate::input::{bytes_in, path_in};
 use crate::vault::{id_arg, NativeIndex, NativeSnapshot, NativeVault};
 
 /// An object to store: `(id, bytes)`.
@@ -374,18 +378,65 @@ impl NativeLockTable {
     }
 }
 
-/// The snapshot path without its leading `/` (refuses `..`, relative and
-/// empty components), to join to a restore target.
+/// The snapshot path (quoted `str` or `bytes`) without its leading `/`
+/// (refuses `..`, relative and empty components), to join to a restore
+/// target: a filesystem `str` (bytes that are not UTF-8 as surrogate
+/// escapes, as `os.fsdecode` gives them).
 #[pyfunction]
-fn relative_snapshot_path(path: &str) -> PyResultCb<String> {
-    Ok(paths::relative_path(path)?.to_string())
+fn relative_snapshot_path(path: &Bound<'_, PyAny>) -> PyResultCb<OsString> {
+    let path = path_in(path, "path")?;
+    Ok(OsString::from_vec(
+        paths::relative_path(path.as_bytes())?.to_vec(),
+    ))
 }
 
-/// The temporary name a restore writes file `final_name` under (within
-/// NAME_MAX whatever the name's length).
+/// The temporary name a restore writes file `final_name` (a filesystem
+/// `str` or `bytes`) under (within NAME_MAX whatever the name's length).
 #[pyfunction]
-fn partial_name(final_name: &str, tag: u32) -> String {
-    paths::partial_name(final_name, tag)
+fn partial_name(final_name: &Bound<'_, PyAny>, tag: u32) -> PyResultCb<String> {
+    let name = fs_bytes(final_name, "final_name")?;
+    Ok(paths::partial_name(&name, tag))
+}
+
+/// The quoted text form of a path: `bytes`, or a filesystem `str` (as
+/// `os.fsdecode` gives it). Valid UTF-8 without control characters and not
+/// starting with `"` stays as it is; anything else is C-quoted.
+#[pyfunction]
+fn quote_path(path: &Bound<'_, PyAny>) -> PyResultCb<String> {
+    let bytes = fs_bytes(path, "path")?;
+    Ok(RawPath::from_bytes(bytes).quoted().into_owned())
+}
+
+/// The bytes of a path given in quoted text form (`InvalidValue` when the
+/// quoting is malformed).
+#[pyfunction]
+fn unquote_path<'py>(py: Python<'py>, quoted: &str) -> PyResultCb<Bound<'py, PyBytes>> {
+    Ok(PyBytes::new(py, RawPath::parse_quoted(quoted)?.as_bytes()))
+}
+
+/// The filesystem `str` (surrogate escapes for bytes that are not UTF-8,
+/// as `os.fsdecode`) of a path given in quoted text form.
+#[pyfunction]
+fn fs_path(quoted: &str) -> PyResultCb<OsString> {
+    Ok(OsString::from_vec(
+        RawPath::parse_quoted(quoted)?.into_bytes(),
+    ))
+}
+
+/// The bytes of a filesystem path: `bytes` as they are, `str` encoded as
+/// `os.fsencode` does.
+fn fs_bytes(obj: &Bound<'_, PyAny>, name: &str) -> PyResultCb<Vec<u8>> {
+    if let Ok(bytes) = obj.cast::<PyBytes>() {
+        return Ok(bytes.as_bytes().to_vec());
+    }
+    match obj.extract::<OsString>() {
+        Ok(os) => Ok(os.into_vec()),
+        Err(_) => Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "{name}: expected a path (str or bytes), got {}",
+            crate::input::type_name(obj)
+        ))
+        .into()),
+    }
 }
 
 /// Adds this file's classes and functions to the module.
@@ -396,5 +447,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeLockTable>()?;
     m.add_function(wrap_pyfunction!(relative_snapshot_path, m)?)?;
     m.add_function(wrap_pyfunction!(partial_name, m)?)?;
+    m.add_function(wrap_pyfunction!(quote_path, m)?)?;
+    m.add_function(wrap_pyfunction!(unquote_path, m)?)?;
+    m.add_function(wrap_pyfunction!(fs_path, m)?)?;
     Ok(())
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use cloudbackup_core::engine::restore::{Create, RestoreOptions, RestoreSession};
+use cloudbackup_core::engine::restore::{RestoreOptions, RestoreSession};
 use cloudbackup_core::engine::{
     BackupOptions, BackupSession, FileMeta, Index, KdfParams, SnapshotInfo, Vault, VaultSettings,
 };
@@ -73,8 +73,8 @@ fn main() -> Result<(), cloudbackup_core::Error> {
             RestoreSession::new(&vault, &snapshot, &index, RestoreOptions::default())?;
         let mut file = Vec::new();
         for c in session.creates() {
-            if let Create::File { size, .. } = c {
-                file = vec![0u8; *size as usize];
+            if let Some(size) = c.size {
+                file = vec![0u8; size as usize];
             }
         }
         for fetch in session.plan() {

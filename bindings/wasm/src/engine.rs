@@ -12,7 +12,14 @@ use cloudbackup_core::model::v2::common::PathFilter;
 use wasm_bindgen::prelude::*;
 
 use crate::state::VaultState;
-use crate::{argument, bytes_arg, id_arg, json_arg, string_arg, to_js, whole_arg, JsResult};
+use crate::{
+    argument, bytes_arg, id_arg, json_arg, path_arg, string_arg, to_js, whole_arg, JsResult,
+};
+
+/// A `FileMeta` object (or its JSON text).
+fn meta_arg(meta: &JsValue) -> JsResult<FileMeta> {
+    json_arg(meta, "meta")?.ok_or_else(|| argument("meta", "must be a FileMeta object"))
+}
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_ENGINE: &'static str = r#"
@@ -28,15 +35,35 @@ export interface VaultInfo { vault_id: string; settings: VaultSettings; key_slot
 export type Password = string | Uint8Array;
 /** A stored object: its name (64 hex digits) and bytes. */
 export interface StoredObject { id: string; bytes: Uint8Array; }
-/** The counters of the v2 backup resource. */
+/** The counters of the v2 backup resource (plus the files that could not be read and those taken unread from the parent). */
 export interface BackupCounters {
   files_searched: number; files_backed_up: number; bytes_searched: number; bytes_backed_up: number; bytes_in_db: number;
+  files_with_errors: number; files_unchanged: number;
 }
-/** One path of a snapshot. */
+/**
+ * A path as the snapshot records it (bytes), in its lossless text form: as
+ * it is when valid UTF-8 without control characters and not starting with
+ * `"`; otherwise C-quoted (`"/data/caf\xe9"`). `pathBytes`/`quotePath` convert.
+ */
+export type QuotedPath = string;
+/** What a snapshot entry is. */
+export type EntryKind = "file" | "dir" | "symlink" | "fifo" | "chardev" | "blockdev";
+/** An extended attribute: its name (quoted form) and its value in base64. */
+export interface Xattr { name: QuotedPath; value: string; }
+/** One path of a snapshot (members after `size` absent when zero or unknown). */
 export interface SnapshotEntry {
-  path: string; kind: "file" | "dir" | "symlink"; mode: number; mtime: number; size: number;
-  chunks?: string[]; target?: string;
+  path: QuotedPath; kind: EntryKind; mode: number; mtime: number; mtime_nanos?: number; size: number;
+  chunks?: string[]; target?: QuotedPath; ctime?: number; ctime_nanos?: number; uid?: number; gid?: number;
+  inode?: number; device?: number; links?: number; rdev?: number; xattrs?: Xattr[];
 }
+/** What the host knows of a path before its bytes (every member but `path` optional). */
+export interface FileMeta {
+  path: QuotedPath; kind?: EntryKind; mode?: number; mtime?: number; mtime_nanos?: number;
+  ctime?: number; ctime_nanos?: number; size?: number; target?: QuotedPath; uid?: number; gid?: number;
+  inode?: number; device?: number; links?: number; rdev?: number; xattrs?: Xattr[];
+}
+/** A path a backup could not read, and why. */
+export interface FileError { path: QuotedPath; error: string; }
 /** A backup's file tree. */
 export interface SnapshotData {
   version: number;
@@ -44,23 +71,25 @@ export interface SnapshotData {
   time: number;
   /** Its sub-second part in nanoseconds, 0 to 999999999 (absent when 0). */
   time_nanos?: number;
-  hostname?: string; backup_configuration_id?: string;
-  counters: BackupCounters; entries: SnapshotEntry[];
+  hostname?: string; backup_configuration_id?: string; paths?: QuotedPath[];
+  counters: BackupCounters; entries: SnapshotEntry[]; errors?: FileError[];
 }
 /** A byte range of a stored object. */
 export interface ByteRange { offset: number; length: number; }
 /** What to fetch from one bundle; no ranges means the whole bundle. */
 export interface Fetch { bundle: string; ranges: ByteRange[]; }
-/** Something the host creates before content arrives. */
-export type Create =
-  | { kind: "dir"; path: string; mode: number; mtime: number }
-  | { kind: "file"; path: string; size: number; mode: number; mtime: number }
-  | { kind: "symlink"; path: string; target: string; mtime: number };
+/** What a `Create` makes (`hardlink`: another name of the file `target`, made once that file is complete). */
+export type CreateKind = "dir" | "file" | "symlink" | "fifo" | "chardev" | "blockdev" | "hardlink";
+/** Something the host creates before content arrives, with the metadata to apply after it. */
+export interface Create {
+  kind: CreateKind; path: QuotedPath; mode: number; mtime: number; mtime_nanos?: number; size?: number;
+  target?: QuotedPath; uid?: number; gid?: number; rdev?: number; xattrs?: Xattr[];
+}
 /** Verified plaintext to write at `offset` of file `path`. */
-export interface Write { path: string; offset: number; data: Uint8Array; }
+export interface Write { path: QuotedPath; offset: number; data: Uint8Array; }
 /** What to restore and how (every member optional). */
 export interface RestoreOptions {
-  inclusions?: string[]; exclusions?: string[]; overwrite?: boolean; existing?: string[]; max_gap?: number;
+  inclusions?: string[]; exclusions?: string[]; overwrite?: boolean; existing?: QuotedPath[]; max_gap?: number;
 }
 /** One failed file, as in a v2 restore's `/errors` patch. */
 export interface ErrorEntry {
@@ -87,7 +116,7 @@ export interface PathFilter { path: string; type: "file" | "folder"; [member: st
  * to 999999999, default 0): two backups in the same second are then still
  * ordered, and `latest` is the later one.
  */
-export interface SnapshotInfo { time: number; timeNanos?: number; hostname?: string; backupConfigurationId?: string; }
+export interface SnapshotInfo { time: number; timeNanos?: number; hostname?: string; backupConfigurationId?: string; paths?: QuotedPath[]; }
 "#;
 
 /// An optional trailing argument (`undefined` when left out).
@@ -329,7 +358,7 @@ fn writes_js(writes: Vec<Write>) -> JsResult<JsValue> {
     let out = js_sys::Array::new_with_length(writes.len() as u32);
     for (i, w) in writes.into_iter().enumerate() {
         let o = js_sys::Object::new();
-        set(&o, "path", &JsValue::from_str(&w.path))?;
+        set(&o, "path", &JsValue::from_str(&w.path.quoted()))?;
         set(&o, "offset", &JsValue::from_f64(w.offset as f64))?;
         set(&o, "data", &js_sys::Uint8Array::from(&w.data[..]).into())?;
         out.set(i as u32, o.into());
@@ -509,12 +538,79 @@ impl BackupSession {
     }
 
     /// Starts a regular file (then `write` its bytes, then `finishFile`).
+    /// `path` is a quoted path (`QuotedPath`) or its bytes.
     #[wasm_bindgen(js_name = "startFile")]
-    pub fn start_file(&mut self, path: &str, mode: u32, mtime: f64) -> JsResult<()> {
+    pub fn start_file(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Uint8Array")] path: JsValue,
+        mode: u32,
+        mtime: f64,
+    ) -> JsResult<()> {
+        let path = path_arg(&path, "path")?;
         let mtime = integer_arg(mtime, "mtime", -9_007_199_254_740_992.0)? as i64;
         Ok(self
             .running()?
             .start_file(FileMeta::file(path, mode, mtime))?)
+    }
+
+    /// Starts a regular file with all its metadata (then `write` its
+    /// bytes, then `finishFile`).
+    pub fn start(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "FileMeta")] meta: JsValue,
+    ) -> JsResult<()> {
+        let meta = meta_arg(&meta)?;
+        Ok(self.running()?.start_file(meta)?)
+    }
+
+    /// Records a directory, symlink, FIFO or device node with all its metadata.
+    pub fn add(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "FileMeta")] meta: JsValue,
+    ) -> JsResult<()> {
+        let meta = meta_arg(&meta)?;
+        Ok(self.running()?.add_entry(meta)?)
+    }
+
+    /// Uses `snapshot` as the parent: `reuse` then takes over its unchanged files.
+    #[wasm_bindgen(js_name = "setParent")]
+    pub fn set_parent(&mut self, snapshot: &Snapshot) -> JsResult<()> {
+        self.running()?.set_parent(&snapshot.inner);
+        Ok(())
+    }
+
+    /// Records file `meta` with the parent's chunk list when it is
+    /// unchanged (same size, mtime, ctime, inode, device): `true`, and the
+    /// file is done; `false`: back it up as usual.
+    pub fn reuse(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "FileMeta")] meta: JsValue,
+    ) -> JsResult<bool> {
+        let meta = meta_arg(&meta)?;
+        Ok(self.running()?.reuse(meta)?)
+    }
+
+    /// Records that `path` could not be read, and why; the backup goes on.
+    #[wasm_bindgen(js_name = "fileError")]
+    pub fn file_error(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Uint8Array")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] error: JsValue,
+    ) -> JsResult<()> {
+        let path = path_arg(&path, "path")?;
+        let error = string_arg(&error, "error")?;
+        self.running()?.file_error(path, error);
+        Ok(())
+    }
+
+    /// Gives up the open file (a read failed half-way): it becomes a file error.
+    #[wasm_bindgen(js_name = "abandonFile")]
+    pub fn abandon_file(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] error: JsValue,
+    ) -> JsResult<()> {
+        let error = string_arg(&error, "error")?;
+        Ok(self.running()?.abandon_file(error)?)
     }
 
     /// The next bytes of the current file.
@@ -530,7 +626,13 @@ impl BackupSession {
 
     /// Records a directory.
     #[wasm_bindgen(js_name = "addDir")]
-    pub fn add_dir(&mut self, path: &str, mode: u32, mtime: f64) -> JsResult<()> {
+    pub fn add_dir(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Uint8Array")] path: JsValue,
+        mode: u32,
+        mtime: f64,
+    ) -> JsResult<()> {
+        let path = path_arg(&path, "path")?;
         let mtime = integer_arg(mtime, "mtime", -9_007_199_254_740_992.0)? as i64;
         Ok(self
             .running()?
@@ -539,7 +641,14 @@ impl BackupSession {
 
     /// Records a symbolic link.
     #[wasm_bindgen(js_name = "addSymlink")]
-    pub fn add_symlink(&mut self, path: &str, target: &str, mtime: f64) -> JsResult<()> {
+    pub fn add_symlink(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Uint8Array")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Uint8Array")] target: JsValue,
+        mtime: f64,
+    ) -> JsResult<()> {
+        let path = path_arg(&path, "path")?;
+        let target = path_arg(&target, "target")?;
         let mtime = integer_arg(mtime, "mtime", -9_007_199_254_740_992.0)? as i64;
         Ok(self
             .running()?
@@ -573,7 +682,7 @@ impl BackupSession {
         if !info.is_object() {
             return Err(argument(
                 "info",
-                "must be an object {time, timeNanos?, hostname?, backupConfigurationId?}",
+                "must be an object {time, timeNanos?, hostname?, backupConfigurationId?, paths?}",
             ));
         }
         let time = get("time")
@@ -594,11 +703,25 @@ impl BackupSession {
                 Some(v) => Ok(Some(string_arg(&v, &format!("info.{name}"))?)),
             }
         };
+        let paths = match get("paths") {
+            None => Vec::new(),
+            Some(v) if v.is_undefined() || v.is_null() => Vec::new(),
+            Some(v) => {
+                let list = v
+                    .dyn_ref::<js_sys::Array>()
+                    .ok_or_else(|| argument("info.paths", "must be an array of paths"))?;
+                list.iter()
+                    .enumerate()
+                    .map(|(i, p)| path_arg(&p, &format!("info.paths[{i}]")))
+                    .collect::<JsResult<Vec<_>>>()?
+            }
+        };
         let info = SnapshotInfo {
             time,
             time_nanos,
             hostname: optional("hostname")?,
             backup_configuration_id: optional("backupConfigurationId")?,
+            paths,
         };
         Ok(self.run.finish(info)?)
     }

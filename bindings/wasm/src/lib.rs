@@ -17,6 +17,7 @@ mod state;
 
 use std::cell::RefCell;
 
+use cloudbackup_core::engine::RawPath;
 use cloudbackup_core::Error;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -151,6 +152,20 @@ pub(crate) fn bytes_arg(value: &JsValue, name: &str) -> JsResult<Vec<u8>> {
         return Ok(a.to_vec());
     }
     Err(argument(name, "must be a string or a Uint8Array"))
+}
+
+/// A path: its quoted text form (see `QuotedPath`) or its bytes.
+pub(crate) fn path_arg(value: &JsValue, name: &str) -> JsResult<RawPath> {
+    if let Some(s) = value.as_string() {
+        return RawPath::parse_quoted(&s).map_err(|e| argument(name, e.to_string()));
+    }
+    if let Some(a) = value.dyn_ref::<js_sys::Uint8Array>() {
+        return Ok(RawPath::from_bytes(a.to_vec()));
+    }
+    Err(argument(
+        name,
+        "must be a path (string) or its bytes (Uint8Array)",
+    ))
 }
 
 /// A string argument (wasm-bindgen only checks types declared as `&str`).

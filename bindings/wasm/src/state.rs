@@ -7,14 +7,15 @@
 use std::sync::Arc;
 
 use cloudbackup_core::engine::format::ObjectKind;
-use cloudbackup_core::engine::{self as core_engine, layout, paths, Listed, StoredName};
+use cloudbackup_core::engine::{self as core_engine, layout, paths, Listed, RawPath, StoredName};
 use cloudbackup_core::Error;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
 use crate::engine::{set, Index, Snapshot, Vault};
 use crate::{
-    argument, id_arg, json_to_js, ns_arg, size_arg, string_arg, to_js, u32_arg, uint8_arg, JsResult,
+    argument, id_arg, json_to_js, ns_arg, path_arg, size_arg, string_arg, to_js, u32_arg,
+    uint8_arg, JsResult,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -326,12 +327,16 @@ pub fn parse_name(
 /// 0 to 2^32-1, e.g. the process id) keeps concurrent restores apart.
 #[wasm_bindgen(js_name = "partialName")]
 pub fn partial_name(
-    #[wasm_bindgen(js_name = "finalName", unchecked_param_type = "string")] final_name: JsValue,
+    #[wasm_bindgen(
+        js_name = "finalName",
+        unchecked_param_type = "QuotedPath | Uint8Array"
+    )]
+    final_name: JsValue,
     #[wasm_bindgen(unchecked_param_type = "number")] tag: JsValue,
 ) -> JsResult<String> {
-    let final_name = string_arg(&final_name, "finalName")?;
+    let final_name = path_arg(&final_name, "finalName")?;
     let tag = u32_arg(&tag, "tag")?;
-    Ok(paths::partial_name(&final_name, tag))
+    Ok(paths::partial_name(final_name.as_bytes(), tag))
 }
 
 /// A snapshot path without its leading `/`, to join to a restore target:
@@ -339,8 +344,30 @@ pub fn partial_name(
 /// `.` or `..` component (it could lead outside the target).
 #[wasm_bindgen(js_name = "relativeSnapshotPath")]
 pub fn relative_snapshot_path(
-    #[wasm_bindgen(unchecked_param_type = "string")] path: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "QuotedPath | Uint8Array")] path: JsValue,
 ) -> JsResult<String> {
-    let path = string_arg(&path, "path")?;
-    Ok(paths::relative_path(&path)?.to_string())
+    let path = path_arg(&path, "path")?;
+    let relative = paths::relative_path(path.as_bytes())?;
+    Ok(RawPath::from(relative).quoted().into_owned())
+}
+
+/// The bytes of a path given in its quoted text form (`QuotedPath`):
+/// `InvalidValueError` for a malformed quoted form.
+#[wasm_bindgen(js_name = "pathBytes")]
+pub fn path_bytes(
+    #[wasm_bindgen(unchecked_param_type = "QuotedPath")] path: JsValue,
+) -> JsResult<js_sys::Uint8Array> {
+    let text = string_arg(&path, "path")?;
+    Ok(js_sys::Uint8Array::from(
+        RawPath::parse_quoted(&text)?.as_bytes(),
+    ))
+}
+
+/// The quoted text form (`QuotedPath`) of a path's bytes.
+#[wasm_bindgen(js_name = "quotePath")]
+pub fn quote_path(
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
+) -> JsResult<String> {
+    let bytes = uint8_arg(&bytes, "bytes")?;
+    Ok(RawPath::from_bytes(bytes).quoted().into_owned())
 }
