@@ -32,6 +32,7 @@ unreadable objects aside. This module is host I/O only: every rule (layout,
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import stat
@@ -54,10 +55,11 @@ from .engine import (
     VaultState,
     Verifier,
     partial_name,
+    partial_tag,
     relative_snapshot_path,
 )
 from .errors import Error, InvalidArgument, InvalidState, InvalidValue, Locked, NotFound
-from .locking import VaultLock
+from .locking import VaultLock, pid_alive
 from .storage import DEFAULT_CONCURRENCY, LocalStorage, Storage, open_storage, write_atomic
 
 __all__ = [
@@ -624,11 +626,24 @@ class StoredVault:
         progress: Optional[Progress] = None,
         retry_lock: float = 0.0,
         state: Optional[VaultState] = None,
+        resume: bool = False,
     ) -> RestoreResult:
         """Restores a snapshot (id, unique prefix or ``"latest"``) into
         ``dest``. An existing file is never replaced unless ``overwrite``
         (the core skips it). Ranges download :attr:`concurrency` at a time,
         in plan order, while the core opens the ones already fetched.
+
+        A file that cannot be written (a full disk, an I/O error, a
+        permission refused) fails alone: its temporary is removed, the
+        report's ``errors`` names it (``write_failed``) and the other files
+        go on. Each file is moved into place as soon as its content is
+        complete (with its mode and modification time), so an interrupted
+        restore keeps the files it finished; rerunning it completes the
+        rest (existing files are skipped; with ``resume``, files whose size
+        and modification time match the snapshot count as done even with
+        ``overwrite``), after removing the temporaries a killed restore
+        left beside the files it restores. Blobs of zeros are not written:
+        files are created at their size, so those runs stay holes.
 
         Holds a shared lock when the vault can be written (a read-only
         vault is restored without one). Each file is written beside its
@@ -641,7 +656,7 @@ class StoredVault:
         ``state`` (from :meth:`state`) saves reading the vault's metadata
         again when restoring several snapshots in a row."""
         with self.lock("restore", exclusive=False, retry=retry_lock, required=False):
-            return self._restore(which, dest, include, exclude, overwrite, progress, state)
+            return self._restore(which, dest, include, exclude, overwrite, progress, state, resume)
 
     def _restore(
         self,
@@ -652,12 +667,11 @@ class StoredVault:
         overwrite: bool,
         progress: Optional[Progress],
         state: Optional[VaultState],
+        resume: bool = False,
     ) -> RestoreResult:
         state = state or self.state()
         snap = self.snapshot(which, state)
-        existing = [
-            e["path"] for e in snap.entries if _exists_under(dest, e["path"])
-        ]
+        existing, found = _at_destination(dest, snap.entries)
         session = RestoreSession(
             self.vault,
             snap,
@@ -666,26 +680,33 @@ class StoredVault:
             exclude=exclude,
             overwrite=overwrite,
             existing=existing,
+            found=found,
+            resume=resume,
         )
         os.makedirs(dest, exist_ok=True)
         result = RestoreResult(snapshot_id=snap.id, report={}, creates=len(session.creates))
-        files = _OpenFiles()
+        files = _OpenFiles(session)
+        files.remove_leftovers(_file_dirs(dest, snap.entries))
         for c in session.creates:
             path = _safe_join(dest, c["path"])
-            if c["kind"] == "dir":
-                os.makedirs(path, exist_ok=True)
-                continue
-            # A filtered restore may leave a parent out of the plan.
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            if c["kind"] == "symlink":
-                if os.path.lexists(path):
-                    os.unlink(path)
-                os.symlink(c["target"], path)
-            else:
-                if os.path.islink(path):
-                    os.unlink(path)
-                # Created on its first write (one open per file, not two).
-                files.pending[c["path"]] = (path, int(c["size"]))
+            try:
+                if c["kind"] == "dir":
+                    os.makedirs(path, exist_ok=True)
+                    continue
+                # A filtered restore may leave a parent out of the plan.
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                if c["kind"] == "symlink":
+                    if os.path.lexists(path):
+                        os.unlink(path)
+                    os.symlink(c["target"], path)
+                else:
+                    if os.path.islink(path):
+                        os.unlink(path)
+                    # Created on its first write (one open per file, not two).
+                    files.pending[c["path"]] = _Pending(path, int(c["size"]), int(c["mode"]), _mtime_ns(c))
+            except OSError as e:
+                # This entry fails alone (reported), the restore goes on.
+                session.fail_path(c["path"], _os_error(e))
 
         def fetch(job: Tuple[str, int, int]) -> Optional[bytes]:
             bundle, offset, length = job
@@ -701,6 +722,8 @@ class StoredVault:
         ]
         missing: Set[str] = set()
         try:
+            # Empty files are complete before any range.
+            files.complete(session.take_completed())
             for (bundle, offset, _length), data in _prefetch(jobs, fetch, self.concurrency):
                 if data is None:
                     if bundle not in missing:
@@ -709,28 +732,18 @@ class StoredVault:
                     continue
                 if bundle in missing:
                     continue
-                for path, at, chunk in session.feed(bundle, offset, data):
-                    fd = files.fd(path, dest)
-                    view = memoryview(chunk)
-                    while view:
-                        n = os.pwrite(fd, view, at)
-                        view, at = view[n:], at + n
-                    result.bytes_written += len(chunk)
-                    if progress:
-                        progress(len(chunk))
-        except BaseException:
-            files.discard()
-            raise
-        try:
-            # Files with no content to write (empty, or whose blobs failed).
-            files.create_rest()
+                for chunk, places in session.feed(bundle, offset, data):
+                    for path, at in places:
+                        written = files.write(path, at, chunk)
+                        result.bytes_written += written
+                        if progress and written:
+                            progress(written)
+                files.complete(session.take_completed())
             result.report = session.finish()
-            errors = result.report.get("errors") or {}
-            failed = {str(e["path"]) for e in errors.get("list") or []}
-            files.commit(failed)
-        except BaseException:
+        finally:
+            # What was not moved into place failed (or the restore stopped):
+            # no partial file stays.
             files.discard()
-            raise
         # Modes and times after the content, deepest first (the core's list).
         for c in session.apply():
             path = _safe_join(dest, c["path"])
@@ -782,98 +795,200 @@ class StoredVault:
             return verifier.report()
 
 
-def _exists_under(dest: str, path: str) -> bool:
-    """Whether snapshot ``path`` exists under ``dest`` (False for a path
-    the core refuses: the restore reports it)."""
-    try:
-        return os.path.lexists(_safe_join(dest, path))
-    except InvalidValue:
-        return False
+def _at_destination(dest: str, entries: List[Dict[str, Any]]) -> Tuple[List[str], List[Dict[str, Any]]]:
+    """What of the snapshot's ``entries`` is already under ``dest``: the
+    paths that exist (not regular files), and the regular files with their
+    size and modification time (the core decides which are done). Paths the
+    core refuses are left out: the restore reports them."""
+    existing: List[str] = []
+    found: List[Dict[str, Any]] = []
+    for e in entries:
+        try:
+            st = os.lstat(_safe_join(dest, e["path"]))
+        except (OSError, InvalidValue):
+            continue
+        if stat.S_ISREG(st.st_mode):
+            mtime, nanos = divmod(st.st_mtime_ns, 1_000_000_000)
+            found.append({"path": e["path"], "size": st.st_size, "mtime": mtime, "mtime_nanos": nanos})
+        else:
+            existing.append(e["path"])
+    return existing, found
+
+
+def _file_dirs(dest: str, entries: List[Dict[str, Any]]) -> Set[str]:
+    """The directories under ``dest`` the snapshot's files go to (where a
+    killed restore may have left temporaries)."""
+    dirs: Set[str] = set()
+    for e in entries:
+        if e["kind"] == "file":
+            try:
+                dirs.add(os.path.dirname(_safe_join(dest, e["path"])))
+            except InvalidValue:
+                pass
+    return dirs
+
+
+def _mtime_ns(create: Dict[str, Any]) -> int:
+    """A create's modification time in nanoseconds."""
+    return int(create["mtime"]) * 1_000_000_000 + int(create.get("mtime_nanos", 0))
+
+
+def _os_error(e: OSError) -> str:
+    """The report's text of a host failure: the system's message and the
+    errno name (``No space left on device (ENOSPC)``), without the
+    temporary's name (the report names the file)."""
+    name = errno.errorcode.get(e.errno or 0)
+    message = e.strerror or str(e)
+    return f"{message} ({name})" if name else message
+
+
+@dataclass
+class _Pending:
+    """A file to create: where, its size, and the mode and modification
+    time (ns) it gets before it is moved into place."""
+
+    fs_path: str
+    size: int
+    mode: int
+    mtime_ns: int
 
 
 class _OpenFiles:
-    """The files a restore writes: each created (truncated to its size) on
-    its first write under a temporary name beside its destination, and its
-    descriptor kept for the writes that follow, up to ``limit`` open at once
-    (least recently used closed first). :meth:`commit` renames the verified
-    ones into place; :meth:`discard` removes them all."""
+    """The files a restore writes: each created at its size (so the holes
+    the core leaves read as zeros) on its first write under a temporary name
+    beside its destination, and its descriptor kept for the writes that
+    follow, up to ``limit`` open at once (least recently used closed first).
+    :meth:`complete` gives a finished file its mode and time and renames it
+    into place; a file that cannot be written fails alone (reported to the
+    core, its temporary removed); :meth:`discard` removes every temporary
+    not moved into place."""
 
-    def __init__(self, limit: int = 128) -> None:
+    def __init__(self, session: RestoreSession, limit: int = 128) -> None:
+        self.session = session
         self.limit = limit
-        #: snapshot path -> (filesystem path, size), not created yet.
-        self.pending: Dict[str, Tuple[str, int]] = {}
+        #: snapshot path -> what to create, not created yet (or not done).
+        self.pending: Dict[str, _Pending] = {}
         self.open: "OrderedDict[str, int]" = OrderedDict()
-        #: snapshot path -> (temporary path, final path), once created.
-        self.paths: Dict[str, Tuple[str, str]] = {}
+        #: snapshot path -> temporary path, once created.
+        self.temporary: Dict[str, str] = {}
+        #: Files that failed here (their writes are dropped).
+        self.failed: Set[str] = set()
 
     @staticmethod
-    def _temporary(fs_path: str) -> str:
-        head, tail = os.path.split(fs_path)
-        # The core's name: its length does not grow with the file's.
-        return os.path.join(head, partial_name(tail, os.getpid()))
+    def remove_leftovers(dirs: Set[str]) -> None:
+        """Removes the temporaries a killed restore left in ``dirs``: names
+        of the core's temporary form whose restore is not running (its
+        process is gone, or it had this process's id)."""
+        for d in dirs:
+            try:
+                names = os.listdir(d)
+            except OSError:
+                continue
+            for name in names:
+                tag = partial_tag(name)
+                if tag is None or (tag != os.getpid() and pid_alive(tag)):
+                    continue
+                try:
+                    os.unlink(os.path.join(d, name))
+                except OSError:
+                    pass
 
-    def _create(self, path: str, fs_path: str, size: int) -> int:
-        tmp = self._temporary(fs_path)
+    def _create(self, path: str) -> int:
+        p = self.pending[path]
+        head, tail = os.path.split(p.fs_path)
+        # The core's name: its length does not grow with the file's.
+        tmp = os.path.join(head, partial_name(tail, os.getpid()))
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        self.paths[path] = (tmp, fs_path)
+        self.temporary[path] = tmp
         try:
-            os.ftruncate(fd, size)
+            os.ftruncate(fd, p.size)
         except BaseException:
             os.close(fd)
             raise
         return fd
 
-    def fd(self, path: str, dest: str) -> int:
+    def _fd(self, path: str) -> int:
         """The descriptor to write snapshot ``path`` through."""
         fd = self.open.get(path)
         if fd is not None:
             self.open.move_to_end(path)
             return fd
-        created = self.pending.pop(path, None)
-        if created is not None:
-            fd = self._create(path, *created)
-        elif path in self.paths:
-            fd = os.open(self.paths[path][0], os.O_WRONLY | os.O_CLOEXEC)
+        if path in self.temporary:
+            fd = os.open(self.temporary[path], os.O_WRONLY | os.O_CLOEXEC)
+        elif path in self.pending:
+            fd = self._create(path)
         else:
-            raise InvalidState(f"restore wrote to {path!r}, which it did not create under {dest!r}")
+            raise InvalidState(f"restore wrote to {path!r}, which it did not create")
         self.open[path] = fd
         while len(self.open) > self.limit:
             _old, old_fd = self.open.popitem(last=False)
             os.close(old_fd)
         return fd
 
-    def create_rest(self) -> None:
-        """Creates the files never written, then closes every descriptor."""
-        self.close()
-        for path, (fs_path, size) in list(self.pending.items()):
-            os.close(self._create(path, fs_path, size))
-        self.pending.clear()
+    def write(self, path: str, at: int, data: bytes) -> int:
+        """Writes ``data`` at ``at`` of ``path``; returns the bytes written
+        (0 when the file failed, now or before)."""
+        if path in self.failed:
+            return 0
+        try:
+            fd = self._fd(path)
+            view = memoryview(data)
+            while view:
+                n = os.pwrite(fd, view, at)
+                view, at = view[n:], at + n
+        except OSError as e:
+            self.fail(path, e)
+            return 0
+        return len(data)
 
-    def commit(self, failed: Set[str]) -> None:
-        """Renames every file into place but the ``failed`` ones, which are
-        removed."""
-        self.close()
-        for path, (tmp, fs_path) in list(self.paths.items()):
-            if path in failed:
+    def complete(self, paths: List[str]) -> None:
+        """Gives each finished file its mode and modification time and
+        renames it into place (a file with nothing written, empty or all
+        holes, is created first)."""
+        for path in paths:
+            if path in self.failed:
+                continue
+            p = self.pending[path]
+            try:
+                fd = self._fd(path)
+                self.open.pop(path, None)
+                try:
+                    os.fchmod(fd, p.mode & 0o7777)
+                    os.utime(fd, ns=(p.mtime_ns, p.mtime_ns))
+                finally:
+                    os.close(fd)
+                os.replace(self.temporary[path], p.fs_path)
+            except OSError as e:
+                self.fail(path, e)
+                continue
+            del self.temporary[path]
+            del self.pending[path]
+
+    def fail(self, path: str, e: OSError) -> None:
+        """``path`` cannot be written: removes what there is of it and
+        reports it to the core (the restore goes on)."""
+        self.failed.add(path)
+        fd = self.open.pop(path, None)
+        if fd is not None:
+            os.close(fd)
+        tmp = self.temporary.pop(path, None)
+        if tmp is not None:
+            try:
                 os.unlink(tmp)
-            else:
-                os.replace(tmp, fs_path)
-            del self.paths[path]
+            except OSError:
+                pass
+        self.session.fail_path(path, _os_error(e))
 
     def discard(self) -> None:
-        """Closes and removes every file not committed."""
-        self.close()
-        for tmp, _fs_path in self.paths.values():
+        """Closes and removes every temporary not moved into place."""
+        while self.open:
+            os.close(self.open.popitem()[1])
+        for tmp in self.temporary.values():
             try:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
-        self.paths.clear()
-
-    def close(self) -> None:
-        """Closes every open descriptor."""
-        while self.open:
-            os.close(self.open.popitem()[1])
+        self.temporary.clear()
 
 
 #: The name this class had when vaults could only be local directories

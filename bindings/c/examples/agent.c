@@ -780,12 +780,15 @@ static int cmd_restore(const char *vault_dir, const char *target) {
             free(data);
         }
         free(bundle);
+        /* One blob's bytes, lent by the session, go to each of its places
+         * in turn (decrypted once); blobs of zeros never come: the files
+         * were created at their size, so those runs stay holes. */
         for (;;) {
-            char *path;
+            const char *path;
             uint64_t offset;
-            uint8_t *bytes;
+            const uint8_t *bytes;
             size_t len;
-            check(cb_restore_session_take_write(s, &path, &offset, &bytes, &len), "take write");
+            check(cb_restore_session_next_write(s, &path, &offset, &bytes, &len), "next write");
             if (path == NULL) break;
             char *partial = partial_path(target, path);
             int fd = open(partial, O_WRONLY | O_CLOEXEC);
@@ -799,8 +802,6 @@ static int cmd_restore(const char *vault_dir, const char *target) {
             close(fd);
             written += len;
             free(partial);
-            cb_string_free(path);
-            cb_bytes_free(bytes, len);
         }
     }
     drop_lock(&lock);

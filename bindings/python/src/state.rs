@@ -398,6 +398,14 @@ fn partial_name(final_name: &Bound<'_, PyAny>, tag: u32) -> PyResultCb<String> {
     Ok(paths::partial_name(&name, tag))
 }
 
+/// The tag (e.g. process id) of a restore temporary's name (a filesystem
+/// `str` or `bytes`, one component), `None` for any other name: what a
+/// killed restore left has such a name.
+#[pyfunction]
+fn partial_tag(name: &Bound<'_, PyAny>) -> PyResultCb<Option<u32>> {
+    Ok(paths::partial_tag(&fs_bytes(name, "name")?))
+}
+
 /// The quoted text form of a path: `bytes`, or a filesystem `str` (as
 /// `os.fsdecode` gives it). Valid UTF-8 without control characters and not
 /// starting with `"` stays as it is; anything else is C-quoted.
@@ -447,6 +455,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeLockTable>()?;
     m.add_function(wrap_pyfunction!(relative_snapshot_path, m)?)?;
     m.add_function(wrap_pyfunction!(partial_name, m)?)?;
+    m.add_function(wrap_pyfunction!(partial_tag, m)?)?;
     m.add_function(wrap_pyfunction!(quote_path, m)?)?;
     m.add_function(wrap_pyfunction!(unquote_path, m)?)?;
     m.add_function(wrap_pyfunction!(fs_path, m)?)?;
