@@ -584,7 +584,8 @@ pub unsafe extern "C" fn cb_restore_session_next_write(
         // SAFETY: `session` is as the caller guarantees (see # Safety).
         let session = unsafe { handle_mut(session, "session") }?;
         if let Some((path, offset)) = session.next_place() {
-            session.current_path = CString::new(path.into_bytes()).map_err(|_| nul_inside("path"))?;
+            session.current_path =
+                CString::new(path.into_bytes()).map_err(|_| nul_inside("path"))?;
             *out_path = session.current_path.as_ptr();
             *out_offset = offset;
             let data = session.current_data();
