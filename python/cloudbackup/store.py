@@ -745,14 +745,21 @@ class StoredVault:
             # no partial file stays.
             files.discard()
         # Modes and times after the content, deepest first (the core's list).
+        failed = False
         for c in session.apply():
             path = _safe_join(dest, c["path"])
-            mtime = int(c["mtime"])
-            if c["kind"] == "symlink":
-                os.utime(path, (mtime, mtime), follow_symlinks=False)
-            else:
-                os.chmod(path, int(c["mode"]))
-                os.utime(path, (mtime, mtime))
+            ns = _mtime_ns(c)
+            try:
+                if c["kind"] == "symlink":
+                    os.utime(path, ns=(ns, ns), follow_symlinks=False)
+                else:
+                    os.chmod(path, int(c["mode"]))
+                    os.utime(path, ns=(ns, ns))
+            except OSError as e:
+                session.fail_path(c["path"], _os_error(e))
+                failed = True
+        if failed:
+            result.report = session.report()
         return result
 
     # -- verify ---------------------------------------------------------------
