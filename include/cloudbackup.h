@@ -264,6 +264,136 @@ typedef struct cb_vault_state cb_vault_state;
 typedef struct cb_verifier cb_verifier;
 
 /**
+ * One extended attribute of a `cb_file_meta` (POSIX ACLs are the
+ * `system.posix_acl_*` attributes).
+ */
+typedef struct {
+  /**
+   * The attribute's name (bytes, as `llistxattr` gives them, without
+   * the NUL).
+   */
+  const uint8_t *name;
+  /**
+   * Its length.
+   */
+  size_t name_len;
+  /**
+   * Its value (NULL only with `value_len` 0).
+   */
+  const uint8_t *value;
+  /**
+   * The value's length.
+   */
+  size_t value_len;
+} cb_xattr;
+
+/**
+ * What the agent knows about a path before its bytes (from `lstat`,
+ * `readlink` and `llistxattr`): a snapshot entry's metadata, and what
+ * `cb_backup_session_reuse` compares with the parent snapshot. Zero
+ * (`memset` or `= {0}`) is "unknown" for every number; set `uid` and `gid`
+ * to -1 when the owner is unknown. The library copies what it needs: the
+ * pointers need only stay valid during the call.
+ */
+typedef struct {
+  /**
+   * The path in the snapshot (e.g. `"/etc/hosts"`), as bytes: any byte
+   * but NUL, UTF-8 or not. Required.
+   */
+  const uint8_t *path;
+  /**
+   * Its length.
+   */
+  size_t path_len;
+  /**
+   * A `cb_entry_kind`: `CB_ENTRY_FILE` for `cb_backup_session_start` and
+   * `_reuse`; `CB_ENTRY_DIR`, `_SYMLINK`, `_FIFO`, `_CHARDEV` or
+   * `_BLOCKDEV` for `cb_backup_session_add` (an `int`, so that any value
+   * is safe: others are refused).
+   */
+  int kind;
+  /**
+   * Permission bits (with setuid, setgid and sticky).
+   */
+  uint32_t mode;
+  /**
+   * Modification time, seconds since the Unix epoch (`st_mtim.tv_sec`).
+   */
+  int64_t mtime;
+  /**
+   * Its sub-second part (`st_mtim.tv_nsec`, below 1000000000).
+   */
+  uint32_t mtime_nanos;
+  /**
+   * Status change time (`st_ctim.tv_sec`).
+   */
+  int64_t ctime;
+  /**
+   * Its sub-second part (`st_ctim.tv_nsec`, below 1000000000).
+   */
+  uint32_t ctime_nanos;
+  /**
+   * The size `lstat` gave (files: compared with the parent's).
+   */
+  uint64_t size;
+  /**
+   * A symlink's target (bytes, as `readlink` gives them); NULL for none.
+   */
+  const uint8_t *target;
+  /**
+   * Its length.
+   */
+  size_t target_len;
+  /**
+   * Owner user id, or -1 when unknown.
+   */
+  int64_t uid;
+  /**
+   * Owner group id, or -1 when unknown.
+   */
+  int64_t gid;
+  /**
+   * Inode number (0: unknown).
+   */
+  uint64_t inode;
+  /**
+   * Device of the filesystem (`st_dev`; 0: unknown).
+   */
+  uint64_t device;
+  /**
+   * Number of hard links (`st_nlink`; 0: unknown).
+   */
+  uint64_t links;
+  /**
+   * A device node's number (`st_rdev`).
+   */
+  uint64_t rdev;
+  /**
+   * Extended attributes (NULL only with `xattrs_len` 0).
+   */
+  const cb_xattr *xattrs;
+  /**
+   * How many.
+   */
+  size_t xattrs_len;
+} cb_file_meta;
+
+/**
+ * A path (or any name) as bytes: `len` bytes at `data`, not
+ * NUL-terminated, UTF-8 or not (the operating system's bytes).
+ */
+typedef struct {
+  /**
+   * The bytes (NULL only with `len` 0).
+   */
+  const uint8_t *data;
+  /**
+   * How many.
+   */
+  size_t len;
+} cb_path;
+
+/**
  * One thing a restore creates, in snapshot order: a directory, a symlink,
  * or a file to create (or truncate) at `size` bytes, whose content then
  * arrives as writes. Its `mode` and `mtime` are applied after the content,
@@ -683,7 +813,120 @@ cb_status cb_backup_session_start_file(cb_backup_session *session,
                                        int64_t mtime);
 
 /**
- * Pushes the next `len` bytes of the open file.
+ * Starts the regular file `*meta` (`kind` `CB_ENTRY_FILE`) with all its
+ * metadata; its bytes follow with `cb_backup_session_write`. Record the
+ * `ctime`, `inode` and `device` too: the next backup's
+ * `cb_backup_session_reuse` compares them.
+ *
+ * Errors: `CB_NULL_ARGUMENT` for a NULL `meta` or path;
+ * `CB_INVALID_ARGUMENT` for another kind, nanoseconds over 999999999, an
+ * owner id that is neither -1 nor 32 bits, or while another file is open;
+ * `CB_INVALID_VALUE` for a path the snapshot cannot hold (relative, `..`,
+ * a NUL); `CB_INVALID_STATE` after finishing.
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile; `meta` is NULL or a readable `cb_file_meta` as documented.
+ */
+cb_status cb_backup_session_start(cb_backup_session *session, const cb_file_meta *meta);
+
+/**
+ * Records a directory, symlink (with its `target`), FIFO or device node
+ * (with its `rdev`) described by `*meta`.
+ *
+ * Errors: as `cb_backup_session_start`, and `CB_INVALID_ARGUMENT` for a
+ * file (files go through `_start`/`_write`/`_finish_file`) or a symlink
+ * without a target.
+ *
+ * # Safety
+ * As `cb_backup_session_start`.
+ */
+cb_status cb_backup_session_add(cb_backup_session *session, const cb_file_meta *meta);
+
+/**
+ * Uses `parent` (the previous backup of the same roots: see
+ * `cb_vault_state_parent_for`) as the parent snapshot, whose unchanged
+ * files `cb_backup_session_reuse` takes over unread. The session copies
+ * what it needs: `parent` may be freed afterwards.
+ *
+ * Errors: `CB_INVALID_STATE` after finishing.
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile; `parent` is a live snapshot or NULL.
+ */
+cb_status cb_backup_session_set_parent(cb_backup_session *session, const cb_snapshot *parent);
+
+/**
+ * Before reading a regular file: `*out_reused` is true when the parent
+ * snapshot has it unchanged (same path, size, mtime and ctime to the
+ * nanosecond, inode and device, and its chunks are all still in the
+ * index). Then the file is recorded with the parent's content and the
+ * new metadata, and done: do not read it. When false, nothing was
+ * recorded: back it up with `cb_backup_session_start` as usual. Skip this
+ * call to read everything again (a `--force`).
+ *
+ * Errors: as `cb_backup_session_start` (`*out_reused` stays false).
+ *
+ * # Safety
+ * As `cb_backup_session_start`; `out_reused` points to a writable `bool`.
+ */
+cb_status cb_backup_session_reuse(cb_backup_session *session,
+                                  const cb_file_meta *meta,
+                                  bool *out_reused);
+
+/**
+ * Records that `path` (`len` bytes) could not be read or listed, and
+ * `reason` (e.g. `strerror(errno)`): the snapshot lists it in `errors` and
+ * counts it in `files_with_errors`, and the backup goes on. Report the
+ * backup as completed with errors (exit status 3, as restic).
+ *
+ * Errors: `CB_NULL_ARGUMENT`, `CB_INVALID_UTF8` for `reason`;
+ * `CB_INVALID_STATE` after finishing.
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile; `path` points to `len` readable bytes; `reason` is
+ * NUL-terminated.
+ */
+cb_status cb_backup_session_file_error(cb_backup_session *session,
+                                       const uint8_t *path,
+                                       size_t len,
+                                       const char *reason);
+
+/**
+ * Gives up the open file (a read failed half-way, or it vanished): its
+ * entry is dropped and recorded as a file error with `reason`. Chunks
+ * already stored stay unreferenced (a later gc removes them).
+ *
+ * Errors: `CB_INVALID_ARGUMENT` when no file is open; `CB_NULL_ARGUMENT`,
+ * `CB_INVALID_UTF8` for `reason`; `CB_INVALID_STATE` after finishing.
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile; `reason` is NUL-terminated.
+ */
+cb_status cb_backup_session_abandon_file(cb_backup_session *session, const char *reason);
+
+/**
+ * Sets the roots this backup covers (`count` paths, as the agent names
+ * them: `"/home"`), recorded in the snapshot at finish: with the host
+ * name they find the next backup's parent (`cb_vault_state_parent_for`).
+ * A later call replaces the earlier list.
+ *
+ * Errors: `CB_NULL_ARGUMENT` for a NULL array (with `count` > 0) or path;
+ * `CB_INVALID_STATE` after finishing.
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile; `paths` points to `count` readable `cb_path`s (NULL with 0).
+ */
+cb_status cb_backup_session_set_paths(cb_backup_session *session,
+                                      const cb_path *paths,
+                                      size_t count);
+
+/**
+ * Pushes the next `len` bytes of the open file./// Pushes the next `len` bytes of the open file.
  *
  * Errors: `CB_INVALID_ARGUMENT` when no file is open; `CB_INVALID_STATE`
  * after finishing.
@@ -756,7 +999,8 @@ cb_status cb_backup_session_take_bundle(cb_backup_session *session,
 /**
  * The counters so far (final once finished), as JSON:
  * `{"files_searched", "files_backed_up", "bytes_searched",
- * "bytes_backed_up", "bytes_in_db"}` (those of the v2 backup resource).
+ * "bytes_backed_up", "bytes_in_db", "files_with_errors",
+ * "files_unchanged"}` (those of the v2 backup resource).
  *
  * # Safety
  * `session` is a live session or NULL; `out_json` points to a writable
@@ -772,7 +1016,8 @@ cb_status cb_backup_session_counters(const cb_backup_session *session, char **ou
  * (Unix seconds, the host's clock) and `time_nanos` its sub-second part
  * (0 to 999999999: `latest` tells two backups of the same second apart by
  * it); `hostname` and `backup_configuration_id` (the v2 configuration it
- * ran for) may be NULL. Store the bundles first, the index delta next, the
+ * ran for) may be NULL; the roots set with `cb_backup_session_set_paths`
+ * are recorded too. Store the bundles first, the index delta next, the
  * snapshot last (with a lock held: check `cb_lock_check_fresh` before
  * storing the index delta).
  *
@@ -1502,6 +1747,29 @@ cb_status cb_vault_state_add_unreadable(cb_vault_state *state,
  * points to a writable `char *` (freed with `cb_string_free`).
  */
 cb_status cb_vault_state_resolve(const cb_vault_state *state, const char *which, char **out_id);
+
+/**
+ * The parent of the next backup of the `count` roots `paths` (as the
+ * backup records them with `cb_backup_session_set_paths`) on `hostname`
+ * (NULL: snapshots without one): the latest readable snapshot of the same
+ * host with the same set of roots (order and repeats do not matter), its
+ * id in `*out_id`; NULL there (still `CB_OK`) when there is none, or no
+ * roots are given. Open it with `cb_vault_state_snapshot` and hand it to
+ * `cb_backup_session_set_parent`.
+ *
+ * Errors: `CB_NULL_ARGUMENT` for a NULL state, out-pointer, array (with
+ * `count` > 0) or path; `CB_INVALID_UTF8` for the host name.
+ *
+ * # Safety
+ * `state` is a live state or NULL; `hostname` is NUL-terminated or NULL;
+ * `paths` points to `count` readable `cb_path`s (NULL with 0); `out_id`
+ * points to a writable `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_vault_state_parent_for(const cb_vault_state *state,
+                                    const char *hostname,
+                                    const cb_path *paths,
+                                    size_t count,
+                                    char **out_id);
 
 /**
  * The readable snapshot `id` (64 hex digits), as a new `cb_snapshot` (for

@@ -31,7 +31,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from . import __version__
 from .core import JsonInput, build_request, encrypt_password_for_agent, operations
@@ -86,6 +86,16 @@ def _concurrency(args: argparse.Namespace) -> int:
     if value < 1:
         raise SystemExit("cloudbackup: --concurrency must be at least 1")
     return int(value)
+
+
+def _cache(args: argparse.Namespace) -> Union[None, bool, str]:
+    """The vault metadata cache: ``--no-cache`` none, ``--cache-dir DIR``
+    under DIR (any vault), else the default (remote vaults, under
+    ``$XDG_CACHE_HOME/cloudbackup``)."""
+    if getattr(args, "no_cache", False):
+        return False
+    value = getattr(args, "cache_dir", None)
+    return str(value) if value else None
 
 
 class _Bar:
@@ -143,7 +153,7 @@ def _emit(args: argparse.Namespace, data: Dict[str, Any], lines: List[str]) -> N
 
 def cmd_init(args: argparse.Namespace) -> int:
     password = _read_password(args, confirm=True)
-    lv = StoredVault.init(args.vault, password, _settings(), _kdf(), concurrency=_concurrency(args))
+    lv = StoredVault.init(args.vault, password, _settings(), _kdf(), concurrency=_concurrency(args), cache=_cache(args))
     del password
     info = lv.vault.info()
     _emit(args, {"vault": args.vault, **info}, [f"created vault {args.vault} ({info['vault_id']})"])
@@ -179,15 +189,22 @@ def cmd_backup(args: argparse.Namespace) -> int:
             )
             return 1
         password = _read_password(args, confirm=True)
-        lv = StoredVault.init(storage, password, _settings(), _kdf(), concurrency=_concurrency(args))
+        lv = StoredVault.init(storage, password, _settings(), _kdf(), concurrency=_concurrency(args), cache=_cache(args))
     else:
         password = _read_password(args)
-        lv = StoredVault.open(storage, password, concurrency=_concurrency(args))
+        lv = StoredVault.open(storage, password, concurrency=_concurrency(args), cache=_cache(args))
     del password
     bar = _Bar(not args.json, "backup", _tree_size(args.source))
     started = time.monotonic()
     try:
-        r = lv.backup(args.source, threads=args.threads, progress=bar.advance, retry_lock=_retry_lock(args))
+        r = lv.backup(
+            args.source,
+            threads=args.threads,
+            progress=bar.advance,
+            retry_lock=_retry_lock(args),
+            force=args.force,
+            parent=args.parent,
+        )
     finally:
         bar.close()
     seconds = time.monotonic() - started
@@ -213,7 +230,12 @@ def cmd_backup(args: argparse.Namespace) -> int:
         [
             f"snapshot {r.snapshot_id}",
             f"{r.files} files, {r.dirs} dirs, {r.symlinks} symlinks ({r.skipped} skipped); "
-            f"{c['bytes_searched']} bytes read, {c['bytes_backed_up']} new, "
+            + (
+                f"{c['files_unchanged']} unchanged since the parent snapshot (not read); "
+                if c.get("files_unchanged")
+                else ""
+            )
+            + f"{c['bytes_searched']} bytes searched, {c['bytes_backed_up']} new, "
             f"{r.stored_bytes} stored in {r.bundles} new bundles; {mbps:.1f} MB/s",
         ]
         + (
@@ -227,7 +249,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     password = _read_password(args)
-    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args))
+    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args), cache=_cache(args))
     del password
     r = lv.gc(grace=args.grace, dry_run=args.dry_run, retry_lock=_retry_lock(args))
     data = {
@@ -254,7 +276,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 def cmd_snapshots(args: argparse.Namespace) -> int:
     password = _read_password(args)
-    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args))
+    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args), cache=_cache(args))
     del password
     state = lv.state()
     rows: List[Dict[str, Any]] = state.summaries()
@@ -275,7 +297,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     password = _read_password(args)
-    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args))
+    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args), cache=_cache(args))
     del password
     bar = _Bar(not args.json, "restore", None)
     try:
@@ -312,7 +334,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     password = _read_password(args)
-    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args))
+    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args), cache=_cache(args))
     del password
     bar = _Bar(not args.json, "verify", None)
     try:
@@ -341,7 +363,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_repair(args: argparse.Namespace) -> int:
     password = _read_password(args)
-    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args))
+    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args), cache=_cache(args))
     del password
     rep = lv.repair(retry_lock=_retry_lock(args))
     lines = [
@@ -361,7 +383,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
 
 def cmd_unlock(args: argparse.Namespace) -> int:
     password = _read_password(args)
-    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args))
+    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args), cache=_cache(args))
     del password
     if args.list:
         locks = lv.locks()
@@ -379,7 +401,7 @@ def cmd_unlock(args: argparse.Namespace) -> int:
 
 def cmd_passwd(args: argparse.Namespace) -> int:
     old = _read_password(args)
-    lv = StoredVault.open(args.vault, old, concurrency=_concurrency(args))
+    lv = StoredVault.open(args.vault, old, concurrency=_concurrency(args), cache=_cache(args))
     new = os.environ.get(NEW_PASSWORD_ENV) or _prompt("New password: ", True)
     lv.vault.change_password(old, new, _kdf())
     del old, new
@@ -511,6 +533,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="transfers in flight (default $CLOUDBACKUP_CONCURRENCY, else 4)",
     )
+    common.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="keep the vault's index and snapshot objects in DIR/<vault id> (default for remote vaults: "
+        "$CLOUDBACKUP_CACHE_DIR, else $XDG_CACHE_HOME/cloudbackup)",
+    )
+    common.add_argument("--no-cache", action="store_true", help="keep no local copy of the vault's metadata")
     locking = argparse.ArgumentParser(add_help=False)
     locking.add_argument(
         "--retry-lock",
@@ -532,6 +561,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("vault", metavar="VAULT")
     s.add_argument("--init", action="store_true", help="create the vault first if there is none")
     s.add_argument("--threads", type=int, default=2, help="worker threads (default 2)")
+    s.add_argument(
+        "--force", action="store_true", help="read every file again (no parent snapshot: unchanged files too)"
+    )
+    s.add_argument(
+        "--parent",
+        metavar="ID",
+        help="take unchanged files over from this snapshot (default: the latest of this host and SRC)",
+    )
     s.set_defaults(run=cmd_backup)
 
     s = sub.add_parser("snapshots", parents=[common], help="list the snapshots, oldest first")

@@ -30,6 +30,7 @@ __all__ = [
     "quote_path",
     "unquote_path",
     "fs_path",
+    "is_cached_object",
     "PathLike",
 ]
 
@@ -140,8 +141,17 @@ class Snapshot:
     def __init__(self, native: _native.Snapshot, snapshot_id: str) -> None:
         self._native = native
         self.id = snapshot_id
-        #: The snapshot as a dict: version, time, hostname, counters, entries.
-        self.data: Dict[str, Any] = json.loads(native.json())
+        self._data: Optional[Dict[str, Any]] = None
+
+    @property
+    def data(self) -> Dict[str, Any]:
+        """The snapshot as a dict: version, time, hostname, paths,
+        counters, entries, errors. Decoded on first use: a backup that only
+        hands the snapshot to :meth:`BackupSession.set_parent` never pays
+        for the JSON of a large tree."""
+        if self._data is None:
+            self._data = json.loads(self._native.json())
+        return self._data
 
     @classmethod
     def open(cls, vault: Vault, snapshot_id: str, data: Buffer) -> "Snapshot":
@@ -442,6 +452,13 @@ class VaultState:
         """
         return self._native.resolve(which)
 
+    def parent_for(self, hostname: Optional[str], paths: List[PathLike]) -> Optional[str]:
+        """The id of the parent of the next backup of ``paths`` (its roots,
+        as the snapshot will record them) on ``hostname``: the latest
+        readable snapshot of the same host with the same set of roots;
+        ``None`` when there is none (or ``paths`` is empty)."""
+        return self._native.parent_for(hostname, list(paths))
+
     def snapshot(self, snapshot_id: str) -> Snapshot:
         """The readable snapshot ``snapshot_id``."""
         return Snapshot(self._native.snapshot(snapshot_id), snapshot_id)
@@ -618,3 +635,12 @@ def fs_path(quoted: str) -> str:
     """The filesystem ``str`` of a path in quoted form (surrogate escapes
     for bytes that are not UTF-8: usable with every ``os`` function)."""
     return _native.fs_path(quoted)
+
+
+def is_cached_object(name: str) -> bool:
+    """Whether the stored object ``name`` (``"index/<hex>"``) belongs in a
+    host's local metadata cache: index deltas and snapshots (named by the
+    hash of their bytes, so a cached copy is never stale; it is still
+    authenticated when opened). Never bundles, locks, the config, or
+    temporary and set-aside objects."""
+    return _native.is_cached_object(name)

@@ -23,7 +23,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Protocol, TypeVar, runtime_checkable
+from typing import Callable, Dict, List, Mapping, Optional, Protocol, TypeVar, runtime_checkable
 
 from .errors import InvalidArgument, NotFound, StorageError
 
@@ -32,6 +32,8 @@ __all__ = [
     "Storage",
     "RetryPolicy",
     "LocalStorage",
+    "CachedStorage",
+    "default_cache_root",
     "open_storage",
     "write_atomic",
     "DEFAULT_CONCURRENCY",
@@ -357,6 +359,145 @@ class LocalStorage:
                 os.makedirs(os.path.join(self.root, kind), mode=0o700, exist_ok=True)
         except OSError as e:
             raise self._error("", e) from None
+
+
+# -- metadata cache ----------------------------------------------------------------
+
+#: The environment variable naming the cache root (``--cache-dir`` wins).
+CACHE_ENV = "CLOUDBACKUP_CACHE_DIR"
+
+
+def default_cache_root(env: Optional[Mapping[str, str]] = None) -> str:
+    """Where vault metadata caches live: ``$CLOUDBACKUP_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/cloudbackup``, else ``~/.cache/cloudbackup``; each
+    vault gets a directory named by its id below it."""
+    values: Mapping[str, str] = os.environ if env is None else env
+    explicit = values.get(CACHE_ENV)
+    if explicit:
+        return explicit
+    base = values.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "cloudbackup")
+
+
+class CachedStorage:
+    """A read-through cache of a vault's immutable metadata in front of
+    another storage: index deltas and snapshots (which objects is the
+    core's rule, :func:`cloudbackup.engine.is_cached_object`). Their names
+    are the hashes of their bytes, so a cached copy is never stale, and the
+    core authenticates it when it is opened, as it does a downloaded one: a
+    damaged cache file is never a silent wrong answer, and the vault's
+    reader drops a copy the core refused and reads the stored object
+    instead (:meth:`forget`). A backup to Swift then
+    downloads only the index deltas and snapshots other hosts added.
+
+    Objects written through this storage are cached as they are stored;
+    objects deleted from the vault (gc, repair) leave the cache when the
+    next listing of their kind no longer shows them. Everything else (bundles,
+    locks, the config) goes straight to ``inner``. A cache that cannot be
+    written (full disk, permissions) only costs downloads: failures to
+    write it are ignored.
+
+    ``gets`` counts the reads that reached ``inner`` for cached kinds, and
+    ``hits`` those answered from the cache (for reports and tests).
+    """
+
+    def __init__(self, inner: Storage, directory: str) -> None:
+        from .engine import is_cached_object
+
+        self.inner = inner
+        self.url = inner.url
+        self.directory = directory
+        self._cached = is_cached_object
+        self._lock = threading.Lock()
+        self.gets = 0
+        self.hits = 0
+
+    def _path(self, name: str) -> str:
+        check_name(name)
+        return os.path.join(self.directory, *name.split("/"))
+
+    def _keep(self, name: str, data: bytes) -> None:
+        path = self._path(name)
+        try:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            write_atomic(path, data)
+        except OSError:
+            pass  # only a download next time
+
+    def get(self, name: str) -> bytes:
+        """The object, from the cache when it holds it (see
+        :meth:`Storage.get`)."""
+        if not self._cached(name):
+            return self.inner.get(name)
+        try:
+            with open(self._path(name), "rb") as f:
+                data = f.read()
+            with self._lock:
+                self.hits += 1
+            return data
+        except OSError:
+            pass
+        data = self.inner.get(name)
+        with self._lock:
+            self.gets += 1
+        self._keep(name, data)
+        return data
+
+    def forget(self, name: str) -> bool:
+        """Drops the cached copy of ``name`` (one the core refused, say), so
+        the next read fetches it from ``inner``; whether there was one."""
+        if not self._cached(name):
+            return False
+        try:
+            os.unlink(self._path(name))
+            return True
+        except OSError:
+            return False
+
+    def get_range(self, name: str, offset: int, length: int) -> bytes:
+        """Part of the object, always from ``inner`` (bundles are not cached)."""
+        return self.inner.get_range(name, offset, length)
+
+    def put(self, name: str, data: bytes) -> None:
+        """Stores the object in ``inner``, then keeps a copy when cached."""
+        self.inner.put(name, data)
+        if self._cached(name):
+            self._keep(name, data)
+
+    def list(self, kind: str) -> List[ObjectInfo]:
+        """``inner``'s listing; drops cached copies of the kind's objects it
+        no longer shows (deleted by gc or set aside by repair)."""
+        listed = self.inner.list(kind)
+        directory = os.path.join(self.directory, kind)
+        try:
+            cached = os.listdir(directory)
+        except OSError:
+            return listed
+        present = {o.name for o in listed}
+        for n in cached:
+            if f"{kind}/{n}" not in present:
+                try:
+                    os.unlink(os.path.join(directory, n))
+                except OSError:
+                    pass
+        return listed
+
+    def delete(self, name: str) -> None:
+        """Removes the object from ``inner`` and the cache."""
+        self.inner.delete(name)
+        if self._cached(name):
+            try:
+                os.unlink(self._path(name))
+            except OSError:
+                pass
+
+    def exists(self, name: str) -> bool:
+        """Whether ``inner`` holds the object."""
+        return self.inner.exists(name)
+
+    def create(self) -> None:
+        """Prepares ``inner``."""
+        self.inner.create()
 
 
 # -- choosing one by URL ----------------------------------------------------------

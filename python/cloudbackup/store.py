@@ -56,11 +56,20 @@ from .engine import (
     Verifier,
     partial_name,
     partial_tag,
+    quote_path,
     relative_snapshot_path,
 )
 from .errors import Error, InvalidArgument, InvalidState, InvalidValue, Locked, NotFound
 from .locking import VaultLock, pid_alive
-from .storage import DEFAULT_CONCURRENCY, LocalStorage, Storage, open_storage, write_atomic
+from .storage import (
+    DEFAULT_CONCURRENCY,
+    CachedStorage,
+    LocalStorage,
+    Storage,
+    default_cache_root,
+    open_storage,
+    write_atomic,
+)
 
 __all__ = [
     "StoredVault",
@@ -159,6 +168,25 @@ def _storage(location: Location) -> Storage:
     return open_storage(location) if isinstance(location, str) else location
 
 
+#: Where a vault's metadata cache is: ``None`` the default (remote storages
+#: only, under :func:`~cloudbackup.storage.default_cache_root`), ``False``
+#: none, or a cache root directory (any storage, even a local one).
+Cache = Union[None, bool, str]
+
+
+def _with_cache(storage: Storage, vault: Vault, cache: Cache) -> Storage:
+    """``storage`` behind a :class:`CachedStorage` in
+    ``<cache root>/<vault id>/`` as ``cache`` says. A local vault is not
+    cached by default: its objects already are local files."""
+    if isinstance(storage, CachedStorage) or cache is False:
+        return storage
+    if cache is None or cache is True:
+        if isinstance(storage, LocalStorage) and cache is None:
+            return storage
+        cache = default_cache_root()
+    return CachedStorage(storage, os.path.join(cache, vault.vault_id))
+
+
 class _Window:
     """At most ``limit`` tasks in flight on a pool: submitting more waits
     for the oldest, so memory stays bounded by ``limit`` objects."""
@@ -202,9 +230,16 @@ class StoredVault:
     one bundle, 16 MiB by default, each).
     """
 
-    def __init__(self, storage: Location, vault: Vault, *, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+    def __init__(
+        self,
+        storage: Location,
+        vault: Vault,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        cache: Cache = None,
+    ) -> None:
         # A path or URL is accepted too, as LocalVault(root, vault) was.
-        self.storage = _storage(storage)
+        self.storage = _with_cache(_storage(storage), vault, cache)
         self.vault = vault
         self.concurrency = max(1, concurrency)
 
@@ -224,6 +259,7 @@ class StoredVault:
         kdf: Optional[Dict[str, Any]] = None,
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
+        cache: Cache = None,
     ) -> "StoredVault":
         """Creates a vault at ``location`` (which must not hold one yet)."""
         storage = _storage(location)
@@ -235,11 +271,16 @@ class StoredVault:
         storage.create()
         vault = Vault.create(password, settings, kdf)
         storage.put("config", vault.config())
-        return cls(storage, vault, concurrency=concurrency)
+        return cls(storage, vault, concurrency=concurrency, cache=cache)
 
     @classmethod
     def open(
-        cls, location: Location, password: Password, *, concurrency: int = DEFAULT_CONCURRENCY
+        cls,
+        location: Location,
+        password: Password,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        cache: Cache = None,
     ) -> "StoredVault":
         """Opens the vault at ``location``.
 
@@ -253,7 +294,7 @@ class StoredVault:
             data = storage.get("config")
         except NotFound:
             raise NotFound(f"vault {storage.url} not found", {"what": "vault", "id": storage.url}) from None
-        return cls(storage, Vault.open(data, password), concurrency=concurrency)
+        return cls(storage, Vault.open(data, password), concurrency=concurrency, cache=cache)
 
     @classmethod
     def open_or_init(
@@ -264,12 +305,13 @@ class StoredVault:
         kdf: Optional[Dict[str, Any]] = None,
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
+        cache: Cache = None,
     ) -> "StoredVault":
         """Opens the vault at ``location``, creating it first when there is none."""
         storage = _storage(location)
         if storage.exists("config"):
-            return cls.open(storage, password, concurrency=concurrency)
-        return cls.init(storage, password, settings, kdf, concurrency=concurrency)
+            return cls.open(storage, password, concurrency=concurrency, cache=cache)
+        return cls.init(storage, password, settings, kdf, concurrency=concurrency, cache=cache)
 
     # -- objects ----------------------------------------------------------
 
@@ -280,12 +322,13 @@ class StoredVault:
         Raises:
             InvalidArgument: not a local vault.
         """
-        if not isinstance(self.storage, LocalStorage):
+        storage = self.storage.inner if isinstance(self.storage, CachedStorage) else self.storage
+        if not isinstance(storage, LocalStorage):
             raise InvalidArgument(
                 f"invalid argument `vault`: {self.storage.url} is not a local directory",
                 {"name": "vault", "reason": "not local"},
             )
-        return os.path.join(self.storage.root, kind, object_id)
+        return os.path.join(storage.root, kind, object_id)
 
     def ids(self, kind: str) -> List[str]:
         """The ids stored under ``kind`` (temporary objects skipped)."""
@@ -313,29 +356,51 @@ class StoredVault:
         :class:`cloudbackup.locking.VaultLock`)."""
         return VaultLock(self, operation, exclusive=exclusive, retry=retry, required=required)
 
-    def state(self) -> VaultState:
+    def state(self, *, bundles: bool = True) -> VaultState:
         """Lists the vault and reads every index delta and snapshot
         (concurrently) into the core's :class:`VaultState`. An object that
         cannot be read is recorded as such, not raised: the core decides
-        what that means for each operation."""
+        what that means for each operation. ``bundles=False`` leaves the
+        bundles unlisted (a backup needs only the index and the snapshots;
+        a large vault in Swift lists its bundles in many pages).
+
+        A local metadata cache (:class:`CachedStorage`) is trusted no more
+        than storage: when the core refuses objects read through it, their
+        cached copies are dropped and the vault read once more, so a damaged
+        cache file never makes a sound object look damaged (gc would refuse,
+        and repair would set the original aside)."""
+        return self._state(bundles, retry=True)
+
+    def _stored_state(self) -> VaultState:
+        """The state as storage holds it, past any local cache: what verify
+        checks and repair mends is the vault itself, not this host's copies."""
+        storage = self.storage.inner if isinstance(self.storage, CachedStorage) else self.storage
+        return self._state(True, retry=False, storage=storage)
+
+    def _state(self, bundles: bool, retry: bool, storage: Optional[Storage] = None) -> VaultState:
+        source = storage or self.storage
         state = VaultState(self.vault)
-        for kind in ("bundles", "index", "snapshots"):
-            for o in self.storage.list(kind):
+        for kind in ("bundles", "index", "snapshots") if bundles else ("index", "snapshots"):
+            for o in source.list(kind):
                 state.add_listed(o.name, o.size, o.mtime_ns)
         names = state.wanted()
 
         def fetch(name: str) -> Optional[bytes]:
             try:
-                return self.storage.get(name)
+                return source.get(name)
             except NotFound:
                 return None
 
+        refused: List[str] = []
         with ThreadPoolExecutor(self.concurrency) as pool:
             for name, data in zip(names, pool.map(fetch, names)):
                 if data is None:
                     state.add_unreadable(name, "listed, but gone when fetched")
-                else:
-                    state.add_object(name, data)
+                elif state.add_object(name, data) is not None:
+                    refused.append(name)
+        if refused and retry and isinstance(source, CachedStorage):
+            if any([source.forget(name) for name in refused]):
+                return self._state(bundles, retry=False)
         return state
 
     def load_index(self) -> Index:
@@ -359,6 +424,15 @@ class StoredVault:
                 try:
                     index.load_delta(self.vault, delta, data)
                 except Error as e:
+                    # A damaged cached copy: read the stored object instead.
+                    if isinstance(self.storage, CachedStorage) and self.storage.forget(f"index/{delta}"):
+                        fresh = fetch(delta)
+                        try:
+                            if fresh is not None:
+                                index.load_delta(self.vault, delta, fresh)
+                                continue
+                        except Error as again:
+                            e = again
                     _warn(f"index {delta[:16]} skipped: {e} (`cloudbackup repair` rebuilds it)")
         return index
 
@@ -400,8 +474,18 @@ class StoredVault:
         hostname: Optional[str] = None,
         gc_grace: Optional[float] = None,
         retry_lock: float = 0.0,
+        force: bool = False,
+        parent: Optional[str] = None,
     ) -> BackupResult:
-        """Backs ``source`` up; the tree is named from ``/`` in the snapshot.
+        """Backs ``source`` up; the tree is named from ``/`` in the snapshot,
+        which records ``source`` (made absolute) as its root.
+
+        Files unchanged since the parent snapshot (same size, mtime and
+        ctime to the nanosecond, inode and device; the core decides) are
+        taken over from it without being read. The parent is ``parent``
+        (an id, unique prefix or ``"latest"``) when given, else the latest
+        snapshot of the same host and root (the core's rule); ``force``
+        reads every file again.
 
         Holds a shared lock (waiting up to ``retry_lock`` seconds for it).
         Bundles upload on a pool of :attr:`concurrency` threads while the
@@ -414,7 +498,7 @@ class StoredVault:
         if not os.path.isdir(source):
             raise NotFound(f"directory {source} not found", {"what": "directory", "id": source})
         with self.lock("backup", exclusive=False, retry=retry_lock) as held:
-            result = self._backup(source, held, threads, progress, hostname)
+            result = self._backup(source, held, threads, progress, hostname, None if force else parent, force)
         try:
             result.gc = self.gc(grace=gc_grace, retry_lock=0.0)
         except Locked as e:
@@ -431,9 +515,20 @@ class StoredVault:
         threads: int,
         progress: Optional[Progress],
         hostname: Optional[str],
+        parent: Optional[str],
+        force: bool,
     ) -> BackupResult:
         started_ns = time.time_ns()
-        session = BackupSession(self.vault, self.load_index(), threads)
+        hostname = hostname or socket.gethostname()
+        roots = [os.path.abspath(source)]
+        if force:
+            session = BackupSession(self.vault, self.load_index(), threads)
+        else:
+            state = self.state(bundles=False)
+            session = BackupSession(self.vault, state.index(), threads)
+            parent_id = state.resolve(parent) if parent else state.parent_for(hostname, list(roots))
+            if parent_id is not None:
+                session.set_parent(state.snapshot(parent_id))
         result = BackupResult(snapshot_id="", counters={}, bundles=0, stored_bytes=0)
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="cloudbackup-upload")
         window = _Window(pool, self.concurrency)
@@ -451,7 +546,14 @@ class StoredVault:
                 mode = stat.S_IMODE(st.st_mode)
                 mtime = int(st.st_mtime)
                 if stat.S_ISREG(st.st_mode):
-                    session.start_file(name, mode, mtime)
+                    meta = _file_meta(name, st)
+                    # Unchanged since the parent: taken over unread.
+                    if not force and session.reuse(meta):
+                        result.files += 1
+                        if progress:
+                            progress(st.st_size)
+                        continue
+                    session.start(meta)
                     with open(fs_path, "rb", buffering=0) as f:
                         while True:
                             data = f.read(READ_SIZE)
@@ -474,8 +576,9 @@ class StoredVault:
             store_bundles(
                 session.finish(
                     started_ns // 1_000_000_000,
-                    hostname or socket.gethostname(),
+                    hostname,
                     time_nanos=started_ns % 1_000_000_000,
+                    paths=list(roots),
                 )
             )
             store_bundles(session.take_bundles())
@@ -553,7 +656,7 @@ class StoredVault:
         Returns the core's report plus ``index_written`` (the new delta's
         id, or None) and ``set_aside`` (``[[from, to]...]``)."""
         with self.lock("repair", exclusive=True, retry=retry_lock) as held:
-            state = self.state()
+            state = self._stored_state()
             plan = state.repair_plan()
             rebuild = IndexRebuild(state)
 
@@ -777,7 +880,7 @@ class StoredVault:
         temporary objects. Returns the core's report (problems listed, never
         raised). Holds a shared lock when the vault can be written."""
         with self.lock("verify", exclusive=False, retry=retry_lock, required=False):
-            state = self.state()
+            state = self._stored_state()
             if seed is None:
                 seed = int.from_bytes(os.urandom(8), "little")
             verifier = Verifier.for_state(state)
@@ -1030,6 +1133,27 @@ def _prefetch(jobs: List[J], fetch: Callable[[J], R], limit: int) -> Iterator[Tu
         finally:
             for _job, fut in pending:
                 fut.cancel()
+
+
+def _file_meta(name: str, st: os.stat_result) -> Dict[str, Any]:
+    """A regular file's FileMeta (see :meth:`BackupSession.start`): what
+    the core compares with the parent (size, mtime and ctime in
+    nanoseconds, inode, device) besides what the snapshot records."""
+    return {
+        "path": quote_path(name),
+        "kind": "file",
+        "mode": stat.S_IMODE(st.st_mode),
+        "mtime": st.st_mtime_ns // 1_000_000_000,
+        "mtime_nanos": st.st_mtime_ns % 1_000_000_000,
+        "ctime": st.st_ctime_ns // 1_000_000_000,
+        "ctime_nanos": st.st_ctime_ns % 1_000_000_000,
+        "size": st.st_size,
+        "uid": st.st_uid,
+        "gid": st.st_gid,
+        "inode": st.st_ino,
+        "device": st.st_dev,
+        "links": st.st_nlink,
+    }
 
 
 def _walk(root: str, name: str = "/") -> Iterator[Tuple[str, str, os.stat_result]]:

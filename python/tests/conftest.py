@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -15,6 +16,10 @@ REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
 GOLDEN = REPO / "tests" / "golden" / "v1"
 #: Argon2id parameters that keep the tests fast (never for real vaults).
+# Remote vaults (the Swift tests) keep a metadata cache: in a temporary
+# directory, never the user's ~/.cache.
+os.environ.setdefault("CLOUDBACKUP_CACHE_DIR", tempfile.mkdtemp(prefix="cloudbackup-test-cache-"))
+
 FAST_KDF = {"memory_kib": 64, "iterations": 1, "parallelism": 1}
 FAST_KDF_JSON = '{"memory_kib": 64, "iterations": 1, "parallelism": 1}'
 

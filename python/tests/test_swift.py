@@ -216,7 +216,33 @@ def test_503_with_retry_after_is_retried(tmp_path: Path, url: str) -> None:
 
     # A server that keeps refusing: a typed error naming the object.
     faults("POST", {"method": "GET", "contains": "/index/", "count": 50, "status": 503, "retry_after": "0"})
-    stubborn = cb.StoredVault.open(open_storage(url, retry=RetryPolicy(attempts=3)), "pw")
+    # (No metadata cache: it would answer from the copies this backup kept.)
+    stubborn = cb.StoredVault.open(open_storage(url, retry=RetryPolicy(attempts=3)), "pw", cache=False)
     with pytest.raises(cb.StorageError, match=r"index/[0-9a-f]{64}: HTTP 503 .*gave up after 3 attempts"):
         stubborn.load_index()
     print(f"\nswift 503: {policy.retries} retries, {policy.retry_after_honoured} after Retry-After; restore byte-exact")
+
+
+def test_a_second_backup_downloads_no_index_or_snapshot(tmp_path: Path, url: str) -> None:
+    """The metadata cache: index deltas and snapshots come from the local
+    cache after the first backup, and unchanged files from the parent."""
+    from test_parent import Counting
+
+    src = tmp_path / "src"
+    make_tree(src)
+    cache = str(tmp_path / "cache")
+    cb.StoredVault.init(url, "pw", SMALL, FAST_KDF)
+    counting = Counting(open_storage(url))
+    first = cb.StoredVault.open(counting, "pw", cache=cache).backup(str(src), gc_grace=0)
+    counting.gets.clear()
+    second = cb.StoredVault.open(counting, "pw", cache=cache).backup(str(src), gc_grace=0)
+    assert "index" not in counting.gets and "snapshots" not in counting.gets, counting.gets
+    assert second.counters["files_unchanged"] == second.counters["files_searched"] > 0
+    assert second.bundles == 0
+    # Without the cache every object is downloaded again.
+    counting.gets.clear()
+    cb.StoredVault.open(counting, "pw", cache=False).backup(str(src), gc_grace=0)
+    assert counting.gets["index"] >= 2 and counting.gets["snapshots"] >= 2, counting.gets
+    out = tmp_path / "out"
+    r = cb.StoredVault.open(url, "pw").restore(first.snapshot_id, str(out))
+    assert not r.report["errors"] and read_tree(out) == read_tree(src)

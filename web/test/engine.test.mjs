@@ -188,7 +188,9 @@ test('paths are bytes: quoted strings or Uint8Arrays in, quoted strings out; per
   backup.abandonFile('read failed half-way');
   backup.fileError('/d/locked', 'Permission denied');
   backup.add({ path: '/d/pipe', kind: 'fifo', mode: 0o600, mtime: 4 });
+  // @ts-expect-error: a number is not a path
   throwsExactly(() => backup.startFile(42, 0o644, 0), cb.InvalidArgumentError, 'invalid_argument');
+  // @ts-expect-error: sockets are not backed up
   throwsExactly(() => backup.add({ path: '/x', kind: 'socket' }), cb.InvalidJsonError, 'invalid_json');
   throwsExactly(() => backup.add({ path: '/x', mtime_nanos: 1e9, kind: 'dir' }), cb.InvalidArgumentError, 'invalid_argument');
   const bundles = new Map();

@@ -7,17 +7,29 @@
  * snapshot into another directory, and compares two trees byte for byte:
  *
  *   agent init    VAULT            create a vault in VAULT
- *   agent backup  SOURCE VAULT     back SOURCE up into the vault
+ *   agent backup  [--force] SOURCE VAULT
+ *                                  back SOURCE up into the vault: files
+ *                                  unchanged since the parent snapshot (the
+ *                                  latest of this host and SOURCE) are not
+ *                                  read again unless --force; paths that
+ *                                  cannot be read are listed in the snapshot
+ *                                  and make the exit status 3
  *   agent verify  VAULT            check the whole vault
  *   agent restore VAULT TARGET     restore the newest snapshot into TARGET
  *   agent snapshots VAULT          one JSON line per snapshot: {"id", "snapshot"}
- *   agent compare A B              files, directories, symlinks, modes equal?
+ *   agent compare A B              files, directories, symlinks, FIFOs and
+ *                                  devices, modes, nanosecond mtimes, owners
+ *                                  and link counts equal?
  *
  * The password comes from $CLOUDBACKUP_PASSWORD. Optional, for tests:
  * $CLOUDBACKUP_KDF and $CLOUDBACKUP_SETTINGS (JSON, see cb_vault_create).
  *
  * The library does no I/O and the agent keeps no rules of its own: it walks
- * the tree (opendir/readdir, lstat, readlink), pushes bytes into a backup
+ * the tree relative to open directories (fdopendir/readdir, fstatat,
+ * readlinkat, flistxattr: names are bytes, paths of any length), gives the
+ * library each path's metadata (cb_file_meta), asks it whether a file is
+ * unchanged since the parent snapshot (cb_backup_session_reuse), pushes
+ * the bytes of the others into a backup
  * session and stores what comes out under the names the library gives;
  * it hands its listing of the vault to a cb_vault_state, which says what
  * to read, which snapshot is the newest and what the index is; it locks
@@ -39,6 +51,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -514,7 +527,8 @@ typedef struct {
     const char *vault_dir;
     cb_backup_session *session;
     vault_lock *lock;
-    size_t files, dirs, symlinks, skipped, bundles;
+    bool force; /* read every file, even unchanged ones */
+    size_t files, unchanged, dirs, symlinks, others, skipped, bundles, errors;
     uint8_t *buf;
 } backup_run;
 
@@ -549,53 +563,267 @@ static char *store_object(const char *vault_dir, cb_object_kind kind, char *id, 
     return kept;
 }
 
-/* Backs up `fs_path`, named `name` ("/a/b") in the snapshot. */
-static void backup_tree(backup_run *run, const char *fs_path, const char *name) {
-    size_t n;
-    char **names = list_dir(fs_path, &n);
-    for (size_t i = 0; i < n; i++) {
-        refresh_lock(run->lock); /* between files */
-        char *path = join(fs_path, names[i]);
-        char *entry = join(name, names[i]);
-        struct stat st;
-        if (lstat(path, &st) != 0) die("%s: %s", path, strerror(errno));
-        uint32_t mode = (uint32_t)(st.st_mode & 07777);
-        int64_t mtime = (int64_t)st.st_mtime;
-        if (S_ISREG(st.st_mode)) {
-            int fd = open(path, O_RDONLY | O_CLOEXEC);
-            if (fd < 0) die("%s: %s", path, strerror(errno));
-            check(cb_backup_session_start_file(run->session, entry, mode, mtime), entry);
-            ssize_t got;
-            while ((got = read(fd, run->buf, READ_SIZE)) > 0) {
-                check(cb_backup_session_write(run->session, run->buf, (size_t)got), entry);
-                store_bundles(run); /* memory stays bounded */
-            }
-            if (got < 0) die("%s: %s", path, strerror(errno));
-            close(fd);
-            check(cb_backup_session_finish_file(run->session), entry);
-            run->files++;
-        } else if (S_ISDIR(st.st_mode)) {
-            check(cb_backup_session_add_dir(run->session, entry, mode, mtime), entry);
-            run->dirs++;
-            backup_tree(run, path, entry);
-        } else if (S_ISLNK(st.st_mode)) {
-            char target[PATH_MAX + 1];
-            ssize_t len = readlink(path, target, PATH_MAX);
-            if (len < 0) die("%s: %s", path, strerror(errno));
-            target[len] = 0;
-            check(cb_backup_session_add_symlink(run->session, entry, target, mtime), entry);
-            run->symlinks++;
-        } else {
-            run->skipped++; /* devices, sockets, fifos */
-        }
-        free(entry);
-        free(path);
-    }
-    free_names(names, n);
+/* Records that `entry` could not be read (`what` failed with `err`): the
+ * snapshot lists it, the backup goes on, and the agent exits with status 3
+ * (as restic does) once the snapshot is stored. */
+static void file_error(backup_run *run, const char *entry, const char *what, int err) {
+    char reason[512];
+    snprintf(reason, sizeof reason, "%s: %s", what, strerror(err));
+    fprintf(stderr, "agent: warning: %s: %s\n", entry, reason);
+    check(cb_backup_session_file_error(run->session, (const uint8_t *)entry, strlen(entry), reason),
+          entry);
+    run->errors++;
 }
 
-static int cmd_backup(const char *source, const char *vault_dir) {
+/* A path's metadata as the library takes it (the path's bytes, any but
+ * NUL, UTF-8 or not). */
+static cb_file_meta meta_of(const char *entry, const struct stat *st, cb_entry_kind kind) {
+    cb_file_meta m;
+    memset(&m, 0, sizeof m);
+    m.path = (const uint8_t *)entry;
+    m.path_len = strlen(entry);
+    m.kind = (int)kind;
+    m.mode = (uint32_t)(st->st_mode & 07777);
+    m.mtime = (int64_t)st->st_mtim.tv_sec;
+    m.mtime_nanos = (uint32_t)st->st_mtim.tv_nsec;
+    m.ctime = (int64_t)st->st_ctim.tv_sec;
+    m.ctime_nanos = (uint32_t)st->st_ctim.tv_nsec;
+    m.size = (uint64_t)st->st_size;
+    m.uid = (int64_t)st->st_uid;
+    m.gid = (int64_t)st->st_gid;
+    m.inode = (uint64_t)st->st_ino;
+    m.device = (uint64_t)st->st_dev;
+    m.links = (uint64_t)st->st_nlink;
+    m.rdev = (uint64_t)st->st_rdev;
+    return m;
+}
+
+/* The extended attributes of an open file or directory. */
+typedef struct {
+    char *names; /* flistxattr's NUL-separated list */
+    cb_xattr *list;
+    size_t n;
+} xattrs;
+
+/* Reads `fd`'s extended attributes into `m` (none where the filesystem
+ * has none; an attribute that changes meanwhile is left out). */
+static void read_xattrs(int fd, xattrs *x, cb_file_meta *m) {
+    memset(x, 0, sizeof *x);
+    ssize_t size = flistxattr(fd, NULL, 0);
+    if (size <= 0) return;
+    x->names = xmalloc((size_t)size);
+    size = flistxattr(fd, x->names, (size_t)size);
+    if (size <= 0) return;
+    size_t count = 0;
+    for (ssize_t i = 0; i < size; i++) count += x->names[i] == 0;
+    x->list = xmalloc(count * sizeof *x->list);
+    for (char *name = x->names; name < x->names + size; name += strlen(name) + 1) {
+        ssize_t len = fgetxattr(fd, name, NULL, 0);
+        if (len < 0) continue;
+        uint8_t *value = xmalloc((size_t)len);
+        len = fgetxattr(fd, name, value, (size_t)len);
+        if (len < 0) {
+            free(value);
+            continue;
+        }
+        x->list[x->n++] = (cb_xattr){(const uint8_t *)name, strlen(name), value, (size_t)len};
+    }
+    m->xattrs = x->list;
+    m->xattrs_len = x->n;
+}
+
+static void xattrs_free(xattrs *x) {
+    for (size_t i = 0; i < x->n; i++) free((void *)x->list[i].value);
+    free(x->list);
+    free(x->names);
+}
+
+/* The names in the open directory `fd` (closed here), sorted; NULL when
+ * it cannot be read (errno says why). */
+static char **list_dirfd(int fd, size_t *count) {
+    *count = 0;
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return NULL;
+    }
+    size_t n = 0, cap = 16;
+    char **names = xmalloc(cap * sizeof *names);
+    struct dirent *e;
+    for (;;) {
+        errno = 0;
+        e = readdir(d);
+        if (e == NULL) break;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        if (n == cap) {
+            cap *= 2;
+            names = realloc(names, cap * sizeof *names);
+            if (names == NULL) die("out of memory");
+        }
+        names[n++] = xstrdup(e->d_name);
+    }
+    int err = errno;
+    closedir(d);
+    if (err != 0) {
+        free_names(names, n);
+        errno = err;
+        return NULL;
+    }
+    qsort(names, n, sizeof *names, by_name);
+    *count = n;
+    return names;
+}
+
+/* A symlink's target (NUL-terminated; may hold any byte but NUL), or NULL
+ * with errno. */
+static char *read_link(int dirfd, const char *name, size_t hint) {
+    size_t cap = hint + 1 > 256 ? hint + 1 : 256;
+    for (;;) {
+        char *target = xmalloc(cap);
+        ssize_t len = readlinkat(dirfd, name, target, cap);
+        if (len < 0) {
+            int err = errno;
+            free(target);
+            errno = err;
+            return NULL;
+        }
+        if ((size_t)len < cap) {
+            target[len] = 0;
+            return target;
+        }
+        free(target);
+        cap *= 2;
+    }
+}
+
+/* Backs up regular file `name` of directory `dirfd` (lstat gave `st`),
+ * named `entry` in the snapshot: taken over from the parent snapshot when
+ * unchanged, else read. Errors are the file's, not the backup's. */
+static void backup_file(backup_run *run, int dirfd, const char *name, const char *entry,
+                        const struct stat *st) {
+    cb_file_meta m = meta_of(entry, st, CB_ENTRY_FILE);
+    if (!run->force) {
+        bool reused = false;
+        check(cb_backup_session_reuse(run->session, &m, &reused), entry);
+        if (reused) {
+            run->files++;
+            run->unchanged++;
+            return;
+        }
+    }
+    /* O_NONBLOCK: if a FIFO took the file's place since lstat, open does
+     * not hang (and fstat tells). */
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        file_error(run, entry, "open", errno);
+        return;
+    }
+    struct stat now;
+    if (fstat(fd, &now) != 0) {
+        file_error(run, entry, "fstat", errno);
+        close(fd);
+        return;
+    }
+    if (!S_ISREG(now.st_mode)) { /* replaced since lstat */
+        file_error(run, entry, "open", ESTALE);
+        close(fd);
+        return;
+    }
+    m = meta_of(entry, &now, CB_ENTRY_FILE);
+    xattrs x;
+    read_xattrs(fd, &x, &m);
+    check(cb_backup_session_start(run->session, &m), entry);
+    xattrs_free(&x);
+    ssize_t got;
+    while ((got = read(fd, run->buf, READ_SIZE)) > 0) {
+        check(cb_backup_session_write(run->session, run->buf, (size_t)got), entry);
+        store_bundles(run); /* memory stays bounded */
+    }
+    if (got < 0) {
+        char reason[512];
+        snprintf(reason, sizeof reason, "read: %s", strerror(errno));
+        fprintf(stderr, "agent: warning: %s: %s\n", entry, reason);
+        check(cb_backup_session_abandon_file(run->session, reason), entry);
+        run->errors++;
+    } else {
+        check(cb_backup_session_finish_file(run->session), entry);
+        run->files++;
+    }
+    close(fd);
+}
+
+/* Backs up the open directory `fd` (closed here), named `name` ("/a/b")
+ * in the snapshot. Paths are relative to open directories, so no length
+ * limit applies but the filesystem's own. */
+static void backup_tree(backup_run *run, int fd, const char *name) {
+    size_t n = 0;
+    /* A duplicate to list (closedir closes it); `fd` stays for openat. */
+    int listfd = dup(fd);
+    char **names = listfd < 0 ? NULL : list_dirfd(listfd, &n);
+    if (names == NULL) {
+        file_error(run, name, "read directory", errno);
+        close(fd);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        refresh_lock(run->lock); /* between files */
+        const char *child = names[i];
+        char *entry = join(name, child);
+        struct stat st;
+        if (fstatat(fd, child, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            file_error(run, entry, "lstat", errno); /* vanished, say */
+        } else if (S_ISREG(st.st_mode)) {
+            backup_file(run, fd, child, entry, &st);
+        } else if (S_ISDIR(st.st_mode)) {
+            cb_file_meta m = meta_of(entry, &st, CB_ENTRY_DIR);
+            int sub = openat(fd, child, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            int err = errno;
+            xattrs x = {0};
+            if (sub >= 0) read_xattrs(sub, &x, &m);
+            /* Recorded even when it cannot be opened: it restores empty. */
+            check(cb_backup_session_add(run->session, &m), entry);
+            xattrs_free(&x);
+            run->dirs++;
+            if (sub < 0)
+                file_error(run, entry, "open directory", err);
+            else
+                backup_tree(run, sub, entry);
+        } else if (S_ISLNK(st.st_mode)) {
+            char *target = read_link(fd, child, (size_t)st.st_size);
+            if (target == NULL) {
+                file_error(run, entry, "readlink", errno);
+            } else {
+                cb_file_meta m = meta_of(entry, &st, CB_ENTRY_SYMLINK);
+                m.target = (const uint8_t *)target;
+                m.target_len = strlen(target);
+                check(cb_backup_session_add(run->session, &m), entry);
+                run->symlinks++;
+                free(target);
+            }
+        } else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+            cb_entry_kind kind = S_ISFIFO(st.st_mode)  ? CB_ENTRY_FIFO
+                                 : S_ISCHR(st.st_mode) ? CB_ENTRY_CHARDEV
+                                                       : CB_ENTRY_BLOCKDEV;
+            cb_file_meta m = meta_of(entry, &st, kind);
+            check(cb_backup_session_add(run->session, &m), entry);
+            run->others++;
+        } else {
+            run->skipped++; /* sockets: nothing a restore could make */
+        }
+        free(entry);
+    }
+    free_names(names, n);
+    close(fd);
+}
+
+static int cmd_backup(const char *source, const char *vault_dir, bool force) {
     cb_vault *vault = open_vault(vault_dir);
+    char *root = realpath(source, NULL);
+    if (root == NULL) die("%s: %s", source, strerror(errno));
+    int root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0) die("%s: %s", source, strerror(errno));
     struct timespec started;
     clock_gettime(CLOCK_REALTIME, &started);
     vault_lock lock;
@@ -604,9 +832,23 @@ static int cmd_backup(const char *source, const char *vault_dir) {
     read_vault(vault_dir, vault, &r);
     cb_index *index;
     check(cb_vault_state_index(r.state, &index), "index");
-    backup_run run = {.vault_dir = vault_dir, .lock = &lock, .buf = xmalloc(READ_SIZE)};
+    backup_run run = {.vault_dir = vault_dir, .lock = &lock, .force = force, .buf = xmalloc(READ_SIZE)};
     check(cb_backup_session_new(vault, index, 2, &run.session), "start backup");
-    backup_tree(&run, source, "/");
+    /* The root, absolute: with the host name it finds the next backup's
+     * parent (the core's rule), whose unchanged files are not read. */
+    cb_path roots[1] = {{(const uint8_t *)root, strlen(root)}};
+    check(cb_backup_session_set_paths(run.session, roots, 1), "paths");
+    char *parent_id = NULL;
+    if (!force) check(cb_vault_state_parent_for(r.state, lock.host, roots, 1, &parent_id), "parent");
+    if (parent_id != NULL) {
+        cb_snapshot *parent;
+        check(cb_vault_state_snapshot(r.state, parent_id, &parent), "parent");
+        check(cb_backup_session_set_parent(run.session, parent), "parent");
+        cb_snapshot_free(parent);
+        printf("backup: parent snapshot %.16s...\n", parent_id);
+        cb_string_free(parent_id);
+    }
+    backup_tree(&run, root_fd, "/");
     check(cb_backup_session_finish(run.session, (int64_t)started.tv_sec, (uint32_t)started.tv_nsec,
                                    lock.host, NULL),
           "finish backup");
@@ -626,18 +868,24 @@ static int cmd_backup(const char *source, const char *vault_dir) {
     drop_lock(&lock);
     char *counters;
     check(cb_backup_session_counters(run.session, &counters), "counters");
-    printf("backup: %zu files, %zu dirs, %zu symlinks (%zu skipped); %zu new bundles; "
-           "deduplicated against %zu index deltas\n",
-           run.files, run.dirs, run.symlinks, run.skipped, run.bundles, r.deltas);
+    printf("backup: %zu files (%zu unchanged, not read), %zu dirs, %zu symlinks, %zu fifos and "
+           "devices (%zu skipped); %zu new bundles; deduplicated against %zu index deltas\n",
+           run.files, run.unchanged, run.dirs, run.symlinks, run.others, run.skipped, run.bundles,
+           r.deltas);
     printf("backup: snapshot %.16s..., counters %s\n", snapshot, counters);
+    if (run.errors > 0)
+        fprintf(stderr, "agent: %zu paths could not be read (listed in the snapshot's errors)\n",
+                run.errors);
     cb_string_free(counters);
     free(snapshot);
     free(run.buf);
+    free(root);
     cb_backup_session_free(run.session);
     cb_index_free(index);
     vault_read_free(&r);
     cb_vault_free(vault);
-    return 0;
+    /* restic's convention: the snapshot is stored, but incomplete. */
+    return run.errors > 0 ? 3 : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -715,9 +963,26 @@ static char *partial_path(const char *target, const char *path) {
     return partial;
 }
 
-static void set_times(const char *path, int64_t mtime, int flags) {
-    struct timespec times[2] = {{.tv_sec = 0, .tv_nsec = UTIME_OMIT}, {.tv_sec = (time_t)mtime}};
-    if (utimensat(AT_FDCWD, path, times, flags) != 0) die("%s: %s", path, strerror(errno));
+/* A restore's failure with one path: reported, counted, and the restore
+ * goes on (the exit status is 1 at the end). */
+static void restore_failed(size_t *failures, const char *path, const char *what) {
+    fprintf(stderr, "agent: %s: %s: %s\n", path, what, strerror(errno));
+    (*failures)++;
+}
+
+/* Owner (when root), mode and time (to the nanosecond) of `path`, as the
+ * snapshot recorded them; symlinks get their owner and time only. */
+static void apply_metadata(const char *path, const cb_create *c, size_t *failures) {
+    bool link = c->kind == CB_ENTRY_SYMLINK;
+    /* Owners only as root (others cannot give files away); before chmod,
+     * which chown would clear setuid and setgid bits after. */
+    if (c->has_owner && geteuid() == 0 && lchown(path, (uid_t)c->uid, (gid_t)c->gid) != 0)
+        restore_failed(failures, path, "chown");
+    if (!link && chmod(path, (mode_t)c->mode) != 0) restore_failed(failures, path, "chmod");
+    struct timespec times[2] = {{.tv_sec = 0, .tv_nsec = UTIME_OMIT},
+                                {.tv_sec = (time_t)c->mtime, .tv_nsec = (long)c->mtime_nanos}};
+    if (utimensat(AT_FDCWD, path, times, link ? AT_SYMLINK_NOFOLLOW : 0) != 0)
+        restore_failed(failures, path, "utimensat");
 }
 
 static int cmd_restore(const char *vault_dir, const char *target) {
@@ -735,8 +1000,9 @@ static int cmd_restore(const char *vault_dir, const char *target) {
     cb_restore_session *s;
     check(cb_restore_session_new(vault, snapshot, index, NULL, &s), "start restore");
     make_dir(target);
+    size_t failures = 0;
 
-    /* 1. Create directories and symlinks, and each file at its final size
+    /* 1. Create directories, symlinks, FIFOs and devices, and each file at its final size
      *    under its temporary name. */
     size_t creates;
     check(cb_restore_session_create_count(s, &creates), "creates");
@@ -752,6 +1018,19 @@ static int cmd_restore(const char *vault_dir, const char *target) {
             unlink(path);
             if (symlink(c.target, path) != 0) die("%s: %s", path, strerror(errno));
             free(path);
+        } else if (c.kind == CB_ENTRY_FIFO || c.kind == CB_ENTRY_CHARDEV ||
+                   c.kind == CB_ENTRY_BLOCKDEV) {
+            char *path = target_path(target, c.path);
+            unlink(path);
+            mode_t type = c.kind == CB_ENTRY_FIFO      ? S_IFIFO
+                          : c.kind == CB_ENTRY_CHARDEV ? S_IFCHR
+                                                       : S_IFBLK;
+            /* Devices need root (CAP_MKNOD): otherwise a per-path failure. */
+            if (mknod(path, type | 0600, (dev_t)c.rdev) != 0)
+                restore_failed(&failures, path, "mknod");
+            free(path);
+        } else if (c.kind == CB_ENTRY_HARDLINK) {
+            /* Linked to its first name once that file is complete (step 3). */
         } else {
             char *path = partial_path(target, c.path);
             int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -832,23 +1111,29 @@ static int cmd_restore(const char *vault_dir, const char *target) {
         if (unlink(partial) != 0 && errno != ENOENT) die("%s: %s", partial, strerror(errno));
         free(partial);
     }
+    /* Further names of restored files: hard links to their first name. */
+    for (size_t k = 0; k < applies; k++) {
+        cb_create c;
+        check(cb_restore_session_apply_at(s, k, &c), "apply");
+        if (c.kind != CB_ENTRY_HARDLINK) continue;
+        char *path = target_path(target, c.path), *first = target_path(target, c.target);
+        unlink(path);
+        if (link(first, path) != 0) restore_failed(&failures, path, "link");
+        free(first);
+        free(path);
+    }
     for (size_t k = 0; k < applies; k++) {
         cb_create c;
         check(cb_restore_session_apply_at(s, k, &c), "apply");
         char *path = target_path(target, c.path);
-        if (c.kind == CB_ENTRY_SYMLINK) {
-            set_times(path, c.mtime, AT_SYMLINK_NOFOLLOW);
-        } else {
-            if (chmod(path, (mode_t)c.mode) != 0) die("%s: %s", path, strerror(errno));
-            set_times(path, c.mtime, 0);
-        }
+        apply_metadata(path, &c, &failures);
         free(path);
     }
 
     printf("restore: snapshot %.16s..., %zu things created, %zu ranges fetched, %zu bytes written\n",
            snapshot_id, creates, ranges, written);
     printf("restore: %s\n", report);
-    int ok = strstr(report, "\"errors\":null") != NULL;
+    int ok = strstr(report, "\"errors\":null") != NULL && failures == 0;
     cb_string_free(report);
     cb_string_free(snapshot_id);
     cb_restore_session_free(s);
@@ -893,7 +1178,7 @@ static int cmd_snapshots(const char *vault_dir) {
 /* ------------------------------------------------------------------ */
 
 typedef struct {
-    size_t files, dirs, symlinks, bytes;
+    size_t files, dirs, symlinks, others, bytes;
     int differences;
 } comparison;
 
@@ -923,7 +1208,12 @@ static void compare_tree(comparison *c, const char *a, const char *b) {
             c->symlinks++;
         } else {
             if ((sa.st_mode & 07777) != (sb.st_mode & 07777)) differ(c, "mode", pa);
-            if (sa.st_mtime != sb.st_mtime) differ(c, "mtime", pa);
+            if (sa.st_mtim.tv_sec != sb.st_mtim.tv_sec || sa.st_mtim.tv_nsec != sb.st_mtim.tv_nsec)
+                differ(c, "mtime", pa);
+            if (sa.st_uid != sb.st_uid || sa.st_gid != sb.st_gid) differ(c, "owner", pa);
+            if (!S_ISDIR(sa.st_mode) && sa.st_nlink != sb.st_nlink) differ(c, "hard links", pa);
+            if ((S_ISCHR(sa.st_mode) || S_ISBLK(sa.st_mode)) && sa.st_rdev != sb.st_rdev)
+                differ(c, "device number", pa);
             if (S_ISDIR(sa.st_mode)) {
                 c->dirs++;
                 compare_tree(c, pa, pb);
@@ -935,6 +1225,8 @@ static void compare_tree(comparison *c, const char *a, const char *b) {
                 c->bytes += x;
                 free(da);
                 free(db);
+            } else {
+                c->others++;
             }
         }
         free(pa);
@@ -951,21 +1243,24 @@ static int cmd_compare(const char *a, const char *b) {
         printf("compare: %d differences\n", c.differences);
         return 1;
     }
-    printf("compare: identical: %zu files (%zu bytes), %zu dirs, %zu symlinks, modes and times\n",
-           c.files, c.bytes, c.dirs, c.symlinks);
+    printf("compare: identical: %zu files (%zu bytes), %zu dirs, %zu symlinks, %zu fifos and "
+           "devices; modes, nanosecond times, owners, link counts\n",
+           c.files, c.bytes, c.dirs, c.symlinks, c.others);
     return 0;
 }
 
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "init") == 0) return cmd_init(argv[2]);
-    if (argc == 4 && strcmp(argv[1], "backup") == 0) return cmd_backup(argv[2], argv[3]);
+    if (argc == 4 && strcmp(argv[1], "backup") == 0) return cmd_backup(argv[2], argv[3], false);
+    if (argc == 5 && strcmp(argv[1], "backup") == 0 && strcmp(argv[2], "--force") == 0)
+        return cmd_backup(argv[3], argv[4], true);
     if (argc == 3 && strcmp(argv[1], "verify") == 0) return cmd_verify(argv[2]);
     if (argc == 4 && strcmp(argv[1], "restore") == 0) return cmd_restore(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "snapshots") == 0) return cmd_snapshots(argv[2]);
     if (argc == 4 && strcmp(argv[1], "compare") == 0) return cmd_compare(argv[2], argv[3]);
     fprintf(stderr,
-            "usage: %s init VAULT | backup SOURCE VAULT | verify VAULT | restore VAULT TARGET |\n"
-            "       snapshots VAULT | compare A B\n"
+            "usage: %s init VAULT | backup [--force] SOURCE VAULT | verify VAULT |\n"
+            "       restore VAULT TARGET | snapshots VAULT | compare A B\n"
             "       (password in $CLOUDBACKUP_PASSWORD; libcloudbackup %s)\n",
             argv[0], cb_version());
     return 2;

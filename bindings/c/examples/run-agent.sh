@@ -2,10 +2,13 @@
 # Round trip of the example agent, run by `make test-c`:
 #   run-agent.sh AGENT
 # makes a source tree in a temp dir (nested dirs, random and repeated
-# content, an empty file, odd names, a symlink), checks that a backup needs
-# `init` first, creates the vault, backs the tree up twice in quick
-# succession (the second run deduplicates, and is the newest by its
-# nanoseconds), verifies the vault, restores it elsewhere and compares the
+# content, an empty file, odd names, a name that is not UTF-8, a symlink,
+# a hard link, a FIFO, a device node as root, nanosecond mtimes),
+# checks that a backup needs `init` first, creates the vault, backs the
+# tree up twice in quick succession (the second run reads only the changed
+# file, taking the others over from its parent, and is the newest by its
+# nanoseconds), once more with --force (reads all), checks that unreadable
+# paths are listed with exit status 3, verifies the vault, restores it elsewhere and compares the
 # trees byte for byte; checks that an unreadable lock keeps a backup out
 # with the library's message; then tampers with a bundle and checks that
 # verify and restore both notice.
@@ -27,11 +30,17 @@ seq 1 200000 > src/docs/numbers.txt
 : > src/docs/empty
 printf 'caf\xc3\xa9\n' > "src/with space/caf$(printf '\xc3\xa9').txt"
 printf 'deep\n' > src/docs/deep/er/leaf.txt
+printf 'bytes\n' > "src/docs/not-utf8-$(printf '\xff\xfe')"
 chmod 0600 src/docs/deep/er/leaf.txt
 chmod 0750 src/bin
 ln -s ../bin/random.bin src/docs/latest
 ln -s /nonexistent/target src/dangling
-touch -d '2020-01-02 03:04:05' src/docs/numbers.txt src/docs/deep
+touch -d '2020-01-02 03:04:05.123456789' src/docs/numbers.txt src/docs/deep
+# Hard links come back as links, a FIFO as a FIFO; a device node (as root,
+# where the container allows it) as a device.
+ln src/docs/deep/er/leaf.txt src/docs/leaf-link.txt
+mkfifo src/docs/pipe
+mknod src/docs/null c 1 3 2> /dev/null || true
 
 # No vault is ever created implicitly: the message names `init`.
 if "$agent" backup src vault 2> nonvault.err; then
@@ -46,14 +55,50 @@ fi
 "$agent" backup src vault
 seq 200001 210000 >> src/docs/numbers.txt
 # No pause: snapshots record their start to the nanosecond, so the second
-# backup is the newest even within the same second.
-"$agent" backup src vault
+# backup is the newest even within the same second. It reads only what
+# changed: the other files come from the first backup, its parent.
+"$agent" backup src vault > second.out
 test "$(ls vault/snapshots | wc -l)" -eq 2
+grep -q 'parent snapshot' second.out
+grep -q '"files_unchanged":7' second.out
+grep -q '"files_backed_up":1' second.out
+# --force reads every file again.
+"$agent" backup --force src vault > forced.out
+grep -q '"files_unchanged":0' forced.out
 test -z "$(ls vault/locks)" # released
 "$agent" verify vault
 "$agent" restore vault restored
 "$agent" compare src restored
 test -z "$(find restored -name '*.partial')"
+
+# A file the agent may not read is listed in the snapshot, the rest is
+# backed up, and the exit status is 3 (restic's). Root reads everything, so
+# then the agent runs as nobody, on a vault of its own.
+if [ "$(id -u)" -ne 0 ] || command -v setpriv > /dev/null; then
+  as=()
+  if [ "$(id -u)" -eq 0 ]; then
+    as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    chmod 0755 "$work"
+  fi
+  mkdir -m 0777 own
+  mkdir -p own/src/locked
+  echo readable > own/src/ok.txt
+  echo secret > own/src/secret.txt
+  chmod 0777 own/src own/src/locked
+  chmod 0000 own/src/secret.txt own/src/locked
+  "${as[@]}" "$agent" init own/vault
+  status=0
+  "${as[@]}" "$agent" backup own/src own/vault > own.out 2> own.err || status=$?
+  test "$status" -eq 3 || { cat own.err; echo "run-agent: exit status $status, not 3" >&2; exit 1; }
+  grep -q 'secret.txt: open: Permission denied' own.err
+  grep -q 'locked: open directory: Permission denied' own.err
+  grep -q '"files_with_errors":2' own.out
+  grep -q '"files_backed_up":1' own.out
+  chmod 0755 own/src/locked
+  echo "run-agent: unreadable paths listed, exit status 3"
+else
+  echo "run-agent: running as root without setpriv: the unreadable-file check is skipped"
+fi
 
 # A lock nobody can read blocks everyone (nobody can tell what it
 # protects): the backup backs off, retries, then fails with the message.

@@ -3,24 +3,236 @@
 //! snapshot to store.
 
 use std::ffi::c_char;
+use std::os::raw::c_int;
 use std::ptr;
 use std::sync::Arc;
 
-use cloudbackup_core::engine::{BackupOptions, BackupRun, FileMeta, SnapshotInfo};
+use cloudbackup_core::engine::{
+    BackupOptions, BackupRun, EntryKind, FileMeta, RawPath, SnapshotInfo, Xattr,
+};
 use cloudbackup_core::Error;
 
 use crate::ffi::{
-    bytes_arg, c_bytes, c_string, free_handle, guard, guard_void, handle, handle_mut, into_handle,
-    json_string, opt_str_arg, out_arg, path_arg, FfiResult,
+    argument, bytes_arg, c_bytes, c_string, free_handle, guard, guard_void, handle, handle_mut,
+    into_handle, json_string, opt_str_arg, out_arg, path_arg, str_arg, Failure, FfiResult,
 };
+use crate::restore::cb_entry_kind;
 use crate::status::cb_status;
-use crate::vault::{cb_index, cb_vault};
+use crate::vault::{cb_index, cb_snapshot, cb_vault};
 
 /// A backup in progress. Made by `cb_backup_session_new`, freed by
 /// `cb_backup_session_free`.
 pub struct cb_backup_session {
     /// The core's run keeps the order rules.
     run: BackupRun,
+    /// The roots given by `cb_backup_session_set_paths`, recorded at finish.
+    paths: Vec<RawPath>,
+}
+
+/// A path (or any name) as bytes: `len` bytes at `data`, not
+/// NUL-terminated, UTF-8 or not (the operating system's bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct cb_path {
+    /// The bytes (NULL only with `len` 0).
+    pub data: *const u8,
+    /// How many.
+    pub len: usize,
+}
+
+/// One extended attribute of a `cb_file_meta` (POSIX ACLs are the
+/// `system.posix_acl_*` attributes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct cb_xattr {
+    /// The attribute's name (bytes, as `llistxattr` gives them, without
+    /// the NUL).
+    pub name: *const u8,
+    /// Its length.
+    pub name_len: usize,
+    /// Its value (NULL only with `value_len` 0).
+    pub value: *const u8,
+    /// The value's length.
+    pub value_len: usize,
+}
+
+/// What the agent knows about a path before its bytes (from `lstat`,
+/// `readlink` and `llistxattr`): a snapshot entry's metadata, and what
+/// `cb_backup_session_reuse` compares with the parent snapshot. Zero
+/// (`memset` or `= {0}`) is "unknown" for every number; set `uid` and `gid`
+/// to -1 when the owner is unknown. The library copies what it needs: the
+/// pointers need only stay valid during the call.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct cb_file_meta {
+    /// The path in the snapshot (e.g. `"/etc/hosts"`), as bytes: any byte
+    /// but NUL, UTF-8 or not. Required.
+    pub path: *const u8,
+    /// Its length.
+    pub path_len: usize,
+    /// A `cb_entry_kind`: `CB_ENTRY_FILE` for `cb_backup_session_start` and
+    /// `_reuse`; `CB_ENTRY_DIR`, `_SYMLINK`, `_FIFO`, `_CHARDEV` or
+    /// `_BLOCKDEV` for `cb_backup_session_add` (an `int`, so that any value
+    /// is safe: others are refused).
+    pub kind: c_int,
+    /// Permission bits (with setuid, setgid and sticky).
+    pub mode: u32,
+    /// Modification time, seconds since the Unix epoch (`st_mtim.tv_sec`).
+    pub mtime: i64,
+    /// Its sub-second part (`st_mtim.tv_nsec`, below 1000000000).
+    pub mtime_nanos: u32,
+    /// Status change time (`st_ctim.tv_sec`).
+    pub ctime: i64,
+    /// Its sub-second part (`st_ctim.tv_nsec`, below 1000000000).
+    pub ctime_nanos: u32,
+    /// The size `lstat` gave (files: compared with the parent's).
+    pub size: u64,
+    /// A symlink's target (bytes, as `readlink` gives them); NULL for none.
+    pub target: *const u8,
+    /// Its length.
+    pub target_len: usize,
+    /// Owner user id, or -1 when unknown.
+    pub uid: i64,
+    /// Owner group id, or -1 when unknown.
+    pub gid: i64,
+    /// Inode number (0: unknown).
+    pub inode: u64,
+    /// Device of the filesystem (`st_dev`; 0: unknown).
+    pub device: u64,
+    /// Number of hard links (`st_nlink`; 0: unknown).
+    pub links: u64,
+    /// A device node's number (`st_rdev`).
+    pub rdev: u64,
+    /// Extended attributes (NULL only with `xattrs_len` 0).
+    pub xattrs: *const cb_xattr,
+    /// How many.
+    pub xattrs_len: usize,
+}
+
+/// The core's kind of an entry kind given as an `int` (files, directories,
+/// symlinks, FIFOs and devices: a hard link is no kind a backup records).
+fn entry_kind(kind: c_int) -> FfiResult<EntryKind> {
+    use cb_entry_kind::*;
+    [
+        (CB_ENTRY_FILE, EntryKind::File),
+        (CB_ENTRY_DIR, EntryKind::Dir),
+        (CB_ENTRY_SYMLINK, EntryKind::Symlink),
+        (CB_ENTRY_FIFO, EntryKind::Fifo),
+        (CB_ENTRY_CHARDEV, EntryKind::CharDevice),
+        (CB_ENTRY_BLOCKDEV, EntryKind::BlockDevice),
+    ]
+    .into_iter()
+    .find(|(c, _)| *c as c_int == kind)
+    .map(|(_, k)| k)
+    .ok_or_else(|| {
+        argument(
+            "kind",
+            format!("{kind} is not a cb_entry_kind a backup records"),
+        )
+    })
+}
+
+/// An owner id given as -1 (unknown) or 0..=u32::MAX.
+fn owner_id(value: i64, name: &str) -> FfiResult<Option<u32>> {
+    if value == -1 {
+        return Ok(None);
+    }
+    u32::try_from(value)
+        .map(Some)
+        .map_err(|_| argument(name, format!("{value} is neither -1 nor a 32-bit id")))
+}
+
+/// Reads a required path given as bytes and length (NULL is refused).
+///
+/// # Safety
+/// As [`bytes_arg`].
+unsafe fn raw_path_arg(p: *const u8, len: usize, name: &'static str) -> FfiResult<RawPath> {
+    if p.is_null() {
+        return Err(Failure::Null(name));
+    }
+    // SAFETY: forwarded from the caller.
+    Ok(RawPath::from(unsafe { bytes_arg(p, len, name) }?))
+}
+
+/// Reads an array of `count` `cb_path`s (NULL only with `count` 0).
+///
+/// # Safety
+/// `paths` is NULL or points to `count` readable `cb_path`s, each as
+/// [`raw_path_arg`] requires.
+pub(crate) unsafe fn paths_arg(
+    paths: *const cb_path,
+    count: usize,
+    name: &'static str,
+) -> FfiResult<Vec<RawPath>> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    if paths.is_null() {
+        return Err(Failure::Null(name));
+    }
+    // SAFETY: not NULL; the caller guarantees `count` readable elements.
+    let paths = unsafe { std::slice::from_raw_parts(paths, count) };
+    paths
+        .iter()
+        // SAFETY: each element as the caller guarantees.
+        .map(|p| unsafe { raw_path_arg(p.data, p.len, name) })
+        .collect()
+}
+
+/// Copies a `cb_file_meta` into the core's `FileMeta`.
+///
+/// # Safety
+/// `meta` is NULL or points to a readable `cb_file_meta` whose pointers
+/// are as its documentation says.
+unsafe fn meta_arg(meta: *const cb_file_meta) -> FfiResult<FileMeta> {
+    // SAFETY: the caller guarantees a readable struct or NULL.
+    let m = unsafe { meta.as_ref() }.ok_or(Failure::Null("meta"))?;
+    // SAFETY: `m.path` as the struct's documentation says.
+    let path = unsafe { raw_path_arg(m.path, m.path_len, "meta.path") }?;
+    let target = if m.target.is_null() {
+        None
+    } else {
+        // SAFETY: `m.target` as the struct's documentation says.
+        Some(unsafe { raw_path_arg(m.target, m.target_len, "meta.target") }?)
+    };
+    let xattrs = if m.xattrs_len == 0 {
+        Vec::new()
+    } else {
+        if m.xattrs.is_null() {
+            return Err(Failure::Null("meta.xattrs"));
+        }
+        // SAFETY: not NULL; the caller guarantees `xattrs_len` elements.
+        let list = unsafe { std::slice::from_raw_parts(m.xattrs, m.xattrs_len) };
+        list.iter()
+            .map(|x| {
+                Ok(Xattr {
+                    // SAFETY: the attribute's pointers as documented.
+                    name: unsafe { raw_path_arg(x.name, x.name_len, "meta.xattrs.name") }?,
+                    // SAFETY: the attribute's pointers as documented.
+                    value: unsafe { bytes_arg(x.value, x.value_len, "meta.xattrs.value") }?
+                        .to_vec(),
+                })
+            })
+            .collect::<FfiResult<Vec<Xattr>>>()?
+    };
+    Ok(FileMeta {
+        path,
+        kind: entry_kind(m.kind)?,
+        mode: m.mode,
+        mtime: m.mtime,
+        mtime_nanos: m.mtime_nanos,
+        ctime: m.ctime,
+        ctime_nanos: m.ctime_nanos,
+        size: m.size,
+        target,
+        uid: owner_id(m.uid, "meta.uid")?,
+        gid: owner_id(m.gid, "meta.gid")?,
+        inode: m.inode,
+        device: m.device,
+        links: m.links,
+        rdev: m.rdev,
+        xattrs,
+    })
 }
 
 /// The (id, bytes) of a stored object, for C.
@@ -88,7 +300,10 @@ pub unsafe extern "C" fn cb_backup_session_new(
             threads: threads as usize,
         };
         let run = BackupRun::new(vault, Arc::clone(index), options)?;
-        *out = into_handle(cb_backup_session { run });
+        *out = into_handle(cb_backup_session {
+            run,
+            paths: Vec::new(),
+        });
         Ok(())
     })
 }
@@ -123,7 +338,199 @@ pub unsafe extern "C" fn cb_backup_session_start_file(
     })
 }
 
-/// Pushes the next `len` bytes of the open file.
+/// Starts the regular file `*meta` (`kind` `CB_ENTRY_FILE`) with all its
+/// metadata; its bytes follow with `cb_backup_session_write`. Record the
+/// `ctime`, `inode` and `device` too: the next backup's
+/// `cb_backup_session_reuse` compares them.
+///
+/// Errors: `CB_NULL_ARGUMENT` for a NULL `meta` or path;
+/// `CB_INVALID_ARGUMENT` for another kind, nanoseconds over 999999999, an
+/// owner id that is neither -1 nor 32 bits, or while another file is open;
+/// `CB_INVALID_VALUE` for a path the snapshot cannot hold (relative, `..`,
+/// a NUL); `CB_INVALID_STATE` after finishing.
+///
+/// # Safety
+/// `session` is a live session or NULL, not used by another thread
+/// meanwhile; `meta` is NULL or a readable `cb_file_meta` as documented.
+#[no_mangle]
+pub unsafe extern "C" fn cb_backup_session_start(
+    session: *mut cb_backup_session,
+    meta: *const cb_file_meta,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
+        let session = unsafe { handle_mut(session, "session") }?;
+        // SAFETY: `meta` is as the caller guarantees (see # Safety).
+        let meta = unsafe { meta_arg(meta) }?;
+        session.run.session()?.start_file(meta)?;
+        Ok(())
+    })
+}
+
+/// Records a directory, symlink (with its `target`), FIFO or device node
+/// (with its `rdev`) described by `*meta`.
+///
+/// Errors: as `cb_backup_session_start`, and `CB_INVALID_ARGUMENT` for a
+/// file (files go through `_start`/`_write`/`_finish_file`) or a symlink
+/// without a target.
+///
+/// # Safety
+/// As `cb_backup_session_start`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_backup_session_add(
+    session: *mut cb_backup_session,
+    meta: *const cb_file_meta,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
+        let session = unsafe { handle_mut(session, "session") }?;
+        // SAFETY: `meta` is as the caller guarantees (see # Safety).
+        let meta = unsafe { meta_arg(meta) }?;
+        session.run.session()?.add_entry(meta)?;
+        Ok(())
+    })
+}
+
+/// Uses `parent` (the previous backup of the same roots: see
+/// `cb_vault_state_parent_for`) as the parent snapshot, whose unchanged
+/// files `cb_backup_session_reuse` takes over unread. The session copies
+/// what it needs: `parent` may be freed afterwards.
+///
+/// Errors: `CB_INVALID_STATE` after finishing.
+///
+/// # Safety
+/// `session` is a live session or NULL, not used by another thread
+/// meanwhile; `parent` is a live snapshot or NULL.
+#[no_mangle]
+pub unsafe extern "C" fn cb_backup_session_set_parent(
+    session: *mut cb_backup_session,
+    parent: *const cb_snapshot,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
+        let session = unsafe { handle_mut(session, "session") }?;
+        // SAFETY: `parent` is as the caller guarantees (see # Safety).
+        let parent = &unsafe { handle(parent, "parent") }?.snapshot;
+        session.run.session()?.set_parent(parent);
+        Ok(())
+    })
+}
+
+/// Before reading a regular file: `*out_reused` is true when the parent
+/// snapshot has it unchanged (same path, size, mtime and ctime to the
+/// nanosecond, inode and device, and its chunks are all still in the
+/// index). Then the file is recorded with the parent's content and the
+/// new metadata, and done: do not read it. When false, nothing was
+/// recorded: back it up with `cb_backup_session_start` as usual. Skip this
+/// call to read everything again (a `--force`).
+///
+/// Errors: as `cb_backup_session_start` (`*out_reused` stays false).
+///
+/// # Safety
+/// As `cb_backup_session_start`; `out_reused` points to a writable `bool`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_backup_session_reuse(
+    session: *mut cb_backup_session,
+    meta: *const cb_file_meta,
+    out_reused: *mut bool,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: `out_reused` is as the caller guarantees (see # Safety).
+        let out = unsafe { out_arg(out_reused, "out_reused", false) }?;
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
+        let session = unsafe { handle_mut(session, "session") }?;
+        // SAFETY: `meta` is as the caller guarantees (see # Safety).
+        let meta = unsafe { meta_arg(meta) }?;
+        *out = session.run.session()?.reuse(meta)?;
+        Ok(())
+    })
+}
+
+/// Records that `path` (`len` bytes) could not be read or listed, and
+/// `reason` (e.g. `strerror(errno)`): the snapshot lists it in `errors` and
+/// counts it in `files_with_errors`, and the backup goes on. Report the
+/// backup as completed with errors (exit status 3, as restic).
+///
+/// Errors: `CB_NULL_ARGUMENT`, `CB_INVALID_UTF8` for `reason`;
+/// `CB_INVALID_STATE` after finishing.
+///
+/// # Safety
+/// `session` is a live session or NULL, not used by another thread
+/// meanwhile; `path` points to `len` readable bytes; `reason` is
+/// NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn cb_backup_session_file_error(
+    session: *mut cb_backup_session,
+    path: *const u8,
+    len: usize,
+    reason: *const c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
+        let session = unsafe { handle_mut(session, "session") }?;
+        // SAFETY: `path` is as the caller guarantees (see # Safety).
+        let path = unsafe { raw_path_arg(path, len, "path") }?;
+        // SAFETY: `reason` is as the caller guarantees (see # Safety).
+        let reason = unsafe { str_arg(reason, "reason") }?;
+        session.run.session()?.file_error(path, reason);
+        Ok(())
+    })
+}
+
+/// Gives up the open file (a read failed half-way, or it vanished): its
+/// entry is dropped and recorded as a file error with `reason`. Chunks
+/// already stored stay unreferenced (a later gc removes them).
+///
+/// Errors: `CB_INVALID_ARGUMENT` when no file is open; `CB_NULL_ARGUMENT`,
+/// `CB_INVALID_UTF8` for `reason`; `CB_INVALID_STATE` after finishing.
+///
+/// # Safety
+/// `session` is a live session or NULL, not used by another thread
+/// meanwhile; `reason` is NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn cb_backup_session_abandon_file(
+    session: *mut cb_backup_session,
+    reason: *const c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
+        let session = unsafe { handle_mut(session, "session") }?;
+        // SAFETY: `reason` is as the caller guarantees (see # Safety).
+        let reason = unsafe { str_arg(reason, "reason") }?;
+        session.run.session()?.abandon_file(reason)?;
+        Ok(())
+    })
+}
+
+/// Sets the roots this backup covers (`count` paths, as the agent names
+/// them: `"/home"`), recorded in the snapshot at finish: with the host
+/// name they find the next backup's parent (`cb_vault_state_parent_for`).
+/// A later call replaces the earlier list.
+///
+/// Errors: `CB_NULL_ARGUMENT` for a NULL array (with `count` > 0) or path;
+/// `CB_INVALID_STATE` after finishing.
+///
+/// # Safety
+/// `session` is a live session or NULL, not used by another thread
+/// meanwhile; `paths` points to `count` readable `cb_path`s (NULL with 0).
+#[no_mangle]
+pub unsafe extern "C" fn cb_backup_session_set_paths(
+    session: *mut cb_backup_session,
+    paths: *const cb_path,
+    count: usize,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
+        let session = unsafe { handle_mut(session, "session") }?;
+        // SAFETY: `paths` is as the caller guarantees (see # Safety).
+        let paths = unsafe { paths_arg(paths, count, "paths") }?;
+        session.run.session()?;
+        session.paths = paths;
+        Ok(())
+    })
+}
+
+/// Pushes the next `len` bytes of the open file./// Pushes the next `len` bytes of the open file.
 ///
 /// Errors: `CB_INVALID_ARGUMENT` when no file is open; `CB_INVALID_STATE`
 /// after finishing.
@@ -254,7 +661,8 @@ pub unsafe extern "C" fn cb_backup_session_take_bundle(
 
 /// The counters so far (final once finished), as JSON:
 /// `{"files_searched", "files_backed_up", "bytes_searched",
-/// "bytes_backed_up", "bytes_in_db"}` (those of the v2 backup resource).
+/// "bytes_backed_up", "bytes_in_db", "files_with_errors",
+/// "files_unchanged"}` (those of the v2 backup resource).
 ///
 /// # Safety
 /// `session` is a live session or NULL; `out_json` points to a writable
@@ -283,7 +691,8 @@ pub unsafe extern "C" fn cb_backup_session_counters(
 /// (Unix seconds, the host's clock) and `time_nanos` its sub-second part
 /// (0 to 999999999: `latest` tells two backups of the same second apart by
 /// it); `hostname` and `backup_configuration_id` (the v2 configuration it
-/// ran for) may be NULL. Store the bundles first, the index delta next, the
+/// ran for) may be NULL; the roots set with `cb_backup_session_set_paths`
+/// are recorded too. Store the bundles first, the index delta next, the
 /// snapshot last (with a lock held: check `cb_lock_check_fresh` before
 /// storing the index delta).
 ///
@@ -314,7 +723,7 @@ pub unsafe extern "C" fn cb_backup_session_finish(
             time_nanos,
             hostname: hostname.map(str::to_string),
             backup_configuration_id: config_id.map(str::to_string),
-            paths: Vec::new(),
+            paths: session.paths.clone(),
         };
         session.run.finish(info)?;
         Ok(())

@@ -14,9 +14,10 @@ use cloudbackup_core::engine::{layout, paths, Listed, VaultState};
 use cloudbackup_core::Error;
 use serde_json::{json, Value};
 
+use crate::backup::{cb_path, paths_arg};
 use crate::ffi::{
     argument, bytes_arg, c_string, free_handle, guard, guard_void, handle, handle_mut, into_handle,
-    json_string, out_arg, path_arg, str_arg, FfiResult,
+    json_string, opt_str_arg, out_arg, path_arg, str_arg, FfiResult,
 };
 use crate::status::cb_status;
 use crate::vault::{cb_index, cb_snapshot, cb_vault, id_arg};
@@ -345,6 +346,45 @@ pub unsafe extern "C" fn cb_vault_state_resolve(
         // SAFETY: `which` is as the caller guarantees (see # Safety).
         let which = unsafe { str_arg(which, "which") }?;
         *out = c_string(state.state.resolve(which)?.to_hex(), "id")?;
+        Ok(())
+    })
+}
+
+/// The parent of the next backup of the `count` roots `paths` (as the
+/// backup records them with `cb_backup_session_set_paths`) on `hostname`
+/// (NULL: snapshots without one): the latest readable snapshot of the same
+/// host with the same set of roots (order and repeats do not matter), its
+/// id in `*out_id`; NULL there (still `CB_OK`) when there is none, or no
+/// roots are given. Open it with `cb_vault_state_snapshot` and hand it to
+/// `cb_backup_session_set_parent`.
+///
+/// Errors: `CB_NULL_ARGUMENT` for a NULL state, out-pointer, array (with
+/// `count` > 0) or path; `CB_INVALID_UTF8` for the host name.
+///
+/// # Safety
+/// `state` is a live state or NULL; `hostname` is NUL-terminated or NULL;
+/// `paths` points to `count` readable `cb_path`s (NULL with 0); `out_id`
+/// points to a writable `char *` (freed with `cb_string_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_vault_state_parent_for(
+    state: *const cb_vault_state,
+    hostname: *const c_char,
+    paths: *const cb_path,
+    count: usize,
+    out_id: *mut *mut c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: `out_id` is as the caller guarantees (see # Safety).
+        let out = unsafe { out_arg(out_id, "out_id", ptr::null_mut()) }?;
+        // SAFETY: `state` is as the caller guarantees (see # Safety).
+        let state = unsafe { handle(state, "state") }?;
+        // SAFETY: `hostname` is as the caller guarantees (see # Safety).
+        let hostname = unsafe { opt_str_arg(hostname, "hostname") }?;
+        // SAFETY: `paths` is as the caller guarantees (see # Safety).
+        let paths = unsafe { paths_arg(paths, count, "paths") }?;
+        if let Some(id) = state.state.parent_for(hostname, &paths) {
+            *out = c_string(id.to_hex(), "id")?;
+        }
         Ok(())
     })
 }

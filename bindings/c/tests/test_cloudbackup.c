@@ -1491,6 +1491,7 @@ END_TEST
 #include "test_agent.inc"
 #include "test_backup.inc"
 #include "test_state.inc"
+#include "test_parent.inc"
 #include "test_tamper.inc"
 
 static Suite *cloudbackup_suite(void) {
@@ -1524,6 +1525,7 @@ static Suite *cloudbackup_suite(void) {
         AGENT_GROUP,
         BACKUP_GROUP,
         STATE_GROUP,
+        PARENT_GROUP,
         TAMPER_GROUP,
     };
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {

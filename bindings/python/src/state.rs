@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::sync::{Arc, Mutex};
 
-use cloudbackup_core::engine::layout::Listed;
+use cloudbackup_core::engine::layout::{self, Listed};
 use cloudbackup_core::engine::{
     paths, IndexRebuild, Lock, LockDecision, LockTable, RawPath, VaultState,
 };
@@ -94,6 +94,26 @@ impl NativeVaultState {
     /// The snapshot id `which` means: "latest", a whole id or a unique prefix.
     fn resolve(&self, which: &str) -> PyResultCb<String> {
         self.with(|s| Ok(s.resolve(which)?.to_hex()))
+    }
+
+    /// The id of the parent of the next backup of `paths` (the roots, each
+    /// a quoted `str` or `bytes`) on `hostname`: the latest readable
+    /// snapshot of the same host and the same set of roots; `None` when
+    /// there is none (or `paths` is empty).
+    #[pyo3(signature = (hostname, paths))]
+    fn parent_for(
+        &self,
+        hostname: Option<String>,
+        paths: Vec<Bound<'_, PyAny>>,
+    ) -> PyResultCb<Option<String>> {
+        let paths = paths
+            .iter()
+            .map(|p| path_in(p, "paths"))
+            .collect::<PyResultCb<Vec<RawPath>>>()?;
+        self.with(|s| {
+            Ok(s.parent_for(hostname.as_deref(), &paths)
+                .map(|id| id.to_hex()))
+        })
     }
 
     /// The readable snapshot `id`.
@@ -406,6 +426,16 @@ fn partial_tag(name: &Bound<'_, PyAny>) -> PyResultCb<Option<u32>> {
     Ok(paths::partial_tag(&fs_bytes(name, "name")?))
 }
 
+/// Whether the stored object `name` (`index/<hex>`) belongs in a host's
+/// local metadata cache: index deltas and snapshots, whose names are the
+/// hashes of their bytes, so a cached copy is never stale (and is still
+/// authenticated when opened). Never bundles, locks, the config, temporary
+/// or set-aside objects.
+#[pyfunction]
+fn is_cached_object(name: &str) -> bool {
+    layout::is_cached(name)
+}
+
 /// The quoted text form of a path: `bytes`, or a filesystem `str` (as
 /// `os.fsdecode` gives it). Valid UTF-8 without control characters and not
 /// starting with `"` stays as it is; anything else is C-quoted.
@@ -459,5 +489,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(quote_path, m)?)?;
     m.add_function(wrap_pyfunction!(unquote_path, m)?)?;
     m.add_function(wrap_pyfunction!(fs_path, m)?)?;
+    m.add_function(wrap_pyfunction!(is_cached_object, m)?)?;
     Ok(())
 }

@@ -80,11 +80,16 @@ export interface ByteRange { offset: number; length: number; }
 export interface Fetch { bundle: string; ranges: ByteRange[]; }
 /** What a `Create` makes (`hardlink`: another name of the file `target`, made once that file is complete). */
 export type CreateKind = "dir" | "file" | "symlink" | "fifo" | "chardev" | "blockdev" | "hardlink";
-/** Something the host creates before content arrives, with the metadata to apply after it. */
-export interface Create {
-  kind: CreateKind; path: QuotedPath; mode: number; mtime: number; mtime_nanos?: number; size?: number;
-  target?: QuotedPath; uid?: number; gid?: number; rdev?: number; xattrs?: Xattr[];
+/** What every `Create` has: where, and the metadata to apply after the content. */
+export interface CreateCommon {
+  path: QuotedPath; mode: number; mtime: number; mtime_nanos?: number; uid?: number; gid?: number; xattrs?: Xattr[];
 }
+/** Something the host creates before content arrives, with the metadata to apply after it. */
+export type Create =
+  | (CreateCommon & { kind: "file"; size: number })
+  | (CreateCommon & { kind: "symlink" | "hardlink"; target: QuotedPath })
+  | (CreateCommon & { kind: "dir" | "fifo" })
+  | (CreateCommon & { kind: "chardev" | "blockdev"; rdev?: number });
 /** Where a `Write`'s bytes go: `offset` of file `path`. */
 export interface Place { path: QuotedPath; offset: number; }
 /**
@@ -130,7 +135,7 @@ export interface PathFilter { path: string; type: "file" | "folder"; [member: st
  * to 999999999, default 0): two backups in the same second are then still
  * ordered, and `latest` is the later one.
  */
-export interface SnapshotInfo { time: number; timeNanos?: number; hostname?: string; backupConfigurationId?: string; paths?: QuotedPath[]; }
+export interface SnapshotInfo { time: number; timeNanos?: number; hostname?: string; backupConfigurationId?: string; paths?: (QuotedPath | Uint8Array)[]; }
 "#;
 
 /// An optional trailing argument (`undefined` when left out).

@@ -330,10 +330,18 @@ impl BackupSession {
     ///
     /// Why these fields: an edit changes the mtime or, if the mtime was
     /// put back, the ctime; a file replaced by another (rename over it)
-    /// changes the inode. restic and borg decide the same way.
+    /// changes the inode. restic and borg decide the same way. A parent
+    /// entry without a ctime (a version 1 snapshot, or a host that does
+    /// not know it) is never reused: it could not tell a put-back mtime.
+    ///
+    /// Errors: [`Error::InvalidArgument`] for bad nanoseconds, or while a
+    /// file is still open (a host bug: its `finish_file` is missing).
     pub fn reuse(&mut self, meta: FileMeta) -> Result<bool> {
         meta.validate()?;
-        if self.open.is_some() || meta.kind != EntryKind::File {
+        if let Some(i) = self.open {
+            return Err(self.still_open("reuse", i));
+        }
+        if meta.kind != EntryKind::File {
             return Ok(false);
         }
         let Some(old) = self.parent.get(&meta.path) else {
@@ -395,20 +403,25 @@ impl BackupSession {
         Ok(())
     }
 
+    /// The error for `call` while entry `i` is still open.
+    fn still_open(&self, call: &str, i: usize) -> Error {
+        Error::argument(
+            call,
+            format!(
+                "{} is still open; call finish_file first",
+                self.sink
+                    .entries
+                    .get(i)
+                    .map(|e| e.path.quoted())
+                    .unwrap_or_default()
+            ),
+        )
+    }
+
     /// Starts a regular file; its bytes follow with [`write`](Self::write).
     pub fn start_file(&mut self, meta: FileMeta) -> Result<()> {
         if let Some(i) = self.open {
-            return Err(Error::argument(
-                "start_file",
-                format!(
-                    "{} is still open; call finish_file first",
-                    self.sink
-                        .entries
-                        .get(i)
-                        .map(|e| e.path.quoted())
-                        .unwrap_or_default()
-                ),
-            ));
+            return Err(self.still_open("start_file", i));
         }
         if meta.kind != EntryKind::File {
             return Err(Error::argument(
@@ -856,6 +869,257 @@ mod tests {
             assert_eq!(again.out.counters.files_backed_up, 0);
             assert_eq!(again.out.tree.entries, first.out.tree.entries);
         }
+    }
+
+    /// A regular file's full metadata, as a host's lstat gives it.
+    fn stat(path: &str, size: u64) -> FileMeta {
+        FileMeta {
+            path: path.into(),
+            kind: EntryKind::File,
+            mode: 0o640,
+            mtime: 1_700_000_000,
+            mtime_nanos: 123_456_789,
+            ctime: 1_700_000_100,
+            ctime_nanos: 987_654_321,
+            size,
+            uid: Some(1000),
+            gid: Some(100),
+            inode: 4242,
+            device: 2049,
+            links: 1,
+            ..FileMeta::default()
+        }
+    }
+
+    /// A first backup of `/a/random` and `/b/empty` with [`stat`]'s
+    /// metadata: its bundles and outcome.
+    fn parent_backup(vault: &Vault) -> (Vec<SealedBundle>, BackupOutcome) {
+        let mut s =
+            BackupSession::new(vault, Arc::new(Index::new()), BackupOptions::default()).unwrap();
+        let mut bundles = Vec::new();
+        s.add_entry(FileMeta::dir("/a", 0o755, 1)).unwrap();
+        for (path, data) in files()
+            .into_iter()
+            .filter(|(p, _)| p == "/a/random" || p == "/b/empty")
+        {
+            s.start_file(stat(&path, data.len() as u64)).unwrap();
+            s.write(&data).unwrap();
+            s.finish_file().unwrap();
+            bundles.extend(s.take_bundles());
+        }
+        let out = s.finish(SnapshotInfo::at(5)).unwrap();
+        bundles.extend(out.bundles.iter().cloned());
+        (bundles, out)
+    }
+
+    fn loaded(vault: &Vault, out: &BackupOutcome) -> Index {
+        let mut index = Index::new();
+        index
+            .load_delta(vault.keys(), vault.id(), &out.index.id, &out.index.bytes)
+            .unwrap();
+        index
+    }
+
+    fn child(vault: &Vault, index: Index, parent: &Snapshot) -> BackupSession {
+        let mut s = BackupSession::new(vault, Arc::new(index), BackupOptions::default()).unwrap();
+        s.set_parent(parent);
+        s
+    }
+
+    #[test]
+    fn an_unchanged_file_is_reused_with_its_new_metadata_and_counted() {
+        let vault = vault();
+        let (_, first) = parent_backup(&vault);
+        let old = first.tree.entries[1].clone();
+        assert_eq!(old.path, "/a/random");
+        assert!(old.chunks.len() > 10, "several chunks");
+        let mut s = child(&vault, loaded(&vault, &first), &first.tree);
+        // What reuse does not compare may change: the entry takes it.
+        let meta = FileMeta {
+            mode: 0o600,
+            uid: Some(0),
+            links: 2,
+            ..stat("/a/random", old.size)
+        };
+        assert!(s.reuse(meta).unwrap());
+        assert!(s.reuse(stat("/b/empty", 0)).unwrap(), "an empty file too");
+        let c = s.counters();
+        assert_eq!(c.files_unchanged, 2);
+        assert_eq!(c.files_searched, 2);
+        assert_eq!(c.bytes_searched, old.size);
+        assert_eq!(c.bytes_backed_up, 0);
+        let out = s.finish(SnapshotInfo::at(6)).unwrap();
+        assert!(out.bundles.is_empty(), "nothing read, nothing stored");
+        assert_eq!(out.counters.files_backed_up, 0);
+        assert_eq!(out.counters.files_unchanged, 2);
+        let expected = Entry {
+            mode: 0o600,
+            uid: Some(0),
+            links: 2,
+            ..old
+        };
+        assert_eq!(out.tree.entries[0], expected);
+        assert_eq!(out.tree.entries[1], first.tree.entries[2]);
+    }
+
+    #[test]
+    fn a_changed_or_unknown_file_is_not_reused_and_nothing_is_recorded() {
+        let vault = vault();
+        let (_, first) = parent_backup(&vault);
+        let size = first.tree.entries[1].size;
+        let base = stat("/a/random", size);
+        let changed: Vec<(&str, FileMeta)> = vec![
+            (
+                "size",
+                FileMeta {
+                    size: size + 1,
+                    ..base.clone()
+                },
+            ),
+            (
+                "mtime",
+                FileMeta {
+                    mtime: base.mtime + 1,
+                    ..base.clone()
+                },
+            ),
+            (
+                "mtime_nanos",
+                FileMeta {
+                    mtime_nanos: 1,
+                    ..base.clone()
+                },
+            ),
+            (
+                "ctime",
+                FileMeta {
+                    ctime: base.ctime - 1,
+                    ..base.clone()
+                },
+            ),
+            (
+                "ctime_nanos",
+                FileMeta {
+                    ctime_nanos: 2,
+                    ..base.clone()
+                },
+            ),
+            (
+                "inode",
+                FileMeta {
+                    inode: 7,
+                    ..base.clone()
+                },
+            ),
+            (
+                "device",
+                FileMeta {
+                    device: 8,
+                    ..base.clone()
+                },
+            ),
+            (
+                "path",
+                FileMeta {
+                    path: "/a/other".into(),
+                    ..base.clone()
+                },
+            ),
+            (
+                "kind",
+                FileMeta {
+                    kind: EntryKind::Fifo,
+                    ..base.clone()
+                },
+            ),
+        ];
+        for (what, meta) in changed {
+            let mut s = child(&vault, loaded(&vault, &first), &first.tree);
+            assert!(!s.reuse(meta).unwrap(), "changed {what}");
+            assert_eq!(s.counters(), BackupCounters::default(), "{what}");
+            let out = s.finish(SnapshotInfo::at(6)).unwrap();
+            assert!(out.tree.entries.is_empty(), "{what}: nothing recorded");
+        }
+        // Without a parent nothing is reused.
+        let mut s = BackupSession::new(
+            &vault,
+            Arc::new(loaded(&vault, &first)),
+            BackupOptions::default(),
+        )
+        .unwrap();
+        assert!(!s.reuse(base.clone()).unwrap());
+        // A false answer leaves the session as it was: the host backs the
+        // file up as usual.
+        s.start_file(base.clone()).unwrap();
+        s.write(&files()[1].1).unwrap();
+        s.finish_file().unwrap();
+        let out = s.finish(SnapshotInfo::at(6)).unwrap();
+        assert_eq!(out.tree.entries[0].chunks, first.tree.entries[1].chunks);
+    }
+
+    #[test]
+    fn a_file_whose_chunks_left_the_index_is_read_again() {
+        let vault = vault();
+        let (bundles, first) = parent_backup(&vault);
+        assert!(bundles.len() > 1);
+        // A gc (or a lost index) took the last bundle's blobs away.
+        let mut index = Index::new();
+        for b in &bundles[..bundles.len() - 1] {
+            index.add_bundle(b);
+        }
+        let old = &first.tree.entries[1];
+        assert!(old.chunks.iter().any(|c| !index.contains(c)));
+        let mut s = child(&vault, index, &first.tree);
+        assert!(!s.reuse(stat("/a/random", old.size)).unwrap());
+        assert_eq!(s.counters().files_unchanged, 0);
+        // The empty file has no chunk to lose.
+        assert!(s.reuse(stat("/b/empty", 0)).unwrap());
+    }
+
+    #[test]
+    fn a_parent_without_ctimes_is_never_reused() {
+        let vault = vault();
+        let (_, first) = parent_backup(&vault);
+        let mut tree = first.tree.clone();
+        for e in &mut tree.entries {
+            e.ctime = 0;
+            e.ctime_nanos = 0;
+        }
+        let size = tree.entries[1].size;
+        let mut s = child(&vault, loaded(&vault, &first), &tree);
+        let meta = FileMeta {
+            ctime: 0,
+            ctime_nanos: 0,
+            ..stat("/a/random", size)
+        };
+        assert!(!s.reuse(meta).unwrap());
+    }
+
+    #[test]
+    fn reuse_refuses_bad_nanoseconds_and_an_open_file() {
+        let vault = vault();
+        let (_, first) = parent_backup(&vault);
+        let size = first.tree.entries[1].size;
+        let mut s = child(&vault, loaded(&vault, &first), &first.tree);
+        for meta in [
+            FileMeta {
+                mtime_nanos: 1_000_000_000,
+                ..stat("/a/random", size)
+            },
+            FileMeta {
+                ctime_nanos: u32::MAX,
+                ..stat("/a/random", size)
+            },
+        ] {
+            let e = s.reuse(meta).unwrap_err();
+            assert_eq!(e.code(), crate::ErrorCode::InvalidArgument, "{e}");
+        }
+        s.start_file(stat("/new", 1)).unwrap();
+        let e = s.reuse(stat("/a/random", size)).unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::InvalidArgument);
+        assert!(e.to_string().contains("/new is still open"), "{e}");
+        s.finish_file().unwrap();
+        assert!(s.reuse(stat("/a/random", size)).unwrap(), "usable after");
     }
 
     #[test]

@@ -64,6 +64,26 @@ impl ObjectKind {
         }
     }
 
+    /// Whether an object of this kind never changes once stored: its name
+    /// is the hash of its bytes (bundles, index deltas, snapshots), so a
+    /// copy of it is never stale. The config (rewritten on a password
+    /// change) and locks (refreshed) are not.
+    pub fn is_immutable(self) -> bool {
+        match self {
+            ObjectKind::Bundle | ObjectKind::Index | ObjectKind::Snapshot => true,
+            ObjectKind::Config | ObjectKind::Lock => false,
+        }
+    }
+
+    /// Whether hosts keep local copies of this kind's objects (their
+    /// metadata cache): immutable objects every backup and listing reads,
+    /// index deltas and snapshots. Bundles are immutable too but are the
+    /// data itself; caching them would copy the vault. A cached copy is
+    /// still authenticated when opened, like one fetched from storage.
+    pub fn is_cached(self) -> bool {
+        matches!(self, ObjectKind::Index | ObjectKind::Snapshot)
+    }
+
     /// The kind stored under directory `dir`, if any.
     pub fn from_dir(dir: &str) -> Option<Self> {
         ObjectKind::STORED

@@ -101,6 +101,14 @@ pub fn parse_name(name: &str) -> StoredName {
     }
 }
 
+/// Whether the stored object `name` belongs in a host's local metadata
+/// cache ([`ObjectKind::is_cached`]): an index delta or snapshot under its
+/// canonical name. Temporary and set-aside objects, the config, locks and
+/// bundles are never cached.
+pub fn is_cached(name: &str) -> bool {
+    matches!(parse_name(name), StoredName::Object { kind, .. } if kind.is_cached())
+}
+
 /// One object as the host's listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Listed {
@@ -180,6 +188,29 @@ mod tests {
         ] {
             assert_eq!(parse_name(other), StoredName::Unknown, "{other}");
         }
+    }
+
+    #[test]
+    fn only_index_deltas_and_snapshots_are_cached() {
+        let id = Id([0xcd; 32]);
+        assert!(is_cached(&object_name(ObjectKind::Index, &id)));
+        assert!(is_cached(&object_name(ObjectKind::Snapshot, &id)));
+        for name in [
+            object_name(ObjectKind::Bundle, &id),
+            object_name(ObjectKind::Lock, &id),
+            "config".to_string(),
+            set_aside_name(ObjectKind::Index, &id),
+            format!("{}.1.2.tmp", object_name(ObjectKind::Snapshot, &id)),
+            format!("index/{}", "CD".repeat(32)),
+            "index/abc".to_string(),
+        ] {
+            assert!(!is_cached(&name), "{name}");
+        }
+        for kind in ObjectKind::STORED {
+            assert!(!kind.is_cached() || kind.is_immutable(), "{kind:?}");
+        }
+        assert!(ObjectKind::Bundle.is_immutable());
+        assert!(!ObjectKind::Lock.is_immutable() && !ObjectKind::Config.is_immutable());
     }
 
     #[test]

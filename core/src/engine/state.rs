@@ -14,7 +14,7 @@
 //! let snap = s.resolve("latest")?;  let plan = s.gc_plan(now_ns, grace_ns)?;
 //! ```
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -23,6 +23,7 @@ use super::format::ObjectKind;
 use super::index::Index;
 use super::layout::{self, Listed, StoredName};
 use super::object::object_name;
+use super::rawpath::RawPath;
 use super::snapshot::Snapshot;
 use super::vault::Vault;
 use crate::{Error, Result};
@@ -224,6 +225,31 @@ impl VaultState {
             Some(e) => Err(e.clone()),
             None => Ok(id),
         }
+    }
+
+    /// The parent of the next backup of `paths` on `hostname`: the latest
+    /// readable snapshot (in the order of [`resolve`](Self::resolve)'s
+    /// `"latest"`) taken on the same host of the same roots, compared as
+    /// sets (order and repeats do not matter). `None` when there is none,
+    /// and when `paths` is empty: a snapshot that did not record its roots
+    /// is not known to cover the same files. Unreadable snapshots are
+    /// skipped (the backup then reads more, but stays correct).
+    ///
+    /// The host gives the roots as it will record them in the new
+    /// snapshot's [`SnapshotInfo::paths`](super::backup::SnapshotInfo).
+    pub fn parent_for(&self, hostname: Option<&str>, paths: &[RawPath]) -> Option<Id> {
+        if paths.is_empty() {
+            return None;
+        }
+        let wanted: BTreeSet<&RawPath> = paths.iter().collect();
+        self.snapshots()
+            .into_iter()
+            .rev()
+            .find(|(_, s)| {
+                s.hostname.as_deref() == hostname
+                    && s.paths.iter().collect::<BTreeSet<_>>() == wanted
+            })
+            .map(|(id, _)| *id)
     }
 
     /// Every readable snapshot, oldest first, as listings show them (the
@@ -487,6 +513,19 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn stored(times: &[(i64, u32)]) -> Stored {
+        let infos: Vec<SnapshotInfo> = times
+            .iter()
+            .map(|(time, nanos)| SnapshotInfo {
+                time: *time,
+                time_nanos: *nanos,
+                ..SnapshotInfo::default()
+            })
+            .collect();
+        stored_infos(&infos)
+    }
+
+    /// A vault with one backup per `infos` (each of one file).
+    pub(crate) fn stored_infos(infos: &[SnapshotInfo]) -> Stored {
         let vault = Vault::create(
             b"pw",
             VaultSettings::default(),
@@ -496,7 +535,7 @@ pub(crate) mod tests {
         let mut objects = BTreeMap::new();
         let mut index = Index::new();
         let (mut snapshots, mut indexes) = (Vec::new(), Vec::new());
-        for (n, (time, nanos)) in times.iter().enumerate() {
+        for (n, info) in infos.iter().enumerate() {
             let mut s =
                 BackupSession::new(&vault, Arc::new(index.clone()), BackupOptions::default())
                     .unwrap();
@@ -504,15 +543,7 @@ pub(crate) mod tests {
                 .unwrap();
             s.write(format!("content {n}").as_bytes()).unwrap();
             s.finish_file().unwrap();
-            let out = s
-                .finish(SnapshotInfo {
-                    time: *time,
-                    time_nanos: *nanos,
-                    hostname: None,
-                    backup_configuration_id: None,
-                    paths: Vec::new(),
-                })
-                .unwrap();
+            let out = s.finish(info.clone()).unwrap();
             for b in &out.bundles {
                 index.add_bundle(b);
                 objects.insert(
@@ -649,5 +680,53 @@ pub(crate) mod tests {
         assert_eq!(plan.temporary, 1);
         assert_eq!(plan.delete_bytes, 20);
         assert!(st.gc_plan(1_000, -1).is_err());
+    }
+
+    #[test]
+    fn the_parent_is_the_latest_of_the_same_host_and_roots() {
+        let info = |time: i64, host: Option<&str>, paths: &[&str]| SnapshotInfo {
+            time,
+            hostname: host.map(str::to_string),
+            paths: paths.iter().map(|p| RawPath::from(*p)).collect(),
+            ..SnapshotInfo::default()
+        };
+        let raw =
+            |paths: &[&str]| -> Vec<RawPath> { paths.iter().map(|p| RawPath::from(*p)).collect() };
+        let mut s = stored_infos(&[
+            info(1, Some("h"), &["/a", "/b"]),
+            info(2, Some("h"), &["/b", "/a"]),
+            info(3, Some("h"), &["/a"]),
+            info(4, Some("other"), &["/a", "/b"]),
+            info(5, None, &["/a", "/b"]),
+            info(6, Some("h"), &[]),
+            info(7, Some("h"), &["/a", "/b", "/c"]),
+        ]);
+        let st = state_of(&s, 0);
+        let id = |n: usize| Some(s.snapshots[n]);
+        // The latest of the same set, in any order and with repeats.
+        assert_eq!(st.parent_for(Some("h"), &raw(&["/a", "/b"])), id(1));
+        assert_eq!(st.parent_for(Some("h"), &raw(&["/b", "/a", "/a"])), id(1));
+        assert_eq!(st.parent_for(Some("h"), &raw(&["/a"])), id(2));
+        assert_eq!(st.parent_for(Some("other"), &raw(&["/b", "/a"])), id(3));
+        assert_eq!(st.parent_for(None, &raw(&["/a", "/b"])), id(4));
+        assert_eq!(st.parent_for(Some("h"), &raw(&["/a", "/b", "/c"])), id(6));
+        // No roots, other roots, another host: no parent.
+        assert_eq!(st.parent_for(Some("h"), &[]), None);
+        assert_eq!(st.parent_for(Some("h"), &raw(&["/b"])), None);
+        assert_eq!(st.parent_for(Some("new"), &raw(&["/a"])), None);
+        // Paths are bytes: a non-UTF-8 root is a root like any other.
+        assert_eq!(
+            st.parent_for(Some("h"), &[RawPath::from(b"/a\xff".to_vec())]),
+            None
+        );
+        // An unreadable snapshot is skipped: the one before it is the parent.
+        let bad = layout::object_name(ObjectKind::Snapshot, &s.snapshots[1]);
+        if let Some(b) = s.objects.get_mut(&bad) {
+            let at = b.len() - 3;
+            b[at] ^= 0x40;
+        }
+        let st = state_of(&s, 0);
+        assert_eq!(st.unreadable_snapshots().len(), 1);
+        assert_eq!(st.parent_for(Some("h"), &raw(&["/a", "/b"])), id(0));
     }
 }
