@@ -1056,9 +1056,9 @@ class _OpenFiles:
         renames it into place (a file with nothing written, empty or all
         holes, is created first)."""
         for path in paths:
-            if path in self.failed:
+            p = self.pending.get(path)
+            if p is None or path in self.failed:
                 continue
-            p = self.pending[path]
             try:
                 fd = self._fd(path)
                 self.open.pop(path, None)
