@@ -177,6 +177,25 @@ typedef enum {
 } cb_entry_kind;
 
 /**
+ * What a backup does with one entry (`cb_backup_filter_visit`).
+ */
+typedef enum {
+  /**
+   * Leave it out (a folder with everything below: do not enter it).
+   */
+  CB_VISIT_SKIP = 0,
+  /**
+   * Back it up (and enter a folder).
+   */
+  CB_VISIT_KEEP = 1,
+  /**
+   * Back the folder up empty, without entering it (a mount point under
+   * `one_file_system`).
+   */
+  CB_VISIT_KEEP_EMPTY = 2,
+} cb_visit;
+
+/**
  * A kind of object stored in a vault as `<dir>/<id>`.
  */
 typedef enum {
@@ -204,6 +223,12 @@ typedef enum {
  * is zeroed then).
  */
 typedef struct cb_agent_key cb_agent_key;
+
+/**
+ * A backup's selection. Made by `cb_backup_filter_new`, freed by
+ * `cb_backup_filter_free`; immutable, so it may be shared by threads.
+ */
+typedef struct cb_backup_filter cb_backup_filter;
 
 /**
  * A backup in progress. Made by `cb_backup_session_new`, freed by
@@ -1319,11 +1344,11 @@ cb_status cb_lock_table_decide(const cb_lock_table *table,
 void cb_lock_table_free(cb_lock_table *table);
 
 /**
- * Glob patterns (for the restore options' `inclusions` / `exclusions`)
- * equivalent to v2 path filters, `filters_json` being a JSON array of
- * `{"type": "file"|"folder", "path": ...}`: a file matches its exact path,
- * a folder itself and everything below it. Returns a JSON array of
- * strings.
+ * Patterns (docs/PATTERNS.md; for the restore options' `inclusions` /
+ * `exclusions`) equivalent to v2 path filters, `filters_json` being a JSON
+ * array of `{"type": "file"|"folder", "path": ...}`: each path escaped, one
+ * pattern per filter (a folder's pattern also takes everything below it).
+ * Returns a JSON array of strings.
  *
  * Errors: `CB_INVALID_JSON` when `filters_json` is not such an array.
  *
@@ -1336,16 +1361,20 @@ cb_status cb_filter_globs(const char *filters_json, char **out_json);
 /**
  * Plans the restore of `snapshot` (opened from `vault`) using `index` (all
  * of the vault's index deltas loaded). `options_json` (NULL: restore
- * everything, overwrite nothing) is `{"inclusions": [globs], "exclusions":
- * [globs], "overwrite": bool, "existing": [paths already at the
+ * everything, overwrite nothing) is `{"inclusions": [patterns],
+ * "exclusions": [patterns], "iinclusions": [patterns], "iexclusions":
+ * [patterns], "overwrite": bool, "existing": [paths already at the
  * destination], "found": [{"path", "size", "mtime", "mtime_nanos"} of
  * regular files there], "resume": bool, "sparse": bool, "max_gap": bytes,
- * "max_range": bytes}`, every member optional (see the core's
- * `RestoreOptions`: `sparse`, the default, leaves blobs of zeros unwritten,
- * so files MUST be created at their `size` (`ftruncate`); `resume` takes
- * found files matching the snapshot's size and mtime as done). Globs use `/`;
- * `*` and `?` stop at `/`, `**` crosses it (`cb_filter_globs` turns v2
- * path filters into globs).
+ * "max_range": bytes}`, every member optional. Patterns have restic's
+ * meaning (docs/PATTERNS.md): `/a` is that path, everything below it and
+ * (for inclusions) the folders above it; `*.log` matches a name at any
+ * depth; `*` stays within a name, `**` crosses folders; the `i` lists
+ * ignore case (`cb_filter_globs` turns v2 path filters into patterns).
+ * `sparse`, the default, leaves blobs of zeros unwritten, so files MUST be
+ * created at their `size` (`ftruncate`); `resume` takes found files
+ * matching the snapshot's size and mtime as done (see the core's
+ * `RestoreOptions`).
  *
  * Then: create what `cb_restore_session_create_at` lists; fetch each range
  * of `cb_restore_session_range_at` and feed it; take the writes after each
@@ -1353,7 +1382,7 @@ cb_status cb_filter_globs(const char *filters_json, char **out_json);
  * `cb_restore_session_apply_at` lists, in its order.
  *
  * Errors: `CB_INVALID_JSON` for options that do not fit,
- * `CB_INVALID_ARGUMENT` for a bad glob. A file whose content the index
+ * `CB_INVALID_ARGUMENT` for a bad pattern (naming its list and index). A file whose content the index
  * lacks is not an error here: it goes into the final report.
  *
  * # Safety
@@ -1606,6 +1635,116 @@ cb_status cb_restore_session_apply_at(const cb_restore_session *session,
  * and not in use.
  */
 void cb_restore_session_free(cb_restore_session *session);
+
+/**
+ * A filter from `options_json` (NULL: keep everything): `{"exclude":
+ * [patterns], "iexclude": [patterns ignoring case], "exclusions": [v2
+ * path filters], "exclude_if_present": ["NAME[:HEADER]"],
+ * "one_file_system": bool}`, every member optional. Patterns match
+ * snapshot paths (`/` is the source root) with restic's meaning.
+ *
+ * Errors: `CB_INVALID_JSON` for options that do not fit,
+ * `CB_INVALID_ARGUMENT` for a bad pattern or rule (naming its list and
+ * index).
+ *
+ * # Safety
+ * `options_json` is NUL-terminated or NULL; `out_filter` points to a
+ * writable `cb_backup_filter *` (freed with `cb_backup_filter_free`).
+ */
+cb_status cb_backup_filter_new(const char *options_json, cb_backup_filter **out_filter);
+
+/**
+ * What to do with the entry `path` (its snapshot path, bytes; its folder
+ * was entered) of kind folder or not (`is_dir`) on `device` (`st_dev`),
+ * the source root being on `root_device`.
+ *
+ * # Safety
+ * `filter` is a live filter; `path` is NUL-terminated; `out_visit`
+ * points to a writable `cb_visit`.
+ */
+cb_status cb_backup_filter_visit(const cb_backup_filter *filter,
+                                 const char *path,
+                                 bool is_dir,
+                                 uint64_t device,
+                                 uint64_t root_device,
+                                 cb_visit *out_visit);
+
+/**
+ * The number of `exclude_if_present` rules: look for each one's file
+ * (`cb_backup_filter_tag_at`) in every folder entered.
+ *
+ * # Safety
+ * `filter` is a live filter; `out_count` points to a writable `size_t`.
+ */
+cb_status cb_backup_filter_tag_count(const cb_backup_filter *filter, size_t *out_count);
+
+/**
+ * Rule `index`'s file name (freed with `cb_string_free`) and how many of
+ * its leading bytes to read for `cb_backup_filter_tag_confirms` (0: its
+ * existence is enough).
+ *
+ * Errors: `CB_INVALID_ARGUMENT` for an index out of range.
+ *
+ * # Safety
+ * `filter` is a live filter; `out_name` points to a writable `char *`;
+ * `out_header_len` to a writable `size_t`.
+ */
+cb_status cb_backup_filter_tag_at(const cb_backup_filter *filter,
+                                  size_t index,
+                                  char **out_name,
+                                  size_t *out_header_len);
+
+/**
+ * Whether rule `index`'s file, whose first bytes are `head` (`len`
+ * bytes, up to its header length), tags its folder.
+ *
+ * # Safety
+ * `filter` is a live filter; `head` points to `len` readable bytes (NULL
+ * when 0); `out_confirms` points to a writable `bool`.
+ */
+cb_status cb_backup_filter_tag_confirms(const cb_backup_filter *filter,
+                                        size_t index,
+                                        const uint8_t *head,
+                                        size_t len,
+                                        bool *out_confirms);
+
+/**
+ * Whether the child `name` of a folder is left out because of the tag
+ * files found there: `confirmed` are the names (`n` of them) of the rules
+ * whose file the folder holds with the right header. Each such rule keeps
+ * only its own file.
+ *
+ * # Safety
+ * `filter` is a live filter; `confirmed` points to `n` NUL-terminated
+ * strings (NULL when `n` is 0); `name` is NUL-terminated; `out_excluded`
+ * points to a writable `bool`.
+ */
+cb_status cb_backup_filter_excluded_by_tags(const cb_backup_filter *filter,
+                                            const char *const *confirmed,
+                                            size_t n,
+                                            const char *name,
+                                            bool *out_excluded);
+
+/**
+ * Frees a filter. NULL is ignored.
+ *
+ * # Safety
+ * `filter` is NULL or a filter made by this library, not freed before
+ * and not in use.
+ */
+void cb_backup_filter_free(cb_backup_filter *filter);
+
+/**
+ * The patterns of an exclude file's text (`--exclude-file`), as restic
+ * reads them: lines trimmed, blank lines and `#` comments skipped, `$VAR`
+ * and `${VAR}` from this process's environment (`$$` for `$`). Returns a
+ * JSON array of strings (freed with `cb_string_free`).
+ *
+ * # Safety
+ * `text` is NUL-terminated UTF-8; `out_json` points to a writable
+ * `char *`.
+ */
+cb_status cb_read_pattern_file(const char *text, char **out_json);
 
 /**
  * The directory (relative to the vault) objects of `kind` are stored in:

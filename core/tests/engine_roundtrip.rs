@@ -393,24 +393,33 @@ fn inclusions_and_exclusions_select_paths() {
     let mut store = Store::default();
     let tree = sample_tree();
     let b = backup(&vault, &mut store, &tree);
+    // restic's meaning (docs/PATTERNS.md): `/web` is the folder and all
+    // below it; the excluded folder goes with its content; `*.bin` is a
+    // name at any depth.
     let options = RestoreOptions {
-        inclusions: vec!["/web/**".into()],
-        exclusions: vec!["/web/cache/**".into(), "**/*.bin".into()],
+        inclusions: vec!["/web".into()],
+        exclusions: vec!["/web/cache".into(), "*.bin".into()],
         ..RestoreOptions::default()
     };
     let r = restore(&vault, &store, &b.snapshot, options);
     let expected: Tree = tree
         .iter()
         .filter(|(p, _)| {
-            // `/web/**` takes the folder `/web/cache` itself; `/web/cache/**` leaves out its content.
-            [
-                "/web/index.html",
-                "/web/empty",
-                "/web/current",
-                "/web/cache",
-            ]
-            .contains(&p.as_str())
+            ["/web", "/web/index.html", "/web/empty", "/web/current"].contains(&p.as_str())
         })
+        .cloned()
+        .collect();
+    assert_restored(&expected, &r);
+
+    // An included file brings the folders above it.
+    let options = RestoreOptions {
+        inclusions: vec!["/etc/app.conf".into()],
+        ..RestoreOptions::default()
+    };
+    let r = restore(&vault, &store, &b.snapshot, options);
+    let expected: Tree = tree
+        .iter()
+        .filter(|(p, _)| p == "/etc" || p == "/etc/app.conf")
         .cloned()
         .collect();
     assert_restored(&expected, &r);
@@ -437,21 +446,23 @@ fn inclusions_and_exclusions_select_paths() {
     let expected: Tree = tree
         .iter()
         .filter(|(p, _)| {
-            (p.starts_with("/web") && !p.starts_with("/web/cache")) || p == "/etc/app.conf"
+            (p.starts_with("/web") && !p.starts_with("/web/cache"))
+                || p == "/etc/app.conf"
+                || p == "/etc"
         })
         .cloned()
         .collect();
     assert_restored(&expected, &r);
 
     let bad = RestoreOptions {
-        inclusions: vec!["/web/{a,b".into()],
+        inclusions: vec!["/web/[a,b".into()],
         ..RestoreOptions::default()
     };
     let e = RestoreSession::new(&vault, &b.snapshot, &store.index, bad)
         .err()
         .unwrap();
     assert_eq!(e.code(), ErrorCode::InvalidArgument);
-    assert!(e.to_string().contains("/web/{a,b"), "{e}");
+    assert!(e.to_string().contains("/web/[a,b"), "{e}");
 }
 
 #[test]

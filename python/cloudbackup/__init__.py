@@ -41,7 +41,7 @@ from .core import (
     transition,
     validate_patch,
 )
-from .engine import BackupSession, Index, RestoreSession, Snapshot, Vault, Verifier
+from .engine import BackupFilter, BackupSession, Index, RestoreSession, Selector, Snapshot, Vault, Verifier
 from .errors import (
     ApiError,
     Conflict,
@@ -73,6 +73,8 @@ __version__: str = _native.__version__
 FORMAT_VERSION: int = _native.FORMAT_VERSION
 
 __all__ = [
+    "BackupFilter",
+    "Selector",
     "__version__",
     "FORMAT_VERSION",
     "allowed_actions",

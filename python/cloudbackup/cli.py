@@ -38,6 +38,7 @@ from .core import JsonInput, build_request, encrypt_password_for_agent, operatio
 from .errors import Error, InvalidArgument
 from .locking import retry_lock_from_env
 from .storage import concurrency_from_env, open_storage
+from .engine import BackupFilter
 from .store import StoredVault
 
 PASSWORD_ENV = "CLOUDBACKUP_PASSWORD"
@@ -178,7 +179,30 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _backup_filter(args: argparse.Namespace) -> Optional[BackupFilter]:
+    """The backup's selection options (docs/PATTERNS.md), None without any."""
+    if not (
+        args.exclude
+        or args.iexclude
+        or args.exclude_file
+        or args.iexclude_file
+        or args.exclude_if_present
+        or args.one_file_system
+    ):
+        return None
+    return BackupFilter(
+        exclude=args.exclude,
+        iexclude=args.iexclude,
+        exclude_files=args.exclude_file,
+        iexclude_files=args.iexclude_file,
+        exclude_if_present=args.exclude_if_present,
+        one_file_system=args.one_file_system,
+    )
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
+    # Bad patterns or unreadable exclude files fail before the vault is touched.
+    selection = _backup_filter(args)
     storage = open_storage(args.vault)
     if not storage.exists("config"):
         if not args.init:
@@ -202,6 +226,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
             threads=args.threads,
             progress=bar.advance,
             retry_lock=_retry_lock(args),
+            selection=selection,
             force=args.force,
             parent=args.parent,
         )
@@ -306,6 +331,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
             args.dest,
             include=args.include,
             exclude=args.exclude,
+            iinclude=args.iinclude,
+            iexclude=args.iexclude,
             overwrite=args.overwrite,
             progress=bar.advance,
             retry_lock=_retry_lock(args),
@@ -569,6 +596,34 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="take unchanged files over from this snapshot (default: the latest of this host and SRC)",
     )
+    s.add_argument(
+        "-e",
+        "--exclude",
+        action="append",
+        metavar="PATTERN",
+        help="leave out paths matching PATTERN (repeatable; docs/PATTERNS.md: `*.log` at any depth, "
+        "`/build` = SRC/build and below)",
+    )
+    s.add_argument("--iexclude", action="append", metavar="PATTERN", help="like --exclude, ignoring case")
+    s.add_argument(
+        "--exclude-file",
+        action="append",
+        metavar="FILE",
+        help="read exclude patterns from FILE (one a line; # comments, $VAR expanded)",
+    )
+    s.add_argument("--iexclude-file", action="append", metavar="FILE", help="like --exclude-file, ignoring case")
+    s.add_argument(
+        "--exclude-if-present",
+        action="append",
+        metavar="NAME[:HEADER]",
+        help="keep only the file NAME of a folder that holds it (starting with HEADER, if given)",
+    )
+    s.add_argument(
+        "-x",
+        "--one-file-system",
+        action="store_true",
+        help="do not cross file system boundaries (mount points are kept empty)",
+    )
     s.set_defaults(run=cmd_backup)
 
     s = sub.add_parser("snapshots", parents=[common], help="list the snapshots, oldest first")
@@ -579,8 +634,18 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("vault", metavar="VAULT")
     s.add_argument("snapshot", metavar="SNAPSHOT")
     s.add_argument("dest", metavar="DEST")
-    s.add_argument("--include", action="append", metavar="GLOB", help="restore only matching paths")
-    s.add_argument("--exclude", action="append", metavar="GLOB", help="skip matching paths")
+    s.add_argument(
+        "-i",
+        "--include",
+        action="append",
+        metavar="PATTERN",
+        help="restore only matching paths (and the folders above them); docs/PATTERNS.md",
+    )
+    s.add_argument(
+        "-e", "--exclude", action="append", metavar="PATTERN", help="skip matching paths (a folder with its content)"
+    )
+    s.add_argument("--iinclude", action="append", metavar="PATTERN", help="like --include, ignoring case")
+    s.add_argument("--iexclude", action="append", metavar="PATTERN", help="like --exclude, ignoring case")
     s.add_argument("--overwrite", action="store_true", help="replace existing files")
     s.add_argument(
         "--resume",

@@ -197,8 +197,9 @@ def apply_patch(document: JsonInput, patch: JsonInput) -> Any:
 
 
 def filter_globs(filters: JsonInput) -> List[str]:
-    """Glob patterns equivalent to v2 path filters
-    (``[{"type": "file"|"folder", "path": ...}]``), for restore options."""
+    """Patterns (docs/PATTERNS.md) equivalent to v2 path filters
+    (``[{"type": "file"|"folder", "path": ...}]``): each path escaped; a
+    folder pattern takes its subtree. For restore options and backups."""
     text = _json_text(filters)
     assert text is not None
     return _native.filter_globs(text)

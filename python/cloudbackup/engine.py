@@ -10,6 +10,7 @@ import json
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from . import _native
+from .errors import InvalidArgument
 
 __all__ = [
     "Buffer",
@@ -32,6 +33,9 @@ __all__ = [
     "fs_path",
     "is_cached_object",
     "PathLike",
+    "BackupFilter",
+    "Selector",
+    "read_pattern_file",
 ]
 
 #: Bytes-like input: ``bytes`` is read without a copy (the GIL is released
@@ -307,14 +311,19 @@ class RestoreSession:
         exclude: Optional[List[str]] = None,
         overwrite: bool = False,
         existing: Optional[List[str]] = None,
+        iinclude: Optional[List[str]] = None,
+        iexclude: Optional[List[str]] = None,
         found: Optional[List[Dict[str, Any]]] = None,
         resume: bool = False,
         sparse: bool = True,
         max_range: Optional[int] = None,
     ) -> None:
+        # Patterns: docs/PATTERNS.md (restic's meaning); i* ignore case.
         options: Dict[str, Any] = {
             "inclusions": include or [],
             "exclusions": exclude or [],
+            "iinclusions": iinclude or [],
+            "iexclusions": iexclude or [],
             "overwrite": overwrite,
             "existing": existing or [],
             "found": found or [],
@@ -615,6 +624,106 @@ def partial_tag(name: Union[str, bytes]) -> Optional[int]:
     """The tag (the process id of the restore that wrote it) of a restore
     temporary's name (:func:`partial_name`), ``None`` for any other name."""
     return _native.partial_tag(name)
+
+
+def read_pattern_file(text: str) -> List[str]:
+    """The patterns of an exclude/include file's text, as restic reads
+    them: lines trimmed, blank lines and ``#`` comments skipped, ``$VAR``
+    and ``${VAR}`` expanded from the environment (``$$`` is ``$``)."""
+    return _native.read_pattern_file(text)
+
+
+def _pattern_files(paths: Optional[List[str]], option: str) -> List[str]:
+    """The patterns of the files ``paths`` (``option`` names them in the
+    error of a file that cannot be read)."""
+    patterns: List[str] = []
+    for path in paths or []:
+        try:
+            with open(path, "r", encoding="utf-8-sig") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError) as e:
+            raise InvalidArgument(f"{option} {path}: {e}", {"name": option, "reason": str(e)}) from e
+        patterns.extend(read_pattern_file(text))
+    return patterns
+
+
+class BackupFilter:
+    """What a backup leaves out (docs/PATTERNS.md): exclusion patterns
+    matched against snapshot paths (``/`` is the source root; an excluded
+    folder is not entered), ``exclude_if_present`` rules (``NAME[:HEADER]``:
+    a folder holding that file keeps only it) and ``one_file_system``
+    (mount points are kept empty). A bad pattern raises ``InvalidArgument``
+    naming the list, its index and the pattern."""
+
+    def __init__(
+        self,
+        *,
+        exclude: Optional[List[str]] = None,
+        iexclude: Optional[List[str]] = None,
+        exclude_files: Optional[List[str]] = None,
+        iexclude_files: Optional[List[str]] = None,
+        exclude_if_present: Optional[List[str]] = None,
+        one_file_system: bool = False,
+    ) -> None:
+        excludes = list(exclude or []) + _pattern_files(exclude_files, "--exclude-file")
+        iexcludes = list(iexclude or []) + _pattern_files(iexclude_files, "--iexclude-file")
+        self._native = _native.BackupFilter(excludes, iexcludes, list(exclude_if_present or []), one_file_system)
+        #: ``(name, header_len)`` of each ``exclude_if_present`` rule.
+        self.tag_files: List[Tuple[str, int]] = self._native.tag_files()
+
+    @property
+    def one_file_system(self) -> bool:
+        """Whether the backup stays on the source root's file system."""
+        return self._native.one_file_system
+
+    def visit(self, path: Union[str, bytes], is_dir: bool, device: int, root_device: int) -> str:
+        """``"skip"``, ``"keep"`` or ``"keep_empty"`` (a folder kept without
+        its content) for the entry ``path`` on ``device``."""
+        return self._native.visit(path, is_dir, device, root_device)
+
+    def excluded(self, path: Union[str, bytes]) -> bool:
+        """Whether the patterns exclude ``path``."""
+        return self._native.excluded(path)
+
+    def tag_confirms(self, index: int, head: Buffer) -> bool:
+        """Whether rule ``index``'s file starting with ``head`` tags its folder."""
+        return self._native.tag_confirms(index, head)
+
+    def excluded_by_tags(self, confirmed: List[str], name: Union[str, bytes]) -> bool:
+        """Whether child ``name`` of a folder holding the tag files
+        ``confirmed`` is left out."""
+        return self._native.excluded_by_tags(confirmed, name)
+
+
+class Selector:
+    """Inclusion and exclusion patterns as a restore applies them
+    (docs/PATTERNS.md); the ``i`` lists ignore case."""
+
+    def __init__(
+        self,
+        *,
+        include: Optional[List[str]] = None,
+        exclude: Optional[List[str]] = None,
+        iinclude: Optional[List[str]] = None,
+        iexclude: Optional[List[str]] = None,
+    ) -> None:
+        self._native = _native.Selector(include or [], exclude or [], iinclude or [], iexclude or [])
+
+    def excludes(self, path: Union[str, bytes]) -> bool:
+        """Whether an exclusion matches ``path`` itself."""
+        return self._native.excludes(path)
+
+    def includes(self, path: Union[str, bytes]) -> bool:
+        """Whether an inclusion matches ``path`` (or there is none)."""
+        return self._native.includes(path)
+
+    def selects(self, path: Union[str, bytes]) -> bool:
+        """Whether ``path`` is taken on its own."""
+        return self._native.selects(path)
+
+    def child_may_match(self, path: Union[str, bytes]) -> bool:
+        """Whether something below folder ``path`` may be selected."""
+        return self._native.child_may_match(path)
 
 
 def quote_path(path: Union[str, bytes]) -> str:

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple, TypeVar, Union
 
 from .engine import (
+    BackupFilter,
     BackupSession,
     Index,
     IndexRebuild,
@@ -476,6 +477,7 @@ class StoredVault:
         retry_lock: float = 0.0,
         force: bool = False,
         parent: Optional[str] = None,
+        selection: Optional[BackupFilter] = None,
     ) -> BackupResult:
         """Backs ``source`` up; the tree is named from ``/`` in the snapshot,
         which records ``source`` (made absolute) as its root.
@@ -485,7 +487,9 @@ class StoredVault:
         taken over from it without being read. The parent is ``parent``
         (an id, unique prefix or ``"latest"``) when given, else the latest
         snapshot of the same host and root (the core's rule); ``force``
-        reads every file again.
+        reads every file again. ``selection`` leaves paths out
+        (docs/PATTERNS.md; its patterns match the snapshot names): an
+        excluded folder is not entered.
 
         Holds a shared lock (waiting up to ``retry_lock`` seconds for it).
         Bundles upload on a pool of :attr:`concurrency` threads while the
@@ -498,7 +502,9 @@ class StoredVault:
         if not os.path.isdir(source):
             raise NotFound(f"directory {source} not found", {"what": "directory", "id": source})
         with self.lock("backup", exclusive=False, retry=retry_lock) as held:
-            result = self._backup(source, held, threads, progress, hostname, None if force else parent, force)
+            result = self._backup(
+                source, held, threads, progress, hostname, None if force else parent, force, selection
+            )
         try:
             result.gc = self.gc(grace=gc_grace, retry_lock=0.0)
         except Locked as e:
@@ -517,6 +523,7 @@ class StoredVault:
         hostname: Optional[str],
         parent: Optional[str],
         force: bool,
+        selection: Optional[BackupFilter] = None,
     ) -> BackupResult:
         started_ns = time.time_ns()
         hostname = hostname or socket.gethostname()
@@ -542,7 +549,7 @@ class StoredVault:
                 result.stored_bytes += len(data)
 
         try:
-            for fs_path, name, st in _walk(source):
+            for fs_path, name, st in _walk(source, selection=selection):
                 mode = stat.S_IMODE(st.st_mode)
                 mtime = int(st.st_mtime)
                 if stat.S_ISREG(st.st_mode):
@@ -729,6 +736,8 @@ class StoredVault:
         progress: Optional[Progress] = None,
         retry_lock: float = 0.0,
         state: Optional[VaultState] = None,
+        iinclude: Optional[List[str]] = None,
+        iexclude: Optional[List[str]] = None,
         resume: bool = False,
     ) -> RestoreResult:
         """Restores a snapshot (id, unique prefix or ``"latest"``) into
@@ -756,10 +765,16 @@ class StoredVault:
         restore that stops half-way leaves no partial file, and an existing
         file that ``overwrite`` would replace stays as it was.
 
+        ``include``/``exclude`` (``iinclude``/``iexclude`` ignore case) are
+        patterns (docs/PATTERNS.md): ``/a`` restores ``/a``, all below it
+        and the folders above it; ``*.log`` matches at any depth.
+
         ``state`` (from :meth:`state`) saves reading the vault's metadata
         again when restoring several snapshots in a row."""
         with self.lock("restore", exclusive=False, retry=retry_lock, required=False):
-            return self._restore(which, dest, include, exclude, overwrite, progress, state, resume)
+            return self._restore(
+                which, dest, include, exclude, overwrite, progress, state, iinclude, iexclude, resume
+            )
 
     def _restore(
         self,
@@ -770,6 +785,8 @@ class StoredVault:
         overwrite: bool,
         progress: Optional[Progress],
         state: Optional[VaultState],
+        iinclude: Optional[List[str]] = None,
+        iexclude: Optional[List[str]] = None,
         resume: bool = False,
     ) -> RestoreResult:
         state = state or self.state()
@@ -781,6 +798,8 @@ class StoredVault:
             state.index(),
             include=include,
             exclude=exclude,
+            iinclude=iinclude,
+            iexclude=iexclude,
             overwrite=overwrite,
             existing=existing,
             found=found,
@@ -1156,13 +1175,56 @@ def _file_meta(name: str, st: os.stat_result) -> Dict[str, Any]:
     }
 
 
-def _walk(root: str, name: str = "/") -> Iterator[Tuple[str, str, os.stat_result]]:
+def _walk(
+    root: str,
+    name: str = "/",
+    *,
+    selection: Optional[BackupFilter] = None,
+    root_device: Optional[int] = None,
+) -> Iterator[Tuple[str, str, os.stat_result]]:
     """The tree below ``root``, depth first, names sorted, as
-    ``(filesystem path, snapshot name, lstat)`` (the C agent's order)."""
-    for entry in sorted(os.listdir(root)):
+    ``(filesystem path, snapshot name, lstat)`` (the C agent's order).
+    What ``selection`` leaves out is not yielded, and a left-out folder
+    (or a mount point under ``one_file_system``) is not entered."""
+    entries = sorted(os.listdir(root))
+    confirmed: List[str] = []
+    if selection is not None:
+        if root_device is None:
+            root_device = os.lstat(root).st_dev
+        confirmed = _tags_in(root, entries, selection)
+    for entry in entries:
         fs_path = os.path.join(root, entry)
         child = name.rstrip("/") + "/" + entry
         st = os.lstat(fs_path)
+        is_dir = stat.S_ISDIR(st.st_mode)
+        visit = "keep"
+        if selection is not None and root_device is not None:
+            if confirmed and selection.excluded_by_tags(confirmed, entry):
+                continue
+            visit = selection.visit(child, is_dir, st.st_dev, root_device)
+            if visit == "skip":
+                continue
         yield fs_path, child, st
-        if stat.S_ISDIR(st.st_mode):
-            yield from _walk(fs_path, child)
+        if is_dir and visit == "keep":
+            yield from _walk(fs_path, child, selection=selection, root_device=root_device)
+
+
+def _tags_in(folder: str, entries: List[str], selection: BackupFilter) -> List[str]:
+    """The ``exclude_if_present`` files ``folder`` holds (with the right
+    header), by name. An unreadable one tags nothing (with a warning), as
+    in restic."""
+    found: List[str] = []
+    for index, (tag, header_len) in enumerate(selection.tag_files):
+        if tag not in entries:
+            continue
+        head = b""
+        if header_len:
+            try:
+                with open(os.path.join(folder, tag), "rb") as f:
+                    head = f.read(header_len)
+            except OSError as e:
+                _warn(f"could not read the exclusion tag file {os.path.join(folder, tag)}: {e}")
+                continue
+        if selection.tag_confirms(index, head):
+            found.append(tag)
+    return found

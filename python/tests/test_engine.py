@@ -124,8 +124,12 @@ def test_restore_include_exclude_and_existing(vault: cb.Vault) -> None:
     store, snap_id = backup_files(vault, files, cb.Index())
     out, _ = restore_all(vault, store, snap_id, include=["/d/*.txt"])
     assert set(out) == {"/d/a.txt"}
-    out, _ = restore_all(vault, store, snap_id, exclude=["**/*.txt"])
-    assert set(out) == {"/d/b.log"}
+    out, _ = restore_all(vault, store, snap_id, exclude=["*.txt"])
+    assert set(out) == {"/d/b.log"}, "a name pattern matches at any depth"
+    out, _ = restore_all(vault, store, snap_id, include=["/d"])
+    assert set(out) == {"/d/a.txt", "/d/b.log"}, "an anchored folder takes its subtree"
+    out, _ = restore_all(vault, store, snap_id, iinclude=["*.TXT"])
+    assert set(out) == {"/d/a.txt"}
     out, report = restore_all(vault, store, snap_id, existing=["/d/a.txt"])
     assert set(out) == {"/d/b.log"} and report["files_skipped"] == 1
     out, report = restore_all(vault, store, snap_id, existing=["/d/a.txt"], overwrite=True)

@@ -30,6 +30,7 @@ pub mod backup;
 pub mod ffi;
 pub mod lock;
 pub mod restore;
+pub mod select;
 pub mod state;
 pub mod status;
 pub mod vault;

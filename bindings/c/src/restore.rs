@@ -237,11 +237,11 @@ pub(crate) fn plan_json(plan: &[Fetch]) -> FfiResult<Value> {
     Ok(serde_json::to_value(plan).map_err(|e| Error::json("restore plan", &e))?)
 }
 
-/// Glob patterns (for the restore options' `inclusions` / `exclusions`)
-/// equivalent to v2 path filters, `filters_json` being a JSON array of
-/// `{"type": "file"|"folder", "path": ...}`: a file matches its exact path,
-/// a folder itself and everything below it. Returns a JSON array of
-/// strings.
+/// Patterns (docs/PATTERNS.md; for the restore options' `inclusions` /
+/// `exclusions`) equivalent to v2 path filters, `filters_json` being a JSON
+/// array of `{"type": "file"|"folder", "path": ...}`: each path escaped, one
+/// pattern per filter (a folder's pattern also takes everything below it).
+/// Returns a JSON array of strings.
 ///
 /// Errors: `CB_INVALID_JSON` when `filters_json` is not such an array.
 ///
@@ -266,16 +266,20 @@ pub unsafe extern "C" fn cb_filter_globs(
 
 /// Plans the restore of `snapshot` (opened from `vault`) using `index` (all
 /// of the vault's index deltas loaded). `options_json` (NULL: restore
-/// everything, overwrite nothing) is `{"inclusions": [globs], "exclusions":
-/// [globs], "overwrite": bool, "existing": [paths already at the
+/// everything, overwrite nothing) is `{"inclusions": [patterns],
+/// "exclusions": [patterns], "iinclusions": [patterns], "iexclusions":
+/// [patterns], "overwrite": bool, "existing": [paths already at the
 /// destination], "found": [{"path", "size", "mtime", "mtime_nanos"} of
 /// regular files there], "resume": bool, "sparse": bool, "max_gap": bytes,
-/// "max_range": bytes}`, every member optional (see the core's
-/// `RestoreOptions`: `sparse`, the default, leaves blobs of zeros unwritten,
-/// so files MUST be created at their `size` (`ftruncate`); `resume` takes
-/// found files matching the snapshot's size and mtime as done). Globs use `/`;
-/// `*` and `?` stop at `/`, `**` crosses it (`cb_filter_globs` turns v2
-/// path filters into globs).
+/// "max_range": bytes}`, every member optional. Patterns have restic's
+/// meaning (docs/PATTERNS.md): `/a` is that path, everything below it and
+/// (for inclusions) the folders above it; `*.log` matches a name at any
+/// depth; `*` stays within a name, `**` crosses folders; the `i` lists
+/// ignore case (`cb_filter_globs` turns v2 path filters into patterns).
+/// `sparse`, the default, leaves blobs of zeros unwritten, so files MUST be
+/// created at their `size` (`ftruncate`); `resume` takes found files
+/// matching the snapshot's size and mtime as done (see the core's
+/// `RestoreOptions`).
 ///
 /// Then: create what `cb_restore_session_create_at` lists; fetch each range
 /// of `cb_restore_session_range_at` and feed it; take the writes after each
@@ -283,7 +287,7 @@ pub unsafe extern "C" fn cb_filter_globs(
 /// `cb_restore_session_apply_at` lists, in its order.
 ///
 /// Errors: `CB_INVALID_JSON` for options that do not fit,
-/// `CB_INVALID_ARGUMENT` for a bad glob. A file whose content the index
+/// `CB_INVALID_ARGUMENT` for a bad pattern (naming its list and index). A file whose content the index
 /// lacks is not an error here: it goes into the final report.
 ///
 /// # Safety

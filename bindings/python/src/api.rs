@@ -144,7 +144,7 @@ fn apply_patch(document: &Bound<'_, PyAny>, patch: &Bound<'_, PyAny>) -> PyResul
     to_json("patched document", &doc)
 }
 
-/// Glob patterns equivalent to v2 path filters (`filters_json`: a JSON
+/// Patterns (docs/PATTERNS.md) equivalent to v2 path filters (`filters_json`: a JSON
 /// array of `{"type": "file"|"folder", "path"}`).
 #[pyfunction]
 fn filter_globs(filters_json: &str) -> PyResultCb<Vec<String>> {

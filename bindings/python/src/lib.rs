@@ -25,6 +25,7 @@ pub mod backup;
 pub mod error;
 pub mod input;
 pub mod restore;
+pub mod select;
 pub mod state;
 pub mod vault;
 
@@ -39,6 +40,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     vault::register(m)?;
     backup::register(m)?;
     restore::register(m)?;
+    select::register(m)?;
     state::register(m)?;
     agent::register(m)?;
     Ok(())

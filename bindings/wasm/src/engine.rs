@@ -107,7 +107,9 @@ export interface FoundFile { path: QuotedPath; size: number; mtime: number; mtim
  * `max_range`: largest range to fetch, in stored and in decrypted bytes.
  */
 export interface RestoreOptions {
-  inclusions?: string[]; exclusions?: string[]; overwrite?: boolean; existing?: QuotedPath[];
+  /** Patterns (docs/PATTERNS.md, restic's meaning: `/a` is the subtree, `*.log` any depth); the `i` lists ignore case. */
+  inclusions?: string[]; exclusions?: string[]; iinclusions?: string[]; iexclusions?: string[];
+  overwrite?: boolean; existing?: QuotedPath[];
   found?: FoundFile[]; resume?: boolean; sparse?: boolean; max_gap?: number; max_range?: number;
 }
 /** One failed file, as in a v2 restore's `/errors` patch. */
@@ -345,7 +347,8 @@ pub fn encrypt_password_for_agent(
     )?)
 }
 
-/// Glob patterns equivalent to v2 path filters (for `RestoreOptions`).
+/// Patterns (docs/PATTERNS.md) equivalent to v2 path filters (for
+/// `RestoreOptions`): each path escaped; a folder's pattern takes its subtree.
 #[wasm_bindgen(js_name = "filterGlobs", unchecked_return_type = "string[]")]
 pub fn filter_globs_js(
     #[wasm_bindgen(unchecked_param_type = "PathFilter[]")] filters: JsValue,

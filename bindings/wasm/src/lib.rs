@@ -13,6 +13,7 @@ mod agent;
 mod api;
 mod engine;
 mod lock;
+mod select;
 mod state;
 
 use std::cell::RefCell;

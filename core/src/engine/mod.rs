@@ -20,6 +20,7 @@ pub mod rawpath;
 pub mod repair;
 pub mod restore;
 pub mod restore_run;
+pub mod select;
 pub mod snapshot;
 pub mod state;
 pub mod vault;
@@ -45,6 +46,9 @@ pub use restore::{
     RestoreReport, RestoreSession, Write,
 };
 pub use restore_run::RestoreRun;
+pub use select::{
+    BackupFilter, BackupFilterOptions, Pattern, PatternList, Selector, TagFile, Visit,
+};
 pub use snapshot::{
     BackupCounters, Entry, EntryKind, FileError, Snapshot, Xattr, SNAPSHOT_VERSION,
 };

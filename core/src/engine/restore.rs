@@ -60,21 +60,19 @@
 //!
 //! ## Selecting paths
 //!
-//! Inclusions and exclusions are glob patterns ([`globset`], with
-//! `literal_separator`: `*` and `?` stop at `/`, `**` crosses it) matched
-//! against each entry's path. Everything under `/web/` is `/web/**`; add
-//! `/web` to restore the folder entry itself (exclusions work the same way:
-//! `/web/cache/**` leaves out the folder's content, not the folder). Write
-//! patterns with `/` (`\` escapes in a pattern): entry paths are matched
-//! with `\` read as `/`, and patterns starting with a drive letter
-//! (`C:/...`) ignore case, so Windows paths work too. [`filter_globs`] turns
-//! the v2 restore's path filters into such patterns. No inclusion means
-//! everything.
+//! Inclusions and exclusions are patterns of the one language of
+//! [`super::select`] (restic's; `docs/PATTERNS.md`), matched against each
+//! entry's snapshot path: `/web` takes the folder and everything below it,
+//! `*.log` matches a name at any depth, `*` stays within a name and `**`
+//! crosses folders. The folders above an included path are restored too;
+//! an excluded folder takes its subtree with it, and exclusions win over
+//! inclusions. `iinclusions`/`iexclusions` ignore case. Windows paths
+//! (`C:\...`) are matched with `\` read as `/`, and a pattern starting with
+//! a drive letter ignores case. [`filter_globs`] turns the v2 restore's
+//! path filters into patterns. No inclusion means everything.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
 use super::blob::open_blob;
@@ -82,9 +80,11 @@ use super::bundle::bundle_name;
 use super::crypto::Id;
 use super::index::{Index, Location};
 use super::rawpath::RawPath;
+pub use super::select::filter_globs;
+use super::select::{select_entries, Selector};
 use super::snapshot::{Entry, EntryKind, Snapshot, Xattr};
 use super::vault::Vault;
-use crate::model::v2::common::{ErrorEntry, ErrorException, ErrorReport, PathFilter, PathType};
+use crate::model::v2::common::{ErrorEntry, ErrorException, ErrorReport, PathFilter};
 use crate::model::wire::LooseInt;
 use crate::{wire_enum, Error, ErrorCode, Result};
 
@@ -102,18 +102,22 @@ pub const ERRORS_REASON: &str = "unable_to_process_some_files";
 
 /// What to restore and how. As JSON (what the bindings take), every
 /// member is optional and unknown members are refused:
-/// `{"inclusions": [globs], "exclusions": [globs], "overwrite": bool,
-/// "existing": [paths], "found": [{"path", "size", "mtime",
-/// "mtime_nanos"}], "resume": bool, "sparse": bool, "max_gap": bytes,
-/// "max_range": bytes}`.
+/// `{"inclusions": [patterns], "exclusions": [patterns], "iinclusions":
+/// [patterns], "iexclusions": [patterns], "overwrite": bool, "existing":
+/// [paths], "found": [{"path", "size", "mtime", "mtime_nanos"}], "resume":
+/// bool, "sparse": bool, "max_gap": bytes, "max_range": bytes}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RestoreOptions {
-    /// Glob patterns of the paths to restore (see the module docs); empty
-    /// means every path.
+    /// Patterns of the paths to restore (see the module docs); with
+    /// `iinclusions` empty too, every path.
     pub inclusions: Vec<String>,
-    /// Glob patterns of the paths to leave out (they win over inclusions).
+    /// Patterns of the paths to leave out (they win over inclusions).
     pub exclusions: Vec<String>,
+    /// Like `inclusions`, ignoring case (restic's `--iinclude`).
+    pub iinclusions: Vec<String>,
+    /// Like `exclusions`, ignoring case (restic's `--iexclude`).
+    pub iexclusions: Vec<String>,
     /// Whether files the host reports as existing are overwritten.
     pub overwrite: bool,
     /// Paths (as the snapshot spells them; quoted form in JSON) that
@@ -179,6 +183,8 @@ impl Default for RestoreOptions {
         RestoreOptions {
             inclusions: Vec::new(),
             exclusions: Vec::new(),
+            iinclusions: Vec::new(),
+            iexclusions: Vec::new(),
             overwrite: false,
             existing: Vec::new(),
             found: Vec::new(),
@@ -207,81 +213,14 @@ impl RestoreOptions {
     }
 }
 
-/// Glob patterns equivalent to v2 path filters: a file matches its exact
-/// path; a folder matches itself and everything below it (`P` and `P/**`).
-/// Paths are escaped, so `*`, `?`, `[`, `{` in names match literally.
-pub fn filter_globs(filters: &[PathFilter]) -> Vec<String> {
-    let mut globs = Vec::with_capacity(filters.len() * 2);
-    for f in filters {
-        let path = match_key(&f.path);
-        match f.kind {
-            PathType::File => globs.push(globset::escape(&path)),
-            PathType::Folder => {
-                let folder = globset::escape(path.trim_end_matches('/'));
-                globs.push(if folder.is_empty() {
-                    "/".to_string()
-                } else {
-                    folder.clone()
-                });
-                globs.push(format!("{folder}/**"));
-            }
-        }
-    }
-    globs
-}
-
-/// The form of a path globs are matched against: `\` read as `/`, so
-/// Windows paths match `/`-separated patterns.
-fn match_key(path: &str) -> Cow<'_, str> {
-    if path.contains('\\') {
-        Cow::Owned(path.replace('\\', "/"))
-    } else {
-        Cow::Borrowed(path)
-    }
-}
-
-fn glob_set(list: &str, patterns: &[String]) -> Result<GlobSet> {
-    let mut set = GlobSetBuilder::new();
-    for (i, pattern) in patterns.iter().enumerate() {
-        let glob = GlobBuilder::new(pattern)
-            .literal_separator(true)
-            .backslash_escape(true)
-            .case_insensitive(pattern.as_bytes().get(1) == Some(&b':'))
-            .build()
-            .map_err(|e| {
-                Error::argument(
-                    format!("{list}[{i}]"),
-                    format!("{pattern:?} is not a glob: {e}"),
-                )
-            })?;
-        set.add(glob);
-    }
-    set.build()
-        .map_err(|e| Error::argument(list, format!("unusable globs: {e}")))
-}
-
-/// Which paths a restore takes.
-struct Selector {
-    include: Option<GlobSet>,
-    exclude: GlobSet,
-}
-
-impl Selector {
-    fn new(options: &RestoreOptions) -> Result<Self> {
-        Ok(Selector {
-            include: if options.inclusions.is_empty() {
-                None
-            } else {
-                Some(glob_set("inclusions", &options.inclusions)?)
-            },
-            exclude: glob_set("exclusions", &options.exclusions)?,
-        })
-    }
-
-    fn selects(&self, path: &RawPath) -> bool {
-        let lossy = path.to_string_lossy();
-        let key = match_key(&lossy);
-        self.include.as_ref().is_none_or(|s| s.is_match(&*key)) && !self.exclude.is_match(&*key)
+impl RestoreOptions {
+    /// The selector of these options' pattern lists.
+    pub fn selector(&self) -> Result<Selector> {
+        Selector::all()
+            .include("inclusions", &self.inclusions, false)?
+            .include("iinclusions", &self.iinclusions, true)?
+            .exclude("exclusions", &self.exclusions, false)?
+            .exclude("iexclusions", &self.iexclusions, true)
     }
 }
 
@@ -650,7 +589,20 @@ impl RestoreSession {
         index: &Index,
         options: RestoreOptions,
     ) -> Result<Self> {
-        let selector = Selector::new(&options)?;
+        let selector = options.selector()?;
+        // Patterns see paths as text (bytes that are not UTF-8 read as U+FFFD).
+        let names: Vec<_> = snapshot
+            .entries
+            .iter()
+            .map(|e| e.path.to_string_lossy())
+            .collect();
+        let taken = select_entries(
+            &selector,
+            names
+                .iter()
+                .zip(&snapshot.entries)
+                .map(|(name, e)| (name.as_ref(), e.kind == EntryKind::Dir)),
+        );
         let mut existing: HashSet<&RawPath> = options.existing.iter().collect();
         existing.extend(options.found.iter().map(|f| &f.path));
         let found: HashMap<&RawPath, &FoundFile> = if options.resume {
@@ -673,8 +625,8 @@ impl RestoreSession {
             by_path: HashMap::new(),
         };
         let mut blob_pos: HashMap<Id, usize> = HashMap::new();
-        for entry in &snapshot.entries {
-            if !selector.selects(&entry.path) {
+        for (entry, taken) in snapshot.entries.iter().zip(taken) {
+            if !taken {
                 continue;
             }
             if !entry.is_hard_linked() && found.get(&entry.path).is_some_and(|f| f.matches(entry)) {
@@ -1137,6 +1089,7 @@ mod tests {
     use crate::engine::restore_run::RestoreRun;
     use crate::engine::snapshot::BackupCounters;
     use crate::engine::vault::VaultSettings;
+    use crate::model::v2::common::PathType;
 
     fn vault() -> Vault {
         Vault::create_with(
@@ -1274,86 +1227,123 @@ mod tests {
         }
     }
 
-    fn selector(inc: &[&str], exc: &[&str]) -> Selector {
-        Selector::new(&RestoreOptions {
+    fn dir_entry(path: &str) -> Entry {
+        Entry {
+            kind: EntryKind::Dir,
+            mode: 0o755,
+            ..file_entry(path, &[], 0)
+        }
+    }
+
+    /// The paths a restore with `options` creates, in snapshot order.
+    fn restored(entries: &[Entry], options: RestoreOptions) -> Vec<String> {
+        let snap = snapshot(entries.to_vec());
+        let s = RestoreSession::new(&vault(), &snap, &index(), options).unwrap();
+        s.creates()
+            .map(|c| c.path.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    fn tree() -> Vec<Entry> {
+        vec![
+            dir_entry("/web"),
+            dir_entry("/web/cache"),
+            file_entry("/web/cache/x", &[], 0),
+            file_entry("/web/index.html", &[], 0),
+            dir_entry("/web/a"),
+            file_entry("/web/a/x.log", &[], 0),
+            file_entry("/website", &[], 0),
+            dir_entry("/etc"),
+            file_entry("/etc/a.conf", &[], 0),
+            dir_entry("/etc/sub"),
+            file_entry("/etc/sub/a.conf", &[], 0),
+        ]
+    }
+
+    fn opts(inc: &[&str], exc: &[&str]) -> RestoreOptions {
+        RestoreOptions {
             inclusions: inc.iter().map(|s| s.to_string()).collect(),
             exclusions: exc.iter().map(|s| s.to_string()).collect(),
             ..RestoreOptions::default()
-        })
-        .unwrap()
+        }
     }
 
     #[test]
-    fn globs_select_folders_files_and_exclusions() {
-        let s = selector(&["/web/**"], &["/web/cache/**", "**/*.tmp"]);
-        assert!(s.selects(&RawPath::from("/web/index.html")));
-        assert!(s.selects(&RawPath::from("/web/a/b/c.css")));
-        assert!(
-            !s.selects(&RawPath::from("/web")),
-            "the folder itself needs its own pattern"
-        );
-        assert!(!s.selects(&RawPath::from("/website/x")));
-        assert!(!s.selects(&RawPath::from("/web/cache/x")));
-        assert!(!s.selects(&RawPath::from("/web/a/x.tmp")));
-        let s = selector(&["/etc/*.conf"], &[]);
-        assert!(s.selects(&RawPath::from("/etc/a.conf")));
-        assert!(
-            !s.selects(&RawPath::from("/etc/sub/a.conf")),
-            "* stops at /"
-        );
-        let all = selector(&[], &[]);
-        assert!(all.selects(&RawPath::from("/anything/at/all")));
-    }
-
-    #[test]
-    fn bad_globs_name_the_pattern() {
-        let e = Selector::new(&RestoreOptions {
-            exclusions: vec!["/ok/**".into(), "/bad/[".into()],
-            ..RestoreOptions::default()
-        })
-        .err()
-        .unwrap();
-        assert_eq!(e.code(), ErrorCode::InvalidArgument);
-        let text = e.to_string();
-        assert!(
-            text.contains("exclusions[1]") && text.contains("/bad/["),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn v2_filters_become_globs() {
-        let globs = filter_globs(&[
-            filter(PathType::Folder, "/web/"),
-            filter(PathType::File, "/etc/web/app[1].conf"),
-            filter(PathType::Folder, "C:\\Users\\Admin"),
-        ]);
+    fn an_included_folder_comes_with_its_subtree_and_exclusions_match_names() {
         assert_eq!(
-            globs,
-            [
-                "/web",
-                "/web/**",
-                "/etc/web/app[[]1[]].conf",
-                "C:/Users/Admin",
-                "C:/Users/Admin/**"
-            ]
+            restored(&tree(), opts(&["/web"], &["/web/cache", "*.log"])),
+            ["/web", "/web/index.html", "/web/a"],
+            "the excluded folder goes with its content; *.log at any depth"
         );
-        let s = selector(&globs.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
-        assert!(s.selects(&RawPath::from("/web")));
-        assert!(s.selects(&RawPath::from("/web/x/y")));
-        assert!(s.selects(&RawPath::from("/etc/web/app[1].conf")));
-        assert!(
-            !s.selects(&RawPath::from("/etc/web/app1.conf")),
+        assert_eq!(
+            restored(&tree(), opts(&["/etc/*.conf"], &[])),
+            ["/etc", "/etc/a.conf"],
+            "* stays in one name; the folder above comes along"
+        );
+        assert_eq!(
+            restored(&tree(), opts(&["/etc/sub/a.conf"], &[])),
+            ["/etc", "/etc/sub", "/etc/sub/a.conf"],
+            "every folder above an included file is restored"
+        );
+        assert_eq!(
+            restored(&tree(), opts(&["a.conf"], &["/etc/sub"])),
+            ["/etc", "/etc/a.conf"]
+        );
+        assert_eq!(restored(&tree(), opts(&[], &[])).len(), tree().len());
+        let ignoring_case = RestoreOptions {
+            iinclusions: vec!["/WEB/INDEX.*".into()],
+            ..RestoreOptions::default()
+        };
+        assert_eq!(
+            restored(&tree(), ignoring_case),
+            ["/web", "/web/index.html"]
+        );
+    }
+
+    #[test]
+    fn bad_patterns_name_the_list_and_the_pattern() {
+        for (options, list) in [
+            (opts(&[], &["/ok", "/bad/["]), "exclusions[1]"),
+            (opts(&["x\\"], &[]), "inclusions[0]"),
+            (
+                RestoreOptions {
+                    iexclusions: vec!["[z-a]".into()],
+                    ..RestoreOptions::default()
+                },
+                "iexclusions[0]",
+            ),
+        ] {
+            let bad = options.exclusions.last().cloned();
+            let e = RestoreSession::new(&vault(), &snapshot(vec![]), &index(), options)
+                .err()
+                .unwrap();
+            assert_eq!(e.code(), ErrorCode::InvalidArgument);
+            let text = e.to_string();
+            assert!(text.contains(list), "{text}");
+            if let Some(bad) = bad.filter(|b| b.contains('[')) {
+                assert!(text.contains(&bad), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn v2_filters_select_exact_paths_and_folders() {
+        let inclusions = [
+            filter(PathType::Folder, "/web/"),
+            filter(PathType::File, "/etc/app[1].conf"),
+        ];
+        let entries = vec![
+            dir_entry("/web"),
+            file_entry("/web/x", &[], 0),
+            file_entry("/etc/app[1].conf", &[], 0),
+            file_entry("/etc/app1.conf", &[], 0),
+        ];
+        let options = RestoreOptions::from_filters(&inclusions, &[], false);
+        assert_eq!(
+            restored(&entries, options),
+            ["/web", "/web/x", "/etc/app[1].conf"],
             "brackets are literal"
         );
-        assert!(
-            s.selects(&RawPath::from("c:\\users\\admin\\Desktop\\a.txt")),
-            "Windows paths ignore case"
-        );
-        assert!(!s.selects(&RawPath::from("/etc/other")));
-        assert_eq!(filter_globs(&[filter(PathType::Folder, "/")]), ["/", "/**"]);
-        let root = selector(&["/", "/**"], &[]);
-        assert!(root.selects(&RawPath::from("/a/b")));
     }
 
     /// A vault holding `files` (path, content, mtime nanos; hard-linked
