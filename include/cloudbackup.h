@@ -1364,11 +1364,17 @@ cb_status cb_filter_globs(const char *filters_json, char **out_json);
  * everything, overwrite nothing) is `{"inclusions": [patterns],
  * "exclusions": [patterns], "iinclusions": [patterns], "iexclusions":
  * [patterns], "overwrite": bool, "existing": [paths already at the
- * destination], "max_gap": bytes}`, every member optional. Patterns have
- * restic's meaning (docs/PATTERNS.md): `/a` is that path, everything below
- * it and (for inclusions) the folders above it; `*.log` matches a name at
- * any depth; `*` stays within a name, `**` crosses folders; the `i` lists
+ * destination], "found": [{"path", "size", "mtime", "mtime_nanos"} of
+ * regular files there], "resume": bool, "sparse": bool, "max_gap": bytes,
+ * "max_range": bytes}`, every member optional. Patterns have restic's
+ * meaning (docs/PATTERNS.md): `/a` is that path, everything below it and
+ * (for inclusions) the folders above it; `*.log` matches a name at any
+ * depth; `*` stays within a name, `**` crosses folders; the `i` lists
  * ignore case (`cb_filter_globs` turns v2 path filters into patterns).
+ * `sparse`, the default, leaves blobs of zeros unwritten, so files MUST be
+ * created at their `size` (`ftruncate`); `resume` takes found files
+ * matching the snapshot's size and mtime as done (see the core's
+ * `RestoreOptions`).
  *
  * Then: create what `cb_restore_session_create_at` lists; fetch each range
  * of `cb_restore_session_range_at` and feed it; take the writes after each
@@ -1465,7 +1471,8 @@ cb_status cb_restore_session_range_at(const cb_restore_session *session,
  * Feeds the fetched bytes (`len` bytes) of the planned range at `offset`
  * of bundle `bundle_id`. Every blob in it is authenticated before any of
  * its bytes is released; take the resulting writes with
- * `cb_restore_session_take_write`. A blob that fails (a tampered or
+ * `cb_restore_session_next_write` (or `cb_restore_session_take_write`).
+ * Blobs of zeros give no write when sparse. A blob that fails (a tampered or
  * truncated bundle) is not an error of this call: the files using it fail
  * and are listed in the final report.
  *
@@ -1499,10 +1506,35 @@ cb_status cb_restore_session_feed(cb_restore_session *session,
 cb_status cb_restore_session_missing(cb_restore_session *session, const char *bundle_id);
 
 /**
- * Takes the next verified write: `len` bytes to write at `offset` of the
- * file `path`. When there is none, `*out_path` and `*out_data` are NULL
- * and `*out_len` is 0 (still `CB_OK`). Free the path with
- * `cb_string_free` and the data with `cb_bytes_free(data, len)`.
+ * The next verified write, without a copy: `len` bytes at `data` to write
+ * at `offset` of the file `path`. A blob used in several places (identical
+ * files, repeated content) is decrypted once: its places come one after
+ * the other with the same `data`. Both pointers belong to the session and
+ * stay valid until its next call (any `cb_restore_session_*` function
+ * taking it as mutable) or until it is freed; do not free them. When there
+ * is none, `*out_path` and `*out_data` are NULL and `*out_len` is 0 (still
+ * `CB_OK`).
+ *
+ * Errors: `CB_INVALID_VALUE` for a path holding a NUL byte (the write is
+ * dropped).
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile; the out-pointers point to writable values.
+ */
+cb_status cb_restore_session_next_write(cb_restore_session *session,
+                                        const char **out_path,
+                                        uint64_t *out_offset,
+                                        const uint8_t **out_data,
+                                        size_t *out_len);
+
+/**
+ * Takes the next verified write as copies the caller frees: `len` bytes
+ * to write at `offset` of the file `path` (free the path with
+ * `cb_string_free` and the data with `cb_bytes_free(data, len)`). Copies
+ * the bytes for every place: `cb_restore_session_next_write` lends them
+ * instead. When there is none, `*out_path` and `*out_data` are NULL and
+ * `*out_len` is 0 (still `CB_OK`).
  *
  * Errors: `CB_INVALID_VALUE` for a path holding a NUL character (the write
  * is dropped).
@@ -1518,9 +1550,39 @@ cb_status cb_restore_session_take_write(cb_restore_session *session,
                                         size_t *out_len);
 
 /**
+ * The host could not create, write or move `path` (as the creates name
+ * it) into place; `error` (UTF-8) says why, e.g. `strerror(errno)`. The
+ * file fails (`write_failed` in the report, code 7006), gets no further
+ * writes and no attributes to apply; the restore goes on. Also after
+ * `cb_restore_session_finish`: read the report again with
+ * `cb_restore_session_report`.
+ *
+ * Errors: `CB_INVALID_ARGUMENT` for a path not in the restore.
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile; `path` and `error` are NUL-terminated.
+ */
+cb_status cb_restore_session_fail_path(cb_restore_session *session,
+                                       const char *path,
+                                       const char *error);
+
+/**
+ * After `cb_restore_session_finish`: the report as JSON again, with the
+ * failures reported since (`cb_restore_session_fail_path`).
+ *
+ * Errors: `CB_INVALID_STATE` before finishing.
+ *
+ * # Safety
+ * `session` is a live session or NULL; `out_json` points to a writable
+ * `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_restore_session_report(const cb_restore_session *session, char **out_json);
+
+/**
  * Ends the restore (ranges never fed count as missing bundles) and returns
  * its report as JSON: `{"files_restored", "bytes_restored",
- * "files_skipped", "errors"}`, `errors` being `null` or the value of the
+ * "files_skipped", "files_done", "errors"}`, `errors` being `null` or the value of the
  * v2 restore's `/errors` patch (each failed path with its error class and
  * message). Writes not taken yet can still be taken, and the modes and
  * times to apply are listed (`cb_restore_session_apply_at`); feeding and

@@ -539,7 +539,7 @@ pub fn restore_session(data: &[u8]) -> Result<RestoreReport> {
         ..RestoreOptions::default()
     };
     let mut session = RestoreSession::new(v, &b.snapshot, &b.index, options)?;
-    let mut written: HashMap<String, u64> = HashMap::new();
+    let mut restored: HashMap<String, Vec<u8>> = HashMap::new();
     'plan: for fetch in session.plan() {
         let stored = b
             .bundles
@@ -600,17 +600,26 @@ pub fn restore_session(data: &[u8]) -> Result<RestoreReport> {
                 }
             };
             for w in session.feed(&fetch.bundle, range.offset, &bytes)? {
-                let path = w.path.quoted().into_owned();
-                let content = b.files.get(&path).map(Vec::as_slice).unwrap_or(&[]);
-                let at = usize::try_from(w.offset).unwrap_or(usize::MAX);
-                assert_eq!(
-                    content.get(at..at.saturating_add(w.data.len())),
-                    Some(&w.data[..]),
-                    "{} at {}: written bytes are not the file's",
-                    w.path,
-                    w.offset
-                );
-                *written.entry(path).or_default() += w.data.len() as u64;
+                for place in &w.places {
+                    let path = place.path.quoted().into_owned();
+                    let content = b.files.get(&path).map(Vec::as_slice).unwrap_or(&[]);
+                    let at = usize::try_from(place.offset).unwrap_or(usize::MAX);
+                    let end = at.saturating_add(w.data.len());
+                    assert_eq!(
+                        content.get(at..end),
+                        Some(&w.data[..]),
+                        "{} at {}: written bytes are not the file's",
+                        place.path,
+                        place.offset
+                    );
+                    // Created at its size, as hosts must (holes read as zeros).
+                    let file = restored
+                        .entry(path)
+                        .or_insert_with(|| vec![0; content.len()]);
+                    if let Some(slot) = file.get_mut(at..end) {
+                        slot.copy_from_slice(&w.data);
+                    }
+                }
             }
         }
     }
@@ -622,11 +631,15 @@ pub fn restore_session(data: &[u8]) -> Result<RestoreReport> {
         .map(|e| e.path.as_str())
         .collect();
     for (path, content) in &b.files {
-        if !failed.contains(&path.as_str()) && !content.is_empty() {
-            // A file that did not fail was written completely.
-            assert_eq!(
-                written.get(path).copied().unwrap_or(0),
-                content.len() as u64,
+        if !failed.contains(&path.as_str()) {
+            // A file that did not fail was written completely (zero runs
+            // left as holes of the file created at its size).
+            let got = restored
+                .get(path)
+                .cloned()
+                .unwrap_or_else(|| vec![0; content.len()]);
+            assert!(
+                got == *content,
                 "{path}: not failed, yet not completely written"
             );
         }

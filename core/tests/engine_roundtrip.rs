@@ -214,12 +214,14 @@ fn restore_with(
                 break;
             };
             for w in session.feed(&f.bundle, r.offset, &bytes)? {
-                let file = out
-                    .files
-                    .get_mut(&w.path.to_string())
-                    .expect("writes go to created files");
-                let at = w.offset as usize;
-                file[at..at + w.data.len()].copy_from_slice(&w.data);
+                for place in &w.places {
+                    let file = out
+                        .files
+                        .get_mut(&place.path.to_string())
+                        .expect("writes go to created files");
+                    let at = place.offset as usize;
+                    file[at..at + w.data.len()].copy_from_slice(&w.data);
+                }
                 out.writes.push(w);
             }
         }
@@ -259,14 +261,16 @@ fn assert_writes_faithful(tree: &Tree, writes: &[Write]) {
         })
         .collect();
     for w in writes {
-        let original = originals[&*w.path.to_string()];
-        let at = w.offset as usize;
-        assert_eq!(
-            &original[at..at + w.data.len()],
-            &w.data[..],
-            "bad plaintext written to {} at {at}",
-            w.path
-        );
+        for place in &w.places {
+            let original = originals[&*place.path.to_string()];
+            let at = place.offset as usize;
+            assert_eq!(
+                &original[at..at + w.data.len()],
+                &w.data[..],
+                "bad plaintext written to {} at {at}",
+                place.path
+            );
+        }
     }
 }
 
@@ -341,6 +345,7 @@ fn trees_round_trip_byte_exactly_and_shared_chunks_are_fetched_once() {
     // a chunk shared by files (or repeated in one) is fetched once.
     let exact = RestoreOptions {
         max_gap: 0,
+        sparse: false,
         ..RestoreOptions::default()
     };
     let r0 = restore(&vault, &store, &b.snapshot, exact);
@@ -359,7 +364,12 @@ fn trees_round_trip_byte_exactly_and_shared_chunks_are_fetched_once() {
     assert_eq!(fetched, blob_bytes);
     let chunk_uses: usize = b.snapshot.entries.iter().map(|e| e.chunks.len()).sum();
     assert!(distinct.len() < chunk_uses, "the tree shares chunks");
-    assert!(r0.writes.len() == chunk_uses, "one write per chunk use");
+    assert_eq!(r0.writes.len(), distinct.len(), "one write per blob");
+    assert_eq!(
+        r0.writes.iter().map(|w| w.places.len()).sum::<usize>(),
+        chunk_uses,
+        "one place per chunk use"
+    );
 
     // Ranges are sorted and disjoint per bundle; the default gap merges
     // each bundle's contiguous blobs into one request.
@@ -471,7 +481,11 @@ fn existing_files_are_skipped_unless_overwriting() {
     assert!(!r.files.contains_key("/etc/app.conf"));
     assert!(!r.links.contains_key("/web/current"));
     assert!(r.dirs.contains("/web"), "directories are always created");
-    assert!(r.writes.iter().all(|w| w.path != "/etc/app.conf"));
+    assert!(r
+        .writes
+        .iter()
+        .flat_map(|w| &w.places)
+        .all(|p| p.path != "/etc/app.conf"));
     let expected: Tree = tree
         .iter()
         .filter(|(p, _)| p != "/etc/app.conf" && p != "/web/current")

@@ -216,20 +216,21 @@ fn pipeline(
                     .feed(&fetch.bundle, r.offset, &bundle[start..end])
                     .expect("planned range");
                 for w in writes {
-                    let at = w.offset as usize;
-                    if let Some(base) = baseline {
-                        if base[n]
-                            .get(&w.path.to_string())
-                            .and_then(|f| f.get(at..at + w.data.len()))
-                            != Some(&w.data[..])
-                        {
-                            out.bad_writes += 1;
+                    for place in &w.places {
+                        let at = place.offset as usize;
+                        let path = place.path.to_string();
+                        if let Some(base) = baseline {
+                            if base[n]
+                                .get(&path)
+                                .and_then(|f| f.get(at..at + w.data.len()))
+                                != Some(&w.data[..])
+                            {
+                                out.bad_writes += 1;
+                            }
                         }
+                        let file = files.get_mut(&path).expect("written files were created");
+                        file[at..at + w.data.len()].copy_from_slice(&w.data);
                     }
-                    let file = files
-                        .get_mut(&w.path.to_string())
-                        .expect("written files were created");
-                    file[at..at + w.data.len()].copy_from_slice(&w.data);
                 }
             }
         }

@@ -101,9 +101,12 @@ impl Store {
             for r in &f.ranges {
                 let bytes = &bundle[r.offset as usize..(r.offset + r.length) as usize];
                 for w in run.feed(&f.bundle, r.offset, bytes).unwrap() {
-                    let file = files.entry(w.path.to_string()).or_default();
-                    file.resize((w.offset as usize).max(file.len()), 0);
-                    file.splice(w.offset as usize.., w.data);
+                    for place in &w.places {
+                        let file = files.entry(place.path.to_string()).or_default();
+                        let at = place.offset as usize;
+                        file.resize(at.max(file.len()), 0);
+                        file.splice(at.., w.data.iter().copied());
+                    }
                 }
             }
         }

@@ -27,6 +27,7 @@ __all__ = [
     "LockTable",
     "relative_snapshot_path",
     "partial_name",
+    "partial_tag",
     "quote_path",
     "unquote_path",
     "fs_path",
@@ -333,16 +334,25 @@ class RestoreSession:
         existing: Optional[List[str]] = None,
         iinclude: Optional[List[str]] = None,
         iexclude: Optional[List[str]] = None,
+        found: Optional[List[Dict[str, Any]]] = None,
+        resume: bool = False,
+        sparse: bool = True,
+        max_range: Optional[int] = None,
     ) -> None:
         # Patterns: docs/PATTERNS.md (restic's meaning); i* ignore case.
-        options = {
+        options: Dict[str, Any] = {
             "inclusions": include or [],
             "exclusions": exclude or [],
             "iinclusions": iinclude or [],
             "iexclusions": iexclude or [],
             "overwrite": overwrite,
             "existing": existing or [],
+            "found": found or [],
+            "resume": resume,
+            "sparse": sparse,
         }
+        if max_range is not None:
+            options["max_range"] = max_range
         self._native = _native.RestoreSession(
             vault._native, snapshot._native, index._native, json.dumps(options)
         )
@@ -351,18 +361,39 @@ class RestoreSession:
         #: ``[{"bundle": id, "ranges": [{"offset", "length"}...]}...]``.
         self.plan: List[Dict[str, Any]] = json.loads(self._native.plan())
 
-    def feed(self, bundle_id: str, offset: int, data: Buffer) -> List[Tuple[str, int, bytes]]:
-        """Feeds a fetched range; returns verified writes ``(path, offset,
-        bytes)``. A tampered blob fails its files (see the report)."""
+    def feed(self, bundle_id: str, offset: int, data: Buffer) -> List[Tuple[bytes, List[Tuple[str, int]]]]:
+        """Feeds a fetched range; returns the verified writes, one per blob:
+        ``(data, [(path, offset), ...])``, the one ``data`` to write at each
+        place. A blob of zeros gives no write (``sparse``: files are
+        created at their size, so those bytes read as zeros and stay
+        holes). A tampered blob fails its files (see the report)."""
         return self._native.feed(bundle_id, offset, data)
+
+    def take_completed(self) -> List[str]:
+        """The files (quoted paths) complete since the last call, once the
+        writes fed before are written: close each and move it into place."""
+        return self._native.take_completed()
+
+    def fail_path(self, path: PathLike, error: str) -> None:
+        """The host could not create, write or move ``path`` into place:
+        the file fails (``write_failed`` in the report, naming it, also
+        after :meth:`finish`) and gets no further writes."""
+        self._native.fail_path(path, error)
 
     def missing(self, bundle_id: str) -> None:
         """Tells that a bundle cannot be fetched: its files fail."""
         self._native.missing(bundle_id)
 
     def finish(self) -> Dict[str, Any]:
-        """``{"files_restored", "bytes_restored", "files_skipped", "errors"}``."""
+        """``{"files_restored", "bytes_restored", "files_skipped",
+        "files_done", "errors"}``."""
         result: Dict[str, Any] = json.loads(self._native.finish())
+        return result
+
+    def report(self) -> Dict[str, Any]:
+        """After :meth:`finish`: the report with the failures reported
+        since (:meth:`fail_path`)."""
+        result: Dict[str, Any] = json.loads(self._native.report())
         return result
 
     def apply(self) -> List[Dict[str, Any]]:
@@ -608,6 +639,12 @@ def partial_name(final_name: Union[str, bytes], tag: int) -> str:
     name) under (short enough for any filesystem whatever the name's
     length)."""
     return _native.partial_name(final_name, tag)
+
+
+def partial_tag(name: Union[str, bytes]) -> Optional[int]:
+    """The tag (the process id of the restore that wrote it) of a restore
+    temporary's name (:func:`partial_name`), ``None`` for any other name."""
+    return _native.partial_tag(name)
 
 
 def read_pattern_file(text: str) -> List[str]:

@@ -58,12 +58,13 @@ from .engine import (
     VaultState,
     Verifier,
     partial_name,
+    partial_tag,
     quote_path,
     relative_snapshot_path,
     unquote_path,
 )
 from .errors import Error, InvalidArgument, InvalidState, InvalidValue, Locked, NotFound
-from .locking import VaultLock
+from .locking import VaultLock, pid_alive
 from .storage import (
     DEFAULT_CONCURRENCY,
     CachedStorage,
@@ -832,11 +833,24 @@ class StoredVault:
         state: Optional[VaultState] = None,
         iinclude: Optional[List[str]] = None,
         iexclude: Optional[List[str]] = None,
+        resume: bool = False,
     ) -> RestoreResult:
         """Restores a snapshot (id, unique prefix or ``"latest"``) into
         ``dest``. An existing file is never replaced unless ``overwrite``
         (the core skips it). Ranges download :attr:`concurrency` at a time,
         in plan order, while the core opens the ones already fetched.
+
+        A file that cannot be written (a full disk, an I/O error, a
+        permission refused) fails alone: its temporary is removed, the
+        report's ``errors`` names it (``write_failed``) and the other files
+        go on. Each file is moved into place as soon as its content is
+        complete (with its mode and modification time), so an interrupted
+        restore keeps the files it finished; rerunning it completes the
+        rest (existing files are skipped; with ``resume``, files whose size
+        and modification time match the snapshot count as done even with
+        ``overwrite``), after removing the temporaries a killed restore
+        left beside the files it restores. Blobs of zeros are not written:
+        files are created at their size, so those runs stay holes.
 
         Holds a shared lock when the vault can be written (a read-only
         vault is restored without one). Each file is written beside its
@@ -854,7 +868,7 @@ class StoredVault:
         again when restoring several snapshots in a row."""
         with self.lock("restore", exclusive=False, retry=retry_lock, required=False):
             return self._restore(
-                which, dest, include, exclude, overwrite, progress, state, iinclude, iexclude
+                which, dest, include, exclude, overwrite, progress, state, iinclude, iexclude, resume
             )
 
     def _restore(
@@ -868,10 +882,11 @@ class StoredVault:
         state: Optional[VaultState],
         iinclude: Optional[List[str]] = None,
         iexclude: Optional[List[str]] = None,
+        resume: bool = False,
     ) -> RestoreResult:
         state = state or self.state()
         snap = self.snapshot(which, state)
-        existing = _existing(dest, snap.entries)
+        existing, found = _at_destination(dest, snap.entries)
         session = RestoreSession(
             self.vault,
             snap,
@@ -882,16 +897,17 @@ class StoredVault:
             iexclude=iexclude,
             overwrite=overwrite,
             existing=existing,
+            found=found,
+            resume=resume,
         )
         os.makedirs(dest, exist_ok=True)
         result = RestoreResult(snapshot_id=snap.id, report={}, creates=len(session.creates))
-        files = _OpenFiles()
         # Descriptors of the target's directories (closed at the end, or
         # when collected should the restore fail).
         tree = _Tree(dest)
-        # Paths the host could not create or finish: quoted path -> why.
-        host_failed: Dict[str, str] = {}
-        links = _create_entries(session.creates, tree, files, host_failed)
+        files = _OpenFiles(session)
+        files.remove_leftovers(_file_dirs(tree, snap.entries))
+        links = _create_entries(session.creates, tree, files)
 
         def fetch(job: Tuple[str, int, int]) -> Optional[bytes]:
             bundle, offset, length = job
@@ -907,6 +923,8 @@ class StoredVault:
         ]
         missing: Set[str] = set()
         try:
+            # Empty files are complete before any range.
+            files.complete(session.take_completed())
             for (bundle, offset, _length), data in _prefetch(jobs, fetch, self.concurrency):
                 if data is None:
                     if bundle not in missing:
@@ -915,38 +933,32 @@ class StoredVault:
                     continue
                 if bundle in missing:
                     continue
-                for path, at, chunk in session.feed(bundle, offset, data):
-                    if path in host_failed:
-                        continue  # e.g. under a symlink the snapshot made: never written through
-                    fd = files.fd(path, dest)
-                    view = memoryview(chunk)
-                    while view:
-                        n = os.pwrite(fd, view, at)
-                        view, at = view[n:], at + n
-                    result.bytes_written += len(chunk)
-                    if progress:
-                        progress(len(chunk))
-        except BaseException:
-            files.discard()
-            raise
-        try:
-            # Files with no content to write (empty, or whose blobs failed).
-            files.create_rest()
+                for chunk, places in session.feed(bundle, offset, data):
+                    for path, at in places:
+                        # 0 for a file that failed (never written through
+                        # a symlink the snapshot made, for one).
+                        written = files.write(path, at, chunk)
+                        result.bytes_written += written
+                        if progress and written:
+                            progress(written)
+                files.complete(session.take_completed())
             result.report = session.finish()
-            errors = result.report.get("errors") or {}
-            failed = {str(e["path"]) for e in errors.get("list") or []}
-            files.commit(failed)
-        except BaseException:
+        finally:
+            # What was not moved into place failed (or the restore stopped):
+            # no partial file stays.
             files.discard()
-            raise
-        failed |= set(host_failed)
+        files.finished = True
+        errors = (result.report.get("errors") or {}).get("list") or []
+        failed = {str(e["path"]) for e in errors}
         # Hard links once their first name is complete and in place.
-        _create_links(links, tree, failed, host_failed)
+        _create_links(links, tree, failed, files)
         # Owners, attributes, modes and times after the content, deepest
         # first (the core's list).
-        _apply_metadata(session.apply(), tree, host_failed)
-        result.errors.extend({"path": p, "error": why} for p, why in host_failed.items())
+        _apply_metadata(session.apply(), tree, files)
         tree.close()
+        if files.late_failures:
+            result.report = session.report()
+        result.errors = [{"path": p, "error": why} for p, why in files.host_errors.items()]
         return result
 
     # -- verify ---------------------------------------------------------------
@@ -994,18 +1006,6 @@ def _relative(path: str) -> bytes:
     ``/``; the core refuses paths that could leave the target
     (:class:`InvalidValue`)."""
     return os.fsencode(relative_snapshot_path(path))
-
-
-def _existing(dest: str, entries: List[Dict[str, Any]]) -> List[str]:
-    """The snapshot paths (quoted) of ``entries`` that exist under ``dest``
-    (none of those the core refuses: the restore reports them)."""
-    if not os.path.isdir(dest):
-        return []
-    tree = _Tree(dest)
-    try:
-        return [str(e["path"]) for e in entries if tree.lexists(str(e["path"]))]
-    finally:
-        tree.close()
 
 
 def _close_all(fds: List[int]) -> None:
@@ -1138,13 +1138,11 @@ def _remove(parent: int, name: bytes) -> None:
 _DEVICE_TYPES = {"chardev": stat.S_IFCHR, "blockdev": stat.S_IFBLK}
 
 
-def _create_entries(
-    creates: List[Dict[str, Any]], tree: _Tree, files: "_OpenFiles", host_failed: Dict[str, str]
-) -> List[Dict[str, Any]]:
+def _create_entries(creates: List[Dict[str, Any]], tree: _Tree, files: "_OpenFiles") -> List[Dict[str, Any]]:
     """Makes the directories, symlinks, FIFOs and device nodes of the plan
     and registers its files with ``files`` (created on their first write).
     Returns the hard links, made once their first name is in place. What
-    cannot be made goes to ``host_failed`` and the restore goes on."""
+    cannot be made fails alone (``files.fail_path``) and the restore goes on."""
     links: List[Dict[str, Any]] = []
     for c in creates:
         path, kind = str(c["path"]), str(c["kind"])
@@ -1164,7 +1162,7 @@ def _create_entries(
                 except FileNotFoundError:
                     pass
                 # Created on its first write (one open per file, not two).
-                files.pending[path] = (tree.fs_path(rel), int(c["size"]))
+                files.pending[path] = _Pending(tree.fs_path(rel), int(c["size"]), int(c["mode"]), _mtime_ns(c))
                 continue
             _remove(parent, name)
             if kind == "symlink":
@@ -1174,24 +1172,24 @@ def _create_entries(
             elif kind in _DEVICE_TYPES:
                 os.mknod(name, 0o600 | _DEVICE_TYPES[kind], int(c.get("rdev", 0)), dir_fd=parent)
             else:
-                host_failed[path] = f"cannot restore a {kind!r} entry"
+                files.fail_path(path, f"cannot restore a {kind!r} entry")
         except OSError as e:
-            host_failed[path] = _reason(_CREATE_OPS.get(kind, "create"), e)
+            files.fail_path(path, _reason(_CREATE_OPS.get(kind, "create"), e))
         except InvalidValue as e:
-            host_failed[path] = str(e)
+            files.fail_path(path, str(e))
     return links
 
 
 _CREATE_OPS = {"dir": "mkdir", "symlink": "symlink", "fifo": "mkfifo", "chardev": "mknod", "blockdev": "mknod"}
 
 
-def _create_links(links: List[Dict[str, Any]], tree: _Tree, failed: Set[str], host_failed: Dict[str, str]) -> None:
+def _create_links(links: List[Dict[str, Any]], tree: _Tree, failed: Set[str], files: "_OpenFiles") -> None:
     """Makes each hard link to its first name (restored, complete and in
     place by now); a link whose first name failed fails too."""
     for c in links:
         path, target = str(c["path"]), str(c["target"])
         if target in failed:
-            host_failed[path] = f"not linked: {target} (its first name) was not restored"
+            files.fail_path(path, f"not linked: {target} (its first name) was not restored")
             continue
         try:
             src_parent, src_name = tree.parent(_relative(target), create=False)
@@ -1204,9 +1202,9 @@ def _create_links(links: List[Dict[str, Any]], tree: _Tree, failed: Set[str], ho
             finally:
                 os.close(src)
         except OSError as e:
-            host_failed[path] = _reason("link", e)
+            files.fail_path(path, _reason("link", e))
         except InvalidValue as e:
-            host_failed[path] = str(e)
+            files.fail_path(path, str(e))
 
 
 #: The xattr namespaces a file's owner may set without privileges: its own
@@ -1214,7 +1212,7 @@ def _create_links(links: List[Dict[str, Any]], tree: _Tree, failed: Set[str], ho
 _UNPRIVILEGED_XATTRS = (b"user.", b"system.posix_acl_access", b"system.posix_acl_default")
 
 
-def _apply_metadata(entries: List[Dict[str, Any]], tree: _Tree, host_failed: Dict[str, str]) -> None:
+def _apply_metadata(entries: List[Dict[str, Any]], tree: _Tree, files: "_OpenFiles") -> None:
     """Sets owners (when running as root, by numeric id, as ``tar
     --numeric-owner``; skipped otherwise, as restic and tar do), extended
     attributes (as non-root only ``user.*`` and POSIX ACLs: the other
@@ -1223,7 +1221,7 @@ def _apply_metadata(entries: List[Dict[str, Any]], tree: _Tree, host_failed: Dic
     as_root = hasattr(os, "geteuid") and os.geteuid() == 0
     for c in entries:
         path, kind = str(c["path"]), str(c["kind"])
-        if kind == "hardlink" or path in host_failed:
+        if kind == "hardlink" or path in files.failed:
             continue
         try:
             rel = _relative(path)
@@ -1252,94 +1250,231 @@ def _apply_metadata(entries: List[Dict[str, Any]], tree: _Tree, host_failed: Dic
             mtime = int(c["mtime"]) * 1_000_000_000 + int(c.get("mtime_nanos", 0))
             os.utime(name, ns=(mtime, mtime), dir_fd=parent, follow_symlinks=False)
         except OSError as e:
-            host_failed[path] = _reason("set metadata", e)
+            files.fail_path(path, _reason("set metadata", e))
         except InvalidValue as e:
-            host_failed[path] = str(e)
+            files.fail_path(path, str(e))
+
+def _at_destination(dest: str, entries: List[Dict[str, Any]]) -> Tuple[List[str], List[Dict[str, Any]]]:
+    """What of the snapshot's ``entries`` is already under ``dest``: the
+    paths that exist (not regular files), and the regular files with their
+    size and modification time (the core decides which are done). Paths the
+    core refuses are left out: the restore reports them."""
+    existing: List[str] = []
+    found: List[Dict[str, Any]] = []
+    if not os.path.isdir(dest):
+        return existing, found
+    # Through directory descriptors: paths of any length, never through a
+    # symlink.
+    tree = _Tree(dest)
+    try:
+        for e in entries:
+            path = str(e["path"])
+            try:
+                parent, name = tree.parent(_relative(path), create=False)
+                st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+            except (OSError, InvalidValue):
+                continue
+            if stat.S_ISREG(st.st_mode):
+                mtime, nanos = divmod(st.st_mtime_ns, 1_000_000_000)
+                found.append({"path": path, "size": st.st_size, "mtime": mtime, "mtime_nanos": nanos})
+            else:
+                existing.append(path)
+    finally:
+        tree.close()
+    return existing, found
+
+
+def _file_dirs(tree: "_Tree", entries: List[Dict[str, Any]]) -> Set[bytes]:
+    """The directories of the target (``tree``) the snapshot's files go to
+    (where a killed restore may have left temporaries)."""
+    dirs: Set[bytes] = set()
+    for e in entries:
+        if e["kind"] == "file":
+            try:
+                head = _relative(str(e["path"])).rpartition(b"/")[0]
+            except InvalidValue:
+                continue
+            dirs.add(tree.full(head) if head else tree.dest)
+    return dirs
+
+
+def _mtime_ns(create: Dict[str, Any]) -> int:
+    """A create's modification time in nanoseconds."""
+    return int(create["mtime"]) * 1_000_000_000 + int(create.get("mtime_nanos", 0))
+
+
+def _os_error(e: OSError) -> str:
+    """The report's text of a host failure: the system's message and the
+    errno name (``No space left on device (ENOSPC)``), without the
+    temporary's name (the report names the file)."""
+    name = errno.errorcode.get(e.errno or 0)
+    message = e.strerror or str(e)
+    return f"{message} ({name})" if name else message
+
+
+@dataclass
+class _Pending:
+    """A file to create: where, its size, and the mode and modification
+    time (ns) it gets before it is moved into place."""
+
+    fs_path: bytes
+    size: int
+    mode: int
+    mtime_ns: int
 
 
 class _OpenFiles:
-    """The files a restore writes: each created (truncated to its size) on
-    its first write under a temporary name beside its destination, and its
-    descriptor kept for the writes that follow, up to ``limit`` open at once
-    (least recently used closed first). :meth:`commit` renames the verified
-    ones into place; :meth:`discard` removes them all."""
+    """The files a restore writes: each created at its size (so the holes
+    the core leaves read as zeros) on its first write under a temporary name
+    beside its destination, and its descriptor kept for the writes that
+    follow, up to ``limit`` open at once (least recently used closed first).
+    :meth:`complete` gives a finished file its mode and time and renames it
+    into place; a file that cannot be written fails alone (reported to the
+    core, its temporary removed); :meth:`discard` removes every temporary
+    not moved into place."""
 
-    def __init__(self, limit: int = 128) -> None:
+    def __init__(self, session: RestoreSession, limit: int = 128) -> None:
+        self.session = session
         self.limit = limit
-        #: snapshot path -> (filesystem path, size), not created yet.
-        self.pending: Dict[str, Tuple[bytes, int]] = {}
+        #: snapshot path -> what to create, not created yet (or not done).
+        self.pending: Dict[str, _Pending] = {}
         self.open: "OrderedDict[str, int]" = OrderedDict()
-        #: snapshot path -> (temporary path, final path), once created.
-        self.paths: Dict[str, Tuple[bytes, bytes]] = {}
+        #: snapshot path -> temporary path, once created.
+        self.temporary: Dict[str, bytes] = {}
+        #: Files that failed here (their writes are dropped).
+        self.failed: Set[str] = set()
+        #: Every path the host failed on, and why (also in the core's report).
+        self.host_errors: Dict[str, str] = {}
+        #: Set once the core's report is made: later failures (links,
+        #: metadata) need it made again.
+        self.finished = False
+        #: Whether a failure came after the core's report was made.
+        self.late_failures = False
+
+    def fail_path(self, path: str, why: str) -> None:
+        """``path`` failed on this host (``why``): the core's report lists
+        it, its writes are dropped, and the restore goes on."""
+        self.failed.add(path)
+        if path not in self.host_errors:
+            self.host_errors[path] = why
+            self.session.fail_path(path, why)
+            self.late_failures |= self.finished
 
     @staticmethod
-    def _temporary(fs_path: bytes) -> bytes:
-        head, tail = os.path.split(fs_path)
-        # The core's name: its length does not grow with the file's.
-        return os.path.join(head, os.fsencode(partial_name(tail, os.getpid())))
+    def remove_leftovers(dirs: Set[bytes]) -> None:
+        """Removes the temporaries a killed restore left in ``dirs``: names
+        of the core's temporary form whose restore is not running (its
+        process is gone, or it had this process's id)."""
+        for d in dirs:
+            try:
+                names = os.listdir(d)
+            except OSError:
+                continue
+            for name in names:
+                tag = partial_tag(name)
+                if tag is None or (tag != os.getpid() and pid_alive(tag)):
+                    continue
+                try:
+                    os.unlink(os.path.join(d, name))
+                except OSError:
+                    pass
 
-    def _create(self, path: str, fs_path: bytes, size: int) -> int:
-        tmp = self._temporary(fs_path)
+    def _create(self, path: str) -> int:
+        p = self.pending[path]
+        head, tail = os.path.split(p.fs_path)
+        # The core's name: its length does not grow with the file's.
+        tmp = os.path.join(head, os.fsencode(partial_name(tail, os.getpid())))
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        self.paths[path] = (tmp, fs_path)
+        self.temporary[path] = tmp
         try:
-            os.ftruncate(fd, size)
+            os.ftruncate(fd, p.size)
         except BaseException:
             os.close(fd)
             raise
         return fd
 
-    def fd(self, path: str, dest: str) -> int:
+    def _fd(self, path: str) -> int:
         """The descriptor to write snapshot ``path`` through."""
         fd = self.open.get(path)
         if fd is not None:
             self.open.move_to_end(path)
             return fd
-        created = self.pending.pop(path, None)
-        if created is not None:
-            fd = self._create(path, *created)
-        elif path in self.paths:
-            fd = os.open(self.paths[path][0], os.O_WRONLY | os.O_CLOEXEC)
+        if path in self.temporary:
+            fd = os.open(self.temporary[path], os.O_WRONLY | os.O_CLOEXEC)
+        elif path in self.pending:
+            fd = self._create(path)
         else:
-            raise InvalidState(f"restore wrote to {path!r}, which it did not create under {dest!r}")
+            raise InvalidState(f"restore wrote to {path!r}, which it did not create")
         self.open[path] = fd
         while len(self.open) > self.limit:
             _old, old_fd = self.open.popitem(last=False)
             os.close(old_fd)
         return fd
 
-    def create_rest(self) -> None:
-        """Creates the files never written, then closes every descriptor."""
-        self.close()
-        for path, (fs_path, size) in list(self.pending.items()):
-            os.close(self._create(path, fs_path, size))
-        self.pending.clear()
+    def write(self, path: str, at: int, data: bytes) -> int:
+        """Writes ``data`` at ``at`` of ``path``; returns the bytes written
+        (0 when the file failed, now or before)."""
+        if path in self.failed:
+            return 0
+        try:
+            fd = self._fd(path)
+            view = memoryview(data)
+            while view:
+                n = os.pwrite(fd, view, at)
+                view, at = view[n:], at + n
+        except OSError as e:
+            self.fail(path, e)
+            return 0
+        return len(data)
 
-    def commit(self, failed: Set[str]) -> None:
-        """Renames every file into place but the ``failed`` ones, which are
-        removed."""
-        self.close()
-        for path, (tmp, fs_path) in list(self.paths.items()):
-            if path in failed:
+    def complete(self, paths: List[str]) -> None:
+        """Gives each finished file its mode and modification time and
+        renames it into place (a file with nothing written, empty or all
+        holes, is created first)."""
+        for path in paths:
+            p = self.pending.get(path)
+            if p is None or path in self.failed:
+                continue
+            try:
+                fd = self._fd(path)
+                self.open.pop(path, None)
+                try:
+                    os.fchmod(fd, p.mode & 0o7777)
+                    os.utime(fd, ns=(p.mtime_ns, p.mtime_ns))
+                finally:
+                    os.close(fd)
+                os.replace(self.temporary[path], p.fs_path)
+            except OSError as e:
+                self.fail(path, e)
+                continue
+            del self.temporary[path]
+            del self.pending[path]
+
+    def fail(self, path: str, e: OSError) -> None:
+        """``path`` cannot be written: removes what there is of it and
+        reports it to the core (the restore goes on)."""
+        self.failed.add(path)
+        fd = self.open.pop(path, None)
+        if fd is not None:
+            os.close(fd)
+        tmp = self.temporary.pop(path, None)
+        if tmp is not None:
+            try:
                 os.unlink(tmp)
-            else:
-                os.replace(tmp, fs_path)
-            del self.paths[path]
+            except OSError:
+                pass
+        self.fail_path(path, _os_error(e))
 
     def discard(self) -> None:
-        """Closes and removes every file not committed."""
-        self.close()
-        for tmp, _fs_path in self.paths.values():
+        """Closes and removes every temporary not moved into place."""
+        while self.open:
+            os.close(self.open.popitem()[1])
+        for tmp in self.temporary.values():
             try:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
-        self.paths.clear()
-
-    def close(self) -> None:
-        """Closes every open descriptor."""
-        while self.open:
-            os.close(self.open.popitem()[1])
+        self.temporary.clear()
 
 
 #: The name this class had when vaults could only be local directories

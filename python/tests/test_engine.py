@@ -54,8 +54,9 @@ def restore_all(
             continue
         for r in fetch["ranges"]:
             chunk = bundle[r["offset"] : r["offset"] + r["length"]]
-            for path, offset, data in session.feed(fetch["bundle"], r["offset"], memoryview(chunk)):
-                out[path][offset : offset + len(data)] = data
+            for data, places in session.feed(fetch["bundle"], r["offset"], memoryview(chunk)):
+                for path, offset in places:
+                    out[path][offset : offset + len(data)] = data
     return out, session.finish()
 
 

@@ -16,5 +16,5 @@ def test_readme_python_quickstart() -> None:
     lines = r.stdout.splitlines()
     assert lines[0] == "GET /v2/123456/restores/e87e6f7d"
     assert "404 Restore not found." in lines
-    assert "/hello.txt 0 b'hello, vault'" in lines
+    assert "[('/hello.txt', 0)] b'hello, vault'" in lines
     assert lines[-2:] == ["1", "wrong_password"]

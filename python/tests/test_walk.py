@@ -438,8 +438,8 @@ def test_devices_fail_alone_without_privilege(tmp_path: Path, cli_env: Dict[str,
         text=True,
         timeout=300,
     )
-    assert r.returncode == 1
-    assert "error: /null: mknod: Operation not permitted" in r.stderr.splitlines()
+    assert r.returncode == 3, r.stderr  # finished, one file could not be restored
+    assert "error: /null: mknod: Operation not permitted" in (r.stdout + r.stderr).splitlines()
     assert (dest / "a").read_bytes() == b"a"
 
 

@@ -498,16 +498,19 @@ function restore(dir, dest) {
         for (const r of fetch.ranges) {
           const bytes = Buffer.alloc(r.length);
           const got = readSync(fd, bytes, 0, r.length, r.offset);
+          // One write per blob: its one buffer goes to each of its places.
           for (const w of session.feed(fetch.bundle, r.offset, bytes.subarray(0, got))) {
-            const file = partial.get(w.path);
-            if (!file) throw new InvalidStateError(`a write to ${w.path}, which was not created`, { session: 'restore', reason: 'wrote an uncreated path' });
-            const out = openSync(file, 'r+');
-            try {
-              writeSync(out, w.data, 0, w.data.length, w.offset);
-            } finally {
-              closeSync(out);
+            for (const p of w.places) {
+              const file = partial.get(p.path);
+              if (!file) throw new InvalidStateError(`a write to ${p.path}, which was not created`, { session: 'restore', reason: 'wrote an uncreated path' });
+              const out = openSync(file, 'r+');
+              try {
+                writeSync(out, w.data, 0, w.data.length, p.offset);
+              } finally {
+                closeSync(out);
+              }
+              written += w.data.length;
             }
-            written += w.data.length;
           }
         }
       } finally {

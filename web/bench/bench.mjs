@@ -66,7 +66,9 @@ for (let run = 0; run < 5; run++) {
   for (const f of session.plan()) {
     const bundle = /** @type {Uint8Array} */ (bundles.get(f.bundle));
     for (const r of f.ranges) {
-      for (const w of session.feed(f.bundle, r.offset, bundle.subarray(r.offset, r.offset + r.length))) file.set(w.data, w.offset);
+      for (const w of session.feed(f.bundle, r.offset, bundle.subarray(r.offset, r.offset + r.length))) {
+        for (const p of w.places) file.set(w.data, p.offset);
+      }
     }
   }
   const report = session.finish();

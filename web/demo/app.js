@@ -143,7 +143,7 @@ async function restoreOne(path) {
       const ranges = f.ranges.length ? f.ranges : [{ offset: 0, length: bundle.length }];
       for (const r of ranges) {
         for (const w of session.feed(f.bundle, r.offset, bundle.subarray(r.offset, r.offset + r.length))) {
-          file.set(w.data, w.offset);
+          for (const p of w.places) file.set(w.data, p.offset);
         }
       }
     }

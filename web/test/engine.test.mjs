@@ -215,3 +215,30 @@ test('paths are bytes: quoted strings or Uint8Arrays in, quoted strings out; per
   assert.deepEqual(files.get('"/caf\\xe9"'), new TextEncoder().encode('latin-1 name'));
   assert.equal(report.errors, null);
 });
+
+test('a blob used twice comes once with both places, zeros stay holes, host failures are reported', () => {
+  const password = readFileSync(GOLDEN + 'PASSWORD');
+  const v = openVault(GOLDEN + 'vault', new Uint8Array(password));
+  const session = new cb.RestoreSession(v.vault, v.snapshots[0], v.index);
+  /** @type {import('../node.js').Write[]} */
+  const writes = [];
+  for (const fetch of session.plan()) {
+    const bundle = /** @type {Uint8Array} */ (v.bundles.get(fetch.bundle));
+    for (const r of fetch.ranges) writes.push(...session.feed(fetch.bundle, r.offset, bundle.subarray(r.offset, r.offset + r.length)));
+  }
+  const places = writes.flatMap((w) => w.places.map((p) => p.path));
+  assert.ok(!places.includes('/data/zeros'), 'a blob of zeros is not written');
+  const shared = writes.find((w) => w.places.some((p) => p.path === '/data/copy-of-notes.txt'));
+  assert.deepEqual(shared?.places.map((p) => p.path).sort(), ['/data/copy-of-notes.txt', '/data/notes.txt']);
+  assert.deepEqual(session.takeCompleted().sort(), ['/data/copy-of-notes.txt', '/data/empty', '/data/notes.txt', '/data/random.bin', '/data/zeros']);
+  assert.deepEqual(session.takeCompleted(), []);
+  session.failPath('/data/random.bin', 'No space left on device');
+  throwsExactly(() => session.failPath('/nowhere', 'x'), cb.InvalidArgumentError, 'invalid_argument');
+  const report = session.finish();
+  assert.equal(report.files_done, 0);
+  const failed = report.errors?.list?.[0];
+  assert.equal(failed?.path, '/data/random.bin');
+  assert.equal(failed?.type, 'write_failed');
+  assert.equal(failed?.exception?.code, 7006);
+  assert.ok(!session.apply().some((c) => c.path === '/data/random.bin'));
+});

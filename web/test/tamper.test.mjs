@@ -108,9 +108,11 @@ function pipeline(objects, baseline, scope) {
         for (const r of fetch.ranges) {
           // A short bundle gives a short read, as a file or a ranged GET would.
           for (const w of session.feed(fetch.bundle, r.offset, bundle.subarray(r.offset, r.offset + r.length))) {
-            const base = baseline?.[n].get(w.path)?.subarray(w.offset, w.offset + w.data.length);
-            if (baseline && !(base && Buffer.from(base).equals(w.data))) badWrites++;
-            /** @type {Uint8Array} */ (out.get(w.path)).set(w.data, w.offset);
+            for (const p of w.places) {
+              const base = baseline?.[n].get(p.path)?.subarray(p.offset, p.offset + w.data.length);
+              if (baseline && !(base && Buffer.from(base).equals(w.data))) badWrites++;
+              /** @type {Uint8Array} */ (out.get(p.path)).set(w.data, p.offset);
+            }
           }
         }
       }

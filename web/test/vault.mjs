@@ -47,9 +47,11 @@ export function restoreToMemory(v, snapshot, options) {
     const ranges = fetch.ranges.length ? fetch.ranges : [{ offset: 0, length: bundle.length }];
     for (const r of ranges) {
       for (const w of session.feed(fetch.bundle, r.offset, bundle.subarray(r.offset, r.offset + r.length))) {
-        const file = files.get(w.path);
-        if (!file) throw new Error(`write to ${w.path}, which was not created`);
-        file.set(w.data, w.offset);
+        for (const p of w.places) {
+          const file = files.get(p.path);
+          if (!file) throw new Error(`write to ${p.path}, which was not created`);
+          file.set(w.data, p.offset);
+        }
       }
     }
   }

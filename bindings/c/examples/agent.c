@@ -1059,27 +1059,35 @@ static int cmd_restore(const char *vault_dir, const char *target) {
             free(data);
         }
         free(bundle);
+        /* One blob's bytes, lent by the session, go to each of its places
+         * in turn (decrypted once); blobs of zeros never come: the files
+         * were created at their size, so those runs stay holes. */
         for (;;) {
-            char *path;
+            const char *path;
             uint64_t offset;
-            uint8_t *bytes;
+            const uint8_t *bytes;
             size_t len;
-            check(cb_restore_session_take_write(s, &path, &offset, &bytes, &len), "take write");
+            check(cb_restore_session_next_write(s, &path, &offset, &bytes, &len), "next write");
             if (path == NULL) break;
             char *partial = partial_path(target, path);
             int fd = open(partial, O_WRONLY | O_CLOEXEC);
-            if (fd < 0) die("%s: %s", partial, strerror(errno));
             size_t put = 0;
-            while (put < len) {
+            while (fd >= 0 && put < len) {
                 ssize_t n = pwrite(fd, bytes + put, len - put, (off_t)(offset + put));
-                if (n < 0) die("%s: %s", partial, strerror(errno));
+                if (n < 0) break;
                 put += (size_t)n;
             }
-            close(fd);
-            written += len;
+            if (fd < 0 || put < len) {
+                /* A full disk or an I/O error fails this file alone: the
+                 * session reports it and sends it nothing more; the
+                 * temporary goes (later places of the same blob find it
+                 * gone and fail the same file again, which is harmless). */
+                check(cb_restore_session_fail_path(s, path, strerror(errno)), "fail path");
+                unlink(partial);
+            }
+            if (fd >= 0) close(fd);
+            written += put;
             free(partial);
-            cb_string_free(path);
-            cb_bytes_free(bytes, len);
         }
     }
     drop_lock(&lock);

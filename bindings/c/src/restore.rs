@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use crate::ffi::{
     argument, bytes_arg, c_bytes, c_path, free_handle, guard, guard_void, handle, handle_mut,
-    into_handle, json_string, opt_str_arg, out_arg, str_arg, Failure, FfiResult,
+    into_handle, json_string, opt_str_arg, out_arg, path_arg, str_arg, Failure, FfiResult,
 };
 use crate::status::cb_status;
 use crate::vault::{cb_index, cb_snapshot, cb_vault, id_arg};
@@ -144,8 +144,34 @@ pub struct cb_restore_session {
     /// The plan, as fetches and flattened into C ranges.
     plan: Vec<Fetch>,
     ranges: Vec<(CString, ByteRange)>,
-    /// Verified writes not yet taken.
+    /// Verified writes (one per blob, with its places) not yet taken.
     writes: VecDeque<Write>,
+    /// The write whose places are being handed out, and how many were:
+    /// kept until the next call, so the data `cb_restore_session_next_write`
+    /// lends stays valid meanwhile.
+    current: Option<(Write, usize)>,
+    /// The path lent by the last `cb_restore_session_next_write`.
+    current_path: CString,
+}
+
+impl cb_restore_session {
+    /// The next place to write (path, offset), making its write current.
+    fn next_place(&mut self) -> Option<(RawPath, u64)> {
+        loop {
+            if let Some((w, taken)) = &mut self.current {
+                if let Some(p) = w.places.get(*taken) {
+                    *taken += 1;
+                    return Some((p.path.clone(), p.offset));
+                }
+            }
+            self.current = Some((self.writes.pop_front()?, 0));
+        }
+    }
+
+    /// The current write's bytes.
+    fn current_data(&self) -> &[u8] {
+        self.current.as_ref().map_or(&[], |(w, _)| &w.data)
+    }
 }
 
 /// A C string that cannot be: `path` or `target` holding a NUL.
@@ -243,11 +269,17 @@ pub unsafe extern "C" fn cb_filter_globs(
 /// everything, overwrite nothing) is `{"inclusions": [patterns],
 /// "exclusions": [patterns], "iinclusions": [patterns], "iexclusions":
 /// [patterns], "overwrite": bool, "existing": [paths already at the
-/// destination], "max_gap": bytes}`, every member optional. Patterns have
-/// restic's meaning (docs/PATTERNS.md): `/a` is that path, everything below
-/// it and (for inclusions) the folders above it; `*.log` matches a name at
-/// any depth; `*` stays within a name, `**` crosses folders; the `i` lists
+/// destination], "found": [{"path", "size", "mtime", "mtime_nanos"} of
+/// regular files there], "resume": bool, "sparse": bool, "max_gap": bytes,
+/// "max_range": bytes}`, every member optional. Patterns have restic's
+/// meaning (docs/PATTERNS.md): `/a` is that path, everything below it and
+/// (for inclusions) the folders above it; `*.log` matches a name at any
+/// depth; `*` stays within a name, `**` crosses folders; the `i` lists
 /// ignore case (`cb_filter_globs` turns v2 path filters into patterns).
+/// `sparse`, the default, leaves blobs of zeros unwritten, so files MUST be
+/// created at their `size` (`ftruncate`); `resume` takes found files
+/// matching the snapshot's size and mtime as done (see the core's
+/// `RestoreOptions`).
 ///
 /// Then: create what `cb_restore_session_create_at` lists; fetch each range
 /// of `cb_restore_session_range_at` and feed it; take the writes after each
@@ -306,6 +338,8 @@ pub unsafe extern "C" fn cb_restore_session_new(
             plan,
             ranges,
             writes: VecDeque::new(),
+            current: None,
+            current_path: CString::default(),
         });
         Ok(())
     })
@@ -460,7 +494,8 @@ pub unsafe extern "C" fn cb_restore_session_range_at(
 /// Feeds the fetched bytes (`len` bytes) of the planned range at `offset`
 /// of bundle `bundle_id`. Every blob in it is authenticated before any of
 /// its bytes is released; take the resulting writes with
-/// `cb_restore_session_take_write`. A blob that fails (a tampered or
+/// `cb_restore_session_next_write` (or `cb_restore_session_take_write`).
+/// Blobs of zeros give no write when sparse. A blob that fails (a tampered or
 /// truncated bundle) is not an error of this call: the files using it fail
 /// and are listed in the final report.
 ///
@@ -518,10 +553,58 @@ pub unsafe extern "C" fn cb_restore_session_missing(
     })
 }
 
-/// Takes the next verified write: `len` bytes to write at `offset` of the
-/// file `path`. When there is none, `*out_path` and `*out_data` are NULL
-/// and `*out_len` is 0 (still `CB_OK`). Free the path with
-/// `cb_string_free` and the data with `cb_bytes_free(data, len)`.
+/// The next verified write, without a copy: `len` bytes at `data` to write
+/// at `offset` of the file `path`. A blob used in several places (identical
+/// files, repeated content) is decrypted once: its places come one after
+/// the other with the same `data`. Both pointers belong to the session and
+/// stay valid until its next call (any `cb_restore_session_*` function
+/// taking it as mutable) or until it is freed; do not free them. When there
+/// is none, `*out_path` and `*out_data` are NULL and `*out_len` is 0 (still
+/// `CB_OK`).
+///
+/// Errors: `CB_INVALID_VALUE` for a path holding a NUL byte (the write is
+/// dropped).
+///
+/// # Safety
+/// `session` is a live session or NULL, not used by another thread
+/// meanwhile; the out-pointers point to writable values.
+#[no_mangle]
+pub unsafe extern "C" fn cb_restore_session_next_write(
+    session: *mut cb_restore_session,
+    out_path: *mut *const c_char,
+    out_offset: *mut u64,
+    out_data: *mut *const u8,
+    out_len: *mut usize,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: `out_path` is as the caller guarantees (see # Safety).
+        let out_path = unsafe { out_arg(out_path, "out_path", ptr::null()) }?;
+        // SAFETY: `out_offset` is as the caller guarantees (see # Safety).
+        let out_offset = unsafe { out_arg(out_offset, "out_offset", 0) }?;
+        // SAFETY: `out_data` is as the caller guarantees (see # Safety).
+        let out_data = unsafe { out_arg(out_data, "out_data", ptr::null()) }?;
+        // SAFETY: `out_len` is as the caller guarantees (see # Safety).
+        let out_len = unsafe { out_arg(out_len, "out_len", 0) }?;
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
+        let session = unsafe { handle_mut(session, "session") }?;
+        if let Some((path, offset)) = session.next_place() {
+            session.current_path =
+                CString::new(path.into_bytes()).map_err(|_| nul_inside("path"))?;
+            *out_path = session.current_path.as_ptr();
+            *out_offset = offset;
+            let data = session.current_data();
+            (*out_data, *out_len) = (data.as_ptr(), data.len());
+        }
+        Ok(())
+    })
+}
+
+/// Takes the next verified write as copies the caller frees: `len` bytes
+/// to write at `offset` of the file `path` (free the path with
+/// `cb_string_free` and the data with `cb_bytes_free(data, len)`). Copies
+/// the bytes for every place: `cb_restore_session_next_write` lends them
+/// instead. When there is none, `*out_path` and `*out_data` are NULL and
+/// `*out_len` is 0 (still `CB_OK`).
 ///
 /// Errors: `CB_INVALID_VALUE` for a path holding a NUL character (the write
 /// is dropped).
@@ -548,18 +631,77 @@ pub unsafe extern "C" fn cb_restore_session_take_write(
         let out_len = unsafe { out_arg(out_len, "out_len", 0) }?;
         // SAFETY: `session` is as the caller guarantees (see # Safety).
         let session = unsafe { handle_mut(session, "session") }?;
-        if let Some(w) = session.writes.pop_front() {
-            *out_path = c_path(w.path.as_bytes(), "path")?;
-            *out_offset = w.offset;
-            (*out_data, *out_len) = c_bytes(w.data);
+        if let Some((path, offset)) = session.next_place() {
+            *out_path = c_path(path.as_bytes(), "path")?;
+            *out_offset = offset;
+            (*out_data, *out_len) = c_bytes(session.current_data().to_vec());
         }
+        Ok(())
+    })
+}
+
+/// The host could not create, write or move `path` (as the creates name
+/// it) into place; `error` (UTF-8) says why, e.g. `strerror(errno)`. The
+/// file fails (`write_failed` in the report, code 7006), gets no further
+/// writes and no attributes to apply; the restore goes on. Also after
+/// `cb_restore_session_finish`: read the report again with
+/// `cb_restore_session_report`.
+///
+/// Errors: `CB_INVALID_ARGUMENT` for a path not in the restore.
+///
+/// # Safety
+/// `session` is a live session or NULL, not used by another thread
+/// meanwhile; `path` and `error` are NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn cb_restore_session_fail_path(
+    session: *mut cb_restore_session,
+    path: *const c_char,
+    error: *const c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
+        let session = unsafe { handle_mut(session, "session") }?;
+        // SAFETY: `path` is as the caller guarantees (see # Safety).
+        let path = RawPath::from_bytes(unsafe { path_arg(path, "path") }?);
+        // SAFETY: `error` is as the caller guarantees (see # Safety).
+        let error = unsafe { str_arg(error, "error") }?;
+        session.run.fail_path(&path, error)?;
+        if session.run.report().is_ok() {
+            session.applies = session.run.apply()?.iter().map(CreateC::new).collect();
+        }
+        Ok(())
+    })
+}
+
+/// After `cb_restore_session_finish`: the report as JSON again, with the
+/// failures reported since (`cb_restore_session_fail_path`).
+///
+/// Errors: `CB_INVALID_STATE` before finishing.
+///
+/// # Safety
+/// `session` is a live session or NULL; `out_json` points to a writable
+/// `char *` (freed with `cb_string_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_restore_session_report(
+    session: *const cb_restore_session,
+    out_json: *mut *mut c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
+        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        // SAFETY: `session` is as the caller guarantees (see # Safety).
+        let session = unsafe { handle(session, "session") }?;
+        let report = session.run.report()?;
+        *out = json_string(
+            &serde_json::to_value(report).map_err(|e| Error::json("restore report", &e))?,
+        )?;
         Ok(())
     })
 }
 
 /// Ends the restore (ranges never fed count as missing bundles) and returns
 /// its report as JSON: `{"files_restored", "bytes_restored",
-/// "files_skipped", "errors"}`, `errors` being `null` or the value of the
+/// "files_skipped", "files_done", "errors"}`, `errors` being `null` or the value of the
 /// v2 restore's `/errors` patch (each failed path with its error class and
 /// message). Writes not taken yet can still be taken, and the modes and
 /// times to apply are listed (`cb_restore_session_apply_at`); feeding and

@@ -1145,7 +1145,8 @@ START_TEST(the_golden_vault_restores_byte_exactly) {
     golden g;
     golden_load(&g);
     cb_restore_session *s = POISON;
-    ASSERT_OK(cb_restore_session_new(g.vault, g.snapshot, g.index, NULL, &s));
+    /* Not sparse: every byte is written, so the 0xEE filler shows a miss. */
+    ASSERT_OK(cb_restore_session_new(g.vault, g.snapshot, g.index, "{\"sparse\": false}", &s));
     char *creates = NULL, *plan = NULL;
     ASSERT_OK(cb_restore_session_creates(s, &creates));
     ASSERT_HAS(creates, "{\"kind\":\"symlink\",\"path\":\"/data/latest\",\"mode\":511,"
@@ -1235,6 +1236,81 @@ START_TEST(missing_bundles_are_reported) {
     /* After finishing. */
     ASSERT_STATUS(CB_INVALID_STATE, cb_restore_session_missing(s, r.bundle_id));
     ASSERT_MESSAGE_HAS("finished");
+    cb_restore_session_free(s);
+    golden_free(&g);
+}
+END_TEST
+
+START_TEST(writes_lend_one_buffer_per_blob_and_zeros_stay_holes) {
+    golden g;
+    golden_load(&g);
+    cb_restore_session *s = NULL;
+    ASSERT_OK(cb_restore_session_new(g.vault, g.snapshot, g.index, NULL, &s));
+    mem_tree t = {0};
+    mem_create(s, &t);
+    /* Files are created at their size: what is never written reads as 0. */
+    for (size_t i = 0; i < t.n_files; i++) memset(t.files[i].data, 0, t.files[i].size);
+    size_t ranges = 0, zeros_writes = 0, shared = 0;
+    const uint8_t *notes = NULL, *copy = NULL;
+    ASSERT_OK(cb_restore_session_range_count(s, &ranges));
+    for (size_t i = 0; i < ranges; i++) {
+        cb_range r;
+        ASSERT_OK(cb_restore_session_range_at(s, i, &r));
+        const object *b = NULL;
+        for (size_t k = 0; k < g.n_bundles; k++)
+            if (strcmp(g.bundles[k].id, r.bundle_id) == 0) b = &g.bundles[k];
+        ck_assert_ptr_nonnull(b);
+        ASSERT_OK(cb_restore_session_feed(s, r.bundle_id, r.offset, b->data + r.offset, (size_t)r.length));
+        for (;;) {
+            const char *path = POISON;
+            uint64_t offset = 7;
+            const uint8_t *data = POISON;
+            size_t len = 7;
+            ASSERT_OK(cb_restore_session_next_write(s, &path, &offset, &data, &len));
+            if (path == NULL) {
+                ck_assert_ptr_null(data);
+                ck_assert_uint_eq(len, 0);
+                break;
+            }
+            mem_file *f = mem_find(&t, path);
+            ck_assert_ptr_nonnull(f);
+            ck_assert_uint_le(offset + len, f->size);
+            memcpy(f->data + offset, data, len);
+            if (strcmp(path, "/data/zeros") == 0) zeros_writes++;
+            if (strcmp(path, "/data/notes.txt") == 0 && offset == 0) notes = data;
+            if (strcmp(path, "/data/copy-of-notes.txt") == 0 && offset == 0) {
+                copy = data;
+                if (copy == notes) shared++;
+            }
+        }
+    }
+    ck_assert_uint_eq(zeros_writes, 0);
+    ck_assert_ptr_nonnull(copy);
+    ck_assert_uint_eq(shared, 1); /* the same bytes lent for both copies */
+    const char *files[] = {"/data/zeros", "/data/empty", "/data/notes.txt",
+                           "/data/copy-of-notes.txt", "/data/random.bin"};
+    for (size_t i = 0; i < 5; i++) assert_expected(&t, files[i]);
+    char *report = NULL;
+    ASSERT_OK(cb_restore_session_finish(s, &report));
+    ASSERT_HAS(report, "\"files_restored\":6");
+    cb_string_free(report);
+    /* A file the host could not move into place fails in the report. */
+    ASSERT_STATUS(CB_INVALID_ARGUMENT, cb_restore_session_fail_path(s, "/nowhere", "x"));
+    ASSERT_STATUS(CB_NULL_ARGUMENT, cb_restore_session_fail_path(s, NULL, "x"));
+    ASSERT_OK(cb_restore_session_fail_path(s, "/data/zeros", "No space left on device"));
+    ASSERT_OK(cb_restore_session_report(s, &report));
+    ASSERT_HAS(report, "\"files_restored\":5");
+    ASSERT_HAS(report, "\"path\":\"/data/zeros\",\"type\":\"write_failed\"");
+    ASSERT_HAS(report, "\"code\":7006,\"description\":\"No space left on device\"");
+    cb_string_free(report);
+    size_t applies = 0;
+    ASSERT_OK(cb_restore_session_apply_count(s, &applies));
+    for (size_t k = 0; k < applies; k++) {
+        cb_create c;
+        ASSERT_OK(cb_restore_session_apply_at(s, k, &c));
+        ck_assert_str_ne(c.path, "/data/zeros");
+    }
+    mem_free(&t);
     cb_restore_session_free(s);
     golden_free(&g);
 }
@@ -1521,7 +1597,7 @@ static Suite *cloudbackup_suite(void) {
          {filter_globs_from_v2_filters, the_golden_vault_restores_byte_exactly,
           a_tampered_bundle_fails_its_files_not_the_restore, missing_bundles_are_reported,
           restore_options_select_and_skip, restore_sessions_refuse_bad_input,
-          backup_filters_answer_the_walker}},
+          writes_lend_one_buffer_per_blob_and_zeros_stay_holes, backup_filters_answer_the_walker}},
         {"verify", {the_golden_vault_verifies, verification_finds_tampered_and_missing_bundles}},
         AGENT_GROUP,
         BACKUP_GROUP,

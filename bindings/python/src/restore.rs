@@ -8,11 +8,12 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::error::{poisoned, to_json, PyResultCb};
-use crate::input::{bytes_in, opt_json};
+use crate::input::{bytes_in, opt_json, path_in};
 use crate::vault::{id_arg, NativeIndex, NativeSnapshot, NativeVault};
 
-/// A verified write: `(path, offset, bytes)`.
-type WriteOut<'py> = (String, u64, Bound<'py, PyBytes>);
+/// A verified blob and where it goes: `(bytes, [(path, offset), ...])`,
+/// one `bytes` object for all its places.
+type WriteOut<'py> = (Bound<'py, PyBytes>, Vec<(String, u64)>);
 
 /// A restore in progress.
 #[pyclass(module = "cloudbackup._native", name = "RestoreSession")]
@@ -40,7 +41,8 @@ impl NativeRestoreSession {
 impl NativeRestoreSession {
     /// Plans the restore of `snapshot` (opened from `vault`) using `index`.
     /// `options_json` (`None`: everything, overwrite nothing) is
-    /// `{"inclusions", "exclusions", "overwrite", "existing", "max_gap"}`.
+    /// `{"inclusions", "exclusions", "overwrite", "existing", "found",
+    /// "resume", "sparse", "max_gap", "max_range"}`.
     #[new]
     #[pyo3(signature = (vault, snapshot, index, options_json=None))]
     fn new(
@@ -81,8 +83,11 @@ impl NativeRestoreSession {
     }
 
     /// Feeds the fetched bytes (bytes-like) of the planned range at
-    /// `offset` of bundle `bundle_id`; returns the verified writes
-    /// `(path, offset, bytes)`. Releases the GIL while blobs are
+    /// `offset` of bundle `bundle_id`; returns the verified writes, one per
+    /// blob: `(bytes, [(path, offset), ...])`, the one `bytes` object to
+    /// write at every place (before format 2: `(path, offset, bytes)` per
+    /// place). Blobs of zeros come as no write when sparse (files are
+    /// created at their size). Releases the GIL while blobs are
     /// authenticated, decrypted and decompressed.
     fn feed<'py>(
         &self,
@@ -98,13 +103,35 @@ impl NativeRestoreSession {
         Ok(writes
             .into_iter()
             .map(|w| {
-                (
-                    w.path.quoted().into_owned(),
-                    w.offset,
-                    PyBytes::new(py, &w.data),
-                )
+                let places = w
+                    .places
+                    .into_iter()
+                    .map(|p| (p.path.quoted().into_owned(), p.offset))
+                    .collect();
+                (PyBytes::new(py, &w.data), places)
             })
             .collect())
+    }
+
+    /// The files (quoted paths) whose content became complete since the
+    /// last call, after the writes fed before were written: close each and
+    /// move it into place.
+    fn take_completed(&self, py: Python<'_>) -> PyResultCb<Vec<String>> {
+        self.with_run(py, |r| {
+            Ok(r.take_completed()
+                .iter()
+                .map(|p| p.quoted().into_owned())
+                .collect())
+        })
+    }
+
+    /// The host could not create, write or move `path` (quoted `str` or
+    /// `bytes`) into place, `error` saying why: the file fails
+    /// (`write_failed` in the report, also after `finish`) and gets no
+    /// further writes.
+    fn fail_path(&self, py: Python<'_>, path: &Bound<'_, PyAny>, error: &str) -> PyResultCb<()> {
+        let path = path_in(path, "path")?;
+        self.with_run(py, |r| Ok(r.fail_path(&path, error)?))
     }
 
     /// Tells the session that bundle `bundle_id` cannot be fetched: the
@@ -115,9 +142,16 @@ impl NativeRestoreSession {
     }
 
     /// Ends the restore and returns its report as JSON:
-    /// `{"files_restored", "bytes_restored", "files_skipped", "errors"}`.
+    /// `{"files_restored", "bytes_restored", "files_skipped", "files_done",
+    /// "errors"}`.
     fn finish(&self, py: Python<'_>) -> PyResultCb<String> {
         self.with_run(py, |r| to_json("restore report", r.finish()?))
+    }
+
+    /// After `finish`: the report as JSON, with the failures reported
+    /// since (`fail_path`).
+    fn report(&self, py: Python<'_>) -> PyResultCb<String> {
+        self.with_run(py, |r| to_json("restore report", r.report()?))
     }
 
     /// After `finish`: the modes and times to apply, deepest first, failed

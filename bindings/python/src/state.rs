@@ -418,6 +418,14 @@ fn partial_name(final_name: &Bound<'_, PyAny>, tag: u32) -> PyResultCb<String> {
     Ok(paths::partial_name(&name, tag))
 }
 
+/// The tag (e.g. process id) of a restore temporary's name (a filesystem
+/// `str` or `bytes`, one component), `None` for any other name: what a
+/// killed restore left has such a name.
+#[pyfunction]
+fn partial_tag(name: &Bound<'_, PyAny>) -> PyResultCb<Option<u32>> {
+    Ok(paths::partial_tag(&fs_bytes(name, "name")?))
+}
+
 /// Whether the stored object `name` (`index/<hex>`) belongs in a host's
 /// local metadata cache: index deltas and snapshots, whose names are the
 /// hashes of their bytes, so a cached copy is never stale (and is still
@@ -477,6 +485,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeLockTable>()?;
     m.add_function(wrap_pyfunction!(relative_snapshot_path, m)?)?;
     m.add_function(wrap_pyfunction!(partial_name, m)?)?;
+    m.add_function(wrap_pyfunction!(partial_tag, m)?)?;
     m.add_function(wrap_pyfunction!(quote_path, m)?)?;
     m.add_function(wrap_pyfunction!(unquote_path, m)?)?;
     m.add_function(wrap_pyfunction!(fs_path, m)?)?;

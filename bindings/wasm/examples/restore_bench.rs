@@ -82,8 +82,10 @@ fn main() -> Result<(), cloudbackup_core::Error> {
             for r in &fetch.ranges {
                 let slice = &bundle[r.offset as usize..(r.offset + r.length) as usize];
                 for w in session.feed(&fetch.bundle, r.offset, slice)? {
-                    file[w.offset as usize..w.offset as usize + w.data.len()]
-                        .copy_from_slice(&w.data);
+                    for p in &w.places {
+                        file[p.offset as usize..p.offset as usize + w.data.len()]
+                            .copy_from_slice(&w.data);
+                    }
                 }
             }
         }

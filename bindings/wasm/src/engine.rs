@@ -90,13 +90,27 @@ export type Create =
   | (CreateCommon & { kind: "symlink" | "hardlink"; target: QuotedPath })
   | (CreateCommon & { kind: "dir" | "fifo" })
   | (CreateCommon & { kind: "chardev" | "blockdev"; rdev?: number });
-/** Verified plaintext to write at `offset` of file `path`. */
-export interface Write { path: QuotedPath; offset: number; data: Uint8Array; }
-/** What to restore and how (every member optional). */
+/** Where a `Write`'s bytes go: `offset` of file `path`. */
+export interface Place { path: QuotedPath; offset: number; }
+/**
+ * The verified plaintext of one blob and every place it goes: write the one
+ * `data` at each of `places` (a blob used N times is decrypted once). Before
+ * snapshot format 2 each place came as its own `{path, offset, data}`.
+ */
+export interface Write { data: Uint8Array; places: Place[]; }
+/** A regular file found at the destination (`lstat`), for `resume`. */
+export interface FoundFile { path: QuotedPath; size: number; mtime: number; mtime_nanos?: number; }
+/**
+ * What to restore and how (every member optional). `sparse` (default true)
+ * leaves blobs of zeros unwritten: create every file at its final `size`.
+ * `resume`: found files with the snapshot's size and mtime are done.
+ * `max_range`: largest range to fetch, in stored and in decrypted bytes.
+ */
 export interface RestoreOptions {
   /** Patterns (docs/PATTERNS.md, restic's meaning: `/a` is the subtree, `*.log` any depth); the `i` lists ignore case. */
   inclusions?: string[]; exclusions?: string[]; iinclusions?: string[]; iexclusions?: string[];
-  overwrite?: boolean; existing?: QuotedPath[]; max_gap?: number;
+  overwrite?: boolean; existing?: QuotedPath[];
+  found?: FoundFile[]; resume?: boolean; sparse?: boolean; max_gap?: number; max_range?: number;
 }
 /** One failed file, as in a v2 restore's `/errors` patch. */
 export interface ErrorEntry {
@@ -106,7 +120,7 @@ export interface ErrorEntry {
 /** The value of a v2 restore's `/errors` patch. */
 export interface ErrorReport { count: number | string; reason: string | null; diagnostics: string | null; list?: ErrorEntry[]; }
 /** What a finished restore did. */
-export interface RestoreReport { files_restored: number; bytes_restored: number; files_skipped: number; errors: ErrorReport | null; }
+export interface RestoreReport { files_restored: number; bytes_restored: number; files_skipped: number; files_done: number; errors: ErrorReport | null; }
 /** One problem a verification found. */
 export interface VerifyProblem { object: string; code: string; message: string; }
 /** What a verification found (`snapshots_checked`, `indexes_checked`, `unindexed_bundles` and `temporary_objects` are filled by `Verifier.forState`; not problems). */
@@ -365,10 +379,17 @@ pub struct RestoreSession {
 fn writes_js(writes: Vec<Write>) -> JsResult<JsValue> {
     let out = js_sys::Array::new_with_length(writes.len() as u32);
     for (i, w) in writes.into_iter().enumerate() {
+        let places = js_sys::Array::new_with_length(w.places.len() as u32);
+        for (k, p) in w.places.iter().enumerate() {
+            let place = js_sys::Object::new();
+            set(&place, "path", &JsValue::from_str(&p.path.quoted()))?;
+            set(&place, "offset", &JsValue::from_f64(p.offset as f64))?;
+            places.set(k as u32, place.into());
+        }
         let o = js_sys::Object::new();
-        set(&o, "path", &JsValue::from_str(&w.path.quoted()))?;
-        set(&o, "offset", &JsValue::from_f64(w.offset as f64))?;
+        // One Uint8Array for every place.
         set(&o, "data", &js_sys::Uint8Array::from(&w.data[..]).into())?;
+        set(&o, "places", &places.into())?;
         out.set(i as u32, o.into());
     }
     Ok(out.into())
@@ -405,7 +426,8 @@ impl RestoreSession {
     }
 
     /// Feeds `bytes` fetched from bundle `bundleId` at `offset`; returns the
-    /// verified writes they complete.
+    /// verified writes, one per blob with every place it goes (none for a
+    /// blob of zeros when sparse: files are created at their size).
     #[wasm_bindgen(unchecked_return_type = "Write[]")]
     pub fn feed(
         &mut self,
@@ -417,6 +439,32 @@ impl RestoreSession {
         let offset = integer_arg(offset, "offset", 0.0)? as u64;
         let writes = self.run.feed(&bundle, offset, bytes)?;
         writes_js(writes)
+    }
+
+    /// The files whose content became complete since the last call (after
+    /// the writes fed before are written): close each and move it into place.
+    #[wasm_bindgen(js_name = "takeCompleted", unchecked_return_type = "QuotedPath[]")]
+    pub fn take_completed(&mut self) -> JsResult<JsValue> {
+        let paths: Vec<String> = self
+            .run
+            .take_completed()
+            .iter()
+            .map(|p| p.quoted().into_owned())
+            .collect();
+        to_js("completed files", &paths)
+    }
+
+    /// The host could not create, write or move `path` into place (`error`
+    /// says why): the file fails (`write_failed` in the report, also after
+    /// `finish`) and gets no further writes.
+    #[wasm_bindgen(js_name = "failPath")]
+    pub fn fail_path(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Uint8Array")] path: JsValue,
+        error: &str,
+    ) -> JsResult<()> {
+        let path = path_arg(&path, "path")?;
+        Ok(self.run.fail_path(&path, error)?)
     }
 
     /// Reports bundle `bundleId` as missing: its files end up in the errors.

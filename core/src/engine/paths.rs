@@ -50,6 +50,32 @@ pub fn partial_name(final_name: &[u8], tag: u32) -> String {
     format!(".cb-{}-{tag}.partial", encode_hex(&digest[..8]))
 }
 
+/// The tag of a restore temporary: `Some(tag)` when `name` (one path
+/// component) has the form [`partial_name`] gives (`.cb-<16 hex>-<tag>.partial`),
+/// `None` for any other name. A host uses it to remove what a killed
+/// restore left: every such name whose tag is not a restore still running
+/// (e.g. no live process with that id).
+pub fn partial_tag(name: &[u8]) -> Option<u32> {
+    let rest = name.strip_prefix(b".cb-")?.strip_suffix(b".partial")?;
+    let (digest, tag) = (rest.get(..16)?, rest.get(16..)?);
+    let tag = tag.strip_prefix(b"-")?;
+    if !digest
+        .iter()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+        || tag.is_empty()
+        || !tag.iter().all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    std::str::from_utf8(tag).ok()?.parse().ok()
+}
+
+/// Whether `name` (one path component) is a restore temporary (see
+/// [`partial_tag`]).
+pub fn is_partial_name(name: &[u8]) -> bool {
+    partial_tag(name).is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +108,31 @@ mod tests {
         assert_ne!(partial_name(b"a", 1), partial_name(b"b", 1));
         assert_ne!(partial_name(b"a", 1), partial_name(b"a", 2));
         assert!(n.starts_with(".cb-") && n.ends_with(".partial"));
+    }
+
+    #[test]
+    fn partial_names_are_recognised_with_their_tag() {
+        for (name, tag) in [
+            (b"a".as_slice(), 0),
+            (b"\xff long".as_slice(), 77),
+            (b"x".as_slice(), u32::MAX),
+        ] {
+            let n = partial_name(name, tag);
+            assert_eq!(partial_tag(n.as_bytes()), Some(tag), "{n}");
+            assert!(is_partial_name(n.as_bytes()));
+        }
+        for other in [
+            "a.partial",
+            ".cb-0123456789abcdef-.partial",
+            ".cb-0123456789abcde-1.partial",
+            ".cb-0123456789abcdeg-1.partial",
+            ".cb-0123456789ABCDEF-1.partial",
+            ".cb-0123456789abcdef-1x.partial",
+            ".cb-0123456789abcdef-99999999999.partial",
+            ".cb-0123456789abcdef-1.partial.x",
+            "x.cb-0123456789abcdef-1.partial",
+        ] {
+            assert!(!is_partial_name(other.as_bytes()), "{other}");
+        }
     }
 }

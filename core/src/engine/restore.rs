@@ -4,23 +4,59 @@
 //!
 //! ```text
 //! let mut s = RestoreSession::new(&vault, &snapshot, &index, options)?;
-//! for c in s.creates() { create(c) }           // dirs, symlinks, empty files
+//! for c in s.creates() { create(c) }           // dirs, symlinks; files at c.size
 //! for f in s.plan() {
 //!     for r in &f.ranges {
 //!         match get_range(f.bundle, r.offset, r.length) {
-//!             Ok(bytes) => for w in s.feed(&f.bundle, r.offset, &bytes)? { write_at(w.path, w.offset, w.data) },
+//!             Ok(bytes) => for w in s.feed(&f.bundle, r.offset, &bytes)? {
+//!                 for p in &w.places {      // one buffer, written at each place
+//!                     if write_at(&p.path, p.offset, &w.data).is_err() {
+//!                         s.fail_path(&p.path, "No space left on device")?;
+//!                     }
+//!                 }
+//!             },
 //!             Err(_) => s.missing(&f.bundle)?,  // the bundle cannot be fetched
 //!         }
+//!         for path in s.take_completed() { close_and_rename(path) }
 //!     }
 //! }
 //! let report = s.finish();   // counters and the restore's `/errors` patch value
 //! ```
 //!
+//! ## Memory
+//!
+//! The session keeps only plan metadata (paths, chunk places, ranges),
+//! never file contents. A blob is decrypted once and handed out once, as
+//! one [`Write`] listing every place it goes (a blob used by 150 identical
+//! files is one buffer with 150 places). A planned range holds at most
+//! [`RestoreOptions::max_range`] bytes, stored and decrypted (a single
+//! larger blob excepted), so one feed's writes are bounded too.
+//!
+//! ## Sparse files
+//!
+//! With [`RestoreOptions::sparse`] (the default), a blob whose plaintext is
+//! all zeros is not handed out at all. Hosts MUST therefore create every
+//! file fresh at its final `size` (create or truncate to 0, then
+//! `ftruncate(size)`): the bytes never written read back as zeros and, on
+//! filesystems that support it, stay holes.
+//!
+//! ## Host failures and resuming
+//!
+//! A file the host cannot write (a full disk, an I/O error, a permission
+//! refused) is reported back with [`RestoreSession::fail_path`]: it lands
+//! in the same error report, gets no further writes, and the restore goes
+//! on with the other files. [`RestoreSession::take_completed`] names the
+//! files whose content is complete, so a host can move each into place at
+//! once and an interrupted restore keeps them. Rerunning completes what is
+//! missing: existing files are skipped (or, with
+//! [`RestoreOptions::resume`], files whose size and modification time match
+//! the snapshot count as done even when overwriting), and the host removes
+//! leftover temporaries ([`super::paths::is_partial_name`]).
+//!
 //! Every blob is opened with [`open_blob`] (tag, then id) before any of its
 //! bytes go out, so nothing unverified is ever written. A blob that fails
 //! (or a bundle that cannot be fetched) turns each file using it into an
-//! entry of the error report; the restore itself goes on. The session keeps
-//! only plan metadata (paths, chunk places, ranges), never file contents.
+//! entry of the error report; the restore itself goes on.
 //!
 //! ## Selecting paths
 //!
@@ -56,6 +92,11 @@ use crate::{wire_enum, Error, ErrorCode, Result};
 /// fetched rather than split into two range requests.
 pub const DEFAULT_MAX_GAP: u64 = 256 * 1024;
 
+/// Default largest range, in stored and in decrypted bytes: with the
+/// Python host's 4 ranges in flight (plus one being opened) about 20 MiB of
+/// restore data in memory at once, whatever the bundles and files.
+pub const DEFAULT_MAX_RANGE: u64 = 4 * 1024 * 1024;
+
 /// The `reason` of a restore's error report.
 pub const ERRORS_REASON: &str = "unable_to_process_some_files";
 
@@ -63,7 +104,8 @@ pub const ERRORS_REASON: &str = "unable_to_process_some_files";
 /// member is optional and unknown members are refused:
 /// `{"inclusions": [patterns], "exclusions": [patterns], "iinclusions":
 /// [patterns], "iexclusions": [patterns], "overwrite": bool, "existing":
-/// [paths], "max_gap": bytes}`.
+/// [paths], "found": [{"path", "size", "mtime", "mtime_nanos"}], "resume":
+/// bool, "sparse": bool, "max_gap": bytes, "max_range": bytes}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RestoreOptions {
@@ -82,13 +124,61 @@ pub struct RestoreOptions {
     /// already exist at the destination; with `overwrite` false their files
     /// and symlinks are skipped and counted, not restored.
     pub existing: Vec<RawPath>,
+    /// Regular files at the destination, with the size and modification
+    /// time the host found (`lstat`); they count as existing too. With
+    /// `resume`, those matching the snapshot are done.
+    pub found: Vec<FoundFile>,
+    /// Completing an interrupted restore: a file of `found` with the
+    /// snapshot's size and modification time (to the nanosecond) is taken
+    /// as restored by the earlier run (counted in
+    /// [`RestoreReport::files_done`]) and left alone, even with
+    /// `overwrite`. Hard-linked files are always restored again (their
+    /// other names are made from the restored one).
+    pub resume: bool,
+    /// Whether blobs of zeros are left unwritten (holes): the host creates
+    /// files at their final size, so they read back as zeros (see the
+    /// module docs). Default true.
+    pub sparse: bool,
     /// Largest gap in bytes between two needed blobs of a bundle that is
     /// fetched along with them, to make fewer range requests.
     pub max_gap: u64,
+    /// Largest range in bytes, both as fetched and as decrypted: blobs are
+    /// grouped into one range only while it stays within this (a single
+    /// larger blob makes a range of its own). Bounds the memory a host
+    /// needs per range in flight.
+    pub max_range: u64,
+}
+
+/// A regular file the host found at the destination (see
+/// [`RestoreOptions::found`]); JSON `{"path", "size", "mtime",
+/// "mtime_nanos"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FoundFile {
+    /// Its snapshot path (quoted form in JSON).
+    pub path: RawPath,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its modification time, Unix seconds.
+    pub mtime: i64,
+    /// The sub-second part, in nanoseconds.
+    #[serde(default)]
+    pub mtime_nanos: u32,
+}
+
+impl FoundFile {
+    /// Whether this file is what `entry` restores to (a regular file of the
+    /// same size and modification time).
+    fn matches(&self, entry: &Entry) -> bool {
+        entry.kind == EntryKind::File
+            && self.size == entry.size
+            && self.mtime == entry.mtime
+            && self.mtime_nanos == entry.mtime_nanos
+    }
 }
 
 impl Default for RestoreOptions {
-    /// Everything, no overwriting, 256 KiB gaps.
+    /// Everything, no overwriting, sparse, 256 KiB gaps, 4 MiB ranges.
     fn default() -> Self {
         RestoreOptions {
             inclusions: Vec::new(),
@@ -97,7 +187,11 @@ impl Default for RestoreOptions {
             iexclusions: Vec::new(),
             overwrite: false,
             existing: Vec::new(),
+            found: Vec::new(),
+            resume: false,
+            sparse: true,
             max_gap: DEFAULT_MAX_GAP,
+            max_range: DEFAULT_MAX_RANGE,
         }
     }
 }
@@ -262,20 +356,32 @@ impl Create {
     }
 }
 
-/// Verified plaintext to write at `offset` of file `path`.
+/// The verified plaintext of one blob and every place it goes: the host
+/// writes the one buffer `data` at each of `places` (a blob used N times is
+/// decrypted once and handed out once). Until format 2 each place came as
+/// its own write, a copy of the bytes with its path and offset (bindings'
+/// old `(path, offset, bytes)` shape).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Write {
-    /// The file.
+    /// The bytes.
+    pub data: Vec<u8>,
+    /// Where they go, in plan order (files in snapshot order).
+    pub places: Vec<Place>,
+}
+
+/// Where a [`Write`]'s bytes go: `offset` of file `path`. JSON (where a
+/// binding shows it) `{"path": quoted, "offset"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Place {
+    /// The file (as the snapshot spells it; quoted form in JSON).
     pub path: RawPath,
     /// Where in the file.
     pub offset: u64,
-    /// The bytes.
-    pub data: Vec<u8>,
 }
 
 /// What a finished restore did. JSON: `{"files_restored",
-/// "bytes_restored", "files_skipped", "errors"}` (`errors` null or the
-/// `/errors` patch value).
+/// "bytes_restored", "files_skipped", "files_done", "errors"}` (`errors`
+/// null or the `/errors` patch value).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RestoreReport {
     /// Files and symlinks restored completely.
@@ -284,6 +390,9 @@ pub struct RestoreReport {
     pub bytes_restored: u64,
     /// Files and symlinks left alone because they exist and overwriting is off.
     pub files_skipped: u64,
+    /// Files found complete from an earlier run (see
+    /// [`RestoreOptions::resume`]), left alone.
+    pub files_done: u64,
     /// The files that failed, as the value of the restore's `/errors`
     /// patch; `None` when none did.
     pub errors: Option<ErrorReport>,
@@ -306,6 +415,9 @@ pub struct RestoreReport {
 /// | unsupported version | 7004 |
 /// | wrong password | 7005 |
 /// | anything else | 7099 |
+///
+/// A file the host could not write ([`RestoreSession::fail_path`]) has
+/// type [`WRITE_FAILED`] and code [`WRITE_FAILED_CODE`].
 pub fn exception_code(code: ErrorCode) -> i64 {
     match code {
         ErrorCode::NotFound => 7001,
@@ -317,23 +429,70 @@ pub fn exception_code(code: ErrorCode) -> i64 {
     }
 }
 
+/// The error type of a file the host could not write.
+pub const WRITE_FAILED: &str = "write_failed";
+
+/// The exception code of a file the host could not write.
+pub const WRITE_FAILED_CODE: i64 = 7006;
+
+/// Why a file failed: the core's error, or the host's message.
+#[derive(Debug, Clone, PartialEq)]
+enum Failure {
+    Core(Error),
+    Host(String),
+}
+
+impl Failure {
+    /// `(type, exception code, description)` of its error entry.
+    fn describe(&self) -> (String, i64, String) {
+        match self {
+            Failure::Core(e) => (
+                e.code().as_str().to_string(),
+                exception_code(e.code()),
+                e.to_string(),
+            ),
+            Failure::Host(message) => {
+                (WRITE_FAILED.to_string(), WRITE_FAILED_CODE, message.clone())
+            }
+        }
+    }
+}
+
 /// The error report (the `/errors` patch value) of failed paths, in order;
 /// `None` when the list is empty.
 pub fn error_report<'a, P: AsRef<str>>(
     failed: impl IntoIterator<Item = (P, &'a Error)>,
     diagnostics: &str,
 ) -> Option<ErrorReport> {
+    described_report(
+        failed.into_iter().map(|(path, e)| {
+            (
+                path.as_ref().to_string(),
+                e.code().as_str().to_string(),
+                exception_code(e.code()),
+                e.to_string(),
+            )
+        }),
+        diagnostics,
+    )
+}
+
+/// The error report of `(path, type, exception code, description)`.
+fn described_report(
+    failed: impl IntoIterator<Item = (String, String, i64, String)>,
+    diagnostics: &str,
+) -> Option<ErrorReport> {
     let list: Vec<ErrorEntry> = failed
         .into_iter()
         .enumerate()
-        .map(|(i, (path, e))| ErrorEntry {
+        .map(|(i, (path, kind, code, description))| ErrorEntry {
             index: LooseInt::new(i as i64),
-            path: path.as_ref().to_string(),
-            kind: e.code().as_str().to_string(),
+            path,
+            kind,
             description: None,
             exception: Some(ErrorException {
-                code: LooseInt::new(exception_code(e.code())),
-                description: Some(e.to_string()),
+                code: LooseInt::new(code),
+                description: Some(description),
                 details: None,
             }),
         })
@@ -362,12 +521,19 @@ struct Item {
     announced: bool,
     /// Chunk occurrences not yet written.
     remaining: usize,
-    error: Option<Error>,
+    error: Option<Failure>,
+}
+
+impl Item {
+    /// Whether it is a file still waiting for content.
+    fn incomplete(&self) -> bool {
+        self.error.is_none() && self.remaining > 0
+    }
 }
 
 /// Where a chunk goes.
 #[derive(Clone, Copy)]
-struct Place {
+struct Slot {
     item: usize,
     offset: u64,
 }
@@ -376,12 +542,14 @@ struct Place {
 struct Needed {
     id: Id,
     location: Location,
-    places: Vec<Place>,
+    slots: Vec<Slot>,
 }
 
 /// A planned range and the blobs inside it.
 struct Range {
     span: ByteRange,
+    /// Decrypted bytes of its blobs.
+    raw: u64,
     /// Indexes into `needed`, by offset.
     blobs: Vec<usize>,
     fed: bool,
@@ -402,6 +570,12 @@ pub struct RestoreSession {
     bundles: Vec<BundlePlan>,
     bundle_pos: HashMap<Id, usize>,
     files_skipped: u64,
+    files_done: u64,
+    sparse: bool,
+    /// Files complete since the host last asked (indexes into `items`).
+    completed: Vec<usize>,
+    /// Path to item, built on the first [`fail_path`](Self::fail_path).
+    by_path: HashMap<RawPath, usize>,
 }
 
 impl RestoreSession {
@@ -429,7 +603,13 @@ impl RestoreSession {
                 .zip(&snapshot.entries)
                 .map(|(name, e)| (name.as_ref(), e.kind == EntryKind::Dir)),
         );
-        let existing: HashSet<&RawPath> = options.existing.iter().collect();
+        let mut existing: HashSet<&RawPath> = options.existing.iter().collect();
+        existing.extend(options.found.iter().map(|f| &f.path));
+        let found: HashMap<&RawPath, &FoundFile> = if options.resume {
+            options.found.iter().map(|f| (&f.path, f)).collect()
+        } else {
+            HashMap::new()
+        };
         // Hard links: the first name restored of each (device, inode).
         let mut first_name: HashMap<(u64, u64), RawPath> = HashMap::new();
         let mut session = RestoreSession {
@@ -439,10 +619,18 @@ impl RestoreSession {
             bundles: Vec::new(),
             bundle_pos: HashMap::new(),
             files_skipped: 0,
+            files_done: 0,
+            sparse: options.sparse,
+            completed: Vec::new(),
+            by_path: HashMap::new(),
         };
         let mut blob_pos: HashMap<Id, usize> = HashMap::new();
         for (entry, taken) in snapshot.entries.iter().zip(taken) {
             if !taken {
+                continue;
+            }
+            if !entry.is_hard_linked() && found.get(&entry.path).is_some_and(|f| f.matches(entry)) {
+                session.files_done += 1;
                 continue;
             }
             if entry.kind != EntryKind::Dir && !options.overwrite && existing.contains(&entry.path)
@@ -463,6 +651,7 @@ impl RestoreSession {
             };
             let (create, error) = to_create(entry, index, link_to.as_ref());
             let planned = error.is_none();
+            let is_file = create.kind == CreateKind::File;
             session.items.push(Item {
                 remaining: if link_to.is_none() {
                     entry.chunks.len()
@@ -471,13 +660,18 @@ impl RestoreSession {
                 },
                 create,
                 announced: planned,
-                error,
+                error: error.map(Failure::Core),
             });
-            if planned && entry.kind == EntryKind::File && link_to.is_none() {
-                session.place_chunks(session.items.len() - 1, &entry.chunks, index, &mut blob_pos);
+            let item = session.items.len() - 1;
+            if planned && is_file {
+                if entry.chunks.is_empty() {
+                    session.completed.push(item);
+                } else {
+                    session.place_chunks(item, &entry.chunks, index, &mut blob_pos);
+                }
             }
         }
-        session.build_ranges(options.max_gap);
+        session.build_ranges(options.max_gap, options.max_range);
         Ok(session)
     }
 
@@ -499,20 +693,21 @@ impl RestoreSession {
                 self.needed.push(Needed {
                     id: *id,
                     location,
-                    places: Vec::new(),
+                    slots: Vec::new(),
                 });
                 self.needed.len() - 1
             });
             if let Some(n) = self.needed.get_mut(pos) {
-                n.places.push(Place { item, offset });
+                n.slots.push(Slot { item, offset });
             }
             offset = offset.saturating_add(u64::from(location.raw_len));
         }
     }
 
     /// Groups the needed blobs by bundle and coalesces each bundle's blobs
-    /// into ranges whenever the gap between them is at most `max_gap`.
-    fn build_ranges(&mut self, max_gap: u64) {
+    /// into ranges whenever the gap between them is at most `max_gap` and
+    /// the range stays within `max_range` bytes, stored and decrypted.
+    fn build_ranges(&mut self, max_gap: u64, max_range: u64) {
         let mut by_bundle: Vec<Vec<usize>> = Vec::new();
         for (i, n) in self.needed.iter().enumerate() {
             let pos = *self.bundle_pos.entry(n.location.bundle).or_insert_with(|| {
@@ -535,10 +730,17 @@ impl RestoreSession {
                 };
                 let start = u64::from(n.location.offset);
                 let end = start + u64::from(n.location.length);
+                let raw = u64::from(n.location.raw_len);
                 match plan.ranges.last_mut() {
-                    Some(r) if start <= (r.span.offset + r.span.length).saturating_add(max_gap) => {
+                    Some(r)
+                        if start <= (r.span.offset + r.span.length).saturating_add(max_gap)
+                            && end.max(r.span.offset + r.span.length) - r.span.offset
+                                <= max_range
+                            && r.raw.saturating_add(raw) <= max_range =>
+                    {
                         let r_end = (r.span.offset + r.span.length).max(end);
                         r.span.length = r_end - r.span.offset;
+                        r.raw += raw;
                         r.blobs.push(i);
                     }
                     _ => plan.ranges.push(Range {
@@ -546,6 +748,7 @@ impl RestoreSession {
                             offset: start,
                             length: end - start,
                         },
+                        raw,
                         blobs: vec![i],
                         fed: false,
                     }),
@@ -574,10 +777,12 @@ impl RestoreSession {
     }
 
     /// Takes the bytes of one planned range (`offset` as planned) and
-    /// returns the writes of every blob in it that verifies. A blob that
-    /// fails, or that the bytes do not cover (a short read of a truncated
-    /// bundle), makes each file using it fail. An unplanned or already fed
-    /// range, or more bytes than planned, is [`Error::InvalidArgument`].
+    /// returns the writes of every blob in it that verifies, one per blob
+    /// with all its places in files still intact (none for a blob of
+    /// zeros when sparse). A blob that fails, or that the bytes do not
+    /// cover (a short read of a truncated bundle), makes each file using it
+    /// fail. An unplanned or already fed range, or more bytes than planned,
+    /// is [`Error::InvalidArgument`].
     pub fn feed(&mut self, bundle: &Id, offset: u64, bytes: &[u8]) -> Result<Vec<Write>> {
         let blobs = self.take_range(bundle, offset, bytes.len())?;
         let mut out = Vec::new();
@@ -607,7 +812,11 @@ impl RestoreSession {
                 )),
             };
             match opened {
-                Ok(plain) => self.emit(i, plain, &mut out),
+                Ok(plain) => {
+                    if let Some(w) = self.emit(i, plain) {
+                        out.push(w);
+                    }
+                }
                 Err(e) => self.fail(i, &e),
             }
         }
@@ -635,8 +844,52 @@ impl RestoreSession {
         Ok(())
     }
 
-    /// Ends the restore. Ranges never fed count as missing bundles.
-    pub fn finish(mut self) -> RestoreReport {
+    /// The host could not create or write `path` (a full disk, an I/O
+    /// error, a permission refused; `error` says which, e.g. the OS
+    /// message): the file fails with type [`WRITE_FAILED`] in the report,
+    /// gets no further writes and no attributes to apply; the restore goes
+    /// on. The host removes what it wrote of it. Failing a path twice keeps
+    /// the first error. A path not in the restore is
+    /// [`Error::InvalidArgument`].
+    pub fn fail_path(&mut self, path: &RawPath, error: &str) -> Result<()> {
+        if self.by_path.is_empty() {
+            self.by_path = self
+                .items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| (item.create.path.clone(), i))
+                .collect();
+        }
+        let item = self
+            .by_path
+            .get(path)
+            .and_then(|&i| self.items.get_mut(i))
+            .ok_or_else(|| {
+                Error::argument("path", format!("{} is not in the restore", path.quoted()))
+            })?;
+        item.error
+            .get_or_insert_with(|| Failure::Host(error.to_string()));
+        Ok(())
+    }
+
+    /// The files whose content became complete since the last call (every
+    /// blob written, or left as a hole): the host may close each and move
+    /// it into place now, so an interrupted restore keeps it. Empty files
+    /// come at the first call. A file failed since it completed (see
+    /// [`fail_path`](Self::fail_path)) is left out.
+    pub fn take_completed(&mut self) -> Vec<RawPath> {
+        let items = &self.items;
+        std::mem::take(&mut self.completed)
+            .into_iter()
+            .filter_map(|i| items.get(i))
+            .filter(|item| item.error.is_none())
+            .map(|item| item.create.path.clone())
+            .collect()
+    }
+
+    /// Marks the ranges never fed as missing bundles (so their files fail);
+    /// the restore takes no more bytes after this.
+    pub fn close(&mut self) {
         let unfed: Vec<Id> = self
             .bundles
             .iter()
@@ -647,20 +900,28 @@ impl RestoreSession {
             // Planned bundles are always known.
             let _ = self.missing(&id);
         }
+    }
+
+    /// What the restore did so far (final after [`close`](Self::close)):
+    /// files still waiting for content count neither as restored nor as
+    /// failed.
+    pub fn report(&self) -> RestoreReport {
         let mut report = RestoreReport {
             files_restored: 0,
             bytes_restored: 0,
             files_skipped: self.files_skipped,
+            files_done: self.files_done,
             errors: None,
             apply: Vec::new(),
         };
         for item in self.items.iter().filter(|i| i.error.is_none()) {
             match item.create.kind {
                 CreateKind::Dir => {}
-                CreateKind::File => {
+                CreateKind::File if item.remaining == 0 => {
                     report.files_restored += 1;
                     report.bytes_restored += item.create.size.unwrap_or(0);
                 }
+                CreateKind::File => {}
                 _ => report.files_restored += 1,
             }
         }
@@ -668,16 +929,24 @@ impl RestoreSession {
             .items
             .iter()
             .rev()
-            .filter(|i| i.error.is_none() && i.announced)
+            .filter(|i| i.error.is_none() && i.announced && !i.incomplete())
             .map(|i| i.create.clone())
             .collect();
-        report.errors = error_report(
-            self.items
-                .iter()
-                .filter_map(|i| Some((i.create.path.quoted(), i.error.as_ref()?))),
+        report.errors = described_report(
+            self.items.iter().filter_map(|i| {
+                let (kind, code, description) = i.error.as_ref()?.describe();
+                Some((i.create.path.quoted().into_owned(), kind, code, description))
+            }),
             "Some files could not be restored.",
         );
         report
+    }
+
+    /// Ends the restore ([`close`](Self::close), then the
+    /// [`report`](Self::report)). Ranges never fed count as missing bundles.
+    pub fn finish(mut self) -> RestoreReport {
+        self.close();
+        self.report()
     }
 
     fn bundle_pos(&self, bundle: &Id) -> Result<usize> {
@@ -725,32 +994,37 @@ impl RestoreSession {
         Ok(std::mem::take(&mut range.blobs))
     }
 
-    /// Sends verified blob `i` to every place it goes in files still intact.
-    fn emit(&mut self, i: usize, plain: Vec<u8>, out: &mut Vec<Write>) {
-        let Some(n) = self.needed.get_mut(i) else {
-            return;
-        };
-        let mut places = std::mem::take(&mut n.places);
-        places.retain(|p| self.items.get(p.item).is_some_and(|it| it.error.is_none()));
-        let mut plain = Some(plain);
-        let last = places.len().saturating_sub(1);
-        for (k, place) in places.into_iter().enumerate() {
-            let Some(item) = self.items.get_mut(place.item) else {
+    /// The write of verified blob `i`: its plaintext once, with every
+    /// place it goes in files still intact; `None` when it goes nowhere,
+    /// or is all zeros and the restore is sparse (the host created the
+    /// files at their size, so those bytes already read as zeros).
+    fn emit(&mut self, i: usize, plain: Vec<u8>) -> Option<Write> {
+        let n = self.needed.get_mut(i)?;
+        let slots = std::mem::take(&mut n.slots);
+        let hole = self.sparse && plain.iter().all(|&b| b == 0);
+        let mut places = Vec::new();
+        for slot in slots {
+            let Some(item) = self.items.get_mut(slot.item) else {
                 continue;
             };
-            // The last place takes the buffer itself; the others get copies.
-            let data = if k == last {
-                plain.take()
-            } else {
-                plain.clone()
-            };
+            if item.error.is_some() {
+                continue;
+            }
             item.remaining = item.remaining.saturating_sub(1);
-            out.push(Write {
-                path: item.create.path.clone(),
-                offset: place.offset,
-                data: data.unwrap_or_default(),
-            });
+            if item.remaining == 0 {
+                self.completed.push(slot.item);
+            }
+            if !hole {
+                places.push(Place {
+                    path: item.create.path.clone(),
+                    offset: slot.offset,
+                });
+            }
         }
+        (!places.is_empty()).then_some(Write {
+            data: plain,
+            places,
+        })
     }
 
     /// Fails every file that needs blob `i`.
@@ -758,9 +1032,10 @@ impl RestoreSession {
         let Some(n) = self.needed.get_mut(i) else {
             return;
         };
-        for place in std::mem::take(&mut n.places) {
-            if let Some(item) = self.items.get_mut(place.item) {
-                item.error.get_or_insert_with(|| error.clone());
+        for slot in std::mem::take(&mut n.slots) {
+            if let Some(item) = self.items.get_mut(slot.item) {
+                item.error
+                    .get_or_insert_with(|| Failure::Core(error.clone()));
             }
         }
     }
@@ -811,6 +1086,7 @@ mod tests {
     use super::*;
     use crate::engine::format::BlobType;
     use crate::engine::keys::{KdfParams, MasterKey};
+    use crate::engine::restore_run::RestoreRun;
     use crate::engine::snapshot::BackupCounters;
     use crate::engine::vault::VaultSettings;
     use crate::model::v2::common::PathType;
@@ -1068,6 +1344,320 @@ mod tests {
             ["/web", "/web/x", "/etc/app[1].conf"],
             "brackets are literal"
         );
+    }
+
+    /// A vault holding `files` (path, content, mtime nanos; hard-linked
+    /// when the inode is not 0), backed up with the real session.
+    struct Stored {
+        vault: Vault,
+        snapshot: Snapshot,
+        index: Index,
+        bundles: HashMap<Id, Vec<u8>>,
+    }
+
+    fn stored(files: &[(&str, Vec<u8>, u64)]) -> Stored {
+        use crate::engine::backup::{BackupOptions, BackupSession, FileMeta, SnapshotInfo};
+        let vault = vault();
+        let mut s = BackupSession::new(
+            &vault,
+            std::sync::Arc::new(Index::new()),
+            BackupOptions::default(),
+        )
+        .unwrap();
+        for (path, content, inode) in files {
+            let mut meta = FileMeta::file(*path, 0o644, 1_700_000_000);
+            meta.mtime_nanos = 123;
+            if *inode != 0 {
+                (meta.inode, meta.device, meta.links) = (*inode, 1, 2);
+            }
+            s.start_file(meta).unwrap();
+            s.write(content).unwrap();
+            s.finish_file().unwrap();
+        }
+        let out = s.finish(SnapshotInfo::at(1)).unwrap();
+        let mut index = Index::new();
+        for b in &out.bundles {
+            index.add_bundle(b);
+        }
+        let bundles = out
+            .bundles
+            .iter()
+            .map(|b| (b.id, b.bytes.to_vec()))
+            .collect();
+        Stored {
+            vault,
+            snapshot: out.tree,
+            index,
+            bundles,
+        }
+    }
+
+    /// Feeds every planned range; returns the writes.
+    fn feed_all(s: &mut RestoreSession, bundles: &HashMap<Id, Vec<u8>>) -> Vec<Write> {
+        let mut out = Vec::new();
+        for f in s.plan() {
+            for r in &f.ranges {
+                let bytes = &bundles[&f.bundle][r.offset as usize..(r.offset + r.length) as usize];
+                out.extend(s.feed(&f.bundle, r.offset, bytes).unwrap());
+            }
+        }
+        out
+    }
+
+    fn places(writes: &[Write]) -> Vec<(String, u64)> {
+        writes
+            .iter()
+            .flat_map(|w| &w.places)
+            .map(|p| (p.path.to_string(), p.offset))
+            .collect()
+    }
+
+    #[test]
+    fn a_blob_used_many_times_is_handed_out_once_with_all_its_places() {
+        let same = vec![7u8; 5000];
+        let st = stored(&[
+            ("/a", same.clone(), 0),
+            ("/b", same.clone(), 0),
+            ("/c", same.clone(), 0),
+            ("/d", b"other".to_vec(), 0),
+        ]);
+        let mut s = RestoreSession::new(
+            &st.vault,
+            &st.snapshot,
+            &st.index,
+            RestoreOptions::default(),
+        )
+        .unwrap();
+        let writes = feed_all(&mut s, &st.bundles);
+        assert_eq!(writes.len(), 2, "one write per distinct blob");
+        let shared = writes.iter().find(|w| w.places.len() == 3).unwrap();
+        assert_eq!(shared.data, same, "decrypted once, the one buffer");
+        assert_eq!(
+            places(std::slice::from_ref(shared)),
+            [("/a".into(), 0), ("/b".into(), 0), ("/c".into(), 0)]
+        );
+        assert_eq!(s.finish().files_restored, 4);
+    }
+
+    #[test]
+    fn blobs_of_zeros_are_holes_when_sparse() {
+        let st = stored(&[
+            ("/zeros", vec![0; 20_000], 0),
+            ("/data", b"abc".to_vec(), 0),
+            ("/empty", Vec::new(), 0),
+        ]);
+        let mut s = RestoreSession::new(
+            &st.vault,
+            &st.snapshot,
+            &st.index,
+            RestoreOptions::default(),
+        )
+        .unwrap();
+        let writes = feed_all(&mut s, &st.bundles);
+        assert_eq!(
+            places(&writes),
+            [("/data".to_string(), 0)],
+            "zeros: no write"
+        );
+        let mut done: Vec<String> = s.take_completed().iter().map(|p| p.to_string()).collect();
+        done.sort();
+        assert_eq!(
+            done,
+            ["/data", "/empty", "/zeros"],
+            "a hole completes its file"
+        );
+        let report = s.finish();
+        assert_eq!((report.files_restored, report.bytes_restored), (3, 20_003));
+
+        let dense = RestoreOptions {
+            sparse: false,
+            ..RestoreOptions::default()
+        };
+        let mut s = RestoreSession::new(&st.vault, &st.snapshot, &st.index, dense).unwrap();
+        let writes = feed_all(&mut s, &st.bundles);
+        let zeros = writes
+            .iter()
+            .find(|w| w.places[0].path == "/zeros")
+            .unwrap();
+        assert_eq!(zeros.data, vec![0; 20_000], "written when not sparse");
+    }
+
+    #[test]
+    fn ranges_stay_within_max_range_but_a_larger_blob_has_its_own() {
+        let v = vault();
+        // Blobs of 100 stored bytes (10 decrypted) at 22, 122, 1000, 300 000.
+        let snap = snapshot(vec![file_entry("/a", &[1, 2, 3, 4], 40)]);
+        let small = RestoreOptions {
+            max_gap: u64::MAX,
+            max_range: 250,
+            ..RestoreOptions::default()
+        };
+        let s = RestoreSession::new(&v, &snap, &index(), small).unwrap();
+        assert_eq!(
+            ranges(&s.plan(), 0xA),
+            [(22, 200), (1000, 100), (300_000, 100)]
+        );
+        let tiny = RestoreOptions {
+            max_range: 50,
+            ..RestoreOptions::default()
+        };
+        let s = RestoreSession::new(&v, &snap, &index(), tiny).unwrap();
+        assert_eq!(
+            ranges(&s.plan(), 0xA),
+            [(22, 100), (122, 100), (1000, 100), (300_000, 100)],
+            "one blob per range when each exceeds the bound"
+        );
+        // The decrypted size bounds a range too (10 bytes a blob here).
+        let raw = RestoreOptions {
+            max_gap: u64::MAX,
+            max_range: 25,
+            ..RestoreOptions::default()
+        };
+        let s = RestoreSession::new(&v, &snap, &index(), raw).unwrap();
+        assert_eq!(ranges(&s.plan(), 0xA).len(), 4);
+        let plan = RestoreSession::new(&v, &snap, &index(), RestoreOptions::default())
+            .unwrap()
+            .plan();
+        assert_eq!(
+            ranges(&plan, 0xA),
+            [(22, 1078), (300_000, 100)],
+            "the default bound leaves small ranges alone"
+        );
+    }
+
+    #[test]
+    fn host_failures_are_reported_and_end_the_files_writes() {
+        let st = stored(&[
+            ("/full", b"one".to_vec(), 0),
+            ("/ok", b"two".to_vec(), 0),
+            ("/late", b"three".to_vec(), 0),
+        ]);
+        let mut run = RestoreRun::new(
+            &st.vault,
+            &st.snapshot,
+            &st.index,
+            RestoreOptions::default(),
+        )
+        .unwrap();
+        run.fail_path(
+            &RawPath::from("/full"),
+            "No space left on device (os error 28)",
+        )
+        .unwrap();
+        run.fail_path(&RawPath::from("/full"), "second error")
+            .unwrap();
+        assert_eq!(
+            run.fail_path(&RawPath::from("/nowhere"), "x")
+                .unwrap_err()
+                .code(),
+            ErrorCode::InvalidArgument
+        );
+        let plan = run.session().unwrap().plan();
+        let mut writes = Vec::new();
+        for f in &plan {
+            for r in &f.ranges {
+                let b = &st.bundles[&f.bundle][r.offset as usize..(r.offset + r.length) as usize];
+                writes.extend(run.feed(&f.bundle, r.offset, b).unwrap());
+            }
+        }
+        let written: Vec<String> = places(&writes).into_iter().map(|p| p.0).collect();
+        assert_eq!(written, ["/ok", "/late"], "no writes for a failed file");
+        let done: Vec<String> = run.take_completed().iter().map(|p| p.to_string()).collect();
+        assert_eq!(done, ["/ok", "/late"]);
+        assert_eq!(run.finish().unwrap().files_restored, 2);
+        // Moving a file into place can still fail after finishing.
+        run.fail_path(&RawPath::from("/late"), "Permission denied (os error 13)")
+            .unwrap();
+        let report = run.report().unwrap();
+        assert_eq!(report.files_restored, 1);
+        assert_eq!(report.bytes_restored, 3);
+        let applied: Vec<String> = report.apply.iter().map(|c| c.path.to_string()).collect();
+        assert_eq!(applied, ["/ok"]);
+        let json = serde_json::to_value(report).unwrap();
+        let list = &json["errors"]["list"];
+        assert_eq!(list[0]["path"], "/full");
+        assert_eq!(list[0]["type"], WRITE_FAILED);
+        assert_eq!(list[0]["exception"]["code"], WRITE_FAILED_CODE);
+        assert_eq!(
+            list[0]["exception"]["description"], "No space left on device (os error 28)",
+            "the first error stays"
+        );
+        assert_eq!(list[1]["path"], "/late");
+        assert_eq!(json["errors"]["count"], 2);
+    }
+
+    #[test]
+    fn resume_takes_matching_found_files_as_done() {
+        let st = stored(&[
+            ("/done", b"one".to_vec(), 0),
+            ("/stale", b"two".to_vec(), 0),
+            ("/missing", b"three".to_vec(), 0),
+            ("/linked", b"four".to_vec(), 9),
+        ]);
+        let found = |path: &str, size: u64, nanos: u32| FoundFile {
+            path: path.into(),
+            size,
+            mtime: 1_700_000_000,
+            mtime_nanos: nanos,
+        };
+        let options = RestoreOptions {
+            found: vec![
+                found("/done", 3, 123),
+                found("/stale", 3, 124),
+                found("/linked", 4, 123),
+            ],
+            resume: true,
+            overwrite: true,
+            ..RestoreOptions::default()
+        };
+        let s = RestoreSession::new(&st.vault, &st.snapshot, &st.index, options.clone()).unwrap();
+        let created: Vec<String> = s.creates().map(|c| c.path.to_string()).collect();
+        assert_eq!(
+            created,
+            ["/stale", "/missing", "/linked"],
+            "a nanosecond off is not done; hard links are always restored"
+        );
+        let report = s.finish();
+        assert_eq!((report.files_done, report.files_skipped), (1, 0));
+
+        // Without overwriting, a found file that does not match stays.
+        let keep = RestoreOptions {
+            overwrite: false,
+            ..options.clone()
+        };
+        let s = RestoreSession::new(&st.vault, &st.snapshot, &st.index, keep).unwrap();
+        let created: Vec<String> = s.creates().map(|c| c.path.to_string()).collect();
+        assert_eq!(created, ["/missing"]);
+        let report = s.finish();
+        assert_eq!((report.files_done, report.files_skipped), (1, 2));
+
+        // Without resume, found files are only existing ones.
+        let plain = RestoreOptions {
+            resume: false,
+            ..options
+        };
+        let s = RestoreSession::new(&st.vault, &st.snapshot, &st.index, plain).unwrap();
+        assert_eq!(s.creates().count(), 4, "overwriting all");
+    }
+
+    #[test]
+    fn options_json_takes_the_new_members_and_refuses_unknown_ones() {
+        let o: RestoreOptions = serde_json::from_str(
+            r#"{"found": [{"path": "/a", "size": 3, "mtime": 5}], "resume": true,
+                "sparse": false, "max_range": 1024}"#,
+        )
+        .unwrap();
+        assert_eq!(o.found[0].mtime_nanos, 0);
+        assert!(o.resume && !o.sparse);
+        assert_eq!(o.max_range, 1024);
+        let d: RestoreOptions = serde_json::from_str("{}").unwrap();
+        assert!(d.sparse && !d.resume);
+        assert_eq!(d.max_range, DEFAULT_MAX_RANGE);
+        assert!(serde_json::from_str::<RestoreOptions>(r#"{"sparce": true}"#).is_err());
+        assert!(serde_json::from_str::<RestoreOptions>(
+            r#"{"found": [{"path": "/a", "size": 3, "mtime": 5, "x": 1}]}"#
+        )
+        .is_err());
     }
 
     #[test]

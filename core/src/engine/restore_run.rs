@@ -5,6 +5,7 @@
 
 use super::crypto::Id;
 use super::index::Index;
+use super::rawpath::RawPath;
 use super::restore::{Create, RestoreOptions, RestoreReport, RestoreSession, Write};
 use super::snapshot::Snapshot;
 use super::vault::Vault;
@@ -12,7 +13,9 @@ use crate::{Error, Result};
 
 /// A [`RestoreSession`] with the bookkeeping a host needs around it.
 pub struct RestoreRun {
-    session: Option<RestoreSession>,
+    /// Kept after finishing, so host failures found later (renaming a file
+    /// into place) still land in the report.
+    session: RestoreSession,
     report: Option<RestoreReport>,
 }
 
@@ -25,22 +28,24 @@ impl RestoreRun {
         options: RestoreOptions,
     ) -> Result<Self> {
         Ok(RestoreRun {
-            session: Some(RestoreSession::new(vault, snapshot, index, options)?),
+            session: RestoreSession::new(vault, snapshot, index, options)?,
             report: None,
         })
     }
 
     /// The running session; [`Error::InvalidState`] once finished.
     pub fn session(&self) -> Result<&RestoreSession> {
-        self.session
-            .as_ref()
-            .ok_or_else(|| Error::finished("restore"))
+        match self.report {
+            None => Ok(&self.session),
+            Some(_) => Err(Error::finished("restore")),
+        }
     }
 
     fn running(&mut self) -> Result<&mut RestoreSession> {
-        self.session
-            .as_mut()
-            .ok_or_else(|| Error::finished("restore"))
+        match self.report {
+            None => Ok(&mut self.session),
+            Some(_) => Err(Error::finished("restore")),
+        }
     }
 
     /// Feeds a fetched range (see [`RestoreSession::feed`]).
@@ -53,14 +58,31 @@ impl RestoreRun {
         self.running()?.missing(bundle)
     }
 
+    /// The files complete since the last call (see
+    /// [`RestoreSession::take_completed`]); empty once finished.
+    pub fn take_completed(&mut self) -> Vec<RawPath> {
+        self.session.take_completed()
+    }
+
+    /// The host could not create, write or move `path` into place (see
+    /// [`RestoreSession::fail_path`]). Also after finishing: the report
+    /// then counts the file as failed instead of restored.
+    pub fn fail_path(&mut self, path: &RawPath, error: &str) -> Result<()> {
+        self.session.fail_path(path, error)?;
+        if self.report.is_some() {
+            self.report = Some(self.session.report());
+        }
+        Ok(())
+    }
+
     /// Ends the restore; the report stays readable with
     /// [`report`](Self::report). [`Error::InvalidState`] when called twice.
     pub fn finish(&mut self) -> Result<&RestoreReport> {
-        let session = self
-            .session
-            .take()
-            .ok_or_else(|| Error::finished("restore"))?;
-        Ok(self.report.insert(session.finish()))
+        if self.report.is_some() {
+            return Err(Error::finished("restore"));
+        }
+        self.session.close();
+        Ok(self.report.insert(self.session.report()))
     }
 
     /// The report, once finished ([`Error::InvalidState`] before).
