@@ -14,7 +14,7 @@
 # METADATA_REQUIRED=1: the cloudbackup comparison must pass too. Flip the
 # default below when the features are merged.
 
-METADATA_REQUIRED ?= 0
+METADATA_REQUIRED ?= 1
 
 .PHONY: test-metadata
 
