@@ -7,12 +7,10 @@
 #                        with stat/xattr/inode reads (tests/metadata/); also
 #                        prints what restic restores of the same tree
 #
-# METADATA_REQUIRED=0 (the default until issue 15's fidelity lands): the
-# cloudbackup comparison runs and prints every property but is an expected
-# failure (xfail); the harness's self-tests (cp -a must pass, a plain copy
-# must fail each property) and the restic reference must pass.
-# METADATA_REQUIRED=1: the cloudbackup comparison must pass too. Flip the
-# default below when the features are merged.
+# METADATA_REQUIRED=1 (the default): the cloudbackup comparison must pass,
+# as must the harness's self-tests (cp -a must pass, a plain copy must fail
+# each property) and the restic reference. METADATA_REQUIRED=0 turns the
+# cloudbackup comparison into an expected failure (for bisecting).
 
 METADATA_REQUIRED ?= 1
 
