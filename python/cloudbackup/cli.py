@@ -226,7 +226,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
         password = _read_password(args)
         lv = StoredVault.open(storage, password, concurrency=_concurrency(args), cache=_cache(args))
     del password
-    bar = _Bar(not args.json, "backup", _tree_size(args.source))
+    # The total is a walk of its own: only when a bar is shown.
+    shown = not args.json and sys.stderr.isatty()
+    bar = _Bar(shown, "backup", _tree_size(args.source) if shown else None)
     started = time.monotonic()
     try:
         r = lv.backup(

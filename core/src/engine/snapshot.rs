@@ -234,9 +234,20 @@ impl Snapshot {
     pub fn open(keys: &VaultKeys, vault_id: &VaultId, id: &Id, bytes: &[u8]) -> Result<Self> {
         let plain = open_object(keys, vault_id, ObjectKind::Snapshot, id, bytes)?;
         let name = object_name(ObjectKind::Snapshot, id);
+        // One parse in the current shape, with plain serde_json (a snapshot
+        // of tens of thousands of entries is read at every backup, to find
+        // the parent); the path-naming parser only to say where a bad one is
+        // wrong, and older versions read again in their own shape.
+        let current = serde_json::from_slice::<Snapshot>(&plain)
+            .or_else(|_| crate::error::from_json_slice::<Snapshot>(&name, &plain));
+        if let Ok(snap) = &current {
+            if snap.version == SNAPSHOT_VERSION {
+                return current;
+            }
+        }
         let probe: VersionProbe = crate::error::from_json_slice(&name, &plain)?;
         match probe.version {
-            SNAPSHOT_VERSION => crate::error::from_json_slice(&name, &plain),
+            SNAPSHOT_VERSION => current,
             1 => Ok(crate::error::from_json_slice::<v1::Snapshot>(&name, &plain)?.into()),
             found => Err(Error::UnsupportedVersion {
                 object: name,
