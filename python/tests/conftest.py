@@ -12,6 +12,9 @@ from typing import Dict, List, Optional
 
 import pytest
 
+import cloudbackup as cb
+from cloudbackup.storage import ObjectInfo
+
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
 GOLDEN = REPO / "tests" / "golden" / "v1"
@@ -46,3 +49,38 @@ def run_cli(
         text=True,
         timeout=300,
     )
+
+
+def read_tree(root: Path) -> Dict[str, bytes]:
+    """Every regular file below ``root``: relative path -> bytes."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+class WrappedStorage:
+    """A storage that passes every call to ``inner``: tests subclass it to
+    count or fail some calls."""
+
+    def __init__(self, inner: cb.Storage) -> None:
+        self.inner = inner
+        self.url = inner.url
+
+    def get(self, name: str) -> bytes:
+        return self.inner.get(name)
+
+    def get_range(self, name: str, offset: int, length: int) -> bytes:
+        return self.inner.get_range(name, offset, length)
+
+    def put(self, name: str, data: bytes) -> None:
+        self.inner.put(name, data)
+
+    def list(self, kind: str) -> List[ObjectInfo]:
+        return self.inner.list(kind)
+
+    def delete(self, name: str) -> None:
+        self.inner.delete(name)
+
+    def exists(self, name: str) -> bool:
+        return self.inner.exists(name)
+
+    def create(self) -> None:
+        self.inner.create()

@@ -10,14 +10,14 @@ import os
 import shutil
 import threading
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict
 
 import pytest
 
 import cloudbackup as cb
 from cloudbackup.engine import is_cached_object
-from cloudbackup.storage import CachedStorage, LocalStorage, ObjectInfo
-from conftest import FAST_KDF, run_cli
+from cloudbackup.storage import CachedStorage, LocalStorage
+from conftest import FAST_KDF, WrappedStorage, read_tree, run_cli
 
 SMALL = {"chunker": {"min_size": 4096, "avg_size": 16384, "max_size": 65536}, "zstd_level": 3, "bundle_size": 131072}
 
@@ -30,16 +30,11 @@ def make_tree(root: Path) -> None:
     (root / "empty").write_bytes(b"")
 
 
-def read_tree(root: Path) -> Dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-class Counting:
+class Counting(WrappedStorage):
     """A storage that counts the whole-object reads per kind."""
 
     def __init__(self, inner: cb.Storage) -> None:
-        self.inner = inner
-        self.url = inner.url
+        super().__init__(inner)
         self.gets: Dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -48,24 +43,6 @@ class Counting:
             kind = name.split("/", 1)[0]
             self.gets[kind] = self.gets.get(kind, 0) + 1
         return self.inner.get(name)
-
-    def get_range(self, name: str, offset: int, length: int) -> bytes:
-        return self.inner.get_range(name, offset, length)
-
-    def put(self, name: str, data: bytes) -> None:
-        self.inner.put(name, data)
-
-    def list(self, kind: str) -> List[ObjectInfo]:
-        return self.inner.list(kind)
-
-    def delete(self, name: str) -> None:
-        self.inner.delete(name)
-
-    def exists(self, name: str) -> bool:
-        return self.inner.exists(name)
-
-    def create(self) -> None:
-        self.inner.create()
 
 
 def test_unchanged_files_are_taken_over_from_the_parent(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from typing import Dict, List
 import pytest
 
 import cloudbackup as cb
-from cloudbackup.storage import LocalStorage, ObjectInfo, RetryPolicy, Retryable, open_storage, parse_retry_after
-from conftest import FAST_KDF, run_cli
+from cloudbackup.storage import LocalStorage, RetryPolicy, Retryable, open_storage, parse_retry_after
+from conftest import FAST_KDF, WrappedStorage, read_tree, run_cli
 
 #: Small chunks and bundles, so a few MiB make many bundles.
 SMALL = {"chunker": {"min_size": 4096, "avg_size": 16384, "max_size": 65536}, "zstd_level": 3, "bundle_size": 131072}
@@ -29,25 +29,14 @@ def make_tree(root: Path, seed: int = 0) -> None:
     (root / "a.txt").write_text("alpha\n" * 1000)
 
 
-def read_tree(root: Path) -> Dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-class FailAfter:
+class FailAfter(WrappedStorage):
     """A storage that fails for good on the ``n``-th bundle upload, as a
     backup killed or disconnected half-way does."""
 
     def __init__(self, inner: cb.Storage, n: int) -> None:
-        self.inner = inner
-        self.url = inner.url
+        super().__init__(inner)
         self.n = n
         self.bundle_puts = 0
-
-    def get(self, name: str) -> bytes:
-        return self.inner.get(name)
-
-    def get_range(self, name: str, offset: int, length: int) -> bytes:
-        return self.inner.get_range(name, offset, length)
 
     def put(self, name: str, data: bytes) -> None:
         if name.startswith("bundles/"):
@@ -55,18 +44,6 @@ class FailAfter:
             if self.bundle_puts == self.n:
                 raise cb.StorageError(f"storage error: {self.url}: {name}: injected", {"object": name})
         self.inner.put(name, data)
-
-    def list(self, kind: str) -> List[ObjectInfo]:
-        return self.inner.list(kind)
-
-    def delete(self, name: str) -> None:
-        self.inner.delete(name)
-
-    def exists(self, name: str) -> bool:
-        return self.inner.exists(name)
-
-    def create(self) -> None:
-        self.inner.create()
 
 
 def test_urls_choose_the_storage(tmp_path: Path) -> None:

@@ -24,9 +24,9 @@ import pytest
 
 import cloudbackup as cb
 from cloudbackup.storage import RetryPolicy, open_storage
-from conftest import FAST_KDF, FAST_KDF_JSON, run_cli
+from conftest import FAST_KDF, FAST_KDF_JSON, read_tree, run_cli
 from test_cli import same_tree
-from test_storage import SMALL, FailAfter, make_tree, read_tree
+from test_storage import SMALL, FailAfter, make_tree
 
 CONFIGURED = bool(os.environ.get("ST_AUTH"))
 if not CONFIGURED and os.environ.get("CLOUDBACKUP_SWIFT_REQUIRED") == "1":
