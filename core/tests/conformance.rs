@@ -8,11 +8,12 @@
 //! * BLAKE3 test vectors: every case through `engine::crypto::{hash,
 //!   keyed_hash, derive_key}` (the functions every id and subkey goes through).
 //! * Wycheproof AES-GCM: the 256-bit key / 96-bit IV / 128-bit tag group
-//!   through `engine::crypto::Aead`, the AEAD of every blob and object.
+//!   through `engine::crypto::Aead`, the AEAD of every blob and object, on
+//!   each of its backends (native assembly and portable Rust).
 
 use std::path::PathBuf;
 
-use cloudbackup_core::engine::crypto::{self, Aead, SecretKey, KEY_LEN, NONCE_LEN};
+use cloudbackup_core::engine::crypto::{self, Aead, AeadBackend, SecretKey, KEY_LEN, NONCE_LEN};
 use cloudbackup_core::patch::{apply_patch, patch_from_value};
 use serde_json::Value;
 
@@ -181,7 +182,7 @@ fn blake3_vectors() {
 /// to `msg`; "invalid" must fail to open; "acceptable" (legal but weak; the
 /// 256/96/128 group has none) is held to the "valid" standard, since our AEAD
 /// has no reason to refuse anything standard AES-GCM accepts.
-fn run_aes_gcm_case(case: &Value) -> Result<(), String> {
+fn run_aes_gcm_case(case: &Value, backend: AeadBackend) -> Result<(), String> {
     let key: [u8; KEY_LEN] = hex_field(case, "key")?
         .try_into()
         .map_err(|_| "key is not 32 bytes")?;
@@ -191,7 +192,7 @@ fn run_aes_gcm_case(case: &Value) -> Result<(), String> {
     let (aad, msg) = (hex_field(case, "aad")?, hex_field(case, "msg")?);
     let mut sealed = hex_field(case, "ct")?;
     sealed.extend_from_slice(&hex_field(case, "tag")?);
-    let aead = Aead::new(&SecretKey::from_bytes(key));
+    let aead = Aead::with_backend(&SecretKey::from_bytes(key), backend);
     let opened = aead.open(&nonce, &aad, &sealed);
     match field(case, "result")? {
         "valid" | "acceptable" => {
@@ -217,6 +218,15 @@ fn run_aes_gcm_case(case: &Value) -> Result<(), String> {
 
 #[test]
 fn wycheproof_aes_gcm() {
+    // Both run on native targets: the assembly and the portable Rust.
+    #[cfg(not(target_arch = "wasm32"))]
+    assert!(AeadBackend::ALL.contains(&AeadBackend::Native));
+    for &backend in AeadBackend::ALL {
+        wycheproof_aes_gcm_with(backend);
+    }
+}
+
+fn wycheproof_aes_gcm_with(backend: AeadBackend) {
     let suite = data("wycheproof/aes_gcm_test.json");
     let Some(Value::Array(groups)) = suite.get("testGroups") else {
         panic!("wycheproof suite has no testGroups")
@@ -233,7 +243,7 @@ fn wycheproof_aes_gcm() {
             panic!("a test group has no tests")
         };
         for case in cases {
-            match run_aes_gcm_case(case) {
+            match run_aes_gcm_case(case, backend) {
                 Ok(()) => passed += 1,
                 Err(why) => {
                     failed += 1;
@@ -242,10 +252,10 @@ fn wycheproof_aes_gcm() {
             }
         }
     }
-    println!("wycheproof aes-gcm: {passed} passed, {failed} failed");
+    println!("wycheproof aes-gcm ({backend:?}): {passed} passed, {failed} failed");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(
         passed, 66,
-        "the 256-bit key, 96-bit IV, 128-bit tag group has 66 cases"
+        "{backend:?}: the 256-bit key, 96-bit IV, 128-bit tag group has 66 cases"
     );
 }

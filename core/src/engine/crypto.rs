@@ -151,10 +151,50 @@ impl<'de> Deserialize<'de> for Id {
     }
 }
 
+/// The implementations of AES-256-GCM behind [`Aead`]: the same function
+/// (byte for byte, the Wycheproof suite runs on each), at different speeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AeadBackend {
+    /// ring's, i.e. BoringSSL's assembly: VAES/AES-NI with carry-less
+    /// multiplication where the CPU has them, several times the portable
+    /// speed. Native targets only.
+    #[cfg(not(target_arch = "wasm32"))]
+    Native,
+    /// RustCrypto's `aes-gcm`: Rust, with AES-NI/CLMUL intrinsics on x86 and
+    /// a constant-time software AES elsewhere. The only one on wasm32.
+    Portable,
+}
+
+impl AeadBackend {
+    /// What [`Aead::new`] uses on this target.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub const DEFAULT: AeadBackend = AeadBackend::Native;
+    /// What [`Aead::new`] uses on this target.
+    #[cfg(target_arch = "wasm32")]
+    pub const DEFAULT: AeadBackend = AeadBackend::Portable;
+
+    /// Every backend this target has, for tests and benchmarks.
+    pub const ALL: &'static [AeadBackend] = &[
+        #[cfg(not(target_arch = "wasm32"))]
+        AeadBackend::Native,
+        AeadBackend::Portable,
+    ];
+}
+
 /// AES-256-GCM with 96-bit nonces and 128-bit tags.
 #[derive(Clone)]
 pub struct Aead {
-    cipher: Aes256Gcm,
+    cipher: Cipher,
+}
+
+/// The key schedule of one backend.
+#[derive(Clone)]
+enum Cipher {
+    // Boxed, both: key schedules of some hundred bytes (RustCrypto's keeps
+    // a software one beside the AES-NI one), moved about with every `Aead`.
+    #[cfg(not(target_arch = "wasm32"))]
+    Native(Box<ring::aead::LessSafeKey>),
+    Portable(Box<Aes256Gcm>),
 }
 
 impl fmt::Debug for Aead {
@@ -163,11 +203,46 @@ impl fmt::Debug for Aead {
     }
 }
 
+/// The error of a seal that AES-GCM cannot do (over 2^36 - 32 bytes).
+fn too_long() -> Error {
+    Error::InvalidArgument {
+        name: "plaintext".into(),
+        reason: "too long for AES-GCM".into(),
+    }
+}
+
 impl Aead {
-    /// A cipher under `key`.
+    /// A cipher under `key`, with this target's fastest backend.
     pub fn new(key: &SecretKey) -> Self {
-        Aead {
-            cipher: Aes256Gcm::new(key.as_bytes().into()),
+        Self::with_backend(key, AeadBackend::DEFAULT)
+    }
+
+    /// A cipher under `key` with a given backend: for the tests that hold
+    /// every backend to the same vectors, and for benchmarks.
+    pub fn with_backend(key: &SecretKey, backend: AeadBackend) -> Self {
+        let portable = || Cipher::Portable(Box::new(Aes256Gcm::new(key.as_bytes().into())));
+        let cipher = match backend {
+            #[cfg(not(target_arch = "wasm32"))]
+            AeadBackend::Native => {
+                // ring refuses only a key of another length, which a
+                // `[u8; 32]` cannot be; were it ever to refuse, the portable
+                // backend computes the same function.
+                match ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, key.as_bytes()) {
+                    Ok(k) => Cipher::Native(Box::new(ring::aead::LessSafeKey::new(k))),
+                    Err(_) => portable(),
+                }
+            }
+            AeadBackend::Portable => portable(),
+        };
+        Aead { cipher }
+    }
+
+    /// The backend this cipher runs on.
+    pub fn backend(&self) -> AeadBackend {
+        match self.cipher {
+            #[cfg(not(target_arch = "wasm32"))]
+            Cipher::Native(_) => AeadBackend::Native,
+            Cipher::Portable(_) => AeadBackend::Portable,
         }
     }
 
@@ -196,13 +271,25 @@ impl Aead {
         let body = buf
             .get_mut(start..)
             .ok_or_else(|| Error::argument("start", "past the end of the buffer"))?;
-        let tag = self
-            .cipher
-            .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, body)
-            .map_err(|_| Error::InvalidArgument {
-                name: "plaintext".into(),
-                reason: "too long for AES-GCM".into(),
-            })?;
+        let tag: [u8; TAG_LEN] = match &self.cipher {
+            #[cfg(not(target_arch = "wasm32"))]
+            Cipher::Native(key) => {
+                let tag = key
+                    .seal_in_place_separate_tag(
+                        ring::aead::Nonce::assume_unique_for_key(*nonce),
+                        ring::aead::Aad::from(aad),
+                        body,
+                    )
+                    .map_err(|_| too_long())?;
+                let mut out = [0; TAG_LEN];
+                out.copy_from_slice(tag.as_ref());
+                out
+            }
+            Cipher::Portable(cipher) => cipher
+                .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, body)
+                .map_err(|_| too_long())?
+                .into(),
+        };
         buf.extend_from_slice(&tag);
         Ok(())
     }
@@ -214,14 +301,27 @@ impl Aead {
         let body_len = sealed.len().checked_sub(TAG_LEN)?;
         let (body, tag) = sealed.split_at(body_len);
         let mut buf = body.to_vec();
-        self.cipher
-            .decrypt_in_place_detached(
-                Nonce::from_slice(nonce),
-                aad,
-                &mut buf,
-                Tag::from_slice(tag),
-            )
-            .ok()?;
+        match &self.cipher {
+            #[cfg(not(target_arch = "wasm32"))]
+            Cipher::Native(key) => {
+                key.open_in_place_separate_tag(
+                    ring::aead::Nonce::assume_unique_for_key(*nonce),
+                    ring::aead::Aad::from(aad),
+                    ring::aead::Tag::try_from(tag).ok()?,
+                    &mut buf,
+                    0..,
+                )
+                .ok()?;
+            }
+            Cipher::Portable(cipher) => cipher
+                .decrypt_in_place_detached(
+                    Nonce::from_slice(nonce),
+                    aad,
+                    &mut buf,
+                    Tag::from_slice(tag),
+                )
+                .ok()?,
+        }
         Some(buf)
     }
 }
@@ -232,7 +332,14 @@ mod tests {
 
     #[test]
     fn seal_then_open_and_every_tamper_fails() {
-        let aead = Aead::new(&SecretKey::from_bytes([7; 32]));
+        for &backend in AeadBackend::ALL {
+            seal_then_open_and_every_tamper_fails_with(backend);
+        }
+    }
+
+    fn seal_then_open_and_every_tamper_fails_with(backend: AeadBackend) {
+        let aead = Aead::with_backend(&SecretKey::from_bytes([7; 32]), backend);
+        assert_eq!(aead.backend(), backend);
         let nonce = [1; NONCE_LEN];
         let mut sealed = Vec::new();
         aead.seal_into(&nonce, b"aad", b"hello", &mut sealed)
@@ -249,6 +356,37 @@ mod tests {
             let mut t = sealed.clone();
             t[i] ^= 0x80;
             assert!(aead.open(&nonce, b"aad", &t).is_none(), "byte {i}");
+        }
+    }
+
+    #[test]
+    fn the_backends_seal_alike_and_open_each_other() {
+        let key = SecretKey::from_bytes([3; 32]);
+        let ciphers: Vec<Aead> = AeadBackend::ALL
+            .iter()
+            .map(|&b| Aead::with_backend(&key, b))
+            .collect();
+        // Every tail length around the 16-byte block and the assembly's
+        // wider strides (up to 8 blocks at once), then one large message.
+        let data: Vec<u8> = (0..70_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let lengths = (0..=300).chain([1023, 1024, 1025, 4097, 70_000]);
+        for (i, len) in lengths.enumerate() {
+            let nonce = [i as u8; NONCE_LEN];
+            let aad = &data[..i % 40];
+            let sealed: Vec<Vec<u8>> = ciphers
+                .iter()
+                .map(|c| {
+                    let mut out = Vec::new();
+                    c.seal_into(&nonce, aad, &data[..len], &mut out).unwrap();
+                    out
+                })
+                .collect();
+            for (c, s) in ciphers.iter().zip(&sealed) {
+                assert_eq!(s, &sealed[0], "{:?}, length {len}", c.backend());
+                for other in &ciphers {
+                    assert_eq!(other.open(&nonce, aad, s).as_deref(), Some(&data[..len]));
+                }
+            }
         }
     }
 
