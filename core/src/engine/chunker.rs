@@ -402,6 +402,45 @@ mod tests {
         }
     }
 
+    /// Cut lengths computed once and pinned: any change to the gear table's
+    /// derivation, the masks or the search moves them, and old vaults would
+    /// stop deduplicating against new backups.
+    #[test]
+    fn cut_points_are_pinned() {
+        let key = SecretKey::from_bytes(*b"cloudbackup chunker test vector!");
+        let mut input = data(200_000);
+        input.extend(vec![0u8; 40_000]);
+        input.extend(data(60_003));
+        let got: Vec<usize> = chunks(&mut Chunker::new(small(), &key).unwrap(), &input, 4099)
+            .iter()
+            .map(Vec::len)
+            .collect();
+        // The zero run cuts at the maximum; the repeated noise repeats cuts.
+        let want = [
+            4186, 4473, 2585, 4199, 3581, 7445, 9872, 2691, 5317, 6263, 5002, 8607, 3751, 5900,
+            3654, 5472, 3843, 5582, 2632, 10068, 11953, 4474, 7414, 10413, 3118, 4906, 10124, 1768,
+            2585, 5072, 5409, 2917, 7466, 6637, 2219, 7022, 16384, 16384, 10781, 6101, 2974, 4199,
+            3581, 7445, 9872, 2691, 5317, 6263, 5002, 4389,
+        ];
+        assert_eq!(got, want);
+        assert_eq!(got.iter().sum::<usize>(), input.len());
+        let big = data(24 << 20);
+        let got: Vec<usize> = chunks(
+            &mut Chunker::new(ChunkerParams::default(), &key).unwrap(),
+            &big,
+            1 << 20,
+        )
+        .iter()
+        .map(Vec::len)
+        .collect();
+        let want = [
+            526329, 1087738, 1843427, 2510059, 1902999, 1147859, 1201046, 1137813, 1109829,
+            1176910, 1276948, 2422975, 1039396, 1261993, 1744975, 969087, 1100407, 1140814, 565220,
+        ];
+        assert_eq!(got, want);
+        assert_eq!(got.iter().sum::<usize>(), big.len());
+    }
+
     #[test]
     fn the_buffer_stays_below_one_maximum_chunk() {
         let key = SecretKey::from_bytes([1; 32]);
