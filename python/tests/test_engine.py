@@ -38,9 +38,10 @@ def backup_files(vault: cb.Vault, files: Dict[str, bytes], index: cb.Index) -> T
 
 
 def restore_all(
-    vault: cb.Vault, store: Store, snap_id: str, **options: object
+    vault: cb.Vault, store: Store, snap_id: str, lazy: bool = False, **options: object
 ) -> Tuple[Dict[str, bytearray], Dict[str, object]]:
-    """Restores a snapshot in memory; returns files and the report."""
+    """Restores a snapshot in memory; returns files and the report.
+    ``lazy``: ranges through ``feed_blobs`` (one blob per step)."""
     index = cb.Index()
     for i, data in store["index"].items():
         index.load_delta(vault, i, data)
@@ -54,7 +55,8 @@ def restore_all(
             continue
         for r in fetch["ranges"]:
             chunk = bundle[r["offset"] : r["offset"] + r["length"]]
-            for data, places in session.feed(fetch["bundle"], r["offset"], memoryview(chunk)):
+            feed = session.feed_blobs if lazy else session.feed
+            for data, places in feed(fetch["bundle"], r["offset"], memoryview(chunk)):
                 for path, offset in places:
                     out[path][offset : offset + len(data)] = data
     return out, session.finish()
@@ -334,3 +336,29 @@ def test_paths_are_bytes_with_a_lossless_quoted_form() -> None:
     out, report = restore_all(vault, store, snap_id)
     assert out == {'"/d/caf\\xe9"': bytearray(b"latin-1")}
     assert report["errors"] is None
+
+
+def test_feed_blobs_writes_what_feed_writes(vault: cb.Vault) -> None:
+    files = {f"/d/f{i}": bytes([i]) * (1000 * i + 7) for i in range(1, 6)}
+    files["/d/copy"] = files["/d/f3"]
+    store, snap_id = backup_files(vault, files, cb.Index())
+    eager, report = restore_all(vault, store, snap_id)
+    lazy, lazy_report = restore_all(vault, store, snap_id, lazy=True)
+    assert {p: bytes(b) for p, b in lazy.items()} == {p: bytes(b) for p, b in eager.items()} == files
+    assert lazy_report == report
+
+
+def test_a_range_started_by_feed_blobs_cannot_be_fed_again(vault: cb.Vault) -> None:
+    store, snap_id = backup_files(vault, {"/d/a": b"abc" * 100}, cb.Index())
+    index = cb.Index()
+    for i, data in store["index"].items():
+        index.load_delta(vault, i, data)
+    session = cb.RestoreSession(vault, cb.Snapshot.open(vault, snap_id, store["snapshots"][snap_id]), index)
+    fetch = session.plan[0]
+    r = fetch["ranges"][0]
+    chunk = store["bundles"][fetch["bundle"]][r["offset"] : r["offset"] + r["length"]]
+    it = session.feed_blobs(fetch["bundle"], r["offset"], chunk)
+    with pytest.raises(cb.InvalidArgument, match="already fed"):
+        session.feed_blobs(fetch["bundle"], r["offset"], chunk)
+    assert [places for _data, places in it] == [[("/d/a", 0)]]
+    assert session.finish()["files_restored"] == 1
