@@ -471,6 +471,17 @@ typedef struct {
    * A device node's number.
    */
   uint64_t rdev;
+  /**
+   * Extended attributes (and so POSIX ACLs) to set once the content is
+   * in place (NULL only with `xattrs_len` 0). As non-root, set only
+   * `user.*` and `system.posix_acl_*`: the other namespaces need
+   * privileges. Valid as long as `path`.
+   */
+  const cb_xattr *xattrs;
+  /**
+   * How many.
+   */
+  size_t xattrs_len;
 } cb_create;
 
 /**
