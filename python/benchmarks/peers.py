@@ -209,6 +209,13 @@ def tree_bytes(root: Path) -> int:
     return total
 
 
+def settle() -> None:
+    """Writes dirty pages out before a timed step, so the writeback of
+    what came before (the corpus just generated, the previous tool's
+    repository or restore) is not charged to the next tool."""
+    os.sync()
+
+
 def tree_digest(root: Path) -> Dict[str, str]:
     """``relative path -> digest`` of every regular file, streamed (the
     sparse file is GiBs; its holes are not read, see
@@ -494,6 +501,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     results: Dict[str, Dict[str, Step]] = {t.name: {} for t in tools}
     tree_digest(corpus)  # warm the page cache alike for everyone
     for t in tools:
+        settle()
         run = t.backup("backup1")
         results[t.name]["backup 1"] = Step(run, tree_bytes(t.repo))
         print(f"  {t.name} backup 1: {run.wall:.1f} s", flush=True)
@@ -502,11 +510,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"changed {changed} files, added {added}: {size2 / MIB:.0f} MiB", flush=True)
     expected = tree_digest(corpus)
     for t in tools:
+        settle()
         run = t.backup("backup2")
         results[t.name]["backup 2"] = Step(run, tree_bytes(t.repo))
         print(f"  {t.name} backup 2: {run.wall:.1f} s", flush=True)
     for t in tools:
         dest = t.work / "restore"
+        settle()
         run, landed = t.restore(dest)
         got = tree_digest(landed)
         if got != expected:

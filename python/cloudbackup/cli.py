@@ -28,6 +28,7 @@ operations.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import getpass
 import json
 import os
@@ -763,9 +764,27 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _return_large_blocks_to_the_os() -> None:
+    """Fixes glibc's mmap threshold at 1 MiB. By default glibc raises it
+    to the size of every large block freed, so the 4 MiB ranges and blobs a
+    restore or backup passes through end up on the heap, where freed space
+    stays resident: a restore's peak RSS grew by ~35 MiB that way. Setting
+    it also turns that adjustment off. Other C libraries: nothing to do."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_mmap_threshold = -3
+    mallopt(ctypes.c_int(m_mmap_threshold), ctypes.c_int(1 << 20))
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Runs the tool; returns the exit status."""
     args = _parser().parse_args(argv)
+    _return_large_blocks_to_the_os()
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)

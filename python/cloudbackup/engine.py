@@ -7,7 +7,7 @@ the bytes (see :mod:`cloudbackup.store` for a local vault directory).
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _native
 from .errors import InvalidArgument
@@ -154,8 +154,14 @@ class Snapshot:
         hands the snapshot to :meth:`BackupSession.set_parent` never pays
         for the JSON of a large tree."""
         if self._data is None:
-            self._data = json.loads(self._native.json())
+            self._data = self.decode()
         return self._data
+
+    def decode(self) -> Dict[str, Any]:
+        """The snapshot as a new dict, not kept by this object (for one
+        pass over a large tree, where :attr:`data` would hold it)."""
+        result: Dict[str, Any] = json.loads(self._native.json())
+        return result
 
     @classmethod
     def open(cls, vault: Vault, snapshot_id: str, data: Buffer) -> "Snapshot":
@@ -232,13 +238,13 @@ class BackupSession:
         "ctime", "ctime_nanos", "size", "uid", "gid", "inode", "device",
         "links", "xattrs": [{"name", "value": base64}]}``, all optional but
         ``path``); its bytes follow with :meth:`write`."""
-        self._native.start(json.dumps({**meta, "kind": "file"}))
+        self._native.start({**meta, "kind": "file"})
 
     def add(self, meta: Dict[str, Any]) -> None:
         """Records a directory, symlink, FIFO or device node (``meta``: a
         FileMeta with its ``kind``: ``dir``, ``symlink`` (with ``target``),
         ``fifo``, ``chardev`` or ``blockdev`` (with ``rdev``))."""
-        self._native.add(json.dumps(meta))
+        self._native.add(meta)
 
     def set_parent(self, snapshot: "Snapshot") -> None:
         """Uses ``snapshot`` as the parent: :meth:`reuse` then takes over
@@ -249,7 +255,7 @@ class BackupSession:
         """Records the file ``meta`` with the parent's chunk list when the
         parent has it unchanged (same size, mtime, ctime, inode and device):
         ``True``, and the file is done; ``False``: back it up as usual."""
-        return self._native.reuse(json.dumps({**meta, "kind": "file"}))
+        return self._native.reuse({**meta, "kind": "file"})
 
     def file_error(self, path: PathLike, error: str) -> None:
         """Records that ``path`` could not be read (``error`` says why);
@@ -356,10 +362,22 @@ class RestoreSession:
         self._native = _native.RestoreSession(
             vault._native, snapshot._native, index._native, json.dumps(options)
         )
-        #: What to create, in order: ``{"kind": "dir"|"file"|"symlink", ...}``.
-        self.creates: List[Dict[str, Any]] = json.loads(self._native.creates())
-        #: ``[{"bundle": id, "ranges": [{"offset", "length"}...]}...]``.
-        self.plan: List[Dict[str, Any]] = json.loads(self._native.plan())
+
+    @property
+    def creates(self) -> List[Dict[str, Any]]:
+        """What to create, in order: ``{"kind": "dir"|"file"|"symlink"|
+        "fifo"|"chardev"|"blockdev"|"hardlink", "path", ...}``. A new list
+        on each access (not kept by the session: for a large tree, drop it
+        once the entries are made)."""
+        result: List[Dict[str, Any]] = json.loads(self._native.creates())
+        return result
+
+    @property
+    def plan(self) -> List[Dict[str, Any]]:
+        """``[{"bundle": id, "ranges": [{"offset", "length"}...]}...]``; a
+        new list on each access."""
+        result: List[Dict[str, Any]] = json.loads(self._native.plan())
+        return result
 
     def feed(self, bundle_id: str, offset: int, data: Buffer) -> List[Tuple[bytes, List[Tuple[str, int]]]]:
         """Feeds a fetched range; returns the verified writes, one per blob:
@@ -368,6 +386,13 @@ class RestoreSession:
         created at their size, so those bytes read as zeros and stay
         holes). A tampered blob fails its files (see the report)."""
         return self._native.feed(bundle_id, offset, data)
+
+    def feed_blobs(self, bundle_id: str, offset: int, data: Buffer) -> Iterator[Tuple[bytes, List[Tuple[str, int]]]]:
+        """As :meth:`feed`, lazily: opens one blob per step, so one blob's
+        plaintext is in memory at a time rather than a whole range's (a
+        range of text decompresses to several times its size). The range
+        counts as fed at once; blobs not iterated are never written."""
+        return self._native.feed_blobs(bundle_id, offset, data)
 
     def take_completed(self) -> List[str]:
         """The files (quoted paths) complete since the last call, once the
@@ -454,8 +479,16 @@ class VaultState:
         self._native.add_listed(name, size, mtime_ns)
 
     def wanted(self) -> List[str]:
-        """The objects to fetch: every index delta and snapshot listed."""
+        """The objects to fetch: every index delta and snapshot listed and
+        not read yet."""
         return self._native.wanted()
+
+    def clear_listing(self) -> None:
+        """Forgets the listing but keeps what was read: after listing the
+        vault again, :meth:`wanted` names only the objects new since.
+        Objects removed meanwhile stay in what was read (a gc then keeps
+        more, never less)."""
+        self._native.clear_listing()
 
     def add_object(self, name: str, data: Buffer) -> Optional[Exception]:
         """Hands over a fetched object; returns the error that made it

@@ -382,9 +382,21 @@ class StoredVault:
         storage = self.storage.inner if isinstance(self.storage, CachedStorage) else self.storage
         return self._state(True, retry=False, storage=storage)
 
-    def _state(self, bundles: bool, retry: bool, storage: Optional[Storage] = None) -> VaultState:
+    def _state(
+        self,
+        bundles: bool,
+        retry: bool,
+        storage: Optional[Storage] = None,
+        known: Optional[VaultState] = None,
+    ) -> VaultState:
+        """``known``: a state read earlier, brought up to date (listed
+        again; only objects new since are fetched)."""
         source = storage or self.storage
-        state = VaultState(self.vault)
+        if known is not None:
+            state = known
+            state.clear_listing()
+        else:
+            state = VaultState(self.vault)
         for kind in ("bundles", "index", "snapshots") if bundles else ("index", "snapshots"):
             for o in source.list(kind):
                 state.add_listed(o.name, o.size, o.mtime_ns)
@@ -506,11 +518,11 @@ class StoredVault:
         if not os.path.isdir(source):
             raise NotFound(f"directory {source} not found", {"what": "directory", "id": source})
         with self.lock("backup", exclusive=False, retry=retry_lock) as held:
-            result = self._backup(
+            result, state = self._backup(
                 source, held, threads, progress, hostname, None if force else parent, force, selection
             )
         try:
-            result.gc = self.gc(grace=gc_grace, retry_lock=0.0)
+            result.gc = self._gc(gc_grace, False, 0.0, state)
         except Locked as e:
             result.gc_skipped = f"the vault is in use ({e.holder})"
         except Error as e:
@@ -528,10 +540,13 @@ class StoredVault:
         parent: Optional[str],
         force: bool,
         selection: Optional[BackupFilter] = None,
-    ) -> BackupResult:
+    ) -> Tuple[BackupResult, Optional[VaultState]]:
+        """The backup, and the vault's state as read before it (for the gc
+        after it; None with ``force``, which reads only the index)."""
         started_ns = time.time_ns()
         hostname = hostname or socket.gethostname()
         roots = [os.path.abspath(source)]
+        state: Optional[VaultState] = None
         if force:
             session = BackupSession(self.vault, self.load_index(), threads)
         else:
@@ -588,7 +603,7 @@ class StoredVault:
         result.stored_bytes += len(snapshot[1])
         result.snapshot_id = snapshot[0]
         result.counters = session.counters()
-        return result
+        return result, state
 
     @staticmethod
     def _back_up_one(
@@ -721,6 +736,14 @@ class StoredVault:
             IntegrityError: gc refused (the message says why).
             InvalidArgument: a negative grace.
         """
+        return self._gc(grace, dry_run, retry_lock, None)
+
+    def _gc(
+        self, grace: Optional[float], dry_run: bool, retry_lock: float, known: Optional[VaultState]
+    ) -> GcResult:
+        """:meth:`gc`; ``known``: the state a backup read before it, listed
+        again here under the exclusive lock, so only the objects new since
+        (the backup's own, and any other host's) are fetched and decoded."""
         if grace is None:
             grace = gc_grace_from_env()
         if not grace >= 0:
@@ -729,7 +752,7 @@ class StoredVault:
                 {"name": "grace", "reason": "negative"},
             )
         with self.lock("gc", exclusive=True, retry=retry_lock) as held:
-            state = self.state()
+            state = self._state(True, retry=True, known=known)
             plan = state.gc_plan(time.time_ns(), int(grace * 1_000_000_000))
             delete = [str(o["name"]) for o in plan["delete"]]
             out = GcResult(
@@ -884,13 +907,24 @@ class StoredVault:
         iexclude: Optional[List[str]] = None,
         resume: bool = False,
     ) -> RestoreResult:
+        own_state = state is None
         state = state or self.state()
         snap = self.snapshot(which, state)
-        existing, found = _at_destination(dest, snap.entries)
+        index = state.index()
+        if own_state:
+            # The restore needs one snapshot and the index (both copies):
+            # the state's other snapshots are not held for its whole run.
+            del state
+        # An empty or missing target (the usual restore) has nothing to
+        # compare: the snapshot's entries are then never decoded into
+        # Python objects, which would cost ~1.7 KB each for the restore's
+        # whole run.
+        fresh = _is_empty_dir(dest)
+        existing, found = ([], []) if fresh else _at_destination(dest, snap)
         session = RestoreSession(
             self.vault,
             snap,
-            state.index(),
+            index,
             include=include,
             exclude=exclude,
             iinclude=iinclude,
@@ -901,13 +935,18 @@ class StoredVault:
             resume=resume,
         )
         os.makedirs(dest, exist_ok=True)
-        result = RestoreResult(snapshot_id=snap.id, report={}, creates=len(session.creates))
+        creates = session.creates
+        result = RestoreResult(snapshot_id=snap.id, report={}, creates=len(creates))
         # Descriptors of the target's directories (closed at the end, or
         # when collected should the restore fail).
         tree = _Tree(dest)
         files = _OpenFiles(session)
-        files.remove_leftovers(_file_dirs(tree, snap.entries))
-        links = _create_entries(session.creates, tree, files)
+        if not fresh:
+            files.remove_leftovers(_file_dirs(tree, creates))
+        links = _create_entries(creates, tree, files)
+        # Not held while the content streams (~1 KB of Python objects per
+        # entry); the metadata pass gets its own list from the core.
+        del creates
 
         def fetch(job: Tuple[str, int, int]) -> Optional[bytes]:
             bundle, offset, length = job
@@ -933,7 +972,7 @@ class StoredVault:
                     continue
                 if bundle in missing:
                     continue
-                for chunk, places in session.feed(bundle, offset, data):
+                for chunk, places in session.feed_blobs(bundle, offset, data):
                     for path, at in places:
                         # 0 for a file that failed (never written through
                         # a symlink the snapshot made, for one).
@@ -1254,8 +1293,19 @@ def _apply_metadata(entries: List[Dict[str, Any]], tree: _Tree, files: "_OpenFil
         except InvalidValue as e:
             files.fail_path(path, str(e))
 
-def _at_destination(dest: str, entries: List[Dict[str, Any]]) -> Tuple[List[str], List[Dict[str, Any]]]:
-    """What of the snapshot's ``entries`` is already under ``dest``: the
+def _is_empty_dir(dest: str) -> bool:
+    """Whether ``dest`` is missing or an empty directory."""
+    try:
+        with os.scandir(dest) as it:
+            return next(it, None) is None
+    except FileNotFoundError:
+        return True
+    except NotADirectoryError:
+        return False
+
+
+def _at_destination(dest: str, snap: Snapshot) -> Tuple[List[str], List[Dict[str, Any]]]:
+    """What of the snapshot's entries is already under ``dest``: the
     paths that exist (not regular files), and the regular files with their
     size and modification time (the core decides which are done). Paths the
     core refuses are left out: the restore reports them."""
@@ -1263,6 +1313,9 @@ def _at_destination(dest: str, entries: List[Dict[str, Any]]) -> Tuple[List[str]
     found: List[Dict[str, Any]] = []
     if not os.path.isdir(dest):
         return existing, found
+    # Decoded here and dropped on return: the snapshot does not keep the
+    # whole tree as Python objects for the restore's run.
+    entries: List[Dict[str, Any]] = snap.decode()["entries"]
     # Through directory descriptors: paths of any length, never through a
     # symlink.
     tree = _Tree(dest)
@@ -1285,8 +1338,9 @@ def _at_destination(dest: str, entries: List[Dict[str, Any]]) -> Tuple[List[str]
 
 
 def _file_dirs(tree: "_Tree", entries: List[Dict[str, Any]]) -> Set[bytes]:
-    """The directories of the target (``tree``) the snapshot's files go to
-    (where a killed restore may have left temporaries)."""
+    """The directories of the target (``tree``) the restore's files go to
+    (where a killed restore may have left temporaries); ``entries`` are the
+    session's creates."""
     dirs: Set[bytes] = set()
     for e in entries:
         if e["kind"] == "file":

@@ -3,7 +3,9 @@ tests/golden) and cheap key-derivation parameters for fast tests."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,7 +23,11 @@ GOLDEN = REPO / "tests" / "golden" / "v1"
 #: Argon2id parameters that keep the tests fast (never for real vaults).
 # Remote vaults (the Swift tests) keep a metadata cache: in a temporary
 # directory, never the user's ~/.cache.
-os.environ.setdefault("CLOUDBACKUP_CACHE_DIR", tempfile.mkdtemp(prefix="cloudbackup-test-cache-"))
+if "CLOUDBACKUP_CACHE_DIR" not in os.environ:
+    _CACHE = tempfile.mkdtemp(prefix="cloudbackup-test-cache-")
+    os.environ["CLOUDBACKUP_CACHE_DIR"] = _CACHE
+    # Removed when the test run ends, so runs leave nothing in /tmp.
+    atexit.register(shutil.rmtree, _CACHE, True)
 
 FAST_KDF = {"memory_kib": 64, "iterations": 1, "parallelism": 1}
 FAST_KDF_JSON = '{"memory_kib": 64, "iterations": 1, "parallelism": 1}'

@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -38,9 +40,10 @@ def backup_files(vault: cb.Vault, files: Dict[str, bytes], index: cb.Index) -> T
 
 
 def restore_all(
-    vault: cb.Vault, store: Store, snap_id: str, **options: object
+    vault: cb.Vault, store: Store, snap_id: str, lazy: bool = False, **options: object
 ) -> Tuple[Dict[str, bytearray], Dict[str, object]]:
-    """Restores a snapshot in memory; returns files and the report."""
+    """Restores a snapshot in memory; returns files and the report.
+    ``lazy``: ranges through ``feed_blobs`` (one blob per step)."""
     index = cb.Index()
     for i, data in store["index"].items():
         index.load_delta(vault, i, data)
@@ -54,7 +57,8 @@ def restore_all(
             continue
         for r in fetch["ranges"]:
             chunk = bundle[r["offset"] : r["offset"] + r["length"]]
-            for data, places in session.feed(fetch["bundle"], r["offset"], memoryview(chunk)):
+            feed = session.feed_blobs if lazy else session.feed
+            for data, places in feed(fetch["bundle"], r["offset"], memoryview(chunk)):
                 for path, offset in places:
                     out[path][offset : offset + len(data)] = data
     return out, session.finish()
@@ -314,7 +318,7 @@ def test_paths_are_bytes_with_a_lossless_quoted_form() -> None:
     session.abandon_file("vanished while read")
     session.file_error(b"/d/\xff-unreadable", "Permission denied")
     session.add({"path": "/d/pipe", "kind": "fifo", "mode": 0o600, "mtime": 5})
-    with pytest.raises(cb.InvalidJson, match="socket"):
+    with pytest.raises(cb.InvalidValue, match="socket"):
         session.add({"path": "/d/x", "kind": "socket"})
     store: Store = {"bundles": {}, "index": {}, "snapshots": {}}
     for b, data in session.finish(9, paths=[b"/d"]) + session.take_bundles():
@@ -334,3 +338,51 @@ def test_paths_are_bytes_with_a_lossless_quoted_form() -> None:
     out, report = restore_all(vault, store, snap_id)
     assert out == {'"/d/caf\\xe9"': bytearray(b"latin-1")}
     assert report["errors"] is None
+
+
+def test_feed_blobs_writes_what_feed_writes(vault: cb.Vault) -> None:
+    files = {f"/d/f{i}": bytes([i]) * (1000 * i + 7) for i in range(1, 6)}
+    files["/d/copy"] = files["/d/f3"]
+    store, snap_id = backup_files(vault, files, cb.Index())
+    eager, report = restore_all(vault, store, snap_id)
+    lazy, lazy_report = restore_all(vault, store, snap_id, lazy=True)
+    assert {p: bytes(b) for p, b in lazy.items()} == {p: bytes(b) for p, b in eager.items()} == files
+    assert lazy_report == report
+
+
+def test_a_range_started_by_feed_blobs_cannot_be_fed_again(vault: cb.Vault) -> None:
+    store, snap_id = backup_files(vault, {"/d/a": b"abc" * 100}, cb.Index())
+    index = cb.Index()
+    for i, data in store["index"].items():
+        index.load_delta(vault, i, data)
+    session = cb.RestoreSession(vault, cb.Snapshot.open(vault, snap_id, store["snapshots"][snap_id]), index)
+    fetch = session.plan[0]
+    r = fetch["ranges"][0]
+    chunk = store["bundles"][fetch["bundle"]][r["offset"] : r["offset"] + r["length"]]
+    it = session.feed_blobs(fetch["bundle"], r["offset"], chunk)
+    with pytest.raises(cb.InvalidArgument, match="already fed"):
+        session.feed_blobs(fetch["bundle"], r["offset"], chunk)
+    assert [places for _data, places in it] == [[("/d/a", 0)]]
+    assert session.finish()["files_restored"] == 1
+
+
+def test_file_meta_as_a_dict_or_json_and_bad_fields_named(vault: cb.Vault) -> None:
+    native = cb.BackupSession(vault, cb.Index())._native
+    meta = {"path": "/d/a", "kind": "file", "mode": 0o644, "mtime": 5, "mtime_nanos": 7, "uid": None}
+    native.start(meta)
+    native.write(b"abc")
+    native.finish_file()
+    native.start(json.dumps({**meta, "path": "/d/b"}))
+    native.finish_file()
+    with pytest.raises(cb.InvalidArgument, match=r"meta\[\"mode\"\]: expected an int"):
+        native.start({**meta, "path": "/d/c", "mode": "rw"})
+    with pytest.raises(cb.InvalidArgument, match=r"meta\[\"mtime_nanos\"\]"):
+        native.start({**meta, "path": "/d/c", "mtime_nanos": -1})
+    with pytest.raises(cb.InvalidArgument, match='unknown field "colour"'):
+        native.start({**meta, "path": "/d/c", "colour": 1})
+    with pytest.raises(cb.InvalidValue):
+        native.add({"path": "/d/e", "kind": "pipe"})
+    with pytest.raises(TypeError, match="expected a dict"):
+        native.start(["/d/c"])  # type: ignore[arg-type]
+    native.add({"path": "/d/x", "kind": "dir", "xattrs": [{"name": "user.k", "value": "dmFs"}]})
+    native.add({"path": b"/d/\xff", "kind": "symlink", "target": b"\xfe"})

@@ -41,6 +41,11 @@ touch -d '2020-01-02 03:04:05.123456789' src/docs/numbers.txt src/docs/deep
 ln src/docs/deep/er/leaf.txt src/docs/leaf-link.txt
 mkfifo src/docs/pipe
 mknod src/docs/null c 1 3 2> /dev/null || true
+# A binary extended attribute, where the file system takes user xattrs.
+xattr_set=no
+if python3 -c 'import os; os.setxattr("src/docs/empty", b"user.note", b"\x00\x01\xff")' 2> /dev/null; then
+  xattr_set=yes
+fi
 
 # No vault is ever created implicitly: the message names `init`.
 if "$agent" backup src vault 2> nonvault.err; then
@@ -70,6 +75,10 @@ test -z "$(ls vault/locks)" # released
 "$agent" restore vault restored
 "$agent" compare src restored
 test -z "$(find restored -name '*.partial')"
+if [ "$xattr_set" = yes ]; then
+  python3 -c 'import os, sys; sys.exit(os.getxattr("restored/docs/empty", b"user.note") != b"\x00\x01\xff")' || {
+    echo "run-agent: the extended attribute was not restored" >&2; exit 1; }
+fi
 
 # A file the agent may not read is listed in the snapshot, the rest is
 # backed up, and the exit status is 3 (restic's). Root reads everything, so

@@ -3,12 +3,12 @@
 
 use std::sync::Mutex;
 
-use cloudbackup_core::engine::{RestoreOptions, RestoreRun};
+use cloudbackup_core::engine::{RangeFeed, RestoreOptions, RestoreRun, Write};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::error::{poisoned, to_json, PyResultCb};
-use crate::input::{bytes_in, opt_json, path_in};
+use crate::input::{bytes_in, opt_json, path_in, BytesIn};
 use crate::vault::{id_arg, NativeIndex, NativeSnapshot, NativeVault};
 
 /// A verified blob and where it goes: `(bytes, [(path, offset), ...])`,
@@ -18,12 +18,11 @@ type WriteOut<'py> = (Bound<'py, PyBytes>, Vec<(String, u64)>);
 /// A restore in progress.
 #[pyclass(module = "cloudbackup._native", name = "RestoreSession")]
 pub struct NativeRestoreSession {
-    /// The run (the core keeps the finished state and the report).
+    /// The run (the core keeps the plan, the finished state and the
+    /// report). The creates and the plan are encoded on request, not kept
+    /// as text: a large tree's JSON would stay resident for the restore's
+    /// whole run.
     run: Mutex<RestoreRun>,
-    /// What to create, as JSON (fixed once planned).
-    creates: String,
-    /// The bundle ranges to fetch, as JSON (fixed once planned).
-    plan: String,
 }
 
 impl NativeRestoreSession {
@@ -56,30 +55,27 @@ impl NativeRestoreSession {
         let index = index.get()?;
         let options: RestoreOptions = opt_json(options_json, "options_json")?;
         let snap = &snapshot.snapshot;
-        let (run, creates, plan) = py.detach(|| -> PyResultCb<_> {
-            let run = RestoreRun::new(&vault, snap, &index, options)?;
-            let session = run.session()?;
-            let creates = to_json("restore creates", &session.creates().collect::<Vec<_>>())?;
-            let plan = to_json("restore plan", &session.plan())?;
-            Ok((run, creates, plan))
-        })?;
+        let run = py.detach(|| RestoreRun::new(&vault, snap, &index, options))?;
         Ok(NativeRestoreSession {
             run: Mutex::new(run),
-            creates,
-            plan,
         })
     }
 
     /// What to create, as a JSON array in snapshot order (`{"kind": "dir"|
-    /// "file"|"symlink", "path", ...}`).
-    fn creates(&self) -> &str {
-        &self.creates
+    /// "file"|"symlink", "path", ...}`); encoded on each call.
+    fn creates(&self, py: Python<'_>) -> PyResultCb<String> {
+        self.with_run(py, |r| {
+            to_json(
+                "restore creates",
+                &r.session()?.creates().collect::<Vec<_>>(),
+            )
+        })
     }
 
     /// The bundle ranges to fetch, as JSON `[{"bundle", "ranges":
-    /// [{"offset", "length"}...]}...]`.
-    fn plan(&self) -> &str {
-        &self.plan
+    /// [{"offset", "length"}...]}...]`; encoded on each call.
+    fn plan(&self, py: Python<'_>) -> PyResultCb<String> {
+        self.with_run(py, |r| to_json("restore plan", &r.session()?.plan()))
     }
 
     /// Feeds the fetched bytes (bytes-like) of the planned range at
@@ -100,17 +96,34 @@ impl NativeRestoreSession {
         let data = bytes_in(data, "data")?;
         let bytes = data.as_slice();
         let writes = self.with_run(py, |r| Ok(r.feed(&id, offset, bytes)?))?;
-        Ok(writes
-            .into_iter()
-            .map(|w| {
-                let places = w
-                    .places
-                    .into_iter()
-                    .map(|p| (p.path.quoted().into_owned(), p.offset))
-                    .collect();
-                (PyBytes::new(py, &w.data), places)
-            })
-            .collect())
+        Ok(writes.into_iter().map(|w| write_out(py, w)).collect())
+    }
+
+    /// As `feed`, but lazily: an iterator of the same writes that opens one
+    /// blob per step, so only one blob's plaintext is alive at a time (a
+    /// range of text decompresses to several times its size). The range
+    /// counts as fed at once; blobs not iterated are never written.
+    fn feed_blobs(
+        slf: &Bound<'_, Self>,
+        bundle_id: &str,
+        offset: u64,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResultCb<NativeRestoreFeed> {
+        let py = slf.py();
+        let id = id_arg("bundle_id", bundle_id)?;
+        let data = match bytes_in(data, "data")? {
+            BytesIn::Bytes(b) => b,
+            BytesIn::Owned(v) => PyBytes::new(py, &v),
+        };
+        let len = data.as_bytes().len();
+        let range = slf
+            .borrow()
+            .with_run(py, |r| Ok(r.start_range(&id, offset, len)?))?;
+        Ok(NativeRestoreFeed {
+            session: slf.clone().unbind(),
+            data: data.unbind(),
+            range: Mutex::new(range),
+        })
     }
 
     /// The files (quoted paths) whose content became complete since the
@@ -161,8 +174,51 @@ impl NativeRestoreSession {
     }
 }
 
+/// A verified write as Python objects.
+fn write_out(py: Python<'_>, w: Write) -> WriteOut<'_> {
+    let places = w
+        .places
+        .into_iter()
+        .map(|p| (p.path.quoted().into_owned(), p.offset))
+        .collect();
+    (PyBytes::new(py, &w.data), places)
+}
+
+/// The writes of one fed range, opened one blob per step (from
+/// `RestoreSession.feed_blobs`).
+#[pyclass(module = "cloudbackup._native", name = "RestoreFeed")]
+pub struct NativeRestoreFeed {
+    /// The session the range belongs to.
+    session: Py<NativeRestoreSession>,
+    /// The range's fetched bytes, kept until its last blob is opened.
+    data: Py<PyBytes>,
+    /// Which of the range's blobs are still to open.
+    range: Mutex<RangeFeed>,
+}
+
+#[pymethods]
+impl NativeRestoreFeed {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    /// The next verified write `(bytes, [(path, offset), ...])`; stops once
+    /// the range's blobs are done. Releases the GIL while the blob is
+    /// authenticated, decrypted and decompressed.
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResultCb<Option<WriteOut<'py>>> {
+        let session = self.session.bind(py).borrow();
+        let data = self.data.bind(py);
+        let bytes = data.as_bytes();
+        let mut guard = self.range.lock().map_err(|_| poisoned())?;
+        let range: &mut RangeFeed = &mut guard;
+        let write = session.with_run(py, |r| Ok(r.next_write(range, bytes)))?;
+        Ok(write.map(|w| write_out(py, w)))
+    }
+}
+
 /// Adds this file's classes to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeRestoreSession>()?;
+    m.add_class::<NativeRestoreFeed>()?;
     Ok(())
 }

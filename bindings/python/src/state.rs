@@ -73,9 +73,18 @@ impl NativeVaultState {
     }
 
     /// The names to fetch and hand to `add_object` (every index delta and
-    /// snapshot listed).
+    /// snapshot listed and not read yet).
     fn wanted(&self) -> PyResultCb<Vec<String>> {
         self.with(|s| Ok(s.wanted()))
+    }
+
+    /// Forgets the listing, keeping what was read: list the vault again
+    /// and `wanted` names only the new objects.
+    fn clear_listing(&self) -> PyResultCb<()> {
+        self.with(|s| {
+            s.clear_listing();
+            Ok(())
+        })
     }
 
     /// The bytes of the object `name`. A damaged object is recorded as

@@ -42,8 +42,8 @@ pub use object::SealedObject;
 pub use rawpath::RawPath;
 pub use repair::{IndexRebuild, RepairOutcome, RepairPlan, RepairReport};
 pub use restore::{
-    filter_globs, ByteRange, Create, CreateKind, Fetch, FoundFile, Place, RestoreOptions,
-    RestoreReport, RestoreSession, Write,
+    filter_globs, ByteRange, Create, CreateKind, Fetch, FoundFile, Place, RangeFeed,
+    RestoreOptions, RestoreReport, RestoreSession, Write,
 };
 pub use restore_run::RestoreRun;
 pub use select::{

@@ -356,6 +356,20 @@ impl Create {
     }
 }
 
+/// One planned range being fed blob by blob (see
+/// [`RestoreSession::start_range`]): which blobs of it are still to open.
+#[derive(Debug)]
+pub struct RangeFeed {
+    /// The bundle the range is of.
+    bundle: Id,
+    /// Where the range starts in the bundle.
+    offset: u64,
+    /// How many bytes were fetched for it.
+    len: usize,
+    /// The range's blobs not opened yet, in bundle order.
+    blobs: std::collections::VecDeque<usize>,
+}
+
 /// The verified plaintext of one blob and every place it goes: the host
 /// writes the one buffer `data` at each of `places` (a blob used N times is
 /// decrypted once and handed out once). Until format 2 each place came as
@@ -784,16 +798,44 @@ impl RestoreSession {
     /// fail. An unplanned or already fed range, or more bytes than planned,
     /// is [`Error::InvalidArgument`].
     pub fn feed(&mut self, bundle: &Id, offset: u64, bytes: &[u8]) -> Result<Vec<Write>> {
-        let blobs = self.take_range(bundle, offset, bytes.len())?;
+        let mut range = self.start_range(bundle, offset, bytes.len())?;
         let mut out = Vec::new();
-        for i in blobs {
+        while let Some(w) = self.next_write(&mut range, bytes) {
+            out.push(w);
+        }
+        Ok(out)
+    }
+
+    /// Starts feeding one planned range blob by blob: the same checks as
+    /// [`feed`](Self::feed), for `len` fetched bytes. Then
+    /// [`next_write`](Self::next_write) opens one blob per call, so a host
+    /// holds one blob's plaintext at a time rather than a whole range's
+    /// (a 4 MiB range of text decompresses to several times that).
+    pub fn start_range(&mut self, bundle: &Id, offset: u64, len: usize) -> Result<RangeFeed> {
+        let blobs = self.take_range(bundle, offset, len)?;
+        Ok(RangeFeed {
+            bundle: *bundle,
+            offset,
+            len,
+            blobs: blobs.into(),
+        })
+    }
+
+    /// The next write of `range` (started by [`start_range`](Self::start_range)),
+    /// given the range's fetched `bytes`; `None` once every blob of it is
+    /// done. A blob that fails (or that `bytes` do not cover) fails its
+    /// files and is skipped. Bytes of another length than the range was
+    /// started with cover nothing: the range's remaining blobs fail.
+    pub fn next_write(&mut self, range: &mut RangeFeed, bytes: &[u8]) -> Option<Write> {
+        let bytes = if bytes.len() == range.len { bytes } else { &[] };
+        while let Some(i) = range.blobs.pop_front() {
             let Some(n) = self.needed.get(i) else {
                 continue;
             };
-            let name = blob_name(&n.id, bundle);
+            let name = blob_name(&n.id, &range.bundle);
             let l = n.location;
             let sealed = u64::from(l.offset)
-                .checked_sub(offset)
+                .checked_sub(range.offset)
                 .and_then(|s| usize::try_from(s).ok())
                 .and_then(|s| bytes.get(s..s.checked_add(l.length as usize)?));
             let opened = match sealed {
@@ -814,13 +856,13 @@ impl RestoreSession {
             match opened {
                 Ok(plain) => {
                     if let Some(w) = self.emit(i, plain) {
-                        out.push(w);
+                        return Some(w);
                     }
                 }
                 Err(e) => self.fail(i, &e),
             }
         }
-        Ok(out)
+        None
     }
 
     /// The host cannot fetch `bundle`: every file needing a blob of it that
@@ -1437,6 +1479,71 @@ mod tests {
             [("/a".into(), 0), ("/b".into(), 0), ("/c".into(), 0)]
         );
         assert_eq!(s.finish().files_restored, 4);
+    }
+
+    #[test]
+    fn a_range_fed_blob_by_blob_gives_the_same_writes_one_at_a_time() {
+        let st = stored(&[
+            ("/a", b"first file".to_vec(), 0),
+            ("/b", b"second file".to_vec(), 0),
+            ("/c", b"first file".to_vec(), 0),
+        ]);
+        let new_session = || {
+            RestoreSession::new(
+                &st.vault,
+                &st.snapshot,
+                &st.index,
+                RestoreOptions::default(),
+            )
+            .unwrap()
+        };
+        let mut whole = new_session();
+        let expected = feed_all(&mut whole, &st.bundles);
+        let mut lazy = new_session();
+        let mut got = Vec::new();
+        for f in lazy.plan() {
+            for r in &f.ranges {
+                let bytes =
+                    &st.bundles[&f.bundle][r.offset as usize..(r.offset + r.length) as usize];
+                let mut range = lazy.start_range(&f.bundle, r.offset, bytes.len()).unwrap();
+                assert!(
+                    lazy.start_range(&f.bundle, r.offset, bytes.len()).is_err(),
+                    "a started range counts as fed"
+                );
+                while let Some(w) = lazy.next_write(&mut range, bytes) {
+                    got.push(w);
+                }
+                assert!(lazy.next_write(&mut range, bytes).is_none());
+            }
+        }
+        assert_eq!(got.len(), 2, "one write per distinct blob");
+        assert_eq!(places(&got), places(&expected));
+        assert_eq!(
+            got.iter().map(|w| &w.data).collect::<Vec<_>>(),
+            expected.iter().map(|w| &w.data).collect::<Vec<_>>()
+        );
+        assert_eq!(lazy.finish().files_restored, 3);
+    }
+
+    #[test]
+    fn bytes_of_another_length_than_started_fail_the_ranges_files() {
+        let st = stored(&[("/a", b"content".to_vec(), 0)]);
+        let mut s = RestoreSession::new(
+            &st.vault,
+            &st.snapshot,
+            &st.index,
+            RestoreOptions::default(),
+        )
+        .unwrap();
+        let f = &s.plan()[0];
+        let (bundle, r) = (f.bundle, f.ranges[0]);
+        let bytes = &st.bundles[&bundle][r.offset as usize..(r.offset + r.length) as usize];
+        let mut range = s.start_range(&bundle, r.offset, bytes.len()).unwrap();
+        assert!(s.next_write(&mut range, &bytes[1..]).is_none());
+        let report = s.finish();
+        assert_eq!(report.files_restored, 0);
+        let errors = report.errors.expect("the file failed");
+        assert_eq!(errors.list.map(|l| l.len()), Some(1));
     }
 
     #[test]

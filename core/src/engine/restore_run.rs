@@ -6,7 +6,7 @@
 use super::crypto::Id;
 use super::index::Index;
 use super::rawpath::RawPath;
-use super::restore::{Create, RestoreOptions, RestoreReport, RestoreSession, Write};
+use super::restore::{Create, RangeFeed, RestoreOptions, RestoreReport, RestoreSession, Write};
 use super::snapshot::Snapshot;
 use super::vault::Vault;
 use crate::{Error, Result};
@@ -51,6 +51,18 @@ impl RestoreRun {
     /// Feeds a fetched range (see [`RestoreSession::feed`]).
     pub fn feed(&mut self, bundle: &Id, offset: u64, bytes: &[u8]) -> Result<Vec<Write>> {
         self.running()?.feed(bundle, offset, bytes)
+    }
+
+    /// Starts feeding a range blob by blob (see
+    /// [`RestoreSession::start_range`]).
+    pub fn start_range(&mut self, bundle: &Id, offset: u64, len: usize) -> Result<RangeFeed> {
+        self.running()?.start_range(bundle, offset, len)
+    }
+
+    /// The next write of `range` (see [`RestoreSession::next_write`]);
+    /// `None` when it is done or the restore has finished.
+    pub fn next_write(&mut self, range: &mut RangeFeed, bytes: &[u8]) -> Option<Write> {
+        self.running().ok()?.next_write(range, bytes)
     }
 
     /// A bundle cannot be fetched (see [`RestoreSession::missing`]).

@@ -110,12 +110,41 @@ impl VaultState {
     }
 
     /// The names of the objects the host must fetch and hand to
-    /// [`VaultState::add_object`]: every index delta and snapshot listed.
+    /// [`VaultState::add_object`]: every index delta and snapshot listed
+    /// and not read yet (nor recorded as unreadable).
     pub fn wanted(&self) -> Vec<String> {
         [ObjectKind::Index, ObjectKind::Snapshot]
             .into_iter()
-            .flat_map(|k| self.ids(k).map(move |id| layout::object_name(k, id)))
+            .flat_map(|k| {
+                self.ids(k)
+                    .filter(move |id| !self.is_read(k, id))
+                    .map(move |id| layout::object_name(k, id))
+            })
             .collect()
+    }
+
+    /// Whether the index delta or snapshot `id` was handed to
+    /// [`add_object`](Self::add_object) or [`add_unreadable`](Self::add_unreadable).
+    fn is_read(&self, kind: ObjectKind, id: &Id) -> bool {
+        let done = match kind {
+            ObjectKind::Index => self.indexes_read.contains(id),
+            ObjectKind::Snapshot => self.snapshots.contains_key(id),
+            _ => false,
+        };
+        done || Kind::of(kind).is_some_and(|k| self.unreadable.contains_key(&(k, *id)))
+    }
+
+    /// Forgets the listing but keeps what was read, so that a host can
+    /// bring the state up to date by listing the vault again: then
+    /// [`wanted`](Self::wanted) names only the objects that are new (a
+    /// backup's gc reads only what appeared since the backup began, not
+    /// every snapshot again). Objects removed since stay in the read
+    /// part: the index then references more bundles, so a gc keeps more,
+    /// never less.
+    pub fn clear_listing(&mut self) {
+        self.objects.clear();
+        self.temporary.clear();
+        self.set_aside.clear();
     }
 
     fn parse_wanted(name: &str) -> Result<(Kind, Id)> {
@@ -588,6 +617,56 @@ pub(crate) mod tests {
             }
         }
         st
+    }
+
+    #[test]
+    fn a_state_listed_again_wants_only_the_new_objects() {
+        let all = stored(&[(1, 0), (2, 0)]);
+        // The state of a host that read the vault when it had one backup.
+        let first: BTreeMap<String, Vec<u8>> = all
+            .objects
+            .iter()
+            .filter(|(name, _)| {
+                !name.ends_with(&all.snapshots[1].to_hex())
+                    && !name.ends_with(&all.indexes[1].to_hex())
+            })
+            .map(|(n, b)| (n.clone(), b.clone()))
+            .collect();
+        let mut st = state_of(
+            &Stored {
+                vault: all.vault.clone(),
+                objects: first,
+                snapshots: Vec::new(),
+                indexes: Vec::new(),
+            },
+            0,
+        );
+        assert_eq!(st.snapshots().len(), 1);
+        assert!(st.wanted().is_empty(), "everything listed was read");
+        st.clear_listing();
+        for (name, bytes) in &all.objects {
+            st.add_listed(Listed {
+                name: name.clone(),
+                size: bytes.len() as u64,
+                mtime_ns: 0,
+            });
+        }
+        let mut wanted = st.wanted();
+        wanted.sort();
+        let mut new = vec![
+            layout::object_name(ObjectKind::Index, &all.indexes[1]),
+            layout::object_name(ObjectKind::Snapshot, &all.snapshots[1]),
+        ];
+        new.sort();
+        assert_eq!(wanted, new, "only what appeared since");
+        for name in &wanted {
+            st.add_object(name, &all.objects[name]).unwrap();
+        }
+        assert_eq!(st.snapshots().len(), 2);
+        let plan = st.gc_plan(i64::MAX, 0).unwrap();
+        assert_eq!(plan.unreferenced_bundles, 0, "{plan:?}");
+        assert_eq!(plan.referenced_bundles, 2, "{plan:?}");
+        assert!(plan.delete.is_empty());
     }
 
     #[test]
