@@ -308,6 +308,8 @@ impl Chunker {
     }
 }
 
+mod zeros;
+
 #[cfg(test)]
 mod tests {
     use super::*;
