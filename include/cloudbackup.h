@@ -471,6 +471,17 @@ typedef struct {
    * A device node's number.
    */
   uint64_t rdev;
+  /**
+   * Extended attributes (and so POSIX ACLs) to set once the content is
+   * in place (NULL only with `xattrs_len` 0). As non-root, set only
+   * `user.*` and `system.posix_acl_*`: the other namespaces need
+   * privileges. Valid as long as `path`.
+   */
+  const cb_xattr *xattrs;
+  /**
+   * How many.
+   */
+  size_t xattrs_len;
 } cb_create;
 
 /**
@@ -1839,9 +1850,21 @@ cb_status cb_vault_state_add_listed(cb_vault_state *state,
                                     int64_t mtime_ns);
 
 /**
+ * Forgets the listing but keeps what was read: list the vault again
+ * (`cb_vault_state_add_listed`) and `cb_vault_state_wanted` names only the
+ * objects new since (a backup's gc then reads only those). Objects removed
+ * meanwhile stay in what was read: a gc keeps more, never less.
+ *
+ * # Safety
+ * `state` is a live state or NULL, not used by another thread meanwhile.
+ */
+cb_status cb_vault_state_clear_listing(cb_vault_state *state);
+
+/**
  * The names of the objects to fetch and hand to
  * `cb_vault_state_add_object`, as a JSON array of strings: every index
- * delta and snapshot listed (`"index/<64 hex>"`, `"snapshots/<64 hex>"`).
+ * delta and snapshot listed and not read yet (`"index/<64 hex>"`,
+ * `"snapshots/<64 hex>"`).
  *
  * # Safety
  * `state` is a live state or NULL; `out_json` points to a writable

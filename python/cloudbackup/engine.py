@@ -238,13 +238,13 @@ class BackupSession:
         "ctime", "ctime_nanos", "size", "uid", "gid", "inode", "device",
         "links", "xattrs": [{"name", "value": base64}]}``, all optional but
         ``path``); its bytes follow with :meth:`write`."""
-        self._native.start(json.dumps({**meta, "kind": "file"}))
+        self._native.start({**meta, "kind": "file"})
 
     def add(self, meta: Dict[str, Any]) -> None:
         """Records a directory, symlink, FIFO or device node (``meta``: a
         FileMeta with its ``kind``: ``dir``, ``symlink`` (with ``target``),
         ``fifo``, ``chardev`` or ``blockdev`` (with ``rdev``))."""
-        self._native.add(json.dumps(meta))
+        self._native.add(meta)
 
     def set_parent(self, snapshot: "Snapshot") -> None:
         """Uses ``snapshot`` as the parent: :meth:`reuse` then takes over
@@ -255,7 +255,7 @@ class BackupSession:
         """Records the file ``meta`` with the parent's chunk list when the
         parent has it unchanged (same size, mtime, ctime, inode and device):
         ``True``, and the file is done; ``False``: back it up as usual."""
-        return self._native.reuse(json.dumps({**meta, "kind": "file"}))
+        return self._native.reuse({**meta, "kind": "file"})
 
     def file_error(self, path: PathLike, error: str) -> None:
         """Records that ``path`` could not be read (``error`` says why);

@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -362,7 +364,7 @@ def test_paths_are_bytes_with_a_lossless_quoted_form() -> None:
     session.abandon_file("vanished while read")
     session.file_error(b"/d/\xff-unreadable", "Permission denied")
     session.add({"path": "/d/pipe", "kind": "fifo", "mode": 0o600, "mtime": 5})
-    with pytest.raises(cb.InvalidJson, match="socket"):
+    with pytest.raises(cb.InvalidValue, match="socket"):
         session.add({"path": "/d/x", "kind": "socket"})
     store: Store = {"bundles": {}, "index": {}, "snapshots": {}}
     for b, data in session.finish(9, paths=[b"/d"]) + session.take_bundles():
@@ -408,3 +410,25 @@ def test_a_range_started_by_feed_blobs_cannot_be_fed_again(vault: cb.Vault) -> N
         session.feed_blobs(fetch["bundle"], r["offset"], chunk)
     assert [places for _data, places in it] == [[("/d/a", 0)]]
     assert session.finish()["files_restored"] == 1
+
+
+def test_file_meta_as_a_dict_or_json_and_bad_fields_named(vault: cb.Vault) -> None:
+    native = cb.BackupSession(vault, cb.Index())._native
+    meta = {"path": "/d/a", "kind": "file", "mode": 0o644, "mtime": 5, "mtime_nanos": 7, "uid": None}
+    native.start(meta)
+    native.write(b"abc")
+    native.finish_file()
+    native.start(json.dumps({**meta, "path": "/d/b"}))
+    native.finish_file()
+    with pytest.raises(cb.InvalidArgument, match=r"meta\[\"mode\"\]: expected an int"):
+        native.start({**meta, "path": "/d/c", "mode": "rw"})
+    with pytest.raises(cb.InvalidArgument, match=r"meta\[\"mtime_nanos\"\]"):
+        native.start({**meta, "path": "/d/c", "mtime_nanos": -1})
+    with pytest.raises(cb.InvalidArgument, match='unknown field "colour"'):
+        native.start({**meta, "path": "/d/c", "colour": 1})
+    with pytest.raises(cb.InvalidValue):
+        native.add({"path": "/d/e", "kind": "pipe"})
+    with pytest.raises(TypeError, match="expected a dict"):
+        native.start(["/d/c"])  # type: ignore[arg-type]
+    native.add({"path": "/d/x", "kind": "dir", "xattrs": [{"name": "user.k", "value": "dmFs"}]})
+    native.add({"path": b"/d/\xff", "kind": "symlink", "target": b"\xfe"})

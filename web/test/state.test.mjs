@@ -203,7 +203,10 @@ test('VaultState: latest of two snapshots in the same second is decided by timeN
   // A unique prefix resolves; an index of both deltas restores either.
   assert.equal(st.resolve(s.snapshots[1].slice(0, 12)), s.snapshots[1]);
   assert.equal(st.index().length, 2);
-  assert.deepEqual(st.wanted().sort(), [...s.objects.keys()].filter((n) => !n.startsWith('bundles/')).sort());
+  assert.deepEqual(st.wanted(), [], 'everything listed was read');
+  const listed = new cb.VaultState(s.vault);
+  for (const [name, bytes] of s.objects) listed.addListed(name, bytes.length, 0n);
+  assert.deepEqual(listed.wanted().sort(), [...s.objects.keys()].filter((n) => !n.startsWith('bundles/')).sort());
   assert.deepEqual(st.problems(), []);
   throwsExactly(() => st.resolve('f'.repeat(64)), cb.NotFoundError, 'not_found');
   throwsExactly(() => st.resolve('xyz'), cb.InvalidValueError, 'invalid_value');
@@ -443,4 +446,47 @@ test('restore: apply() gives the modes and times after finish, deepest first, fa
   const left = failed.apply().map((c) => c.path);
   assert.ok(!left.includes('/d/e/f') && !left.includes('/top'), String(left));
   assert.ok(left.includes('/d') && left.includes('/d/l'), String(left));
+});
+
+test('VaultState.parentFor: the latest of the same host and roots; clearListing: only new objects are wanted', () => {
+  const vault = cb.Vault.create('pw', SMALL, CHEAP);
+  /** @type {Map<string, Uint8Array>} */
+  const objects = new Map();
+  /** @param {number} time @param {string} hostname @param {(string | Uint8Array)[]} paths */
+  const backup = (time, hostname, paths) => {
+    const b = new cb.BackupSession(vault, new cb.Index());
+    b.startFile('/d/f', 0o644, 0);
+    b.write(new TextEncoder().encode(`content ${time}`));
+    b.finishFile();
+    b.finish({ time, hostname, paths });
+    for (const x of b.takeBundles()) objects.set(cb.objectName('bundle', x.id), x.bytes);
+    const i = /** @type {cb.StoredObject} */ (b.takeIndex());
+    const s = /** @type {cb.StoredObject} */ (b.takeSnapshot());
+    objects.set(cb.objectName('index', i.id), i.bytes);
+    objects.set(cb.objectName('snapshot', s.id), s.bytes);
+    return s.id;
+  };
+  const older = backup(1_700_000_000, 'h', ['/d']);
+  backup(1_700_000_100, 'other', ['/d']);
+  const bytesRoot = new Uint8Array([0x2f, 0x65, 0xff]);
+  const odd = backup(1_700_000_200, 'h', [bytesRoot]);
+  const st = new cb.VaultState(vault);
+  for (const [name, bytes] of objects) st.addListed(name, bytes.length, 0n);
+  for (const name of st.wanted()) st.addObject(name, /** @type {Uint8Array} */ (objects.get(name)));
+  assert.equal(st.parentFor('h', ['/d']), older);
+  assert.equal(st.parentFor('h', [bytesRoot]), odd);
+  assert.equal(st.parentFor('h', ['"/e\\xff"']), odd, 'the quoted form names the same bytes');
+  assert.equal(st.parentFor('h', ['/elsewhere']), null);
+  assert.equal(st.parentFor(null, ['/d']), null);
+  throwsExactly(() => st.parentFor('h', /** @type {any} */ ('/d')), cb.InvalidArgumentError, 'invalid_argument');
+  throwsExactly(() => st.parentFor('h', /** @type {any} */ ([42])), cb.InvalidArgumentError, 'invalid_argument');
+  // Listed again after another backup: only its objects are wanted.
+  const newer = backup(1_700_000_300, 'h', ['/d']);
+  st.clearListing();
+  for (const [name, bytes] of objects) st.addListed(name, bytes.length, 0n);
+  const wanted = st.wanted();
+  assert.deepEqual(wanted.filter((n) => n.startsWith('snapshots/')), [cb.objectName('snapshot', newer)]);
+  assert.equal(wanted.length, 2);
+  for (const name of wanted) st.addObject(name, /** @type {Uint8Array} */ (objects.get(name)));
+  assert.equal(st.parentFor('h', ['/d']), newer);
 });

@@ -1019,14 +1019,46 @@ static void restore_failed(size_t *failures, const char *path, const char *what)
     (*failures)++;
 }
 
-/* Owner (when root), mode and time (to the nanosecond) of `path`, as the
- * snapshot recorded them; symlinks get their owner and time only. */
+/* Whether a non-root process may set attribute `name` (of `len` bytes):
+ * its own `user.*` ones and POSIX ACLs; `trusted.*` and `security.*`
+ * need privileges, so they are skipped as restic and tar skip them. */
+static bool unprivileged_xattr(const uint8_t *name, size_t len) {
+    static const char *const allowed[] = {"user.", "system.posix_acl_access",
+                                          "system.posix_acl_default"};
+    for (size_t i = 0; i < sizeof allowed / sizeof *allowed; i++) {
+        size_t n = strlen(allowed[i]);
+        if (len >= n && memcmp(name, allowed[i], n) == 0) return true;
+    }
+    return false;
+}
+
+/* The extended attributes (and so ACLs) the snapshot recorded for `path`. */
+static void apply_xattrs(const char *path, const cb_create *c, size_t *failures) {
+    bool root = geteuid() == 0;
+    for (size_t i = 0; i < c->xattrs_len; i++) {
+        const cb_xattr *x = &c->xattrs[i];
+        if (!root && !unprivileged_xattr(x->name, x->name_len)) continue;
+        /* The name comes as bytes with a length; the call wants a C string. */
+        char *name = malloc(x->name_len + 1);
+        if (!name) die("out of memory");
+        memcpy(name, x->name, x->name_len);
+        name[x->name_len] = 0;
+        if (lsetxattr(path, name, x->value, x->value_len, 0) != 0)
+            restore_failed(failures, path, "setxattr");
+        free(name);
+    }
+}
+
+/* Owner (when root), extended attributes, mode and time (to the
+ * nanosecond) of `path`, as the snapshot recorded them; symlinks get
+ * their owner, attributes and time only. */
 static void apply_metadata(const char *path, const cb_create *c, size_t *failures) {
     bool link = c->kind == CB_ENTRY_SYMLINK;
     /* Owners only as root (others cannot give files away); before chmod,
      * which chown would clear setuid and setgid bits after. */
     if (c->has_owner && geteuid() == 0 && lchown(path, (uid_t)c->uid, (gid_t)c->gid) != 0)
         restore_failed(failures, path, "chown");
+    apply_xattrs(path, c, failures);
     if (!link && chmod(path, (mode_t)c->mode) != 0) restore_failed(failures, path, "chmod");
     struct timespec times[2] = {{.tv_sec = 0, .tv_nsec = UTIME_OMIT},
                                 {.tv_sec = (time_t)c->mtime, .tv_nsec = (long)c->mtime_nanos}};

@@ -47,6 +47,11 @@ truncate -s 20M src/sparse.img
 printf 'in the middle' | dd of=src/sparse.img bs=1 seek=5000000 conv=notrunc status=none
 head -c 70000 /dev/urandom | dd of=src/sparse.img bs=1M seek=12 conv=notrunc status=none
 cp --sparse=never src/sparse.img src/docs/dense.img
+# A binary extended attribute, where the file system takes user xattrs.
+xattr_set=no
+if python3 -c 'import os; os.setxattr("src/docs/empty", b"user.note", b"\x00\x01\xff")' 2> /dev/null; then
+  xattr_set=yes
+fi
 
 # No vault is ever created implicitly: the message names `init`.
 if "$agent" backup src vault 2> nonvault.err; then
@@ -76,6 +81,10 @@ test -z "$(ls vault/locks)" # released
 "$agent" restore vault restored
 "$agent" compare src restored
 test -z "$(find restored -name '*.partial')"
+if [ "$xattr_set" = yes ]; then
+  python3 -c 'import os, sys; sys.exit(os.getxattr("restored/docs/empty", b"user.note") != b"\x00\x01\xff")' || {
+    echo "run-agent: the extended attribute was not restored" >&2; exit 1; }
+fi
 
 # A file the agent may not read is listed in the snapshot, the rest is
 # backed up, and the exit status is 3 (restic's). Root reads everything, so

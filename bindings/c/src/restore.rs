@@ -10,6 +10,8 @@ use cloudbackup_core::engine::restore::{
     filter_globs, ByteRange, Create, CreateKind, Fetch, RestoreOptions, Write,
 };
 use cloudbackup_core::engine::{RawPath, RestoreRun};
+
+use crate::backup::cb_xattr;
 use cloudbackup_core::error::from_json_slice;
 use cloudbackup_core::model::v2::common::PathFilter;
 use cloudbackup_core::Error;
@@ -74,6 +76,13 @@ pub struct cb_create {
     pub gid: u32,
     /// A device node's number.
     pub rdev: u64,
+    /// Extended attributes (and so POSIX ACLs) to set once the content is
+    /// in place (NULL only with `xattrs_len` 0). As non-root, set only
+    /// `user.*` and `system.posix_acl_*`: the other namespaces need
+    /// privileges. Valid as long as `path`.
+    pub xattrs: *const cb_xattr,
+    /// How many.
+    pub xattrs_len: usize,
 }
 
 /// One byte range of a bundle to fetch, and feed back with
@@ -103,6 +112,10 @@ struct CreateC {
     mtime_nanos: u32,
     owner: Option<(u32, u32)>,
     rdev: u64,
+    /// The attributes' names and values, and the C views of them (pointing
+    /// into those heap buffers, which stay put when the struct moves).
+    xattr_bytes: Vec<(Vec<u8>, Vec<u8>)>,
+    xattrs: Vec<cb_xattr>,
 }
 
 impl CreateC {
@@ -126,7 +139,33 @@ impl CreateC {
             mtime_nanos: c.mtime_nanos,
             owner: c.uid.zip(c.gid),
             rdev: c.rdev,
+            xattr_bytes: Vec::new(),
+            xattrs: Vec::new(),
         }
+        .with_xattrs(c)
+    }
+
+    fn with_xattrs(mut self, c: &Create) -> Self {
+        self.xattr_bytes = c
+            .xattrs
+            .iter()
+            .map(|x| (x.name.as_bytes().to_vec(), x.value.clone()))
+            .collect();
+        self.xattrs = self
+            .xattr_bytes
+            .iter()
+            .map(|(name, value)| cb_xattr {
+                name: name.as_ptr(),
+                name_len: name.len(),
+                value: if value.is_empty() {
+                    ptr::null()
+                } else {
+                    value.as_ptr()
+                },
+                value_len: value.len(),
+            })
+            .collect();
+        self
     }
 }
 
@@ -204,6 +243,12 @@ impl CreateC {
             uid: self.owner.map_or(0, |o| o.0),
             gid: self.owner.map_or(0, |o| o.1),
             rdev: self.rdev,
+            xattrs: if self.xattrs.is_empty() {
+                ptr::null()
+            } else {
+                self.xattrs.as_ptr()
+            },
+            xattrs_len: self.xattrs.len(),
         })
     }
 }
@@ -222,6 +267,8 @@ fn empty_create() -> cb_create {
         uid: 0,
         gid: 0,
         rdev: 0,
+        xattrs: ptr::null(),
+        xattrs_len: 0,
     }
 }
 

@@ -237,9 +237,27 @@ pub unsafe extern "C" fn cb_vault_state_add_listed(
     })
 }
 
+/// Forgets the listing but keeps what was read: list the vault again
+/// (`cb_vault_state_add_listed`) and `cb_vault_state_wanted` names only the
+/// objects new since (a backup's gc then reads only those). Objects removed
+/// meanwhile stay in what was read: a gc keeps more, never less.
+///
+/// # Safety
+/// `state` is a live state or NULL, not used by another thread meanwhile.
+#[no_mangle]
+pub unsafe extern "C" fn cb_vault_state_clear_listing(state: *mut cb_vault_state) -> cb_status {
+    guard(|| {
+        // SAFETY: `state` is as the caller guarantees (see # Safety).
+        let state = unsafe { handle_mut(state, "state") }?;
+        state.state.clear_listing();
+        Ok(())
+    })
+}
+
 /// The names of the objects to fetch and hand to
 /// `cb_vault_state_add_object`, as a JSON array of strings: every index
-/// delta and snapshot listed (`"index/<64 hex>"`, `"snapshots/<64 hex>"`).
+/// delta and snapshot listed and not read yet (`"index/<64 hex>"`,
+/// `"snapshots/<64 hex>"`).
 ///
 /// # Safety
 /// `state` is a live state or NULL; `out_json` points to a writable

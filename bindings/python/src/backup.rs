@@ -5,19 +5,91 @@
 use std::sync::Mutex;
 
 use cloudbackup_core::engine::{
-    BackupOptions, BackupRun, BackupSession, FileMeta, RawPath, SnapshotInfo,
+    BackupOptions, BackupRun, BackupSession, EntryKind, FileMeta, RawPath, SnapshotInfo,
 };
 use cloudbackup_core::error::from_json_slice;
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyDict, PyString};
 
 use crate::error::{poisoned, to_json, PyResultCb};
 use crate::input::{bytes_view, path_in};
 use crate::vault::{NativeIndex, NativeSnapshot, NativeVault};
 
-/// A `FileMeta` given as JSON text.
-fn meta_in(meta_json: &str) -> PyResultCb<FileMeta> {
-    Ok(from_json_slice("meta_json", meta_json.as_bytes())?)
+/// A `FileMeta` given as a dict (what the walker builds, read field by
+/// field: no JSON text per file) or as JSON text. Unknown keys are refused,
+/// as in JSON.
+fn meta_in(meta: &Bound<'_, PyAny>) -> PyResultCb<FileMeta> {
+    if meta.is_instance_of::<PyString>() {
+        let text: String = meta.extract()?;
+        return Ok(from_json_slice("meta", text.as_bytes())?);
+    }
+    let dict = meta.cast::<PyDict>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "meta: expected a dict (or JSON text), got {}",
+            meta.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })?;
+    let mut m = FileMeta::default();
+    for (key, value) in dict.iter() {
+        let key: String = key
+            .extract()
+            .map_err(|_| PyTypeError::new_err("meta: keys must be str"))?;
+        let key = key.as_str();
+        let field = |what: &str| format!("meta[{key:?}]: expected {what}");
+        fn num<'py, T: FromPyObjectOwned<'py>>(
+            v: &Bound<'py, PyAny>,
+            why: String,
+        ) -> PyResultCb<T> {
+            v.extract::<T>()
+                .map_err(|_| cloudbackup_core::Error::argument("meta", why).into())
+        }
+        match key {
+            "path" => m.path = path_in(&value, "meta[\"path\"]")?,
+            "kind" => {
+                let kind: String = num(&value, field("a str"))?;
+                m.kind = kind.parse::<EntryKind>()?;
+            }
+            "mode" => m.mode = num(&value, field("an int in 0..2**32"))?,
+            "mtime" => m.mtime = num(&value, field("an int (Unix seconds)"))?,
+            "mtime_nanos" => m.mtime_nanos = num(&value, field("an int in 0..2**32"))?,
+            "ctime" => m.ctime = num(&value, field("an int (Unix seconds)"))?,
+            "ctime_nanos" => m.ctime_nanos = num(&value, field("an int in 0..2**32"))?,
+            "size" => m.size = num(&value, field("an int >= 0"))?,
+            "target" if value.is_none() => m.target = None,
+            "target" => m.target = Some(path_in(&value, "meta[\"target\"]")?),
+            "uid" => m.uid = num(&value, field("an int in 0..2**32 or None"))?,
+            "gid" => m.gid = num(&value, field("an int in 0..2**32 or None"))?,
+            "inode" => m.inode = num(&value, field("an int >= 0"))?,
+            "device" => m.device = num(&value, field("an int >= 0"))?,
+            "links" => m.links = num(&value, field("an int >= 0"))?,
+            "rdev" => m.rdev = num(&value, field("an int >= 0"))?,
+            // Rare (and base64 in the dict, as in JSON): through serde.
+            "xattrs" => {
+                let json = value
+                    .py()
+                    .import("json")?
+                    .call_method1("dumps", (&value,))?;
+                let text: String = json.extract()?;
+                m.xattrs = from_json_slice("meta[\"xattrs\"]", text.as_bytes())?;
+            }
+            other => {
+                return Err(cloudbackup_core::Error::argument(
+                    "meta",
+                    format!(
+                        "unknown field {other:?} (expected path, kind, mode, mtime, mtime_nanos, \
+                         ctime, ctime_nanos, size, target, uid, gid, inode, device, links, rdev, \
+                         xattrs)"
+                    ),
+                )
+                .into())
+            }
+        }
+    }
+    Ok(m)
 }
 
 /// An object to store: `(id hex, bytes)`.
@@ -73,19 +145,19 @@ impl NativeBackupSession {
         self.with_running(py, |s| Ok(s.start_file(meta)?))
     }
 
-    /// Starts a regular file described by `meta_json` (a FileMeta: `{"path",
+    /// Starts a regular file described by `meta` (a FileMeta dict or JSON: `{"path",
     /// "kind", "mode", "mtime", "mtime_nanos", "ctime", "ctime_nanos",
     /// "size", "uid", "gid", "inode", "device", "links", "xattrs"}`); its
     /// bytes follow with `write`.
-    fn start(&self, py: Python<'_>, meta_json: &str) -> PyResultCb<()> {
-        let meta = meta_in(meta_json)?;
+    fn start(&self, py: Python<'_>, meta: &Bound<'_, PyAny>) -> PyResultCb<()> {
+        let meta = meta_in(meta)?;
         self.with_running(py, |s| Ok(s.start_file(meta)?))
     }
 
     /// Records a directory, symlink, FIFO or device node described by
-    /// `meta_json` (a FileMeta).
-    fn add(&self, py: Python<'_>, meta_json: &str) -> PyResultCb<()> {
-        let meta = meta_in(meta_json)?;
+    /// `meta` (a FileMeta dict or JSON).
+    fn add(&self, py: Python<'_>, meta: &Bound<'_, PyAny>) -> PyResultCb<()> {
+        let meta = meta_in(meta)?;
         self.with_running(py, |s| Ok(s.add_entry(meta)?))
     }
 
@@ -99,11 +171,11 @@ impl NativeBackupSession {
         })
     }
 
-    /// Records the file `meta_json` (a FileMeta) with the parent's chunk
+    /// Records the file `meta` (a FileMeta dict or JSON) with the parent's chunk
     /// list when it is unchanged (same size, mtime, ctime, inode, device):
     /// True, and the file is done; False: back it up as usual.
-    fn reuse(&self, py: Python<'_>, meta_json: &str) -> PyResultCb<bool> {
-        let meta = meta_in(meta_json)?;
+    fn reuse(&self, py: Python<'_>, meta: &Bound<'_, PyAny>) -> PyResultCb<bool> {
+        let meta = meta_in(meta)?;
         self.with_running(py, |s| Ok(s.reuse(meta)?))
     }
 

@@ -11,6 +11,7 @@ use cloudbackup_core::engine::{self as core_engine, layout, paths, Listed, RawPa
 use cloudbackup_core::Error;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::engine::{set, Index, Snapshot, Vault};
 use crate::{
@@ -136,10 +137,51 @@ impl VaultState {
     }
 
     /// The names of the objects to fetch and hand to `addObject`: every
-    /// index delta and snapshot listed.
+    /// index delta and snapshot listed and not read yet.
     #[wasm_bindgen(unchecked_return_type = "string[]")]
     pub fn wanted(&self) -> JsResult<JsValue> {
         to_js("wanted", &self.inner.wanted())
+    }
+
+    /// Forgets the listing but keeps what was read: after listing the
+    /// vault again (`addListed`), `wanted()` names only the objects new
+    /// since (a backup's gc then reads only those). Objects removed
+    /// meanwhile stay in what was read: a gc keeps more, never less.
+    #[wasm_bindgen(js_name = "clearListing")]
+    pub fn clear_listing(&mut self) {
+        self.inner.clear_listing();
+    }
+
+    /// The id of the snapshot a backup of `paths` (its roots: `QuotedPath`
+    /// strings or `Uint8Array` bytes) by `hostname` should take unchanged
+    /// files from: the latest readable snapshot of the same host and the
+    /// same set of roots, or `null`.
+    #[wasm_bindgen(js_name = "parentFor", unchecked_return_type = "string | null")]
+    pub fn parent_for(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] hostname: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Array<QuotedPath | Uint8Array>")] paths: JsValue,
+    ) -> JsResult<JsValue> {
+        let hostname = if hostname.is_null() || hostname.is_undefined() {
+            None
+        } else {
+            Some(string_arg(&hostname, "hostname")?)
+        };
+        let list = paths.dyn_ref::<js_sys::Array>().ok_or_else(|| {
+            Error::argument(
+                "paths",
+                "expected an array of paths (strings or Uint8Array)",
+            )
+        })?;
+        let roots = list
+            .iter()
+            .map(|p| path_arg(&p, "paths"))
+            .collect::<JsResult<Vec<RawPath>>>()?;
+        // `null`, not `undefined`, when there is none (what the type says).
+        Ok(self
+            .inner
+            .parent_for(hostname.as_deref(), &roots)
+            .map_or(JsValue::NULL, |id| JsValue::from_str(&id.to_hex())))
     }
 
     /// The bytes of the index delta or snapshot stored as `name`. A damaged
