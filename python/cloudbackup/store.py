@@ -708,10 +708,10 @@ class StoredVault:
             sparse = getattr(fst, "st_blocks", fst.st_size) * 512 < fst.st_size
             try:
                 _read_file(session, fd, sparse, buf, store_bundles, progress)
-            except OSError as e:
+            except _ReadFailed as e:
                 # Half-way: the entry goes, its error stays.
-                session.abandon_file(_reason("read", e))
-                failed(found.path, found.full, _reason("read", e), recorded=True)
+                session.abandon_file(_reason("read", e.error))
+                failed(found.path, found.full, _reason("read", e.error), recorded=True)
                 return
             session.finish_file()
             result.files += 1
@@ -1813,6 +1813,15 @@ def _next_data(fd: int, pos: int) -> Optional[Tuple[int, int]]:
 _HOLES = hasattr(os, "SEEK_DATA") and hasattr(os, "SEEK_HOLE")
 
 
+class _ReadFailed(Exception):
+    """Reading the file being backed up failed with ``error``: a per-file
+    error, unlike a failure to store (which ends the backup)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def _read_file(
     session: BackupSession,
     fd: int,
@@ -1825,7 +1834,9 @@ def _read_file(
     into ``buf`` (handed over in place when full; a memoryview of a partial
     read is copied), and for a ``sparse`` file its holes as
     :meth:`BackupSession.write_zeros`, so they are never read. A file that
-    changes meanwhile is read up to where its end is met. Raises OSError."""
+    changes meanwhile is read up to where its end is met. Raises
+    _ReadFailed when the file cannot be read; what storing the bundles
+    raises goes through as it is."""
     view = memoryview(buf)
     pos = 0
     sparse = sparse and _HOLES
@@ -1834,13 +1845,15 @@ def _read_file(
         if sparse:
             try:
                 extent = _next_data(fd, pos)
+                if extent is None:
+                    end = os.fstat(fd).st_size
             except OSError as e:
                 if e.errno not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
-                    raise
+                    raise _ReadFailed(e) from e
                 sparse = False  # no hole support after all: read it all
                 continue
             if extent is None:
-                end = os.fstat(fd).st_size
+                assert end is not None
                 if end > pos:  # a hole up to the end
                     session.write_zeros(end - pos)
                     if progress:
@@ -1854,7 +1867,10 @@ def _read_file(
                 pos = start
         while end is None or pos < end:
             want = READ_SIZE if end is None else min(READ_SIZE, end - pos)
-            n = _pread(fd, view[:want], pos)
+            try:
+                n = _pread(fd, view[:want], pos)
+            except OSError as e:
+                raise _ReadFailed(e) from e
             if n == 0:
                 return
             session.write(buf if n == READ_SIZE else view[:n])
