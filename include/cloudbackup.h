@@ -975,6 +975,21 @@ cb_status cb_backup_session_set_paths(cb_backup_session *session,
 cb_status cb_backup_session_write(cb_backup_session *session, const uint8_t *data, size_t len);
 
 /**
+ * Continues the open file with `n` zero bytes (a hole of a sparse file,
+ * see `SEEK_HOLE`) without the caller holding them: the same chunks and
+ * snapshot as writing `n` zeros with `cb_backup_session_write`, at a cost
+ * that does not grow with `n`.
+ *
+ * Errors: `CB_INVALID_ARGUMENT` when no file is open; `CB_INVALID_STATE`
+ * after finishing.
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile.
+ */
+cb_status cb_backup_session_write_zeros(cb_backup_session *session, uint64_t n);
+
+/**
  * Ends the open file.
  *
  * Errors: `CB_INVALID_ARGUMENT` when no file is open; `CB_INVALID_STATE`

@@ -268,8 +268,18 @@ class BackupSession:
         self._native.abandon_file(error)
 
     def write(self, data: Buffer) -> None:
-        """Pushes the open file's next bytes (GIL released meanwhile)."""
+        """Pushes the open file's next bytes (GIL released meanwhile).
+        ``bytes`` and ``bytearray`` are read in place, so a reused
+        bytearray costs no copy (do not change it from another thread
+        during the call); a memoryview is copied."""
         self._native.write(data)
+
+    def write_zeros(self, n: int) -> None:
+        """Continues the open file with ``n`` zero bytes (a hole of a
+        sparse file) without making them: the same chunks and snapshot as
+        ``write(bytes(n))``, so sparse and dense copies dedup, at a cost
+        that does not grow with ``n``."""
+        self._native.write_zeros(n)
 
     def finish_file(self) -> None:
         """Ends the open file."""

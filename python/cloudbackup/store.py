@@ -573,9 +573,10 @@ class StoredVault:
                 session.file_error(quote_path(path), reason)
             result.errors.append({"path": quote_path(path), "file": quote_path(full), "error": reason})
 
+        buf = bytearray(READ_SIZE)
         try:
             for found in _walk(source, failed, selection):
-                self._back_up_one(session, found, result, failed, store_bundles, progress, force)
+                self._back_up_one(session, found, result, failed, store_bundles, progress, force, buf)
             store_bundles(
                 session.finish(
                     started_ns // 1_000_000_000,
@@ -614,12 +615,14 @@ class StoredVault:
         store_bundles: Callable[[List[Tuple[str, bytes]]], None],
         progress: Optional[Progress],
         force: bool,
+        buf: bytearray,
     ) -> None:
         """Records one path the walker found: its metadata, extended
         attributes and (files) content, or a file's chunk list from the
         parent snapshot when it is unchanged (not read; never with
         ``force``). What cannot be read is a per-file error; the backup
-        goes on."""
+        goes on. ``buf``: the read buffer, :data:`READ_SIZE` bytes, reused
+        for every file."""
         st = found.st
         kind = _kind(st.st_mode)
         if kind is None:
@@ -700,20 +703,16 @@ class StoredVault:
             except Error as e:  # a path the core refuses
                 failed(found.path, found.full, str(e))
                 return
-            while True:
-                try:
-                    data = os.read(fd, READ_SIZE)
-                except OSError as e:
-                    # Half-way: the entry goes, its error stays.
-                    session.abandon_file(_reason("read", e))
-                    failed(found.path, found.full, _reason("read", e), recorded=True)
-                    return
-                if not data:
-                    break
-                session.write(data)
-                store_bundles(session.take_bundles())
-                if progress:
-                    progress(len(data))
+            # Holes only where the blocks fall short of the size: other
+            # files need no extent walk.
+            sparse = getattr(fst, "st_blocks", fst.st_size) * 512 < fst.st_size
+            try:
+                _read_file(session, fd, sparse, buf, store_bundles, progress)
+            except _ReadFailed as e:
+                # Half-way: the entry goes, its error stays.
+                session.abandon_file(_reason("read", e.error))
+                failed(found.path, found.full, _reason("read", e.error), recorded=True)
+                return
             session.finish_file()
             result.files += 1
         finally:
@@ -1783,3 +1782,101 @@ def _meta(path: bytes, kind: str, st: os.stat_result) -> Dict[str, Any]:
 
 def _xattr_meta(xattrs: List[Tuple[bytes, bytes]]) -> List[Dict[str, str]]:
     return [{"name": quote_path(n), "value": base64.b64encode(v).decode("ascii")} for n, v in xattrs]
+
+
+def _pread(fd: int, view: memoryview, pos: int) -> int:
+    """Reads into ``view`` from offset ``pos`` of ``fd``: the number of
+    bytes read, 0 at the end of the file."""
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [view], pos)
+    os.lseek(fd, pos, os.SEEK_SET)
+    data = os.read(fd, len(view))
+    view[: len(data)] = data
+    return len(data)
+
+
+def _next_data(fd: int, pos: int) -> Optional[Tuple[int, int]]:
+    """The next extent of data at or after ``pos``: ``(start, end)``, end
+    at the next hole (the file's end is one); None when only a hole (or
+    nothing) follows. Filesystems that do not track holes report the whole
+    file as data."""
+    try:
+        start = os.lseek(fd, pos, os.SEEK_DATA)
+    except OSError as e:
+        if e.errno == errno.ENXIO:
+            return None
+        raise
+    return start, os.lseek(fd, start, os.SEEK_HOLE)
+
+
+#: Whether this platform can ask for a file's holes.
+_HOLES = hasattr(os, "SEEK_DATA") and hasattr(os, "SEEK_HOLE")
+
+
+class _ReadFailed(Exception):
+    """Reading the file being backed up failed with ``error``: a per-file
+    error, unlike a failure to store (which ends the backup)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _read_file(
+    session: BackupSession,
+    fd: int,
+    sparse: bool,
+    buf: bytearray,
+    store_bundles: Callable[[List[Tuple[str, bytes]]], None],
+    progress: Optional[Progress],
+) -> None:
+    """Writes the content of the open file ``fd`` into ``session``, read
+    into ``buf`` (handed over in place when full; a memoryview of a partial
+    read is copied), and for a ``sparse`` file its holes as
+    :meth:`BackupSession.write_zeros`, so they are never read. A file that
+    changes meanwhile is read up to where its end is met. Raises
+    _ReadFailed when the file cannot be read; what storing the bundles
+    raises goes through as it is."""
+    view = memoryview(buf)
+    pos = 0
+    sparse = sparse and _HOLES
+    while True:
+        end: Optional[int] = None  # None: read up to the end of the file
+        if sparse:
+            try:
+                extent = _next_data(fd, pos)
+                if extent is None:
+                    end = os.fstat(fd).st_size
+            except OSError as e:
+                if e.errno not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
+                    raise _ReadFailed(e) from e
+                sparse = False  # no hole support after all: read it all
+                continue
+            if extent is None:
+                assert end is not None
+                if end > pos:  # a hole up to the end
+                    session.write_zeros(end - pos)
+                    if progress:
+                        progress(end - pos)
+                return
+            start, end = extent
+            if start > pos:
+                session.write_zeros(start - pos)
+                if progress:
+                    progress(start - pos)
+                pos = start
+        while end is None or pos < end:
+            want = READ_SIZE if end is None else min(READ_SIZE, end - pos)
+            try:
+                n = _pread(fd, view[:want], pos)
+            except OSError as e:
+                raise _ReadFailed(e) from e
+            if n == 0:
+                return
+            session.write(buf if n == READ_SIZE else view[:n])
+            store_bundles(session.take_bundles())
+            if progress:
+                progress(n)
+            pos += n
+        if not sparse:
+            return

@@ -280,6 +280,52 @@ def test_gil_is_released_during_backup_writes(vault: cb.Vault) -> None:
     assert len(results) == 2
 
 
+def test_write_zeros_and_bytearrays_back_up_what_bytes_do(vault: cb.Vault) -> None:
+    """A file written as a reused bytearray and holes (write_zeros) has
+    the chunks of the same bytes written densely, and restores."""
+    head = os.urandom(300_000)
+    content = head + bytes(20 << 20) + b"tail" + bytes(1000)
+
+    def run(sparse: bool) -> Tuple[Store, str]:
+        store: Store = {"bundles": {}, "index": {}, "snapshots": {}}
+        session = cb.BackupSession(vault, cb.Index())
+        session.start_file("/d/f", 0o644, 1)
+        if sparse:
+            buf = bytearray(100_000)
+            for at in range(0, len(head), len(buf)):
+                buf[:] = head[at : at + len(buf)]
+                session.write(buf)
+            session.write_zeros(20 << 20)
+            session.write(bytearray(b"tail"))
+            session.write_zeros(1000)
+        else:
+            session.write(memoryview(content))
+        session.finish_file()
+        store["bundles"].update(session.take_bundles())
+        store["bundles"].update(session.finish(1, "host"))
+        index_obj, snap_obj = session.take_index(), session.take_snapshot()
+        assert index_obj is not None and snap_obj is not None
+        store["index"][index_obj[0]] = index_obj[1]
+        store["snapshots"][snap_obj[0]] = snap_obj[1]
+        return store, snap_obj[0]
+
+    dense, dense_id = run(False)
+    sparse, sparse_id = run(True)
+    chunks = [
+        cb.Snapshot.open(vault, i, s["snapshots"][i]).entries[0]["chunks"]
+        for s, i in [(dense, dense_id), (sparse, sparse_id)]
+    ]
+    assert chunks[0] == chunks[1] and len(chunks[0]) >= 3
+    out, _ = restore_all(vault, sparse, sparse_id)
+    assert bytes(out["/d/f"]) == content
+    session = cb.BackupSession(vault, cb.Index())
+    with pytest.raises(cb.InvalidArgument):
+        session.write_zeros(1)
+    session.start_file("/d/g", 0o644, 1)
+    with pytest.raises(OverflowError):
+        session.write_zeros(-1)
+
+
 @settings(max_examples=15, deadline=None)
 @given(files=st.dictionaries(
     st.text(alphabet="abcxyz", min_size=1, max_size=8).map(lambda s: "/d/" + s),

@@ -314,21 +314,65 @@ def test_a_file_gone_after_its_lstat_is_an_error_and_the_backup_goes_on(
     assert patched["errors"]["list"][0]["type"] == "unreadable"
 
 
+def test_sparse_files_skip_their_holes_and_dedup_with_dense_copies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    size = 64 << 20
+    parts = [(3 << 20, os.urandom(5000)), (40 << 20, os.urandom(200_000))]
+    with open(src / "sparse.img", "wb") as f:
+        f.truncate(size)  # a hole up to the end, too
+        for at, data in parts:
+            f.seek(at)
+            f.write(data)
+    if os.stat(src / "sparse.img").st_blocks * 512 >= size:
+        pytest.skip("this filesystem does not keep holes")
+    dense = bytearray(size)
+    for at, data in parts:
+        dense[at : at + len(data)] = data
+    (src / "dense.img").write_bytes(dense)
+    read: Dict[str, int] = {}
+    real_preadv = os.preadv
+
+    def counting_preadv(fd: int, buffers: Any, offset: int) -> int:
+        n = real_preadv(fd, buffers, offset)
+        name = os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
+        read[name] = read.get(name, 0) + n
+        return n
+
+    monkeypatch.setattr(os, "preadv", counting_preadv)
+    lv = _vault(tmp_path)
+    r = lv.backup(str(src))
+    monkeypatch.undo()
+    assert r.errors == []
+    # Only the data extents (whole filesystem blocks around them) are read.
+    assert read["dense.img"] == size
+    assert read["sparse.img"] < 1 << 20
+    c = r.counters
+    assert c["bytes_searched"] == 2 * size
+    chunks = {e["path"]: e["chunks"] for e in lv.snapshot(r.snapshot_id).entries}
+    assert chunks["/sparse.img"] == chunks["/dense.img"]
+    dest = tmp_path / "dest"
+    lv.restore("latest", str(dest))
+    assert (dest / "sparse.img").read_bytes() == dense
+
+
 def test_a_read_error_half_way_drops_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = tmp_path / "src"
     src.mkdir()
     (src / "a.txt").write_bytes(b"a" * 10)
     (src / "bad.bin").write_bytes(os.urandom(3 * store.READ_SIZE))
     (src / "c.txt").write_bytes(b"c" * 10)
-    real_read = os.read
+    real_preadv = os.preadv
 
-    def failing_read(fd: int, n: int) -> bytes:
+    def failing_preadv(fd: int, buffers: Any, offset: int) -> int:
         # A disk error on the second block of bad.bin only.
-        if os.readlink(f"/proc/self/fd/{fd}").endswith("bad.bin") and os.lseek(fd, 0, os.SEEK_CUR) > 0:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("bad.bin") and offset > 0:
             raise OSError(errno.EIO, os.strerror(errno.EIO))
-        return real_read(fd, n)
+        return real_preadv(fd, buffers, offset)
 
-    monkeypatch.setattr(os, "read", failing_read)
+    monkeypatch.setattr(os, "preadv", failing_preadv)
     lv = _vault(tmp_path)
     r = lv.backup(str(src))
     monkeypatch.undo()

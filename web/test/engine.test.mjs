@@ -82,6 +82,40 @@ test('vault errors: wrong password, corrupt objects, foreign objects, bad ids', 
   assert.equal(missing.report.errors.reason, 'unable_to_process_some_files');
 });
 
+test('writeZeros (number or bigint) backs a hole up as its zeros: same chunks, nothing new stored', () => {
+  const vault = cb.Vault.create('pw', SMALL, CHEAP);
+  const backup = new cb.BackupSession(vault, new cb.Index());
+  const head = new Uint8Array(5000).map((_, i) => (i * 7919) % 251);
+  const dense = new Uint8Array(5000 + 300_000 + 3);
+  dense.set(head);
+  dense.set(new TextEncoder().encode('end'), 5000 + 300_000);
+  throwsExactly(() => backup.writeZeros(1), cb.InvalidArgumentError, 'invalid_argument');
+  backup.startFile('/dense', 0o644, 1);
+  backup.write(dense);
+  backup.finishFile();
+  backup.startFile('/sparse', 0o644, 1);
+  backup.write(head);
+  backup.writeZeros(100_000);
+  backup.writeZeros(200_000n);
+  backup.write(new TextEncoder().encode('end'));
+  backup.finishFile();
+  backup.startFile('/bad', 0o644, 1);
+  throwsExactly(() => backup.writeZeros(-1), cb.InvalidArgumentError, 'invalid_argument');
+  throwsExactly(() => backup.writeZeros(1.5), cb.InvalidArgumentError, 'invalid_argument');
+  throwsExactly(() => backup.writeZeros(-1n), cb.InvalidArgumentError, 'invalid_argument');
+  backup.finishFile();
+  backup.finish({ time: 1 });
+  const counters = backup.counters();
+  assert.equal(counters.bytes_searched, 2 * dense.length);
+  assert.equal(counters.files_backed_up, 1); // the sparse copy dedups with the dense one
+  const snapObj = backup.takeSnapshot();
+  assert.ok(snapObj);
+  const entries = cb.Snapshot.open(vault, snapObj.id, snapObj.bytes).data().entries;
+  const chunks = (/** @type {string} */ path) => entries.find((/** @type {any} */ e) => e.path === path).chunks;
+  assert.ok(chunks('/dense').length > 3);
+  assert.deepEqual(chunks('/sparse'), chunks('/dense'));
+});
+
 test('backup session: files dropped into a page round-trip through a new vault', () => {
   const vault = cb.Vault.create('correct horse', SMALL, CHEAP);
   assert.equal(vault.info().key_slots, 1);

@@ -698,6 +698,60 @@ static char *read_link(int dirfd, const char *name, size_t hint) {
     }
 }
 
+/* Pushes the content of the open regular file `fd` (fstat gave `st`)
+ * into the session, read at explicit offsets. A file with fewer blocks
+ * than bytes is walked by extents (SEEK_DATA/SEEK_HOLE): its holes go in
+ * as cb_backup_session_write_zeros and are never read (a filesystem that
+ * keeps no holes reports all of it as data). A file that changes meanwhile
+ * is read up to where its end is met. Returns 0, or -1 with errno set. */
+static int write_content(backup_run *run, int fd, const struct stat *st, const char *entry) {
+    off_t pos = 0;
+#if defined(SEEK_DATA) && defined(SEEK_HOLE)
+    int sparse = (off_t)st->st_blocks * 512 < st->st_size;
+#else
+    int sparse = 0;
+    (void)st;
+#endif
+    for (;;) {
+        off_t end = -1; /* -1: up to the end of the file */
+#if defined(SEEK_DATA) && defined(SEEK_HOLE)
+        if (sparse) {
+            off_t data = lseek(fd, pos, SEEK_DATA);
+            if (data < 0 && errno == ENXIO) { /* a hole up to the end, or nothing */
+                struct stat now;
+                if (fstat(fd, &now) != 0) return -1;
+                if (now.st_size > pos)
+                    check(cb_backup_session_write_zeros(run->session, (uint64_t)(now.st_size - pos)),
+                          entry);
+                return 0;
+            }
+            if (data < 0 && (errno == EINVAL || errno == EOPNOTSUPP)) {
+                sparse = 0; /* no hole support after all: read it all */
+                continue;
+            }
+            if (data < 0) return -1;
+            end = lseek(fd, data, SEEK_HOLE);
+            if (end < 0) return -1;
+            if (data > pos)
+                check(cb_backup_session_write_zeros(run->session, (uint64_t)(data - pos)), entry);
+            pos = data;
+        }
+#endif
+        while (end < 0 || pos < end) {
+            size_t want = READ_SIZE;
+            if (end >= 0 && end - pos < (off_t)want) want = (size_t)(end - pos);
+            ssize_t got = pread(fd, run->buf, want, pos);
+            if (got < 0 && errno == EINTR) continue;
+            if (got < 0) return -1;
+            if (got == 0) return 0;
+            check(cb_backup_session_write(run->session, run->buf, (size_t)got), entry);
+            store_bundles(run); /* memory stays bounded */
+            pos += got;
+        }
+        if (!sparse) return 0;
+    }
+}
+
 /* Backs up regular file `name` of directory `dirfd` (lstat gave `st`),
  * named `entry` in the snapshot: taken over from the parent snapshot when
  * unchanged, else read. Errors are the file's, not the backup's. */
@@ -736,12 +790,7 @@ static void backup_file(backup_run *run, int dirfd, const char *name, const char
     read_xattrs(fd, &x, &m);
     check(cb_backup_session_start(run->session, &m), entry);
     xattrs_free(&x);
-    ssize_t got;
-    while ((got = read(fd, run->buf, READ_SIZE)) > 0) {
-        check(cb_backup_session_write(run->session, run->buf, (size_t)got), entry);
-        store_bundles(run); /* memory stays bounded */
-    }
-    if (got < 0) {
+    if (write_content(run, fd, &now, entry) < 0) {
         char reason[512];
         snprintf(reason, sizeof reason, "read: %s", strerror(errno));
         fprintf(stderr, "agent: warning: %s: %s\n", entry, reason);

@@ -2,7 +2,7 @@
 # Round trip of the example agent, run by `make test-c`:
 #   run-agent.sh AGENT
 # makes a source tree in a temp dir (nested dirs, random and repeated
-# content, an empty file, odd names, a name that is not UTF-8, a symlink,
+# content, an empty file, a sparse file, odd names, a name that is not UTF-8, a symlink,
 # a hard link, a FIFO, a device node as root, nanosecond mtimes),
 # checks that a backup needs `init` first, creates the vault, backs the
 # tree up twice in quick succession (the second run reads only the changed
@@ -41,6 +41,12 @@ touch -d '2020-01-02 03:04:05.123456789' src/docs/numbers.txt src/docs/deep
 ln src/docs/deep/er/leaf.txt src/docs/leaf-link.txt
 mkfifo src/docs/pipe
 mknod src/docs/null c 1 3 2> /dev/null || true
+# A sparse file (holes read as cb_backup_session_write_zeros, a hole at the
+# end too) and a dense copy of it.
+truncate -s 20M src/sparse.img
+printf 'in the middle' | dd of=src/sparse.img bs=1 seek=5000000 conv=notrunc status=none
+head -c 70000 /dev/urandom | dd of=src/sparse.img bs=1M seek=12 conv=notrunc status=none
+cp --sparse=never src/sparse.img src/docs/dense.img
 # A binary extended attribute, where the file system takes user xattrs.
 xattr_set=no
 if python3 -c 'import os; os.setxattr("src/docs/empty", b"user.note", b"\x00\x01\xff")' 2> /dev/null; then
@@ -65,7 +71,7 @@ seq 200001 210000 >> src/docs/numbers.txt
 "$agent" backup src vault > second.out
 test "$(ls vault/snapshots | wc -l)" -eq 2
 grep -q 'parent snapshot' second.out
-grep -q '"files_unchanged":7' second.out
+grep -q '"files_unchanged":9' second.out
 grep -q '"files_backed_up":1' second.out
 # --force reads every file again.
 "$agent" backup --force src vault > forced.out

@@ -555,6 +555,30 @@ pub unsafe extern "C" fn cb_backup_session_write(
     })
 }
 
+/// Continues the open file with `n` zero bytes (a hole of a sparse file,
+/// see `SEEK_HOLE`) without the caller holding them: the same chunks and
+/// snapshot as writing `n` zeros with `cb_backup_session_write`, at a cost
+/// that does not grow with `n`.
+///
+/// Errors: `CB_INVALID_ARGUMENT` when no file is open; `CB_INVALID_STATE`
+/// after finishing.
+///
+/// # Safety
+/// `session` is a live session or NULL, not used by another thread
+/// meanwhile.
+#[no_mangle]
+pub unsafe extern "C" fn cb_backup_session_write_zeros(
+    session: *mut cb_backup_session,
+    n: u64,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: the caller's guarantee.
+        let session = unsafe { handle_mut(session, "session") }?;
+        session.run.session()?.write_zeros(n)?;
+        Ok(())
+    })
+}
+
 /// Ends the open file.
 ///
 /// Errors: `CB_INVALID_ARGUMENT` when no file is open; `CB_INVALID_STATE`

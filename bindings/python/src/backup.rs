@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
 use crate::error::{poisoned, to_json, PyResultCb};
-use crate::input::{bytes_in, path_in};
+use crate::input::{bytes_view, path_in};
 use crate::vault::{NativeIndex, NativeSnapshot, NativeVault};
 
 /// A `FileMeta` given as a dict (what the walker builds, read field by
@@ -196,11 +196,19 @@ impl NativeBackupSession {
     }
 
     /// Pushes the next bytes (bytes-like) of the open file. Releases the
-    /// GIL while they are chunked, hashed, compressed and encrypted.
+    /// GIL while they are chunked, hashed, compressed and encrypted;
+    /// `bytes` and `bytearray` are read in place (a bytearray must not be
+    /// changed by another thread meanwhile), other buffers are copied.
     fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResultCb<()> {
-        let data = bytes_in(data, "data")?;
+        let data = bytes_view(data, "data")?;
         let bytes = data.as_slice();
         self.with_running(py, |s| Ok(s.write(bytes)?))
+    }
+
+    /// Continues the open file with `n` zero bytes (a hole) without
+    /// materialising them: the same chunks and snapshot as writing them.
+    fn write_zeros(&self, py: Python<'_>, n: u64) -> PyResultCb<()> {
+        self.with_running(py, |s| Ok(s.write_zeros(n)?))
     }
 
     /// Ends the open file.

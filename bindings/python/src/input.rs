@@ -66,6 +66,55 @@ pub fn bytes_in<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResultCb<BytesIn<
     }
 }
 
+/// The bytes of a bytes-like argument read only during the call (with the
+/// GIL released): like [`bytes_in`], but a `bytearray` is borrowed too. A
+/// memoryview on it is held meanwhile, which makes Python refuse to resize
+/// (and so move) its buffer; the bytes must not be changed from another
+/// thread during the call. (Other buffer exporters are still copied: the
+/// Python 3.9 stable ABI has no buffer protocol.)
+pub enum BytesView<'py> {
+    /// What [`bytes_in`] gives.
+    In(BytesIn<'py>),
+    /// A `bytearray`, borrowed, with the memoryview that pins it.
+    Array {
+        /// The bytearray.
+        array: Bound<'py, PyByteArray>,
+        /// A memoryview of it, held for the pin.
+        _pin: Bound<'py, PyAny>,
+    },
+}
+
+impl BytesView<'_> {
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            BytesView::In(b) => b.as_slice(),
+            // SAFETY: the memoryview `_pin` exports the buffer, so Python
+            // refuses to resize or free it while this view (and the slice,
+            // which borrows it) lives; its content is the caller's to keep
+            // unchanged during the call (documented on `bytes_view`).
+            BytesView::Array { array, .. } => unsafe { array.as_bytes() },
+        }
+    }
+}
+
+/// Reads the bytes-like argument `name` for the duration of a call (see
+/// [`BytesView`]).
+pub fn bytes_view<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResultCb<BytesView<'py>> {
+    if let Ok(array) = obj.cast::<PyByteArray>() {
+        let pin = obj
+            .py()
+            .import("builtins")
+            .and_then(|b| b.getattr("memoryview"))
+            .and_then(|mv| mv.call1((obj,)))?;
+        return Ok(BytesView::Array {
+            array: array.clone(),
+            _pin: pin,
+        });
+    }
+    Ok(BytesView::In(bytes_in(obj, name)?))
+}
+
 /// The Python type name of `obj`, for messages.
 pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()

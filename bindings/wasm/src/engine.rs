@@ -13,7 +13,8 @@ use wasm_bindgen::prelude::*;
 
 use crate::state::VaultState;
 use crate::{
-    argument, bytes_arg, id_arg, json_arg, path_arg, string_arg, to_js, whole_arg, JsResult,
+    argument, bytes_arg, id_arg, json_arg, path_arg, size_arg, string_arg, to_js, whole_arg,
+    JsResult,
 };
 
 /// A `FileMeta` object (or its JSON text).
@@ -672,6 +673,25 @@ impl BackupSession {
     /// The next bytes of the current file.
     pub fn write(&mut self, bytes: &[u8]) -> JsResult<()> {
         Ok(self.running()?.write(bytes)?)
+    }
+
+    /// Continues the current file with `n` zero bytes (a hole of a sparse
+    /// file; a number up to 2^53 or a bigint) without making them: the same
+    /// chunks and snapshot as writing them, at a cost that does not grow
+    /// with `n`.
+    #[wasm_bindgen(js_name = "writeZeros")]
+    pub fn write_zeros(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "number | bigint")] n: JsValue,
+    ) -> JsResult<()> {
+        let n = if n.is_bigint() {
+            use wasm_bindgen::convert::TryFromJsValue;
+            u64::try_from_js_value_ref(&n)
+                .ok_or_else(|| argument("n", "is outside the unsigned 64-bit range"))?
+        } else {
+            size_arg(&n, "n")?
+        };
+        Ok(self.running()?.write_zeros(n)?)
     }
 
     /// Ends the current file.

@@ -248,6 +248,9 @@ struct Sink {
     new_content: Vec<bool>,
     errors: Vec<FileError>,
     counters: BackupCounters,
+    /// The id of the last all-zero chunk named, by length: zero runs cut
+    /// into chunks of one length, named once.
+    zero_id: Option<(usize, Id)>,
     #[cfg(feature = "parallel")]
     workers: Option<workers::Workers>,
 }
@@ -299,6 +302,7 @@ impl BackupSession {
                 new_content: Vec::new(),
                 errors: Vec::new(),
                 counters: BackupCounters::default(),
+                zero_id: None,
                 #[cfg(feature = "parallel")]
                 workers,
             },
@@ -447,6 +451,25 @@ impl BackupSession {
             .push(data, &mut |chunk| sink.chunk(file, chunk))
     }
 
+    /// Continues the open file with `n` zero bytes (a hole of a sparse
+    /// file) without the host holding them: the same chunks, ids and
+    /// snapshot as [`write`](Self::write) of `n` zeros, so sparse and dense
+    /// copies of a file dedup, but the work does not grow with `n` (runs of
+    /// zeros are cut in a closed form, an all-zero chunk is named once).
+    pub fn write_zeros(&mut self, n: u64) -> Result<()> {
+        let file = self.open.ok_or_else(|| {
+            Error::argument("write_zeros", "no file is open; call start_file first")
+        })?;
+        self.sink.entries[file].size += n;
+        self.sink.counters.bytes_searched += n;
+        let sink = std::cell::RefCell::new(&mut self.sink);
+        self.chunker.push_zeros(
+            n,
+            &mut |chunk| sink.borrow_mut().chunk(file, chunk),
+            &mut |len| sink.borrow_mut().zero_chunk(file, len),
+        )
+    }
+
     /// Ends the open file.
     pub fn finish_file(&mut self) -> Result<()> {
         let file = self
@@ -558,6 +581,30 @@ impl Sink {
     /// session already has it.
     fn chunk(&mut self, file: usize, data: &[u8]) -> Result<()> {
         let id = blob_id(self.vault.keys(), data);
+        self.named_chunk(file, id, data)
+    }
+
+    /// A chunk of `len` zero bytes of `file`: its id is computed once per
+    /// length, its bytes made only if it has to be stored.
+    fn zero_chunk(&mut self, file: usize, len: usize) -> Result<()> {
+        let id = match self.zero_id {
+            Some((l, id)) if l == len => id,
+            _ => {
+                let id = blob_id(self.vault.keys(), &vec![0; len]);
+                self.zero_id = Some((len, id));
+                id
+            }
+        };
+        if self.known.contains(&id) || self.seen.contains(&id) {
+            self.entries[file].chunks.push(id);
+            return Ok(());
+        }
+        self.named_chunk(file, id, &vec![0; len])
+    }
+
+    /// Records chunk `id` (of `data`) in `file`, and stores it unless the
+    /// vault or this session already has it.
+    fn named_chunk(&mut self, file: usize, id: Id, data: &[u8]) -> Result<()> {
         self.entries[file].chunks.push(id);
         if !self.is_new(id) {
             return Ok(());
@@ -847,6 +894,95 @@ mod tests {
                 }
             );
         }
+    }
+
+    /// A backup of `files` in `write`-byte writes where every run of zeros
+    /// within a write goes through `write_zeros` when `sparse`.
+    fn backup_zeros(
+        vault: &Vault,
+        index: &Index,
+        threads: usize,
+        write: usize,
+        files: &[(String, Vec<u8>)],
+        sparse: bool,
+    ) -> Run {
+        let threads = if cfg!(feature = "parallel") {
+            threads
+        } else {
+            1
+        };
+        let mut s =
+            BackupSession::new(vault, Arc::new(index.clone()), BackupOptions { threads }).unwrap();
+        let mut bundles = Vec::new();
+        for (path, data) in files {
+            s.start_file(FileMeta::file(path.as_str(), 0o644, 2))
+                .unwrap();
+            for piece in data.chunks(write) {
+                let mut rest = piece;
+                while !rest.is_empty() {
+                    let zero = rest[0] == 0;
+                    let run = rest.iter().take_while(|b| (**b == 0) == zero).count();
+                    if zero && sparse {
+                        s.write_zeros(run as u64).unwrap();
+                    } else {
+                        s.write(&rest[..run]).unwrap();
+                    }
+                    rest = &rest[run..];
+                }
+                bundles.extend(s.take_bundles());
+            }
+            s.finish_file().unwrap();
+        }
+        let out = s.finish(SnapshotInfo::at(3)).unwrap();
+        bundles.extend(out.bundles.iter().cloned());
+        Run { bundles, out }
+    }
+
+    #[test]
+    fn zero_runs_without_their_bytes_store_what_their_bytes_do() {
+        let vault = vault();
+        let index = Index::new();
+        let mut files = files();
+        let mut holes = b"head".to_vec();
+        holes.extend(vec![0u8; 1_000_000]);
+        holes.extend(b"middle".repeat(3000));
+        holes.extend(vec![0u8; 16_383]);
+        holes.push(1);
+        holes.extend(vec![0u8; 33]);
+        holes.push(2);
+        holes.extend(vec![0u8; 500_000]);
+        files.push(("/c/holes".into(), holes));
+        files.push(("/c/all-zeros".into(), vec![0u8; 2_000_001]));
+        files.push(("/c/short-zeros".into(), vec![0u8; 1000]));
+        for (threads, write) in [(1, 1 << 20), (2, 10_000), (1, 4097)] {
+            let dense = backup_zeros(&vault, &index, threads, write, &files, false);
+            let sparse = backup_zeros(&vault, &index, threads, write, &files, true);
+            assert_eq!(restore(&vault, &sparse), files, "{threads} {write}");
+            assert_eq!(layout(&sparse), layout(&dense), "{threads} {write}");
+            assert_eq!(sparse.out.tree.entries, dense.out.tree.entries);
+            assert_eq!(
+                sparse.out.counters.bytes_searched,
+                dense.out.counters.bytes_searched
+            );
+            assert_eq!(
+                sparse.out.counters.bytes_backed_up,
+                dense.out.counters.bytes_backed_up
+            );
+            // A sparse copy of a dense backup's files stores nothing.
+            let known = loaded(&vault, &dense.out);
+            let again = backup_zeros(&vault, &known, threads, write, &files, true);
+            assert_eq!(again.out.counters.bytes_backed_up, 0);
+            assert!(again.bundles.is_empty());
+        }
+    }
+
+    #[test]
+    fn write_zeros_needs_an_open_file() {
+        let vault = vault();
+        let mut s =
+            BackupSession::new(&vault, Arc::new(Index::new()), BackupOptions::default()).unwrap();
+        let e = s.write_zeros(10).unwrap_err();
+        assert!(e.to_string().contains("start_file"), "{e}");
     }
 
     #[test]

@@ -339,6 +339,8 @@ impl Chunker {
     }
 }
 
+mod zeros;
+
 #[cfg(test)]
 mod tests {
     use super::*;
