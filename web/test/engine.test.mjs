@@ -111,7 +111,11 @@ test('writeZeros (number or bigint) backs a hole up as its zeros: same chunks, n
   const snapObj = backup.takeSnapshot();
   assert.ok(snapObj);
   const entries = cb.Snapshot.open(vault, snapObj.id, snapObj.bytes).data().entries;
-  const chunks = (/** @type {string} */ path) => entries.find((/** @type {any} */ e) => e.path === path).chunks;
+  const chunks = (/** @type {string} */ path) => {
+    const entry = entries.find((e) => e.path === path);
+    assert.ok(entry, path);
+    return entry.chunks ?? [];
+  };
   assert.ok(chunks('/dense').length > 3);
   assert.deepEqual(chunks('/sparse'), chunks('/dense'));
 });
