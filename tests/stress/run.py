@@ -80,6 +80,8 @@ class Run:
         #: gc runs refused because a client killed a moment before left a
         #: stale lock (the loop's next `unlock` removes it): expected.
         self.gc_stale = 0
+        #: The backup loops' threads (the gc loop unlocks until they end).
+        self.backup_threads: List[threading.Thread] = []
         self.kills = 0
         self.kill_victims: Dict[str, int] = {"backup": 0, "gc": 0}
         self.stop = threading.Event()
@@ -156,6 +158,11 @@ class Run:
                     else:
                         self.gc_failures.append(f"exit {r.returncode}: {r.stderr.strip()[-400:]}")
             self.stop.wait(self.rng.uniform(0.5, 1.5))
+        # A kill just before the end can leave a stale lock that the backups
+        # still running wait on: unlock (as an operator would) until they end.
+        while any(t.is_alive() for t in self.backup_threads):
+            self.cli("unlock", self.vault)
+            time.sleep(1.0)
 
     def killer(self) -> None:
         """Every few seconds, SIGKILLs one running backup or gc (trying the
@@ -257,6 +264,7 @@ def main() -> int:
         print(f"stress: init failed: {r.stderr.strip()}")
         return 1
     threads = [threading.Thread(target=run.backup_loop, args=(i,), daemon=True) for i in range(3)]
+    run.backup_threads = list(threads)
     threads += [threading.Thread(target=run.gc_loop, daemon=True), threading.Thread(target=run.killer, daemon=True)]
     started = time.monotonic()
     for t in threads:
