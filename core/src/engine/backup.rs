@@ -788,17 +788,21 @@ mod tests {
         out: BackupOutcome,
     }
 
-    /// A backup of [`files`] in `write`-byte writes. Odd write sizes also
-    /// hand each taken bundle's buffer back (keeping a copy to check).
-    fn backup(vault: &Vault, index: &Index, threads: usize, write: usize) -> Run {
-        // Without the `parallel` feature, the threaded runs repeat the single one.
+    /// A session on `threads` workers (one without the `parallel` feature,
+    /// where the threaded runs repeat the single one).
+    fn test_session(vault: &Vault, index: &Index, threads: usize) -> BackupSession {
         let threads = if cfg!(feature = "parallel") {
             threads
         } else {
             1
         };
-        let mut s =
-            BackupSession::new(vault, Arc::new(index.clone()), BackupOptions { threads }).unwrap();
+        BackupSession::new(vault, Arc::new(index.clone()), BackupOptions { threads }).unwrap()
+    }
+
+    /// A backup of [`files`] in `write`-byte writes. Odd write sizes also
+    /// hand each taken bundle's buffer back (keeping a copy to check).
+    fn backup(vault: &Vault, index: &Index, threads: usize, write: usize) -> Run {
+        let mut s = test_session(vault, index, threads);
         let mut bundles = Vec::new();
         s.add_entry(FileMeta::dir("/a", 0o755, 1)).unwrap();
         for (path, data) in files() {
@@ -906,13 +910,7 @@ mod tests {
         files: &[(String, Vec<u8>)],
         sparse: bool,
     ) -> Run {
-        let threads = if cfg!(feature = "parallel") {
-            threads
-        } else {
-            1
-        };
-        let mut s =
-            BackupSession::new(vault, Arc::new(index.clone()), BackupOptions { threads }).unwrap();
+        let mut s = test_session(vault, index, threads);
         let mut bundles = Vec::new();
         for (path, data) in files {
             s.start_file(FileMeta::file(path.as_str(), 0o644, 2))

@@ -342,10 +342,11 @@ impl Chunker {
 mod zeros;
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn small() -> ChunkerParams {
+    /// Small chunk sizes, so short inputs make many chunks.
+    pub(super) fn small() -> ChunkerParams {
         ChunkerParams {
             min_size: 1024,
             avg_size: 4096,

@@ -1434,6 +1434,17 @@ mod tests {
         }
     }
 
+    /// A session restoring all of `st` with the default options.
+    fn default_session(st: &Stored) -> RestoreSession {
+        RestoreSession::new(
+            &st.vault,
+            &st.snapshot,
+            &st.index,
+            RestoreOptions::default(),
+        )
+        .unwrap()
+    }
+
     /// Feeds every planned range; returns the writes.
     fn feed_all(s: &mut RestoreSession, bundles: &HashMap<Id, Vec<u8>>) -> Vec<Write> {
         let mut out = Vec::new();
@@ -1463,13 +1474,7 @@ mod tests {
             ("/c", same.clone(), 0),
             ("/d", b"other".to_vec(), 0),
         ]);
-        let mut s = RestoreSession::new(
-            &st.vault,
-            &st.snapshot,
-            &st.index,
-            RestoreOptions::default(),
-        )
-        .unwrap();
+        let mut s = default_session(&st);
         let writes = feed_all(&mut s, &st.bundles);
         assert_eq!(writes.len(), 2, "one write per distinct blob");
         let shared = writes.iter().find(|w| w.places.len() == 3).unwrap();
@@ -1488,18 +1493,9 @@ mod tests {
             ("/b", b"second file".to_vec(), 0),
             ("/c", b"first file".to_vec(), 0),
         ]);
-        let new_session = || {
-            RestoreSession::new(
-                &st.vault,
-                &st.snapshot,
-                &st.index,
-                RestoreOptions::default(),
-            )
-            .unwrap()
-        };
-        let mut whole = new_session();
+        let mut whole = default_session(&st);
         let expected = feed_all(&mut whole, &st.bundles);
-        let mut lazy = new_session();
+        let mut lazy = default_session(&st);
         let mut got = Vec::new();
         for f in lazy.plan() {
             for r in &f.ranges {
@@ -1528,13 +1524,7 @@ mod tests {
     #[test]
     fn bytes_of_another_length_than_started_fail_the_ranges_files() {
         let st = stored(&[("/a", b"content".to_vec(), 0)]);
-        let mut s = RestoreSession::new(
-            &st.vault,
-            &st.snapshot,
-            &st.index,
-            RestoreOptions::default(),
-        )
-        .unwrap();
+        let mut s = default_session(&st);
         let f = &s.plan()[0];
         let (bundle, r) = (f.bundle, f.ranges[0]);
         let bytes = &st.bundles[&bundle][r.offset as usize..(r.offset + r.length) as usize];
@@ -1553,13 +1543,7 @@ mod tests {
             ("/data", b"abc".to_vec(), 0),
             ("/empty", Vec::new(), 0),
         ]);
-        let mut s = RestoreSession::new(
-            &st.vault,
-            &st.snapshot,
-            &st.index,
-            RestoreOptions::default(),
-        )
-        .unwrap();
+        let mut s = default_session(&st);
         let writes = feed_all(&mut s, &st.bundles);
         assert_eq!(
             places(&writes),

@@ -125,13 +125,7 @@ mod tests {
     use crate::engine::crypto::SecretKey;
     use proptest::prelude::*;
 
-    fn small() -> ChunkerParams {
-        ChunkerParams {
-            min_size: 1024,
-            avg_size: 4096,
-            max_size: 16384,
-        }
-    }
+    use super::super::tests::small;
 
     fn odd() -> ChunkerParams {
         ChunkerParams {
