@@ -621,7 +621,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("source", metavar="SRC")
     s.add_argument("vault", metavar="VAULT")
     s.add_argument("--init", action="store_true", help="create the vault first if there is none")
-    s.add_argument("--threads", type=int, default=2, help="worker threads (default 2)")
+    s.add_argument("--threads", type=int, default=2, help="threads working, this one included (default 2)")
     s.add_argument(
         "--force", action="store_true", help="read every file again (no parent snapshot: unchanged files too)"
     )

@@ -17,18 +17,21 @@
 //!
 //! With one thread every chunk is named, checked against the index, then
 //! compressed and encrypted straight into the open bundle. With more, the
-//! calling thread keeps chunking, naming and deduplicating (in stream order)
-//! while a pool of `threads` workers compresses and encrypts the new chunks;
-//! their blobs go into bundles in stream order, so both paths produce the same
-//! bundle layout.
+//! calling thread cuts chunks and hands them to `threads - 1` workers (and
+//! runs some of their jobs itself), which name each chunk and compress and
+//! encrypt the new ones; the calling thread deduplicates in stream order and
+//! places the blobs into bundles in stream order, so both paths produce the
+//! same bundle layout (see `backup/workers.rs`).
 
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "parallel")]
+use super::blob::seal_blob;
 use super::blob::{blob_id, Compressor};
 use super::bundle::{BundleWriter, SealedBundle};
-use super::chunker::Chunker;
+use super::chunker::{Chunker, Cut};
 use super::crypto::Id;
 use super::format::BlobType;
 use super::index::Index;
@@ -164,9 +167,10 @@ impl FileMeta {
 /// How a backup runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackupOptions {
-    /// Threads for compressing and encrypting chunks (1 = everything on the
-    /// calling thread; more = that many workers while the calling thread
-    /// chunks and names). Needs the `parallel` feature for more than 1.
+    /// Threads working on the backup, the calling thread included (1 =
+    /// everything on the calling thread; N = N - 1 workers naming,
+    /// compressing and encrypting chunks while the calling thread cuts
+    /// them and lends a hand). Needs the `parallel` feature for more than 1.
     pub threads: usize,
 }
 
@@ -253,6 +257,20 @@ struct Sink {
     zero_id: Option<(usize, Id)>,
     #[cfg(feature = "parallel")]
     workers: Option<workers::Workers>,
+    /// With workers: the chunks cut and not yet named, in stream order.
+    #[cfg(feature = "parallel")]
+    pending: std::collections::VecDeque<Pending>,
+}
+
+/// A chunk cut and waiting for its name (see [`Sink::name_ready`]).
+#[cfg(feature = "parallel")]
+#[derive(Clone, Copy)]
+struct Pending {
+    /// The entry it is of.
+    file: usize,
+    /// For a run of zeros: its id (named once per length) and length;
+    /// otherwise the name comes from the workers' naming stage.
+    zeros: Option<(Id, usize)>,
 }
 
 /// A backup in progress. See the module docs for the flow.
@@ -276,7 +294,11 @@ impl BackupSession {
         }
         #[cfg(feature = "parallel")]
         let workers = if options.threads > 1 {
-            Some(workers::Workers::new(vault, options.threads)?)
+            Some(workers::Workers::new(
+                vault,
+                Arc::clone(&index),
+                options.threads,
+            )?)
         } else {
             None
         };
@@ -305,6 +327,8 @@ impl BackupSession {
                 zero_id: None,
                 #[cfg(feature = "parallel")]
                 workers,
+                #[cfg(feature = "parallel")]
+                pending: std::collections::VecDeque::new(),
             },
             open: None,
             parent: HashMap::new(),
@@ -397,6 +421,9 @@ impl BackupSession {
             .take()
             .ok_or_else(|| Error::argument("abandon_file", "no file is open"))?;
         self.chunker.reset();
+        // Its chunks still on the way must be named before the entry goes
+        // (their names would land on whatever entry took its place).
+        self.sink.pump(None)?;
         // The open file is always the last entry.
         let entry = self.sink.entries.remove(i);
         self.sink.new_content.remove(i);
@@ -447,8 +474,7 @@ impl BackupSession {
         self.sink.entries[file].size += data.len() as u64;
         self.sink.counters.bytes_searched += data.len() as u64;
         let sink = &mut self.sink;
-        self.chunker
-            .push(data, &mut |chunk| sink.chunk(file, chunk))
+        self.chunker.push_cuts(data, &mut |cut| sink.cut(file, cut))
     }
 
     /// Continues the open file with `n` zero bytes (a hole of a sparse
@@ -477,7 +503,7 @@ impl BackupSession {
             .take()
             .ok_or_else(|| Error::argument("finish_file", "no file is open"))?;
         let sink = &mut self.sink;
-        self.chunker.finish(&mut |chunk| sink.chunk(file, chunk))
+        self.chunker.finish_cuts(&mut |cut| sink.cut(file, cut))
     }
 
     /// Records a directory, symlink, FIFO or device node.
@@ -577,9 +603,37 @@ impl Sink {
         Ok(self.entries.len() - 1)
     }
 
+    /// A chunk of `file` as the chunker cut it: one in the chunker's buffer
+    /// goes to the workers as it is (another buffer takes its place).
+    fn cut(&mut self, file: usize, cut: Cut<'_>) -> Result<()> {
+        match cut {
+            #[cfg(feature = "parallel")]
+            Cut::Buffered(buf) if self.workers.is_some() => {
+                self.pump(Some(buf.len()))?;
+                if let Some(workers) = self.workers.as_mut() {
+                    let chunk = std::mem::replace(buf, workers.spare_buffer());
+                    workers.submit_owned(chunk);
+                    self.pending.push_back(Pending { file, zeros: None });
+                }
+                Ok(())
+            }
+            cut => self.chunk(file, cut.bytes()),
+        }
+    }
+
     /// Names a chunk of `file`, and stores it unless the vault or this
     /// session already has it.
     fn chunk(&mut self, file: usize, data: &[u8]) -> Result<()> {
+        #[cfg(feature = "parallel")]
+        if self.workers.is_some() {
+            // Place what is done, and wait for room for this chunk.
+            self.pump(Some(data.len()))?;
+            if let Some(workers) = self.workers.as_mut() {
+                workers.submit(data);
+                self.pending.push_back(Pending { file, zeros: None });
+            }
+            return Ok(());
+        }
         let id = blob_id(self.vault.keys(), data);
         self.named_chunk(file, id, data)
     }
@@ -595,6 +649,16 @@ impl Sink {
                 id
             }
         };
+        #[cfg(feature = "parallel")]
+        if self.workers.is_some() {
+            // Named in its turn, after the chunks before it.
+            self.pump(Some(len))?;
+            self.pending.push_back(Pending {
+                file,
+                zeros: Some((id, len)),
+            });
+            return Ok(());
+        }
         if self.known.contains(&id) || self.seen.contains(&id) {
             self.entries[file].chunks.push(id);
             return Ok(());
@@ -611,15 +675,6 @@ impl Sink {
         }
         self.new_content[file] = true;
         self.counters.bytes_backed_up += data.len() as u64;
-        #[cfg(feature = "parallel")]
-        if self.workers.is_some() {
-            // Place what is done, and wait for room for this chunk.
-            self.pump(Some(data.len()))?;
-            if let Some(workers) = self.workers.as_mut() {
-                workers.submit(id, data);
-            }
-            return Ok(());
-        }
         self.make_room();
         let len = self.bundle.seal_and_add(
             self.vault.keys(),
@@ -689,13 +744,86 @@ impl Sink {
         Ok(())
     }
 
-    /// Places the blobs the workers sealed, in stream order, and waits for
-    /// room for a chunk of `need` bytes, or (`None`) until all are placed.
+    /// Takes the workers' results in stream order (each chunk joins its
+    /// file; each new one's blob goes into the open bundle), then waits
+    /// for room for a chunk of `need` bytes, or (`None`) until every chunk
+    /// is placed.
     #[cfg(feature = "parallel")]
     fn pump(&mut self, need: Option<usize>) -> Result<()> {
-        while let Some(workers) = self.workers.as_mut() {
-            if let Some(blob) = workers.next() {
-                let blob = blob?;
+        loop {
+            self.name_ready()?;
+            let Some(workers) = self.workers.as_mut() else {
+                return Ok(());
+            };
+            let done = match need {
+                Some(n) => workers.has_room(n),
+                None => self.pending.is_empty(),
+            };
+            // Nothing running means nothing left to wait for.
+            if done || !workers.wait() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The chunks whose results are back, in stream order, up to the first
+    /// that must wait (for its own job, or for the later one that claimed
+    /// its name).
+    #[cfg(feature = "parallel")]
+    fn name_ready(&mut self) -> Result<()> {
+        while let (Some(&front), Some(workers)) = (self.pending.front(), self.workers.as_mut()) {
+            let (id, len) = match front.zeros {
+                Some(zeros) => zeros,
+                None => match workers.front() {
+                    Some(Ok(named)) => (named.id, named.len),
+                    Some(Err(_)) => {
+                        return match workers.pop_front() {
+                            Some(Err(e)) => Err(e),
+                            _ => Ok(()),
+                        }
+                    }
+                    None => return Ok(()),
+                },
+            };
+            let new = !self.known.contains(&id) && !self.seen.contains(&id);
+            let blob = if !new {
+                None
+            } else if let Some(blob) = workers.take_sealed(&id) {
+                Some(blob)
+            } else if front.zeros.is_some() && workers.claim(id) {
+                Some(seal_blob(
+                    self.vault.keys(),
+                    self.vault.id(),
+                    &mut self.compressor,
+                    BlobType::Data,
+                    id,
+                    &vec![0; len],
+                )?)
+            } else {
+                // The job that claimed the name is still sealing.
+                if !workers.wait() {
+                    return Err(Error::InvalidValue {
+                        field: "backup worker".into(),
+                        reason: "a claimed chunk never came back".into(),
+                    });
+                }
+                continue;
+            };
+            self.pending.pop_front();
+            if front.zeros.is_none() {
+                if let Some(Err(e)) = workers.pop_front() {
+                    return Err(e);
+                }
+            }
+            if let Some(entry) = self.entries.get_mut(front.file) {
+                entry.chunks.push(id);
+            }
+            if let Some(blob) = blob {
+                self.seen.insert(id);
+                if let Some(n) = self.new_content.get_mut(front.file) {
+                    *n = true;
+                }
+                self.counters.bytes_backed_up += len as u64;
                 self.make_room();
                 self.bundle.add(&blob)?;
                 self.counters.bytes_in_db += blob.bytes.len() as u64;
@@ -703,10 +831,6 @@ impl Sink {
                     workers.placed(blob);
                 }
                 self.seal_if_full()?;
-            } else if workers.idle() || need.is_some_and(|n| workers.has_room(n)) {
-                break;
-            } else {
-                workers.wait();
             }
         }
         Ok(())
@@ -859,6 +983,48 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    /// A file given up half-way, between two complete ones, with its
+    /// chunks still being named by the workers when it is abandoned: the
+    /// snapshot has the others with their own chunks, whatever the threads.
+    #[test]
+    fn an_abandoned_file_leaves_the_others_whole_on_any_threads() {
+        let vault = vault();
+        let data = files();
+        let run = |threads: usize| {
+            let mut s = test_session(&vault, &Index::new(), threads);
+            let mut bundles = Vec::new();
+            for (i, (path, bytes)) in data.iter().enumerate() {
+                s.start_file(FileMeta::file(path.as_str(), 0o644, 2))
+                    .unwrap();
+                for piece in bytes.chunks(5000) {
+                    s.write(piece).unwrap();
+                }
+                if i == 1 {
+                    s.abandon_file("read error").unwrap();
+                } else {
+                    s.finish_file().unwrap();
+                }
+                bundles.extend(s.take_bundles());
+            }
+            let out = s.finish(SnapshotInfo::at(3)).unwrap();
+            bundles.extend(out.bundles.iter().cloned());
+            Run { bundles, out }
+        };
+        let one = run(1);
+        let mut expected = data.clone();
+        expected.remove(1);
+        assert_eq!(restore(&vault, &one), expected);
+        assert_eq!(one.out.tree.errors.len(), 1);
+        assert_eq!(one.out.tree.errors[0].path.to_string(), data[1].0);
+        for threads in [2, 3] {
+            let many = run(threads);
+            assert_eq!(restore(&vault, &many), expected, "{threads} threads");
+            assert_eq!(many.out.tree.entries, one.out.tree.entries);
+            assert_eq!(many.out.tree.errors, one.out.tree.errors);
+            assert_eq!(layout(&many), layout(&one), "{threads} threads");
+        }
     }
 
     #[test]

@@ -236,6 +236,27 @@ fn gear_run(
     Ok(hash)
 }
 
+/// A chunk as [`Chunker::push_cuts`] hands it out.
+pub enum Cut<'a> {
+    /// Bytes of the data pushed, or of the chunker's buffer (valid for the
+    /// call only).
+    Borrowed(&'a [u8]),
+    /// The chunker's own buffer, holding exactly the chunk. The receiver
+    /// may take it, leaving another buffer (emptied; any capacity) in its
+    /// place, so a chunk that spanned pushes moves on without a copy.
+    Buffered(&'a mut Vec<u8>),
+}
+
+impl Cut<'_> {
+    /// The chunk's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Cut::Borrowed(b) => b,
+            Cut::Buffered(b) => b,
+        }
+    }
+}
+
 impl Chunker {
     /// A chunker with `params` and the gear table derived from `key`.
     pub fn new(params: ChunkerParams, key: &SecretKey) -> Result<Self> {
@@ -274,6 +295,17 @@ impl Chunker {
     /// Feeds `data`; `emit` receives every chunk that is now complete. After
     /// an error from `emit` the chunker's state is unspecified: start over.
     pub fn push(&mut self, data: &[u8], emit: &mut impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        self.push_cuts(data, &mut |cut| emit(cut.bytes()))
+    }
+
+    /// Like [`push`](Self::push), but a chunk the chunker assembled in its
+    /// own buffer (one spanning pushes) comes as [`Cut::Buffered`], which
+    /// the receiver may take instead of copying.
+    pub fn push_cuts(
+        &mut self,
+        data: &[u8],
+        emit: &mut impl FnMut(Cut<'_>) -> Result<()>,
+    ) -> Result<()> {
         let mut rest = data;
         // First the chunk that spans pushes, completed from `data`.
         while !self.buf.is_empty() {
@@ -282,14 +314,14 @@ impl Chunker {
                     self.buf.extend_from_slice(rest);
                     return Ok(());
                 }
-                Some(len) if len <= self.buf.len() => {
-                    emit(&self.buf[..len])?;
+                Some(len) if len < self.buf.len() => {
+                    emit(Cut::Borrowed(&self.buf[..len]))?;
                     self.buf.drain(..len);
                 }
                 Some(len) => {
                     let (now, later) = rest.split_at((len - self.buf.len()).min(rest.len()));
                     self.buf.extend_from_slice(now);
-                    emit(&self.buf)?;
+                    emit(Cut::Buffered(&mut self.buf))?;
                     self.buf.clear();
                     rest = later;
                 }
@@ -298,7 +330,7 @@ impl Chunker {
         // Then the chunks that lie in `data`, without a copy.
         while let Some(len) = self.gear.search(&mut self.scan, &[], rest, false) {
             let (chunk, later) = rest.split_at(len.max(1).min(rest.len()));
-            emit(chunk)?;
+            emit(Cut::Borrowed(chunk))?;
             rest = later;
         }
         // The start of the next chunk waits for more bytes.
@@ -312,6 +344,12 @@ impl Chunker {
     /// Ends the current file: `emit` receives the remaining chunks, and the
     /// chunker is ready for the next file.
     pub fn finish(&mut self, emit: &mut impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        self.finish_cuts(&mut |cut| emit(cut.bytes()))
+    }
+
+    /// Like [`finish`](Self::finish), with the last chunk as
+    /// [`Cut::Buffered`] (see [`push_cuts`](Self::push_cuts)).
+    pub fn finish_cuts(&mut self, emit: &mut impl FnMut(Cut<'_>) -> Result<()>) -> Result<()> {
         while !self.buf.is_empty() {
             let len = self
                 .gear
@@ -319,7 +357,12 @@ impl Chunker {
                 .unwrap_or(self.buf.len())
                 .max(1)
                 .min(self.buf.len());
-            emit(&self.buf[..len])?;
+            if len == self.buf.len() {
+                emit(Cut::Buffered(&mut self.buf))?;
+                self.buf.clear();
+                break;
+            }
+            emit(Cut::Borrowed(&self.buf[..len]))?;
             self.buf.drain(..len);
         }
         self.scan = Scan::start(self.gear.min);
@@ -536,6 +579,35 @@ pub(super) mod tests {
         assert_eq!(whole.concat(), d);
         assert!(whole.iter().all(|c| c.len() <= 16384));
         assert!(whole[..whole.len() - 1].iter().all(|c| c.len() >= 1024));
+    }
+
+    /// Taking the chunker's buffer (and leaving one of another capacity)
+    /// changes nothing: the same chunks, and some did come buffered.
+    #[test]
+    fn taking_buffered_chunks_gives_the_same_chunks() {
+        let key = SecretKey::from_bytes([1; 32]);
+        let d = data(300_000);
+        let whole = chunks(&mut Chunker::new(small(), &key).unwrap(), &d, d.len());
+        for step in [7, 3000, 16385] {
+            let mut c = Chunker::new(small(), &key).unwrap();
+            let (mut out, mut taken) = (Vec::new(), 0);
+            let mut take = |cut: Cut<'_>| {
+                match cut {
+                    Cut::Borrowed(b) => out.push(b.to_vec()),
+                    Cut::Buffered(b) => {
+                        taken += 1;
+                        out.push(std::mem::replace(b, Vec::with_capacity(taken % 3 * 100)));
+                    }
+                }
+                Ok(())
+            };
+            for piece in d.chunks(step) {
+                c.push_cuts(piece, &mut take).unwrap();
+            }
+            c.finish_cuts(&mut take).unwrap();
+            assert_eq!(out, whole, "step {step}");
+            assert!(taken > 0, "step {step}");
+        }
     }
 
     #[test]

@@ -1,25 +1,42 @@
-//! The worker pool of a multi-threaded backup. The calling thread cuts,
-//! names and deduplicates chunks (in stream order, so the result does not
-//! depend on the threads) and hands a copy of each new one to the pool, which
-//! compresses and encrypts it; the sealed blobs come back in stream order.
+//! The worker pool of a multi-threaded backup. The calling thread cuts
+//! chunks and hands each to the pool, where one job names it (keyed BLAKE3)
+//! and, unless the vault already has it or another job claimed its name,
+//! compresses and encrypts it, while the bytes are still in that core's
+//! cache. The results come back in stream order; the calling thread
+//! deduplicates (in stream order) and places each new blob into the open
+//! bundle at its chunk's first occurrence, so the layout does not depend on
+//! the threads.
 //!
-//! Naming stays on the calling thread on purpose: handing it to the pool
-//! would make each chunk wait for the calling thread twice (to deduplicate,
-//! then to place), and the workers idle while it is busy chunking.
+//! Why the job both names and seals: with naming on the calling thread,
+//! cutting, naming and copying kept it the bottleneck on two cores (the
+//! pipeline bench's 2-thread speedup stalled at ~1.55); with naming and
+//! sealing as two jobs, each chunk crossed cores twice and the extra cache
+//! misses ate the gain (1.46). A claim (the first job to name an id seals
+//! it) keeps a duplicate within the backup from being compressed twice;
+//! when a later chunk's job claimed a name, its chunk's first occurrence
+//! waits for that blob.
 //!
-//! Memory: each chunk in flight has one buffer, which goes out holding the
-//! chunk and comes back holding its sealed blob; buffers are reused, since
-//! allocating and freeing chunk-sized memory costs page faults, and unmapping
-//! interrupts the other cores. Each worker compresses into its own scratch
-//! buffer.
+//! Threads: `threads` counts the calling thread: `threads - 1` workers
+//! take jobs from a queue, and the calling thread runs one itself whenever
+//! more are queued than the workers can start, or while it waits for room.
+//! So two threads keep two cores busy without a third thread competing
+//! for them (and the chunk it runs is the one it just cut, still in its
+//! cache).
+//!
+//! Memory: each chunk out has one buffer, which goes out holding the chunk
+//! and comes back holding it (not sealed) or its sealed blob; buffers are
+//! reused, since allocating and freeing chunk-sized memory costs page
+//! faults, and unmapping interrupts the other cores. The bytes out are
+//! bounded (see [`Workers::has_room`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{mpsc, Arc, Mutex, PoisonError};
+use std::sync::{mpsc, Arc, Condvar, Mutex, PoisonError};
 
-use super::super::blob::{seal_blob_into, Compressor, SealedBlob, BLOB_OVERHEAD};
+use super::super::blob::{blob_id, seal_blob_into, Compressor, SealedBlob, BLOB_OVERHEAD};
 use super::super::crypto::Id;
 use super::super::format::{BlobType, VaultId};
+use super::super::index::Index;
 use super::super::keys::VaultKeys;
 use super::super::vault::Vault;
 use crate::{Error, Result};
@@ -29,37 +46,50 @@ struct Shared {
     keys: VaultKeys,
     vault_id: VaultId,
     level: i32,
+    /// The vault's index: chunks it has are named, not sealed.
+    known: Arc<Index>,
+    /// Names some job (or the calling thread) is sealing or has sealed.
+    claimed: Mutex<HashSet<Id>>,
     /// Idle sealers (at most one per worker).
     sealers: Mutex<Vec<Sealer>>,
     /// The capacity a scratch that grew for a large chunk is shrunk back to.
     keep_size: usize,
 }
 
-/// A worker's zstd state and the scratch buffer it compresses into.
+/// A worker's zstd state and the scratch buffer it seals into.
 struct Sealer {
     compressor: Compressor,
     scratch: Vec<u8>,
 }
 
-/// A finished job: its sequence number, the chunk's length, and the sealed
-/// blob (in the job's buffer).
-type Done = (u64, usize, Result<SealedBlob>);
+/// What a job made of one chunk.
+pub(super) struct Named {
+    /// The chunk's name.
+    pub id: Id,
+    /// Its length.
+    pub len: usize,
+    /// Its buffer, still holding it, when it was not sealed.
+    chunk: Option<Vec<u8>>,
+    /// Its blob, when this job claimed the name (until the calling thread
+    /// takes it, maybe for an earlier chunk of the same name).
+    sealed: Option<SealedBlob>,
+}
 
-/// Jobs in flight and their results, handed back in stream order.
+/// Chunks out, and their results handed back in stream order.
 pub(super) struct Workers {
-    pool: rayon::ThreadPool,
+    queue: Arc<Queue>,
+    threads: Vec<std::thread::JoinHandle<()>>,
     shared: Arc<Shared>,
-    tx: mpsc::Sender<Done>,
-    rx: mpsc::Receiver<Done>,
-    /// The next sequence number to submit and to hand back, and the jobs
-    /// finished early.
+    rx: mpsc::Receiver<(u64, Result<Named>)>,
+    /// The next sequence number to submit and to hand back, and the
+    /// results that came back before earlier ones.
     submitted: u64,
     handed: u64,
-    early: BTreeMap<u64, Result<SealedBlob>>,
-    /// Plaintext bytes in jobs not yet finished, and in chunks not yet
-    /// placed (finished jobs wait for earlier ones).
-    working: usize,
-    unplaced: usize,
+    early: BTreeMap<u64, Result<Named>>,
+    /// Jobs submitted whose result has not come back.
+    running: usize,
+    /// Chunk bytes out: submitted and not yet handed back.
+    out: usize,
     limit: usize,
     /// Buffers to reuse, how many to keep, and the capacity a buffer that
     /// grew for an unusually large chunk is shrunk back to.
@@ -69,125 +99,316 @@ pub(super) struct Workers {
 }
 
 impl Workers {
-    /// A pool of `threads` workers for `vault`.
-    pub(super) fn new(vault: &Vault, threads: usize) -> Result<Self> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("cloudbackup-worker-{i}"))
-            .build()
-            .map_err(|e| Error::argument("threads", e.to_string()))?;
+    /// A pool of `threads` workers for `vault`, whose index is `known`.
+    /// `threads` (at least 2) counts the calling thread.
+    pub(super) fn new(vault: &Vault, known: Arc<Index>, threads: usize) -> Result<Self> {
         let settings = vault.settings();
         let avg = settings.chunker.avg_size as usize;
         let (tx, rx) = mpsc::channel();
-        Ok(Workers {
-            pool,
-            shared: Arc::new(Shared {
-                keys: vault.keys().clone(),
-                vault_id: *vault.id(),
-                level: settings.zstd_level,
-                sealers: Mutex::new(Vec::new()),
-                keep_size: 2 * avg + BLOB_OVERHEAD,
-            }),
-            tx,
+        let shared = Arc::new(Shared {
+            keys: vault.keys().clone(),
+            vault_id: *vault.id(),
+            level: settings.zstd_level,
+            known,
+            claimed: Mutex::new(HashSet::new()),
+            sealers: Mutex::new(Vec::new()),
+            keep_size: 2 * avg + BLOB_OVERHEAD,
+        });
+        let queue = Arc::new(Queue::default());
+        let mut workers = Workers {
+            queue: Arc::clone(&queue),
+            threads: Vec::new(),
+            shared: Arc::clone(&shared),
             rx,
             submitted: 0,
             handed: 0,
             early: BTreeMap::new(),
-            working: 0,
-            unplaced: 0,
+            running: 0,
+            out: 0,
             // Four average chunks per worker: chunks run from half to eight
-            // times the average and are placed in stream order, so with
+            // times the average and are handed back in stream order, so with
             // fewer a large one stalls the others (the pipeline bench's
             // 2-thread speedup: 1.34 with two, 1.55-1.67 with four to eight).
-            limit: 4 * threads * avg,
+            limit: 8 * threads * avg,
             spare: Vec::new(),
-            // About the chunks in flight, plus finished ones waiting for a
-            // slow one.
-            keep: threads + 2,
+            // About as many as average chunks fit in the limit, plus the
+            // chunker's: fewer, and buffers dropped here are allocated again
+            // (and page-faulted in) a moment later.
+            keep: 8 * threads + 2,
             keep_size: 2 * avg + BLOB_OVERHEAD,
-        })
+        };
+        for i in 1..threads {
+            let (queue, shared, tx) = (Arc::clone(&queue), Arc::clone(&shared), tx.clone());
+            let handle = std::thread::Builder::new()
+                .name(format!("cloudbackup-worker-{i}"))
+                .spawn(move || {
+                    while let Some((seq, buf)) = queue.next() {
+                        // The session may be gone (dropped after an error).
+                        if tx.send((seq, shared.run(buf))).is_err() {
+                            return;
+                        }
+                    }
+                })
+                .map_err(|e| Error::argument("threads", e.to_string()))?;
+            workers.threads.push(handle);
+        }
+        Ok(workers)
     }
 
-    /// Queues a copy of new chunk `id` to be compressed and encrypted.
-    pub(super) fn submit(&mut self, id: Id, data: &[u8]) {
+    /// A reused buffer with room for `len` bytes of chunk and its blob.
+    fn buffer(&mut self, len: usize) -> Vec<u8> {
         let mut buf = self.spare.pop().unwrap_or_default();
         buf.clear();
-        // Room for the sealed blob too, so the worker never reallocates it.
-        buf.reserve(data.len() + BLOB_OVERHEAD);
+        // Room for the sealed blob too, so the sealer never reallocates it.
+        buf.reserve(len + BLOB_OVERHEAD);
+        buf
+    }
+
+    /// A spare buffer (empty), for the chunker to assemble its next chunk
+    /// in: room for most chunks, so it seldom grows.
+    pub(super) fn spare_buffer(&mut self) -> Vec<u8> {
+        self.buffer(self.keep_size - BLOB_OVERHEAD)
+    }
+
+    /// Queues a copy of the next chunk (see [`submit_owned`](Self::submit_owned)).
+    pub(super) fn submit(&mut self, data: &[u8]) {
+        let mut buf = self.buffer(data.len());
         buf.extend_from_slice(data);
-        self.working += data.len();
-        self.unplaced += data.len();
+        self.submit_owned(buf);
+    }
+
+    /// Queues the next chunk, in `buf`, to be named and, if new, sealed:
+    /// the result comes back from [`front`](Self::front) in the order
+    /// chunks went out.
+    pub(super) fn submit_owned(&mut self, buf: Vec<u8>) {
+        self.out += buf.len();
         let seq = self.submitted;
         self.submitted += 1;
-        let (shared, tx) = (Arc::clone(&self.shared), self.tx.clone());
-        let len = data.len();
-        self.pool.spawn(move || {
-            // A panic must reach the session as an error: uncaught, rayon
-            // would abort the host's process.
-            let sealed = panic::catch_unwind(AssertUnwindSafe(|| shared.seal(id, buf)))
-                .unwrap_or_else(|_| {
-                    Err(Error::InvalidValue {
-                        field: "backup worker".into(),
-                        reason: "panicked while sealing a chunk".into(),
-                    })
-                });
-            // The session may be gone (dropped after an error): nothing to do.
-            let _ = tx.send((seq, len, sealed));
-        });
+        self.running += 1;
+        let queued = self.queue.push(seq, buf);
+        // More queued than the workers can start: run the newest here.
+        if queued > self.threads.len() {
+            self.help(false);
+        }
+    }
+
+    /// Runs a queued job on the calling thread (the newest, or with
+    /// `oldest` the one stream order waits for first); `false` if none is
+    /// queued.
+    pub(super) fn help(&mut self, oldest: bool) -> bool {
+        let Some((seq, buf)) = self.queue.take(oldest) else {
+            return false;
+        };
+        let named = self.shared.run(buf);
+        self.store((seq, named));
+        true
+    }
+
+    /// The next chunk's result, in stream order, if it is back (it stays
+    /// until [`pop_front`](Self::pop_front)).
+    pub(super) fn front(&mut self) -> Option<&Result<Named>> {
+        self.receive();
+        self.early.get(&self.handed)
+    }
+
+    /// Hands back the next chunk's result, if it is back; its buffers are
+    /// taken back (a blob still in it was a duplicate's: dropped).
+    pub(super) fn pop_front(&mut self) -> Option<Result<()>> {
+        self.receive();
+        let named = self.early.remove(&self.handed)?;
+        self.handed += 1;
+        Some(named.map(|n| {
+            self.out -= n.len;
+            for buf in n.chunk.into_iter().chain(n.sealed.map(|b| b.bytes)) {
+                self.reuse(buf);
+            }
+        }))
+    }
+
+    /// Takes the blob named `id` from the results back so far (the chunk
+    /// whose job claimed the name may come later in the stream).
+    pub(super) fn take_sealed(&mut self, id: &Id) -> Option<SealedBlob> {
+        self.receive();
+        self.early
+            .values_mut()
+            .filter_map(|n| n.as_mut().ok())
+            .find(|n| n.sealed.as_ref().is_some_and(|b| b.id == *id))
+            .and_then(|n| n.sealed.take())
+    }
+
+    /// Claims `id` for the calling thread to seal; `false` when a job has.
+    pub(super) fn claim(&self, id: Id) -> bool {
+        self.shared
+            .claimed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id)
     }
 
     /// Takes back the buffer of a placed blob.
     pub(super) fn placed(&mut self, blob: SealedBlob) {
-        self.unplaced -= blob.raw_len as usize;
+        self.reuse(blob.bytes);
+    }
+
+    fn reuse(&mut self, mut buf: Vec<u8>) {
         if self.spare.len() < self.keep {
-            let mut buf = blob.bytes;
             buf.clear();
             buf.shrink_to(self.keep_size);
             self.spare.push(buf);
         }
     }
 
-    /// The next sealed blob in stream order, if it is back.
-    pub(super) fn next(&mut self) -> Option<Result<SealedBlob>> {
+    /// Whether a chunk of `len` bytes can go out now: the bytes out stay
+    /// within the limit, or none are out at all.
+    pub(super) fn has_room(&self, len: usize) -> bool {
+        self.out == 0 || self.out + len <= self.limit
+    }
+
+    /// Runs a queued job, or waits for a worker's to finish; `false` (at
+    /// once) if none is running.
+    pub(super) fn wait(&mut self) -> bool {
+        if self.running == 0 {
+            return false;
+        }
+        if self.help(true) {
+            return true;
+        }
+        // `self.tx` keeps the channel open, so this returns once a job reports.
+        match self.rx.recv() {
+            Ok(done) => {
+                self.store(done);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn receive(&mut self) {
         while let Ok(done) = self.rx.try_recv() {
             self.store(done);
         }
-        let sealed = self.early.remove(&self.handed)?;
-        self.handed += 1;
-        Some(sealed)
     }
 
-    /// Whether no job is in flight.
-    pub(super) fn idle(&self) -> bool {
-        self.submitted == self.handed
+    fn store(&mut self, (seq, named): (u64, Result<Named>)) {
+        self.running -= 1;
+        self.early.insert(seq, named);
+    }
+}
+
+impl Drop for Workers {
+    /// Stops the workers once their current jobs end (queued ones are
+    /// dropped: the session is gone).
+    fn drop(&mut self) {
+        self.queue.close();
+        for handle in self.threads.drain(..) {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// The jobs not started yet, oldest first.
+#[derive(Default)]
+struct Queue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    jobs: VecDeque<(u64, Vec<u8>)>,
+    closed: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether a chunk of `len` bytes can go out now: it fits the limit on
-    /// work queued and on chunks not yet placed (finished ones waiting behind
-    /// a slow one), or nothing is in flight at all.
-    pub(super) fn has_room(&self, len: usize) -> bool {
-        self.unplaced == 0
-            || (self.working + len <= self.limit && self.unplaced + len <= 2 * self.limit)
+    /// Queues a job; returns how many are queued.
+    fn push(&self, seq: u64, buf: Vec<u8>) -> usize {
+        let mut state = self.lock();
+        state.jobs.push_back((seq, buf));
+        self.ready.notify_one();
+        state.jobs.len()
     }
 
-    /// Waits for the next job to finish.
-    pub(super) fn wait(&mut self) {
-        // `self.tx` keeps the channel open, so this returns once a job reports.
-        if let Ok(done) = self.rx.recv() {
-            self.store(done);
+    /// A queued job for the calling thread, without waiting.
+    fn take(&self, oldest: bool) -> Option<(u64, Vec<u8>)> {
+        let mut state = self.lock();
+        if oldest {
+            state.jobs.pop_front()
+        } else {
+            state.jobs.pop_back()
         }
     }
 
-    fn store(&mut self, (seq, len, sealed): Done) {
-        self.working -= len;
-        self.early.insert(seq, sealed);
+    /// The oldest job for a worker, waiting for one; `None` once closed.
+    fn next(&self) -> Option<(u64, Vec<u8>)> {
+        let mut state = self.lock();
+        loop {
+            if state.closed {
+                return None;
+            }
+            if let Some(job) = state.jobs.pop_front() {
+                return Some(job);
+            }
+            state = self
+                .ready
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
     }
 }
 
 impl Shared {
+    /// [`name_and_seal`](Self::name_and_seal), with a panic turned into an
+    /// error: the session must hear of it, and a worker thread must not
+    /// die with the chunk (the session would wait for it forever).
+    fn run(&self, buf: Vec<u8>) -> Result<Named> {
+        panic::catch_unwind(AssertUnwindSafe(|| self.name_and_seal(buf))).unwrap_or_else(|_| {
+            Err(Error::InvalidValue {
+                field: "backup worker".into(),
+                reason: "panicked while naming or sealing a chunk".into(),
+            })
+        })
+    }
+
+    /// Names the chunk in `buf` and seals it unless the vault has it or
+    /// another job claimed the name.
+    fn name_and_seal(&self, buf: Vec<u8>) -> Result<Named> {
+        let id = blob_id(&self.keys, &buf);
+        let len = buf.len();
+        let claimed = !self.known.contains(&id)
+            && self
+                .claimed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id);
+        if !claimed {
+            return Ok(Named {
+                id,
+                len,
+                chunk: Some(buf),
+                sealed: None,
+            });
+        }
+        Ok(Named {
+            id,
+            len,
+            chunk: None,
+            sealed: Some(self.seal(id, buf)?),
+        })
+    }
+
     /// Seals the chunk in `buf` with an idle sealer (or a new one): it is
-    /// compressed and encrypted into the sealer's scratch, then copied back
-    /// over the chunk, so the same buffer returns holding the blob.
+    /// compressed and encrypted into the sealer's scratch, and the two
+    /// buffers trade places, so the blob goes back without a copy and the
+    /// chunk's buffer becomes the sealer's next scratch.
     fn seal(&self, id: Id, mut buf: Vec<u8>) -> Result<SealedBlob> {
         let idle = self
             .sealers
@@ -203,6 +424,8 @@ impl Shared {
         };
         let kind = BlobType::Data;
         sealer.scratch.clear();
+        // Room for the blob at its largest (a raw chunk), as `buf` had.
+        sealer.scratch.reserve(buf.len() + BLOB_OVERHEAD);
         let raw_len = seal_blob_into(
             &self.keys,
             &self.vault_id,
@@ -213,8 +436,7 @@ impl Shared {
             &mut sealer.scratch,
         );
         if raw_len.is_ok() {
-            buf.clear();
-            buf.extend_from_slice(&sealer.scratch);
+            std::mem::swap(&mut buf, &mut sealer.scratch);
         }
         sealer.scratch.clear();
         sealer.scratch.shrink_to(self.keep_size);
