@@ -269,9 +269,10 @@ class BackupSession:
 
     def write(self, data: Buffer) -> None:
         """Pushes the open file's next bytes (GIL released meanwhile).
-        ``bytes`` and ``bytearray`` are read in place, so a reused
-        bytearray costs no copy (do not change it from another thread
-        during the call); a memoryview is copied."""
+        ``bytes`` and any C-contiguous buffer (bytearray, memoryview,
+        mmap, array, numpy...) are read in place, so a reused buffer or a
+        slice of one costs no copy (do not change it from another thread
+        during the call); a strided memoryview is copied once."""
         self._native.write(data)
 
     def write_zeros(self, n: int) -> None:

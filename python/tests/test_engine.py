@@ -432,3 +432,74 @@ def test_file_meta_as_a_dict_or_json_and_bad_fields_named(vault: cb.Vault) -> No
         native.start(["/d/c"])  # type: ignore[arg-type]
     native.add({"path": "/d/x", "kind": "dir", "xattrs": [{"name": "user.k", "value": "dmFs"}]})
     native.add({"path": b"/d/\xff", "kind": "symlink", "target": b"\xfe"})
+
+
+def _chunks_of(vault: cb.Vault, write: "object") -> Tuple[List[str], int]:
+    """The chunk list and size of a one-file backup whose bytes came from
+    ``session.write(write)``."""
+    session = cb.BackupSession(vault, cb.Index())
+    session.start_file("/f", 0o644, 1)
+    session.write(write)  # type: ignore[arg-type]
+    session.finish_file()
+    session.finish(1, "host")
+    snap = session.take_snapshot()
+    assert snap is not None
+    entry = cb.Snapshot.open(vault, snap[0], snap[1]).entries[0]
+    return entry["chunks"], entry["size"]
+
+
+def _buffers(content: bytes) -> Dict[str, object]:
+    """``content`` in every kind of buffer ``write`` reads in place (or,
+    for the strided view, copies)."""
+    import array
+    import mmap
+
+    mm = mmap.mmap(-1, len(content))
+    mm[:] = content
+    doubled = bytes(b for byte in content for b in (byte, 0))
+    return {
+        "bytearray": bytearray(content),
+        "memoryview": memoryview(content),
+        "memoryview slice": memoryview(b"xx" + content + b"yy")[2:-2],
+        "memoryview of a bytearray": memoryview(bytearray(content)),
+        "2-d memoryview": memoryview(content).cast("B", (len(content) // 4, 4)),
+        "mmap": mm,
+        "array of bytes": array.array("B", content),
+        "array of ints (raw bytes)": array.array("I", content),
+        "strided memoryview (copied)": memoryview(doubled)[::2],
+    }
+
+
+def test_write_reads_every_buffer_kind_like_bytes(vault: cb.Vault) -> None:
+    """Every bytes-like object backs up the chunks its bytes do; the
+    buffer is released after the call (a bytearray can grow again, an mmap
+    close)."""
+    content = os.urandom(3 << 20)  # several chunks; a multiple of 4
+    want = _chunks_of(vault, content)
+    assert len(want[0]) >= 2 and want[1] == len(content)
+    for name, data in _buffers(content).items():
+        assert _chunks_of(vault, data) == want, name
+    array = bytearray(b"grows")
+    _chunks_of(vault, array)
+    array += b" after the call"
+    import mmap
+
+    mm = mmap.mmap(-1, 10)
+    _chunks_of(vault, mm)
+    mm.close()
+
+
+def test_write_reads_numpy_arrays_in_place(vault: cb.Vault) -> None:
+    np = pytest.importorskip("numpy")
+    content = os.urandom(1 << 20)
+    floats = np.frombuffer(content, dtype=np.float64)
+    assert _chunks_of(vault, floats) == _chunks_of(vault, content)
+    assert _chunks_of(vault, floats[::2]) == _chunks_of(vault, floats[::2].tobytes())
+
+
+@pytest.mark.parametrize("data", ["text", 42, None, [1, 2, 3], object()])
+def test_write_refuses_what_is_not_bytes_like(vault: cb.Vault, data: object) -> None:
+    session = cb.BackupSession(vault, cb.Index())
+    session.start_file("/f", 0o644, 1)
+    with pytest.raises(TypeError, match="^data: expected a bytes-like object"):
+        session.write(data)  # type: ignore[arg-type]

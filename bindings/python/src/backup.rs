@@ -197,8 +197,9 @@ impl NativeBackupSession {
 
     /// Pushes the next bytes (bytes-like) of the open file. Releases the
     /// GIL while they are chunked, hashed, compressed and encrypted;
-    /// `bytes` and `bytearray` are read in place (a bytearray must not be
-    /// changed by another thread meanwhile), other buffers are copied.
+    /// `bytes` and every C-contiguous buffer (bytearray, memoryview, mmap,
+    /// array...) are read in place (a mutable one must not be changed by
+    /// another thread meanwhile), a strided memoryview is copied.
     fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResultCb<()> {
         let data = bytes_view(data, "data")?;
         let bytes = data.as_slice();
