@@ -5,7 +5,8 @@
 use std::sync::Mutex;
 
 use cloudbackup_core::engine::{
-    BackupOptions, BackupRun, BackupSession, EntryKind, FileMeta, RawPath, SnapshotInfo,
+    BackupOptions, BackupRun, BackupSession, EntryKind, FileMeta, RawPath, SealedBundle,
+    SnapshotInfo,
 };
 use cloudbackup_core::error::from_json_slice;
 use pyo3::exceptions::PyTypeError;
@@ -103,6 +104,33 @@ pub struct NativeBackupSession {
 }
 
 impl NativeBackupSession {
+    /// The bundles as `(id hex, bytes)`; their buffers go back to the
+    /// session (while it runs), so the next bundle is written into memory
+    /// already mapped instead of a fresh bundle-sized block each time.
+    fn hand_out<'py>(
+        &self,
+        py: Python<'py>,
+        bundles: Vec<SealedBundle>,
+    ) -> PyResultCb<Vec<Object<'py>>> {
+        let mut out = Vec::with_capacity(bundles.len());
+        let mut spare = None;
+        for b in bundles {
+            out.push((b.id.to_hex(), PyBytes::new(py, &b.bytes)));
+            spare = Some(b.bytes);
+        }
+        if let Some(buffer) = spare {
+            py.detach(|| -> PyResultCb<()> {
+                let mut run = self.run.lock().map_err(|_| poisoned())?;
+                // Finished: nothing more to write, the buffer is dropped.
+                if let Ok(session) = run.session() {
+                    session.recycle(buffer);
+                }
+                Ok(())
+            })?;
+        }
+        Ok(out)
+    }
+
     /// Runs `f` on the running session with the GIL released.
     fn with_running<T: Send>(
         &self,
@@ -249,10 +277,7 @@ impl NativeBackupSession {
             let mut run = self.run.lock().map_err(|_| poisoned())?;
             Ok(run.take_bundles())
         })?;
-        Ok(bundles
-            .into_iter()
-            .map(|b| (b.id.to_hex(), PyBytes::new(py, &b.bytes)))
-            .collect())
+        self.hand_out(py, bundles)
     }
 
     /// The counters so far (final once finished), as JSON.
@@ -294,10 +319,7 @@ impl NativeBackupSession {
             run.finish(info)?;
             Ok(run.take_bundles())
         })?;
-        Ok(bundles
-            .into_iter()
-            .map(|b| (b.id.to_hex(), PyBytes::new(py, &b.bytes)))
-            .collect())
+        self.hand_out(py, bundles)
     }
 
     /// Takes the index delta (store it as `index/<id>` after the bundles);
