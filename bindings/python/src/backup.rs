@@ -100,7 +100,16 @@ type Object<'py> = (String, Bound<'py, PyBytes>);
 
 /// Where a handed-out bundle's buffer goes back once Python drops it: the
 /// session writes a later bundle into it (see [`BackupSession::recycle`]).
-type Home = Arc<Mutex<Option<Vec<u8>>>>;
+#[derive(Default)]
+struct Slot {
+    /// One buffer is enough: the session keeps one.
+    buffer: Option<Vec<u8>>,
+    /// The session has finished: nothing more to write, buffers are freed.
+    closed: bool,
+}
+
+/// The slot, shared by a session and the bundles it handed out.
+type Home = Arc<Mutex<Slot>>;
 
 /// A bundle to store: `(id hex, bytes-like)`.
 type Bundle<'py> = (String, Bound<'py, NativeBundleBytes>);
@@ -118,11 +127,10 @@ pub struct NativeBundleBytes {
 impl Drop for NativeBundleBytes {
     fn drop(&mut self) {
         let bytes = std::mem::take(&mut self.bytes);
-        // One buffer is enough (the session keeps one); a poisoned slot
-        // only means the memory is freed instead.
+        // A poisoned slot only means the memory is freed instead.
         if let Ok(mut slot) = self.home.lock() {
-            if slot.is_none() {
-                *slot = Some(bytes);
+            if !slot.closed && slot.buffer.is_none() {
+                slot.buffer = Some(bytes);
             }
         }
     }
@@ -262,7 +270,7 @@ impl NativeBackupSession {
             let mut run = self.run.lock().map_err(|_| poisoned())?;
             let session = run.session()?;
             // A bundle buffer Python dropped since: the next bundle's room.
-            if let Some(buffer) = self.home.lock().ok().and_then(|mut h| h.take()) {
+            if let Some(buffer) = self.home.lock().ok().and_then(|mut h| h.buffer.take()) {
                 session.recycle(buffer);
             }
             f(session)
@@ -444,7 +452,18 @@ impl NativeBackupSession {
         };
         let bundles = py.detach(|| -> PyResultCb<_> {
             let mut run = self.run.lock().map_err(|_| poisoned())?;
-            run.finish(info)?;
+            let finished = run.finish(info);
+            if run.session().is_err() {
+                // Over (done or failed): bundles dropped from now on are
+                // freed, not kept for a session that writes no more.
+                if let Ok(mut slot) = self.home.lock() {
+                    *slot = Slot {
+                        buffer: None,
+                        closed: true,
+                    };
+                }
+            }
+            finished?;
             Ok(run.take_bundles())
         })?;
         self.hand_out(py, bundles)
