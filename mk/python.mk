@@ -2,7 +2,7 @@
 #
 #   make bootstrap-python   .venv/ with maturin, pytest, hypothesis, mypy, rich
 #   make build-python       the native module, release build, into .venv (editable)
-#   make wheel-python       the abi3 wheel (Python 3.9+) into build/wheels
+#   make wheel-python       the abi3 wheel (Python 3.11+) into build/wheels
 #   make test-python        pytest (API, engine, golden vault, CLI in subprocesses,
 #                           README quick start), mypy --strict, stubtest
 #   make demo-python        the CLI end to end on a generated tree (make demo)

@@ -41,7 +41,7 @@ from .core import (
     transition,
     validate_patch,
 )
-from .engine import BackupFilter, BackupSession, Index, RestoreSession, Selector, Snapshot, Vault, Verifier
+from .engine import BackupFilter, BackupSession, BundleBytes, Index, RestoreSession, Selector, Snapshot, Vault, Verifier
 from .errors import (
     ApiError,
     Conflict,
@@ -94,6 +94,7 @@ __all__ = [
     "snapshot_id_for",
     "vault_snapshot_prefix",
     "BackupSession",
+    "BundleBytes",
     "Index",
     "RestoreSession",
     "Snapshot",

@@ -14,6 +14,8 @@ from .errors import InvalidArgument
 
 __all__ = [
     "Buffer",
+    "Bundle",
+    "BundleBytes",
     "Password",
     "Vault",
     "Index",
@@ -38,9 +40,15 @@ __all__ = [
     "read_pattern_file",
 ]
 
+#: A sealed bundle's bytes as a backup hands them out: read-only and
+#: bytes-like (buffer protocol, ``len``, indexing, slicing, ``bytes()``),
+#: without a copy; dropping it gives its memory back to the session.
+BundleBytes = _native.BundleBytes
+
 #: Bytes-like input: ``bytes`` is read without a copy (the GIL is released
-#: meanwhile); bytearray and memoryview are copied once.
-Buffer = Union[bytes, bytearray, memoryview]
+#: meanwhile); others are copied once, except by
+#: :meth:`BackupSession.write`, which reads any contiguous buffer in place.
+Buffer = Union[bytes, bytearray, memoryview, BundleBytes]
 #: A snapshot path: ``str`` in quoted form (a plain path is its own quoted
 #: form, see :func:`quote_path`) or the operating system's ``bytes``.
 PathLike = Union[str, bytes]
@@ -219,6 +227,8 @@ class Snapshot:
 
 #: An object to store: ``(id, bytes)``.
 Object = Tuple[str, bytes]
+#: A bundle to store: ``(id, BundleBytes)``.
+Bundle = Tuple[str, BundleBytes]
 
 
 class BackupSession:
@@ -269,9 +279,10 @@ class BackupSession:
 
     def write(self, data: Buffer) -> None:
         """Pushes the open file's next bytes (GIL released meanwhile).
-        ``bytes`` and ``bytearray`` are read in place, so a reused
-        bytearray costs no copy (do not change it from another thread
-        during the call); a memoryview is copied."""
+        ``bytes`` and any C-contiguous buffer (bytearray, memoryview,
+        mmap, array, numpy...) are read in place, so a reused buffer or a
+        slice of one costs no copy (do not change it from another thread
+        during the call); a strided memoryview is copied once."""
         self._native.write(data)
 
     def write_zeros(self, n: int) -> None:
@@ -299,8 +310,11 @@ class BackupSession:
         """Records a symbolic link."""
         self._native.add_symlink(path, target, mtime)
 
-    def take_bundles(self) -> List[Object]:
-        """The finished bundles: store each as ``bundles/<id>``."""
+    def take_bundles(self) -> List[Bundle]:
+        """The finished bundles: store each as ``bundles/<id>``, then let
+        it go (its memory goes back to the session for a later bundle).
+        Each is a :data:`BundleBytes`, bytes-like without a copy; ``bytes(b)``
+        makes a copy."""
         return self._native.take_bundles()
 
     def counters(self) -> Dict[str, int]:
@@ -317,11 +331,11 @@ class BackupSession:
         backup_configuration_id: Optional[str] = None,
         time_nanos: int = 0,
         paths: Optional[List[PathLike]] = None,
-    ) -> List[Object]:
+    ) -> List[Bundle]:
         """Seals the backup (``time``: when it started, Unix seconds, and
         ``time_nanos`` its sub-second part; ``paths``: the roots backed up,
         which with the host name find the next backup's parent); returns the
-        last bundles to store."""
+        last bundles to store (as :meth:`take_bundles`)."""
         return self._native.finish(time, hostname, backup_configuration_id, time_nanos, paths)
 
     def take_index(self) -> Optional[Object]:

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Protocol, TypeVar, runtime_checkable
 
+from .engine import Buffer
 from .errors import InvalidArgument, NotFound, StorageError
 
 __all__ = [
@@ -89,9 +90,11 @@ class Storage(Protocol):
         missing, :class:`StorageError` when the storage fails."""
         ...
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, data: Buffer) -> None:
         """Stores the object atomically: a reader sees the old object (or
-        none) or all of ``data``, never part of it."""
+        none) or all of ``data``, never part of it. ``data`` is bytes-like
+        (a backup hands over its bundles as :class:`BundleBytes`, without
+        a copy): write it, hash it or take its ``len`` as bytes."""
         ...
 
     def list(self, kind: str) -> List[ObjectInfo]:
@@ -201,7 +204,7 @@ KINDS = ("bundles", "index", "snapshots", "locks")
 SET_ASIDE = "lost+found"
 
 
-def write_atomic(path: str, data: bytes) -> None:
+def write_atomic(path: str, data: Buffer) -> None:
     """Writes ``data`` to ``path`` through a temporary name in the same
     directory: fsync, rename, and fsync of the directory, so a crash leaves
     either nothing or the whole file under the final name. The temporary
@@ -302,7 +305,7 @@ class LocalStorage:
             os.close(fd)
         return data
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, data: Buffer) -> None:
         """Stores the object through a temporary file and a rename (the
         object's directory is created when missing: ``locks/`` and
         ``lost+found/`` of a vault made before they existed)."""
@@ -416,7 +419,7 @@ class CachedStorage:
         check_name(name)
         return os.path.join(self.directory, *name.split("/"))
 
-    def _keep(self, name: str, data: bytes) -> None:
+    def _keep(self, name: str, data: Buffer) -> None:
         path = self._path(name)
         try:
             os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
@@ -458,7 +461,7 @@ class CachedStorage:
         """Part of the object, always from ``inner`` (bundles are not cached)."""
         return self.inner.get_range(name, offset, length)
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, data: Buffer) -> None:
         """Stores the object in ``inner``, then keeps a copy when cached."""
         self.inner.put(name, data)
         if self._cached(name):

@@ -49,6 +49,8 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tu
 from .engine import (
     BackupFilter,
     BackupSession,
+    Buffer,
+    Bundle,
     Index,
     IndexRebuild,
     Password,
@@ -343,7 +345,7 @@ class StoredVault:
         """The bytes of a stored object."""
         return self.storage.get(f"{kind}/{object_id}")
 
-    def store(self, kind: str, object_id: str, data: bytes) -> bool:
+    def store(self, kind: str, object_id: str, data: Buffer) -> bool:
         """Stores an object atomically; False when it was already there
         (ids are content hashes, so it holds the same bytes)."""
         name = f"{kind}/{object_id}"
@@ -559,9 +561,10 @@ class StoredVault:
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="cloudbackup-upload")
         window = _Window(pool, self.concurrency)
 
-        def store_bundles(bundles: List[Tuple[str, bytes]]) -> None:
+        def store_bundles(bundles: List[Bundle]) -> None:
             # A bundle's id is the BLAKE3 of its bytes, fresh nonces inside:
-            # a new bundle is never stored yet, so no existence check.
+            # a new bundle is never stored yet, so no existence check. Its
+            # memory goes back to the session once the upload lets it go.
             for bundle_id, data in bundles:
                 window.submit(partial(self.storage.put, f"bundles/{bundle_id}", data))
                 result.bundles += 1
@@ -612,7 +615,7 @@ class StoredVault:
         found: _Found,
         result: BackupResult,
         failed: Callable[..., None],
-        store_bundles: Callable[[List[Tuple[str, bytes]]], None],
+        store_bundles: Callable[[List[Bundle]], None],
         progress: Optional[Progress],
         force: bool,
         buf: bytearray,
@@ -1827,12 +1830,13 @@ def _read_file(
     fd: int,
     sparse: bool,
     buf: bytearray,
-    store_bundles: Callable[[List[Tuple[str, bytes]]], None],
+    store_bundles: Callable[[List[Bundle]], None],
     progress: Optional[Progress],
 ) -> None:
     """Writes the content of the open file ``fd`` into ``session``, read
-    into ``buf`` (handed over in place when full; a memoryview of a partial
-    read is copied), and for a ``sparse`` file its holes as
+    into ``buf`` (the native module reads it, or a view of a partial read,
+    in place: per MiB only the read, the write and a bundle check run in
+    Python), and for a ``sparse`` file its holes as
     :meth:`BackupSession.write_zeros`, so they are never read. A file that
     changes meanwhile is read up to where its end is met. Raises
     _ReadFailed when the file cannot be read; what storing the bundles

@@ -28,6 +28,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
+from .engine import Buffer
 from .errors import InvalidArgument, NotFound, StorageError
 from .storage import KINDS, ObjectInfo, RetryPolicy, Retryable, check_name, is_object_id, is_temporary, parse_retry_after
 
@@ -255,7 +256,7 @@ class SwiftStorage:
 
         return self.retry.run(name, self.url, fetch)
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, data: Buffer) -> None:
         """A PUT with the body's MD5 as ETag: Swift refuses a damaged body
         and stores atomically; the ETag it returns is checked as well."""
         obj = self._object(name)

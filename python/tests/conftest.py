@@ -15,6 +15,7 @@ from typing import Dict, List, Optional
 import pytest
 
 import cloudbackup as cb
+from cloudbackup.engine import Buffer
 from cloudbackup.storage import ObjectInfo
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,7 +77,7 @@ class WrappedStorage:
     def get_range(self, name: str, offset: int, length: int) -> bytes:
         return self.inner.get_range(name, offset, length)
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, data: Buffer) -> None:
         self.inner.put(name, data)
 
     def list(self, kind: str) -> List[ObjectInfo]:

@@ -7,7 +7,7 @@ import os
 import shutil
 import threading
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Tuple, Union
 
 import json
 
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import cloudbackup as cb
 from conftest import FAST_KDF, GOLDEN
 
-Store = Dict[str, Dict[str, bytes]]
+Store = Dict[str, Dict[str, Union[bytes, cb.BundleBytes]]]
 
 
 def backup_files(vault: cb.Vault, files: Dict[str, bytes], index: cb.Index) -> Tuple[Store, str]:
@@ -432,3 +432,148 @@ def test_file_meta_as_a_dict_or_json_and_bad_fields_named(vault: cb.Vault) -> No
         native.start(["/d/c"])  # type: ignore[arg-type]
     native.add({"path": "/d/x", "kind": "dir", "xattrs": [{"name": "user.k", "value": "dmFs"}]})
     native.add({"path": b"/d/\xff", "kind": "symlink", "target": b"\xfe"})
+
+
+def _chunks_of(vault: cb.Vault, write: "object") -> Tuple[List[str], int]:
+    """The chunk list and size of a one-file backup whose bytes came from
+    ``session.write(write)``."""
+    session = cb.BackupSession(vault, cb.Index())
+    session.start_file("/f", 0o644, 1)
+    session.write(write)  # type: ignore[arg-type]
+    session.finish_file()
+    session.finish(1, "host")
+    snap = session.take_snapshot()
+    assert snap is not None
+    entry = cb.Snapshot.open(vault, snap[0], snap[1]).entries[0]
+    return entry["chunks"], entry["size"]
+
+
+def _buffers(content: bytes) -> Dict[str, object]:
+    """``content`` in every kind of buffer ``write`` reads in place (or,
+    for the strided view, copies)."""
+    import array
+    import mmap
+
+    mm = mmap.mmap(-1, len(content))
+    mm[:] = content
+    doubled = bytes(b for byte in content for b in (byte, 0))
+    return {
+        "bytearray": bytearray(content),
+        "memoryview": memoryview(content),
+        "memoryview slice": memoryview(b"xx" + content + b"yy")[2:-2],
+        "memoryview of a bytearray": memoryview(bytearray(content)),
+        "2-d memoryview": memoryview(content).cast("B", (len(content) // 4, 4)),
+        "mmap": mm,
+        "array of bytes": array.array("B", content),
+        "array of ints (raw bytes)": array.array("I", content),
+        "strided memoryview (copied)": memoryview(doubled)[::2],
+    }
+
+
+def test_write_reads_every_buffer_kind_like_bytes(vault: cb.Vault) -> None:
+    """Every bytes-like object backs up the chunks its bytes do; the
+    buffer is released after the call (a bytearray can grow again, an mmap
+    close)."""
+    content = os.urandom(3 << 20)  # several chunks; a multiple of 4
+    want = _chunks_of(vault, content)
+    assert len(want[0]) >= 2 and want[1] == len(content)
+    for name, data in _buffers(content).items():
+        assert _chunks_of(vault, data) == want, name
+    array = bytearray(b"grows")
+    _chunks_of(vault, array)
+    array += b" after the call"
+    import mmap
+
+    mm = mmap.mmap(-1, 10)
+    _chunks_of(vault, mm)
+    mm.close()
+
+
+def test_write_reads_numpy_arrays_in_place(vault: cb.Vault) -> None:
+    np = pytest.importorskip("numpy")
+    content = os.urandom(1 << 20)
+    floats = np.frombuffer(content, dtype=np.float64)
+    assert _chunks_of(vault, floats) == _chunks_of(vault, content)
+    assert _chunks_of(vault, floats[::2]) == _chunks_of(vault, floats[::2].tobytes())
+
+
+@pytest.mark.parametrize("data", ["text", 42, None, [1, 2, 3], object()])
+def test_write_refuses_what_is_not_bytes_like(vault: cb.Vault, data: object) -> None:
+    session = cb.BackupSession(vault, cb.Index())
+    session.start_file("/f", 0o644, 1)
+    with pytest.raises(TypeError, match="^data: expected a bytes-like object"):
+        session.write(data)  # type: ignore[arg-type]
+
+
+def test_bundles_taken_stay_intact_while_the_session_reuses_their_room(vault: cb.Vault) -> None:
+    """A bundle's memory goes back to the session only once Python lets
+    go of it (the object and every view of it): a bundle held, or seen
+    through a memoryview only, keeps its bytes while later bundles are
+    written into recycled memory; copies of dropped ones restore."""
+    import hashlib
+
+    content = os.urandom(72 << 20)  # random: four 16 MiB bundles or more
+    store: Store = {"bundles": {}, "index": {}, "snapshots": {}}
+    digests: Dict[str, bytes] = {}
+    held: Dict[str, object] = {}
+    session = cb.BackupSession(vault, cb.Index())
+    session.start_file("/d/f", 0o644, 1)
+    view = memoryview(content)
+    for at in range(0, len(content), 1 << 20):
+        session.write(view[at : at + (1 << 20)])
+        for bundle_id, data in session.take_bundles():
+            digests[bundle_id] = hashlib.sha256(data).digest()
+            if len(held) == 0:
+                held[bundle_id] = data  # the object itself
+            elif len(held) == 1:
+                held[bundle_id] = memoryview(data)  # only a view of it
+            store["bundles"][bundle_id] = bytes(data)  # a copy; ``data`` goes
+            del data
+    session.finish_file()
+    store["bundles"].update(session.finish(1, "host"))
+    assert len(digests) >= 4 and len(held) == 2
+    for bundle_id, kept in held.items():
+        assert hashlib.sha256(kept).digest() == digests[bundle_id]  # type: ignore[arg-type]
+    index_obj, snap_obj = session.take_index(), session.take_snapshot()
+    assert index_obj is not None and snap_obj is not None
+    store["index"][index_obj[0]] = index_obj[1]
+    store["snapshots"][snap_obj[0]] = snap_obj[1]
+    out, report = restore_all(vault, store, snap_obj[0])
+    assert report["files_restored"] == 1 and bytes(out["/d/f"]) == content
+
+
+def test_bundle_bytes_behave_as_read_only_bytes(vault: cb.Vault) -> None:
+    """What hosts do with a bundle: buffer protocol (read-only), len,
+    bytes(), indexing and slicing as bytes, equality with bytes-likes."""
+    import ctypes
+    import hashlib
+
+    session = cb.BackupSession(vault, cb.Index())
+    session.add_file("/f", 0o644, 1, os.urandom(100_000))
+    ((_, bundle),) = session.finish(1)
+    assert isinstance(bundle, cb.BundleBytes)
+    plain = bytes(bundle)
+    assert type(plain) is bytes and len(bundle) == len(plain) > 100_000
+    assert repr(bundle) == f"<BundleBytes: {len(plain)} bytes>"
+    view = memoryview(bundle)
+    assert view.readonly and view.format == "B" and view.nbytes == len(plain) and view == plain
+    with pytest.raises(TypeError):
+        view[0] = 0
+    with pytest.raises(TypeError):
+        (ctypes.c_char * len(plain)).from_buffer(bundle)
+    assert hashlib.sha256(bundle).digest() == hashlib.sha256(plain).digest()
+    assert bytearray(bundle) == plain and bundle.__buffer__(0).tobytes() == plain
+    for index in (0, 1, len(plain) - 1, -1, -len(plain)):
+        assert bundle[index] == plain[index]
+    for index in (len(plain), -len(plain) - 1):
+        with pytest.raises(IndexError):
+            bundle[index]
+    with pytest.raises(TypeError, match="integers or slices, not str"):
+        bundle["0"]  # type: ignore[call-overload]
+    for part in (slice(None), slice(4), slice(10, 100), slice(-50, None), slice(5, 2), slice(1, 999, 7), slice(None, None, -3)):
+        got = bundle[part]
+        assert type(got) is bytes and got == plain[part], part
+    assert bundle == plain and bundle == bytearray(plain) and bundle == memoryview(plain)
+    assert bundle != plain[:-1] and bundle != "text" and bundle != 42
+    with pytest.raises(TypeError):
+        hash(bundle)

@@ -13,6 +13,7 @@ from typing import Dict, List
 import pytest
 
 import cloudbackup as cb
+from cloudbackup.engine import Buffer
 from cloudbackup.storage import LocalStorage, RetryPolicy, Retryable, open_storage, parse_retry_after
 from conftest import FAST_KDF, WrappedStorage, read_tree, run_cli
 
@@ -38,7 +39,7 @@ class FailAfter(WrappedStorage):
         self.n = n
         self.bundle_puts = 0
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, data: Buffer) -> None:
         if name.startswith("bundles/"):
             self.bundle_puts += 1
             if self.bundle_puts == self.n:
@@ -203,7 +204,7 @@ class OtherHostDuring(WrappedStorage):
             self.reads.append(name)
         return self.inner.get(name)
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, data: Buffer) -> None:
         if name.startswith("bundles/") and not self.other_snapshot:
             self.other_snapshot = "running"
             done = cb.StoredVault.open(self.inner.url, "pw").backup(str(self.other), gc_grace=0)

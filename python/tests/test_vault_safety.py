@@ -292,7 +292,7 @@ def test_read_only_vaults_restore_and_verify(tmp_path: Path) -> None:
         # here, so make lock writes fail the way a read-only mount does.
         sv = vault_with(tmp_path, 1)
 
-        def refuse(name: str, data: bytes) -> None:
+        def refuse(name: str, data: object) -> None:
             raise cb.StorageError(f"storage error: {name}: Read-only file system", {"reason": "EROFS"})
 
         sv.storage.put = refuse  # type: ignore[method-assign]

@@ -2,18 +2,21 @@
 //! session hands back finished bundles, then the index delta and the
 //! snapshot to store.
 
-use std::sync::Mutex;
+use std::ffi::c_int;
+use std::sync::{Arc, Mutex};
 
 use cloudbackup_core::engine::{
-    BackupOptions, BackupRun, BackupSession, EntryKind, FileMeta, RawPath, SnapshotInfo,
+    BackupOptions, BackupRun, BackupSession, EntryKind, FileMeta, RawPath, SealedBundle,
+    SnapshotInfo,
 };
 use cloudbackup_core::error::from_json_slice;
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyBufferError, PyIndexError, PyTypeError};
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyMemoryView, PySlice, PyString};
 
 use crate::error::{poisoned, to_json, PyResultCb};
-use crate::input::{bytes_view, path_in};
+use crate::input::{bytes_view, path_in, type_name};
 use crate::vault::{NativeIndex, NativeSnapshot, NativeVault};
 
 /// A `FileMeta` given as a dict (what the walker builds, read field by
@@ -95,14 +98,168 @@ fn meta_in(meta: &Bound<'_, PyAny>) -> PyResultCb<FileMeta> {
 /// An object to store: `(id hex, bytes)`.
 type Object<'py> = (String, Bound<'py, PyBytes>);
 
+/// Where a handed-out bundle's buffer goes back once Python drops it: the
+/// session writes a later bundle into it (see [`BackupSession::recycle`]).
+#[derive(Default)]
+struct Slot {
+    /// One buffer is enough: the session keeps one.
+    buffer: Option<Vec<u8>>,
+    /// The session has finished: nothing more to write, buffers are freed.
+    closed: bool,
+}
+
+/// The slot, shared by a session and the bundles it handed out.
+type Home = Arc<Mutex<Slot>>;
+
+/// A bundle to store: `(id hex, bytes-like)`.
+type Bundle<'py> = (String, Bound<'py, NativeBundleBytes>);
+
+/// A sealed bundle's bytes handed to Python without a copy: read-only and
+/// bytes-like (the buffer protocol, `len`, indexing and slicing, `bytes()`,
+/// comparison with bytes-like objects). When it is dropped its memory goes
+/// back to the session that made it.
+#[pyclass(module = "cloudbackup._native", name = "BundleBytes", frozen)]
+pub struct NativeBundleBytes {
+    bytes: Vec<u8>,
+    home: Home,
+}
+
+impl Drop for NativeBundleBytes {
+    fn drop(&mut self) {
+        let bytes = std::mem::take(&mut self.bytes);
+        // A poisoned slot only means the memory is freed instead.
+        if let Ok(mut slot) = self.home.lock() {
+            if !slot.closed && slot.buffer.is_none() {
+                slot.buffer = Some(bytes);
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl NativeBundleBytes {
+    /// Exports the bytes, read-only (a writable request is refused).
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut ffi::Py_buffer,
+        flags: c_int,
+    ) -> PyResult<()> {
+        let bytes = &slf.get().bytes;
+        let len = ffi::Py_ssize_t::try_from(bytes.len())
+            .map_err(|_| PyBufferError::new_err("bundle too large"))?;
+        // SAFETY: `view` is the exporter's to fill (CPython passes a valid
+        // pointer); PyBuffer_FillInfo takes a reference to `slf`, which keeps
+        // the Vec (never changed after creation: the class is frozen) alive
+        // and in place until the buffer is released; readonly = 1 makes it
+        // refuse PyBUF_WRITABLE.
+        let rc = unsafe {
+            ffi::PyBuffer_FillInfo(
+                view,
+                slf.as_ptr(),
+                bytes.as_ptr().cast_mut().cast(),
+                len,
+                1,
+                flags,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(PyErr::fetch(slf.py()))
+        }
+    }
+
+    /// PEP 688's Python-level buffer method, for Python 3.11 (3.12 and
+    /// later use the slot's own): a read-only memoryview of the bytes.
+    #[pyo3(signature = (flags, /))]
+    fn __buffer__<'py>(slf: &Bound<'py, Self>, flags: i32) -> PyResult<Bound<'py, PyMemoryView>> {
+        let _ = flags; // read-only whatever is asked; a writable export is refused
+        PyMemoryView::from(slf.as_any())
+    }
+
+    fn __len__(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// A copy as `bytes`.
+    fn __bytes__<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.bytes)
+    }
+
+    /// A byte (an int) or a slice (a `bytes` copy), indexed as `bytes` is.
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        index: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let bytes = &self.bytes;
+        let len =
+            isize::try_from(bytes.len()).map_err(|_| PyIndexError::new_err("bundle too large"))?;
+        if let Ok(slice) = index.cast::<PySlice>() {
+            let ind = slice.indices(len)?;
+            // `indices` keeps every position of the slice inside 0..len.
+            let at = |i: usize| bytes[(ind.start + i as isize * ind.step) as usize];
+            let out: Vec<u8> = if ind.step == 1 {
+                let start = ind.start as usize;
+                bytes[start..start + ind.slicelength].to_vec()
+            } else {
+                (0..ind.slicelength).map(at).collect()
+            };
+            return Ok(PyBytes::new(py, &out).into_any());
+        }
+        let i: isize = index.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "BundleBytes indices must be integers or slices, not {}",
+                type_name(index)
+            ))
+        })?;
+        let at = if i < 0 { i + len } else { i };
+        if !(0..len).contains(&at) {
+            return Err(PyIndexError::new_err("index out of range"));
+        }
+        Ok(bytes[at as usize].into_pyobject(py)?.into_any())
+    }
+
+    /// Equal to any bytes-like object with the same bytes (unhashable, as
+    /// a bytearray).
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        bytes_view(other, "other").is_ok_and(|o| o.as_slice() == self.bytes.as_slice())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<BundleBytes: {} bytes>", self.bytes.len())
+    }
+}
+
 /// A backup in progress (the core's [`BackupRun`]: it keeps the order
 /// rules).
 #[pyclass(module = "cloudbackup._native", name = "BackupSession")]
 pub struct NativeBackupSession {
     run: Mutex<BackupRun>,
+    /// A bundle buffer Python has let go of, for the session to reuse.
+    home: Home,
 }
 
 impl NativeBackupSession {
+    /// The bundles as `(id hex, BundleBytes)`: no copy; each one's buffer
+    /// comes back to `home` once Python drops it.
+    fn hand_out<'py>(
+        &self,
+        py: Python<'py>,
+        bundles: Vec<SealedBundle>,
+    ) -> PyResultCb<Vec<Bundle<'py>>> {
+        bundles
+            .into_iter()
+            .map(|b| {
+                let bytes = NativeBundleBytes {
+                    bytes: b.bytes,
+                    home: self.home.clone(),
+                };
+                Ok((b.id.to_hex(), Bound::new(py, bytes)?))
+            })
+            .collect()
+    }
+
     /// Runs `f` on the running session with the GIL released.
     fn with_running<T: Send>(
         &self,
@@ -111,7 +268,12 @@ impl NativeBackupSession {
     ) -> PyResultCb<T> {
         py.detach(|| {
             let mut run = self.run.lock().map_err(|_| poisoned())?;
-            f(run.session()?)
+            let session = run.session()?;
+            // A bundle buffer Python dropped since: the next bundle's room.
+            if let Some(buffer) = self.home.lock().ok().and_then(|mut h| h.buffer.take()) {
+                session.recycle(buffer);
+            }
+            f(session)
         })
     }
 }
@@ -128,6 +290,7 @@ impl NativeBackupSession {
         let run = BackupRun::new(&vault, index.get()?, BackupOptions { threads })?;
         Ok(NativeBackupSession {
             run: Mutex::new(run),
+            home: Home::default(),
         })
     }
 
@@ -197,8 +360,9 @@ impl NativeBackupSession {
 
     /// Pushes the next bytes (bytes-like) of the open file. Releases the
     /// GIL while they are chunked, hashed, compressed and encrypted;
-    /// `bytes` and `bytearray` are read in place (a bytearray must not be
-    /// changed by another thread meanwhile), other buffers are copied.
+    /// `bytes` and every C-contiguous buffer (bytearray, memoryview, mmap,
+    /// array...) are read in place (a mutable one must not be changed by
+    /// another thread meanwhile), a strided memoryview is copied.
     fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResultCb<()> {
         let data = bytes_view(data, "data")?;
         let bytes = data.as_slice();
@@ -241,17 +405,15 @@ impl NativeBackupSession {
         self.with_running(py, |s| Ok(s.add_entry(meta)?))
     }
 
-    /// Takes the finished bundles: store each as `bundles/<id>`. Works
-    /// before and after `finish`.
-    fn take_bundles<'py>(&self, py: Python<'py>) -> PyResultCb<Vec<Object<'py>>> {
+    /// Takes the finished bundles as `(id hex, BundleBytes)`: store each as
+    /// `bundles/<id>`, then drop it (its memory goes back to the session).
+    /// Works before and after `finish`.
+    fn take_bundles<'py>(&self, py: Python<'py>) -> PyResultCb<Vec<Bundle<'py>>> {
         let bundles = py.detach(|| -> PyResultCb<_> {
             let mut run = self.run.lock().map_err(|_| poisoned())?;
             Ok(run.take_bundles())
         })?;
-        Ok(bundles
-            .into_iter()
-            .map(|b| (b.id.to_hex(), PyBytes::new(py, &b.bytes)))
-            .collect())
+        self.hand_out(py, bundles)
     }
 
     /// The counters so far (final once finished), as JSON.
@@ -265,7 +427,7 @@ impl NativeBackupSession {
     /// the backup started (Unix seconds, and `time_nanos` its sub-second
     /// part); `paths` the roots backed up (quoted `str` or `bytes`: with
     /// the host name they find the next backup's parent). Returns the last
-    /// bundles.
+    /// bundles, as `take_bundles`.
     #[pyo3(signature = (time, hostname=None, backup_configuration_id=None, time_nanos=0, paths=None))]
     fn finish<'py>(
         &self,
@@ -275,7 +437,7 @@ impl NativeBackupSession {
         backup_configuration_id: Option<String>,
         time_nanos: u32,
         paths: Option<Vec<Bound<'py, PyAny>>>,
-    ) -> PyResultCb<Vec<Object<'py>>> {
+    ) -> PyResultCb<Vec<Bundle<'py>>> {
         let paths = paths
             .unwrap_or_default()
             .iter()
@@ -290,13 +452,21 @@ impl NativeBackupSession {
         };
         let bundles = py.detach(|| -> PyResultCb<_> {
             let mut run = self.run.lock().map_err(|_| poisoned())?;
-            run.finish(info)?;
+            let finished = run.finish(info);
+            if run.session().is_err() {
+                // Over (done or failed): bundles dropped from now on are
+                // freed, not kept for a session that writes no more.
+                if let Ok(mut slot) = self.home.lock() {
+                    *slot = Slot {
+                        buffer: None,
+                        closed: true,
+                    };
+                }
+            }
+            finished?;
             Ok(run.take_bundles())
         })?;
-        Ok(bundles
-            .into_iter()
-            .map(|b| (b.id.to_hex(), PyBytes::new(py, &b.bytes)))
-            .collect())
+        self.hand_out(py, bundles)
     }
 
     /// Takes the index delta (store it as `index/<id>` after the bundles);
@@ -321,5 +491,6 @@ impl NativeBackupSession {
 /// Adds this file's classes to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeBackupSession>()?;
+    m.add_class::<NativeBundleBytes>()?;
     Ok(())
 }

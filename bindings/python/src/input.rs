@@ -2,17 +2,19 @@
 
 use cloudbackup_core::engine::RawPath;
 use cloudbackup_core::error::from_json_slice;
+use pyo3::buffer::PyUntypedBuffer;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 
 use crate::error::PyResultCb;
 
-/// The bytes of a bytes-like argument: a `bytes` object is borrowed (no
-/// copy; it is immutable, so the GIL may be released while it is read);
-/// anything else that supports the buffer protocol (bytearray, memoryview,
-/// array, mmap...) is copied once, since the Python 3.9 stable ABI has no
-/// buffer access and a bytearray could be resized while the GIL is released.
+/// The bytes of a bytes-like argument kept beyond the call or read while
+/// Python code may run: a `bytes` object is borrowed (no copy; it is
+/// immutable); anything else that supports the buffer protocol (bytearray,
+/// memoryview, array, mmap...) is copied once, since a bytearray could be
+/// resized meanwhile. Arguments read only during a call with the GIL
+/// released use [`bytes_view`], which reads every contiguous buffer in place.
 pub enum BytesIn<'py> {
     /// A `bytes` object, borrowed.
     Bytes(Bound<'py, PyBytes>),
@@ -67,52 +69,74 @@ pub fn bytes_in<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResultCb<BytesIn<
 }
 
 /// The bytes of a bytes-like argument read only during the call (with the
-/// GIL released): like [`bytes_in`], but a `bytearray` is borrowed too. A
-/// memoryview on it is held meanwhile, which makes Python refuse to resize
-/// (and so move) its buffer; the bytes must not be changed from another
-/// thread during the call. (Other buffer exporters are still copied: the
-/// Python 3.9 stable ABI has no buffer protocol.)
+/// GIL released): `bytes` and any C-contiguous buffer (bytearray,
+/// memoryview, mmap, array, numpy...) are read in place through the buffer
+/// protocol (the stable ABI has it from Python 3.11). The exported buffer
+/// pins the memory meanwhile (Python refuses to resize a bytearray or close
+/// an mmap that has one); its content must not be changed from another
+/// thread during the call. A buffer that is not contiguous is copied once.
 pub enum BytesView<'py> {
-    /// What [`bytes_in`] gives.
-    In(BytesIn<'py>),
-    /// A `bytearray`, borrowed, with the memoryview that pins it.
-    Array {
-        /// The bytearray.
-        array: Bound<'py, PyByteArray>,
-        /// A memoryview of it, held for the pin.
-        _pin: Bound<'py, PyAny>,
-    },
+    /// A `bytes` object, borrowed (immutable).
+    Bytes(Bound<'py, PyBytes>),
+    /// Another object's exported buffer, C-contiguous.
+    Buffer(PyUntypedBuffer),
+    /// A copy of a buffer that is not contiguous.
+    Copy(Bound<'py, PyBytes>),
 }
 
 impl BytesView<'_> {
     /// The bytes.
     pub fn as_slice(&self) -> &[u8] {
         match self {
-            BytesView::In(b) => b.as_slice(),
-            // SAFETY: the memoryview `_pin` exports the buffer, so Python
-            // refuses to resize or free it while this view (and the slice,
-            // which borrows it) lives; its content is the caller's to keep
-            // unchanged during the call (documented on `bytes_view`).
-            BytesView::Array { array, .. } => unsafe { array.as_bytes() },
+            BytesView::Bytes(b) | BytesView::Copy(b) => b.as_bytes(),
+            BytesView::Buffer(buffer) => {
+                let len = buffer.len_bytes();
+                if len == 0 {
+                    return &[];
+                }
+                // SAFETY: `bytes_view` only keeps C-contiguous buffers, so
+                // `len_bytes` bytes start at `buf_ptr`; the export keeps
+                // them allocated and in place while `buffer` (which the
+                // slice borrows) lives; their content is the caller's to
+                // keep unchanged during the call (see the type's doc).
+                unsafe { std::slice::from_raw_parts(buffer.buf_ptr().cast::<u8>(), len) }
+            }
         }
     }
 }
 
 /// Reads the bytes-like argument `name` for the duration of a call (see
-/// [`BytesView`]).
+/// [`BytesView`]); `str` and objects without the buffer protocol are
+/// refused with a `TypeError`.
 pub fn bytes_view<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResultCb<BytesView<'py>> {
-    if let Ok(array) = obj.cast::<PyByteArray>() {
-        let pin = obj
-            .py()
-            .import("builtins")
-            .and_then(|b| b.getattr("memoryview"))
-            .and_then(|mv| mv.call1((obj,)))?;
-        return Ok(BytesView::Array {
-            array: array.clone(),
-            _pin: pin,
-        });
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(BytesView::Bytes(b.clone()));
     }
-    Ok(BytesView::In(bytes_in(obj, name)?))
+    if obj.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "{name}: expected a bytes-like object, got str (encode it first)"
+        ))
+        .into());
+    }
+    let buffer = PyUntypedBuffer::get(obj).map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{name}: expected a bytes-like object (bytes, bytearray, memoryview), got {}",
+            type_name(obj)
+        ))
+    })?;
+    if buffer.is_c_contiguous() {
+        return Ok(BytesView::Buffer(buffer));
+    }
+    // A strided view: one copy in C order (what `bytes(view)` holds).
+    let copy = obj
+        .py()
+        .import("builtins")
+        .and_then(|b| b.getattr("memoryview"))
+        .and_then(|mv| mv.call1((obj,)))
+        .and_then(|view| view.call_method0("tobytes"))?;
+    Ok(BytesView::Copy(
+        copy.cast_into::<PyBytes>().map_err(PyErr::from)?,
+    ))
 }
 
 /// The Python type name of `obj`, for messages.

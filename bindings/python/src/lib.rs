@@ -12,7 +12,10 @@
 //! - JSON crosses the boundary as `str`; the Python package turns it into
 //!   dicts and lists (and dicts back into JSON).
 //! - Bytes arguments take any bytes-like object ([`input::BytesIn`]):
-//!   `bytes` without a copy, others (bytearray, memoryview, ...) with one.
+//!   `bytes` without a copy, others (bytearray, memoryview, ...) with one;
+//!   a backup's `write` reads every C-contiguous buffer in place
+//!   ([`input::BytesView`]: the buffer protocol, in the stable ABI from
+//!   Python 3.11).
 //! - Heavy calls (key derivation, backup writes, restore feeds, verifying)
 //!   release the GIL while the core works.
 //! - Handles (`Vault`, `Index`, `Snapshot`, sessions) are thread-safe: each
