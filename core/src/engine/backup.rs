@@ -18,10 +18,11 @@
 //! With one thread every chunk is named, checked against the index, then
 //! compressed and encrypted straight into the open bundle. With more, the
 //! calling thread cuts chunks and hands them to `threads - 1` workers (and
-//! runs some of their jobs itself), which name each chunk and compress and
-//! encrypt the new ones; the calling thread deduplicates in stream order and
-//! places the blobs into bundles in stream order, so both paths produce the
-//! same bundle layout (see `backup/workers.rs`).
+//! runs queued jobs itself rather than wait for room), which name each
+//! chunk and compress and encrypt the new ones; the calling thread
+//! deduplicates in stream order and places the blobs into bundles in
+//! stream order, so both paths produce the same bundle layout (see
+//! `backup/workers.rs`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -170,7 +171,8 @@ pub struct BackupOptions {
     /// Threads working on the backup, the calling thread included (1 =
     /// everything on the calling thread; N = N - 1 workers naming,
     /// compressing and encrypting chunks while the calling thread cuts
-    /// them and lends a hand). Needs the `parallel` feature for more than 1.
+    /// them and runs queued jobs rather than wait). Needs the `parallel`
+    /// feature for more than 1.
     pub threads: usize,
 }
 
