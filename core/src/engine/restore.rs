@@ -400,12 +400,15 @@ pub struct RangeFeed {
     offset: u64,
     /// How many bytes were fetched for it.
     len: usize,
-    /// The range's blobs not opened yet, in bundle order.
+    /// The range's blobs not opened yet, in bundle order, and with a pool
+    /// the job opening each (then `blobs` is empty).
     blobs: VecDeque<usize>,
-    /// The fetched bytes, when the range was started with them.
+    jobs: VecDeque<(usize, u64)>,
+    /// Whether the range was started with its bytes.
+    owned: bool,
+    /// Those bytes, unless the pool's jobs hold them: then they are freed
+    /// once the last blob is opened, not when the host is done writing.
     bytes: Option<SharedBytes>,
-    /// The pool's job of each of `blobs` (same order), when it has them.
-    jobs: VecDeque<u64>,
     /// Set on drop, so the pool skips the jobs nobody will claim.
     dropped: Arc<AtomicBool>,
 }
@@ -417,7 +420,7 @@ impl std::fmt::Debug for RangeFeed {
             .field("offset", &self.offset)
             .field("len", &self.len)
             .field("blobs", &self.blobs)
-            .field("owned", &self.bytes.is_some())
+            .field("owned", &self.owned)
             .field("jobs", &self.jobs)
             .finish()
     }
@@ -915,8 +918,9 @@ impl RestoreSession {
             offset,
             len,
             blobs: blobs.into(),
-            bytes: None,
             jobs: VecDeque::new(),
+            owned: false,
+            bytes: None,
             dropped: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -936,21 +940,24 @@ impl RestoreSession {
     {
         let len = bytes.as_ref().len();
         let mut range = self.start_range(bundle, offset, len)?;
+        range.owned = true;
         let bytes: SharedBytes = Arc::new(bytes);
         #[cfg(feature = "parallel")]
         if let Some(pool) = self.workers.as_mut() {
-            for &i in &range.blobs {
+            for i in std::mem::take(&mut range.blobs) {
                 let Some(n) = self.needed.get(i) else {
                     continue;
                 };
-                range.jobs.push_back(pool.push(workers::Job {
+                let seq = pool.push(workers::Job {
                     id: n.id,
                     location: n.location,
                     bytes: Arc::clone(&bytes),
                     range_offset: offset,
                     dropped: Arc::clone(&range.dropped),
-                }));
+                });
+                range.jobs.push_back((i, seq));
             }
+            return Ok(range);
         }
         range.bytes = Some(bytes);
         Ok(range)
@@ -964,7 +971,7 @@ impl RestoreSession {
     /// range started with its bytes ([`start_range_owned`](Self::start_range_owned))
     /// uses those and ignores `bytes`.
     pub fn next_write(&mut self, range: &mut RangeFeed, bytes: &[u8]) -> Option<Write> {
-        if range.bytes.is_some() {
+        if range.owned {
             return self.next_write_owned(range);
         }
         let bytes = if bytes.len() == range.len { bytes } else { &[] };
@@ -1000,24 +1007,24 @@ impl RestoreSession {
     /// [`close`](Self::close) a range whose blobs were on the pool gives
     /// no more writes.
     pub fn next_write_owned(&mut self, range: &mut RangeFeed) -> Option<Write> {
-        let Some(bytes) = range.bytes.clone() else {
+        if !range.owned {
             // Started without bytes: nothing covers its blobs.
             return self.next_write(range, &[]);
-        };
-        while let Some(i) = range.blobs.pop_front() {
-            #[cfg(feature = "parallel")]
-            if let Some(seq) = range.jobs.pop_front() {
-                let pool = self.workers.as_mut()?;
-                match pool.claim(seq) {
-                    Ok(opened) => {
-                        if let Some(w) = self.emit(i, opened.plain, Some(opened.zeros)) {
-                            return Some(w);
-                        }
+        }
+        #[cfg(feature = "parallel")]
+        while let Some((i, seq)) = range.jobs.pop_front() {
+            let pool = self.workers.as_mut()?;
+            match pool.claim(seq) {
+                Ok(opened) => {
+                    if let Some(w) = self.emit(i, opened.plain, Some(opened.zeros)) {
+                        return Some(w);
                     }
-                    Err(e) => self.fail(i, &e),
                 }
-                continue;
+                Err(e) => self.fail(i, &e),
             }
+        }
+        let bytes = range.bytes.clone()?;
+        while let Some(i) = range.blobs.pop_front() {
             let Some(n) = self.needed.get(i) else {
                 continue;
             };
