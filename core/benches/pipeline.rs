@@ -277,7 +277,7 @@ impl AsRef<[u8]> for Slice {
 }
 
 /// Restores `tree` with a [`RestoreSession`] on `threads`, as the Python
-/// host does: two ranges started ahead of the one whose writes it takes;
+/// host does: one range started ahead of the one whose writes it takes;
 /// `sink` gets each write's offset in the (single) file and its bytes.
 /// Returns the bytes written.
 fn restore_session(
@@ -288,7 +288,7 @@ fn restore_session(
     threads: usize,
     sink: &mut dyn FnMut(u64, &[u8]),
 ) -> Result<usize> {
-    const AHEAD: usize = 2;
+    const AHEAD: usize = 1;
     let options = RestoreOptions {
         threads,
         ..RestoreOptions::default()
