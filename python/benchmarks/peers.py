@@ -303,7 +303,8 @@ class Cloudbackup(Tool):
         )
 
     def restore(self, dest: Path) -> Tuple[Run, Path]:
-        return timed([*self.cli, "restore", str(self.repo), "latest", str(dest)], self.env, log=self.log("restore")), dest
+        cmd = [*self.cli, "restore", str(self.repo), "latest", str(dest), "--threads", str(self.threads)]
+        return timed(cmd, self.env, log=self.log("restore")), dest
 
     def version(self) -> str:
         return subprocess.run([*self.cli, "--version"], capture_output=True, text=True, env=self.env).stdout.strip()

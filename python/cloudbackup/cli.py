@@ -369,6 +369,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
             progress=bar.advance,
             retry_lock=_retry_lock(args),
             resume=args.resume,
+            threads=args.threads,
         )
     finally:
         bar.close()
@@ -686,6 +687,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="complete an interrupted restore: files already there with the snapshot's size and "
         "mtime count as done, also with --overwrite",
+    )
+    s.add_argument(
+        "--threads", type=int, default=2, help="worker threads opening blobs while files are written (default 2)"
     )
     s.set_defaults(run=cmd_restore)
 

@@ -350,7 +350,12 @@ class BackupSession:
 class RestoreSession:
     """A restore: create what :attr:`creates` lists, fetch each range of
     :attr:`plan` and :meth:`feed` it, write what comes back, then
-    :meth:`finish` for the report."""
+    :meth:`finish` for the report.
+
+    With ``threads`` above 1, the blobs of each range given to
+    :meth:`feed_blobs` (or :meth:`feed`) are opened on that many worker
+    threads while the caller writes; the writes and the report are the
+    same as with one."""
 
     def __init__(
         self,
@@ -368,6 +373,7 @@ class RestoreSession:
         resume: bool = False,
         sparse: bool = True,
         max_range: Optional[int] = None,
+        threads: int = 1,
     ) -> None:
         # Patterns: docs/PATTERNS.md (restic's meaning); i* ignore case.
         options: Dict[str, Any] = {
@@ -380,6 +386,7 @@ class RestoreSession:
             "found": found or [],
             "resume": resume,
             "sparse": sparse,
+            "threads": threads,
         }
         if max_range is not None:
             options["max_range"] = max_range
@@ -415,7 +422,13 @@ class RestoreSession:
         """As :meth:`feed`, lazily: opens one blob per step, so one blob's
         plaintext is in memory at a time rather than a whole range's (a
         range of text decompresses to several times its size). The range
-        counts as fed at once; blobs not iterated are never written."""
+        counts as fed at once; blobs not iterated are never written.
+
+        With ``threads``, the range's blobs go to the workers at once (a
+        ``bytes`` object is shared with them, not copied) and each step
+        waits only for its own blob: call this for the next range or two
+        before iterating the current one, so the workers open them while
+        you write. At most a few chunks per worker are opened ahead."""
         return self._native.feed_blobs(bundle_id, offset, data)
 
     def take_completed(self) -> List[str]:

@@ -859,11 +859,15 @@ class StoredVault:
         iinclude: Optional[List[str]] = None,
         iexclude: Optional[List[str]] = None,
         resume: bool = False,
+        threads: int = 2,
     ) -> RestoreResult:
         """Restores a snapshot (id, unique prefix or ``"latest"``) into
         ``dest``. An existing file is never replaced unless ``overwrite``
         (the core skips it). Ranges download :attr:`concurrency` at a time,
-        in plan order, while the core opens the ones already fetched.
+        in plan order, while the core opens the ones already fetched: on
+        ``threads`` worker threads (1: on this thread, between writes),
+        which open the next range while this thread writes. The result is
+        the same whatever the number.
 
         A file that cannot be written (a full disk, an I/O error, a
         permission refused) fails alone: its temporary is removed, the
@@ -893,7 +897,7 @@ class StoredVault:
         again when restoring several snapshots in a row."""
         with self.lock("restore", exclusive=False, retry=retry_lock, required=False):
             return self._restore(
-                which, dest, include, exclude, overwrite, progress, state, iinclude, iexclude, resume
+                which, dest, include, exclude, overwrite, progress, state, iinclude, iexclude, resume, threads
             )
 
     def _restore(
@@ -908,6 +912,7 @@ class StoredVault:
         iinclude: Optional[List[str]] = None,
         iexclude: Optional[List[str]] = None,
         resume: bool = False,
+        threads: int = 1,
     ) -> RestoreResult:
         own_state = state is None
         state = state or self.state()
@@ -935,6 +940,7 @@ class StoredVault:
             existing=existing,
             found=found,
             resume=resume,
+            threads=threads,
         )
         os.makedirs(dest, exist_ok=True)
         creates = session.creates
@@ -963,18 +969,17 @@ class StoredVault:
             for r in fetch_["ranges"]
         ]
         missing: Set[str] = set()
-        try:
-            # Empty files are complete before any range.
-            files.complete(session.take_completed())
-            for (bundle, offset, _length), data in _prefetch(jobs, fetch, self.concurrency):
-                if data is None:
-                    if bundle not in missing:
-                        missing.add(bundle)
-                        session.missing(bundle)
-                    continue
-                if bundle in missing:
-                    continue
-                for chunk, places in session.feed_blobs(bundle, offset, data):
+        # Ranges handed to the core and not written yet. With threads the
+        # core's workers open the blobs of the next range while this thread
+        # writes the current one (os.pwrite releases the GIL). One range
+        # ahead: on a 500 MB tree two made the restore ~5% faster but its
+        # peak RSS ~6 MB higher (a range's plaintext).
+        started: Deque[Iterator[Tuple[bytes, List[Tuple[str, int]]]]] = deque()
+        ahead = 1 if threads > 1 else 0
+
+        def write_started(keep: int) -> None:
+            while len(started) > keep:
+                for chunk, places in started.popleft():
                     for path, at in places:
                         # 0 for a file that failed (never written through
                         # a symlink the snapshot made, for one).
@@ -983,6 +988,23 @@ class StoredVault:
                         if progress and written:
                             progress(written)
                 files.complete(session.take_completed())
+
+        try:
+            # Empty files are complete before any range.
+            files.complete(session.take_completed())
+            for (bundle, offset, _length), data in _prefetch(jobs, fetch, self.concurrency):
+                if data is None:
+                    # The ranges started before come first, as on one thread.
+                    write_started(0)
+                    if bundle not in missing:
+                        missing.add(bundle)
+                        session.missing(bundle)
+                    continue
+                if bundle in missing:
+                    continue
+                started.append(session.feed_blobs(bundle, offset, data))
+                write_started(ahead)
+            write_started(0)
             result.report = session.finish()
         finally:
             # What was not moved into place failed (or the restore stopped):

@@ -56,6 +56,9 @@ def test_backup_snapshots_restore_verify(tmp_path: Path, cli_env: Dict[str, str]
     r = run_cli(["restore", str(vault), first["snapshot"][:12], str(tmp_path / "out")], cli_env)
     assert r.returncode == 0, r.stderr
     same_tree(src, tmp_path / "out")
+    r = run_cli(["restore", str(vault), "latest", str(tmp_path / "out1"), "--threads", "1"], cli_env)
+    assert r.returncode == 0, r.stderr
+    same_tree(src, tmp_path / "out1")
     r = run_cli(["verify", str(vault)], cli_env)
     assert r.returncode == 0 and "verify: ok" in r.stdout
     r = run_cli(["verify", str(vault), "--sample", "0.5", "--json"], cli_env)

@@ -7,7 +7,7 @@ import os
 import shutil
 import threading
 from pathlib import Path
-from typing import Dict, List, Tuple, Union
+from typing import Dict, Iterator, List, Tuple, Union
 
 import json
 
@@ -394,6 +394,60 @@ def test_feed_blobs_writes_what_feed_writes(vault: cb.Vault) -> None:
     lazy, lazy_report = restore_all(vault, store, snap_id, lazy=True)
     assert {p: bytes(b) for p, b in lazy.items()} == {p: bytes(b) for p, b in eager.items()} == files
     assert lazy_report == report
+
+
+def restore_ahead(
+    vault: cb.Vault, store: Store, snap_id: str, threads: int, edit: Dict[int, int]
+) -> Tuple[List[Tuple[bytes, List[Tuple[str, int]]]], List[List[str]], Dict[str, object]]:
+    """Restores with every range started (``feed_blobs``) before any is
+    iterated, as a host keeping the workers busy does; byte ``edit[i]`` of
+    range ``i`` is flipped. Returns the writes, the files completed after
+    each range and the report."""
+    index = cb.Index()
+    for i, data in store["index"].items():
+        index.load_delta(vault, i, data)
+    snap = cb.Snapshot.open(vault, snap_id, store["snapshots"][snap_id])
+    session = cb.RestoreSession(vault, snap, index, threads=threads, max_range=8192)
+    feeds: List[Iterator[Tuple[bytes, List[Tuple[str, int]]]]] = []
+    for fetch in session.plan:
+        for r in fetch["ranges"]:
+            chunk = bytearray(store["bundles"][fetch["bundle"]][r["offset"] : r["offset"] + r["length"]])
+            if len(feeds) in edit:
+                chunk[edit[len(feeds)]] ^= 1
+            feeds.append(session.feed_blobs(fetch["bundle"], r["offset"], bytes(chunk)))
+    writes: List[Tuple[bytes, List[Tuple[str, int]]]] = []
+    completed: List[List[str]] = []
+    for feed in feeds:
+        writes.extend(feed)
+        completed.append(session.take_completed())
+    return writes, completed, session.finish()
+
+
+def test_feed_blobs_on_threads_writes_what_one_thread_writes(vault: cb.Vault) -> None:
+    files = {f"/d/f{i}": os.urandom(3000 * i + 5) + b"text " * (500 * i) for i in range(1, 12)}
+    files["/d/copy"] = files["/d/f3"]
+    files["/d/zeros"] = bytes(50_000)
+    store, snap_id = backup_files(vault, files, cb.Index())
+    one = restore_ahead(vault, store, snap_id, 1, {})
+    assert len(one[1]) > 4, "several ranges"
+    assert one[2]["errors"] is None and one[2]["files_restored"] == len(files)
+    assert restore_ahead(vault, store, snap_id, 2, {}) == one
+    assert restore_ahead(vault, store, snap_id, 3, {}) == one
+    out, _report = restore_all(vault, store, snap_id, lazy=True, threads=2)
+    assert {p: bytes(b) for p, b in out.items()} == files
+    # A corrupt blob in the middle fails the same files, and the rest goes on.
+    middle = {len(one[1]) // 2: 20}
+    bad = restore_ahead(vault, store, snap_id, 1, middle)
+    errors = bad[2]["errors"]
+    assert isinstance(errors, dict) and [e["type"] for e in errors["list"]] == ["corrupt"] * errors["count"]
+    assert bad[2]["files_restored"] != 0
+    assert restore_ahead(vault, store, snap_id, 2, middle) == bad
+
+
+def test_restore_threads_must_be_positive(vault: cb.Vault) -> None:
+    store, snap_id = backup_files(vault, {"/d/a": b"abc"}, cb.Index())
+    with pytest.raises(cb.InvalidArgument, match="threads"):
+        restore_all(vault, store, snap_id, threads=0)
 
 
 def test_a_range_started_by_feed_blobs_cannot_be_fed_again(vault: cb.Vault) -> None:

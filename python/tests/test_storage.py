@@ -238,3 +238,20 @@ def test_the_gc_after_a_backup_reads_only_new_objects_and_keeps_another_hosts_bu
         assert not r.report["errors"]
     assert read_tree(tmp_path / f"out-{watched.other_snapshot[:8]}") == read_tree(other)
     assert sv.verify()["ok"]
+
+
+def test_a_restore_on_two_threads_writes_what_one_thread_writes(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    make_tree(src)
+    (src / "zeros.bin").write_bytes(bytes(300_000))
+    url = str(tmp_path / "vault")
+    sv = cb.StoredVault.init(url, "pw", SMALL, FAST_KDF, concurrency=3)
+    snap = sv.backup(str(src), gc_grace=0).snapshot_id
+    results = {}
+    for threads in (1, 2):
+        out = tmp_path / f"out{threads}"
+        seen: List[int] = []
+        r = sv.restore(snap, str(out), threads=threads, progress=seen.append)
+        assert not r.report["errors"] and read_tree(out) == read_tree(src)
+        results[threads] = (r.report, r.bytes_written, sum(seen))
+    assert results[2] == results[1]

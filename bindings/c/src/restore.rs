@@ -318,14 +318,16 @@ pub unsafe extern "C" fn cb_filter_globs(
 /// [patterns], "overwrite": bool, "existing": [paths already at the
 /// destination], "found": [{"path", "size", "mtime", "mtime_nanos"} of
 /// regular files there], "resume": bool, "sparse": bool, "max_gap": bytes,
-/// "max_range": bytes}`, every member optional. Patterns have restic's
-/// meaning (docs/PATTERNS.md): `/a` is that path, everything below it and
+/// "max_range": bytes, "threads": n}`, every member optional. Patterns
+/// have restic's meaning (docs/PATTERNS.md): `/a` is that path, everything below it and
 /// (for inclusions) the folders above it; `*.log` matches a name at any
 /// depth; `*` stays within a name, `**` crosses folders; the `i` lists
 /// ignore case (`cb_filter_globs` turns v2 path filters into patterns).
 /// `sparse`, the default, leaves blobs of zeros unwritten, so files MUST be
 /// created at their `size` (`ftruncate`); `resume` takes found files
-/// matching the snapshot's size and mtime as done (see the core's
+/// matching the snapshot's size and mtime as done; `threads` (default one)
+/// opens each fed range's blobs on that many worker threads, the call
+/// returning once all are opened, with the same writes (see the core's
 /// `RestoreOptions`).
 ///
 /// Then: create what `cb_restore_session_create_at` lists; fetch each range

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use cloudbackup_core::engine::{RangeFeed, RestoreOptions, RestoreRun, Write};
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyBytes;
 
 use crate::error::{poisoned, to_json, PyResultCb};
@@ -41,7 +42,7 @@ impl NativeRestoreSession {
     /// Plans the restore of `snapshot` (opened from `vault`) using `index`.
     /// `options_json` (`None`: everything, overwrite nothing) is
     /// `{"inclusions", "exclusions", "overwrite", "existing", "found",
-    /// "resume", "sparse", "max_gap", "max_range"}`.
+    /// "resume", "sparse", "max_gap", "max_range", "threads"}`.
     #[new]
     #[pyo3(signature = (vault, snapshot, index, options_json=None))]
     fn new(
@@ -102,7 +103,10 @@ impl NativeRestoreSession {
     /// As `feed`, but lazily: an iterator of the same writes that opens one
     /// blob per step, so only one blob's plaintext is alive at a time (a
     /// range of text decompresses to several times its size). The range
-    /// counts as fed at once; blobs not iterated are never written.
+    /// counts as fed at once; blobs not iterated are never written. With
+    /// `threads` above 1 its blobs go to the session's workers at once (a
+    /// `bytes` object is shared with them, not copied), so start the next
+    /// range before iterating this one to keep them busy while you write.
     fn feed_blobs(
         slf: &Bound<'_, Self>,
         bundle_id: &str,
@@ -111,17 +115,18 @@ impl NativeRestoreSession {
     ) -> PyResultCb<NativeRestoreFeed> {
         let py = slf.py();
         let id = id_arg("bundle_id", bundle_id)?;
-        let data = match bytes_in(data, "data")? {
-            BytesIn::Bytes(b) => b,
-            BytesIn::Owned(v) => PyBytes::new(py, &v),
+        let session = slf.borrow();
+        let range = match bytes_in(data, "data")? {
+            BytesIn::Bytes(b) => {
+                let b = PyBackedBytes::from(b);
+                session.with_run(py, |r| Ok(r.start_range_owned(&id, offset, b)?))?
+            }
+            BytesIn::Owned(v) => {
+                session.with_run(py, |r| Ok(r.start_range_owned(&id, offset, v)?))?
+            }
         };
-        let len = data.as_bytes().len();
-        let range = slf
-            .borrow()
-            .with_run(py, |r| Ok(r.start_range(&id, offset, len)?))?;
         Ok(NativeRestoreFeed {
             session: slf.clone().unbind(),
-            data: data.unbind(),
             range: Mutex::new(range),
         })
     }
@@ -190,9 +195,7 @@ fn write_out(py: Python<'_>, w: Write) -> WriteOut<'_> {
 pub struct NativeRestoreFeed {
     /// The session the range belongs to.
     session: Py<NativeRestoreSession>,
-    /// The range's fetched bytes, kept until its last blob is opened.
-    data: Py<PyBytes>,
-    /// Which of the range's blobs are still to open.
+    /// Which of the range's blobs are still to open (and its bytes).
     range: Mutex<RangeFeed>,
 }
 
@@ -204,14 +207,13 @@ impl NativeRestoreFeed {
 
     /// The next verified write `(bytes, [(path, offset), ...])`; stops once
     /// the range's blobs are done. Releases the GIL while the blob is
-    /// authenticated, decrypted and decompressed.
+    /// authenticated, decrypted and decompressed (or, with threads, while
+    /// waiting for a worker to have done so).
     fn __next__<'py>(&self, py: Python<'py>) -> PyResultCb<Option<WriteOut<'py>>> {
         let session = self.session.bind(py).borrow();
-        let data = self.data.bind(py);
-        let bytes = data.as_bytes();
         let mut guard = self.range.lock().map_err(|_| poisoned())?;
         let range: &mut RangeFeed = &mut guard;
-        let write = session.with_run(py, |r| Ok(r.next_write(range, bytes)))?;
+        let write = session.with_run(py, |r| Ok(r.next_write_owned(range)))?;
         Ok(write.map(|w| write_out(py, w)))
     }
 }

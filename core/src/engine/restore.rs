@@ -32,6 +32,18 @@
 //! [`RestoreOptions::max_range`] bytes, stored and decrypted (a single
 //! larger blob excepted), so one feed's writes are bounded too.
 //!
+//! ## Threads
+//!
+//! With [`RestoreOptions::threads`] above 1, a range started with its
+//! bytes ([`RestoreSession::start_range_owned`]) has its blobs opened on a
+//! worker pool while the host writes; [`RestoreSession::next_write_owned`]
+//! hands them back in the range's order. A host starts the next range or
+//! two before taking the writes of the current one, so the pool never
+//! waits for the disk. The plaintext opened ahead stays within four
+//! average chunks per worker, and since which files a blob goes to is
+//! still decided when the host takes it, the writes, the files completed
+//! and the report are those of one thread.
+//!
 //! ## Sparse files
 //!
 //! With [`RestoreOptions::sparse`] (the default), a blob whose plaintext is
@@ -71,14 +83,21 @@
 //! a drive letter ignores case. [`filter_globs`] turns the v2 restore's
 //! path filters into patterns. No inclusion means everything.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "parallel")]
+mod workers;
 
 use super::blob::open_blob;
 use super::bundle::bundle_name;
 use super::crypto::Id;
+use super::format::VaultId;
 use super::index::{Index, Location};
+use super::keys::VaultKeys;
 use super::rawpath::RawPath;
 pub use super::select::filter_globs;
 use super::select::{select_entries, Selector};
@@ -105,7 +124,8 @@ pub const ERRORS_REASON: &str = "unable_to_process_some_files";
 /// `{"inclusions": [patterns], "exclusions": [patterns], "iinclusions":
 /// [patterns], "iexclusions": [patterns], "overwrite": bool, "existing":
 /// [paths], "found": [{"path", "size", "mtime", "mtime_nanos"}], "resume":
-/// bool, "sparse": bool, "max_gap": bytes, "max_range": bytes}`.
+/// bool, "sparse": bool, "max_gap": bytes, "max_range": bytes, "threads":
+/// n}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RestoreOptions {
@@ -147,6 +167,13 @@ pub struct RestoreOptions {
     /// larger blob makes a range of its own). Bounds the memory a host
     /// needs per range in flight.
     pub max_range: u64,
+    /// Workers opening (authenticating, decrypting, decompressing) the
+    /// blobs of ranges started with
+    /// [`RestoreSession::start_range_owned`] while the host writes; 1
+    /// (the default) opens each on the host's thread when it asks for it.
+    /// The writes and the report are the same whatever the number. More
+    /// than 1 needs the `parallel` feature.
+    pub threads: usize,
 }
 
 /// A regular file the host found at the destination (see
@@ -178,7 +205,8 @@ impl FoundFile {
 }
 
 impl Default for RestoreOptions {
-    /// Everything, no overwriting, sparse, 256 KiB gaps, 4 MiB ranges.
+    /// Everything, no overwriting, sparse, 256 KiB gaps, 4 MiB ranges,
+    /// one thread.
     fn default() -> Self {
         RestoreOptions {
             inclusions: Vec::new(),
@@ -192,6 +220,7 @@ impl Default for RestoreOptions {
             sparse: true,
             max_gap: DEFAULT_MAX_GAP,
             max_range: DEFAULT_MAX_RANGE,
+            threads: 1,
         }
     }
 }
@@ -356,9 +385,14 @@ impl Create {
     }
 }
 
+/// The fetched bytes of a range, shared with the workers opening its blobs.
+pub(crate) type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
 /// One planned range being fed blob by blob (see
-/// [`RestoreSession::start_range`]): which blobs of it are still to open.
-#[derive(Debug)]
+/// [`RestoreSession::start_range`] and
+/// [`RestoreSession::start_range_owned`]): which blobs of it are still to
+/// open. Dropping it gives up the blobs not taken yet (they are never
+/// written; their work on the pool, if any, is dropped too).
 pub struct RangeFeed {
     /// The bundle the range is of.
     bundle: Id,
@@ -366,8 +400,36 @@ pub struct RangeFeed {
     offset: u64,
     /// How many bytes were fetched for it.
     len: usize,
-    /// The range's blobs not opened yet, in bundle order.
-    blobs: std::collections::VecDeque<usize>,
+    /// The range's blobs not opened yet, in bundle order, and with a pool
+    /// the job opening each (then `blobs` is empty).
+    blobs: VecDeque<usize>,
+    jobs: VecDeque<(usize, u64)>,
+    /// Whether the range was started with its bytes.
+    owned: bool,
+    /// Those bytes, unless the pool's jobs hold them: then they are freed
+    /// once the last blob is opened, not when the host is done writing.
+    bytes: Option<SharedBytes>,
+    /// Set on drop, so the pool skips the jobs nobody will claim.
+    dropped: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for RangeFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RangeFeed")
+            .field("bundle", &self.bundle)
+            .field("offset", &self.offset)
+            .field("len", &self.len)
+            .field("blobs", &self.blobs)
+            .field("owned", &self.owned)
+            .field("jobs", &self.jobs)
+            .finish()
+    }
+}
+
+impl Drop for RangeFeed {
+    fn drop(&mut self) {
+        self.dropped.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The verified plaintext of one blob and every place it goes: the host
@@ -590,6 +652,10 @@ pub struct RestoreSession {
     completed: Vec<usize>,
     /// Path to item, built on the first [`fail_path`](Self::fail_path).
     by_path: HashMap<RawPath, usize>,
+    /// The pool opening the blobs of owned ranges (with more than one
+    /// thread, until [`close`](Self::close)).
+    #[cfg(feature = "parallel")]
+    workers: Option<workers::Workers>,
 }
 
 impl RestoreSession {
@@ -604,6 +670,22 @@ impl RestoreSession {
         options: RestoreOptions,
     ) -> Result<Self> {
         let selector = options.selector()?;
+        if options.threads == 0 {
+            return Err(Error::argument("threads", "must be at least 1"));
+        }
+        #[cfg(not(feature = "parallel"))]
+        if options.threads > 1 {
+            return Err(Error::argument(
+                "threads",
+                "this build has no `parallel` feature",
+            ));
+        }
+        #[cfg(feature = "parallel")]
+        let workers = if options.threads > 1 {
+            Some(workers::Workers::new(vault, options.threads)?)
+        } else {
+            None
+        };
         // Patterns see paths as text (bytes that are not UTF-8 read as U+FFFD).
         let names: Vec<_> = snapshot
             .entries
@@ -637,6 +719,8 @@ impl RestoreSession {
             sparse: options.sparse,
             completed: Vec::new(),
             by_path: HashMap::new(),
+            #[cfg(feature = "parallel")]
+            workers,
         };
         let mut blob_pos: HashMap<Id, usize> = HashMap::new();
         for (entry, taken) in snapshot.entries.iter().zip(taken) {
@@ -796,14 +880,30 @@ impl RestoreSession {
     /// zeros when sparse). A blob that fails, or that the bytes do not
     /// cover (a short read of a truncated bundle), makes each file using it
     /// fail. An unplanned or already fed range, or more bytes than planned,
-    /// is [`Error::InvalidArgument`].
+    /// is [`Error::InvalidArgument`]. With [`RestoreOptions::threads`] the
+    /// range's blobs are opened on the pool (from a copy of `bytes`).
     pub fn feed(&mut self, bundle: &Id, offset: u64, bytes: &[u8]) -> Result<Vec<Write>> {
-        let mut range = self.start_range(bundle, offset, bytes.len())?;
         let mut out = Vec::new();
-        while let Some(w) = self.next_write(&mut range, bytes) {
-            out.push(w);
+        if self.has_pool() {
+            let mut range = self.start_range_owned(bundle, offset, bytes.to_vec())?;
+            while let Some(w) = self.next_write_owned(&mut range) {
+                out.push(w);
+            }
+        } else {
+            let mut range = self.start_range(bundle, offset, bytes.len())?;
+            while let Some(w) = self.next_write(&mut range, bytes) {
+                out.push(w);
+            }
         }
         Ok(out)
+    }
+
+    /// Whether blobs of owned ranges are opened on a pool.
+    fn has_pool(&self) -> bool {
+        #[cfg(feature = "parallel")]
+        return self.workers.is_some();
+        #[cfg(not(feature = "parallel"))]
+        false
     }
 
     /// Starts feeding one planned range blob by blob: the same checks as
@@ -818,44 +918,127 @@ impl RestoreSession {
             offset,
             len,
             blobs: blobs.into(),
+            jobs: VecDeque::new(),
+            owned: false,
+            bytes: None,
+            dropped: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// As [`start_range`](Self::start_range), handing over the fetched
+    /// `bytes` (any owned or shared buffer: a `Vec<u8>`, an `Arc<[u8]>`, a
+    /// binding's handle on its host's bytes), then taken blob by blob with
+    /// [`next_write_owned`](Self::next_write_owned). With
+    /// [`RestoreOptions::threads`] above 1 the range's blobs go to the
+    /// pool at once, to be opened while the host writes: a host starts the
+    /// next range (or a few) before it has taken all the writes of this
+    /// one, so the workers never wait for it. What is opened ahead stays
+    /// within a few average chunks per worker; blobs beyond wait their turn.
+    pub fn start_range_owned<B>(&mut self, bundle: &Id, offset: u64, bytes: B) -> Result<RangeFeed>
+    where
+        B: AsRef<[u8]> + Send + Sync + 'static,
+    {
+        let len = bytes.as_ref().len();
+        let mut range = self.start_range(bundle, offset, len)?;
+        range.owned = true;
+        let bytes: SharedBytes = Arc::new(bytes);
+        #[cfg(feature = "parallel")]
+        if let Some(pool) = self.workers.as_mut() {
+            for i in std::mem::take(&mut range.blobs) {
+                let Some(n) = self.needed.get(i) else {
+                    continue;
+                };
+                let seq = pool.push(workers::Job {
+                    id: n.id,
+                    location: n.location,
+                    bytes: Arc::clone(&bytes),
+                    range_offset: offset,
+                    dropped: Arc::clone(&range.dropped),
+                });
+                range.jobs.push_back((i, seq));
+            }
+            return Ok(range);
+        }
+        range.bytes = Some(bytes);
+        Ok(range)
     }
 
     /// The next write of `range` (started by [`start_range`](Self::start_range)),
     /// given the range's fetched `bytes`; `None` once every blob of it is
     /// done. A blob that fails (or that `bytes` do not cover) fails its
     /// files and is skipped. Bytes of another length than the range was
-    /// started with cover nothing: the range's remaining blobs fail.
+    /// started with cover nothing: the range's remaining blobs fail. A
+    /// range started with its bytes ([`start_range_owned`](Self::start_range_owned))
+    /// uses those and ignores `bytes`.
     pub fn next_write(&mut self, range: &mut RangeFeed, bytes: &[u8]) -> Option<Write> {
+        if range.owned {
+            return self.next_write_owned(range);
+        }
         let bytes = if bytes.len() == range.len { bytes } else { &[] };
         while let Some(i) = range.blobs.pop_front() {
             let Some(n) = self.needed.get(i) else {
                 continue;
             };
-            let name = blob_name(&n.id, &range.bundle);
-            let l = n.location;
-            let sealed = u64::from(l.offset)
-                .checked_sub(range.offset)
-                .and_then(|s| usize::try_from(s).ok())
-                .and_then(|s| bytes.get(s..s.checked_add(l.length as usize)?));
-            let opened = match sealed {
-                Some(sealed) => open_blob(
-                    self.vault.keys(),
-                    self.vault.id(),
-                    l.kind,
-                    &n.id,
-                    l.raw_len,
-                    sealed,
-                    &name,
-                ),
-                None => Err(Error::corrupt(
-                    &name,
-                    "the fetched range ends before the blob (truncated bundle?)",
-                )),
-            };
+            let opened = open_in_range(
+                self.vault.keys(),
+                self.vault.id(),
+                &n.id,
+                &n.location,
+                range.offset,
+                bytes,
+            );
             match opened {
                 Ok(plain) => {
-                    if let Some(w) = self.emit(i, plain) {
+                    if let Some(w) = self.emit(i, plain, None) {
+                        return Some(w);
+                    }
+                }
+                Err(e) => self.fail(i, &e),
+            }
+        }
+        None
+    }
+
+    /// The next write of a range started by
+    /// [`start_range_owned`](Self::start_range_owned), as
+    /// [`next_write`](Self::next_write): blobs come in the range's order,
+    /// each waiting only for its own opening (on the pool, with threads).
+    /// Same writes, failures and report as with one thread. After
+    /// [`close`](Self::close) a range whose blobs were on the pool gives
+    /// no more writes.
+    pub fn next_write_owned(&mut self, range: &mut RangeFeed) -> Option<Write> {
+        if !range.owned {
+            // Started without bytes: nothing covers its blobs.
+            return self.next_write(range, &[]);
+        }
+        #[cfg(feature = "parallel")]
+        while let Some((i, seq)) = range.jobs.pop_front() {
+            let pool = self.workers.as_mut()?;
+            match pool.claim(seq) {
+                Ok(opened) => {
+                    if let Some(w) = self.emit(i, opened.plain, Some(opened.zeros)) {
+                        return Some(w);
+                    }
+                }
+                Err(e) => self.fail(i, &e),
+            }
+        }
+        let bytes = range.bytes.clone()?;
+        while let Some(i) = range.blobs.pop_front() {
+            let Some(n) = self.needed.get(i) else {
+                continue;
+            };
+            let opened = open_in_range(
+                self.vault.keys(),
+                self.vault.id(),
+                &n.id,
+                &n.location,
+                range.offset,
+                (*bytes).as_ref(),
+            );
+            match opened {
+                Ok(plain) => {
+                    if let Some(w) = self.emit(i, plain, None) {
                         return Some(w);
                     }
                 }
@@ -930,8 +1113,12 @@ impl RestoreSession {
     }
 
     /// Marks the ranges never fed as missing bundles (so their files fail);
-    /// the restore takes no more bytes after this.
+    /// the restore takes no more bytes after this (and stops its workers).
     pub fn close(&mut self) {
+        #[cfg(feature = "parallel")]
+        {
+            self.workers = None;
+        }
         let unfed: Vec<Id> = self
             .bundles
             .iter()
@@ -1040,10 +1227,11 @@ impl RestoreSession {
     /// place it goes in files still intact; `None` when it goes nowhere,
     /// or is all zeros and the restore is sparse (the host created the
     /// files at their size, so those bytes already read as zeros).
-    fn emit(&mut self, i: usize, plain: Vec<u8>) -> Option<Write> {
+    /// `zeros` says whether it is all zeros, when a worker found out.
+    fn emit(&mut self, i: usize, plain: Vec<u8>, zeros: Option<bool>) -> Option<Write> {
         let n = self.needed.get_mut(i)?;
         let slots = std::mem::take(&mut n.slots);
-        let hole = self.sparse && plain.iter().all(|&b| b == 0);
+        let hole = self.sparse && zeros.unwrap_or_else(|| plain.iter().all(|&b| b == 0));
         let mut places = Vec::new();
         for slot in slots {
             let Some(item) = self.items.get_mut(slot.item) else {
@@ -1080,6 +1268,39 @@ impl RestoreSession {
                     .get_or_insert_with(|| Failure::Core(error.clone()));
             }
         }
+    }
+}
+
+/// Opens blob `id` at `location` from the fetched `bytes` of the range
+/// starting at `range_offset` of its bundle; bytes that end before the
+/// blob are a truncated bundle.
+fn open_in_range(
+    keys: &VaultKeys,
+    vault_id: &VaultId,
+    id: &Id,
+    location: &Location,
+    range_offset: u64,
+    bytes: &[u8],
+) -> Result<Vec<u8>> {
+    let name = blob_name(id, &location.bundle);
+    let sealed = u64::from(location.offset)
+        .checked_sub(range_offset)
+        .and_then(|s| usize::try_from(s).ok())
+        .and_then(|s| bytes.get(s..s.checked_add(location.length as usize)?));
+    match sealed {
+        Some(sealed) => open_blob(
+            keys,
+            vault_id,
+            location.kind,
+            id,
+            location.raw_len,
+            sealed,
+            &name,
+        ),
+        None => Err(Error::corrupt(
+            &name,
+            "the fetched range ends before the blob (truncated bundle?)",
+        )),
     }
 }
 

@@ -65,6 +65,23 @@ impl RestoreRun {
         self.running().ok()?.next_write(range, bytes)
     }
 
+    /// Starts a range with its fetched bytes, its blobs opened on the
+    /// session's workers if it has some (see
+    /// [`RestoreSession::start_range_owned`]).
+    pub fn start_range_owned<B>(&mut self, bundle: &Id, offset: u64, bytes: B) -> Result<RangeFeed>
+    where
+        B: AsRef<[u8]> + Send + Sync + 'static,
+    {
+        self.running()?.start_range_owned(bundle, offset, bytes)
+    }
+
+    /// The next write of a range started with its bytes (see
+    /// [`RestoreSession::next_write_owned`]); `None` when it is done or
+    /// the restore has finished.
+    pub fn next_write_owned(&mut self, range: &mut RangeFeed) -> Option<Write> {
+        self.running().ok()?.next_write_owned(range)
+    }
+
     /// A bundle cannot be fetched (see [`RestoreSession::missing`]).
     pub fn missing(&mut self, bundle: &Id) -> Result<()> {
         self.running()?.missing(bundle)
