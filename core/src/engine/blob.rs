@@ -58,9 +58,6 @@ pub struct SealedBlob {
 /// Reusable zstd state for sealing many blobs (one per thread).
 pub struct Compressor {
     inner: zstd::bulk::Compressor<'static>,
-    /// Level 1, for trying a block of a chunk alone (see `probe`); made
-    /// the first time one is needed.
-    probe_ctx: Option<zstd::bulk::Compressor<'static>>,
 }
 
 impl Compressor {
@@ -74,10 +71,7 @@ impl Compressor {
         }
         let inner = zstd::bulk::Compressor::new(level)
             .map_err(|e| Error::argument("zstd_level", e.to_string()))?;
-        Ok(Compressor {
-            inner,
-            probe_ctx: None,
-        })
+        Ok(Compressor { inner })
     }
 }
 
@@ -109,7 +103,8 @@ impl Compressor {
                     out.truncate(base);
                     return false;
                 }
-                // zstd refused the streaming calls: in one call, then.
+                // Shrinks after all (or zstd refused the streaming calls):
+                // once more in one call.
                 None => out.truncate(base),
             }
         }
@@ -127,11 +122,10 @@ impl Compressor {
         shrunk
     }
 
-    /// Streams `plaintext`'s first block; if it or a block from the middle
-    /// (tried alone, with a second small context so the frame in progress
-    /// stays open) shrinks, the rest follows in the same frame:
-    /// `Some(shrunk)`. `Some(false)` when neither shrinks; `None` when zstd
-    /// refuses the streaming calls.
+    /// Streams `plaintext`'s first block; if it shrinks, the rest follows
+    /// in the same frame (`Some(shrunk)`). If it does not, a block from the
+    /// middle is tried alone: `Some(false)` if that does not shrink either,
+    /// `None` (start again) if it does.
     fn probe(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Option<bool> {
         use zstd::zstd_safe::{zstd_sys::ZSTD_EndDirective, ResetDirective};
         let base = out.len();
@@ -141,32 +135,26 @@ impl Compressor {
         cctx.set_pledged_src_size(Some(plaintext.len() as u64))
             .ok()?;
         let (head, rest) = plaintext.split_at(PROBE);
-        if !stream(cctx, out, head, ZSTD_EndDirective::ZSTD_e_flush) {
-            return None;
+        let flushed = stream(cctx, out, head, ZSTD_EndDirective::ZSTD_e_flush);
+        if flushed && shrinks(out.len() - base, PROBE) {
+            let ended = stream(cctx, out, rest, ZSTD_EndDirective::ZSTD_e_end);
+            return Some(ended && out.len() - base < plaintext.len());
         }
-        if !shrinks(out.len() - base, PROBE) {
-            let mid = plaintext.len() / 2;
-            let middle = &plaintext[mid..mid + PROBE];
-            if self.probe_ctx.is_none() {
-                self.probe_ctx = Some(zstd::bulk::Compressor::new(1).ok()?);
-            }
-            let probe_ctx = self.probe_ctx.as_mut()?;
-            // Into the room past the frame (dropped after): a block that
-            // shrinks fits in it.
-            let end = out.len();
-            let mut dst = Cursor::new(&mut *out);
-            dst.set_position(end as u64);
-            let middle_shrinks = probe_ctx
-                .compress_to_buffer(middle, &mut dst)
-                .is_ok_and(|n| shrinks(n, PROBE));
-            out.truncate(end);
-            if !middle_shrinks {
-                return Some(false);
-            }
+        out.truncate(base);
+        let mid = plaintext.len() / 2;
+        let middle = &plaintext[mid..mid + PROBE];
+        let mut dst = Cursor::new(&mut *out);
+        dst.set_position(base as u64);
+        let middle_shrinks = self
+            .inner
+            .compress_to_buffer(middle, &mut dst)
+            .is_ok_and(|n| shrinks(n, PROBE));
+        out.truncate(base);
+        if middle_shrinks {
+            None
+        } else {
+            Some(false)
         }
-        let cctx = self.inner.context_mut();
-        let ended = stream(cctx, out, rest, ZSTD_EndDirective::ZSTD_e_end);
-        Some(ended && out.len() - base < plaintext.len())
     }
 }
 
