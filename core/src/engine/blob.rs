@@ -75,111 +75,6 @@ impl Compressor {
     }
 }
 
-/// Chunks at least twice this long are probed before they are compressed
-/// whole: zstd's block size, so the probe is the frame's first block.
-const PROBE: usize = 128 << 10;
-
-impl Compressor {
-    /// Appends the zstd frame of `plaintext` to `out` (which has room for
-    /// `plaintext` and more) and returns `true` when it is shorter than
-    /// `plaintext`; otherwise returns `false` with `out` as it was.
-    ///
-    /// A long chunk whose first block and a block from its middle do not
-    /// shrink by 1/32 is not compressed further: it is stored raw. Media,
-    /// archives and encrypted files are most of a backup's bytes on many
-    /// machines, and zstd spends as long failing to shrink them as it
-    /// spends on text (~1.4 GB/s at level 3 on random bytes), so this
-    /// saves most of a backup's compression time on them. The cost: a
-    /// chunk that starts and is incompressible in its middle but shrinks
-    /// elsewhere is stored raw (borg's "auto" compression makes the same
-    /// bet). A compressible first block costs nothing extra: it is the
-    /// frame's first block.
-    fn compress_into(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> bool {
-        let base = out.len();
-        if plaintext.len() >= 2 * PROBE {
-            match self.probe(plaintext, out) {
-                Some(true) => return true,
-                Some(false) => {
-                    out.truncate(base);
-                    return false;
-                }
-                // Shrinks after all (or zstd refused the streaming calls):
-                // once more in one call.
-                None => out.truncate(base),
-            }
-        }
-        // A cursor past the end: nothing is zero-filled first, and only
-        // what zstd writes is touched.
-        let mut dst = Cursor::new(&mut *out);
-        dst.set_position(base as u64);
-        let shrunk = self
-            .inner
-            .compress_to_buffer(plaintext, &mut dst)
-            .is_ok_and(|n| n < plaintext.len());
-        if !shrunk {
-            out.truncate(base);
-        }
-        shrunk
-    }
-
-    /// Streams `plaintext`'s first block; if it shrinks, the rest follows
-    /// in the same frame (`Some(shrunk)`). If it does not, a block from the
-    /// middle is tried alone: `Some(false)` if that does not shrink either,
-    /// `None` (start again) if it does.
-    fn probe(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Option<bool> {
-        use zstd::zstd_safe::{zstd_sys::ZSTD_EndDirective, ResetDirective};
-        let base = out.len();
-        let shrinks = |n: usize, of: usize| n < of - of / 32;
-        let cctx = self.inner.context_mut();
-        cctx.reset(ResetDirective::SessionOnly).ok()?;
-        cctx.set_pledged_src_size(Some(plaintext.len() as u64))
-            .ok()?;
-        let (head, rest) = plaintext.split_at(PROBE);
-        let flushed = stream(cctx, out, head, ZSTD_EndDirective::ZSTD_e_flush);
-        if flushed && shrinks(out.len() - base, PROBE) {
-            let ended = stream(cctx, out, rest, ZSTD_EndDirective::ZSTD_e_end);
-            return Some(ended && out.len() - base < plaintext.len());
-        }
-        out.truncate(base);
-        let mid = plaintext.len() / 2;
-        let middle = &plaintext[mid..mid + PROBE];
-        let mut dst = Cursor::new(&mut *out);
-        dst.set_position(base as u64);
-        let middle_shrinks = self
-            .inner
-            .compress_to_buffer(middle, &mut dst)
-            .is_ok_and(|n| shrinks(n, PROBE));
-        out.truncate(base);
-        if middle_shrinks {
-            None
-        } else {
-            Some(false)
-        }
-    }
-}
-
-/// Feeds `input` to the frame in progress with directive `end` until zstd
-/// has taken it all and flushed what `end` asks for; `false` if zstd fails
-/// or `out` fills up (the frame would not shrink the chunk).
-fn stream(
-    cctx: &mut zstd::zstd_safe::CCtx<'_>,
-    out: &mut Vec<u8>,
-    input: &[u8],
-    end: zstd::zstd_safe::zstd_sys::ZSTD_EndDirective,
-) -> bool {
-    use zstd::zstd_safe::{InBuffer, OutBuffer};
-    let mut src = InBuffer::around(input);
-    let pos = out.len();
-    let mut dst = OutBuffer::around_pos(out, pos);
-    loop {
-        match cctx.compress_stream2(&mut dst, &mut src, end) {
-            Ok(0) if src.pos() == input.len() => return true,
-            Ok(_) if dst.pos() < dst.capacity() => {}
-            _ => return false,
-        }
-    }
-}
-
 /// Seals `plaintext` (whose id is `id`) as a blob of vault `vault_id`.
 pub fn seal_blob(
     keys: &VaultKeys,
@@ -218,9 +113,16 @@ pub fn seal_blob_into(
     out.reserve(plaintext.len() + BLOB_OVERHEAD);
     out.extend_from_slice(&nonce);
     out.push(ZSTD);
-    // Compressed straight into the output's spare room; raw when that does
-    // not shrink it.
-    if !compressor.compress_into(plaintext, out) {
+    // Compress straight into the output's spare room (a cursor past its end:
+    // nothing is zero-filled first, and only what zstd writes is touched);
+    // fall back to raw when it does not shrink.
+    let mut dst = Cursor::new(&mut *out);
+    dst.set_position((start + NONCE_LEN + 1) as u64);
+    let shrunk = compressor
+        .inner
+        .compress_to_buffer(plaintext, &mut dst)
+        .is_ok_and(|n| n < plaintext.len());
+    if !shrunk {
         out.truncate(start + NONCE_LEN);
         out.push(RAW);
         out.extend_from_slice(plaintext);
@@ -334,67 +236,6 @@ pub(crate) fn seal_inner(
 mod tests {
     use super::*;
     use crate::engine::keys::MasterKey;
-
-    /// Noise from a fixed seed (incompressible).
-    fn noise(n: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
-    }
-
-    /// The sealed size of `data`, checking that it opens to `data`.
-    fn sealed_len(data: &[u8]) -> usize {
-        let keys = MasterKey::from_bytes([3; 32]).derive();
-        let vault = [9; 16];
-        let mut c = Compressor::new(3).unwrap();
-        let id = blob_id(&keys, data);
-        let b = seal_blob(&keys, &vault, &mut c, BlobType::Data, id, data).unwrap();
-        let back = open_blob(&keys, &vault, BlobType::Data, &id, b.raw_len, &b.bytes, "b").unwrap();
-        assert_eq!(back, data);
-        b.bytes.len()
-    }
-
-    #[test]
-    fn long_chunks_are_probed_before_they_are_compressed() {
-        let text = b"the quick brown fox jumps over the lazy dog; ".repeat(30_000);
-        let text = &text[..1 << 20];
-        let random = noise(1 << 20, 7);
-        let raw = (1 << 20) + BLOB_OVERHEAD;
-        // Noise is stored raw; text shrinks.
-        assert_eq!(sealed_len(&random), raw);
-        assert!(sealed_len(text) < raw / 20);
-        // Text after a noisy start, when the middle shows it: compressed.
-        let mixed = [&random[..600_000], &text[..(1 << 20) - 600_000]].concat();
-        assert!(sealed_len(&mixed) < 700_000);
-        // Noise after a text start: the first block decides, one frame.
-        let mixed = [&text[..300_000], &random[..(1 << 20) - 300_000]].concat();
-        assert!(sealed_len(&mixed) < raw - 250_000);
-        // A random 64 KiB block repeated: the first block holds two.
-        let repeated = noise(64 << 10, 9).repeat(16);
-        assert!(sealed_len(&repeated) < raw / 8);
-        // The bet it makes: shrinkable only outside the blocks probed.
-        let mut hidden = random.clone();
-        hidden[PROBE..400_000].copy_from_slice(&text[..400_000 - PROBE]);
-        assert_eq!(sealed_len(&hidden), raw);
-    }
-
-    #[test]
-    fn chunks_around_the_probe_size_round_trip() {
-        let text = b"lorem ipsum dolor sit amet ".repeat(20_000);
-        for n in [2 * PROBE - 1, 2 * PROBE, 2 * PROBE + 1, 3 * PROBE + 7] {
-            let random = noise(n, n as u64);
-            assert_eq!(sealed_len(&random), n + BLOB_OVERHEAD, "{n}");
-            assert!(sealed_len(&text[..n]) < n / 10, "{n}");
-            let half = [&text[..n / 2], &random[..n - n / 2]].concat();
-            assert!(sealed_len(&half) < n, "{n}");
-        }
-    }
 
     #[test]
     fn blobs_round_trip_compressed_or_raw() {
