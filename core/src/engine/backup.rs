@@ -610,7 +610,9 @@ impl Sink {
     fn cut(&mut self, file: usize, cut: Cut<'_>) -> Result<()> {
         match cut {
             #[cfg(feature = "parallel")]
-            Cut::Buffered(buf) if self.workers.is_some() => {
+            Cut::Buffered(buf)
+                if self.workers.is_some() && workers::Workers::takes_buffer(buf.len()) =>
+            {
                 self.pump(Some(buf.len()))?;
                 if let Some(workers) = self.workers.as_mut() {
                     let chunk = std::mem::replace(buf, workers.spare_buffer());

@@ -42,6 +42,10 @@ use super::super::keys::VaultKeys;
 use super::super::vault::Vault;
 use crate::{Error, Result};
 
+/// Chunks shorter than this are copied into buffers of their own size,
+/// not the pool's (see [`Workers::buffer`]).
+const SMALL: usize = 256 << 10;
+
 /// What every job needs. Jobs outlive the host's call, so they share this.
 struct Shared {
     keys: VaultKeys,
@@ -92,6 +96,8 @@ pub(super) struct Workers {
     /// Chunk bytes out: submitted and not yet handed back.
     out: usize,
     limit: usize,
+    /// At most this many chunks out (small files' chunks are many).
+    max_jobs: usize,
     /// Buffers to reuse, how many to keep, and the capacity a buffer that
     /// grew for an unusually large chunk is shrunk back to.
     spare: Vec<Vec<u8>>,
@@ -126,16 +132,18 @@ impl Workers {
             early: BTreeMap::new(),
             running: 0,
             out: 0,
-            // Four average chunks per worker: chunks run from half to eight
+            // Four average chunks per thread: chunks run from half to eight
             // times the average and are handed back in stream order, so with
-            // fewer a large one stalls the others (the pipeline bench's
-            // 2-thread speedup: 1.34 with two, 1.55-1.67 with four to eight).
-            limit: 8 * threads * avg,
+            // fewer a large one stalls the others. Eight measured no faster
+            // on the pipeline bench (2 threads: ~1.66x either way) and cost
+            // ~30 MB more resident.
+            limit: 4 * threads * avg,
+            max_jobs: 64 * threads,
             spare: Vec::new(),
             // About as many as average chunks fit in the limit, plus the
             // chunker's: fewer, and buffers dropped here are allocated again
             // (and page-faulted in) a moment later.
-            keep: 8 * threads + 2,
+            keep: 4 * threads + 2,
             keep_size: 2 * avg + BLOB_OVERHEAD,
         };
         for i in 1..threads {
@@ -157,12 +165,25 @@ impl Workers {
     }
 
     /// A reused buffer with room for `len` bytes of chunk and its blob.
+    ///
+    /// A small chunk (a small file's) gets a buffer of its own size: one of
+    /// the pool's, held by each of the thousands of small chunks a tree of
+    /// small files keeps out, took the resident set from ~100 MB to ~300.
     fn buffer(&mut self, len: usize) -> Vec<u8> {
+        if len < SMALL {
+            return Vec::with_capacity(len + BLOB_OVERHEAD);
+        }
         let mut buf = self.spare.pop().unwrap_or_default();
         buf.clear();
         // Room for the sealed blob too, so the sealer never reallocates it.
         buf.reserve(len + BLOB_OVERHEAD);
         buf
+    }
+
+    /// Whether the chunker's buffer should go out with chunk `len` rather
+    /// than a copy: only for a large chunk (see [`buffer`](Self::buffer)).
+    pub(super) fn takes_buffer(len: usize) -> bool {
+        len >= SMALL
     }
 
     /// A spare buffer (empty), for the chunker to assemble its next chunk
@@ -247,17 +268,18 @@ impl Workers {
     }
 
     fn reuse(&mut self, mut buf: Vec<u8>) {
-        if self.spare.len() < self.keep {
+        if self.spare.len() < self.keep && buf.capacity() >= SMALL {
             buf.clear();
             buf.shrink_to(self.keep_size);
             self.spare.push(buf);
         }
     }
 
-    /// Whether a chunk of `len` bytes can go out now: the bytes out stay
-    /// within the limit, or none are out at all.
+    /// Whether a chunk of `len` bytes can go out now: the bytes and the
+    /// chunks out stay within their limits, or none are out at all.
     pub(super) fn has_room(&self, len: usize) -> bool {
-        self.out == 0 || self.out + len <= self.limit
+        let jobs = (self.submitted - self.handed) as usize;
+        self.out == 0 || (self.out + len <= self.limit && jobs < self.max_jobs)
     }
 
     /// Runs a queued job, or waits for a worker's to finish; `false` (at
