@@ -13,46 +13,26 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use cloudbackup_core::engine::crypto::hash;
 use cloudbackup_core::engine::keys::MasterKey;
 use cloudbackup_core::engine::{
-    BackupOptions, BackupOutcome, BackupSession, ByteRange, ChunkerParams, CreateKind, EntryKind,
-    FileMeta, Id, Index, KdfParams, RawPath, RestoreOptions, RestoreReport, RestoreSession,
-    SealedBundle, Snapshot, SnapshotInfo, Vault, VaultSettings, Verifier, Write,
+    BackupOptions, BackupOutcome, BackupSession, ByteRange, CreateKind, EntryKind, FileMeta, Id,
+    Index, KdfParams, RawPath, RestoreOptions, RestoreReport, RestoreSession, SealedBundle,
+    Snapshot, SnapshotInfo, Vault, VaultSettings, Verifier, Write,
 };
 use cloudbackup_core::model::v2::common::{PathFilter, PathType};
 use cloudbackup_core::{ErrorCode, Result};
 use proptest::prelude::*;
 
+mod common;
+use common::{random_bytes, tiny_settings};
+
 const PASSWORD: &[u8] = b"correct horse battery staple";
 const MTIME: i64 = 1_700_000_000;
 
 fn settings() -> VaultSettings {
-    VaultSettings {
-        chunker: ChunkerParams {
-            min_size: 1024,
-            avg_size: 4096,
-            max_size: 16 * 1024,
-        },
-        zstd_level: 3,
-        bundle_size: 64 * 1024,
-    }
+    tiny_settings()
 }
 
 fn new_vault() -> Vault {
     Vault::create(PASSWORD, settings(), KdfParams::insecure_for_tests()).unwrap()
-}
-
-/// Deterministic pseudo-random bytes (splitmix64).
-fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 fn text_bytes(seed: u64, len: usize) -> Vec<u8> {

@@ -5,7 +5,7 @@
 //! whatever the number of ranges the host starts ahead.
 //!
 //! Vaults use tiny chunks (1/4/16 KiB), 64 KiB bundles and 16 KiB ranges,
-//! so the pool's limit (four average chunks per worker) and range order
+//! so the pool's limit (two average chunks per thread) and range order
 //! are both exercised with a small tree.
 #![cfg(feature = "parallel")]
 
@@ -13,10 +13,12 @@ use std::collections::{HashMap, VecDeque};
 
 use cloudbackup_core::engine::keys::MasterKey;
 use cloudbackup_core::engine::{
-    BackupOptions, BackupSession, ByteRange, ChunkerParams, FileMeta, Id, Index, KdfParams,
-    RangeFeed, RestoreOptions, RestoreReport, RestoreSession, Snapshot, SnapshotInfo, Vault,
-    VaultSettings,
+    BackupOptions, BackupSession, ByteRange, FileMeta, Id, Index, KdfParams, RangeFeed,
+    RestoreOptions, RestoreReport, RestoreSession, Snapshot, SnapshotInfo, Vault, Write,
 };
+
+mod common;
+use common::{random_bytes, tiny_settings};
 
 struct Stored {
     vault: Vault,
@@ -25,33 +27,10 @@ struct Stored {
     bundles: HashMap<Id, Vec<u8>>,
 }
 
-/// Deterministic pseudo-random bytes (splitmix64).
-fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
 /// Text (compresses), noise (does not), zeros (holes), repeats (one blob,
 /// several places) and an empty file, in 40 files.
 fn stored() -> Stored {
-    let settings = VaultSettings {
-        chunker: ChunkerParams {
-            min_size: 1024,
-            avg_size: 4096,
-            max_size: 16 * 1024,
-        },
-        zstd_level: 3,
-        bundle_size: 64 * 1024,
-    };
+    let settings = tiny_settings();
     let vault = Vault::create_with(
         MasterKey::from_bytes([3; 32]),
         [5; 16],
@@ -122,13 +101,23 @@ fn ranges(s: &RestoreSession) -> Vec<(Id, ByteRange)> {
 
 fn take(s: &mut RestoreSession, range: &mut RangeFeed, seen: &mut Vec<Seen>) {
     while let Some(w) = s.next_write_owned(range) {
-        let places = w
-            .places
-            .iter()
-            .map(|p| (p.path.to_string(), p.offset))
-            .collect();
-        seen.push(Seen::Write(w.data, places));
+        record(w, seen);
     }
+    completed(s, seen);
+}
+
+/// Records a write: its bytes and places.
+fn record(w: Write, seen: &mut Vec<Seen>) {
+    let places = w
+        .places
+        .iter()
+        .map(|p| (p.path.to_string(), p.offset))
+        .collect();
+    seen.push(Seen::Write(w.data, places));
+}
+
+/// Records the files the session completed since the last call.
+fn completed(s: &mut RestoreSession, seen: &mut Vec<Seen>) {
     let done = s.take_completed().iter().map(|p| p.to_string()).collect();
     seen.push(Seen::Completed(done));
 }
@@ -183,15 +172,9 @@ fn restore_borrowed(st: &Stored) -> (Vec<Seen>, RestoreReport) {
         let bytes = &st.bundles[&bundle][r.offset as usize..(r.offset + r.length) as usize];
         let mut range = s.start_range(&bundle, r.offset, bytes.len()).unwrap();
         while let Some(w) = s.next_write(&mut range, bytes) {
-            let places = w
-                .places
-                .iter()
-                .map(|p| (p.path.to_string(), p.offset))
-                .collect();
-            seen.push(Seen::Write(w.data, places));
+            record(w, &mut seen);
         }
-        let done = s.take_completed().iter().map(|p| p.to_string()).collect();
-        seen.push(Seen::Completed(done));
+        completed(&mut s, &mut seen);
     }
     (seen, s.finish())
 }

@@ -1023,29 +1023,12 @@ impl RestoreSession {
                 Err(e) => self.fail(i, &e),
             }
         }
+        // Without a pool: the borrowed path, over the bytes it holds.
         let bytes = range.bytes.clone()?;
-        while let Some(i) = range.blobs.pop_front() {
-            let Some(n) = self.needed.get(i) else {
-                continue;
-            };
-            let opened = open_in_range(
-                self.vault.keys(),
-                self.vault.id(),
-                &n.id,
-                &n.location,
-                range.offset,
-                (*bytes).as_ref(),
-            );
-            match opened {
-                Ok(plain) => {
-                    if let Some(w) = self.emit(i, plain, None) {
-                        return Some(w);
-                    }
-                }
-                Err(e) => self.fail(i, &e),
-            }
-        }
-        None
+        range.owned = false;
+        let write = self.next_write(range, (*bytes).as_ref());
+        range.owned = true;
+        write
     }
 
     /// The host cannot fetch `bundle`: every file needing a blob of it that
@@ -1354,7 +1337,8 @@ mod tests {
     use crate::engine::vault::VaultSettings;
     use crate::model::v2::common::PathType;
 
-    fn vault() -> Vault {
+    /// A vault with fixed keys and test KDF settings (also the pool's tests').
+    pub(super) fn vault() -> Vault {
         Vault::create_with(
             MasterKey::from_bytes([1; 32]),
             [2; 16],

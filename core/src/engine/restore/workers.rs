@@ -232,20 +232,9 @@ fn open(keys: &(VaultKeys, VaultId), job: &Job) -> Result<Opened> {
 mod tests {
     use super::*;
     use crate::engine::format::BlobType;
-    use crate::engine::keys::{KdfParams, MasterKey};
-    use crate::engine::vault::VaultSettings;
     use crate::ErrorCode;
 
-    fn vault() -> Vault {
-        Vault::create_with(
-            MasterKey::from_bytes([1; 32]),
-            [2; 16],
-            b"pw",
-            VaultSettings::default(),
-            KdfParams::insecure_for_tests(),
-        )
-        .unwrap()
-    }
+    use super::super::tests::vault;
 
     /// A job for a blob of `raw_len` bytes at 0 of `bytes`.
     fn job(raw_len: u32, bytes: &SharedBytes, dropped: &Arc<AtomicBool>) -> Job {
