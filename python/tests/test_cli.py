@@ -177,20 +177,20 @@ def test_console_script(tmp_path: Path, cli_env: Dict[str, str]) -> None:
 
 
 
-def test_mmap_threshold_is_fixed_for_restore_not_backup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A backup keeps glibc's adaptive mmap threshold (chunk buffers and
-    bundles reuse heap memory instead of being faulted in afresh); a
-    restore fixes it (its peak RSS). Run in-process to see the call."""
+def test_mmap_threshold_is_4_mib_for_backup_and_1_mib_for_restore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backup fixes glibc's mmap threshold at 4 MiB (chunk buffers stay
+    on the heap, bundles go back to the system); a restore at 1 MiB (its
+    4 MiB ranges too). Run in-process to see the calls."""
     from cloudbackup import cli
 
-    calls: List[str] = []
-    monkeypatch.setattr(cli, "_return_large_blocks_to_the_os", lambda: calls.append("fixed"))
+    calls: List[int] = []
+    monkeypatch.setattr(cli, "_return_large_blocks_to_the_os", calls.append)
     monkeypatch.setenv("CLOUDBACKUP_PASSWORD", "correct horse")
     monkeypatch.setenv("CLOUDBACKUP_KDF", FAST_KDF_JSON)
     src, vault = tmp_path / "src", tmp_path / "vault"
     make_tree(src)
     assert cli.main(["backup", "--init", str(src), str(vault)]) == 0
-    assert calls == []
+    assert calls == [4 << 20]
     assert cli.main(["restore", str(vault), "latest", str(tmp_path / "out")]) == 0
-    assert calls == ["fixed"]
+    assert calls == [4 << 20, 1 << 20]
     same_tree(src, tmp_path / "out")
