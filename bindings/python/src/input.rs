@@ -41,12 +41,7 @@ pub fn bytes_in<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResultCb<BytesIn<
     if let Ok(b) = obj.cast::<PyByteArray>() {
         return Ok(BytesIn::Owned(b.to_vec()));
     }
-    if obj.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err(format!(
-            "{name}: expected a bytes-like object, got str (encode it first)"
-        ))
-        .into());
-    }
+    refuse_str(obj, name)?;
     // memoryview and other buffer exporters: memoryview(obj).tobytes() copies.
     let py = obj.py();
     let view = py
@@ -105,6 +100,18 @@ impl BytesView<'_> {
     }
 }
 
+/// A `TypeError` for a `str` given as bytes argument `name` (a common
+/// slip: it has no buffer, and encoding is the caller's choice).
+fn refuse_str(obj: &Bound<'_, PyAny>, name: &str) -> PyResultCb<()> {
+    if obj.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "{name}: expected a bytes-like object, got str (encode it first)"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// Reads the bytes-like argument `name` for the duration of a call (see
 /// [`BytesView`]); `str` and objects without the buffer protocol are
 /// refused with a `TypeError`.
@@ -112,12 +119,7 @@ pub fn bytes_view<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResultCb<BytesV
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(BytesView::Bytes(b.clone()));
     }
-    if obj.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err(format!(
-            "{name}: expected a bytes-like object, got str (encode it first)"
-        ))
-        .into());
-    }
+    refuse_str(obj, name)?;
     let buffer = PyUntypedBuffer::get(obj).map_err(|_| {
         PyTypeError::new_err(format!(
             "{name}: expected a bytes-like object (bytes, bytearray, memoryview), got {}",
