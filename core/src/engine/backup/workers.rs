@@ -132,18 +132,21 @@ impl Workers {
             early: BTreeMap::new(),
             running: 0,
             out: 0,
-            // Four average chunks per thread: chunks run from half to eight
-            // times the average and are handed back in stream order, so with
-            // fewer a large one stalls the others. Eight measured no faster
-            // on the pipeline bench (2 threads: ~1.66x either way) and cost
-            // ~30 MB more resident.
-            limit: 4 * threads * avg,
+            // Eight average chunks per thread: chunks run from half to eight
+            // times the average and are handed back in stream order, so the
+            // results done behind a large one count against the limit. With
+            // four, the worker sat idle ~15% of a 2-thread run waiting for
+            // the calling thread, which had no room to cut (measured with
+            // timers around the waits; pipeline bench 1.58-1.69x, 1.78-1.80x
+            // with eight and `keep` raised to match).
+            limit: 8 * threads * avg,
             max_jobs: 64 * threads,
             spare: Vec::new(),
             // About as many as average chunks fit in the limit, plus the
             // chunker's: fewer, and buffers dropped here are allocated again
-            // (and page-faulted in) a moment later.
-            keep: 4 * threads + 2,
+            // (and page-faulted in) a moment later; page faults were most of
+            // the CPU time a 2-thread run spends beyond a 1-thread one.
+            keep: 8 * threads + 2,
             keep_size: 2 * avg + BLOB_OVERHEAD,
         };
         for i in 1..threads {
