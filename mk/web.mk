@@ -4,15 +4,17 @@
 #
 #   make bootstrap-web   installs what is missing (scripts/bootstrap-web)
 #   make build-web       builds web/dist/ (scripts/build-web)
-#   make test-web        node:test suite (client included), tsc, README examples, npm pack smoke test, browser test
+#   make test-web        node:test suite (client included), tsc, README examples, npm pack smoke test, browser test,
+#                        bundlers (Vite, esbuild, Vite's dev server in Chromium; CommonJS as Jest requires it)
 #   make demo-web        serves the demo console on 127.0.0.1 and prints its URL (DEMO_PORT=8130)
 #   make bench-web       prints the size, restore and patch-validation figures
 
-.PHONY: bootstrap-web build-web test-web test-web-node test-web-tsc test-web-readme test-web-pack test-web-browser demo-web bench-web
+.PHONY: bootstrap-web build-web test-web test-web-node test-web-tsc test-web-readme test-web-pack test-web-browser test-web-bundlers demo-web bench-web
 
 WEB_DIST := web/dist/cloudbackup_wasm_bg.wasm
 WEB_SOURCES := $(shell find core/src bindings/wasm/src -name '*.rs' 2>/dev/null) \
-  core/Cargo.toml bindings/wasm/Cargo.toml Cargo.toml Cargo.lock scripts/build-web
+  core/Cargo.toml bindings/wasm/Cargo.toml Cargo.toml Cargo.lock scripts/build-web \
+  web/scripts/post-build.mjs
 DEMO_PORT ?= 8130
 
 # After the main bootstrap: wasm-bindgen-cli is built with its Rust toolchain.
@@ -24,7 +26,7 @@ $(WEB_DIST): $(WEB_SOURCES) | bootstrap-web
 
 build-web: $(WEB_DIST)
 
-test-web: test-web-node test-web-tsc test-web-readme test-web-pack test-web-browser
+test-web: test-web-node test-web-tsc test-web-readme test-web-pack test-web-browser test-web-bundlers
 
 test-web-node: $(WEB_DIST)
 	cd web && node --test test/*.test.mjs
@@ -54,6 +56,12 @@ test-web-pack: $(WEB_DIST)
 
 test-web-browser: $(WEB_DIST)
 	cd web && timeout 180 node test/browser.mjs
+
+# The packed tarball in a scratch project: a page built with Vite (and on its
+# dev server) and one bundled by esbuild (@cloudbackup/core/inline), each run
+# in Chromium, and require() from CommonJS as Jest does (web/test/bundlers/).
+test-web-bundlers: $(WEB_DIST)
+	cd web && timeout 180 node test/bundlers/run.mjs
 
 demo-web: $(WEB_DIST)
 	node web/demo/serve.mjs $(DEMO_PORT)

@@ -1,38 +1,13 @@
 // @cloudbackup/core for browsers and bundlers: call `await init()` once
 // (it fetches cloudbackup_wasm_bg.wasm next to this file, or what you pass),
 // then use the exports. Node: the "node" export condition loads node.js,
-// which initialises synchronously.
-import wasmInit, { initSync as wasmInitSync, __setErrorFactory } from './dist/cloudbackup_wasm.js';
-import { makeError } from './errors.js';
+// which initialises synchronously; bundlers that do not copy assets:
+// @cloudbackup/core/inline (inline.js).
+import { init } from './loader.js';
 
-export * from './dist/cloudbackup_wasm.js';
-export * from './errors.js';
+export * from './dist/public.js';
+export * from './public-errors.js';
 export * from './client.js';
 export * from './operations.js';
-
-let ready = null;
-
-/**
- * Loads the WebAssembly module (idempotent).
- * @param {import('./index.js').InitInput | Promise<import('./index.js').InitInput>} [input]
- */
-export function init(input) {
-  if (!ready) {
-    ready = wasmInit(input === undefined ? undefined : { module_or_path: input }).then(() => {
-      __setErrorFactory(makeError);
-    });
-  }
-  return ready;
-}
-
-/**
- * Loads the module synchronously from its bytes or a compiled module.
- * @param {BufferSource | WebAssembly.Module} module
- */
-export function initSync(module) {
-  if (!ready) {
-    wasmInitSync({ module });
-    __setErrorFactory(makeError);
-    ready = Promise.resolve();
-  }
-}
+export { init, initSync } from './loader.js';
+export default init;

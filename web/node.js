@@ -6,3 +6,4 @@ import { initSync } from './index.js';
 initSync(readFileSync(new URL('./dist/cloudbackup_wasm_bg.wasm', import.meta.url)));
 
 export * from './index.js';
+export { default } from './index.js';

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as cb from '../node.js';
+import { makeError } from '../errors.js';
 import { fixture, fixtureJson, list, throwsExactly } from './helpers.mjs';
 
 const V2 = 'tests/data/rackspace/samples-v2/';
@@ -155,7 +156,7 @@ test('errors are Error subclasses with a code, details, name and stack', () => {
     assert.match(/** @type {Error} */ (e).message, /sleeping/);
     assert.equal(typeof /** @type {Error} */ (e).stack, 'string');
   }
-  const made = cb.makeError('something_newer', 'msg', null);
+  const made = makeError('something_newer', 'msg', null);
   assert.equal(Object.getPrototypeOf(made), cb.CloudBackupError.prototype);
   assert.equal(made.code, 'something_newer');
 });

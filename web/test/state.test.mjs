@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as cb from '../node.js';
+import { makeError } from '../errors.js';
 import { throwsExactly } from './helpers.mjs';
 
 const CHEAP = { memory_kib: 8, iterations: 1, parallelism: 1 };
@@ -70,7 +71,7 @@ function stateOf(s, mtimeNs = 0n) {
 }
 
 test('LockedError: a typed error with details {lock, holder, stale}', () => {
-  const made = cb.makeError('locked', 'vault is locked', { lock: 'ab'.repeat(32), holder: 'gc', stale: false });
+  const made = makeError('locked', 'vault is locked', { lock: 'ab'.repeat(32), holder: 'gc', stale: false });
   assert.ok(made instanceof cb.LockedError && made instanceof cb.CloudBackupError && made instanceof Error);
   assert.equal(Object.getPrototypeOf(made), cb.LockedError.prototype);
   assert.equal(made.name, 'LockedError');
