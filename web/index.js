@@ -2,8 +2,7 @@
 // (it fetches cloudbackup_wasm_bg.wasm next to this file, or what you pass),
 // then use the exports. Node: the "node" export condition loads node.js,
 // which initialises synchronously.
-import wasmInit, { initSync as wasmInitSync, __setErrorFactory } from './dist/cloudbackup_wasm.js';
-import { makeError } from './errors.js';
+import wasmInit, { initSync as wasmInitSync } from './dist/cloudbackup_wasm.js';
 
 export * from './dist/cloudbackup_wasm.js';
 export * from './errors.js';
@@ -18,9 +17,7 @@ let ready = null;
  */
 export function init(input) {
   if (!ready) {
-    ready = wasmInit(input === undefined ? undefined : { module_or_path: input }).then(() => {
-      __setErrorFactory(makeError);
-    });
+    ready = wasmInit(input === undefined ? undefined : { module_or_path: input }).then(() => {});
   }
   return ready;
 }
@@ -32,7 +29,6 @@ export function init(input) {
 export function initSync(module) {
   if (!ready) {
     wasmInitSync({ module });
-    __setErrorFactory(makeError);
     ready = Promise.resolve();
   }
 }
