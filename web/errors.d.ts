@@ -93,6 +93,11 @@ export interface CloudBackupErrorConstructor {
 /** Base class of every error the package throws. */
 export const CloudBackupError: CloudBackupErrorConstructor;
 
+type ErrorClass<C extends ErrorCode> = {
+  new (message: string, details: ErrorDetails[C]): CloudBackupError<C>;
+  readonly prototype: CloudBackupError<C>;
+};
+
 /** A body was not JSON, or not the JSON expected (details name the member). */
 export const InvalidJsonError: ErrorClass<'invalid_json'>;
 export type InvalidJsonError = CloudBackupError<'invalid_json'>;

@@ -2,7 +2,8 @@
 // strings: a wrong type throws InvalidArgumentError naming the argument
 // (wasm-bindgen alone coerced them silently: an ArrayBuffer stored no
 // bytes, "644" became 0o1204, milliseconds a year past 50000), and every
-// BufferSource stores exactly the bytes it views.
+// byte source (Bytes: Uint8Array, ArrayBuffer, any view) stores exactly the
+// bytes it views.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import vm from 'node:vm';
@@ -42,9 +43,9 @@ function roundTrip(files) {
 
 /**
  * Restores `snapshot`, feeding each range through `view` (the bytes as
- * some other BufferSource).
+ * some other kind of Bytes).
  * @param {ReturnType<typeof roundTrip>} r
- * @param {(bytes: Uint8Array) => BufferSource} view
+ * @param {(bytes: Uint8Array) => import('../node.js').Bytes} view
  */
 function restore(r, view) {
   const session = new cb.RestoreSession(r.vault, r.snapshot, r.index);
@@ -78,7 +79,7 @@ function offsetView(/** @type {Uint8Array} */ bytes) {
   return big.subarray(7, 7 + bytes.length);
 }
 
-test('every BufferSource stores exactly the bytes it views (backup, then restore)', () => {
+test('every kind of Bytes stores exactly the bytes it views (backup, then restore)', () => {
   const a = pattern(5000, 1);
   const b = pattern(3000, 2);
   const c = pattern(4096, 3);
@@ -108,7 +109,7 @@ test('every BufferSource stores exactly the bytes it views (backup, then restore
     assert.equal(files.size, expected.size);
     for (const [path, bytes] of expected) assert.deepEqual(files.get(path), bytes, path);
   }
-  // The stored objects open from any BufferSource too.
+  // The stored objects open from any kind of Bytes too.
   const config = r.vault.config();
   const reopened = cb.Vault.open(config.slice().buffer, new TextEncoder().encode('pw').buffer);
   assert.equal(reopened.info().vault_id, r.vault.info().vault_id);
@@ -208,7 +209,7 @@ const CASES = [
   ['auth.tenantId', 'string', (_, v) => cb.buildRequest('v2.agents.list_agents', {}, { token: 't', tenantId: v })],
   ['operation', 'string', (_, v) => cb.parseResponse(v, {}, { status: 200 })],
   ['response.status', 'int', (_, v) => cb.parseResponse('v2.agents.list_agents', {}, { status: v })],
-  ['response.body', 'text', (_, v) => cb.parseResponse('v2.agents.list_agents', {}, { status: 200, body: v === undefined || v === null ? 12 : v })],
+  ['response.body', 'text', (_, v) => cb.parseResponse('v2.agents.list_agents', {}, { status: 200, body: v === undefined || v === null ? /** @type {never} */ (12) : v })],
   ['resource', 'string', (_, v) => cb.transition(v, 'queued', 'in_progress', 'agent')],
   ['from', 'string', (_, v) => cb.transition('restore', v, 'in_progress', 'agent')],
   ['to', 'string', (_, v) => cb.transition('restore', 'queued', v, 'agent')],
@@ -220,7 +221,7 @@ const CASES = [
   ['actor', 'string', (_, v) => cb.allowedTargets('restore', 'queued', v)],
   ['endpoint', 'string', (_, v) => cb.validatePatch(v, {}, [], 'agent')],
   ['actor', 'string', (_, v) => cb.validatePatch('restore', {}, [], v)],
-  ['options.vaultEmpty', 'bool', (_, v) => cb.validatePatch('restore', {}, [], 'agent', { vaultEmpty: v === undefined || v === null ? 1 : v })],
+  ['options.vaultEmpty', 'bool', (_, v) => cb.validatePatch('restore', {}, [], 'agent', { vaultEmpty: v === undefined || v === null ? /** @type {never} */ (1) : v })],
   // Vaults, indexes, snapshots.
   ['password', 'text', (_, v) => cb.Vault.create(v, SMALL, CHEAP)],
   ['config', 'bytes', (f, v) => cb.Vault.open(v, 'pw')],
@@ -266,13 +267,13 @@ const CASES = [
   ['mtime', 'time', (f, v) => f.idle.addSymlink('/l', '/t', v)],
   ['info.time', 'time', (f, v) => f.idle.finish({ time: v })],
   ['info.timeNanos', 'int', (f, v) => f.idle.finish({ time: 1, timeNanos: v === undefined || v === null ? 1e9 : v })],
-  ['info.hostname', 'string', (f, v) => f.idle.finish({ time: 1, hostname: v === undefined || v === null ? 12 : v })],
+  ['info.hostname', 'string', (f, v) => f.idle.finish({ time: 1, hostname: v === undefined || v === null ? /** @type {never} */ (12) : v })],
   ['info.paths[1]', 'path', (f, v) => f.idle.finish({ time: 1, paths: ['/a', v] })],
   // What a host read of a vault; names and paths.
   ['name', 'string', (f, v) => f.state.addListed(v, 1, NOW)],
   ['size', 'int', (f, v) => f.state.addListed('bundles/' + ID, v, NOW)],
   ['mtimeNs', 'bigint', (f, v) => f.state.addListed('bundles/' + ID, 1, v)],
-  ['hostname', 'string', (f, v) => f.state.parentFor(v === undefined || v === null ? 12 : v, ['/a'])],
+  ['hostname', 'string', (f, v) => f.state.parentFor(v === undefined || v === null ? /** @type {never} */ (12) : v, ['/a'])],
   ['paths[0]', 'path', (f, v) => f.state.parentFor('h', [v])],
   ['name', 'string', (f, v) => f.state.addObject(v, new Uint8Array(1))],
   ['bytes', 'bytes', (f, v) => f.state.addObject('snapshots/' + f.snapObj.id, v)],
@@ -311,11 +312,12 @@ const CASES = [
   ['alive', 'bool', (f, v) => f.table.setPidAlive(1, v)],
   ['myId', 'string', (f, v) => f.table.decide(v, f.lock)],
   ['all', 'bool', (f, v) => f.table.removable(v)],
-  // Agents' keys and snapshot ids.
+  // Agents' keys and snapshot ids (a negative snapshotId is the core's
+  // invalid_value, as in every binding: 1.5 stands in for -1).
   ['bits', 'int', (_, v) => cb.AgentKey.generate(v === undefined || v === null ? 1.5 : v)],
   ['der', 'bytes', (_, v) => cb.AgentKey.fromDer(v)],
   ['vaultSnapshotId', 'string', (_, v) => cb.snapshotIdFor(v)],
-  ['snapshotId', 'int', (_, v) => cb.vaultSnapshotPrefix(v)],
+  ['snapshotId', 'int', (_, v) => cb.vaultSnapshotPrefix(v === -1 ? 1.5 : v)],
   // Backup selection.
   ['path', 'path', (f, v) => f.filter.visit(v, false, 1, 1)],
   ['isDir', 'bool', (f, v) => f.filter.visit('/a', v, 1, 1)],

@@ -55,7 +55,7 @@ impl AgentKey {
     /// PKCS#1.
     #[wasm_bindgen(js_name = "fromDer")]
     pub fn from_der(
-        #[wasm_bindgen(unchecked_param_type = "BufferSource")] der: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] der: JsValue,
     ) -> JsResult<AgentKey> {
         let der = buffer_arg(&der, "der")?;
         Ok(AgentKey {
@@ -120,7 +120,7 @@ pub fn snapshot_id_for(
 pub fn vault_snapshot_prefix(
     #[wasm_bindgen(js_name = "snapshotId", unchecked_param_type = "number")] snapshot_id: JsValue,
 ) -> JsResult<String> {
-    // The core checks the range.
-    let n = int_arg(&snapshot_id, "snapshotId", 0, MAX_SAFE)?;
+    // The core checks the range (a negative id is its invalid_value).
+    let n = int_arg(&snapshot_id, "snapshotId", -MAX_SAFE, MAX_SAFE)?;
     Ok(snapshot_id::vault_snapshot_prefix(n)?)
 }

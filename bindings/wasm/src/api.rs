@@ -51,8 +51,8 @@ export interface Auth {
 export interface HttpResponse {
   status: number;
   headers?: [string, string][];
-  /** The body: bytes, or text (encoded as UTF-8). Absent: empty. */
-  body?: BufferSource | string;
+  /** The body: bytes, or text (encoded as UTF-8). Absent: empty. (`parseResponse` also takes any `Bytes`.) */
+  body?: Uint8Array | string;
 }
 /** Resources that have a lifecycle. */
 export type Resource = "restore" | "backup" | "cleanup" | "logfile";
@@ -88,7 +88,7 @@ pub fn model_types() -> JsResult<JsValue> {
 #[wasm_bindgen(js_name = "parseModel", unchecked_return_type = "JsonValue")]
 pub fn parse_model(
     #[wasm_bindgen(js_name = "typeName", unchecked_param_type = "string")] type_name: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "string | BufferSource")] json: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string | Bytes")] json: JsValue,
 ) -> JsResult<JsValue> {
     let type_name = string_arg(&type_name, "typeName")?;
     let bytes = text_or_bytes_arg(&json, "json")?;

@@ -36,8 +36,14 @@ export interface VaultSettings { chunker: ChunkerParams; zstd_level: number; bun
 export interface KdfParams { memory_kib: number; iterations: number; parallelism: number; }
 /** What a vault is (no secrets). */
 export interface VaultInfo { vault_id: string; settings: VaultSettings; key_slots: number; }
+/**
+ * Bytes: a Uint8Array, an ArrayBuffer, or any other ArrayBufferView (a
+ * DataView, another typed array, a node Buffer): the bytes it views.
+ * Anything else throws `InvalidArgumentError`.
+ */
+export type Bytes = ArrayBufferView | ArrayBuffer;
 /** Bytes: a string is taken as its UTF-8 encoding. */
-export type Password = string | BufferSource;
+export type Password = string | Bytes;
 /**
  * A time: whole Unix seconds (a number), or a `Date` (kept to the
  * millisecond, as seconds and nanoseconds). A number past the year 5000 as
@@ -155,7 +161,7 @@ export interface PathFilter { path: string; type: "file" | "folder"; [member: st
  * backups in the same second are then still ordered, and `latest` is the
  * later one.
  */
-export interface SnapshotInfo { time: UnixTime; timeNanos?: number; hostname?: string; backupConfigurationId?: string; paths?: (QuotedPath | BufferSource)[]; }
+export interface SnapshotInfo { time: UnixTime; timeNanos?: number; hostname?: string; backupConfigurationId?: string; paths?: (QuotedPath | Bytes)[]; }
 "#;
 
 /// An optional trailing argument (`undefined` when left out).
@@ -204,7 +210,7 @@ impl Vault {
 
     /// Opens a stored vault config with a password.
     pub fn open(
-        #[wasm_bindgen(unchecked_param_type = "BufferSource")] config: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] config: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
     ) -> JsResult<Vault> {
         let config = buffer_arg(&config, "config")?;
@@ -293,7 +299,7 @@ impl Index {
         &mut self,
         vault: &Vault,
         #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "BufferSource")] bytes: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
     ) -> JsResult<()> {
         let id = id_arg(&id, "id")?;
         let bytes = buffer_arg(&bytes, "bytes")?;
@@ -325,7 +331,7 @@ impl Snapshot {
     pub fn open(
         vault: &Vault,
         #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "BufferSource")] bytes: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
     ) -> JsResult<Snapshot> {
         let id = id_arg(&id, "id")?;
         let bytes = buffer_arg(&bytes, "bytes")?;
@@ -448,7 +454,7 @@ impl RestoreSession {
         &mut self,
         #[wasm_bindgen(js_name = "bundleId", unchecked_param_type = "string")] bundle_id: JsValue,
         #[wasm_bindgen(unchecked_param_type = "number")] offset: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "BufferSource")] bytes: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
     ) -> JsResult<JsValue> {
         let bundle = id_arg(&bundle_id, "bundleId")?;
         let offset = size_arg(&offset, "offset")?;
@@ -476,7 +482,7 @@ impl RestoreSession {
     #[wasm_bindgen(js_name = "failPath")]
     pub fn fail_path(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "QuotedPath | BufferSource")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] path: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] error: JsValue,
     ) -> JsResult<()> {
         let path = path_arg(&path, "path")?;
@@ -568,7 +574,7 @@ impl Verifier {
     pub fn feed(
         &mut self,
         #[wasm_bindgen(js_name = "bundleId", unchecked_param_type = "string")] bundle_id: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "BufferSource")] bytes: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
     ) -> JsResult<()> {
         let bundle = id_arg(&bundle_id, "bundleId")?;
         let bytes = buffer_arg(&bytes, "bytes")?;
@@ -623,7 +629,7 @@ impl BackupSession {
     #[wasm_bindgen(js_name = "startFile")]
     pub fn start_file(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "QuotedPath | BufferSource")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] path: JsValue,
         #[wasm_bindgen(unchecked_param_type = "number")] mode: JsValue,
         #[wasm_bindgen(unchecked_param_type = "UnixTime")] mtime: JsValue,
     ) -> JsResult<()> {
@@ -676,7 +682,7 @@ impl BackupSession {
     #[wasm_bindgen(js_name = "fileError")]
     pub fn file_error(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "QuotedPath | BufferSource")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] path: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] error: JsValue,
     ) -> JsResult<()> {
         let path = path_arg(&path, "path")?;
@@ -698,7 +704,7 @@ impl BackupSession {
     /// The next bytes of the current file.
     pub fn write(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "BufferSource")] bytes: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
     ) -> JsResult<()> {
         let bytes = buffer_arg(&bytes, "bytes")?;
         Ok(self.running()?.write(&bytes)?)
@@ -733,7 +739,7 @@ impl BackupSession {
     #[wasm_bindgen(js_name = "addDir")]
     pub fn add_dir(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "QuotedPath | BufferSource")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] path: JsValue,
         #[wasm_bindgen(unchecked_param_type = "number")] mode: JsValue,
         #[wasm_bindgen(unchecked_param_type = "UnixTime")] mtime: JsValue,
     ) -> JsResult<()> {
@@ -749,8 +755,8 @@ impl BackupSession {
     #[wasm_bindgen(js_name = "addSymlink")]
     pub fn add_symlink(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "QuotedPath | BufferSource")] path: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "QuotedPath | BufferSource")] target: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] target: JsValue,
         #[wasm_bindgen(unchecked_param_type = "UnixTime")] mtime: JsValue,
     ) -> JsResult<()> {
         let path = path_arg(&path, "path")?;

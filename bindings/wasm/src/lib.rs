@@ -1,13 +1,15 @@
 //! WebAssembly binding of the Cloud Backup core, for the npm package
 //! `@cloudbackup/core` (web/). Thin: every rule lives in the core; this
 //! crate converts between JS values and the core's JSON shapes, and turns
-//! core errors into the package's `Error` subclasses (web/errors.js) through
-//! a factory the package installs at load time.
+//! core errors into the package's `Error` subclasses (web/errors.js, whose
+//! `makeError` the glue imports).
 //!
 //! Conventions: names are camelCase in JS; structured results are plain JS
 //! objects in the core's JSON shapes (snake_case members, as on the wire);
-//! bytes are `Uint8Array` (copied once into wasm memory on the way in, once
-//! out); passwords take a string (UTF-8) or a `Uint8Array`.
+//! bytes come in as any `Bytes` (Uint8Array, ArrayBuffer, other views;
+//! copied once into wasm memory) and go out as `Uint8Array`; passwords take
+//! a string (UTF-8) or `Bytes`. Every argument is a `JsValue` checked by the
+//! helpers below (see "Arguments").
 
 mod agent;
 mod api;
@@ -23,7 +25,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 // The package's error classes (web/errors.js, beside dist/): every failure
-// leaves as one of them, made by their own factory.
+// leaves as one of them, made by their own factory. (The glue's own errors
+// go through it too: web/scripts/patch-glue.mjs.)
 #[wasm_bindgen(raw_module = "../errors.js")]
 extern "C" {
     #[wasm_bindgen(js_name = "makeError")]
@@ -208,7 +211,7 @@ thread_local! {
 }
 
 /// A `Uint8Array` over the bytes `value` holds when it is a
-/// `BufferSource`: a Uint8Array itself; any other ArrayBufferView (a
+/// `Bytes` (a BufferSource): a Uint8Array itself; any other ArrayBufferView (a
 /// DataView, another typed array, a Buffer) over exactly the bytes it
 /// views; an ArrayBuffer whole.
 fn buffer_view(value: &JsValue) -> Option<js_sys::Uint8Array> {
@@ -232,14 +235,14 @@ fn buffer_view(value: &JsValue) -> Option<js_sys::Uint8Array> {
     is_buffer.then(|| js_sys::Uint8Array::new(value))
 }
 
-/// Bytes given as a `BufferSource` (see `buffer_view`); nothing else.
+/// Bytes given as `Bytes` (see `buffer_view`); nothing else.
 pub(crate) fn buffer_arg(value: &JsValue, name: &str) -> JsResult<Vec<u8>> {
     buffer_view(value)
         .map(|a| a.to_vec())
         .ok_or_else(|| wrong(name, BUFFER_SOURCE, value))
 }
 
-/// Bytes given as a string (its UTF-8) or a `BufferSource`.
+/// Bytes given as a string (its UTF-8) or as `Bytes`.
 pub(crate) fn text_or_bytes_arg(value: &JsValue, name: &str) -> JsResult<Vec<u8>> {
     if let Some(s) = value.as_string() {
         return Ok(s.into_bytes());
@@ -254,7 +257,7 @@ pub(crate) fn text_or_bytes_arg(value: &JsValue, name: &str) -> JsResult<Vec<u8>
 }
 
 /// A path: its quoted text form (see `QuotedPath`) or its bytes (a
-/// `BufferSource`).
+/// `Bytes`).
 pub(crate) fn path_arg(value: &JsValue, name: &str) -> JsResult<RawPath> {
     if let Some(s) = value.as_string() {
         return RawPath::parse_quoted(&s).map_err(|e| argument(name, e.to_string()));

@@ -60,7 +60,7 @@ impl Lock {
     pub fn open(
         vault: &Vault,
         #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "BufferSource")] bytes: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
     ) -> JsResult<Lock> {
         let id = id_arg(&id, "id")?;
         let bytes = buffer_arg(&bytes, "bytes")?;
@@ -182,7 +182,7 @@ impl LockTable {
         &mut self,
         vault: &Vault,
         #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "BufferSource")] bytes: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
     ) -> JsResult<()> {
         let id = id_arg(&id, "id")?;
         let bytes = buffer_arg(&bytes, "bytes")?;

@@ -64,7 +64,7 @@ impl BackupFilter {
     #[wasm_bindgen(unchecked_return_type = "Visit")]
     pub fn visit(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "QuotedPath | BufferSource")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] path: JsValue,
         #[wasm_bindgen(js_name = "isDir", unchecked_param_type = "boolean")] is_dir: JsValue,
         #[wasm_bindgen(unchecked_param_type = "number")] device: JsValue,
         #[wasm_bindgen(js_name = "rootDevice", unchecked_param_type = "number")]
@@ -103,7 +103,7 @@ impl BackupFilter {
     pub fn tag_confirms(
         &self,
         #[wasm_bindgen(unchecked_param_type = "number")] index: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "BufferSource")] head: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] head: JsValue,
     ) -> JsResult<bool> {
         let index = u32_arg(&index, "index")? as usize;
         let head = buffer_arg(&head, "head")?;
@@ -120,7 +120,7 @@ impl BackupFilter {
     pub fn excluded_by_tags(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string[]")] confirmed: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "string | BufferSource")] name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | Bytes")] name: JsValue,
     ) -> JsResult<bool> {
         let confirmed: Vec<String> = json_arg(&confirmed, "confirmed")?.unwrap_or_default();
         let name = text_or_bytes_arg(&name, "name")?;

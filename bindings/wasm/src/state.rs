@@ -160,7 +160,7 @@ impl VaultState {
     pub fn parent_for(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] hostname: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Array<QuotedPath | BufferSource>")] paths: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Array<QuotedPath | Bytes>")] paths: JsValue,
     ) -> JsResult<JsValue> {
         let hostname = if hostname.is_null() || hostname.is_undefined() {
             None
@@ -189,7 +189,7 @@ impl VaultState {
     pub fn add_object(
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "BufferSource")] bytes: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
     ) -> JsResult<()> {
         let name = string_arg(&name, "name")?;
         let bytes = buffer_arg(&bytes, "bytes")?;
@@ -369,7 +369,7 @@ pub fn parse_name(
 pub fn partial_name(
     #[wasm_bindgen(
         js_name = "finalName",
-        unchecked_param_type = "QuotedPath | BufferSource"
+        unchecked_param_type = "QuotedPath | Bytes"
     )]
     final_name: JsValue,
     #[wasm_bindgen(unchecked_param_type = "number")] tag: JsValue,
@@ -384,7 +384,7 @@ pub fn partial_name(
 /// `.` or `..` component (it could lead outside the target).
 #[wasm_bindgen(js_name = "relativeSnapshotPath")]
 pub fn relative_snapshot_path(
-    #[wasm_bindgen(unchecked_param_type = "QuotedPath | BufferSource")] path: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] path: JsValue,
 ) -> JsResult<String> {
     let path = path_arg(&path, "path")?;
     let relative = paths::relative_path(path.as_bytes())?;
@@ -406,7 +406,7 @@ pub fn path_bytes(
 /// The quoted text form (`QuotedPath`) of a path's bytes.
 #[wasm_bindgen(js_name = "quotePath")]
 pub fn quote_path(
-    #[wasm_bindgen(unchecked_param_type = "BufferSource")] bytes: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
 ) -> JsResult<String> {
     let bytes = buffer_arg(&bytes, "bytes")?;
     Ok(RawPath::from_bytes(bytes).quoted().into_owned())
