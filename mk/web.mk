@@ -14,7 +14,7 @@
 WEB_DIST := web/dist/cloudbackup_wasm_bg.wasm
 WEB_SOURCES := $(shell find core/src bindings/wasm/src -name '*.rs' 2>/dev/null) \
   core/Cargo.toml bindings/wasm/Cargo.toml Cargo.toml Cargo.lock scripts/build-web \
-  web/scripts/post-build.mjs
+  web/scripts/post-build.mjs web/scripts/patch-glue.mjs
 DEMO_PORT ?= 8130
 
 # After the main bootstrap: wasm-bindgen-cli is built with its Rust toolchain.

@@ -51,12 +51,47 @@ export interface ErrorDetails {
   };
 }
 
-/** Base class of every error the package throws. */
-export class CloudBackupError<C extends string = ErrorCode> extends Error {
-  constructor(code: C, message: string, details: C extends ErrorCode ? ErrorDetails[C] : Record<string, unknown>);
+/** What `toJSON()` makes of an error: a plain object that survives `postMessage`, `structuredClone` and `JSON`. */
+export interface CloudBackupErrorJSON<C extends string = ErrorCode> {
+  name: string;
+  code: C;
+  message: string;
+  details: C extends ErrorCode ? ErrorDetails[C] : Record<string, unknown>;
+  /** The stack where the error was made (another thread's, after a transfer). */
+  stack?: string;
+}
+
+/**
+ * An error the package throws, of class `code`. After `e instanceof
+ * CloudBackupError`, `e` is a union discriminated by `code`: test
+ * `e.code === 'locked'` (or `instanceof LockedError`) and `e.details` is
+ * typed for it.
+ */
+export interface CloudBackupError<C extends string = ErrorCode> extends Error {
   readonly code: C;
   readonly details: C extends ErrorCode ? ErrorDetails[C] : Record<string, unknown>;
+  /** A plain object for `postMessage`/`structuredClone`/`JSON.stringify`; `CloudBackupError.from` makes the error again. */
+  toJSON(): CloudBackupErrorJSON<C>;
 }
+
+/** Every error of a known code, discriminated by `code`. */
+export type AnyCloudBackupError = { [C in ErrorCode]: CloudBackupError<C> }[ErrorCode];
+
+/** The class `CloudBackupError`: base of every error class of the package. */
+export interface CloudBackupErrorConstructor {
+  new <C extends ErrorCode>(code: C, message: string, details: ErrorDetails[C]): CloudBackupError<C>;
+  readonly prototype: AnyCloudBackupError;
+  /**
+   * The error of the class of `value.code` again, from what `toJSON()`
+   * made (after `postMessage`, `structuredClone` or `JSON.parse`): the
+   * right subclass, with `code`, `message` and `details`. Anything else
+   * throws `InvalidArgumentError`.
+   */
+  from(value: CloudBackupErrorJSON<string> | CloudBackupError<string>): AnyCloudBackupError;
+}
+
+/** Base class of every error the package throws. */
+export const CloudBackupError: CloudBackupErrorConstructor;
 
 type ErrorClass<C extends ErrorCode> = {
   new (message: string, details: ErrorDetails[C]): CloudBackupError<C>;
@@ -112,5 +147,5 @@ export type InvalidStateError = CloudBackupError<'invalid_state'>;
 export const LockedError: ErrorClass<'locked'>;
 export type LockedError = CloudBackupError<'locked'>;
 
-/** The error class instance for `code` (used by the wasm module). */
+/** The error of class `code` (used by the wasm module; internal, not part of the API). */
 export function makeError(code: string, message: string, details: Record<string, unknown> | null): CloudBackupError<string>;

@@ -18,6 +18,50 @@ export class CloudBackupError extends Error {
     /** @readonly */
     this.details = details;
   }
+
+  /**
+   * A plain object (`{name, code, message, details, stack}`) that survives
+   * `postMessage`, `structuredClone` and `JSON.stringify` (which drop or
+   * cannot carry an Error's own members); `CloudBackupError.from` makes
+   * the error again.
+   * @returns {{ name: string, code: string, message: string, details: Record<string, unknown>, stack?: string }}
+   */
+  toJSON() {
+    /** @type {{ name: string, code: string, message: string, details: Record<string, unknown>, stack?: string }} */
+    const out = { name: this.name, code: this.code, message: this.message, details: this.details };
+    if (typeof this.stack === 'string') out.stack = this.stack;
+    return out;
+  }
+
+  /**
+   * The error of the class of `value.code` again, from what `toJSON()`
+   * made (after `postMessage`, `structuredClone` or `JSON.parse`):
+   * `instanceof` and `details` work as on the original. An error that is
+   * already a CloudBackupError of this realm is returned as it is.
+   * @param {unknown} value
+   * @returns {CloudBackupError}
+   */
+  static from(value) {
+    if (value instanceof CloudBackupError) return value;
+    const v = /** @type {{ code?: unknown, message?: unknown, details?: unknown }} */ (
+      typeof value === 'object' && value !== null ? value : {}
+    );
+    const details = v.details ?? {};
+    if (typeof v.code !== 'string' || typeof v.message !== 'string' || typeof details !== 'object') {
+      const reason = `must be what a CloudBackupError's toJSON() returns ({code, message, details}), got ${
+        value instanceof Error ? `an ${value.name} without code (post error.toJSON(), not the error)` : describe(value)
+      }`;
+      throw makeError('invalid_argument', `invalid argument \`value\`: ${reason}`, { name: 'value', reason });
+    }
+    return makeError(v.code, v.message, /** @type {Record<string, unknown>} */ (details));
+  }
+}
+
+/** @param {unknown} value */
+function describe(value) {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value !== 'object') return `a ${typeof value}`;
+  return Array.isArray(value) ? 'an array' : 'an object without a string code and message';
 }
 
 /** @type {Record<string, string>} */
@@ -98,8 +142,9 @@ const BY_CODE = {
 };
 
 /**
- * The error the wasm module throws for `code` (installed as its factory).
- * A code newer than this file gives a plain CloudBackupError.
+ * The error of class `code` (the wasm module makes every error it throws
+ * with this; not part of the public API). A code newer than this file
+ * gives a plain CloudBackupError.
  * @param {string} code @param {string} message @param {Record<string, unknown> | null} details
  * @returns {CloudBackupError}
  */

@@ -1,7 +1,6 @@
 // Loading the WebAssembly module, shared by the entries (index.js, node.js,
 // inline.js). Not an entry of the package (the exports map leaves it out).
-import wasmInit, { initSync as wasmInitSync, __setErrorFactory } from './dist/cloudbackup_wasm.js';
-import { makeError } from './errors.js';
+import wasmInit, { initSync as wasmInitSync } from './dist/cloudbackup_wasm.js';
 
 /** @type {Promise<void> | null} */
 let ready = null;
@@ -36,7 +35,6 @@ export function initWith(input) {
         return wasmInit(source === undefined ? undefined : { module_or_path: source });
       })
       .then(() => {
-        __setErrorFactory(makeError);
         loaded = true;
       });
     // A rejected promise is not kept: the caller sees the error, the next init() retries.
@@ -57,7 +55,6 @@ export function initWith(input) {
 export function initSync(module) {
   if (!loaded) {
     wasmInitSync({ module });
-    __setErrorFactory(makeError);
     loaded = true;
     ready = Promise.resolve();
   }

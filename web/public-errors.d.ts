@@ -18,4 +18,11 @@ export {
   InvalidStateError,
   LockedError,
 } from './errors.js';
-export type { ErrorCode, ErrorDetails, ErrorListEntry } from './errors.js';
+export type {
+  AnyCloudBackupError,
+  CloudBackupErrorConstructor,
+  CloudBackupErrorJSON,
+  ErrorCode,
+  ErrorDetails,
+  ErrorListEntry,
+} from './errors.js';

@@ -7,7 +7,7 @@
 //                              (wasm-bindgen leaves `wasm` undefined, so a
 //                              call was a TypeError deep in the glue)
 //   dist/public.js, .d.ts      the glue's exports minus its internals
-//                              (`__setErrorFactory`, `initSync`, `default`)
+//                              (`initSync`, `default`)
 //   dist/wasm-inline.js, .d.ts the .wasm as a base64 string (ESM), for
 //                              @cloudbackup/core/inline
 //   dist/inline.cjs            @cloudbackup/core/inline as one CommonJS file
@@ -51,16 +51,10 @@ glue = replaceExactly(glue, 'let wasmModule, wasmInstance, wasm;', 'let wasmModu
 glue = replaceExactly(glue, 'if (wasm !== undefined) return wasm;', 'if (wasm !== __cbNotReady) return wasm;', 2);
 writeFileSync(GLUE, glue);
 
-// The factory's declaration (skip_typescript in the binding) for loader.js,
-// which tsc checks; dist/public.d.ts, what the entries export, leaves it out.
 const DTS = `${DIST}cloudbackup_wasm.d.ts`;
-writeFileSync(DTS, `${readFileSync(DTS, 'utf8')}
-/** Internal: installs the error factory (loader.js; not exported by the package's entries). */
-export function __setErrorFactory(factory: (code: string, message: string, details: Record<string, unknown> | null) => Error): void;
-`);
 
 // 2. The public re-export: every export of the glue but its internals.
-const INTERNAL = new Set(['__setErrorFactory', 'initSync', 'default', 'InitOutput', 'SyncInitInput']);
+const INTERNAL = new Set(['initSync', 'default', 'InitOutput', 'SyncInitInput']);
 const values = [...glue.matchAll(/^export (?:class|function) (\w+)/gm)].map((m) => m[1]).filter((n) => !INTERNAL.has(n));
 const dts = readFileSync(DTS, 'utf8');
 const declared = [...dts.matchAll(/^export (?:declare )?(class|function|type|interface|const) (\w+)/gm)];

@@ -9,7 +9,7 @@ use cloudbackup_core::engine::{AgentKey as CoreAgentKey, DEFAULT_AGENT_KEY_BITS}
 use cloudbackup_core::model::v2::snapshot_id;
 use wasm_bindgen::prelude::*;
 
-use crate::{string_arg, to_js, uint8_arg, whole_arg, JsResult};
+use crate::{buffer_arg, given, int_arg, string_arg, to_js, JsResult, MAX_SAFE};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_AGENT: &'static str = r#"
@@ -41,9 +41,10 @@ impl AgentKey {
     pub fn generate(
         #[wasm_bindgen(unchecked_param_type = "number | null")] bits: Option<JsValue>,
     ) -> JsResult<AgentKey> {
-        let bits = match bits.filter(|b| !b.is_undefined() && !b.is_null()) {
+        let bits = match given(bits) {
             None => DEFAULT_AGENT_KEY_BITS,
-            Some(b) => whole_arg(&b, "bits", 0.0, 1e6)? as usize,
+            // The core checks the size (a multiple of 8 from 1024 to 8192).
+            Some(b) => int_arg(&b, "bits", 0, MAX_SAFE)? as usize,
         };
         Ok(AgentKey {
             inner: CoreAgentKey::generate(bits)?,
@@ -54,9 +55,9 @@ impl AgentKey {
     /// PKCS#1.
     #[wasm_bindgen(js_name = "fromDer")]
     pub fn from_der(
-        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] der: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] der: JsValue,
     ) -> JsResult<AgentKey> {
-        let der = uint8_arg(&der, "der")?;
+        let der = buffer_arg(&der, "der")?;
         Ok(AgentKey {
             inner: CoreAgentKey::from_der(&der)?,
         })
@@ -95,7 +96,7 @@ impl AgentKey {
         #[wasm_bindgen(js_name = "encryptedPasswordHex", unchecked_param_type = "string")]
         encrypted_password_hex: JsValue,
     ) -> JsResult<String> {
-        let hex = string_arg(&encrypted_password_hex, "encrypted_password_hex")?;
+        let hex = string_arg(&encrypted_password_hex, "encryptedPasswordHex")?;
         Ok(self.inner.decrypt_password(&hex)?.to_string())
     }
 }
@@ -108,7 +109,7 @@ pub fn snapshot_id_for(
     #[wasm_bindgen(js_name = "vaultSnapshotId", unchecked_param_type = "string")]
     vault_snapshot_id: JsValue,
 ) -> JsResult<f64> {
-    let id = string_arg(&vault_snapshot_id, "vault_snapshot_id")?;
+    let id = string_arg(&vault_snapshot_id, "vaultSnapshotId")?;
     // Below 2^52: exact as an f64.
     Ok(snapshot_id::snapshot_id_for(&id)? as f64)
 }
@@ -119,14 +120,7 @@ pub fn snapshot_id_for(
 pub fn vault_snapshot_prefix(
     #[wasm_bindgen(js_name = "snapshotId", unchecked_param_type = "number")] snapshot_id: JsValue,
 ) -> JsResult<String> {
-    let n = snapshot_id
-        .as_f64()
-        .ok_or_else(|| crate::argument("snapshot_id", "must be a number"))?;
-    if n.fract() != 0.0 || !n.is_finite() || n.abs() > 9_007_199_254_740_992.0 {
-        return Err(crate::argument(
-            "snapshot_id",
-            format!("{n} is not a whole number"),
-        ));
-    }
-    Ok(snapshot_id::vault_snapshot_prefix(n as i64)?)
+    // The core checks the range (a negative id is its invalid_value).
+    let n = int_arg(&snapshot_id, "snapshotId", -MAX_SAFE, MAX_SAFE)?;
+    Ok(snapshot_id::vault_snapshot_prefix(n)?)
 }

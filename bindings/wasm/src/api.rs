@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
 use crate::{
-    argument, bytes_arg, json_arg, json_text_arg, json_to_js, string_arg, to_js, JsResult,
+    argument, bool_arg, int_arg, json_arg, json_text_arg, json_to_js, string_arg,
+    text_or_bytes_arg, to_js, wrong, JsResult, MAX_SAFE,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -50,7 +51,7 @@ export interface Auth {
 export interface HttpResponse {
   status: number;
   headers?: [string, string][];
-  /** The body: bytes, or text (encoded as UTF-8). Absent: empty. */
+  /** The body: bytes, or text (encoded as UTF-8). Absent: empty. (`parseResponse` also takes any `Bytes`.) */
   body?: Uint8Array | string;
 }
 /** Resources that have a lifecycle. */
@@ -87,10 +88,10 @@ pub fn model_types() -> JsResult<JsValue> {
 #[wasm_bindgen(js_name = "parseModel", unchecked_return_type = "JsonValue")]
 pub fn parse_model(
     #[wasm_bindgen(js_name = "typeName", unchecked_param_type = "string")] type_name: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] json: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string | Bytes")] json: JsValue,
 ) -> JsResult<JsValue> {
     let type_name = string_arg(&type_name, "typeName")?;
-    let bytes = bytes_arg(&json, "json")?;
+    let bytes = text_or_bytes_arg(&json, "json")?;
     json_to_js(&model::parse_model(&type_name, &bytes)?)
 }
 
@@ -109,15 +110,13 @@ fn auth(value: &JsValue) -> JsResult<Auth> {
         js_sys::Reflect::get(value, &JsValue::from_str(name))
             .map_err(|_| argument("auth", "must be an object {token, tenantId, agentId?}"))
     };
-    let get = |name: &str| -> JsResult<String> {
-        member(name)?
-            .as_string()
-            .ok_or_else(|| argument(&format!("auth.{name}"), "must be a string"))
-    };
+    let get =
+        |name: &str| -> JsResult<String> { string_arg(&member(name)?, &format!("auth.{name}")) };
     if !value.is_object() {
-        return Err(argument(
+        return Err(wrong(
             "auth",
-            "must be an object {token, tenantId, agentId?}",
+            "an object {token, tenantId, agentId?}",
+            value,
         ));
     }
     let auth = Auth::new(&get("token")?, &get("tenantId")?)?;
@@ -152,30 +151,24 @@ pub fn parse_response(
     let operation = string_arg(&operation, "operation")?;
     let params = params(&params_)?;
     if !response.is_object() {
-        return Err(argument(
+        return Err(wrong(
             "response",
-            "must be an object {status, headers?, body?}",
+            "an object {status, headers?, body?}",
+            &response,
         ));
     }
     let field = |name: &str| js_sys::Reflect::get(&response, &JsValue::from_str(name)).ok();
-    let status = field("status")
-        .and_then(|s| s.as_f64())
-        .ok_or_else(|| argument("response.status", "must be a number"))?;
-    if status.fract() != 0.0 {
-        return Err(argument(
-            "response.status",
-            format!("{status} is not a whole number"),
-        ));
-    }
     // Out-of-range statuses are the core's to refuse.
-    let mut head = json!({ "status": status as i64 });
+    let status = field("status").unwrap_or(JsValue::UNDEFINED);
+    let status = int_arg(&status, "response.status", 0, MAX_SAFE)?;
+    let mut head = json!({ "status": status });
     if let Some(headers) = field("headers").filter(|h| !h.is_undefined() && !h.is_null()) {
         head["headers"] = json_arg::<Value>(&headers, "response.headers")?.unwrap_or(Value::Null);
     }
     // The core checks the status and the headers; the body goes in as bytes.
     let mut parsed = Response::from_json_value(&head)?;
     if let Some(body) = field("body").filter(|b| !b.is_undefined() && !b.is_null()) {
-        parsed.body = bytes_arg(&body, "response.body")?;
+        parsed.body = text_or_bytes_arg(&body, "response.body")?;
     }
     json_to_js(&api::parse_response(&operation, &params, &parsed)?)
 }
@@ -248,15 +241,12 @@ pub fn validate_patch(
         if v.is_undefined() || v.is_null() {
             None
         } else {
-            Some(
-                v.as_bool()
-                    .ok_or_else(|| argument("options.vaultEmpty", "must be a boolean"))?,
-            )
+            Some(bool_arg(&v, "options.vaultEmpty")?)
         }
     } else if options.is_undefined() || options.is_null() {
         None
     } else {
-        return Err(argument("options", "must be an object {vaultEmpty?}"));
+        return Err(wrong("options", "an object {vaultEmpty?}", &options));
     };
     let patched = dynamic::validate_patch_json(
         &endpoint,

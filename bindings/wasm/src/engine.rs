@@ -13,13 +13,17 @@ use wasm_bindgen::prelude::*;
 
 use crate::state::VaultState;
 use crate::{
-    argument, bytes_arg, id_arg, json_arg, path_arg, size_arg, string_arg, to_js, whole_arg,
-    JsResult,
+    argument, buffer_arg, id_arg, int_arg, json_arg, mode_arg, number_arg, path_arg, size_arg,
+    string_arg, text_or_bytes_arg, time_arg, to_js, JsResult, MAX_SAFE,
 };
+use cloudbackup_core::engine::host_meta;
 
 /// A `FileMeta` object (or its JSON text).
 fn meta_arg(meta: &JsValue) -> JsResult<FileMeta> {
-    json_arg(meta, "meta")?.ok_or_else(|| argument("meta", "must be a FileMeta object"))
+    let meta: FileMeta =
+        json_arg(meta, "meta")?.ok_or_else(|| argument("meta", "must be a FileMeta object"))?;
+    host_meta::check_meta("meta", &meta)?;
+    Ok(meta)
 }
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -32,8 +36,21 @@ export interface VaultSettings { chunker: ChunkerParams; zstd_level: number; bun
 export interface KdfParams { memory_kib: number; iterations: number; parallelism: number; }
 /** What a vault is (no secrets). */
 export interface VaultInfo { vault_id: string; settings: VaultSettings; key_slots: number; }
+/**
+ * Bytes: a Uint8Array, an ArrayBuffer, or any other ArrayBufferView (a
+ * DataView, another typed array, a node Buffer): the bytes it views.
+ * Anything else throws `InvalidArgumentError`.
+ */
+export type Bytes = ArrayBufferView | ArrayBuffer;
 /** Bytes: a string is taken as its UTF-8 encoding. */
-export type Password = string | Uint8Array;
+export type Password = string | Bytes;
+/**
+ * A time: whole Unix seconds (a number), or a `Date` (kept to the
+ * millisecond, as seconds and nanoseconds). A number past the year 5000 as
+ * seconds (`Date.now()`, `File.lastModified`: milliseconds) throws
+ * `InvalidArgumentError`: pass `new Date(ms)` or `Math.floor(ms / 1000)`.
+ */
+export type UnixTime = number | Date;
 /** A stored object: its name (64 hex digits) and bytes. */
 export interface StoredObject { id: string; bytes: Uint8Array; }
 /** The counters of the v2 backup resource (plus the files that could not be read and those taken unread from the parent). */
@@ -57,7 +74,12 @@ export interface SnapshotEntry {
   chunks?: string[]; target?: QuotedPath; ctime?: number; ctime_nanos?: number; uid?: number; gid?: number;
   inode?: number; device?: number; links?: number; rdev?: number; xattrs?: Xattr[];
 }
-/** What the host knows of a path before its bytes (every member but `path` optional). */
+/**
+ * What the host knows of a path before its bytes (every member but `path`
+ * optional). `mode`: permission bits only (0 to 0o7777: node's
+ * `stat.mode & 0o7777`); `mtime`, `ctime`: whole Unix seconds (not
+ * milliseconds), their sub-second parts in `mtime_nanos`, `ctime_nanos`.
+ */
 export interface FileMeta {
   path: QuotedPath; kind?: EntryKind; mode?: number; mtime?: number; mtime_nanos?: number;
   ctime?: number; ctime_nanos?: number; size?: number; target?: QuotedPath; uid?: number; gid?: number;
@@ -134,27 +156,17 @@ export interface VerifyReport {
 export interface PathFilter { path: string; type: "file" | "folder"; [member: string]: JsonValue; }
 /**
  * What a snapshot records besides the tree. `time` is the backup's start in
- * whole Unix seconds, `timeNanos` its sub-second part (a whole number from 0
- * to 999999999, default 0): two backups in the same second are then still
- * ordered, and `latest` is the later one.
+ * whole Unix seconds or a `Date`, `timeNanos` its sub-second part (a whole
+ * number from 0 to 999999999, default 0; left out with a `Date`): two
+ * backups in the same second are then still ordered, and `latest` is the
+ * later one.
  */
-export interface SnapshotInfo { time: number; timeNanos?: number; hostname?: string; backupConfigurationId?: string; paths?: (QuotedPath | Uint8Array)[]; }
+export interface SnapshotInfo { time: UnixTime; timeNanos?: number; hostname?: string; backupConfigurationId?: string; paths?: (QuotedPath | Bytes)[]; }
 "#;
 
 /// An optional trailing argument (`undefined` when left out).
 fn opt(value: Option<JsValue>) -> JsValue {
     value.unwrap_or(JsValue::UNDEFINED)
-}
-
-/// A JS number argument that must be a whole number in `min..=2^53`.
-fn integer_arg(value: f64, name: &str, min: f64) -> JsResult<f64> {
-    if value.fract() != 0.0 || !(min..=9_007_199_254_740_992.0).contains(&value) {
-        return Err(argument(
-            name,
-            format!("{value} is not a whole number from {min} to 2^53"),
-        ));
-    }
-    Ok(value)
 }
 
 /// A stored object as JS `{id, bytes}` (`StoredObject`).
@@ -188,7 +200,7 @@ impl Vault {
         #[wasm_bindgen(unchecked_param_type = "KdfParams | null")] kdf: Option<JsValue>,
     ) -> JsResult<Vault> {
         let (settings, kdf) = (opt(settings), opt(kdf));
-        let password = bytes_arg(&password, "password")?;
+        let password = text_or_bytes_arg(&password, "password")?;
         let settings = json_arg::<VaultSettings>(&settings, "settings")?.unwrap_or_default();
         let kdf = json_arg::<KdfParams>(&kdf, "kdf")?.unwrap_or_default();
         Ok(Vault {
@@ -198,12 +210,13 @@ impl Vault {
 
     /// Opens a stored vault config with a password.
     pub fn open(
-        config: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] config: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
     ) -> JsResult<Vault> {
-        let password = bytes_arg(&password, "password")?;
+        let config = buffer_arg(&config, "config")?;
+        let password = text_or_bytes_arg(&password, "password")?;
         Ok(Vault {
-            inner: core_engine::Vault::open(config, &password)?,
+            inner: core_engine::Vault::open(&config, &password)?,
         })
     }
 
@@ -226,7 +239,7 @@ impl Vault {
         #[wasm_bindgen(unchecked_param_type = "KdfParams | null")] kdf: Option<JsValue>,
     ) -> JsResult<()> {
         let kdf = opt(kdf);
-        let password = bytes_arg(&password, "password")?;
+        let password = text_or_bytes_arg(&password, "password")?;
         let kdf = json_arg::<KdfParams>(&kdf, "kdf")?.unwrap_or_default();
         Ok(self.inner.add_password(&password, kdf)?)
     }
@@ -237,7 +250,7 @@ impl Vault {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
     ) -> JsResult<()> {
-        let password = bytes_arg(&password, "password")?;
+        let password = text_or_bytes_arg(&password, "password")?;
         Ok(self.inner.remove_password(&password)?)
     }
 
@@ -250,8 +263,8 @@ impl Vault {
         #[wasm_bindgen(unchecked_param_type = "KdfParams | null")] kdf: Option<JsValue>,
     ) -> JsResult<()> {
         let kdf = opt(kdf);
-        let old = bytes_arg(&old_password, "oldPassword")?;
-        let new = bytes_arg(&new_password, "newPassword")?;
+        let old = text_or_bytes_arg(&old_password, "oldPassword")?;
+        let new = text_or_bytes_arg(&new_password, "newPassword")?;
         let kdf = json_arg::<KdfParams>(&kdf, "kdf")?.unwrap_or_default();
         Ok(self.inner.change_password(&old, &new, kdf)?)
     }
@@ -286,14 +299,15 @@ impl Index {
         &mut self,
         vault: &Vault,
         #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
-        bytes: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
     ) -> JsResult<()> {
         let id = id_arg(&id, "id")?;
+        let bytes = buffer_arg(&bytes, "bytes")?;
         Arc::make_mut(&mut self.inner).load_delta(
             vault.inner.keys(),
             vault.inner.id(),
             &id,
-            bytes,
+            &bytes,
         )?;
         Ok(())
     }
@@ -317,11 +331,12 @@ impl Snapshot {
     pub fn open(
         vault: &Vault,
         #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
-        bytes: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
     ) -> JsResult<Snapshot> {
         let id = id_arg(&id, "id")?;
+        let bytes = buffer_arg(&bytes, "bytes")?;
         Ok(Snapshot {
-            inner: core_engine::Snapshot::open(vault.inner.keys(), vault.inner.id(), &id, bytes)?,
+            inner: core_engine::Snapshot::open(vault.inner.keys(), vault.inner.id(), &id, &bytes)?,
         })
     }
 
@@ -360,8 +375,13 @@ pub fn filter_globs_js(
 
 /// Which bundles to verify: all (`fraction` 1) or a sample chosen by `seed`.
 #[wasm_bindgen(js_name = "verifyPlan", unchecked_return_type = "Fetch[]")]
-pub fn verify_plan(index: &Index, fraction: f64, seed: f64) -> JsResult<JsValue> {
-    let seed = integer_arg(seed, "seed", 0.0)? as u64;
+pub fn verify_plan(
+    index: &Index,
+    #[wasm_bindgen(unchecked_param_type = "number")] fraction: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "number")] seed: JsValue,
+) -> JsResult<JsValue> {
+    let fraction = number_arg(&fraction, "fraction")?;
+    let seed = size_arg(&seed, "seed")?;
     to_js(
         "verify plan",
         &core_engine::verify_plan(&index.inner, fraction, seed)?,
@@ -433,12 +453,13 @@ impl RestoreSession {
     pub fn feed(
         &mut self,
         #[wasm_bindgen(js_name = "bundleId", unchecked_param_type = "string")] bundle_id: JsValue,
-        offset: f64,
-        bytes: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "number")] offset: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
     ) -> JsResult<JsValue> {
         let bundle = id_arg(&bundle_id, "bundleId")?;
-        let offset = integer_arg(offset, "offset", 0.0)? as u64;
-        let writes = self.run.feed(&bundle, offset, bytes)?;
+        let offset = size_arg(&offset, "offset")?;
+        let bytes = buffer_arg(&bytes, "bytes")?;
+        let writes = self.run.feed(&bundle, offset, &bytes)?;
         writes_js(writes)
     }
 
@@ -461,11 +482,12 @@ impl RestoreSession {
     #[wasm_bindgen(js_name = "failPath")]
     pub fn fail_path(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Uint8Array")] path: JsValue,
-        error: &str,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] error: JsValue,
     ) -> JsResult<()> {
         let path = path_arg(&path, "path")?;
-        Ok(self.run.fail_path(&path, error)?)
+        let error = string_arg(&error, "error")?;
+        Ok(self.run.fail_path(&path, &error)?)
     }
 
     /// Reports bundle `bundleId` as missing: its files end up in the errors.
@@ -533,8 +555,14 @@ impl Verifier {
     /// blob in (`fraction` 1) or a sample chosen by `seed`, less those the
     /// state's listing already showed missing (reported as problems).
     #[wasm_bindgen(unchecked_return_type = "Fetch[]")]
-    pub fn plan(&self, index: &Index, fraction: f64, seed: f64) -> JsResult<JsValue> {
-        let seed = integer_arg(seed, "seed", 0.0)? as u64;
+    pub fn plan(
+        &self,
+        index: &Index,
+        #[wasm_bindgen(unchecked_param_type = "number")] fraction: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] seed: JsValue,
+    ) -> JsResult<JsValue> {
+        let fraction = number_arg(&fraction, "fraction")?;
+        let seed = size_arg(&seed, "seed")?;
         to_js(
             "verify plan",
             &self.inner.plan(&index.inner, fraction, seed)?,
@@ -546,10 +574,11 @@ impl Verifier {
     pub fn feed(
         &mut self,
         #[wasm_bindgen(js_name = "bundleId", unchecked_param_type = "string")] bundle_id: JsValue,
-        bytes: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
     ) -> JsResult<()> {
         let bundle = id_arg(&bundle_id, "bundleId")?;
-        Ok(self.inner.feed(&bundle, bytes)?)
+        let bytes = buffer_arg(&bytes, "bytes")?;
+        Ok(self.inner.feed(&bundle, &bytes)?)
     }
 
     /// Reports a bundle of the plan as missing.
@@ -595,19 +624,21 @@ impl BackupSession {
     }
 
     /// Starts a regular file (then `write` its bytes, then `finishFile`).
-    /// `path` is a quoted path (`QuotedPath`) or its bytes.
+    /// `path` is a quoted path (`QuotedPath`) or its bytes; `mode` its
+    /// permission bits (0 to 0o7777); `mtime` whole Unix seconds or a `Date`.
     #[wasm_bindgen(js_name = "startFile")]
     pub fn start_file(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Uint8Array")] path: JsValue,
-        mode: u32,
-        mtime: f64,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] mode: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "UnixTime")] mtime: JsValue,
     ) -> JsResult<()> {
         let path = path_arg(&path, "path")?;
-        let mtime = integer_arg(mtime, "mtime", -9_007_199_254_740_992.0)? as i64;
-        Ok(self
-            .running()?
-            .start_file(FileMeta::file(path, mode, mtime))?)
+        let mode = mode_arg(&mode, "mode")?;
+        let (mtime, nanos) = time_arg(&mtime, "mtime")?;
+        let mut meta = FileMeta::file(path, mode, mtime);
+        meta.mtime_nanos = nanos;
+        Ok(self.running()?.start_file(meta)?)
     }
 
     /// Starts a regular file with all its metadata (then `write` its
@@ -651,7 +682,7 @@ impl BackupSession {
     #[wasm_bindgen(js_name = "fileError")]
     pub fn file_error(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Uint8Array")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] path: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] error: JsValue,
     ) -> JsResult<()> {
         let path = path_arg(&path, "path")?;
@@ -671,8 +702,12 @@ impl BackupSession {
     }
 
     /// The next bytes of the current file.
-    pub fn write(&mut self, bytes: &[u8]) -> JsResult<()> {
-        Ok(self.running()?.write(bytes)?)
+    pub fn write(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
+    ) -> JsResult<()> {
+        let bytes = buffer_arg(&bytes, "bytes")?;
+        Ok(self.running()?.write(&bytes)?)
     }
 
     /// Continues the current file with `n` zero bytes (a hole of a sparse
@@ -700,35 +735,36 @@ impl BackupSession {
         Ok(self.running()?.finish_file()?)
     }
 
-    /// Records a directory.
+    /// Records a directory (`mode`, `mtime` as for `startFile`).
     #[wasm_bindgen(js_name = "addDir")]
     pub fn add_dir(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Uint8Array")] path: JsValue,
-        mode: u32,
-        mtime: f64,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] mode: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "UnixTime")] mtime: JsValue,
     ) -> JsResult<()> {
         let path = path_arg(&path, "path")?;
-        let mtime = integer_arg(mtime, "mtime", -9_007_199_254_740_992.0)? as i64;
-        Ok(self
-            .running()?
-            .add_entry(FileMeta::dir(path, mode, mtime))?)
+        let mode = mode_arg(&mode, "mode")?;
+        let (mtime, nanos) = time_arg(&mtime, "mtime")?;
+        let mut meta = FileMeta::dir(path, mode, mtime);
+        meta.mtime_nanos = nanos;
+        Ok(self.running()?.add_entry(meta)?)
     }
 
     /// Records a symbolic link.
     #[wasm_bindgen(js_name = "addSymlink")]
     pub fn add_symlink(
         &mut self,
-        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Uint8Array")] path: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Uint8Array")] target: JsValue,
-        mtime: f64,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] path: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] target: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "UnixTime")] mtime: JsValue,
     ) -> JsResult<()> {
         let path = path_arg(&path, "path")?;
         let target = path_arg(&target, "target")?;
-        let mtime = integer_arg(mtime, "mtime", -9_007_199_254_740_992.0)? as i64;
-        Ok(self
-            .running()?
-            .add_entry(FileMeta::symlink(path, target, mtime))?)
+        let (mtime, nanos) = time_arg(&mtime, "mtime")?;
+        let mut meta = FileMeta::symlink(path, target, mtime);
+        meta.mtime_nanos = nanos;
+        Ok(self.running()?.add_entry(meta)?)
     }
 
     /// The bundles sealed so far (store each as `bundles/<id>`).
@@ -761,16 +797,22 @@ impl BackupSession {
                 "must be an object {time, timeNanos?, hostname?, backupConfigurationId?, paths?}",
             ));
         }
-        let time = get("time")
-            .and_then(|t| t.as_f64())
-            .ok_or_else(|| argument("info.time", "must be a number (Unix seconds)"))?;
-        let time = integer_arg(time, "info.time", -9_007_199_254_740_992.0)? as i64;
+        let time_js = get("time").unwrap_or(JsValue::UNDEFINED);
+        let (time, date_nanos) = time_arg(&time_js, "info.time")?;
         // Checked here, before the session is handed to the core (which
         // would end it on a bad value).
-        let time_nanos = match get("timeNanos") {
-            None => 0,
-            Some(v) if v.is_undefined() || v.is_null() => 0,
-            Some(v) => whole_arg(&v, "info.timeNanos", 0.0, 999_999_999.0)? as u32,
+        let time_nanos = match get("timeNanos").filter(|v| !v.is_undefined() && !v.is_null()) {
+            None => date_nanos,
+            Some(_) if time_js.is_instance_of::<js_sys::Date>() => {
+                return Err(argument(
+                    "info.timeNanos",
+                    "must be left out when info.time is a Date (it has the milliseconds)",
+                ))
+            }
+            Some(v) => host_meta::check_nanos(
+                "info.timeNanos",
+                int_arg(&v, "info.timeNanos", 0, MAX_SAFE)?,
+            )?,
         };
         let optional = |name: &str| -> JsResult<Option<String>> {
             match get(name) {

@@ -1,13 +1,15 @@
 //! WebAssembly binding of the Cloud Backup core, for the npm package
 //! `@cloudbackup/core` (web/). Thin: every rule lives in the core; this
 //! crate converts between JS values and the core's JSON shapes, and turns
-//! core errors into the package's `Error` subclasses (web/errors.js) through
-//! a factory the package installs at load time.
+//! core errors into the package's `Error` subclasses (web/errors.js, whose
+//! `makeError` the glue imports).
 //!
 //! Conventions: names are camelCase in JS; structured results are plain JS
 //! objects in the core's JSON shapes (snake_case members, as on the wire);
-//! bytes are `Uint8Array` (copied once into wasm memory on the way in, once
-//! out); passwords take a string (UTF-8) or a `Uint8Array`.
+//! bytes come in as any `Bytes` (Uint8Array, ArrayBuffer, other views;
+//! copied once into wasm memory) and go out as `Uint8Array`; passwords take
+//! a string (UTF-8) or `Bytes`. Every argument is a `JsValue` checked by the
+//! helpers below (see "Arguments").
 
 mod agent;
 mod api;
@@ -16,47 +18,25 @@ mod lock;
 mod select;
 mod state;
 
-use std::cell::RefCell;
-
-use cloudbackup_core::engine::RawPath;
+use cloudbackup_core::engine::{host_meta, RawPath};
 use cloudbackup_core::Error;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-thread_local! {
-    static ERROR_FACTORY: RefCell<Option<js_sys::Function>> = const { RefCell::new(None) };
-}
-
-/// Installs `(code, message, details) => Error`, which every failure goes
-/// through (the package calls it once, with its error classes).
-#[wasm_bindgen(js_name = "__setErrorFactory", skip_typescript)]
-pub fn set_error_factory(factory: js_sys::Function) {
-    ERROR_FACTORY.with(|f| *f.borrow_mut() = Some(factory));
+// The package's error classes (web/errors.js, beside dist/): every failure
+// leaves as one of them, made by their own factory. (The glue's own errors
+// go through it too: web/scripts/patch-glue.mjs.)
+#[wasm_bindgen(raw_module = "../errors.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = "makeError")]
+    fn make_error(code: &str, message: &str, details: &JsValue) -> JsValue;
 }
 
 /// A JS error of class `code` with `message` and `details`.
 pub(crate) fn js_error(code: &str, message: &str, details: &serde_json::Value) -> JsValue {
     let details = json_to_js(details).unwrap_or(JsValue::NULL);
-    let made = ERROR_FACTORY.with(|f| {
-        f.borrow().as_ref().and_then(|factory| {
-            factory
-                .call3(
-                    &JsValue::NULL,
-                    &JsValue::from_str(code),
-                    &JsValue::from_str(message),
-                    &details,
-                )
-                .ok()
-        })
-    });
-    made.unwrap_or_else(|| {
-        // No factory (raw glue used directly): a plain Error with the same members.
-        let e = js_sys::Error::new(message);
-        let _ = js_sys::Reflect::set(&e, &"code".into(), &JsValue::from_str(code));
-        let _ = js_sys::Reflect::set(&e, &"details".into(), &details);
-        e.into()
-    })
+    make_error(code, message, &details)
 }
 
 /// What every export returns: a value, or the JS error of the core's error.
@@ -144,75 +124,265 @@ pub(crate) fn json_arg<T: serde::de::DeserializeOwned>(
     }
 }
 
-/// Bytes given as a string (UTF-8) or a `Uint8Array`.
-pub(crate) fn bytes_arg(value: &JsValue, name: &str) -> JsResult<Vec<u8>> {
+// Arguments. wasm-bindgen converts `&[u8]`, numbers, `bool` and `&str`
+// parameters silently (an ArrayBuffer becomes no bytes, "644" the number
+// 644, a millisecond time a year past 50000): every export takes `JsValue`
+// instead and converts it here, refusing anything else with an
+// `InvalidArgumentError` that names the argument and what it got.
+
+/// The largest safe integer of JS (`Number.MAX_SAFE_INTEGER`, 2^53 - 1).
+pub(crate) const MAX_SAFE: i64 = 9_007_199_254_740_991;
+
+/// What `value` is, for an error message: `a string ("644")`, `a number
+/// (1.5)`, `an ArrayBuffer`, `an Index`, `undefined`...
+pub(crate) fn describe(value: &JsValue) -> String {
+    if value.is_undefined() {
+        return "undefined".into();
+    }
+    if value.is_null() {
+        return "null".into();
+    }
+    if let Some(s) = value.as_string() {
+        let mut shown: String = s.chars().take(40).collect();
+        if shown.len() < s.len() {
+            shown.push_str("...");
+        }
+        return format!("a string ({shown:?})");
+    }
+    if let Some(n) = value.as_f64() {
+        return format!("a number ({})", js_number(n));
+    }
+    if let Some(b) = value.as_bool() {
+        return format!("a boolean ({b})");
+    }
+    if value.is_bigint() {
+        return "a bigint".into();
+    }
+    if value.is_symbol() {
+        return "a symbol".into();
+    }
+    if value.is_function() {
+        return "a function".into();
+    }
+    if js_sys::Array::is_array(value) {
+        return "an array".into();
+    }
+    // An object: its class, when it has one (`an Index`, `a Blob`).
+    let class = js_sys::Reflect::get(value, &JsValue::from_str("constructor"))
+        .ok()
+        .and_then(|c| js_sys::Reflect::get(&c, &JsValue::from_str("name")).ok())
+        .and_then(|n| n.as_string())
+        .filter(|n| !n.is_empty() && n != "Object");
+    match class {
+        Some(c) if c.starts_with(['A', 'E', 'I', 'O', 'U']) => format!("an {c}"),
+        Some(c) => format!("a {c}"),
+        None => "an object".into(),
+    }
+}
+
+/// A number as JS prints it (`NaN`, `Infinity`, `1.5`, `1700000000000`).
+fn js_number(n: f64) -> String {
+    if n.is_infinite() {
+        return if n > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    format!("{n}")
+}
+
+/// An `invalid_argument` error: argument `name` must be `expected` and
+/// `value` is not.
+pub(crate) fn wrong(name: &str, expected: &str, value: &JsValue) -> Failure {
+    argument(name, format!("must be {expected}, got {}", describe(value)))
+}
+
+const BUFFER_SOURCE: &str = "a Uint8Array, an ArrayBuffer or another ArrayBufferView";
+
+thread_local! {
+    // `ArrayBuffer.prototype.byteLength`'s getter: it throws for anything
+    // but an ArrayBuffer, which recognises one from another realm too (a
+    // node vm context, Jest's environment, an iframe), where `instanceof`
+    // says no.
+    static BYTE_LENGTH: Option<js_sys::Function> = {
+        let proto = js_sys::Object::get_prototype_of(&js_sys::ArrayBuffer::new(0));
+        js_sys::Reflect::get_own_property_descriptor(&proto, &JsValue::from_str("byteLength"))
+            .ok()
+            .and_then(|d| js_sys::Reflect::get(&d, &JsValue::from_str("get")).ok())
+            .and_then(|g| g.dyn_into::<js_sys::Function>().ok())
+    };
+}
+
+/// A `Uint8Array` over the bytes `value` holds when it is a
+/// `Bytes` (a BufferSource): a Uint8Array itself; any other ArrayBufferView (a
+/// DataView, another typed array, a Buffer) over exactly the bytes it
+/// views; an ArrayBuffer whole.
+fn buffer_view(value: &JsValue) -> Option<js_sys::Uint8Array> {
+    if let Some(a) = value.dyn_ref::<js_sys::Uint8Array>() {
+        return Some(a.clone());
+    }
+    if !value.is_object() {
+        return None;
+    }
+    if js_sys::ArrayBuffer::is_view(value) {
+        // Every view has `buffer`, `byteOffset` and `byteLength`.
+        let view = value.unchecked_ref::<js_sys::DataView>();
+        return Some(js_sys::Uint8Array::new_with_byte_offset_and_length(
+            &view.buffer(),
+            view.byte_offset() as u32,
+            view.byte_length() as u32,
+        ));
+    }
+    let is_buffer = value.is_instance_of::<js_sys::ArrayBuffer>()
+        || BYTE_LENGTH.with(|g| g.as_ref().is_some_and(|g| g.call0(value).is_ok()));
+    is_buffer.then(|| js_sys::Uint8Array::new(value))
+}
+
+/// Bytes given as `Bytes` (see `buffer_view`); nothing else.
+pub(crate) fn buffer_arg(value: &JsValue, name: &str) -> JsResult<Vec<u8>> {
+    buffer_view(value)
+        .map(|a| a.to_vec())
+        .ok_or_else(|| wrong(name, BUFFER_SOURCE, value))
+}
+
+/// Bytes given as a string (its UTF-8) or as `Bytes`.
+pub(crate) fn text_or_bytes_arg(value: &JsValue, name: &str) -> JsResult<Vec<u8>> {
     if let Some(s) = value.as_string() {
         return Ok(s.into_bytes());
     }
-    if let Some(a) = value.dyn_ref::<js_sys::Uint8Array>() {
-        return Ok(a.to_vec());
-    }
-    Err(argument(name, "must be a string or a Uint8Array"))
+    buffer_view(value).map(|a| a.to_vec()).ok_or_else(|| {
+        wrong(
+            name,
+            "a string or bytes (a Uint8Array, an ArrayBuffer or another ArrayBufferView)",
+            value,
+        )
+    })
 }
 
-/// A path: its quoted text form (see `QuotedPath`) or its bytes.
+/// A path: its quoted text form (see `QuotedPath`) or its bytes (a
+/// `Bytes`).
 pub(crate) fn path_arg(value: &JsValue, name: &str) -> JsResult<RawPath> {
     if let Some(s) = value.as_string() {
         return RawPath::parse_quoted(&s).map_err(|e| argument(name, e.to_string()));
     }
-    if let Some(a) = value.dyn_ref::<js_sys::Uint8Array>() {
-        return Ok(RawPath::from_bytes(a.to_vec()));
-    }
-    Err(argument(
-        name,
-        "must be a path (string) or its bytes (Uint8Array)",
-    ))
+    buffer_view(value)
+        .map(|a| RawPath::from_bytes(a.to_vec()))
+        .ok_or_else(|| {
+            wrong(
+                name,
+                "a path (a string) or its bytes (a Uint8Array, an ArrayBuffer or another ArrayBufferView)",
+                value,
+            )
+        })
 }
 
-/// A string argument (wasm-bindgen only checks types declared as `&str`).
+/// A string argument.
 pub(crate) fn string_arg(value: &JsValue, name: &str) -> JsResult<String> {
     value
         .as_string()
-        .ok_or_else(|| argument(name, "must be a string"))
-}
-
-/// Bytes given as a `Uint8Array` only (stored objects: a string is refused).
-pub(crate) fn uint8_arg(value: &JsValue, name: &str) -> JsResult<Vec<u8>> {
-    value
-        .dyn_ref::<js_sys::Uint8Array>()
-        .map(|a| a.to_vec())
-        .ok_or_else(|| argument(name, "must be a Uint8Array"))
+        .ok_or_else(|| wrong(name, "a string", value))
 }
 
 /// A boolean argument.
 pub(crate) fn bool_arg(value: &JsValue, name: &str) -> JsResult<bool> {
     value
         .as_bool()
-        .ok_or_else(|| argument(name, "must be a boolean"))
+        .ok_or_else(|| wrong(name, "a boolean", value))
 }
 
-/// A JS number argument that must be a whole number in `min..=max`.
-pub(crate) fn whole_arg(value: &JsValue, name: &str, min: f64, max: f64) -> JsResult<f64> {
+/// A finite JS number (the core checks its range).
+pub(crate) fn number_arg(value: &JsValue, name: &str) -> JsResult<f64> {
+    match value.as_f64() {
+        Some(n) if n.is_finite() => Ok(n),
+        _ => Err(wrong(name, "a finite number", value)),
+    }
+}
+
+/// A JS number that is a safe integer (`Number.isSafeInteger`) from `min`
+/// to `max`.
+pub(crate) fn int_arg(value: &JsValue, name: &str, min: i64, max: i64) -> JsResult<i64> {
     let n = value
         .as_f64()
-        .ok_or_else(|| argument(name, "must be a number"))?;
-    if n.fract() != 0.0 || !(min..=max).contains(&n) {
+        .ok_or_else(|| wrong(name, "a number", value))?;
+    if n.fract() != 0.0 || n.abs() > MAX_SAFE as f64 {
         return Err(argument(
             name,
-            format!("{n} is not a whole number from {min} to {max}"),
+            format!(
+                "must be a whole number (a safe integer), got {}",
+                js_number(n)
+            ),
         ));
     }
-    Ok(n)
+    let i = n as i64;
+    if !(min..=max).contains(&i) {
+        return Err(argument(
+            name,
+            format!("must be a whole number from {min} to {max}, got {i}"),
+        ));
+    }
+    Ok(i)
 }
 
 /// A `u32` argument given as a JS number (a process id, a tag).
 pub(crate) fn u32_arg(value: &JsValue, name: &str) -> JsResult<u32> {
-    Ok(whole_arg(value, name, 0.0, f64::from(u32::MAX))? as u32)
+    Ok(int_arg(value, name, 0, i64::from(u32::MAX))? as u32)
 }
 
-/// A byte count given as a JS number (a whole number from 0 to 2^53).
+/// A byte count or offset given as a JS number (a safe integer, 0 or more).
 pub(crate) fn size_arg(value: &JsValue, name: &str) -> JsResult<u64> {
-    Ok(whole_arg(value, name, 0.0, 9_007_199_254_740_992.0)? as u64)
+    Ok(int_arg(value, name, 0, MAX_SAFE)? as u64)
+}
+
+/// Permission bits (`0o644`): a number, in the core's range
+/// (`host_meta::check_mode`).
+pub(crate) fn mode_arg(value: &JsValue, name: &str) -> JsResult<u32> {
+    if value.as_string().is_some() {
+        // "644" is octal text: say how to give the number.
+        return Err(wrong(
+            name,
+            "a number (permission bits: 0o644, or parseInt(\"644\", 8))",
+            value,
+        ));
+    }
+    let n = int_arg(value, name, i64::MIN, i64::MAX)?;
+    Ok(host_meta::check_mode(name, n)?)
+}
+
+/// A time: whole Unix seconds (a number) or a `Date` (to the millisecond),
+/// as seconds and nanoseconds. Seconds beyond the core's range
+/// (`host_meta::check_seconds`, year 5000) are refused as the milliseconds
+/// they most likely are.
+pub(crate) fn time_arg(value: &JsValue, name: &str) -> JsResult<(i64, u32)> {
+    const EXPECTED: &str = "whole Unix seconds (a number) or a Date";
+    if let Some(date) = value.dyn_ref::<js_sys::Date>() {
+        let ms = date.get_time();
+        if !ms.is_finite() {
+            return Err(argument(name, "must be a valid Date, got an invalid Date"));
+        }
+        // Within ±8.64e15 ms: exact in i64.
+        let ms = ms as i64;
+        let seconds = ms.div_euclid(1000);
+        let nanos = (ms.rem_euclid(1000) * 1_000_000) as u32;
+        return Ok((host_meta::check_seconds(name, seconds)?, nanos));
+    }
+    let Some(n) = value.as_f64() else {
+        return Err(wrong(name, EXPECTED, value));
+    };
+    if n.fract() != 0.0 || !n.is_finite() {
+        return Err(argument(
+            name,
+            format!(
+                "must be {EXPECTED}, got {} (a Date keeps milliseconds; FileMeta takes mtime_nanos)",
+                js_number(n)
+            ),
+        ));
+    }
+    let seconds = int_arg(value, name, -MAX_SAFE, MAX_SAFE)?;
+    match host_meta::check_seconds(name, seconds) {
+        Ok(s) => Ok((s, 0)),
+        Err(Error::InvalidArgument { name, reason }) => Err(argument(
+            &name,
+            format!("{reason}, or pass a Date (new Date(milliseconds))"),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Nanoseconds (a time since the Unix epoch, or a duration) given as a JS
@@ -220,14 +390,20 @@ pub(crate) fn size_arg(value: &JsValue, name: &str) -> JsResult<u64> {
 /// time in nanoseconds exactly, so numbers are refused rather than rounded.
 pub(crate) fn ns_arg(value: &JsValue, name: &str) -> JsResult<i64> {
     if !value.is_bigint() {
-        return Err(argument(
+        return Err(wrong(
             name,
-            "must be a BigInt (nanoseconds, e.g. BigInt(Date.now()) * 1000000n)",
+            "a bigint (nanoseconds, e.g. BigInt(Date.now()) * 1000000n)",
+            value,
         ));
     }
     use wasm_bindgen::convert::TryFromJsValue;
     i64::try_from_js_value_ref(value)
         .ok_or_else(|| argument(name, "is outside the signed 64-bit range"))
+}
+
+/// An optional argument: `None` when left out, `undefined` or `null`.
+pub(crate) fn given(value: Option<JsValue>) -> Option<JsValue> {
+    value.filter(|v| !v.is_undefined() && !v.is_null())
 }
 
 /// An id argument: a string of 64 hex digits, parsed by the core

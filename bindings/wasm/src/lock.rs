@@ -7,7 +7,7 @@ use cloudbackup_core::engine::{self as core_engine, LockDecision};
 use wasm_bindgen::prelude::*;
 
 use crate::engine::{object_js, set, Vault};
-use crate::{bool_arg, id_arg, ns_arg, string_arg, u32_arg, uint8_arg, Failure, JsResult};
+use crate::{bool_arg, buffer_arg, id_arg, ns_arg, string_arg, u32_arg, Failure, JsResult};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_LOCK: &'static str = r#"
@@ -60,10 +60,10 @@ impl Lock {
     pub fn open(
         vault: &Vault,
         #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
     ) -> JsResult<Lock> {
         let id = id_arg(&id, "id")?;
-        let bytes = uint8_arg(&bytes, "bytes")?;
+        let bytes = buffer_arg(&bytes, "bytes")?;
         Ok(Lock {
             inner: core_engine::Lock::open(&vault.inner, &id, &bytes)?,
         })
@@ -182,10 +182,10 @@ impl LockTable {
         &mut self,
         vault: &Vault,
         #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
     ) -> JsResult<()> {
         let id = id_arg(&id, "id")?;
-        let bytes = uint8_arg(&bytes, "bytes")?;
+        let bytes = buffer_arg(&bytes, "bytes")?;
         Ok(self.inner.add(&vault.inner, &id, &bytes)?)
     }
 

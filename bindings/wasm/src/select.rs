@@ -6,7 +6,10 @@ use cloudbackup_core::engine::select::{read_pattern_file as core_read, Visit};
 use cloudbackup_core::engine::{BackupFilter as CoreFilter, BackupFilterOptions};
 use wasm_bindgen::prelude::*;
 
-use crate::{bytes_arg, json_arg, path_arg, size_arg, string_arg, uint8_arg, JsResult};
+use crate::{
+    bool_arg, buffer_arg, json_arg, path_arg, size_arg, string_arg, text_or_bytes_arg, u32_arg,
+    JsResult,
+};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_SELECT: &'static str = r#"
@@ -61,13 +64,14 @@ impl BackupFilter {
     #[wasm_bindgen(unchecked_return_type = "Visit")]
     pub fn visit(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Uint8Array")] path: JsValue,
-        #[wasm_bindgen(js_name = "isDir")] is_dir: bool,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] path: JsValue,
+        #[wasm_bindgen(js_name = "isDir", unchecked_param_type = "boolean")] is_dir: JsValue,
         #[wasm_bindgen(unchecked_param_type = "number")] device: JsValue,
         #[wasm_bindgen(js_name = "rootDevice", unchecked_param_type = "number")]
         root_device: JsValue,
     ) -> JsResult<String> {
         let path = path_arg(&path, "path")?;
+        let is_dir = bool_arg(&is_dir, "isDir")?;
         let device = size_arg(&device, "device")?;
         let root_device = size_arg(&root_device, "rootDevice")?;
         let visit = self
@@ -98,10 +102,11 @@ impl BackupFilter {
     #[wasm_bindgen(js_name = "tagConfirms")]
     pub fn tag_confirms(
         &self,
-        index: usize,
-        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] head: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] index: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] head: JsValue,
     ) -> JsResult<bool> {
-        let head = uint8_arg(&head, "head")?;
+        let index = u32_arg(&index, "index")? as usize;
+        let head = buffer_arg(&head, "head")?;
         Ok(self
             .inner
             .tag_files()
@@ -115,10 +120,10 @@ impl BackupFilter {
     pub fn excluded_by_tags(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string[]")] confirmed: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | Bytes")] name: JsValue,
     ) -> JsResult<bool> {
         let confirmed: Vec<String> = json_arg(&confirmed, "confirmed")?.unwrap_or_default();
-        let name = bytes_arg(&name, "name")?;
+        let name = text_or_bytes_arg(&name, "name")?;
         Ok(self
             .inner
             .excluded_by_tags(&confirmed, &String::from_utf8_lossy(&name)))

@@ -15,8 +15,8 @@ use wasm_bindgen::JsCast;
 
 use crate::engine::{set, Index, Snapshot, Vault};
 use crate::{
-    argument, id_arg, json_to_js, ns_arg, path_arg, size_arg, string_arg, to_js, u32_arg,
-    uint8_arg, JsResult,
+    argument, buffer_arg, id_arg, json_to_js, ns_arg, path_arg, size_arg, string_arg, to_js,
+    u32_arg, wrong, JsResult,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -160,22 +160,20 @@ impl VaultState {
     pub fn parent_for(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] hostname: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Array<QuotedPath | Uint8Array>")] paths: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Array<QuotedPath | Bytes>")] paths: JsValue,
     ) -> JsResult<JsValue> {
         let hostname = if hostname.is_null() || hostname.is_undefined() {
             None
         } else {
             Some(string_arg(&hostname, "hostname")?)
         };
-        let list = paths.dyn_ref::<js_sys::Array>().ok_or_else(|| {
-            Error::argument(
-                "paths",
-                "expected an array of paths (strings or Uint8Array)",
-            )
-        })?;
+        let list = paths
+            .dyn_ref::<js_sys::Array>()
+            .ok_or_else(|| wrong("paths", "an array of paths", &paths))?;
         let roots = list
             .iter()
-            .map(|p| path_arg(&p, "paths"))
+            .enumerate()
+            .map(|(i, p)| path_arg(&p, &format!("paths[{i}]")))
             .collect::<JsResult<Vec<RawPath>>>()?;
         // `null`, not `undefined`, when there is none (what the type says).
         Ok(self
@@ -191,10 +189,10 @@ impl VaultState {
     pub fn add_object(
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
     ) -> JsResult<()> {
         let name = string_arg(&name, "name")?;
-        let bytes = uint8_arg(&bytes, "bytes")?;
+        let bytes = buffer_arg(&bytes, "bytes")?;
         self.index = None;
         Ok(self.inner.add_object(&name, &bytes)?)
     }
@@ -371,7 +369,7 @@ pub fn parse_name(
 pub fn partial_name(
     #[wasm_bindgen(
         js_name = "finalName",
-        unchecked_param_type = "QuotedPath | Uint8Array"
+        unchecked_param_type = "QuotedPath | Bytes"
     )]
     final_name: JsValue,
     #[wasm_bindgen(unchecked_param_type = "number")] tag: JsValue,
@@ -386,7 +384,7 @@ pub fn partial_name(
 /// `.` or `..` component (it could lead outside the target).
 #[wasm_bindgen(js_name = "relativeSnapshotPath")]
 pub fn relative_snapshot_path(
-    #[wasm_bindgen(unchecked_param_type = "QuotedPath | Uint8Array")] path: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] path: JsValue,
 ) -> JsResult<String> {
     let path = path_arg(&path, "path")?;
     let relative = paths::relative_path(path.as_bytes())?;
@@ -408,8 +406,8 @@ pub fn path_bytes(
 /// The quoted text form (`QuotedPath`) of a path's bytes.
 #[wasm_bindgen(js_name = "quotePath")]
 pub fn quote_path(
-    #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
 ) -> JsResult<String> {
-    let bytes = uint8_arg(&bytes, "bytes")?;
+    let bytes = buffer_arg(&bytes, "bytes")?;
     Ok(RawPath::from_bytes(bytes).quoted().into_owned())
 }

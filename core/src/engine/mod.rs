@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod chunker;
 pub mod crypto;
 pub mod format;
+pub mod host_meta;
 pub mod index;
 pub mod keys;
 pub mod layout;
