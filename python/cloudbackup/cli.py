@@ -472,6 +472,35 @@ def cmd_passwd(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_key(args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args), cache=_cache(args))
+    if args.action == "list":
+        current = lv.vault.key_slot_of(password)
+        slots = [dict(slot, current=slot["id"] == current) for slot in lv.vault.key_slots()]
+        lines = [
+            f"{'*' if slot['current'] else ' '} {slot['id']}  argon2id m={slot['kdf']['memory_kib']} KiB"
+            f" t={slot['kdf']['iterations']} p={slot['kdf']['parallelism']}"
+            for slot in slots
+        ]
+        _emit(args, {"key_slots": slots}, lines)
+        return 0
+    if args.action == "add":
+        new = os.environ.get(NEW_PASSWORD_ENV) or _prompt("Password to add: ", True)
+        lv.vault.add_password(new, _kdf())
+        added = lv.vault.key_slot_of(new)
+        del new
+        lv.save_config()
+        _emit(args, {"added": added}, [f"key slot {added} added"])
+        return 0
+    if not args.id:
+        raise SystemExit("cloudbackup: key remove needs the slot's ID (see key list)")
+    removed = lv.vault.remove_key_slot(args.id, password)
+    lv.save_config()
+    _emit(args, {"removed": removed}, [f"key slot {removed} removed"])
+    return 0
+
+
 def cmd_encrypt_password(args: argparse.Namespace) -> int:
     passphrase = _read_password(args)
     hexed = encrypt_password_for_agent(args.modulus, args.exponent, passphrase)
@@ -733,6 +762,16 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("passwd", parents=[common], help=f"change the password (new one: ${NEW_PASSWORD_ENV} or a prompt)")
     s.add_argument("vault", metavar="VAULT")
     s.set_defaults(run=cmd_passwd)
+
+    s = sub.add_parser(
+        "key",
+        parents=[common],
+        help=f"list, add or remove the passwords (key slots) that open the vault (new one: ${NEW_PASSWORD_ENV} or a prompt)",
+    )
+    s.add_argument("action", choices=["list", "add", "remove"])
+    s.add_argument("vault", metavar="VAULT")
+    s.add_argument("id", nargs="?", metavar="ID", help="remove: the slot's id, or 4 or more of its first digits")
+    s.set_defaults(run=cmd_key)
 
     s = sub.add_parser(
         "encrypt-password", parents=[common], help="encrypt the password for an agent's RSA key (EncryptedPassword)"

@@ -120,6 +120,31 @@ class Vault:
         """Removes the key slot ``password`` opens (never the only one)."""
         self._native.remove_password(_pw(password))
 
+    def key_slots(self) -> List[Dict[str, Any]]:
+        """``[{"id", "kdf"}]``: each key slot's id (16 hex digits) and
+        Argon2id cost, in the order they are tried; no secrets."""
+        result: List[Dict[str, Any]] = json.loads(self._native.key_slots())
+        return result
+
+    def key_slot_of(self, password: Password) -> str:
+        """The id of the key slot ``password`` opens.
+
+        Raises:
+            WrongPassword: no slot opens with it.
+        """
+        return self._native.key_slot_of(_pw(password))
+
+    def remove_key_slot(self, id: str, current: Password) -> str:
+        """Removes the key slot ``id`` names (a unique prefix of 4 or more
+        hex digits) and returns its whole id. Store :meth:`config` afterwards.
+
+        Raises:
+            InvalidArgument: it is the last slot, or ``current`` opens it.
+            NotFound: no slot has such an id.
+            InvalidValue: not hex, too short, or more than one slot matches.
+        """
+        return self._native.remove_key_slot(id, _pw(current))
+
     def change_password(
         self, old: Password, new: Password, kdf: Optional[Dict[str, Any]] = None
     ) -> None:

@@ -142,6 +142,40 @@ def test_password_file_passwd_and_no_echo(tmp_path: Path, cli_env: Dict[str, str
     assert r.returncode == 1 and "WrongPassword" in r.stderr
 
 
+def test_key_list_add_remove(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    """Several passwords open one vault; a slot is removed by id prefix, but
+    never the one in use nor the last; the removed password stops working."""
+    vault = str(tmp_path / "vault")
+    one = dict(cli_env, CLOUDBACKUP_PASSWORD="first")
+    two = dict(cli_env, CLOUDBACKUP_PASSWORD="second")
+    assert run_cli(["init", vault], one).returncode == 0
+    r = run_cli(["key", "add", vault, "--json"], dict(one, CLOUDBACKUP_NEW_PASSWORD="second"))
+    assert r.returncode == 0, r.stderr
+    added = json.loads(r.stdout)["added"]
+    assert "second" not in r.stdout + r.stderr
+
+    r = run_cli(["key", "list", vault, "--json"], two)
+    assert r.returncode == 0, r.stderr
+    slots = json.loads(r.stdout)["key_slots"]
+    assert [s["current"] for s in slots] == [False, True] and slots[1]["id"] == added
+    first = slots[0]["id"]
+    r = run_cli(["key", "list", vault], one)
+    assert r.stdout.splitlines()[0].startswith(f"* {first}") and "argon2id" in r.stdout
+
+    r = run_cli(["key", "remove", vault, first], one)
+    assert r.returncode == 1 and "InvalidArgument" in r.stderr and "in use" in r.stderr
+    r = run_cli(["key", "remove", vault, "zz"], two)
+    assert r.returncode == 1 and "InvalidValue" in r.stderr
+    r = run_cli(["key", "remove", vault, first[:6], "--json"], two)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["removed"] == first
+    r = run_cli(["snapshots", vault], one)
+    assert r.returncode == 1 and "WrongPassword" in r.stderr
+    r = run_cli(["key", "remove", vault, added], two)
+    assert r.returncode == 1 and "InvalidArgument" in r.stderr
+    assert run_cli(["snapshots", vault], two).returncode == 0
+
+
 def test_encrypt_password(cli_env: Dict[str, str]) -> None:
     text = (DATA / "rackspace" / "samples-v2" / "cbu-getAgentDetails_response.json").read_text()
     modulus = text.split('"modulus": "')[1].split('"')[0]

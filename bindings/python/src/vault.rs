@@ -114,6 +114,41 @@ impl NativeVault {
         })
     }
 
+    /// The key slots as JSON: `[{"id", "kdf"}]`, in the order they are tried.
+    fn key_slots(&self) -> PyResultCb<String> {
+        to_json(
+            "key slots",
+            &self.vault.lock().map_err(|_| poisoned())?.key_slots(),
+        )
+    }
+
+    /// The id of the key slot `password` opens.
+    fn key_slot_of(&self, py: Python<'_>, password: &Bound<'_, PyAny>) -> PyResultCb<String> {
+        let password = bytes_in(password, "password")?;
+        let pw = password.as_slice();
+        py.detach(|| -> PyResultCb<String> {
+            let vault = self.vault.lock().map_err(|_| poisoned())?;
+            Ok(vault.key_slot_of(pw)?)
+        })
+    }
+
+    /// Removes the key slot named by `id` (a unique prefix), never the one
+    /// `current` opens nor the last; returns its whole id. Store `config()`
+    /// afterwards.
+    fn remove_key_slot(
+        &self,
+        py: Python<'_>,
+        id: &str,
+        current: &Bound<'_, PyAny>,
+    ) -> PyResultCb<String> {
+        let current = bytes_in(current, "current")?;
+        let pw = current.as_slice();
+        py.detach(|| -> PyResultCb<String> {
+            let mut vault = self.vault.lock().map_err(|_| poisoned())?;
+            Ok(vault.remove_key_slot(id, pw)?)
+        })
+    }
+
     /// Rewraps the master key from `old` to `new` (data untouched). Store
     /// `config()` afterwards.
     #[pyo3(signature = (old, new, kdf_json=None))]

@@ -55,5 +55,5 @@ pub use snapshot::{
     BACKUP_FILE_ERROR_CODE, BACKUP_FILE_ERROR_TYPE, SNAPSHOT_VERSION,
 };
 pub use state::{GcPlan, SnapshotSummary, VaultState};
-pub use vault::{Vault, VaultInfo, VaultSettings};
+pub use vault::{KeySlotInfo, Vault, VaultInfo, VaultSettings};
 pub use verify::{verify_plan, Verifier, VerifyReport};

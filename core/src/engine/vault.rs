@@ -287,6 +287,73 @@ impl Vault {
         Err(Error::WrongPassword)
     }
 
+    /// The key slots, without secrets, in the order they are tried.
+    pub fn key_slots(&self) -> Vec<KeySlotInfo> {
+        self.slots
+            .iter()
+            .map(|slot| KeySlotInfo {
+                id: slot_id(slot),
+                kdf: slot.kdf,
+            })
+            .collect()
+    }
+
+    /// The id of the key slot `password` opens ([`Error::WrongPassword`] if
+    /// none): the "current" key of `cloudbackup key list`.
+    pub fn key_slot_of(&self, password: &[u8]) -> Result<String> {
+        Ok(slot_id(&self.slots[self.slot_of(password)?]))
+    }
+
+    /// Removes the key slot whose id starts with `id` (a unique prefix of
+    /// at least 4 digits) and returns its whole id. Refused: the last slot,
+    /// and the slot `current` opens (restic refuses to remove the key in
+    /// use too: the caller would lock itself out of what it just changed;
+    /// `passwd` replaces it instead). Store `config_bytes()` afterwards.
+    pub fn remove_key_slot(&mut self, id: &str, current: &[u8]) -> Result<String> {
+        let id = id.trim().to_ascii_lowercase();
+        if id.len() < 4 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::InvalidValue {
+                field: "key slot id".into(),
+                reason: format!("{id:?} is not 4 or more hex digits of a key slot id"),
+            });
+        }
+        let matches: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| slot_id(&self.slots[i]).starts_with(&id))
+            .collect();
+        let index = match matches.as_slice() {
+            [i] => *i,
+            [] => {
+                return Err(Error::NotFound {
+                    what: "key slot".into(),
+                    id,
+                })
+            }
+            _ => {
+                return Err(Error::InvalidValue {
+                    field: "key slot id".into(),
+                    reason: format!(
+                        "{id} is the start of {} slot ids: give more digits",
+                        matches.len()
+                    ),
+                })
+            }
+        };
+        if self.slots.len() == 1 {
+            return Err(Error::argument(
+                "key slot id",
+                "the vault's only key slot cannot be removed",
+            ));
+        }
+        if self.slots[index].unwrap(current, &self.vault_id)?.is_some() {
+            return Err(Error::argument(
+                "key slot id",
+                "refusing to remove the key slot of the password in use: open the vault with \
+                 another password to remove it, or change it with passwd",
+            ));
+        }
+        Ok(slot_id(&self.slots.remove(index)))
+    }
+
     /// The vault's id.
     pub fn id(&self) -> &VaultId {
         &self.vault_id
@@ -315,6 +382,23 @@ impl Vault {
             key_slots: self.slot_count(),
         }
     }
+}
+
+/// A key slot as `key list` shows it: an id and its KDF cost, no secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeySlotInfo {
+    /// 16 hex digits naming the slot: a hash of its salt, stable while
+    /// the slot exists (a new password gets a new salt, so a new id).
+    pub id: String,
+    /// Its Argon2id parameters.
+    pub kdf: KdfParams,
+}
+
+/// A slot's id: BLAKE3 of its salt, so nothing secret and nothing the
+/// KDF takes is shown as is.
+fn slot_id(slot: &KeySlot) -> String {
+    let hash = blake3::hash(&slot.salt.to_bytes());
+    crate::model::wire::encode_hex(&hash.as_bytes()[..8])
 }
 
 /// A vault's public description; JSON `{"vault_id": "<32 hex digits>",
@@ -361,6 +445,61 @@ mod tests {
         );
         v.remove_password(b"pw2").unwrap();
         assert!(v.remove_password(b"pw3").is_err(), "last slot stays");
+    }
+
+    #[test]
+    fn key_slots_are_listed_by_id_and_removed_by_prefix_but_not_the_one_in_use() {
+        let mut v = Vault::create(b"pw1", VaultSettings::default(), kdf()).unwrap();
+        v.add_password(b"pw2", kdf()).unwrap();
+        v.add_password(b"pw3", kdf()).unwrap();
+        let slots = v.key_slots();
+        assert_eq!(slots.len(), 3);
+        assert!(slots.iter().all(|s| s.id.len() == 16 && s.kdf == kdf()));
+        assert_eq!(v.key_slot_of(b"pw2").unwrap(), slots[1].id);
+        assert_eq!(
+            v.key_slot_of(b"nope").unwrap_err().code(),
+            crate::ErrorCode::WrongPassword
+        );
+
+        let err = |r: Result<String>| r.unwrap_err().code();
+        assert_eq!(
+            err(v.remove_key_slot(&slots[0].id, b"pw1")),
+            crate::ErrorCode::InvalidArgument,
+            "the slot in use stays"
+        );
+        assert_eq!(
+            err(v.remove_key_slot("ab", b"pw1")),
+            crate::ErrorCode::InvalidValue
+        );
+        assert_eq!(
+            err(v.remove_key_slot("not hex!", b"pw1")),
+            crate::ErrorCode::InvalidValue
+        );
+        let unused = (0..u16::MAX)
+            .map(|n| format!("{n:04x}"))
+            .find(|p| slots.iter().all(|s| !s.id.starts_with(p.as_str())))
+            .unwrap();
+        assert_eq!(
+            err(v.remove_key_slot(&unused, b"pw1")),
+            crate::ErrorCode::NotFound
+        );
+
+        // Upper case and a prefix name it too; the removed password no
+        // longer opens the stored config, the others still do.
+        let removed = v
+            .remove_key_slot(&slots[1].id[..6].to_uppercase(), b"pw1")
+            .unwrap();
+        assert_eq!(removed, slots[1].id);
+        let stored = v.config_bytes().unwrap();
+        assert!(Vault::open(&stored, b"pw2").is_err());
+        assert!(Vault::open(&stored, b"pw3").is_ok());
+        let mut v = Vault::open(&stored, b"pw3").unwrap();
+        v.remove_key_slot(&slots[0].id, b"pw3").unwrap();
+        assert_eq!(
+            err(v.remove_key_slot(&slots[2].id, b"pw1")),
+            crate::ErrorCode::InvalidArgument,
+            "the last slot stays"
+        );
     }
 
     #[test]
