@@ -42,7 +42,7 @@ from .core import JsonInput, build_request, encrypt_password_for_agent, operatio
 from .errors import Error, InvalidArgument
 from .locking import retry_lock_from_env
 from .storage import concurrency_from_env, open_storage
-from .engine import BackupFilter
+from .engine import BackupFilter, VaultState
 from .store import StoredVault
 
 PASSWORD_ENV = "CLOUDBACKUP_PASSWORD"
@@ -349,6 +349,61 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         print(json.dumps({"snapshots": rows, "unreadable": unreadable}, sort_keys=True))
     else:
         print("\n".join(lines) if lines else "no snapshots")
+    return 0
+
+
+def _browse_state(args: argparse.Namespace) -> VaultState:
+    """The vault's snapshots and index, for ls, find and diff (bundles are
+    not listed: browsing reads only snapshots)."""
+    password = _read_password(args)
+    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args), cache=_cache(args))
+    del password
+    return lv.state(bundles=False)
+
+
+def _listed_line(e: Dict[str, Any]) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e["mtime"])) if not e.get("synthetic") else " " * 19
+    target = f" -> {e['target']}" if e.get("target") else ""
+    return f"{e['kind']:<8} {e['mode']:04o} {e['size']:>12}  {when}  {e['path']}{target}"
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    state = _browse_state(args)
+    snapshot_id = state.resolve(args.snapshot)
+    entries = state.snapshot(snapshot_id).ls(os.fsencode(args.path), args.recursive)
+    _emit(args, {"snapshot": snapshot_id, "entries": entries}, [_listed_line(e) for e in entries])
+    return 0
+
+
+def cmd_find(args: argparse.Namespace) -> int:
+    state = _browse_state(args)
+    ids = [state.resolve(args.snapshot)] if args.snapshot else [r["id"] for r in state.summaries()]
+    found = []
+    lines: List[str] = []
+    for snapshot_id in ids:
+        snap = state.snapshot(snapshot_id)
+        matches = snap.find(args.pattern, args.ignore_case)
+        if matches:
+            found.append({"snapshot": snapshot_id, "time": snap.time, "matches": matches})
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(snap.time))
+            lines.append(f"snapshot {snapshot_id[:16]} of {when}:")
+            lines.extend("  " + _listed_line(e) for e in matches)
+    _emit(args, {"found": found}, lines or ["nothing found"])
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    state = _browse_state(args)
+    before, after = state.resolve(args.first), state.resolve(args.second)
+    d = state.snapshot(before).diff(state.snapshot(after))
+    letters = {"added": "+", "removed": "-", "modified": "M", "type_changed": "T", "metadata": "U"}
+    t = d["totals"]
+    lines = [f"{letters[c['change']]}    {c['path']}" for c in d["changes"]]
+    lines.append(
+        f"added {t['added']}, removed {t['removed']}, modified {t['modified']}, type changed {t['type_changed']},"
+        f" metadata only {t['metadata']}; {t['bytes_added']} bytes added, {t['bytes_removed']} removed"
+    )
+    _emit(args, dict(d, first=before, second=after), lines)
     return 0
 
 
@@ -693,6 +748,26 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("snapshots", parents=[common], help="list the snapshots, oldest first")
     s.add_argument("vault", metavar="VAULT")
     s.set_defaults(run=cmd_snapshots)
+
+    s = sub.add_parser("ls", parents=[common], help="list a folder of SNAPSHOT (id, prefix or latest)")
+    s.add_argument("vault", metavar="VAULT")
+    s.add_argument("snapshot", metavar="SNAPSHOT")
+    s.add_argument("path", metavar="PATH", nargs="?", default="/", help="the folder (default: /)")
+    s.add_argument("-r", "--recursive", action="store_true", help="everything below PATH, not only its children")
+    s.set_defaults(run=cmd_ls)
+
+    s = sub.add_parser("find", parents=[common], help="the entries PATTERN matches, in every snapshot (or one)")
+    s.add_argument("vault", metavar="VAULT")
+    s.add_argument("pattern", metavar="PATTERN", nargs="+", help="backup/restore pattern meaning (docs/PATTERNS.md)")
+    s.add_argument("--snapshot", metavar="SNAPSHOT", help="search only this snapshot")
+    s.add_argument("-i", "--ignore-case", action="store_true")
+    s.set_defaults(run=cmd_find)
+
+    s = sub.add_parser("diff", parents=[common], help="what changed from FIRST to SECOND (+ - M T U, as restic)")
+    s.add_argument("vault", metavar="VAULT")
+    s.add_argument("first", metavar="FIRST")
+    s.add_argument("second", metavar="SECOND")
+    s.set_defaults(run=cmd_diff)
 
     s = sub.add_parser("restore", parents=[common, locking], help="restore SNAPSHOT (id, prefix or latest) into DEST")
     s.add_argument("vault", metavar="VAULT")

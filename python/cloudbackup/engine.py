@@ -211,6 +211,31 @@ class Snapshot:
         """When the backup started (Unix seconds)."""
         return int(self.data["time"])
 
+    def ls(self, path: Union[str, bytes] = "/", recursive: bool = False) -> List[Dict[str, Any]]:
+        """What is in folder ``path``: its children or (``recursive``)
+        everything below it, by path; folders above the backup's roots come
+        as ``synthetic`` folders. Paths are in quoted form.
+
+        Raises:
+            NotFound: nothing is at or below ``path``.
+            InvalidValue: ``path`` is not absolute.
+        """
+        result: List[Dict[str, Any]] = json.loads(self._native.ls(path, recursive))
+        return result
+
+    def find(self, patterns: List[str], ignore_case: bool = False) -> List[Dict[str, Any]]:
+        """The entries a pattern matches (backup's pattern meaning: ``*.log``
+        a name at any depth, ``/home/*/x`` from the root), by path."""
+        result: List[Dict[str, Any]] = json.loads(self._native.find(patterns, ignore_case))
+        return result
+
+    def diff(self, after: "Snapshot") -> Dict[str, Any]:
+        """What changed from this snapshot to ``after``: ``{"changes":
+        [{"path", "change", "kind", "size_before", "size_after"}], "totals"}``;
+        ``change`` is added, removed, modified, type_changed or metadata."""
+        result: Dict[str, Any] = json.loads(self._native.diff(after._native))
+        return result
+
     @property
     def time_ns(self) -> int:
         """When the backup started, in nanoseconds (what ``latest`` orders by)."""

@@ -228,3 +228,47 @@ def test_mmap_threshold_is_4_mib_for_backup_and_1_mib_for_restore(tmp_path: Path
     assert cli.main(["restore", str(vault), "latest", str(tmp_path / "out")]) == 0
     assert calls == [4 << 20, 1 << 20]
     same_tree(src, tmp_path / "out")
+
+
+def test_ls_find_diff(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    """Browsing without restoring: a folder's children (and everything
+    below it), the entries a pattern matches in every snapshot, and what
+    changed between two snapshots, with restic's letters."""
+    src, vault = tmp_path / "src", str(tmp_path / "vault")
+    make_tree(src)
+    (src / b"caf\xe9".decode("utf-8", "surrogateescape")).write_bytes(b"latin-1 name")
+    assert run_cli(["backup", "--init", str(src), vault], cli_env).returncode == 0
+
+    # Snapshot paths start at the source (the snapshot records its root).
+    r = run_cli(["ls", vault, "latest", "--json"], cli_env)
+    assert r.returncode == 0, r.stderr
+    names = [e["path"] for e in json.loads(r.stdout)["entries"]]
+    assert "/docs" in names and "/docs/a.txt" not in names and names.index("/big.bin") < names.index("/docs")
+    assert '"/caf\\xe9"' in names, names
+    r = run_cli(["ls", vault, "latest", "/docs", "-r"], cli_env)
+    assert r.returncode == 0 and "/docs/deep/b.log" in r.stdout and "0640" in r.stdout
+    assert "link -> docs/a.txt" in run_cli(["ls", vault, "latest"], cli_env).stdout
+    r = run_cli(["ls", vault, "latest", "/nothing"], cli_env)
+    assert r.returncode == 1 and "NotFound" in r.stderr
+
+    (src / "docs" / "a.txt").write_text("alpha, longer now\n")
+    (src / "big.bin").unlink()
+    (src / "docs" / "new.log").write_text("new\n")
+    assert run_cli(["backup", str(src), vault], cli_env).returncode == 0
+
+    r = run_cli(["find", vault, "*.log", "--json"], cli_env)
+    assert r.returncode == 0, r.stderr
+    found = json.loads(r.stdout)["found"]
+    assert [len(f["matches"]) for f in found] == [1, 2]
+    r = run_cli(["find", vault, "[", "--json"], cli_env)
+    assert r.returncode == 1 and "InvalidValue" in r.stderr
+
+    r = run_cli(["snapshots", vault, "--json"], cli_env)
+    first, second = (s["id"] for s in json.loads(r.stdout)["snapshots"])
+    r = run_cli(["diff", vault, first[:8], second], cli_env)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "-    /big.bin" in lines
+    assert "+    /docs/new.log" in lines
+    assert "M    /docs/a.txt" in lines
+    assert lines[-1].startswith("added 1, removed 1, modified 1")

@@ -4,13 +4,13 @@
 use std::sync::{Arc, Mutex};
 
 use cloudbackup_core::engine::{
-    verify_plan, Id, Index, KdfParams, Snapshot, Vault, VaultSettings, Verifier,
+    browse, verify_plan, Id, Index, KdfParams, Snapshot, Vault, VaultSettings, Verifier,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::error::{poisoned, to_json, PyResultCb};
-use crate::input::{bytes_in, opt_json};
+use crate::input::{bytes_in, opt_json, path_in};
 
 /// Parses the id argument `name` (64 hex digits) with the core's one
 /// parser, so a bad id is `InvalidValue` naming it, as in every binding.
@@ -273,6 +273,30 @@ impl NativeSnapshot {
     /// `completed_with_errors` when some paths could not be read.
     fn backup_state(&self) -> String {
         self.snapshot.backup_state().as_str().to_string()
+    }
+
+    /// What is in folder `path` (str or bytes), as JSON: its children, or
+    /// (`recursive`) everything below it (see the core's `browse::list`).
+    #[pyo3(signature = (path, recursive=false))]
+    fn ls(&self, path: &Bound<'_, PyAny>, recursive: bool) -> PyResultCb<String> {
+        let path = path_in(path, "path")?;
+        to_json(
+            "listing",
+            &browse::list(&self.snapshot, path.as_bytes(), recursive)?,
+        )
+    }
+
+    /// The entries the patterns match, as JSON (see `browse::find`).
+    #[pyo3(signature = (patterns, ignore_case=false))]
+    fn find(&self, patterns: Vec<String>, ignore_case: bool) -> PyResultCb<String> {
+        let patterns = browse::patterns(&patterns, ignore_case)?;
+        to_json("found", &browse::find(&self.snapshot, &patterns)?)
+    }
+
+    /// What changed from this snapshot to `after`, as JSON:
+    /// `{"changes": [...], "totals": {...}}` (see `browse::diff`).
+    fn diff(&self, after: &NativeSnapshot) -> PyResultCb<String> {
+        to_json("diff", &browse::diff(&self.snapshot, &after.snapshot))
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod agent_password;
 pub mod backup;
 pub mod blob;
+pub mod browse;
 pub mod bundle;
 pub mod chunker;
 pub mod crypto;
