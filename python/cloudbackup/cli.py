@@ -407,6 +407,20 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dump(args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args), cache=_cache(args))
+    del password
+    out = sys.stdout.buffer
+    try:
+        lv.dump(args.snapshot, os.fsencode(args.path), out, retry_lock=_retry_lock(args))
+        out.flush()
+    except BrokenPipeError:
+        # `dump ... | head`: the reader is done, which is not a failure.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     password = _read_password(args)
     lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args), cache=_cache(args))
@@ -768,6 +782,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("first", metavar="FIRST")
     s.add_argument("second", metavar="SECOND")
     s.set_defaults(run=cmd_diff)
+
+    s = sub.add_parser("dump", parents=[common, locking], help="write one file of SNAPSHOT to standard output")
+    s.add_argument("vault", metavar="VAULT")
+    s.add_argument("snapshot", metavar="SNAPSHOT")
+    s.add_argument("path", metavar="FILE", help="its path in the snapshot (see ls)")
+    s.set_defaults(run=cmd_dump)
 
     s = sub.add_parser("restore", parents=[common, locking], help="restore SNAPSHOT (id, prefix or latest) into DEST")
     s.add_argument("vault", metavar="VAULT")

@@ -152,6 +152,30 @@ class Vault:
         self._native.change_password(_pw(old), _pw(new), _opt(kdf))
 
 
+class Dump:
+    """One file of a snapshot, blob by blob in file order (``cloudbackup
+    dump``): read each of :meth:`fetches`' ranges from its bundle and pass
+    it to :meth:`open`; the plaintexts in order are the file."""
+
+    def __init__(self, vault: Vault, index: "Index", snapshot: "Snapshot", path: Union[str, bytes]) -> None:
+        """Raises NotFound (no such path, or a blob no index lists) or
+        InvalidValue (a folder, symlink or other non-file)."""
+        self._native = _native.Dump(vault._native, index._native, snapshot._native, path)
+
+    def size(self) -> int:
+        """The file's size."""
+        return self._native.size()
+
+    def fetches(self) -> List[Tuple[str, int, int]]:
+        """``[(bundle_id, offset, length)]``, in file order."""
+        return self._native.fetches()
+
+    def open(self, i: int, data: Buffer) -> bytes:
+        """Blob ``i``'s plaintext from the bytes of fetch ``i`` (IntegrityError
+        when they are not that blob)."""
+        return self._native.open(i, data)
+
+
 class Index:
     """Where every blob of a vault is: load every index delta into it."""
 

@@ -44,13 +44,14 @@ from collections import OrderedDict, deque
 from functools import partial
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple, TypeVar, Union
+from typing import Any, BinaryIO, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple, TypeVar, Union
 
 from .engine import (
     BackupFilter,
     BackupSession,
     Buffer,
     Bundle,
+    Dump,
     Index,
     IndexRebuild,
     Password,
@@ -377,6 +378,19 @@ class StoredVault:
         cache file never makes a sound object look damaged (gc would refuse,
         and repair would set the original aside)."""
         return self._state(bundles, retry=True)
+
+    def dump(self, which: str, path: Union[str, bytes], out: BinaryIO, retry_lock: float = 0.0) -> int:
+        """Writes the file ``path`` of snapshot ``which`` (id, prefix or
+        ``latest``) to ``out`` in order, a blob at a time (memory: one
+        blob), each checked before it is written; returns its size. Holds a
+        shared lock when the vault can be written."""
+        with self.lock("dump", exclusive=False, retry=retry_lock, required=False):
+            state = self.state(bundles=False)
+            snapshot = state.snapshot(state.resolve(which))
+            dump = Dump(self.vault, state.index(), snapshot, path)
+            for i, (bundle, offset, length) in enumerate(dump.fetches()):
+                out.write(dump.open(i, self.storage.get_range(f"bundles/{bundle}", offset, length)))
+            return dump.size()
 
     def _stored_state(self) -> VaultState:
         """The state as storage holds it, past any local cache: what verify

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Dict, List
 
@@ -272,3 +274,36 @@ def test_ls_find_diff(tmp_path: Path, cli_env: Dict[str, str]) -> None:
     assert "+    /docs/new.log" in lines
     assert "M    /docs/a.txt" in lines
     assert lines[-1].startswith("added 1, removed 1, modified 1")
+
+
+def test_dump_writes_one_file_to_stdout(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    """dump: the file's bytes exactly, on a pipe; a folder or a symlink is
+    refused naming what it is; a damaged blob fails rather than write it."""
+    src, vault = tmp_path / "src", tmp_path / "vault"
+    make_tree(src)
+    assert run_cli(["backup", "--init", str(src), str(vault)], cli_env).returncode == 0
+    raw = subprocess.run(
+        [sys.executable, "-m", "cloudbackup", "dump", str(vault), "latest", "/big.bin"],
+        capture_output=True,
+        env=cli_env,
+    )
+    assert raw.returncode == 0, raw.stderr
+    assert raw.stdout == (src / "big.bin").read_bytes()
+    r = run_cli(["dump", str(vault), "latest", "/docs"], cli_env)
+    assert r.returncode == 1 and "InvalidValue" in r.stderr and "not a file" in r.stderr
+    r = run_cli(["dump", str(vault), "latest", "/link"], cli_env)
+    assert r.returncode == 1 and "a symlink to docs/a.txt" in r.stderr
+    r = run_cli(["dump", str(vault), "latest", "/nope"], cli_env)
+    assert r.returncode == 1 and "NotFound" in r.stderr
+
+    for bundle in (vault / "bundles").iterdir():
+        data = bytearray(bundle.read_bytes())
+        data[len(data) // 2] ^= 1
+        bundle.write_bytes(bytes(data))
+    raw = subprocess.run(
+        [sys.executable, "-m", "cloudbackup", "dump", str(vault), "latest", "/big.bin"],
+        capture_output=True,
+        env=cli_env,
+    )
+    assert raw.returncode == 1 and b"IntegrityError" in raw.stderr, raw.stderr
+    assert len(raw.stdout) < (src / "big.bin").stat().st_size

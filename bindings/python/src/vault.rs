@@ -369,11 +369,63 @@ impl NativeVerifier {
     }
 }
 
+/// One file's content blob by blob in file order (`cloudbackup dump`).
+#[pyclass(module = "cloudbackup._native", name = "Dump", frozen)]
+pub struct NativeDump {
+    dump: browse::Dump,
+}
+
+#[pymethods]
+impl NativeDump {
+    /// The file at `path` (str or bytes) of `snapshot`, whose blobs `index`
+    /// locates.
+    #[new]
+    fn new(
+        vault: &NativeVault,
+        index: &NativeIndex,
+        snapshot: &NativeSnapshot,
+        path: &Bound<'_, PyAny>,
+    ) -> PyResultCb<Self> {
+        let path = path_in(path, "path")?;
+        let (vault, index) = (vault.get()?, index.get()?);
+        let dump = browse::Dump::new(&vault, &index, &snapshot.snapshot, path.as_bytes())?;
+        Ok(NativeDump { dump })
+    }
+
+    /// The file's size.
+    fn size(&self) -> u64 {
+        self.dump.size()
+    }
+
+    /// `[(bundle_id, offset, length)]`: the ranges to read, in file order.
+    fn fetches(&self) -> Vec<(String, u64, u64)> {
+        self.dump
+            .fetches()
+            .into_iter()
+            .map(|f| (f.bundle, f.offset, f.length))
+            .collect()
+    }
+
+    /// Blob `i`'s plaintext from the bytes of fetch `i`.
+    fn open<'py>(
+        &self,
+        py: Python<'py>,
+        i: usize,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResultCb<Bound<'py, PyBytes>> {
+        let data = bytes_in(data, "data")?;
+        let sealed = data.as_slice();
+        let plain = py.detach(|| self.dump.open(i, sealed))?;
+        Ok(PyBytes::new(py, &plain))
+    }
+}
+
 /// Adds this file's classes to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeVault>()?;
     m.add_class::<NativeIndex>()?;
     m.add_class::<NativeSnapshot>()?;
     m.add_class::<NativeVerifier>()?;
+    m.add_class::<NativeDump>()?;
     Ok(())
 }

@@ -12,9 +12,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use super::blob::open_blob;
+use super::crypto::Id;
+use super::index::{Index, Location};
 use super::rawpath::RawPath;
 use super::select::Pattern;
 use super::snapshot::{Entry, EntryKind, Snapshot};
+use super::vault::Vault;
 use crate::{Error, Result};
 
 /// One entry as `ls` and `find` show it.
@@ -303,6 +307,108 @@ pub fn diff(before: &Snapshot, after: &Snapshot) -> Diff {
         });
     }
     Diff { changes, totals }
+}
+
+/// One blob of a file being dumped: the range of its bundle to read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DumpFetch {
+    /// The bundle's id (hex).
+    pub bundle: String,
+    /// Where the sealed blob starts in it.
+    pub offset: u64,
+    /// Its sealed length.
+    pub length: u64,
+}
+
+/// One file's content, blob by blob in file order, for `cloudbackup dump`
+/// (a restore, by contrast, reads each bundle once in bundle order and
+/// writes at offsets, which a pipe cannot take). The host reads each
+/// [`fetches`](Self::fetches) range and passes it to [`open`](Self::open),
+/// which checks and decrypts it; the plaintexts in order are the file.
+#[derive(Debug)]
+pub struct Dump {
+    vault: Vault,
+    size: u64,
+    chunks: Vec<(Id, Location)>,
+}
+
+impl Dump {
+    /// The file at `path` of `snapshot`. Refused: a path that is not in it
+    /// ([`Error::NotFound`]), a folder or any other non-file
+    /// ([`Error::InvalidValue`]), and a chunk `index` does not have
+    /// ([`Error::NotFound`] naming the blob: `cloudbackup repair` may find it).
+    pub fn new(vault: &Vault, index: &Index, snapshot: &Snapshot, path: &[u8]) -> Result<Self> {
+        let entry = snapshot
+            .entries
+            .iter()
+            .find(|e| e.path.as_bytes() == path)
+            .ok_or_else(|| Error::NotFound {
+                what: "path in the snapshot".into(),
+                id: RawPath::from_bytes(path).quoted().into_owned(),
+            })?;
+        if entry.kind != EntryKind::File {
+            let what = match (&entry.kind, &entry.target) {
+                (EntryKind::Symlink, Some(t)) => format!("a symlink to {}", t.quoted()),
+                (kind, _) => format!("a {}, not a file", kind.as_str()),
+            };
+            return Err(Error::InvalidValue {
+                field: "path".into(),
+                reason: format!("{} is {what}", entry.path.quoted()),
+            });
+        }
+        let chunks = entry
+            .chunks
+            .iter()
+            .map(|id| {
+                index
+                    .get(id)
+                    .map(|loc| (*id, *loc))
+                    .ok_or_else(|| Error::NotFound {
+                        what: "blob (no index lists it)".into(),
+                        id: id.to_hex(),
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Dump {
+            vault: vault.clone(),
+            size: entry.size,
+            chunks,
+        })
+    }
+
+    /// The file's size.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The ranges to read, one per blob, in file order.
+    pub fn fetches(&self) -> Vec<DumpFetch> {
+        self.chunks
+            .iter()
+            .map(|(_, loc)| DumpFetch {
+                bundle: loc.bundle.to_hex(),
+                offset: u64::from(loc.offset),
+                length: u64::from(loc.length),
+            })
+            .collect()
+    }
+
+    /// Blob `i`'s plaintext from its sealed bytes (the range of fetch `i`):
+    /// [`Error::Corrupt`] when they are not that blob.
+    pub fn open(&self, i: usize, sealed: &[u8]) -> Result<Vec<u8>> {
+        let (id, loc) = self.chunks.get(i).ok_or_else(|| {
+            Error::argument("i", format!("the file has {} blobs", self.chunks.len()))
+        })?;
+        open_blob(
+            self.vault.keys(),
+            self.vault.id(),
+            loc.kind,
+            id,
+            loc.raw_len,
+            sealed,
+            &format!("bundle {}", loc.bundle.to_hex()),
+        )
+    }
 }
 
 #[cfg(test)]
