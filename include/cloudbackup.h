@@ -2253,6 +2253,56 @@ cb_status cb_snapshot_open(const cb_vault *vault,
 cb_status cb_snapshot_json(const cb_snapshot *snapshot, char **out_json);
 
 /**
+ * What is in folder `path` of `snapshot`, as a JSON array of
+ * `{"path", "kind", "mode", "size", "mtime", "target"?, "synthetic"?}`
+ * sorted by path: its children, or (`recursive` non-zero) everything below
+ * it; folders above the backup's roots come as `synthetic` folders.
+ *
+ * Errors: `CB_NOT_FOUND` when nothing is at or below `path`,
+ * `CB_INVALID_VALUE` for a path that is not absolute.
+ *
+ * # Safety
+ * `snapshot` is a live snapshot or NULL; `path` is NUL-terminated (any
+ * bytes: snapshot paths need not be UTF-8); `out_json` points to a
+ * writable `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_snapshot_ls(const cb_snapshot *snapshot,
+                         const char *path,
+                         int32_t recursive,
+                         char **out_json);
+
+/**
+ * The entries of `snapshot` that one of `patterns_json` (a JSON array of
+ * strings, with the backup patterns' meaning) matches, as `cb_snapshot_ls`
+ * lists them; `ignore_case` non-zero ignores case.
+ *
+ * Errors: `CB_INVALID_VALUE` for a bad pattern (named),
+ * `CB_INVALID_ARGUMENT` for an empty list, `CB_INVALID_JSON` for what is
+ * not an array of strings.
+ *
+ * # Safety
+ * `snapshot` is a live snapshot or NULL; `patterns_json` is a
+ * NUL-terminated UTF-8 string; `out_json` points to a writable `char *`
+ * (freed with `cb_string_free`).
+ */
+cb_status cb_snapshot_find(const cb_snapshot *snapshot,
+                           const char *patterns_json,
+                           int32_t ignore_case,
+                           char **out_json);
+
+/**
+ * What changed from `before` to `after`, as JSON: `{"changes": [{"path",
+ * "change", "kind", "size_before", "size_after"}], "totals": {...}}`;
+ * `change` is `added`, `removed`, `modified` (content), `type_changed` or
+ * `metadata` (restic's `+ - M T U`).
+ *
+ * # Safety
+ * `before` and `after` are live snapshots or NULL; `out_json` points to a
+ * writable `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_snapshot_diff(const cb_snapshot *before, const cb_snapshot *after, char **out_json);
+
+/**
  * Frees a snapshot. NULL is ignored.
  *
  * # Safety

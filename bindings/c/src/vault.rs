@@ -6,13 +6,13 @@ use std::ptr;
 use std::sync::Arc;
 
 use cloudbackup_core::engine::{
-    encrypt_password_for_agent, Id, Index, KdfParams, Snapshot, Vault, VaultSettings,
+    browse, encrypt_password_for_agent, Id, Index, KdfParams, Snapshot, Vault, VaultSettings,
 };
 use cloudbackup_core::error::from_json_slice;
 
 use crate::ffi::{
     bytes_arg, c_bytes, c_string, free_handle, guard, guard_void, handle, handle_mut, into_handle,
-    json_string, opt_str_arg, out_arg, str_arg, FfiResult,
+    json_string, opt_str_arg, out_arg, path_arg, str_arg, FfiResult,
 };
 use crate::status::cb_status;
 
@@ -442,6 +442,106 @@ pub unsafe extern "C" fn cb_snapshot_json(
             .map_err(|e| cloudbackup_core::Error::json("snapshot", &e))?;
         *out = json_string(&value)?;
         Ok(())
+    })
+}
+
+/// Serialises `value` into a new JSON string at `*out`.
+fn json_out<T: serde::Serialize>(value: &T, what: &str, out: &mut *mut c_char) -> FfiResult {
+    let value = serde_json::to_value(value).map_err(|e| cloudbackup_core::Error::json(what, &e))?;
+    *out = json_string(&value)?;
+    Ok(())
+}
+
+/// What is in folder `path` of `snapshot`, as a JSON array of
+/// `{"path", "kind", "mode", "size", "mtime", "target"?, "synthetic"?}`
+/// sorted by path: its children, or (`recursive` non-zero) everything below
+/// it; folders above the backup's roots come as `synthetic` folders.
+///
+/// Errors: `CB_NOT_FOUND` when nothing is at or below `path`,
+/// `CB_INVALID_VALUE` for a path that is not absolute.
+///
+/// # Safety
+/// `snapshot` is a live snapshot or NULL; `path` is NUL-terminated (any
+/// bytes: snapshot paths need not be UTF-8); `out_json` points to a
+/// writable `char *` (freed with `cb_string_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_snapshot_ls(
+    snapshot: *const cb_snapshot,
+    path: *const c_char,
+    recursive: i32,
+    out_json: *mut *mut c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
+        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        // SAFETY: `snapshot` is as the caller guarantees (see # Safety).
+        let snapshot = &unsafe { handle(snapshot, "snapshot") }?.snapshot;
+        // SAFETY: `path` is as the caller guarantees (see # Safety).
+        let path = unsafe { path_arg(path, "path") }?;
+        json_out(
+            &browse::list(snapshot, path, recursive != 0)?,
+            "listing",
+            out,
+        )
+    })
+}
+
+/// The entries of `snapshot` that one of `patterns_json` (a JSON array of
+/// strings, with the backup patterns' meaning) matches, as `cb_snapshot_ls`
+/// lists them; `ignore_case` non-zero ignores case.
+///
+/// Errors: `CB_INVALID_VALUE` for a bad pattern (named),
+/// `CB_INVALID_ARGUMENT` for an empty list, `CB_INVALID_JSON` for what is
+/// not an array of strings.
+///
+/// # Safety
+/// `snapshot` is a live snapshot or NULL; `patterns_json` is a
+/// NUL-terminated UTF-8 string; `out_json` points to a writable `char *`
+/// (freed with `cb_string_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_snapshot_find(
+    snapshot: *const cb_snapshot,
+    patterns_json: *const c_char,
+    ignore_case: i32,
+    out_json: *mut *mut c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
+        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        // SAFETY: `snapshot` is as the caller guarantees (see # Safety).
+        let snapshot = &unsafe { handle(snapshot, "snapshot") }?.snapshot;
+        // SAFETY: `patterns_json` is as the caller guarantees (see # Safety).
+        let text = unsafe { str_arg(patterns_json, "patterns_json") }?;
+        let texts: Vec<String> = from_json_slice("patterns_json", text.as_bytes())?;
+        let patterns = browse::patterns(&texts, ignore_case != 0)?;
+        json_out(&browse::find(snapshot, &patterns)?, "found", out)
+    })
+}
+
+/// What changed from `before` to `after`, as JSON: `{"changes": [{"path",
+/// "change", "kind", "size_before", "size_after"}], "totals": {...}}`;
+/// `change` is `added`, `removed`, `modified` (content), `type_changed` or
+/// `metadata` (restic's `+ - M T U`).
+///
+/// # Safety
+/// `before` and `after` are live snapshots or NULL; `out_json` points to a
+/// writable `char *` (freed with `cb_string_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_snapshot_diff(
+    before: *const cb_snapshot,
+    after: *const cb_snapshot,
+    out_json: *mut *mut c_char,
+) -> cb_status {
+    guard(|| {
+        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
+        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        // SAFETY: `before` and `after` are as the caller guarantees (see # Safety).
+        let (before, after) = unsafe { (handle(before, "before")?, handle(after, "after")?) };
+        json_out(
+            &browse::diff(&before.snapshot, &after.snapshot),
+            "diff",
+            out,
+        )
     })
 }
 

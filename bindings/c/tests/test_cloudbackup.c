@@ -1045,6 +1045,47 @@ START_TEST(snapshots_open) {
 }
 END_TEST
 
+START_TEST(snapshots_browse) {
+    golden g;
+    golden_load(&g);
+    char *json = POISON;
+    ASSERT_OK(cb_snapshot_ls(g.snapshot, "/data", 0, &json));
+    ASSERT_HAS(json, "\"path\":\"/data/notes.txt\"");
+    ASSERT_HAS(json, "\"kind\":\"symlink\"");
+    cb_string_free(json);
+    /* A file names itself alone; a non-UTF-8 path is any bytes in, its
+       quoted form in the message. */
+    ASSERT_OK(cb_snapshot_ls(g.snapshot, "/data/notes.txt", 0, &json));
+    ASSERT_HAS(json, "[{\"path\":\"/data/notes.txt\"");
+    cb_string_free(json);
+    json = POISON;
+    ASSERT_STATUS(CB_NOT_FOUND, cb_snapshot_ls(g.snapshot, "/data/caf\xe9", 0, &json));
+    ASSERT_MESSAGE_HAS("caf\\xe9");
+    ck_assert_ptr_null(json);
+    ASSERT_STATUS(CB_NOT_FOUND, cb_snapshot_ls(g.snapshot, "/nothing", 1, &json));
+    ck_assert_ptr_null(json);
+    ASSERT_STATUS(CB_INVALID_VALUE, cb_snapshot_ls(g.snapshot, "data", 0, &json));
+    ASSERT_STATUS(CB_NULL_ARGUMENT, cb_snapshot_ls(NULL, "/", 0, &json));
+    ASSERT_STATUS(CB_NULL_ARGUMENT, cb_snapshot_ls(g.snapshot, NULL, 0, &json));
+
+    ASSERT_OK(cb_snapshot_find(g.snapshot, "[\"*.TXT\"]", 1, &json));
+    ASSERT_HAS(json, "/data/notes.txt");
+    ASSERT_HAS(json, "/data/copy-of-notes.txt");
+    cb_string_free(json);
+    ASSERT_STATUS(CB_INVALID_JSON, cb_snapshot_find(g.snapshot, "*.txt", 0, &json));
+    ASSERT_STATUS(CB_INVALID_ARGUMENT, cb_snapshot_find(g.snapshot, "[]", 0, &json));
+    ASSERT_STATUS(CB_INVALID_VALUE, cb_snapshot_find(g.snapshot, "[\"[\"]", 0, &json));
+
+    ASSERT_OK(cb_snapshot_diff(g.snapshot, g.snapshot, &json));
+    ASSERT_HAS(json, "\"changes\":[]");
+    ASSERT_HAS(json, "\"added\":0");
+    cb_string_free(json);
+    ASSERT_STATUS(CB_NULL_ARGUMENT, cb_snapshot_diff(g.snapshot, NULL, &json));
+    ASSERT_STATUS(CB_NULL_ARGUMENT, cb_snapshot_diff(g.snapshot, g.snapshot, NULL));
+    golden_free(&g);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Restore                                                             */
 /* ------------------------------------------------------------------ */
@@ -1592,7 +1633,7 @@ static Suite *cloudbackup_suite(void) {
          {vaults_are_created_stored_and_opened, vault_creation_refuses_bad_input,
           passwords_are_added_changed_and_removed, passwords_are_encrypted_for_agents,
           the_golden_vault_opens_and_refuses_a_wrong_password}},
-        {"objects", {index_deltas_load, snapshots_open}},
+        {"objects", {index_deltas_load, snapshots_open, snapshots_browse}},
         {"restore",
          {filter_globs_from_v2_filters, the_golden_vault_restores_byte_exactly,
           a_tampered_bundle_fails_its_files_not_the_restore, missing_bundles_are_reported,
