@@ -4,26 +4,18 @@
 use std::collections::HashMap;
 
 use cloudbackup_core::engine::browse::Dump;
-use cloudbackup_core::engine::keys::MasterKey;
 use cloudbackup_core::engine::{
-    BackupOptions, BackupSession, FileMeta, Id, Index, KdfParams, Snapshot, SnapshotInfo, Vault,
+    BackupOptions, BackupSession, FileMeta, Id, Index, Snapshot, SnapshotInfo, Vault,
 };
 use cloudbackup_core::ErrorCode;
 
 mod common;
-use common::{random_bytes, tiny_settings};
+use common::{index_and_bundles, random_bytes, tiny_vault};
 
 /// A file of noise, text and zeros (many tiny chunks, some repeated), a
 /// folder and a symlink.
 fn stored(content: &[u8]) -> (Vault, Snapshot, Index, HashMap<Id, Vec<u8>>) {
-    let vault = Vault::create_with(
-        MasterKey::from_bytes([9; 32]),
-        [4; 16],
-        b"pw",
-        tiny_settings(),
-        KdfParams::insecure_for_tests(),
-    )
-    .unwrap();
+    let vault = tiny_vault(9, 4);
     let mut s = BackupSession::new(
         &vault,
         std::sync::Arc::new(Index::new()),
@@ -37,15 +29,7 @@ fn stored(content: &[u8]) -> (Vault, Snapshot, Index, HashMap<Id, Vec<u8>>) {
     s.write(content).unwrap();
     s.finish_file().unwrap();
     let out = s.finish(SnapshotInfo::at(1)).unwrap();
-    let mut index = Index::new();
-    for b in &out.bundles {
-        index.add_bundle(b);
-    }
-    let bundles = out
-        .bundles
-        .iter()
-        .map(|b| (b.id, b.bytes.to_vec()))
-        .collect();
+    let (index, bundles) = index_and_bundles(&out);
     (vault, out.tree, index, bundles)
 }
 

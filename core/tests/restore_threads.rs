@@ -11,14 +11,13 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use cloudbackup_core::engine::keys::MasterKey;
 use cloudbackup_core::engine::{
-    BackupOptions, BackupSession, ByteRange, FileMeta, Id, Index, KdfParams, RangeFeed,
-    RestoreOptions, RestoreReport, RestoreSession, Snapshot, SnapshotInfo, Vault, Write,
+    BackupOptions, BackupSession, ByteRange, FileMeta, Id, Index, RangeFeed, RestoreOptions,
+    RestoreReport, RestoreSession, Snapshot, SnapshotInfo, Vault, Write,
 };
 
 mod common;
-use common::{random_bytes, tiny_settings};
+use common::{index_and_bundles, random_bytes, tiny_vault};
 
 struct Stored {
     vault: Vault,
@@ -30,15 +29,7 @@ struct Stored {
 /// Text (compresses), noise (does not), zeros (holes), repeats (one blob,
 /// several places) and an empty file, in 40 files.
 fn stored() -> Stored {
-    let settings = tiny_settings();
-    let vault = Vault::create_with(
-        MasterKey::from_bytes([3; 32]),
-        [5; 16],
-        b"pw",
-        settings,
-        KdfParams::insecure_for_tests(),
-    )
-    .unwrap();
+    let vault = tiny_vault(3, 5);
     let mut s = BackupSession::new(
         &vault,
         std::sync::Arc::new(Index::new()),
@@ -59,19 +50,12 @@ fn stored() -> Stored {
         s.finish_file().unwrap();
     }
     let out = s.finish(SnapshotInfo::at(1)).unwrap();
-    let mut index = Index::new();
-    for b in &out.bundles {
-        index.add_bundle(b);
-    }
+    let (index, bundles) = index_and_bundles(&out);
     Stored {
         vault,
         snapshot: out.tree,
         index,
-        bundles: out
-            .bundles
-            .iter()
-            .map(|b| (b.id, b.bytes.to_vec()))
-            .collect(),
+        bundles,
     }
 }
 
