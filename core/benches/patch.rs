@@ -6,7 +6,10 @@
 //!
 //! - `json`: [`validate_patch_json`] from JSON text to the patched value, as
 //!   the bindings call it.
-//! - `value`: [`validate_patch`] on an already parsed resource and patch.
+//! - `value`: [`validate_patch`] on an already parsed resource and patch
+//!   (the patched resource is a new value).
+//! - `in_place`: [`apply_patch_in_place`] on a parsed resource and patch
+//!   (a fresh copy of the resource per iteration, made outside the timing).
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -14,8 +17,10 @@ use std::time::Duration;
 
 use cloudbackup_core::dynamic::validate_patch_json;
 use cloudbackup_core::lifecycle::Actor;
-use cloudbackup_core::patch::{parse_patch, validate_patch, Endpoint, PatchContext};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use cloudbackup_core::patch::{
+    apply_patch_in_place, parse_patch, validate_patch, Endpoint, PatchContext,
+};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::Value;
 
 fn sample(name: &str) -> Vec<u8> {
@@ -64,6 +69,16 @@ fn patch(c: &mut Criterion) {
                 PatchContext::new(Actor::Agent),
             )
         })
+    });
+    group.bench_function("in_place", |b| {
+        b.iter_batched_ref(
+            || value.clone(),
+            |resource| {
+                let agent = PatchContext::new(Actor::Agent);
+                apply_patch_in_place(Endpoint::Restore, resource, black_box(&parsed), agent)
+            },
+            BatchSize::SmallInput,
+        )
     });
     group.finish();
 }

@@ -255,7 +255,7 @@ pub fn validate_patch(
 ) -> Result<Value> {
     let checked = check_patch(endpoint, resource, patch, context)?;
     let mut next = resource.clone();
-    apply_checked(endpoint, &mut next, &checked)?;
+    apply_checked(endpoint, &mut next, &checked, None)?;
     check_patched(endpoint, &next)?;
     Ok(next)
 }
@@ -269,7 +269,7 @@ pub(crate) fn validate_owned_patch(
     context: PatchContext,
 ) -> Result<Value> {
     let checked = check_patch(endpoint, &resource, patch, context)?;
-    apply_checked(endpoint, &mut resource, &checked)?;
+    apply_checked(endpoint, &mut resource, &checked, None)?;
     check_patched(endpoint, &resource)?;
     Ok(resource)
 }
@@ -310,7 +310,15 @@ fn check_patch<'p>(
 /// `add` semantics, which also create the member); where only `replace` is,
 /// RFC 6902's replace requires the member. On an error `doc` may be half
 /// patched: callers work on a copy or drop it.
-fn apply_checked(endpoint: Endpoint, doc: &mut Value, checked: &[Checked<'_>]) -> Result<()> {
+///
+/// With `undo`, each applied operation pushes its path and the member's
+/// previous value (`None`: there was none), for [`restore_member`].
+fn apply_checked(
+    endpoint: Endpoint,
+    doc: &mut Value,
+    checked: &[Checked<'_>],
+    mut undo: Option<&mut Vec<(&'static str, Option<Value>)>>,
+) -> Result<()> {
     let add = endpoint.accepts_add();
     for c in checked {
         let value = c.value.clone();
@@ -321,7 +329,10 @@ fn apply_checked(endpoint: Endpoint, doc: &mut Value, checked: &[Checked<'_>]) -
             match split_parent(c.rule.path) {
                 Some((parent, key)) => match doc.pointer_mut(parent) {
                     Some(Value::Object(members)) => {
-                        members.insert(key.to_string(), value);
+                        let previous = members.insert(key.to_string(), value);
+                        if let Some(undo) = undo.as_deref_mut() {
+                            undo.push((c.rule.path, previous));
+                        }
                         continue;
                     }
                     _ => value,
@@ -331,12 +342,16 @@ fn apply_checked(endpoint: Endpoint, doc: &mut Value, checked: &[Checked<'_>]) -
         } else {
             match doc.pointer_mut(c.rule.path) {
                 Some(slot) => {
-                    *slot = value;
+                    let previous = std::mem::replace(slot, value);
+                    if let Some(undo) = undo.as_deref_mut() {
+                        undo.push((c.rule.path, Some(previous)));
+                    }
                     continue;
                 }
                 None => value,
             }
         };
+        let previous = undo.is_some().then(|| doc.pointer(c.rule.path).cloned());
         let path = PointerBuf::parse(c.rule.path)
             .map_err(|e| rejected(c.index, c.rule.path, e.to_string()))?;
         let op = if add {
@@ -351,6 +366,9 @@ fn apply_checked(endpoint: Endpoint, doc: &mut Value, checked: &[Checked<'_>]) -
                 reason: e.kind.to_string(),
             }
         })?;
+        if let (Some(undo), Some(previous)) = (undo.as_deref_mut(), previous) {
+            undo.push((c.rule.path, previous));
+        }
     }
     Ok(())
 }
@@ -379,8 +397,38 @@ pub fn apply_patch_in_place(
     patch: &Patch,
     context: PatchContext,
 ) -> Result<()> {
-    *resource = validate_patch(endpoint, resource, patch, context)?;
-    Ok(())
+    let checked = check_patch(endpoint, resource, patch, context)?;
+    // Patched where it is, not on a copy; on an error every applied
+    // operation is undone, in reverse order.
+    let mut undo = Vec::with_capacity(checked.len());
+    let outcome = apply_checked(endpoint, resource, &checked, Some(&mut undo))
+        .and_then(|()| check_patched(endpoint, resource));
+    if outcome.is_err() {
+        for (path, previous) in undo.into_iter().rev() {
+            restore_member(resource, path, previous);
+        }
+    }
+    outcome
+}
+
+/// Puts back the member at a rule's `path` as it was before an operation:
+/// its previous value, or no member at all.
+fn restore_member(doc: &mut Value, path: &'static str, previous: Option<Value>) {
+    match previous {
+        Some(value) => {
+            if let Some(slot) = doc.pointer_mut(path) {
+                *slot = value;
+            }
+        }
+        None => {
+            if let Some((parent, key)) = split_parent(path) {
+                if let Some(Value::Object(members)) = doc.pointer_mut(parent) {
+                    // The operation appended it: removing it keeps the others' order.
+                    members.shift_remove(key);
+                }
+            }
+        }
+    }
 }
 
 /// [`validate_patch`] on a typed resource: serialises it, validates and
@@ -852,6 +900,15 @@ mod tests {
                         let owned =
                             validate_owned_patch(endpoint, resource.clone(), &patch, context);
                         assert_eq!(format!("{owned:?}"), want);
+                        // In place: the same value, or the same error and no change.
+                        let mut in_place = resource.clone();
+                        match apply_patch_in_place(endpoint, &mut in_place, &patch, context) {
+                            Ok(()) => assert_eq!(format!("{:?}", Ok::<_, Error>(&in_place)), want),
+                            Err(e) => {
+                                assert_eq!(format!("{:?}", Err::<Value, _>(e)), want);
+                                assert_eq!(format!("{in_place:?}"), format!("{resource:?}"));
+                            }
+                        }
                         compared += 1;
                     }
                 }
