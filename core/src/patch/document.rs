@@ -3,6 +3,10 @@
 
 use serde_json::Value;
 
+use json_patch::jsonptr::PointerBuf;
+use json_patch::{
+    AddOperation, CopyOperation, MoveOperation, RemoveOperation, ReplaceOperation, TestOperation,
+};
 pub use json_patch::{Patch, PatchOperation};
 
 use crate::{Error, Result};
@@ -25,6 +29,13 @@ pub fn patch_from_value(value: Value) -> Result<Patch> {
     };
     let mut ops = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
+        let item = match plain_operation(item) {
+            Ok(op) => {
+                ops.push(op);
+                continue;
+            }
+            Err(item) => item,
+        };
         let path = item.get("path").and_then(Value::as_str).map(str::to_string);
         let op =
             serde_json::from_value::<PatchOperation>(item).map_err(|e| Error::PatchRejected {
@@ -35,6 +46,71 @@ pub fn patch_from_value(value: Value) -> Result<Patch> {
         ops.push(op);
     }
     Ok(Patch(ops))
+}
+
+/// The operation of a well-formed item (an object whose `op` is one of the
+/// six names, with the members that operation needs, of the right types),
+/// taken apart without serde's buffering of internally tagged enums; or the
+/// item back untouched. Serde accepts all this accepts, with the same
+/// operation (both ignore other members); anything else, accepted by serde
+/// or not, is left to serde, so results and messages stay serde's.
+fn plain_operation(item: Value) -> std::result::Result<PatchOperation, Value> {
+    let Value::Object(map) = &item else {
+        return Err(item);
+    };
+    // As serde reads a pointer: a string, then `PointerBuf::try_from`.
+    let pointer = |key: &str| {
+        let text = map.get(key).and_then(Value::as_str)?;
+        PointerBuf::try_from(text.to_string()).ok()
+    };
+    let has_value = map.contains_key("value");
+    let op = match map.get("op").and_then(Value::as_str) {
+        Some("remove") => {
+            pointer("path").map(|path| PatchOperation::Remove(RemoveOperation { path }))
+        }
+        Some("move") => match (pointer("from"), pointer("path")) {
+            (Some(from), Some(path)) => Some(PatchOperation::Move(MoveOperation { from, path })),
+            _ => None,
+        },
+        Some("copy") => match (pointer("from"), pointer("path")) {
+            (Some(from), Some(path)) => Some(PatchOperation::Copy(CopyOperation { from, path })),
+            _ => None,
+        },
+        // The value is moved in below, once the item is no longer borrowed.
+        Some("add") if has_value => pointer("path").map(|path| {
+            PatchOperation::Add(AddOperation {
+                path,
+                value: Value::Null,
+            })
+        }),
+        Some("replace") if has_value => pointer("path").map(|path| {
+            PatchOperation::Replace(ReplaceOperation {
+                path,
+                value: Value::Null,
+            })
+        }),
+        Some("test") if has_value => pointer("path").map(|path| {
+            PatchOperation::Test(TestOperation {
+                path,
+                value: Value::Null,
+            })
+        }),
+        _ => None,
+    };
+    let Some(mut op) = op else {
+        return Err(item);
+    };
+    let slot = match &mut op {
+        PatchOperation::Add(a) => Some(&mut a.value),
+        PatchOperation::Replace(r) => Some(&mut r.value),
+        PatchOperation::Test(t) => Some(&mut t.value),
+        _ => None,
+    };
+    if let (Some(slot), Value::Object(mut map)) = (slot, item) {
+        // Present: `has_value` was checked for these three.
+        *slot = map.swap_remove("value").unwrap_or_default();
+    }
+    Ok(op)
 }
 
 /// The RFC 6902 name of an operation (`add`, `remove`, ...).
@@ -79,6 +155,109 @@ mod tests {
         let e = apply_patch(&mut doc, &patch).unwrap_err();
         assert_eq!(doc, json!({"a": 1}));
         assert!(e.to_string().contains("operation 1 (/missing)"), "{e}");
+    }
+
+    /// `patch_from_value` as it was before `plain_operation`: serde for
+    /// every item.
+    fn through_serde(value: Value) -> Result<Patch> {
+        let Value::Array(items) = value else {
+            return patch_from_value(value);
+        };
+        let mut ops = Vec::new();
+        for (index, item) in items.into_iter().enumerate() {
+            let path = item.get("path").and_then(Value::as_str).map(str::to_string);
+            let op = serde_json::from_value::<PatchOperation>(item).map_err(|e| {
+                Error::PatchRejected {
+                    index: Some(index),
+                    path,
+                    reason: format!("malformed operation: {e}"),
+                }
+            })?;
+            ops.push(op);
+        }
+        Ok(Patch(ops))
+    }
+
+    fn assert_same_as_serde(patch: Value) {
+        let ours = format!("{:?}", patch_from_value(patch.clone()));
+        let serde = format!("{:?}", through_serde(patch.clone()));
+        assert_eq!(ours, serde, "{patch}");
+    }
+
+    #[test]
+    fn operations_are_read_as_serde_reads_them() {
+        let ops = [
+            json!("add"),
+            json!("remove"),
+            json!("replace"),
+            json!("move"),
+            json!("copy"),
+            json!("test"),
+            json!("spam"),
+            json!("Add"),
+            json!(0),
+            json!(3),
+            json!(null),
+        ];
+        let pointers = [
+            json!("/a"),
+            json!(""),
+            json!("/a/0"),
+            json!("/~1b/~0"),
+            json!("a"),
+            json!("/a~2"),
+            json!(5),
+            json!(null),
+            json!(["/a"]),
+        ];
+        let values = [json!(null), json!(1), json!({"x": [1, 2.5, "y"]})];
+        let mut items = Vec::new();
+        for op in ops.iter().map(Some).chain([None]) {
+            for path in pointers.iter().map(Some).chain([None]) {
+                for from in [None, Some(&pointers[0]), Some(&pointers[4])] {
+                    for value in values.iter().map(Some).chain([None]) {
+                        let mut item = serde_json::Map::new();
+                        let members =
+                            [("op", op), ("path", path), ("from", from), ("value", value)];
+                        for (key, v) in members {
+                            if let Some(v) = v {
+                                item.insert(key.into(), v.clone());
+                            }
+                        }
+                        items.push(Value::Object(item));
+                    }
+                }
+            }
+        }
+        // Other members, other orders, and items that are not objects.
+        items.push(json!({"value": 1, "path": "/a", "op": "add", "extra": true}));
+        items.push(json!({"path": "/a", "op": "remove", "value": 1, "from": "/b"}));
+        items.push(json!(["add", "/a", 1]));
+        items.push(json!("add"));
+        items.push(json!(null));
+        for item in &items {
+            assert_same_as_serde(json!([item]));
+            assert_same_as_serde(json!([{"op": "test", "path": "", "value": 1}, item]));
+        }
+        assert_same_as_serde(Value::Array(items));
+    }
+
+    #[test]
+    fn the_conformance_suites_patches_are_read_as_serde_reads_them() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/data/json-patch-tests/"
+        );
+        let mut patches = 0;
+        for file in ["tests.json", "spec_tests.json"] {
+            let text = std::fs::read(format!("{dir}{file}")).unwrap();
+            let cases: Vec<Value> = serde_json::from_slice(&text).unwrap();
+            for case in cases {
+                assert_same_as_serde(case["patch"].clone());
+                patches += 1;
+            }
+        }
+        assert!(patches > 100, "{patches}");
     }
 
     #[test]

@@ -15,4 +15,5 @@ mod document;
 mod policy;
 
 pub use document::{apply_patch, op_name, parse_patch, patch_from_value, Patch, PatchOperation};
+pub(crate) use policy::validate_owned_patch;
 pub use policy::{apply_patch_in_place, apply_typed_patch, validate_patch, Endpoint, PatchContext};
