@@ -197,16 +197,30 @@ pub struct SnapshotInfo {
     /// The paths the host backed up (its roots, as it names them): with
     /// the host name, what finds the parent of the next backup.
     pub paths: Vec<RawPath>,
+    /// Labels for the snapshot (`backup --tag`), which `forget --keep-tag`
+    /// keeps by. Recorded sorted and without repeats.
+    pub tags: Vec<String>,
 }
 
 impl SnapshotInfo {
-    /// [`Error::InvalidArgument`] when `time_nanos` is not below a second.
+    /// [`Error::InvalidArgument`] when `time_nanos` is not below a second,
+    /// or a tag is empty or holds a comma (`--keep-tag a,b` means both
+    /// tags `a` and `b`, so a comma in a tag could never be matched) or a
+    /// control character.
     pub fn validate(&self) -> Result<()> {
         if self.time_nanos >= 1_000_000_000 {
             return Err(Error::argument(
                 "time_nanos",
                 format!("{} is not below 1_000_000_000", self.time_nanos),
             ));
+        }
+        for tag in &self.tags {
+            if tag.is_empty() || tag.contains(',') || tag.chars().any(char::is_control) {
+                return Err(Error::argument(
+                    "tags",
+                    format!("{tag:?}: a tag is not empty and has no comma or control character"),
+                ));
+            }
         }
         Ok(())
     }
@@ -574,6 +588,12 @@ impl BackupSession {
             hostname: info.hostname,
             backup_configuration_id: info.backup_configuration_id,
             paths: info.paths,
+            tags: {
+                let mut tags = info.tags;
+                tags.sort();
+                tags.dedup();
+                tags
+            },
             counters: sink.counters,
             entries: sink.entries,
             errors: sink.errors,

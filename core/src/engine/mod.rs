@@ -21,6 +21,7 @@ pub mod rawpath;
 pub mod repair;
 pub mod restore;
 pub mod restore_run;
+pub mod retention;
 pub mod select;
 pub mod snapshot;
 pub mod state;
@@ -47,6 +48,7 @@ pub use restore::{
     RestoreOptions, RestoreReport, RestoreSession, Write,
 };
 pub use restore_run::RestoreRun;
+pub use retention::{Decision, KeepPolicy, KeepWithin};
 pub use select::{
     BackupFilter, BackupFilterOptions, Pattern, PatternList, Selector, TagFile, Visit,
 };
