@@ -204,9 +204,8 @@ pub struct SnapshotInfo {
 
 impl SnapshotInfo {
     /// [`Error::InvalidArgument`] when `time_nanos` is not below a second,
-    /// or a tag is empty or holds a comma (`--keep-tag a,b` means both
-    /// tags `a` and `b`, so a comma in a tag could never be matched) or a
-    /// control character.
+    /// or a tag is not one [`check_tags`](super::retention::check_tags)
+    /// accepts.
     pub fn validate(&self) -> Result<()> {
         if self.time_nanos >= 1_000_000_000 {
             return Err(Error::argument(
@@ -214,15 +213,7 @@ impl SnapshotInfo {
                 format!("{} is not below 1_000_000_000", self.time_nanos),
             ));
         }
-        for tag in &self.tags {
-            if tag.is_empty() || tag.contains(',') || tag.chars().any(char::is_control) {
-                return Err(Error::argument(
-                    "tags",
-                    format!("{tag:?}: a tag is not empty and has no comma or control character"),
-                ));
-            }
-        }
-        Ok(())
+        super::retention::check_tags(&self.tags)
     }
 
     /// Info with only the time set.

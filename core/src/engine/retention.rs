@@ -226,6 +226,23 @@ pub struct Decision {
     pub reasons: Vec<String>,
 }
 
+/// [`Error::InvalidArgument`] unless every tag is non-empty, without a
+/// comma (`--keep-tag a,b` means the tags `a` and `b`, so a tag holding a
+/// comma could never be kept by) and without control characters. A
+/// backup's tags and a policy's must pass; hosts check a backup's before
+/// reading any file.
+pub fn check_tags(tags: &[String]) -> Result<()> {
+    for tag in tags {
+        if tag.is_empty() || tag.contains(',') || tag.chars().any(char::is_control) {
+            return Err(Error::argument(
+                "tags",
+                format!("{tag:?}: a tag is not empty and has no comma or control character"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The count rules, in restic's order (which orders the reasons).
 const COUNT_RULES: [&str; 6] = ["last", "hourly", "daily", "weekly", "monthly", "yearly"];
 
@@ -259,12 +276,13 @@ impl KeepPolicy {
             w.check()?;
         }
         for list in &self.tags {
-            if list.is_empty() || list.iter().any(|t| t.is_empty()) {
+            if list.is_empty() {
                 return Err(Error::argument(
                     "tags",
-                    "an empty tag, or a list without tags (it would match every snapshot)",
+                    "a list without tags (it would match every snapshot)",
                 ));
             }
+            check_tags(list)?;
         }
         if self.is_empty() {
             return Err(Error::argument(
@@ -509,6 +527,14 @@ mod tests {
             ..KeepPolicy::default()
         };
         assert!(empty_tag.validate().is_err());
+        for bad in ["", "a,b", "a\nb"] {
+            let p = KeepPolicy {
+                tags: vec![vec![bad.into()]],
+                ..KeepPolicy::default()
+            };
+            assert!(p.validate().is_err(), "{bad:?}");
+        }
+        assert!(check_tags(&["daily".into(), "ü-1 x".into()]).is_ok());
         assert!(KeepPolicy::from_json(r#"{"dayly": 3}"#).is_err());
         assert!(KeepPolicy::from_json(r#"{"within": "3x"}"#).is_err());
         let p =
