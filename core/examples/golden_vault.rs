@@ -153,6 +153,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         hostname: Some("golden".into()),
         backup_configuration_id: Some("7c8ee069-568f-4d5a-932f-fb2af86b5fd5".into()),
         paths: vec![RawPath::from("/data")],
+        tags: Vec::new(),
     })?;
 
     let write = |rel: &str, bytes: &[u8]| -> std::io::Result<()> {

@@ -214,6 +214,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             hostname: Some("tamper".into()),
             backup_configuration_id: None,
             paths: Vec::new(),
+            tags: Vec::new(),
         })?;
         bundles.extend(out.bundles);
         for b in &bundles {

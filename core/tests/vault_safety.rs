@@ -66,6 +66,7 @@ impl Store {
                 hostname: None,
                 backup_configuration_id: None,
                 paths: Vec::new(),
+                tags: Vec::new(),
             })
             .unwrap();
         for b in out.bundles {

@@ -42,7 +42,7 @@ from .core import JsonInput, build_request, encrypt_password_for_agent, operatio
 from .errors import Error, InvalidArgument
 from .locking import retry_lock_from_env
 from .storage import concurrency_from_env, open_storage
-from .engine import BackupFilter, VaultState
+from .engine import BackupFilter, VaultState, keep_policy
 from .store import StoredVault
 
 PASSWORD_ENV = "CLOUDBACKUP_PASSWORD"
@@ -240,6 +240,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
             selection=selection,
             force=args.force,
             parent=args.parent,
+            tags=args.tag,
         )
     finally:
         bar.close()
@@ -336,13 +337,16 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     for bad in unreadable:
         print(f"cloudbackup: warning: {bad['object']} skipped: {bad['message']}", file=sys.stderr)
     lines = [
-        f"{r['id'][:16]}  {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(r['time']))}  "
+        f"{r['id'][:16]}  {_utc(r['time'])}  "
         f"{r['entries']} entries  {r['counters']['bytes_searched']} bytes"
         + (
             f"  {r['counters']['files_with_errors']} unreadable"
             if r["counters"].get("files_with_errors")
             else ""
         )
+        + (f"  host {r['hostname']}" if r.get("hostname") else "")
+        + (f"  paths {' '.join(r['paths'])}" if r.get("paths") else "")
+        + (f"  tags {','.join(r['tags'])}" if r.get("tags") else "")
         for r in rows
     ]
     if args.json:
@@ -418,6 +422,58 @@ def cmd_dump(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         # `dump ... | head`: the reader is done, which is not a failure.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _utc(seconds: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
+
+
+def _policy(args: argparse.Namespace) -> Dict[str, Any]:
+    """The forget options as the core's policy (unchecked)."""
+    policy: Dict[str, Any] = {}
+    for rule in ("last", "hourly", "daily", "weekly", "monthly", "yearly"):
+        value = getattr(args, f"keep_{rule}")
+        if value is not None:
+            policy[rule] = value
+    if args.keep_within is not None:
+        policy["within"] = args.keep_within
+    if args.keep_tag:
+        # restic: `--keep-tag a,b` keeps snapshots with both tags.
+        policy["tags"] = [t.split(",") for t in args.keep_tag]
+    return policy
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    try:
+        # Checked before the password is asked for: a bad policy is bad usage.
+        policy = keep_policy(_policy(args))
+    except InvalidArgument as e:
+        print(f"cloudbackup forget: {e}", file=sys.stderr)
+        return 2
+    password = _read_password(args)
+    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args), cache=_cache(args))
+    del password
+    r = lv.forget(policy, dry_run=args.dry_run, retry_lock=_retry_lock(args))
+    gone = [d for d in r.decisions if not d["keep"]]
+    lines: List[str] = []
+    group: Any = None
+    for d in r.decisions:
+        if (d["hostname"], d["paths"]) != group:
+            group = (d["hostname"], d["paths"])
+            lines.append(f"snapshots of host {d['hostname'] or '(none)'}, paths {' '.join(d['paths']) or '(none)'}:")
+        verdict = "keep  " if d["keep"] else "remove"
+        lines.append(f"  {verdict}  {d['id'][:16]}  {_utc(d['time'])}  {', '.join(d['reasons'])}".rstrip())
+    verb = "would remove" if args.dry_run else "removed"
+    lines.append(
+        f"forget: {verb} {len(gone)} of {len(r.decisions)} snapshots"
+        + (" (their data stays until a prune)" if gone else "")
+    )
+    _emit(
+        args,
+        {"decisions": r.decisions, "removed": r.removed, "dry_run": args.dry_run, "policy": policy},
+        lines,
+    )
     return 0
 
 
@@ -757,6 +813,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not cross file system boundaries (mount points are kept empty)",
     )
+    s.add_argument(
+        "--tag", action="append", metavar="TAG", help="label the snapshot (repeatable; forget --keep-tag keeps by it)"
+    )
     s.set_defaults(run=cmd_backup)
 
     s = sub.add_parser("snapshots", parents=[common], help="list the snapshots, oldest first")
@@ -839,6 +898,35 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--dry-run", action="store_true", help="only count what would be removed")
     s.set_defaults(run=cmd_gc)
+
+    s = sub.add_parser(
+        "forget",
+        parents=[common, locking],
+        help="remove the snapshots a keep policy does not keep (restic's rules, by host and paths; data stays)",
+    )
+    s.add_argument("vault", metavar="VAULT")
+    for rule, unit in (
+        ("last", "the N newest snapshots"),
+        ("hourly", "the newest snapshot of each of the last N hours that have one"),
+        ("daily", "... of each of the last N days (UTC)"),
+        ("weekly", "... of each of the last N ISO weeks (UTC)"),
+        ("monthly", "... of each of the last N months (UTC)"),
+        ("yearly", "... of each of the last N years (UTC)"),
+    ):
+        s.add_argument(f"--keep-{rule}", type=int, metavar="N", help=f"keep {unit}")
+    s.add_argument(
+        "--keep-within",
+        metavar="DURATION",
+        help="keep every snapshot within DURATION (e.g. 30d, 1y6m, 2d12h) of the newest of its group",
+    )
+    s.add_argument(
+        "--keep-tag",
+        action="append",
+        metavar="TAG[,TAG...]",
+        help="keep snapshots with all these tags (repeatable: any of the lists)",
+    )
+    s.add_argument("--dry-run", action="store_true", help="only list what would be removed, and why the rest stays")
+    s.set_defaults(run=cmd_forget)
 
     s = sub.add_parser(
         "repair",

@@ -34,6 +34,8 @@ __all__ = [
     "unquote_path",
     "fs_path",
     "is_cached_object",
+    "keep_policy",
+    "check_tags",
     "PathLike",
     "BackupFilter",
     "Selector",
@@ -405,12 +407,14 @@ class BackupSession:
         backup_configuration_id: Optional[str] = None,
         time_nanos: int = 0,
         paths: Optional[List[PathLike]] = None,
+        tags: Optional[List[str]] = None,
     ) -> List[Bundle]:
         """Seals the backup (``time``: when it started, Unix seconds, and
         ``time_nanos`` its sub-second part; ``paths``: the roots backed up,
-        which with the host name find the next backup's parent); returns the
-        last bundles to store (as :meth:`take_bundles`)."""
-        return self._native.finish(time, hostname, backup_configuration_id, time_nanos, paths)
+        which with the host name find the next backup's parent; ``tags``:
+        labels that ``forget --keep-tag`` keeps by); returns the last bundles
+        to store (as :meth:`take_bundles`)."""
+        return self._native.finish(time, hostname, backup_configuration_id, time_nanos, paths, tags)
 
     def take_index(self) -> Optional[Object]:
         """The index delta: store it as ``index/<id>`` after the bundles."""
@@ -645,8 +649,8 @@ class VaultState:
 
     def summaries(self) -> List[Dict[str, Any]]:
         """The readable snapshots, oldest first: ``{"id", "time",
-        "time_nanos", "hostname", "backup_configuration_id", "entries",
-        "counters"}``."""
+        "time_nanos", "hostname", "backup_configuration_id", "paths", "tags",
+        "entries", "counters"}``."""
         result: List[Dict[str, Any]] = json.loads(self._native.summaries())
         return result
 
@@ -659,6 +663,19 @@ class VaultState:
     def problems(self) -> List[Dict[str, Any]]:
         """What verify reports besides bundle contents."""
         result: List[Dict[str, Any]] = json.loads(self._native.problems())
+        return result
+
+    def forget_plan(self, policy: Dict[str, Any], now_ns: int) -> List[Dict[str, Any]]:
+        """What forget with ``policy`` (``{"last", "hourly", "daily",
+        "weekly", "monthly", "yearly": int, "within": "30d", "tags": [[tag,
+        ...], ...]}``, any subset but not none) does to each readable
+        snapshot: ``[{"id", "time", "time_nanos", "hostname", "paths",
+        "keep", "reasons"}]`` by group (host and paths), newest first.
+
+        Raises:
+            InvalidArgument: a bad policy, or one without rules.
+        """
+        result: List[Dict[str, Any]] = json.loads(self._native.forget_plan(json.dumps(policy), now_ns))
         return result
 
     def gc_plan(self, now_ns: int, grace_ns: int) -> Dict[str, Any]:
@@ -889,6 +906,29 @@ class Selector:
     def child_may_match(self, path: Union[str, bytes]) -> bool:
         """Whether something below folder ``path`` may be selected."""
         return self._native.child_may_match(path)
+
+
+def keep_policy(policy: Dict[str, Any]) -> Dict[str, Any]:
+    """A forget policy (see :meth:`VaultState.forget_plan`) checked by the
+    core and returned in its normal form.
+
+    Raises:
+        InvalidArgument: a bad policy (unknown rule, a count of 0, a bad
+            ``within`` duration, an empty tag), or one without rules.
+    """
+    result: Dict[str, Any] = json.loads(_native.keep_policy(json.dumps(policy)))
+    return result
+
+
+def check_tags(tags: List[str]) -> None:
+    """Checks a backup's tags as the core records them: each non-empty,
+    without a comma (``--keep-tag a,b`` means both ``a`` and ``b``) or a
+    control character.
+
+    Raises:
+        InvalidArgument: a tag that is not.
+    """
+    _native.check_tags(tags)
 
 
 def quote_path(path: Union[str, bytes]) -> str:

@@ -60,6 +60,7 @@ from .engine import (
     Vault,
     VaultState,
     Verifier,
+    check_tags,
     partial_name,
     partial_tag,
     quote_path,
@@ -152,6 +153,18 @@ class GcResult:
     kept_young: int
     #: Temporary objects (left by killed writers) among the deleted.
     temporary: int = 0
+
+
+@dataclass
+class ForgetResult:
+    """What forget decided and removed."""
+
+    #: Every readable snapshot's decision, by group (host and paths),
+    #: newest first: ``{"id", "time", "time_nanos", "hostname", "paths",
+    #: "keep", "reasons"}``.
+    decisions: List[Dict[str, Any]]
+    #: Snapshots removed (0 on a dry run).
+    removed: int
 
 
 def gc_grace_from_env() -> float:
@@ -510,9 +523,11 @@ class StoredVault:
         force: bool = False,
         parent: Optional[str] = None,
         selection: Optional[BackupFilter] = None,
+        tags: Optional[List[str]] = None,
     ) -> BackupResult:
         """Backs ``source`` up; the tree is named from ``/`` in the snapshot,
-        which records ``source`` (made absolute) as its root.
+        which records ``source`` (made absolute) as its root, and ``tags``
+        (which :meth:`forget` can keep by).
 
         Files unchanged since the parent snapshot (same size, mtime and
         ctime to the nanosecond, inode and device; the core decides) are
@@ -533,9 +548,11 @@ class StoredVault:
         """
         if not os.path.isdir(source):
             raise NotFound(f"directory {source} not found", {"what": "directory", "id": source})
+        # Bad tags fail now, not after every file was read and uploaded.
+        check_tags(tags or [])
         with self.lock("backup", exclusive=False, retry=retry_lock) as held:
             result, state = self._backup(
-                source, held, threads, progress, hostname, None if force else parent, force, selection
+                source, held, threads, progress, hostname, None if force else parent, force, selection, tags
             )
         try:
             result.gc = self._gc(gc_grace, False, 0.0, state)
@@ -556,6 +573,7 @@ class StoredVault:
         parent: Optional[str],
         force: bool,
         selection: Optional[BackupFilter] = None,
+        tags: Optional[List[str]] = None,
     ) -> Tuple[BackupResult, Optional[VaultState]]:
         """The backup, and the vault's state as read before it (for the gc
         after it; None with ``force``, which reads only the index)."""
@@ -600,6 +618,7 @@ class StoredVault:
                     hostname,
                     time_nanos=started_ns % 1_000_000_000,
                     paths=list(roots),
+                    tags=tags,
                 )
             )
             store_bundles(session.take_bundles())
@@ -786,6 +805,38 @@ class StoredVault:
                 list(pool.map(self.storage.delete, delete))
             out.deleted = len(delete)
             out.deleted_bytes = int(plan["delete_bytes"])
+            return out
+
+    # -- forget -----------------------------------------------------------------
+
+    def forget(
+        self, policy: Dict[str, Any], *, dry_run: bool = False, retry_lock: float = 0.0
+    ) -> "ForgetResult":
+        """Removes the snapshots ``policy`` does not keep (the core's
+        rules, restic's semantics: :meth:`VaultState.forget_plan` documents
+        the policy's shape). Only snapshot objects go: the data they alone
+        used stays until a prune.
+
+        Holds an exclusive lock, as gc does, and reads the vault under it,
+        so a backup that committed meanwhile is decided too, never removed
+        unseen. Unreadable snapshots are left alone (with a warning).
+
+        Raises:
+            InvalidArgument: a bad policy, or one without rules.
+            Locked: the vault is in use (after ``retry_lock`` seconds).
+        """
+        with self.lock("forget", exclusive=True, retry=retry_lock) as held:
+            state = self._state(False, retry=True, known=None)
+            self._warn_unreadable(state)
+            decisions = state.forget_plan(policy, time.time_ns())
+            remove = [str(d["id"]) for d in decisions if not d["keep"]]
+            out = ForgetResult(decisions=decisions, removed=0)
+            if dry_run or not remove:
+                return out
+            held.check_fresh()
+            with ThreadPoolExecutor(self.concurrency) as pool:
+                list(pool.map(self.storage.delete, (f"snapshots/{i}" for i in remove)))
+            out.removed = len(remove)
             return out
 
     # -- repair -----------------------------------------------------------------

@@ -748,6 +748,8 @@ pub unsafe extern "C" fn cb_backup_session_finish(
             hostname: hostname.map(str::to_string),
             backup_configuration_id: config_id.map(str::to_string),
             paths: session.paths.clone(),
+            // Tags from C come with the forget round's C exports (issue 18).
+            tags: Vec::new(),
         };
         session.run.finish(info)?;
         Ok(())

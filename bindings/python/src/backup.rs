@@ -426,9 +426,10 @@ impl NativeBackupSession {
     /// `take_bundles`), the index delta and the snapshot. `time` is when
     /// the backup started (Unix seconds, and `time_nanos` its sub-second
     /// part); `paths` the roots backed up (quoted `str` or `bytes`: with
-    /// the host name they find the next backup's parent). Returns the last
-    /// bundles, as `take_bundles`.
-    #[pyo3(signature = (time, hostname=None, backup_configuration_id=None, time_nanos=0, paths=None))]
+    /// the host name they find the next backup's parent); `tags` labels
+    /// for the snapshot. Returns the last bundles, as `take_bundles`.
+    #[pyo3(signature = (time, hostname=None, backup_configuration_id=None, time_nanos=0, paths=None, tags=None))]
+    #[allow(clippy::too_many_arguments)]
     fn finish<'py>(
         &self,
         py: Python<'py>,
@@ -437,6 +438,7 @@ impl NativeBackupSession {
         backup_configuration_id: Option<String>,
         time_nanos: u32,
         paths: Option<Vec<Bound<'py, PyAny>>>,
+        tags: Option<Vec<String>>,
     ) -> PyResultCb<Vec<Bundle<'py>>> {
         let paths = paths
             .unwrap_or_default()
@@ -449,6 +451,7 @@ impl NativeBackupSession {
             hostname,
             backup_configuration_id,
             paths,
+            tags: tags.unwrap_or_default(),
         };
         let bundles = py.detach(|| -> PyResultCb<_> {
             let mut run = self.run.lock().map_err(|_| poisoned())?;

@@ -7,8 +7,9 @@ use std::os::unix::ffi::OsStringExt;
 use std::sync::{Arc, Mutex};
 
 use cloudbackup_core::engine::layout::{self, Listed};
+use cloudbackup_core::engine::retention;
 use cloudbackup_core::engine::{
-    paths, IndexRebuild, Lock, LockDecision, LockTable, RawPath, VaultState,
+    paths, IndexRebuild, KeepPolicy, Lock, LockDecision, LockTable, RawPath, VaultState,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -145,8 +146,8 @@ impl NativeVaultState {
     }
 
     /// The readable snapshots, oldest first, as JSON `[{"id", "time",
-    /// "time_nanos", "hostname", "backup_configuration_id", "entries",
-    /// "counters"}]`.
+    /// "time_nanos", "hostname", "backup_configuration_id", "paths",
+    /// "tags", "entries", "counters"}]`.
     fn summaries(&self) -> PyResultCb<String> {
         self.with(|s| to_json("snapshot summaries", &s.summaries()))
     }
@@ -170,6 +171,15 @@ impl NativeVaultState {
             let list: Vec<_> = s.problems().iter().map(|(o, e)| problem(o, e)).collect();
             to_json("problems", &list)
         })
+    }
+
+    /// What forget with `policy` (the core's `KeepPolicy` as JSON) does to
+    /// each readable snapshot, as JSON `[{"id", "time", "time_nanos",
+    /// "hostname", "paths", "keep", "reasons"}]`; raises InvalidArgument
+    /// for a bad policy (or one without rules).
+    fn forget_plan(&self, policy: &str, now_ns: i64) -> PyResultCb<String> {
+        let policy = KeepPolicy::from_json(policy)?;
+        self.with(|s| to_json("forget plan", &s.forget_plan(&policy, now_ns)?))
     }
 
     /// What gc may delete, as JSON; raises when it must refuse.
@@ -445,6 +455,21 @@ fn is_cached_object(name: &str) -> bool {
     layout::is_cached(name)
 }
 
+/// A forget policy (the core's `KeepPolicy` as JSON) checked and written
+/// back in its normal form (`within` as restic spells it); InvalidArgument
+/// for a bad policy or one without rules.
+#[pyfunction]
+fn keep_policy(policy: &str) -> PyResultCb<String> {
+    to_json("keep policy", &KeepPolicy::from_json(policy)?)
+}
+
+/// Checks a backup's tags (non-empty, no comma, no control character);
+/// InvalidArgument otherwise. Hosts call it before reading any file.
+#[pyfunction]
+fn check_tags(tags: Vec<String>) -> PyResultCb<()> {
+    Ok(retention::check_tags(&tags)?)
+}
+
 /// The quoted text form of a path: `bytes`, or a filesystem `str` (as
 /// `os.fsdecode` gives it). Valid UTF-8 without control characters and not
 /// starting with `"` stays as it is; anything else is C-quoted.
@@ -499,5 +524,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(unquote_path, m)?)?;
     m.add_function(wrap_pyfunction!(fs_path, m)?)?;
     m.add_function(wrap_pyfunction!(is_cached_object, m)?)?;
+    m.add_function(wrap_pyfunction!(keep_policy, m)?)?;
+    m.add_function(wrap_pyfunction!(check_tags, m)?)?;
     Ok(())
 }

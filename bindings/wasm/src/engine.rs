@@ -840,6 +840,8 @@ impl BackupSession {
             hostname: optional("hostname")?,
             backup_configuration_id: optional("backupConfigurationId")?,
             paths,
+            // Tags from JS come with the forget round (issue 18).
+            tags: Vec::new(),
         };
         Ok(self.run.finish(info)?)
     }

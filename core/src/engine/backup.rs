@@ -197,10 +197,15 @@ pub struct SnapshotInfo {
     /// The paths the host backed up (its roots, as it names them): with
     /// the host name, what finds the parent of the next backup.
     pub paths: Vec<RawPath>,
+    /// Labels for the snapshot (`backup --tag`), which `forget --keep-tag`
+    /// keeps by. Recorded sorted and without repeats.
+    pub tags: Vec<String>,
 }
 
 impl SnapshotInfo {
-    /// [`Error::InvalidArgument`] when `time_nanos` is not below a second.
+    /// [`Error::InvalidArgument`] when `time_nanos` is not below a second,
+    /// or a tag is not one [`check_tags`](super::retention::check_tags)
+    /// accepts.
     pub fn validate(&self) -> Result<()> {
         if self.time_nanos >= 1_000_000_000 {
             return Err(Error::argument(
@@ -208,7 +213,7 @@ impl SnapshotInfo {
                 format!("{} is not below 1_000_000_000", self.time_nanos),
             ));
         }
-        Ok(())
+        super::retention::check_tags(&self.tags)
     }
 
     /// Info with only the time set.
@@ -574,6 +579,12 @@ impl BackupSession {
             hostname: info.hostname,
             backup_configuration_id: info.backup_configuration_id,
             paths: info.paths,
+            tags: {
+                let mut tags = info.tags;
+                tags.sort();
+                tags.dedup();
+                tags
+            },
             counters: sink.counters,
             entries: sink.entries,
             errors: sink.errors,

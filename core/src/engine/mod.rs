@@ -22,6 +22,7 @@ pub mod rawpath;
 pub mod repair;
 pub mod restore;
 pub mod restore_run;
+pub mod retention;
 pub mod select;
 pub mod snapshot;
 pub mod state;
@@ -48,6 +49,7 @@ pub use restore::{
     RestoreOptions, RestoreReport, RestoreSession, Write,
 };
 pub use restore_run::RestoreRun;
+pub use retention::{Decision, KeepPolicy, KeepWithin};
 pub use select::{
     BackupFilter, BackupFilterOptions, Pattern, PatternList, Selector, TagFile, Visit,
 };

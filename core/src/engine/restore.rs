@@ -1395,6 +1395,7 @@ mod tests {
             counters: BackupCounters::default(),
             entries,
             paths: Vec::new(),
+            tags: Vec::new(),
             errors: Vec::new(),
         }
     }

@@ -179,6 +179,10 @@ pub struct Snapshot {
     /// The paths the host backed up (its roots), if it said.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paths: Vec<RawPath>,
+    /// Labels the host gave the backup (`backup --tag`): `forget --keep-tag`
+    /// keeps by them. Absent in snapshots written before tags existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     /// The backup's counters.
     pub counters: BackupCounters,
     /// Every path, in the order the host gave them.
@@ -371,6 +375,7 @@ mod v1 {
                 hostname: v1.hostname,
                 backup_configuration_id: v1.backup_configuration_id,
                 paths: Vec::new(),
+                tags: Vec::new(),
                 counters: v1.counters,
                 entries: v1
                     .entries
@@ -430,6 +435,7 @@ mod tests {
             hostname: None,
             backup_configuration_id: None,
             paths: Vec::new(),
+            tags: Vec::new(),
             counters: BackupCounters::default(),
             entries: Vec::new(),
             errors,

@@ -24,6 +24,7 @@ use super::index::Index;
 use super::layout::{self, Listed, StoredName};
 use super::object::object_name;
 use super::rawpath::RawPath;
+use super::retention::{Decision, KeepPolicy};
 use super::snapshot::Snapshot;
 use super::vault::Vault;
 use crate::{Error, Result};
@@ -292,10 +293,20 @@ impl VaultState {
                 time_nanos: s.time_nanos,
                 hostname: s.hostname.clone(),
                 backup_configuration_id: s.backup_configuration_id.clone(),
+                paths: s.paths.clone(),
+                tags: s.tags.clone(),
                 entries: s.entries.len() as u64,
                 counters: s.counters,
             })
             .collect()
+    }
+
+    /// What `forget` with `policy` does to every readable snapshot
+    /// ([`KeepPolicy::apply`] over [`summaries`](Self::summaries)).
+    /// Unreadable snapshots are not decided, so never removed: `repair`
+    /// sets them aside first.
+    pub fn forget_plan(&self, policy: &KeepPolicy, now_ns: i64) -> Result<Vec<Decision>> {
+        policy.apply(&self.summaries(), now_ns)
     }
 
     /// The readable snapshot `id`.
@@ -487,7 +498,8 @@ impl VaultState {
 }
 
 /// One snapshot in a listing. JSON: `{"id", "time", "time_nanos",
-/// "hostname", "backup_configuration_id", "entries", "counters"}`.
+/// "hostname", "backup_configuration_id", "paths", "tags", "entries",
+/// "counters"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SnapshotSummary {
     /// Its id (hex).
@@ -500,6 +512,10 @@ pub struct SnapshotSummary {
     pub hostname: Option<String>,
     /// The v2 backup configuration it ran for.
     pub backup_configuration_id: Option<String>,
+    /// The paths the host backed up (its roots), in the quoted form.
+    pub paths: Vec<RawPath>,
+    /// Its tags (sorted).
+    pub tags: Vec<String>,
     /// Number of entries (files, directories, symlinks).
     pub entries: u64,
     /// The backup's counters.
@@ -759,6 +775,48 @@ pub(crate) mod tests {
         assert_eq!(plan.temporary, 1);
         assert_eq!(plan.delete_bytes, 20);
         assert!(st.gc_plan(1_000, -1).is_err());
+    }
+
+    #[test]
+    fn summaries_show_paths_and_tags_and_forget_decides_by_them() {
+        let info = |time: i64, tags: &[&str]| SnapshotInfo {
+            time,
+            hostname: Some("h".into()),
+            paths: vec![RawPath::from("/a")],
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            ..SnapshotInfo::default()
+        };
+        let s = stored_infos(&[info(1, &["keep", "b", "keep"]), info(2, &[]), info(3, &[])]);
+        let st = state_of(&s, 0);
+        let sums = st.summaries();
+        assert_eq!(sums[0].tags, ["b", "keep"], "sorted, without repeats");
+        assert_eq!(sums[0].paths, [RawPath::from("/a")]);
+        let json = serde_json::to_value(&sums[1]).unwrap();
+        assert_eq!(json["tags"], serde_json::json!([]));
+        assert_eq!(json["paths"], serde_json::json!(["/a"]));
+        let policy = KeepPolicy {
+            last: Some(1),
+            tags: vec![vec!["keep".into()]],
+            ..KeepPolicy::default()
+        };
+        let plan = st.forget_plan(&policy, 10_000_000_000).unwrap();
+        let keep: Vec<(&str, bool)> = plan.iter().map(|d| (d.id.as_str(), d.keep)).collect();
+        assert_eq!(
+            keep,
+            [
+                (sums[2].id.as_str(), true),
+                (sums[1].id.as_str(), false),
+                (sums[0].id.as_str(), true)
+            ]
+        );
+        let bad = SnapshotInfo {
+            tags: vec!["a,b".into()],
+            ..SnapshotInfo::default()
+        };
+        assert_eq!(
+            bad.validate().unwrap_err().code(),
+            crate::ErrorCode::InvalidArgument
+        );
     }
 
     #[test]

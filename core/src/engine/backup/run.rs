@@ -156,6 +156,7 @@ mod tests {
             hostname: None,
             backup_configuration_id: None,
             paths: Vec::new(),
+            tags: Vec::new(),
         }
     }
 
