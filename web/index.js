@@ -4,6 +4,8 @@
 // which initialises synchronously; bundlers that do not copy assets:
 // @cloudbackup/core/inline (inline.js).
 import { init } from './loader.js';
+// Installs Vault.openAsync and Vault.createAsync.
+import './async.js';
 
 export * from './dist/public.js';
 export * from './public-errors.js';

@@ -2,7 +2,7 @@ export * from './dist/public.js';
 export * from './public-errors.js';
 export * from './client.js';
 export * from './operations.js';
-import type { InitInput } from './dist/cloudbackup_wasm.js';
+import type { Bytes, InitInput, KdfParams, Password, Vault, VaultSettings } from './dist/cloudbackup_wasm.js';
 export type { InitInput };
 
 /**
@@ -14,3 +14,21 @@ export function init(input?: InitInput | Promise<InitInput>): Promise<void>;
 /** Loads the module synchronously from its bytes or a compiled module. */
 export function initSync(module: BufferSource | WebAssembly.Module): void;
 export default init;
+
+// Vault.openAsync and Vault.createAsync (async.js installs them).
+declare module './dist/cloudbackup_wasm.js' {
+  namespace Vault {
+    /**
+     * `Vault.open` without blocking the calling thread: Argon2 runs in a
+     * short-lived Worker (worker_threads in node), which sends the vault's
+     * master key back as bytes; the vault is opened here with it
+     * (`Vault.openWithKey`) and those bytes are overwritten. Rejects with the
+     * errors `open` throws (`WrongPasswordError`, `CorruptError`, ...).
+     * Needs the module loaded (`await init()`) and a host that can start the
+     * package's Worker file (node, browsers unbundled, Vite, webpack 5).
+     */
+    function openAsync(config: Bytes, password: Password): Promise<Vault>;
+    /** `Vault.create` without blocking the calling thread (see `openAsync`). */
+    function createAsync(password: Password, settings?: VaultSettings | null, kdf?: KdfParams | null): Promise<Vault>;
+  }
+}

@@ -49,12 +49,17 @@ const __cbNotReady = new Proxy({}, {
 glue = replaceExactly(glue, '/* @ts-self-types="./cloudbackup_wasm.d.ts" */\n', `/* @ts-self-types="./cloudbackup_wasm.d.ts" */\n${GUARD}`, 1);
 glue = replaceExactly(glue, 'let wasmModule, wasmInstance, wasm;', 'let wasmModule, wasmInstance, wasm = __cbNotReady;', 1);
 glue = replaceExactly(glue, 'if (wasm !== undefined) return wasm;', 'if (wasm !== __cbNotReady) return wasm;', 2);
+// The compiled module, for the Workers of web/async.js (they instantiate it
+// again instead of fetching or decoding the .wasm). Internal.
+glue = replaceExactly(glue, 'export { initSync, __wbg_init as default };',
+  'export { initSync, __wbg_init as default };\n/** The compiled WebAssembly.Module once loaded (added by web/scripts/post-build.mjs; internal). */\nexport function __cbModule() { return wasmModule; }', 1);
 writeFileSync(GLUE, glue);
 
 const DTS = `${DIST}cloudbackup_wasm.d.ts`;
+writeFileSync(DTS, `${readFileSync(DTS, 'utf8')}\n/** The compiled WebAssembly.Module once loaded (web/async.js; internal). */\nexport function __cbModule(): WebAssembly.Module | undefined;\n`);
 
 // 2. The public re-export: every export of the glue but its internals.
-const INTERNAL = new Set(['initSync', 'default', 'InitOutput', 'SyncInitInput']);
+const INTERNAL = new Set(['initSync', 'default', 'InitOutput', 'SyncInitInput', '__cbModule']);
 const values = [...glue.matchAll(/^export (?:class|function) (\w+)/gm)].map((m) => m[1]).filter((n) => !INTERNAL.has(n));
 const dts = readFileSync(DTS, 'utf8');
 const declared = [...dts.matchAll(/^export (?:declare )?(class|function|type|interface|const) (\w+)/gm)];

@@ -137,6 +137,35 @@ try {
   assert.match(called.urls[1], /^GET http:\/\/127\.0\.0\.1:\d+\/v2\/123456\/restores\/e87e6f7d$/);
   checks++;
 
+  // Vault.createAsync / openAsync: Argon2 (the default settings) in a module
+  // Worker started from the package's own file; the page's timers keep
+  // firing meanwhile; a wrong password arrives as WrongPasswordError.
+  const asynced = await page.evaluate(async () => {
+    const served = '/web/index.js';
+    const cb = /** @type {typeof import('../index.js')} */ (await import(served));
+    await cb.init();
+    const vault = await cb.Vault.createAsync('pw');
+    const config = vault.config();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const start = performance.now();
+    const opened = await cb.Vault.openAsync(config, 'pw');
+    const ms = performance.now() - start;
+    clearInterval(timer);
+    let wrong = '';
+    try {
+      await cb.Vault.openAsync(config, 'nope');
+    } catch (e) {
+      wrong = `${e instanceof cb.WrongPasswordError} ${/** @type {Error} */ (e).name}`;
+    }
+    return { same: opened.info().vault_id === vault.info().vault_id, ticks, ms, wrong };
+  });
+  assert.equal(asynced.same, true);
+  assert.equal(asynced.wrong, 'true WrongPasswordError');
+  assert.ok(asynced.ticks >= 5, `${asynced.ticks} timer ticks during openAsync (${asynced.ms.toFixed(0)} ms)`);
+  console.log(`browser: openAsync ${asynced.ms.toFixed(0)} ms (default Argon2 in a Worker), ${asynced.ticks} timer ticks meanwhile`);
+  checks++;
+
   mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: join(SHOTS, 'demo.png'), fullPage: true });
   assert.deepEqual(errors, []);

@@ -10,6 +10,7 @@ use cloudbackup_core::engine::{
 };
 use cloudbackup_core::model::v2::common::PathFilter;
 use wasm_bindgen::prelude::*;
+use zeroize::Zeroizing;
 
 use crate::state::VaultState;
 use crate::{
@@ -218,6 +219,53 @@ impl Vault {
         Ok(Vault {
             inner: core_engine::Vault::open(&config, &password)?,
         })
+    }
+
+    /// The slow half of `open`: runs Argon2 on `password` for the config's
+    /// key slots and returns the vault's 32-byte master key
+    /// (WrongPasswordError when no slot opens). For a Worker
+    /// (`Vault.openAsync`): the key is a secret that crosses to the main
+    /// thread as bytes; hand it to `openWithKey` and overwrite it
+    /// (`key.fill(0)`) once the vault is open.
+    #[wasm_bindgen(js_name = "unlockKey")]
+    pub fn unlock_key(
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] config: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Password")] password: JsValue,
+    ) -> JsResult<js_sys::Uint8Array> {
+        let config = buffer_arg(&config, "config")?;
+        let password = Zeroizing::new(text_or_bytes_arg(&password, "password")?);
+        let master = core_engine::Vault::unlock_master_key(&config, &password)?;
+        Ok(js_sys::Uint8Array::from(&master.to_bytes()[..]))
+    }
+
+    /// The fast half of `open`: opens a stored config with the master key
+    /// `unlockKey` or `masterKey()` gave (no Argon2), checking the config's
+    /// MAC and form. A key that is not this vault's is a CorruptError, as a
+    /// tampered config is.
+    #[wasm_bindgen(js_name = "openWithKey")]
+    pub fn open_with_key(
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] config: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] key: JsValue,
+    ) -> JsResult<Vault> {
+        let config = buffer_arg(&config, "config")?;
+        let key = Zeroizing::new(buffer_arg(&key, "key")?);
+        let bytes: Zeroizing<[u8; 32]> = Zeroizing::new(
+            key.as_slice()
+                .try_into()
+                .map_err(|_| argument("key", format!("must be 32 bytes, not {}", key.len())))?,
+        );
+        let master = core_engine::keys::MasterKey::from_bytes(*bytes);
+        Ok(Vault {
+            inner: core_engine::Vault::open_with_master_key(&config, master)?,
+        })
+    }
+
+    /// The vault's 32-byte master key: only to open this vault in another
+    /// Worker or thread (`openWithKey` there; `Vault.createAsync` uses it).
+    /// A secret: never store it, and overwrite it (`key.fill(0)`) after use.
+    #[wasm_bindgen(js_name = "masterKey")]
+    pub fn master_key(&self) -> js_sys::Uint8Array {
+        js_sys::Uint8Array::from(&self.inner.master_key().to_bytes()[..])
     }
 
     /// The bytes to store as the vault's `config`.

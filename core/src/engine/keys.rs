@@ -245,6 +245,12 @@ impl MasterKey {
         MasterKey(SecretKey::from_bytes(bytes))
     }
 
+    /// The key bytes, wiped when dropped: only to move an unlocked vault to
+    /// another thread or Worker (`Vault::open_with_master_key` there).
+    pub fn to_bytes(&self) -> Zeroizing<[u8; KEY_LEN]> {
+        Zeroizing::new(*self.0.as_bytes())
+    }
+
     /// Derives the working keys.
     pub fn derive(&self) -> VaultKeys {
         VaultKeys {

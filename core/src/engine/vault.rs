@@ -165,18 +165,37 @@ impl Vault {
 
     /// Opens a stored config with `password`: [`Error::WrongPassword`] when no
     /// slot opens, [`Error::Corrupt`] when the config was tampered with.
+    /// The same as [`Vault::unlock_master_key`] then [`Vault::open_with_master_key`].
     pub fn open(config: &[u8], password: &[u8]) -> Result<Self> {
+        let master = Self::unlock_master_key(config, password)?;
+        Self::open_with_master_key(config, master)
+    }
+
+    /// The slow half of [`Vault::open`]: runs Argon2 on `password` for each
+    /// key slot until one opens, and returns the master key it holds
+    /// ([`Error::WrongPassword`] when none does). Nothing but the slot's own
+    /// tag is checked here: the config's MAC, form and settings are checked by
+    /// [`Vault::open_with_master_key`]. Lets a binding derive the key off
+    /// its main thread (a Worker) and open the vault on it.
+    pub fn unlock_master_key(config: &[u8], password: &[u8]) -> Result<MasterKey> {
+        let (vault_id, parsed) = read_config(config)?;
+        for slot in &parsed.key_slots {
+            if let Some(m) = slot.unwrap(password, &vault_id)? {
+                return Ok(m);
+            }
+        }
+        Err(Error::WrongPassword)
+    }
+
+    /// The fast half of [`Vault::open`]: opens a stored config with its
+    /// master key (from [`Vault::unlock_master_key`] or [`Vault::master_key`]),
+    /// checking the MAC over settings and slots and the config's exact form.
+    /// A key that is not this vault's fails the MAC: [`Error::Corrupt`], as a
+    /// tampered config does (the two cannot be told apart without a password).
+    pub fn open_with_master_key(config: &[u8], master: MasterKey) -> Result<Self> {
         let (vault_id, parsed) = read_config(config)?;
         // The body again, for the canonical-form check below.
         let body = check_header(ObjectKind::Config, None, "vault config", config)?;
-        let mut master = None;
-        for slot in &parsed.key_slots {
-            if let Some(m) = slot.unwrap(password, &vault_id)? {
-                master = Some(m);
-                break;
-            }
-        }
-        let master = master.ok_or(Error::WrongPassword)?;
         let keys = master.derive();
         let expected = Zeroizing::new(mac(&keys, &vault_id, &parsed.settings, &parsed.key_slots)?);
         if parsed.mac.to_bytes() != expected.as_slice() {
@@ -364,6 +383,12 @@ impl Vault {
         &self.settings
     }
 
+    /// Its master key: only to move this vault to another thread or Worker
+    /// ([`Vault::open_with_master_key`] there); never store it.
+    pub fn master_key(&self) -> &MasterKey {
+        &self.master
+    }
+
     /// Its working keys.
     pub fn keys(&self) -> &VaultKeys {
         &self.keys
@@ -500,6 +525,33 @@ mod tests {
             crate::ErrorCode::InvalidArgument,
             "the last slot stays"
         );
+    }
+
+    #[test]
+    fn open_splits_into_unlock_and_open_with_the_master_key() {
+        let v = Vault::create(b"pw", VaultSettings::default(), kdf()).unwrap();
+        let stored = v.config_bytes().unwrap();
+        let master = Vault::unlock_master_key(&stored, b"pw").unwrap();
+        assert_eq!(master.to_bytes(), v.master_key().to_bytes());
+        let opened = Vault::open_with_master_key(&stored, master).unwrap();
+        assert_eq!(opened.id(), v.id());
+        assert_eq!(opened.keys().blob_id, v.keys().blob_id);
+        assert_eq!(opened.config_bytes().unwrap(), stored);
+        assert_eq!(
+            Vault::unlock_master_key(&stored, b"nope")
+                .unwrap_err()
+                .code(),
+            crate::ErrorCode::WrongPassword
+        );
+        // Another vault's key fails the MAC, as tampering does.
+        let other = Vault::create(b"pw", VaultSettings::default(), kdf()).unwrap();
+        let err = Vault::open_with_master_key(&stored, other.master_key().clone()).unwrap_err();
+        assert_eq!(err.code(), crate::ErrorCode::Corrupt, "{err}");
+        // The fast half still checks everything but the password.
+        let tampered = edited_config(&v, |body| body["settings"]["zstd_level"] = 4.into());
+        let master = Vault::unlock_master_key(&tampered, b"pw").unwrap();
+        let err = Vault::open_with_master_key(&tampered, master).unwrap_err();
+        assert_eq!(err.code(), crate::ErrorCode::Corrupt, "{err}");
     }
 
     #[test]
