@@ -14,8 +14,8 @@ use zeroize::Zeroizing;
 
 use crate::state::VaultState;
 use crate::{
-    argument, buffer_arg, id_arg, int_arg, json_arg, mode_arg, number_arg, path_arg, size_arg,
-    string_arg, text_or_bytes_arg, time_arg, to_js, JsResult, MAX_SAFE,
+    argument, bool_arg, buffer_arg, id_arg, int_arg, json_arg, mode_arg, number_arg, path_arg,
+    size_arg, string_arg, text_or_bytes_arg, time_arg, to_js, JsResult, MAX_SAFE,
 };
 use cloudbackup_core::engine::host_meta;
 
@@ -97,6 +97,24 @@ export interface SnapshotData {
   time_nanos?: number;
   hostname?: string; backup_configuration_id?: string; paths?: QuotedPath[];
   counters: BackupCounters; entries: SnapshotEntry[]; errors?: FileError[];
+}
+/** An entry as `Snapshot.ls` and `find` list it (`synthetic`: a folder above the backup's roots). */
+export interface ListedEntry {
+  path: QuotedPath; kind: EntryKind; mode: number; size: number; mtime: number;
+  target?: QuotedPath; synthetic?: true;
+}
+/** One path that differs between two snapshots. */
+export interface SnapshotChange {
+  path: QuotedPath; change: "added" | "removed" | "modified" | "type_changed" | "metadata";
+  kind: EntryKind; size_before: number; size_after: number;
+}
+/** What changed from one snapshot to another (`Snapshot.diff`). */
+export interface SnapshotDiff {
+  changes: SnapshotChange[];
+  totals: {
+    added: number; removed: number; modified: number; type_changed: number; metadata: number;
+    bytes_added: number; bytes_removed: number;
+  };
 }
 /** A byte range of a stored object. */
 export interface ByteRange { offset: number; length: number; }
@@ -392,6 +410,50 @@ impl Snapshot {
     #[wasm_bindgen(unchecked_return_type = "SnapshotData")]
     pub fn data(&self) -> JsResult<JsValue> {
         to_js("snapshot", &self.inner)
+    }
+
+    /// What is in folder `path` (quoted form or bytes): its children, or
+    /// (`recursive`) everything below it, by path; folders above the
+    /// backup's roots come as `synthetic` folders. NotFoundError when
+    /// nothing is at or below it.
+    #[wasm_bindgen(unchecked_return_type = "ListedEntry[]")]
+    pub fn ls(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] path: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "boolean")] recursive: JsValue,
+    ) -> JsResult<JsValue> {
+        let path = path_arg(&path, "path")?;
+        let recursive = !recursive.is_undefined() && bool_arg(&recursive, "recursive")?;
+        to_js(
+            "listing",
+            &core_engine::browse::list(&self.inner, path.as_bytes(), recursive)?,
+        )
+    }
+
+    /// The entries one of `patterns` matches (the backup patterns'
+    /// meaning: `*.log` a name at any depth, `/home/ann/*.txt` from the
+    /// root).
+    #[wasm_bindgen(unchecked_return_type = "ListedEntry[]")]
+    pub fn find(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] patterns: JsValue,
+        #[wasm_bindgen(js_name = "ignoreCase", unchecked_optional_param_type = "boolean")]
+        ignore_case: JsValue,
+    ) -> JsResult<JsValue> {
+        let texts: Vec<String> = json_arg(&patterns, "patterns")?.unwrap_or_default();
+        let ignore_case = !ignore_case.is_undefined() && bool_arg(&ignore_case, "ignoreCase")?;
+        let patterns = core_engine::browse::patterns(&texts, ignore_case)?;
+        to_js("found", &core_engine::browse::find(&self.inner, &patterns)?)
+    }
+
+    /// What changed from this snapshot to `after` (restic's `+ - M T U`
+    /// as `added`, `removed`, `modified`, `type_changed`, `metadata`).
+    #[wasm_bindgen(unchecked_return_type = "SnapshotDiff")]
+    pub fn diff(&self, after: &Snapshot) -> JsResult<JsValue> {
+        to_js(
+            "diff",
+            &core_engine::browse::diff(&self.inner, &after.inner),
+        )
     }
 }
 

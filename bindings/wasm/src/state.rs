@@ -48,6 +48,10 @@ export interface SnapshotSummary {
   /** Number of entries (files, directories, symlinks). */
   entries: number;
   counters: BackupCounters;
+  /** The paths the backup was given (its roots), quoted form. */
+  paths: QuotedPath[];
+  /** Its tags, sorted. */
+  tags: string[];
 }
 /** Something wrong with a vault besides bundle contents: the object it concerns and the error's code and message. */
 export interface Problem { object: string; code: string; message: string; }
