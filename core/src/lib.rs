@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod dynamic;
+#[cfg(feature = "engine")]
 pub mod engine;
 pub mod error;
 #[cfg(feature = "fuzzing")]

@@ -25,9 +25,17 @@ function rewrite(what, from, to) {
   if (glue === before) throw new Error(`patch-glue: ${what}: not found in ${file} (wasm-bindgen changed its glue?)`);
 }
 
+// A glue without classes (@cloudbackup/core/api's) has no class checks and
+// no free(): only the runtime's throw is rewritten there.
+const hasClasses = /^export class /m.test(glue);
+/** rewrite() where the glue has classes. @param {string} what @param {string | RegExp} from @param {string} to */
+const rewriteClasses = (what, from, to) => {
+  if (hasClasses) rewrite(what, from, to);
+};
+
 // The argument's name at every class check (`_assertClass(vault, Vault)`).
-rewrite('class checks', /_assertClass\((\w+), (\w+)\);/g, "_assertClass($1, $2, '$1');");
-rewrite(
+rewriteClasses('class checks', /_assertClass\((\w+), (\w+)\);/g, "_assertClass($1, $2, '$1');");
+rewriteClasses(
   'the class check',
   'function _assertClass(instance, klass) {\n    if (!(instance instanceof klass)) {\n        throw new Error(`expected instance of ${klass.name}`);\n    }\n}',
   `function _assertClass(instance, klass, name) {
@@ -48,16 +56,6 @@ function __cbDescribe(value) {
     const name = Array.isArray(value) ? 'Array' : value.constructor?.name;
     if (!name || name === 'Object') return 'an object';
     return /^[AEIOU]/.test(name) ? \`an \${name}\` : \`a \${name}\`;
-}
-
-/** The package's error for a message of wasm-bindgen's runtime checks. */
-function __cbRuntimeError(message) {
-    if (message === 'null pointer passed to rust') {
-        const reason = 'was freed (free() was called on it, or a call consumed it)';
-        return __cbMakeError('invalid_state', \`this object \${reason}\`, { session: 'object', reason });
-    }
-    // Re-entry while in use, ownership taken while borrowed...
-    return __cbMakeError('invalid_state', message, { session: 'object', reason: message });
 }`,
 );
 rewrite(
@@ -66,10 +64,22 @@ rewrite(
   '$1throw __cbRuntimeError(getStringFromWasm0(arg0, arg1));',
 );
 // free() twice: the second does nothing.
-rewrite(
+rewriteClasses(
   'free()',
   /(free\(\) \{\n(\s+)const ptr = this\.__destroy_into_raw\(\);\n)/g,
   '$1$2if (ptr === 0) return;\n',
 );
-glue = `import { makeError as __cbMakeError } from '../errors.js';\n${glue}`;
+// Used by the runtime's throw, in every glue (appended: declarations hoist).
+const RUNTIME_ERROR = `
+/** The package's error for a message of wasm-bindgen's runtime checks. */
+function __cbRuntimeError(message) {
+    if (message === 'null pointer passed to rust') {
+        const reason = 'was freed (free() was called on it, or a call consumed it)';
+        return __cbMakeError('invalid_state', \`this object \${reason}\`, { session: 'object', reason });
+    }
+    // Re-entry while in use, ownership taken while borrowed...
+    return __cbMakeError('invalid_state', message, { session: 'object', reason: message });
+}
+`;
+glue = `import { makeError as __cbMakeError } from '../errors.js';\n${glue}${RUNTIME_ERROR}`;
 writeFileSync(file, glue);

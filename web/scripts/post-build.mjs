@@ -8,6 +8,8 @@
 //                              call was a TypeError deep in the glue)
 //   dist/public.js, .d.ts      the glue's exports minus its internals
 //                              (`initSync`, `default`)
+//   dist/cloudbackup_api.js,   the same for @cloudbackup/core/api's glue
+//   dist/api-public.js, .d.ts  (the engine-free module)
 //   dist/wasm-inline.js, .d.ts the .wasm as a base64 string (ESM), for
 //                              @cloudbackup/core/inline
 //   dist/inline.cjs            @cloudbackup/core/inline as one CommonJS file
@@ -23,7 +25,6 @@ import { build } from 'esbuild';
 
 const WEB = fileURLToPath(new URL('../', import.meta.url));
 const DIST = `${WEB}dist/`;
-const GLUE = `${DIST}cloudbackup_wasm.js`;
 
 /** @param {string} text @param {string} from @param {string} to @param {number} times */
 function replaceExactly(text, from, to, times) {
@@ -37,8 +38,15 @@ function replaceExactly(text, from, to, times) {
 // 1. The guard. A Proxy stands in for the instance's exports until init()
 // replaces it: no cost per call once loaded (the glue reads `wasm.x` as
 // before), and every path into the module goes through `wasm`.
-let glue = readFileSync(GLUE, 'utf8');
-const GUARD = `import { InvalidStateError as __cbInvalidStateError } from '../errors.js';
+/**
+ * Steps 1 and 2 for the glue dist/NAME.js; its public re-export is dist/PUB.js.
+ * @param {string} name @param {string} pub
+ * @returns {[number, number]} the counts of exports and of types re-exported
+ */
+function finishGlue(name, pub) {
+  const GLUE = `${DIST}${name}.js`;
+  let glue = readFileSync(GLUE, 'utf8');
+  const GUARD = `import { InvalidStateError as __cbInvalidStateError } from '../errors.js';
 // Until init() or initSync() has run, every use of the module throws (added by web/scripts/post-build.mjs).
 const __cbNotReady = new Proxy({}, {
     get() {
@@ -46,33 +54,38 @@ const __cbNotReady = new Proxy({}, {
     },
 });
 `;
-glue = replaceExactly(glue, '/* @ts-self-types="./cloudbackup_wasm.d.ts" */\n', `/* @ts-self-types="./cloudbackup_wasm.d.ts" */\n${GUARD}`, 1);
-glue = replaceExactly(glue, 'let wasmModule, wasmInstance, wasm;', 'let wasmModule, wasmInstance, wasm = __cbNotReady;', 1);
-glue = replaceExactly(glue, 'if (wasm !== undefined) return wasm;', 'if (wasm !== __cbNotReady) return wasm;', 2);
-// The compiled module, for the Workers of web/async.js (they instantiate it
-// again instead of fetching or decoding the .wasm). Internal.
-glue = replaceExactly(glue, 'export { initSync, __wbg_init as default };',
-  'export { initSync, __wbg_init as default };\n/** The compiled WebAssembly.Module once loaded (added by web/scripts/post-build.mjs; internal). */\nexport function __cbModule() { return wasmModule; }', 1);
-writeFileSync(GLUE, glue);
+  glue = replaceExactly(glue, `/* @ts-self-types="./${name}.d.ts" */\n`, `/* @ts-self-types="./${name}.d.ts" */\n${GUARD}`, 1);
+  glue = replaceExactly(glue, 'let wasmModule, wasmInstance, wasm;', 'let wasmModule, wasmInstance, wasm = __cbNotReady;', 1);
+  glue = replaceExactly(glue, 'if (wasm !== undefined) return wasm;', 'if (wasm !== __cbNotReady) return wasm;', 2);
+  // The compiled module, for the Workers of web/async.js (they instantiate it
+  // again instead of fetching or decoding the .wasm). Internal.
+  glue = replaceExactly(glue, 'export { initSync, __wbg_init as default };',
+    'export { initSync, __wbg_init as default };\n/** The compiled WebAssembly.Module once loaded (added by web/scripts/post-build.mjs; internal). */\nexport function __cbModule() { return wasmModule; }', 1);
+  writeFileSync(GLUE, glue);
 
-const DTS = `${DIST}cloudbackup_wasm.d.ts`;
-writeFileSync(DTS, `${readFileSync(DTS, 'utf8')}\n/** The compiled WebAssembly.Module once loaded (web/async.js; internal). */\nexport function __cbModule(): WebAssembly.Module | undefined;\n`);
+  const DTS = `${DIST}${name}.d.ts`;
+  writeFileSync(DTS, `${readFileSync(DTS, 'utf8')}\n/** The compiled WebAssembly.Module once loaded (web/async.js; internal). */\nexport function __cbModule(): WebAssembly.Module | undefined;\n`);
 
-// 2. The public re-export: every export of the glue but its internals.
-const INTERNAL = new Set(['initSync', 'default', 'InitOutput', 'SyncInitInput', '__cbModule']);
-const values = [...glue.matchAll(/^export (?:class|function) (\w+)/gm)].map((m) => m[1]).filter((n) => !INTERNAL.has(n));
-const dts = readFileSync(DTS, 'utf8');
-const declared = [...dts.matchAll(/^export (?:declare )?(class|function|type|interface|const) (\w+)/gm)];
-const types = declared.filter((m) => m[1] === 'type' || m[1] === 'interface').map((m) => m[2]).filter((n) => !INTERNAL.has(n));
-const typedValues = declared.filter((m) => m[1] === 'class' || m[1] === 'function').map((m) => m[2]).filter((n) => !INTERNAL.has(n));
-const missing = values.filter((n) => !typedValues.includes(n));
-if (missing.length) throw new Error(`post-build: exports without declarations: ${missing.join(', ')}`);
-const head = '// Generated by web/scripts/post-build.mjs: the exports of the wasm-bindgen glue, without its internals.\n';
-/** @param {string[]} names */
-const list = (names) => names.map((n) => `  ${n},\n`).join('');
-writeFileSync(`${DIST}public.js`, `${head}export {\n${list(values)}} from './cloudbackup_wasm.js';\n`);
-writeFileSync(`${DIST}public.d.ts`,
-  `${head}export {\n${list(values)}} from './cloudbackup_wasm.js';\nexport type {\n${list(types)}} from './cloudbackup_wasm.js';\n`);
+  // 2. The public re-export: every export of the glue but its internals.
+  const INTERNAL = new Set(['initSync', 'default', 'InitOutput', 'SyncInitInput', '__cbModule']);
+  const values = [...glue.matchAll(/^export (?:class|function) (\w+)/gm)].map((m) => m[1]).filter((n) => !INTERNAL.has(n));
+  const dts = readFileSync(DTS, 'utf8');
+  const declared = [...dts.matchAll(/^export (?:declare )?(class|function|type|interface|const) (\w+)/gm)];
+  const types = declared.filter((m) => m[1] === 'type' || m[1] === 'interface').map((m) => m[2]).filter((n) => !INTERNAL.has(n));
+  const typedValues = declared.filter((m) => m[1] === 'class' || m[1] === 'function').map((m) => m[2]).filter((n) => !INTERNAL.has(n));
+  const missing = values.filter((n) => !typedValues.includes(n));
+  if (missing.length) throw new Error(`post-build: exports without declarations: ${missing.join(', ')}`);
+  const head = '// Generated by web/scripts/post-build.mjs: the exports of the wasm-bindgen glue, without its internals.\n';
+  /** @param {string[]} names */
+  const list = (names) => names.map((n) => `  ${n},\n`).join('');
+  writeFileSync(`${DIST}${pub}.js`, `${head}export {\n${list(values)}} from './${name}.js';\n`);
+  writeFileSync(`${DIST}${pub}.d.ts`,
+    `${head}export {\n${list(values)}} from './${name}.js';\nexport type {\n${list(types)}} from './${name}.js';\n`);
+  return [values.length, types.length];
+}
+// The whole package's glue, and @cloudbackup/core/api's (engine-free).
+const [values, types] = finishGlue('cloudbackup_wasm', 'public');
+const [apiValues, apiTypes] = finishGlue('cloudbackup_api', 'api-public');
 
 // 3. The inlined wasm: base64 (4/3 of the bytes; gzip takes most of that back).
 const wasm = readFileSync(`${DIST}cloudbackup_wasm_bg.wasm`);
@@ -99,5 +112,6 @@ await build({
   logOverride: { 'empty-import-meta': 'silent' },
   logLevel: 'warning',
 });
-console.log(`post-build: guard in the glue, dist/public.js (${values.length} exports, ${types.length} types), `
+console.log(`post-build: guard in the glues, dist/public.js (${values} exports, ${types} types), `
+  + `dist/api-public.js (${apiValues} exports, ${apiTypes} types), `
   + `dist/wasm-inline.js, dist/inline.cjs (${readFileSync(`${DIST}inline.cjs`).length} bytes)`);

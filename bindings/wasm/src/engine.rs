@@ -37,12 +37,6 @@ export interface VaultSettings { chunker: ChunkerParams; zstd_level: number; bun
 export interface KdfParams { memory_kib: number; iterations: number; parallelism: number; }
 /** What a vault is (no secrets). */
 export interface VaultInfo { vault_id: string; settings: VaultSettings; key_slots: number; }
-/**
- * Bytes: a Uint8Array, an ArrayBuffer, or any other ArrayBufferView (a
- * DataView, another typed array, a node Buffer): the bytes it views.
- * Anything else throws `InvalidArgumentError`.
- */
-export type Bytes = ArrayBufferView | ArrayBuffer;
 /** Bytes: a string is taken as its UTF-8 encoding. */
 export type Password = string | Bytes;
 /**

@@ -11,13 +11,21 @@
 //! a string (UTF-8) or `Bytes`. Every argument is a `JsValue` checked by the
 //! helpers below (see "Arguments").
 
+// The engine's classes (vaults, sessions, selection, agents) are left out of
+// the API-only build (`--no-default-features`: the package's `/api` entry).
+#[cfg(feature = "engine")]
 mod agent;
 mod api;
+#[cfg(feature = "engine")]
 mod engine;
+#[cfg(feature = "engine")]
 mod lock;
+#[cfg(feature = "engine")]
 mod select;
+#[cfg(feature = "engine")]
 mod state;
 
+#[cfg(feature = "engine")]
 use cloudbackup_core::engine::{host_meta, RawPath};
 use cloudbackup_core::Error;
 use serde::Serialize;
@@ -32,6 +40,16 @@ extern "C" {
     #[wasm_bindgen(js_name = "makeError")]
     fn make_error(code: &str, message: &str, details: &JsValue) -> JsValue;
 }
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_BYTES: &'static str = r#"
+/**
+ * Bytes: a Uint8Array, an ArrayBuffer, or any other ArrayBufferView (a
+ * DataView, another typed array, a node Buffer): the bytes it views.
+ * Anything else throws `InvalidArgumentError`.
+ */
+export type Bytes = ArrayBufferView | ArrayBuffer;
+"#;
 
 /// A JS error of class `code` with `message` and `details`.
 pub(crate) fn js_error(code: &str, message: &str, details: &serde_json::Value) -> JsValue {
@@ -194,6 +212,7 @@ pub(crate) fn wrong(name: &str, expected: &str, value: &JsValue) -> Failure {
     argument(name, format!("must be {expected}, got {}", describe(value)))
 }
 
+#[cfg(feature = "engine")]
 const BUFFER_SOURCE: &str = "a Uint8Array, an ArrayBuffer or another ArrayBufferView";
 
 thread_local! {
@@ -235,6 +254,7 @@ fn buffer_view(value: &JsValue) -> Option<js_sys::Uint8Array> {
     is_buffer.then(|| js_sys::Uint8Array::new(value))
 }
 
+#[cfg(feature = "engine")]
 /// Bytes given as `Bytes` (see `buffer_view`); nothing else.
 pub(crate) fn buffer_arg(value: &JsValue, name: &str) -> JsResult<Vec<u8>> {
     buffer_view(value)
@@ -256,6 +276,7 @@ pub(crate) fn text_or_bytes_arg(value: &JsValue, name: &str) -> JsResult<Vec<u8>
     })
 }
 
+#[cfg(feature = "engine")]
 /// A path: its quoted text form (see `QuotedPath`) or its bytes (a
 /// `Bytes`).
 pub(crate) fn path_arg(value: &JsValue, name: &str) -> JsResult<RawPath> {
@@ -287,6 +308,7 @@ pub(crate) fn bool_arg(value: &JsValue, name: &str) -> JsResult<bool> {
         .ok_or_else(|| wrong(name, "a boolean", value))
 }
 
+#[cfg(feature = "engine")]
 /// A finite JS number (the core checks its range).
 pub(crate) fn number_arg(value: &JsValue, name: &str) -> JsResult<f64> {
     match value.as_f64() {
@@ -320,16 +342,19 @@ pub(crate) fn int_arg(value: &JsValue, name: &str, min: i64, max: i64) -> JsResu
     Ok(i)
 }
 
+#[cfg(feature = "engine")]
 /// A `u32` argument given as a JS number (a process id, a tag).
 pub(crate) fn u32_arg(value: &JsValue, name: &str) -> JsResult<u32> {
     Ok(int_arg(value, name, 0, i64::from(u32::MAX))? as u32)
 }
 
+#[cfg(feature = "engine")]
 /// A byte count or offset given as a JS number (a safe integer, 0 or more).
 pub(crate) fn size_arg(value: &JsValue, name: &str) -> JsResult<u64> {
     Ok(int_arg(value, name, 0, MAX_SAFE)? as u64)
 }
 
+#[cfg(feature = "engine")]
 /// Permission bits (`0o644`): a number, in the core's range
 /// (`host_meta::check_mode`).
 pub(crate) fn mode_arg(value: &JsValue, name: &str) -> JsResult<u32> {
@@ -345,6 +370,7 @@ pub(crate) fn mode_arg(value: &JsValue, name: &str) -> JsResult<u32> {
     Ok(host_meta::check_mode(name, n)?)
 }
 
+#[cfg(feature = "engine")]
 /// A time: whole Unix seconds (a number) or a `Date` (to the millisecond),
 /// as seconds and nanoseconds. Seconds beyond the core's range
 /// (`host_meta::check_seconds`, year 5000) are refused as the milliseconds
@@ -385,6 +411,7 @@ pub(crate) fn time_arg(value: &JsValue, name: &str) -> JsResult<(i64, u32)> {
     }
 }
 
+#[cfg(feature = "engine")]
 /// Nanoseconds (a time since the Unix epoch, or a duration) given as a JS
 /// `BigInt` in the signed 64-bit range: a JS number cannot hold today's
 /// time in nanoseconds exactly, so numbers are refused rather than rounded.
@@ -401,11 +428,13 @@ pub(crate) fn ns_arg(value: &JsValue, name: &str) -> JsResult<i64> {
         .ok_or_else(|| argument(name, "is outside the signed 64-bit range"))
 }
 
+#[cfg(feature = "engine")]
 /// An optional argument: `None` when left out, `undefined` or `null`.
 pub(crate) fn given(value: Option<JsValue>) -> Option<JsValue> {
     value.filter(|v| !v.is_undefined() && !v.is_null())
 }
 
+#[cfg(feature = "engine")]
 /// An id argument: a string of 64 hex digits, parsed by the core
 /// (`invalid_value` naming `name` when it is not one, as in every binding).
 pub(crate) fn id_arg(value: &JsValue, name: &str) -> JsResult<cloudbackup_core::engine::Id> {

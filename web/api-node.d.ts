@@ -1,0 +1,2 @@
+export * from './api.js';
+export { default } from './api.js';
