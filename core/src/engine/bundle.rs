@@ -89,6 +89,30 @@ impl BundleWriter {
         Ok(())
     }
 
+    /// Appends a blob sealed earlier (copied from another bundle as it is:
+    /// a blob's seal binds its id and vault, not its place).
+    pub fn add_sealed(
+        &mut self,
+        id: Id,
+        kind: BlobType,
+        raw_len: u32,
+        sealed: &[u8],
+    ) -> Result<()> {
+        let too_big = || Error::argument("bundle", "would exceed 4 GiB");
+        let offset = u32::try_from(self.bytes.len()).map_err(|_| too_big())?;
+        let length = u32::try_from(sealed.len()).map_err(|_| too_big())?;
+        offset.checked_add(length).ok_or_else(too_big)?;
+        self.bytes.extend_from_slice(sealed);
+        self.entries.push(BundleEntry {
+            id,
+            kind,
+            offset,
+            length,
+            raw_len,
+        });
+        Ok(())
+    }
+
     /// Seals `plaintext` (whose id is `id`) as a blob straight into the
     /// bundle, without an intermediate buffer; returns the sealed length.
     /// On error the bundle is left as it was.

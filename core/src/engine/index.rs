@@ -5,7 +5,7 @@
 //! Delta plaintext: `count(u32) || record*`, record =
 //! `blob id(32) || bundle id(32) || type(1) || offset(u32) || length(u32) || raw_len(u32)`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::bundle::SealedBundle;
 use super::crypto::Id;
@@ -35,6 +35,10 @@ pub struct Location {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Index {
     map: HashMap<Id, Location>,
+    /// Every bundle some record names, including records that lost to an
+    /// earlier copy of the same blob: such a bundle is still referenced
+    /// (a later reader may take that record), so gc must keep it.
+    referenced: HashSet<Id>,
 }
 
 impl Index {
@@ -65,6 +69,7 @@ impl Index {
 
     /// Records a blob's location (the first location of a blob wins).
     pub fn insert(&mut self, blob: Id, location: Location) {
+        self.referenced.insert(location.bundle);
         self.map.entry(blob).or_insert(location);
     }
 
@@ -84,11 +89,11 @@ impl Index {
         }
     }
 
-    /// Every bundle some blob lives in, sorted, each once.
+    /// Every bundle some record places a blob in (also records of a
+    /// blob that lost to another copy), sorted, each once.
     pub fn bundles(&self) -> Vec<Id> {
-        let mut out: Vec<Id> = self.map.values().map(|l| l.bundle).collect();
+        let mut out: Vec<Id> = self.referenced.iter().copied().collect();
         out.sort_unstable();
-        out.dedup();
         out
     }
 

@@ -18,6 +18,7 @@ pub mod layout;
 pub mod lock;
 pub mod object;
 pub mod paths;
+pub mod prune;
 pub mod rawpath;
 pub mod repair;
 pub mod restore;
@@ -42,6 +43,7 @@ pub use keys::KdfParams;
 pub use layout::{Listed, StoredName};
 pub use lock::{Lock, LockDecision, LockTable};
 pub use object::SealedObject;
+pub use prune::{MaxUnused, PruneCommit, PruneOptions, PrunePlan, PruneReport, Pruner};
 pub use rawpath::RawPath;
 pub use repair::{IndexRebuild, RepairOutcome, RepairPlan, RepairReport};
 pub use restore::{

@@ -423,24 +423,16 @@ impl VaultState {
         out
     }
 
-    /// What gc may delete at `now_ns`: listed bundles no readable index
-    /// references and temporary objects, each only once it is at least
-    /// `grace_ns` old (a write in flight elsewhere is younger). Refuses,
-    /// deleting nothing, when any index delta or snapshot could not be
-    /// read, or when a snapshot uses a blob no index lists: then what is
-    /// referenced cannot be known, and guessing loses data.
-    pub fn gc_plan(&self, now_ns: i64, grace_ns: i64) -> Result<GcPlan> {
-        if grace_ns < 0 {
-            return Err(Error::argument(
-                "grace",
-                format!("{grace_ns} ns is negative"),
-            ));
-        }
+    /// [`Error::Corrupt`] unless what the vault references can be known:
+    /// every index delta and snapshot was read, and every blob a snapshot
+    /// uses is in some index. `operation` ("gc", "prune") names who
+    /// refuses in the message. Deleting on a partial picture loses data.
+    pub fn check_complete(&self, operation: &str) -> Result<()> {
         if let Some(((k, id), e)) = self.unreadable.iter().next() {
             return Err(Error::corrupt(
                 "vault",
                 format!(
-                    "gc refuses to run: {} cannot be read ({e}), so what it references is unknown; \
+                    "{operation} refuses to run: {} cannot be read ({e}), so what it references is unknown; \
                      `cloudbackup repair` rebuilds or sets aside what is damaged{}",
                     object_name(k.object(), id),
                     if self.unreadable.len() > 1 {
@@ -455,13 +447,30 @@ impl VaultState {
             return Err(Error::corrupt(
                 "vault",
                 format!(
-                    "gc refuses to run: {} uses {} blob(s) that no index lists (a lost index), so \
+                    "{operation} refuses to run: {} uses {} blob(s) that no index lists (a lost index), so \
                      bundles that look unreferenced may hold them; `cloudbackup repair` rebuilds the index",
                     object_name(ObjectKind::Snapshot, snap),
                     blobs.len()
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// What gc may delete at `now_ns`: listed bundles no readable index
+    /// references and temporary objects, each only once it is at least
+    /// `grace_ns` old (a write in flight elsewhere is younger). Refuses,
+    /// deleting nothing, when any index delta or snapshot could not be
+    /// read, or when a snapshot uses a blob no index lists: then what is
+    /// referenced cannot be known, and guessing loses data.
+    pub fn gc_plan(&self, now_ns: i64, grace_ns: i64) -> Result<GcPlan> {
+        if grace_ns < 0 {
+            return Err(Error::argument(
+                "grace",
+                format!("{grace_ns} ns is negative"),
+            ));
+        }
+        self.check_complete("gc")?;
         let old = |l: &Listed| now_ns.saturating_sub(l.mtime_ns) >= grace_ns;
         let indexed = self.indexed_bundles();
         let mut plan = GcPlan {
