@@ -32,6 +32,13 @@ allocated blocks, not its holes) over wall seconds. The page cache is warm for
 every tool (the corpus is read once first). The issue's two ratios (issue 15):
 backup 2 throughput cloudbackup/restic (goal >= 2.0) and restore peak RSS
 cloudbackup/restic (goal <= 1.0), printed as ``ratio`` lines at the end.
+
+Retention (issue 18): after the restore, 30% of the files change, a third
+backup runs, and each tool keeps only the newest snapshot and gives the rest
+back (``cloudbackup forget --keep-last 1 --prune``, ``restic forget
+--keep-last 1 --prune``, ``borg prune --keep-last 1 && borg compact``, each
+with its default unused-space tolerance): the ``prune`` row shows its time
+and the repository size after.
 """
 
 from __future__ import annotations
@@ -282,6 +289,11 @@ class Tool:
     def version(self) -> str:
         raise NotImplementedError
 
+    def forget_prune(self, step: str) -> Run:
+        """Keeps only the newest snapshot and gives back the rest's space
+        (each tool's defaults otherwise: 5% unused tolerated)."""
+        raise NotImplementedError
+
 
 class Cloudbackup(Tool):
     name = "cloudbackup"
@@ -305,6 +317,10 @@ class Cloudbackup(Tool):
     def restore(self, dest: Path) -> Tuple[Run, Path]:
         cmd = [*self.cli, "restore", str(self.repo), "latest", str(dest), "--threads", str(self.threads)]
         return timed(cmd, self.env, log=self.log("restore")), dest
+
+    def forget_prune(self, step: str) -> Run:
+        cmd = [*self.cli, "forget", str(self.repo), "--keep-last", "1", "--prune"]
+        return timed(cmd, self.env, log=self.log(step))
 
     def version(self) -> str:
         return subprocess.run([*self.cli, "--version"], capture_output=True, text=True, env=self.env).stdout.strip()
@@ -334,6 +350,9 @@ class Restic(Tool):
 
     def version(self) -> str:
         return subprocess.run(["restic", "version"], capture_output=True, text=True).stdout.strip()
+
+    def forget_prune(self, step: str) -> Run:
+        return timed(["restic", "forget", "--keep-last", "1", "--prune"], self.env, log=self.log(step))
 
 
 class Borg(Tool):
@@ -374,6 +393,10 @@ class Borg(Tool):
 
     def version(self) -> str:
         return subprocess.run(["borg", "--version"], capture_output=True, text=True).stdout.strip()
+
+    def forget_prune(self, step: str) -> Run:
+        # borg 1.2: prune removes archives, compact gives the space back.
+        return timed(["sh", "-c", "borg prune --keep-last 1 && borg compact"], self.env, log=self.log(step))
 
 
 # -- metadata fidelity ------------------------------------------------------------
@@ -527,15 +550,31 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"  {t.name} restore: {run.wall:.1f} s (byte-exact)", flush=True)
         shutil.rmtree(dest)
 
+    # Retention: a third backup after more changes, then keep only it.
+    changed3, added3 = mutate(corpus, 0.3, args.seed + 1)
+    print(f"changed {changed3} files, added {added3}; backup 3, then forget --keep-last 1 --prune", flush=True)
+    for t in tools:
+        settle()
+        t.backup("backup3")
+        before = tree_bytes(t.repo)
+        settle()
+        run = t.forget_prune("prune")
+        results[t.name]["prune"] = Step(run, tree_bytes(t.repo))
+        print(
+            f"  {t.name} forget --prune: {run.wall:.1f} s, repository {before / MIB:.1f} -> "
+            f"{results[t.name]['prune'].repo_bytes / MIB:.1f} MiB",
+            flush=True,
+        )
+
     fidelity = {} if args.no_metadata else metadata_fidelity(tools, work)
 
-    sizes = {"backup 1": size1, "backup 2": size2, "restore": size2}
+    sizes = {"backup 1": size1, "backup 2": size2, "restore": size2, "prune": tree_bytes(corpus)}
     print()
     print(f"corpus {size1 / 1e6:.0f} MB of data, {files} files{sparse}; {os.cpu_count()} cores; cloudbackup --threads {args.threads}")
     header = f"{'step':<10} {'tool':<12} {'wall s':>8} {'MB/s':>8} {'peak RSS MiB':>13} {'repo MiB':>9}"
     print(header)
     print("-" * len(header))
-    for step in ("backup 1", "backup 2", "restore"):
+    for step in ("backup 1", "backup 2", "restore", "prune"):
         for t in tools:
             s = results[t.name][step]
             print(
@@ -549,7 +588,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("ratios cloudbackup/peer (throughput: >1 is faster; RSS and repo: <1 is smaller)")
         for peer in (n for n in results if n != "cloudbackup"):
             pr = results[peer]
-            for step in ("backup 1", "backup 2", "restore"):
+            for step in ("backup 1", "backup 2", "restore", "prune"):
                 thr = pr[step].run.wall / cbr[step].run.wall
                 rss = cbr[step].run.rss_kib / pr[step].run.rss_kib
                 repo = cbr[step].repo_bytes / pr[step].repo_bytes
@@ -590,6 +629,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("goals (issue 8):")
         for what, ok in goals:
             print(f"  {'met ' if ok else 'MISS'}  {what}")
+        cp, rp = cb["prune"], r["prune"]
+        ratios["prune_time"] = cp.run.wall / rp.run.wall
+        ratios["prune_repo"] = cp.repo_bytes / rp.repo_bytes
+        print("goals (issue 18):")
+        print(
+            f"forget --prune: cloudbackup {cp.run.wall:.1f} s, restic {rp.run.wall:.1f} s: time ratio "
+            f"{ratios['prune_time']:.2f} (goal <= 1.0) {'met' if ratios['prune_time'] <= 1.0 else 'MISS'}"
+        )
+        print(
+            f"repository after: cloudbackup {cp.repo_bytes / MIB:.1f} MiB, restic {rp.repo_bytes / MIB:.1f} MiB: "
+            f"ratio {ratios['prune_repo']:.2f} (goal <= 1.0) {'met' if ratios['prune_repo'] <= 1.0 else 'MISS'}"
+        )
     if args.json:
         Path(args.json).write_text(
             json.dumps(

@@ -15,7 +15,7 @@ restore some files (each printed as ``error: PATH: REASON``, as restic; the
 others were backed up or restored).
 
 A vault is never created implicitly: ``init`` (or ``backup --init``).
-Backups, restores and verify share the vault; gc and repair need it alone
+Backups, restores and verify share the vault; gc, forget, prune and repair need it alone
 and wait up to ``--retry-lock`` seconds for it. A lock left by a process
 that crashed goes stale; ``unlock`` removes stale locks.
 
@@ -42,8 +42,8 @@ from .core import JsonInput, build_request, encrypt_password_for_agent, operatio
 from .errors import Error, InvalidArgument
 from .locking import retry_lock_from_env
 from .storage import concurrency_from_env, open_storage
-from .engine import BackupFilter, VaultState, keep_policy
-from .store import StoredVault
+from .engine import BackupFilter, VaultState, keep_policy, prune_options
+from .store import PruneResult, StoredVault, gc_grace_from_env
 
 PASSWORD_ENV = "CLOUDBACKUP_PASSWORD"
 NEW_PASSWORD_ENV = "CLOUDBACKUP_NEW_PASSWORD"
@@ -451,10 +451,23 @@ def cmd_forget(args: argparse.Namespace) -> int:
     except InvalidArgument as e:
         print(f"cloudbackup forget: {e}", file=sys.stderr)
         return 2
+    options = _checked_prune_options(args, "forget")
+    if options is None:
+        return 2
     password = _read_password(args)
     lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args), cache=_cache(args))
     del password
-    r = lv.forget(policy, dry_run=args.dry_run, retry_lock=_retry_lock(args))
+    bar = _Bar(not args.json and not args.dry_run and args.prune, "prune", None)
+    try:
+        r = lv.forget(
+            policy,
+            dry_run=args.dry_run,
+            retry_lock=_retry_lock(args),
+            prune=options if args.prune else None,
+            progress=bar.advance,
+        )
+    finally:
+        bar.close()
     gone = [d for d in r.decisions if not d["keep"]]
     lines: List[str] = []
     group: Any = None
@@ -467,13 +480,123 @@ def cmd_forget(args: argparse.Namespace) -> int:
     verb = "would remove" if args.dry_run else "removed"
     lines.append(
         f"forget: {verb} {len(gone)} of {len(r.decisions)} snapshots"
-        + (" (their data stays until a prune)" if gone else "")
+        + (" (their data stays until a prune)" if gone and not args.prune else "")
     )
+    if r.prune is not None:
+        lines.extend(_prune_lines(r.prune, args.dry_run))
     _emit(
         args,
-        {"decisions": r.decisions, "removed": r.removed, "dry_run": args.dry_run, "policy": policy},
+        {
+            "decisions": r.decisions,
+            "removed": r.removed,
+            "dry_run": args.dry_run,
+            "policy": policy,
+            "prune": _prune_data(r.prune),
+        },
         lines,
     )
+    return 0
+
+
+def _prune_options(args: argparse.Namespace) -> Dict[str, Any]:
+    """The prune options of the command line as the core takes them."""
+    options: Dict[str, Any] = {
+        "max_unused": args.max_unused,
+        "repack_small": args.repack_small,
+        # gc's grace for unreferenced bundles and temporaries.
+        "grace_ns": int(gc_grace_from_env() * 1_000_000_000),
+    }
+    if args.max_repack_size is not None:
+        options["max_repack_bytes"] = args.max_repack_size
+    return options
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB"
+
+
+def _prune_lines(r: PruneResult, dry_run: bool) -> List[str]:
+    p = r.plan
+    lines = [
+        f"prune: {p['snapshots']} snapshots use {p['used_blobs']['count']} blobs ({_mib(p['used_blobs']['bytes'])}); "
+        f"{p['unused_blobs']['count']} blobs ({_mib(p['unused_blobs']['bytes'])}) are unused",
+        f"  bundles: keep {p['keep_bundles']['count']}, repack {p['repack_bundles']['count']} "
+        f"({_mib(p['repack_blobs']['bytes'])} copied), delete {p['unused_bundles']['count']} unused"
+        + (f" and {p['unindexed_bundles']['count']} unreferenced" if p["unindexed_bundles"]["count"] else "")
+        + (f"; {p['kept_young']} younger than the grace period kept" if p["kept_young"] else ""),
+    ]
+    freed = r.bytes_before - r.bytes_after
+    if r.report is None and not dry_run:
+        lines.append(f"prune: nothing to do ({_mib(r.bytes_before)})")
+    elif r.report is None:
+        lines.append(
+            f"prune: would go from {_mib(r.bytes_before)} to about {_mib(r.bytes_after)} "
+            f"(frees about {_mib(max(freed, 0))}; {_mib(p['unused_after'])} unused left)"
+        )
+    else:
+        lines.append(
+            f"prune: {_mib(r.bytes_before)} before, {_mib(r.bytes_after)} after, {_mib(max(freed, 0))} freed "
+            f"({r.report['deleted']['count']} objects deleted, {r.report['bundles_written']['count']} bundles written)"
+        )
+    return lines
+
+
+def _prune_data(r: Optional[PruneResult]) -> Optional[Dict[str, Any]]:
+    if r is None:
+        return None
+    plan = {k: v for k, v in r.plan.items() if k != "read"}
+    return {"plan": plan, "report": r.report, "bytes_before": r.bytes_before, "bytes_after": r.bytes_after}
+
+
+def _size(text: str) -> int:
+    """A size: bytes, or with a k/m/g/t suffix (binary)."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    t = text.strip().lower()
+    try:
+        if t and t[-1] in units:
+            return int(t[:-1]) * units[t[-1]]
+        return int(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 500M or 2G") from None
+
+
+def _prune_arguments(s: argparse.ArgumentParser) -> None:
+    s.add_argument(
+        "--max-unused",
+        default="5%",
+        metavar="LIMIT",
+        help="unused space to tolerate: a percentage of the used data, a size (100M) or 'unlimited' (default 5%%)",
+    )
+    s.add_argument(
+        "--repack-small", action="store_true", help="also repack bundles under 80%% of the bundle size (two or more)"
+    )
+    s.add_argument("--max-repack-size", type=_size, default=None, metavar="SIZE", help="copy at most this much data")
+
+
+def _checked_prune_options(args: argparse.Namespace, command: str) -> Optional[Dict[str, Any]]:
+    """The prune options, checked by the core before any password is asked
+    for (bad options are bad usage); None after printing why not."""
+    try:
+        return prune_options(_prune_options(args))
+    except InvalidArgument as e:
+        print(f"cloudbackup {command}: {e}", file=sys.stderr)
+        return None
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    options = _checked_prune_options(args, "prune")
+    if options is None:
+        return 2
+    password = _read_password(args)
+    lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args), cache=_cache(args))
+    del password
+    bar = _Bar(not args.json and not args.dry_run, "prune", None)
+    try:
+        r = lv.prune(options, dry_run=args.dry_run, retry_lock=_retry_lock(args), progress=bar.advance)
+    finally:
+        bar.close()
+    data = {"dry_run": args.dry_run, **(_prune_data(r) or {})}
+    _emit(args, data, _prune_lines(r, args.dry_run))
     return 0
 
 
@@ -926,7 +1049,19 @@ def _parser() -> argparse.ArgumentParser:
         help="keep snapshots with all these tags (repeatable: any of the lists)",
     )
     s.add_argument("--dry-run", action="store_true", help="only list what would be removed, and why the rest stays")
+    s.add_argument("--prune", action="store_true", help="then prune, under the same lock, if snapshots were removed")
+    _prune_arguments(s)
     s.set_defaults(run=cmd_forget)
+
+    s = sub.add_parser(
+        "prune",
+        parents=[common, locking],
+        help="give back the space of data no snapshot uses (repacking bundles that are mostly unused)",
+    )
+    s.add_argument("vault", metavar="VAULT")
+    s.add_argument("--dry-run", action="store_true", help="only show what would be repacked and deleted")
+    _prune_arguments(s)
+    s.set_defaults(run=cmd_prune)
 
     s = sub.add_parser(
         "repair",

@@ -25,6 +25,12 @@ __all__ = [
     "Verifier",
     "VaultState",
     "IndexRebuild",
+    "Pruner",
+    "cleanup_queued_patch",
+    "cleanup_started_patch",
+    "prune_options",
+    "cleanup_finished_patch",
+    "cleanup_failed_patch",
     "Lock",
     "LockTable",
     "relative_snapshot_path",
@@ -678,6 +684,11 @@ class VaultState:
         result: List[Dict[str, Any]] = json.loads(self._native.forget_plan(json.dumps(policy), now_ns))
         return result
 
+    def drop_snapshots(self, ids: List[str]) -> None:
+        """Leaves the snapshots ``ids`` out, as if deleted: a dry run's
+        view of a prune after forget."""
+        self._native.drop_snapshots(ids)
+
     def gc_plan(self, now_ns: int, grace_ns: int) -> Dict[str, Any]:
         """What gc may delete; raises (IntegrityError) when it must refuse."""
         result: Dict[str, Any] = json.loads(self._native.gc_plan(now_ns, grace_ns))
@@ -906,6 +917,88 @@ class Selector:
     def child_may_match(self, path: Union[str, bytes]) -> bool:
         """Whether something below folder ``path`` may be selected."""
         return self._native.child_may_match(path)
+
+
+class Pruner:
+    """A prune of a vault read in full (the core's rules: restic's
+    ``prune``). Construct it under the exclusive lock; then feed it every
+    bundle of ``plan["read"]`` (storing the new bundles it returns),
+    :meth:`finish`, and store the bundles, then the index deltas, then
+    delete the names it lists, in order.
+
+    ``options``: ``{"max_unused": "5%" | "100M" | "unlimited",
+    "repack_small": bool, "max_repack_bytes": int | None, "grace_ns":
+    int}``, every key optional.
+
+    Raises:
+        InvalidArgument: bad options (the message names the field).
+        IntegrityError: the vault must not be pruned yet (an unreadable
+            index or snapshot, a lost index, a used blob in a missing
+            bundle); the message says what to run.
+    """
+
+    def __init__(self, vault: Vault, state: VaultState, options: Optional[Dict[str, Any]], now_ns: int) -> None:
+        self._native = _native.Pruner(vault._native, state._native, json.dumps(options or {}), now_ns)
+        #: The plan: figures (``used_blobs``, ``repack_bundles``...,
+        #: ``bytes_before``, ``bytes_after_estimate``), ``read`` (bundle
+        #: names to feed) and ``rewrite_index``.
+        self.plan: Dict[str, Any] = json.loads(self._native.plan())
+
+    def remaining(self) -> List[str]:
+        """Bundles of the plan not fed yet."""
+        return self._native.remaining()
+
+    def feed(self, name: str, data: Buffer) -> List[Object]:
+        """Copies the used blobs of bundle ``name``; returns the new
+        bundles that filled up ``[(id, bytes)]``, to store."""
+        return self._native.feed(name, data)
+
+    def finish(self) -> Tuple[List[Object], List[Object], List[str], Dict[str, Any]]:
+        """``(bundles, index deltas, names to delete, report)``."""
+        bundles, indexes, delete, report = self._native.finish()
+        return bundles, indexes, delete, json.loads(report)
+
+
+def cleanup_started_patch(started: str) -> List[Dict[str, Any]]:
+    """The v2 cleanup PATCH an agent sends when it starts (``started``:
+    ISO-8601 time)."""
+    result: List[Dict[str, Any]] = json.loads(_native.cleanup_started_patch(started))
+    return result
+
+
+def cleanup_queued_patch() -> List[Dict[str, Any]]:
+    """The v2 cleanup PATCH an agent sends when it takes a cleanup up."""
+    result: List[Dict[str, Any]] = json.loads(_native.cleanup_queued_patch())
+    return result
+
+
+def cleanup_finished_patch(
+    forgotten: List[str], bytes_before: int, bytes_after: int, ended: str
+) -> List[Dict[str, Any]]:
+    """The v2 cleanup PATCH an agent sends when it ends: ``completed``,
+    the service ids of the ``forgotten`` vault snapshots, and the vault's
+    size before and after."""
+    result: List[Dict[str, Any]] = json.loads(
+        _native.cleanup_finished_patch(forgotten, bytes_before, bytes_after, ended)
+    )
+    return result
+
+
+def prune_options(options: Dict[str, Any]) -> Dict[str, Any]:
+    """Prune options (see :class:`Pruner`) checked by the core and
+    returned in their normal form.
+
+    Raises:
+        InvalidArgument: an unknown field or a bad value (named).
+    """
+    result: Dict[str, Any] = json.loads(_native.prune_options(json.dumps(options)))
+    return result
+
+
+def cleanup_failed_patch(message: str, ended: str) -> List[Dict[str, Any]]:
+    """The v2 cleanup PATCH an agent sends when it fails."""
+    result: List[Dict[str, Any]] = json.loads(_native.cleanup_failed_patch(message, ended))
+    return result
 
 
 def keep_policy(policy: Dict[str, Any]) -> Dict[str, Any]:

@@ -55,6 +55,11 @@ from .engine import (
     Index,
     IndexRebuild,
     Password,
+    Pruner,
+    cleanup_failed_patch,
+    cleanup_finished_patch,
+    cleanup_queued_patch,
+    cleanup_started_patch,
     RestoreSession,
     Snapshot,
     Vault,
@@ -165,6 +170,34 @@ class ForgetResult:
     decisions: List[Dict[str, Any]]
     #: Snapshots removed (0 on a dry run).
     removed: int
+    #: The prune that followed (``forget(prune=...)``), if any.
+    prune: Optional["PruneResult"] = None
+
+
+@dataclass
+class PruneResult:
+    """What a prune planned and did."""
+
+    #: The core's plan: figures (``used_blobs``, ``unused_blobs``,
+    #: ``repack_bundles``, ``unused_bundles``..., each ``{"count",
+    #: "bytes"}``), ``bytes_before``, ``bytes_after_estimate``, ``read``.
+    plan: Dict[str, Any]
+    #: The core's report (None on a dry run or when there was nothing to
+    #: do): ``bundles_written``, ``indexes_written``, ``deleted``,
+    #: ``bytes_before``, ``bytes_after``.
+    report: Optional[Dict[str, Any]] = None
+
+    @property
+    def bytes_before(self) -> int:
+        """The vault's size before, bytes."""
+        return int(self.plan["bytes_before"])
+
+    @property
+    def bytes_after(self) -> int:
+        """Its size after (the estimate on a dry run), bytes."""
+        if self.report is None:
+            return int(self.plan["bytes_after_estimate"])
+        return int(self.report["bytes_after"])
 
 
 def gc_grace_from_env() -> float:
@@ -810,7 +843,13 @@ class StoredVault:
     # -- forget -----------------------------------------------------------------
 
     def forget(
-        self, policy: Dict[str, Any], *, dry_run: bool = False, retry_lock: float = 0.0
+        self,
+        policy: Dict[str, Any],
+        *,
+        dry_run: bool = False,
+        retry_lock: float = 0.0,
+        prune: Optional[Dict[str, Any]] = None,
+        progress: Optional[Progress] = None,
     ) -> "ForgetResult":
         """Removes the snapshots ``policy`` does not keep (the core's
         rules, restic's semantics: :meth:`VaultState.forget_plan` documents
@@ -821,23 +860,180 @@ class StoredVault:
         so a backup that committed meanwhile is decided too, never removed
         unseen. Unreadable snapshots are left alone (with a warning).
 
+        ``prune``: prune options (``{}`` for the defaults) to prune under
+        the same lock once snapshots were removed (restic's ``forget
+        --prune``); a dry run then reports the prune's plan as if they
+        were gone.
+
         Raises:
             InvalidArgument: a bad policy, or one without rules.
             Locked: the vault is in use (after ``retry_lock`` seconds).
         """
         with self.lock("forget", exclusive=True, retry=retry_lock) as held:
-            state = self._state(False, retry=True, known=None)
-            self._warn_unreadable(state)
-            decisions = state.forget_plan(policy, time.time_ns())
-            remove = [str(d["id"]) for d in decisions if not d["keep"]]
-            out = ForgetResult(decisions=decisions, removed=0)
-            if dry_run or not remove:
-                return out
+            return self._forget(held, policy, dry_run, prune, progress)
+
+    def _forget(
+        self,
+        held: VaultLock,
+        policy: Dict[str, Any],
+        dry_run: bool,
+        prune: Optional[Dict[str, Any]],
+        progress: Optional[Progress],
+    ) -> "ForgetResult":
+        """:meth:`forget` under ``held``, the exclusive lock."""
+        state = self._state(False, retry=True, known=None)
+        self._warn_unreadable(state)
+        decisions = state.forget_plan(policy, time.time_ns())
+        remove = [str(d["id"]) for d in decisions if not d["keep"]]
+        out = ForgetResult(decisions=decisions, removed=0)
+        if dry_run:
+            if prune is not None and remove:
+                out.prune = self._prune_plan_without(state, remove, prune)
+            return out
+        if remove:
             held.check_fresh()
             with ThreadPoolExecutor(self.concurrency) as pool:
                 list(pool.map(self.storage.delete, (f"snapshots/{i}" for i in remove)))
             out.removed = len(remove)
+        # restic prunes only when forget removed something.
+        if prune is not None and remove:
+            out.prune = self._prune(held, prune, False, progress)
+        return out
+
+    def _prune_plan_without(
+        self, state: VaultState, removed: List[str], options: Dict[str, Any]
+    ) -> PruneResult:
+        """The plan a prune would make once ``removed`` snapshots are gone
+        (a dry run's view): forget's state, with the bundles listed and
+        those snapshots left out."""
+        options = dict(options)
+        options.setdefault("grace_ns", int(gc_grace_from_env() * 1_000_000_000))
+        # The forget state was read without bundles: list them too.
+        for o in self.storage.list("bundles"):
+            state.add_listed(o.name, o.size, o.mtime_ns)
+        state.drop_snapshots(removed)
+        return PruneResult(plan=Pruner(self.vault, state, options, time.time_ns()).plan)
+
+    # -- cleanup (v2) -------------------------------------------------------------
+
+    def cleanup(
+        self,
+        policy: Dict[str, Any],
+        prune: Optional[Dict[str, Any]] = None,
+        *,
+        report: Callable[[List[Dict[str, Any]]], None],
+        retry_lock: float = 0.0,
+        progress: Optional[Progress] = None,
+    ) -> "ForgetResult":
+        """Runs a v2 cleanup (the service's Cleanup resource): forget by
+        ``policy`` (a configuration's ``retention``, see
+        :func:`cloudbackup.engine.keep_policy`), then prune with
+        ``prune`` options. Each step of its lifecycle is handed to
+        ``report`` as the JSON Patch an agent sends to
+        ``PATCH /v2/{project}/cleanups/{id}``: ``queued``, then
+        ``in_progress`` with ``started_time`` once the vault is locked,
+        then ``completed`` with ``snapshot_ids``, ``bytes_before`` and
+        ``bytes_after``, or ``failed`` with ``/errors`` (the error is
+        raised after it is reported)."""
+        report(cleanup_queued_patch())
+        try:
+            with self.lock("cleanup", exclusive=True, retry=retry_lock) as held:
+                report(cleanup_started_patch(_iso_now()))
+                result = self._forget(held, policy, False, prune or {}, progress)
+                # A cleanup also gives back what earlier runs left (a
+                # killed prune's bundles), even when nothing expired.
+                pruned = result.prune or self._prune(held, prune or {}, False, progress)
+                result.prune = pruned
+        except Error as e:
+            report(cleanup_failed_patch(str(e), _iso_now()))
+            raise
+        forgotten = [str(d["id"]) for d in result.decisions if not d["keep"]]
+        report(cleanup_finished_patch(forgotten, pruned.bytes_before, pruned.bytes_after, _iso_now()))
+        return result
+
+    # -- prune ------------------------------------------------------------------
+
+    def prune(
+        self,
+        options: Optional[Dict[str, Any]] = None,
+        *,
+        dry_run: bool = False,
+        retry_lock: float = 0.0,
+        progress: Optional[Progress] = None,
+    ) -> PruneResult:
+        """Gives back the space of blobs no snapshot uses (restic's
+        ``prune``; :class:`cloudbackup.engine.Pruner` documents
+        ``options``): bundles with no used blob are deleted, and those
+        with much unused space have their used blobs copied into new
+        bundles first. ``options["grace_ns"]`` defaults to gc's grace.
+
+        Crash-safe: new bundles, then the new index, are stored before
+        anything is deleted, and deletions go old index first, bundles
+        last; a prune killed at any point leaves every snapshot
+        restorable, and the next prune or gc finishes the job. Holds an
+        exclusive lock. ``progress`` is called with the bytes of each
+        bundle read.
+
+        Raises:
+            InvalidArgument: bad options.
+            IntegrityError: the vault must not be pruned (see the message:
+                run ``repair`` or ``verify``), or a bundle to copy is
+                damaged (nothing was deleted).
+            Locked: the vault is in use (after ``retry_lock`` seconds).
+        """
+        with self.lock("prune", exclusive=True, retry=retry_lock) as held:
+            return self._prune(held, options, dry_run, progress)
+
+    def _prune(
+        self,
+        held: VaultLock,
+        options: Optional[Dict[str, Any]],
+        dry_run: bool,
+        progress: Optional[Progress],
+    ) -> PruneResult:
+        options = dict(options or {})
+        options.setdefault("grace_ns", int(gc_grace_from_env() * 1_000_000_000))
+        state = self._state(True, retry=True)
+        pruner = Pruner(self.vault, state, options, time.time_ns())
+        out = PruneResult(plan=pruner.plan)
+        if dry_run or (not pruner.plan["rewrite_index"] and not pruner.plan["read"] and not _deletes(pruner.plan)):
             return out
+
+        def fetch(name: str) -> bytes:
+            return self.storage.get(name)
+
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            # Store each new bundle as it fills; a bounded window keeps
+            # memory to a few bundles.
+            window: Deque[Future[None]] = deque()
+            for name, data in _prefetch(list(pruner.plan["read"]), fetch, self.concurrency):
+                for bundle_id, bundle in pruner.feed(name, data):
+                    window.append(pool.submit(self.storage.put, f"bundles/{bundle_id}", bundle))
+                while len(window) > self.concurrency:
+                    window.popleft().result()
+                if progress:
+                    progress(len(data))
+            bundles, indexes, delete, report = pruner.finish()
+            for bundle_id, bundle in bundles:
+                window.append(pool.submit(self.storage.put, f"bundles/{bundle_id}", bundle))
+            for f in window:
+                f.result()
+            # Every new bundle is stored before the index that names it.
+            list(pool.map(lambda o: self.storage.put(f"index/{o[0]}", o[1]), indexes))
+            held.check_fresh()
+            # Old index deltas first, bundles last, each phase whole before
+            # the next: every prefix leaves a readable vault.
+            for phase in _phases(delete):
+                list(pool.map(self._delete_quietly, phase))
+        out.report = report
+        return out
+
+    def _delete_quietly(self, name: str) -> None:
+        """Deletes ``name``; already gone (a rerun, another prune) is fine."""
+        try:
+            self.storage.delete(name)
+        except NotFound:
+            pass
 
     # -- repair -----------------------------------------------------------------
 
@@ -1626,6 +1822,31 @@ LocalVault = StoredVault
 
 J = TypeVar("J")
 R = TypeVar("R")
+
+
+def _iso_now() -> str:
+    """Now, as v2 writes times (UTC, microseconds)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{time.time_ns() // 1000 % 1_000_000:06d}Z"
+
+
+def _deletes(plan: Dict[str, Any]) -> bool:
+    """Whether a prune plan deletes anything."""
+    keys = ("unused_bundles", "repack_bundles", "unindexed_bundles", "temporary")
+    return any(int(plan[k]["count"]) for k in keys)
+
+
+def _phases(names: List[str]) -> List[List[str]]:
+    """A prune's deletions split by directory, in their order (index
+    deltas, then bundles, then the rest)."""
+    out: List[List[str]] = []
+    last = None
+    for name in names:
+        d = name.split("/", 1)[0]
+        if d != last or not out:
+            out.append([])
+            last = d
+        out[-1].append(name)
+    return out
 
 
 def _prefetch(jobs: List[J], fetch: Callable[[J], R], limit: int) -> Iterator[Tuple[J, R]]:

@@ -27,6 +27,7 @@ pub mod api;
 pub mod backup;
 pub mod error;
 pub mod input;
+pub mod prune;
 pub mod restore;
 pub mod select;
 pub mod state;
@@ -45,6 +46,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     restore::register(m)?;
     select::register(m)?;
     state::register(m)?;
+    prune::register(m)?;
     agent::register(m)?;
     Ok(())
 }

@@ -31,6 +31,11 @@ impl NativeVaultState {
     fn with<T>(&self, f: impl FnOnce(&mut VaultState) -> PyResultCb<T>) -> PyResultCb<T> {
         f(&mut *self.state.lock().map_err(|_| poisoned())?)
     }
+
+    /// Runs `f` on the core state (for the other modules' wrappers).
+    pub fn with_state<T>(&self, f: impl FnOnce(&VaultState) -> PyResultCb<T>) -> PyResultCb<T> {
+        f(&*self.state.lock().map_err(|_| poisoned())?)
+    }
 }
 
 impl NativeVaultState {
@@ -180,6 +185,19 @@ impl NativeVaultState {
     fn forget_plan(&self, policy: &str, now_ns: i64) -> PyResultCb<String> {
         let policy = KeepPolicy::from_json(policy)?;
         self.with(|s| to_json("forget plan", &s.forget_plan(&policy, now_ns)?))
+    }
+
+    /// Leaves the snapshots `ids` (hex) out, as if deleted (a dry run's
+    /// view of forget then prune).
+    fn drop_snapshots(&self, ids: Vec<String>) -> PyResultCb<()> {
+        let ids = ids
+            .iter()
+            .map(|i| id_arg("ids", i))
+            .collect::<PyResultCb<Vec<_>>>()?;
+        self.with(|s| {
+            s.drop_snapshots(&ids);
+            Ok(())
+        })
     }
 
     /// What gc may delete, as JSON; raises when it must refuse.

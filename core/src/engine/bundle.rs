@@ -218,6 +218,12 @@ impl BundleWriter {
     }
 }
 
+/// Bytes a bundle of `blobs` blobs takes besides the sealed blobs:
+/// header, the sealed trailer's records, and the footer.
+pub fn bundle_overhead(blobs: usize) -> u64 {
+    (HEADER_LEN + NONCE_LEN + 4 + blobs * RECORD_LEN + TAG_LEN + FOOTER_LEN) as u64
+}
+
 /// The object name used in messages about bundle `id`.
 pub fn bundle_name(id: &Id) -> String {
     format!("bundle {}", id.short())

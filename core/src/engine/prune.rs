@@ -35,7 +35,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::blob::open_blob;
-use super::bundle::{BundleWriter, SealedBundle};
+use super::bundle::{bundle_overhead, BundleWriter, SealedBundle};
 use super::crypto::{hash, Id};
 use super::format::ObjectKind;
 use super::index::{Index, Location};
@@ -178,6 +178,16 @@ impl Default for PruneOptions {
             max_repack_bytes: None,
             grace_ns: 3600 * 1_000_000_000,
         }
+    }
+}
+
+impl PruneOptions {
+    /// Parses the options' JSON (every field optional); an unknown field
+    /// or a bad value is [`Error::InvalidArgument`] naming it.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| Error::json("prune options", &e))?;
+        crate::error::from_json_argument("options", &value)
     }
 }
 
@@ -366,11 +376,17 @@ impl VaultState {
             }
         }
         // Bytes of a bundle that no used blob takes: unused blobs, second
-        // copies (the index places each blob in one bundle) and the
-        // header and trailer of a bundle with nothing used.
+        // copies (the index places each blob in one bundle) and their
+        // trailer records; a bundle with nothing used is unused whole.
         for (id, c) in by_bundle.iter_mut() {
             let size = listed.get(id).map_or(0, |l| l.size);
-            c.unused_bytes = size.saturating_sub(c.used_bytes);
+            let used_count = c.blobs.iter().filter(|(b, _)| used.contains(b)).count();
+            let overhead = if used_count == 0 {
+                0
+            } else {
+                bundle_overhead(used_count)
+            };
+            c.unused_bytes = size.saturating_sub(c.used_bytes + overhead);
             let unused_blobs = c.blobs.iter().filter(|(b, _)| !used.contains(b));
             for (_, l) in unused_blobs {
                 plan.unused_blobs.add(u64::from(l.length));
@@ -810,41 +826,49 @@ pub fn cleanup_started_patch(started: Timestamp) -> Result<Patch> {
     crate::patch::patch_from_value(ops)
 }
 
+/// The JSON Patch a v2 agent sends when it takes a cleanup up: state
+/// `queued` (it starts when the vault is free: see
+/// [`cleanup_started_patch`]).
+pub fn cleanup_queued_patch() -> Result<Patch> {
+    let ops = serde_json::json!([
+        {"op": "replace", "path": "/state", "value": CleanupState::Queued},
+    ]);
+    crate::patch::patch_from_value(ops)
+}
+
 /// The JSON Patch a v2 agent sends when its cleanup ends: state
-/// `completed`, `ended_time`, `bytes_before`/`bytes_after` from the
-/// prune's report (the vault's size when nothing was pruned) and
-/// `snapshot_ids` (the service's numbers for the vault snapshots
-/// `forgotten`, see [`snapshot_id_for`]).
+/// `completed`, `ended_time`, `snapshot_ids` (the service's numbers for
+/// the vault snapshots `forgotten`, see [`snapshot_id_for`]) and the
+/// vault's size before and after ([`PruneReport::bytes_before`] and
+/// `bytes_after`; the vault's size for both when nothing was pruned).
 pub fn cleanup_finished_patch(
     forgotten: &[String],
-    report: Option<&PruneReport>,
-    vault_bytes: u64,
+    bytes_before: u64,
+    bytes_after: u64,
     ended: Timestamp,
 ) -> Result<Patch> {
     let ids = forgotten
         .iter()
         .map(|s| snapshot_id_for(s))
         .collect::<Result<Vec<i64>>>()?;
-    let (before, after) = report.map_or((vault_bytes, vault_bytes), |r| {
-        (r.bytes_before, r.bytes_after)
-    });
     let ops = serde_json::json!([
         {"op": "replace", "path": "/state", "value": CleanupState::Completed},
         {"op": "replace", "path": "/ended_time", "value": ended},
         {"op": "replace", "path": "/snapshot_ids", "value": ids},
-        {"op": "replace", "path": "/bytes_before", "value": before},
-        {"op": "replace", "path": "/bytes_after", "value": after},
+        {"op": "replace", "path": "/bytes_before", "value": bytes_before},
+        {"op": "replace", "path": "/bytes_after", "value": bytes_after},
     ]);
     crate::patch::patch_from_value(ops)
 }
 
 /// The JSON Patch a v2 agent sends when its cleanup fails: state `failed`,
-/// `ended_time`, and `/errors` with the error's code and message.
-pub fn cleanup_failed_patch(error: &Error, ended: Timestamp) -> Result<Patch> {
+/// `ended_time`, and `/errors` with `message` (the error's text) as its
+/// diagnostics.
+pub fn cleanup_failed_patch(message: &str, ended: Timestamp) -> Result<Patch> {
     let errors = serde_json::json!({
         "count": 1,
         "reason": "cleanup_failed",
-        "diagnostics": error.to_string(),
+        "diagnostics": message,
     });
     let ops = serde_json::json!([
         {"op": "replace", "path": "/state", "value": CleanupState::Failed},

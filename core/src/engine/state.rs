@@ -309,6 +309,19 @@ impl VaultState {
         policy.apply(&self.summaries(), now_ns)
     }
 
+    /// Leaves the snapshots `ids` out of what was listed and read, as if
+    /// they had been deleted: the state a `forget --prune --dry-run`
+    /// plans its prune on without reading the vault again.
+    pub fn drop_snapshots(&mut self, ids: &[Id]) {
+        for id in ids {
+            self.snapshots.remove(id);
+            self.unreadable.remove(&(Kind::Snapshot, *id));
+            if let Some(m) = self.objects.get_mut(&ObjectKind::Snapshot) {
+                m.remove(id);
+            }
+        }
+    }
+
     /// The readable snapshot `id`.
     pub fn snapshot(&self, id: &Id) -> Result<&Snapshot> {
         if let Some(e) = self.unreadable.get(&(Kind::Snapshot, *id)) {
