@@ -35,9 +35,9 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::blob::open_blob;
-use super::bundle::{BundleWriter, SealedBundle};
-use super::crypto::{hash, Id};
-use super::format::ObjectKind;
+use super::bundle::{BundleWriter, SealedBundle, FOOTER_LEN};
+use super::crypto::{hash, Id, NONCE_LEN, TAG_LEN};
+use super::format::{ObjectKind, HEADER_LEN};
 use super::index::{Index, Location};
 use super::layout::{self, Listed};
 use super::object::SealedObject;
@@ -366,11 +366,20 @@ impl VaultState {
             }
         }
         // Bytes of a bundle that no used blob takes: unused blobs, second
-        // copies (the index places each blob in one bundle) and the
-        // header and trailer of a bundle with nothing used.
+        // copies (the index places each blob in one bundle), their trailer
+        // records, and the whole framing of a bundle with nothing used.
+        // The framing the used blobs need counts as used (as restic counts
+        // pack headers): any bundle holding them has it, so a bundle of
+        // used blobs only is never worth repacking, even at 0%.
         for (id, c) in by_bundle.iter_mut() {
             let size = listed.get(id).map_or(0, |l| l.size);
-            c.unused_bytes = size.saturating_sub(c.used_bytes);
+            let used_count = c.blobs.iter().filter(|(b, _)| used.contains(b)).count();
+            let needed = if c.used_bytes == 0 {
+                0
+            } else {
+                c.used_bytes + bundle_framing(used_count)
+            };
+            c.unused_bytes = size.saturating_sub(needed);
             let unused_blobs = c.blobs.iter().filter(|(b, _)| !used.contains(b));
             for (_, l) in unused_blobs {
                 plan.unused_blobs.add(u64::from(l.length));
@@ -518,6 +527,14 @@ impl VaultState {
 
 /// Bytes an index record takes (before compression), for estimates.
 const INDEX_RECORD_LEN: u64 = 32 + 32 + 1 + 4 + 4 + 4;
+
+/// Bytes of a bundle of `blobs` blobs besides the blobs themselves: the
+/// header, the trailer (nonce, count, one record per blob, tag; stored
+/// uncompressed) and the footer (see `super::bundle`).
+fn bundle_framing(blobs: usize) -> u64 {
+    const TRAILER_RECORD_LEN: usize = 32 + 1 + 4 + 4 + 4;
+    (HEADER_LEN + NONCE_LEN + 4 + blobs * TRAILER_RECORD_LEN + TAG_LEN + FOOTER_LEN) as u64
+}
 
 /// Carries out a [`PrunePlan`]: copies the used blobs of each bundle fed
 /// to it into new bundles, then writes the new index. See the module docs
