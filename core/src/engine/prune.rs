@@ -762,11 +762,25 @@ impl Pruner {
                     part.iter().copied(),
                 )?);
             }
-            // A new delta can have an old one's name (same records): keep it.
+            // A new delta can have an old one's name (the same records: ids
+            // are keyed hashes of the plaintext). That one is stored and was
+            // read already: keep it, and do not hand it back to be written
+            // again (storing it would overwrite an object in place, and the
+            // report would count its bytes as added without any removed).
+            let old_names: HashSet<&str> = self
+                .plan
+                .work
+                .delete_indexes
+                .iter()
+                .map(|l| l.name.as_str())
+                .collect();
             let new_names: HashSet<String> = indexes
                 .iter()
                 .map(|o| layout::object_name(ObjectKind::Index, &o.id))
                 .collect();
+            indexes.retain(|o| {
+                !old_names.contains(layout::object_name(ObjectKind::Index, &o.id).as_str())
+            });
             delete.extend(
                 self.plan
                     .work
