@@ -563,7 +563,9 @@ impl fmt::Debug for Pruner {
 pub struct PruneCommit {
     /// The last new bundle (store it before the index).
     pub bundles: Vec<SealedBundle>,
-    /// The new index deltas (store them after every bundle).
+    /// The new index deltas (store them after every bundle). A delta
+    /// already stored under the same name (the same records) is not
+    /// repeated here, so this can be empty when the index is rewritten.
     pub indexes: Vec<SealedObject>,
     /// What to delete afterwards, in this order: old index deltas, then
     /// bundles, then unreferenced objects (stored names).
