@@ -39,6 +39,9 @@ pub struct Index {
     /// earlier copy of the same blob: such a bundle is still referenced
     /// (a later reader may take that record), so gc must keep it.
     referenced: HashSet<Id>,
+    /// Records inserted, counting repeats: more than `len()` means some
+    /// blob is listed twice (a second copy, or deltas a killed prune left).
+    records: usize,
 }
 
 impl Index {
@@ -62,6 +65,11 @@ impl Index {
         self.map.len()
     }
 
+    /// Records read, repeats included (see [`Index::len`] for blobs).
+    pub fn records(&self) -> usize {
+        self.records
+    }
+
     /// Whether there are no blobs.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
@@ -70,6 +78,7 @@ impl Index {
     /// Records a blob's location (the first location of a blob wins).
     pub fn insert(&mut self, blob: Id, location: Location) {
         self.referenced.insert(location.bundle);
+        self.records += 1;
         self.map.entry(blob).or_insert(location);
     }
 

@@ -376,17 +376,20 @@ impl VaultState {
             }
         }
         // Bytes of a bundle that no used blob takes: unused blobs, second
-        // copies (the index places each blob in one bundle) and their
-        // trailer records; a bundle with nothing used is unused whole.
+        // copies (the index places each blob in one bundle), their trailer
+        // records, and the whole framing of a bundle with nothing used.
+        // The framing the used blobs need counts as used (as restic counts
+        // pack headers): any bundle holding them has it, so a bundle of
+        // used blobs only is never worth repacking, even at 0%.
         for (id, c) in by_bundle.iter_mut() {
             let size = listed.get(id).map_or(0, |l| l.size);
             let used_count = c.blobs.iter().filter(|(b, _)| used.contains(b)).count();
-            let overhead = if used_count == 0 {
+            let needed = if c.used_bytes == 0 {
                 0
             } else {
-                bundle_overhead(used_count)
+                c.used_bytes + bundle_overhead(used_count)
             };
-            c.unused_bytes = size.saturating_sub(c.used_bytes + overhead);
+            c.unused_bytes = size.saturating_sub(needed);
             let unused_blobs = c.blobs.iter().filter(|(b, _)| !used.contains(b));
             for (_, l) in unused_blobs {
                 plan.unused_blobs.add(u64::from(l.length));
@@ -491,7 +494,10 @@ impl VaultState {
                 plan.work.keep.extend(c.blobs.iter().copied());
             }
         }
-        plan.rewrite_index = !plan.work.delete_bundles.is_empty();
+        // Also when records repeat (a killed prune's old deltas next to
+        // its new ones, or backups that stored one blob twice): the new
+        // index lists each blob once.
+        plan.rewrite_index = !plan.work.delete_bundles.is_empty() || index.records() > index.len();
         if plan.rewrite_index {
             plan.work.delete_indexes = self.listed(ObjectKind::Index).cloned().collect();
         }
@@ -562,7 +568,9 @@ impl fmt::Debug for Pruner {
 pub struct PruneCommit {
     /// The last new bundle (store it before the index).
     pub bundles: Vec<SealedBundle>,
-    /// The new index deltas (store them after every bundle).
+    /// The new index deltas (store them after every bundle). A delta
+    /// already stored under the same name (the same records) is not
+    /// repeated here, so this can be empty when the index is rewritten.
     pub indexes: Vec<SealedObject>,
     /// What to delete afterwards, in this order: old index deltas, then
     /// bundles, then unreferenced objects (stored names).
@@ -761,11 +769,25 @@ impl Pruner {
                     part.iter().copied(),
                 )?);
             }
-            // A new delta can have an old one's name (same records): keep it.
+            // A new delta can have an old one's name (the same records: ids
+            // are keyed hashes of the plaintext). That one is stored and was
+            // read already: keep it, and do not hand it back to be written
+            // again (storing it would overwrite an object in place, and the
+            // report would count its bytes as added without any removed).
+            let old_names: HashSet<&str> = self
+                .plan
+                .work
+                .delete_indexes
+                .iter()
+                .map(|l| l.name.as_str())
+                .collect();
             let new_names: HashSet<String> = indexes
                 .iter()
                 .map(|o| layout::object_name(ObjectKind::Index, &o.id))
                 .collect();
+            indexes.retain(|o| {
+                !old_names.contains(layout::object_name(ObjectKind::Index, &o.id).as_str())
+            });
             delete.extend(
                 self.plan
                     .work
@@ -876,4 +898,644 @@ pub fn cleanup_failed_patch(message: &str, ended: Timestamp) -> Result<Patch> {
         {"op": "add", "path": "/errors", "value": errors},
     ]);
     crate::patch::patch_from_value(ops)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::backup::{BackupOptions, BackupSession, FileMeta, SnapshotInfo};
+    use crate::engine::chunker::ChunkerParams;
+    use crate::engine::keys::KdfParams;
+    use crate::engine::vault::VaultSettings;
+    use crate::lifecycle::Actor;
+    use crate::patch::{validate_patch, Endpoint, PatchContext};
+    use crate::ErrorCode;
+    use std::sync::Arc;
+
+    const KIB: usize = 1024;
+
+    /// Deterministic pseudo-random bytes (splitmix64): incompressible, so
+    /// sizes in the tests are predictable.
+    fn data(seed: u64, len: usize) -> Vec<u8> {
+        let mut state = seed;
+        let mut out = Vec::with_capacity(len + 8);
+        while out.len() < len {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+        }
+        out.truncate(len);
+        out
+    }
+
+    /// A vault in memory with 1/4/16 KiB chunks and 64 KiB bundles.
+    struct Mem {
+        vault: Vault,
+        objects: BTreeMap<String, Vec<u8>>,
+        /// What each snapshot holds: path -> bytes.
+        files: BTreeMap<Id, Vec<(String, Vec<u8>)>>,
+    }
+
+    impl Mem {
+        fn new() -> Self {
+            let settings = VaultSettings {
+                chunker: ChunkerParams {
+                    min_size: KIB as u32,
+                    avg_size: 4 * KIB as u32,
+                    max_size: 16 * KIB as u32,
+                },
+                zstd_level: 3,
+                bundle_size: 64 * KIB as u32,
+            };
+            let vault = Vault::create(b"pw", settings, KdfParams::insecure_for_tests()).unwrap();
+            Mem {
+                vault,
+                objects: BTreeMap::new(),
+                files: BTreeMap::new(),
+            }
+        }
+
+        fn state(&self) -> VaultState {
+            let mut st = VaultState::new(&self.vault);
+            for (name, bytes) in &self.objects {
+                st.add_listed(Listed {
+                    name: name.clone(),
+                    size: bytes.len() as u64,
+                    mtime_ns: 0,
+                });
+            }
+            for name in st.wanted() {
+                st.add_object(&name, &self.objects[&name]).unwrap();
+            }
+            st
+        }
+
+        fn backup(&mut self, files: &[(&str, Vec<u8>)]) -> Id {
+            let index = self.state().index().clone();
+            let mut s =
+                BackupSession::new(&self.vault, Arc::new(index), BackupOptions::default()).unwrap();
+            for (path, bytes) in files {
+                s.start_file(FileMeta::file(*path, 0o644, 0)).unwrap();
+                s.write(bytes).unwrap();
+                s.finish_file().unwrap();
+            }
+            let out = s
+                .finish(SnapshotInfo::at(self.files.len() as i64 + 1))
+                .unwrap();
+            for b in out.bundles {
+                self.objects
+                    .insert(layout::object_name(ObjectKind::Bundle, &b.id), b.bytes);
+            }
+            self.objects.insert(
+                layout::object_name(ObjectKind::Index, &out.index.id),
+                out.index.bytes,
+            );
+            self.objects.insert(
+                layout::object_name(ObjectKind::Snapshot, &out.snapshot.id),
+                out.snapshot.bytes,
+            );
+            let kept = files.iter().map(|(p, b)| (p.to_string(), b.clone()));
+            self.files.insert(out.snapshot.id, kept.collect());
+            out.snapshot.id
+        }
+
+        fn forget(&mut self, id: &Id) {
+            self.objects
+                .remove(&layout::object_name(ObjectKind::Snapshot, id))
+                .unwrap();
+            self.files.remove(id);
+        }
+
+        fn bundles(&self) -> usize {
+            self.objects
+                .keys()
+                .filter(|n| n.starts_with("bundles/"))
+                .count()
+        }
+
+        fn size(&self) -> u64 {
+            self.objects.values().map(|b| b.len() as u64).sum()
+        }
+
+        fn plan(&self, options: &PruneOptions) -> PrunePlan {
+            self.state().prune_plan(options, 0).unwrap()
+        }
+
+        /// A whole prune as a host runs it; every remaining snapshot is
+        /// then checked byte for byte.
+        fn prune(&mut self, options: &PruneOptions) -> PruneReport {
+            let plan = self.plan(options);
+            let mut pruner = Pruner::new(&self.vault, plan.clone());
+            let mut new = Vec::new();
+            for name in &plan.read {
+                new.extend(pruner.feed(name, &self.objects[name]).unwrap());
+            }
+            let commit = pruner.finish().unwrap();
+            for b in new.into_iter().chain(commit.bundles) {
+                self.objects
+                    .insert(layout::object_name(ObjectKind::Bundle, &b.id), b.bytes);
+            }
+            for o in commit.indexes {
+                self.objects
+                    .insert(layout::object_name(ObjectKind::Index, &o.id), o.bytes);
+            }
+            for name in &commit.delete {
+                self.objects.remove(name).unwrap();
+            }
+            assert_eq!(commit.report.bytes_after, self.size());
+            self.check();
+            commit.report
+        }
+
+        /// Every snapshot restores byte for byte from the index.
+        fn check(&self) {
+            let st = self.state();
+            assert_eq!(st.snapshots().len(), self.files.len());
+            for (id, snap) in st.snapshots() {
+                let want = &self.files[id];
+                assert_eq!(snap.entries.len(), want.len());
+                for (e, (path, bytes)) in snap.entries.iter().zip(want) {
+                    assert_eq!(&e.path.to_string(), path);
+                    let mut got = Vec::new();
+                    for c in &e.chunks {
+                        let l = st.index().get(c).unwrap();
+                        let name = layout::object_name(ObjectKind::Bundle, &l.bundle);
+                        let b = &self.objects[&name];
+                        let sealed = &b[l.offset as usize..(l.offset + l.length) as usize];
+                        got.extend(
+                            open_blob(
+                                self.vault.keys(),
+                                self.vault.id(),
+                                l.kind,
+                                c,
+                                l.raw_len,
+                                sealed,
+                                "t",
+                            )
+                            .unwrap(),
+                        );
+                    }
+                    assert!(got == *bytes, "{path} differs");
+                }
+            }
+        }
+    }
+
+    fn opts(max_unused: &str) -> PruneOptions {
+        PruneOptions {
+            max_unused: MaxUnused::parse(max_unused).unwrap(),
+            grace_ns: 0,
+            ..PruneOptions::default()
+        }
+    }
+
+    #[test]
+    fn bundle_framing_is_what_a_sealed_bundle_adds_to_its_blobs() {
+        let mut m = Mem::new();
+        m.backup(&[("/a", data(5, 150 * KIB)), ("/b", data(6, 3 * KIB))]);
+        let st = m.state();
+        for l in st.listed(ObjectKind::Bundle) {
+            let layout::StoredName::Object { id, .. } = layout::parse_name(&l.name) else {
+                panic!("{}", l.name)
+            };
+            let blobs: Vec<&Location> = st
+                .index()
+                .iter()
+                .map(|(_, l)| l)
+                .filter(|l| l.bundle == id)
+                .collect();
+            let payload: u64 = blobs.iter().map(|l| u64::from(l.length)).sum();
+            assert_eq!(l.size, payload + bundle_overhead(blobs.len()), "{}", l.name);
+        }
+    }
+
+    #[test]
+    fn max_unused_parses_restic_syntax_and_refuses_the_rest() {
+        use MaxUnused::*;
+        for (text, want) in [
+            ("5%", Percent(5.0)),
+            ("0%", Percent(0.0)),
+            ("99.5%", Percent(99.5)),
+            (" 7 % ", Percent(7.0)),
+            ("10M", Bytes(10 << 20)),
+            ("1g", Bytes(1 << 30)),
+            ("2k", Bytes(2048)),
+            ("3T", Bytes(3 << 40)),
+            ("123", Bytes(123)),
+            ("0", Bytes(0)),
+            ("unlimited", Unlimited),
+            ("UNLIMITED", Unlimited),
+        ] {
+            assert_eq!(MaxUnused::parse(text).unwrap(), want, "{text}");
+            // What Display writes parses back to the same value.
+            assert_eq!(MaxUnused::parse(&want.to_string()).unwrap(), want);
+        }
+        for bad in [
+            "100%",
+            "150%",
+            "-1%",
+            "NaN%",
+            "inf%",
+            "%",
+            "abc",
+            "",
+            "-1",
+            "1.5M",
+            "10X",
+            "M",
+            "5 %%",
+            "18446744073709551616",
+            "16777216T",
+            "99999999999999999999k",
+            "5\u{e9}",
+        ] {
+            let e = MaxUnused::parse(bad).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidArgument, "{bad}: {e}");
+            assert!(e.to_string().contains("max_unused"), "{bad}: {e}");
+        }
+        // The largest size that fits.
+        assert_eq!(
+            MaxUnused::parse("16777215T").unwrap(),
+            Bytes(16_777_215 << 40)
+        );
+        assert_eq!(MaxUnused::default(), Percent(5.0));
+    }
+
+    #[test]
+    fn options_round_trip_through_json_and_refuse_unknown_fields() {
+        let o = PruneOptions {
+            max_unused: MaxUnused::Bytes(1 << 20),
+            repack_small: true,
+            max_repack_bytes: Some(12345),
+            grace_ns: 7,
+        };
+        let json = serde_json::to_value(o).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"max_unused": "1048576", "repack_small": true,
+                "max_repack_bytes": 12345, "grace_ns": 7})
+        );
+        let back: PruneOptions = serde_json::from_value(json).unwrap();
+        assert_eq!(back, o);
+        let d: PruneOptions = serde_json::from_str("{}").unwrap();
+        assert_eq!(d, PruneOptions::default());
+        assert_eq!(
+            serde_json::to_value(d).unwrap(),
+            serde_json::json!({"max_unused": "5%", "repack_small": false,
+                "max_repack_bytes": null, "grace_ns": 3_600_000_000_000i64})
+        );
+        let p: PruneOptions = serde_json::from_str(r#"{"max_unused": "unlimited"}"#).unwrap();
+        assert_eq!(p.max_unused, MaxUnused::Unlimited);
+        for bad in [
+            r#"{"max_unused": "5%", "max_unsued": "1%"}"#,
+            r#"{"max_unused": "100%"}"#,
+            r#"{"max_unused": 5}"#,
+            r#"{"grace_ns": "1h"}"#,
+        ] {
+            assert!(serde_json::from_str::<PruneOptions>(bad).is_err(), "{bad}");
+        }
+        // A negative grace parses but no plan is made with it.
+        let neg: PruneOptions = serde_json::from_str(r#"{"grace_ns": -1}"#).unwrap();
+        let e = Mem::new().state().prune_plan(&neg, 0).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn a_bundle_no_snapshot_uses_is_deleted_without_reading_it() {
+        let mut m = Mem::new();
+        let old = m.backup(&[("/a", data(1, 200 * KIB))]);
+        m.backup(&[("/b", data(2, 100 * KIB))]);
+        let before = m.bundles();
+        m.forget(&old);
+        let plan = m.plan(&opts("5%"));
+        assert!(plan.unused_bundles.count >= 3, "{plan:?}");
+        assert_eq!(plan.repack_bundles.count, 0, "{plan:?}");
+        assert!(plan.read.is_empty());
+        assert!(plan.rewrite_index && !plan.is_empty());
+        assert_eq!(plan.snapshots, 1);
+        let gone = plan.unused_bundles.count as usize;
+        let report = m.prune(&opts("5%"));
+        assert_eq!(m.bundles(), before - gone);
+        assert_eq!(report.bundles_written.count, 0);
+        assert!(report.bytes_freed() >= 200 * KIB as u64, "{report:?}");
+        // The index left is the second backup's delta, record for record:
+        // it stays as stored, nothing is written.
+        assert_eq!(report.indexes_written.count, 0, "{report:?}");
+        assert_eq!(
+            m.objects.keys().filter(|n| n.starts_with("index/")).count(),
+            1
+        );
+        // Nothing left to do.
+        assert!(m.plan(&opts("5%")).is_empty());
+    }
+
+    /// Two files in one bundle; then a snapshot of the first only, and the
+    /// first snapshot forgotten: the bundle is half unused.
+    fn half_used() -> Mem {
+        let mut m = Mem::new();
+        let (x, y) = (data(10, 20 * KIB), data(11, 20 * KIB));
+        let first = m.backup(&[("/x", x.clone()), ("/y", y)]);
+        m.backup(&[("/x", x)]);
+        assert_eq!(m.bundles(), 1, "the second backup wrote nothing new");
+        m.forget(&first);
+        m
+    }
+
+    #[test]
+    fn a_partly_used_bundle_is_repacked_over_max_unused_and_kept_under_it() {
+        let m = half_used();
+        let plan = m.plan(&opts("unlimited"));
+        assert_eq!(plan.keep_bundles.count, 1, "{plan:?}");
+        assert!(plan.is_empty() && plan.read.is_empty());
+        assert!(plan.unused_after > 20 * KIB as u64, "{plan:?}");
+        // 20 KiB unused of 20 KiB used is within 100M or 60%, not 5%.
+        assert!(m.plan(&opts("100M")).is_empty());
+        assert!(m.plan(&opts("60%")).is_empty());
+
+        let mut m = m;
+        let plan = m.plan(&opts("5%"));
+        assert_eq!(plan.repack_bundles.count, 1, "{plan:?}");
+        assert_eq!(plan.read.len(), 1);
+        assert!(plan.repack_blobs.bytes > 20 * KIB as u64, "{plan:?}");
+        assert!(plan.repack_blobs.bytes < 22 * KIB as u64, "{plan:?}");
+        let report = m.prune(&opts("5%"));
+        assert_eq!(report.bundles_written.count, 1);
+        assert!(report.bytes_after < report.bytes_before - 19 * KIB as u64);
+        assert!(m.plan(&opts("0%")).is_empty(), "converged");
+    }
+
+    #[test]
+    fn a_vault_with_no_unused_blob_is_left_alone_even_at_zero_percent() {
+        let mut m = Mem::new();
+        m.backup(&[("/a", data(3, 300 * KIB))]);
+        m.backup(&[("/b", data(4, 300 * KIB))]);
+        let plan = m.plan(&opts("0%"));
+        assert!(plan.is_empty(), "{plan:?}");
+        assert_eq!(plan.unused_blobs.count, 0);
+        assert_eq!(plan.repack_bundles.count, 0, "{plan:?}");
+        let before = m.size();
+        m.prune(&opts("0%"));
+        assert_eq!(m.size(), before);
+    }
+
+    #[test]
+    fn repack_small_merges_two_or_more_small_bundles() {
+        let mut m = Mem::new();
+        for n in 0..3 {
+            m.backup(&[("/f", data(20 + n, 15 * KIB))]);
+        }
+        assert_eq!(m.bundles(), 3);
+        let small = PruneOptions {
+            repack_small: true,
+            ..opts("5%")
+        };
+        assert!(m.plan(&opts("5%")).is_empty(), "fully used: kept");
+        let plan = m.plan(&small);
+        assert_eq!(plan.repack_bundles.count, 3, "{plan:?}");
+        assert_eq!(plan.read.len(), 3);
+        let report = m.prune(&small);
+        assert_eq!(report.bundles_written.count, 1);
+        assert_eq!(m.bundles(), 1);
+        // One small bundle alone is not copied again.
+        assert!(m.plan(&small).is_empty());
+    }
+
+    #[test]
+    fn max_repack_bytes_bounds_what_is_copied() {
+        let mut m = Mem::new();
+        // Two bundles, each half used once the first snapshot goes.
+        let (x, y) = (data(30, 20 * KIB), data(31, 20 * KIB));
+        let (p, q) = (data(32, 30 * KIB), data(33, 30 * KIB));
+        let first = m.backup(&[("/x", x.clone()), ("/y", y)]);
+        let second = m.backup(&[("/p", p.clone()), ("/q", q)]);
+        m.backup(&[("/x", x), ("/p", p)]);
+        m.forget(&first);
+        m.forget(&second);
+        assert_eq!(m.bundles(), 2);
+        let with = |budget: u64| PruneOptions {
+            max_repack_bytes: Some(budget),
+            ..opts("0%")
+        };
+        let plan = m.plan(&with(10 * KIB as u64));
+        assert_eq!(plan.repack_bundles.count, 0, "{plan:?}");
+        assert!(plan.is_empty());
+        assert!(plan.unused_after > 50 * KIB as u64);
+        // Room for the 20 KiB bundle's blobs, not for both.
+        let plan = m.plan(&with(25 * KIB as u64));
+        assert_eq!(plan.repack_bundles.count, 1, "{plan:?}");
+        assert!(plan.repack_blobs.bytes <= 25 * KIB as u64);
+        let plan = m.plan(&with(60 * KIB as u64));
+        assert_eq!(plan.repack_bundles.count, 2, "{plan:?}");
+        let report = m.prune(&with(25 * KIB as u64));
+        assert_eq!(report.plan.repack_bundles.count, 1);
+        assert!(m.plan(&with(25 * KIB as u64)).is_empty(), "30 KiB to copy");
+        m.prune(&with(40 * KIB as u64));
+        assert!(m.plan(&opts("0%")).is_empty(), "the rest on the next run");
+    }
+
+    #[test]
+    fn unreferenced_bundles_and_temporaries_go_only_after_the_grace() {
+        let mut m = Mem::new();
+        m.backup(&[("/a", data(40, 10 * KIB))]);
+        let mut st = m.state();
+        let orphan = format!("bundles/{}", "ab".repeat(32));
+        for (name, mtime) in [
+            (orphan.clone(), 0),
+            (format!("bundles/{}", "cd".repeat(32)), 900),
+            ("bundles/x.1.2.tmp".to_string(), 0),
+            ("index/y.tmp".to_string(), 950),
+        ] {
+            st.add_listed(Listed {
+                name,
+                size: 10,
+                mtime_ns: mtime,
+            });
+        }
+        let o = PruneOptions {
+            grace_ns: 500,
+            ..PruneOptions::default()
+        };
+        let plan = st.prune_plan(&o, 1_000).unwrap();
+        assert!(!plan.rewrite_index && !plan.is_empty());
+        assert_eq!(
+            plan.unindexed_bundles,
+            Tally {
+                count: 1,
+                bytes: 10
+            }
+        );
+        assert_eq!(
+            plan.temporary,
+            Tally {
+                count: 1,
+                bytes: 10
+            }
+        );
+        assert_eq!(plan.kept_young, 2);
+        assert_eq!(plan.delete_bytes(), 20);
+        let commit = Pruner::new(&m.vault, plan).finish().unwrap();
+        assert_eq!(commit.delete, vec![orphan, "bundles/x.1.2.tmp".to_string()]);
+        assert!(commit.indexes.is_empty() && commit.bundles.is_empty());
+    }
+
+    #[test]
+    fn the_pruner_refuses_names_it_does_not_read_and_bundles_fed_twice() {
+        let mut m = half_used();
+        m.backup(&[("/z", data(50, 10 * KIB))]);
+        let plan = m.plan(&opts("5%"));
+        assert_eq!(plan.read.len(), 1);
+        let name = plan.read[0].clone();
+        let mut pruner = Pruner::new(&m.vault, plan);
+        assert_eq!(pruner.remaining(), vec![name.clone()]);
+        let kept = m
+            .objects
+            .keys()
+            .find(|n| n.starts_with("bundles/") && **n != name)
+            .unwrap()
+            .clone();
+        for bad in [kept.as_str(), "index/00", "snapshots/zz", "nonsense"] {
+            let e = pruner.feed(bad, &m.objects[&name]).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidArgument, "{bad}: {e}");
+        }
+        pruner.feed(&name, &m.objects[&name]).unwrap();
+        assert!(pruner.remaining().is_empty());
+        let e = pruner.feed(&name, &m.objects[&name]).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidArgument, "{e}");
+        assert!(e.to_string().contains("fed already"), "{e}");
+        let commit = pruner.finish().unwrap();
+        assert_eq!(commit.bundles.len(), 1);
+        // Old deltas first, then the bundle.
+        assert_eq!(commit.delete.last(), Some(&name));
+        assert!(commit.delete[..commit.delete.len() - 1]
+            .iter()
+            .all(|n| n.starts_with("index/")));
+    }
+
+    #[test]
+    fn a_damaged_bundle_stops_the_prune_before_anything_is_deleted() {
+        let m = half_used();
+        let plan = m.plan(&opts("5%"));
+        let name = plan.read[0].clone();
+        let mut bytes = m.objects[&name].clone();
+        bytes[100] ^= 1;
+        let mut pruner = Pruner::new(&m.vault, plan.clone());
+        let e = pruner.feed(&name, &bytes).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Corrupt, "{e}");
+        let e = pruner.feed(&name, &bytes[..bytes.len() - 1]).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Corrupt, "{e}");
+        assert_eq!(pruner.remaining(), vec![name.clone()], "not counted as fed");
+        let e = pruner.finish().unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidArgument, "{e}");
+        assert!(e.to_string().contains("not fed"), "{e}");
+
+        // A blob that does not open in a bundle whose bytes match its name
+        // (written damaged): refused too, never copied.
+        let mut m = half_used();
+        let old = m.plan(&opts("5%")).read[0].clone();
+        let mut bytes = m.objects.remove(&old).unwrap();
+        let st = m.state();
+        let first = *st
+            .index()
+            .iter()
+            .map(|(_, l)| l)
+            .min_by_key(|l| l.offset)
+            .unwrap();
+        bytes[first.offset as usize + 20] ^= 1;
+        let id = Id(hash(&bytes));
+        let name = layout::object_name(ObjectKind::Bundle, &id);
+        let records: Vec<(Id, Location)> = st
+            .index()
+            .iter()
+            .map(|(b, l)| (*b, Location { bundle: id, ..*l }))
+            .collect();
+        let delta = Index::seal_delta(
+            m.vault.keys(),
+            m.vault.id(),
+            records.iter().map(|(b, l)| (b, l)),
+        )
+        .unwrap();
+        for n in m
+            .objects
+            .keys()
+            .filter(|n| n.starts_with("index/"))
+            .cloned()
+            .collect::<Vec<_>>()
+        {
+            m.objects.remove(&n);
+        }
+        m.objects.insert(
+            layout::object_name(ObjectKind::Index, &delta.id),
+            delta.bytes,
+        );
+        m.objects.insert(name.clone(), bytes.clone());
+        let plan = m.plan(&opts("5%"));
+        assert_eq!(plan.read, vec![name.clone()]);
+        let mut pruner = Pruner::new(&m.vault, plan);
+        match pruner.feed(&name, &bytes) {
+            // The damaged blob is the used one, or not copied at all.
+            Err(e) => assert_eq!(e.code(), ErrorCode::Corrupt, "{e}"),
+            Ok(_) => panic!("a damaged used blob was copied"),
+        }
+    }
+
+    #[test]
+    fn cleanup_patches_are_what_the_service_takes() {
+        let agent = || PatchContext::new(Actor::Agent);
+        let t = |s: i64| Timestamp::from_unix_micros(s * 1_000_000);
+        let requested = serde_json::json!({"state": "start_requested", "errors": null});
+        let queued = validate_patch(
+            Endpoint::Cleanup,
+            &requested,
+            &cleanup_queued_patch().unwrap(),
+            agent(),
+        )
+        .unwrap();
+        assert_eq!(queued["state"], "queued");
+        let started = cleanup_started_patch(t(100)).unwrap();
+        let running = validate_patch(Endpoint::Cleanup, &queued, &started, agent()).unwrap();
+        assert_eq!(running["state"], "in_progress");
+        assert_eq!(running["started_time"], "1970-01-01T00:01:40.000000Z");
+
+        let mut m = half_used();
+        let report = m.prune(&opts("5%"));
+        let forgotten = vec!["0123456789abcdef".repeat(4), "fedcba9876543".to_string()];
+        let done =
+            cleanup_finished_patch(&forgotten, report.bytes_before, report.bytes_after, t(200))
+                .unwrap();
+        let next = validate_patch(Endpoint::Cleanup, &running, &done, agent()).unwrap();
+        assert_eq!(next["state"], "completed");
+        assert_eq!(next["ended_time"], "1970-01-01T00:03:20.000000Z");
+        assert_eq!(
+            next["snapshot_ids"],
+            serde_json::json!([0x0123456789abc_i64, 0xfedcba9876543_i64])
+        );
+        assert_eq!(next["bytes_before"], report.bytes_before);
+        assert_eq!(next["bytes_after"], report.bytes_after);
+        // Forget without prune: the vault's size, twice.
+        let done = cleanup_finished_patch(&[], 4242, 4242, t(200)).unwrap();
+        let next = validate_patch(Endpoint::Cleanup, &running, &done, agent()).unwrap();
+        assert_eq!(
+            (&next["bytes_before"], &next["bytes_after"]),
+            (&4242.into(), &4242.into())
+        );
+        assert_eq!(next["snapshot_ids"], serde_json::json!([]));
+        // An id that is not a vault snapshot's: refused before sending.
+        let e = cleanup_finished_patch(&["xyz".into()], 0, 0, t(1)).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidValue);
+
+        let err = Error::corrupt("bundle 1234", "trailer authentication failed");
+        let failed = cleanup_failed_patch(&err.to_string(), t(300)).unwrap();
+        let next = validate_patch(Endpoint::Cleanup, &running, &failed, agent()).unwrap();
+        assert_eq!(next["state"], "failed");
+        assert_eq!(next["errors"]["count"], 1);
+        assert_eq!(next["errors"]["reason"], "cleanup_failed");
+        assert!(next["errors"]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("trailer authentication failed"));
+        // A finished cleanup does not start again.
+        assert!(validate_patch(Endpoint::Cleanup, &next, &started, agent()).is_err());
+    }
 }
