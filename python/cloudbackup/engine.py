@@ -948,12 +948,13 @@ class Pruner:
         """Bundles of the plan not fed yet."""
         return self._native.remaining()
 
-    def feed(self, name: str, data: Buffer) -> List[Object]:
+    def feed(self, name: str, data: Buffer) -> List[Bundle]:
         """Copies the used blobs of bundle ``name``; returns the new
-        bundles that filled up ``[(id, bytes)]``, to store."""
+        bundles that filled up ``[(id, BundleBytes)]`` (bytes-like, not
+        copied), to store."""
         return self._native.feed(name, data)
 
-    def finish(self) -> Tuple[List[Object], List[Object], List[str], Dict[str, Any]]:
+    def finish(self) -> Tuple[List[Bundle], List[Object], List[str], Dict[str, Any]]:
         """``(bundles, index deltas, names to delete, report)``."""
         bundles, indexes, delete, report = self._native.finish()
         return bundles, indexes, delete, json.loads(report)

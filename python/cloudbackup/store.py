@@ -1002,14 +1002,16 @@ class StoredVault:
         def fetch(name: str) -> bytes:
             return self.storage.get(name)
 
+        # Bundles are whole objects of up to the bundle size in memory:
+        # two fetched ahead and two stored behind keep the copy going while
+        # the peak stays at a handful of bundles.
+        ahead = 1
         with ThreadPoolExecutor(self.concurrency) as pool:
-            # Store each new bundle as it fills; a bounded window keeps
-            # memory to a few bundles.
             window: Deque[Future[None]] = deque()
-            for name, data in _prefetch(list(pruner.plan["read"]), fetch, self.concurrency):
+            for name, data in _prefetch(list(pruner.plan["read"]), fetch, ahead):
                 for bundle_id, bundle in pruner.feed(name, data):
                     window.append(pool.submit(self.storage.put, f"bundles/{bundle_id}", bundle))
-                while len(window) > self.concurrency:
+                while len(window) > ahead:
                     window.popleft().result()
                 if progress:
                     progress(len(data))

@@ -124,6 +124,20 @@ pub struct NativeBundleBytes {
     home: Home,
 }
 
+impl NativeBundleBytes {
+    /// Bytes handed to Python without a copy and freed when dropped (no
+    /// session to give them back to: a prune's new bundles).
+    pub fn owned(bytes: Vec<u8>) -> Self {
+        NativeBundleBytes {
+            bytes,
+            home: Arc::new(Mutex::new(Slot {
+                buffer: None,
+                closed: true,
+            })),
+        }
+    }
+}
+
 impl Drop for NativeBundleBytes {
     fn drop(&mut self) {
         let bytes = std::mem::take(&mut self.bytes);

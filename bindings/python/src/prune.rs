@@ -4,12 +4,13 @@
 use std::sync::Mutex;
 
 use cloudbackup_core::engine::prune as core_prune;
-use cloudbackup_core::engine::{PruneOptions, Pruner};
+use cloudbackup_core::engine::{PruneOptions, Pruner, SealedBundle};
 use cloudbackup_core::model::wire::Timestamp;
 use cloudbackup_core::Error;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use crate::backup::NativeBundleBytes;
 use crate::error::{poisoned, to_json, Failure, PyResultCb};
 use crate::input::bytes_in;
 use crate::state::NativeVaultState;
@@ -18,9 +19,24 @@ use crate::vault::NativeVault;
 /// An object to store: `(id, bytes)`.
 type Object<'py> = (String, Bound<'py, PyBytes>);
 
+/// A new bundle to store: `(id, bytes-like, not copied)`.
+type Bundle<'py> = (String, Bound<'py, NativeBundleBytes>);
+
+fn hand_out(py: Python<'_>, bundles: Vec<SealedBundle>) -> PyResultCb<Vec<Bundle<'_>>> {
+    bundles
+        .into_iter()
+        .map(|b| {
+            Ok((
+                b.id.to_hex(),
+                Bound::new(py, NativeBundleBytes::owned(b.bytes))?,
+            ))
+        })
+        .collect()
+}
+
 /// What `finish` hands back: `(bundles, index deltas, names to delete,
 /// report JSON)`.
-type Commit<'py> = (Vec<Object<'py>>, Vec<Object<'py>>, Vec<String>, String);
+type Commit<'py> = (Vec<Bundle<'py>>, Vec<Object<'py>>, Vec<String>, String);
 
 /// A prune in progress: its plan, then the bundles it copies.
 #[pyclass(module = "cloudbackup._native", name = "Pruner")]
@@ -72,17 +88,14 @@ impl NativePruner {
         py: Python<'py>,
         name: &str,
         data: &Bound<'_, PyAny>,
-    ) -> PyResultCb<Vec<Object<'py>>> {
+    ) -> PyResultCb<Vec<Bundle<'py>>> {
         let data = bytes_in(data, "data")?;
         let bytes = data.as_slice();
         let full = py.detach(|| {
             let mut p = self.pruner.lock().map_err(|_| poisoned())?;
             Ok::<_, Failure>(p.as_mut().ok_or_else(done)?.feed(name, bytes)?)
         })?;
-        Ok(full
-            .into_iter()
-            .map(|b| (b.id.to_hex(), PyBytes::new(py, &b.bytes)))
-            .collect())
+        hand_out(py, full)
     }
 
     /// Ends the repack: `(bundles, index deltas, names to delete, report
@@ -95,11 +108,7 @@ impl NativePruner {
             .take()
             .ok_or_else(done)?;
         let commit = py.detach(|| p.finish())?;
-        let bundles = commit
-            .bundles
-            .into_iter()
-            .map(|b| (b.id.to_hex(), PyBytes::new(py, &b.bytes)))
-            .collect();
+        let bundles = hand_out(py, commit.bundles)?;
         let indexes = commit
             .indexes
             .into_iter()
