@@ -441,6 +441,8 @@ def _policy(args: argparse.Namespace) -> Dict[str, Any]:
     if args.keep_tag:
         # restic: `--keep-tag a,b` keeps snapshots with both tags.
         policy["tags"] = [t.split(",") for t in args.keep_tag]
+    if args.group_by is not None:
+        policy["group_by"] = args.group_by
     return policy
 
 
@@ -472,9 +474,9 @@ def cmd_forget(args: argparse.Namespace) -> int:
     lines: List[str] = []
     group: Any = None
     for d in r.decisions:
-        if (d["hostname"], d["paths"]) != group:
-            group = (d["hostname"], d["paths"])
-            lines.append(f"snapshots of host {d['hostname'] or '(none)'}, paths {' '.join(d['paths']) or '(none)'}:")
+        if d["group"] != group:
+            group = d["group"]
+            lines.append(f"snapshots of {group}:")
         verdict = "keep  " if d["keep"] else "remove"
         lines.append(f"  {verdict}  {d['id'][:16]}  {_utc(d['time'])}  {', '.join(d['reasons'])}".rstrip())
     verb = "would remove" if args.dry_run else "removed"
@@ -1047,6 +1049,11 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         metavar="TAG[,TAG...]",
         help="keep snapshots with all these tags (repeatable: any of the lists)",
+    )
+    s.add_argument(
+        "--group-by",
+        metavar="host,paths,tags",
+        help="decide snapshots together by these (default host,paths; '' for one group)",
     )
     s.add_argument("--dry-run", action="store_true", help="only list what would be removed, and why the rest stays")
     s.add_argument("--prune", action="store_true", help="then prune, under the same lock, if snapshots were removed")

@@ -100,6 +100,26 @@ def test_forget_groups_by_host_and_paths(tmp_path: Path, cli_env: Dict[str, str]
     assert {s["id"] for s in snapshots(vault, cli_env)} == {second_a, first_b}
 
 
+def test_forget_group_by_picks_the_groups(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    a, b, vault = make_src(tmp_path / "a", "a"), make_src(tmp_path / "b", "b"), tmp_path / "vault"
+    backup(a, vault, cli_env, "--tag", "web")
+    newest_b = backup(b, vault, cli_env, "--tag", "web")
+    newest_a = backup(a, vault, cli_env, "--tag", "db")
+    # One group: only the newest of all stays.
+    r = run_cli(["forget", str(vault), "--keep-last", "1", "--group-by", "", "--dry-run", "--json"], cli_env)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert [d["id"] for d in out["decisions"] if d["keep"]] == [newest_a]
+    assert {d["group"] for d in out["decisions"]} == {"all snapshots"}
+    # By tags: the newest of each tag set stays.
+    r = run_cli(["forget", str(vault), "--keep-last", "1", "--group-by", "tags", "--dry-run"], cli_env)
+    assert r.returncode == 0, r.stderr
+    assert "snapshots of tags db:" in r.stdout and "snapshots of tags web:" in r.stdout
+    assert f"keep    {newest_b[:16]}" in r.stdout and f"keep    {newest_a[:16]}" in r.stdout
+    r = run_cli(["forget", str(vault), "--keep-last", "1", "--group-by", "user"], cli_env)
+    assert r.returncode == 2 and "group_by" in r.stderr, r.stderr
+
+
 def test_forget_refuses_bad_policies_as_usage_errors(tmp_path: Path, cli_env: Dict[str, str]) -> None:
     src, vault = make_src(tmp_path / "src", "x"), tmp_path / "vault"
     backup(src, vault, cli_env)

@@ -4,7 +4,8 @@
 //!
 //! - Snapshots are grouped by host and source paths (restic's default
 //!   `--group-by host,paths`; the paths compared as a set, as
-//!   [`VaultState::parent_for`](super::state::VaultState::parent_for) does)
+//!   [`VaultState::parent_for`](super::state::VaultState::parent_for) does;
+//!   [`GroupBy`] picks any of host, paths and tags, or none)
 //!   and each group is decided on its own, newest first (by time, then id).
 //! - `last` keeps the N newest snapshots; `hourly`, `daily`, `weekly`,
 //!   `monthly` and `yearly` keep the newest snapshot of each of the N most
@@ -171,6 +172,84 @@ impl<'de> Deserialize<'de> for KeepWithin {
     }
 }
 
+/// What `forget` decides snapshots together by (restic's `--group-by`):
+/// any of the host, the source paths (as a set) and the tags (as a set).
+/// The default is host and paths; none puts every snapshot in one group.
+/// Text: `"host,paths"`, `"tags"`, `""` (none)...
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupBy {
+    /// Group by host.
+    pub host: bool,
+    /// Group by the set of source paths.
+    pub paths: bool,
+    /// Group by the set of tags.
+    pub tags: bool,
+}
+
+impl Default for GroupBy {
+    fn default() -> Self {
+        GroupBy {
+            host: true,
+            paths: true,
+            tags: false,
+        }
+    }
+}
+
+impl GroupBy {
+    /// Parses a comma-separated list of `host`, `paths` and `tags` (empty:
+    /// no grouping). [`Error::InvalidArgument`] names anything else.
+    pub fn parse(text: &str) -> Result<Self> {
+        let mut out = GroupBy {
+            host: false,
+            paths: false,
+            tags: false,
+        };
+        for word in text.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            match word {
+                "host" => out.host = true,
+                "paths" => out.paths = true,
+                "tags" => out.tags = true,
+                other => {
+                    return Err(Error::argument(
+                        "group_by",
+                        format!("{other:?} is not host, paths or tags"),
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn is_default(&self) -> bool {
+        *self == GroupBy::default()
+    }
+}
+
+impl fmt::Display for GroupBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let words: Vec<&str> = [(self.host, "host"), (self.paths, "paths"), (self.tags, "tags")]
+            .into_iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, w)| w)
+            .collect();
+        f.write_str(&words.join(","))
+    }
+}
+
+impl Serialize for GroupBy {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for GroupBy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        GroupBy::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Which snapshots `forget` keeps (restic's `--keep-*` options). JSON: the
 /// member names below, every one optional, e.g.
 /// `{"daily": 7, "weekly": 4, "within": "30d", "tags": [["important"]]}`.
@@ -203,6 +282,9 @@ pub struct KeepPolicy {
     /// gives several lists).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Vec<String>>,
+    /// What snapshots are decided together by (default host and paths).
+    #[serde(default, skip_serializing_if = "GroupBy::is_default")]
+    pub group_by: GroupBy,
 }
 
 /// What `forget` does with one snapshot, and why.
@@ -214,10 +296,15 @@ pub struct Decision {
     pub time: i64,
     /// Its sub-second part.
     pub time_nanos: u32,
-    /// Its group: the host ...
+    /// Its host ...
     pub hostname: Option<String>,
-    /// ... and the source paths (sorted, without repeats).
+    /// ... its source paths (sorted, without repeats) ...
     pub paths: Vec<RawPath>,
+    /// ... and its tags.
+    pub tags: Vec<String>,
+    /// Its group, in words (`host web1, paths /srv`; `tags a,b`; `all
+    /// snapshots`): decisions of one group come together.
+    pub group: String,
     /// Whether it stays (`false`: forget removes it).
     pub keep: bool,
     /// Why it stays, one entry per rule that keeps it (restic's wording:
@@ -241,6 +328,33 @@ pub fn check_tags(tags: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A group key in words, for listings.
+fn group_label(
+    (host, paths, tags): &(
+        Option<Option<&str>>,
+        Option<Vec<&RawPath>>,
+        Option<Vec<&String>>,
+    ),
+) -> String {
+    let mut parts = Vec::new();
+    if let Some(h) = host {
+        parts.push(format!("host {}", h.unwrap_or("(none)")));
+    }
+    if let Some(p) = paths {
+        let words: Vec<String> = p.iter().map(|p| p.quoted().into_owned()).collect();
+        parts.push(format!("paths {}", if words.is_empty() { "(none)".into() } else { words.join(" ") }));
+    }
+    if let Some(t) = tags {
+        let words: Vec<&str> = t.iter().map(|t| t.as_str()).collect();
+        parts.push(format!("tags {}", if words.is_empty() { "(none)".into() } else { words.join(",") }));
+    }
+    if parts.is_empty() {
+        "all snapshots".into()
+    } else {
+        parts.join(", ")
+    }
 }
 
 /// The count rules, in restic's order (which orders the reasons).
@@ -342,26 +456,39 @@ impl KeepPolicy {
     /// Validates the policy first.
     pub fn apply(&self, snapshots: &[SnapshotSummary], now_ns: i64) -> Result<Vec<Decision>> {
         self.validate()?;
-        let mut groups: BTreeMap<(Option<&str>, Vec<&RawPath>), Vec<&SnapshotSummary>> =
-            BTreeMap::new();
+        let by = self.group_by;
+        type Key<'a> = (
+            Option<Option<&'a str>>,
+            Option<Vec<&'a RawPath>>,
+            Option<Vec<&'a String>>,
+        );
+        let mut groups: BTreeMap<Key<'_>, Vec<&SnapshotSummary>> = BTreeMap::new();
         for s in snapshots {
             let paths: BTreeSet<&RawPath> = s.paths.iter().collect();
-            groups
-                .entry((s.hostname.as_deref(), paths.into_iter().collect()))
-                .or_default()
-                .push(s);
+            let tags: BTreeSet<&String> = s.tags.iter().collect();
+            let key: Key<'_> = (
+                by.host.then_some(s.hostname.as_deref()),
+                by.paths.then(|| paths.into_iter().collect()),
+                by.tags.then(|| tags.into_iter().collect()),
+            );
+            groups.entry(key).or_default().push(s);
         }
         let mut out = Vec::with_capacity(snapshots.len());
-        for ((hostname, paths), mut list) in groups {
+        for (key, mut list) in groups {
             list.sort_by(|a, b| (b.time, b.time_nanos, &b.id).cmp(&(a.time, a.time_nanos, &a.id)));
-            let paths: Vec<RawPath> = paths.into_iter().cloned().collect();
+            let group = group_label(&key);
             for (s, reasons) in list.iter().zip(self.decide_group(&list, now_ns)) {
+                let mut paths: Vec<RawPath> = s.paths.clone();
+                paths.sort();
+                paths.dedup();
                 out.push(Decision {
                     id: s.id.clone(),
                     time: s.time,
                     time_nanos: s.time_nanos,
-                    hostname: hostname.map(str::to_string),
-                    paths: paths.clone(),
+                    hostname: s.hostname.clone(),
+                    paths,
+                    tags: s.tags.clone(),
+                    group: group.clone(),
                     keep: !reasons.is_empty(),
                     reasons,
                 });
@@ -766,6 +893,7 @@ mod tests {
                     yearly,
                     within: within.map(KeepWithin::days),
                     tags: tag.map(|t| vec![format!("t{t}")]).into_iter().collect(),
+                    group_by: GroupBy::default(),
                 },
             )
             .prop_filter("a rule", |p| !p.is_empty())
@@ -829,5 +957,60 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn group_by_parses_and_groups_as_asked() {
+        assert_eq!(GroupBy::parse("host,paths").unwrap(), GroupBy::default());
+        assert_eq!(GroupBy::parse("").unwrap().to_string(), "");
+        assert_eq!(GroupBy::parse(" tags , host ").unwrap().to_string(), "host,tags");
+        let e = GroupBy::parse("host,user").unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::InvalidArgument);
+        assert!(e.to_string().contains("\"user\""), "{e}");
+        let p = KeepPolicy::from_json(r#"{"last": 1, "group_by": "tags"}"#).unwrap();
+        assert_eq!(p.group_by.to_string(), "tags");
+        assert!(KeepPolicy::from_json(r#"{"last": 1, "group_by": "hosts"}"#).is_err());
+        // Default omitted when written back.
+        let json = serde_json::to_string(&KeepPolicy::from_json(r#"{"last": 1}"#).unwrap()).unwrap();
+        assert_eq!(json, r#"{"last":1}"#);
+
+        let snap = |id: &str, host: &str, t: i64, tags: &[&str]| SnapshotSummary {
+            id: id.into(),
+            time: t,
+            time_nanos: 0,
+            hostname: Some(host.into()),
+            backup_configuration_id: None,
+            paths: vec![RawPath::from_bytes(b"/data".to_vec())],
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            entries: 0,
+            counters: Default::default(),
+        };
+        let snaps = vec![
+            snap("a1", "a", 10, &["x"]),
+            snap("b1", "b", 20, &["x"]),
+            snap("a2", "a", 30, &["y"]),
+        ];
+        let keep = |group_by: &str| -> Vec<(String, String)> {
+            let mut p = KeepPolicy::from_json(r#"{"last": 1}"#).unwrap();
+            p.group_by = GroupBy::parse(group_by).unwrap();
+            p.apply(&snaps, 100)
+                .unwrap()
+                .into_iter()
+                .filter(|d| d.keep)
+                .map(|d| (d.id, d.group))
+                .collect()
+        };
+        assert_eq!(
+            keep("host,paths"),
+            vec![
+                ("a2".into(), "host a, paths /data".into()),
+                ("b1".into(), "host b, paths /data".into())
+            ]
+        );
+        assert_eq!(keep(""), vec![("a2".into(), "all snapshots".into())]);
+        assert_eq!(
+            keep("tags"),
+            vec![("b1".into(), "tags x".into()), ("a2".into(), "tags y".into())]
+        );
     }
 }
