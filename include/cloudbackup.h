@@ -256,6 +256,13 @@ typedef struct cb_lock cb_lock;
 typedef struct cb_lock_table cb_lock_table;
 
 /**
+ * A prune in progress: made by `cb_pruner_new`, fed every bundle of
+ * `cb_pruner_remaining`, finished by `cb_pruner_finish`; freed by
+ * `cb_pruner_free`.
+ */
+typedef struct cb_pruner cb_pruner;
+
+/**
  * A restore in progress. Made by `cb_restore_session_new`, freed by
  * `cb_restore_session_free`.
  */
@@ -1368,6 +1375,211 @@ cb_status cb_lock_table_decide(const cb_lock_table *table,
  * not in use.
  */
 void cb_lock_table_free(cb_lock_table *table);
+
+/**
+ * What a prune with `options_json` does at `now_ns` (nanoseconds since the
+ * Unix epoch), as JSON (the same from every binding): the figures
+ * (`"snapshots"`, `"used_blobs"`, `"unused_blobs"`, `"keep_bundles"`,
+ * `"repack_bundles"`, `"repack_blobs"`, `"unused_bundles"`,
+ * `"unindexed_bundles"`, `"temporary"`: each `{"count", "bytes"}`;
+ * `"kept_young"`, `"unused_after"`, `"bytes_before"`,
+ * `"bytes_after_estimate"`), `"read"` (the bundles a `cb_pruner` of the
+ * same state fetches) and `"rewrite_index"`. Deletes nothing: a dry run.
+ * `options_json` (NULL: the defaults) is `{"max_unused": "5%" | "100M" |
+ * "unlimited", "repack_small": false, "max_repack_bytes": null,
+ * "grace_ns": 3600000000000}`, every member optional.
+ *
+ * Errors: `CB_INVALID_JSON` for options that do not fit (the message names
+ * the member, e.g. `max_unused`); `CB_INVALID_ARGUMENT` for a negative
+ * grace; `CB_CORRUPT` when prune must not run (as for
+ * `cb_vault_state_gc_plan`, or a used blob's bundle is missing).
+ *
+ * # Safety
+ * `state` is a live state or NULL; `options_json` is NUL-terminated or
+ * NULL; `out_json` points to a writable `char *` (freed with
+ * `cb_string_free`).
+ */
+cb_status cb_vault_state_prune_plan(const cb_vault_state *state,
+                                    const char *options_json,
+                                    int64_t now_ns,
+                                    char **out_json);
+
+/**
+ * Starts a prune of the vault `state` read in full (it keeps its own copy
+ * of the plan and the vault; the state may be freed). Hold an exclusive
+ * lock from before the state was read until the last deletion.
+ *
+ * Then: fetch each bundle of `cb_pruner_remaining` and feed it
+ * (`cb_pruner_feed`), storing every bundle `cb_pruner_take_bundle` hands
+ * back as you go; `cb_pruner_finish`; take the last bundles, then the new
+ * index deltas (`cb_pruner_take_index`). Store, in this order: every new
+ * bundle, every new index delta; then (`cb_lock_check_fresh` passing)
+ * delete the finish's `"delete"` names, in order.
+ *
+ * Errors: as `cb_vault_state_prune_plan`.
+ *
+ * # Safety
+ * As `cb_vault_state_prune_plan`; `out_pruner` points to a writable
+ * `cb_pruner *` (freed with `cb_pruner_free`).
+ */
+cb_status cb_pruner_new(const cb_vault_state *state,
+                        const char *options_json,
+                        int64_t now_ns,
+                        cb_pruner **out_pruner);
+
+/**
+ * The plan the pruner carries out, as JSON (as `cb_vault_state_prune_plan`
+ * gives it), before and after finishing.
+ *
+ * # Safety
+ * `pruner` is a live pruner or NULL; `out_json` points to a writable
+ * `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_pruner_plan(const cb_pruner *pruner, char **out_json);
+
+/**
+ * The bundles still to fetch and feed, as a JSON array of stored names
+ * (`"bundles/<64 hex>"`); `[]` once all were fed.
+ *
+ * Errors: `CB_INVALID_STATE` after `cb_pruner_finish`.
+ *
+ * # Safety
+ * `pruner` is a live pruner or NULL; `out_json` points to a writable
+ * `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_pruner_remaining(const cb_pruner *pruner, char **out_json);
+
+/**
+ * Feeds the stored bytes (`len`) of the bundle `name` (one of
+ * `cb_pruner_remaining`): they are checked, and every used blob copied out
+ * of them is opened first. The new bundles that filled up wait for
+ * `cb_pruner_take_bundle`.
+ *
+ * Errors: `CB_INVALID_ARGUMENT` (naming `name`) for a name the plan does
+ * not read, or one fed twice; `CB_CORRUPT` when the bytes are not the
+ * bundle stored under that name or a used blob in it does not open (stop:
+ * delete nothing, run verify); `CB_INVALID_STATE` after finishing.
+ *
+ * # Safety
+ * `pruner` is a live pruner or NULL, not used by another thread
+ * meanwhile; `name` is NUL-terminated; `data` points to `len` readable
+ * bytes (or is NULL with `len` 0).
+ */
+cb_status cb_pruner_feed(cb_pruner *pruner, const char *name, const uint8_t *data, size_t len);
+
+/**
+ * Takes the next new bundle: store its bytes under `*out_name`
+ * (`"bundles/<64 hex>"`) before any new index delta. When none is ready,
+ * `*out_name` and `*out_data` are NULL and `*out_len` 0 (still `CB_OK`).
+ * Works before and after `cb_pruner_finish` (which seals the last one).
+ * Free the name with `cb_string_free` and the bytes with
+ * `cb_bytes_free(data, len)`.
+ *
+ * # Safety
+ * `pruner` is a live pruner or NULL, not used by another thread
+ * meanwhile; the out-pointers point to writable values.
+ */
+cb_status cb_pruner_take_bundle(cb_pruner *pruner,
+                                char **out_name,
+                                uint8_t **out_data,
+                                size_t *out_len);
+
+/**
+ * Ends the prune: seals the last new bundle and the new index deltas (take
+ * them with `cb_pruner_take_bundle` and `cb_pruner_take_index`), and gives
+ * `{"delete": [names...], "report": {...}}` as JSON: the stored names to
+ * delete once everything new is stored, in this order (old index deltas,
+ * then bundles, then unreferenced objects), and the report
+ * (`"plan"`, `"bundles_written"`, `"indexes_written"`, `"deleted"`: each
+ * `{"count", "bytes"}` but the plan; `"bytes_before"`, `"bytes_after"`).
+ *
+ * Errors: `CB_INVALID_ARGUMENT` when a bundle of `cb_pruner_remaining` was
+ * not fed; `CB_CORRUPT` if the new index would leave a used blob out
+ * (delete nothing); `CB_INVALID_STATE` when already finished. A finish that
+ * fails ends the pruner.
+ *
+ * # Safety
+ * `pruner` is a live pruner or NULL, not used by another thread
+ * meanwhile; `out_json` points to a writable `char *` (freed with
+ * `cb_string_free`).
+ */
+cb_status cb_pruner_finish(cb_pruner *pruner, char **out_json);
+
+/**
+ * Takes the next new index delta: store it under `*out_name`
+ * (`"index/<64 hex>"`) after every new bundle. When none is left, the
+ * outputs are NULL / 0 (still `CB_OK`).
+ *
+ * Errors: `CB_INVALID_STATE` before `cb_pruner_finish` succeeded.
+ *
+ * # Safety
+ * As `cb_pruner_take_bundle`.
+ */
+cb_status cb_pruner_take_index(cb_pruner *pruner,
+                               char **out_name,
+                               uint8_t **out_data,
+                               size_t *out_len);
+
+/**
+ * Frees a pruner (finished or not: an unfinished prune is abandoned, and
+ * nothing was deleted). NULL is ignored.
+ *
+ * # Safety
+ * `pruner` is NULL or a pruner made by this library, not freed before and
+ * not in use.
+ */
+void cb_pruner_free(cb_pruner *pruner);
+
+/**
+ * The JSON Patch (text) a v2 agent sends when it starts a cleanup: state
+ * `in_progress` and `started_time` (`started_ns`, nanoseconds since the
+ * Unix epoch, written to the microsecond).
+ *
+ * # Safety
+ * `out_json` points to a writable `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_cleanup_started_patch(int64_t started_ns, char **out_json);
+
+/**
+ * The JSON Patch (text) a v2 agent sends when its cleanup ends: state
+ * `completed`, `ended_time` (`ended_ns`), `snapshot_ids` (the service's
+ * numbers of the vault snapshots `forgotten_json`, a JSON array of their
+ * ids) and `bytes_before`/`bytes_after`: from the finished `pruner`'s
+ * report, or `vault_bytes` both when `pruner` is NULL (nothing pruned).
+ *
+ * Errors: `CB_INVALID_JSON` for `forgotten_json` that is not an array of
+ * strings; `CB_INVALID_VALUE` for an id that is not one;
+ * `CB_INVALID_STATE` for a pruner not finished.
+ *
+ * # Safety
+ * `forgotten_json` is NUL-terminated; `pruner` is a live pruner or NULL;
+ * `out_json` points to a writable `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_cleanup_finished_patch(const char *forgotten_json,
+                                    const cb_pruner *pruner,
+                                    uint64_t vault_bytes,
+                                    int64_t ended_ns,
+                                    char **out_json);
+
+/**
+ * The JSON Patch (text) a v2 agent sends when it takes a cleanup up:
+ * state `queued`.
+ *
+ * # Safety
+ * `out_json` points to a writable `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_cleanup_queued_patch(char **out_json);
+
+/**
+ * The JSON Patch (text) a v2 agent sends when its cleanup fails: state
+ * `failed`, `ended_time` (`ended_ns`) and `/errors` with `message` (the
+ * error's message, e.g. from `cb_last_error_message`) as diagnostics.
+ *
+ * # Safety
+ * `message` is NUL-terminated; `out_json` points to a writable `char *`
+ * (freed with `cb_string_free`).
+ */
+cb_status cb_cleanup_failed_patch(const char *message, int64_t ended_ns, char **out_json);
 
 /**
  * Patterns (docs/PATTERNS.md; for the restore options' `inclusions` /

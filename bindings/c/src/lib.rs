@@ -29,6 +29,7 @@ pub mod api;
 pub mod backup;
 pub mod ffi;
 pub mod lock;
+pub mod prune;
 pub mod restore;
 pub mod select;
 pub mod state;

@@ -40,7 +40,7 @@ pub struct cb_snapshot {
 ///
 /// # Safety
 /// As [`opt_str_arg`].
-unsafe fn opt_json<T: serde::de::DeserializeOwned + Default>(
+pub(crate) unsafe fn opt_json<T: serde::de::DeserializeOwned + Default>(
     p: *const c_char,
     name: &'static str,
 ) -> FfiResult<T> {

@@ -1611,6 +1611,7 @@ END_TEST
 #include "test_state.inc"
 #include "test_parent.inc"
 #include "test_tamper.inc"
+#include "test_prune.inc"
 
 static Suite *cloudbackup_suite(void) {
     Suite *s = suite_create("libcloudbackup");
@@ -1645,6 +1646,7 @@ static Suite *cloudbackup_suite(void) {
         STATE_GROUP,
         PARENT_GROUP,
         TAMPER_GROUP,
+        PRUNE_GROUP,
     };
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
         TCase *tc = tcase_create(groups[i].name);

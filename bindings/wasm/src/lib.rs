@@ -21,6 +21,8 @@ mod engine;
 #[cfg(feature = "engine")]
 mod lock;
 #[cfg(feature = "engine")]
+mod prune;
+#[cfg(feature = "engine")]
 mod select;
 #[cfg(feature = "engine")]
 mod state;

@@ -228,11 +228,15 @@ impl GroupBy {
 
 impl fmt::Display for GroupBy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let words: Vec<&str> = [(self.host, "host"), (self.paths, "paths"), (self.tags, "tags")]
-            .into_iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, w)| w)
-            .collect();
+        let words: Vec<&str> = [
+            (self.host, "host"),
+            (self.paths, "paths"),
+            (self.tags, "tags"),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, w)| w)
+        .collect();
         f.write_str(&words.join(","))
     }
 }
@@ -330,25 +334,40 @@ pub fn check_tags(tags: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// A group's key: host, paths and tags, each only when grouped by it.
+type GroupKey<'a> = (
+    Option<Option<&'a str>>,
+    Option<Vec<&'a RawPath>>,
+    Option<Vec<&'a String>>,
+);
+
 /// A group key in words, for listings.
-fn group_label(
-    (host, paths, tags): &(
-        Option<Option<&str>>,
-        Option<Vec<&RawPath>>,
-        Option<Vec<&String>>,
-    ),
-) -> String {
+fn group_label((host, paths, tags): &GroupKey<'_>) -> String {
     let mut parts = Vec::new();
     if let Some(h) = host {
         parts.push(format!("host {}", h.unwrap_or("(none)")));
     }
     if let Some(p) = paths {
         let words: Vec<String> = p.iter().map(|p| p.quoted().into_owned()).collect();
-        parts.push(format!("paths {}", if words.is_empty() { "(none)".into() } else { words.join(" ") }));
+        parts.push(format!(
+            "paths {}",
+            if words.is_empty() {
+                "(none)".into()
+            } else {
+                words.join(" ")
+            }
+        ));
     }
     if let Some(t) = tags {
         let words: Vec<&str> = t.iter().map(|t| t.as_str()).collect();
-        parts.push(format!("tags {}", if words.is_empty() { "(none)".into() } else { words.join(",") }));
+        parts.push(format!(
+            "tags {}",
+            if words.is_empty() {
+                "(none)".into()
+            } else {
+                words.join(",")
+            }
+        ));
     }
     if parts.is_empty() {
         "all snapshots".into()
@@ -457,16 +476,11 @@ impl KeepPolicy {
     pub fn apply(&self, snapshots: &[SnapshotSummary], now_ns: i64) -> Result<Vec<Decision>> {
         self.validate()?;
         let by = self.group_by;
-        type Key<'a> = (
-            Option<Option<&'a str>>,
-            Option<Vec<&'a RawPath>>,
-            Option<Vec<&'a String>>,
-        );
-        let mut groups: BTreeMap<Key<'_>, Vec<&SnapshotSummary>> = BTreeMap::new();
+        let mut groups: BTreeMap<GroupKey<'_>, Vec<&SnapshotSummary>> = BTreeMap::new();
         for s in snapshots {
             let paths: BTreeSet<&RawPath> = s.paths.iter().collect();
             let tags: BTreeSet<&String> = s.tags.iter().collect();
-            let key: Key<'_> = (
+            let key: GroupKey<'_> = (
                 by.host.then_some(s.hostname.as_deref()),
                 by.paths.then(|| paths.into_iter().collect()),
                 by.tags.then(|| tags.into_iter().collect()),
@@ -963,7 +977,10 @@ mod tests {
     fn group_by_parses_and_groups_as_asked() {
         assert_eq!(GroupBy::parse("host,paths").unwrap(), GroupBy::default());
         assert_eq!(GroupBy::parse("").unwrap().to_string(), "");
-        assert_eq!(GroupBy::parse(" tags , host ").unwrap().to_string(), "host,tags");
+        assert_eq!(
+            GroupBy::parse(" tags , host ").unwrap().to_string(),
+            "host,tags"
+        );
         let e = GroupBy::parse("host,user").unwrap_err();
         assert_eq!(e.code(), crate::ErrorCode::InvalidArgument);
         assert!(e.to_string().contains("\"user\""), "{e}");
@@ -971,7 +988,8 @@ mod tests {
         assert_eq!(p.group_by.to_string(), "tags");
         assert!(KeepPolicy::from_json(r#"{"last": 1, "group_by": "hosts"}"#).is_err());
         // Default omitted when written back.
-        let json = serde_json::to_string(&KeepPolicy::from_json(r#"{"last": 1}"#).unwrap()).unwrap();
+        let json =
+            serde_json::to_string(&KeepPolicy::from_json(r#"{"last": 1}"#).unwrap()).unwrap();
         assert_eq!(json, r#"{"last":1}"#);
 
         let snap = |id: &str, host: &str, t: i64, tags: &[&str]| SnapshotSummary {
@@ -1010,7 +1028,10 @@ mod tests {
         assert_eq!(keep(""), vec![("a2".into(), "all snapshots".into())]);
         assert_eq!(
             keep("tags"),
-            vec![("b1".into(), "tags x".into()), ("a2".into(), "tags y".into())]
+            vec![
+                ("b1".into(), "tags x".into()),
+                ("a2".into(), "tags y".into())
+            ]
         );
     }
 }
