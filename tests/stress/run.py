@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Concurrency stress test of one vault (local directory or Swift): three
-backup loops, a gc loop (``unlock`` then ``gc --grace 0``) and a killer
-that SIGKILLs a random running backup or gc, for a fixed time. Afterwards
-stale locks are removed, a last gc runs, ``verify`` must pass and every
-snapshot must restore byte-exactly to the tree it was taken of.
+backup loops, a maintenance loop (``unlock``, then ``gc --grace 0`` and
+``forget --keep-last 6 --prune --max-unused 0%`` in turn) and a killer
+that SIGKILLs a random running backup, gc or prune, for a fixed time.
+Afterwards stale locks are removed, a last gc and prune run, ``verify``
+must pass and every snapshot left must restore byte-exactly to the tree it
+was taken of.
 
 Each backup attempt writes a unique marker file into its tree first and
 records the tree's manifest (path -> sha256, mode, symlink target) under
@@ -73,9 +75,14 @@ class Run:
         self.running: Dict[int, Tuple[str, "subprocess.Popen[str]"]] = {}
         self.manifests: Dict[str, Manifest] = {}
         self.backups = 0
+        #: Successful backups per loop (each loop is one forget group).
+        self.backups_by_loop: Dict[int, int] = {}
         self.backup_failures: List[str] = []
         self.gc_runs = 0
         self.gc_deleted = 0
+        #: forget --prune runs that finished, and the snapshots they removed.
+        self.prune_runs = 0
+        self.forgotten = 0
         self.gc_failures: List[str] = []
         #: gc runs refused because a client killed a moment before left a
         #: stale lock (the loop's next `unlock` removes it): expected.
@@ -138,25 +145,38 @@ class Run:
             if r.returncode == 0:
                 with self.lock:
                     self.backups += 1
+                    self.backups_by_loop[loop] = self.backups_by_loop.get(loop, 0) + 1
             elif r.returncode != -signal.SIGKILL:
                 with self.lock:
                     self.backup_failures.append(f"exit {r.returncode}: {r.stderr.strip()[-400:]}")
             time.sleep(self.rng.uniform(0.1, 0.6))
 
     def gc_loop(self) -> None:
+        turn = 0
         while not self.stop.is_set():
             self.cli("unlock", self.vault)
-            r = self.cli("gc", self.vault, "--grace", "0", "--retry-lock", "30", "--json", role="gc")
+            turn += 1
+            if turn % 2:
+                cmd = ["gc", self.vault, "--grace", "0"]
+            else:
+                # Repacks bundles backups share while they run and get killed.
+                cmd = ["forget", self.vault, "--keep-last", "6", "--prune", "--max-unused", "0%"]
+            r = self.cli(*cmd, "--retry-lock", "30", "--json", role="gc")
             if r.returncode == 0:
+                out = json.loads(r.stdout)
                 with self.lock:
-                    self.gc_runs += 1
-                    self.gc_deleted += int(json.loads(r.stdout)["deleted"])
+                    if cmd[0] == "gc":
+                        self.gc_runs += 1
+                        self.gc_deleted += int(out["deleted"])
+                    else:
+                        self.prune_runs += 1
+                        self.forgotten += int(out["removed"])
             elif r.returncode != -signal.SIGKILL:
                 with self.lock:
                     if "Locked" in r.stderr and "is stale" in r.stderr:
                         self.gc_stale += 1
                     else:
-                        self.gc_failures.append(f"exit {r.returncode}: {r.stderr.strip()[-400:]}")
+                        self.gc_failures.append(f"{cmd[0]}: exit {r.returncode}: {r.stderr.strip()[-400:]}")
             self.stop.wait(self.rng.uniform(0.5, 1.5))
         # A kill just before the end can leave a stale lock that the backups
         # still running wait on: unlock (as an operator would) until they end.
@@ -202,6 +222,9 @@ class Run:
         r = self.cli("gc", self.vault, "--grace", "0", "--json")
         if r.returncode != 0:
             problems.append(f"final gc: {r.stderr.strip()}")
+        r = self.cli("prune", self.vault, "--max-unused", "0%", "--json")
+        if r.returncode != 0:
+            problems.append(f"final prune: {r.stderr.strip()}")
         r = self.cli("verify", self.vault, "--json")
         if r.returncode != 0:
             problems.append(f"verify: {r.stdout.strip()[-2000:]} {r.stderr.strip()}")
@@ -212,8 +235,11 @@ class Run:
         if listing["unreadable"]:
             problems.append(f"unreadable snapshots: {listing['unreadable']}")
         snaps = listing["snapshots"]
-        if len(snaps) < self.backups:
-            problems.append(f"{self.backups} backups succeeded but only {len(snaps)} snapshots are listed")
+        # forget keeps the 6 newest of each loop's snapshots (a killed forget
+        # removes only snapshots the policy gives up, never those).
+        kept = sum(min(n, 6) if self.prune_runs or self.kill_victims["gc"] else n for n in self.backups_by_loop.values())
+        if len(snaps) < kept:
+            problems.append(f"{self.backups} backups succeeded, at least {kept} must be left, {len(snaps)} are listed")
         # Every snapshot through the library in this process (one vault state
         # for all: a CLI process per snapshot would mostly start Python).
         from cloudbackup.store import StoredVault
@@ -284,13 +310,14 @@ def main() -> int:
         f"stress ({args.label}): {elapsed:.0f} s, {run.backups} backups, {run.gc_runs} gc runs, "
         f"{run.kills} kills ({run.kill_victims['backup']} backups, {run.kill_victims['gc']} gc); "
         f"gc removed {run.gc_deleted} objects left by killed backups; "
-        f"{run.gc_stale} gc runs stopped by the stale lock of a client just killed"
+        f"{run.gc_stale} gc runs stopped by the stale lock of a client just killed; "
+        f"{run.prune_runs} forget --prune runs removed {run.forgotten} snapshots"
     )
     problems = run.check()
     # Failures that are not kills are problems too: a backup must finish or
     # wait for its lock, a gc must run or wait.
     problems += [f"backup failed: {f}" for f in run.backup_failures]
-    problems += [f"gc failed: {f}" for f in run.gc_failures]
+    problems += [f"gc or prune failed: {f}" for f in run.gc_failures]
     for name, got, want in [
         ("backups", run.backups, args.min_backups),
         ("gc runs", run.gc_runs, args.min_gc),
