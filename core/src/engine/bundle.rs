@@ -47,6 +47,24 @@ pub struct SealedBundle {
     pub entries: Vec<BundleEntry>,
 }
 
+impl SealedBundle {
+    /// Each blob of the bundle with where it lives: what an index records.
+    pub fn locations(&self) -> impl Iterator<Item = (Id, super::index::Location)> + '_ {
+        self.entries.iter().map(|e| {
+            (
+                e.id,
+                super::index::Location {
+                    bundle: self.id,
+                    kind: e.kind,
+                    offset: e.offset,
+                    length: e.length,
+                    raw_len: e.raw_len,
+                },
+            )
+        })
+    }
+}
+
 /// Collects sealed blobs into a bundle.
 pub struct BundleWriter {
     vault_id: VaultId,

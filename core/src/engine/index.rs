@@ -84,17 +84,8 @@ impl Index {
 
     /// Adds every blob of a sealed bundle.
     pub fn add_bundle(&mut self, bundle: &SealedBundle) {
-        for e in &bundle.entries {
-            self.insert(
-                e.id,
-                Location {
-                    bundle: bundle.id,
-                    kind: e.kind,
-                    offset: e.offset,
-                    length: e.length,
-                    raw_len: e.raw_len,
-                },
-            );
+        for (blob, location) in bundle.locations() {
+            self.insert(blob, location);
         }
     }
 

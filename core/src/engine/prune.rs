@@ -706,18 +706,7 @@ impl Pruner {
 
     fn seal(&mut self, writer: BundleWriter) -> Result<SealedBundle> {
         let bundle = writer.seal(self.vault.keys())?;
-        for e in &bundle.entries {
-            self.moved.push((
-                e.id,
-                Location {
-                    bundle: bundle.id,
-                    kind: e.kind,
-                    offset: e.offset,
-                    length: e.length,
-                    raw_len: e.raw_len,
-                },
-            ));
-        }
+        self.moved.extend(bundle.locations());
         self.bundles_written.add(bundle.bytes.len() as u64);
         Ok(bundle)
     }
