@@ -1,6 +1,7 @@
 //! Lifecycle state machines for restores, backups, cleanups and log files:
 //! their states (v2 names, v1 names and ids), who may cause each transition,
-//! and which actions a console may offer in each state.
+//! which actions a console may offer in each state, and the patches an
+//! agent sends about a job as it runs ([`JobReporter`]).
 //!
 //! ```
 //! use cloudbackup_core::lifecycle::{transition, allowed_actions, Action, Actor, RestoreState, Step};
@@ -11,6 +12,7 @@
 //! ```
 
 mod machine;
+pub mod report;
 mod state;
 mod v1_action;
 
@@ -18,6 +20,7 @@ pub use machine::{
     allowed_actions, allowed_targets, initial_states, transition, Action, Actor, InitialStates,
     Lifecycle, Phase, Rejection, ResourceKind, Step, TransitionError,
 };
+pub use report::JobReporter;
 pub use state::{
     BackupState, CleanupState, LogfileState, RestoreState, V1BackupState, V1RestoreState,
 };
