@@ -347,3 +347,13 @@ def test_the_client_over_http(served: str) -> None:
                 })
             assert e.value.status == 409
             assert "already in a state of" in str(e.value)
+
+
+def test_serve_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from cloudbackup.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["serve", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "--db FILE" in out and "--port N" in out and "/identity/v2.0" in out
