@@ -862,6 +862,18 @@ def _cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Runs the service emulator until interrupted (Ctrl-C)."""
+    try:
+        # Imported here: only this command needs Starlette and uvicorn.
+        from .emulator import serve
+    except ImportError as e:
+        print(f"cloudbackup serve: {e} (install the extra: pip install 'cloudbackup[serve]')", file=sys.stderr)
+        return 1
+    serve(args.host, args.port, args.db, tenant=args.tenant, log_level=args.log_level)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print one JSON object")
@@ -1129,6 +1141,24 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--api-url", metavar="URL", help="the service root (default $CLOUDBACKUP_API_URL, else the catalog's)")
     s.add_argument("--json", action="store_true", help='print one JSON object: {"operation", "result"}')
     s.set_defaults(run=cmd_api)
+
+    s = sub.add_parser(
+        "serve",
+        help="run a local Cloud Backup service (emulator) with its own Identity endpoint",
+        description="Serves the v2 agents, configurations, backups, restores, cleanups and events "
+        "over HTTP, with the state in an SQLite file (kept across restarts), and a Rackspace "
+        "Identity v2.0 endpoint at /identity/v2.0 accepting any user name and API key. Point a "
+        "client at it with RAX_AUTH_URL=http://HOST:PORT/identity/v2.0.",
+    )
+    s.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8080, metavar="N", help="the port (default 8080)")
+    s.add_argument(
+        "--db", default="cloudbackup-emulator.sqlite3", metavar="FILE",
+        help="the SQLite file the state lives in (default ./cloudbackup-emulator.sqlite3)",
+    )
+    s.add_argument("--tenant", default="123456", help="the tenant (project) id of every token (default 123456)")
+    s.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    s.set_defaults(run=cmd_serve)
     return p
 
 

@@ -1,0 +1,242 @@
+"""The emulator's state in one SQLite file (stdlib :mod:`sqlite3`).
+
+Resources are kept as the JSON the service answers with, one row each,
+keyed by kind (``agent``, ``configuration``, ``backup``, ``restore``,
+``cleanup``) and id, in creation order (``seq``), which is the order lists
+page in. Events are rows of their own, numbered by SQLite (their ``id`` is
+that number, as the service's events carry numeric ids), and indexed by the
+resources they name so each resource's event list is one query. Tokens the
+identity endpoint issued are kept too, so clients keep working across a
+restart of the emulator.
+
+Every method takes the one connection's lock: the ASGI server may call from
+several threads, and SQLite's own locking is per connection.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from typing import Any, Dict, List, Optional, Tuple
+
+__all__ = ["Store", "EVENT_REFS"]
+
+#: The resource references an event row is indexed by (``agent`` is the
+#: agent the event is for, ``configuration`` etc. the resource it names).
+EVENT_REFS = ("agent", "configuration", "backup", "restore", "cleanup")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS resources (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    project TEXT NOT NULL,
+    agent TEXT,
+    body TEXT NOT NULL,
+    private TEXT NOT NULL DEFAULT '{}',
+    UNIQUE (kind, id)
+);
+CREATE INDEX IF NOT EXISTS resources_list ON resources (kind, project, seq);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    project TEXT NOT NULL,
+    agent TEXT,
+    configuration TEXT,
+    backup TEXT,
+    restore TEXT,
+    cleanup TEXT,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    token TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    username TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+"""
+
+
+class Store:
+    """The emulator's persistent state; ``path`` is the SQLite file
+    (``":memory:"`` for a state that dies with the process)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        # One connection shared by the server's threads, under _lock.
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY")
+        self._db.executescript(_SCHEMA)
+        # The first event id: large, like the service's, and distinct from seq 1.
+        with self._lock:
+            if self._db.execute("SELECT COUNT(*) FROM sqlite_sequence WHERE name = 'events'").fetchone()[0] == 0:
+                self._db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('events', 5650000000)")
+
+    def close(self) -> None:
+        """Closes the database (the state stays in the file)."""
+        with self._lock:
+            self._db.close()
+
+    # -- resources ---------------------------------------------------------------
+
+    def insert(
+        self,
+        kind: str,
+        project: str,
+        body: Dict[str, Any],
+        *,
+        agent: Optional[str] = None,
+        private: Optional[Dict[str, Any]] = None,
+    ) -> None:
+        """Stores a new resource ``body`` (its ``id`` member is the key);
+        ``agent`` is the agent it belongs to (for per-agent lists) and
+        ``private`` what the service keeps but does not show (an agent's
+        password, a run's error list)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO resources (kind, id, project, agent, body, private) VALUES (?, ?, ?, ?, ?, ?)",
+                (kind, str(body["id"]), project, agent, json.dumps(body), json.dumps(private or {})),
+            )
+
+    def get(self, kind: str, project: str, id: str) -> Optional[Dict[str, Any]]:
+        """The resource, or ``None``."""
+        found = self.get_with_private(kind, project, id)
+        return None if found is None else found[0]
+
+    def get_with_private(self, kind: str, project: str, id: str) -> Optional[Tuple[Dict[str, Any], Dict[str, Any]]]:
+        """The resource and its private part, or ``None``."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT body, private FROM resources WHERE kind = ? AND project = ? AND id = ?", (kind, project, id)
+            ).fetchone()
+        if row is None:
+            return None
+        return json.loads(row[0]), json.loads(row[1])
+
+    def update(self, kind: str, project: str, body: Dict[str, Any], private: Optional[Dict[str, Any]] = None) -> None:
+        """Replaces a resource's body (and its private part, when given)."""
+        with self._lock:
+            if private is None:
+                self._db.execute(
+                    "UPDATE resources SET body = ? WHERE kind = ? AND project = ? AND id = ?",
+                    (json.dumps(body), kind, project, str(body["id"])),
+                )
+            else:
+                self._db.execute(
+                    "UPDATE resources SET body = ?, private = ? WHERE kind = ? AND project = ? AND id = ?",
+                    (json.dumps(body), json.dumps(private), kind, project, str(body["id"])),
+                )
+
+    def delete(self, kind: str, project: str, id: str) -> bool:
+        """Removes a resource; whether it was there."""
+        with self._lock:
+            cur = self._db.execute("DELETE FROM resources WHERE kind = ? AND project = ? AND id = ?", (kind, project, id))
+        return cur.rowcount > 0
+
+    def count(self, kind: str, project: str, *, agent: Optional[str] = None) -> int:
+        """How many resources of ``kind`` (of ``agent``, when given)."""
+        sql = "SELECT COUNT(*) FROM resources WHERE kind = ? AND project = ?"
+        args: List[Any] = [kind, project]
+        if agent is not None:
+            sql += " AND agent = ?"
+            args.append(agent)
+        with self._lock:
+            n: int = self._db.execute(sql, args).fetchone()[0]
+        return n
+
+    def page(
+        self,
+        kind: str,
+        project: str,
+        *,
+        marker: Optional[str],
+        limit: int,
+        descending: bool = False,
+        agent: Optional[str] = None,
+    ) -> Tuple[List[Dict[str, Any]], bool]:
+        """Up to ``limit`` resources after the one whose id is ``marker``
+        (from the start when ``None`` or unknown), in creation order (or
+        its reverse), and whether more follow."""
+        where = "kind = ? AND project = ?"
+        args: List[Any] = [kind, project]
+        if agent is not None:
+            where += " AND agent = ?"
+            args.append(agent)
+        with self._lock:
+            if marker is not None:
+                row = self._db.execute(
+                    "SELECT seq FROM resources WHERE kind = ? AND project = ? AND id = ?", (kind, project, marker)
+                ).fetchone()
+                if row is not None:
+                    where += " AND seq < ?" if descending else " AND seq > ?"
+                    args.append(row[0])
+            order = "DESC" if descending else "ASC"
+            rows = self._db.execute(
+                f"SELECT body FROM resources WHERE {where} ORDER BY seq {order} LIMIT ?", (*args, limit + 1)
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows[:limit]], len(rows) > limit
+
+    # -- events ------------------------------------------------------------------
+
+    def add_event(self, project: str, body: Dict[str, Any], refs: Dict[str, Optional[str]]) -> Dict[str, Any]:
+        """Stores an event (``body`` without ``id``), indexed by ``refs``
+        (keys of :data:`EVENT_REFS`); returns it with its new ``id`` first."""
+        columns = [k for k in EVENT_REFS if refs.get(k)]
+        with self._lock:
+            cur = self._db.execute(
+                f"INSERT INTO events (project, body{''.join(', ' + c for c in columns)}) "
+                f"VALUES (?, ?{', ?' * len(columns)})",
+                (project, "{}", *[refs[c] for c in columns]),
+            )
+            event = {"id": str(cur.lastrowid), **body}
+            self._db.execute("UPDATE events SET body = ? WHERE id = ?", (json.dumps(event), cur.lastrowid))
+        return event
+
+    def events_page(
+        self,
+        project: str,
+        *,
+        ref: Optional[Tuple[str, str]],
+        marker: Optional[str],
+        limit: int,
+        descending: bool = False,
+    ) -> Tuple[List[Dict[str, Any]], bool]:
+        """Up to ``limit`` events of the project (naming ``ref``, a pair of
+        a key of :data:`EVENT_REFS` and an id, when given) after the event
+        ``marker``, and whether more follow."""
+        where = "project = ?"
+        args: List[Any] = [project]
+        if ref is not None:
+            if ref[0] not in EVENT_REFS:
+                raise ValueError(f"unknown event reference {ref[0]!r}")
+            where += f" AND {ref[0]} = ?"
+            args.append(ref[1])
+        if marker is not None and marker.isdigit():
+            where += " AND id < ?" if descending else " AND id > ?"
+            args.append(int(marker))
+        order = "DESC" if descending else "ASC"
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT body FROM events WHERE {where} ORDER BY id {order} LIMIT ?", (*args, limit + 1)
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows[:limit]], len(rows) > limit
+
+    # -- tokens ------------------------------------------------------------------
+
+    def add_token(self, token: str, tenant: str, username: str, expires: float) -> None:
+        """Records a token the identity endpoint issued (``expires``: Unix time)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO tokens (token, tenant, username, expires) VALUES (?, ?, ?, ?)",
+                (token, tenant, username, expires),
+            )
+
+    def token_tenant(self, token: str, now: float) -> Optional[str]:
+        """The tenant of a live token, or ``None`` (unknown or expired)."""
+        with self._lock:
+            row = self._db.execute("SELECT tenant, expires FROM tokens WHERE token = ?", (token,)).fetchone()
+        if row is None or row[1] <= now:
+            return None
+        tenant: str = row[0]
+        return tenant
