@@ -140,6 +140,15 @@ pub fn allowed_targets_by_name(
     for_lifecycle!(kind, run(state_name, actor))
 }
 
+/// A [`JobReporter`](crate::lifecycle::JobReporter) for the job `resource`
+/// (JSON) of the endpoint named `endpoint` (`"backup"`, `"restore"` or
+/// `"cleanup"`): what the bindings construct.
+pub fn job_reporter(endpoint: &str, resource: &[u8]) -> Result<crate::lifecycle::JobReporter> {
+    let endpoint: Endpoint = by_name("endpoint", "job endpoint", endpoint)?;
+    let resource: Value = from_json_slice(&format!("{endpoint} resource"), resource)?;
+    crate::lifecycle::JobReporter::new(endpoint, resource)
+}
+
 /// Validates a JSON Patch for a v2 PATCH `endpoint` (`restore`, `backup`,
 /// `cleanup`, `configuration`, `agent`, `logfile`) against the current
 /// `resource` (its JSON), sent by `actor`, and returns the patched resource,

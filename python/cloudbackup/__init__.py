@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from . import _native
 from .agent import AgentKey, snapshot_id_for, vault_snapshot_prefix
 from .core import (
+    JobReporter,
     allowed_actions,
     allowed_targets,
     apply_patch,
@@ -90,6 +91,7 @@ __all__ = [
     "parse_response",
     "transition",
     "validate_patch",
+    "JobReporter",
     "AgentKey",
     "snapshot_id_for",
     "vault_snapshot_prefix",

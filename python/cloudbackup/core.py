@@ -24,6 +24,7 @@ __all__ = [
     "apply_patch",
     "filter_globs",
     "encrypt_password_for_agent",
+    "JobReporter",
 ]
 
 #: JSON given as text, as bytes-like, or as the decoded value (dict, list...).
@@ -215,3 +216,87 @@ def encrypt_password_for_agent(modulus_hex: str, exponent_hex: str, passphrase: 
         InvalidValue: a key that is no usable RSA key.
     """
     return _native.encrypt_password_for_agent(modulus_hex, exponent_hex, passphrase)
+
+
+class JobReporter:
+    """The JSON Patches an agent sends about one job (a v2 backup, restore
+    or cleanup) as it runs, each checked by the core's PATCH policy against
+    the job as the agent knows it before it is handed out: send them as
+    they come (``PATCH /v2/{project}/{kind}s/{id}``).
+
+    ``resource``: the job as the service gave it (at least ``state``);
+    ``endpoint``: ``"backup"``, ``"restore"`` or ``"cleanup"``; progress
+    patches at most every ``progress_interval`` seconds (default 5).
+
+    Raises (from every method): :class:`~cloudbackup.Conflict` (409) or
+    :class:`~cloudbackup.PatchRejected` (400) for what the service would
+    refuse, e.g. ``queued`` after ``in_progress``.
+    """
+
+    def __init__(self, endpoint: str, resource: JsonInput, progress_interval: Optional[float] = None) -> None:
+        ns = None if progress_interval is None else int(progress_interval * 1_000_000_000)
+        self._native = _native.JobReporter(endpoint, _json_bytes(resource), ns)
+
+    @property
+    def state(self) -> str:
+        """The job's state as the agent knows it."""
+        return self._native.state()
+
+    @property
+    def resource(self) -> Dict[str, Any]:
+        """The job as the agent knows it (the service's copy with the
+        agent's patches applied)."""
+        value: Dict[str, Any] = json.loads(self._native.resource())
+        return value
+
+    def observe(self, resource: JsonInput) -> None:
+        """Takes the service's copy of the job (a GET, or an event's):
+        how a user's stop request reaches the agent."""
+        self._native.observe(_json_bytes(resource))
+
+    @property
+    def stop_requested(self) -> bool:
+        """Whether a user asked the job to stop."""
+        return self._native.stop_requested()
+
+    @property
+    def is_finished(self) -> bool:
+        """Whether the job has ended."""
+        return self._native.is_finished()
+
+    def queued(self) -> List[Dict[str, Any]]:
+        """State ``queued``: the agent took the job up."""
+        return _patch(self._native.queued())
+
+    def preparing(self) -> List[Dict[str, Any]]:
+        """State ``preparing`` (backups and restores)."""
+        return _patch(self._native.preparing())
+
+    def started(self, now: str) -> List[Dict[str, Any]]:
+        """State ``in_progress`` with ``started_time`` (ISO-8601 ``now``)."""
+        return _patch(self._native.started(now))
+
+    def progress(self, counters: Mapping[str, int], now_ns: int) -> Optional[List[Dict[str, Any]]]:
+        """The counters that changed (``{"files_restored": n, ...}``), or
+        None when none did or the last progress was too recent."""
+        text = self._native.progress(list(counters.items()), now_ns)
+        return None if text is None else _patch(text)
+
+    def finished(
+        self, counters: Mapping[str, int], errors: Optional[JsonInput], now: str
+    ) -> List[Dict[str, Any]]:
+        """The end: ``stopped`` after a stop request, else
+        ``completed_with_errors`` with ``errors`` (the per-file report)
+        when given, else ``completed``; with the final counters and
+        ``ended_time``."""
+        native_errors = None if errors is None else _json_bytes(errors)
+        return _patch(self._native.finished(list(counters.items()), native_errors, now))
+
+    def failed(self, message: str, now: str) -> List[Dict[str, Any]]:
+        """State ``failed`` with ``/errors`` carrying ``message``."""
+        return _patch(self._native.failed(message, now))
+
+
+def _patch(text: str) -> List[Dict[str, Any]]:
+    value: List[Dict[str, Any]] = json.loads(text)
+    return value

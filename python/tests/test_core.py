@@ -282,3 +282,31 @@ def test_property_patch_add_then_remove_is_identity(doc: Dict[str, int], key: st
     assert added[key] == value
     if key not in doc:
         assert cb.apply_patch(added, [{"op": "remove", "path": "/" + key}]) == doc
+
+
+def test_job_reporter_drives_a_restore_the_service_accepts() -> None:
+    """The agent's patches come from the core and pass the core's policy
+    the service (and the emulator) applies: each one moves the sample's
+    restore on, a stop request ends it stopped, and a late patch is a 409."""
+    from cloudbackup import Conflict, JobReporter
+
+    resource = json.loads((DATA / "rackspace" / "samples-v2" / "cbu-getRestoreDetails_response.json").read_text())
+    resource.update(state="start_requested", errors=None, started_time=None, ended_time=None)
+    job = JobReporter("restore", resource, progress_interval=0)
+    service = resource
+    for patch in (job.queued(), job.preparing(), job.started("2026-12-05T04:00:00Z")):
+        service = cb.validate_patch("restore", service, patch, "agent")
+    progress = job.progress({"files_restored": 3, "bytes_restored": 3000}, 1)
+    assert progress is not None
+    service = cb.validate_patch("restore", service, progress, "agent")
+    assert job.progress({"files_restored": 3, "bytes_restored": 3000}, 2) is None, "nothing changed"
+    # A user's stop, seen when the agent reads the restore again.
+    service = cb.validate_patch("restore", service, [{"op": "replace", "path": "/state", "value": "stop_requested"}], "user")
+    job.observe(service)
+    assert job.stop_requested
+    end = job.finished({"files_restored": 4, "bytes_restored": 4000}, None, "2026-12-05T04:00:05Z")
+    service = cb.validate_patch("restore", service, end, "agent")
+    assert service["state"] == "stopped" and service["files_restored"] == 4
+    assert job.is_finished and job.resource == service
+    with pytest.raises(Conflict):
+        job.failed("too late", "2026-12-05T04:00:06Z")

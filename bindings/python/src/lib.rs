@@ -27,6 +27,7 @@ pub mod api;
 pub mod backup;
 pub mod error;
 pub mod input;
+pub mod job;
 pub mod prune;
 pub mod restore;
 pub mod select;
@@ -41,6 +42,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("FORMAT_VERSION", cloudbackup_core::engine::FORMAT_VERSION)?;
     api::register(m)?;
+    job::register(m)?;
     vault::register(m)?;
     backup::register(m)?;
     restore::register(m)?;
