@@ -237,6 +237,11 @@ typedef struct cb_backup_filter cb_backup_filter;
 typedef struct cb_backup_session cb_backup_session;
 
 /**
+ * One file being dumped. Made by `cb_dump_new`, freed by `cb_dump_free`.
+ */
+typedef struct cb_dump cb_dump;
+
+/**
  * A vault's index (blob id -> bundle, offset, length): the union of the
  * index deltas loaded into it. Made by `cb_index_new`, freed by
  * `cb_index_free`.
@@ -426,6 +431,28 @@ typedef struct {
 } cb_path;
 
 /**
+ * One byte range of a bundle to fetch, and feed back with
+ * `cb_restore_session_feed(session, bundle_id, offset, bytes, length)`
+ * (or, from `cb_dump_fetch_at`, open with `cb_dump_open`).
+ * `bundle_id` (64 hex digits, the bundle's storage name) belongs to the
+ * session or dump that lent it: valid until that is freed.
+ */
+typedef struct {
+  /**
+   * The bundle.
+   */
+  const char *bundle_id;
+  /**
+   * First byte.
+   */
+  uint64_t offset;
+  /**
+   * Number of bytes.
+   */
+  uint64_t length;
+} cb_range;
+
+/**
  * One thing a restore creates, in snapshot order: a directory, a symlink,
  * or a file to create (or truncate) at `size` bytes, whose content then
  * arrives as writes. Its `mode` and `mtime` are applied after the content,
@@ -490,27 +517,6 @@ typedef struct {
    */
   size_t xattrs_len;
 } cb_create;
-
-/**
- * One byte range of a bundle to fetch, and feed back with
- * `cb_restore_session_feed(session, bundle_id, offset, bytes, length)`.
- * `bundle_id` (64 hex digits, the bundle's storage name) belongs to the
- * session: valid until it is freed.
- */
-typedef struct {
-  /**
-   * The bundle.
-   */
-  const char *bundle_id;
-  /**
-   * First byte.
-   */
-  uint64_t offset;
-  /**
-   * Number of bytes.
-   */
-  uint64_t length;
-} cb_range;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1132,6 +1138,104 @@ cb_status cb_backup_session_take_snapshot(cb_backup_session *session,
  * and not in use.
  */
 void cb_backup_session_free(cb_backup_session *session);
+
+/**
+ * Prepares the dump of the file at `path` (`path_len` bytes, any bytes:
+ * snapshot paths need not be UTF-8) of `snapshot` (opened from `vault`),
+ * using `index` (all of the vault's index deltas loaded).
+ *
+ * Then: for each `i` below `cb_dump_fetch_count`, read the range of
+ * `cb_dump_fetch_at` (or of `cb_dump_fetches`) and pass its bytes to
+ * `cb_dump_open`; the plaintexts, in order, are the file (`cb_dump_size`
+ * bytes).
+ *
+ * Errors: `CB_NOT_FOUND` for a path not in the snapshot, or a blob of the
+ * file no index lists (named: `cloudbackup repair` may find it);
+ * `CB_INVALID_VALUE` for a folder, a symlink or any other non-file.
+ *
+ * # Safety
+ * The handles are live or NULL; `path` points to `path_len` readable bytes
+ * (or is NULL with `path_len` 0); `out_dump` points to a writable
+ * `cb_dump *` (freed with `cb_dump_free`).
+ */
+cb_status cb_dump_new(const cb_vault *vault,
+                      const cb_index *index,
+                      const cb_snapshot *snapshot,
+                      const uint8_t *path,
+                      size_t path_len,
+                      cb_dump **out_dump);
+
+/**
+ * The file's size in bytes.
+ *
+ * # Safety
+ * `dump` is a live dump or NULL; `out_size` points to a writable
+ * `uint64_t`.
+ */
+cb_status cb_dump_size(const cb_dump *dump, uint64_t *out_size);
+
+/**
+ * The ranges to read, one per blob in file order, as a JSON array of
+ * `{"bundle": "<64 hex>", "offset", "length"}` (the same from every
+ * binding; `cb_dump_fetch_at` gives them one by one).
+ *
+ * # Safety
+ * `dump` is a live dump or NULL; `out_json` points to a writable `char *`
+ * (freed with `cb_string_free`).
+ */
+cb_status cb_dump_fetches(const cb_dump *dump, char **out_json);
+
+/**
+ * The number of ranges to read (one per blob; 0 for an empty file).
+ *
+ * # Safety
+ * `dump` is a live dump or NULL; `out_count` points to a writable
+ * `size_t`.
+ */
+cb_status cb_dump_fetch_count(const cb_dump *dump, size_t *out_count);
+
+/**
+ * The `i`-th range to read (0-based, in file order). Its `bundle_id`
+ * belongs to the dump: valid until it is freed.
+ *
+ * Errors: `CB_INVALID_ARGUMENT` for `i` out of range.
+ *
+ * # Safety
+ * `dump` is a live dump or NULL; `out_range` points to a writable
+ * `cb_range`.
+ */
+cb_status cb_dump_fetch_at(const cb_dump *dump, size_t i, cb_range *out_range);
+
+/**
+ * Blob `i`'s plaintext from the bytes of range `i` (`len` bytes at
+ * `data`), checked and decrypted; the bytes go to `*out_data` /
+ * `*out_len` (freed with `cb_bytes_free(data, len)`; NULL / 0 for an
+ * empty blob).
+ *
+ * Errors: `CB_CORRUPT` when the bytes are not that blob (tampered, the
+ * wrong range, another vault's); `CB_INVALID_ARGUMENT` for `i` out of
+ * range.
+ *
+ * # Safety
+ * `dump` is a live dump or NULL; `data` points to `len` readable bytes (or
+ * is NULL with `len` 0); `out_data` and `out_len` point to a writable
+ * `uint8_t *` and `size_t`.
+ */
+cb_status cb_dump_open(const cb_dump *dump,
+                       size_t i,
+                       const uint8_t *data,
+                       size_t len,
+                       uint8_t **out_data,
+                       size_t *out_len);
+
+/**
+ * Frees a dump. NULL is ignored.
+ *
+ * # Safety
+ * `dump` is NULL or a dump made by this library, not freed before and not
+ * in use.
+ */
+void cb_dump_free(cb_dump *dump);
 
 /**
  * Frees a string returned by this library (JSON, ids, paths, a decrypted

@@ -27,6 +27,7 @@
 pub mod agent;
 pub mod api;
 pub mod backup;
+pub mod dump;
 pub mod ffi;
 pub mod lock;
 pub mod prune;

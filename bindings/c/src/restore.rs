@@ -86,9 +86,10 @@ pub struct cb_create {
 }
 
 /// One byte range of a bundle to fetch, and feed back with
-/// `cb_restore_session_feed(session, bundle_id, offset, bytes, length)`.
+/// `cb_restore_session_feed(session, bundle_id, offset, bytes, length)`
+/// (or, from `cb_dump_fetch_at`, open with `cb_dump_open`).
 /// `bundle_id` (64 hex digits, the bundle's storage name) belongs to the
-/// session: valid until it is freed.
+/// session or dump that lent it: valid until that is freed.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct cb_range {

@@ -1612,6 +1612,7 @@ END_TEST
 #include "test_parent.inc"
 #include "test_tamper.inc"
 #include "test_prune.inc"
+#include "test_dump.inc"
 
 static Suite *cloudbackup_suite(void) {
     Suite *s = suite_create("libcloudbackup");
@@ -1647,6 +1648,7 @@ static Suite *cloudbackup_suite(void) {
         PARENT_GROUP,
         TAMPER_GROUP,
         PRUNE_GROUP,
+        DUMP_GROUP,
     };
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
         TCase *tc = tcase_create(groups[i].name);

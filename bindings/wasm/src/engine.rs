@@ -110,6 +110,8 @@ export interface SnapshotDiff {
     bytes_added: number; bytes_removed: number;
   };
 }
+/** One blob of a file being dumped: the range of its bundle to read (`Dump.fetches`). */
+export interface DumpFetch { bundle: string; offset: number; length: number; }
 /** A byte range of a stored object. */
 export interface ByteRange { offset: number; length: number; }
 /** What to fetch from one bundle; no ranges means the whole bundle. */
@@ -448,6 +450,64 @@ impl Snapshot {
             "diff",
             &core_engine::browse::diff(&self.inner, &after.inner),
         )
+    }
+}
+
+/// One file of a snapshot, blob by blob in file order, for a host writing
+/// it to a stream (`cloudbackup dump`): read each range of `fetches()` and
+/// pass its bytes to `open(i, bytes)`; the plaintexts in order are the file.
+#[wasm_bindgen]
+pub struct Dump {
+    inner: core_engine::browse::Dump,
+}
+
+#[wasm_bindgen]
+impl Dump {
+    /// The file at `path` (quoted form or bytes) of `snapshot`, its blobs
+    /// located by `index`. NotFoundError for a path not in the snapshot
+    /// (or a blob no index lists), InvalidValueError for a folder, a
+    /// symlink or any other non-file.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        vault: &Vault,
+        index: &Index,
+        snapshot: &Snapshot,
+        #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] path: JsValue,
+    ) -> JsResult<Dump> {
+        let path = path_arg(&path, "path")?;
+        Ok(Dump {
+            inner: core_engine::browse::Dump::new(
+                &vault.inner,
+                &index.inner,
+                &snapshot.inner,
+                path.as_bytes(),
+            )?,
+        })
+    }
+
+    /// The file's size in bytes.
+    pub fn size(&self) -> f64 {
+        // Sizes stay below 2^53: exact as a JS number.
+        self.inner.size() as f64
+    }
+
+    /// The ranges to read, one per blob, in file order.
+    #[wasm_bindgen(unchecked_return_type = "DumpFetch[]")]
+    pub fn fetches(&self) -> JsResult<JsValue> {
+        to_js("dump fetches", &self.inner.fetches())
+    }
+
+    /// Blob `i`'s plaintext from the bytes of fetch `i`: CorruptError when
+    /// they are not that blob, InvalidArgumentError for `i` out of range.
+    pub fn open(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number")] i: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
+    ) -> JsResult<js_sys::Uint8Array> {
+        // Past usize (wasm32): out of range all the same, as the core says.
+        let i = usize::try_from(size_arg(&i, "i")?).unwrap_or(usize::MAX);
+        let bytes = buffer_arg(&bytes, "bytes")?;
+        Ok(js_sys::Uint8Array::from(&self.inner.open(i, &bytes)?[..]))
     }
 }
 
