@@ -156,7 +156,8 @@ def test_backup_restore_stop_and_crash(served: str, tmp_path: Path) -> None:
     args = [sys.executable, "-m", "cloudbackup", "agent", "--api", served, "--username", "demo", "--api-key", "key",
             "--vault", str(vault_dir), "--state-dir", str(tmp_path / "agent-b"), "--name", "agent-b",
             "--poll-interval", "0.1"]
-    first = subprocess.Popen(args + ["--storage-delay", "0.1"], env=env, stderr=subprocess.PIPE)
+    log = open(tmp_path / "agent-b.log", "wb")
+    first = subprocess.Popen(args + ["--storage-delay", "0.1"], env=env, stderr=log)
     try:
         wait_for("agent-b to register", lambda: (tmp_path / "agent-b" / "agent.json").exists())
         agents = user.c.call("v2.agents.list_agents", {})["agents"]
@@ -169,7 +170,7 @@ def test_backup_restore_stop_and_crash(served: str, tmp_path: Path) -> None:
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     assert user.state("restore", crash["id"]) == "in_progress"
-    second = subprocess.Popen(args, env=env, stderr=subprocess.PIPE)
+    second = subprocess.Popen(args, env=env, stderr=log)
     try:
         assert user.wait("restore", crash["id"], ["failed", "completed", "stopped"], timeout=15) == "failed"
         report = user.c.call("v2.restores.list_restore_errors", {"restore_id": crash["id"]})
@@ -181,4 +182,5 @@ def test_backup_restore_stop_and_crash(served: str, tmp_path: Path) -> None:
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(10)
+        log.close()
     user.c.close()
