@@ -14,7 +14,7 @@ demo: demo-python
 demo-api: bootstrap
 	$(CARGO) run --quiet -p cloudbackup-core --example restore_walkthrough
 
-test: bootstrap fmt-check clippy test-rust test-c test-python test-metadata test-swift test-stress test-web test-interop
+test: bootstrap fmt-check clippy test-rust test-c test-python test-metadata test-swift test-system test-stress test-web test-interop
 
 bootstrap:
 	@scripts/bootstrap
@@ -99,6 +99,10 @@ include mk/stress.mk
 # Across the bindings: test-interop (the tamper matrix runs in each
 # binding's own test stage).
 include mk/interop.mk
+
+# The whole loop, headless: demo-system and test-system (emulator, agent,
+# vault on the Swift all-in-one, byte-exact restore, a stop, a crash).
+include mk/system.mk
 
 # Fuzzing: make fuzz (FUZZ_SECONDS per target, default 600). Not in `test`.
 include mk/fuzz.mk

@@ -874,6 +874,42 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    """Runs the reference agent until interrupted (SIGINT or SIGTERM)."""
+    import signal
+    import threading
+
+    from .agentd import Agent, AgentConfig
+
+    password: Optional[str] = None
+    if args.password_file:
+        with open(args.password_file, "r", encoding="utf-8") as f:
+            password = f.read().rstrip("\r\n")
+    else:
+        password = os.environ.get(PASSWORD_ENV) or None
+    identity = args.identity or (args.api.rstrip("/") + "/identity/v2.0")
+    config = AgentConfig(
+        api=args.api, identity=identity, username=args.username, api_key=args.api_key, vault=args.vault,
+        state_dir=args.state_dir, password=password, init_vault=args.init, name=args.name,
+        poll_interval=args.poll_interval, storage_delay=args.storage_delay,
+    )
+    stop = threading.Event()
+
+    def on_signal(_signo: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    agent = Agent(config)
+    try:
+        agent.start()
+        print(f"cloudbackup agent: agent {agent.id} polling {args.api} (vault {args.vault})", file=sys.stderr, flush=True)
+        agent.run(stop)
+    finally:
+        agent.close()
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print one JSON object")
@@ -1159,6 +1195,31 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--tenant", default="123456", help="the tenant (project) id of every token (default 123456)")
     s.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     s.set_defaults(run=cmd_serve)
+
+    s = sub.add_parser(
+        "agent",
+        help="run the reference agent: registers, polls events, runs backups and restores against a vault",
+        description="Registers with the service (once: the id, password and RSA key stay in --state-dir), "
+        "polls its events and runs the backups (of the configuration's folder) and restores users "
+        "request, reporting state, counters and errors by JSON Patch, and honouring stop requests. "
+        f"The vault password comes with a restore (encrypted with the agent's key), else from "
+        f"--password-file or ${PASSWORD_ENV}.",
+    )
+    s.add_argument("--api", required=True, metavar="URL", help="the service root, e.g. http://127.0.0.1:8080")
+    s.add_argument("--identity", metavar="URL", help="Identity v2.0's root (default: URL/identity/v2.0 of --api)")
+    s.add_argument("--username", required=True)
+    s.add_argument("--api-key", required=True)
+    s.add_argument("--vault", required=True, metavar="PATH|URL", help="the vault: a directory or swift://...")
+    s.add_argument("--state-dir", default=".cloudbackup-agent", metavar="DIR",
+                   help="where the agent keeps its identity and key (default ./.cloudbackup-agent)")
+    s.add_argument("--password-file", metavar="FILE", help=f"the vault password (else ${PASSWORD_ENV})")
+    s.add_argument("--init", action="store_true", help="create the vault when there is none")
+    s.add_argument("--name", help="the agent's name when it registers (default: the host name)")
+    s.add_argument("--poll-interval", type=float, default=1.0, metavar="S", help="seconds between polls (default 1)")
+    s.add_argument("--storage-delay", type=float, default=0.0, metavar="S",
+                   help="wait S seconds before each vault read or write (demos: a job slow enough to stop)")
+    s.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    s.set_defaults(run=cmd_agent)
     return p
 
 

@@ -1,0 +1,501 @@
+"""``cloudbackup agent``: the reference agent loop. It registers with the
+service once (its id, password and RSA key kept in a state directory, so a
+restart is the same agent), polls its events, runs the backups and
+restores users request against its vault with :class:`StoredVault`, and
+reports each job with :class:`cloudbackup.JobReporter` (every patch the
+core's, checked by the core's policy before it is sent).
+
+A stop request reaches a running job through a watcher thread that reads
+the job again every ``stop_check_interval`` seconds; the job is then
+interrupted at its next vault read or write (the agent's storage wrapper
+raises) or progress report, and reported ``stopped``.
+
+On start, jobs of this agent left ``queued``, ``preparing`` or
+``in_progress`` by a killed agent are reported ``failed`` ("agent
+restarted"), and those left ``stop_requested`` are reported ``stopped``:
+nothing stays stuck. A restore started again resumes (files already
+complete are kept).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+from .. import __version__
+from ..agent import AgentKey, snapshot_id_for, vault_snapshot_prefix
+from ..core import JobReporter, filter_globs
+from ..engine import BackupFilter, Buffer, Snapshot
+from ..errors import ApiError, Error
+from ..storage import LocalStorage, ObjectInfo, Storage, open_storage, write_atomic
+from ..store import StoredVault
+
+__all__ = ["Agent", "AgentConfig", "JobStopped", "RUNNING_STATES"]
+
+#: States a killed agent may have left its jobs in (reported ``failed``).
+RUNNING_STATES = ("queued", "preparing", "in_progress")
+#: The v2 backup counters (the core's session has more).
+BACKUP_COUNTERS = ("files_searched", "files_backed_up", "bytes_searched", "bytes_backed_up", "bytes_in_db")
+
+
+class JobStopped(Exception):
+    """Raised inside a running job (from the vault's storage or the
+    progress callback) once a stop was requested: unwinds the backup or
+    restore, which then leaves no partial file or committed snapshot."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _log(message: str) -> None:
+    print(f"cloudbackup agent: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class AgentConfig:
+    """What the agent is started with (``cloudbackup agent``'s options)."""
+
+    #: The service root (``http://127.0.0.1:8080``); ``None``: Identity's catalog.
+    api: Optional[str]
+    #: Identity v2.0's root (``http://127.0.0.1:8080/identity/v2.0``).
+    identity: str
+    username: str
+    api_key: str
+    #: The vault: a directory or a Swift URL (:func:`open_storage`).
+    vault: str
+    #: Where the agent keeps its id, password, key and event marker.
+    state_dir: str
+    #: The vault password when a request does not carry one encrypted.
+    password: Optional[str] = None
+    #: Create the vault when there is none yet.
+    init_vault: bool = False
+    #: The agent's name when it registers (default: the host name).
+    name: Optional[str] = None
+    poll_interval: float = 1.0
+    stop_check_interval: float = 0.5
+    progress_interval: float = 1.0
+    #: Seconds to wait before each vault read or write (demos and tests:
+    #: a job slow enough to watch or to stop).
+    storage_delay: float = 0.0
+    #: Vault settings when it is created (chunker sizes, bundle size).
+    vault_settings: Optional[Dict[str, Any]] = None
+
+
+class _JobStorage:
+    """The vault's storage as a job sees it: raises :class:`JobStopped` at
+    the next operation once the job is to stop, after ``delay`` seconds."""
+
+    def __init__(self, inner: Storage, delay: float) -> None:
+        self.inner = inner
+        self.url = inner.url
+        self.delay = delay
+        self.stop: Optional[threading.Event] = None
+
+    def _gate(self) -> None:
+        if self.delay:
+            time.sleep(self.delay)
+        if self.stop is not None and self.stop.is_set():
+            raise JobStopped("stop requested")
+
+    def get(self, name: str) -> bytes:
+        self._gate()
+        return self.inner.get(name)
+
+    def get_range(self, name: str, offset: int, length: int) -> bytes:
+        self._gate()
+        return self.inner.get_range(name, offset, length)
+
+    def put(self, name: str, data: Buffer) -> None:
+        self._gate()
+        self.inner.put(name, data)
+
+    def list(self, kind: str) -> List[ObjectInfo]:
+        return self.inner.list(kind)
+
+    def delete(self, name: str) -> None:
+        self.inner.delete(name)
+
+    def exists(self, name: str) -> bool:
+        return self.inner.exists(name)
+
+    def create(self) -> None:
+        self.inner.create()
+
+
+class _Job:
+    """One running job: its reporter (shared with the stop watcher under a
+    lock), its counters, and the stop flag."""
+
+    def __init__(self, agent: "Agent", kind: str, resource: Mapping[str, Any]) -> None:
+        self.agent = agent
+        self.kind = kind
+        self.id = str(resource["id"])
+        self.reporter = JobReporter(kind, dict(resource), agent.config.progress_interval)
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.counters: Dict[str, int] = {}
+        self._watching = threading.Event()
+
+    def send(self, make: Callable[[JobReporter], Optional[List[Dict[str, Any]]]]) -> None:
+        """Sends the patch ``make`` builds (none: nothing to send)."""
+        with self.lock:
+            patch = make(self.reporter)
+        if patch:
+            self.agent.patch(self.kind, self.id, patch)
+
+    def observe(self) -> None:
+        """Reads the job again; a stop request sets :attr:`stop`."""
+        resource = self.agent.get(self.kind, self.id)
+        with self.lock:
+            self.reporter.observe(resource)
+            if self.reporter.stop_requested:
+                self.stop.set()
+
+    def progress(self, counters: Mapping[str, int]) -> None:
+        """Reports counters (throttled by the reporter); raises
+        :class:`JobStopped` once a stop was requested."""
+        if self.stop.is_set():
+            raise JobStopped("stop requested")
+        self.counters.update(counters)
+        try:
+            self.send(lambda r: r.progress(self.counters, time.monotonic_ns()))
+        except (ApiError, Error):
+            # Refused: most likely a stop request came in between.
+            self.observe()
+            if self.stop.is_set():
+                raise JobStopped("stop requested") from None
+            raise
+
+    def watch(self) -> threading.Thread:
+        """Starts the stop watcher (ends with :meth:`unwatch`)."""
+
+        def run() -> None:
+            while not self._watching.wait(self.agent.config.stop_check_interval):
+                try:
+                    self.observe()
+                except Exception as e:  # noqa: BLE001 - a missed read is retried
+                    _log(f"{self.kind} {self.id}: could not read it again: {e}")
+                if self.stop.is_set():
+                    return
+
+        thread = threading.Thread(target=run, name=f"watch-{self.id}", daemon=True)
+        thread.start()
+        return thread
+
+    def unwatch(self, thread: threading.Thread) -> None:
+        self._watching.set()
+        thread.join()
+
+
+class Agent:
+    """The agent: :meth:`start` registers (or loads its identity) and
+    recovers jobs a killed run left behind; :meth:`run` polls events until
+    ``stop`` is set."""
+
+    def __init__(self, config: AgentConfig) -> None:
+        from ..client import Client  # httpx: only the agent needs it
+
+        self.config = config
+        os.makedirs(config.state_dir, mode=0o700, exist_ok=True)
+        self._state_file = os.path.join(config.state_dir, "agent.json")
+        self._key_file = os.path.join(config.state_dir, "agent-key.der")
+        self.key = self._load_key()
+        self.state: Dict[str, Any] = {}
+        if os.path.exists(self._state_file):
+            with open(self._state_file, encoding="utf-8") as f:
+                self.state = dict(json.load(f))
+        self._client_class = Client
+        self.user = Client(username=config.username, api_key=config.api_key,
+                           identity_url=config.identity, base_url=config.api)
+        self.client = self.user
+        self.storage = _JobStorage(open_storage(config.vault), config.storage_delay)
+
+    # -- identity ------------------------------------------------------------
+
+    def _load_key(self) -> AgentKey:
+        if os.path.exists(self._key_file):
+            with open(self._key_file, "rb") as f:
+                return AgentKey.from_der(f.read())
+        key = AgentKey.generate(2048)
+        write_atomic(self._key_file, key.to_der())
+        os.chmod(self._key_file, 0o600)
+        return key
+
+    def _save_state(self) -> None:
+        write_atomic(self._state_file, json.dumps(self.state).encode())
+        os.chmod(self._state_file, 0o600)
+
+    @property
+    def id(self) -> str:
+        """The agent's id (after :meth:`start`)."""
+        return str(self.state["id"])
+
+    def register(self) -> None:
+        """Registers with the service unless the state directory already
+        holds this agent's id (and the service still knows it)."""
+        if self.state.get("id"):
+            try:
+                self.user.call("v2.agents.get_agent", {"agent_id": self.state["id"]})
+                return
+            except ApiError as e:
+                if e.status != 404:
+                    raise
+                _log(f"agent {self.state['id']} is no longer registered: registering again")
+        uname = platform.uname()
+        body = {
+            "name": self.config.name or socket.gethostname(),
+            "version": __version__,
+            "host": {
+                "flavor": "nova",
+                "region": "DFW",
+                "machine": {"id": str(uuid.uuid5(uuid.NAMESPACE_DNS, socket.gethostname()))},
+                "os": {"name": uname.system, "version": uname.release, "architecture": "64-bit"},
+                "fingerprint": str(uuid.uuid4()),
+                "addresses": [{"version": 4, "addr": "127.0.0.1"}],
+            },
+            "rsa_public_key": self.key.rsa_public_key(),
+            "vault": {"use_internal": False},
+        }
+        answer = self.user.call("v2.agents.register_agent", {"agent": body})
+        self.state = {"id": answer["id"], "password": answer.get("password"), "marker": None}
+        self._save_state()
+        _log(f"registered as agent {answer['id']}")
+
+    def start(self) -> None:
+        """Registers (or reloads), switches to the agent's own calls
+        (``X-Agent-Id``), tells the service it started, and ends the jobs a
+        killed run left behind."""
+        self.register()
+        self.client = self._client_class(
+            username=self.config.username, api_key=self.config.api_key,
+            identity_url=self.config.identity, base_url=self.config.api, agent_id=self.id,
+        )
+        self.client.call("v2.events.post_agent_event", {"agent_id": self.id, "event": {"event": "startup"}})
+        self.recover()
+
+    def close(self) -> None:
+        """Tells the service the agent stops; closes the connections."""
+        try:
+            if self.state.get("id") and self.client is not self.user:
+                self.client.call("v2.events.post_agent_event", {"agent_id": self.id, "event": {"event": "shutdown"}})
+        except Exception as e:  # noqa: BLE001 - best effort on the way out
+            _log(f"shutdown event not sent: {e}")
+        if self.client is not self.user:
+            self.client.close()
+        self.user.close()
+
+    # -- service calls ---------------------------------------------------------
+
+    def get(self, kind: str, id: str) -> Dict[str, Any]:
+        """The service's copy of a job."""
+        result: Dict[str, Any] = self.client.call(f"v2.{kind}s.get_{kind}", {f"{kind}_id": id})
+        return result
+
+    def patch(self, kind: str, id: str, patch: List[Dict[str, Any]]) -> None:
+        """PATCHes a job."""
+        self.client.call(f"v2.{kind}s.update_{kind}", {f"{kind}_id": id, "patch": patch})
+
+    def recover(self) -> None:
+        """Ends this agent's jobs a killed run left running: ``failed``
+        ("agent restarted"), or ``stopped`` when a stop was requested."""
+        for kind, owner in (("backup", "agent"), ("restore", "destination_agent")):
+            for job in list(self.client.paginate(f"v2.{kind}s.list_{kind}s", {"page": {"limit": 100}})):
+                if (job.get(owner) or {}).get("id") != self.id:
+                    continue
+                state = job.get("state")
+                reporter = JobReporter(kind, job)
+                if state in RUNNING_STATES:
+                    patch = reporter.failed("agent restarted: the job was interrupted", _now())
+                elif state == "stop_requested":
+                    patch = reporter.finished({}, None, _now())
+                else:
+                    continue
+                self.patch(kind, str(job["id"]), patch)
+                _log(f"{kind} {job['id']} was {state} when the agent stopped: reported {patch[0]['value']}")
+
+    # -- events ----------------------------------------------------------------
+
+    def poll(self) -> int:
+        """Reads the events since the last one seen and handles them in
+        order; returns how many. The marker is saved before a job runs, so
+        a killed job is not started again by its old event (recover ends it)."""
+        params: Dict[str, Any] = {"agent_id": self.id, "page": {"limit": 100}}
+        if self.state.get("marker"):
+            params["page"]["marker"] = self.state["marker"]
+        events = list(self.client.paginate("v2.events.list_agent_events", params))
+        for event in events:
+            self.state["marker"] = str(event["id"])
+            self._save_state()
+            self.handle(event)
+        return len(events)
+
+    def handle(self, event: Mapping[str, Any]) -> None:
+        """Runs what one event asks for."""
+        name = event.get("event")
+        try:
+            if name == "backup_start_request":
+                self.run_backup(str(event["backup"]["id"]), event)
+            elif name == "restore_start_request":
+                self.run_restore(str(event["restore"]["id"]), event)
+        except Exception as e:  # noqa: BLE001 - one bad job does not end the agent
+            _log(f"{name} {event.get('id')}: {type(e).__name__}: {e}")
+
+    def run(self, stop: threading.Event) -> None:
+        """Polls every ``poll_interval`` seconds until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                self.poll()
+            except Exception as e:  # noqa: BLE001 - the service may be away for a while
+                _log(f"polling events failed: {type(e).__name__}: {e}")
+            stop.wait(self.config.poll_interval)
+
+    # -- jobs ------------------------------------------------------------------
+
+    def _password(self, event: Mapping[str, Any]) -> str:
+        hex_ = event.get("encrypted_password_hex")
+        if isinstance(hex_, str) and hex_:
+            return self.key.decrypt_password(hex_)
+        if self.config.password is None:
+            raise Error("no vault password: none in the request, and neither --password-file nor CLOUDBACKUP_PASSWORD")
+        return self.config.password
+
+    def _vault(self, password: str) -> StoredVault:
+        # A local vault needs no metadata cache (the wrapper hides that it is local).
+        cache = False if isinstance(self.storage.inner, LocalStorage) else None
+        if self.config.init_vault:
+            return StoredVault.open_or_init(self.storage, password, self.config.vault_settings, cache=cache)
+        return StoredVault.open(self.storage, password, cache=cache)
+
+    def _run(self, kind: str, id: str, work: Callable[[_Job], Optional[Any]]) -> Optional[str]:
+        """Runs a job through queued, preparing and in_progress to its end
+        (``work`` returns the ``/errors`` report or None); returns the final
+        state, or None when the job was no longer to run."""
+        job = _Job(self, kind, self.get(kind, id))
+        if job.reporter.is_finished or job.reporter.state not in ("start_requested", "stop_requested"):
+            _log(f"{kind} {id} is {job.reporter.state}: not run")
+            return None
+        if job.reporter.stop_requested:
+            job.send(lambda r: r.finished({}, None, _now()))
+            return "stopped"
+        job.send(lambda r: r.queued())
+        watcher = job.watch()
+        self.storage.stop = job.stop
+        try:
+            job.send(lambda r: r.preparing())
+            job.send(lambda r: r.started(_now()))
+            errors = work(job)
+            if job.stop.is_set():
+                raise JobStopped("stop requested")
+            job.send(lambda r: r.finished(job.counters, errors, _now()))
+        except JobStopped:
+            job.send(lambda r: r.finished(job.counters, None, _now()))
+        except Exception as e:  # noqa: BLE001 - reported as the job's failure
+            _log(f"{kind} {id} failed: {type(e).__name__}: {e}")
+            job.observe()
+            job.send(lambda r: r.finished(job.counters, None, _now()) if r.stop_requested else r.failed(str(e), _now()))
+        finally:
+            self.storage.stop = None
+            job.unwatch(watcher)
+        with job.lock:
+            state = job.reporter.state
+        _log(f"{kind} {id}: {state}")
+        return state
+
+    def run_backup(self, backup_id: str, event: Mapping[str, Any]) -> Optional[str]:
+        """Backs up the configuration's inclusions into the vault."""
+        backup = self.get("backup", backup_id)
+        config = self.client.call("v2.configurations.get_configuration",
+                                  {"configuration_id": backup["configuration"]["id"]})
+        folders = [str(i["path"]) for i in config.get("inclusions") or []]
+        if len(folders) != 1 or not os.path.isdir(folders[0]):
+            # One source tree per snapshot (the vault's); several
+            # inclusions would be several snapshots, not done yet.
+            raise Error(f"backup {backup_id}: the configuration must include exactly one folder, not {folders}")
+        source = os.path.abspath(folders[0])
+        exclusions = self._relative_filters(config.get("exclusions") or [], source)
+
+        def work(job: _Job) -> Optional[Any]:
+            vault = self._vault(self._password(event))
+            searched = 0
+
+            def progress(n: int) -> None:
+                nonlocal searched
+                searched += n
+                job.progress({"bytes_searched": searched})
+
+            result = vault.backup(source, progress=progress,
+                                  selection=BackupFilter(exclude=exclusions) if exclusions else None)
+            job.counters.update({k: int(v) for k, v in result.counters.items() if k in BACKUP_COUNTERS})
+            self.patch("backup", job.id, [{"op": "replace", "path": "/snapshot_id",
+                                           "value": snapshot_id_for(result.snapshot_id)}])
+            snapshot = Snapshot.open(vault.vault, result.snapshot_id, vault.read("snapshots", result.snapshot_id))
+            return snapshot.error_report()
+
+        return self._run("backup", backup_id, work)
+
+    @staticmethod
+    def _relative_filters(filters: List[Mapping[str, Any]], root: str) -> List[str]:
+        """The v2 path filters under ``root`` as snapshot patterns (the
+        snapshot names ``root`` ``/``)."""
+        relative = []
+        for f in filters:
+            path = os.path.abspath(str(f["path"]))
+            if path.startswith(root.rstrip("/") + "/"):
+                relative.append({"type": f.get("type", "file"), "path": "/" + os.path.relpath(path, root)})
+        return filter_globs(relative) if relative else []
+
+    @staticmethod
+    def _covers(filters: List[Mapping[str, Any]], root: str) -> bool:
+        """Whether a folder filter names ``root`` or a folder above it."""
+        under = root.rstrip("/") + "/"
+        return any(f.get("type") == "folder" and under.startswith(os.path.abspath(str(f["path"])).rstrip("/") + "/")
+                   for f in filters)
+
+    def run_restore(self, restore_id: str, event: Mapping[str, Any]) -> Optional[str]:
+        """Restores the backup's snapshot into the restore's destination."""
+        restore = self.get("restore", restore_id)
+        backup = self.get("backup", str(restore["backup"]["id"]))
+        snapshot_id = backup.get("snapshot_id")
+        if snapshot_id is None:
+            snapshot_id = (event.get("backup") or {}).get("snapshot_id")
+
+        def work(job: _Job) -> Optional[Any]:
+            if snapshot_id is None:
+                raise Error(f"backup {backup['id']} has no snapshot to restore")
+            vault = self._vault(self._password(event))
+            snap = vault.snapshot(vault_snapshot_prefix(int(snapshot_id)))
+            include = exclude = None
+            if restore.get("inclusions") or restore.get("exclusions"):
+                # The filters name the backed-up host's paths: under the
+                # snapshot's root (decoding the snapshot only then).
+                root = str((snap.data.get("paths") or ["/"])[0])
+                inclusions = restore.get("inclusions") or []
+                if not self._covers(inclusions, root):
+                    include = self._relative_filters(inclusions, root) or None
+                exclude = self._relative_filters(restore.get("exclusions") or [], root) or None
+            written = 0
+
+            def progress(n: int) -> None:
+                nonlocal written
+                written += n
+                job.progress({"bytes_restored": written})
+
+            result = vault.restore(snap.id, str(restore["destination_path"]), include=include, exclude=exclude,
+                                   overwrite=bool(restore.get("overwrite_files")), progress=progress, resume=True)
+            report = result.report
+            job.counters.update({"files_restored": int(report.get("files_restored", 0)),
+                                 "bytes_restored": int(report.get("bytes_restored", result.bytes_written))})
+            errors = report.get("errors")
+            return errors if errors and (errors.get("list") or errors.get("count")) else None
+
+        return self._run("restore", restore_id, work)

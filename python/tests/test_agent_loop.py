@@ -1,0 +1,186 @@
+"""The whole loop in one process: the emulator (uvicorn in a thread), the
+reference agent (``cloudbackup.agentd``, a thread, and a subprocess for the
+crash) and a local vault, driven by :class:`cloudbackup.Client` as a user."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List
+
+import pytest
+
+uvicorn = pytest.importorskip("uvicorn")
+pytest.importorskip("starlette")
+
+import cloudbackup  # noqa: E402
+from cloudbackup.agentd import Agent, AgentConfig  # noqa: E402
+from cloudbackup.emulator import Emulator  # noqa: E402
+
+from conftest import FAST_KDF  # noqa: E402
+
+PASSWORD = "correct horse"
+#: Small chunks and bundles: a few MB make many ranges (a restore slow
+#: enough to stop, or to kill, with a storage delay).
+SETTINGS = {"chunker": {"min_size": 16384, "avg_size": 65536, "max_size": 262144}, "zstd_level": 1,
+            "bundle_size": 262144}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    """The emulator on a free port of 127.0.0.1."""
+    emulator = Emulator(str(tmp_path / "service.sqlite3"))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(emulator.app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    emulator.close()
+
+
+def make_tree(root: Path, files: int, size: int) -> None:
+    (root / "sub").mkdir(parents=True)
+    for i in range(files):
+        (root / ("sub" if i % 2 else ".") / f"f{i}.bin").write_bytes(os.urandom(size))
+    (root / "empty").write_bytes(b"")
+
+
+def tree(root: Path) -> Dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 20.0) -> float:
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < timeout, f"timed out waiting for {what}"
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+class User:
+    def __init__(self, api: str, src: Path) -> None:
+        self.src = src
+        self.c = cloudbackup.Client(username="demo", api_key="key", identity_url=f"{api}/identity/v2.0", base_url=api)
+
+    def state(self, kind: str, id: str) -> str:
+        return str(self.c.call(f"v2.{kind}s.get_{kind}", {f"{kind}_id": id})["state"])
+
+    def wait(self, kind: str, id: str, states: List[str], timeout: float = 20.0) -> str:
+        wait_for(f"{kind} {id} in {states}", lambda: self.state(kind, id) in states, timeout)
+        return self.state(kind, id)
+
+    def restore(self, backup_id: str, agent_id: str, dest: Path) -> Dict[str, Any]:
+        agent = self.c.call("v2.agents.get_agent", {"agent_id": agent_id})
+        key = agent["rsa_public_key"]
+        body = {"backup_id": backup_id, "destination_agent_id": agent_id, "destination_path": str(dest),
+                "overwrite_files": False, "inclusions": [{"type": "folder", "path": str(self.src)}], "exclusions": [],
+                "encrypted_password_hex": cloudbackup.encrypt_password_for_agent(
+                    key["modulus"], str(key["exponent"]), PASSWORD)}
+        result: Dict[str, Any] = self.c.call("v2.restores.start_restore", {"body": body})
+        return result
+
+
+def test_backup_restore_stop_and_crash(served: str, tmp_path: Path) -> None:
+    vault_dir = tmp_path / "vault"
+    cloudbackup.StoredVault.init(str(vault_dir), PASSWORD, SETTINGS, FAST_KDF)
+    src = tmp_path / "src"
+    make_tree(src, files=8, size=400_000)
+    config = AgentConfig(api=served, identity=f"{served}/identity/v2.0", username="demo", api_key="key",
+                         vault=str(vault_dir), state_dir=str(tmp_path / "agent-a"), password=PASSWORD,
+                         name="agent-a", poll_interval=0.1, stop_check_interval=0.2, progress_interval=0.2)
+    agent = Agent(config)
+    agent.start()
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
+    thread.start()
+    user = User(served, src)
+    try:
+        # A backup of the configuration's folder, run to completed.
+        cfg = user.c.call("v2.configurations.create_configuration", {"body": {
+            "agent_id": agent.id, "name": "src", "inclusions": [{"type": "folder", "path": str(src)}],
+            "exclusions": [], "schedule": {"recurrence": ["RRULE:FREQ=DAILY"], "time_zone": "UTC"},
+            "retention": {"days": 30}, "enabled": True, "notifications": [
+                {"type": "email", "destination": "demo@example.com", "on_success": False, "on_failure": True}]}})
+        backup = user.c.call("v2.backups.start_backup", {"body": {"configuration_id": cfg["id"], "state": "start_requested"}})
+        assert user.wait("backup", backup["id"], ["completed", "completed_with_errors", "failed"]) == "completed"
+        done = user.c.call("v2.backups.get_backup", {"backup_id": backup["id"]})
+        assert isinstance(done["snapshot_id"], int) and done["files_searched"] == 9
+        assert done["bytes_searched"] == 8 * 400_000
+
+        # Its restore, byte-exact.
+        dest = tmp_path / "restored"
+        restore = user.restore(backup["id"], agent.id, dest)
+        assert user.wait("restore", restore["id"], ["completed", "completed_with_errors", "failed"]) == "completed"
+        assert tree(dest) == tree(src)
+        got = user.c.call("v2.restores.get_restore", {"restore_id": restore["id"]})
+        assert got["files_restored"] == 9 and got["bytes_restored"] == 8 * 400_000
+
+        # A slow restore, stopped by the user within seconds.
+        agent.storage.delay = 0.1
+        slow = user.restore(backup["id"], agent.id, tmp_path / "stopped")
+        user.wait("restore", slow["id"], ["in_progress"])
+        time.sleep(0.3)
+        asked = time.monotonic()
+        user.c.call("v2.restores.update_restore", {"restore_id": slow["id"],
+                                                   "patch": [{"op": "replace", "path": "/state", "value": "stop_requested"}]})
+        assert user.wait("restore", slow["id"], ["stopped", "completed", "failed"], timeout=10) == "stopped"
+        assert time.monotonic() - asked < 10
+        agent.storage.delay = 0.0
+    finally:
+        stop.set()
+        thread.join(10)
+        agent.close()
+
+    # An agent killed mid-restore, then restarted: the restore ends failed.
+    env = {**os.environ, "CLOUDBACKUP_PASSWORD": PASSWORD, "PYTHONPATH": str(ROOT)}
+    args = [sys.executable, "-m", "cloudbackup", "agent", "--api", served, "--username", "demo", "--api-key", "key",
+            "--vault", str(vault_dir), "--state-dir", str(tmp_path / "agent-b"), "--name", "agent-b",
+            "--poll-interval", "0.1"]
+    log = open(tmp_path / "agent-b.log", "wb")
+    first = subprocess.Popen(args + ["--storage-delay", "0.1"], env=env, stderr=log)
+    try:
+        wait_for("agent-b to register", lambda: (tmp_path / "agent-b" / "agent.json").exists())
+        agents = user.c.call("v2.agents.list_agents", {})["agents"]
+        b = next(a["id"] for a in agents if a["name"] == "agent-b")
+        killed_dest = tmp_path / "killed"
+        crash = user.restore(backup["id"], b, killed_dest)
+        user.wait("restore", crash["id"], ["in_progress"])
+        time.sleep(0.3)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    assert user.state("restore", crash["id"]) == "in_progress"
+    second = subprocess.Popen(args, env=env, stderr=log)
+    try:
+        assert user.wait("restore", crash["id"], ["failed", "completed", "stopped"], timeout=15) == "failed"
+        report = user.c.call("v2.restores.list_restore_errors", {"restore_id": crash["id"]})
+        assert "agent restarted" in str(report)
+        # Started again, it resumes into the same place and completes.
+        again = user.restore(backup["id"], b, killed_dest)
+        assert user.wait("restore", again["id"], ["completed", "completed_with_errors", "failed"]) == "completed"
+        assert tree(killed_dest) == tree(src)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(10)
+        log.close()
+    user.c.close()
