@@ -6,10 +6,14 @@
 #   make build-web       builds web/dist/ (scripts/build-web)
 #   make test-web        node:test suite (client included), tsc, README examples, npm pack smoke test, browser test,
 #                        bundlers (Vite, esbuild, Vite's dev server in Chromium; CommonJS as Jest requires it)
-#   make demo-web        serves the demo console on 127.0.0.1 and prints its URL (DEMO_PORT=8130)
+#   make demo-web        the console live: starts `cloudbackup serve` (temp db, free port), seeds it, plays
+#                        its agent, starts `cloudbackup agent` if the CLI has it, and serves the console
+#                        on 127.0.0.1 (DEMO_PORT=8130) in front of it; prints its URL
+#   make demo-web-static the console over the static samples (no Python)
+#   make test-web-live   the live console in Chromium against the emulator (web/test/browser-live.mjs)
 #   make bench-web       prints the size, restore and patch-validation figures
 
-.PHONY: bootstrap-web build-web test-web test-web-node test-web-tsc test-web-readme test-web-pack test-web-browser test-web-bundlers demo-web bench-web
+.PHONY: bootstrap-web build-web test-web test-web-node test-web-tsc test-web-readme test-web-pack test-web-browser test-web-live test-web-bundlers demo-web demo-web-static bench-web
 
 WEB_DIST := web/dist/cloudbackup_wasm_bg.wasm
 WEB_SOURCES := $(shell find core/src bindings/wasm/src -name '*.rs' 2>/dev/null) \
@@ -26,7 +30,7 @@ $(WEB_DIST): $(WEB_SOURCES) | bootstrap-web
 
 build-web: $(WEB_DIST)
 
-test-web: test-web-node test-web-tsc test-web-readme test-web-pack test-web-browser test-web-bundlers
+test-web: test-web-node test-web-tsc test-web-readme test-web-pack test-web-browser test-web-live test-web-bundlers
 
 test-web-node: $(WEB_DIST)
 	cd web && node --test test/*.test.mjs
@@ -63,7 +67,14 @@ test-web-browser: $(WEB_DIST)
 test-web-bundlers: $(WEB_DIST)
 	cd web && timeout 180 node test/bundlers/run.mjs
 
-demo-web: $(WEB_DIST)
+# The live console: the emulator and the Python module from this tree's .venv.
+test-web-live: $(WEB_DIST) build-python
+	cd web && CLOUDBACKUP_PYTHON=$(VPY) timeout 120 node test/browser-live.mjs
+
+demo-web: $(WEB_DIST) build-python
+	node web/demo/serve.mjs $(DEMO_PORT) --python $(VPY)
+
+demo-web-static: $(WEB_DIST)
 	node web/demo/serve.mjs $(DEMO_PORT)
 
 bench-web: $(WEB_DIST)

@@ -74,9 +74,15 @@ function render(kind) {
   });
 }
 
-function validatePatch() {
+/**
+ * Shows the core's verdict on the editor's patch against `restore` (the
+ * first restore, or in live mode the one picked, as the server has it now);
+ * returns the patched resource, or the error.
+ * @param {import('../index.js').JsonObject} [restore]
+ * @returns {{ ok: true, patched: import('../index.js').JsonValue } | { ok: false, error: unknown }}
+ */
+function validatePatch(restore = resources.restore[0]) {
   const verdict = $('patch-verdict');
-  const restore = resources.restore[0];
   const actor = /** @type {HTMLSelectElement} */ ($('patch-actor')).value;
   try {
     const patched = cb.validatePatch('restore', restore, /** @type {HTMLTextAreaElement} */ ($('patch-text')).value,
@@ -84,12 +90,14 @@ function validatePatch() {
     verdict.className = 'ok';
     verdict.innerHTML = '<p class="verdict">accepted</p><pre></pre>';
     /** @type {HTMLElement} */ (verdict.querySelector('pre')).textContent = JSON.stringify(patched, null, 2);
+    return { ok: true, patched };
   } catch (e) {
     verdict.className = 'bad';
     const code = e instanceof cb.CloudBackupError ? e.code : 'error';
     verdict.innerHTML = '<p class="verdict"></p><p class="reason"></p>';
     /** @type {HTMLElement} */ (verdict.querySelector('.verdict')).textContent = `refused: ${code}`;
     /** @type {HTMLElement} */ (verdict.querySelector('.reason')).textContent = describe(e);
+    return { ok: false, error: e };
   }
 }
 
@@ -169,6 +177,12 @@ async function restoreOne(path) {
 async function main() {
   await cb.init();
   $('version').textContent = `core ${cb.version()}`;
+  $('vault-open').onclick = openVault;
+  const config = /** @type {LiveConfig | { live: false }} */ (await (await fetch('/api/demo')).json());
+  if (config.live) {
+    await live(config);
+    return;
+  }
   const restores = /** @type {{ restores: import('../index.js').JsonObject[] }} */ (
     cb.parseModel('v2.RestoreList', await bytes(SAMPLES + 'cbu-getRestores_response.json')));
   const backups = /** @type {{ backups: import('../index.js').JsonObject[] }} */ (
@@ -177,10 +191,202 @@ async function main() {
   resources.backup = backups.backups;
   render('restore');
   render('backup');
-  $('patch-validate').onclick = validatePatch;
-  $('vault-open').onclick = openVault;
-  $('status').textContent = 'Ready.';
+  $('patch-validate').onclick = () => validatePatch();
+  $('status').textContent = 'Ready (static samples: start the server with --python for the live console).';
   document.body.dataset.ready = 'yes';
+}
+
+// -- Live: the console against `cloudbackup serve` (serve.mjs --python) -------
+
+/**
+ * What GET /api/demo tells a live page.
+ * @typedef {{ live: true, user: { username: string, apiKey: string }, identity: string,
+ *   seeded: { agentId: string, configurationId: string, backupId: string },
+ *   agents: { simulated: string, real: boolean, note: string } }} LiveConfig
+ */
+
+/** The HTTP status the service answers for each refusal of the core (what the emulator maps them to). */
+const PREDICTED_STATUS = { patch_rejected: 400, patch_conflict: 409, patch_forbidden: 403 };
+const COUNTERS = { restore: ['files_restored', 'bytes_restored'], backup: ['files_backed_up', 'bytes_backed_up'] };
+
+/** @param {LiveConfig} config */
+async function live(config) {
+  // Same origin: serve.mjs forwards /identity/ and /v2/ to the emulator.
+  const identity = new cb.RackspaceIdentity({
+    username: config.user.username, apiKey: config.user.apiKey, identityUrl: location.origin + config.identity,
+  });
+  /** @type {import('../client.js').CallOptions} */
+  const options = { auth: identity, baseUrl: location.origin, retry: false };
+  const session = await identity.session();
+  $('live').hidden = false;
+  $('live-status').textContent = `Live: signed in as ${config.user.username} at the emulator's identity endpoint ` +
+    `(project ${session.tenantId}). Agents: the simulated one (${config.agents.simulated}); ${config.agents.note}.`;
+  $('start-backup-id').textContent = config.seeded.backupId;
+  $('start-config-id').textContent = config.seeded.configurationId;
+  document.querySelectorAll('th.third').forEach((th) => { th.textContent = 'Progress'; });
+  $('patch-target-label').textContent = 'the restore';
+  $('patch-target').hidden = false;
+  $('patch-send').hidden = false;
+
+  const list = async (/** @type {'restore' | 'backup'} */ kind) => {
+    /** @type {import('../index.js').JsonObject[]} */
+    const items = [];
+    const op = kind === 'restore' ? 'v2.restores.list_restores' : 'v2.backups.list_backups';
+    for await (const item of cb.paginate(op, {}, options)) items.push(/** @type {import('../index.js').JsonObject} */ (item));
+    return items;
+  };
+  /** @param {'restore' | 'backup'} kind @param {string} id @param {import('../index.js').JsonValue[]} patch */
+  const update = (kind, id, patch) => kind === 'restore'
+    ? cb.call('v2.restores.update_restore', { restore_id: id, patch }, options)
+    : cb.call('v2.backups.update_backup', { backup_id: id, patch }, options);
+
+  const refresh = async () => {
+    resources.restore = await list('restore');
+    resources.backup = await list('backup');
+    renderLive('restore', update, refresh);
+    renderLive('backup', update, refresh);
+    const target = /** @type {HTMLSelectElement} */ ($('patch-target'));
+    const picked = target.value;
+    target.replaceChildren(...resources.restore.map((r) => new Option(`${r.id} (${r.state})`, String(r.id))));
+    if (picked) target.value = picked;
+    const agents = /** @type {HTMLSelectElement} */ ($('start-agent'));
+    if (agents.options.length === 0) {
+      for await (const a of cb.paginate('v2.agents.list_agents', {}, options)) {
+        const agent = /** @type {import('../index.js').JsonObject} */ (a);
+        agents.add(new Option(`${agent.name} (${agent.id})`, String(agent.id)));
+      }
+      agents.value = config.seeded.agentId;
+    }
+  };
+  const guarded = (/** @type {() => Promise<void>} */ f) => async () => {
+    try {
+      await f();
+    } catch (e) {
+      $('action-log').textContent = describe(e);
+    }
+  };
+  $('start-restore').onclick = guarded(async () => {
+    const body = { backup_id: config.seeded.backupId, destination_agent_id: /** @type {HTMLSelectElement} */ ($('start-agent')).value,
+      destination_path: '/tmp/restore', overwrite_files: false, inclusions: [{ type: 'folder', path: '/web/' }], exclusions: [] };
+    const started = /** @type {import('../index.js').JsonObject} */ (await cb.call('v2.restores.start_restore', { body }, options));
+    $('action-log').textContent = `restore ${started.id}: started (${started.state})`;
+    await refresh();
+  });
+  $('start-backup').onclick = guarded(async () => {
+    const body = { configuration_id: config.seeded.configurationId, state: 'start_requested' };
+    const started = /** @type {import('../index.js').JsonObject} */ (await cb.call('v2.backups.start_backup', { body }, options));
+    $('action-log').textContent = `backup ${started.id}: started (${started.state})`;
+    await refresh();
+  });
+
+  $('patch-validate').onclick = guarded(async () => {
+    validatePatch(await picked(options));
+  });
+  $('patch-send').onclick = guarded(async () => {
+    const restore = await picked(options);
+    const prediction = validatePatch(restore);
+    const actor = /** @type {HTMLSelectElement} */ ($('patch-actor')).value;
+    const current = await identity.session();
+    /** @type {import('../index.js').Auth} */
+    const auth = { token: current.token, tenantId: current.tenantId };
+    if (actor === 'agent') auth.agentId = String(/** @type {import('../index.js').JsonObject} */ (restore.destination_agent).id);
+    const patch = JSON.parse(/** @type {HTMLTextAreaElement} */ ($('patch-text')).value);
+    // The raw exchange, to show the server's own status and body.
+    const request = cb.buildRequest('v2.restores.update_restore', { restore_id: String(restore.id), patch }, auth);
+    const response = await fetch(...cb.fetchArgs(request, location.origin));
+    const text = await response.text();
+    /** @type {string | null} */
+    let message = null;
+    try {
+      message = String(JSON.parse(text).message);
+    } catch {
+      // No JSON body (204).
+    }
+    const expected = prediction.ok ? 204
+      : prediction.error instanceof cb.CloudBackupError && prediction.error.code in PREDICTED_STATUS
+        ? PREDICTED_STATUS[/** @type {keyof typeof PREDICTED_STATUS} */ (prediction.error.code)] : null;
+    const expectedMessage = prediction.ok ? null : prediction.error instanceof cb.CloudBackupError
+      ? String((/** @type {{ message?: unknown }} */ (prediction.error.details)).message ?? prediction.error.message) : null;
+    const same = response.status === expected && (prediction.ok || message === expectedMessage || message === String(/** @type {Error} */ (prediction.error).message));
+    const out = $('patch-server');
+    out.className = same ? 'ok' : 'bad';
+    out.innerHTML = '<p>Server: <span class="status"></span> <span class="match"></span></p><pre class="body"></pre>';
+    /** @type {HTMLElement} */ (out.querySelector('.status')).textContent = `HTTP ${response.status}`;
+    /** @type {HTMLElement} */ (out.querySelector('.match')).textContent = same
+      ? `(as the core predicted: ${expected})` : `(the core predicted ${expected ?? 'another error'}${expectedMessage ? `: ${expectedMessage}` : ''})`;
+    /** @type {HTMLElement} */ (out.querySelector('.body')).textContent = text || '(no body)';
+    out.dataset.status = String(response.status);
+    out.dataset.match = same ? 'yes' : 'no';
+    await refresh();
+  });
+
+  await refresh();
+  let busy = false;
+  setInterval(() => {
+    if (busy || !/** @type {HTMLInputElement} */ ($('auto-refresh')).checked) return;
+    busy = true;
+    refresh().catch((e) => {
+      $('action-log').textContent = describe(e);
+    }).finally(() => {
+      busy = false;
+    });
+  }, 1000);
+  $('status').textContent = 'Ready (live).';
+  document.body.dataset.ready = 'yes';
+}
+
+/** The restore the patch editor targets, as the server has it now. @param {import('../client.js').CallOptions} options */
+async function picked(options) {
+  const id = /** @type {HTMLSelectElement} */ ($('patch-target')).value;
+  return /** @type {import('../index.js').JsonObject} */ (await cb.call('v2.restores.get_restore', { restore_id: id }, options));
+}
+
+/**
+ * Renders a live table: state, the agent's counters, and the actions the
+ * core allows the user in that state (Stop sends `stop_requested`).
+ * @param {'restore' | 'backup'} kind
+ * @param {(kind: 'restore' | 'backup', id: string, patch: import('../index.js').JsonValue[]) => Promise<unknown>} update
+ * @param {() => Promise<void>} refresh
+ */
+function renderLive(kind, update, refresh) {
+  const body = /** @type {HTMLElement} */ ($(`${kind}s`).querySelector('tbody'));
+  body.replaceChildren();
+  for (const res of resources[kind]) {
+    const state = String(res.state);
+    const tr = document.createElement('tr');
+    tr.dataset.id = String(res.id);
+    tr.dataset.state = state;
+    tr.className = kind;
+    const [files, bytes] = COUNTERS[kind];
+    const cells = [String(res.id), state, `${res[files] ?? 0} files, ${res[bytes] ?? 0} bytes`];
+    for (const [j, text] of cells.entries()) {
+      const td = document.createElement('td');
+      td.className = ['id', 'state', 'progress'][j];
+      td.textContent = text;
+      tr.append(td);
+    }
+    const actions = document.createElement('td');
+    actions.className = 'actions';
+    // Start needs a new run (the buttons above); a row offers Stop when the core allows it.
+    for (const action of cb.allowedActions(kind, state).filter((a) => a === 'stop')) {
+      const button = document.createElement('button');
+      button.textContent = 'Stop';
+      button.dataset.action = action;
+      button.onclick = async () => {
+        try {
+          const step = cb.transition(kind, state, ACTION_TARGET[action], 'user');
+          await update(kind, String(res.id), [{ op: 'replace', path: '/state', value: step.state }]);
+          $('action-log').textContent = `${kind} ${res.id}: ${state} -> ${step.state} (PATCH accepted)`;
+        } catch (e) {
+          $('action-log').textContent = describe(e);
+        }
+        await refresh();
+      };
+      actions.append(button);
+    }
+    tr.append(actions);
+    body.append(tr);
+  }
 }
 
 main().catch((e) => {
