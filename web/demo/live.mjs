@@ -89,9 +89,10 @@ export async function startEmulator(python, root) {
 
 /**
  * Starts `python -m cloudbackup agent` against the emulator when the CLI has
- * that command (credentials in RAX_AUTH_URL, RAX_USERNAME, RAX_API_KEY;
- * extra arguments from $DEMO_AGENT_ARGS). Resolves with a note for the
- * page, and a stop function when it runs.
+ * that command: signed in as the demo user, with a fresh vault and state in
+ * a temporary directory (removed at exit; extra arguments from
+ * $DEMO_AGENT_ARGS). Resolves with a note for the page, and a stop function
+ * when it runs.
  * @param {string} python
  * @param {string} root
  * @param {string} url the emulator
@@ -101,13 +102,19 @@ export async function startAgent(python, root, url) {
   const env = {
     ...process.env,
     PYTHONPATH: [join(root, 'python'), process.env.PYTHONPATH].filter(Boolean).join(':'),
-    RAX_AUTH_URL: `${url}/identity/v2.0`, RAX_USERNAME: USER.username, RAX_API_KEY: USER.apiKey,
+    CLOUDBACKUP_PASSWORD: process.env.CLOUDBACKUP_PASSWORD ?? 'demo vault password',
   };
   const help = spawnSync(python, ['-m', 'cloudbackup', 'agent', '--help'], { env, encoding: 'utf8' });
   if (help.status !== 0) {
     return { running: false, note: 'no `cloudbackup agent` in this build (its --help failed): only the simulated agent runs', stop: () => {} };
   }
-  const args = (process.env.DEMO_AGENT_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const dir = mkdtempSync(join(tmpdir(), 'cloudbackup-demo-agent-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const args = [
+    '--api', url, '--username', USER.username, '--api-key', USER.apiKey,
+    '--vault', join(dir, 'vault'), '--init', '--state-dir', join(dir, 'state'),
+    ...(process.env.DEMO_AGENT_ARGS ?? '').split(/\s+/).filter(Boolean),
+  ];
   const child = spawn(python, ['-m', 'cloudbackup', 'agent', ...args], { env, stdio: ['ignore', 'inherit', 'pipe'] });
   let err = '';
   child.stderr.on('data', (c) => {
@@ -123,7 +130,7 @@ export async function startAgent(python, root, url) {
   if (child.exitCode !== null) {
     return { running: false, note: `\`cloudbackup agent\` exited (${child.exitCode}): ${err.trim().split('\n').pop() ?? ''}`, stop };
   }
-  return { running: true, note: `\`cloudbackup agent ${args.join(' ')}\` runs (pid ${child.pid})`, stop };
+  return { running: true, note: `\`cloudbackup agent\` runs (pid ${child.pid}, vault ${join(dir, 'vault')})`, stop };
 }
 
 /** @param {string} root @param {string} name @returns {JsonObject} */
