@@ -63,7 +63,7 @@ test-c: bootstrap
 	$(C_BUILD)/quickstart
 	@# The example agent, built through pkg-config against the shared library.
 	$(CC) -std=c11 -Wall -Wextra -Werror -O2 -o $(C_BUILD)/agent bindings/c/examples/agent.c \
-	  $$(PKG_CONFIG_PATH=$(C_PREFIX)/pkgconfig pkg-config --cflags --libs libcloudbackup) -Wl,-rpath,$(C_LIBDIR)
+	  $$(PKG_CONFIG_PATH=$(C_PREFIX)/pkgconfig pkg-config --cflags --libs libcloudbackup) $$(pkg-config --cflags --libs libcurl) -Wl,-rpath,$(C_LIBDIR)
 	bindings/c/examples/run-agent.sh $(C_BUILD)/agent
 
 # Installs the C library: make install-c PREFIX=/usr/local (DESTDIR honoured).

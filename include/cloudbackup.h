@@ -249,6 +249,12 @@ typedef struct cb_dump cb_dump;
 typedef struct cb_index cb_index;
 
 /**
+ * The patches one agent sends about one job. Made by
+ * `cb_job_reporter_new`, freed by `cb_job_reporter_free`.
+ */
+typedef struct cb_job_reporter cb_job_reporter;
+
+/**
  * A lock of this process on a vault. Made by `cb_lock_new` (or
  * `cb_lock_refreshed`), freed by `cb_lock_free`.
  */
@@ -1306,6 +1312,186 @@ const char *cb_version(void);
  * other effect.
  */
 cb_status cb_test_panic(void);
+
+/**
+ * A reporter for the job `resource_json` (the job's JSON as the service
+ * gives it, with at least `"state"`) of `endpoint` (`"backup"`,
+ * `"restore"` or `"cleanup"`), sending progress at most every
+ * `progress_interval_ns` (0: on every change; negative: the default, 5 s).
+ *
+ * Then, as the job runs: `cb_job_reporter_queued`, `_preparing` (backups
+ * and restores), `_started`, `_progress` now and then, `_observe` the
+ * service's copy between files (a user's stop shows up in
+ * `_stop_requested`), and `_finished` or `_failed`; send each patch the
+ * calls return (JSON text) as the body of the job's PATCH.
+ *
+ * Errors: `CB_INVALID_ARGUMENT` for another endpoint or a resource
+ * without a `"state"` string; `CB_INVALID_JSON` for a resource that is not
+ * JSON.
+ *
+ * # Safety
+ * The strings are NUL-terminated; `out_job` points to a writable
+ * `cb_job_reporter *` (freed with `cb_job_reporter_free`).
+ */
+cb_status cb_job_reporter_new(const char *endpoint,
+                              const char *resource_json,
+                              int64_t progress_interval_ns,
+                              cb_job_reporter **out_job);
+
+/**
+ * The job's state as the agent knows it (a v2 wire name such as
+ * `"in_progress"`), in `*out_state` (freed with `cb_string_free`).
+ *
+ * # Safety
+ * `job` is a live reporter or NULL; `out_state` points to a writable
+ * `char *`.
+ */
+cb_status cb_job_reporter_state(const cb_job_reporter *job, char **out_state);
+
+/**
+ * The job's resource as the agent knows it (the service's copy with the
+ * agent's own patches applied), as JSON in `*out_json` (freed with
+ * `cb_string_free`).
+ *
+ * # Safety
+ * `job` is a live reporter or NULL; `out_json` points to a writable
+ * `char *`.
+ */
+cb_status cb_job_reporter_resource(const cb_job_reporter *job, char **out_json);
+
+/**
+ * Takes the service's copy of the job read again (`resource_json`: the
+ * body of a GET of the job, or the resource an event carries): a user's
+ * stop request shows up here.
+ *
+ * Errors: `CB_INVALID_JSON` for text that is not JSON;
+ * `CB_INVALID_ARGUMENT` for a resource without a `"state"` string.
+ *
+ * # Safety
+ * `job` is a live reporter or NULL, not used by another thread meanwhile;
+ * `resource_json` is NUL-terminated.
+ */
+cb_status cb_job_reporter_observe(cb_job_reporter *job, const char *resource_json);
+
+/**
+ * Whether a user asked the job to stop (its state is `stop_requested`):
+ * end the work and send `cb_job_reporter_finished`'s patch, which then
+ * says `stopped`.
+ *
+ * # Safety
+ * `job` is a live reporter or NULL; `out_stop` points to a writable
+ * `bool`.
+ */
+cb_status cb_job_reporter_stop_requested(const cb_job_reporter *job, bool *out_stop);
+
+/**
+ * Whether the job has ended (a terminal state: `completed`,
+ * `completed_with_errors`, `failed`, `stopped`, ...).
+ *
+ * # Safety
+ * `job` is a live reporter or NULL; `out_finished` points to a writable
+ * `bool`.
+ */
+cb_status cb_job_reporter_is_finished(const cb_job_reporter *job, bool *out_finished);
+
+/**
+ * The patch (JSON text) for state `queued`: the agent took the job up.
+ *
+ * Errors: `CB_PATCH_CONFLICT` or `CB_PATCH_REJECTED` when the lifecycle
+ * does not allow it from where the job is (as the service would answer
+ * 409 or 400); the reporter is unchanged then.
+ *
+ * # Safety
+ * `job` is a live reporter or NULL, not used by another thread meanwhile;
+ * `out_patch` points to a writable `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_job_reporter_queued(cb_job_reporter *job, char **out_patch);
+
+/**
+ * The patch for state `preparing` (the agent reads the vault, lists the
+ * files). Backups and restores only.
+ *
+ * Errors: as `cb_job_reporter_queued`.
+ *
+ * # Safety
+ * As `cb_job_reporter_queued`.
+ */
+cb_status cb_job_reporter_preparing(cb_job_reporter *job, char **out_patch);
+
+/**
+ * The patch for state `in_progress` with `started_time` at `now_ns`
+ * (nanoseconds since the Unix epoch, written to the microsecond).
+ *
+ * Errors: as `cb_job_reporter_queued`.
+ *
+ * # Safety
+ * As `cb_job_reporter_queued`.
+ */
+cb_status cb_job_reporter_started(cb_job_reporter *job, int64_t now_ns, char **out_patch);
+
+/**
+ * The counters now (`counters_json`: `{"files_restored": 3,
+ * "bytes_restored": 3000}`, the names the endpoint takes) at `now_ns`:
+ * `*out_patch` receives a patch of those that changed, or NULL (still
+ * `CB_OK`) when none did, the last progress was less than the interval
+ * ago, or a stop was requested or the job ended.
+ *
+ * Errors: `CB_INVALID_JSON` for counters that are not an object of
+ * non-negative integers; `CB_PATCH_REJECTED` for a counter the endpoint
+ * does not take.
+ *
+ * # Safety
+ * As `cb_job_reporter_queued`; `counters_json` is NUL-terminated.
+ */
+cb_status cb_job_reporter_progress(cb_job_reporter *job,
+                                   const char *counters_json,
+                                   int64_t now_ns,
+                                   char **out_patch);
+
+/**
+ * The final patch: the job ended at `now_ns` with the final counters
+ * `counters_json` (as for `cb_job_reporter_progress`); state `stopped`
+ * when a stop was requested, else `completed_with_errors` with
+ * `errors_json` (the per-file error report, a v2 `errors` object:
+ * `{"count", "reason", "diagnostics", "list": [...]}`) when it is not
+ * NULL, else `completed`; with `ended_time`.
+ *
+ * Errors: `CB_INVALID_JSON` for counters or errors that do not fit;
+ * `CB_PATCH_CONFLICT` after the end; as `cb_job_reporter_queued`.
+ *
+ * # Safety
+ * As `cb_job_reporter_queued`; `counters_json` is NUL-terminated and
+ * `errors_json` NULL or NUL-terminated.
+ */
+cb_status cb_job_reporter_finished(cb_job_reporter *job,
+                                   const char *counters_json,
+                                   const char *errors_json,
+                                   int64_t now_ns,
+                                   char **out_patch);
+
+/**
+ * The patch for a failure at `now_ns`: state `failed`, `ended_time` and
+ * `/errors` with `message` (why, e.g. from `cb_last_error_message`) as
+ * diagnostics.
+ *
+ * Errors: `CB_PATCH_CONFLICT` after the end; as `cb_job_reporter_queued`.
+ *
+ * # Safety
+ * As `cb_job_reporter_queued`; `message` is NUL-terminated.
+ */
+cb_status cb_job_reporter_failed(cb_job_reporter *job,
+                                 const char *message,
+                                 int64_t now_ns,
+                                 char **out_patch);
+
+/**
+ * Frees a reporter. NULL is ignored.
+ *
+ * # Safety
+ * `job` is NULL or a reporter made by this library, not freed before and
+ * not in use.
+ */
+void cb_job_reporter_free(cb_job_reporter *job);
 
 /**
  * A new lock for `operation` (`"backup"`, `"restore"`, `"gc"`...,

@@ -20,7 +20,7 @@ build-interop-agent: bootstrap
 	$(CARGO) build --release -p cloudbackup-c
 	bindings/c/configure-package $(C_PREFIX) $(CURDIR) $(C_LIBDIR) $(CURDIR)/include $(C_VERSION)
 	$(CC) -std=c11 -Wall -Wextra -Werror -O2 -o $(C_BUILD)/agent bindings/c/examples/agent.c \
-	  $$(PKG_CONFIG_PATH=$(C_PREFIX)/pkgconfig pkg-config --cflags --libs libcloudbackup) -Wl,-rpath,$(C_LIBDIR)
+	  $$(PKG_CONFIG_PATH=$(C_PREFIX)/pkgconfig pkg-config --cflags --libs libcloudbackup) $$(pkg-config --cflags --libs libcurl) -Wl,-rpath,$(C_LIBDIR)
 
 test-interop: build-interop-agent build-python $(WEB_DIST)
 	@mkdir -p $(INTEROP_BUILD)

@@ -55,6 +55,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "cloudbackup.h"
 
 #define READ_SIZE (256 * 1024)
@@ -1066,7 +1068,26 @@ static void apply_metadata(const char *path, const cb_create *c, size_t *failure
         restore_failed(failures, path, "utimensat");
 }
 
+/* What a restore run by the service loop (`agent run`) is told between
+ * ranges: `tick` gets the bytes written so far and returns true once the
+ * restore is to stop (a user's stop request). NULL for `agent restore`. */
+typedef struct restore_hooks {
+    bool (*tick)(struct restore_hooks *h, uint64_t written);
+    char *report; /* the session's report (JSON), kept for the loop */
+    bool stopped; /* the restore ended early on a stop request */
+} restore_hooks;
+
+/* Restores snapshot `ref` ("latest", or an id prefix) of the vault into
+ * TARGET; `hooks` may be NULL. Returns 0 when everything was restored. */
+static int restore_snapshot(const char *vault_dir, const char *target, const char *ref,
+                            restore_hooks *hooks);
+
 static int cmd_restore(const char *vault_dir, const char *target) {
+    return restore_snapshot(vault_dir, target, "latest", NULL);
+}
+
+static int restore_snapshot(const char *vault_dir, const char *target, const char *ref,
+                            restore_hooks *hooks) {
     cb_vault *vault = open_vault(vault_dir);
     vault_lock lock;
     acquire_lock(&lock, vault_dir, vault, "restore", false);
@@ -1075,7 +1096,7 @@ static int cmd_restore(const char *vault_dir, const char *target) {
     cb_index *index;
     check(cb_vault_state_index(r.state, &index), "index");
     char *snapshot_id;
-    check(cb_vault_state_resolve(r.state, "latest", &snapshot_id), vault_dir);
+    check(cb_vault_state_resolve(r.state, ref, &snapshot_id), vault_dir);
     cb_snapshot *snapshot;
     check(cb_vault_state_snapshot(r.state, snapshot_id, &snapshot), "snapshot");
     cb_restore_session *s;
@@ -1125,6 +1146,12 @@ static int cmd_restore(const char *vault_dir, const char *target) {
     size_t ranges, written = 0;
     check(cb_restore_session_range_count(s, &ranges), "ranges");
     for (size_t i = 0; i < ranges; i++) {
+        /* A stop request ends the restore between ranges: no file is
+         * renamed into place; the temporaries go below. */
+        if (hooks != NULL && hooks->tick(hooks, written)) {
+            hooks->stopped = true;
+            break;
+        }
         refresh_lock(&lock);
         cb_range rg;
         check(cb_restore_session_range_at(s, i, &rg), "range");
@@ -1174,6 +1201,25 @@ static int cmd_restore(const char *vault_dir, const char *target) {
     drop_lock(&lock);
 
     char *report;
+    if (hooks != NULL && hooks->stopped) {
+        size_t n;
+        check(cb_restore_session_create_count(s, &n), "creates");
+        for (size_t i = 0; i < n; i++) {
+            cb_create c;
+            check(cb_restore_session_create_at(s, i, &c), "create");
+            if (c.kind != CB_ENTRY_FILE) continue;
+            char *partial = partial_path(target, c.path);
+            unlink(partial);
+            free(partial);
+        }
+        cb_string_free(snapshot_id);
+        cb_restore_session_free(s);
+        cb_snapshot_free(snapshot);
+        cb_index_free(index);
+        vault_read_free(&r);
+        cb_vault_free(vault);
+        return 4;
+    }
     check(cb_restore_session_finish(s, &report), "finish restore");
 
     /* 3. What the session lists as restored: complete files take their
@@ -1222,6 +1268,8 @@ static int cmd_restore(const char *vault_dir, const char *target) {
            snapshot_id, creates, ranges, written);
     printf("restore: %s\n", report);
     int ok = strstr(report, "\"errors\":null") != NULL && failures == 0;
+    if (hooks != NULL)
+        hooks->report = xstrdup(report);
     cb_string_free(report);
     cb_string_free(snapshot_id);
     cb_restore_session_free(s);
@@ -1337,6 +1385,617 @@ static int cmd_compare(const char *a, const char *b) {
     return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* agent run: the service loop over libcurl                            */
+/* ------------------------------------------------------------------ */
+
+/* The library builds every request and parses every answer
+ * (cb_build_request_as_agent, cb_parse_response) and makes every patch
+ * (cb_job_reporter); this part only moves bytes over HTTP and picks
+ * members out of the JSON the library returns. */
+
+/* -- Reading JSON (the library's answers) -- */
+
+static const char *json_ws(const char *p) {
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+    return p;
+}
+
+/* The end of the JSON value at `p` (strings, numbers, literals, nesting). */
+static const char *json_skip(const char *p) {
+    p = json_ws(p);
+    if (*p == '"') {
+        for (p++; *p && *p != '"'; p++)
+            if (*p == '\\' && p[1]) p++;
+        return *p ? p + 1 : p;
+    }
+    if (*p == '{' || *p == '[') {
+        int depth = 0;
+        for (; *p; p++) {
+            if (*p == '"') {
+                p = json_skip(p) - 1;
+            } else if (*p == '{' || *p == '[') {
+                depth++;
+            } else if ((*p == '}' || *p == ']') && --depth == 0) {
+                return p + 1;
+            }
+        }
+        return p;
+    }
+    while (*p && *p != ',' && *p != '}' && *p != ']') p++;
+    return p;
+}
+
+/* The string at `p` decoded (escapes, \u included), or NULL when the value
+ * is not a string. */
+static char *json_str(const char *p) {
+    if (p == NULL || *(p = json_ws(p)) != '"') return NULL;
+    char *out = xmalloc(strlen(p)), *o = out;
+    for (p++; *p && *p != '"'; p++) {
+        if (*p != '\\') {
+            *o++ = *p;
+            continue;
+        }
+        p++;
+        const char *map = "b\bf\fn\nr\rt\t";
+        const char *m = strchr(map, *p);
+        if (*p == 'u') {
+            unsigned cp = (unsigned)strtoul((char[5]){p[1], p[2], p[3], p[4], 0}, NULL, 16);
+            p += 4;
+            if (cp >= 0xD800 && cp < 0xDC00 && p[1] == '\\' && p[2] == 'u') {
+                unsigned lo = (unsigned)strtoul((char[5]){p[3], p[4], p[5], p[6], 0}, NULL, 16);
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                p += 6;
+            }
+            if (cp < 0x80) {
+                *o++ = (char)cp;
+            } else if (cp < 0x800) {
+                *o++ = (char)(0xC0 | cp >> 6), *o++ = (char)(0x80 | (cp & 0x3F));
+            } else if (cp < 0x10000) {
+                *o++ = (char)(0xE0 | cp >> 12), *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+                *o++ = (char)(0x80 | (cp & 0x3F));
+            } else {
+                *o++ = (char)(0xF0 | cp >> 18), *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+                *o++ = (char)(0x80 | ((cp >> 6) & 0x3F)), *o++ = (char)(0x80 | (cp & 0x3F));
+            }
+        } else if (m != NULL && (m - map) % 2 == 0) {
+            *o++ = m[1];
+        } else {
+            *o++ = *p; /* \" \\ \/ */
+        }
+    }
+    *o = 0;
+    return out;
+}
+
+/* The value of member `key` of the object at `p` (NULL: none, or not an
+ * object). Keys are compared undecoded: the names looked up hold no escape. */
+static const char *json_get(const char *p, const char *key) {
+    if (p == NULL || *(p = json_ws(p)) != '{') return NULL;
+    size_t klen = strlen(key);
+    for (p = json_ws(p + 1); *p == '"';) {
+        const char *name = p + 1, *end = json_skip(p);
+        const char *value = json_ws(json_ws(end) + 1); /* past the ':' */
+        if ((size_t)(end - name - 1) == klen && strncmp(name, key, klen) == 0) return value;
+        p = json_ws(json_skip(value));
+        if (*p == ',') p = json_ws(p + 1);
+    }
+    return NULL;
+}
+
+/* A member path ("a.b.c") of nested objects. */
+static const char *json_at(const char *p, const char *path) {
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *save = NULL, *k = strtok_r(buf, ".", &save); k && p; k = strtok_r(NULL, ".", &save))
+        p = json_get(p, k);
+    return p;
+}
+
+static char *json_str_at(const char *p, const char *path) { return json_str(json_at(p, path)); }
+
+/* The first element of the array at `p`, or the one after element `at`
+ * (NULL: no more). */
+static const char *json_next(const char *p, const char *at) {
+    if (at == NULL) {
+        if (p == NULL || *(p = json_ws(p)) != '[') return NULL;
+        p = json_ws(p + 1);
+    } else {
+        p = json_ws(json_skip(at));
+        if (*p != ',') return NULL;
+        p = json_ws(p + 1);
+    }
+    return *p == ']' || *p == 0 ? NULL : p;
+}
+
+/* A copy of the JSON value at `p`, as text. */
+static char *json_dup(const char *p) {
+    p = json_ws(p);
+    size_t n = (size_t)(json_skip(p) - p);
+    char *s = xmalloc(n + 1);
+    memcpy(s, p, n);
+    s[n] = 0;
+    return s;
+}
+
+/* Writes `s` as a JSON string (quoted, escaped) into a new buffer. */
+static char *json_quote(const char *s) {
+    char *out = xmalloc(strlen(s) * 6 + 3), *o = out;
+    *o++ = '"';
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') *o++ = '\\', *o++ = (char)c;
+        else if (c < 0x20) o += sprintf(o, "\\u%04x", c);
+        else *o++ = (char)c;
+    }
+    *o++ = '"';
+    *o = 0;
+    return out;
+}
+
+/* printf into a new string. */
+static char *fmt(const char *f, ...) {
+    va_list ap;
+    va_start(ap, f);
+    int n = vsnprintf(NULL, 0, f, ap);
+    va_end(ap);
+    char *s = xmalloc((size_t)n + 1);
+    va_start(ap, f);
+    vsnprintf(s, (size_t)n + 1, f, ap);
+    va_end(ap);
+    return s;
+}
+
+/* -- HTTP -- */
+
+/* A growing buffer for a response body. */
+typedef struct {
+    char *data;
+    size_t len;
+} body_buf;
+
+static size_t body_write(char *ptr, size_t size, size_t n, void *user) {
+    body_buf *b = user;
+    size_t add = size * n;
+    char *grown = realloc(b->data, b->len + add + 1);
+    if (grown == NULL) return 0;
+    b->data = grown;
+    memcpy(b->data + b->len, ptr, add);
+    b->len += add;
+    b->data[b->len] = 0;
+    return add;
+}
+
+/* Sends one request; returns the HTTP status (0: no answer) and the body
+ * in `*out` (NUL-terminated; free it). `headers` are "Name: value". */
+static long http(const char *method, const char *url, struct curl_slist *headers, const char *body,
+                 body_buf *out) {
+    CURL *c = curl_easy_init();
+    if (c == NULL) die("curl_easy_init failed");
+    out->data = NULL;
+    out->len = 0;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    if (body != NULL) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    long status = 0;
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    else fprintf(stderr, "agent: %s %s: %s\n", method, url, curl_easy_strerror(rc));
+    curl_easy_cleanup(c);
+    if (out->data == NULL) out->data = xstrdup("");
+    return status;
+}
+
+/* -- The service -- */
+
+typedef struct {
+    const char *api;       /* the service's base URL */
+    const char *username;
+    const char *api_key;
+    const char *vault_dir;
+    char *state_dir;
+    char *token, *tenant;  /* from the identity endpoint */
+    char *agent_id;        /* once registered */
+    char *marker;          /* the last event handled */
+    cb_agent_key *key;     /* decrypts the vault password of a request */
+} service;
+
+/* Authenticates at {api}/identity/v2.0/tokens with the API key. */
+static void authenticate(service *sv) {
+    char *user = json_quote(sv->username), *key = json_quote(sv->api_key);
+    char *body = fmt("{\"auth\": {\"RAX-KSKEY:apiKeyCredentials\": {\"username\": %s, \"apiKey\": %s}}}",
+                     user, key);
+    char *url = fmt("%s/identity/v2.0/tokens", sv->api);
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    body_buf answer;
+    long status = http("POST", url, h, body, &answer);
+    if (status != 200) die("identity: HTTP %ld: %s", status, answer.data);
+    free(sv->token);
+    free(sv->tenant);
+    sv->token = json_str_at(answer.data, "access.token.id");
+    sv->tenant = json_str_at(answer.data, "access.token.tenant.id");
+    if (sv->token == NULL || sv->tenant == NULL) die("identity: no token in %s", answer.data);
+    curl_slist_free_all(h);
+    free(answer.data);
+    free(url);
+    free(body);
+    free(user);
+    free(key);
+}
+
+/* Calls `operation` with `params` (JSON): the library builds the request
+ * (as the agent once registered) and parses the answer. Returns the
+ * result (JSON; free with cb_string_free) or NULL with the library's
+ * message in `last_message()` (an error status of the service). */
+static char *call(service *sv, const char *operation, const char *params) {
+    for (int attempt = 0;; attempt++) {
+        char *req;
+        cb_status st = sv->agent_id != NULL
+                           ? cb_build_request_as_agent(operation, params, sv->token, sv->tenant,
+                                                       sv->agent_id, &req)
+                           : cb_build_request(operation, params, sv->token, sv->tenant, &req);
+        check(st, operation);
+        char *method = json_str_at(req, "method"), *path = json_str_at(req, "path");
+        char *body = json_str_at(req, "body");
+        /* The URL: base, path (percent-encoded by the library), query. */
+        size_t cap = strlen(sv->api) + strlen(path) + strlen(req) + 16;
+        char *url = xmalloc(cap);
+        snprintf(url, cap, "%s%s", sv->api, path);
+        char sep = '?';
+        for (const char *q = json_next(json_get(req, "query"), NULL); q; q = json_next(NULL, q)) {
+            const char *v = json_next(q, NULL);
+            char *name = json_str(v), *value = json_str(json_next(NULL, v));
+            char *ev = curl_easy_escape(NULL, value, 0);
+            size_t at = strlen(url);
+            snprintf(url + at, cap - at, "%c%s=%s", sep, name, ev);
+            sep = '&';
+            curl_free(ev);
+            free(name);
+            free(value);
+        }
+        struct curl_slist *h = NULL;
+        for (const char *p = json_next(json_get(req, "headers"), NULL); p; p = json_next(NULL, p)) {
+            const char *v = json_next(p, NULL);
+            char *name = json_str(v), *value = json_str(json_next(NULL, v));
+            char *line = fmt("%s: %s", name, value);
+            h = curl_slist_append(h, line);
+            free(line);
+            free(name);
+            free(value);
+        }
+        body_buf answer;
+        long status = http(method, url, h, body, &answer);
+        curl_slist_free_all(h);
+        free(url);
+        free(method);
+        free(path);
+        free(body);
+        cb_string_free(req);
+        if (status == 401 && attempt == 0) {
+            /* The token expired: once more with a new one. */
+            free(answer.data);
+            authenticate(sv);
+            continue;
+        }
+        if (status == 0) die("%s: no answer from %s", operation, sv->api);
+        char *result = NULL;
+        st = cb_parse_response(operation, params, (int)status, NULL, (const uint8_t *)answer.data,
+                               answer.len, &result);
+        free(answer.data);
+        if (st != CB_OK) {
+            fprintf(stderr, "agent: %s: %s: %s\n", operation, cb_status_name(st), last_message());
+            return NULL;
+        }
+        return result;
+    }
+}
+
+/* Calls an operation that must succeed. */
+static char *call_ok(service *sv, const char *operation, const char *params) {
+    char *result = call(sv, operation, params);
+    if (result == NULL) die("%s failed: %s", operation, last_message());
+    return result;
+}
+
+/* -- Identity: registered once, kept in the state directory -- */
+
+static void save_state(service *sv) {
+    char *path = join(sv->state_dir, "agent.json");
+    char *id = json_quote(sv->agent_id);
+    char *marker = sv->marker ? json_quote(sv->marker) : xstrdup("null");
+    char *text = fmt("{\"id\": %s, \"marker\": %s}", id, marker);
+    write_all(path, (const uint8_t *)text, strlen(text));
+    free(text);
+    free(marker);
+    free(id);
+    free(path);
+}
+
+/* Loads (or makes) the agent's RSA key and its id and marker. */
+static void load_state(service *sv) {
+    make_dir(sv->state_dir);
+    char *path = join(sv->state_dir, "agent-key.der");
+    size_t len;
+    uint8_t *der = read_maybe(path, &len);
+    if (der != NULL) {
+        check(cb_agent_key_from_der(der, len, &sv->key), path);
+        free(der);
+    } else {
+        check(cb_agent_key_generate(0, &sv->key), "agent key");
+        uint8_t *out;
+        check(cb_agent_key_to_der(sv->key, &out, &len), "agent key");
+        write_all(path, out, len);
+        chmod(path, 0600);
+        cb_bytes_free(out, len);
+    }
+    free(path);
+    path = join(sv->state_dir, "agent.json");
+    char *text = (char *)read_maybe(path, &len);
+    if (text != NULL) {
+        char *copy = xmalloc(len + 1);
+        memcpy(copy, text, len);
+        copy[len] = 0;
+        sv->agent_id = json_str(json_get(copy, "id"));
+        sv->marker = json_str(json_get(copy, "marker"));
+        free(copy);
+        free(text);
+    }
+    free(path);
+}
+
+/* Registers with the service unless the state directory holds an id. */
+static void register_agent(service *sv) {
+    if (sv->agent_id != NULL) return;
+    char *rsa;
+    check(cb_agent_key_rsa_public_key(sv->key, &rsa), "public key");
+    char host[256] = "c-agent";
+    gethostname(host, sizeof host - 1);
+    char *name = json_quote(host);
+    char *params = fmt("{\"agent\": {\"name\": %s, \"version\": \"%s\", \"host\": {\"flavor\": \"nova\","
+                       " \"region\": \"DFW\", \"machine\": {\"id\": \"00000000-0000-4000-8000-000000000000\"},"
+                       " \"os\": {\"name\": \"Linux\", \"version\": \"\", \"architecture\": \"64-bit\"},"
+                       " \"fingerprint\": \"00000000-0000-4000-8000-000000000001\","
+                       " \"addresses\": [{\"version\": 4, \"addr\": \"127.0.0.1\"}]},"
+                       " \"rsa_public_key\": %s, \"vault\": {\"use_internal\": false}}}",
+                       name, cb_version(), rsa);
+    char *answer = call_ok(sv, "v2.agents.register_agent", params);
+    sv->agent_id = json_str(json_get(answer, "id"));
+    if (sv->agent_id == NULL) die("register: no id in %s", answer);
+    save_state(sv);
+    printf("agent: registered as %s\n", sv->agent_id);
+    fflush(stdout);
+    cb_string_free(answer);
+    free(params);
+    free(name);
+    cb_string_free(rsa);
+}
+
+/* -- Jobs -- */
+
+/* A running restore, as its range hook sees it. */
+typedef struct {
+    restore_hooks hooks;
+    service *sv;
+    cb_job_reporter *job;
+    const char *id;
+    int64_t last_check_ns; /* when the restore was last read again */
+} restore_run;
+
+/* PATCHes the job with `patch` (from the reporter; NULL: nothing). */
+static void send_patch(service *sv, const char *kind, const char *id, char *patch) {
+    if (patch == NULL) return;
+    char *qid = json_quote(id);
+    char *params = fmt("{\"%s_id\": %s, \"patch\": %s}", kind, qid, patch);
+    char *op = fmt("v2.%ss.update_%s", kind, kind);
+    char *answer = call(sv, op, params);
+    cb_string_free(answer);
+    free(op);
+    free(params);
+    free(qid);
+    cb_string_free(patch);
+}
+
+/* Reads the job again (a user's stop request shows up). */
+static void observe_job(service *sv, cb_job_reporter *job, const char *kind, const char *id) {
+    char *qid = json_quote(id);
+    char *params = fmt("{\"%s_id\": %s}", kind, qid);
+    char *op = fmt("v2.%ss.get_%s", kind, kind);
+    char *resource = call(sv, op, params);
+    if (resource != NULL) check(cb_job_reporter_observe(job, resource), "observe");
+    cb_string_free(resource);
+    free(op);
+    free(params);
+    free(qid);
+}
+
+/* How often a running job is read again, for stop requests. */
+#define STOP_CHECK_NS 300000000L
+
+/* Between ranges: progress, and whether a stop was requested. An optional
+ * delay ($CLOUDBACKUP_RANGE_DELAY_MS) slows restores down for tests. */
+static bool restore_tick(restore_hooks *h, uint64_t written) {
+    restore_run *run = (restore_run *)h;
+    const char *delay = getenv("CLOUDBACKUP_RANGE_DELAY_MS");
+    if (delay != NULL) pause_ns(atol(delay) * 1000000L);
+    int64_t now = now_ns();
+    if (now - run->last_check_ns >= STOP_CHECK_NS) {
+        observe_job(run->sv, run->job, "restore", run->id);
+        run->last_check_ns = now;
+    }
+    bool stop = false;
+    check(cb_job_reporter_stop_requested(run->job, &stop), "stop requested");
+    if (stop) return true;
+    char *counters = fmt("{\"bytes_restored\": %llu}", (unsigned long long)written);
+    char *patch;
+    check(cb_job_reporter_progress(run->job, counters, now, &patch), "progress");
+    send_patch(run->sv, "restore", run->id, patch);
+    free(counters);
+    return false;
+}
+
+/* The vault password of a request: sent encrypted for this agent's key,
+ * else $CLOUDBACKUP_PASSWORD (which open_vault reads). */
+static void use_password(service *sv, const char *event) {
+    char *hex = json_str(json_get(event, "encrypted_password_hex"));
+    if (hex == NULL || *hex == 0) {
+        free(hex);
+        return;
+    }
+    char *password;
+    check(cb_agent_key_decrypt_password(sv->key, hex, &password), "vault password");
+    setenv("CLOUDBACKUP_PASSWORD", password, 1);
+    cb_string_free(password);
+    free(hex);
+}
+
+/* Runs the restore an event asks for: queued, preparing, in_progress with
+ * progress, then completed (or completed_with_errors, or stopped). */
+static void run_restore(service *sv, const char *event, const char *restore_id) {
+    char *qid = json_quote(restore_id);
+    char *params = fmt("{\"restore_id\": %s}", qid);
+    char *restore = call_ok(sv, "v2.restores.get_restore", params);
+    cb_job_reporter *job;
+    check(cb_job_reporter_new("restore", restore, 0, &job), "restore");
+    char *state;
+    check(cb_job_reporter_state(job, &state), "state");
+    bool runnable = strcmp(state, "start_requested") == 0;
+    cb_string_free(state);
+    /* The backup's snapshot: the service's number, a vault id prefix. */
+    char *backup_id = json_dup(json_at(restore, "backup.id"));
+    char *bparams = fmt("{\"backup_id\": %s}", backup_id);
+    char *backup = call_ok(sv, "v2.backups.get_backup", bparams);
+    const char *sid = json_get(backup, "snapshot_id");
+    char *destination = json_str(json_get(restore, "destination_path"));
+    if (!runnable || sid == NULL || *sid == 'n' || destination == NULL) {
+        fprintf(stderr, "agent: restore %s: not run (state, snapshot or destination)\n", restore_id);
+    } else {
+        char *prefix, *patch;
+        check(cb_vault_snapshot_prefix(strtoll(sid, NULL, 10), &prefix), "snapshot id");
+        use_password(sv, event);
+        check(cb_job_reporter_queued(job, &patch), "queued");
+        send_patch(sv, "restore", restore_id, patch);
+        check(cb_job_reporter_preparing(job, &patch), "preparing");
+        send_patch(sv, "restore", restore_id, patch);
+        check(cb_job_reporter_started(job, now_ns(), &patch), "started");
+        send_patch(sv, "restore", restore_id, patch);
+        restore_run run = {.hooks = {.tick = restore_tick}, .sv = sv, .job = job, .id = restore_id};
+        int rc = restore_snapshot(sv->vault_dir, destination, prefix, &run.hooks);
+        /* The final counters come from the session's report. */
+        const char *report = run.hooks.report;
+        const char *files = report ? json_get(report, "files_restored") : NULL;
+        const char *bytes = report ? json_get(report, "bytes_restored") : NULL;
+        char *counters = report ? fmt("{\"files_restored\": %lld, \"bytes_restored\": %lld}",
+                                      files ? atoll(files) : 0LL, bytes ? atoll(bytes) : 0LL)
+                                : xstrdup("{}");
+        const char *errors = report ? json_get(report, "errors") : NULL;
+        char *errors_json = errors && *errors != 'n' ? json_dup(errors) : NULL;
+        if (rc == 4) observe_job(sv, job, "restore", restore_id);
+        check(cb_job_reporter_finished(job, counters, errors_json, now_ns(), &patch), "finished");
+        send_patch(sv, "restore", restore_id, patch);
+        check(cb_job_reporter_state(job, &state), "state");
+        printf("agent: restore %s: %s\n", restore_id, state);
+        fflush(stdout);
+        cb_string_free(state);
+        free(errors_json);
+        free(counters);
+        free(run.hooks.report);
+        cb_string_free(prefix);
+    }
+    free(destination);
+    cb_string_free(backup);
+    free(bparams);
+    free(backup_id);
+    cb_job_reporter_free(job);
+    cb_string_free(restore);
+    free(params);
+    free(qid);
+}
+
+/* Reads the events after the marker and handles them in order. The marker
+ * is saved before a job runs: a killed job is not started again. */
+static void poll_events(service *sv) {
+    char *id = json_quote(sv->agent_id);
+    char *marker = sv->marker ? json_quote(sv->marker) : NULL;
+    char *params = marker ? fmt("{\"agent_id\": %s, \"page\": {\"limit\": 100, \"marker\": %s}}", id, marker)
+                          : fmt("{\"agent_id\": %s, \"page\": {\"limit\": 100}}", id);
+    char *answer = call(sv, "v2.events.list_agent_events", params);
+    for (const char *e = answer ? json_next(json_get(answer, "events"), NULL) : NULL; e;
+         e = json_next(NULL, e)) {
+        char *event = json_dup(e);
+        free(sv->marker);
+        const char *eid = json_get(event, "id");
+        sv->marker = eid && *json_ws(eid) == '"' ? json_str(eid) : json_dup(eid);
+        save_state(sv);
+        char *name = json_str(json_get(event, "event"));
+        char *restore_id = json_str_at(event, "restore.id");
+        if (name != NULL && strcmp(name, "restore_start_request") == 0 && restore_id != NULL)
+            run_restore(sv, event, restore_id);
+        free(restore_id);
+        free(name);
+        free(event);
+    }
+    cb_string_free(answer);
+    free(params);
+    free(marker);
+    free(id);
+}
+
+/* Set by SIGINT / SIGTERM: the loop ends after the current poll. */
+static volatile sig_atomic_t stopping = 0;
+static void on_signal(int sig) {
+    (void)sig;
+    stopping = 1;
+}
+
+/* agent run --api URL --username U --api-key K --vault DIR [--state-dir DIR]
+ * [--poll-ms N]: registers (or reuses its id), then polls its events. */
+static int cmd_run(int argc, char **argv) {
+    service sv = {0};
+    long poll_ms = 500;
+    const char *state_dir = ".cloudbackup-agent";
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--api") == 0) sv.api = argv[i + 1];
+        else if (strcmp(argv[i], "--username") == 0) sv.username = argv[i + 1];
+        else if (strcmp(argv[i], "--api-key") == 0) sv.api_key = argv[i + 1];
+        else if (strcmp(argv[i], "--vault") == 0) sv.vault_dir = argv[i + 1];
+        else if (strcmp(argv[i], "--state-dir") == 0) state_dir = argv[i + 1];
+        else if (strcmp(argv[i], "--poll-ms") == 0) poll_ms = atol(argv[i + 1]);
+        else die("run: unknown option %s", argv[i]);
+    }
+    if (!sv.api || !sv.username || !sv.api_key || !sv.vault_dir)
+        die("run: --api, --username, --api-key and --vault are required");
+    sv.state_dir = xstrdup(state_dir);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    load_state(&sv);
+    authenticate(&sv);
+    register_agent(&sv);
+    char *id = json_quote(sv.agent_id);
+    char *params = fmt("{\"agent_id\": %s, \"event\": {\"event\": \"startup\"}}", id);
+    cb_string_free(call(&sv, "v2.events.post_agent_event", params));
+    printf("agent: %s polling %s\n", sv.agent_id, sv.api);
+    fflush(stdout);
+    while (!stopping) {
+        poll_events(&sv);
+        pause_ns(poll_ms * 1000000L);
+    }
+    free(params);
+    free(id);
+    cb_agent_key_free(sv.key);
+    free(sv.token);
+    free(sv.tenant);
+    free(sv.agent_id);
+    free(sv.marker);
+    free(sv.state_dir);
+    curl_global_cleanup();
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "init") == 0) return cmd_init(argv[2]);
     if (argc == 4 && strcmp(argv[1], "backup") == 0) return cmd_backup(argv[2], argv[3], false);
@@ -1346,9 +2005,11 @@ int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "restore") == 0) return cmd_restore(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "snapshots") == 0) return cmd_snapshots(argv[2]);
     if (argc == 4 && strcmp(argv[1], "compare") == 0) return cmd_compare(argv[2], argv[3]);
+    if (argc >= 2 && strcmp(argv[1], "run") == 0) return cmd_run(argc, argv);
     fprintf(stderr,
             "usage: %s init VAULT | backup [--force] SOURCE VAULT | verify VAULT |\n"
-            "       restore VAULT TARGET | snapshots VAULT | compare A B\n"
+            "       restore VAULT TARGET | snapshots VAULT | compare A B |\n"
+            "       run --api URL --username U --api-key K --vault DIR [--state-dir DIR]\n"
             "       (password in $CLOUDBACKUP_PASSWORD; libcloudbackup %s)\n",
             argv[0], cb_version());
     return 2;

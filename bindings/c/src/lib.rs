@@ -29,6 +29,7 @@ pub mod api;
 pub mod backup;
 pub mod dump;
 pub mod ffi;
+pub mod job;
 pub mod lock;
 pub mod prune;
 pub mod restore;

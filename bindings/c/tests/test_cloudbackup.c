@@ -1613,6 +1613,7 @@ END_TEST
 #include "test_tamper.inc"
 #include "test_prune.inc"
 #include "test_dump.inc"
+#include "test_job.inc"
 
 static Suite *cloudbackup_suite(void) {
     Suite *s = suite_create("libcloudbackup");
@@ -1649,6 +1650,7 @@ static Suite *cloudbackup_suite(void) {
         TAMPER_GROUP,
         PRUNE_GROUP,
         DUMP_GROUP,
+        JOB_GROUP,
     };
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
         TCase *tc = tcase_create(groups[i].name);
