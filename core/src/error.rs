@@ -406,6 +406,17 @@ pub fn from_json_argument<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// What a serde `Deserialize` reports for a value its parser refused: the
+/// reason alone for an [`Error::InvalidArgument`] (the field's path is
+/// added by [`from_json_argument`], so the name is not said twice), else
+/// the whole message.
+pub fn serde_reason(e: Error) -> String {
+    match e {
+        Error::InvalidArgument { reason, .. } => reason,
+        other => other.to_string(),
+    }
+}
+
 /// The path of a field-level error (`None` at the top level) and the message.
 fn split_path_error<E: std::fmt::Display>(
     e: serde_path_to_error::Error<E>,

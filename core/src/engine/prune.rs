@@ -147,7 +147,7 @@ impl Serialize for MaxUnused {
 impl<'de> Deserialize<'de> for MaxUnused {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        MaxUnused::parse(&text).map_err(serde::de::Error::custom)
+        MaxUnused::parse(&text).map_err(|e| serde::de::Error::custom(crate::error::serde_reason(e)))
     }
 }
 

@@ -168,7 +168,8 @@ impl Serialize for KeepWithin {
 impl<'de> Deserialize<'de> for KeepWithin {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        KeepWithin::parse(&text).map_err(serde::de::Error::custom)
+        KeepWithin::parse(&text)
+            .map_err(|e| serde::de::Error::custom(crate::error::serde_reason(e)))
     }
 }
 
@@ -250,7 +251,7 @@ impl Serialize for GroupBy {
 impl<'de> Deserialize<'de> for GroupBy {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        GroupBy::parse(&text).map_err(serde::de::Error::custom)
+        GroupBy::parse(&text).map_err(|e| serde::de::Error::custom(crate::error::serde_reason(e)))
     }
 }
 
