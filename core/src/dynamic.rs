@@ -23,8 +23,8 @@ use crate::lifecycle::{
     allowed_actions, allowed_targets, transition, Action, Actor, BackupState, CleanupState,
     Lifecycle, LogfileState, ResourceKind, RestoreState, Step, V1BackupState, V1RestoreState,
 };
-use crate::model::wire::WireName;
 use crate::patch::{parse_patch, validate_owned_patch, Endpoint, PatchContext};
+use crate::wire::WireName;
 use crate::Result;
 
 /// The value of `T` called `name` (its wire name, any case), or an error

@@ -528,7 +528,7 @@ mod tests {
         #[derive(Debug, serde::Deserialize)]
         #[allow(dead_code)]
         struct Item {
-            when: crate::model::wire::Timestamp,
+            when: crate::wire::Timestamp,
         }
         #[derive(Debug, serde::Deserialize)]
         #[allow(dead_code)]

@@ -1,7 +1,7 @@
 //! # cloudbackup-core
 //!
 //! The network-free core every Cloud Backup client embeds: the v1.0 and v2
-//! domain model ([`model`]), transport-neutral request builders and response
+//! domain model ([`model`], on the wire-quirk types of [`wire`]), transport-neutral request builders and response
 //! parsers ([`api`]), lifecycle state machines ([`lifecycle`]) and JSON Patch
 //! validation with per-endpoint policies ([`patch`]).
 //!
@@ -25,5 +25,6 @@ pub mod model;
 pub mod patch;
 #[cfg(test)]
 mod test_support;
+pub mod wire;
 
 pub use error::{Error, ErrorCode, Result};

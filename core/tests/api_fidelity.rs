@@ -12,8 +12,8 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use cloudbackup_core::api::AgentKey;
 use cloudbackup_core::api::{build_request, parse_response, Auth, Response};
-use cloudbackup_core::engine::AgentKey;
 use cloudbackup_core::model::parse_model;
 use cloudbackup_core::model::v2::snapshot_id::{snapshot_id_for, vault_snapshot_prefix};
 use cloudbackup_core::{dynamic, Error};

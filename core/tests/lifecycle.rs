@@ -6,10 +6,10 @@ use cloudbackup_core::lifecycle::{
     allowed_actions, transition, Action, Actor, BackupState, Lifecycle, Phase, Rejection,
     RestoreState, Step,
 };
-use cloudbackup_core::model::wire::WireName;
 use cloudbackup_core::patch::{
     apply_patch, apply_patch_in_place, patch_from_value, Endpoint, PatchContext,
 };
+use cloudbackup_core::wire::WireName;
 use cloudbackup_core::Error;
 use proptest::prelude::*;
 use serde_json::{json, Value};

@@ -8,7 +8,7 @@
 use std::ffi::c_char;
 use std::ptr;
 
-use cloudbackup_core::engine::{AgentKey, DEFAULT_AGENT_KEY_BITS};
+use cloudbackup_core::api::{AgentKey, DEFAULT_AGENT_KEY_BITS};
 use cloudbackup_core::model::v2::snapshot_id::{snapshot_id_for, vault_snapshot_prefix};
 
 use crate::ffi::{
@@ -268,7 +268,7 @@ mod tests {
         let st = unsafe { cb_agent_key_public_key(key, &mut json) };
         assert_eq!(st, cb_status::CB_OK);
         let public: serde_json::Value = serde_json::from_str(&take_string(json)).unwrap();
-        let hex = cloudbackup_core::engine::encrypt_password_for_agent(
+        let hex = cloudbackup_core::api::encrypt_password_for_agent(
             public["ModulusHex"].as_str().unwrap(),
             public["ExponentHex"].as_str().unwrap(),
             "vault pass",

@@ -12,8 +12,8 @@ use cloudbackup_core::dynamic;
 use cloudbackup_core::error::from_json_slice;
 use cloudbackup_core::lifecycle::JobReporter;
 use cloudbackup_core::model::v2::common::ErrorReport;
-use cloudbackup_core::model::wire::Timestamp;
 use cloudbackup_core::patch::Patch;
+use cloudbackup_core::wire::Timestamp;
 use cloudbackup_core::Error;
 
 use crate::ffi::{

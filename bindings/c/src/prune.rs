@@ -15,7 +15,7 @@ use cloudbackup_core::engine::prune::{
 use cloudbackup_core::engine::{
     layout, PruneOptions, PruneReport, Pruner, SealedBundle, SealedObject,
 };
-use cloudbackup_core::model::wire::Timestamp;
+use cloudbackup_core::wire::Timestamp;
 use cloudbackup_core::Error;
 use serde_json::{json, Value};
 

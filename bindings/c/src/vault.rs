@@ -5,9 +5,8 @@ use std::ffi::c_char;
 use std::ptr;
 use std::sync::Arc;
 
-use cloudbackup_core::engine::{
-    browse, encrypt_password_for_agent, Id, Index, KdfParams, Snapshot, Vault, VaultSettings,
-};
+use cloudbackup_core::api::encrypt_password_for_agent;
+use cloudbackup_core::engine::{browse, Id, Index, KdfParams, Snapshot, Vault, VaultSettings};
 use cloudbackup_core::error::from_json_slice;
 
 use crate::ffi::{

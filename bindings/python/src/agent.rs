@@ -5,7 +5,7 @@
 //! wrappers over `cloudbackup_core::engine::AgentKey` and
 //! `cloudbackup_core::model::v2::snapshot_id`.
 
-use cloudbackup_core::engine::{AgentKey, DEFAULT_AGENT_KEY_BITS};
+use cloudbackup_core::api::{AgentKey, DEFAULT_AGENT_KEY_BITS};
 use cloudbackup_core::model::v2::snapshot_id;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;

@@ -162,7 +162,7 @@ fn encrypt_password_for_agent(
     exponent_hex: &str,
     passphrase: &str,
 ) -> PyResultCb<String> {
-    Ok(cloudbackup_core::engine::encrypt_password_for_agent(
+    Ok(cloudbackup_core::api::encrypt_password_for_agent(
         modulus_hex,
         exponent_hex,
         passphrase,

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use cloudbackup_core::engine::prune as core_prune;
 use cloudbackup_core::engine::{PruneOptions, Pruner, SealedBundle};
-use cloudbackup_core::model::wire::Timestamp;
+use cloudbackup_core::wire::Timestamp;
 use cloudbackup_core::Error;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;

@@ -5,7 +5,7 @@
 //! wrappers over `cloudbackup_core::engine::AgentKey` and
 //! `cloudbackup_core::model::v2::snapshot_id`.
 
-use cloudbackup_core::engine::{AgentKey as CoreAgentKey, DEFAULT_AGENT_KEY_BITS};
+use cloudbackup_core::api::{AgentKey as CoreAgentKey, DEFAULT_AGENT_KEY_BITS};
 use cloudbackup_core::model::v2::snapshot_id;
 use wasm_bindgen::prelude::*;
 

@@ -520,7 +520,7 @@ pub fn encrypt_password_for_agent(
     #[wasm_bindgen(js_name = "exponentHex", unchecked_param_type = "string")] exponent_hex: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] passphrase: JsValue,
 ) -> JsResult<String> {
-    Ok(core_engine::encrypt_password_for_agent(
+    Ok(cloudbackup_core::api::encrypt_password_for_agent(
         &string_arg(&modulus_hex, "modulusHex")?,
         &string_arg(&exponent_hex, "exponentHex")?,
         &string_arg(&passphrase, "passphrase")?,

@@ -7,7 +7,7 @@ use cloudbackup_core::engine::prune::{
     cleanup_failed_patch, cleanup_finished_patch, cleanup_queued_patch, cleanup_started_patch,
 };
 use cloudbackup_core::engine::{self as core_engine, layout, Id, PruneOptions, PruneReport};
-use cloudbackup_core::model::wire::Timestamp;
+use cloudbackup_core::wire::Timestamp;
 use cloudbackup_core::Error;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{from_json_argument, from_json_slice, to_json_vec};
+use crate::model::require_id;
 use crate::{wire_enum, Error, Result};
 
 wire_enum! {
@@ -591,22 +592,6 @@ impl Auth {
             None => request,
         }
     }
-}
-
-/// A checked, non-empty id for a path segment or header.
-pub fn require_id(name: &str, value: &str) -> Result<()> {
-    if value.trim().is_empty() {
-        return Err(Error::argument(name, "must not be empty"));
-    }
-    if value.chars().any(|c| c.is_control()) {
-        return Err(Error::argument(name, "must not contain control characters"));
-    }
-    // Percent-encoding leaves dots alone, and a client or proxy that
-    // normalises the URL would turn `logfiles/..` into the parent resource.
-    if value == "." || value == ".." {
-        return Err(Error::argument(name, format!("{value:?} is not an id")));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

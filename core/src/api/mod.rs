@@ -15,17 +15,27 @@
 //! assert!(err.to_string().contains("Restore not found."));
 //! ```
 
+/// Needs RSA, so only with the `engine` feature (the npm package's `api`
+/// entry leaves it out).
+#[cfg(feature = "engine")]
+pub mod agent_password;
 mod http;
 pub mod registry;
 pub mod v1;
 pub mod v2;
 
 pub use http::{
-    check_status, encode_segment, parse_empty, parse_integer, parse_json, require_id, ApiError,
-    ApiErrorKind, Auth, Method, Page, Request, Response, RetryAfter, SortDir, AGENT_ID_HEADER,
-    JSON, JSON_PATCH,
+    check_status, encode_segment, parse_empty, parse_integer, parse_json, ApiError, ApiErrorKind,
+    Auth, Method, Page, Request, Response, RetryAfter, SortDir, AGENT_ID_HEADER, JSON, JSON_PATCH,
 };
 
+// The id check lives with the model (which checks ids too); the request
+// builders here reach it by the short path.
+pub(crate) use crate::model::require_id;
+#[cfg(feature = "engine")]
+pub use agent_password::{
+    encrypt_password_for_agent, encrypt_password_with_key, AgentKey, DEFAULT_AGENT_KEY_BITS,
+};
 pub use registry::{build_request, operation, operations, parse_response, OperationInfo};
 
 /// The JSON parameters of an operation that takes none: `{}`.

@@ -10,7 +10,7 @@ use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::model::wire::encode_hex;
+use crate::wire::encode_hex;
 use crate::{Error, Result};
 
 /// Bytes in a key (AES-256, keyed BLAKE3).

@@ -10,7 +10,7 @@ use super::crypto::{
     derive_key, random_bytes, random_nonce, Aead, SecretKey, KEY_LEN, NONCE_LEN, TAG_LEN,
 };
 use super::format::{contexts, VaultId, FORMAT_VERSION};
-use crate::model::wire::HexString;
+use crate::wire::HexString;
 use crate::{Error, Result};
 
 /// Argon2id cost parameters, stored in each key slot.

@@ -27,7 +27,7 @@ use super::crypto::{random_bytes, Id};
 use super::format::ObjectKind;
 use super::object::{object_name, open_object, seal_object, SealedObject};
 use super::vault::Vault;
-use crate::model::wire::encode_hex;
+use crate::wire::encode_hex;
 use crate::{Error, Result};
 
 const SECOND_NS: i64 = 1_000_000_000;
@@ -182,7 +182,7 @@ impl Lock {
 
 /// `ns` since the epoch as an RFC 3339 UTC time (seconds precision).
 fn rfc3339(ns: i64) -> String {
-    crate::model::wire::Timestamp::from_unix_micros(ns.div_euclid(SECOND_NS) * 1_000_000)
+    crate::wire::Timestamp::from_unix_micros(ns.div_euclid(SECOND_NS) * 1_000_000)
         .to_string()
         .replace(".000000Z", "Z")
 }

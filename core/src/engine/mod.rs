@@ -3,7 +3,6 @@
 //! index, snapshots, config), and sans-IO backup, restore and verify
 //! sessions. The byte layouts are in `docs/FORMAT.md`.
 
-pub mod agent_password;
 pub mod backup;
 pub mod blob;
 pub mod browse;
@@ -30,9 +29,6 @@ pub mod state;
 pub mod vault;
 pub mod verify;
 
-pub use agent_password::{
-    encrypt_password_for_agent, encrypt_password_with_key, AgentKey, DEFAULT_AGENT_KEY_BITS,
-};
 pub use backup::{BackupOptions, BackupOutcome, BackupRun, BackupSession, FileMeta, SnapshotInfo};
 pub use bundle::SealedBundle;
 pub use chunker::ChunkerParams;

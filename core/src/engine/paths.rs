@@ -5,7 +5,7 @@
 
 use super::crypto::hash;
 use super::rawpath::RawPath;
-use crate::model::wire::encode_hex;
+use crate::wire::encode_hex;
 use crate::{Error, Result};
 
 /// Checks a snapshot path: absolute (`/`-rooted), `/`-separated, with no

@@ -45,8 +45,8 @@ use super::state::VaultState;
 use super::vault::Vault;
 use crate::lifecycle::CleanupState;
 use crate::model::v2::snapshot_id::snapshot_id_for;
-use crate::model::wire::Timestamp;
 use crate::patch::Patch;
+use crate::wire::Timestamp;
 use crate::{Error, Result};
 
 /// Records per new index delta: about 5 MiB of plaintext, so that no

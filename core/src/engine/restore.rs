@@ -104,7 +104,7 @@ use super::select::{select_entries, Selector};
 use super::snapshot::{Entry, EntryKind, Snapshot, Xattr};
 use super::vault::Vault;
 use crate::model::v2::common::{ErrorEntry, ErrorException, ErrorReport, PathFilter};
-use crate::model::wire::LooseInt;
+use crate::wire::LooseInt;
 use crate::{wire_enum, Error, ErrorCode, Result};
 
 /// Default largest gap between two needed blobs of a bundle that is

@@ -35,7 +35,7 @@ use super::rawpath::RawPath;
 use super::state::SnapshotSummary;
 use crate::model::v1::VersionRetention;
 use crate::model::v2::configuration::Retention;
-use crate::model::wire::{civil_from_days, days_from_civil};
+use crate::wire::{civil_from_days, days_from_civil};
 use crate::{Error, Result};
 
 /// A calendar duration in restic's `--keep-within` syntax: numbers with the
@@ -591,7 +591,7 @@ fn buckets(secs: i64, nr: usize) -> [i64; 6] {
 mod tests {
     use super::*;
     use crate::engine::BackupCounters;
-    use crate::model::wire::days_from_civil as day_of;
+    use crate::wire::days_from_civil as day_of;
     use proptest::prelude::*;
 
     /// Unix seconds of a UTC date and hour.

@@ -12,7 +12,7 @@ use super::object::{object_name, open_object, seal_object, SealedObject};
 use super::rawpath::RawPath;
 use crate::lifecycle::BackupState;
 use crate::model::v2::common::{ErrorEntry, ErrorException, ErrorReport};
-use crate::model::wire::LooseInt;
+use crate::wire::LooseInt;
 use crate::{wire_enum, Error, Result};
 
 wire_enum! {

@@ -14,7 +14,7 @@ use super::format::{
     check_header, write_header, ObjectKind, VaultId, FORMAT_VERSION, VAULT_ID_LEN,
 };
 use super::keys::{KdfParams, KeySlot, MasterKey, VaultKeys};
-use crate::model::wire::HexString;
+use crate::wire::HexString;
 use crate::{Error, Result};
 
 /// Most key slots (passwords) a vault may have: opening tries each slot with
@@ -402,7 +402,7 @@ impl Vault {
     /// What the vault is, without secrets (what the bindings show).
     pub fn info(&self) -> VaultInfo {
         VaultInfo {
-            vault_id: crate::model::wire::encode_hex(&self.vault_id),
+            vault_id: crate::wire::encode_hex(&self.vault_id),
             settings: self.settings,
             key_slots: self.slot_count(),
         }
@@ -423,7 +423,7 @@ pub struct KeySlotInfo {
 /// KDF takes is shown as is.
 fn slot_id(slot: &KeySlot) -> String {
     let hash = blake3::hash(&slot.salt.to_bytes());
-    crate::model::wire::encode_hex(&hash.as_bytes()[..8])
+    crate::wire::encode_hex(&hash.as_bytes()[..8])
 }
 
 /// A vault's public description; JSON `{"vault_id": "<32 hex digits>",

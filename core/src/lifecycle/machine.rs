@@ -19,7 +19,7 @@
 use std::fmt;
 
 use super::state::{BackupState, CleanupState, LogfileState, RestoreState};
-use crate::model::wire::WireName;
+use crate::wire::WireName;
 use crate::wire_enum;
 
 wire_enum! {

@@ -22,8 +22,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::model::v2::common::ErrorReport;
-use crate::model::wire::Timestamp;
 use crate::patch::{patch_from_value, validate_patch, Endpoint, Patch, PatchContext};
+use crate::wire::Timestamp;
 use crate::{Error, Result};
 
 use super::Actor;

@@ -174,7 +174,7 @@ same_variants!(V1BackupState <-> BackupState: StartRequested, StartScheduled, Qu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::wire::{WireId, WireName};
+    use crate::wire::{WireId, WireName};
 
     #[test]
     fn v1_restore_ids_match_the_reference() {

@@ -1,6 +1,6 @@
 //! The Cloud Backup domain model: typed request and response bodies of every
 //! operation, v1.0 (PascalCase JSON) in [`v1`] and v2 (snake_case JSON) in
-//! [`v2`], plus the wire-quirk types both use ([`wire`]). [`registry`] names
+//! [`v2`], built on the wire-quirk types of [`crate::wire`]. [`registry`] names
 //! every body type, for bindings that parse and normalise JSON by type name.
 //!
 //! Parsing policy, the same for every type:
@@ -11,11 +11,12 @@
 //!   reference marks it optional;
 //! * enumerations are closed: an unknown value is an error naming the field's
 //!   type and listing the accepted values;
-//! * quirks are accepted and written back in the form they came in (see [`wire`]).
+//! * quirks are accepted and written back in the form they came in (see [`crate::wire`]).
 
+mod ids;
 pub mod registry;
 pub mod v1;
 pub mod v2;
-pub mod wire;
 
+pub use ids::require_id;
 pub use registry::{model_types, parse_model};

@@ -20,7 +20,7 @@ use crate::model::v2::common::{ErrorReport, PathFilter};
 use crate::model::v2::configuration::{
     validate_notifications, validate_path_filters, Notification, Schedule,
 };
-use crate::model::wire::{parse_wire_name, Timestamp};
+use crate::wire::{parse_wire_name, Timestamp};
 use crate::{wire_enum, Error, Result};
 
 wire_enum! {
@@ -692,8 +692,8 @@ fn check_times(resource: &Value) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::wire::WireName;
     use crate::patch::{apply_patch, patch_from_value};
+    use crate::wire::WireName;
     use serde_json::json;
 
     /// `validate_patch` as it was before it applied operations itself: the

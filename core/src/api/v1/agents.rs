@@ -8,7 +8,7 @@ use crate::model::v1::{
     Agent, ChangeEncryptionPasswordRequest, EnableAgentRequest, EncryptVolumeRequest, LogLevel,
     MachineAgentRef, MigrateVaultRequest, UpdateAgentBehaviorRequest,
 };
-use crate::model::wire::{HexString, LooseInt};
+use crate::wire::{HexString, LooseInt};
 use crate::{Error, Result};
 
 /// `GET /v1.0/{tenant_id}/agent/{machineAgentId}`: the agent and its machine.
@@ -284,9 +284,9 @@ mod tests {
     use super::*;
     use crate::api::ApiErrorKind;
     use crate::model::v1::{Datacenter, OrBlank};
-    use crate::model::wire::Open;
     use crate::test_support::v1::{assert_request_line, auth};
     use crate::test_support::{api_kind, assert_json_request, sample_v1};
+    use crate::wire::Open;
 
     #[test]
     fn get_agent() {

@@ -10,7 +10,7 @@ use crate::lifecycle::V1Action;
 use crate::model::v1::{
     AvailableBackup, Backup, BackupActionRequest, BackupReport, CompletedBackup,
 };
-use crate::model::wire::LooseInt;
+use crate::wire::LooseInt;
 use crate::Result;
 
 /// `POST /v1.0/{tenant_id}/backup/action-requested`: start a backup of a

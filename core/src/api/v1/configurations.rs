@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::{json_request, request};
 use crate::api::{parse_empty, parse_json, require_id, Auth, Method, Operation, Request, Response};
 use crate::model::v1::{BackupConfiguration, BackupConfigurationSpec, EnableRequest};
-use crate::model::wire::LooseBool;
+use crate::wire::LooseBool;
 use crate::Result;
 
 /// `POST /v1.0/{tenant_id}/backup-configuration`: create a configuration;

@@ -233,10 +233,10 @@ mod tests {
     use super::*;
     use crate::lifecycle::{V1Action, V1RestoreState};
     use crate::model::v1::{FileFilter, FileItemType, OrBlank};
-    use crate::model::wire::HexString;
-    use crate::model::wire::{ById, LooseInt};
     use crate::test_support::v1::{assert_request_line, auth};
     use crate::test_support::{assert_bodiless, assert_json_request, sample_v1, status_of};
+    use crate::wire::HexString;
+    use crate::wire::{ById, LooseInt};
 
     #[test]
     fn create_restore() {

@@ -182,9 +182,9 @@ mod tests {
     use super::*;
     use crate::api::{ApiErrorKind, SortDir, JSON_PATCH};
     use crate::lifecycle::BackupState;
-    use crate::model::wire::Timestamp;
     use crate::test_support::v2::auth;
     use crate::test_support::{assert_agent_header, assert_conflict, body, sample_v2};
+    use crate::wire::Timestamp;
 
     fn start(state: StartState, agent_id: Option<&str>) -> StartBackup {
         StartBackup {

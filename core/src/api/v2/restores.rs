@@ -156,9 +156,9 @@ mod tests {
     use crate::api::{ApiErrorKind, SortDir, JSON_PATCH};
     use crate::lifecycle::RestoreState;
     use crate::model::v2::common::{PathFilter, PathType};
-    use crate::model::wire::HexString;
     use crate::test_support::v2::auth;
     use crate::test_support::{assert_agent_header, assert_conflict, body, sample_v2};
+    use crate::wire::HexString;
     use crate::Error;
 
     const ID: &str = "e87e6f7d-d166-11e4-8689-c8e0eb190e3d";

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::enums::{ActivityType, Datacenter};
 use super::quirks::OrBlank;
 use crate::lifecycle::{V1BackupState, V1RestoreState};
-use crate::model::wire::{LooseBool, LooseInt, MsDate, Open, WireName};
+use crate::wire::{LooseBool, LooseInt, MsDate, Open, WireName};
 
 /// One backup, restore or cleanup, finished or running. Numbers and
 /// booleans may come as strings (`"IsBackupConfigurationDeleted": "false"`

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::enums::{AgentStatus, Architecture, Datacenter, Flavor};
 use super::quirks::OrBlank;
-use crate::model::wire::{HexNumber, HexString, HumanSize, LooseBool, LooseInt, MsDate, Open};
+use crate::wire::{HexNumber, HexString, HumanSize, LooseBool, LooseInt, MsDate, Open};
 
 /// A data center member as v1 writes it: a name (open: a region this build
 /// does not know is kept), `""` or `"None"` for none (`"BackupDatacenter":

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::agent::{DatacenterField, PublicKey};
 use super::enums::Flavor;
 use crate::lifecycle::{V1Action, V1BackupState};
-use crate::model::wire::{HexNumber, HexString, HumanSize, LooseBool, LooseInt, MsDate, Open};
+use crate::wire::{HexNumber, HexString, HumanSize, LooseBool, LooseInt, MsDate, Open};
 
 /// Body of `POST backup/action-requested`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ use super::enums::{AmPm, DayOfWeek, FileFilter, FileItemType, Flavor, Frequency}
 use super::enums::{MissedBackupAction, VersionRetention};
 use super::quirks::OrBlank;
 use crate::lifecycle::V1BackupState;
-use crate::model::wire::{ById, LooseBool, LooseInt, MsDate, Open, WireName};
+use crate::wire::{ById, LooseBool, LooseInt, MsDate, Open, WireName};
 
 /// An optional number of a request body, which clients also send as a
 /// string (`"11"`) or as `""` / `"None"` for none.

@@ -5,7 +5,7 @@
 //! [`crate::lifecycle`].
 //!
 //! Sets that only name things the service may add to are read through
-//! [`Open`](crate::model::wire::Open) where the model uses them ([`Datacenter`],
+//! [`Open`](crate::wire::Open) where the model uses them ([`Datacenter`],
 //! [`Flavor`], [`Architecture`], [`ActivityType`]): an unknown name is kept,
 //! not an error.
 
@@ -203,7 +203,7 @@ wire_enum_with_ids! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::wire::{ById, WireId, WireName};
+    use crate::wire::{ById, WireId, WireName};
     use serde_json::json;
 
     #[test]

@@ -5,7 +5,7 @@
 //! Numbers and booleans of v1 bodies are read from strings too (`"11"`,
 //! `"true"`, and `""` or `"None"` for an optional number) and written back as
 //! they came; names the service may add to (data centers, flavors, activity
-//! types) are [`Open`](crate::model::wire::Open).
+//! types) are [`Open`](crate::wire::Open).
 //!
 //! States and the `Action` of `action-requested` are the lifecycle types
 //! ([`V1BackupState`](crate::lifecycle::V1BackupState),

@@ -1,11 +1,11 @@
-//! A v1 wire form that [`crate::model::wire`] does not cover, kept local to
+//! A v1 wire form that [`crate::wire`] does not cover, kept local to
 //! v1 because only v1 bodies show it: [`OrBlank`], a value where the service
 //! or a client writes `""`, or a word such as `"None"`, for "none"
 //! (`"StartTimeAmPm": ""`, `"DestinationDatacenter": ""`,
 //! `"BackupDatacenter": "None"`, `"HourInterval": ""`).
 //!
 //! (Enums carried by their v1 id, as a number or a numeric string, are
-//! [`ById`](crate::model::wire::ById).)
+//! [`ById`](crate::wire::ById).)
 
 use std::fmt;
 
@@ -159,7 +159,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OrBlank<T> {
 mod tests {
     use super::*;
     use crate::model::v1::enums::Datacenter;
-    use crate::model::wire::{LooseInt, Open};
+    use crate::wire::{LooseInt, Open};
     use serde_json::json;
 
     #[test]

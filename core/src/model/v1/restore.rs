@@ -9,7 +9,7 @@ use super::configuration::LooseOptInt;
 use super::enums::{FileFilter, FileItemType, Flavor};
 use super::quirks::OrBlank;
 use crate::lifecycle::{apply_v1_action, RestoreState, V1Action, V1RestoreState};
-use crate::model::wire::{ById, HexString, HumanSize, LooseBool, LooseInt, MsDate, Open};
+use crate::wire::{ById, HexString, HumanSize, LooseBool, LooseInt, MsDate, Open};
 use crate::{Error, Result};
 
 /// What to restore and where: the body of `PUT restore` (create) and the

@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::lifecycle::{BackupState, CleanupState, RestoreState};
 use crate::model::v2::common::{Link, ResourceRef};
-use crate::model::wire::{parse_wire_name, Open, Timestamp};
+use crate::wire::{parse_wire_name, Open, Timestamp};
 use crate::wire_enum;
 
 wire_enum! {

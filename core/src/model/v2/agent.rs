@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::v2::common::Link;
-use crate::model::wire::{ById, HexNumber, HexString, Open, Timestamp};
+use crate::wire::{ById, HexNumber, HexString, Open, Timestamp};
 use crate::{wire_enum, wire_enum_with_ids};
 
 wire_enum! {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::lifecycle::BackupState;
 use crate::model::v2::common::{ErrorReport, Link, ResourceRef};
-use crate::model::wire::{LooseInt, Timestamp};
+use crate::wire::{LooseInt, Timestamp};
 use crate::wire_enum;
 
 wire_enum! {

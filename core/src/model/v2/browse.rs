@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::v2::event::EventHeader;
-use crate::model::wire::HexString;
+use crate::wire::HexString;
 
 /// The body of `POST /agents/{id}/browse-requests`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

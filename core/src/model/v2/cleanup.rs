@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::lifecycle::CleanupState;
 use crate::model::v2::backup::StartState;
 use crate::model::v2::common::{ErrorReport, Link, ResourceRef};
-use crate::model::wire::{LooseInt, Timestamp};
+use crate::wire::{LooseInt, Timestamp};
 
 /// A vault cleanup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

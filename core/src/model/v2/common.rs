@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::wire::LooseInt;
+use crate::wire::LooseInt;
 use crate::wire_enum;
 
 /// A hypermedia link (`{"href": ..., "rel": ...}`).

@@ -13,9 +13,9 @@ use std::str::FromStr;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::api::require_id;
+use crate::model::require_id;
 use crate::model::v2::common::{Link, PathFilter, PathType, ResourceRef};
-use crate::model::wire::{Open, Timestamp};
+use crate::wire::{Open, Timestamp};
 use crate::{wire_enum, Error, Result};
 
 // ---------------------------------------------------------------------------

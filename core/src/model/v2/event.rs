@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::v2::agent::OperatingSystem;
 use crate::model::v2::common::{Link, PathFilter};
-use crate::model::wire::{HexString, LooseInt, Open, Timestamp};
+use crate::wire::{HexString, LooseInt, Open, Timestamp};
 use crate::wire_enum;
 
 wire_enum! {

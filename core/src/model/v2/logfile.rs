@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::lifecycle::LogfileState;
 use crate::model::v2::common::Link;
-use crate::model::wire::Timestamp;
+use crate::wire::Timestamp;
 
 /// A log file of an agent (details, list items, and the answer to a download request).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

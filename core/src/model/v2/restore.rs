@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::require_id;
 use crate::lifecycle::RestoreState;
+use crate::model::require_id;
 use crate::model::v2::common::{ErrorReport, Link, PathFilter, ResourceRef};
-use crate::model::wire::{HexString, Timestamp};
+use crate::wire::{HexString, Timestamp};
 use crate::{Error, Result};
 
 /// A restore.

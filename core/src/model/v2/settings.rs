@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::v2::agent::LogLevel;
 use crate::model::v2::common::{Link, PathFilter};
-use crate::model::wire::Timestamp;
+use crate::wire::Timestamp;
 
 /// Free disk space, in MB, an agent needs before starting each kind of job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

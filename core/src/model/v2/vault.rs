@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::v2::event::EventHeader;
-use crate::model::wire::HexString;
+use crate::wire::HexString;
 use crate::wire_enum;
 
 /// The body of `POST /agents/{id}/vault`: take over another agent's vault.

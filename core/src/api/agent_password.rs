@@ -20,8 +20,8 @@ use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, Pkcs1v15Encrypt, RsaPrivateKey, RsaPublicKey};
 use zeroize::Zeroizing;
 
-use crate::model::wire::{encode_hex, HexNumber, HexString};
 use crate::model::{v1, v2};
+use crate::wire::{encode_hex, HexNumber, HexString};
 use crate::{Error, Result};
 
 /// Smallest modulus accepted: anything shorter is factorable and would
