@@ -10,6 +10,15 @@ the job again every ``stop_check_interval`` seconds; the job is then
 interrupted at its next vault read or write (the agent's storage wrapper
 raises) or progress report, and reported ``stopped``.
 
+While it runs, a heartbeat thread posts ``{"event": "agent_heartbeat"}``
+every ``heartbeat_interval`` seconds on the agent's event channel, as the
+reference's agents do: the service's agent settings (``GET
+/agents/{id}/configuration``) name it (``system_preferences.events.rse``:
+``host`` + ``channel``) and the interval (``heartbeat.interval_ms`` of the
+``active`` mode), so the service shows the agent online (``GET
+/agents/{id}/status``). ``startup`` and ``shutdown`` events (the API's)
+mark its start and end.
+
 On start, jobs of this agent left ``queued``, ``preparing`` or
 ``in_progress`` by a killed agent are reported ``failed`` ("agent
 restarted"), and those left ``stop_requested`` are reported ``stopped``:
@@ -39,10 +48,13 @@ from ..errors import ApiError, Error
 from ..storage import LocalStorage, ObjectInfo, Storage, open_storage, write_atomic
 from ..store import StoredVault
 
-__all__ = ["Agent", "AgentConfig", "JobStopped", "RUNNING_STATES"]
+__all__ = ["Agent", "AgentConfig", "JobStopped", "RUNNING_STATES", "DEFAULT_HEARTBEAT_INTERVAL"]
 
 #: States a killed agent may have left its jobs in (reported ``failed``).
 RUNNING_STATES = ("queued", "preparing", "in_progress")
+#: Seconds between heartbeats when neither the options nor the service's
+#: settings say.
+DEFAULT_HEARTBEAT_INTERVAL = 30.0
 #: The v2 backup counters (the core's session has more).
 BACKUP_COUNTERS = ("files_searched", "files_backed_up", "bytes_searched", "bytes_backed_up", "bytes_in_db")
 
@@ -89,6 +101,8 @@ class AgentConfig:
     storage_delay: float = 0.0
     #: Vault settings when it is created (chunker sizes, bundle size).
     vault_settings: Optional[Dict[str, Any]] = None
+    #: Seconds between heartbeats; ``None``: the service's agent settings.
+    heartbeat_interval: Optional[float] = None
 
 
 class _JobStorage:
@@ -219,6 +233,9 @@ class Agent:
                            identity_url=config.identity, base_url=config.api)
         self.client = self.user
         self.storage = _JobStorage(open_storage(config.vault), config.storage_delay)
+        self.heartbeat_interval = config.heartbeat_interval or DEFAULT_HEARTBEAT_INTERVAL
+        #: The agent's event channel (from its settings, on :meth:`start`).
+        self.heartbeat_url: Optional[str] = None
 
     # -- identity ------------------------------------------------------------
 
@@ -281,7 +298,61 @@ class Agent:
             identity_url=self.config.identity, base_url=self.config.api, agent_id=self.id,
         )
         self.client.call("v2.events.post_agent_event", {"agent_id": self.id, "event": {"event": "startup"}})
+        self._read_settings()
         self.recover()
+
+    def _read_settings(self) -> None:
+        """Reads the agent's settings: where its event channel is, and the
+        heartbeat interval (the options' wins; else the ``active`` mode's,
+        else :data:`DEFAULT_HEARTBEAT_INTERVAL`). Without settings no
+        heartbeat is sent (the service cannot be told)."""
+        interval: Optional[float] = None
+        try:
+            settings = self.client.call("v2.settings.get_agent_settings", {"agent_id": self.id})
+            rse = settings["system_preferences"]["events"]["rse"]
+            self.heartbeat_url = str(rse["host"]).rstrip("/") + "/" + str(rse["channel"]).lstrip("/")
+            ms = rse["heartbeat"]["interval_ms"]["active"]
+            if isinstance(ms, int) and ms > 0:
+                interval = ms / 1000.0
+        except Exception as e:  # noqa: BLE001 - the agent works without heartbeats
+            _log(f"agent settings not read ({type(e).__name__}: {e}): no heartbeats")
+        self.heartbeat_interval = self.config.heartbeat_interval or interval or DEFAULT_HEARTBEAT_INTERVAL
+
+    def heartbeat(self) -> None:
+        """Posts one ``agent_heartbeat`` on the agent's event channel (as
+        the agent: its token and ``X-Agent-Id``)."""
+        import httpx
+
+        if self.heartbeat_url is None:
+            return
+        url = self.heartbeat_url
+
+        def post(token: str) -> httpx.Response:
+            return httpx.post(url, json={"event": "agent_heartbeat"}, timeout=30.0, headers={
+                "X-Auth-Token": token, "X-Agent-Id": self.id, "User-Agent": f"cloudbackup-agent/{__version__}"})
+
+        answer = post((self.client.session or self.client.authenticate()).token)
+        if answer.status_code == 401:
+            # The token expired: a new one, once.
+            answer = post(self.client.authenticate().token)
+        if answer.status_code != 202:
+            raise Error(f"heartbeat refused: {answer.status_code} {answer.text[:200]}")
+
+    def _heartbeats(self, stop: threading.Event) -> threading.Thread:
+        """Starts the heartbeat thread (one now, then every interval, until
+        ``stop``); a failed post is logged and the next one tried."""
+
+        def run() -> None:
+            while not stop.is_set():
+                try:
+                    self.heartbeat()
+                except Exception as e:  # noqa: BLE001 - the service may be away for a while
+                    _log(f"heartbeat not sent: {type(e).__name__}: {e}")
+                stop.wait(self.heartbeat_interval)
+
+        thread = threading.Thread(target=run, name="heartbeat", daemon=True)
+        thread.start()
+        return thread
 
     def close(self) -> None:
         """Tells the service the agent stops; closes the connections."""
@@ -351,13 +422,19 @@ class Agent:
             _log(f"{name} {event.get('id')}: {type(e).__name__}: {e}")
 
     def run(self, stop: threading.Event) -> None:
-        """Polls every ``poll_interval`` seconds until ``stop`` is set."""
-        while not stop.is_set():
-            try:
-                self.poll()
-            except Exception as e:  # noqa: BLE001 - the service may be away for a while
-                _log(f"polling events failed: {type(e).__name__}: {e}")
-            stop.wait(self.config.poll_interval)
+        """Polls every ``poll_interval`` seconds until ``stop`` is set,
+        sending heartbeats meanwhile (also while a job runs)."""
+        heartbeats = self._heartbeats(stop)
+        try:
+            while not stop.is_set():
+                try:
+                    self.poll()
+                except Exception as e:  # noqa: BLE001 - the service may be away for a while
+                    _log(f"polling events failed: {type(e).__name__}: {e}")
+                stop.wait(self.config.poll_interval)
+        finally:
+            stop.set()
+            heartbeats.join()
 
     # -- jobs ------------------------------------------------------------------
 

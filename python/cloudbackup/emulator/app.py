@@ -9,8 +9,18 @@ validation the client runs before sending), and every PATCH goes through
 when the request carries ``X-Agent-Id``, else ``user``), so each 400, 403
 and 409 is the one the core predicts, with the core's reason as the
 answer's ``message`` (the service's error shape, ``{"message": ...}``).
-What remains here is storage, ids and times, links, paging, and the
-events a state change sends an agent (``restore_start_request``...).
+What remains here is storage, ids and times, links, paging, the events a
+state change sends an agent (``restore_start_request``...), the activity
+list every change of a job moves it to the front of, and the agents'
+status from their heartbeats: online while the last is younger than
+``heartbeat_timeout``. The reference's agents send heartbeats to the event
+service their settings name (``system_preferences.events.rse``: host,
+channel, heartbeat interval and timeout), not to the API, whose
+``POST /agents/{id}/events`` takes only ``startup`` and ``shutdown``; the
+emulator is that event service too (``POST /rse/{project}/{agent}`` with
+``{"event": "agent_heartbeat"}``, which also lists the ``agent_heartbeat``
+event in the agent's events as the reference shows it). The v1.0
+operations are in :mod:`.v1`, over the same state.
 """
 
 from __future__ import annotations
@@ -38,6 +48,20 @@ __all__ = ["Emulator", "ServiceError", "DEFAULT_TENANT"]
 DEFAULT_TENANT = "123456"
 #: The page size when a list request gives no ``limit`` (the service's).
 DEFAULT_LIMIT = 100
+#: Seconds between an agent's heartbeats, as its settings tell it (the
+#: reference's ``active`` mode sends one a second; an emulator needs fewer).
+DEFAULT_HEARTBEAT_INTERVAL = 30.0
+#: Seconds after its last heartbeat an agent is shown offline (the
+#: reference's ``timeout_ms`` of the ``active`` mode: 75000).
+DEFAULT_HEARTBEAT_TIMEOUT = 75.0
+#: The event an agent posts on its channel (``rse.channel`` of its settings).
+HEARTBEAT_EVENT = "agent_heartbeat"
+#: Where an agent's channel is (``rse.channel``, under ``rse.host``: this server).
+RSE_CHANNEL = "/rse/{project}/{agent}"
+#: States of a job no agent has taken up yet (not "busy").
+WAITING_STATES = ("creating", "start_requested", "start_scheduled")
+#: States a backup can be restored from (``restorable``).
+RESTORABLE_STATES = ("completed", "completed_with_errors")
 
 #: The event a resource's new state sends its agent, per resource kind.
 #: (The service has no restore_queued / restore_preparing events.)
@@ -161,6 +185,10 @@ class Emulator:
         users: ``{username: api key or password}`` to accept; ``None``
             accepts any non-empty credentials.
         token_lifetime: seconds a token lives.
+        heartbeat_interval: seconds between heartbeats, as the agents'
+            settings (``GET /agents/{id}/configuration``) ask.
+        heartbeat_timeout: seconds without a heartbeat after which
+            ``GET /agents/{id}/status`` shows the agent offline.
     """
 
     def __init__(
@@ -170,12 +198,19 @@ class Emulator:
         tenant: str = DEFAULT_TENANT,
         users: Optional[Mapping[str, str]] = None,
         token_lifetime: float = 86400.0,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+        heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
     ) -> None:
+        from .v1 import V1Api
+
         self.store = Store(db)
         self.tenant = tenant
         self.users = dict(users) if users is not None else None
         self.token_lifetime = token_lifetime
-        self.app = Starlette(routes=self._routes())
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_timeout = heartbeat_timeout
+        self.v1 = V1Api(self)
+        self.app = Starlette(routes=self._routes() + self.v1.routes())
 
     def close(self) -> None:
         """Closes the database."""
@@ -187,12 +222,19 @@ class Emulator:
         p = "/v2/{project}"
         r = [
             Route(auth.IDENTITY_PATH, self.identity, methods=["POST"]),
+            Route(RSE_CHANNEL.format(project="{project}", agent="{id}"), self._h(self.rse_heartbeat), methods=["POST"]),
             Route(p + "/agents", self._h(self.register_agent), methods=["POST"]),
             Route(p + "/agents", self._h(self.list_kind("agent")), methods=["GET"]),
             Route(p + "/agents/{id}", self._h(self.get_kind("agent")), methods=["GET"]),
             Route(p + "/agents/{id}", self._h(self.patch_kind("agent")), methods=["PATCH"]),
             Route(p + "/agents/{id}", self._h(self.delete_agent), methods=["DELETE"]),
             Route(p + "/agents/{id}/configurations", self._h(self.list_kind("configuration", by_agent=True)), methods=["GET"]),
+            Route(p + "/agents/{id}/configuration", self._h(self.agent_settings), methods=["GET"]),
+            Route(p + "/agents/{id}/status", self._h(self.agent_status), methods=["GET"]),
+            Route(p + "/agents/{id}/activities", self._h(self.list_activities("agent")), methods=["GET"]),
+            Route(p + "/activities", self._h(self.list_activities(None)), methods=["GET"]),
+            Route(p + "/configurations/{id}/activities", self._h(self.list_activities("configuration")),
+                  methods=["GET"]),
             Route(p + "/agents/{id}/events", self._h(self.list_events("agent")), methods=["GET"]),
             Route(p + "/agents/{id}/events", self._h(self.post_agent_event), methods=["POST"]),
             Route(p + "/configurations", self._h(self.create_configuration), methods=["POST"]),
@@ -214,6 +256,10 @@ class Emulator:
                 Route(f"{p}/{c}/{{id}}/events", self._h(self.list_events(kind)), methods=["GET"]),
             ]
         return r
+
+    def handler(self, handler: Callable[[Request, Caller], Awaitable[Response]]) -> Handler:
+        """``handler`` behind the token check (see :meth:`_h`), for :mod:`.v1`."""
+        return self._h(handler)
 
     def _h(self, handler: Callable[[Request, Caller], Awaitable[Response]]) -> Handler:
         """``handler`` behind the token check, with the caller's identity,
@@ -276,7 +322,7 @@ class Emulator:
         body.update(extra or {})
         return self.store.add_event(caller.project, body, {"agent": agent_id, **refs})
 
-    def _page_args(self, request: Request) -> Tuple[Optional[str], int, bool]:
+    def _page_args(self, request: Request, default_desc: bool = False) -> Tuple[Optional[str], int, bool]:
         q = request.query_params
         limit = DEFAULT_LIMIT
         if "limit" in q:
@@ -284,7 +330,7 @@ class Emulator:
             if not text.isdigit() or not 1 <= int(text) <= 100:
                 raise ServiceError(400, f"Invalid limit {text!r}: must be an integer in 1..100.")
             limit = int(text)
-        sort_dir = q.get("sort_dir", "asc")
+        sort_dir = q.get("sort_dir", "desc" if default_desc else "asc")
         if sort_dir not in ("asc", "desc"):
             raise ServiceError(400, f"Invalid sort_dir {sort_dir!r}: must be asc or desc.")
         return q.get("marker") or None, limit, sort_dir == "desc"
@@ -369,6 +415,8 @@ class Emulator:
             if kind == "agent":
                 vault_empty = self.store.count("backup", caller.project, agent=str(resource["id"])) == 0
             patched = core.validate_patch(kind, resource, patch, caller.actor, vault_empty)
+            if kind == "backup":
+                patched["restorable"] = patched.get("state") in RESTORABLE_STATES
             errors = patched.get("errors")
             if kind in STATE_EVENTS and isinstance(errors, dict):
                 if "list" in errors:
@@ -380,18 +428,52 @@ class Emulator:
                     "links": [caller.link("full", COLLECTIONS[kind], str(resource["id"]), "errors")],
                 }
             self.store.update(kind, caller.project, patched, private)
-            old, new = resource.get("state"), patched.get("state")
-            if kind in STATE_EVENTS and new != old and isinstance(new, str) and new in STATE_EVENTS[kind]:
-                refs = self._refs(kind, patched)
-                extra: Dict[str, Any] = {}
-                if new == "stop_requested":
-                    extra["request_id"] = str(uuid.uuid4())
-                self._event(caller, STATE_EVENTS[kind][new], owner, refs, extra)
+            if kind in STATE_EVENTS:
+                self.state_changed(caller, kind, resource.get("state"), patched)
             if kind == "configuration":
                 self._event(caller, "configuration_changed", owner, {"configuration": str(resource["id"])})
             return Response(status_code=204)
 
         return handler
+
+    def state_changed(self, caller: Caller, kind: str, old: Any, job: Dict[str, Any]) -> None:
+        """After a job (``kind``: backup, restore, cleanup) was stored as
+        ``job``: its activity moves to the front, and a new state sends its
+        event to the job's agent."""
+        self.record_activity(caller, kind, job)
+        new = job.get("state")
+        if new != old and isinstance(new, str) and new in STATE_EVENTS[kind]:
+            extra: Dict[str, Any] = {}
+            if new == "stop_requested":
+                extra["request_id"] = str(uuid.uuid4())
+            self._event(caller, STATE_EVENTS[kind][new], self._owner(kind, job), self._refs(kind, job), extra)
+
+    def record_activity(self, caller: Caller, kind: str, job: Mapping[str, Any]) -> None:
+        """Stores the job's activity as the service lists it (the sample's
+        shape: type, state, last change, agent, configuration, link)."""
+        agent = self._owner(kind, job)
+        config = self._configuration_of(caller, kind, job)
+        id = str(job["id"])
+        body: Dict[str, Any] = {
+            "id": id,
+            "type": kind,
+            "last_updated_time": _now_iso(),
+            "state": job.get("state"),
+            "agent": {"id": agent, "links": [caller.link("full", "agents", str(agent))]},
+        }
+        if config is not None:
+            body["configuration"] = {"id": config, "links": [caller.link("full", "configurations", config)]}
+        body["links"] = [caller.link(kind, COLLECTIONS[kind], id)]
+        self.store.record_activity(caller.project, body, agent=agent, configuration=config)
+
+    def _configuration_of(self, caller: Caller, kind: str, job: Mapping[str, Any]) -> Optional[str]:
+        """The backup configuration a job belongs to (a restore's: its
+        backup's); ``None`` for cleanups."""
+        if kind == "restore":
+            backup = self.store.get("backup", caller.project, str((job.get("backup") or {}).get("id")))
+            job = backup or {}
+        config = job.get("configuration")
+        return str(config["id"]) if isinstance(config, dict) and config.get("id") else None
 
     @staticmethod
     def _refs(kind: str, resource: Mapping[str, Any]) -> Dict[str, Optional[str]]:
@@ -450,7 +532,127 @@ class Emulator:
         event.setdefault("time", _now_iso())
         event.setdefault("agent", {"id": agent_id})
         self.store.add_event(caller.project, event, {"agent": agent_id})
+        # Starting shows the agent alive; shutting down, gone at once.
+        if event.get("event") == "startup":
+            self.store.beat(caller.project, agent_id, time.time())
+        elif event.get("event") == "shutdown":
+            self.store.forget_beat(agent_id)
         return Response(status_code=202)
+
+    async def rse_heartbeat(self, request: Request, caller: Caller) -> Response:
+        """``POST`` on an agent's channel (:data:`RSE_CHANNEL`), by that
+        agent (``X-Agent-Id``): ``{"event": "agent_heartbeat"}`` records the
+        heartbeat and lists the event in the agent's events. 202."""
+        agent_id = str(request.path_params["id"])
+        self._found("agent", caller, agent_id)
+        if caller.agent_id != agent_id:
+            raise ServiceError(403, f"Only agent {agent_id} (X-Agent-Id) posts on its channel.")
+        body = await self._json(request)
+        if body != {"event": HEARTBEAT_EVENT}:
+            raise ServiceError(400, f'An agent\'s channel takes {{"event": "{HEARTBEAT_EVENT}"}}, not {json.dumps(body)}.')
+        event = self._event(caller, HEARTBEAT_EVENT, agent_id, {})
+        # As a client reads it in the agent's events.
+        core.parse_model("v2.EventList", {"events": [event]})
+        self.store.beat(caller.project, agent_id, time.time())
+        return Response(status_code=202)
+
+    # -- agents' status, settings and activities ---------------------------------
+
+    async def agent_status(self, request: Request, caller: Caller) -> Response:
+        """``GET /agents/{id}/status``: ``online`` while its last heartbeat
+        (or ``startup`` event) is younger than ``heartbeat_timeout`` and it
+        has not posted ``shutdown`` since; ``busy`` while one of its jobs is taken up and
+        not ended."""
+        agent_id = str(request.path_params["id"])
+        self._found("agent", caller, agent_id)
+        last = self.store.last_beat(agent_id)
+        online = last is not None and time.time() - last <= self.heartbeat_timeout
+        return JSONResponse({"busy": self.busy(caller, agent_id), "online": online})
+
+    def busy(self, caller: Caller, agent_id: str) -> bool:
+        """Whether a job of the agent is taken up and not ended (the core's
+        lifecycle: a state the agent may still leave)."""
+        for kind in ("backup", "restore", "cleanup"):
+            for job in self.store.all_of(kind, caller.project, agent=agent_id):
+                state = str(job.get("state"))
+                if state not in WAITING_STATES and core.allowed_targets(kind, state, "agent"):
+                    return True
+        return False
+
+    async def agent_settings(self, request: Request, caller: Caller) -> Response:
+        """``GET /agents/{id}/configuration``: what the agent runs by (the
+        sample's shape): its preferences (log level, heartbeat interval and
+        timeout of this emulator), its vault, and its configurations, each
+        naming that vault."""
+        agent_id = str(request.path_params["id"])
+        agent, _ = self._found("agent", caller, agent_id)
+        vault = agent.get("vault") or {}
+
+        def per_mode(value: int) -> Dict[str, int]:
+            return {"idle": value, "active": value, "real_time": value}
+
+        configurations = []
+        for config in self.store.all_of("configuration", caller.project, agent=agent_id):
+            if config.get("deleted"):
+                continue
+            days = (config.get("retention") or {}).get("days")
+            configurations.append({
+                "id": config["id"],
+                "name": config.get("name", ""),
+                "enabled": bool(config.get("enabled", True)),
+                "vault_id": vault.get("id"),
+                "retention": {"days": int(days) if isinstance(days, int) else 30},
+                # Manual runs only: the emulator schedules nothing.
+                "times": None,
+                "inclusions": config.get("inclusions", []),
+                "exclusions": config.get("exclusions", []),
+            })
+        return JSONResponse({
+            "system_preferences": {
+                "environment": {"minimum_disk_space_mb": {"backup": 100, "restore": 100, "cleanup": 100}},
+                "logging": {"level": agent.get("log_level", "warn")},
+                "events": {"rse": {
+                    "host": caller.root,
+                    "channel": RSE_CHANNEL.format(project=caller.project, agent=agent_id),
+                    "polling": {"interval_ms": {"idle": 10000, "active": 1000, "real_time": 300},
+                                "timeout_ms": {"idle": 90000, "active": 60000, "real_time": 40000}},
+                    "heartbeat": {"interval_ms": per_mode(int(self.heartbeat_interval * 1000)),
+                                  "timeout_ms": per_mode(int(self.heartbeat_timeout * 1000))},
+                }},
+                "backup_controls": {"disable_vss": 0},
+            },
+            "vaults": [{
+                "id": vault.get("id"),
+                "use_internal": bool(vault.get("use_internal", False)),
+                "encrypted": bool(vault.get("encrypted", False)),
+                "links": vault.get("links", []),
+            }] if vault.get("id") else [],
+            "configurations": configurations,
+        })
+
+    def list_activities(self, kind: Optional[str]) -> Callable[[Request, Caller], Awaitable[Response]]:
+        """``GET .../activities`` of the project, an agent or a
+        configuration: newest change first (``sort_dir`` defaults to
+        ``desc`` here), paged by activity id."""
+
+        async def handler(request: Request, caller: Caller) -> Response:
+            marker, limit, descending = self._page_args(request, default_desc=True)
+            path = ["activities"]
+            agent = config = None
+            if kind is not None:
+                id = str(request.path_params["id"])
+                self._found(kind, caller, id)
+                path = [COLLECTIONS[kind], id, "activities"]
+                if kind == "agent":
+                    agent = id
+                else:
+                    config = id
+            items, more = self.store.activities_page(caller.project, agent=agent, configuration=config,
+                                                     marker=marker, limit=limit, descending=descending)
+            return JSONResponse({"activities": items,
+                                 "links": self._links(caller, path, items, more, limit, descending)})
+
+        return handler
 
     # -- agents ------------------------------------------------------------------
 
@@ -502,8 +704,10 @@ class Emulator:
 
     async def delete_agent(self, request: Request, caller: Caller) -> Response:
         """``DELETE /agents/{id}``: 204, or 404."""
-        if not self.store.delete("agent", caller.project, str(request.path_params["id"])):
+        agent_id = str(request.path_params["id"])
+        if not self.store.delete("agent", caller.project, agent_id):
             raise ServiceError(404, "Agent not found.")
+        self.store.forget_beat(agent_id)
         return Response(status_code=204)
 
     # -- configurations ----------------------------------------------------------
@@ -567,6 +771,7 @@ class Emulator:
             id = str(uuid.uuid4())
             resource, agent_id, event = build(caller, id, new)
             self.store.insert(kind, caller.project, resource, agent=agent_id)
+            self.record_activity(caller, kind, resource)
             self._event(caller, f"{kind}_start_request", agent_id, self._refs(kind, resource),
                         {"request_id": str(uuid.uuid4()), **event})
             return JSONResponse(resource, status_code=201, headers={"Location": caller.href(COLLECTIONS[kind], id)})
@@ -634,20 +839,26 @@ class Emulator:
             "bytes_restored": 0,
             "links": self._run_links(caller, "restores", id),
         }
+        password = new.get("encrypted_password_hex")
+        return restore, agent_id, self.restore_start_event(caller, restore, backup, password)
+
+    def restore_start_event(self, caller: Caller, restore: Mapping[str, Any], backup: Mapping[str, Any],
+                            encrypted_password_hex: Optional[str]) -> Dict[str, Any]:
+        """The members of a ``restore_start_request`` beyond its name: what
+        the agent needs to run it (the vault it reads, the snapshot, the
+        selection, the vault password encrypted with its key)."""
         source = self.store.get("agent", caller.project, str(backup["agent"]["id"]))
         vault = (source or {}).get("vault") or {}
-        # What the agent needs to run it: the vault it reads, the snapshot,
-        # the selection, and the vault password encrypted with its key.
         event: Dict[str, Any] = {
             "source_agent": {"id": str(backup["agent"]["id"]),
                              "vault": {"id": vault.get("id"), "encrypted": bool(vault.get("encrypted"))}},
             "configuration": {"id": backup["configuration"]["id"]},
-            "backup": {"id": backup_id, "snapshot_id": backup.get("snapshot_id")},
+            "backup": {"id": str(backup["id"]), "snapshot_id": backup.get("snapshot_id")},
             "restore": {k: restore[k] for k in ("id", "destination_path", "overwrite_files", "inclusions", "exclusions")},
         }
-        if new.get("encrypted_password_hex") is not None:
-            event["encrypted_password_hex"] = new["encrypted_password_hex"]
-        return restore, agent_id, event
+        if encrypted_password_hex is not None:
+            event["encrypted_password_hex"] = encrypted_password_hex
+        return event
 
     def _new_cleanup(self, caller: Caller, id: str, new: Mapping[str, Any]) -> Tuple[Dict[str, Any], str, Dict[str, Any]]:
         agent_id = str(new["agent_id"])
