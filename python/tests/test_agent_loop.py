@@ -218,6 +218,8 @@ def test_heartbeats_and_a_v1_restore(quick: str, tmp_path: Path) -> None:
     agent = Agent(config)
     agent.start()
     assert agent.heartbeat_interval == 0.2
+    # The agent calls with a token issued to it (POST /agents/tokens), not the user's.
+    assert agent.client.agent_id == agent.id and not agent.client.can_reauthenticate
     stop = threading.Event()
     thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
     thread.start()
@@ -286,3 +288,47 @@ def test_heartbeats_and_a_v1_restore(quick: str, tmp_path: Path) -> None:
         thread.join(10)
         agent.close()
         user.c.close()
+
+
+def test_an_expired_agent_token_is_renewed(tmp_path: Path) -> None:
+    """Tokens live 1.5 s: the agent's expires while it runs; the next poll
+    gets 401, the agent authenticates again and goes on (a backup requested
+    afterwards completes)."""
+    emulator = Emulator(str(tmp_path / "short.sqlite3"), token_lifetime=1.5)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(emulator.app, host="127.0.0.1", port=port, log_level="warning"))
+    server_thread = threading.Thread(target=server.run, daemon=True)
+    server_thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    api = f"http://127.0.0.1:{port}"
+    vault_dir = tmp_path / "vault"
+    cloudbackup.StoredVault.init(str(vault_dir), PASSWORD, SETTINGS, FAST_KDF)
+    src = tmp_path / "src"
+    make_tree(src, files=2, size=10_000)
+    agent = Agent(AgentConfig(api=api, identity=f"{api}/identity/v2.0", username="demo", api_key="key",
+                              vault=str(vault_dir), state_dir=str(tmp_path / "agent"), password=PASSWORD,
+                              name="agent-t", poll_interval=0.1, heartbeat_interval=0.2))
+    agent.start()
+    first = agent.client
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
+    thread.start()
+    user = User(api, src)
+    try:
+        wait_for("a new agent token", lambda: agent.client is not first, timeout=10)
+        cfg = user.c.call("v2.configurations.create_configuration", {"body": {
+            "agent_id": agent.id, "name": "src", "inclusions": [{"type": "folder", "path": str(src)}],
+            "exclusions": [], "schedule": {"recurrence": ["RRULE:FREQ=DAILY"], "time_zone": "UTC"},
+            "retention": {"days": 30}, "enabled": True, "notifications": [
+                {"type": "email", "destination": "demo@example.com", "on_success": False, "on_failure": True}]}})
+        backup = user.c.call("v2.backups.start_backup", {"body": {"configuration_id": cfg["id"], "state": "start_requested"}})
+        assert user.wait("backup", backup["id"], ["completed", "completed_with_errors", "failed"]) == "completed"
+    finally:
+        stop.set()
+        thread.join(10)
+        agent.close()
+        user.c.close()
+        server.should_exit = True
+        server_thread.join(10)
+        emulator.close()

@@ -471,6 +471,85 @@ def test_v1_ids_and_states_survive_a_restart(tmp_path: Path) -> None:
         second.close()
 
 
+def test_agent_tokens_reach_only_the_agents_own(emulator: Emulator) -> None:
+    api = Api(emulator)
+    s = setup_restore(api)
+    # A second agent (registered with its own fingerprint) whose backup the
+    # first agent restores.
+    body = agent_body("source")
+    body["host"]["fingerprint"] = "source-host"
+    source = api.call("POST", "/agents", body).json()
+    config_body = sample("cbu-postConfig_request.json")
+    config_body["agent_id"] = source["id"]
+    source_config = api.create("/configurations", config_body, "v2.Configuration")
+    source_backup = api.create("/backups", {"configuration_id": source_config["id"], "state": "start_requested"},
+                               "v2.Backup")
+    agent = s["agent"]
+    registered = api.call("POST", "/agents", agent_body("mine")).json()
+    credentials = sample("cbu-postAgentTokens_request.json")
+    credentials.update(project_id=TENANT, id=registered["id"], password=registered["password"])
+
+    def authenticate(creds: Dict[str, Any]) -> Any:
+        # No X-Auth-Token: the agent has none yet (the core's request says so).
+        request = core.build_request("v2.agents.authenticate_agent", {"credentials": creds},
+                                     token="unused", tenant_id=TENANT)
+        assert not any(k == "X-Auth-Token" for k, _ in request["headers"])
+        return api.http.post(request["path"], content=request["body"], headers=dict(request["headers"]))
+
+    answer = authenticate(credentials)
+    assert answer.status_code == 200, answer.text
+    token = core.parse_response("v2.agents.authenticate_agent", 200, answer.content,
+                                params={"credentials": credentials})["token"]["id"]
+    assert authenticate({**credentials, "password": "wrong"}).status_code == 401
+    assert authenticate({**credentials, "id": agent["id"]}).status_code == 401
+    other_host = {**credentials, "host": {**credentials["host"], "fingerprint": "another host"}}
+    conflict = authenticate(other_host)
+    assert conflict.status_code == 409 and "fingerprint" in conflict.json()["message"]
+    me = registered["id"]
+    restore_body = sample("cbu-postRestore_request.json")
+    restore_body.update(backup_id=source_backup["id"], destination_agent_id=me)
+    mine = api.create("/restores", restore_body, "v2.Restore")
+
+    def call(method: str, path: str, body: Any = None, agent_header: Optional[str] = None) -> Any:
+        headers = {"X-Auth-Token": token}
+        if agent_header is not None:
+            headers["X-Agent-Id"] = agent_header
+        content = None if body is None else json.dumps(body)
+        return api.http.request(method, f"/v2/{TENANT}{path}", content=content, headers=headers)
+
+    # Its own resources (no X-Agent-Id needed: the token says who it is).
+    assert call("GET", f"/agents/{me}").status_code == 200
+    assert call("GET", f"/restores/{mine['id']}").status_code == 200
+    queued = [{"op": "replace", "path": "/state", "value": "queued"}]
+    assert call("PATCH", f"/restores/{mine['id']}", queued).status_code == 204
+    # ... and the backup its restore restores from, though another agent's.
+    assert call("GET", f"/backups/{source_backup['id']}").status_code == 200
+    # Another agent's resources: 403.
+    assert call("GET", f"/agents/{agent['id']}").status_code == 403
+    assert call("GET", f"/restores/{s['restore']['id']}").status_code == 403
+    assert call("GET", f"/backups/{s['backup']['id']}").status_code == 403
+    assert call("PATCH", f"/restores/{s['restore']['id']}", queued).status_code == 403
+    assert call("GET", f"/agents/{agent['id']}/events").status_code == 403
+    assert call("GET", f"/configurations/{s['config']['id']}").status_code == 403
+    # Lists hold only its own.
+    assert [a["id"] for a in call("GET", "/agents").json()["agents"]] == [me]
+    assert [r["id"] for r in call("GET", "/restores").json()["restores"]] == [mine["id"]]
+    assert call("GET", "/backups").json()["backups"] == []
+    assert {e["agent"]["id"] for e in call("GET", "/events").json()["events"]} == {me}
+    assert [a["id"] for a in call("GET", "/activities").json()["activities"]] == [mine["id"]]
+    # Users' operations, and another agent's X-Agent-Id: 403.
+    assert call("POST", "/agents", agent_body("rogue")).status_code == 403
+    assert call("POST", "/backups", {"configuration_id": source_config["id"], "state": "start_requested"}).status_code == 403
+    assert call("DELETE", f"/agents/{agent['id']}").status_code == 403
+    assert call("GET", f"/agents/{me}", agent_header=agent["id"]).status_code == 403
+    v1 = api.http.get(f"/v1.0/{TENANT}/backup/availableforrestore", headers={"X-Auth-Token": token})
+    assert v1.status_code == 403
+    # The user's token still reaches everything; a deleted agent's token is void.
+    assert api.call("GET", f"/agents/{agent['id']}").status_code == 200
+    assert api.call("DELETE", f"/agents/{me}").status_code == 204
+    assert call("GET", "/agents").status_code == 401
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

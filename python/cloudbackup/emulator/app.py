@@ -26,6 +26,7 @@ operations are in :mod:`.v1`, over the same state.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -153,11 +154,14 @@ def _drop_none(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who calls: the project, and the agent when ``X-Agent-Id`` names one."""
+    """Who calls: the project, and the agent when ``X-Agent-Id`` names one
+    or the token was issued to one (``token_agent``: then only that
+    agent's resources are within reach)."""
 
     project: str
     root: str
     agent_id: Optional[str]
+    token_agent: Optional[str] = None
 
     @property
     def actor(self) -> str:
@@ -223,11 +227,12 @@ class Emulator:
         r = [
             Route(auth.IDENTITY_PATH, self.identity, methods=["POST"]),
             Route(RSE_CHANNEL.format(project="{project}", agent="{id}"), self._h(self.rse_heartbeat), methods=["POST"]),
-            Route(p + "/agents", self._h(self.register_agent), methods=["POST"]),
+            Route(p + "/agents/tokens", self.authenticate_agent, methods=["POST"]),
+            Route(p + "/agents", self._h(self.register_agent, user_only=True), methods=["POST"]),
             Route(p + "/agents", self._h(self.list_kind("agent")), methods=["GET"]),
             Route(p + "/agents/{id}", self._h(self.get_kind("agent")), methods=["GET"]),
             Route(p + "/agents/{id}", self._h(self.patch_kind("agent")), methods=["PATCH"]),
-            Route(p + "/agents/{id}", self._h(self.delete_agent), methods=["DELETE"]),
+            Route(p + "/agents/{id}", self._h(self.delete_agent, user_only=True), methods=["DELETE"]),
             Route(p + "/agents/{id}/configurations", self._h(self.list_kind("configuration", by_agent=True)), methods=["GET"]),
             Route(p + "/agents/{id}/configuration", self._h(self.agent_settings), methods=["GET"]),
             Route(p + "/agents/{id}/status", self._h(self.agent_status), methods=["GET"]),
@@ -237,18 +242,18 @@ class Emulator:
                   methods=["GET"]),
             Route(p + "/agents/{id}/events", self._h(self.list_events("agent")), methods=["GET"]),
             Route(p + "/agents/{id}/events", self._h(self.post_agent_event), methods=["POST"]),
-            Route(p + "/configurations", self._h(self.create_configuration), methods=["POST"]),
+            Route(p + "/configurations", self._h(self.create_configuration, user_only=True), methods=["POST"]),
             Route(p + "/configurations", self._h(self.list_kind("configuration")), methods=["GET"]),
             Route(p + "/configurations/{id}", self._h(self.get_kind("configuration")), methods=["GET"]),
             Route(p + "/configurations/{id}", self._h(self.patch_kind("configuration")), methods=["PATCH"]),
-            Route(p + "/configurations/{id}", self._h(self.delete_configuration), methods=["DELETE"]),
+            Route(p + "/configurations/{id}", self._h(self.delete_configuration, user_only=True), methods=["DELETE"]),
             Route(p + "/configurations/{id}/events", self._h(self.list_events("configuration")), methods=["GET"]),
             Route(p + "/events", self._h(self.list_events(None)), methods=["GET"]),
         ]
         for kind in ("backup", "restore", "cleanup"):
             c = COLLECTIONS[kind]
             r += [
-                Route(f"{p}/{c}", self._h(self.start_run(kind)), methods=["POST"]),
+                Route(f"{p}/{c}", self._h(self.start_run(kind), user_only=True), methods=["POST"]),
                 Route(f"{p}/{c}", self._h(self.list_kind(kind)), methods=["GET"]),
                 Route(f"{p}/{c}/{{id}}", self._h(self.get_kind(kind)), methods=["GET"]),
                 Route(f"{p}/{c}/{{id}}", self._h(self.patch_kind(kind)), methods=["PATCH"]),
@@ -257,17 +262,21 @@ class Emulator:
             ]
         return r
 
-    def handler(self, handler: Callable[[Request, Caller], Awaitable[Response]]) -> Handler:
+    def handler(self, handler: Callable[[Request, Caller], Awaitable[Response]], *, user_only: bool = False) -> Handler:
         """``handler`` behind the token check (see :meth:`_h`), for :mod:`.v1`."""
-        return self._h(handler)
+        return self._h(handler, user_only=user_only)
 
-    def _h(self, handler: Callable[[Request, Caller], Awaitable[Response]]) -> Handler:
+    def _h(self, handler: Callable[[Request, Caller], Awaitable[Response]], *, user_only: bool = False) -> Handler:
         """``handler`` behind the token check, with the caller's identity,
-        and with errors turned into the service's answers."""
+        and with errors turned into the service's answers. ``user_only``:
+        a token issued to an agent is refused (403)."""
 
         async def endpoint(request: Request) -> Response:
             try:
-                return await handler(request, self._caller(request))
+                caller = self._caller(request)
+                if user_only and caller.token_agent is not None:
+                    raise ServiceError(403, f"Agent {caller.token_agent} may not do this: it is for users.")
+                return await handler(request, caller)
             except ServiceError as e:
                 return JSONResponse({"message": e.message}, status_code=e.status)
             except Error as e:
@@ -277,17 +286,24 @@ class Emulator:
 
     def _caller(self, request: Request) -> Caller:
         token = request.headers.get("x-auth-token")
-        tenant = self.store.token_tenant(token, time.time()) if token else None
-        if tenant is None:
+        owner = self.store.token_owner(token, time.time()) if token else None
+        if owner is None:
             raise ServiceError(401, "Authentication required: a valid X-Auth-Token is needed.")
+        tenant, token_agent = owner
         project = str(request.path_params["project"])
         if project != tenant:
             raise ServiceError(403, f"The token is not valid for project {project}.")
         root = str(request.base_url).rstrip("/")
         agent_id = request.headers.get("x-agent-id")
-        if agent_id is not None and self.store.get("agent", project, agent_id) is None:
+        if token_agent is not None:
+            if self.store.get("agent", project, token_agent) is None:
+                raise ServiceError(401, f"Agent {token_agent} is no longer registered: its token is void.")
+            if agent_id is not None and agent_id != token_agent:
+                raise ServiceError(403, f"The token was issued to agent {token_agent}, not {agent_id} (X-Agent-Id).")
+            agent_id = token_agent
+        elif agent_id is not None and self.store.get("agent", project, agent_id) is None:
             raise ServiceError(403, f"Agent {agent_id} (X-Agent-Id) is not registered in project {project}.")
-        return Caller(project=project, root=root, agent_id=agent_id)
+        return Caller(project=project, root=root, agent_id=agent_id, token_agent=token_agent)
 
     @staticmethod
     async def _json(request: Request) -> Any:
@@ -309,7 +325,21 @@ class Emulator:
         found = self.store.get_with_private(kind, caller.project, id)
         if found is None:
             raise ServiceError(404, f"{kind.capitalize()} not found.")
+        if caller.token_agent is not None and not self._within_reach(caller, kind, found[0]):
+            raise ServiceError(403, f"Agent {caller.token_agent} may not access {kind} {id}: "
+                                    f"it is agent {self._owner(kind, found[0])}'s.")
         return found
+
+    def _within_reach(self, caller: Caller, kind: str, resource: Mapping[str, Any]) -> bool:
+        """Whether the agent the token was issued to may read ``resource``:
+        its own, or a backup one of its restores restores from."""
+        me = caller.token_agent
+        if self._owner(kind, resource) == me:
+            return True
+        if kind == "backup":
+            return any((r.get("backup") or {}).get("id") == resource.get("id")
+                       for r in self.store.all_of("restore", caller.project, agent=me))
+        return False
 
     def _event(self, caller: Caller, name: str, agent_id: Optional[str], refs: Dict[str, Optional[str]],
                extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
@@ -369,7 +399,8 @@ class Emulator:
 
         async def handler(request: Request, caller: Caller) -> Response:
             marker, limit, descending = self._page_args(request)
-            agent = None
+            # An agent's token lists only its own.
+            agent = caller.token_agent
             path = [COLLECTIONS[kind]]
             if by_agent:
                 agent = str(request.path_params["id"])
@@ -507,7 +538,7 @@ class Emulator:
 
         async def handler(request: Request, caller: Caller) -> Response:
             marker, limit, descending = self._page_args(request)
-            ref = None
+            ref = None if caller.token_agent is None else ("agent", caller.token_agent)
             path = ["events"]
             if kind is not None:
                 id = str(request.path_params["id"])
@@ -521,7 +552,7 @@ class Emulator:
         return handler
 
     async def post_agent_event(self, request: Request, caller: Caller) -> Response:
-        """``POST /agents/{id}/events``: an agent's event (heartbeat...),
+        """``POST /agents/{id}/events``: an agent's event (startup, shutdown),
         read with the core's model, stored in the agent's list. 202."""
         agent_id = str(request.path_params["id"])
         self._found("agent", caller, agent_id)
@@ -638,7 +669,7 @@ class Emulator:
         async def handler(request: Request, caller: Caller) -> Response:
             marker, limit, descending = self._page_args(request, default_desc=True)
             path = ["activities"]
-            agent = config = None
+            agent, config = caller.token_agent, None
             if kind is not None:
                 id = str(request.path_params["id"])
                 self._found(kind, caller, id)
@@ -664,7 +695,7 @@ class Emulator:
         self._check("v2.agents.register_agent", {"agent": body})
         id = str(uuid.uuid4())
         host = dict(new.get("host") or {})
-        host.pop("fingerprint", None)
+        fingerprint = host.pop("fingerprint", None)
         if isinstance(host.get("machine"), dict):
             host["machine"] = {**host["machine"], "links": []}
         vault_id = str(uuid.uuid4())
@@ -692,7 +723,8 @@ class Emulator:
                for rel in ("activities", "configuration", "configurations", "events", "logfiles", "status")],
         }
         password = str(uuid.uuid4())
-        self.store.insert("agent", caller.project, agent, agent=id, private={"password": password})
+        self.store.insert("agent", caller.project, agent, agent=id,
+                          private={"password": password, "fingerprint": fingerprint})
         self._event(caller, "agent_registered", id, {}, {
             "agent": {"id": id, "name": agent["name"], "host": {"os": host.get("os", {})}},
         })
@@ -701,6 +733,40 @@ class Emulator:
         ordered = {k: answer[k] for k in ("project_id", "id", "password")}
         ordered.update({k: v for k, v in answer.items() if k not in ordered})
         return JSONResponse(ordered, status_code=201, headers={"Location": caller.href("agents", id)})
+
+    async def authenticate_agent(self, request: Request) -> Response:
+        """``POST /agents/tokens`` (no token needed; body: the core's
+        ``v2.TokenRequest``): the agent's id and the password registration
+        gave it, and the host fingerprint it registered with (else 409, as
+        the reference says). The token (the sample's ``{"token": {"id",
+        "expires"}}``) is the registering user's in the reference; here it
+        is also bound to the agent: requests with it are that agent's
+        (``X-Agent-Id`` may be left out, or must name it) and reach only
+        its own resources (403 otherwise; users' operations too)."""
+        try:
+            project = str(request.path_params["project"])
+            body = await self._json(request)
+            new = core.parse_model("v2.TokenRequest", body)
+            self._check("v2.agents.authenticate_agent", {"credentials": body})
+            refused = ServiceError(401, "Unable to authenticate the agent with the credentials provided.")
+            if project != self.tenant or new["project_id"] != project:
+                raise refused
+            found = self.store.get_with_private("agent", project, str(new["id"]))
+            if found is None or found[1].get("password") != new["password"]:
+                raise refused
+            fingerprint = found[1].get("fingerprint")
+            if fingerprint is not None and (new.get("host") or {}).get("fingerprint") != fingerprint:
+                raise ServiceError(409, f"The host fingerprint does not match the one agent {new['id']} registered "
+                                        "with: two agents may be authenticating as one.")
+            token = secrets.token_hex(16)
+            expires = time.time() + self.token_lifetime
+            self.store.add_agent_token(token, project, str(new["id"]), expires)
+            when = datetime.fromtimestamp(expires, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            return JSONResponse({"token": {"id": token, "expires": when}})
+        except ServiceError as e:
+            return JSONResponse({"message": e.message}, status_code=e.status)
+        except Error as e:
+            return JSONResponse({"message": _core_message(e)}, status_code=_status_of(e))
 
     async def delete_agent(self, request: Request, caller: Caller) -> Response:
         """``DELETE /agents/{id}``: 204, or 404."""

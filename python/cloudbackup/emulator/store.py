@@ -6,8 +6,9 @@ keyed by kind (``agent``, ``configuration``, ``backup``, ``restore``,
 page in. Events are rows of their own, numbered by SQLite (their ``id`` is
 that number, as the service's events carry numeric ids), and indexed by the
 resources they name so each resource's event list is one query. Tokens the
-identity endpoint issued are kept too, so clients keep working across a
-restart of the emulator.
+identity endpoint issued are kept too, and those agents were issued
+(bound to their agent), so clients keep working across a restart of the
+emulator.
 
 Beside them: the activities (one row per backup, restore or cleanup,
 moved to the front of the project's list each time the job changes: the
@@ -77,6 +78,12 @@ CREATE TABLE IF NOT EXISTS v1_ids (
     kind TEXT NOT NULL,
     id TEXT NOT NULL,
     UNIQUE (kind, id)
+);
+CREATE TABLE IF NOT EXISTS agent_tokens (
+    token TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    expires REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tokens (
     token TEXT PRIMARY KEY,
@@ -358,6 +365,27 @@ class Store:
                 "INSERT OR REPLACE INTO tokens (token, tenant, username, expires) VALUES (?, ?, ?, ?)",
                 (token, tenant, username, expires),
             )
+
+    def add_agent_token(self, token: str, tenant: str, agent: str, expires: float) -> None:
+        """Records a token issued to an agent (``POST /agents/tokens``)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO agent_tokens (token, tenant, agent, expires) VALUES (?, ?, ?, ?)",
+                (token, tenant, agent, expires),
+            )
+
+    def token_owner(self, token: str, now: float) -> Optional[Tuple[str, Optional[str]]]:
+        """The tenant of a live token and the agent it was issued to
+        (``None`` for a user's token); ``None`` when unknown or expired."""
+        tenant = self.token_tenant(token, now)
+        if tenant is not None:
+            return tenant, None
+        with self._lock:
+            row = self._db.execute("SELECT tenant, agent, expires FROM agent_tokens WHERE token = ?",
+                                   (token,)).fetchone()
+        if row is None or row[2] <= now:
+            return None
+        return str(row[0]), str(row[1])
 
     def token_tenant(self, token: str, now: float) -> Optional[str]:
         """The tenant of a live token, or ``None`` (unknown or expired)."""

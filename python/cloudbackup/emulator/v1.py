@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Mapping, Optional
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -110,7 +110,10 @@ class V1Api:
 
     def routes(self) -> List[Route]:
         p = "/v1.0/{project}"
-        h = self.e.handler
+        def h(handler: Callable[[Request, Caller], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+            # v1 is the users' API: an agent's token is refused.
+            return self.e.handler(handler, user_only=True)
+
         return [
             Route(p + "/backup/action-requested", h(self.backup_action), methods=["POST"]),
             Route(p + "/backup/availableforrestore", h(self.available_for_restore), methods=["GET"]),
