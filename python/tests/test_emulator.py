@@ -725,6 +725,25 @@ def test_v1_operations_through_the_client(served: str) -> None:
                 user.call("v1.restores.request_restore_action",
                           {"body": {"Action": "StartManual", "Id": restore_num, "EncryptedPassword": None}})
             assert e.value.status == 409
+            # The bodies carry the samples' members (v1 details add those the
+            # reference's tables and the live service have beyond the example).
+            v1_samples = SAMPLES.parent / "samples-v1"
+
+            def raw(path: str) -> Any:
+                answer = httpx.get(f"{served}/v1.0/{TENANT}/{path}", headers={"X-Auth-Token": user.authenticate().token})
+                assert answer.status_code == 200, answer.text
+                return answer.json()
+
+            def members(name: str) -> set[str]:
+                value = json.loads((v1_samples / name).read_text())
+                return set((value[0] if isinstance(value, list) else value).keys())
+
+            assert set(raw(f"restore/{restore_num}")) == members("getRestoreDetails_response.json") | {"MachineAgentId"}
+            assert set(raw(f"restore/report/{restore_num}")) == members("getRestoreReport_response.json")
+            assert set(raw("backup/availableforrestore")[0]) == members("getAvailableBackups_response.json")
+            assert set(raw(f"backup/completed/{config_num}")[0]) == members("getCompletedBackups_response.json")
+            assert set(raw(f"backup/{first_num}")) == members("getBackupDetails_response.json") | {
+                "Datacenter", "BackupDatacenter", "SnapshotId"}
             # The activities saw every step.
             activities = user.call("v2.activities.list_project_activities", {})["activities"]
             assert [(a["type"], a["state"]) for a in activities][:2] == [("restore", "stopped"),
