@@ -7,9 +7,9 @@ with the core's models and checked by the core's operation (the same
 validation the client runs before sending), and every PATCH goes through
 :func:`cloudbackup.core.validate_patch` with the caller's actor (``agent``
 when the request carries ``X-Agent-Id`` or a token issued to an agent,
-else ``user``), so each 400, 403
-and 409 is the one the core predicts, with the core's reason as the
-answer's ``message`` (the service's error shape, ``{"message": ...}``).
+else ``user``), so each 400, 403 and 409 is the one the core predicts,
+with the core's reason as the answer's ``message`` (the service's error
+shape, ``{"message": ...}``).
 What remains here is storage, ids and times, links, paging, the events a
 state change sends an agent (``restore_start_request``...), the activity
 list every change of a job moves it to the front of, and the agents'
