@@ -729,7 +729,7 @@ def test_v1_operations_through_the_client(served: str) -> None:
             # reference's tables and the live service have beyond the example).
             v1_samples = SAMPLES.parent / "samples-v1"
 
-            def raw(path: str) -> Any:
+            def v1_get(path: str) -> Any:
                 answer = httpx.get(f"{served}/v1.0/{TENANT}/{path}", headers={"X-Auth-Token": user.authenticate().token})
                 assert answer.status_code == 200, answer.text
                 return answer.json()
@@ -738,11 +738,11 @@ def test_v1_operations_through_the_client(served: str) -> None:
                 value = json.loads((v1_samples / name).read_text())
                 return set((value[0] if isinstance(value, list) else value).keys())
 
-            assert set(raw(f"restore/{restore_num}")) == members("getRestoreDetails_response.json") | {"MachineAgentId"}
-            assert set(raw(f"restore/report/{restore_num}")) == members("getRestoreReport_response.json")
-            assert set(raw("backup/availableforrestore")[0]) == members("getAvailableBackups_response.json")
-            assert set(raw(f"backup/completed/{config_num}")[0]) == members("getCompletedBackups_response.json")
-            assert set(raw(f"backup/{first_num}")) == members("getBackupDetails_response.json") | {
+            assert set(v1_get(f"restore/{restore_num}")) == members("getRestoreDetails_response.json") | {"MachineAgentId"}
+            assert set(v1_get(f"restore/report/{restore_num}")) == members("getRestoreReport_response.json")
+            assert set(v1_get("backup/availableforrestore")[0]) == members("getAvailableBackups_response.json")
+            assert set(v1_get(f"backup/completed/{config_num}")[0]) == members("getCompletedBackups_response.json")
+            assert set(v1_get(f"backup/{first_num}")) == members("getBackupDetails_response.json") | {
                 "Datacenter", "BackupDatacenter", "SnapshotId"}
             # The activities saw every step.
             activities = user.call("v2.activities.list_project_activities", {})["activities"]
