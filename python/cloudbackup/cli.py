@@ -870,7 +870,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ImportError as e:
         print(f"cloudbackup serve: {e} (install the extra: pip install 'cloudbackup[serve]')", file=sys.stderr)
         return 1
-    serve(args.host, args.port, args.db, tenant=args.tenant, log_level=args.log_level)
+    serve(args.host, args.port, args.db, tenant=args.tenant, log_level=args.log_level,
+          heartbeat_interval=args.heartbeat_interval, heartbeat_timeout=args.heartbeat_timeout)
     return 0
 
 
@@ -892,6 +893,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
         api=args.api, identity=identity, username=args.username, api_key=args.api_key, vault=args.vault,
         state_dir=args.state_dir, password=password, init_vault=args.init, name=args.name,
         poll_interval=args.poll_interval, storage_delay=args.storage_delay,
+        heartbeat_interval=args.heartbeat_interval,
     )
     stop = threading.Event()
 
@@ -1181,8 +1183,10 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "serve",
         help="run a local Cloud Backup service (emulator) with its own Identity endpoint",
-        description="Serves the v2 agents, configurations, backups, restores, cleanups and events "
-        "over HTTP, with the state in an SQLite file (kept across restarts), and a Rackspace "
+        description="Serves the v2 agents (with their settings and online status from heartbeats), "
+        "configurations, backups, restores, cleanups, events and activities, and the v1.0 backup and "
+        "restore actions (StartManual/StopManual), restore details and reports and the backups "
+        "available for restore, over HTTP, with the state in an SQLite file (kept across restarts), and a Rackspace "
         "Identity v2.0 endpoint at /identity/v2.0 accepting any user name and API key. Point a "
         "client at it with RAX_AUTH_URL=http://HOST:PORT/identity/v2.0.",
     )
@@ -1194,6 +1198,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--tenant", default="123456", help="the tenant (project) id of every token (default 123456)")
     s.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    s.add_argument("--heartbeat-interval", type=float, default=30.0, metavar="S",
+                   help="seconds between heartbeats the agents' settings ask for (default 30)")
+    s.add_argument("--heartbeat-timeout", type=float, default=75.0, metavar="S",
+                   help="seconds without a heartbeat before an agent shows offline (default 75)")
     s.set_defaults(run=cmd_serve)
 
     s = sub.add_parser(
@@ -1216,6 +1224,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--init", action="store_true", help="create the vault when there is none")
     s.add_argument("--name", help="the agent's name when it registers (default: the host name)")
     s.add_argument("--poll-interval", type=float, default=1.0, metavar="S", help="seconds between polls (default 1)")
+    s.add_argument("--heartbeat-interval", type=float, metavar="S",
+                   help="seconds between heartbeats (default: what the service's agent settings say)")
     s.add_argument("--storage-delay", type=float, default=0.0, metavar="S",
                    help="wait S seconds before each vault read or write (demos: a job slow enough to stop)")
     s.add_argument("--json", action="store_true", help=argparse.SUPPRESS)

@@ -184,3 +184,151 @@ def test_backup_restore_stop_and_crash(served: str, tmp_path: Path) -> None:
         second.wait(10)
         log.close()
     user.c.close()
+
+
+@pytest.fixture
+def quick(tmp_path: Path) -> Iterator[str]:
+    """The emulator asking for a heartbeat every 0.2 s, offline after 1 s."""
+    emulator = Emulator(str(tmp_path / "quick.sqlite3"), heartbeat_interval=0.2, heartbeat_timeout=1.0)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(emulator.app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    emulator.close()
+
+
+def test_heartbeats_and_a_v1_restore(quick: str, tmp_path: Path) -> None:
+    """The agent's heartbeats (at the interval its settings ask) show it
+    online, and a restore created and started through v1.0 (the password
+    as EncryptedPassword) is run by the v2 agent and reported back in v1."""
+    vault_dir = tmp_path / "vault"
+    cloudbackup.StoredVault.init(str(vault_dir), PASSWORD, SETTINGS, FAST_KDF)
+    src = tmp_path / "src"
+    make_tree(src, files=4, size=50_000)
+    config = AgentConfig(api=quick, identity=f"{quick}/identity/v2.0", username="demo", api_key="key",
+                         vault=str(vault_dir), state_dir=str(tmp_path / "agent-h"), password=PASSWORD,
+                         name="agent-h", poll_interval=0.1, stop_check_interval=0.2, progress_interval=0.2)
+    agent = Agent(config)
+    agent.start()
+    assert agent.heartbeat_interval == 0.2
+    # The agent calls with a token issued to it (POST /agents/tokens), not the user's.
+    assert agent.client.agent_id == agent.id and not agent.client.can_reauthenticate
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
+    thread.start()
+    user = User(quick, src)
+
+    def status() -> Dict[str, Any]:
+        result: Dict[str, Any] = user.c.call("v2.agents.get_agent_status", {"agent_id": agent.id})
+        return result
+
+    try:
+        wait_for("the agent online", lambda: status()["online"])
+        # Still online well past the timeout: the heartbeats keep coming.
+        time.sleep(1.5)
+        assert status() == {"busy": False, "online": True}
+        beats = [e for e in user.c.call("v2.events.list_agent_events", {"agent_id": agent.id})["events"]
+                 if e["event"] == "agent_heartbeat"]
+        assert len(beats) >= 5
+
+        cfg = user.c.call("v2.configurations.create_configuration", {"body": {
+            "agent_id": agent.id, "name": "src", "inclusions": [{"type": "folder", "path": str(src)}],
+            "exclusions": [], "schedule": {"recurrence": ["RRULE:FREQ=DAILY"], "time_zone": "UTC"},
+            "retention": {"days": 30}, "enabled": True, "notifications": [
+                {"type": "email", "destination": "demo@example.com", "on_success": False, "on_failure": True}]}})
+        backup = user.c.call("v2.backups.start_backup", {"body": {"configuration_id": cfg["id"], "state": "start_requested"}})
+        assert user.wait("backup", backup["id"], ["completed", "completed_with_errors", "failed"]) == "completed"
+
+        # From here the password comes only with the request.
+        agent.config.password = None
+        available = user.c.call("v1.backups.list_backups_available_for_restore", {})
+        assert [a["BackupConfigurationName"] for a in available] == ["src"]
+        agent_num = int(available[0]["MachineAgentId"])
+        completed = user.c.call("v1.backups.list_completed_backups",
+                                {"backup_configuration_id": str(available[0]["BackupConfigurationId"])})
+        dest = tmp_path / "restored"
+        created = user.c.call("v1.restores.create_restore", {"body": {
+            "BackupId": int(completed[0]["BackupId"]), "BackupMachineId": agent_num, "DestinationMachineId": agent_num,
+            "DestinationPath": str(dest), "BackupDataCenter": "DFW", "OverwriteFiles": False}})
+        assert created["RestoreStateId"] == 0
+        key = created["PublicKey"]
+        encrypted = cloudbackup.encrypt_password_for_agent(str(key["ModulusHex"]), str(key["ExponentHex"]), PASSWORD)
+        user.c.call("v1.restores.request_restore_action", {"body": {
+            "Action": "StartManual", "Id": int(created["RestoreId"]), "EncryptedPassword": encrypted}})
+
+        def v1_state() -> int:
+            got = user.c.call("v1.restores.get_restore", {"restore_id": str(created["RestoreId"])})
+            return int(got["RestoreStateId"])
+
+        wait_for("the v1 restore to end", lambda: v1_state() in (3, 4, 5, 8))
+        assert v1_state() == 3  # Completed
+        assert tree(dest) == tree(src)
+        report = user.c.call("v1.restores.get_restore_report", {"restore_id": str(created["RestoreId"])})
+        assert report["State"] == "Completed" and int(report["NumFilesRestored"]) == 5
+        assert report["NumBytesRestored"] == f"{4 * 50_000} bytes" and int(report["NumErrors"]) == 0
+        activities = user.c.call("v2.activities.list_agent_activities", {"agent_id": agent.id})["activities"]
+        assert [(a["type"], a["state"]) for a in activities] == [("restore", "completed"), ("backup", "completed")]
+        assert status()["busy"] is False
+
+        # Heartbeats stop (the loop ends, no shutdown yet): offline after the timeout.
+        stop.set()
+        thread.join(10)
+        assert status()["online"] is True
+        waited = wait_for("the agent offline", lambda: not status()["online"], timeout=5)
+        assert waited < 2.5
+    finally:
+        stop.set()
+        thread.join(10)
+        agent.close()
+        user.c.close()
+
+
+def test_an_expired_agent_token_is_renewed(tmp_path: Path) -> None:
+    """Tokens live 1.5 s: the agent's expires while it runs; the next poll
+    gets 401, the agent authenticates again and goes on (a backup requested
+    afterwards completes)."""
+    emulator = Emulator(str(tmp_path / "short.sqlite3"), token_lifetime=1.5)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(emulator.app, host="127.0.0.1", port=port, log_level="warning"))
+    server_thread = threading.Thread(target=server.run, daemon=True)
+    server_thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    api = f"http://127.0.0.1:{port}"
+    vault_dir = tmp_path / "vault"
+    cloudbackup.StoredVault.init(str(vault_dir), PASSWORD, SETTINGS, FAST_KDF)
+    src = tmp_path / "src"
+    make_tree(src, files=2, size=10_000)
+    agent = Agent(AgentConfig(api=api, identity=f"{api}/identity/v2.0", username="demo", api_key="key",
+                              vault=str(vault_dir), state_dir=str(tmp_path / "agent"), password=PASSWORD,
+                              name="agent-t", poll_interval=0.1, heartbeat_interval=0.2))
+    agent.start()
+    first = agent.client
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
+    thread.start()
+    user = User(api, src)
+    try:
+        wait_for("a new agent token", lambda: agent.client is not first, timeout=10)
+        cfg = user.c.call("v2.configurations.create_configuration", {"body": {
+            "agent_id": agent.id, "name": "src", "inclusions": [{"type": "folder", "path": str(src)}],
+            "exclusions": [], "schedule": {"recurrence": ["RRULE:FREQ=DAILY"], "time_zone": "UTC"},
+            "retention": {"days": 30}, "enabled": True, "notifications": [
+                {"type": "email", "destination": "demo@example.com", "on_success": False, "on_failure": True}]}})
+        backup = user.c.call("v2.backups.start_backup", {"body": {"configuration_id": cfg["id"], "state": "start_requested"}})
+        assert user.wait("backup", backup["id"], ["completed", "completed_with_errors", "failed"]) == "completed"
+    finally:
+        stop.set()
+        thread.join(10)
+        agent.close()
+        user.c.close()
+        server.should_exit = True
+        server_thread.join(10)
+        emulator.close()

@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
+import httpx
 import pytest
 
 starlette = pytest.importorskip("starlette")
@@ -292,6 +293,263 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         second.close()
 
 
+def _complete(api: Api, kind: str, id: str, agent: str, state: str = "completed") -> None:
+    """The agent reports the job ``state`` with its times."""
+    patch = [{"op": "replace", "path": "/state", "value": state},
+             {"op": "add", "path": "/started_time", "value": "2026-12-05T10:00:00.000000Z"},
+             {"op": "add", "path": "/ended_time", "value": "2026-12-05T10:00:14.500000Z"}]
+    answer = api.call("PATCH", f"/{kind}s/{id}", patch, agent=agent)
+    assert answer.status_code == 204, answer.text
+
+
+def _shape(value: Any) -> Any:
+    """The members of a JSON value, recursively (lists by their first item)."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(value[0])] if value else []
+    return None
+
+
+def test_activities_follow_the_jobs_changes(emulator: Emulator) -> None:
+    api = Api(emulator)
+    s = setup_restore(api)
+    agent, config = s["agent"]["id"], s["config"]["id"]
+    backup, restore = s["backup"]["id"], s["restore"]["id"]
+    listed = api.call("GET", "/activities").json()
+    core.parse_model("v2.ActivityList", listed)
+    # Newest change first (sort_dir defaults to desc), each job once.
+    assert [(a["type"], a["id"]) for a in listed["activities"]] == [("restore", restore), ("backup", backup)]
+    assert [a["state"] for a in listed["activities"]] == ["start_requested", "start_requested"]
+    # The sample's members, links included (a restore names its backup's configuration).
+    wanted = sample("cbu-getProjectActivities_response.json")["activities"]
+    assert _shape(listed["activities"][0]) == _shape(wanted[2])
+    assert listed["activities"][0]["configuration"]["id"] == config
+    assert listed["activities"][0]["links"][0]["rel"] == "restore"
+    assert listed["activities"][0]["links"][0]["href"].endswith(f"/v2/{TENANT}/restores/{restore}")
+    # A state change moves the job to the front, with its new state.
+    _complete(api, "backup", backup, agent)
+    listed = api.call("GET", "/activities").json()["activities"]
+    assert [(a["id"], a["state"]) for a in listed] == [(backup, "completed"), (restore, "start_requested")]
+    assert listed[0]["last_updated_time"] > listed[1]["last_updated_time"]
+    cleanup = api.create("/cleanups", {"agent_id": agent, "state": "start_requested"}, "v2.Cleanup")
+    other = api.create("/agents", agent_body("other"), "v2.Agent")["id"]
+    # Paging by marker, both directions, through the next links.
+    seen: List[str] = []
+    query = "?limit=2"
+    while True:
+        page = api.call("GET", f"/agents/{agent}/activities{query}").json()
+        core.parse_model("v2.ActivityList", page)
+        seen += [a["id"] for a in page["activities"]]
+        if not page["links"]:
+            break
+        assert page["links"][0]["rel"] == "next"
+        query = page["links"][0]["href"].split("/activities", 1)[1]
+    assert seen == [cleanup["id"], backup, restore]
+    asc = api.call("GET", f"/agents/{agent}/activities?sort_dir=asc&limit=2&marker={restore}").json()
+    assert [a["id"] for a in asc["activities"]] == [backup, cleanup["id"]]
+    assert "configuration" not in asc["activities"][1]
+    # A configuration's activities: its backups and their restores.
+    mine = api.call("GET", f"/configurations/{config}/activities").json()["activities"]
+    assert [a["id"] for a in mine] == [backup, restore]
+    assert api.call("GET", f"/agents/{other}/activities").json() == {"activities": [], "links": []}
+    assert api.call("GET", "/agents/nope/activities").status_code == 404
+    assert api.call("GET", "/activities?sort_dir=sideways").status_code == 400
+
+
+def test_agent_settings_name_its_vault_and_configurations(emulator: Emulator) -> None:
+    api = Api(emulator)
+    s = setup_restore(api)
+    agent = s["agent"]
+    settings = api.call("GET", f"/agents/{agent['id']}/configuration", agent=agent["id"]).json()
+    core.parse_model("v2.AgentSettings", settings)
+    # The sample's members, but for what the emulator cannot know: where
+    # the agent keeps its vault (no storage URLs) and when it runs (no
+    # schedule: manual runs, "times": null).
+    wanted = sample("cbu-getAgentConfig_response.json")
+    wanted["vaults"][0]["links"] = []
+    wanted["configurations"][0]["times"] = None
+    assert _shape(settings) == _shape(wanted)
+    vault = settings["vaults"][0]
+    assert vault["id"] == agent["vault"]["id"] and vault["encrypted"] is False
+    assert [c["id"] for c in settings["configurations"]] == [s["config"]["id"]]
+    assert settings["configurations"][0]["vault_id"] == vault["id"]
+    assert settings["configurations"][0]["retention"] == {"days": 30}
+    heartbeat = settings["system_preferences"]["events"]["rse"]["heartbeat"]
+    assert heartbeat["interval_ms"]["active"] == 30000 and heartbeat["timeout_ms"]["active"] == 75000
+    assert api.call("DELETE", f"/configurations/{s['config']['id']}").status_code == 204
+    after = api.call("GET", f"/agents/{agent['id']}/configuration").json()
+    assert after["configurations"] == [] and after["vaults"] == settings["vaults"]
+
+
+def test_heartbeats_make_an_agent_online(tmp_path: Path) -> None:
+    e = Emulator(str(tmp_path / "hb.sqlite3"), heartbeat_timeout=0.5)
+    try:
+        api = Api(e)
+        s = setup_restore(api)
+        agent, restore = s["agent"]["id"], s["restore"]["id"]
+
+        def status() -> Dict[str, Any]:
+            answer = api.call("GET", f"/agents/{agent}/status")
+            assert answer.status_code == 200, answer.text
+            got: Dict[str, Any] = answer.json()
+            core.parse_model("v2.AgentStatus", got)
+            return got
+
+        assert status() == {"busy": False, "online": False}
+        # The channel the agent's settings name (the reference's RSE).
+        rse = api.call("GET", f"/agents/{agent}/configuration").json()["system_preferences"]["events"]["rse"]
+        assert rse["host"] == "http://testserver"
+
+        def beat(body: Any, as_agent: Optional[str] = agent) -> int:
+            headers = {"X-Auth-Token": api.token}
+            if as_agent is not None:
+                headers["X-Agent-Id"] = as_agent
+            code: int = api.http.post(rse["channel"], content=json.dumps(body), headers=headers).status_code
+            return code
+
+        assert beat({"event": "agent_heartbeat"}) == 202
+        assert status() == {"busy": False, "online": True}
+        # The heartbeat is in the agent's events, as the reference lists it.
+        events = api.call("GET", f"/agents/{agent}/events").json()["events"]
+        assert events[-1]["event"] == "agent_heartbeat" and events[-1]["agent"] == {"id": agent}
+        # Only the agent itself, only heartbeats; the API's own event post
+        # takes startup and shutdown only (the core's model, as the reference).
+        assert beat({"event": "agent_heartbeat"}, as_agent=None) == 403
+        assert beat({"event": "startup"}) == 400
+        assert api.call("POST", f"/agents/{agent}/events", {"event": "agent_heartbeat"}, agent=agent).status_code == 400
+        # Busy while a job is taken up and not ended (a start request is not).
+        queued = [{"op": "replace", "path": "/state", "value": "queued"}]
+        assert api.call("PATCH", f"/restores/{restore}", queued, agent=agent).status_code == 204
+        assert status()["busy"] is True
+        _complete(api, "restore", restore, agent)
+        assert status()["busy"] is False
+        # No heartbeat for longer than the timeout: offline; back with the next.
+        time.sleep(0.7)
+        assert status()["online"] is False
+        assert api.call("POST", f"/agents/{agent}/events", {"event": "startup"}, agent=agent).status_code == 202
+        assert status()["online"] is True
+        # Saying it stops: offline at once.
+        assert api.call("POST", f"/agents/{agent}/events", {"event": "shutdown"}, agent=agent).status_code == 202
+        assert status()["online"] is False
+        assert api.call("GET", "/agents/nope/status").status_code == 404
+    finally:
+        e.close()
+
+
+def test_v1_ids_and_states_survive_a_restart(tmp_path: Path) -> None:
+    db = str(tmp_path / "v1.sqlite3")
+    first = Emulator(db)
+    api = Api(first)
+    s = setup_restore(api)
+    agent, backup = s["agent"]["id"], s["backup"]["id"]
+    _complete(api, "backup", backup, agent)
+    available = api.http.get(f"/v1.0/{TENANT}/backup/availableforrestore", headers={"X-Auth-Token": api.token}).json()
+    spec = {"BackupId": None, "BackupMachineId": available[0]["MachineAgentId"],
+            "DestinationMachineId": available[0]["MachineAgentId"], "DestinationPath": "/tmp/r",
+            "BackupDataCenter": "DFW", "OverwriteFiles": "false"}
+    completed = api.http.get(f"/v1.0/{TENANT}/backup/completed/{available[0]['BackupConfigurationId']}",
+                             headers={"X-Auth-Token": api.token}).json()
+    spec["BackupId"] = completed[0]["BackupId"]
+    created = api.http.put(f"/v1.0/{TENANT}/restore", content=json.dumps(spec), headers={"X-Auth-Token": api.token})
+    assert created.status_code == 200, created.text
+    restore_v1 = created.json()
+    first.close()
+    second = Emulator(db)
+    try:
+        http = TestClient(second.app)
+        headers = {"X-Auth-Token": api.token}
+        again = http.get(f"/v1.0/{TENANT}/restore/{restore_v1['RestoreId']}", headers=headers).json()
+        assert again == restore_v1 and again["RestoreStateId"] == 0 and again["OverwriteFiles"] is False
+        assert http.get(f"/v1.0/{TENANT}/backup/availableforrestore", headers=headers).json() == available
+        # The next v1 id continues after the old ones.
+        body = {"Action": "StartManual", "Id": available[0]["BackupConfigurationId"]}
+        started = http.post(f"/v1.0/{TENANT}/backup/action-requested", content=json.dumps(body), headers=headers)
+        assert started.status_code == 200, started.text
+        assert started.json() > max(restore_v1["RestoreId"], completed[0]["BackupId"])
+    finally:
+        second.close()
+
+
+def test_agent_tokens_reach_only_the_agents_own(emulator: Emulator) -> None:
+    api = Api(emulator)
+    s = setup_restore(api)
+    # A second agent (registered with its own fingerprint) whose backup the
+    # first agent restores.
+    body = agent_body("source")
+    body["host"]["fingerprint"] = "source-host"
+    source = api.call("POST", "/agents", body).json()
+    config_body = sample("cbu-postConfig_request.json")
+    config_body["agent_id"] = source["id"]
+    source_config = api.create("/configurations", config_body, "v2.Configuration")
+    source_backup = api.create("/backups", {"configuration_id": source_config["id"], "state": "start_requested"},
+                               "v2.Backup")
+    agent = s["agent"]
+    registered = api.call("POST", "/agents", agent_body("mine")).json()
+    credentials = sample("cbu-postAgentTokens_request.json")
+    credentials.update(project_id=TENANT, id=registered["id"], password=registered["password"])
+
+    def authenticate(creds: Dict[str, Any]) -> Any:
+        # No X-Auth-Token: the agent has none yet (the core's request says so).
+        request = core.build_request("v2.agents.authenticate_agent", {"credentials": creds},
+                                     token="unused", tenant_id=TENANT)
+        assert not any(k == "X-Auth-Token" for k, _ in request["headers"])
+        return api.http.post(request["path"], content=request["body"], headers=dict(request["headers"]))
+
+    answer = authenticate(credentials)
+    assert answer.status_code == 200, answer.text
+    token = core.parse_response("v2.agents.authenticate_agent", 200, answer.content,
+                                params={"credentials": credentials})["token"]["id"]
+    assert authenticate({**credentials, "password": "wrong"}).status_code == 401
+    assert authenticate({**credentials, "id": agent["id"]}).status_code == 401
+    other_host = {**credentials, "host": {**credentials["host"], "fingerprint": "another host"}}
+    conflict = authenticate(other_host)
+    assert conflict.status_code == 409 and "fingerprint" in conflict.json()["message"]
+    me = registered["id"]
+    restore_body = sample("cbu-postRestore_request.json")
+    restore_body.update(backup_id=source_backup["id"], destination_agent_id=me)
+    mine = api.create("/restores", restore_body, "v2.Restore")
+
+    def call(method: str, path: str, body: Any = None, agent_header: Optional[str] = None) -> Any:
+        headers = {"X-Auth-Token": token}
+        if agent_header is not None:
+            headers["X-Agent-Id"] = agent_header
+        content = None if body is None else json.dumps(body)
+        return api.http.request(method, f"/v2/{TENANT}{path}", content=content, headers=headers)
+
+    # Its own resources (no X-Agent-Id needed: the token says who it is).
+    assert call("GET", f"/agents/{me}").status_code == 200
+    assert call("GET", f"/restores/{mine['id']}").status_code == 200
+    queued = [{"op": "replace", "path": "/state", "value": "queued"}]
+    assert call("PATCH", f"/restores/{mine['id']}", queued).status_code == 204
+    # ... and the backup its restore restores from, though another agent's.
+    assert call("GET", f"/backups/{source_backup['id']}").status_code == 200
+    # Another agent's resources: 403.
+    assert call("GET", f"/agents/{agent['id']}").status_code == 403
+    assert call("GET", f"/restores/{s['restore']['id']}").status_code == 403
+    assert call("GET", f"/backups/{s['backup']['id']}").status_code == 403
+    assert call("PATCH", f"/restores/{s['restore']['id']}", queued).status_code == 403
+    assert call("GET", f"/agents/{agent['id']}/events").status_code == 403
+    assert call("GET", f"/configurations/{s['config']['id']}").status_code == 403
+    # Lists hold only its own.
+    assert [a["id"] for a in call("GET", "/agents").json()["agents"]] == [me]
+    assert [r["id"] for r in call("GET", "/restores").json()["restores"]] == [mine["id"]]
+    assert call("GET", "/backups").json()["backups"] == []
+    assert {e["agent"]["id"] for e in call("GET", "/events").json()["events"]} == {me}
+    assert [a["id"] for a in call("GET", "/activities").json()["activities"]] == [mine["id"]]
+    # Users' operations, and another agent's X-Agent-Id: 403.
+    assert call("POST", "/agents", agent_body("rogue")).status_code == 403
+    assert call("POST", "/backups", {"configuration_id": source_config["id"], "state": "start_requested"}).status_code == 403
+    assert call("DELETE", f"/agents/{agent['id']}").status_code == 403
+    assert call("GET", f"/agents/{me}", agent_header=agent["id"]).status_code == 403
+    v1 = api.http.get(f"/v1.0/{TENANT}/backup/availableforrestore", headers={"X-Auth-Token": token})
+    assert v1.status_code == 403
+    # The user's token still reaches everything; a deleted agent's token is void.
+    assert api.call("GET", f"/agents/{agent['id']}").status_code == 200
+    assert api.call("DELETE", f"/agents/{me}").status_code == 204
+    assert call("GET", "/agents").status_code == 401
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -347,6 +605,149 @@ def test_the_client_over_http(served: str) -> None:
                 })
             assert e.value.status == 409
             assert "already in a state of" in str(e.value)
+
+
+def test_v1_operations_through_the_client(served: str) -> None:
+    """v1.0's seeds against the emulator, built and parsed by the core (the
+    Client): what the client sends the emulator reads, and what the
+    emulator answers the client parses."""
+    identity = f"{served}/identity/v2.0"
+    key = cloudbackup.AgentKey.generate(2048)
+    with cloudbackup.Client(username="demo", api_key="any", identity_url=identity) as user:
+        body = agent_body("v1 host")
+        body["rsa_public_key"] = key.rsa_public_key()
+        agent = user.call("v2.agents.register_agent", {"agent": body})
+        config_body = sample("cbu-postConfig_request.json")
+        config_body.update(agent_id=agent["id"], name="nightly")
+        config = user.call("v2.configurations.create_configuration", {"body": config_body})
+        # Nothing restorable yet.
+        assert user.call("v1.backups.list_backups_available_for_restore", {}) == []
+
+        with cloudbackup.Client(username="demo", api_key="any", identity_url=identity, agent_id=agent["id"]) as me:
+            settings = me.call("v2.settings.get_agent_settings", {"agent_id": agent["id"]})
+            assert settings["configurations"][0]["id"] == config["id"]
+            # One backup run to completed by the agent (v2): restorable, and v1 lists it.
+            first = user.call("v2.backups.start_backup", {"body": {"configuration_id": config["id"], "state": "start_requested"}})
+            for patch in ([{"op": "replace", "path": "/state", "value": "in_progress"},
+                           {"op": "add", "path": "/started_time", "value": "2026-12-05T10:00:00.000000Z"}],
+                          [{"op": "replace", "path": "/state", "value": "completed"},
+                           {"op": "add", "path": "/ended_time", "value": "2026-12-05T10:01:00.000000Z"},
+                           {"op": "add", "path": "/snapshot_id", "value": 42}]):
+                me.call("v2.backups.update_backup", {"backup_id": first["id"], "patch": patch})
+            assert user.call("v2.backups.get_backup", {"backup_id": first["id"]})["restorable"] is True
+            available = user.call("v1.backups.list_backups_available_for_restore", {})
+            assert len(available) == 1
+            entry = available[0]
+            assert entry["BackupConfigurationName"] == "nightly" and entry["MachineName"] == "v1 host"
+            assert entry["PublicKeyMod"] == key.rsa_public_key()["modulus"]
+            # The newest restorable backup's ended_time, 2026-12-05T10:01:00Z.
+            assert entry["LastSuccessfulBackupTime"] == "/Date(1796464860000)/"
+            config_num, agent_num = int(entry["BackupConfigurationId"]), int(entry["MachineAgentId"])
+            completed = user.call("v1.backups.list_completed_backups", {"backup_configuration_id": str(config_num)})
+            assert [int(b["BackupConfigurationId"]) for b in completed] == [config_num]
+            first_num = int(completed[0]["BackupId"])
+            v1_backup = user.call("v1.backups.get_backup", {"backup_id": str(first_num)})
+            assert v1_backup["CurrentState"] == "Completed" and int(v1_backup["SnapshotId"]) == 42
+
+            # StartManual: a new backup for the agent; again while it waits: 400.
+            num = user.call("v1.backups.request_backup_action", {"action": "StartManual", "id": config_num})
+            assert isinstance(num, int) and num > first_num
+            assert user.call("v1.backups.get_backup", {"backup_id": str(num)})["CurrentState"] == "StartRequested"
+            events = me.call("v2.events.list_agent_events", {"agent_id": agent["id"]})["events"]
+            assert events[-1]["event"] == "backup_start_request"
+            with pytest.raises(cloudbackup.ApiError) as e:
+                user.call("v1.backups.request_backup_action", {"action": "StartManual", "id": config_num})
+            assert e.value.status == 400 and "still start_requested" in str(e.value)
+            # StopManual of that backup: stop_requested, and the agent hears of it.
+            assert user.call("v1.backups.request_backup_action", {"action": "StopManual", "id": num}) is None
+            assert user.call("v1.backups.get_backup", {"backup_id": str(num)})["CurrentState"] == "StopRequested"
+            assert me.call("v2.events.list_agent_events", {"agent_id": agent["id"]})["events"][-1]["event"] == \
+                "backup_stop_request"
+            # A finished backup cannot be stopped: the core's 409.
+            with pytest.raises(cloudbackup.ApiError) as e:
+                user.call("v1.backups.request_backup_action", {"action": "StopManual", "id": first_num})
+            assert e.value.status == 409
+            with pytest.raises(cloudbackup.ApiError) as e:
+                user.call("v1.backups.request_backup_action", {"action": "StopManual", "id": 999_999_999})
+            assert e.value.status == 404
+
+            # A v1 restore: created in Creating, started with the password
+            # encrypted for the destination agent.
+            spec = {"BackupId": first_num, "BackupMachineId": agent_num, "DestinationMachineId": agent_num,
+                    "DestinationPath": "/tmp/v1-restore", "BackupDataCenter": "DFW", "OverwriteFiles": True}
+            created = user.call("v1.restores.create_restore", {"body": spec})
+            assert created["RestoreStateId"] == 0 and created["BackupConfigurationName"] == "nightly"
+            assert created["PublicKey"]["ModulusHex"] == key.rsa_public_key()["modulus"]
+            assert created["BackupRestorePoint"] == "/Date(1796464860000)/"
+            restore_num = int(created["RestoreId"])
+            with pytest.raises(cloudbackup.ApiError) as e:
+                user.call("v1.restores.create_restore", {"body": {**spec, "BackupMachineId": agent_num + 1000}})
+            assert e.value.status == 400
+            # A password with StopManual: refused before sending, and by the emulator alike.
+            with pytest.raises(cloudbackup.InvalidArgument):
+                user.call("v1.restores.request_restore_action",
+                          {"body": {"Action": "StopManual", "Id": restore_num, "EncryptedPassword": "ab"}})
+            raw = httpx.post(f"{served}/v1.0/{TENANT}/restore/action-requested",
+                             json={"Action": "StopManual", "Id": restore_num, "EncryptedPassword": "ab"},
+                             headers={"X-Auth-Token": user.authenticate().token})
+            assert raw.status_code == 400 and "EncryptedPassword" in raw.json()["message"]
+            password = cloudbackup.encrypt_password_for_agent(
+                key.rsa_public_key()["modulus"], str(key.rsa_public_key()["exponent"]), "s3cret")
+            assert user.call("v1.restores.request_restore_action",
+                             {"body": {"Action": "StartManual", "Id": restore_num, "EncryptedPassword": password}}) is None
+            got = user.call("v1.restores.get_restore", {"restore_id": str(restore_num)})
+            assert got["RestoreStateId"] == 6
+            start = me.call("v2.events.list_agent_events", {"agent_id": agent["id"]})["events"][-1]
+            assert start["event"] == "restore_start_request"
+            assert key.decrypt_password(start["encrypted_password_hex"]) == "s3cret"
+            assert start["restore"]["destination_path"] == "/tmp/v1-restore" and start["backup"]["snapshot_id"] == 42
+            restore_id = start["restore"]["id"]
+            # The agent runs it (v2 patches); StopManual; the agent ends it.
+            me.call("v2.restores.update_restore", {"restore_id": restore_id, "patch": [
+                {"op": "replace", "path": "/state", "value": "in_progress"},
+                {"op": "add", "path": "/started_time", "value": "2026-12-05T11:00:00.000000Z"}]})
+            assert user.call("v1.restores.get_restore", {"restore_id": str(restore_num)})["RestoreStateId"] == 2
+            assert user.call("v1.restores.request_restore_action",
+                             {"body": {"Action": "StopManual", "Id": restore_num}}) is None
+            assert me.call("v2.events.list_agent_events", {"agent_id": agent["id"]})["events"][-1]["event"] == \
+                "restore_stop_request"
+            me.call("v2.restores.update_restore", {"restore_id": restore_id, "patch": [
+                {"op": "replace", "path": "/state", "value": "stopped"},
+                {"op": "add", "path": "/ended_time", "value": "2026-12-05T11:00:14.000000Z"},
+                {"op": "add", "path": "/files_restored", "value": 3},
+                {"op": "add", "path": "/bytes_restored", "value": 1512}]})
+            report = user.call("v1.restores.get_restore_report", {"restore_id": str(restore_num)})
+            assert report["State"] == "Stopped" and report["Duration"] == "00:00:14"
+            assert int(report["NumFilesRestored"]) == 3 and report["NumBytesRestored"] == "1512 bytes"
+            assert int(report["RestoreDestinationMachineId"]) == agent_num
+            # Ended: StartManual again is the core's 409.
+            with pytest.raises(cloudbackup.ApiError) as e:
+                user.call("v1.restores.request_restore_action",
+                          {"body": {"Action": "StartManual", "Id": restore_num, "EncryptedPassword": None}})
+            assert e.value.status == 409
+            # The bodies carry the samples' members (v1 details add those the
+            # reference's tables and the live service have beyond the example).
+            v1_samples = SAMPLES.parent / "samples-v1"
+
+            def v1_get(path: str) -> Any:
+                answer = httpx.get(f"{served}/v1.0/{TENANT}/{path}", headers={"X-Auth-Token": user.authenticate().token})
+                assert answer.status_code == 200, answer.text
+                return answer.json()
+
+            def members(name: str) -> set[str]:
+                value = json.loads((v1_samples / name).read_text())
+                return set((value[0] if isinstance(value, list) else value).keys())
+
+            assert set(v1_get(f"restore/{restore_num}")) == members("getRestoreDetails_response.json") | {"MachineAgentId"}
+            assert set(v1_get(f"restore/report/{restore_num}")) == members("getRestoreReport_response.json")
+            assert set(v1_get("backup/availableforrestore")[0]) == members("getAvailableBackups_response.json")
+            assert set(v1_get(f"backup/completed/{config_num}")[0]) == members("getCompletedBackups_response.json")
+            assert set(v1_get(f"backup/{first_num}")) == members("getBackupDetails_response.json") | {
+                "Datacenter", "BackupDatacenter", "SnapshotId"}
+            # The activities saw every step.
+            activities = user.call("v2.activities.list_project_activities", {})["activities"]
+            assert [(a["type"], a["state"]) for a in activities][:2] == [("restore", "stopped"),
+                                                                         ("backup", "stop_requested")]
 
 
 def test_serve_command_line(capsys: pytest.CaptureFixture[str]) -> None:

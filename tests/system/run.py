@@ -2,9 +2,12 @@
 the service emulator and the reference agent as subprocesses, a vault on
 the Swift all-in-one (``ST_AUTH`` set, see scripts/swift-aio) or else a
 local directory (said so in the output), and a user driving them with
-:class:`cloudbackup.Client`: a configuration, a backup, a restore compared
-byte-exactly, a restore stopped by the user, and an agent killed
-mid-restore whose restore ends ``failed`` once it is back.
+:class:`cloudbackup.Client`: the agent online by its heartbeats, a
+configuration, a backup, a restore compared byte-exactly, the same through
+v1.0 (backups available for restore, a restore created and started with
+its password as ``EncryptedPassword``, its report), a restore stopped by
+the user, the activities of it all, and an agent killed mid-restore that
+goes offline and whose restore ends ``failed`` once it is back.
 
 Exit status 0 when every step held, 1 otherwise."""
 
@@ -32,6 +35,10 @@ SETTINGS = {"chunker": {"min_size": 16384, "avg_size": 65536, "max_size": 262144
             "bundle_size": 262144}
 #: Seconds the agent waits before each vault read or write (--storage-delay).
 DELAY = "0.05"
+#: Heartbeats every half second; offline after 3 s without one (serve's
+#: --heartbeat-interval and --heartbeat-timeout).
+HEARTBEAT_INTERVAL = "0.5"
+HEARTBEAT_TIMEOUT = "3"
 
 
 def step(message: str) -> None:
@@ -125,7 +132,8 @@ def main() -> int:
 
 def run(system: System, work: Path) -> int:
     step(f"starting the emulator on {system.api} (state in {work / 'service.sqlite3'})")
-    system.spawn("serve", "--port", str(system.port), "--db", str(work / "service.sqlite3"), "--log-level", "warning")
+    system.spawn("serve", "--port", str(system.port), "--db", str(work / "service.sqlite3"), "--log-level", "warning",
+                 "--heartbeat-interval", HEARTBEAT_INTERVAL, "--heartbeat-timeout", HEARTBEAT_TIMEOUT)
     user = cloudbackup.Client(username="demo", api_key="demo-key", identity_url=f"{system.api}/identity/v2.0",
                               base_url=system.api)
 
@@ -152,6 +160,12 @@ def run(system: System, work: Path) -> int:
                                                   for a in user.call("v2.agents.list_agents", {})["agents"]))
     agent = next(a for a in user.call("v2.agents.list_agents", {})["agents"] if a["name"] == "system-agent")
     step(f"agent {agent['id']} registered")
+
+    def online() -> bool:
+        return bool(user.call("v2.agents.get_agent_status", {"agent_id": agent["id"]})["online"])
+
+    wait_for("the agent online", online)
+    step(f"agent online (a heartbeat every {HEARTBEAT_INTERVAL} s on the channel its settings name)")
 
     def state(kind: str, id: str) -> str:
         return str(user.call(f"v2.{kind}s.get_{kind}", {f"{kind}_id": id})["state"])
@@ -196,6 +210,33 @@ def run(system: System, work: Path) -> int:
         raise SystemExit("system: FAILED: the restored tree differs from the source")
     step("backup and restore through the emulator, agent and vault: byte-exact")
 
+    # The same restore through v1.0: the configuration is available for
+    # restore, its completed backup is listed, a restore is created
+    # (Creating) and started with the password as EncryptedPassword.
+    available = user.call("v1.backups.list_backups_available_for_restore", {})
+    entry = next(a for a in available if a["BackupConfigurationName"] == "system demo")
+    completed = user.call("v1.backups.list_completed_backups",
+                          {"backup_configuration_id": str(entry["BackupConfigurationId"])})
+    agent_num = int(entry["MachineAgentId"])
+    v1_dest = work / "restored-v1"
+    created = user.call("v1.restores.create_restore", {"body": {
+        "BackupId": int(completed[-1]["BackupId"]), "BackupMachineId": agent_num, "DestinationMachineId": agent_num,
+        "DestinationPath": str(v1_dest), "BackupDataCenter": "DFW", "OverwriteFiles": False}})
+    v1_key = created["PublicKey"]
+    user.call("v1.restores.request_restore_action", {"body": {
+        "Action": "StartManual", "Id": int(created["RestoreId"]),
+        "EncryptedPassword": cloudbackup.encrypt_password_for_agent(
+            str(v1_key["ModulusHex"]), str(v1_key["ExponentHex"]), PASSWORD)}})
+    step(f"v1.0: restore {created['RestoreId']} created from backup {completed[-1]['BackupId']} "
+         f"and started (StartManual)")
+    wait_for("the v1 restore to end", lambda: int(user.call(
+        "v1.restores.get_restore", {"restore_id": str(created["RestoreId"])})["RestoreStateId"]) in (3, 4, 5, 8))
+    report = user.call("v1.restores.get_restore_report", {"restore_id": str(created["RestoreId"])})
+    step(f"v1.0: restore report {report['State']}: {report['NumFilesRestored']} files, "
+         f"{report['NumBytesRestored']}, {report['NumErrors']} errors, in {report['Duration']}")
+    if report["State"] != "Completed" or not same_tree(src, v1_dest):
+        raise SystemExit("system: FAILED: the v1.0 restore did not complete byte-exactly")
+
     slow = restore(work / "stopped")
     until("restore", slow["id"], ["in_progress"])
     asked = time.monotonic()
@@ -207,13 +248,18 @@ def run(system: System, work: Path) -> int:
     if end != "stopped" or took >= 10:
         raise SystemExit(f"system: FAILED: the stop request ended the restore {end} after {took:.1f} s")
     step(f"stop request honoured in {took:.1f} s")
+    activities = user.call("v2.activities.list_agent_activities", {"agent_id": agent["id"]})["activities"]
+    step("activities, newest first: " + ", ".join(f"{a['type']} {a['state']}" for a in activities))
 
     crash = restore(work / "crashed")
     until("restore", crash["id"], ["in_progress"])
     assert system.agent is not None
     system.agent.send_signal(signal.SIGKILL)
     system.agent.wait(10)
+    killed = time.monotonic()
     step(f"agent killed (SIGKILL) while restore {crash['id']} was {state('restore', crash['id'])}")
+    wait_for("the killed agent offline", lambda: not online(), timeout=15)
+    step(f"agent offline {time.monotonic() - killed:.1f} s later (no heartbeat for {HEARTBEAT_TIMEOUT} s)")
     system.start_agent(vault)
     end = until("restore", crash["id"], ["failed", "completed", "stopped"])
     step(f"agent restarted: restore {crash['id']} reported {end}, not left in_progress")

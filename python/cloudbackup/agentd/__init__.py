@@ -10,6 +10,15 @@ the job again every ``stop_check_interval`` seconds; the job is then
 interrupted at its next vault read or write (the agent's storage wrapper
 raises) or progress report, and reported ``stopped``.
 
+While it runs, a heartbeat thread posts ``{"event": "agent_heartbeat"}``
+every ``heartbeat_interval`` seconds on the agent's event channel, as the
+reference's agents do: the service's agent settings (``GET
+/agents/{id}/configuration``) name it (``system_preferences.events.rse``:
+``host`` + ``channel``) and the interval (``heartbeat.interval_ms`` of the
+``active`` mode), so the service shows the agent online (``GET
+/agents/{id}/status``). ``startup`` and ``shutdown`` events (the API's)
+mark its start and end.
+
 On start, jobs of this agent left ``queued``, ``preparing`` or
 ``in_progress`` by a killed agent are reported ``failed`` ("agent
 restarted"), and those left ``stop_requested`` are reported ``stopped``:
@@ -39,10 +48,13 @@ from ..errors import ApiError, Error
 from ..storage import LocalStorage, ObjectInfo, Storage, open_storage, write_atomic
 from ..store import StoredVault
 
-__all__ = ["Agent", "AgentConfig", "JobStopped", "RUNNING_STATES"]
+__all__ = ["Agent", "AgentConfig", "JobStopped", "RUNNING_STATES", "DEFAULT_HEARTBEAT_INTERVAL"]
 
 #: States a killed agent may have left its jobs in (reported ``failed``).
 RUNNING_STATES = ("queued", "preparing", "in_progress")
+#: Seconds between heartbeats when neither the options nor the service's
+#: settings say.
+DEFAULT_HEARTBEAT_INTERVAL = 30.0
 #: The v2 backup counters (the core's session has more).
 BACKUP_COUNTERS = ("files_searched", "files_backed_up", "bytes_searched", "bytes_backed_up", "bytes_in_db")
 
@@ -89,6 +101,8 @@ class AgentConfig:
     storage_delay: float = 0.0
     #: Vault settings when it is created (chunker sizes, bundle size).
     vault_settings: Optional[Dict[str, Any]] = None
+    #: Seconds between heartbeats; ``None``: the service's agent settings.
+    heartbeat_interval: Optional[float] = None
 
 
 class _JobStorage:
@@ -215,10 +229,16 @@ class Agent:
             with open(self._state_file, encoding="utf-8") as f:
                 self.state = dict(json.load(f))
         self._client_class = Client
+        #: Clients :meth:`connect` replaced (closed with the agent).
+        self._retired: List[Any] = []
+        self._connect_lock = threading.Lock()
         self.user = Client(username=config.username, api_key=config.api_key,
                            identity_url=config.identity, base_url=config.api)
         self.client = self.user
         self.storage = _JobStorage(open_storage(config.vault), config.storage_delay)
+        self.heartbeat_interval = config.heartbeat_interval or DEFAULT_HEARTBEAT_INTERVAL
+        #: The agent's event channel (from its settings, on :meth:`start`).
+        self.heartbeat_url: Optional[str] = None
 
     # -- identity ------------------------------------------------------------
 
@@ -251,37 +271,145 @@ class Agent:
                 if e.status != 404:
                     raise
                 _log(f"agent {self.state['id']} is no longer registered: registering again")
-        uname = platform.uname()
+        fingerprint = str(uuid.uuid4())
         body = {
-            "name": self.config.name or socket.gethostname(),
+            "name": self._name(),
             "version": __version__,
             "host": {
                 "flavor": "nova",
                 "region": "DFW",
                 "machine": {"id": str(uuid.uuid5(uuid.NAMESPACE_DNS, socket.gethostname()))},
-                "os": {"name": uname.system, "version": uname.release, "architecture": "64-bit"},
-                "fingerprint": str(uuid.uuid4()),
-                "addresses": [{"version": 4, "addr": "127.0.0.1"}],
+                **self._host(fingerprint),
             },
             "rsa_public_key": self.key.rsa_public_key(),
             "vault": {"use_internal": False},
         }
         answer = self.user.call("v2.agents.register_agent", {"agent": body})
-        self.state = {"id": answer["id"], "password": answer.get("password"), "marker": None}
+        self.state = {"id": answer["id"], "password": answer.get("password"), "fingerprint": fingerprint,
+                      "marker": None}
         self._save_state()
         _log(f"registered as agent {answer['id']}")
 
-    def start(self) -> None:
-        """Registers (or reloads), switches to the agent's own calls
-        (``X-Agent-Id``), tells the service it started, and ends the jobs a
-        killed run left behind."""
-        self.register()
-        self.client = self._client_class(
+    def _name(self) -> str:
+        return self.config.name or socket.gethostname()
+
+    @staticmethod
+    def _host(fingerprint: str) -> Dict[str, Any]:
+        """The host as registration and authentication describe it."""
+        uname = platform.uname()
+        return {
+            "os": {"name": uname.system, "version": uname.release, "architecture": "64-bit"},
+            "fingerprint": fingerprint,
+            "addresses": [{"version": 4, "addr": "127.0.0.1"}],
+        }
+
+    def connect(self) -> None:
+        """The agent's own client (:attr:`client`): with a token issued to
+        the agent (``POST /agents/tokens``: its id, the password
+        registration gave it, its host fingerprint), and ``X-Agent-Id``.
+        Where the service issues none (or the state directory predates the
+        fingerprint), the user's credentials with ``X-Agent-Id``. A 409
+        (another host authenticates as this agent) is raised."""
+        old = self.client
+        self.client = self._agent_token_client() or self._client_class(
             username=self.config.username, api_key=self.config.api_key,
             identity_url=self.config.identity, base_url=self.config.api, agent_id=self.id,
         )
+        if old is not self.user:
+            self._retired.append(old)
+
+    def _agent_token_client(self) -> Any:
+        """A client with the agent's own token, or ``None`` (see :meth:`connect`)."""
+        if not (self.state.get("password") and self.state.get("fingerprint")):
+            return None
+        session = self.user.session or self.user.authenticate()
+        credentials = {"project_id": session.tenant_id, "id": self.id, "password": self.state["password"],
+                       "name": self._name(), "version": __version__, "host": self._host(self.state["fingerprint"])}
+        try:
+            answer = self.user.call("v2.agents.authenticate_agent", {"credentials": credentials})
+        except ApiError as e:
+            if e.status == 409:
+                raise
+            _log(f"no agent token ({e.status}: {e}): the user's credentials with X-Agent-Id")
+            return None
+        return self._client_class(token=str(answer["token"]["id"]), tenant_id=session.tenant_id,
+                                  base_url=session.base_url, agent_id=self.id)
+
+    def start(self) -> None:
+        """Registers (or reloads), switches to the agent's own calls
+        (:meth:`connect`), tells the service it started, and ends the jobs
+        a killed run left behind."""
+        self.register()
+        self.connect()
         self.client.call("v2.events.post_agent_event", {"agent_id": self.id, "event": {"event": "startup"}})
+        self._read_settings()
         self.recover()
+
+    def _read_settings(self) -> None:
+        """Reads the agent's settings: where its event channel is, and the
+        heartbeat interval (the options' wins; else the ``active`` mode's,
+        else :data:`DEFAULT_HEARTBEAT_INTERVAL`). Without settings no
+        heartbeat is sent (the service cannot be told)."""
+        interval: Optional[float] = None
+        try:
+            settings = self.client.call("v2.settings.get_agent_settings", {"agent_id": self.id})
+            rse = settings["system_preferences"]["events"]["rse"]
+            self.heartbeat_url = str(rse["host"]).rstrip("/") + "/" + str(rse["channel"]).lstrip("/")
+            ms = rse["heartbeat"]["interval_ms"]["active"]
+            if isinstance(ms, int) and ms > 0:
+                interval = ms / 1000.0
+        except Exception as e:  # noqa: BLE001 - the agent works without heartbeats
+            _log(f"agent settings not read ({type(e).__name__}: {e}): no heartbeats")
+        self.heartbeat_interval = self.config.heartbeat_interval or interval or DEFAULT_HEARTBEAT_INTERVAL
+
+    def _reconnect(self, refused: Any = None) -> None:
+        """A new agent client after a 401 (unless another thread already
+        replaced ``refused``, the client that got it)."""
+        with self._connect_lock:
+            if refused is not None and self.client is not refused:
+                return
+            try:
+                self.connect()
+            except Exception as e:  # noqa: BLE001 - tried again at the next 401
+                _log(f"could not authenticate again: {type(e).__name__}: {e}")
+
+    def heartbeat(self) -> None:
+        """Posts one ``agent_heartbeat`` on the agent's event channel (as
+        the agent: its token and ``X-Agent-Id``)."""
+        import httpx
+
+        if self.heartbeat_url is None:
+            return
+        url = self.heartbeat_url
+
+        def post(token: str) -> httpx.Response:
+            return httpx.post(url, json={"event": "agent_heartbeat"}, timeout=30.0, headers={
+                "X-Auth-Token": token, "X-Agent-Id": self.id, "User-Agent": f"cloudbackup-agent/{__version__}"})
+
+        client = self.client
+        answer = post((client.session or client.authenticate()).token)
+        if answer.status_code == 401 and client.can_reauthenticate:
+            # The user's token expired: a new one, once (an agent token is
+            # renewed by the polling loop).
+            answer = post(client.authenticate().token)
+        if answer.status_code != 202:
+            raise Error(f"heartbeat refused: {answer.status_code} {answer.text[:200]}")
+
+    def _heartbeats(self, stop: threading.Event) -> threading.Thread:
+        """Starts the heartbeat thread (one now, then every interval, until
+        ``stop``); a failed post is logged and the next one tried."""
+
+        def run() -> None:
+            while not stop.is_set():
+                try:
+                    self.heartbeat()
+                except Exception as e:  # noqa: BLE001 - the service may be away for a while
+                    _log(f"heartbeat not sent: {type(e).__name__}: {e}")
+                stop.wait(self.heartbeat_interval)
+
+        thread = threading.Thread(target=run, name="heartbeat", daemon=True)
+        thread.start()
+        return thread
 
     def close(self) -> None:
         """Tells the service the agent stops; closes the connections."""
@@ -292,18 +420,32 @@ class Agent:
             _log(f"shutdown event not sent: {e}")
         if self.client is not self.user:
             self.client.close()
+        for retired in self._retired:
+            retired.close()
         self.user.close()
 
     # -- service calls ---------------------------------------------------------
 
+    def call(self, operation: str, params: Dict[str, Any]) -> Any:
+        """An agent's call; a 401 (its token expired mid-job) authenticates
+        again and sends it once more."""
+        client = self.client
+        try:
+            return client.call(operation, params)
+        except ApiError as e:
+            if e.status != 401:
+                raise
+            self._reconnect(client)
+            return self.client.call(operation, params)
+
     def get(self, kind: str, id: str) -> Dict[str, Any]:
         """The service's copy of a job."""
-        result: Dict[str, Any] = self.client.call(f"v2.{kind}s.get_{kind}", {f"{kind}_id": id})
+        result: Dict[str, Any] = self.call(f"v2.{kind}s.get_{kind}", {f"{kind}_id": id})
         return result
 
     def patch(self, kind: str, id: str, patch: List[Dict[str, Any]]) -> None:
         """PATCHes a job."""
-        self.client.call(f"v2.{kind}s.update_{kind}", {f"{kind}_id": id, "patch": patch})
+        self.call(f"v2.{kind}s.update_{kind}", {f"{kind}_id": id, "patch": patch})
 
     def recover(self) -> None:
         """Ends this agent's jobs a killed run left running: ``failed``
@@ -351,13 +493,24 @@ class Agent:
             _log(f"{name} {event.get('id')}: {type(e).__name__}: {e}")
 
     def run(self, stop: threading.Event) -> None:
-        """Polls every ``poll_interval`` seconds until ``stop`` is set."""
-        while not stop.is_set():
-            try:
-                self.poll()
-            except Exception as e:  # noqa: BLE001 - the service may be away for a while
-                _log(f"polling events failed: {type(e).__name__}: {e}")
-            stop.wait(self.config.poll_interval)
+        """Polls every ``poll_interval`` seconds until ``stop`` is set,
+        sending heartbeats meanwhile (also while a job runs)."""
+        heartbeats = self._heartbeats(stop)
+        try:
+            while not stop.is_set():
+                try:
+                    self.poll()
+                except ApiError as e:
+                    _log(f"polling events failed: {e}")
+                    if e.status == 401:
+                        # The agent's token expired (or was revoked): a new one.
+                        self._reconnect(None)
+                except Exception as e:  # noqa: BLE001 - the service may be away for a while
+                    _log(f"polling events failed: {type(e).__name__}: {e}")
+                stop.wait(self.config.poll_interval)
+        finally:
+            stop.set()
+            heartbeats.join()
 
     # -- jobs ------------------------------------------------------------------
 
@@ -414,7 +567,7 @@ class Agent:
     def run_backup(self, backup_id: str, event: Mapping[str, Any]) -> Optional[str]:
         """Backs up the configuration's inclusions into the vault."""
         backup = self.get("backup", backup_id)
-        config = self.client.call("v2.configurations.get_configuration",
+        config = self.call("v2.configurations.get_configuration",
                                   {"configuration_id": backup["configuration"]["id"]})
         folders = [str(i["path"]) for i in config.get("inclusions") or []]
         if len(folders) != 1 or not os.path.isdir(folders[0]):

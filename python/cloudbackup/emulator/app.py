@@ -6,16 +6,28 @@ The emulator decides nothing the core decides: request bodies are read
 with the core's models and checked by the core's operation (the same
 validation the client runs before sending), and every PATCH goes through
 :func:`cloudbackup.core.validate_patch` with the caller's actor (``agent``
-when the request carries ``X-Agent-Id``, else ``user``), so each 400, 403
-and 409 is the one the core predicts, with the core's reason as the
-answer's ``message`` (the service's error shape, ``{"message": ...}``).
-What remains here is storage, ids and times, links, paging, and the
-events a state change sends an agent (``restore_start_request``...).
+when the request carries ``X-Agent-Id`` or a token issued to an agent,
+else ``user``), so each 400, 403 and 409 is the one the core predicts,
+with the core's reason as the answer's ``message`` (the service's error
+shape, ``{"message": ...}``).
+What remains here is storage, ids and times, links, paging, the events a
+state change sends an agent (``restore_start_request``...), the activity
+list every change of a job moves it to the front of, and the agents'
+status from their heartbeats: online while the last is younger than
+``heartbeat_timeout``. The reference's agents send heartbeats to the event
+service their settings name (``system_preferences.events.rse``: host,
+channel, heartbeat interval and timeout), not to the API, whose
+``POST /agents/{id}/events`` takes only ``startup`` and ``shutdown``; the
+emulator is that event service too (``POST /rse/{project}/{agent}`` with
+``{"event": "agent_heartbeat"}``, which also lists the ``agent_heartbeat``
+event in the agent's events as the reference shows it). The v1.0
+operations are in :mod:`.v1`, over the same state.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -38,6 +50,20 @@ __all__ = ["Emulator", "ServiceError", "DEFAULT_TENANT"]
 DEFAULT_TENANT = "123456"
 #: The page size when a list request gives no ``limit`` (the service's).
 DEFAULT_LIMIT = 100
+#: Seconds between an agent's heartbeats, as its settings tell it (the
+#: reference's ``active`` mode sends one a second; an emulator needs fewer).
+DEFAULT_HEARTBEAT_INTERVAL = 30.0
+#: Seconds after its last heartbeat an agent is shown offline (the
+#: reference's ``timeout_ms`` of the ``active`` mode: 75000).
+DEFAULT_HEARTBEAT_TIMEOUT = 75.0
+#: The event an agent posts on its channel (``rse.channel`` of its settings).
+HEARTBEAT_EVENT = "agent_heartbeat"
+#: Where an agent's channel is (``rse.channel``, under ``rse.host``: this server).
+RSE_CHANNEL = "/rse/{project}/{agent}"
+#: States of a job no agent has taken up yet (not "busy").
+WAITING_STATES = ("creating", "start_requested", "start_scheduled")
+#: States a backup can be restored from (``restorable``).
+RESTORABLE_STATES = ("completed", "completed_with_errors")
 
 #: The event a resource's new state sends its agent, per resource kind.
 #: (The service has no restore_queued / restore_preparing events.)
@@ -129,11 +155,14 @@ def _drop_none(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who calls: the project, and the agent when ``X-Agent-Id`` names one."""
+    """Who calls: the project, and the agent when ``X-Agent-Id`` names one
+    or the token was issued to one (``token_agent``: then only that
+    agent's resources are within reach)."""
 
     project: str
     root: str
     agent_id: Optional[str]
+    token_agent: Optional[str] = None
 
     @property
     def actor(self) -> str:
@@ -161,6 +190,10 @@ class Emulator:
         users: ``{username: api key or password}`` to accept; ``None``
             accepts any non-empty credentials.
         token_lifetime: seconds a token lives.
+        heartbeat_interval: seconds between heartbeats, as the agents'
+            settings (``GET /agents/{id}/configuration``) ask.
+        heartbeat_timeout: seconds without a heartbeat after which
+            ``GET /agents/{id}/status`` shows the agent offline.
     """
 
     def __init__(
@@ -170,12 +203,19 @@ class Emulator:
         tenant: str = DEFAULT_TENANT,
         users: Optional[Mapping[str, str]] = None,
         token_lifetime: float = 86400.0,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+        heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
     ) -> None:
+        from .v1 import V1Api
+
         self.store = Store(db)
         self.tenant = tenant
         self.users = dict(users) if users is not None else None
         self.token_lifetime = token_lifetime
-        self.app = Starlette(routes=self._routes())
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_timeout = heartbeat_timeout
+        self.v1 = V1Api(self)
+        self.app = Starlette(routes=self._routes() + self.v1.routes())
 
     def close(self) -> None:
         """Closes the database."""
@@ -187,26 +227,34 @@ class Emulator:
         p = "/v2/{project}"
         r = [
             Route(auth.IDENTITY_PATH, self.identity, methods=["POST"]),
-            Route(p + "/agents", self._h(self.register_agent), methods=["POST"]),
+            Route(RSE_CHANNEL.format(project="{project}", agent="{id}"), self._h(self.rse_heartbeat), methods=["POST"]),
+            Route(p + "/agents/tokens", self.authenticate_agent, methods=["POST"]),
+            Route(p + "/agents", self._h(self.register_agent, user_only=True), methods=["POST"]),
             Route(p + "/agents", self._h(self.list_kind("agent")), methods=["GET"]),
             Route(p + "/agents/{id}", self._h(self.get_kind("agent")), methods=["GET"]),
             Route(p + "/agents/{id}", self._h(self.patch_kind("agent")), methods=["PATCH"]),
-            Route(p + "/agents/{id}", self._h(self.delete_agent), methods=["DELETE"]),
+            Route(p + "/agents/{id}", self._h(self.delete_agent, user_only=True), methods=["DELETE"]),
             Route(p + "/agents/{id}/configurations", self._h(self.list_kind("configuration", by_agent=True)), methods=["GET"]),
+            Route(p + "/agents/{id}/configuration", self._h(self.agent_settings), methods=["GET"]),
+            Route(p + "/agents/{id}/status", self._h(self.agent_status), methods=["GET"]),
+            Route(p + "/agents/{id}/activities", self._h(self.list_activities("agent")), methods=["GET"]),
+            Route(p + "/activities", self._h(self.list_activities(None)), methods=["GET"]),
+            Route(p + "/configurations/{id}/activities", self._h(self.list_activities("configuration")),
+                  methods=["GET"]),
             Route(p + "/agents/{id}/events", self._h(self.list_events("agent")), methods=["GET"]),
             Route(p + "/agents/{id}/events", self._h(self.post_agent_event), methods=["POST"]),
-            Route(p + "/configurations", self._h(self.create_configuration), methods=["POST"]),
+            Route(p + "/configurations", self._h(self.create_configuration, user_only=True), methods=["POST"]),
             Route(p + "/configurations", self._h(self.list_kind("configuration")), methods=["GET"]),
             Route(p + "/configurations/{id}", self._h(self.get_kind("configuration")), methods=["GET"]),
             Route(p + "/configurations/{id}", self._h(self.patch_kind("configuration")), methods=["PATCH"]),
-            Route(p + "/configurations/{id}", self._h(self.delete_configuration), methods=["DELETE"]),
+            Route(p + "/configurations/{id}", self._h(self.delete_configuration, user_only=True), methods=["DELETE"]),
             Route(p + "/configurations/{id}/events", self._h(self.list_events("configuration")), methods=["GET"]),
             Route(p + "/events", self._h(self.list_events(None)), methods=["GET"]),
         ]
         for kind in ("backup", "restore", "cleanup"):
             c = COLLECTIONS[kind]
             r += [
-                Route(f"{p}/{c}", self._h(self.start_run(kind)), methods=["POST"]),
+                Route(f"{p}/{c}", self._h(self.start_run(kind), user_only=True), methods=["POST"]),
                 Route(f"{p}/{c}", self._h(self.list_kind(kind)), methods=["GET"]),
                 Route(f"{p}/{c}/{{id}}", self._h(self.get_kind(kind)), methods=["GET"]),
                 Route(f"{p}/{c}/{{id}}", self._h(self.patch_kind(kind)), methods=["PATCH"]),
@@ -215,13 +263,21 @@ class Emulator:
             ]
         return r
 
-    def _h(self, handler: Callable[[Request, Caller], Awaitable[Response]]) -> Handler:
+    def handler(self, handler: Callable[[Request, Caller], Awaitable[Response]], *, user_only: bool = False) -> Handler:
+        """``handler`` behind the token check (see :meth:`_h`), for :mod:`.v1`."""
+        return self._h(handler, user_only=user_only)
+
+    def _h(self, handler: Callable[[Request, Caller], Awaitable[Response]], *, user_only: bool = False) -> Handler:
         """``handler`` behind the token check, with the caller's identity,
-        and with errors turned into the service's answers."""
+        and with errors turned into the service's answers. ``user_only``:
+        a token issued to an agent is refused (403)."""
 
         async def endpoint(request: Request) -> Response:
             try:
-                return await handler(request, self._caller(request))
+                caller = self._caller(request)
+                if user_only and caller.token_agent is not None:
+                    raise ServiceError(403, f"Agent {caller.token_agent} may not do this: it is for users.")
+                return await handler(request, caller)
             except ServiceError as e:
                 return JSONResponse({"message": e.message}, status_code=e.status)
             except Error as e:
@@ -231,17 +287,24 @@ class Emulator:
 
     def _caller(self, request: Request) -> Caller:
         token = request.headers.get("x-auth-token")
-        tenant = self.store.token_tenant(token, time.time()) if token else None
-        if tenant is None:
+        owner = self.store.token_owner(token, time.time()) if token else None
+        if owner is None:
             raise ServiceError(401, "Authentication required: a valid X-Auth-Token is needed.")
+        tenant, token_agent = owner
         project = str(request.path_params["project"])
         if project != tenant:
             raise ServiceError(403, f"The token is not valid for project {project}.")
         root = str(request.base_url).rstrip("/")
         agent_id = request.headers.get("x-agent-id")
-        if agent_id is not None and self.store.get("agent", project, agent_id) is None:
+        if token_agent is not None:
+            if self.store.get("agent", project, token_agent) is None:
+                raise ServiceError(401, f"Agent {token_agent} is no longer registered: its token is void.")
+            if agent_id is not None and agent_id != token_agent:
+                raise ServiceError(403, f"The token was issued to agent {token_agent}, not {agent_id} (X-Agent-Id).")
+            agent_id = token_agent
+        elif agent_id is not None and self.store.get("agent", project, agent_id) is None:
             raise ServiceError(403, f"Agent {agent_id} (X-Agent-Id) is not registered in project {project}.")
-        return Caller(project=project, root=root, agent_id=agent_id)
+        return Caller(project=project, root=root, agent_id=agent_id, token_agent=token_agent)
 
     @staticmethod
     async def _json(request: Request) -> Any:
@@ -263,7 +326,21 @@ class Emulator:
         found = self.store.get_with_private(kind, caller.project, id)
         if found is None:
             raise ServiceError(404, f"{kind.capitalize()} not found.")
+        if caller.token_agent is not None and not self._within_reach(caller, kind, found[0]):
+            raise ServiceError(403, f"Agent {caller.token_agent} may not access {kind} {id}: "
+                                    f"it is agent {self._owner(kind, found[0])}'s.")
         return found
+
+    def _within_reach(self, caller: Caller, kind: str, resource: Mapping[str, Any]) -> bool:
+        """Whether the agent the token was issued to may read ``resource``:
+        its own, or a backup one of its restores restores from."""
+        me = caller.token_agent
+        if self._owner(kind, resource) == me:
+            return True
+        if kind == "backup":
+            return any((r.get("backup") or {}).get("id") == resource.get("id")
+                       for r in self.store.all_of("restore", caller.project, agent=me))
+        return False
 
     def _event(self, caller: Caller, name: str, agent_id: Optional[str], refs: Dict[str, Optional[str]],
                extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
@@ -276,7 +353,7 @@ class Emulator:
         body.update(extra or {})
         return self.store.add_event(caller.project, body, {"agent": agent_id, **refs})
 
-    def _page_args(self, request: Request) -> Tuple[Optional[str], int, bool]:
+    def _page_args(self, request: Request, default_desc: bool = False) -> Tuple[Optional[str], int, bool]:
         q = request.query_params
         limit = DEFAULT_LIMIT
         if "limit" in q:
@@ -284,7 +361,7 @@ class Emulator:
             if not text.isdigit() or not 1 <= int(text) <= 100:
                 raise ServiceError(400, f"Invalid limit {text!r}: must be an integer in 1..100.")
             limit = int(text)
-        sort_dir = q.get("sort_dir", "asc")
+        sort_dir = q.get("sort_dir", "desc" if default_desc else "asc")
         if sort_dir not in ("asc", "desc"):
             raise ServiceError(400, f"Invalid sort_dir {sort_dir!r}: must be asc or desc.")
         return q.get("marker") or None, limit, sort_dir == "desc"
@@ -323,7 +400,8 @@ class Emulator:
 
         async def handler(request: Request, caller: Caller) -> Response:
             marker, limit, descending = self._page_args(request)
-            agent = None
+            # An agent's token lists only its own.
+            agent = caller.token_agent
             path = [COLLECTIONS[kind]]
             if by_agent:
                 agent = str(request.path_params["id"])
@@ -369,6 +447,8 @@ class Emulator:
             if kind == "agent":
                 vault_empty = self.store.count("backup", caller.project, agent=str(resource["id"])) == 0
             patched = core.validate_patch(kind, resource, patch, caller.actor, vault_empty)
+            if kind == "backup":
+                patched["restorable"] = patched.get("state") in RESTORABLE_STATES
             errors = patched.get("errors")
             if kind in STATE_EVENTS and isinstance(errors, dict):
                 if "list" in errors:
@@ -380,18 +460,52 @@ class Emulator:
                     "links": [caller.link("full", COLLECTIONS[kind], str(resource["id"]), "errors")],
                 }
             self.store.update(kind, caller.project, patched, private)
-            old, new = resource.get("state"), patched.get("state")
-            if kind in STATE_EVENTS and new != old and isinstance(new, str) and new in STATE_EVENTS[kind]:
-                refs = self._refs(kind, patched)
-                extra: Dict[str, Any] = {}
-                if new == "stop_requested":
-                    extra["request_id"] = str(uuid.uuid4())
-                self._event(caller, STATE_EVENTS[kind][new], owner, refs, extra)
+            if kind in STATE_EVENTS:
+                self.state_changed(caller, kind, resource.get("state"), patched)
             if kind == "configuration":
                 self._event(caller, "configuration_changed", owner, {"configuration": str(resource["id"])})
             return Response(status_code=204)
 
         return handler
+
+    def state_changed(self, caller: Caller, kind: str, old: Any, job: Dict[str, Any]) -> None:
+        """After a job (``kind``: backup, restore, cleanup) was stored as
+        ``job``: its activity moves to the front, and a new state sends its
+        event to the job's agent."""
+        self.record_activity(caller, kind, job)
+        new = job.get("state")
+        if new != old and isinstance(new, str) and new in STATE_EVENTS[kind]:
+            extra: Dict[str, Any] = {}
+            if new == "stop_requested":
+                extra["request_id"] = str(uuid.uuid4())
+            self._event(caller, STATE_EVENTS[kind][new], self._owner(kind, job), self._refs(kind, job), extra)
+
+    def record_activity(self, caller: Caller, kind: str, job: Mapping[str, Any]) -> None:
+        """Stores the job's activity as the service lists it (the sample's
+        shape: type, state, last change, agent, configuration, link)."""
+        agent = self._owner(kind, job)
+        config = self._configuration_of(caller, kind, job)
+        id = str(job["id"])
+        body: Dict[str, Any] = {
+            "id": id,
+            "type": kind,
+            "last_updated_time": _now_iso(),
+            "state": job.get("state"),
+            "agent": {"id": agent, "links": [caller.link("full", "agents", str(agent))]},
+        }
+        if config is not None:
+            body["configuration"] = {"id": config, "links": [caller.link("full", "configurations", config)]}
+        body["links"] = [caller.link(kind, COLLECTIONS[kind], id)]
+        self.store.record_activity(caller.project, body, agent=agent, configuration=config)
+
+    def _configuration_of(self, caller: Caller, kind: str, job: Mapping[str, Any]) -> Optional[str]:
+        """The backup configuration a job belongs to (a restore's: its
+        backup's); ``None`` for cleanups."""
+        if kind == "restore":
+            backup = self.store.get("backup", caller.project, str((job.get("backup") or {}).get("id")))
+            job = backup or {}
+        config = job.get("configuration")
+        return str(config["id"]) if isinstance(config, dict) and config.get("id") else None
 
     @staticmethod
     def _refs(kind: str, resource: Mapping[str, Any]) -> Dict[str, Optional[str]]:
@@ -425,7 +539,7 @@ class Emulator:
 
         async def handler(request: Request, caller: Caller) -> Response:
             marker, limit, descending = self._page_args(request)
-            ref = None
+            ref = None if caller.token_agent is None else ("agent", caller.token_agent)
             path = ["events"]
             if kind is not None:
                 id = str(request.path_params["id"])
@@ -439,7 +553,7 @@ class Emulator:
         return handler
 
     async def post_agent_event(self, request: Request, caller: Caller) -> Response:
-        """``POST /agents/{id}/events``: an agent's event (heartbeat...),
+        """``POST /agents/{id}/events``: an agent's event (startup, shutdown),
         read with the core's model, stored in the agent's list. 202."""
         agent_id = str(request.path_params["id"])
         self._found("agent", caller, agent_id)
@@ -450,7 +564,127 @@ class Emulator:
         event.setdefault("time", _now_iso())
         event.setdefault("agent", {"id": agent_id})
         self.store.add_event(caller.project, event, {"agent": agent_id})
+        # Starting shows the agent alive; shutting down, gone at once.
+        if event.get("event") == "startup":
+            self.store.beat(caller.project, agent_id, time.time())
+        elif event.get("event") == "shutdown":
+            self.store.forget_beat(agent_id)
         return Response(status_code=202)
+
+    async def rse_heartbeat(self, request: Request, caller: Caller) -> Response:
+        """``POST`` on an agent's channel (:data:`RSE_CHANNEL`), by that
+        agent (``X-Agent-Id``): ``{"event": "agent_heartbeat"}`` records the
+        heartbeat and lists the event in the agent's events. 202."""
+        agent_id = str(request.path_params["id"])
+        self._found("agent", caller, agent_id)
+        if caller.agent_id != agent_id:
+            raise ServiceError(403, f"Only agent {agent_id} (X-Agent-Id) posts on its channel.")
+        body = await self._json(request)
+        if body != {"event": HEARTBEAT_EVENT}:
+            raise ServiceError(400, f'An agent\'s channel takes {{"event": "{HEARTBEAT_EVENT}"}}, not {json.dumps(body)}.')
+        event = self._event(caller, HEARTBEAT_EVENT, agent_id, {})
+        # As a client reads it in the agent's events.
+        core.parse_model("v2.EventList", {"events": [event]})
+        self.store.beat(caller.project, agent_id, time.time())
+        return Response(status_code=202)
+
+    # -- agents' status, settings and activities ---------------------------------
+
+    async def agent_status(self, request: Request, caller: Caller) -> Response:
+        """``GET /agents/{id}/status``: ``online`` while its last heartbeat
+        (or ``startup`` event) is younger than ``heartbeat_timeout`` and it
+        has not posted ``shutdown`` since; ``busy`` while one of its jobs is taken up and
+        not ended."""
+        agent_id = str(request.path_params["id"])
+        self._found("agent", caller, agent_id)
+        last = self.store.last_beat(agent_id)
+        online = last is not None and time.time() - last <= self.heartbeat_timeout
+        return JSONResponse({"busy": self.busy(caller, agent_id), "online": online})
+
+    def busy(self, caller: Caller, agent_id: str) -> bool:
+        """Whether a job of the agent is taken up and not ended (the core's
+        lifecycle: a state the agent may still leave)."""
+        for kind in ("backup", "restore", "cleanup"):
+            for job in self.store.all_of(kind, caller.project, agent=agent_id):
+                state = str(job.get("state"))
+                if state not in WAITING_STATES and core.allowed_targets(kind, state, "agent"):
+                    return True
+        return False
+
+    async def agent_settings(self, request: Request, caller: Caller) -> Response:
+        """``GET /agents/{id}/configuration``: what the agent runs by (the
+        sample's shape): its preferences (log level, heartbeat interval and
+        timeout of this emulator), its vault, and its configurations, each
+        naming that vault."""
+        agent_id = str(request.path_params["id"])
+        agent, _ = self._found("agent", caller, agent_id)
+        vault = agent.get("vault") or {}
+
+        def per_mode(value: int) -> Dict[str, int]:
+            return {"idle": value, "active": value, "real_time": value}
+
+        configurations = []
+        for config in self.store.all_of("configuration", caller.project, agent=agent_id):
+            if config.get("deleted"):
+                continue
+            days = (config.get("retention") or {}).get("days")
+            configurations.append({
+                "id": config["id"],
+                "name": config.get("name", ""),
+                "enabled": bool(config.get("enabled", True)),
+                "vault_id": vault.get("id"),
+                "retention": {"days": int(days) if isinstance(days, int) else 30},
+                # Manual runs only: the emulator schedules nothing.
+                "times": None,
+                "inclusions": config.get("inclusions", []),
+                "exclusions": config.get("exclusions", []),
+            })
+        return JSONResponse({
+            "system_preferences": {
+                "environment": {"minimum_disk_space_mb": {"backup": 100, "restore": 100, "cleanup": 100}},
+                "logging": {"level": agent.get("log_level", "warn")},
+                "events": {"rse": {
+                    "host": caller.root,
+                    "channel": RSE_CHANNEL.format(project=caller.project, agent=agent_id),
+                    "polling": {"interval_ms": {"idle": 10000, "active": 1000, "real_time": 300},
+                                "timeout_ms": {"idle": 90000, "active": 60000, "real_time": 40000}},
+                    "heartbeat": {"interval_ms": per_mode(int(self.heartbeat_interval * 1000)),
+                                  "timeout_ms": per_mode(int(self.heartbeat_timeout * 1000))},
+                }},
+                "backup_controls": {"disable_vss": 0},
+            },
+            "vaults": [{
+                "id": vault.get("id"),
+                "use_internal": bool(vault.get("use_internal", False)),
+                "encrypted": bool(vault.get("encrypted", False)),
+                "links": vault.get("links", []),
+            }] if vault.get("id") else [],
+            "configurations": configurations,
+        })
+
+    def list_activities(self, kind: Optional[str]) -> Callable[[Request, Caller], Awaitable[Response]]:
+        """``GET .../activities`` of the project, an agent or a
+        configuration: newest change first (``sort_dir`` defaults to
+        ``desc`` here), paged by activity id."""
+
+        async def handler(request: Request, caller: Caller) -> Response:
+            marker, limit, descending = self._page_args(request, default_desc=True)
+            path = ["activities"]
+            agent, config = caller.token_agent, None
+            if kind is not None:
+                id = str(request.path_params["id"])
+                self._found(kind, caller, id)
+                path = [COLLECTIONS[kind], id, "activities"]
+                if kind == "agent":
+                    agent = id
+                else:
+                    config = id
+            items, more = self.store.activities_page(caller.project, agent=agent, configuration=config,
+                                                     marker=marker, limit=limit, descending=descending)
+            return JSONResponse({"activities": items,
+                                 "links": self._links(caller, path, items, more, limit, descending)})
+
+        return handler
 
     # -- agents ------------------------------------------------------------------
 
@@ -462,7 +696,7 @@ class Emulator:
         self._check("v2.agents.register_agent", {"agent": body})
         id = str(uuid.uuid4())
         host = dict(new.get("host") or {})
-        host.pop("fingerprint", None)
+        fingerprint = host.pop("fingerprint", None)
         if isinstance(host.get("machine"), dict):
             host["machine"] = {**host["machine"], "links": []}
         vault_id = str(uuid.uuid4())
@@ -490,7 +724,8 @@ class Emulator:
                for rel in ("activities", "configuration", "configurations", "events", "logfiles", "status")],
         }
         password = str(uuid.uuid4())
-        self.store.insert("agent", caller.project, agent, agent=id, private={"password": password})
+        self.store.insert("agent", caller.project, agent, agent=id,
+                          private={"password": password, "fingerprint": fingerprint})
         self._event(caller, "agent_registered", id, {}, {
             "agent": {"id": id, "name": agent["name"], "host": {"os": host.get("os", {})}},
         })
@@ -500,10 +735,46 @@ class Emulator:
         ordered.update({k: v for k, v in answer.items() if k not in ordered})
         return JSONResponse(ordered, status_code=201, headers={"Location": caller.href("agents", id)})
 
+    async def authenticate_agent(self, request: Request) -> Response:
+        """``POST /agents/tokens`` (no token needed; body: the core's
+        ``v2.TokenRequest``): the agent's id and the password registration
+        gave it, and the host fingerprint it registered with (else 409, as
+        the reference says). The token (the sample's ``{"token": {"id",
+        "expires"}}``) is the registering user's in the reference; here it
+        is also bound to the agent: requests with it are that agent's
+        (``X-Agent-Id`` may be left out, or must name it) and reach only
+        its own resources (403 otherwise; users' operations too)."""
+        try:
+            project = str(request.path_params["project"])
+            body = await self._json(request)
+            new = core.parse_model("v2.TokenRequest", body)
+            self._check("v2.agents.authenticate_agent", {"credentials": body})
+            refused = ServiceError(401, "Unable to authenticate the agent with the credentials provided.")
+            if project != self.tenant or new["project_id"] != project:
+                raise refused
+            found = self.store.get_with_private("agent", project, str(new["id"]))
+            if found is None or found[1].get("password") != new["password"]:
+                raise refused
+            fingerprint = found[1].get("fingerprint")
+            if fingerprint is not None and (new.get("host") or {}).get("fingerprint") != fingerprint:
+                raise ServiceError(409, f"The host fingerprint does not match the one agent {new['id']} registered "
+                                        "with: two agents may be authenticating as one.")
+            token = secrets.token_hex(16)
+            expires = time.time() + self.token_lifetime
+            self.store.add_agent_token(token, project, str(new["id"]), expires)
+            when = datetime.fromtimestamp(expires, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            return JSONResponse({"token": {"id": token, "expires": when}})
+        except ServiceError as e:
+            return JSONResponse({"message": e.message}, status_code=e.status)
+        except Error as e:
+            return JSONResponse({"message": _core_message(e)}, status_code=_status_of(e))
+
     async def delete_agent(self, request: Request, caller: Caller) -> Response:
         """``DELETE /agents/{id}``: 204, or 404."""
-        if not self.store.delete("agent", caller.project, str(request.path_params["id"])):
+        agent_id = str(request.path_params["id"])
+        if not self.store.delete("agent", caller.project, agent_id):
             raise ServiceError(404, "Agent not found.")
+        self.store.forget_beat(agent_id)
         return Response(status_code=204)
 
     # -- configurations ----------------------------------------------------------
@@ -567,6 +838,7 @@ class Emulator:
             id = str(uuid.uuid4())
             resource, agent_id, event = build(caller, id, new)
             self.store.insert(kind, caller.project, resource, agent=agent_id)
+            self.record_activity(caller, kind, resource)
             self._event(caller, f"{kind}_start_request", agent_id, self._refs(kind, resource),
                         {"request_id": str(uuid.uuid4()), **event})
             return JSONResponse(resource, status_code=201, headers={"Location": caller.href(COLLECTIONS[kind], id)})
@@ -634,20 +906,26 @@ class Emulator:
             "bytes_restored": 0,
             "links": self._run_links(caller, "restores", id),
         }
+        password = new.get("encrypted_password_hex")
+        return restore, agent_id, self.restore_start_event(caller, restore, backup, password)
+
+    def restore_start_event(self, caller: Caller, restore: Mapping[str, Any], backup: Mapping[str, Any],
+                            encrypted_password_hex: Optional[str]) -> Dict[str, Any]:
+        """The members of a ``restore_start_request`` beyond its name: what
+        the agent needs to run it (the vault it reads, the snapshot, the
+        selection, the vault password encrypted with its key)."""
         source = self.store.get("agent", caller.project, str(backup["agent"]["id"]))
         vault = (source or {}).get("vault") or {}
-        # What the agent needs to run it: the vault it reads, the snapshot,
-        # the selection, and the vault password encrypted with its key.
         event: Dict[str, Any] = {
             "source_agent": {"id": str(backup["agent"]["id"]),
                              "vault": {"id": vault.get("id"), "encrypted": bool(vault.get("encrypted"))}},
             "configuration": {"id": backup["configuration"]["id"]},
-            "backup": {"id": backup_id, "snapshot_id": backup.get("snapshot_id")},
+            "backup": {"id": str(backup["id"]), "snapshot_id": backup.get("snapshot_id")},
             "restore": {k: restore[k] for k in ("id", "destination_path", "overwrite_files", "inclusions", "exclusions")},
         }
-        if new.get("encrypted_password_hex") is not None:
-            event["encrypted_password_hex"] = new["encrypted_password_hex"]
-        return restore, agent_id, event
+        if encrypted_password_hex is not None:
+            event["encrypted_password_hex"] = encrypted_password_hex
+        return event
 
     def _new_cleanup(self, caller: Caller, id: str, new: Mapping[str, Any]) -> Tuple[Dict[str, Any], str, Dict[str, Any]]:
         agent_id = str(new["agent_id"])

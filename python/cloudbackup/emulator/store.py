@@ -6,8 +6,15 @@ keyed by kind (``agent``, ``configuration``, ``backup``, ``restore``,
 page in. Events are rows of their own, numbered by SQLite (their ``id`` is
 that number, as the service's events carry numeric ids), and indexed by the
 resources they name so each resource's event list is one query. Tokens the
-identity endpoint issued are kept too, so clients keep working across a
-restart of the emulator.
+identity endpoint issued are kept too, and those agents were issued
+(bound to their agent), so clients keep working across a restart of the
+emulator.
+
+Beside them: the activities (one row per backup, restore or cleanup,
+moved to the front of the project's list each time the job changes: the
+lists' order), the last heartbeat of each agent, and the numeric ids v1
+gives the resources the v2 side names by UUID (allocated the first time v1
+shows a resource, kept for good).
 
 Every method takes the one connection's lock: the ASGI server may call from
 several threads, and SQLite's own locking is per connection.
@@ -20,11 +27,15 @@ import sqlite3
 import threading
 from typing import Any, Dict, List, Optional, Tuple
 
-__all__ = ["Store", "EVENT_REFS"]
+__all__ = ["Store", "EVENT_REFS", "V1_FIRST_ID"]
 
 #: The resource references an event row is indexed by (``agent`` is the
 #: agent the event is for, ``configuration`` etc. the resource it names).
 EVENT_REFS = ("agent", "configuration", "backup", "restore", "cleanup")
+
+#: The first number v1 ids are allocated from (v1's ids are integers of
+#: about this size in the reference's samples).
+V1_FIRST_ID = 100000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
@@ -47,6 +58,32 @@ CREATE TABLE IF NOT EXISTS events (
     restore TEXT,
     cleanup TEXT,
     body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS activities (
+    id TEXT PRIMARY KEY,
+    project TEXT NOT NULL,
+    agent TEXT,
+    configuration TEXT,
+    rank INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS activities_list ON activities (project, rank);
+CREATE TABLE IF NOT EXISTS heartbeats (
+    agent TEXT PRIMARY KEY,
+    project TEXT NOT NULL,
+    time REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS v1_ids (
+    num INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    UNIQUE (kind, id)
+);
+CREATE TABLE IF NOT EXISTS agent_tokens (
+    token TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    expires REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tokens (
     token TEXT PRIMARY KEY,
@@ -72,6 +109,8 @@ class Store:
         with self._lock:
             if self._db.execute("SELECT COUNT(*) FROM sqlite_sequence WHERE name = 'events'").fetchone()[0] == 0:
                 self._db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('events', 5650000000)")
+            if self._db.execute("SELECT COUNT(*) FROM sqlite_sequence WHERE name = 'v1_ids'").fetchone()[0] == 0:
+                self._db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('v1_ids', ?)", (V1_FIRST_ID - 1,))
 
     def close(self) -> None:
         """Closes the database (the state stays in the file)."""
@@ -177,6 +216,101 @@ class Store:
             ).fetchall()
         return [json.loads(r[0]) for r in rows[:limit]], len(rows) > limit
 
+    def all_of(self, kind: str, project: str, *, agent: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Every resource of ``kind`` (of ``agent``, when given), in creation order."""
+        sql = "SELECT body FROM resources WHERE kind = ? AND project = ?"
+        args: List[Any] = [kind, project]
+        if agent is not None:
+            sql += " AND agent = ?"
+            args.append(agent)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY seq", args).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    # -- activities --------------------------------------------------------------
+
+    def record_activity(self, project: str, body: Dict[str, Any], *, agent: Optional[str],
+                        configuration: Optional[str]) -> None:
+        """Stores a job's activity (``body``: the service's shape, its ``id``
+        the job's), ahead of every other: the newest change lists first."""
+        with self._lock:
+            rank = self._db.execute("SELECT COALESCE(MAX(rank), 0) + 1 FROM activities").fetchone()[0]
+            self._db.execute(
+                "INSERT OR REPLACE INTO activities (id, project, agent, configuration, rank, body) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (str(body["id"]), project, agent, configuration, rank, json.dumps(body)),
+            )
+
+    def activities_page(
+        self,
+        project: str,
+        *,
+        agent: Optional[str] = None,
+        configuration: Optional[str] = None,
+        marker: Optional[str],
+        limit: int,
+        descending: bool = True,
+    ) -> Tuple[List[Dict[str, Any]], bool]:
+        """Up to ``limit`` activities of the project (of ``agent`` or
+        ``configuration``, when given) after the activity ``marker``, newest
+        change first unless ``descending`` is false, and whether more follow."""
+        where = "project = ?"
+        args: List[Any] = [project]
+        for column, value in (("agent", agent), ("configuration", configuration)):
+            if value is not None:
+                where += f" AND {column} = ?"
+                args.append(value)
+        with self._lock:
+            if marker is not None:
+                row = self._db.execute("SELECT rank FROM activities WHERE project = ? AND id = ?",
+                                       (project, marker)).fetchone()
+                if row is not None:
+                    where += " AND rank < ?" if descending else " AND rank > ?"
+                    args.append(row[0])
+            order = "DESC" if descending else "ASC"
+            rows = self._db.execute(
+                f"SELECT body FROM activities WHERE {where} ORDER BY rank {order} LIMIT ?", (*args, limit + 1)
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows[:limit]], len(rows) > limit
+
+    # -- heartbeats --------------------------------------------------------------
+
+    def beat(self, project: str, agent: str, when: float) -> None:
+        """Records that ``agent`` was alive at ``when`` (Unix time)."""
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO heartbeats (agent, project, time) VALUES (?, ?, ?)",
+                             (agent, project, when))
+
+    def forget_beat(self, agent: str) -> None:
+        """Forgets an agent's last heartbeat (it said it stops)."""
+        with self._lock:
+            self._db.execute("DELETE FROM heartbeats WHERE agent = ?", (agent,))
+
+    def last_beat(self, agent: str) -> Optional[float]:
+        """When the agent last showed it was alive (Unix time), or ``None``."""
+        with self._lock:
+            row = self._db.execute("SELECT time FROM heartbeats WHERE agent = ?", (agent,)).fetchone()
+        return None if row is None else float(row[0])
+
+    # -- v1 ids ------------------------------------------------------------------
+
+    def v1_id(self, kind: str, id: str) -> int:
+        """The v1 number of the resource ``kind``/``id`` (allocated on first use)."""
+        with self._lock:
+            row = self._db.execute("SELECT num FROM v1_ids WHERE kind = ? AND id = ?", (kind, id)).fetchone()
+            if row is None:
+                cur = self._db.execute("INSERT INTO v1_ids (kind, id) VALUES (?, ?)", (kind, id))
+                num = cur.lastrowid
+            else:
+                num = row[0]
+        return int(num or 0)
+
+    def v2_id(self, kind: str, num: int) -> Optional[str]:
+        """The id of the ``kind`` resource whose v1 number is ``num``, or ``None``."""
+        with self._lock:
+            row = self._db.execute("SELECT id FROM v1_ids WHERE kind = ? AND num = ?", (kind, num)).fetchone()
+        return None if row is None else str(row[0])
+
     # -- events ------------------------------------------------------------------
 
     def add_event(self, project: str, body: Dict[str, Any], refs: Dict[str, Optional[str]]) -> Dict[str, Any]:
@@ -231,6 +365,27 @@ class Store:
                 "INSERT OR REPLACE INTO tokens (token, tenant, username, expires) VALUES (?, ?, ?, ?)",
                 (token, tenant, username, expires),
             )
+
+    def add_agent_token(self, token: str, tenant: str, agent: str, expires: float) -> None:
+        """Records a token issued to an agent (``POST /agents/tokens``)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO agent_tokens (token, tenant, agent, expires) VALUES (?, ?, ?, ?)",
+                (token, tenant, agent, expires),
+            )
+
+    def token_owner(self, token: str, now: float) -> Optional[Tuple[str, Optional[str]]]:
+        """The tenant of a live token and the agent it was issued to
+        (``None`` for a user's token); ``None`` when unknown or expired."""
+        tenant = self.token_tenant(token, now)
+        if tenant is not None:
+            return tenant, None
+        with self._lock:
+            row = self._db.execute("SELECT tenant, agent, expires FROM agent_tokens WHERE token = ?",
+                                   (token,)).fetchone()
+        if row is None or row[2] <= now:
+            return None
+        return str(row[0]), str(row[1])
 
     def token_tenant(self, token: str, now: float) -> Optional[str]:
         """The tenant of a live token, or ``None`` (unknown or expired)."""
