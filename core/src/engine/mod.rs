@@ -21,7 +21,7 @@ pub mod prune;
 pub mod rawpath;
 pub mod repair;
 pub mod restore;
-pub mod restore_run;
+
 pub mod retention;
 pub mod select;
 pub mod snapshot;
@@ -44,9 +44,8 @@ pub use rawpath::RawPath;
 pub use repair::{IndexRebuild, RepairOutcome, RepairPlan, RepairReport};
 pub use restore::{
     filter_globs, ByteRange, Create, CreateKind, Fetch, FoundFile, Place, RangeFeed,
-    RestoreOptions, RestoreReport, RestoreSession, Write,
+    RestoreOptions, RestoreReport, RestoreRun, RestoreSession, Write,
 };
-pub use restore_run::RestoreRun;
 pub use retention::{Decision, KeepPolicy, KeepWithin};
 pub use select::{
     BackupFilter, BackupFilterOptions, Pattern, PatternList, Selector, TagFile, Visit,

@@ -3,12 +3,12 @@
 //! `BackupRun`), so the order rules (no feeding after `finish`, the report
 //! and the attributes to apply only after it) are the same everywhere.
 
-use super::crypto::Id;
-use super::index::Index;
-use super::rawpath::RawPath;
-use super::restore::{Create, RangeFeed, RestoreOptions, RestoreReport, RestoreSession, Write};
-use super::snapshot::Snapshot;
-use super::vault::Vault;
+use super::{Create, RangeFeed, RestoreOptions, RestoreReport, RestoreSession, Write};
+use crate::engine::crypto::Id;
+use crate::engine::index::Index;
+use crate::engine::rawpath::RawPath;
+use crate::engine::snapshot::Snapshot;
+use crate::engine::vault::Vault;
 use crate::{Error, Result};
 
 /// A [`RestoreSession`] with the bookkeeping a host needs around it.
