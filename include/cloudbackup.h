@@ -981,7 +981,7 @@ cb_status cb_backup_session_set_paths(cb_backup_session *session,
                                       size_t count);
 
 /**
- * Pushes the next `len` bytes of the open file./// Pushes the next `len` bytes of the open file.
+ * Pushes the next `len` bytes of the open file.
  *
  * Errors: `CB_INVALID_ARGUMENT` when no file is open; `CB_INVALID_STATE`
  * after finishing.
