@@ -2,8 +2,9 @@
 //! session hands back finished bundles, then the index delta and the
 //! snapshot to store.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, CString};
 use std::os::raw::c_int;
+use std::ptr;
 use std::sync::Arc;
 
 use cloudbackup_core::engine::{
@@ -13,7 +14,7 @@ use cloudbackup_core::Error;
 
 use crate::ffi::{
     argument, c_bytes, c_string, free, guard, guard_void, into_handle, json_string, try_mut,
-    try_opt_str, try_out, try_path, try_ref, try_slice, try_str, Failure, FfiResult,
+    try_opt_str, try_out, try_path, try_ref, try_slice, try_str, Failure, FfiResult, Unset,
 };
 use crate::restore::cb_entry_kind;
 use crate::status::cb_status;
@@ -26,6 +27,31 @@ pub struct cb_backup_session {
     run: BackupRun,
     /// The roots given by `cb_backup_session_set_paths`, recorded at finish.
     paths: Vec<RawPath>,
+    /// The bundle `cb_backup_session_next_bundle` lent to C: its id (hex,
+    /// NUL-terminated) and bytes, kept until the next such call, which
+    /// hands the buffer back to the core for a later bundle.
+    lent: Option<(CString, Vec<u8>)>,
+}
+
+/// Bytes the library lends: `len` bytes at `data` (NULL with `len` 0),
+/// owned by the handle they came from and valid for as long as its function
+/// says. Never freed by the caller.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct cb_bytes_view {
+    /// The bytes (NULL only with `len` 0).
+    pub data: *const u8,
+    /// How many.
+    pub len: usize,
+}
+
+impl Unset for cb_bytes_view {
+    fn unset() -> Self {
+        cb_bytes_view {
+            data: ptr::null(),
+            len: 0,
+        }
+    }
 }
 
 /// A path (or any name) as bytes: `len` bytes at `data`, not
@@ -266,6 +292,7 @@ pub unsafe extern "C" fn cb_backup_session_new(
         *out = into_handle(cb_backup_session {
             run,
             paths: Vec::new(),
+            lent: None,
         });
         Ok(())
     })
@@ -614,6 +641,59 @@ pub unsafe extern "C" fn cb_backup_session_take_bundle(
         let session = try_mut!(session);
         let bundle = session.run.take_bundle();
         give_object(out, bundle.map(|b| (b.id.to_hex(), b.bytes)))
+    })
+}
+
+/// Lends the next finished bundle without copying it: `*out_id` (64 hex
+/// digits) and `*out_bundle` (its bytes) belong to the session and stay
+/// valid until the next `cb_backup_session_next_bundle` or
+/// `cb_backup_session_free`, whichever comes first; store the bytes as
+/// `bundles/<id>` before that, and free neither. That next call hands the
+/// buffer back to the session, which writes a later bundle into it: no
+/// allocation, copy or zeroing per bundle, unlike
+/// `cb_backup_session_take_bundle` (use that one to keep a bundle longer,
+/// for an upload that outlives the call, say). When none is ready,
+/// `*out_id` is NULL and `*out_bundle` is `{NULL, 0}` (still `CB_OK`).
+/// Works before and after `cb_backup_session_finish`; mixing it with
+/// `_take_bundle` is allowed (each bundle comes out once).
+///
+/// # Safety
+/// `session` is a live session or NULL, not used by another thread
+/// meanwhile; `out_id` points to a writable `const char *`, `out_bundle` to
+/// a writable `cb_bytes_view`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_backup_session_next_bundle(
+    session: *mut cb_backup_session,
+    out_id: *mut *const c_char,
+    out_bundle: *mut cb_bytes_view,
+) -> cb_status {
+    guard(|| {
+        let id_out = try_out!(out_id);
+        let bundle_out = try_out!(out_bundle);
+        let session = try_mut!(session);
+        if let Some((_, buffer)) = session.lent.take() {
+            // Only a running backup writes bundles; after finish the buffer
+            // is simply dropped.
+            if let Ok(running) = session.run.session() {
+                running.recycle(buffer);
+            }
+        }
+        if let Some(bundle) = session.run.take_bundle() {
+            // Hex digits: never a NUL.
+            let id = CString::new(bundle.id.to_hex()).map_err(|_| {
+                Failure::Core(Error::InvalidValue {
+                    field: "id".into(),
+                    reason: "contains a NUL character".into(),
+                })
+            })?;
+            let (id, bytes) = session.lent.insert((id, bundle.bytes));
+            *id_out = id.as_ptr();
+            *bundle_out = cb_bytes_view {
+                data: bytes.as_ptr(),
+                len: bytes.len(),
+            };
+        }
+        Ok(())
     })
 }
 

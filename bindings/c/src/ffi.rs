@@ -1,6 +1,7 @@
 //! The C boundary: the panic-catching guard every export runs in, the
-//! thread-local last error message, argument readers (NULL, UTF-8, lengths)
-//! and the allocation of strings and bytes handed to C.
+//! thread-local last error message, the argument macros (`try_ref!`,
+//! `try_mut!`, `try_str!`, `try_slice!`, `try_out!`...: NULL, UTF-8,
+//! lengths) and the allocation of strings and bytes handed to C.
 
 use std::any::Any;
 use std::cell::RefCell;
