@@ -144,8 +144,10 @@ pub(crate) fn guard_void(body: impl FnOnce()) {
 // modules, which say so. A NULL pointer never reaches a dereference: it
 // fails the call with `CB_NULL_ARGUMENT` naming the argument (by default
 // the argument's own name: `try_ref!(vault)`; `try_ref!(p, "name")` names
-// it otherwise). Each macro ends in `?`, so it is used where the export's
-// body returns an [`FfiResult`].
+// it otherwise). The macros that can fail end in `?`, so they are used
+// where the export's body returns an [`FfiResult`]. The argument readers
+// that use them are plain functions, as in rustls-ffi: the contract is the
+// export's, stated once here and in the header, not at every call.
 
 /// `Ok` for a pointer that is not NULL, the failure naming it otherwise.
 pub(crate) fn not_null<T>(p: *const T, name: &'static str) -> FfiResult {
