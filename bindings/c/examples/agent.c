@@ -534,20 +534,19 @@ typedef struct {
     uint8_t *buf;
 } backup_run;
 
-/* Stores every bundle the session has finished. */
+/* Stores every bundle the session has finished. Each is borrowed (no copy):
+ * valid until the next cb_backup_session_next_bundle, which hands its buffer
+ * back for a later bundle, so it is written out before that call. */
 static void store_bundles(backup_run *run) {
     for (;;) {
-        char *id;
-        uint8_t *data;
-        size_t len;
-        check(cb_backup_session_take_bundle(run->session, &id, &data, &len), "take bundle");
+        const char *id;
+        cb_bytes_view bundle;
+        check(cb_backup_session_next_bundle(run->session, &id, &bundle), "next bundle");
         if (id == NULL) return;
         char *path = object_path(run->vault_dir, CB_OBJECT_BUNDLE, id);
-        write_all(path, data, len);
+        write_all(path, bundle.data, bundle.len);
         run->bundles++;
         free(path);
-        cb_string_free(id);
-        cb_bytes_free(data, len);
     }
 }
 

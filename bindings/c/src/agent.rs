@@ -6,14 +6,13 @@
 //! `cloudbackup_core::model::v2::snapshot_id`.
 
 use std::ffi::c_char;
-use std::ptr;
 
 use cloudbackup_core::api::{AgentKey, DEFAULT_AGENT_KEY_BITS};
 use cloudbackup_core::model::v2::snapshot_id::{snapshot_id_for, vault_snapshot_prefix};
 
 use crate::ffi::{
-    bytes_arg, c_bytes, c_string, free_handle, guard, guard_void, handle, into_handle, json_string,
-    out_arg, str_arg, Failure,
+    c_bytes, c_string, free, guard, guard_void, into_handle, json_string, try_out, try_ref,
+    try_slice, try_str, Failure,
 };
 use crate::status::cb_status;
 
@@ -43,8 +42,7 @@ pub unsafe extern "C" fn cb_agent_key_generate(
     out_key: *mut *mut cb_agent_key,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_key` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_key, "out_key", ptr::null_mut()) }?;
+        let out = try_out!(out_key);
         let bits = if bits == 0 {
             DEFAULT_AGENT_KEY_BITS
         } else {
@@ -74,10 +72,8 @@ pub unsafe extern "C" fn cb_agent_key_from_der(
     out_key: *mut *mut cb_agent_key,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_key` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_key, "out_key", ptr::null_mut()) }?;
-        // SAFETY: `der` is as the caller guarantees (see # Safety).
-        let der = unsafe { bytes_arg(der, len, "der") }?;
+        let out = try_out!(out_key);
+        let der = try_slice!(der, len);
         *out = into_handle(cb_agent_key {
             key: AgentKey::from_der(der)?,
         });
@@ -98,12 +94,9 @@ pub unsafe extern "C" fn cb_agent_key_to_der(
     out_len: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_der` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_der, "out_der", ptr::null_mut()) }?;
-        // SAFETY: `out_len` is as the caller guarantees (see # Safety).
-        let out_len = unsafe { out_arg(out_len, "out_len", 0) }?;
-        // SAFETY: `key` is as the caller guarantees (see # Safety).
-        let key = unsafe { handle(key, "key") }?;
+        let out = try_out!(out_der);
+        let out_len = try_out!(out_len);
+        let key = try_ref!(key);
         let der = key.key.to_pkcs8_der()?;
         (*out, *out_len) = c_bytes(der.to_vec());
         Ok(())
@@ -123,10 +116,8 @@ pub unsafe extern "C" fn cb_agent_key_public_key(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `key` is as the caller guarantees (see # Safety).
-        let key = unsafe { handle(key, "key") }?;
+        let out = try_out!(out_json);
+        let key = try_ref!(key);
         *out = json_string(&to_json("public key", &key.key.public_key())?)?;
         Ok(())
     })
@@ -144,10 +135,8 @@ pub unsafe extern "C" fn cb_agent_key_rsa_public_key(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `key` is as the caller guarantees (see # Safety).
-        let key = unsafe { handle(key, "key") }?;
+        let out = try_out!(out_json);
+        let key = try_ref!(key);
         *out = json_string(&to_json("public key", &key.key.rsa_public_key())?)?;
         Ok(())
     })
@@ -172,12 +161,9 @@ pub unsafe extern "C" fn cb_agent_key_decrypt_password(
     out_passphrase: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_passphrase` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_passphrase, "out_passphrase", ptr::null_mut()) }?;
-        // SAFETY: `key` is as the caller guarantees (see # Safety).
-        let key = unsafe { handle(key, "key") }?;
-        // SAFETY: `encrypted_password_hex` is as the caller guarantees.
-        let hex = unsafe { str_arg(encrypted_password_hex, "encrypted_password_hex") }?;
+        let out = try_out!(out_passphrase);
+        let key = try_ref!(key);
+        let hex = try_str!(encrypted_password_hex);
         let plain = key.key.decrypt_password(hex)?;
         *out = c_string(plain.to_string(), "passphrase")?;
         Ok(())
@@ -191,8 +177,7 @@ pub unsafe extern "C" fn cb_agent_key_decrypt_password(
 /// `key` is NULL or a `cb_agent_key` not freed before.
 #[no_mangle]
 pub unsafe extern "C" fn cb_agent_key_free(key: *mut cb_agent_key) {
-    // SAFETY: the caller's guarantee.
-    guard_void(|| unsafe { free_handle(key) });
+    guard_void(|| free!(key));
 }
 
 /// The `snapshot_id` an agent reports to the service for a vault snapshot
@@ -211,10 +196,8 @@ pub unsafe extern "C" fn cb_snapshot_id_for_vault_snapshot(
     out_snapshot_id: *mut i64,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_snapshot_id` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_snapshot_id, "out_snapshot_id", 0) }?;
-        // SAFETY: `vault_snapshot_id` is as the caller guarantees.
-        let id = unsafe { str_arg(vault_snapshot_id, "vault_snapshot_id") }?;
+        let out = try_out!(out_snapshot_id);
+        let id = try_str!(vault_snapshot_id);
         *out = snapshot_id_for(id)?;
         Ok(())
     })
@@ -234,25 +217,26 @@ pub unsafe extern "C" fn cb_vault_snapshot_prefix(
     out_prefix: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_prefix` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_prefix, "out_prefix", ptr::null_mut()) }?;
+        let out = try_out!(out_prefix);
         *out = c_string(vault_snapshot_prefix(snapshot_id)?, "prefix")?;
         Ok(())
     })
 }
 
 #[cfg(test)]
+// The tests call the exports as C would, with pointers they own or just got
+// from the library, each freed once: the exports' contract, met throughout.
+#[allow(clippy::undocumented_unsafe_blocks)]
 mod tests {
     use std::ffi::{CStr, CString};
+    use std::ptr;
 
     use super::*;
     use crate::ffi::{cb_bytes_free, cb_string_free};
 
     /// Copies a string the library returned, then frees it.
     fn take_string(s: *mut c_char) -> String {
-        // SAFETY: `s` was returned by this library: NUL-terminated.
         let text = unsafe { CStr::from_ptr(s) }.to_string_lossy().into_owned();
-        // SAFETY: returned by this library, freed once here.
         unsafe { cb_string_free(s) };
         text
     }
@@ -260,11 +244,9 @@ mod tests {
     #[test]
     fn a_key_made_here_decrypts_what_is_encrypted_for_it() {
         let mut key = ptr::null_mut();
-        // SAFETY: `key` is a writable out-parameter; freed below.
         let st = unsafe { cb_agent_key_generate(1024, &mut key) };
         assert_eq!(st, cb_status::CB_OK);
         let mut json = ptr::null_mut();
-        // SAFETY: a live handle and a writable out-parameter.
         let st = unsafe { cb_agent_key_public_key(key, &mut json) };
         assert_eq!(st, cb_status::CB_OK);
         let public: serde_json::Value = serde_json::from_str(&take_string(json)).unwrap();
@@ -276,26 +258,21 @@ mod tests {
         .unwrap();
         let hex = CString::new(hex).unwrap();
         let (mut der, mut len) = (ptr::null_mut(), 0);
-        // SAFETY: a live handle; writable out-parameters.
         let st = unsafe { cb_agent_key_to_der(key, &mut der, &mut len) };
         assert_eq!(st, cb_status::CB_OK);
         let mut again = ptr::null_mut();
-        // SAFETY: `der` holds `len` bytes; `again` is writable.
         let st = unsafe { cb_agent_key_from_der(der, len, &mut again) };
         assert_eq!(st, cb_status::CB_OK);
         let mut plain = ptr::null_mut();
-        // SAFETY: a live handle, a C string, a writable out-parameter.
         let st = unsafe { cb_agent_key_decrypt_password(again, hex.as_ptr(), &mut plain) };
         assert_eq!(st, cb_status::CB_OK);
         assert_eq!(take_string(plain), "vault pass");
-        // SAFETY: each made by this library and freed once.
         unsafe {
             cb_bytes_free(der, len);
             cb_agent_key_free(again);
             cb_agent_key_free(key);
         }
         let mut bad = ptr::null_mut();
-        // SAFETY: NULL with length 0 is allowed; `bad` is writable.
         let st = unsafe { cb_agent_key_from_der(ptr::null(), 0, &mut bad) };
         assert_eq!(st, cb_status::CB_INVALID_VALUE);
         assert!(bad.is_null());
@@ -306,16 +283,13 @@ mod tests {
         let id = CString::new("8df64bf92f345330cc4e2cab73f10c5cfe49d48c769b3556d7d3824d929cec4b")
             .unwrap();
         let mut n = 0;
-        // SAFETY: a C string and a writable int64.
         let st = unsafe { cb_snapshot_id_for_vault_snapshot(id.as_ptr(), &mut n) };
         assert_eq!(st, cb_status::CB_OK);
         assert_eq!(n, 0x0008_df64_bf92_f345);
         let mut prefix = ptr::null_mut();
-        // SAFETY: a writable out-parameter.
         let st = unsafe { cb_vault_snapshot_prefix(n, &mut prefix) };
         assert_eq!(st, cb_status::CB_OK);
         assert_eq!(take_string(prefix), "8df64bf92f345");
-        // SAFETY: a writable out-parameter.
         let st = unsafe { cb_vault_snapshot_prefix(-5, &mut prefix) };
         assert_eq!(st, cb_status::CB_INVALID_VALUE);
         assert!(prefix.is_null());

@@ -11,17 +11,15 @@ use cloudbackup_core::{dynamic, model};
 use serde_json::{json, Value};
 
 use crate::ffi::{
-    argument, bytes_arg, guard, json_string, opt_str_arg, out_arg, str_arg, FfiResult,
+    argument, guard, json_string, try_opt_str, try_out, try_slice, try_str, FfiResult,
 };
 use crate::status::cb_status;
 
 /// Reads an optional JSON argument given as a C string (NULL: `null`).
-///
-/// # Safety
-/// As [`opt_str_arg`].
-unsafe fn opt_json_arg(p: *const c_char, name: &'static str) -> FfiResult<Value> {
-    // SAFETY: forwarded from the caller.
-    match unsafe { opt_str_arg(p, name) }? {
+/// The pointer contract of [`crate::ffi`] applies: pass only an export's
+/// own arguments.
+fn opt_json_arg(p: *const c_char, name: &'static str) -> FfiResult<Value> {
+    match try_opt_str!(p, name) {
         None => Ok(Value::Null),
         Some(text) => Ok(from_json_slice(name, text.as_bytes())?),
     }
@@ -37,8 +35,7 @@ unsafe fn opt_json_arg(p: *const c_char, name: &'static str) -> FfiResult<Value>
 #[no_mangle]
 pub unsafe extern "C" fn cb_model_types(out_json: *mut *mut c_char) -> cb_status {
     guard(|| {
-        // SAFETY: the caller's guarantee.
-        let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
+        let out = try_out!(out_json);
         *out = json_string(&json!(model::model_types()))?;
         Ok(())
     })
@@ -65,12 +62,9 @@ pub unsafe extern "C" fn cb_model_parse(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
-        // SAFETY: `type_name` is as the caller guarantees (see # Safety).
-        let type_name = unsafe { str_arg(type_name, "type_name") }?;
-        // SAFETY: `json` is as the caller guarantees (see # Safety).
-        let json = unsafe { bytes_arg(json, len, "json") }?;
+        let out = try_out!(out_json);
+        let type_name = try_str!(type_name);
+        let json = try_slice!(json, len);
         *out = json_string(&model::parse_model(type_name, json)?)?;
         Ok(())
     })
@@ -85,8 +79,7 @@ pub unsafe extern "C" fn cb_model_parse(
 #[no_mangle]
 pub unsafe extern "C" fn cb_operations(out_json: *mut *mut c_char) -> cb_status {
     guard(|| {
-        // SAFETY: the caller's guarantee.
-        let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
+        let out = try_out!(out_json);
         let list = serde_json::to_value(api::operations())
             .map_err(|e| cloudbackup_core::Error::json("operations", &e))?;
         *out = json_string(&list)?;
@@ -117,16 +110,11 @@ pub unsafe extern "C" fn cb_build_request(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
-        // SAFETY: `operation` is as the caller guarantees (see # Safety).
-        let operation = unsafe { str_arg(operation, "operation") }?;
-        // SAFETY: `params_json` is as the caller guarantees (see # Safety).
-        let params = unsafe { opt_json_arg(params_json, "params_json") }?;
-        // SAFETY: `token` is as the caller guarantees (see # Safety).
-        let token = unsafe { str_arg(token, "token") }?;
-        // SAFETY: `tenant_id` is as the caller guarantees (see # Safety).
-        let tenant_id = unsafe { str_arg(tenant_id, "tenant_id") }?;
+        let out = try_out!(out_json);
+        let operation = try_str!(operation);
+        let params = opt_json_arg(params_json, "params_json")?;
+        let token = try_str!(token);
+        let tenant_id = try_str!(tenant_id);
         let auth = Auth::new(token, tenant_id)?;
         let request = api::build_request(operation, &params, &auth)?;
         *out = json_string(&request.to_json_value()?)?;
@@ -157,18 +145,12 @@ pub unsafe extern "C" fn cb_build_request_as_agent(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
-        // SAFETY: `operation` is as the caller guarantees (see # Safety).
-        let operation = unsafe { str_arg(operation, "operation") }?;
-        // SAFETY: `params_json` is as the caller guarantees (see # Safety).
-        let params = unsafe { opt_json_arg(params_json, "params_json") }?;
-        // SAFETY: `token` is as the caller guarantees (see # Safety).
-        let token = unsafe { str_arg(token, "token") }?;
-        // SAFETY: `tenant_id` is as the caller guarantees (see # Safety).
-        let tenant_id = unsafe { str_arg(tenant_id, "tenant_id") }?;
-        // SAFETY: `agent_id` is as the caller guarantees (see # Safety).
-        let agent_id = unsafe { str_arg(agent_id, "agent_id") }?;
+        let out = try_out!(out_json);
+        let operation = try_str!(operation);
+        let params = opt_json_arg(params_json, "params_json")?;
+        let token = try_str!(token);
+        let tenant_id = try_str!(tenant_id);
+        let agent_id = try_str!(agent_id);
         let auth = Auth::new(token, tenant_id)?.with_agent_id(agent_id)?;
         let request = api::build_request(operation, &params, &auth)?;
         *out = json_string(&request.to_json_value()?)?;
@@ -206,16 +188,11 @@ pub unsafe extern "C" fn cb_parse_response(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
-        // SAFETY: `operation` is as the caller guarantees (see # Safety).
-        let operation = unsafe { str_arg(operation, "operation") }?;
-        // SAFETY: `params_json` is as the caller guarantees (see # Safety).
-        let params = unsafe { opt_json_arg(params_json, "params_json") }?;
-        // SAFETY: `headers_json` is as the caller guarantees (see # Safety).
-        let headers = unsafe { opt_json_arg(headers_json, "headers_json") }?;
-        // SAFETY: `body` is as the caller guarantees (see # Safety).
-        let body = unsafe { bytes_arg(body, body_len, "body") }?;
+        let out = try_out!(out_json);
+        let operation = try_str!(operation);
+        let params = opt_json_arg(params_json, "params_json")?;
+        let headers = opt_json_arg(headers_json, "headers_json")?;
+        let body = try_slice!(body, body_len);
         let mut head = json!({ "status": status });
         if !headers.is_null() {
             head["headers"] = headers;
@@ -250,16 +227,11 @@ pub unsafe extern "C" fn cb_lifecycle_transition(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
-        // SAFETY: `resource` is as the caller guarantees (see # Safety).
-        let resource = unsafe { str_arg(resource, "resource") }?;
-        // SAFETY: `from` is as the caller guarantees (see # Safety).
-        let from = unsafe { str_arg(from, "from") }?;
-        // SAFETY: `to` is as the caller guarantees (see # Safety).
-        let to = unsafe { str_arg(to, "to") }?;
-        // SAFETY: `actor` is as the caller guarantees (see # Safety).
-        let actor = unsafe { str_arg(actor, "actor") }?;
+        let out = try_out!(out_json);
+        let resource = try_str!(resource);
+        let from = try_str!(from);
+        let to = try_str!(to);
+        let actor = try_str!(actor);
         *out = json_string(&dynamic::transition_by_name(resource, from, to, actor)?)?;
         Ok(())
     })
@@ -280,12 +252,9 @@ pub unsafe extern "C" fn cb_lifecycle_allowed_actions(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
-        // SAFETY: `resource` is as the caller guarantees (see # Safety).
-        let resource = unsafe { str_arg(resource, "resource") }?;
-        // SAFETY: `state` is as the caller guarantees (see # Safety).
-        let state = unsafe { str_arg(state, "state") }?;
+        let out = try_out!(out_json);
+        let resource = try_str!(resource);
+        let state = try_str!(state);
         *out = json_string(&json!(dynamic::allowed_actions_by_name(resource, state)?))?;
         Ok(())
     })
@@ -307,14 +276,10 @@ pub unsafe extern "C" fn cb_lifecycle_allowed_targets(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
-        // SAFETY: `resource` is as the caller guarantees (see # Safety).
-        let resource = unsafe { str_arg(resource, "resource") }?;
-        // SAFETY: `state` is as the caller guarantees (see # Safety).
-        let state = unsafe { str_arg(state, "state") }?;
-        // SAFETY: `actor` is as the caller guarantees (see # Safety).
-        let actor = unsafe { str_arg(actor, "actor") }?;
+        let out = try_out!(out_json);
+        let resource = try_str!(resource);
+        let state = try_str!(state);
+        let actor = try_str!(actor);
         let targets = dynamic::allowed_targets_by_name(resource, state, actor)?;
         *out = json_string(&json!(targets))?;
         Ok(())
@@ -350,16 +315,11 @@ pub unsafe extern "C" fn cb_patch_validate(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
-        // SAFETY: `endpoint` is as the caller guarantees (see # Safety).
-        let endpoint = unsafe { str_arg(endpoint, "endpoint") }?;
-        // SAFETY: `resource` is as the caller guarantees (see # Safety).
-        let resource = unsafe { bytes_arg(resource, resource_len, "resource") }?;
-        // SAFETY: `patch` is as the caller guarantees (see # Safety).
-        let patch = unsafe { bytes_arg(patch, patch_len, "patch") }?;
-        // SAFETY: `actor` is as the caller guarantees (see # Safety).
-        let actor = unsafe { str_arg(actor, "actor") }?;
+        let out = try_out!(out_json);
+        let endpoint = try_str!(endpoint);
+        let resource = try_slice!(resource, resource_len);
+        let patch = try_slice!(patch, patch_len);
+        let actor = try_str!(actor);
         let vault_empty = match vault_empty {
             -1 => None,
             0 => Some(false),

@@ -2,7 +2,7 @@
 //! session hands back finished bundles, then the index delta and the
 //! snapshot to store.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, CString};
 use std::os::raw::c_int;
 use std::ptr;
 use std::sync::Arc;
@@ -13,8 +13,8 @@ use cloudbackup_core::engine::{
 use cloudbackup_core::Error;
 
 use crate::ffi::{
-    argument, bytes_arg, c_bytes, c_string, free_handle, guard, guard_void, handle, handle_mut,
-    into_handle, json_string, opt_str_arg, out_arg, path_arg, str_arg, Failure, FfiResult,
+    argument, c_bytes, c_string, free, guard, guard_void, into_handle, json_string, try_mut,
+    try_opt_str, try_out, try_path, try_ref, try_slice, try_str, Failure, FfiResult, Unset,
 };
 use crate::restore::cb_entry_kind;
 use crate::status::cb_status;
@@ -27,6 +27,31 @@ pub struct cb_backup_session {
     run: BackupRun,
     /// The roots given by `cb_backup_session_set_paths`, recorded at finish.
     paths: Vec<RawPath>,
+    /// The bundle `cb_backup_session_next_bundle` lent to C: its id (hex,
+    /// NUL-terminated) and bytes, kept until the next such call, which
+    /// hands the buffer back to the core for a later bundle.
+    lent: Option<(CString, Vec<u8>)>,
+}
+
+/// Bytes the library lends: `len` bytes at `data` (NULL with `len` 0),
+/// owned by the handle they came from and valid for as long as its function
+/// says. Never freed by the caller.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct cb_bytes_view {
+    /// The bytes (NULL only with `len` 0).
+    pub data: *const u8,
+    /// How many.
+    pub len: usize,
+}
+
+impl Unset for cb_bytes_view {
+    fn unset() -> Self {
+        cb_bytes_view {
+            data: ptr::null(),
+            len: 0,
+        }
+    }
 }
 
 /// A path (or any name) as bytes: `len` bytes at `data`, not
@@ -143,78 +168,49 @@ fn owner_id(value: i64, name: &str) -> FfiResult<Option<u32>> {
 }
 
 /// Reads a required path given as bytes and length (NULL is refused).
-///
-/// # Safety
-/// As [`bytes_arg`].
-unsafe fn raw_path_arg(p: *const u8, len: usize, name: &'static str) -> FfiResult<RawPath> {
+/// The pointer contract of [`crate::ffi`] applies: pass only an export's
+/// own arguments.
+fn raw_path_arg(p: *const u8, len: usize, name: &'static str) -> FfiResult<RawPath> {
     if p.is_null() {
         return Err(Failure::Null(name));
     }
-    // SAFETY: forwarded from the caller.
-    Ok(RawPath::from(unsafe { bytes_arg(p, len, name) }?))
+    Ok(RawPath::from(try_slice!(p, len, name)))
 }
 
 /// Reads an array of `count` `cb_path`s (NULL only with `count` 0).
-///
-/// # Safety
-/// `paths` is NULL or points to `count` readable `cb_path`s, each as
-/// [`raw_path_arg`] requires.
-pub(crate) unsafe fn paths_arg(
+/// The pointer contract of [`crate::ffi`] applies: pass only an export's
+/// own arguments.
+pub(crate) fn paths_arg(
     paths: *const cb_path,
     count: usize,
     name: &'static str,
 ) -> FfiResult<Vec<RawPath>> {
-    if count == 0 {
-        return Ok(Vec::new());
-    }
-    if paths.is_null() {
-        return Err(Failure::Null(name));
-    }
-    // SAFETY: not NULL; the caller guarantees `count` readable elements.
-    let paths = unsafe { std::slice::from_raw_parts(paths, count) };
-    paths
+    try_slice!(paths, count, name)
         .iter()
-        // SAFETY: each element as the caller guarantees.
-        .map(|p| unsafe { raw_path_arg(p.data, p.len, name) })
+        .map(|p| raw_path_arg(p.data, p.len, name))
         .collect()
 }
 
 /// Copies a `cb_file_meta` into the core's `FileMeta`.
-///
-/// # Safety
-/// `meta` is NULL or points to a readable `cb_file_meta` whose pointers
-/// are as its documentation says.
-unsafe fn meta_arg(meta: *const cb_file_meta) -> FfiResult<FileMeta> {
-    // SAFETY: the caller guarantees a readable struct or NULL.
-    let m = unsafe { meta.as_ref() }.ok_or(Failure::Null("meta"))?;
-    // SAFETY: `m.path` as the struct's documentation says.
-    let path = unsafe { raw_path_arg(m.path, m.path_len, "meta.path") }?;
+/// The pointer contract of [`crate::ffi`] applies: pass only an export's
+/// own arguments.
+fn meta_arg(meta: *const cb_file_meta) -> FfiResult<FileMeta> {
+    let m = try_ref!(meta);
+    let path = raw_path_arg(m.path, m.path_len, "meta.path")?;
     let target = if m.target.is_null() {
         None
     } else {
-        // SAFETY: `m.target` as the struct's documentation says.
-        Some(unsafe { raw_path_arg(m.target, m.target_len, "meta.target") }?)
+        Some(raw_path_arg(m.target, m.target_len, "meta.target")?)
     };
-    let xattrs = if m.xattrs_len == 0 {
-        Vec::new()
-    } else {
-        if m.xattrs.is_null() {
-            return Err(Failure::Null("meta.xattrs"));
-        }
-        // SAFETY: not NULL; the caller guarantees `xattrs_len` elements.
-        let list = unsafe { std::slice::from_raw_parts(m.xattrs, m.xattrs_len) };
-        list.iter()
-            .map(|x| {
-                Ok(Xattr {
-                    // SAFETY: the attribute's pointers as documented.
-                    name: unsafe { raw_path_arg(x.name, x.name_len, "meta.xattrs.name") }?,
-                    // SAFETY: the attribute's pointers as documented.
-                    value: unsafe { bytes_arg(x.value, x.value_len, "meta.xattrs.value") }?
-                        .to_vec(),
-                })
+    let xattrs = try_slice!(m.xattrs, m.xattrs_len, "meta.xattrs")
+        .iter()
+        .map(|x| {
+            Ok(Xattr {
+                name: raw_path_arg(x.name, x.name_len, "meta.xattrs.name")?,
+                value: try_slice!(x.value, x.value_len, "meta.xattrs.value").to_vec(),
             })
-            .collect::<FfiResult<Vec<Xattr>>>()?
-    };
+        })
+        .collect::<FfiResult<Vec<Xattr>>>()?;
     Ok(FileMeta {
         path,
         kind: entry_kind(m.kind)?,
@@ -239,20 +235,16 @@ unsafe fn meta_arg(meta: *const cb_file_meta) -> FfiResult<FileMeta> {
 type ObjectOut<'a> = (&'a mut *mut c_char, &'a mut *mut u8, &'a mut usize);
 
 /// Reads the three out-parameters of an object (id, data, length).
-///
-/// # Safety
-/// Each pointer is NULL or points to writable memory of its type.
-unsafe fn object_out<'a>(
+/// The pointer contract of [`crate::ffi`] applies: pass only an export's
+/// own arguments.
+fn object_out<'a>(
     out_id: *mut *mut c_char,
     out_data: *mut *mut u8,
     out_len: *mut usize,
 ) -> FfiResult<ObjectOut<'a>> {
-    // SAFETY: `out_id` is as the caller guarantees (see # Safety).
-    let id = unsafe { out_arg(out_id, "out_id", ptr::null_mut()) }?;
-    // SAFETY: `out_data` is as the caller guarantees (see # Safety).
-    let data = unsafe { out_arg(out_data, "out_data", ptr::null_mut()) }?;
-    // SAFETY: `out_len` is as the caller guarantees (see # Safety).
-    let len = unsafe { out_arg(out_len, "out_len", 0) }?;
+    let id = try_out!(out_id);
+    let data = try_out!(out_data);
+    let len = try_out!(out_len);
     Ok((id, data, len))
 }
 
@@ -290,12 +282,9 @@ pub unsafe extern "C" fn cb_backup_session_new(
     out_session: *mut *mut cb_backup_session,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_session` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_session, "out_session", ptr::null_mut()) }?;
-        // SAFETY: `vault` is as the caller guarantees (see # Safety).
-        let vault = &unsafe { handle(vault, "vault") }?.vault;
-        // SAFETY: `index` is as the caller guarantees (see # Safety).
-        let index = &unsafe { handle(index, "index") }?.index;
+        let out = try_out!(out_session);
+        let vault = &try_ref!(vault).vault;
+        let index = &try_ref!(index).index;
         let options = BackupOptions {
             threads: threads as usize,
         };
@@ -303,6 +292,7 @@ pub unsafe extern "C" fn cb_backup_session_new(
         *out = into_handle(cb_backup_session {
             run,
             paths: Vec::new(),
+            lent: None,
         });
         Ok(())
     })
@@ -326,10 +316,8 @@ pub unsafe extern "C" fn cb_backup_session_start_file(
     mtime: i64,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
-        // SAFETY: `path` is as the caller guarantees (see # Safety).
-        let path = unsafe { path_arg(path, "path") }?;
+        let session = try_mut!(session);
+        let path = try_path!(path);
         session
             .run
             .session()?
@@ -358,10 +346,8 @@ pub unsafe extern "C" fn cb_backup_session_start(
     meta: *const cb_file_meta,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
-        // SAFETY: `meta` is as the caller guarantees (see # Safety).
-        let meta = unsafe { meta_arg(meta) }?;
+        let session = try_mut!(session);
+        let meta = meta_arg(meta)?;
         session.run.session()?.start_file(meta)?;
         Ok(())
     })
@@ -382,10 +368,8 @@ pub unsafe extern "C" fn cb_backup_session_add(
     meta: *const cb_file_meta,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
-        // SAFETY: `meta` is as the caller guarantees (see # Safety).
-        let meta = unsafe { meta_arg(meta) }?;
+        let session = try_mut!(session);
+        let meta = meta_arg(meta)?;
         session.run.session()?.add_entry(meta)?;
         Ok(())
     })
@@ -407,10 +391,8 @@ pub unsafe extern "C" fn cb_backup_session_set_parent(
     parent: *const cb_snapshot,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
-        // SAFETY: `parent` is as the caller guarantees (see # Safety).
-        let parent = &unsafe { handle(parent, "parent") }?.snapshot;
+        let session = try_mut!(session);
+        let parent = &try_ref!(parent).snapshot;
         session.run.session()?.set_parent(parent);
         Ok(())
     })
@@ -435,12 +417,9 @@ pub unsafe extern "C" fn cb_backup_session_reuse(
     out_reused: *mut bool,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_reused` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_reused, "out_reused", false) }?;
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
-        // SAFETY: `meta` is as the caller guarantees (see # Safety).
-        let meta = unsafe { meta_arg(meta) }?;
+        let out = try_out!(out_reused);
+        let session = try_mut!(session);
+        let meta = meta_arg(meta)?;
         *out = session.run.session()?.reuse(meta)?;
         Ok(())
     })
@@ -466,12 +445,9 @@ pub unsafe extern "C" fn cb_backup_session_file_error(
     reason: *const c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
-        // SAFETY: `path` is as the caller guarantees (see # Safety).
-        let path = unsafe { raw_path_arg(path, len, "path") }?;
-        // SAFETY: `reason` is as the caller guarantees (see # Safety).
-        let reason = unsafe { str_arg(reason, "reason") }?;
+        let session = try_mut!(session);
+        let path = raw_path_arg(path, len, "path")?;
+        let reason = try_str!(reason);
         session.run.session()?.file_error(path, reason);
         Ok(())
     })
@@ -493,10 +469,8 @@ pub unsafe extern "C" fn cb_backup_session_abandon_file(
     reason: *const c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
-        // SAFETY: `reason` is as the caller guarantees (see # Safety).
-        let reason = unsafe { str_arg(reason, "reason") }?;
+        let session = try_mut!(session);
+        let reason = try_str!(reason);
         session.run.session()?.abandon_file(reason)?;
         Ok(())
     })
@@ -520,17 +494,15 @@ pub unsafe extern "C" fn cb_backup_session_set_paths(
     count: usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
-        // SAFETY: `paths` is as the caller guarantees (see # Safety).
-        let paths = unsafe { paths_arg(paths, count, "paths") }?;
+        let session = try_mut!(session);
+        let paths = paths_arg(paths, count, "paths")?;
         session.run.session()?;
         session.paths = paths;
         Ok(())
     })
 }
 
-/// Pushes the next `len` bytes of the open file./// Pushes the next `len` bytes of the open file.
+/// Pushes the next `len` bytes of the open file.
 ///
 /// Errors: `CB_INVALID_ARGUMENT` when no file is open; `CB_INVALID_STATE`
 /// after finishing.
@@ -546,10 +518,8 @@ pub unsafe extern "C" fn cb_backup_session_write(
     len: usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
-        // SAFETY: `data` is as the caller guarantees (see # Safety).
-        let bytes = unsafe { bytes_arg(data, len, "data") }?;
+        let session = try_mut!(session);
+        let bytes = try_slice!(data, len);
         session.run.session()?.write(bytes)?;
         Ok(())
     })
@@ -572,8 +542,7 @@ pub unsafe extern "C" fn cb_backup_session_write_zeros(
     n: u64,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: the caller's guarantee.
-        let session = unsafe { handle_mut(session, "session") }?;
+        let session = try_mut!(session);
         session.run.session()?.write_zeros(n)?;
         Ok(())
     })
@@ -592,8 +561,7 @@ pub unsafe extern "C" fn cb_backup_session_finish_file(
     session: *mut cb_backup_session,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: the caller's guarantee.
-        let session = unsafe { handle_mut(session, "session") }?;
+        let session = try_mut!(session);
         session.run.session()?.finish_file()?;
         Ok(())
     })
@@ -615,10 +583,8 @@ pub unsafe extern "C" fn cb_backup_session_add_dir(
     mtime: i64,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
-        // SAFETY: `path` is as the caller guarantees (see # Safety).
-        let path = unsafe { path_arg(path, "path") }?;
+        let session = try_mut!(session);
+        let path = try_path!(path);
         session
             .run
             .session()?
@@ -643,12 +609,9 @@ pub unsafe extern "C" fn cb_backup_session_add_symlink(
     mtime: i64,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
-        // SAFETY: `path` is as the caller guarantees (see # Safety).
-        let path = unsafe { path_arg(path, "path") }?;
-        // SAFETY: `target` is as the caller guarantees (see # Safety).
-        let target = unsafe { path_arg(target, "target") }?;
+        let session = try_mut!(session);
+        let path = try_path!(path);
+        let target = try_path!(target);
         session
             .run
             .session()?
@@ -674,12 +637,63 @@ pub unsafe extern "C" fn cb_backup_session_take_bundle(
     out_len: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_id` is as the caller guarantees (see # Safety).
-        let out = unsafe { object_out(out_id, out_data, out_len) }?;
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
+        let out = object_out(out_id, out_data, out_len)?;
+        let session = try_mut!(session);
         let bundle = session.run.take_bundle();
         give_object(out, bundle.map(|b| (b.id.to_hex(), b.bytes)))
+    })
+}
+
+/// Lends the next finished bundle without copying it: `*out_id` (64 hex
+/// digits) and `*out_bundle` (its bytes) belong to the session and stay
+/// valid until the next `cb_backup_session_next_bundle` or
+/// `cb_backup_session_free`, whichever comes first; store the bytes as
+/// `bundles/<id>` before that, and free neither. That next call hands the
+/// buffer back to the session, which writes a later bundle into it: no
+/// allocation, copy or zeroing per bundle, unlike
+/// `cb_backup_session_take_bundle` (use that one to keep a bundle longer,
+/// for an upload that outlives the call, say). When none is ready,
+/// `*out_id` is NULL and `*out_bundle` is `{NULL, 0}` (still `CB_OK`).
+/// Works before and after `cb_backup_session_finish`; mixing it with
+/// `_take_bundle` is allowed (each bundle comes out once).
+///
+/// # Safety
+/// `session` is a live session or NULL, not used by another thread
+/// meanwhile; `out_id` points to a writable `const char *`, `out_bundle` to
+/// a writable `cb_bytes_view`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_backup_session_next_bundle(
+    session: *mut cb_backup_session,
+    out_id: *mut *const c_char,
+    out_bundle: *mut cb_bytes_view,
+) -> cb_status {
+    guard(|| {
+        let id_out = try_out!(out_id);
+        let bundle_out = try_out!(out_bundle);
+        let session = try_mut!(session);
+        if let Some((_, buffer)) = session.lent.take() {
+            // Only a running backup writes bundles; after finish the buffer
+            // is simply dropped.
+            if let Ok(running) = session.run.session() {
+                running.recycle(buffer);
+            }
+        }
+        if let Some(bundle) = session.run.take_bundle() {
+            // Hex digits: never a NUL.
+            let id = CString::new(bundle.id.to_hex()).map_err(|_| {
+                Failure::Core(Error::InvalidValue {
+                    field: "id".into(),
+                    reason: "contains a NUL character".into(),
+                })
+            })?;
+            let (id, bytes) = session.lent.insert((id, bundle.bytes));
+            *id_out = id.as_ptr();
+            *bundle_out = cb_bytes_view {
+                data: bytes.as_ptr(),
+                len: bytes.len(),
+            };
+        }
+        Ok(())
     })
 }
 
@@ -697,10 +711,8 @@ pub unsafe extern "C" fn cb_backup_session_counters(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle(session, "session") }?;
+        let out = try_out!(out_json);
+        let session = try_ref!(session);
         let value = serde_json::to_value(session.run.counters())
             .map_err(|e| Error::json("counters", &e))?;
         *out = json_string(&value)?;
@@ -736,12 +748,9 @@ pub unsafe extern "C" fn cb_backup_session_finish(
     backup_configuration_id: *const c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
-        // SAFETY: `hostname` is as the caller guarantees (see # Safety).
-        let hostname = unsafe { opt_str_arg(hostname, "hostname") }?;
-        // SAFETY: `backup_configuration_id` is as the caller guarantees (see # Safety).
-        let config_id = unsafe { opt_str_arg(backup_configuration_id, "backup_configuration_id") }?;
+        let session = try_mut!(session);
+        let hostname = try_opt_str!(hostname);
+        let config_id = try_opt_str!(backup_configuration_id);
         let info = SnapshotInfo {
             time,
             time_nanos,
@@ -772,10 +781,8 @@ pub unsafe extern "C" fn cb_backup_session_take_index(
     out_len: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_id` is as the caller guarantees (see # Safety).
-        let out = unsafe { object_out(out_id, out_data, out_len) }?;
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
+        let out = object_out(out_id, out_data, out_len)?;
+        let session = try_mut!(session);
         give_object(
             out,
             session.run.take_index()?.map(|o| (o.id.to_hex(), o.bytes)),
@@ -799,10 +806,8 @@ pub unsafe extern "C" fn cb_backup_session_take_snapshot(
     out_len: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_id` is as the caller guarantees (see # Safety).
-        let out = unsafe { object_out(out_id, out_data, out_len) }?;
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
+        let out = object_out(out_id, out_data, out_len)?;
+        let session = try_mut!(session);
         give_object(
             out,
             session
@@ -821,6 +826,5 @@ pub unsafe extern "C" fn cb_backup_session_take_snapshot(
 /// and not in use.
 #[no_mangle]
 pub unsafe extern "C" fn cb_backup_session_free(session: *mut cb_backup_session) {
-    // SAFETY: the caller's guarantee.
-    guard_void(|| unsafe { free_handle(session) });
+    guard_void(|| free!(session));
 }

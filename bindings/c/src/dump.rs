@@ -10,8 +10,8 @@ use cloudbackup_core::engine::browse::{Dump, DumpFetch};
 use cloudbackup_core::Error;
 
 use crate::ffi::{
-    argument, bytes_arg, c_bytes, free_handle, guard, guard_void, handle, into_handle, json_string,
-    out_arg,
+    argument, c_bytes, free, guard, guard_void, into_handle, json_string, try_out, try_ref,
+    try_slice,
 };
 use crate::restore::cb_range;
 use crate::status::cb_status;
@@ -52,16 +52,11 @@ pub unsafe extern "C" fn cb_dump_new(
     out_dump: *mut *mut cb_dump,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_dump` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_dump, "out_dump", ptr::null_mut()) }?;
-        // SAFETY: `vault` is as the caller guarantees (see # Safety).
-        let vault = &unsafe { handle(vault, "vault") }?.vault;
-        // SAFETY: `index` is as the caller guarantees (see # Safety).
-        let index = &unsafe { handle(index, "index") }?.index;
-        // SAFETY: `snapshot` is as the caller guarantees (see # Safety).
-        let snapshot = &unsafe { handle(snapshot, "snapshot") }?.snapshot;
-        // SAFETY: `path` is as the caller guarantees (see # Safety).
-        let path = unsafe { bytes_arg(path, path_len, "path") }?;
+        let out = try_out!(out_dump);
+        let vault = &try_ref!(vault).vault;
+        let index = &try_ref!(index).index;
+        let snapshot = &try_ref!(snapshot).snapshot;
+        let path = try_slice!(path, path_len);
         let dump = Dump::new(vault, index, snapshot, path)?;
         let fetches = dump
             .fetches()
@@ -82,10 +77,8 @@ pub unsafe extern "C" fn cb_dump_new(
 #[no_mangle]
 pub unsafe extern "C" fn cb_dump_size(dump: *const cb_dump, out_size: *mut u64) -> cb_status {
     guard(|| {
-        // SAFETY: `out_size` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_size, "out_size", 0) }?;
-        // SAFETY: `dump` is as the caller guarantees (see # Safety).
-        *out = unsafe { handle(dump, "dump") }?.dump.size();
+        let out = try_out!(out_size);
+        *out = try_ref!(dump).dump.size();
         Ok(())
     })
 }
@@ -103,10 +96,8 @@ pub unsafe extern "C" fn cb_dump_fetches(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `dump` is as the caller guarantees (see # Safety).
-        let dump = unsafe { handle(dump, "dump") }?;
+        let out = try_out!(out_json);
+        let dump = try_ref!(dump);
         let value = serde_json::to_value(dump.dump.fetches())
             .map_err(|e| Error::json("dump fetches", &e))?;
         *out = json_string(&value)?;
@@ -125,10 +116,8 @@ pub unsafe extern "C" fn cb_dump_fetch_count(
     out_count: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_count` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_count, "out_count", 0) }?;
-        // SAFETY: `dump` is as the caller guarantees (see # Safety).
-        *out = unsafe { handle(dump, "dump") }?.fetches.len();
+        let out = try_out!(out_count);
+        *out = try_ref!(dump).fetches.len();
         Ok(())
     })
 }
@@ -153,10 +142,8 @@ pub unsafe extern "C" fn cb_dump_fetch_at(
             offset: 0,
             length: 0,
         };
-        // SAFETY: `out_range` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_range, "out_range", empty) }?;
-        // SAFETY: `dump` is as the caller guarantees (see # Safety).
-        let dump = unsafe { handle(dump, "dump") }?;
+        let out = try_out!(out_range, empty);
+        let dump = try_ref!(dump);
         let (id, f) = dump.fetches.get(i).ok_or_else(|| {
             argument(
                 "i",
@@ -195,14 +182,10 @@ pub unsafe extern "C" fn cb_dump_open(
     out_len: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_data` is as the caller guarantees (see # Safety).
-        let out_data = unsafe { out_arg(out_data, "out_data", ptr::null_mut()) }?;
-        // SAFETY: `out_len` is as the caller guarantees (see # Safety).
-        let out_len = unsafe { out_arg(out_len, "out_len", 0) }?;
-        // SAFETY: `dump` is as the caller guarantees (see # Safety).
-        let dump = unsafe { handle(dump, "dump") }?;
-        // SAFETY: `data` is as the caller guarantees (see # Safety).
-        let sealed = unsafe { bytes_arg(data, len, "data") }?;
+        let out_data = try_out!(out_data);
+        let out_len = try_out!(out_len);
+        let dump = try_ref!(dump);
+        let sealed = try_slice!(data, len);
         (*out_data, *out_len) = c_bytes(dump.dump.open(i, sealed)?);
         Ok(())
     })
@@ -215,6 +198,5 @@ pub unsafe extern "C" fn cb_dump_open(
 /// in use.
 #[no_mangle]
 pub unsafe extern "C" fn cb_dump_free(dump: *mut cb_dump) {
-    // SAFETY: the caller's guarantee.
-    guard_void(|| unsafe { free_handle(dump) });
+    guard_void(|| free!(dump));
 }

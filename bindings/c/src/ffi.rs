@@ -1,10 +1,11 @@
 //! The C boundary: the panic-catching guard every export runs in, the
-//! thread-local last error message, argument readers (NULL, UTF-8, lengths)
-//! and the allocation of strings and bytes handed to C.
+//! thread-local last error message, the argument macros (`try_ref!`,
+//! `try_mut!`, `try_str!`, `try_slice!`, `try_out!`...: NULL, UTF-8,
+//! lengths) and the allocation of strings and bytes handed to C.
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
@@ -125,134 +126,230 @@ pub(crate) fn guard_void(body: impl FnOnce()) {
     let _ = catch_unwind(AssertUnwindSafe(body));
 }
 
-/// Reads a required NUL-terminated UTF-8 string argument.
-///
-/// # Safety
-/// `p` is NULL or points to a NUL-terminated string that stays valid and
-/// unchanged for `'a`.
-pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &'static str) -> FfiResult<&'a str> {
-    if p.is_null() {
-        return Err(Failure::Null(name));
-    }
-    // SAFETY: not NULL, and the caller guarantees a NUL-terminated string
-    // valid for 'a.
-    let s = unsafe { CStr::from_ptr(p) };
-    s.to_str().map_err(|e| Failure::Utf8(name, e))
-}
+// The pointer contract. Every export is an `unsafe extern "C" fn` whose
+// `# Safety` section (and the header's preamble) asks the same of its
+// caller: each pointer argument, and each pointer inside a struct an
+// argument points to, is NULL or valid for the duration of the call: a
+// handle is live, made by this library and not freed, and (for a `*mut`
+// handle) not used by another thread meanwhile; a string is NUL-terminated;
+// an array holds its stated number of readable elements, properly aligned;
+// an out-parameter points to writable memory for its type. The library
+// keeps none of these pointers after the call returns.
+//
+// The `try_*!` macros below are the only place where the binding turns
+// such a pointer into a Rust value (as rustls-ffi's `try_ref_from_ptr!`).
+// Each states the contract once, in its one `// SAFETY:` comment, and is
+// applied only to an export's own arguments (or the pointers inside the
+// structs they point to), directly or through the argument readers of the
+// modules, which say so. A NULL pointer never reaches a dereference: it
+// fails the call with `CB_NULL_ARGUMENT` naming the argument (by default
+// the argument's own name: `try_ref!(vault)`; `try_ref!(p, "name")` names
+// it otherwise). The macros that can fail end in `?`, so they are used
+// where the export's body returns an [`FfiResult`]. The argument readers
+// that use them are plain functions, as in rustls-ffi: the contract is the
+// export's, stated once here and in the header, not at every call.
 
-/// Reads a required NUL-terminated path argument as bytes: paths are the
-/// operating system's bytes, UTF-8 or not.
-///
-/// # Safety
-/// As [`str_arg`].
-pub(crate) unsafe fn path_arg<'a>(p: *const c_char, name: &'static str) -> FfiResult<&'a [u8]> {
+/// `Ok` for a pointer that is not NULL, the failure naming it otherwise.
+pub(crate) fn not_null<T>(p: *const T, name: &'static str) -> FfiResult {
     if p.is_null() {
-        return Err(Failure::Null(name));
-    }
-    // SAFETY: not NULL, and the caller guarantees a NUL-terminated string
-    // valid for 'a.
-    Ok(unsafe { CStr::from_ptr(p) }.to_bytes())
-}
-
-/// Reads an optional NUL-terminated UTF-8 string argument (NULL: absent).
-///
-/// # Safety
-/// As [`str_arg`].
-pub(crate) unsafe fn opt_str_arg<'a>(
-    p: *const c_char,
-    name: &'static str,
-) -> FfiResult<Option<&'a str>> {
-    if p.is_null() {
-        Ok(None)
+        Err(Failure::Null(name))
     } else {
-        // SAFETY: forwarded from the caller.
-        unsafe { str_arg(p, name) }.map(Some)
+        Ok(())
     }
 }
 
-/// Reads a byte-buffer argument: `len` bytes at `p`; NULL is allowed when
-/// `len` is 0 (an empty buffer).
-///
-/// # Safety
-/// `p` is NULL or points to `len` readable bytes that stay valid and
-/// unchanged for `'a`.
-pub(crate) unsafe fn bytes_arg<'a>(
-    p: *const u8,
-    len: usize,
-    name: &'static str,
-) -> FfiResult<&'a [u8]> {
-    if len == 0 {
-        return Ok(&[]);
-    }
-    if p.is_null() {
-        return Err(Failure::Null(name));
-    }
-    if len > isize::MAX as usize {
-        return Err(argument(
+/// `Ok` for an array of `len` `T`s that fits in memory: `from_raw_parts`
+/// requires it, and a length from C may be anything (`p` only names `T`).
+pub(crate) fn array_fits_of<T>(_: *const T, len: usize, name: &'static str) -> FfiResult {
+    match len.checked_mul(std::mem::size_of::<T>().max(1)) {
+        Some(n) if n <= isize::MAX as usize => Ok(()),
+        _ => Err(argument(
             name,
             format!("length {len} is larger than any buffer"),
-        ));
+        )),
     }
-    // SAFETY: not NULL, `len` fits an allocation, and the caller guarantees
-    // `len` readable bytes valid for 'a.
-    Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
-/// Reads a required handle argument.
-///
-/// # Safety
-/// `p` is NULL or a live handle of type `T` made by this library, not used
-/// mutably elsewhere for `'a`.
-pub(crate) unsafe fn handle<'a, T>(p: *const T, name: &'static str) -> FfiResult<&'a T> {
-    // SAFETY: the caller guarantees a live, properly aligned handle or NULL.
-    unsafe { p.as_ref() }.ok_or(Failure::Null(name))
+/// The UTF-8 text of a string argument's bytes.
+pub(crate) fn utf8<'a>(bytes: &'a [u8], name: &'static str) -> FfiResult<&'a str> {
+    std::str::from_utf8(bytes).map_err(|e| Failure::Utf8(name, e))
 }
 
-/// Reads a required handle argument for mutation.
-///
-/// # Safety
-/// `p` is NULL or a live handle of type `T` made by this library, not used
-/// elsewhere for `'a`.
-pub(crate) unsafe fn handle_mut<'a, T>(p: *mut T, name: &'static str) -> FfiResult<&'a mut T> {
-    // SAFETY: the caller guarantees a live, exclusive handle or NULL.
-    unsafe { p.as_mut() }.ok_or(Failure::Null(name))
+/// The value an out-parameter holds from the start of a call: what is safe
+/// to free (NULL) or harmless to read (0, `false`) whatever happens next.
+pub(crate) trait Unset {
+    /// That value.
+    fn unset() -> Self;
 }
 
-/// Reads an out-parameter: it must not be NULL; it is set to `empty` at
-/// once, so it holds something safe to free whatever happens next.
-///
-/// # Safety
-/// `p` is NULL or points to writable memory for a `T`, valid for `'a`.
-pub(crate) unsafe fn out_arg<'a, T>(
-    p: *mut T,
-    name: &'static str,
-    empty: T,
-) -> FfiResult<&'a mut T> {
-    if p.is_null() {
-        return Err(Failure::Null(name));
+impl<T> Unset for *mut T {
+    fn unset() -> Self {
+        ptr::null_mut()
     }
-    // SAFETY: not NULL; the caller guarantees writable memory for a T. The
-    // old value (possibly uninitialised) is overwritten, never read.
-    unsafe { p.write(empty) };
-    // SAFETY: just initialised, and exclusive for 'a per the caller.
-    Ok(unsafe { &mut *p })
 }
+
+impl<T> Unset for *const T {
+    fn unset() -> Self {
+        ptr::null()
+    }
+}
+
+/// `Unset` as zero (`false`) for the numbers out-parameters hold.
+macro_rules! unset_zero {
+    ($($t:ty),*) => {$(
+        impl Unset for $t {
+            fn unset() -> Self {
+                Default::default()
+            }
+        }
+    )*};
+}
+unset_zero!(bool, u32, u64, usize, i32, i64);
+
+/// Borrows a handle argument: `try_ref!(vault)` is the `&cb_vault` behind
+/// the export's argument `vault`.
+macro_rules! try_ref {
+    ($p:ident) => {
+        $crate::ffi::try_ref!($p, stringify!($p))
+    };
+    ($p:expr, $name:expr) => {{
+        let p = $p;
+        // SAFETY: the pointer contract (`crate::ffi`): a handle argument is
+        // NULL (refused here) or live, made by this library, for the call.
+        unsafe { p.as_ref() }.ok_or($crate::ffi::Failure::Null($name))?
+    }};
+}
+
+/// Borrows an optional handle argument: `None` for NULL.
+macro_rules! try_opt_ref {
+    ($p:ident) => {{
+        // SAFETY: the pointer contract (`crate::ffi`): a handle argument is
+        // NULL (`None`) or live, made by this library, for the call.
+        unsafe { $p.as_ref() }
+    }};
+}
+
+/// Borrows a `*mut` handle argument for mutation.
+macro_rules! try_mut {
+    ($p:ident) => {
+        $crate::ffi::try_mut!($p, stringify!($p))
+    };
+    ($p:expr, $name:expr) => {{
+        let p = $p;
+        // SAFETY: the pointer contract (`crate::ffi`): a `*mut` handle
+        // argument is NULL (refused here) or live, made by this library,
+        // and used by nothing else during the call.
+        unsafe { p.as_mut() }.ok_or($crate::ffi::Failure::Null($name))?
+    }};
+}
+
+/// Reads a required NUL-terminated path argument as its bytes (`&[u8]`,
+/// the operating system's bytes, UTF-8 or not).
+macro_rules! try_path {
+    ($p:ident) => {
+        $crate::ffi::try_path!($p, stringify!($p))
+    };
+    ($p:expr, $name:expr) => {{
+        let p: *const std::ffi::c_char = $p;
+        $crate::ffi::not_null(p, $name)?;
+        // SAFETY: the pointer contract (`crate::ffi`): a string argument,
+        // not NULL (checked above), is NUL-terminated and unchanged during
+        // the call.
+        unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes()
+    }};
+}
+
+/// Reads a required NUL-terminated UTF-8 string argument as `&str` (bad
+/// UTF-8: `CB_INVALID_UTF8`).
+macro_rules! try_str {
+    ($p:ident) => {
+        $crate::ffi::try_str!($p, stringify!($p))
+    };
+    ($p:expr, $name:expr) => {{
+        let name = $name;
+        $crate::ffi::utf8($crate::ffi::try_path!($p, name), name)?
+    }};
+}
+
+/// Reads an optional NUL-terminated UTF-8 string argument as
+/// `Option<&str>` (NULL: `None`).
+macro_rules! try_opt_str {
+    ($p:ident) => {
+        $crate::ffi::try_opt_str!($p, stringify!($p))
+    };
+    ($p:expr, $name:expr) => {{
+        let p: *const std::ffi::c_char = $p;
+        if p.is_null() {
+            None
+        } else {
+            Some($crate::ffi::try_str!(p, $name))
+        }
+    }};
+}
+
+/// Reads an array argument, `len` elements at `p`, as a slice (bytes,
+/// structs or pointers; NULL is allowed with `len` 0: an empty array).
+macro_rules! try_slice {
+    ($p:ident, $len:expr) => {
+        $crate::ffi::try_slice!($p, $len, stringify!($p))
+    };
+    ($p:expr, $len:expr, $name:expr) => {{
+        let (p, len, name) = ($p, $len, $name);
+        if len == 0 {
+            &[]
+        } else {
+            $crate::ffi::not_null(p, name)?;
+            $crate::ffi::array_fits_of(p, len, name)?;
+            // SAFETY: the pointer contract (`crate::ffi`): an array
+            // argument, not NULL (checked above), holds `len` readable
+            // elements, unchanged during the call; `len` fits in memory
+            // (checked above).
+            unsafe { std::slice::from_raw_parts(p, len) }
+        }
+    }};
+}
+
+/// Takes an out-parameter as `&mut T`, set at once to its [`Unset`] value
+/// (or to the value given: `try_out!(out_range, empty)`), so that it holds
+/// something safe to free whatever happens next.
+macro_rules! try_out {
+    ($p:ident) => {
+        $crate::ffi::try_out!($p, $crate::ffi::Unset::unset())
+    };
+    ($p:ident, $empty:expr) => {{
+        let p = $p;
+        $crate::ffi::not_null(p, stringify!($p))?;
+        // SAFETY: the pointer contract (`crate::ffi`): an out-parameter,
+        // not NULL (checked above), points to writable memory for its type,
+        // used by nothing else during the call. The old value (possibly
+        // uninitialised) is overwritten, never read.
+        unsafe {
+            p.write($empty);
+            &mut *p
+        }
+    }};
+}
+
+/// Frees the handle argument `p` (made by [`into_handle`]); NULL is
+/// ignored.
+macro_rules! free {
+    ($p:ident) => {
+        if !$p.is_null() {
+            // SAFETY: the contract of every `cb_<type>_free`: the handle was
+            // made by this library (`into_handle`: `Box::into_raw`), is not
+            // freed before and no longer in use; ownership comes back here.
+            drop(unsafe { Box::from_raw($p) })
+        }
+    };
+}
+
+pub(crate) use {
+    free, try_mut, try_opt_ref, try_opt_str, try_out, try_path, try_ref, try_slice, try_str,
+};
 
 /// Moves a Rust value into a new handle.
 pub(crate) fn into_handle<T>(value: T) -> *mut T {
     Box::into_raw(Box::new(value))
-}
-
-/// Frees a handle made by [`into_handle`]; NULL is ignored.
-///
-/// # Safety
-/// `p` is NULL or a handle made by [`into_handle`] for `T`, not freed before.
-pub(crate) unsafe fn free_handle<T>(p: *mut T) {
-    if !p.is_null() {
-        // SAFETY: made by Box::into_raw for T and not freed before (the
-        // caller's guarantee); ownership comes back here and is dropped.
-        drop(unsafe { Box::from_raw(p) });
-    }
 }
 
 /// A string for C, freed by `cb_string_free`. A string with a NUL inside
@@ -446,15 +543,18 @@ pub extern "C" fn cb_test_panic() -> cb_status {
 }
 
 #[cfg(test)]
+// The tests call the exports as C would, with pointers they own or just got
+// from the library, each freed once: the exports' contract, met throughout.
+#[allow(clippy::undocumented_unsafe_blocks)]
 mod tests {
+    use std::ffi::CStr;
+
     use super::*;
 
     fn last_message() -> String {
         let mut buf = [0 as c_char; 256];
-        // SAFETY: `buf` has 256 writable bytes; `out_needed` may be NULL.
         let status = unsafe { cb_last_error_message(buf.as_mut_ptr(), buf.len(), ptr::null_mut()) };
         assert_eq!(status, cb_status::CB_OK);
-        // SAFETY: cb_last_error_message NUL-terminated it.
         unsafe { CStr::from_ptr(buf.as_ptr()) }
             .to_string_lossy()
             .into_owned()
@@ -479,13 +579,10 @@ mod tests {
 
     fn last_details() -> serde_json::Value {
         let mut out = ptr::null_mut();
-        // SAFETY: `out` is a writable pointer.
         assert_eq!(unsafe { cb_last_error_details(&mut out) }, cb_status::CB_OK);
-        // SAFETY: made by cb_last_error_details, NUL-terminated.
         let text = unsafe { CStr::from_ptr(out) }
             .to_string_lossy()
             .into_owned();
-        // SAFETY: made by this library, freed once.
         unsafe { cb_string_free(out) };
         serde_json::from_str(&text).unwrap()
     }
@@ -507,7 +604,6 @@ mod tests {
         assert_eq!(last_details()["name"], "out");
         assert_eq!(guard(|| Ok(())), cb_status::CB_OK);
         assert_eq!(last_details(), serde_json::json!({}));
-        // SAFETY: NULL is refused, not written.
         let st = unsafe { cb_last_error_details(ptr::null_mut()) };
         assert_eq!(st, cb_status::CB_NULL_ARGUMENT);
     }
@@ -516,11 +612,9 @@ mod tests {
     fn bytes_round_trip_through_c() {
         let (p, len) = c_bytes(vec![1, 2, 3]);
         assert_eq!(len, 3);
-        // SAFETY: made by c_bytes with this length, freed once.
         unsafe { cb_bytes_free(p, len) };
         assert_eq!(c_bytes(Vec::new()), (ptr::null_mut(), 0));
         let s = c_string("hi".into(), "s").unwrap();
-        // SAFETY: made by c_string, freed once.
         unsafe { cb_string_free(s) };
         assert!(c_string("a\0b".into(), "s").is_err());
     }

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::ffi::c_char;
-use std::ptr;
 
 use cloudbackup_core::dynamic;
 use cloudbackup_core::error::from_json_slice;
@@ -17,8 +16,8 @@ use cloudbackup_core::wire::Timestamp;
 use cloudbackup_core::Error;
 
 use crate::ffi::{
-    c_string, free_handle, guard, guard_void, handle, handle_mut, into_handle, json_string,
-    opt_str_arg, out_arg, str_arg, FfiResult,
+    c_string, free, guard, guard_void, into_handle, json_string, try_mut, try_opt_str, try_out,
+    try_ref, try_str, FfiResult,
 };
 use crate::status::cb_status;
 
@@ -42,12 +41,10 @@ fn timestamp(ns: i64) -> Timestamp {
 
 /// Reads `counters_json`: a JSON object of counter names (those the
 /// endpoint takes, e.g. `"files_restored"`) to non-negative integers.
-///
-/// # Safety
-/// `p` is NULL or NUL-terminated.
-unsafe fn counters_arg(p: *const c_char) -> FfiResult<BTreeMap<String, u64>> {
-    // SAFETY: forwarded from the caller.
-    let text = unsafe { str_arg(p, "counters_json") }?;
+/// The pointer contract of [`crate::ffi`] applies: pass only an export's
+/// own arguments.
+fn counters_arg(p: *const c_char) -> FfiResult<BTreeMap<String, u64>> {
+    let text = try_str!(p, "counters_json");
     Ok(from_json_slice("counters_json", text.as_bytes())?)
 }
 
@@ -82,12 +79,9 @@ pub unsafe extern "C" fn cb_job_reporter_new(
     out_job: *mut *mut cb_job_reporter,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_job` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_job, "out_job", ptr::null_mut()) }?;
-        // SAFETY: `endpoint` is as the caller guarantees (see # Safety).
-        let endpoint = unsafe { str_arg(endpoint, "endpoint") }?;
-        // SAFETY: `resource_json` is as the caller guarantees (see # Safety).
-        let resource = unsafe { str_arg(resource_json, "resource_json") }?;
+        let out = try_out!(out_job);
+        let endpoint = try_str!(endpoint);
+        let resource = try_str!(resource_json);
         let mut job = dynamic::job_reporter(endpoint, resource.as_bytes())?;
         if progress_interval_ns >= 0 {
             job = job.with_progress_interval(progress_interval_ns);
@@ -109,10 +103,8 @@ pub unsafe extern "C" fn cb_job_reporter_state(
     out_state: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_state` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_state, "out_state", ptr::null_mut()) }?;
-        // SAFETY: `job` is as the caller guarantees (see # Safety).
-        let j = unsafe { handle(job, "job") }?;
+        let out = try_out!(out_state);
+        let j = try_ref!(job);
         *out = c_string(j.job.state().to_string(), "state")?;
         Ok(())
     })
@@ -131,10 +123,8 @@ pub unsafe extern "C" fn cb_job_reporter_resource(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `job` is as the caller guarantees (see # Safety).
-        let j = unsafe { handle(job, "job") }?;
+        let out = try_out!(out_json);
+        let j = try_ref!(job);
         *out = json_string(j.job.resource())?;
         Ok(())
     })
@@ -156,10 +146,8 @@ pub unsafe extern "C" fn cb_job_reporter_observe(
     resource_json: *const c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `job` is as the caller guarantees (see # Safety).
-        let j = unsafe { handle_mut(job, "job") }?;
-        // SAFETY: `resource_json` is as the caller guarantees (see # Safety).
-        let text = unsafe { str_arg(resource_json, "resource_json") }?;
+        let j = try_mut!(job);
+        let text = try_str!(resource_json);
         j.job
             .observe(from_json_slice("resource_json", text.as_bytes())?)?;
         Ok(())
@@ -179,10 +167,8 @@ pub unsafe extern "C" fn cb_job_reporter_stop_requested(
     out_stop: *mut bool,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_stop` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_stop, "out_stop", false) }?;
-        // SAFETY: `job` is as the caller guarantees (see # Safety).
-        let j = unsafe { handle(job, "job") }?;
+        let out = try_out!(out_stop);
+        let j = try_ref!(job);
         *out = j.job.stop_requested();
         Ok(())
     })
@@ -200,30 +186,24 @@ pub unsafe extern "C" fn cb_job_reporter_is_finished(
     out_finished: *mut bool,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_finished` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_finished, "out_finished", false) }?;
-        // SAFETY: `job` is as the caller guarantees (see # Safety).
-        let j = unsafe { handle(job, "job") }?;
+        let out = try_out!(out_finished);
+        let j = try_ref!(job);
         *out = j.job.is_finished();
         Ok(())
     })
 }
 
 /// Runs one patch-making step of the reporter and hands its patch to C.
-///
-/// # Safety
-/// As the exports that call it: `job` is a live reporter or NULL, not used
-/// by another thread meanwhile; `out_patch` points to a writable `char *`.
-unsafe fn step(
+/// The pointer contract of [`crate::ffi`] applies: pass only an export's
+/// own arguments.
+fn step(
     job: *mut cb_job_reporter,
     out_patch: *mut *mut c_char,
     make: impl FnOnce(&mut JobReporter) -> cloudbackup_core::Result<Patch>,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_patch` is as the caller guarantees.
-        let out = unsafe { out_arg(out_patch, "out_patch", ptr::null_mut()) }?;
-        // SAFETY: `job` is as the caller guarantees.
-        let j = unsafe { handle_mut(job, "job") }?;
+        let out = try_out!(out_patch);
+        let j = try_mut!(job);
         *out = patch_out(&make(&mut j.job)?)?;
         Ok(())
     })
@@ -243,8 +223,7 @@ pub unsafe extern "C" fn cb_job_reporter_queued(
     job: *mut cb_job_reporter,
     out_patch: *mut *mut c_char,
 ) -> cb_status {
-    // SAFETY: forwarded from the caller (see # Safety).
-    unsafe { step(job, out_patch, |j| j.queued()) }
+    step(job, out_patch, |j| j.queued())
 }
 
 /// The patch for state `preparing` (the agent reads the vault, lists the
@@ -259,8 +238,7 @@ pub unsafe extern "C" fn cb_job_reporter_preparing(
     job: *mut cb_job_reporter,
     out_patch: *mut *mut c_char,
 ) -> cb_status {
-    // SAFETY: forwarded from the caller (see # Safety).
-    unsafe { step(job, out_patch, |j| j.preparing()) }
+    step(job, out_patch, |j| j.preparing())
 }
 
 /// The patch for state `in_progress` with `started_time` at `now_ns`
@@ -276,8 +254,7 @@ pub unsafe extern "C" fn cb_job_reporter_started(
     now_ns: i64,
     out_patch: *mut *mut c_char,
 ) -> cb_status {
-    // SAFETY: forwarded from the caller (see # Safety).
-    unsafe { step(job, out_patch, |j| j.started(timestamp(now_ns))) }
+    step(job, out_patch, |j| j.started(timestamp(now_ns)))
 }
 
 /// The counters now (`counters_json`: `{"files_restored": 3,
@@ -300,12 +277,9 @@ pub unsafe extern "C" fn cb_job_reporter_progress(
     out_patch: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_patch` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_patch, "out_patch", ptr::null_mut()) }?;
-        // SAFETY: `job` is as the caller guarantees (see # Safety).
-        let j = unsafe { handle_mut(job, "job") }?;
-        // SAFETY: `counters_json` is as the caller guarantees (see # Safety).
-        let counters = unsafe { counters_arg(counters_json) }?;
+        let out = try_out!(out_patch);
+        let j = try_mut!(job);
+        let counters = counters_arg(counters_json)?;
         if let Some(patch) = j.job.progress(&counter_list(&counters), now_ns)? {
             *out = patch_out(&patch)?;
         }
@@ -335,15 +309,10 @@ pub unsafe extern "C" fn cb_job_reporter_finished(
     out_patch: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_patch` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_patch, "out_patch", ptr::null_mut()) }?;
-        // SAFETY: `job` is as the caller guarantees (see # Safety).
-        let j = unsafe { handle_mut(job, "job") }?;
-        // SAFETY: `counters_json` is as the caller guarantees (see # Safety).
-        let counters = unsafe { counters_arg(counters_json) }?;
-        // SAFETY: `errors_json` is as the caller guarantees (see # Safety).
-        let errors: Option<ErrorReport> = match unsafe { opt_str_arg(errors_json, "errors_json") }?
-        {
+        let out = try_out!(out_patch);
+        let j = try_mut!(job);
+        let counters = counters_arg(counters_json)?;
+        let errors: Option<ErrorReport> = match try_opt_str!(errors_json) {
             None => None,
             Some(text) => Some(from_json_slice("errors_json", text.as_bytes())?),
         };
@@ -371,12 +340,9 @@ pub unsafe extern "C" fn cb_job_reporter_failed(
     out_patch: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_patch` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_patch, "out_patch", ptr::null_mut()) }?;
-        // SAFETY: `job` is as the caller guarantees (see # Safety).
-        let j = unsafe { handle_mut(job, "job") }?;
-        // SAFETY: `message` is as the caller guarantees (see # Safety).
-        let message = unsafe { str_arg(message, "message") }?;
+        let out = try_out!(out_patch);
+        let j = try_mut!(job);
+        let message = try_str!(message);
         *out = patch_out(&j.job.failed(message, timestamp(now_ns))?)?;
         Ok(())
     })
@@ -389,6 +355,5 @@ pub unsafe extern "C" fn cb_job_reporter_failed(
 /// not in use.
 #[no_mangle]
 pub unsafe extern "C" fn cb_job_reporter_free(job: *mut cb_job_reporter) {
-    // SAFETY: the caller's guarantee.
-    guard_void(|| unsafe { free_handle(job) });
+    guard_void(|| free!(job));
 }

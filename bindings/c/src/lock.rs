@@ -19,13 +19,12 @@
 //! an exclusive one.
 
 use std::ffi::c_char;
-use std::ptr;
 
 use cloudbackup_core::engine::{Lock, LockDecision, LockTable};
 
 use crate::ffi::{
-    argument, bytes_arg, c_bytes, c_string, free_handle, guard, guard_void, handle, handle_mut,
-    into_handle, out_arg, str_arg, Failure,
+    argument, c_bytes, c_string, free, guard, guard_void, into_handle, try_mut, try_out, try_ref,
+    try_slice, try_str, Failure,
 };
 use crate::status::cb_status;
 use crate::vault::{cb_vault, id_arg};
@@ -75,12 +74,9 @@ pub unsafe extern "C" fn cb_lock_new(
     out_lock: *mut *mut cb_lock,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_lock` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_lock, "out_lock", ptr::null_mut()) }?;
-        // SAFETY: `operation` is as the caller guarantees (see # Safety).
-        let operation = unsafe { str_arg(operation, "operation") }?;
-        // SAFETY: `hostname` is as the caller guarantees (see # Safety).
-        let hostname = unsafe { str_arg(hostname, "hostname") }?;
+        let out = try_out!(out_lock);
+        let operation = try_str!(operation);
+        let hostname = try_str!(hostname);
         let lock = Lock::new(operation, exclusive, hostname, pid, now_ns)?;
         *out = into_handle(cb_lock { lock });
         Ok(())
@@ -102,16 +98,11 @@ pub unsafe extern "C" fn cb_lock_seal(
     out_len: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_id` is as the caller guarantees (see # Safety).
-        let out_id = unsafe { out_arg(out_id, "out_id", ptr::null_mut()) }?;
-        // SAFETY: `out_data` is as the caller guarantees (see # Safety).
-        let out_data = unsafe { out_arg(out_data, "out_data", ptr::null_mut()) }?;
-        // SAFETY: `out_len` is as the caller guarantees (see # Safety).
-        let out_len = unsafe { out_arg(out_len, "out_len", 0) }?;
-        // SAFETY: `lock` is as the caller guarantees (see # Safety).
-        let lock = &unsafe { handle(lock, "lock") }?.lock;
-        // SAFETY: `vault` is as the caller guarantees (see # Safety).
-        let vault = &unsafe { handle(vault, "vault") }?.vault;
+        let out_id = try_out!(out_id);
+        let out_data = try_out!(out_data);
+        let out_len = try_out!(out_len);
+        let lock = &try_ref!(lock).lock;
+        let vault = &try_ref!(vault).vault;
         let sealed = lock.seal(vault)?;
         *out_id = c_string(sealed.id.to_hex(), "id")?;
         (*out_data, *out_len) = c_bytes(sealed.bytes);
@@ -133,10 +124,8 @@ pub unsafe extern "C" fn cb_lock_refreshed(
     out_lock: *mut *mut cb_lock,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_lock` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_lock, "out_lock", ptr::null_mut()) }?;
-        // SAFETY: `lock` is as the caller guarantees (see # Safety).
-        let lock = &unsafe { handle(lock, "lock") }?.lock;
+        let out = try_out!(out_lock);
+        let lock = &try_ref!(lock).lock;
         *out = into_handle(cb_lock {
             lock: lock.refreshed(now_ns),
         });
@@ -156,10 +145,8 @@ pub unsafe extern "C" fn cb_lock_needs_refresh(
     out_needs: *mut bool,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_needs` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_needs, "out_needs", false) }?;
-        // SAFETY: `lock` is as the caller guarantees (see # Safety).
-        *out = unsafe { handle(lock, "lock") }?.lock.needs_refresh(now_ns);
+        let out = try_out!(out_needs);
+        *out = try_ref!(lock).lock.needs_refresh(now_ns);
         Ok(())
     })
 }
@@ -182,10 +169,8 @@ pub unsafe extern "C" fn cb_lock_check_fresh(
     now_ns: i64,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `lock` is as the caller guarantees (see # Safety).
-        let lock = &unsafe { handle(lock, "lock") }?.lock;
-        // SAFETY: `id` is as the caller guarantees (see # Safety).
-        let id = unsafe { id_arg(id, "id") }?;
+        let lock = &try_ref!(lock).lock;
+        let id = id_arg(id, "id")?;
         lock.check_fresh(&id, now_ns)?;
         Ok(())
     })
@@ -199,8 +184,7 @@ pub unsafe extern "C" fn cb_lock_check_fresh(
 /// in use.
 #[no_mangle]
 pub unsafe extern "C" fn cb_lock_free(lock: *mut cb_lock) {
-    // SAFETY: the caller's guarantee.
-    guard_void(|| unsafe { free_handle(lock) });
+    guard_void(|| free!(lock));
 }
 
 /// An empty table, as seen at `now_ns` by a process on `hostname` (the
@@ -216,10 +200,8 @@ pub unsafe extern "C" fn cb_lock_table_new(
     out_table: *mut *mut cb_lock_table,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_table` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_table, "out_table", ptr::null_mut()) }?;
-        // SAFETY: `hostname` is as the caller guarantees (see # Safety).
-        let hostname = unsafe { str_arg(hostname, "hostname") }?;
+        let out = try_out!(out_table);
+        let hostname = try_str!(hostname);
         *out = into_handle(cb_lock_table {
             table: LockTable::new(now_ns, hostname),
         });
@@ -248,14 +230,10 @@ pub unsafe extern "C" fn cb_lock_table_add(
     len: usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `table` is as the caller guarantees (see # Safety).
-        let table = unsafe { handle_mut(table, "table") }?;
-        // SAFETY: `vault` is as the caller guarantees (see # Safety).
-        let vault = &unsafe { handle(vault, "vault") }?.vault;
-        // SAFETY: `id` is as the caller guarantees (see # Safety).
-        let id = unsafe { id_arg(id, "id") }?;
-        // SAFETY: `data` is as the caller guarantees (see # Safety).
-        let bytes = unsafe { bytes_arg(data, len, "data") }?;
+        let table = try_mut!(table);
+        let vault = &try_ref!(vault).vault;
+        let id = id_arg(id, "id")?;
+        let bytes = try_slice!(data, len);
         table.table.add(vault, &id, bytes)?;
         Ok(())
     })
@@ -273,10 +251,8 @@ pub unsafe extern "C" fn cb_lock_table_local_pid_count(
     out_count: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_count` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_count, "out_count", 0) }?;
-        // SAFETY: `table` is as the caller guarantees (see # Safety).
-        *out = unsafe { handle(table, "table") }?.table.local_pids().len();
+        let out = try_out!(out_count);
+        *out = try_ref!(table).table.local_pids().len();
         Ok(())
     })
 }
@@ -298,10 +274,8 @@ pub unsafe extern "C" fn cb_lock_table_local_pid_at(
     out_pid: *mut u32,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_pid` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_pid, "out_pid", 0) }?;
-        // SAFETY: `table` is as the caller guarantees (see # Safety).
-        let pids = unsafe { handle(table, "table") }?.table.local_pids();
+        let out = try_out!(out_pid);
+        let pids = try_ref!(table).table.local_pids();
         *out = *pids
             .get(i)
             .ok_or_else(|| argument("i", format!("{i} is out of range ({} pids)", pids.len())))?;
@@ -320,10 +294,7 @@ pub unsafe extern "C" fn cb_lock_table_set_pid_alive(
     alive: bool,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `table` is as the caller guarantees (see # Safety).
-        unsafe { handle_mut(table, "table") }?
-            .table
-            .set_pid_alive(pid, alive);
+        try_mut!(table).table.set_pid_alive(pid, alive);
         Ok(())
     })
 }
@@ -353,20 +324,10 @@ pub unsafe extern "C" fn cb_lock_table_decide(
     out_decision: *mut cb_lock_decision,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_decision` is as the caller guarantees (see # Safety).
-        let out = unsafe {
-            out_arg(
-                out_decision,
-                "out_decision",
-                cb_lock_decision::CB_LOCK_BACK_OFF,
-            )
-        }?;
-        // SAFETY: `table` is as the caller guarantees (see # Safety).
-        let table = &unsafe { handle(table, "table") }?.table;
-        // SAFETY: `my_id` is as the caller guarantees (see # Safety).
-        let my_id = unsafe { id_arg(my_id, "my_id") }?;
-        // SAFETY: `lock` is as the caller guarantees (see # Safety).
-        let lock = &unsafe { handle(lock, "lock") }?.lock;
+        let out = try_out!(out_decision, cb_lock_decision::CB_LOCK_BACK_OFF);
+        let table = &try_ref!(table).table;
+        let my_id = id_arg(my_id, "my_id")?;
+        let lock = &try_ref!(lock).lock;
         match table.decide(&my_id, lock) {
             LockDecision::Granted => {
                 *out = cb_lock_decision::CB_LOCK_GRANTED;
@@ -391,6 +352,5 @@ pub unsafe extern "C" fn cb_lock_table_decide(
 /// not in use.
 #[no_mangle]
 pub unsafe extern "C" fn cb_lock_table_free(table: *mut cb_lock_table) {
-    // SAFETY: the caller's guarantee.
-    guard_void(|| unsafe { free_handle(table) });
+    guard_void(|| free!(table));
 }

@@ -6,7 +6,6 @@
 
 use std::collections::VecDeque;
 use std::ffi::c_char;
-use std::ptr;
 
 use cloudbackup_core::engine::format::ObjectKind;
 use cloudbackup_core::engine::prune::{
@@ -20,8 +19,8 @@ use cloudbackup_core::Error;
 use serde_json::{json, Value};
 
 use crate::ffi::{
-    bytes_arg, c_bytes, c_string, free_handle, guard, guard_void, handle, handle_mut, into_handle,
-    json_string, out_arg, str_arg, FfiResult,
+    c_bytes, c_string, free, guard, guard_void, into_handle, json_string, try_mut, try_opt_ref,
+    try_out, try_ref, try_slice, try_str, FfiResult,
 };
 use crate::state::cb_vault_state;
 use crate::status::cb_status;
@@ -47,12 +46,10 @@ fn to_json<T: serde::Serialize>(value: &T, what: &str) -> FfiResult<Value> {
 }
 
 /// Reads the prune options (NULL: the defaults).
-///
-/// # Safety
-/// `options_json` is NULL or NUL-terminated.
-unsafe fn options_arg(options_json: *const c_char) -> FfiResult<PruneOptions> {
-    // SAFETY: forwarded from the caller.
-    unsafe { opt_json(options_json, "options_json") }
+/// The pointer contract of [`crate::ffi`] applies: pass only an export's
+/// own arguments.
+fn options_arg(options_json: *const c_char) -> FfiResult<PruneOptions> {
+    opt_json(options_json, "options_json")
 }
 
 /// A time given in nanoseconds since the Unix epoch, as a patch writes it
@@ -65,20 +62,16 @@ fn timestamp(ns: i64) -> Timestamp {
 type ObjectOut<'a> = (&'a mut *mut c_char, &'a mut *mut u8, &'a mut usize);
 
 /// Reads the out-parameters of an object (name, data, length).
-///
-/// # Safety
-/// Each pointer is NULL or points to writable memory of its type.
-unsafe fn object_out<'a>(
+/// The pointer contract of [`crate::ffi`] applies: pass only an export's
+/// own arguments.
+fn object_out<'a>(
     out_name: *mut *mut c_char,
     out_data: *mut *mut u8,
     out_len: *mut usize,
 ) -> FfiResult<ObjectOut<'a>> {
-    // SAFETY: `out_name` is as the caller guarantees (see # Safety).
-    let name = unsafe { out_arg(out_name, "out_name", ptr::null_mut()) }?;
-    // SAFETY: `out_data` is as the caller guarantees (see # Safety).
-    let data = unsafe { out_arg(out_data, "out_data", ptr::null_mut()) }?;
-    // SAFETY: `out_len` is as the caller guarantees (see # Safety).
-    let len = unsafe { out_arg(out_len, "out_len", 0) }?;
+    let name = try_out!(out_name);
+    let data = try_out!(out_data);
+    let len = try_out!(out_len);
     Ok((name, data, len))
 }
 
@@ -120,12 +113,9 @@ pub unsafe extern "C" fn cb_vault_state_prune_plan(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `state` is as the caller guarantees (see # Safety).
-        let state = unsafe { handle(state, "state") }?;
-        // SAFETY: `options_json` is as the caller guarantees (see # Safety).
-        let options = unsafe { options_arg(options_json) }?;
+        let out = try_out!(out_json);
+        let state = try_ref!(state);
+        let options = options_arg(options_json)?;
         let plan = state.state.prune_plan(&options, now_ns)?;
         *out = json_string(&to_json(&plan, "prune plan")?)?;
         Ok(())
@@ -156,12 +146,9 @@ pub unsafe extern "C" fn cb_pruner_new(
     out_pruner: *mut *mut cb_pruner,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_pruner` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_pruner, "out_pruner", ptr::null_mut()) }?;
-        // SAFETY: `state` is as the caller guarantees (see # Safety).
-        let state = unsafe { handle(state, "state") }?;
-        // SAFETY: `options_json` is as the caller guarantees (see # Safety).
-        let options = unsafe { options_arg(options_json) }?;
+        let out = try_out!(out_pruner);
+        let state = try_ref!(state);
+        let options = options_arg(options_json)?;
         let plan = state.state.prune_plan(&options, now_ns)?;
         *out = into_handle(cb_pruner {
             pruner: Some(Pruner::new(state.state.vault(), plan)),
@@ -185,10 +172,8 @@ pub unsafe extern "C" fn cb_pruner_plan(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `pruner` is as the caller guarantees (see # Safety).
-        let p = unsafe { handle(pruner, "pruner") }?;
+        let out = try_out!(out_json);
+        let p = try_ref!(pruner);
         let plan = match (&p.pruner, &p.report) {
             (Some(pruner), _) => pruner.plan(),
             (None, Some(report)) => &report.plan,
@@ -214,10 +199,8 @@ pub unsafe extern "C" fn cb_pruner_remaining(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `pruner` is as the caller guarantees (see # Safety).
-        let p = unsafe { handle(pruner, "pruner") }?;
+        let out = try_out!(out_json);
+        let p = try_ref!(pruner);
         let pruner = p.pruner.as_ref().ok_or_else(|| Error::finished("prune"))?;
         *out = json_string(&json!(pruner.remaining()))?;
         Ok(())
@@ -246,12 +229,9 @@ pub unsafe extern "C" fn cb_pruner_feed(
     len: usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `pruner` is as the caller guarantees (see # Safety).
-        let p = unsafe { handle_mut(pruner, "pruner") }?;
-        // SAFETY: `name` is as the caller guarantees (see # Safety).
-        let name = unsafe { str_arg(name, "name") }?;
-        // SAFETY: `data` is as the caller guarantees (see # Safety).
-        let bytes = unsafe { bytes_arg(data, len, "data") }?;
+        let p = try_mut!(pruner);
+        let name = try_str!(name);
+        let bytes = try_slice!(data, len);
         let pruner = p.pruner.as_mut().ok_or_else(|| Error::finished("prune"))?;
         p.bundles.extend(pruner.feed(name, bytes)?);
         Ok(())
@@ -276,10 +256,8 @@ pub unsafe extern "C" fn cb_pruner_take_bundle(
     out_len: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: the out-pointers are as the caller guarantees (see # Safety).
-        let out = unsafe { object_out(out_name, out_data, out_len) }?;
-        // SAFETY: `pruner` is as the caller guarantees (see # Safety).
-        let p = unsafe { handle_mut(pruner, "pruner") }?;
+        let out = object_out(out_name, out_data, out_len)?;
+        let p = try_mut!(pruner);
         let bundle = p.bundles.pop_front();
         give_object(
             out,
@@ -311,10 +289,8 @@ pub unsafe extern "C" fn cb_pruner_finish(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `pruner` is as the caller guarantees (see # Safety).
-        let p = unsafe { handle_mut(pruner, "pruner") }?;
+        let out = try_out!(out_json);
+        let p = try_mut!(pruner);
         let pruner = p.pruner.take().ok_or_else(|| Error::finished("prune"))?;
         let commit = pruner.finish()?;
         let value = json!({
@@ -345,10 +321,8 @@ pub unsafe extern "C" fn cb_pruner_take_index(
     out_len: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: the out-pointers are as the caller guarantees (see # Safety).
-        let out = unsafe { object_out(out_name, out_data, out_len) }?;
-        // SAFETY: `pruner` is as the caller guarantees (see # Safety).
-        let p = unsafe { handle_mut(pruner, "pruner") }?;
+        let out = object_out(out_name, out_data, out_len)?;
+        let p = try_mut!(pruner);
         if p.report.is_none() {
             return Err(Error::InvalidState {
                 session: "prune".into(),
@@ -372,8 +346,7 @@ pub unsafe extern "C" fn cb_pruner_take_index(
 /// not in use.
 #[no_mangle]
 pub unsafe extern "C" fn cb_pruner_free(pruner: *mut cb_pruner) {
-    // SAFETY: the caller's guarantee.
-    guard_void(|| unsafe { free_handle(pruner) });
+    guard_void(|| free!(pruner));
 }
 
 /// The JSON Patch (text) a v2 agent sends when it starts a cleanup: state
@@ -388,8 +361,7 @@ pub unsafe extern "C" fn cb_cleanup_started_patch(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        let out = try_out!(out_json);
         let patch = cleanup_started_patch(timestamp(started_ns))?;
         *out = json_string(&to_json(&patch, "cleanup patch")?)?;
         Ok(())
@@ -418,14 +390,11 @@ pub unsafe extern "C" fn cb_cleanup_finished_patch(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `forgotten_json` is as the caller guarantees (see # Safety).
-        let text = unsafe { str_arg(forgotten_json, "forgotten_json") }?;
+        let out = try_out!(out_json);
+        let text = try_str!(forgotten_json);
         let forgotten: Vec<String> =
             cloudbackup_core::error::from_json_slice("forgotten_json", text.as_bytes())?;
-        // SAFETY: `pruner` is as the caller guarantees (see # Safety).
-        let report = match unsafe { pruner.as_ref() } {
+        let report = match try_opt_ref!(pruner) {
             None => None,
             Some(p) => Some(p.report.as_ref().ok_or_else(|| Error::InvalidState {
                 session: "prune".into(),
@@ -454,8 +423,7 @@ pub(crate) fn failed_patch_json(message: &str, ended: Timestamp) -> FfiResult<Va
 #[no_mangle]
 pub unsafe extern "C" fn cb_cleanup_queued_patch(out_json: *mut *mut c_char) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
+        let out = try_out!(out_json);
         *out = json_string(&to_json(&cleanup_queued_patch()?, "cleanup patch")?)?;
         Ok(())
     })
@@ -475,10 +443,8 @@ pub unsafe extern "C" fn cb_cleanup_failed_patch(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `message` is as the caller guarantees (see # Safety).
-        let message = unsafe { str_arg(message, "message") }?;
+        let out = try_out!(out_json);
+        let message = try_str!(message);
         *out = json_string(&failed_patch_json(message, timestamp(ended_ns))?)?;
         Ok(())
     })

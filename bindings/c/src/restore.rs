@@ -18,8 +18,8 @@ use cloudbackup_core::Error;
 use serde_json::{json, Value};
 
 use crate::ffi::{
-    argument, bytes_arg, c_bytes, c_path, free_handle, guard, guard_void, handle, handle_mut,
-    into_handle, json_string, opt_str_arg, out_arg, path_arg, str_arg, Failure, FfiResult,
+    argument, c_bytes, c_path, free, guard, guard_void, into_handle, json_string, try_mut,
+    try_opt_str, try_out, try_path, try_ref, try_slice, try_str, Failure, FfiResult,
 };
 use crate::status::cb_status;
 use crate::vault::{cb_index, cb_snapshot, cb_vault, id_arg};
@@ -302,10 +302,8 @@ pub unsafe extern "C" fn cb_filter_globs(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `filters_json` is as the caller guarantees (see # Safety).
-        let text = unsafe { str_arg(filters_json, "filters_json") }?;
+        let out = try_out!(out_json);
+        let text = try_str!(filters_json);
         let filters: Vec<PathFilter> = from_json_slice("filters_json", text.as_bytes())?;
         *out = json_string(&json!(filter_globs(&filters)))?;
         Ok(())
@@ -353,16 +351,11 @@ pub unsafe extern "C" fn cb_restore_session_new(
     out_session: *mut *mut cb_restore_session,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_session` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_session, "out_session", ptr::null_mut()) }?;
-        // SAFETY: `vault` is as the caller guarantees (see # Safety).
-        let vault = &unsafe { handle(vault, "vault") }?.vault;
-        // SAFETY: `snapshot` is as the caller guarantees (see # Safety).
-        let snapshot = &unsafe { handle(snapshot, "snapshot") }?.snapshot;
-        // SAFETY: `index` is as the caller guarantees (see # Safety).
-        let index = &unsafe { handle(index, "index") }?.index;
-        // SAFETY: `options_json` is as the caller guarantees (see # Safety).
-        let options = match unsafe { opt_str_arg(options_json, "options_json") }? {
+        let out = try_out!(out_session);
+        let vault = &try_ref!(vault).vault;
+        let snapshot = &try_ref!(snapshot).snapshot;
+        let index = &try_ref!(index).index;
+        let options = match try_opt_str!(options_json) {
             None => RestoreOptions::default(),
             Some(text) => from_json_slice("options_json", text.as_bytes())?,
         };
@@ -410,10 +403,8 @@ pub unsafe extern "C" fn cb_restore_session_creates(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        *out = json_string(&unsafe { handle(session, "session") }?.creates_json)?;
+        let out = try_out!(out_json);
+        *out = json_string(&try_ref!(session).creates_json)?;
         Ok(())
     })
 }
@@ -429,10 +420,8 @@ pub unsafe extern "C" fn cb_restore_session_create_count(
     out_count: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_count` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_count, "out_count", 0) }?;
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        *out = unsafe { handle(session, "session") }?.creates.len();
+        let out = try_out!(out_count);
+        *out = try_ref!(session).creates.len();
         Ok(())
     })
 }
@@ -453,10 +442,8 @@ pub unsafe extern "C" fn cb_restore_session_create_at(
     out_create: *mut cb_create,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_create` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_create, "out_create", empty_create()) }?;
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle(session, "session") }?;
+        let out = try_out!(out_create, empty_create());
+        let session = try_ref!(session);
         *out = create_at(&session.creates, i, "creates")?;
         Ok(())
     })
@@ -475,10 +462,8 @@ pub unsafe extern "C" fn cb_restore_session_plan(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        *out = json_string(&plan_json(&unsafe { handle(session, "session") }?.plan)?)?;
+        let out = try_out!(out_json);
+        *out = json_string(&plan_json(&try_ref!(session).plan)?)?;
         Ok(())
     })
 }
@@ -494,10 +479,8 @@ pub unsafe extern "C" fn cb_restore_session_range_count(
     out_count: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_count` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_count, "out_count", 0) }?;
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        *out = unsafe { handle(session, "session") }?.ranges.len();
+        let out = try_out!(out_count);
+        *out = try_ref!(session).ranges.len();
         Ok(())
     })
 }
@@ -522,10 +505,8 @@ pub unsafe extern "C" fn cb_restore_session_range_at(
             offset: 0,
             length: 0,
         };
-        // SAFETY: `out_range` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_range, "out_range", empty) }?;
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle(session, "session") }?;
+        let out = try_out!(out_range, empty);
+        let session = try_ref!(session);
         let (id, r) = session.ranges.get(i).ok_or_else(|| {
             argument(
                 "i",
@@ -566,12 +547,9 @@ pub unsafe extern "C" fn cb_restore_session_feed(
     len: usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
-        // SAFETY: `bundle_id` is as the caller guarantees (see # Safety).
-        let bundle = unsafe { id_arg(bundle_id, "bundle_id") }?;
-        // SAFETY: `data` is as the caller guarantees (see # Safety).
-        let bytes = unsafe { bytes_arg(data, len, "data") }?;
+        let session = try_mut!(session);
+        let bundle = id_arg(bundle_id, "bundle_id")?;
+        let bytes = try_slice!(data, len);
         let writes = session.run.feed(&bundle, offset, bytes)?;
         session.writes.extend(writes);
         Ok(())
@@ -594,10 +572,8 @@ pub unsafe extern "C" fn cb_restore_session_missing(
     bundle_id: *const c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
-        // SAFETY: `bundle_id` is as the caller guarantees (see # Safety).
-        let bundle = unsafe { id_arg(bundle_id, "bundle_id") }?;
+        let session = try_mut!(session);
+        let bundle = id_arg(bundle_id, "bundle_id")?;
         session.run.missing(&bundle)?;
         Ok(())
     })
@@ -627,16 +603,11 @@ pub unsafe extern "C" fn cb_restore_session_next_write(
     out_len: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_path` is as the caller guarantees (see # Safety).
-        let out_path = unsafe { out_arg(out_path, "out_path", ptr::null()) }?;
-        // SAFETY: `out_offset` is as the caller guarantees (see # Safety).
-        let out_offset = unsafe { out_arg(out_offset, "out_offset", 0) }?;
-        // SAFETY: `out_data` is as the caller guarantees (see # Safety).
-        let out_data = unsafe { out_arg(out_data, "out_data", ptr::null()) }?;
-        // SAFETY: `out_len` is as the caller guarantees (see # Safety).
-        let out_len = unsafe { out_arg(out_len, "out_len", 0) }?;
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
+        let out_path = try_out!(out_path);
+        let out_offset = try_out!(out_offset);
+        let out_data = try_out!(out_data);
+        let out_len = try_out!(out_len);
+        let session = try_mut!(session);
         if let Some((path, offset)) = session.next_place() {
             session.current_path =
                 CString::new(path.into_bytes()).map_err(|_| nul_inside("path"))?;
@@ -671,16 +642,11 @@ pub unsafe extern "C" fn cb_restore_session_take_write(
     out_len: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_path` is as the caller guarantees (see # Safety).
-        let out_path = unsafe { out_arg(out_path, "out_path", ptr::null_mut()) }?;
-        // SAFETY: `out_offset` is as the caller guarantees (see # Safety).
-        let out_offset = unsafe { out_arg(out_offset, "out_offset", 0) }?;
-        // SAFETY: `out_data` is as the caller guarantees (see # Safety).
-        let out_data = unsafe { out_arg(out_data, "out_data", ptr::null_mut()) }?;
-        // SAFETY: `out_len` is as the caller guarantees (see # Safety).
-        let out_len = unsafe { out_arg(out_len, "out_len", 0) }?;
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
+        let out_path = try_out!(out_path);
+        let out_offset = try_out!(out_offset);
+        let out_data = try_out!(out_data);
+        let out_len = try_out!(out_len);
+        let session = try_mut!(session);
         if let Some((path, offset)) = session.next_place() {
             *out_path = c_path(path.as_bytes(), "path")?;
             *out_offset = offset;
@@ -709,12 +675,9 @@ pub unsafe extern "C" fn cb_restore_session_fail_path(
     error: *const c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
-        // SAFETY: `path` is as the caller guarantees (see # Safety).
-        let path = RawPath::from_bytes(unsafe { path_arg(path, "path") }?);
-        // SAFETY: `error` is as the caller guarantees (see # Safety).
-        let error = unsafe { str_arg(error, "error") }?;
+        let session = try_mut!(session);
+        let path = RawPath::from_bytes(try_path!(path));
+        let error = try_str!(error);
         session.run.fail_path(&path, error)?;
         if session.run.report().is_ok() {
             session.applies = session.run.apply()?.iter().map(CreateC::new).collect();
@@ -737,10 +700,8 @@ pub unsafe extern "C" fn cb_restore_session_report(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle(session, "session") }?;
+        let out = try_out!(out_json);
+        let session = try_ref!(session);
         let report = session.run.report()?;
         *out = json_string(
             &serde_json::to_value(report).map_err(|e| Error::json("restore report", &e))?,
@@ -767,10 +728,8 @@ pub unsafe extern "C" fn cb_restore_session_finish(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle_mut(session, "session") }?;
+        let out = try_out!(out_json);
+        let session = try_mut!(session);
         let report = session.run.finish()?;
         *out = json_string(
             &serde_json::to_value(report).map_err(|e| Error::json("restore report", &e))?,
@@ -794,10 +753,8 @@ pub unsafe extern "C" fn cb_restore_session_apply_count(
     out_count: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_count` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_count, "out_count", 0) }?;
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        *out = unsafe { handle(session, "session") }?.run.apply()?.len();
+        let out = try_out!(out_count);
+        *out = try_ref!(session).run.apply()?.len();
         Ok(())
     })
 }
@@ -823,10 +780,8 @@ pub unsafe extern "C" fn cb_restore_session_apply_at(
     out_create: *mut cb_create,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_create` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_create, "out_create", empty_create()) }?;
-        // SAFETY: `session` is as the caller guarantees (see # Safety).
-        let session = unsafe { handle(session, "session") }?;
+        let out = try_out!(out_create, empty_create());
+        let session = try_ref!(session);
         // Before finishing, the run's own InvalidState.
         session.run.apply()?;
         *out = create_at(&session.applies, i, "applies")?;
@@ -841,6 +796,5 @@ pub unsafe extern "C" fn cb_restore_session_apply_at(
 /// and not in use.
 #[no_mangle]
 pub unsafe extern "C" fn cb_restore_session_free(session: *mut cb_restore_session) {
-    // SAFETY: the caller's guarantee.
-    guard_void(|| unsafe { free_handle(session) });
+    guard_void(|| free!(session));
 }

@@ -4,7 +4,6 @@
 //! looks for the `cb_backup_filter_tag_*` files.
 
 use std::ffi::c_char;
-use std::ptr;
 
 use cloudbackup_core::engine::select::{read_pattern_file, Visit};
 use cloudbackup_core::engine::{BackupFilter, BackupFilterOptions};
@@ -12,8 +11,8 @@ use cloudbackup_core::error::from_json_slice;
 use serde_json::json;
 
 use crate::ffi::{
-    bytes_arg, c_string, free_handle, guard, guard_void, handle, into_handle, json_string,
-    opt_str_arg, out_arg, path_arg, str_arg, Failure,
+    c_string, free, guard, guard_void, into_handle, json_string, try_opt_str, try_out, try_path,
+    try_ref, try_slice, try_str,
 };
 use crate::status::cb_status;
 
@@ -55,14 +54,11 @@ pub unsafe extern "C" fn cb_backup_filter_new(
     out_filter: *mut *mut cb_backup_filter,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_filter` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_filter, "out_filter", ptr::null_mut()) }?;
-        // SAFETY: `options_json` is as the caller guarantees (see # Safety).
-        let options: BackupFilterOptions =
-            match unsafe { opt_str_arg(options_json, "options_json") }? {
-                Some(text) => from_json_slice("options_json", text.as_bytes())?,
-                None => BackupFilterOptions::default(),
-            };
+        let out = try_out!(out_filter);
+        let options: BackupFilterOptions = match try_opt_str!(options_json) {
+            Some(text) => from_json_slice("options_json", text.as_bytes())?,
+            None => BackupFilterOptions::default(),
+        };
         *out = into_handle(cb_backup_filter {
             filter: options.build()?,
         });
@@ -87,12 +83,9 @@ pub unsafe extern "C" fn cb_backup_filter_visit(
     out_visit: *mut cb_visit,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_visit` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_visit, "out_visit", cb_visit::CB_VISIT_SKIP) }?;
-        // SAFETY: `filter` is as the caller guarantees (see # Safety).
-        let filter = &unsafe { handle(filter, "filter") }?.filter;
-        // SAFETY: `path` is as the caller guarantees (see # Safety).
-        let path = String::from_utf8_lossy(unsafe { path_arg(path, "path") }?);
+        let out = try_out!(out_visit, cb_visit::CB_VISIT_SKIP);
+        let filter = &try_ref!(filter).filter;
+        let path = String::from_utf8_lossy(try_path!(path));
         *out = match filter.visit(&path, is_dir, device, root_device) {
             Visit::Skip => cb_visit::CB_VISIT_SKIP,
             Visit::Keep => cb_visit::CB_VISIT_KEEP,
@@ -113,13 +106,8 @@ pub unsafe extern "C" fn cb_backup_filter_tag_count(
     out_count: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_count` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_count, "out_count", 0) }?;
-        // SAFETY: `filter` is as the caller guarantees (see # Safety).
-        *out = unsafe { handle(filter, "filter") }?
-            .filter
-            .tag_files()
-            .len();
+        let out = try_out!(out_count);
+        *out = try_ref!(filter).filter.tag_files().len();
         Ok(())
     })
 }
@@ -141,12 +129,9 @@ pub unsafe extern "C" fn cb_backup_filter_tag_at(
     out_header_len: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_name` is as the caller guarantees (see # Safety).
-        let name = unsafe { out_arg(out_name, "out_name", ptr::null_mut()) }?;
-        // SAFETY: `out_header_len` is as the caller guarantees (see # Safety).
-        let header_len = unsafe { out_arg(out_header_len, "out_header_len", 0) }?;
-        // SAFETY: `filter` is as the caller guarantees (see # Safety).
-        let tags = unsafe { handle(filter, "filter") }?.filter.tag_files();
+        let name = try_out!(out_name);
+        let header_len = try_out!(out_header_len);
+        let tags = try_ref!(filter).filter.tag_files();
         let tag = tags.get(index).ok_or_else(|| {
             crate::ffi::argument("index", format!("{index} is not below {}", tags.len()))
         })?;
@@ -171,12 +156,9 @@ pub unsafe extern "C" fn cb_backup_filter_tag_confirms(
     out_confirms: *mut bool,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_confirms` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_confirms, "out_confirms", false) }?;
-        // SAFETY: `filter` is as the caller guarantees (see # Safety).
-        let filter = &unsafe { handle(filter, "filter") }?.filter;
-        // SAFETY: `head` is as the caller guarantees (see # Safety).
-        let head = unsafe { bytes_arg(head, len, "head") }?;
+        let out = try_out!(out_confirms);
+        let filter = &try_ref!(filter).filter;
+        let head = try_slice!(head, len);
         *out = filter
             .tag_files()
             .get(index)
@@ -203,22 +185,13 @@ pub unsafe extern "C" fn cb_backup_filter_excluded_by_tags(
     out_excluded: *mut bool,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_excluded` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_excluded, "out_excluded", false) }?;
-        // SAFETY: `filter` is as the caller guarantees (see # Safety).
-        let filter = &unsafe { handle(filter, "filter") }?.filter;
-        if n > 0 && confirmed.is_null() {
-            return Err(Failure::Null("confirmed"));
-        }
+        let out = try_out!(out_excluded);
+        let filter = &try_ref!(filter).filter;
         let mut names = Vec::with_capacity(n);
-        for i in 0..n {
-            // SAFETY: `confirmed` holds `n` pointers (see # Safety).
-            let p = unsafe { *confirmed.add(i) };
-            // SAFETY: each is NUL-terminated (see # Safety).
-            names.push(String::from_utf8_lossy(unsafe { path_arg(p, "confirmed") }?).into_owned());
+        for &p in try_slice!(confirmed, n) {
+            names.push(String::from_utf8_lossy(try_path!(p, "confirmed")).into_owned());
         }
-        // SAFETY: `name` is as the caller guarantees (see # Safety).
-        let name = String::from_utf8_lossy(unsafe { path_arg(name, "name") }?);
+        let name = String::from_utf8_lossy(try_path!(name));
         *out = filter.excluded_by_tags(&names, &name);
         Ok(())
     })
@@ -231,8 +204,7 @@ pub unsafe extern "C" fn cb_backup_filter_excluded_by_tags(
 /// and not in use.
 #[no_mangle]
 pub unsafe extern "C" fn cb_backup_filter_free(filter: *mut cb_backup_filter) {
-    // SAFETY: the caller's guarantee.
-    guard_void(|| unsafe { free_handle(filter) });
+    guard_void(|| free!(filter));
 }
 
 /// The patterns of an exclude file's text (`--exclude-file`), as restic
@@ -249,10 +221,8 @@ pub unsafe extern "C" fn cb_read_pattern_file(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `text` is as the caller guarantees (see # Safety).
-        let text = unsafe { str_arg(text, "text") }?;
+        let out = try_out!(out_json);
+        let text = try_str!(text);
         let patterns = read_pattern_file(text, |name| std::env::var(name).ok());
         *out = json_string(&json!(patterns))?;
         Ok(())

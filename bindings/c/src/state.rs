@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 
 use crate::backup::{cb_path, paths_arg};
 use crate::ffi::{
-    argument, bytes_arg, c_string, free_handle, guard, guard_void, handle, handle_mut, into_handle,
-    json_string, opt_str_arg, out_arg, path_arg, str_arg, FfiResult,
+    argument, c_string, free, guard, guard_void, into_handle, json_string, try_mut, try_opt_str,
+    try_out, try_path, try_ref, try_slice, try_str, FfiResult,
 };
 use crate::status::cb_status;
 use crate::vault::{cb_index, cb_snapshot, cb_vault, id_arg};
@@ -96,12 +96,10 @@ pub unsafe extern "C" fn cb_object_name(
     out_name: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_name` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_name, "out_name", ptr::null_mut()) }?;
+        let out = try_out!(out_name);
         let kind = object_kind(kind)
             .ok_or_else(|| argument("kind", format!("{kind} is not a cb_object_kind")))?;
-        // SAFETY: `id` is as the caller guarantees (see # Safety).
-        let id = unsafe { id_arg(id, "id") }?;
+        let id = id_arg(id, "id")?;
         *out = c_string(layout::object_name(kind, &id), "name")?;
         Ok(())
     })
@@ -124,10 +122,8 @@ pub unsafe extern "C" fn cb_snapshot_path_relative(
     out_relative: *mut *const c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_relative` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_relative, "out_relative", ptr::null()) }?;
-        // SAFETY: `path` is as the caller guarantees (see # Safety).
-        let text = unsafe { path_arg(path, "path") }?;
+        let out = try_out!(out_relative);
+        let text = try_path!(path);
         let relative = paths::relative_path(text)?;
         // A suffix of `text`, so of the caller's NUL-terminated string.
         *out = relative.as_ptr().cast();
@@ -151,10 +147,8 @@ pub unsafe extern "C" fn cb_partial_name(
     out_name: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_name` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_name, "out_name", ptr::null_mut()) }?;
-        // SAFETY: `final_name` is as the caller guarantees (see # Safety).
-        let name = unsafe { path_arg(final_name, "final_name") }?;
+        let out = try_out!(out_name);
+        let name = try_path!(final_name);
         *out = c_string(paths::partial_name(name, tag), "name")?;
         Ok(())
     })
@@ -195,10 +189,8 @@ pub unsafe extern "C" fn cb_vault_state_new(
     out_state: *mut *mut cb_vault_state,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_state` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_state, "out_state", ptr::null_mut()) }?;
-        // SAFETY: `vault` is as the caller guarantees (see # Safety).
-        let vault = &unsafe { handle(vault, "vault") }?.vault;
+        let out = try_out!(out_state);
+        let vault = &try_ref!(vault).vault;
         *out = into_handle(cb_vault_state {
             state: VaultState::new(vault),
         });
@@ -224,10 +216,8 @@ pub unsafe extern "C" fn cb_vault_state_add_listed(
     mtime_ns: i64,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `state` is as the caller guarantees (see # Safety).
-        let state = unsafe { handle_mut(state, "state") }?;
-        // SAFETY: `name` is as the caller guarantees (see # Safety).
-        let name = unsafe { str_arg(name, "name") }?;
+        let state = try_mut!(state);
+        let name = try_str!(name);
         state.state.add_listed(Listed {
             name: name.to_string(),
             size,
@@ -247,8 +237,7 @@ pub unsafe extern "C" fn cb_vault_state_add_listed(
 #[no_mangle]
 pub unsafe extern "C" fn cb_vault_state_clear_listing(state: *mut cb_vault_state) -> cb_status {
     guard(|| {
-        // SAFETY: `state` is as the caller guarantees (see # Safety).
-        let state = unsafe { handle_mut(state, "state") }?;
+        let state = try_mut!(state);
         state.state.clear_listing();
         Ok(())
     })
@@ -268,10 +257,8 @@ pub unsafe extern "C" fn cb_vault_state_wanted(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `state` is as the caller guarantees (see # Safety).
-        let state = unsafe { handle(state, "state") }?;
+        let out = try_out!(out_json);
+        let state = try_ref!(state);
         *out = json_string(&json!(state.state.wanted()))?;
         Ok(())
     })
@@ -299,12 +286,9 @@ pub unsafe extern "C" fn cb_vault_state_add_object(
     len: usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `state` is as the caller guarantees (see # Safety).
-        let state = unsafe { handle_mut(state, "state") }?;
-        // SAFETY: `name` is as the caller guarantees (see # Safety).
-        let name = unsafe { str_arg(name, "name") }?;
-        // SAFETY: `data` is as the caller guarantees (see # Safety).
-        let bytes = unsafe { bytes_arg(data, len, "data") }?;
+        let state = try_mut!(state);
+        let name = try_str!(name);
+        let bytes = try_slice!(data, len);
         state.state.add_object(name, bytes)?;
         Ok(())
     })
@@ -327,12 +311,9 @@ pub unsafe extern "C" fn cb_vault_state_add_unreadable(
     reason: *const c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `state` is as the caller guarantees (see # Safety).
-        let state = unsafe { handle_mut(state, "state") }?;
-        // SAFETY: `name` is as the caller guarantees (see # Safety).
-        let name = unsafe { str_arg(name, "name") }?;
-        // SAFETY: `reason` is as the caller guarantees (see # Safety).
-        let reason = unsafe { str_arg(reason, "reason") }?;
+        let state = try_mut!(state);
+        let name = try_str!(name);
+        let reason = try_str!(reason);
         state.state.add_unreadable(name, reason)?;
         Ok(())
     })
@@ -357,12 +338,9 @@ pub unsafe extern "C" fn cb_vault_state_resolve(
     out_id: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_id` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_id, "out_id", ptr::null_mut()) }?;
-        // SAFETY: `state` is as the caller guarantees (see # Safety).
-        let state = unsafe { handle(state, "state") }?;
-        // SAFETY: `which` is as the caller guarantees (see # Safety).
-        let which = unsafe { str_arg(which, "which") }?;
+        let out = try_out!(out_id);
+        let state = try_ref!(state);
+        let which = try_str!(which);
         *out = c_string(state.state.resolve(which)?.to_hex(), "id")?;
         Ok(())
     })
@@ -392,14 +370,10 @@ pub unsafe extern "C" fn cb_vault_state_parent_for(
     out_id: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_id` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_id, "out_id", ptr::null_mut()) }?;
-        // SAFETY: `state` is as the caller guarantees (see # Safety).
-        let state = unsafe { handle(state, "state") }?;
-        // SAFETY: `hostname` is as the caller guarantees (see # Safety).
-        let hostname = unsafe { opt_str_arg(hostname, "hostname") }?;
-        // SAFETY: `paths` is as the caller guarantees (see # Safety).
-        let paths = unsafe { paths_arg(paths, count, "paths") }?;
+        let out = try_out!(out_id);
+        let state = try_ref!(state);
+        let hostname = try_opt_str!(hostname);
+        let paths = paths_arg(paths, count, "paths")?;
         if let Some(id) = state.state.parent_for(hostname, &paths) {
             *out = c_string(id.to_hex(), "id")?;
         }
@@ -424,12 +398,9 @@ pub unsafe extern "C" fn cb_vault_state_snapshot(
     out_snapshot: *mut *mut cb_snapshot,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_snapshot` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_snapshot, "out_snapshot", ptr::null_mut()) }?;
-        // SAFETY: `state` is as the caller guarantees (see # Safety).
-        let state = unsafe { handle(state, "state") }?;
-        // SAFETY: `id` is as the caller guarantees (see # Safety).
-        let id = unsafe { id_arg(id, "id") }?;
+        let out = try_out!(out_snapshot);
+        let state = try_ref!(state);
+        let id = id_arg(id, "id")?;
         let snapshot = state.state.snapshot(&id)?.clone();
         *out = into_handle(cb_snapshot { snapshot });
         Ok(())
@@ -449,10 +420,8 @@ pub unsafe extern "C" fn cb_vault_state_index(
     out_index: *mut *mut cb_index,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_index` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_index, "out_index", ptr::null_mut()) }?;
-        // SAFETY: `state` is as the caller guarantees (see # Safety).
-        let state = unsafe { handle(state, "state") }?;
+        let out = try_out!(out_index);
+        let state = try_ref!(state);
         *out = into_handle(cb_index {
             index: Arc::new(state.state.index().clone()),
         });
@@ -474,10 +443,8 @@ pub unsafe extern "C" fn cb_vault_state_summaries(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `state` is as the caller guarantees (see # Safety).
-        let state = unsafe { handle(state, "state") }?;
+        let out = try_out!(out_json);
+        let state = try_ref!(state);
         *out = json_string(&to_json(&state.state.summaries(), "snapshot summaries")?)?;
         Ok(())
     })
@@ -499,10 +466,8 @@ pub unsafe extern "C" fn cb_vault_state_problems(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `state` is as the caller guarantees (see # Safety).
-        let state = unsafe { handle(state, "state") }?;
+        let out = try_out!(out_json);
+        let state = try_ref!(state);
         *out = json_string(&problems_json(&state.state.problems()))?;
         Ok(())
     })
@@ -531,10 +496,8 @@ pub unsafe extern "C" fn cb_vault_state_gc_plan(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `state` is as the caller guarantees (see # Safety).
-        let state = unsafe { handle(state, "state") }?;
+        let out = try_out!(out_json);
+        let state = try_ref!(state);
         let plan = state.state.gc_plan(now_ns, grace_ns)?;
         *out = json_string(&to_json(&plan, "gc plan")?)?;
         Ok(())
@@ -548,11 +511,13 @@ pub unsafe extern "C" fn cb_vault_state_gc_plan(
 /// not in use.
 #[no_mangle]
 pub unsafe extern "C" fn cb_vault_state_free(state: *mut cb_vault_state) {
-    // SAFETY: the caller's guarantee.
-    guard_void(|| unsafe { free_handle(state) });
+    guard_void(|| free!(state));
 }
 
 #[cfg(test)]
+// The tests call the exports as C would, with pointers they own or just got
+// from the library, each freed once: the exports' contract, met throughout.
+#[allow(clippy::undocumented_unsafe_blocks)]
 mod tests {
     use super::*;
     use std::ffi::{CStr, CString};
@@ -566,7 +531,6 @@ mod tests {
             (cb_object_kind::CB_OBJECT_LOCK, "locks"),
         ] {
             let p = cb_object_dir(kind as c_int);
-            // SAFETY: a static NUL-terminated string.
             assert_eq!(unsafe { CStr::from_ptr(p) }.to_str().unwrap(), dir);
             assert_eq!(object_kind(kind as c_int).and_then(|k| k.dir()), Some(dir));
         }
@@ -578,13 +542,10 @@ mod tests {
     fn relative_paths_point_into_the_callers_string() {
         let path = CString::new("/a/b").unwrap();
         let mut out = ptr::null();
-        // SAFETY: valid string and out-pointer.
         let st = unsafe { cb_snapshot_path_relative(path.as_ptr(), &mut out) };
         assert_eq!(st, cb_status::CB_OK);
-        // SAFETY: `path` is still alive.
         assert_eq!(path.as_ptr().wrapping_add(1), out);
         let bad = CString::new("/a/../b").unwrap();
-        // SAFETY: as above.
         let st = unsafe { cb_snapshot_path_relative(bad.as_ptr(), &mut out) };
         assert_eq!(st, cb_status::CB_INVALID_VALUE);
         assert!(out.is_null());

@@ -8,8 +8,10 @@ use cloudbackup_core::ErrorCode;
 
 /// What a call did: `CB_OK` (0) or why it failed. Values are stable: new
 /// ones are only ever added. Values 1..=99 classify errors of the core (the
-/// same classes as the JS `code` strings and the Python exceptions);
-/// 100 and up are errors of the C boundary itself.
+/// same classes as the JS `code` strings and the Python exceptions, one
+/// each); 100 and up are errors of the C boundary itself. 103 is unused: it
+/// was `CB_INVALID_STATE` (a core class) before the first release, and is
+/// not given to another status.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum cb_status {
@@ -48,6 +50,9 @@ pub enum cb_status {
     /// holder, and says `cloudbackup unlock` removes the lock when it is
     /// stale); also a lock too old for its holder to act safely.
     CB_LOCKED = 15,
+    /// A session was used out of order: after it finished (or failed to
+    /// finish), or a result taken before it finished.
+    CB_INVALID_STATE = 16,
     /// An error of a class newer than this header; the message tells more.
     CB_OTHER_ERROR = 99,
     /// A required pointer argument was NULL.
@@ -56,9 +61,6 @@ pub enum cb_status {
     CB_INVALID_UTF8 = 101,
     /// The caller's buffer was too small; what fitted was written.
     CB_BUFFER_TOO_SMALL = 102,
-    /// The handle is not in a state that allows the call (e.g. a session
-    /// that has finished).
-    CB_INVALID_STATE = 103,
     /// The library panicked: a bug. The call had no effect that can be
     /// relied upon; the handles it was given may only be freed.
     CB_PANIC = 104,
@@ -82,11 +84,11 @@ pub(crate) const ALL_STATUSES: [cb_status; 22] = [
     cb_status::CB_UNSUPPORTED_VERSION,
     cb_status::CB_NOT_FOUND,
     cb_status::CB_LOCKED,
+    cb_status::CB_INVALID_STATE,
     cb_status::CB_OTHER_ERROR,
     cb_status::CB_NULL_ARGUMENT,
     cb_status::CB_INVALID_UTF8,
     cb_status::CB_BUFFER_TOO_SMALL,
-    cb_status::CB_INVALID_STATE,
     cb_status::CB_PANIC,
 ];
 
@@ -137,11 +139,11 @@ impl cb_status {
             cb_status::CB_UNSUPPORTED_VERSION => b"CB_UNSUPPORTED_VERSION\0",
             cb_status::CB_NOT_FOUND => b"CB_NOT_FOUND\0",
             cb_status::CB_LOCKED => b"CB_LOCKED\0",
+            cb_status::CB_INVALID_STATE => b"CB_INVALID_STATE\0",
             cb_status::CB_OTHER_ERROR => b"CB_OTHER_ERROR\0",
             cb_status::CB_NULL_ARGUMENT => b"CB_NULL_ARGUMENT\0",
             cb_status::CB_INVALID_UTF8 => b"CB_INVALID_UTF8\0",
             cb_status::CB_BUFFER_TOO_SMALL => b"CB_BUFFER_TOO_SMALL\0",
-            cb_status::CB_INVALID_STATE => b"CB_INVALID_STATE\0",
             cb_status::CB_PANIC => b"CB_PANIC\0",
         }
     }
@@ -164,6 +166,9 @@ pub extern "C" fn cb_status_name(status: c_int) -> *const c_char {
 }
 
 #[cfg(test)]
+// The tests call the exports as C would, with pointers they own or just got
+// from the library, each freed once: the exports' contract, met throughout.
+#[allow(clippy::undocumented_unsafe_blocks)]
 mod tests {
     use super::*;
     use std::collections::HashSet;
@@ -174,14 +179,11 @@ mod tests {
         let values: HashSet<i32> = ALL_STATUSES.iter().map(|s| *s as i32).collect();
         assert_eq!(values.len(), ALL_STATUSES.len());
         for s in ALL_STATUSES {
-            // SAFETY: cb_status_name returns a static NUL-terminated string.
             let name = unsafe { CStr::from_ptr(cb_status_name(s as c_int)) };
             assert_eq!(name.to_str().unwrap(), format!("{s:?}"));
         }
-        // SAFETY: as above.
         let unknown = unsafe { CStr::from_ptr(cb_status_name(-1)) };
         assert_eq!(unknown.to_str().unwrap(), "CB_UNKNOWN_STATUS");
-        // SAFETY: as above.
         let locked = unsafe { CStr::from_ptr(cb_status_name(15)) };
         assert_eq!(locked.to_str().unwrap(), "CB_LOCKED");
     }
@@ -194,6 +196,14 @@ mod tests {
         assert!(!statuses.contains(&cb_status::CB_OTHER_ERROR));
         assert!(!statuses.contains(&cb_status::CB_OK));
         assert_eq!(cb_status::from(ErrorCode::Locked), cb_status::CB_LOCKED);
+        // The core's classes keep to 1..=99; the boundary's own from 100.
+        assert!(statuses.iter().all(|s| (1..=99).contains(&(*s as i32))));
+        for s in ALL_STATUSES {
+            let core = statuses.contains(&s) || s == cb_status::CB_OTHER_ERROR;
+            assert_eq!(core, (1..=99).contains(&(s as i32)), "{s:?}");
+        }
+        let retired = unsafe { CStr::from_ptr(cb_status_name(103)) };
+        assert_eq!(retired.to_str().unwrap(), "CB_UNKNOWN_STATUS");
         for c in codes {
             // The status name is the code's name, upper-cased.
             let name = format!("{:?}", cb_status::from(c));

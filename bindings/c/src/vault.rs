@@ -2,7 +2,6 @@
 //! the password encrypted for an agent, the index and snapshots.
 
 use std::ffi::c_char;
-use std::ptr;
 use std::sync::Arc;
 
 use cloudbackup_core::api::encrypt_password_for_agent;
@@ -10,8 +9,8 @@ use cloudbackup_core::engine::{browse, Id, Index, KdfParams, Snapshot, Vault, Va
 use cloudbackup_core::error::from_json_slice;
 
 use crate::ffi::{
-    bytes_arg, c_bytes, c_string, free_handle, guard, guard_void, handle, handle_mut, into_handle,
-    json_string, opt_str_arg, out_arg, path_arg, str_arg, FfiResult,
+    c_bytes, c_string, free, guard, guard_void, into_handle, json_string, try_mut, try_opt_str,
+    try_out, try_path, try_ref, try_slice, try_str, FfiResult,
 };
 use crate::status::cb_status;
 
@@ -36,15 +35,13 @@ pub struct cb_snapshot {
 }
 
 /// Reads an optional JSON argument of type `T` (NULL: its default).
-///
-/// # Safety
-/// As [`opt_str_arg`].
-pub(crate) unsafe fn opt_json<T: serde::de::DeserializeOwned + Default>(
+/// The pointer contract of [`crate::ffi`] applies: pass only an export's
+/// own arguments.
+pub(crate) fn opt_json<T: serde::de::DeserializeOwned + Default>(
     p: *const c_char,
     name: &'static str,
 ) -> FfiResult<T> {
-    // SAFETY: forwarded from the caller.
-    match unsafe { opt_str_arg(p, name) }? {
+    match try_opt_str!(p, name) {
         None => Ok(T::default()),
         Some(text) => Ok(from_json_slice(name, text.as_bytes())?),
     }
@@ -52,12 +49,10 @@ pub(crate) unsafe fn opt_json<T: serde::de::DeserializeOwned + Default>(
 
 /// Reads an object id argument (64 hex digits): a bad one is
 /// `CB_INVALID_VALUE` naming the argument, as in every binding.
-///
-/// # Safety
-/// As [`str_arg`].
-pub(crate) unsafe fn id_arg(p: *const c_char, name: &'static str) -> FfiResult<Id> {
-    // SAFETY: forwarded from the caller.
-    let hex = unsafe { str_arg(p, name) }?;
+/// The pointer contract of [`crate::ffi`] applies: pass only an export's
+/// own arguments.
+pub(crate) fn id_arg(p: *const c_char, name: &'static str) -> FfiResult<Id> {
+    let hex = try_str!(p, name);
     Ok(Id::parse_named(name, hex)?)
 }
 
@@ -85,14 +80,10 @@ pub unsafe extern "C" fn cb_vault_create(
     out_vault: *mut *mut cb_vault,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_vault` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_vault, "out_vault", ptr::null_mut()) }?;
-        // SAFETY: `password` is as the caller guarantees (see # Safety).
-        let password = unsafe { bytes_arg(password, password_len, "password") }?;
-        // SAFETY: `settings_json` is as the caller guarantees (see # Safety).
-        let settings: VaultSettings = unsafe { opt_json(settings_json, "settings_json") }?;
-        // SAFETY: `kdf_json` is as the caller guarantees (see # Safety).
-        let kdf: KdfParams = unsafe { opt_json(kdf_json, "kdf_json") }?;
+        let out = try_out!(out_vault);
+        let password = try_slice!(password, password_len);
+        let settings: VaultSettings = opt_json(settings_json, "settings_json")?;
+        let kdf: KdfParams = opt_json(kdf_json, "kdf_json")?;
         let vault = Vault::create(password, settings, kdf)?;
         *out = into_handle(cb_vault { vault });
         Ok(())
@@ -118,12 +109,9 @@ pub unsafe extern "C" fn cb_vault_open(
     out_vault: *mut *mut cb_vault,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_vault` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_vault, "out_vault", ptr::null_mut()) }?;
-        // SAFETY: `config` is as the caller guarantees (see # Safety).
-        let config = unsafe { bytes_arg(config, config_len, "config") }?;
-        // SAFETY: `password` is as the caller guarantees (see # Safety).
-        let password = unsafe { bytes_arg(password, password_len, "password") }?;
+        let out = try_out!(out_vault);
+        let config = try_slice!(config, config_len);
+        let password = try_slice!(password, password_len);
         let vault = Vault::open(config, password)?;
         *out = into_handle(cb_vault { vault });
         Ok(())
@@ -144,12 +132,9 @@ pub unsafe extern "C" fn cb_vault_config(
     out_len: *mut usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_data` is as the caller guarantees (see # Safety).
-        let out_data = unsafe { out_arg(out_data, "out_data", ptr::null_mut()) }?;
-        // SAFETY: `out_len` is as the caller guarantees (see # Safety).
-        let out_len = unsafe { out_arg(out_len, "out_len", 0) }?;
-        // SAFETY: `vault` is as the caller guarantees (see # Safety).
-        let vault = unsafe { handle(vault, "vault") }?;
+        let out_data = try_out!(out_data);
+        let out_len = try_out!(out_len);
+        let vault = try_ref!(vault);
         (*out_data, *out_len) = c_bytes(vault.vault.config_bytes()?);
         Ok(())
     })
@@ -167,10 +152,8 @@ pub unsafe extern "C" fn cb_vault_info(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `vault` is as the caller guarantees (see # Safety).
-        let vault = &unsafe { handle(vault, "vault") }?.vault;
+        let out = try_out!(out_json);
+        let vault = &try_ref!(vault).vault;
         let info = serde_json::to_value(vault.info())
             .map_err(|e| cloudbackup_core::Error::json("vault info", &e))?;
         *out = json_string(&info)?;
@@ -194,12 +177,9 @@ pub unsafe extern "C" fn cb_vault_add_password(
     kdf_json: *const c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `vault` is as the caller guarantees (see # Safety).
-        let vault = unsafe { handle_mut(vault, "vault") }?;
-        // SAFETY: `password` is as the caller guarantees (see # Safety).
-        let password = unsafe { bytes_arg(password, password_len, "password") }?;
-        // SAFETY: `kdf_json` is as the caller guarantees (see # Safety).
-        let kdf: KdfParams = unsafe { opt_json(kdf_json, "kdf_json") }?;
+        let vault = try_mut!(vault);
+        let password = try_slice!(password, password_len);
+        let kdf: KdfParams = opt_json(kdf_json, "kdf_json")?;
         vault.vault.add_password(password, kdf)?;
         Ok(())
     })
@@ -219,10 +199,8 @@ pub unsafe extern "C" fn cb_vault_remove_password(
     password_len: usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `vault` is as the caller guarantees (see # Safety).
-        let vault = unsafe { handle_mut(vault, "vault") }?;
-        // SAFETY: `password` is as the caller guarantees (see # Safety).
-        let password = unsafe { bytes_arg(password, password_len, "password") }?;
+        let vault = try_mut!(vault);
+        let password = try_slice!(password, password_len);
         vault.vault.remove_password(password)?;
         Ok(())
     })
@@ -246,14 +224,10 @@ pub unsafe extern "C" fn cb_vault_change_password(
     kdf_json: *const c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `vault` is as the caller guarantees (see # Safety).
-        let vault = unsafe { handle_mut(vault, "vault") }?;
-        // SAFETY: `old_password` is as the caller guarantees (see # Safety).
-        let old = unsafe { bytes_arg(old_password, old_len, "old_password") }?;
-        // SAFETY: `new_password` is as the caller guarantees (see # Safety).
-        let new = unsafe { bytes_arg(new_password, new_len, "new_password") }?;
-        // SAFETY: `kdf_json` is as the caller guarantees (see # Safety).
-        let kdf: KdfParams = unsafe { opt_json(kdf_json, "kdf_json") }?;
+        let vault = try_mut!(vault);
+        let old = try_slice!(old_password, old_len);
+        let new = try_slice!(new_password, new_len);
+        let kdf: KdfParams = opt_json(kdf_json, "kdf_json")?;
         vault.vault.change_password(old, new, kdf)?;
         Ok(())
     })
@@ -266,8 +240,7 @@ pub unsafe extern "C" fn cb_vault_change_password(
 /// not in use.
 #[no_mangle]
 pub unsafe extern "C" fn cb_vault_free(vault: *mut cb_vault) {
-    // SAFETY: the caller's guarantee.
-    guard_void(|| unsafe { free_handle(vault) });
+    guard_void(|| free!(vault));
 }
 
 /// Encrypts `passphrase` for an agent whose RSA public key is
@@ -290,14 +263,10 @@ pub unsafe extern "C" fn cb_encrypt_password_for_agent(
     out_hex: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_hex` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_hex, "out_hex", ptr::null_mut()) }?;
-        // SAFETY: `modulus_hex` is as the caller guarantees (see # Safety).
-        let modulus = unsafe { str_arg(modulus_hex, "modulus_hex") }?;
-        // SAFETY: `exponent_hex` is as the caller guarantees (see # Safety).
-        let exponent = unsafe { str_arg(exponent_hex, "exponent_hex") }?;
-        // SAFETY: `passphrase` is as the caller guarantees (see # Safety).
-        let passphrase = unsafe { str_arg(passphrase, "passphrase") }?;
+        let out = try_out!(out_hex);
+        let modulus = try_str!(modulus_hex);
+        let exponent = try_str!(exponent_hex);
+        let passphrase = try_str!(passphrase);
         *out = c_string(
             encrypt_password_for_agent(modulus, exponent, passphrase)?,
             "hex",
@@ -316,8 +285,7 @@ pub unsafe extern "C" fn cb_encrypt_password_for_agent(
 #[no_mangle]
 pub unsafe extern "C" fn cb_index_new(out_index: *mut *mut cb_index) -> cb_status {
     guard(|| {
-        // SAFETY: the caller's guarantee.
-        let out = unsafe { out_arg(out_index, "out_index", ptr::null_mut()) }?;
+        let out = try_out!(out_index);
         *out = into_handle(cb_index {
             index: Arc::new(Index::new()),
         });
@@ -346,14 +314,10 @@ pub unsafe extern "C" fn cb_index_load_delta(
     len: usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `index` is as the caller guarantees (see # Safety).
-        let index = unsafe { handle_mut(index, "index") }?;
-        // SAFETY: `vault` is as the caller guarantees (see # Safety).
-        let vault = &unsafe { handle(vault, "vault") }?.vault;
-        // SAFETY: `id` is as the caller guarantees (see # Safety).
-        let id = unsafe { id_arg(id, "id") }?;
-        // SAFETY: `data` is as the caller guarantees (see # Safety).
-        let bytes = unsafe { bytes_arg(data, len, "data") }?;
+        let index = try_mut!(index);
+        let vault = &try_ref!(vault).vault;
+        let id = id_arg(id, "id")?;
+        let bytes = try_slice!(data, len);
         // Copied first only while a backup session shares it.
         Arc::make_mut(&mut index.index).load_delta(vault.keys(), vault.id(), &id, bytes)?;
         Ok(())
@@ -368,10 +332,8 @@ pub unsafe extern "C" fn cb_index_load_delta(
 #[no_mangle]
 pub unsafe extern "C" fn cb_index_len(index: *const cb_index, out_count: *mut usize) -> cb_status {
     guard(|| {
-        // SAFETY: `out_count` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_count, "out_count", 0) }?;
-        // SAFETY: `index` is as the caller guarantees (see # Safety).
-        *out = unsafe { handle(index, "index") }?.index.len();
+        let out = try_out!(out_count);
+        *out = try_ref!(index).index.len();
         Ok(())
     })
 }
@@ -383,8 +345,7 @@ pub unsafe extern "C" fn cb_index_len(index: *const cb_index, out_count: *mut us
 /// not in use.
 #[no_mangle]
 pub unsafe extern "C" fn cb_index_free(index: *mut cb_index) {
-    // SAFETY: the caller's guarantee.
-    guard_void(|| unsafe { free_handle(index) });
+    guard_void(|| free!(index));
 }
 
 /// Opens the stored snapshot `id` (64 hex digits; `len` bytes) of `vault`.
@@ -405,14 +366,10 @@ pub unsafe extern "C" fn cb_snapshot_open(
     out_snapshot: *mut *mut cb_snapshot,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_snapshot` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_snapshot, "out_snapshot", ptr::null_mut()) }?;
-        // SAFETY: `vault` is as the caller guarantees (see # Safety).
-        let vault = &unsafe { handle(vault, "vault") }?.vault;
-        // SAFETY: `id` is as the caller guarantees (see # Safety).
-        let id = unsafe { id_arg(id, "id") }?;
-        // SAFETY: `data` is as the caller guarantees (see # Safety).
-        let bytes = unsafe { bytes_arg(data, len, "data") }?;
+        let out = try_out!(out_snapshot);
+        let vault = &try_ref!(vault).vault;
+        let id = id_arg(id, "id")?;
+        let bytes = try_slice!(data, len);
         let snapshot = Snapshot::open(vault.keys(), vault.id(), &id, bytes)?;
         *out = into_handle(cb_snapshot { snapshot });
         Ok(())
@@ -433,10 +390,8 @@ pub unsafe extern "C" fn cb_snapshot_json(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `snapshot` is as the caller guarantees (see # Safety).
-        let snapshot = &unsafe { handle(snapshot, "snapshot") }?.snapshot;
+        let out = try_out!(out_json);
+        let snapshot = &try_ref!(snapshot).snapshot;
         let value = serde_json::to_value(snapshot)
             .map_err(|e| cloudbackup_core::Error::json("snapshot", &e))?;
         *out = json_string(&value)?;
@@ -471,12 +426,9 @@ pub unsafe extern "C" fn cb_snapshot_ls(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `snapshot` is as the caller guarantees (see # Safety).
-        let snapshot = &unsafe { handle(snapshot, "snapshot") }?.snapshot;
-        // SAFETY: `path` is as the caller guarantees (see # Safety).
-        let path = unsafe { path_arg(path, "path") }?;
+        let out = try_out!(out_json);
+        let snapshot = &try_ref!(snapshot).snapshot;
+        let path = try_path!(path);
         json_out(
             &browse::list(snapshot, path, recursive != 0)?,
             "listing",
@@ -505,12 +457,9 @@ pub unsafe extern "C" fn cb_snapshot_find(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `snapshot` is as the caller guarantees (see # Safety).
-        let snapshot = &unsafe { handle(snapshot, "snapshot") }?.snapshot;
-        // SAFETY: `patterns_json` is as the caller guarantees (see # Safety).
-        let text = unsafe { str_arg(patterns_json, "patterns_json") }?;
+        let out = try_out!(out_json);
+        let snapshot = &try_ref!(snapshot).snapshot;
+        let text = try_str!(patterns_json);
         let texts: Vec<String> = from_json_slice("patterns_json", text.as_bytes())?;
         let patterns = browse::patterns(&texts, ignore_case != 0)?;
         json_out(&browse::find(snapshot, &patterns)?, "found", out)
@@ -532,10 +481,8 @@ pub unsafe extern "C" fn cb_snapshot_diff(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `before` and `after` are as the caller guarantees (see # Safety).
-        let (before, after) = unsafe { (handle(before, "before")?, handle(after, "after")?) };
+        let out = try_out!(out_json);
+        let (before, after) = (try_ref!(before), try_ref!(after));
         json_out(
             &browse::diff(&before.snapshot, &after.snapshot),
             "diff",
@@ -551,6 +498,5 @@ pub unsafe extern "C" fn cb_snapshot_diff(
 /// and not in use.
 #[no_mangle]
 pub unsafe extern "C" fn cb_snapshot_free(snapshot: *mut cb_snapshot) {
-    // SAFETY: the caller's guarantee.
-    guard_void(|| unsafe { free_handle(snapshot) });
+    guard_void(|| free!(snapshot));
 }

@@ -2,14 +2,13 @@
 //! (of one index, or of a whole vault as a `cb_vault_state` read it).
 
 use std::ffi::c_char;
-use std::ptr;
 
 use cloudbackup_core::engine::verify::{verify_plan, Verifier, VerifyReport};
 use serde_json::Value;
 
 use crate::ffi::{
-    bytes_arg, free_handle, guard, guard_void, handle, handle_mut, into_handle, json_string,
-    out_arg, FfiResult,
+    free, guard, guard_void, into_handle, json_string, try_mut, try_out, try_ref, try_slice,
+    FfiResult,
 };
 use crate::restore::plan_json;
 use crate::state::cb_vault_state;
@@ -45,10 +44,8 @@ pub unsafe extern "C" fn cb_verify_plan(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `index` is as the caller guarantees (see # Safety).
-        let index = &unsafe { handle(index, "index") }?.index;
+        let out = try_out!(out_json);
+        let index = &try_ref!(index).index;
         *out = json_string(&plan_json(&verify_plan(index, fraction, seed)?)?)?;
         Ok(())
     })
@@ -67,12 +64,9 @@ pub unsafe extern "C" fn cb_verifier_new(
     out_verifier: *mut *mut cb_verifier,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_verifier` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_verifier, "out_verifier", ptr::null_mut()) }?;
-        // SAFETY: `vault` is as the caller guarantees (see # Safety).
-        let vault = &unsafe { handle(vault, "vault") }?.vault;
-        // SAFETY: `index` is as the caller guarantees (see # Safety).
-        let index = &unsafe { handle(index, "index") }?.index;
+        let out = try_out!(out_verifier);
+        let vault = &try_ref!(vault).vault;
+        let index = &try_ref!(index).index;
         *out = into_handle(cb_verifier {
             verifier: Verifier::new(vault, index),
         });
@@ -97,10 +91,8 @@ pub unsafe extern "C" fn cb_verifier_new_for_state(
     out_verifier: *mut *mut cb_verifier,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_verifier` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_verifier, "out_verifier", ptr::null_mut()) }?;
-        // SAFETY: `state` is as the caller guarantees (see # Safety).
-        let state = &unsafe { handle(state, "state") }?.state;
+        let out = try_out!(out_verifier);
+        let state = &try_ref!(state).state;
         *out = into_handle(cb_verifier {
             verifier: Verifier::for_state(state),
         });
@@ -127,12 +119,9 @@ pub unsafe extern "C" fn cb_verifier_plan(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `verifier` is as the caller guarantees (see # Safety).
-        let verifier = &unsafe { handle(verifier, "verifier") }?.verifier;
-        // SAFETY: `index` is as the caller guarantees (see # Safety).
-        let index = &unsafe { handle(index, "index") }?.index;
+        let out = try_out!(out_json);
+        let verifier = &try_ref!(verifier).verifier;
+        let index = &try_ref!(index).index;
         *out = json_string(&plan_json(&verifier.plan(index, fraction, seed)?)?)?;
         Ok(())
     })
@@ -158,12 +147,9 @@ pub unsafe extern "C" fn cb_verifier_feed(
     len: usize,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `verifier` is as the caller guarantees (see # Safety).
-        let verifier = unsafe { handle_mut(verifier, "verifier") }?;
-        // SAFETY: `bundle_id` is as the caller guarantees (see # Safety).
-        let bundle = unsafe { id_arg(bundle_id, "bundle_id") }?;
-        // SAFETY: `data` is as the caller guarantees (see # Safety).
-        let bytes = unsafe { bytes_arg(data, len, "data") }?;
+        let verifier = try_mut!(verifier);
+        let bundle = id_arg(bundle_id, "bundle_id")?;
+        let bytes = try_slice!(data, len);
         verifier.verifier.feed(&bundle, bytes)?;
         Ok(())
     })
@@ -183,10 +169,8 @@ pub unsafe extern "C" fn cb_verifier_missing(
     bundle_id: *const c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `verifier` is as the caller guarantees (see # Safety).
-        let verifier = unsafe { handle_mut(verifier, "verifier") }?;
-        // SAFETY: `bundle_id` is as the caller guarantees (see # Safety).
-        let bundle = unsafe { id_arg(bundle_id, "bundle_id") }?;
+        let verifier = try_mut!(verifier);
+        let bundle = id_arg(bundle_id, "bundle_id")?;
         verifier.verifier.missing(&bundle);
         Ok(())
     })
@@ -209,10 +193,8 @@ pub unsafe extern "C" fn cb_verifier_report(
     out_json: *mut *mut c_char,
 ) -> cb_status {
     guard(|| {
-        // SAFETY: `out_json` is as the caller guarantees (see # Safety).
-        let out = unsafe { out_arg(out_json, "out_json", ptr::null_mut()) }?;
-        // SAFETY: `verifier` is as the caller guarantees (see # Safety).
-        let verifier = unsafe { handle(verifier, "verifier") }?;
+        let out = try_out!(out_json);
+        let verifier = try_ref!(verifier);
         *out = json_string(&report_json(verifier.verifier.report())?)?;
         Ok(())
     })
@@ -225,6 +207,5 @@ pub unsafe extern "C" fn cb_verifier_report(
 /// and not in use.
 #[no_mangle]
 pub unsafe extern "C" fn cb_verifier_free(verifier: *mut cb_verifier) {
-    // SAFETY: the caller's guarantee.
-    guard_void(|| unsafe { free_handle(verifier) });
+    guard_void(|| free!(verifier));
 }

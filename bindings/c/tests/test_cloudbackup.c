@@ -318,6 +318,19 @@ START_TEST(version_is_a_static_string) {
 }
 END_TEST
 
+START_TEST(version_macros_match_the_library) {
+    /* The header these tests were compiled against is the library's. */
+    ck_assert_str_eq(cb_version(), CB_VERSION_STRING);
+    char composed[64];
+    snprintf(composed, sizeof composed, "%d.%d.%d", CB_VERSION_MAJOR, CB_VERSION_MINOR,
+             CB_VERSION_PATCH);
+    ck_assert_str_eq(composed, CB_VERSION_STRING);
+#if CB_VERSION_MAJOR == 0 && CB_VERSION_MINOR < 1
+#error "the version macros are usable in #if"
+#endif
+}
+END_TEST
+
 START_TEST(status_names_are_distinct_and_total) {
     static const cb_status all[] = {
         CB_OK,           CB_INVALID_JSON,        CB_INVALID_VALUE,   CB_INVALID_ARGUMENT,
@@ -341,7 +354,14 @@ START_TEST(status_names_are_distinct_and_total) {
     ck_assert_str_eq(cb_status_name(CB_WRONG_PASSWORD), "CB_WRONG_PASSWORD");
     ck_assert_str_eq(cb_status_name(-1), "CB_UNKNOWN_STATUS");
     ck_assert_str_eq(cb_status_name(15), "CB_LOCKED");
-    ck_assert_str_eq(cb_status_name(16), "CB_UNKNOWN_STATUS");
+    ck_assert_str_eq(cb_status_name(16), "CB_INVALID_STATE");
+    ck_assert_str_eq(cb_status_name(17), "CB_UNKNOWN_STATUS");
+    /* The core's classes keep to 1-99, the boundary's own to 100 and up;
+     * 103 (CB_INVALID_STATE before the first release) is never reused. */
+    ck_assert_int_lt(CB_INVALID_STATE, 100);
+    ck_assert_int_lt(CB_OTHER_ERROR, 100);
+    ck_assert_int_ge(CB_NULL_ARGUMENT, 100);
+    ck_assert_str_eq(cb_status_name(103), "CB_UNKNOWN_STATUS");
     ck_assert_str_eq(cb_status_name(1000000), "CB_UNKNOWN_STATUS");
 }
 END_TEST
@@ -1622,7 +1642,8 @@ static Suite *cloudbackup_suite(void) {
         const TTest *tests[16];
     } groups[] = {
         {"boundary",
-         {version_is_a_static_string, status_names_are_distinct_and_total,
+         {version_is_a_static_string, version_macros_match_the_library,
+          status_names_are_distinct_and_total,
           last_error_message_fills_the_callers_buffer, truncation_never_splits_a_character,
           freeing_null_is_a_no_op, a_panic_is_a_status_not_an_abort}},
         {"model", {model_types_are_listed, model_parse_normalises_a_sample, model_parse_refuses_bad_input}},
