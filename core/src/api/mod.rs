@@ -76,6 +76,14 @@ pub trait Operation {
     type Output;
     /// A short name for errors and logs, e.g. `"get restore"`.
     const NAME: &'static str;
+    /// The HTTP method of its request.
+    const METHOD: Method;
+    /// Its path template, e.g. `/v2/{project_id}/restores/{restore_id}`:
+    /// `{tenant_id}` (v1) and `{project_id}` (v2) come from the [`Auth`],
+    /// every other `{name}` is the parameter of that name. The registry
+    /// publishes it as is, and a test builds every operation's request from
+    /// its template's parameters and checks the two agree.
+    const PATH: &'static str;
     /// Builds the request; invalid parameters are an argument error.
     fn request(&self, auth: &Auth) -> crate::Result<Request>;
     /// Parses the response: the documented success status into `Output`,

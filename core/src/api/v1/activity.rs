@@ -17,9 +17,11 @@ crate::api::no_params!(ListUserActivity);
 impl Operation for ListUserActivity {
     type Output = Vec<Activity>;
     const NAME: &'static str = "list user activity";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1.0/{tenant_id}/activity";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        Ok(request(auth, Method::Get, &["activity"]))
+        Ok(request(auth, Self::METHOD, &["activity"]))
     }
 
     fn parse(&self, response: &Response) -> Result<Vec<Activity>> {
@@ -38,12 +40,14 @@ pub struct ListAgentActivity {
 impl Operation for ListAgentActivity {
     type Output = Vec<Activity>;
     const NAME: &'static str = "list agent activity";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1.0/{tenant_id}/system/activity/{machine_agent_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("machine_agent_id", &self.machine_agent_id)?;
         Ok(request(
             auth,
-            Method::Get,
+            Self::METHOD,
             &["system", "activity", &self.machine_agent_id],
         ))
     }

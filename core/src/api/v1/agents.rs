@@ -22,12 +22,14 @@ pub struct GetAgent {
 impl Operation for GetAgent {
     type Output = Agent;
     const NAME: &'static str = "get agent";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1.0/{tenant_id}/agent/{machine_agent_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("machine_agent_id", &self.machine_agent_id)?;
         Ok(request(
             auth,
-            Method::Get,
+            Self::METHOD,
             &["agent", &self.machine_agent_id],
         ))
     }
@@ -49,12 +51,14 @@ pub struct GetAgentByHostServer {
 impl Operation for GetAgentByHostServer {
     type Output = Agent;
     const NAME: &'static str = "get agent by host server";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1.0/{tenant_id}/agent/server/{host_server_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("host_server_id", &self.host_server_id)?;
         Ok(request(
             auth,
-            Method::Get,
+            Self::METHOD,
             &["agent", "server", &self.host_server_id],
         ))
     }
@@ -78,12 +82,14 @@ pub struct UpdateAgentBackupBehavior {
 impl Operation for UpdateAgentBackupBehavior {
     type Output = Agent;
     const NAME: &'static str = "update agent backup behavior";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v1.0/{tenant_id}/agent/{machine_agent_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("machine_agent_id", &self.machine_agent_id)?;
         json_request(
             auth,
-            Method::Post,
+            Self::METHOD,
             &["agent", &self.machine_agent_id],
             &self.body,
         )
@@ -105,9 +111,11 @@ pub struct EnableAgent {
 impl Operation for EnableAgent {
     type Output = ();
     const NAME: &'static str = "enable agent";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v1.0/{tenant_id}/agent/enable";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        json_request(auth, Method::Post, &["agent", "enable"], &self.body)
+        json_request(auth, Self::METHOD, &["agent", "enable"], &self.body)
     }
 
     fn parse(&self, response: &Response) -> Result<()> {
@@ -130,12 +138,14 @@ pub struct DeleteAgent {
 impl Operation for DeleteAgent {
     type Output = Option<MachineAgentRef>;
     const NAME: &'static str = "delete agent";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v1.0/{tenant_id}/agent/delete";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         let body = MachineAgentRef {
             machine_agent_id: self.machine_agent_id,
         };
-        json_request(auth, Method::Post, &["agent", "delete"], &body)
+        json_request(auth, Self::METHOD, &["agent", "delete"], &body)
     }
 
     fn parse(&self, response: &Response) -> Result<Option<MachineAgentRef>> {
@@ -159,6 +169,8 @@ pub struct ChangeEncryptionPassword {
 impl Operation for ChangeEncryptionPassword {
     type Output = String;
     const NAME: &'static str = "change encryption password";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v1.0/{tenant_id}/agent/changeencryption";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         for (name, value) in [
@@ -178,7 +190,7 @@ impl Operation for ChangeEncryptionPassword {
         }
         json_request(
             auth,
-            Method::Post,
+            Self::METHOD,
             &["agent", "changeencryption"],
             &self.body,
         )
@@ -201,12 +213,14 @@ pub struct EnableVolumeEncryption {
 impl Operation for EnableVolumeEncryption {
     type Output = String;
     const NAME: &'static str = "enable volume encryption";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v1.0/{tenant_id}/agent/encrypt";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         if self.body.encrypted_password_hex.digits().is_empty() {
             return Err(Error::argument("EncryptedPasswordHex", "must not be empty"));
         }
-        json_request(auth, Method::Post, &["agent", "encrypt"], &self.body)
+        json_request(auth, Self::METHOD, &["agent", "encrypt"], &self.body)
     }
 
     fn parse(&self, response: &Response) -> Result<String> {
@@ -226,6 +240,8 @@ pub struct MigrateVault {
 impl Operation for MigrateVault {
     type Output = ();
     const NAME: &'static str = "migrate vault";
+    const METHOD: Method = Method::Put;
+    const PATH: &'static str = "/v1.0/{tenant_id}/agent/migratevault";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         if self.body.source_machine_agent_id == self.body.destination_machine_agent_id {
@@ -234,7 +250,7 @@ impl Operation for MigrateVault {
                 "must differ from SourceMachineAgentId",
             ));
         }
-        json_request(auth, Method::Put, &["agent", "migratevault"], &self.body)
+        json_request(auth, Self::METHOD, &["agent", "migratevault"], &self.body)
     }
 
     fn parse(&self, response: &Response) -> Result<()> {
@@ -259,6 +275,8 @@ pub const FORM: &str = "application/x-www-form-urlencoded";
 impl Operation for ChangeLogLevel {
     type Output = ();
     const NAME: &'static str = "change log level";
+    const METHOD: Method = Method::Put;
+    const PATH: &'static str = "/v1.0/{tenant_id}/agent/logging";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         let form = format!(
@@ -267,7 +285,7 @@ impl Operation for ChangeLogLevel {
             self.level.id()
         );
         let mut req =
-            request(auth, Method::Put, &["agent", "logging"]).header("Content-Type", FORM);
+            request(auth, Self::METHOD, &["agent", "logging"]).header("Content-Type", FORM);
         req.body = Some(form.into_bytes());
         Ok(req)
     }

@@ -32,13 +32,15 @@ pub struct RequestBackupAction {
 impl Operation for RequestBackupAction {
     type Output = Option<i64>;
     const NAME: &'static str = "request backup action";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v1.0/{tenant_id}/backup/action-requested";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         let body = BackupActionRequest {
             action: self.action,
             id: self.id,
         };
-        json_request(auth, Method::Post, &["backup", "action-requested"], &body)
+        json_request(auth, Self::METHOD, &["backup", "action-requested"], &body)
     }
 
     fn parse(&self, response: &Response) -> Result<Option<i64>> {
@@ -63,10 +65,12 @@ pub struct GetBackup {
 impl Operation for GetBackup {
     type Output = Backup;
     const NAME: &'static str = "get backup";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1.0/{tenant_id}/backup/{backup_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("backup_id", &self.backup_id)?;
-        Ok(request(auth, Method::Get, &["backup", &self.backup_id]))
+        Ok(request(auth, Self::METHOD, &["backup", &self.backup_id]))
     }
 
     fn parse(&self, response: &Response) -> Result<Backup> {
@@ -85,12 +89,14 @@ pub struct GetBackupReport {
 impl Operation for GetBackupReport {
     type Output = BackupReport;
     const NAME: &'static str = "get backup report";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1.0/{tenant_id}/backup/report/{backup_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("backup_id", &self.backup_id)?;
         Ok(request(
             auth,
-            Method::Get,
+            Self::METHOD,
             &["backup", "report", &self.backup_id],
         ))
     }
@@ -111,12 +117,14 @@ pub struct ListCompletedBackups {
 impl Operation for ListCompletedBackups {
     type Output = Vec<CompletedBackup>;
     const NAME: &'static str = "list completed backups";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1.0/{tenant_id}/backup/completed/{backup_configuration_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("backup_configuration_id", &self.backup_configuration_id)?;
         Ok(request(
             auth,
-            Method::Get,
+            Self::METHOD,
             &["backup", "completed", &self.backup_configuration_id],
         ))
     }
@@ -136,11 +144,13 @@ crate::api::no_params!(ListBackupsAvailableForRestore);
 impl Operation for ListBackupsAvailableForRestore {
     type Output = Vec<AvailableBackup>;
     const NAME: &'static str = "list backups available for restore";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1.0/{tenant_id}/backup/availableforrestore";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         Ok(request(
             auth,
-            Method::Get,
+            Self::METHOD,
             &["backup", "availableforrestore"],
         ))
     }

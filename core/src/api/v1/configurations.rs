@@ -20,10 +20,12 @@ pub struct CreateBackupConfiguration {
 impl Operation for CreateBackupConfiguration {
     type Output = BackupConfiguration;
     const NAME: &'static str = "create backup configuration";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v1.0/{tenant_id}/backup-configuration";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         self.body.validate()?;
-        json_request(auth, Method::Post, &["backup-configuration"], &self.body)
+        json_request(auth, Self::METHOD, &["backup-configuration"], &self.body)
     }
 
     fn parse(&self, response: &Response) -> Result<BackupConfiguration> {
@@ -50,13 +52,15 @@ pub struct UpdateBackupConfiguration {
 impl Operation for UpdateBackupConfiguration {
     type Output = ();
     const NAME: &'static str = "update backup configuration";
+    const METHOD: Method = Method::Put;
+    const PATH: &'static str = "/v1.0/{tenant_id}/backup-configuration/{backup_configuration_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("backup_configuration_id", &self.backup_configuration_id)?;
         self.body.validate()?;
         json_request(
             auth,
-            Method::Put,
+            Self::METHOD,
             &["backup-configuration", &self.backup_configuration_id],
             &self.body,
         )
@@ -78,12 +82,14 @@ pub struct GetBackupConfiguration {
 impl Operation for GetBackupConfiguration {
     type Output = BackupConfiguration;
     const NAME: &'static str = "get backup configuration";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1.0/{tenant_id}/backup-configuration/{backup_configuration_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("backup_configuration_id", &self.backup_configuration_id)?;
         Ok(request(
             auth,
-            Method::Get,
+            Self::METHOD,
             &["backup-configuration", &self.backup_configuration_id],
         ))
     }
@@ -102,9 +108,11 @@ crate::api::no_params!(ListBackupConfigurations);
 impl Operation for ListBackupConfigurations {
     type Output = Vec<BackupConfiguration>;
     const NAME: &'static str = "list backup configurations";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1.0/{tenant_id}/backup-configuration";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        Ok(request(auth, Method::Get, &["backup-configuration"]))
+        Ok(request(auth, Self::METHOD, &["backup-configuration"]))
     }
 
     fn parse(&self, response: &Response) -> Result<Vec<BackupConfiguration>> {
@@ -124,12 +132,14 @@ pub struct ListAgentBackupConfigurations {
 impl Operation for ListAgentBackupConfigurations {
     type Output = Vec<BackupConfiguration>;
     const NAME: &'static str = "list agent backup configurations";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1.0/{tenant_id}/backup-configuration/system/{machine_agent_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("machine_agent_id", &self.machine_agent_id)?;
         Ok(request(
             auth,
-            Method::Get,
+            Self::METHOD,
             &["backup-configuration", "system", &self.machine_agent_id],
         ))
     }
@@ -153,6 +163,9 @@ pub struct EnableBackupConfiguration {
 impl Operation for EnableBackupConfiguration {
     type Output = BackupConfiguration;
     const NAME: &'static str = "enable backup configuration";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str =
+        "/v1.0/{tenant_id}/backup-configuration/enable/{backup_configuration_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("backup_configuration_id", &self.backup_configuration_id)?;
@@ -161,7 +174,7 @@ impl Operation for EnableBackupConfiguration {
         };
         json_request(
             auth,
-            Method::Post,
+            Self::METHOD,
             &[
                 "backup-configuration",
                 "enable",
@@ -187,12 +200,14 @@ pub struct DeleteBackupConfiguration {
 impl Operation for DeleteBackupConfiguration {
     type Output = ();
     const NAME: &'static str = "delete backup configuration";
+    const METHOD: Method = Method::Delete;
+    const PATH: &'static str = "/v1.0/{tenant_id}/backup-configuration/{backup_configuration_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("backup_configuration_id", &self.backup_configuration_id)?;
         Ok(request(
             auth,
-            Method::Delete,
+            Self::METHOD,
             &["backup-configuration", &self.backup_configuration_id],
         ))
     }

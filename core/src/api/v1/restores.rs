@@ -22,10 +22,12 @@ pub struct CreateRestore {
 impl Operation for CreateRestore {
     type Output = Restore;
     const NAME: &'static str = "create restore";
+    const METHOD: Method = Method::Put;
+    const PATH: &'static str = "/v1.0/{tenant_id}/restore";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("DestinationPath", &self.body.destination_path)?;
-        json_request(auth, Method::Put, &["restore"], &self.body)
+        json_request(auth, Self::METHOD, &["restore"], &self.body)
     }
 
     fn parse(&self, response: &Response) -> Result<Restore> {
@@ -45,10 +47,12 @@ pub struct UpdateRestore {
 impl Operation for UpdateRestore {
     type Output = ();
     const NAME: &'static str = "update restore";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v1.0/{tenant_id}/restore";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("DestinationPath", &self.body.spec.destination_path)?;
-        json_request(auth, Method::Post, &["restore"], &self.body)
+        json_request(auth, Self::METHOD, &["restore"], &self.body)
     }
 
     fn parse(&self, response: &Response) -> Result<()> {
@@ -68,12 +72,14 @@ pub struct RequestRestoreAction {
 impl Operation for RequestRestoreAction {
     type Output = ();
     const NAME: &'static str = "request restore action";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v1.0/{tenant_id}/restore/action-requested";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         self.body.validate()?;
         json_request(
             auth,
-            Method::Post,
+            Self::METHOD,
             &["restore", "action-requested"],
             &self.body,
         )
@@ -95,10 +101,12 @@ pub struct GetRestore {
 impl Operation for GetRestore {
     type Output = Restore;
     const NAME: &'static str = "get restore";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1.0/{tenant_id}/restore/{restore_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("restore_id", &self.restore_id)?;
-        Ok(request(auth, Method::Get, &["restore", &self.restore_id]))
+        Ok(request(auth, Self::METHOD, &["restore", &self.restore_id]))
     }
 
     fn parse(&self, response: &Response) -> Result<Restore> {
@@ -118,12 +126,14 @@ pub struct GetRestoreReport {
 impl Operation for GetRestoreReport {
     type Output = RestoreReport;
     const NAME: &'static str = "get restore report";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1.0/{tenant_id}/restore/report/{restore_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("restore_id", &self.restore_id)?;
         Ok(request(
             auth,
-            Method::Get,
+            Self::METHOD,
             &["restore", "report", &self.restore_id],
         ))
     }
@@ -145,6 +155,8 @@ pub struct IncludeRestoreFile {
 impl Operation for IncludeRestoreFile {
     type Output = ();
     const NAME: &'static str = "include restore file";
+    const METHOD: Method = Method::Put;
+    const PATH: &'static str = "/v1.0/{tenant_id}/restore/files";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         if self
@@ -166,7 +178,7 @@ impl Operation for IncludeRestoreFile {
             ));
         }
         require_id("FilePath", &self.body.file_path)?;
-        json_request(auth, Method::Put, &["restore", "files"], &self.body)
+        json_request(auth, Self::METHOD, &["restore", "files"], &self.body)
     }
 
     fn parse(&self, response: &Response) -> Result<()> {
@@ -186,12 +198,14 @@ pub struct ListRestoreFiles {
 impl Operation for ListRestoreFiles {
     type Output = Vec<RestoreFile>;
     const NAME: &'static str = "list restore files";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1.0/{tenant_id}/restore/files/{restore_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("restore_id", &self.restore_id)?;
         Ok(request(
             auth,
-            Method::Get,
+            Self::METHOD,
             &["restore", "files", &self.restore_id],
         ))
     }
@@ -213,12 +227,14 @@ pub struct DeleteRestore {
 impl Operation for DeleteRestore {
     type Output = ();
     const NAME: &'static str = "delete restore";
+    const METHOD: Method = Method::Delete;
+    const PATH: &'static str = "/v1.0/{tenant_id}/restore/files/{restore_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("restore_id", &self.restore_id)?;
         Ok(request(
             auth,
-            Method::Delete,
+            Self::METHOD,
             &["restore", "files", &self.restore_id],
         ))
     }

@@ -14,9 +14,11 @@ crate::api::no_params!(ListUserAgents);
 impl Operation for ListUserAgents {
     type Output = Vec<Agent>;
     const NAME: &'static str = "list user agents";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v1.0/{tenant_id}/user/agents";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        Ok(request(auth, Method::Get, &["user", "agents"]))
+        Ok(request(auth, Self::METHOD, &["user", "agents"]))
     }
 
     fn parse(&self, response: &Response) -> Result<Vec<Agent>> {
@@ -34,9 +36,11 @@ crate::api::no_params!(WakeUpAgents);
 impl Operation for WakeUpAgents {
     type Output = ();
     const NAME: &'static str = "wake up agents";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v1.0/{tenant_id}/user/wakeupagents";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        Ok(request(auth, Method::Post, &["user", "wakeupagents"]))
+        Ok(request(auth, Self::METHOD, &["user", "wakeupagents"]))
     }
 
     fn parse(&self, response: &Response) -> Result<()> {

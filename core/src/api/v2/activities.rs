@@ -1,5 +1,6 @@
 //! v2 activity lists: of a project, an agent, or a backup configuration.
 
+use crate::api::Method;
 use serde::{Deserialize, Serialize};
 
 use super::paged_get;
@@ -19,6 +20,8 @@ pub struct ListProjectActivities {
 impl Operation for ListProjectActivities {
     type Output = ActivityList;
     const NAME: &'static str = "list project activities";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/activities";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         paged_get(auth, &["activities"], &self.page)
@@ -43,6 +46,8 @@ pub struct ListAgentActivities {
 impl Operation for ListAgentActivities {
     type Output = ActivityList;
     const NAME: &'static str = "list agent activities";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/agents/{agent_id}/activities";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("agent_id", &self.agent_id)?;
@@ -69,6 +74,8 @@ pub struct ListConfigurationActivities {
 impl Operation for ListConfigurationActivities {
     type Output = ActivityList;
     const NAME: &'static str = "list configuration activities";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/configurations/{configuration_id}/activities";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("configuration_id", &self.configuration_id)?;

@@ -70,6 +70,8 @@ pub struct RegisterAgent {
 impl Operation for RegisterAgent {
     type Output = Agent;
     const NAME: &'static str = "register agent";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v2/{project_id}/agents";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         let host = &self.agent.host;
@@ -80,7 +82,7 @@ impl Operation for RegisterAgent {
             ));
         }
         require_id("host.machine.id", &host.machine.id)?;
-        auth.request(Method::Post, "v2", &["agents"])
+        auth.request(Self::METHOD, "v2", &["agents"])
             .json_body(JSON, &self.agent)
     }
 
@@ -103,6 +105,8 @@ pub struct AuthenticateAgent {
 impl Operation for AuthenticateAgent {
     type Output = TokenResponse;
     const NAME: &'static str = "authenticate agent";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v2/{project_id}/agents/tokens";
 
     /// The agent has no token yet: `auth` is not used, no `X-Auth-Token` is
     /// sent, and the path's project is the body's `project_id`.
@@ -111,7 +115,7 @@ impl Operation for AuthenticateAgent {
         require_id("project_id", &c.project_id)?;
         require_id("id", &c.id)?;
         require_id("password", &c.password)?;
-        Request::new(Method::Post, &["v2", &c.project_id, "agents", "tokens"])
+        Request::new(Self::METHOD, &["v2", &c.project_id, "agents", "tokens"])
             .header("Accept", JSON)
             .json_body(JSON, c)
     }
@@ -133,9 +137,11 @@ pub struct ListAgents {
 impl Operation for ListAgents {
     type Output = AgentList;
     const NAME: &'static str = "list agents";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/agents";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        let mut req = auth.request(Method::Get, "v2", &["agents"]);
+        let mut req = auth.request(Self::METHOD, "v2", &["agents"]);
         if let Some(id) = &self.host_machine_id {
             require_id("host_machine_id", id)?;
             req = req.query("host_machine_id", id.clone());
@@ -159,10 +165,12 @@ pub struct GetAgent {
 impl Operation for GetAgent {
     type Output = Agent;
     const NAME: &'static str = "get agent";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/agents/{agent_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("agent_id", &self.agent_id)?;
-        Ok(auth.request(Method::Get, "v2", &["agents", &self.agent_id]))
+        Ok(auth.request(Self::METHOD, "v2", &["agents", &self.agent_id]))
     }
 
     fn parse(&self, response: &Response) -> Result<Agent> {
@@ -224,6 +232,8 @@ impl UpdateAgent {
 impl Operation for UpdateAgent {
     type Output = ();
     const NAME: &'static str = "update agent";
+    const METHOD: Method = Method::Patch;
+    const PATH: &'static str = "/v2/{project_id}/agents/{agent_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         patch_request(auth, "agents", "agent_id", &self.agent_id, &self.patch)
@@ -245,10 +255,12 @@ pub struct DeleteAgent {
 impl Operation for DeleteAgent {
     type Output = ();
     const NAME: &'static str = "delete agent";
+    const METHOD: Method = Method::Delete;
+    const PATH: &'static str = "/v2/{project_id}/agents/{agent_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("agent_id", &self.agent_id)?;
-        Ok(auth.request(Method::Delete, "v2", &["agents", &self.agent_id]))
+        Ok(auth.request(Self::METHOD, "v2", &["agents", &self.agent_id]))
     }
 
     fn parse(&self, response: &Response) -> Result<()> {
@@ -267,10 +279,12 @@ pub struct GetAgentStatus {
 impl Operation for GetAgentStatus {
     type Output = AgentStatus;
     const NAME: &'static str = "get agent status";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/agents/{agent_id}/status";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("agent_id", &self.agent_id)?;
-        Ok(auth.request(Method::Get, "v2", &["agents", &self.agent_id, "status"]))
+        Ok(auth.request(Self::METHOD, "v2", &["agents", &self.agent_id, "status"]))
     }
 
     fn parse(&self, response: &Response) -> Result<AgentStatus> {

@@ -27,6 +27,8 @@ pub struct StartBackup {
 impl Operation for StartBackup {
     type Output = Backup;
     const NAME: &'static str = "start backup";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v2/{project_id}/backups";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("configuration_id", &self.body.configuration_id)?;
@@ -39,7 +41,7 @@ impl Operation for StartBackup {
                 "the agent id (X-Agent-Id) is required to start a backup in state start_scheduled",
             ));
         }
-        let request = auth.request(Method::Post, "v2", &["backups"]);
+        let request = auth.request(Self::METHOD, "v2", &["backups"]);
         with_agent_header(request, "agent_id", self.agent_id.as_deref())?
             .json_body(JSON, &self.body)
     }
@@ -66,6 +68,8 @@ pub struct ListBackups {
 impl Operation for ListBackups {
     type Output = BackupList;
     const NAME: &'static str = "list backups";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/backups";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         let mut request = paged_get(auth, &["backups"], &self.page)?;
@@ -101,11 +105,13 @@ pub struct GetBackup {
 impl Operation for GetBackup {
     type Output = Backup;
     const NAME: &'static str = "get backup";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/backups/{backup_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         item_request(
             auth,
-            Method::Get,
+            Self::METHOD,
             "backups",
             "backup_id",
             &self.backup_id,
@@ -137,6 +143,8 @@ pub struct UpdateBackup {
 impl Operation for UpdateBackup {
     type Output = ();
     const NAME: &'static str = "update backup";
+    const METHOD: Method = Method::Patch;
+    const PATH: &'static str = "/v2/{project_id}/backups/{backup_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         let request = patch_request(auth, "backups", "backup_id", &self.backup_id, &self.patch)?;
@@ -160,11 +168,13 @@ pub struct ListBackupErrors {
 impl Operation for ListBackupErrors {
     type Output = ErrorReport;
     const NAME: &'static str = "list backup errors";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/backups/{backup_id}/errors";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         item_request(
             auth,
-            Method::Get,
+            Self::METHOD,
             "backups",
             "backup_id",
             &self.backup_id,

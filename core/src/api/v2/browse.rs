@@ -40,11 +40,13 @@ pub struct BrowseHost {
 impl Operation for BrowseHost {
     type Output = Accepted;
     const NAME: &'static str = "browse agent host";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v2/{project_id}/agents/{agent_id}/browse-requests";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         browse_request(
             auth,
-            Method::Post,
+            Self::METHOD,
             ("agents", "agent_id", &self.agent_id),
             None,
         )?
@@ -70,11 +72,13 @@ pub struct GetHostBrowseResult {
 impl Operation for GetHostBrowseResult {
     type Output = BrowseResult;
     const NAME: &'static str = "get agent browse result";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/agents/{agent_id}/browse-requests/{request_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         browse_request(
             auth,
-            Method::Get,
+            Self::METHOD,
             ("agents", "agent_id", &self.agent_id),
             Some(&self.request_id),
         )
@@ -99,12 +103,14 @@ pub struct BrowseBackup {
 impl Operation for BrowseBackup {
     type Output = Accepted;
     const NAME: &'static str = "browse backup";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v2/{project_id}/backups/{backup_id}/browse-requests";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("agent_id", &self.body.agent_id)?;
         browse_request(
             auth,
-            Method::Post,
+            Self::METHOD,
             ("backups", "backup_id", &self.backup_id),
             None,
         )?
@@ -130,11 +136,13 @@ pub struct GetBackupBrowseResult {
 impl Operation for GetBackupBrowseResult {
     type Output = BrowseResult;
     const NAME: &'static str = "get backup browse result";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/backups/{backup_id}/browse-requests/{request_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         browse_request(
             auth,
-            Method::Get,
+            Self::METHOD,
             ("backups", "backup_id", &self.backup_id),
             Some(&self.request_id),
         )

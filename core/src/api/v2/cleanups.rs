@@ -24,10 +24,12 @@ pub struct StartCleanup {
 impl Operation for StartCleanup {
     type Output = Cleanup;
     const NAME: &'static str = "start cleanup";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v2/{project_id}/cleanups";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("agent_id", &self.body.agent_id)?;
-        auth.request(Method::Post, "v2", &["cleanups"])
+        auth.request(Self::METHOD, "v2", &["cleanups"])
             .json_body(JSON, &self.body)
     }
 
@@ -48,6 +50,8 @@ pub struct ListCleanups {
 impl Operation for ListCleanups {
     type Output = CleanupList;
     const NAME: &'static str = "list cleanups";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/cleanups";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         paged_get(auth, &["cleanups"], &self.page)
@@ -69,11 +73,13 @@ pub struct GetCleanup {
 impl Operation for GetCleanup {
     type Output = Cleanup;
     const NAME: &'static str = "get cleanup";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/cleanups/{cleanup_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         item_request(
             auth,
-            Method::Get,
+            Self::METHOD,
             "cleanups",
             "cleanup_id",
             &self.cleanup_id,
@@ -106,6 +112,8 @@ pub struct UpdateCleanup {
 impl Operation for UpdateCleanup {
     type Output = ();
     const NAME: &'static str = "update cleanup";
+    const METHOD: Method = Method::Patch;
+    const PATH: &'static str = "/v2/{project_id}/cleanups/{cleanup_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         let request = patch_request(
@@ -135,11 +143,13 @@ pub struct ListCleanupErrors {
 impl Operation for ListCleanupErrors {
     type Output = ErrorReport;
     const NAME: &'static str = "list cleanup errors";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/cleanups/{cleanup_id}/errors";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         item_request(
             auth,
-            Method::Get,
+            Self::METHOD,
             "cleanups",
             "cleanup_id",
             &self.cleanup_id,

@@ -24,10 +24,12 @@ pub struct CreateConfiguration {
 impl Operation for CreateConfiguration {
     type Output = Configuration;
     const NAME: &'static str = "create configuration";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v2/{project_id}/configurations";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         self.body.validate()?;
-        auth.request(Method::Post, "v2", &["configurations"])
+        auth.request(Self::METHOD, "v2", &["configurations"])
             .json_body(JSON, &self.body)
     }
 
@@ -48,9 +50,11 @@ pub struct ListConfigurations {
 impl Operation for ListConfigurations {
     type Output = ConfigurationList;
     const NAME: &'static str = "list configurations";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/configurations";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        let request = auth.request(Method::Get, "v2", &["configurations"]);
+        let request = auth.request(Self::METHOD, "v2", &["configurations"]);
         Ok(match self.restorable {
             Some(r) => request.query("restorable", r.to_string()),
             None => request,
@@ -74,11 +78,13 @@ pub struct ListAgentConfigurations {
 impl Operation for ListAgentConfigurations {
     type Output = ConfigurationList;
     const NAME: &'static str = "list agent configurations";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/agents/{agent_id}/configurations";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         item_request(
             auth,
-            Method::Get,
+            Self::METHOD,
             "agents",
             "agent_id",
             &self.agent_id,
@@ -102,11 +108,13 @@ pub struct GetConfiguration {
 impl Operation for GetConfiguration {
     type Output = Configuration;
     const NAME: &'static str = "get configuration";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/configurations/{configuration_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         item_request(
             auth,
-            Method::Get,
+            Self::METHOD,
             "configurations",
             "configuration_id",
             &self.configuration_id,
@@ -135,6 +143,8 @@ pub struct UpdateConfiguration {
 impl Operation for UpdateConfiguration {
     type Output = ();
     const NAME: &'static str = "update configuration";
+    const METHOD: Method = Method::Patch;
+    const PATH: &'static str = "/v2/{project_id}/configurations/{configuration_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         patch_request(
@@ -162,11 +172,13 @@ pub struct DeleteConfiguration {
 impl Operation for DeleteConfiguration {
     type Output = ();
     const NAME: &'static str = "delete configuration";
+    const METHOD: Method = Method::Delete;
+    const PATH: &'static str = "/v2/{project_id}/configurations/{configuration_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         item_request(
             auth,
-            Method::Delete,
+            Self::METHOD,
             "configurations",
             "configuration_id",
             &self.configuration_id,

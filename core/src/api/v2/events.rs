@@ -27,6 +27,8 @@ pub struct ListProjectEvents {
 impl Operation for ListProjectEvents {
     type Output = EventList;
     const NAME: &'static str = "list project events";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/events";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         paged_get(auth, &["events"], &self.page)
@@ -48,9 +50,11 @@ pub struct PostProjectEvent {
 impl Operation for PostProjectEvent {
     type Output = ();
     const NAME: &'static str = "post project event";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v2/{project_id}/events";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        auth.request(Method::Post, "v2", &["events"])
+        auth.request(Self::METHOD, "v2", &["events"])
             .json_body(JSON, &self.event)
     }
 
@@ -73,9 +77,11 @@ pub struct PostAgentEvent {
 impl Operation for PostAgentEvent {
     type Output = ();
     const NAME: &'static str = "post agent event";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v2/{project_id}/agents/{agent_id}/events";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        let request = auth.request(Method::Post, "v2", &["agents", &self.agent_id, "events"]);
+        let request = auth.request(Self::METHOD, "v2", &["agents", &self.agent_id, "events"]);
         with_agent_header(request, "agent_id", Some(&self.agent_id))?.json_body(JSON, &self.event)
     }
 
@@ -101,6 +107,9 @@ macro_rules! event_list {
         impl Operation for $name {
             type Output = EventList;
             const NAME: &'static str = $op;
+            const METHOD: Method = Method::Get;
+            const PATH: &'static str =
+                concat!("/v2/{project_id}/", $collection, "/{", stringify!($id), "}/events");
 
             fn request(&self, auth: &Auth) -> Result<Request> {
                 require_id(stringify!($id), &self.$id)?;

@@ -39,9 +39,11 @@ pub struct RequestLogfile {
 impl Operation for RequestLogfile {
     type Output = Logfile;
     const NAME: &'static str = "request log file";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v2/{project_id}/agents/{agent_id}/logfiles";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        logfile_request(auth, Method::Post, &self.agent_id, None)
+        logfile_request(auth, Self::METHOD, &self.agent_id, None)
     }
 
     fn parse(&self, response: &Response) -> Result<Logfile> {
@@ -60,9 +62,11 @@ pub struct ListLogfiles {
 impl Operation for ListLogfiles {
     type Output = LogfileList;
     const NAME: &'static str = "list log files";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/agents/{agent_id}/logfiles";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        logfile_request(auth, Method::Get, &self.agent_id, None)
+        logfile_request(auth, Self::METHOD, &self.agent_id, None)
     }
 
     fn parse(&self, response: &Response) -> Result<LogfileList> {
@@ -83,9 +87,11 @@ pub struct GetLogfile {
 impl Operation for GetLogfile {
     type Output = Logfile;
     const NAME: &'static str = "get log file";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/agents/{agent_id}/logfiles/{logfile_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        logfile_request(auth, Method::Get, &self.agent_id, Some(&self.logfile_id))
+        logfile_request(auth, Self::METHOD, &self.agent_id, Some(&self.logfile_id))
     }
 
     fn parse(&self, response: &Response) -> Result<Logfile> {
@@ -133,9 +139,11 @@ impl UpdateLogfile {
 impl Operation for UpdateLogfile {
     type Output = ();
     const NAME: &'static str = "update log file";
+    const METHOD: Method = Method::Patch;
+    const PATH: &'static str = "/v2/{project_id}/agents/{agent_id}/logfiles/{logfile_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        let request = logfile_request(auth, Method::Patch, &self.agent_id, Some(&self.logfile_id))?;
+        let request = logfile_request(auth, Self::METHOD, &self.agent_id, Some(&self.logfile_id))?;
         with_agent_header(request, "caller_agent_id", self.caller_agent_id.as_deref())?
             .json_body(JSON_PATCH, &self.patch()?)
     }
@@ -158,9 +166,11 @@ pub struct DeleteLogfile {
 impl Operation for DeleteLogfile {
     type Output = ();
     const NAME: &'static str = "delete log file";
+    const METHOD: Method = Method::Delete;
+    const PATH: &'static str = "/v2/{project_id}/agents/{agent_id}/logfiles/{logfile_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        logfile_request(auth, Method::Delete, &self.agent_id, Some(&self.logfile_id))
+        logfile_request(auth, Self::METHOD, &self.agent_id, Some(&self.logfile_id))
     }
 
     fn parse(&self, response: &Response) -> Result<()> {

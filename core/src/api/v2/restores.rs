@@ -22,10 +22,12 @@ pub struct StartRestore {
 impl Operation for StartRestore {
     type Output = Restore;
     const NAME: &'static str = "start restore";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v2/{project_id}/restores";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         self.body.validate()?;
-        auth.request(Method::Post, "v2", &["restores"])
+        auth.request(Self::METHOD, "v2", &["restores"])
             .json_body(JSON, &self.body)
     }
 
@@ -46,6 +48,8 @@ pub struct ListRestores {
 impl Operation for ListRestores {
     type Output = RestoreList;
     const NAME: &'static str = "list restores";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/restores";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         paged_get(auth, &["restores"], &self.page)
@@ -67,11 +71,13 @@ pub struct GetRestore {
 impl Operation for GetRestore {
     type Output = Restore;
     const NAME: &'static str = "get restore";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/restores/{restore_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         item_request(
             auth,
-            Method::Get,
+            Self::METHOD,
             "restores",
             "restore_id",
             &self.restore_id,
@@ -104,6 +110,8 @@ pub struct UpdateRestore {
 impl Operation for UpdateRestore {
     type Output = ();
     const NAME: &'static str = "update restore";
+    const METHOD: Method = Method::Patch;
+    const PATH: &'static str = "/v2/{project_id}/restores/{restore_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         let request = patch_request(
@@ -133,11 +141,13 @@ pub struct ListRestoreErrors {
 impl Operation for ListRestoreErrors {
     type Output = ErrorReport;
     const NAME: &'static str = "list restore errors";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/restores/{restore_id}/errors";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         item_request(
             auth,
-            Method::Get,
+            Self::METHOD,
             "restores",
             "restore_id",
             &self.restore_id,

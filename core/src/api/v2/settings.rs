@@ -29,11 +29,13 @@ pub struct GetAgentSettings {
 impl Operation for GetAgentSettings {
     type Output = AgentSettings;
     const NAME: &'static str = "get agent configuration settings";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/agents/{agent_id}/configuration";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("agent_id", &self.agent_id)?;
         let request = auth.request(
-            Method::Get,
+            Self::METHOD,
             "v2",
             &["agents", &self.agent_id, "configuration"],
         );
@@ -54,9 +56,11 @@ crate::api::no_params!(GetSummarySettings);
 impl Operation for GetSummarySettings {
     type Output = SummarySettings;
     const NAME: &'static str = "get summary settings";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/settings/summaries";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        Ok(auth.request(Method::Get, "v2", &["settings", "summaries"]))
+        Ok(auth.request(Self::METHOD, "v2", &["settings", "summaries"]))
     }
 
     fn parse(&self, response: &Response) -> Result<SummarySettings> {
@@ -75,9 +79,11 @@ pub struct UpdateSummarySettings {
 impl Operation for UpdateSummarySettings {
     type Output = ();
     const NAME: &'static str = "update summary settings";
+    const METHOD: Method = Method::Put;
+    const PATH: &'static str = "/v2/{project_id}/settings/summaries";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        auth.request(Method::Put, "v2", &["settings", "summaries"])
+        auth.request(Self::METHOD, "v2", &["settings", "summaries"])
             .json_body(JSON, &self.settings)
     }
 
@@ -109,9 +115,11 @@ crate::api::no_params!(HealthCheck);
 impl Operation for HealthCheck {
     type Output = HealthReport;
     const NAME: &'static str = "health check";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/health";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        Ok(auth.request(Method::Get, "v2", &["health"]))
+        Ok(auth.request(Self::METHOD, "v2", &["health"]))
     }
 
     fn parse(&self, response: &Response) -> Result<HealthReport> {
@@ -131,10 +139,12 @@ pub struct GetHealthDetails {
 impl Operation for GetHealthDetails {
     type Output = SystemHealth;
     const NAME: &'static str = "get health details";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/health/{dependent_system}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("dependent_system", &self.dependent_system)?;
-        Ok(auth.request(Method::Get, "v2", &["health", &self.dependent_system]))
+        Ok(auth.request(Self::METHOD, "v2", &["health", &self.dependent_system]))
     }
 
     fn parse(&self, response: &Response) -> Result<SystemHealth> {
@@ -151,9 +161,11 @@ crate::api::no_params!(Ping);
 impl Operation for Ping {
     type Output = ();
     const NAME: &'static str = "ping";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str = "/v2/{project_id}/ping";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        Ok(auth.request(Method::Get, "v2", &["ping"]))
+        Ok(auth.request(Self::METHOD, "v2", &["ping"]))
     }
 
     fn parse(&self, response: &Response) -> Result<()> {

@@ -51,10 +51,12 @@ pub struct MoveVault {
 impl Operation for MoveVault {
     type Output = ();
     const NAME: &'static str = "move vault";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v2/{project_id}/agents/{agent_id}/vault";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         require_id("source_agent_id", &self.body.source_agent_id)?;
-        agent_request(auth, Method::Post, &self.agent_id, "vault", None)?
+        agent_request(auth, Self::METHOD, &self.agent_id, "vault", None)?
             .json_body(JSON, &self.body)
     }
 
@@ -77,9 +79,11 @@ pub struct RequestVaultEncryption {
 impl Operation for RequestVaultEncryption {
     type Output = Accepted;
     const NAME: &'static str = "request vault encryption";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = "/v2/{project_id}/agents/{agent_id}/vault-encryption-requests";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        agent_request(auth, Method::Post, &self.agent_id, ENCRYPTION, None)?
+        agent_request(auth, Self::METHOD, &self.agent_id, ENCRYPTION, None)?
             .json_body(JSON, &self.body)
     }
 
@@ -109,11 +113,14 @@ pub struct ReportVaultEncryption {
 impl Operation for ReportVaultEncryption {
     type Output = ();
     const NAME: &'static str = "report vault encryption";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str =
+        "/v2/{project_id}/agents/{agent_id}/vault-encryption-requests/{request_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         let request = agent_request(
             auth,
-            Method::Post,
+            Self::METHOD,
             &self.agent_id,
             ENCRYPTION,
             Some(&self.request_id),
@@ -141,11 +148,14 @@ pub struct GetVaultEncryptionResult {
 impl Operation for GetVaultEncryptionResult {
     type Output = VaultEncryptionResult;
     const NAME: &'static str = "get vault encryption result";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str =
+        "/v2/{project_id}/agents/{agent_id}/vault-encryption-requests/{request_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         agent_request(
             auth,
-            Method::Get,
+            Self::METHOD,
             &self.agent_id,
             ENCRYPTION,
             Some(&self.request_id),
@@ -172,9 +182,12 @@ pub struct RequestPasswordVerification {
 impl Operation for RequestPasswordVerification {
     type Output = Accepted;
     const NAME: &'static str = "request vault password verification";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str =
+        "/v2/{project_id}/agents/{agent_id}/vault-password-verification-requests";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
-        agent_request(auth, Method::Post, &self.agent_id, VERIFICATION, None)?
+        agent_request(auth, Self::METHOD, &self.agent_id, VERIFICATION, None)?
             .json_body(JSON, &self.body)
     }
 
@@ -204,11 +217,14 @@ pub struct ReportPasswordVerification {
 impl Operation for ReportPasswordVerification {
     type Output = ();
     const NAME: &'static str = "report vault password verification";
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str =
+        "/v2/{project_id}/agents/{agent_id}/vault-password-verification-requests/{request_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         let request = agent_request(
             auth,
-            Method::Post,
+            Self::METHOD,
             &self.agent_id,
             VERIFICATION,
             Some(&self.request_id),
@@ -236,11 +252,14 @@ pub struct GetPasswordVerificationResult {
 impl Operation for GetPasswordVerificationResult {
     type Output = VaultPasswordResult;
     const NAME: &'static str = "get vault password verification result";
+    const METHOD: Method = Method::Get;
+    const PATH: &'static str =
+        "/v2/{project_id}/agents/{agent_id}/vault-password-verification-requests/{request_id}";
 
     fn request(&self, auth: &Auth) -> Result<Request> {
         agent_request(
             auth,
-            Method::Get,
+            Self::METHOD,
             &self.agent_id,
             VERIFICATION,
             Some(&self.request_id),
