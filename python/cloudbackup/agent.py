@@ -13,10 +13,10 @@ An agent generates a key once (:meth:`AgentKey.generate`), stores
 
 from __future__ import annotations
 
-import json
 from typing import Dict, Union
 
 from . import _native
+from .shapes import PublicKeyV1, RsaPublicKey
 
 __all__ = ["AgentKey", "snapshot_id_for", "vault_snapshot_prefix"]
 
@@ -61,15 +61,13 @@ class AgentKey:
         """The modulus size in bits."""
         return self._key.bits
 
-    def public_key(self) -> Dict[str, str]:
+    def public_key(self) -> PublicKeyV1:
         """The public key in v1's form: ``{"ModulusHex", "ExponentHex"}``."""
-        result: Dict[str, str] = json.loads(self._key.public_key())
-        return result
+        return self._key.public_key()
 
-    def rsa_public_key(self) -> Dict[str, str]:
+    def rsa_public_key(self) -> RsaPublicKey:
         """The public key in v2's form: ``{"modulus", "exponent"}``."""
-        result: Dict[str, str] = json.loads(self._key.rsa_public_key())
-        return result
+        return self._key.rsa_public_key()
 
     def decrypt_password(self, encrypted_password_hex: str) -> str:
         """The passphrase of ``EncryptedPassword`` (v1) or

@@ -6,10 +6,11 @@ the bytes (see :mod:`cloudbackup.store` for a local vault directory).
 
 from __future__ import annotations
 
-import json
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from functools import partial
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 from . import _native
+from .shapes import FileError, SnapshotEntry, Fetch, GcPlan, KeySlot, ListedEntry, Problem, PrunePlan, PruneReport, RestoreReport, SnapshotData, SnapshotDiff, SnapshotSummary, VaultInfo, VerifyReport
 from .errors import InvalidArgument
 
 __all__ = [
@@ -71,10 +72,6 @@ def _pw(password: Password) -> Buffer:
     return password
 
 
-def _opt(value: Optional[Dict[str, Any]]) -> Optional[str]:
-    return None if value is None else json.dumps(value)
-
-
 class Vault:
     """An unlocked vault: its keys (wiped when it is collected) and settings."""
 
@@ -92,7 +89,7 @@ class Vault:
         ``settings`` (chunker sizes, zstd level, bundle size) and ``kdf``
         (Argon2id ``memory_kib``, ``iterations``, ``parallelism``) default
         to the core's. Store :meth:`config` as the vault's ``config``."""
-        return cls(_native.Vault.create(_pw(password), _opt(settings), _opt(kdf)))
+        return cls(_native.Vault.create(_pw(password), settings, kdf))
 
     @classmethod
     def open(cls, config: Buffer, password: Password) -> "Vault":
@@ -110,10 +107,9 @@ class Vault:
         """The bytes to store as the vault's ``config``."""
         return self._native.config()
 
-    def info(self) -> Dict[str, Any]:
+    def info(self) -> VaultInfo:
         """``{"vault_id", "settings", "key_slots"}`` (no secrets)."""
-        result: Dict[str, Any] = json.loads(self._native.info())
-        return result
+        return self._native.info()
 
     @property
     def vault_id(self) -> str:
@@ -122,17 +118,16 @@ class Vault:
 
     def add_password(self, password: Password, kdf: Optional[Dict[str, Any]] = None) -> None:
         """Adds a key slot for another password."""
-        self._native.add_password(_pw(password), _opt(kdf))
+        self._native.add_password(_pw(password), kdf)
 
     def remove_password(self, password: Password) -> None:
         """Removes the key slot ``password`` opens (never the only one)."""
         self._native.remove_password(_pw(password))
 
-    def key_slots(self) -> List[Dict[str, Any]]:
+    def key_slots(self) -> List[KeySlot]:
         """``[{"id", "kdf"}]``: each key slot's id (16 hex digits) and
         Argon2id cost, in the order they are tried; no secrets."""
-        result: List[Dict[str, Any]] = json.loads(self._native.key_slots())
-        return result
+        return self._native.key_slots()
 
     def key_slot_of(self, password: Password) -> str:
         """The id of the key slot ``password`` opens.
@@ -157,7 +152,7 @@ class Vault:
         self, old: Password, new: Password, kdf: Optional[Dict[str, Any]] = None
     ) -> None:
         """Rewraps the master key from ``old`` to ``new``; data is untouched."""
-        self._native.change_password(_pw(old), _pw(new), _opt(kdf))
+        self._native.change_password(_pw(old), _pw(new), kdf)
 
 
 class Dump:
@@ -200,7 +195,7 @@ class Index:
     def verify_plan(self, fraction: float = 1.0, seed: int = 0) -> List[str]:
         """The bundle ids to verify: all when ``fraction`` is 1, else a
         sample of ``ceil(fraction * bundles)`` chosen by ``seed``."""
-        plan = json.loads(self._native.verify_plan(fraction, seed))
+        plan = self._native.verify_plan(fraction, seed)
         return [str(f["bundle"]) for f in plan]
 
 
@@ -208,12 +203,43 @@ class Snapshot:
     """The file tree of one backup, with its counters."""
 
     def __init__(self, native: _native.Snapshot, snapshot_id: str) -> None:
-        self._native = native
+        self._opened: Optional[_native.Snapshot] = native
+        self._open: Optional[Callable[[], _native.Snapshot]] = None
         self.id = snapshot_id
-        self._data: Optional[Dict[str, Any]] = None
+        self._data: Optional[SnapshotData] = None
+        #: What a vault's summary says of it (no tree), when known.
+        self._summary: Optional[SnapshotSummary] = None
+
+    @classmethod
+    def _lazy(cls, open: Callable[[], _native.Snapshot], summary: SnapshotSummary) -> "Snapshot":
+        """A snapshot known by its summary: its time, host, roots, tags and
+        counters come from the summary; the tree is taken from the vault
+        state (``open``) only when asked for (:attr:`entries`, :meth:`ls`,
+        a restore...), so listing a vault's snapshots copies no tree."""
+        snap = cls.__new__(cls)
+        snap._opened = None
+        snap._open = open
+        snap.id = str(summary["id"])
+        snap._data = None
+        snap._summary = summary
+        return snap
 
     @property
-    def data(self) -> Dict[str, Any]:
+    def _native(self) -> _native.Snapshot:
+        """The native snapshot, taken on first use for a lazy one."""
+        if self._opened is None:
+            assert self._open is not None
+            self._opened = self._open()
+            self._open = None
+        return self._opened
+
+    def _head(self, key: str, default: Any = None) -> Any:
+        """A member the summary has (when known), else the tree's."""
+        known: Mapping[str, Any] = self._summary if self._summary is not None and self._data is None else self.data
+        return known.get(key, default)
+
+    @property
+    def data(self) -> SnapshotData:
         """The snapshot as a dict: version, time, hostname, paths,
         counters, entries, errors. Decoded on first use: a backup that only
         hands the snapshot to :meth:`BackupSession.set_parent` never pays
@@ -222,11 +248,10 @@ class Snapshot:
             self._data = self.decode()
         return self._data
 
-    def decode(self) -> Dict[str, Any]:
+    def decode(self) -> SnapshotData:
         """The snapshot as a new dict, not kept by this object (for one
         pass over a large tree, where :attr:`data` would hold it)."""
-        result: Dict[str, Any] = json.loads(self._native.json())
-        return result
+        return self._native.json()
 
     @classmethod
     def open(cls, vault: Vault, snapshot_id: str, data: Buffer) -> "Snapshot":
@@ -241,9 +266,9 @@ class Snapshot:
     @property
     def time(self) -> int:
         """When the backup started (Unix seconds)."""
-        return int(self.data["time"])
+        return int(self._head("time"))
 
-    def ls(self, path: Union[str, bytes] = "/", recursive: bool = False) -> List[Dict[str, Any]]:
+    def ls(self, path: Union[str, bytes] = "/", recursive: bool = False) -> List[ListedEntry]:
         """What is in folder ``path``: its children or (``recursive``)
         everything below it, by path; folders above the backup's roots come
         as ``synthetic`` folders. Paths are in quoted form.
@@ -252,52 +277,63 @@ class Snapshot:
             NotFound: nothing is at or below ``path``.
             InvalidValue: ``path`` is not absolute.
         """
-        result: List[Dict[str, Any]] = json.loads(self._native.ls(path, recursive))
-        return result
+        return self._native.ls(path, recursive)
 
-    def find(self, patterns: List[str], ignore_case: bool = False) -> List[Dict[str, Any]]:
+    def find(self, patterns: List[str], ignore_case: bool = False) -> List[ListedEntry]:
         """The entries a pattern matches (backup's pattern meaning: ``*.log``
         a name at any depth, ``/home/*/x`` from the root), by path."""
-        result: List[Dict[str, Any]] = json.loads(self._native.find(patterns, ignore_case))
-        return result
+        return self._native.find(patterns, ignore_case)
 
-    def diff(self, after: "Snapshot") -> Dict[str, Any]:
+    def diff(self, after: "Snapshot") -> SnapshotDiff:
         """What changed from this snapshot to ``after``: ``{"changes":
         [{"path", "change", "kind", "size_before", "size_after"}], "totals"}``;
         ``change`` is added, removed, modified, type_changed or metadata."""
-        result: Dict[str, Any] = json.loads(self._native.diff(after._native))
-        return result
+        return self._native.diff(after._native)
 
     @property
     def time_ns(self) -> int:
         """When the backup started, in nanoseconds (what ``latest`` orders by)."""
-        return int(self.data["time"]) * 1_000_000_000 + int(self.data.get("time_nanos", 0))
+        return int(self._head("time")) * 1_000_000_000 + int(self._head("time_nanos", 0) or 0)
 
     @property
-    def entries(self) -> List[Dict[str, Any]]:
+    def entries(self) -> List[SnapshotEntry]:
         """The files, directories and symlinks, in order."""
-        result: List[Dict[str, Any]] = self.data["entries"]
-        return result
+        return self.data["entries"]
 
     @property
     def counters(self) -> Dict[str, int]:
         """The backup's counters (``files_searched``...)."""
-        result: Dict[str, int] = self.data["counters"]
+        result: Dict[str, int] = self._head("counters")
         return result
 
     @property
-    def errors(self) -> List[Dict[str, str]]:
+    def hostname(self) -> Optional[str]:
+        """The host the backup ran on, if it said."""
+        result: Optional[str] = self._head("hostname")
+        return result
+
+    @property
+    def paths(self) -> List[str]:
+        """The roots the backup was given (quoted form), if it said."""
+        result: List[str] = self._head("paths") or []
+        return result
+
+    @property
+    def tags(self) -> List[str]:
+        """The backup's tags, sorted."""
+        return sorted(str(t) for t in self._head("tags") or [])
+
+    @property
+    def errors(self) -> List[FileError]:
         """The paths the backup could not read: ``[{"path": quoted form,
         "error": why}]`` (empty when every path was read)."""
-        result: List[Dict[str, str]] = self.data.get("errors") or []
-        return result
+        return self.data.get("errors") or []
 
     def error_report(self) -> Optional[Dict[str, Any]]:
         """The ``/errors`` value a v2 agent patches into the backup that
         made this snapshot (``{"count", "reason", "diagnostics", "list"}``,
         the restore's shape), or None when every path was read."""
-        text = self._native.error_report()
-        return None if text is None else dict(json.loads(text))
+        return self._native.error_report()
 
     @property
     def backup_state(self) -> str:
@@ -403,8 +439,7 @@ class BackupSession:
         """``files_searched``, ``files_backed_up``, ``bytes_searched``,
         ``bytes_backed_up``, ``bytes_in_db``, ``files_with_errors``,
         ``files_unchanged``."""
-        result: Dict[str, int] = json.loads(self._native.counters())
-        return result
+        return self._native.counters()
 
     def finish(
         self,
@@ -475,7 +510,7 @@ class RestoreSession:
         if max_range is not None:
             options["max_range"] = max_range
         self._native = _native.RestoreSession(
-            vault._native, snapshot._native, index._native, json.dumps(options)
+            vault._native, snapshot._native, index._native, options
         )
 
     @property
@@ -484,15 +519,13 @@ class RestoreSession:
         "fifo"|"chardev"|"blockdev"|"hardlink", "path", ...}``. A new list
         on each access (not kept by the session: for a large tree, drop it
         once the entries are made)."""
-        result: List[Dict[str, Any]] = json.loads(self._native.creates())
-        return result
+        return self._native.creates()
 
     @property
-    def plan(self) -> List[Dict[str, Any]]:
+    def plan(self) -> List[Fetch]:
         """``[{"bundle": id, "ranges": [{"offset", "length"}...]}...]``; a
         new list on each access."""
-        result: List[Dict[str, Any]] = json.loads(self._native.plan())
-        return result
+        return self._native.plan()
 
     def feed(self, bundle_id: str, offset: int, data: Buffer) -> List[Tuple[bytes, List[Tuple[str, int]]]]:
         """Feeds a fetched range; returns the verified writes, one per blob:
@@ -530,24 +563,21 @@ class RestoreSession:
         """Tells that a bundle cannot be fetched: its files fail."""
         self._native.missing(bundle_id)
 
-    def finish(self) -> Dict[str, Any]:
+    def finish(self) -> RestoreReport:
         """``{"files_restored", "bytes_restored", "files_skipped",
         "files_done", "errors"}``."""
-        result: Dict[str, Any] = json.loads(self._native.finish())
-        return result
+        return self._native.finish()
 
-    def report(self) -> Dict[str, Any]:
+    def report(self) -> RestoreReport:
         """After :meth:`finish`: the report with the failures reported
         since (:meth:`fail_path`)."""
-        result: Dict[str, Any] = json.loads(self._native.report())
-        return result
+        return self._native.report()
 
     def apply(self) -> List[Dict[str, Any]]:
         """After :meth:`finish`: the entries whose modes and times to set,
         deepest first (children before their directory), failed ones left
         out; each as in :attr:`creates`."""
-        result: List[Dict[str, Any]] = json.loads(self._native.apply())
-        return result
+        return self._native.apply()
 
 
 class Verifier:
@@ -568,7 +598,7 @@ class Verifier:
     def plan(self, fraction: float = 1.0, seed: int = 0) -> List[str]:
         """The bundle ids to fetch whole and :meth:`feed` (all, or a sample
         chosen by ``seed``), less those the listing showed missing."""
-        return [str(f["bundle"]) for f in json.loads(self._native.plan(fraction, seed))]
+        return [str(f["bundle"]) for f in self._native.plan(fraction, seed)]
 
     def feed(self, bundle_id: str, data: Buffer) -> None:
         """Checks one bundle; raises its first problem (all go in the report)."""
@@ -578,11 +608,10 @@ class Verifier:
         """Records that a bundle cannot be fetched."""
         self._native.missing(bundle_id)
 
-    def report(self) -> Dict[str, Any]:
+    def report(self) -> VerifyReport:
         """``{"ok", "bundles_checked", "blobs_checked", "bytes_checked",
         "problems": [{"object", "code", "message"}...]}``."""
-        result: Dict[str, Any] = json.loads(self._native.report())
-        return result
+        return self._native.report()
 
 
 class VaultState:
@@ -653,23 +682,25 @@ class VaultState:
         index._native = self._native.index()
         return index
 
-    def summaries(self) -> List[Dict[str, Any]]:
+    def snapshots(self) -> List[Snapshot]:
+        """The readable snapshots, oldest first, each known by its summary:
+        no tree is copied until one is asked for (see :meth:`Snapshot._lazy`)."""
+        return [Snapshot._lazy(partial(self._native.snapshot, str(s["id"])), s) for s in self.summaries()]
+
+    def summaries(self) -> List[SnapshotSummary]:
         """The readable snapshots, oldest first: ``{"id", "time",
         "time_nanos", "hostname", "backup_configuration_id", "paths", "tags",
         "entries", "counters"}``."""
-        result: List[Dict[str, Any]] = json.loads(self._native.summaries())
-        return result
+        return self._native.summaries()
 
-    def unreadable_snapshots(self) -> List[Dict[str, Any]]:
+    def unreadable_snapshots(self) -> List[Problem]:
         """``[{"object", "code", "message"}]`` of the snapshots that could
         not be read (listing and restore skip them)."""
-        result: List[Dict[str, Any]] = json.loads(self._native.unreadable_snapshots())
-        return result
+        return self._native.unreadable_snapshots()
 
-    def problems(self) -> List[Dict[str, Any]]:
+    def problems(self) -> List[Problem]:
         """What verify reports besides bundle contents."""
-        result: List[Dict[str, Any]] = json.loads(self._native.problems())
-        return result
+        return self._native.problems()
 
     def forget_plan(self, policy: Dict[str, Any], now_ns: int) -> List[Dict[str, Any]]:
         """What forget with ``policy`` (``{"last", "hourly", "daily",
@@ -681,23 +712,20 @@ class VaultState:
         Raises:
             InvalidArgument: a bad policy, or one without rules.
         """
-        result: List[Dict[str, Any]] = json.loads(self._native.forget_plan(json.dumps(policy), now_ns))
-        return result
+        return self._native.forget_plan(policy, now_ns)
 
     def drop_snapshots(self, ids: List[str]) -> None:
         """Leaves the snapshots ``ids`` out, as if deleted: a dry run's
         view of a prune after forget."""
         self._native.drop_snapshots(ids)
 
-    def gc_plan(self, now_ns: int, grace_ns: int) -> Dict[str, Any]:
+    def gc_plan(self, now_ns: int, grace_ns: int) -> GcPlan:
         """What gc may delete; raises (IntegrityError) when it must refuse."""
-        result: Dict[str, Any] = json.loads(self._native.gc_plan(now_ns, grace_ns))
-        return result
+        return self._native.gc_plan(now_ns, grace_ns)
 
     def repair_plan(self) -> Dict[str, Any]:
         """``{"set_aside": [names], "bundles_to_read": [ids]}``."""
-        result: Dict[str, Any] = json.loads(self._native.repair_plan())
-        return result
+        return self._native.repair_plan()
 
     def set_aside_target(self, name: str) -> str:
         """Where repair moves object ``name`` of its plan."""
@@ -722,7 +750,7 @@ class IndexRebuild:
     def finish(self) -> Tuple[Optional[Object], Dict[str, Any]]:
         """``(index delta to store or None, report)``."""
         index, report = self._native.finish()
-        return index, json.loads(report)
+        return index, report
 
 
 class Lock:
@@ -938,11 +966,11 @@ class Pruner:
     """
 
     def __init__(self, vault: Vault, state: VaultState, options: Optional[Dict[str, Any]], now_ns: int) -> None:
-        self._native = _native.Pruner(vault._native, state._native, json.dumps(options or {}), now_ns)
+        self._native = _native.Pruner(vault._native, state._native, dict(options or {}), now_ns)
         #: The plan: figures (``used_blobs``, ``repack_bundles``...,
         #: ``bytes_before``, ``bytes_after_estimate``), ``read`` (bundle
         #: names to feed) and ``rewrite_index``.
-        self.plan: Dict[str, Any] = json.loads(self._native.plan())
+        self.plan: PrunePlan = self._native.plan()
 
     def remaining(self) -> List[str]:
         """Bundles of the plan not fed yet."""
@@ -954,23 +982,21 @@ class Pruner:
         copied), to store."""
         return self._native.feed(name, data)
 
-    def finish(self) -> Tuple[List[Bundle], List[Object], List[str], Dict[str, Any]]:
+    def finish(self) -> Tuple[List[Bundle], List[Object], List[str], PruneReport]:
         """``(bundles, index deltas, names to delete, report)``."""
         bundles, indexes, delete, report = self._native.finish()
-        return bundles, indexes, delete, json.loads(report)
+        return bundles, indexes, delete, report
 
 
 def cleanup_started_patch(started: str) -> List[Dict[str, Any]]:
     """The v2 cleanup PATCH an agent sends when it starts (``started``:
     ISO-8601 time)."""
-    result: List[Dict[str, Any]] = json.loads(_native.cleanup_started_patch(started))
-    return result
+    return _native.cleanup_started_patch(started)
 
 
 def cleanup_queued_patch() -> List[Dict[str, Any]]:
     """The v2 cleanup PATCH an agent sends when it takes a cleanup up."""
-    result: List[Dict[str, Any]] = json.loads(_native.cleanup_queued_patch())
-    return result
+    return _native.cleanup_queued_patch()
 
 
 def cleanup_finished_patch(
@@ -979,10 +1005,7 @@ def cleanup_finished_patch(
     """The v2 cleanup PATCH an agent sends when it ends: ``completed``,
     the service ids of the ``forgotten`` vault snapshots, and the vault's
     size before and after."""
-    result: List[Dict[str, Any]] = json.loads(
-        _native.cleanup_finished_patch(forgotten, bytes_before, bytes_after, ended)
-    )
-    return result
+    return _native.cleanup_finished_patch(forgotten, bytes_before, bytes_after, ended)
 
 
 def prune_options(options: Dict[str, Any]) -> Dict[str, Any]:
@@ -992,14 +1015,12 @@ def prune_options(options: Dict[str, Any]) -> Dict[str, Any]:
     Raises:
         InvalidArgument: an unknown field or a bad value (named).
     """
-    result: Dict[str, Any] = json.loads(_native.prune_options(json.dumps(options)))
-    return result
+    return _native.prune_options(options)
 
 
 def cleanup_failed_patch(message: str, ended: str) -> List[Dict[str, Any]]:
     """The v2 cleanup PATCH an agent sends when it fails."""
-    result: List[Dict[str, Any]] = json.loads(_native.cleanup_failed_patch(message, ended))
-    return result
+    return _native.cleanup_failed_patch(message, ended)
 
 
 def keep_policy(policy: Dict[str, Any]) -> Dict[str, Any]:
@@ -1010,8 +1031,7 @@ def keep_policy(policy: Dict[str, Any]) -> Dict[str, Any]:
         InvalidArgument: a bad policy (unknown rule, a count of 0, a bad
             ``within`` duration, an empty tag), or one without rules.
     """
-    result: Dict[str, Any] = json.loads(_native.keep_policy(json.dumps(policy)))
-    return result
+    return _native.keep_policy(policy)
 
 
 def check_tags(tags: List[str]) -> None:

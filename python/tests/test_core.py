@@ -126,7 +126,13 @@ def test_model_errors() -> None:
     with pytest.raises(TypeError):
         cb.transition("restore", 1, "queued", "agent")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        cb._native.parse_model("v2.Restore", "{}")  # type: ignore[arg-type]
+        cb._native.parse_model("v2.Restore", object())  # type: ignore[arg-type]
+    # The native module takes JSON text, bytes-like JSON and Python values
+    # alike, and hands back Python values (no JSON text to decode).
+    as_text = cb._native.parse_model("v2.Restore", RESTORE_SAMPLE.decode("utf-8"))
+    assert as_text == cb._native.parse_model("v2.Restore", RESTORE_SAMPLE)
+    assert as_text == cb._native.parse_model("v2.Restore", json.loads(RESTORE_SAMPLE))
+    assert isinstance(as_text, dict)
 
 
 def test_build_request_and_parse_response() -> None:
@@ -257,6 +263,50 @@ def test_errors_hierarchy() -> None:
     from cloudbackup.errors import error_class
 
     assert all(error_class(c) is not cb.Error for c in codes)
+
+
+def _doc_table(text: str, first_header: str) -> List[List[str]]:
+    """The rows of the markdown table whose header starts with ``first_header``
+    (cells without their backticks)."""
+    rows: List[List[str]] = []
+    inside = False
+    for line in text.splitlines():
+        if line.startswith(f"| {first_header} |"):
+            inside = True
+            continue
+        if inside and line.startswith("|---"):
+            continue
+        if inside and line.startswith("|"):
+            rows.append([c.strip().split(" (")[0].strip("`") for c in line.strip("|").split("|")])
+        elif inside:
+            break
+    return rows
+
+
+def test_error_names_match_docs_and_js() -> None:
+    """One documented name per core error code in every binding: the table in
+    docs/ERRORS.md lists each code of the core once, with the Python class
+    that code raises, the class web/errors.js throws and the C constant."""
+    from cloudbackup.errors import error_class
+
+    repo = REPO
+    rows = _doc_table((repo / "docs" / "ERRORS.md").read_text(), "code | C")
+    codes = cb._native.error_codes()
+    assert [r[0] for r in rows] == codes, "docs/ERRORS.md lists every core code once, in order"
+    js = (repo / "web" / "errors.js").read_text()
+    js_names = dict(re.findall(r"^  (\w+): '(\w+Error)',$", js, re.M))
+    header = (repo / "include" / "cloudbackup.h").read_text()
+    for code, c_name, py_name, js_name, _ in rows:
+        cls = error_class(code)
+        assert cls.__name__ == py_name and cls.code == code and getattr(cb, py_name) is cls
+        assert js_names.get(code) == js_name, f"{code}: web/errors.js names {js_names.get(code)}"
+        assert f"export const {js_name} = named(classFor('{code}')" in js
+        assert re.search(rf"\b{c_name} = \d+", header), c_name
+    assert set(js_names) == set(codes), "web/errors.js has a class for every core code, and no other"
+    host_only = {r[0]: r[1] for r in _doc_table((repo / "docs" / "ERRORS.md").read_text(), "code | Python")}
+    assert host_only == {"storage": "StorageError", "transport": "TransportError"}
+    assert cb.StorageError.code == "storage" and cb.TransportError.code == "transport"
+    assert not set(host_only) & set(codes)
 
 
 # JSON numbers cross the core as 64-bit integers (or floats beyond).

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .. import core
+from .. import api as core
 from ..errors import Conflict, Error, Forbidden, InvalidArgument, InvalidJson, InvalidValue, PatchRejected
 from . import auth
 from .store import Store
