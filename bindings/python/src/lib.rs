@@ -31,6 +31,7 @@ pub mod error;
 pub mod input;
 pub mod job;
 pub mod prune;
+pub mod pyser;
 pub mod restore;
 pub mod select;
 pub mod state;

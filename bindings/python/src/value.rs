@@ -14,7 +14,6 @@ use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
 };
-use pyo3::IntoPyObjectExt;
 use serde_json::{Map, Number, Value};
 
 use crate::error::{Failure, PyResultCb};
@@ -26,48 +25,29 @@ pub fn to_value<T: serde::Serialize + ?Sized>(what: &str, value: &T) -> PyResult
     serde_json::to_value(value).map_err(|e| Failure::Core(Error::json(what, &e)))
 }
 
-/// A host-facing value of the core as Python objects.
+/// A host-facing value of the core as Python objects, made directly from
+/// its serde form ([`crate::pyser`]).
 pub fn to_py<'py, T: serde::Serialize + ?Sized>(
     py: Python<'py>,
     what: &str,
     value: &T,
 ) -> PyResultCb<Bound<'py, PyAny>> {
-    Ok(value_to_py(py, to_value(what, value)?)?)
+    crate::pyser::to_python(py, value).map_err(|e| match e {
+        crate::pyser::Error::Py(e) => Failure::Py(e),
+        crate::pyser::Error::Value(message) => Failure::Core(Error::InvalidJson {
+            what: what.to_string(),
+            message,
+        }),
+    })
 }
 
-/// A JSON value as Python objects (consumed: its strings are freed as the
-/// objects are made).
+/// A JSON value (made without the GIL, see [`to_value`]) as Python objects.
 pub fn value_to_py(py: Python<'_>, value: Value) -> PyResult<Bound<'_, PyAny>> {
-    match value {
-        Value::Null => Ok(py.None().into_bound(py)),
-        Value::Bool(b) => Ok(PyBool::new(py, b).to_owned().into_any()),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i.into_bound_py_any(py)
-            } else if let Some(u) = n.as_u64() {
-                u.into_bound_py_any(py)
-            } else {
-                // Without `arbitrary_precision` every number is i64, u64
-                // or a finite f64.
-                n.as_f64().unwrap_or(f64::NAN).into_bound_py_any(py)
-            }
-        }
-        Value::String(s) => Ok(PyString::new(py, &s).into_any()),
-        Value::Array(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(value_to_py(py, item)?)?;
-            }
-            Ok(list.into_any())
-        }
-        Value::Object(members) => {
-            let dict = PyDict::new(py);
-            for (key, item) in members {
-                dict.set_item(key, value_to_py(py, item)?)?;
-            }
-            Ok(dict.into_any())
-        }
-    }
+    crate::pyser::to_python(py, &value).map_err(|e| match e {
+        crate::pyser::Error::Py(e) => e,
+        // Unreachable: every member name of a JSON value is text.
+        crate::pyser::Error::Value(m) => pyo3::exceptions::PyValueError::new_err(m),
+    })
 }
 
 /// A Python object (dict, list, tuple, str, int, float, bool, None) as a

@@ -266,8 +266,7 @@ impl NativeSnapshot {
     /// "backup_configuration_id", "counters", "entries"}` (the whole tree:
     /// made on each call, nothing kept).
     fn json<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
-        let value = py.detach(|| to_value("snapshot", &self.snapshot))?;
-        Ok(value_to_py(py, value)?)
+        to_py(py, "snapshot", &self.snapshot)
     }
 
     /// The `/errors` value a v2 agent reports for the backup that made the
