@@ -72,6 +72,12 @@ def _pw(password: Password) -> Buffer:
     return password
 
 
+def _obj(value: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+    """A JSON object argument for the native module (which takes dicts): any
+    mapping, e.g. a :mod:`cloudbackup.shapes` TypedDict."""
+    return None if value is None else dict(value)
+
+
 class Vault:
     """An unlocked vault: its keys (wiped when it is collected) and settings."""
 
@@ -82,14 +88,14 @@ class Vault:
     def create(
         cls,
         password: Password,
-        settings: Optional[Dict[str, Any]] = None,
-        kdf: Optional[Dict[str, Any]] = None,
+        settings: Optional[Mapping[str, Any]] = None,
+        kdf: Optional[Mapping[str, Any]] = None,
     ) -> "Vault":
         """Creates a new vault with one key slot for ``password``.
         ``settings`` (chunker sizes, zstd level, bundle size) and ``kdf``
         (Argon2id ``memory_kib``, ``iterations``, ``parallelism``) default
         to the core's. Store :meth:`config` as the vault's ``config``."""
-        return cls(_native.Vault.create(_pw(password), settings, kdf))
+        return cls(_native.Vault.create(_pw(password), _obj(settings), _obj(kdf)))
 
     @classmethod
     def open(cls, config: Buffer, password: Password) -> "Vault":
@@ -116,9 +122,9 @@ class Vault:
         """The vault's id (32 hex digits)."""
         return str(self.info()["vault_id"])
 
-    def add_password(self, password: Password, kdf: Optional[Dict[str, Any]] = None) -> None:
+    def add_password(self, password: Password, kdf: Optional[Mapping[str, Any]] = None) -> None:
         """Adds a key slot for another password."""
-        self._native.add_password(_pw(password), kdf)
+        self._native.add_password(_pw(password), _obj(kdf))
 
     def remove_password(self, password: Password) -> None:
         """Removes the key slot ``password`` opens (never the only one)."""
@@ -149,10 +155,10 @@ class Vault:
         return self._native.remove_key_slot(id, _pw(current))
 
     def change_password(
-        self, old: Password, new: Password, kdf: Optional[Dict[str, Any]] = None
+        self, old: Password, new: Password, kdf: Optional[Mapping[str, Any]] = None
     ) -> None:
         """Rewraps the master key from ``old`` to ``new``; data is untouched."""
-        self._native.change_password(_pw(old), _pw(new), kdf)
+        self._native.change_password(_pw(old), _pw(new), _obj(kdf))
 
 
 class Dump:
@@ -702,7 +708,7 @@ class VaultState:
         """What verify reports besides bundle contents."""
         return self._native.problems()
 
-    def forget_plan(self, policy: Dict[str, Any], now_ns: int) -> List[Dict[str, Any]]:
+    def forget_plan(self, policy: Mapping[str, Any], now_ns: int) -> List[Dict[str, Any]]:
         """What forget with ``policy`` (``{"last", "hourly", "daily",
         "weekly", "monthly", "yearly": int, "within": "30d", "tags": [[tag,
         ...], ...]}``, any subset but not none) does to each readable
@@ -712,7 +718,7 @@ class VaultState:
         Raises:
             InvalidArgument: a bad policy, or one without rules.
         """
-        return self._native.forget_plan(policy, now_ns)
+        return self._native.forget_plan(dict(policy), now_ns)
 
     def drop_snapshots(self, ids: List[str]) -> None:
         """Leaves the snapshots ``ids`` out, as if deleted: a dry run's
@@ -965,7 +971,7 @@ class Pruner:
             bundle); the message says what to run.
     """
 
-    def __init__(self, vault: Vault, state: VaultState, options: Optional[Dict[str, Any]], now_ns: int) -> None:
+    def __init__(self, vault: Vault, state: VaultState, options: Optional[Mapping[str, Any]], now_ns: int) -> None:
         self._native = _native.Pruner(vault._native, state._native, dict(options or {}), now_ns)
         #: The plan: figures (``used_blobs``, ``repack_bundles``...,
         #: ``bytes_before``, ``bytes_after_estimate``), ``read`` (bundle
@@ -1008,14 +1014,14 @@ def cleanup_finished_patch(
     return _native.cleanup_finished_patch(forgotten, bytes_before, bytes_after, ended)
 
 
-def prune_options(options: Dict[str, Any]) -> Dict[str, Any]:
+def prune_options(options: Mapping[str, Any]) -> Dict[str, Any]:
     """Prune options (see :class:`Pruner`) checked by the core and
     returned in their normal form.
 
     Raises:
         InvalidArgument: an unknown field or a bad value (named).
     """
-    return _native.prune_options(options)
+    return _native.prune_options(dict(options))
 
 
 def cleanup_failed_patch(message: str, ended: str) -> List[Dict[str, Any]]:
@@ -1023,7 +1029,7 @@ def cleanup_failed_patch(message: str, ended: str) -> List[Dict[str, Any]]:
     return _native.cleanup_failed_patch(message, ended)
 
 
-def keep_policy(policy: Dict[str, Any]) -> Dict[str, Any]:
+def keep_policy(policy: Mapping[str, Any]) -> Dict[str, Any]:
     """A forget policy (see :meth:`VaultState.forget_plan`) checked by the
     core and returned in its normal form.
 
@@ -1031,7 +1037,7 @@ def keep_policy(policy: Dict[str, Any]) -> Dict[str, Any]:
         InvalidArgument: a bad policy (unknown rule, a count of 0, a bad
             ``within`` duration, an empty tag), or one without rules.
     """
-    return _native.keep_policy(policy)
+    return _native.keep_policy(dict(policy))
 
 
 def check_tags(tags: List[str]) -> None:

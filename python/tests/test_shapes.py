@@ -11,6 +11,7 @@ from typing import Any, Mapping, get_args, get_origin, get_type_hints
 
 import cloudbackup as cb
 from cloudbackup import shapes
+from cloudbackup.engine import prune_options
 from conftest import FAST_KDF
 
 SMALL = {"chunker": {"min_size": 4096, "avg_size": 16384, "max_size": 65536}, "zstd_level": 3, "bundle_size": 65536}
@@ -102,3 +103,13 @@ def test_shapes_name_what_the_typescript_declares() -> None:
         ts = renamed.get(name, name)
         if ts:
             assert f"export interface {ts} " in declared, name
+
+
+def test_shapes_are_taken_as_arguments() -> None:
+    """The TypedDicts are plain dicts: the calls that take such an object
+    take them (typed as mappings)."""
+    kdf = shapes.KdfParams(memory_kib=64, iterations=1, parallelism=1)
+    vault = cb.Vault.create("pw", kdf=kdf)
+    assert vault.key_slots()[0]["kdf"] == kdf
+    options = prune_options(shapes.PruneOptions(max_unused="10%", repack_small=True))
+    assert options["max_unused"] == "10%" and options["repack_small"] is True
