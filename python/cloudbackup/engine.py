@@ -922,35 +922,12 @@ class BackupFilter:
         return self._native.excluded_by_tags(confirmed, name)
 
 
-class Selector:
-    """Inclusion and exclusion patterns as a restore applies them
-    (docs/PATTERNS.md); the ``i`` lists ignore case."""
-
-    def __init__(
-        self,
-        *,
-        include: Optional[List[str]] = None,
-        exclude: Optional[List[str]] = None,
-        iinclude: Optional[List[str]] = None,
-        iexclude: Optional[List[str]] = None,
-    ) -> None:
-        self._native = _native.Selector(include or [], exclude or [], iinclude or [], iexclude or [])
-
-    def excludes(self, path: Union[str, bytes]) -> bool:
-        """Whether an exclusion matches ``path`` itself."""
-        return self._native.excludes(path)
-
-    def includes(self, path: Union[str, bytes]) -> bool:
-        """Whether an inclusion matches ``path`` (or there is none)."""
-        return self._native.includes(path)
-
-    def selects(self, path: Union[str, bytes]) -> bool:
-        """Whether ``path`` is taken on its own."""
-        return self._native.selects(path)
-
-    def child_may_match(self, path: Union[str, bytes]) -> bool:
-        """Whether something below folder ``path`` may be selected."""
-        return self._native.child_may_match(path)
+#: Inclusion and exclusion patterns as a restore applies them
+#: (docs/PATTERNS.md): the native class itself, ``Selector(*, include=None,
+#: exclude=None, iinclude=None, iexclude=None)`` (the ``i`` lists ignore
+#: case; a bad pattern raises ``InvalidArgument``), with ``excludes(path)``,
+#: ``includes(path)``, ``selects(path)`` and ``child_may_match(path)``.
+Selector = _native.Selector
 
 
 class Pruner:

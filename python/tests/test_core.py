@@ -374,3 +374,16 @@ def test_job_reporter_drives_a_restore_the_service_accepts() -> None:
     assert job.is_finished and job.resource == service
     with pytest.raises(Conflict):
         job.failed("too late", "2026-12-05T04:00:06Z")
+
+
+def test_native_classes_are_the_public_ones() -> None:
+    """Where the Python layer would only forward calls, the native class is
+    the public one (no wrapper object in between)."""
+    assert cb.AgentKey is cb._native.AgentKey and cb.Selector is cb._native.Selector
+    key = cb.AgentKey.generate(1024)
+    assert isinstance(key, cb.AgentKey) and repr(key) == "<AgentKey 1024 bits>"
+    assert cb.AgentKey.from_der(key.to_der()).public_key() == key.public_key()
+    assert cb.Selector(include=["/etc"], iexclude=["*.BAK"]).selects("/etc/hosts")
+    assert not cb.Selector(include=["/etc"], iexclude=["*.BAK"]).selects("/etc/x.bak")
+    with pytest.raises(TypeError):
+        cb.Selector(["/etc"])  # type: ignore[call-arg]  # keyword arguments only, as before
