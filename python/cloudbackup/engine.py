@@ -64,101 +64,14 @@ PathLike = Union[str, bytes]
 #: A password: text (UTF-8) or bytes-like.
 Password = Union[str, bytes, bytearray, memoryview]
 
-
-def _pw(password: Password) -> Buffer:
-    """The bytes of a password (text is UTF-8)."""
-    if isinstance(password, str):
-        return password.encode("utf-8")
-    return password
-
-
-def _obj(value: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
-    """A JSON object argument for the native module (which takes dicts): any
-    mapping, e.g. a :mod:`cloudbackup.shapes` TypedDict."""
-    return None if value is None else dict(value)
-
-
-class Vault:
-    """An unlocked vault: its keys (wiped when it is collected) and settings."""
-
-    def __init__(self, native: _native.Vault) -> None:
-        self._native = native
-
-    @classmethod
-    def create(
-        cls,
-        password: Password,
-        settings: Optional[Mapping[str, Any]] = None,
-        kdf: Optional[Mapping[str, Any]] = None,
-    ) -> "Vault":
-        """Creates a new vault with one key slot for ``password``.
-        ``settings`` (chunker sizes, zstd level, bundle size) and ``kdf``
-        (Argon2id ``memory_kib``, ``iterations``, ``parallelism``) default
-        to the core's. Store :meth:`config` as the vault's ``config``."""
-        return cls(_native.Vault.create(_pw(password), _obj(settings), _obj(kdf)))
-
-    @classmethod
-    def open(cls, config: Buffer, password: Password) -> "Vault":
-        """Opens a stored config with ``password``.
-
-        Raises:
-            WrongPassword: no key slot opens with it.
-            IntegrityError: the config was tampered with.
-            UnsupportedVersion: a newer format.
-            InvalidJson: bytes that are no config.
-        """
-        return cls(_native.Vault.open(config, _pw(password)))
-
-    def config(self) -> bytes:
-        """The bytes to store as the vault's ``config``."""
-        return self._native.config()
-
-    def info(self) -> VaultInfo:
-        """``{"vault_id", "settings", "key_slots"}`` (no secrets)."""
-        return self._native.info()
-
-    @property
-    def vault_id(self) -> str:
-        """The vault's id (32 hex digits)."""
-        return str(self.info()["vault_id"])
-
-    def add_password(self, password: Password, kdf: Optional[Mapping[str, Any]] = None) -> None:
-        """Adds a key slot for another password."""
-        self._native.add_password(_pw(password), _obj(kdf))
-
-    def remove_password(self, password: Password) -> None:
-        """Removes the key slot ``password`` opens (never the only one)."""
-        self._native.remove_password(_pw(password))
-
-    def key_slots(self) -> List[KeySlot]:
-        """``[{"id", "kdf"}]``: each key slot's id (16 hex digits) and
-        Argon2id cost, in the order they are tried; no secrets."""
-        return self._native.key_slots()
-
-    def key_slot_of(self, password: Password) -> str:
-        """The id of the key slot ``password`` opens.
-
-        Raises:
-            WrongPassword: no slot opens with it.
-        """
-        return self._native.key_slot_of(_pw(password))
-
-    def remove_key_slot(self, id: str, current: Password) -> str:
-        """Removes the key slot ``id`` names (a unique prefix of 4 or more
-        hex digits) and returns its whole id. Store :meth:`config` afterwards.
-
-        Raises:
-            InvalidArgument: it is the last slot, or ``current`` opens it.
-            NotFound: no slot has such an id.
-            InvalidValue: not hex, too short, or more than one slot matches.
-        """
-        return self._native.remove_key_slot(id, _pw(current))
-
-    def change_password(
-        self, old: Password, new: Password, kdf: Optional[Mapping[str, Any]] = None
-    ) -> None:
-        """Rewraps the master key from ``old`` to ``new``; data is untouched."""
-        self._native.change_password(_pw(old), _pw(new), _obj(kdf))
+#: An unlocked vault: its keys (wiped when it is collected) and settings.
+#: The native class itself: ``Vault.create(password, settings=None,
+#: kdf=None)`` and ``Vault.open(config, password)`` (a password is text,
+#: UTF-8, or bytes-like), ``config()``, ``info()``, ``vault_id``, the key
+#: slots (``add_password``, ``remove_password``, ``key_slots``,
+#: ``key_slot_of``, ``remove_key_slot``, ``change_password``: store
+#: ``config()`` afterwards).
+Vault = _native.Vault
 
 
 class Dump:
@@ -169,7 +82,7 @@ class Dump:
     def __init__(self, vault: Vault, index: "Index", snapshot: "Snapshot", path: Union[str, bytes]) -> None:
         """Raises NotFound (no such path, or a blob no index lists) or
         InvalidValue (a folder, symlink or other non-file)."""
-        self._native = _native.Dump(vault._native, index._native, snapshot._native, path)
+        self._native = _native.Dump(vault, index._native, snapshot._native, path)
 
     def size(self) -> int:
         """The file's size."""
@@ -193,7 +106,7 @@ class Index:
 
     def load_delta(self, vault: Vault, delta_id: str, data: Buffer) -> None:
         """Merges the stored index delta ``delta_id`` (64 hex digits)."""
-        self._native.load_delta(vault._native, delta_id, data)
+        self._native.load_delta(vault, delta_id, data)
 
     def __len__(self) -> int:
         return len(self._native)
@@ -267,7 +180,7 @@ class Snapshot:
             IntegrityError: tampered, truncated or not that snapshot.
             ForeignVault: written for another vault.
         """
-        return cls(_native.Snapshot.open(vault._native, snapshot_id, data), snapshot_id)
+        return cls(_native.Snapshot.open(vault, snapshot_id, data), snapshot_id)
 
     @property
     def time(self) -> int:
@@ -360,7 +273,7 @@ class BackupSession:
     :meth:`finish` and store the index delta and the snapshot, in that order."""
 
     def __init__(self, vault: Vault, index: Index, threads: int = 1) -> None:
-        self._native = _native.BackupSession(vault._native, index._native, threads)
+        self._native = _native.BackupSession(vault, index._native, threads)
 
     def start_file(self, path: PathLike, mode: int, mtime: int) -> None:
         """Starts the regular file ``path`` (e.g. ``"/docs/a.txt"``)."""
@@ -516,7 +429,7 @@ class RestoreSession:
         if max_range is not None:
             options["max_range"] = max_range
         self._native = _native.RestoreSession(
-            vault._native, snapshot._native, index._native, options
+            vault, snapshot._native, index._native, options
         )
 
     @property
@@ -590,7 +503,7 @@ class Verifier:
     """Checks whole bundles against the index."""
 
     def __init__(self, vault: Vault, index: Index) -> None:
-        self._native = _native.Verifier(vault._native, index._native)
+        self._native = _native.Verifier(vault, index._native)
 
     @classmethod
     def for_state(cls, state: "VaultState") -> "Verifier":
@@ -628,7 +541,7 @@ class VaultState:
 
     def __init__(self, vault: Vault) -> None:
         self.vault = vault
-        self._native = _native.VaultState(vault._native)
+        self._native = _native.VaultState(vault)
 
     def add_listed(self, name: str, size: int, mtime_ns: int) -> None:
         """One listed object (``bundles/<id>``, ...; the core classifies it)."""
@@ -772,7 +685,7 @@ class Lock:
 
     def seal(self, vault: Vault) -> Object:
         """``(id, bytes)`` to store as ``locks/<id>``."""
-        return self._native.seal(vault._native)
+        return self._native.seal(vault)
 
     def refreshed(self, now_ns: int) -> "Lock":
         """The same lock rewritten at ``now_ns``."""
@@ -808,7 +721,7 @@ class LockTable:
 
     def add(self, vault: Vault, lock_id: str, data: Buffer) -> None:
         """A listed lock (an unreadable one blocks, and is raised)."""
-        self._native.add(vault._native, lock_id, data)
+        self._native.add(vault, lock_id, data)
 
     def local_pids(self) -> List[int]:
         """The pids of locks written on this host."""
@@ -949,7 +862,7 @@ class Pruner:
     """
 
     def __init__(self, vault: Vault, state: VaultState, options: Optional[Mapping[str, Any]], now_ns: int) -> None:
-        self._native = _native.Pruner(vault._native, state._native, dict(options or {}), now_ns)
+        self._native = _native.Pruner(vault, state._native, dict(options or {}), now_ns)
         #: The plan: figures (``used_blobs``, ``repack_bundles``...,
         #: ``bytes_before``, ``bytes_after_estimate``), ``read`` (bundle
         #: names to feed) and ``rewrite_index``.

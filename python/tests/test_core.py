@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import types
 from typing import Any, Dict, List, Tuple
 
 import pytest
@@ -380,6 +381,17 @@ def test_native_classes_are_the_public_ones() -> None:
     """Where the Python layer would only forward calls, the native class is
     the public one (no wrapper object in between)."""
     assert cb.AgentKey is cb._native.AgentKey and cb.Selector is cb._native.Selector
+    assert cb.Vault is cb._native.Vault
+    # A password is text (UTF-8) or bytes-like; settings and KDF any mapping.
+    kdf = types.MappingProxyType({"memory_kib": 64, "iterations": 1, "parallelism": 1})
+    vault = cb.Vault.create("pässword", kdf=kdf)
+    assert cb.Vault.open(vault.config(), "pässword".encode("utf-8")).vault_id == vault.vault_id
+    assert vault.vault_id == vault.info()["vault_id"] and len(vault.vault_id) == 32
+    assert vault.key_slots()[0]["kdf"] == dict(kdf)
+    with pytest.raises(cb.WrongPassword):
+        cb.Vault.open(vault.config(), bytearray(b"wrong"))
+    with pytest.raises(TypeError):
+        cb.Vault.open(vault.config(), 12)  # type: ignore[arg-type]
     key = cb.AgentKey.generate(1024)
     assert isinstance(key, cb.AgentKey) and repr(key) == "<AgentKey 1024 bits>"
     assert cb.AgentKey.from_der(key.to_der()).public_key() == key.public_key()

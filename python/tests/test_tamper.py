@@ -175,7 +175,7 @@ def reads(objects: Objects, password: str, snapshots: List[str]) -> Reads:
         per_file: Dict[str, List[Tuple[str, int, int]]] = {}
         for e in snap.entries:
             options = {"inclusions": [_glob_escape(e["path"])], "max_gap": 0}
-            session = _native.RestoreSession(vault._native, snap._native, index._native, options)
+            session = _native.RestoreSession(vault, snap._native, index._native, options)
             plan = session.plan()
             per_file[e["path"]] = [
                 (f["bundle"], int(r["offset"]), int(r["offset"]) + int(r["length"])) for f in plan for r in f["ranges"]

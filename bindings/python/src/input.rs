@@ -63,6 +63,16 @@ pub fn bytes_in<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResultCb<BytesIn<
     }
 }
 
+/// A password argument: `str` (encoded to a UTF-8 `bytes` object, as
+/// `password.encode()` would: no copy kept on the Rust side) or bytes-like
+/// ([`bytes_in`]).
+pub fn secret_in<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResultCb<BytesIn<'py>> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(BytesIn::Bytes(s.encode_utf8()?));
+    }
+    bytes_in(obj, name)
+}
+
 /// The bytes of a bytes-like argument read only during the call (with the
 /// GIL released): `bytes` and any C-contiguous buffer (bytearray,
 /// memoryview, mmap, array, numpy...) are read in place through the buffer

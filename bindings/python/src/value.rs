@@ -12,7 +12,7 @@ use cloudbackup_core::Error;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{
-    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple,
 };
 use serde_json::{Map, Number, Value};
 
@@ -50,8 +50,8 @@ pub fn value_to_py(py: Python<'_>, value: Value) -> PyResult<Bound<'_, PyAny>> {
     })
 }
 
-/// A Python object (dict, list, tuple, str, int, float, bool, None) as a
-/// JSON value, as `json.dumps` would write it: dict keys may also be int,
+/// A Python object (dict or other mapping, list, tuple, str, int, float,
+/// bool, None) as a JSON value, as `json.dumps` would write a dict: keys may also be int,
 /// bool or None (written as text); NaN and infinities are refused as
 /// `InvalidJson`, other objects with a `TypeError`. `name` names the
 /// argument in errors.
@@ -82,6 +82,16 @@ pub fn value_from_py(obj: &Bound<'_, PyAny>, name: &str) -> PyResultCb<Value> {
         let mut members = Map::with_capacity(dict.len());
         for (key, item) in dict.iter() {
             members.insert(key_text(&key, name)?, value_from_py(&item, name)?);
+        }
+        return Ok(Value::Object(members));
+    }
+    if let Ok(mapping) = obj.cast::<PyMapping>() {
+        // Another mapping (a TypedDict is a dict; this is e.g. a
+        // MappingProxyType): its items, as for a dict.
+        let mut members = Map::new();
+        for item in mapping.items()?.iter() {
+            let (key, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
+            members.insert(key_text(&key, name)?, value_from_py(&value, name)?);
         }
         return Ok(Value::Object(members));
     }

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::error::{poisoned, PyResultCb};
-use crate::input::{bytes_in, path_in};
+use crate::input::{bytes_in, path_in, secret_in};
 use crate::value::{opt_json, to_py, to_value, value_to_py};
 
 /// Parses the id argument `name` (64 hex digits) with the core's one
@@ -20,7 +20,8 @@ pub fn id_arg(name: &str, hex: &str) -> PyResultCb<Id> {
 }
 
 /// An unlocked vault: its keys and settings. Made by `Vault.create` or
-/// `Vault.open`; the keys are wiped when it is dropped.
+/// `Vault.open`; the keys are wiped when it is dropped. Public as
+/// `cloudbackup.Vault` (no Python wrapper).
 #[pyclass(module = "cloudbackup._native", name = "Vault")]
 pub struct NativeVault {
     /// The vault; locked for password changes.
@@ -36,9 +37,12 @@ impl NativeVault {
 
 #[pymethods]
 impl NativeVault {
-    /// Creates a new vault protected by `password` (bytes-like);
-    /// `settings` / `kdf` are dicts (or JSON text), `None` for defaults.
-    /// Releases the GIL while the key is derived.
+    /// Creates a new vault with one key slot for `password` (str, UTF-8,
+    /// or bytes-like); `settings` (chunker sizes, zstd level, bundle size)
+    /// and `kdf` (Argon2id `memory_kib`, `iterations`, `parallelism`) are
+    /// mappings (or JSON text), `None` for the core's defaults. Store
+    /// `config()` as the vault's `config`. Releases the GIL while the key
+    /// is derived.
     #[staticmethod]
     #[pyo3(signature = (password, settings=None, kdf=None))]
     fn create(
@@ -47,7 +51,7 @@ impl NativeVault {
         settings: Option<&Bound<'_, PyAny>>,
         kdf: Option<&Bound<'_, PyAny>>,
     ) -> PyResultCb<Self> {
-        let password = bytes_in(password, "password")?;
+        let password = secret_in(password, "password")?;
         let settings: VaultSettings = opt_json(settings, "settings")?;
         let kdf: KdfParams = opt_json(kdf, "kdf")?;
         let pw = password.as_slice();
@@ -57,8 +61,11 @@ impl NativeVault {
         })
     }
 
-    /// Opens a stored vault config (bytes-like) with `password`.
-    /// Releases the GIL while the key is derived.
+    /// Opens a stored vault config (bytes-like) with `password`: raises
+    /// WrongPassword (no key slot opens with it), IntegrityError (the
+    /// config was tampered with), UnsupportedVersion (a newer format) or
+    /// InvalidJson (bytes that are no config). Releases the GIL while the
+    /// key is derived.
     #[staticmethod]
     fn open(
         py: Python<'_>,
@@ -66,7 +73,7 @@ impl NativeVault {
         password: &Bound<'_, PyAny>,
     ) -> PyResultCb<Self> {
         let config = bytes_in(config, "config")?;
-        let password = bytes_in(password, "password")?;
+        let password = secret_in(password, "password")?;
         let (c, pw) = (config.as_slice(), password.as_slice());
         let vault = py.detach(|| Vault::open(c, pw))?;
         Ok(NativeVault {
@@ -78,6 +85,12 @@ impl NativeVault {
     fn config<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyBytes>> {
         let bytes = self.vault.lock().map_err(|_| poisoned())?.config_bytes()?;
         Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// The vault's id (32 hex digits).
+    #[getter]
+    fn vault_id(&self) -> PyResultCb<String> {
+        Ok(self.vault.lock().map_err(|_| poisoned())?.info().vault_id)
     }
 
     /// What the vault is: `{"vault_id", "settings", "key_slots"}`.
@@ -97,7 +110,7 @@ impl NativeVault {
         password: &Bound<'_, PyAny>,
         kdf: Option<&Bound<'_, PyAny>>,
     ) -> PyResultCb<()> {
-        let password = bytes_in(password, "password")?;
+        let password = secret_in(password, "password")?;
         let kdf: KdfParams = opt_json(kdf, "kdf")?;
         let pw = password.as_slice();
         py.detach(|| -> PyResultCb<()> {
@@ -108,7 +121,7 @@ impl NativeVault {
 
     /// Removes the key slot that `password` opens.
     fn remove_password(&self, py: Python<'_>, password: &Bound<'_, PyAny>) -> PyResultCb<()> {
-        let password = bytes_in(password, "password")?;
+        let password = secret_in(password, "password")?;
         let pw = password.as_slice();
         py.detach(|| -> PyResultCb<()> {
             let mut vault = self.vault.lock().map_err(|_| poisoned())?;
@@ -127,7 +140,7 @@ impl NativeVault {
 
     /// The id of the key slot `password` opens.
     fn key_slot_of(&self, py: Python<'_>, password: &Bound<'_, PyAny>) -> PyResultCb<String> {
-        let password = bytes_in(password, "password")?;
+        let password = secret_in(password, "password")?;
         let pw = password.as_slice();
         py.detach(|| -> PyResultCb<String> {
             let vault = self.vault.lock().map_err(|_| poisoned())?;
@@ -144,7 +157,7 @@ impl NativeVault {
         id: &str,
         current: &Bound<'_, PyAny>,
     ) -> PyResultCb<String> {
-        let current = bytes_in(current, "current")?;
+        let current = secret_in(current, "current")?;
         let pw = current.as_slice();
         py.detach(|| -> PyResultCb<String> {
             let mut vault = self.vault.lock().map_err(|_| poisoned())?;
@@ -162,8 +175,8 @@ impl NativeVault {
         new: &Bound<'_, PyAny>,
         kdf: Option<&Bound<'_, PyAny>>,
     ) -> PyResultCb<()> {
-        let old = bytes_in(old, "old")?;
-        let new = bytes_in(new, "new")?;
+        let old = secret_in(old, "old")?;
+        let new = secret_in(new, "new")?;
         let kdf: KdfParams = opt_json(kdf, "kdf")?;
         let (o, n) = (old.as_slice(), new.as_slice());
         py.detach(|| -> PyResultCb<()> {
