@@ -672,77 +672,21 @@ class IndexRebuild:
         return index, report
 
 
-class Lock:
-    """A lock's contents (see docs/FORMAT.md, "Concurrency")."""
+#: A lock's contents (docs/FORMAT.md, "Concurrency"): the native class,
+#: ``Lock.new(operation, exclusive, hostname, pid, now_ns)`` (or ``Lock(...)``),
+#: ``Lock.open(vault, id, data)``, ``seal(vault)`` (``(id, bytes)`` to store
+#: as ``locks/<id>``), ``refreshed(now_ns)``, ``needs_refresh(now_ns)``,
+#: ``check_fresh(id, now_ns)`` and ``check_stored(id, stored)`` (raise
+#: :class:`Locked`), ``describe()`` (who holds it) and ``exclusive``.
+Lock = _native.Lock
 
-    def __init__(self, native: _native.Lock) -> None:
-        self._native = native
-
-    @classmethod
-    def new(cls, operation: str, exclusive: bool, hostname: str, pid: int, now_ns: int) -> "Lock":
-        """A lock for ``operation`` taken at ``now_ns``."""
-        return cls(_native.Lock(operation, exclusive, hostname, pid, now_ns))
-
-    def seal(self, vault: Vault) -> Object:
-        """``(id, bytes)`` to store as ``locks/<id>``."""
-        return self._native.seal(vault)
-
-    def refreshed(self, now_ns: int) -> "Lock":
-        """The same lock rewritten at ``now_ns``."""
-        return Lock(self._native.refreshed(now_ns))
-
-    def needs_refresh(self, now_ns: int) -> bool:
-        """Whether it is time to rewrite it."""
-        return self._native.needs_refresh(now_ns)
-
-    def check_fresh(self, lock_id: str, now_ns: int) -> None:
-        """Raises :class:`Locked` unless its holder may still act."""
-        self._native.check_fresh(lock_id, now_ns)
-
-    def check_stored(self, lock_id: str, stored: bool) -> None:
-        """Raises :class:`Locked` when the lock is no longer stored."""
-        self._native.check_stored(lock_id, stored)
-
-    def describe(self) -> str:
-        """Who holds it, for messages."""
-        return self._native.describe()
-
-    @property
-    def exclusive(self) -> bool:
-        """Whether it is exclusive."""
-        return self._native.exclusive
-
-
-class LockTable:
-    """Other clients' locks and the core's rules between them."""
-
-    def __init__(self, now_ns: int, hostname: str) -> None:
-        self._native = _native.LockTable(now_ns, hostname)
-
-    def add(self, vault: Vault, lock_id: str, data: Buffer) -> None:
-        """A listed lock (an unreadable one blocks, and is raised)."""
-        self._native.add(vault, lock_id, data)
-
-    def local_pids(self) -> List[int]:
-        """The pids of locks written on this host."""
-        return self._native.local_pids()
-
-    def set_pid_alive(self, pid: int, alive: bool) -> None:
-        """Whether process ``pid`` of this host runs."""
-        self._native.set_pid_alive(pid, alive)
-
-    def decide(self, my_id: str, lock: Lock) -> Tuple[str, Optional[Exception]]:
-        """``("granted", None)``, ``("wait", Locked)`` or ``("back_off", Locked)``."""
-        decision, error = self._native.decide(my_id, lock._native)
-        return decision, error if isinstance(error, Exception) else None
-
-    def describe(self) -> List[Tuple[str, str, bool]]:
-        """``[(id, holder, stale)]`` of every listed lock."""
-        return self._native.describe()
-
-    def removable(self, all: bool = False) -> List[Tuple[str, str]]:
-        """``[(id, description)]`` of the stale locks (or all)."""
-        return self._native.removable(all)
+#: Other clients' locks and the core's rules between them: the native class,
+#: ``LockTable(now_ns, hostname)``, ``add(vault, id, data)`` (an unreadable
+#: lock blocks, and is raised), ``local_pids()``, ``set_pid_alive(pid,
+#: alive)``, ``decide(my_id, lock)`` (``("granted", None)``, ``("wait",
+#: Locked)`` or ``("back_off", Locked)``), ``describe()`` (``[(id, holder,
+#: stale)]``) and ``removable(all=False)`` (``[(id, description)]``).
+LockTable = _native.LockTable
 
 
 def relative_snapshot_path(path: PathLike) -> str:

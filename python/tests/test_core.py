@@ -382,6 +382,10 @@ def test_native_classes_are_the_public_ones() -> None:
     the public one (no wrapper object in between)."""
     assert cb.AgentKey is cb._native.AgentKey and cb.Selector is cb._native.Selector
     assert cb.Vault is cb._native.Vault
+    from cloudbackup.engine import Lock, LockTable
+
+    assert Lock is cb._native.Lock and LockTable is cb._native.LockTable
+    assert Lock.new("gc", True, "h", 7, 0).exclusive and not Lock("backup", False, "h", 7, 0).exclusive
     # A password is text (UTF-8) or bytes-like; settings and KDF any mapping.
     kdf = types.MappingProxyType({"memory_kib": 64, "iterations": 1, "parallelism": 1})
     vault = cb.Vault.create("pässword", kdf=kdf)

@@ -299,7 +299,8 @@ impl NativeIndexRebuild {
     }
 }
 
-/// A lock object's contents.
+/// A lock object's contents (docs/FORMAT.md, "Concurrency"); public as
+/// `cloudbackup.engine.Lock`.
 #[pyclass(module = "cloudbackup._native", name = "Lock", frozen)]
 pub struct NativeLock {
     lock: Lock,
@@ -319,6 +320,20 @@ impl NativeLock {
         Ok(NativeLock {
             lock: Lock::new(operation, exclusive, hostname, pid, now_ns)?,
         })
+    }
+
+    /// `Lock.new(operation, exclusive, hostname, pid, now_ns)`: the same as
+    /// `Lock(...)`, by the name the package has always offered.
+    #[staticmethod]
+    #[pyo3(name = "new")]
+    fn new_lock(
+        operation: &str,
+        exclusive: bool,
+        hostname: &str,
+        pid: u32,
+        now_ns: i64,
+    ) -> PyResultCb<Self> {
+        Self::new(operation, exclusive, hostname, pid, now_ns)
     }
 
     /// Opens the stored lock `id`.
