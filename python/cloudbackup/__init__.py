@@ -3,7 +3,7 @@
 One native module (``cloudbackup._native``, built from the Rust core) with
 Pythonic wrappers:
 
-- :mod:`cloudbackup.core`: models to/from dicts and JSON, request builders
+- :mod:`cloudbackup.api`: the API layer: models to/from dicts and JSON, request builders
   and response parsers, lifecycle rules and allowed actions, JSON Patch
   validation, ``encrypt_password_for_agent``;
 - :mod:`cloudbackup.agent`: an agent's RSA key (decrypting the vault
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _native
 from .agent import AgentKey, snapshot_id_for, vault_snapshot_prefix
-from .core import (
+from .api import (
     JobReporter,
     allowed_actions,
     allowed_targets,

@@ -1,6 +1,7 @@
 """The agent's side of the service: its RSA key pair (the other half of the
 vault-password flow) and the mapping between the service's integer
-``snapshot_id`` and a vault snapshot's hex id. Thin wrappers over the core.
+``snapshot_id`` and a vault snapshot's hex id: the native class and
+functions of the core, as they are.
 
 An agent generates a key once (:meth:`AgentKey.generate`), stores
 :meth:`AgentKey.to_der` as a secret, registers or reports
@@ -13,77 +14,22 @@ An agent generates a key once (:meth:`AgentKey.generate`), stores
 
 from __future__ import annotations
 
-import json
-from typing import Dict, Union
-
 from . import _native
 
 __all__ = ["AgentKey", "snapshot_id_for", "vault_snapshot_prefix"]
 
-_Buffer = Union[bytes, bytearray, memoryview]
-
-
-class AgentKey:
-    """An agent's RSA key pair; the private key is wiped in the core when the
-    key is dropped (copies returned by :meth:`to_der` are the caller's)."""
-
-    __slots__ = ("_key",)
-
-    def __init__(self, key: _native.AgentKey) -> None:
-        self._key = key
-
-    @classmethod
-    def generate(cls, bits: int = 2048) -> "AgentKey":
-        """A new key pair of ``bits`` bits (a multiple of 8 from 1024 to
-        8192), public exponent 0x10001.
-
-        Raises:
-            InvalidArgument: another size.
-        """
-        return cls(_native.AgentKey.generate(bits))
-
-    @classmethod
-    def from_der(cls, der: _Buffer) -> "AgentKey":
-        """Reads a private key stored as DER: PKCS#8 (what :meth:`to_der`
-        writes) or PKCS#1.
-
-        Raises:
-            InvalidValue: bytes that are no sound RSA private key.
-        """
-        return cls(_native.AgentKey.from_der(der))
-
-    def to_der(self) -> bytes:
-        """The private key as PKCS#8 DER: store it as a secret."""
-        return self._key.to_der()
-
-    @property
-    def bits(self) -> int:
-        """The modulus size in bits."""
-        return self._key.bits
-
-    def public_key(self) -> Dict[str, str]:
-        """The public key in v1's form: ``{"ModulusHex", "ExponentHex"}``."""
-        result: Dict[str, str] = json.loads(self._key.public_key())
-        return result
-
-    def rsa_public_key(self) -> Dict[str, str]:
-        """The public key in v2's form: ``{"modulus", "exponent"}``."""
-        result: Dict[str, str] = json.loads(self._key.rsa_public_key())
-        return result
-
-    def decrypt_password(self, encrypted_password_hex: str) -> str:
-        """The passphrase of ``EncryptedPassword`` (v1) or
-        ``encrypted_password_hex`` (v2): hex of an RSA PKCS#1 v1.5
-        ciphertext under this key (spaces and either case accepted).
-
-        Raises:
-            InvalidArgument: text that is not hex, or too long.
-            InvalidValue: it does not decrypt under this key, or is not UTF-8.
-        """
-        return self._key.decrypt_password(encrypted_password_hex)
-
-    def __repr__(self) -> str:
-        return f"<AgentKey {self.bits} bits>"
+#: An agent's RSA key pair: the native class itself (no Python wrapper), the
+#: private key wiped in the core when the key is dropped (copies returned by
+#: ``to_der`` are the caller's). ``AgentKey.generate(bits=2048)`` (a multiple
+#: of 8 from 1024 to 8192, exponent 0x10001; InvalidArgument otherwise),
+#: ``AgentKey.from_der(der)`` (PKCS#8 as ``to_der`` writes it, or PKCS#1;
+#: InvalidValue for bytes that are no sound RSA key), ``bits``,
+#: ``public_key()`` (v1: ``{"ModulusHex", "ExponentHex"}``),
+#: ``rsa_public_key()`` (v2: ``{"modulus", "exponent"}``) and
+#: ``decrypt_password(hex)`` (the passphrase of ``EncryptedPassword`` /
+#: ``encrypted_password_hex``; InvalidArgument for text that is not hex,
+#: InvalidValue when it does not decrypt under this key or is not UTF-8).
+AgentKey = _native.AgentKey
 
 
 def snapshot_id_for(vault_snapshot_id: str) -> int:

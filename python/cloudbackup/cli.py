@@ -35,10 +35,10 @@ import os
 import stat
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import __version__
-from .core import JsonInput, build_request, encrypt_password_for_agent, operations
+from .api import JsonInput, build_request, encrypt_password_for_agent, operations
 from .errors import Error, InvalidArgument
 from .locking import retry_lock_from_env
 from .storage import concurrency_from_env, open_storage
@@ -153,7 +153,7 @@ def _tree_size(root: str) -> int:
     return total
 
 
-def _emit(args: argparse.Namespace, data: Dict[str, Any], lines: List[str]) -> None:
+def _emit(args: argparse.Namespace, data: Mapping[str, Any], lines: List[str]) -> None:
     if args.json:
         print(json.dumps(data, sort_keys=True))
     else:
@@ -332,7 +332,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args), cache=_cache(args))
     del password
     state = lv.state()
-    rows: List[Dict[str, Any]] = state.summaries()
+    rows = state.summaries()
     unreadable = state.unreadable_snapshots()
     for bad in unreadable:
         print(f"cloudbackup: warning: {bad['object']} skipped: {bad['message']}", file=sys.stderr)
@@ -365,7 +365,7 @@ def _browse_state(args: argparse.Namespace) -> VaultState:
     return lv.state(bundles=False)
 
 
-def _listed_line(e: Dict[str, Any]) -> str:
+def _listed_line(e: Mapping[str, Any]) -> str:
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e["mtime"])) if not e.get("synthetic") else " " * 19
     target = f" -> {e['target']}" if e.get("target") else ""
     return f"{e['kind']:<8} {e['mode']:04o} {e['size']:>12}  {when}  {e['path']}{target}"
@@ -631,7 +631,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
         f"{rep['files_restored']} files, {rep['bytes_restored']} bytes, "
         f"{rep['files_skipped']} skipped{done}"
     ]
-    failed = (rep.get("errors") or {}).get("list") or []
+    report_errors = rep["errors"]
+    failed = (report_errors.get("list") if report_errors else None) or []
     for e in failed:
         exception = e.get("exception") or {}
         # On stderr, as the backup's (and restic's) per-file errors.
@@ -727,7 +728,7 @@ def cmd_key(args: argparse.Namespace) -> int:
     lv = StoredVault.open(args.vault, password, concurrency=_concurrency(args), cache=_cache(args))
     if args.action == "list":
         current = lv.vault.key_slot_of(password)
-        slots = [dict(slot, current=slot["id"] == current) for slot in lv.vault.key_slots()]
+        slots: List[Dict[str, Any]] = [{**slot, "current": slot["id"] == current} for slot in lv.vault.key_slots()]
         lines = [
             f"{'*' if slot['current'] else ' '} {slot['id']}  argon2id m={slot['kdf']['memory_kib']} KiB"
             f" t={slot['kdf']['iterations']} p={slot['kdf']['parallelism']}"

@@ -86,10 +86,11 @@ from typing import (
 
 import httpx
 
-from . import core
-from .core import JsonInput
+from . import api
+from .api import JsonInput
+from .shapes import Request
 from .errors import ApiError, Error, InvalidArgument, InvalidJson, NotFound
-from .storage import RetryPolicy, parse_retry_after
+from .backend import RetryPolicy, parse_retry_after
 
 __all__ = [
     "Client",
@@ -379,10 +380,10 @@ def core_invalid_json(what: str, message: str) -> Error:
 # -- requests -------------------------------------------------------------------------
 
 
-def _build(operation: str, params: Optional[JsonInput], session: Session, agent_id: Optional[str]) -> Dict[str, Any]:
+def _build(operation: str, params: Optional[JsonInput], session: Session, agent_id: Optional[str]) -> Request:
     """The core's request for ``operation``, for ``session``; the core puts
     ``X-Agent-Id`` on it when the client speaks for an agent."""
-    return core.build_request(
+    return api.build_request(
         operation, params, token=session.token, tenant_id=session.tenant_id, agent_id=agent_id
     )
 
@@ -523,7 +524,7 @@ def _is_paged(operation: str, params: Mapping[str, Any]) -> bool:
     """Whether ``operation`` takes ``page`` (v2 list operations do): asks
     the core to build it, which needs no network."""
     try:
-        core.build_request(operation, {**params, "page": dict(params.get("page") or {})}, token="t", tenant_id="t")
+        api.build_request(operation, {**params, "page": dict(params.get("page") or {})}, token="t", tenant_id="t")
     except InvalidArgument as e:
         return not str(getattr(e, "name", "")).startswith("params.page")
     except Error:
@@ -880,7 +881,7 @@ class Client(_Base[httpx.Client]):
                 self._count("reauthentications")
                 self._invalidate(session)
                 continue
-            return core.parse_response(
+            return api.parse_response(
                 operation,
                 response.status_code,
                 response.content,
@@ -1010,7 +1011,7 @@ class AsyncClient(_Base[httpx.AsyncClient]):
                 if self._session is session:
                     self._session = None
                 continue
-            return core.parse_response(
+            return api.parse_response(
                 operation,
                 response.status_code,
                 response.content,

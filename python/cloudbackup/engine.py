@@ -6,10 +6,11 @@ the bytes (see :mod:`cloudbackup.store` for a local vault directory).
 
 from __future__ import annotations
 
-import json
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from functools import partial
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
 from . import _native
+from .shapes import FileError, SnapshotEntry, Fetch, GcPlan, KeySlot, ListedEntry, Problem, PrunePlan, PruneReport, RestoreReport, SnapshotData, SnapshotDiff, SnapshotSummary, VaultInfo, VerifyReport
 from .errors import InvalidArgument
 
 __all__ = [
@@ -63,101 +64,14 @@ PathLike = Union[str, bytes]
 #: A password: text (UTF-8) or bytes-like.
 Password = Union[str, bytes, bytearray, memoryview]
 
-
-def _pw(password: Password) -> Buffer:
-    """The bytes of a password (text is UTF-8)."""
-    if isinstance(password, str):
-        return password.encode("utf-8")
-    return password
-
-
-def _opt(value: Optional[Dict[str, Any]]) -> Optional[str]:
-    return None if value is None else json.dumps(value)
-
-
-class Vault:
-    """An unlocked vault: its keys (wiped when it is collected) and settings."""
-
-    def __init__(self, native: _native.Vault) -> None:
-        self._native = native
-
-    @classmethod
-    def create(
-        cls,
-        password: Password,
-        settings: Optional[Dict[str, Any]] = None,
-        kdf: Optional[Dict[str, Any]] = None,
-    ) -> "Vault":
-        """Creates a new vault with one key slot for ``password``.
-        ``settings`` (chunker sizes, zstd level, bundle size) and ``kdf``
-        (Argon2id ``memory_kib``, ``iterations``, ``parallelism``) default
-        to the core's. Store :meth:`config` as the vault's ``config``."""
-        return cls(_native.Vault.create(_pw(password), _opt(settings), _opt(kdf)))
-
-    @classmethod
-    def open(cls, config: Buffer, password: Password) -> "Vault":
-        """Opens a stored config with ``password``.
-
-        Raises:
-            WrongPassword: no key slot opens with it.
-            IntegrityError: the config was tampered with.
-            UnsupportedVersion: a newer format.
-            InvalidJson: bytes that are no config.
-        """
-        return cls(_native.Vault.open(config, _pw(password)))
-
-    def config(self) -> bytes:
-        """The bytes to store as the vault's ``config``."""
-        return self._native.config()
-
-    def info(self) -> Dict[str, Any]:
-        """``{"vault_id", "settings", "key_slots"}`` (no secrets)."""
-        result: Dict[str, Any] = json.loads(self._native.info())
-        return result
-
-    @property
-    def vault_id(self) -> str:
-        """The vault's id (32 hex digits)."""
-        return str(self.info()["vault_id"])
-
-    def add_password(self, password: Password, kdf: Optional[Dict[str, Any]] = None) -> None:
-        """Adds a key slot for another password."""
-        self._native.add_password(_pw(password), _opt(kdf))
-
-    def remove_password(self, password: Password) -> None:
-        """Removes the key slot ``password`` opens (never the only one)."""
-        self._native.remove_password(_pw(password))
-
-    def key_slots(self) -> List[Dict[str, Any]]:
-        """``[{"id", "kdf"}]``: each key slot's id (16 hex digits) and
-        Argon2id cost, in the order they are tried; no secrets."""
-        result: List[Dict[str, Any]] = json.loads(self._native.key_slots())
-        return result
-
-    def key_slot_of(self, password: Password) -> str:
-        """The id of the key slot ``password`` opens.
-
-        Raises:
-            WrongPassword: no slot opens with it.
-        """
-        return self._native.key_slot_of(_pw(password))
-
-    def remove_key_slot(self, id: str, current: Password) -> str:
-        """Removes the key slot ``id`` names (a unique prefix of 4 or more
-        hex digits) and returns its whole id. Store :meth:`config` afterwards.
-
-        Raises:
-            InvalidArgument: it is the last slot, or ``current`` opens it.
-            NotFound: no slot has such an id.
-            InvalidValue: not hex, too short, or more than one slot matches.
-        """
-        return self._native.remove_key_slot(id, _pw(current))
-
-    def change_password(
-        self, old: Password, new: Password, kdf: Optional[Dict[str, Any]] = None
-    ) -> None:
-        """Rewraps the master key from ``old`` to ``new``; data is untouched."""
-        self._native.change_password(_pw(old), _pw(new), _opt(kdf))
+#: An unlocked vault: its keys (wiped when it is collected) and settings.
+#: The native class itself: ``Vault.create(password, settings=None,
+#: kdf=None)`` and ``Vault.open(config, password)`` (a password is text,
+#: UTF-8, or bytes-like), ``config()``, ``info()``, ``vault_id``, the key
+#: slots (``add_password``, ``remove_password``, ``key_slots``,
+#: ``key_slot_of``, ``remove_key_slot``, ``change_password``: store
+#: ``config()`` afterwards).
+Vault = _native.Vault
 
 
 class Dump:
@@ -168,7 +82,7 @@ class Dump:
     def __init__(self, vault: Vault, index: "Index", snapshot: "Snapshot", path: Union[str, bytes]) -> None:
         """Raises NotFound (no such path, or a blob no index lists) or
         InvalidValue (a folder, symlink or other non-file)."""
-        self._native = _native.Dump(vault._native, index._native, snapshot._native, path)
+        self._native = _native.Dump(vault, index._native, snapshot._native, path)
 
     def size(self) -> int:
         """The file's size."""
@@ -192,7 +106,7 @@ class Index:
 
     def load_delta(self, vault: Vault, delta_id: str, data: Buffer) -> None:
         """Merges the stored index delta ``delta_id`` (64 hex digits)."""
-        self._native.load_delta(vault._native, delta_id, data)
+        self._native.load_delta(vault, delta_id, data)
 
     def __len__(self) -> int:
         return len(self._native)
@@ -200,7 +114,7 @@ class Index:
     def verify_plan(self, fraction: float = 1.0, seed: int = 0) -> List[str]:
         """The bundle ids to verify: all when ``fraction`` is 1, else a
         sample of ``ceil(fraction * bundles)`` chosen by ``seed``."""
-        plan = json.loads(self._native.verify_plan(fraction, seed))
+        plan = self._native.verify_plan(fraction, seed)
         return [str(f["bundle"]) for f in plan]
 
 
@@ -208,12 +122,43 @@ class Snapshot:
     """The file tree of one backup, with its counters."""
 
     def __init__(self, native: _native.Snapshot, snapshot_id: str) -> None:
-        self._native = native
+        self._opened: Optional[_native.Snapshot] = native
+        self._open: Optional[Callable[[], _native.Snapshot]] = None
         self.id = snapshot_id
-        self._data: Optional[Dict[str, Any]] = None
+        self._data: Optional[SnapshotData] = None
+        #: What a vault's summary says of it (no tree), when known.
+        self._summary: Optional[SnapshotSummary] = None
+
+    @classmethod
+    def _lazy(cls, open: Callable[[], _native.Snapshot], summary: SnapshotSummary) -> "Snapshot":
+        """A snapshot known by its summary: its time, host, roots, tags and
+        counters come from the summary; the tree is taken from the vault
+        state (``open``) only when asked for (:attr:`entries`, :meth:`ls`,
+        a restore...), so listing a vault's snapshots copies no tree."""
+        snap = cls.__new__(cls)
+        snap._opened = None
+        snap._open = open
+        snap.id = str(summary["id"])
+        snap._data = None
+        snap._summary = summary
+        return snap
 
     @property
-    def data(self) -> Dict[str, Any]:
+    def _native(self) -> _native.Snapshot:
+        """The native snapshot, taken on first use for a lazy one."""
+        if self._opened is None:
+            assert self._open is not None
+            self._opened = self._open()
+            self._open = None
+        return self._opened
+
+    def _head(self, key: str, default: Any = None) -> Any:
+        """A member the summary has (when known), else the tree's."""
+        known: Mapping[str, Any] = self._summary if self._summary is not None and self._data is None else self.data
+        return known.get(key, default)
+
+    @property
+    def data(self) -> SnapshotData:
         """The snapshot as a dict: version, time, hostname, paths,
         counters, entries, errors. Decoded on first use: a backup that only
         hands the snapshot to :meth:`BackupSession.set_parent` never pays
@@ -222,11 +167,10 @@ class Snapshot:
             self._data = self.decode()
         return self._data
 
-    def decode(self) -> Dict[str, Any]:
+    def decode(self) -> SnapshotData:
         """The snapshot as a new dict, not kept by this object (for one
         pass over a large tree, where :attr:`data` would hold it)."""
-        result: Dict[str, Any] = json.loads(self._native.json())
-        return result
+        return self._native.json()
 
     @classmethod
     def open(cls, vault: Vault, snapshot_id: str, data: Buffer) -> "Snapshot":
@@ -236,14 +180,14 @@ class Snapshot:
             IntegrityError: tampered, truncated or not that snapshot.
             ForeignVault: written for another vault.
         """
-        return cls(_native.Snapshot.open(vault._native, snapshot_id, data), snapshot_id)
+        return cls(_native.Snapshot.open(vault, snapshot_id, data), snapshot_id)
 
     @property
     def time(self) -> int:
         """When the backup started (Unix seconds)."""
-        return int(self.data["time"])
+        return int(self._head("time"))
 
-    def ls(self, path: Union[str, bytes] = "/", recursive: bool = False) -> List[Dict[str, Any]]:
+    def ls(self, path: Union[str, bytes] = "/", recursive: bool = False) -> List[ListedEntry]:
         """What is in folder ``path``: its children or (``recursive``)
         everything below it, by path; folders above the backup's roots come
         as ``synthetic`` folders. Paths are in quoted form.
@@ -252,52 +196,63 @@ class Snapshot:
             NotFound: nothing is at or below ``path``.
             InvalidValue: ``path`` is not absolute.
         """
-        result: List[Dict[str, Any]] = json.loads(self._native.ls(path, recursive))
-        return result
+        return self._native.ls(path, recursive)
 
-    def find(self, patterns: List[str], ignore_case: bool = False) -> List[Dict[str, Any]]:
+    def find(self, patterns: List[str], ignore_case: bool = False) -> List[ListedEntry]:
         """The entries a pattern matches (backup's pattern meaning: ``*.log``
         a name at any depth, ``/home/*/x`` from the root), by path."""
-        result: List[Dict[str, Any]] = json.loads(self._native.find(patterns, ignore_case))
-        return result
+        return self._native.find(patterns, ignore_case)
 
-    def diff(self, after: "Snapshot") -> Dict[str, Any]:
+    def diff(self, after: "Snapshot") -> SnapshotDiff:
         """What changed from this snapshot to ``after``: ``{"changes":
         [{"path", "change", "kind", "size_before", "size_after"}], "totals"}``;
         ``change`` is added, removed, modified, type_changed or metadata."""
-        result: Dict[str, Any] = json.loads(self._native.diff(after._native))
-        return result
+        return self._native.diff(after._native)
 
     @property
     def time_ns(self) -> int:
         """When the backup started, in nanoseconds (what ``latest`` orders by)."""
-        return int(self.data["time"]) * 1_000_000_000 + int(self.data.get("time_nanos", 0))
+        return int(self._head("time")) * 1_000_000_000 + int(self._head("time_nanos", 0) or 0)
 
     @property
-    def entries(self) -> List[Dict[str, Any]]:
+    def entries(self) -> List[SnapshotEntry]:
         """The files, directories and symlinks, in order."""
-        result: List[Dict[str, Any]] = self.data["entries"]
-        return result
+        return self.data["entries"]
 
     @property
     def counters(self) -> Dict[str, int]:
         """The backup's counters (``files_searched``...)."""
-        result: Dict[str, int] = self.data["counters"]
+        result: Dict[str, int] = self._head("counters")
         return result
 
     @property
-    def errors(self) -> List[Dict[str, str]]:
+    def hostname(self) -> Optional[str]:
+        """The host the backup ran on, if it said."""
+        result: Optional[str] = self._head("hostname")
+        return result
+
+    @property
+    def paths(self) -> List[str]:
+        """The roots the backup was given (quoted form), if it said."""
+        result: List[str] = self._head("paths") or []
+        return result
+
+    @property
+    def tags(self) -> List[str]:
+        """The backup's tags, sorted."""
+        return sorted(str(t) for t in self._head("tags") or [])
+
+    @property
+    def errors(self) -> List[FileError]:
         """The paths the backup could not read: ``[{"path": quoted form,
         "error": why}]`` (empty when every path was read)."""
-        result: List[Dict[str, str]] = self.data.get("errors") or []
-        return result
+        return self.data.get("errors") or []
 
     def error_report(self) -> Optional[Dict[str, Any]]:
         """The ``/errors`` value a v2 agent patches into the backup that
         made this snapshot (``{"count", "reason", "diagnostics", "list"}``,
         the restore's shape), or None when every path was read."""
-        text = self._native.error_report()
-        return None if text is None else dict(json.loads(text))
+        return self._native.error_report()
 
     @property
     def backup_state(self) -> str:
@@ -318,7 +273,7 @@ class BackupSession:
     :meth:`finish` and store the index delta and the snapshot, in that order."""
 
     def __init__(self, vault: Vault, index: Index, threads: int = 1) -> None:
-        self._native = _native.BackupSession(vault._native, index._native, threads)
+        self._native = _native.BackupSession(vault, index._native, threads)
 
     def start_file(self, path: PathLike, mode: int, mtime: int) -> None:
         """Starts the regular file ``path`` (e.g. ``"/docs/a.txt"``)."""
@@ -403,8 +358,7 @@ class BackupSession:
         """``files_searched``, ``files_backed_up``, ``bytes_searched``,
         ``bytes_backed_up``, ``bytes_in_db``, ``files_with_errors``,
         ``files_unchanged``."""
-        result: Dict[str, int] = json.loads(self._native.counters())
-        return result
+        return self._native.counters()
 
     def finish(
         self,
@@ -475,7 +429,7 @@ class RestoreSession:
         if max_range is not None:
             options["max_range"] = max_range
         self._native = _native.RestoreSession(
-            vault._native, snapshot._native, index._native, json.dumps(options)
+            vault, snapshot._native, index._native, options
         )
 
     @property
@@ -484,15 +438,13 @@ class RestoreSession:
         "fifo"|"chardev"|"blockdev"|"hardlink", "path", ...}``. A new list
         on each access (not kept by the session: for a large tree, drop it
         once the entries are made)."""
-        result: List[Dict[str, Any]] = json.loads(self._native.creates())
-        return result
+        return self._native.creates()
 
     @property
-    def plan(self) -> List[Dict[str, Any]]:
+    def plan(self) -> List[Fetch]:
         """``[{"bundle": id, "ranges": [{"offset", "length"}...]}...]``; a
         new list on each access."""
-        result: List[Dict[str, Any]] = json.loads(self._native.plan())
-        return result
+        return self._native.plan()
 
     def feed(self, bundle_id: str, offset: int, data: Buffer) -> List[Tuple[bytes, List[Tuple[str, int]]]]:
         """Feeds a fetched range; returns the verified writes, one per blob:
@@ -530,31 +482,28 @@ class RestoreSession:
         """Tells that a bundle cannot be fetched: its files fail."""
         self._native.missing(bundle_id)
 
-    def finish(self) -> Dict[str, Any]:
+    def finish(self) -> RestoreReport:
         """``{"files_restored", "bytes_restored", "files_skipped",
         "files_done", "errors"}``."""
-        result: Dict[str, Any] = json.loads(self._native.finish())
-        return result
+        return self._native.finish()
 
-    def report(self) -> Dict[str, Any]:
+    def report(self) -> RestoreReport:
         """After :meth:`finish`: the report with the failures reported
         since (:meth:`fail_path`)."""
-        result: Dict[str, Any] = json.loads(self._native.report())
-        return result
+        return self._native.report()
 
     def apply(self) -> List[Dict[str, Any]]:
         """After :meth:`finish`: the entries whose modes and times to set,
         deepest first (children before their directory), failed ones left
         out; each as in :attr:`creates`."""
-        result: List[Dict[str, Any]] = json.loads(self._native.apply())
-        return result
+        return self._native.apply()
 
 
 class Verifier:
     """Checks whole bundles against the index."""
 
     def __init__(self, vault: Vault, index: Index) -> None:
-        self._native = _native.Verifier(vault._native, index._native)
+        self._native = _native.Verifier(vault, index._native)
 
     @classmethod
     def for_state(cls, state: "VaultState") -> "Verifier":
@@ -568,7 +517,7 @@ class Verifier:
     def plan(self, fraction: float = 1.0, seed: int = 0) -> List[str]:
         """The bundle ids to fetch whole and :meth:`feed` (all, or a sample
         chosen by ``seed``), less those the listing showed missing."""
-        return [str(f["bundle"]) for f in json.loads(self._native.plan(fraction, seed))]
+        return [str(f["bundle"]) for f in self._native.plan(fraction, seed)]
 
     def feed(self, bundle_id: str, data: Buffer) -> None:
         """Checks one bundle; raises its first problem (all go in the report)."""
@@ -578,11 +527,10 @@ class Verifier:
         """Records that a bundle cannot be fetched."""
         self._native.missing(bundle_id)
 
-    def report(self) -> Dict[str, Any]:
+    def report(self) -> VerifyReport:
         """``{"ok", "bundles_checked", "blobs_checked", "bytes_checked",
         "problems": [{"object", "code", "message"}...]}``."""
-        result: Dict[str, Any] = json.loads(self._native.report())
-        return result
+        return self._native.report()
 
 
 class VaultState:
@@ -593,7 +541,7 @@ class VaultState:
 
     def __init__(self, vault: Vault) -> None:
         self.vault = vault
-        self._native = _native.VaultState(vault._native)
+        self._native = _native.VaultState(vault)
 
     def add_listed(self, name: str, size: int, mtime_ns: int) -> None:
         """One listed object (``bundles/<id>``, ...; the core classifies it)."""
@@ -653,25 +601,27 @@ class VaultState:
         index._native = self._native.index()
         return index
 
-    def summaries(self) -> List[Dict[str, Any]]:
+    def snapshots(self) -> List[Snapshot]:
+        """The readable snapshots, oldest first, each known by its summary:
+        no tree is copied until one is asked for (see :meth:`Snapshot._lazy`)."""
+        return [Snapshot._lazy(partial(self._native.snapshot, str(s["id"])), s) for s in self.summaries()]
+
+    def summaries(self) -> List[SnapshotSummary]:
         """The readable snapshots, oldest first: ``{"id", "time",
         "time_nanos", "hostname", "backup_configuration_id", "paths", "tags",
         "entries", "counters"}``."""
-        result: List[Dict[str, Any]] = json.loads(self._native.summaries())
-        return result
+        return self._native.summaries()
 
-    def unreadable_snapshots(self) -> List[Dict[str, Any]]:
+    def unreadable_snapshots(self) -> List[Problem]:
         """``[{"object", "code", "message"}]`` of the snapshots that could
         not be read (listing and restore skip them)."""
-        result: List[Dict[str, Any]] = json.loads(self._native.unreadable_snapshots())
-        return result
+        return self._native.unreadable_snapshots()
 
-    def problems(self) -> List[Dict[str, Any]]:
+    def problems(self) -> List[Problem]:
         """What verify reports besides bundle contents."""
-        result: List[Dict[str, Any]] = json.loads(self._native.problems())
-        return result
+        return self._native.problems()
 
-    def forget_plan(self, policy: Dict[str, Any], now_ns: int) -> List[Dict[str, Any]]:
+    def forget_plan(self, policy: Mapping[str, Any], now_ns: int) -> List[Dict[str, Any]]:
         """What forget with ``policy`` (``{"last", "hourly", "daily",
         "weekly", "monthly", "yearly": int, "within": "30d", "tags": [[tag,
         ...], ...]}``, any subset but not none) does to each readable
@@ -681,23 +631,20 @@ class VaultState:
         Raises:
             InvalidArgument: a bad policy, or one without rules.
         """
-        result: List[Dict[str, Any]] = json.loads(self._native.forget_plan(json.dumps(policy), now_ns))
-        return result
+        return self._native.forget_plan(dict(policy), now_ns)
 
     def drop_snapshots(self, ids: List[str]) -> None:
         """Leaves the snapshots ``ids`` out, as if deleted: a dry run's
         view of a prune after forget."""
         self._native.drop_snapshots(ids)
 
-    def gc_plan(self, now_ns: int, grace_ns: int) -> Dict[str, Any]:
+    def gc_plan(self, now_ns: int, grace_ns: int) -> GcPlan:
         """What gc may delete; raises (IntegrityError) when it must refuse."""
-        result: Dict[str, Any] = json.loads(self._native.gc_plan(now_ns, grace_ns))
-        return result
+        return self._native.gc_plan(now_ns, grace_ns)
 
     def repair_plan(self) -> Dict[str, Any]:
         """``{"set_aside": [names], "bundles_to_read": [ids]}``."""
-        result: Dict[str, Any] = json.loads(self._native.repair_plan())
-        return result
+        return self._native.repair_plan()
 
     def set_aside_target(self, name: str) -> str:
         """Where repair moves object ``name`` of its plan."""
@@ -722,80 +669,24 @@ class IndexRebuild:
     def finish(self) -> Tuple[Optional[Object], Dict[str, Any]]:
         """``(index delta to store or None, report)``."""
         index, report = self._native.finish()
-        return index, json.loads(report)
+        return index, report
 
 
-class Lock:
-    """A lock's contents (see docs/FORMAT.md, "Concurrency")."""
+#: A lock's contents (docs/FORMAT.md, "Concurrency"): the native class,
+#: ``Lock.new(operation, exclusive, hostname, pid, now_ns)`` (or ``Lock(...)``),
+#: ``Lock.open(vault, id, data)``, ``seal(vault)`` (``(id, bytes)`` to store
+#: as ``locks/<id>``), ``refreshed(now_ns)``, ``needs_refresh(now_ns)``,
+#: ``check_fresh(id, now_ns)`` and ``check_stored(id, stored)`` (raise
+#: :class:`Locked`), ``describe()`` (who holds it) and ``exclusive``.
+Lock = _native.Lock
 
-    def __init__(self, native: _native.Lock) -> None:
-        self._native = native
-
-    @classmethod
-    def new(cls, operation: str, exclusive: bool, hostname: str, pid: int, now_ns: int) -> "Lock":
-        """A lock for ``operation`` taken at ``now_ns``."""
-        return cls(_native.Lock(operation, exclusive, hostname, pid, now_ns))
-
-    def seal(self, vault: Vault) -> Object:
-        """``(id, bytes)`` to store as ``locks/<id>``."""
-        return self._native.seal(vault._native)
-
-    def refreshed(self, now_ns: int) -> "Lock":
-        """The same lock rewritten at ``now_ns``."""
-        return Lock(self._native.refreshed(now_ns))
-
-    def needs_refresh(self, now_ns: int) -> bool:
-        """Whether it is time to rewrite it."""
-        return self._native.needs_refresh(now_ns)
-
-    def check_fresh(self, lock_id: str, now_ns: int) -> None:
-        """Raises :class:`Locked` unless its holder may still act."""
-        self._native.check_fresh(lock_id, now_ns)
-
-    def check_stored(self, lock_id: str, stored: bool) -> None:
-        """Raises :class:`Locked` when the lock is no longer stored."""
-        self._native.check_stored(lock_id, stored)
-
-    def describe(self) -> str:
-        """Who holds it, for messages."""
-        return self._native.describe()
-
-    @property
-    def exclusive(self) -> bool:
-        """Whether it is exclusive."""
-        return self._native.exclusive
-
-
-class LockTable:
-    """Other clients' locks and the core's rules between them."""
-
-    def __init__(self, now_ns: int, hostname: str) -> None:
-        self._native = _native.LockTable(now_ns, hostname)
-
-    def add(self, vault: Vault, lock_id: str, data: Buffer) -> None:
-        """A listed lock (an unreadable one blocks, and is raised)."""
-        self._native.add(vault._native, lock_id, data)
-
-    def local_pids(self) -> List[int]:
-        """The pids of locks written on this host."""
-        return self._native.local_pids()
-
-    def set_pid_alive(self, pid: int, alive: bool) -> None:
-        """Whether process ``pid`` of this host runs."""
-        self._native.set_pid_alive(pid, alive)
-
-    def decide(self, my_id: str, lock: Lock) -> Tuple[str, Optional[Exception]]:
-        """``("granted", None)``, ``("wait", Locked)`` or ``("back_off", Locked)``."""
-        decision, error = self._native.decide(my_id, lock._native)
-        return decision, error if isinstance(error, Exception) else None
-
-    def describe(self) -> List[Tuple[str, str, bool]]:
-        """``[(id, holder, stale)]`` of every listed lock."""
-        return self._native.describe()
-
-    def removable(self, all: bool = False) -> List[Tuple[str, str]]:
-        """``[(id, description)]`` of the stale locks (or all)."""
-        return self._native.removable(all)
+#: Other clients' locks and the core's rules between them: the native class,
+#: ``LockTable(now_ns, hostname)``, ``add(vault, id, data)`` (an unreadable
+#: lock blocks, and is raised), ``local_pids()``, ``set_pid_alive(pid,
+#: alive)``, ``decide(my_id, lock)`` (``("granted", None)``, ``("wait",
+#: Locked)`` or ``("back_off", Locked)``), ``describe()`` (``[(id, holder,
+#: stale)]``) and ``removable(all=False)`` (``[(id, description)]``).
+LockTable = _native.LockTable
 
 
 def relative_snapshot_path(path: PathLike) -> str:
@@ -888,35 +779,12 @@ class BackupFilter:
         return self._native.excluded_by_tags(confirmed, name)
 
 
-class Selector:
-    """Inclusion and exclusion patterns as a restore applies them
-    (docs/PATTERNS.md); the ``i`` lists ignore case."""
-
-    def __init__(
-        self,
-        *,
-        include: Optional[List[str]] = None,
-        exclude: Optional[List[str]] = None,
-        iinclude: Optional[List[str]] = None,
-        iexclude: Optional[List[str]] = None,
-    ) -> None:
-        self._native = _native.Selector(include or [], exclude or [], iinclude or [], iexclude or [])
-
-    def excludes(self, path: Union[str, bytes]) -> bool:
-        """Whether an exclusion matches ``path`` itself."""
-        return self._native.excludes(path)
-
-    def includes(self, path: Union[str, bytes]) -> bool:
-        """Whether an inclusion matches ``path`` (or there is none)."""
-        return self._native.includes(path)
-
-    def selects(self, path: Union[str, bytes]) -> bool:
-        """Whether ``path`` is taken on its own."""
-        return self._native.selects(path)
-
-    def child_may_match(self, path: Union[str, bytes]) -> bool:
-        """Whether something below folder ``path`` may be selected."""
-        return self._native.child_may_match(path)
+#: Inclusion and exclusion patterns as a restore applies them
+#: (docs/PATTERNS.md): the native class itself, ``Selector(*, include=None,
+#: exclude=None, iinclude=None, iexclude=None)`` (the ``i`` lists ignore
+#: case; a bad pattern raises ``InvalidArgument``), with ``excludes(path)``,
+#: ``includes(path)``, ``selects(path)`` and ``child_may_match(path)``.
+Selector = _native.Selector
 
 
 class Pruner:
@@ -937,12 +805,12 @@ class Pruner:
             bundle); the message says what to run.
     """
 
-    def __init__(self, vault: Vault, state: VaultState, options: Optional[Dict[str, Any]], now_ns: int) -> None:
-        self._native = _native.Pruner(vault._native, state._native, json.dumps(options or {}), now_ns)
+    def __init__(self, vault: Vault, state: VaultState, options: Optional[Mapping[str, Any]], now_ns: int) -> None:
+        self._native = _native.Pruner(vault, state._native, dict(options or {}), now_ns)
         #: The plan: figures (``used_blobs``, ``repack_bundles``...,
         #: ``bytes_before``, ``bytes_after_estimate``), ``read`` (bundle
         #: names to feed) and ``rewrite_index``.
-        self.plan: Dict[str, Any] = json.loads(self._native.plan())
+        self.plan: PrunePlan = self._native.plan()
 
     def remaining(self) -> List[str]:
         """Bundles of the plan not fed yet."""
@@ -954,23 +822,21 @@ class Pruner:
         copied), to store."""
         return self._native.feed(name, data)
 
-    def finish(self) -> Tuple[List[Bundle], List[Object], List[str], Dict[str, Any]]:
+    def finish(self) -> Tuple[List[Bundle], List[Object], List[str], PruneReport]:
         """``(bundles, index deltas, names to delete, report)``."""
         bundles, indexes, delete, report = self._native.finish()
-        return bundles, indexes, delete, json.loads(report)
+        return bundles, indexes, delete, report
 
 
 def cleanup_started_patch(started: str) -> List[Dict[str, Any]]:
     """The v2 cleanup PATCH an agent sends when it starts (``started``:
     ISO-8601 time)."""
-    result: List[Dict[str, Any]] = json.loads(_native.cleanup_started_patch(started))
-    return result
+    return _native.cleanup_started_patch(started)
 
 
 def cleanup_queued_patch() -> List[Dict[str, Any]]:
     """The v2 cleanup PATCH an agent sends when it takes a cleanup up."""
-    result: List[Dict[str, Any]] = json.loads(_native.cleanup_queued_patch())
-    return result
+    return _native.cleanup_queued_patch()
 
 
 def cleanup_finished_patch(
@@ -979,30 +845,25 @@ def cleanup_finished_patch(
     """The v2 cleanup PATCH an agent sends when it ends: ``completed``,
     the service ids of the ``forgotten`` vault snapshots, and the vault's
     size before and after."""
-    result: List[Dict[str, Any]] = json.loads(
-        _native.cleanup_finished_patch(forgotten, bytes_before, bytes_after, ended)
-    )
-    return result
+    return _native.cleanup_finished_patch(forgotten, bytes_before, bytes_after, ended)
 
 
-def prune_options(options: Dict[str, Any]) -> Dict[str, Any]:
+def prune_options(options: Mapping[str, Any]) -> Dict[str, Any]:
     """Prune options (see :class:`Pruner`) checked by the core and
     returned in their normal form.
 
     Raises:
         InvalidArgument: an unknown field or a bad value (named).
     """
-    result: Dict[str, Any] = json.loads(_native.prune_options(json.dumps(options)))
-    return result
+    return _native.prune_options(dict(options))
 
 
 def cleanup_failed_patch(message: str, ended: str) -> List[Dict[str, Any]]:
     """The v2 cleanup PATCH an agent sends when it fails."""
-    result: List[Dict[str, Any]] = json.loads(_native.cleanup_failed_patch(message, ended))
-    return result
+    return _native.cleanup_failed_patch(message, ended)
 
 
-def keep_policy(policy: Dict[str, Any]) -> Dict[str, Any]:
+def keep_policy(policy: Mapping[str, Any]) -> Dict[str, Any]:
     """A forget policy (see :meth:`VaultState.forget_plan`) checked by the
     core and returned in its normal form.
 
@@ -1010,8 +871,7 @@ def keep_policy(policy: Dict[str, Any]) -> Dict[str, Any]:
         InvalidArgument: a bad policy (unknown rule, a count of 0, a bad
             ``within`` duration, an empty tag), or one without rules.
     """
-    result: Dict[str, Any] = json.loads(_native.keep_policy(json.dumps(policy)))
-    return result
+    return _native.keep_policy(dict(policy))
 
 
 def check_tags(tags: List[str]) -> None:

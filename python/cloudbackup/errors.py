@@ -9,7 +9,6 @@ attributes, e.g. ``err.status`` of an :class:`ApiError`).
 
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, List, Optional, Type, Union
 
 __all__ = [
@@ -240,12 +239,9 @@ def error_class(code: str) -> Type[Error]:
     return _BY_CODE.get(code, Error)
 
 
-def _from_core(code: str, message: str, details_json: str) -> Error:
-    """Builds the exception for an error of the native module (called by it)."""
-    try:
-        details = json.loads(details_json)
-    except ValueError:
-        details = {}
+def _from_core(code: str, message: str, details: Any) -> Error:
+    """Builds the exception for an error of the native module (called by it
+    with the error's details as a dict)."""
     if not isinstance(details, dict):
         details = {}
     err = error_class(code)(message, details)

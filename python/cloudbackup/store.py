@@ -44,7 +44,7 @@ from collections import OrderedDict, deque
 from functools import partial
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple, TypeVar, Union
+from typing import Any, BinaryIO, Callable, Deque, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, TypeVar, Union, cast
 
 from .engine import (
     BackupFilter,
@@ -73,6 +73,7 @@ from .engine import (
     unquote_path,
 )
 from .errors import Error, InvalidArgument, InvalidState, InvalidValue, Locked, NotFound
+from .shapes import PrunePlan, PruneReport, RestoreReport, SnapshotEntry, VerifyReport
 from .locking import VaultLock, pid_alive
 from .storage import (
     DEFAULT_CONCURRENCY,
@@ -141,7 +142,7 @@ class RestoreResult:
     """What a restore did: the core's report, and bytes written."""
 
     snapshot_id: str
-    report: Dict[str, Any]
+    report: RestoreReport
     bytes_written: int = 0
     creates: int = 0
     errors: List[Any] = field(default_factory=list)
@@ -181,11 +182,11 @@ class PruneResult:
     #: The core's plan: figures (``used_blobs``, ``unused_blobs``,
     #: ``repack_bundles``, ``unused_bundles``..., each ``{"count",
     #: "bytes"}``), ``bytes_before``, ``bytes_after_estimate``, ``read``.
-    plan: Dict[str, Any]
+    plan: PrunePlan
     #: The core's report (None on a dry run or when there was nothing to
     #: do): ``bundles_written``, ``indexes_written``, ``deleted``,
     #: ``bytes_before``, ``bytes_after``.
-    report: Optional[Dict[str, Any]] = None
+    report: Optional[PruneReport] = None
 
     @property
     def bytes_before(self) -> int:
@@ -517,10 +518,12 @@ class StoredVault:
 
     def snapshots(self, state: Optional[VaultState] = None) -> List[Snapshot]:
         """Every readable snapshot, oldest first (by time in nanoseconds,
-        then id). Unreadable ones are skipped with a warning."""
+        then id). Unreadable ones are skipped with a warning. Each tree is
+        taken from the vault state only when asked for: listing them (time,
+        host, roots, tags, counters) copies none."""
         state = state or self.state()
         self._warn_unreadable(state)
-        return [state.snapshot(str(s["id"])) for s in state.summaries()]
+        return state.snapshots()
 
     @staticmethod
     def _warn_unreadable(state: VaultState) -> None:
@@ -1207,7 +1210,7 @@ class StoredVault:
         )
         os.makedirs(dest, exist_ok=True)
         creates = session.creates
-        result = RestoreResult(snapshot_id=snap.id, report={}, creates=len(creates))
+        result = RestoreResult(snapshot_id=snap.id, report=cast(RestoreReport, {}), creates=len(creates))  # set by finish()
         # Descriptors of the target's directories (closed at the end, or
         # when collected should the restore fail).
         tree = _Tree(dest)
@@ -1274,7 +1277,8 @@ class StoredVault:
             # no partial file stays.
             files.discard()
         files.finished = True
-        errors = (result.report.get("errors") or {}).get("list") or []
+        report_errors = result.report["errors"]
+        errors = (report_errors.get("list") if report_errors else None) or []
         failed = {str(e["path"]) for e in errors}
         # Hard links once their first name is complete and in place.
         _create_links(links, tree, failed, files)
@@ -1295,7 +1299,7 @@ class StoredVault:
         seed: Optional[int] = None,
         progress: Optional[Progress] = None,
         retry_lock: float = 0.0,
-    ) -> Dict[str, Any]:
+    ) -> VerifyReport:
         """Checks the whole vault: every snapshot decrypts, every blob it
         uses is indexed, every indexed bundle is there, and every bundle (or
         a sampled ``fraction``) holds what the index says; reports leftover
@@ -1538,7 +1542,7 @@ def _create_links(links: List[Dict[str, Any]], tree: _Tree, failed: Set[str], fi
 _UNPRIVILEGED_XATTRS = (b"user.", b"system.posix_acl_access", b"system.posix_acl_default")
 
 
-def _apply_metadata(entries: List[Dict[str, Any]], tree: _Tree, files: "_OpenFiles") -> None:
+def _apply_metadata(entries: Sequence[Mapping[str, Any]], tree: _Tree, files: "_OpenFiles") -> None:
     """Sets owners (when running as root, by numeric id, as ``tar
     --numeric-owner``; skipped otherwise, as restic and tar do), extended
     attributes (as non-root only ``user.*`` and POSIX ACLs: the other
@@ -1602,7 +1606,7 @@ def _at_destination(dest: str, snap: Snapshot) -> Tuple[List[str], List[Dict[str
         return existing, found
     # Decoded here and dropped on return: the snapshot does not keep the
     # whole tree as Python objects for the restore's run.
-    entries: List[Dict[str, Any]] = snap.decode()["entries"]
+    entries: List[SnapshotEntry] = snap.decode()["entries"]
     # Through directory descriptors: paths of any length, never through a
     # symlink.
     tree = _Tree(dest)
@@ -1624,7 +1628,7 @@ def _at_destination(dest: str, snap: Snapshot) -> Tuple[List[str], List[Dict[str
     return existing, found
 
 
-def _file_dirs(tree: "_Tree", entries: List[Dict[str, Any]]) -> Set[bytes]:
+def _file_dirs(tree: "_Tree", entries: Sequence[Mapping[str, Any]]) -> Set[bytes]:
     """The directories of the target (``tree``) the restore's files go to
     (where a killed restore may have left temporaries); ``entries`` are the
     session's creates."""
@@ -1819,7 +1823,7 @@ class _OpenFiles:
 
 
 #: The name this class had when vaults could only be local directories
-#: (kept: callers and the README use it; it opens any location).
+#: (kept for callers written against it; it opens any location).
 LocalVault = StoredVault
 
 J = TypeVar("J")
@@ -1831,10 +1835,10 @@ def _iso_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{time.time_ns() // 1000 % 1_000_000:06d}Z"
 
 
-def _deletes(plan: Dict[str, Any]) -> bool:
+def _deletes(plan: PrunePlan) -> bool:
     """Whether a prune plan deletes anything."""
     keys = ("unused_bundles", "repack_bundles", "unindexed_bundles", "temporary")
-    return any(int(plan[k]["count"]) for k in keys)
+    return any(int(plan[k]["count"]) for k in keys)  # type: ignore[literal-required]
 
 
 def _phases(names: List[str]) -> List[List[str]]:

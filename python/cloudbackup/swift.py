@@ -13,7 +13,7 @@ Credentials come from the environment, as the ``swift`` command reads them:
   (Keystone needs python-keystoneclient too);
 - or a token already obtained: ``OS_STORAGE_URL`` with ``OS_AUTH_TOKEN``.
 
-Each request is retried by :class:`~cloudbackup.storage.RetryPolicy` on
+Each request is retried by :class:`~cloudbackup.backend.RetryPolicy` on
 connection errors, 5xx, 408, 429 and 498, waiting the server's Retry-After
 when it sends one. Uploads carry their MD5 as ``ETag`` so Swift refuses a
 body that arrived damaged (422), and the returned ETag is checked too; a
@@ -28,9 +28,9 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
+from .backend import KINDS, ObjectInfo, RetryPolicy, Retryable, check_name, is_object_id, is_temporary, parse_retry_after
 from .engine import Buffer
 from .errors import InvalidArgument, NotFound, StorageError
-from .storage import KINDS, ObjectInfo, RetryPolicy, Retryable, check_name, is_object_id, is_temporary, parse_retry_after
 
 __all__ = ["SwiftStorage", "swift_auth_from_env"]
 

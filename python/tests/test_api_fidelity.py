@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Mapping
 
 import pytest
 
@@ -50,7 +50,7 @@ def agent_key(case: Dict[str, Any]) -> cb.AgentKey:
     return cb.AgentKey.from_der(bytes.fromhex(FIXTURE["keys"][case["key"]]["der_hex"]))
 
 
-def request_outcome(req: Dict[str, Any]) -> Dict[str, Any]:
+def request_outcome(req: Mapping[str, Any]) -> Dict[str, Any]:
     headers: Dict[str, List[str]] = {}
     for name, value in req["headers"]:
         headers.setdefault(name.lower(), []).append(value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import types
 from typing import Any, Dict, List, Tuple
 
 import pytest
@@ -42,6 +43,17 @@ def normalise(value: Any) -> Any:
     return value
 
 
+def same_objects(a: Any, b: Any) -> bool:
+    """Equal, with the same types at every level and dict keys in the same order."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same_objects(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_objects(x, y) for x, y in zip(a, b))
+    return bool(a == b)
+
+
 def test_every_rackspace_sample_round_trips_or_is_rejected() -> None:
     table = sample_table()
     files = sorted(SAMPLES.glob("samples-v*/*.json"))
@@ -64,6 +76,9 @@ def test_every_rackspace_sample_round_trips_or_is_rejected() -> None:
         back = cb.parse_model(type_name, raw)
         assert normalise(back) == normalise(original), name
         assert cb.parse_model(type_name, back) == back  # normal form is stable
+        # The objects the native module makes are exactly what decoding its
+        # JSON text gives: same types (int/float/None...), same key order.
+        assert same_objects(back, json.loads(cb.model_json(type_name, raw))), name
         ok += 1
     print(f"rackspace samples: {ok} of {valid} valid samples round-tripped")
     print(f"rackspace samples: {rejected} of {invalid} invalid samples rejected with an error")
@@ -126,7 +141,13 @@ def test_model_errors() -> None:
     with pytest.raises(TypeError):
         cb.transition("restore", 1, "queued", "agent")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        cb._native.parse_model("v2.Restore", "{}")  # type: ignore[arg-type]
+        cb._native.parse_model("v2.Restore", object())  # type: ignore[arg-type]
+    # The native module takes JSON text, bytes-like JSON and Python values
+    # alike, and hands back Python values (no JSON text to decode).
+    as_text = cb._native.parse_model("v2.Restore", RESTORE_SAMPLE.decode("utf-8"))
+    assert as_text == cb._native.parse_model("v2.Restore", RESTORE_SAMPLE)
+    assert as_text == cb._native.parse_model("v2.Restore", json.loads(RESTORE_SAMPLE))
+    assert isinstance(as_text, dict)
 
 
 def test_build_request_and_parse_response() -> None:
@@ -259,6 +280,50 @@ def test_errors_hierarchy() -> None:
     assert all(error_class(c) is not cb.Error for c in codes)
 
 
+def _doc_table(text: str, first_header: str) -> List[List[str]]:
+    """The rows of the markdown table whose header starts with ``first_header``
+    (cells without their backticks)."""
+    rows: List[List[str]] = []
+    inside = False
+    for line in text.splitlines():
+        if line.startswith(f"| {first_header} |"):
+            inside = True
+            continue
+        if inside and line.startswith("|---"):
+            continue
+        if inside and line.startswith("|"):
+            rows.append([c.strip().split(" (")[0].strip("`") for c in line.strip("|").split("|")])
+        elif inside:
+            break
+    return rows
+
+
+def test_error_names_match_docs_and_js() -> None:
+    """One documented name per core error code in every binding: the table in
+    docs/ERRORS.md lists each code of the core once, with the Python class
+    that code raises, the class web/errors.js throws and the C constant."""
+    from cloudbackup.errors import error_class
+
+    repo = REPO
+    rows = _doc_table((repo / "docs" / "ERRORS.md").read_text(), "code | C")
+    codes = cb._native.error_codes()
+    assert [r[0] for r in rows] == codes, "docs/ERRORS.md lists every core code once, in order"
+    js = (repo / "web" / "errors.js").read_text()
+    js_names = dict(re.findall(r"^  (\w+): '(\w+Error)',$", js, re.M))
+    header = (repo / "include" / "cloudbackup.h").read_text()
+    for code, c_name, py_name, js_name, _ in rows:
+        cls = error_class(code)
+        assert cls.__name__ == py_name and cls.code == code and getattr(cb, py_name) is cls
+        assert js_names.get(code) == js_name, f"{code}: web/errors.js names {js_names.get(code)}"
+        assert f"export const {js_name} = named(classFor('{code}')" in js
+        assert re.search(rf"\b{c_name} = \d+", header), c_name
+    assert set(js_names) == set(codes), "web/errors.js has a class for every core code, and no other"
+    host_only = {r[0]: r[1] for r in _doc_table((repo / "docs" / "ERRORS.md").read_text(), "code | Python")}
+    assert host_only == {"storage": "StorageError", "transport": "TransportError"}
+    assert cb.StorageError.code == "storage" and cb.TransportError.code == "transport"
+    assert not set(host_only) & set(codes)
+
+
 # JSON numbers cross the core as 64-bit integers (or floats beyond).
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 names = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FFF), max_size=20)
@@ -310,3 +375,31 @@ def test_job_reporter_drives_a_restore_the_service_accepts() -> None:
     assert job.is_finished and job.resource == service
     with pytest.raises(Conflict):
         job.failed("too late", "2026-12-05T04:00:06Z")
+
+
+def test_native_classes_are_the_public_ones() -> None:
+    """Where the Python layer would only forward calls, the native class is
+    the public one (no wrapper object in between)."""
+    assert cb.AgentKey is cb._native.AgentKey and cb.Selector is cb._native.Selector
+    assert cb.Vault is cb._native.Vault
+    from cloudbackup.engine import Lock, LockTable
+
+    assert Lock is cb._native.Lock and LockTable is cb._native.LockTable
+    assert Lock.new("gc", True, "h", 7, 0).exclusive and not Lock("backup", False, "h", 7, 0).exclusive
+    # A password is text (UTF-8) or bytes-like; settings and KDF any mapping.
+    kdf = types.MappingProxyType({"memory_kib": 64, "iterations": 1, "parallelism": 1})
+    vault = cb.Vault.create("pässword", kdf=kdf)
+    assert cb.Vault.open(vault.config(), "pässword".encode("utf-8")).vault_id == vault.vault_id
+    assert vault.vault_id == vault.info()["vault_id"] and len(vault.vault_id) == 32
+    assert vault.key_slots()[0]["kdf"] == dict(kdf)
+    with pytest.raises(cb.WrongPassword):
+        cb.Vault.open(vault.config(), bytearray(b"wrong"))
+    with pytest.raises(TypeError):
+        cb.Vault.open(vault.config(), 12)  # type: ignore[arg-type]
+    key = cb.AgentKey.generate(1024)
+    assert isinstance(key, cb.AgentKey) and repr(key) == "<AgentKey 1024 bits>"
+    assert cb.AgentKey.from_der(key.to_der()).public_key() == key.public_key()
+    assert cb.Selector(include=["/etc"], iexclude=["*.BAK"]).selects("/etc/hosts")
+    assert not cb.Selector(include=["/etc"], iexclude=["*.BAK"]).selects("/etc/x.bak")
+    with pytest.raises(TypeError):
+        cb.Selector(["/etc"])  # type: ignore[call-arg]  # keyword arguments only, as before

@@ -25,7 +25,7 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient  # noqa: E402
 
 import cloudbackup  # noqa: E402
-from cloudbackup import core  # noqa: E402
+from cloudbackup import api as core  # noqa: E402
 from cloudbackup.client import next_marker  # noqa: E402
 from cloudbackup.emulator import Emulator  # noqa: E402
 

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cloudbackup as cb
+from cloudbackup.shapes import RestoreReport
 from conftest import FAST_KDF, GOLDEN
 
 Store = Dict[str, Dict[str, Union[bytes, cb.BundleBytes]]]
@@ -41,7 +42,7 @@ def backup_files(vault: cb.Vault, files: Dict[str, bytes], index: cb.Index) -> T
 
 def restore_all(
     vault: cb.Vault, store: Store, snap_id: str, lazy: bool = False, **options: object
-) -> Tuple[Dict[str, bytearray], Dict[str, object]]:
+) -> Tuple[Dict[str, bytearray], RestoreReport]:
     """Restores a snapshot in memory; returns files and the report.
     ``lazy``: ranges through ``feed_blobs`` (one blob per step)."""
     index = cb.Index()
@@ -398,7 +399,7 @@ def test_feed_blobs_writes_what_feed_writes(vault: cb.Vault) -> None:
 
 def restore_ahead(
     vault: cb.Vault, store: Store, snap_id: str, threads: int, edit: Dict[int, int]
-) -> Tuple[List[Tuple[bytes, List[Tuple[str, int]]]], List[List[str]], Dict[str, object]]:
+) -> Tuple[List[Tuple[bytes, List[Tuple[str, int]]]], List[List[str]], RestoreReport]:
     """Restores with every range started (``feed_blobs``) before any is
     iterated, as a host keeping the workers busy does; byte ``edit[i]`` of
     range ``i`` is flipped. Returns the writes, the files completed after
@@ -439,7 +440,7 @@ def test_feed_blobs_on_threads_writes_what_one_thread_writes(vault: cb.Vault) ->
     middle = {len(one[1]) // 2: 20}
     bad = restore_ahead(vault, store, snap_id, 1, middle)
     errors = bad[2]["errors"]
-    assert isinstance(errors, dict) and [e["type"] for e in errors["list"]] == ["corrupt"] * errors["count"]
+    assert isinstance(errors, dict) and [e["type"] for e in errors["list"]] == ["corrupt"] * int(errors["count"])
     assert bad[2]["files_restored"] != 0
     assert restore_ahead(vault, store, snap_id, 2, middle) == bad
 

@@ -21,7 +21,7 @@ import pytest
 
 import cloudbackup as cb
 from cloudbackup.agent import snapshot_id_for
-from cloudbackup.core import validate_patch
+from cloudbackup.api import validate_patch
 from cloudbackup.errors import IntegrityError, InvalidArgument
 from cloudbackup.store import StoredVault
 from conftest import DATA, FAST_KDF, WrappedStorage, read_tree, run_cli

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Mapping
 
 import pytest
 
@@ -42,7 +42,7 @@ def leftovers(root: Path) -> List[str]:
     return [p.name for p in root.rglob("*") if partial_tag(p.name) is not None]
 
 
-def errors_of(report: Dict[str, Any]) -> List[Dict[str, Any]]:
+def errors_of(report: Mapping[str, Any]) -> List[Dict[str, Any]]:
     return list((report.get("errors") or {}).get("list") or [])
 
 

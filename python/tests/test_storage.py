@@ -4,6 +4,7 @@ backup that fails half-way (then gc) on a local vault."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import time
@@ -14,6 +15,7 @@ import pytest
 
 import cloudbackup as cb
 from cloudbackup.engine import Buffer
+from cloudbackup import backend, storage, swift
 from cloudbackup.storage import LocalStorage, RetryPolicy, Retryable, open_storage, parse_retry_after
 from conftest import FAST_KDF, WrappedStorage, read_tree, run_cli
 
@@ -28,6 +30,31 @@ def make_tree(root: Path, seed: int = 0) -> None:
         (root / "d" / f"f{i}.bin").write_bytes(os.urandom(150_000 + i * 1000 + seed))
     (root / "d" / "copy.bin").write_bytes((root / "d" / "f0.bin").read_bytes())
     (root / "a.txt").write_text("alpha\n" * 1000)
+
+
+def _package_imports(module_file: str) -> List[str]:
+    """The package modules a module imports (``from .x import``, ``from . import x``),
+    lazy imports inside functions included."""
+    names: List[str] = []
+    for node in ast.walk(ast.parse(Path(module_file).read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                names.append(node.module.split(".")[0])
+            else:
+                names.extend(a.name for a in node.names)
+    return names
+
+
+def test_storage_modules_import_no_cycle() -> None:
+    """The implementations depend on the interface module, never on each
+    other's: storage (which picks one by URL) may import swift, but neither
+    swift nor backend imports storage (or swift)."""
+    assert backend.__file__ and storage.__file__ and swift.__file__
+    assert "storage" not in _package_imports(swift.__file__)
+    assert "backend" in _package_imports(swift.__file__)
+    assert not {"storage", "swift"} & set(_package_imports(backend.__file__))
+    # The names storage has always offered still come from it.
+    assert storage.ObjectInfo is backend.ObjectInfo and storage.RetryPolicy is backend.RetryPolicy
 
 
 class FailAfter(WrappedStorage):
@@ -255,3 +282,30 @@ def test_a_restore_on_two_threads_writes_what_one_thread_writes(tmp_path: Path) 
         assert not r.report["errors"] and read_tree(out) == read_tree(src)
         results[threads] = (r.report, r.bytes_written, sum(seen))
     assert results[2] == results[1]
+
+
+def test_snapshots_take_no_tree_until_one_is_asked_for(tmp_path: Path) -> None:
+    """``snapshots()`` answers from the vault state's summaries: time, host,
+    roots, tags and counters read no tree; the tree (entries, listing,
+    restore) is taken on first use, and then agrees with the summary."""
+    src = tmp_path / "src"
+    make_tree(src)
+    sv = cb.StoredVault.init(str(tmp_path / "vault"), "pw", SMALL, FAST_KDF)
+    first = sv.backup(str(src), hostname="h1", tags=["b", "a"])
+    (src / "a.txt").write_text("changed\n")
+    second = sv.backup(str(src), hostname="h1")
+    snaps = sv.snapshots()
+    assert [s.id for s in snaps] == [first.snapshot_id, second.snapshot_id]
+    for s in snaps:
+        assert s.hostname == "h1" and s.time > 0 and s.counters["files_searched"] > 0
+        assert s.paths and s.time_ns // 1_000_000_000 == s.time
+    assert snaps[0].tags == ["a", "b"] and snaps[1].tags == []
+    assert all(s._opened is None for s in snaps), "no tree taken for the header"
+    head = (snaps[1].time_ns, snaps[1].counters, snaps[1].hostname, snaps[1].paths)
+    assert any(e["path"].endswith("/a.txt") for e in snaps[1].entries)
+    assert snaps[1]._opened is not None and snaps[0]._opened is None
+    # Once the tree is decoded, the same members come from it.
+    assert (snaps[1].time_ns, snaps[1].counters, snaps[1].hostname, snaps[1].paths) == head
+    eager = sv.snapshot(second.snapshot_id)
+    assert eager.data["counters"] == head[1] and eager.time_ns == head[0]
+    assert snaps[0].ls("/") == sv.snapshot(first.snapshot_id).ls("/")

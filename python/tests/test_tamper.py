@@ -123,7 +123,8 @@ def pipeline(objects: Objects, password: str, snapshots: List[str], baseline: Op
                             out.bad_writes += 1
                         files[path][at : at + len(data)] = data
         report = session.finish()
-        for entry in (report.get("errors") or {}).get("list") or []:
+        report_errors = report["errors"]
+        for entry in (report_errors.get("list") if report_errors else None) or []:
             out.errors.append(("restore", str(entry["type"])))
         out.files.append({p: bytes(b) for p, b in files.items()})
     verifier = Verifier(vault, index)
@@ -173,9 +174,9 @@ def reads(objects: Objects, password: str, snapshots: List[str]) -> Reads:
         snap = Snapshot.open(vault, sid, objects[f"snapshots/{sid}"])
         per_file: Dict[str, List[Tuple[str, int, int]]] = {}
         for e in snap.entries:
-            options = json.dumps({"inclusions": [_glob_escape(e["path"])], "max_gap": 0})
-            session = _native.RestoreSession(vault._native, snap._native, index._native, options)
-            plan = json.loads(session.plan())
+            options = {"inclusions": [_glob_escape(e["path"])], "max_gap": 0}
+            session = _native.RestoreSession(vault, snap._native, index._native, options)
+            plan = session.plan()
             per_file[e["path"]] = [
                 (f["bundle"], int(r["offset"]), int(r["offset"]) + int(r["length"])) for f in plan for r in f["ranges"]
             ]

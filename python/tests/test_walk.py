@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import pytest
 
 from cloudbackup import store
-from cloudbackup.core import validate_patch
+from cloudbackup.api import validate_patch
 from cloudbackup.engine import BackupSession, quote_path, unquote_path
 from cloudbackup.store import StoredVault
 

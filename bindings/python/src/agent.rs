@@ -10,8 +10,9 @@ use cloudbackup_core::model::v2::snapshot_id;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::error::{to_json, PyResultCb};
+use crate::error::PyResultCb;
 use crate::input::bytes_in;
+use crate::value::to_py;
 
 /// An agent's RSA key pair (the private key is wiped when it is dropped).
 #[pyclass(module = "cloudbackup._native", name = "AgentKey", frozen)]
@@ -56,14 +57,14 @@ impl NativeAgentKey {
         self.key.bits()
     }
 
-    /// The public key in v1's form, JSON `{"ModulusHex", "ExponentHex"}`.
-    fn public_key(&self) -> PyResultCb<String> {
-        to_json("public key", &self.key.public_key())
+    /// The public key in v1's form, `{"ModulusHex", "ExponentHex"}`.
+    fn public_key<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        to_py(py, "public key", &self.key.public_key())
     }
 
-    /// The public key in v2's form, JSON `{"modulus", "exponent"}`.
-    fn rsa_public_key(&self) -> PyResultCb<String> {
-        to_json("public key", &self.key.rsa_public_key())
+    /// The public key in v2's form, `{"modulus", "exponent"}`.
+    fn rsa_public_key<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        to_py(py, "public key", &self.key.rsa_public_key())
     }
 
     /// Decrypts `EncryptedPassword` / `encrypted_password_hex` (hex, spaces

@@ -1,6 +1,7 @@
 //! The domain model, the operations (request building and response
 //! parsing), the lifecycle rules and JSON Patch validation, by name, with
-//! JSON text in and out: thin wrappers over the core's by-name layer.
+//! Python objects (or JSON text) in and Python objects out: thin wrappers
+//! over the core's by-name layer.
 
 use cloudbackup_core::api::{self, Auth, Response};
 use cloudbackup_core::error::from_json_slice;
@@ -8,8 +9,8 @@ use cloudbackup_core::{dynamic, model};
 use pyo3::prelude::*;
 use serde_json::{json, Value};
 
-use crate::error::{to_json, PyResultCb};
-use crate::input::{bytes_in, opt_json};
+use crate::error::PyResultCb;
+use crate::value::{json_text, opt_json, to_py};
 
 /// The names of every model type (`"v1.Agent"`, ..., `"v2.Restore"`, ...).
 /// Any name also takes a `[]` suffix for a JSON array of that type.
@@ -18,76 +19,98 @@ fn model_types() -> Vec<&'static str> {
     model::model_types().to_vec()
 }
 
-/// Parses `data` (JSON as bytes-like) as the model type `type_name` exactly
-/// as the Rust API checks it, and returns it serialised again in its normal
-/// form (JSON text).
+/// Parses `data` (JSON text, bytes-like JSON or Python objects) as the
+/// model type `type_name` exactly as the Rust API checks it, and returns
+/// its normal form as Python objects.
 #[pyfunction]
-fn parse_model(type_name: &str, data: &Bound<'_, PyAny>) -> PyResultCb<String> {
-    let data = bytes_in(data, "data")?;
-    to_json("model", &model::parse_model(type_name, data.as_slice())?)
+fn parse_model<'py>(
+    py: Python<'py>,
+    type_name: &str,
+    data: &Bound<'py, PyAny>,
+) -> PyResultCb<Bound<'py, PyAny>> {
+    let data = json_text(data, "data")?;
+    to_py(py, "model", &model::parse_model(type_name, &data)?)
 }
 
-/// Every operation, as JSON: `[{"name", "method", "path", "summary"}...]`.
+/// Like `parse_model`, but returns the normal form as JSON text (what
+/// `model_json` hands out).
 #[pyfunction]
-fn operations() -> PyResultCb<String> {
-    to_json("operations", api::operations())
+fn model_json(type_name: &str, data: &Bound<'_, PyAny>) -> PyResultCb<String> {
+    let data = json_text(data, "data")?;
+    crate::error::to_json("model", &model::parse_model(type_name, &data)?)
 }
 
-/// Builds the request of `operation` from its parameters (JSON object text,
-/// or `None`) for the account `token` / `tenant_id` (and, for an agent,
-/// `agent_id`, sent as `X-Agent-Id`); returns JSON `{"method", "path",
+/// Every operation: `[{"name", "method", "path", "summary"}...]`.
+#[pyfunction]
+fn operations(py: Python<'_>) -> PyResultCb<Bound<'_, PyAny>> {
+    to_py(py, "operations", api::operations())
+}
+
+/// Builds the request of `operation` from its parameters (a dict, JSON
+/// object text, or `None`) for the account `token` / `tenant_id` (and, for
+/// an agent, `agent_id`, sent as `X-Agent-Id`); returns `{"method", "path",
 /// "query", "headers", "body"}`.
 #[pyfunction]
-#[pyo3(signature = (operation, params_json, token, tenant_id, agent_id=None))]
-fn build_request(
+#[pyo3(signature = (operation, params, token, tenant_id, agent_id=None))]
+fn build_request<'py>(
+    py: Python<'py>,
     operation: &str,
-    params_json: Option<&str>,
+    params: Option<&Bound<'py, PyAny>>,
     token: &str,
     tenant_id: &str,
     agent_id: Option<&str>,
-) -> PyResultCb<String> {
-    let params: Value = opt_json(params_json, "params_json")?;
+) -> PyResultCb<Bound<'py, PyAny>> {
+    let params: Value = opt_json(params, "params")?;
     let auth = Auth::new(token, tenant_id)?;
     let auth = match agent_id {
         Some(id) => auth.with_agent_id(id)?,
         None => auth,
     };
     let request = api::build_request(operation, &params, &auth)?;
-    to_json("request", &request.to_json_value()?)
+    Ok(crate::value::value_to_py(py, request.to_json_value()?)?)
 }
 
-/// Parses the response received for `operation` (built from `params_json`):
-/// HTTP `status`, `headers_json` (JSON array of `[name, value]` pairs or
-/// `None`) and the body (bytes-like). Returns the result as JSON text.
+/// Parses the response received for `operation` (built from `params`):
+/// HTTP `status`, `headers` (a list of `(name, value)` pairs or `None`)
+/// and the body (bytes-like). Returns the result as Python objects.
 #[pyfunction]
-#[pyo3(signature = (operation, params_json, status, headers_json, body))]
-fn parse_response(
+#[pyo3(signature = (operation, params, status, headers, body))]
+fn parse_response<'py>(
+    py: Python<'py>,
     operation: &str,
-    params_json: Option<&str>,
+    params: Option<&Bound<'py, PyAny>>,
     status: i64,
-    headers_json: Option<&str>,
-    body: &Bound<'_, PyAny>,
-) -> PyResultCb<String> {
-    let params: Value = opt_json(params_json, "params_json")?;
-    let headers: Value = opt_json(headers_json, "headers_json")?;
-    let body = bytes_in(body, "body")?;
+    headers: Option<&Bound<'py, PyAny>>,
+    body: &Bound<'py, PyAny>,
+) -> PyResultCb<Bound<'py, PyAny>> {
+    let params: Value = opt_json(params, "params")?;
+    let headers: Value = opt_json(headers, "headers")?;
+    let body = crate::input::bytes_in(body, "body")?;
     let mut head = json!({ "status": status });
     if !headers.is_null() {
         head["headers"] = headers;
     }
     let mut response = Response::from_json_value(&head)?;
     response.body = body.as_slice().to_vec();
-    to_json(
+    to_py(
+        py,
         "result",
         &api::parse_response(operation, &params, &response)?,
     )
 }
 
 /// Whether `actor` may move a `resource` from state `from` to `to`;
-/// returns JSON `{"changed": bool, "state": "<v2 name>"}`.
+/// returns `{"changed": bool, "state": "<v2 name>"}`.
 #[pyfunction]
-fn transition(resource: &str, from: &str, to: &str, actor: &str) -> PyResultCb<String> {
-    to_json(
+fn transition<'py>(
+    py: Python<'py>,
+    resource: &str,
+    from: &str,
+    to: &str,
+    actor: &str,
+) -> PyResultCb<Bound<'py, PyAny>> {
+    to_py(
+        py,
         "transition",
         &dynamic::transition_by_name(resource, from, to, actor)?,
     )
@@ -106,50 +129,49 @@ fn allowed_targets(resource: &str, state: &str, actor: &str) -> PyResultCb<Vec<&
     Ok(dynamic::allowed_targets_by_name(resource, state, actor)?)
 }
 
-/// Validates a JSON Patch (bytes-like JSON) for the v2 PATCH `endpoint`
-/// against the current `resource` (bytes-like JSON), sent by `actor`;
-/// returns the patched resource as JSON text. `vault_empty` matters only
-/// for an agent's `/vault/region` (`None`: unknown, treated as not empty).
+/// Validates a JSON Patch for the v2 PATCH `endpoint` against the current
+/// `resource` (each JSON text, bytes-like JSON or Python objects), sent by
+/// `actor`; returns the patched resource. `vault_empty` matters only for
+/// an agent's `/vault/region` (`None`: unknown, treated as not empty).
 #[pyfunction]
 #[pyo3(signature = (endpoint, resource, patch, actor, vault_empty=None))]
-fn validate_patch(
+fn validate_patch<'py>(
+    py: Python<'py>,
     endpoint: &str,
-    resource: &Bound<'_, PyAny>,
-    patch: &Bound<'_, PyAny>,
+    resource: &Bound<'py, PyAny>,
+    patch: &Bound<'py, PyAny>,
     actor: &str,
     vault_empty: Option<bool>,
-) -> PyResultCb<String> {
-    let resource = bytes_in(resource, "resource")?;
-    let patch = bytes_in(patch, "patch")?;
-    let patched = dynamic::validate_patch_json(
-        endpoint,
-        resource.as_slice(),
-        patch.as_slice(),
-        actor,
-        vault_empty,
-    )?;
-    to_json("patched resource", &patched)
+) -> PyResultCb<Bound<'py, PyAny>> {
+    let resource = json_text(resource, "resource")?;
+    let patch = json_text(patch, "patch")?;
+    let patched = dynamic::validate_patch_json(endpoint, &resource, &patch, actor, vault_empty)?;
+    to_py(py, "patched resource", &patched)
 }
 
-/// Applies an RFC 6902 JSON Patch (bytes-like JSON) to a JSON document
-/// (bytes-like) with no endpoint policy, all or nothing; returns the new
-/// document as JSON text.
+/// Applies an RFC 6902 JSON Patch to a JSON document (each JSON text,
+/// bytes-like JSON or Python objects) with no endpoint policy, all or
+/// nothing; returns the new document.
 #[pyfunction]
-fn apply_patch(document: &Bound<'_, PyAny>, patch: &Bound<'_, PyAny>) -> PyResultCb<String> {
-    let document = bytes_in(document, "document")?;
-    let patch = bytes_in(patch, "patch")?;
-    let mut doc: Value = from_json_slice("document", document.as_slice())?;
-    let patch = cloudbackup_core::patch::parse_patch(patch.as_slice())?;
+fn apply_patch<'py>(
+    py: Python<'py>,
+    document: &Bound<'py, PyAny>,
+    patch: &Bound<'py, PyAny>,
+) -> PyResultCb<Bound<'py, PyAny>> {
+    let document = json_text(document, "document")?;
+    let patch = json_text(patch, "patch")?;
+    let mut doc: Value = from_json_slice("document", &document)?;
+    let patch = cloudbackup_core::patch::parse_patch(&patch)?;
     cloudbackup_core::patch::apply_patch(&mut doc, &patch)?;
-    to_json("patched document", &doc)
+    Ok(crate::value::value_to_py(py, doc)?)
 }
 
-/// Patterns (docs/PATTERNS.md) equivalent to v2 path filters (`filters_json`: a JSON
-/// array of `{"type": "file"|"folder", "path"}`).
+/// Patterns (docs/PATTERNS.md) equivalent to v2 path filters (`filters`: a
+/// list of `{"type": "file"|"folder", "path"}`, or its JSON text).
 #[pyfunction]
-fn filter_globs(filters_json: &str) -> PyResultCb<Vec<String>> {
+fn filter_globs(filters: &Bound<'_, PyAny>) -> PyResultCb<Vec<String>> {
     let filters: Vec<model::v2::common::PathFilter> =
-        from_json_slice("filters_json", filters_json.as_bytes())?;
+        from_json_slice("filters", &json_text(filters, "filters")?)?;
     Ok(cloudbackup_core::engine::filter_globs(&filters))
 }
 
@@ -169,36 +191,21 @@ fn encrypt_password_for_agent(
     )?)
 }
 
-/// The stable code of every core error class (`"invalid_json"`, ...), for
-/// the Python package's own checks.
+/// The stable code of every core error class (`"invalid_json"`, ...), in
+/// the core's declaration order, for the Python package's own checks.
 #[pyfunction]
 fn error_codes() -> Vec<&'static str> {
-    use cloudbackup_core::ErrorCode as C;
-    [
-        C::InvalidJson,
-        C::InvalidValue,
-        C::InvalidArgument,
-        C::Api,
-        C::UnexpectedResponse,
-        C::Transition,
-        C::PatchRejected,
-        C::PatchConflict,
-        C::PatchForbidden,
-        C::WrongPassword,
-        C::Corrupt,
-        C::ForeignVault,
-        C::UnsupportedVersion,
-        C::NotFound,
-    ]
-    .iter()
-    .map(|c| c.as_str())
-    .collect()
+    cloudbackup_core::ErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect()
 }
 
 /// Adds this file's functions to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model_types, m)?)?;
     m.add_function(wrap_pyfunction!(parse_model, m)?)?;
+    m.add_function(wrap_pyfunction!(model_json, m)?)?;
     m.add_function(wrap_pyfunction!(operations, m)?)?;
     m.add_function(wrap_pyfunction!(build_request, m)?)?;
     m.add_function(wrap_pyfunction!(parse_response, m)?)?;

@@ -15,7 +15,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyMemoryView, PySlice, PyString};
 
-use crate::error::{poisoned, to_json, PyResultCb};
+use crate::error::{poisoned, PyResultCb};
 use crate::input::{bytes_view, path_in, type_name};
 use crate::vault::{NativeIndex, NativeSnapshot, NativeVault};
 
@@ -430,10 +430,13 @@ impl NativeBackupSession {
         self.hand_out(py, bundles)
     }
 
-    /// The counters so far (final once finished), as JSON.
-    fn counters(&self) -> PyResultCb<String> {
-        let run = self.run.lock().map_err(|_| poisoned())?;
-        to_json("counters", &run.counters())
+    /// The counters so far (final once finished).
+    fn counters<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        let counters = {
+            let run = self.run.lock().map_err(|_| poisoned())?;
+            crate::value::to_value("counters", &run.counters())?
+        };
+        Ok(crate::value::value_to_py(py, counters)?)
     }
 
     /// Ends the backup: seals the last bundles (take them with

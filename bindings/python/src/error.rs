@@ -2,8 +2,8 @@
 //!
 //! The exception classes live in Python (`cloudbackup.errors`), where
 //! multiple inheritance (`Error` and `ValueError`) is plain; this module
-//! asks `cloudbackup.errors._from_core(code, message, details_json)` for the
-//! exception to raise.
+//! asks `cloudbackup.errors._from_core(code, message, details)` for the
+//! exception to raise (`details` a dict).
 
 use cloudbackup_core::Error;
 use pyo3::exceptions::PyRuntimeError;
@@ -34,11 +34,12 @@ impl From<PyErr> for Failure {
 }
 
 /// Builds the `cloudbackup.errors` exception for `code`.
-fn exception(py: Python<'_>, code: &str, message: String, details: String) -> PyErr {
-    let made = py
-        .import("cloudbackup.errors")
-        .and_then(|m| m.getattr("_from_core"))
-        .and_then(|f| f.call1((code, message, details)));
+fn exception(py: Python<'_>, code: &str, message: String, details: serde_json::Value) -> PyErr {
+    let made = crate::value::value_to_py(py, details).and_then(|details| {
+        py.import("cloudbackup.errors")
+            .and_then(|m| m.getattr("_from_core"))
+            .and_then(|f| f.call1((code, message, details)))
+    });
     match made {
         Ok(exc) => PyErr::from_value(exc),
         Err(e) => e,
@@ -49,14 +50,9 @@ impl From<Failure> for PyErr {
     fn from(f: Failure) -> Self {
         match f {
             Failure::Py(e) => e,
-            Failure::Core(e) => Python::attach(|py| {
-                exception(
-                    py,
-                    e.code().as_str(),
-                    e.to_string(),
-                    e.details().to_string(),
-                )
-            }),
+            Failure::Core(e) => {
+                Python::attach(|py| exception(py, e.code().as_str(), e.to_string(), e.details()))
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
-//! Arguments from Python: bytes-like objects and optional JSON text.
+//! Arguments from Python: bytes-like objects and paths (JSON arguments:
+//! [`crate::value`]).
 
 use cloudbackup_core::engine::RawPath;
-use cloudbackup_core::error::from_json_slice;
 use pyo3::buffer::PyUntypedBuffer;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -61,6 +61,16 @@ pub fn bytes_in<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResultCb<BytesIn<
         ))
         .into()),
     }
+}
+
+/// A password argument: `str` (encoded to a UTF-8 `bytes` object, as
+/// `password.encode()` would: no copy kept on the Rust side) or bytes-like
+/// ([`bytes_in`]).
+pub fn secret_in<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResultCb<BytesIn<'py>> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(BytesIn::Bytes(s.encode_utf8()?));
+    }
+    bytes_in(obj, name)
 }
 
 /// The bytes of a bytes-like argument read only during the call (with the
@@ -147,18 +157,6 @@ pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .name()
         .map(|n| n.to_string())
         .unwrap_or_else(|_| "object".into())
-}
-
-/// Reads an optional JSON argument given as text (`None`: the type's
-/// default).
-pub fn opt_json<T: serde::de::DeserializeOwned + Default>(
-    text: Option<&str>,
-    name: &str,
-) -> PyResultCb<T> {
-    match text {
-        None => Ok(T::default()),
-        Some(t) => Ok(from_json_slice(name, t.as_bytes())?),
-    }
 }
 
 /// A path argument: `str` is the quoted text form (a plain path is its own

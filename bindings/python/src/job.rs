@@ -1,5 +1,6 @@
 //! The patches an agent sends about a job as it runs: a thin wrapper of
-//! the core's `lifecycle::JobReporter` (JSON text in and out).
+//! the core's `lifecycle::JobReporter` (Python objects or JSON text in,
+//! Python objects out).
 
 use std::sync::Mutex;
 
@@ -11,8 +12,8 @@ use cloudbackup_core::patch::Patch;
 use cloudbackup_core::wire::Timestamp;
 use pyo3::prelude::*;
 
-use crate::error::{poisoned, to_json, PyResultCb};
-use crate::input::bytes_in;
+use crate::error::{poisoned, PyResultCb};
+use crate::value::{json_text, to_value, value_to_py};
 
 /// The patches one agent sends about one backup, restore or cleanup.
 #[pyclass(module = "cloudbackup._native", name = "JobReporter")]
@@ -26,8 +27,8 @@ impl NativeJobReporter {
     }
 }
 
-fn patch_json(patch: &Patch) -> PyResultCb<String> {
-    to_json("patch", patch)
+fn patch_json(patch: &Patch) -> PyResultCb<serde_json::Value> {
+    to_value("patch", patch)
 }
 
 fn time(text: &str) -> PyResultCb<Timestamp> {
@@ -36,7 +37,8 @@ fn time(text: &str) -> PyResultCb<Timestamp> {
 
 #[pymethods]
 impl NativeJobReporter {
-    /// A reporter for the job `resource` (bytes-like JSON, with `state`)
+    /// A reporter for the job `resource` (a dict, JSON text or bytes-like
+    /// JSON, with `state`)
     /// of `endpoint` (`"backup"`, `"restore"`, `"cleanup"`); progress at
     /// most every `progress_interval_ns`.
     #[new]
@@ -46,8 +48,8 @@ impl NativeJobReporter {
         resource: &Bound<'_, PyAny>,
         progress_interval_ns: Option<i64>,
     ) -> PyResultCb<Self> {
-        let resource = bytes_in(resource, "resource")?;
-        let mut job = dynamic::job_reporter(endpoint, resource.as_slice())?;
+        let resource = json_text(resource, "resource")?;
+        let mut job = dynamic::job_reporter(endpoint, &resource)?;
         if let Some(ns) = progress_interval_ns {
             job = job.with_progress_interval(ns);
         }
@@ -61,15 +63,16 @@ impl NativeJobReporter {
         self.with(|j| Ok(j.state().to_string()))
     }
 
-    /// The job's resource as the agent knows it (JSON text).
-    fn resource(&self) -> PyResultCb<String> {
-        self.with(|j| to_json("resource", j.resource()))
+    /// The job's resource as the agent knows it.
+    fn resource<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        let value = self.with(|j| to_value("resource", j.resource()))?;
+        Ok(value_to_py(py, value)?)
     }
 
-    /// Takes the service's copy of the job (bytes-like JSON).
+    /// Takes the service's copy of the job (a dict or JSON).
     fn observe(&self, resource: &Bound<'_, PyAny>) -> PyResultCb<()> {
-        let resource = bytes_in(resource, "resource")?;
-        let value = from_json_slice("resource", resource.as_slice())?;
+        let resource = json_text(resource, "resource")?;
+        let value = from_json_slice("resource", &resource)?;
         self.with(|j| Ok(j.observe(value)?))
     }
 
@@ -83,59 +86,73 @@ impl NativeJobReporter {
         self.with(|j| Ok(j.is_finished()))
     }
 
-    /// The patch for state `queued` (JSON text).
-    fn queued(&self) -> PyResultCb<String> {
-        self.with(|j| patch_json(&j.queued()?))
+    /// The patch for state `queued`.
+    fn queued<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        let patch = self.with(|j| patch_json(&j.queued()?))?;
+        Ok(value_to_py(py, patch)?)
     }
 
     /// The patch for state `preparing`.
-    fn preparing(&self) -> PyResultCb<String> {
-        self.with(|j| patch_json(&j.preparing()?))
+    fn preparing<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        let patch = self.with(|j| patch_json(&j.preparing()?))?;
+        Ok(value_to_py(py, patch)?)
     }
 
     /// The patch for state `in_progress` at `now` (ISO-8601).
-    fn started(&self, now: &str) -> PyResultCb<String> {
+    fn started<'py>(&self, py: Python<'py>, now: &str) -> PyResultCb<Bound<'py, PyAny>> {
         let now = time(now)?;
-        self.with(|j| patch_json(&j.started(now)?))
+        let patch = self.with(|j| patch_json(&j.started(now)?))?;
+        Ok(value_to_py(py, patch)?)
     }
 
     /// The progress patch for `counters` (`[(name, value)]`) at `now_ns`,
     /// or None (nothing changed, or too soon).
-    fn progress(&self, counters: Vec<(String, u64)>, now_ns: i64) -> PyResultCb<Option<String>> {
+    fn progress<'py>(
+        &self,
+        py: Python<'py>,
+        counters: Vec<(String, u64)>,
+        now_ns: i64,
+    ) -> PyResultCb<Option<Bound<'py, PyAny>>> {
         let list: Vec<(&str, u64)> = counters.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-        self.with(|j| {
+        let patch = self.with(|j| {
             j.progress(&list, now_ns)?
                 .as_ref()
                 .map(patch_json)
                 .transpose()
-        })
+        })?;
+        Ok(patch.map(|p| value_to_py(py, p)).transpose()?)
     }
 
-    /// The final patch: `counters`, `errors` (the per-file report as
-    /// bytes-like JSON, or None) and `now` (ISO-8601).
+    /// The final patch: `counters`, `errors` (the per-file report as a
+    /// dict or JSON, or None) and `now` (ISO-8601).
     #[pyo3(signature = (counters, errors, now))]
-    fn finished(
+    fn finished<'py>(
         &self,
+        py: Python<'py>,
         counters: Vec<(String, u64)>,
-        errors: Option<&Bound<'_, PyAny>>,
+        errors: Option<&Bound<'py, PyAny>>,
         now: &str,
-    ) -> PyResultCb<String> {
+    ) -> PyResultCb<Bound<'py, PyAny>> {
         let errors: Option<ErrorReport> = match errors {
-            Some(e) => Some(from_json_slice(
-                "errors",
-                bytes_in(e, "errors")?.as_slice(),
-            )?),
+            Some(e) => Some(from_json_slice("errors", &json_text(e, "errors")?)?),
             None => None,
         };
         let now = time(now)?;
         let list: Vec<(&str, u64)> = counters.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-        self.with(|j| patch_json(&j.finished(&list, errors.as_ref(), now)?))
+        let patch = self.with(|j| patch_json(&j.finished(&list, errors.as_ref(), now)?))?;
+        Ok(value_to_py(py, patch)?)
     }
 
     /// The patch for a failure: `message` and `now` (ISO-8601).
-    fn failed(&self, message: &str, now: &str) -> PyResultCb<String> {
+    fn failed<'py>(
+        &self,
+        py: Python<'py>,
+        message: &str,
+        now: &str,
+    ) -> PyResultCb<Bound<'py, PyAny>> {
         let now = time(now)?;
-        self.with(|j| patch_json(&j.failed(message, now)?))
+        let patch = self.with(|j| patch_json(&j.failed(message, now)?))?;
+        Ok(value_to_py(py, patch)?)
     }
 }
 

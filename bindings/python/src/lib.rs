@@ -9,8 +9,10 @@
 //! [`error`]) onto the exception hierarchy of `cloudbackup.errors`.
 //!
 //! Conventions:
-//! - JSON crosses the boundary as `str`; the Python package turns it into
-//!   dicts and lists (and dicts back into JSON).
+//! - JSON-shaped values cross the boundary as Python objects (`dict`,
+//!   `list`, `str`, `int`, `float`, `bool`, `None`; [`value`]): no JSON
+//!   text to decode on the Python side. JSON arguments take those objects
+//!   or JSON text.
 //! - Bytes arguments take any bytes-like object ([`input::BytesIn`]):
 //!   `bytes` without a copy, others (bytearray, memoryview, ...) with one;
 //!   a backup's `write` reads every C-contiguous buffer in place
@@ -29,9 +31,11 @@ pub mod error;
 pub mod input;
 pub mod job;
 pub mod prune;
+pub mod pyser;
 pub mod restore;
 pub mod select;
 pub mod state;
+pub mod value;
 pub mod vault;
 
 use pyo3::prelude::*;

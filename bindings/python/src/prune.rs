@@ -11,9 +11,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::backup::NativeBundleBytes;
-use crate::error::{poisoned, to_json, Failure, PyResultCb};
+use crate::error::{poisoned, Failure, PyResultCb};
 use crate::input::bytes_in;
 use crate::state::NativeVaultState;
+use crate::value::{json_text, to_py, to_value, value_to_py};
 use crate::vault::NativeVault;
 
 /// An object to store: `(id, bytes)`.
@@ -35,14 +36,32 @@ fn hand_out(py: Python<'_>, bundles: Vec<SealedBundle>) -> PyResultCb<Vec<Bundle
 }
 
 /// What `finish` hands back: `(bundles, index deltas, names to delete,
-/// report JSON)`.
-type Commit<'py> = (Vec<Bundle<'py>>, Vec<Object<'py>>, Vec<String>, String);
+/// report)`.
+type Commit<'py> = (
+    Vec<Bundle<'py>>,
+    Vec<Object<'py>>,
+    Vec<String>,
+    Bound<'py, PyAny>,
+);
 
 /// A prune in progress: its plan, then the bundles it copies.
 #[pyclass(module = "cloudbackup._native", name = "Pruner")]
 pub struct NativePruner {
     pruner: Mutex<Option<Pruner>>,
-    plan: String,
+    /// The plan as the host sees it (small: names and counts).
+    plan: serde_json::Value,
+}
+
+/// Prune options given as a dict or as JSON text.
+fn options_in(options: &Bound<'_, PyAny>) -> PyResultCb<PruneOptions> {
+    let text = json_text(options, "options")?;
+    let text = std::str::from_utf8(&text).map_err(|e| {
+        Failure::Core(Error::InvalidJson {
+            what: "options".into(),
+            message: e.to_string(),
+        })
+    })?;
+    Ok(PruneOptions::from_json(text)?)
 }
 
 fn done() -> Failure {
@@ -52,26 +71,26 @@ fn done() -> Failure {
 #[pymethods]
 impl NativePruner {
     /// Plans a prune of `state` with `options` (the core's
-    /// `PruneOptions` as JSON) at `now_ns`; raises when the vault must
-    /// not be pruned (IntegrityError) or the options are bad.
+    /// `PruneOptions` as a dict or JSON text) at `now_ns`; raises when the
+    /// vault must not be pruned (IntegrityError) or the options are bad.
     #[new]
     fn new(
         vault: &NativeVault,
         state: &NativeVaultState,
-        options: &str,
+        options: &Bound<'_, PyAny>,
         now_ns: i64,
     ) -> PyResultCb<Self> {
-        let options = PruneOptions::from_json(options)?;
+        let options = options_in(options)?;
         let plan = state.with_state(|s| Ok(s.prune_plan(&options, now_ns)?))?;
         Ok(NativePruner {
-            plan: to_json("prune plan", &plan)?,
+            plan: to_value("prune plan", &plan)?,
             pruner: Mutex::new(Some(Pruner::new(&vault.get()?, plan))),
         })
     }
 
-    /// The plan, as JSON.
-    fn plan(&self) -> String {
-        self.plan.clone()
+    /// The plan (a new dict on each call).
+    fn plan<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        Ok(value_to_py(py, self.plan.clone())?)
     }
 
     /// Bundles of the plan not fed yet (names).
@@ -98,8 +117,8 @@ impl NativePruner {
         hand_out(py, full)
     }
 
-    /// Ends the repack: `(bundles, index deltas, names to delete, report
-    /// JSON)`. Store the bundles, then the deltas, then delete in order.
+    /// Ends the repack: `(bundles, index deltas, names to delete,
+    /// report)`. Store the bundles, then the deltas, then delete in order.
     fn finish<'py>(&self, py: Python<'py>) -> PyResultCb<Commit<'py>> {
         let p = self
             .pruner
@@ -114,7 +133,7 @@ impl NativePruner {
             .into_iter()
             .map(|o| (o.id.to_hex(), PyBytes::new(py, &o.bytes)))
             .collect();
-        let report = to_json("prune report", &commit.report)?;
+        let report = to_py(py, "prune report", &commit.report)?;
         Ok((bundles, indexes, commit.delete, report))
     }
 }
@@ -123,34 +142,37 @@ fn timestamp(text: &str) -> PyResultCb<Timestamp> {
     Ok(Timestamp::parse(text)?)
 }
 
-/// The v2 cleanup PATCH (JSON) an agent sends when it starts: state
+/// The v2 cleanup PATCH an agent sends when it starts: state
 /// `in_progress` and `started_time` (ISO-8601 text).
 #[pyfunction]
-fn cleanup_started_patch(started: &str) -> PyResultCb<String> {
-    to_json(
+fn cleanup_started_patch<'py>(py: Python<'py>, started: &str) -> PyResultCb<Bound<'py, PyAny>> {
+    to_py(
+        py,
         "cleanup patch",
         &core_prune::cleanup_started_patch(timestamp(started)?)?,
     )
 }
 
-/// The v2 cleanup PATCH (JSON) an agent sends when it takes a cleanup up
+/// The v2 cleanup PATCH an agent sends when it takes a cleanup up
 /// (state `queued`).
 #[pyfunction]
-fn cleanup_queued_patch() -> PyResultCb<String> {
-    to_json("cleanup patch", &core_prune::cleanup_queued_patch()?)
+fn cleanup_queued_patch(py: Python<'_>) -> PyResultCb<Bound<'_, PyAny>> {
+    to_py(py, "cleanup patch", &core_prune::cleanup_queued_patch()?)
 }
 
-/// The v2 cleanup PATCH (JSON) an agent sends when it ends: state
-/// `completed`, `ended_time` (ISO-8601), the service's ids of the
-/// `forgotten` vault snapshots, and the vault's size before and after.
+/// The v2 cleanup PATCH an agent sends when it ends: state `completed`,
+/// `ended_time` (ISO-8601), the service's ids of the `forgotten` vault
+/// snapshots, and the vault's size before and after.
 #[pyfunction]
-fn cleanup_finished_patch(
+fn cleanup_finished_patch<'py>(
+    py: Python<'py>,
     forgotten: Vec<String>,
     bytes_before: u64,
     bytes_after: u64,
     ended: &str,
-) -> PyResultCb<String> {
-    to_json(
+) -> PyResultCb<Bound<'py, PyAny>> {
+    to_py(
+        py,
         "cleanup patch",
         &core_prune::cleanup_finished_patch(
             &forgotten,
@@ -161,18 +183,27 @@ fn cleanup_finished_patch(
     )
 }
 
-/// Checks prune options (the core's `PruneOptions` as JSON) and returns
-/// them in their normal form; InvalidArgument names a bad field.
+/// Checks prune options (the core's `PruneOptions` as a dict or JSON
+/// text) and returns them in their normal form; InvalidArgument names a
+/// bad field.
 #[pyfunction]
-fn prune_options(options: &str) -> PyResultCb<String> {
-    to_json("prune options", &PruneOptions::from_json(options)?)
+fn prune_options<'py>(
+    py: Python<'py>,
+    options: &Bound<'py, PyAny>,
+) -> PyResultCb<Bound<'py, PyAny>> {
+    to_py(py, "prune options", &options_in(options)?)
 }
 
-/// The v2 cleanup PATCH (JSON) an agent sends when it fails: state
-/// `failed`, `ended_time` and `/errors` with `message`.
+/// The v2 cleanup PATCH an agent sends when it fails: state `failed`,
+/// `ended_time` and `/errors` with `message`.
 #[pyfunction]
-fn cleanup_failed_patch(message: &str, ended: &str) -> PyResultCb<String> {
-    to_json(
+fn cleanup_failed_patch<'py>(
+    py: Python<'py>,
+    message: &str,
+    ended: &str,
+) -> PyResultCb<Bound<'py, PyAny>> {
+    to_py(
+        py,
         "cleanup patch",
         &core_prune::cleanup_failed_patch(message, timestamp(ended)?)?,
     )

@@ -8,8 +8,9 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyBytes;
 
-use crate::error::{poisoned, to_json, PyResultCb};
-use crate::input::{bytes_in, opt_json, path_in, BytesIn};
+use crate::error::{poisoned, PyResultCb};
+use crate::input::{bytes_in, path_in, BytesIn};
+use crate::value::{opt_json, to_value, value_to_py};
 use crate::vault::{id_arg, NativeIndex, NativeSnapshot, NativeVault};
 
 /// A verified blob and where it goes: `(bytes, [(path, offset), ...])`,
@@ -40,21 +41,21 @@ impl NativeRestoreSession {
 #[pymethods]
 impl NativeRestoreSession {
     /// Plans the restore of `snapshot` (opened from `vault`) using `index`.
-    /// `options_json` (`None`: everything, overwrite nothing) is
-    /// `{"inclusions", "exclusions", "overwrite", "existing", "found",
-    /// "resume", "sparse", "max_gap", "max_range", "threads"}`.
+    /// `options` (a dict or JSON text; `None`: everything, overwrite
+    /// nothing) is `{"inclusions", "exclusions", "overwrite", "existing",
+    /// "found", "resume", "sparse", "max_gap", "max_range", "threads"}`.
     #[new]
-    #[pyo3(signature = (vault, snapshot, index, options_json=None))]
+    #[pyo3(signature = (vault, snapshot, index, options=None))]
     fn new(
         py: Python<'_>,
         vault: &NativeVault,
         snapshot: &NativeSnapshot,
         index: &NativeIndex,
-        options_json: Option<&str>,
+        options: Option<&Bound<'_, PyAny>>,
     ) -> PyResultCb<Self> {
         let vault = vault.get()?;
         let index = index.get()?;
-        let options: RestoreOptions = opt_json(options_json, "options_json")?;
+        let options: RestoreOptions = opt_json(options, "options")?;
         let snap = &snapshot.snapshot;
         let run = py.detach(|| RestoreRun::new(&vault, snap, &index, options))?;
         Ok(NativeRestoreSession {
@@ -62,21 +63,23 @@ impl NativeRestoreSession {
         })
     }
 
-    /// What to create, as a JSON array in snapshot order (`{"kind": "dir"|
-    /// "file"|"symlink", "path", ...}`); encoded on each call.
-    fn creates(&self, py: Python<'_>) -> PyResultCb<String> {
-        self.with_run(py, |r| {
-            to_json(
+    /// What to create, a list in snapshot order (`{"kind": "dir"|"file"|
+    /// "symlink", "path", ...}`); made on each call.
+    fn creates<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        let value = self.with_run(py, |r| {
+            to_value(
                 "restore creates",
                 &r.session()?.creates().collect::<Vec<_>>(),
             )
-        })
+        })?;
+        Ok(value_to_py(py, value)?)
     }
 
-    /// The bundle ranges to fetch, as JSON `[{"bundle", "ranges":
-    /// [{"offset", "length"}...]}...]`; encoded on each call.
-    fn plan(&self, py: Python<'_>) -> PyResultCb<String> {
-        self.with_run(py, |r| to_json("restore plan", &r.session()?.plan()))
+    /// The bundle ranges to fetch, `[{"bundle", "ranges": [{"offset",
+    /// "length"}...]}...]`; made on each call.
+    fn plan<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        let value = self.with_run(py, |r| to_value("restore plan", &r.session()?.plan()))?;
+        Ok(value_to_py(py, value)?)
     }
 
     /// Feeds the fetched bytes (bytes-like) of the planned range at
@@ -159,23 +162,25 @@ impl NativeRestoreSession {
         self.with_run(py, |r| Ok(r.missing(&id)?))
     }
 
-    /// Ends the restore and returns its report as JSON:
-    /// `{"files_restored", "bytes_restored", "files_skipped", "files_done",
-    /// "errors"}`.
-    fn finish(&self, py: Python<'_>) -> PyResultCb<String> {
-        self.with_run(py, |r| to_json("restore report", r.finish()?))
+    /// Ends the restore and returns its report: `{"files_restored",
+    /// "bytes_restored", "files_skipped", "files_done", "errors"}`.
+    fn finish<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        let value = self.with_run(py, |r| to_value("restore report", r.finish()?))?;
+        Ok(value_to_py(py, value)?)
     }
 
-    /// After `finish`: the report as JSON, with the failures reported
-    /// since (`fail_path`).
-    fn report(&self, py: Python<'_>) -> PyResultCb<String> {
-        self.with_run(py, |r| to_json("restore report", r.report()?))
+    /// After `finish`: the report, with the failures reported since
+    /// (`fail_path`).
+    fn report<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        let value = self.with_run(py, |r| to_value("restore report", r.report()?))?;
+        Ok(value_to_py(py, value)?)
     }
 
     /// After `finish`: the modes and times to apply, deepest first, failed
-    /// entries left out, as a JSON array of creates.
-    fn apply(&self, py: Python<'_>) -> PyResultCb<String> {
-        self.with_run(py, |r| to_json("restore attributes", r.apply()?))
+    /// entries left out, as a list of creates.
+    fn apply<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        let value = self.with_run(py, |r| to_value("restore attributes", r.apply()?))?;
+        Ok(value_to_py(py, value)?)
     }
 }
 

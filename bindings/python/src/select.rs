@@ -120,7 +120,8 @@ impl NativeBackupFilter {
     }
 }
 
-/// Inclusion and exclusion patterns, as a restore applies them.
+/// Inclusion and exclusion patterns as a restore applies them
+/// (docs/PATTERNS.md); public as `cloudbackup.Selector`.
 #[pyclass(module = "cloudbackup._native", name = "Selector", frozen)]
 pub struct NativeSelector {
     selector: Selector,
@@ -128,20 +129,21 @@ pub struct NativeSelector {
 
 #[pymethods]
 impl NativeSelector {
-    /// A selector of these lists (a bad pattern raises `InvalidArgument`).
+    /// A selector of these lists, all keyword arguments (`None`: empty);
+    /// the `i` lists ignore case. A bad pattern raises `InvalidArgument`.
     #[new]
-    #[pyo3(signature = (include=Vec::new(), exclude=Vec::new(), iinclude=Vec::new(), iexclude=Vec::new()))]
+    #[pyo3(signature = (*, include=None, exclude=None, iinclude=None, iexclude=None))]
     fn new(
-        include: Vec<String>,
-        exclude: Vec<String>,
-        iinclude: Vec<String>,
-        iexclude: Vec<String>,
+        include: Option<Vec<String>>,
+        exclude: Option<Vec<String>>,
+        iinclude: Option<Vec<String>>,
+        iexclude: Option<Vec<String>>,
     ) -> PyResultCb<Self> {
         let selector = Selector::all()
-            .include("include", &include, false)?
-            .include("iinclude", &iinclude, true)?
-            .exclude("exclude", &exclude, false)?
-            .exclude("iexclude", &iexclude, true)?;
+            .include("include", &include.unwrap_or_default(), false)?
+            .include("iinclude", &iinclude.unwrap_or_default(), true)?
+            .exclude("exclude", &exclude.unwrap_or_default(), false)?
+            .exclude("iexclude", &iexclude.unwrap_or_default(), true)?;
         Ok(NativeSelector { selector })
     }
 

@@ -14,8 +14,9 @@ use cloudbackup_core::engine::{
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::error::{poisoned, to_json, Failure, PyResultCb};
+use crate::error::{poisoned, Failure, PyResultCb};
 use crate::input::{bytes_in, path_in};
+use crate::value::{json_text, to_py, to_value, value_to_py};
 use crate::vault::{id_arg, NativeIndex, NativeSnapshot, NativeVault};
 
 /// An object to store: `(id, bytes)`.
@@ -150,41 +151,50 @@ impl NativeVaultState {
         })
     }
 
-    /// The readable snapshots, oldest first, as JSON `[{"id", "time",
+    /// The readable snapshots, oldest first, `[{"id", "time",
     /// "time_nanos", "hostname", "backup_configuration_id", "paths",
     /// "tags", "entries", "counters"}]`.
-    fn summaries(&self) -> PyResultCb<String> {
-        self.with(|s| to_json("snapshot summaries", &s.summaries()))
+    fn summaries<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        let value = self.with(|s| to_value("snapshot summaries", &s.summaries()))?;
+        Ok(value_to_py(py, value)?)
     }
 
-    /// The unreadable snapshots, as JSON `[{"object", "code", "message"}]`.
-    fn unreadable_snapshots(&self) -> PyResultCb<String> {
-        self.with(|s| {
+    /// The unreadable snapshots, `[{"object", "code", "message"}]`.
+    fn unreadable_snapshots<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        let value = self.with(|s| {
             let list: Vec<_> = s
                 .unreadable_snapshots()
                 .into_iter()
                 .map(|(id, e)| problem(&format!("snapshots/{}", id.to_hex()), e))
                 .collect();
-            to_json("unreadable snapshots", &list)
-        })
+            to_value("unreadable snapshots", &list)
+        })?;
+        Ok(value_to_py(py, value)?)
     }
 
-    /// What verify reports besides bundle contents, as JSON `[{"object",
-    /// "code", "message"}]`.
-    fn problems(&self) -> PyResultCb<String> {
-        self.with(|s| {
+    /// What verify reports besides bundle contents, `[{"object", "code",
+    /// "message"}]`.
+    fn problems<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        let value = self.with(|s| {
             let list: Vec<_> = s.problems().iter().map(|(o, e)| problem(o, e)).collect();
-            to_json("problems", &list)
-        })
+            to_value("problems", &list)
+        })?;
+        Ok(value_to_py(py, value)?)
     }
 
-    /// What forget with `policy` (the core's `KeepPolicy` as JSON) does to
-    /// each readable snapshot, as JSON `[{"id", "time", "time_nanos",
-    /// "hostname", "paths", "keep", "reasons"}]`; raises InvalidArgument
-    /// for a bad policy (or one without rules).
-    fn forget_plan(&self, policy: &str, now_ns: i64) -> PyResultCb<String> {
-        let policy = KeepPolicy::from_json(policy)?;
-        self.with(|s| to_json("forget plan", &s.forget_plan(&policy, now_ns)?))
+    /// What forget with `policy` (the core's `KeepPolicy` as a dict or
+    /// JSON text) does to each readable snapshot, `[{"id", "time",
+    /// "time_nanos", "hostname", "paths", "keep", "reasons"}]`; raises
+    /// InvalidArgument for a bad policy (or one without rules).
+    fn forget_plan<'py>(
+        &self,
+        py: Python<'py>,
+        policy: &Bound<'py, PyAny>,
+        now_ns: i64,
+    ) -> PyResultCb<Bound<'py, PyAny>> {
+        let policy = policy_in(policy)?;
+        let value = self.with(|s| to_value("forget plan", &s.forget_plan(&policy, now_ns)?))?;
+        Ok(value_to_py(py, value)?)
     }
 
     /// Leaves the snapshots `ids` (hex) out, as if deleted (a dry run's
@@ -200,15 +210,22 @@ impl NativeVaultState {
         })
     }
 
-    /// What gc may delete, as JSON; raises when it must refuse.
-    fn gc_plan(&self, now_ns: i64, grace_ns: i64) -> PyResultCb<String> {
-        self.with(|s| to_json("gc plan", &s.gc_plan(now_ns, grace_ns)?))
+    /// What gc may delete; raises when it must refuse.
+    fn gc_plan<'py>(
+        &self,
+        py: Python<'py>,
+        now_ns: i64,
+        grace_ns: i64,
+    ) -> PyResultCb<Bound<'py, PyAny>> {
+        let value = self.with(|s| to_value("gc plan", &s.gc_plan(now_ns, grace_ns)?))?;
+        Ok(value_to_py(py, value)?)
     }
 
-    /// What repair must do, as JSON `{"set_aside": [names],
-    /// "bundles_to_read": [ids]}`.
-    fn repair_plan(&self) -> PyResultCb<String> {
-        self.with(|s| to_json("repair plan", &s.repair_plan()))
+    /// What repair must do: `{"set_aside": [names], "bundles_to_read":
+    /// [ids]}`.
+    fn repair_plan<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        let value = self.with(|s| to_value("repair plan", &s.repair_plan()))?;
+        Ok(value_to_py(py, value)?)
     }
 
     /// Where repair moves the object `name` of its plan.
@@ -266,8 +283,8 @@ impl NativeIndexRebuild {
         Ok(())
     }
 
-    /// Ends the rebuild: `(index delta to store or None, report JSON)`.
-    fn finish<'py>(&self, py: Python<'py>) -> PyResultCb<(Option<Object<'py>>, String)> {
+    /// Ends the rebuild: `(index delta to store or None, report)`.
+    fn finish<'py>(&self, py: Python<'py>) -> PyResultCb<(Option<Object<'py>>, Bound<'py, PyAny>)> {
         let r = self
             .rebuild
             .lock()
@@ -278,11 +295,12 @@ impl NativeIndexRebuild {
         let index = out
             .index
             .map(|o| (o.id.to_hex(), PyBytes::new(py, &o.bytes)));
-        Ok((index, to_json("repair report", &out.report)?))
+        Ok((index, to_py(py, "repair report", &out.report)?))
     }
 }
 
-/// A lock object's contents.
+/// A lock object's contents (docs/FORMAT.md, "Concurrency"); public as
+/// `cloudbackup.engine.Lock`.
 #[pyclass(module = "cloudbackup._native", name = "Lock", frozen)]
 pub struct NativeLock {
     lock: Lock,
@@ -302,6 +320,20 @@ impl NativeLock {
         Ok(NativeLock {
             lock: Lock::new(operation, exclusive, hostname, pid, now_ns)?,
         })
+    }
+
+    /// `Lock.new(operation, exclusive, hostname, pid, now_ns)`: the same as
+    /// `Lock(...)`, by the name the package has always offered.
+    #[staticmethod]
+    #[pyo3(name = "new")]
+    fn new_lock(
+        operation: &str,
+        exclusive: bool,
+        hostname: &str,
+        pid: u32,
+        now_ns: i64,
+    ) -> PyResultCb<Self> {
+        Self::new(operation, exclusive, hostname, pid, now_ns)
     }
 
     /// Opens the stored lock `id`.
@@ -477,8 +509,20 @@ fn is_cached_object(name: &str) -> bool {
 /// back in its normal form (`within` as restic spells it); InvalidArgument
 /// for a bad policy or one without rules.
 #[pyfunction]
-fn keep_policy(policy: &str) -> PyResultCb<String> {
-    to_json("keep policy", &KeepPolicy::from_json(policy)?)
+fn keep_policy<'py>(py: Python<'py>, policy: &Bound<'py, PyAny>) -> PyResultCb<Bound<'py, PyAny>> {
+    to_py(py, "keep policy", &policy_in(policy)?)
+}
+
+/// A keep policy given as a dict or as JSON text.
+fn policy_in(policy: &Bound<'_, PyAny>) -> PyResultCb<KeepPolicy> {
+    let text = json_text(policy, "policy")?;
+    let text = std::str::from_utf8(&text).map_err(|e| {
+        Failure::Core(cloudbackup_core::Error::InvalidJson {
+            what: "policy".into(),
+            message: e.to_string(),
+        })
+    })?;
+    Ok(KeepPolicy::from_json(text)?)
 }
 
 /// Checks a backup's tags (non-empty, no comma, no control character);

@@ -9,8 +9,9 @@ use cloudbackup_core::engine::{
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::error::{poisoned, to_json, PyResultCb};
-use crate::input::{bytes_in, opt_json, path_in};
+use crate::error::{poisoned, PyResultCb};
+use crate::input::{bytes_in, path_in, secret_in};
+use crate::value::{opt_json, to_py, to_value, value_to_py};
 
 /// Parses the id argument `name` (64 hex digits) with the core's one
 /// parser, so a bad id is `InvalidValue` naming it, as in every binding.
@@ -19,7 +20,8 @@ pub fn id_arg(name: &str, hex: &str) -> PyResultCb<Id> {
 }
 
 /// An unlocked vault: its keys and settings. Made by `Vault.create` or
-/// `Vault.open`; the keys are wiped when it is dropped.
+/// `Vault.open`; the keys are wiped when it is dropped. Public as
+/// `cloudbackup.Vault` (no Python wrapper).
 #[pyclass(module = "cloudbackup._native", name = "Vault")]
 pub struct NativeVault {
     /// The vault; locked for password changes.
@@ -35,20 +37,23 @@ impl NativeVault {
 
 #[pymethods]
 impl NativeVault {
-    /// Creates a new vault protected by `password` (bytes-like);
-    /// `settings_json` / `kdf_json` are JSON text or `None` for defaults.
-    /// Releases the GIL while the key is derived.
+    /// Creates a new vault with one key slot for `password` (str, UTF-8,
+    /// or bytes-like); `settings` (chunker sizes, zstd level, bundle size)
+    /// and `kdf` (Argon2id `memory_kib`, `iterations`, `parallelism`) are
+    /// mappings (or JSON text), `None` for the core's defaults. Store
+    /// `config()` as the vault's `config`. Releases the GIL while the key
+    /// is derived.
     #[staticmethod]
-    #[pyo3(signature = (password, settings_json=None, kdf_json=None))]
+    #[pyo3(signature = (password, settings=None, kdf=None))]
     fn create(
         py: Python<'_>,
         password: &Bound<'_, PyAny>,
-        settings_json: Option<&str>,
-        kdf_json: Option<&str>,
+        settings: Option<&Bound<'_, PyAny>>,
+        kdf: Option<&Bound<'_, PyAny>>,
     ) -> PyResultCb<Self> {
-        let password = bytes_in(password, "password")?;
-        let settings: VaultSettings = opt_json(settings_json, "settings_json")?;
-        let kdf: KdfParams = opt_json(kdf_json, "kdf_json")?;
+        let password = secret_in(password, "password")?;
+        let settings: VaultSettings = opt_json(settings, "settings")?;
+        let kdf: KdfParams = opt_json(kdf, "kdf")?;
         let pw = password.as_slice();
         let vault = py.detach(|| Vault::create(pw, settings, kdf))?;
         Ok(NativeVault {
@@ -56,8 +61,11 @@ impl NativeVault {
         })
     }
 
-    /// Opens a stored vault config (bytes-like) with `password`.
-    /// Releases the GIL while the key is derived.
+    /// Opens a stored vault config (bytes-like) with `password`: raises
+    /// WrongPassword (no key slot opens with it), IntegrityError (the
+    /// config was tampered with), UnsupportedVersion (a newer format) or
+    /// InvalidJson (bytes that are no config). Releases the GIL while the
+    /// key is derived.
     #[staticmethod]
     fn open(
         py: Python<'_>,
@@ -65,7 +73,7 @@ impl NativeVault {
         password: &Bound<'_, PyAny>,
     ) -> PyResultCb<Self> {
         let config = bytes_in(config, "config")?;
-        let password = bytes_in(password, "password")?;
+        let password = secret_in(password, "password")?;
         let (c, pw) = (config.as_slice(), password.as_slice());
         let vault = py.detach(|| Vault::open(c, pw))?;
         Ok(NativeVault {
@@ -79,24 +87,31 @@ impl NativeVault {
         Ok(PyBytes::new(py, &bytes))
     }
 
-    /// What the vault is, as JSON: `{"vault_id", "settings", "key_slots"}`.
-    fn info(&self) -> PyResultCb<String> {
-        to_json(
+    /// The vault's id (32 hex digits).
+    #[getter]
+    fn vault_id(&self) -> PyResultCb<String> {
+        Ok(self.vault.lock().map_err(|_| poisoned())?.info().vault_id)
+    }
+
+    /// What the vault is: `{"vault_id", "settings", "key_slots"}`.
+    fn info<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        let info = to_value(
             "vault info",
             &self.vault.lock().map_err(|_| poisoned())?.info(),
-        )
+        )?;
+        Ok(value_to_py(py, info)?)
     }
 
     /// Adds a key slot for another password. Store `config()` afterwards.
-    #[pyo3(signature = (password, kdf_json=None))]
+    #[pyo3(signature = (password, kdf=None))]
     fn add_password(
         &self,
         py: Python<'_>,
         password: &Bound<'_, PyAny>,
-        kdf_json: Option<&str>,
+        kdf: Option<&Bound<'_, PyAny>>,
     ) -> PyResultCb<()> {
-        let password = bytes_in(password, "password")?;
-        let kdf: KdfParams = opt_json(kdf_json, "kdf_json")?;
+        let password = secret_in(password, "password")?;
+        let kdf: KdfParams = opt_json(kdf, "kdf")?;
         let pw = password.as_slice();
         py.detach(|| -> PyResultCb<()> {
             let mut vault = self.vault.lock().map_err(|_| poisoned())?;
@@ -106,7 +121,7 @@ impl NativeVault {
 
     /// Removes the key slot that `password` opens.
     fn remove_password(&self, py: Python<'_>, password: &Bound<'_, PyAny>) -> PyResultCb<()> {
-        let password = bytes_in(password, "password")?;
+        let password = secret_in(password, "password")?;
         let pw = password.as_slice();
         py.detach(|| -> PyResultCb<()> {
             let mut vault = self.vault.lock().map_err(|_| poisoned())?;
@@ -114,17 +129,18 @@ impl NativeVault {
         })
     }
 
-    /// The key slots as JSON: `[{"id", "kdf"}]`, in the order they are tried.
-    fn key_slots(&self) -> PyResultCb<String> {
-        to_json(
+    /// The key slots: `[{"id", "kdf"}]`, in the order they are tried.
+    fn key_slots<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        let slots = to_value(
             "key slots",
             &self.vault.lock().map_err(|_| poisoned())?.key_slots(),
-        )
+        )?;
+        Ok(value_to_py(py, slots)?)
     }
 
     /// The id of the key slot `password` opens.
     fn key_slot_of(&self, py: Python<'_>, password: &Bound<'_, PyAny>) -> PyResultCb<String> {
-        let password = bytes_in(password, "password")?;
+        let password = secret_in(password, "password")?;
         let pw = password.as_slice();
         py.detach(|| -> PyResultCb<String> {
             let vault = self.vault.lock().map_err(|_| poisoned())?;
@@ -141,7 +157,7 @@ impl NativeVault {
         id: &str,
         current: &Bound<'_, PyAny>,
     ) -> PyResultCb<String> {
-        let current = bytes_in(current, "current")?;
+        let current = secret_in(current, "current")?;
         let pw = current.as_slice();
         py.detach(|| -> PyResultCb<String> {
             let mut vault = self.vault.lock().map_err(|_| poisoned())?;
@@ -151,17 +167,17 @@ impl NativeVault {
 
     /// Rewraps the master key from `old` to `new` (data untouched). Store
     /// `config()` afterwards.
-    #[pyo3(signature = (old, new, kdf_json=None))]
+    #[pyo3(signature = (old, new, kdf=None))]
     fn change_password(
         &self,
         py: Python<'_>,
         old: &Bound<'_, PyAny>,
         new: &Bound<'_, PyAny>,
-        kdf_json: Option<&str>,
+        kdf: Option<&Bound<'_, PyAny>>,
     ) -> PyResultCb<()> {
-        let old = bytes_in(old, "old")?;
-        let new = bytes_in(new, "new")?;
-        let kdf: KdfParams = opt_json(kdf_json, "kdf_json")?;
+        let old = secret_in(old, "old")?;
+        let new = secret_in(new, "new")?;
+        let kdf: KdfParams = opt_json(kdf, "kdf")?;
         let (o, n) = (old.as_slice(), new.as_slice());
         py.detach(|| -> PyResultCb<()> {
             let mut vault = self.vault.lock().map_err(|_| poisoned())?;
@@ -219,12 +235,17 @@ impl NativeIndex {
         Ok(self.index.lock().map_err(|_| poisoned())?.len())
     }
 
-    /// The bundles to verify, as JSON `[{"bundle", "ranges": []}...]`: all
-    /// when `fraction` is 1, else a sample chosen by `seed`.
+    /// The bundles to verify, `[{"bundle", "ranges": []}...]`: all when
+    /// `fraction` is 1, else a sample chosen by `seed`.
     #[pyo3(signature = (fraction=1.0, seed=0))]
-    fn verify_plan(&self, fraction: f64, seed: u64) -> PyResultCb<String> {
+    fn verify_plan<'py>(
+        &self,
+        py: Python<'py>,
+        fraction: f64,
+        seed: u64,
+    ) -> PyResultCb<Bound<'py, PyAny>> {
         let index = self.get()?;
-        to_json("verify plan", &verify_plan(&index, fraction, seed)?)
+        to_py(py, "verify plan", &verify_plan(&index, fraction, seed)?)
     }
 }
 
@@ -254,18 +275,19 @@ impl NativeSnapshot {
         Ok(NativeSnapshot { snapshot })
     }
 
-    /// The snapshot as JSON: `{"version", "time", "hostname",
-    /// "backup_configuration_id", "counters", "entries"}`.
-    fn json(&self) -> PyResultCb<String> {
-        to_json("snapshot", &self.snapshot)
+    /// The snapshot as Python objects: `{"version", "time", "hostname",
+    /// "backup_configuration_id", "counters", "entries"}` (the whole tree:
+    /// made on each call, nothing kept).
+    fn json<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        to_py(py, "snapshot", &self.snapshot)
     }
 
     /// The `/errors` value a v2 agent reports for the backup that made the
-    /// snapshot (JSON), or `None` when every path was read.
-    fn error_report(&self) -> PyResultCb<Option<String>> {
+    /// snapshot, or `None` when every path was read.
+    fn error_report<'py>(&self, py: Python<'py>) -> PyResultCb<Option<Bound<'py, PyAny>>> {
         self.snapshot
             .error_report()
-            .map(|r| to_json("errors", &r))
+            .map(|r| to_py(py, "errors", &r))
             .transpose()
     }
 
@@ -275,28 +297,39 @@ impl NativeSnapshot {
         self.snapshot.backup_state().as_str().to_string()
     }
 
-    /// What is in folder `path` (str or bytes), as JSON: its children, or
+    /// What is in folder `path` (str or bytes): its children, or
     /// (`recursive`) everything below it (see the core's `browse::list`).
     #[pyo3(signature = (path, recursive=false))]
-    fn ls(&self, path: &Bound<'_, PyAny>, recursive: bool) -> PyResultCb<String> {
+    fn ls<'py>(
+        &self,
+        py: Python<'py>,
+        path: &Bound<'py, PyAny>,
+        recursive: bool,
+    ) -> PyResultCb<Bound<'py, PyAny>> {
         let path = path_in(path, "path")?;
-        to_json(
+        to_py(
+            py,
             "listing",
             &browse::list(&self.snapshot, path.as_bytes(), recursive)?,
         )
     }
 
-    /// The entries the patterns match, as JSON (see `browse::find`).
+    /// The entries the patterns match (see `browse::find`).
     #[pyo3(signature = (patterns, ignore_case=false))]
-    fn find(&self, patterns: Vec<String>, ignore_case: bool) -> PyResultCb<String> {
+    fn find<'py>(
+        &self,
+        py: Python<'py>,
+        patterns: Vec<String>,
+        ignore_case: bool,
+    ) -> PyResultCb<Bound<'py, PyAny>> {
         let patterns = browse::patterns(&patterns, ignore_case)?;
-        to_json("found", &browse::find(&self.snapshot, &patterns)?)
+        to_py(py, "found", &browse::find(&self.snapshot, &patterns)?)
     }
 
-    /// What changed from this snapshot to `after`, as JSON:
-    /// `{"changes": [...], "totals": {...}}` (see `browse::diff`).
-    fn diff(&self, after: &NativeSnapshot) -> PyResultCb<String> {
-        to_json("diff", &browse::diff(&self.snapshot, &after.snapshot))
+    /// What changed from this snapshot to `after`: `{"changes": [...],
+    /// "totals": {...}}` (see `browse::diff`).
+    fn diff<'py>(&self, py: Python<'py>, after: &NativeSnapshot) -> PyResultCb<Bound<'py, PyAny>> {
+        to_py(py, "diff", &browse::diff(&self.snapshot, &after.snapshot))
     }
 }
 
@@ -332,13 +365,21 @@ impl NativeVerifier {
         })
     }
 
-    /// The bundles to fetch whole and feed, as JSON `[{"bundle", "ranges":
-    /// []}]`: all (or a sample chosen by `seed`), less those the listing
-    /// showed missing.
+    /// The bundles to fetch whole and feed, `[{"bundle", "ranges": []}]`:
+    /// all (or a sample chosen by `seed`), less those the listing showed
+    /// missing.
     #[pyo3(signature = (fraction=1.0, seed=0))]
-    fn plan(&self, fraction: f64, seed: u64) -> PyResultCb<String> {
-        let v = self.verifier.lock().map_err(|_| poisoned())?;
-        to_json("verify plan", &v.plan(&self.index, fraction, seed)?)
+    fn plan<'py>(
+        &self,
+        py: Python<'py>,
+        fraction: f64,
+        seed: u64,
+    ) -> PyResultCb<Bound<'py, PyAny>> {
+        let plan = {
+            let v = self.verifier.lock().map_err(|_| poisoned())?;
+            to_value("verify plan", &v.plan(&self.index, fraction, seed)?)?
+        };
+        Ok(value_to_py(py, plan)?)
     }
 
     /// Checks the whole bundle `bundle_id` (`data` bytes-like). Every
@@ -361,11 +402,14 @@ impl NativeVerifier {
         Ok(())
     }
 
-    /// The report so far, as JSON: `{"ok", "bundles_checked",
-    /// "blobs_checked", "bytes_checked", "problems"}`.
-    fn report(&self) -> PyResultCb<String> {
-        let v = self.verifier.lock().map_err(|_| poisoned())?;
-        to_json("verify report", v.report())
+    /// The report so far: `{"ok", "bundles_checked", "blobs_checked",
+    /// "bytes_checked", "problems"}`.
+    fn report<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+        let report = {
+            let v = self.verifier.lock().map_err(|_| poisoned())?;
+            to_value("verify report", v.report())?
+        };
+        Ok(value_to_py(py, report)?)
     }
 }
 

@@ -42,7 +42,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from .. import __version__
 from ..agent import AgentKey, snapshot_id_for, vault_snapshot_prefix
-from ..core import JobReporter, filter_globs
+from ..api import JobReporter, filter_globs
 from ..engine import BackupFilter, Buffer, Snapshot
 from ..errors import ApiError, Error
 from ..storage import LocalStorage, ObjectInfo, Storage, open_storage, write_atomic

@@ -5,7 +5,7 @@ Backup API over the state in :mod:`.store`, behind the tokens of
 The emulator decides nothing the core decides: request bodies are read
 with the core's models and checked by the core's operation (the same
 validation the client runs before sending), and every PATCH goes through
-:func:`cloudbackup.core.validate_patch` with the caller's actor (``agent``
+:func:`cloudbackup.api.validate_patch` with the caller's actor (``agent``
 when the request carries ``X-Agent-Id`` or a token issued to an agent,
 else ``user``), so each 400, 403 and 409 is the one the core predicts,
 with the core's reason as the answer's ``message`` (the service's error
@@ -39,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .. import core
+from .. import api as core
 from ..errors import Conflict, Error, Forbidden, InvalidArgument, InvalidJson, InvalidValue, PatchRejected
 from . import auth
 from .store import Store

@@ -18,7 +18,7 @@ v1 names resources by integers: each v2 resource gets one the first time
 v1 shows it (:meth:`Store.v1_id`), kept across restarts. Bodies are read
 with the core's v1 models and checked by the core's operations (what the
 client checks before sending), and state changes go through the core's
-lifecycle (:func:`cloudbackup.core.transition` as the ``user``): an illegal
+lifecycle (:func:`cloudbackup.api.transition` as the ``user``): an illegal
 one is the core's 409 (a terminal resource) or 400, with its message.
 """
 
@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .. import core
+from .. import api as core
 from ..errors import InvalidTransition
 from .app import RESTORABLE_STATES, Caller, ServiceError, _drop_none
 

@@ -1,13 +1,14 @@
-"""Models, operations, lifecycle and JSON Patch rules: the core's by-name
-layer with Python values in and out (dicts, lists, str) instead of JSON text.
+"""The API layer: models, operations (request building and response
+parsing), lifecycle and JSON Patch rules, an agent's job patches; the core's
+by-name layer with Python values in and out (dicts, lists, str).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _native
+from .shapes import OperationInfo, Request, TransitionStep
 
 __all__ = [
     "JsonInput",
@@ -31,25 +32,12 @@ __all__ = [
 JsonInput = Union[str, bytes, bytearray, memoryview, Mapping[str, Any], Sequence[Any]]
 
 
-def _json_bytes(value: JsonInput) -> Union[bytes, bytearray, memoryview]:
-    """JSON text for the native module: bytes-like passes through, str is
-    encoded, other values are serialised."""
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return value
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    return json.dumps(value).encode("utf-8")
-
-
-def _json_text(value: Optional[JsonInput]) -> Optional[str]:
-    """Optional JSON text for the native module."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).decode("utf-8")
-    return json.dumps(value)
+def _json_arg(value: JsonInput) -> Any:
+    """A JSON argument for the native module, which takes JSON text (str or
+    bytes-like) and Python values alike; a non-dict Mapping becomes a dict."""
+    if isinstance(value, Mapping) and not isinstance(value, dict):
+        return dict(value)
+    return value
 
 
 def model_types() -> List[str]:
@@ -68,18 +56,17 @@ def parse_model(type_name: str, data: JsonInput) -> Any:
         InvalidJson: not JSON, or JSON that does not fit the type (the
             message names the offending member).
     """
-    return json.loads(_native.parse_model(type_name, _json_bytes(data)))
+    return _native.parse_model(type_name, _json_arg(data))
 
 
 def model_json(type_name: str, data: JsonInput) -> str:
     """Like :func:`parse_model`, but returns the normal form as JSON text."""
-    return _native.parse_model(type_name, _json_bytes(data))
+    return _native.model_json(type_name, _json_arg(data))
 
 
-def operations() -> List[Dict[str, str]]:
+def operations() -> List[OperationInfo]:
     """Every operation: ``{"name", "method", "path", "summary"}``."""
-    result: List[Dict[str, str]] = json.loads(_native.operations())
-    return result
+    return _native.operations()
 
 
 def build_request(
@@ -89,7 +76,7 @@ def build_request(
     token: str,
     tenant_id: str,
     agent_id: Optional[str] = None,
-) -> Dict[str, Any]:
+) -> Request:
     """Builds the request of ``operation`` (e.g. ``"v2.restores.get_restore"``)
     from its parameters for the account ``token`` / ``tenant_id``:
     ``{"method", "path", "query", "headers", "body"}``. Send it with any
@@ -102,10 +89,8 @@ def build_request(
             agent id, an agent parameter naming another agent.
         InvalidJson: parameters given as text that is not JSON.
     """
-    result: Dict[str, Any] = json.loads(
-        _native.build_request(operation, _json_text(params), token, tenant_id, agent_id)
-    )
-    return result
+    params_arg = None if params is None else _json_arg(params)
+    return _native.build_request(operation, params_arg, token, tenant_id, agent_id)
 
 
 def parse_response(
@@ -128,13 +113,12 @@ def parse_response(
     """
     if isinstance(body, str):
         body = body.encode("utf-8")
-    headers_json = None if headers is None else json.dumps([list(h) for h in headers])
-    return json.loads(
-        _native.parse_response(operation, _json_text(params), status, headers_json, body)
-    )
+    header_list = None if headers is None else [list(h) for h in headers]
+    params_arg = None if params is None else _json_arg(params)
+    return _native.parse_response(operation, params_arg, status, header_list, body)
 
 
-def transition(resource: str, from_state: str, to_state: str, actor: str) -> Dict[str, Any]:
+def transition(resource: str, from_state: str, to_state: str, actor: str) -> TransitionStep:
     """Whether ``actor`` (``"user"``, ``"agent"``, ``"scheduler"``) may move a
     ``resource`` (``"restore"``, ``"backup"``, ``"cleanup"``, ``"logfile"``)
     from ``from_state`` to ``to_state``: ``{"changed": bool, "state": name}``.
@@ -143,10 +127,7 @@ def transition(resource: str, from_state: str, to_state: str, actor: str) -> Dic
         InvalidTransition: the rules refuse it (``rejection``, ``conflict``).
         InvalidArgument: an unknown name.
     """
-    result: Dict[str, Any] = json.loads(
-        _native.transition(resource, from_state, to_state, actor)
-    )
-    return result
+    return _native.transition(resource, from_state, to_state, actor)
 
 
 def allowed_actions(resource: str, state: str) -> List[str]:
@@ -179,11 +160,7 @@ def validate_patch(
         InvalidJson: resource or patch not JSON.
         InvalidArgument: unknown endpoint or actor.
     """
-    return json.loads(
-        _native.validate_patch(
-            endpoint, _json_bytes(resource), _json_bytes(patch), actor, vault_empty
-        )
-    )
+    return _native.validate_patch(endpoint, _json_arg(resource), _json_arg(patch), actor, vault_empty)
 
 
 def apply_patch(document: JsonInput, patch: JsonInput) -> Any:
@@ -194,16 +171,14 @@ def apply_patch(document: JsonInput, patch: JsonInput) -> Any:
         PatchRejected: a malformed patch or an operation that fails.
         InvalidJson: document or patch not JSON.
     """
-    return json.loads(_native.apply_patch(_json_bytes(document), _json_bytes(patch)))
+    return _native.apply_patch(_json_arg(document), _json_arg(patch))
 
 
 def filter_globs(filters: JsonInput) -> List[str]:
     """Patterns (docs/PATTERNS.md) equivalent to v2 path filters
     (``[{"type": "file"|"folder", "path": ...}]``): each path escaped; a
     folder pattern takes its subtree. For restore options and backups."""
-    text = _json_text(filters)
-    assert text is not None
-    return _native.filter_globs(text)
+    return _native.filter_globs(_json_arg(filters))
 
 
 def encrypt_password_for_agent(modulus_hex: str, exponent_hex: str, passphrase: str) -> str:
@@ -235,7 +210,7 @@ class JobReporter:
 
     def __init__(self, endpoint: str, resource: JsonInput, progress_interval: Optional[float] = None) -> None:
         ns = None if progress_interval is None else int(progress_interval * 1_000_000_000)
-        self._native = _native.JobReporter(endpoint, _json_bytes(resource), ns)
+        self._native = _native.JobReporter(endpoint, _json_arg(resource), ns)
 
     @property
     def state(self) -> str:
@@ -246,13 +221,12 @@ class JobReporter:
     def resource(self) -> Dict[str, Any]:
         """The job as the agent knows it (the service's copy with the
         agent's patches applied)."""
-        value: Dict[str, Any] = json.loads(self._native.resource())
-        return value
+        return self._native.resource()
 
     def observe(self, resource: JsonInput) -> None:
         """Takes the service's copy of the job (a GET, or an event's):
         how a user's stop request reaches the agent."""
-        self._native.observe(_json_bytes(resource))
+        self._native.observe(_json_arg(resource))
 
     @property
     def stop_requested(self) -> bool:
@@ -266,21 +240,20 @@ class JobReporter:
 
     def queued(self) -> List[Dict[str, Any]]:
         """State ``queued``: the agent took the job up."""
-        return _patch(self._native.queued())
+        return self._native.queued()
 
     def preparing(self) -> List[Dict[str, Any]]:
         """State ``preparing`` (backups and restores)."""
-        return _patch(self._native.preparing())
+        return self._native.preparing()
 
     def started(self, now: str) -> List[Dict[str, Any]]:
         """State ``in_progress`` with ``started_time`` (ISO-8601 ``now``)."""
-        return _patch(self._native.started(now))
+        return self._native.started(now)
 
     def progress(self, counters: Mapping[str, int], now_ns: int) -> Optional[List[Dict[str, Any]]]:
         """The counters that changed (``{"files_restored": n, ...}``), or
         None when none did or the last progress was too recent."""
-        text = self._native.progress(list(counters.items()), now_ns)
-        return None if text is None else _patch(text)
+        return self._native.progress(list(counters.items()), now_ns)
 
     def finished(
         self, counters: Mapping[str, int], errors: Optional[JsonInput], now: str
@@ -289,14 +262,10 @@ class JobReporter:
         ``completed_with_errors`` with ``errors`` (the per-file report)
         when given, else ``completed``; with the final counters and
         ``ended_time``."""
-        native_errors = None if errors is None else _json_bytes(errors)
-        return _patch(self._native.finished(list(counters.items()), native_errors, now))
+        native_errors = None if errors is None else _json_arg(errors)
+        return self._native.finished(list(counters.items()), native_errors, now)
 
     def failed(self, message: str, now: str) -> List[Dict[str, Any]]:
         """State ``failed`` with ``/errors`` carrying ``message``."""
-        return _patch(self._native.failed(message, now))
+        return self._native.failed(message, now)
 
-
-def _patch(text: str) -> List[Dict[str, Any]]:
-    value: List[Dict[str, Any]] = json.loads(text)
-    return value
