@@ -64,82 +64,46 @@ function describe(value) {
   return Array.isArray(value) ? 'an array' : 'an object without a string code and message';
 }
 
-/** @type {Record<string, string>} */
-const NAMES = {
-  invalid_json: 'InvalidJsonError',
-  invalid_value: 'InvalidValueError',
-  invalid_argument: 'InvalidArgumentError',
-  api: 'ApiError',
-  unexpected_response: 'UnexpectedResponseError',
-  transition: 'TransitionError',
-  patch_rejected: 'PatchRejectedError',
-  patch_conflict: 'PatchConflictError',
-  patch_forbidden: 'PatchForbiddenError',
-  wrong_password: 'WrongPasswordError',
-  corrupt: 'CorruptError',
-  foreign_vault: 'ForeignVaultError',
-  unsupported_version: 'UnsupportedVersionError',
-  not_found: 'NotFoundError',
-  invalid_state: 'InvalidStateError',
-  locked: 'LockedError',
-};
+/**
+ * The class of each code, filled in as the classes below are declared (each
+ * code is named once, in its declaration).
+ * @type {Record<string, new (message: string, details: Record<string, unknown>) => CloudBackupError>}
+ */
+const BY_CODE = {};
 
-/** @param {string} code */
-function classFor(code) {
-  return class extends CloudBackupError {
+/**
+ * The class of errors with `code`, called `name` (given as a string so
+ * `err.name` and stack traces read well even after minification).
+ * @param {string} code @param {string} name
+ */
+function errorClass(code, name) {
+  const cls = class extends CloudBackupError {
     /** @param {string} message @param {Record<string, unknown>} details */
     constructor(message, details) {
       super(code, message, details);
     }
   };
-}
-
-// Named classes (so `err.name` and stack traces read well).
-export const InvalidJsonError = named(classFor('invalid_json'), NAMES.invalid_json);
-export const InvalidValueError = named(classFor('invalid_value'), NAMES.invalid_value);
-export const InvalidArgumentError = named(classFor('invalid_argument'), NAMES.invalid_argument);
-export const ApiError = named(classFor('api'), NAMES.api);
-export const UnexpectedResponseError = named(classFor('unexpected_response'), NAMES.unexpected_response);
-export const TransitionError = named(classFor('transition'), NAMES.transition);
-export const PatchRejectedError = named(classFor('patch_rejected'), NAMES.patch_rejected);
-export const PatchConflictError = named(classFor('patch_conflict'), NAMES.patch_conflict);
-export const PatchForbiddenError = named(classFor('patch_forbidden'), NAMES.patch_forbidden);
-export const WrongPasswordError = named(classFor('wrong_password'), NAMES.wrong_password);
-export const CorruptError = named(classFor('corrupt'), NAMES.corrupt);
-export const ForeignVaultError = named(classFor('foreign_vault'), NAMES.foreign_vault);
-export const UnsupportedVersionError = named(classFor('unsupported_version'), NAMES.unsupported_version);
-export const NotFoundError = named(classFor('not_found'), NAMES.not_found);
-export const InvalidStateError = named(classFor('invalid_state'), NAMES.invalid_state);
-export const LockedError = named(classFor('locked'), NAMES.locked);
-
-/**
- * @template {Function} T
- * @param {T} cls @param {string} name @returns {T}
- */
-function named(cls, name) {
   Object.defineProperty(cls, 'name', { value: name });
+  BY_CODE[code] = cls;
   return cls;
 }
 
-/** @type {Record<string, new (message: string, details: Record<string, unknown>) => CloudBackupError>} */
-const BY_CODE = {
-  invalid_json: InvalidJsonError,
-  invalid_value: InvalidValueError,
-  invalid_argument: InvalidArgumentError,
-  api: ApiError,
-  unexpected_response: UnexpectedResponseError,
-  transition: TransitionError,
-  patch_rejected: PatchRejectedError,
-  patch_conflict: PatchConflictError,
-  patch_forbidden: PatchForbiddenError,
-  wrong_password: WrongPasswordError,
-  corrupt: CorruptError,
-  foreign_vault: ForeignVaultError,
-  unsupported_version: UnsupportedVersionError,
-  not_found: NotFoundError,
-  invalid_state: InvalidStateError,
-  locked: LockedError,
-};
+export const InvalidJsonError = errorClass('invalid_json', 'InvalidJsonError');
+export const InvalidValueError = errorClass('invalid_value', 'InvalidValueError');
+export const InvalidArgumentError = errorClass('invalid_argument', 'InvalidArgumentError');
+export const ApiError = errorClass('api', 'ApiError');
+export const UnexpectedResponseError = errorClass('unexpected_response', 'UnexpectedResponseError');
+export const TransitionError = errorClass('transition', 'TransitionError');
+export const PatchRejectedError = errorClass('patch_rejected', 'PatchRejectedError');
+export const PatchConflictError = errorClass('patch_conflict', 'PatchConflictError');
+export const PatchForbiddenError = errorClass('patch_forbidden', 'PatchForbiddenError');
+export const WrongPasswordError = errorClass('wrong_password', 'WrongPasswordError');
+export const CorruptError = errorClass('corrupt', 'CorruptError');
+export const ForeignVaultError = errorClass('foreign_vault', 'ForeignVaultError');
+export const UnsupportedVersionError = errorClass('unsupported_version', 'UnsupportedVersionError');
+export const NotFoundError = errorClass('not_found', 'NotFoundError');
+export const InvalidStateError = errorClass('invalid_state', 'InvalidStateError');
+export const LockedError = errorClass('locked', 'LockedError');
 
 /**
  * The error of class `code` (the wasm module makes every error it throws

@@ -15,7 +15,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cloudbackup_core::dynamic::validate_patch_json;
+use cloudbackup_core::by_name::validate_patch_json;
 use cloudbackup_core::lifecycle::Actor;
 use cloudbackup_core::patch::{
     apply_patch_in_place, parse_patch, validate_patch, Endpoint, PatchContext,

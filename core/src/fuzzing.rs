@@ -22,7 +22,9 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
-use crate::api::{registry as api_registry, Response};
+use crate::api::Response;
+use crate::by_name::operations as api_registry;
+use crate::by_name::{model_types, parse_model};
 use crate::engine::blob::{open_blob, seal_inner, BLOB_OVERHEAD};
 use crate::engine::bundle::{check_bundle, read_trailer, trailer_aad, FOOTER_LEN};
 use crate::engine::chunker::ChunkerParams;
@@ -35,9 +37,8 @@ use crate::engine::{
     BackupOptions, BackupSession, FileMeta, Index, RestoreOptions, RestoreReport, RestoreSession,
     Snapshot, SnapshotInfo, Vault, VaultSettings,
 };
-use crate::model::registry::{model_types, parse_model};
 use crate::patch::{apply_patch, apply_patch_in_place, parse_patch, Endpoint, PatchContext};
-use crate::{dynamic, Error, Result};
+use crate::{by_name, Error, Result};
 
 /// The byte that separates two parts of an input (JSON never contains it).
 const SEPARATOR: u8 = 0xFF;
@@ -95,7 +96,7 @@ fn sample_resource(endpoint: Endpoint) -> &'static str {
 /// whether the vault is empty (`/ 18 % 3`: unknown, yes, no). Without a
 /// separator the resource is the endpoint's sample from the API reference.
 ///
-/// Returns what [`dynamic::validate_patch_json`] returns. Checks that a
+/// Returns what [`by_name::validate_patch_json`] returns. Checks that a
 /// refused patch leaves the resource untouched.
 pub fn patch(data: &[u8]) -> Result<Value> {
     const ENDPOINTS: [Endpoint; 6] = [
@@ -131,7 +132,7 @@ pub fn patch(data: &[u8]) -> Result<Value> {
             assert_eq!(in_place, doc, "a refused patch changed the resource");
         }
     }
-    dynamic::validate_patch_json(endpoint.as_str(), resource, patch, actor, vault_empty)
+    by_name::validate_patch_json(endpoint.as_str(), resource, patch, actor, vault_empty)
 }
 
 /// The actor called `name` (one of the three the harness uses).

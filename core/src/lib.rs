@@ -5,16 +5,15 @@
 //! parsers ([`api`]), lifecycle state machines ([`lifecycle`]) and JSON Patch
 //! validation with per-endpoint policies ([`patch`]).
 //!
-//! Bindings reach all of it by name, with JSON in and out: operations in
-//! [`api::registry`], model types in [`model::registry`], lifecycle and patch
-//! rules in [`dynamic`].
+//! Bindings reach all of it by name, with JSON in and out, through
+//! [`by_name`]: operations, model types, lifecycle and patch rules.
 //!
 //! The host supplies transport and file I/O; everything here is pure and
 //! deterministic, so the JS, C and Python bindings behave identically.
 #![deny(missing_docs)]
 
 pub mod api;
-pub mod dynamic;
+pub mod by_name;
 #[cfg(feature = "engine")]
 pub mod engine;
 pub mod error;

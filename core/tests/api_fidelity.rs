@@ -13,10 +13,10 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use cloudbackup_core::api::AgentKey;
-use cloudbackup_core::api::{build_request, parse_response, Auth, Response};
-use cloudbackup_core::model::parse_model;
+use cloudbackup_core::api::{Auth, Response};
+use cloudbackup_core::by_name::{build_request, parse_model, parse_response};
 use cloudbackup_core::model::v2::snapshot_id::{snapshot_id_for, vault_snapshot_prefix};
-use cloudbackup_core::{dynamic, Error};
+use cloudbackup_core::{by_name, Error};
 use serde_json::{json, Map, Value};
 
 /// Cases the table must hold at least, as the issue asks.
@@ -102,13 +102,13 @@ fn run(keys: &Value, case: &Value) -> Result<Value, Error> {
             response.body = text(case, "body").into_bytes();
             parse_response(&text(case, "operation"), &case["params"], &response)
         }
-        "transition" => dynamic::transition_by_name(
+        "transition" => by_name::transition_by_name(
             &text(case, "resource"),
             &text(case, "from"),
             &text(case, "to"),
             &text(case, "actor"),
         ),
-        "patch" => dynamic::validate_patch_json(
+        "patch" => by_name::validate_patch_json(
             &text(case, "endpoint"),
             case["resource"].to_string().as_bytes(),
             case["patch"].to_string().as_bytes(),

@@ -124,7 +124,7 @@ fn error_details_name_the_variant_fields() {
     );
     assert_eq!(Error::WrongPassword.details(), json!({}));
     let t =
-        cloudbackup_core::dynamic::transition_by_name("restore", "completed", "queued", "agent")
+        cloudbackup_core::by_name::transition_by_name("restore", "completed", "queued", "agent")
             .unwrap_err();
     let d = t.details();
     assert_eq!(d["from"], json!("completed"));

@@ -19,7 +19,7 @@ mod v2_jobs_table;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use cloudbackup_core::model::registry::{model_types, parse_model};
+use cloudbackup_core::by_name::{model_types, parse_model};
 use support::normalise;
 
 fn data_dir() -> PathBuf {

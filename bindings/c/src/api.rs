@@ -5,9 +5,9 @@
 use std::ffi::c_char;
 use std::os::raw::c_int;
 
-use cloudbackup_core::api::{self, Auth, Response};
+use cloudbackup_core::api::{Auth, Response};
+use cloudbackup_core::by_name;
 use cloudbackup_core::error::from_json_slice;
-use cloudbackup_core::{dynamic, model};
 use serde_json::{json, Value};
 
 use crate::ffi::{
@@ -36,7 +36,7 @@ fn opt_json_arg(p: *const c_char, name: &'static str) -> FfiResult<Value> {
 pub unsafe extern "C" fn cb_model_types(out_json: *mut *mut c_char) -> cb_status {
     guard(|| {
         let out = try_out!(out_json);
-        *out = json_string(&json!(model::model_types()))?;
+        *out = json_string(&json!(by_name::model_types()))?;
         Ok(())
     })
 }
@@ -65,7 +65,7 @@ pub unsafe extern "C" fn cb_model_parse(
         let out = try_out!(out_json);
         let type_name = try_str!(type_name);
         let json = try_slice!(json, len);
-        *out = json_string(&model::parse_model(type_name, json)?)?;
+        *out = json_string(&by_name::parse_model(type_name, json)?)?;
         Ok(())
     })
 }
@@ -80,7 +80,7 @@ pub unsafe extern "C" fn cb_model_parse(
 pub unsafe extern "C" fn cb_operations(out_json: *mut *mut c_char) -> cb_status {
     guard(|| {
         let out = try_out!(out_json);
-        let list = serde_json::to_value(api::operations())
+        let list = serde_json::to_value(by_name::operations())
             .map_err(|e| cloudbackup_core::Error::json("operations", &e))?;
         *out = json_string(&list)?;
         Ok(())
@@ -116,7 +116,7 @@ pub unsafe extern "C" fn cb_build_request(
         let token = try_str!(token);
         let tenant_id = try_str!(tenant_id);
         let auth = Auth::new(token, tenant_id)?;
-        let request = api::build_request(operation, &params, &auth)?;
+        let request = by_name::build_request(operation, &params, &auth)?;
         *out = json_string(&request.to_json_value()?)?;
         Ok(())
     })
@@ -152,7 +152,7 @@ pub unsafe extern "C" fn cb_build_request_as_agent(
         let tenant_id = try_str!(tenant_id);
         let agent_id = try_str!(agent_id);
         let auth = Auth::new(token, tenant_id)?.with_agent_id(agent_id)?;
-        let request = api::build_request(operation, &params, &auth)?;
+        let request = by_name::build_request(operation, &params, &auth)?;
         *out = json_string(&request.to_json_value()?)?;
         Ok(())
     })
@@ -200,7 +200,7 @@ pub unsafe extern "C" fn cb_parse_response(
         // The core checks the status and headers; the body goes in as bytes.
         let mut response = Response::from_json_value(&head)?;
         response.body = body.to_vec();
-        *out = json_string(&api::parse_response(operation, &params, &response)?)?;
+        *out = json_string(&by_name::parse_response(operation, &params, &response)?)?;
         Ok(())
     })
 }
@@ -232,7 +232,7 @@ pub unsafe extern "C" fn cb_lifecycle_transition(
         let from = try_str!(from);
         let to = try_str!(to);
         let actor = try_str!(actor);
-        *out = json_string(&dynamic::transition_by_name(resource, from, to, actor)?)?;
+        *out = json_string(&by_name::transition_by_name(resource, from, to, actor)?)?;
         Ok(())
     })
 }
@@ -255,7 +255,7 @@ pub unsafe extern "C" fn cb_lifecycle_allowed_actions(
         let out = try_out!(out_json);
         let resource = try_str!(resource);
         let state = try_str!(state);
-        *out = json_string(&json!(dynamic::allowed_actions_by_name(resource, state)?))?;
+        *out = json_string(&json!(by_name::allowed_actions_by_name(resource, state)?))?;
         Ok(())
     })
 }
@@ -280,7 +280,7 @@ pub unsafe extern "C" fn cb_lifecycle_allowed_targets(
         let resource = try_str!(resource);
         let state = try_str!(state);
         let actor = try_str!(actor);
-        let targets = dynamic::allowed_targets_by_name(resource, state, actor)?;
+        let targets = by_name::allowed_targets_by_name(resource, state, actor)?;
         *out = json_string(&json!(targets))?;
         Ok(())
     })
@@ -331,7 +331,7 @@ pub unsafe extern "C" fn cb_patch_validate(
                 ))
             }
         };
-        let patched = dynamic::validate_patch_json(endpoint, resource, patch, actor, vault_empty)?;
+        let patched = by_name::validate_patch_json(endpoint, resource, patch, actor, vault_empty)?;
         *out = json_string(&patched)?;
         Ok(())
     })

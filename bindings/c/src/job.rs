@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::ffi::c_char;
 
-use cloudbackup_core::dynamic;
+use cloudbackup_core::by_name;
 use cloudbackup_core::error::from_json_slice;
 use cloudbackup_core::lifecycle::JobReporter;
 use cloudbackup_core::model::v2::common::ErrorReport;
@@ -82,7 +82,7 @@ pub unsafe extern "C" fn cb_job_reporter_new(
         let out = try_out!(out_job);
         let endpoint = try_str!(endpoint);
         let resource = try_str!(resource_json);
-        let mut job = dynamic::job_reporter(endpoint, resource.as_bytes())?;
+        let mut job = by_name::job_reporter(endpoint, resource.as_bytes())?;
         if progress_interval_ns >= 0 {
             job = job.with_progress_interval(progress_interval_ns);
         }

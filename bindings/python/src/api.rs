@@ -3,9 +3,9 @@
 //! Python objects (or JSON text) in and Python objects out: thin wrappers
 //! over the core's by-name layer.
 
-use cloudbackup_core::api::{self, Auth, Response};
+use cloudbackup_core::api::{Auth, Response};
+use cloudbackup_core::by_name;
 use cloudbackup_core::error::from_json_slice;
-use cloudbackup_core::{dynamic, model};
 use pyo3::prelude::*;
 use serde_json::{json, Value};
 
@@ -16,7 +16,7 @@ use crate::value::{json_text, opt_json, to_py};
 /// Any name also takes a `[]` suffix for a JSON array of that type.
 #[pyfunction]
 fn model_types() -> Vec<&'static str> {
-    model::model_types().to_vec()
+    by_name::model_types().to_vec()
 }
 
 /// Parses `data` (JSON text, bytes-like JSON or Python objects) as the
@@ -29,7 +29,7 @@ fn parse_model<'py>(
     data: &Bound<'py, PyAny>,
 ) -> PyResultCb<Bound<'py, PyAny>> {
     let data = json_text(data, "data")?;
-    to_py(py, "model", &model::parse_model(type_name, &data)?)
+    to_py(py, "model", &by_name::parse_model(type_name, &data)?)
 }
 
 /// Like `parse_model`, but returns the normal form as JSON text (what
@@ -37,13 +37,13 @@ fn parse_model<'py>(
 #[pyfunction]
 fn model_json(type_name: &str, data: &Bound<'_, PyAny>) -> PyResultCb<String> {
     let data = json_text(data, "data")?;
-    crate::error::to_json("model", &model::parse_model(type_name, &data)?)
+    crate::error::to_json("model", &by_name::parse_model(type_name, &data)?)
 }
 
 /// Every operation: `[{"name", "method", "path", "summary"}...]`.
 #[pyfunction]
 fn operations(py: Python<'_>) -> PyResultCb<Bound<'_, PyAny>> {
-    to_py(py, "operations", api::operations())
+    to_py(py, "operations", by_name::operations())
 }
 
 /// Builds the request of `operation` from its parameters (a dict, JSON
@@ -66,7 +66,7 @@ fn build_request<'py>(
         Some(id) => auth.with_agent_id(id)?,
         None => auth,
     };
-    let request = api::build_request(operation, &params, &auth)?;
+    let request = by_name::build_request(operation, &params, &auth)?;
     Ok(crate::value::value_to_py(py, request.to_json_value()?)?)
 }
 
@@ -95,7 +95,7 @@ fn parse_response<'py>(
     to_py(
         py,
         "result",
-        &api::parse_response(operation, &params, &response)?,
+        &by_name::parse_response(operation, &params, &response)?,
     )
 }
 
@@ -112,21 +112,21 @@ fn transition<'py>(
     to_py(
         py,
         "transition",
-        &dynamic::transition_by_name(resource, from, to, actor)?,
+        &by_name::transition_by_name(resource, from, to, actor)?,
     )
 }
 
 /// The actions a console may offer a user for a `resource` in `state`.
 #[pyfunction]
 fn allowed_actions(resource: &str, state: &str) -> PyResultCb<Vec<&'static str>> {
-    Ok(dynamic::allowed_actions_by_name(resource, state)?)
+    Ok(by_name::allowed_actions_by_name(resource, state)?)
 }
 
 /// The states `actor` may move a `resource` to from `state` (no-ops
 /// excluded).
 #[pyfunction]
 fn allowed_targets(resource: &str, state: &str, actor: &str) -> PyResultCb<Vec<&'static str>> {
-    Ok(dynamic::allowed_targets_by_name(resource, state, actor)?)
+    Ok(by_name::allowed_targets_by_name(resource, state, actor)?)
 }
 
 /// Validates a JSON Patch for the v2 PATCH `endpoint` against the current
@@ -145,7 +145,7 @@ fn validate_patch<'py>(
 ) -> PyResultCb<Bound<'py, PyAny>> {
     let resource = json_text(resource, "resource")?;
     let patch = json_text(patch, "patch")?;
-    let patched = dynamic::validate_patch_json(endpoint, &resource, &patch, actor, vault_empty)?;
+    let patched = by_name::validate_patch_json(endpoint, &resource, &patch, actor, vault_empty)?;
     to_py(py, "patched resource", &patched)
 }
 
@@ -170,7 +170,7 @@ fn apply_patch<'py>(
 /// list of `{"type": "file"|"folder", "path"}`, or its JSON text).
 #[pyfunction]
 fn filter_globs(filters: &Bound<'_, PyAny>) -> PyResultCb<Vec<String>> {
-    let filters: Vec<model::v2::common::PathFilter> =
+    let filters: Vec<cloudbackup_core::model::v2::common::PathFilter> =
         from_json_slice("filters", &json_text(filters, "filters")?)?;
     Ok(cloudbackup_core::engine::filter_globs(&filters))
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 
-use cloudbackup_core::dynamic;
+use cloudbackup_core::by_name;
 use cloudbackup_core::error::from_json_slice;
 use cloudbackup_core::lifecycle::JobReporter;
 use cloudbackup_core::model::v2::common::ErrorReport;
@@ -49,7 +49,7 @@ impl NativeJobReporter {
         progress_interval_ns: Option<i64>,
     ) -> PyResultCb<Self> {
         let resource = json_text(resource, "resource")?;
-        let mut job = dynamic::job_reporter(endpoint, &resource)?;
+        let mut job = by_name::job_reporter(endpoint, &resource)?;
         if let Some(ns) = progress_interval_ns {
             job = job.with_progress_interval(ns);
         }

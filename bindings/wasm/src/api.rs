@@ -1,9 +1,9 @@
 //! The domain model, operations, lifecycle and JSON Patch rules by name:
-//! thin wrappers over the core's by-name layer (`model::registry`,
-//! `api::registry`, `dynamic`).
+//! thin wrappers over the core's by-name layer (`by_name`: operations,
+//! models, lifecycle and patch rules).
 
-use cloudbackup_core::api::{self, Auth, Response};
-use cloudbackup_core::{dynamic, model};
+use cloudbackup_core::api::{Auth, Response};
+use cloudbackup_core::by_name;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
@@ -80,7 +80,7 @@ export interface PatchOptions {
 /// name also takes a `[]` suffix for an array of that type.
 #[wasm_bindgen(js_name = "modelTypes", unchecked_return_type = "string[]")]
 pub fn model_types() -> JsResult<JsValue> {
-    json_to_js(&json!(model::model_types()))
+    json_to_js(&json!(by_name::model_types()))
 }
 
 /// Parses `json` (text or UTF-8 bytes) as model type `typeName`, exactly as
@@ -92,13 +92,13 @@ pub fn parse_model(
 ) -> JsResult<JsValue> {
     let type_name = string_arg(&type_name, "typeName")?;
     let bytes = text_or_bytes_arg(&json, "json")?;
-    json_to_js(&model::parse_model(&type_name, &bytes)?)
+    json_to_js(&by_name::parse_model(&type_name, &bytes)?)
 }
 
 /// Every operation the core knows.
 #[wasm_bindgen(unchecked_return_type = "OperationInfo[]")]
 pub fn operations() -> JsResult<JsValue> {
-    to_js("operations", api::operations())
+    to_js("operations", by_name::operations())
 }
 
 fn params(value: &JsValue) -> JsResult<Value> {
@@ -137,7 +137,7 @@ pub fn build_request(
     let operation = string_arg(&operation, "operation")?;
     let params = params(&params_)?;
     let auth = auth(&auth_)?;
-    json_to_js(&api::build_request(&operation, &params, &auth)?.to_json_value()?)
+    json_to_js(&by_name::build_request(&operation, &params, &auth)?.to_json_value()?)
 }
 
 /// Parses the response the host received for `operation` (built from
@@ -170,7 +170,7 @@ pub fn parse_response(
     if let Some(body) = field("body").filter(|b| !b.is_undefined() && !b.is_null()) {
         parsed.body = text_or_bytes_arg(&body, "response.body")?;
     }
-    json_to_js(&api::parse_response(&operation, &params, &parsed)?)
+    json_to_js(&by_name::parse_response(&operation, &params, &parsed)?)
 }
 
 /// Whether `actor` may move `resource` from state `from` to `to` (v2 names;
@@ -182,7 +182,7 @@ pub fn transition(
     #[wasm_bindgen(unchecked_param_type = "string")] to: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Actor")] actor: JsValue,
 ) -> JsResult<JsValue> {
-    let step = dynamic::transition_by_name(
+    let step = by_name::transition_by_name(
         &string_arg(&resource, "resource")?,
         &string_arg(&from, "from")?,
         &string_arg(&to, "to")?,
@@ -197,7 +197,7 @@ pub fn allowed_actions(
     #[wasm_bindgen(unchecked_param_type = "Resource")] resource: JsValue,
     #[wasm_bindgen(unchecked_param_type = "string")] state: JsValue,
 ) -> JsResult<JsValue> {
-    let actions = dynamic::allowed_actions_by_name(
+    let actions = by_name::allowed_actions_by_name(
         &string_arg(&resource, "resource")?,
         &string_arg(&state, "state")?,
     )?;
@@ -211,7 +211,7 @@ pub fn allowed_targets(
     #[wasm_bindgen(unchecked_param_type = "string")] state: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Actor")] actor: JsValue,
 ) -> JsResult<JsValue> {
-    let targets = dynamic::allowed_targets_by_name(
+    let targets = by_name::allowed_targets_by_name(
         &string_arg(&resource, "resource")?,
         &string_arg(&state, "state")?,
         &string_arg(&actor, "actor")?,
@@ -248,7 +248,7 @@ pub fn validate_patch(
     } else {
         return Err(wrong("options", "an object {vaultEmpty?}", &options));
     };
-    let patched = dynamic::validate_patch_json(
+    let patched = by_name::validate_patch_json(
         &endpoint,
         resource.as_bytes(),
         patch.as_bytes(),

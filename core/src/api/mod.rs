@@ -2,7 +2,7 @@
 //! implementing [`Operation`], which builds a [`Request`] and parses the
 //! [`Response`] into a typed value or a typed [`Error`](crate::Error).
 //! Bindings reach every operation by name, with JSON parameters and results,
-//! through [`registry`].
+//! through [`by_name::operations`](crate::by_name::operations).
 //!
 //! ```
 //! use cloudbackup_core::api::{Auth, Operation, Response};
@@ -20,7 +20,6 @@
 #[cfg(feature = "engine")]
 pub mod agent_password;
 mod http;
-pub mod registry;
 pub mod v1;
 pub mod v2;
 
@@ -36,7 +35,6 @@ pub(crate) use crate::model::require_id;
 pub use agent_password::{
     encrypt_password_for_agent, encrypt_password_with_key, AgentKey, DEFAULT_AGENT_KEY_BITS,
 };
-pub use registry::{build_request, operation, operations, parse_response, OperationInfo};
 
 /// The JSON parameters of an operation that takes none: `{}`.
 #[derive(serde::Serialize, serde::Deserialize)]

@@ -1,7 +1,7 @@
 //! The Cloud Backup domain model: typed request and response bodies of every
 //! operation, v1.0 (PascalCase JSON) in [`v1`] and v2 (snake_case JSON) in
-//! [`v2`], built on the wire-quirk types of [`crate::wire`]. [`registry`] names
-//! every body type, for bindings that parse and normalise JSON by type name.
+//! [`v2`], built on the wire-quirk types of [`crate::wire`].
+//! [`by_name::models`](crate::by_name::models) names every body type, for bindings that parse and normalise JSON by type name.
 //!
 //! Parsing policy, the same for every type:
 //! * **unknown fields are ignored** (dropped on parse, not written back), so a
@@ -14,9 +14,7 @@
 //! * quirks are accepted and written back in the form they came in (see [`crate::wire`]).
 
 mod ids;
-pub mod registry;
 pub mod v1;
 pub mod v2;
 
 pub use ids::require_id;
-pub use registry::{model_types, parse_model};

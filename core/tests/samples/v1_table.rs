@@ -4,7 +4,7 @@
 //! types and must be rejected.
 
 /// The samples this table maps, each to the name of its model type
-/// (`cloudbackup_core::model::registry`).
+/// (`cloudbackup_core::by_name::models`).
 pub fn table() -> Vec<(&'static str, &'static str)> {
     vec![
         // agents

@@ -3,7 +3,7 @@
 //! 409 answers).
 
 /// The samples this table maps, each to the name of its model type
-/// (`cloudbackup_core::model::registry`).
+/// (`cloudbackup_core::by_name::models`).
 pub fn table() -> Vec<(&'static str, &'static str)> {
     vec![
         // Configurations

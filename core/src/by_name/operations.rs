@@ -4,7 +4,7 @@
 //! knowing any operation themselves.
 //!
 //! Names are `version.module.operation`: the Rust type
-//! [`v2::restores::GetRestore`] is
+//! [`v2::restores::GetRestore`](crate::api::v2::restores::GetRestore) is
 //! `v2.restores.get_restore`. Its parameters are the type's fields, in JSON
 //! (`{"restore_id": "e87e6f7d"}`): bodies in their wire form, enums by their
 //! wire names, optional fields and `page` may be left out, and an operation
@@ -13,7 +13,8 @@
 //! a number for the ids v1 answers as bare integers.
 //!
 //! ```
-//! use cloudbackup_core::api::{build_request, parse_response, Auth, Response};
+//! use cloudbackup_core::api::{Auth, Response};
+//! use cloudbackup_core::by_name::{build_request, parse_response};
 //! use serde_json::json;
 //! let auth = Auth::new("token", "123456").unwrap();
 //! let params = json!({"restore_id": "e87e6f7d"});
@@ -28,7 +29,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{v1, v2, Auth, Method, Operation, Request, Response};
+use crate::api::{v1, v2, Auth, Method, Operation, Request, Response};
 use crate::error::{from_json_argument, unknown_name};
 use crate::{Error, Result};
 
@@ -90,7 +91,7 @@ pub fn operation(name: &str) -> Result<&'static OperationInfo> {
             "operation",
             name,
             OPERATIONS.iter().map(|op| op.name),
-            "api::operations()",
+            "by_name::operations()",
         )
     })
 }
@@ -627,7 +628,7 @@ mod tests {
         assert_eq!(restore["id"], json_of(answer)["id"]);
         assert_eq!(
             restore,
-            crate::model::parse_model("v2.Restore", answer.as_bytes()).unwrap()
+            crate::by_name::parse_model("v2.Restore", answer.as_bytes()).unwrap()
         );
         let e = parse_response("v2.restores.start_restore", &params, &response(200, answer))
             .unwrap_err();
@@ -758,7 +759,8 @@ mod tests {
             &Response::new(200, ""),
         ));
         assert!(
-            reason.contains("\"frobnicate\"") && reason.contains("api::operations() lists all 94"),
+            reason.contains("\"frobnicate\"")
+                && reason.contains("by_name::operations() lists all 94"),
             "{reason}"
         );
         let (_, reason) = invalid_argument(operation("get_restore"));

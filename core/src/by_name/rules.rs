@@ -1,15 +1,15 @@
 //! The lifecycle and JSON Patch rules by name, with JSON in and out, for the
 //! bindings: resources, states, actors and endpoints are their wire names,
 //! so a binding passes strings through and holds no rule of its own.
-//! (Operations by name are in [`api::registry`](crate::api::registry),
-//! model types by name in [`model::registry`](crate::model::registry).)
+//! (Operations by name are in [`operations`](super::operations), model
+//! types by name in [`models`](super::models).)
 //!
 //! An unknown name is an [`Error::InvalidArgument`](crate::Error::InvalidArgument)
 //! naming the argument and listing the accepted names; everything else fails
 //! as the typed functions do.
 //!
 //! ```
-//! use cloudbackup_core::dynamic::{allowed_actions_by_name, transition_by_name};
+//! use cloudbackup_core::by_name::{allowed_actions_by_name, transition_by_name};
 //! use serde_json::json;
 //! let step = transition_by_name("restore", "queued", "in_progress", "agent").unwrap();
 //! assert_eq!(step, json!({"changed": true, "state": "in_progress"}));

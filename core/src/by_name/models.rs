@@ -8,7 +8,7 @@
 //! v1 list operations answer).
 //!
 //! ```
-//! use cloudbackup_core::model::registry::parse_model;
+//! use cloudbackup_core::by_name::parse_model;
 //! let restore = parse_model("v2.StartRestoreBody", br#"{"backup_id": "b1",
 //!     "destination_agent_ID": "a1", "destination_path": "/tmp/r",
 //!     "overwrite_files": false, "encrypted_password_hex": null,
@@ -61,7 +61,7 @@ pub fn parse_model(type_name: &str, json: &[u8]) -> Result<Value> {
                 "model type",
                 type_name,
                 NAMES.iter().copied(),
-                "model::registry::model_types()",
+                "by_name::model_types()",
             )
         })?;
     parse(type_name, json, list)
@@ -227,7 +227,7 @@ mod tests {
                 "{message}"
             );
             assert!(
-                message.contains("model::registry::model_types() lists all 63"),
+                message.contains("by_name::model_types() lists all 63"),
                 "{message}"
             );
         }
