@@ -1927,9 +1927,8 @@ typedef struct {
     int64_t last_check_ns; /* when the restore was last read again */
 } restore_run;
 
-/* PATCHes the job with `patch` (from the reporter; NULL: nothing). */
-static void send_patch(service *sv, const char *kind, const char *id, char *patch) {
-    if (patch == NULL) return;
+/* PATCHes the job with `patch` (JSON text). */
+static void send_patch_text(service *sv, const char *kind, const char *id, const char *patch) {
     char *qid = json_quote(id);
     char *params = fmt("{\"%s_id\": %s, \"patch\": %s}", kind, qid, patch);
     char *op = fmt("v2.%ss.update_%s", kind, kind);
@@ -1938,6 +1937,12 @@ static void send_patch(service *sv, const char *kind, const char *id, char *patc
     free(op);
     free(params);
     free(qid);
+}
+
+/* PATCHes the job with `patch` (from the reporter, freed here; NULL: nothing). */
+static void send_patch(service *sv, const char *kind, const char *id, char *patch) {
+    if (patch == NULL) return;
+    send_patch_text(sv, kind, id, patch);
     cb_string_free(patch);
 }
 
@@ -2243,9 +2248,11 @@ static void run_backup(service *sv, const char *event, const char *backup_id) {
             if (run.hooks.snapshot_id != NULL) {
                 int64_t number;
                 check(cb_snapshot_id_for_vault_snapshot(run.hooks.snapshot_id, &number), "snapshot id");
-                send_patch(sv, "backup", backup_id,
-                           fmt("[{\"op\": \"replace\", \"path\": \"/snapshot_id\", \"value\": %lld}]",
-                               (long long)number));
+                /* Not a state change: the patch agentd sends too. */
+                char *sid = fmt("[{\"op\": \"replace\", \"path\": \"/snapshot_id\", \"value\": %lld}]",
+                                (long long)number);
+                send_patch_text(sv, "backup", backup_id, sid);
+                free(sid);
             }
             char *report = run.hooks.errors ? backup_error_report(run.hooks.errors) : NULL;
             check(cb_job_reporter_finished(job, counters, report, now_ns(), &patch), "finished");
