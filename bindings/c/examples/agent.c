@@ -20,6 +20,12 @@
  *   agent compare A B              files, directories, symlinks, FIFOs and
  *                                  devices, modes, nanosecond mtimes, owners
  *                                  and link counts equal?
+ *   agent run --api URL --username U --api-key K --vault VAULT
+ *             [--state-dir DIR] [--poll-ms N]
+ *                                  the service loop (libcurl): registers, polls
+ *                                  its events, runs the backups and restores
+ *                                  they ask for, reports them as the library's
+ *                                  job reporter says, posts heartbeats
  *
  * The password comes from $CLOUDBACKUP_PASSWORD. Optional, for tests:
  * $CLOUDBACKUP_KDF and $CLOUDBACKUP_SETTINGS (JSON, see cb_vault_create).
