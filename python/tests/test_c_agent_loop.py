@@ -1,16 +1,19 @@
 """The C example agent's service loop (``agent run``, over libcurl): the
-emulator in-process, the C agent a subprocess, a user driving restores of a
-snapshot the Python tool made (skipped unless build/c/agent is built; or
+emulator in-process, the C agent a subprocess, a user driving backups and
+restores through the service (and restores of a snapshot the Python tool
+made), the agent's heartbeats (skipped unless build/c/agent is built; or
 set CLOUDBACKUP_C_AGENT)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -20,7 +23,7 @@ pytest.importorskip("starlette")
 import cloudbackup  # noqa: E402
 
 from conftest import FAST_KDF  # noqa: E402
-from test_agent_loop import PASSWORD, SETTINGS, User, make_tree, served, tree, wait_for  # noqa: E402,F401
+from test_agent_loop import PASSWORD, SETTINGS, User, make_tree, quick, served, tree, wait_for  # noqa: E402,F401
 
 REPO = Path(__file__).resolve().parents[2]
 AGENT = Path(os.environ.get("CLOUDBACKUP_C_AGENT", REPO / "build" / "c" / "agent"))
@@ -28,29 +31,52 @@ AGENT = Path(os.environ.get("CLOUDBACKUP_C_AGENT", REPO / "build" / "c" / "agent
 pytestmark = pytest.mark.skipif(not AGENT.is_file(), reason=f"C agent not built ({AGENT})")
 
 
-@pytest.fixture
-def c_agent(served: str, tmp_path: Path) -> Iterator[Dict[str, Any]]:
-    """The C agent polling the emulator, with its id (from its state dir)."""
-    vault = tmp_path / "vault"
-    cloudbackup.StoredVault.init(str(vault), PASSWORD, SETTINGS, FAST_KDF)
-    state = tmp_path / "c-agent"
-    env = dict(os.environ, CLOUDBACKUP_RANGE_DELAY_MS="300")
-    proc = subprocess.Popen([str(AGENT), "run", "--api", served, "--username", "demo", "--api-key", "key",
-                             "--vault", str(vault), "--state-dir", str(state), "--poll-ms", "100"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    wait_for("the C agent's registration", lambda: (state / "agent.json").is_file() or proc.poll() is not None)
-    assert proc.poll() is None, proc.communicate()[0]
-    agent_id = json.loads((state / "agent.json").read_text())["id"]
-    yield {"id": agent_id, "vault": vault, "proc": proc}
-    proc.terminate()
-    out = proc.communicate(timeout=10)[0]
-    print(out)
+@contextmanager
+def running_c_agent(api: str, tmp_path: Path, name: str = "c-agent", prefix: Optional[List[str]] = None,
+                    **env: str) -> Iterator[Dict[str, Any]]:
+    """The C agent (``prefix`` + its command: setpriv, say) polling ``api``
+    with a vault of its own, with its id (from its state dir). The vault
+    password is in its environment (as agentd's ``--password-file``); a
+    request's encrypted password takes over."""
+    vault = tmp_path / f"{name}-vault"
+    if not vault.exists():  # else the same agent started again
+        cloudbackup.StoredVault.init(str(vault), PASSWORD, SETTINGS, FAST_KDF)
+    state = tmp_path / name
+    proc = subprocess.Popen([*(prefix or []), str(AGENT), "run", "--api", api, "--username", "demo",
+                             "--api-key", "key", "--vault", str(vault), "--state-dir", str(state), "--poll-ms", "100"],
+                            env=dict(os.environ, CLOUDBACKUP_PASSWORD=PASSWORD, **env),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for("the C agent's registration", lambda: (state / "agent.json").is_file() or proc.poll() is not None)
+        assert proc.poll() is None, proc.communicate()[0]
+        agent_id = json.loads((state / "agent.json").read_text())["id"]
+        yield {"id": agent_id, "vault": vault, "proc": proc}
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=10)[0]
+        print(out)
+    assert proc.returncode == 0, out
+
+
+def configure(user: User, agent_id: str, src: Path, exclusions: Optional[List[Dict[str, str]]] = None) -> str:
+    """A configuration of the agent backing ``src`` up; its id."""
+    cfg = user.c.call("v2.configurations.create_configuration", {"body": {
+        "agent_id": agent_id, "name": src.name, "inclusions": [{"type": "folder", "path": str(src)}],
+        "exclusions": exclusions or [], "schedule": {"recurrence": ["RRULE:FREQ=DAILY"], "time_zone": "UTC"},
+        "retention": {"days": 30}, "enabled": True, "notifications": [
+            {"type": "email", "destination": "demo@example.com", "on_success": False, "on_failure": True}]}})
+    return str(cfg["id"])
+
+
+def request_backup(user: User, config_id: str) -> str:
+    backup = user.c.call("v2.backups.start_backup", {"body": {"configuration_id": config_id,
+                                                              "state": "start_requested"}})
+    return str(backup["id"])
 
 
 def backup_for(user: User, served: str, agent_id: str, vault: Path, src: Path) -> str:
     """A backup resource of the C agent whose snapshot the Python tool
-    made: the test reports it as the agent would (the C agent ignores
-    backup requests for now)."""
+    made: the test reports it as the agent would."""
     stored = cloudbackup.StoredVault.open(str(vault), PASSWORD)
     result = stored.backup(str(src))
     cfg = user.c.call("v2.configurations.create_configuration", {"body": {
@@ -70,23 +96,143 @@ def backup_for(user: User, served: str, agent_id: str, vault: Path, src: Path) -
     return str(backup["id"])
 
 
-def test_the_c_agent_restores_and_stops(served: str, c_agent: Dict[str, Any], tmp_path: Path) -> None:
+def test_the_c_agent_restores_and_stops(served: str, tmp_path: Path) -> None:
+    """Restores of a snapshot the Python tool made into the C agent's
+    vault, reported while the agent was away: started again, it leaves
+    that backup as it is, restores it, and stops a restore on request."""
     src = tmp_path / "src"
     make_tree(src, files=8, size=400_000)
     user = User(served, src)
-    backup_id = backup_for(user, served, c_agent["id"], c_agent["vault"], src)
+    with running_c_agent(served, tmp_path) as first:
+        pass
+    backup_id = backup_for(user, served, first["id"], first["vault"], src)
+    # Restores slowed down (300 ms a range).
+    with running_c_agent(served, tmp_path, CLOUDBACKUP_RANGE_DELAY_MS="300") as c_agent:
+        assert c_agent["id"] == first["id"]
+        dest = tmp_path / "restored"
+        restore = user.restore(backup_id, c_agent["id"], dest)
+        assert user.wait("restore", restore["id"], ["completed", "completed_with_errors", "failed"]) == "completed"
+        assert tree(dest) == tree(src)
+        got = user.c.call("v2.restores.get_restore", {"restore_id": restore["id"]})
+        assert got["files_restored"] == 9 and got["bytes_restored"] == 8 * 400_000
+        # The backup's start request, read on restart, found it completed: not run again.
+        assert user.state("backup", backup_id) == "completed"
+        assert len(cloudbackup.StoredVault.open(str(c_agent["vault"]), PASSWORD).snapshots()) == 1
 
-    dest = tmp_path / "restored"
-    restore = user.restore(backup_id, c_agent["id"], dest)
-    assert user.wait("restore", restore["id"], ["completed", "completed_with_errors", "failed"]) == "completed"
-    assert tree(dest) == tree(src)
-    got = user.c.call("v2.restores.get_restore", {"restore_id": restore["id"]})
-    assert got["files_restored"] == 9 and got["bytes_restored"] == 8 * 400_000
+        # A restore stopped by the user within seconds.
+        slow = user.restore(backup_id, c_agent["id"], tmp_path / "stopped")
+        user.wait("restore", slow["id"], ["in_progress"])
+        user.c.call("v2.restores.update_restore", {"restore_id": slow["id"], "patch": [
+            {"op": "replace", "path": "/state", "value": "stop_requested"}]})
+        took = wait_for("stopped", lambda: user.state("restore", slow["id"]) == "stopped", timeout=10)
+        assert took < 10
 
-    # A restore slowed down (300 ms a range), stopped by the user within seconds.
-    slow = user.restore(backup_id, c_agent["id"], tmp_path / "stopped")
-    user.wait("restore", slow["id"], ["in_progress"])
-    user.c.call("v2.restores.update_restore", {"restore_id": slow["id"], "patch": [
-        {"op": "replace", "path": "/state", "value": "stop_requested"}]})
-    took = wait_for("stopped", lambda: user.state("restore", slow["id"]) == "stopped", timeout=10)
-    assert took < 10
+
+def test_the_c_agent_backs_up_and_restores(served: str, tmp_path: Path) -> None:
+    """A backup requested through the service, run by the C agent from
+    its configuration (one folder, an exclusion), reported completed with
+    counters and its snapshot; its restore gives the tree back byte-exact."""
+    src = tmp_path / "src"
+    make_tree(src, files=8, size=400_000)
+    (src / "sub" / "skip.tmp").write_bytes(b"excluded")
+    user = User(served, src)
+    with running_c_agent(served, tmp_path) as agent:
+        config_id = configure(user, agent["id"], src, [{"type": "file", "path": str(src / "sub" / "skip.tmp")}])
+        backup_id = request_backup(user, config_id)
+        assert user.wait("backup", backup_id, ["completed", "completed_with_errors", "failed"]) == "completed"
+        done = user.c.call("v2.backups.get_backup", {"backup_id": backup_id})
+        assert isinstance(done["snapshot_id"], int)
+        # 9 files (the excluded one not searched), 8 with content.
+        assert done["files_searched"] == 9 and done["files_backed_up"] == 8
+        assert done["bytes_searched"] == 8 * 400_000 and done["bytes_backed_up"] == 8 * 400_000
+        assert done["started_time"] and done["ended_time"]
+        # The snapshot is in the agent's vault, under the number reported, with those counters.
+        stored = cloudbackup.StoredVault.open(str(agent["vault"]), PASSWORD)
+        [snap] = stored.snapshots()
+        assert cloudbackup.snapshot_id_for(snap.id) == done["snapshot_id"]
+        for name in ("files_searched", "files_backed_up", "bytes_searched", "bytes_backed_up", "bytes_in_db"):
+            assert done[name] == snap.counters[name], name
+
+        dest = tmp_path / "restored"
+        restore = user.restore(backup_id, agent["id"], dest)
+        assert user.wait("restore", restore["id"], ["completed", "completed_with_errors", "failed"]) == "completed"
+        (src / "sub" / "skip.tmp").unlink()
+        assert tree(dest) == tree(src)
+
+
+def test_the_c_agent_stops_a_backup_between_files(served: str, tmp_path: Path) -> None:
+    """A backup slowed down (300 ms a file), stopped by the user: reported
+    stopped within seconds, and no snapshot committed."""
+    src = tmp_path / "many"
+    make_tree(src, files=40, size=1000)
+    user = User(served, src)
+    with running_c_agent(served, tmp_path, CLOUDBACKUP_FILE_DELAY_MS="300") as agent:
+        backup_id = request_backup(user, configure(user, agent["id"], src))
+        user.wait("backup", backup_id, ["in_progress"])
+        user.c.call("v2.backups.update_backup", {"backup_id": backup_id, "patch": [
+            {"op": "replace", "path": "/state", "value": "stop_requested"}]})
+        took = wait_for("stopped", lambda: user.state("backup", backup_id) == "stopped", timeout=10)
+        assert took < 10
+        assert cloudbackup.StoredVault.open(str(agent["vault"]), PASSWORD).snapshots() == []
+
+
+def test_the_c_agent_sends_heartbeats(quick: str, tmp_path: Path) -> None:
+    """The emulator asks for a heartbeat every 0.2 s and shows an agent
+    offline 1 s after its last one: the C agent stays online."""
+    user = User(quick, tmp_path)
+    with running_c_agent(quick, tmp_path) as agent:
+        def status() -> Dict[str, Any]:
+            result: Dict[str, Any] = user.c.call("v2.agents.get_agent_status", {"agent_id": agent["id"]})
+            return result
+
+        wait_for("the C agent online", lambda: status()["online"])
+        # Well past the timeout: only heartbeats keep it online (startup counted once).
+        time.sleep(1.5)
+        assert status() == {"busy": False, "online": True}
+        beats = [e for e in user.c.call("v2.events.list_agent_events", {"agent_id": agent["id"]})["events"]
+                 if e["event"] == "agent_heartbeat"]
+        assert len(beats) >= 5
+
+
+def _unreadable_prefix(tmp_path: Path) -> List[str]:
+    """What makes the agent unable to read a mode-000 file: nothing for
+    a user; as root, setpriv dropping the capabilities that override file
+    modes (checked on a probe). Skips the test when nothing does."""
+    if os.geteuid() != 0:
+        return []
+    probe = tmp_path / "probe"
+    probe.write_bytes(b"x")
+    probe.chmod(0)
+    prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+    if shutil.which("setpriv") is None or subprocess.run(
+            [*prefix, "cat", str(probe)], capture_output=True).returncode == 0:
+        pytest.skip("running as root, and setpriv cannot make a file unreadable")
+    probe.unlink()
+    return prefix
+
+
+def test_the_c_agent_reports_unreadable_files(served: str, tmp_path: Path) -> None:
+    """A file the agent cannot read: the rest is backed up, the backup ends
+    completed_with_errors with the path in /errors (as agentd reports it)."""
+    src = tmp_path / "src"
+    make_tree(src, files=2, size=1000)
+    secret = src / "secret.txt"
+    secret.write_bytes(b"secret")
+    secret.chmod(0)
+    prefix = _unreadable_prefix(tmp_path)
+    user = User(served, src)
+    try:
+        with running_c_agent(served, tmp_path, prefix=prefix) as agent:
+            backup_id = request_backup(user, configure(user, agent["id"], src))
+            assert user.wait("backup", backup_id, ["completed", "completed_with_errors", "failed"]) \
+                == "completed_with_errors"
+            done = user.c.call("v2.backups.get_backup", {"backup_id": backup_id})
+            assert isinstance(done["snapshot_id"], int) and done["files_backed_up"] == 2  # the empty file has no content
+            report = user.c.call("v2.backups.list_backup_errors", {"backup_id": backup_id})
+            assert [(e["path"], e["type"], e["exception"]["description"]) for e in report["list"]] == [
+                ("/secret.txt", "unreadable", "open: Permission denied")]
+            # Exactly the report the core makes of the snapshot's errors (agentd's).
+            [snap] = cloudbackup.StoredVault.open(str(agent["vault"]), PASSWORD).snapshots()
+            assert {k: v for k, v in report.items() if k != "links"} == snap.error_report()
+    finally:
+        secret.chmod(0o600)

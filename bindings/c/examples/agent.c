@@ -20,6 +20,12 @@
  *   agent compare A B              files, directories, symlinks, FIFOs and
  *                                  devices, modes, nanosecond mtimes, owners
  *                                  and link counts equal?
+ *   agent run --api URL --username U --api-key K --vault VAULT
+ *             [--state-dir DIR] [--poll-ms N]
+ *                                  the service loop (libcurl): registers, polls
+ *                                  its events, runs the backups and restores
+ *                                  they ask for, reports them as the library's
+ *                                  job reporter says, posts heartbeats
  *
  * The password comes from $CLOUDBACKUP_PASSWORD. Optional, for tests:
  * $CLOUDBACKUP_KDF and $CLOUDBACKUP_SETTINGS (JSON, see cb_vault_create).
@@ -116,6 +122,19 @@ static char *join(const char *a, const char *b) {
     if (at == 0 || s[at - 1] != '/') s[at++] = '/';
     while (*b == '/') b++, lb--;
     memcpy(s + at, b, lb + 1);
+    return s;
+}
+
+/* printf into a new string. */
+static char *fmt(const char *f, ...) {
+    va_list ap;
+    va_start(ap, f);
+    int n = vsnprintf(NULL, 0, f, ap);
+    va_end(ap);
+    char *s = xmalloc((size_t)n + 1);
+    va_start(ap, f);
+    vsnprintf(s, (size_t)n + 1, f, ap);
+    va_end(ap);
     return s;
 }
 
@@ -525,13 +544,30 @@ static void acquire_lock(vault_lock *l, const char *vault_dir, cb_vault *vault,
 /* backup                                                              */
 /* ------------------------------------------------------------------ */
 
+/* What a backup run by the service loop (`agent run`) is told between
+ * files, and what it hands back. NULL for `agent backup`. */
+typedef struct backup_hooks {
+    /* Gets the session (for its counters); returns true once the backup
+     * is to stop (a user's stop request): nothing is committed then. */
+    bool (*tick)(struct backup_hooks *h, const cb_backup_session *session);
+    cb_backup_filter *filter;     /* the configuration's exclusions; NULL: all */
+    const char *configuration_id; /* recorded in the snapshot */
+    char *snapshot_id;            /* out: the stored snapshot's id */
+    char *counters;               /* out: the session's counters (JSON) */
+    char *errors;                 /* out: the snapshot's per-path errors (JSON array) */
+    char *failure;                /* out: why the backup could not run at all */
+    bool stopped;                 /* out: it ended early on a stop request */
+} backup_hooks;
+
 typedef struct {
     const char *vault_dir;
     cb_backup_session *session;
     vault_lock *lock;
     bool force; /* read every file, even unchanged ones */
-    size_t files, unchanged, dirs, symlinks, others, skipped, bundles, errors;
+    size_t files, unchanged, dirs, symlinks, others, skipped, excluded, bundles, errors;
     uint8_t *buf;
+    backup_hooks *hooks; /* NULL for `agent backup` */
+    uint64_t root_dev;   /* the source root's device, for the filter */
 } backup_run;
 
 /* Stores every bundle the session has finished. Each is borrowed (no copy):
@@ -819,11 +855,23 @@ static void backup_tree(backup_run *run, int fd, const char *name) {
     }
     for (size_t i = 0; i < n; i++) {
         refresh_lock(run->lock); /* between files */
+        backup_hooks *h = run->hooks;
+        if (h != NULL && !h->stopped && h->tick(h, run->session)) h->stopped = true;
+        if (h != NULL && h->stopped) break; /* unwinds every level: nothing is committed */
         const char *child = names[i];
         char *entry = join(name, child);
         struct stat st;
-        if (fstatat(fd, child, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            file_error(run, entry, "lstat", errno); /* vanished, say */
+        bool found = fstatat(fd, child, &st, AT_SYMLINK_NOFOLLOW) == 0;
+        int lerr = errno;
+        cb_visit visit = CB_VISIT_KEEP;
+        if (found && h != NULL && h->filter != NULL)
+            check(cb_backup_filter_visit(h->filter, entry, S_ISDIR(st.st_mode), (uint64_t)st.st_dev,
+                                         run->root_dev, &visit),
+                  entry);
+        if (!found) {
+            file_error(run, entry, "lstat", lerr); /* vanished, say */
+        } else if (visit == CB_VISIT_SKIP) {
+            run->excluded++; /* the configuration's exclusions */
         } else if (S_ISREG(st.st_mode)) {
             backup_file(run, fd, child, entry, &st);
         } else if (S_ISDIR(st.st_mode)) {
@@ -838,6 +886,8 @@ static void backup_tree(backup_run *run, int fd, const char *name) {
             run->dirs++;
             if (sub < 0)
                 file_error(run, entry, "open directory", err);
+            else if (visit == CB_VISIT_KEEP_EMPTY)
+                close(sub);
             else
                 backup_tree(run, sub, entry);
         } else if (S_ISLNK(st.st_mode)) {
@@ -868,12 +918,28 @@ static void backup_tree(backup_run *run, int fd, const char *name) {
     close(fd);
 }
 
-static int cmd_backup(const char *source, const char *vault_dir, bool force) {
-    cb_vault *vault = open_vault(vault_dir);
+/* The snapshot's per-path errors (`"errors"` of its JSON: quoted paths
+ * and reasons) as a JSON array, or NULL when every path was read. */
+static char *snapshot_errors(cb_vault *vault, const char *id, const uint8_t *data, size_t len);
+
+/* Backs SOURCE up into the vault; `hooks` may be NULL. Returns 0, 3 when
+ * some paths could not be read (restic's convention: the snapshot is
+ * stored, but incomplete), 4 when a stop request ended it (nothing
+ * committed), or -1 when the source cannot be opened (`hooks->failure`
+ * says why; without hooks the agent exits). */
+static int backup_source(const char *source, const char *vault_dir, bool force,
+                         backup_hooks *hooks) {
     char *root = realpath(source, NULL);
-    if (root == NULL) die("%s: %s", source, strerror(errno));
-    int root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (root_fd < 0) die("%s: %s", source, strerror(errno));
+    int root_fd = root == NULL ? -1 : open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat root_st;
+    if (root_fd < 0 || fstat(root_fd, &root_st) != 0) {
+        if (hooks == NULL) die("%s: %s", source, strerror(errno));
+        hooks->failure = fmt("%s: %s", source, strerror(errno));
+        if (root_fd >= 0) close(root_fd);
+        free(root);
+        return -1;
+    }
+    cb_vault *vault = open_vault(vault_dir);
     struct timespec started;
     clock_gettime(CLOCK_REALTIME, &started);
     vault_lock lock;
@@ -882,7 +948,8 @@ static int cmd_backup(const char *source, const char *vault_dir, bool force) {
     read_vault(vault_dir, vault, &r);
     cb_index *index;
     check(cb_vault_state_index(r.state, &index), "index");
-    backup_run run = {.vault_dir = vault_dir, .lock = &lock, .force = force, .buf = xmalloc(READ_SIZE)};
+    backup_run run = {.vault_dir = vault_dir, .lock = &lock, .force = force, .buf = xmalloc(READ_SIZE),
+                      .hooks = hooks, .root_dev = (uint64_t)root_st.st_dev};
     check(cb_backup_session_new(vault, index, 2, &run.session), "start backup");
     /* The root, absolute: with the host name it finds the next backup's
      * parent (the core's rule), whose unchanged files are not read. */
@@ -899,34 +966,53 @@ static int cmd_backup(const char *source, const char *vault_dir, bool force) {
         cb_string_free(parent_id);
     }
     backup_tree(&run, root_fd, "/");
-    check(cb_backup_session_finish(run.session, (int64_t)started.tv_sec, (uint32_t)started.tv_nsec,
-                                   lock.host, NULL),
-          "finish backup");
-    store_bundles(&run);
-    /* Bundles first, then the index delta, then the snapshot: a snapshot
-     * never names data that is not stored yet. And only while the lock is
-     * fresh: a lock others could call stale commits nothing. */
-    refresh_lock(&lock);
-    check(cb_lock_check_fresh(lock.lock, lock.id, now_ns()), "lock");
-    char *id;
-    uint8_t *data;
-    size_t len;
-    check(cb_backup_session_take_index(run.session, &id, &data, &len), "take index");
-    free(store_object(vault_dir, CB_OBJECT_INDEX, id, data, len));
-    check(cb_backup_session_take_snapshot(run.session, &id, &data, &len), "take snapshot");
-    char *snapshot = store_object(vault_dir, CB_OBJECT_SNAPSHOT, id, data, len);
-    drop_lock(&lock);
-    char *counters;
-    check(cb_backup_session_counters(run.session, &counters), "counters");
-    printf("backup: %zu files (%zu unchanged, not read), %zu dirs, %zu symlinks, %zu fifos and "
-           "devices (%zu skipped); %zu new bundles; deduplicated against %zu index deltas\n",
-           run.files, run.unchanged, run.dirs, run.symlinks, run.others, run.skipped, run.bundles,
-           r.deltas);
-    printf("backup: snapshot %.16s..., counters %s\n", snapshot, counters);
-    if (run.errors > 0)
-        fprintf(stderr, "agent: %zu paths could not be read (listed in the snapshot's errors)\n",
-                run.errors);
-    cb_string_free(counters);
+    char *snapshot = NULL;
+    if (hooks != NULL && hooks->stopped) {
+        /* Stopped between files: no index delta, no snapshot. The bundles
+         * already stored are referenced by nothing (a prune removes them). */
+        check(cb_backup_session_counters(run.session, &hooks->counters), "counters");
+        drop_lock(&lock);
+        printf("backup: stopped after %zu files; nothing committed\n", run.files);
+    } else {
+        check(cb_backup_session_finish(run.session, (int64_t)started.tv_sec,
+                                       (uint32_t)started.tv_nsec, lock.host,
+                                       hooks != NULL ? hooks->configuration_id : NULL),
+              "finish backup");
+        store_bundles(&run);
+        /* Bundles first, then the index delta, then the snapshot: a snapshot
+         * never names data that is not stored yet. And only while the lock is
+         * fresh: a lock others could call stale commits nothing. */
+        refresh_lock(&lock);
+        check(cb_lock_check_fresh(lock.lock, lock.id, now_ns()), "lock");
+        char *id;
+        uint8_t *data;
+        size_t len;
+        check(cb_backup_session_take_index(run.session, &id, &data, &len), "take index");
+        free(store_object(vault_dir, CB_OBJECT_INDEX, id, data, len));
+        check(cb_backup_session_take_snapshot(run.session, &id, &data, &len), "take snapshot");
+        if (hooks != NULL && id != NULL) hooks->errors = snapshot_errors(vault, id, data, len);
+        snapshot = store_object(vault_dir, CB_OBJECT_SNAPSHOT, id, data, len);
+        drop_lock(&lock);
+        char *counters;
+        check(cb_backup_session_counters(run.session, &counters), "counters");
+        printf("backup: %zu files (%zu unchanged, not read), %zu dirs, %zu symlinks, %zu fifos and "
+               "devices (%zu skipped, %zu excluded); %zu new bundles; deduplicated against %zu "
+               "index deltas\n",
+               run.files, run.unchanged, run.dirs, run.symlinks, run.others, run.skipped,
+               run.excluded, run.bundles, r.deltas);
+        printf("backup: snapshot %.16s..., counters %s\n", snapshot, counters);
+        if (run.errors > 0)
+            fprintf(stderr, "agent: %zu paths could not be read (listed in the snapshot's errors)\n",
+                    run.errors);
+        if (hooks != NULL) {
+            hooks->counters = counters;
+            hooks->snapshot_id = snapshot;
+            snapshot = NULL;
+        } else {
+            cb_string_free(counters);
+        }
+    }
+    fflush(stdout);
     free(snapshot);
     free(run.buf);
     free(root);
@@ -934,8 +1020,12 @@ static int cmd_backup(const char *source, const char *vault_dir, bool force) {
     cb_index_free(index);
     vault_read_free(&r);
     cb_vault_free(vault);
-    /* restic's convention: the snapshot is stored, but incomplete. */
+    if (hooks != NULL && hooks->stopped) return 4;
     return run.errors > 0 ? 3 : 0;
+}
+
+static int cmd_backup(const char *source, const char *vault_dir, bool force) {
+    return backup_source(source, vault_dir, force, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1532,19 +1622,6 @@ static char *json_quote(const char *s) {
     return out;
 }
 
-/* printf into a new string. */
-static char *fmt(const char *f, ...) {
-    va_list ap;
-    va_start(ap, f);
-    int n = vsnprintf(NULL, 0, f, ap);
-    va_end(ap);
-    char *s = xmalloc((size_t)n + 1);
-    va_start(ap, f);
-    vsnprintf(s, (size_t)n + 1, f, ap);
-    va_end(ap);
-    return s;
-}
-
 /* -- HTTP -- */
 
 /* A growing buffer for a response body. */
@@ -1601,6 +1678,8 @@ typedef struct {
     char *agent_id;        /* once registered */
     char *marker;          /* the last event handled */
     cb_agent_key *key;     /* decrypts the vault password of a request */
+    char *heartbeat_url;   /* the agent's event channel (its settings); NULL: none */
+    int64_t heartbeat_every_ns, next_heartbeat_ns;
 } service;
 
 /* Authenticates at {api}/identity/v2.0/tokens with the API key. */
@@ -1773,6 +1852,76 @@ static void register_agent(service *sv) {
     cb_string_free(rsa);
 }
 
+/* -- Heartbeats -- */
+
+/* Seconds between heartbeats when the settings do not say (agentd's). */
+#define DEFAULT_HEARTBEAT_NS 30000000000LL
+
+/* Reads the agent's settings (GET /agents/{id}/configuration): its event
+ * channel (`system_preferences.events.rse`: host + channel) and the
+ * heartbeat interval of the `active` mode. Without them no heartbeat is
+ * sent (the service cannot be told). */
+static void read_settings(service *sv) {
+    char *id = json_quote(sv->agent_id);
+    char *params = fmt("{\"agent_id\": %s}", id);
+    char *settings = call(sv, "v2.settings.get_agent_settings", params);
+    const char *rse = settings ? json_at(settings, "system_preferences.events.rse") : NULL;
+    char *host = json_str_at(rse, "host"), *channel = json_str_at(rse, "channel");
+    if (host != NULL && channel != NULL) {
+        size_t h = strlen(host);
+        while (h > 0 && host[h - 1] == '/') host[--h] = 0;
+        const char *c = channel;
+        while (*c == '/') c++;
+        sv->heartbeat_url = fmt("%s/%s", host, c);
+        const char *ms = json_at(rse, "heartbeat.interval_ms.active");
+        long long every = ms ? atoll(ms) : 0;
+        sv->heartbeat_every_ns = every > 0 ? every * 1000000LL : DEFAULT_HEARTBEAT_NS;
+        printf("agent: heartbeats every %lld ms to %s\n", (long long)(sv->heartbeat_every_ns / 1000000),
+               sv->heartbeat_url);
+    } else {
+        fprintf(stderr, "agent: no event channel in the agent's settings: no heartbeats\n");
+    }
+    free(channel);
+    free(host);
+    cb_string_free(settings);
+    free(params);
+    free(id);
+}
+
+/* Posts {"event": "agent_heartbeat"} on the agent's channel once the
+ * interval has passed since the last one (called between polls, files and
+ * ranges: no thread). The channel is not an API operation, so the request
+ * is made here: the token and X-Agent-Id as the library's requests carry
+ * them. A failed post is logged; the next one is tried at the interval. */
+static void heartbeat(service *sv) {
+    int64_t now = now_ns();
+    if (sv->heartbeat_url == NULL || now < sv->next_heartbeat_ns) return;
+    sv->next_heartbeat_ns = now + sv->heartbeat_every_ns;
+    for (int attempt = 0;; attempt++) {
+        char *token = fmt("X-Auth-Token: %s", sv->token), *agent = fmt("X-Agent-Id: %s", sv->agent_id);
+        char *ua = fmt("User-Agent: cloudbackup-c-agent/%s", cb_version());
+        struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+        h = curl_slist_append(h, token);
+        h = curl_slist_append(h, agent);
+        h = curl_slist_append(h, ua);
+        body_buf answer;
+        long status = http("POST", sv->heartbeat_url, h, "{\"event\": \"agent_heartbeat\"}", &answer);
+        curl_slist_free_all(h);
+        free(ua);
+        free(agent);
+        free(token);
+        if (status == 401 && attempt == 0) {
+            free(answer.data);
+            authenticate(sv);
+            continue;
+        }
+        if (status != 202)
+            fprintf(stderr, "agent: heartbeat refused: HTTP %ld: %.200s\n", status, answer.data);
+        free(answer.data);
+        return;
+    }
+}
+
 /* -- Jobs -- */
 
 /* A running restore, as its range hook sees it. */
@@ -1784,9 +1933,8 @@ typedef struct {
     int64_t last_check_ns; /* when the restore was last read again */
 } restore_run;
 
-/* PATCHes the job with `patch` (from the reporter; NULL: nothing). */
-static void send_patch(service *sv, const char *kind, const char *id, char *patch) {
-    if (patch == NULL) return;
+/* PATCHes the job with `patch` (JSON text). */
+static void send_patch_text(service *sv, const char *kind, const char *id, const char *patch) {
     char *qid = json_quote(id);
     char *params = fmt("{\"%s_id\": %s, \"patch\": %s}", kind, qid, patch);
     char *op = fmt("v2.%ss.update_%s", kind, kind);
@@ -1795,6 +1943,12 @@ static void send_patch(service *sv, const char *kind, const char *id, char *patc
     free(op);
     free(params);
     free(qid);
+}
+
+/* PATCHes the job with `patch` (from the reporter, freed here; NULL: nothing). */
+static void send_patch(service *sv, const char *kind, const char *id, char *patch) {
+    if (patch == NULL) return;
+    send_patch_text(sv, kind, id, patch);
     cb_string_free(patch);
 }
 
@@ -1820,6 +1974,7 @@ static bool restore_tick(restore_hooks *h, uint64_t written) {
     restore_run *run = (restore_run *)h;
     const char *delay = getenv("CLOUDBACKUP_RANGE_DELAY_MS");
     if (delay != NULL) pause_ns(atol(delay) * 1000000L);
+    heartbeat(run->sv);
     int64_t now = now_ns();
     if (now - run->last_check_ns >= STOP_CHECK_NS) {
         observe_job(run->sv, run->job, "restore", run->id);
@@ -1914,6 +2069,225 @@ static void run_restore(service *sv, const char *event, const char *restore_id) 
     free(qid);
 }
 
+/* The snapshot's per-path errors (its JSON's "errors"), or NULL. */
+static char *snapshot_errors(cb_vault *vault, const char *id, const uint8_t *data, size_t len) {
+    cb_snapshot *snapshot;
+    check(cb_snapshot_open(vault, id, data, len, &snapshot), "snapshot");
+    char *json;
+    check(cb_snapshot_json(snapshot, &json), "snapshot");
+    const char *errors = json_get(json, "errors");
+    char *out = errors != NULL && json_next(errors, NULL) != NULL ? json_dup(errors) : NULL;
+    cb_string_free(json);
+    cb_snapshot_free(snapshot);
+    return out;
+}
+
+/* The backup's /errors value for the snapshot's per-path errors (as the
+ * core's backup_error_report shapes it for the Python agent: one
+ * "unreadable" entry, code 7101, per path, paths in their quoted form). */
+static char *backup_error_report(const char *errors) {
+    size_t cap = strlen(errors) * 2 + 256, n = 0;
+    char *list = xmalloc(cap);
+    size_t at = 0;
+    list[0] = 0;
+    for (const char *e = json_next(errors, NULL); e; e = json_next(NULL, e)) {
+        const char *p = json_get(e, "path"), *why = json_get(e, "error");
+        char *path = p ? json_dup(p) : xstrdup("\"\""), *reason = why ? json_dup(why) : xstrdup("\"\"");
+        char *item = fmt("%s{\"index\": %zu, \"path\": %s, \"type\": \"unreadable\", \"exception\": "
+                         "{\"code\": 7101, \"description\": %s}}",
+                         n ? ", " : "", n, path, reason);
+        size_t len = strlen(item);
+        if (at + len + 1 > cap) {
+            cap = (at + len + 1) * 2;
+            list = realloc(list, cap);
+            if (list == NULL) die("out of memory");
+        }
+        memcpy(list + at, item, len + 1);
+        at += len;
+        n++;
+        free(item);
+        free(reason);
+        free(path);
+    }
+    char *report = fmt("{\"count\": %zu, \"reason\": \"unable_to_process_some_files\", "
+                       "\"diagnostics\": \"Some files could not be backed up.\", \"list\": [%s]}",
+                       n, list);
+    free(list);
+    return report;
+}
+
+/* The v2 backup counters among the session's (it has more). */
+static char *backup_counters(const char *session_counters) {
+    static const char *names[] = {"files_searched", "files_backed_up", "bytes_searched",
+                                  "bytes_backed_up", "bytes_in_db"};
+    char *out = xstrdup("{");
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const char *v = session_counters ? json_get(session_counters, names[i]) : NULL;
+        char *grown = fmt("%s%s\"%s\": %lld", out, i ? ", " : "", names[i], v ? atoll(v) : 0LL);
+        free(out);
+        out = grown;
+    }
+    char *closed = fmt("%s}", out);
+    free(out);
+    return closed;
+}
+
+/* A running backup, as its file hook sees it. */
+typedef struct {
+    backup_hooks hooks;
+    service *sv;
+    cb_job_reporter *job;
+    const char *id;
+    int64_t last_check_ns; /* when the backup was last read again */
+} backup_job;
+
+/* Between files: a heartbeat when due, progress, and whether a stop was
+ * requested. An optional delay ($CLOUDBACKUP_FILE_DELAY_MS) slows backups
+ * down for tests. */
+static bool backup_tick(backup_hooks *h, const cb_backup_session *session) {
+    backup_job *run = (backup_job *)h;
+    const char *delay = getenv("CLOUDBACKUP_FILE_DELAY_MS");
+    if (delay != NULL) pause_ns(atol(delay) * 1000000L);
+    heartbeat(run->sv);
+    int64_t now = now_ns();
+    if (now - run->last_check_ns >= STOP_CHECK_NS) {
+        observe_job(run->sv, run->job, "backup", run->id);
+        run->last_check_ns = now;
+    }
+    bool stop = false;
+    check(cb_job_reporter_stop_requested(run->job, &stop), "stop requested");
+    if (stop) return true;
+    char *all;
+    check(cb_backup_session_counters(session, &all), "counters");
+    char *counters = backup_counters(all), *patch;
+    check(cb_job_reporter_progress(run->job, counters, now, &patch), "progress");
+    send_patch(run->sv, "backup", run->id, patch);
+    free(counters);
+    cb_string_free(all);
+    return false;
+}
+
+/* The configuration's exclusions under `root` as a backup filter (NULL:
+ * none): v2 path filters made relative to the root, which the snapshot
+ * names "/" (agentd's _relative_filters); the library turns them into
+ * patterns. */
+static cb_backup_filter *exclusion_filter(const char *exclusions, const char *root) {
+    char *list = xstrdup("");
+    size_t rlen = strlen(root);
+    while (rlen > 1 && root[rlen - 1] == '/') rlen--;
+    for (const char *e = json_next(exclusions, NULL); e; e = json_next(NULL, e)) {
+        char *path = json_str(json_get(e, "path")), *type = json_str(json_get(e, "type"));
+        if (path != NULL && strncmp(path, root, rlen) == 0 && path[rlen] == '/' && path[rlen + 1]) {
+            char *rel = json_quote(path + rlen);
+            char *grown = fmt("%s%s{\"type\": \"%s\", \"path\": %s}", list, *list ? ", " : "",
+                              type && strcmp(type, "folder") == 0 ? "folder" : "file", rel);
+            free(list);
+            list = grown;
+            free(rel);
+        }
+        free(type);
+        free(path);
+    }
+    cb_backup_filter *filter = NULL;
+    if (*list) {
+        char *options = fmt("{\"exclusions\": [%s]}", list);
+        check(cb_backup_filter_new(options, &filter), "exclusions");
+        free(options);
+    }
+    free(list);
+    return filter;
+}
+
+/* Runs the backup an event asks for (as agentd does): the configuration's
+ * one included folder, less its exclusions, into the vault; queued,
+ * preparing, in_progress with progress, /snapshot_id, then completed (or
+ * completed_with_errors with /errors, or stopped; failed when the folder
+ * cannot be read). */
+static void run_backup(service *sv, const char *event, const char *backup_id) {
+    char *qid = json_quote(backup_id);
+    char *params = fmt("{\"backup_id\": %s}", qid);
+    char *backup = call_ok(sv, "v2.backups.get_backup", params);
+    const char *cid = json_at(backup, "configuration.id");
+    char *config_id = cid ? json_dup(cid) : xstrdup("null");
+    char *cparams = fmt("{\"configuration_id\": %s}", config_id);
+    char *config = call(sv, "v2.configurations.get_configuration", cparams);
+    /* One source tree per snapshot (the vault's): exactly one folder. */
+    const char *incl = config ? json_get(config, "inclusions") : NULL;
+    const char *first = json_next(incl, NULL);
+    char *folder = first && json_next(NULL, first) == NULL ? json_str(json_get(first, "path")) : NULL;
+    struct stat st;
+    cb_job_reporter *job;
+    check(cb_job_reporter_new("backup", backup, 0, &job), "backup");
+    char *state, *patch;
+    check(cb_job_reporter_state(job, &state), "state");
+    bool runnable = strcmp(state, "start_requested") == 0;
+    bool stop_asked = strcmp(state, "stop_requested") == 0;
+    cb_string_free(state);
+    if (folder == NULL || stat(folder, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "agent: backup %s: the configuration must include exactly one folder\n",
+                backup_id);
+    } else if (stop_asked) {
+        check(cb_job_reporter_finished(job, "{}", NULL, now_ns(), &patch), "finished");
+        send_patch(sv, "backup", backup_id, patch);
+        printf("agent: backup %s: stopped before it ran\n", backup_id);
+    } else if (!runnable) {
+        fprintf(stderr, "agent: backup %s: not run (its state)\n", backup_id);
+    } else {
+        use_password(sv, event);
+        check(cb_job_reporter_queued(job, &patch), "queued");
+        send_patch(sv, "backup", backup_id, patch);
+        check(cb_job_reporter_preparing(job, &patch), "preparing");
+        send_patch(sv, "backup", backup_id, patch);
+        check(cb_job_reporter_started(job, now_ns(), &patch), "started");
+        send_patch(sv, "backup", backup_id, patch);
+        char *cfg_id = json_str(json_at(backup, "configuration.id"));
+        char *root = realpath(folder, NULL);
+        backup_job run = {.hooks = {.tick = backup_tick, .configuration_id = cfg_id},
+                          .sv = sv, .job = job, .id = backup_id, .last_check_ns = now_ns()};
+        run.hooks.filter = exclusion_filter(json_get(config, "exclusions"), root ? root : folder);
+        int rc = backup_source(folder, sv->vault_dir, false, &run.hooks);
+        char *counters = backup_counters(run.hooks.counters);
+        if (rc < 0) {
+            check(cb_job_reporter_failed(job, run.hooks.failure, now_ns(), &patch), "failed");
+        } else {
+            if (rc == 4) observe_job(sv, job, "backup", backup_id);
+            if (run.hooks.snapshot_id != NULL) {
+                int64_t number;
+                check(cb_snapshot_id_for_vault_snapshot(run.hooks.snapshot_id, &number), "snapshot id");
+                /* Not a state change: the patch agentd sends too. */
+                char *sid = fmt("[{\"op\": \"replace\", \"path\": \"/snapshot_id\", \"value\": %lld}]",
+                                (long long)number);
+                send_patch_text(sv, "backup", backup_id, sid);
+                free(sid);
+            }
+            char *report = run.hooks.errors ? backup_error_report(run.hooks.errors) : NULL;
+            check(cb_job_reporter_finished(job, counters, report, now_ns(), &patch), "finished");
+            free(report);
+        }
+        send_patch(sv, "backup", backup_id, patch);
+        check(cb_job_reporter_state(job, &state), "state");
+        printf("agent: backup %s: %s\n", backup_id, state);
+        fflush(stdout);
+        cb_string_free(state);
+        free(counters);
+        cb_backup_filter_free(run.hooks.filter);
+        cb_string_free(run.hooks.counters);
+        free(run.hooks.snapshot_id);
+        free(run.hooks.errors);
+        free(run.hooks.failure);
+        free(root);
+        free(cfg_id);
+    }
+    cb_job_reporter_free(job);
+    free(folder);
+    cb_string_free(config);
+    free(cparams);
+    free(config_id);
+    cb_string_free(backup);
+    free(params);
+    free(qid);
+}
+
 /* Reads the events after the marker and handles them in order. The marker
  * is saved before a job runs: a killed job is not started again. */
 static void poll_events(service *sv) {
@@ -1931,8 +2305,12 @@ static void poll_events(service *sv) {
         save_state(sv);
         char *name = json_str(json_get(event, "event"));
         char *restore_id = json_str_at(event, "restore.id");
+        char *backup_id = json_str_at(event, "backup.id");
         if (name != NULL && strcmp(name, "restore_start_request") == 0 && restore_id != NULL)
             run_restore(sv, event, restore_id);
+        else if (name != NULL && strcmp(name, "backup_start_request") == 0 && backup_id != NULL)
+            run_backup(sv, event, backup_id);
+        free(backup_id);
         free(restore_id);
         free(name);
         free(event);
@@ -1977,11 +2355,17 @@ static int cmd_run(int argc, char **argv) {
     char *id = json_quote(sv.agent_id);
     char *params = fmt("{\"agent_id\": %s, \"event\": {\"event\": \"startup\"}}", id);
     cb_string_free(call(&sv, "v2.events.post_agent_event", params));
+    read_settings(&sv);
     printf("agent: %s polling %s\n", sv.agent_id, sv.api);
     fflush(stdout);
     while (!stopping) {
+        heartbeat(&sv);
         poll_events(&sv);
-        pause_ns(poll_ms * 1000000L);
+        heartbeat(&sv);
+        /* Up to the next poll, or to the next heartbeat when sooner. */
+        int64_t wait = poll_ms * 1000000LL, due = sv.next_heartbeat_ns - now_ns();
+        if (sv.heartbeat_url != NULL && due < wait) wait = due > 0 ? due : 0;
+        pause_ns((long)wait);
     }
     free(params);
     free(id);
@@ -1990,6 +2374,7 @@ static int cmd_run(int argc, char **argv) {
     free(sv.tenant);
     free(sv.agent_id);
     free(sv.marker);
+    free(sv.heartbeat_url);
     free(sv.state_dir);
     curl_global_cleanup();
     return 0;
