@@ -2809,6 +2809,20 @@ cb_status cb_snapshot_open(const cb_vault *vault,
 cb_status cb_snapshot_json(const cb_snapshot *snapshot, char **out_json);
 
 /**
+ * The backup's `/errors` value for the paths the snapshot could not read,
+ * as the core shapes it for every agent: `{"count", "reason":
+ * "unable_to_process_some_files", "diagnostics", "list": [{"index", "path",
+ * "type": "unreadable", "exception": {"code", "description"}}...]}`, or the
+ * JSON `null` when every path was read. An agent PATCHes it into `/errors`
+ * (`cb_job_reporter_finished` takes it as is).
+ *
+ * # Safety
+ * `snapshot` is a live snapshot or NULL; `out_json` points to a writable
+ * `char *` (freed with `cb_string_free`).
+ */
+cb_status cb_snapshot_error_report(const cb_snapshot *snapshot, char **out_json);
+
+/**
  * What is in folder `path` of `snapshot`, as a JSON array of
  * `{"path", "kind", "mode", "size", "mtime", "target"?, "synthetic"?}`
  * sorted by path: its children, or (`recursive` non-zero) everything below

@@ -554,7 +554,7 @@ typedef struct backup_hooks {
     const char *configuration_id; /* recorded in the snapshot */
     char *snapshot_id;            /* out: the stored snapshot's id */
     char *counters;               /* out: the session's counters (JSON) */
-    char *errors;                 /* out: the snapshot's per-path errors (JSON array) */
+    char *errors;                 /* out: the /errors report of unreadable paths (JSON), or NULL */
     char *failure;                /* out: why the backup could not run at all */
     bool stopped;                 /* out: it ended early on a stop request */
 } backup_hooks;
@@ -918,8 +918,8 @@ static void backup_tree(backup_run *run, int fd, const char *name) {
     close(fd);
 }
 
-/* The snapshot's per-path errors (`"errors"` of its JSON: quoted paths
- * and reasons) as a JSON array, or NULL when every path was read. */
+/* The backup's /errors value for the paths the snapshot could not read
+ * (cb_snapshot_error_report), or NULL when every path was read. */
 static char *snapshot_errors(cb_vault *vault, const char *id, const uint8_t *data, size_t len);
 
 /* Backs SOURCE up into the vault; `hooks` may be NULL. Returns 0, 3 when
@@ -2069,51 +2069,17 @@ static void run_restore(service *sv, const char *event, const char *restore_id) 
     free(qid);
 }
 
-/* The snapshot's per-path errors (its JSON's "errors"), or NULL. */
+/* The backup's /errors value for the snapshot's unreadable paths, as the
+ * core shapes it (cb_snapshot_error_report), or NULL when there are none. */
 static char *snapshot_errors(cb_vault *vault, const char *id, const uint8_t *data, size_t len) {
     cb_snapshot *snapshot;
     check(cb_snapshot_open(vault, id, data, len, &snapshot), "snapshot");
     char *json;
-    check(cb_snapshot_json(snapshot, &json), "snapshot");
-    const char *errors = json_get(json, "errors");
-    char *out = errors != NULL && json_next(errors, NULL) != NULL ? json_dup(errors) : NULL;
+    check(cb_snapshot_error_report(snapshot, &json), "error report");
+    char *out = strcmp(json, "null") != 0 ? xstrdup(json) : NULL;
     cb_string_free(json);
     cb_snapshot_free(snapshot);
     return out;
-}
-
-/* The backup's /errors value for the snapshot's per-path errors (as the
- * core's backup_error_report shapes it for the Python agent: one
- * "unreadable" entry, code 7101, per path, paths in their quoted form). */
-static char *backup_error_report(const char *errors) {
-    size_t cap = strlen(errors) * 2 + 256, n = 0;
-    char *list = xmalloc(cap);
-    size_t at = 0;
-    list[0] = 0;
-    for (const char *e = json_next(errors, NULL); e; e = json_next(NULL, e)) {
-        const char *p = json_get(e, "path"), *why = json_get(e, "error");
-        char *path = p ? json_dup(p) : xstrdup("\"\""), *reason = why ? json_dup(why) : xstrdup("\"\"");
-        char *item = fmt("%s{\"index\": %zu, \"path\": %s, \"type\": \"unreadable\", \"exception\": "
-                         "{\"code\": 7101, \"description\": %s}}",
-                         n ? ", " : "", n, path, reason);
-        size_t len = strlen(item);
-        if (at + len + 1 > cap) {
-            cap = (at + len + 1) * 2;
-            list = realloc(list, cap);
-            if (list == NULL) die("out of memory");
-        }
-        memcpy(list + at, item, len + 1);
-        at += len;
-        n++;
-        free(item);
-        free(reason);
-        free(path);
-    }
-    char *report = fmt("{\"count\": %zu, \"reason\": \"unable_to_process_some_files\", "
-                       "\"diagnostics\": \"Some files could not be backed up.\", \"list\": [%s]}",
-                       n, list);
-    free(list);
-    return report;
 }
 
 /* The v2 backup counters among the session's (it has more). */
@@ -2260,9 +2226,7 @@ static void run_backup(service *sv, const char *event, const char *backup_id) {
                 send_patch_text(sv, "backup", backup_id, sid);
                 free(sid);
             }
-            char *report = run.hooks.errors ? backup_error_report(run.hooks.errors) : NULL;
-            check(cb_job_reporter_finished(job, counters, report, now_ns(), &patch), "finished");
-            free(report);
+            check(cb_job_reporter_finished(job, counters, run.hooks.errors, now_ns(), &patch), "finished");
         }
         send_patch(sv, "backup", backup_id, patch);
         check(cb_job_reporter_state(job, &state), "state");

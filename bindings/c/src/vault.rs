@@ -399,6 +399,28 @@ pub unsafe extern "C" fn cb_snapshot_json(
     })
 }
 
+/// The backup's `/errors` value for the paths the snapshot could not read,
+/// as the core shapes it for every agent: `{"count", "reason":
+/// "unable_to_process_some_files", "diagnostics", "list": [{"index", "path",
+/// "type": "unreadable", "exception": {"code", "description"}}...]}`, or the
+/// JSON `null` when every path was read. An agent PATCHes it into `/errors`
+/// (`cb_job_reporter_finished` takes it as is).
+///
+/// # Safety
+/// `snapshot` is a live snapshot or NULL; `out_json` points to a writable
+/// `char *` (freed with `cb_string_free`).
+#[no_mangle]
+pub unsafe extern "C" fn cb_snapshot_error_report(
+    snapshot: *const cb_snapshot,
+    out_json: *mut *mut c_char,
+) -> cb_status {
+    guard(|| {
+        let out = try_out!(out_json);
+        let snapshot = &try_ref!(snapshot).snapshot;
+        json_out(&snapshot.error_report(), "error report", out)
+    })
+}
+
 /// Serialises `value` into a new JSON string at `*out`.
 fn json_out<T: serde::Serialize>(value: &T, what: &str, out: &mut *mut c_char) -> FfiResult {
     let value = serde_json::to_value(value).map_err(|e| cloudbackup_core::Error::json(what, &e))?;

@@ -1037,6 +1037,9 @@ START_TEST(snapshots_open) {
     ASSERT_HAS(json, "\"target\":\"notes.txt\"");
     ASSERT_HAS(json, "\"files_searched\":5");
     cb_string_free(json);
+    ASSERT_OK(cb_snapshot_error_report(g.snapshot, &json));
+    ck_assert_str_eq(json, "null");
+    cb_string_free(json);
 
     const object *s = &g.snapshot_object;
     cb_snapshot *snap = POISON;
