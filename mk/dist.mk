@@ -11,8 +11,8 @@
 #                         SHA256SUMS; one version, Cargo.toml's (scripts/dist)
 #   make dist-ARTIFACT    one of them: dist-wheel, dist-musl, dist-sdist, dist-npm,
 #                         dist-c, dist-windows
-#   make test-dist        each artifact installed and used as a user would
-#                         (scripts/dist-test)
+#   make test-dist        make dist, then each artifact installed and used as a
+#                         user would (scripts/dist-test)
 
 .PHONY: bootstrap-dist dist test-dist dist-wheel dist-musl dist-sdist dist-npm dist-c dist-windows
 
@@ -28,5 +28,7 @@ dist-wheel dist-musl dist-sdist dist-c dist-windows: bootstrap-dist
 dist-npm: $(WEB_DIST)
 	scripts/dist npm
 
-test-dist: bootstrap-dist
+# Builds what is missing or stale first (every step of scripts/dist is
+# incremental: a second run relinks nothing).
+test-dist: dist
 	scripts/dist-test
