@@ -28,7 +28,7 @@ dist-wheel dist-musl dist-sdist dist-c dist-windows: bootstrap-dist
 dist-npm: $(WEB_DIST)
 	scripts/dist npm
 
-# Builds what is missing or stale first (every step of scripts/dist is
-# incremental: a second run relinks nothing).
+# Builds what is missing or stale first (no two steps of scripts/dist share a
+# build directory, so a second run compiles nothing).
 test-dist: dist
 	scripts/dist-test
