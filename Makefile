@@ -120,3 +120,7 @@ include mk/system.mk
 
 # Fuzzing: make fuzz (FUZZ_SECONDS per target, default 600). Not in `test`.
 include mk/fuzz.mk
+
+# Releases: make dist (wheels, sdist, npm tarball, C library for Linux and
+# Windows into dist/) and make test-dist (each installed and used). Not in `test`.
+include mk/dist.mk

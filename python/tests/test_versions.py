@@ -38,11 +38,17 @@ def test_every_artifact_has_cargos_version(cli_env: Dict[str, str]) -> None:
 
 
 def test_licences_agree() -> None:
+    """One SPDX identifier everywhere, and each package ships the root LICENSE."""
     cargo = tomllib.loads((REPO / "Cargo.toml").read_text())["workspace"]["package"]["license"]
     package = json.loads((REPO / "web" / "package.json").read_text())["license"]
-    py = tomllib.loads((REPO / "python" / "pyproject.toml").read_text())["project"]["license"]["text"]
-    assert cargo == package == py == "Apache-2.0"
-    assert "Apache License" in (REPO / "LICENSE").read_text()
+    project = tomllib.loads((REPO / "python" / "pyproject.toml").read_text())["project"]
+    # PEP 639: an SPDX expression, the text in the wheel and the sdist.
+    assert cargo == package == project["license"] == "Apache-2.0"
+    assert project["license-files"] == ["LICENSE"]
+    text = (REPO / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0" in text
+    assert (REPO / "python" / "LICENSE").read_text() == text
+    assert (REPO / "web" / "LICENSE").read_text() == text
 
 
 def test_the_changelog_names_the_version() -> None:
