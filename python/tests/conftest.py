@@ -4,13 +4,14 @@ tests/golden) and cheap key-derivation parameters for fast tests."""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -91,3 +92,32 @@ class WrappedStorage:
 
     def create(self) -> None:
         self.inner.create()
+
+
+@contextlib.contextmanager
+def emulator_served(emulator: Any) -> Iterator[str]:
+    """Serves ``emulator`` (a ``cloudbackup.emulator.Emulator``) with uvicorn
+    in a thread on a free port of 127.0.0.1 and yields its URL; afterwards
+    stops the server and closes the emulator."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(emulator.app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        emulator.close()

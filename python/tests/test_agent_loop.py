@@ -4,9 +4,9 @@ crash) and a local vault, driven by :class:`cloudbackup.Client` as a user."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,7 +23,7 @@ import cloudbackup  # noqa: E402
 from cloudbackup.agentd import Agent, AgentConfig  # noqa: E402
 from cloudbackup.emulator import Emulator  # noqa: E402
 
-from conftest import FAST_KDF  # noqa: E402
+from conftest import FAST_KDF, emulator_served  # noqa: E402
 
 PASSWORD = "correct horse"
 #: Small chunks and bundles: a few MB make many ranges (a restore slow
@@ -33,29 +33,12 @@ SETTINGS = {"chunker": {"min_size": 16384, "avg_size": 65536, "max_size": 262144
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
     """The emulator on a free port of 127.0.0.1."""
-    emulator = Emulator(str(tmp_path / "service.sqlite3"))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(emulator.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    emulator.close()
+    with emulator_served(Emulator(str(tmp_path / "service.sqlite3"))) as url:
+        yield url
 
 
 def make_tree(root: Path, files: int, size: int) -> None:
@@ -189,19 +172,8 @@ def test_backup_restore_stop_and_crash(served: str, tmp_path: Path) -> None:
 @pytest.fixture
 def quick(tmp_path: Path) -> Iterator[str]:
     """The emulator asking for a heartbeat every 0.2 s, offline after 1 s."""
-    emulator = Emulator(str(tmp_path / "quick.sqlite3"), heartbeat_interval=0.2, heartbeat_timeout=1.0)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(emulator.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    emulator.close()
+    with emulator_served(Emulator(str(tmp_path / "quick.sqlite3"), heartbeat_interval=0.2, heartbeat_timeout=1.0)) as url:
+        yield url
 
 
 def test_heartbeats_and_a_v1_restore(quick: str, tmp_path: Path) -> None:
@@ -294,14 +266,8 @@ def test_an_expired_agent_token_is_renewed(tmp_path: Path) -> None:
     """Tokens live 1.5 s: the agent's expires while it runs; the next poll
     gets 401, the agent authenticates again and goes on (a backup requested
     afterwards completes)."""
-    emulator = Emulator(str(tmp_path / "short.sqlite3"), token_lifetime=1.5)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(emulator.app, host="127.0.0.1", port=port, log_level="warning"))
-    server_thread = threading.Thread(target=server.run, daemon=True)
-    server_thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    api = f"http://127.0.0.1:{port}"
+    served = contextlib.ExitStack()
+    api = served.enter_context(emulator_served(Emulator(str(tmp_path / "short.sqlite3"), token_lifetime=1.5)))
     vault_dir = tmp_path / "vault"
     cloudbackup.StoredVault.init(str(vault_dir), PASSWORD, SETTINGS, FAST_KDF)
     src = tmp_path / "src"
@@ -329,6 +295,4 @@ def test_an_expired_agent_token_is_renewed(tmp_path: Path) -> None:
         thread.join(10)
         agent.close()
         user.c.close()
-        server.should_exit = True
-        server_thread.join(10)
-        emulator.close()
+        served.close()

@@ -5,7 +5,6 @@ the routes, and one run over real HTTP (uvicorn in a thread) driven by
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 import warnings
@@ -28,6 +27,8 @@ import cloudbackup  # noqa: E402
 from cloudbackup import api as core  # noqa: E402
 from cloudbackup.client import next_marker  # noqa: E402
 from cloudbackup.emulator import Emulator  # noqa: E402
+
+from conftest import emulator_served  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "tests" / "data" / "rackspace" / "samples-v2"
 TENANT = "123456"
@@ -550,29 +551,12 @@ def test_agent_tokens_reach_only_the_agents_own(emulator: Emulator) -> None:
     assert call("GET", "/agents").status_code == 401
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
     """The emulator on a free port of 127.0.0.1 (uvicorn in a thread)."""
-    emulator = Emulator(str(tmp_path / "served.sqlite3"))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(emulator.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    emulator.close()
+    with emulator_served(Emulator(str(tmp_path / "served.sqlite3"))) as url:
+        yield url
 
 
 def test_the_client_over_http(served: str) -> None:
