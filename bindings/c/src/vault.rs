@@ -391,11 +391,7 @@ pub unsafe extern "C" fn cb_snapshot_json(
 ) -> cb_status {
     guard(|| {
         let out = try_out!(out_json);
-        let snapshot = &try_ref!(snapshot).snapshot;
-        let value = serde_json::to_value(snapshot)
-            .map_err(|e| cloudbackup_core::Error::json("snapshot", &e))?;
-        *out = json_string(&value)?;
-        Ok(())
+        json_out(&try_ref!(snapshot).snapshot, "snapshot", out)
     })
 }
 
