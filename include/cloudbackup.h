@@ -1539,6 +1539,28 @@ cb_status cb_job_reporter_failed(cb_job_reporter *job,
                                  char **out_patch);
 
 /**
+ * Whether the agent `agent_id` runs this job (a backup's or cleanup's
+ * `agent.id`, a restore's `destination_agent.id`).
+ *
+ * # Safety
+ * `job` is a live reporter or NULL; `agent_id` is NUL-terminated;
+ * `out_runs` points to a writable `bool`.
+ */
+cb_status cb_job_reporter_runs_on(const cb_job_reporter *job, const char *agent_id, bool *out_runs);
+
+/**
+ * What a restarted agent sends, at `now_ns`, for a job a killed run of it
+ * left behind: `failed` ("agent restarted: the job was interrupted") for a
+ * job `queued`, `preparing` or `in_progress`, `stopped` for one whose stop
+ * was requested; `*out_patch` is NULL for a job not taken up yet or
+ * already ended (nothing to send).
+ *
+ * # Safety
+ * As `cb_job_reporter_queued`.
+ */
+cb_status cb_job_reporter_recover(cb_job_reporter *job, int64_t now_ns, char **out_patch);
+
+/**
  * Frees a reporter. NULL is ignored.
  *
  * # Safety

@@ -269,3 +269,14 @@ class JobReporter:
         """State ``failed`` with ``/errors`` carrying ``message``."""
         return self._native.failed(message, now)
 
+    def runs_on(self, agent_id: str) -> bool:
+        """Whether agent ``agent_id`` runs this job (a backup's or
+        cleanup's ``agent``, a restore's ``destination_agent``)."""
+        return self._native.runs_on(agent_id)
+
+    def recover(self, now: str) -> Optional[List[Dict[str, Any]]]:
+        """What a restarted agent sends for a job a killed run of it left
+        behind: ``failed`` (``INTERRUPTED``) when it was queued, preparing
+        or in progress, ``stopped`` when a stop was requested, else None."""
+        return self._native.recover(now)
+

@@ -378,6 +378,28 @@ def test_job_reporter_drives_a_restore_the_service_accepts() -> None:
         job.failed("too late", "2026-12-05T04:00:06Z")
 
 
+def test_job_reporter_recovers_what_a_killed_agent_left() -> None:
+    """A restarted agent's rule, from the core: only its own jobs, running
+    ones end failed (accepted by the service's policy), a requested stop
+    ends stopped, the rest is left alone."""
+    from cloudbackup import JobReporter
+
+    resource = json.loads((DATA / "rackspace" / "samples-v2" / "cbu-getRestoreDetails_response.json").read_text())
+    resource.update(state="in_progress", errors=None, ended_time=None, destination_agent={"id": 42, "links": []})
+    job = JobReporter("restore", resource)
+    assert job.runs_on("42") and not job.runs_on("43")
+    patch = job.recover("2026-12-05T04:00:00Z")
+    assert patch is not None
+    service = cb.validate_patch("restore", resource, patch, "agent")
+    assert service["state"] == "failed"
+    assert service["errors"]["diagnostics"] == "agent restarted: the job was interrupted"
+    assert job.recover("2026-12-05T04:00:01Z") is None, "ended: nothing more"
+    stopping = JobReporter("backup", {"state": "stop_requested", "ended_time": None})
+    end = stopping.recover("2026-12-05T04:00:00Z")
+    assert end is not None and end[0]["value"] == "stopped"
+    assert JobReporter("backup", {"state": "start_requested"}).recover("2026-12-05T04:00:00Z") is None
+
+
 def test_native_classes_are_the_public_ones() -> None:
     """Where the Python layer would only forward calls, the native class is
     the public one (no wrapper object in between)."""

@@ -2285,6 +2285,54 @@ static void poll_events(service *sv) {
     free(id);
 }
 
+/* Ends this agent's jobs an earlier run left behind (killed mid-job):
+ * which are this agent's and what to report is the core's rule
+ * (cb_job_reporter_runs_on, cb_job_reporter_recover), as in agentd. */
+static void recover_jobs(service *sv) {
+    static const char *kinds[] = {"backup", "restore"};
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        const char *kind = kinds[k];
+        char *op = fmt("v2.%ss.list_%ss", kind, kind), *member = fmt("%ss", kind);
+        char *marker = NULL; /* the last id seen, quoted */
+        for (;;) {
+            char *params = marker ? fmt("{\"page\": {\"limit\": 100, \"marker\": %s}}", marker)
+                                  : xstrdup("{\"page\": {\"limit\": 100}}");
+            char *answer = call(sv, op, params);
+            free(params);
+            size_t n = 0;
+            for (const char *j = answer ? json_next(json_get(answer, member), NULL) : NULL; j;
+                 j = json_next(NULL, j)) {
+                n++;
+                char *resource = json_dup(j);
+                const char *jid = json_get(resource, "id");
+                char *id = jid == NULL ? NULL : *json_ws(jid) == '"' ? json_str(jid) : json_dup(jid);
+                free(marker);
+                marker = id ? json_quote(id) : NULL;
+                cb_job_reporter *job = NULL;
+                if (id != NULL && cb_job_reporter_new(kind, resource, 0, &job) == CB_OK) {
+                    bool mine = false;
+                    char *patch = NULL;
+                    check(cb_job_reporter_runs_on(job, sv->agent_id, &mine), "runs on");
+                    if (mine) check(cb_job_reporter_recover(job, now_ns(), &patch), "recover");
+                    if (patch != NULL) {
+                        printf("agent: %s %s was left running by an earlier run: reported ended\n", kind, id);
+                        fflush(stdout);
+                        send_patch(sv, kind, id, patch);
+                    }
+                    cb_job_reporter_free(job);
+                }
+                free(id);
+                free(resource);
+            }
+            cb_string_free(answer);
+            if (n < 100 || marker == NULL) break;
+        }
+        free(marker);
+        free(member);
+        free(op);
+    }
+}
+
 /* Set by SIGINT / SIGTERM: the loop ends after the current poll. */
 static volatile sig_atomic_t stopping = 0;
 static void on_signal(int sig) {
@@ -2320,6 +2368,7 @@ static int cmd_run(int argc, char **argv) {
     char *params = fmt("{\"agent_id\": %s, \"event\": {\"event\": \"startup\"}}", id);
     cb_string_free(call(&sv, "v2.events.post_agent_event", params));
     read_settings(&sv);
+    recover_jobs(&sv);
     printf("agent: %s polling %s\n", sv.agent_id, sv.api);
     fflush(stdout);
     while (!stopping) {

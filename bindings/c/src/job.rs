@@ -348,6 +348,50 @@ pub unsafe extern "C" fn cb_job_reporter_failed(
     })
 }
 
+/// Whether the agent `agent_id` runs this job (a backup's or cleanup's
+/// `agent.id`, a restore's `destination_agent.id`).
+///
+/// # Safety
+/// `job` is a live reporter or NULL; `agent_id` is NUL-terminated;
+/// `out_runs` points to a writable `bool`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_job_reporter_runs_on(
+    job: *const cb_job_reporter,
+    agent_id: *const c_char,
+    out_runs: *mut bool,
+) -> cb_status {
+    guard(|| {
+        let out = try_out!(out_runs);
+        let j = try_ref!(job);
+        *out = j.job.runs_on(try_str!(agent_id));
+        Ok(())
+    })
+}
+
+/// What a restarted agent sends, at `now_ns`, for a job a killed run of it
+/// left behind: `failed` ("agent restarted: the job was interrupted") for a
+/// job `queued`, `preparing` or `in_progress`, `stopped` for one whose stop
+/// was requested; `*out_patch` is NULL for a job not taken up yet or
+/// already ended (nothing to send).
+///
+/// # Safety
+/// As `cb_job_reporter_queued`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_job_reporter_recover(
+    job: *mut cb_job_reporter,
+    now_ns: i64,
+    out_patch: *mut *mut c_char,
+) -> cb_status {
+    guard(|| {
+        let out = try_out!(out_patch);
+        let j = try_mut!(job);
+        if let Some(patch) = j.job.recover(timestamp(now_ns))? {
+            *out = patch_out(&patch)?;
+        }
+        Ok(())
+    })
+}
+
 /// Frees a reporter. NULL is ignored.
 ///
 /// # Safety

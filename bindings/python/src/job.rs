@@ -154,6 +154,25 @@ impl NativeJobReporter {
         let patch = self.with(|j| patch_json(&j.failed(message, now)?))?;
         Ok(value_to_py(py, patch)?)
     }
+
+    /// Whether agent `agent_id` runs this job.
+    fn runs_on(&self, agent_id: &str) -> PyResultCb<bool> {
+        self.with(|j| Ok(j.runs_on(agent_id)))
+    }
+
+    /// The patch a restarted agent sends for a job a killed run left
+    /// behind (`failed`, or `stopped` after a stop request), or None.
+    fn recover<'py>(&self, py: Python<'py>, now: &str) -> PyResultCb<Option<Bound<'py, PyAny>>> {
+        let now = time(now)?;
+        let patch = self.with(|j| match j.recover(now)? {
+            Some(p) => Ok(Some(patch_json(&p)?)),
+            None => Ok(None),
+        })?;
+        Ok(match patch {
+            Some(p) => Some(value_to_py(py, p)?),
+            None => None,
+        })
+    }
 }
 
 /// Registers the class.

@@ -20,7 +20,7 @@ pub use machine::{
     allowed_actions, allowed_targets, initial_states, transition, Action, Actor, InitialStates,
     Lifecycle, Phase, Rejection, ResourceKind, Step, TransitionError,
 };
-pub use report::JobReporter;
+pub use report::{JobReporter, INTERRUPTED};
 pub use state::{
     BackupState, CleanupState, LogfileState, RestoreState, V1BackupState, V1RestoreState,
 };

@@ -32,6 +32,10 @@ use super::Actor;
 /// counters stay fresh without a request per file.
 pub const DEFAULT_PROGRESS_INTERVAL_NS: i64 = 5_000_000_000;
 
+/// The diagnostics of a job a killed agent run left behind, reported
+/// `failed` by the agent's next run ([`JobReporter::recover`]).
+pub const INTERRUPTED: &str = "agent restarted: the job was interrupted";
+
 /// The patches one agent sends about one job: see the module docs.
 #[derive(Debug, Clone)]
 pub struct JobReporter {
@@ -112,6 +116,34 @@ impl JobReporter {
             self.state(),
             "completed" | "completed_with_errors" | "failed" | "stopped" | "skipped" | "missed"
         )
+    }
+
+    /// Whether the agent `agent_id` runs this job: a backup's or cleanup's
+    /// `agent.id`, a restore's `destination_agent.id` (ids compared as
+    /// text, so `7` and `"7"` agree).
+    pub fn runs_on(&self, agent_id: &str) -> bool {
+        let owner = match self.endpoint {
+            Endpoint::Restore => "destination_agent",
+            _ => "agent",
+        };
+        match self.resource.get(owner).and_then(|o| o.get("id")) {
+            Some(Value::String(id)) => id == agent_id,
+            Some(Value::Number(id)) => id.to_string() == agent_id,
+            _ => false,
+        }
+    }
+
+    /// What an agent reports when it starts, for a job an earlier run of it
+    /// left behind (killed mid-job): `failed` with [`INTERRUPTED`] at `now`
+    /// for a job `queued`, `preparing` or `in_progress`; `stopped` for one
+    /// whose stop was requested; `None` for a job not taken up yet or
+    /// already ended. So a job is never left running by a dead agent.
+    pub fn recover(&mut self, now: Timestamp) -> Result<Option<Patch>> {
+        match self.state() {
+            "queued" | "preparing" | "in_progress" => self.failed(INTERRUPTED, now).map(Some),
+            "stop_requested" => self.finished(&[], None, now).map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// The agent took the job up: state `queued`.
@@ -381,5 +413,47 @@ mod tests {
         // Not a job; no state.
         assert!(JobReporter::new(Endpoint::Agent, json!({"state": "x"})).is_err());
         assert!(JobReporter::new(Endpoint::Restore, json!({})).is_err());
+    }
+
+    /// A restarted agent ends what a killed run left: running jobs fail,
+    /// a requested stop becomes `stopped`, the rest is left alone; each
+    /// patch passes the agent's PATCH policy (checked inside `apply`).
+    #[test]
+    fn a_restarted_agent_recovers_what_a_killed_run_left() {
+        for (state, ends) in [
+            ("queued", Some("failed")),
+            ("preparing", Some("failed")),
+            ("in_progress", Some("failed")),
+            ("stop_requested", Some("stopped")),
+            ("start_requested", None),
+            ("completed", None),
+            ("failed", None),
+        ] {
+            let mut job = JobReporter::new(Endpoint::Restore, restore(state)).unwrap();
+            let patch = job.recover(t(5)).unwrap();
+            assert_eq!(patch.is_some(), ends.is_some(), "{state}");
+            if let Some(end) = ends {
+                assert_eq!(job.state(), end, "{state}");
+                if end == "failed" {
+                    assert_eq!(job.resource()["errors"]["diagnostics"], INTERRUPTED);
+                }
+            } else {
+                assert_eq!(job.state(), state);
+            }
+        }
+    }
+
+    #[test]
+    fn jobs_belong_to_their_agent() {
+        let mut restore = restore("queued");
+        restore["destination_agent"] = json!({"id": 7, "links": []});
+        let job = JobReporter::new(Endpoint::Restore, restore).unwrap();
+        assert!(job.runs_on("7"));
+        assert!(!job.runs_on("8"));
+        let backup = json!({"state": "queued", "agent": {"id": "a-1"}});
+        let job = JobReporter::new(Endpoint::Backup, backup).unwrap();
+        assert!(job.runs_on("a-1") && !job.runs_on("7"));
+        let job = JobReporter::new(Endpoint::Backup, json!({"state": "queued"})).unwrap();
+        assert!(!job.runs_on("a-1"), "no agent: not ours");
     }
 }

@@ -48,10 +48,8 @@ from ..errors import ApiError, Error
 from ..storage import LocalStorage, ObjectInfo, Storage, open_storage, write_atomic
 from ..store import StoredVault
 
-__all__ = ["Agent", "AgentConfig", "JobStopped", "RUNNING_STATES", "DEFAULT_HEARTBEAT_INTERVAL"]
+__all__ = ["Agent", "AgentConfig", "JobStopped", "DEFAULT_HEARTBEAT_INTERVAL"]
 
-#: States a killed agent may have left its jobs in (reported ``failed``).
-RUNNING_STATES = ("queued", "preparing", "in_progress")
 #: Seconds between heartbeats when neither the options nor the service's
 #: settings say.
 DEFAULT_HEARTBEAT_INTERVAL = 30.0
@@ -450,17 +448,14 @@ class Agent:
     def recover(self) -> None:
         """Ends this agent's jobs a killed run left running: ``failed``
         ("agent restarted"), or ``stopped`` when a stop was requested."""
-        for kind, owner in (("backup", "agent"), ("restore", "destination_agent")):
+        for kind in ("backup", "restore"):
             for job in list(self.client.paginate(f"v2.{kind}s.list_{kind}s", {"page": {"limit": 100}})):
-                if (job.get(owner) or {}).get("id") != self.id:
-                    continue
-                state = job.get("state")
                 reporter = JobReporter(kind, job)
-                if state in RUNNING_STATES:
-                    patch = reporter.failed("agent restarted: the job was interrupted", _now())
-                elif state == "stop_requested":
-                    patch = reporter.finished({}, None, _now())
-                else:
+                if not reporter.runs_on(self.id):
+                    continue
+                state = reporter.state
+                patch = reporter.recover(_now())
+                if patch is None:
                     continue
                 self.patch(kind, str(job["id"]), patch)
                 _log(f"{kind} {job['id']} was {state} when the agent stopped: reported {patch[0]['value']}")
