@@ -202,19 +202,8 @@ class Store:
         if agent is not None:
             where += " AND agent = ?"
             args.append(agent)
-        with self._lock:
-            if marker is not None:
-                row = self._db.execute(
-                    "SELECT seq FROM resources WHERE kind = ? AND project = ? AND id = ?", (kind, project, marker)
-                ).fetchone()
-                if row is not None:
-                    where += " AND seq < ?" if descending else " AND seq > ?"
-                    args.append(row[0])
-            order = "DESC" if descending else "ASC"
-            rows = self._db.execute(
-                f"SELECT body FROM resources WHERE {where} ORDER BY seq {order} LIMIT ?", (*args, limit + 1)
-            ).fetchall()
-        return [json.loads(r[0]) for r in rows[:limit]], len(rows) > limit
+        return self._paged("resources", "seq", where, args, "kind = ? AND project = ? AND id = ?",
+                           (kind, project, marker), marker=marker, limit=limit, descending=descending)
 
     def all_of(self, kind: str, project: str, *, agent: Optional[str] = None) -> List[Dict[str, Any]]:
         """Every resource of ``kind`` (of ``agent``, when given), in creation order."""
@@ -260,16 +249,37 @@ class Store:
             if value is not None:
                 where += f" AND {column} = ?"
                 args.append(value)
+        return self._paged("activities", "rank", where, args, "project = ? AND id = ?", (project, marker),
+                           marker=marker, limit=limit, descending=descending)
+
+    def _paged(
+        self,
+        table: str,
+        order_by: str,
+        where: str,
+        args: List[Any],
+        marker_where: str,
+        marker_args: Tuple[Any, ...],
+        *,
+        marker: Optional[str],
+        limit: int,
+        descending: bool,
+    ) -> Tuple[List[Dict[str, Any]], bool]:
+        """Up to ``limit`` bodies of ``table`` matching ``where``, ordered by
+        ``order_by``, after the row ``marker_where`` finds (from the start
+        when there is no marker or it is unknown), and whether more follow.
+        Table and column names come from this module, never from a request."""
         with self._lock:
             if marker is not None:
-                row = self._db.execute("SELECT rank FROM activities WHERE project = ? AND id = ?",
-                                       (project, marker)).fetchone()
+                row = self._db.execute(
+                    f"SELECT {order_by} FROM {table} WHERE {marker_where}", marker_args
+                ).fetchone()
                 if row is not None:
-                    where += " AND rank < ?" if descending else " AND rank > ?"
-                    args.append(row[0])
+                    where += f" AND {order_by} {'<' if descending else '>'} ?"
+                    args = [*args, row[0]]
             order = "DESC" if descending else "ASC"
             rows = self._db.execute(
-                f"SELECT body FROM activities WHERE {where} ORDER BY rank {order} LIMIT ?", (*args, limit + 1)
+                f"SELECT body FROM {table} WHERE {where} ORDER BY {order_by} {order} LIMIT ?", (*args, limit + 1)
             ).fetchall()
         return [json.loads(r[0]) for r in rows[:limit]], len(rows) > limit
 
