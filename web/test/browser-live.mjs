@@ -8,12 +8,12 @@
 // is sent anyway and the server answers the status and message the core
 // predicted. PY: $CLOUDBACKUP_PYTHON, else the repository's .venv.
 // Saves a screenshot under build/web/. Always stops the server and the browser.
-import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
+import { startDemoServer } from './demo-server.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHOTS = join(ROOT, 'build/web');
@@ -22,35 +22,7 @@ const PYTHON = process.env.CLOUDBACKUP_PYTHON ?? join(ROOT, '.venv/bin/python');
 const TIMEOUT = 15_000;
 const started = performance.now();
 
-/** Starts the live demo server; resolves with its page's URL. @returns {Promise<{ url: string, stop: () => void }>} */
-function startServer() {
-  const server = spawn(process.execPath, [join(ROOT, 'web/demo/serve.mjs'), '0', '--python', PYTHON, '--no-agent'],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
-  const stop = () => {
-    if (server.exitCode === null) server.kill('SIGTERM');
-  };
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      stop();
-      reject(new Error('live demo server did not start in 30 s'));
-    }, 30_000);
-    let out = '';
-    server.stdout.on('data', (chunk) => {
-      out += chunk;
-      const m = /demo: (http:\/\/127\.0\.0\.1:\d+\/web\/demo\/)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ url: m[1], stop });
-      }
-    });
-    server.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`live demo server exited (${code}): ${out}`));
-    });
-  });
-}
-
-const { url, stop } = await startServer();
+const { url, stop } = await startDemoServer(['--python', PYTHON, '--no-agent'], 30, 'live demo server');
 /** @type {import('playwright-core').Browser | null} */
 let browser = null;
 let checks = 0;

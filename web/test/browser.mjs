@@ -4,46 +4,19 @@
 // `in_progress` allows, an invalid patch rejected with its reason, and a
 // file restored in the page whose bytes match the golden copy. Saves a
 // screenshot under build/web/. Always stops the server and the browser.
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
+import { startDemoServer } from './demo-server.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHOTS = join(ROOT, 'build/web');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const TIMEOUT = 30_000;
 
-/** Starts the demo server; resolves with its base URL. @returns {Promise<{ url: string, stop: () => void }>} */
-function startServer() {
-  const server = spawn(process.execPath, [join(ROOT, 'web/demo/serve.mjs'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const stop = () => {
-    if (server.exitCode === null) server.kill('SIGTERM');
-  };
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      stop();
-      reject(new Error('demo server did not start in 10 s'));
-    }, 10_000);
-    let out = '';
-    server.stdout.on('data', (chunk) => {
-      out += chunk;
-      const m = /demo: (http:\/\/127\.0\.0\.1:\d+\/web\/demo\/)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ url: m[1], stop });
-      }
-    });
-    server.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`demo server exited (${code})`));
-    });
-  });
-}
-
-const { url, stop } = await startServer();
+const { url, stop } = await startDemoServer([], 10, 'demo server');
 /** @type {import('playwright-core').Browser | null} */
 let browser = null;
 let checks = 0;
