@@ -1968,21 +1968,32 @@ static void observe_job(service *sv, cb_job_reporter *job, const char *kind, con
 /* How often a running job is read again, for stop requests. */
 #define STOP_CHECK_NS 300000000L
 
+/* What every job does between steps: an optional test delay (the
+ * environment variable `delay_env`, in ms), a heartbeat when due, the job
+ * read again at most every STOP_CHECK_NS (a user's stop shows up); sets
+ * `*now` and returns whether a stop was requested. */
+static bool job_tick(service *sv, cb_job_reporter *job, const char *kind, const char *id,
+                     const char *delay_env, int64_t *last_check_ns, int64_t *now) {
+    const char *delay = getenv(delay_env);
+    if (delay != NULL) pause_ns(atol(delay) * 1000000L);
+    heartbeat(sv);
+    *now = now_ns();
+    if (*now - *last_check_ns >= STOP_CHECK_NS) {
+        observe_job(sv, job, kind, id);
+        *last_check_ns = *now;
+    }
+    bool stop = false;
+    check(cb_job_reporter_stop_requested(job, &stop), "stop requested");
+    return stop;
+}
+
 /* Between ranges: progress, and whether a stop was requested. An optional
  * delay ($CLOUDBACKUP_RANGE_DELAY_MS) slows restores down for tests. */
 static bool restore_tick(restore_hooks *h, uint64_t written) {
     restore_run *run = (restore_run *)h;
-    const char *delay = getenv("CLOUDBACKUP_RANGE_DELAY_MS");
-    if (delay != NULL) pause_ns(atol(delay) * 1000000L);
-    heartbeat(run->sv);
-    int64_t now = now_ns();
-    if (now - run->last_check_ns >= STOP_CHECK_NS) {
-        observe_job(run->sv, run->job, "restore", run->id);
-        run->last_check_ns = now;
-    }
-    bool stop = false;
-    check(cb_job_reporter_stop_requested(run->job, &stop), "stop requested");
-    if (stop) return true;
+    int64_t now;
+    if (job_tick(run->sv, run->job, "restore", run->id, "CLOUDBACKUP_RANGE_DELAY_MS", &run->last_check_ns, &now))
+        return true;
     char *counters = fmt("{\"bytes_restored\": %llu}", (unsigned long long)written);
     char *patch;
     check(cb_job_reporter_progress(run->job, counters, now, &patch), "progress");
@@ -2112,17 +2123,9 @@ typedef struct {
  * down for tests. */
 static bool backup_tick(backup_hooks *h, const cb_backup_session *session) {
     backup_job *run = (backup_job *)h;
-    const char *delay = getenv("CLOUDBACKUP_FILE_DELAY_MS");
-    if (delay != NULL) pause_ns(atol(delay) * 1000000L);
-    heartbeat(run->sv);
-    int64_t now = now_ns();
-    if (now - run->last_check_ns >= STOP_CHECK_NS) {
-        observe_job(run->sv, run->job, "backup", run->id);
-        run->last_check_ns = now;
-    }
-    bool stop = false;
-    check(cb_job_reporter_stop_requested(run->job, &stop), "stop requested");
-    if (stop) return true;
+    int64_t now;
+    if (job_tick(run->sv, run->job, "backup", run->id, "CLOUDBACKUP_FILE_DELAY_MS", &run->last_check_ns, &now))
+        return true;
     char *all;
     check(cb_backup_session_counters(session, &all), "counters");
     char *counters = backup_counters(all), *patch;
