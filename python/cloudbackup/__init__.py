@@ -42,7 +42,7 @@ from .api import (
     transition,
     validate_patch,
 )
-from .engine import BackupFilter, BackupSession, BundleBytes, Index, RestoreSession, Selector, Snapshot, Vault, Verifier
+from .engine import BackupFilter, BackupSession, BundleBytes, BundleData, Index, RestoreSession, Selector, Snapshot, Vault, Verifier
 from .errors import (
     ApiError,
     Conflict,
@@ -97,6 +97,7 @@ __all__ = [
     "vault_snapshot_prefix",
     "BackupSession",
     "BundleBytes",
+    "BundleData",
     "Index",
     "RestoreSession",
     "Snapshot",

@@ -6,6 +6,7 @@ the bytes (see :mod:`cloudbackup.store` for a local vault directory).
 
 from __future__ import annotations
 
+import sys
 from functools import partial
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 
@@ -17,6 +18,7 @@ __all__ = [
     "Buffer",
     "Bundle",
     "BundleBytes",
+    "BundleData",
     "Password",
     "Vault",
     "Index",
@@ -52,12 +54,20 @@ __all__ = [
 #: A sealed bundle's bytes as a backup hands them out: read-only and
 #: bytes-like (buffer protocol, ``len``, indexing, slicing, ``bytes()``),
 #: without a copy; dropping it gives its memory back to the session.
+#: Python 3.11 and later; before, bundles are handed out as ``bytes`` copies
+#: (the stable ABI of 3.9 and 3.10 cannot export a buffer).
 BundleBytes = _native.BundleBytes
+#: What a bundle's bytes are: :data:`BundleBytes` from Python 3.11,
+#: ``bytes`` before.
+if sys.version_info >= (3, 11):
+    BundleData = BundleBytes
+else:
+    BundleData = bytes
 
 #: Bytes-like input: ``bytes`` is read without a copy (the GIL is released
 #: meanwhile); others are copied once, except by
 #: :meth:`BackupSession.write`, which reads any contiguous buffer in place.
-Buffer = Union[bytes, bytearray, memoryview, BundleBytes]
+Buffer = Union[bytes, bytearray, memoryview, BundleData]
 #: A snapshot path: ``str`` in quoted form (a plain path is its own quoted
 #: form, see :func:`quote_path`) or the operating system's ``bytes``.
 PathLike = Union[str, bytes]
@@ -264,8 +274,8 @@ class Snapshot:
 
 #: An object to store: ``(id, bytes)``.
 Object = Tuple[str, bytes]
-#: A bundle to store: ``(id, BundleBytes)``.
-Bundle = Tuple[str, BundleBytes]
+#: A bundle to store: ``(id, BundleData)``.
+Bundle = Tuple[str, BundleData]
 
 
 class BackupSession:

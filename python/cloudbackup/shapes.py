@@ -7,7 +7,13 @@ that may be absent is ``NotRequired``.
 
 # No `from __future__ import annotations`: TypedDict reads NotRequired from
 # the evaluated annotations (``__required_keys__``).
-from typing import Any, List, Literal, NotRequired, Optional, TypedDict, Union
+import sys
+from typing import Any, List, Literal, Optional, Union
+
+if sys.version_info >= (3, 11):
+    from typing import NotRequired, TypedDict
+else:  # 3.9 and 3.10: typing's TypedDict does not know NotRequired
+    from typing_extensions import NotRequired, TypedDict
 
 __all__ = [
     "OperationInfo",

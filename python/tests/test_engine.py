@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import threading
 from pathlib import Path
 from typing import Dict, Iterator, List, Tuple, Union
@@ -606,6 +607,10 @@ def test_bundle_bytes_behave_as_read_only_bytes(vault: cb.Vault) -> None:
     session = cb.BackupSession(vault, cb.Index())
     session.add_file("/f", 0o644, 1, os.urandom(100_000))
     ((_, bundle),) = session.finish(1)
+    if sys.version_info < (3, 11):
+        # The stable ABI of 3.9 and 3.10 cannot export a buffer: a copy.
+        assert type(bundle) is bytes and len(bundle) > 100_000
+        return
     assert isinstance(bundle, cb.BundleBytes)
     plain = bytes(bundle)
     assert type(plain) is bytes and len(bundle) == len(plain) > 100_000

@@ -2,6 +2,7 @@
 //! session hands back finished bundles, then the index delta and the
 //! snapshot to store.
 
+#[cfg(Py_3_11)]
 use std::ffi::c_int;
 use std::sync::{Arc, Mutex};
 
@@ -10,10 +11,15 @@ use cloudbackup_core::engine::{
     SnapshotInfo,
 };
 use cloudbackup_core::error::from_json_slice;
-use pyo3::exceptions::{PyBufferError, PyIndexError, PyTypeError};
+#[cfg(Py_3_11)]
+use pyo3::exceptions::PyBufferError;
+use pyo3::exceptions::{PyIndexError, PyTypeError};
+#[cfg(Py_3_11)]
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyMemoryView, PySlice, PyString};
+#[cfg(Py_3_11)]
+use pyo3::types::PyMemoryView;
+use pyo3::types::{PyBytes, PyDict, PySlice, PyString};
 
 use crate::error::{poisoned, PyResultCb};
 use crate::input::{bytes_view, path_in, type_name};
@@ -101,7 +107,7 @@ type Object<'py> = (String, Bound<'py, PyBytes>);
 /// Where a handed-out bundle's buffer goes back once Python drops it: the
 /// session writes a later bundle into it (see [`BackupSession::recycle`]).
 #[derive(Default)]
-struct Slot {
+pub struct Slot {
     /// One buffer is enough: the session keeps one.
     buffer: Option<Vec<u8>>,
     /// The session has finished: nothing more to write, buffers are freed.
@@ -109,10 +115,42 @@ struct Slot {
 }
 
 /// The slot, shared by a session and the bundles it handed out.
-type Home = Arc<Mutex<Slot>>;
+pub type Home = Arc<Mutex<Slot>>;
 
-/// A bundle to store: `(id hex, bytes-like)`.
-type Bundle<'py> = (String, Bound<'py, NativeBundleBytes>);
+/// A bundle to store: `(id hex, bytes-like)`: a [`NativeBundleBytes`], or
+/// `bytes` in a build for Python < 3.11.
+pub type Bundle<'py> = (String, Bound<'py, PyAny>);
+
+/// Hands `bytes` to Python as a bundle whose memory goes back to `home`:
+/// without a copy, as [`NativeBundleBytes`]; in a build for Python < 3.11, whose
+/// stable ABI cannot export a buffer, as a `bytes` copy (the Vec goes back
+/// to `home` at once).
+pub fn bundle_out<'py>(
+    py: Python<'py>,
+    bytes: Vec<u8>,
+    home: &Home,
+) -> PyResult<Bound<'py, PyAny>> {
+    #[cfg(Py_3_11)]
+    {
+        Ok(Bound::new(
+            py,
+            NativeBundleBytes {
+                bytes,
+                home: home.clone(),
+            },
+        )?
+        .into_any())
+    }
+    #[cfg(not(Py_3_11))]
+    {
+        let out = PyBytes::new(py, &bytes).into_any();
+        drop(NativeBundleBytes {
+            bytes,
+            home: home.clone(),
+        });
+        Ok(out)
+    }
+}
 
 /// A sealed bundle's bytes handed to Python without a copy: read-only and
 /// bytes-like (the buffer protocol, `len`, indexing and slicing, `bytes()`,
@@ -124,18 +162,13 @@ pub struct NativeBundleBytes {
     home: Home,
 }
 
-impl NativeBundleBytes {
-    /// Bytes handed to Python without a copy and freed when dropped (no
-    /// session to give them back to: a prune's new bundles).
-    pub fn owned(bytes: Vec<u8>) -> Self {
-        NativeBundleBytes {
-            bytes,
-            home: Arc::new(Mutex::new(Slot {
-                buffer: None,
-                closed: true,
-            })),
-        }
-    }
+/// A home that takes nothing back: bundles that have no session to
+/// return to (a prune's new bundles) are freed when dropped.
+pub fn no_home() -> Home {
+    Arc::new(Mutex::new(Slot {
+        buffer: None,
+        closed: true,
+    }))
 }
 
 impl Drop for NativeBundleBytes {
@@ -153,6 +186,7 @@ impl Drop for NativeBundleBytes {
 #[pymethods]
 impl NativeBundleBytes {
     /// Exports the bytes, read-only (a writable request is refused).
+    #[cfg(Py_3_11)]
     unsafe fn __getbuffer__(
         slf: Bound<'_, Self>,
         view: *mut ffi::Py_buffer,
@@ -185,6 +219,7 @@ impl NativeBundleBytes {
 
     /// PEP 688's Python-level buffer method, for Python 3.11 (3.12 and
     /// later use the slot's own): a read-only memoryview of the bytes.
+    #[cfg(Py_3_11)]
     #[pyo3(signature = (flags, /))]
     fn __buffer__<'py>(slf: &Bound<'py, Self>, flags: i32) -> PyResult<Bound<'py, PyMemoryView>> {
         let _ = flags; // read-only whatever is asked; a writable export is refused
@@ -264,13 +299,7 @@ impl NativeBackupSession {
     ) -> PyResultCb<Vec<Bundle<'py>>> {
         bundles
             .into_iter()
-            .map(|b| {
-                let bytes = NativeBundleBytes {
-                    bytes: b.bytes,
-                    home: self.home.clone(),
-                };
-                Ok((b.id.to_hex(), Bound::new(py, bytes)?))
-            })
+            .map(|b| Ok((b.id.to_hex(), bundle_out(py, b.bytes, &self.home)?)))
             .collect()
     }
 

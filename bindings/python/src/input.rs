@@ -2,6 +2,7 @@
 //! [`crate::value`]).
 
 use cloudbackup_core::engine::RawPath;
+#[cfg(Py_3_11)]
 use pyo3::buffer::PyUntypedBuffer;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -42,25 +43,26 @@ pub fn bytes_in<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResultCb<BytesIn<
         return Ok(BytesIn::Owned(b.to_vec()));
     }
     refuse_str(obj, name)?;
-    // memoryview and other buffer exporters: memoryview(obj).tobytes() copies.
-    let py = obj.py();
-    let view = py
+    Ok(BytesIn::Bytes(copy_buffer(obj, name)?))
+}
+
+/// A copy, in C order, of the buffer `obj` exports (`bytes(memoryview(obj))`:
+/// also what reads a strided view); a `TypeError` naming `name` when it
+/// has no buffer.
+fn copy_buffer<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResultCb<Bound<'py, PyBytes>> {
+    let view = obj
+        .py()
         .import("builtins")
         .and_then(|b| b.getattr("memoryview"))
-        .and_then(|mv| mv.call1((obj,)));
-    match view {
-        Ok(view) => {
-            let copy = view.call_method0("tobytes")?;
-            Ok(BytesIn::Bytes(
-                copy.cast_into::<PyBytes>().map_err(PyErr::from)?,
+        .and_then(|mv| mv.call1((obj,)))
+        .map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{name}: expected a bytes-like object (bytes, bytearray, memoryview), got {}",
+                type_name(obj)
             ))
-        }
-        Err(_) => Err(PyTypeError::new_err(format!(
-            "{name}: expected a bytes-like object (bytes, bytearray, memoryview), got {}",
-            type_name(obj)
-        ))
-        .into()),
-    }
+        })?;
+    let copy = view.call_method0("tobytes")?;
+    Ok(copy.cast_into::<PyBytes>().map_err(PyErr::from)?)
 }
 
 /// A password argument: `str` (encoded to a UTF-8 `bytes` object, as
@@ -79,13 +81,17 @@ pub fn secret_in<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResultCb<BytesIn
 /// protocol (the stable ABI has it from Python 3.11). The exported buffer
 /// pins the memory meanwhile (Python refuses to resize a bytearray or close
 /// an mmap that has one); its content must not be changed from another
-/// thread during the call. A buffer that is not contiguous is copied once.
+/// thread during the call. A buffer that is not contiguous is copied once,
+/// as is every buffer but `bytes` in a build for Python < 3.11 (3.9's stable ABI has
+/// no buffer protocol).
 pub enum BytesView<'py> {
     /// A `bytes` object, borrowed (immutable).
     Bytes(Bound<'py, PyBytes>),
     /// Another object's exported buffer, C-contiguous.
+    #[cfg(Py_3_11)]
     Buffer(PyUntypedBuffer),
-    /// A copy of a buffer that is not contiguous.
+    /// A copy of a buffer that is not contiguous (or of any buffer but
+    /// `bytes` in a build for Python < 3.11).
     Copy(Bound<'py, PyBytes>),
 }
 
@@ -94,6 +100,7 @@ impl BytesView<'_> {
     pub fn as_slice(&self) -> &[u8] {
         match self {
             BytesView::Bytes(b) | BytesView::Copy(b) => b.as_bytes(),
+            #[cfg(Py_3_11)]
             BytesView::Buffer(buffer) => {
                 let len = buffer.len_bytes();
                 if len == 0 {
@@ -130,25 +137,21 @@ pub fn bytes_view<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResultCb<BytesV
         return Ok(BytesView::Bytes(b.clone()));
     }
     refuse_str(obj, name)?;
-    let buffer = PyUntypedBuffer::get(obj).map_err(|_| {
-        PyTypeError::new_err(format!(
-            "{name}: expected a bytes-like object (bytes, bytearray, memoryview), got {}",
-            type_name(obj)
-        ))
-    })?;
-    if buffer.is_c_contiguous() {
-        return Ok(BytesView::Buffer(buffer));
+    #[cfg(Py_3_11)]
+    {
+        let buffer = PyUntypedBuffer::get(obj).map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{name}: expected a bytes-like object (bytes, bytearray, memoryview), got {}",
+                type_name(obj)
+            ))
+        })?;
+        if buffer.is_c_contiguous() {
+            return Ok(BytesView::Buffer(buffer));
+        }
     }
-    // A strided view: one copy in C order (what `bytes(view)` holds).
-    let copy = obj
-        .py()
-        .import("builtins")
-        .and_then(|b| b.getattr("memoryview"))
-        .and_then(|mv| mv.call1((obj,)))
-        .and_then(|view| view.call_method0("tobytes"))?;
-    Ok(BytesView::Copy(
-        copy.cast_into::<PyBytes>().map_err(PyErr::from)?,
-    ))
+    // A strided view, or any buffer where the limited API has no buffer
+    // protocol (a build for Python < 3.11): one copy.
+    Ok(BytesView::Copy(copy_buffer(obj, name)?))
 }
 
 /// The Python type name of `obj`, for messages.

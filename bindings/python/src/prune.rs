@@ -10,7 +10,7 @@ use cloudbackup_core::Error;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::backup::NativeBundleBytes;
+use crate::backup::{bundle_out, no_home, Bundle};
 use crate::error::{poisoned, Failure, PyResultCb};
 use crate::input::bytes_in;
 use crate::state::NativeVaultState;
@@ -20,18 +20,13 @@ use crate::vault::NativeVault;
 /// An object to store: `(id, bytes)`.
 type Object<'py> = (String, Bound<'py, PyBytes>);
 
-/// A new bundle to store: `(id, bytes-like, not copied)`.
-type Bundle<'py> = (String, Bound<'py, NativeBundleBytes>);
-
+/// New bundles to store, freed once Python drops them (no session takes
+/// their memory back).
 fn hand_out(py: Python<'_>, bundles: Vec<SealedBundle>) -> PyResultCb<Vec<Bundle<'_>>> {
+    let home = no_home();
     bundles
         .into_iter()
-        .map(|b| {
-            Ok((
-                b.id.to_hex(),
-                Bound::new(py, NativeBundleBytes::owned(b.bytes))?,
-            ))
-        })
+        .map(|b| Ok((b.id.to_hex(), bundle_out(py, b.bytes, &home)?)))
         .collect()
 }
 

@@ -76,7 +76,7 @@ pub fn value_from_py(obj: &Bound<'_, PyAny>, name: &str) -> PyResultCb<Value> {
         return number(obj.extract::<f64>()?, name);
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Value::String(s.to_str()?.to_owned()));
+        return Ok(Value::String(s.to_cow()?.into_owned()));
     }
     if let Ok(dict) = obj.cast::<PyDict>() {
         let mut members = Map::with_capacity(dict.len());
@@ -129,7 +129,7 @@ fn number(f: f64, name: &str) -> PyResultCb<Value> {
 /// A dict key as JSON member name (`json.dumps`' rules for non-str keys).
 fn key_text(key: &Bound<'_, PyAny>, name: &str) -> PyResultCb<String> {
     if let Ok(s) = key.cast::<PyString>() {
-        return Ok(s.to_str()?.to_owned());
+        return Ok(s.to_cow()?.into_owned());
     }
     if key.is_none() {
         return Ok("null".into());
@@ -138,7 +138,7 @@ fn key_text(key: &Bound<'_, PyAny>, name: &str) -> PyResultCb<String> {
         return Ok(if b.is_true() { "true" } else { "false" }.into());
     }
     if key.is_instance_of::<PyInt>() {
-        return Ok(key.str()?.to_str()?.to_owned());
+        return Ok(key.str()?.to_cow()?.into_owned());
     }
     Err(PyTypeError::new_err(format!(
         "{name}: keys must be str, int, bool or None, not {}",
@@ -151,7 +151,7 @@ fn key_text(key: &Bound<'_, PyAny>, name: &str) -> PyResultCb<String> {
 /// JSON, or as Python objects ([`value_from_py`]).
 pub fn json_text(obj: &Bound<'_, PyAny>, name: &str) -> PyResultCb<Vec<u8>> {
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(s.to_str()?.as_bytes().to_vec());
+        return Ok(s.to_cow()?.as_bytes().to_vec());
     }
     if obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyByteArray>() {
         return Ok(bytes_in(obj, name)?.as_slice().to_vec());
