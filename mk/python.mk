@@ -2,9 +2,12 @@
 #
 #   make bootstrap-python   .venv/ with maturin, pytest, hypothesis, mypy, rich
 #   make build-python       the native module, release build, into .venv (editable)
-#   make wheel-python       the abi3 wheel (Python 3.11+) into build/wheels
+#   make wheel-python       the abi3 wheel for the venv's Python (cp311-abi3) into
+#                           build/wheels (make dist: the release wheels)
 #   make test-python        pytest (API, engine, golden vault, CLI in subprocesses,
-#                           README quick start), mypy --strict, stubtest
+#                           README quick start), mypy --strict, stubtest; then
+#                           test-python-oldest
+#   make test-python-oldest the cp39-abi3 wheel in .venv39 (Python 3.9), pytest
 #   make demo-python        the CLI end to end on a generated tree (make demo)
 #   make bench-python       the 256 MiB comparison with a pure-Python composition
 
@@ -12,7 +15,7 @@ VENV := $(CURDIR)/.venv
 VPY := $(VENV)/bin/python
 PY_BUILD := build/python
 
-.PHONY: bootstrap-python build-python wheel-python test-python demo-python bench-python
+.PHONY: bootstrap-python build-python wheel-python test-python test-python-oldest demo-python bench-python
 
 bootstrap-python: bootstrap
 	@scripts/bootstrap-python
@@ -28,6 +31,10 @@ test-python: build-python
 	@# MYPYPATH: benchmarks/peers.py imports tests/metadata/treecompare.py.
 	cd python && MYPYPATH=$(CURDIR)/tests/metadata $(VPY) -m mypy --strict --cache-dir $(CURDIR)/$(PY_BUILD)/mypy cloudbackup tests examples benchmarks
 	cd python && $(VPY) -m mypy.stubtest --mypy-config-file pyproject.toml cloudbackup._native
+	@scripts/test-python-oldest
+
+test-python-oldest: bootstrap-python
+	@scripts/test-python-oldest
 
 demo-python: build-python
 	$(VPY) python/examples/demo.py $(PY_BUILD)/demo

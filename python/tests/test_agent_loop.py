@@ -30,7 +30,6 @@ PASSWORD = "correct horse"
 #: enough to stop, or to kill, with a storage delay).
 SETTINGS = {"chunker": {"min_size": 16384, "avg_size": 65536, "max_size": 262144}, "zstd_level": 1,
             "bundle_size": 262144}
-ROOT = Path(__file__).resolve().parents[1]
 
 
 
@@ -135,7 +134,9 @@ def test_backup_restore_stop_and_crash(served: str, tmp_path: Path) -> None:
         agent.close()
 
     # An agent killed mid-restore, then restarted: the restore ends failed.
-    env = {**os.environ, "CLOUDBACKUP_PASSWORD": PASSWORD, "PYTHONPATH": str(ROOT)}
+    # The agent imports the package this test imported (the source tree, or
+    # an installed wheel).
+    env = {**os.environ, "CLOUDBACKUP_PASSWORD": PASSWORD, "PYTHONPATH": str(Path(cloudbackup.__file__).parents[1])}
     args = [sys.executable, "-m", "cloudbackup", "agent", "--api", served, "--username", "demo", "--api-key", "key",
             "--vault", str(vault_dir), "--state-dir", str(tmp_path / "agent-b"), "--name", "agent-b",
             "--poll-interval", "0.1"]
