@@ -411,6 +411,25 @@ def test_vault_requests_and_browses(served: str, tmp_path: Path) -> None:
             missing = browse_backup(path)
             assert (missing["succeeded"], missing["items"], missing["path"]) == (False, [], path), path
         assert browse_backup(str(src), password="wrong")["succeeded"] is False
+
+        # An agent without a vault yet (--init, no password of its own):
+        # enabling encryption creates the vault with the user's password.
+        fresh = Agent(AgentConfig(api=served, identity=f"{served}/identity/v2.0", username="demo", api_key="key",
+                                  vault=str(tmp_path / "new-vault"), state_dir=str(tmp_path / "agent-n"),
+                                  init_vault=True, name="agent-n", kdf=FAST_KDF, vault_settings=SETTINGS))
+        fresh.start()
+        try:
+            fkey = user.c.call("v2.agents.get_agent", {"agent_id": fresh.id})["rsa_public_key"]
+            sealed_new = cloudbackup.encrypt_password_for_agent(fkey["modulus"], str(fkey["exponent"]), "first")
+            accepted = user.c.call("v2.vault.request_vault_encryption", {"agent_id": fresh.id, "body": {
+                "old_encrypted_password_hex": None, "new_encrypted_password_hex": sealed_new}})
+            assert fresh.poll() >= 1
+            result = user.c.call("v2.vault.get_vault_encryption_result",
+                                 {"agent_id": fresh.id, "request_id": accepted["request_id"]})
+            assert (result["event"], result["succeeded"]) == ("vault_encryption_enabled", True)
+            cloudbackup.StoredVault.open(str(tmp_path / "new-vault"), "first")
+        finally:
+            fresh.close()
     finally:
         stop.set()
         thread.join(10)

@@ -552,12 +552,15 @@ class Agent:
             raise Error("no vault password: none in the request, and neither --password-file nor CLOUDBACKUP_PASSWORD")
         return self.config.password
 
+    def _cache(self) -> Optional[bool]:
+        """The vault's metadata cache: none for a local vault (the wrapper
+        hides that it is local), else the default."""
+        return False if isinstance(self.storage.inner, LocalStorage) else None
+
     def _vault(self, password: str) -> StoredVault:
-        # A local vault needs no metadata cache (the wrapper hides that it is local).
-        cache = False if isinstance(self.storage.inner, LocalStorage) else None
         if self.config.init_vault:
-            return StoredVault.open_or_init(self.storage, password, self.config.vault_settings, cache=cache)
-        return StoredVault.open(self.storage, password, cache=cache)
+            return StoredVault.open_or_init(self.storage, password, self.config.vault_settings, cache=self._cache())
+        return StoredVault.open(self.storage, password, cache=self._cache())
 
     def _run(self, kind: str, id: str, work: Callable[[_Job], Optional[Any]]) -> Optional[str]:
         """Runs a job through queued, preparing and in_progress to its end
@@ -688,9 +691,8 @@ class Agent:
     def _open_vault(self, password: str) -> Optional[StoredVault]:
         """The vault opened with ``password``, or ``None`` when it does not
         open with it (other failures are raised)."""
-        cache = False if isinstance(self.storage.inner, LocalStorage) else None
         try:
-            return StoredVault.open(self.storage, password, cache=cache)
+            return StoredVault.open(self.storage, password, cache=self._cache())
         except WrongPassword:
             return None
 
@@ -727,13 +729,12 @@ class Agent:
         return succeeded
 
     def _enable(self, new: str) -> bool:
-        if self._open_vault(new) is not None:
-            return True
         if not self.storage.exists("config"):
             if not self.config.init_vault:
                 return False
-            StoredVault.init(self.storage, new, self.config.vault_settings, self.config.kdf,
-                             cache=False if isinstance(self.storage.inner, LocalStorage) else None)
+            StoredVault.init(self.storage, new, self.config.vault_settings, self.config.kdf, cache=self._cache())
+            return True
+        if self._open_vault(new) is not None:
             return True
         if self.config.password is None:
             return False
