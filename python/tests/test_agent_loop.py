@@ -72,6 +72,18 @@ class User:
         wait_for(f"{kind} {id} in {states}", lambda: self.state(kind, id) in states, timeout)
         return self.state(kind, id)
 
+    def back_up(self, agent_id: str) -> Dict[str, Any]:
+        """A configuration of :attr:`src` for the agent, and a backup of it run to ``completed``."""
+        cfg = self.c.call("v2.configurations.create_configuration", {"body": {
+            "agent_id": agent_id, "name": "src", "inclusions": [{"type": "folder", "path": str(self.src)}],
+            "exclusions": [], "schedule": {"recurrence": ["RRULE:FREQ=DAILY"], "time_zone": "UTC"},
+            "retention": {"days": 30}, "enabled": True, "notifications": [
+                {"type": "email", "destination": "demo@example.com", "on_success": False, "on_failure": True}]}})
+        backup: Dict[str, Any] = self.c.call("v2.backups.start_backup", {"body": {
+            "configuration_id": cfg["id"], "state": "start_requested"}})
+        assert self.wait("backup", backup["id"], ["completed", "completed_with_errors", "failed"]) == "completed"
+        return backup
+
     def restore(self, backup_id: str, agent_id: str, dest: Path) -> Dict[str, Any]:
         agent = self.c.call("v2.agents.get_agent", {"agent_id": agent_id})
         key = agent["rsa_public_key"]
@@ -99,13 +111,7 @@ def test_backup_restore_stop_and_crash(served: str, tmp_path: Path) -> None:
     user = User(served, src)
     try:
         # A backup of the configuration's folder, run to completed.
-        cfg = user.c.call("v2.configurations.create_configuration", {"body": {
-            "agent_id": agent.id, "name": "src", "inclusions": [{"type": "folder", "path": str(src)}],
-            "exclusions": [], "schedule": {"recurrence": ["RRULE:FREQ=DAILY"], "time_zone": "UTC"},
-            "retention": {"days": 30}, "enabled": True, "notifications": [
-                {"type": "email", "destination": "demo@example.com", "on_success": False, "on_failure": True}]}})
-        backup = user.c.call("v2.backups.start_backup", {"body": {"configuration_id": cfg["id"], "state": "start_requested"}})
-        assert user.wait("backup", backup["id"], ["completed", "completed_with_errors", "failed"]) == "completed"
+        backup = user.back_up(agent.id)
         done = user.c.call("v2.backups.get_backup", {"backup_id": backup["id"]})
         assert isinstance(done["snapshot_id"], int) and done["files_searched"] == 9
         assert done["bytes_searched"] == 8 * 400_000
@@ -210,13 +216,7 @@ def test_heartbeats_and_a_v1_restore(quick: str, tmp_path: Path) -> None:
                  if e["event"] == "agent_heartbeat"]
         assert len(beats) >= 5
 
-        cfg = user.c.call("v2.configurations.create_configuration", {"body": {
-            "agent_id": agent.id, "name": "src", "inclusions": [{"type": "folder", "path": str(src)}],
-            "exclusions": [], "schedule": {"recurrence": ["RRULE:FREQ=DAILY"], "time_zone": "UTC"},
-            "retention": {"days": 30}, "enabled": True, "notifications": [
-                {"type": "email", "destination": "demo@example.com", "on_success": False, "on_failure": True}]}})
-        backup = user.c.call("v2.backups.start_backup", {"body": {"configuration_id": cfg["id"], "state": "start_requested"}})
-        assert user.wait("backup", backup["id"], ["completed", "completed_with_errors", "failed"]) == "completed"
+        backup = user.back_up(agent.id)
 
         # From here the password comes only with the request.
         agent.config.password = None
@@ -283,13 +283,7 @@ def test_an_expired_agent_token_is_renewed(tmp_path: Path) -> None:
     user = User(api, src)
     try:
         wait_for("a new agent token", lambda: agent.client is not first, timeout=10)
-        cfg = user.c.call("v2.configurations.create_configuration", {"body": {
-            "agent_id": agent.id, "name": "src", "inclusions": [{"type": "folder", "path": str(src)}],
-            "exclusions": [], "schedule": {"recurrence": ["RRULE:FREQ=DAILY"], "time_zone": "UTC"},
-            "retention": {"days": 30}, "enabled": True, "notifications": [
-                {"type": "email", "destination": "demo@example.com", "on_success": False, "on_failure": True}]}})
-        backup = user.c.call("v2.backups.start_backup", {"body": {"configuration_id": cfg["id"], "state": "start_requested"}})
-        assert user.wait("backup", backup["id"], ["completed", "completed_with_errors", "failed"]) == "completed"
+        backup = user.back_up(agent.id)
     finally:
         stop.set()
         thread.join(10)
@@ -384,13 +378,7 @@ def test_vault_requests_and_browses(served: str, tmp_path: Path) -> None:
         assert browse_host("relative")["succeeded"] is False
 
         # A backup's folder, by the backed-up host's paths, with the password sent.
-        cfg = user.c.call("v2.configurations.create_configuration", {"body": {
-            "agent_id": agent.id, "name": "src", "inclusions": [{"type": "folder", "path": str(src)}],
-            "exclusions": [], "schedule": {"recurrence": ["RRULE:FREQ=DAILY"], "time_zone": "UTC"},
-            "retention": {"days": 30}, "enabled": True, "notifications": [
-                {"type": "email", "destination": "demo@example.com", "on_success": False, "on_failure": True}]}})
-        backup = user.c.call("v2.backups.start_backup", {"body": {"configuration_id": cfg["id"], "state": "start_requested"}})
-        assert user.wait("backup", backup["id"], ["completed", "completed_with_errors", "failed"]) == "completed"
+        backup = user.back_up(agent.id)
         agent.config.password = None
 
         def browse_backup(path: str, password: str = "user secret 2") -> Dict[str, Any]:
