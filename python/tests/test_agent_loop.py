@@ -301,6 +301,7 @@ def test_vault_requests_and_browses(served: str, tmp_path: Path) -> None:
     src = tmp_path / "src"
     make_tree(src, files=4, size=1000)
     os.symlink("f0.bin", src / "link")
+    (src / os.fsdecode(b"caf\xe9.txt")).write_bytes(b"x")
     config = AgentConfig(api=served, identity=f"{served}/identity/v2.0", username="demo", api_key="key",
                          vault=str(vault_dir), state_dir=str(tmp_path / "agent-v"), password=PASSWORD,
                          name="agent-v", poll_interval=0.1, kdf=FAST_KDF)
@@ -369,13 +370,18 @@ def test_vault_requests_and_browses(served: str, tmp_path: Path) -> None:
         listed = browse_host(str(src))
         assert (listed["event"], listed["succeeded"], listed["path"]) == ("host_browsed", True, str(src))
         items = {i["name"]: i for i in listed["items"]}
-        assert sorted(items) == ["empty", "f0.bin", "f2.bin", "link", "sub"]
+        assert sorted(items) == ["caf\ufffd.txt", "empty", "f0.bin", "f2.bin", "link", "sub"]
+        # A name that is not UTF-8: also in base64.
+        assert items["caf\ufffd.txt"] == {"name": "caf\ufffd.txt", "name_encoded": "Y2Fm6S50eHQ=", "bytes": 1,
+                                          "mime_type": "text/plain"}
         assert items["f0.bin"]["bytes"] == 1000 and items["f0.bin"]["mime_type"] == "application/octet-stream"
         assert items["link"] == {"name": "link", "bytes": 0, "mime_type": "application/x-symlink-file"}
         assert items["sub"]["mime_type"] == "application/x-directory"
         missing = browse_host(str(src / "nope"))
         assert (missing["succeeded"], missing["items"], missing["path"]) == (False, [], str(src / "nope"))
-        assert browse_host("relative")["succeeded"] is False
+        for path in ("relative", "", str(src) + "/../src"):
+            assert browse_host(path)["succeeded"] is False, path
+        assert browse_host(str(src) + "/")["items"] == listed["items"]
 
         # A backup's folder, by the backed-up host's paths, with the password sent.
         backup = user.back_up(agent.id)
@@ -389,13 +395,15 @@ def test_vault_requests_and_browses(served: str, tmp_path: Path) -> None:
 
         listed = browse_backup(str(src))
         assert (listed["event"], listed["succeeded"]) == ("backup_browsed", True)
-        assert [i["name"] for i in listed["items"]] == ["empty", "f0.bin", "f2.bin", "link", "sub"]
+        assert listed["items"] == browse_host(str(src))["items"]
         assert {i["name"]: i["bytes"] for i in listed["items"]}["f2.bin"] == 1000
         sub = browse_backup(str(src / "sub") + "/")
         assert [i["name"] for i in sub["items"]] == ["f1.bin", "f3.bin"]
         above = browse_backup(str(src.parent))
         assert above["items"] == [{"name": "src", "bytes": 0, "mime_type": "application/x-directory"}]
-        for path in (str(src / "nope"), str(src / "f0.bin"), "/elsewhere", "relative"):
+        top = browse_backup("/")
+        assert top["items"] == [{"name": str(src).split("/")[1], "bytes": 0, "mime_type": "application/x-directory"}]
+        for path in (str(src / "nope"), str(src / "f0.bin"), "/elsewhere", "relative", str(src) + "/./sub"):
             missing = browse_backup(path)
             assert (missing["succeeded"], missing["items"], missing["path"]) == (False, [], path), path
         assert browse_backup(str(src), password="wrong")["succeeded"] is False

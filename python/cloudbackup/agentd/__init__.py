@@ -56,7 +56,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 from .. import __version__
 from ..agent import AgentKey, snapshot_id_for, vault_snapshot_prefix
 from ..api import JobReporter, filter_globs
-from ..engine import BackupFilter, Buffer, Snapshot
+from ..engine import BackupFilter, Buffer, Snapshot, relative_snapshot_path, unquote_path
 from ..errors import ApiError, Error, WrongPassword
 from ..storage import LocalStorage, ObjectInfo, Storage, open_storage, write_atomic
 from ..store import StoredVault
@@ -806,11 +806,21 @@ class Agent:
         item.update(bytes=size if kind == "file" else 0, mime_type=mime)
         return item
 
+    @staticmethod
+    def _folder(path: Any) -> bytes:
+        """The folder a browse names (``str`` or ``bytes``), checked as the
+        core checks snapshot paths (absolute, no ``.`` or ``..``, no empty
+        component), without its trailing ``/``."""
+        raw = os.fsencode(path) if isinstance(path, str) else bytes(path)
+        trimmed = raw.rstrip(b"/")
+        if not trimmed and raw.startswith(b"/"):
+            return b"/"
+        relative_snapshot_path(trimmed)
+        return trimmed
+
     def _host_items(self, path: Any) -> List[Dict[str, Any]]:
-        if not os.path.isabs(path):
-            raise Error(f"{path!r} is not an absolute path")
         items = []
-        with os.scandir(path) as entries:
+        with os.scandir(self._folder(path)) as entries:
             for entry in entries:
                 if entry.is_symlink():
                     kind, size = "symlink", 0
@@ -822,6 +832,7 @@ class Agent:
         return sorted(items, key=lambda i: str(i["name"]))
 
     def _backup_items(self, path: Any, event: Mapping[str, Any]) -> List[Dict[str, Any]]:
+        wanted = self._folder(path)
         snapshot_id = (event.get("backup") or {}).get("snapshot_id")
         if snapshot_id is None:
             raise Error("the request names no snapshot")
@@ -829,24 +840,22 @@ class Agent:
         if vault is None:
             raise Error("the vault password does not open the vault")
         snap = vault.snapshot(vault_snapshot_prefix(int(snapshot_id)))
-        # The snapshot names the backed-up folder "/": the host's path
+        # The snapshot names the backed-up folder "/": the host's path is
         # under it, or a folder above it (which holds the next folder down).
-        root = os.fsencode(str((snap.data.get("paths") or ["/"])[0])).rstrip(b"/")
-        wanted = os.fsencode(path) if isinstance(path, str) else bytes(path)
-        if not wanted.startswith(b"/"):
-            raise Error(f"{path!r} is not an absolute path")
-        wanted = wanted.rstrip(b"/")
+        root = unquote_path(str((snap.data.get("paths") or ["/"])[0])).rstrip(b"/") or b"/"
         if wanted == root:
             inner = b"/"
+        elif root == b"/":
+            inner = wanted
         elif wanted.startswith(root + b"/"):
             inner = wanted[len(root):]
-        elif root.startswith(wanted + b"/"):
-            below = root[len(wanted) + 1:].split(b"/")[0]
+        elif wanted == b"/" or root.startswith(wanted + b"/"):
+            below = root[len(wanted):].lstrip(b"/").split(b"/")[0]
             return [self._item(below, 0, "dir")]
         else:
             raise Error(f"{path!r} is not in the backup (of {root!r})")
         listed = snap.ls(inner)
-        if len(listed) == 1 and os.fsencode(listed[0]["path"]) == inner and listed[0]["kind"] != "dir":
+        if len(listed) == 1 and unquote_path(listed[0]["path"]) == inner and listed[0]["kind"] != "dir":
             raise Error(f"{path!r} is a {listed[0]['kind']}, not a folder")
-        return sorted((self._item(os.path.basename(os.fsencode(e["path"])), int(e["size"]), str(e["kind"]))
+        return sorted((self._item(os.path.basename(unquote_path(e["path"])), int(e["size"]), str(e["kind"]))
                        for e in listed), key=lambda i: str(i["name"]))
