@@ -4,6 +4,7 @@ crash) and a local vault, driven by :class:`cloudbackup.Client` as a user."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import signal
@@ -12,7 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -345,8 +346,11 @@ def test_vault_requests_and_browses(served: str, tmp_path: Path) -> None:
         assert result["event"] == "vault_password_verified" and result["request_id"] == accepted["request_id"]
         return bool(result["valid"])
 
-    def browse_host(path: str) -> Dict[str, Any]:
-        accepted = user.c.call("v2.browse.browse_host", {"agent_id": agent.id, "body": {"path": path}})
+    def browse_host(path: str, encoded: Optional[bytes] = None) -> Dict[str, Any]:
+        body: Dict[str, Any] = {"path": path}
+        if encoded is not None:
+            body["path_encoded"] = base64.b64encode(encoded).decode()
+        accepted = user.c.call("v2.browse.browse_host", {"agent_id": agent.id, "body": body})
         return answer("v2.browse.get_host_browse_result", {"agent_id": agent.id, "request_id": accepted["request_id"]})
 
     try:
@@ -370,7 +374,7 @@ def test_vault_requests_and_browses(served: str, tmp_path: Path) -> None:
         listed = browse_host(str(src))
         assert (listed["event"], listed["succeeded"], listed["path"]) == ("host_browsed", True, str(src))
         items = {i["name"]: i for i in listed["items"]}
-        assert sorted(items) == ["caf\ufffd.txt", "empty", "f0.bin", "f2.bin", "link", "sub"]
+        assert sorted(items) == ["caf\ufffd.txt", "empty", "f0.bin", "f2.bin", "link", "sub"]  # before d\xff
         # A name that is not UTF-8: also in base64.
         assert items["caf\ufffd.txt"] == {"name": "caf\ufffd.txt", "name_encoded": "Y2Fm6S50eHQ=", "bytes": 1,
                                           "mime_type": "text/plain"}
@@ -382,6 +386,12 @@ def test_vault_requests_and_browses(served: str, tmp_path: Path) -> None:
         for path in ("relative", "", str(src) + "/../src"):
             assert browse_host(path)["succeeded"] is False, path
         assert browse_host(str(src) + "/")["items"] == listed["items"]
+        # A path that is not UTF-8 comes in base64 (path_encoded), and is echoed.
+        (src / os.fsdecode(b"d\xff")).mkdir()
+        (src / os.fsdecode(b"d\xff") / "in.txt").write_bytes(b"yz")
+        encoded = browse_host(str(src) + "/d?", os.fsencode(src) + b"/d\xff")
+        assert encoded["path_encoded"] == base64.b64encode(os.fsencode(src) + b"/d\xff").decode()
+        assert encoded["items"] == [{"name": "in.txt", "bytes": 2, "mime_type": "text/plain"}]
 
         # A backup's folder, by the backed-up host's paths, with the password sent.
         backup = user.back_up(agent.id)
