@@ -12,9 +12,8 @@ answered, then the result event of the samples: ``vault_encryption_enabled``,
 
 The vault reports have their operations in the API (``POST
 .../vault-encryption-requests/{id}`` and ``.../vault-password-verification-
-requests/{id}``, 204). The browse results have none there: the reference's
-agents send them to the event service, as their heartbeats, so the agent
-posts ``{"event": "host_browsed", "request_id", "succeeded", "path",
+requests/{id}``, 204). The browse results have none there (the reference
+documents none), so, as with its heartbeats, the agent posts ``{"event": "host_browsed", "request_id", "succeeded", "path",
 "items"}`` (or ``backup_browsed``) on its channel (``POST
 /rse/{project}/{agent}``), read with the core's ``v2.BrowseResult``.
 
