@@ -4,6 +4,7 @@ crash) and a local vault, driven by :class:`cloudbackup.Client` as a user."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import signal
@@ -12,7 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -71,6 +72,18 @@ class User:
         wait_for(f"{kind} {id} in {states}", lambda: self.state(kind, id) in states, timeout)
         return self.state(kind, id)
 
+    def back_up(self, agent_id: str) -> Dict[str, Any]:
+        """A configuration of :attr:`src` for the agent, and a backup of it run to ``completed``."""
+        cfg = self.c.call("v2.configurations.create_configuration", {"body": {
+            "agent_id": agent_id, "name": "src", "inclusions": [{"type": "folder", "path": str(self.src)}],
+            "exclusions": [], "schedule": {"recurrence": ["RRULE:FREQ=DAILY"], "time_zone": "UTC"},
+            "retention": {"days": 30}, "enabled": True, "notifications": [
+                {"type": "email", "destination": "demo@example.com", "on_success": False, "on_failure": True}]}})
+        backup: Dict[str, Any] = self.c.call("v2.backups.start_backup", {"body": {
+            "configuration_id": cfg["id"], "state": "start_requested"}})
+        assert self.wait("backup", backup["id"], ["completed", "completed_with_errors", "failed"]) == "completed"
+        return backup
+
     def restore(self, backup_id: str, agent_id: str, dest: Path) -> Dict[str, Any]:
         agent = self.c.call("v2.agents.get_agent", {"agent_id": agent_id})
         key = agent["rsa_public_key"]
@@ -98,13 +111,7 @@ def test_backup_restore_stop_and_crash(served: str, tmp_path: Path) -> None:
     user = User(served, src)
     try:
         # A backup of the configuration's folder, run to completed.
-        cfg = user.c.call("v2.configurations.create_configuration", {"body": {
-            "agent_id": agent.id, "name": "src", "inclusions": [{"type": "folder", "path": str(src)}],
-            "exclusions": [], "schedule": {"recurrence": ["RRULE:FREQ=DAILY"], "time_zone": "UTC"},
-            "retention": {"days": 30}, "enabled": True, "notifications": [
-                {"type": "email", "destination": "demo@example.com", "on_success": False, "on_failure": True}]}})
-        backup = user.c.call("v2.backups.start_backup", {"body": {"configuration_id": cfg["id"], "state": "start_requested"}})
-        assert user.wait("backup", backup["id"], ["completed", "completed_with_errors", "failed"]) == "completed"
+        backup = user.back_up(agent.id)
         done = user.c.call("v2.backups.get_backup", {"backup_id": backup["id"]})
         assert isinstance(done["snapshot_id"], int) and done["files_searched"] == 9
         assert done["bytes_searched"] == 8 * 400_000
@@ -211,13 +218,7 @@ def test_heartbeats_and_a_v1_restore(quick: str, tmp_path: Path) -> None:
                  if e["event"] == "agent_heartbeat"]
         assert len(beats) >= 5
 
-        cfg = user.c.call("v2.configurations.create_configuration", {"body": {
-            "agent_id": agent.id, "name": "src", "inclusions": [{"type": "folder", "path": str(src)}],
-            "exclusions": [], "schedule": {"recurrence": ["RRULE:FREQ=DAILY"], "time_zone": "UTC"},
-            "retention": {"days": 30}, "enabled": True, "notifications": [
-                {"type": "email", "destination": "demo@example.com", "on_success": False, "on_failure": True}]}})
-        backup = user.c.call("v2.backups.start_backup", {"body": {"configuration_id": cfg["id"], "state": "start_requested"}})
-        assert user.wait("backup", backup["id"], ["completed", "completed_with_errors", "failed"]) == "completed"
+        backup = user.back_up(agent.id)
 
         # From here the password comes only with the request.
         agent.config.password = None
@@ -284,16 +285,160 @@ def test_an_expired_agent_token_is_renewed(tmp_path: Path) -> None:
     user = User(api, src)
     try:
         wait_for("a new agent token", lambda: agent.client is not first, timeout=10)
-        cfg = user.c.call("v2.configurations.create_configuration", {"body": {
-            "agent_id": agent.id, "name": "src", "inclusions": [{"type": "folder", "path": str(src)}],
-            "exclusions": [], "schedule": {"recurrence": ["RRULE:FREQ=DAILY"], "time_zone": "UTC"},
-            "retention": {"days": 30}, "enabled": True, "notifications": [
-                {"type": "email", "destination": "demo@example.com", "on_success": False, "on_failure": True}]}})
-        backup = user.c.call("v2.backups.start_backup", {"body": {"configuration_id": cfg["id"], "state": "start_requested"}})
-        assert user.wait("backup", backup["id"], ["completed", "completed_with_errors", "failed"]) == "completed"
+        backup = user.back_up(agent.id)
     finally:
         stop.set()
         thread.join(10)
         agent.close()
         user.c.close()
         served.close()
+
+
+def test_vault_requests_and_browses(served: str, tmp_path: Path) -> None:
+    """Vault encryption (enable, change), password verification (a wrong
+    password reported as wrong) and browses of the host and of a backup,
+    each asked by a user through the emulator and answered by the agent."""
+    vault_dir = tmp_path / "vault"
+    cloudbackup.StoredVault.init(str(vault_dir), PASSWORD, SETTINGS, FAST_KDF)
+    src = tmp_path / "src"
+    make_tree(src, files=4, size=1000)
+    os.symlink("f0.bin", src / "link")
+    (src / os.fsdecode(b"caf\xe9.txt")).write_bytes(b"x")
+    config = AgentConfig(api=served, identity=f"{served}/identity/v2.0", username="demo", api_key="key",
+                         vault=str(vault_dir), state_dir=str(tmp_path / "agent-v"), password=PASSWORD,
+                         name="agent-v", poll_interval=0.1, kdf=FAST_KDF)
+    agent = Agent(config)
+    agent.start()
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
+    thread.start()
+    user = User(served, src)
+    key = user.c.call("v2.agents.get_agent", {"agent_id": agent.id})["rsa_public_key"]
+
+    def sealed(password: str) -> str:
+        return cloudbackup.encrypt_password_for_agent(key["modulus"], str(key["exponent"]), password)
+
+    def answer(operation: str, params: Dict[str, Any]) -> Dict[str, Any]:
+        """The result of a request, once the agent has answered (404 till then)."""
+        got: Dict[str, Any] = {}
+
+        def ready() -> bool:
+            try:
+                got.update(user.c.call(operation, params))
+                return True
+            except cloudbackup.ApiError as e:
+                assert e.status == 404, e
+                return False
+
+        wait_for(operation, ready)
+        return got
+
+    def encrypt(old: Any, new: str) -> Dict[str, Any]:
+        accepted = user.c.call("v2.vault.request_vault_encryption", {"agent_id": agent.id, "body": {
+            "old_encrypted_password_hex": old and sealed(old), "new_encrypted_password_hex": sealed(new)}})
+        return answer("v2.vault.get_vault_encryption_result",
+                      {"agent_id": agent.id, "request_id": accepted["request_id"]})
+
+    def verify(password: str) -> bool:
+        accepted = user.c.call("v2.vault.request_password_verification", {"agent_id": agent.id, "body": {
+            "encrypted_password_hex": sealed(password), "agent_id": None}})
+        result = answer("v2.vault.get_password_verification_result",
+                        {"agent_id": agent.id, "request_id": accepted["request_id"]})
+        assert result["event"] == "vault_password_verified" and result["request_id"] == accepted["request_id"]
+        return bool(result["valid"])
+
+    def browse_host(path: str, encoded: Optional[bytes] = None) -> Dict[str, Any]:
+        body: Dict[str, Any] = {"path": path}
+        if encoded is not None:
+            body["path_encoded"] = base64.b64encode(encoded).decode()
+        accepted = user.c.call("v2.browse.browse_host", {"agent_id": agent.id, "body": body})
+        return answer("v2.browse.get_host_browse_result", {"agent_id": agent.id, "request_id": accepted["request_id"]})
+
+    try:
+        # Enabling encryption gives the user's password a key slot; the
+        # agent's own keeps working.
+        enabled = encrypt(None, "user secret")
+        assert (enabled["event"], enabled["succeeded"]) == ("vault_encryption_enabled", True)
+        assert user.c.call("v2.agents.get_agent", {"agent_id": agent.id})["vault"]["encrypted"] is True
+        cloudbackup.StoredVault.open(str(vault_dir), "user secret")
+        cloudbackup.StoredVault.open(str(vault_dir), PASSWORD)
+        assert verify("user secret") is True
+        assert verify("not the password") is False
+        # A change: the old password must open the vault.
+        failed = encrypt("not the password", "other")
+        assert (failed["event"], failed["succeeded"]) == ("vault_encryption_changed", False)
+        changed = encrypt("user secret", "user secret 2")
+        assert changed["succeeded"] is True
+        assert verify("user secret") is False and verify("user secret 2") is True
+
+        # The host's folder, as the sample lists items.
+        listed = browse_host(str(src))
+        assert (listed["event"], listed["succeeded"], listed["path"]) == ("host_browsed", True, str(src))
+        items = {i["name"]: i for i in listed["items"]}
+        assert sorted(items) == ["caf\ufffd.txt", "empty", "f0.bin", "f2.bin", "link", "sub"]  # before d\xff
+        # A name that is not UTF-8: also in base64.
+        assert items["caf\ufffd.txt"] == {"name": "caf\ufffd.txt", "name_encoded": "Y2Fm6S50eHQ=", "bytes": 1,
+                                          "mime_type": "text/plain"}
+        assert items["f0.bin"]["bytes"] == 1000 and items["f0.bin"]["mime_type"] == "application/octet-stream"
+        assert items["link"] == {"name": "link", "bytes": 0, "mime_type": "application/x-symlink-file"}
+        assert items["sub"]["mime_type"] == "application/x-directory"
+        missing = browse_host(str(src / "nope"))
+        assert (missing["succeeded"], missing["items"], missing["path"]) == (False, [], str(src / "nope"))
+        for path in ("relative", "", str(src) + "/../src"):
+            assert browse_host(path)["succeeded"] is False, path
+        assert browse_host(str(src) + "/")["items"] == listed["items"]
+        # A path that is not UTF-8 comes in base64 (path_encoded), and is echoed.
+        (src / os.fsdecode(b"d\xff")).mkdir()
+        (src / os.fsdecode(b"d\xff") / "in.txt").write_bytes(b"yz")
+        encoded = browse_host(str(src) + "/d?", os.fsencode(src) + b"/d\xff")
+        assert encoded["path_encoded"] == base64.b64encode(os.fsencode(src) + b"/d\xff").decode()
+        assert encoded["items"] == [{"name": "in.txt", "bytes": 2, "mime_type": "text/plain"}]
+
+        # A backup's folder, by the backed-up host's paths, with the password sent.
+        backup = user.back_up(agent.id)
+        agent.config.password = None
+
+        def browse_backup(path: str, password: str = "user secret 2") -> Dict[str, Any]:
+            accepted = user.c.call("v2.browse.browse_backup", {"backup_id": backup["id"], "body": {
+                "agent_id": agent.id, "encrypted_password_hex": sealed(password), "path": path}})
+            return answer("v2.browse.get_backup_browse_result",
+                          {"backup_id": backup["id"], "request_id": accepted["request_id"]})
+
+        listed = browse_backup(str(src))
+        assert (listed["event"], listed["succeeded"]) == ("backup_browsed", True)
+        assert listed["items"] == browse_host(str(src))["items"]
+        assert {i["name"]: i["bytes"] for i in listed["items"]}["f2.bin"] == 1000
+        sub = browse_backup(str(src / "sub") + "/")
+        assert [i["name"] for i in sub["items"]] == ["f1.bin", "f3.bin"]
+        above = browse_backup(str(src.parent))
+        assert above["items"] == [{"name": "src", "bytes": 0, "mime_type": "application/x-directory"}]
+        top = browse_backup("/")
+        assert top["items"] == [{"name": str(src).split("/")[1], "bytes": 0, "mime_type": "application/x-directory"}]
+        for path in (str(src / "nope"), str(src / "f0.bin"), "/elsewhere", "relative", str(src) + "/./sub"):
+            missing = browse_backup(path)
+            assert (missing["succeeded"], missing["items"], missing["path"]) == (False, [], path), path
+        assert browse_backup(str(src), password="wrong")["succeeded"] is False
+
+        # An agent without a vault yet (--init, no password of its own):
+        # enabling encryption creates the vault with the user's password.
+        fresh = Agent(AgentConfig(api=served, identity=f"{served}/identity/v2.0", username="demo", api_key="key",
+                                  vault=str(tmp_path / "new-vault"), state_dir=str(tmp_path / "agent-n"),
+                                  init_vault=True, name="agent-n", kdf=FAST_KDF, vault_settings=SETTINGS))
+        fresh.start()
+        try:
+            fkey = user.c.call("v2.agents.get_agent", {"agent_id": fresh.id})["rsa_public_key"]
+            sealed_new = cloudbackup.encrypt_password_for_agent(fkey["modulus"], str(fkey["exponent"]), "first")
+            accepted = user.c.call("v2.vault.request_vault_encryption", {"agent_id": fresh.id, "body": {
+                "old_encrypted_password_hex": None, "new_encrypted_password_hex": sealed_new}})
+            assert fresh.poll() >= 1
+            result = user.c.call("v2.vault.get_vault_encryption_result",
+                                 {"agent_id": fresh.id, "request_id": accepted["request_id"]})
+            assert (result["event"], result["succeeded"]) == ("vault_encryption_enabled", True)
+            cloudbackup.StoredVault.open(str(tmp_path / "new-vault"), "first")
+        finally:
+            fresh.close()
+    finally:
+        stop.set()
+        thread.join(10)
+        agent.close()
+        user.c.close()

@@ -742,3 +742,203 @@ def test_serve_command_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert e.value.code == 0
     out = capsys.readouterr().out
     assert "--db FILE" in out and "--port N" in out and "/identity/v2.0" in out
+
+
+# -- vault and browse requests -------------------------------------------------
+
+
+def _sample_event(samples: str, name: str) -> Dict[str, Any]:
+    """The event ``name`` of a sample event list."""
+    found: Dict[str, Any] = next(e for e in sample(samples)["events"] if e["event"] == name)
+    return found
+
+
+def _accepted(answer: Any, path: str) -> str:
+    """The request id of a 202: its ``Location`` names the request under
+    ``path`` (the URL its result is read at), as the core reads it."""
+    assert answer.status_code == 202, answer.text
+    assert answer.content == b""
+    location = answer.headers["location"]
+    assert location.startswith(f"http://testserver/v2/{TENANT}{path}/")
+    request_id = str(location).rsplit("/", 1)[1]
+    assert core.parse_response("v2.browse.browse_host", 202, b"", params={"agent_id": "a", "body": {"path": "/"}},
+                               headers=[("Location", location)])["request_id"] == request_id
+    return request_id
+
+
+def _last_event(api: Api, path: str, name: str) -> Dict[str, Any]:
+    events = api.call("GET", f"{path}/events").json()["events"]
+    core.parse_model("v2.EventList", {"events": events})
+    found: Dict[str, Any] = [e for e in events if e["event"] == name][-1]
+    return found
+
+
+def test_vault_encryption_and_password_verification(tmp_path: Path) -> None:
+    db = str(tmp_path / "vault.sqlite3")
+    e = Emulator(db)
+    api = Api(e)
+    agent = api.create("/agents", agent_body(), "v2.Agent")["id"]
+    base = f"/agents/{agent}"
+    enc, ver = f"{base}/vault-encryption-requests", f"{base}/vault-password-verification-requests"
+    verify_body = {**sample("cbu-postAgentVaultPasswordRequest_request.json"), "agent_id": None}
+    # The samples' 403s: nothing to verify, no old password to change.
+    refused = api.call("POST", ver, verify_body)
+    assert (refused.status_code, refused.json()) == (403, {"message": "Encryption is not enabled for this agent's vault."})
+    with_old = {**sample("cbu-postAgentVaultEncryptionRequest_request.json"), "old_encrypted_password_hex": "ab"}
+    refused = api.call("POST", enc, with_old)
+    assert (refused.status_code, refused.json()) == (
+        403, {"message": "An old password was supplied, but the vault is unencrypted."})
+    # The core's checks: a password that is not hex.
+    assert api.call("POST", enc, {"old_encrypted_password_hex": None, "new_encrypted_password_hex": "xyz"}).status_code == 400
+
+    request = _accepted(api.call("POST", enc, sample("cbu-postAgentVaultEncryptionRequest_request.json")), enc)
+    event = _last_event(api, base, "vault_encryption_enable")
+    assert _shape(event) == _shape(_sample_event("cbu-getAgentEvents_response.json", "vault_encryption_enable"))
+    assert event["request_id"] == request
+    assert api.call("GET", f"{enc}/{request}").status_code == 404
+    report = sample("cbu-postAgentVaultEncryptionReport_request.json")
+    assert api.call("POST", f"{enc}/{request}", report).status_code == 403
+    assert api.call("POST", f"{enc}/{request}", {"action": "changed", "succeeded": True}, agent=agent).status_code == 400
+    assert api.call("POST", f"{enc}/{request}", {"action": "disabled", "succeeded": True}, agent=agent).status_code == 400
+    answer = api.call("POST", f"{enc}/{request}", report, agent=agent)
+    assert (answer.status_code, answer.content) == (204, b"")
+    assert api.call("POST", f"{enc}/{request}", report, agent=agent).status_code == 409
+    assert api.call("POST", f"{enc}/nope", report, agent=agent).status_code == 404
+    result = api.call("GET", f"{enc}/{request}")
+    assert result.status_code == 200
+    assert _shape(result.json()) == _shape(sample("cbu-getAgentVaultEncryptionReport_response.json"))
+    core.parse_model("v2.VaultEncryptionResult", result.json())
+    assert result.json()["succeeded"] is True and result.json()["request_id"] == request
+    assert api.call("GET", base).json()["vault"]["encrypted"] is True
+
+    # Encrypted now: a change needs the old password; the event carries both.
+    assert api.call("POST", enc, sample("cbu-postAgentVaultEncryptionRequest_request.json")).status_code == 403
+    change = _accepted(api.call("POST", enc, {"old_encrypted_password_hex": "01ab",
+                                              "new_encrypted_password_hex": "02cd"}), enc)
+    event = _last_event(api, base, "vault_encryption_change")
+    assert _shape(event) == _shape(_sample_event("cbu-getAgentEvents_response.json", "vault_encryption_change"))
+    assert (event["old_encrypted_password_hex"], event["new_encrypted_password_hex"]) == ("01ab", "02cd")
+    assert api.call("POST", f"{enc}/{change}", report, agent=agent).status_code == 400
+    assert api.call("POST", f"{enc}/{change}", {"action": "changed", "succeeded": False}, agent=agent).status_code == 204
+    assert api.call("GET", f"{enc}/{change}").json()["event"] == "vault_encryption_changed"
+
+    # Verification: the agent reports the password wrong.
+    other = api.create("/agents", agent_body("other"), "v2.Agent")["id"]
+    assert api.call("POST", ver, {**verify_body, "agent_id": other}).status_code == 403  # its vault: unencrypted
+    assert api.call("POST", ver, {**verify_body, "agent_id": "nope"}).status_code == 400
+    check = _accepted(api.call("POST", ver, verify_body), ver)
+    event = _last_event(api, base, "vault_password_verify")
+    assert _shape(event) == _shape(_sample_event("cbu-getAgentEvents_response.json", "vault_password_verify"))
+    assert api.call("GET", f"{ver}/{check}").status_code == 404
+    assert api.call("POST", f"{ver}/{check}", {"verified": False}, agent=other).status_code == 403
+    answer = api.call("POST", f"{ver}/{check}", {"verified": False}, agent=agent)
+    assert (answer.status_code, answer.content) == (204, b"")
+    e.close()
+
+    # The answers survive a restart.
+    e = Emulator(db)
+    try:
+        http = TestClient(e.app)
+        result = http.get(f"/v2/{TENANT}{ver}/{check}", headers={"X-Auth-Token": api.token})
+        assert result.status_code == 200
+        assert _shape(result.json()) == _shape(sample("cbu-getAgentVaultPasswordReport_response.json"))
+        core.parse_model("v2.VaultPasswordResult", result.json())
+        assert result.json()["valid"] is False and result.json()["event"] == "vault_password_verified"
+    finally:
+        e.close()
+
+
+def test_browse_requests(emulator: Emulator) -> None:
+    api = Api(emulator)
+    s = setup_restore(api)
+    agent, backup = s["agent"]["id"], s["backup"]["id"]
+    other = api.create("/agents", agent_body("other"), "v2.Agent")["id"]
+    rse = api.call("GET", f"/agents/{agent}/configuration").json()["system_preferences"]["events"]["rse"]
+
+    def post(body: Any, as_agent: str = agent) -> Any:
+        channel = rse["channel"].replace(agent, as_agent)
+        return api.http.post(channel, content=json.dumps(body),
+                             headers={"X-Auth-Token": api.token, "X-Agent-Id": as_agent})
+
+    # A folder of the agent's host.
+    hosts = f"/agents/{agent}/browse-requests"
+    request = _accepted(api.call("POST", hosts, sample("cbu-postAgentBrowseRequest_request.json")), hosts)
+    event = _last_event(api, f"/agents/{agent}", "host_browse")
+    assert _shape(event) == _shape(_sample_event("cbu-getAgentEvents_response.json", "host_browse"))
+    assert (event["request_id"], event["path"]) == (request, "/")
+    assert api.call("GET", f"{hosts}/{request}").status_code == 404
+    answer = {k: v for k, v in sample("cbu-getAgentBrowseResult_response.json").items()
+              if k not in ("id", "time", "agent", "request_id")}
+    assert post({**answer, "request_id": request}, as_agent=other).status_code == 404
+    assert post({**answer, "request_id": request, "items": [{"name": "x"}]}).status_code == 400
+    assert post({"event": "host_browsed", "succeeded": True}).status_code == 400
+    assert post({**answer, "request_id": request}).status_code == 202
+    assert post({**answer, "request_id": request}).status_code == 409
+    result = api.call("GET", f"{hosts}/{request}")
+    assert result.status_code == 200
+    assert _shape(result.json()) == _shape(sample("cbu-getAgentBrowseResult_response.json"))
+    assert result.json()["items"] == answer["items"] and result.json()["request_id"] == request
+    core.parse_model("v2.BrowseResult", result.json())
+    assert api.call("GET", f"/agents/{other}/browse-requests/{request}").status_code == 404
+
+    # A folder of a backup: once it has a snapshot.
+    backups = f"/backups/{backup}/browse-requests"
+    body = {**sample("cbu-postBackupBrowseRequest_request.json"), "agent_id": agent}
+    refused = api.call("POST", backups, body)
+    assert refused.status_code == 403 and "no snapshot" in refused.json()["message"]
+    snapshot = [{"op": "replace", "path": "/snapshot_id", "value": 4242}]
+    assert api.call("PATCH", f"/backups/{backup}", snapshot, agent=agent).status_code == 204
+    _complete(api, "backup", backup, agent)
+    assert api.call("POST", backups, {**body, "agent_id": "nope"}).status_code == 400
+    assert api.call("POST", "/backups/nope/browse-requests", body).status_code == 404
+    request = _accepted(api.call("POST", backups, {**body, "encrypted_password_hex": "abcd"}), backups)
+    event = _last_event(api, f"/backups/{backup}", "backup_browse")
+    assert _shape(event) == _shape(_sample_event("cbu-getBackupEvents_response.json", "backup_browse"))
+    assert event["backup"] == {"snapshot_id": 4242} and event["agent"]["id"] == agent
+    assert event["agent"]["vault"] == {"id": s["agent"]["vault"]["id"], "encrypted": False}
+    assert _last_event(api, f"/agents/{agent}", "backup_browse") == event
+    assert api.call("GET", f"{backups}/{request}").status_code == 404
+    # A host answer does not answer a backup browse.
+    assert post({**answer, "request_id": request}).status_code == 404
+    answer = {k: v for k, v in sample("cbu-getBackupBrowseResult_response.json").items()
+              if k not in ("id", "time", "agent", "request_id")}
+    assert post({**answer, "request_id": request}).status_code == 202
+    result = api.call("GET", f"{backups}/{request}")
+    assert result.status_code == 200
+    assert _shape(result.json()) == _shape(sample("cbu-getBackupBrowseResult_response.json"))
+    assert result.json()["event"] == "backup_browsed"
+
+
+def test_moving_a_vault(emulator: Emulator) -> None:
+    api = Api(emulator)
+    s = setup_restore(api)
+    source, backup = s["agent"], s["backup"]["id"]
+    target = api.create("/agents", agent_body("target"), "v2.Agent")
+    move = sample("cbu-postAgentVault_request.json")
+    # Users move vaults; an agent's own token may not.
+    credentials = sample("cbu-postAgentTokens_request.json")
+    credentials.update(project_id=TENANT, id=target["id"], password=target["password"])
+    token = api.http.post(f"/v2/{TENANT}/agents/tokens", json=credentials).json()["token"]["id"]
+    refused = api.http.post(f"/v2/{TENANT}/agents/{target['id']}/vault", json={"source_agent_id": source["id"]},
+                            headers={"X-Auth-Token": token})
+    assert refused.status_code == 403 and "it is for users" in refused.json()["message"]
+    answer = api.call("POST", f"/agents/{target['id']}/vault", {"source_agent_id": source["id"]})
+    assert (answer.status_code, answer.content) == (204, b"")
+    s2 = api.call("GET", f"/agents/{target['id']}").json()
+    assert s2["vault"]["id"] == source["vault"]["id"]
+    moved = api.call("GET", f"/agents/{source['id']}").json()
+    assert moved["vault"]["id"] != source["vault"]["id"] and moved["vault"]["encrypted"] is False
+    # The vault's backups went with it.
+    assert api.call("GET", f"/backups/{backup}").json()["agent"]["id"] == target["id"]
+    assert emulator.store.count("backup", TENANT, agent=target["id"]) == 1
+    assert emulator.store.count("backup", TENANT, agent=source["id"]) == 0
+    # The target now holds backups: it takes no other vault.
+    third = api.create("/agents", agent_body("third"), "v2.Agent")
+    refused = api.call("POST", f"/agents/{target['id']}/vault", {"source_agent_id": third["id"]})
+    assert refused.status_code == 403 and "already holds backups" in refused.json()["message"]
+    assert api.call("POST", f"/agents/{third['id']}/vault", move).status_code == 403  # not of the project
+    assert api.call("POST", f"/agents/{third['id']}/vault", {"source_agent_id": third["id"]}).status_code == 400
+    assert api.call("POST", "/agents/nope/vault", {"source_agent_id": third["id"]}).status_code == 404
+    assert api.call("POST", f"/agents/{third['id']}/vault", {"source_agent_id": ""}).status_code == 400
+    events = api.call("GET", f"/agents/{source['id']}/events").json()["events"]
+    assert events[-1]["event"] == "configuration_changed"

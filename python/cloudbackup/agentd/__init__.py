@@ -19,6 +19,17 @@ reference's agents do: the service's agent settings (``GET
 /agents/{id}/status``). ``startup`` and ``shutdown`` events (the API's)
 mark its start and end.
 
+It also answers the requests users make of it through the service: a
+``vault_encryption_enable`` adds the password the service sends (encrypted
+with the agent's RSA key) to the vault's key slots (``_change``: replaces
+the old one by the new), a ``vault_password_verify`` tries to open the
+vault with the password sent, each reported with the API's report
+operation (a password that does not open the vault: ``verified: false``);
+a ``host_browse`` lists a folder of the host and a ``backup_browse`` one of
+a backup's snapshot in the vault (the backed-up host's paths), answered
+with a ``host_browsed`` / ``backup_browsed`` event on the agent's channel
+(``succeeded: false`` and no items for a path that is not there).
+
 On start, jobs of this agent left ``queued``, ``preparing`` or
 ``in_progress`` by a killed agent are reported ``failed`` ("agent
 restarted"), and those left ``stop_requested`` are reported ``stopped``:
@@ -28,7 +39,9 @@ complete are kept).
 
 from __future__ import annotations
 
+import base64
 import json
+import mimetypes
 import os
 import platform
 import socket
@@ -43,8 +56,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 from .. import __version__
 from ..agent import AgentKey, snapshot_id_for, vault_snapshot_prefix
 from ..api import JobReporter, filter_globs
-from ..engine import BackupFilter, Buffer, Snapshot
-from ..errors import ApiError, Error
+from ..engine import BackupFilter, Buffer, Snapshot, relative_snapshot_path, unquote_path
+from ..errors import ApiError, Error, WrongPassword
 from ..storage import LocalStorage, ObjectInfo, Storage, open_storage, write_atomic
 from ..store import StoredVault
 
@@ -101,6 +114,9 @@ class AgentConfig:
     vault_settings: Optional[Dict[str, Any]] = None
     #: Seconds between heartbeats; ``None``: the service's agent settings.
     heartbeat_interval: Optional[float] = None
+    #: Key-derivation parameters of the passwords a vault encryption
+    #: request adds (``None``: the engine's default).
+    kdf: Optional[Dict[str, Any]] = None
 
 
 class _JobStorage:
@@ -374,14 +390,22 @@ class Agent:
     def heartbeat(self) -> None:
         """Posts one ``agent_heartbeat`` on the agent's event channel (as
         the agent: its token and ``X-Agent-Id``)."""
-        import httpx
-
         if self.heartbeat_url is None:
             return
+        self.post_event({"event": "agent_heartbeat"})
+
+    def post_event(self, body: Mapping[str, Any]) -> None:
+        """Posts an event on the agent's channel (as the agent: its token
+        and ``X-Agent-Id``); raises :class:`Error` unless it is accepted
+        (202), or when the settings named no channel."""
+        import httpx
+
         url = self.heartbeat_url
+        if url is None:
+            raise Error(f"no event channel (agent settings not read): {body.get('event')} not sent")
 
         def post(token: str) -> httpx.Response:
-            return httpx.post(url, json={"event": "agent_heartbeat"}, timeout=30.0, headers={
+            return httpx.post(url, json=dict(body), timeout=30.0, headers={
                 "X-Auth-Token": token, "X-Agent-Id": self.id, "User-Agent": f"cloudbackup-agent/{__version__}"})
 
         client = self.client
@@ -390,8 +414,13 @@ class Agent:
             # The user's token expired: a new one, once (an agent token is
             # renewed by the polling loop).
             answer = post(client.authenticate().token)
+        if answer.status_code == 401 and body.get("event") != "agent_heartbeat":
+            # The agent's token expired: a new one, once.
+            self._reconnect(client)
+            client = self.client
+            answer = post((client.session or client.authenticate()).token)
         if answer.status_code != 202:
-            raise Error(f"heartbeat refused: {answer.status_code} {answer.text[:200]}")
+            raise Error(f"{body.get('event')} refused: {answer.status_code} {answer.text[:200]}")
 
     def _heartbeats(self, stop: threading.Event) -> threading.Thread:
         """Starts the heartbeat thread (one now, then every interval, until
@@ -484,6 +513,12 @@ class Agent:
                 self.run_backup(str(event["backup"]["id"]), event)
             elif name == "restore_start_request":
                 self.run_restore(str(event["restore"]["id"]), event)
+            elif name in ("vault_encryption_enable", "vault_encryption_change"):
+                self.encrypt_vault(event)
+            elif name == "vault_password_verify":
+                self.verify_password(event)
+            elif name in ("host_browse", "backup_browse"):
+                self.browse(event)
         except Exception as e:  # noqa: BLE001 - one bad job does not end the agent
             _log(f"{name} {event.get('id')}: {type(e).__name__}: {e}")
 
@@ -517,12 +552,15 @@ class Agent:
             raise Error("no vault password: none in the request, and neither --password-file nor CLOUDBACKUP_PASSWORD")
         return self.config.password
 
+    def _cache(self) -> Optional[bool]:
+        """The vault's metadata cache: none for a local vault (the wrapper
+        hides that it is local), else the default."""
+        return False if isinstance(self.storage.inner, LocalStorage) else None
+
     def _vault(self, password: str) -> StoredVault:
-        # A local vault needs no metadata cache (the wrapper hides that it is local).
-        cache = False if isinstance(self.storage.inner, LocalStorage) else None
         if self.config.init_vault:
-            return StoredVault.open_or_init(self.storage, password, self.config.vault_settings, cache=cache)
-        return StoredVault.open(self.storage, password, cache=cache)
+            return StoredVault.open_or_init(self.storage, password, self.config.vault_settings, cache=self._cache())
+        return StoredVault.open(self.storage, password, cache=self._cache())
 
     def _run(self, kind: str, id: str, work: Callable[[_Job], Optional[Any]]) -> Optional[str]:
         """Runs a job through queued, preparing and in_progress to its end
@@ -647,3 +685,177 @@ class Agent:
             return errors if errors and (errors.get("list") or errors.get("count")) else None
 
         return self._run("restore", restore_id, work)
+
+    # -- requests: vault encryption, password verification, browses -------------
+
+    def _open_vault(self, password: str) -> Optional[StoredVault]:
+        """The vault opened with ``password``, or ``None`` when it does not
+        open with it (other failures are raised)."""
+        try:
+            return StoredVault.open(self.storage, password, cache=self._cache())
+        except WrongPassword:
+            return None
+
+    def encrypt_vault(self, event: Mapping[str, Any]) -> bool:
+        """Answers ``vault_encryption_enable`` (the password sent is added
+        to the vault's key slots, opened with the agent's own password; or
+        the vault is created with it, with ``init_vault``) or
+        ``vault_encryption_change`` (the old password's slot gets the new
+        one); reports ``succeeded`` and returns it. The engine's vaults are
+        always encrypted, so enabling is giving the user's password a key."""
+        request_id = str(event["request_id"])
+        change = event.get("event") == "vault_encryption_change"
+        succeeded = False
+        try:
+            if change:
+                old = self.key.decrypt_password(str(event["old_encrypted_password_hex"]))
+                new = self.key.decrypt_password(str(event["new_encrypted_password_hex"]))
+                vault = self._open_vault(old)
+                if vault is not None:
+                    vault.vault.change_password(old, new, self.config.kdf)
+                    vault.save_config()
+                    succeeded = True
+                    if old == self.config.password:
+                        _log("the vault password changed was the agent's own: the new one is needed to back up")
+            else:
+                new = self.key.decrypt_password(str(event["encrypted_password_hex"]))
+                succeeded = self._enable(new)
+        except Exception as e:  # noqa: BLE001 - reported as not succeeded
+            _log(f"vault encryption request {request_id}: {type(e).__name__}: {e}")
+        self.call("v2.vault.report_vault_encryption", {
+            "agent_id": self.id, "request_id": request_id, "caller_agent_id": self.id,
+            "body": {"action": "changed" if change else "enabled", "succeeded": succeeded}})
+        _log(f"vault encryption request {request_id}: {'succeeded' if succeeded else 'failed'}")
+        return succeeded
+
+    def _enable(self, new: str) -> bool:
+        if not self.storage.exists("config"):
+            if not self.config.init_vault:
+                return False
+            StoredVault.init(self.storage, new, self.config.vault_settings, self.config.kdf, cache=self._cache())
+            return True
+        if self._open_vault(new) is not None:
+            return True
+        if self.config.password is None:
+            return False
+        vault = self._open_vault(self.config.password)
+        if vault is None:
+            return False
+        vault.vault.add_password(new, self.config.kdf)
+        vault.save_config()
+        return True
+
+    def verify_password(self, event: Mapping[str, Any]) -> bool:
+        """Answers ``vault_password_verify``: whether the password sent
+        opens the vault; reported, and returned."""
+        request_id = str(event["request_id"])
+        verified = False
+        try:
+            verified = self._open_vault(self.key.decrypt_password(str(event["encrypted_password_hex"]))) is not None
+        except Exception as e:  # noqa: BLE001 - reported as not verified
+            _log(f"vault password verification {request_id}: {type(e).__name__}: {e}")
+        self.call("v2.vault.report_password_verification", {
+            "agent_id": self.id, "request_id": request_id, "caller_agent_id": self.id,
+            "body": {"verified": verified}})
+        return verified
+
+    def browse(self, event: Mapping[str, Any]) -> Dict[str, Any]:
+        """Answers ``host_browse`` (a folder of this host) or
+        ``backup_browse`` (a folder of the backup's snapshot, named by the
+        backed-up host's path) with the ``host_browsed`` /
+        ``backup_browsed`` event on the agent's channel; returns it. A path
+        that is not there, not absolute, or a vault that does not open is
+        ``succeeded: false`` with no items."""
+        host = event.get("event") == "host_browse"
+        path = str(event.get("path", ""))
+        encoded = event.get("path_encoded")
+        items: List[Dict[str, Any]] = []
+        succeeded = False
+        try:
+            target: Any = path
+            if isinstance(encoded, str) and encoded:
+                target = base64.b64decode(encoded)
+            items = self._host_items(target) if host else self._backup_items(target, event)
+            succeeded = True
+        except Exception as e:  # noqa: BLE001 - reported as not succeeded
+            _log(f"{event.get('event')} {event.get('request_id')} of {path!r}: {type(e).__name__}: {e}")
+        answer: Dict[str, Any] = {"event": "host_browsed" if host else "backup_browsed",
+                                  "request_id": str(event["request_id"]), "succeeded": succeeded, "path": path}
+        if isinstance(encoded, str) and encoded:
+            answer["path_encoded"] = encoded
+        answer["items"] = items
+        self.post_event(answer)
+        return answer
+
+    @staticmethod
+    def _item(name: Any, size: int, kind: str) -> Dict[str, Any]:
+        """A browse item (the sample's: name, bytes, MIME type; a name that
+        is not UTF-8 also base64 in ``name_encoded``)."""
+        raw = os.fsencode(name) if isinstance(name, str) else bytes(name)
+        item: Dict[str, Any] = {"name": raw.decode("utf-8", "replace")}
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            item["name_encoded"] = base64.b64encode(raw).decode()
+        if kind == "dir":
+            mime = "application/x-directory"
+        elif kind == "symlink":
+            mime = "application/x-symlink-file"
+        else:
+            mime = mimetypes.guess_type(item["name"])[0] or "application/octet-stream"
+        item.update(bytes=size if kind == "file" else 0, mime_type=mime)
+        return item
+
+    @staticmethod
+    def _folder(path: Any) -> bytes:
+        """The folder a browse names (``str`` or ``bytes``), checked as the
+        core checks snapshot paths (absolute, no ``.`` or ``..``, no empty
+        component), without its trailing ``/``."""
+        raw = os.fsencode(path) if isinstance(path, str) else bytes(path)
+        trimmed = raw.rstrip(b"/")
+        if not trimmed and raw.startswith(b"/"):
+            return b"/"
+        relative_snapshot_path(trimmed)
+        return trimmed
+
+    def _host_items(self, path: Any) -> List[Dict[str, Any]]:
+        items = []
+        with os.scandir(self._folder(path)) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    kind, size = "symlink", 0
+                elif entry.is_dir():
+                    kind, size = "dir", 0
+                else:
+                    kind, size = "file", entry.stat().st_size
+                items.append(self._item(entry.name, size, kind))
+        return sorted(items, key=lambda i: str(i["name"]))
+
+    def _backup_items(self, path: Any, event: Mapping[str, Any]) -> List[Dict[str, Any]]:
+        wanted = self._folder(path)
+        snapshot_id = (event.get("backup") or {}).get("snapshot_id")
+        if snapshot_id is None:
+            raise Error("the request names no snapshot")
+        vault = self._open_vault(self._password(event))
+        if vault is None:
+            raise Error("the vault password does not open the vault")
+        snap = vault.snapshot(vault_snapshot_prefix(int(snapshot_id)))
+        # The snapshot names the backed-up folder "/": the host's path is
+        # under it, or a folder above it (which holds the next folder down).
+        root = unquote_path(str((snap.data.get("paths") or ["/"])[0])).rstrip(b"/") or b"/"
+        if wanted == root:
+            inner = b"/"
+        elif root == b"/":
+            inner = wanted
+        elif wanted.startswith(root + b"/"):
+            inner = wanted[len(root):]
+        elif wanted == b"/" or root.startswith(wanted + b"/"):
+            below = root[len(wanted):].lstrip(b"/").split(b"/")[0]
+            return [self._item(below, 0, "dir")]
+        else:
+            raise Error(f"{path!r} is not in the backup (of {root!r})")
+        listed = snap.ls(inner)
+        if len(listed) == 1 and unquote_path(listed[0]["path"]) == inner and listed[0]["kind"] != "dir":
+            raise Error(f"{path!r} is a {listed[0]['kind']}, not a folder")
+        return sorted((self._item(os.path.basename(unquote_path(e["path"])), int(e["size"]), str(e["kind"]))
+                       for e in listed), key=lambda i: str(i["name"]))

@@ -3,6 +3,8 @@ testing consoles and agents without the real one (as LocalStack or Azurite
 are for their clouds).
 
 - :mod:`.app`: the HTTP routes (Starlette), every rule from the core;
+- :mod:`.agent_requests`: vault moves, and what users ask of agents
+  (vault encryption, password verification, host and backup browses);
 - :mod:`.v1`: the v1.0 operations of the seeds over the same state;
 - :mod:`.store`: the state, in one SQLite file that survives a restart;
 - :mod:`.auth`: a local Rackspace Identity v2.0 issuing tokens whose

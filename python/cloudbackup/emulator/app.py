@@ -206,6 +206,7 @@ class Emulator:
         heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
         heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
     ) -> None:
+        from .agent_requests import AgentRequests
         from .v1 import V1Api
 
         self.store = Store(db)
@@ -215,7 +216,8 @@ class Emulator:
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
         self.v1 = V1Api(self)
-        self.app = Starlette(routes=self._routes() + self.v1.routes())
+        self.requests = AgentRequests(self)
+        self.app = Starlette(routes=self._routes() + self.requests.routes() + self.v1.routes())
 
     def close(self) -> None:
         """Closes the database."""
@@ -574,14 +576,22 @@ class Emulator:
     async def rse_heartbeat(self, request: Request, caller: Caller) -> Response:
         """``POST`` on an agent's channel (:data:`RSE_CHANNEL`), by that
         agent (``X-Agent-Id``): ``{"event": "agent_heartbeat"}`` records the
-        heartbeat and lists the event in the agent's events. 202."""
+        heartbeat and lists the event in the agent's events; a
+        ``host_browsed`` or ``backup_browsed`` event answers a browse
+        request (:meth:`.agent_requests.AgentRequests.browsed`). 202."""
+        from .agent_requests import BROWSE_RESULTS
+
         agent_id = str(request.path_params["id"])
         self._found("agent", caller, agent_id)
         if caller.agent_id != agent_id:
             raise ServiceError(403, f"Only agent {agent_id} (X-Agent-Id) posts on its channel.")
         body = await self._json(request)
+        if isinstance(body, dict) and body.get("event") in BROWSE_RESULTS:
+            self.requests.browsed(caller, agent_id, body)
+            return Response(status_code=202)
         if body != {"event": HEARTBEAT_EVENT}:
-            raise ServiceError(400, f'An agent\'s channel takes {{"event": "{HEARTBEAT_EVENT}"}}, not {json.dumps(body)}.')
+            raise ServiceError(400, f'An agent\'s channel takes {{"event": "{HEARTBEAT_EVENT}"}} or a browse '
+                                    f'result (host_browsed, backup_browsed), not {json.dumps(body)[:200]}.')
         event = self._event(caller, HEARTBEAT_EVENT, agent_id, {})
         # As a client reads it in the agent's events.
         core.parse_model("v2.EventList", {"events": [event]})

@@ -167,6 +167,15 @@ class Store:
                     (json.dumps(body), json.dumps(private), kind, project, str(body["id"])),
                 )
 
+    def reassign(self, kind: str, project: str, old_agent: str, new_agent: str) -> int:
+        """Gives ``new_agent`` the resources of ``kind`` ``old_agent`` had
+        (for per-agent lists; the bodies are the caller's to update);
+        returns how many."""
+        with self._lock:
+            cur = self._db.execute("UPDATE resources SET agent = ? WHERE kind = ? AND project = ? AND agent = ?",
+                                   (new_agent, kind, project, old_agent))
+        return cur.rowcount
+
     def delete(self, kind: str, project: str, id: str) -> bool:
         """Removes a resource; whether it was there."""
         with self._lock:
