@@ -307,6 +307,39 @@ def test_a_failed_c_agent_job_ends_that_job_alone(served: str, tmp_path: Path) -
         assert proc.poll() is None  # the agent that started: never restarted
 
 
+def _children(pid: int) -> List[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            if f"\nPPid:\t{pid}\n" in status.read_text():
+                found.append(int(status.parent.name))
+        except OSError:
+            pass  # gone meanwhile
+    return found
+
+
+def test_a_crashed_c_agent_job_ends_that_job_alone(served: str, tmp_path: Path) -> None:
+    """A job's process that dies without a word (killed mid-backup: a crash,
+    say) leaves the agent running: it reports that backup failed with how
+    the process ended, and the next backup completes."""
+    src = tmp_path / "many"
+    make_tree(src, files=40, size=1000)
+    user = User(served, src)
+    ended = ["completed", "completed_with_errors", "failed"]
+    with running_c_agent(served, tmp_path, CLOUDBACKUP_FILE_DELAY_MS="100") as agent:
+        config_id = configure(user, agent["id"], src)
+        backup_id = request_backup(user, config_id)
+        user.wait("backup", backup_id, ["in_progress"])
+        [job] = _children(agent["proc"].pid)
+        os.kill(job, signal.SIGKILL)
+        assert user.wait("backup", backup_id, ended) == "failed"
+        errors = user.c.call("v2.backups.get_backup", {"backup_id": backup_id})["errors"]
+        assert errors["diagnostics"] == "the job's process ended by signal 9 (Killed)", errors
+        assert user.wait("backup", request_backup(user, config_id), ended, timeout=30) == "completed"
+        assert agent["proc"].poll() is None
+
+
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="no valgrind")
 def test_a_failed_c_agent_job_leaks_nothing(served: str, tmp_path: Path) -> None:
     """The agent under valgrind (its own process; a job's process dies with
