@@ -1,13 +1,15 @@
 """The C example agent's service loop (``agent run``, over libcurl): the
 emulator in-process, the C agent a subprocess, a user driving backups and
 restores through the service (and restores of a snapshot the Python tool
-made), the agent's heartbeats (skipped unless build/c/agent is built; or
+made), the agent's heartbeats, its own token, its shutdown event, jobs that
+fail alone (also under valgrind) (skipped unless build/c/agent is built; or
 set CLOUDBACKUP_C_AGENT)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import shutil
 import subprocess
@@ -23,7 +25,8 @@ pytest.importorskip("starlette")
 
 import cloudbackup  # noqa: E402
 
-from conftest import FAST_KDF  # noqa: E402
+from cloudbackup.emulator import Emulator  # noqa: E402
+from conftest import FAST_KDF, emulator_served  # noqa: E402
 from test_agent_loop import PASSWORD, SETTINGS, User, make_tree, quick, served, tree, wait_for  # noqa: E402,F401
 
 REPO = Path(__file__).resolve().parents[2]
@@ -262,3 +265,175 @@ def test_the_c_agent_reports_unreadable_files(served: str, tmp_path: Path) -> No
             assert {k: v for k, v in report.items() if k != "links"} == snap.error_report()
     finally:
         secret.chmod(0o600)
+
+
+def test_a_failed_c_agent_job_ends_that_job_alone(served: str, tmp_path: Path) -> None:
+    """A library error inside a job (the vault's config corrupted: the vault
+    does not open; a restore of a snapshot removed from the vault) ends that
+    job ``failed`` with the error as its diagnostics, as agentd reports a
+    job's exception; the same agent process goes on and completes the next
+    backup."""
+    src = tmp_path / "src"
+    make_tree(src, files=4, size=10_000)
+    user = User(served, src)
+    ended = ["completed", "completed_with_errors", "failed"]
+    with running_c_agent(served, tmp_path) as agent:
+        proc = agent["proc"]
+        config_id = configure(user, agent["id"], src)
+        config = agent["vault"] / "config"
+        good = config.read_bytes()
+        config.write_bytes(b"not a vault config")
+        broken = request_backup(user, config_id)
+        assert user.wait("backup", broken, ended) == "failed"
+        errors = user.c.call("v2.backups.get_backup", {"backup_id": broken})["errors"]
+        # What failed, as the agent's die() said it: the call, the library's status and message.
+        assert errors["reason"] == "backup_failed" and errors["count"] == 1, errors
+        assert errors["diagnostics"].startswith("open vault: CB_CORRUPT: corrupt vault config"), errors
+
+        config.write_bytes(good)
+        backup_id = request_backup(user, config_id)
+        assert user.wait("backup", backup_id, ended) == "completed"
+        [snap] = cloudbackup.StoredVault.open(str(agent["vault"]), PASSWORD).snapshots()
+        (agent["vault"] / "snapshots" / snap.id).unlink()
+        restore = user.restore(backup_id, agent["id"], tmp_path / "restored")
+        assert user.wait("restore", restore["id"], ended) == "failed"
+        errors = user.c.call("v2.restores.get_restore", {"restore_id": restore["id"]})["errors"]
+        missing = re.search(r": CB_NOT_FOUND: snapshot ([0-9a-f]+) not found$", errors["diagnostics"])
+        assert errors["reason"] == "restore_failed" and missing and snap.id.startswith(missing[1]), errors
+        assert not list((agent["vault"] / "locks").iterdir())  # the restore's lock went with it
+
+        again = request_backup(user, config_id)
+        assert user.wait("backup", again, ended) == "completed"
+        assert proc.poll() is None  # the agent that started: never restarted
+
+
+def _children(pid: int) -> List[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            if f"\nPPid:\t{pid}\n" in status.read_text():
+                found.append(int(status.parent.name))
+        except OSError:
+            pass  # gone meanwhile
+    return found
+
+
+def test_a_crashed_c_agent_job_ends_that_job_alone(served: str, tmp_path: Path) -> None:
+    """A job's process that dies without a word (killed mid-backup: a crash,
+    say) leaves the agent running: it reports that backup failed with how
+    the process ended, and the next backup completes."""
+    src = tmp_path / "many"
+    make_tree(src, files=40, size=1000)
+    user = User(served, src)
+    ended = ["completed", "completed_with_errors", "failed"]
+    with running_c_agent(served, tmp_path, CLOUDBACKUP_FILE_DELAY_MS="100") as agent:
+        config_id = configure(user, agent["id"], src)
+        backup_id = request_backup(user, config_id)
+        user.wait("backup", backup_id, ["in_progress"])
+        [job] = _children(agent["proc"].pid)
+        os.kill(job, signal.SIGKILL)
+        assert user.wait("backup", backup_id, ended) == "failed"
+        errors = user.c.call("v2.backups.get_backup", {"backup_id": backup_id})["errors"]
+        assert errors["diagnostics"] == "the job's process ended by signal 9 (Killed)", errors
+        assert user.wait("backup", request_backup(user, config_id), ended, timeout=30) == "completed"
+        assert agent["proc"].poll() is None
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="no valgrind")
+def test_a_failed_c_agent_job_leaks_nothing(served: str, tmp_path: Path) -> None:
+    """The agent under valgrind (its own process; a job's process dies with
+    the job's memory): a job that fails, one that completes, then SIGTERM;
+    any definite leak or memory error makes the agent's exit status 99
+    instead of 0."""
+    src = tmp_path / "src"
+    make_tree(src, files=2, size=1000)
+    user = User(served, src)
+    with running_c_agent(served, tmp_path) as first:  # registers (the RSA key, not under valgrind)
+        pass
+    config = first["vault"] / "config"
+    good = config.read_bytes()
+    config.write_bytes(b"not a vault config")
+    valgrind = ["valgrind", "--quiet", "--leak-check=full", "--show-leak-kinds=definite,indirect",
+                "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99", "--child-silent-after-fork=yes",
+                f"--suppressions={REPO / 'bindings' / 'c' / 'tests' / 'valgrind.supp'}"]
+    ended = ["completed", "completed_with_errors", "failed"]
+    with running_c_agent(served, tmp_path, prefix=valgrind) as agent:
+        config_id = configure(user, agent["id"], src)
+        assert user.wait("backup", request_backup(user, config_id), ended, timeout=120) == "failed"
+        config.write_bytes(good)
+        assert user.wait("backup", request_backup(user, config_id), ended, timeout=120) == "completed"
+
+
+@contextmanager
+def recording(emulator: Emulator) -> Iterator[List[Dict[str, Any]]]:
+    """``emulator``'s application wrapped: each request's method, path,
+    ``X-Agent-Id``, the owner of its token then (``(project, agent id or
+    None)``, None for no valid token) and its answer's status."""
+    seen: List[Dict[str, Any]] = []
+    inner = emulator.app
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await inner(scope, receive, send)
+            return
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        token = headers.get("x-auth-token")
+        entry = {"method": scope["method"], "path": scope["path"], "agent": headers.get("x-agent-id"),
+                 "owner": emulator.store.token_owner(token, time.time()) if token else None, "status": None}
+        seen.append(entry)
+
+        async def sent(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                entry["status"] = message["status"]
+            await send(message)
+
+        await inner(scope, receive, sent)
+
+    emulator.app = app  # type: ignore[assignment]
+    yield seen
+
+
+def test_the_c_agent_calls_with_its_own_token(tmp_path: Path) -> None:
+    """Registered as the user, the C agent takes a token of its own (``POST
+    /agents/tokens``) and every request it makes as the agent carries it
+    (the emulator binds it to the agent: its resources only); tokens live
+    1.5 s, so it renews its token on a 401 and the backup requested
+    afterwards completes."""
+    emulator = Emulator(str(tmp_path / "short.sqlite3"), token_lifetime=1.5)
+    src = tmp_path / "src"
+    make_tree(src, files=2, size=10_000)
+    with recording(emulator) as seen, emulator_served(emulator) as api:
+        user = User(api, src)
+        with running_c_agent(api, tmp_path) as agent:
+            time.sleep(2.5)  # its first token expired
+            backup_id = request_backup(user, configure(user, agent["id"], src))
+            assert user.wait("backup", backup_id, ["completed", "completed_with_errors", "failed"]) == "completed"
+    me = agent["id"]
+    [registration] = [r for r in seen if r["method"] == "POST" and r["path"].endswith("/agents")]
+    assert registration["owner"] == (emulator.tenant, None)  # the user's token
+    tokens = [r for r in seen if r["path"].endswith("/agents/tokens")]
+    assert len(tokens) >= 2 and all(r["status"] == 200 for r in tokens)  # the first, and renewed
+    as_agent = [r for r in seen if r["agent"] == me]
+    assert {r["path"].rsplit("/", 1)[-1] for r in as_agent} >= {"events", "configuration", "backups"}
+    # Each one with the agent's own token, but those refused for an expired one (then renewed).
+    assert all(r["owner"] == (emulator.tenant, me) for r in as_agent if r["status"] != 401), \
+        [r for r in as_agent if r["owner"] != (emulator.tenant, me)]
+    assert any(r["status"] == 401 for r in as_agent)
+
+
+def test_the_c_agent_says_shutdown_when_stopped(served: str, tmp_path: Path) -> None:
+    """SIGTERM: the C agent posts its ``shutdown`` event before it exits,
+    so the service shows it offline at once (not after the 75 s heartbeat
+    timeout)."""
+    user = User(served, tmp_path)
+    with running_c_agent(served, tmp_path) as agent:
+        def online() -> bool:
+            return bool(user.c.call("v2.agents.get_agent_status", {"agent_id": agent["id"]})["online"])
+
+        wait_for("the C agent online", online)
+        agent["proc"].send_signal(signal.SIGTERM)
+        assert agent["proc"].wait(10) == 0
+        assert not online()
+        events = user.c.call("v2.events.list_agent_events", {"agent_id": agent["id"]})["events"]
+        assert [e["event"] for e in events if e["event"] in ("startup", "shutdown")] == ["startup", "shutdown"]

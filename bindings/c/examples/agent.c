@@ -22,10 +22,15 @@
  *                                  and link counts equal?
  *   agent run --api URL --username U --api-key K --vault VAULT
  *             [--state-dir DIR] [--poll-ms N]
- *                                  the service loop (libcurl): registers, polls
- *                                  its events, runs the backups and restores
- *                                  they ask for, reports them as the library's
- *                                  job reporter says, posts heartbeats
+ *                                  the service loop (libcurl): registers (as
+ *                                  the user), then calls with a token of its
+ *                                  own; polls its events, runs the backups and
+ *                                  restores they ask for, each in a process of
+ *                                  its own (an error ends that job `failed`,
+ *                                  not the agent), reports them as the
+ *                                  library's job reporter says, posts
+ *                                  heartbeats, and a `shutdown` event when
+ *                                  SIGTERM or SIGINT stops it
  *
  * The password comes from $CLOUDBACKUP_PASSWORD. Optional, for tests:
  * $CLOUDBACKUP_KDF and $CLOUDBACKUP_SETTINGS (JSON, see cb_vault_create).
@@ -57,9 +62,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <curl/curl.h>
 
@@ -78,13 +88,22 @@
 /* The lock this process holds (VAULT/locks/<id>), removed on any exit. */
 static char *held_lock_path = NULL;
 
+/* In the process of a service job (`agent run`): where die() also writes
+ * its message, which the agent reports as the job's failure. -1 elsewhere. */
+static int job_diagnostic_fd = -1;
+
 static void die(const char *fmt, ...) {
+    char message[2048];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "agent: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
+    vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "agent: %s\n", message);
+    if (job_diagnostic_fd >= 0) {
+        /* Best effort: the agent reports a job that failed without one too. */
+        ssize_t put = write(job_diagnostic_fd, message, strlen(message));
+        (void)put;
+    }
     if (held_lock_path != NULL) unlink(held_lock_path);
     exit(1);
 }
@@ -1674,15 +1693,21 @@ typedef struct {
     const char *api_key;
     const char *vault_dir;
     char *state_dir;
-    char *token, *tenant;  /* from the identity endpoint */
+    char *user_token;      /* the user's, from the identity endpoint */
+    char *tenant;          /* from the identity endpoint */
+    char *token;           /* what the agent's calls carry: its own (see connect_agent) */
     char *agent_id;        /* once registered */
+    char *password;        /* the agent's, from its registration: for its tokens */
+    char *fingerprint;     /* the host fingerprint it registered with */
     char *marker;          /* the last event handled */
     cb_agent_key *key;     /* decrypts the vault password of a request */
     char *heartbeat_url;   /* the agent's event channel (its settings); NULL: none */
     int64_t heartbeat_every_ns, next_heartbeat_ns;
 } service;
 
-/* Authenticates at {api}/identity/v2.0/tokens with the API key. */
+/* Authenticates the user at {api}/identity/v2.0/tokens with the API key.
+ * The user's token is for registering; the agent's calls carry it only
+ * where the service issues the agent no token of its own. */
 static void authenticate(service *sv) {
     char *user = json_quote(sv->username), *key = json_quote(sv->api_key);
     char *body = fmt("{\"auth\": {\"RAX-KSKEY:apiKeyCredentials\": {\"username\": %s, \"apiKey\": %s}}}",
@@ -1692,11 +1717,11 @@ static void authenticate(service *sv) {
     body_buf answer;
     long status = http("POST", url, h, body, &answer);
     if (status != 200) die("identity: HTTP %ld: %s", status, answer.data);
-    free(sv->token);
+    free(sv->user_token);
     free(sv->tenant);
-    sv->token = json_str_at(answer.data, "access.token.id");
+    sv->user_token = json_str_at(answer.data, "access.token.id");
     sv->tenant = json_str_at(answer.data, "access.token.tenant.id");
-    if (sv->token == NULL || sv->tenant == NULL) die("identity: no token in %s", answer.data);
+    if (sv->user_token == NULL || sv->tenant == NULL) die("identity: no token in %s", answer.data);
     curl_slist_free_all(h);
     free(answer.data);
     free(url);
@@ -1705,17 +1730,30 @@ static void authenticate(service *sv) {
     free(key);
 }
 
+static void connect_agent(service *sv);
+
+/* A token refused (401): the user's again, then the agent's own (unless
+ * the refused call was the user's). */
+static void renew_tokens(service *sv, bool as_user) {
+    authenticate(sv);
+    if (!as_user && sv->agent_id != NULL) connect_agent(sv);
+}
+
 /* Calls `operation` with `params` (JSON): the library builds the request
- * (as the agent once registered) and parses the answer. Returns the
- * result (JSON; free with cb_string_free) or NULL with the library's
- * message in `last_message()` (an error status of the service). */
-static char *call(service *sv, const char *operation, const char *params) {
+ * (as the agent with its token once registered; as the user with `as_user`
+ * or before) and parses the answer. Returns the result (JSON; free with
+ * cb_string_free) or NULL with the library's message in `last_message()`
+ * (an error status of the service). A 401 renews the token and sends the
+ * request once more. No answer at all ends the agent (or the job's
+ * process), unless `status_out` asks for the HTTP status (0: no answer). */
+static char *request(service *sv, const char *operation, const char *params, bool as_user,
+                     long *status_out) {
     for (int attempt = 0;; attempt++) {
         char *req;
-        cb_status st = sv->agent_id != NULL
-                           ? cb_build_request_as_agent(operation, params, sv->token, sv->tenant,
-                                                       sv->agent_id, &req)
-                           : cb_build_request(operation, params, sv->token, sv->tenant, &req);
+        bool user = as_user || sv->agent_id == NULL || sv->token == NULL;
+        cb_status st = user ? cb_build_request(operation, params, sv->user_token, sv->tenant, &req)
+                            : cb_build_request_as_agent(operation, params, sv->token, sv->tenant,
+                                                        sv->agent_id, &req);
         check(st, operation);
         char *method = json_str_at(req, "method"), *path = json_str_at(req, "path");
         char *body = json_str_at(req, "body");
@@ -1753,13 +1791,14 @@ static char *call(service *sv, const char *operation, const char *params) {
         free(path);
         free(body);
         cb_string_free(req);
+        if (status_out != NULL) *status_out = status;
         if (status == 401 && attempt == 0) {
             /* The token expired: once more with a new one. */
             free(answer.data);
-            authenticate(sv);
+            renew_tokens(sv, user);
             continue;
         }
-        if (status == 0) die("%s: no answer from %s", operation, sv->api);
+        if (status == 0 && status_out == NULL) die("%s: no answer from %s", operation, sv->api);
         char *result = NULL;
         st = cb_parse_response(operation, params, (int)status, NULL, (const uint8_t *)answer.data,
                                answer.len, &result);
@@ -1772,6 +1811,11 @@ static char *call(service *sv, const char *operation, const char *params) {
     }
 }
 
+/* Calls `operation` as the agent (see `request`). */
+static char *call(service *sv, const char *operation, const char *params) {
+    return request(sv, operation, params, false, NULL);
+}
+
 /* Calls an operation that must succeed. */
 static char *call_ok(service *sv, const char *operation, const char *params) {
     char *result = call(sv, operation, params);
@@ -1781,19 +1825,28 @@ static char *call_ok(service *sv, const char *operation, const char *params) {
 
 /* -- Identity: registered once, kept in the state directory -- */
 
+/* A JSON string of `s`, or null. */
+static char *json_quote_or_null(const char *s) { return s ? json_quote(s) : xstrdup("null"); }
+
+/* The state file holds the agent's password: written 0600 (write_all). */
 static void save_state(service *sv) {
     char *path = join(sv->state_dir, "agent.json");
-    char *id = json_quote(sv->agent_id);
-    char *marker = sv->marker ? json_quote(sv->marker) : xstrdup("null");
-    char *text = fmt("{\"id\": %s, \"marker\": %s}", id, marker);
+    char *id = json_quote(sv->agent_id), *marker = json_quote_or_null(sv->marker);
+    char *password = json_quote_or_null(sv->password);
+    char *fingerprint = json_quote_or_null(sv->fingerprint);
+    char *text = fmt("{\"id\": %s, \"password\": %s, \"fingerprint\": %s, \"marker\": %s}", id,
+                     password, fingerprint, marker);
     write_all(path, (const uint8_t *)text, strlen(text));
     free(text);
+    free(fingerprint);
+    free(password);
     free(marker);
     free(id);
     free(path);
 }
 
-/* Loads (or makes) the agent's RSA key and its id and marker. */
+/* Loads (or makes) the agent's RSA key and its id, password, fingerprint
+ * and marker. */
 static void load_state(service *sv) {
     make_dir(sv->state_dir);
     char *path = join(sv->state_dir, "agent-key.der");
@@ -1818,6 +1871,8 @@ static void load_state(service *sv) {
         memcpy(copy, text, len);
         copy[len] = 0;
         sv->agent_id = json_str(json_get(copy, "id"));
+        sv->password = json_str(json_get(copy, "password"));
+        sv->fingerprint = json_str(json_get(copy, "fingerprint"));
         sv->marker = json_str(json_get(copy, "marker"));
         free(copy);
         free(text);
@@ -1825,31 +1880,96 @@ static void load_state(service *sv) {
     free(path);
 }
 
-/* Registers with the service unless the state directory holds an id. */
+/* A random (version 4) UUID: the host fingerprint of a registration. */
+static char *random_uuid(void) {
+    uint8_t b[16];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, b, sizeof b) != (ssize_t)sizeof b) die("/dev/urandom: %s", strerror(errno));
+    close(fd);
+    b[6] = (uint8_t)((b[6] & 0x0F) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3F) | 0x80);
+    return fmt("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+               b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+               b[15]);
+}
+
+/* The agent's name (the host's) as a JSON string. */
+static char *agent_name(void) {
+    char host[256] = "c-agent";
+    gethostname(host, sizeof host - 1);
+    return json_quote(host);
+}
+
+/* The host as registration and authentication describe it (JSON members,
+ * without braces): the service compares the fingerprint. */
+static char *host_members(const service *sv) {
+    char *fingerprint = json_quote(sv->fingerprint);
+    char *members = fmt("\"os\": {\"name\": \"Linux\", \"version\": \"\", \"architecture\": \"64-bit\"},"
+                        " \"fingerprint\": %s, \"addresses\": [{\"version\": 4, \"addr\": \"127.0.0.1\"}]",
+                        fingerprint);
+    free(fingerprint);
+    return members;
+}
+
+/* Registers with the service unless the state directory holds an id (as
+ * the user: registering is a user's operation). Keeps the password the
+ * service answers with and the fingerprint sent, for the agent's tokens. */
 static void register_agent(service *sv) {
     if (sv->agent_id != NULL) return;
     char *rsa;
     check(cb_agent_key_rsa_public_key(sv->key, &rsa), "public key");
-    char host[256] = "c-agent";
-    gethostname(host, sizeof host - 1);
-    char *name = json_quote(host);
+    free(sv->fingerprint);
+    sv->fingerprint = random_uuid();
+    char *name = agent_name(), *host = host_members(sv);
     char *params = fmt("{\"agent\": {\"name\": %s, \"version\": \"%s\", \"host\": {\"flavor\": \"nova\","
                        " \"region\": \"DFW\", \"machine\": {\"id\": \"00000000-0000-4000-8000-000000000000\"},"
-                       " \"os\": {\"name\": \"Linux\", \"version\": \"\", \"architecture\": \"64-bit\"},"
-                       " \"fingerprint\": \"00000000-0000-4000-8000-000000000001\","
-                       " \"addresses\": [{\"version\": 4, \"addr\": \"127.0.0.1\"}]},"
-                       " \"rsa_public_key\": %s, \"vault\": {\"use_internal\": false}}}",
-                       name, cb_version(), rsa);
+                       " %s}, \"rsa_public_key\": %s, \"vault\": {\"use_internal\": false}}}",
+                       name, cb_version(), host, rsa);
     char *answer = call_ok(sv, "v2.agents.register_agent", params);
     sv->agent_id = json_str(json_get(answer, "id"));
     if (sv->agent_id == NULL) die("register: no id in %s", answer);
+    free(sv->password);
+    sv->password = json_str(json_get(answer, "password"));
     save_state(sv);
     printf("agent: registered as %s\n", sv->agent_id);
     fflush(stdout);
     cb_string_free(answer);
     free(params);
+    free(host);
     free(name);
     cb_string_free(rsa);
+}
+
+/* The agent's own token (POST /agents/tokens: its id, the password its
+ * registration gave it, its host fingerprint), which every later call and
+ * heartbeat carries, as agentd's connect. Where the service issues none
+ * (or the state directory predates the password), the user's token with
+ * X-Agent-Id. A 409 (another host authenticates as this agent) ends it. */
+static void connect_agent(service *sv) {
+    free(sv->token);
+    sv->token = NULL;
+    if (sv->password != NULL && sv->fingerprint != NULL) {
+        char *tenant = json_quote(sv->tenant), *id = json_quote(sv->agent_id);
+        char *password = json_quote(sv->password), *name = agent_name(), *host = host_members(sv);
+        char *params = fmt("{\"credentials\": {\"project_id\": %s, \"id\": %s, \"password\": %s,"
+                           " \"name\": %s, \"version\": \"%s\", \"host\": {%s}}}",
+                           tenant, id, password, name, cb_version(), host);
+        long status = 0;
+        char *answer = request(sv, "v2.agents.authenticate_agent", params, true, &status);
+        if (status == 409) die("authenticate agent: %s", last_message());
+        sv->token = answer ? json_str_at(answer, "token.id") : NULL;
+        cb_string_free(answer);
+        free(params);
+        free(host);
+        free(name);
+        free(password);
+        free(id);
+        free(tenant);
+    }
+    if (sv->token == NULL) {
+        fprintf(stderr, "agent: no agent token: the user's with X-Agent-Id\n");
+        sv->token = xstrdup(sv->user_token);
+    }
 }
 
 /* -- Heartbeats -- */
@@ -1891,8 +2011,9 @@ static void read_settings(service *sv) {
 /* Posts {"event": "agent_heartbeat"} on the agent's channel once the
  * interval has passed since the last one (called between polls, files and
  * ranges: no thread). The channel is not an API operation, so the request
- * is made here: the token and X-Agent-Id as the library's requests carry
- * them. A failed post is logged; the next one is tried at the interval. */
+ * is made here: the agent's token and X-Agent-Id as the library's requests
+ * carry them (a 401 renews the token, as for those). A failed post is
+ * logged; the next one is tried at the interval. */
 static void heartbeat(service *sv) {
     int64_t now = now_ns();
     if (sv->heartbeat_url == NULL || now < sv->next_heartbeat_ns) return;
@@ -1912,7 +2033,7 @@ static void heartbeat(service *sv) {
         free(token);
         if (status == 401 && attempt == 0) {
             free(answer.data);
-            authenticate(sv);
+            renew_tokens(sv, false);
             continue;
         }
         if (status != 202)
@@ -2255,6 +2376,95 @@ static void run_backup(service *sv, const char *event, const char *backup_id) {
     free(qid);
 }
 
+/* Reports a job whose run ended without reporting its end (`why`: what
+ * failed), as agentd does for an exception: the job read again, then
+ * `stopped` when a stop was requested meanwhile, else `failed` with `why`
+ * as its diagnostics; nothing for a job that ended after all, or whose
+ * state the lifecycle lets no agent end (the core refuses the patch). */
+static void fail_job(service *sv, const char *kind, const char *id, const char *why) {
+    fprintf(stderr, "agent: %s %s failed: %s\n", kind, id, why);
+    char *qid = json_quote(id);
+    char *params = fmt("{\"%s_id\": %s}", kind, qid);
+    char *op = fmt("v2.%ss.get_%s", kind, kind);
+    char *resource = call(sv, op, params);
+    cb_job_reporter *job = NULL;
+    if (resource == NULL || cb_job_reporter_new(kind, resource, 0, &job) != CB_OK) {
+        fprintf(stderr, "agent: %s %s: not reported (it could not be read)\n", kind, id);
+    } else {
+        bool finished, stop;
+        check(cb_job_reporter_is_finished(job, &finished), "is finished");
+        check(cb_job_reporter_stop_requested(job, &stop), "stop requested");
+        char *patch = NULL;
+        cb_status st = CB_OK;
+        if (!finished)
+            st = stop ? cb_job_reporter_finished(job, "{}", NULL, now_ns(), &patch)
+                      : cb_job_reporter_failed(job, why, now_ns(), &patch);
+        if (st != CB_OK)
+            fprintf(stderr, "agent: %s %s: not reported: %s: %s\n", kind, id, cb_status_name(st),
+                    last_message());
+        send_patch(sv, kind, id, patch);
+        char *state;
+        check(cb_job_reporter_state(job, &state), "state");
+        printf("agent: %s %s: %s\n", kind, id, state);
+        fflush(stdout);
+        cb_string_free(state);
+    }
+    cb_job_reporter_free(job);
+    cb_string_free(resource);
+    free(op);
+    free(params);
+    free(qid);
+}
+
+/* Runs one job (`kind` "backup" or "restore") in a process of its own, so
+ * that whatever ends it early ends that job alone: an error of the library
+ * or of the system (die() in the job's process, which hands its message
+ * over a pipe), or a crash. The agent then reports the job `failed` with
+ * that message (fail_job) and takes the next one; the job's memory, files
+ * and vault lock go with its process (die() removes the lock). The job's
+ * process dies with the agent's (a killed agent's job is recovered when it
+ * starts again, as before). */
+static void run_job(service *sv, const char *kind, const char *event, const char *id) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) die("pipe: %s", strerror(errno));
+    fflush(NULL); /* nothing buffered is written twice */
+    pid_t agent = getpid(), pid = fork();
+    if (pid < 0) die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        close(fds[0]);
+#ifdef __linux__
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
+        if (getppid() != agent) _exit(1); /* the agent is gone already */
+        job_diagnostic_fd = fds[1];
+        if (strcmp(kind, "restore") == 0) run_restore(sv, event, id);
+        else run_backup(sv, event, id);
+        exit(0);
+    }
+    close(fds[1]);
+    char why[2048];
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = read(fds[0], why + got, sizeof why - 1 - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += (size_t)n;
+        if (got == sizeof why - 1) break;
+    }
+    why[got] = 0;
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) die("waitpid: %s", strerror(errno));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+    if (got == 0 && WIFSIGNALED(status))
+        snprintf(why, sizeof why, "the job's process ended by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else if (got == 0)
+        snprintf(why, sizeof why, "the job's process exited with status %d", WEXITSTATUS(status));
+    fail_job(sv, kind, id, why);
+}
+
 /* Reads the events after the marker and handles them in order. The marker
  * is saved before a job runs: a killed job is not started again. */
 static void poll_events(service *sv) {
@@ -2274,9 +2484,9 @@ static void poll_events(service *sv) {
         char *restore_id = json_str_at(event, "restore.id");
         char *backup_id = json_str_at(event, "backup.id");
         if (name != NULL && strcmp(name, "restore_start_request") == 0 && restore_id != NULL)
-            run_restore(sv, event, restore_id);
+            run_job(sv, "restore", event, restore_id);
         else if (name != NULL && strcmp(name, "backup_start_request") == 0 && backup_id != NULL)
-            run_backup(sv, event, backup_id);
+            run_job(sv, "backup", event, backup_id);
         free(backup_id);
         free(restore_id);
         free(name);
@@ -2367,6 +2577,8 @@ static int cmd_run(int argc, char **argv) {
     load_state(&sv);
     authenticate(&sv);
     register_agent(&sv);
+    /* From here on the agent calls as itself (agentd's start). */
+    connect_agent(&sv);
     char *id = json_quote(sv.agent_id);
     char *params = fmt("{\"agent_id\": %s, \"event\": {\"event\": \"startup\"}}", id);
     cb_string_free(call(&sv, "v2.events.post_agent_event", params));
@@ -2383,12 +2595,25 @@ static int cmd_run(int argc, char **argv) {
         if (sv.heartbeat_url != NULL && due < wait) wait = due > 0 ? due : 0;
         pause_ns((long)wait);
     }
+    /* Stopped (SIGINT, SIGTERM): the service shows the agent offline at
+     * once, not after the heartbeat timeout. Best effort, as agentd's. */
+    free(params);
+    params = fmt("{\"agent_id\": %s, \"event\": {\"event\": \"shutdown\"}}", id);
+    long status;
+    char *answer = request(&sv, "v2.events.post_agent_event", params, false, &status);
+    if (answer == NULL) fprintf(stderr, "agent: shutdown event not sent (HTTP %ld)\n", status);
+    cb_string_free(answer);
+    printf("agent: %s stopped\n", sv.agent_id);
+    fflush(stdout);
     free(params);
     free(id);
     cb_agent_key_free(sv.key);
+    free(sv.user_token);
     free(sv.token);
     free(sv.tenant);
     free(sv.agent_id);
+    free(sv.password);
+    free(sv.fingerprint);
     free(sv.marker);
     free(sv.heartbeat_url);
     free(sv.state_dir);
