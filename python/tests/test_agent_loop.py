@@ -60,6 +60,26 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 20.0) -> flo
     return time.monotonic() - start
 
 
+class Running:
+    """An agent started, with its loop on a thread: ``halt`` ends the loop
+    (no shutdown event: its heartbeats just stop), ``close`` also closes it."""
+
+    def __init__(self, config: AgentConfig) -> None:
+        self.agent = Agent(config)
+        self.agent.start()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self.agent.run, args=(self._stop,), daemon=True)
+        self._thread.start()
+
+    def halt(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def close(self) -> None:
+        self.halt()
+        self.agent.close()
+
+
 class User:
     def __init__(self, api: str, src: Path) -> None:
         self.src = src
@@ -103,11 +123,8 @@ def test_backup_restore_stop_and_crash(served: str, tmp_path: Path) -> None:
     config = AgentConfig(api=served, identity=f"{served}/identity/v2.0", username="demo", api_key="key",
                          vault=str(vault_dir), state_dir=str(tmp_path / "agent-a"), password=PASSWORD,
                          name="agent-a", poll_interval=0.1, stop_check_interval=0.2, progress_interval=0.2)
-    agent = Agent(config)
-    agent.start()
-    stop = threading.Event()
-    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
-    thread.start()
+    running = Running(config)
+    agent = running.agent
     user = User(served, src)
     try:
         # A backup of the configuration's folder, run to completed.
@@ -136,9 +153,7 @@ def test_backup_restore_stop_and_crash(served: str, tmp_path: Path) -> None:
         assert time.monotonic() - asked < 10
         agent.storage.delay = 0.0
     finally:
-        stop.set()
-        thread.join(10)
-        agent.close()
+        running.close()
 
     # An agent killed mid-restore, then restarted: the restore ends failed.
     # The agent imports the package this test imported (the source tree, or
@@ -195,14 +210,11 @@ def test_heartbeats_and_a_v1_restore(quick: str, tmp_path: Path) -> None:
     config = AgentConfig(api=quick, identity=f"{quick}/identity/v2.0", username="demo", api_key="key",
                          vault=str(vault_dir), state_dir=str(tmp_path / "agent-h"), password=PASSWORD,
                          name="agent-h", poll_interval=0.1, stop_check_interval=0.2, progress_interval=0.2)
-    agent = Agent(config)
-    agent.start()
+    running = Running(config)
+    agent = running.agent
     assert agent.heartbeat_interval == 0.2
     # The agent calls with a token issued to it (POST /agents/tokens), not the user's.
     assert agent.client.agent_id == agent.id and not agent.client.can_reauthenticate
-    stop = threading.Event()
-    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
-    thread.start()
     user = User(quick, src)
 
     def status() -> Dict[str, Any]:
@@ -252,15 +264,12 @@ def test_heartbeats_and_a_v1_restore(quick: str, tmp_path: Path) -> None:
         assert status()["busy"] is False
 
         # Heartbeats stop (the loop ends, no shutdown yet): offline after the timeout.
-        stop.set()
-        thread.join(10)
+        running.halt()
         assert status()["online"] is True
         waited = wait_for("the agent offline", lambda: not status()["online"], timeout=5)
         assert waited < 2.5
     finally:
-        stop.set()
-        thread.join(10)
-        agent.close()
+        running.close()
         user.c.close()
 
 
@@ -274,22 +283,17 @@ def test_an_expired_agent_token_is_renewed(tmp_path: Path) -> None:
     cloudbackup.StoredVault.init(str(vault_dir), PASSWORD, SETTINGS, FAST_KDF)
     src = tmp_path / "src"
     make_tree(src, files=2, size=10_000)
-    agent = Agent(AgentConfig(api=api, identity=f"{api}/identity/v2.0", username="demo", api_key="key",
-                              vault=str(vault_dir), state_dir=str(tmp_path / "agent"), password=PASSWORD,
-                              name="agent-t", poll_interval=0.1, heartbeat_interval=0.2))
-    agent.start()
+    running = Running(AgentConfig(api=api, identity=f"{api}/identity/v2.0", username="demo", api_key="key",
+                                  vault=str(vault_dir), state_dir=str(tmp_path / "agent"), password=PASSWORD,
+                                  name="agent-t", poll_interval=0.1, heartbeat_interval=0.2))
+    agent = running.agent
     first = agent.client
-    stop = threading.Event()
-    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
-    thread.start()
     user = User(api, src)
     try:
         wait_for("a new agent token", lambda: agent.client is not first, timeout=10)
         backup = user.back_up(agent.id)
     finally:
-        stop.set()
-        thread.join(10)
-        agent.close()
+        running.close()
         user.c.close()
         served.close()
 
@@ -307,11 +311,8 @@ def test_vault_requests_and_browses(served: str, tmp_path: Path) -> None:
     config = AgentConfig(api=served, identity=f"{served}/identity/v2.0", username="demo", api_key="key",
                          vault=str(vault_dir), state_dir=str(tmp_path / "agent-v"), password=PASSWORD,
                          name="agent-v", poll_interval=0.1, kdf=FAST_KDF)
-    agent = Agent(config)
-    agent.start()
-    stop = threading.Event()
-    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
-    thread.start()
+    running = Running(config)
+    agent = running.agent
     user = User(served, src)
     key = user.c.call("v2.agents.get_agent", {"agent_id": agent.id})["rsa_public_key"]
 
@@ -438,7 +439,5 @@ def test_vault_requests_and_browses(served: str, tmp_path: Path) -> None:
         finally:
             fresh.close()
     finally:
-        stop.set()
-        thread.join(10)
-        agent.close()
+        running.close()
         user.c.close()
