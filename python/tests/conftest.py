@@ -95,19 +95,20 @@ class WrappedStorage:
 
 
 @contextlib.contextmanager
-def emulator_served(emulator: Any) -> Iterator[str]:
+def emulator_served(emulator: Any, port: int = 0) -> Iterator[str]:
     """Serves ``emulator`` (a ``cloudbackup.emulator.Emulator``) with uvicorn
-    in a thread on a free port of 127.0.0.1 and yields its URL; afterwards
-    stops the server and closes the emulator."""
+    in a thread on ``port`` (0: a free one) of 127.0.0.1 and yields its URL;
+    afterwards stops the server and closes the emulator."""
     import socket
     import threading
     import time
 
     import uvicorn
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
+    if port == 0:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(emulator.app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -71,6 +71,10 @@ class Running:
         self._thread = threading.Thread(target=self.agent.run, args=(self._stop,), daemon=True)
         self._thread.start()
 
+    def alive(self) -> bool:
+        """Whether the loop still runs."""
+        return self._thread.is_alive()
+
     def halt(self) -> None:
         self._stop.set()
         self._thread.join(10)
@@ -441,3 +445,30 @@ def test_vault_requests_and_browses(served: str, tmp_path: Path) -> None:
     finally:
         running.close()
         user.c.close()
+
+
+def test_the_agent_waits_out_a_service_outage(tmp_path: Path) -> None:
+    """The service goes away for a while (its process restarted, its state
+    kept): the agent's loop goes on, and it runs the backup requested once
+    the service is back."""
+    db = str(tmp_path / "service.sqlite3")
+    vault_dir = tmp_path / "vault"
+    cloudbackup.StoredVault.init(str(vault_dir), PASSWORD, SETTINGS, FAST_KDF)
+    src = tmp_path / "src"
+    make_tree(src, files=3, size=20_000)
+    first = emulator_served(Emulator(db))
+    api = first.__enter__()
+    port = int(api.rsplit(":", 1)[1])
+    running = Running(AgentConfig(api=api, identity=f"{api}/identity/v2.0", username="demo", api_key="key",
+                                  vault=str(vault_dir), state_dir=str(tmp_path / "agent-o"), password=PASSWORD,
+                                  name="agent-o", poll_interval=0.1, heartbeat_interval=0.2))
+    try:
+        first.__exit__(None, None, None)
+        time.sleep(1.5)  # polls and heartbeats with no answer
+        assert running.alive(), "the agent's loop ended while the service was away"
+        with emulator_served(Emulator(db), port=port):
+            user = User(api, src)
+            user.back_up(running.agent.id)
+            user.c.close()
+    finally:
+        running.close()

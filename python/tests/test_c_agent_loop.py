@@ -437,3 +437,29 @@ def test_the_c_agent_says_shutdown_when_stopped(served: str, tmp_path: Path) -> 
         assert not online()
         events = user.c.call("v2.events.list_agent_events", {"agent_id": agent["id"]})["events"]
         assert [e["event"] for e in events if e["event"] in ("startup", "shutdown")] == ["startup", "shutdown"]
+
+
+def test_the_c_agent_waits_out_a_service_outage(tmp_path: Path) -> None:
+    """The service goes away for a while (its process restarted, its state
+    kept): the C agent keeps polling instead of exiting, and runs the
+    backup requested once the service is back."""
+    db = str(tmp_path / "service.sqlite3")
+    src = tmp_path / "src"
+    make_tree(src, files=3, size=20_000)
+    first = emulator_served(Emulator(db))
+    api = first.__enter__()
+    port = int(api.rsplit(":", 1)[1])
+    with running_c_agent(api, tmp_path) as agent:
+        user = User(api, src)
+        wait_for("the C agent's first polls", lambda: bool(
+            user.c.call("v2.events.list_agent_events", {"agent_id": agent["id"]})["events"]))
+        user.c.close()
+        first.__exit__(None, None, None)
+        time.sleep(1.5)  # fifteen polls with no answer
+        assert agent["proc"].poll() is None, "the C agent exited while the service was away"
+        with emulator_served(Emulator(db), port=port):
+            user = User(api, src)
+            config = configure(user, agent["id"], src)
+            backup = request_backup(user, config)
+            assert user.wait("backup", backup, ["completed", "failed"], timeout=30) == "completed"
+            user.c.close()

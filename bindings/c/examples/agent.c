@@ -1661,8 +1661,13 @@ static size_t body_write(char *ptr, size_t size, size_t n, void *user) {
     return add;
 }
 
-/* Sends one request; returns the HTTP status (0: no answer) and the body
- * in `*out` (NUL-terminated; free it). `headers` are "Name: value". */
+/* Why the last request got no answer (curl's words), for the caller's
+ * message: the poll loop says it once per outage, not once per poll. */
+static const char *no_answer = "";
+
+/* Sends one request; returns the HTTP status (0: no answer, why in
+ * `no_answer`) and the body in `*out` (NUL-terminated; free it). `headers`
+ * are "Name: value". */
 static long http(const char *method, const char *url, struct curl_slist *headers, const char *body,
                  body_buf *out) {
     CURL *c = curl_easy_init();
@@ -1679,7 +1684,7 @@ static long http(const char *method, const char *url, struct curl_slist *headers
     long status = 0;
     CURLcode rc = curl_easy_perform(c);
     if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    else fprintf(stderr, "agent: %s %s: %s\n", method, url, curl_easy_strerror(rc));
+    else no_answer = curl_easy_strerror(rc);
     curl_easy_cleanup(c);
     if (out->data == NULL) out->data = xstrdup("");
     return status;
@@ -1702,6 +1707,7 @@ typedef struct {
     char *marker;          /* the last event handled */
     cb_agent_key *key;     /* decrypts the vault password of a request */
     char *heartbeat_url;   /* the agent's event channel (its settings); NULL: none */
+    bool away;             /* the service stopped answering the polls (said once) */
     int64_t heartbeat_every_ns, next_heartbeat_ns;
 } service;
 
@@ -1716,6 +1722,7 @@ static void authenticate(service *sv) {
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     body_buf answer;
     long status = http("POST", url, h, body, &answer);
+    if (status == 0) die("identity: no answer from %s: %s", url, no_answer);
     if (status != 200) die("identity: HTTP %ld: %s", status, answer.data);
     free(sv->user_token);
     free(sv->tenant);
@@ -1798,7 +1805,9 @@ static char *request(service *sv, const char *operation, const char *params, boo
             renew_tokens(sv, user);
             continue;
         }
-        if (status == 0 && status_out == NULL) die("%s: no answer from %s", operation, sv->api);
+        if (status == 0 && status_out == NULL)
+            die("%s: no answer from %s: %s", operation, sv->api, no_answer);
+        if (status == 0) return NULL;
         char *result = NULL;
         st = cb_parse_response(operation, params, (int)status, NULL, (const uint8_t *)answer.data,
                                answer.len, &result);
@@ -2036,7 +2045,9 @@ static void heartbeat(service *sv) {
             renew_tokens(sv, false);
             continue;
         }
-        if (status != 202)
+        if (status == 0 && !sv->away)
+            fprintf(stderr, "agent: heartbeat not sent: %s\n", no_answer);
+        else if (status != 202 && status != 0)
             fprintf(stderr, "agent: heartbeat refused: HTTP %ld: %.200s\n", status, answer.data);
         free(answer.data);
         return;
@@ -2472,7 +2483,15 @@ static void poll_events(service *sv) {
     char *marker = sv->marker ? json_quote(sv->marker) : NULL;
     char *params = marker ? fmt("{\"agent_id\": %s, \"page\": {\"limit\": 100, \"marker\": %s}}", id, marker)
                           : fmt("{\"agent_id\": %s, \"page\": {\"limit\": 100}}", id);
-    char *answer = call(sv, "v2.events.list_agent_events", params);
+    /* No answer: the service is away (restarted, the network down); the
+     * agent polls on rather than exit, and says so once per outage. */
+    long status;
+    char *answer = request(sv, "v2.events.list_agent_events", params, false, &status);
+    if (status == 0 && !sv->away)
+        fprintf(stderr, "agent: the service does not answer (%s); polling on\n", no_answer);
+    else if (status != 0 && sv->away)
+        fprintf(stderr, "agent: the service answers again\n");
+    sv->away = status == 0;
     for (const char *e = answer ? json_next(json_get(answer, "events"), NULL) : NULL; e;
          e = json_next(NULL, e)) {
         char *event = json_dup(e);
