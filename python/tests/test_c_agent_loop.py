@@ -463,3 +463,23 @@ def test_the_c_agent_waits_out_a_service_outage(tmp_path: Path) -> None:
             backup = request_backup(user, config)
             assert user.wait("backup", backup, ["completed", "failed"], timeout=30) == "completed"
             user.c.close()
+
+
+def test_a_deleted_c_agent_registers_again(served: str, tmp_path: Path) -> None:
+    """The agent was deleted from the service while it was stopped: started
+    again with the same state directory, it registers anew (as agentd does)
+    and takes the new id's jobs."""
+    src = tmp_path / "src"
+    make_tree(src, files=2, size=10_000)
+    user = User(served, src)
+    with running_c_agent(served, tmp_path) as agent:
+        old = agent["id"]
+    user.c.call("v2.agents.delete_agent", {"agent_id": old})
+    with running_c_agent(served, tmp_path) as agent:
+        state = tmp_path / "c-agent" / "agent.json"
+        wait_for("the C agent's new registration", lambda: json.loads(state.read_text())["id"] != old)
+        new = json.loads(state.read_text())["id"]
+        assert user.c.call("v2.agents.get_agent", {"agent_id": new})["id"] == new
+        backup = request_backup(user, configure(user, new, src))
+        assert user.wait("backup", backup, ["completed", "failed"], timeout=30) == "completed"
+    user.c.close()

@@ -1924,7 +1924,24 @@ static char *host_members(const service *sv) {
  * the user: registering is a user's operation). Keeps the password the
  * service answers with and the fingerprint sent, for the agent's tokens. */
 static void register_agent(service *sv) {
-    if (sv->agent_id != NULL) return;
+    if (sv->agent_id != NULL) {
+        /* Registered before: unless the service no longer knows the id
+         * (the agent was deleted), as agentd's register. */
+        char *id = json_quote(sv->agent_id), *params = fmt("{\"agent_id\": %s}", id);
+        long status = 0;
+        char *known = request(sv, "v2.agents.get_agent", params, true, &status);
+        free(params);
+        free(id);
+        if (known == NULL && status != 404)
+            die("agent %s: %s", sv->agent_id, status ? last_message() : no_answer);
+        cb_string_free(known);
+        if (known != NULL) return;
+        printf("agent: %s is no longer registered: registering again\n", sv->agent_id);
+        free(sv->agent_id);
+        sv->agent_id = NULL;
+        free(sv->marker);
+        sv->marker = NULL;
+    }
     char *rsa;
     check(cb_agent_key_rsa_public_key(sv->key, &rsa), "public key");
     free(sv->fingerprint);
