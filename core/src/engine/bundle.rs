@@ -70,7 +70,18 @@ pub struct BundleWriter {
     vault_id: VaultId,
     bytes: Vec<u8>,
     entries: Vec<BundleEntry>,
+    /// The bundle's id so far: BLAKE3 of `bytes[..hashed]`. Each blob is
+    /// hashed as it is added, while its bytes are in this core's cache, not
+    /// all at once when the bundle is sealed, when they come from memory
+    /// again (the sealed bundle was ~12% of a 2-thread backup's calling
+    /// thread, which is the one that limits it).
+    hasher: blake3::Hasher,
+    hashed: usize,
 }
+
+/// Blobs copied into a bundle are hashed piece by piece, each right after
+/// it is copied (a piece fits in the first-level cache with room to spare).
+const HASH_PIECE: usize = 32 << 10;
 
 pub(crate) fn trailer_aad(vault_id: &VaultId) -> Vec<u8> {
     let mut aad = b"cloudbackup bundle trailer".to_vec();
@@ -83,10 +94,28 @@ impl BundleWriter {
     pub fn new(vault_id: VaultId, capacity: usize) -> Self {
         let mut bytes = Vec::with_capacity(capacity);
         write_header(ObjectKind::Bundle, &vault_id, &mut bytes);
-        BundleWriter {
+        let mut writer = BundleWriter {
             vault_id,
             bytes,
             entries: Vec::new(),
+            hasher: blake3::Hasher::new(),
+            hashed: 0,
+        };
+        writer.absorb();
+        writer
+    }
+
+    /// Hashes the bytes added since the last call (see `hasher`).
+    fn absorb(&mut self) {
+        self.hasher.update(&self.bytes[self.hashed..]);
+        self.hashed = self.bytes.len();
+    }
+
+    /// Copies `sealed` to the end, hashing each piece right after copying it.
+    fn append(&mut self, sealed: &[u8]) {
+        for piece in sealed.chunks(HASH_PIECE) {
+            self.bytes.extend_from_slice(piece);
+            self.absorb();
         }
     }
 
@@ -95,8 +124,8 @@ impl BundleWriter {
         let too_big = || Error::argument("bundle", "would exceed 4 GiB");
         let offset = u32::try_from(self.bytes.len()).map_err(|_| too_big())?;
         let length = u32::try_from(blob.bytes.len()).map_err(|_| too_big())?;
-        self.bytes.extend_from_slice(&blob.bytes);
-        u32::try_from(self.bytes.len()).map_err(|_| too_big())?;
+        offset.checked_add(length).ok_or_else(too_big)?;
+        self.append(&blob.bytes);
         self.entries.push(BundleEntry {
             id: blob.id,
             kind: blob.kind,
@@ -120,7 +149,7 @@ impl BundleWriter {
         let offset = u32::try_from(self.bytes.len()).map_err(|_| too_big())?;
         let length = u32::try_from(sealed.len()).map_err(|_| too_big())?;
         offset.checked_add(length).ok_or_else(too_big)?;
-        self.bytes.extend_from_slice(sealed);
+        self.append(sealed);
         self.entries.push(BundleEntry {
             id,
             kind,
@@ -157,6 +186,8 @@ impl BundleWriter {
         let length = self.bytes.len() - start;
         match u32::try_from(self.bytes.len()) {
             Ok(_) => {
+                // Just compressed and encrypted in place: still in cache.
+                self.absorb();
                 self.entries.push(BundleEntry {
                     id,
                     kind,
@@ -228,8 +259,9 @@ impl BundleWriter {
             .map_err(|_| Error::argument("bundle", "trailer too large"))?;
         self.bytes.extend_from_slice(&trailer_len.to_le_bytes());
         self.bytes.extend_from_slice(FOOTER_MAGIC);
+        self.absorb();
         Ok(SealedBundle {
-            id: Id(hash(&self.bytes)),
+            id: Id(*self.hasher.finalize().as_bytes()),
             bytes: self.bytes,
             entries: self.entries,
         })
@@ -342,6 +374,50 @@ mod tests {
     use super::*;
     use crate::engine::blob::{blob_id, open_blob, seal_blob, Compressor};
     use crate::engine::keys::MasterKey;
+
+    /// The id hashed blob by blob as they are added is BLAKE3 of the
+    /// sealed bundle's bytes, whichever way the blobs came in (sealed in
+    /// place, copied, larger than a hashing piece) and after the bundle
+    /// moved into another buffer.
+    #[test]
+    fn the_incremental_id_is_the_hash_of_the_bytes() {
+        let keys = MasterKey::from_bytes([4; 32]).derive();
+        let vault = [7; 16];
+        let mut c = Compressor::new(3).unwrap();
+        let mut w = BundleWriter::new(vault, 16);
+        let mut noise = vec![0u8; 3 * HASH_PIECE + 123];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for b in noise.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        let blob = seal_blob(
+            &keys,
+            &vault,
+            &mut c,
+            BlobType::Data,
+            blob_id(&keys, &noise),
+            &noise,
+        )
+        .unwrap();
+        w.add(&blob).unwrap();
+        w.use_buffer(Vec::with_capacity(1 << 20));
+        let text = b"text text text text text text".repeat(5000);
+        w.seal_and_add(&keys, &mut c, BlobType::Data, blob_id(&keys, &text), &text)
+            .unwrap();
+        w.add_sealed(blob.id, blob.kind, blob.raw_len, &blob.bytes)
+            .unwrap();
+        let b = w.seal(&keys).unwrap();
+        assert_eq!(b.id, Id(hash(&b.bytes)));
+        assert_eq!(
+            check_bundle(&keys, &vault, &b.id, &b.bytes).unwrap(),
+            b.entries
+        );
+        let empty = BundleWriter::new(vault, 0).seal(&keys).unwrap();
+        assert_eq!(empty.id, Id(hash(&empty.bytes)));
+    }
 
     #[test]
     fn bundles_list_their_blobs_and_detect_tampering() {
