@@ -530,8 +530,14 @@ def test_write_reads_every_buffer_kind_like_bytes(vault: cb.Vault) -> None:
     """Every bytes-like object backs up the chunks its bytes do; the
     buffer is released after the call (a bytearray can grow again, an mmap
     close)."""
-    content = os.urandom(3 << 20)  # several chunks; a multiple of 4
-    want = _chunks_of(vault, content)
+    # Several chunks, and a multiple of 4. The cut points depend on the
+    # vault's key: random 3 MiB is one chunk now and then (seen once in CI),
+    # so draw again until it is not.
+    for _ in range(20):
+        content = os.urandom(3 << 20)
+        want = _chunks_of(vault, content)
+        if len(want[0]) >= 2:
+            break
     assert len(want[0]) >= 2 and want[1] == len(content)
     for name, data in _buffers(content).items():
         assert _chunks_of(vault, data) == want, name
