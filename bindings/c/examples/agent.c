@@ -2073,13 +2073,20 @@ static void heartbeat(service *sv) {
 
 /* -- Jobs -- */
 
+/* A backup or restore in progress, as its tick sees it. */
+typedef struct {
+    service *sv;
+    cb_job_reporter *job;
+    const char *kind;      /* "backup" or "restore" */
+    const char *id;
+    const char *delay_env; /* a test delay per step, in ms (job_tick) */
+    int64_t last_check_ns; /* when the job was last read again */
+} running_job;
+
 /* A running restore, as its range hook sees it. */
 typedef struct {
     restore_hooks hooks;
-    service *sv;
-    cb_job_reporter *job;
-    const char *id;
-    int64_t last_check_ns; /* when the restore was last read again */
+    running_job run;
 } restore_run;
 
 /* PATCHes the job with `patch` (JSON text). */
@@ -2121,32 +2128,57 @@ static void observe_job(service *sv, cb_job_reporter *job, const char *kind, con
  * environment variable `delay_env`, in ms), a heartbeat when due, the job
  * read again at most every STOP_CHECK_NS (a user's stop shows up); sets
  * `*now` and returns whether a stop was requested. */
-static bool job_tick(service *sv, cb_job_reporter *job, const char *kind, const char *id,
-                     const char *delay_env, int64_t *last_check_ns, int64_t *now) {
-    const char *delay = getenv(delay_env);
+static bool job_tick(running_job *run, int64_t *now) {
+    const char *delay = getenv(run->delay_env);
     if (delay != NULL) pause_ns(atol(delay) * 1000000L);
-    heartbeat(sv);
+    heartbeat(run->sv);
     *now = now_ns();
-    if (*now - *last_check_ns >= STOP_CHECK_NS) {
-        observe_job(sv, job, kind, id);
-        *last_check_ns = *now;
+    if (*now - run->last_check_ns >= STOP_CHECK_NS) {
+        observe_job(run->sv, run->job, run->kind, run->id);
+        run->last_check_ns = *now;
     }
     bool stop = false;
-    check(cb_job_reporter_stop_requested(job, &stop), "stop requested");
+    check(cb_job_reporter_stop_requested(run->job, &stop), "stop requested");
     return stop;
+}
+
+/* Takes the job up: PATCHes it `queued`, `preparing`, then `in_progress`. */
+static void job_start(service *sv, cb_job_reporter *job, const char *kind, const char *id) {
+    char *patch;
+    check(cb_job_reporter_queued(job, &patch), "queued");
+    send_patch(sv, kind, id, patch);
+    check(cb_job_reporter_preparing(job, &patch), "preparing");
+    send_patch(sv, kind, id, patch);
+    check(cb_job_reporter_started(job, now_ns(), &patch), "started");
+    send_patch(sv, kind, id, patch);
+}
+
+/* Sends the job's final `patch` (freed) and says how it ended. */
+static void job_end(service *sv, cb_job_reporter *job, const char *kind, const char *id,
+                    char *patch) {
+    send_patch(sv, kind, id, patch);
+    char *state;
+    check(cb_job_reporter_state(job, &state), "state");
+    printf("agent: %s %s: %s\n", kind, id, state);
+    fflush(stdout);
+    cb_string_free(state);
+}
+
+/* PATCHes the job's progress: `counters` (JSON) at `now`. */
+static void job_progress(running_job *run, const char *counters, int64_t now) {
+    char *patch;
+    check(cb_job_reporter_progress(run->job, counters, now, &patch), "progress");
+    send_patch(run->sv, run->kind, run->id, patch);
 }
 
 /* Between ranges: progress, and whether a stop was requested. An optional
  * delay ($CLOUDBACKUP_RANGE_DELAY_MS) slows restores down for tests. */
 static bool restore_tick(restore_hooks *h, uint64_t written) {
-    restore_run *run = (restore_run *)h;
+    running_job *run = &((restore_run *)h)->run;
     int64_t now;
-    if (job_tick(run->sv, run->job, "restore", run->id, "CLOUDBACKUP_RANGE_DELAY_MS", &run->last_check_ns, &now))
-        return true;
+    if (job_tick(run, &now)) return true;
     char *counters = fmt("{\"bytes_restored\": %llu}", (unsigned long long)written);
-    char *patch;
-    check(cb_job_reporter_progress(run->job, counters, now, &patch), "progress");
-    send_patch(run->sv, "restore", run->id, patch);
+    job_progress(run, counters, now);
     free(counters);
     return false;
 }
@@ -2190,13 +2222,10 @@ static void run_restore(service *sv, const char *event, const char *restore_id) 
         char *prefix, *patch;
         check(cb_vault_snapshot_prefix(strtoll(sid, NULL, 10), &prefix), "snapshot id");
         use_password(sv, event);
-        check(cb_job_reporter_queued(job, &patch), "queued");
-        send_patch(sv, "restore", restore_id, patch);
-        check(cb_job_reporter_preparing(job, &patch), "preparing");
-        send_patch(sv, "restore", restore_id, patch);
-        check(cb_job_reporter_started(job, now_ns(), &patch), "started");
-        send_patch(sv, "restore", restore_id, patch);
-        restore_run run = {.hooks = {.tick = restore_tick}, .sv = sv, .job = job, .id = restore_id};
+        job_start(sv, job, "restore", restore_id);
+        restore_run run = {.hooks = {.tick = restore_tick},
+                           .run = {.sv = sv, .job = job, .kind = "restore", .id = restore_id,
+                                   .delay_env = "CLOUDBACKUP_RANGE_DELAY_MS"}};
         int rc = restore_snapshot(sv->vault_dir, destination, prefix, &run.hooks);
         /* The final counters come from the session's report. */
         const char *report = run.hooks.report;
@@ -2209,11 +2238,7 @@ static void run_restore(service *sv, const char *event, const char *restore_id) 
         char *errors_json = errors && *errors != 'n' ? json_dup(errors) : NULL;
         if (rc == 4) observe_job(sv, job, "restore", restore_id);
         check(cb_job_reporter_finished(job, counters, errors_json, now_ns(), &patch), "finished");
-        send_patch(sv, "restore", restore_id, patch);
-        check(cb_job_reporter_state(job, &state), "state");
-        printf("agent: restore %s: %s\n", restore_id, state);
-        fflush(stdout);
-        cb_string_free(state);
+        job_end(sv, job, "restore", restore_id, patch);
         free(errors_json);
         free(counters);
         free(run.hooks.report);
@@ -2261,25 +2286,20 @@ static char *backup_counters(const char *session_counters) {
 /* A running backup, as its file hook sees it. */
 typedef struct {
     backup_hooks hooks;
-    service *sv;
-    cb_job_reporter *job;
-    const char *id;
-    int64_t last_check_ns; /* when the backup was last read again */
+    running_job run;
 } backup_job;
 
 /* Between files: a heartbeat when due, progress, and whether a stop was
  * requested. An optional delay ($CLOUDBACKUP_FILE_DELAY_MS) slows backups
  * down for tests. */
 static bool backup_tick(backup_hooks *h, const cb_backup_session *session) {
-    backup_job *run = (backup_job *)h;
+    running_job *run = &((backup_job *)h)->run;
     int64_t now;
-    if (job_tick(run->sv, run->job, "backup", run->id, "CLOUDBACKUP_FILE_DELAY_MS", &run->last_check_ns, &now))
-        return true;
+    if (job_tick(run, &now)) return true;
     char *all;
     check(cb_backup_session_counters(session, &all), "counters");
-    char *counters = backup_counters(all), *patch;
-    check(cb_job_reporter_progress(run->job, counters, now, &patch), "progress");
-    send_patch(run->sv, "backup", run->id, patch);
+    char *counters = backup_counters(all);
+    job_progress(run, counters, now);
     free(counters);
     cb_string_free(all);
     return false;
@@ -2352,16 +2372,12 @@ static void run_backup(service *sv, const char *event, const char *backup_id) {
         fprintf(stderr, "agent: backup %s: not run (its state)\n", backup_id);
     } else {
         use_password(sv, event);
-        check(cb_job_reporter_queued(job, &patch), "queued");
-        send_patch(sv, "backup", backup_id, patch);
-        check(cb_job_reporter_preparing(job, &patch), "preparing");
-        send_patch(sv, "backup", backup_id, patch);
-        check(cb_job_reporter_started(job, now_ns(), &patch), "started");
-        send_patch(sv, "backup", backup_id, patch);
+        job_start(sv, job, "backup", backup_id);
         char *cfg_id = json_str(json_at(backup, "configuration.id"));
         char *root = realpath(folder, NULL);
         backup_job run = {.hooks = {.tick = backup_tick, .configuration_id = cfg_id},
-                          .sv = sv, .job = job, .id = backup_id, .last_check_ns = now_ns()};
+                          .run = {.sv = sv, .job = job, .kind = "backup", .id = backup_id,
+                                  .delay_env = "CLOUDBACKUP_FILE_DELAY_MS", .last_check_ns = now_ns()}};
         run.hooks.filter = exclusion_filter(json_get(config, "exclusions"), root ? root : folder);
         int rc = backup_source(folder, sv->vault_dir, false, &run.hooks);
         char *counters = backup_counters(run.hooks.counters);
@@ -2380,11 +2396,7 @@ static void run_backup(service *sv, const char *event, const char *backup_id) {
             }
             check(cb_job_reporter_finished(job, counters, run.hooks.errors, now_ns(), &patch), "finished");
         }
-        send_patch(sv, "backup", backup_id, patch);
-        check(cb_job_reporter_state(job, &state), "state");
-        printf("agent: backup %s: %s\n", backup_id, state);
-        fflush(stdout);
-        cb_string_free(state);
+        job_end(sv, job, "backup", backup_id, patch);
         free(counters);
         cb_backup_filter_free(run.hooks.filter);
         cb_string_free(run.hooks.counters);
@@ -2430,12 +2442,7 @@ static void fail_job(service *sv, const char *kind, const char *id, const char *
         if (st != CB_OK)
             fprintf(stderr, "agent: %s %s: not reported: %s: %s\n", kind, id, cb_status_name(st),
                     last_message());
-        send_patch(sv, kind, id, patch);
-        char *state;
-        check(cb_job_reporter_state(job, &state), "state");
-        printf("agent: %s %s: %s\n", kind, id, state);
-        fflush(stdout);
-        cb_string_free(state);
+        job_end(sv, job, kind, id, patch);
     }
     cb_job_reporter_free(job);
     cb_string_free(resource);
