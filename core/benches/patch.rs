@@ -10,12 +10,16 @@
 //!   (the patched resource is a new value).
 //! - `in_place`: [`apply_patch_in_place`] on a parsed resource and patch
 //!   (a fresh copy of the resource per iteration, made outside the timing).
+//! - `parse`: [`parse_patch`] alone, the patch text to operations.
+//! - `members`: [`plan_patch_json`] from the patch text on a resource read
+//!   member by member (the wasm binding's path for a resource object), here
+//!   a parsed value.
 
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cloudbackup_core::by_name::validate_patch_json;
+use cloudbackup_core::by_name::{plan_patch_json, validate_patch_json};
 use cloudbackup_core::lifecycle::Actor;
 use cloudbackup_core::patch::{
     apply_patch_in_place, parse_patch, validate_patch, Endpoint, PatchContext,
@@ -79,6 +83,18 @@ fn patch(c: &mut Criterion) {
             },
             BatchSize::SmallInput,
         )
+    });
+    group.bench_function("parse", |b| b.iter(|| parse_patch(black_box(&patch))));
+    group.bench_function("members", |b| {
+        b.iter(|| {
+            plan_patch_json(
+                "restore",
+                black_box(&value),
+                black_box(&patch),
+                "agent",
+                None,
+            )
+        })
     });
     group.finish();
 }

@@ -97,7 +97,8 @@ fn sample_resource(endpoint: Endpoint) -> &'static str {
 /// separator the resource is the endpoint's sample from the API reference.
 ///
 /// Returns what [`by_name::validate_patch_json`] returns. Checks that a
-/// refused patch leaves the resource untouched.
+/// refused patch leaves the resource untouched, and that
+/// [`by_name::plan_patch_json`] agrees with it.
 pub fn patch(data: &[u8]) -> Result<Value> {
     const ENDPOINTS: [Endpoint; 6] = [
         Endpoint::Restore,
@@ -132,7 +133,28 @@ pub fn patch(data: &[u8]) -> Result<Value> {
             assert_eq!(in_place, doc, "a refused patch changed the resource");
         }
     }
-    by_name::validate_patch_json(endpoint.as_str(), resource, patch, actor, vault_empty)
+    let whole = by_name::validate_patch_json(endpoint.as_str(), resource, patch, actor, vault_empty);
+    // Member by member (the wasm binding's path for a resource object): the
+    // same value once the edits are set, the same error, or no plan only
+    // where the whole resource is refused.
+    if let Ok(doc) = serde_json::from_slice::<Value>(resource) {
+        let plan = by_name::plan_patch_json(endpoint.as_str(), &doc, patch, actor, vault_empty);
+        match (plan, &whole) {
+            (Ok(Some(edits)), Ok(want)) => {
+                let mut edited = doc;
+                for edit in edits {
+                    if let Some(Value::Object(members)) = edited.pointer_mut(edit.parent) {
+                        members.insert(edit.key.to_string(), edit.value);
+                    }
+                }
+                assert_eq!(&edited, want, "member edits differ from the patched resource");
+            }
+            (Ok(None), Err(_)) => {}
+            (Err(e), Err(want)) => assert_eq!(e.to_string(), want.to_string()),
+            (plan, want) => panic!("member plan {plan:?} against {want:?}"),
+        }
+    }
+    whole
 }
 
 /// The actor called `name` (one of the three the harness uses).

@@ -7,6 +7,7 @@ use cloudbackup_core::by_name;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
+use crate::members::{set_members, JsMembers};
 use crate::{
     argument, bool_arg, int_arg, json_arg, json_text_arg, json_to_js, string_arg,
     text_or_bytes_arg, to_js, wrong, JsResult, MAX_SAFE,
@@ -222,6 +223,15 @@ pub fn allowed_targets(
 /// Validates a JSON Patch for a v2 PATCH endpoint against the current
 /// resource, sent by `actor`; returns the patched resource. `resource` and
 /// `patch` are JSON values, or JSON text.
+///
+/// A resource object is not changed. The result is a new object with the
+/// patched members set; the members the patch does not touch are the
+/// resource's own (shared, as immutable-update libraries share them: copy
+/// one before changing it in place), and objects holding a patched member
+/// (`vault` for `/vault/region`) are copies. Only the members the endpoint's
+/// rules read are looked at. A resource given as JSON text, or an object that
+/// JSON would write differently than its properties read (a class instance,
+/// a `toJSON`), is taken whole as JSON and the result is a fresh value.
 #[wasm_bindgen(js_name = "validatePatch", unchecked_return_type = "JsonValue")]
 pub fn validate_patch(
     #[wasm_bindgen(unchecked_param_type = "PatchEndpoint")] endpoint: JsValue,
@@ -233,7 +243,6 @@ pub fn validate_patch(
     let options = options.unwrap_or(JsValue::UNDEFINED);
     let endpoint = string_arg(&endpoint, "endpoint")?;
     let actor = string_arg(&actor, "actor")?;
-    let resource = json_text_arg(&resource, "resource")?.unwrap_or_else(|| "null".into());
     let patch = json_text_arg(&patch, "patch")?.unwrap_or_else(|| "null".into());
     let vault_empty = if options.is_object() {
         let v = js_sys::Reflect::get(&options, &JsValue::from_str("vaultEmpty"))
@@ -248,6 +257,21 @@ pub fn validate_patch(
     } else {
         return Err(wrong("options", "an object {vaultEmpty?}", &options));
     };
+    // A resource object is read member by member and the result is a copy of
+    // it with the patched members set; only what that cannot do exactly
+    // (see members.rs) goes through JSON text.
+    if let Some(members) = JsMembers::new(&resource) {
+        let plan =
+            by_name::plan_patch_json(&endpoint, &members, patch.as_bytes(), &actor, vault_empty);
+        if members.readable() {
+            if let Some(edits) = plan? {
+                if let Some(patched) = set_members(&resource, &edits)? {
+                    return Ok(patched);
+                }
+            }
+        }
+    }
+    let resource = json_text_arg(&resource, "resource")?.unwrap_or_else(|| "null".into());
     let patched = by_name::validate_patch_json(
         &endpoint,
         resource.as_bytes(),

@@ -20,6 +20,7 @@ mod api;
 mod engine;
 #[cfg(feature = "engine")]
 mod lock;
+mod members;
 #[cfg(feature = "engine")]
 mod prune;
 #[cfg(feature = "engine")]

@@ -15,6 +15,6 @@ pub mod rules;
 pub use models::{model_types, parse_model};
 pub use operations::{build_request, operation, operations, parse_response, OperationInfo};
 pub use rules::{
-    allowed_actions_by_name, allowed_targets_by_name, job_reporter, transition_by_name,
-    validate_patch_json,
+    allowed_actions_by_name, allowed_targets_by_name, job_reporter, plan_patch_json,
+    transition_by_name, validate_patch_json,
 };

@@ -12,8 +12,13 @@
 //! ```
 
 mod document;
+mod members;
 mod policy;
 
 pub use document::{apply_patch, op_name, parse_patch, patch_from_value, Patch, PatchOperation};
+pub use members::{MemberEdit, ResourceMembers};
 pub(crate) use policy::validate_owned_patch;
-pub use policy::{apply_patch_in_place, apply_typed_patch, validate_patch, Endpoint, PatchContext};
+pub use policy::{
+    apply_patch_in_place, apply_typed_patch, plan_member_edits, validate_patch, Endpoint,
+    PatchContext,
+};

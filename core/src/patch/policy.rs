@@ -11,6 +11,7 @@ use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, ReplaceOperation};
 
 use super::document::{op_name, Patch, PatchOperation};
+use super::members::{Edited, MemberEdit, ResourceMembers};
 use crate::lifecycle::{
     transition, Actor, BackupState, CleanupState, Lifecycle, LogfileState, RestoreState,
 };
@@ -278,7 +279,7 @@ pub(crate) fn validate_owned_patch(
 /// who sends them, their values, the state changes and the vault.
 fn check_patch<'p>(
     endpoint: Endpoint,
-    resource: &Value,
+    resource: &dyn ResourceMembers,
     patch: &'p Patch,
     context: PatchContext,
 ) -> Result<Vec<Checked<'p>>> {
@@ -381,7 +382,7 @@ fn split_parent(path: &'static str) -> Option<(&'static str, &'static str)> {
 }
 
 /// What the patched resource must satisfy as a whole.
-fn check_patched(endpoint: Endpoint, next: &Value) -> Result<()> {
+fn check_patched(endpoint: Endpoint, next: &dyn ResourceMembers) -> Result<()> {
     check_times(next)?;
     if endpoint == Endpoint::Configuration {
         check_filters(next)?;
@@ -409,6 +410,62 @@ pub fn apply_patch_in_place(
         }
     }
     outcome
+}
+
+/// [`validate_patch`] for a resource read member by member: checks `patch`
+/// exactly as [`validate_patch`] would and returns the members to set, in
+/// patch order, so that setting them on a copy of the resource gives the
+/// patched resource. Nothing else of the resource is read. The values are
+/// moved out of `patch`.
+///
+/// `Ok(None)`: the patch is acceptable so far but cannot be applied as
+/// member edits (a parent that is not an object, a replaced member that is
+/// not there). [`validate_patch`] on the whole resource then gives the
+/// outcome (json-patch's refusal).
+///
+/// Errors: those of [`validate_patch`], the same for the same resource.
+pub fn plan_member_edits(
+    endpoint: Endpoint,
+    resource: &dyn ResourceMembers,
+    patch: Patch,
+    context: PatchContext,
+) -> Result<Option<Vec<MemberEdit>>> {
+    let targets: Vec<(usize, &'static str)> = check_patch(endpoint, resource, &patch, context)?
+        .iter()
+        .map(|c| (c.index, c.rule.path))
+        .collect();
+    let add = endpoint.accepts_add();
+    let mut ops = patch.0;
+    let mut edits = Vec::with_capacity(targets.len());
+    for (index, path) in targets {
+        let Some((parent, key)) = split_parent(path) else {
+            return Ok(None);
+        };
+        // What apply_checked does itself; the rest it leaves to json-patch.
+        if !(resource.is_object(parent) && (add || resource.member(path).is_some())) {
+            return Ok(None);
+        }
+        let value = match ops.get_mut(index) {
+            Some(PatchOperation::Add(op)) => std::mem::take(&mut op.value),
+            Some(PatchOperation::Replace(op)) => std::mem::take(&mut op.value),
+            // check_operations admits no other operation.
+            _ => Value::Null,
+        };
+        edits.push(MemberEdit {
+            path,
+            parent,
+            key,
+            value,
+        });
+    }
+    check_patched(
+        endpoint,
+        &Edited {
+            base: resource,
+            edits: &edits,
+        },
+    )?;
+    Ok(Some(edits))
 }
 
 /// Puts back the member at a rule's `path` as it was before an operation:
@@ -569,9 +626,10 @@ fn check_value(endpoint: Endpoint, rule: &Rule, value: &Value) -> std::result::R
 }
 
 /// The current state of `resource`, parsed as `S`.
-fn current_state<S: Lifecycle>(endpoint: Endpoint, resource: &Value) -> Result<S> {
-    let name = resource
-        .get("state")
+fn current_state<S: Lifecycle>(endpoint: Endpoint, resource: &dyn ResourceMembers) -> Result<S> {
+    let state = resource.member("/state");
+    let name = state
+        .as_deref()
         .and_then(Value::as_str)
         .ok_or_else(|| Error::InvalidValue {
             field: format!("{endpoint}.state"),
@@ -592,8 +650,8 @@ fn conflict_message<S: Lifecycle>(endpoint: Endpoint) -> String {
 }
 
 /// A resource in a terminal state accepts no change at all (409).
-fn check_conflict(endpoint: Endpoint, resource: &Value) -> Result<()> {
-    fn check<S: Lifecycle>(endpoint: Endpoint, resource: &Value) -> Result<()> {
+fn check_conflict(endpoint: Endpoint, resource: &dyn ResourceMembers) -> Result<()> {
+    fn check<S: Lifecycle>(endpoint: Endpoint, resource: &dyn ResourceMembers) -> Result<()> {
         let state = current_state::<S>(endpoint, resource)?;
         if state.is_terminal() {
             return Err(Error::PatchConflict {
@@ -616,13 +674,13 @@ fn check_conflict(endpoint: Endpoint, resource: &Value) -> Result<()> {
 /// forbids a user from changing anything but the state to stop-requested.
 fn check_states(
     endpoint: Endpoint,
-    resource: &Value,
+    resource: &dyn ResourceMembers,
     ops: &[Checked<'_>],
     actor: Actor,
 ) -> Result<()> {
     fn run<S: Lifecycle>(
         endpoint: Endpoint,
-        resource: &Value,
+        resource: &dyn ResourceMembers,
         ops: &[Checked<'_>],
         actor: Actor,
     ) -> Result<()> {
@@ -649,9 +707,9 @@ fn check_states(
 }
 
 /// Inclusions and exclusions must stay consistent with each other.
-fn check_filters(resource: &Value) -> Result<()> {
+fn check_filters(resource: &dyn ResourceMembers) -> Result<()> {
     let filters = |k: &str| -> Result<Vec<PathFilter>> {
-        match resource.get(k) {
+        match resource.member(&format!("/{k}")).as_deref() {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(v) => Vec::<PathFilter>::deserialize(v).map_err(|e| Error::PatchRejected {
                 index: None,
@@ -670,14 +728,15 @@ fn check_filters(resource: &Value) -> Result<()> {
 }
 
 /// A run cannot end before it started.
-fn check_times(resource: &Value) -> Result<()> {
-    let time = |k: &str| {
+fn check_times(resource: &dyn ResourceMembers) -> Result<()> {
+    let time = |path: &str| {
         resource
-            .get(k)
+            .member(path)
+            .as_deref()
             .and_then(Value::as_str)
             .and_then(|s| Timestamp::parse(s).ok())
     };
-    if let (Some(start), Some(end)) = (time("started_time"), time("ended_time")) {
+    if let (Some(start), Some(end)) = (time("/started_time"), time("/ended_time")) {
         if end < start {
             return Err(Error::PatchRejected {
                 index: None,
@@ -724,6 +783,18 @@ mod tests {
         apply_patch(&mut next, &normalised)?;
         check_patched(endpoint, &next)?;
         Ok(next)
+    }
+
+    /// Sets planned member edits the way a host would: on the parent object.
+    fn set_members(doc: &mut Value, edits: &[MemberEdit]) {
+        for edit in edits {
+            match doc.pointer_mut(edit.parent) {
+                Some(Value::Object(members)) => {
+                    members.insert(edit.key.to_string(), edit.value.clone());
+                }
+                other => panic!("a planned edit's parent is not an object: {other:?}"),
+            }
+        }
     }
 
     fn sample(name: &str) -> Value {
@@ -876,6 +947,7 @@ mod tests {
     #[test]
     fn outcomes_are_those_of_applying_through_json_patch() {
         let (mut compared, mut accepted, mut refused_by_json_patch) = (0, 0, 0);
+        let (mut planned, mut unplanned) = (0, 0);
         for &endpoint in Endpoint::ALL {
             let resources = resources(endpoint);
             for patch in patches(endpoint) {
@@ -909,11 +981,29 @@ mod tests {
                                 assert_eq!(format!("{in_place:?}"), format!("{resource:?}"));
                             }
                         }
+                        // Member by member: the same value once the edits are
+                        // set on a copy, the same error, or (only where the
+                        // whole-resource path is refused) no plan.
+                        match plan_member_edits(endpoint, resource, patch.clone(), context) {
+                            Ok(Some(edits)) => {
+                                let mut edited = resource.clone();
+                                set_members(&mut edited, &edits);
+                                assert_eq!(format!("{:?}", Ok::<_, Error>(&edited)), want);
+                                planned += 1;
+                            }
+                            Ok(None) => {
+                                assert!(want.starts_with("Err(PatchRejected"), "{want}");
+                                unplanned += 1;
+                            }
+                            Err(e) => assert_eq!(format!("{:?}", Err::<Value, _>(e)), want),
+                        }
                         compared += 1;
                     }
                 }
             }
         }
+        println!("member edits: {planned} planned, {unplanned} left to the whole resource");
+        assert!(planned > 1000 && unplanned > 10, "{planned} {unplanned}");
         // The corpus reaches both ways out: accepted, and refused by json-patch.
         println!("{compared} compared, {accepted} accepted, {refused_by_json_patch} refused by json-patch");
         assert!(compared > 200_000, "{compared}");
