@@ -133,7 +133,8 @@ pub fn patch(data: &[u8]) -> Result<Value> {
             assert_eq!(in_place, doc, "a refused patch changed the resource");
         }
     }
-    let whole = by_name::validate_patch_json(endpoint.as_str(), resource, patch, actor, vault_empty);
+    let whole =
+        by_name::validate_patch_json(endpoint.as_str(), resource, patch, actor, vault_empty);
     // Member by member (the wasm binding's path for a resource object): the
     // same value once the edits are set, the same error, or no plan only
     // where the whole resource is refused.
@@ -147,7 +148,10 @@ pub fn patch(data: &[u8]) -> Result<Value> {
                         members.insert(edit.key.to_string(), edit.value);
                     }
                 }
-                assert_eq!(&edited, want, "member edits differ from the patched resource");
+                assert_eq!(
+                    &edited, want,
+                    "member edits differ from the patched resource"
+                );
             }
             (Ok(None), Err(_)) => {}
             (Err(e), Err(want)) => assert_eq!(e.to_string(), want.to_string()),

@@ -291,9 +291,15 @@ fn check_patch<'p>(
         });
     }
     // A finished resource accepts no change at all, whatever the patch says.
-    check_conflict(endpoint, resource)?;
+    // Read once: a host may fetch each member from elsewhere (wasm: from JS).
+    let state = match endpoint {
+        Endpoint::Configuration | Endpoint::Agent => None,
+        _ => resource.member("/state"),
+    };
+    let state = state.as_deref();
+    check_conflict(endpoint, state)?;
     let checked = check_operations(endpoint, patch, context.actor)?;
-    check_states(endpoint, resource, &checked, context.actor)?;
+    check_states(endpoint, state, &checked, context.actor)?;
     if endpoint == Endpoint::Agent
         && checked.iter().any(|c| c.rule.path == "/vault/region")
         && context.vault_empty != Some(true)
@@ -625,11 +631,9 @@ fn check_value(endpoint: Endpoint, rule: &Rule, value: &Value) -> std::result::R
     }
 }
 
-/// The current state of `resource`, parsed as `S`.
-fn current_state<S: Lifecycle>(endpoint: Endpoint, resource: &dyn ResourceMembers) -> Result<S> {
-    let state = resource.member("/state");
+/// The current state (the resource's `/state` member), parsed as `S`.
+fn current_state<S: Lifecycle>(endpoint: Endpoint, state: Option<&Value>) -> Result<S> {
     let name = state
-        .as_deref()
         .and_then(Value::as_str)
         .ok_or_else(|| Error::InvalidValue {
             field: format!("{endpoint}.state"),
@@ -650,9 +654,9 @@ fn conflict_message<S: Lifecycle>(endpoint: Endpoint) -> String {
 }
 
 /// A resource in a terminal state accepts no change at all (409).
-fn check_conflict(endpoint: Endpoint, resource: &dyn ResourceMembers) -> Result<()> {
-    fn check<S: Lifecycle>(endpoint: Endpoint, resource: &dyn ResourceMembers) -> Result<()> {
-        let state = current_state::<S>(endpoint, resource)?;
+fn check_conflict(endpoint: Endpoint, current: Option<&Value>) -> Result<()> {
+    fn check<S: Lifecycle>(endpoint: Endpoint, current: Option<&Value>) -> Result<()> {
+        let state = current_state::<S>(endpoint, current)?;
         if state.is_terminal() {
             return Err(Error::PatchConflict {
                 state: state.wire_name().to_string(),
@@ -662,10 +666,10 @@ fn check_conflict(endpoint: Endpoint, resource: &dyn ResourceMembers) -> Result<
         Ok(())
     }
     match endpoint {
-        Endpoint::Restore => check::<RestoreState>(endpoint, resource),
-        Endpoint::Backup => check::<BackupState>(endpoint, resource),
-        Endpoint::Cleanup => check::<CleanupState>(endpoint, resource),
-        Endpoint::Logfile => check::<LogfileState>(endpoint, resource),
+        Endpoint::Restore => check::<RestoreState>(endpoint, current),
+        Endpoint::Backup => check::<BackupState>(endpoint, current),
+        Endpoint::Cleanup => check::<CleanupState>(endpoint, current),
+        Endpoint::Logfile => check::<LogfileState>(endpoint, current),
         Endpoint::Configuration | Endpoint::Agent => Ok(()),
     }
 }
@@ -674,17 +678,17 @@ fn check_conflict(endpoint: Endpoint, resource: &dyn ResourceMembers) -> Result<
 /// forbids a user from changing anything but the state to stop-requested.
 fn check_states(
     endpoint: Endpoint,
-    resource: &dyn ResourceMembers,
+    current: Option<&Value>,
     ops: &[Checked<'_>],
     actor: Actor,
 ) -> Result<()> {
     fn run<S: Lifecycle>(
         endpoint: Endpoint,
-        resource: &dyn ResourceMembers,
+        current: Option<&Value>,
         ops: &[Checked<'_>],
         actor: Actor,
     ) -> Result<()> {
-        let mut state = current_state::<S>(endpoint, resource)?;
+        let mut state = current_state::<S>(endpoint, current)?;
         for c in ops.iter().filter(|c| c.rule.kind == ValueKind::State) {
             let name = c.value.as_str().unwrap_or_default();
             let target = parse_wire_name::<S>(name)
@@ -698,10 +702,10 @@ fn check_states(
         Ok(())
     }
     match endpoint {
-        Endpoint::Restore => run::<RestoreState>(endpoint, resource, ops, actor),
-        Endpoint::Backup => run::<BackupState>(endpoint, resource, ops, actor),
-        Endpoint::Cleanup => run::<CleanupState>(endpoint, resource, ops, actor),
-        Endpoint::Logfile => run::<LogfileState>(endpoint, resource, ops, actor),
+        Endpoint::Restore => run::<RestoreState>(endpoint, current, ops, actor),
+        Endpoint::Backup => run::<BackupState>(endpoint, current, ops, actor),
+        Endpoint::Cleanup => run::<CleanupState>(endpoint, current, ops, actor),
+        Endpoint::Logfile => run::<LogfileState>(endpoint, current, ops, actor),
         Endpoint::Configuration | Endpoint::Agent => Ok(()),
     }
 }
