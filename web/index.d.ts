@@ -2,6 +2,7 @@ export * from './dist/public.js';
 export * from './public-errors.js';
 export * from './client.js';
 export * from './operations.js';
+export { RestoreWorker } from './restore-stream.js';
 import type { Bytes, InitInput, KdfParams, Password, Vault, VaultSettings } from './dist/cloudbackup_wasm.js';
 export type { InitInput };
 

@@ -11,5 +11,6 @@ export * from './dist/public.js';
 export * from './public-errors.js';
 export * from './client.js';
 export * from './operations.js';
+export { RestoreWorker } from './restore-stream.js';
 export { init, initSync } from './loader.js';
 export default init;

@@ -1,0 +1,86 @@
+// The Worker behind RestoreWorker (web/restore-stream.js): one
+// RestoreSession, whose decryption, decompression and verification run off
+// the page's thread. The page sends the module it compiled and the stored
+// objects; then method calls, answered in order (node:
+// restore-worker-node.js around the same handle()).
+//
+// in:  { id: 0, module, config, key, snapshot: {id, bytes}, index: [{id, bytes}], options }
+//      { id, method: 'feed' | 'plan' | ..., args: unknown[] }
+// out: { id, ok: true, value }  (the writes' data buffers transferred)
+//      { id, ok: false, error: CloudBackupError#toJSON() }
+import { initSync, Index, RestoreSession, Snapshot, Vault } from './dist/cloudbackup_wasm.js';
+import { CloudBackupError, makeError } from './errors.js';
+
+/**
+ * @typedef {{ id: 0, module: WebAssembly.Module, config: Uint8Array, key: Uint8Array,
+ *   snapshot: { id: string, bytes: Uint8Array }, index: { id: string, bytes: Uint8Array }[], options?: unknown }} Start
+ * @typedef {{ id: number, method: Method, args: unknown[] }} Call
+ * @typedef {'creates' | 'plan' | 'feed' | 'takeCompleted' | 'failPath' | 'missing' | 'finish' | 'report' | 'apply'} Method
+ * @typedef {{ id: number, ok: true, value: unknown } | { id: number, ok: false, error: import('./errors.js').CloudBackupErrorJSON<string> }} Reply
+ */
+
+/** The methods a page may call: RestoreSession's own. @type {ReadonlySet<string>} */
+export const METHODS = new Set(['creates', 'plan', 'feed', 'takeCompleted', 'failPath', 'missing', 'finish', 'report', 'apply']);
+
+/** @type {RestoreSession | null} */
+let session = null;
+
+/**
+ * Answers one message: the start, or a call on the session.
+ * @param {Start | Call} message
+ * @returns {Reply}
+ */
+export function handle(message) {
+  try {
+    if ('module' in message) {
+      initSync({ module: message.module });
+      let vault;
+      try {
+        vault = Vault.openWithKey(message.config, message.key);
+      } finally {
+        message.key.fill(0);
+      }
+      const index = new Index();
+      for (const delta of message.index) index.loadDelta(vault, delta.id, delta.bytes);
+      const snapshot = Snapshot.open(vault, message.snapshot.id, message.snapshot.bytes);
+      session = new RestoreSession(vault, snapshot, index, /** @type {never} */ (message.options));
+      snapshot.free();
+      index.free();
+      vault.free();
+      return { id: 0, ok: true, value: null };
+    }
+    if (session === null) throw makeError('invalid_state', 'the restore Worker has no session', { session: 'worker', reason: 'is not started' });
+    if (!METHODS.has(message.method)) {
+      throw makeError('invalid_argument', `invalid argument \`method\`: not a RestoreSession method: ${message.method}`, { name: 'method', reason: 'is not a RestoreSession method' });
+    }
+    const method = /** @type {(...args: unknown[]) => unknown} */ (session[message.method]);
+    return { id: message.id, ok: true, value: method.apply(session, message.args) ?? null };
+  } catch (e) {
+    const error = e instanceof CloudBackupError ? e
+      : makeError('invalid_state', `the restore Worker failed: ${e}`, { session: 'worker', reason: String(e) });
+    return { id: message.id, ok: false, error: error.toJSON() };
+  }
+}
+
+/**
+ * The buffers a reply can give away: the data of `feed`'s writes.
+ * @param {Reply} reply
+ * @returns {ArrayBuffer[]}
+ */
+export function transfers(reply) {
+  if (!reply.ok || !Array.isArray(reply.value)) return [];
+  /** @type {ArrayBuffer[]} */
+  const out = [];
+  for (const item of reply.value) {
+    if (item !== null && typeof item === 'object' && item.data instanceof Uint8Array) out.push(/** @type {ArrayBuffer} */ (item.data.buffer));
+  }
+  return out;
+}
+
+// A browser's Worker (node's worker_threads run restore-worker-node.js).
+if (typeof self === 'object' && self !== null && 'importScripts' in self) {
+  self.onmessage = (/** @type {MessageEvent<Start | Call>} */ event) => {
+    const reply = handle(event.data);
+    self.postMessage(reply, { transfer: transfers(reply) });
+  };
+}
