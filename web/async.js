@@ -89,7 +89,7 @@ export function post(worker, request, reject) {
  * @param {unknown} bytes
  * @returns {unknown}
  */
-function copyBytes(bytes) {
+export function copyBytes(bytes) {
   if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength).slice();
   if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes.slice(0));
   return bytes;

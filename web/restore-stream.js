@@ -13,6 +13,7 @@
 // swaps the browser's Worker for worker_threads.
 import { Vault, __cbModule } from './dist/cloudbackup_wasm.js';
 import { CloudBackupError, makeError } from './errors.js';
+import { copyBytes } from './async.js';
 
 /**
  * @typedef {import('./restore-worker.js').Start} Start
@@ -61,18 +62,6 @@ function workerFailed(reason) {
 /** @param {string} name @param {string} reason @returns {CloudBackupError<string>} */
 function invalidArgument(name, reason) {
   return makeError('invalid_argument', `invalid argument \`${name}\`: ${reason}`, { name, reason });
-}
-
-/**
- * A copy of Bytes as a Uint8Array over its own buffer (the copy is what
- * crosses); anything else as it is, for the Worker's argument checks.
- * @param {unknown} bytes
- * @returns {unknown}
- */
-function copyBytes(bytes) {
-  if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength).slice();
-  if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes.slice(0));
-  return bytes;
 }
 
 /**
