@@ -11,8 +11,12 @@
  */
 export function isPlainObject(value) {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const prototype = Object.getPrototypeOf(value);
-  return (prototype === Object.prototype || prototype === null) && !('toJSON' in value);
+  try {
+    const prototype = Object.getPrototypeOf(value);
+    return (prototype === Object.prototype || prototype === null) && !('toJSON' in value);
+  } catch {
+    return false; // a Proxy whose trap throws: left to JSON, which says so
+  }
 }
 
 /** The way to a member goes through an object JSON would read otherwise. */

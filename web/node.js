@@ -32,6 +32,7 @@ setSpawner((onReply, onFailure) => {
   worker.unref();
   worker.on('message', onReply);
   worker.once('error', (e) => onFailure(e.message));
+  worker.on('messageerror', () => onFailure('its answer could not be read'));
   worker.once('exit', (code) => onFailure(`it exited (code ${code})`));
   return {
     post: (message, transfer) => worker.postMessage(message, transfer),

@@ -108,26 +108,28 @@ export class RestoreWorker {
     }
     if (!(vault instanceof Vault)) throw invalidArgument('vault', 'must be a Vault');
     if (!Array.isArray(index)) throw invalidArgument('index', 'must be an array of stored index objects {id, bytes}');
-    const start = {
-      id: /** @type {0} */ (0),
-      module,
-      config: vault.config(),
-      key: vault.masterKey(),
-      snapshot: storedObject(snapshot, 'snapshot'),
-      index: index.map((delta, i) => storedObject(delta, `index[${i}]`)),
-      options: options ?? undefined,
-    };
-    const restore = new RestoreWorker(spawn);
+    // Everything checked and copied before the key leaves wasm memory.
+    const config = vault.config();
+    const stored = storedObject(snapshot, 'snapshot');
+    const deltas = index.map((delta, i) => storedObject(delta, `index[${i}]`));
+    const key = vault.masterKey();
     try {
-      await restore.#send(start, [/** @type {ArrayBuffer} */ (start.key.buffer)]);
-    } catch (e) {
-      restore.close();
-      throw e;
+      const restore = new RestoreWorker(spawn);
+      /** @type {Start} */
+      const start = { id: 0, module, config, key, snapshot: stored, index: deltas, options: options ?? undefined };
+      // The copies are the Worker's: transferred, not copied again.
+      const transfer = [key, stored.bytes, ...deltas.map((d) => d.bytes)].map((b) => /** @type {ArrayBuffer} */ (b.buffer));
+      try {
+        await restore.#send(start, transfer);
+      } catch (e) {
+        restore.close();
+        throw e;
+      }
+      return restore;
     } finally {
       // Once it crossed, the buffer went with it (detached: nothing to wipe).
-      if (start.key.buffer.byteLength > 0) start.key.fill(0);
+      if (key.buffer.byteLength > 0) key.fill(0);
     }
-    return restore;
   }
 
   /**
@@ -190,7 +192,12 @@ export class RestoreWorker {
    * @returns {Promise<import('./dist/cloudbackup_wasm.js').Write[]>}
    */
   feed(bundleId, offset, bytes) {
-    const copy = copyBytes(bytes);
+    let copy;
+    try {
+      copy = copyBytes(bytes);
+    } catch (e) {
+      return Promise.reject(invalidArgument('bytes', `could not be read (${e instanceof Error ? e.message : e})`));
+    }
     const transfer = copy instanceof Uint8Array ? [/** @type {ArrayBuffer} */ (copy.buffer)] : [];
     return this.#call('feed', [bundleId, offset, copy], transfer);
   }
@@ -203,7 +210,15 @@ export class RestoreWorker {
    * @param {import('./dist/cloudbackup_wasm.js').QuotedPath | import('./dist/cloudbackup_wasm.js').Bytes} path @param {string} error
    * @returns {Promise<void>}
    */
-  failPath(path, error) { return this.#call('failPath', [copyBytes(path), error]); }
+  failPath(path, error) {
+    let copy;
+    try {
+      copy = copyBytes(path);
+    } catch (e) {
+      return Promise.reject(invalidArgument('path', `could not be read (${e instanceof Error ? e.message : e})`));
+    }
+    return this.#call('failPath', [copy, error]);
+  }
 
   /** Reports bundle `bundleId` as missing. @param {string} bundleId @returns {Promise<void>} */
   missing(bundleId) { return this.#call('missing', [bundleId]); }

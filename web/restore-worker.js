@@ -33,9 +33,9 @@ let session = null;
 export function handle(message) {
   try {
     if ('module' in message) {
-      initSync({ module: message.module });
       let vault;
       try {
+        initSync({ module: message.module });
         vault = Vault.openWithKey(message.config, message.key);
       } finally {
         message.key.fill(0);

@@ -135,6 +135,12 @@ test('RestoreWorker: wrong arguments, a wrong key, and calls after close', async
   await assert.rejects(restore.feed(bundle, 0, /** @type {never} */ ('bytes')), cb.InvalidArgumentError);
   await assert.rejects(restore.feed(bundle, 0, /** @type {never} */ ({ fn() {} })), cb.InvalidArgumentError);
   await assert.rejects(restore.failPath('/nope', /** @type {never} */ (7)), cb.InvalidArgumentError);
+  // A detached buffer: a rejected promise naming `bytes`, not a throw.
+  const detached = new Uint8Array(8);
+  structuredClone(detached.buffer, { transfer: [detached.buffer] });
+  const fed = restore.feed(bundle, 0, detached);
+  assert.ok(fed instanceof Promise);
+  await assert.rejects(fed, cb.InvalidArgumentError);
   const pending = restore.plan();
   restore.close();
   await assert.rejects(pending, cb.InvalidStateError);

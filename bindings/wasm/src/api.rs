@@ -229,9 +229,11 @@ pub fn allowed_targets(
 /// resource's own (shared, as immutable-update libraries share them: copy
 /// one before changing it in place), and objects holding a patched member
 /// (`vault` for `/vault/region`) are copies. Only the members the endpoint's
-/// rules read are looked at. A resource given as JSON text, or an object that
-/// JSON would write differently than its properties read (a class instance,
-/// a `toJSON`), is taken whole as JSON and the result is a fresh value.
+/// rules read are looked at: the others are neither checked nor converted
+/// (a `Date` stays a `Date`, and one JSON cannot write, such as a `BigInt`,
+/// is not refused). A resource given as JSON text, or an object that JSON
+/// would write differently than its properties read (a class instance, a
+/// `toJSON`), is taken whole as JSON and the result is a fresh value.
 #[wasm_bindgen(js_name = "validatePatch", unchecked_return_type = "JsonValue")]
 pub fn validate_patch(
     #[wasm_bindgen(unchecked_param_type = "PatchEndpoint")] endpoint: JsValue,

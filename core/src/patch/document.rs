@@ -2,7 +2,10 @@
 //! `json-patch` crate (which passes the json-patch-tests conformance suite).
 
 use std::borrow::Cow;
+use std::fmt;
 
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -46,13 +49,37 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>
     Value::deserialize(d).map(Some)
 }
 
+/// A [`PlainItem`] given as a JSON object, and only so: the derived impl
+/// would also read an array by position (`["move", "/a", "/b"]`), which is
+/// no operation.
+struct ObjectItem<'a>(PlainItem<'a>);
+
+impl<'de> Deserialize<'de> for ObjectItem<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct ObjectOnly;
+        impl<'de> Visitor<'de> for ObjectOnly {
+            type Value = ObjectItem<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an operation object")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                PlainItem::deserialize(MapAccessDeserializer::new(map)).map(ObjectItem)
+            }
+        }
+        d.deserialize_map(ObjectOnly)
+    }
+}
+
 /// The patch in `bytes` when it is an array of well-formed operations (as
 /// [`plain_operation`] defines them, with no member given twice); `None`
 /// for anything else, which the `Value` path then reads.
 fn plain_patch(bytes: &[u8]) -> Option<Patch> {
-    let items: Vec<PlainItem<'_>> = serde_json::from_slice(bytes).ok()?;
+    let items: Vec<ObjectItem<'_>> = serde_json::from_slice(bytes).ok()?;
     let mut ops = Vec::with_capacity(items.len());
-    for item in items {
+    for ObjectItem(item) in items {
         let pointer = |text: Cow<'_, str>| PointerBuf::try_from(text.into_owned()).ok();
         let op = match (item.op.as_ref(), item.value) {
             ("add", Some(value)) => PatchOperation::Add(AddOperation {
@@ -304,6 +331,10 @@ mod tests {
         items.push(json!({"value": 1, "path": "/a", "op": "add", "extra": true}));
         items.push(json!({"path": "/a", "op": "remove", "value": 1, "from": "/b"}));
         items.push(json!(["add", "/a", 1]));
+        // Operations written as arrays are no operations, however many members.
+        items.push(json!(["replace", "/a", null, 1]));
+        items.push(json!(["move", "/a", "/b"]));
+        items.push(json!(["remove", "/a"]));
         items.push(json!("add"));
         items.push(json!(null));
         for item in &items {
