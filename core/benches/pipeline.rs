@@ -5,7 +5,8 @@
 //!
 //! Run without `--bench` (as `cargo test --all-targets` does) it only smoke-tests
 //! itself on a small corpus, so CI does not spend minutes in a debug build.
-//! `PIPELINE_MIB=64 cargo bench ...` runs a smaller corpus, best of 3.
+//! `PIPELINE_MIB=64 cargo bench ...` runs a smaller corpus, best of 3;
+//! `PIPELINE_PROFILE_THREADS=2` only ten 2-thread backups (for profiling).
 
 use std::collections::{HashMap, VecDeque};
 use std::hint::black_box;
@@ -53,6 +54,18 @@ fn main() -> Result<()> {
         KdfParams::insecure_for_tests(),
     )?;
 
+    // Only the backup on N threads, ten times: for `perf` of that path alone.
+    if let Ok(n) = std::env::var("PIPELINE_PROFILE_THREADS") {
+        let threads = n.parse().unwrap_or(2);
+        for _ in 0..10 {
+            let d = time(|| backup(&vault, &data, threads, false))?;
+            println!(
+                "backup on {threads} threads: {:.1} MB/s",
+                mb / d.as_secs_f64()
+            );
+        }
+        return Ok(());
+    }
     // The engine's chunks, cut once outside the timings for zstd alone.
     let lens = chunk_lengths(&vault, &data)?;
     let lens_u = chunk_lengths(&vault, &unique)?;
