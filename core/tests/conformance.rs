@@ -74,7 +74,7 @@ fn json_patch_tests() {
 
 /// Decodes lower- or upper-case hex (the suites' encoding); `None` when it is not hex.
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())

@@ -186,7 +186,7 @@ impl AgentKey {
     ///
     /// Errors: [`Error::InvalidArgument`] naming `bits`.
     pub fn generate(bits: usize) -> Result<Self> {
-        if !(MIN_MODULUS_BITS..=MAX_MODULUS_BITS).contains(&bits) || bits % 8 != 0 {
+        if !(MIN_MODULUS_BITS..=MAX_MODULUS_BITS).contains(&bits) || !bits.is_multiple_of(8) {
             return Err(Error::argument(
                 "bits",
                 format!(

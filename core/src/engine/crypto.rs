@@ -5,8 +5,7 @@
 
 use std::fmt;
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -286,7 +285,7 @@ impl Aead {
                 out
             }
             Cipher::Portable(cipher) => cipher
-                .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, body)
+                .encrypt_inout_detached(&(*nonce).into(), aad, body.into())
                 .map_err(|_| too_long())?
                 .into(),
         };
@@ -313,14 +312,17 @@ impl Aead {
                 )
                 .ok()?;
             }
-            Cipher::Portable(cipher) => cipher
-                .decrypt_in_place_detached(
-                    Nonce::from_slice(nonce),
-                    aad,
-                    &mut buf,
-                    Tag::from_slice(tag),
-                )
-                .ok()?,
+            Cipher::Portable(cipher) => {
+                let tag: [u8; TAG_LEN] = tag.try_into().ok()?;
+                cipher
+                    .decrypt_inout_detached(
+                        &(*nonce).into(),
+                        aad,
+                        buf.as_mut_slice().into(),
+                        &tag.into(),
+                    )
+                    .ok()?
+            }
         }
         Some(buf)
     }
