@@ -3,7 +3,7 @@ export * from './public-errors.js';
 export * from './client.js';
 export * from './operations.js';
 export { RestoreWorker } from './restore-stream.js';
-import type { Bytes, InitInput, KdfParams, Password, Vault, VaultSettings } from './dist/cloudbackup_wasm.js';
+import type { Bytes, InitInput, KdfParams, Password, Vault, VaultSettings, Write } from './dist/cloudbackup_wasm.js';
 export type { InitInput };
 
 /**
@@ -31,5 +31,21 @@ declare module './dist/cloudbackup_wasm.js' {
     function openAsync(config: Bytes, password: Password): Promise<Vault>;
     /** `Vault.create` without blocking the calling thread (see `openAsync`). */
     function createAsync(password: Password, settings?: VaultSettings | null, kdf?: KdfParams | null): Promise<Vault>;
+  }
+}
+
+// RestoreSession.feedAsync (async.js installs it).
+declare module './dist/cloudbackup_wasm.js' {
+  interface RestoreSession {
+    /**
+     * `feed` with each blob's AES-256-GCM opened by the host's WebCrypto
+     * (`crypto.subtle`: AES-NI in browsers and node) instead of the module's
+     * portable AES, most of a restore's time in wasm. Same arguments, checks,
+     * writes, failures and report as `feed`; where WebCrypto is missing (a
+     * page served over plain http) it is `feed`. The session's data-blob key
+     * (it opens this vault's data blobs, nothing else) is imported once as a
+     * non-extractable key. Feed ranges one after another or several at once.
+     */
+    feedAsync(bundleId: string, offset: number, bytes: Bytes): Promise<Write[]>;
   }
 }

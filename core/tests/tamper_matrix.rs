@@ -26,7 +26,7 @@ fn fixture() -> PathBuf {
 
 /// What one run of the pipeline saw: (stage, error code) pairs, and writes
 /// whose bytes differ from the untampered vault's.
-#[derive(Default)]
+#[derive(Default, Debug, PartialEq)]
 struct Outcome {
     errors: Vec<(&'static str, String)>,
     bad_writes: usize,
@@ -139,12 +139,64 @@ fn scope(m: &Value, reads: &Reads) -> Scope {
 
 /// The host's pipeline over `objects`, within `scope`; `baseline` (when
 /// given) is what each write must match.
+/// How the pipeline feeds a range to the restore session.
+#[derive(Clone, Copy, PartialEq)]
+enum Feed {
+    /// `RestoreSession::feed`: the core opens each blob.
+    Core,
+    /// `next_sealed` / `open_sealed`, each blob opened by the test's own
+    /// AES-256-GCM under `blob_encryption_key`, as a browser host does
+    /// with WebCrypto.
+    HostAead,
+}
+
+/// The writes of one fetched range, fed the `how` way.
+fn feed_range(
+    session: &mut RestoreSession,
+    how: Feed,
+    bundle: &Id,
+    offset: u64,
+    bytes: &[u8],
+) -> Vec<cloudbackup_core::engine::Write> {
+    if how == Feed::Core {
+        return session.feed(bundle, offset, bytes).expect("planned range");
+    }
+    use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit};
+    let cipher = Aes256Gcm::new((&*session.blob_encryption_key()).into());
+    let mut range = session
+        .start_range(bundle, offset, bytes.len())
+        .expect("planned range");
+    // All parts first, then all openings, as an async host does.
+    let parts: Vec<_> = std::iter::from_fn(|| session.next_sealed(&mut range, bytes)).collect();
+    let mut writes = Vec::new();
+    for part in &parts {
+        let opened = (!part.failed()).then(|| {
+            let body = &bytes[part.body.clone()];
+            let (text, tag) = body.split_at(body.len() - 16);
+            let mut buf = text.to_vec();
+            let tag: [u8; 16] = tag.try_into().expect("16-byte tag");
+            cipher
+                .decrypt_inout_detached(
+                    &part.nonce.into(),
+                    &part.aad,
+                    buf.as_mut_slice().into(),
+                    &tag.into(),
+                )
+                .ok()
+                .map(|()| buf)
+        });
+        writes.extend(session.open_sealed(part, opened.flatten()));
+    }
+    writes
+}
+
 fn pipeline(
     objects: &Objects,
     password: &[u8],
     snapshots: &[String],
     baseline: Option<&Baseline>,
     scope: &Scope,
+    how: Feed,
 ) -> Outcome {
     let mut out = Outcome::default();
     let Some(config) = objects.get("config") else {
@@ -212,9 +264,13 @@ fn pipeline(
                 // A short bundle gives a short read, as a file or a ranged GET would.
                 let start = (r.offset as usize).min(bundle.len());
                 let end = ((r.offset + r.length) as usize).min(bundle.len());
-                let writes = session
-                    .feed(&fetch.bundle, r.offset, &bundle[start..end])
-                    .expect("planned range");
+                let writes = feed_range(
+                    &mut session,
+                    how,
+                    &fetch.bundle,
+                    r.offset,
+                    &bundle[start..end],
+                );
                 for w in writes {
                     for place in &w.places {
                         let at = place.offset as usize;
@@ -316,7 +372,23 @@ fn every_mutation_of_the_plan_is_detected() {
         );
     }
 
-    let clean = pipeline(&objects, &password, &snapshots, None, &Scope::default());
+    let clean = pipeline(
+        &objects,
+        &password,
+        &snapshots,
+        None,
+        &Scope::default(),
+        Feed::Core,
+    );
+    let clean_host = pipeline(
+        &objects,
+        &password,
+        &snapshots,
+        None,
+        &Scope::default(),
+        Feed::HostAead,
+    );
+    assert_eq!(clean_host, clean, "blobs opened by the host differ");
     assert!(
         clean.errors.is_empty(),
         "the untampered vault fails: {:?}",
@@ -348,13 +420,25 @@ fn every_mutation_of_the_plan_is_detected() {
     let mut undetected = Vec::new();
     let mut seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for m in mutations {
+        let tampered = mutate(&objects, m);
         let out = pipeline(
-            &mutate(&objects, m),
+            &tampered,
             &password,
             &snapshots,
             Some(&clean.files),
             &scope(m, &reads),
+            Feed::Core,
         );
+        // A host opening the blobs itself must see exactly the same.
+        let host = pipeline(
+            &tampered,
+            &password,
+            &snapshots,
+            Some(&clean.files),
+            &scope(m, &reads),
+            Feed::HostAead,
+        );
+        assert_eq!(host, out, "{m}: blobs opened by the host differ");
         let accept: BTreeSet<&str> = m["accept"]
             .as_array()
             .expect("accept")

@@ -32,8 +32,8 @@ pub fn blob_id(keys: &VaultKeys, plaintext: &[u8]) -> Id {
     Id(keyed_hash(&keys.blob_id, plaintext))
 }
 
-fn aad(vault_id: &VaultId, kind: BlobType, id: &Id) -> [u8; 16 + 2 + 16 + 1 + 32] {
-    let mut a = [0u8; 67];
+fn aad(vault_id: &VaultId, kind: BlobType, id: &Id) -> [u8; AAD_LEN] {
+    let mut a = [0u8; AAD_LEN];
     a[..16].copy_from_slice(b"cloudbackup blob");
     a[16..18].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     a[18..34].copy_from_slice(vault_id);
@@ -148,6 +148,41 @@ pub fn open_blob(
     sealed: &[u8],
     object: &str,
 ) -> Result<Vec<u8>> {
+    let parts = blob_parts(vault_id, kind, id, raw_len, sealed, object)?;
+    let inner = keys
+        .blob
+        .open(&parts.nonce, &parts.aad, parts.body)
+        .ok_or_else(|| not_authentic(object))?;
+    finish_blob(keys, id, raw_len, inner, object)
+}
+
+/// What AES-256-GCM opens of a sealed blob: the parts [`open_blob`] hands
+/// to its cipher, for a host that opens blobs with its own (a browser's
+/// WebCrypto: [`RestoreSession::next_sealed`](super::restore::RestoreSession::next_sealed)).
+#[derive(Debug, Clone, Copy)]
+pub struct BlobParts<'a> {
+    /// The 96-bit nonce.
+    pub nonce: [u8; NONCE_LEN],
+    /// The additional authenticated data: format, vault, blob type and id.
+    pub aad: [u8; AAD_LEN],
+    /// The ciphertext with its 16-byte tag at the end.
+    pub body: &'a [u8],
+}
+
+/// The length of a blob's additional authenticated data.
+pub const AAD_LEN: usize = 16 + 2 + 16 + 1 + 32;
+
+/// Splits sealed blob `id` into what AES-256-GCM opens, after the checks
+/// that need no key: long enough to hold nonce, flag and tag, and a
+/// plaintext length no chunk can exceed.
+pub fn blob_parts<'a>(
+    vault_id: &VaultId,
+    kind: BlobType,
+    id: &Id,
+    raw_len: u32,
+    sealed: &'a [u8],
+    object: &str,
+) -> Result<BlobParts<'a>> {
     if sealed.len() < BLOB_OVERHEAD {
         return Err(Error::corrupt(object, "truncated blob"));
     }
@@ -160,15 +195,39 @@ pub fn open_blob(
     let (nonce, body) = sealed.split_at(NONCE_LEN);
     let mut n = [0u8; NONCE_LEN];
     n.copy_from_slice(nonce);
-    let mut inner = keys
-        .blob
-        .open(&n, &aad(vault_id, kind, id), body)
-        .ok_or_else(|| {
-            Error::corrupt(
-                object,
-                "authentication failed (changed, truncated, swapped or foreign)",
-            )
-        })?;
+    Ok(BlobParts {
+        nonce: n,
+        aad: aad(vault_id, kind, id),
+        body,
+    })
+}
+
+/// The error of a blob whose tag does not verify.
+pub fn not_authentic(object: &str) -> Error {
+    Error::corrupt(
+        object,
+        "authentication failed (changed, truncated, swapped or foreign)",
+    )
+}
+
+/// The rest of [`open_blob`] once AES-256-GCM has opened the blob to
+/// `inner` (its compression flag, then the payload): decompresses and
+/// checks that the plaintext is `raw_len` bytes named `id`.
+pub fn finish_blob(
+    keys: &VaultKeys,
+    id: &Id,
+    raw_len: u32,
+    mut inner: Vec<u8>,
+    object: &str,
+) -> Result<Vec<u8>> {
+    if raw_len > MAX_BLOB_LEN {
+        // Checked by `blob_parts` too; again here, as a host's opened bytes
+        // may come without it.
+        return Err(Error::corrupt(
+            object,
+            format!("plaintext length {raw_len} exceeds the largest chunk ({MAX_BLOB_LEN} bytes)"),
+        ));
+    }
     let (&flag, payload) = inner
         .split_first()
         .ok_or_else(|| Error::corrupt(object, "empty blob"))?;

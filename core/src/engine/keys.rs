@@ -251,6 +251,16 @@ impl MasterKey {
         Zeroizing::new(*self.0.as_bytes())
     }
 
+    /// The AES-256 key of data blobs, wiped when dropped: only for a host
+    /// that opens blobs with its own AES-256-GCM (a browser's WebCrypto,
+    /// which keeps it as a non-extractable key; see
+    /// [`RestoreSession::next_sealed`](super::restore::RestoreSession::next_sealed)).
+    /// It opens data blobs of this vault and nothing else: not the
+    /// metadata, not the key slots.
+    pub fn blob_encryption_key(&self) -> Zeroizing<[u8; KEY_LEN]> {
+        Zeroizing::new(*self.0.derive(contexts::BLOB_ENCRYPTION).as_bytes())
+    }
+
     /// Derives the working keys.
     pub fn derive(&self) -> VaultKeys {
         VaultKeys {

@@ -44,7 +44,7 @@ pub use rawpath::RawPath;
 pub use repair::{IndexRebuild, RepairOutcome, RepairPlan, RepairReport};
 pub use restore::{
     filter_globs, ByteRange, Create, CreateKind, Fetch, FoundFile, Place, RangeFeed,
-    RestoreOptions, RestoreReport, RestoreRun, RestoreSession, Write,
+    RestoreOptions, RestoreReport, RestoreRun, RestoreSession, SealedPart, Write,
 };
 pub use retention::{Decision, KeepPolicy, KeepWithin};
 pub use select::{

@@ -94,9 +94,10 @@ mod steps;
 #[cfg(feature = "parallel")]
 mod workers;
 
-use super::blob::open_blob;
+use super::blob::{blob_parts, finish_blob, not_authentic, open_blob, AAD_LEN};
 use super::bundle::bundle_name;
 use super::crypto::Id;
+use super::crypto::NONCE_LEN;
 use super::format::VaultId;
 use super::index::{Index, Location};
 use super::keys::VaultKeys;
@@ -115,7 +116,7 @@ pub use report::{
 };
 pub use run::RestoreRun;
 pub(crate) use steps::SharedBytes;
-pub use steps::{ByteRange, Create, CreateKind, Fetch, Place, RangeFeed, Write};
+pub use steps::{ByteRange, Create, CreateKind, Fetch, Place, RangeFeed, SealedPart, Write};
 
 /// One selected path and how far it got.
 struct Item {
@@ -526,6 +527,94 @@ impl RestoreSession {
         None
     }
 
+    /// The next blob of a range started by [`start_range`](Self::start_range)
+    /// as AES-256-GCM sees it, for a host that opens blobs with its own
+    /// cipher (a browser's WebCrypto, under
+    /// [`blob_encryption_key`](Self::blob_encryption_key)), then hands the
+    /// result to [`open_sealed`](Self::open_sealed): the same writes,
+    /// failures and report as [`next_write`](Self::next_write). A blob
+    /// that fails `next_write`'s checks before opening (bytes that end
+    /// before it, impossible lengths) comes as a part that
+    /// [`failed`](SealedPart::failed), to hand back in its turn. `bytes`
+    /// are the range's fetched bytes; `None` once every blob was handed out.
+    pub fn next_sealed(&mut self, range: &mut RangeFeed, bytes: &[u8]) -> Option<SealedPart> {
+        if range.owned {
+            return None;
+        }
+        let bytes = if bytes.len() == range.len { bytes } else { &[] };
+        while let Some(i) = range.blobs.pop_front() {
+            let Some(n) = self.needed.get(i) else {
+                continue;
+            };
+            let name = blob_name(&n.id, &n.location.bundle);
+            let parts = sealed_in_range(&n.location, range.offset, bytes, &name).and_then(
+                |(start, sealed)| {
+                    let p = blob_parts(
+                        self.vault.id(),
+                        n.location.kind,
+                        &n.id,
+                        n.location.raw_len,
+                        sealed,
+                        &name,
+                    )?;
+                    // The body follows the nonce within `sealed`.
+                    let body_start = start + (sealed.len() - p.body.len());
+                    Ok((p.nonce, p.aad, body_start..start + sealed.len()))
+                },
+            );
+            return Some(match parts {
+                Ok((nonce, aad, body)) => SealedPart {
+                    blob: i,
+                    nonce,
+                    aad,
+                    body,
+                    error: None,
+                },
+                Err(e) => SealedPart {
+                    blob: i,
+                    nonce: [0; NONCE_LEN],
+                    aad: [0; AAD_LEN],
+                    body: 0..0,
+                    error: Some(e),
+                },
+            });
+        }
+        None
+    }
+
+    /// Takes a blob [`next_sealed`](Self::next_sealed) handed out, opened
+    /// by the host's AES-256-GCM to `opened` (`None`: its tag did not
+    /// verify, or the part [`failed`](SealedPart::failed) already):
+    /// decompresses it, checks it against its id and returns its write, as
+    /// [`next_write`](Self::next_write) would. A blob that fails makes each
+    /// file using it fail; a part taken twice gives nothing.
+    pub fn open_sealed(&mut self, part: &SealedPart, opened: Option<Vec<u8>>) -> Option<Write> {
+        let i = part.blob;
+        let n = self.needed.get(i)?;
+        let name = blob_name(&n.id, &n.location.bundle);
+        let plain = match (&part.error, opened) {
+            (Some(e), _) => Err(e.clone()),
+            (None, None) => Err(not_authentic(&name)),
+            (None, Some(inner)) => {
+                finish_blob(self.vault.keys(), &n.id, n.location.raw_len, inner, &name)
+            }
+        };
+        match plain {
+            Ok(plain) => self.emit(i, plain, None),
+            Err(e) => {
+                self.fail(i, &e);
+                None
+            }
+        }
+    }
+
+    /// The AES-256 key that opens this vault's data blobs (and nothing
+    /// else), wiped when dropped: for a host that opens them itself
+    /// ([`next_sealed`](Self::next_sealed)).
+    pub fn blob_encryption_key(&self) -> zeroize::Zeroizing<[u8; 32]> {
+        self.vault.master_key().blob_encryption_key()
+    }
+
     /// The next write of a range started by
     /// [`start_range_owned`](Self::start_range_owned), as
     /// [`next_write`](Self::next_write): blobs come in the range's order,
@@ -781,6 +870,27 @@ impl RestoreSession {
     }
 }
 
+/// Blob `location`'s sealed bytes within the fetched `bytes` of the range
+/// starting at `range_offset` of its bundle, and where they start in them;
+/// bytes that end before the blob are a truncated bundle.
+fn sealed_in_range<'a>(
+    location: &Location,
+    range_offset: u64,
+    bytes: &'a [u8],
+    name: &str,
+) -> Result<(usize, &'a [u8])> {
+    u64::from(location.offset)
+        .checked_sub(range_offset)
+        .and_then(|s| usize::try_from(s).ok())
+        .and_then(|s| Some((s, bytes.get(s..s.checked_add(location.length as usize)?)?)))
+        .ok_or_else(|| {
+            Error::corrupt(
+                name,
+                "the fetched range ends before the blob (truncated bundle?)",
+            )
+        })
+}
+
 /// Opens blob `id` at `location` from the fetched `bytes` of the range
 /// starting at `range_offset` of its bundle; bytes that end before the
 /// blob are a truncated bundle.
@@ -793,25 +903,16 @@ fn open_in_range(
     bytes: &[u8],
 ) -> Result<Vec<u8>> {
     let name = blob_name(id, &location.bundle);
-    let sealed = u64::from(location.offset)
-        .checked_sub(range_offset)
-        .and_then(|s| usize::try_from(s).ok())
-        .and_then(|s| bytes.get(s..s.checked_add(location.length as usize)?));
-    match sealed {
-        Some(sealed) => open_blob(
-            keys,
-            vault_id,
-            location.kind,
-            id,
-            location.raw_len,
-            sealed,
-            &name,
-        ),
-        None => Err(Error::corrupt(
-            &name,
-            "the fetched range ends before the blob (truncated bundle?)",
-        )),
-    }
+    let (_, sealed) = sealed_in_range(location, range_offset, bytes, &name)?;
+    open_blob(
+        keys,
+        vault_id,
+        location.kind,
+        id,
+        location.raw_len,
+        sealed,
+        &name,
+    )
 }
 
 /// What the host creates for `entry` (a hard link to `link_to` when

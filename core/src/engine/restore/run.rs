@@ -3,7 +3,7 @@
 //! `BackupRun`), so the order rules (no feeding after `finish`, the report
 //! and the attributes to apply only after it) are the same everywhere.
 
-use super::{Create, RangeFeed, RestoreOptions, RestoreReport, RestoreSession, Write};
+use super::{Create, RangeFeed, RestoreOptions, RestoreReport, RestoreSession, SealedPart, Write};
 use crate::engine::crypto::Id;
 use crate::engine::index::Index;
 use crate::engine::rawpath::RawPath;
@@ -63,6 +63,54 @@ impl RestoreRun {
     /// `None` when it is done or the restore has finished.
     pub fn next_write(&mut self, range: &mut RangeFeed, bytes: &[u8]) -> Option<Write> {
         self.running().ok()?.next_write(range, bytes)
+    }
+
+    /// Every blob of a range as AES-256-GCM sees it, for a host that opens
+    /// them itself (see [`RestoreSession::next_sealed`]): the same checks
+    /// as [`feed`](Self::feed) first, then the parts in the range's order;
+    /// blobs that fail before opening fail their files here.
+    pub fn sealed_range(
+        &mut self,
+        bundle: &Id,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<Vec<SealedPart>> {
+        let session = self.running()?;
+        let mut range = session.start_range(bundle, offset, bytes.len())?;
+        Ok(std::iter::from_fn(|| session.next_sealed(&mut range, bytes)).collect())
+    }
+
+    /// The writes of the parts of [`sealed_range`](Self::sealed_range),
+    /// each opened by the host to its plaintext or `None` (see
+    /// [`RestoreSession::open_sealed`]); `opened` gives one entry per part,
+    /// in order.
+    pub fn open_sealed(
+        &mut self,
+        parts: &[SealedPart],
+        opened: Vec<Option<Vec<u8>>>,
+    ) -> Result<Vec<Write>> {
+        if opened.len() != parts.len() {
+            return Err(Error::argument(
+                "opened",
+                format!(
+                    "must have one entry per sealed blob ({}), got {}",
+                    parts.len(),
+                    opened.len()
+                ),
+            ));
+        }
+        let session = self.running()?;
+        Ok(parts
+            .iter()
+            .zip(opened)
+            .filter_map(|(part, opened)| session.open_sealed(part, opened))
+            .collect())
+    }
+
+    /// The key that opens the vault's data blobs (see
+    /// [`RestoreSession::blob_encryption_key`]).
+    pub fn blob_encryption_key(&self) -> zeroize::Zeroizing<[u8; 32]> {
+        self.session.blob_encryption_key()
     }
 
     /// Starts a range with its fetched bytes, its blobs opened on the

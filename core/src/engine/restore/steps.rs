@@ -9,10 +9,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::crypto::Id;
+use crate::engine::blob::AAD_LEN;
+use crate::engine::crypto::{Id, NONCE_LEN};
 use crate::engine::rawpath::RawPath;
 use crate::engine::snapshot::{Entry, EntryKind, Xattr};
 use crate::wire_enum;
+use crate::Error;
 
 /// A byte range of a stored object; JSON `{"offset", "length"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,6 +150,37 @@ impl Create {
 
 /// The fetched bytes of a range, shared with the workers opening its blobs.
 pub(crate) type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// One blob of a range for a host that opens AES-256-GCM itself
+/// ([`RestoreSession::next_sealed`](super::RestoreSession::next_sealed)):
+/// decrypt `bytes[body]` (ciphertext, then the 16-byte tag) under the
+/// session's blob key with `nonce` and `aad`, then hand the plaintext (or
+/// the failure) to [`RestoreSession::open_sealed`](super::RestoreSession::open_sealed).
+/// A part that [`failed`](Self::failed) already (the fetched bytes end
+/// before it, or its lengths are impossible) has an empty `body`: hand it
+/// back with `None`, in its turn, so that failures are recorded in the
+/// range's order as [`RestoreSession::next_write`](super::RestoreSession::next_write)
+/// records them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SealedPart {
+    /// Which of the session's needed blobs this is.
+    pub(super) blob: usize,
+    /// The 96-bit nonce.
+    pub nonce: [u8; NONCE_LEN],
+    /// The additional authenticated data.
+    pub aad: [u8; AAD_LEN],
+    /// Where the ciphertext and its tag lie in the range's bytes.
+    pub body: std::ops::Range<usize>,
+    /// Why the blob failed before it could be opened, if it did.
+    pub(super) error: Option<Error>,
+}
+
+impl SealedPart {
+    /// Whether the blob failed before it could be opened (nothing to decrypt).
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+}
 
 /// One planned range being fed blob by blob (see
 /// [`RestoreSession::start_range`] and
