@@ -34,7 +34,7 @@ declare module './dist/cloudbackup_wasm.js' {
   }
 }
 
-// RestoreSession.feedAsync (async.js installs it).
+// RestoreSession.feedAsync (feed-async.js installs it).
 declare module './dist/cloudbackup_wasm.js' {
   interface RestoreSession {
     /**

@@ -1,6 +1,6 @@
 // The Worker behind RestoreWorker (web/restore-stream.js): one
-// RestoreSession, whose decryption, decompression and verification run off
-// the page's thread. The page sends the module it compiled and the stored
+// RestoreSession, whose decryption (WebCrypto's, by feedAsync),
+// decompression and verification run off the page's thread. The page sends the module it compiled and the stored
 // objects; then method calls, answered in order (node:
 // restore-worker-node.js around the same handle()).
 //
@@ -10,6 +10,9 @@
 //      { id, ok: false, error: CloudBackupError#toJSON() }
 import { initSync, Index, RestoreSession, Snapshot, Vault } from './dist/cloudbackup_wasm.js';
 import { CloudBackupError, makeError } from './errors.js';
+// Installs RestoreSession.prototype.feedAsync: `feed` calls are answered by
+// it, each blob's AES-GCM opened by the Worker's WebCrypto.
+import './feed-async.js';
 
 /**
  * @typedef {{ id: 0, module: WebAssembly.Module, config: Uint8Array, key: Uint8Array,
@@ -25,12 +28,25 @@ export const METHODS = new Set(['creates', 'plan', 'feed', 'takeCompleted', 'fai
 /** @type {RestoreSession | null} */
 let session = null;
 
+/** The reply to the last message taken: each waits for the one before, so replies go out in order. @type {Promise<void>} */
+let last = Promise.resolve();
+
 /**
- * Answers one message: the start, or a call on the session.
- * @param {Start | Call} message
- * @returns {Reply}
+ * Takes one message and sends its reply with `send` once the replies to
+ * every earlier message have gone out.
+ * @param {Start | Call} message @param {(reply: Reply) => void} send
  */
-export function handle(message) {
+export function serve(message, send) {
+  last = last.then(async () => send(await handle(message)));
+}
+
+/**
+ * Answers one message: the start, or a call on the session (`feed` by
+ * `feedAsync`).
+ * @param {Start | Call} message
+ * @returns {Promise<Reply>}
+ */
+export async function handle(message) {
   try {
     if ('module' in message) {
       let vault;
@@ -53,8 +69,8 @@ export function handle(message) {
     if (!METHODS.has(message.method)) {
       throw makeError('invalid_argument', `invalid argument \`method\`: not a RestoreSession method: ${message.method}`, { name: 'method', reason: 'is not a RestoreSession method' });
     }
-    const method = /** @type {(...args: unknown[]) => unknown} */ (session[message.method]);
-    return { id: message.id, ok: true, value: method.apply(session, message.args) ?? null };
+    const method = /** @type {(...args: unknown[]) => unknown} */ (message.method === 'feed' ? session.feedAsync : session[message.method]);
+    return { id: message.id, ok: true, value: (await method.apply(session, message.args)) ?? null };
   } catch (e) {
     const error = e instanceof CloudBackupError ? e
       : makeError('invalid_state', `the restore Worker failed: ${e}`, { session: 'worker', reason: String(e) });
@@ -80,7 +96,6 @@ export function transfers(reply) {
 // A browser's Worker (node's worker_threads run restore-worker-node.js).
 if (typeof self === 'object' && self !== null && 'importScripts' in self) {
   self.onmessage = (/** @type {MessageEvent<Start | Call>} */ event) => {
-    const reply = handle(event.data);
-    self.postMessage(reply, { transfer: transfers(reply) });
+    serve(event.data, (reply) => self.postMessage(reply, { transfer: transfers(reply) }));
   };
 }
