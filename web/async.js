@@ -16,6 +16,7 @@
 import { Vault, __cbModule } from './dist/cloudbackup_wasm.js';
 // Installs RestoreSession.prototype.feedAsync.
 import './feed-async.js';
+import { copyBytes } from './bytes.js';
 import { CloudBackupError, makeError } from './errors.js';
 
 /**
@@ -84,18 +85,6 @@ export function post(worker, request, reject) {
   }
 }
 
-/**
- * A copy of `bytes` when it is Bytes (this thread keeps its own, and the
- * copy is what the Worker gets); anything else as it is (the Worker's
- * argument checks answer it as the synchronous call would).
- * @param {unknown} bytes
- * @returns {unknown}
- */
-export function copyBytes(bytes) {
-  if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength).slice();
-  if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes.slice(0));
-  return bytes;
-}
 
 /**
  * Runs `request` in a Worker and opens `config` with the key it answers.

@@ -44,7 +44,12 @@ declare module './dist/cloudbackup_wasm.js' {
      * writes, failures and report as `feed`; where WebCrypto is missing (a
      * page served over plain http) it is `feed`. The session's data-blob key
      * (it opens this vault's data blobs, nothing else) is imported once as a
-     * non-extractable key. Feed ranges one after another or several at once.
+     * non-extractable key. Ranges may be fed one after another or several at
+     * once: the core takes their blobs back in call order, so writes and
+     * failures are those of `feed` calls in that order. The bytes are read
+     * during the call (the buffer may be reused once it returns). `finish()`
+     * while calls are pending fails the files of the blobs still being opened,
+     * and those calls reject with `InvalidStateError`.
      */
     feedAsync(bundleId: string, offset: number, bytes: Bytes): Promise<Write[]>;
   }

@@ -13,7 +13,7 @@
 // swaps the browser's Worker for worker_threads.
 import { Vault, __cbModule } from './dist/cloudbackup_wasm.js';
 import { CloudBackupError, makeError } from './errors.js';
-import { copyBytes } from './async.js';
+import { copyBytes } from './bytes.js';
 
 /**
  * @typedef {import('./restore-worker.js').Start} Start

@@ -1,8 +1,9 @@
 // The Worker behind RestoreWorker (web/restore-stream.js): one
 // RestoreSession, whose decryption (WebCrypto's, by feedAsync),
-// decompression and verification run off the page's thread. The page sends the module it compiled and the stored
-// objects; then method calls, answered in order (node:
-// restore-worker-node.js around the same handle()).
+// decompression and verification run off the page's thread. The page sends
+// the module it compiled and the stored objects; then method calls,
+// answered in order (node:
+// restore-worker-node.js around the same serve()).
 //
 // in:  { id: 0, module, config, key, snapshot: {id, bytes}, index: [{id, bytes}], options }
 //      { id, method: 'feed' | 'plan' | ..., args: unknown[] }
@@ -37,7 +38,25 @@ let last = Promise.resolve();
  * @param {Start | Call} message @param {(reply: Reply) => void} send
  */
 export function serve(message, send) {
-  last = last.then(async () => send(await handle(message)));
+  last = last.then(() => handle(message)).catch((/** @type {unknown} */ e) => /** @type {Reply} */ ({
+    // handle() answers every failure itself; this is for one it cannot word.
+    id: 'id' in message ? message.id : 0, ok: false,
+    error: makeError('invalid_state', 'the restore Worker failed', { session: 'worker', reason: typeof e }).toJSON(),
+  })).then((reply) => {
+    try {
+      send(reply);
+    } catch (e) {
+      // A reply that cannot be posted still answers its call (and the
+      // next calls are answered: the chain never stays rejected).
+      try {
+        const reason = e instanceof Error ? e.message : typeof e;
+        const error = makeError('invalid_state', `the restore Worker could not send its reply: ${reason}`, { session: 'worker', reason });
+        send({ id: reply.id, ok: false, error: error.toJSON() });
+      } catch {
+        // Nothing more to say on a channel that refuses an error.
+      }
+    }
+  });
 }
 
 /**

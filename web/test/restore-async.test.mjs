@@ -85,7 +85,8 @@ test('feedAsync reports every bundle mutation of the tamper plan exactly as feed
     const objs = new Map(clean);
     const bytes = /** @type {Uint8Array} */ (objs.get(m.object));
     if (m.op === 'flip') {
-      const b = bytes.slice();
+      // A copy (a Buffer's slice would share the clean fixture's bytes).
+      const b = new Uint8Array(bytes);
       b[/** @type {number} */ (m.offset)] ^= /** @type {number} */ (m.xor);
       objs.set(m.object, b);
     } else {
@@ -94,16 +95,26 @@ test('feedAsync reports every bundle mutation of the tamper plan exactly as feed
     const sync = await restoreAll(objs, 'feed');
     if (sync.some((s) => s.report.errors)) failing++;
     assert.deepEqual(await restoreAll(objs, 'async'), sync, JSON.stringify(m));
+    assert.deepEqual(await restoreAll(objs, 'async-all'), sync, `${JSON.stringify(m)}, every range at once`);
   }
+  assert.deepEqual(objects(), clean, 'the clean objects stay clean');
   // Most of them must actually fail a restore, or the comparison shows little.
   assert.ok(failing > bundleMutations.length / 2, `${failing} of ${bundleMutations.length} mutations fail a restore`);
 });
 
-/** A small session over fresh data, with its one bundle and plan. */
-function small() {
+/** A small session over fresh data, with its one bundle and plan. @param {cb.RestoreOptions} [options] */
+function small(options) {
   const vault = cb.Vault.create('pw', null, { memory_kib: 8, iterations: 1, parallelism: 1 });
   const backup = new cb.BackupSession(vault, new cb.Index());
-  const data = new Uint8Array(3 << 20).map((_, i) => (i * 2654435761) >>> 24);
+  // Noise (xorshift32): several chunks, none alike.
+  const data = new Uint8Array(3 << 20);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < data.length; i++) {
+    x = (x ^ (x << 13)) >>> 0;
+    x = (x ^ (x >>> 17)) >>> 0;
+    x = (x ^ (x << 5)) >>> 0;
+    data[i] = x & 0xff;
+  }
   backup.startFile('/f.bin', 0o644, 0);
   backup.write(data);
   backup.finishFile();
@@ -114,7 +125,7 @@ function small() {
   const index = new cb.Index();
   index.loadDelta(vault, indexObj.id, indexObj.bytes);
   const snapshot = cb.Snapshot.open(vault, snapObj.id, snapObj.bytes);
-  const session = new cb.RestoreSession(vault, snapshot, index);
+  const session = new cb.RestoreSession(vault, snapshot, index, options);
   const fetch = session.plan()[0];
   const bundle = /** @type {Uint8Array} */ (bundles.get(fetch.bundle));
   return { vault, snapshot, index, session, fetch, bundle, data };
@@ -169,7 +180,9 @@ test('feedAsync overwrites the key bytes it imported', async () => {
   const { session, fetch, bundle } = small();
   /** @type {Uint8Array[]} */
   const given = [];
-  const own = session.__blobKey.bind(session);
+  // An internal method (not in the public types).
+  const internal = /** @type {{ __blobKey(): Uint8Array }} */ (/** @type {unknown} */ (session));
+  const own = internal.__blobKey.bind(session);
   Object.defineProperty(session, '__blobKey', { value: () => { const k = own(); given.push(k); return k; } });
   const r = fetch.ranges[0];
   await session.feedAsync(fetch.bundle, r.offset, bundle.subarray(r.offset, r.offset + r.length));
@@ -208,4 +221,79 @@ test('feedAsync takes bytes on a SharedArrayBuffer (which WebCrypto refuses) by 
   }
   assert.ok(Buffer.from(out).equals(data));
   assert.equal(session.finish().errors, null);
+});
+
+/** Restores `small()`'s data with every range fed by `feedAsync`, `change` run on each range's bytes right after the call. @param {(bytes: Uint8Array) => void} change */
+async function changedAfterCall(change) {
+  // A range per blob: the first call (which imports the key) and later ones.
+  const { session, fetch, bundle, data } = small({ max_range: 1 });
+  assert.ok(fetch.ranges.length > 1);
+  const out = new Uint8Array(data.length);
+  /** @type {Promise<cb.Write[]>[]} */
+  const fed = [];
+  for (const r of fetch.ranges) {
+    const bytes = bundle.slice(r.offset, r.offset + r.length);
+    fed.push(session.feedAsync(fetch.bundle, r.offset, bytes));
+    change(bytes);
+  }
+  for (const writes of await Promise.all(fed)) for (const w of writes) for (const p of w.places) out.set(w.data, p.offset);
+  return { same: Buffer.from(out).equals(data), report: session.finish() };
+}
+
+test('feedAsync reads the bytes during the call: the caller may reuse its buffer once it returns', async () => {
+  const { same, report } = await changedAfterCall((bytes) => bytes.fill(0));
+  assert.equal(report.errors, null);
+  assert.ok(same);
+});
+
+test('finish while a feedAsync is pending fails its files instead of leaving them out', async () => {
+  const { session, fetch, bundle } = small({ max_range: 1 });
+  const r = fetch.ranges[0];
+  // The first call imports the key first; a second call's blobs are out at once.
+  await session.feedAsync(fetch.bundle, r.offset, bundle.subarray(r.offset, r.offset + r.length));
+  const rest = fetch.ranges.slice(1);
+  assert.ok(rest.length > 0, 'the file spans several ranges');
+  const pending = rest.map((q) => session.feedAsync(fetch.bundle, q.offset, bundle.subarray(q.offset, q.offset + q.length)));
+  const report = session.finish();
+  assert.equal(report.files_restored, 0);
+  assert.match(JSON.stringify(report.errors), /finished while the blob was being opened/);
+  for (const p of pending) assert.equal((await failure(() => p))?.[0], 'InvalidStateError');
+});
+
+test('a WebCrypto failure (not a bad tag) rejects, and the files fail', async () => {
+  const { session, fetch, bundle } = small();
+  const subtle = /** @type {SubtleCrypto} */ (globalThis.crypto.subtle);
+  const decrypt = subtle.decrypt;
+  Object.defineProperty(subtle, 'decrypt', { value: () => Promise.reject(new TypeError('engine out of order')), configurable: true, writable: true });
+  try {
+    const r = fetch.ranges[0];
+    const f = await failure(() => session.feedAsync(fetch.bundle, r.offset, bundle.subarray(r.offset, r.offset + r.length)));
+    assert.deepEqual(f, ['InvalidStateError', 'the restore session could not open a blob: WebCrypto failed (engine out of order)']);
+  } finally {
+    Object.defineProperty(subtle, 'decrypt', { value: decrypt, configurable: true, writable: true });
+  }
+  const report = session.finish();
+  assert.equal(report.files_restored, 0);
+  assert.match(JSON.stringify(report.errors), /engine out of order/);
+});
+
+test("the restore Worker's replies go out in order, even after one could not be sent", async () => {
+  const { serve } = await import('../restore-worker.js');
+  /** @type {unknown[]} */
+  const sent = [];
+  let refuse = true;
+  /** @param {unknown} reply */
+  const send = (reply) => {
+    if (refuse) {
+      refuse = false;
+      throw new Error('DataCloneError');
+    }
+    sent.push(reply);
+  };
+  // No session in this module: each call is answered with an error.
+  for (const id of [1, 2, 3]) serve({ id, method: 'plan', args: [] }, send);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(sent.map((r) => /** @type {{ id: number, ok: boolean }} */ (r)).map((r) => [r.id, r.ok]), [[1, false], [2, false], [3, false]]);
+  assert.match(JSON.stringify(sent[0]), /could not send its reply: DataCloneError/);
+  assert.match(JSON.stringify(sent[1]), /has no session/);
 });

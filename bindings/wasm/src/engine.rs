@@ -559,11 +559,15 @@ pub fn verify_plan(
 pub struct RestoreSession {
     /// The core's run keeps the order rules.
     run: core_engine::RestoreRun,
-    /// `feedAsync`'s ranges between `__sealedBlobs` and `__openedBlobs`
-    /// (their blobs are being opened by WebCrypto), by token.
-    pending: std::collections::HashMap<u32, Vec<core_engine::SealedPart>>,
-    /// The token of the next such range.
-    next_token: u32,
+}
+
+/// A token of `__sealedBlobs` (a safe integer).
+fn token_arg(token: &JsValue) -> JsResult<u64> {
+    token
+        .as_f64()
+        .filter(|t| t.fract() == 0.0 && (0.0..=MAX_SAFE as f64).contains(t))
+        .map(|t| t as u64)
+        .ok_or_else(|| wrong("token", "a token from __sealedBlobs", token))
 }
 
 fn writes_js(writes: Vec<Write>) -> JsResult<JsValue> {
@@ -599,11 +603,7 @@ impl RestoreSession {
         let options = json_arg::<RestoreOptions>(&options, "options")?.unwrap_or_default();
         let run =
             core_engine::RestoreRun::new(&vault.inner, &snapshot.inner, &index.inner, options)?;
-        Ok(RestoreSession {
-            run,
-            pending: Default::default(),
-            next_token: 0,
-        })
+        Ok(RestoreSession { run })
     }
 
     /// What to create (directories, files at their size, symlinks).
@@ -636,23 +636,23 @@ impl RestoreSession {
         writes_js(writes)
     }
 
-    /// Internal (`feedAsync`, web/async.js): `feed`'s checks, then each
-    /// blob of the range as AES-256-GCM sees it, for WebCrypto to open:
-    /// `{ token, parts: [{ nonce, aad, start, end, failed }] }`,
+    /// Internal (`feedAsync`, web/feed-async.js): `feed`'s checks, then
+    /// each blob of the range as AES-256-GCM sees it, for WebCrypto to
+    /// open: `{ token, parts: [{ nonce, aad, start, end, failed }] }`,
     /// `bytes[start..end]` being the ciphertext and its tag. Hand the
-    /// results to `__openedBlobs(token, ...)`, `null` for a part that
-    /// `failed` already (nothing to decrypt).
-    #[wasm_bindgen(js_name = "__sealedBlobs", unchecked_return_type = "unknown")]
+    /// results to `__openedBlobs(token, ...)` (`null` for a part that
+    /// `failed` already: nothing to decrypt), or `__abandonSealed`.
+    #[wasm_bindgen(js_name = "__sealedBlobs", skip_typescript)]
     pub fn sealed_blobs(
         &mut self,
-        #[wasm_bindgen(js_name = "bundleId", unchecked_param_type = "string")] bundle_id: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "number")] offset: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Bytes")] bytes: JsValue,
+        bundle_id: JsValue,
+        offset: JsValue,
+        bytes: JsValue,
     ) -> JsResult<JsValue> {
         let bundle = id_arg(&bundle_id, "bundleId")?;
         let offset = size_arg(&offset, "offset")?;
         let bytes = buffer_arg(&bytes, "bytes")?;
-        let parts = self.run.sealed_range(&bundle, offset, &bytes)?;
+        let (token, parts) = self.run.sealed_range(&bundle, offset, &bytes)?;
         let list = js_sys::Array::new_with_length(parts.len() as u32);
         for (i, p) in parts.iter().enumerate() {
             let o = js_sys::Object::new();
@@ -663,39 +663,21 @@ impl RestoreSession {
             set(&o, "failed", &JsValue::from_bool(p.failed()))?;
             list.set(i as u32, o.into());
         }
-        let token = self.next_token;
-        self.next_token = self.next_token.wrapping_add(1);
-        self.pending.insert(token, parts);
         let out = js_sys::Object::new();
-        set(&out, "token", &JsValue::from_f64(f64::from(token)))?;
+        set(&out, "token", &JsValue::from_f64(token as f64))?;
         set(&out, "parts", &list.into())?;
         Ok(out.into())
     }
 
-    /// Internal (`feedAsync`): the writes of the range `token` of
+    /// Internal (`feedAsync`): the writes of range `token` of
     /// `__sealedBlobs`, given each part's plaintext as WebCrypto opened it
     /// (`null`: its tag did not verify), in the parts' order.
-    #[wasm_bindgen(js_name = "__openedBlobs", unchecked_return_type = "Write[]")]
-    pub fn opened_blobs(
-        &mut self,
-        #[wasm_bindgen(unchecked_param_type = "number")] token: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "(Bytes | null)[]")] opened: JsValue,
-    ) -> JsResult<JsValue> {
-        let token = token
-            .as_f64()
-            .filter(|t| t.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(t))
-            .map(|t| t as u32)
-            .ok_or_else(|| wrong("token", "a token from __sealedBlobs", &token))?;
+    #[wasm_bindgen(js_name = "__openedBlobs", skip_typescript)]
+    pub fn opened_blobs(&mut self, token: JsValue, opened: JsValue) -> JsResult<JsValue> {
+        let token = token_arg(&token)?;
         let opened: js_sys::Array = opened
             .dyn_into()
             .map_err(|v| wrong("opened", "an array of bytes or null", &v))?;
-        let parts = self.pending.remove(&token).ok_or_else(|| {
-            wrong(
-                "token",
-                "a token from __sealedBlobs not used yet",
-                &JsValue::from_f64(f64::from(token)),
-            )
-        })?;
         let mut plain = Vec::with_capacity(opened.length() as usize);
         for (i, v) in opened.iter().enumerate() {
             plain.push(if v.is_null() {
@@ -704,15 +686,26 @@ impl RestoreSession {
                 Some(buffer_arg(&v, &format!("opened[{i}]"))?)
             });
         }
-        writes_js(self.run.open_sealed(&parts, plain)?)
+        writes_js(self.run.open_sealed(token, plain)?)
+    }
+
+    /// Internal (`feedAsync`): WebCrypto could not open range `token`
+    /// (`reason` says why): the files using its blobs fail.
+    #[wasm_bindgen(js_name = "__abandonSealed", skip_typescript)]
+    pub fn abandon_sealed(&mut self, token: JsValue, reason: JsValue) -> JsResult<()> {
+        let token = token_arg(&token)?;
+        let reason = string_arg(&reason, "reason")?;
+        Ok(self.run.abandon_sealed(token, &reason)?)
     }
 
     /// Internal (`feedAsync`): the AES-256 key of the vault's data blobs,
     /// to import into WebCrypto as a non-extractable key; overwrite these
     /// bytes once imported.
-    #[wasm_bindgen(js_name = "__blobKey")]
-    pub fn blob_key(&self) -> js_sys::Uint8Array {
-        js_sys::Uint8Array::from(&self.run.blob_encryption_key()[..])
+    #[wasm_bindgen(js_name = "__blobKey", skip_typescript)]
+    pub fn blob_key(&mut self) -> JsResult<js_sys::Uint8Array> {
+        Ok(js_sys::Uint8Array::from(
+            &self.run.blob_encryption_key()?[..],
+        ))
     }
 
     /// The files whose content became complete since the last call (after

@@ -608,6 +608,12 @@ impl RestoreSession {
         }
     }
 
+    /// Gives up a part [`next_sealed`](Self::next_sealed) handed out that
+    /// will not be opened: each file using its blob fails with `error`.
+    pub fn abandon_sealed(&mut self, part: &SealedPart, error: &Error) {
+        self.fail(part.blob, error);
+    }
+
     /// The AES-256 key that opens this vault's data blobs (and nothing
     /// else), wiped when dropped: for a host that opens them itself
     /// ([`next_sealed`](Self::next_sealed)).

@@ -17,6 +17,15 @@ pub struct RestoreRun {
     /// into place) still land in the report.
     session: RestoreSession,
     report: Option<RestoreReport>,
+    /// The ranges of [`sealed_range`](Self::sealed_range) whose blobs the
+    /// host is opening, by token: taken back by
+    /// [`open_sealed`](Self::open_sealed) or
+    /// [`abandon_sealed`](Self::abandon_sealed), else failed by
+    /// [`finish`](Self::finish), so no file is left neither restored nor
+    /// failed.
+    outstanding: std::collections::BTreeMap<u64, Vec<SealedPart>>,
+    /// The token of the next such range.
+    next_token: u64,
 }
 
 impl RestoreRun {
@@ -30,6 +39,8 @@ impl RestoreRun {
         Ok(RestoreRun {
             session: RestoreSession::new(vault, snapshot, index, options)?,
             report: None,
+            outstanding: Default::default(),
+            next_token: 0,
         })
     }
 
@@ -67,28 +78,39 @@ impl RestoreRun {
 
     /// Every blob of a range as AES-256-GCM sees it, for a host that opens
     /// them itself (see [`RestoreSession::next_sealed`]): the same checks
-    /// as [`feed`](Self::feed) first, then the parts in the range's order;
-    /// blobs that fail before opening fail their files here.
+    /// as [`feed`](Self::feed) first, then a token and the parts in the
+    /// range's order. Hand them back with [`open_sealed`](Self::open_sealed)
+    /// (or [`abandon_sealed`](Self::abandon_sealed)); ranges still out at
+    /// [`finish`](Self::finish) fail their files. For the same writes and
+    /// report as feeding the ranges in turn, open them back in the order
+    /// they were taken.
     pub fn sealed_range(
         &mut self,
         bundle: &Id,
         offset: u64,
         bytes: &[u8],
-    ) -> Result<Vec<SealedPart>> {
+    ) -> Result<(u64, Vec<SealedPart>)> {
         let session = self.running()?;
         let mut range = session.start_range(bundle, offset, bytes.len())?;
-        Ok(std::iter::from_fn(|| session.next_sealed(&mut range, bytes)).collect())
+        let parts: Vec<SealedPart> =
+            std::iter::from_fn(|| session.next_sealed(&mut range, bytes)).collect();
+        let token = self.next_token;
+        self.next_token = self.next_token.wrapping_add(1);
+        self.outstanding.insert(token, parts.clone());
+        Ok((token, parts))
     }
 
-    /// The writes of the parts of [`sealed_range`](Self::sealed_range),
-    /// each opened by the host to its plaintext or `None` (see
-    /// [`RestoreSession::open_sealed`]); `opened` gives one entry per part,
-    /// in order.
-    pub fn open_sealed(
-        &mut self,
-        parts: &[SealedPart],
-        opened: Vec<Option<Vec<u8>>>,
-    ) -> Result<Vec<Write>> {
+    /// The writes of range `token` of [`sealed_range`](Self::sealed_range),
+    /// each part opened by the host to its plaintext or `None` (see
+    /// [`RestoreSession::open_sealed`]): one entry per part, in order.
+    /// Refused without effect: an unknown or used token, or another number
+    /// of entries ([`Error::InvalidArgument`]), or a finished restore.
+    pub fn open_sealed(&mut self, token: u64, opened: Vec<Option<Vec<u8>>>) -> Result<Vec<Write>> {
+        self.running()?;
+        let parts = self
+            .outstanding
+            .get(&token)
+            .ok_or_else(|| unknown_token(token))?;
         if opened.len() != parts.len() {
             return Err(Error::argument(
                 "opened",
@@ -99,6 +121,7 @@ impl RestoreRun {
                 ),
             ));
         }
+        let parts = self.outstanding.remove(&token).unwrap_or_default();
         let session = self.running()?;
         Ok(parts
             .iter()
@@ -107,10 +130,29 @@ impl RestoreRun {
             .collect())
     }
 
+    /// The host will not open range `token` (its own AES-GCM failed, not
+    /// the blobs): each file using one of its blobs fails with
+    /// [`Error::InvalidState`] saying `reason`.
+    pub fn abandon_sealed(&mut self, token: u64, reason: &str) -> Result<()> {
+        self.running()?;
+        let parts = self
+            .outstanding
+            .remove(&token)
+            .ok_or_else(|| unknown_token(token))?;
+        let error = Error::InvalidState {
+            session: "restore".into(),
+            reason: format!("could not open a blob: {reason}"),
+        };
+        for part in &parts {
+            self.session.abandon_sealed(part, &error);
+        }
+        Ok(())
+    }
+
     /// The key that opens the vault's data blobs (see
-    /// [`RestoreSession::blob_encryption_key`]).
-    pub fn blob_encryption_key(&self) -> zeroize::Zeroizing<[u8; 32]> {
-        self.session.blob_encryption_key()
+    /// [`RestoreSession::blob_encryption_key`]), while the restore runs.
+    pub fn blob_encryption_key(&mut self) -> Result<zeroize::Zeroizing<[u8; 32]>> {
+        Ok(self.running()?.blob_encryption_key())
     }
 
     /// Starts a range with its fetched bytes, its blobs opened on the
@@ -158,6 +200,13 @@ impl RestoreRun {
         if self.report.is_some() {
             return Err(Error::finished("restore"));
         }
+        let error = Error::InvalidState {
+            session: "restore".into(),
+            reason: "finished while the blob was being opened".into(),
+        };
+        for part in std::mem::take(&mut self.outstanding).values().flatten() {
+            self.session.abandon_sealed(part, &error);
+        }
         self.session.close();
         Ok(self.report.insert(self.session.report()))
     }
@@ -175,6 +224,15 @@ impl RestoreRun {
     pub fn apply(&self) -> Result<&[Create]> {
         Ok(&self.report()?.apply)
     }
+}
+
+/// The error of a token [`RestoreRun::sealed_range`] did not give, or
+/// that was handed back already.
+fn unknown_token(token: u64) -> Error {
+    Error::argument(
+        "token",
+        format!("{token} is not a range of sealed blobs still being opened"),
+    )
 }
 
 #[cfg(test)]
@@ -227,5 +285,98 @@ mod tests {
             run.missing(&b.id).unwrap_err().code(),
             ErrorCode::InvalidState
         );
+    }
+
+    /// A vault with one backed-up file `/f` of `data`, and its index.
+    fn one_file(data: &[u8]) -> (Vault, crate::engine::backup::BackupOutcome, Index) {
+        let vault = Vault::create(
+            b"pw",
+            VaultSettings::default(),
+            KdfParams::insecure_for_tests(),
+        )
+        .unwrap();
+        let mut s =
+            BackupSession::new(&vault, Arc::new(Index::new()), BackupOptions::default()).unwrap();
+        s.start_file(FileMeta::file("/f", 0o600, 6)).unwrap();
+        s.write(data).unwrap();
+        s.finish_file().unwrap();
+        let out = s.finish(SnapshotInfo::at(1)).unwrap();
+        let mut index = Index::new();
+        for b in &out.bundles {
+            index.add_bundle(b);
+        }
+        (vault, out, index)
+    }
+
+    #[test]
+    fn sealed_ranges_are_opened_once_and_never_left_out_of_the_report() {
+        use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit};
+        let (vault, out, index) = one_file(b"some content");
+        let b = &out.bundles[0];
+        let fresh =
+            || RestoreRun::new(&vault, &out.tree, &index, RestoreOptions::default()).unwrap();
+        let range = |run: &RestoreRun| {
+            let r = run.session().unwrap().plan()[0].ranges[0];
+            (
+                r.offset,
+                &b.bytes[r.offset as usize..(r.offset + r.length) as usize],
+            )
+        };
+
+        // Opened by "the host": the same write as feed gives.
+        let mut run = fresh();
+        let (offset, bytes) = range(&run);
+        let (token, parts) = run.sealed_range(&b.id, offset, bytes).unwrap();
+        assert_eq!(parts.len(), 1);
+        let key = run.blob_encryption_key().unwrap();
+        let cipher = Aes256Gcm::new((&*key).into());
+        let body = &bytes[parts[0].body.clone()];
+        let (text, tag) = body.split_at(body.len() - 16);
+        let mut buf = text.to_vec();
+        let tag: [u8; 16] = tag.try_into().unwrap();
+        cipher
+            .decrypt_inout_detached(
+                &parts[0].nonce.into(),
+                &parts[0].aad,
+                buf.as_mut_slice().into(),
+                &tag.into(),
+            )
+            .unwrap();
+        // A wrong number of entries is refused and changes nothing.
+        let err = run.open_sealed(token, vec![]).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidArgument);
+        let writes = run.open_sealed(token, vec![Some(buf.clone())]).unwrap();
+        assert_eq!(writes.len(), 1);
+        assert_eq!(writes[0].data, b"some content");
+        // A token is used once.
+        let err = run.open_sealed(token, vec![Some(buf)]).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidArgument);
+        assert_eq!(run.finish().unwrap().files_restored, 1);
+        assert_eq!(
+            run.blob_encryption_key().unwrap_err().code(),
+            ErrorCode::InvalidState
+        );
+
+        // Still out at finish: the file fails, it is not left out.
+        let mut run = fresh();
+        let (offset, bytes) = range(&run);
+        run.sealed_range(&b.id, offset, bytes).unwrap();
+        let report = run.finish().unwrap();
+        assert_eq!(report.files_restored, 0);
+        let errors = report.errors.as_ref().expect("the file fails");
+        assert_eq!(errors.list.iter().flatten().count(), 1);
+
+        // Abandoned by the host: the same.
+        let mut run = fresh();
+        let (offset, bytes) = range(&run);
+        let (token, _) = run.sealed_range(&b.id, offset, bytes).unwrap();
+        run.abandon_sealed(token, "WebCrypto failed").unwrap();
+        assert_eq!(
+            run.abandon_sealed(token, "again").unwrap_err().code(),
+            ErrorCode::InvalidArgument
+        );
+        let report = run.finish().unwrap();
+        assert_eq!(report.files_restored, 0);
+        assert!(report.errors.is_some());
     }
 }
