@@ -246,23 +246,7 @@ mod tests {
 
     #[test]
     fn the_report_and_attributes_come_after_finish_and_feeding_stops() {
-        let vault = Vault::create(
-            b"pw",
-            VaultSettings::default(),
-            KdfParams::insecure_for_tests(),
-        )
-        .unwrap();
-        let mut s =
-            BackupSession::new(&vault, Arc::new(Index::new()), BackupOptions::default()).unwrap();
-        s.add_entry(FileMeta::dir("/d", 0o755, 5)).unwrap();
-        s.start_file(FileMeta::file("/d/f", 0o600, 6)).unwrap();
-        s.write(b"x").unwrap();
-        s.finish_file().unwrap();
-        let out = s.finish(SnapshotInfo::at(1)).unwrap();
-        let mut index = Index::new();
-        for b in &out.bundles {
-            index.add_bundle(b);
-        }
+        let (vault, out, index) = backed_up(Some("/d"), "/d/f", b"x");
         let mut run =
             RestoreRun::new(&vault, &out.tree, &index, RestoreOptions::default()).unwrap();
         assert_eq!(run.report().unwrap_err().code(), ErrorCode::InvalidState);
@@ -287,8 +271,13 @@ mod tests {
         );
     }
 
-    /// A vault with one backed-up file `/f` of `data`, and its index.
-    fn one_file(data: &[u8]) -> (Vault, crate::engine::backup::BackupOutcome, Index) {
+    /// A vault with a backup of folder `dir` (if any) and `file` holding
+    /// `data`, and its index.
+    fn backed_up(
+        dir: Option<&str>,
+        file: &str,
+        data: &[u8],
+    ) -> (Vault, crate::engine::backup::BackupOutcome, Index) {
         let vault = Vault::create(
             b"pw",
             VaultSettings::default(),
@@ -297,7 +286,10 @@ mod tests {
         .unwrap();
         let mut s =
             BackupSession::new(&vault, Arc::new(Index::new()), BackupOptions::default()).unwrap();
-        s.start_file(FileMeta::file("/f", 0o600, 6)).unwrap();
+        if let Some(dir) = dir {
+            s.add_entry(FileMeta::dir(dir, 0o755, 5)).unwrap();
+        }
+        s.start_file(FileMeta::file(file, 0o600, 6)).unwrap();
         s.write(data).unwrap();
         s.finish_file().unwrap();
         let out = s.finish(SnapshotInfo::at(1)).unwrap();
@@ -311,7 +303,7 @@ mod tests {
     #[test]
     fn sealed_ranges_are_opened_once_and_never_left_out_of_the_report() {
         use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit};
-        let (vault, out, index) = one_file(b"some content");
+        let (vault, out, index) = backed_up(None, "/f", b"some content");
         let b = &out.bundles[0];
         let fresh =
             || RestoreRun::new(&vault, &out.tree, &index, RestoreOptions::default()).unwrap();
