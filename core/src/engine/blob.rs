@@ -186,12 +186,7 @@ pub fn blob_parts<'a>(
     if sealed.len() < BLOB_OVERHEAD {
         return Err(Error::corrupt(object, "truncated blob"));
     }
-    if raw_len > MAX_BLOB_LEN {
-        return Err(Error::corrupt(
-            object,
-            format!("plaintext length {raw_len} exceeds the largest chunk ({MAX_BLOB_LEN} bytes)"),
-        ));
-    }
+    check_raw_len(raw_len, object)?;
     let (nonce, body) = sealed.split_at(NONCE_LEN);
     let mut n = [0u8; NONCE_LEN];
     n.copy_from_slice(nonce);
@@ -200,6 +195,18 @@ pub fn blob_parts<'a>(
         aad: aad(vault_id, kind, id),
         body,
     })
+}
+
+/// A plaintext length no chunk can have is a corrupt index entry: refused
+/// before anything is allocated for it.
+fn check_raw_len(raw_len: u32, object: &str) -> Result<()> {
+    if raw_len > MAX_BLOB_LEN {
+        return Err(Error::corrupt(
+            object,
+            format!("plaintext length {raw_len} exceeds the largest chunk ({MAX_BLOB_LEN} bytes)"),
+        ));
+    }
+    Ok(())
 }
 
 /// The error of a blob whose tag does not verify.
@@ -220,14 +227,9 @@ pub fn finish_blob(
     mut inner: Vec<u8>,
     object: &str,
 ) -> Result<Vec<u8>> {
-    if raw_len > MAX_BLOB_LEN {
-        // Checked by `blob_parts` too; again here, as a host's opened bytes
-        // may come without it.
-        return Err(Error::corrupt(
-            object,
-            format!("plaintext length {raw_len} exceeds the largest chunk ({MAX_BLOB_LEN} bytes)"),
-        ));
-    }
+    // Checked by `blob_parts` too; again here, as a host's opened bytes may
+    // come without it.
+    check_raw_len(raw_len, object)?;
     let (&flag, payload) = inner
         .split_first()
         .ok_or_else(|| Error::corrupt(object, "empty blob"))?;
