@@ -93,15 +93,77 @@ export function memberKind(root, path) {
 }
 
 /**
+ * Whether `value` is JSON data that JSON.stringify writes and JSON.parse
+ * reads back as an equal value: null, a boolean, a string, a finite number
+ * (not -0), and arrays (without holes) and plain objects (see
+ * `isPlainObject`) of them, not nested deeper than 64.
+ * @param {unknown} value
+ * @param {number} [depth]
+ * @returns {boolean}
+ */
+function isJsonData(value, depth = 0) {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0);
+    case 'object': {
+      if (value === null) return true;
+      if (depth >= 64) return false;
+      if (Array.isArray(value)) {
+        if ('toJSON' in value) return false;
+        for (let i = 0; i < value.length; i++) {
+          if (!isJsonData(value[i], depth + 1)) return false; // a hole reads as undefined
+        }
+        return true;
+      }
+      if (!isPlainObject(value)) return false;
+      for (const key in value) {
+        // Own members only: JSON.stringify writes those.
+        if (Object.prototype.hasOwnProperty.call(value, key) && !isJsonData(/** @type {Record<string, unknown>} */ (value)[key], depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/**
+ * The UTF-8 bytes of `value`'s JSON text (a string is taken as JSON text
+ * already), for the core; `undefined` when there is none to give (null,
+ * undefined, a value JSON cannot write): the binding then says why.
+ * @param {unknown} value
+ * @returns {Uint8Array | undefined}
+ */
+export function jsonBytes(value) {
+  if (value === undefined || value === null) return undefined;
+  try {
+    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    return typeof text === 'string' ? encoder.encode(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const encoder = new TextEncoder();
+
+/**
  * A shallow copy of `root` with the core's member edits set: `edits` is the
- * JSON text of `[parent, key, value]` triples, `parent` a pointer (`''`: the
- * resource). Each object an edit sets a member of is copied once; the rest
- * is shared with `root`. `undefined` if a member could not be read.
+ * JSON text of `[parent, key, index]` triples, `parent` a pointer (`''`: the
+ * resource), `index` the operation of `patch` (an array, or its JSON text)
+ * whose value the member takes. An operation's own value is taken when it
+ * is JSON data (`isJsonData`), shared as fast-json-patch shares it; else a
+ * copy as JSON reads the patch. Each object an edit sets a member of is
+ * copied once; the rest is shared with `root`. `undefined` if a member could
+ * not be read.
  * @param {Record<string, unknown>} root
  * @param {string} edits
+ * @param {unknown} patch
  * @returns {Record<string, unknown> | undefined}
  */
-export function withMembers(root, edits) {
+export function withMembers(root, edits, patch) {
   try {
     /** @type {Map<string, Record<string, unknown>>} */
     const copies = new Map([['', { ...root }]]);
@@ -118,8 +180,20 @@ export function withMembers(root, edits) {
       }
       return copy;
     };
-    for (const [parent, key, value] of /** @type {[string, string, unknown][]} */ (JSON.parse(edits))) {
-      copied(parent)[key] = value;
+    const own = Array.isArray(patch) && !('toJSON' in patch) ? patch : undefined;
+    /** @type {{ value: unknown }[] | undefined} the patch as JSON reads it, made when first needed */
+    let read;
+    /** @param {number} index @returns {unknown} */
+    const valueOf = (index) => {
+      const op = own?.[index];
+      if (isPlainObject(op) && Object.prototype.propertyIsEnumerable.call(op, 'value') && isJsonData(op.value)) {
+        return op.value;
+      }
+      read ??= JSON.parse(typeof patch === 'string' ? patch : JSON.stringify(patch));
+      return /** @type {{ value: unknown }[]} */ (read)[index].value;
+    };
+    for (const [parent, key, index] of /** @type {[string, string, number][]} */ (JSON.parse(edits))) {
+      copied(parent)[key] = valueOf(index);
     }
     return copies.get('');
   } catch {

@@ -41,8 +41,12 @@ fn workload() -> (Vec<u8>, Vec<u8>) {
     restore["state"] = "in_progress".into();
     restore["errors"] = Value::Null;
     restore["ended_time"] = Value::Null;
-    let patch = sample("cbu-updateRestore_request.json");
-    (serde_json::to_vec(&restore).unwrap(), patch)
+    // Compact, as JSON.stringify gives it to the wasm binding.
+    let patch: Value = serde_json::from_slice(&sample("cbu-updateRestore_request.json")).unwrap();
+    (
+        serde_json::to_vec(&restore).unwrap(),
+        serde_json::to_vec(&patch).unwrap(),
+    )
 }
 
 fn patch(c: &mut Criterion) {

@@ -94,9 +94,9 @@ test('the result shares untouched members and copies the objects it changes', ()
       assert.equal(patched[key], value, `${key} is shared`);
     }
   }
-  // The patch's own values are not the result's: changing one changes neither.
-  /** @type {{count: number}} */ (patched.errors).count = 99;
-  assert.equal(patch[3].value.count, 1);
+  // A patched member is the operation's own value (JSON data), as fast-json-patch gives it.
+  assert.equal(patched.errors, patch[3].value);
+  assert.equal(patched.started_time, patch[1].value);
 
   const agent = fixtureJson(V2 + 'cbu-getAgentDetails_response.json');
   const moved = /** @type {{ vault: { region: string }, host: unknown }} */ (
@@ -104,6 +104,43 @@ test('the result shares untouched members and copies the objects it changes', ()
   assert.equal(moved.vault.region, 'IAD');
   assert.notEqual(moved.vault, agent.vault, 'the edited parent is a copy');
   assert.notEqual(agent.vault.region, 'IAD', 'the input vault is unchanged');
+});
+
+/** A value typed as JSON that is not JSON data (what the call must cope with). @param {unknown} value */
+const asJson = (value) => /** @type {import('../node.js').JsonValue} */ (value);
+
+test('a patch value JSON reads differently is set as JSON reads it', () => {
+  const restore = { ...fixtureJson(V2 + 'cbu-getRestoreDetails_response.json'), state: 'in_progress', errors: null, ended_time: null };
+  const report = { count: 1, reason: 'x', diagnostics: null };
+  class Report {
+    constructor() { Object.assign(this, report); }
+  }
+  const sparse = [{ index: 1, path: '/a', type: 't', exception: null }];
+  sparse.length = 2; // a hole: JSON writes null, which is no error entry
+  /** @type {[unknown, unknown][]} value given, value JSON reads */
+  const cases = [
+    [{ ...report, when: new Date('2014-10-20T13:00:00Z') }, { ...report, when: '2014-10-20T13:00:00.000Z' }],
+    [{ ...report, gone: undefined }, report],
+    [{ ...report, zero: -0 }, { ...report, zero: 0 }],
+    [{ ...report, nan: NaN }, { ...report, nan: null }],
+    [{ ...report, list: [{ index: 1, path: '/a', type: 't', exception: null, f() {} }] }, { ...report, list: [{ index: 1, path: '/a', type: 't', exception: null }] }],
+    [{ ...report, toJSON() { return { count: 2, reason: null, diagnostics: null }; } }, { count: 2, reason: null, diagnostics: null }],
+    [new Report(), report],
+  ];
+  for (const [value, read] of cases) {
+    const patched = /** @type {Record<string, unknown>} */ (cb.validatePatch('restore', restore, asJson([{ op: 'add', path: '/errors', value }]), 'agent'));
+    assert.deepEqual(patched.errors, read);
+    assert.notEqual(patched.errors, value);
+  }
+  assert.throws(() => cb.validatePatch('restore', restore, [{ op: 'add', path: '/errors', value: { ...report, list: sparse } }], 'agent'), cb.PatchRejectedError);
+  // A patch given as JSON text: values as JSON reads them, fresh.
+  const text = JSON.stringify([{ op: 'add', path: '/errors', value: report }]);
+  assert.deepEqual(/** @type {Record<string, unknown>} */ (cb.validatePatch('restore', restore, text, 'agent')).errors, report);
+  // An operation whose value is JSON data is shared even when another's is not.
+  const mixed = [{ op: 'add', path: '/errors', value: report }, { op: 'add', path: '/ended_time', value: new Date('2014-10-20T13:12:00Z') }];
+  const patched = /** @type {Record<string, unknown>} */ (cb.validatePatch('restore', restore, asJson(mixed), 'agent'));
+  assert.equal(patched.errors, report);
+  assert.equal(patched.ended_time, '2014-10-20T13:12:00.000Z');
 });
 
 test('objects JSON reads differently go through JSON text, with its outcome', () => {

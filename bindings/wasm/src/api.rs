@@ -7,7 +7,7 @@ use cloudbackup_core::by_name;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
-use crate::members::{set_members, JsMembers};
+use crate::members::{json_bytes_arg, set_members, JsMembers};
 use crate::{
     argument, bool_arg, int_arg, json_arg, json_text_arg, json_to_js, string_arg,
     text_or_bytes_arg, to_js, wrong, JsResult, MAX_SAFE,
@@ -228,7 +228,10 @@ pub fn allowed_targets(
 /// patched members set; the members the patch does not touch are the
 /// resource's own (shared, as immutable-update libraries share them: copy
 /// one before changing it in place), and objects holding a patched member
-/// (`vault` for `/vault/region`) are copies. Only the members the endpoint's
+/// (`vault` for `/vault/region`) are copies. A patched member's value is the
+/// patch operation's own (shared too, as fast-json-patch shares it) when it
+/// is JSON data (no `Date`, `undefined`, -0, hole or class instance in it);
+/// otherwise a copy as JSON reads the patch. Only the members the endpoint's
 /// rules read are looked at: the others are neither checked nor converted
 /// (a `Date` stays a `Date`, and one JSON cannot write, such as a `BigInt`,
 /// is not refused). A resource given as JSON text, or an object that JSON
@@ -245,7 +248,7 @@ pub fn validate_patch(
     let options = options.unwrap_or(JsValue::UNDEFINED);
     let endpoint = string_arg(&endpoint, "endpoint")?;
     let actor = string_arg(&actor, "actor")?;
-    let patch = json_text_arg(&patch, "patch")?.unwrap_or_else(|| "null".into());
+    let patch_json = json_bytes_arg(&patch, "patch")?;
     let vault_empty = if options.is_object() {
         let v = js_sys::Reflect::get(&options, &JsValue::from_str("vaultEmpty"))
             .unwrap_or(JsValue::UNDEFINED);
@@ -263,11 +266,10 @@ pub fn validate_patch(
     // it with the patched members set; only what that cannot do exactly
     // (see members.rs) goes through JSON text.
     if let Some(members) = JsMembers::new(&resource) {
-        let plan =
-            by_name::plan_patch_json(&endpoint, &members, patch.as_bytes(), &actor, vault_empty);
+        let plan = by_name::plan_patch_json(&endpoint, &members, &patch_json, &actor, vault_empty);
         if members.readable() {
             if let Some(edits) = plan? {
-                if let Some(patched) = set_members(&resource, &edits)? {
+                if let Some(patched) = set_members(&resource, &edits, &patch) {
                     return Ok(patched);
                 }
             }
@@ -277,7 +279,7 @@ pub fn validate_patch(
     let patched = by_name::validate_patch_json(
         &endpoint,
         resource.as_bytes(),
-        patch.as_bytes(),
+        &patch_json,
         &actor,
         vault_empty,
     )?;
@@ -292,10 +294,10 @@ pub fn apply_patch(
     #[wasm_bindgen(unchecked_param_type = "JsonValue")] patch: JsValue,
 ) -> JsResult<JsValue> {
     let document = json_text_arg(&document, "document")?.unwrap_or_else(|| "null".into());
-    let patch = json_text_arg(&patch, "patch")?.unwrap_or_else(|| "null".into());
+    let patch_json = json_bytes_arg(&patch, "patch")?;
     let mut document: Value =
         cloudbackup_core::error::from_json_slice("document", document.as_bytes())?;
-    let patch = cloudbackup_core::patch::parse_patch(patch.as_bytes())?;
+    let patch = cloudbackup_core::patch::parse_patch(&patch_json)?;
     cloudbackup_core::patch::apply_patch(&mut document, &patch)?;
     json_to_js(&document)
 }

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 
-use cloudbackup_core::patch::{MemberEdit, ResourceMembers};
+use cloudbackup_core::patch::ResourceMembers;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
@@ -23,7 +23,9 @@ extern "C" {
     #[wasm_bindgen(js_name = "memberKind")]
     fn member_kind(root: &JsValue, path: &str) -> u32;
     #[wasm_bindgen(js_name = "withMembers")]
-    fn with_members(root: &JsValue, edits: &str) -> JsValue;
+    fn with_members(root: &JsValue, edits: &str, patch: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = "jsonBytes")]
+    fn json_bytes(value: &JsValue) -> Option<Vec<u8>>;
 }
 
 /// A plain JS object (an object literal, `JSON.parse` output) read as JSON
@@ -79,14 +81,26 @@ impl ResourceMembers for JsMembers<'_> {
     }
 }
 
-/// A shallow copy of `root` with `edits` set (each object an edit sets a
-/// member of is copied; the rest is shared with `root`); `None` if
-/// members.js could not make it (a getter threw on the way).
-pub(crate) fn set_members(root: &JsValue, edits: &[MemberEdit]) -> JsResult<Option<JsValue>> {
-    let triples: Vec<(&str, &str, &Value)> =
-        edits.iter().map(|e| (e.parent, e.key, &e.value)).collect();
-    let text = serde_json::to_string(&triples)
-        .map_err(|e| cloudbackup_core::Error::json("patched members", &e))?;
-    let copy = with_members(root, &text);
-    Ok((!copy.is_undefined()).then_some(copy))
+/// A shallow copy of `root` with `edits` set (the core's
+/// [`edits_json`](cloudbackup_core::patch::edits_json) text; each object an
+/// edit sets a member of is copied, the rest is shared with `root`), the
+/// values taken from `patch`'s operations; `None` if members.js could not
+/// make it (a getter threw on the way).
+pub(crate) fn set_members(root: &JsValue, edits: &str, patch: &JsValue) -> Option<JsValue> {
+    let copy = with_members(root, edits, patch);
+    (!copy.is_undefined()).then_some(copy)
+}
+
+/// `value`'s JSON text as UTF-8, as [`json_text_arg`](crate::json_text_arg)
+/// gives it (a string is JSON text already; `null` for undefined and null)
+/// but encoded by JS in one step: wasm-bindgen copies a string into wasm
+/// memory a character at a time. Errors: those of `json_text_arg`.
+pub(crate) fn json_bytes_arg(value: &JsValue, name: &str) -> JsResult<Vec<u8>> {
+    if let Some(bytes) = json_bytes(value) {
+        return Ok(bytes);
+    }
+    // None, or no JSON: json_text_arg says which, and why.
+    Ok(crate::json_text_arg(value, name)?
+        .unwrap_or_else(|| "null".into())
+        .into_bytes())
 }

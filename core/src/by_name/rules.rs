@@ -24,8 +24,8 @@ use crate::lifecycle::{
     Lifecycle, LogfileState, ResourceKind, RestoreState, Step, V1BackupState, V1RestoreState,
 };
 use crate::patch::{
-    parse_patch, plan_member_edits, validate_owned_patch, Endpoint, MemberEdit, PatchContext,
-    ResourceMembers,
+    edits_json, parse_patch, plan_member_edits, plan_raw_member_edits, validate_owned_patch,
+    Endpoint, PatchContext, ResourceMembers,
 };
 use crate::wire::WireName;
 use crate::Result;
@@ -192,26 +192,29 @@ pub fn validate_patch_json(
 /// [`validate_patch_json`] for a resource the host reads member by member
 /// (a JS object): the same names, checks and errors, but on success the
 /// members to set on a copy of the resource instead of the patched resource,
-/// as [`plan_member_edits`](crate::patch::plan_member_edits) gives them.
-/// `Ok(None)`: those members cannot be set as they are (a parent that is not
-/// an object, a replaced member that is not there); [`validate_patch_json`]
-/// on the whole resource then says how the patch fails.
+/// as [`edits_json`](crate::patch::edits_json) text (`[[parent, key, value],
+/// ...]`, in patch order), as [`plan_member_edits`](crate::patch::plan_member_edits)
+/// gives them. `Ok(None)`: those members cannot be set as they are (a
+/// parent that is not an object, a replaced member that is not there);
+/// [`validate_patch_json`] on the whole resource then says how the patch
+/// fails.
 pub fn plan_patch_json(
     endpoint: &str,
     resource: &dyn ResourceMembers,
     patch: &[u8],
     actor_name: &str,
     vault_empty: Option<bool>,
-) -> Result<Option<Vec<MemberEdit>>> {
+) -> Result<Option<String>> {
     let endpoint: Endpoint = by_name("endpoint", "patch endpoint", endpoint)?;
     let actor = actor(actor_name)?;
+    let context = PatchContext { actor, vault_empty };
+    // The usual accepted patch without building its values; anything else
+    // (refusals too) the way that says why.
+    if let Some(edits) = plan_raw_member_edits(endpoint, resource, patch, context) {
+        return Ok(Some(edits));
+    }
     let patch = parse_patch(patch)?;
-    plan_member_edits(
-        endpoint,
-        resource,
-        patch,
-        PatchContext { actor, vault_empty },
-    )
+    Ok(plan_member_edits(endpoint, resource, patch, context)?.map(|edits| edits_json(&edits)))
 }
 
 #[cfg(test)]

@@ -3,10 +3,12 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{MapAccess, Visitor};
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use json_patch::jsonptr::PointerBuf;
@@ -49,16 +51,40 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>
     Value::deserialize(d).map(Some)
 }
 
-/// A [`PlainItem`] given as a JSON object, and only so: the derived impl
-/// would also read an array by position (`["move", "/a", "/b"]`), which is
-/// no operation.
-struct ObjectItem<'a>(PlainItem<'a>);
+/// [`PlainItem`] with the value left as its JSON text. Other members are
+/// refused (so every string and number outside the value is read as a
+/// [`Value`] would read it, not skipped).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawItem<'a> {
+    #[serde(borrow)]
+    op: Cow<'a, str>,
+    #[serde(borrow)]
+    path: Cow<'a, str>,
+    #[serde(default, borrow)]
+    #[allow(dead_code)] // read only so that a bad `from` fails as in PlainItem
+    from: Option<Cow<'a, str>>,
+    /// `Some` for `"value": null` too, as in [`PlainItem`].
+    #[serde(default, borrow, deserialize_with = "present_raw")]
+    value: Option<&'a RawValue>,
+}
 
-impl<'de> Deserialize<'de> for ObjectItem<'de> {
+fn present_raw<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// An item given as a JSON object, and only so: the derived impls would
+/// also read an array by position (`["move", "/a", "/b"]`), which is no
+/// operation.
+struct ObjectItem<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectItem<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct ObjectOnly;
-        impl<'de> Visitor<'de> for ObjectOnly {
-            type Value = ObjectItem<'de>;
+        struct ObjectOnly<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectOnly<T> {
+            type Value = ObjectItem<T>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an operation object")
             }
@@ -66,10 +92,119 @@ impl<'de> Deserialize<'de> for ObjectItem<'de> {
                 self,
                 map: A,
             ) -> std::result::Result<Self::Value, A::Error> {
-                PlainItem::deserialize(MapAccessDeserializer::new(map)).map(ObjectItem)
+                T::deserialize(MapAccessDeserializer::new(map)).map(ObjectItem)
             }
         }
-        d.deserialize_map(ObjectOnly)
+        d.deserialize_map(ObjectOnly(PhantomData))
+    }
+}
+
+/// An `add` or `replace` operation of a plain patch, its value as JSON text.
+pub(super) struct RawOperation<'a> {
+    /// `add` (else `replace`).
+    pub(super) add: bool,
+    /// The path as given.
+    pub(super) path: Cow<'a, str>,
+    /// The value's JSON text, as it is in the patch.
+    pub(super) value: &'a RawValue,
+}
+
+/// The operations of `bytes` when [`parse_patch`] would read it as a plain
+/// patch (see [`plain_patch`]) of `add` and `replace` operations only, with
+/// the same paths; `None` for anything else (other members in an operation
+/// too). The values are left as text: whoever reads one must check that it
+/// parses as a [`Value`] (see [`parses_as_value`]), which skipping it did
+/// not (nesting depth, numbers out of range, lone surrogates).
+pub(super) fn raw_add_replace_ops(bytes: &[u8]) -> Option<Vec<RawOperation<'_>>> {
+    let items: Vec<ObjectItem<RawItem<'_>>> = serde_json::from_slice(bytes).ok()?;
+    let mut ops = Vec::with_capacity(items.len());
+    for ObjectItem(item) in items {
+        let add = match item.op.as_ref() {
+            "add" => true,
+            "replace" => false,
+            _ => return None,
+        };
+        // As plain_patch reads the path.
+        json_patch::jsonptr::Pointer::parse(item.path.as_ref()).ok()?;
+        ops.push(RawOperation {
+            add,
+            path: item.path,
+            value: item.value?,
+        });
+    }
+    Some(ops)
+}
+
+/// Whether `text`, a JSON value that was skipped (a [`RawValue`]), parses
+/// as a [`Value`] where it is: an operation's value, two levels down in the
+/// patch. It is read with the calls [`Value`]'s deserialisation makes (so
+/// the same number and string checks), nested no deeper than 100 (serde_json
+/// stops at 128 for the whole patch), without building anything.
+pub(super) fn parses_as_value(text: &str) -> bool {
+    let mut de = serde_json::Deserializer::from_str(text);
+    AnyValue { depth: 0 }.deserialize(&mut de).is_ok() && de.end().is_ok()
+}
+
+/// The deepest nesting [`parses_as_value`] accepts.
+const MAX_VALUE_DEPTH: u32 = 100;
+
+/// [`parses_as_value`]'s reader, at a nesting depth.
+#[derive(Clone, Copy)]
+struct AnyValue {
+    depth: u32,
+}
+
+impl<'de> DeserializeSeed<'de> for AnyValue {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AnyValue {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> std::result::Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+        let inner = self.inner::<A::Error>()?;
+        while seq.next_element_seed(inner)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        let inner = self.inner::<A::Error>()?;
+        while map.next_entry_seed(inner, inner)?.is_some() {}
+        Ok(())
+    }
+}
+
+impl AnyValue {
+    /// The reader one level down, unless that is too deep.
+    fn inner<E: serde::de::Error>(self) -> std::result::Result<AnyValue, E> {
+        if self.depth >= MAX_VALUE_DEPTH {
+            return Err(E::custom("nested too deeply"));
+        }
+        Ok(AnyValue {
+            depth: self.depth + 1,
+        })
     }
 }
 
@@ -77,7 +212,7 @@ impl<'de> Deserialize<'de> for ObjectItem<'de> {
 /// [`plain_operation`] defines them, with no member given twice); `None`
 /// for anything else, which the `Value` path then reads.
 fn plain_patch(bytes: &[u8]) -> Option<Patch> {
-    let items: Vec<ObjectItem<'_>> = serde_json::from_slice(bytes).ok()?;
+    let items: Vec<ObjectItem<PlainItem<'_>>> = serde_json::from_slice(bytes).ok()?;
     let mut ops = Vec::with_capacity(items.len());
     for ObjectItem(item) in items {
         let pointer = |text: Cow<'_, str>| PointerBuf::try_from(text.into_owned()).ok();

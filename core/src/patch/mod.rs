@@ -16,9 +16,9 @@ mod members;
 mod policy;
 
 pub use document::{apply_patch, op_name, parse_patch, patch_from_value, Patch, PatchOperation};
-pub use members::{MemberEdit, ResourceMembers};
+pub use members::{edits_json, MemberEdit, ResourceMembers};
 pub(crate) use policy::validate_owned_patch;
 pub use policy::{
-    apply_patch_in_place, apply_typed_patch, plan_member_edits, validate_patch, Endpoint,
-    PatchContext,
+    apply_patch_in_place, apply_typed_patch, plan_member_edits, plan_raw_member_edits,
+    validate_patch, Endpoint, PatchContext,
 };

@@ -2,16 +2,21 @@
 //! paths each accepts, from whom, with which values, and whether the state
 //! change is legal. A patch is validated whole before anything applies.
 
+use std::borrow::Cow;
+
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, ReplaceOperation};
 
-use super::document::{op_name, Patch, PatchOperation};
-use super::members::{Edited, MemberEdit, ResourceMembers};
+use super::document::{op_name, parses_as_value, raw_add_replace_ops, Patch, PatchOperation};
+use super::members::{
+    raw_edits_json, Edited, MemberEdit, RawEdited, RawMemberEdit, ResourceMembers,
+};
 use crate::lifecycle::{
     transition, Actor, BackupState, CleanupState, Lifecycle, LogfileState, RestoreState,
 };
@@ -227,10 +232,113 @@ impl Endpoint {
 }
 
 /// A patch operation after validation: normalised path and checked value.
-struct Checked<'a> {
+struct Checked<'a, V: ?Sized = Value> {
     index: usize,
     rule: &'a Rule,
-    value: &'a Value,
+    value: &'a V,
+}
+
+/// What the checks read of one operation: its kind, path and (for `add`
+/// and `replace`) value. The value is a parsed [`Value`], or the raw JSON
+/// text of the fast path of [`plan_raw_member_edits`].
+struct OpView<'a, V: ?Sized> {
+    kind: OpKind,
+    path: &'a str,
+    value: &'a V,
+}
+
+/// An operation's kind as the policies tell them apart.
+#[derive(Clone, Copy)]
+enum OpKind {
+    Add,
+    Replace,
+    /// Any other operation, by name (refused by every endpoint).
+    Other(&'static str),
+}
+
+/// The operations of a parsed patch as the checks read them.
+fn op_views(patch: &Patch) -> Vec<OpView<'_, Value>> {
+    const NO_VALUE: &Value = &Value::Null;
+    patch
+        .0
+        .iter()
+        .map(|op| match op {
+            PatchOperation::Add(a) => OpView {
+                kind: OpKind::Add,
+                path: a.path.as_str(),
+                value: &a.value,
+            },
+            PatchOperation::Replace(r) => OpView {
+                kind: OpKind::Replace,
+                path: r.path.as_str(),
+                value: &r.value,
+            },
+            other => OpView {
+                kind: OpKind::Other(op_name(other)),
+                path: other.path().as_str(),
+                value: NO_VALUE,
+            },
+        })
+        .collect()
+}
+
+/// An operation's value as the checks read it.
+trait OpValue {
+    /// Checks it against `rule`'s kind of value: `Err` says why not.
+    fn check(&self, endpoint: Endpoint, rule: &Rule) -> std::result::Result<(), String>;
+    /// The string it is, for a state name.
+    fn state_name(&self) -> Option<Cow<'_, str>>;
+}
+
+impl OpValue for Value {
+    fn check(&self, endpoint: Endpoint, rule: &Rule) -> std::result::Result<(), String> {
+        check_value(endpoint, rule, self)
+    }
+
+    fn state_name(&self) -> Option<Cow<'_, str>> {
+        self.as_str().map(Cow::Borrowed)
+    }
+}
+
+/// The raw JSON text of a value (see [`plan_raw_member_edits`]). Each check
+/// accepts exactly what it accepts of the parsed value: the small kinds are
+/// parsed as a [`Value`]; the structured ones are checked to parse as one
+/// and read into the same typed models (from text, which only refuses more:
+/// a member given twice).
+impl OpValue for RawValue {
+    fn check(&self, endpoint: Endpoint, rule: &Rule) -> std::result::Result<(), String> {
+        let text = self.get();
+        let typed = |e: serde_json::Error| e.to_string();
+        let structured = matches!(
+            rule.kind,
+            ValueKind::Errors | ValueKind::Schedule | ValueKind::Notifications | ValueKind::Filters
+        );
+        if structured && !parses_as_value(text) {
+            return Err("not a JSON value".into());
+        }
+        match rule.kind {
+            ValueKind::Errors => serde_json::from_str::<ErrorReport>(text)
+                .map(|_| ())
+                .map_err(typed),
+            ValueKind::Schedule => match serde_json::from_str::<Option<Schedule>>(text) {
+                Ok(Some(schedule)) => schedule.validate().map_err(|e| e.to_string()),
+                Ok(None) => Ok(()),
+                Err(e) => Err(typed(e)),
+            },
+            ValueKind::Notifications => {
+                let list = serde_json::from_str::<Vec<Notification>>(text).map_err(typed)?;
+                validate_notifications(&list).map_err(|e| e.to_string())
+            }
+            ValueKind::Filters => serde_json::from_str::<Vec<PathFilter>>(text)
+                .map(|_| ())
+                .map_err(typed),
+            _ => check_value(endpoint, rule, &serde_json::from_str(text).map_err(typed)?),
+        }
+    }
+
+    fn state_name(&self) -> Option<Cow<'_, str>> {
+        serde_json::from_str::<Cow<'_, str>>(self.get()).ok()
+    }
 }
 
 fn rejected(index: usize, path: &str, reason: impl Into<String>) -> Error {
@@ -254,7 +362,8 @@ pub fn validate_patch(
     patch: &Patch,
     context: PatchContext,
 ) -> Result<Value> {
-    let checked = check_patch(endpoint, resource, patch, context)?;
+    let views = op_views(patch);
+    let checked = check_patch(endpoint, resource, &views, context)?;
     let mut next = resource.clone();
     apply_checked(endpoint, &mut next, &checked, None)?;
     check_patched(endpoint, &next)?;
@@ -269,7 +378,8 @@ pub(crate) fn validate_owned_patch(
     patch: &Patch,
     context: PatchContext,
 ) -> Result<Value> {
-    let checked = check_patch(endpoint, &resource, patch, context)?;
+    let views = op_views(patch);
+    let checked = check_patch(endpoint, &resource, &views, context)?;
     apply_checked(endpoint, &mut resource, &checked, None)?;
     check_patched(endpoint, &resource)?;
     Ok(resource)
@@ -277,13 +387,13 @@ pub(crate) fn validate_owned_patch(
 
 /// Everything [`validate_patch`] checks before applying: the operations,
 /// who sends them, their values, the state changes and the vault.
-fn check_patch<'p>(
+fn check_patch<'p, V: OpValue + ?Sized>(
     endpoint: Endpoint,
     resource: &dyn ResourceMembers,
-    patch: &'p Patch,
+    ops: &[OpView<'p, V>],
     context: PatchContext,
-) -> Result<Vec<Checked<'p>>> {
-    if patch.0.is_empty() {
+) -> Result<Vec<Checked<'p, V>>> {
+    if ops.is_empty() {
         return Err(Error::PatchRejected {
             index: None,
             path: None,
@@ -298,7 +408,7 @@ fn check_patch<'p>(
     };
     let state = state.as_deref();
     check_conflict(endpoint, state)?;
-    let checked = check_operations(endpoint, patch, context.actor)?;
+    let checked = check_operations(endpoint, ops, context.actor)?;
     check_states(endpoint, state, &checked, context.actor)?;
     if endpoint == Endpoint::Agent
         && checked.iter().any(|c| c.rule.path == "/vault/region")
@@ -404,7 +514,8 @@ pub fn apply_patch_in_place(
     patch: &Patch,
     context: PatchContext,
 ) -> Result<()> {
-    let checked = check_patch(endpoint, resource, patch, context)?;
+    let views = op_views(patch);
+    let checked = check_patch(endpoint, resource, &views, context)?;
     // Patched where it is, not on a copy; on an error every applied
     // operation is undone, in reverse order.
     let mut undo = Vec::with_capacity(checked.len());
@@ -436,10 +547,11 @@ pub fn plan_member_edits(
     patch: Patch,
     context: PatchContext,
 ) -> Result<Option<Vec<MemberEdit>>> {
-    let targets: Vec<(usize, &'static str)> = check_patch(endpoint, resource, &patch, context)?
-        .iter()
-        .map(|c| (c.index, c.rule.path))
-        .collect();
+    let targets: Vec<(usize, &'static str)> =
+        check_patch(endpoint, resource, &op_views(&patch), context)?
+            .iter()
+            .map(|c| (c.index, c.rule.path))
+            .collect();
     let add = endpoint.accepts_add();
     let mut ops = patch.0;
     let mut edits = Vec::with_capacity(targets.len());
@@ -461,6 +573,7 @@ pub fn plan_member_edits(
             path,
             parent,
             key,
+            index,
             value,
         });
     }
@@ -472,6 +585,53 @@ pub fn plan_member_edits(
         },
     )?;
     Ok(Some(edits))
+}
+
+/// [`plan_member_edits`] on a patch's JSON text, for the usual patch (all
+/// of its operations `add` or `replace` objects) when the policy accepts it:
+/// the members to set as [`edits_json`] text (no [`Value`] is built for the
+/// operations' values: the host takes them from its patch). `None`
+/// for anything else, refusals included: [`plan_member_edits`] then decides,
+/// with its messages. What this accepts, [`plan_member_edits`] accepts with
+/// the same edits.
+pub fn plan_raw_member_edits(
+    endpoint: Endpoint,
+    resource: &dyn ResourceMembers,
+    patch: &[u8],
+    context: PatchContext,
+) -> Option<String> {
+    let ops = raw_add_replace_ops(patch)?;
+    let views: Vec<OpView<'_, RawValue>> = ops
+        .iter()
+        .map(|op| OpView {
+            kind: if op.add { OpKind::Add } else { OpKind::Replace },
+            path: &op.path,
+            value: op.value,
+        })
+        .collect();
+    let checked = check_patch(endpoint, resource, &views, context).ok()?;
+    let add = endpoint.accepts_add();
+    let mut edits = Vec::with_capacity(checked.len());
+    for c in &checked {
+        let (parent, key) = split_parent(c.rule.path)?;
+        // As plan_member_edits decides.
+        if !(resource.is_object(parent) && (add || resource.member(c.rule.path).is_some())) {
+            return None;
+        }
+        edits.push(RawMemberEdit {
+            path: c.rule.path,
+            parent,
+            key,
+            index: c.index,
+            value: c.value,
+        });
+    }
+    let patched = RawEdited {
+        base: resource,
+        edits: &edits,
+    };
+    check_patched(endpoint, &patched).ok()?;
+    Some(raw_edits_json(&edits))
 }
 
 /// Puts back the member at a rule's `path` as it was before an operation:
@@ -512,54 +672,78 @@ pub fn apply_typed_patch<T: Serialize + DeserializeOwned>(
     })
 }
 
-fn check_operations(endpoint: Endpoint, patch: &Patch, actor: Actor) -> Result<Vec<Checked<'_>>> {
-    let rules = endpoint.rules();
-    let mut checked = Vec::with_capacity(patch.0.len());
-    for (index, op) in patch.0.iter().enumerate() {
-        let path = op.path().as_str();
-        let value = match op {
-            PatchOperation::Replace(r) => &r.value,
-            PatchOperation::Add(a) if endpoint.accepts_add() => &a.value,
-            other => {
-                let allowed = if endpoint.accepts_add() {
-                    "`add` or `replace`"
-                } else {
-                    "`replace`"
-                };
-                return Err(rejected(
-                    index,
-                    path,
-                    format!(
-                        "`{}` is not allowed on a {endpoint}; use {allowed}",
-                        op_name(other)
-                    ),
-                ));
-            }
-        };
-        let rule = rules
-            .iter()
-            .find(|r| r.path == path || r.aliases.contains(&path))
-            .ok_or_else(|| {
-                rejected(
-                    index,
-                    path,
-                    format!(
-                        "this path cannot be patched on a {endpoint}; patchable paths: {}",
-                        endpoint.patchable_paths().join(", ")
-                    ),
-                )
-            })?;
-        if !rule.actors.contains(&actor) {
-            return Err(rejected(
-                index,
-                rule.path,
-                format!("a {actor} may not change {} of a {endpoint}", rule.path),
-            ));
-        }
-        check_value(endpoint, rule, value).map_err(|reason| rejected(index, rule.path, reason))?;
-        checked.push(Checked { index, rule, value });
+fn check_operations<'p, V: OpValue + ?Sized>(
+    endpoint: Endpoint,
+    ops: &[OpView<'p, V>],
+    actor: Actor,
+) -> Result<Vec<Checked<'p, V>>> {
+    let mut checked = Vec::with_capacity(ops.len());
+    for (index, op) in ops.iter().enumerate() {
+        let rule = operation_rule(endpoint, index, op.kind, op.path, actor)?;
+        op.value
+            .check(endpoint, rule)
+            .map_err(|reason| rejected(index, rule.path, reason))?;
+        checked.push(Checked {
+            index,
+            rule,
+            value: op.value,
+        });
     }
     Ok(checked)
+}
+
+/// The rule an operation is checked by, once its kind, path and sender are
+/// allowed. (Not generic, so that its messages are in the module once.)
+fn operation_rule(
+    endpoint: Endpoint,
+    index: usize,
+    kind: OpKind,
+    path: &str,
+    actor: Actor,
+) -> Result<&'static Rule> {
+    match kind {
+        OpKind::Replace => {}
+        OpKind::Add if endpoint.accepts_add() => {}
+        other => {
+            let allowed = if endpoint.accepts_add() {
+                "`add` or `replace`"
+            } else {
+                "`replace`"
+            };
+            let name = match other {
+                OpKind::Add => "add",
+                OpKind::Replace => "replace",
+                OpKind::Other(name) => name,
+            };
+            return Err(rejected(
+                index,
+                path,
+                format!("`{name}` is not allowed on a {endpoint}; use {allowed}"),
+            ));
+        }
+    }
+    let rule = endpoint
+        .rules()
+        .iter()
+        .find(|r| r.path == path || r.aliases.contains(&path))
+        .ok_or_else(|| {
+            rejected(
+                index,
+                path,
+                format!(
+                    "this path cannot be patched on a {endpoint}; patchable paths: {}",
+                    endpoint.patchable_paths().join(", ")
+                ),
+            )
+        })?;
+    if !rule.actors.contains(&actor) {
+        return Err(rejected(
+            index,
+            rule.path,
+            format!("a {actor} may not change {} of a {endpoint}", rule.path),
+        ));
+    }
+    Ok(rule)
 }
 
 fn check_value(endpoint: Endpoint, rule: &Rule, value: &Value) -> std::result::Result<(), String> {
@@ -676,36 +860,61 @@ fn check_conflict(endpoint: Endpoint, current: Option<&Value>) -> Result<()> {
 
 /// Runs every `/state` operation through the lifecycle, in patch order, and
 /// forbids a user from changing anything but the state to stop-requested.
-fn check_states(
+fn check_states<V: OpValue + ?Sized>(
     endpoint: Endpoint,
     current: Option<&Value>,
-    ops: &[Checked<'_>],
+    ops: &[Checked<'_, V>],
+    actor: Actor,
+) -> Result<()> {
+    if matches!(endpoint, Endpoint::Configuration | Endpoint::Agent) {
+        return Ok(());
+    }
+    // The state operations' targets, read here so that the lifecycle's part
+    // is not compiled once per kind of value.
+    let targets: Vec<(usize, &'static str, Cow<'_, str>)> = ops
+        .iter()
+        .filter(|c| c.rule.kind == ValueKind::State)
+        .map(|c| {
+            (
+                c.index,
+                c.rule.path,
+                c.value.state_name().unwrap_or_default(),
+            )
+        })
+        .collect();
+    check_state_sequence(endpoint, current, &targets, actor)
+}
+
+/// [`check_states`] on each state operation's (index, path, target name).
+fn check_state_sequence(
+    endpoint: Endpoint,
+    current: Option<&Value>,
+    targets: &[(usize, &'static str, Cow<'_, str>)],
     actor: Actor,
 ) -> Result<()> {
     fn run<S: Lifecycle>(
         endpoint: Endpoint,
         current: Option<&Value>,
-        ops: &[Checked<'_>],
+        targets: &[(usize, &'static str, Cow<'_, str>)],
         actor: Actor,
     ) -> Result<()> {
         let mut state = current_state::<S>(endpoint, current)?;
-        for c in ops.iter().filter(|c| c.rule.kind == ValueKind::State) {
-            let name = c.value.as_str().unwrap_or_default();
-            let target = parse_wire_name::<S>(name)
-                .map_err(|e| rejected(c.index, c.rule.path, e.to_string()))?;
+        for (index, path, name) in targets {
+            let target =
+                parse_wire_name::<S>(name).map_err(|e| rejected(*index, path, e.to_string()))?;
             // The resource is not terminal (checked before), so any refusal
             // here is about this patch's own sequence of states: a 400.
             state = transition(state, target, actor)
-                .map_err(|e| rejected(c.index, c.rule.path, e.to_string()))?
+                .map_err(|e| rejected(*index, path, e.to_string()))?
                 .state();
         }
         Ok(())
     }
     match endpoint {
-        Endpoint::Restore => run::<RestoreState>(endpoint, current, ops, actor),
-        Endpoint::Backup => run::<BackupState>(endpoint, current, ops, actor),
-        Endpoint::Cleanup => run::<CleanupState>(endpoint, current, ops, actor),
-        Endpoint::Logfile => run::<LogfileState>(endpoint, current, ops, actor),
+        Endpoint::Restore => run::<RestoreState>(endpoint, current, targets, actor),
+        Endpoint::Backup => run::<BackupState>(endpoint, current, targets, actor),
+        Endpoint::Cleanup => run::<CleanupState>(endpoint, current, targets, actor),
+        Endpoint::Logfile => run::<LogfileState>(endpoint, current, targets, actor),
         Endpoint::Configuration | Endpoint::Agent => Ok(()),
     }
 }
@@ -755,7 +964,7 @@ fn check_times(resource: &dyn ResourceMembers) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::patch::{apply_patch, patch_from_value};
+    use crate::patch::{apply_patch, edits_json, parse_patch, patch_from_value};
     use crate::wire::WireName;
     use serde_json::json;
 
@@ -767,7 +976,8 @@ mod tests {
         patch: &Patch,
         context: PatchContext,
     ) -> Result<Value> {
-        let checked = check_patch(endpoint, resource, patch, context)?;
+        let views = op_views(patch);
+        let checked = check_patch(endpoint, resource, &views, context)?;
         let normalised = Patch(
             checked
                 .iter()
@@ -795,6 +1005,22 @@ mod tests {
             match doc.pointer_mut(edit.parent) {
                 Some(Value::Object(members)) => {
                     members.insert(edit.key.to_string(), edit.value.clone());
+                }
+                other => panic!("a planned edit's parent is not an object: {other:?}"),
+            }
+        }
+    }
+
+    /// [`set_members`] from [`edits_json`] text, the values taken from the
+    /// operations of `patch` (its JSON) as a host does.
+    fn set_members_json(doc: &mut Value, edits: &str, patch: &Value) {
+        let edits: Vec<(String, String, usize)> =
+            serde_json::from_str(edits).expect("edits JSON is a list of triples");
+        for (parent, key, index) in edits {
+            let value = patch[index]["value"].clone();
+            match doc.pointer_mut(&parent) {
+                Some(Value::Object(members)) => {
+                    members.insert(key, value);
                 }
                 other => panic!("a planned edit's parent is not an object: {other:?}"),
             }
@@ -951,10 +1177,12 @@ mod tests {
     #[test]
     fn outcomes_are_those_of_applying_through_json_patch() {
         let (mut compared, mut accepted, mut refused_by_json_patch) = (0, 0, 0);
-        let (mut planned, mut unplanned) = (0, 0);
+        let (mut planned, mut unplanned, mut raw_planned) = (0, 0, 0);
         for &endpoint in Endpoint::ALL {
             let resources = resources(endpoint);
             for patch in patches(endpoint) {
+                let text = patch.to_string();
+                let json = patch.clone();
                 let Ok(patch) = patch_from_value(patch) else {
                     continue;
                 };
@@ -993,6 +1221,10 @@ mod tests {
                                 let mut edited = resource.clone();
                                 set_members(&mut edited, &edits);
                                 assert_eq!(format!("{:?}", Ok::<_, Error>(&edited)), want);
+                                // The same edits written as the hosts read them.
+                                let mut from_json = resource.clone();
+                                set_members_json(&mut from_json, &edits_json(&edits), &json);
+                                assert_eq!(from_json, edited);
                                 planned += 1;
                             }
                             Ok(None) => {
@@ -1001,18 +1233,84 @@ mod tests {
                             }
                             Err(e) => assert_eq!(format!("{:?}", Err::<Value, _>(e)), want),
                         }
+                        // From the patch's text without building its values:
+                        // only accepted patches, with the same result.
+                        if let Some(edits) =
+                            plan_raw_member_edits(endpoint, resource, text.as_bytes(), context)
+                        {
+                            let mut edited = resource.clone();
+                            set_members_json(&mut edited, &edits, &json);
+                            assert_eq!(format!("{:?}", Ok::<_, Error>(&edited)), want);
+                            raw_planned += 1;
+                        }
                         compared += 1;
                     }
                 }
             }
         }
-        println!("member edits: {planned} planned, {unplanned} left to the whole resource");
+        println!("member edits: {planned} planned ({raw_planned} from the patch's text), {unplanned} left to the whole resource");
         assert!(planned > 1000 && unplanned > 10, "{planned} {unplanned}");
+        // Every patch planned here is a plain one of `add`/`replace` objects.
+        assert_eq!(raw_planned, planned);
         // The corpus reaches both ways out: accepted, and refused by json-patch.
         println!("{compared} compared, {accepted} accepted, {refused_by_json_patch} refused by json-patch");
         assert!(compared > 200_000, "{compared}");
         assert!(accepted > 1000, "{accepted}");
         assert!(refused_by_json_patch > 10, "{refused_by_json_patch}");
+    }
+
+    /// The patch-text plan on patches where reading a value as text and
+    /// building it differ (limits, member given twice) or where text needs
+    /// unescaping: it plans only what the parsed patch accepts, the same way.
+    #[test]
+    fn raw_plans_only_what_the_parsed_patch_accepts() {
+        let mut restore = sample("cbu-getRestoreDetails_response.json");
+        restore["state"] = json!("in_progress");
+        restore["errors"] = Value::Null;
+        restore["ended_time"] = Value::Null;
+        let context = PatchContext::new(Actor::Agent);
+        let errors = |extra: &str| {
+            format!(
+                r#"[{{"op":"add","path":"/errors","value":{{"count":1,"reason":null,"diagnostics":null{extra}}}}}]"#
+            )
+        };
+        let deep = format!("{}1{}", "[".repeat(130), "]".repeat(130));
+        let cases: Vec<(String, bool)> = vec![
+            // Planned from the text.
+            (errors(""), true),
+            (errors(r#","x":1e300"#), true),
+            (errors(r#","x":{"y":1,"y":2}"#), true),
+            (r#"[{"op":"replace","path":"/state","value":"\u0063ompleted"}]"#.into(), true),
+            (r#"[{"op":"add","path":"/st\u0061rted_time","value":"2014-10-20T13:11:58Z"}]"#.into(), true),
+            (r#"[{"op":"add","path":"/started-time","value":"2014-10-20T13:11:58Z","from":"/x"}]"#.into(), true),
+            // Left to the parsed patch (which refuses them or says why).
+            (errors(r#","x":1e400"#), false),
+            (errors(&format!(r#","x":{deep}"#)), false),
+            (errors(r#","count":2"#), false),
+            (r#"[{"op":"add","path":"/errors","value":null}]"#.into(), false),
+            (r#"[{"op":"test","path":"/state","value":"in_progress"}]"#.into(), false),
+            (r#"[["add","/state","completed"]]"#.into(), false),
+            (r#"[{"op":"add","path":"/state","value":"completed","from":5}]"#.into(), false),
+            (r#"[{"op":"add","path":"/state","value":"completed","value":"failed"}]"#.into(), false),
+            (r#"[{"op":"add","path":"/state","value":"nope"}]"#.into(), false),
+            (r#"[{"op":"add","path":"/state","value":"completed","why":1e400}]"#.into(), false),
+            (r#"[{"op":"add","path":"/state","value":"completed","why":1}]"#.into(), false),
+            (errors(r#","x":"\ud800""#), false),
+            (r#"[{"op":"add","path":"/state","value":"\ud800"}]"#.into(), false),
+            (r#"[]"#.into(), false),
+        ];
+        for (text, planned) in cases {
+            let raw = plan_raw_member_edits(Endpoint::Restore, &restore, text.as_bytes(), context);
+            assert_eq!(raw.is_some(), planned, "{text}");
+            let parsed = parse_patch(text.as_bytes())
+                .and_then(|patch| validate_patch(Endpoint::Restore, &restore, &patch, context));
+            if let Some(edits) = raw {
+                let json: Value = serde_json::from_str(&text).expect("a planned patch is JSON");
+                let mut edited = restore.clone();
+                set_members_json(&mut edited, &edits, &json);
+                assert_eq!(Some(&edited), parsed.as_ref().ok(), "{text}");
+            }
+        }
     }
 
     #[test]

@@ -195,8 +195,12 @@ fn parse_rfc3339(text: &str) -> Option<Timestamp> {
             return None;
         }
         frac_digits = digits.len() as u8;
-        let padded = format!("{digits:0<9}");
-        nanos = padded.parse().ok()?;
+        // The digits padded with zeros to nine: nanoseconds.
+        nanos = digits
+            .bytes()
+            .chain(std::iter::repeat(b'0'))
+            .take(9)
+            .fold(0, |n, d| n * 10 + u32::from(d - b'0'));
     }
     let offset_minutes = match b.get(i) {
         Some(b'Z') | Some(b'z') if i + 1 == b.len() => None,

@@ -19,9 +19,15 @@ fn timestamps_round_trip_in_every_precision_and_offset() {
         "2014-10-20T13:11:58.985Z",
         "2015-03-23T19:58:33.135553+00:00",
         "2000-02-29T23:59:59.1-05:30",
+        "2014-10-20T13:11:58.123456789Z",
     ] {
         round_trip::<Timestamp>(json!(s));
     }
+    // A fraction is the same time whatever its number of digits.
+    let tenth = Timestamp::parse("2014-10-20T13:11:58.1Z").unwrap();
+    let nine = Timestamp::parse("2014-10-20T13:11:58.100000000Z").unwrap();
+    assert_eq!(tenth.cmp(&nine), std::cmp::Ordering::Equal);
+    assert_eq!(tenth.unix_micros() % 1_000_000, 100_000);
     let a = Timestamp::parse("2014-10-20T13:11:58.985151Z").unwrap();
     let b = Timestamp::parse("2014-10-20T15:11:58.985151+02:00").unwrap();
     assert_eq!(a.cmp(&b), std::cmp::Ordering::Equal);
