@@ -71,7 +71,8 @@ pub struct BundleWriter {
     bytes: Vec<u8>,
     entries: Vec<BundleEntry>,
     /// The bundle's id so far: BLAKE3 of `bytes[..hashed]`. Each blob is
-    /// hashed as it is added, while its bytes are in this core's cache, not
+    /// hashed as it is added (up to the last whole [`HASH_PIECE`]), while
+    /// its bytes are in this core's cache, not
     /// all at once when the bundle is sealed, when they come from memory
     /// again (the sealed bundle was ~12% of a 2-thread backup's calling
     /// thread, which is the one that limits it).
@@ -79,8 +80,14 @@ pub struct BundleWriter {
     hashed: usize,
 }
 
-/// Blobs copied into a bundle are hashed piece by piece, each right after
-/// it is copied (a piece fits in the first-level cache with room to spare).
+/// Blobs copied into a bundle are copied piece by piece (a piece fits in
+/// the first-level cache), and the bundle is hashed in whole multiples of a
+/// piece from its start, so that the bytes are still in cache and BLAKE3
+/// gets updates at aligned offsets: it hashes those with its widest SIMD
+/// code, where updates at any offset (a blob's length) make it hash a few
+/// 1 KiB chunks at a time and merge subtrees one by one, at ~60% of the
+/// speed (copying and hashing 64 MiB in 1 MiB blobs: 0.94-1.15 GB/s
+/// unaligned against 1.23-1.33 GB/s aligned on the development machine).
 const HASH_PIECE: usize = 32 << 10;
 
 pub(crate) fn trailer_aad(vault_id: &VaultId) -> Vec<u8> {
@@ -105,10 +112,15 @@ impl BundleWriter {
         writer
     }
 
-    /// Hashes the bytes added since the last call (see `hasher`).
+    /// Hashes the bytes added since the last call up to a whole number of
+    /// [`HASH_PIECE`]s from the bundle's start (see `hasher`); the rest
+    /// waits for more bytes, or for [`seal`](Self::seal).
     fn absorb(&mut self) {
-        self.hasher.update(&self.bytes[self.hashed..]);
-        self.hashed = self.bytes.len();
+        let upto = self.bytes.len() / HASH_PIECE * HASH_PIECE;
+        if upto > self.hashed {
+            self.hasher.update(&self.bytes[self.hashed..upto]);
+            self.hashed = upto;
+        }
     }
 
     /// Copies `sealed` to the end, hashing each piece right after copying it.
@@ -259,7 +271,7 @@ impl BundleWriter {
             .map_err(|_| Error::argument("bundle", "trailer too large"))?;
         self.bytes.extend_from_slice(&trailer_len.to_le_bytes());
         self.bytes.extend_from_slice(FOOTER_MAGIC);
-        self.absorb();
+        self.hasher.update(&self.bytes[self.hashed..]);
         Ok(SealedBundle {
             id: Id(*self.hasher.finalize().as_bytes()),
             bytes: self.bytes,
