@@ -431,6 +431,42 @@ mod tests {
         assert_eq!(empty.id, Id(hash(&empty.bytes)));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever the blobs' lengths, and wherever they end against a
+        /// hashing piece (exactly on its edge, one or two bytes past it),
+        /// the id is BLAKE3 of the sealed bytes.
+        #[test]
+        fn the_id_is_the_hash_of_the_bytes_wherever_blobs_end(
+            steps in proptest::collection::vec((0u8..4, 0usize..3 * HASH_PIECE), 0..8),
+        ) {
+            let keys = MasterKey::from_bytes([5; 32]).derive();
+            let vault = [3; 16];
+            let mut c = Compressor::new(3).unwrap();
+            let mut w = BundleWriter::new(vault, 0);
+            let bytes = |n: usize| -> Vec<u8> { (0..n).map(|i| (i * 31 + i / 7) as u8).collect() };
+            for (step, n) in steps {
+                match step {
+                    // Up to a piece's edge, then 0-2 bytes more.
+                    0 => {
+                        let to_edge = HASH_PIECE - w.len() % HASH_PIECE;
+                        w.add_sealed(Id([1; 32]), BlobType::Data, 0, &bytes(to_edge + n % 3)).unwrap();
+                    }
+                    1 => w.add_sealed(Id([2; 32]), BlobType::Data, 0, &bytes(n)).unwrap(),
+                    2 => {
+                        let data = bytes(n);
+                        w.seal_and_add(&keys, &mut c, BlobType::Data, blob_id(&keys, &data), &data)
+                            .unwrap();
+                    }
+                    _ => w.use_buffer(Vec::with_capacity(n)),
+                }
+            }
+            let b = w.seal(&keys).unwrap();
+            proptest::prop_assert_eq!(b.id, Id(hash(&b.bytes)));
+        }
+    }
+
     #[test]
     fn bundles_list_their_blobs_and_detect_tampering() {
         let keys = MasterKey::from_bytes([3; 32]).derive();
