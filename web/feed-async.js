@@ -17,27 +17,48 @@ import { copyBytes } from './bytes.js';
 /** Per session, its imported blob key, or null where WebCrypto cannot import it. @type {WeakMap<object, CryptoKey | null>} */
 const blobKeys = new WeakMap();
 
+/** Per session, the import of its blob key while it runs: calls made meanwhile wait for that one. @type {WeakMap<object, Promise<CryptoKey | null>>} */
+const importing = new WeakMap();
+
 /**
  * The session's blob key as a CryptoKey; null when this host's WebCrypto
- * has no AES-GCM (then feedAsync is feed).
+ * has no AES-GCM (then feedAsync is feed). Imported once per session, also
+ * when several calls ask before the first import is done: one copy of the
+ * key's bytes leaves wasm, and WebCrypto imports it once.
  * @param {RestoreSession} session @param {SubtleCrypto} subtle
  * @returns {Promise<CryptoKey | null>}
  */
-async function blobKey(session, subtle) {
+function blobKey(session, subtle) {
   const known = blobKeys.get(session);
-  if (known !== undefined) return known;
+  if (known !== undefined) return Promise.resolve(known);
+  let pending = importing.get(session);
+  if (pending === undefined) {
+    pending = importKey(session, subtle).then((key) => {
+      blobKeys.set(session, key);
+      importing.delete(session);
+      return key;
+    }, (e) => {
+      importing.delete(session); // the session finished: a later call says so again
+      throw e;
+    });
+    importing.set(session, pending);
+  }
+  return pending;
+}
+
+/**
+ * @param {RestoreSession} session @param {SubtleCrypto} subtle
+ * @returns {Promise<CryptoKey | null>}
+ */
+async function importKey(session, subtle) {
   const raw = /** @type {Uint8Array<ArrayBuffer>} */ (/** @type {Internals} */ (/** @type {unknown} */ (session)).__blobKey());
-  /** @type {CryptoKey | null} */
-  let key = null;
   try {
-    key = await subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['decrypt']);
+    return await subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['decrypt']);
   } catch {
-    key = null;
+    return null;
   } finally {
     raw.fill(0);
   }
-  blobKeys.set(session, key);
-  return key;
 }
 
 /**
@@ -78,8 +99,9 @@ async function feedInTurn(session, bundleId, offset, bytes) {
   const shared = ArrayBuffer.isView(bytes) && !(bytes.buffer instanceof ArrayBuffer);
   let key = subtle && !shared ? blobKeys.get(session) : null;
   if (key === undefined && subtle) {
-    // The first call imports the key, which awaits: the caller may reuse
-    // its buffer as soon as this call returns, so work on a copy.
+    // Until the key is imported (once, whichever call asks first), calls
+    // await it: the caller may reuse its buffer as soon as this call
+    // returns, so work on a copy.
     bytes = copyBytes(bytes);
     key = await blobKey(/** @type {RestoreSession} */ (/** @type {unknown} */ (session)), subtle);
   }

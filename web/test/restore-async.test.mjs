@@ -191,6 +191,40 @@ test('feedAsync overwrites the key bytes it imported', async () => {
   assert.ok(given[0].every((b) => b === 0), 'the key bytes are zeroed');
 });
 
+test('calls made before the key is imported share one import', async () => {
+  const objs = objects();
+  const proto = cb.RestoreSession.prototype;
+  const blobKey = /** @type {PropertyDescriptor} */ (Object.getOwnPropertyDescriptor(proto, '__blobKey'));
+  const subtle = /** @type {SubtleCrypto} */ (globalThis.crypto.subtle);
+  const importKey = subtle.importKey;
+  let exported = 0;
+  let imported = 0;
+  Object.defineProperty(proto, '__blobKey', {
+    ...blobKey,
+    /** @this {unknown} */
+    value() { exported++; return blobKey.value.call(this); },
+  });
+  // An own property over SubtleCrypto.prototype's, deleted afterwards.
+  Object.defineProperty(subtle, 'importKey', {
+    configurable: true,
+    /** @param {unknown[]} args */
+    value: (...args) => { imported++; return Reflect.apply(importKey, subtle, args); },
+  });
+  let restored;
+  try {
+    // Every range of a session fed at once, before its key is imported.
+    restored = await restoreAll(objs, 'async-all');
+  } finally {
+    Object.defineProperty(proto, '__blobKey', blobKey);
+    Reflect.deleteProperty(subtle, 'importKey');
+  }
+  assert.deepEqual(restored, await restoreAll(objs, 'feed'));
+  const sessions = plan.snapshots.length;
+  assert.ok(sessions >= 2);
+  assert.equal(exported, sessions, 'the key leaves wasm once per session');
+  assert.equal(imported, sessions, 'WebCrypto imports it once per session');
+});
+
 test('feedAsync is feed where WebCrypto is missing', async () => {
   const saved = Object.getOwnPropertyDescriptor(globalThis, 'crypto');
   Object.defineProperty(globalThis, 'crypto', { value: undefined, configurable: true, writable: true });
