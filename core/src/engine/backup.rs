@@ -897,20 +897,10 @@ mod tests {
 
     /// Text, noise, zeros and a repeat, so chunks compress, do not, and dedup.
     fn files() -> Vec<(String, Vec<u8>)> {
-        let mut x: u64 = 88172645463325252;
-        let mut noise = |n: usize| -> Vec<u8> {
-            (0..n)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect()
-        };
+        let stream = crate::engine::noise::noise(88172645463325252, 350_000);
         let text = b"the quick brown fox jumps over the lazy dog; ".repeat(5000);
-        let random = noise(300_000);
-        let mut mixed = noise(50_000);
+        let random = stream[..300_000].to_vec();
+        let mut mixed = stream[300_000..].to_vec();
         mixed.extend(vec![0u8; 100_000]);
         mixed.extend(&text);
         mixed.extend(&random[..120_000]);

@@ -400,14 +400,7 @@ mod tests {
         let vault = [7; 16];
         let mut c = Compressor::new(3).unwrap();
         let mut w = BundleWriter::new(vault, 16);
-        let mut noise = vec![0u8; 3 * HASH_PIECE + 123];
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        for b in noise.iter_mut() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            *b = x as u8;
-        }
+        let noise = crate::engine::noise::noise(0x9e37_79b9_7f4a_7c15, 3 * HASH_PIECE + 123);
         let blob = seal_blob(
             &keys,
             &vault,
@@ -449,17 +442,7 @@ mod tests {
             let mut c = Compressor::new(3).unwrap();
             let mut w = BundleWriter::new(vault, 0);
             // Noise, so that a blob sealed in place stays about its size.
-            let bytes = |n: usize| -> Vec<u8> {
-                let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ n as u64;
-                (0..n)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        x as u8
-                    })
-                    .collect()
-            };
+            let bytes = |n: usize| crate::engine::noise::noise(0x9e37_79b9_7f4a_7c15 ^ n as u64, n);
             for (step, n) in steps {
                 match step {
                     // Up to a piece's edge, then 0-2 bytes more.

@@ -417,15 +417,7 @@ pub(super) mod tests {
     }
 
     fn data(n: usize) -> Vec<u8> {
-        let mut x: u64 = 0x9e3779b97f4a7c15;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
+        crate::engine::noise::noise(0x9e3779b97f4a7c15, n)
     }
 
     /// The chunk lengths `fastcdc::v2020::cut_gear` gives over the whole of

@@ -15,6 +15,8 @@ pub mod index;
 pub mod keys;
 pub mod layout;
 pub mod lock;
+#[cfg(test)]
+pub(crate) mod noise;
 pub mod object;
 pub mod paths;
 pub mod prune;

@@ -298,19 +298,8 @@ mod tests {
 
     fn piece() -> impl Strategy<Value = Piece> {
         prop_oneof![
-            (0usize..3000, any::<u64>()).prop_map(|(n, seed)| {
-                let mut x = seed | 1;
-                Piece::Data(
-                    (0..n)
-                        .map(|_| {
-                            x ^= x << 13;
-                            x ^= x >> 7;
-                            x ^= x << 17;
-                            x as u8
-                        })
-                        .collect(),
-                )
-            }),
+            (0usize..3000, any::<u64>())
+                .prop_map(|(n, seed)| { Piece::Data(crate::engine::noise::noise(seed | 1, n)) }),
             // Zeros as data: zero runs that arrive as bytes.
             (0usize..2000).prop_map(|n| Piece::Data(vec![0; n])),
             (0u64..70).prop_map(Piece::Zeros),
