@@ -32,9 +32,13 @@ pub fn parse_patch(bytes: &[u8]) -> Result<Patch> {
     patch_from_value(value)
 }
 
-/// One operation's members as [`plain_operation`] reads them (other members
-/// are ignored, as serde ignores them).
+/// One operation's members as [`plain_operation`] reads them. Any other
+/// member sends the patch the `Value` way: serde would skip it without the
+/// checks a `Value` makes (UTF-8, escapes, numbers in range, nesting), so
+/// a patch that is not JSON would pass (found by the `patch` fuzz target:
+/// an unknown member whose string was not UTF-8).
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct PlainItem<'a> {
     #[serde(borrow)]
     op: Cow<'a, str>,
@@ -521,5 +525,39 @@ mod tests {
             "{want:?}"
         );
         assert!(parse_patch(b"[{'op': 'add'}]").is_err());
+    }
+
+    /// Members an operation does not define are ignored (RFC 6902), but the
+    /// patch must still be JSON: each of these is not, only inside such a
+    /// member (the `patch` fuzz target found the first), and each is
+    /// refused as the `Value` reading refuses it.
+    #[test]
+    fn unknown_members_must_still_be_json() {
+        let with = |member: &[u8]| {
+            let mut patch = br#"[{"op": "replace", "path": "/a", "x": "#.to_vec();
+            patch.extend_from_slice(member);
+            patch.extend_from_slice(br#", "value": true}]"#);
+            patch
+        };
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        for bad in [
+            &b"\"/en\xa3\xa3ed\""[..],
+            br#""\ud800""#,
+            b"1e400",
+            deep.as_bytes(),
+        ] {
+            let patch = with(bad);
+            let want = serde_json::from_slice::<Value>(&patch).unwrap_err();
+            match parse_patch(&patch) {
+                Err(Error::InvalidJson { message, .. }) => {
+                    assert_eq!(message, want.to_string())
+                }
+                other => panic!("{}: {other:?}", String::from_utf8_lossy(&patch)),
+            }
+        }
+        // Well-formed, it is ignored, as the Value reading ignores it.
+        let fine = with(br#"{"any": ["thing", 1.5, null]}"#);
+        let want = patch_from_value(serde_json::from_slice(&fine).unwrap()).unwrap();
+        assert_eq!(parse_patch(&fine).unwrap(), want);
     }
 }
