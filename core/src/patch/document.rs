@@ -120,7 +120,10 @@ pub(super) struct RawOperation<'a> {
 /// parses as a [`Value`] (see [`parses_as_value`]), which skipping it did
 /// not (nesting depth, numbers out of range, lone surrogates).
 pub(super) fn raw_add_replace_ops(bytes: &[u8]) -> Option<Vec<RawOperation<'_>>> {
-    let items: Vec<ObjectItem<RawItem<'_>>> = serde_json::from_slice(bytes).ok()?;
+    // One UTF-8 check of the whole text: read as `str`, serde_json does not
+    // check each string again (text that is not UTF-8 goes the other way).
+    let text = std::str::from_utf8(bytes).ok()?;
+    let items: Vec<ObjectItem<RawItem<'_>>> = serde_json::from_str(text).ok()?;
     let mut ops = Vec::with_capacity(items.len());
     for ObjectItem(item) in items {
         let add = match item.op.as_ref() {
@@ -216,7 +219,9 @@ impl AnyValue {
 /// [`plain_operation`] defines them, with no member given twice); `None`
 /// for anything else, which the `Value` path then reads.
 fn plain_patch(bytes: &[u8]) -> Option<Patch> {
-    let items: Vec<ObjectItem<PlainItem<'_>>> = serde_json::from_slice(bytes).ok()?;
+    // As in raw_add_replace_ops: one UTF-8 check of the whole text.
+    let text = std::str::from_utf8(bytes).ok()?;
+    let items: Vec<ObjectItem<PlainItem<'_>>> = serde_json::from_str(text).ok()?;
     let mut ops = Vec::with_capacity(items.len());
     for ObjectItem(item) in items {
         let pointer = |text: Cow<'_, str>| PointerBuf::try_from(text.into_owned()).ok();
@@ -525,6 +530,35 @@ mod tests {
             "{want:?}"
         );
         assert!(parse_patch(b"[{'op': 'add'}]").is_err());
+    }
+
+    /// Text that is not UTF-8 (in a value, in a path, between operations)
+    /// is refused as the `Value` reading refuses it, with its message: the
+    /// fast paths check the whole text once and send such text that way.
+    /// Text that is UTF-8, multi-byte characters included, stays on them.
+    #[test]
+    fn text_not_utf8_goes_the_value_way() {
+        for bad in [
+            &b"[{\"op\": \"add\", \"path\": \"/a\", \"value\": \"\xff\"}]"[..],
+            b"[{\"op\": \"add\", \"path\": \"/\xc3\", \"value\": 1}]",
+            b"[{\"op\": \"add\", \"path\": \"/a\", \"value\": 1}\xa0]",
+        ] {
+            assert!(raw_add_replace_ops(bad).is_none());
+            assert!(plain_patch(bad).is_none());
+            let want = serde_json::from_slice::<Value>(bad).unwrap_err();
+            match parse_patch(bad) {
+                Err(Error::InvalidJson { message, .. }) => assert_eq!(message, want.to_string()),
+                other => panic!("{}: {other:?}", String::from_utf8_lossy(bad)),
+            }
+        }
+        let fine = "[{\"op\": \"add\", \"path\": \"/é\", \"value\": \"ünï €𝄞\"}]".as_bytes();
+        let ops = raw_add_replace_ops(fine).unwrap();
+        assert_eq!(
+            (ops[0].path.as_ref(), ops[0].value.get()),
+            ("/é", "\"ünï €𝄞\"")
+        );
+        let want = patch_from_value(serde_json::from_slice(fine).unwrap()).unwrap();
+        assert_eq!(plain_patch(fine).unwrap(), want);
     }
 
     /// Members an operation does not define are ignored (RFC 6902), but the
