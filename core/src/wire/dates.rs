@@ -156,13 +156,12 @@ impl Ord for Timestamp {
 
 fn parse_rfc3339(text: &str) -> Option<Timestamp> {
     let b = text.as_bytes();
+    // The ASCII digits in `r` (never empty here) as a number; `None` when
+    // any is not a digit.
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let s = text.get(r)?;
-        if s.bytes().all(|c| c.is_ascii_digit()) {
-            s.parse().ok()
-        } else {
-            None
-        }
+        b.get(r)?.iter().try_fold(0i64, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
+        })
     };
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
@@ -190,17 +189,14 @@ fn parse_rfc3339(text: &str) -> Option<Timestamp> {
         while i < b.len() && b[i].is_ascii_digit() {
             i += 1;
         }
-        let digits = &text[start..i];
+        let digits = &b[start..i];
         if digits.is_empty() || digits.len() > 9 {
             return None;
         }
         frac_digits = digits.len() as u8;
         // The digits padded with zeros to nine: nanoseconds.
-        nanos = digits
-            .bytes()
-            .chain(std::iter::repeat(b'0'))
-            .take(9)
-            .fold(0, |n, d| n * 10 + u32::from(d - b'0'));
+        nanos = digits.iter().fold(0, |n, &d| n * 10 + u32::from(d - b'0'))
+            * 10u32.pow(9 - u32::from(frac_digits));
     }
     let offset_minutes = match b.get(i) {
         Some(b'Z') | Some(b'z') if i + 1 == b.len() => None,
