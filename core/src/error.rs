@@ -366,6 +366,15 @@ impl Error {
     }
 }
 
+/// `bytes` as JSON of type `T` on a fast path: `None` for anything that
+/// does not parse, and for text that is not UTF-8, which the caller then
+/// reads its slower way for the exact message. The whole text's UTF-8 is
+/// checked once and serde_json reads a `str`, so it does not check each
+/// string again (5.6% of a patch plan).
+pub(crate) fn from_utf8_json<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Option<T> {
+    serde_json::from_str(std::str::from_utf8(bytes).ok()?).ok()
+}
+
 /// Parses `bytes` as JSON of type `T`, naming `what` and, for a value that
 /// does not fit the model, the path of the offending field
 /// (e.g. ``at `restores[0].started_time`: ...``).

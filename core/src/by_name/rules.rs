@@ -18,7 +18,7 @@
 
 use serde_json::{json, Value};
 
-use crate::error::{from_json_slice, unknown_name};
+use crate::error::{from_json_slice, from_utf8_json, unknown_name};
 use crate::lifecycle::{
     allowed_actions, allowed_targets, transition, Action, Actor, BackupState, CleanupState,
     Lifecycle, LogfileState, ResourceKind, RestoreState, Step, V1BackupState, V1RestoreState,
@@ -174,14 +174,9 @@ pub fn validate_patch_json(
 ) -> Result<Value> {
     let endpoint: Endpoint = by_name("endpoint", "patch endpoint", endpoint)?;
     let actor = actor(actor_name)?;
-    // Tracking paths for a message costs a third of the call: parse plainly
-    // (as `str`, after one UTF-8 check of the whole text, so serde_json does
-    // not check each string again), and again with tracking only to
-    // describe invalid JSON.
-    let plain = std::str::from_utf8(resource)
-        .ok()
-        .and_then(|text| serde_json::from_str::<Value>(text).ok());
-    let resource = match plain {
+    // Tracking paths for a message costs a third of the call: parse plainly,
+    // and again with tracking only to describe invalid JSON.
+    let resource: Value = match from_utf8_json(resource) {
         Some(value) => value,
         None => from_json_slice(&format!("{endpoint} resource"), resource)?,
     };

@@ -17,6 +17,7 @@ use json_patch::{
 };
 pub use json_patch::{Patch, PatchOperation};
 
+use crate::error::from_utf8_json;
 use crate::{Error, Result};
 
 /// Parses a JSON Patch document (a JSON array of operations); a malformed
@@ -120,10 +121,7 @@ pub(super) struct RawOperation<'a> {
 /// parses as a [`Value`] (see [`parses_as_value`]), which skipping it did
 /// not (nesting depth, numbers out of range, lone surrogates).
 pub(super) fn raw_add_replace_ops(bytes: &[u8]) -> Option<Vec<RawOperation<'_>>> {
-    // One UTF-8 check of the whole text: read as `str`, serde_json does not
-    // check each string again (text that is not UTF-8 goes the other way).
-    let text = std::str::from_utf8(bytes).ok()?;
-    let items: Vec<ObjectItem<RawItem<'_>>> = serde_json::from_str(text).ok()?;
+    let items: Vec<ObjectItem<RawItem<'_>>> = from_utf8_json(bytes)?;
     let mut ops = Vec::with_capacity(items.len());
     for ObjectItem(item) in items {
         let add = match item.op.as_ref() {
@@ -219,9 +217,7 @@ impl AnyValue {
 /// [`plain_operation`] defines them, with no member given twice); `None`
 /// for anything else, which the `Value` path then reads.
 fn plain_patch(bytes: &[u8]) -> Option<Patch> {
-    // As in raw_add_replace_ops: one UTF-8 check of the whole text.
-    let text = std::str::from_utf8(bytes).ok()?;
-    let items: Vec<ObjectItem<PlainItem<'_>>> = serde_json::from_str(text).ok()?;
+    let items: Vec<ObjectItem<PlainItem<'_>>> = from_utf8_json(bytes)?;
     let mut ops = Vec::with_capacity(items.len());
     for ObjectItem(item) in items {
         let pointer = |text: Cow<'_, str>| PointerBuf::try_from(text.into_owned()).ok();
