@@ -1,6 +1,7 @@
 // Benchmarks of @cloudbackup/core (not tests; `make bench-web`):
 //   .wasm raw KB / gzip KB, api and full         (goal: gzip <= 150 / 350 KB)
 //   restore MB/s wasm (node), feed and feedAsync, vs native (goal: ratio >= 0.4)
+//   restore MB/s in Chromium (bench/browser-restore.mjs), feedAsync vs native
 //   validatePatch ops/s vs fast-json-patch        (goal: >= 1.0x)
 // The native figure comes from target/release/examples/restore_bench (same
 // data, same vault settings), which `make bench-web` builds first.
@@ -10,6 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import fastJsonPatch from 'fast-json-patch';
 import * as cb from '../node.js';
+import { browserRestore } from './browser-restore.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const KB = 1000;
@@ -103,6 +105,16 @@ if (existsSync(native)) {
   console.log(line);
   console.log(`restore ratio wasm/native: ${(wasmMBs / nativeMBs).toFixed(2)} (goal >= 0.4)`);
   console.log(`restore ratio wasm+WebCrypto/native: ${(asyncMBs / nativeMBs).toFixed(2)} (goal >= 0.4)`);
+  // The issue's goal is the browser's: the same data restored in Chromium,
+  // every range fed at once, as a page that has the bytes would.
+  const browser = await browserRestore(MIB, 5);
+  if ('missing' in browser) {
+    console.log(`restore MB/s browser: not measured (${browser.missing})`);
+  } else {
+    console.log(`restore MB/s browser (Chromium ${browser.version}): feed ${browser.feed.toFixed(1)}, `
+      + `feedAsync ${browser.feedAsync.toFixed(1)}, RestoreWorker ${browser.worker.toFixed(1)} (${MIB} MiB, best of 5)`);
+    console.log(`restore ratio browser feedAsync/native: ${(browser.feedAsync / nativeMBs).toFixed(2)} (goal >= 0.4)`);
+  }
 } else {
   console.log(`restore MB/s native: not measured (${native} not built)`);
 }

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { startDemoServer } from './demo-server.mjs';
+import { pageRestore } from './page-restore.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHOTS = join(ROOT, 'build/web');
@@ -194,105 +195,7 @@ try {
   // feedAsync: the browser's WebCrypto opens the blobs; the same bytes as
   // feed, and a flipped byte fails the same file with the same report, on
   // the page and through a RestoreWorker.
-  const webCrypto = await page.evaluate(async () => {
-    const served = '/web/index.js';
-    const cb = /** @type {typeof import('../index.js')} */ (await import(served));
-    await cb.init();
-    const vault = cb.Vault.create('pw', null, { memory_kib: 8, iterations: 1, parallelism: 1 });
-    const backup = new cb.BackupSession(vault, new cb.Index());
-    // bench.mjs's data: MiBs of noise and of text in turn.
-    const data = new Uint8Array(16 << 20);
-    const text = new TextEncoder().encode('The quick brown fox jumps over the lazy dog. 0123456789\n');
-    let x = 0x9e3779b9;
-    for (let i = 0; i < data.length; i++) {
-      if ((i >> 20) % 2 === 0) {
-        x = (x ^ (x << 13)) >>> 0;
-        x = (x ^ (x >>> 17)) >>> 0;
-        x = (x ^ (x << 5)) >>> 0;
-        data[i] = x & 0xff;
-      } else {
-        data[i] = text[(i & 0xfffff) % text.length];
-      }
-    }
-    backup.startFile('/a.bin', 0o644, 1_700_000_000);
-    backup.write(data);
-    backup.finishFile();
-    backup.finish({ time: 1_700_000_100 });
-    const [bundle] = backup.takeBundles();
-    const index = new cb.Index();
-    const indexObj = /** @type {import('../index.js').StoredObject} */ (backup.takeIndex());
-    const snapObj = /** @type {import('../index.js').StoredObject} */ (backup.takeSnapshot());
-    index.loadDelta(vault, indexObj.id, indexObj.bytes);
-    const snapshot = cb.Snapshot.open(vault, snapObj.id, snapObj.bytes);
-    /** @param {Uint8Array} bytes @param {boolean} async */
-    const restore = async (bytes, async) => {
-      const start = performance.now();
-      const session = new cb.RestoreSession(vault, snapshot, index);
-      const out = new Uint8Array(data.length);
-      /** @type {(import('../index.js').Write[] | Promise<import('../index.js').Write[]>)[]} */
-      const fed = [];
-      for (const f of session.plan()) {
-        for (const r of f.ranges) {
-          const range = bytes.subarray(r.offset, r.offset + r.length);
-          // feedAsync: every range at once, as a page that has the bytes would.
-          fed.push(async ? session.feedAsync(f.bundle, r.offset, range) : session.feed(f.bundle, r.offset, range));
-        }
-      }
-      for (const writes of await Promise.all(fed)) for (const w of writes) for (const p of w.places) out.set(w.data, p.offset);
-      const report = session.finish();
-      const ms = performance.now() - start;
-      // Checked after the clock stops: a JS loop over 16 MiB takes ~23 ms
-      // here, which the restore does not (native compares with memcmp).
-      let same = true;
-      for (let i = 0; same && i < data.length; i++) same = out[i] === data[i];
-      return { same, report: JSON.stringify(report), ms };
-    };
-    const tampered = bundle.bytes.slice();
-    tampered[100] ^= 1;
-    /**
-     * The same through a RestoreWorker (its feed is feedAsync in the
-     * Worker); timed from when it has started.
-     * @param {Uint8Array} bytes
-     */
-    const viaWorker = async (bytes) => {
-      const begin = performance.now();
-      const worker = await cb.RestoreWorker.start(vault, snapObj, [indexObj]);
-      const start = performance.now();
-      const out = new Uint8Array(data.length);
-      /** @type {Promise<import('../index.js').Write[]>[]} */
-      const fed = [];
-      for (const f of await worker.plan()) {
-        for (const r of f.ranges) fed.push(worker.feed(f.bundle, r.offset, bytes.subarray(r.offset, r.offset + r.length)));
-      }
-      for (const writes of await Promise.all(fed)) for (const w of writes) for (const p of w.places) out.set(w.data, p.offset);
-      const report = await worker.finish();
-      const ms = performance.now() - start;
-      worker.close();
-      let same = true;
-      for (let i = 0; same && i < data.length; i++) same = out[i] === data[i];
-      return { same, report: JSON.stringify(report), ms, startMs: start - begin };
-    };
-    /** A run's files and report, without its time. @param {{ same: boolean, report: string }} run */
-    const outcome = ({ same, report }) => ({ same, report });
-    /** Best of 3, in ms. @param {() => Promise<{ same: boolean, ms: number }>} run */
-    const timed = async (run) => {
-      let best = Infinity;
-      for (let i = 0; i < 3; i++) {
-        const r = await run();
-        if (!r.same) throw new Error('restore differs');
-        best = Math.min(best, r.ms);
-      }
-      return best;
-    };
-    const started = await viaWorker(bundle.bytes);
-    return {
-      clean: outcome(await restore(bundle.bytes, true)), cleanSync: outcome(await restore(bundle.bytes, false)),
-      cleanWorker: outcome(started), badWorker: outcome(await viaWorker(tampered)),
-      bad: outcome(await restore(tampered, true)), badSync: outcome(await restore(tampered, false)),
-      ms: await timed(() => restore(bundle.bytes, true)), msSync: await timed(() => restore(bundle.bytes, false)),
-      msWorker: await timed(() => viaWorker(bundle.bytes)), startMs: started.startMs, mb: data.length / 1e6,
-    };
-  });
+  const webCrypto = await page.evaluate(pageRestore, { mib: 16, runs: 3 });
   assert.equal(webCrypto.clean.same, true);
   assert.deepEqual(webCrypto.clean, webCrypto.cleanSync);
   assert.equal(webCrypto.bad.same, false);
