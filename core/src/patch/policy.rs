@@ -13,7 +13,9 @@ use serde_json::Value;
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, ReplaceOperation};
 
-use super::document::{op_name, parses_as_value, raw_add_replace_ops, Patch, PatchOperation};
+use super::document::{
+    op_name, parses_as_value, raw_add_replace_ops, surely_a_value, Patch, PatchOperation,
+};
 use super::members::{
     raw_edits_json, Edited, MemberEdit, RawEdited, RawMemberEdit, ResourceMembers,
 };
@@ -313,7 +315,8 @@ impl OpValue for RawValue {
             rule.kind,
             ValueKind::Errors | ValueKind::Schedule | ValueKind::Notifications | ValueKind::Filters
         );
-        if structured && !parses_as_value(text) {
+        // The typed read below must succeed too for `surely_a_value` to hold.
+        if structured && !surely_a_value(text) && !parses_as_value(text) {
             return Err("not a JSON value".into());
         }
         match rule.kind {
@@ -1283,8 +1286,16 @@ mod tests {
             (r#"[{"op":"replace","path":"/state","value":"\u0063ompleted"}]"#.into(), true),
             (r#"[{"op":"add","path":"/st\u0061rted_time","value":"2014-10-20T13:11:58Z"}]"#.into(), true),
             (r#"[{"op":"add","path":"/started-time","value":"2014-10-20T13:11:58Z","from":"/x"}]"#.into(), true),
+            // Where `surely_a_value` says nothing, `parses_as_value` decides.
+            (errors(r#","x":"\ud800\udc00""#), true),
+            (errors(r#","x":"1e5 is not a number here""#), true),
+            (errors(&format!(r#","x":{}"#, "9".repeat(300))), true),
+            (errors(&format!(r#","x":{}1{}"#, "[".repeat(98), "]".repeat(98))), true),
             // Left to the parsed patch (which refuses them or says why).
             (errors(r#","x":1e400"#), false),
+            (errors(r#","x":[1E400]"#), false),
+            (errors(&format!(r#","x":{}"#, "9".repeat(400))), false),
+            (errors(&format!(r#","x":{}1{}"#, "[".repeat(127), "]".repeat(127))), false),
             (errors(&format!(r#","x":{deep}"#)), false),
             (errors(r#","count":2"#), false),
             (r#"[{"op":"add","path":"/errors","value":null}]"#.into(), false),
