@@ -167,9 +167,9 @@ pub(super) fn surely_a_value(text: &str) -> bool {
     if bytes.contains(&b'\\') {
         return false;
     }
-    // Sums of 0/1 over byte pairs, with no branch per byte (`&` on bools,
-    // not `&&`); the last byte is no digit nor bracket in a JSON value that
-    // ends, or its pair would miss it.
+    // Sums of 0/1 over each byte and the one after it, with no branch per
+    // byte (`&` on bools, not `&&`). The last byte has no pair, so it is
+    // looked at on its own below.
     let (mut brackets, mut digits, mut exponents) = (0u32, 0u32, 0u32);
     let next = bytes.get(1..).unwrap_or_default();
     // In pieces of 128 pairs, counted in bytes (a vector lane each).
