@@ -11,7 +11,7 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 /**
  * MB/s of a restore of `mib` MiB in Chromium, best of `runs` each way, or
- * null (with why) where there is no Chromium to run.
+ * `{ missing }` saying why where there is no Chromium to run.
  * @param {number} mib @param {number} runs
  * @returns {Promise<{ version: string, feed: number, feedAsync: number, worker: number } | { missing: string }>}
  */
