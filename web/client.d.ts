@@ -106,7 +106,7 @@ export function readResponse(response: Response): Promise<HttpResponse & { heade
 /** The arguments of a standard fetch for a request the core built: `fetch(...fetchArgs(buildRequest(op, params, auth), baseUrl))`. */
 export function fetchArgs(request: CoreRequest, baseUrl: string, signal?: AbortSignal): [string, RequestInit];
 
-/** The delay a `Retry-After` value asks for, in ms (null: a date that cannot be read). */
+/** The delay a `Retry-After` value asks for, in ms: seconds (a number, or the header's digits) or an HTTP date (null: a date that cannot be read). */
 export function retryAfterMs(value: number | string, now?: number): number | null;
 
 /** Waits `ms`; rejects with the signal's reason if it aborts first. */

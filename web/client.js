@@ -100,20 +100,39 @@ function fetchOf(v, name) {
   return /** @type {FetchLike} */ (v);
 }
 
-/** @param {unknown} v @returns {AbortSignal | undefined} */
-function signalOf(v) {
+/**
+ * An AbortSignal (or an object with its members: another realm's, a
+ * polyfill's), else undefined for none.
+ * @param {unknown} v @param {string} [name] @returns {AbortSignal | undefined}
+ */
+function signalOf(v, name = 'options.signal') {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'object' || typeof (/** @type {AbortSignal} */ (v)).aborted !== 'boolean') {
-    throw argumentError('options.signal', 'must be an AbortSignal');
+  const signal = /** @type {AbortSignal} */ (v);
+  if (typeof v !== 'object' || typeof signal.aborted !== 'boolean'
+    || typeof signal.addEventListener !== 'function' || typeof signal.removeEventListener !== 'function') {
+    throw argumentError(name, 'must be an AbortSignal');
   }
-  return /** @type {AbortSignal} */ (v);
+  return signal;
 }
+
+/** The longest wait setTimeout keeps (2^31 - 1 ms, ~24.8 days): it runs a longer one at once. */
+const MAX_SLEEP_MS = 2 ** 31 - 1;
 
 /**
  * Waits `ms`, or rejects with the signal's reason when it aborts first.
  * @param {number} ms @param {AbortSignal} [signal] @returns {Promise<void>}
  */
 export function sleep(ms, signal) {
+  // Checked before the timer is set: a timer whose callback then meets a
+  // bad signal would throw where no caller can catch it.
+  if (typeof ms !== 'number' || !(ms >= 0 && ms <= MAX_SLEEP_MS)) {
+    return Promise.reject(argumentError('ms', `must be a number of milliseconds from 0 to ${MAX_SLEEP_MS}`));
+  }
+  try {
+    signal = signalOf(signal, 'signal');
+  } catch (e) {
+    return Promise.reject(e);
+  }
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason);
@@ -170,13 +189,24 @@ function policyOf(v) {
 
 /**
  * The delay in ms a `Retry-After` value asks for (the core reads it into
- * `details.retry_after`: seconds, or an HTTP date kept as sent); null when
- * the date cannot be read.
+ * `details.retry_after`: seconds, or an HTTP date kept as sent; a header's
+ * own text works too); null when the date cannot be read.
  * @param {number | string} value @param {number} now
  */
 export function retryAfterMs(value, now = Date.now()) {
-  if (typeof value === 'number') return Math.max(0, value * 1000);
-  const at = Date.parse(value);
+  if (typeof now !== 'number' || !Number.isFinite(now)) {
+    throw argumentError('now', 'must be a time in ms since the epoch (a finite number)');
+  }
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw argumentError('value', 'must be a finite number of seconds or an HTTP date');
+    return Math.max(0, value * 1000);
+  }
+  if (typeof value !== 'string') throw argumentError('value', 'must be seconds (a number) or an HTTP date (a string)');
+  // The header's delay-seconds (RFC 9110 10.2.3): Date.parse would read
+  // "120" as a day in the year 120.
+  const text = value.trim();
+  if (/^[0-9]+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
   return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
@@ -408,6 +438,7 @@ function nextMarker(page) {
  * @param {string} operation @param {JsonValue} page @returns {JsonValue[]}
  */
 export function listItems(operation, page) {
+  if (typeof operation !== 'string') throw argumentError('operation', 'must be an operation name (a string)');
   if (Array.isArray(page)) return page;
   if (isObject(page)) {
     const lists = Object.entries(page).filter(([k, v]) => k !== 'links' && Array.isArray(v));

@@ -78,6 +78,9 @@ function storedObject(value, name) {
   return { id: object.id, bytes: /** @type {Uint8Array} */ (copyBytes(object.bytes)) };
 }
 
+/** Only `start` makes a RestoreWorker (its constructor takes this first). */
+const STARTING = Symbol('RestoreWorker.start');
+
 /** A RestoreSession running in a Worker: every method answers with a promise. */
 export class RestoreWorker {
   /** @type {Channel | null} */
@@ -88,8 +91,12 @@ export class RestoreWorker {
   /** @type {CloudBackupError<string> | null} */
   #failure = null;
 
-  /** @param {Spawner} spawner @hideconstructor */
-  constructor(spawner) {
+  /** @param {symbol} starting `STARTING` (only `start` has it) @param {Spawner} spawner @hideconstructor */
+  constructor(starting, spawner) {
+    if (starting !== STARTING) {
+      const reason = 'has no public constructor';
+      throw makeError('invalid_state', `RestoreWorker ${reason}: use await RestoreWorker.start(vault, snapshot, index)`, { session: 'RestoreWorker', reason });
+    }
     this.#channel = spawner((reply) => this.#answer(reply), (reason) => this.#fail(workerFailed(reason)));
   }
 
@@ -114,7 +121,7 @@ export class RestoreWorker {
     const deltas = index.map((delta, i) => storedObject(delta, `index[${i}]`));
     const key = vault.masterKey();
     try {
-      const restore = new RestoreWorker(spawn);
+      const restore = new RestoreWorker(STARTING, spawn);
       /** @type {Start} */
       const start = { id: 0, module, config, key, snapshot: stored, index: deltas, options: options ?? undefined };
       // The copies are the Worker's: transferred, not copied again.

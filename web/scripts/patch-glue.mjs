@@ -69,6 +69,29 @@ rewriteClasses(
   /(free\(\) \{\n(\s+)const ptr = this\.__destroy_into_raw\(\);\n)/g,
   '$1$2if (ptr === 0) return;\n',
 );
+// `new Vault()` (a class made only by its static methods): wasm-bindgen
+// gives it no constructor, so it made an empty object whose first call
+// said it "was freed". Now the constructor says what to call instead.
+// (__wrap makes instances with Object.create: it never runs this.)
+if (hasClasses) {
+  let added = 0;
+  glue = glue.replace(/^export class (\w+) \{\n([\s\S]*?)^\}$/gm, (whole, name, body) => {
+    if (/^    constructor\(/m.test(body)) return whole;
+    // The static methods that return one (`return Vault.__wrap(...)`).
+    const makers = [...body.matchAll(/^    static (?!__)(\w+)\([^)]*\) \{\n([\s\S]*?)^    \}$/gm)]
+      .filter((m) => m[2].includes(`${name}.__wrap(`)).map((m) => `${name}.${m[1]}()`);
+    if (makers.length === 0) return whole;
+    const use = makers.length === 1 ? makers[0] : `${makers.slice(0, -1).join(', ')} or ${makers.at(-1)}`;
+    added++;
+    return `export class ${name} {
+    constructor() {
+        const reason = 'has no public constructor';
+        throw __cbMakeError('invalid_state', \`${name} \${reason}: use ${use}\`, { session: '${name}', reason });
+    }
+${body}}`;
+  });
+  if (added === 0) throw new Error(`patch-glue: no class without a constructor in ${file} (wasm-bindgen changed its glue?)`);
+}
 // Used by the runtime's throw, in every glue (appended: declarations hoist).
 const RUNTIME_ERROR = `
 /** The package's error for a message of wasm-bindgen's runtime checks. */

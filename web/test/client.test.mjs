@@ -259,6 +259,15 @@ test('429 and 503 with Retry-After as an HTTP date', async () => {
     assert.equal(s.seen('GET', RESTORE).length, 3);
     assert.equal(cb.retryAfterMs(at.toUTCString(), at.getTime() - 5000), 5000);
     assert.equal(cb.retryAfterMs('not a date'), null);
+    // A header's own delay-seconds (Date.parse read "120" as the year 120:
+    // a wait of 0), and values that are no delay at all.
+    assert.equal(cb.retryAfterMs('120'), 120_000);
+    assert.equal(cb.retryAfterMs(' 7 '), 7000);
+    for (const value of [NaN, Infinity, undefined, null, {}, Symbol('s')]) {
+      assert.throws(() => cb.retryAfterMs(/** @type {any} */ (value)), (/** @type {any} */ e) => e instanceof cb.InvalidArgumentError && e.details.name === 'value');
+    }
+    assert.throws(() => cb.retryAfterMs(1, NaN), (/** @type {any} */ e) => e instanceof cb.InvalidArgumentError && e.details.name === 'now');
+    assert.throws(() => cb.listItems(/** @type {any} */ (Symbol('op')), []), (/** @type {any} */ e) => e instanceof cb.InvalidArgumentError && e.details.name === 'operation');
   });
 });
 
@@ -316,6 +325,28 @@ test('an abort cancels the wait for Retry-After', async () => {
     await assert.rejects(pending, (/** @type {Error} */ e) => e.name === 'AbortError');
     assert.ok(Date.now() - started < 5000);
   });
+});
+
+test('sleep waits, stops on an abort, and refuses a delay or signal it cannot honour', async () => {
+  await cb.sleep(0);
+  const controller = new AbortController();
+  const waiting = cb.sleep(60_000, controller.signal);
+  controller.abort();
+  await assert.rejects(waiting, (/** @type {Error} */ e) => e.name === 'AbortError');
+  // 2^31 ms and more: setTimeout would run them at once.
+  for (const ms of [-1, NaN, Infinity, 2 ** 31, '10', undefined, null, 10n]) {
+    const e = await rejectsExactly(cb.sleep(/** @type {any} */ (ms)), cb.InvalidArgumentError, 'invalid_argument');
+    assert.equal(e.details.name, 'ms', String(ms));
+  }
+  // Not a signal: refused before any timer is set (one whose callback
+  // then met it would throw where nothing can catch it).
+  for (const signal of [{}, { aborted: false }, 'x', 1]) {
+    const e = await rejectsExactly(cb.sleep(10, /** @type {any} */ (signal)), cb.InvalidArgumentError, 'invalid_argument');
+    assert.equal(e.details.name, 'signal');
+  }
+  const e = await rejectsExactly(cb.call('v2.settings.ping', null, { auth: { token: 't', tenantId: TENANT }, baseUrl: 'http://127.0.0.1:9', signal: /** @type {any} */ ({ aborted: false }) }),
+    cb.InvalidArgumentError, 'invalid_argument');
+  assert.equal(e.details.name, 'options.signal');
 });
 
 test('network failures: idempotent requests are retried, then fetch\'s error is thrown', async () => {

@@ -137,6 +137,26 @@ test('an object of the wrong class throws InvalidArgumentError naming the argume
   }
 });
 
+test('a class made only by its static methods says so when called with new', () => {
+  // wasm-bindgen gave them no constructor: `new Vault()` was an empty
+  // object whose first call said it "was freed".
+  /** @type {Array<[Function, RegExp]>} */
+  const cases = [
+    [cb.Vault, /^Vault has no public constructor: use Vault\.create\(\), Vault\.openWithKey\(\) or Vault\.open\(\)$/],
+    [cb.Snapshot, /^Snapshot has no public constructor: use Snapshot\.open\(\)$/],
+    [cb.AgentKey, /^AgentKey has no public constructor: use AgentKey\.fromDer\(\) or AgentKey\.generate\(\)$/],
+  ];
+  for (const [cls, message] of cases) {
+    const e = throwsExactly(() => new (/** @type {any} */ (cls))(), cb.InvalidStateError, 'invalid_state');
+    assert.match(e.message, message);
+    assert.deepEqual(e.details, { session: cls.name, reason: 'has no public constructor' });
+  }
+  // Their own makers still make them.
+  const vault = cb.Vault.create('pw', null, CHEAP);
+  assert.ok(vault instanceof cb.Vault);
+  vault.free();
+});
+
 test('every error the wasm module throws is a CloudBackupError subclass with its code', () => {
   const e = throwsExactly(() => cb.Vault.open(cb.Vault.create('pw', null, CHEAP).config(), 'wrong'), cb.WrongPasswordError, 'wrong_password');
   assert.deepEqual(e.toJSON().details, {});

@@ -128,6 +128,12 @@ test('RestoreWorker: wrong arguments, a wrong key, and calls after close', async
   await assert.rejects(cb.RestoreWorker.start(other, snapObj, [indexObj]), (e) => e instanceof cb.CloudBackupError);
   await assert.rejects(cb.RestoreWorker.start(vault, snapObj, [indexObj], /** @type {never} */ ({ bogus: 1 })), cb.InvalidJsonError);
 
+  // `new` is not how one starts (it took a function and threw a TypeError).
+  for (const args of [[], [vault, snapObj, [indexObj]], [() => {}]]) {
+    assert.throws(() => new (/** @type {any} */ (cb.RestoreWorker))(...args),
+      (/** @type {any} */ e) => e instanceof cb.InvalidStateError && /RestoreWorker\.start/.test(e.message));
+  }
+
   const restore = await cb.RestoreWorker.start(vault, snapObj, [indexObj]);
   await assert.rejects(restore.feed(/** @type {never} */ (5), 0, new Uint8Array(1)), cb.InvalidArgumentError);
   const bundle = (await restore.plan())[0].bundle;
