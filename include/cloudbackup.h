@@ -870,7 +870,7 @@ cb_status cb_patch_validate(const char *endpoint,
  * others; take finished bundles with `cb_backup_session_take_bundle` as
  * you go (memory stays bounded); end with `cb_backup_session_finish`.
  *
- * Errors: `CB_INVALID_ARGUMENT` for 0 threads.
+ * Errors: `CB_INVALID_ARGUMENT` for 0 threads or more than 256.
  *
  * # Safety
  * The handles are live or NULL; `out_session` points to a writable
@@ -1977,7 +1977,7 @@ cb_status cb_filter_globs(const char *filters_json, char **out_json);
  * ignore case (`cb_filter_globs` turns v2 path filters into patterns).
  * `sparse`, the default, leaves blobs of zeros unwritten, so files MUST be
  * created at their `size` (`ftruncate`); `resume` takes found files
- * matching the snapshot's size and mtime as done; `threads` (default one)
+ * matching the snapshot's size and mtime as done; `threads` (default one, at most 256)
  * opens each fed range's blobs on that many worker threads, the call
  * returning once all are opened, with the same writes (see the core's
  * `RestoreOptions`).

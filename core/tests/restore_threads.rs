@@ -244,15 +244,17 @@ fn feed_on_threads_matches_one_thread_and_close_stops_the_pool() {
 }
 
 #[test]
-fn zero_threads_are_refused() {
+fn thread_counts_outside_1_to_max_are_refused() {
     let st = stored();
-    let options = RestoreOptions {
-        threads: 0,
-        ..RestoreOptions::default()
-    };
-    let e = RestoreSession::new(&st.vault, &st.snapshot, &st.index, options).err();
-    assert_eq!(
-        e.map(|e| e.code()),
-        Some(cloudbackup_core::ErrorCode::InvalidArgument)
-    );
+    for threads in [0, cloudbackup_core::engine::MAX_THREADS + 1] {
+        let options = RestoreOptions {
+            threads,
+            ..RestoreOptions::default()
+        };
+        let e = RestoreSession::new(&st.vault, &st.snapshot, &st.index, options).err();
+        assert_eq!(
+            e.map(|e| e.code()),
+            Some(cloudbackup_core::ErrorCode::InvalidArgument)
+        );
+    }
 }

@@ -72,12 +72,15 @@ if TYPE_CHECKING:
 __version__: str = _native.__version__
 #: The vault format version this build writes and reads.
 FORMAT_VERSION: int = _native.FORMAT_VERSION
+#: The most threads a backup or restore session takes (``threads=``).
+MAX_THREADS: int = _native.MAX_THREADS
 
 __all__ = [
     "BackupFilter",
     "Selector",
     "__version__",
     "FORMAT_VERSION",
+    "MAX_THREADS",
     "allowed_actions",
     "allowed_targets",
     "apply_patch",

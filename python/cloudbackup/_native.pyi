@@ -46,6 +46,7 @@ _Patch = List[Dict[str, Any]]
 __all__ = [
     "__version__",
     "FORMAT_VERSION",
+    "MAX_THREADS",
     "model_types",
     "parse_model",
     "model_json",
@@ -99,6 +100,7 @@ __all__ = [
 
 __version__: str
 FORMAT_VERSION: int
+MAX_THREADS: int
 
 def model_types() -> List[str]: ...
 def parse_model(type_name: str, data: _Json) -> Any: ...

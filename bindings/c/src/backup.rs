@@ -269,7 +269,7 @@ fn give_object(out: ObjectOut<'_>, object: Option<(String, Vec<u8>)>) -> FfiResu
 /// others; take finished bundles with `cb_backup_session_take_bundle` as
 /// you go (memory stays bounded); end with `cb_backup_session_finish`.
 ///
-/// Errors: `CB_INVALID_ARGUMENT` for 0 threads.
+/// Errors: `CB_INVALID_ARGUMENT` for 0 threads or more than 256.
 ///
 /// # Safety
 /// The handles are live or NULL; `out_session` points to a writable

@@ -324,7 +324,7 @@ pub unsafe extern "C" fn cb_filter_globs(
 /// ignore case (`cb_filter_globs` turns v2 path filters into patterns).
 /// `sparse`, the default, leaves blobs of zeros unwritten, so files MUST be
 /// created at their `size` (`ftruncate`); `resume` takes found files
-/// matching the snapshot's size and mtime as done; `threads` (default one)
+/// matching the snapshot's size and mtime as done; `threads` (default one, at most 256)
 /// opens each fed range's blobs on that many worker threads, the call
 /// returning once all are opened, with the same writes (see the core's
 /// `RestoreOptions`).

@@ -45,6 +45,7 @@ use pyo3::prelude::*;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("FORMAT_VERSION", cloudbackup_core::engine::FORMAT_VERSION)?;
+    m.add("MAX_THREADS", cloudbackup_core::engine::MAX_THREADS)?;
     api::register(m)?;
     job::register(m)?;
     vault::register(m)?;

@@ -296,9 +296,7 @@ impl BackupSession {
     pub fn new(vault: &Vault, index: Arc<Index>, options: BackupOptions) -> Result<Self> {
         let settings = vault.settings();
         let chunker = Chunker::new(settings.chunker, &vault.keys().chunker)?;
-        if options.threads == 0 {
-            return Err(Error::argument("threads", "must be at least 1"));
-        }
+        super::check_threads(options.threads)?;
         #[cfg(feature = "parallel")]
         let workers = if options.threads > 1 {
             Some(workers::Workers::new(
@@ -1428,10 +1426,17 @@ mod tests {
     }
 
     #[test]
-    fn zero_threads_are_refused() {
+    fn thread_counts_outside_1_to_max_are_refused() {
         let vault = vault();
-        let index = Index::new();
-        let e = BackupSession::new(&vault, Arc::new(index), BackupOptions { threads: 0 }).err();
-        assert_eq!(e.map(|e| e.code()), Some(crate::ErrorCode::InvalidArgument));
+        for threads in [0, super::super::MAX_THREADS + 1, usize::MAX] {
+            let index = Arc::new(Index::new());
+            let e = BackupSession::new(&vault, index, BackupOptions { threads }).err();
+            assert_eq!(
+                e.map(|e| e.to_string()),
+                Some(format!(
+                    "invalid argument `threads`: must be from 1 to 256, not {threads}"
+                )),
+            );
+        }
     }
 }

@@ -59,3 +59,22 @@ pub use snapshot::{
 pub use state::{GcPlan, SnapshotSummary, VaultState};
 pub use vault::{KeySlotInfo, Vault, VaultInfo, VaultSettings};
 pub use verify::{verify_plan, Verifier, VerifyReport};
+
+/// The most threads a backup or restore session takes
+/// ([`BackupOptions::threads`], [`RestoreOptions::threads`]). More would
+/// only add memory (each thread holds chunks in flight), and a count given
+/// by mistake (a size, -1 read as unsigned) is refused rather than started
+/// as that many threads.
+pub const MAX_THREADS: usize = 256;
+
+/// Checks a session's `threads` option: 1 to [`MAX_THREADS`].
+pub(crate) fn check_threads(threads: usize) -> crate::Result<()> {
+    if (1..=MAX_THREADS).contains(&threads) {
+        Ok(())
+    } else {
+        Err(crate::Error::argument(
+            "threads",
+            format!("must be from 1 to {MAX_THREADS}, not {threads}"),
+        ))
+    }
+}

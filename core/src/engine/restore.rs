@@ -198,9 +198,7 @@ impl RestoreSession {
         options: RestoreOptions,
     ) -> Result<Self> {
         let selector = options.selector()?;
-        if options.threads == 0 {
-            return Err(Error::argument("threads", "must be at least 1"));
-        }
+        super::check_threads(options.threads)?;
         #[cfg(not(feature = "parallel"))]
         if options.threads > 1 {
             return Err(Error::argument(
