@@ -36,8 +36,9 @@ test-rust:
 # source tree); the committed include/cloudbackup.h must match it (`make
 # header` refreshes the committed copy). Then the Check tests (CTest)
 # against both libraries, plainly and under valgrind, and once more built
-# with -fsanitize=address,undefined; the README's C quick start; the example
-# agent's round trip on a temp dir.
+# with -fsanitize=address,undefined, and the null sweep generated from the
+# header (bindings/c/tests/gen_null_sweep.py); the README's C quick start; the
+# example agent's round trip on a temp dir.
 C_BUILD := build/c
 C_LIBDIR := $(CURDIR)/target/release
 C_PREFIX := $(CURDIR)/$(C_BUILD)/prefix
@@ -60,10 +61,10 @@ test-c: bootstrap
 	bindings/c/configure-package $(C_PREFIX) $(CURDIR) $(C_LIBDIR) $(CURDIR)/include $(C_VERSION)
 	cmake -S bindings/c/tests -B $(C_BUILD)/tests -Dcloudbackup_DIR=$(C_PREFIX)/cmake/cloudbackup >/dev/null
 	cmake --build $(C_BUILD)/tests -j2
-	@echo "ctest: static and shared, plainly and under valgrind, and static under ASan+UBSan (log: $(C_BUILD)/ctest.log)"
+	@echo "ctest: static and shared, plainly and under valgrind, and static under ASan+UBSan; the null sweep of every function (log: $(C_BUILD)/ctest.log)"
 	@ctest --test-dir $(C_BUILD)/tests -j2 -V > $(C_BUILD)/ctest.log 2>&1 \
 	  || { cat $(C_BUILD)/ctest.log; echo "C tests failed"; exit 1; }
-	@grep -E '^[0-9]+: ([0-9]+ passed, [0-9]+ failed|tamper matrix|==[0-9]+== (ERROR SUMMARY|All heap blocks|   (definitely|indirectly) lost))|tests passed' $(C_BUILD)/ctest.log
+	@grep -E '^[0-9]+: ([0-9]+ passed, [0-9]+ failed|tamper matrix|null sweep|==[0-9]+== (ERROR SUMMARY|All heap blocks|   (definitely|indirectly) lost))|tests passed' $(C_BUILD)/ctest.log
 	@# The README's C quick start, compiled as written (static library).
 	awk '/<!-- c-quickstart -->/{f=1;next} f&&/^```c/{g=1;next} g&&/^```/{exit} g' README.md > $(C_BUILD)/quickstart.c
 	$(CC) -Wall -Wextra -Werror -o $(C_BUILD)/quickstart $(C_BUILD)/quickstart.c -Iinclude target/release/libcloudbackup.a -lpthread -ldl -lm
