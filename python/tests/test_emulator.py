@@ -942,3 +942,53 @@ def test_moving_a_vault(emulator: Emulator) -> None:
     assert api.call("POST", f"/agents/{third['id']}/vault", {"source_agent_id": ""}).status_code == 400
     events = api.call("GET", f"/agents/{source['id']}/events").json()["events"]
     assert events[-1]["event"] == "configuration_changed"
+
+
+def test_odd_requests_get_client_errors_never_a_500(emulator: Emulator) -> None:
+    """Every route, given odd ids (not a UUID, a v1 number past SQLite's
+    INTEGER), odd queries, odd bodies (not JSON, not UTF-8, nested 3,000
+    deep, the wrong shapes) and odd agent headers, one at a time beside
+    plausible values: the service answers with a 4xx (or a 2xx), never a
+    server error. Nesting and huge v1 ids were 500s."""
+    api = Api(emulator)
+    s = setup_restore(api)
+    api.http = TestClient(emulator.app, raise_server_exceptions=False)
+    agent, ids = s["agent"]["id"], [s[k]["id"] for k in ("agent", "config", "backup", "restore")]
+    odd_ids = ["x", "-1", "99999999999999999999999", "%FF", "a%2Fb", "\u0661\u0662"]
+    queries = ["?limit=-1", "?limit=abc", "?limit=999999999999999999999", "?marker=zzz", "?limit=1.5", "?state=bogus"]
+    bodies: List[bytes] = [
+        b"", b"null", b"[]", b"{", b'"x"', b"1e999", b"\xff\xfe", b"[" * 3000 + b"]" * 3000,
+        b'{"a":' * 3000 + b"1" + b"}" * 3000, json.dumps({"state": {"a": 1}, "agent_id": 5, "name": None}).encode(),
+        json.dumps([{"op": "bogus"}, None]).encode(), json.dumps([{"op": "replace", "path": "/errors", "value": [1]}]).encode(),
+    ]
+    routes = [
+        (m, str(getattr(r, "path")))
+        for r in emulator.app.routes
+        for m in sorted(getattr(r, "methods", None) or [])
+        if m != "HEAD"
+    ]
+    assert len(routes) > 50
+    failures: List[str] = []
+
+    def send(method: str, path: str, query: str = "", body: Optional[bytes] = None, agent_id: Optional[str] = None) -> None:
+        headers = {"X-Auth-Token": api.token}
+        if agent_id is not None:
+            headers["X-Agent-Id"] = agent_id
+        answer = api.http.request(method, path + query, content=body, headers=headers)
+        if answer.status_code >= 500:
+            failures.append(f"{method} {path}{query} body={(body or b'')[:40]!r} agent={agent_id}: {answer.status_code}")
+
+    for method, template in routes:
+        with_body = method in ("POST", "PATCH", "PUT")
+        plausible = json.dumps({}).encode() if with_body else None
+        filled = [template.replace("{project}", TENANT).replace("{id}", i).replace("{agent}", i) for i in odd_ids + ids]
+        for path in filled if "{id}" in template or "{agent}" in template else filled[:1]:
+            send(method, path, body=plausible)
+        real = template.replace("{project}", TENANT).replace("{id}", agent).replace("{agent}", agent)
+        for query in queries if method == "GET" else []:
+            send(method, real, query)
+        for body in bodies if with_body else []:
+            send(method, real, body=body)
+        for agent_id in ("x", agent, "../" + "a" * 1000):
+            send(method, real, body=plausible, agent_id=agent_id)
+    assert failures == []

@@ -315,6 +315,9 @@ class Emulator:
             return json.loads(raw)
         except ValueError as e:
             raise ServiceError(400, f"The request body is not JSON: {e}") from None
+        except RecursionError:
+            # Python's parser recurses per level: ~1,000 levels of [ or {.
+            raise ServiceError(400, "The request body is not JSON the service reads: nested too deeply.") from None
 
     @staticmethod
     def _check(operation: str, params: Dict[str, Any]) -> None:
@@ -382,7 +385,7 @@ class Emulator:
         """``POST /identity/v2.0/tokens`` (see :mod:`.auth`)."""
         try:
             body = json.loads(await request.body())
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         status, error, issued = auth.issue_token(
             self.store, body, tenant=self.tenant, users=self.users, lifetime=self.token_lifetime

@@ -92,6 +92,10 @@ def _truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
+#: The largest v1 id: SQLite's INTEGER (signed 64 bits) holds them.
+_MAX_V1_ID = 2**63 - 1
+
+
 def _number(value: Any, what: str) -> int:
     """A v1 id from a body (a number, or a string holding one)."""
     try:
@@ -130,7 +134,10 @@ class V1Api:
     def _resolve(self, kind: str, caller: Caller, num: Any, status: int = 404) -> Dict[str, Any]:
         """The ``kind`` resource whose v1 id is ``num`` (``status`` when none)."""
         text = str(num).strip()
-        id = self.store.v2_id(kind, int(text)) if text.isdigit() else None
+        # ASCII digits ("١٢".isdigit() too) within SQLite's INTEGER: a larger
+        # number cannot be an id (and SQLite would refuse to look it up).
+        digits = text.isascii() and text.isdigit() and int(text) <= _MAX_V1_ID
+        id = self.store.v2_id(kind, int(text)) if digits else None
         found = None if id is None else self.store.get(kind, caller.project, id)
         if found is None:
             raise ServiceError(status, f"{v1_state_name(kind)} {text} not found.")
