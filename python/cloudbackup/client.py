@@ -193,6 +193,24 @@ class Session:
 _VERSIONED = re.compile(r"^(?P<root>.*?)/(?:v1\.0|v2)(?:/(?P<tenant>[^/?#]+))?/*$")
 
 
+def _url_argument(value: Any, name: str) -> str:
+    """``value`` as the http(s) URL argument ``name`` must be: a TypeError
+    for what is not a str, InvalidArgument naming it for a str that is not
+    such a URL (found here, not as an httpx error at the first request)."""
+    if not isinstance(value, str):
+        raise TypeError(f"argument '{name}': '{type(value).__name__}' object is not a URL (a str)")
+    ok = False
+    reason = "is not an http or https URL with a host"
+    try:
+        url = httpx.URL(value.strip())
+        ok = url.scheme in ("http", "https") and bool(url.host)
+    except (httpx.InvalidURL, ValueError, TypeError) as e:
+        reason = f"is not a URL ({e})"
+    if not ok:
+        raise InvalidArgument(f"invalid argument `{name}`: {value!r} {reason}", {"name": name, "reason": reason})
+    return value
+
+
 def split_base_url(url: str) -> Tuple[str, Optional[str]]:
     """The service root of ``url`` and the tenant it names, if any:
     ``https://dfw.backup.api.rackspacecloud.com/v1.0/123456`` gives
@@ -620,6 +638,9 @@ class _Base(Generic[H]):
                 "tenant_id and base_url (from the environment: RAX_USERNAME and RAX_API_KEY)",
                 {"name": "username", "reason": "no credentials"},
             )
+        if base_url is not None:
+            _url_argument(base_url, "base_url")
+        _url_argument(identity_url, "identity_url")
         self._static: Optional[Session] = None
         if username is None:
             assert token is not None

@@ -641,3 +641,20 @@ def test_the_example_runs(svc: FakeService) -> None:
     assert r.returncode == 0, r.stderr
     assert f"restore {RESTORE_ID}: completed_with_errors" in r.stdout
     assert "events: 14 over 3 pages" in r.stdout
+
+
+def test_urls_that_are_not_http_urls_are_refused_when_the_client_is_made() -> None:
+    """A base or Identity URL that is no http(s) URL fails at construction,
+    naming the argument (a non-str was an AttributeError, a malformed one an
+    httpx error at the first request)."""
+    for url in ("x", "ftp://h/v2/1", "http://[::1/v2/1", "\udcff", ""):
+        with pytest.raises(cb.InvalidArgument, match="^invalid argument `base_url`: ") as e:
+            cb.Client(token="t", base_url=url)
+        assert e.value.details["name"] == "base_url"
+        with pytest.raises(cb.InvalidArgument, match="^invalid argument `identity_url`: "):
+            cb.AsyncClient(username="u", api_key="k", identity_url=url)
+    odds: List[object] = [1, 1.5, [], {}, b"http://h"]
+    for odd in odds:
+        with pytest.raises(TypeError, match="^argument 'base_url': "):
+            cb.Client(token="t", base_url=odd)  # type: ignore[arg-type]
+    assert cb.Client(token="t", base_url=" https://h.example/v2/123 ").session is not None
