@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from functools import partial
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Type, TypeVar, Union
 
 from . import _native
 from .shapes import FileError, SnapshotEntry, Fetch, GcPlan, KeySlot, ListedEntry, Problem, PrunePlan, PruneReport, RestoreReport, SnapshotData, SnapshotDiff, SnapshotSummary, VaultInfo, VerifyReport
@@ -84,6 +84,33 @@ Password = Union[str, bytes, bytearray, memoryview]
 Vault = _native.Vault
 
 
+_T = TypeVar("_T")
+
+
+def _expect(value: Any, cls: Type[_T], name: str) -> _T:
+    """``value``, which must be a ``cls`` (argument ``name``): a TypeError
+    worded as the native module's own argument checks otherwise, rather
+    than an AttributeError from inside."""
+    if not isinstance(value, cls):
+        raise TypeError(f"argument '{name}': '{type(value).__name__}' object cannot be converted to '{cls.__name__}'")
+    return value
+
+
+def _inner(value: Any, cls: type, name: str) -> Any:
+    """The native object behind ``value``, a ``cls`` (see :func:`_expect`)."""
+    checked: Any = _expect(value, cls, name)
+    return checked._native
+
+
+def _fields(value: Any, name: str) -> Dict[str, Any]:
+    """A copy of the mapping ``value`` (argument ``name``) for the core: a
+    TypeError naming it when it is not a mapping (``dict()`` of a string
+    would say "dictionary update sequence element #0 has length 1")."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"argument '{name}': '{type(value).__name__}' object is not a mapping")
+    return dict(value)
+
+
 class Dump:
     """One file of a snapshot, blob by blob in file order (``cloudbackup
     dump``): read each of :meth:`fetches`' ranges from its bundle and pass
@@ -92,7 +119,7 @@ class Dump:
     def __init__(self, vault: Vault, index: "Index", snapshot: "Snapshot", path: Union[str, bytes]) -> None:
         """Raises NotFound (no such path, or a blob no index lists) or
         InvalidValue (a folder, symlink or other non-file)."""
-        self._native = _native.Dump(vault, index._native, snapshot._native, path)
+        self._native = _native.Dump(vault, _inner(index, Index, "index"), _inner(snapshot, Snapshot, "snapshot"), path)
 
     def size(self) -> int:
         """The file's size."""
@@ -217,7 +244,7 @@ class Snapshot:
         """What changed from this snapshot to ``after``: ``{"changes":
         [{"path", "change", "kind", "size_before", "size_after"}], "totals"}``;
         ``change`` is added, removed, modified, type_changed or metadata."""
-        return self._native.diff(after._native)
+        return self._native.diff(_inner(after, Snapshot, "after"))
 
     @property
     def time_ns(self) -> int:
@@ -283,7 +310,7 @@ class BackupSession:
     :meth:`finish` and store the index delta and the snapshot, in that order."""
 
     def __init__(self, vault: Vault, index: Index, threads: int = 1) -> None:
-        self._native = _native.BackupSession(vault, index._native, threads)
+        self._native = _native.BackupSession(vault, _inner(index, Index, "index"), threads)
 
     def start_file(self, path: PathLike, mode: int, mtime: int) -> None:
         """Starts the regular file ``path`` (e.g. ``"/docs/a.txt"``)."""
@@ -306,7 +333,7 @@ class BackupSession:
     def set_parent(self, snapshot: "Snapshot") -> None:
         """Uses ``snapshot`` as the parent: :meth:`reuse` then takes over
         its unchanged files without reading them."""
-        self._native.set_parent(snapshot._native)
+        self._native.set_parent(_inner(snapshot, Snapshot, "snapshot"))
 
     def reuse(self, meta: Dict[str, Any]) -> bool:
         """Records the file ``meta`` with the parent's chunk list when the
@@ -439,7 +466,7 @@ class RestoreSession:
         if max_range is not None:
             options["max_range"] = max_range
         self._native = _native.RestoreSession(
-            vault, snapshot._native, index._native, options
+            vault, _inner(snapshot, Snapshot, "snapshot"), _inner(index, Index, "index"), options
         )
 
     @property
@@ -513,7 +540,7 @@ class Verifier:
     """Checks whole bundles against the index."""
 
     def __init__(self, vault: Vault, index: Index) -> None:
-        self._native = _native.Verifier(vault, index._native)
+        self._native = _native.Verifier(vault, _inner(index, Index, "index"))
 
     @classmethod
     def for_state(cls, state: "VaultState") -> "Verifier":
@@ -521,7 +548,7 @@ class Verifier:
         with unreadable snapshots and index deltas, blobs no index lists and
         indexed bundles missing from storage."""
         v = cls.__new__(cls)
-        v._native = _native.Verifier.for_state(state._native)
+        v._native = _native.Verifier.for_state(_inner(state, VaultState, "state"))
         return v
 
     def plan(self, fraction: float = 1.0, seed: int = 0) -> List[str]:
@@ -641,7 +668,7 @@ class VaultState:
         Raises:
             InvalidArgument: a bad policy, or one without rules.
         """
-        return self._native.forget_plan(dict(policy), now_ns)
+        return self._native.forget_plan(_fields(policy, "policy"), now_ns)
 
     def drop_snapshots(self, ids: List[str]) -> None:
         """Leaves the snapshots ``ids`` out, as if deleted: a dry run's
@@ -665,7 +692,7 @@ class IndexRebuild:
     """Repair's index rebuild: feed it the bundles of the repair plan."""
 
     def __init__(self, state: VaultState) -> None:
-        self._native = _native.IndexRebuild(state._native)
+        self._native = _native.IndexRebuild(_inner(state, VaultState, "state"))
 
     def feed(self, bundle_id: str, data: Buffer) -> None:
         """Checks a whole bundle and indexes the blobs no index lists;
@@ -816,7 +843,7 @@ class Pruner:
     """
 
     def __init__(self, vault: Vault, state: VaultState, options: Optional[Mapping[str, Any]], now_ns: int) -> None:
-        self._native = _native.Pruner(vault, state._native, dict(options or {}), now_ns)
+        self._native = _native.Pruner(vault, _inner(state, VaultState, "state"), _fields(options or {}, "options"), now_ns)
         #: The plan: figures (``used_blobs``, ``repack_bundles``...,
         #: ``bytes_before``, ``bytes_after_estimate``), ``read`` (bundle
         #: names to feed) and ``rewrite_index``.
@@ -865,7 +892,7 @@ def prune_options(options: Mapping[str, Any]) -> Dict[str, Any]:
     Raises:
         InvalidArgument: an unknown field or a bad value (named).
     """
-    return _native.prune_options(dict(options))
+    return _native.prune_options(_fields(options, "options"))
 
 
 def cleanup_failed_patch(message: str, ended: str) -> List[Dict[str, Any]]:
@@ -881,7 +908,7 @@ def keep_policy(policy: Mapping[str, Any]) -> Dict[str, Any]:
         InvalidArgument: a bad policy (unknown rule, a count of 0, a bad
             ``within`` duration, an empty tag), or one without rules.
     """
-    return _native.keep_policy(dict(policy))
+    return _native.keep_policy(_fields(policy, "policy"))
 
 
 def check_tags(tags: List[str]) -> None:

@@ -344,6 +344,8 @@ def open_storage(
         InvalidArgument: an unknown scheme, a malformed URL, or missing
             credentials (the message says which).
     """
+    if not isinstance(url, str):
+        raise TypeError(f"argument 'url': '{type(url).__name__}' object is not a vault URL or path (a str)")
     if url.startswith("swift://"):
         from .swift import SwiftStorage
 

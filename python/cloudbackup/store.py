@@ -65,6 +65,8 @@ from .engine import (
     Vault,
     VaultState,
     Verifier,
+    _expect,
+    _fields,
     check_tags,
     partial_name,
     partial_tag,
@@ -103,8 +105,9 @@ GC_GRACE_ENV = "CLOUDBACKUP_GC_GRACE"
 
 #: Called with the number of bytes just processed.
 Progress = Callable[[int], None]
-#: Where a vault is: a storage, or a URL/path for :func:`open_storage`.
-Location = Union[str, Storage]
+#: Where a vault is: a storage, or a URL or path (str or path-like) for
+#: :func:`open_storage`.
+Location = Union[str, "os.PathLike[str]", Storage]
 
 
 def _warn(message: str) -> None:
@@ -220,7 +223,15 @@ def gc_grace_from_env() -> float:
 
 
 def _storage(location: Location) -> Storage:
-    return open_storage(location) if isinstance(location, str) else location
+    """The storage a path, a vault URL or a Storage names (a TypeError
+    naming the argument for anything else)."""
+    if isinstance(location, (str, os.PathLike)):
+        return open_storage(os.fsdecode(location))
+    if not isinstance(location, Storage):
+        raise TypeError(
+            f"argument 'location': '{type(location).__name__}' object is not a path, a vault URL or a Storage"
+        )
+    return location
 
 
 #: Where a vault's metadata cache is: ``None`` the default (remote storages
@@ -293,6 +304,7 @@ class StoredVault:
         concurrency: int = DEFAULT_CONCURRENCY,
         cache: Cache = None,
     ) -> None:
+        _expect(vault, Vault, "vault")
         # A path or URL is accepted too, as LocalVault(root, vault) was.
         self.storage = _with_cache(_storage(storage), vault, cache)
         self.vault = vault
@@ -521,9 +533,16 @@ class StoredVault:
         then id). Unreadable ones are skipped with a warning. Each tree is
         taken from the vault state only when asked for: listing them (time,
         host, roots, tags, counters) copies none."""
-        state = state or self.state()
+        state = self._given_state(state)
         self._warn_unreadable(state)
         return state.snapshots()
+
+    def _given_state(self, state: Optional[VaultState]) -> VaultState:
+        """``state`` as given (a VaultState read before), else the vault's
+        state read now."""
+        if state is None:
+            return self.state()
+        return _expect(state, VaultState, "state")
 
     @staticmethod
     def _warn_unreadable(state: VaultState) -> None:
@@ -540,7 +559,7 @@ class StoredVault:
             InvalidValue: not an id or prefix.
             IntegrityError: the snapshot named is unreadable.
         """
-        state = state or self.state()
+        state = self._given_state(state)
         if which == "latest":
             self._warn_unreadable(state)
         return state.snapshot(state.resolve(which))
@@ -615,7 +634,9 @@ class StoredVault:
         after it; None with ``force``, which reads only the index)."""
         started_ns = time.time_ns()
         hostname = hostname or socket.gethostname()
-        roots = [os.path.abspath(source)]
+        # As bytes: a root whose name is not UTF-8 (held by Python as
+        # surrogate escapes) is its own bytes to the core.
+        roots = [os.fsencode(os.path.abspath(source))]
         state: Optional[VaultState] = None
         if force:
             session = BackupSession(self.vault, self.load_index(), threads)
@@ -872,6 +893,10 @@ class StoredVault:
             InvalidArgument: a bad policy, or one without rules.
             Locked: the vault is in use (after ``retry_lock`` seconds).
         """
+        # Their types checked before the lock is taken and the vault read.
+        policy = _fields(policy, "policy")
+        if prune is not None:
+            prune = _fields(prune, "prune")
         with self.lock("forget", exclusive=True, retry=retry_lock) as held:
             return self._forget(held, policy, dry_run, prune, progress)
 
@@ -994,7 +1019,7 @@ class StoredVault:
         dry_run: bool,
         progress: Optional[Progress],
     ) -> PruneResult:
-        options = dict(options or {})
+        options = _fields(options or {}, "options")
         options.setdefault("grace_ns", int(gc_grace_from_env() * 1_000_000_000))
         state = self._state(True, retry=True)
         pruner = Pruner(self.vault, state, options, time.time_ns())
@@ -1181,7 +1206,7 @@ class StoredVault:
         threads: int = 1,
     ) -> RestoreResult:
         own_state = state is None
-        state = state or self.state()
+        state = self._given_state(state)
         snap = self.snapshot(which, state)
         index = state.index()
         if own_state:
@@ -1217,7 +1242,7 @@ class StoredVault:
         files = _OpenFiles(session)
         if not fresh:
             files.remove_leftovers(_file_dirs(tree, creates))
-        links = _create_entries(creates, tree, files)
+        links = _create_entries(creates, tree, files, overwrite)
         # Not held while the content streams (~1 KB of Python objects per
         # entry); the metadata pass gets its own list from the core.
         del creates
@@ -1453,26 +1478,41 @@ class _Tree:
         self._finalizer()
 
 
-def _remove(parent: int, name: bytes) -> None:
-    """Removes what is at ``name`` unless it is a directory (the core lists
-    an existing path only when overwriting)."""
+def _remove(parent: int, name: bytes, *, dirs: bool = True) -> None:
+    """Makes room at ``name`` (the core lists an existing path only when
+    overwriting; a symlink is removed, never followed): a non-directory is
+    removed, and, with ``dirs`` (something else than a folder goes there),
+    an empty directory too. A directory with content stays (the create then
+    fails, naming it), as restic leaves it without ``--delete``."""
     try:
         st = os.stat(name, dir_fd=parent, follow_symlinks=False)
     except FileNotFoundError:
         return
     if not stat.S_ISDIR(st.st_mode):
         os.unlink(name, dir_fd=parent)
+        return
+    if not dirs:
+        return
+    try:
+        os.rmdir(name, dir_fd=parent)
+    except OSError as e:
+        if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
 
 
 #: ``mknod`` type bits of the device kinds.
 _DEVICE_TYPES = {"chardev": stat.S_IFCHR, "blockdev": stat.S_IFBLK}
 
 
-def _create_entries(creates: List[Dict[str, Any]], tree: _Tree, files: "_OpenFiles") -> List[Dict[str, Any]]:
+def _create_entries(
+    creates: List[Dict[str, Any]], tree: _Tree, files: "_OpenFiles", overwrite: bool = False
+) -> List[Dict[str, Any]]:
     """Makes the directories, symlinks, FIFOs and device nodes of the plan
     and registers its files with ``files`` (created on their first write).
     Returns the hard links, made once their first name is in place. What
-    cannot be made fails alone (``files.fail_path``) and the restore goes on."""
+    cannot be made fails alone (``files.fail_path``) and the restore goes on.
+    With ``overwrite``, an entry of another type in the way is replaced
+    (a directory only when empty)."""
     links: List[Dict[str, Any]] = []
     for c in creates:
         path, kind = str(c["path"]), str(c["kind"])
@@ -1482,13 +1522,21 @@ def _create_entries(creates: List[Dict[str, Any]], tree: _Tree, files: "_OpenFil
         try:
             rel = _relative(path)
             if kind == "dir":
+                if overwrite and rel:
+                    # A file or symlink where the snapshot has a folder.
+                    dir_parent, dir_name = tree.parent(rel)
+                    _remove(dir_parent, dir_name, dirs=False)
                 tree.dir(rel)
                 continue
             parent, name = tree.parent(rel)
             if kind == "file":
                 try:
-                    if stat.S_ISLNK(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode):
+                    st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+                    if stat.S_ISLNK(st.st_mode):
                         os.unlink(name, dir_fd=parent)
+                    elif stat.S_ISDIR(st.st_mode):
+                        # Listed although it exists: overwriting.
+                        _remove(parent, name)
                 except FileNotFoundError:
                     pass
                 # Created on its first write (one open per file, not two).
@@ -1527,7 +1575,9 @@ def _create_links(links: List[Dict[str, Any]], tree: _Tree, failed: Set[str], fi
             src = os.dup(src_parent)
             try:
                 parent, name = tree.parent(_relative(path))
-                _remove(parent, name)
+                # A link never takes a folder's place (as before --overwrite
+                # replaced entries of another type).
+                _remove(parent, name, dirs=False)
                 os.link(src_name, name, src_dir_fd=src, dst_dir_fd=parent, follow_symlinks=False)
             finally:
                 os.close(src)

@@ -8,7 +8,7 @@ import shutil
 import sys
 import threading
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Tuple, Union
 
 import json
 
@@ -643,3 +643,46 @@ def test_bundle_bytes_behave_as_read_only_bytes(vault: cb.Vault) -> None:
     assert bundle != plain[:-1] and bundle != "text" and bundle != 42
     with pytest.raises(TypeError):
         hash(bundle)
+
+
+def test_wrong_kinds_of_arguments_are_type_errors_naming_them(vault: cb.Vault, tmp_path: Path) -> None:
+    """An argument of the wrong kind to the Python classes is a TypeError
+    naming it, as the native module's own checks are: these used to fail
+    inside with an AttributeError (``'str' object has no attribute
+    '_native'``) or a ValueError from ``dict()``."""
+    from cloudbackup.engine import Pruner, VaultState, keep_policy, prune_options
+
+    index = cb.Index()
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f").write_bytes(b"hello" * 100)
+    # A path-like location works as its string does.
+    sv = cb.StoredVault.init(tmp_path / "v", "pw", kdf=FAST_KDF)
+    sv.backup(str(src))
+    state = sv.state()
+    snap = sv.snapshot("latest", state)
+
+    def named(name: str, call: Callable[[], object], kind: str = "str") -> None:
+        with pytest.raises(TypeError, match=f"^argument '{name}': '{kind}' object "):
+            call()
+
+    named("index", lambda: cb.BackupSession(vault, "index"))  # type: ignore[arg-type]
+    named("snapshot", lambda: cb.BackupSession(vault, index).set_parent("snap"))  # type: ignore[arg-type]
+    named("snapshot", lambda: cb.RestoreSession(vault, "snap", index))  # type: ignore[arg-type]
+    named("index", lambda: cb.RestoreSession(vault, snap, "index"))  # type: ignore[arg-type]
+    named("index", lambda: cb.Verifier(vault, "index"))  # type: ignore[arg-type]
+    named("state", lambda: cb.Verifier.for_state("state"))  # type: ignore[arg-type]
+    named("state", lambda: Pruner(vault, "state", None, 0))  # type: ignore[arg-type]
+    named("after", lambda: snap.diff("snap"))  # type: ignore[arg-type]
+    named("state", lambda: sv.snapshots("state"))  # type: ignore[arg-type]
+    named("state", lambda: sv.snapshot("latest", "state"))  # type: ignore[arg-type]
+    named("location", lambda: cb.StoredVault.open(42, "pw"), "int")  # type: ignore[arg-type]
+    named("vault", lambda: cb.StoredVault(str(tmp_path / "v"), "vault"))  # type: ignore[arg-type]
+    named("url", lambda: cb.open_storage(b"/tmp"), "bytes")  # type: ignore[arg-type]
+    named("policy", lambda: keep_policy("last"))  # type: ignore[arg-type]
+    named("options", lambda: prune_options("5%"))  # type: ignore[arg-type]
+    named("policy", lambda: state.forget_plan("last", 0))  # type: ignore[arg-type]
+    named("policy", lambda: sv.forget("last"))  # type: ignore[arg-type]
+    named("prune", lambda: sv.forget({"last": 1}, prune="yes"))  # type: ignore[arg-type]
+    named("options", lambda: sv.prune("5%"))  # type: ignore[arg-type]
+    assert isinstance(state, VaultState) and len(sv.snapshots(state)) == 1
