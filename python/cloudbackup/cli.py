@@ -37,7 +37,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
-from . import __version__
+from . import MAX_THREADS, __version__
 from .api import JsonInput, build_request, encrypt_password_for_agent, operations
 from .errors import Error, InvalidArgument
 from .locking import retry_lock_from_env
@@ -52,8 +52,12 @@ NEW_PASSWORD_ENV = "CLOUDBACKUP_NEW_PASSWORD"
 def _read_password(args: argparse.Namespace, *, confirm: bool = False) -> str:
     """The vault password: file, environment, or prompt (not echoed)."""
     if args.password_file:
-        with open(args.password_file, "r", encoding="utf-8") as f:
-            return f.read().rstrip("\r\n")
+        with open(args.password_file, "rb") as f:
+            data = f.read()
+        try:
+            return data.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise SystemExit(f"cloudbackup: --password-file {args.password_file}: the password is not UTF-8 text") from None
     env = os.environ.get(PASSWORD_ENV)
     if env:
         return env
@@ -61,9 +65,16 @@ def _read_password(args: argparse.Namespace, *, confirm: bool = False) -> str:
 
 
 def _prompt(label: str, confirm: bool) -> str:
-    password = getpass.getpass(label)
-    if confirm and getpass.getpass("Repeat it: ") != password:
-        raise SystemExit("cloudbackup: the passwords differ")
+    try:
+        password = getpass.getpass(label)
+        if confirm and getpass.getpass("Repeat it: ") != password:
+            raise SystemExit("cloudbackup: the passwords differ")
+    except EOFError:
+        # No terminal, and standard input ended (a script, a pipe).
+        raise SystemExit(
+            f"cloudbackup: no password: set ${PASSWORD_ENV} or give --password-file"
+            " (standard input ended before one was typed)"
+        ) from None
     if not password:
         raise SystemExit("cloudbackup: empty password")
     return password
@@ -72,14 +83,27 @@ def _prompt(label: str, confirm: bool) -> str:
 def _kdf() -> Optional[Dict[str, Any]]:
     """Key-derivation parameters from ``CLOUDBACKUP_KDF`` (JSON), as the C
     agent reads them (tests use cheap ones)."""
-    text = os.environ.get("CLOUDBACKUP_KDF")
-    return None if not text else dict(json.loads(text))
+    return _json_env("CLOUDBACKUP_KDF")
 
 
 def _settings() -> Optional[Dict[str, Any]]:
     """Vault settings from ``CLOUDBACKUP_SETTINGS`` (JSON), as the C agent."""
-    text = os.environ.get("CLOUDBACKUP_SETTINGS")
-    return None if not text else dict(json.loads(text))
+    return _json_env("CLOUDBACKUP_SETTINGS")
+
+
+def _json_env(name: str) -> Optional[Dict[str, Any]]:
+    """The JSON object in environment variable ``name``, None when unset
+    (a clear error, naming it, when it holds something else)."""
+    text = os.environ.get(name)
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise SystemExit(f"cloudbackup: ${name} is not JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise SystemExit(f"cloudbackup: ${name} must be a JSON object, not {text!r}")
+    return value
 
 
 def _concurrency(args: argparse.Namespace) -> int:
@@ -177,14 +201,31 @@ def _retry_lock(args: argparse.Namespace) -> float:
     return retry_lock_from_env() if value is None else float(value)
 
 
+#: The longest wait or grace in seconds: in nanoseconds it must fit the
+#: core's signed 64 bits (292 years).
+_MAX_SECONDS = (2**63 - 1) // 1_000_000_000
+
+
 def _seconds(text: str) -> float:
-    """An argparse type: a number of seconds >= 0."""
+    """An argparse type: a number of seconds from 0 to _MAX_SECONDS."""
     try:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
+    # `not <=` also refuses NaN.
+    if not 0 <= value <= _MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 to {_MAX_SECONDS}")
+    return value
+
+
+def _threads(text: str) -> int:
+    """An argparse type: a thread count the core takes (1 to MAX_THREADS)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of threads from 1 to {MAX_THREADS}")
     return value
 
 
@@ -952,7 +993,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("source", metavar="SRC")
     s.add_argument("vault", metavar="VAULT")
     s.add_argument("--init", action="store_true", help="create the vault first if there is none")
-    s.add_argument("--threads", type=int, default=2, help="threads working, this one included (default 2)")
+    s.add_argument("--threads", type=_threads, default=2, help="threads working, this one included (default 2)")
     s.add_argument(
         "--force", action="store_true", help="read every file again (no parent snapshot: unchanged files too)"
     )
@@ -1048,7 +1089,7 @@ def _parser() -> argparse.ArgumentParser:
         "mtime count as done, also with --overwrite",
     )
     s.add_argument(
-        "--threads", type=int, default=2, help="worker threads opening blobs while files are written (default 2)"
+        "--threads", type=_threads, default=2, help="worker threads opening blobs while files are written (default 2)"
     )
     s.set_defaults(run=cmd_restore)
 
@@ -1256,9 +1297,46 @@ def _return_large_blocks_to_the_os(threshold: int) -> None:
     mallopt(ctypes.c_int(m_mmap_threshold), ctypes.c_int(threshold))
 
 
+#: The arguments that name files: any bytes the system gives are kept
+#: (Python's surrogate escapes, turned back into the same bytes).
+_FILE_ARGUMENTS = frozenset(
+    {"vault", "source", "dest", "path", "cache_dir", "password_file", "exclude_file", "iexclude_file", "state_dir", "db"}
+)
+
+
+def _refuse_undecodable(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exits with argparse's usage error (status 2) when an argument that is
+    text, not a file name (a snapshot id, a pattern, a tag...), holds bytes
+    that are not UTF-8: the core reads text as UTF-8, and the error would
+    otherwise be a traceback from deep inside."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    command: argparse.ArgumentParser = commands.choices[args.command]
+    for action in command._actions:
+        if action.dest in _FILE_ARGUMENTS:
+            continue
+        value = getattr(args, action.dest, None)
+        for v in value if isinstance(value, list) else [value]:
+            if not isinstance(v, str):
+                continue
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                name = "/".join(action.option_strings) or str(action.metavar or action.dest.upper())
+                shown = v.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                command.error(f"argument {name}: {shown!r} is not valid UTF-8 (it is text, not a file name)")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Runs the tool; returns the exit status."""
-    args = _parser().parse_args(argv)
+    # A file name that is not UTF-8 (a surrogate escape in Python) goes out
+    # as its own bytes, as ls prints it, whatever the locale's error handler.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="surrogateescape")
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _refuse_undecodable(parser, args)
     _return_large_blocks_to_the_os(4 << 20 if args.run is cmd_backup else 1 << 20)
     run: Callable[[argparse.Namespace], int] = args.run
     try:

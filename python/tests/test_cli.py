@@ -88,6 +88,69 @@ def test_restore_never_overwrites_unless_asked(tmp_path: Path, cli_env: Dict[str
     assert (sub / "docs" / "deep").is_dir() and not (sub / "docs" / "deep" / "b.log").exists()
 
 
+def test_overwrite_replaces_entries_of_another_type_but_never_follows_or_empties(
+    tmp_path: Path, cli_env: Dict[str, str]
+) -> None:
+    """What is in the way of the snapshot's entries: a symlink (to a folder
+    outside) or a file where a folder goes, a folder where a file or a
+    symlink goes. Without --overwrite each fails its path and nothing is
+    followed; with it each is replaced, as restic replaces them, except a
+    folder with content (restic keeps it without --delete)."""
+    src, vault, outside = tmp_path / "src", tmp_path / "vault", tmp_path / "outside"
+    make_tree(src)
+    outside.mkdir()
+    assert run_cli(["backup", "--init", str(src), str(vault)], cli_env).returncode == 0
+
+    def prepared(name: str) -> Path:
+        out = tmp_path / name
+        out.mkdir()
+        os.symlink(outside, out / "docs")  # a symlink where the folder goes
+        (out / "copy.bin").mkdir()  # an empty folder where a file goes
+        (out / "link").mkdir()  # an empty folder where a symlink goes
+        (out / "big.bin").mkdir()
+        (out / "big.bin" / "keep").write_text("mine")  # a folder with content
+        return out
+
+    kept = prepared("kept")
+    r = run_cli(["restore", str(vault), "latest", str(kept)], cli_env)
+    assert r.returncode == 3, r.stderr
+    assert (kept / "docs").is_symlink() and list(outside.iterdir()) == []
+    assert (kept / "copy.bin").is_dir() and (kept / "link").is_dir()
+
+    out = prepared("out")
+    r = run_cli(["restore", str(vault), "latest", str(out), "--overwrite"], cli_env)
+    # Only the folder with content stands in the way.
+    assert r.returncode == 3 and "error: /big.bin: " in r.stderr, r.stderr
+    assert (out / "big.bin" / "keep").read_text() == "mine"
+    assert list(outside.iterdir()) == []
+    assert not (out / "docs").is_symlink() and (out / "docs" / "deep" / "b.log").read_bytes() == (src / "docs" / "deep" / "b.log").read_bytes()
+    assert (out / "copy.bin").read_bytes() == (src / "copy.bin").read_bytes()
+    assert os.readlink(out / "link") == "docs/a.txt"
+    (out / "big.bin" / "keep").unlink()
+    # The emptied folder is replaced too on the next run.
+    r = run_cli(["restore", str(vault), "latest", str(out), "--overwrite"], cli_env)
+    assert r.returncode == 0, r.stderr
+    same_tree(src, out)
+
+
+def test_passwords_and_settings_that_cannot_be_read_are_clear_errors(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    """No terminal and no password, a password file that is not UTF-8, a
+    KDF or settings variable that is not a JSON object: each says which, no
+    traceback."""
+    vault = str(tmp_path / "vault")
+    no_password = {k: v for k, v in cli_env.items() if k != "CLOUDBACKUP_PASSWORD"}
+    r = run_cli(["init", vault], no_password, stdin="")
+    assert r.returncode == 1 and "no password: set $CLOUDBACKUP_PASSWORD" in r.stderr and "Traceback" not in r.stderr
+    bad = tmp_path / "pw"
+    bad.write_bytes(b"p\xff\n")
+    r = run_cli(["init", "--password-file", str(bad), vault], no_password)
+    assert r.returncode == 1 and "the password is not UTF-8 text" in r.stderr and "Traceback" not in r.stderr
+    for name, value, says in [("CLOUDBACKUP_KDF", "{", "is not JSON"), ("CLOUDBACKUP_SETTINGS", "5", "must be a JSON object")]:
+        r = run_cli(["init", vault], dict(cli_env, **{name: value}))
+        assert r.returncode == 1 and f"${name} {says}" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not os.path.exists(vault)
+
+
 def test_second_backup_and_newest_snapshot(tmp_path: Path, cli_env: Dict[str, str]) -> None:
     src, vault = tmp_path / "src", tmp_path / "vault"
     make_tree(src)
@@ -307,3 +370,42 @@ def test_dump_writes_one_file_to_stdout(tmp_path: Path, cli_env: Dict[str, str])
     )
     assert raw.returncode == 1 and b"IntegrityError" in raw.stderr, raw.stderr
     assert len(raw.stdout) < (src / "big.bin").stat().st_size
+
+
+def test_odd_argument_values_are_usage_errors_naming_the_argument(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    """Values that used to end in a traceback: bytes that are not UTF-8 in
+    a text argument (a tag, a snapshot id, a pattern), thread counts the
+    core cannot take (-1, 10^20, past MAX_THREADS), seconds that are not
+    finite or do not fit 64-bit nanoseconds. Each is argparse's usage error
+    (status 2) naming the argument; file names keep any bytes."""
+    vault = str(tmp_path / "vault")
+    cases: List[List[bytes]] = [
+        [b"backup", b"--tag", b"caf\xe9", b"src", vault.encode()],
+        [b"restore", vault.encode(), b"lat\xffest", b"out"],
+        [b"restore", b"--include", b"/caf\xe9*", vault.encode(), b"latest", b"out"],
+        [b"forget", b"--keep-tag", b"\xff", vault.encode()],
+        [b"backup", b"--threads", b"-1", b"src", vault.encode()],
+        [b"backup", b"--threads", b"99999999999999999999", b"src", vault.encode()],
+        [b"restore", b"--threads", b"257", vault.encode(), b"latest", b"out"],
+        [b"gc", b"--grace", b"1e999", vault.encode()],
+        [b"gc", b"--grace", b"nan", vault.encode()],
+        [b"restore", b"--retry-lock", b"99999999999999999999", vault.encode(), b"latest", b"out"],
+    ]
+    names = ["--tag", "SNAPSHOT", "-i/--include", "--keep-tag", "--threads", "--threads", "--threads", "--grace", "--grace", "--retry-lock"]
+    for argv, name in zip(cases, names):
+        r = subprocess.run([sys.executable, "-m", "cloudbackup", *argv], env=cli_env, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2, (argv, r.stderr)
+        assert f"argument {name}: " in r.stderr and "Traceback" not in r.stderr, (argv, r.stderr)
+    # A file name is bytes: a source that is not UTF-8 is backed up.
+    src = tmp_path / os.fsdecode(b"caf\xe9")
+    src.mkdir()
+    (src / "f").write_bytes(b"x")
+    r = subprocess.run([sys.executable, "-m", "cloudbackup", "backup", "--init", "--threads", "256", os.fsencode(src), vault],
+                       env=cli_env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    # Printed as its own bytes, also where the locale's output is strict
+    # UTF-8 (it was a UnicodeEncodeError after the vault was made).
+    strict = dict(cli_env, PYTHONIOENCODING="utf-8:strict")
+    other = os.fsencode(tmp_path) + b"/v\xe9"
+    r2 = subprocess.run([sys.executable, "-m", "cloudbackup", "init", other], env=strict, capture_output=True, timeout=60)
+    assert r2.returncode == 0 and other in r2.stdout, r2.stderr
