@@ -35,6 +35,23 @@ FAST_KDF = {"memory_kib": 64, "iterations": 1, "parallelism": 1}
 FAST_KDF_JSON = '{"memory_kib": 64, "iterations": 1, "parallelism": 1}'
 
 
+@contextlib.contextmanager
+def small_filesystem(mnt: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` (``mount -o size=``) at ``mnt``, for full-disk
+    cases; the test is skipped where it cannot be mounted (not root, no
+    privileges in a container)."""
+    mnt.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
 @pytest.fixture
 def cli_env() -> Dict[str, str]:
     """The environment for CLI subprocesses: a password and a cheap KDF."""

@@ -15,6 +15,7 @@ import pytest
 
 from conftest import REPO, run_cli
 from test_cli import make_tree, same_tree
+from test_vault_safety import full_disk_scenario
 
 AGENT = Path(os.environ.get("CLOUDBACKUP_C_AGENT", REPO / "build" / "c" / "agent"))
 
@@ -75,3 +76,11 @@ def test_a_vault_python_pruned_is_read_and_extended_by_c(tmp_path: Path, cli_env
     assert r.returncode == 0, r.stderr
     same_tree(src, tmp_path / "out2")
     assert run_cli(["verify", str(vault)], cli_env).returncode == 0
+
+
+def test_a_c_backup_that_fills_the_vaults_disk_commits_nothing_and_leaves_it_usable(
+    tmp_path: Path, cli_env: Dict[str, str]
+) -> None:
+    """The C agent on a full disk: the same outcome as the CLI's (its
+    partial temporary removed, its lock too), checked with the Python tool."""
+    full_disk_scenario(tmp_path, cli_env, lambda src, vault: agent("backup", str(src), vault, env=cli_env))

@@ -19,7 +19,7 @@ import pytest
 
 from cloudbackup.engine import partial_name, partial_tag
 from cloudbackup.store import StoredVault
-from conftest import FAST_KDF, run_cli
+from conftest import FAST_KDF, run_cli, small_filesystem
 
 MiB = 1 << 20
 
@@ -60,17 +60,8 @@ def check_restored(dest: Path, content: Dict[str, bytes], failed: List[str]) -> 
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
     """An 8 MiB tmpfs (root only; skipped where it cannot be mounted)."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)], capture_output=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
-    try:
+    with small_filesystem(tmp_path / "small", "8m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)
 
 
 def test_a_full_disk_keeps_the_files_that_fit_names_the_others_and_a_rerun_completes(

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 import pytest
 
@@ -21,7 +21,7 @@ import cloudbackup as cb
 from cloudbackup.engine import Lock, LockTable
 from cloudbackup.locking import VaultLock
 from cloudbackup.store import StoredVault
-from conftest import FAST_KDF, run_cli
+from conftest import FAST_KDF, run_cli, small_filesystem
 
 
 def tree(root: Path, tag: str = "") -> None:
@@ -352,3 +352,69 @@ def test_gc_during_a_backup_in_flight_deletes_nothing_it_needs(tmp_path: Path) -
         out = tmp_path / f"r-{s.id[:8]}"
         assert not sv.restore(s.id, str(out)).report["errors"]
     assert len(sv.snapshots()) == 2
+
+
+
+# -- a full disk under the vault ---------------------------------------------------
+
+#: Runs a backup of SRC into VAULT (the CLI, or the C agent).
+Backup = Callable[[Path, str], "subprocess.CompletedProcess[str]"]
+
+
+def full_disk_scenario(tmp_path: Path, cli_env: Dict[str, str], backup: Backup) -> None:
+    """The vault's filesystem fills in the middle of a backup made by
+    ``backup``: it fails naming ENOSPC, commits no snapshot, leaves no lock
+    and no temporary object; the vault verifies and restores its earlier
+    snapshot; with room again the same backup goes through, and gc removes
+    the bundles the failed one had stored (restic: the same, its prune
+    removing them)."""
+    with small_filesystem(tmp_path / "small", "6m") as mnt:
+        vault = str(mnt / "vault")
+        first = tmp_path / "first"
+        tree(first, "first")
+        # Bundles of ~1 MiB, so the failed backup stores some before the disk is full.
+        settings = {"chunker": {"min_size": 65536, "avg_size": 262144, "max_size": 1048576}, "zstd_level": 3, "bundle_size": 1 << 20}
+        assert run_cli(["init", vault], dict(cli_env, CLOUDBACKUP_SETTINGS=json.dumps(settings))).returncode == 0
+        r = backup(first, vault)
+        assert r.returncode == 0, r.stdout + r.stderr
+        big = tmp_path / "big"
+        big.mkdir()
+        for i in range(10):
+            (big / f"r{i}.bin").write_bytes(os.urandom(1 << 20))
+
+        r = backup(big, vault)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "No space left on device" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr, r.stderr
+        left = [p.name for p in Path(vault).rglob("*") if p.name.endswith(".tmp")]
+        assert not left, left
+        assert not list((Path(vault) / "locks").iterdir())
+        listed = json.loads(run_cli(["snapshots", vault, "--json"], cli_env).stdout)
+        assert len(listed["snapshots"]) == 1, listed
+        v = run_cli(["verify", vault], cli_env)
+        assert v.returncode == 0, v.stdout + v.stderr
+        out = tmp_path / "out"
+        assert run_cli(["restore", vault, "latest", str(out)], cli_env).returncode == 0
+        for rel in ("d/f0.bin", "d/f1.bin", "d/f2.bin", "note.txt"):
+            assert (out / rel).read_bytes() == (first / rel).read_bytes()
+
+        dry = json.loads(run_cli(["gc", vault, "--grace", "0", "--dry-run", "--json"], cli_env).stdout)
+        assert dry["unreferenced"] > 0 and dry["temporary"] == 0, dry  # bundles stored before the disk filled
+
+        subprocess.run(["mount", "-o", "remount,size=64m", str(mnt)], check=True)
+        r = backup(big, vault)
+        assert r.returncode == 0, r.stdout + r.stderr
+        gc = run_cli(["gc", vault, "--grace", "0", "--json"], cli_env)
+        assert gc.returncode == 0, gc.stdout + gc.stderr
+        assert json.loads(gc.stdout)["deleted"] == dry["unreferenced"], gc.stdout
+        out2 = tmp_path / "out2"
+        assert run_cli(["restore", vault, "latest", str(out2)], cli_env).returncode == 0
+        for i in range(10):
+            assert (out2 / f"r{i}.bin").read_bytes() == (big / f"r{i}.bin").read_bytes()
+        assert run_cli(["verify", vault], cli_env).returncode == 0
+
+
+def test_a_backup_that_fills_the_vaults_disk_commits_nothing_and_leaves_it_usable(
+    tmp_path: Path, cli_env: Dict[str, str]
+) -> None:
+    full_disk_scenario(tmp_path, cli_env, lambda src, vault: run_cli(["backup", str(src), vault], cli_env))

@@ -231,12 +231,20 @@ static void write_all(const char *path, const uint8_t *data, size_t len) {
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) die("%s: %s", tmp, strerror(errno));
     size_t put = 0;
-    while (put < len) {
+    int failed = 0;
+    while (put < len && !failed) {
         ssize_t n = write(fd, data + put, len - put);
-        if (n < 0) die("%s: %s", tmp, strerror(errno));
-        put += (size_t)n;
+        if (n < 0) failed = errno;
+        else put += (size_t)n;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) die("%s: %s", tmp, strerror(errno));
+    if (!failed && fsync(fd) != 0) failed = errno;
+    if (close(fd) != 0 && !failed) failed = errno;
+    if (failed) {
+        /* A full disk or an I/O error: the partial temporary goes too, so
+         * that nothing of this write is left behind. */
+        unlink(tmp);
+        die("%s: %s", path, strerror(failed));
+    }
     if (rename(tmp, path) != 0) die("%s: %s", path, strerror(errno));
     free(tmp);
 }
