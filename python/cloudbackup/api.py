@@ -112,7 +112,9 @@ def parse_response(
         InvalidArgument: unknown operation, bad parameters or headers.
     """
     if isinstance(body, str):
-        body = body.encode("utf-8")
+        # A lone surrogate goes through as the bytes it stands for, which
+        # the core then refuses as a body that is not UTF-8 (InvalidJson).
+        body = body.encode("utf-8", "surrogatepass")
     header_list = None if headers is None else [list(h) for h in headers]
     params_arg = None if params is None else _json_arg(params)
     return _native.parse_response(operation, params_arg, status, header_list, body)

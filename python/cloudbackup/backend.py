@@ -29,6 +29,7 @@ __all__ = [
     "SET_ASIDE",
     "is_object_id",
     "is_temporary",
+    "check_kind",
     "check_name",
 ]
 
@@ -200,6 +201,15 @@ def is_temporary(name: str) -> bool:
         and not name.startswith(".")
         and all(c.isalnum() or c in "._-" for c in name)
     )
+
+
+def check_kind(kind: str) -> None:
+    """Refuses a kind of object outside the vault layout (:data:`KINDS`)."""
+    if kind not in KINDS:
+        raise InvalidArgument(
+            f"invalid argument `kind`: {kind!r} is not one of {', '.join(KINDS)}",
+            {"name": "kind", "reason": "not a vault object kind"},
+        )
 
 
 def check_name(name: str) -> None:

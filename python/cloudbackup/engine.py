@@ -88,8 +88,9 @@ _T = TypeVar("_T")
 
 
 def _expect(value: Any, cls: Type[_T], name: str) -> _T:
-    """``value``, which must be a ``cls`` (argument ``name``): a TypeError
-    worded as the native module's own argument checks otherwise, rather
+    """``value``, which must be a ``cls`` (argument ``name``): otherwise a
+    TypeError whose message names the argument (the native module's own
+    checks name it in a note, PyO3's ``while processing 'name'``), rather
     than an AttributeError from inside."""
     if not isinstance(value, cls):
         raise TypeError(f"argument '{name}': '{type(value).__name__}' object cannot be converted to '{cls.__name__}'")

@@ -28,6 +28,7 @@ from .backend import ObjectInfo as ObjectInfo
 from .backend import Retryable as Retryable
 from .backend import RetryPolicy as RetryPolicy
 from .backend import Storage as Storage
+from .backend import check_kind as check_kind
 from .backend import check_name as check_name
 from .backend import is_object_id as is_object_id
 from .backend import is_temporary as is_temporary
@@ -146,6 +147,7 @@ class LocalStorage:
 
     def list(self, kind: str) -> List[ObjectInfo]:
         """The objects of ``kind`` (leftover temporary files skipped)."""
+        check_kind(kind)
         directory = os.path.join(self.root, kind)
         try:
             names = os.listdir(directory)

@@ -222,11 +222,28 @@ def gc_grace_from_env() -> float:
     return value
 
 
+def _path_argument(value: Any, name: str) -> str:
+    """A path argument (str, bytes or path-like) as the filesystem's str:
+    a TypeError naming the argument for anything else (an int would be
+    taken for a file descriptor), ``InvalidArgument`` for a str no file
+    name has (a lone surrogate, which ``os.fsencode`` cannot encode)."""
+    if not isinstance(value, (str, bytes, os.PathLike)):
+        raise TypeError(f"argument '{name}': '{type(value).__name__}' object is not a path")
+    path = os.fsdecode(value)
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError as e:
+        raise InvalidArgument(
+            f"invalid argument `{name}`: cannot be a file name ({e})", {"name": name, "reason": "not a file name"}
+        ) from None
+    return path
+
+
 def _storage(location: Location) -> Storage:
     """The storage a path, a vault URL or a Storage names (a TypeError
     naming the argument for anything else)."""
     if isinstance(location, (str, os.PathLike)):
-        return open_storage(os.fsdecode(location))
+        return open_storage(_path_argument(location, "location"))
     if not isinstance(location, Storage):
         raise TypeError(
             f"argument 'location': '{type(location).__name__}' object is not a path, a vault URL or a Storage"
@@ -601,6 +618,7 @@ class StoredVault:
         (``gc_grace`` seconds old or more, default
         :func:`gc_grace_from_env`) if it can lock the vault at once.
         """
+        source = _path_argument(source, "source")
         if not os.path.isdir(source):
             raise NotFound(f"directory {source} not found", {"what": "directory", "id": source})
         # Bad tags fail now, not after every file was read and uploaded.

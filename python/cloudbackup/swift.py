@@ -28,7 +28,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
-from .backend import KINDS, ObjectInfo, RetryPolicy, Retryable, check_name, is_object_id, is_temporary, parse_retry_after
+from .backend import ObjectInfo, RetryPolicy, Retryable, check_kind, check_name, is_object_id, is_temporary, parse_retry_after
 from .engine import Buffer
 from .errors import InvalidArgument, NotFound, StorageError
 
@@ -281,10 +281,7 @@ class SwiftStorage:
 
     def list(self, kind: str) -> List[ObjectInfo]:
         """The objects of ``kind`` (full listing, paged by swiftclient)."""
-        if kind not in KINDS:
-            raise InvalidArgument(
-                f"invalid argument `kind`: {kind!r}", {"name": "kind", "reason": "not a vault object kind"}
-            )
+        check_kind(kind)
         base = f"{self.prefix}/" if self.prefix else ""
         want = f"{base}{kind}/"
         try:

@@ -22,16 +22,15 @@ use pyo3::types::PyMemoryView;
 use pyo3::types::{PyBytes, PyDict, PySlice, PyString};
 
 use crate::error::{poisoned, PyResultCb};
-use crate::input::{bytes_view, path_in, type_name};
+use crate::input::{bytes_view, path_in, text_of, type_name};
 use crate::vault::{NativeIndex, NativeSnapshot, NativeVault};
 
 /// A `FileMeta` given as a dict (what the walker builds, read field by
 /// field: no JSON text per file) or as JSON text. Unknown keys are refused,
 /// as in JSON.
 fn meta_in(meta: &Bound<'_, PyAny>) -> PyResultCb<FileMeta> {
-    if meta.is_instance_of::<PyString>() {
-        let text: String = meta.extract()?;
-        return Ok(from_json_slice("meta", text.as_bytes())?);
+    if let Ok(text) = meta.cast::<PyString>() {
+        return Ok(from_json_slice("meta", text_of(text, "meta")?.as_bytes())?);
     }
     let dict = meta.cast::<PyDict>().map_err(|_| {
         PyTypeError::new_err(format!(

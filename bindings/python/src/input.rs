@@ -8,7 +8,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 
-use crate::error::PyResultCb;
+use crate::error::{Failure, PyResultCb};
 
 /// The bytes of a bytes-like argument kept beyond the call or read while
 /// Python code may run: a `bytes` object is borrowed (no copy; it is
@@ -70,7 +70,9 @@ fn copy_buffer<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResultCb<Bound<'py
 /// ([`bytes_in`]).
 pub fn secret_in<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResultCb<BytesIn<'py>> {
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(BytesIn::Bytes(s.encode_utf8()?));
+        return Ok(BytesIn::Bytes(
+            s.encode_utf8().map_err(|e| not_utf8(obj.py(), name, e))?,
+        ));
     }
     bytes_in(obj, name)
 }
@@ -162,11 +164,29 @@ pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "object".into())
 }
 
+/// The UTF-8 text of a `str` argument.
+pub fn text_of(text: &Bound<'_, PyString>, name: &str) -> PyResultCb<String> {
+    match text.to_cow() {
+        Ok(s) => Ok(s.into_owned()),
+        Err(e) => Err(not_utf8(text.py(), name, e)),
+    }
+}
+
+/// The error for a `str` argument that has no UTF-8 form (a lone
+/// surrogate): an invalid argument naming `name`, where PyO3's conversion
+/// gives a bare `UnicodeEncodeError`.
+pub fn not_utf8(py: Python<'_>, name: &str, e: PyErr) -> Failure {
+    Failure::Core(cloudbackup_core::Error::argument(
+        name,
+        format!("is not UTF-8 text ({})", e.value(py)),
+    ))
+}
+
 /// A path argument: `str` is the quoted text form (a plain path is its own
 /// quoted form; see `quote_path`), `bytes` the operating system's bytes.
 pub fn path_in(obj: &Bound<'_, PyAny>, name: &str) -> PyResultCb<RawPath> {
-    if let Ok(text) = obj.extract::<String>() {
-        return Ok(RawPath::parse_quoted(&text)?);
+    if let Ok(text) = obj.cast::<PyString>() {
+        return Ok(RawPath::parse_quoted(&text_of(text, name)?)?);
     }
     if let Ok(bytes) = obj.cast::<PyBytes>() {
         return Ok(RawPath::from_bytes(bytes.as_bytes()));

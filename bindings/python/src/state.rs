@@ -565,6 +565,15 @@ fn fs_bytes(obj: &Bound<'_, PyAny>, name: &str) -> PyResultCb<Vec<u8>> {
     }
     match obj.extract::<OsString>() {
         Ok(os) => Ok(os.into_vec()),
+        // What os.fsencode cannot encode either (a surrogate outside the
+        // escapes of undecodable bytes).
+        Err(e) if obj.is_instance_of::<pyo3::types::PyString>() => {
+            Err(cloudbackup_core::Error::argument(
+                name,
+                format!("cannot be a file name ({})", e.value(obj.py())),
+            )
+            .into())
+        }
         Err(_) => Err(pyo3::exceptions::PyTypeError::new_err(format!(
             "{name}: expected a path (str or bytes), got {}",
             crate::input::type_name(obj)

@@ -76,7 +76,7 @@ pub fn value_from_py(obj: &Bound<'_, PyAny>, name: &str) -> PyResultCb<Value> {
         return number(obj.extract::<f64>()?, name);
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Value::String(s.to_cow()?.into_owned()));
+        return Ok(Value::String(str_text(s, name)?));
     }
     if let Ok(dict) = obj.cast::<PyDict>() {
         let mut members = Map::with_capacity(dict.len());
@@ -116,6 +116,19 @@ pub fn value_from_py(obj: &Bound<'_, PyAny>, name: &str) -> PyResultCb<Value> {
     .into())
 }
 
+/// A `str` in a JSON argument as UTF-8: one with a lone surrogate (which
+/// `json.dumps` would write as an escape no JSON reader of ours takes) is
+/// `InvalidJson` naming the argument, not a bare `UnicodeEncodeError`.
+fn str_text(s: &Bound<'_, PyString>, name: &str) -> PyResultCb<String> {
+    match s.to_cow() {
+        Ok(text) => Ok(text.into_owned()),
+        Err(e) => Err(Failure::Core(Error::InvalidJson {
+            what: name.to_string(),
+            message: format!("a str that is not UTF-8 text ({})", e.value(s.py())),
+        })),
+    }
+}
+
 /// A finite float as a JSON number.
 fn number(f: f64, name: &str) -> PyResultCb<Value> {
     Number::from_f64(f).map(Value::Number).ok_or_else(|| {
@@ -129,7 +142,7 @@ fn number(f: f64, name: &str) -> PyResultCb<Value> {
 /// A dict key as JSON member name (`json.dumps`' rules for non-str keys).
 fn key_text(key: &Bound<'_, PyAny>, name: &str) -> PyResultCb<String> {
     if let Ok(s) = key.cast::<PyString>() {
-        return Ok(s.to_cow()?.into_owned());
+        return str_text(s, name);
     }
     if key.is_none() {
         return Ok("null".into());
@@ -151,7 +164,7 @@ fn key_text(key: &Bound<'_, PyAny>, name: &str) -> PyResultCb<String> {
 /// JSON, or as Python objects ([`value_from_py`]).
 pub fn json_text(obj: &Bound<'_, PyAny>, name: &str) -> PyResultCb<Vec<u8>> {
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(s.to_cow()?.as_bytes().to_vec());
+        return Ok(str_text(s, name)?.into_bytes());
     }
     if obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyByteArray>() {
         return Ok(bytes_in(obj, name)?.as_slice().to_vec());
