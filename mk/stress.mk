@@ -3,7 +3,8 @@
 #
 #   make test-stress   three backup loops, a gc loop and random SIGKILLs on
 #                      one vault for STRESS_SECONDS, first on a local
-#                      directory, then on the Swift all-in-one
+#                      directory (one backup loop run by the C example
+#                      agent), then on the Swift all-in-one
 #                      (scripts/swift-aio, stopped again whatever happens);
 #                      afterwards every snapshot must restore byte-exactly
 #
@@ -17,11 +18,11 @@ STRESS_BUILD := build/stress
 
 test-stress: test-stress-local test-stress-swift
 
-test-stress-local: build-python
+test-stress-local: build-python build-interop-agent
 	$(VPY) -m mypy --strict --cache-dir $(CURDIR)/$(PY_BUILD)/mypy tests/stress/run.py
 	@rm -rf $(STRESS_BUILD)/local
 	$(VPY) tests/stress/run.py --label local --seconds $(STRESS_SECONDS) \
-	  --vault $(STRESS_BUILD)/local/vault --work $(STRESS_BUILD)/local/work
+	  --vault $(STRESS_BUILD)/local/vault --work $(STRESS_BUILD)/local/work --agent $(C_BUILD)/agent
 	@rm -rf $(STRESS_BUILD)/local
 
 test-stress-swift: build-python

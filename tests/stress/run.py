@@ -13,7 +13,10 @@ that marker; a restored snapshot is compared with the manifest its marker
 names, so snapshots whose backup was killed after committing are checked
 too.
 
-    tests/stress/run.py --vault DIR|swift://c/p --seconds 60 --label local
+    tests/stress/run.py --vault DIR|swift://c/p --seconds 60 --label local [--agent build/c/agent]
+
+With ``--agent`` (a local vault), the C example agent runs the third backup
+loop: two hosts of the core share the vault under the same kills.
 
 Prints ``stress: N backups, M gc runs, K kills, every snapshot restored
 (LABEL)`` and exits 0, or names what failed and exits 1. ``--min-backups``,
@@ -42,6 +45,8 @@ from typing import Dict, List, Optional, Tuple
 SETTINGS = {"chunker": {"min_size": 4096, "avg_size": 16384, "max_size": 65536}, "zstd_level": 1, "bundle_size": 131072}
 KDF = {"memory_kib": 64, "iterations": 1, "parallelism": 1}
 Manifest = Dict[str, Tuple[str, int, Optional[str]]]
+#: The backup loop run by the C agent when ``--agent`` is given.
+AGENT_LOOP = 2
 
 
 def manifest(root: Path) -> Manifest:
@@ -71,10 +76,14 @@ class Run:
         self.env["CLOUDBACKUP_KDF"] = json.dumps(KDF)
         self.env["CLOUDBACKUP_SETTINGS"] = json.dumps(SETTINGS)
         self.env["CLOUDBACKUP_CONCURRENCY"] = "3"
+        # The C agent's wait for a lock (the CLI's backups pass --retry-lock 60).
+        self.env["CLOUDBACKUP_RETRY_LOCK"] = "60"
         self.lock = threading.Lock()
         self.running: Dict[int, Tuple[str, "subprocess.Popen[str]"]] = {}
         self.manifests: Dict[str, Manifest] = {}
         self.backups = 0
+        #: Of them, the C agent's (``--agent``).
+        self.agent_backups = 0
         #: Successful backups per loop (each loop is one forget group).
         self.backups_by_loop: Dict[int, int] = {}
         self.backup_failures: List[str] = []
@@ -90,15 +99,19 @@ class Run:
         #: The backup loops' threads (the gc loop unlocks until they end).
         self.backup_threads: List[threading.Thread] = []
         self.kills = 0
-        self.kill_victims: Dict[str, int] = {"backup": 0, "gc": 0}
+        self.kill_victims: Dict[str, int] = {"backup": 0, "agent-backup": 0, "gc": 0}
         self.stop = threading.Event()
         self.rng = random.Random(args.seed)
         self.shared = os.urandom(300_000)
 
     def cli(self, *argv: str, role: str = "", timeout: float = 300) -> "subprocess.CompletedProcess[str]":
         """Runs the CLI; registered as killable under ``role`` when given."""
+        return self.run([sys.executable, "-m", "cloudbackup", *argv], role, timeout)
+
+    def run(self, argv: List[str], role: str = "", timeout: float = 300) -> "subprocess.CompletedProcess[str]":
+        """Runs a client; registered as killable under ``role`` when given."""
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cloudbackup", *argv],
+            argv,
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -140,11 +153,18 @@ class Run:
             marker = self.mutate(root, loop, attempt)
             with self.lock:
                 self.manifests[marker] = manifest(root)
-            r = self.cli("backup", str(root), self.vault, "--json", "--retry-lock", "60", role="backup")
+            if loop == AGENT_LOOP and self.args.agent:
+                # The C example agent: the same locks, layout and index
+                # rules from the core, in another host.
+                r = self.run([self.args.agent, "backup", str(root), self.vault], role="agent-backup")
+            else:
+                r = self.cli("backup", str(root), self.vault, "--json", "--retry-lock", "60", role="backup")
             attempt += 1
             if r.returncode == 0:
                 with self.lock:
                     self.backups += 1
+                    if loop == AGENT_LOOP and self.args.agent:
+                        self.agent_backups += 1
                     self.backups_by_loop[loop] = self.backups_by_loop.get(loop, 0) + 1
             elif r.returncode != -signal.SIGKILL:
                 with self.lock:
@@ -196,7 +216,7 @@ class Run:
                     continue
                 # Mostly backups (the data at risk), sometimes gc.
                 want = "gc" if self.rng.random() < 0.25 else "backup"
-                pick = [v for v in victims if v[1][0] == want] or victims
+                pick = [v for v in victims if v[1][0].endswith(want)] or victims
                 pid, (role, proc) = self.rng.choice(pick)
                 # A moment into its run, so kills land at varied points.
                 time.sleep(self.rng.uniform(0.02, 0.3))
@@ -277,6 +297,7 @@ def main() -> int:
         "--max-seconds", type=float, default=240.0, help="go on until the required counts, at most this long"
     )
     p.add_argument("--label", default="local")
+    p.add_argument("--agent", help="the C example agent: it runs the third backup loop (local vaults only)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--kill-every", type=float, nargs=2, default=(1.0, 2.5), metavar=("MIN", "MAX"))
     p.add_argument("--min-backups", type=int, default=20)
@@ -306,9 +327,11 @@ def main() -> int:
     for t in threads:
         t.join(timeout=400)
     elapsed = time.monotonic() - started
+    agent_kills = f"{run.kill_victims['agent-backup']} C agent backups, " if args.agent else ""
     print(
-        f"stress ({args.label}): {elapsed:.0f} s, {run.backups} backups, {run.gc_runs} gc runs, "
-        f"{run.kills} kills ({run.kill_victims['backup']} backups, {run.kill_victims['gc']} gc); "
+        f"stress ({args.label}): {elapsed:.0f} s, {run.backups} backups"
+        f"{f' ({run.agent_backups} by the C agent)' if args.agent else ''}, {run.gc_runs} gc runs, "
+        f"{run.kills} kills ({run.kill_victims['backup']} backups, {agent_kills}{run.kill_victims['gc']} gc); "
         f"gc removed {run.gc_deleted} objects left by killed backups; "
         f"{run.gc_stale} gc runs stopped by the stale lock of a client just killed; "
         f"{run.prune_runs} forget --prune runs removed {run.forgotten} snapshots"
@@ -318,6 +341,8 @@ def main() -> int:
     # wait for its lock, a gc must run or wait.
     problems += [f"backup failed: {f}" for f in run.backup_failures]
     problems += [f"gc or prune failed: {f}" for f in run.gc_failures]
+    if args.agent and run.agent_backups == 0:
+        problems.append("the C agent's loop made no backup")
     for name, got, want in [
         ("backups", run.backups, args.min_backups),
         ("gc runs", run.gc_runs, args.min_gc),

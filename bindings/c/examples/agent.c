@@ -34,6 +34,8 @@
  *
  * The password comes from $CLOUDBACKUP_PASSWORD. Optional, for tests:
  * $CLOUDBACKUP_KDF and $CLOUDBACKUP_SETTINGS (JSON, see cb_vault_create).
+ * $CLOUDBACKUP_RETRY_LOCK: how many seconds to wait for a busy vault's lock
+ * (default 5; 0 tries once).
  *
  * The library does no I/O and the agent keeps no rules of its own: it walks
  * the tree relative to open directories (fdopendir/readdir, fstatat,
@@ -77,9 +79,10 @@
 
 #define READ_SIZE (256 * 1024)
 
-/* How often, and how long apart, the agent tries to lock a busy vault. */
-#define LOCK_ATTEMPTS 10
+/* How long apart the agent tries to lock a busy vault, and for how long by
+ * default ($CLOUDBACKUP_RETRY_LOCK seconds, as for the Python tool). */
 #define LOCK_PAUSE_NS 500000000L
+#define LOCK_RETRY_SECONDS 5.0
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */
@@ -538,6 +541,21 @@ static void refresh_lock(vault_lock *l) {
     l->path = path;
 }
 
+/* How many times to try for a lock: one, then one per pause within
+ * $CLOUDBACKUP_RETRY_LOCK seconds (default LOCK_RETRY_SECONDS). */
+static long lock_attempts(void) {
+    double seconds = LOCK_RETRY_SECONDS;
+    const char *text = getenv("CLOUDBACKUP_RETRY_LOCK");
+    if (text != NULL && *text != '\0') {
+        char *end;
+        seconds = strtod(text, &end);
+        /* A day at most: past that, a wait is a mistake, not a plan. */
+        if (*end != '\0' || !(seconds >= 0 && seconds <= 86400))
+            die("CLOUDBACKUP_RETRY_LOCK: '%s' is not a number of seconds from 0 to 86400", text);
+    }
+    return 1 + (long)(seconds * 1e9 / (double)LOCK_PAUSE_NS);
+}
+
 /* Locks the vault for `operation` (shared or exclusive), waiting or
  * retrying a while as the library decides; fails with its message. */
 static void acquire_lock(vault_lock *l, const char *vault_dir, cb_vault *vault,
@@ -549,7 +567,8 @@ static void acquire_lock(vault_lock *l, const char *vault_dir, cb_vault *vault,
     char *dir = object_dir(vault_dir, CB_OBJECT_LOCK);
     make_dir(dir); /* vaults made before locks existed lack it */
     free(dir);
-    for (int attempt = 1;; attempt++) {
+    long attempts = lock_attempts();
+    for (long attempt = 1;; attempt++) {
         if (l->lock == NULL) {
             check(cb_lock_new(operation, exclusive, l->host, (uint32_t)getpid(), now_ns(), &l->lock),
                   "lock");
@@ -561,7 +580,7 @@ static void acquire_lock(vault_lock *l, const char *vault_dir, cb_vault *vault,
         char message[2048];
         snprintf(message, sizeof message, "%s", last_message());
         if (d == CB_LOCK_BACK_OFF) drop_lock(l);
-        if (attempt == LOCK_ATTEMPTS) die("%s", message);
+        if (attempt >= attempts) die("%s", message);
         pause_ns(LOCK_PAUSE_NS);
         if (l->lock != NULL) refresh_lock(l); /* waiting: keep it fresh */
     }

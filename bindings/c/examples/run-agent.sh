@@ -124,6 +124,17 @@ if "$agent" backup src vault 2> locked.err; then
 fi
 grep -q 'vault is locked: an unreadable lock' locked.err
 test "$(ls vault/locks)" = "$(basename "$junk")" # its own lock is gone
+# $CLOUDBACKUP_RETRY_LOCK is how long it waits (0: one try); a value that
+# is no number of seconds is refused, naming it.
+if CLOUDBACKUP_RETRY_LOCK=0 "$agent" backup src vault 2> locked.err; then
+  echo "run-agent: backup went on past an unreadable lock" >&2; exit 1
+fi
+grep -q 'vault is locked: an unreadable lock' locked.err
+if CLOUDBACKUP_RETRY_LOCK=soon "$agent" backup src vault 2> locked.err; then
+  echo "run-agent: CLOUDBACKUP_RETRY_LOCK=soon was taken" >&2; exit 1
+fi
+grep -q "CLOUDBACKUP_RETRY_LOCK: 'soon' is not a number of seconds" locked.err
+test "$(ls vault/locks)" = "$(basename "$junk")"
 rm "$junk"
 
 # Tampered bundles (one byte each, inside the first blob): verify reports
