@@ -13,7 +13,7 @@ from typing import Dict
 
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO, run_cli, small_filesystem
 from test_cli import make_tree, same_tree
 from test_vault_safety import full_disk_scenario
 
@@ -84,3 +84,29 @@ def test_a_c_backup_that_fills_the_vaults_disk_commits_nothing_and_leaves_it_usa
     """The C agent on a full disk: the same outcome as the CLI's (its
     partial temporary removed, its lock too), checked with the Python tool."""
     full_disk_scenario(tmp_path, cli_env, lambda src, vault: agent("backup", str(src), vault, env=cli_env))
+
+
+def test_a_c_restore_onto_a_full_disk_fails_the_files_that_do_not_fit_alone(
+    tmp_path: Path, cli_env: Dict[str, str]
+) -> None:
+    """As the CLI's (test_restore_partial.py): the files that fit are exact,
+    the others are named with ENOSPC in the report and absent, no temporary
+    is left, and the exit status is 3."""
+    src, vault = tmp_path / "src", str(tmp_path / "vault")
+    src.mkdir()
+    content = {f"f{i:02}.bin": os.urandom(1 << 20) for i in range(12)}  # 12 MiB for 8
+    for name, data in content.items():
+        (src / name).write_bytes(data)
+    assert agent("init", vault, env=cli_env).returncode == 0
+    assert agent("backup", str(src), vault, env=cli_env).returncode == 0
+    with small_filesystem(tmp_path / "small", "8m") as mnt:
+        r = agent("restore", vault, str(mnt / "out"), env=cli_env)
+        assert r.returncode == 3, r.stdout + r.stderr
+        report = json.loads(r.stdout.split("restore: ", 2)[2])
+        failed = {e["path"].lstrip("/") for e in report["errors"]["list"]}
+        assert failed and all("No space left" in e["exception"]["description"] for e in report["errors"]["list"])
+        assert report["files_restored"] + len(failed) == len(content)
+        left = sorted(p.name for p in (mnt / "out").iterdir())
+        assert left == sorted(set(content) - failed), left
+        for name in left:
+            assert (mnt / "out" / name).read_bytes() == content[name]

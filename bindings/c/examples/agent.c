@@ -15,7 +15,10 @@
  *                                  cannot be read are listed in the snapshot
  *                                  and make the exit status 3
  *   agent verify  VAULT            check the whole vault
- *   agent restore VAULT TARGET     restore the newest snapshot into TARGET
+ *   agent restore VAULT TARGET     restore the newest snapshot into TARGET;
+ *                                  files that cannot be restored fail alone,
+ *                                  named in its report, and make the exit
+ *                                  status 3
  *   agent snapshots VAULT          one JSON line per snapshot: {"id", "snapshot"}
  *   agent compare A B              files, directories, symlinks, FIFOs and
  *                                  devices, modes, nanosecond mtimes, owners
@@ -1412,7 +1415,9 @@ static int restore_snapshot(const char *vault_dir, const char *target, const cha
     cb_index_free(index);
     vault_read_free(&r);
     cb_vault_free(vault);
-    return ok ? 0 : 1;
+    /* Finished, with files that failed alone (each in the report): 3, as
+     * the Python tool's exit status for a partial restore. */
+    return ok ? 0 : 3;
 }
 
 /* ------------------------------------------------------------------ */
