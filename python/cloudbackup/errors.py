@@ -194,7 +194,8 @@ class Locked(Error):
 class StorageError(Error, OSError):
     """Where the vault is stored failed: a directory that cannot be written,
     a Swift request that failed for good (after retries), a bad checksum
-    (``url``, ``object``, ``reason``; ``status`` for an HTTP status). Raised
+    (``url``, ``object``, ``reason``; ``status`` for an HTTP status,
+    ``errno`` for a local directory's system error). Raised
     by the host's storage layer (:mod:`cloudbackup.storage`), never by the
     core."""
 

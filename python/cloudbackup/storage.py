@@ -100,7 +100,7 @@ class LocalStorage:
     def _error(self, name: str, e: OSError) -> StorageError:
         return StorageError(
             f"storage error: {self.root}: {name}: {e.strerror or e}",
-            {"url": self.root, "object": name, "reason": str(e)},
+            {"url": self.root, "object": name, "reason": str(e), "errno": e.errno},
         )
 
     def get(self, name: str) -> bytes:

@@ -74,7 +74,7 @@ from .engine import (
     relative_snapshot_path,
     unquote_path,
 )
-from .errors import Error, InvalidArgument, InvalidState, InvalidValue, Locked, NotFound
+from .errors import Error, InvalidArgument, InvalidState, InvalidValue, Locked, NotFound, StorageError
 from .shapes import PrunePlan, PruneReport, RestoreReport, SnapshotEntry, VerifyReport
 from .locking import VaultLock, pid_alive
 from .storage import (
@@ -668,12 +668,20 @@ class StoredVault:
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="cloudbackup-upload")
         window = _Window(pool, self.concurrency)
 
+        # The bundles stored, which no index names until this backup's
+        # index delta is stored: given back if it fails before that.
+        stored: List[str] = []
+
+        def put_bundle(name: str, data: Buffer) -> None:
+            self.storage.put(name, data)
+            stored.append(name)
+
         def store_bundles(bundles: List[Bundle]) -> None:
             # A bundle's id is the BLAKE3 of its bytes, fresh nonces inside:
             # a new bundle is never stored yet, so no existence check. Its
             # memory goes back to the session once the upload lets it go.
             for bundle_id, data in bundles:
-                window.submit(partial(self.storage.put, f"bundles/{bundle_id}", data))
+                window.submit(partial(put_bundle, f"bundles/{bundle_id}", data))
                 result.bundles += 1
                 result.stored_bytes += len(data)
 
@@ -685,30 +693,39 @@ class StoredVault:
 
         buf = bytearray(READ_SIZE)
         try:
-            for found in _walk(source, failed, selection):
-                self._back_up_one(session, found, result, failed, store_bundles, progress, force, buf)
-            store_bundles(
-                session.finish(
-                    started_ns // 1_000_000_000,
-                    hostname,
-                    time_nanos=started_ns % 1_000_000_000,
-                    paths=list(roots),
-                    tags=tags,
+            try:
+                for found in _walk(source, failed, selection):
+                    self._back_up_one(session, found, result, failed, store_bundles, progress, force, buf)
+                store_bundles(
+                    session.finish(
+                        started_ns // 1_000_000_000,
+                        hostname,
+                        time_nanos=started_ns % 1_000_000_000,
+                        paths=list(roots),
+                        tags=tags,
+                    )
                 )
-            )
-            store_bundles(session.take_bundles())
-            # Every bundle stored before anything names it.
-            window.drain()
+                store_bundles(session.take_bundles())
+                # Every bundle stored before anything names it.
+                window.drain()
+            except BaseException:
+                window.cancel()
+                raise
+            finally:
+                pool.shutdown(wait=True)
+            index = session.take_index()
+            snapshot = session.take_snapshot()
+            assert index is not None and snapshot is not None
+            # A lock gone stale may have let a gc in: commit nothing then.
+            held.check_fresh()
         except BaseException:
-            window.cancel()
+            # A full disk, a storage that failed for good, Ctrl-C: what was
+            # stored is referenced by nothing, so its room comes back now
+            # (a killed backup's is left to gc after the grace period). Not
+            # once the index delta is being stored: a failed upload may
+            # still have landed, and then it names these bundles.
+            self._give_back(stored)
             raise
-        finally:
-            pool.shutdown(wait=True)
-        index = session.take_index()
-        snapshot = session.take_snapshot()
-        assert index is not None and snapshot is not None
-        # A lock gone stale may have let a gc in: commit nothing then.
-        held.check_fresh()
         self.store("index", index[0], index[1])
         result.stored_bytes += len(index[1])
         self.store("snapshots", snapshot[0], snapshot[1])
@@ -1048,33 +1065,70 @@ class StoredVault:
         def fetch(name: str) -> bytes:
             return self.storage.get(name)
 
+        # The new bundles stored so far, which no index names until the
+        # first new index delta is stored.
+        stored: List[str] = []
+        indexing = False
+
+        def put_bundle(bundle_id: str, bundle: Buffer) -> None:
+            name = f"bundles/{bundle_id}"
+            self.storage.put(name, bundle)
+            stored.append(name)
+
         # Bundles are whole objects of up to the bundle size in memory:
         # two fetched ahead and two stored behind keep the copy going while
         # the peak stays at a handful of bundles.
         ahead = 1
-        with ThreadPoolExecutor(self.concurrency) as pool:
-            window: Deque[Future[None]] = deque()
-            for name, data in _prefetch(list(pruner.plan["read"]), fetch, ahead):
-                for bundle_id, bundle in pruner.feed(name, data):
-                    window.append(pool.submit(self.storage.put, f"bundles/{bundle_id}", bundle))
-                while len(window) > ahead:
-                    window.popleft().result()
-                if progress:
-                    progress(len(data))
-            bundles, indexes, delete, report = pruner.finish()
-            for bundle_id, bundle in bundles:
-                window.append(pool.submit(self.storage.put, f"bundles/{bundle_id}", bundle))
-            for f in window:
-                f.result()
-            # Every new bundle is stored before the index that names it.
-            list(pool.map(lambda o: self.storage.put(f"index/{o[0]}", o[1]), indexes))
-            held.check_fresh()
-            # Old index deltas first, bundles last, each phase whole before
-            # the next: every prefix leaves a readable vault.
-            for phase in _phases(delete):
-                list(pool.map(self._delete_quietly, phase))
+        try:
+            with ThreadPoolExecutor(self.concurrency) as pool:
+                window: Deque[Future[None]] = deque()
+                for name, data in _prefetch(list(pruner.plan["read"]), fetch, ahead):
+                    for bundle_id, bundle in pruner.feed(name, data):
+                        window.append(pool.submit(put_bundle, bundle_id, bundle))
+                    while len(window) > ahead:
+                        window.popleft().result()
+                    if progress:
+                        progress(len(data))
+                bundles, indexes, delete, report = pruner.finish()
+                for bundle_id, bundle in bundles:
+                    window.append(pool.submit(put_bundle, bundle_id, bundle))
+                for f in window:
+                    f.result()
+                # Every new bundle is stored before the index that names it.
+                # From here nothing is given back: an index upload that
+                # failed may still have landed, naming the new bundles.
+                indexing = True
+                list(pool.map(lambda o: self.storage.put(f"index/{o[0]}", o[1]), indexes))
+                held.check_fresh()
+                # Old index deltas first, bundles last, each phase whole before
+                # the next: every prefix leaves a readable vault.
+                for phase in _phases(delete):
+                    list(pool.map(self._delete_quietly, phase))
+        except BaseException as e:
+            if not indexing:
+                # Nothing refers to them and the lock is ours: a prune that
+                # failed (a full disk, above all) gives their room back now
+                # rather than leave it to a gc past the grace period.
+                self._give_back(stored)
+                if isinstance(e, StorageError) and (e.details or {}).get("errno") == errno.ENOSPC:
+                    raise StorageError(
+                        f"{e} (the bundles this prune had written were removed again; "
+                        "`prune --max-unused unlimited` deletes unused bundles and writes none)",
+                        e.details,
+                    ) from None
+            raise
         out.report = report
         return out
+
+    def _give_back(self, names: List[str]) -> None:
+        """Deletes objects a failed backup or prune stored and nothing
+        refers to, best effort: what cannot be deleted now (the storage is
+        what failed) is left to gc."""
+        for name in names:
+            try:
+                self._delete_quietly(name)
+            except Exception:  # noqa: BLE001 - the caller's error is the one raised
+                pass
 
     def _delete_quietly(self, name: str) -> None:
         """Deletes ``name``; already gone (a rerun, another prune) is fine."""

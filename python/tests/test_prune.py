@@ -6,6 +6,7 @@ core/tests/prune.rs); here the host's order of writes and deletes is."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -24,7 +25,7 @@ from cloudbackup.agent import snapshot_id_for
 from cloudbackup.api import validate_patch
 from cloudbackup.errors import IntegrityError, InvalidArgument
 from cloudbackup.store import StoredVault
-from conftest import DATA, FAST_KDF, WrappedStorage, read_tree, run_cli
+from conftest import DATA, FAST_KDF, WrappedStorage, read_tree, run_cli, small_filesystem
 
 #: The password conftest's ``cli_env`` gives the CLI.
 PASSWORD = "correct horse"
@@ -341,3 +342,41 @@ def test_cleanup_reports_lifecycle_patches_the_service_accepts(tmp_path: Path) -
     for patch in failing:
         resource = validate_patch("cleanup", resource, patch, "agent")
     assert "max_unused" in resource["errors"]["diagnostics"]
+
+
+def test_a_prune_that_runs_out_of_room_gives_back_what_it_wrote(tmp_path: Path) -> None:
+    """A full disk is when prunes are run: one that fails for room while
+    repacking removes the bundles it had written (no index names them
+    yet), so the vault is as before, not fuller; the error says so and
+    names the way that writes nothing. With room, the prune goes through."""
+    with small_filesystem(tmp_path / "small", "12m") as mnt:
+        sv = StoredVault.init(str(mnt / "vault"), PASSWORD, SMALL, FAST_KDF)
+        rng = random.Random(3)
+        src = tmp_path / "src"
+        src.mkdir()
+        data = bytearray(rng.randbytes(3_000_000))
+        (src / "a.bin").write_bytes(data)
+        sv.backup(str(src), threads=1, gc_grace=0)
+        for k in range(0, len(data), 100_000):  # a fifth rewritten, all over
+            data[k : k + 20_000] = rng.randbytes(20_000)
+        (src / "a.bin").write_bytes(data)
+        kept = sv.backup(str(src), threads=1, gc_grace=0).snapshot_id
+        trees = {kept: read_tree(src)}
+        sv.forget({"last": 1})
+        options = {"max_unused": "0%", "grace_ns": 0}
+        assert len(sv.prune(options, dry_run=True).plan["read"]) >= 4  # several bundles to repack
+        before = set(sv.ids("bundles"))
+        # Room for one new bundle (256 KiB), not for the repack.
+        (mnt / "filler").write_bytes(bytes(shutil.disk_usage(mnt).free - 400 * 1024))
+
+        with pytest.raises(cb.StorageError, match=r"No space left.*removed again.*--max-unused unlimited") as e:
+            sv.prune(options)
+        assert e.value.errno == errno.ENOSPC
+        assert set(sv.ids("bundles")) == before
+        assert sv.verify()["ok"]
+        restore_all(sv, trees, tmp_path / "out")
+
+        (mnt / "filler").unlink()
+        assert sv.prune(options).report is not None
+        assert sv.verify()["ok"]
+        restore_all(sv, trees, tmp_path / "out2")

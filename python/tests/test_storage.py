@@ -59,11 +59,13 @@ def test_storage_modules_import_no_cycle() -> None:
 
 class FailAfter(WrappedStorage):
     """A storage that fails for good on the ``n``-th bundle upload, as a
-    backup killed or disconnected half-way does."""
+    backup disconnected half-way does; with ``gone``, every bundle delete
+    fails from then on too (the storage is unreachable; its lock goes)."""
 
-    def __init__(self, inner: cb.Storage, n: int) -> None:
+    def __init__(self, inner: cb.Storage, n: int, gone: bool = False) -> None:
         super().__init__(inner)
         self.n = n
+        self.gone = gone
         self.bundle_puts = 0
 
     def put(self, name: str, data: Buffer) -> None:
@@ -72,6 +74,11 @@ class FailAfter(WrappedStorage):
             if self.bundle_puts == self.n:
                 raise cb.StorageError(f"storage error: {self.url}: {name}: injected", {"object": name})
         self.inner.put(name, data)
+
+    def delete(self, name: str) -> None:
+        if self.gone and self.bundle_puts >= self.n and name.startswith("bundles/"):
+            raise cb.StorageError(f"storage error: {self.url}: {name}: unreachable", {"object": name})
+        self.inner.delete(name)
 
 
 def test_urls_choose_the_storage(tmp_path: Path) -> None:
@@ -150,7 +157,28 @@ def test_retry_policy_backs_off_and_honours_retry_after() -> None:
     assert 25 <= (parse_retry_after(future) or 0) <= 31
 
 
+def test_failed_backup_gives_back_what_it_stored(tmp_path: Path) -> None:
+    """A backup whose storage fails for good deletes the bundles it had
+    stored (no index names them): the vault is as before."""
+    src = tmp_path / "src"
+    make_tree(src)
+    url = str(tmp_path / "vault")
+    sv = cb.StoredVault.init(url, "pw", SMALL, FAST_KDF, concurrency=3)
+    sv.backup(str(src), gc_grace=0)
+    before = {kind: sv.ids(kind) for kind in ("bundles", "index", "snapshots")}
+    for i in range(6):
+        (src / "d" / f"f{i}.bin").write_bytes(os.urandom(150_000))
+    failing = FailAfter(open_storage(url), n=3)
+    with pytest.raises(cb.StorageError, match="injected"):
+        cb.StoredVault.open(failing, "pw", concurrency=3).backup(str(src), gc_grace=0)
+    assert failing.bundle_puts >= 3
+    assert {kind: sv.ids(kind) for kind in ("bundles", "index", "snapshots")} == before
+    assert sv.gc(grace=0, dry_run=True).unreferenced == 0
+
+
 def test_failed_backup_leaves_only_unreferenced_bundles_then_gc(tmp_path: Path) -> None:
+    """What a failed backup cannot delete (the storage is gone; or a
+    killed one's) is unreferenced: gc removes it once past the grace."""
     src = tmp_path / "src"
     make_tree(src)
     url = str(tmp_path / "vault")
@@ -161,7 +189,7 @@ def test_failed_backup_leaves_only_unreferenced_bundles_then_gc(tmp_path: Path) 
 
     for i in range(6):
         (src / "d" / f"f{i}.bin").write_bytes(os.urandom(150_000))
-    failing = FailAfter(open_storage(url), n=3)
+    failing = FailAfter(open_storage(url), n=3, gone=True)
     with pytest.raises(cb.StorageError, match="injected"):
         cb.StoredVault.open(failing, "pw", concurrency=3).backup(str(src), gc_grace=0)
     assert failing.bundle_puts >= 3

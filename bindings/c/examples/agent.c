@@ -94,6 +94,12 @@
 /* The lock this process holds (VAULT/locks/<id>), removed on any exit. */
 static char *held_lock_path = NULL;
 
+/* The bundles the running backup has stored that no index names yet:
+ * die() deletes them, so a failed backup (a full disk) gives their room
+ * back at once; a killed one's are left to gc. */
+static char **uncommitted = NULL;
+static size_t uncommitted_len = 0, uncommitted_cap = 0;
+
 /* In the process of a service job (`agent run`): where die() also writes
  * its message, which the agent reports as the job's failure. -1 elsewhere. */
 static int job_diagnostic_fd = -1;
@@ -110,6 +116,7 @@ static void die(const char *fmt, ...) {
         ssize_t put = write(job_diagnostic_fd, message, strlen(message));
         (void)put;
     }
+    for (size_t i = 0; i < uncommitted_len; i++) unlink(uncommitted[i]);
     if (held_lock_path != NULL) unlink(held_lock_path);
     exit(1);
 }
@@ -619,6 +626,29 @@ typedef struct {
     uint64_t root_dev;   /* the source root's device, for the filter */
 } backup_run;
 
+/* Counts `path` (taken) among the uncommitted bundles. */
+static void add_uncommitted(char *path) {
+    if (uncommitted_len == uncommitted_cap) {
+        uncommitted_cap = uncommitted_cap ? 2 * uncommitted_cap : 16;
+        char **grown = realloc(uncommitted, uncommitted_cap * sizeof *uncommitted);
+        if (grown == NULL) die("out of memory");
+        uncommitted = grown;
+    }
+    uncommitted[uncommitted_len++] = path;
+}
+
+/* Forgets the uncommitted bundles: deleted (`give_back`: a backup that
+ * stopped) or kept (the index delta that names them is being stored). */
+static void end_uncommitted(bool give_back) {
+    for (size_t i = 0; i < uncommitted_len; i++) {
+        if (give_back) unlink(uncommitted[i]);
+        free(uncommitted[i]);
+    }
+    free(uncommitted);
+    uncommitted = NULL;
+    uncommitted_len = uncommitted_cap = 0;
+}
+
 /* Stores every bundle the session has finished. Each is borrowed (no copy):
  * valid until the next cb_backup_session_next_bundle, which hands its buffer
  * back for a later bundle, so it is written out before that call. */
@@ -631,7 +661,7 @@ static void store_bundles(backup_run *run) {
         char *path = object_path(run->vault_dir, CB_OBJECT_BUNDLE, id);
         write_all(path, bundle.data, bundle.len);
         run->bundles++;
-        free(path);
+        add_uncommitted(path);
     }
 }
 
@@ -1017,8 +1047,9 @@ static int backup_source(const char *source, const char *vault_dir, bool force,
     backup_tree(&run, root_fd, "/");
     char *snapshot = NULL;
     if (hooks != NULL && hooks->stopped) {
-        /* Stopped between files: no index delta, no snapshot. The bundles
-         * already stored are referenced by nothing (a prune removes them). */
+        /* Stopped between files: no index delta, no snapshot, and the
+         * bundles already stored, which nothing references, deleted. */
+        end_uncommitted(true);
         check(cb_backup_session_counters(run.session, &hooks->counters), "counters");
         drop_lock(&lock);
         printf("backup: stopped after %zu files; nothing committed\n", run.files);
@@ -1037,6 +1068,9 @@ static int backup_source(const char *source, const char *vault_dir, bool force,
         uint8_t *data;
         size_t len;
         check(cb_backup_session_take_index(run.session, &id, &data, &len), "take index");
+        /* From here the bundles stay: a failed write of the index may
+         * still have left it in place, naming them. */
+        end_uncommitted(false);
         free(store_object(vault_dir, CB_OBJECT_INDEX, id, data, len));
         check(cb_backup_session_take_snapshot(run.session, &id, &data, &len), "take snapshot");
         if (hooks != NULL && id != NULL) hooks->errors = snapshot_errors(vault, id, data, len);
