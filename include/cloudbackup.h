@@ -2404,6 +2404,19 @@ cb_status cb_snapshot_path_relative(const char *path, const char **out_relative)
 cb_status cb_partial_name(const char *final_name, uint32_t tag, char **out_name);
 
 /**
+ * Whether `name` (one path component) is a restore temporary, the form
+ * `cb_partial_name` gives: `*out_is_partial` true and `*out_tag` its tag;
+ * false (and 0) for any other name. A host removes what a killed restore
+ * left with it: every such name in the destination's folders whose tag is
+ * no restore still running (no live process with that id, or its own).
+ *
+ * # Safety
+ * `name` is NUL-terminated; `out_is_partial` and `out_tag` point to a
+ * writable `bool` and `uint32_t`.
+ */
+cb_status cb_partial_tag(const char *name, bool *out_is_partial, uint32_t *out_tag);
+
+/**
  * An empty state of `vault` (the state keeps its own copy of the vault).
  *
  * # Safety

@@ -13,6 +13,7 @@ from typing import Dict
 
 import pytest
 
+from cloudbackup.engine import partial_name
 from conftest import REPO, run_cli, small_filesystem
 from test_cli import make_tree, same_tree
 from test_vault_safety import full_disk_scenario
@@ -110,3 +111,25 @@ def test_a_c_restore_onto_a_full_disk_fails_the_files_that_do_not_fit_alone(
         assert left == sorted(set(content) - failed), left
         for name in left:
             assert (mnt / "out" / name).read_bytes() == content[name]
+
+
+def test_a_c_restore_removes_what_a_killed_restore_left(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    """Temporaries of the core's form whose process is gone are removed
+    (in the destination and its folders); a running restore's are kept."""
+    src, vault, dest = tmp_path / "src", str(tmp_path / "vault"), tmp_path / "out"
+    make_tree(src)
+    assert agent("init", vault, env=cli_env).returncode == 0
+    assert agent("backup", str(src), vault, env=cli_env).returncode == 0
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a process id that has ended
+    (dest / "docs").mkdir(parents=True)
+    dead = [dest / partial_name("a.txt", gone.pid), dest / "docs" / partial_name("a.txt", gone.pid)]
+    live = dest / partial_name("b.txt", os.getpid())
+    for p in [*dead, live]:
+        p.write_bytes(b"left")
+    r = agent("restore", vault, str(dest), env=cli_env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not any(p.exists() for p in dead)
+    assert live.exists()
+    live.unlink()
+    same_tree(src, dest)

@@ -1174,6 +1174,33 @@ static char *target_path(const char *target, const char *path) {
 
 /* The temporary name file `path` of the snapshot is written under, in
  * its own directory, until it is complete. */
+/* Whether process `pid` (a restore temporary's tag) is running here. */
+static bool process_alive(uint32_t pid) {
+    /* 0 and values past pid_t's range name no process (kill() would read
+     * them as process groups). */
+    if (pid == 0 || pid > (uint32_t)INT_MAX) return false;
+    return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+/* Removes the temporaries a killed restore left in `dir`: names of the
+ * library's temporary form (cb_partial_tag) whose restore is not running.
+ * Called for each folder before this restore creates its own files there,
+ * so a temporary with this process's id is a dead process's too. */
+static void remove_leftovers(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d == NULL) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        bool is_partial;
+        uint32_t tag;
+        check(cb_partial_tag(e->d_name, &is_partial, &tag), "partial tag");
+        if (!is_partial || (tag != (uint32_t)getpid() && process_alive(tag))) continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) != 0 && errno != ENOENT)
+            fprintf(stderr, "agent: %s/%s: %s (left by a killed restore)\n", dir, e->d_name, strerror(errno));
+    }
+    closedir(d);
+}
+
 static char *partial_path(const char *target, const char *path) {
     char *full = target_path(target, path);
     char *slash = strrchr(full, '/'); /* target_path always joins with '/' */
@@ -1274,10 +1301,12 @@ static int restore_snapshot(const char *vault_dir, const char *target, const cha
     cb_restore_session *s;
     check(cb_restore_session_new(vault, snapshot, index, NULL, &s), "start restore");
     make_dir(target);
+    remove_leftovers(target);
     size_t failures = 0;
 
     /* 1. Create directories, symlinks, FIFOs and devices, and each file at its final size
-     *    under its temporary name. */
+     *    under its temporary name (each folder first cleared of what a killed restore
+     *    left: folders come before what they hold). */
     size_t creates;
     check(cb_restore_session_create_count(s, &creates), "creates");
     for (size_t i = 0; i < creates; i++) {
@@ -1286,6 +1315,7 @@ static int restore_snapshot(const char *vault_dir, const char *target, const cha
         if (c.kind == CB_ENTRY_DIR) {
             char *path = target_path(target, c.path);
             make_dir(path);
+            remove_leftovers(path);
             free(path);
         } else if (c.kind == CB_ENTRY_SYMLINK) {
             char *path = target_path(target, c.path);

@@ -154,6 +154,31 @@ pub unsafe extern "C" fn cb_partial_name(
     })
 }
 
+/// Whether `name` (one path component) is a restore temporary, the form
+/// `cb_partial_name` gives: `*out_is_partial` true and `*out_tag` its tag;
+/// false (and 0) for any other name. A host removes what a killed restore
+/// left with it: every such name in the destination's folders whose tag is
+/// no restore still running (no live process with that id, or its own).
+///
+/// # Safety
+/// `name` is NUL-terminated; `out_is_partial` and `out_tag` point to a
+/// writable `bool` and `uint32_t`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_partial_tag(
+    name: *const c_char,
+    out_is_partial: *mut bool,
+    out_tag: *mut u32,
+) -> cb_status {
+    guard(|| {
+        let is_partial = try_out!(out_is_partial);
+        let out = try_out!(out_tag);
+        let tag = paths::partial_tag(try_path!(name));
+        *is_partial = tag.is_some();
+        *out = tag.unwrap_or(0);
+        Ok(())
+    })
+}
+
 /// A vault as read by the host: made by `cb_vault_state_new`, fed the
 /// listing (`cb_vault_state_add_listed`) and then every object of
 /// `cb_vault_state_wanted` (`cb_vault_state_add_object`, or
