@@ -492,6 +492,14 @@ static void drop_lock(vault_lock *l) {
     l->lock = NULL;
 }
 
+/* Whether process `pid` (a lock's or a restore temporary's) is running here. */
+static bool process_alive(uint32_t pid) {
+    /* 0 and values past pid_t's range name no process (kill() would read
+     * them as process groups). */
+    if (pid == 0 || pid > (uint32_t)INT_MAX) return false;
+    return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
 /* What the library decides about our lock given everyone else's (the
  * message of a refusal is the library's last error). */
 static cb_lock_decision decide(vault_lock *l) {
@@ -520,8 +528,7 @@ static cb_lock_decision decide(vault_lock *l) {
     for (size_t i = 0; i < pids; i++) {
         uint32_t pid;
         check(cb_lock_table_local_pid_at(table, i, &pid), "lock pid");
-        int alive = kill((pid_t)pid, 0) == 0 || errno == EPERM;
-        check(cb_lock_table_set_pid_alive(table, pid, alive), "lock pid");
+        check(cb_lock_table_set_pid_alive(table, pid, process_alive(pid)), "lock pid");
     }
     cb_lock_decision d;
     cb_status st = cb_lock_table_decide(table, l->id, l->lock, &d);
@@ -1174,14 +1181,6 @@ static char *target_path(const char *target, const char *path) {
 
 /* The temporary name file `path` of the snapshot is written under, in
  * its own directory, until it is complete. */
-/* Whether process `pid` (a restore temporary's tag) is running here. */
-static bool process_alive(uint32_t pid) {
-    /* 0 and values past pid_t's range name no process (kill() would read
-     * them as process groups). */
-    if (pid == 0 || pid > (uint32_t)INT_MAX) return false;
-    return kill((pid_t)pid, 0) == 0 || errno == EPERM;
-}
-
 /* Removes the temporaries a killed restore left in `dir`: names of the
  * library's temporary form (cb_partial_tag) whose restore is not running.
  * Called for each folder before this restore creates its own files there,
