@@ -1313,7 +1313,7 @@ class StoredVault:
         tree = _Tree(dest)
         files = _OpenFiles(session)
         if not fresh:
-            files.remove_leftovers(_file_dirs(tree, creates))
+            files.remove_leftovers(_restore_dirs(tree, creates))
         links = _create_entries(creates, tree, files, overwrite)
         # Not held while the content streams (~1 KB of Python objects per
         # entry); the metadata pass gets its own list from the core.
@@ -1750,18 +1750,19 @@ def _at_destination(dest: str, snap: Snapshot) -> Tuple[List[str], List[Dict[str
     return existing, found
 
 
-def _file_dirs(tree: "_Tree", entries: Sequence[Mapping[str, Any]]) -> Set[bytes]:
-    """The directories of the target (``tree``) the restore's files go to
-    (where a killed restore may have left temporaries); ``entries`` are the
-    session's creates."""
-    dirs: Set[bytes] = set()
+def _restore_dirs(tree: "_Tree", entries: Sequence[Mapping[str, Any]]) -> Set[bytes]:
+    """The directories of the target (``tree``) the restore makes or
+    writes into, the target itself included: where a killed restore may
+    have left temporaries (the C agent and the node host clear the same
+    folders); ``entries`` are the session's creates."""
+    dirs: Set[bytes] = {tree.dest}
     for e in entries:
-        if e["kind"] == "file":
-            try:
-                head = _relative(str(e["path"])).rpartition(b"/")[0]
-            except InvalidValue:
-                continue
-            dirs.add(tree.full(head) if head else tree.dest)
+        try:
+            rel = _relative(str(e["path"]))
+        except InvalidValue:
+            continue
+        head = rel if e["kind"] == "dir" else rel.rpartition(b"/")[0]
+        dirs.add(tree.full(head) if head else tree.dest)
     return dirs
 
 

@@ -3,7 +3,7 @@
 // bindings/c/examples/agent.c and the Python CLI lay it out) driven through
 // the npm package's public API. Every rule is the core's: the object names
 // (objectName, parseName), which snapshot `latest` is (VaultState), what a
-// restore may write where (relativeSnapshotPath, partialName) and the modes
+// restore may write where (relativeSnapshotPath, partialName, partialTag) and the modes
 // and times to apply after it (RestoreSession.apply), and the locks
 // (Lock, LockTable); this file only reads, writes, renames and sleeps.
 //
@@ -29,7 +29,7 @@ import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import {
   BackupSession, CloudBackupError, InvalidArgumentError, InvalidStateError, Lock, LockTable, NotFoundError, RestoreSession,
-  Vault, VaultState, Verifier, objectDir, objectName, parseName, partialName, pathBytes, quotePath, relativeSnapshotPath,
+  Vault, VaultState, Verifier, objectDir, objectName, parseName, partialName, partialTag, pathBytes, quotePath, relativeSnapshotPath,
 } from '../../web/node.js';
 
 const READ_SIZE = 1 << 20;
@@ -452,6 +452,25 @@ function backup(src, dir) {
   });
 }
 
+/**
+ * Removes the temporaries a killed restore left in `dir`: names of the
+ * core's temporary form (partialTag) whose restore is not running. Called
+ * for each folder before this restore writes there, so one with this
+ * process's id is a dead process's too.
+ * @param {Buffer} dir
+ */
+function removeLeftovers(dir) {
+  for (const name of readdirSync(dir, { encoding: 'buffer' })) {
+    const tag = partialTag(name);
+    if (tag === undefined || (tag !== process.pid && tag !== 0 && pidAlive(tag))) continue;
+    try {
+      unlinkSync(under(dir, name));
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT')) process.stderr.write(`node-vault: ${under(dir, name)}: ${e} (left by a killed restore)\n`);
+    }
+  }
+}
+
 /** @param {string} dir @param {string} dest */
 function restore(dir, dest) {
   const vault = openVault(dir);
@@ -470,9 +489,14 @@ function restore(dir, dest) {
     /** What this host could not make (node has no mkfifo or mknod): quoted path -> why. @type {Map<string, string>} */
     const hostErrors = new Map();
     mkdirSync(dest, { recursive: true });
+    removeLeftovers(Buffer.from(dest));
     for (const c of session.creates()) {
       const p = target(c.path);
-      if (c.kind === 'dir') mkdirSync(p, { recursive: true });
+      if (c.kind === 'dir') {
+        mkdirSync(p, { recursive: true });
+        // Folders come before what they hold: cleared before this restore writes there.
+        removeLeftovers(p);
+      }
       else if (c.kind === 'symlink') symlinkSync(Buffer.from(pathBytes(c.target)), p);
       else if (c.kind === 'hardlink') links.push({ path: c.path, target: c.target });
       else if (c.kind === 'file') {

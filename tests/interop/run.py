@@ -2,8 +2,9 @@
 
 1. The backup matrix: a deterministic tree is backed up by each binding (the
    C example agent, the Python CLI, node over the wasm package) into its own
-   vault; each binding restores each vault into a fresh directory; every
-   restored tree must equal the source byte for byte (with modes, mtimes and
+   vault; each binding restores each vault into a fresh directory (holding
+   only the temporaries a killed restore would have left, which it must
+   remove); every restored tree must equal the source byte for byte (with modes, mtimes and
    symlink targets), every binding must list each vault's snapshot
    identically, and the three snapshots must agree on entries and counters.
 2. The API comparison: the same fixtures through each binding's model,
@@ -125,6 +126,19 @@ def first_difference(a: Dict[str, Tuple[Any, ...]], b: Dict[str, Tuple[Any, ...]
     return ""
 
 
+def plant_leftovers(dest: Path) -> None:
+    """What a killed restore leaves in ``dest`` (temporaries of the core's
+    form, of a process that has ended, at the top and in a folder): every
+    binding's restore must remove them, or the comparison finds them."""
+    from cloudbackup.engine import partial_name
+
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    for folder, name in ((dest, "readme.txt"), (dest / "docs", "readme.txt")):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / partial_name(name, ended.pid)).write_bytes(b"left by a killed restore")
+
+
 class Bindings:
     """How to run each binding's backup, restore and snapshot listing."""
 
@@ -225,6 +239,7 @@ def backup_matrix(work: Path, b: Bindings) -> bool:
         for reader in BINDINGS:
             dest = work / f"restore_{writer}_by_{reader}"
             shutil.rmtree(dest, ignore_errors=True)
+            plant_leftovers(dest)
             r = b.run(reader, ["restore", str(vaults[writer]), str(dest)])
             if r.returncode != 0:
                 matrix[writer, reader] = "FAIL"

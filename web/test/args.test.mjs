@@ -289,6 +289,7 @@ const CASES = [
   ['name', 'string', (_, v) => cb.parseName(v)],
   ['finalName', 'path', (_, v) => cb.partialName(v, 1)],
   ['tag', 'int', (_, v) => cb.partialName('f', v)],
+  ['name', 'path', (_, v) => cb.partialTag(v)],
   ['path', 'path', (_, v) => cb.relativeSnapshotPath(v)],
   ['path', 'string', (_, v) => cb.pathBytes(v)],
   ['bytes', 'bytes', (_, v) => cb.quotePath(v)],

@@ -395,6 +395,16 @@ test('partialName: short enough for NAME_MAX whatever the final name', () => {
   assert.equal(cb.partialName('a', 1), cb.partialName('a', 1));
 });
 
+test('partialTag: reads back what partialName wrote, and nothing else', () => {
+  assert.equal(cb.partialTag(cb.partialName('f.bin', 4_294_967_295)), 4_294_967_295);
+  assert.equal(cb.partialTag(new TextEncoder().encode(cb.partialName('f.bin', 7))), 7);
+  for (const other of ['f.bin', '.cb-0123456789abcdef.partial', '.cb-0123456789abcdeg-1.partial',
+    '.cb-0123456789abcdef-4294967296.partial', '.cb-0123456789abcdef-x.partial']) {
+    assert.equal(cb.partialTag(other), undefined, other);
+  }
+  throwsExactly(() => cb.partialTag(/** @type {never} */ (5)), cb.InvalidArgumentError, 'invalid_argument');
+});
+
 test('restore: apply() gives the modes and times after finish, deepest first, failed entries left out', () => {
   const vault = cb.Vault.create('pw', SMALL, CHEAP);
   const backup = new cb.BackupSession(vault, new cb.Index());

@@ -383,6 +383,18 @@ pub fn partial_name(
     Ok(paths::partial_name(final_name.as_bytes(), tag))
 }
 
+/// The tag of a restore temporary (`partialName`'s form) named `name` (one
+/// path component), or `undefined` for any other name: a host removes what
+/// a killed restore left, every such name whose tag is no restore still
+/// running (e.g. no live process with that id).
+#[wasm_bindgen(js_name = "partialTag")]
+pub fn partial_tag(
+    #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] name: JsValue,
+) -> JsResult<Option<u32>> {
+    let name = path_arg(&name, "name")?;
+    Ok(paths::partial_tag(name.as_bytes()))
+}
+
 /// A snapshot path without its leading `/`, to join to a restore target:
 /// `InvalidValueError` for a path that is not absolute or has an empty,
 /// `.` or `..` component (it could lead outside the target).
