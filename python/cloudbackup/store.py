@@ -1313,7 +1313,7 @@ class StoredVault:
         tree = _Tree(dest)
         files = _OpenFiles(session)
         if not fresh:
-            files.remove_leftovers(_restore_dirs(tree, creates))
+            files.remove_leftovers(tree, _restore_dirs(creates))
         links = _create_entries(creates, tree, files, overwrite)
         # Not held while the content streams (~1 KB of Python objects per
         # entry); the metadata pass gets its own list from the core.
@@ -1750,19 +1750,18 @@ def _at_destination(dest: str, snap: Snapshot) -> Tuple[List[str], List[Dict[str
     return existing, found
 
 
-def _restore_dirs(tree: "_Tree", entries: Sequence[Mapping[str, Any]]) -> Set[bytes]:
-    """The directories of the target (``tree``) the restore makes or
-    writes into, the target itself included: where a killed restore may
-    have left temporaries (the C agent and the node host clear the same
+def _restore_dirs(entries: Sequence[Mapping[str, Any]]) -> Set[bytes]:
+    """The directories the restore makes or writes into, relative to the
+    target (``b""``: the target itself, always in): where a killed restore
+    may have left temporaries (the C agent and the node host clear the same
     folders); ``entries`` are the session's creates."""
-    dirs: Set[bytes] = {tree.dest}
+    dirs: Set[bytes] = {b""}
     for e in entries:
         try:
             rel = _relative(str(e["path"]))
         except InvalidValue:
             continue
-        head = rel if e["kind"] == "dir" else rel.rpartition(b"/")[0]
-        dirs.add(tree.full(head) if head else tree.dest)
+        dirs.add(rel if e["kind"] == "dir" else rel.rpartition(b"/")[0])
     return dirs
 
 
@@ -1829,21 +1828,24 @@ class _OpenFiles:
             self.late_failures |= self.finished
 
     @staticmethod
-    def remove_leftovers(dirs: Set[bytes]) -> None:
-        """Removes the temporaries a killed restore left in ``dirs``: names
-        of the core's temporary form whose restore is not running (its
-        process is gone, or it had this process's id)."""
-        for d in dirs:
+    def remove_leftovers(tree: "_Tree", dirs: Set[bytes]) -> None:
+        """Removes the temporaries a killed restore left in ``dirs``
+        (relative to ``tree``'s target; reached component by component,
+        never through a symlink): names of the core's temporary form whose
+        restore is not running (its process is gone, or it had this
+        process's id)."""
+        for rel in sorted(dirs):
             try:
-                names = os.listdir(d)
+                fd = tree.dir(rel, create=False)
+                names = os.listdir(fd)
             except OSError:
-                continue
+                continue  # not made yet (nothing left there), or not a folder
             for name in names:
                 tag = partial_tag(name)
                 if tag is None or (tag != os.getpid() and pid_alive(tag)):
                     continue
                 try:
-                    os.unlink(os.path.join(d, name))
+                    os.unlink(name, dir_fd=fd)
                 except OSError:
                     pass
 

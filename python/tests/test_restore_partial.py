@@ -187,19 +187,30 @@ def test_a_killed_restore_leaves_nothing_partial_after_the_rerun(tmp_path: Path,
 
 
 def test_leftovers_of_live_restores_are_kept(tmp_path: Path) -> None:
-    """Only temporaries whose restore is gone are removed."""
-    from cloudbackup.store import _OpenFiles
+    """Only temporaries whose restore is gone are removed, and never
+    through a symlink in the target (one where a folder goes)."""
+    from cloudbackup.store import _OpenFiles, _Tree
 
-    d = tmp_path / "d"
-    d.mkdir()
+    dest = tmp_path / "dest"
+    d = dest / "d"
+    d.mkdir(parents=True)
     mine = d / partial_name("a", os.getpid())
     live = d / partial_name("b", os.getppid())
     dead = d / partial_name("c", 2**22 + 12345)  # above any pid_max default
     other = d / "c.partial"
-    for p in (mine, live, dead, other):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    elsewhere = outside / partial_name("c", 2**22 + 12345)
+    for p in (mine, live, dead, other, elsewhere):
         p.write_bytes(b"x")
-    _OpenFiles.remove_leftovers({os.fsencode(d), os.fsencode(tmp_path / "missing")})
+    (dest / "link").symlink_to(outside)
+    tree = _Tree(str(dest))
+    try:
+        _OpenFiles.remove_leftovers(tree, {b"", b"d", b"missing", b"link"})
+    finally:
+        tree.close()
     assert sorted(p.name for p in d.iterdir()) == sorted([live.name, other.name])
+    assert elsewhere.exists()
 
 
 def test_zero_runs_come_back_as_holes(tmp_path: Path) -> None:

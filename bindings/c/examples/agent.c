@@ -1186,8 +1186,14 @@ static char *target_path(const char *target, const char *path) {
  * Called for each folder before this restore creates its own files there,
  * so a temporary with this process's id is a dead process's too. */
 static void remove_leftovers(const char *dir) {
-    DIR *d = opendir(dir);
-    if (d == NULL) return;
+    /* Not through a symlink where the folder goes. */
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return;
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        close(fd);
+        return;
+    }
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         bool is_partial;
