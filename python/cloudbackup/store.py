@@ -672,16 +672,12 @@ class StoredVault:
         # index delta is stored: given back if it fails before that.
         stored: List[str] = []
 
-        def put_bundle(name: str, data: Buffer) -> None:
-            self.storage.put(name, data)
-            stored.append(name)
-
         def store_bundles(bundles: List[Bundle]) -> None:
             # A bundle's id is the BLAKE3 of its bytes, fresh nonces inside:
             # a new bundle is never stored yet, so no existence check. Its
             # memory goes back to the session once the upload lets it go.
             for bundle_id, data in bundles:
-                window.submit(partial(put_bundle, f"bundles/{bundle_id}", data))
+                window.submit(partial(self._put_noted, stored, f"bundles/{bundle_id}", data))
                 result.bundles += 1
                 result.stored_bytes += len(data)
 
@@ -1070,11 +1066,6 @@ class StoredVault:
         stored: List[str] = []
         indexing = False
 
-        def put_bundle(bundle_id: str, bundle: Buffer) -> None:
-            name = f"bundles/{bundle_id}"
-            self.storage.put(name, bundle)
-            stored.append(name)
-
         # Bundles are whole objects of up to the bundle size in memory:
         # two fetched ahead and two stored behind keep the copy going while
         # the peak stays at a handful of bundles.
@@ -1084,14 +1075,14 @@ class StoredVault:
                 window: Deque[Future[None]] = deque()
                 for name, data in _prefetch(list(pruner.plan["read"]), fetch, ahead):
                     for bundle_id, bundle in pruner.feed(name, data):
-                        window.append(pool.submit(put_bundle, bundle_id, bundle))
+                        window.append(pool.submit(self._put_noted, stored, f"bundles/{bundle_id}", bundle))
                     while len(window) > ahead:
                         window.popleft().result()
                     if progress:
                         progress(len(data))
                 bundles, indexes, delete, report = pruner.finish()
                 for bundle_id, bundle in bundles:
-                    window.append(pool.submit(put_bundle, bundle_id, bundle))
+                    window.append(pool.submit(self._put_noted, stored, f"bundles/{bundle_id}", bundle))
                 for f in window:
                     f.result()
                 # Every new bundle is stored before the index that names it.
@@ -1119,6 +1110,12 @@ class StoredVault:
             raise
         out.report = report
         return out
+
+    def _put_noted(self, stored: List[str], name: str, data: Buffer) -> None:
+        """Stores ``name`` and adds it to ``stored`` (what :meth:`_give_back`
+        deletes should the backup or prune fail before an index names it)."""
+        self.storage.put(name, data)
+        stored.append(name)
 
     def _give_back(self, names: List[str]) -> None:
         """Deletes objects a failed backup or prune stored and nothing

@@ -153,7 +153,8 @@ class Run:
             marker = self.mutate(root, loop, attempt)
             with self.lock:
                 self.manifests[marker] = manifest(root)
-            if loop == AGENT_LOOP and self.args.agent:
+            by_agent = loop == AGENT_LOOP and bool(self.args.agent)
+            if by_agent:
                 # The C example agent: the same locks, layout and index
                 # rules from the core, in another host.
                 r = self.run([self.args.agent, "backup", str(root), self.vault], role="agent-backup")
@@ -163,7 +164,7 @@ class Run:
             if r.returncode == 0:
                 with self.lock:
                     self.backups += 1
-                    if loop == AGENT_LOOP and self.args.agent:
+                    if by_agent:
                         self.agent_backups += 1
                     self.backups_by_loop[loop] = self.backups_by_loop.get(loop, 0) + 1
             elif r.returncode != -signal.SIGKILL:
