@@ -1982,7 +1982,9 @@ cb_status cb_filter_globs(const char *filters_json, char **out_json);
  * returning once all are opened, with the same writes (see the core's
  * `RestoreOptions`).
  *
- * Then: create what `cb_restore_session_create_at` lists; fetch each range
+ * Then: unless the target is new, clear the folders
+ * `cb_restore_session_leftover_dir_at` lists of what a killed restore left;
+ * create what `cb_restore_session_create_at` lists; fetch each range
  * of `cb_restore_session_range_at` and feed it; take the writes after each
  * feed; finish for the report; apply the modes and times
  * `cb_restore_session_apply_at` lists, in its order.
@@ -2038,6 +2040,36 @@ cb_status cb_restore_session_create_count(const cb_restore_session *session, siz
 cb_status cb_restore_session_create_at(const cb_restore_session *session,
                                        size_t i,
                                        cb_create *out_create);
+
+/**
+ * The number of folders to clear of what a killed restore left (see
+ * `cb_restore_session_leftover_dir_at`).
+ *
+ * # Safety
+ * `session` is a live session or NULL; `out_count` points to a writable
+ * `size_t`.
+ */
+cb_status cb_restore_session_leftover_dir_count(const cb_restore_session *session,
+                                                size_t *out_count);
+
+/**
+ * The `i`-th folder (0-based) a killed restore may have left temporaries
+ * in where this one writes, relative to the target: `""` (the target
+ * itself, always first), then every folder the restore creates or creates
+ * something in. Before creating anything, a host that is not restoring
+ * into a fresh folder opens each that exists (without following symlinks)
+ * and removes every name `cb_partial_owner` gives no running owner. The
+ * string belongs to the session (valid until it is freed).
+ *
+ * Errors: `CB_INVALID_ARGUMENT` for `i` out of range.
+ *
+ * # Safety
+ * `session` is a live session or NULL; `out_dir` points to a writable
+ * `const char *`.
+ */
+cb_status cb_restore_session_leftover_dir_at(const cb_restore_session *session,
+                                             size_t i,
+                                             const char **out_dir);
 
 /**
  * The bundle ranges to fetch, as a JSON array of `{"bundle": "<64 hex>",
@@ -2415,6 +2447,23 @@ cb_status cb_partial_name(const char *final_name, uint32_t tag, char **out_name)
  * writable `bool` and `uint32_t`.
  */
 cb_status cb_partial_tag(const char *name, bool *out_is_partial, uint32_t *out_tag);
+
+/**
+ * Whose restore temporary `name` (one path component) is, for a restore
+ * run by process `own_pid` clearing a folder of what a killed restore left
+ * before it writes there (see `cb_restore_session_leftover_dir_at`):
+ * `*out_is_partial` false for a name that is no temporary (keep it); true
+ * with `*out_owner` 0 when no running restore can own it (remove it), or
+ * with the process id to remove it after, once that process is gone.
+ *
+ * # Safety
+ * `name` is NUL-terminated; `out_is_partial` and `out_owner` point to a
+ * writable `bool` and `uint32_t`.
+ */
+cb_status cb_partial_owner(const char *name,
+                           uint32_t own_pid,
+                           bool *out_is_partial,
+                           uint32_t *out_owner);
 
 /**
  * An empty state of `vault` (the state keeps its own copy of the vault).

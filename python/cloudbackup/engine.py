@@ -39,6 +39,7 @@ __all__ = [
     "relative_snapshot_path",
     "partial_name",
     "partial_tag",
+    "partial_owner",
     "quote_path",
     "unquote_path",
     "fs_path",
@@ -479,6 +480,16 @@ class RestoreSession:
         return self._native.creates()
 
     @property
+    def leftover_dirs(self) -> List[bytes]:
+        """The folders a killed restore may have left temporaries in where
+        this one writes, relative to the target (``b""``: the target itself,
+        always first). Before creating anything, a host that is not
+        restoring into a fresh folder removes from each that exists
+        (reached without following symlinks) every name
+        :func:`partial_owner` gives no running owner."""
+        return self._native.leftover_dirs()
+
+    @property
     def plan(self) -> List[Fetch]:
         """``[{"bundle": id, "ranges": [{"offset", "length"}...]}...]``; a
         new list on each access."""
@@ -746,6 +757,15 @@ def partial_tag(name: Union[str, bytes]) -> Optional[int]:
     """The tag (the process id of the restore that wrote it) of a restore
     temporary's name (:func:`partial_name`), ``None`` for any other name."""
     return _native.partial_tag(name)
+
+
+def partial_owner(name: Union[str, bytes], own_pid: int) -> Optional[int]:
+    """Whose restore temporary ``name`` (one component) is, for a restore
+    run by process ``own_pid`` clearing a folder of what a killed restore
+    left before it writes there: ``None`` for a name that is no temporary
+    (keep it), 0 when no running restore can own it (remove it), or the
+    process id to remove it after, once that process is gone."""
+    return _native.partial_owner(name, own_pid)
 
 
 def read_pattern_file(text: str) -> List[str]:

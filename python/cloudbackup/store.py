@@ -69,7 +69,7 @@ from .engine import (
     _fields,
     check_tags,
     partial_name,
-    partial_tag,
+    partial_owner,
     quote_path,
     relative_snapshot_path,
     unquote_path,
@@ -1310,7 +1310,7 @@ class StoredVault:
         tree = _Tree(dest)
         files = _OpenFiles(session)
         if not fresh:
-            files.remove_leftovers(tree, _restore_dirs(creates))
+            files.remove_leftovers(tree, session.leftover_dirs)
         links = _create_entries(creates, tree, files, overwrite)
         # Not held while the content streams (~1 KB of Python objects per
         # entry); the metadata pass gets its own list from the core.
@@ -1747,21 +1747,6 @@ def _at_destination(dest: str, snap: Snapshot) -> Tuple[List[str], List[Dict[str
     return existing, found
 
 
-def _restore_dirs(entries: Sequence[Mapping[str, Any]]) -> Set[bytes]:
-    """The directories the restore makes or writes into, relative to the
-    target (``b""``: the target itself, always in): where a killed restore
-    may have left temporaries (the C agent and the node host clear the same
-    folders); ``entries`` are the session's creates."""
-    dirs: Set[bytes] = {b""}
-    for e in entries:
-        try:
-            rel = _relative(str(e["path"]))
-        except InvalidValue:
-            continue
-        dirs.add(rel if e["kind"] == "dir" else rel.rpartition(b"/")[0])
-    return dirs
-
-
 def _mtime_ns(create: Dict[str, Any]) -> int:
     """A create's modification time in nanoseconds."""
     return int(create["mtime"]) * 1_000_000_000 + int(create.get("mtime_nanos", 0))
@@ -1825,21 +1810,21 @@ class _OpenFiles:
             self.late_failures |= self.finished
 
     @staticmethod
-    def remove_leftovers(tree: "_Tree", dirs: Set[bytes]) -> None:
-        """Removes the temporaries a killed restore left in ``dirs``
-        (relative to ``tree``'s target; reached component by component,
-        never through a symlink): names of the core's temporary form whose
-        restore is not running (its process is gone, or it had this
-        process's id)."""
-        for rel in sorted(dirs):
+    def remove_leftovers(tree: "_Tree", dirs: List[bytes]) -> None:
+        """Removes the temporaries a killed restore left in ``dirs`` (the
+        session's ``leftover_dirs``, relative to ``tree``'s target; reached
+        component by component, never through a symlink): every name the
+        core's :func:`partial_owner` gives no running owner."""
+        own = os.getpid()
+        for rel in dirs:
             try:
                 fd = tree.dir(rel, create=False)
                 names = os.listdir(fd)
             except OSError:
                 continue  # not made yet (nothing left there), or not a folder
             for name in names:
-                tag = partial_tag(name)
-                if tag is None or (tag != os.getpid() and pid_alive(tag)):
+                owner = partial_owner(name, own)
+                if owner is None or (owner != 0 and pid_alive(owner)):
                     continue
                 try:
                     os.unlink(name, dir_fd=fd)

@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterator, List, Mapping
 
 import pytest
 
-from cloudbackup.engine import partial_name, partial_tag
+from cloudbackup.engine import RestoreSession, partial_name, partial_owner, partial_tag
 from cloudbackup.store import StoredVault
 from conftest import FAST_KDF, run_cli, small_filesystem
 
@@ -186,6 +186,23 @@ def test_a_killed_restore_leaves_nothing_partial_after_the_rerun(tmp_path: Path,
     assert report["files_done"] == len(content) and report["files_restored"] == 0, report
 
 
+def test_the_core_lists_the_folders_to_clear_and_whose_temporaries_they_are(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "d" / "e").mkdir(parents=True)
+    (src / "d" / "e" / "f").write_bytes(b"deep")
+    (src / "top").write_bytes(b"top")
+    sv = StoredVault.init(str(tmp_path / "vault"), "pw", None, FAST_KDF)
+    sv.backup(str(src), gc_grace=3600)
+    state = sv.state()
+    session = RestoreSession(sv.vault, sv.snapshot("latest", state), state.index())
+    assert session.leftover_dirs == [b"", b"d", b"d/e"]
+    assert partial_owner(partial_name("f", 77), 42) == 77
+    assert partial_owner(partial_name("f", 42), 42) == 0
+    assert partial_owner("f", 42) is None
+    with pytest.raises(TypeError):
+        partial_owner("f", "42")  # type: ignore[arg-type]
+
+
 def test_leftovers_of_live_restores_are_kept(tmp_path: Path) -> None:
     """Only temporaries whose restore is gone are removed, and never
     through a symlink in the target (one where a folder goes)."""
@@ -197,16 +214,19 @@ def test_leftovers_of_live_restores_are_kept(tmp_path: Path) -> None:
     mine = d / partial_name("a", os.getpid())
     live = d / partial_name("b", os.getppid())
     dead = d / partial_name("c", 2**22 + 12345)  # above any pid_max default
+    # No process has id 0 (kill(0) would signal our own group) or one past pid_t.
+    zero = d / partial_name("z", 0)
+    huge = d / partial_name("h", 2**32 - 1)
     other = d / "c.partial"
     outside = tmp_path / "outside"
     outside.mkdir()
     elsewhere = outside / partial_name("c", 2**22 + 12345)
-    for p in (mine, live, dead, other, elsewhere):
+    for p in (mine, live, dead, zero, huge, other, elsewhere):
         p.write_bytes(b"x")
     (dest / "link").symlink_to(outside)
     tree = _Tree(str(dest))
     try:
-        _OpenFiles.remove_leftovers(tree, {b"", b"d", b"missing", b"link"})
+        _OpenFiles.remove_leftovers(tree, [b"", b"d", b"missing", b"link"])
     finally:
         tree.close()
     assert sorted(p.name for p in d.iterdir()) == sorted([live.name, other.name])

@@ -29,7 +29,7 @@ import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import {
   BackupSession, CloudBackupError, InvalidArgumentError, InvalidStateError, Lock, LockTable, NotFoundError, RestoreSession,
-  Vault, VaultState, Verifier, objectDir, objectName, parseName, partialName, partialTag, pathBytes, quotePath, relativeSnapshotPath,
+  Vault, VaultState, Verifier, objectDir, objectName, parseName, partialName, partialOwner, pathBytes, quotePath, relativeSnapshotPath,
 } from '../../web/node.js';
 
 const READ_SIZE = 1 << 20;
@@ -453,20 +453,34 @@ function backup(src, dir) {
 }
 
 /**
- * Removes the temporaries a killed restore left in `dir`: names of the
- * core's temporary form (partialTag) whose restore is not running. Called
- * for each folder before this restore writes there, so one with this
- * process's id is a dead process's too.
- * @param {Buffer} dir
+ * Removes the temporaries a killed restore left where `session` writes: in
+ * each folder of its leftoverDirs (relative to `dest`, reached without
+ * following a symlink where a folder goes), every name partialOwner gives
+ * no running owner. Called before the restore creates anything.
+ * @param {Buffer} dest @param {RestoreSession} session
  */
-function removeLeftovers(dir) {
-  for (const name of readdirSync(dir, { encoding: 'buffer' })) {
-    const tag = partialTag(name);
-    if (tag === undefined || (tag !== process.pid && tag !== 0 && pidAlive(tag))) continue;
-    try {
-      unlinkSync(under(dir, name));
-    } catch (e) {
-      if (!isErrno(e, 'ENOENT')) process.stderr.write(`node-vault: ${under(dir, name)}: ${e} (left by a killed restore)\n`);
+function removeLeftovers(dest, session) {
+  for (const rel of session.leftoverDirs()) {
+    let dir = dest;
+    let reachable = true;
+    // latin1 keeps each byte as one character, so any name splits at its slashes.
+    for (const part of rel === '' ? [] : Buffer.from(pathBytes(rel)).toString('latin1').split('/')) {
+      dir = under(dir, Buffer.from(part, 'latin1'));
+      const stat = lstatSync(dir, { throwIfNoEntry: false });
+      if (!stat?.isDirectory()) {
+        reachable = false; // not made yet, or a symlink or file where a folder goes
+        break;
+      }
+    }
+    if (!reachable) continue;
+    for (const name of readdirSync(dir, { encoding: 'buffer' })) {
+      const owner = partialOwner(name, process.pid);
+      if (owner === undefined || (owner !== 0 && pidAlive(owner))) continue;
+      try {
+        unlinkSync(under(dir, name));
+      } catch (e) {
+        if (!isErrno(e, 'ENOENT')) process.stderr.write(`node-vault: ${under(dir, name)}: ${e} (left by a killed restore)\n`);
+      }
     }
   }
 }
@@ -489,13 +503,11 @@ function restore(dir, dest) {
     /** What this host could not make (node has no mkfifo or mknod): quoted path -> why. @type {Map<string, string>} */
     const hostErrors = new Map();
     mkdirSync(dest, { recursive: true });
-    removeLeftovers(Buffer.from(dest));
+    removeLeftovers(Buffer.from(dest), session);
     for (const c of session.creates()) {
       const p = target(c.path);
       if (c.kind === 'dir') {
         mkdirSync(p, { recursive: true });
-        // Folders come before what they hold: cleared before this restore writes there.
-        removeLeftovers(p);
       }
       else if (c.kind === 'symlink') symlinkSync(Buffer.from(pathBytes(c.target)), p);
       else if (c.kind === 'hardlink') links.push({ path: c.path, target: c.target });

@@ -405,6 +405,13 @@ test('partialTag: reads back what partialName wrote, and nothing else', () => {
   throwsExactly(() => cb.partialTag(/** @type {never} */ (5)), cb.InvalidArgumentError, 'invalid_argument');
 });
 
+test('partialOwner: no owner for tag 0, this process or past any process id; no temporary, undefined', () => {
+  assert.equal(cb.partialOwner(cb.partialName('f.bin', 2_147_483_647), 42), 2_147_483_647);
+  for (const dead of [0, 42, 2_147_483_648, 4_294_967_295]) assert.equal(cb.partialOwner(cb.partialName('f.bin', dead), 42), 0, `${dead}`);
+  assert.equal(cb.partialOwner('f.bin', 42), undefined);
+  throwsExactly(() => cb.partialOwner('f.bin', -1), cb.InvalidArgumentError, 'invalid_argument');
+});
+
 test('restore: apply() gives the modes and times after finish, deepest first, failed entries left out', () => {
   const vault = cb.Vault.create('pw', SMALL, CHEAP);
   const backup = new cb.BackupSession(vault, new cb.Index());
@@ -427,6 +434,8 @@ test('restore: apply() gives the modes and times after finish, deepest first, fa
   const snapshot = cb.Snapshot.open(vault, s.id, s.bytes);
 
   const session = new cb.RestoreSession(vault, snapshot, index);
+  // Where a killed restore may have left temporaries: the target, then each folder written.
+  assert.deepEqual(session.leftoverDirs(), ['', 'd', 'd/e']);
   throwsExactly(() => session.apply(), cb.InvalidStateError, 'invalid_state');
   throwsExactly(() => session.report(), cb.InvalidStateError, 'invalid_state');
   for (const f of session.plan()) {

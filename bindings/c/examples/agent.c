@@ -1181,29 +1181,56 @@ static char *target_path(const char *target, const char *path) {
 
 /* The temporary name file `path` of the snapshot is written under, in
  * its own directory, until it is complete. */
-/* Removes the temporaries a killed restore left in `dir`: names of the
- * library's temporary form (cb_partial_tag) whose restore is not running.
- * Called for each folder before this restore creates its own files there,
- * so a temporary with this process's id is a dead process's too. */
-static void remove_leftovers(const char *dir) {
-    /* Not through a symlink where the folder goes. */
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return;
-    DIR *d = fdopendir(fd);
-    if (d == NULL) {
+/* Folder `rel` (relative, "" for the target itself) of `target`, reached
+ * component by component without following a symlink where a folder goes;
+ * -1 when it is not there (or not a folder). */
+static int open_below(const char *target, const char *rel) {
+    int fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char *copy = strdup(rel);
+    if (copy == NULL) die("out of memory");
+    char *rest = copy;
+    while (fd >= 0 && *rest) {
+        char *slash = strchr(rest, '/');
+        if (slash) *slash = 0;
+        int next = openat(fd, rest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         close(fd);
-        return;
+        fd = next;
+        rest = slash ? slash + 1 : rest + strlen(rest);
     }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        bool is_partial;
-        uint32_t tag;
-        check(cb_partial_tag(e->d_name, &is_partial, &tag), "partial tag");
-        if (!is_partial || (tag != (uint32_t)getpid() && process_alive(tag))) continue;
-        if (unlinkat(dirfd(d), e->d_name, 0) != 0 && errno != ENOENT)
-            fprintf(stderr, "agent: %s/%s: %s (left by a killed restore)\n", dir, e->d_name, strerror(errno));
+    free(copy);
+    return fd;
+}
+
+/* Removes the temporaries a killed restore left where this one writes:
+ * in each folder the library lists (cb_restore_session_leftover_dir_at),
+ * every name cb_partial_owner gives no running owner. Done before this
+ * restore creates anything, so none of them is its own. */
+static void remove_leftovers(const char *target, const cb_restore_session *s) {
+    size_t n;
+    check(cb_restore_session_leftover_dir_count(s, &n), "leftover folders");
+    for (size_t i = 0; i < n; i++) {
+        const char *rel;
+        check(cb_restore_session_leftover_dir_at(s, i, &rel), "leftover folder");
+        int fd = open_below(target, rel);
+        if (fd < 0) continue; /* not made yet: nothing was left there */
+        DIR *d = fdopendir(fd);
+        if (d == NULL) {
+            close(fd);
+            continue;
+        }
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            bool is_partial;
+            uint32_t owner;
+            check(cb_partial_owner(e->d_name, (uint32_t)getpid(), &is_partial, &owner),
+                  "partial owner");
+            if (!is_partial || (owner != 0 && process_alive(owner))) continue;
+            if (unlinkat(dirfd(d), e->d_name, 0) != 0 && errno != ENOENT)
+                fprintf(stderr, "agent: %s/%s%s%s: %s (left by a killed restore)\n", target, rel,
+                        *rel ? "/" : "", e->d_name, strerror(errno));
+        }
+        closedir(d);
     }
-    closedir(d);
 }
 
 static char *partial_path(const char *target, const char *path) {
@@ -1306,12 +1333,11 @@ static int restore_snapshot(const char *vault_dir, const char *target, const cha
     cb_restore_session *s;
     check(cb_restore_session_new(vault, snapshot, index, NULL, &s), "start restore");
     make_dir(target);
-    remove_leftovers(target);
+    remove_leftovers(target, s);
     size_t failures = 0;
 
     /* 1. Create directories, symlinks, FIFOs and devices, and each file at its final size
-     *    under its temporary name (each folder first cleared of what a killed restore
-     *    left: folders come before what they hold). */
+     *    under its temporary name. */
     size_t creates;
     check(cb_restore_session_create_count(s, &creates), "creates");
     for (size_t i = 0; i < creates; i++) {
@@ -1320,7 +1346,6 @@ static int restore_snapshot(const char *vault_dir, const char *target, const cha
         if (c.kind == CB_ENTRY_DIR) {
             char *path = target_path(target, c.path);
             make_dir(path);
-            remove_leftovers(path);
             free(path);
         } else if (c.kind == CB_ENTRY_SYMLINK) {
             char *path = target_path(target, c.path);

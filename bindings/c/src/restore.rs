@@ -179,6 +179,8 @@ pub struct cb_restore_session {
     /// The creates as JSON and as C structs (fixed once planned).
     creates_json: Value,
     creates: Vec<CreateC>,
+    /// The folders to clear of a killed restore's temporaries, relative.
+    leftover_dirs: Vec<CString>,
     /// The run's attributes to apply, as C structs (filled by finishing).
     applies: Vec<CreateC>,
     /// The plan, as fetches and flattened into C ranges.
@@ -329,7 +331,9 @@ pub unsafe extern "C" fn cb_filter_globs(
 /// returning once all are opened, with the same writes (see the core's
 /// `RestoreOptions`).
 ///
-/// Then: create what `cb_restore_session_create_at` lists; fetch each range
+/// Then: unless the target is new, clear the folders
+/// `cb_restore_session_leftover_dir_at` lists of what a killed restore left;
+/// create what `cb_restore_session_create_at` lists; fetch each range
 /// of `cb_restore_session_range_at` and feed it; take the writes after each
 /// feed; finish for the report; apply the modes and times
 /// `cb_restore_session_apply_at` lists, in its order.
@@ -364,6 +368,12 @@ pub unsafe extern "C" fn cb_restore_session_new(
         let creates_json = serde_json::to_value(session.creates().collect::<Vec<_>>())
             .map_err(|e| Error::json("restore creates", &e))?;
         let creates = session.creates().map(CreateC::new).collect();
+        // Relative snapshot paths, which never hold a NUL.
+        let leftover_dirs = session
+            .leftover_dirs()
+            .into_iter()
+            .filter_map(|d| CString::new(d).ok())
+            .collect();
         let plan = session.plan();
         let mut ranges = Vec::new();
         for f in &plan {
@@ -377,6 +387,7 @@ pub unsafe extern "C" fn cb_restore_session_new(
             run,
             creates_json,
             creates,
+            leftover_dirs,
             applies: Vec::new(),
             plan,
             ranges,
@@ -445,6 +456,54 @@ pub unsafe extern "C" fn cb_restore_session_create_at(
         let out = try_out!(out_create, empty_create());
         let session = try_ref!(session);
         *out = create_at(&session.creates, i, "creates")?;
+        Ok(())
+    })
+}
+
+/// The number of folders to clear of what a killed restore left (see
+/// `cb_restore_session_leftover_dir_at`).
+///
+/// # Safety
+/// `session` is a live session or NULL; `out_count` points to a writable
+/// `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_restore_session_leftover_dir_count(
+    session: *const cb_restore_session,
+    out_count: *mut usize,
+) -> cb_status {
+    guard(|| {
+        let out = try_out!(out_count);
+        *out = try_ref!(session).leftover_dirs.len();
+        Ok(())
+    })
+}
+
+/// The `i`-th folder (0-based) a killed restore may have left temporaries
+/// in where this one writes, relative to the target: `""` (the target
+/// itself, always first), then every folder the restore creates or creates
+/// something in. Before creating anything, a host that is not restoring
+/// into a fresh folder opens each that exists (without following symlinks)
+/// and removes every name `cb_partial_owner` gives no running owner. The
+/// string belongs to the session (valid until it is freed).
+///
+/// Errors: `CB_INVALID_ARGUMENT` for `i` out of range.
+///
+/// # Safety
+/// `session` is a live session or NULL; `out_dir` points to a writable
+/// `const char *`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_restore_session_leftover_dir_at(
+    session: *const cb_restore_session,
+    i: usize,
+    out_dir: *mut *const c_char,
+) -> cb_status {
+    guard(|| {
+        let out = try_out!(out_dir);
+        let dirs = &try_ref!(session).leftover_dirs;
+        let dir = dirs.get(i).ok_or_else(|| {
+            argument("i", format!("{i} is out of range ({} folders)", dirs.len()))
+        })?;
+        *out = dir.as_ptr();
         Ok(())
     })
 }

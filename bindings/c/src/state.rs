@@ -179,6 +179,33 @@ pub unsafe extern "C" fn cb_partial_tag(
     })
 }
 
+/// Whose restore temporary `name` (one path component) is, for a restore
+/// run by process `own_pid` clearing a folder of what a killed restore left
+/// before it writes there (see `cb_restore_session_leftover_dir_at`):
+/// `*out_is_partial` false for a name that is no temporary (keep it); true
+/// with `*out_owner` 0 when no running restore can own it (remove it), or
+/// with the process id to remove it after, once that process is gone.
+///
+/// # Safety
+/// `name` is NUL-terminated; `out_is_partial` and `out_owner` point to a
+/// writable `bool` and `uint32_t`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_partial_owner(
+    name: *const c_char,
+    own_pid: u32,
+    out_is_partial: *mut bool,
+    out_owner: *mut u32,
+) -> cb_status {
+    guard(|| {
+        let is_partial = try_out!(out_is_partial);
+        let out = try_out!(out_owner);
+        let owner = paths::partial_owner(try_path!(name), own_pid);
+        *is_partial = owner.is_some();
+        *out = owner.unwrap_or(0);
+        Ok(())
+    })
+}
+
 /// A vault as read by the host: made by `cb_vault_state_new`, fed the
 /// listing (`cb_vault_state_add_listed`) and then every object of
 /// `cb_vault_state_wanted` (`cb_vault_state_add_object`, or

@@ -75,6 +75,14 @@ impl NativeRestoreSession {
         Ok(value_to_py(py, value)?)
     }
 
+    /// The folders a killed restore may have left temporaries in where this
+    /// one writes, relative to the target as `bytes` (`b""`: the target,
+    /// always first); made on each call.
+    fn leftover_dirs<'py>(&self, py: Python<'py>) -> PyResultCb<Vec<Bound<'py, PyBytes>>> {
+        let dirs = self.with_run(py, |r| Ok(r.session()?.leftover_dirs()))?;
+        Ok(dirs.iter().map(|d| PyBytes::new(py, d)).collect())
+    }
+
     /// The bundle ranges to fetch, `[{"bundle", "ranges": [{"offset",
     /// "length"}...]}...]`; made on each call.
     fn plan<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {

@@ -495,6 +495,16 @@ fn partial_tag(name: &Bound<'_, PyAny>) -> PyResultCb<Option<u32>> {
     Ok(paths::partial_tag(&fs_bytes(name, "name")?))
 }
 
+/// Whose restore temporary `name` (a filesystem `str` or `bytes`, one
+/// component) is, for a restore run by process `own_pid` clearing a folder
+/// before it writes there: `None` for a name that is no temporary (keep
+/// it), 0 when no running restore can own it (remove it), or the process id
+/// to remove it after, once that process is gone.
+#[pyfunction]
+fn partial_owner(name: &Bound<'_, PyAny>, own_pid: u32) -> PyResultCb<Option<u32>> {
+    Ok(paths::partial_owner(&fs_bytes(name, "name")?, own_pid))
+}
+
 /// Whether the stored object `name` (`index/<hex>`) belongs in a host's
 /// local metadata cache: index deltas and snapshots, whose names are the
 /// hashes of their bytes, so a cached copy is never stale (and is still
@@ -591,6 +601,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(relative_snapshot_path, m)?)?;
     m.add_function(wrap_pyfunction!(partial_name, m)?)?;
     m.add_function(wrap_pyfunction!(partial_tag, m)?)?;
+    m.add_function(wrap_pyfunction!(partial_owner, m)?)?;
     m.add_function(wrap_pyfunction!(quote_path, m)?)?;
     m.add_function(wrap_pyfunction!(unquote_path, m)?)?;
     m.add_function(wrap_pyfunction!(fs_path, m)?)?;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use cloudbackup_core::engine::restore::{filter_globs, RestoreOptions, Write};
 use cloudbackup_core::engine::{
-    self as core_engine, BackupOptions, FileMeta, Id, KdfParams, SnapshotInfo, VaultSettings,
+    self as core_engine, BackupOptions, FileMeta, Id, KdfParams, RawPath, SnapshotInfo,
+    VaultSettings,
 };
 use cloudbackup_core::model::v2::common::PathFilter;
 use wasm_bindgen::prelude::*;
@@ -611,6 +612,23 @@ impl RestoreSession {
     pub fn creates(&self) -> JsResult<JsValue> {
         let session = self.run.session()?;
         to_js("restore creates", &session.creates().collect::<Vec<_>>())
+    }
+
+    /// The folders a killed restore may have left temporaries in where this
+    /// one writes, relative to the target, in quoted form (`""`: the target
+    /// itself, always first). Before creating anything, a host that is not
+    /// restoring into a fresh folder removes from each that exists (reached
+    /// without following symlinks) every name `partialOwner` gives no
+    /// running owner.
+    #[wasm_bindgen(js_name = "leftoverDirs", unchecked_return_type = "QuotedPath[]")]
+    pub fn leftover_dirs(&self) -> JsResult<Vec<String>> {
+        Ok(self
+            .run
+            .session()?
+            .leftover_dirs()
+            .iter()
+            .map(|d| RawPath::from(d.as_slice()).quoted().into_owned())
+            .collect())
     }
 
     /// Which bundles and byte ranges to fetch, in order.

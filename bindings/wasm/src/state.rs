@@ -395,6 +395,22 @@ pub fn partial_tag(
     Ok(paths::partial_tag(name.as_bytes()))
 }
 
+/// Whose restore temporary `name` (one path component) is, for a restore
+/// run by process `ownPid` clearing a folder of what a killed restore left
+/// before it writes there (see `RestoreSession.leftoverDirs`): `undefined`
+/// for a name that is no temporary (keep it), 0 when no running restore can
+/// own it (remove it), or the process id to remove it after, once that
+/// process is gone.
+#[wasm_bindgen(js_name = "partialOwner")]
+pub fn partial_owner(
+    #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] name: JsValue,
+    #[wasm_bindgen(js_name = "ownPid", unchecked_param_type = "number")] own_pid: JsValue,
+) -> JsResult<Option<u32>> {
+    let name = path_arg(&name, "name")?;
+    let own_pid = u32_arg(&own_pid, "ownPid")?;
+    Ok(paths::partial_owner(name.as_bytes(), own_pid))
+}
+
 /// A snapshot path without its leading `/`, to join to a restore target:
 /// `InvalidValueError` for a path that is not absolute or has an empty,
 /// `.` or `..` component (it could lead outside the target).

@@ -70,6 +70,29 @@ pub fn partial_tag(name: &[u8]) -> Option<u32> {
     std::str::from_utf8(tag).ok()?.parse().ok()
 }
 
+/// Process ids above this are no process's (`pid_t` is a signed 32-bit
+/// number on every Unix we run on).
+const MAX_PID: u32 = i32::MAX as u32;
+
+/// Whose restore temporary `name` (one path component) is, as a restore
+/// run by process `own_pid` decides what a killed restore left in a folder
+/// before it writes its own files there:
+/// - `None`: not a restore temporary ([`partial_tag`]); keep it;
+/// - `Some(0)`: no running restore can own it (its tag is 0, `own_pid`, or
+///   past any process id); remove it;
+/// - `Some(pid)`: remove it once process `pid` of this host is gone.
+///
+/// One rule for every host, so that the C agent, the Python tool and a node
+/// host clear the same names.
+pub fn partial_owner(name: &[u8], own_pid: u32) -> Option<u32> {
+    let tag = partial_tag(name)?;
+    Some(if tag == own_pid || tag > MAX_PID {
+        0
+    } else {
+        tag
+    })
+}
+
 /// Whether `name` (one path component) is a restore temporary (see
 /// [`partial_tag`]).
 pub fn is_partial_name(name: &[u8]) -> bool {
@@ -134,5 +157,20 @@ mod tests {
         ] {
             assert!(!is_partial_name(other.as_bytes()), "{other}");
         }
+    }
+
+    #[test]
+    fn partial_owners_are_live_processes_only() {
+        let name = |tag| partial_name(b"f", tag);
+        assert_eq!(partial_owner(name(77).as_bytes(), 42), Some(77));
+        for dead in [0, 42, i32::MAX as u32 + 1, u32::MAX] {
+            assert_eq!(partial_owner(name(dead).as_bytes(), 42), Some(0), "{dead}");
+        }
+        assert_eq!(
+            partial_owner(name(i32::MAX as u32).as_bytes(), 42),
+            Some(i32::MAX as u32)
+        );
+        assert_eq!(partial_owner(b"f", 42), None);
+        assert_eq!(partial_owner(b".cb-0123456789abcdef-.partial", 42), None);
     }
 }

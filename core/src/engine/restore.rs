@@ -63,7 +63,9 @@
 //! missing: existing files are skipped (or, with
 //! [`RestoreOptions::resume`], files whose size and modification time match
 //! the snapshot count as done even when overwriting), and the host removes
-//! leftover temporaries ([`super::paths::is_partial_name`]).
+//! the temporaries a killed restore left in
+//! [`RestoreSession::leftover_dirs`] (those [`super::paths::partial_owner`]
+//! gives no running owner).
 //!
 //! Every blob is opened with [`open_blob`] (tag, then id) before any of its
 //! bytes go out, so nothing unverified is ever written. A blob that fails
@@ -386,6 +388,33 @@ impl RestoreSession {
     /// are left out (they are in the error report).
     pub fn creates(&self) -> impl Iterator<Item = &Create> {
         self.items.iter().filter(|i| i.announced).map(|i| &i.create)
+    }
+
+    /// The folders a killed restore may have left temporaries in, where
+    /// this one writes: relative to the target (`b""`: the target itself,
+    /// always first), then every folder it creates or creates something in,
+    /// sorted and each once. Before creating anything, a host that is not
+    /// restoring into a fresh folder lists each one that exists (reaching
+    /// it without following symlinks) and removes the names
+    /// [`super::paths::partial_owner`] gives no running owner. A path that
+    /// could leave the target is not listed (its create fails anyway).
+    pub fn leftover_dirs(&self) -> Vec<Vec<u8>> {
+        let mut dirs: Vec<&[u8]> = vec![b""];
+        for c in self.creates() {
+            let Ok(rel) = super::paths::relative_path(c.path.as_bytes()) else {
+                continue;
+            };
+            dirs.push(if c.kind == CreateKind::Dir {
+                rel
+            } else {
+                rel.iter()
+                    .rposition(|&b| b == b'/')
+                    .map_or(b"".as_slice(), |slash| &rel[..slash])
+            });
+        }
+        dirs.sort_unstable();
+        dirs.dedup();
+        dirs.into_iter().map(<[u8]>::to_vec).collect()
     }
 
     /// The ranges to fetch, bundle by bundle (in order of first use), each
@@ -1038,6 +1067,31 @@ mod tests {
             .find(|f| f.bundle == Id([bundle; 32]))
             .map(|f| f.ranges.iter().map(|r| (r.offset, r.length)).collect())
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn leftover_dirs_are_the_target_and_every_folder_written() {
+        let v = vault();
+        let snap = snapshot(vec![
+            dir_entry("/d"),
+            dir_entry("/d/empty"),
+            file_entry("/d/x", &[1], 10),
+            file_entry("/d/y", &[2], 10),
+            file_entry("/top", &[], 0),
+            // Not planned (its chunk is in no bundle): it writes nothing.
+            file_entry("/lost/z", &[9], 10),
+            // Created though its folder is not in the snapshot.
+            file_entry("/bare/f", &[3], 10),
+        ]);
+        let s = RestoreSession::new(&v, &snap, &index(), RestoreOptions::default()).unwrap();
+        let dirs: Vec<&[u8]> = vec![b"", b"bare", b"d", b"d/empty"];
+        assert_eq!(s.leftover_dirs(), dirs);
+        let only = RestoreOptions {
+            inclusions: vec!["/top".into()],
+            ..RestoreOptions::default()
+        };
+        let s = RestoreSession::new(&v, &snap, &index(), only).unwrap();
+        assert_eq!(s.leftover_dirs(), [b""], "the target always");
     }
 
     #[test]
