@@ -58,9 +58,14 @@ def noise(seed: int, n: int) -> bytes:
     return bytes(out)
 
 
+#: A folder name that is not UTF-8 (bytes 0xff 0xfe, as surrogate escapes).
+ODD_DIR = os.fsdecode(b"odd-\xff\xfe")
+
+
 def make_tree(root: Path) -> None:
     """Text, binary, an empty file, a 3 MiB file with duplicated regions,
     nested and empty directories, symlinks (one dangling), unicode names,
+    a folder whose name is not UTF-8 holding a file with a 255-byte name,
     and various modes and mtimes."""
     if root.exists():
         shutil.rmtree(root)
@@ -82,6 +87,8 @@ def make_tree(root: Path) -> None:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(data)
     (root / "empty-dir").mkdir()
+    (root / ODD_DIR).mkdir()
+    (root / ODD_DIR / ("n" * 254 + "\udcff")).write_bytes(b"a 255-byte name in a folder named with bytes\n")
     os.symlink("../bin/random.bin", root / "docs" / "latest")
     os.symlink("/nonexistent/target", root / "dangling")
     os.chmod(root / "docs/deep/er/leaf.txt", 0o600)
@@ -128,13 +135,14 @@ def first_difference(a: Dict[str, Tuple[Any, ...]], b: Dict[str, Tuple[Any, ...]
 
 def plant_leftovers(dest: Path) -> None:
     """What a killed restore leaves in ``dest`` (temporaries of the core's
-    form, of a process that has ended, at the top and in a folder): every
-    binding's restore must remove them, or the comparison finds them."""
+    form, of a process that has ended, at the top, in a folder and in the
+    folder named with bytes that are not UTF-8): every binding's restore
+    must remove them, or the comparison finds them."""
     from cloudbackup.engine import partial_name
 
     ended = subprocess.Popen(["true"])
     ended.wait()
-    for folder, name in ((dest, "readme.txt"), (dest / "docs", "readme.txt")):
+    for folder, name in ((dest, "readme.txt"), (dest / "docs", "readme.txt"), (dest / ODD_DIR, "x")):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / partial_name(name, ended.pid)).write_bytes(b"left by a killed restore")
 
