@@ -1743,6 +1743,19 @@ cb_status cb_lock_table_decide(const cb_lock_table *table,
 void cb_lock_table_free(cb_lock_table *table);
 
 /**
+ * How many seconds a host waits for a busy vault's lock: `text` (the value
+ * of `$CLOUDBACKUP_RETRY_LOCK`, or of an option called `name`) as a decimal
+ * number of seconds from 0 to 9223372036; 60 when `text` is NULL or empty.
+ *
+ * Errors: `CB_INVALID_ARGUMENT` naming `name` for any other text.
+ *
+ * # Safety
+ * `name` is NUL-terminated; `text` is NUL-terminated or NULL; `out_seconds`
+ * points to a writable `double`.
+ */
+cb_status cb_retry_lock_seconds(const char *name, const char *text, double *out_seconds);
+
+/**
  * What a prune with `options_json` does at `now_ns` (nanoseconds since the
  * Unix epoch), as JSON (the same from every binding): the figures
  * (`"snapshots"`, `"used_blobs"`, `"unused_blobs"`, `"keep_bundles"`,
@@ -2438,9 +2451,8 @@ cb_status cb_partial_name(const char *final_name, uint32_t tag, char **out_name)
 /**
  * Whether `name` (one path component) is a restore temporary, the form
  * `cb_partial_name` gives: `*out_is_partial` true and `*out_tag` its tag;
- * false (and 0) for any other name. A host removes what a killed restore
- * left with it: every such name in the destination's folders whose tag is
- * no restore still running (no live process with that id, or its own).
+ * false (and 0) for any other name. To decide what a killed restore left,
+ * a host uses `cb_partial_owner`, which holds the whole rule.
  *
  * # Safety
  * `name` is NUL-terminated; `out_is_partial` and `out_tag` point to a

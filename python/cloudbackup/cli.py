@@ -42,7 +42,7 @@ from .api import JsonInput, build_request, encrypt_password_for_agent, operation
 from .errors import Error, InvalidArgument
 from .locking import retry_lock_from_env
 from .storage import concurrency_from_env, open_storage
-from .engine import BackupFilter, VaultState, keep_policy, prune_options
+from .engine import BackupFilter, VaultState, keep_policy, parse_seconds, prune_options
 from .store import PruneResult, StoredVault, gc_grace_from_env
 
 PASSWORD_ENV = "CLOUDBACKUP_PASSWORD"
@@ -201,21 +201,13 @@ def _retry_lock(args: argparse.Namespace) -> float:
     return retry_lock_from_env() if value is None else float(value)
 
 
-#: The longest wait or grace in seconds: in nanoseconds it must fit the
-#: core's signed 64 bits (292 years).
-_MAX_SECONDS = (2**63 - 1) // 1_000_000_000
-
-
 def _seconds(text: str) -> float:
-    """An argparse type: a number of seconds from 0 to _MAX_SECONDS."""
+    """An argparse type: a number of seconds, by the core's rule (0 to the
+    nanoseconds an i64 holds)."""
     try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    # `not <=` also refuses NaN.
-    if not 0 <= value <= _MAX_SECONDS:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 to {_MAX_SECONDS}")
-    return value
+        return parse_seconds("SECONDS", text)
+    except InvalidArgument as e:
+        raise argparse.ArgumentTypeError(e.reason) from None
 
 
 def _threads(text: str) -> int:
@@ -1240,9 +1232,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--tenant", default="123456", help="the tenant (project) id of every token (default 123456)")
     s.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    s.add_argument("--heartbeat-interval", type=float, default=30.0, metavar="S",
+    s.add_argument("--heartbeat-interval", type=_seconds, default=30.0, metavar="S",
                    help="seconds between heartbeats the agents' settings ask for (default 30)")
-    s.add_argument("--heartbeat-timeout", type=float, default=75.0, metavar="S",
+    s.add_argument("--heartbeat-timeout", type=_seconds, default=75.0, metavar="S",
                    help="seconds without a heartbeat before an agent shows offline (default 75)")
     s.set_defaults(run=cmd_serve)
 
@@ -1265,10 +1257,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--password-file", metavar="FILE", help=f"the vault password (else ${PASSWORD_ENV})")
     s.add_argument("--init", action="store_true", help="create the vault when there is none")
     s.add_argument("--name", help="the agent's name when it registers (default: the host name)")
-    s.add_argument("--poll-interval", type=float, default=1.0, metavar="S", help="seconds between polls (default 1)")
-    s.add_argument("--heartbeat-interval", type=float, metavar="S",
+    s.add_argument("--poll-interval", type=_seconds, default=1.0, metavar="S", help="seconds between polls (default 1)")
+    s.add_argument("--heartbeat-interval", type=_seconds, metavar="S",
                    help="seconds between heartbeats (default: what the service's agent settings say)")
-    s.add_argument("--storage-delay", type=float, default=0.0, metavar="S",
+    s.add_argument("--storage-delay", type=_seconds, default=0.0, metavar="S",
                    help="wait S seconds before each vault read or write (demos: a job slow enough to stop)")
     s.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     s.set_defaults(run=cmd_agent)

@@ -40,6 +40,7 @@ __all__ = [
     "partial_name",
     "partial_tag",
     "partial_owner",
+    "parse_seconds",
     "quote_path",
     "unquote_path",
     "fs_path",
@@ -757,6 +758,15 @@ def partial_tag(name: Union[str, bytes]) -> Optional[int]:
     """The tag (the process id of the restore that wrote it) of a restore
     temporary's name (:func:`partial_name`), ``None`` for any other name."""
     return _native.partial_tag(name)
+
+
+def parse_seconds(name: str, text: str) -> float:
+    """A span of seconds given as text (``--grace``, ``--retry-lock``, an
+    environment variable), by the core's rule (the one C's
+    ``cb_retry_lock_seconds`` and JS's ``retryLockSeconds`` read the lock
+    wait with): a decimal number from 0 to 9223372036 (what nanoseconds in
+    an i64 hold); :class:`InvalidArgument` naming ``name`` otherwise."""
+    return _native.parse_seconds(name, text)
 
 
 def partial_owner(name: Union[str, bytes], own_pid: int) -> Optional[int]:

@@ -17,6 +17,7 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Callable, Optional, Tuple, Type
 
+from . import _native
 from .engine import Lock, LockTable
 from .errors import Error, NotFound, StorageError
 
@@ -25,35 +26,27 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["VaultLock", "DEFAULT_RETRY_LOCK", "RETRY_LOCK_ENV", "retry_lock_from_env", "pid_alive"]
 
-#: How long (seconds) to keep trying for a lock by default.
-DEFAULT_RETRY_LOCK = 60.0
+#: How long (seconds) to keep trying for a lock by default (the core's, as
+#: for every host).
+DEFAULT_RETRY_LOCK: float = _native.DEFAULT_RETRY_LOCK
 #: The environment variable that sets it (the CLI's ``--retry-lock`` wins).
-RETRY_LOCK_ENV = "CLOUDBACKUP_RETRY_LOCK"
+RETRY_LOCK_ENV: str = _native.RETRY_LOCK_ENV
 #: How often the holder's thread looks whether its lock needs a rewrite.
 _REFRESH_CHECK = 30.0
 
 
-def retry_lock_from_env(default: float = DEFAULT_RETRY_LOCK) -> float:
-    """The lock retry time from ``CLOUDBACKUP_RETRY_LOCK`` (seconds >= 0)."""
-    text = os.environ.get(RETRY_LOCK_ENV)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        from .errors import InvalidArgument
-
-        raise InvalidArgument(
-            f"invalid argument `{RETRY_LOCK_ENV}`: {text!r} is not a number of seconds >= 0",
-            {"name": RETRY_LOCK_ENV, "reason": "not a number >= 0"},
-        )
-    return value
+def retry_lock_from_env() -> float:
+    """The lock retry time from ``CLOUDBACKUP_RETRY_LOCK``, read by the
+    core's rule (seconds from 0 to 9223372036; unset or empty: the default),
+    :class:`InvalidArgument` naming the variable otherwise."""
+    return _native.retry_lock_seconds(RETRY_LOCK_ENV, os.environ.get(RETRY_LOCK_ENV))
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` of this host exists."""
+    """Whether process ``pid`` of this host exists (0 and ids past
+    ``pid_t`` name none: ``kill`` would read them as process groups)."""
+    if not 0 < pid <= 2**31 - 1:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -46,6 +46,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable, Deque, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, TypeVar, Union, cast
 
+from . import _native
 from .engine import (
     BackupFilter,
     BackupSession,
@@ -68,6 +69,7 @@ from .engine import (
     _expect,
     _fields,
     check_tags,
+    parse_seconds,
     partial_name,
     partial_owner,
     quote_path,
@@ -205,21 +207,10 @@ class PruneResult:
 
 
 def gc_grace_from_env() -> float:
-    """The gc grace period from ``CLOUDBACKUP_GC_GRACE`` (seconds), else the
-    default of an hour."""
+    """The gc grace period from ``CLOUDBACKUP_GC_GRACE`` (seconds, read by
+    the core's rule), else the default of an hour."""
     text = os.environ.get(GC_GRACE_ENV)
-    if not text:
-        return DEFAULT_GC_GRACE
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if value < 0:
-        raise InvalidArgument(
-            f"invalid argument `{GC_GRACE_ENV}`: {text!r} is not a number of seconds >= 0",
-            {"name": GC_GRACE_ENV, "reason": "not a number >= 0"},
-        )
-    return value
+    return parse_seconds(GC_GRACE_ENV, text) if text else DEFAULT_GC_GRACE
 
 
 def _path_argument(value: Any, name: str) -> str:
@@ -869,11 +860,9 @@ class StoredVault:
         (the backup's own, and any other host's) are fetched and decoded."""
         if grace is None:
             grace = gc_grace_from_env()
-        if not grace >= 0:
-            raise InvalidArgument(
-                f"invalid argument `grace`: {grace} is not a number of seconds >= 0",
-                {"name": "grace", "reason": "negative"},
-            )
+        if not 0 <= grace <= _native.MAX_SECONDS:
+            reason = f"{grace} is not a number of seconds from 0 to {_native.MAX_SECONDS:.0f}"
+            raise InvalidArgument(f"invalid argument `grace`: {reason}", {"name": "grace", "reason": reason})
         with self.lock("gc", exclusive=True, retry=retry_lock) as held:
             state = self._state(True, retry=True, known=known)
             plan = state.gc_plan(time.time_ns(), int(grace * 1_000_000_000))

@@ -20,6 +20,8 @@ from typing import Dict, List, Optional
 import pytest
 
 from cloudbackup import cli
+from cloudbackup.locking import retry_lock_from_env
+from cloudbackup.store import gc_grace_from_env
 from conftest import FAST_KDF_JSON
 
 ODD = ["0", "-1", "abc", "", "1e999", "nan", "99999999999999999999", "\udcff", "/nonexistent/x", "-", "5%", "1000T", "latest"]
@@ -106,3 +108,34 @@ def test_every_command_given_odd_values_never_ends_in_a_traceback(tmp_path: Path
                 run([name, option.option_strings[-1], odd, *[_plausible(a, vault, tmp_path / f"out{runs[0]}") for a in positionals]])
     assert runs[0] > 1000, f"only {runs[0]} runs: the sweep lost its commands"
     assert failures == []
+
+
+# "5\udcff": an environment value or argument that is not UTF-8 (byte 0xff).
+@pytest.mark.parametrize("odd", ["nan", "inf", "-1", "1e999", "9223372037", "5s", " 5", "5\udcff"])
+def test_spans_of_seconds_follow_the_core_s_one_rule(
+    odd: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--grace``, ``--retry-lock``, ``$CLOUDBACKUP_RETRY_LOCK`` and
+    ``$CLOUDBACKUP_GC_GRACE`` are read by the core's ``parse_seconds`` (as
+    the C agent and node read the lock wait): NaN and infinity were taken
+    from the environment before."""
+    monkeypatch.setenv("CLOUDBACKUP_PASSWORD", "pw")
+    monkeypatch.setenv("CLOUDBACKUP_KDF", FAST_KDF_JSON)
+    vault = str(tmp_path / "v")
+    assert cli.main(["init", vault]) == 0
+    rule = "is not a number of seconds from 0 to 9223372036"
+    for option in ("--grace", "--retry-lock"):
+        with pytest.raises(SystemExit) as e:
+            cli.main(["gc", option, odd, vault])
+        assert e.value.code == 2
+        assert rule in capsys.readouterr().err
+    for env in ("CLOUDBACKUP_RETRY_LOCK", "CLOUDBACKUP_GC_GRACE"):
+        with monkeypatch.context() as m:
+            m.setenv(env, odd)
+            assert cli.main(["gc", vault]) != 0
+        err = capsys.readouterr().err
+        assert f"`{env}`" in err and rule in err, err
+    monkeypatch.setenv("CLOUDBACKUP_RETRY_LOCK", "2.5")
+    monkeypatch.setenv("CLOUDBACKUP_GC_GRACE", "1e3")
+    assert retry_lock_from_env() == 2.5 and gc_grace_from_env() == 1000.0
+    assert cli.main(["gc", vault]) == 0

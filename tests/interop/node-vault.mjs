@@ -3,9 +3,11 @@
 // bindings/c/examples/agent.c and the Python CLI lay it out) driven through
 // the npm package's public API. Every rule is the core's: the object names
 // (objectName, parseName), which snapshot `latest` is (VaultState), what a
-// restore may write where (relativeSnapshotPath, partialName, partialTag) and the modes
-// and times to apply after it (RestoreSession.apply), and the locks
-// (Lock, LockTable); this file only reads, writes, renames and sleeps.
+// restore may write where (relativeSnapshotPath, partialName), which temporaries
+// of a killed restore it clears (RestoreSession.leftoverDirs, partialOwner), the
+// modes and times to apply after it (RestoreSession.apply), the locks (Lock,
+// LockTable) and how long to wait for one (retryLockSeconds); this file only
+// reads, writes, renames and sleeps.
 //
 //   node node-vault.mjs init VAULT            create a vault in VAULT
 //   node node-vault.mjs backup SRC VAULT      back SRC up (VAULT must exist: `init` first); exit 3
@@ -29,7 +31,7 @@ import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import {
   BackupSession, CloudBackupError, InvalidArgumentError, InvalidStateError, Lock, LockTable, NotFoundError, RestoreSession,
-  Vault, VaultState, Verifier, objectDir, objectName, parseName, partialName, partialOwner, pathBytes, quotePath, relativeSnapshotPath,
+  Vault, VaultState, Verifier, objectDir, objectName, parseName, partialName, partialOwner, pathBytes, quotePath, relativeSnapshotPath, retryLockSeconds,
 } from '../../web/node.js';
 
 const READ_SIZE = 1 << 20;
@@ -111,25 +113,15 @@ function init(dir) {
 
 // -- locks (the protocol of docs/FORMAT.md, "Concurrency") -----------------
 
-/** Whether process `pid` of this host runs. @param {number} pid */
+/** Whether process `pid` of this host runs (0 and ids past pid_t name none). @param {number} pid */
 function pidAlive(pid) {
+  if (!(pid > 0 && pid <= 2 ** 31 - 1)) return false;
   try {
     process.kill(pid, 0);
     return true;
   } catch (e) {
     return isErrno(e, 'EPERM');
   }
-}
-
-function retrySeconds() {
-  const text = process.env.CLOUDBACKUP_RETRY_LOCK;
-  if (!text) return 60;
-  const value = Number(text);
-  if (!(value >= 0)) {
-    throw new InvalidArgumentError(`invalid argument \`CLOUDBACKUP_RETRY_LOCK\`: ${JSON.stringify(text)} is not a number of seconds >= 0`,
-      { name: 'CLOUDBACKUP_RETRY_LOCK', reason: 'not a number >= 0' });
-  }
-  return value;
 }
 
 /** A lock this process holds on a vault. */
@@ -211,7 +203,7 @@ function lockTable(dir, vault, mine) {
  * @param {string} dir @param {Vault} vault @param {string} operation @param {boolean} exclusive
  */
 function acquire(dir, vault, operation, exclusive) {
-  const deadline = Date.now() + retrySeconds() * 1000;
+  const deadline = Date.now() + retryLockSeconds('CLOUDBACKUP_RETRY_LOCK', process.env.CLOUDBACKUP_RETRY_LOCK) * 1000;
   let delay = 100;
   const pause = (/** @type {number} */ most) => {
     sleep(Math.min(most, delay) * (0.5 + Math.random() / 2));

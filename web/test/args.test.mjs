@@ -296,6 +296,7 @@ const CASES = [
   ['path', 'string', (_, v) => cb.pathBytes(v)],
   ['bytes', 'bytes', (_, v) => cb.quotePath(v)],
   // Locks.
+  ['name', 'string', (_, v) => cb.retryLockSeconds(v, '1')],
   ['operation', 'string', (_, v) => new cb.Lock(v, false, 'h', 1, NOW)],
   ['exclusive', 'bool', (_, v) => new cb.Lock('backup', v, 'h', 1, NOW)],
   ['hostname', 'string', (_, v) => new cb.Lock('backup', false, v, 1, NOW)],

@@ -405,6 +405,22 @@ test('partialTag: reads back what partialName wrote, and nothing else', () => {
   throwsExactly(() => cb.partialTag(/** @type {never} */ (5)), cb.InvalidArgumentError, 'invalid_argument');
 });
 
+test('retryLockSeconds: the core\'s one rule for a lock wait, naming the variable', () => {
+  assert.equal(cb.retryLockSeconds('CLOUDBACKUP_RETRY_LOCK', undefined), 60);
+  assert.equal(cb.retryLockSeconds('CLOUDBACKUP_RETRY_LOCK', ''), 60);
+  assert.equal(cb.retryLockSeconds('CLOUDBACKUP_RETRY_LOCK', '2.5'), 2.5);
+  for (const bad of ['soon', '-1', 'Infinity', 'inf', 'NaN', '0x10', ' 5', '9223372037']) {
+    const e = throwsExactly(() => cb.retryLockSeconds('CLOUDBACKUP_RETRY_LOCK', bad), cb.InvalidArgumentError, 'invalid_argument');
+    assert.match(e.message, /^invalid argument `CLOUDBACKUP_RETRY_LOCK`: .* is not a number of seconds from 0 to 9223372036$/);
+  }
+  // `text` may be absent (the default); anything else but a string is refused, naming it.
+  assert.equal(cb.retryLockSeconds('x', null), 60);
+  for (const wrong of [5, 1n, new Uint8Array(1), {}, true]) {
+    const e = throwsExactly(() => cb.retryLockSeconds('x', /** @type {never} */ (wrong)), cb.InvalidArgumentError, 'invalid_argument');
+    assert.equal(e.details.name, 'text');
+  }
+});
+
 test('partialOwner: no owner for tag 0, this process or past any process id; no temporary, undefined', () => {
   assert.equal(cb.partialOwner(cb.partialName('f.bin', 2_147_483_647), 42), 2_147_483_647);
   for (const dead of [0, 42, 2_147_483_648, 4_294_967_295]) assert.equal(cb.partialOwner(cb.partialName('f.bin', dead), 42), 0, `${dead}`);

@@ -38,7 +38,7 @@
  * The password comes from $CLOUDBACKUP_PASSWORD. Optional, for tests:
  * $CLOUDBACKUP_KDF and $CLOUDBACKUP_SETTINGS (JSON, see cb_vault_create).
  * $CLOUDBACKUP_RETRY_LOCK: how many seconds to wait for a busy vault's lock
- * (default 5; 0 tries once).
+ * (default 60; 0 tries once).
  *
  * The library does no I/O and the agent keeps no rules of its own: it walks
  * the tree relative to open directories (fdopendir/readdir, fstatat,
@@ -82,10 +82,9 @@
 
 #define READ_SIZE (256 * 1024)
 
-/* How long apart the agent tries to lock a busy vault, and for how long by
- * default ($CLOUDBACKUP_RETRY_LOCK seconds, as for the Python tool). */
+/* How long apart the agent tries to lock a busy vault (for
+ * $CLOUDBACKUP_RETRY_LOCK seconds). */
 #define LOCK_PAUSE_NS 500000000L
-#define LOCK_RETRY_SECONDS 5.0
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */
@@ -559,18 +558,14 @@ static void refresh_lock(vault_lock *l) {
 }
 
 /* How many times to try for a lock: one, then one per pause within
- * $CLOUDBACKUP_RETRY_LOCK seconds (default LOCK_RETRY_SECONDS). */
+ * $CLOUDBACKUP_RETRY_LOCK seconds, read by the library's rule (the CLI's
+ * and the npm package's too; unset: its default, 60). */
 static long lock_attempts(void) {
-    double seconds = LOCK_RETRY_SECONDS;
-    const char *text = getenv("CLOUDBACKUP_RETRY_LOCK");
-    if (text != NULL && *text != '\0') {
-        char *end;
-        seconds = strtod(text, &end);
-        /* A day at most: past that, a wait is a mistake, not a plan. */
-        if (*end != '\0' || !(seconds >= 0 && seconds <= 86400))
-            die("CLOUDBACKUP_RETRY_LOCK: '%s' is not a number of seconds from 0 to 86400", text);
-    }
-    return 1 + (long)(seconds * 1e9 / (double)LOCK_PAUSE_NS);
+    double seconds;
+    check(cb_retry_lock_seconds("CLOUDBACKUP_RETRY_LOCK", getenv("CLOUDBACKUP_RETRY_LOCK"), &seconds),
+          "lock wait");
+    double attempts = 1 + seconds * 1e9 / (double)LOCK_PAUSE_NS;
+    return attempts < (double)LONG_MAX ? (long)attempts : LONG_MAX;
 }
 
 /* Locks the vault for `operation` (shared or exclusive), waiting or
@@ -1179,8 +1174,6 @@ static char *target_path(const char *target, const char *path) {
     return join(target, relative);
 }
 
-/* The temporary name file `path` of the snapshot is written under, in
- * its own directory, until it is complete. */
 /* Folder `rel` (relative, "" for the target itself) of `target`, reached
  * component by component without following a symlink where a folder goes;
  * -1 when it is not there (or not a folder). */
@@ -1233,6 +1226,8 @@ static void remove_leftovers(const char *target, const cb_restore_session *s) {
     }
 }
 
+/* The temporary name file `path` of the snapshot is written under, in
+ * its own directory, until it is complete. */
 static char *partial_path(const char *target, const char *path) {
     char *full = target_path(target, path);
     char *slash = strrchr(full, '/'); /* target_path always joins with '/' */

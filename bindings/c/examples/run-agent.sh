@@ -116,16 +116,17 @@ else
 fi
 
 # A lock nobody can read blocks everyone (nobody can tell what it
-# protects): the backup backs off, retries, then fails with the message.
+# protects): the backup backs off, retries for $CLOUDBACKUP_RETRY_LOCK
+# seconds, then fails with the message.
 junk="vault/locks/$(printf 'ab%.0s' $(seq 32))"
 head -c 100 /dev/urandom > "$junk"
-if "$agent" backup src vault 2> locked.err; then
+if CLOUDBACKUP_RETRY_LOCK=2 "$agent" backup src vault 2> locked.err; then
   echo "run-agent: backup went on past an unreadable lock" >&2; exit 1
 fi
 grep -q 'vault is locked: an unreadable lock' locked.err
 test "$(ls vault/locks)" = "$(basename "$junk")" # its own lock is gone
 # $CLOUDBACKUP_RETRY_LOCK is how long it waits (0: one try); a value that
-# is no number of seconds is refused, naming it.
+# is no number of seconds by the library's rule is refused, naming it.
 if CLOUDBACKUP_RETRY_LOCK=0 "$agent" backup src vault 2> locked.err; then
   echo "run-agent: backup went on past an unreadable lock" >&2; exit 1
 fi
@@ -133,7 +134,11 @@ grep -q 'vault is locked: an unreadable lock' locked.err
 if CLOUDBACKUP_RETRY_LOCK=soon "$agent" backup src vault 2> locked.err; then
   echo "run-agent: CLOUDBACKUP_RETRY_LOCK=soon was taken" >&2; exit 1
 fi
-grep -q "CLOUDBACKUP_RETRY_LOCK: 'soon' is not a number of seconds" locked.err
+grep -q 'invalid argument `CLOUDBACKUP_RETRY_LOCK`: "soon" is not a number of seconds' locked.err
+if CLOUDBACKUP_RETRY_LOCK=inf "$agent" backup src vault 2> locked.err; then
+  echo "run-agent: CLOUDBACKUP_RETRY_LOCK=inf was taken" >&2; exit 1
+fi
+grep -q 'CLOUDBACKUP_RETRY_LOCK`: "inf" is not a number of seconds' locked.err
 test "$(ls vault/locks)" = "$(basename "$junk")"
 rm "$junk"
 

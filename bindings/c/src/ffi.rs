@@ -204,7 +204,7 @@ macro_rules! unset_zero {
         }
     )*};
 }
-unset_zero!(bool, u32, u64, usize, i32, i64);
+unset_zero!(bool, u32, u64, usize, i32, i64, f64);
 
 /// Borrows a handle argument: `try_ref!(vault)` is the `&cb_vault` behind
 /// the export's argument `vault`.

@@ -20,11 +20,12 @@
 
 use std::ffi::c_char;
 
+use cloudbackup_core::engine::lock::retry_lock_seconds;
 use cloudbackup_core::engine::{Lock, LockDecision, LockTable};
 
 use crate::ffi::{
-    argument, c_bytes, c_string, free, guard, guard_void, into_handle, try_mut, try_out, try_ref,
-    try_slice, try_str, Failure,
+    argument, c_bytes, c_string, free, guard, guard_void, into_handle, try_mut, try_out, try_path,
+    try_ref, try_slice, try_str, Failure,
 };
 use crate::status::cb_status;
 use crate::vault::{cb_vault, id_arg};
@@ -353,4 +354,35 @@ pub unsafe extern "C" fn cb_lock_table_decide(
 #[no_mangle]
 pub unsafe extern "C" fn cb_lock_table_free(table: *mut cb_lock_table) {
     guard_void(|| free!(table));
+}
+
+/// How many seconds a host waits for a busy vault's lock: `text` (the value
+/// of `$CLOUDBACKUP_RETRY_LOCK`, or of an option called `name`) as a decimal
+/// number of seconds from 0 to 9223372036; 60 when `text` is NULL or empty.
+///
+/// Errors: `CB_INVALID_ARGUMENT` naming `name` for any other text.
+///
+/// # Safety
+/// `name` is NUL-terminated; `text` is NUL-terminated or NULL; `out_seconds`
+/// points to a writable `double`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_retry_lock_seconds(
+    name: *const c_char,
+    text: *const c_char,
+    out_seconds: *mut f64,
+) -> cb_status {
+    guard(|| {
+        let out = try_out!(out_seconds);
+        let name = try_str!(name);
+        // An environment value that is not UTF-8 is read with U+FFFD for
+        // its bad bytes: refused naming `name`, as any text that is no
+        // number of seconds.
+        let text = if text.is_null() {
+            None
+        } else {
+            Some(String::from_utf8_lossy(try_path!(text)))
+        };
+        *out = retry_lock_seconds(name, text.as_deref())?;
+        Ok(())
+    })
 }

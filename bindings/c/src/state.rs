@@ -156,9 +156,8 @@ pub unsafe extern "C" fn cb_partial_name(
 
 /// Whether `name` (one path component) is a restore temporary, the form
 /// `cb_partial_name` gives: `*out_is_partial` true and `*out_tag` its tag;
-/// false (and 0) for any other name. A host removes what a killed restore
-/// left with it: every such name in the destination's folders whose tag is
-/// no restore still running (no live process with that id, or its own).
+/// false (and 0) for any other name. To decide what a killed restore left,
+/// a host uses `cb_partial_owner`, which holds the whole rule.
 ///
 /// # Safety
 /// `name` is NUL-terminated; `out_is_partial` and `out_tag` point to a

@@ -7,12 +7,12 @@ use std::os::unix::ffi::OsStringExt;
 use std::sync::{Arc, Mutex};
 
 use cloudbackup_core::engine::layout::{self, Listed};
-use cloudbackup_core::engine::retention;
+use cloudbackup_core::engine::{lock, retention};
 use cloudbackup_core::engine::{
     paths, IndexRebuild, KeepPolicy, Lock, LockDecision, LockTable, RawPath, VaultState,
 };
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyString};
 
 use crate::error::{poisoned, Failure, PyResultCb};
 use crate::input::{bytes_in, path_in};
@@ -592,8 +592,33 @@ fn fs_bytes(obj: &Bound<'_, PyAny>, name: &str) -> PyResultCb<Vec<u8>> {
     }
 }
 
+/// A span of seconds given as text (`--grace`, `--retry-lock`, an
+/// environment variable): a decimal number from 0 to 9223372036;
+/// `InvalidArgument` naming `name` otherwise.
+#[pyfunction]
+fn parse_seconds(name: &str, text: &Bound<'_, PyString>) -> PyResultCb<f64> {
+    // An environment value that is not UTF-8 comes as surrogate escapes,
+    // read as U+FFFD: refused naming the variable, as any other text.
+    Ok(lock::parse_seconds(name, &text.to_string_lossy())?)
+}
+
+/// How long to wait for a busy vault's lock: `text` (the value of
+/// `RETRY_LOCK_ENV`, or of an option called `name`) read as
+/// `parse_seconds` reads it, `DEFAULT_RETRY_LOCK` when `None` or empty.
+#[pyfunction]
+#[pyo3(signature = (name, text))]
+fn retry_lock_seconds(name: &str, text: Option<&Bound<'_, PyString>>) -> PyResultCb<f64> {
+    let text = text.map(|t| t.to_string_lossy());
+    Ok(lock::retry_lock_seconds(name, text.as_deref())?)
+}
+
 /// Adds this file's classes and functions to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("RETRY_LOCK_ENV", lock::RETRY_LOCK_ENV)?;
+    m.add("DEFAULT_RETRY_LOCK", lock::DEFAULT_RETRY_LOCK)?;
+    m.add("MAX_SECONDS", lock::MAX_SECONDS)?;
+    m.add_function(wrap_pyfunction!(parse_seconds, m)?)?;
+    m.add_function(wrap_pyfunction!(retry_lock_seconds, m)?)?;
     m.add_class::<NativeVaultState>()?;
     m.add_class::<NativeIndexRebuild>()?;
     m.add_class::<NativeLock>()?;

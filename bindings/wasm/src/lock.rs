@@ -257,3 +257,24 @@ impl LockTable {
         Ok(out.into())
     }
 }
+
+/// How many seconds a host waits for a busy vault's lock: `text` (the value
+/// of `CLOUDBACKUP_RETRY_LOCK`, or of an option called `name`) as a decimal
+/// number of seconds from 0 to 9223372036, 60 when it is `undefined`,
+/// `null` or empty; `InvalidArgumentError` naming `name` otherwise.
+#[wasm_bindgen(js_name = "retryLockSeconds")]
+pub fn retry_lock_seconds(
+    #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string | null | undefined")] text: JsValue,
+) -> JsResult<f64> {
+    let name = string_arg(&name, "name")?;
+    let text = if text.is_null_or_undefined() {
+        None
+    } else {
+        Some(string_arg(&text, "text")?)
+    };
+    Ok(core_engine::lock::retry_lock_seconds(
+        &name,
+        text.as_deref(),
+    )?)
+}

@@ -384,9 +384,8 @@ pub fn partial_name(
 }
 
 /// The tag of a restore temporary (`partialName`'s form) named `name` (one
-/// path component), or `undefined` for any other name: a host removes what
-/// a killed restore left, every such name whose tag is no restore still
-/// running (e.g. no live process with that id).
+/// path component), or `undefined` for any other name. To decide what a
+/// killed restore left, a host uses `partialOwner`, which holds the rule.
 #[wasm_bindgen(js_name = "partialTag")]
 pub fn partial_tag(
     #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] name: JsValue,

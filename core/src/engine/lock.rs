@@ -32,6 +32,42 @@ use crate::{Error, Result};
 
 const SECOND_NS: i64 = 1_000_000_000;
 
+/// The environment variable every host reads its lock wait from (a
+/// command line's `--retry-lock` wins over it).
+pub const RETRY_LOCK_ENV: &str = "CLOUDBACKUP_RETRY_LOCK";
+
+/// How long (seconds) a host keeps trying for a busy vault's lock when
+/// neither `--retry-lock` nor [`RETRY_LOCK_ENV`] says.
+pub const DEFAULT_RETRY_LOCK: f64 = 60.0;
+
+/// The longest span [`parse_seconds`] takes: what nanoseconds in an `i64`
+/// hold (292 years), the core's times' range.
+pub const MAX_SECONDS: f64 = 9_223_372_036.0;
+
+/// A span of seconds given as text (a command line's `--retry-lock` or
+/// `--grace`, an environment variable): a decimal number (`90`, `2.5`,
+/// `1e3`) from 0 to [`MAX_SECONDS`]. [`Error::InvalidArgument`] naming
+/// `name` otherwise (infinity and NaN included).
+pub fn parse_seconds(name: &str, text: &str) -> Result<f64> {
+    match text.parse::<f64>() {
+        Ok(s) if (0.0..=MAX_SECONDS).contains(&s) => Ok(s),
+        _ => Err(Error::argument(
+            name,
+            format!("{text:?} is not a number of seconds from 0 to {MAX_SECONDS}"),
+        )),
+    }
+}
+
+/// How long a host waits for a busy vault's lock: `text` (the value of
+/// [`RETRY_LOCK_ENV`], or of an option named `name`) read by
+/// [`parse_seconds`], [`DEFAULT_RETRY_LOCK`] when it is absent or empty.
+pub fn retry_lock_seconds(name: &str, text: Option<&str>) -> Result<f64> {
+    match text {
+        None | Some("") => Ok(DEFAULT_RETRY_LOCK),
+        Some(text) => parse_seconds(name, text),
+    }
+}
+
 /// How often a holder rewrites its lock (5 minutes).
 pub const LOCK_REFRESH_NS: i64 = 5 * 60 * SECOND_NS;
 
@@ -517,5 +553,39 @@ mod tests {
         let e = r.check_stored(&id, false).unwrap_err();
         assert!(e.to_string().contains("was removed"), "{e}");
         assert_eq!(r.created_ns, l.created_ns);
+    }
+
+    #[test]
+    fn lock_waits_are_seconds_within_the_core_s_time_range() {
+        let wait = |t| retry_lock_seconds(RETRY_LOCK_ENV, t);
+        assert_eq!(wait(None).unwrap(), DEFAULT_RETRY_LOCK);
+        assert_eq!(wait(Some("")).unwrap(), DEFAULT_RETRY_LOCK);
+        assert_eq!(wait(Some("0")).unwrap(), 0.0);
+        assert_eq!(wait(Some("2.5")).unwrap(), 2.5);
+        assert_eq!(wait(Some("1e3")).unwrap(), 1000.0);
+        assert_eq!(wait(Some("9223372036")).unwrap(), MAX_SECONDS);
+        for bad in [
+            "soon",
+            "-1",
+            "inf",
+            "NaN",
+            " 5",
+            "5s",
+            "9223372037",
+            "1e300",
+        ] {
+            let e = wait(Some(bad)).unwrap_err();
+            assert_eq!(e.code(), crate::ErrorCode::InvalidArgument, "{bad}");
+            assert!(
+                e.to_string()
+                    .starts_with("invalid argument `CLOUDBACKUP_RETRY_LOCK`: "),
+                "{e}"
+            );
+        }
+        let e = parse_seconds("--grace", "soon").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid argument `--grace`: \"soon\" is not a number of seconds from 0 to 9223372036"
+        );
     }
 }

@@ -52,9 +52,8 @@ pub fn partial_name(final_name: &[u8], tag: u32) -> String {
 
 /// The tag of a restore temporary: `Some(tag)` when `name` (one path
 /// component) has the form [`partial_name`] gives (`.cb-<16 hex>-<tag>.partial`),
-/// `None` for any other name. A host uses it to remove what a killed
-/// restore left: every such name whose tag is not a restore still running
-/// (e.g. no live process with that id).
+/// `None` for any other name. What a killed restore left is decided by
+/// [`partial_owner`], built on it.
 pub fn partial_tag(name: &[u8]) -> Option<u32> {
     let rest = name.strip_prefix(b".cb-")?.strip_suffix(b".partial")?;
     let (digest, tag) = (rest.get(..16)?, rest.get(16..)?);
