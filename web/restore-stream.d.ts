@@ -22,6 +22,8 @@ export declare class RestoreWorker implements Disposable {
   static start(vault: Vault, snapshot: Stored, index: Stored[], options?: RestoreOptions | null): Promise<RestoreWorker>;
   /** What to create (directories, files at their size, symlinks). */
   creates(): Promise<Create[]>;
+  /** The folders a killed restore may have left temporaries in where this one writes, relative (`""`: the target). */
+  leftoverDirs(): Promise<QuotedPath[]>;
   /** Which bundles and byte ranges to fetch, in order. */
   plan(): Promise<Fetch[]>;
   /** Feeds `bytes` (copied) fetched from bundle `bundleId` at `offset`: the verified writes. */

@@ -188,6 +188,14 @@ export class RestoreWorker {
   /** What to create (directories, files at their size, symlinks). @returns {Promise<import('./dist/cloudbackup_wasm.js').Create[]>} */
   creates() { return this.#call('creates', []); }
 
+  /**
+   * The folders a killed restore may have left temporaries in where this
+   * one writes, relative to the target (`""`: the target itself, first); see
+   * RestoreSession.leftoverDirs.
+   * @returns {Promise<import('./dist/cloudbackup_wasm.js').QuotedPath[]>}
+   */
+  leftoverDirs() { return this.#call('leftoverDirs', []); }
+
   /** Which bundles and byte ranges to fetch, in order. @returns {Promise<import('./dist/cloudbackup_wasm.js').Fetch[]>} */
   plan() { return this.#call('plan', []); }
 

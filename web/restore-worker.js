@@ -19,12 +19,12 @@ import './feed-async.js';
  * @typedef {{ id: 0, module: WebAssembly.Module, config: Uint8Array, key: Uint8Array,
  *   snapshot: { id: string, bytes: Uint8Array }, index: { id: string, bytes: Uint8Array }[], options?: unknown }} Start
  * @typedef {{ id: number, method: Method, args: unknown[] }} Call
- * @typedef {'creates' | 'plan' | 'feed' | 'takeCompleted' | 'failPath' | 'missing' | 'finish' | 'report' | 'apply'} Method
+ * @typedef {'creates' | 'leftoverDirs' | 'plan' | 'feed' | 'takeCompleted' | 'failPath' | 'missing' | 'finish' | 'report' | 'apply'} Method
  * @typedef {{ id: number, ok: true, value: unknown } | { id: number, ok: false, error: import('./errors.js').CloudBackupErrorJSON<string> }} Reply
  */
 
 /** The methods a page may call: RestoreSession's own. @type {ReadonlySet<string>} */
-export const METHODS = new Set(['creates', 'plan', 'feed', 'takeCompleted', 'failPath', 'missing', 'finish', 'report', 'apply']);
+export const METHODS = new Set(['creates', 'leftoverDirs', 'plan', 'feed', 'takeCompleted', 'failPath', 'missing', 'finish', 'report', 'apply']);
 
 /** @type {RestoreSession | null} */
 let session = null;

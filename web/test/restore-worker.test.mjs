@@ -71,6 +71,8 @@ test('a restore in a Worker gives the files the synchronous session gives', asyn
   const { vault, bundles, indexObj, snapObj, content } = backedUp();
   const restore = await cb.RestoreWorker.start(vault, snapObj, [indexObj]);
   try {
+    // Asked before anything is created (a finished session has no plan).
+    const leftovers = await restore.leftoverDirs();
     let ticks = 0;
     const timer = setInterval(() => ticks++, 0);
     const { files, report } = await restoreThroughWorker(restore, bundles);
@@ -88,6 +90,8 @@ test('a restore in a Worker gives the files the synchronous session gives', asyn
     const sync = restoreToMemory({ vault, index, bundles, snapshots: [snapshot] }, snapshot);
     assert.deepEqual(sync.files, files);
     assert.deepEqual(sync.report, report);
+    assert.deepEqual(leftovers, new cb.RestoreSession(vault, snapshot, index).leftoverDirs());
+    assert.equal(leftovers[0], '', 'the target first');
   } finally {
     restore.close();
   }
