@@ -927,7 +927,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
         api=args.api, identity=identity, username=args.username, api_key=args.api_key, vault=args.vault,
         state_dir=args.state_dir, password=password, init_vault=args.init, name=args.name,
         poll_interval=args.poll_interval, storage_delay=args.storage_delay,
-        heartbeat_interval=args.heartbeat_interval, kdf=_kdf(),
+        heartbeat_interval=args.heartbeat_interval, kdf=_kdf(), retry_lock=retry_lock_from_env(),
     )
     stop = threading.Event()
 

@@ -137,6 +137,21 @@ def test_backup_restore_stop_and_crash(served: str, tmp_path: Path) -> None:
         assert isinstance(done["snapshot_id"], int) and done["files_searched"] == 9
         assert done["bytes_searched"] == 8 * 400_000
 
+        # A backup while a gc holds the vault waits for it (the agent's
+        # retry_lock: the core's default, 60 s) instead of failing at once.
+        holding = threading.Event()
+
+        def hold_exclusively() -> None:
+            with cloudbackup.StoredVault.open(str(vault_dir), PASSWORD).lock("gc", exclusive=True):
+                holding.set()
+                time.sleep(1.5)
+
+        holder = threading.Thread(target=hold_exclusively)
+        holder.start()
+        assert holding.wait(10)
+        user.back_up(agent.id)  # asserts it completed
+        holder.join()
+
         # Its restore, byte-exact.
         dest = tmp_path / "restored"
         restore = user.restore(backup["id"], agent.id, dest)

@@ -58,6 +58,7 @@ from ..agent import AgentKey, snapshot_id_for, vault_snapshot_prefix
 from ..api import JobReporter, filter_globs
 from ..engine import BackupFilter, Buffer, Snapshot, relative_snapshot_path, unquote_path
 from ..errors import ApiError, Error, WrongPassword
+from ..locking import DEFAULT_RETRY_LOCK
 from ..storage import LocalStorage, ObjectInfo, Storage, open_storage, write_atomic
 from ..store import StoredVault
 
@@ -117,6 +118,11 @@ class AgentConfig:
     #: Key-derivation parameters of the passwords a vault encryption
     #: request adds (``None``: the engine's default).
     kdf: Optional[Dict[str, Any]] = None
+    #: Seconds a backup or restore job waits for a busy vault's lock (a gc
+    #: or prune running) before it fails: the core's default, as the C
+    #: agent's ``agent run`` (``cloudbackup agent`` reads
+    #: ``$CLOUDBACKUP_RETRY_LOCK``).
+    retry_lock: float = DEFAULT_RETRY_LOCK
 
 
 class _JobStorage:
@@ -619,7 +625,7 @@ class Agent:
                 searched += n
                 job.progress({"bytes_searched": searched})
 
-            result = vault.backup(source, progress=progress,
+            result = vault.backup(source, progress=progress, retry_lock=self.config.retry_lock,
                                   selection=BackupFilter(exclude=exclusions) if exclusions else None)
             job.counters.update({k: int(v) for k, v in result.counters.items() if k in BACKUP_COUNTERS})
             self.patch("backup", job.id, [{"op": "replace", "path": "/snapshot_id",
@@ -677,7 +683,8 @@ class Agent:
                 job.progress({"bytes_restored": written})
 
             result = vault.restore(snap.id, str(restore["destination_path"]), include=include, exclude=exclude,
-                                   overwrite=bool(restore.get("overwrite_files")), progress=progress, resume=True)
+                                   overwrite=bool(restore.get("overwrite_files")), progress=progress, resume=True,
+                                   retry_lock=self.config.retry_lock)
             report = result.report
             job.counters.update({"files_restored": int(report.get("files_restored", 0)),
                                  "bytes_restored": int(report.get("bytes_restored", result.bytes_written))})
