@@ -10,7 +10,7 @@ use cloudbackup_core::engine::browse::{Dump, DumpFetch};
 use cloudbackup_core::Error;
 
 use crate::ffi::{
-    argument, c_bytes, free, guard, guard_void, into_handle, json_string, try_out, try_ref,
+    c_bytes, free, guard, guard_void, into_handle, item_at, json_string, try_out, try_ref,
     try_slice,
 };
 use crate::restore::cb_range;
@@ -144,12 +144,7 @@ pub unsafe extern "C" fn cb_dump_fetch_at(
         };
         let out = try_out!(out_range, empty);
         let dump = try_ref!(dump);
-        let (id, f) = dump.fetches.get(i).ok_or_else(|| {
-            argument(
-                "i",
-                format!("{i} is out of range ({} fetches)", dump.fetches.len()),
-            )
-        })?;
+        let (id, f) = item_at(&dump.fetches, i, "fetches")?;
         *out = cb_range {
             bundle_id: id.as_ptr(),
             offset: f.offset,

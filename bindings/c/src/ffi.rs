@@ -73,6 +73,14 @@ pub(crate) fn argument(name: &str, reason: impl Into<String>) -> Failure {
     Failure::Core(Error::argument(name, reason))
 }
 
+/// Item `i` of `list` for an `_at` export (the `i` of its `_count`):
+/// `CB_INVALID_ARGUMENT` naming `i` and the list's length (`n <what>`)
+/// when it is out of range.
+pub(crate) fn item_at<'a, T>(list: &'a [T], i: usize, what: &str) -> FfiResult<&'a T> {
+    list.get(i)
+        .ok_or_else(|| argument("i", format!("{i} is out of range ({} {what})", list.len())))
+}
+
 thread_local! {
     /// The message of the last call on this thread that returned a status
     /// (empty after a success).

@@ -24,7 +24,7 @@ use cloudbackup_core::engine::lock::retry_lock_seconds;
 use cloudbackup_core::engine::{Lock, LockDecision, LockTable};
 
 use crate::ffi::{
-    argument, c_bytes, c_string, free, guard, guard_void, into_handle, try_mut, try_out, try_path,
+    c_bytes, c_string, free, guard, guard_void, into_handle, item_at, try_mut, try_out, try_path,
     try_ref, try_slice, try_str, Failure,
 };
 use crate::status::cb_status;
@@ -276,10 +276,7 @@ pub unsafe extern "C" fn cb_lock_table_local_pid_at(
 ) -> cb_status {
     guard(|| {
         let out = try_out!(out_pid);
-        let pids = try_ref!(table).table.local_pids();
-        *out = *pids
-            .get(i)
-            .ok_or_else(|| argument("i", format!("{i} is out of range ({} pids)", pids.len())))?;
+        *out = *item_at(&try_ref!(table).table.local_pids(), i, "pids")?;
         Ok(())
     })
 }

@@ -18,7 +18,7 @@ use cloudbackup_core::Error;
 use serde_json::{json, Value};
 
 use crate::ffi::{
-    argument, c_bytes, c_path, free, guard, guard_void, into_handle, json_string, try_mut,
+    c_bytes, c_path, free, guard, guard_void, into_handle, item_at, json_string, try_mut,
     try_opt_str, try_out, try_path, try_ref, try_slice, try_str, Failure, FfiResult,
 };
 use crate::status::cb_status;
@@ -277,9 +277,7 @@ fn empty_create() -> cb_create {
 
 /// Item `i` of `list` (`what`: "creates", "applies") as a C struct.
 fn create_at(list: &[CreateC], i: usize, what: &str) -> FfiResult<cb_create> {
-    list.get(i)
-        .ok_or_else(|| argument("i", format!("{i} is out of range ({} {what})", list.len())))?
-        .to_c()
+    item_at(list, i, what)?.to_c()
 }
 
 /// The JSON form of a plan (see `cb_restore_session_plan`).
@@ -499,11 +497,7 @@ pub unsafe extern "C" fn cb_restore_session_leftover_dir_at(
 ) -> cb_status {
     guard(|| {
         let out = try_out!(out_dir);
-        let dirs = &try_ref!(session).leftover_dirs;
-        let dir = dirs.get(i).ok_or_else(|| {
-            argument("i", format!("{i} is out of range ({} folders)", dirs.len()))
-        })?;
-        *out = dir.as_ptr();
+        *out = item_at(&try_ref!(session).leftover_dirs, i, "folders")?.as_ptr();
         Ok(())
     })
 }
@@ -566,12 +560,7 @@ pub unsafe extern "C" fn cb_restore_session_range_at(
         };
         let out = try_out!(out_range, empty);
         let session = try_ref!(session);
-        let (id, r) = session.ranges.get(i).ok_or_else(|| {
-            argument(
-                "i",
-                format!("{i} is out of range ({} ranges)", session.ranges.len()),
-            )
-        })?;
+        let (id, r) = item_at(&session.ranges, i, "ranges")?;
         *out = cb_range {
             bundle_id: id.as_ptr(),
             offset: r.offset,
