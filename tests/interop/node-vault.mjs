@@ -320,13 +320,36 @@ function kindOf(st) {
   return null;
 }
 
+/**
+ * A FileMeta time from nanoseconds since 1970: whole seconds rounded down
+ * and the nanoseconds past them (0..999999999), as the C and Python hosts
+ * give them. BigInt division rounds toward zero, which put a time before
+ * 1970 a second late.
+ * @param {'mtime' | 'ctime'} name @param {bigint} ns
+ */
+function splitTime(name, ns) {
+  const nanos = ((ns % SECOND) + SECOND) % SECOND;
+  return { [name]: Number((ns - nanos) / SECOND), [`${name}_nanos`]: Number(nanos) };
+}
+
+/**
+ * A time for `fs.utimes` as a numeric string: node reads a negative number
+ * as "now" but a string as the number it spells. libuv keeps microseconds,
+ * so nanoseconds below that are lost in node.
+ * @param {number} seconds @param {number} nanos
+ */
+function utimeArg(seconds, nanos) {
+  const ns = BigInt(seconds) * SECOND + BigInt(nanos);
+  const size = ns < 0n ? -ns : ns;
+  return `${ns < 0n ? '-' : ''}${size / SECOND}.${String(size % SECOND).padStart(9, '0')}`;
+}
+
 /** The core's FileMeta of `path` (bytes) from its lstat (bigint: nanoseconds). @param {Buffer} path @param {string} kind @param {import('node:fs').BigIntStats} st */
 function fileMeta(path, kind, st) {
   /** @type {Record<string, unknown>} */
   const meta = {
     path: quotePath(path), kind, mode: Number(st.mode & 0o7777n),
-    mtime: Number(st.mtimeNs / SECOND), mtime_nanos: Number(((st.mtimeNs % SECOND) + SECOND) % SECOND),
-    ctime: Number(st.ctimeNs / SECOND), ctime_nanos: Number(((st.ctimeNs % SECOND) + SECOND) % SECOND),
+    ...splitTime('mtime', st.mtimeNs), ...splitTime('ctime', st.ctimeNs),
     uid: Number(st.uid), gid: Number(st.gid), inode: Number(st.ino), device: Number(st.dev), links: Number(st.nlink),
   };
   if (kind === 'file') meta.size = Number(st.size);
@@ -560,14 +583,13 @@ function restore(dir, dest) {
       else linkSync(target(l.target), target(l.path));
     }
     // Then owners (as root), modes and times, deepest first (the core's
-    // order); a hard link shares its first name's inode. Times are seconds
-    // as doubles in node: sub-microsecond parts are approximate.
+    // order); a hard link shares its first name's inode.
     const root = process.getuid?.() === 0;
     for (const c of apply) {
       if (c.kind === 'hardlink' || hostErrors.has(c.path)) continue;
       const p = target(c.path);
       if (root && (c.uid !== undefined || c.gid !== undefined)) lchownSync(p, c.uid ?? -1, c.gid ?? -1);
-      const t = c.mtime + (c.mtime_nanos ?? 0) / 1e9;
+      const t = utimeArg(c.mtime, c.mtime_nanos ?? 0);
       if (c.kind === 'symlink') lutimesSync(p, t, t);
       else {
         chmodSync(p, c.mode);
