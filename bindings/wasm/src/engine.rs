@@ -779,7 +779,10 @@ impl RestoreSession {
     /// After `finish`: the modes and times to apply once the content is
     /// written, deepest first (children before their directory), failed
     /// entries left out. Directories and files: `chmod` then `utimes`;
-    /// symlinks: `lutimes`. `InvalidStateError` before `finish`.
+    /// symlinks: `lutimes`. In node, give `utimes` the time as a numeric
+    /// string (`"-14182940.123456789"`): node reads a negative number, a
+    /// time before 1970, as the current time. `InvalidStateError` before
+    /// `finish`.
     #[wasm_bindgen(unchecked_return_type = "Create[]")]
     pub fn apply(&self) -> JsResult<JsValue> {
         to_js("restore apply", self.run.apply()?)
