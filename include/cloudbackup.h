@@ -1052,6 +1052,28 @@ cb_status cb_backup_session_write_zeros(cb_backup_session *session, uint64_t n);
 cb_status cb_backup_session_finish_file(cb_backup_session *session);
 
 /**
+ * Ends the open file given what `fstat` of its descriptor shows after its
+ * last byte (`size`, `mtime` in Unix seconds, `mtime_nanos`), and says
+ * whether it changed while it was read: `*out_warning` is NULL, or why
+ * (the size is not the bytes read, or the mtime moved; freed with
+ * `cb_string_free`). The snapshot keeps what was read either way: warn
+ * with the text, as restic and borg do.
+ *
+ * Errors: `CB_NULL_ARGUMENT` for a NULL `out_warning`;
+ * `CB_INVALID_ARGUMENT` when no file is open or `mtime_nanos` is over
+ * 999999999 (the file stays open); `CB_INVALID_STATE` after finishing.
+ *
+ * # Safety
+ * `session` is a live session or NULL, not used by another thread
+ * meanwhile; `out_warning` points to a writable `char *`.
+ */
+cb_status cb_backup_session_finish_file_checked(cb_backup_session *session,
+                                                uint64_t size,
+                                                int64_t mtime,
+                                                uint32_t mtime_nanos,
+                                                char **out_warning);
+
+/**
  * Records the directory `path` with permission bits `mode` and
  * modification time `mtime`.
  *

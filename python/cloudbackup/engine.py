@@ -373,6 +373,13 @@ class BackupSession:
         """Ends the open file."""
         self._native.finish_file()
 
+    def finish_file_checked(self, size: int, mtime: int, mtime_nanos: int = 0) -> Optional[str]:
+        """Ends the open file given what ``os.fstat`` of it shows after its
+        last byte: None, or why it changed while it was read (the size is
+        not the bytes read, or the mtime moved; the core's rule). The
+        snapshot keeps what was read either way: warn with the text."""
+        return self._native.finish_file_checked(size, mtime, mtime_nanos)
+
     def add_file(self, path: str, mode: int, mtime: int, data: Buffer) -> None:
         """A whole file at once."""
         self._native.start_file(path, mode, mtime)

@@ -82,6 +82,32 @@ test('vault errors: wrong password, corrupt objects, foreign objects, bad ids', 
   assert.equal(missing.report.errors.reason, 'unable_to_process_some_files');
 });
 
+test('finishFileChecked says when a file changed while it was read, and keeps what was read', () => {
+  const vault = cb.Vault.create('pw', SMALL, CHEAP);
+  const backup = new cb.BackupSession(vault, new cb.Index());
+  const start = (/** @type {string} */ path) => {
+    backup.start({ path, kind: 'file', mode: 0o644, mtime: -3, mtime_nanos: 750_000_000, size: 5 });
+    backup.write(new TextEncoder().encode('hello'));
+  };
+  start('/same');
+  assert.equal(backup.finishFileChecked(5n, -3, 750_000_000), null);
+  start('/grew');
+  assert.equal(backup.finishFileChecked(9, -3, 750_000_000),
+    'changed while it was read (5 bytes read, 9 now); the snapshot has the bytes read');
+  start('/touched');
+  assert.equal(backup.finishFileChecked(5, new Date(1500)),
+    'changed while it was read (modified at 1.500000000 (was -2.250000000)); the snapshot has the bytes read');
+  start('/date-and-nanos');
+  throwsExactly(() => backup.finishFileChecked(5, new Date(1500), 1), cb.InvalidArgumentError, 'invalid_argument');
+  assert.equal(backup.finishFileChecked(5, -3, 750_000_000), null);
+  throwsExactly(() => backup.finishFileChecked(5, -3, 0), cb.InvalidArgumentError, 'invalid_argument');
+  backup.finish({ time: 1 });
+  const snapObj = backup.takeSnapshot();
+  assert.ok(snapObj);
+  const entries = cb.Snapshot.open(vault, snapObj.id, snapObj.bytes).data().entries;
+  assert.deepEqual(entries.map((e) => [e.path, e.size]), [['/same', 5], ['/grew', 5], ['/touched', 5], ['/date-and-nanos', 5]]);
+});
+
 test('writeZeros (number or bigint) backs a hole up as its zeros: same chunks, nothing new stored', () => {
   const vault = cb.Vault.create('pw', SMALL, CHEAP);
   const backup = new cb.BackupSession(vault, new cb.Index());

@@ -567,6 +567,43 @@ pub unsafe extern "C" fn cb_backup_session_finish_file(
     })
 }
 
+/// Ends the open file given what `fstat` of its descriptor shows after its
+/// last byte (`size`, `mtime` in Unix seconds, `mtime_nanos`), and says
+/// whether it changed while it was read: `*out_warning` is NULL, or why
+/// (the size is not the bytes read, or the mtime moved; freed with
+/// `cb_string_free`). The snapshot keeps what was read either way: warn
+/// with the text, as restic and borg do.
+///
+/// Errors: `CB_NULL_ARGUMENT` for a NULL `out_warning`;
+/// `CB_INVALID_ARGUMENT` when no file is open or `mtime_nanos` is over
+/// 999999999 (the file stays open); `CB_INVALID_STATE` after finishing.
+///
+/// # Safety
+/// `session` is a live session or NULL, not used by another thread
+/// meanwhile; `out_warning` points to a writable `char *`.
+#[no_mangle]
+pub unsafe extern "C" fn cb_backup_session_finish_file_checked(
+    session: *mut cb_backup_session,
+    size: u64,
+    mtime: i64,
+    mtime_nanos: u32,
+    out_warning: *mut *mut c_char,
+) -> cb_status {
+    guard(|| {
+        let out = try_out!(out_warning);
+        let session = try_mut!(session);
+        if let Some(warning) =
+            session
+                .run
+                .session()?
+                .finish_file_checked(size, mtime, mtime_nanos)?
+        {
+            *out = c_string(warning, "warning")?;
+        }
+        Ok(())
+    })
+}
+
 /// Records the directory `path` with permission bits `mode` and
 /// modification time `mtime`.
 ///

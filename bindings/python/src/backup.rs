@@ -422,6 +422,24 @@ impl NativeBackupSession {
         self.with_running(py, |s| Ok(s.finish_file()?))
     }
 
+    /// Ends the open file given what an `fstat` of it shows after its last
+    /// byte (`size`, `mtime` in Unix seconds, `mtime_nanos`): `None`, or
+    /// why it changed while it was read (the size is not the bytes read,
+    /// or the mtime moved). The snapshot keeps what was read either way;
+    /// warn with the text.
+    #[pyo3(signature = (size, mtime, mtime_nanos = 0))]
+    fn finish_file_checked(
+        &self,
+        py: Python<'_>,
+        size: u64,
+        mtime: i64,
+        mtime_nanos: u32,
+    ) -> PyResultCb<Option<String>> {
+        self.with_running(py, |s| {
+            Ok(s.finish_file_checked(size, mtime, mtime_nanos)?)
+        })
+    }
+
     /// Records the directory `path` (quoted `str` or `bytes`).
     fn add_dir(
         &self,

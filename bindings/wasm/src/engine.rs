@@ -15,8 +15,8 @@ use zeroize::Zeroizing;
 
 use crate::state::VaultState;
 use crate::{
-    argument, bool_arg, buffer_arg, id_arg, int_arg, json_arg, mode_arg, number_arg, path_arg,
-    size_arg, string_arg, text_or_bytes_arg, time_arg, to_js, wrong, JsResult, MAX_SAFE,
+    argument, bool_arg, buffer_arg, given, id_arg, int_arg, json_arg, mode_arg, number_arg,
+    path_arg, size_arg, string_arg, text_or_bytes_arg, time_arg, to_js, wrong, JsResult, MAX_SAFE,
 };
 use cloudbackup_core::engine::host_meta;
 
@@ -999,6 +999,45 @@ impl BackupSession {
     #[wasm_bindgen(js_name = "finishFile")]
     pub fn finish_file(&mut self) -> JsResult<()> {
         Ok(self.running()?.finish_file()?)
+    }
+
+    /// Ends the current file given what a `stat` of it shows after its last
+    /// byte (`size`: a number or a bigint; `mtime`: whole Unix seconds or a
+    /// `Date`; `mtimeNanos`: 0 to 999999999, left out with a `Date`):
+    /// `null`, or why it changed while it was read (the size is not the
+    /// bytes read, or the mtime moved). The snapshot keeps what was read
+    /// either way: warn with the text. Node: `fstat(fd, { bigint: true })`,
+    /// seconds rounded down (`mtimeNs / 1000000000n` rounds toward zero
+    /// before 1970).
+    #[wasm_bindgen(js_name = "finishFileChecked", unchecked_return_type = "string | null")]
+    pub fn finish_file_checked(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "number | bigint")] size: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "UnixTime")] mtime: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] mtime_nanos: Option<JsValue>,
+    ) -> JsResult<JsValue> {
+        let size = if size.is_bigint() {
+            use wasm_bindgen::convert::TryFromJsValue;
+            u64::try_from_js_value_ref(&size)
+                .ok_or_else(|| argument("size", "is outside the unsigned 64-bit range"))?
+        } else {
+            size_arg(&size, "size")?
+        };
+        let (seconds, date_nanos) = time_arg(&mtime, "mtime")?;
+        let nanos = match given(mtime_nanos) {
+            None => date_nanos,
+            Some(_) if mtime.is_instance_of::<js_sys::Date>() => {
+                return Err(argument(
+                    "mtimeNanos",
+                    "must be left out when mtime is a Date (it has the milliseconds)",
+                ))
+            }
+            Some(v) => {
+                host_meta::check_nanos("mtimeNanos", int_arg(&v, "mtimeNanos", 0, MAX_SAFE)?)?
+            }
+        };
+        let warning = self.running()?.finish_file_checked(size, seconds, nanos)?;
+        Ok(warning.map_or(JsValue::NULL, |w| JsValue::from_str(&w)))
     }
 
     /// Records a directory (`mode`, `mtime` as for `startFile`).

@@ -165,6 +165,15 @@ impl FileMeta {
     }
 }
 
+/// Unix seconds and the nanoseconds past them as one decimal number of
+/// seconds (`-1.250000000` for -2 s and 750000000 ns).
+fn unix_time(seconds: i64, nanos: u32) -> String {
+    let ns = i128::from(seconds) * 1_000_000_000 + i128::from(nanos);
+    let sign = if ns < 0 { "-" } else { "" };
+    let ns = ns.unsigned_abs();
+    format!("{sign}{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
+}
+
 /// How a backup runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackupOptions {
@@ -509,6 +518,47 @@ impl BackupSession {
             .ok_or_else(|| Error::argument("finish_file", "no file is open"))?;
         let sink = &mut self.sink;
         self.chunker.finish_cuts(&mut |cut| sink.cut(file, cut))
+    }
+
+    /// Ends the open file as [`finish_file`](Self::finish_file) does, given
+    /// what the host sees of it after its last byte (`fstat` of the
+    /// descriptor it read: `size`, `mtime`, `mtime_nanos`), and says whether
+    /// it changed while it was read: `Some(reason)` when the size now is not
+    /// the number of bytes read, or the mtime is not the one it was started
+    /// with. The ctime is not compared: a `chmod` meanwhile leaves the bytes
+    /// alone. The snapshot keeps what was read either way; the host warns,
+    /// as restic ("file has changed") and borg ("file changed while we
+    /// backed it up") do, and the next backup reads the file again (its
+    /// mtime no longer matches).
+    pub fn finish_file_checked(
+        &mut self,
+        size: u64,
+        mtime: i64,
+        mtime_nanos: u32,
+    ) -> Result<Option<String>> {
+        let file = self
+            .open
+            .ok_or_else(|| Error::argument("finish_file_checked", "no file is open"))?;
+        super::host_meta::check_nanos("mtime_nanos", i64::from(mtime_nanos))?;
+        let entry = &self.sink.entries[file];
+        let mut what = Vec::new();
+        if entry.size != size {
+            what.push(format!("{} bytes read, {size} now", entry.size));
+        }
+        if (entry.mtime, entry.mtime_nanos) != (mtime, mtime_nanos) {
+            what.push(format!(
+                "modified at {} (was {})",
+                unix_time(mtime, mtime_nanos),
+                unix_time(entry.mtime, entry.mtime_nanos)
+            ));
+        }
+        self.finish_file()?;
+        Ok((!what.is_empty()).then(|| {
+            format!(
+                "changed while it was read ({}); the snapshot has the bytes read",
+                what.join(", ")
+            )
+        }))
     }
 
     /// Records a directory, symlink, FIFO or device node.
@@ -891,6 +941,59 @@ mod tests {
             kdf,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_file_changed_while_read_is_told_and_kept_as_read() {
+        let vault = vault();
+        let mut s = test_session(&vault, &Index::new(), 1);
+        let start = |s: &mut BackupSession, path: &str| {
+            let mut meta = FileMeta::file(path, 0o644, -3);
+            meta.mtime_nanos = 750_000_000;
+            meta.size = 5;
+            s.start_file(meta).unwrap();
+            s.write(b"hello").unwrap();
+        };
+        start(&mut s, "/same");
+        assert_eq!(s.finish_file_checked(5, -3, 750_000_000).unwrap(), None);
+        start(&mut s, "/grew");
+        assert_eq!(
+            s.finish_file_checked(9, -3, 750_000_000)
+                .unwrap()
+                .as_deref(),
+            Some(
+                "changed while it was read (5 bytes read, 9 now); the snapshot has the bytes read"
+            )
+        );
+        start(&mut s, "/touched");
+        assert_eq!(
+            s.finish_file_checked(5, 1_700_000_000, 1)
+                .unwrap()
+                .as_deref(),
+            Some(
+                "changed while it was read (modified at 1700000000.000000001 (was \
+                 -2.250000000)); the snapshot has the bytes read"
+            )
+        );
+        // Refused without ending the file; then nothing is open.
+        start(&mut s, "/bad");
+        let e = s.finish_file_checked(5, 0, 1_000_000_000).unwrap_err();
+        assert!(e.to_string().contains("mtime_nanos"), "{e}");
+        assert_eq!(s.finish_file_checked(5, -3, 750_000_000).unwrap(), None);
+        let e = s.finish_file_checked(5, -3, 750_000_000).unwrap_err();
+        assert!(e.to_string().contains("no file is open"), "{e}");
+        let out = s.finish(SnapshotInfo::at(1)).unwrap();
+        let sizes: Vec<(String, u64)> = out
+            .tree
+            .entries
+            .iter()
+            .map(|e| (e.path.to_string(), e.size))
+            .collect();
+        assert_eq!(
+            sizes,
+            [("/same", 5), ("/grew", 5), ("/touched", 5), ("/bad", 5)]
+                .map(|(p, n)| (p.to_string(), n))
+        );
     }
 
     /// Text, noise, zeros and a repeat, so chunks compress, do not, and dedup.
