@@ -281,6 +281,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
     # Each path that could not be read, as restic words its warnings.
     for e in r.errors:
         print(f"error: {e['file']}: {e['error']}", file=sys.stderr)
+    for w in r.changed:
+        print(f"warning: {w['file']}: {w['warning']}", file=sys.stderr)
     c = r.counters
     mbps = c["bytes_searched"] / 1e6 / seconds if seconds > 0 else 0.0
     data = {
@@ -296,6 +298,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
         "gc_skipped": r.gc_skipped,
         "special": r.special,
         "errors": r.errors,
+        "changed": r.changed,
         "seconds": round(seconds, 3),
         "mb_per_s": round(mbps, 1),
     }
@@ -326,6 +329,14 @@ def cmd_backup(args: argparse.Namespace) -> int:
                 "(listed above): the snapshot was saved without them"
             ]
             if r.errors
+            else []
+        )
+        + (
+            [
+                f"{len(r.changed)} {'file' if len(r.changed) == 1 else 'files'} changed while read "
+                "(listed above): the snapshot has what was read; the next backup reads them again"
+            ]
+            if r.changed
             else []
         ),
     )

@@ -135,6 +135,10 @@ class BackupResult:
     #: path, "file": filesystem path (both quoted forms), "error": why}``.
     #: The snapshot was saved without them (and lists them too).
     errors: List[Dict[str, str]] = field(default_factory=list)
+    #: The files that changed while they were read (a log being written,
+    #: say), in walk order: ``{"path", "file", "warning": why}``. The
+    #: snapshot has the bytes read; the next backup reads them again.
+    changed: List[Dict[str, str]] = field(default_factory=list)
     #: What the gc after the backup removed (None when it did not run).
     gc: Optional["GcResult"] = None
     #: Why the gc after the backup did not run (the vault was busy, or
@@ -828,7 +832,18 @@ class StoredVault:
                 session.abandon_file(_reason("read", e.error))
                 failed(found.path, found.full, _reason("read", e.error), recorded=True)
                 return
-            session.finish_file()
+            try:
+                after = os.fstat(fd)
+            except OSError as e:
+                session.abandon_file(_reason("fstat", e))
+                failed(found.path, found.full, _reason("fstat", e), recorded=True)
+                return
+            mtime, mtime_nanos = divmod(after.st_mtime_ns, 1_000_000_000)
+            warning = session.finish_file_checked(after.st_size, mtime, mtime_nanos)
+            if warning is not None:
+                result.changed.append(
+                    {"path": quote_path(found.path), "file": quote_path(found.full), "warning": warning}
+                )
             result.files += 1
         finally:
             os.close(fd)

@@ -389,6 +389,73 @@ def test_a_read_error_half_way_drops_the_file(tmp_path: Path, monkeypatch: pytes
     assert sorted(os.listdir(dest)) == ["a.txt", "c.txt"]
 
 
+def test_a_file_changed_while_read_is_warned_kept_as_read_and_read_again_next_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A log written to and a file truncated while the backup reads them
+    # (restic: "file has changed"; borg: "file changed while we backed it
+    # up"). The core's rule decides; the backup goes on, exit status 0.
+    src = tmp_path / "src"
+    src.mkdir()
+    first = os.urandom(2 * store.READ_SIZE)
+    (src / "growing.log").write_bytes(first)
+    (src / "shrinking.bin").write_bytes(os.urandom(3 * store.READ_SIZE))
+    (src / "still.txt").write_bytes(b"still")
+    os.utime(src / "growing.log", ns=(1, 1_600_000_000_000_000_001))
+    os.utime(src / "shrinking.bin", ns=(1, 1_600_000_000_000_000_001))
+    real_preadv = os.preadv
+    done = set()
+
+    def changing_preadv(fd: int, buffers: Any, offset: int) -> int:
+        name = os.readlink(f"/proc/self/fd/{fd}").rsplit("/", 1)[1]
+        if offset > 0 and name not in done:
+            done.add(name)
+            if name == "growing.log":
+                with open(src / name, "ab") as f:
+                    f.write(b"appended\n")
+            elif name == "shrinking.bin":
+                os.truncate(src / name, store.READ_SIZE + 5)
+        return real_preadv(fd, buffers, offset)
+
+    monkeypatch.setattr(os, "preadv", changing_preadv)
+    lv = _vault(tmp_path)
+    r = lv.backup(str(src))
+    monkeypatch.undo()
+    assert r.errors == []
+    assert [c["path"] for c in r.changed] == ["/growing.log", "/shrinking.bin"]
+    assert r.changed[0]["file"] == quote_path(os.fsencode(src / "growing.log"))
+    for c in r.changed:
+        assert c["warning"].startswith("changed while it was read (modified at "), c
+        assert c["warning"].endswith("(was 1600000000.000000001)); the snapshot has the bytes read"), c
+    sizes = {e["path"]: e["size"] for e in lv.snapshot(r.snapshot_id).entries}
+    assert sizes == {"/growing.log": len(first) + 9, "/shrinking.bin": store.READ_SIZE + 5, "/still.txt": 5}
+    dest = tmp_path / "dest"
+    lv.restore("latest", str(dest))
+    assert (dest / "growing.log").read_bytes() == first + b"appended\n"
+    assert (dest / "shrinking.bin").read_bytes() == (src / "shrinking.bin").read_bytes()
+    # Their mtimes moved on since the snapshot's: the next backup reads
+    # them again, and nothing changes under it this time.
+    again = lv.backup(str(src))
+    assert again.changed == []
+    assert again.counters["files_unchanged"] == 1
+    # The command line tool (in this process, to change the file under
+    # it): a warning naming the file, `changed` in --json, exit status 0.
+    from cloudbackup import cli
+
+    done.clear()
+    (src / "growing.log").write_bytes(first)
+    monkeypatch.setattr(os, "preadv", changing_preadv)
+    monkeypatch.setenv("CLOUDBACKUP_PASSWORD", "pw")
+    capsys.readouterr()
+    assert cli.main(["backup", "--json", str(src), str(tmp_path / "vault")]) == 0
+    monkeypatch.undo()
+    out = capsys.readouterr()
+    data = json.loads(out.out)
+    assert [c["path"] for c in data["changed"]] == ["/growing.log"], data
+    assert data["errors"] == []
+    assert f"warning: {quote_path(os.fsencode(src / 'growing.log'))}: changed while it was read (" in out.err
+
+
 # -- metadata fidelity --------------------------------------------------------------
 
 

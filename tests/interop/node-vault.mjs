@@ -23,7 +23,7 @@
 // hold a shared lock while they run. Each command prints one JSON object on
 // its last line; warnings go to stderr.
 import {
-  chmodSync, closeSync, existsSync, fsyncSync, ftruncateSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync,
+  chmodSync, closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync,
   readFileSync, readSync, readdirSync, readlinkSync, renameSync, symlinkSync, unlinkSync, utimesSync, writeSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -363,7 +363,7 @@ function backup(src, dir) {
   return withLock(dir, vault, 'backup', (held) => {
     const started = nowNs();
     const session = new BackupSession(vault, readState(dir, vault).index());
-    const counts = { files: 0, dirs: 0, symlinks: 0, special: 0, skipped: 0, new_bundles: 0 };
+    const counts = { files: 0, dirs: 0, symlinks: 0, special: 0, skipped: 0, new_bundles: 0, changed: 0 };
     /** @type {{ path: string, file: string, error: string }[]} */
     const errors = [];
     const store = () => {
@@ -429,10 +429,25 @@ function backup(src, dir) {
               store(); // memory stays bounded
             }
             if (n < 0) continue;
+            // The core tells whether it changed while it was read (a log
+            // being written): the snapshot has what was read; warn.
+            let after;
+            try {
+              after = fstatSync(fd, { bigint: true });
+            } catch (e) {
+              session.abandonFile(why('fstat', e));
+              failed(child, p, why('fstat', e), true);
+              continue;
+            }
+            const { mtime, mtime_nanos } = splitTime('mtime', after.mtimeNs);
+            const warning = session.finishFileChecked(after.size, mtime, mtime_nanos);
+            if (warning !== null) {
+              console.error(`node-vault: warning: ${p}: ${warning}`);
+              counts.changed++;
+            }
           } finally {
             closeSync(fd);
           }
-          session.finishFile();
           counts.files++;
           continue;
         }

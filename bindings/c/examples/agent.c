@@ -623,6 +623,7 @@ typedef struct {
     vault_lock *lock;
     bool force; /* read every file, even unchanged ones */
     size_t files, unchanged, dirs, symlinks, others, skipped, excluded, bundles, errors;
+    size_t changed; /* files that changed while they were read (warned, kept as read) */
     uint8_t *buf;
     backup_hooks *hooks; /* NULL for `agent backup` */
     uint64_t root_dev;   /* the source root's device, for the filter */
@@ -914,8 +915,25 @@ static void backup_file(backup_run *run, int dirfd, const char *name, const char
         fprintf(stderr, "agent: warning: %s: %s\n", entry, reason);
         check(cb_backup_session_abandon_file(run->session, reason), entry);
         run->errors++;
+    } else if (fstat(fd, &now) != 0) {
+        char reason[512];
+        snprintf(reason, sizeof reason, "fstat: %s", strerror(errno));
+        fprintf(stderr, "agent: warning: %s: %s\n", entry, reason);
+        check(cb_backup_session_abandon_file(run->session, reason), entry);
+        run->errors++;
     } else {
-        check(cb_backup_session_finish_file(run->session), entry);
+        /* The core tells whether it changed while it was read (a log being
+         * written): the snapshot has what was read; warn, as restic does. */
+        char *warning = NULL;
+        check(cb_backup_session_finish_file_checked(run->session, (uint64_t)now.st_size,
+                                                    (int64_t)now.st_mtim.tv_sec,
+                                                    (uint32_t)now.st_mtim.tv_nsec, &warning),
+              entry);
+        if (warning != NULL) {
+            fprintf(stderr, "agent: warning: %s: %s\n", entry, warning);
+            cb_string_free(warning);
+            run->changed++;
+        }
         run->files++;
     }
     close(fd);
@@ -1089,6 +1107,11 @@ static int backup_source(const char *source, const char *vault_dir, bool force,
         if (run.errors > 0)
             fprintf(stderr, "agent: %zu paths could not be read (listed in the snapshot's errors)\n",
                     run.errors);
+        if (run.changed > 0)
+            fprintf(stderr,
+                    "agent: %zu files changed while read (warned above): the snapshot has what "
+                    "was read\n",
+                    run.changed);
         if (hooks != NULL) {
             hooks->counters = counters;
             hooks->snapshot_id = snapshot;
