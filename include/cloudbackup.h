@@ -2500,6 +2500,22 @@ cb_status cb_partial_owner(const char *name,
                            uint32_t *out_owner);
 
 /**
+ * Where a backup whose root is no directory (a file, or a symlink or FIFO
+ * the user named) finds it: `*out_dir` the directory to open and
+ * `*out_name` the name in it (both freed with `cb_string_free`); the
+ * snapshot holds the one entry `/<name>`, as a directory root's children
+ * are `/<child>`. The core's rule, so every host names the entry alike.
+ *
+ * Errors: `CB_INVALID_ARGUMENT` for a root whose last component names no
+ * file (empty, `.`, `..`, a trailing `/`).
+ *
+ * # Safety
+ * `root` is NUL-terminated; `out_dir` and `out_name` point to writable
+ * `char *`s.
+ */
+cb_status cb_split_file_root(const char *root, char **out_dir, char **out_name);
+
+/**
  * An empty state of `vault` (the state keeps its own copy of the vault).
  *
  * # Safety

@@ -40,6 +40,7 @@ __all__ = [
     "partial_name",
     "partial_tag",
     "partial_owner",
+    "split_file_root",
     "parse_seconds",
     "quote_path",
     "unquote_path",
@@ -783,6 +784,15 @@ def partial_owner(name: Union[str, bytes], own_pid: int) -> Optional[int]:
     (keep it), 0 when no running restore can own it (remove it), or the
     process id to remove it after, once that process is gone."""
     return _native.partial_owner(name, own_pid)
+
+
+def split_file_root(root: Union[str, bytes]) -> Tuple[bytes, bytes]:
+    """Where a backup whose root is no directory (a file, or a symlink or
+    FIFO the user named) finds it: ``(directory, name)`` as bytes; the
+    snapshot holds the one entry ``/<name>`` (the core's rule, as in every
+    binding). :class:`InvalidArgument` for a root whose last component
+    names no file (empty, ``.``, ``..``, a trailing ``/``)."""
+    return _native.split_file_root(root)
 
 
 def read_pattern_file(text: str) -> List[str]:

@@ -296,6 +296,7 @@ const CASES = [
   ['name', 'path', (_, v) => cb.partialOwner(v, 1)],
   ['ownPid', 'int', (_, v) => cb.partialOwner('f', v)],
   ['path', 'path', (_, v) => cb.relativeSnapshotPath(v)],
+  ['root', 'path', (_, v) => cb.splitFileRoot(v)],
   ['path', 'string', (_, v) => cb.pathBytes(v)],
   ['bytes', 'bytes', (_, v) => cb.quotePath(v)],
   // Locks.

@@ -421,6 +421,18 @@ test('retryLockSeconds: the core\'s one rule for a lock wait, naming the variabl
   }
 });
 
+test('splitFileRoot: a root that is no directory is its directory and its name, as bytes', () => {
+  const text = (/** @type {{ dir: Uint8Array, name: Uint8Array }} */ r) => [Buffer.from(r.dir).toString('latin1'), Buffer.from(r.name).toString('latin1')];
+  assert.deepEqual(text(cb.splitFileRoot('db.sql')), ['.', 'db.sql']);
+  assert.deepEqual(text(cb.splitFileRoot('/db.sql')), ['/', 'db.sql']);
+  assert.deepEqual(text(cb.splitFileRoot(Buffer.from('/var/b/\xff.gz', 'latin1'))), ['/var/b', '\xff.gz']);
+  assert.ok(cb.splitFileRoot('/a/x').name instanceof Uint8Array);
+  for (const bad of ['', '/', 'a/', '.', '..', 'a/..']) {
+    const e = throwsExactly(() => cb.splitFileRoot(bad), cb.InvalidArgumentError, 'invalid_argument');
+    assert.equal(e.details.name, 'root', bad);
+  }
+});
+
 test('partialOwner: no owner for tag 0, this process or past any process id; no temporary, undefined', () => {
   assert.equal(cb.partialOwner(cb.partialName('f.bin', 2_147_483_647), 42), 2_147_483_647);
   for (const dead of [0, 42, 2_147_483_648, 4_294_967_295]) assert.equal(cb.partialOwner(cb.partialName('f.bin', dead), 42), 0, `${dead}`);

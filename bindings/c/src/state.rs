@@ -205,6 +205,41 @@ pub unsafe extern "C" fn cb_partial_owner(
     })
 }
 
+/// Where a backup whose root is no directory (a file, or a symlink or FIFO
+/// the user named) finds it: `*out_dir` the directory to open and
+/// `*out_name` the name in it (both freed with `cb_string_free`); the
+/// snapshot holds the one entry `/<name>`, as a directory root's children
+/// are `/<child>`. The core's rule, so every host names the entry alike.
+///
+/// Errors: `CB_INVALID_ARGUMENT` for a root whose last component names no
+/// file (empty, `.`, `..`, a trailing `/`).
+///
+/// # Safety
+/// `root` is NUL-terminated; `out_dir` and `out_name` point to writable
+/// `char *`s.
+#[no_mangle]
+pub unsafe extern "C" fn cb_split_file_root(
+    root: *const c_char,
+    out_dir: *mut *mut c_char,
+    out_name: *mut *mut c_char,
+) -> cb_status {
+    guard(|| {
+        let dir_out = try_out!(out_dir);
+        let name_out = try_out!(out_name);
+        let (dir, name) = paths::split_file_root(try_path!(root))?;
+        // Both made before either is handed out (the core refuses a NUL,
+        // so neither fails).
+        let nul = |_| Error::argument("root", "holds a NUL byte");
+        let (dir, name) = (
+            CString::new(dir).map_err(nul)?,
+            CString::new(name).map_err(nul)?,
+        );
+        *dir_out = dir.into_raw();
+        *name_out = name.into_raw();
+        Ok(())
+    })
+}
+
 /// A vault as read by the host: made by `cb_vault_state_new`, fed the
 /// listing (`cb_vault_state_add_listed`) and then every object of
 /// `cb_vault_state_wanted` (`cb_vault_state_add_object`, or

@@ -505,6 +505,19 @@ fn partial_owner(name: &Bound<'_, PyAny>, own_pid: u32) -> PyResultCb<Option<u32
     Ok(paths::partial_owner(&fs_bytes(name, "name")?, own_pid))
 }
 
+/// Where a backup whose root (a filesystem `str` or `bytes`) is no
+/// directory finds it: `(directory, name)`, as bytes; the snapshot holds
+/// the one entry `/<name>`. `InvalidArgument` for a root whose last
+/// component names no file (empty, `.`, `..`, a trailing `/`).
+#[pyfunction]
+fn split_file_root<'py>(
+    py: Python<'py>,
+    root: &Bound<'py, PyAny>,
+) -> PyResultCb<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    let (dir, name) = paths::split_file_root(&fs_bytes(root, "root")?)?;
+    Ok((PyBytes::new(py, &dir), PyBytes::new(py, &name)))
+}
+
 /// Whether the stored object `name` (`index/<hex>`) belongs in a host's
 /// local metadata cache: index deltas and snapshots, whose names are the
 /// hashes of their bytes, so a cached copy is never stale (and is still
@@ -627,6 +640,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(partial_name, m)?)?;
     m.add_function(wrap_pyfunction!(partial_tag, m)?)?;
     m.add_function(wrap_pyfunction!(partial_owner, m)?)?;
+    m.add_function(wrap_pyfunction!(split_file_root, m)?)?;
     m.add_function(wrap_pyfunction!(quote_path, m)?)?;
     m.add_function(wrap_pyfunction!(unquote_path, m)?)?;
     m.add_function(wrap_pyfunction!(fs_path, m)?)?;

@@ -410,6 +410,27 @@ pub fn partial_owner(
     Ok(paths::partial_owner(name.as_bytes(), own_pid))
 }
 
+/// Where a backup whose root is no directory (a file, or a symlink or FIFO
+/// the user named) finds it: `{ dir, name }` as bytes (open `dir`, then
+/// `name` in it); the snapshot holds the one entry `/<name>`, as a
+/// directory root's children are `/<child>`. `InvalidArgumentError` for a
+/// root whose last component names no file (empty, `.`, `..`, a trailing
+/// `/`).
+#[wasm_bindgen(
+    js_name = "splitFileRoot",
+    unchecked_return_type = "{ dir: Uint8Array; name: Uint8Array }"
+)]
+pub fn split_file_root(
+    #[wasm_bindgen(unchecked_param_type = "QuotedPath | Bytes")] root: JsValue,
+) -> JsResult<JsValue> {
+    let root = path_arg(&root, "root")?;
+    let (dir, name) = paths::split_file_root(root.as_bytes())?;
+    let out = js_sys::Object::new();
+    set(&out, "dir", &js_sys::Uint8Array::from(&dir[..]).into())?;
+    set(&out, "name", &js_sys::Uint8Array::from(&name[..]).into())?;
+    Ok(out.into())
+}
+
 /// A snapshot path without its leading `/`, to join to a restore target:
 /// `InvalidValueError` for a path that is not absolute or has an empty,
 /// `.` or `..` component (it could lead outside the target).

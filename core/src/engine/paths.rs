@@ -92,6 +92,37 @@ pub fn partial_owner(name: &[u8], own_pid: u32) -> Option<u32> {
     })
 }
 
+/// Where a backup whose root is no directory (a file, or a symlink or FIFO
+/// the user named) finds it: the directory to open and the name in it,
+/// from the root as the user gave it (`db.sql`, `/var/backups/db.sql`).
+/// The snapshot then holds the one entry `/<name>`, as a directory root's
+/// children are `/<child>`, so a restore into `DEST` writes `DEST/<name>`
+/// (restic keeps the one file too). One rule, so that every host names
+/// the entry alike. [`Error::InvalidArgument`] naming `root` when its last
+/// component names no file: empty, `.`, `..`, or a trailing `/` (which
+/// only a directory takes), or a NUL byte.
+pub fn split_file_root(root: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+    let refuse = |why: &str| {
+        Error::argument(
+            "root",
+            format!("{} {why}", RawPath::from(root.to_vec()).quoted()),
+        )
+    };
+    if root.contains(&0) {
+        return Err(refuse("holds a NUL byte"));
+    }
+    let (dir, name) = match root.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&root[..i], &root[i + 1..]),
+        None => (b".".as_slice(), root),
+    };
+    if name.is_empty() || name == b"." || name == b".." {
+        return Err(refuse("names no file (only a directory is named so)"));
+    }
+    // `/name`: the directory is the filesystem root.
+    let dir = if dir.is_empty() { b"/".as_slice() } else { dir };
+    Ok((dir.to_vec(), name.to_vec()))
+}
+
 /// Whether `name` (one path component) is a restore temporary (see
 /// [`partial_tag`]).
 pub fn is_partial_name(name: &[u8]) -> bool {
@@ -120,6 +151,35 @@ mod tests {
         );
         let e = check_snapshot_path(b"/a/\xff/..").unwrap_err();
         assert!(e.to_string().contains(r#""/a/\xff/..""#), "{e}");
+    }
+
+    #[test]
+    fn a_file_root_is_its_directory_and_its_name() {
+        let split = |root: &[u8]| split_file_root(root).unwrap();
+        assert_eq!(split(b"db.sql"), (b".".to_vec(), b"db.sql".to_vec()));
+        assert_eq!(split(b"/db.sql"), (b"/".to_vec(), b"db.sql".to_vec()));
+        assert_eq!(
+            split(b"/var//backups/\xff.gz"),
+            (b"/var//backups".to_vec(), b"\xff.gz".to_vec())
+        );
+        assert_eq!(split(b"../x"), (b"..".to_vec(), b"x".to_vec()));
+        assert_eq!(split(b".hidden"), (b".".to_vec(), b".hidden".to_vec()));
+        for bad in [
+            b"".as_slice(),
+            b"/",
+            b"a/",
+            b".",
+            b"..",
+            b"a/..",
+            b"/a/.",
+            b"a\0b",
+        ] {
+            let e = split_file_root(bad).unwrap_err();
+            assert_eq!(e.code(), crate::ErrorCode::InvalidArgument, "{bad:?}");
+            assert!(e.to_string().contains("`root`"), "{e}");
+        }
+        let e = split_file_root(b"/x/\xff/").unwrap_err();
+        assert!(e.to_string().contains(r#""/x/\xff/" names no file"#), "{e}");
     }
 
     #[test]
