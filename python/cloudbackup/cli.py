@@ -993,7 +993,7 @@ def _parser() -> argparse.ArgumentParser:
     s.set_defaults(run=cmd_init)
 
     s = sub.add_parser("backup", parents=[common, locking], help="back SRC up into VAULT")
-    s.add_argument("source", metavar="SRC")
+    s.add_argument("source", metavar="SRC", help="a folder (its tree), or a file (that one file, /NAME in the snapshot)")
     s.add_argument("vault", metavar="VAULT")
     s.add_argument("--init", action="store_true", help="create the vault first if there is none")
     s.add_argument("--threads", type=_threads, default=2, help="threads working, this one included (default 2)")

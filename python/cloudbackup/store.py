@@ -73,6 +73,7 @@ from .engine import (
     partial_name,
     partial_owner,
     quote_path,
+    split_file_root,
     relative_snapshot_path,
     unquote_path,
 )
@@ -614,8 +615,8 @@ class StoredVault:
         :func:`gc_grace_from_env`) if it can lock the vault at once.
         """
         source = _path_argument(source, "source")
-        if not os.path.isdir(source):
-            raise NotFound(f"directory {source} not found", {"what": "directory", "id": source})
+        if not os.path.exists(source):
+            raise NotFound(f"{source} not found", {"what": "source", "id": source})
         # Bad tags fail now, not after every file was read and uploaded.
         check_tags(tags or [])
         with self.lock("backup", exclusive=False, retry=retry_lock) as held:
@@ -2080,6 +2081,9 @@ def _walk(
     the walk goes on. What ``selection`` leaves out is not yielded, and a
     left-out folder (or a mount point under ``one_file_system``) is not
     entered."""
+    if not os.path.isdir(root):
+        yield from _walk_file_root(os.path.realpath(os.fsencode(root)), failed, selection)
+        return
     root_b = os.fsencode(root).rstrip(b"/") or b"/"
     root_fd = os.open(root_b, _ROOT_FLAGS)
     try:
@@ -2137,6 +2141,28 @@ def _walk(
     finally:
         for dir_fd, _p, _f, _l, _t in stack:
             os.close(dir_fd)
+
+
+def _walk_file_root(
+    root: bytes, failed: Callable[[bytes, bytes, str], None], selection: Optional[BackupFilter]
+) -> Iterator[_Found]:
+    """A root that is no directory (a file, say; symlinks resolved): the
+    one entry ``/<name>`` of its directory (the core's
+    :func:`split_file_root`, as the C agent names it)."""
+    folder, name = split_file_root(root)
+    dir_fd = os.open(folder, _ROOT_FLAGS)
+    try:
+        path = b"/" + name
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError as e:
+            failed(path, root, _reason("lstat", e))
+            return
+        if selection is not None and selection.visit(path, stat.S_ISDIR(st.st_mode), st.st_dev, st.st_dev) == "skip":
+            return
+        yield _Found(dir_fd, name, path, root, st)
+    finally:
+        os.close(dir_fd)
 
 
 def _tags_in(dir_fd: int, folder: bytes, names: List[bytes], selection: Optional[BackupFilter]) -> List[str]:

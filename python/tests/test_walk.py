@@ -456,6 +456,46 @@ def test_a_file_changed_while_read_is_warned_kept_as_read_and_read_again_next_ti
     assert f"warning: {quote_path(os.fsencode(src / 'growing.log'))}: changed while it was read (" in out.err
 
 
+def test_a_root_that_is_a_file_backs_up_that_one_file(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    # `cloudbackup backup db.dump VAULT`, as restic takes a file: the one
+    # entry /db.dump (the core's split_file_root; a symlink root is
+    # resolved, as a directory root is followed), restored as DEST/db.dump.
+    src = tmp_path / "src"
+    src.mkdir()
+    dump = src / "db.dump"
+    dump.write_bytes(os.urandom(3 * store.READ_SIZE + 7))
+    os.chmod(dump, 0o640)
+    os.utime(dump, ns=(1, 1_600_000_000_123_456_789))
+    os.symlink("db.dump", src / "current")
+    (src / "other").write_bytes(b"not backed up")
+    vault = str(tmp_path / "vault")
+    r = run_cli(["backup", "--init", "--json", str(dump), vault], cli_env)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert (data["files"], data["dirs"], data["errors"]) == (1, 0, [])
+    r = run_cli(["backup", "--json", str(src / "current"), vault], cli_env)
+    assert r.returncode == 0, r.stderr
+    lv = StoredVault.open(vault, cli_env["CLOUDBACKUP_PASSWORD"])
+    snap = lv.snapshot(json.loads(r.stdout)["snapshot"])
+    assert [(e["path"], e["size"]) for e in snap.entries] == [("/db.dump", dump.stat().st_size)]
+    assert snap.data["paths"] == [quote_path(os.fsencode(os.path.abspath(src / "current")))]
+    dest = tmp_path / "dest"
+    r = run_cli(["restore", vault, "latest", str(dest)], cli_env)
+    assert r.returncode == 0, r.stderr
+    assert os.listdir(dest) == ["db.dump"]
+    st = (dest / "db.dump").stat()
+    assert (dest / "db.dump").read_bytes() == dump.read_bytes()
+    assert (stat.S_IMODE(st.st_mode), st.st_mtime_ns) == (0o640, 1_600_000_000_123_456_789)
+    # Excluded, it is left out; missing, the backup says what is missing.
+    r = run_cli(["backup", "--json", "-e", "*.dump", str(dump), vault], cli_env)
+    assert r.returncode == 0 and json.loads(r.stdout)["files"] == 0, r.stderr
+    for missing in (src / "gone", src / "dangling"):
+        if missing.name == "dangling":
+            os.symlink("nowhere", missing)
+        r = run_cli(["backup", str(missing), vault], cli_env)
+        assert r.returncode == 1 and f"{missing} not found" in r.stderr, r.stderr
+
+
 # -- metadata fidelity --------------------------------------------------------------
 
 

@@ -24,14 +24,14 @@
 // its last line; warnings go to stderr.
 import {
   chmodSync, closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync,
-  readFileSync, readSync, readdirSync, readlinkSync, renameSync, symlinkSync, unlinkSync, utimesSync, writeSync,
+  readFileSync, readSync, readdirSync, readlinkSync, realpathSync, renameSync, statSync, symlinkSync, unlinkSync, utimesSync, writeSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import {
   BackupSession, CloudBackupError, InvalidArgumentError, InvalidStateError, Lock, LockTable, NotFoundError, RestoreSession,
-  Vault, VaultState, Verifier, objectDir, objectName, parseName, partialName, partialOwner, pathBytes, quotePath, relativeSnapshotPath, retryLockSeconds,
+  Vault, VaultState, Verifier, objectDir, objectName, parseName, partialName, partialOwner, pathBytes, quotePath, relativeSnapshotPath, retryLockSeconds, splitFileRoot,
 } from '../../web/node.js';
 
 const READ_SIZE = 1 << 20;
@@ -379,11 +379,15 @@ function backup(src, dir) {
       errors.push({ path: quotePath(path), file: quotePath(file), error: reason });
     };
     const buf = Buffer.alloc(READ_SIZE);
-    /** Names are bytes (any name the OS allows), sorted by bytes as the C agent and Python sort them. @param {Buffer} fsPath @param {Buffer} name */
-    const walk = (fsPath, name) => {
-      let names;
+    /**
+     * Names are bytes (any name the OS allows), sorted by bytes as the C agent and Python sort them.
+     * `only`: the one name of a root that is no directory.
+     * @param {Buffer} fsPath @param {Buffer} name @param {Buffer[]} [only]
+     */
+    const walk = (fsPath, name, only) => {
+      let names = only;
       try {
-        names = readdirSync(fsPath, { encoding: 'buffer' }).sort(Buffer.compare);
+        names ??= readdirSync(fsPath, { encoding: 'buffer' }).sort(Buffer.compare);
       } catch (e) {
         failed(name, fsPath, why('readdir', e));
         return;
@@ -467,7 +471,16 @@ function backup(src, dir) {
         else counts.special++;
       }
     };
-    walk(Buffer.from(src), SLASH);
+    // A root that is no directory (a file, say; symlinks resolved) is the
+    // one entry /<name> of its directory: the core's rule, as in C and Python.
+    // The native realpath: node's own resolves through strings, which lose
+    // a link target that is not UTF-8.
+    const real = realpathSync.native(src, { encoding: 'buffer' });
+    if (statSync(real).isDirectory()) walk(Buffer.from(src), SLASH);
+    else {
+      const root = splitFileRoot(real);
+      walk(Buffer.from(root.dir), SLASH, [Buffer.from(root.name)]);
+    }
     session.finish({ time: Number(started / SECOND), timeNanos: Number(started % SECOND), hostname: HOST });
     store();
     // Bundles first, then the index delta, then the snapshot: a snapshot

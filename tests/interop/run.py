@@ -494,6 +494,46 @@ def api_comparison(work: Path, agent_probe: Path, node: str) -> bool:
     return ok
 
 
+def file_root_matrix(work: Path, b: Bindings) -> bool:
+    """A root that is no directory: each binding backs up a symlink to a
+    file (the core's split_file_root names the one entry after the
+    resolved file), then each restores each vault: only that file, with
+    its bytes, mode and mtime, in every destination."""
+    src = work / "file-root"
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir(parents=True)
+    data = src / ("db-\udcff.dump")  # a name that is not UTF-8 too
+    data.write_bytes(noise(0xF11E, 300_000))
+    os.chmod(data, 0o640)
+    os.utime(data, ns=(1, ODD_TIMES["nanoseconds"]))
+    os.symlink(data.name, src / "current")
+    want = {"/" + data.name: ("file", 0o640, ODD_TIMES["nanoseconds"], data.read_bytes())}
+    ok = True
+    for writer in BINDINGS:
+        vault = work / f"file_root_vault_{writer}"
+        shutil.rmtree(vault, ignore_errors=True)
+        for args in (["init", str(vault)], ["backup", str(src / "current"), str(vault)]):
+            r = b.run(writer, args)
+            if r.returncode != 0:
+                print(f"interop: file root: {writer} {args[0]} failed: {r.stderr.strip()}{r.stdout.strip()}")
+                return False
+        for reader in BINDINGS:
+            dest = work / f"file_root_{writer}_by_{reader}"
+            shutil.rmtree(dest, ignore_errors=True)
+            r = b.run(reader, ["restore", str(vault), str(dest)])
+            diff = (
+                first_difference(want, tree_state(dest), NODE_MTIME_SLACK_NS if reader == "node" else 0)
+                if r.returncode == 0
+                else f"failed: {r.stderr.strip()}{r.stdout.strip()}"
+            )
+            if diff:
+                print(f"interop: file root: {reader} restoring {writer}'s vault: {diff}")
+                ok = False
+    if ok:
+        print(f"interop: file root: a symlink to a file backed up by each binding, restored by each: the one file {os.fsencode(data.name)!r}, identical (9/9)")
+    return ok
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--agent", type=Path, default=REPO / "build" / "c" / "agent")
@@ -504,6 +544,7 @@ def main() -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     ok = backup_matrix(args.work, Bindings(args.agent.resolve(), args.node))
+    ok = file_root_matrix(args.work, Bindings(args.agent.resolve(), args.node)) and ok
     print(f"interop: backup matrix {'passed' if ok else 'FAILED'} ({time.monotonic() - started:.1f}s)")
     started = time.monotonic()
     api_ok = api_comparison(args.work, args.c_probe.resolve(), args.node)

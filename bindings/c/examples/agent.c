@@ -939,6 +939,8 @@ static void backup_file(backup_run *run, int dirfd, const char *name, const char
     close(fd);
 }
 
+static void backup_children(backup_run *run, int fd, const char *name, char **names, size_t n);
+
 /* Backs up the open directory `fd` (closed here), named `name` ("/a/b")
  * in the snapshot. Paths are relative to open directories, so no length
  * limit applies but the filesystem's own. */
@@ -952,6 +954,13 @@ static void backup_tree(backup_run *run, int fd, const char *name) {
         close(fd);
         return;
     }
+    backup_children(run, fd, name, names, n);
+}
+
+/* Backs up `names` (freed here) of the open directory `fd` (closed here),
+ * named `name` in the snapshot: all of a folder's, or the one a root that
+ * is no directory names. */
+static void backup_children(backup_run *run, int fd, const char *name, char **names, size_t n) {
     for (size_t i = 0; i < n; i++) {
         refresh_lock(run->lock); /* between files */
         backup_hooks *h = run->hooks;
@@ -1030,11 +1039,24 @@ static int backup_source(const char *source, const char *vault_dir, bool force,
                          backup_hooks *hooks) {
     char *root = realpath(source, NULL);
     int root_fd = root == NULL ? -1 : open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* A root that is no directory (a file, say) is the one entry /<name>
+     * of its directory (the core's rule: cb_split_file_root). */
+    char *file_root = NULL;
+    if (root_fd < 0 && root != NULL && errno == ENOTDIR) {
+        char *dir = NULL;
+        if (cb_split_file_root(root, &dir, &file_root) != CB_OK) {
+            errno = EINVAL;
+        } else {
+            root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            cb_string_free(dir);
+        }
+    }
     struct stat root_st;
     if (root_fd < 0 || fstat(root_fd, &root_st) != 0) {
         if (hooks == NULL) die("%s: %s", source, strerror(errno));
         hooks->failure = fmt("%s: %s", source, strerror(errno));
         if (root_fd >= 0) close(root_fd);
+        cb_string_free(file_root);
         free(root);
         return -1;
     }
@@ -1064,7 +1086,14 @@ static int backup_source(const char *source, const char *vault_dir, bool force,
         printf("backup: parent snapshot %.16s...\n", parent_id);
         cb_string_free(parent_id);
     }
-    backup_tree(&run, root_fd, "/");
+    if (file_root != NULL) {
+        char **names = xmalloc(sizeof *names);
+        names[0] = xstrdup(file_root);
+        cb_string_free(file_root);
+        backup_children(&run, root_fd, "/", names, 1);
+    } else {
+        backup_tree(&run, root_fd, "/");
+    }
     char *snapshot = NULL;
     if (hooks != NULL && hooks->stopped) {
         /* Stopped between files: no index delta, no snapshot, and the
