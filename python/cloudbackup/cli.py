@@ -1350,7 +1350,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"cloudbackup: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     except OSError as e:
-        print(f"cloudbackup: {e}", file=sys.stderr)
+        # "PATH: reason", not Python's "[Errno 13] Permission denied: 'PATH'".
+        where = f"{os.fsdecode(e.filename)}: " if e.filename is not None else ""
+        print(f"cloudbackup: {where}{e.strerror or e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

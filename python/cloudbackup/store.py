@@ -1307,7 +1307,13 @@ class StoredVault:
             resume=resume,
             threads=threads,
         )
-        os.makedirs(dest, exist_ok=True)
+        try:
+            os.makedirs(dest, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            # Something that is no folder is where the target goes (or on
+            # its way there): say so, not "[Errno 17] File exists".
+            reason = f"{dest} is not a folder (something else is there, or on the way to it)"
+            raise InvalidArgument(f"invalid argument `dest`: {reason}", {"name": "dest", "reason": reason}) from None
         creates = session.creates
         result = RestoreResult(snapshot_id=snap.id, report=cast(RestoreReport, {}), creates=len(creates))  # set by finish()
         # Descriptors of the target's directories (closed at the end, or

@@ -409,3 +409,26 @@ def test_odd_argument_values_are_usage_errors_naming_the_argument(tmp_path: Path
     other = os.fsencode(tmp_path) + b"/v\xe9"
     r2 = subprocess.run([sys.executable, "-m", "cloudbackup", "init", other], env=strict, capture_output=True, timeout=60)
     assert r2.returncode == 0 and other in r2.stdout, r2.stderr
+
+
+def test_a_restore_target_that_is_no_folder_is_named_and_os_errors_read_as_path_and_reason(
+    tmp_path: Path, cli_env: Dict[str, str]
+) -> None:
+    """`restore ... DEST` where DEST (or a folder on its way) is a file:
+    an invalid argument naming `dest`, not Python's "[Errno 17] File
+    exists: 'DEST'"; nothing is written. Other OS errors read "PATH:
+    reason"."""
+    src, vault = tmp_path / "src", str(tmp_path / "vault")
+    make_tree(src)
+    assert run_cli(["backup", "--init", str(src), vault], cli_env).returncode == 0
+    (tmp_path / "a-file").write_bytes(b"kept")
+    for dest in (tmp_path / "a-file", tmp_path / "a-file" / "below"):
+        r = run_cli(["restore", "--json", vault, "latest", str(dest)], cli_env)
+        assert r.returncode == 1, r.stderr
+        error = json.loads(r.stdout)["error"]
+        assert (error["code"], error["details"]["name"]) == ("invalid_argument", "dest"), error
+        assert f"{dest} is not a folder" in r.stderr and "Errno" not in r.stderr, r.stderr
+    assert (tmp_path / "a-file").read_bytes() == b"kept"
+    r = run_cli(["restore", vault, "latest", "/proc/cb-no-such-dir"], cli_env)
+    assert r.returncode == 1
+    assert r.stderr.strip().endswith("cloudbackup: /proc/cb-no-such-dir: No such file or directory"), r.stderr

@@ -1380,6 +1380,9 @@ static int restore_snapshot(const char *vault_dir, const char *target, const cha
     cb_restore_session *s;
     check(cb_restore_session_new(vault, snapshot, index, NULL, &s), "start restore");
     make_dir(target);
+    struct stat target_st;
+    if (stat(target, &target_st) != 0 || !S_ISDIR(target_st.st_mode))
+        die("%s: not a folder (something else is there): nothing restored", target);
     remove_leftovers(target, s);
     size_t failures = 0;
 

@@ -80,6 +80,14 @@ test -z "$(ls vault/locks)" # released
 "$agent" verify vault
 "$agent" restore vault restored
 "$agent" compare src restored
+# A target that is a file: refused by name, the file untouched, no lock left.
+echo kept > not-a-folder
+if "$agent" restore vault not-a-folder 2> notfolder.err; then
+  echo "run-agent: restore into a file succeeded" >&2; exit 1
+fi
+grep -q 'not-a-folder: not a folder' notfolder.err
+test "$(cat not-a-folder)" = kept
+test -z "$(ls vault/locks)"
 test -z "$(find restored -name '*.partial')"
 if [ "$xattr_set" = yes ]; then
   python3 -c 'import os, sys; sys.exit(os.getxattr("restored/docs/empty", b"user.note") != b"\x00\x01\xff")' || {
