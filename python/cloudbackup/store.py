@@ -1358,6 +1358,13 @@ class StoredVault:
                         result.bytes_written += written
                         if progress and written:
                             progress(written)
+                    # A file is moved into place as soon as its last blob is
+                    # written, while its descriptor is still open: a range of
+                    # thousands of small files would have closed it (at most
+                    # 128 stay open) and it was opened again.
+                    files.complete(session.take_completed())
+                # And those the range completed with no write (its blobs
+                # were holes: all zeros, left unwritten).
                 files.complete(session.take_completed())
 
         try:

@@ -162,7 +162,9 @@ def test_a_killed_restore_leaves_nothing_partial_after_the_rerun(tmp_path: Path,
     assert run_cli(["backup", str(src), vault], cli_env).returncode == 0
     dest = tmp_path / "out"
     killed = subprocess.run(
-        [sys.executable, "-c", KILLER, "2", "restore", vault, "latest", str(dest)],
+        # Killed after 3 files are in place: the empty one (at the start)
+        # and two of the .bin files (each as its last blob is written).
+        [sys.executable, "-c", KILLER, "3", "restore", vault, "latest", str(dest)],
         env=cli_env,
         capture_output=True,
         text=True,
