@@ -402,6 +402,50 @@ class Borg(Tool):
 # -- metadata fidelity ------------------------------------------------------------
 
 
+def generate_small(root: Path, count: int, seed: int) -> int:
+    """``count`` small files (20 to 400 bytes of text) in folders of 1000,
+    as a home directory's dotfiles or a source tree: per-file costs, not
+    bytes, decide. Returns the bytes written."""
+    rng = random.Random(seed)
+    total = 0
+    for i in range(count):
+        folder = root / f"d{i // 1000:04d}"
+        if i % 1000 == 0:
+            folder.mkdir(parents=True)
+        data = (f"file {i}: " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 60)))).encode()[:400]
+        (folder / f"f{i % 1000:04d}.txt").write_bytes(data)
+        total += len(data)
+    return total
+
+
+def small_files(names: Sequence[str], work: Path, count: int, seed: int, threads: int) -> Dict[str, Tuple[Run, Run]]:
+    """Each tool backs up and restores a tree of ``count`` small files
+    into a repository of its own; returns (backup, restore) per tool."""
+    corpus = work / "small-corpus"
+    size = generate_small(corpus, count, seed)
+    print(f"small files: {count} files, {size / 1e6:.1f} MB", flush=True)
+    out: Dict[str, Tuple[Run, Run]] = {}
+    expected = tree_digest(corpus)
+    for n in names:
+        t: Tool
+        if n == "cloudbackup":
+            t = Cloudbackup(work / "small", corpus, threads)
+        else:
+            t = Restic(work / "small", corpus) if n == "restic" else Borg(work / "small", corpus)
+        t.init()
+        settle()
+        backup = t.backup("small-backup")
+        dest = t.work / "restore"
+        settle()
+        restore, landed = t.restore(dest)
+        if tree_digest(landed) != expected:
+            raise SystemExit(f"peers: {t.name} restored a different tree of small files")
+        shutil.rmtree(dest)
+        out[n] = (backup, restore)
+        print(f"  {n}: backup {backup.wall:.1f} s, restore {restore.wall:.1f} s (byte-exact)", flush=True)
+    return out
+
+
 def metadata_fidelity(tools: Sequence[Tool], work: Path) -> Dict[str, Tuple[Optional[treecompare.Report], str]]:
     """Backs the ``tests/metadata`` tree up and restores it with each tool;
     returns ``tool -> (report or None, note)``. A tool that does not restore
@@ -486,6 +530,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--tools", default="cloudbackup,restic,borg", help="which tools, comma-separated")
     ap.add_argument("--keep", action="store_true", help="keep the corpus and repositories")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    ap.add_argument("--small-files", type=int, default=100_000, help="files of the small-file tree (default 100000; 0: skip)")
     args = ap.parse_args(argv)
 
     names = args.tools.split(",")
@@ -567,6 +612,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         )
 
     fidelity = {} if args.no_metadata else metadata_fidelity(tools, work)
+    small = small_files(names, work, args.small_files, args.seed, args.threads) if args.small_files > 0 else {}
 
     sizes = {"backup 1": size1, "backup 2": size2, "restore": size2, "prune": tree_bytes(corpus)}
     print()
@@ -594,6 +640,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 repo = cbr[step].repo_bytes / pr[step].repo_bytes
                 extra = f"  repo x{repo:.2f}" if step != "restore" else ""
                 print(f"  /{peer:<7} {step:<9} throughput x{thr:.2f}  peak RSS x{rss:.2f}{extra}")
+    if "cloudbackup" in small:
+        cbb, cbr_ = small["cloudbackup"]
+        print()
+        print(f"small files ({args.small_files}): wall s, peak RSS MiB; ratios cloudbackup/peer (throughput: >1 is faster)")
+        for n, (b, r_) in small.items():
+            print(f"  {n:<12} backup {b.wall:6.1f} s {b.rss_kib / 1024:6.0f} MiB   restore {r_.wall:6.1f} s {r_.rss_kib / 1024:6.0f} MiB")
+        for n, (b, r_) in small.items():
+            if n != "cloudbackup":
+                print(f"  /{n:<7} small files backup throughput x{b.wall / cbb.wall:.2f}  restore throughput x{r_.wall / cbr_.wall:.2f}")
+                ratios[f"small_backup_vs_{n}"] = b.wall / cbb.wall
+                ratios[f"small_restore_vs_{n}"] = r_.wall / cbr_.wall
     if fidelity:
         print_fidelity(fidelity)
     if "cloudbackup" in results and "restic" in results:
@@ -603,7 +660,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         thr = cb_mbs / r_mbs
         cb_rss, r_rss = cb["restore"].run.rss_kib / 1024, r["restore"].run.rss_kib / 1024
         rss = cb_rss / r_rss
-        ratios = {"backup2_throughput": thr, "restore_peak_rss": rss}
+        ratios.update(backup2_throughput=thr, restore_peak_rss=rss)
         print()
         print("goals (issue 15):")
         print(
