@@ -137,7 +137,9 @@ impl Workers {
                 self.pump();
                 return result;
             }
-            if let Some(pos) = self.queue.iter().position(|q| q.seq == seq) {
+            // Queued in sequence order: a search, not a scan (tens of
+            // thousands of tiny blobs may wait there while this one is out).
+            if let Ok(pos) = self.queue.binary_search_by_key(&seq, |q| q.seq) {
                 if let Some(q) = self.queue.remove(pos) {
                     self.send(q);
                 }
@@ -320,6 +322,37 @@ mod tests {
             assert!(w.held_jobs <= w.max_jobs);
         }
         assert_eq!((w.held, w.held_jobs, w.queue.len()), (0, 0, 0));
+    }
+
+    #[test]
+    fn dropped_results_give_their_room_back_finished_or_not() {
+        let mut w = Workers::new(&vault(), 2).unwrap();
+        w.opener = |_, job| {
+            Ok(Opened {
+                plain: vec![2; job.location.raw_len as usize],
+                zeros: false,
+            })
+        };
+        let (bytes, kept) = pieces();
+        let (_, gone) = pieces();
+        // Out, then finished while their range is dropped: `store` or
+        // `forget_dropped` frees them, whichever sees them first.
+        let lost: Vec<u64> = (0..10).map(|_| w.push(job(7, &bytes, &gone))).collect();
+        let after = w.push(job(5, &bytes, &kept));
+        assert_eq!(w.held_jobs, 11);
+        gone.store(true, Ordering::Relaxed);
+        assert_eq!(w.claim(after).unwrap().plain, vec![2; 5]);
+        while w.running > 0 {
+            if let Ok(done) = w.rx.recv() {
+                w.store(done);
+            }
+        }
+        w.forget_dropped();
+        assert_eq!((w.held, w.held_jobs), (0, 0));
+        assert!(w.finished.is_empty());
+        for seq in lost {
+            assert_eq!(w.claim(seq).err().unwrap().code(), ErrorCode::InvalidState);
+        }
     }
 
     #[test]
