@@ -2500,11 +2500,13 @@ cb_status cb_partial_owner(const char *name,
                            uint32_t *out_owner);
 
 /**
- * Where a backup whose root is no directory (a file, or a symlink or FIFO
- * the user named) finds it: `*out_dir` the directory to open and
- * `*out_name` the name in it (both freed with `cb_string_free`); the
- * snapshot holds the one entry `/<name>`, as a directory root's children
- * are `/<child>`. The core's rule, so every host names the entry alike.
+ * Where a backup whose root is no directory (a file, a FIFO, a device;
+ * give `root` with its symlinks resolved, `realpath`) finds it: `*out_dir`
+ * the directory to open and `*out_name` the name in it (both freed with
+ * `cb_string_free`); the snapshot holds the one entry `/<name>`, as a
+ * directory root's children are `/<child>`, and the entry's own device is
+ * the root device (`cb_backup_filter_visit`'s `root_device`). The core's
+ * rule, so every host names the entry alike.
  *
  * Errors: `CB_INVALID_ARGUMENT` for a root whose last component names no
  * file (empty, `.`, `..`, a trailing `/`).

@@ -787,10 +787,11 @@ def partial_owner(name: Union[str, bytes], own_pid: int) -> Optional[int]:
 
 
 def split_file_root(root: Union[str, bytes]) -> Tuple[bytes, bytes]:
-    """Where a backup whose root is no directory (a file, or a symlink or
-    FIFO the user named) finds it: ``(directory, name)`` as bytes; the
-    snapshot holds the one entry ``/<name>`` (the core's rule, as in every
-    binding). :class:`InvalidArgument` for a root whose last component
+    """Where a backup whose root is no directory (a file, a FIFO, a
+    device; give ``root`` with its symlinks resolved, ``os.path.realpath``)
+    finds it: ``(directory, name)`` as bytes; the snapshot holds the one
+    entry ``/<name>``, whose own device is the root device (the core's
+    rule, as in every binding). :class:`InvalidArgument` for a root whose last component
     names no file (empty, ``.``, ``..``, a trailing ``/``)."""
     return _native.split_file_root(root)
 

@@ -505,9 +505,10 @@ fn partial_owner(name: &Bound<'_, PyAny>, own_pid: u32) -> PyResultCb<Option<u32
     Ok(paths::partial_owner(&fs_bytes(name, "name")?, own_pid))
 }
 
-/// Where a backup whose root (a filesystem `str` or `bytes`) is no
-/// directory finds it: `(directory, name)`, as bytes; the snapshot holds
-/// the one entry `/<name>`. `InvalidArgument` for a root whose last
+/// Where a backup whose root (a filesystem `str` or `bytes`, symlinks
+/// resolved) is no directory finds it: `(directory, name)`, as bytes; the
+/// snapshot holds the one entry `/<name>`, whose own device is the root
+/// device. `InvalidArgument` for a root whose last
 /// component names no file (empty, `.`, `..`, a trailing `/`).
 #[pyfunction]
 fn split_file_root<'py>(

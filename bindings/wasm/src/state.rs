@@ -410,10 +410,11 @@ pub fn partial_owner(
     Ok(paths::partial_owner(name.as_bytes(), own_pid))
 }
 
-/// Where a backup whose root is no directory (a file, or a symlink or FIFO
-/// the user named) finds it: `{ dir, name }` as bytes (open `dir`, then
-/// `name` in it); the snapshot holds the one entry `/<name>`, as a
-/// directory root's children are `/<child>`. `InvalidArgumentError` for a
+/// Where a backup whose root is no directory (a file, a FIFO, a device;
+/// give `root` with its symlinks resolved, `fs.realpathSync.native`) finds
+/// it: `{ dir, name }` as bytes (open `dir`, then `name` in it); the
+/// snapshot holds the one entry `/<name>`, as a directory root's children
+/// are `/<child>`, and the entry's own device is the root device. `InvalidArgumentError` for a
 /// root whose last component names no file (empty, `.`, `..`, a trailing
 /// `/`).
 #[wasm_bindgen(

@@ -92,13 +92,15 @@ pub fn partial_owner(name: &[u8], own_pid: u32) -> Option<u32> {
     })
 }
 
-/// Where a backup whose root is no directory (a file, or a symlink or FIFO
-/// the user named) finds it: the directory to open and the name in it,
-/// from the root as the user gave it (`db.sql`, `/var/backups/db.sql`).
-/// The snapshot then holds the one entry `/<name>`, as a directory root's
-/// children are `/<child>`, so a restore into `DEST` writes `DEST/<name>`
-/// (restic keeps the one file too). One rule, so that every host names
-/// the entry alike. [`Error::InvalidArgument`] naming `root` when its last
+/// Where a backup whose root is no directory (a file, a FIFO, a device)
+/// finds it: the directory to open and the name in it, from the root with
+/// its symlinks resolved (`realpath`: a symlink root is followed, as a
+/// directory root's is), e.g. `/var/backups/db.sql`. The snapshot then
+/// holds the one entry `/<name>`, as a directory root's children are
+/// `/<child>`, so a restore into `DEST` writes `DEST/<name>` (restic keeps
+/// the one file too). The entry's own device is the root device, so a
+/// one-file-system selection never leaves the named file out. One rule,
+/// so that every host names the entry alike. [`Error::InvalidArgument`] naming `root` when its last
 /// component names no file: empty, `.`, `..`, or a trailing `/` (which
 /// only a directory takes), or a NUL byte.
 pub fn split_file_root(root: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
