@@ -1350,8 +1350,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"cloudbackup: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     except OSError as e:
-        # "PATH: reason", not Python's "[Errno 13] Permission denied: 'PATH'".
-        where = f"{os.fsdecode(e.filename)}: " if e.filename is not None else ""
+        # "PATH: reason", not Python's "[Errno 13] Permission denied: 'PATH'"
+        # (a call on a descriptor names no path).
+        names = [os.fsdecode(n) for n in (e.filename, e.filename2) if isinstance(n, (str, bytes))]
+        where = "".join(f"{n}: " for n in names[:1]) if len(names) < 2 else f"{names[0]} -> {names[1]}: "
         print(f"cloudbackup: {where}{e.strerror or e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

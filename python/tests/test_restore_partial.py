@@ -258,3 +258,31 @@ def test_zero_runs_come_back_as_holes(tmp_path: Path) -> None:
                 break
     assert out.stat().st_blocks * 512 < 16 * MiB, "the zero runs are holes"
     assert r.bytes_written < 16 * MiB
+
+
+def test_small_files_are_opened_once_each_however_many_a_range_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 300 small files share one range: each is moved into place as its
+    # last blob is written, while still open. Before, those past the 128
+    # descriptors kept open were closed and opened again to finish them.
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(300):
+        (src / f"f{i:03}").write_bytes(b"small file %d\n" % i)
+    sv = StoredVault.init(str(tmp_path / "vault"), "pw", None, FAST_KDF)
+    sv.backup(str(src), gc_grace=3600)
+    opened: List[str] = []
+    real_open = os.open
+
+    def counting(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_WRONLY and os.fsdecode(path).startswith(str(tmp_path / "out")):
+            opened.append(os.fsdecode(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", counting)
+    sv.restore("latest", str(tmp_path / "out"))
+    monkeypatch.undo()
+    assert len(opened) == 300 and len(set(opened)) == 300, len(opened)
+    for i in range(300):
+        assert (tmp_path / "out" / f"f{i:03}").read_bytes() == b"small file %d\n" % i

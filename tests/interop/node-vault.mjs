@@ -334,8 +334,9 @@ function splitTime(name, ns) {
 
 /**
  * A time for `fs.utimes` as a numeric string: node reads a negative number
- * as "now" but a string as the number it spells. libuv keeps microseconds,
- * so nanoseconds below that are lost in node.
+ * as "now" but a string as the number it spells. Node turns it into a
+ * double of seconds and libuv keeps its whole microseconds, so node sets
+ * a time to within a few microseconds (~2 µs near the year 2400).
  * @param {number} seconds @param {number} nanos
  */
 function utimeArg(seconds, nanos) {
@@ -417,7 +418,14 @@ function backup(src, dir) {
             continue;
           }
           try {
-            session.start(meta);
+            // The metadata of what is read, not of the earlier lstat (as C
+            // and Python): the mtime finishFileChecked compares with.
+            const opened = fstatSync(fd, { bigint: true });
+            if (!opened.isFile() || opened.ino !== st.ino || opened.dev !== st.dev) {
+              failed(child, p, 'replaced by another file during the backup');
+              continue;
+            }
+            session.start(fileMeta(child, 'file', opened));
             let n;
             for (;;) {
               try {

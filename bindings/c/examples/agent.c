@@ -1052,7 +1052,11 @@ static int backup_source(const char *source, const char *vault_dir, bool force,
         }
     }
     struct stat root_st;
-    if (root_fd < 0 || fstat(root_fd, &root_st) != 0) {
+    /* A file root's own device is the root device (the core's rule): a
+     * one-file-system filter never leaves the named file out. */
+    if (root_fd < 0 || (file_root == NULL ? fstat(root_fd, &root_st)
+                                          : fstatat(root_fd, file_root, &root_st,
+                                                    AT_SYMLINK_NOFOLLOW)) != 0) {
         if (hooks == NULL) die("%s: %s", source, strerror(errno));
         hooks->failure = fmt("%s: %s", source, strerror(errno));
         if (root_fd >= 0) close(root_fd);
@@ -1379,10 +1383,14 @@ static int restore_snapshot(const char *vault_dir, const char *target, const cha
     check(cb_vault_state_snapshot(r.state, snapshot_id, &snapshot), "snapshot");
     cb_restore_session *s;
     check(cb_restore_session_new(vault, snapshot, index, NULL, &s), "start restore");
-    make_dir(target);
+    /* The target must be a folder: a file there (or on its way there) is
+     * refused by name before anything is written. */
     struct stat target_st;
+    if (mkdir(target, 0700) != 0 && errno != EEXIST && errno != ENOTDIR)
+        die("%s: %s", target, strerror(errno));
     if (stat(target, &target_st) != 0 || !S_ISDIR(target_st.st_mode))
-        die("%s: not a folder (something else is there): nothing restored", target);
+        die("%s: not a folder (something else is there, or on the way to it): nothing restored",
+            target);
     remove_leftovers(target, s);
     size_t failures = 0;
 

@@ -86,6 +86,10 @@ if "$agent" restore vault not-a-folder 2> notfolder.err; then
   echo "run-agent: restore into a file succeeded" >&2; exit 1
 fi
 grep -q 'not-a-folder: not a folder' notfolder.err
+if "$agent" restore vault not-a-folder/below 2> notfolder.err; then
+  echo "run-agent: restore below a file succeeded" >&2; exit 1
+fi
+grep -q 'not-a-folder/below: not a folder' notfolder.err
 test "$(cat not-a-folder)" = kept
 test -z "$(ls vault/locks)"
 test -z "$(find restored -name '*.partial')"
