@@ -15,8 +15,9 @@ use zeroize::Zeroizing;
 
 use crate::state::VaultState;
 use crate::{
-    argument, bool_arg, buffer_arg, given, id_arg, int_arg, json_arg, mode_arg, number_arg,
-    path_arg, size_arg, string_arg, text_or_bytes_arg, time_arg, to_js, wrong, JsResult, MAX_SAFE,
+    argument, bool_arg, buffer_arg, count_arg, given, id_arg, int_arg, json_arg, mode_arg,
+    number_arg, path_arg, size_arg, string_arg, text_or_bytes_arg, time_arg, to_js, wrong,
+    JsResult, MAX_SAFE,
 };
 use cloudbackup_core::engine::host_meta;
 
@@ -985,13 +986,7 @@ impl BackupSession {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "number | bigint")] n: JsValue,
     ) -> JsResult<()> {
-        let n = if n.is_bigint() {
-            use wasm_bindgen::convert::TryFromJsValue;
-            u64::try_from_js_value_ref(&n)
-                .ok_or_else(|| argument("n", "is outside the unsigned 64-bit range"))?
-        } else {
-            size_arg(&n, "n")?
-        };
+        let n = count_arg(&n, "n")?;
         Ok(self.running()?.write_zeros(n)?)
     }
 
@@ -1016,13 +1011,7 @@ impl BackupSession {
         #[wasm_bindgen(unchecked_param_type = "UnixTime")] mtime: JsValue,
         #[wasm_bindgen(unchecked_param_type = "number")] mtime_nanos: Option<JsValue>,
     ) -> JsResult<JsValue> {
-        let size = if size.is_bigint() {
-            use wasm_bindgen::convert::TryFromJsValue;
-            u64::try_from_js_value_ref(&size)
-                .ok_or_else(|| argument("size", "is outside the unsigned 64-bit range"))?
-        } else {
-            size_arg(&size, "size")?
-        };
+        let size = count_arg(&size, "size")?;
         let (seconds, date_nanos) = time_arg(&mtime, "mtime")?;
         let nanos = match given(mtime_nanos) {
             None => date_nanos,

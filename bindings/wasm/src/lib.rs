@@ -358,6 +358,18 @@ pub(crate) fn size_arg(value: &JsValue, name: &str) -> JsResult<u64> {
 }
 
 #[cfg(feature = "engine")]
+/// A byte count given as a JS number (a safe integer, 0 or more) or a
+/// `BigInt` (any unsigned 64-bit value: a file's size from a bigint stat).
+pub(crate) fn count_arg(value: &JsValue, name: &str) -> JsResult<u64> {
+    if !value.is_bigint() {
+        return size_arg(value, name);
+    }
+    use wasm_bindgen::convert::TryFromJsValue;
+    u64::try_from_js_value_ref(value)
+        .ok_or_else(|| argument(name, "is outside the unsigned 64-bit range"))
+}
+
+#[cfg(feature = "engine")]
 /// Permission bits (`0o644`): a number, in the core's range
 /// (`host_meta::check_mode`).
 pub(crate) fn mode_arg(value: &JsValue, name: &str) -> JsResult<u32> {
