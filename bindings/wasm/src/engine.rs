@@ -1009,7 +1009,8 @@ impl BackupSession {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "number | bigint")] size: JsValue,
         #[wasm_bindgen(unchecked_param_type = "UnixTime")] mtime: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "number")] mtime_nanos: Option<JsValue>,
+        #[wasm_bindgen(js_name = "mtimeNanos", unchecked_param_type = "number | null")]
+        mtime_nanos: Option<JsValue>,
     ) -> JsResult<JsValue> {
         let size = count_arg(&size, "size")?;
         let (seconds, date_nanos) = time_arg(&mtime, "mtime")?;
