@@ -77,6 +77,11 @@ ODD_TIMES = {
 NODE_MTIME_SLACK_NS = 4000
 
 
+def mtime_slack_ns(reader: str) -> int:
+    """How far a restore by ``reader`` may set mtimes from the source's."""
+    return NODE_MTIME_SLACK_NS if reader == "node" else 0
+
+
 def make_tree(root: Path) -> None:
     """Text, binary, an empty file, a 3 MiB file with duplicated regions,
     nested and empty directories, symlinks (one dangling), unicode names,
@@ -280,7 +285,7 @@ def backup_matrix(work: Path, b: Bindings) -> bool:
                 continue
             # node's fs.utimes keeps a few microseconds (a double, then
             # libuv's microseconds); C and Python set the nanoseconds.
-            diff = first_difference(source, tree_state(dest), NODE_MTIME_SLACK_NS if reader == "node" else 0)
+            diff = first_difference(source, tree_state(dest), mtime_slack_ns(reader))
             matrix[writer, reader] = "identical" if not diff else "DIFFERS"
             if diff:
                 print(f"interop: {reader} restoring vault_{writer}: {diff}")
@@ -523,7 +528,7 @@ def file_root_matrix(work: Path, b: Bindings) -> bool:
             shutil.rmtree(dest, ignore_errors=True)
             r = b.run(reader, ["restore", str(vault), str(dest)])
             diff = (
-                first_difference(want, tree_state(dest), NODE_MTIME_SLACK_NS if reader == "node" else 0)
+                first_difference(want, tree_state(dest), mtime_slack_ns(reader))
                 if r.returncode == 0
                 else f"failed: {r.stderr.strip()}{r.stdout.strip()}"
             )
@@ -544,8 +549,9 @@ def main() -> int:
     args = p.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    ok = backup_matrix(args.work, Bindings(args.agent.resolve(), args.node))
-    ok = file_root_matrix(args.work, Bindings(args.agent.resolve(), args.node)) and ok
+    bindings = Bindings(args.agent.resolve(), args.node)
+    ok = backup_matrix(args.work, bindings)
+    ok = file_root_matrix(args.work, bindings) and ok
     print(f"interop: backup matrix {'passed' if ok else 'FAILED'} ({time.monotonic() - started:.1f}s)")
     started = time.monotonic()
     api_ok = api_comparison(args.work, args.c_probe.resolve(), args.node)

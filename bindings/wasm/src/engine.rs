@@ -15,8 +15,8 @@ use zeroize::Zeroizing;
 
 use crate::state::VaultState;
 use crate::{
-    argument, bool_arg, buffer_arg, count_arg, given, id_arg, int_arg, json_arg, mode_arg,
-    number_arg, path_arg, size_arg, string_arg, text_or_bytes_arg, time_arg, to_js, wrong,
+    argument, bool_arg, buffer_arg, count_arg, given, id_arg, json_arg, mode_arg, number_arg,
+    path_arg, size_arg, string_arg, text_or_bytes_arg, time_arg, time_with_nanos_arg, to_js, wrong,
     JsResult, MAX_SAFE,
 };
 use cloudbackup_core::engine::host_meta;
@@ -1013,19 +1013,8 @@ impl BackupSession {
         mtime_nanos: Option<JsValue>,
     ) -> JsResult<JsValue> {
         let size = count_arg(&size, "size")?;
-        let (seconds, date_nanos) = time_arg(&mtime, "mtime")?;
-        let nanos = match given(mtime_nanos) {
-            None => date_nanos,
-            Some(_) if mtime.is_instance_of::<js_sys::Date>() => {
-                return Err(argument(
-                    "mtimeNanos",
-                    "must be left out when mtime is a Date (it has the milliseconds)",
-                ))
-            }
-            Some(v) => {
-                host_meta::check_nanos("mtimeNanos", int_arg(&v, "mtimeNanos", 0, MAX_SAFE)?)?
-            }
-        };
+        let (seconds, nanos) =
+            time_with_nanos_arg(&mtime, given(mtime_nanos), "mtime", "mtimeNanos")?;
         let warning = self.running()?.finish_file_checked(size, seconds, nanos)?;
         Ok(warning.map_or(JsValue::NULL, |w| JsValue::from_str(&w)))
     }
@@ -1093,22 +1082,14 @@ impl BackupSession {
             ));
         }
         let time_js = get("time").unwrap_or(JsValue::UNDEFINED);
-        let (time, date_nanos) = time_arg(&time_js, "info.time")?;
         // Checked here, before the session is handed to the core (which
         // would end it on a bad value).
-        let time_nanos = match get("timeNanos").filter(|v| !v.is_undefined() && !v.is_null()) {
-            None => date_nanos,
-            Some(_) if time_js.is_instance_of::<js_sys::Date>() => {
-                return Err(argument(
-                    "info.timeNanos",
-                    "must be left out when info.time is a Date (it has the milliseconds)",
-                ))
-            }
-            Some(v) => host_meta::check_nanos(
-                "info.timeNanos",
-                int_arg(&v, "info.timeNanos", 0, MAX_SAFE)?,
-            )?,
-        };
+        let (time, time_nanos) = time_with_nanos_arg(
+            &time_js,
+            given(get("timeNanos")),
+            "info.time",
+            "info.timeNanos",
+        )?;
         let optional = |name: &str| -> JsResult<Option<String>> {
             match get(name) {
                 None => Ok(None),

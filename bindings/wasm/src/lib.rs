@@ -427,6 +427,30 @@ pub(crate) fn time_arg(value: &JsValue, name: &str) -> JsResult<(i64, u32)> {
 }
 
 #[cfg(feature = "engine")]
+/// A time ([`time_arg`], named `name`) and its sub-second part given
+/// apart (`nanos`, named `nanos_name`: 0 to 999999999, `None` when left
+/// out), which a `Date` already has and so must not be given with one.
+pub(crate) fn time_with_nanos_arg(
+    time: &JsValue,
+    nanos: Option<JsValue>,
+    name: &str,
+    nanos_name: &str,
+) -> JsResult<(i64, u32)> {
+    let (seconds, date_nanos) = time_arg(time, name)?;
+    let nanos = match nanos {
+        None => date_nanos,
+        Some(_) if time.is_instance_of::<js_sys::Date>() => {
+            return Err(argument(
+                nanos_name,
+                format!("must be left out when {name} is a Date (it has the milliseconds)"),
+            ))
+        }
+        Some(v) => host_meta::check_nanos(nanos_name, int_arg(&v, nanos_name, 0, MAX_SAFE)?)?,
+    };
+    Ok((seconds, nanos))
+}
+
+#[cfg(feature = "engine")]
 /// Nanoseconds (a time since the Unix epoch, or a duration) given as a JS
 /// `BigInt` in the signed 64-bit range: a JS number cannot hold today's
 /// time in nanoseconds exactly, so numbers are refused rather than rounded.
