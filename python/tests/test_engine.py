@@ -163,6 +163,25 @@ def test_sessions_refuse_use_after_finish(vault: cb.Vault) -> None:
         cb.BackupSession(vault, cb.Index(), threads=0)
 
 
+def test_a_path_twice_or_below_a_symlink_is_refused(vault: cb.Vault) -> None:
+    # A host joining paths to its target would write /l/passwd through the
+    # link: the session refuses it as it is added, naming it.
+    session = cb.BackupSession(vault, cb.Index())
+    session.add_symlink("/l", "/etc", 0)
+    with pytest.raises(cb.InvalidValue, match=r"/l/passwd is below /l, which is a symlink, not a folder"):
+        session.start_file("/l/passwd", 0o644, 0)
+    session.add_dir(b"/d\xff", 0o755, 0)
+    with pytest.raises(cb.InvalidValue, match=r'"/d\\xff" is given twice'):
+        session.add_dir(b"/d\xff", 0o755, 0)
+    session.start_file(b"/d\xff/f", 0o644, 0)
+    session.finish_file()
+    session.finish(0)
+    snapshot = session.take_snapshot()
+    assert snapshot is not None
+    entries = cb.Snapshot.open(vault, snapshot[0], snapshot[1]).data["entries"]
+    assert [e["path"] for e in entries] == ["/l", '"/d\\xff"', '"/d\\xff/f"']
+
+
 def test_tampered_bundle_fails_restore_and_verify(vault: cb.Vault) -> None:
     files = {"/d/f": os.urandom(100_000)}
     store, snap_id = backup_files(vault, files, cb.Index())

@@ -23,7 +23,7 @@ from cloudbackup.api import validate_patch
 from cloudbackup.engine import BackupSession, quote_path, unquote_path
 from cloudbackup.store import StoredVault
 
-from conftest import FAST_KDF, run_cli
+from conftest import FAST_KDF, REPO, run_cli
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
@@ -594,36 +594,36 @@ def test_devices_fail_alone_without_privilege(tmp_path: Path, cli_env: Dict[str,
     assert (dest / "a").read_bytes() == b"a"
 
 
-def test_restore_never_writes_through_a_symlink_the_snapshot_made(tmp_path: Path) -> None:
-    """A crafted snapshot with a symlink ``/a`` to a directory outside the
-    target and a file ``/a/x``: the file fails by name, nothing is written
-    outside, the rest is restored."""
+def test_restore_never_writes_through_a_symlink_the_snapshot_made(tmp_path: Path, cli_env: Dict[str, str]) -> None:
+    """tests/crafted/misplaced: a symlink ``/a`` to ``../outside`` (the
+    target's sibling) and a file ``/a/x`` "inside" it, a file below a file,
+    a path twice (as a buggy host could have written them; a backup session
+    refuses them now). Those fail by name, nothing is written outside, the
+    rest is restored; the CLI exits 3."""
+    shutil.copytree(REPO / "tests" / "crafted" / "misplaced" / "vault", tmp_path / "vault")
+    password = (REPO / "tests" / "crafted" / "misplaced" / "PASSWORD").read_text()
     outside = tmp_path / "outside"
     outside.mkdir()
-    lv = _vault(tmp_path)
-    session = BackupSession(lv.vault, lv.load_index())
-    session.add({"path": "/a", "kind": "symlink", "target": quote_path(os.fsencode(str(outside))), "mtime": 1})
-    session.start({"path": "/a/x", "kind": "file", "mode": 0o644, "mtime": 1})
-    session.write(b"planted")
-    session.finish_file()
-    session.start({"path": "/ok", "kind": "file", "mode": 0o644, "mtime": 1})
-    session.write(b"ok")
-    session.finish_file()
-    bundles = session.take_bundles() + session.finish(1, "host")
-    for bundle_id, data in bundles:
-        lv.store("bundles", bundle_id, data)
-    index, snapshot = session.take_index(), session.take_snapshot()
-    assert index is not None and snapshot is not None
-    lv.store("index", *index)
-    lv.store("snapshots", *snapshot)
-
     dest = tmp_path / "dest"
-    r = lv.restore("latest", str(dest))
+    r = StoredVault.open(str(tmp_path / "vault"), password).restore("latest", str(dest))
     assert os.listdir(outside) == []
-    assert [e["path"] for e in r.errors] == ["/a/x"]
-    assert "Too many levels of symbolic links" in r.errors[0]["error"] or "Not a directory" in r.errors[0]["error"]
-    assert (dest / "ok").read_bytes() == b"ok"
-    assert os.readlink(dest / "a") == str(outside)
+    failed = r.report["errors"]["list"]
+    assert [(e["path"], e["exception"]["description"]) for e in failed] == [
+        ("/a/x", "corrupt snapshot entry /a/x: it is below /a, which is a symlink, not a folder"),
+        ("/f/under", "corrupt snapshot entry /f/under: it is below /f, which is a file, not a folder"),
+        ("/twice", "corrupt snapshot entry /twice: it is given twice"),
+    ]
+    assert (dest / "ok").read_bytes() == b"restored\n"
+    assert (dest / "f").read_bytes() == b"a file\n"
+    assert (dest / "twice").is_dir() and os.listdir(dest / "twice") == []
+    assert os.readlink(dest / "a") == "../outside"
+    cli = run_cli(
+        ["restore", str(tmp_path / "vault"), "latest", str(tmp_path / "again")],
+        {**cli_env, "CLOUDBACKUP_PASSWORD": password},
+    )
+    assert cli.returncode == 3, cli.stderr
+    assert "error: /a/x: corrupt snapshot entry /a/x: it is below /a" in cli.stderr
+    assert os.listdir(outside) == []
 
 
 @pytest.mark.skipif(shutil.which("setfacl") is None, reason="setfacl (Debian's acl) is not installed")

@@ -12,7 +12,8 @@
 //   node node-vault.mjs init VAULT            create a vault in VAULT
 //   node node-vault.mjs backup SRC VAULT      back SRC up (VAULT must exist: `init` first); exit 3
 //                                             when some paths could not be read (each on stderr)
-//   node node-vault.mjs restore VAULT DEST    restore the newest snapshot into DEST
+//   node node-vault.mjs restore VAULT DEST    restore the newest snapshot into DEST; exit 3 when
+//                                             some files could not be restored (each on stderr)
 //   node node-vault.mjs snapshots VAULT       one JSON line per snapshot: {"id", "snapshot"}
 //   node node-vault.mjs verify VAULT          the verify report as JSON
 //
@@ -683,8 +684,10 @@ try {
   else if (cmd === 'restore' && a && b) {
     const r = restore(a, b);
     console.log(JSON.stringify(r));
+    // As the CLI and the C agent: each file that failed on stderr, exit 3 (the others were restored).
+    for (const e of r.report.errors?.list ?? []) console.error(`error: ${e.path}: ${e.exception?.description ?? e.type}`);
     for (const e of r.errors) console.error(`error: ${e.path}: ${e.error}`);
-    process.exitCode = r.report.errors || r.errors.length ? 1 : 0;
+    process.exitCode = r.report.errors || r.errors.length ? 3 : 0;
   } else if (cmd === 'snapshots' && a) {
     for (const s of snapshots(a)) console.log(JSON.stringify(s));
   } else if (cmd === 'verify' && a) {

@@ -184,7 +184,7 @@ class Bindings:
         self.node = node
         self.env = {**os.environ, **ENV}
 
-    def run(self, binding: str, args: List[str]) -> "subprocess.CompletedProcess[str]":
+    def run(self, binding: str, args: List[str], password: str = PASSWORD) -> "subprocess.CompletedProcess[str]":
         if binding == "c":
             cmd = [str(self.agent), *args]
         elif binding == "python":
@@ -193,7 +193,8 @@ class Bindings:
                 cmd = [sys.executable, "-m", "cloudbackup", "restore", args[1], "latest", args[2], "--json"]
         else:
             cmd = [self.node, str(HERE / "node-vault.mjs"), *args]
-        return subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=600)
+        env = {**self.env, "CLOUDBACKUP_PASSWORD": password}
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
 
     def snapshots(self, binding: str, vault: Path) -> List[Dict[str, Any]]:
         """The vault's snapshots as this binding decodes them: [{"id", "snapshot"}]."""
@@ -540,6 +541,55 @@ def file_root_matrix(work: Path, b: Bindings) -> bool:
     return ok
 
 
+def restore_failures(stdout: str) -> List[str]:
+    """The paths a restore's report (the core's, in each binding's output:
+    the C agent's `restore: {...}` line, the CLI's and node's JSON) lists as
+    failed."""
+    for line in stdout.splitlines():
+        try:
+            out = json.loads(line.removeprefix("restore: "))
+        except ValueError:
+            continue
+        report = out.get("report", out) if isinstance(out, dict) else None
+        if isinstance(report, dict) and "files_restored" in report:
+            return [str(e["path"]) for e in ((report.get("errors") or {}).get("list") or [])]
+    return []
+
+
+def misplaced_matrix(work: Path, b: Bindings) -> bool:
+    """tests/crafted/misplaced (core/examples/misplaced_vault.rs): a snapshot
+    with a symlink /a -> ../outside and a file /a/x "inside" it, a file
+    below a file, and a path twice. Each binding restores it: those three
+    fail by name (exit 3), nothing appears in ../outside, the rest is
+    restored. Before the core planned around them, the C agent wrote /a/x
+    through the link into ../outside."""
+    crafted = REPO / "tests" / "crafted" / "misplaced"
+    password = (crafted / "PASSWORD").read_text()
+    ok = True
+    for reader in BINDINGS:
+        place = work / f"misplaced_{reader}"
+        shutil.rmtree(place, ignore_errors=True)
+        shutil.copytree(crafted / "vault", place / "vault")
+        (place / "outside").mkdir()
+        r = b.run(reader, ["restore", str(place / "vault"), str(place / "dest")], password)
+        got = {path: state[0] if state[0] != "file" else state[3] for path, state in tree_state(place / "dest").items()}
+        got.update({path: state[2] for path, state in tree_state(place / "dest").items() if state[0] == "symlink"})
+        want = {"/a": "../outside", "/f": b"a file\n", "/ok": b"restored\n", "/twice": "dir"}
+        failed = restore_failures(r.stdout)
+        problems = [
+            f"exit {r.returncode}, not 3" if r.returncode != 3 else "",
+            f"wrote outside its target: {os.listdir(place / 'outside')}" if os.listdir(place / "outside") else "",
+            f"restored {got}, not {want}" if got != want else "",
+            f"reported {failed}, not /a/x, /f/under, /twice" if failed != ["/a/x", "/f/under", "/twice"] else "",
+        ]
+        for problem in filter(None, problems):
+            print(f"interop: misplaced entries: {reader}: {problem} ({r.stderr.strip()[-400:]})")
+            ok = False
+    if ok:
+        print("interop: misplaced entries: each binding restored tests/crafted/misplaced without writing outside its target, the 3 misplaced entries failed by name (3/3)")
+    return ok
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--agent", type=Path, default=REPO / "build" / "c" / "agent")
@@ -552,6 +602,7 @@ def main() -> int:
     bindings = Bindings(args.agent.resolve(), args.node)
     ok = backup_matrix(args.work, bindings)
     ok = file_root_matrix(args.work, bindings) and ok
+    ok = misplaced_matrix(args.work, bindings) and ok
     print(f"interop: backup matrix {'passed' if ok else 'FAILED'} ({time.monotonic() - started:.1f}s)")
     started = time.monotonic()
     api_ok = api_comparison(args.work, args.c_probe.resolve(), args.node)

@@ -108,6 +108,19 @@ test('finishFileChecked says when a file changed while it was read, and keeps wh
   assert.deepEqual(entries.map((e) => [e.path, e.size]), [['/same', 5], ['/grew', 5], ['/touched', 5], ['/date-and-nanos', 5]]);
 });
 
+test('a path twice, or below a symlink, is refused as it is added', () => {
+  // A host joining paths to its target would write /l/passwd through the link.
+  const backup = new cb.BackupSession(cb.Vault.create('pw', SMALL, CHEAP), new cb.Index());
+  backup.addSymlink('/l', '/etc', 0);
+  const below = throwsExactly(() => backup.startFile('/l/passwd', 0o644, 0), cb.InvalidValueError, 'invalid_value');
+  assert.match(below.message, /\/l\/passwd is below \/l, which is a symlink, not a folder/);
+  backup.addDir('/d', 0o755, 0);
+  const twice = throwsExactly(() => backup.addDir('/d', 0o755, 0), cb.InvalidValueError, 'invalid_value');
+  assert.match(twice.message, /\/d is given twice/);
+  backup.startFile('/d/f', 0o644, 0);
+  backup.finishFile();
+});
+
 test('writeZeros (number or bigint) backs a hole up as its zeros: same chunks, nothing new stored', () => {
   const vault = cb.Vault.create('pw', SMALL, CHEAP);
   const backup = new cb.BackupSession(vault, new cb.Index());

@@ -104,11 +104,22 @@ static size_t uncommitted_len = 0, uncommitted_cap = 0;
 static int job_diagnostic_fd = -1;
 
 static void die(const char *fmt, ...) {
-    char message[2048];
-    va_list ap;
+    /* Whole, however long: a path far below the target can be longer than
+     * any fixed buffer, and the reason comes after it. */
+    char fallback[2048], *message = fallback;
+    va_list ap, again;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
+    va_copy(again, ap);
+    int len = vsnprintf(fallback, sizeof fallback, fmt, ap);
     va_end(ap);
+    if (len >= (int)sizeof fallback) {
+        char *whole = malloc((size_t)len + 1);
+        if (whole != NULL) {
+            vsnprintf(whole, (size_t)len + 1, fmt, again);
+            message = whole;
+        }
+    }
+    va_end(again);
     fprintf(stderr, "agent: %s\n", message);
     if (job_diagnostic_fd >= 0) {
         /* Best effort: the agent reports a job that failed without one too. */

@@ -37,6 +37,7 @@ use super::crypto::Id;
 use super::format::BlobType;
 use super::index::Index;
 use super::object::SealedObject;
+use super::placement::Placement;
 use super::rawpath::RawPath;
 use super::snapshot::{
     BackupCounters, Entry, EntryKind, FileError, Snapshot, Xattr, SNAPSHOT_VERSION,
@@ -264,6 +265,8 @@ struct Sink {
     /// A stored bundle's buffer the host handed back, for the next bundle.
     spare: Option<Vec<u8>>,
     entries: Vec<Entry>,
+    /// Where the entries sit: no path twice, none below a non-folder.
+    placement: Placement,
     /// Per entry: whether it brought new content.
     new_content: Vec<bool>,
     errors: Vec<FileError>,
@@ -335,6 +338,7 @@ impl BackupSession {
                 ready: Vec::new(),
                 spare: None,
                 entries: Vec::new(),
+                placement: Placement::default(),
                 new_content: Vec::new(),
                 errors: Vec::new(),
                 counters: BackupCounters::default(),
@@ -660,8 +664,16 @@ impl Sink {
         // no snapshot ever records one.
         super::paths::check_snapshot_path(meta.path.as_bytes())?;
         self.entries.push(meta.into_entry());
+        let index = self.entries.len() - 1;
+        if let Err(reason) = self.placement.place(&self.entries, index) {
+            let refused = self.entries.pop().map(|e| e.path).unwrap_or_default();
+            return Err(Error::InvalidValue {
+                field: "path".into(),
+                reason: format!("{} {reason}", refused.quoted()),
+            });
+        }
         self.new_content.push(false);
-        Ok(self.entries.len() - 1)
+        Ok(index)
     }
 
     /// A chunk of `file` as the chunker cut it: one in the chunker's buffer
@@ -1244,6 +1256,39 @@ mod tests {
             assert_eq!(again.out.counters.bytes_backed_up, 0);
             assert!(again.bundles.is_empty());
         }
+    }
+
+    #[test]
+    fn a_path_twice_or_below_a_non_folder_is_refused_as_added() {
+        let vault = vault();
+        let mut s =
+            BackupSession::new(&vault, Arc::new(Index::new()), BackupOptions::default()).unwrap();
+        s.add_entry(FileMeta::symlink("/l", "/etc", 0)).unwrap();
+        let e = s
+            .start_file(FileMeta::file("/l/passwd", 0o644, 0))
+            .unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::InvalidValue);
+        assert!(
+            e.to_string()
+                .contains("/l/passwd is below /l, which is a symlink, not a folder"),
+            "{e}"
+        );
+        s.add_entry(FileMeta::dir("/d", 0o755, 0)).unwrap();
+        let e = s.add_entry(FileMeta::dir("/d", 0o755, 0)).unwrap_err();
+        assert!(e.to_string().contains("/d is given twice"), "{e}");
+        // A file given up may be given again (a host retrying it).
+        s.start_file(FileMeta::file("/d/f", 0o644, 0)).unwrap();
+        s.abandon_file("vanished").unwrap();
+        s.start_file(FileMeta::file("/d/f", 0o644, 0)).unwrap();
+        s.finish_file().unwrap();
+        let out = s.finish(SnapshotInfo::at(0)).unwrap();
+        let paths: Vec<String> = out
+            .tree
+            .entries
+            .iter()
+            .map(|e| e.path.to_string())
+            .collect();
+        assert_eq!(paths, ["/l", "/d", "/d/f"]);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod lock;
 pub(crate) mod noise;
 pub mod object;
 pub mod paths;
+pub(crate) mod placement;
 pub mod prune;
 pub mod rawpath;
 pub mod repair;

@@ -1,7 +1,8 @@
 //! Snapshot paths: what a backup may record and a restore may write, and
 //! the temporary names a restore writes files under. Every host joins a
-//! snapshot path to its target only through [`relative_path`], so none can
-//! be led outside the target by a crafted snapshot.
+//! snapshot path to its target only through [`relative_path`], and a
+//! restore plans no entry below a symlink (`engine::placement`), so none
+//! can be led outside the target by a crafted snapshot.
 
 use super::crypto::hash;
 use super::rawpath::RawPath;

@@ -251,7 +251,8 @@ impl RestoreSession {
             workers,
         };
         let mut blob_pos: HashMap<Id, usize> = HashMap::new();
-        for (entry, taken) in snapshot.entries.iter().zip(taken) {
+        let misplaced = super::placement::misplaced(&snapshot.entries);
+        for ((entry, taken), misplaced) in snapshot.entries.iter().zip(taken).zip(misplaced) {
             if !taken {
                 continue;
             }
@@ -276,6 +277,16 @@ impl RestoreSession {
                 None
             };
             let (create, error) = to_create(entry, index, link_to.as_ref());
+            // Written by a host before the rule (or a buggy one): never
+            // through a link, and never one entry over another.
+            let error = error.or_else(|| {
+                misplaced.map(|why| {
+                    Error::corrupt(
+                        format!("snapshot entry {}", entry.path),
+                        format!("it {why}"),
+                    )
+                })
+            });
             let planned = error.is_none();
             let is_file = create.kind == CreateKind::File;
             session.items.push(Item {
@@ -1152,6 +1163,55 @@ mod tests {
                 ("/l", "corrupt"),
             ],
             "/ok was never fed"
+        );
+    }
+
+    #[test]
+    fn nothing_is_planned_below_a_link_or_over_another_entry() {
+        // As a buggy host could have written it: a link, then a file
+        // "inside" it (a host joining paths would write through the link,
+        // out of the target), a file with a folder below it, a path twice.
+        let v = vault();
+        let mut link = file_entry("/l", &[], 0);
+        link.kind = EntryKind::Symlink;
+        link.target = Some("/etc".into());
+        let snap = snapshot(vec![
+            link,
+            file_entry("/l/passwd", &[1], 10),
+            file_entry("/f", &[], 0),
+            dir_entry("/f/d"),
+            dir_entry("/d"),
+            file_entry("/d", &[2], 10),
+            file_entry("/d/ok", &[], 0),
+        ]);
+        let s = RestoreSession::new(&v, &snap, &index(), RestoreOptions::default()).unwrap();
+        let created: Vec<String> = s.creates().map(|c| c.path.to_string()).collect();
+        assert_eq!(created, ["/l", "/f", "/d", "/d/ok"]);
+        assert!(s.plan().is_empty(), "no blob of a refused file is fetched");
+        let report = s.finish();
+        let list = report.errors.unwrap().list.unwrap();
+        let got: Vec<(&str, &str, &str)> = list
+            .iter()
+            .map(|e| {
+                let message = e.exception.as_ref().and_then(|x| x.description.as_deref());
+                (e.path.as_str(), e.kind.as_str(), message.unwrap_or(""))
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "/l/passwd",
+                    "corrupt",
+                    "corrupt snapshot entry /l/passwd: it is below /l, which is a symlink, not a folder"
+                ),
+                (
+                    "/f/d",
+                    "corrupt",
+                    "corrupt snapshot entry /f/d: it is below /f, which is a file, not a folder"
+                ),
+                ("/d", "corrupt", "corrupt snapshot entry /d: it is given twice"),
+            ]
         );
     }
 
