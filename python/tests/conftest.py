@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -34,6 +34,33 @@ if "CLOUDBACKUP_CACHE_DIR" not in os.environ:
 FAST_KDF = {"memory_kib": 64, "iterations": 1, "parallelism": 1}
 FAST_KDF_JSON = '{"memory_kib": 64, "iterations": 1, "parallelism": 1}'
 
+
+#: The lines tests asked for in the run's summary (see ``summary``).
+_SUMMARY: List[str] = []
+
+
+@pytest.fixture
+def summary(record_property: Callable[[str, object], None]) -> Callable[[str], None]:
+    """Adds a line to the run's summary, printed after the tests: the
+    conformance counts and the like. Through ``record_property``, so the
+    lines also reach the summary under pytest-xdist, which shows no test's
+    own output."""
+
+    def add(line: str) -> None:
+        record_property("summary", line)
+
+    return add
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # With xdist, the controller gets every worker's reports here.
+    if report.when == "call":
+        _SUMMARY.extend(str(v) for k, v in report.user_properties if k == "summary")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _SUMMARY:
+        terminalreporter.write_line(line)
 
 @contextlib.contextmanager
 def small_filesystem(mnt: Path, size: str) -> Iterator[Path]:

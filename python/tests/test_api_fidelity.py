@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Dict, List, Mapping
+from typing import Any, Callable, Dict, List, Mapping
 
 import pytest
 
@@ -129,7 +129,7 @@ def check(case: Dict[str, Any]) -> List[str]:
     return problems
 
 
-def test_every_quirk_case_holds_in_python() -> None:
+def test_every_quirk_case_holds_in_python(summary: Callable[[str], None]) -> None:
     assert len(CASES) >= MIN_CASES
     names = [c["name"] for c in CASES]
     assert len(set(names)) == len(names), "case names are unique"
@@ -141,7 +141,7 @@ def test_every_quirk_case_holds_in_python() -> None:
         if problems:
             failures.append(f"{case['name']} ({case['kind']}):\n  " + "\n  ".join(problems))
     assert not failures, f"{len(failures)} of {len(CASES)} cases fail:\n" + "\n".join(failures)
-    print(f"\napi fidelity: {len(CASES)} quirk cases accepted")
+    summary(f"api fidelity: {len(CASES)} quirk cases accepted")
 
 
 def test_a_wrong_expectation_is_caught() -> None:

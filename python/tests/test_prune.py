@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 import pytest
 
@@ -70,7 +70,9 @@ def restore_all(sv: StoredVault, trees: Dict[str, Dict[str, bytes]], out: Path) 
         assert read_tree(dest) == trees[sid], sid
 
 
-def test_forget_prune_frees_space_and_every_remaining_snapshot_restores(tmp_path: Path) -> None:
+def test_forget_prune_frees_space_and_every_remaining_snapshot_restores(
+    tmp_path: Path, summary: Callable[[str], None]
+) -> None:
     sv, _src, trees = make_history(tmp_path)
     vault = tmp_path / "vault"
     before = vault_bytes(vault)
@@ -91,7 +93,7 @@ def test_forget_prune_frees_space_and_every_remaining_snapshot_restores(tmp_path
     # At 0% nothing unused is left, so a second prune has nothing to do.
     again = sv.prune({"max_unused": "0%", "grace_ns": 0})
     assert again.report is None and again.plan["unused_blobs"]["count"] == 0
-    print(
+    summary(
         f"prune: {before / (1 << 20):.1f} MiB before, {after / (1 << 20):.1f} MiB after, "
         "every remaining snapshot restored"
     )

@@ -14,7 +14,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import pytest
 
@@ -210,7 +210,7 @@ def scope(m: Dict[str, Any], file_reads: Reads) -> Scope:
     return (paths, set(changed))
 
 
-def test_every_mutation_of_the_plan_is_detected() -> None:
+def test_every_mutation_of_the_plan_is_detected(summary: Callable[[str], None]) -> None:
     plan = _plan()
     objects = _objects(plan)
     password, snapshots = plan["password"], plan["snapshots"]
@@ -231,7 +231,7 @@ def test_every_mutation_of_the_plan_is_detected() -> None:
         if not ok:
             undetected.append(f"{json.dumps(m)} -> {out.errors}, bad writes {out.bad_writes}")
     n = len(plan["mutations"])
-    print(f"tamper matrix (python): {n} mutations, {n - len(undetected)} detected")
+    summary(f"tamper matrix (python): {n} mutations, {n - len(undetected)} detected")
     assert not undetected, "\n".join(undetected)
 
 
@@ -288,7 +288,9 @@ def _cli_env(plan: Dict[str, Any]) -> Dict[str, str]:
     return {"CLOUDBACKUP_PASSWORD": plan["password"]}
 
 
-def test_the_cli_fails_every_region_with_a_typed_error_and_no_foreign_bytes(tmp_path: Path) -> None:
+def test_the_cli_fails_every_region_with_a_typed_error_and_no_foreign_bytes(
+    tmp_path: Path, summary: Callable[[str], None]
+) -> None:
     plan = _plan()
     objects = _objects(plan)
     env = _cli_env(plan)
@@ -324,7 +326,7 @@ def test_the_cli_fails_every_region_with_a_typed_error_and_no_foreign_bytes(tmp_
             assert status == 1, f"{m}: verify exit {status}"
             rep = json.loads(stdout.splitlines()[0])
             assert rep["problems"] and all(p["code"] in m["accept"] for p in rep["problems"]), rep
-    print(f"tamper matrix (python cli, in process): {len(sample)} mutations (one per region), {len(sample)} detected")
+    summary(f"tamper matrix (python cli, in process): {len(sample)} mutations (one per region), {len(sample)} detected")
 
 
 def test_the_cli_leaves_no_half_written_file(tmp_path: Path) -> None:

@@ -607,7 +607,9 @@ def test_restore_never_writes_through_a_symlink_the_snapshot_made(tmp_path: Path
     dest = tmp_path / "dest"
     r = StoredVault.open(str(tmp_path / "vault"), password).restore("latest", str(dest))
     assert os.listdir(outside) == []
-    failed = r.report["errors"]["list"]
+    report = r.report["errors"]
+    assert report is not None
+    failed = report.get("list") or []
     assert [(e["path"], e["exception"]["description"]) for e in failed] == [
         ("/a/x", "corrupt snapshot entry /a/x: it is below /a, which is a symlink, not a folder"),
         ("/f/under", "corrupt snapshot entry /f/under: it is below /f, which is a file, not a folder"),
