@@ -485,8 +485,13 @@ class RestoreSession:
         """What to create, in order: ``{"kind": "dir"|"file"|"symlink"|
         "fifo"|"chardev"|"blockdev"|"hardlink", "path", ...}``. A new list
         on each access (not kept by the session: for a large tree, drop it
-        once the entries are made)."""
+        once the entries are made; or use :meth:`iter_creates`)."""
         return self._native.creates()
+
+    def iter_creates(self, batch: int = 4096) -> Iterator[Dict[str, Any]]:
+        """:attr:`creates` one by one, made ``batch`` at a time: a large
+        tree's entries are never all alive as Python objects (~1.6 KB each)."""
+        return _batches(self._native.creates, batch)
 
     @property
     def leftover_dirs(self) -> List[bytes]:
@@ -555,6 +560,31 @@ class RestoreSession:
         deepest first (children before their directory), failed ones left
         out; each as in :attr:`creates`."""
         return self._native.apply()
+
+    def iter_apply(self, batch: int = 4096) -> Iterator[Dict[str, Any]]:
+        """:meth:`apply` one by one, made ``batch`` at a time (as
+        :meth:`iter_creates`)."""
+        return _batches(self._native.apply, batch)
+
+
+def _batches(part: Callable[[int, int], List[Dict[str, Any]]], batch: int) -> Iterator[Dict[str, Any]]:
+    """The items ``part(start, count)`` gives, ``batch`` per call, until a
+    call gives fewer. ``batch`` is checked here, before the first item."""
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise InvalidArgument(
+            f"invalid argument `batch`: a positive int, not {batch!r}", {"name": "batch", "reason": "not a positive int"}
+        )
+
+    def items() -> Iterator[Dict[str, Any]]:
+        start = 0
+        while True:
+            got = part(start, batch)
+            yield from got
+            if len(got) < batch:
+                return
+            start += batch
+
+    return items()
 
 
 class Verifier:

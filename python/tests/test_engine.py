@@ -125,6 +125,36 @@ def test_backup_restore_round_trip_with_dedup(vault: cb.Vault) -> None:
     assert sum(len(b) for b in store2["bundles"].values()) < 4096
 
 
+def test_creates_and_apply_come_in_batches_as_the_whole_lists(vault: cb.Vault) -> None:
+    files = {f"/d/f{i:02}": bytes([i]) * i for i in range(23)}
+    store, snap_id = backup_files(vault, files, cb.Index())
+    index = cb.Index()
+    for i, data in store["index"].items():
+        index.load_delta(vault, i, data)
+    session = cb.RestoreSession(vault, cb.Snapshot.open(vault, snap_id, store["snapshots"][snap_id]), index)
+    whole = session.creates
+    assert len(whole) == 24  # the folder and its files
+    for batch in (1, 5, 24, 25, 4096):
+        assert list(session.iter_creates(batch)) == whole
+    assert session._native.creates(20, 10) == whole[20:]
+    assert session._native.creates(99) == []
+    for bad in (0, -1, 1.5, True, "2", None):
+        with pytest.raises(cb.InvalidArgument, match="batch"):
+            session.iter_creates(bad)  # type: ignore[arg-type]
+    with pytest.raises(cb.InvalidState):
+        session.iter_apply()  # before finish
+        next(session.iter_apply())
+    for fetch in session.plan:
+        for r in fetch["ranges"]:
+            data = store["bundles"][fetch["bundle"]]
+            list(session.feed(fetch["bundle"], r["offset"], memoryview(data)[r["offset"] : r["offset"] + r["length"]]))
+    session.finish()
+    applied = session.apply()
+    assert len(applied) == 24 and applied[-1]["path"] == "/d"  # deepest first
+    for batch in (1, 7, 24, 4096):
+        assert list(session.iter_apply(batch)) == applied
+
+
 def test_restore_include_exclude_and_existing(vault: cb.Vault) -> None:
     files = {"/d/a.txt": b"a", "/d/b.log": b"b"}
     store, snap_id = backup_files(vault, files, cb.Index())

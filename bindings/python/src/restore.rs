@@ -64,13 +64,23 @@ impl NativeRestoreSession {
     }
 
     /// What to create, a list in snapshot order (`{"kind": "dir"|"file"|
-    /// "symlink", "path", ...}`); made on each call.
-    fn creates<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
+    /// "symlink", "path", ...}`); made on each call. `start` and `count`
+    /// take a part of it, so a large tree's are made a batch at a time.
+    #[pyo3(signature = (start = 0, count = None))]
+    fn creates<'py>(
+        &self,
+        py: Python<'py>,
+        start: usize,
+        count: Option<usize>,
+    ) -> PyResultCb<Bound<'py, PyAny>> {
         let value = self.with_run(py, |r| {
-            to_value(
-                "restore creates",
-                &r.session()?.creates().collect::<Vec<_>>(),
-            )
+            let part: Vec<_> = r
+                .session()?
+                .creates()
+                .skip(start)
+                .take(count.unwrap_or(usize::MAX))
+                .collect();
+            to_value("restore creates", &part)
         })?;
         Ok(value_to_py(py, value)?)
     }
@@ -185,9 +195,21 @@ impl NativeRestoreSession {
     }
 
     /// After `finish`: the modes and times to apply, deepest first, failed
-    /// entries left out, as a list of creates.
-    fn apply<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
-        let value = self.with_run(py, |r| to_value("restore attributes", r.apply()?))?;
+    /// entries left out, as a list of creates; `start` and `count` as in
+    /// `creates`.
+    #[pyo3(signature = (start = 0, count = None))]
+    fn apply<'py>(
+        &self,
+        py: Python<'py>,
+        start: usize,
+        count: Option<usize>,
+    ) -> PyResultCb<Bound<'py, PyAny>> {
+        let value = self.with_run(py, |r| {
+            let all = r.apply()?;
+            let part = all.get(start..).unwrap_or_default();
+            let part = part.get(..count.unwrap_or(usize::MAX)).unwrap_or(part);
+            to_value("restore attributes", part)
+        })?;
         Ok(value_to_py(py, value)?)
     }
 }
