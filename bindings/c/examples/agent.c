@@ -1314,6 +1314,16 @@ static void restore_failed(size_t *failures, const char *path, const char *what)
     (*failures)++;
 }
 
+/* Entry `snapshot_path` could not be made (`what` failed, errno says why):
+ * it fails alone, in the session's report, and the restore goes on (a
+ * path too long for this system, a name the filesystem refuses). What the
+ * session would write into it then finds no temporary and fails too. */
+static void create_failed(cb_restore_session *s, const char *snapshot_path, const char *what) {
+    char reason[256];
+    snprintf(reason, sizeof reason, "%s: %s", what, strerror(errno));
+    check(cb_restore_session_fail_path(s, snapshot_path, reason), "fail path");
+}
+
 /* Whether a non-root process may set attribute `name` (of `len` bytes):
  * its own `user.*` ones and POSIX ACLs; `trusted.*` and `security.*`
  * need privileges, so they are skipped as restic and tar skip them. */
@@ -1414,12 +1424,12 @@ static int restore_snapshot(const char *vault_dir, const char *target, const cha
         check(cb_restore_session_create_at(s, i, &c), "create");
         if (c.kind == CB_ENTRY_DIR) {
             char *path = target_path(target, c.path);
-            make_dir(path);
+            if (mkdir(path, 0700) != 0 && errno != EEXIST) create_failed(s, c.path, "mkdir");
             free(path);
         } else if (c.kind == CB_ENTRY_SYMLINK) {
             char *path = target_path(target, c.path);
             unlink(path);
-            if (symlink(c.target, path) != 0) die("%s: %s", path, strerror(errno));
+            if (symlink(c.target, path) != 0) create_failed(s, c.path, "symlink");
             free(path);
         } else if (c.kind == CB_ENTRY_FIFO || c.kind == CB_ENTRY_CHARDEV ||
                    c.kind == CB_ENTRY_BLOCKDEV) {
@@ -1429,16 +1439,18 @@ static int restore_snapshot(const char *vault_dir, const char *target, const cha
                           : c.kind == CB_ENTRY_CHARDEV ? S_IFCHR
                                                        : S_IFBLK;
             /* Devices need root (CAP_MKNOD): otherwise a per-path failure. */
-            if (mknod(path, type | 0600, (dev_t)c.rdev) != 0)
-                restore_failed(&failures, path, "mknod");
+            if (mknod(path, type | 0600, (dev_t)c.rdev) != 0) create_failed(s, c.path, "mknod");
             free(path);
         } else if (c.kind == CB_ENTRY_HARDLINK) {
             /* Linked to its first name once that file is complete (step 3). */
         } else {
             char *path = partial_path(target, c.path);
             int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-            if (fd < 0 || ftruncate(fd, (off_t)c.size) != 0) die("%s: %s", path, strerror(errno));
-            close(fd);
+            if (fd < 0 || ftruncate(fd, (off_t)c.size) != 0) {
+                create_failed(s, c.path, fd < 0 ? "create" : "truncate");
+                unlink(path);
+            }
+            if (fd >= 0) close(fd);
             free(path);
         }
     }
@@ -1534,7 +1546,10 @@ static int restore_snapshot(const char *vault_dir, const char *target, const cha
         check(cb_restore_session_apply_at(s, k, &c), "apply");
         if (c.kind != CB_ENTRY_FILE) continue;
         char *partial = partial_path(target, c.path), *path = target_path(target, c.path);
-        if (rename(partial, path) != 0) die("%s: %s", path, strerror(errno));
+        if (rename(partial, path) != 0) {
+            restore_failed(&failures, path, "rename into place");
+            unlink(partial);
+        }
         free(partial);
         free(path);
     }
@@ -1543,7 +1558,10 @@ static int restore_snapshot(const char *vault_dir, const char *target, const cha
         check(cb_restore_session_create_at(s, i, &c), "create");
         if (c.kind != CB_ENTRY_FILE) continue;
         char *partial = partial_path(target, c.path);
-        if (unlink(partial) != 0 && errno != ENOENT) die("%s: %s", partial, strerror(errno));
+        /* Never made (ENOENT; ENAMETOOLONG, ENOTDIR: its folder could not
+         * be) is fine; one left behind is a failure, not the end. */
+        if (unlink(partial) != 0 && errno != ENOENT && errno != ENAMETOOLONG && errno != ENOTDIR)
+            restore_failed(&failures, partial, "remove temporary");
         free(partial);
     }
     /* Further names of restored files: hard links to their first name. */

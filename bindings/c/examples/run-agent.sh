@@ -9,7 +9,8 @@
 # file, taking the others over from its parent, and is the newest by its
 # nanoseconds), once more with --force (reads all), checks that unreadable
 # paths are listed with exit status 3, verifies the vault, restores it elsewhere and compares the
-# trees byte for byte; checks that an unreadable lock keeps a backup out
+# trees byte for byte; restores a tree deeper than PATH_MAX (what lies past
+# it fails alone, exit 3); checks that an unreadable lock keeps a backup out
 # with the library's message; then tampers with a bundle and checks that
 # verify and restore both notice.
 set -euo pipefail
@@ -80,6 +81,28 @@ test -z "$(ls vault/locks)" # released
 "$agent" verify vault
 "$agent" restore vault restored
 "$agent" compare src restored
+# A tree deeper than PATH_MAX (40 folders of 200-byte names): the backup
+# reads it (openat, one folder at a time); the restore joins paths, so what
+# lies past 4,096 bytes fails by name (exit 3) while the rest is restored.
+mkdir -p deep-src
+python3 -c '
+import os
+fd = os.open("deep-src", os.O_RDONLY)
+for _ in range(40):
+    os.mkdir("d" * 200, dir_fd=fd)
+    fd = os.open("d" * 200, os.O_RDONLY, dir_fd=fd)
+os.close(os.open("leaf", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))'
+echo shallow > deep-src/shallow
+"$agent" init deep-vault > /dev/null
+"$agent" backup deep-src deep-vault > deep-backup.out
+grep -q 'backup: 2 files' deep-backup.out
+status=0
+"$agent" restore deep-vault deep-restored > deep-restore.out 2> deep-restore.err || status=$?
+test "$status" = 3 || { echo "run-agent: deep restore: exit $status, not 3" >&2; cat deep-restore.err >&2; exit 1; }
+grep -q '"description":"mkdir: File name too long"' deep-restore.out
+test "$(cat deep-restored/shallow)" = shallow
+test -z "$(ls deep-vault/locks)"
+
 # A target that is a file: refused by name, the file untouched, no lock left.
 echo kept > not-a-folder
 if "$agent" restore vault not-a-folder 2> notfolder.err; then
