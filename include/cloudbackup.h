@@ -2446,7 +2446,9 @@ cb_status cb_object_name(int kind, const char *id, char **out_name);
  * The snapshot path `path` without its leading `/`, to join to a restore
  * target: `*out_relative` points into `path` itself (one byte on; nothing
  * to free). A host joins a snapshot path to its target only through this,
- * so no crafted snapshot can lead it outside the target.
+ * and a restore session plans no entry below (or above) a symlink or
+ * another non-folder entry, so no crafted snapshot can lead it outside the
+ * target.
  *
  * Errors: `CB_INVALID_VALUE` for a path that is not absolute or has an
  * empty, `.` or `..` component (the message names the path).

@@ -4,7 +4,11 @@
 //! outside its target and restore the rest: `/a` is a symlink to
 //! `../outside` (the target's sibling), and `/a/x` a file "inside" it, which
 //! a host joining paths to its target would write through the link; `/f/under`
-//! lies below the file `/f`; `/twice` is a folder, then a file.
+//! lies below the file `/f`; `/twice` is a folder, then a file; `/a/secret`
+//! and `/h` are two names of one file (a hard link made to the first would
+//! go through `/a`); `/x/y` comes before `/x`, a symlink to `../outside` (a
+//! host making the link over the folder it made for `/x/y` would have put
+//! `y` outside).
 //!
 //! The backup session refuses such entries, so the snapshot is made of
 //! well-placed entries renamed afterwards, then sealed as a host would store
@@ -46,12 +50,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("/planted", "/a/x", b"planted through the link\n"),
         ("/under", "/f/under", b"below a file\n"),
         ("/second", "/twice", b"a file over the folder\n"),
+        ("/secret", "/a/secret", b"one file, two names\n"),
+        ("/h", "/h", b"one file, two names\n"),
+        ("/x-y", "/x/y", b"placed before its folder\n"),
     ];
     for (placed, _, content) in files {
-        session.start_file(FileMeta::file(placed, 0o644, 1_763_900_000))?;
+        let linked = placed == "/secret" || placed == "/h";
+        session.start_file(FileMeta {
+            inode: if linked { 9 } else { 0 },
+            device: if linked { 7 } else { 0 },
+            links: if linked { 2 } else { 1 },
+            ..FileMeta::file(placed, 0o644, 1_763_900_000)
+        })?;
         session.write(content)?;
         session.finish_file()?;
     }
+    session.add_entry(FileMeta::symlink("/x-link", "../outside", 1_763_900_000))?;
     let out = session.finish(SnapshotInfo {
         hostname: Some("crafted".into()),
         paths: vec![RawPath::from("/")],
@@ -59,6 +73,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     let mut tree = out.tree;
     for entry in &mut tree.entries {
+        if entry.path.as_bytes() == b"/x-link" {
+            entry.path = RawPath::from("/x");
+        }
         if let Some((_, name, _)) = files
             .iter()
             .find(|(p, _, _)| entry.path.as_bytes() == p.as_bytes())

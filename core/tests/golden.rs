@@ -183,8 +183,10 @@ fn golden_vaults_restore_byte_exactly() {
 
 /// tests/crafted/misplaced (core/examples/misplaced_vault.rs): a snapshot
 /// with a file "inside" a symlink to the target's sibling, a file below a
-/// file and a path twice. Those three fail alone; nothing is planned
-/// through the link; the rest restores. The C, Python and node hosts restore
+/// file, a path twice, a hard link whose first name is inside the symlink,
+/// and a symlink after a file below its name. Those fail alone; nothing is
+/// planned through a link; the rest restores (the hard link's second name
+/// with the content). The C, Python and node hosts restore
 /// the same vault in tests/interop/run.py.
 #[test]
 fn a_crafted_snapshots_misplaced_entries_fail_alone() {
@@ -205,6 +207,8 @@ fn a_crafted_snapshots_misplaced_entries_fail_alone() {
             ("/twice".to_string(), CreateKind::Dir),
             ("/ok".to_string(), CreateKind::File),
             ("/f".to_string(), CreateKind::File),
+            ("/h".to_string(), CreateKind::File),
+            ("/x/y".to_string(), CreateKind::File),
         ]
     );
     let mut written: HashMap<String, Vec<u8>> = HashMap::new();
@@ -219,8 +223,10 @@ fn a_crafted_snapshots_misplaced_entries_fail_alone() {
             }
         }
     }
-    assert_eq!(written.len(), 2, "{:?}", written.keys());
+    assert_eq!(written.len(), 4, "{:?}", written.keys());
     assert_eq!(written["/ok"], b"restored\n");
+    assert_eq!(written["/h"], b"one file, two names\n");
+    assert_eq!(written["/x/y"], b"placed before its folder\n");
     let report = session.finish();
     let failed: Vec<String> = report
         .errors
@@ -229,7 +235,7 @@ fn a_crafted_snapshots_misplaced_entries_fail_alone() {
         .into_iter()
         .map(|e| e.path)
         .collect();
-    assert_eq!(failed, ["/a/x", "/f/under", "/twice"]);
+    assert_eq!(failed, ["/a/x", "/f/under", "/twice", "/a/secret", "/x"]);
 }
 
 #[test]

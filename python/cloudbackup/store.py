@@ -1462,7 +1462,8 @@ class _Tree:
     create and metadata call is relative to its directory's descriptor,
     opened component by component without following symlinks. So a path of
     any length is restored (no call gets more than one name), and no
-    snapshot entry is written through a symlink an earlier entry made.
+    snapshot entry is written through a symlink an earlier entry made (the
+    core plans none below a symlink either: ``engine::placement``).
 
     Descriptors of recently used directories are cached (``limit``); those
     handed to :class:`_OpenFiles` for paths too long to name whole are kept

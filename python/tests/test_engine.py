@@ -142,8 +142,7 @@ def test_creates_and_apply_come_in_batches_as_the_whole_lists(vault: cb.Vault) -
         with pytest.raises(cb.InvalidArgument, match="batch"):
             session.iter_creates(bad)  # type: ignore[arg-type]
     with pytest.raises(cb.InvalidState):
-        session.iter_apply()  # before finish
-        next(session.iter_apply())
+        next(session.iter_apply())  # before finish
     for fetch in session.plan:
         for r in fetch["ranges"]:
             data = store["bundles"][fetch["bundle"]]
@@ -153,6 +152,15 @@ def test_creates_and_apply_come_in_batches_as_the_whole_lists(vault: cb.Vault) -
     assert len(applied) == 24 and applied[-1]["path"] == "/d"  # deepest first
     for batch in (1, 7, 24, 4096):
         assert list(session.iter_apply(batch)) == applied
+    # Failing entries while walking the list (as the CLI does when it cannot
+    # set one's metadata) skips none: the list stays as it was at finish.
+    seen = []
+    for c in session.iter_apply(3):
+        seen.append(c["path"])
+        if len(seen) % 3 == 1:
+            session.fail_path(c["path"], "Operation not permitted (os error 1)")
+    assert seen == [c["path"] for c in applied]
+    assert session.report()["errors"] is not None
 
 
 def test_restore_include_exclude_and_existing(vault: cb.Vault) -> None:
@@ -205,11 +213,16 @@ def test_a_path_twice_or_below_a_symlink_is_refused(vault: cb.Vault) -> None:
         session.add_dir(b"/d\xff", 0o755, 0)
     session.start_file(b"/d\xff/f", 0o644, 0)
     session.finish_file()
+    # The other order: a link over what was already placed below its name.
+    session.start_file("/x/y", 0o644, 0)
+    session.finish_file()
+    with pytest.raises(cb.InvalidValue, match=r"/x is a symlink, but /x/y is below it"):
+        session.add_symlink("/x", "../outside", 0)
     session.finish(0)
     snapshot = session.take_snapshot()
     assert snapshot is not None
     entries = cb.Snapshot.open(vault, snapshot[0], snapshot[1]).data["entries"]
-    assert [e["path"] for e in entries] == ["/l", '"/d\\xff"', '"/d\\xff/f"']
+    assert [e["path"] for e in entries] == ["/l", '"/d\\xff"', '"/d\\xff/f"', "/x/y"]
 
 
 def test_tampered_bundle_fails_restore_and_verify(vault: cb.Vault) -> None:

@@ -597,9 +597,10 @@ def test_devices_fail_alone_without_privilege(tmp_path: Path, cli_env: Dict[str,
 def test_restore_never_writes_through_a_symlink_the_snapshot_made(tmp_path: Path, cli_env: Dict[str, str]) -> None:
     """tests/crafted/misplaced: a symlink ``/a`` to ``../outside`` (the
     target's sibling) and a file ``/a/x`` "inside" it, a file below a file,
-    a path twice (as a buggy host could have written them; a backup session
-    refuses them now). Those fail by name, nothing is written outside, the
-    rest is restored; the CLI exits 3."""
+    a path twice, a hard link whose first name is inside ``/a``, a symlink
+    after a file below its name (as a buggy host could have written them; a
+    backup session refuses them now). Those fail by name, nothing is written
+    outside, the rest is restored; the CLI exits 3."""
     shutil.copytree(REPO / "tests" / "crafted" / "misplaced" / "vault", tmp_path / "vault")
     password = (REPO / "tests" / "crafted" / "misplaced" / "PASSWORD").read_text()
     outside = tmp_path / "outside"
@@ -614,9 +615,13 @@ def test_restore_never_writes_through_a_symlink_the_snapshot_made(tmp_path: Path
         ("/a/x", "corrupt snapshot entry /a/x: it is below /a, which is a symlink, not a folder"),
         ("/f/under", "corrupt snapshot entry /f/under: it is below /f, which is a file, not a folder"),
         ("/twice", "corrupt snapshot entry /twice: it is given twice"),
+        ("/a/secret", "corrupt snapshot entry /a/secret: it is below /a, which is a symlink, not a folder"),
+        ("/x", "corrupt snapshot entry /x: it is a symlink, but /x/y is below it"),
     ]
     assert (dest / "ok").read_bytes() == b"restored\n"
     assert (dest / "f").read_bytes() == b"a file\n"
+    assert (dest / "h").read_bytes() == b"one file, two names\n"  # the second name of the refused one
+    assert (dest / "x" / "y").read_bytes() == b"placed before its folder\n" and not (dest / "x").is_symlink()
     assert (dest / "twice").is_dir() and os.listdir(dest / "twice") == []
     assert os.readlink(dest / "a") == "../outside"
     cli = run_cli(

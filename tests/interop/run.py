@@ -556,13 +556,19 @@ def restore_failures(stdout: str) -> List[str]:
     return []
 
 
+#: The entries of tests/crafted/misplaced a restore must fail, in order.
+MISPLACED = ["/a/x", "/f/under", "/twice", "/a/secret", "/x"]
+
+
 def misplaced_matrix(work: Path, b: Bindings) -> bool:
     """tests/crafted/misplaced (core/examples/misplaced_vault.rs): a snapshot
     with a symlink /a -> ../outside and a file /a/x "inside" it, a file
-    below a file, and a path twice. Each binding restores it: those three
-    fail by name (exit 3), nothing appears in ../outside, the rest is
-    restored. Before the core planned around them, the C agent wrote /a/x
-    through the link into ../outside."""
+    below a file, a path twice, a hard link whose first name is inside /a,
+    and a symlink /x after the file /x/y. Each binding restores it: those
+    five fail by name (exit 3), nothing appears in ../outside, the rest is
+    restored (the hard link's other name with the content). Before the
+    core planned around them, the C agent wrote /a/x through the link into
+    ../outside."""
     crafted = REPO / "tests" / "crafted" / "misplaced"
     password = (crafted / "PASSWORD").read_text()
     ok = True
@@ -574,19 +580,27 @@ def misplaced_matrix(work: Path, b: Bindings) -> bool:
         r = b.run(reader, ["restore", str(place / "vault"), str(place / "dest")], password)
         got = {path: state[0] if state[0] != "file" else state[3] for path, state in tree_state(place / "dest").items()}
         got.update({path: state[2] for path, state in tree_state(place / "dest").items() if state[0] == "symlink"})
-        want = {"/a": "../outside", "/f": b"a file\n", "/ok": b"restored\n", "/twice": "dir"}
+        want = {
+            "/a": "../outside",
+            "/f": b"a file\n",
+            "/h": b"one file, two names\n",
+            "/ok": b"restored\n",
+            "/twice": "dir",
+            "/x": "dir",
+            "/x/y": b"placed before its folder\n",
+        }
         failed = restore_failures(r.stdout)
         problems = [
             f"exit {r.returncode}, not 3" if r.returncode != 3 else "",
             f"wrote outside its target: {os.listdir(place / 'outside')}" if os.listdir(place / "outside") else "",
             f"restored {got}, not {want}" if got != want else "",
-            f"reported {failed}, not /a/x, /f/under, /twice" if failed != ["/a/x", "/f/under", "/twice"] else "",
+            f"reported {failed}, not {MISPLACED}" if failed != MISPLACED else "",
         ]
         for problem in filter(None, problems):
             print(f"interop: misplaced entries: {reader}: {problem} ({r.stderr.strip()[-400:]})")
             ok = False
     if ok:
-        print("interop: misplaced entries: each binding restored tests/crafted/misplaced without writing outside its target, the 3 misplaced entries failed by name (3/3)")
+        print(f"interop: misplaced entries: each binding restored tests/crafted/misplaced without writing outside its target, the {len(MISPLACED)} misplaced entries failed by name (3/3)")
     return ok
 
 

@@ -1241,6 +1241,36 @@ static char *target_path(const char *target, const char *path) {
     return join(target, relative);
 }
 
+/* Makes the folders above snapshot path `path` in `target` that are not
+ * there: a snapshot may leave a folder out (the format allows it), and its
+ * files still go below it. Mode 0777 less the umask, as mkdir -p; errors
+ * are left to the create that follows. Entries come folder by folder, so
+ * the last parent made is remembered (one mkdir per folder, not per file);
+ * make_parents(NULL, NULL) forgets it, as each restore starts. */
+static void make_parents(const char *target, const char *path) {
+    static char *last = NULL;
+    if (target == NULL) {
+        free(last);
+        last = NULL;
+        return;
+    }
+    char *full = target_path(target, path);
+    char *end = strrchr(full, '/');
+    size_t parent_len = end != NULL ? (size_t)(end - full) : 0;
+    if (last != NULL && strlen(last) == parent_len && memcmp(last, full, parent_len) == 0) {
+        free(full);
+        return;
+    }
+    for (char *slash = full + strlen(target) + 1; (slash = strchr(slash, '/')) != NULL; slash++) {
+        *slash = 0;
+        (void)mkdir(full, 0777);
+        *slash = '/';
+    }
+    free(last);
+    last = full;
+    last[parent_len] = 0;
+}
+
 /* Folder `rel` (relative, "" for the target itself) of `target`, reached
  * component by component without following a symlink where a folder goes;
  * -1 when it is not there (or not a folder). */
@@ -1413,6 +1443,7 @@ static int restore_snapshot(const char *vault_dir, const char *target, const cha
         die("%s: not a folder (something else is there, or on the way to it): nothing restored",
             target);
     remove_leftovers(target, s);
+    make_parents(NULL, NULL);
     size_t failures = 0;
 
     /* 1. Create directories, symlinks, FIFOs and devices, and each file at its final size
@@ -1422,6 +1453,7 @@ static int restore_snapshot(const char *vault_dir, const char *target, const cha
     for (size_t i = 0; i < creates; i++) {
         cb_create c;
         check(cb_restore_session_create_at(s, i, &c), "create");
+        if (c.kind != CB_ENTRY_HARDLINK) make_parents(target, c.path);
         if (c.kind == CB_ENTRY_DIR) {
             char *path = target_path(target, c.path);
             if (mkdir(path, 0700) != 0 && errno != EEXIST) create_failed(s, c.path, "mkdir");

@@ -108,7 +108,9 @@ pub unsafe extern "C" fn cb_object_name(
 /// The snapshot path `path` without its leading `/`, to join to a restore
 /// target: `*out_relative` points into `path` itself (one byte on; nothing
 /// to free). A host joins a snapshot path to its target only through this,
-/// so no crafted snapshot can lead it outside the target.
+/// and a restore session plans no entry below (or above) a symlink or
+/// another non-folder entry, so no crafted snapshot can lead it outside the
+/// target.
 ///
 /// Errors: `CB_INVALID_VALUE` for a path that is not absolute or has an
 /// empty, `.` or `..` component (the message names the path).

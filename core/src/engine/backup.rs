@@ -567,6 +567,10 @@ impl BackupSession {
 
     /// Records a directory, symlink, FIFO or device node.
     pub fn add_entry(&mut self, meta: FileMeta) -> Result<()> {
+        // The open file must stay the last entry (abandon_file drops it).
+        if let Some(i) = self.open {
+            return Err(self.still_open("add_entry", i));
+        }
         meta.validate()?;
         if meta.kind == EntryKind::File {
             return Err(Error::argument(
@@ -1276,6 +1280,14 @@ mod tests {
         s.add_entry(FileMeta::dir("/d", 0o755, 0)).unwrap();
         let e = s.add_entry(FileMeta::dir("/d", 0o755, 0)).unwrap_err();
         assert!(e.to_string().contains("/d is given twice"), "{e}");
+        // Nothing is added while a file is open (it must stay the last
+        // entry, for abandon_file).
+        s.start_file(FileMeta::file("/d/g", 0o644, 0)).unwrap();
+        let e = s
+            .add_entry(FileMeta::symlink("/d/l", "/etc", 0))
+            .unwrap_err();
+        assert!(e.to_string().contains("/d/g is still open"), "{e}");
+        s.finish_file().unwrap();
         // A file given up may be given again (a host retrying it).
         s.start_file(FileMeta::file("/d/f", 0o644, 0)).unwrap();
         s.abandon_file("vanished").unwrap();
@@ -1288,7 +1300,7 @@ mod tests {
             .iter()
             .map(|e| e.path.to_string())
             .collect();
-        assert_eq!(paths, ["/l", "/d", "/d/f"]);
+        assert_eq!(paths, ["/l", "/d", "/d/g", "/d/f"]);
     }
 
     #[test]

@@ -265,14 +265,9 @@ impl RestoreSession {
                 session.files_skipped += 1;
                 continue;
             }
+            let inode = (entry.device, entry.inode);
             let link_to = if entry.is_hard_linked() {
-                match first_name.entry((entry.device, entry.inode)) {
-                    std::collections::hash_map::Entry::Occupied(first) => Some(first.get().clone()),
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(entry.path.clone());
-                        None
-                    }
-                }
+                first_name.get(&inode).cloned()
             } else {
                 None
             };
@@ -287,6 +282,11 @@ impl RestoreSession {
                     )
                 })
             });
+            // The first name planned takes the content; a refused one is
+            // never linked to (it could lie through a symlink).
+            if entry.is_hard_linked() && link_to.is_none() && error.is_none() {
+                first_name.insert(inode, entry.path.clone());
+            }
             let planned = error.is_none();
             let is_file = create.kind == CreateKind::File;
             session.items.push(Item {
@@ -721,12 +721,11 @@ impl RestoreSession {
     /// [`Error::InvalidArgument`].
     pub fn fail_path(&mut self, path: &RawPath, error: &str) -> Result<()> {
         if self.by_path.is_empty() {
-            self.by_path = self
-                .items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| (item.create.path.clone(), i))
-                .collect();
+            // A path given twice: the first is the one planned (the
+            // second was refused, see `placement`).
+            for (i, item) in self.items.iter().enumerate() {
+                self.by_path.entry(item.create.path.clone()).or_insert(i);
+            }
         }
         let item = self
             .by_path
@@ -1175,6 +1174,14 @@ mod tests {
         let mut link = file_entry("/l", &[], 0);
         link.kind = EntryKind::Symlink;
         link.target = Some("/etc".into());
+        // Two names of one file, the first refused: the second takes the
+        // content, and is never a link to the first (through /l).
+        let linked = |path: &str| Entry {
+            device: 7,
+            inode: 9,
+            links: 2,
+            ..file_entry(path, &[3], 10)
+        };
         let snap = snapshot(vec![
             link,
             file_entry("/l/passwd", &[1], 10),
@@ -1183,11 +1190,22 @@ mod tests {
             dir_entry("/d"),
             file_entry("/d", &[2], 10),
             file_entry("/d/ok", &[], 0),
+            linked("/l/secret"),
+            linked("/h"),
         ]);
         let s = RestoreSession::new(&v, &snap, &index(), RestoreOptions::default()).unwrap();
-        let created: Vec<String> = s.creates().map(|c| c.path.to_string()).collect();
-        assert_eq!(created, ["/l", "/f", "/d", "/d/ok"]);
-        assert!(s.plan().is_empty(), "no blob of a refused file is fetched");
+        let created: Vec<(String, CreateKind)> =
+            s.creates().map(|c| (c.path.to_string(), c.kind)).collect();
+        let kinds = [
+            ("/l", CreateKind::Symlink),
+            ("/f", CreateKind::File),
+            ("/d", CreateKind::Dir),
+            ("/d/ok", CreateKind::File),
+            ("/h", CreateKind::File),
+        ];
+        assert_eq!(created, kinds.map(|(p, k)| (p.to_string(), k)));
+        let fetched: Vec<(u64, u64)> = ranges(&s.plan(), 0xA);
+        assert_eq!(fetched.len(), 1, "only /h's blob: {fetched:?}");
         let report = s.finish();
         let list = report.errors.unwrap().list.unwrap();
         let got: Vec<(&str, &str, &str)> = list
@@ -1211,6 +1229,13 @@ mod tests {
                     "corrupt snapshot entry /f/d: it is below /f, which is a file, not a folder"
                 ),
                 ("/d", "corrupt", "corrupt snapshot entry /d: it is given twice"),
+                (
+                    "/l/secret",
+                    "corrupt",
+                    "corrupt snapshot entry /l/secret: it is below /l, which is a symlink, not a folder"
+                ),
+                // Planned with the content (never fed here).
+                ("/h", "not_found", &format!("bundle {} not found", "0a".repeat(32))),
             ]
         );
     }
@@ -1615,8 +1640,11 @@ mod tests {
         let report = run.report().unwrap();
         assert_eq!(report.files_restored, 1);
         assert_eq!(report.bytes_restored, 3);
+        // The list to apply stays as it was at finish (a host walking it by
+        // position while failing entries would skip some otherwise); the
+        // host knows what it failed.
         let applied: Vec<String> = report.apply.iter().map(|c| c.path.to_string()).collect();
-        assert_eq!(applied, ["/ok"]);
+        assert_eq!(applied, ["/late", "/ok"]);
         let json = serde_json::to_value(report).unwrap();
         let list = &json["errors"]["list"];
         assert_eq!(list[0]["path"], "/full");

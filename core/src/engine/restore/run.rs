@@ -185,11 +185,18 @@ impl RestoreRun {
 
     /// The host could not create, write or move `path` into place (see
     /// [`RestoreSession::fail_path`]). Also after finishing: the report
-    /// then counts the file as failed instead of restored.
+    /// then counts the file as failed instead of restored, while
+    /// [`apply`](Self::apply) stays the list it was at `finish`, so a host
+    /// walking it by position (a batch, an index) while failing entries
+    /// misses none.
     pub fn fail_path(&mut self, path: &RawPath, error: &str) -> Result<()> {
         self.session.fail_path(path, error)?;
-        if self.report.is_some() {
-            self.report = Some(self.session.report());
+        if let Some(old) = self.report.as_mut() {
+            let apply = std::mem::take(&mut old.apply);
+            *old = RestoreReport {
+                apply,
+                ..self.session.report()
+            };
         }
         Ok(())
     }
@@ -220,7 +227,8 @@ impl RestoreRun {
     }
 
     /// The modes and times to apply after the content, deepest first,
-    /// failed entries left out (see [`RestoreReport::apply`]).
+    /// entries failed by `finish` left out (see [`RestoreReport::apply`]);
+    /// the same list however many `fail_path` calls come after.
     pub fn apply(&self) -> Result<&[Create]> {
         Ok(&self.report()?.apply)
     }
