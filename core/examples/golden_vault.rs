@@ -13,6 +13,8 @@
 //! Run once per format version: `cargo run -p cloudbackup-core --example golden_vault`.
 //! Never regenerate an existing version's vault: it exists to prove old vaults stay readable.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -156,23 +158,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         tags: Vec::new(),
     })?;
 
-    let write = |rel: &str, bytes: &[u8]| -> std::io::Result<()> {
-        let p = root.join(rel);
-        if let Some(parent) = p.parent() {
-            fs::create_dir_all(parent)?;
-        }
-        fs::write(p, bytes)
-    };
-    write("vault/config", &vault.config_bytes()?)?;
-    for b in &out.bundles {
-        write(&format!("vault/bundles/{}", b.id), &b.bytes)?;
-    }
-    write(&format!("vault/index/{}", out.index.id), &out.index.bytes)?;
-    write(
-        &format!("vault/snapshots/{}", out.snapshot.id),
-        &out.snapshot.bytes,
-    )?;
-    write("PASSWORD", PASSWORD.as_bytes())?;
+    common::write_vault(&root, &vault, &out, &out.snapshot, PASSWORD)?;
     for (path, content) in tree() {
         let p = root
             .join("expected")
@@ -187,7 +173,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         e.chunks.clear();
     }
     let listed = serde_json::json!({"entries": entries, "errors": out.tree.errors});
-    write("ENTRIES.json", &serde_json::to_vec_pretty(&listed)?)?;
+    fs::write(
+        root.join("ENTRIES.json"),
+        serde_json::to_vec_pretty(&listed)?,
+    )?;
     println!("wrote {} ({} bundles)", root.display(), out.bundles.len());
     print_counters(&root, &out.counters)?;
     Ok(())

@@ -15,7 +15,8 @@
 //! it. Run once: `cargo run -p cloudbackup-core --example misplaced_vault`
 //! (it refuses to overwrite the committed vault).
 
-use std::fs;
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -71,7 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         paths: vec![RawPath::from("/")],
         ..SnapshotInfo::at(1_763_900_000)
     })?;
-    let mut tree = out.tree;
+    let mut tree = out.tree.clone();
     for entry in &mut tree.entries {
         if entry.path.as_bytes() == b"/x-link" {
             entry.path = RawPath::from("/x");
@@ -84,21 +85,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let snapshot = tree.seal(vault.keys(), vault.id())?;
-
-    let write = |rel: &str, bytes: &[u8]| -> std::io::Result<()> {
-        let p = root.join(rel);
-        if let Some(parent) = p.parent() {
-            fs::create_dir_all(parent)?;
-        }
-        fs::write(p, bytes)
-    };
-    write("vault/config", &vault.config_bytes()?)?;
-    for b in &out.bundles {
-        write(&format!("vault/bundles/{}", b.id), &b.bytes)?;
-    }
-    write(&format!("vault/index/{}", out.index.id), &out.index.bytes)?;
-    write(&format!("vault/snapshots/{}", snapshot.id), &snapshot.bytes)?;
-    write("PASSWORD", PASSWORD.as_bytes())?;
+    common::write_vault(&root, &vault, &out, &snapshot, PASSWORD)?;
     println!("wrote {}", root.display());
     Ok(())
 }

@@ -47,6 +47,26 @@ fn open_committed(dir: &Path) -> (Vault, Index, HashMap<Id, Vec<u8>>) {
     (vault, index, bundles)
 }
 
+/// Feeds every planned range of `session` from `bundles`, handing each
+/// write's places to `put(path, offset, bytes)`.
+fn feed_all(
+    session: &mut RestoreSession,
+    bundles: &HashMap<Id, Vec<u8>>,
+    mut put: impl FnMut(&RawPath, usize, &[u8]),
+) {
+    for fetch in session.plan() {
+        let bundle = &bundles[&fetch.bundle];
+        for r in &fetch.ranges {
+            let slice = &bundle[r.offset as usize..(r.offset + r.length) as usize];
+            for w in session.feed(&fetch.bundle, r.offset, slice).expect("feed") {
+                for place in &w.places {
+                    put(&place.path, place.offset as usize, &w.data);
+                }
+            }
+        }
+    }
+}
+
 fn restore_golden(version_dir: &Path) -> usize {
     let vault_dir = version_dir.join("vault");
     let (vault, index, bundles) = open_committed(version_dir);
@@ -85,19 +105,10 @@ fn restore_golden(version_dir: &Path) -> usize {
             _ => {}
         }
     }
-    for fetch in session.plan() {
-        let bundle = &bundles[&fetch.bundle];
-        for r in &fetch.ranges {
-            let slice = &bundle[r.offset as usize..(r.offset + r.length) as usize];
-            for w in session.feed(&fetch.bundle, r.offset, slice).expect("feed") {
-                for place in &w.places {
-                    let file = files.get_mut(&place.path).expect("created first");
-                    let at = place.offset as usize;
-                    file[at..at + w.data.len()].copy_from_slice(&w.data);
-                }
-            }
-        }
-    }
+    feed_all(&mut session, &bundles, |path, at, data| {
+        let file = files.get_mut(path).expect("created first");
+        file[at..at + data.len()].copy_from_slice(data);
+    });
     let report = session.finish();
     assert_eq!(report.errors, None);
     // A hard link's content is its first name's.
@@ -212,17 +223,9 @@ fn a_crafted_snapshots_misplaced_entries_fail_alone() {
         ]
     );
     let mut written: HashMap<String, Vec<u8>> = HashMap::new();
-    for fetch in session.plan() {
-        let bundle = &bundles[&fetch.bundle];
-        for r in &fetch.ranges {
-            let slice = &bundle[r.offset as usize..(r.offset + r.length) as usize];
-            for w in session.feed(&fetch.bundle, r.offset, slice).expect("feed") {
-                for place in &w.places {
-                    written.insert(place.path.to_string(), w.data.clone());
-                }
-            }
-        }
-    }
+    feed_all(&mut session, &bundles, |path, _, data| {
+        written.insert(path.to_string(), data.to_vec());
+    });
     assert_eq!(written.len(), 4, "{:?}", written.keys());
     assert_eq!(written["/ok"], b"restored\n");
     assert_eq!(written["/h"], b"one file, two names\n");
