@@ -2284,8 +2284,10 @@ cb_status cb_restore_session_apply_count(const cb_restore_session *session, size
  * The `i`-th entry (0-based) whose permission bits (`mode`; none for a
  * symlink) and modification time (`mtime`) to apply after the content:
  * every restored entry, deepest first (a directory after everything in
- * it, so writing into it does not change its time again), failed ones
- * left out. Apply them in this order. Its strings belong to the session
+ * it, so writing into it does not change its time again), entries failed
+ * by `cb_restore_session_finish` left out (the list stays the same after
+ * it, through later `cb_restore_session_fail_path` calls: skip what you
+ * failed). Apply them in this order. Its strings belong to the session
  * (valid until it is freed).
  *
  * Errors: `CB_INVALID_STATE` before `cb_restore_session_finish`;

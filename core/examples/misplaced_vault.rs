@@ -4,9 +4,9 @@
 //! outside its target and restore the rest: `/a` is a symlink to
 //! `../outside` (the target's sibling), and `/a/x` a file "inside" it, which
 //! a host joining paths to its target would write through the link; `/f/under`
-//! lies below the file `/f`; `/twice` is a folder, then a file; `/a/secret`
-//! and `/h` are two names of one file (a hard link made to the first would
-//! go through `/a`); `/x/y` comes before `/x`, a symlink to `../outside` (a
+//! lies below the file `/f`; `/twice` is a folder, then a file; `/a/secret`,
+//! `/h` and `/w/h2` are three names of one file (a hard link made to the
+//! first would go through `/a`; `/w` is a folder the snapshot leaves out); `/x/y` comes before `/x`, a symlink to `../outside` (a
 //! host making the link over the folder it made for `/x/y` would have put
 //! `y` outside).
 //!
@@ -51,16 +51,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("/planted", "/a/x", b"planted through the link\n"),
         ("/under", "/f/under", b"below a file\n"),
         ("/second", "/twice", b"a file over the folder\n"),
-        ("/secret", "/a/secret", b"one file, two names\n"),
-        ("/h", "/h", b"one file, two names\n"),
+        ("/secret", "/a/secret", b"one file, three names\n"),
+        ("/h", "/h", b"one file, three names\n"),
+        ("/h2", "/w/h2", b"one file, three names\n"),
         ("/x-y", "/x/y", b"placed before its folder\n"),
     ];
     for (placed, _, content) in files {
-        let linked = placed == "/secret" || placed == "/h";
+        let linked = ["/secret", "/h", "/h2"].contains(&placed);
         session.start_file(FileMeta {
             inode: if linked { 9 } else { 0 },
             device: if linked { 7 } else { 0 },
-            links: if linked { 2 } else { 1 },
+            links: if linked { 3 } else { 1 },
             ..FileMeta::file(placed, 0o644, 1_763_900_000)
         })?;
         session.write(content)?;

@@ -194,10 +194,11 @@ fn golden_vaults_restore_byte_exactly() {
 
 /// tests/crafted/misplaced (core/examples/misplaced_vault.rs): a snapshot
 /// with a file "inside" a symlink to the target's sibling, a file below a
-/// file, a path twice, a hard link whose first name is inside the symlink,
-/// and a symlink after a file below its name. Those fail alone; nothing is
-/// planned through a link; the rest restores (the hard link's second name
-/// with the content). The C, Python and node hosts restore
+/// file, a path twice, a hard link whose first name is inside the symlink
+/// (its third name in a folder the snapshot leaves out), and a symlink
+/// after a file below its name. Those fail alone; nothing is planned
+/// through a link; the rest restores (the hard link's second name with the
+/// content, its third linked to the second). The C, Python and node hosts restore
 /// the same vault in tests/interop/run.py.
 #[test]
 fn a_crafted_snapshots_misplaced_entries_fail_alone() {
@@ -219,6 +220,7 @@ fn a_crafted_snapshots_misplaced_entries_fail_alone() {
             ("/ok".to_string(), CreateKind::File),
             ("/f".to_string(), CreateKind::File),
             ("/h".to_string(), CreateKind::File),
+            ("/w/h2".to_string(), CreateKind::HardLink),
             ("/x/y".to_string(), CreateKind::File),
         ]
     );
@@ -228,7 +230,7 @@ fn a_crafted_snapshots_misplaced_entries_fail_alone() {
     });
     assert_eq!(written.len(), 4, "{:?}", written.keys());
     assert_eq!(written["/ok"], b"restored\n");
-    assert_eq!(written["/h"], b"one file, two names\n");
+    assert_eq!(written["/h"], b"one file, three names\n");
     assert_eq!(written["/x/y"], b"placed before its folder\n");
     let report = session.finish();
     let failed: Vec<String> = report

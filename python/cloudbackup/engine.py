@@ -557,8 +557,10 @@ class RestoreSession:
 
     def apply(self) -> List[Dict[str, Any]]:
         """After :meth:`finish`: the entries whose modes and times to set,
-        deepest first (children before their directory), failed ones left
-        out; each as in :attr:`creates`."""
+        deepest first (children before their directory), entries failed by
+        :meth:`finish` left out (the list stays the same through later
+        :meth:`fail_path` calls: skip what you failed); each as in
+        :attr:`creates`."""
         return self._native.apply()
 
     def iter_apply(self, batch: int = 4096) -> Iterator[Dict[str, Any]]:

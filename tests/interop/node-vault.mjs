@@ -559,7 +559,7 @@ function restore(dir, dest) {
     for (const c of session.creates()) {
       const p = target(c.path);
       // A folder the snapshot leaves out (the format allows it) is made here.
-      if (c.kind !== 'hardlink') mkdirSync(parentOf(p), { recursive: true });
+      mkdirSync(parentOf(p), { recursive: true });
       if (c.kind === 'dir') {
         mkdirSync(p, { recursive: true });
       }

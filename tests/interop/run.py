@@ -583,9 +583,11 @@ def misplaced_matrix(work: Path, b: Bindings) -> bool:
         want = {
             "/a": "../outside",
             "/f": b"a file\n",
-            "/h": b"one file, two names\n",
+            "/h": b"one file, three names\n",
             "/ok": b"restored\n",
             "/twice": "dir",
+            "/w": "dir",
+            "/w/h2": b"one file, three names\n",
             "/x": "dir",
             "/x/y": b"placed before its folder\n",
         }

@@ -1453,7 +1453,7 @@ static int restore_snapshot(const char *vault_dir, const char *target, const cha
     for (size_t i = 0; i < creates; i++) {
         cb_create c;
         check(cb_restore_session_create_at(s, i, &c), "create");
-        if (c.kind != CB_ENTRY_HARDLINK) make_parents(target, c.path);
+        make_parents(target, c.path);
         if (c.kind == CB_ENTRY_DIR) {
             char *path = target_path(target, c.path);
             if (mkdir(path, 0700) != 0 && errno != EEXIST) create_failed(s, c.path, "mkdir");

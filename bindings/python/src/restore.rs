@@ -194,8 +194,9 @@ impl NativeRestoreSession {
         Ok(value_to_py(py, value)?)
     }
 
-    /// After `finish`: the modes and times to apply, deepest first, failed
-    /// entries left out, as a list of creates; `start` and `count` as in
+    /// After `finish`: the modes and times to apply, deepest first, entries
+    /// failed by `finish` left out (the same list through later
+    /// `fail_path` calls), as a list of creates; `start` and `count` as in
     /// `creates`.
     #[pyo3(signature = (start = 0, count = None))]
     fn apply<'py>(

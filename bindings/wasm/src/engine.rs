@@ -778,8 +778,9 @@ impl RestoreSession {
     }
 
     /// After `finish`: the modes and times to apply once the content is
-    /// written, deepest first (children before their directory), failed
-    /// entries left out. Directories and files: `chmod` then `utimes`;
+    /// written, deepest first (children before their directory), entries
+    /// failed by `finish` left out (the same list through later `failPath`
+    /// calls: skip what you failed). Directories and files: `chmod` then `utimes`;
     /// symlinks: `lutimes`. In node, give `utimes` the time as a numeric
     /// string (`"-14182940.123456789"`): node reads a negative number, a
     /// time before 1970, as the current time. `InvalidStateError` before

@@ -1288,6 +1288,19 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("/d/g is still open"), "{e}");
         s.finish_file().unwrap();
+        // What a dropped entry left in the map never vouches for a later
+        // one at its index (placement checks only entries before).
+        s.start_file(FileMeta::file("/q/q/x", 0o644, 0)).unwrap();
+        s.abandon_file("vanished").unwrap();
+        s.start_file(FileMeta::file("/q", 0o644, 0)).unwrap();
+        s.abandon_file("vanished").unwrap();
+        s.add_entry(FileMeta::dir("/q/q/q", 0o755, 0)).unwrap();
+        let e = s.add_entry(FileMeta::symlink("/q", "/etc", 0)).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("/q is a symlink, but /q/q/q is below it"),
+            "{e}"
+        );
         // A file given up may be given again (a host retrying it).
         s.start_file(FileMeta::file("/d/f", 0o644, 0)).unwrap();
         s.abandon_file("vanished").unwrap();
@@ -1300,7 +1313,7 @@ mod tests {
             .iter()
             .map(|e| e.path.to_string())
             .collect();
-        assert_eq!(paths, ["/l", "/d", "/d/g", "/d/f"]);
+        assert_eq!(paths, ["/l", "/d", "/d/g", "/q/q/q", "/d/f"]);
     }
 
     #[test]

@@ -70,7 +70,9 @@ impl Placement {
                 Slot::Entry(i) if i < index && entries.get(i)?.path.as_bytes() == p => {
                     Some(Slot::Entry(i))
                 }
-                Slot::Above(i) => {
+                // Only entries before this one: a dropped entry's index may
+                // be this one's now.
+                Slot::Above(i) if i < index => {
                     let below = entries.get(i)?.path.as_bytes();
                     (below.len() > end && below.starts_with(p) && below[end] == b'/')
                         .then_some(Slot::Above(i))

@@ -721,10 +721,13 @@ impl RestoreSession {
     /// [`Error::InvalidArgument`].
     pub fn fail_path(&mut self, path: &RawPath, error: &str) -> Result<()> {
         if self.by_path.is_empty() {
-            // A path given twice: the first is the one planned (the
-            // second was refused, see `placement`).
+            // A path given twice: the planned item wins (the other was
+            // refused, see `placement`), whichever came first.
             for (i, item) in self.items.iter().enumerate() {
-                self.by_path.entry(item.create.path.clone()).or_insert(i);
+                let slot = self.by_path.entry(item.create.path.clone()).or_insert(i);
+                if item.announced {
+                    *slot = i;
+                }
             }
         }
         let item = self
@@ -1238,6 +1241,29 @@ mod tests {
                 ("/h", "not_found", &format!("bundle {} not found", "0a".repeat(32))),
             ]
         );
+    }
+
+    #[test]
+    fn a_host_failure_lands_on_the_planned_one_of_a_path_given_twice() {
+        // /p/q refused as a symlink (a file lies below it), then planned as
+        // the folder: the host's failure of /p/q is that folder's.
+        let mut link = file_entry("/p/q", &[], 0);
+        link.kind = EntryKind::Symlink;
+        link.target = Some("/etc".into());
+        let snap = snapshot(vec![file_entry("/p/q/r", &[], 0), link, dir_entry("/p/q")]);
+        let mut s =
+            RestoreSession::new(&vault(), &snap, &index(), RestoreOptions::default()).unwrap();
+        s.fail_path(&RawPath::from("/p/q"), "mkdir: Permission denied")
+            .unwrap();
+        let report = s.finish();
+        let list = report.errors.unwrap().list.unwrap();
+        let got: Vec<(&str, &str)> = list
+            .iter()
+            .map(|e| (e.path.as_str(), e.kind.as_str()))
+            .collect();
+        assert_eq!(got, [("/p/q", "corrupt"), ("/p/q", WRITE_FAILED)]);
+        let applied: Vec<String> = report.apply.iter().map(|c| c.path.to_string()).collect();
+        assert_eq!(applied, ["/p/q/r"], "the failed folder is not applied");
     }
 
     fn filter(kind: PathType, path: &str) -> PathFilter {
