@@ -567,11 +567,13 @@ impl BackupSession {
 
     /// Records a directory, symlink, FIFO or device node.
     pub fn add_entry(&mut self, meta: FileMeta) -> Result<()> {
+        meta.validate()?;
+        // Bad input is named before the session's state is.
+        super::paths::check_snapshot_path(meta.path.as_bytes())?;
         // The open file must stay the last entry (abandon_file drops it).
         if let Some(i) = self.open {
             return Err(self.still_open("add_entry", i));
         }
-        meta.validate()?;
         if meta.kind == EntryKind::File {
             return Err(Error::argument(
                 "kind",
