@@ -547,7 +547,9 @@ class RestoreSession:
 
     def finish(self) -> RestoreReport:
         """``{"files_restored", "bytes_restored", "files_skipped",
-        "files_done", "errors"}``."""
+        "files_done", "errors", "unmatched_includes"}``: the inclusion
+        patterns that matched no entry of the snapshot are listed (warn
+        about them)."""
         return self._native.finish()
 
     def report(self) -> RestoreReport:
@@ -774,7 +776,8 @@ Lock = _native.Lock
 #: ``LockTable(now_ns, hostname)``, ``add(vault, id, data)`` (an unreadable
 #: lock blocks, and is raised), ``local_pids()``, ``set_pid_alive(pid,
 #: alive)``, ``decide(my_id, lock)`` (``("granted", None)``, ``("wait",
-#: Locked)`` or ``("back_off", Locked)``), ``describe()`` (``[(id, holder,
+#: Locked)``, ``("back_off", Locked)`` or ``("give_up", Locked)``: a lock of
+#: a process gone from this host is in the way, fail now), ``describe()`` (``[(id, holder,
 #: stale)]``) and ``removable(all=False)`` (``[(id, description)]``).
 LockTable = _native.LockTable
 

@@ -165,7 +165,9 @@ class VaultLock:
                     continue
                 break
             self._delete(lock_id)
-            if time.monotonic() >= deadline:
+            # give_up: the lock in the way is a dead process's of this host;
+            # no wait makes it go, only `unlock`.
+            if decision == "give_up" or time.monotonic() >= deadline:
                 assert error is not None
                 raise error
             time.sleep(min(2.0, delay) * random.uniform(0.5, 1.0))

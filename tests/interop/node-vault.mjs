@@ -214,11 +214,13 @@ function acquire(dir, vault, operation, exclusive) {
     let lock = new Lock(operation, exclusive, HOST, process.pid, nowNs());
     let id = storeLock(dir, vault, lock);
     let error;
+    let giveUp = false;
     for (;;) {
       const d = lockTable(dir, vault, id).decide(id, lock);
       if (d.decision === 'granted') return new HeldLock(dir, vault, id, lock);
       error = d.error;
-      if (d.decision === 'back_off' || Date.now() >= deadline) break;
+      giveUp = d.decision === 'give_up';
+      if (d.decision !== 'wait' || Date.now() >= deadline) break;
       pause(1000);
       if (lock.needsRefresh(nowNs())) {
         const newer = lock.refreshed(nowNs());
@@ -228,7 +230,8 @@ function acquire(dir, vault, operation, exclusive) {
       }
     }
     remove(join(dir, objectName('lock', id)));
-    if (Date.now() >= deadline) throw error;
+    // give_up: a dead process of this host holds the lock in the way; no wait makes it go.
+    if (giveUp || Date.now() >= deadline) throw error;
     pause(2000);
   }
 }

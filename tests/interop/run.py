@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -184,7 +184,9 @@ class Bindings:
         self.node = node
         self.env = {**os.environ, **ENV}
 
-    def run(self, binding: str, args: List[str], password: str = PASSWORD) -> "subprocess.CompletedProcess[str]":
+    def run(
+        self, binding: str, args: List[str], password: str = PASSWORD, env: Optional[Dict[str, str]] = None
+    ) -> "subprocess.CompletedProcess[str]":
         if binding == "c":
             cmd = [str(self.agent), *args]
         elif binding == "python":
@@ -193,7 +195,7 @@ class Bindings:
                 cmd = [sys.executable, "-m", "cloudbackup", "restore", args[1], "latest", args[2], "--json"]
         else:
             cmd = [self.node, str(HERE / "node-vault.mjs"), *args]
-        env = {**self.env, "CLOUDBACKUP_PASSWORD": password}
+        env = {**self.env, "CLOUDBACKUP_PASSWORD": password, **(env or {})}
         return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
 
     def snapshots(self, binding: str, vault: Path) -> List[Dict[str, Any]]:
@@ -541,6 +543,63 @@ def file_root_matrix(work: Path, b: Bindings) -> bool:
     return ok
 
 
+def dead_lock_matrix(work: Path, b: Bindings) -> bool:
+    """A gc of this host killed while it held its exclusive lock: each
+    binding's backup meets the lock, whose process is gone, and gives up at
+    once (the core's give_up decision) with an error calling it stale and
+    naming `unlock`, instead of waiting out a 60-second lock wait; after the
+    CLI's unlock, each backs up."""
+    src = work / "dead-lock-src"
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir(parents=True)
+    (src / "a.txt").write_bytes(b"locked out\n")
+    ok = True
+    for binding in BINDINGS:
+        vault = work / f"dead_lock_vault_{binding}"
+        shutil.rmtree(vault, ignore_errors=True)
+        r = b.run(binding, ["init", str(vault)])
+        if r.returncode != 0:
+            print(f"interop: dead lock: {binding} init failed: {r.stderr.strip()}")
+            return False
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys, time; from cloudbackup.store import StoredVault; "
+                "l = StoredVault.open(sys.argv[1], sys.argv[2]).lock('gc', exclusive=True); l.acquire(); "
+                "print('held', flush=True); time.sleep(600)",
+                str(vault),
+                PASSWORD,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=b.env,
+        )
+        try:
+            held = holder.stdout.readline().strip() if holder.stdout else ""
+        finally:
+            holder.kill()
+            holder.wait()
+        if held != "held":
+            print(f"interop: dead lock: the gc holding {vault} did not start")
+            return False
+        started = time.monotonic()
+        r = b.run(binding, ["backup", str(src), str(vault)], env={"CLOUDBACKUP_RETRY_LOCK": "60"})
+        took = time.monotonic() - started
+        out = r.stderr + r.stdout
+        if r.returncode == 0 or took > 30 or "stale" not in out or "unlock" not in out:
+            print(f"interop: dead lock: {binding} backup: exit {r.returncode} after {took:.1f}s: {out.strip()[-400:]}")
+            ok = False
+        r = b.run("python", ["unlock", str(vault)])
+        r2 = b.run(binding, ["backup", str(src), str(vault)])
+        if r.returncode != 0 or r2.returncode != 0:
+            print(f"interop: dead lock: {binding} after unlock: {r.stderr.strip()} {r2.stderr.strip()}")
+            ok = False
+    if ok:
+        print("interop: dead lock: each binding's backup gave up at once on a killed gc's lock, naming it stale and unlock; after unlock each backed up (3/3)")
+    return ok
+
+
 def restore_failures(stdout: str) -> List[str]:
     """The paths a restore's report (the core's, in each binding's output:
     the C agent's `restore: {...}` line, the CLI's and node's JSON) lists as
@@ -619,6 +678,7 @@ def main() -> int:
     ok = backup_matrix(args.work, bindings)
     ok = file_root_matrix(args.work, bindings) and ok
     ok = misplaced_matrix(args.work, bindings) and ok
+    ok = dead_lock_matrix(args.work, bindings) and ok
     print(f"interop: backup matrix {'passed' if ok else 'FAILED'} ({time.monotonic() - started:.1f}s)")
     started = time.monotonic()
     api_ok = api_comparison(args.work, args.c_probe.resolve(), args.node)

@@ -96,6 +96,10 @@ class Run:
         #: gc runs refused because a client killed a moment before left a
         #: stale lock (the loop's next `unlock` removes it): expected.
         self.gc_stale = 0
+        #: Backups refused at once by the lock of a gc killed a moment
+        #: before (its process is gone: the core's give_up; the gc loop's
+        #: next `unlock` removes it, and the loop's next backup goes on).
+        self.backup_stale = 0
         #: The backup loops' threads (the gc loop unlocks until they end).
         self.backup_threads: List[threading.Thread] = []
         self.kills = 0
@@ -169,7 +173,10 @@ class Run:
                     self.backups_by_loop[loop] = self.backups_by_loop.get(loop, 0) + 1
             elif r.returncode != -signal.SIGKILL:
                 with self.lock:
-                    self.backup_failures.append(f"exit {r.returncode}: {r.stderr.strip()[-400:]}")
+                    if "that lock is stale" in r.stderr:  # the core's Locked message, from either host
+                        self.backup_stale += 1
+                    else:
+                        self.backup_failures.append(f"exit {r.returncode}: {r.stderr.strip()[-400:]}")
             time.sleep(self.rng.uniform(0.1, 0.6))
 
     def gc_loop(self) -> None:
@@ -334,7 +341,7 @@ def main() -> int:
         f"{f' ({run.agent_backups} by the C agent)' if args.agent else ''}, {run.gc_runs} gc runs, "
         f"{run.kills} kills ({run.kill_victims['backup']} backups, {agent_kills}{run.kill_victims['gc']} gc); "
         f"gc removed {run.gc_deleted} objects left by killed backups; "
-        f"{run.gc_stale} gc runs stopped by the stale lock of a client just killed; "
+        f"{run.gc_stale} gc runs and {run.backup_stale} backups stopped by the stale lock of a client just killed; "
         f"{run.prune_runs} forget --prune runs removed {run.forgotten} snapshots"
     )
     problems = run.check()

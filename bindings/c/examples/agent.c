@@ -602,8 +602,10 @@ static void acquire_lock(vault_lock *l, const char *vault_dir, cb_vault *vault,
         if (d == CB_LOCK_GRANTED) return;
         char message[2048];
         snprintf(message, sizeof message, "%s", last_message());
-        if (d == CB_LOCK_BACK_OFF) drop_lock(l);
-        if (attempt >= attempts) die("%s", message);
+        if (d == CB_LOCK_BACK_OFF || d == CB_LOCK_GIVE_UP) drop_lock(l);
+        /* Give up: a dead process of this host holds the lock in the way;
+         * no wait makes it go, only `unlock`. */
+        if (d == CB_LOCK_GIVE_UP || attempt >= attempts) die("%s", message);
         pause_ns(LOCK_PAUSE_NS);
         if (l->lock != NULL) refresh_lock(l); /* waiting: keep it fresh */
     }

@@ -53,6 +53,10 @@ pub enum cb_lock_decision {
     CB_LOCK_WAIT = 1,
     /// Delete the lock; retry later, or fail with the message.
     CB_LOCK_BACK_OFF = 2,
+    /// Delete the lock and fail now with the message: a lock in the way was
+    /// written on this host by a process that is gone (`cb_lock_table_set_pid_alive`),
+    /// so waiting cannot make it go; `cloudbackup unlock` removes it.
+    CB_LOCK_GIVE_UP = 3,
 }
 
 /// A new lock for `operation` (`"backup"`, `"restore"`, `"gc"`...,
@@ -298,17 +302,19 @@ pub unsafe extern "C" fn cb_lock_table_set_pid_alive(
 }
 
 /// Whether `lock`, stored as `my_id`, may go on given the other locks:
-/// `*out_decision` says granted (`CB_OK`), or wait or back off (both
-/// `CB_LOCKED`, the message naming the lock in the way and its holder, and
-/// saying `cloudbackup unlock` removes it when it is stale).
+/// `*out_decision` says granted (`CB_OK`), or wait, back off or give up
+/// (all `CB_LOCKED`, the message naming the lock in the way and its holder,
+/// and saying `cloudbackup unlock` removes it when it is stale).
 ///
 /// Shared locks back off from any exclusive or unreadable lock. An
 /// exclusive lock backs off from an older exclusive lock or an unreadable
 /// one, and waits while shared locks remain. Stale locks conflict like
-/// live ones.
+/// live ones; when the lock in the way was written on this host by a
+/// process that is gone, the decision is `CB_LOCK_GIVE_UP`: fail now, as
+/// no retry can succeed until `unlock`.
 ///
-/// Errors: `CB_LOCKED` as said (`*out_decision` is `CB_LOCK_WAIT` or
-/// `CB_LOCK_BACK_OFF`); `CB_INVALID_VALUE` for an id that is not 64 hex
+/// Errors: `CB_LOCKED` as said (`*out_decision` is `CB_LOCK_WAIT`,
+/// `CB_LOCK_BACK_OFF` or `CB_LOCK_GIVE_UP`); `CB_INVALID_VALUE` for an id that is not 64 hex
 /// digits. On any other failure `*out_decision` is `CB_LOCK_BACK_OFF`.
 ///
 /// # Safety
@@ -337,6 +343,10 @@ pub unsafe extern "C" fn cb_lock_table_decide(
             }
             LockDecision::BackOff(e) => {
                 *out = cb_lock_decision::CB_LOCK_BACK_OFF;
+                Err(Failure::Core(e))
+            }
+            LockDecision::GiveUp(e) => {
+                *out = cb_lock_decision::CB_LOCK_GIVE_UP;
                 Err(Failure::Core(e))
             }
         }

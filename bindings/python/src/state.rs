@@ -428,8 +428,9 @@ impl NativeLockTable {
         Ok(())
     }
 
-    /// `("granted", None)`, `("wait", Locked)` or `("back_off", Locked)`
-    /// for the lock `lock` stored as `my_id`.
+    /// `("granted", None)`, `("wait", Locked)`, `("back_off", Locked)` or
+    /// `("give_up", Locked)` (a lock in the way belongs to a process of this
+    /// host that is gone: fail now) for the lock `lock` stored as `my_id`.
     fn decide(
         &self,
         py: Python<'_>,
@@ -443,6 +444,7 @@ impl NativeLockTable {
             LockDecision::Granted => ("granted", None),
             LockDecision::Wait(e) => ("wait", Some(err(e))),
             LockDecision::BackOff(e) => ("back_off", Some(err(e))),
+            LockDecision::GiveUp(e) => ("give_up", Some(err(e))),
         })
     }
 

@@ -16,11 +16,15 @@ import type { LockedError } from "../errors.js";
  * What `LockTable.decide` says. `granted`: go on. `wait`: keep the lock,
  * list again shortly (an exclusive locker waiting for shared ones to end).
  * `back_off`: delete the lock; retry later, or fail with `error`.
+ * `give_up`: delete the lock and fail now with `error`: a lock in the way
+ * was written on this host by a process that is gone (`setPidAlive`), so no
+ * wait can make it go (`unlock` removes it).
  */
 export type LockDecision =
   | { decision: "granted" }
   | { decision: "wait"; error: LockedError }
-  | { decision: "back_off"; error: LockedError };
+  | { decision: "back_off"; error: LockedError }
+  | { decision: "give_up"; error: LockedError };
 /** A lock `unlock` may remove (`LockTable.removable`). */
 export interface RemovableLock { id: string; holder: string; }
 "#;
@@ -231,6 +235,7 @@ impl LockTable {
             LockDecision::Granted => ("granted", None),
             LockDecision::Wait(e) => ("wait", Some(e)),
             LockDecision::BackOff(e) => ("back_off", Some(e)),
+            LockDecision::GiveUp(e) => ("give_up", Some(e)),
         };
         set(&o, "decision", &JsValue::from_str(decision))?;
         if let Some(e) = error {

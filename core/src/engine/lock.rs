@@ -233,6 +233,12 @@ pub enum LockDecision {
     Wait(Error),
     /// Remove the lock; retry later, or fail with this [`Error::Locked`].
     BackOff(Error),
+    /// Remove the lock and fail now with this [`Error::Locked`]: a lock in
+    /// the way was written on this host by a process that is gone, so no
+    /// wait can make it go; only `unlock` removes it. (A lock stale by age
+    /// alone may belong to a paused process that comes back: that one
+    /// backs off.)
+    GiveUp(Error),
 }
 
 /// Other clients' locks, as listed after storing one's own, and the rules
@@ -335,34 +341,43 @@ impl LockTable {
     /// backs off from an older exclusive lock (so of two, exactly one
     /// waits) or an unreadable one; waits while shared locks remain.
     /// Stale locks conflict like live ones (their error says they are
-    /// stale, and how to remove them).
+    /// stale, and how to remove them); one whose process is gone from this
+    /// host makes the decision [`LockDecision::GiveUp`], since waiting for
+    /// it would only delay the same error.
     pub fn decide(&self, my_id: &Id, mine: &Lock) -> LockDecision {
-        let mut wait = None;
+        let (mut wait, mut back_off) = (None, None);
         for o in self.locks.iter().filter(|o| o.id != *my_id) {
-            let lock = match &o.lock {
-                Ok(l) => l,
-                Err(_) => return LockDecision::BackOff(self.locked(o)),
+            let conflicts = match &o.lock {
+                Err(_) => true,
+                Ok(lock) => match (mine.exclusive, lock.exclusive) {
+                    (false, true) => true,
+                    (true, true) => (lock.created_ns, o.id) < (mine.created_ns, *my_id),
+                    (true, false) if self.stale(o) => true,
+                    (true, false) => {
+                        wait.get_or_insert_with(|| self.locked(o));
+                        false
+                    }
+                    (false, false) => false,
+                },
             };
-            match (mine.exclusive, lock.exclusive) {
-                (false, true) => return LockDecision::BackOff(self.locked(o)),
-                (true, true) => {
-                    if (lock.created_ns, o.id) < (mine.created_ns, *my_id) {
-                        return LockDecision::BackOff(self.locked(o));
-                    }
-                }
-                (true, false) => {
-                    if self.stale(o) {
-                        return LockDecision::BackOff(self.locked(o));
-                    }
-                    wait.get_or_insert_with(|| self.locked(o));
-                }
-                (false, false) => {}
+            if !conflicts {
+                continue;
             }
+            if self.holder_gone(o) {
+                return LockDecision::GiveUp(self.locked(o));
+            }
+            back_off.get_or_insert_with(|| self.locked(o));
         }
-        match wait {
-            Some(e) => LockDecision::Wait(e),
-            None => LockDecision::Granted,
+        match (back_off, wait) {
+            (Some(e), _) => LockDecision::BackOff(e),
+            (None, Some(e)) => LockDecision::Wait(e),
+            (None, None) => LockDecision::Granted,
         }
+    }
+
+    /// Whether `o` was written on this host by a process that is gone.
+    fn holder_gone(&self, o: &Other) -> bool {
+        matches!(&o.lock, Ok(l) if l.hostname == self.hostname && o.pid_alive == Some(false))
     }
 
     /// The locks `unlock` removes: the stale ones, or with `all` every
@@ -509,12 +524,36 @@ mod tests {
         assert_eq!(t.local_pids(), vec![77, 80]);
         t.set_pid_alive(77, false);
         t.set_pid_alive(80, true);
+        // The dead process's lock can never go by itself: give up now.
         match t.decide(&ids[3], &gc) {
+            LockDecision::GiveUp(e) => {
+                assert!(e.to_string().contains("cloudbackup unlock"), "{e}");
+                assert!(e.to_string().contains("pid 77"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Stale by age alone (its holder may be paused): back off, retry.
+        let (aged, aged_ids) = table_with(&v, T + LOCK_STALE_NS, &[&old_elsewhere, &live, &gc]);
+        match aged.decide(&aged_ids[2], &gc) {
             LockDecision::BackOff(e) => {
                 assert!(e.to_string().contains("cloudbackup unlock"), "{e}")
             }
             other => panic!("{other:?}"),
         }
+        // A backup meeting a gc whose process is gone gives up too; one
+        // whose process runs, or of another host, is waited out.
+        let backup = Lock::new("backup", false, "here", 81, T + LOCK_STALE_NS).unwrap();
+        let (mut b, b_ids) = table_with(&v, T + LOCK_STALE_NS, &[&gc, &backup]);
+        b.set_pid_alive(80, false);
+        assert!(matches!(
+            b.decide(&b_ids[1], &backup),
+            LockDecision::GiveUp(_)
+        ));
+        b.set_pid_alive(80, true);
+        assert!(matches!(
+            b.decide(&b_ids[1], &backup),
+            LockDecision::BackOff(_)
+        ));
         let removable: Vec<Id> = t.removable(false).into_iter().map(|(id, _)| id).collect();
         assert_eq!(
             removable,
