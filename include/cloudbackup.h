@@ -154,6 +154,12 @@ typedef enum {
    * Delete the lock; retry later, or fail with the message.
    */
   CB_LOCK_BACK_OFF = 2,
+  /**
+   * Delete the lock and fail now with the message: a lock in the way was
+   * written on this host by a process that is gone (`cb_lock_table_set_pid_alive`),
+   * so waiting cannot make it go; `cloudbackup unlock` removes it.
+   */
+  CB_LOCK_GIVE_UP = 3,
 } cb_lock_decision;
 
 /**
@@ -1733,17 +1739,19 @@ cb_status cb_lock_table_set_pid_alive(cb_lock_table *table, uint32_t pid, bool a
 
 /**
  * Whether `lock`, stored as `my_id`, may go on given the other locks:
- * `*out_decision` says granted (`CB_OK`), or wait or back off (both
- * `CB_LOCKED`, the message naming the lock in the way and its holder, and
- * saying `cloudbackup unlock` removes it when it is stale).
+ * `*out_decision` says granted (`CB_OK`), or wait, back off or give up
+ * (all `CB_LOCKED`, the message naming the lock in the way and its holder,
+ * and saying `cloudbackup unlock` removes it when it is stale).
  *
  * Shared locks back off from any exclusive or unreadable lock. An
  * exclusive lock backs off from an older exclusive lock or an unreadable
  * one, and waits while shared locks remain. Stale locks conflict like
- * live ones.
+ * live ones; when the lock in the way was written on this host by a
+ * process that is gone, the decision is `CB_LOCK_GIVE_UP`: fail now, as
+ * no retry can succeed until `unlock`.
  *
- * Errors: `CB_LOCKED` as said (`*out_decision` is `CB_LOCK_WAIT` or
- * `CB_LOCK_BACK_OFF`); `CB_INVALID_VALUE` for an id that is not 64 hex
+ * Errors: `CB_LOCKED` as said (`*out_decision` is `CB_LOCK_WAIT`,
+ * `CB_LOCK_BACK_OFF` or `CB_LOCK_GIVE_UP`); `CB_INVALID_VALUE` for an id that is not 64 hex
  * digits. On any other failure `*out_decision` is `CB_LOCK_BACK_OFF`.
  *
  * # Safety
@@ -2255,9 +2263,11 @@ cb_status cb_restore_session_report(const cb_restore_session *session, char **ou
 /**
  * Ends the restore (ranges never fed count as missing bundles) and returns
  * its report as JSON: `{"files_restored", "bytes_restored",
- * "files_skipped", "files_done", "errors"}`, `errors` being `null` or the value of the
- * v2 restore's `/errors` patch (each failed path with its error class and
- * message). Writes not taken yet can still be taken, and the modes and
+ * "files_skipped", "files_done", "errors", "unmatched_includes"}`, `errors`
+ * being `null` or the value of the v2 restore's `/errors` patch (each failed
+ * path with its error class and message), `unmatched_includes` the inclusion
+ * patterns that matched no entry of the snapshot (warn about them: most
+ * often a mistyped path). Writes not taken yet can still be taken, and the modes and
  * times to apply are listed (`cb_restore_session_apply_at`); feeding and
  * finishing again return `CB_INVALID_STATE`.
  *

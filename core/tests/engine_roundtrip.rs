@@ -391,12 +391,16 @@ fn inclusions_and_exclusions_select_paths() {
         .collect();
     assert_restored(&expected, &r);
 
-    // An included file brings the folders above it.
+    assert!(r.report().unmatched_includes.is_empty());
+
+    // An included file brings the folders above it; an inclusion that
+    // matches nothing is named in the report.
     let options = RestoreOptions {
-        inclusions: vec!["/etc/app.conf".into()],
+        inclusions: vec!["/etc/app.conf".into(), "/etc/app.cnf".into()],
         ..RestoreOptions::default()
     };
     let r = restore(&vault, &store, &b.snapshot, options);
+    assert_eq!(r.report().unmatched_includes, ["/etc/app.cnf"]);
     let expected: Tree = tree
         .iter()
         .filter(|(p, _)| p == "/etc" || p == "/etc/app.conf")

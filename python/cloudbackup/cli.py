@@ -675,6 +675,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
         f"{rep['files_restored']} files, {rep['bytes_restored']} bytes, "
         f"{rep['files_skipped']} skipped{done}"
     ]
+    for pattern in rep.get("unmatched_includes") or []:
+        # Most often a mistyped path: say so rather than restore nothing in silence.
+        print(f"warning: include pattern {pattern!r} matched nothing in the snapshot", file=sys.stderr)
     report_errors = rep["errors"]
     failed = (report_errors.get("list") if report_errors else None) or []
     for e in failed:

@@ -270,6 +270,8 @@ class RestoreReport(TypedDict):
     files_skipped: int
     files_done: int
     errors: Optional[ErrorReport]
+    #: The inclusion patterns, as given, that matched no entry of the snapshot.
+    unmatched_includes: List[str]
 
 
 class Problem(TypedDict):

@@ -179,6 +179,18 @@ def test_restore_include_exclude_with_restic_meaning(tmp_path: Path, cli_env: Di
     assert "/cache" not in restored("--iexclude", "CACHE")
     r = run_cli(["restore", str(vault), "latest", str(tmp_path / "bad"), "--include", "a["], cli_env)
     assert r.returncode != 0 and "inclusions[0]" in r.stderr, r.stderr
+    # A pattern that selects nothing (a typo) is named, not passed over in
+    # silence; the others still restore, and the report lists it too.
+    out = tmp_path / "typo"
+    r = run_cli(
+        ["restore", "--json", str(vault), "latest", str(out), "--include", "/a/kep.txt", "--iinclude", "photos"],
+        cli_env,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "warning: include pattern '/a/kep.txt' matched nothing in the snapshot" in r.stderr, r.stderr
+    assert "photos" not in r.stderr
+    assert json.loads(r.stdout)["report"]["unmatched_includes"] == ["/a/kep.txt"]
+    assert (out / "Photos" / "IMG.JPG").exists() and not (out / "a").exists()
 
 
 def test_selector_and_pattern_files_from_python(monkeypatch: pytest.MonkeyPatch) -> None:

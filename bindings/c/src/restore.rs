@@ -760,9 +760,11 @@ pub unsafe extern "C" fn cb_restore_session_report(
 
 /// Ends the restore (ranges never fed count as missing bundles) and returns
 /// its report as JSON: `{"files_restored", "bytes_restored",
-/// "files_skipped", "files_done", "errors"}`, `errors` being `null` or the value of the
-/// v2 restore's `/errors` patch (each failed path with its error class and
-/// message). Writes not taken yet can still be taken, and the modes and
+/// "files_skipped", "files_done", "errors", "unmatched_includes"}`, `errors`
+/// being `null` or the value of the v2 restore's `/errors` patch (each failed
+/// path with its error class and message), `unmatched_includes` the inclusion
+/// patterns that matched no entry of the snapshot (warn about them: most
+/// often a mistyped path). Writes not taken yet can still be taken, and the modes and
 /// times to apply are listed (`cb_restore_session_apply_at`); feeding and
 /// finishing again return `CB_INVALID_STATE`.
 ///

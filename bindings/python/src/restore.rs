@@ -181,7 +181,8 @@ impl NativeRestoreSession {
     }
 
     /// Ends the restore and returns its report: `{"files_restored",
-    /// "bytes_restored", "files_skipped", "files_done", "errors"}`.
+    /// "bytes_restored", "files_skipped", "files_done", "errors",
+    /// "unmatched_includes"}` (the inclusion patterns that matched no entry).
     fn finish<'py>(&self, py: Python<'py>) -> PyResultCb<Bound<'py, PyAny>> {
         let value = self.with_run(py, |r| to_value("restore report", r.finish()?))?;
         Ok(value_to_py(py, value)?)

@@ -160,7 +160,7 @@ export interface ErrorEntry {
 /** The value of a v2 restore's `/errors` patch. */
 export interface ErrorReport { count: number | string; reason: string | null; diagnostics: string | null; list?: ErrorEntry[]; }
 /** What a finished restore did. */
-export interface RestoreReport { files_restored: number; bytes_restored: number; files_skipped: number; files_done: number; errors: ErrorReport | null; }
+export interface RestoreReport { files_restored: number; bytes_restored: number; files_skipped: number; files_done: number; errors: ErrorReport | null; /** The inclusion patterns, as given, that matched no entry of the snapshot (most often a mistyped path). */ unmatched_includes: string[]; }
 /** One problem a verification found. */
 export interface VerifyProblem { object: string; code: string; message: string; }
 /** What a verification found (`snapshots_checked`, `indexes_checked`, `unindexed_bundles` and `temporary_objects` are filled by `Verifier.forState`; not problems). */

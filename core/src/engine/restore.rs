@@ -177,6 +177,8 @@ pub struct RestoreSession {
     bundle_pos: HashMap<Id, usize>,
     files_skipped: u64,
     files_done: u64,
+    /// Inclusion patterns that matched no entry (for the report).
+    unmatched_includes: Vec<String>,
     sparse: bool,
     /// Files complete since the host last asked (indexes into `items`).
     completed: Vec<usize>,
@@ -227,6 +229,7 @@ impl RestoreSession {
                 .zip(&snapshot.entries)
                 .map(|(name, e)| (name.as_ref(), e.kind == EntryKind::Dir)),
         );
+        let unmatched_includes = selector.unmatched_includes(names.iter().map(|n| n.as_ref()));
         let mut existing: HashSet<&RawPath> = options.existing.iter().collect();
         existing.extend(options.found.iter().map(|f| &f.path));
         let found: HashMap<&RawPath, &FoundFile> = if options.resume {
@@ -244,6 +247,7 @@ impl RestoreSession {
             bundle_pos: HashMap::new(),
             files_skipped: 0,
             files_done: 0,
+            unmatched_includes,
             sparse: options.sparse,
             completed: Vec::new(),
             by_path: HashMap::new(),
@@ -786,6 +790,7 @@ impl RestoreSession {
             files_skipped: self.files_skipped,
             files_done: self.files_done,
             errors: None,
+            unmatched_includes: self.unmatched_includes.clone(),
             apply: Vec::new(),
         };
         for item in self.items.iter().filter(|i| i.error.is_none()) {

@@ -591,6 +591,29 @@ impl Selector {
         self.includes.is_empty() || self.includes.iter().any(|l| l.matches(path))
     }
 
+    /// The inclusion patterns, as written, that match none of `paths`
+    /// (nor any of their ancestors): a restore's `--include` that selects
+    /// nothing, most often a mistyped path, which hosts warn about rather
+    /// than restore nothing in silence. `!pattern`s are never listed.
+    pub fn unmatched_includes<'a, I>(&self, paths: I) -> Vec<String>
+    where
+        I: IntoIterator<Item = &'a str>,
+    {
+        let mut open: Vec<&Pattern> = self
+            .includes
+            .iter()
+            .flat_map(|l| l.patterns())
+            .filter(|p| !p.is_negated())
+            .collect();
+        for path in paths {
+            if open.is_empty() {
+                break;
+            }
+            open.retain(|p| !p.matches(path));
+        }
+        open.into_iter().map(|p| p.as_str().to_string()).collect()
+    }
+
     /// Whether something below folder `dir` may be selected: it is not
     /// excluded and some inclusion may match below it (restic's
     /// `childMayMatch`), so a walker can skip folders that cannot matter.
@@ -1370,6 +1393,42 @@ mod tests {
         );
         let all = Selector::all();
         assert!(select_entries(&all, entries).iter().all(|t| *t));
+    }
+
+    #[test]
+    fn includes_that_match_nothing_are_named() {
+        let paths = ["/etc", "/etc/a.conf", "/docs/deep/n.txt", "/Photos/x.JPG"];
+        let s = Selector::all()
+            .include(
+                "include",
+                &[
+                    "/etc",
+                    "*.conf",
+                    "/etx",
+                    "!/etc/a.conf",
+                    "/docs",
+                    "/docs/deep/n.txt/more",
+                ],
+                false,
+            )
+            .unwrap()
+            .include("iinclude", &["*.jpg", "*.png"], true)
+            .unwrap();
+        // `/docs` matches as the ancestor of an entry the snapshot holds
+        // though its folder entry is left out; a `!pattern` is never named.
+        assert_eq!(
+            s.unmatched_includes(paths),
+            ["/etx", "/docs/deep/n.txt/more", "*.png"]
+        );
+        assert!(Selector::all().unmatched_includes(paths).is_empty());
+        // Exclusions play no part: the inclusion did match.
+        let ex = Selector::all()
+            .include("include", &["/etc"], false)
+            .unwrap()
+            .exclude("exclude", &["/etc"], false)
+            .unwrap();
+        assert!(ex.unmatched_includes(paths).is_empty());
+        assert_eq!(ex.unmatched_includes(std::iter::empty()), ["/etc"]);
     }
 
     #[test]

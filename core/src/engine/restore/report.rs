@@ -14,8 +14,8 @@ use crate::{Error, ErrorCode};
 pub const ERRORS_REASON: &str = "unable_to_process_some_files";
 
 /// What a finished restore did. JSON: `{"files_restored",
-/// "bytes_restored", "files_skipped", "files_done", "errors"}` (`errors`
-/// null or the `/errors` patch value).
+/// "bytes_restored", "files_skipped", "files_done", "errors",
+/// "unmatched_includes"}` (`errors` null or the `/errors` patch value).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RestoreReport {
     /// Files and symlinks restored completely.
@@ -30,6 +30,12 @@ pub struct RestoreReport {
     /// The files that failed, as the value of the restore's `/errors`
     /// patch; `None` when none did.
     pub errors: Option<ErrorReport>,
+    /// The inclusion patterns, as given, that matched no entry of the
+    /// snapshot ([`Selector::unmatched_includes`]): hosts warn about them,
+    /// as a pattern that selects nothing is most often a mistyped path.
+    ///
+    /// [`Selector::unmatched_includes`]: crate::engine::select::Selector::unmatched_includes
+    pub unmatched_includes: Vec<String>,
     /// The modes and times to apply once content is written: every
     /// restored entry, deepest first (children before their directory, so
     /// writing into a directory does not change its time again), failed
