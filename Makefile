@@ -16,8 +16,7 @@ demo-api: bootstrap
 
 # test-python-oldest last: its cp39 build shares target/ and would make every
 # later build-python build the module again (~2 minutes each).
-# No separate clippy step: test-rust lints as it builds (see there).
-test: bootstrap fmt-check test-rust test-c test-python test-metadata test-swift test-system test-stress test-web test-interop test-python-oldest
+test: bootstrap fmt-check clippy test-rust test-c test-python test-metadata test-swift test-system test-stress test-web test-interop test-python-oldest
 
 bootstrap:
 	@scripts/bootstrap
@@ -28,22 +27,11 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# clippy's lints come out of the compilation that builds the tests:
-# clippy-driver is the workspace members' rustc wrapper, set up as `cargo
-# clippy` sets it up (CLIPPY_ARGS holds its arguments, each followed by
-# __CLIPPY_HACKERY__), so every target is compiled once with the lints of
-# `make clippy` (-D warnings, benches and examples included), where a
-# clippy step then a test build compiled the workspace twice (~5 minutes on
-# 2 cores). Dependencies build as usual: the wrapper is for members only.
-# All three commands share the environment, so they share the build.
 # --nocapture so the conformance and sample tests' summary lines show.
-# Benchmarks are built but not run here (`cargo bench` runs them).
-LINTED_BUILD = RUSTC_WORKSPACE_WRAPPER="$$(command -v clippy-driver)" CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+# Benchmarks are built by clippy but not run here (`cargo bench` runs them).
 test-rust:
-	@command -v clippy-driver >/dev/null || { echo "test-rust: no clippy-driver on PATH (scripts/bootstrap installs clippy)"; exit 1; }
-	$(LINTED_BUILD) $(CARGO) test --workspace --all-targets --no-run
-	$(LINTED_BUILD) $(CARGO) test --workspace --lib --bins --tests --examples -- --nocapture
-	$(LINTED_BUILD) $(CARGO) test --workspace --doc
+	$(CARGO) test --workspace --lib --bins --tests --examples -- --nocapture
+	$(CARGO) test --workspace --doc
 
 # The C library (bindings/c): one release build of libcloudbackup.{a,so},
 # whose build.rs generates the header into its OUT_DIR (never into the
