@@ -17,7 +17,8 @@ others were backed up or restored).
 A vault is never created implicitly: ``init`` (or ``backup --init``).
 Backups, restores and verify share the vault; gc, forget, prune and repair need it alone
 and wait up to ``--retry-lock`` seconds for it. A lock left by a process
-that crashed goes stale; ``unlock`` removes stale locks.
+that crashed goes stale; ``unlock`` removes stale locks (one whose process
+is gone from this host is not waited for: the command fails at once).
 
 ``api OPERATION --param K=V`` calls the Cloud Backup API with
 :class:`cloudbackup.Client` (credentials from ``RAX_USERNAME`` and

@@ -68,7 +68,10 @@ class VaultLock:
     Entering stores the lock, then asks the core about every other lock
     listed: it goes on, waits (an exclusive lock waiting for backups to
     end keeps new ones out), or backs off and tries again, for up to
-    ``retry`` seconds; then it raises :class:`Locked`. While held, a thread
+    ``retry`` seconds; then it raises :class:`Locked`. When the lock in the
+    way belongs to a process gone from this host (the core's ``give_up``,
+    seen on two listings in a row), it raises at once: no wait makes that
+    lock go, only ``unlock``. While held, a thread
     rewrites the lock before it could go stale. :meth:`check_fresh` raises
     unless the lock is still fresh enough to act on (call it right before
     committing or deleting). Leaving deletes it.
@@ -148,12 +151,19 @@ class VaultLock:
                     raise
                 self.warn(f"cannot write a lock ({e}); going on without one (a read-only vault?)")
                 return self
+            confirming = False
             while True:
                 decision, error = self.table(time.time_ns(), skip=lock_id).decide(lock_id, lock)
                 if decision == "granted":
                     self._held = (lock_id, lock)
                     self._start_refresher()
                     return self
+                if decision == "give_up" and not confirming:
+                    # A holder that released and exited between the listing
+                    # and the pid check looks gone: list once more first.
+                    confirming = True
+                    continue
+                confirming = False
                 if decision == "wait" and time.monotonic() < deadline:
                     time.sleep(min(1.0, delay) * random.uniform(0.5, 1.0))
                     delay = min(1.0, delay * 1.5)

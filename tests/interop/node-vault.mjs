@@ -199,8 +199,9 @@ function lockTable(dir, vault, mine) {
 
 /**
  * Takes a lock for `operation`: stores it, then lets the core decide
- * against every other lock listed: go on, wait (keeping it), or back off
- * (deleting it) and try again, until the retry time is up.
+ * against every other lock listed: go on, wait (keeping it), back off
+ * (deleting it) and try again, until the retry time is up, or give up at
+ * once (a lock of a process gone from this host, seen on two listings).
  * @param {string} dir @param {Vault} vault @param {string} operation @param {boolean} exclusive
  */
 function acquire(dir, vault, operation, exclusive) {
@@ -219,6 +220,12 @@ function acquire(dir, vault, operation, exclusive) {
       const d = lockTable(dir, vault, id).decide(id, lock);
       if (d.decision === 'granted') return new HeldLock(dir, vault, id, lock);
       error = d.error;
+      // A holder that released and exited between the listing and the pid
+      // check looks gone: decide once more, on a new listing, first.
+      if (d.decision === 'give_up' && !giveUp) {
+        giveUp = true;
+        continue;
+      }
       giveUp = d.decision === 'give_up';
       if (d.decision !== 'wait' || Date.now() >= deadline) break;
       pause(1000);

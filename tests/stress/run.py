@@ -173,7 +173,7 @@ class Run:
                     self.backups_by_loop[loop] = self.backups_by_loop.get(loop, 0) + 1
             elif r.returncode != -signal.SIGKILL:
                 with self.lock:
-                    if "that lock is stale" in r.stderr:  # the core's Locked message, from either host
+                    if "that lock is stale" in r.stderr and "own lock" not in r.stderr:  # another's, not its own
                         self.backup_stale += 1
                     else:
                         self.backup_failures.append(f"exit {r.returncode}: {r.stderr.strip()[-400:]}")
@@ -206,8 +206,10 @@ class Run:
                     else:
                         self.gc_failures.append(f"{cmd[0]}: exit {r.returncode}: {r.stderr.strip()[-400:]}")
             self.stop.wait(self.rng.uniform(0.5, 1.5))
-        # A kill just before the end can leave a stale lock that the backups
-        # still running wait on: unlock (as an operator would) until they end.
+        # A kill just before the end can leave a stale lock in the way of the
+        # backups still running (refused at once when its process is gone,
+        # waited on when it only looks stale): unlock, as an operator would,
+        # until they end.
         while any(t.is_alive() for t in self.backup_threads):
             self.cli("unlock", self.vault)
             time.sleep(1.0)

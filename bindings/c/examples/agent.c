@@ -591,6 +591,7 @@ static void acquire_lock(vault_lock *l, const char *vault_dir, cb_vault *vault,
     make_dir(dir); /* vaults made before locks existed lack it */
     free(dir);
     long attempts = lock_attempts();
+    bool confirmed = false; /* a give-up seen twice in a row */
     for (long attempt = 1;; attempt++) {
         if (l->lock == NULL) {
             check(cb_lock_new(operation, exclusive, l->host, (uint32_t)getpid(), now_ns(), &l->lock),
@@ -600,6 +601,14 @@ static void acquire_lock(vault_lock *l, const char *vault_dir, cb_vault *vault,
         }
         cb_lock_decision d = decide(l);
         if (d == CB_LOCK_GRANTED) return;
+        /* A holder that released and exited between the listing and the
+         * pid check looks gone: decide once more, on a new listing. */
+        if (d == CB_LOCK_GIVE_UP && !confirmed) {
+            confirmed = true;
+            attempt--;
+            continue;
+        }
+        confirmed = false;
         char message[2048];
         snprintf(message, sizeof message, "%s", last_message());
         if (d == CB_LOCK_BACK_OFF || d == CB_LOCK_GIVE_UP) drop_lock(l);

@@ -8,7 +8,10 @@
 //!    lock (skip one gone meanwhile); for each pid of
 //!    `cb_lock_table_local_pid_at`, `cb_lock_table_set_pid_alive`; then
 //!    `cb_lock_table_decide`: granted (go on), wait (keep the lock, sleep,
-//!    list again) or back off (delete the lock; retry later or fail).
+//!    list again), back off (delete the lock; retry later or fail) or give
+//!    up (a lock of a process gone from this host is in the way: list and
+//!    decide once more, and if it says give up again, delete the lock and
+//!    fail now).
 //! 3. While holding it, when `cb_lock_needs_refresh`: store
 //!    `cb_lock_refreshed` under its new id, then delete the old object.
 //! 4. Before committing (a backup's index delta and snapshot, gc's

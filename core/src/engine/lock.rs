@@ -237,7 +237,9 @@ pub enum LockDecision {
     /// the way was written on this host by a process that is gone, so no
     /// wait can make it go; only `unlock` removes it. (A lock stale by age
     /// alone may belong to a paused process that comes back: that one
-    /// backs off.)
+    /// backs off.) A host lists and decides once more before it fails: a
+    /// holder that deleted its lock and exited between the listing and the
+    /// check of its pid looks gone too, and the new listing no longer has it.
     GiveUp(Error),
 }
 
