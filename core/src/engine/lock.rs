@@ -157,6 +157,12 @@ impl Lock {
         if now_ns.saturating_sub(self.time_ns) >= LOCK_STALE_NS {
             return true;
         }
+        self.process_gone(local_host, pid_alive)
+    }
+
+    /// Whether it was written on `local_host` by a process that
+    /// `pid_alive` says is gone: stale for certain, whatever its age.
+    fn process_gone(&self, local_host: &str, pid_alive: Option<bool>) -> bool {
         self.hostname == local_host && pid_alive == Some(false)
     }
 
@@ -379,7 +385,7 @@ impl LockTable {
 
     /// Whether `o` was written on this host by a process that is gone.
     fn holder_gone(&self, o: &Other) -> bool {
-        matches!(&o.lock, Ok(l) if l.hostname == self.hostname && o.pid_alive == Some(false))
+        matches!(&o.lock, Ok(l) if l.process_gone(&self.hostname, o.pid_alive))
     }
 
     /// The locks `unlock` removes: the stale ones, or with `all` every
