@@ -33,10 +33,10 @@ test-rust:
 	$(CARGO) test --workspace --lib --bins --tests --examples -- --nocapture
 	$(CARGO) test --workspace --doc
 
-# The C library (bindings/c): one release build of libcloudbackup.{a,so},
-# whose build.rs generates the header into its OUT_DIR (never into the
-# source tree); the committed include/cloudbackup.h must match it (`make
-# header` refreshes the committed copy). Then the Check tests (CTest)
+# The C library (bindings/c): one release build of libcloudbackup.{a,so}
+# (C_BUILD_CMD); the committed include/cloudbackup.h must match what
+# cbindgen generates from the sources (bindings/c/header; `make header`
+# refreshes the committed copy). Then the Check tests (CTest)
 # against both libraries, plainly and under valgrind, and once more built
 # with -fsanitize=address,undefined, and the null sweep generated from the
 # header (bindings/c/tests/gen_null_sweep.py); the README's C quick start; the
@@ -45,19 +45,24 @@ C_BUILD := build/c
 C_LIBDIR := $(CURDIR)/target/release
 C_PREFIX := $(CURDIR)/$(C_BUILD)/prefix
 C_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+# The C library is built together with the Python module's crate: with
+# their dependencies' features unified, the core and its dependencies are
+# the units maturin's build of the module (test-python) needs, built once
+# (docs/PERFORMANCE.md, "CI: one release build for C and Python").
+C_BUILD_CMD := $(CARGO) build --release -p cloudbackup-c -p cloudbackup-python --features cloudbackup-python/extension-module
 
 test-c: bootstrap
-	$(CARGO) build --release -p cloudbackup-c
+	$(C_BUILD_CMD)
 	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
 	  git ls-files --error-unmatch include/cloudbackup.h >/dev/null || \
 	    { echo "include/cloudbackup.h is not committed"; exit 1; }; fi
-	@gen=$$(CARGO=$(CARGO) bindings/c/generated-header) || \
-	  { echo "header drift check: could not find the generated header"; exit 1; }; \
-	if cmp -s "$$gen" include/cloudbackup.h; then \
+	@mkdir -p $(C_BUILD)
+	@$(CARGO) run --quiet -p cloudbackup-c-header -- $(C_BUILD)/cloudbackup.h
+	@if cmp -s $(C_BUILD)/cloudbackup.h include/cloudbackup.h; then \
 	  echo "header drift check: include/cloudbackup.h matches the generated header"; \
 	else \
-	  diff -u include/cloudbackup.h "$$gen" | head -n 40; \
-	  echo "include/cloudbackup.h differs from what cbindgen generates ($$gen): run 'make header' and commit it"; \
+	  diff -u include/cloudbackup.h $(C_BUILD)/cloudbackup.h | head -n 40; \
+	  echo "include/cloudbackup.h differs from what cbindgen generates ($(C_BUILD)/cloudbackup.h): run 'make header' and commit it"; \
 	  exit 1; \
 	fi
 	bindings/c/configure-package $(C_PREFIX) $(CURDIR) $(C_LIBDIR) $(CURDIR)/include $(C_VERSION)
@@ -76,11 +81,11 @@ test-c: bootstrap
 	  $$(PKG_CONFIG_PATH=$(C_PREFIX)/pkgconfig pkg-config --cflags --libs libcloudbackup) $$(pkg-config --cflags --libs libcurl) -Wl,-rpath,$(C_LIBDIR)
 	bindings/c/examples/run-agent.sh $(C_BUILD)/agent
 
-# Copies the header cbindgen generated (in the build script's OUT_DIR) to the
-# committed include/cloudbackup.h, after a change to the C exports or their
-# doc comments; `make test-c` fails until it is done.
+# Writes the committed include/cloudbackup.h with cbindgen (bindings/c/header),
+# after a change to the C exports or their doc comments; `make test-c` (and
+# `cargo test`) fail until it is done.
 header:
-	cp "$$(CARGO=$(CARGO) bindings/c/generated-header)" include/cloudbackup.h
+	$(CARGO) run --quiet -p cloudbackup-c-header -- include/cloudbackup.h
 	@echo "include/cloudbackup.h regenerated; commit it"
 
 # Installs the C library: make install-c PREFIX=/usr/local (DESTDIR honoured).
