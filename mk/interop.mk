@@ -16,8 +16,7 @@
 INTEROP_BUILD := build/interop
 
 # The example agent as test-c builds it (without test-c's test runs).
-build-interop-agent: bootstrap
-	$(C_BUILD_CMD)
+build-interop-agent: bootstrap $(C_LIB)
 	bindings/c/configure-package $(C_PREFIX) $(CURDIR) $(C_LIBDIR) $(CURDIR)/include $(C_VERSION)
 	$(CC) -std=c11 -Wall -Wextra -Werror -O2 -o $(C_BUILD)/agent bindings/c/examples/agent.c \
 	  $$(PKG_CONFIG_PATH=$(C_PREFIX)/pkgconfig pkg-config --cflags --libs libcloudbackup) $$(pkg-config --cflags --libs libcurl) -Wl,-rpath,$(C_LIBDIR)

@@ -6,27 +6,50 @@
 //! cloudbackup-c-header --check H  exits 1 when H differs from it
 //! ```
 //!
+//! Exit status 2: a usage error, or cbindgen or the file system failed.
 //! `make header` writes the committed `include/cloudbackup.h` with it, and
-//! `make test-c` checks the committed copy (the drift check). The header
+//! its unit test `committed_header_is_current` checks the committed copy
+//! (`cargo test`, and the drift check of `make test-c`). The header
 //! also carries the package version as macros (`CB_VERSION_*`), so a
 //! program can compare what it was compiled against with what
 //! `cb_version()` says at run time.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// Why a run failed: the header differs (exit 1), or anything else (exit 2).
+enum Failure {
+    Differs(String),
+    Other(String),
+}
+
+impl From<String> for Failure {
+    fn from(e: String) -> Self {
+        Failure::Other(e)
+    }
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let result = match args.as_slice() {
         [flag, path] if flag == "--check" => check(Path::new(path)),
-        [path] if !path.starts_with('-') => write(Path::new(path)),
-        _ => Err("usage: cloudbackup-c-header OUT.h | --check HEADER.h".to_string()),
+        [path] if !path.to_string_lossy().starts_with('-') => {
+            write(Path::new(path)).map_err(Failure::from)
+        }
+        _ => Err(Failure::Other(
+            "usage: cloudbackup-c-header OUT.h | --check HEADER.h".to_string(),
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(Failure::Differs(e)) => {
             eprintln!("cloudbackup-c-header: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(1)
+        }
+        Err(Failure::Other(e)) => {
+            eprintln!("cloudbackup-c-header: {e}");
+            ExitCode::from(2)
         }
     }
 }
@@ -52,20 +75,30 @@ fn generate() -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// Writes the header to `path` through a temporary file beside it, so a
-/// failed run never leaves a half-written header behind.
+/// Writes the header to `path` through a temporary file beside it (named
+/// after this process), so a failed run never leaves a half-written header
+/// behind; an unchanged header is left as it is (its time too).
 fn write(path: &Path) -> Result<(), String> {
     let text = generate()?;
+    if std::fs::read(path).is_ok_and(|old| old == text) {
+        return Ok(());
+    }
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
+    tmp.push(format!(".{}.tmp", std::process::id()));
     let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, &text).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    let written = std::fs::write(&tmp, &text)
+        .map_err(|e| format!("{}: {e}", tmp.display()))
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display())));
+    if written.is_err() {
+        // Best effort: the error that matters is the one returned.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
-/// Compares `path` with the generated header: an error naming the first
-/// differing line when they differ.
-fn check(path: &Path) -> Result<(), String> {
+/// Compares `path` with the generated header: [`Failure::Differs`] naming
+/// the first differing line when they differ.
+fn check(path: &Path) -> Result<(), Failure> {
     let want = generate()?;
     let have = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if have == want {
@@ -79,10 +112,10 @@ fn check(path: &Path) -> Result<(), String> {
         .position(|(a, b)| a != b)
         .unwrap_or_else(|| lines(&have).min(lines(&want)))
         + 1;
-    Err(format!(
+    Err(Failure::Differs(format!(
         "{} differs from the header cbindgen generates (first at line {line}): run 'make header' and commit it",
         path.display()
-    ))
+    )))
 }
 
 /// The `CB_VERSION_*` macros, from the version cargo builds (the
@@ -111,8 +144,18 @@ mod tests {
     #[test]
     fn committed_header_is_current() {
         let committed = c_crate_dir().join("../../include/cloudbackup.h");
-        if let Err(e) = check(&committed) {
-            panic!("{e}");
+        match check(&committed) {
+            Ok(()) => {}
+            Err(Failure::Differs(e) | Failure::Other(e)) => panic!("{e}"),
+        }
+    }
+
+    /// The message of a check that must find a difference.
+    fn differs(path: &Path) -> String {
+        match check(path) {
+            Err(Failure::Differs(e)) => e,
+            Ok(()) => panic!("{} reported equal", path.display()),
+            Err(Failure::Other(e)) => panic!("{e}"),
         }
     }
 
@@ -122,17 +165,30 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("cloudbackup.h");
         write(&path).unwrap();
-        check(&path).unwrap();
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        text = text.replacen("CB_VERSION_MAJOR", "CB_VERSION_MAJ0R", 1);
-        std::fs::write(&path, &text).unwrap();
-        let line = text
+        assert!(check(&path).is_ok());
+        let good = std::fs::read_to_string(&path).unwrap();
+        let changed = good.replacen("CB_VERSION_MAJOR", "CB_VERSION_MAJ0R", 1);
+        std::fs::write(&path, &changed).unwrap();
+        let line = changed
             .lines()
             .position(|l| l.contains("CB_VERSION_MAJ0R"))
             .unwrap()
             + 1;
-        let e = check(&path).unwrap_err();
+        let e = differs(&path);
         assert!(e.contains(&format!("first at line {line}")), "{e}");
+        // Cut short: the first line past the shorter one is named.
+        let cut: String = good.lines().take(10).map(|l| format!("{l}\n")).collect();
+        std::fs::write(&path, &cut).unwrap();
+        let e = differs(&path);
+        assert!(e.contains("first at line 11"), "{e}");
+        // A write puts it back, leaving no temporary behind.
+        write(&path).unwrap();
+        assert!(check(&path).is_ok());
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [std::ffi::OsString::from("cloudbackup.h")]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
