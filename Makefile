@@ -94,6 +94,8 @@ header:
 	@echo "include/cloudbackup.h regenerated; commit it"
 
 # Installs the C library: make install-c PREFIX=/usr/local (DESTDIR honoured).
+# Built alone, not with C_BUILD_CMD, so that no Python is needed (pyo3's
+# build script looks for one); after `make test` that is a build of its own.
 PREFIX ?= /usr/local
 install-c:
 	$(CARGO) build --release -p cloudbackup-c
