@@ -378,20 +378,44 @@ pub(crate) fn from_utf8_json<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> 
 /// Parses `bytes` as JSON of type `T`, naming `what` and, for a value that
 /// does not fit the model, the path of the offending field
 /// (e.g. ``at `restores[0].started_time`: ...``).
+///
+/// The text is read into a [`serde_json::Value`] first (refusing repeated
+/// keys, with serde_json's line and column for anything that is not JSON)
+/// and `T` from that, as [`from_json_argument`] reads it: one
+/// deserialisation path, so each model type's `Deserialize` is compiled once
+/// (docs/PERFORMANCE.md, "One deserialisation path").
 pub fn from_json_slice<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let (path, message) = split_path_error(e);
-        Error::InvalidJson {
-            what: what.to_string(),
-            message: match path {
-                Some(path) => format!("at `{path}`: {message}"),
-                None => message,
-            },
-        }
-    })?;
-    de.end().map_err(|e| Error::json(what, &e))?;
-    Ok(value)
+    let tree = json_value_from_slice(what, bytes)?;
+    from_json_value(what, &tree)
+}
+
+/// [`from_json_slice`] for a caller that wants the [`serde_json::Value`]
+/// itself: the same parse and errors, without reading the value again.
+pub fn json_value_from_slice(what: &str, bytes: &[u8]) -> Result<serde_json::Value> {
+    crate::json_text::parse(bytes).map_err(|e| Error::json(what, &e))
+}
+
+/// `value`, read from the JSON text of `what`, as a `T`: an
+/// [`Error::InvalidJson`] naming the offending field's path.
+fn from_json_value<T: serde::de::DeserializeOwned>(
+    what: &str,
+    value: &serde_json::Value,
+) -> Result<T> {
+    crate::value_path::deserialize(value).map_err(|failure| invalid_json(what, failure))
+}
+
+/// The [`Error::InvalidJson`] for a [`value_path::Failure`](crate::value_path::Failure)
+/// (kept out of the generic callers, which are compiled once per type).
+#[inline(never)]
+fn invalid_json(what: &str, (path, e): crate::value_path::Failure) -> Error {
+    let message = e.to_string();
+    Error::InvalidJson {
+        what: what.to_string(),
+        message: match path {
+            Some(path) => format!("at `{path}`: {message}"),
+            None => message,
+        },
+    }
 }
 
 /// Converts a JSON value a caller passed as argument `arg` (an operation's
@@ -403,16 +427,20 @@ pub fn from_json_argument<T: serde::de::DeserializeOwned>(
     arg: &str,
     value: &serde_json::Value,
 ) -> Result<T> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let (path, reason) = split_path_error(e);
-        Error::InvalidArgument {
-            name: match path {
-                Some(path) => format!("{arg}.{path}"),
-                None => arg.to_string(),
-            },
-            reason,
-        }
-    })
+    crate::value_path::deserialize(value).map_err(|failure| invalid_argument(arg, failure))
+}
+
+/// The [`Error::InvalidArgument`] for a [`value_path::Failure`](crate::value_path::Failure)
+/// of argument `arg`.
+#[inline(never)]
+fn invalid_argument(arg: &str, (path, e): crate::value_path::Failure) -> Error {
+    Error::InvalidArgument {
+        name: match path {
+            Some(path) => format!("{arg}.{path}"),
+            None => arg.to_string(),
+        },
+        reason: e.to_string(),
+    }
 }
 
 /// What a serde `Deserialize` reports for a value its parser refused: the
@@ -424,15 +452,6 @@ pub fn serde_reason(e: Error) -> String {
         Error::InvalidArgument { reason, .. } => reason,
         other => other.to_string(),
     }
-}
-
-/// The path of a field-level error (`None` at the top level) and the message.
-fn split_path_error<E: std::fmt::Display>(
-    e: serde_path_to_error::Error<E>,
-) -> (Option<String>, String) {
-    let path = e.path().to_string();
-    let message = e.into_inner().to_string();
-    ((path != ".").then_some(path), message)
 }
 
 /// An [`Error::InvalidArgument`] for `given`, which is not one of the `known`

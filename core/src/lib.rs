@@ -19,11 +19,13 @@ pub mod engine;
 pub mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod json_text;
 pub mod lifecycle;
 pub mod model;
 pub mod patch;
 #[cfg(test)]
 mod test_support;
+mod value_path;
 pub mod wire;
 
 pub use error::{Error, ErrorCode, Result};

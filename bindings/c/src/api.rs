@@ -7,7 +7,7 @@ use std::os::raw::c_int;
 
 use cloudbackup_core::api::{Auth, Response};
 use cloudbackup_core::by_name;
-use cloudbackup_core::error::from_json_slice;
+use cloudbackup_core::error::json_value_from_slice;
 use serde_json::{json, Value};
 
 use crate::ffi::{
@@ -21,7 +21,7 @@ use crate::status::cb_status;
 fn opt_json_arg(p: *const c_char, name: &'static str) -> FfiResult<Value> {
     match try_opt_str!(p, name) {
         None => Ok(Value::Null),
-        Some(text) => Ok(from_json_slice(name, text.as_bytes())?),
+        Some(text) => Ok(json_value_from_slice(name, text.as_bytes())?),
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::ffi::c_char;
 
 use cloudbackup_core::by_name;
-use cloudbackup_core::error::from_json_slice;
+use cloudbackup_core::error::{from_json_slice, json_value_from_slice};
 use cloudbackup_core::lifecycle::JobReporter;
 use cloudbackup_core::model::v2::common::ErrorReport;
 use cloudbackup_core::patch::Patch;
@@ -149,7 +149,7 @@ pub unsafe extern "C" fn cb_job_reporter_observe(
         let j = try_mut!(job);
         let text = try_str!(resource_json);
         j.job
-            .observe(from_json_slice("resource_json", text.as_bytes())?)?;
+            .observe(json_value_from_slice("resource_json", text.as_bytes())?)?;
         Ok(())
     })
 }

@@ -5,12 +5,12 @@
 
 use cloudbackup_core::api::{Auth, Response};
 use cloudbackup_core::by_name;
-use cloudbackup_core::error::from_json_slice;
+use cloudbackup_core::error::{from_json_slice, json_value_from_slice};
 use pyo3::prelude::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::error::PyResultCb;
-use crate::value::{json_text, opt_json, to_py};
+use crate::value::{json_text, opt_json_value, to_py};
 
 /// The names of every model type (`"v1.Agent"`, ..., `"v2.Restore"`, ...).
 /// Any name also takes a `[]` suffix for a JSON array of that type.
@@ -60,7 +60,7 @@ fn build_request<'py>(
     tenant_id: &str,
     agent_id: Option<&str>,
 ) -> PyResultCb<Bound<'py, PyAny>> {
-    let params: Value = opt_json(params, "params")?;
+    let params = opt_json_value(params, "params")?;
     let auth = Auth::new(token, tenant_id)?;
     let auth = match agent_id {
         Some(id) => auth.with_agent_id(id)?,
@@ -83,8 +83,8 @@ fn parse_response<'py>(
     headers: Option<&Bound<'py, PyAny>>,
     body: &Bound<'py, PyAny>,
 ) -> PyResultCb<Bound<'py, PyAny>> {
-    let params: Value = opt_json(params, "params")?;
-    let headers: Value = opt_json(headers, "headers")?;
+    let params = opt_json_value(params, "params")?;
+    let headers = opt_json_value(headers, "headers")?;
     let body = crate::input::bytes_in(body, "body")?;
     let mut head = json!({ "status": status });
     if !headers.is_null() {
@@ -160,7 +160,7 @@ fn apply_patch<'py>(
 ) -> PyResultCb<Bound<'py, PyAny>> {
     let document = json_text(document, "document")?;
     let patch = json_text(patch, "patch")?;
-    let mut doc: Value = from_json_slice("document", &document)?;
+    let mut doc = json_value_from_slice("document", &document)?;
     let patch = cloudbackup_core::patch::parse_patch(&patch)?;
     cloudbackup_core::patch::apply_patch(&mut doc, &patch)?;
     Ok(crate::value::value_to_py(py, doc)?)

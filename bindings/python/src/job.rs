@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 
 use cloudbackup_core::by_name;
-use cloudbackup_core::error::from_json_slice;
+use cloudbackup_core::error::{from_json_slice, json_value_from_slice};
 use cloudbackup_core::lifecycle::JobReporter;
 use cloudbackup_core::model::v2::common::ErrorReport;
 use cloudbackup_core::patch::Patch;
@@ -72,7 +72,7 @@ impl NativeJobReporter {
     /// Takes the service's copy of the job (a dict or JSON).
     fn observe(&self, resource: &Bound<'_, PyAny>) -> PyResultCb<()> {
         let resource = json_text(resource, "resource")?;
-        let value = from_json_slice("resource", &resource)?;
+        let value = json_value_from_slice("resource", &resource)?;
         self.with(|j| Ok(j.observe(value)?))
     }
 

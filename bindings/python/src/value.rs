@@ -187,6 +187,18 @@ pub fn json_text(obj: &Bound<'_, PyAny>, name: &str) -> PyResultCb<Vec<u8>> {
 }
 
 /// Reads an optional JSON argument (text, bytes-like or Python objects;
+/// `None`: `null`) as a JSON value, with the core's JSON reader.
+pub fn opt_json_value(obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResultCb<Value> {
+    match obj {
+        Some(o) if !o.is_none() => Ok(cloudbackup_core::error::json_value_from_slice(
+            name,
+            &json_text(o, name)?,
+        )?),
+        _ => Ok(Value::Null),
+    }
+}
+
+/// Reads an optional JSON argument (text, bytes-like or Python objects;
 /// `None`: the type's default) with the core's JSON reader.
 pub fn opt_json<T: serde::de::DeserializeOwned + Default>(
     obj: Option<&Bound<'_, PyAny>>,

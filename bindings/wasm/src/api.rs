@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::members::{json_bytes_arg, set_members, JsMembers};
 use crate::{
-    argument, bool_arg, int_arg, json_arg, json_text_arg, json_to_js, string_arg,
+    argument, bool_arg, int_arg, json_text_arg, json_to_js, json_value_arg, string_arg,
     text_or_bytes_arg, to_js, wrong, JsResult, MAX_SAFE,
 };
 
@@ -103,7 +103,7 @@ pub fn operations() -> JsResult<JsValue> {
 }
 
 fn params(value: &JsValue) -> JsResult<Value> {
-    Ok(json_arg::<Value>(value, "params")?.unwrap_or(Value::Null))
+    json_value_arg(value, "params")
 }
 
 fn auth(value: &JsValue) -> JsResult<Auth> {
@@ -164,7 +164,7 @@ pub fn parse_response(
     let status = int_arg(&status, "response.status", 0, MAX_SAFE)?;
     let mut head = json!({ "status": status });
     if let Some(headers) = field("headers").filter(|h| !h.is_undefined() && !h.is_null()) {
-        head["headers"] = json_arg::<Value>(&headers, "response.headers")?.unwrap_or(Value::Null);
+        head["headers"] = json_value_arg(&headers, "response.headers")?;
     }
     // The core checks the status and the headers; the body goes in as bytes.
     let mut parsed = Response::from_json_value(&head)?;
@@ -295,8 +295,8 @@ pub fn apply_patch(
 ) -> JsResult<JsValue> {
     let document = json_text_arg(&document, "document")?.unwrap_or_else(|| "null".into());
     let patch_json = json_bytes_arg(&patch, "patch")?;
-    let mut document: Value =
-        cloudbackup_core::error::from_json_slice("document", document.as_bytes())?;
+    let mut document =
+        cloudbackup_core::error::json_value_from_slice("document", document.as_bytes())?;
     let patch = cloudbackup_core::patch::parse_patch(&patch_json)?;
     cloudbackup_core::patch::apply_patch(&mut document, &patch)?;
     json_to_js(&document)

@@ -131,7 +131,20 @@ pub(crate) fn json_text_arg(value: &JsValue, name: &str) -> JsResult<Option<Stri
     }
 }
 
+/// A JS argument as a JSON value (`Null` for undefined/null), not read
+/// again as a type.
+pub(crate) fn json_value_arg(value: &JsValue, name: &str) -> JsResult<serde_json::Value> {
+    match json_text_arg(value, name)? {
+        None => Ok(serde_json::Value::Null),
+        Some(text) => Ok(cloudbackup_core::error::json_value_from_slice(
+            name,
+            text.as_bytes(),
+        )?),
+    }
+}
+
 /// A JS argument parsed as JSON of type `T` (`None` for undefined/null).
+#[cfg(feature = "engine")]
 pub(crate) fn json_arg<T: serde::de::DeserializeOwned>(
     value: &JsValue,
     name: &str,

@@ -109,11 +109,24 @@ pub fn parse_response(name: &str, params: &Value, response: &Response) -> Result
 }
 
 /// Reads an operation's parameters: a JSON object, or `null` for `{}`.
+/// (Compiled once per operation, so what does not depend on `T` is in
+/// [`params_object`] and [`of_operation`].)
 fn read_params<T: DeserializeOwned>(info: &OperationInfo, params: &Value) -> Result<T> {
     let empty = Value::Object(serde_json::Map::new());
-    let params = match params {
-        Value::Null => &empty,
-        Value::Object(_) => params,
+    let params = params_object(info, params, &empty)?;
+    from_json_argument("params", params).map_err(|e| of_operation(info, e))
+}
+
+/// `params` if it is an object, `empty` for `null`, else an error.
+#[inline(never)]
+fn params_object<'a>(
+    info: &OperationInfo,
+    params: &'a Value,
+    empty: &'a Value,
+) -> Result<&'a Value> {
+    match params {
+        Value::Null => Ok(empty),
+        Value::Object(_) => Ok(params),
         // Serde would also read a struct from an array of its fields in order.
         other => {
             let kind = match other {
@@ -122,22 +135,27 @@ fn read_params<T: DeserializeOwned>(info: &OperationInfo, params: &Value) -> Res
                 Value::Number(_) => "a number",
                 _ => "a boolean",
             };
-            return Err(Error::argument(
+            Err(Error::argument(
                 "params",
                 format!(
                     "must be a JSON object (or null), got {kind} (parameters of {})",
                     info.name
                 ),
-            ));
+            ))
         }
-    };
-    from_json_argument("params", params).map_err(|e| match e {
+    }
+}
+
+/// `e`, a parameter's error, saying whose parameters they are.
+#[inline(never)]
+fn of_operation(info: &OperationInfo, e: Error) -> Error {
+    match e {
         Error::InvalidArgument { name, reason } => Error::InvalidArgument {
             name,
             reason: format!("{reason} (parameters of {})", info.name),
         },
         other => other,
-    })
+    }
 }
 
 fn build<T: Operation + DeserializeOwned>(

@@ -18,7 +18,8 @@
 
 use serde_json::{json, Value};
 
-use crate::error::{from_json_slice, from_utf8_json, unknown_name};
+use crate::error::{from_utf8_json, json_value_from_slice, unknown_name};
+use crate::json_text::UniqueKeys;
 use crate::lifecycle::{
     allowed_actions, allowed_targets, transition, Action, Actor, BackupState, CleanupState,
     Lifecycle, LogfileState, ResourceKind, RestoreState, Step, V1BackupState, V1RestoreState,
@@ -148,7 +149,7 @@ pub fn allowed_targets_by_name(
 /// `"cleanup"`): what the bindings construct.
 pub fn job_reporter(endpoint: &str, resource: &[u8]) -> Result<crate::lifecycle::JobReporter> {
     let endpoint: Endpoint = by_name("endpoint", "job endpoint", endpoint)?;
-    let resource: Value = from_json_slice(&format!("{endpoint} resource"), resource)?;
+    let resource = json_value_from_slice(&format!("{endpoint} resource"), resource)?;
     crate::lifecycle::JobReporter::new(endpoint, resource)
 }
 
@@ -174,11 +175,11 @@ pub fn validate_patch_json(
 ) -> Result<Value> {
     let endpoint: Endpoint = by_name("endpoint", "patch endpoint", endpoint)?;
     let actor = actor(actor_name)?;
-    // Tracking paths for a message costs a third of the call: parse plainly,
-    // and again with tracking only to describe invalid JSON.
-    let resource: Value = match from_utf8_json(resource) {
-        Some(value) => value,
-        None => from_json_slice(&format!("{endpoint} resource"), resource)?,
+    // Read as `str` once its UTF-8 is checked (faster), and again from
+    // bytes only to describe invalid JSON as every other parse does.
+    let resource = match from_utf8_json::<UniqueKeys>(resource) {
+        Some(UniqueKeys(value)) => value,
+        None => json_value_from_slice(&format!("{endpoint} resource"), resource)?,
     };
     let patch = parse_patch(patch)?;
     validate_owned_patch(
@@ -455,7 +456,7 @@ mod tests {
         // describes it (the plain parse checks UTF-8 first, then reads `str`).
         let bad = b"{\"id\": \"r\xff1\"}";
         let e = validate_patch_json("restore", bad, patch, "agent", None).unwrap_err();
-        let want = crate::error::from_json_slice::<Value>("restore resource", bad).unwrap_err();
+        let want = crate::error::json_value_from_slice("restore resource", bad).unwrap_err();
         assert_eq!(
             (e.code(), e.to_string()),
             (ErrorCode::InvalidJson, want.to_string())
