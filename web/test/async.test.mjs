@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as cb from '../node.js';
 import { ROOT, throwsExactly } from './helpers.mjs';
-import { openVault, restoreToMemory } from './vault.mjs';
+import { backUpOneFile, openVault, restoreToMemory } from './vault.mjs';
 
 const GOLDEN = fileURLToPath(new URL('tests/golden/v1/', ROOT));
 const CHEAP = { memory_kib: 8, iterations: 1, parallelism: 1 };
@@ -17,18 +17,8 @@ const SMALL = { chunker: { min_size: 1024, avg_size: 4096, max_size: 16384 }, zs
  * @param {cb.Vault} vault @param {cb.Vault} other @param {Uint8Array} data
  */
 function roundTrip(vault, other, data) {
-  const backup = new cb.BackupSession(vault, new cb.Index());
-  backup.startFile('/f', 0o644, 0);
-  backup.write(data);
-  backup.finishFile();
-  backup.finish({ time: 1 });
-  const bundles = new Map(backup.takeBundles().map((b) => [b.id, b.bytes]));
-  const indexObj = /** @type {cb.StoredObject} */ (backup.takeIndex());
-  const snapObj = /** @type {cb.StoredObject} */ (backup.takeSnapshot());
-  const index = new cb.Index();
-  index.loadDelta(other, indexObj.id, indexObj.bytes);
-  const snapshot = cb.Snapshot.open(other, snapObj.id, snapObj.bytes);
-  const { files, report } = restoreToMemory({ vault: other, index, bundles, snapshots: [snapshot] }, snapshot);
+  const v = backUpOneFile(vault, '/f', data, other);
+  const { files, report } = restoreToMemory(v, v.snapshots[0]);
   assert.equal(report.errors, null);
   return /** @type {Uint8Array} */ (files.get('/f'));
 }

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as cb from '../node.js';
 import { ROOT, fixtureJson, throwsExactly } from './helpers.mjs';
-import { objects, openVault, restoreToMemory, verifyAll } from './vault.mjs';
+import { backUpOneFile, objects, openVault, restoreToMemory, verifyAll } from './vault.mjs';
 
 const GOLDEN = fileURLToPath(new URL('tests/golden/v1/', ROOT));
 const CHEAP = { memory_kib: 8, iterations: 1, parallelism: 1 };
@@ -222,23 +222,11 @@ test('every zstd level backs up and restores (the package builds zstd with its f
   const content = new TextEncoder().encode(
     Array.from({ length: 6000 }, (_, i) => `line ${i % 97} of a log, status ${i % 7}\n`).join(''));
   for (const level of [1, 3, 4, 5, 9, 15, 19, 22]) {
-    const vault = cb.Vault.create('pw', { ...SMALL, zstd_level: level }, CHEAP);
-    const backup = new cb.BackupSession(vault, new cb.Index());
-    backup.startFile('/log.txt', 0o644, 0);
-    backup.write(content);
-    backup.finishFile();
-    backup.finish({ time: 0 });
-    const bundles = new Map(backup.takeBundles().map((b) => [b.id, b.bytes]));
-    const stored = [...bundles.values()].reduce((n, b) => n + b.length, 0);
+    const v = backUpOneFile(cb.Vault.create('pw', { ...SMALL, zstd_level: level }, CHEAP), '/log.txt', content);
+    const stored = [...v.bundles.values()].reduce((n, b) => n + b.length, 0);
     assert.ok(stored < content.length / 4, `level ${level}: ${stored} bytes stored for ${content.length}`);
-    const indexObj = /** @type {import('../node.js').StoredObject} */ (backup.takeIndex());
-    const snapObj = /** @type {import('../node.js').StoredObject} */ (backup.takeSnapshot());
-    const index = new cb.Index();
-    index.loadDelta(vault, indexObj.id, indexObj.bytes);
-    const snapshot = cb.Snapshot.open(vault, snapObj.id, snapObj.bytes);
-    const v = { vault, index, bundles, snapshots: [snapshot] };
     assert.equal(verifyAll(v).ok, true, `level ${level}: verify`);
-    const { files } = restoreToMemory(v, snapshot);
+    const { files } = restoreToMemory(v, v.snapshots[0]);
     assert.deepEqual(files.get('/log.txt'), content, `level ${level}: restore`);
   }
 });

@@ -3,7 +3,7 @@
 // through the package: used by the tests and the benchmark.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Index, RestoreSession, Snapshot, Vault, Verifier, verifyPlan } from '../node.js';
+import { BackupSession, Index, RestoreSession, Snapshot, Vault, Verifier, verifyPlan } from '../node.js';
 
 /** @param {string} dir @param {string} sub @returns {[string, Uint8Array][]} */
 export function objects(dir, sub) {
@@ -21,6 +21,27 @@ export function openVault(dir, password) {
   const bundles = new Map(objects(dir, 'bundles'));
   const snapshots = objects(dir, 'snapshots').map(([id, bytes]) => Snapshot.open(vault, id, bytes));
   return { vault, index, bundles, snapshots };
+}
+
+/**
+ * Backs `data` up as the one file `path` of a new snapshot in `vault`, and
+ * opens what it stored with `reader` (the same vault by default, or another
+ * opening of it): a vault in memory for `restoreToMemory` and `verifyAll`.
+ * @param {Vault} vault @param {string} path @param {Uint8Array} data @param {Vault} [reader]
+ */
+export function backUpOneFile(vault, path, data, reader = vault) {
+  const backup = new BackupSession(vault, new Index());
+  backup.startFile(path, 0o644, 0);
+  backup.write(data);
+  backup.finishFile();
+  backup.finish({ time: 1 });
+  const bundles = new Map(backup.takeBundles().map((b) => [b.id, b.bytes]));
+  const indexObj = /** @type {import('../node.js').StoredObject} */ (backup.takeIndex());
+  const snapObj = /** @type {import('../node.js').StoredObject} */ (backup.takeSnapshot());
+  const index = new Index();
+  index.loadDelta(reader, indexObj.id, indexObj.bytes);
+  const snapshot = Snapshot.open(reader, snapObj.id, snapObj.bytes);
+  return { vault: reader, index, bundles, snapshots: [snapshot] };
 }
 
 /**
