@@ -1,6 +1,7 @@
-// Restoring from a local vault directory (VAULT/config, bundles/<id>,
-// index/<id>, snapshots/<id>, as bindings/c/examples/agent.c lays it out),
-// through the package: used by the tests and the benchmark.
+// Vaults for the tests and the benchmark, through the package: one read
+// from a local vault directory (VAULT/config, bundles/<id>, index/<id>,
+// snapshots/<id>, as bindings/c/examples/agent.c lays it out) or backed up
+// in memory, then restored or verified.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BackupSession, Index, RestoreSession, Snapshot, Vault, Verifier, verifyPlan } from '../node.js';
