@@ -330,7 +330,12 @@ def test_lock_table_rules_come_from_the_core(tmp_path: Path) -> None:
 def test_gc_during_a_backup_in_flight_deletes_nothing_it_needs(tmp_path: Path) -> None:
     """The issue's first case: gc while another backup uploads. With locks
     gc cannot start until the backup is done; afterwards every snapshot
-    restores."""
+    restores.
+
+    gc starts once the backup has read its first bytes, so it holds its lock:
+    a lock file seen in the listing is not enough, since a backup still
+    confirming its lock backs off from a gc that wrote one meanwhile (by
+    design: see the lock table test above), which made this test flaky."""
     sv = vault_with(tmp_path, 1)
     big = tmp_path / "big"
     big.mkdir()
@@ -339,19 +344,29 @@ def test_gc_during_a_backup_in_flight_deletes_nothing_it_needs(tmp_path: Path) -
         [
             sys.executable,
             "-c",
-            "import sys; from cloudbackup.store import StoredVault; "
-            "sv = StoredVault.open(sys.argv[1], 'pw', concurrency=1); sv.backup(sys.argv[2], gc_grace=0)",
+            "import sys\n"
+            "from cloudbackup.store import StoredVault\n"
+            "first = []\n"
+            "def reading(n):\n"
+            "    if not first:\n"
+            "        first.append(n)\n"
+            "        print('reading', flush=True)\n"
+            "sv = StoredVault.open(sys.argv[1], 'pw', concurrency=1)\n"
+            "sv.backup(sys.argv[2], gc_grace=0, progress=reading)\n",
             str(tmp_path / "vault"),
             str(big),
-        ]
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    deadline = time.time() + 60
-    while not sv.locks() and started.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
+    assert started.stdout is not None
+    # '' if the backup ended without reading: the assertion below says how.
+    started.stdout.readline()
     try:
         sv.gc(grace=0, retry_lock=60)
     finally:
         assert started.wait(60) == 0
+        started.stdout.close()
     for s in sv.snapshots():
         out = tmp_path / f"r-{s.id[:8]}"
         assert not sv.restore(s.id, str(out)).report["errors"]
