@@ -1,22 +1,27 @@
 #!/usr/bin/env python3
-"""What a model type costs in the WebAssembly package, read with serde's
-derive against facet's reflection (docs/PERFORMANCE.md, "A model layer
-without per-type code: facet measured").
+"""What a model type costs in the WebAssembly package, by the way the models
+are read (docs/PERFORMANCE.md, "A model layer without per-type code:
+measured").
 
-Generates two throwaway crates in a temporary directory with the same 40
+Generates three throwaway crates in a temporary directory with the same 40
 synthetic model structs (6-12 fields each: strings, integers, booleans,
 options, lists and nested structs; camelCase names, unknown fields
 refused, absent options and lists defaulted), each read from JSON text by
-one exported function: one crate with serde's derive and serde_json, one
-with facet's derive and facet-json. Each is built as scripts/build-web
-builds the package (Debian's rustc-web, -Z build-std with
-optimize_for_size, opt-level "s", fat LTO, wasm-opt -O1), once reading all
-40 types and once reading only one leaf type, and the gzip -9 size of each
-module is printed: the second gives the library's floor, the difference
-the cost per type.
+one exported function:
+- serde: serde's derive and serde_json (what the core does now);
+- facet: facet's derive and facet-json (one reader for every shape);
+- table: a field table per type, read by one small reader over a
+  serde_json::Value (scripts/size-model-layers-table.rs: a lower bound of
+  such a layer of our own, with no enums, renames, flattening, custom
+  readers, writing, nor serde's exact messages).
+Each is built as scripts/build-web builds the package (Debian's rustc-web,
+-Z build-std with optimize_for_size, opt-level "s", fat LTO, wasm-opt -O1),
+once reading all 40 types and once reading only one leaf type, and the
+gzip -9 size of each module is printed: the second gives the layer's floor,
+the difference the cost per type.
 
 Needs the web toolchain (scripts/bootstrap-web) and crates.io.
-Usage: python3 scripts/size-facet-vs-serde.py
+Usage: python3 scripts/size-model-layers.py
 """
 
 from __future__ import annotations
@@ -36,8 +41,8 @@ DEPS = {
     # facet-json 0.44.7 is built on facet 0.45 (the newest releases that are
     # not release candidates on 2026-12-07).
     "facet": 'facet = "0.45"\nfacet-json = "0.44.7"',
+    "table": 'serde_json = "1"',
 }
-READ = {"serde": "serde_json::from_str", "facet": "facet_json::from_str"}
 
 
 def model_types() -> list[tuple[str, list[tuple[str, str]]]]:
@@ -65,9 +70,8 @@ def model_types() -> list[tuple[str, list[tuple[str, str]]]]:
     return out
 
 
-def source(lib: str, read: list[int]) -> str:
-    """The crate's lib.rs: the structs and `parse(which, ptr, len)`, which
-    reads the types numbered in `read`."""
+def derived_structs(lib: str) -> list[str]:
+    """The structs with serde's or facet's derive and attributes."""
     attr = "serde" if lib == "serde" else "facet"
     derive = "Deserialize" if lib == "serde" else "Facet"
     lines = [f"use {'serde::Deserialize' if lib == 'serde' else 'facet::Facet'};"]
@@ -80,13 +84,67 @@ def source(lib: str, read: list[int]) -> str:
                 lines.append(f"    #[{attr}(default)]")
             lines.append(f"    pub {field}: {kind},")
         lines.append("}")
+    return lines
+
+
+def camel(name: str) -> str:
+    """`field_0_id` as serde's camelCase writes it."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def table_kind(kind: str) -> tuple[str, str]:
+    """A field type's `Kind` in the table and the `Slot` method that takes it."""
+    simple = {"String": ("Str", "take_str()"), "Option<String>": ("OptStr", "take_opt_str()"),
+              "u64": ("U64", "take_u64()"), "Option<u64>": ("OptU64", "take_opt_u64()"),
+              "bool": ("Bool", "take_bool()"), "Vec<String>": ("VecStr", "take_vec_str()")}
+    if kind in simple:
+        return f"Kind::{simple[kind][0]}", simple[kind][1]
+    if kind.startswith("Option<"):
+        inner = kind[7:-1]
+        return f"Kind::OptStruct(&{inner}::SHAPE)", f"take_opt_struct::<{inner}>()"
+    if kind.startswith("Vec<"):
+        inner = kind[4:-1]
+        return f"Kind::VecStruct(&{inner}::SHAPE)", f"take_vec_struct::<{inner}>()"
+    return f"Kind::Struct(&{kind}::SHAPE)", f"take_struct::<{kind}>()"
+
+
+def table_structs() -> list[str]:
+    """The structs with what a table-making derive would write for each: its
+    shape (field names, whether required, kinds) and the function that
+    moves the read fields into it."""
+    lines = ["mod model_table;", "use model_table::*;"]
+    for name, fields in model_types():
+        lines.append(f"pub struct {name} {{")
+        lines += [f"    pub {field}: {kind}," for field, kind in fields]
+        lines += ["}", f"impl {name} {{",
+                  f'    pub const SHAPE: Shape = Shape {{ name: "{name}", deny_unknown: true, '
+                  f"build: |s| Box::new({name} {{"]
+        lines += [f"        {field}: s[{i}].{table_kind(kind)[1]},"
+                  for i, (field, kind) in enumerate(fields)]
+        lines.append("    }), fields: &[")
+        for field, kind in fields:
+            required = "false" if kind.startswith(("Option", "Vec")) else "true"
+            lines.append(f'        Field {{ name: "{camel(field)}", required: {required}, '
+                         f"kind: {table_kind(kind)[0]} }},")
+        lines += ["    ] };", "}"]
+    return lines
+
+
+def source(lib: str, read: list[int]) -> str:
+    """The crate's lib.rs: the structs and `parse(which, ptr, len)`, which
+    reads the types numbered in `read`."""
+    lines = table_structs() if lib == "table" else derived_structs(lib)
     lines += ["#[no_mangle]",
               "pub extern \"C\" fn parse(which: u32, ptr: *const u8, len: usize) -> u32 {",
               "    // SAFETY: the caller passes UTF-8 bytes it owns (a measurement, never run).",
               "    let s = unsafe { core::str::from_utf8_unchecked(core::slice::from_raw_parts(ptr, len)) };",
               "    match which {"]
     for i in read:
-        lines.append(f"        {i} => match {READ[lib]}::<T{i}>(s) {{ "
+        read_call = {"serde": f"serde_json::from_str::<T{i}>(s)",
+                     "facet": f"facet_json::from_str::<T{i}>(s)",
+                     "table": f"from_str::<T{i}>(s, &T{i}::SHAPE)"}[lib]
+        lines.append(f"        {i} => match {read_call} {{ "
                      "Ok(v) => { std::hint::black_box(&v); 1 } "
                      "Err(e) => e.to_string().len() as u32 },")
     lines += ["        _ => 0,", "    }", "}"]
@@ -104,6 +162,9 @@ def build(work: Path, lib: str, read: list[int]) -> int:
         '[profile.release]\nopt-level = "s"\nlto = true\ncodegen-units = 1\npanic = "abort"\n'
         "[workspace]\n")
     (crate / "src/lib.rs").write_text(source(lib, read))
+    if lib == "table":
+        (crate / "src/model_table.rs").write_text(
+            (ROOT / "scripts/size-model-layers-table.rs").read_text())
     env = dict(os.environ, PATH="/usr/bin:" + os.environ["PATH"], RUSTC="/usr/bin/rustc",
                RUSTC_BOOTSTRAP="1")
     subprocess.run(["/usr/bin/cargo", "build", "--release", "--target", "wasm32-unknown-unknown",
@@ -124,7 +185,7 @@ def build(work: Path, lib: str, read: list[int]) -> int:
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="facet-vs-serde-") as tmp:
         work = Path(tmp)
-        for lib in ("serde", "facet"):
+        for lib in ("serde", "facet", "table"):
             one = build(work, lib, [N - 1])
             every = build(work, lib, list(range(N)))
             per_type = (every - one) / (N - 1)
