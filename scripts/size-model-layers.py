@@ -10,10 +10,13 @@ refused, absent options and lists defaulted), each read from JSON text by
 one exported function:
 - serde: serde's derive and serde_json (what the core does now);
 - facet: facet's derive and facet-json (one reader for every shape);
-- table: a field table per type, read by one small reader over a
-  serde_json::Value (scripts/size-model-layers-table.rs: a lower bound of
-  such a layer of our own, with no enums, renames, flattening, custom
-  readers, writing, nor serde's exact messages).
+- table: a field table per type and a function moving the read fields
+  into the struct, read by one small reader over a serde_json::Value
+  (scripts/size-model-layers-table.rs);
+- offsets: a field table with each field's offset, read by one reader
+  that writes the fields in place (scripts/size-model-layers-offsets.rs).
+The last two are lower bounds of a layer of our own: no enums, renames,
+flattening, custom readers, writing, nor serde's exact messages.
 Each is built as scripts/build-web builds the package (Debian's rustc-web,
 -Z build-std with optimize_for_size, opt-level "s", fat LTO, wasm-opt -O1),
 once reading all 40 types and once reading only one leaf type, and the
@@ -42,6 +45,7 @@ DEPS = {
     # not release candidates on 2026-12-07).
     "facet": 'facet = "0.45"\nfacet-json = "0.44.7"',
     "table": 'serde_json = "1"',
+    "offsets": 'serde_json = "1"',
 }
 
 
@@ -131,10 +135,38 @@ def table_structs() -> list[str]:
     return lines
 
 
+def offset_kind(kind: str) -> str:
+    """A field type's `Kind` in the offsets layer's table."""
+    kind_of, _ = table_kind(kind)
+    return kind_of
+
+
+def offset_structs() -> list[str]:
+    """The structs with what an offset-table derive would write for each:
+    its shape (layout, field names, offsets and kinds, and the few
+    functions only the type's own code can be)."""
+    lines = ["mod model_table;", "use model_table::*;", "use std::alloc::Layout;",
+             "use std::mem::offset_of;"]
+    for name, fields in model_types():
+        lines.append(f"pub struct {name} {{")
+        lines += [f"    pub {field}: {kind}," for field, kind in fields]
+        typed = ", ".join(f"{what}: {what}_t::<{name}>"
+                          for what in ("drop", "some", "none", "vec", "drop_opt", "drop_vec"))
+        lines += ["}", f"impl {name} {{",
+                  f'    pub const SHAPE: Shape = Shape {{ name: "{name}", '
+                  f"layout: Layout::new::<{name}>(), {typed}, fields: &["]
+        lines += [f'        Field {{ name: "{camel(field)}", offset: offset_of!({name}, {field}), '
+                  f"kind: {offset_kind(kind)} }},"
+                  for field, kind in fields]
+        lines += ["    ] };", "}"]
+    return lines
+
+
 def source(lib: str, read: list[int]) -> str:
     """The crate's lib.rs: the structs and `parse(which, ptr, len)`, which
     reads the types numbered in `read`."""
-    lines = table_structs() if lib == "table" else derived_structs(lib)
+    lines = {"table": table_structs, "offsets": offset_structs}.get(
+        lib, lambda: derived_structs(lib))()
     lines += ["#[no_mangle]",
               "pub extern \"C\" fn parse(which: u32, ptr: *const u8, len: usize) -> u32 {",
               "    // SAFETY: the caller passes UTF-8 bytes it owns (a measurement, never run).",
@@ -143,7 +175,8 @@ def source(lib: str, read: list[int]) -> str:
     for i in read:
         read_call = {"serde": f"serde_json::from_str::<T{i}>(s)",
                      "facet": f"facet_json::from_str::<T{i}>(s)",
-                     "table": f"from_str::<T{i}>(s, &T{i}::SHAPE)"}[lib]
+                     "table": f"from_str::<T{i}>(s, &T{i}::SHAPE)",
+                     "offsets": f"from_str::<T{i}>(s, &T{i}::SHAPE)"}[lib]
         lines.append(f"        {i} => match {read_call} {{ "
                      "Ok(v) => { std::hint::black_box(&v); 1 } "
                      "Err(e) => e.to_string().len() as u32 },")
@@ -162,9 +195,9 @@ def build(work: Path, lib: str, read: list[int]) -> int:
         '[profile.release]\nopt-level = "s"\nlto = true\ncodegen-units = 1\npanic = "abort"\n'
         "[workspace]\n")
     (crate / "src/lib.rs").write_text(source(lib, read))
-    if lib == "table":
+    if lib in ("table", "offsets"):
         (crate / "src/model_table.rs").write_text(
-            (ROOT / "scripts/size-model-layers-table.rs").read_text())
+            (ROOT / f"scripts/size-model-layers-{lib}.rs").read_text())
     env = dict(os.environ, PATH="/usr/bin:" + os.environ["PATH"], RUSTC="/usr/bin/rustc",
                RUSTC_BOOTSTRAP="1")
     subprocess.run(["/usr/bin/cargo", "build", "--release", "--target", "wasm32-unknown-unknown",
@@ -185,7 +218,7 @@ def build(work: Path, lib: str, read: list[int]) -> int:
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="facet-vs-serde-") as tmp:
         work = Path(tmp)
-        for lib in ("serde", "facet", "table"):
+        for lib in ("serde", "facet", "table", "offsets"):
             one = build(work, lib, [N - 1])
             every = build(work, lib, list(range(N)))
             per_type = (every - one) / (N - 1)
