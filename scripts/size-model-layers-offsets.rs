@@ -79,7 +79,12 @@ fn invalid(v: &Value, expected: &str) -> String {
     format!("invalid type: {}, expected {expected}", unexpected(v))
 }
 
-pub fn from_str<T>(text: &str, shape: &'static Shape) -> Result<Box<T>, String> {
+/// A `T` from JSON text, or the error with the path to it.
+///
+/// # Safety
+/// `shape` must be `T`'s own (its layout, offsets and functions): the
+/// reader writes and reads `T`'s fields through it.
+pub unsafe fn from_str<T>(text: &str, shape: &'static Shape) -> Result<Box<T>, String> {
     let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let mut path = Vec::new();
     let p = read_struct(shape, &value, &mut path).map_err(|e| {
@@ -121,6 +126,9 @@ fn read_struct(
     }
     // SAFETY: the layout is T's (never zero-sized here).
     let base = unsafe { alloc(shape.layout) };
+    if base.is_null() {
+        std::alloc::handle_alloc_error(shape.layout);
+    }
     for (i, field) in shape.fields.iter().enumerate() {
         path.push(field.name.into());
         // SAFETY: the offset is the field's, of the kind's type.
@@ -237,10 +245,11 @@ unsafe fn write_field(
                     .enumerate()
                 {
                     path.push(i.to_string());
-                    let q = read_struct(s, item, path);
-                    path.pop();
-                    match q {
-                        Ok(q) => items.push(q),
+                    match read_struct(s, item, path) {
+                        Ok(q) => {
+                            path.pop();
+                            items.push(q);
+                        }
                         Err(e) => {
                             for q in items {
                                 (s.drop)(q);

@@ -111,7 +111,7 @@ fn unreachable_slot() -> ! {
     panic!("a required slot was filled by the reader")
 }
 
-/// A type's value from JSON text, or the error (serde's wording, with the path).
+/// A type's value from JSON text, or the error (close to serde's wording, with the path).
 pub fn from_str<T: 'static>(text: &str, shape: &'static Shape) -> Result<T, String> {
     let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let mut path = Vec::new();

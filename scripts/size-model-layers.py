@@ -3,7 +3,7 @@
 are read (docs/PERFORMANCE.md, "A model layer without per-type code:
 measured").
 
-Generates three throwaway crates in a temporary directory with the same 40
+Generates four throwaway crates in a temporary directory with the same 40
 synthetic model structs (6-12 fields each: strings, integers, booleans,
 options, lists and nested structs; camelCase names, unknown fields
 refused, absent options and lists defaulted), each read from JSON text by
@@ -17,14 +17,16 @@ one exported function:
   that writes the fields in place (scripts/size-model-layers-offsets.rs).
 The last two are lower bounds of a layer of our own: no enums, renames,
 flattening, custom readers, writing, nor serde's exact messages.
-Each is built as scripts/build-web builds the package (Debian's rustc-web,
--Z build-std with optimize_for_size, opt-level "s", fat LTO, wasm-opt -O1),
+Each is built as scripts/build-web builds the package's modules (Debian's
+rustc-web, -Z build-std with optimize_for_size, simd128, fat LTO, one codegen
+unit, wasm-opt -O1; opt-level "z" as the API module is built, or the level
+given: "s" for the whole package's), without wasm-bindgen (no JS is bound),
 once reading all 40 types and once reading only one leaf type, and the
 gzip -9 size of each module is printed: the second gives the layer's floor,
 the difference the cost per type.
 
 Needs the web toolchain (scripts/bootstrap-web) and crates.io.
-Usage: python3 scripts/size-model-layers.py
+Usage: python3 scripts/size-model-layers.py [OPT_LEVEL]
 """
 
 from __future__ import annotations
@@ -39,13 +41,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 N = 40
+# The versions the measurement was made with: serde's are the core's (Cargo.lock);
+# facet-json 0.44.7 is built on facet 0.45.0 (the newest releases that are not
+# release candidates on 2026-12-07).
+SERDE_JSON = 'serde_json = "=1.0.154"'
 DEPS = {
-    "serde": 'serde = { version = "1", features = ["derive"] }\nserde_json = "1"',
-    # facet-json 0.44.7 is built on facet 0.45 (the newest releases that are
-    # not release candidates on 2026-12-07).
-    "facet": 'facet = "0.45"\nfacet-json = "0.44.7"',
-    "table": 'serde_json = "1"',
-    "offsets": 'serde_json = "1"',
+    "serde": 'serde = { version = "=1.0.229", features = ["derive"] }\n' + SERDE_JSON,
+    "facet": 'facet = "=0.45.0"\nfacet-json = "=0.44.7"',
+    "table": SERDE_JSON,
+    "offsets": SERDE_JSON,
 }
 
 
@@ -176,7 +180,8 @@ def source(lib: str, read: list[int]) -> str:
         read_call = {"serde": f"serde_json::from_str::<T{i}>(s)",
                      "facet": f"facet_json::from_str::<T{i}>(s)",
                      "table": f"from_str::<T{i}>(s, &T{i}::SHAPE)",
-                     "offsets": f"from_str::<T{i}>(s, &T{i}::SHAPE)"}[lib]
+                     # SAFETY (in the generated code): the shape is T's own.
+                     "offsets": f"unsafe {{ from_str::<T{i}>(s, &T{i}::SHAPE) }}"}[lib]
         lines.append(f"        {i} => match {read_call} {{ "
                      "Ok(v) => { std::hint::black_box(&v); 1 } "
                      "Err(e) => e.to_string().len() as u32 },")
@@ -184,7 +189,7 @@ def source(lib: str, read: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build(work: Path, lib: str, read: list[int]) -> int:
+def build(work: Path, lib: str, read: list[int], opt_level: str) -> int:
     """gzip -9 bytes of the module reading `read`, built as the package is."""
     crate = work / lib
     (crate / "src").mkdir(parents=True, exist_ok=True)
@@ -192,14 +197,16 @@ def build(work: Path, lib: str, read: list[int]) -> int:
         f'[package]\nname = "exp_{lib}"\nversion = "0.1.0"\nedition = "2021"\n'
         '[lib]\ncrate-type = ["cdylib"]\n'
         f"[dependencies]\n{DEPS[lib]}\n"
-        '[profile.release]\nopt-level = "s"\nlto = true\ncodegen-units = 1\npanic = "abort"\n'
+        '[profile.release]\n'
+        f'opt-level = "{opt_level}"\nlto = true\ncodegen-units = 1\npanic = "abort"\n'
         "[workspace]\n")
     (crate / "src/lib.rs").write_text(source(lib, read))
     if lib in ("table", "offsets"):
         (crate / "src/model_table.rs").write_text(
             (ROOT / f"scripts/size-model-layers-{lib}.rs").read_text())
     env = dict(os.environ, PATH="/usr/bin:" + os.environ["PATH"], RUSTC="/usr/bin/rustc",
-               RUSTC_BOOTSTRAP="1")
+               RUSTC_BOOTSTRAP="1",
+               CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128")
     subprocess.run(["/usr/bin/cargo", "build", "--release", "--target", "wasm32-unknown-unknown",
                     "-Z", "build-std=std,panic_abort",
                     "-Z", "build-std-features=optimize_for_size"],
@@ -210,20 +217,29 @@ def build(work: Path, lib: str, read: list[int]) -> int:
                     "--strip-producers", str(raw), "-o", str(opt)]
                    + [f"--enable-{f}" for f in ("bulk-memory", "sign-ext",
                                                "nontrapping-float-to-int", "mutable-globals",
-                                               "reference-types", "multivalue")],
+                                               "reference-types", "multivalue", "simd")],
                    check=True)
     return len(gzip.compress(opt.read_bytes(), 9))
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="facet-vs-serde-") as tmp:
+    opt_level = sys.argv[1] if len(sys.argv) > 1 else "z"
+    if opt_level not in ("0", "1", "2", "3", "s", "z"):
+        print(f"size-model-layers: OPT_LEVEL must be 0-3, s or z, not {opt_level!r}",
+              file=sys.stderr)
+        return 2
+    print(f"opt-level {opt_level}")
+    with tempfile.TemporaryDirectory(prefix="size-model-layers-") as tmp:
         work = Path(tmp)
-        for lib in ("serde", "facet", "table", "offsets"):
-            one = build(work, lib, [N - 1])
-            every = build(work, lib, list(range(N)))
+        serde_per_type = 0.0
+        for lib in ("serde", "facet", "table", "offsets"):  # serde first: the others' measure
+            one = build(work, lib, [N - 1], opt_level)
+            every = build(work, lib, list(range(N)), opt_level)
             per_type = (every - one) / (N - 1)
+            serde_per_type = serde_per_type or per_type
             print(f"{lib}: one type {one} bytes gzip, {N} types {every}, "
-                  f"{per_type:.0f} bytes per further type")
+                  f"{per_type:.0f} bytes per further type "
+                  f"({100 * per_type / serde_per_type:.0f}% of serde's)")
     return 0
 
 
