@@ -9,17 +9,9 @@
 use serde_json::Value;
 use std::alloc::{alloc, dealloc, Layout};
 
-pub enum Kind {
-    Str,
-    OptStr,
-    U64,
-    OptU64,
-    Bool,
-    VecStr,
-    Struct(&'static Shape),
-    OptStruct(&'static Shape),
-    VecStruct(&'static Shape),
-}
+// The kinds of fields, and the type errors' wording, shared with the other
+// prototype (scripts/size-model-layers.py writes it next to this file).
+include!("common.rs");
 
 pub struct Field {
     pub name: &'static str,
@@ -61,22 +53,6 @@ pub unsafe fn drop_vec_t<T>(p: *mut u8) {
 pub unsafe fn vec_t<T>(d: *mut u8, items: &[*mut u8]) {
     d.cast::<Vec<T>>()
         .write(items.iter().map(|p| p.cast::<T>().read()).collect())
-}
-
-fn unexpected(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => format!("boolean `{b}`"),
-        Value::Number(n) if n.is_f64() => format!("floating point `{n}`"),
-        Value::Number(n) => format!("integer `{n}`"),
-        Value::String(s) => format!("string {s:?}"),
-        Value::Array(_) => "sequence".into(),
-        Value::Object(_) => "map".into(),
-    }
-}
-
-fn invalid(v: &Value, expected: &str) -> String {
-    format!("invalid type: {}, expected {expected}", unexpected(v))
 }
 
 /// A `T` from JSON text, or the error with the path to it.

@@ -9,17 +9,9 @@
 use serde_json::Value;
 use std::any::Any;
 
-pub enum Kind {
-    Str,
-    OptStr,
-    U64,
-    OptU64,
-    Bool,
-    VecStr,
-    Struct(&'static Shape),
-    OptStruct(&'static Shape),
-    VecStruct(&'static Shape),
-}
+// The kinds of fields, and the type errors' wording, shared with the other
+// prototype (scripts/size-model-layers.py writes it next to this file).
+include!("common.rs");
 
 pub struct Field {
     pub name: &'static str,
@@ -123,22 +115,6 @@ pub fn from_str<T: 'static>(text: &str, shape: &'static Shape) -> Result<T, Stri
         }
     })?;
     unbox(Some(b)).ok_or_else(|| "internal".into())
-}
-
-fn unexpected(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => format!("boolean `{b}`"),
-        Value::Number(n) if n.is_f64() => format!("floating point `{n}`"),
-        Value::Number(n) => format!("integer `{n}`"),
-        Value::String(s) => format!("string {s:?}"),
-        Value::Array(_) => "sequence".into(),
-        Value::Object(_) => "map".into(),
-    }
-}
-
-fn invalid(v: &Value, expected: &str) -> String {
-    format!("invalid type: {}, expected {expected}", unexpected(v))
 }
 
 fn read_struct(

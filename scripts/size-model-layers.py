@@ -202,8 +202,9 @@ def build(work: Path, lib: str, read: list[int], opt_level: str) -> int:
         "[workspace]\n")
     (crate / "src/lib.rs").write_text(source(lib, read))
     if lib in ("table", "offsets"):
-        (crate / "src/model_table.rs").write_text(
-            (ROOT / f"scripts/size-model-layers-{lib}.rs").read_text())
+        for name, source_file in (("model_table", lib), ("common", "common")):
+            (crate / f"src/{name}.rs").write_text(
+                (ROOT / f"scripts/size-model-layers-{source_file}.rs").read_text())
     env = dict(os.environ, PATH="/usr/bin:" + os.environ["PATH"], RUSTC="/usr/bin/rustc",
                RUSTC_BOOTSTRAP="1",
                CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128")
