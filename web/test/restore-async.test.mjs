@@ -104,7 +104,13 @@ test('feedAsync reports every bundle mutation of the tamper plan exactly as feed
 
 /** A small session over fresh data, with its one bundle and plan. @param {cb.RestoreOptions} [options] */
 function small(options) {
-  const vault = cb.Vault.create('pw', null, { memory_kib: 8, iterations: 1, parallelism: 1 });
+  // Chunks of at most 1 MiB, so that the 3 MiB below are always several
+  // chunks: the cut points depend on the vault's own chunker key, and with
+  // the default sizes (up to 8 MiB) a vault now and then cut no chunk in
+  // 3 MiB, leaving one blob (a fresh clone's CI run once failed so), all in
+  // one bundle.
+  const settings = { chunker: { min_size: 256 << 10, avg_size: 512 << 10, max_size: 1 << 20 }, zstd_level: 3, bundle_size: 16 << 20 };
+  const vault = cb.Vault.create('pw', settings, { memory_kib: 8, iterations: 1, parallelism: 1 });
   const backup = new cb.BackupSession(vault, new cb.Index());
   // Noise (xorshift32): several chunks, none alike.
   const data = new Uint8Array(3 << 20);
