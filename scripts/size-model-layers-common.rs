@@ -1,7 +1,7 @@
 // What scripts/size-model-layers-table.rs and -offsets.rs share (each
 // `include!`s it as common.rs, in a module that defines `Shape`): the kinds
-// of fields the prototypes read, and the type errors' wording (close to
-// serde's).
+// of fields the prototypes read, the type errors' wording (close to
+// serde's), and the reading of lists and strings.
 
 /// A field's type, as the reader sees it.
 pub enum Kind {
@@ -32,4 +32,22 @@ fn unexpected(v: &Value) -> String {
 /// A type error in close to serde's wording.
 fn invalid(v: &Value, expected: &str) -> String {
     format!("invalid type: {}, expected {expected}", unexpected(v))
+}
+
+/// The items of a list field (an absent one has none).
+fn items(v: Option<&Value>) -> Result<&[Value], String> {
+    match v {
+        None => Ok(&[]),
+        Some(v) => v
+            .as_array()
+            .map(Vec::as_slice)
+            .ok_or_else(|| invalid(v, "a sequence")),
+    }
+}
+
+/// A string field's value.
+fn string(v: &Value) -> Result<String, String> {
+    v.as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| invalid(v, "a string"))
 }

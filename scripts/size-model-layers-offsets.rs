@@ -161,11 +161,9 @@ unsafe fn write_field(
         other => other,
     };
     match (kind, v) {
-        (Kind::Str, Some(v)) => p
-            .cast::<String>()
-            .write(v.as_str().ok_or_else(|| invalid(v, "a string"))?.into()),
+        (Kind::Str, Some(v)) => p.cast::<String>().write(string(v)?),
         (Kind::OptStr, v) => p.cast::<Option<String>>().write(match v {
-            Some(v) => Some(v.as_str().ok_or_else(|| invalid(v, "a string"))?.into()),
+            Some(v) => Some(string(v)?),
             None => None,
         }),
         (Kind::U64, Some(v)) => p
@@ -180,21 +178,10 @@ unsafe fn write_field(
             .write(v.as_bool().ok_or_else(|| invalid(v, "a boolean"))?),
         (Kind::VecStr, v) => {
             let mut out = Vec::new();
-            if let Some(v) = v {
-                for (i, item) in v
-                    .as_array()
-                    .ok_or_else(|| invalid(v, "a sequence"))?
-                    .iter()
-                    .enumerate()
-                {
-                    path.push(i.to_string());
-                    out.push(
-                        item.as_str()
-                            .ok_or_else(|| invalid(item, "a string"))?
-                            .to_owned(),
-                    );
-                    path.pop();
-                }
+            for (i, item) in items(v)?.iter().enumerate() {
+                path.push(i.to_string());
+                out.push(string(item)?);
+                path.pop();
             }
             p.cast::<Vec<String>>().write(out)
         }
@@ -212,32 +199,25 @@ unsafe fn write_field(
             None => (s.none)(p),
         },
         (Kind::VecStruct(s), v) => {
-            let mut items = Vec::new();
-            if let Some(v) = v {
-                for (i, item) in v
-                    .as_array()
-                    .ok_or_else(|| invalid(v, "a sequence"))?
-                    .iter()
-                    .enumerate()
-                {
-                    path.push(i.to_string());
-                    match read_struct(s, item, path) {
-                        Ok(q) => {
-                            path.pop();
-                            items.push(q);
+            let mut read = Vec::new();
+            for (i, item) in items(v)?.iter().enumerate() {
+                path.push(i.to_string());
+                match read_struct(s, item, path) {
+                    Ok(q) => {
+                        path.pop();
+                        read.push(q);
+                    }
+                    Err(e) => {
+                        for q in read {
+                            (s.drop)(q);
+                            dealloc(q, s.layout);
                         }
-                        Err(e) => {
-                            for q in items {
-                                (s.drop)(q);
-                                dealloc(q, s.layout);
-                            }
-                            return Err(e);
-                        }
+                        return Err(e);
                     }
                 }
             }
-            (s.vec)(p, &items);
-            for q in items {
+            (s.vec)(p, &read);
+            for q in read {
                 dealloc(q, s.layout);
             }
         }

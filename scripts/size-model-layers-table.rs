@@ -161,28 +161,22 @@ fn read_kind(kind: &Kind, v: &Value, path: &mut Vec<String>) -> Result<Slot, Str
         return Ok(Slot::Null);
     }
     Ok(match kind {
-        Kind::Str | Kind::OptStr => {
-            Slot::Str(v.as_str().ok_or_else(|| invalid(v, "a string"))?.to_owned())
-        }
+        Kind::Str | Kind::OptStr => Slot::Str(string(v)?),
         Kind::U64 | Kind::OptU64 => Slot::U64(v.as_u64().ok_or_else(|| invalid(v, "u64"))?),
         Kind::Bool => Slot::Bool(v.as_bool().ok_or_else(|| invalid(v, "a boolean"))?),
         Kind::VecStr => {
-            let items = v.as_array().ok_or_else(|| invalid(v, "a sequence"))?;
+            let items = items(Some(v))?;
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
                 path.push(i.to_string());
-                out.push(
-                    item.as_str()
-                        .ok_or_else(|| invalid(item, "a string"))?
-                        .to_owned(),
-                );
+                out.push(string(item)?);
                 path.pop();
             }
             Slot::Strs(out)
         }
         Kind::Struct(shape) | Kind::OptStruct(shape) => Slot::Obj(read_struct(shape, v, path)?),
         Kind::VecStruct(shape) => {
-            let items = v.as_array().ok_or_else(|| invalid(v, "a sequence"))?;
+            let items = items(Some(v))?;
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
                 path.push(i.to_string());
